@@ -1,0 +1,49 @@
+import {
+  Column,
+  CreateDateColumn,
+  Entity,
+  PrimaryGeneratedColumn,
+  UpdateDateColumn,
+} from 'typeorm';
+import type { ApplicationSpec } from './application.schemas.js';
+
+export interface AppCondition {
+  type: 'RenderError' | 'SourceError' | 'DestinationError';
+  message: string;
+  lastTransitionTime: string;
+}
+
+@Entity({ name: 'applications' })
+export class ApplicationEntity {
+  @PrimaryGeneratedColumn('uuid')
+  id: string;
+
+  @Column({ type: 'varchar', length: 253, unique: true })
+  name: string;
+
+  @Column({ type: 'jsonb' })
+  spec: ApplicationSpec;
+
+  /** Bumped on every spec change (like metadata.generation). */
+  @Column({ name: 'spec_version', type: 'integer', default: 1 })
+  specVersion: number;
+
+  /** Commit of the last successful render. */
+  @Column({ name: 'rendered_revision', type: 'varchar', length: 64, nullable: true })
+  renderedRevision: string | null;
+
+  @Column({ name: 'rendered_bundle_hash', type: 'varchar', length: 80, nullable: true })
+  renderedBundleHash: string | null;
+
+  @Column({ name: 'rendered_spec_version', type: 'integer', nullable: true })
+  renderedSpecVersion: number | null;
+
+  @Column({ type: 'jsonb', default: [] })
+  conditions: AppCondition[];
+
+  @CreateDateColumn({ name: 'created_at', type: 'timestamptz' })
+  createdAt: Date;
+
+  @UpdateDateColumn({ name: 'updated_at', type: 'timestamptz' })
+  updatedAt: Date;
+}

@@ -1,0 +1,74 @@
+import { describe, expect, it } from 'vitest';
+import { ValidationFailed } from '../common/validation.js';
+import { parseApplicationInput } from './application.schemas.js';
+
+const valid = {
+  name: 'guestbook',
+  source: {
+    repoURL: 'https://git.example/repo.git',
+    targetRevision: 'main',
+    path: './apps//guestbook/',
+  },
+  destination: { clusters: ['a', 'b'], namespace: 'guestbook' },
+  syncPolicy: { automated: { prune: true } },
+};
+
+function fields(body: unknown): string[] {
+  try {
+    parseApplicationInput(body);
+  } catch (e) {
+    if (e instanceof ValidationFailed) return e.fields.map((f) => `${f.field}: ${f.reason}`);
+    throw e;
+  }
+  return [];
+}
+
+describe('application input', () => {
+  it('normalises a valid application', () => {
+    const a = parseApplicationInput(valid);
+    expect(a.source.path).toBe('apps/guestbook');
+    expect(a.syncPolicy.automated).toEqual({ prune: true, selfHeal: false });
+  });
+
+  it('names unknown, missing and invalid fields', () => {
+    expect(fields({ ...valid, colour: 'red' })).toEqual(['colour: unknown field']);
+    expect(fields({ ...valid, name: 'Not_Valid' })[0]).toMatch(
+      /^name: must be a DNS-1123 subdomain/,
+    );
+    const { source: _s, ...noSource } = valid;
+    expect(fields(noSource)).toEqual(['source: is required']);
+    expect(fields({ ...valid, source: { ...valid.source, path: '../etc' } })).toEqual([
+      'source.path: must not contain ".." segments',
+    ]);
+    expect(
+      fields({ ...valid, source: { ...valid.source, targetRevision: '--upload-pack=x' } })[0],
+    ).toMatch(/^source\.targetRevision:/);
+    expect(fields({ ...valid, destination: { namespace: 'x' } })).toEqual([
+      'destination: give exactly one of destination.cluster or destination.clusters',
+    ]);
+  });
+
+  it('accepts an Argo CD Application and refuses its unsupported fields by name', () => {
+    const argo = {
+      apiVersion: 'argoproj.io/v1alpha1',
+      kind: 'Application',
+      metadata: { name: 'guestbook' },
+      spec: {
+        project: 'default',
+        source: {
+          repoURL: 'https://git.example/repo.git',
+          path: 'guestbook',
+          targetRevision: 'HEAD',
+        },
+        destination: { name: 'in-cluster', namespace: 'guestbook' },
+      },
+    };
+    expect(parseApplicationInput(argo).destination).toEqual({
+      cluster: 'in-cluster',
+      namespace: 'guestbook',
+    });
+    expect(fields({ ...argo, spec: { ...argo.spec, revisionHistoryLimit: 3 } })).toEqual([
+      'revisionHistoryLimit: unknown field',
+    ]);
+  });
+});

@@ -1,0 +1,183 @@
+import { Injectable } from '@nestjs/common';
+import { Subject } from 'rxjs';
+import { DataSource, QueryFailedError, type Repository } from 'typeorm';
+import { ClusterEntity } from '../clusters/cluster.entity.js';
+import { Conflict, NotFound } from '../common/validation.js';
+import { AppTargetEntity, type HealthState, type SyncState } from './app-target.entity.js';
+import { ApplicationEntity } from './application.entity.js';
+import {
+  destinationClusters,
+  type CreateApplication,
+  type ApplicationSpec,
+} from './application.schemas.js';
+
+export interface ClusterStatusView {
+  cluster: string;
+  sync: SyncState;
+  health: HealthState;
+  revision: string | null;
+  desiredRevision: string;
+  desiredGeneration: number;
+  ackedGeneration: number;
+  appliedGeneration: number;
+  message: string;
+  lastReportAt: string | null;
+  resources: AppTargetEntity['resources'];
+}
+
+export interface ApplicationView {
+  name: string;
+  spec: ApplicationSpec;
+  status: {
+    sync: SyncState;
+    health: HealthState;
+    revision: string | null;
+    conditions: ApplicationEntity['conditions'];
+    clusters: ClusterStatusView[];
+  };
+  createdAt: string;
+}
+
+const HEALTH_ORDER: HealthState[] = [
+  'Healthy',
+  'Suspended',
+  'Progressing',
+  'Missing',
+  'Degraded',
+  'Unknown',
+];
+
+@Injectable()
+export class ApplicationsService {
+  private readonly apps: Repository<ApplicationEntity>;
+  private readonly targets: Repository<AppTargetEntity>;
+  /** Application ids whose spec changed or that were deleted: the reconciler listens. */
+  readonly changes$ = new Subject<{ id: string; deleted: boolean; clusterIds?: string[] }>();
+
+  constructor(private readonly ds: DataSource) {
+    this.apps = ds.getRepository(ApplicationEntity);
+    this.targets = ds.getRepository(AppTargetEntity);
+  }
+
+  async create(input: CreateApplication): Promise<ApplicationView> {
+    const { name, ...spec } = input;
+    try {
+      await this.apps.insert(this.apps.create({ name, spec }));
+    } catch (e) {
+      if (e instanceof QueryFailedError && (e as { code?: string }).code === '23505') {
+        throw new Conflict(`application "${name}" already exists`);
+      }
+      throw e;
+    }
+    const app = await this.getEntity(name);
+    this.changes$.next({ id: app.id, deleted: false });
+    return this.get(name);
+  }
+
+  async update(name: string, spec: ApplicationSpec): Promise<ApplicationView> {
+    const app = await this.getEntity(name);
+    await this.apps.update({ id: app.id }, { spec, specVersion: app.specVersion + 1 });
+    this.changes$.next({ id: app.id, deleted: false });
+    return this.get(name);
+  }
+
+  async delete(name: string): Promise<void> {
+    const app = await this.getEntity(name);
+    const clusterIds = (await this.targets.findBy({ appId: app.id })).map((t) => t.clusterId);
+    await this.apps.delete({ id: app.id });
+    this.changes$.next({ id: app.id, deleted: true, clusterIds });
+  }
+
+  async getEntity(name: string): Promise<ApplicationEntity> {
+    const a = await this.apps.findOneBy({ name });
+    if (!a) throw new NotFound(`application "${name}" not found`);
+    return a;
+  }
+
+  async list(): Promise<ApplicationView[]> {
+    const apps = await this.apps.find({ order: { name: 'ASC' } });
+    const rows = await this.statusRows();
+    return apps.map((a) => this.view(a, rows.get(a.id) ?? []));
+  }
+
+  async get(name: string): Promise<ApplicationView> {
+    const app = await this.getEntity(name);
+    return this.view(app, (await this.statusRows(app.id)).get(app.id) ?? []);
+  }
+
+  async clusterStatus(name: string, cluster: string): Promise<ClusterStatusView> {
+    const view = await this.get(name);
+    const s = view.status.clusters.find((c) => c.cluster === cluster);
+    if (!s) throw new NotFound(`application "${name}" has no status for cluster "${cluster}"`);
+    return s;
+  }
+
+  private async statusRows(appId?: string): Promise<Map<string, ClusterStatusView[]>> {
+    const qb = this.targets
+      .createQueryBuilder('t')
+      .innerJoin(ClusterEntity, 'c', 'c.id = t.cluster_id')
+      .select('t')
+      .addSelect('c.name', 'cluster_name')
+      .orderBy('c.name');
+    if (appId) qb.where('t.app_id = :appId', { appId });
+    const { entities, raw } = await qb.getRawAndEntities<{ cluster_name: string }>();
+    const out = new Map<string, ClusterStatusView[]>();
+    entities.forEach((t, i) => {
+      const list = out.get(t.appId) ?? [];
+      list.push(clusterStatus(t, raw[i].cluster_name));
+      out.set(t.appId, list);
+    });
+    return out;
+  }
+
+  private view(app: ApplicationEntity, clusters: ClusterStatusView[]): ApplicationView {
+    const wanted = destinationClusters(app.spec).length;
+    const sync: SyncState =
+      clusters.length === 0 || clusters.length < wanted
+        ? 'Unknown'
+        : clusters.every((c) => c.sync === 'Synced')
+          ? 'Synced'
+          : clusters.some((c) => c.sync === 'OutOfSync')
+            ? 'OutOfSync'
+            : 'Unknown';
+    const health = clusters.reduce<HealthState>(
+      (w, c) => (HEALTH_ORDER.indexOf(c.health) > HEALTH_ORDER.indexOf(w) ? c.health : w),
+      clusters.length ? 'Healthy' : 'Unknown',
+    );
+    return {
+      name: app.name,
+      spec: app.spec,
+      status: {
+        sync,
+        health,
+        revision: app.renderedRevision,
+        conditions: app.conditions,
+        clusters,
+      },
+      createdAt: app.createdAt.toISOString(),
+    };
+  }
+}
+
+/**
+ * The status shown for one app on one cluster. The agent's report is only trusted for the
+ * generation it applied: while a newer desired generation is unapplied the app is OutOfSync.
+ */
+export function clusterStatus(t: AppTargetEntity, cluster: string): ClusterStatusView {
+  const behind = t.appliedGeneration < t.desiredGeneration;
+  return {
+    cluster,
+    sync: behind ? 'OutOfSync' : t.sync,
+    health: t.health,
+    revision: t.appliedRevision,
+    desiredRevision: t.desiredRevision,
+    desiredGeneration: t.desiredGeneration,
+    ackedGeneration: t.ackedGeneration,
+    appliedGeneration: t.appliedGeneration,
+    message: behind
+      ? `waiting for generation ${t.desiredGeneration} (acked ${t.ackedGeneration}, applied ${t.appliedGeneration})`
+      : t.message,
+    lastReportAt: t.lastReportAt?.toISOString() ?? null,
+    resources: t.resources,
+  };
+}

@@ -1,0 +1,68 @@
+import { resolve } from 'node:path';
+import { z } from 'zod';
+
+/**
+ * The hub's one typed configuration, built once at boot from the environment.
+ * Every bad variable is reported at once, by name, before anything starts.
+ */
+const durationSeconds = z.coerce.number().int().positive().max(86_400);
+
+const schema = z.object({
+  AXLE_HTTP_HOST: z.string().default('127.0.0.1'),
+  AXLE_HTTP_PORT: z.coerce.number().int().min(0).max(65_535).default(8080),
+  AXLE_GRPC_HOST: z.string().default('127.0.0.1'),
+  AXLE_GRPC_PORT: z.coerce.number().int().min(0).max(65_535).default(9090),
+  AXLE_DATA_DIR: z.string().default('.axle'),
+  DATABASE_URL: z
+    .string()
+    .regex(/^postgres(ql)?:\/\//, 'must be a postgres:// URL')
+    .optional(),
+  AXLE_EMBEDDED_PG_PORT: z.coerce.number().int().min(1).max(65_535).default(54320),
+  AXLE_GIT_POLL_SECONDS: durationSeconds.default(60),
+  AXLE_RESYNC_SECONDS: durationSeconds.default(300),
+  AXLE_HEARTBEAT_SECONDS: durationSeconds.default(15),
+  AXLE_GIT_TIMEOUT_SECONDS: durationSeconds.default(120),
+  AXLE_LOG_LEVEL: z.enum(['error', 'warn', 'log', 'debug', 'verbose']).default('log'),
+});
+
+export interface HubConfig {
+  http: { host: string; port: number };
+  grpc: { host: string; port: number };
+  dataDir: string;
+  /** External PostgreSQL; when absent the hub runs an embedded server under dataDir/pg. */
+  databaseUrl?: string;
+  embeddedPgPort: number;
+  gitCacheDir: string;
+  gitPollSeconds: number;
+  resyncSeconds: number;
+  heartbeatSeconds: number;
+  gitTimeoutSeconds: number;
+  logLevel: 'error' | 'warn' | 'log' | 'debug' | 'verbose';
+}
+
+export class ConfigError extends Error {}
+
+export function loadHubConfig(env: NodeJS.ProcessEnv = process.env): HubConfig {
+  const parsed = schema.safeParse(env);
+  if (!parsed.success) {
+    const lines = parsed.error.issues.map((i) => `  ${i.path.join('.')}: ${i.message}`);
+    throw new ConfigError(`invalid configuration:\n${lines.join('\n')}`);
+  }
+  const e = parsed.data;
+  const dataDir = resolve(e.AXLE_DATA_DIR);
+  return {
+    http: { host: e.AXLE_HTTP_HOST, port: e.AXLE_HTTP_PORT },
+    grpc: { host: e.AXLE_GRPC_HOST, port: e.AXLE_GRPC_PORT },
+    dataDir,
+    databaseUrl: e.DATABASE_URL,
+    embeddedPgPort: e.AXLE_EMBEDDED_PG_PORT,
+    gitCacheDir: resolve(dataDir, 'git'),
+    gitPollSeconds: e.AXLE_GIT_POLL_SECONDS,
+    resyncSeconds: e.AXLE_RESYNC_SECONDS,
+    heartbeatSeconds: e.AXLE_HEARTBEAT_SECONDS,
+    gitTimeoutSeconds: e.AXLE_GIT_TIMEOUT_SECONDS,
+    logLevel: e.AXLE_LOG_LEVEL,
+  };
+}
+
+export const HUB_CONFIG = Symbol('HUB_CONFIG');

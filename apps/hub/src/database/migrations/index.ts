@@ -1,0 +1,4 @@
+import { Initial1763856000000 } from './1763856000000-Initial.js';
+
+/** Every migration, oldest first. TypeORM runs the ones not yet recorded. */
+export const MIGRATIONS = [Initial1763856000000];

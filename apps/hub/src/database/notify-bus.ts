@@ -1,0 +1,87 @@
+import { Logger } from '@nestjs/common';
+import pg from 'pg';
+import type { DataSource } from 'typeorm';
+
+type Handler = (payload: string) => void;
+
+/**
+ * PostgreSQL LISTEN/NOTIFY as the hub's notification bus: whichever replica holds an agent's
+ * stream hears that the agent has work. One dedicated connection listens; it reconnects with
+ * backoff and, after reconnecting, tells subscribers to resynchronise (a notification may have
+ * been missed while it was down).
+ */
+export class NotifyBus {
+  private readonly log = new Logger('NotifyBus');
+  private client?: pg.Client;
+  private readonly handlers = new Map<string, Set<Handler>>();
+  private closed = false;
+  private reconnectTimer?: NodeJS.Timeout;
+
+  private readonly reconnectListeners: (() => void)[] = [];
+
+  constructor(
+    private readonly url: string,
+    private readonly ds: DataSource,
+  ) {}
+
+  /** Called after the listener reconnects: notifications may have been missed meanwhile. */
+  onReconnect(listener: () => void): void {
+    this.reconnectListeners.push(listener);
+  }
+
+  async start(): Promise<void> {
+    await this.connect();
+  }
+
+  private async connect(): Promise<void> {
+    const client = new pg.Client({ connectionString: this.url });
+    client.on('notification', (n) => {
+      for (const h of this.handlers.get(n.channel) ?? []) h(n.payload ?? '');
+    });
+    client.on('error', (e) => {
+      this.log.warn(`listener connection lost: ${e.message}`);
+      this.scheduleReconnect(1000);
+    });
+    await client.connect();
+    for (const channel of this.handlers.keys()) await client.query(`LISTEN ${quoteIdent(channel)}`);
+    this.client = client;
+  }
+
+  private scheduleReconnect(delayMs: number): void {
+    if (this.closed || this.reconnectTimer) return;
+    const old = this.client;
+    this.client = undefined;
+    void old?.end().catch(() => undefined);
+    this.reconnectTimer = setTimeout(() => {
+      this.reconnectTimer = undefined;
+      this.connect().then(
+        () => this.reconnectListeners.forEach((l) => l()),
+        () => this.scheduleReconnect(Math.min(delayMs * 2, 30_000)),
+      );
+    }, delayMs);
+  }
+
+  async subscribe(channel: string, handler: Handler): Promise<void> {
+    let set = this.handlers.get(channel);
+    if (!set) {
+      set = new Set();
+      this.handlers.set(channel, set);
+      await this.client?.query(`LISTEN ${quoteIdent(channel)}`);
+    }
+    set.add(handler);
+  }
+
+  async publish(channel: string, payload: string): Promise<void> {
+    await this.ds.query('SELECT pg_notify($1, $2)', [channel, payload]);
+  }
+
+  async stop(): Promise<void> {
+    this.closed = true;
+    clearTimeout(this.reconnectTimer);
+    await this.client?.end().catch(() => undefined);
+  }
+}
+
+function quoteIdent(s: string): string {
+  return `"${s.replace(/"/g, '""')}"`;
+}

@@ -1,0 +1,281 @@
+import { Logger } from '@nestjs/common';
+import { status as GrpcStatus, type ServerDuplexStream } from '@grpc/grpc-js';
+import type { DataSource } from 'typeorm';
+import {
+  HealthStatus,
+  SyncStatus,
+  type Ack,
+  type AgentMessage,
+  type AppStatus,
+  type Hello,
+  type HubMessage,
+} from '../../../../libs/proto/gen/axle/agent/v1/agent.js';
+import type { HealthState, ResourceState, SyncState } from '../applications/app-target.entity.js';
+import type { BundleStore } from '../render/bundle.store.js';
+
+interface DesiredRow {
+  app_id: string;
+  app_name: string;
+  desired_generation: string;
+  desired_bundle_hash: string;
+  desired_revision: string;
+  desired_namespace: string;
+  desired_policy: { automated: boolean; prune: boolean; selfHeal: boolean };
+}
+
+interface Held {
+  generation: number;
+  hash: string;
+}
+
+export interface SessionDeps {
+  ds: DataSource;
+  bundles: BundleStore;
+  heartbeatSeconds: number;
+  onSeen(clusterId: string, connected: boolean, agentVersion?: string): Promise<void>;
+}
+
+/**
+ * The hub's side of one agent stream. It knows what the agent holds (its Hello inventory plus
+ * acks since) and sends only what differs from the desired state in PostgreSQL. Desired state is
+ * never queued in memory: every sync reads it fresh, so nothing is lost across restarts.
+ */
+export class AgentSession {
+  private readonly log: Logger;
+  private readonly held = new Map<string, Held>();
+  private readonly sent = new Map<string, number>();
+  private syncing: Promise<void> | undefined;
+  private again = false;
+  private ready = false;
+  closed = false;
+
+  constructor(
+    readonly clusterId: string,
+    readonly clusterName: string,
+    private readonly call: ServerDuplexStream<AgentMessage, HubMessage>,
+    private readonly deps: SessionDeps,
+  ) {
+    this.log = new Logger(`AgentSession ${clusterName}`);
+  }
+
+  async handle(msg: AgentMessage): Promise<void> {
+    const m = msg.msg;
+    if (!m) throw new ProtocolError('empty message');
+    if (!this.ready && m.$case !== 'hello')
+      throw new ProtocolError('the first message must be Hello');
+    switch (m.$case) {
+      case 'hello':
+        return this.onHello(m.value);
+      case 'ack':
+        return this.onAck(m.value);
+      case 'status':
+        return this.onStatus(m.value);
+      case 'heartbeat':
+        return this.deps.onSeen(this.clusterId, true);
+    }
+  }
+
+  private async onHello(hello: Hello): Promise<void> {
+    if (hello.cluster && hello.cluster !== this.clusterName) {
+      throw new ProtocolError(
+        `this token belongs to cluster "${this.clusterName}", not "${hello.cluster}"`,
+      );
+    }
+    if (hello.inventory.length > 100_000) throw new ProtocolError('inventory too large');
+    this.held.clear();
+    this.sent.clear();
+    for (const i of hello.inventory)
+      this.held.set(i.appId, { generation: i.generation, hash: i.bundleHash });
+    this.ready = true;
+    await this.write({
+      msg: {
+        $case: 'welcome',
+        value: {
+          session: randomId(),
+          heartbeatIntervalSeconds: this.deps.heartbeatSeconds,
+          cluster: this.clusterName,
+        },
+      },
+    });
+    await this.deps.onSeen(this.clusterId, true, hello.agentVersion.slice(0, 64));
+    this.log.log(
+      `connected (agent ${hello.agentVersion || 'unknown'}, holds ${hello.inventory.length} app(s))`,
+    );
+    await this.sync();
+  }
+
+  private async onAck(ack: Ack): Promise<void> {
+    const held = this.held.get(ack.appId);
+    if (!held || held.generation < ack.generation) {
+      this.held.set(ack.appId, {
+        generation: ack.generation,
+        hash: this.sentHash.get(ack.appId) ?? held?.hash ?? '',
+      });
+    }
+    await this.deps.ds.query(
+      `UPDATE app_targets SET acked_generation = GREATEST(acked_generation, $3), updated_at = now()
+       WHERE app_id = $1 AND cluster_id = $2`,
+      [ack.appId, this.clusterId, ack.generation],
+    );
+  }
+
+  private async onStatus(s: AppStatus): Promise<void> {
+    const resources: ResourceState[] = s.resources.slice(0, 10_000).map((r) => ({
+      group: r.group,
+      version: r.version,
+      kind: r.kind,
+      namespace: r.namespace,
+      name: r.name,
+      sync: syncState(r.sync) ?? 'Unknown',
+      health: healthState(r.health) ?? 'Unknown',
+      ...(r.message ? { message: r.message.slice(0, 2000) } : {}),
+    }));
+    // Latest wins: a report about an older generation than the one stored is ignored.
+    await this.deps.ds.query(
+      `UPDATE app_targets SET applied_generation = $3, applied_revision = $4, sync = $5, health = $6,
+         message = $7, resources = $8, last_report_at = to_timestamp($9 / 1000.0), updated_at = now()
+       WHERE app_id = $1 AND cluster_id = $2 AND applied_generation <= $3`,
+      [
+        s.appId,
+        this.clusterId,
+        s.generation,
+        s.revision.slice(0, 64) || null,
+        syncState(s.sync) ?? 'Unknown',
+        healthState(s.health) ?? 'Unknown',
+        s.message.slice(0, 4000),
+        JSON.stringify(resources),
+        s.observedAtUnixMs || Date.now(),
+      ],
+    );
+  }
+
+  private readonly sentHash = new Map<string, string>();
+
+  /** Sends what the agent lacks. Runs one at a time; calls during a run cause one more run. */
+  sync(): Promise<void> {
+    if (!this.ready || this.closed) return Promise.resolve();
+    if (this.syncing) {
+      this.again = true;
+      return this.syncing;
+    }
+    this.syncing = (async () => {
+      do {
+        this.again = false;
+        await this.syncOnce();
+      } while (this.again && !this.closed);
+    })().finally(() => (this.syncing = undefined));
+    return this.syncing;
+  }
+
+  private async syncOnce(): Promise<void> {
+    const rows = await this.deps.ds.query<DesiredRow[]>(
+      `SELECT t.app_id, a.name AS app_name, t.desired_generation, t.desired_bundle_hash, t.desired_revision,
+              t.desired_namespace, t.desired_policy
+         FROM app_targets t JOIN applications a ON a.id = t.app_id
+        WHERE t.cluster_id = $1`,
+      [this.clusterId],
+    );
+    const desired = new Set<string>();
+    for (const row of rows) {
+      if (this.closed) return;
+      desired.add(row.app_id);
+      let generation = Number(row.desired_generation);
+      const held = this.held.get(row.app_id);
+      if (held && held.generation === generation && held.hash === row.desired_bundle_hash) continue;
+      if ((this.sent.get(row.app_id) ?? 0) >= generation) continue;
+      if (held && held.generation >= generation) {
+        // The agent holds a newer generation than the hub knows (e.g. a restored database):
+        // move past it so the agent accepts the desired state.
+        generation = held.generation + 1;
+        await this.deps.ds.query(
+          `UPDATE app_targets SET desired_generation = $3 WHERE app_id = $1 AND cluster_id = $2`,
+          [row.app_id, this.clusterId, generation],
+        );
+      }
+      const sameBundle = held?.hash === row.desired_bundle_hash;
+      const bundleGzip = sameBundle
+        ? Buffer.alloc(0)
+        : await this.deps.bundles.getCompressed(row.desired_bundle_hash);
+      await this.write({
+        msg: {
+          $case: 'deploy',
+          value: {
+            appId: row.app_id,
+            appName: row.app_name,
+            generation,
+            revision: row.desired_revision,
+            bundleHash: row.desired_bundle_hash,
+            bundleGzip,
+            namespace: row.desired_namespace,
+            syncPolicy: row.desired_policy,
+          },
+        },
+      });
+      this.sent.set(row.app_id, generation);
+      this.sentHash.set(row.app_id, row.desired_bundle_hash);
+    }
+    for (const appId of [...this.held.keys()]) {
+      if (desired.has(appId)) continue;
+      await this.write({ msg: { $case: 'remove', value: { appId, prune: true } } });
+      this.held.delete(appId);
+      this.sent.delete(appId);
+    }
+  }
+
+  /** Writes one message, waiting for the stream to drain when its buffer is full. */
+  private write(msg: HubMessage): Promise<void> {
+    if (this.closed) return Promise.resolve();
+    return new Promise((resolve) => {
+      const ok = this.call.write(msg);
+      if (ok) resolve();
+      else this.call.once('drain', () => resolve());
+    });
+  }
+
+  close(code: GrpcStatus = GrpcStatus.UNAVAILABLE, details = 'session closed by the hub'): void {
+    if (this.closed) return;
+    this.closed = true;
+    this.call.emit('error', { code, details });
+  }
+}
+
+export class ProtocolError extends Error {}
+
+function randomId(): string {
+  return Math.random().toString(36).slice(2, 12);
+}
+
+/** Maps the wire enum; an unknown value from a newer agent maps to undefined. */
+function syncState(s: SyncStatus): SyncState | undefined {
+  switch (s) {
+    case SyncStatus.SYNC_STATUS_SYNCED:
+      return 'Synced';
+    case SyncStatus.SYNC_STATUS_OUT_OF_SYNC:
+      return 'OutOfSync';
+    case SyncStatus.SYNC_STATUS_UNKNOWN:
+    case SyncStatus.SYNC_STATUS_UNSPECIFIED:
+      return 'Unknown';
+    default:
+      return undefined;
+  }
+}
+
+function healthState(h: HealthStatus): HealthState | undefined {
+  switch (h) {
+    case HealthStatus.HEALTH_STATUS_HEALTHY:
+      return 'Healthy';
+    case HealthStatus.HEALTH_STATUS_PROGRESSING:
+      return 'Progressing';
+    case HealthStatus.HEALTH_STATUS_DEGRADED:
+      return 'Degraded';
+    case HealthStatus.HEALTH_STATUS_SUSPENDED:
+      return 'Suspended';
+    case HealthStatus.HEALTH_STATUS_MISSING:
+      return 'Missing';
+    case HealthStatus.HEALTH_STATUS_UNKNOWN:
+    case HealthStatus.HEALTH_STATUS_UNSPECIFIED:
+      return 'Unknown';
+    default:
+      return undefined;
+  }
+}

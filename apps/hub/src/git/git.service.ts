@@ -1,0 +1,82 @@
+import { Inject, Injectable, Logger } from '@nestjs/common';
+import { Subject } from 'rxjs';
+import { DataSource, type Repository } from 'typeorm';
+import { HUB_CONFIG, type HubConfig } from '../config/hub-config.js';
+import { GitCache } from './git-cache.js';
+import { RepositoryEntity } from './repository.entity.js';
+
+/**
+ * Git for the hub: one bare clone per repository, fetched on an interval and on webhooks.
+ * When a fetch moves any ref, `changed$` emits the repository URL so only the applications
+ * reading that repository are reconciled again.
+ */
+@Injectable()
+export class GitService {
+  private readonly log = new Logger('Git');
+  readonly cache: GitCache;
+  readonly changed$ = new Subject<string>();
+  private readonly repos: Repository<RepositoryEntity>;
+
+  constructor(
+    @Inject(HUB_CONFIG) config: HubConfig,
+    private readonly ds: DataSource,
+  ) {
+    this.cache = new GitCache(config.gitCacheDir, config.gitTimeoutSeconds * 1000);
+    this.repos = ds.getRepository(RepositoryEntity);
+  }
+
+  /** Fetches `url` now; returns whether any branch or tag moved since the last fetch. */
+  async refresh(url: string): Promise<boolean> {
+    const before = (await this.repos.findOneBy({ url }))?.refs ?? {};
+    let refs: Record<string, string>;
+    try {
+      refs = await this.cache.fetch(url);
+    } catch (e) {
+      const message = (e as Error).message;
+      await this.repos.upsert({ url, lastError: message, lastFetchedAt: new Date() }, ['url']);
+      this.log.warn(message);
+      return false;
+    }
+    await this.repos.upsert({ url, refs, lastError: null, lastFetchedAt: new Date() }, ['url']);
+    const moved = !sameRefs(before, refs);
+    if (moved) {
+      this.log.log(`${url}: refs changed`);
+      this.changed$.next(url);
+    }
+    return moved;
+  }
+
+  /** Every repository some application reads. */
+  async knownRepositories(): Promise<string[]> {
+    const rows = await this.ds.query<{ url: string }[]>(
+      `SELECT DISTINCT spec->'source'->>'repoURL' AS url FROM applications ORDER BY 1`,
+    );
+    return rows.map((r) => r.url).filter(Boolean);
+  }
+
+  /** Fetches every known repository, a few at a time. */
+  async pollAll(): Promise<void> {
+    const urls = await this.knownRepositories();
+    const queue = [...urls];
+    const worker = async () => {
+      for (let u = queue.shift(); u !== undefined; u = queue.shift()) await this.refresh(u);
+    };
+    await Promise.all(Array.from({ length: Math.min(4, urls.length) }, worker));
+  }
+}
+
+function sameRefs(a: Record<string, string>, b: Record<string, string>): boolean {
+  const ka = Object.keys(a);
+  return ka.length === Object.keys(b).length && ka.every((k) => a[k] === b[k]);
+}
+
+/** Comparable form of a repository URL: lower-case host, no trailing `/` or `.git`, no credentials. */
+export function normalizeRepoUrl(url: string): string {
+  let u = url
+    .trim()
+    .replace(/\/+$/, '')
+    .replace(/\.git$/, '');
+  const m = /^([a-z+]+:\/\/)(?:[^@/]*@)?([^/]+)(.*)$/i.exec(u);
+  if (m) u = `${m[1].toLowerCase()}${m[2].toLowerCase()}${m[3]}`;
+  return u;
+}

@@ -1,0 +1,51 @@
+import { type DynamicModule, Module } from '@nestjs/common';
+import { ScheduleModule } from '@nestjs/schedule';
+import { ApplicationsController } from './applications/applications.controller.js';
+import { ApplicationsService } from './applications/applications.service.js';
+import { ClustersController } from './clusters/clusters.controller.js';
+import { ClustersService } from './clusters/clusters.service.js';
+import { HUB_CONFIG, type HubConfig } from './config/hub-config.js';
+import { DATABASE_URL, DatabaseModule } from './database/database.module.js';
+import { AgentGatewayServer } from './dispatch/agent-gateway.server.js';
+import { DispatchNotifier } from './dispatch/dispatch.notifier.js';
+import { GitPoller } from './git/git.poller.js';
+import { GitService } from './git/git.service.js';
+import { WebhooksController } from './git/webhooks.controller.js';
+import { HealthController } from './health/health.controller.js';
+import { AppReconciler } from './reconcile/app-reconciler.js';
+import { BundleStore } from './render/bundle.store.js';
+
+@Module({})
+export class HubModule {
+  static forRoot(config: HubConfig, databaseUrl: string): DynamicModule {
+    const configProviders = [
+      { provide: HUB_CONFIG, useValue: config },
+      { provide: DATABASE_URL, useValue: databaseUrl },
+    ];
+    return {
+      module: HubModule,
+      global: true,
+      imports: [
+        ScheduleModule.forRoot(),
+        { module: DatabaseModule, providers: configProviders, exports: configProviders },
+      ],
+      controllers: [
+        ClustersController,
+        ApplicationsController,
+        WebhooksController,
+        HealthController,
+      ],
+      providers: [
+        ...configProviders,
+        ClustersService,
+        ApplicationsService,
+        GitService,
+        GitPoller,
+        BundleStore,
+        DispatchNotifier,
+        AppReconciler,
+        AgentGatewayServer,
+      ],
+    };
+  }
+}

@@ -1,0 +1,71 @@
+import 'reflect-metadata';
+import { type INestApplication, Logger, type LogLevel } from '@nestjs/common';
+import { NestFactory } from '@nestjs/core';
+import type { NestExpressApplication } from '@nestjs/platform-express';
+import { DocumentBuilder, SwaggerModule } from '@nestjs/swagger';
+import { join } from 'node:path';
+import { HubExceptionFilter } from './common/exception.filter.js';
+import type { HubConfig } from './config/hub-config.js';
+import { startEmbeddedPostgres, type EmbeddedDatabase } from './database/embedded-postgres.js';
+import { AgentGatewayServer } from './dispatch/agent-gateway.server.js';
+import { HubModule } from './hub.module.js';
+
+export interface RunningHub {
+  app: INestApplication;
+  httpUrl: string;
+  grpcAddress: string;
+  close(): Promise<void>;
+}
+
+const LEVELS: LogLevel[] = ['fatal', 'error', 'warn', 'log', 'debug', 'verbose'];
+
+/** Starts a hub: database (embedded unless DATABASE_URL), REST API, OpenAPI, gRPC for agents. */
+export async function startHub(config: HubConfig): Promise<RunningHub> {
+  const levels = LEVELS.slice(0, LEVELS.indexOf(config.logLevel) + 1);
+  Logger.overrideLogger(levels);
+  let embedded: EmbeddedDatabase | undefined;
+  let url = config.databaseUrl;
+  if (!url) {
+    const pgLog = new Logger('PostgreSQL');
+    embedded = await startEmbeddedPostgres({
+      dir: join(config.dataDir, 'pg'),
+      port: config.embeddedPgPort,
+      log: (l) => pgLog.verbose(l),
+    });
+    url = embedded.url;
+  }
+  try {
+    const app = await NestFactory.create<NestExpressApplication>(HubModule.forRoot(config, url), {
+      logger: levels,
+      bodyParser: false,
+    });
+    app.useBodyParser('json', { limit: '2mb' });
+    app.useGlobalFilters(new HubExceptionFilter());
+    const doc = SwaggerModule.createDocument(
+      app,
+      new DocumentBuilder()
+        .setTitle('Axle hub')
+        .setDescription(
+          'Multi-cluster GitOps hub: clusters, applications and their per-cluster status.',
+        )
+        .setVersion('v1')
+        .build(),
+    );
+    SwaggerModule.setup('api/docs', app, doc, { jsonDocumentUrl: 'api/docs/openapi.json' });
+    await app.listen(config.http.port, config.http.host);
+    const httpUrl = (await app.getUrl()).replace('[::1]', '127.0.0.1');
+    const grpcPort = app.get(AgentGatewayServer).port;
+    return {
+      app,
+      httpUrl,
+      grpcAddress: `${config.grpc.host}:${grpcPort}`,
+      close: async () => {
+        await app.close();
+        await embedded?.stop();
+      },
+    };
+  } catch (e) {
+    await embedded?.stop();
+    throw e;
+  }
+}

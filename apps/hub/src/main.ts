@@ -1,0 +1,38 @@
+import { Logger } from '@nestjs/common';
+import { ConfigError, loadHubConfig } from './config/hub-config.js';
+import { startHub } from './hub.js';
+
+async function main(): Promise<void> {
+  const config = loadHubConfig();
+  const hub = await startHub(config);
+  const log = new Logger('Axle');
+  log.log(
+    `hub ready: REST ${hub.httpUrl}/api/v1 (OpenAPI ${hub.httpUrl}/api/docs), agents ${hub.grpcAddress}`,
+  );
+  log.log(
+    config.databaseUrl
+      ? 'database: DATABASE_URL'
+      : `database: embedded PostgreSQL in ${config.dataDir}/pg`,
+  );
+  let stopping = false;
+  const stop = (sig: string) => {
+    if (stopping) return;
+    stopping = true;
+    log.log(`${sig}: shutting down`);
+    hub.close().then(
+      () => process.exit(0),
+      (e: unknown) => {
+        log.error(e);
+        process.exit(1);
+      },
+    );
+  };
+  process.on('SIGINT', () => stop('SIGINT'));
+  process.on('SIGTERM', () => stop('SIGTERM'));
+}
+
+main().catch((e: unknown) => {
+  if (e instanceof ConfigError) console.error(e.message);
+  else console.error(e);
+  process.exit(1);
+});
