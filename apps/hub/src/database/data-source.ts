@@ -14,7 +14,7 @@ export function createDataSource(url: string): DataSource {
     migrationsTableName: 'axle_migrations',
     synchronize: false,
     migrationsRun: false,
-    logging: ['error'],
+    logging: false,
     extra: { max: 10, connectionTimeoutMillis: 10_000 },
   });
 }

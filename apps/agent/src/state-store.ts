@@ -1,0 +1,101 @@
+import { existsSync, mkdirSync, readFileSync } from 'node:fs';
+import { readFile, rename, writeFile, unlink } from 'node:fs/promises';
+import { join } from 'node:path';
+import type { ResourceKey } from '../../../libs/manifests/src/index.js';
+
+export interface SyncPolicyState {
+  automated: boolean;
+  prune: boolean;
+  selfHeal: boolean;
+}
+
+/** What the agent holds for one app: the desired state it accepted and what it last applied. */
+export interface AppState {
+  appId: string;
+  appName: string;
+  generation: number;
+  revision: string;
+  bundleHash: string;
+  namespace: string;
+  policy: SyncPolicyState;
+  /** Last generation applied (fully or with errors) and the resources it created or updated. */
+  applied: { generation: number; resources: ResourceKey[] } | null;
+}
+
+interface StateFile {
+  version: 1;
+  apps: Record<string, AppState>;
+}
+
+/**
+ * The agent's desired state on disk, so it survives restarts and keeps reconciling while the hub
+ * is unreachable. Writes are atomic (temp file + rename); bundles are stored by content hash.
+ */
+export class StateStore {
+  private state: StateFile;
+  private writing: Promise<void> = Promise.resolve();
+
+  constructor(private readonly dir: string) {
+    mkdirSync(join(dir, 'bundles'), { recursive: true });
+    const file = join(dir, 'state.json');
+    this.state = existsSync(file)
+      ? (JSON.parse(readFileSync(file, 'utf8')) as StateFile)
+      : { version: 1, apps: {} };
+  }
+
+  apps(): AppState[] {
+    return Object.values(this.state.apps);
+  }
+
+  get(appId: string): AppState | undefined {
+    return this.state.apps[appId];
+  }
+
+  async put(app: AppState): Promise<void> {
+    this.state.apps[app.appId] = app;
+    await this.flush();
+  }
+
+  async remove(appId: string): Promise<void> {
+    const app = this.state.apps[appId];
+    delete this.state.apps[appId];
+    await this.flush();
+    if (app && !this.apps().some((a) => a.bundleHash === app.bundleHash)) {
+      await unlink(this.bundlePath(app.bundleHash)).catch(() => undefined);
+    }
+  }
+
+  hasBundle(hash: string): boolean {
+    return existsSync(this.bundlePath(hash));
+  }
+
+  async putBundle(hash: string, gz: Uint8Array): Promise<void> {
+    const path = this.bundlePath(hash);
+    if (existsSync(path)) return;
+    await writeFile(`${path}.tmp`, gz);
+    await rename(`${path}.tmp`, path);
+  }
+
+  readBundle(hash: string): Promise<Buffer> {
+    return readFile(this.bundlePath(hash));
+  }
+
+  private bundlePath(hash: string): string {
+    return join(
+      this.dir,
+      'bundles',
+      `${hash.replace(/^sha256:/, '').replace(/[^0-9a-f]/g, '')}.json.gz`,
+    );
+  }
+
+  /** Serialised writes; each one writes the whole (small) state atomically. */
+  private flush(): Promise<void> {
+    const data = JSON.stringify(this.state);
+    this.writing = this.writing.then(async () => {
+      const file = join(this.dir, 'state.json');
+      await writeFile(`${file}.tmp`, data);
+      await rename(`${file}.tmp`, file);
+    });
+    return this.writing;
+  }
+}

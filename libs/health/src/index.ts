@@ -1,0 +1,10 @@
+export type { DocumentHealth, HealthResult, HealthStatus, KubeObject } from './types.js';
+export { HEALTH_ORDER, isHealthStatus } from './types.js';
+export { assessHealth } from './assess.js';
+export { isWorse, worstHealth } from './order.js';
+export {
+  aggregateHealth,
+  assessHealthOfYamlDocuments,
+  excludedFromAppHealth,
+  resourceRef,
+} from './aggregate.js';

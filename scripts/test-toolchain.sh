@@ -1,0 +1,184 @@
+#!/usr/bin/env bash
+# Test toolchain for Axle's end-to-end tests: makes sure the binaries that
+# test/support/kube-cluster.ts starts are present. Idempotent; when everything is
+# cached it only hashes two files and returns.
+#
+#   bash scripts/test-toolchain.sh             # ensure etcd + kube-apiserver (npm pretest, npm run test:cluster)
+#   bash scripts/test-toolchain.sh --start N   # ...then start N test clusters in the foreground (Ctrl-C stops them)
+#
+# Tools built from Go sources live in .cache/bin (git-ignored). Each has a wrapper
+# module under test/<tool>/ whose go.mod/go.sum pin the version; a stamp file
+# (<bin>.stamp) holds a hash of go.mod, go.sum and the build flags, so the tool is
+# rebuilt only when that pin (or the flags) change. See docs/test-clusters.md.
+set -euo pipefail
+
+ROOT="$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)"
+BIN_DIR="$ROOT/.cache/bin"
+APT_UPDATED=0
+
+log() { printf '[test-toolchain] %s\n' "$*" >&2; }
+die() {
+  log "ERROR: $*"
+  exit 1
+}
+
+usage() {
+  cat >&2 <<'EOF'
+usage: bash scripts/test-toolchain.sh [--start N]
+  (no args)   install etcd (apt) if missing and build .cache/bin/kube-apiserver if stale
+  --start N   afterwards, start N local test clusters and print their kubeconfigs (Ctrl-C stops)
+EOF
+}
+
+# --- helpers ------------------------------------------------------------------
+
+as_root() {
+  if [ "$(id -u)" -eq 0 ]; then
+    "$@"
+  elif command -v sudo >/dev/null 2>&1; then
+    sudo "$@"
+  else
+    die "need root to run: $*"
+  fi
+}
+
+apt_install() { # PACKAGE...
+  command -v apt-get >/dev/null 2>&1 || die "apt-get not found; install $* by hand"
+  if [ "$APT_UPDATED" -eq 0 ]; then
+    log "running: apt-get update"
+    as_root env DEBIAN_FRONTEND=noninteractive apt-get update -q
+    APT_UPDATED=1
+  fi
+  log "running: apt-get install -y --no-install-recommends $*"
+  as_root env DEBIAN_FRONTEND=noninteractive apt-get install -y -q --no-install-recommends "$@"
+}
+
+find_go() {
+  if [ -n "${GO:-}" ]; then
+    printf '%s\n' "$GO"
+  elif command -v go >/dev/null 2>&1; then
+    command -v go
+  elif [ -x /usr/local/go/bin/go ]; then
+    printf '%s\n' /usr/local/go/bin/go
+  else
+    die "Go toolchain not found (set GO=/path/to/go or put go on PATH)"
+  fi
+}
+
+# build_go_tool NAME MODULE_DIR PACKAGE [GO_BUILD_ARG...]
+#   Builds PACKAGE (resolved through the wrapper module in MODULE_DIR, relative to the
+#   repo root) into .cache/bin/NAME, unless the binary exists and its stamp matches the
+#   hash of MODULE_DIR/go.mod, MODULE_DIR/go.sum, PACKAGE and the extra build args.
+build_go_tool() {
+  local name="$1" moddir="$ROOT/$2" pkg="$3"
+  shift 3
+  local out="$BIN_DIR/$name" stamp="$BIN_DIR/$name.stamp" want
+  [ -f "$moddir/go.mod" ] || die "$moddir/go.mod not found"
+  want="$(
+    {
+      cat "$moddir/go.mod"
+      [ ! -f "$moddir/go.sum" ] || cat "$moddir/go.sum"
+      printf '%s\n' "$pkg" "$@"
+    } | sha256sum | cut -d' ' -f1
+  )"
+  if [ -x "$out" ] && [ -f "$stamp" ] && [ "$(cat "$stamp")" = "$want" ]; then
+    log "$name: up to date ($out)"
+    return 0
+  fi
+
+  local go
+  go="$(find_go)"
+  log "$name: building $pkg from ${moddir#"$ROOT"/} with $("$go" env GOVERSION) (first build takes minutes)"
+  local tmp="$out.tmp.$$" start=$SECONDS
+  # Static binary (no cgo), reproducible paths, no VCS stamping of the wrapper module.
+  if ! (cd "$moddir" && CGO_ENABLED=0 "$go" build -trimpath -buildvcs=false -o "$tmp" "$@" "$pkg"); then
+    rm -f "$tmp"
+    die "$name: go build failed"
+  fi
+  mv -f "$tmp" "$out"
+  printf '%s\n' "$want" >"$stamp"
+  log "$name: built in $((SECONDS - start))s -> $out"
+}
+
+# --- tools ---------------------------------------------------------------------
+
+ensure_etcd() {
+  if [ -x "$BIN_DIR/etcd" ]; then
+    log "etcd: using $BIN_DIR/etcd ($("$BIN_DIR/etcd" --version 2>/dev/null | head -n1))"
+    return 0
+  fi
+  if command -v etcd >/dev/null 2>&1; then
+    log "etcd: found $(command -v etcd) ($(etcd --version 2>/dev/null | head -n1))"
+    return 0
+  fi
+  log "etcd: not on PATH, installing Debian package etcd-server"
+  apt_install etcd-server
+  command -v etcd >/dev/null 2>&1 || die "etcd still not on PATH after installing etcd-server"
+  log "etcd: installed $(command -v etcd) ($(etcd --version 2>/dev/null | head -n1))"
+}
+
+build_kube_apiserver() {
+  # Stamp the real version into the binary (otherwise /version says v0.0.0-master).
+  local ver minor
+  ver="$(awk '$1 == "k8s.io/kubernetes" && $2 ~ /^v/ { print $2; exit }' "$ROOT/test/kube/go.mod")"
+  [ -n "$ver" ] || die "cannot find the k8s.io/kubernetes version in test/kube/go.mod"
+  minor="$(printf '%s' "$ver" | cut -d. -f2)"
+  local ldflags="-s -w"
+  local pkgpath
+  for pkgpath in k8s.io/component-base/version k8s.io/client-go/pkg/version; do
+    ldflags="$ldflags -X $pkgpath.gitVersion=$ver -X $pkgpath.gitMajor=1 -X $pkgpath.gitMinor=$minor -X $pkgpath.gitTreeState=clean"
+  done
+  build_go_tool kube-apiserver test/kube k8s.io/kubernetes/cmd/kube-apiserver -ldflags="$ldflags"
+}
+
+# --- main ----------------------------------------------------------------------
+
+START_COUNT=""
+while [ $# -gt 0 ]; do
+  case "$1" in
+    --start)
+      [ $# -ge 2 ] || {
+        usage
+        exit 2
+      }
+      START_COUNT="$2"
+      shift 2
+      ;;
+    --start=*)
+      START_COUNT="${1#--start=}"
+      shift
+      ;;
+    -h | --help)
+      usage
+      exit 0
+      ;;
+    *)
+      usage
+      exit 2
+      ;;
+  esac
+done
+
+case "$START_COUNT" in
+  '' | [1-9] | [1-9][0-9]) ;;
+  *) die "--start needs a number of clusters (1-99), got '$START_COUNT'" ;;
+esac
+
+mkdir -p "$BIN_DIR"
+# Serialize concurrent runs (parallel `npm test` invocations) so only one builds.
+if command -v flock >/dev/null 2>&1; then
+  exec 9>"$BIN_DIR/.toolchain.lock"
+  flock 9
+fi
+
+ensure_etcd
+build_kube_apiserver
+# Later, same pattern (a wrapper module under test/<tool>/ with a `tool` directive):
+#   build_go_tool helm test/helm helm.sh/helm/v3/cmd/helm
+#   build_go_tool kustomize test/kustomize sigs.k8s.io/kustomize/kustomize/v5
+#   build_go_tool etcd test/etcd go.etcd.io/etcd/server/v3   # etcd 3.6 instead of Debian's 3.4 (docs/test-clusters.md)
+
+if [ -n "$START_COUNT" ]; then
+  if command -v flock >/dev/null 2>&1; then exec 9>&-; fi
+  exec node "$ROOT/scripts/test-cluster.mjs" --count "$START_COUNT"
+fi

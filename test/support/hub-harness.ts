@@ -1,0 +1,119 @@
+import { mkdtemp, rm } from 'node:fs/promises';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import pg from 'pg';
+import { inject } from 'vitest';
+import { Agent } from '../../apps/agent/src/agent.js';
+import type { AgentConfig } from '../../apps/agent/src/agent-config.js';
+import { loadHubConfig } from '../../apps/hub/src/config/hub-config.js';
+import { startHub, type RunningHub } from '../../apps/hub/src/hub.js';
+import type { TestCluster } from './kube-cluster.js';
+
+/** A fresh database on the shared embedded PostgreSQL; returns its URL. */
+export async function createTestDatabase(): Promise<string> {
+  const admin = inject('pgAdminUrl');
+  const name = `axle_${Math.random().toString(36).slice(2, 10)}`;
+  const c = new pg.Client({ connectionString: admin });
+  await c.connect();
+  try {
+    await c.query(`CREATE DATABASE ${name}`);
+  } finally {
+    await c.end();
+  }
+  return admin.replace(/\/postgres$/, `/${name}`);
+}
+
+export async function tempDir(prefix: string): Promise<{ path: string; remove(): Promise<void> }> {
+  const path = await mkdtemp(join(tmpdir(), prefix));
+  return { path, remove: () => rm(path, { recursive: true, force: true }) };
+}
+
+export async function startTestHub(opts: {
+  databaseUrl: string;
+  dataDir: string;
+  grpcPort?: number;
+  env?: Record<string, string>;
+}): Promise<RunningHub> {
+  const config = loadHubConfig({
+    DATABASE_URL: opts.databaseUrl,
+    AXLE_DATA_DIR: opts.dataDir,
+    AXLE_HTTP_PORT: '0',
+    AXLE_GRPC_PORT: String(opts.grpcPort ?? 0),
+    AXLE_GIT_POLL_SECONDS: '3600',
+    AXLE_RESYNC_SECONDS: '3600',
+    AXLE_LOG_LEVEL: process.env.AXLE_TEST_LOG_LEVEL ?? 'warn',
+    ...opts.env,
+  });
+  return startHub(config);
+}
+
+export function startTestAgent(opts: {
+  hub: RunningHub | string;
+  token: string;
+  cluster: TestCluster;
+  stateDir: string;
+  resyncSeconds?: number;
+}): Agent {
+  const config: AgentConfig = {
+    hubAddress: typeof opts.hub === 'string' ? opts.hub : opts.hub.grpcAddress,
+    token: opts.token,
+    cluster: opts.cluster.name,
+    stateDir: opts.stateDir,
+    kubeconfig: opts.cluster.kubeconfigPath,
+    fieldManager: 'axle',
+    resyncSeconds: opts.resyncSeconds ?? 3600,
+    backoff: { baseMs: 100, capMs: 1000 },
+    logLevel: 'warn',
+  };
+  const agent = new Agent(config);
+  agent.start();
+  return agent;
+}
+
+/** Polls `fn` until it returns a truthy value; fails with the last value seen after the timeout. */
+export async function waitFor<T>(
+  what: string,
+  fn: () => Promise<T | undefined | null | false>,
+  { timeoutMs = 30_000, intervalMs = 200 } = {},
+): Promise<T> {
+  const deadline = Date.now() + timeoutMs;
+  let last: unknown;
+  for (;;) {
+    try {
+      const v = await fn();
+      if (v) return v;
+      last = v;
+    } catch (e) {
+      last = e;
+    }
+    if (Date.now() > deadline) {
+      throw new Error(
+        `timed out waiting for ${what}; last: ${last instanceof Error ? last.message : JSON.stringify(last)}`,
+      );
+    }
+    await new Promise((r) => setTimeout(r, intervalMs));
+  }
+}
+
+/** Minimal JSON client for the hub's REST API. */
+export function api(hub: RunningHub | string) {
+  const base = typeof hub === 'string' ? hub : hub.httpUrl;
+  const call = async (method: string, path: string, body?: unknown, raw?: string) => {
+    const res = await fetch(`${base}${path}`, {
+      method,
+      headers:
+        body !== undefined || raw !== undefined ? { 'content-type': 'application/json' } : {},
+      body: raw ?? (body !== undefined ? JSON.stringify(body) : undefined),
+      signal: AbortSignal.timeout(15_000),
+    });
+    const text = await res.text();
+    return { status: res.status, body: text ? (JSON.parse(text) as any) : undefined };
+  };
+  return {
+    get: (p: string) => call('GET', p),
+    post: (p: string, b?: unknown) => call('POST', p, b),
+    postRaw: (p: string, raw: string) => call('POST', p, undefined, raw),
+    put: (p: string, b?: unknown) => call('PUT', p, b),
+    delete: (p: string) => call('DELETE', p),
+  };
+}
