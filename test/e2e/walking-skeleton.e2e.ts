@@ -1,4 +1,4 @@
-import { CoreV1Api, KubeConfig, type V1ConfigMap } from '@kubernetes/client-node';
+import { CoreV1Api, KubeConfig } from '@kubernetes/client-node';
 import { basename, dirname } from 'node:path';
 import { afterAll, beforeAll, describe, expect, inject, it } from 'vitest';
 import type { Agent } from '../../apps/agent/src/agent.js';
@@ -76,8 +76,7 @@ describe('walking skeleton: git → hub → gRPC → agents → two real API ser
       return ok ? s : false;
     });
   const readGreeting = async (c: TestCluster) =>
-    ((await core(c).readNamespacedConfigMap({ name: 'greeting', namespace: NS })) as V1ConfigMap)
-      .data?.greeting;
+    (await core(c).readNamespacedConfigMap({ name: 'greeting', namespace: NS })).data?.greeting;
 
   beforeAll(async () => {
     repo = await TestRepo.create();
@@ -118,7 +117,7 @@ describe('walking skeleton: git → hub → gRPC → agents → two real API ser
         startTestAgent({ hub, token: res.body.agentToken, cluster: c, stateDir: dir.path }),
       );
     }
-    await waitFor('agents connected', async () => agents.every((a) => a.connected));
+    await waitFor('agents connected', () => Promise.resolve(agents.every((a) => a.connected)));
     const list = await api(hub).get('/api/v1/clusters');
     expect(list.body.map((c: any) => [c.name, c.agent.connected])).toEqual([
       ['east', true],
@@ -145,10 +144,10 @@ describe('walking skeleton: git → hub → gRPC → agents → two real API ser
       'Deployment/web',
     ]);
     expect(s.status.health).toBe('Progressing');
-    const cm = (await core(clusters[0]).readNamespacedConfigMap({
+    const cm = await core(clusters[0]).readNamespacedConfigMap({
       name: 'greeting',
       namespace: NS,
-    })) as V1ConfigMap;
+    });
     expect(
       cm.metadata?.managedFields?.some((m) => m.manager === 'axle' && m.operation === 'Apply'),
     ).toBe(true);

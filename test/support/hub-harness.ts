@@ -107,7 +107,7 @@ export function api(hub: RunningHub | string) {
       signal: AbortSignal.timeout(15_000),
     });
     const text = await res.text();
-    return { status: res.status, body: text ? (JSON.parse(text) as any) : undefined };
+    return { status: res.status, body: text ? JSON.parse(text) : undefined };
   };
   return {
     get: (p: string) => call('GET', p),

@@ -10,7 +10,7 @@ import {
   type KubeObject,
   type ResourceKey,
 } from '../../../../libs/manifests/src/index.js';
-import { kubeError, type AxleObjectApi, type KubernetesObject } from './object-api.js';
+import { kubeError, type AxleObjectApi } from './object-api.js';
 
 export const APP_LABEL = 'app.axle.io/app-id';
 export const TRACKING_ANNOTATION = 'app.axle.io/tracking-id';
@@ -71,14 +71,14 @@ export class Applier {
           await this.ensureNamespace(ns);
           ensured.add(ns);
         }
-        const result = (await this.api.patch(
-          obj as KubernetesObject,
+        const result = await this.api.patch<KubeObject>(
+          obj,
           undefined,
           undefined,
           this.fieldManager,
           true,
           PatchStrategy.ServerSideApply,
-        )) as KubeObject;
+        );
         const h = assessHealth(result);
         live.push(result);
         resources.push({
@@ -138,11 +138,11 @@ export class Applier {
       let obj = raw;
       try {
         obj = await this.prepare(raw, req);
-        const got = (await this.api.read({
+        const got = await this.api.read<KubeObject>({
           apiVersion: obj.apiVersion,
           kind: obj.kind,
           metadata: { name: obj.metadata.name, namespace: obj.metadata.namespace },
-        })) as KubeObject;
+        });
         const h = assessHealth(got);
         live.push(got);
         resources.push({

@@ -43,7 +43,7 @@ export function kubeError(e: unknown): KubeError {
       message = err.body.slice(0, 500) || message;
     }
   } else if (err.body && typeof err.body === 'object' && 'message' in err.body) {
-    message = String((err.body as { message: unknown }).message);
+    message = String(err.body.message);
   }
   return new KubeError(message, typeof err.code === 'number' ? err.code : 0);
 }

@@ -68,7 +68,21 @@ describe('application input', () => {
       namespace: 'guestbook',
     });
     expect(fields({ ...argo, spec: { ...argo.spec, revisionHistoryLimit: 3 } })).toEqual([
-      'revisionHistoryLimit: unknown field',
+      'spec.revisionHistoryLimit: unknown field',
     ]);
+    expect(
+      fields({
+        ...argo,
+        spec: { ...argo.spec, destination: { server: 'https://k', name: 'a', namespace: 'x' } },
+      }),
+    ).toEqual([
+      'spec.destination.server: not supported: Axle addresses clusters by name (destination.name)',
+    ]);
+    expect(
+      fields({
+        ...argo,
+        spec: { ...argo.spec, source: { ...argo.spec.source, helm: { values: 'x' } } },
+      }),
+    ).toEqual(['spec.source.helm: unknown field']);
   });
 });

@@ -1,5 +1,10 @@
 import { z } from 'zod';
-import { dns1123Label, dns1123Subdomain, parseOrThrow } from '../common/validation.js';
+import {
+  dns1123Label,
+  dns1123Subdomain,
+  parseOrThrow,
+  ValidationFailed,
+} from '../common/validation.js';
 
 /** A repository path: relative, no `..`, no absolute paths, no NUL. */
 export const repoPath = z
@@ -29,7 +34,7 @@ const gitRef = z
   .string()
   .min(1)
   .max(255)
-  .regex(/^[A-Za-z0-9._\/-]+$/, 'must be a branch, tag or commit SHA')
+  .regex(/^[A-Za-z0-9._/-]+$/, 'must be a branch, tag or commit SHA')
   .refine((r) => !r.startsWith('-') && !r.includes('..'), 'must be a branch, tag or commit SHA');
 
 const syncPolicy = z
@@ -71,47 +76,80 @@ export function destinationClusters(spec: ApplicationSpec): string[] {
   return spec.destination.clusters ?? (spec.destination.cluster ? [spec.destination.cluster] : []);
 }
 
+const argoApplicationSchema = z
+  .object({
+    apiVersion: z.string().regex(/^argoproj\.io\/v1alpha1$/, 'must be argoproj.io/v1alpha1'),
+    kind: z.literal('Application'),
+    metadata: z
+      .object({
+        name: dns1123Subdomain,
+        namespace: z.string().optional(),
+        labels: z.record(z.string(), z.string()).optional(),
+        annotations: z.record(z.string(), z.string()).optional(),
+        finalizers: z.array(z.string()).optional(),
+      })
+      .strict(),
+    spec: z
+      .object({
+        project: z.string().optional(),
+        source: z.unknown(),
+        destination: z
+          .object({
+            name: dns1123Label,
+            namespace: dns1123Label,
+            server: z
+              .never({ error: 'not supported: Axle addresses clusters by name (destination.name)' })
+              .optional(),
+          })
+          .strict(),
+        syncPolicy: z.unknown().optional(),
+      })
+      .strict(),
+  })
+  .strict();
+
 /**
  * Accepts Axle's JSON and an Argo CD `argoproj.io/v1alpha1` `Application` (destination by cluster
  * name). Argo fields Axle does not support are refused by name, never dropped.
  */
 export function parseApplicationInput(body: unknown): CreateApplication {
-  if (isArgoApplication(body)) {
-    return parseOrThrow(createApplicationSchema, fromArgo(body), 'application');
+  if (!isArgoApplication(body)) return parseOrThrow(createApplicationSchema, body, 'application');
+  const argo = parseOrThrow(argoApplicationSchema, body, 'Argo CD Application');
+  try {
+    return parseOrThrow(
+      createApplicationSchema,
+      {
+        name: argo.metadata.name,
+        source: argo.spec.source,
+        destination: {
+          cluster: argo.spec.destination.name,
+          namespace: argo.spec.destination.namespace,
+        },
+        ...(argo.spec.syncPolicy !== undefined ? { syncPolicy: argo.spec.syncPolicy } : {}),
+      },
+      'Argo CD Application',
+    );
+  } catch (e) {
+    // Name the fields as they are written in the Argo document.
+    if (e instanceof ValidationFailed) {
+      throw new ValidationFailed(
+        'invalid Argo CD Application',
+        e.fields.map((f) => ({
+          ...f,
+          field: f.field === 'name' ? 'metadata.name' : `spec.${f.field}`,
+        })),
+      );
+    }
+    throw e;
   }
-  return parseOrThrow(createApplicationSchema, body, 'application');
 }
 
-function isArgoApplication(b: unknown): b is Record<string, any> {
+function isArgoApplication(b: unknown): boolean {
+  if (typeof b !== 'object' || b === null) return false;
+  const { kind, apiVersion } = b as Record<string, unknown>;
   return (
-    typeof b === 'object' &&
-    b !== null &&
-    (b as Record<string, unknown>).kind === 'Application' &&
-    typeof (b as Record<string, unknown>).apiVersion === 'string' &&
-    String((b as Record<string, unknown>).apiVersion).startsWith('argoproj.io/')
+    kind === 'Application' &&
+    typeof apiVersion === 'string' &&
+    apiVersion.startsWith('argoproj.io/')
   );
-}
-
-function fromArgo(b: Record<string, any>): unknown {
-  const { apiVersion: _a, kind: _k, metadata, spec, ...rest } = b;
-  const {
-    source,
-    destination,
-    syncPolicy: sp,
-    project: _project,
-    ...specRest
-  } = (spec ?? {}) as Record<string, any>;
-  const dest = destination && typeof destination === 'object' ? { ...destination } : destination;
-  if (dest && typeof dest === 'object' && 'name' in dest) {
-    dest.cluster = dest.name;
-    delete dest.name;
-  }
-  return {
-    ...rest,
-    name: metadata?.name,
-    source,
-    destination: dest,
-    ...(sp !== undefined ? { syncPolicy: sp } : {}),
-    ...specRest,
-  };
 }

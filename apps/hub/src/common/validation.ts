@@ -34,8 +34,11 @@ export function zodFieldErrors(err: z.ZodError): FieldError[] {
       }
       continue;
     }
+    // zod reports a missing field as an invalid type whose input was undefined.
     const reason =
-      issue.code === 'invalid_type' && issue.input === undefined ? 'is required' : issue.message;
+      issue.code === 'invalid_type' && /received undefined$/.test(issue.message)
+        ? 'is required'
+        : issue.message;
     out.push({ field: fieldPath(issue.path), reason });
   }
   return out;

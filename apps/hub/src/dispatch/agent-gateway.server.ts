@@ -3,7 +3,7 @@ import {
   Injectable,
   Logger,
   type OnApplicationBootstrap,
-  type OnApplicationShutdown,
+  type OnModuleDestroy,
 } from '@nestjs/common';
 import {
   Server,
@@ -32,7 +32,7 @@ export const MAX_MESSAGE_BYTES = 16 * 1024 * 1024;
  * (`authorization: Bearer …` metadata); the cluster comes from the token, never from a message.
  */
 @Injectable()
-export class AgentGatewayServer implements OnApplicationBootstrap, OnApplicationShutdown {
+export class AgentGatewayServer implements OnApplicationBootstrap, OnModuleDestroy {
   private readonly log = new Logger('AgentGateway');
   private readonly server = new Server({
     'grpc.max_receive_message_length': MAX_MESSAGE_BYTES,
@@ -83,7 +83,7 @@ export class AgentGatewayServer implements OnApplicationBootstrap, OnApplication
     this.log.log(`listening for agents on ${this.config.grpc.host}:${this.boundPort}`);
   }
 
-  async onApplicationShutdown(): Promise<void> {
+  async onModuleDestroy(): Promise<void> {
     for (const s of this.sessions.values()) s.close(GrpcStatus.UNAVAILABLE, 'hub shutting down');
     await new Promise<void>((resolve) => {
       const t = setTimeout(() => {

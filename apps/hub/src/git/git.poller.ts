@@ -3,7 +3,7 @@ import {
   Injectable,
   Logger,
   type OnApplicationBootstrap,
-  type OnApplicationShutdown,
+  type OnModuleDestroy,
 } from '@nestjs/common';
 import { SchedulerRegistry } from '@nestjs/schedule';
 import { HUB_CONFIG, type HubConfig } from '../config/hub-config.js';
@@ -11,7 +11,7 @@ import { GitService } from './git.service.js';
 
 /** Polls every known repository on AXLE_GIT_POLL_SECONDS; a poll never overlaps the previous one. */
 @Injectable()
-export class GitPoller implements OnApplicationBootstrap, OnApplicationShutdown {
+export class GitPoller implements OnApplicationBootstrap, OnModuleDestroy {
   private readonly log = new Logger('GitPoller');
   private running: Promise<void> | undefined;
 
@@ -37,7 +37,7 @@ export class GitPoller implements OnApplicationBootstrap, OnApplicationShutdown 
     return this.running;
   }
 
-  async onApplicationShutdown(): Promise<void> {
+  async onModuleDestroy(): Promise<void> {
     if (this.scheduler.doesExist('interval', 'git-poll')) this.scheduler.deleteInterval('git-poll');
     await this.running;
   }

@@ -3,7 +3,7 @@ import {
   Injectable,
   Logger,
   type OnApplicationBootstrap,
-  type OnApplicationShutdown,
+  type OnModuleDestroy,
 } from '@nestjs/common';
 import { SchedulerRegistry } from '@nestjs/schedule';
 import type { Subscription } from 'rxjs';
@@ -30,7 +30,7 @@ const MAX_ERROR_CHARS = 4000;
  * changed. A render failure records a condition and leaves the last good desired state in place.
  */
 @Injectable()
-export class AppReconciler implements OnApplicationBootstrap, OnApplicationShutdown {
+export class AppReconciler implements OnApplicationBootstrap, OnModuleDestroy {
   private readonly log = new Logger('AppReconciler');
   private readonly queue = new KeyedQueue<string>(
     (id) => this.reconcile(id),
@@ -73,7 +73,7 @@ export class AppReconciler implements OnApplicationBootstrap, OnApplicationShutd
     void this.enqueueAll();
   }
 
-  async onApplicationShutdown(): Promise<void> {
+  async onModuleDestroy(): Promise<void> {
     this.subs.forEach((s) => s.unsubscribe());
     if (this.scheduler.doesExist('interval', 'app-resync'))
       this.scheduler.deleteInterval('app-resync');

@@ -1,0 +1,270 @@
+import { readFileSync } from 'node:fs';
+import { Command, CommanderError, Option } from 'commander';
+import { parseAllDocuments } from 'yaml';
+import { assessHealthOfYamlDocuments } from '../../../libs/health/src/index.js';
+import { parseManifests } from '../../../libs/manifests/src/index.js';
+import { HubClient } from './hub-client.js';
+import { CliError, formatData, parseFormat, table, type OutputFormat } from './output.js';
+
+export interface CliIO {
+  stdout: (s: string) => void;
+  stderr: (s: string) => void;
+  env: NodeJS.ProcessEnv;
+  readFile?: (path: string) => string;
+}
+
+const DEFAULT_SERVER = 'http://127.0.0.1:8080';
+
+interface ClusterView {
+  name: string;
+  labels: Record<string, string>;
+  server: string;
+  agent: { connected: boolean; version: string | null; lastSeenAt: string | null };
+  createdAt: string;
+}
+
+interface AppView {
+  name: string;
+  spec: {
+    source: { repoURL: string; targetRevision: string; path: string };
+    destination: { namespace: string };
+  };
+  status: {
+    sync: string;
+    health: string;
+    revision: string | null;
+    conditions: { type: string; message: string }[];
+    clusters: {
+      cluster: string;
+      sync: string;
+      health: string;
+      revision: string | null;
+      message: string;
+      appliedGeneration: number;
+      desiredGeneration: number;
+    }[];
+  };
+}
+
+/** Runs the `axle` command line; returns the exit code. Never calls process.exit. */
+export async function runCli(argv: string[], io: CliIO): Promise<number> {
+  const read =
+    io.readFile ?? ((p: string) => (p === '-' ? readFileSync(0, 'utf8') : readFileSync(p, 'utf8')));
+  const program = new Command('axle')
+    .description('Axle: multi-cluster GitOps hub')
+    .addOption(
+      new Option('-s, --server <url>', 'hub URL').env('AXLE_SERVER').default(DEFAULT_SERVER),
+    )
+    .addOption(new Option('-o, --output <format>', 'json | yaml | table'))
+    .exitOverride()
+    .configureOutput({ writeOut: io.stdout, writeErr: io.stderr })
+    .showHelpAfterError(false);
+
+  const opts = () => {
+    const o = program.opts<{ server: string; output?: string }>();
+    return {
+      client: new HubClient(
+        io.env.AXLE_SERVER && o.server === DEFAULT_SERVER ? io.env.AXLE_SERVER : o.server,
+      ),
+      format: parseFormat(o.output),
+    };
+  };
+  const print = (format: OutputFormat, data: unknown, render: () => string) =>
+    io.stdout(format === 'table' ? render() : formatData(data, format));
+
+  const cluster = program.command('cluster').description('register and inspect clusters');
+  cluster
+    .command('add <name>')
+    .description('register a cluster and print its agent token (shown once)')
+    .option('-l, --label <k=v>', 'label (repeatable)', collect, [])
+    .option('-a, --annotation <k=v>', 'annotation (repeatable)', collect, [])
+    .option('--api-server <url>', 'API server URL, for display')
+    .action(
+      async (name: string, o: { label: string[]; annotation: string[]; apiServer?: string }) => {
+        const { client, format } = opts();
+        const res = await client.request<{ cluster: ClusterView; agentToken: string }>(
+          'POST',
+          '/api/v1/clusters',
+          {
+            name,
+            labels: keyValues(o.label, '--label'),
+            annotations: keyValues(o.annotation, '--annotation'),
+            ...(o.apiServer ? { server: o.apiServer } : {}),
+          },
+        );
+        print(format, res, () =>
+          [
+            `cluster "${res.cluster.name}" registered`,
+            `agent token (shown once): ${res.agentToken}`,
+            `run the agent with AXLE_CLUSTER=${res.cluster.name} AXLE_AGENT_TOKEN=<token> AXLE_HUB_ADDRESS=<hub grpc host:port>`,
+            '',
+          ].join('\n'),
+        );
+      },
+    );
+  cluster
+    .command('list')
+    .alias('ls')
+    .action(async () => {
+      const { client, format } = opts();
+      const list = await client.request<ClusterView[]>('GET', '/api/v1/clusters');
+      print(format, list, () => table(['NAME', 'AGENT', 'LABELS', 'AGE'], list.map(clusterRow)));
+    });
+  cluster.command('get <name>').action(async (name: string) => {
+    const { client, format } = opts();
+    const c = await client.request<ClusterView>(
+      'GET',
+      `/api/v1/clusters/${encodeURIComponent(name)}`,
+    );
+    print(format, c, () => table(['NAME', 'AGENT', 'LABELS', 'AGE'], [clusterRow(c)]));
+  });
+  cluster.command('delete <name>').action(async (name: string) => {
+    const { client } = opts();
+    await client.request('DELETE', `/api/v1/clusters/${encodeURIComponent(name)}`);
+    io.stdout(`cluster "${name}" deleted\n`);
+  });
+
+  const app = program.command('app').description('create and inspect applications');
+  app
+    .command('create')
+    .description(
+      'create applications from a YAML/JSON file (Axle or Argo CD Application; several documents allowed)',
+    )
+    .requiredOption('-f, --file <path>', 'file, or - for standard input')
+    .action(async (o: { file: string }) => {
+      const { client, format } = opts();
+      const docs = readDocuments(read(o.file), o.file);
+      const created: AppView[] = [];
+      for (const doc of docs)
+        created.push(await client.request<AppView>('POST', '/api/v1/applications', doc));
+      print(format, created.length === 1 ? created[0] : created, () =>
+        created.map((a) => `application "${a.name}" created\n`).join(''),
+      );
+    });
+  app
+    .command('list')
+    .alias('ls')
+    .action(async () => {
+      const { client, format } = opts();
+      const list = await client.request<AppView[]>('GET', '/api/v1/applications');
+      print(format, list, () =>
+        table(['NAME', 'SYNC', 'HEALTH', 'REVISION', 'CLUSTERS'], list.map(appRow)),
+      );
+    });
+  app.command('get <name>').action(async (name: string) => {
+    const { client, format } = opts();
+    const a = await client.request<AppView>(
+      'GET',
+      `/api/v1/applications/${encodeURIComponent(name)}`,
+    );
+    print(format, a, () => {
+      const head = table(['NAME', 'SYNC', 'HEALTH', 'REVISION', 'CLUSTERS'], [appRow(a)]);
+      const per = table(
+        ['CLUSTER', 'SYNC', 'HEALTH', 'REVISION', 'GENERATION', 'MESSAGE'],
+        a.status.clusters.map((c) => [
+          c.cluster,
+          c.sync,
+          c.health,
+          short(c.revision),
+          `${c.appliedGeneration}/${c.desiredGeneration}`,
+          c.message,
+        ]),
+      );
+      const conds = a.status.conditions.map((c) => `${c.type}: ${c.message}\n`).join('');
+      return `${head}\n${per}${conds ? `\n${conds}` : ''}`;
+    });
+  });
+  app.command('delete <name>').action(async (name: string) => {
+    const { client } = opts();
+    await client.request('DELETE', `/api/v1/applications/${encodeURIComponent(name)}`);
+    io.stdout(`application "${name}" deleted\n`);
+  });
+
+  program
+    .command('health')
+    .description('assess the health of the objects in a manifest file (offline)')
+    .requiredOption('-f, --file <path>', 'file, or - for standard input')
+    .action((o: { file: string }) => {
+      const objs = parseManifests(read(o.file), o.file);
+      const format = program.opts<{ output?: string }>().output ?? 'json';
+      const rows = assessHealthOfYamlDocuments(objs);
+      if (format === 'json')
+        io.stdout(rows.map((r) => JSON.stringify(r)).join('\n') + (rows.length ? '\n' : ''));
+      else
+        print(parseFormat(format), rows, () =>
+          table(
+            ['KIND', 'NAME', 'STATUS', 'MESSAGE'],
+            rows.map((r) => [r.kind, r.name, r.status, r.message]),
+          ),
+        );
+    });
+
+  try {
+    await program.parseAsync(argv, { from: 'user' });
+    return 0;
+  } catch (e) {
+    if (e instanceof CommanderError) return e.exitCode;
+    if (e instanceof CliError) {
+      io.stderr(`error: ${e.message}\n`);
+      return e.exitCode;
+    }
+    io.stderr(`error: ${(e as Error).message}\n`);
+    return 1;
+  }
+}
+
+function collect(v: string, prev: string[]): string[] {
+  return [...prev, v];
+}
+
+function keyValues(items: string[], flag: string): Record<string, string> {
+  const out: Record<string, string> = {};
+  for (const item of items) {
+    const i = item.indexOf('=');
+    if (i <= 0) throw new CliError(`${flag} "${item}": expected key=value`);
+    out[item.slice(0, i)] = item.slice(i + 1);
+  }
+  return out;
+}
+
+function readDocuments(text: string, file: string): unknown[] {
+  const out: unknown[] = [];
+  for (const doc of parseAllDocuments(text)) {
+    if (doc.errors.length) throw new CliError(`${file}: ${doc.errors[0].message.split('\n')[0]}`);
+    const v: unknown = doc.toJS({ maxAliasCount: 100 });
+    if (v !== null && v !== undefined) out.push(v);
+  }
+  if (out.length === 0) throw new CliError(`${file}: no documents`);
+  return out;
+}
+
+function clusterRow(c: ClusterView): string[] {
+  const labels =
+    Object.entries(c.labels)
+      .map(([k, v]) => `${k}=${v}`)
+      .join(',') || '<none>';
+  return [
+    c.name,
+    c.agent.connected ? `connected (${c.agent.version ?? '?'})` : 'disconnected',
+    labels,
+    age(c.createdAt),
+  ];
+}
+
+function appRow(a: AppView): string[] {
+  const n = a.status.clusters.length;
+  const synced = a.status.clusters.filter((c) => c.sync === 'Synced').length;
+  return [a.name, a.status.sync, a.status.health, short(a.status.revision), `${synced}/${n}`];
+}
+
+function short(sha: string | null): string {
+  return sha ? sha.slice(0, 12) : '-';
+}
+
+function age(iso: string): string {
+  const s = Math.max(0, Math.floor((Date.now() - Date.parse(iso)) / 1000));
+  if (s < 120) return `${s}s`;
+  if (s < 7200) return `${Math.floor(s / 60)}m`;
+  if (s < 172800) return `${Math.floor(s / 3600)}h`;
+  return `${Math.floor(s / 86400)}d`;
+}

@@ -1,0 +1,35 @@
+import { stringify } from 'yaml';
+
+export type OutputFormat = 'table' | 'json' | 'yaml';
+
+export function parseFormat(v: string | undefined): OutputFormat {
+  if (v === undefined || v === 'table' || v === 'wide') return 'table';
+  if (v === 'json' || v === 'yaml') return v;
+  throw new CliError(`unknown output format "${v}" (use json, yaml or table)`);
+}
+
+/** Renders rows as aligned columns, kubectl style. */
+export function table(headers: string[], rows: string[][]): string {
+  const widths = headers.map((h, i) => Math.max(h.length, ...rows.map((r) => (r[i] ?? '').length)));
+  const line = (cells: string[]) =>
+    cells
+      .map((c, i) => (i === cells.length - 1 ? c : c.padEnd(widths[i])))
+      .join('   ')
+      .trimEnd();
+  return [line(headers), ...rows.map(line)].join('\n') + '\n';
+}
+
+export function formatData(value: unknown, format: 'json' | 'yaml'): string {
+  return format === 'json'
+    ? JSON.stringify(value, null, 2) + '\n'
+    : stringify(value, { lineWidth: 0 });
+}
+
+export class CliError extends Error {
+  constructor(
+    message: string,
+    readonly exitCode = 1,
+  ) {
+    super(message);
+  }
+}

@@ -1,0 +1,111 @@
+import { writeFileSync } from 'node:fs';
+import { join } from 'node:path';
+import { parse } from 'yaml';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { runCli } from '../../apps/cli/src/cli.js';
+import type { RunningHub } from '../../apps/hub/src/hub.js';
+import { createTestDatabase, startTestHub, tempDir } from '../support/hub-harness.js';
+
+describe('axle CLI against a running hub', () => {
+  let hub: RunningHub;
+  let dir: Awaited<ReturnType<typeof tempDir>>;
+
+  const axle = async (...args: string[]) => {
+    let out = '';
+    let err = '';
+    const code = await runCli(args, {
+      stdout: (s) => (out += s),
+      stderr: (s) => (err += s),
+      env: { AXLE_SERVER: hub.httpUrl },
+    });
+    return { code, out, err };
+  };
+
+  beforeAll(async () => {
+    dir = await tempDir('axle-cli-hub-');
+    hub = await startTestHub({ databaseUrl: await createTestDatabase(), dataDir: dir.path });
+  });
+  afterAll(async () => {
+    await hub?.close();
+    await dir?.remove();
+  });
+
+  it('cluster add|list|get|delete with -o json|yaml and tables', async () => {
+    const add = await axle(
+      'cluster',
+      'add',
+      'prod-eu',
+      '--label',
+      'env=prod',
+      '--label',
+      'region=eu',
+      '-o',
+      'json',
+    );
+    expect(add.code).toBe(0);
+    const added = JSON.parse(add.out) as {
+      cluster: { name: string; labels: object };
+      agentToken: string;
+    };
+    expect(added.cluster).toMatchObject({ name: 'prod-eu', labels: { env: 'prod', region: 'eu' } });
+    expect(added.agentToken).toMatch(/^axle_agent_/);
+
+    expect((await axle('cluster', 'add', 'dev')).out).toMatch(
+      /cluster "dev" registered\nagent token \(shown once\): axle_agent_/,
+    );
+
+    const list = await axle('cluster', 'list');
+    expect(list.out.split('\n')[0]).toMatch(/^NAME\s+AGENT\s+LABELS\s+AGE$/);
+    expect(list.out).toMatch(/prod-eu\s+disconnected\s+env=prod,region=eu/);
+
+    const get = await axle('-o', 'yaml', 'cluster', 'get', 'prod-eu');
+    expect(parse(get.out)).toMatchObject({ name: 'prod-eu', labels: { env: 'prod' } });
+
+    expect((await axle('cluster', 'delete', 'dev')).code).toBe(0);
+    const missing = await axle('cluster', 'get', 'dev');
+    expect(missing.code).toBe(1);
+    expect(missing.err).toBe('error: 404 cluster "dev" not found\n');
+  });
+
+  it('names the bad field when the hub refuses input', async () => {
+    const r = await axle('cluster', 'add', 'Bad_Name');
+    expect(r.code).toBe(1);
+    expect(r.err).toMatch(/^error: 400 invalid cluster\n {2}name: must be a DNS-1123 label/);
+    const kv = await axle('cluster', 'add', 'ok', '--label', 'novalue');
+    expect(kv.err).toBe('error: --label "novalue": expected key=value\n');
+  });
+
+  it('app create -f (Axle and Argo CD documents), list, get', async () => {
+    const file = join(dir.path, 'apps.yaml');
+    writeFileSync(
+      file,
+      `name: guestbook
+source: { repoURL: "file:///nowhere/repo", targetRevision: main, path: guestbook }
+destination: { cluster: prod-eu, namespace: guestbook }
+---
+apiVersion: argoproj.io/v1alpha1
+kind: Application
+metadata: { name: podinfo }
+spec:
+  project: default
+  source: { repoURL: "file:///nowhere/repo", targetRevision: HEAD, path: podinfo }
+  destination: { name: prod-eu, namespace: podinfo }
+  syncPolicy: { automated: { prune: true } }
+`,
+    );
+    const c = await axle('app', 'create', '-f', file);
+    expect(c.code).toBe(0);
+    expect(c.out).toBe('application "guestbook" created\napplication "podinfo" created\n');
+    const list = await axle('-o', 'json', 'app', 'list');
+    expect((JSON.parse(list.out) as { name: string }[]).map((a) => a.name)).toEqual([
+      'guestbook',
+      'podinfo',
+    ]);
+    const get = await axle('-o', 'yaml', 'app', 'get', 'podinfo');
+    const app = parse(get.out) as { spec: { destination: object; syncPolicy: object } };
+    expect(app.spec.destination).toEqual({ cluster: 'prod-eu', namespace: 'podinfo' });
+    expect(app.spec.syncPolicy).toEqual({ automated: { prune: true, selfHeal: false } });
+    const table = await axle('app', 'get', 'guestbook');
+    expect(table.out.split('\n')[0]).toMatch(/^NAME\s+SYNC\s+HEALTH\s+REVISION\s+CLUSTERS$/);
+  });
+});
