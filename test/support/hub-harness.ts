@@ -1,6 +1,3 @@
-import { mkdtemp, rm } from 'node:fs/promises';
-import { tmpdir } from 'node:os';
-import { join } from 'node:path';
 import pg from 'pg';
 import { inject } from 'vitest';
 import { Agent } from '../../apps/agent/src/agent.js';
@@ -8,6 +5,8 @@ import type { AgentConfig } from '../../apps/agent/src/agent-config.js';
 import { loadHubConfig } from '../../apps/hub/src/config/hub-config.js';
 import { startHub, type RunningHub } from '../../apps/hub/src/hub.js';
 import type { TestCluster } from './kube-cluster.js';
+
+export { tempDir } from './temp-dir.js';
 
 /** A fresh database on the shared embedded PostgreSQL; returns its URL. */
 export async function createTestDatabase(): Promise<string> {
@@ -21,11 +20,6 @@ export async function createTestDatabase(): Promise<string> {
     await c.end();
   }
   return admin.replace(/\/postgres$/, `/${name}`);
-}
-
-export async function tempDir(prefix: string): Promise<{ path: string; remove(): Promise<void> }> {
-  const path = await mkdtemp(join(tmpdir(), prefix));
-  return { path, remove: () => rm(path, { recursive: true, force: true }) };
 }
 
 export async function startTestHub(opts: {
@@ -53,11 +47,13 @@ export function startTestAgent(opts: {
   cluster: TestCluster;
   stateDir: string;
   resyncSeconds?: number;
+  /** Cluster name as registered on the hub, when it differs from the test cluster's. */
+  name?: string;
 }): Agent {
   const config: AgentConfig = {
     hubAddress: typeof opts.hub === 'string' ? opts.hub : opts.hub.grpcAddress,
     token: opts.token,
-    cluster: opts.cluster.name,
+    cluster: opts.name ?? opts.cluster.name,
     stateDir: opts.stateDir,
     kubeconfig: opts.cluster.kubeconfigPath,
     fieldManager: 'axle',

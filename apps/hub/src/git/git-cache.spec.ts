@@ -1,0 +1,93 @@
+import { symlink } from 'node:fs/promises';
+import { join } from 'node:path';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { TestRepo } from '../../../../test/support/git-repo.js';
+import { tempDir } from '../../../../test/support/temp-dir.js';
+import { renderDirectory } from '../render/render-directory.js';
+import { GitCache, GitError } from './git-cache.js';
+
+const cm = (name: string, v = '1') =>
+  `apiVersion: v1\nkind: ConfigMap\nmetadata:\n  name: ${name}\ndata:\n  v: "${v}"\n`;
+
+describe('GitCache (real repositories over file://)', () => {
+  let repo: TestRepo;
+  let cacheDir: Awaited<ReturnType<typeof tempDir>>;
+  let cache: GitCache;
+  let first: string;
+  let second: string;
+
+  beforeAll(async () => {
+    repo = await TestRepo.create();
+    first = await repo.commit({
+      'app/a.yaml': cm('a'),
+      'app/nested/b.json': JSON.stringify(
+        JSON.parse(`{"apiVersion":"v1","kind":"ConfigMap","metadata":{"name":"b"}}`),
+      ),
+      'app/README.md': '# not a manifest',
+    });
+    await repo.tag('v1.0.0');
+    second = await repo.commit({ 'app/a.yaml': cm('a', '2') });
+    cacheDir = await tempDir('axle-gitcache-');
+    cache = new GitCache(cacheDir.path, 30_000);
+  });
+  afterAll(async () => {
+    await repo.remove();
+    await cacheDir.remove();
+  });
+
+  it('resolves branches, tags, HEAD and full SHAs', async () => {
+    expect(await cache.resolve(repo.fileUrl, 'main')).toBe(second);
+    expect(await cache.resolve(repo.fileUrl, 'HEAD')).toBe(second);
+    expect(await cache.resolve(repo.fileUrl, 'v1.0.0')).toBe(first);
+    expect(await cache.resolve(repo.fileUrl, first)).toBe(first);
+  });
+
+  it('names a revision that does not exist', async () => {
+    await expect(cache.resolve(repo.fileUrl, 'no-such-branch')).rejects.toThrow(
+      new GitError(`revision "no-such-branch" not found in ${repo.fileUrl}`),
+    );
+  });
+
+  it('coalesces concurrent fetches of one repository into one git fetch', async () => {
+    const results = await Promise.all([
+      cache.fetch(repo.fileUrl),
+      cache.fetch(repo.fileUrl),
+      cache.fetch(repo.fileUrl),
+    ]);
+    expect(results[0]).toBe(results[1]);
+    expect(results[1]).toBe(results[2]);
+  });
+
+  it('sees new commits after a fetch', async () => {
+    const third = await repo.commit({ 'app/c.yaml': cm('c') });
+    expect(await cache.resolve(repo.fileUrl, 'main')).toBe(second); // local refs until fetched
+    await cache.fetch(repo.fileUrl);
+    expect(await cache.resolve(repo.fileUrl, 'main')).toBe(third);
+  });
+
+  it('renders a directory recursively into a bundle whose hash follows content', async () => {
+    const a = await renderDirectory(cache, repo.fileUrl, first, 'app');
+    expect(a.objects.map((o) => o.metadata.name)).toEqual(['a', 'b']);
+    const b = await renderDirectory(cache, repo.fileUrl, second, 'app');
+    expect(b.hash).not.toBe(a.hash);
+    expect((await renderDirectory(cache, repo.fileUrl, first, 'app')).hash).toBe(a.hash);
+  });
+
+  it('refuses a missing path and symbolic links', async () => {
+    await expect(renderDirectory(cache, repo.fileUrl, first, 'nope')).rejects.toThrow(
+      /path "nope" does not exist/,
+    );
+    await symlink('/etc/hostname', join(repo.dir, 'app', 'evil.yaml'));
+    const sha = await repo.commit({});
+    await cache.fetch(repo.fileUrl);
+    await expect(renderDirectory(cache, repo.fileUrl, sha, 'app')).rejects.toThrow(
+      'app/evil.yaml: symbolic links are not followed',
+    );
+  });
+
+  it('reports a repository that cannot be fetched', async () => {
+    await expect(cache.fetch('file:///no/such/repo')).rejects.toThrow(
+      /^fetching file:\/\/\/no\/such\/repo failed: /,
+    );
+  });
+});
