@@ -27,7 +27,7 @@ describe('two hub replicas on one database', () => {
   it('migrate once when started together, and route work to the replica holding the stream', async () => {
     const db = await createTestDatabase();
     const dirs = await Promise.all([tempDir('axle-hub-a-'), tempDir('axle-hub-b-')]);
-    cleanup.push(...dirs.map((d) => d.remove));
+    cleanup.push(...dirs.map((d) => () => d.remove()));
     // Both run migrations at once; the advisory lock lets exactly one apply them.
     hubs.push(
       ...(await Promise.all(dirs.map((d) => startTestHub({ databaseUrl: db, dataDir: d.path })))),
@@ -44,7 +44,7 @@ describe('two hub replicas on one database', () => {
     const reg = await api(a).post('/api/v1/clusters', { name: 'replica-west' });
     expect(reg.status).toBe(201);
     const stateDir = await tempDir('axle-agent-replica-');
-    cleanup.push(stateDir.remove);
+    cleanup.push(() => stateDir.remove());
     // The agent's stream lives on replica B …
     agent = startTestAgent({
       hub: b,

@@ -2,7 +2,7 @@ import { mkdir, mkdtemp, rm, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { dirname, join } from 'node:path';
 import { simpleGit, type SimpleGit } from 'simple-git';
-import { GIT_OPTIONS, gitEnv } from '../../apps/hub/src/git/git-cache.js';
+import { GIT_OPTIONS, gitEnv } from '../../libs/git/src/index.js';
 
 /** A real git repository on disk that a test commits to. */
 export class TestRepo {

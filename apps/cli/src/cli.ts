@@ -3,6 +3,7 @@ import { Command, CommanderError, Option } from 'commander';
 import { parseAllDocuments } from 'yaml';
 import { assessHealthOfYamlDocuments } from '../../../libs/health/src/index.js';
 import { parseManifests } from '../../../libs/manifests/src/index.js';
+import { registerAppsetCommands } from './appset-generate.js';
 import { HubClient } from './hub-client.js';
 import { CliError, formatData, parseFormat, table, type OutputFormat } from './output.js';
 
@@ -198,6 +199,8 @@ export async function runCli(argv: string[], io: CliIO): Promise<number> {
           ),
         );
     });
+
+  registerAppsetCommands(program, io);
 
   try {
     await program.parseAsync(argv, { from: 'user' });

@@ -2,6 +2,9 @@ import { type DynamicModule, Module } from '@nestjs/common';
 import { ScheduleModule } from '@nestjs/schedule';
 import { ApplicationsController } from './applications/applications.controller.js';
 import { ApplicationsService } from './applications/applications.service.js';
+import { AppSetEvaluator } from './appsets/appset-evaluator.js';
+import { AppSetsController } from './appsets/appsets.controller.js';
+import { AppSetsService } from './appsets/appsets.service.js';
 import { ClustersController } from './clusters/clusters.controller.js';
 import { ClustersService } from './clusters/clusters.service.js';
 import { HUB_CONFIG, type HubConfig } from './config/hub-config.js';
@@ -32,6 +35,7 @@ export class HubModule {
       controllers: [
         ClustersController,
         ApplicationsController,
+        AppSetsController,
         WebhooksController,
         HealthController,
       ],
@@ -44,6 +48,8 @@ export class HubModule {
         BundleStore,
         DispatchNotifier,
         AppReconciler,
+        AppSetEvaluator,
+        AppSetsService,
         AgentGatewayServer,
       ],
     };

@@ -40,6 +40,10 @@ export async function startHub(config: HubConfig): Promise<RunningHub> {
       bodyParser: false,
     });
     app.useBodyParser('json', { limit: '2mb' });
+    app.useBodyParser('text', {
+      limit: '2mb',
+      type: ['application/yaml', 'application/x-yaml', 'text/yaml'],
+    });
     app.useGlobalFilters(new HubExceptionFilter());
     const doc = SwaggerModule.createDocument(
       app,

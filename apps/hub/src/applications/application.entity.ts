@@ -41,6 +41,14 @@ export class ApplicationEntity {
   @Column({ type: 'jsonb', default: [] })
   conditions: AppCondition[];
 
+  /** The ApplicationSet that generated this application, if any. */
+  @Column({ name: 'app_set_id', type: 'uuid', nullable: true })
+  appSetId: string | null;
+
+  /** Hash of the generated Argo-shaped application (ApplicationSet change planning). */
+  @Column({ name: 'spec_hash', type: 'varchar', length: 80, nullable: true })
+  specHash: string | null;
+
   @CreateDateColumn({ name: 'created_at', type: 'timestamptz' })
   createdAt: Date;
 

@@ -1,6 +1,6 @@
 import { Injectable } from '@nestjs/common';
 import { Subject } from 'rxjs';
-import { DataSource, QueryFailedError, type Repository } from 'typeorm';
+import { DataSource, QueryFailedError, type EntityManager, type Repository } from 'typeorm';
 import { ClusterEntity } from '../clusters/cluster.entity.js';
 import { Conflict, NotFound } from '../common/validation.js';
 import { AppTargetEntity, type HealthState, type SyncState } from './app-target.entity.js';
@@ -38,6 +38,12 @@ export interface ApplicationView {
   createdAt: string;
 }
 
+export interface AppChange {
+  id: string;
+  deleted: boolean;
+  clusterIds?: string[];
+}
+
 const HEALTH_ORDER: HealthState[] = [
   'Healthy',
   'Suspended',
@@ -52,7 +58,7 @@ export class ApplicationsService {
   private readonly apps: Repository<ApplicationEntity>;
   private readonly targets: Repository<AppTargetEntity>;
   /** Application ids whose spec changed or that were deleted: the reconciler listens. */
-  readonly changes$ = new Subject<{ id: string; deleted: boolean; clusterIds?: string[] }>();
+  readonly changes$ = new Subject<AppChange>();
 
   constructor(private readonly ds: DataSource) {
     this.apps = ds.getRepository(ApplicationEntity);
@@ -83,9 +89,28 @@ export class ApplicationsService {
 
   async delete(name: string): Promise<void> {
     const app = await this.getEntity(name);
-    const clusterIds = (await this.targets.findBy({ appId: app.id })).map((t) => t.clusterId);
-    await this.apps.delete({ id: app.id });
-    this.changes$.next({ id: app.id, deleted: true, clusterIds });
+    this.announce(await this.ds.transaction((tx) => this.deleteInTx(tx, app.id, true)));
+  }
+
+  /** Publishes changes made in a transaction, once it has committed. */
+  announce(...changes: AppChange[]): void {
+    for (const c of changes) this.changes$.next(c);
+  }
+
+  /**
+   * Deletes an application inside a transaction, leaving a removal note per cluster that says
+   * whether the agent prunes its resources. Announce the returned change after commit.
+   */
+  async deleteInTx(tx: EntityManager, id: string, prune: boolean): Promise<AppChange> {
+    const rows = await tx.query<{ cluster_id: string }[]>(
+      `INSERT INTO app_removals (app_id, cluster_id, prune)
+         SELECT app_id, cluster_id, $2 FROM app_targets WHERE app_id = $1
+       ON CONFLICT (app_id, cluster_id) DO UPDATE SET prune = EXCLUDED.prune
+       RETURNING cluster_id`,
+      [id, prune],
+    );
+    await tx.delete(ApplicationEntity, { id });
+    return { id, deleted: true, clusterIds: rows.map((r) => r.cluster_id) };
   }
 
   async getEntity(name: string): Promise<ApplicationEntity> {

@@ -22,6 +22,7 @@ const schema = z.object({
   AXLE_RESYNC_SECONDS: durationSeconds.default(300),
   AXLE_HEARTBEAT_SECONDS: durationSeconds.default(15),
   AXLE_GIT_TIMEOUT_SECONDS: durationSeconds.default(120),
+  AXLE_APPSET_MAX_DELETE_SHARE: z.coerce.number().min(0).max(1).default(0.5),
   AXLE_LOG_LEVEL: z.enum(['error', 'warn', 'log', 'debug', 'verbose']).default('log'),
 });
 
@@ -37,6 +38,8 @@ export interface HubConfig {
   resyncSeconds: number;
   heartbeatSeconds: number;
   gitTimeoutSeconds: number;
+  /** Deleting more than this share of an ApplicationSet's applications needs a confirmation. */
+  appsetMaxDeleteShare: number;
   logLevel: 'error' | 'warn' | 'log' | 'debug' | 'verbose';
 }
 
@@ -61,6 +64,7 @@ export function loadHubConfig(env: NodeJS.ProcessEnv = process.env): HubConfig {
     resyncSeconds: e.AXLE_RESYNC_SECONDS,
     heartbeatSeconds: e.AXLE_HEARTBEAT_SECONDS,
     gitTimeoutSeconds: e.AXLE_GIT_TIMEOUT_SECONDS,
+    appsetMaxDeleteShare: e.AXLE_APPSET_MAX_DELETE_SHARE,
     logLevel: e.AXLE_LOG_LEVEL,
   };
 }

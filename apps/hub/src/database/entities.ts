@@ -1,3 +1,4 @@
+import { ApplicationSetEntity } from '../appsets/application-set.entity.js';
 import { AppTargetEntity } from '../applications/app-target.entity.js';
 import { ApplicationEntity } from '../applications/application.entity.js';
 import { ClusterEntity } from '../clusters/cluster.entity.js';
@@ -10,4 +11,5 @@ export const ENTITIES = [
   AppTargetEntity,
   BundleEntity,
   RepositoryEntity,
+  ApplicationSetEntity,
 ];

@@ -82,11 +82,17 @@ export class AgentSession {
       );
     }
     if (hello.inventory.length > 100_000) throw new ProtocolError('inventory too large');
+    hello.inventory.forEach((i) => assertAppId(i.appId));
     this.held.clear();
     this.sent.clear();
     for (const i of hello.inventory)
       this.held.set(i.appId, { generation: i.generation, hash: i.bundleHash });
     this.ready = true;
+    // Removal notes the agent no longer needs: it holds none of those apps any more.
+    await this.deps.ds.query(
+      `DELETE FROM app_removals WHERE cluster_id = $1 AND NOT (app_id = ANY($2::uuid[]))`,
+      [this.clusterId, hello.inventory.map((i) => i.appId)],
+    );
     await this.write({
       msg: {
         $case: 'welcome',
@@ -105,6 +111,7 @@ export class AgentSession {
   }
 
   private async onAck(ack: Ack): Promise<void> {
+    assertAppId(ack.appId);
     const held = this.held.get(ack.appId);
     if (!held || held.generation < ack.generation) {
       this.held.set(ack.appId, {
@@ -120,6 +127,7 @@ export class AgentSession {
   }
 
   private async onStatus(s: AppStatus): Promise<void> {
+    assertAppId(s.appId);
     const resources: ResourceState[] = s.resources.slice(0, 10_000).map((r) => ({
       group: r.group,
       version: r.version,
@@ -214,9 +222,17 @@ export class AgentSession {
       this.sent.set(row.app_id, generation);
       this.sentHash.set(row.app_id, row.desired_bundle_hash);
     }
-    for (const appId of [...this.held.keys()]) {
-      if (desired.has(appId)) continue;
-      await this.write({ msg: { $case: 'remove', value: { appId, prune: true } } });
+    const gone = [...this.held.keys()].filter((id) => !desired.has(id));
+    const notes = gone.length
+      ? await this.deps.ds.query<{ app_id: string; prune: boolean }[]>(
+          `SELECT app_id, prune FROM app_removals WHERE cluster_id = $1 AND app_id = ANY($2::uuid[])`,
+          [this.clusterId, gone],
+        )
+      : [];
+    for (const appId of gone) {
+      // Without a note (e.g. the cluster was dropped from the app's destinations) resources go.
+      const prune = notes.find((n) => n.app_id === appId)?.prune ?? true;
+      await this.write({ msg: { $case: 'remove', value: { appId, prune } } });
       this.held.delete(appId);
       this.sent.delete(appId);
     }
@@ -240,6 +256,12 @@ export class AgentSession {
 }
 
 export class ProtocolError extends Error {}
+
+const UUID_RE = /^[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}$/i;
+
+function assertAppId(id: string): void {
+  if (!UUID_RE.test(id)) throw new ProtocolError(`malformed app id "${id.slice(0, 40)}"`);
+}
 
 function randomId(): string {
   return Math.random().toString(36).slice(2, 12);

@@ -2,7 +2,7 @@ import { Inject, Injectable, Logger } from '@nestjs/common';
 import { Subject } from 'rxjs';
 import { DataSource, type Repository } from 'typeorm';
 import { HUB_CONFIG, type HubConfig } from '../config/hub-config.js';
-import { GitCache } from './git-cache.js';
+import { GitCache } from '../../../../libs/git/src/index.js';
 import { RepositoryEntity } from './repository.entity.js';
 
 /**
@@ -46,12 +46,13 @@ export class GitService {
     return moved;
   }
 
-  /** Every repository some application reads. */
+  /** Every repository some application or ApplicationSet generator reads. */
   async knownRepositories(): Promise<string[]> {
     const rows = await this.ds.query<{ url: string }[]>(
-      `SELECT DISTINCT spec->'source'->>'repoURL' AS url FROM applications ORDER BY 1`,
+      `SELECT spec->'source'->>'repoURL' AS url FROM applications
+       UNION SELECT unnest(repos) FROM application_sets ORDER BY 1`,
     );
-    return rows.map((r) => r.url).filter(Boolean);
+    return rows.map((r) => r.url).filter((u) => u && u !== '*');
   }
 
   /** Fetches every known repository, a few at a time. */

@@ -17,7 +17,7 @@ import { ClusterEntity } from '../clusters/cluster.entity.js';
 import { ClustersService } from '../clusters/clusters.service.js';
 import { HUB_CONFIG, type HubConfig } from '../config/hub-config.js';
 import { DispatchNotifier } from '../dispatch/dispatch.notifier.js';
-import { GitError } from '../git/git-cache.js';
+import { GitError } from '../../../../libs/git/src/index.js';
 import { GitService } from '../git/git.service.js';
 import { BundleStore } from '../render/bundle.store.js';
 import { renderDirectory } from '../render/render-directory.js';

@@ -7,7 +7,7 @@ import {
   DEFAULT_LIMITS,
   type ManifestLimits,
 } from '../../../../libs/manifests/src/index.js';
-import type { GitCache } from '../git/git-cache.js';
+import type { GitCache } from '../../../../libs/git/src/index.js';
 
 const MANIFEST_EXT = /\.(ya?ml|json)$/i;
 

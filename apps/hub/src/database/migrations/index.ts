@@ -1,4 +1,5 @@
 import { Initial1763856000000 } from './1763856000000-Initial.js';
+import { ApplicationSets1763860000000 } from './1763860000000-ApplicationSets.js';
 
 /** Every migration, oldest first. TypeORM runs the ones not yet recorded. */
-export const MIGRATIONS = [Initial1763856000000];
+export const MIGRATIONS = [Initial1763856000000, ApplicationSets1763860000000];

@@ -1,9 +1,9 @@
 import { symlink } from 'node:fs/promises';
 import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { TestRepo } from '../../../../test/support/git-repo.js';
-import { tempDir } from '../../../../test/support/temp-dir.js';
-import { renderDirectory } from '../render/render-directory.js';
+import { TestRepo } from '../../../test/support/git-repo.js';
+import { tempDir } from '../../../test/support/temp-dir.js';
+import { renderDirectory } from '../../../apps/hub/src/render/render-directory.js';
 import { GitCache, GitError } from './git-cache.js';
 
 const cm = (name: string, v = '1') =>

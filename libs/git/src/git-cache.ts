@@ -115,11 +115,20 @@ export class GitCache {
     return refs[`refs/heads/${revision}`] ?? refs[`refs/tags/${revision}`];
   }
 
-  /** Every entry below `path` at `commit` (recursive). Throws when the path does not exist. */
-  async listTree(url: string, commit: string, path: string): Promise<TreeEntry[]> {
+  /**
+   * Every entry below `path` at `commit` (recursive; with `dirs`, directories too). Throws when a
+   * non-empty path does not exist.
+   */
+  async listTree(
+    url: string,
+    commit: string,
+    path: string,
+    opts: { dirs?: boolean } = {},
+  ): Promise<TreeEntry[]> {
     const out = await this.git(this.repoDir(url)).raw([
       'ls-tree',
       '-r',
+      ...(opts.dirs ? ['-t'] : []),
       '-z',
       '-l',
       '--full-tree',

@@ -1,0 +1,266 @@
+/**
+ * Benchmark: a cluster generator over 10,000 clusters matrixed with 10 git directories =
+ * 100,000 Applications (goTemplate), generated from a real git repository read through GitCache
+ * and CachedTreeReader over file://.
+ *
+ * Targets (2-core machine): first generation < 5 s, peak RSS < 1 GiB, re-evaluation with nothing
+ * changed < 1 s. Prints its figures (PASS/MISS per target, then one JSON line); always exits 0
+ * unless the benchmark itself cannot run or produces wrong results.
+ *
+ *   npm run bench:appset
+ */
+import { mkdir, mkdtemp, rm, writeFile } from 'node:fs/promises';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { performance } from 'node:perf_hooks';
+import { simpleGit } from 'simple-git';
+import {
+  applicationSpecHash,
+  generateApplications,
+  parseApplicationSet,
+  planChanges,
+  planOptionsFor,
+  type GenerateApplicationsResult,
+} from '../libs/appset/src/index.js';
+import type { ClusterInfo, GitTreeReader } from '../libs/generators/src/index.js';
+import { CachedTreeReader, GIT_OPTIONS, GitCache, gitEnv } from '../libs/git/src/index.js';
+
+const CLUSTERS = 10_000;
+const DIRECTORIES = 10;
+const EXPECTED = CLUSTERS * DIRECTORIES;
+const TARGET_FIRST_MS = 5_000;
+const TARGET_RSS_MIB = 1_024;
+const TARGET_REEVAL_MS = 1_000;
+
+const ENVS = ['dev', 'staging', 'prod'];
+const REGIONS = ['eu-west', 'eu-central', 'us-east', 'us-west', 'ap-south'];
+
+const gc = (globalThis as { gc?: () => void }).gc ?? (() => undefined);
+const log = (s: string) => process.stdout.write(`appset-generate: ${s}\n`);
+const verdict = (ok: boolean) => (ok ? 'PASS' : 'MISS');
+const mib = (kib: number) => Math.round(kib / 1024);
+
+async function createRepo(dir: string): Promise<void> {
+  const git = simpleGit({ ...GIT_OPTIONS, baseDir: dir }).env(gitEnv());
+  await git.init(['--initial-branch=main']);
+  await git.addConfig('user.name', 'Axle Bench');
+  await git.addConfig('user.email', 'bench@axle.local');
+  await git.addConfig('commit.gpgsign', 'false');
+  for (let i = 0; i < DIRECTORIES; i++) {
+    const app = `app-${String(i).padStart(2, '0')}`;
+    await mkdir(join(dir, 'apps', app), { recursive: true });
+    await writeFile(
+      join(dir, 'apps', app, 'manifest.yaml'),
+      `apiVersion: v1\nkind: ConfigMap\nmetadata:\n  name: ${app}\ndata:\n  app: ${app}\n`,
+    );
+  }
+  await writeFile(join(dir, 'README.md'), '# bench fleet\n');
+  await git.raw(['add', '-A']);
+  await git.commit('apps');
+}
+
+function makeClusters(): ClusterInfo[] {
+  const out: ClusterInfo[] = [];
+  for (let i = 0; i < CLUSTERS; i++) {
+    const name = `cluster-${String(i).padStart(5, '0')}`;
+    out.push({
+      name,
+      server: `https://${name}.fleet.example.com:6443`,
+      labels: {
+        fleet: 'bench',
+        env: ENVS[i % ENVS.length],
+        region: REGIONS[i % REGIONS.length],
+        tier: i % 2 === 0 ? 'a' : 'b',
+      },
+      annotations: { 'fleet.example.com/owner': `team-${i % 50}` },
+    });
+  }
+  return out;
+}
+
+function appsetYaml(repoURL: string): string {
+  return `apiVersion: argoproj.io/v1alpha1
+kind: ApplicationSet
+metadata:
+  name: fleet
+  namespace: argocd
+spec:
+  goTemplate: true
+  goTemplateOptions: ["missingkey=error"]
+  generators:
+    - matrix:
+        generators:
+          - clusters:
+              selector:
+                matchLabels:
+                  fleet: bench
+          - git:
+              repoURL: ${repoURL}
+              revision: HEAD
+              directories:
+                - path: apps/*
+  template:
+    metadata:
+      name: '{{.name}}-{{.path.basename}}'
+      labels:
+        app: '{{.path.basename}}'
+        env: '{{.metadata.labels.env}}'
+        region: '{{.metadata.labels.region}}'
+      annotations:
+        fleet.example.com/owner: '{{index .metadata.annotations "fleet.example.com/owner"}}'
+    spec:
+      project: default
+      source:
+        repoURL: ${repoURL}
+        targetRevision: HEAD
+        path: '{{.path.path}}'
+      destination:
+        server: '{{.server}}'
+        namespace: '{{.path.basename}}-{{.metadata.labels.env}}'
+      syncPolicy:
+        automated:
+          prune: true
+          selfHeal: true
+        syncOptions:
+          - CreateNamespace=true
+`;
+}
+
+async function generate(
+  text: string,
+  clusters: ClusterInfo[],
+  git: GitTreeReader,
+): Promise<GenerateApplicationsResult & { policy: 'sync' }> {
+  const parsed = parseApplicationSet(text);
+  if (!parsed.appset)
+    throw new Error(`ApplicationSet does not parse: ${JSON.stringify(parsed.errors)}`);
+  const result = await generateApplications(parsed.appset, { clusters, git });
+  if (result.errors.length > 0)
+    throw new Error(`generation failed: ${JSON.stringify(result.errors.slice(0, 3))}`);
+  return { ...result, policy: 'sync' };
+}
+
+async function main(): Promise<void> {
+  const work = await mkdtemp(join(tmpdir(), 'axle-bench-appset-'));
+  try {
+    const repoDir = join(work, 'repo');
+    const cacheDir = join(work, 'git-cache');
+    await mkdir(repoDir);
+    await mkdir(cacheDir);
+    await createRepo(repoDir);
+    const repoURL = `file://${repoDir}`;
+    const git = new CachedTreeReader(new GitCache(cacheDir, 60_000));
+    const clusters = makeClusters();
+    const text = appsetYaml(repoURL);
+    log(
+      `${CLUSTERS} clusters × ${DIRECTORIES} git directories, goTemplate, node ${process.version}`,
+    );
+
+    // (1) First generation: parse + generateApplications (includes the first git fetch).
+    gc();
+    let t = performance.now();
+    const first = await generate(text, clusters, git);
+    const firstMs = performance.now() - t;
+    const count = first.applications.length;
+    if (count !== EXPECTED) throw new Error(`expected ${EXPECTED} applications, got ${count}`);
+    log(
+      `${count} applications in ${Math.round(firstMs)} ms (target < ${TARGET_FIRST_MS} ms) ${verdict(firstMs < TARGET_FIRST_MS)}`,
+    );
+
+    // (2) Peak RSS over the process's life so far.
+    const rssAfterFirst = mib(process.resourceUsage().maxRSS);
+    log(
+      `peak RSS ${rssAfterFirst} MiB after generation (target < ${TARGET_RSS_MIB} MiB) ${verdict(rssAfterFirst < TARGET_RSS_MIB)}`,
+    );
+
+    // The state a controller would have stored after applying the first run.
+    t = performance.now();
+    const current = first.applications.map((a) => ({
+      name: a.metadata.name,
+      specHash: applicationSpecHash(a),
+    }));
+    const hashMs = performance.now() - t;
+    first.applications.length = 0;
+    gc();
+
+    // (3) Re-evaluation with nothing changed: generate again and plan against the stored hashes.
+    t = performance.now();
+    const again = await generate(text, clusters, git);
+    const reGenMs = performance.now() - t;
+    const plan = planChanges(current, again.applications, again.policy, planOptionsFor(again));
+    const reevalMs = performance.now() - t;
+    const planMs = reevalMs - reGenMs;
+    const noop = plan.create.length + plan.update.length + plan.delete.length === 0;
+    log(
+      `re-evaluation, nothing changed: ${plan.create.length} create / ${plan.update.length} update / ${plan.delete.length} delete in ${Math.round(reevalMs)} ms (generate ${Math.round(reGenMs)} ms + plan ${Math.round(planMs)} ms; target < ${TARGET_REEVAL_MS} ms) ${verdict(noop && reevalMs < TARGET_REEVAL_MS)}`,
+    );
+    if (!noop) throw new Error('re-evaluation with nothing changed planned changes');
+    again.applications.length = 0;
+    gc();
+
+    // (4) One cluster's label changes: its 10 Applications (one per directory) are updated.
+    const k = 4242;
+    const changed = clusters.slice();
+    const old = changed[k];
+    changed[k] = {
+      ...old,
+      labels: { ...old.labels, env: old.labels.env === 'prod' ? 'staging' : 'prod' },
+    };
+    t = performance.now();
+    const third = await generate(text, changed, git);
+    const plan2 = planChanges(current, third.applications, third.policy, planOptionsFor(third));
+    const changeMs = performance.now() - t;
+    const ok2 =
+      plan2.update.length === DIRECTORIES &&
+      plan2.create.length === 0 &&
+      plan2.delete.length === 0 &&
+      plan2.update.every((n) => n.startsWith(`${old.name}-`));
+    log(
+      `one cluster label changed: ${plan2.create.length} create / ${plan2.update.length} update / ${plan2.delete.length} delete (expected ${DIRECTORIES} updates) in ${Math.round(changeMs)} ms ${verdict(ok2)}`,
+    );
+    if (!ok2) throw new Error(`expected ${DIRECTORIES} updates: ${JSON.stringify(plan2.update)}`);
+
+    const rssPeak = mib(process.resourceUsage().maxRSS);
+    log(`peak RSS ${rssPeak} MiB at the end`);
+
+    process.stdout.write(
+      JSON.stringify({
+        bench: 'appset-generate',
+        node: process.version,
+        clusters: CLUSTERS,
+        directories: DIRECTORIES,
+        applications: count,
+        firstGenerationMs: Math.round(firstMs),
+        targetFirstGenerationMs: TARGET_FIRST_MS,
+        peakRssMiBAfterFirst: rssAfterFirst,
+        peakRssMiB: rssPeak,
+        targetPeakRssMiB: TARGET_RSS_MIB,
+        storedHashesMs: Math.round(hashMs),
+        reevaluationMs: Math.round(reevalMs),
+        reevaluationGenerateMs: Math.round(reGenMs),
+        reevaluationPlanMs: Math.round(planMs),
+        targetReevaluationMs: TARGET_REEVAL_MS,
+        reevaluationChanges: {
+          create: plan.create.length,
+          update: plan.update.length,
+          delete: plan.delete.length,
+        },
+        labelChangeMs: Math.round(changeMs),
+        labelChangeUpdates: plan2.update.length,
+        pass: {
+          firstGeneration: firstMs < TARGET_FIRST_MS,
+          peakRss: rssPeak < TARGET_RSS_MIB,
+          reevaluation: noop && reevalMs < TARGET_REEVAL_MS,
+          labelChange: ok2,
+        },
+      }) + '\n',
+    );
+  } finally {
+    await rm(work, { recursive: true, force: true });
+  }
+}
+
+main().catch((e: unknown) => {
+  process.stderr.write(`appset-generate: benchmark failed: ${(e as Error).stack ?? String(e)}\n`);
+  process.exitCode = 1;
+});

@@ -1,0 +1,570 @@
+import { describe, expect, it } from 'vitest';
+import { MemoryGitTree } from '../../generators/src/testing.js';
+import type { ClusterInfo } from '../../generators/src/index.js';
+import { generateApplications, RESOURCES_FINALIZER } from './generate.js';
+import { parseApplicationSet } from './parse.js';
+import type { ApplicationSet, GenerateApplicationsContext } from './types.js';
+
+const clusters: ClusterInfo[] = [
+  { name: 'in-cluster', server: 'https://kubernetes.default.svc', labels: {}, annotations: {} },
+  {
+    name: 'engineering-dev',
+    server: 'https://1.2.3.4',
+    labels: { environment: 'dev' },
+    annotations: {},
+  },
+  {
+    name: 'engineering-prod',
+    server: 'https://2.4.6.8',
+    labels: { environment: 'prod' },
+    annotations: {},
+  },
+];
+const ctx: GenerateApplicationsContext = { clusters, git: new MemoryGitTree({}) };
+
+function parse(input: unknown): ApplicationSet {
+  const r = parseApplicationSet(input);
+  if (!r.appset) throw new Error(JSON.stringify(r.errors));
+  return r.appset;
+}
+
+// Generators-List.md
+const LIST_DOCS = `apiVersion: argoproj.io/v1alpha1
+kind: ApplicationSet
+metadata:
+  name: guestbook
+  namespace: argocd
+spec:
+  goTemplate: true
+  goTemplateOptions: ["missingkey=error"]
+  generators:
+  - list:
+      elements:
+      - cluster: engineering-dev
+        url: https://kubernetes.default.svc
+  template:
+    metadata:
+      name: '{{.cluster}}-guestbook'
+    spec:
+      project: "my-project"
+      source:
+        repoURL: https://github.com/argoproj/argo-cd.git
+        targetRevision: HEAD
+        path: applicationset/examples/list-generator/guestbook/{{.cluster}}
+      destination:
+        server: '{{.url}}'
+        namespace: guestbook
+`;
+
+describe('generateApplications', () => {
+  it('renders the Generators-List.md example', async () => {
+    const res = await generateApplications(parse(LIST_DOCS), ctx);
+    expect(res.errors).toEqual([]);
+    expect(res.complete).toBe(true);
+    expect(res.applications).toEqual([
+      {
+        metadata: { name: 'engineering-dev-guestbook', finalizers: [RESOURCES_FINALIZER] },
+        spec: {
+          project: 'my-project',
+          source: {
+            repoURL: 'https://github.com/argoproj/argo-cd.git',
+            targetRevision: 'HEAD',
+            path: 'applicationset/examples/list-generator/guestbook/engineering-dev',
+          },
+          destination: {
+            name: 'in-cluster',
+            server: 'https://kubernetes.default.svc',
+            namespace: 'guestbook',
+          },
+        },
+      },
+    ]);
+  });
+
+  it('renders the git directory example of the docs in fasttemplate mode', async () => {
+    const git = new MemoryGitTree({
+      'https://github.com/argoproj/argo-cd.git': {
+        files: {
+          'applicationset/examples/git-generator-directory/cluster-addons/argo-workflows/kustomization.yaml':
+            '',
+          'applicationset/examples/git-generator-directory/cluster-addons/prometheus-operator/Chart.yaml':
+            '',
+        },
+      },
+    });
+    const res = await generateApplications(
+      parse(`apiVersion: argoproj.io/v1alpha1
+kind: ApplicationSet
+metadata:
+  name: cluster-addons
+  namespace: argocd
+spec:
+  generators:
+  - git:
+      repoURL: https://github.com/argoproj/argo-cd.git
+      revision: HEAD
+      directories:
+      - path: applicationset/examples/git-generator-directory/cluster-addons/*
+  template:
+    metadata:
+      name: '{{path.basename}}'
+    spec:
+      project: "my-project"
+      source:
+        repoURL: https://github.com/argoproj/argo-cd.git
+        targetRevision: HEAD
+        path: '{{path}}'
+      destination:
+        server: https://kubernetes.default.svc
+        namespace: '{{path.basename}}'
+`),
+      { clusters, git },
+    );
+    expect(res.errors).toEqual([]);
+    expect(
+      res.applications.map((a) => [
+        a.metadata.name,
+        a.spec.source.path,
+        a.spec.destination.namespace,
+      ]),
+    ).toEqual([
+      [
+        'argo-workflows',
+        'applicationset/examples/git-generator-directory/cluster-addons/argo-workflows',
+        'argo-workflows',
+      ],
+      [
+        'prometheus-operator',
+        'applicationset/examples/git-generator-directory/cluster-addons/prometheus-operator',
+        'prometheus-operator',
+      ],
+    ]);
+  });
+
+  it('merges a generator template over spec.template (Template.md)', async () => {
+    const appset = parse({
+      apiVersion: 'argoproj.io/v1alpha1',
+      kind: 'ApplicationSet',
+      metadata: { name: 'guestbook' },
+      spec: {
+        goTemplate: true,
+        generators: [
+          {
+            list: {
+              elements: [
+                {
+                  cluster: 'engineering-dev',
+                  url: 'https://kubernetes.default.svc',
+                  nameNormalized: 'engineering-dev',
+                },
+              ],
+              template: {
+                metadata: {},
+                spec: {
+                  project: 'default',
+                  source: {
+                    targetRevision: 'HEAD',
+                    repoURL: 'https://github.com/argoproj/argo-cd.git',
+                    path: 'applicationset/examples/template-override/{{ .nameNormalized }}-override',
+                  },
+                  destination: {},
+                },
+              },
+            },
+          },
+        ],
+        template: {
+          metadata: { name: '{{ .nameNormalized }}-guestbook' },
+          spec: {
+            project: 'default',
+            source: {
+              repoURL: 'https://github.com/argoproj/argo-cd.git',
+              targetRevision: 'HEAD',
+              path: 'applicationset/examples/template-override/default',
+            },
+            destination: { server: '{{ .url }}', namespace: 'guestbook' },
+          },
+        },
+      },
+    });
+    const res = await generateApplications(appset, ctx);
+    expect(res.errors).toEqual([]);
+    expect(res.applications[0].metadata.name).toBe('engineering-dev-guestbook');
+    expect(res.applications[0].spec.source.path).toBe(
+      'applicationset/examples/template-override/engineering-dev-override',
+    );
+    expect(res.applications[0].spec.destination).toEqual({
+      name: 'in-cluster',
+      server: 'https://kubernetes.default.svc',
+      namespace: 'guestbook',
+    });
+  });
+
+  it('applies templatePatch (Template.md example), in YAML and json+patch form', async () => {
+    const doc = (templatePatch: string) => ({
+      apiVersion: 'argoproj.io/v1alpha1',
+      kind: 'ApplicationSet',
+      metadata: { name: 'guestbook' },
+      spec: {
+        goTemplate: true,
+        generators: [
+          {
+            list: {
+              elements: [
+                {
+                  cluster: 'engineering-dev',
+                  url: 'https://kubernetes.default.svc',
+                  autoSync: true,
+                  prune: true,
+                  valueFiles: ['values.large.yaml', 'values.debug.yaml'],
+                },
+                {
+                  cluster: 'engineering-prod',
+                  url: 'https://kubernetes.default.svc',
+                  autoSync: false,
+                  prune: false,
+                  valueFiles: ['values.yaml'],
+                },
+              ],
+            },
+          },
+        ],
+        template: {
+          metadata: { name: '{{ .cluster }}-deployment' },
+          spec: {
+            project: 'default',
+            source: {
+              repoURL: 'https://github.com/infra-team/cluster-deployments.git',
+              targetRevision: 'HEAD',
+              path: 'guestbook/{{ .cluster }}',
+              helm: { valueFiles: ['base.yaml'] },
+            },
+            destination: { server: '{{ .url }}', namespace: 'guestbook' },
+          },
+        },
+        templatePatch,
+      },
+    });
+    const yamlPatch = `spec:
+  project: hijacked
+  source:
+    helm:
+      valueFiles:
+      {{- range $valueFile := .valueFiles }}
+        - {{ $valueFile }}
+      {{- end }}
+{{- if .autoSync }}
+  syncPolicy:
+    automated:
+      prune: {{ .prune }}
+{{- end }}
+`;
+    const res = await generateApplications(parse(doc(yamlPatch)), ctx);
+    expect(res.errors).toEqual([]);
+    const [dev, prod] = res.applications;
+    expect(dev.spec.source.helm).toEqual({
+      valueFiles: ['values.large.yaml', 'values.debug.yaml'],
+    });
+    expect(dev.spec.syncPolicy).toEqual({ automated: { prune: true } });
+    expect(dev.spec.project).toBe('default');
+    expect(dev.spec.source.repoURL).toBe('https://github.com/infra-team/cluster-deployments.git');
+    expect(prod.spec.source.helm).toEqual({ valueFiles: ['values.yaml'] });
+    expect(prod.spec.syncPolicy).toBeUndefined();
+
+    const jsonPatch = `[
+  { "op": "replace", "path": "/spec/source/helm/valueFiles", "value": {{ .valueFiles | toJson }} }
+  {{- if .autoSync }},
+  { "op": "add", "path": "/spec/syncPolicy", "value": { "automated": { "prune": {{ .prune }} } } }
+  {{- end }}
+]`;
+    const res2 = await generateApplications(parse(doc(jsonPatch)), ctx);
+    expect(res2.errors).toEqual([]);
+    expect(res2.applications.map((a) => [a.spec.source.helm, a.spec.syncPolicy])).toEqual([
+      [{ valueFiles: ['values.large.yaml', 'values.debug.yaml'] }, { automated: { prune: true } }],
+      [{ valueFiles: ['values.yaml'] }, undefined],
+    ]);
+  });
+
+  it('reports every duplicate name and skips those Applications only', async () => {
+    const appset = parse({
+      metadata: { name: 'dups' },
+      spec: {
+        generators: [
+          { list: { elements: [{ app: 'a' }, { app: 'b' }, { app: 'a' }, { app: 'c' }] } },
+          { list: { elements: [{ app: 'c' }] } },
+        ],
+        template: {
+          metadata: { name: '{{app}}' },
+          spec: {
+            project: 'default',
+            source: { repoURL: 'https://x/r.git', path: '{{app}}' },
+            destination: { name: 'in-cluster' },
+          },
+        },
+      },
+    });
+    const res = await generateApplications(appset, ctx);
+    expect(res.applications.map((a) => a.metadata.name)).toEqual(['b']);
+    expect(res.errors.map((e) => [e.index, e.name, e.stage, e.generator])).toEqual([
+      [0, 'a', 'duplicate', 0],
+      [2, 'a', 'duplicate', 0],
+      [3, 'c', 'duplicate', 0],
+      [4, 'c', 'duplicate', 1],
+    ]);
+    expect(res.errors[0].message).toMatch(
+      /duplicate name: a \(generated 2 times, at indexes 0, 2\)/,
+    );
+    expect(res.complete).toBe(true);
+  });
+
+  it('isolates rendering errors to their parameter set', async () => {
+    const appset = parse({
+      metadata: { name: 'partial' },
+      spec: {
+        goTemplate: true,
+        goTemplateOptions: ['missingkey=error'],
+        generators: [
+          { list: { elements: [{ app: 'a', path: 'p' }, { app: 'b' }, { app: 'c', path: 'q' }] } },
+        ],
+        template: {
+          metadata: { name: '{{.app}}' },
+          spec: {
+            project: 'default',
+            source: { repoURL: 'https://x/r.git', path: '{{.path}}' },
+            destination: { name: 'in-cluster' },
+          },
+        },
+      },
+    });
+    const res = await generateApplications(appset, ctx);
+    expect(res.applications.map((a) => a.metadata.name)).toEqual(['a', 'c']);
+    expect(res.errors).toHaveLength(1);
+    expect(res.errors[0]).toMatchObject({ index: 1, stage: 'template', generator: 0 });
+    expect(res.errors[0].message).toMatch(/spec\.template\.spec\.source\.path/);
+    expect(res.errors[0].message).toMatch(/map has no entry for key "path"/);
+    expect(res.complete).toBe(false);
+  });
+
+  it('validates each Application on its own', async () => {
+    const appset = parse({
+      metadata: { name: 'v' },
+      spec: {
+        generators: [
+          {
+            list: {
+              elements: [
+                { name: 'ok', dest: 'engineering-dev', server: '' },
+                { name: 'Bad_Name', dest: 'engineering-dev', server: '' },
+                { name: 'nowhere', dest: 'missing-cluster', server: '' },
+                { name: 'both', dest: 'engineering-dev', server: 'https://1.2.3.4' },
+                { name: 'by-server', dest: '', server: 'https://2.4.6.8' },
+                { name: 'unknown-server', dest: '', server: 'https://9.9.9.9' },
+              ],
+            },
+          },
+        ],
+        template: {
+          metadata: { name: '{{name}}' },
+          spec: {
+            project: 'default',
+            source: { repoURL: 'https://x/r.git' },
+            destination: { name: '{{dest}}', server: '{{server}}' },
+          },
+        },
+      },
+    });
+    const res = await generateApplications(appset, ctx);
+    expect(res.applications.map((a) => [a.metadata.name, a.spec.destination])).toEqual([
+      ['ok', { name: 'engineering-dev', server: 'https://1.2.3.4' }],
+      ['by-server', { name: 'engineering-prod', server: 'https://2.4.6.8' }],
+    ]);
+    expect(res.errors.map((e) => [e.name, e.stage, e.message])).toEqual([
+      [
+        'Bad_Name',
+        'validation',
+        expect.stringMatching(
+          /invalid application name "Bad_Name": must be a lowercase RFC 1123 subdomain/,
+        ),
+      ],
+      [
+        'nowhere',
+        'validation',
+        'application references destination cluster missing-cluster which does not exist',
+      ],
+      [
+        'both',
+        'validation',
+        "application destination can't have both name and server defined: engineering-dev https://1.2.3.4",
+      ],
+      ['unknown-server', 'validation', "cluster 'https://9.9.9.9' has not been configured"],
+    ]);
+    expect(res.complete).toBe(true);
+  });
+
+  it('checks projects when the hub lists them', async () => {
+    const res = await generateApplications(parse(LIST_DOCS), { ...ctx, projects: ['default'] });
+    expect(res.applications).toEqual([]);
+    expect(res.errors[0].message).toBe(
+      'application references project my-project which does not exist',
+    );
+  });
+
+  it('isolates a failing generator and marks the result incomplete', async () => {
+    const appset = parse({
+      metadata: { name: 'g' },
+      spec: {
+        generators: [
+          {
+            git: {
+              repoURL: 'https://missing.example/r.git',
+              revision: 'HEAD',
+              directories: [{ path: '*' }],
+            },
+          },
+          { list: { elements: [{ app: 'a' }] } },
+        ],
+        template: {
+          metadata: { name: '{{app}}' },
+          spec: {
+            project: 'default',
+            source: { repoURL: 'https://x/r.git' },
+            destination: { name: 'in-cluster' },
+          },
+        },
+      },
+    });
+    const res = await generateApplications(appset, ctx);
+    expect(res.applications.map((a) => a.metadata.name)).toEqual(['a']);
+    expect(res.errors).toHaveLength(1);
+    expect(res.errors[0]).toMatchObject({ index: -1, generator: 0, stage: 'generator' });
+    expect(res.errors[0].message).toMatch(
+      /^spec\.generators\[0\]\.git: cannot resolve revision "HEAD"/,
+    );
+    expect(res.complete).toBe(false);
+  });
+
+  it('handles finalizers like Argo (preserveResourcesOnDeletion, explicit finalizers)', async () => {
+    const base = {
+      metadata: { name: 'f' },
+      spec: {
+        generators: [{ list: { elements: [{ app: 'a' }] } }],
+        template: {
+          metadata: { name: '{{app}}' },
+          spec: {
+            project: 'default',
+            source: { repoURL: 'https://x/r.git' },
+            destination: { name: 'in-cluster' },
+          },
+        },
+      },
+    };
+    const preserve = structuredClone(base) as typeof base & { spec: { syncPolicy?: unknown } };
+    preserve.spec.syncPolicy = { preserveResourcesOnDeletion: true };
+    expect(
+      (await generateApplications(parse(preserve), ctx)).applications[0].metadata.finalizers,
+    ).toBeUndefined();
+    const explicit = structuredClone(base) as typeof base & {
+      spec: { template: { metadata: { finalizers?: string[] } } };
+    };
+    explicit.spec.template.metadata.finalizers = [
+      'resources-finalizer.argocd.argoproj.io/background',
+    ];
+    expect(
+      (await generateApplications(parse(explicit), ctx)).applications[0].metadata.finalizers,
+    ).toEqual(['resources-finalizer.argocd.argoproj.io/background']);
+  });
+
+  it('renders labels and annotations, keys included, and validates them', async () => {
+    const appset = parse({
+      metadata: { name: 'l' },
+      spec: {
+        goTemplate: true,
+        generators: [{ clusters: { selector: { matchLabels: { environment: 'dev' } } } }],
+        template: {
+          metadata: {
+            name: '{{.name}}-app',
+            labels: {
+              'env-{{.metadata.labels.environment}}': 'true',
+              cluster: '{{.nameNormalized}}',
+            },
+            annotations: { 'example.com/server': '{{.server}}' },
+          },
+          spec: {
+            project: 'default',
+            source: { repoURL: 'https://x/r.git' },
+            destination: { server: '{{.server}}' },
+          },
+        },
+      },
+    });
+    const res = await generateApplications(appset, ctx);
+    expect(res.errors).toEqual([]);
+    expect(res.applications[0].metadata).toEqual({
+      name: 'engineering-dev-app',
+      labels: { 'env-dev': 'true', cluster: 'engineering-dev' },
+      annotations: { 'example.com/server': 'https://1.2.3.4' },
+      finalizers: [RESOURCES_FINALIZER],
+    });
+  });
+
+  it('produces 100,000 Applications from 10,000 clusters x 10 git directories quickly', async () => {
+    const files: Record<string, string> = {};
+    for (let i = 0; i < 10; i++) files[`apps/app-${i}/kustomization.yaml`] = '';
+    const git = new MemoryGitTree({ 'https://git.example.com/apps.git': { files } });
+    const many: ClusterInfo[] = Array.from({ length: 10_000 }, (_, i) => ({
+      name: `cluster-${i}`,
+      server: `https://10.0.${i >> 8}.${i & 255}:6443`,
+      labels: { env: i % 2 ? 'prod' : 'dev' },
+      annotations: {},
+    }));
+    const appset = parse({
+      metadata: { name: 'perf' },
+      spec: {
+        goTemplate: true,
+        goTemplateOptions: ['missingkey=error'],
+        generators: [
+          {
+            matrix: {
+              generators: [
+                { clusters: {} },
+                {
+                  git: {
+                    repoURL: 'https://git.example.com/apps.git',
+                    revision: 'HEAD',
+                    directories: [{ path: 'apps/*' }],
+                  },
+                },
+              ],
+            },
+          },
+        ],
+        template: {
+          metadata: {
+            name: '{{.path.basename}}-{{.name}}',
+            labels: { env: '{{.metadata.labels.env}}' },
+          },
+          spec: {
+            project: 'default',
+            source: {
+              repoURL: 'https://git.example.com/apps.git',
+              targetRevision: 'HEAD',
+              path: '{{.path.path}}',
+            },
+            destination: { server: '{{.server}}', namespace: '{{.path.basename}}' },
+            syncPolicy: {
+              automated: { prune: true, selfHeal: true },
+              syncOptions: ['CreateNamespace=true'],
+            },
+          },
+        },
+      },
+    });
+    const start = performance.now();
+    const res = await generateApplications(appset, { clusters: many, git });
+    const elapsed = performance.now() - start;
+    expect(res.errors).toEqual([]);
+    expect(res.applications).toHaveLength(100_000);
+    expect(res.applications[99_999].metadata.name).toBe('app-9-cluster-9999');
+    expect(elapsed).toBeLessThan(15_000); // ~1 s measured; generous for shared CI machines
+  });
+});

@@ -1,0 +1,241 @@
+import {
+  GeneratorError,
+  Renderer,
+  cloneJson,
+  compileTree,
+  errorMessage,
+  generateWithTemplate,
+  mergoMerge,
+  renderTree,
+  validateSpec,
+  type CompiledTree,
+  type ParamSet,
+} from '../../generators/src/index.js';
+import { applyTemplatePatch } from './patch.js';
+import { templateOverrideSchema } from './schema.js';
+import type {
+  ApplicationSet,
+  GenerateApplicationsContext,
+  GenerateApplicationsResult,
+  GeneratedApplication,
+  GenerationError,
+} from './types.js';
+import { ClusterIndex, validateApplication } from './validate.js';
+
+export const RESOURCES_FINALIZER = 'resources-finalizer.argocd.argoproj.io';
+
+function isPlainObject(v: unknown): v is Record<string, unknown> {
+  return typeof v === 'object' && v !== null && !Array.isArray(v);
+}
+
+interface Candidate {
+  app: GeneratedApplication;
+  index: number;
+  generator: number;
+}
+
+/**
+ * Runs the generators of an ApplicationSet and renders one Application per parameter set, as Argo
+ * CD's ApplicationSet controller does:
+ *
+ * - a generator's own `template` is merged over `spec.template` (mergo semantics: the generator's
+ *   non-empty fields win);
+ * - every string (and map key) of the template is rendered with the param set (goTemplate or
+ *   fasttemplate); `spec.templatePatch` is then rendered, parsed and applied;
+ * - `resources-finalizer.argocd.argoproj.io` is added unless the template sets finalizers or
+ *   `syncPolicy.preserveResourcesOnDeletion` is true;
+ * - each Application is validated on its own (name, project, source, destination cluster), and
+ *   Applications sharing a name are all reported and skipped.
+ *
+ * Failures are isolated: a failing generator or param set is reported in `errors` and the rest is
+ * still generated (Argo CD would stop at the first error). `complete` tells whether the result can
+ * be trusted for deletions.
+ */
+export async function generateApplications(
+  appset: ApplicationSet,
+  ctx: GenerateApplicationsContext,
+): Promise<GenerateApplicationsResult> {
+  const spec = appset.spec;
+  const errors: GenerationError[] = [];
+  const candidates: Candidate[] = [];
+  let complete = true;
+  const renderer = new Renderer({
+    goTemplate: spec.goTemplate,
+    goTemplateOptions: spec.goTemplateOptions,
+  });
+  const clusters = new ClusterIndex(ctx.clusters);
+  const projects = ctx.projects ? new Set(ctx.projects) : undefined;
+  const preserve = spec.syncPolicy.preserveResourcesOnDeletion;
+  let index = 0;
+
+  for (let g = 0; g < spec.generators.length; g++) {
+    const path = `spec.generators[${g}]`;
+    let params: ParamSet[];
+    let override: Record<string, unknown> | undefined;
+    try {
+      const out = await generateWithTemplate(
+        spec.generators[g],
+        {
+          clusters: ctx.clusters,
+          git: ctx.git,
+          goTemplate: spec.goTemplate,
+          goTemplateOptions: spec.goTemplateOptions,
+          limits: ctx.limits,
+          newGitFileGlobbing: ctx.newGitFileGlobbing,
+        },
+        path,
+      );
+      params = out.params;
+      override = out.template;
+    } catch (e) {
+      complete = false;
+      errors.push({
+        index: -1,
+        generator: g,
+        stage: 'generator',
+        message: e instanceof GeneratorError ? e.message : `${path}: ${errorMessage(e)}`,
+      });
+      continue;
+    }
+
+    const template = effectiveTemplate(
+      spec.template as unknown as Record<string, unknown>,
+      override,
+      `${path}`,
+    );
+    const compiled = compileTree(template, 'spec.template');
+    for (const p of params) {
+      const i = index++;
+      const rendered = renderOne(compiled, p, renderer, spec.templatePatch, preserve);
+      if (typeof rendered === 'string') {
+        complete = false;
+        errors.push({ index: i, generator: g, stage: 'template', message: rendered });
+        continue;
+      }
+      const problems = validateApplication(rendered, clusters, projects);
+      if (problems.length > 0) {
+        errors.push({
+          index: i,
+          name: rendered.metadata.name || undefined,
+          generator: g,
+          stage: 'validation',
+          message: problems.join('; '),
+        });
+        if (!rendered.metadata.name) complete = false;
+        continue;
+      }
+      candidates.push({ app: rendered, index: i, generator: g });
+    }
+  }
+
+  // Every Application whose name is generated more than once is reported and skipped.
+  const seen = new Map<string, number[]>();
+  candidates.forEach((c, k) => {
+    const list = seen.get(c.app.metadata.name);
+    if (list) list.push(k);
+    else seen.set(c.app.metadata.name, [k]);
+  });
+  const applications: GeneratedApplication[] = [];
+  candidates.forEach((c) => {
+    const dup = seen.get(c.app.metadata.name)!;
+    if (dup.length === 1) {
+      applications.push(c.app);
+      return;
+    }
+    errors.push({
+      index: c.index,
+      name: c.app.metadata.name,
+      generator: c.generator,
+      stage: 'duplicate',
+      message: `ApplicationSet ${appset.metadata.name} contains applications with duplicate name: ${c.app.metadata.name} (generated ${dup.length} times, at indexes ${dup.map((k) => candidates[k].index).join(', ')})`,
+    });
+  });
+  errors.sort((a, b) => a.index - b.index);
+  return { applications, errors, complete };
+}
+
+/** Argo's `mergeGeneratorTemplate`: mergo.Merge(generatorTemplate, spec.template). */
+function effectiveTemplate(
+  base: Record<string, unknown>,
+  override: Record<string, unknown> | undefined,
+  path: string,
+): Record<string, unknown> {
+  if (!override) return base;
+  // Templates coming straight from parseApplicationSet are already validated and stripped; a
+  // generator spec built by hand is checked here.
+  const checked = validateSpec<Record<string, unknown>>(
+    templateOverrideSchema,
+    override,
+    `${path}.template`,
+  );
+  if (!checked.value) throw new GeneratorError(checked.errors[0].path, checked.errors[0].message);
+  return mergoMerge(cloneJson(checked.value), base, false);
+}
+
+function renderOne(
+  compiled: CompiledTree,
+  params: ParamSet,
+  renderer: Renderer,
+  templatePatch: string | undefined,
+  preserve: boolean,
+): GeneratedApplication | string {
+  let tree: Record<string, unknown>;
+  try {
+    tree = renderTree(compiled, params, renderer) as Record<string, unknown>;
+  } catch (e) {
+    return `failed to render template: ${errorMessage(e)}`;
+  }
+  const metadata = (
+    isPlainObject(tree.metadata) ? tree.metadata : {}
+  ) as GeneratedApplication['metadata'];
+  if (!preserve && (!metadata.finalizers || metadata.finalizers.length === 0))
+    metadata.finalizers = [RESOURCES_FINALIZER];
+  tree.metadata = metadata;
+  if (templatePatch !== undefined) {
+    try {
+      const patchText = renderer.render(templatePatch, params);
+      const patched = applyTemplatePatch(tree as never, patchText) as Record<string, unknown>;
+      const checked = validateSpec<Record<string, unknown>>(templateOverrideSchema, patched, '');
+      if (!checked.value) {
+        const e = checked.errors[0];
+        return `invalid Application after templatePatch: ${e.path}: ${e.message}`;
+      }
+      tree = checked.value;
+    } catch (e) {
+      return `failed to apply templatePatch: ${errorMessage(e)}`;
+    }
+  }
+  return toApplication(tree);
+}
+
+function toApplication(tree: Record<string, unknown>): GeneratedApplication {
+  const meta = (tree.metadata ?? {}) as Record<string, unknown>;
+  const spec = (tree.spec ?? {}) as Record<string, unknown>;
+  const metadata: GeneratedApplication['metadata'] = {
+    name: typeof meta.name === 'string' ? meta.name : '',
+  };
+  if (meta.labels !== undefined) metadata.labels = meta.labels as Record<string, string>;
+  if (meta.annotations !== undefined)
+    metadata.annotations = meta.annotations as Record<string, string>;
+  if (meta.finalizers !== undefined) metadata.finalizers = meta.finalizers as string[];
+  const dest = (spec.destination ?? {}) as { name?: string; server?: string; namespace?: string };
+  const destination: GeneratedApplication['spec']['destination'] = {
+    name: dest.name ?? '',
+    server: dest.server ?? '',
+  };
+  if (dest.namespace !== undefined) destination.namespace = dest.namespace;
+  const out: GeneratedApplication = {
+    metadata,
+    spec: {
+      project: typeof spec.project === 'string' ? spec.project : '',
+      source: (spec.source ?? { repoURL: '' }) as GeneratedApplication['spec']['source'],
+      destination,
+    },
+  };
+  if (spec.syncPolicy !== undefined)
+    out.spec.syncPolicy = spec.syncPolicy as GeneratedApplication['spec']['syncPolicy'];
+  if (spec.ignoreDifferences !== undefined)
+    out.spec.ignoreDifferences =
+      spec.ignoreDifferences as GeneratedApplication['spec']['ignoreDifferences'];
+  return out;
+}

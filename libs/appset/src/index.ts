@@ -1,0 +1,19 @@
+export * from './types.js';
+export { parseApplicationSet, type ParseResult } from './parse.js';
+export { generateApplications, RESOURCES_FINALIZER } from './generate.js';
+export {
+  planChanges,
+  planOptionsFor,
+  applicationSpecHash,
+  type ChangePlan,
+  type PlanOptions,
+} from './plan.js';
+export { applyTemplatePatch } from './patch.js';
+export { applicationNameError } from './validate.js';
+export {
+  APPLICATIONS_SYNC_POLICIES,
+  applicationSetDocumentSchema,
+  applicationSetSpecSchema,
+  applicationTemplateSchema,
+  templateOverrideSchema,
+} from './schema.js';

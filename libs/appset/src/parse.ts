@@ -1,0 +1,238 @@
+import { parseAllDocuments } from 'yaml';
+import {
+  GENERATOR_TYPES,
+  joinPath,
+  validateSpec,
+  yamlOptions,
+  type GeneratorSpec,
+  type SpecIssue,
+} from '../../generators/src/index.js';
+import { applicationSetDocumentSchema, templateOverrideSchema } from './schema.js';
+import type { ApplicationSet, ApplicationTemplate, ApplicationsSyncPolicy } from './types.js';
+
+export interface ParseResult {
+  /** Present when there are no errors. */
+  appset?: ApplicationSet;
+  /** Invalid fields, with path and reason; the ApplicationSet cannot be used. */
+  errors: SpecIssue[];
+  /** Fields Axle ignores (unknown, or known to Argo CD but not supported), by path. */
+  warnings: SpecIssue[];
+}
+
+function isPlainObject(v: unknown): v is Record<string, unknown> {
+  return typeof v === 'object' && v !== null && !Array.isArray(v);
+}
+
+const AXLE_TOP_LEVEL = new Set(['name', 'namespace', 'labels', 'annotations', 'spec']);
+
+/**
+ * Parses an ApplicationSet, in either form:
+ *
+ * - Argo CD's resource, as YAML or JSON text or an already parsed object:
+ *   `{ apiVersion: argoproj.io/v1alpha1, kind: ApplicationSet, metadata: { name }, spec }`
+ *   (server-managed metadata and `status` are accepted and ignored, so `kubectl get -o yaml`
+ *   output parses too);
+ * - Axle's JSON form, the same without apiVersion/kind and with metadata flattened:
+ *   `{ name, namespace?, labels?, annotations?, spec }`.
+ *
+ * Never throws for bad input: problems are returned as errors/warnings with their field path.
+ */
+export function parseApplicationSet(input: unknown): ParseResult {
+  const errors: SpecIssue[] = [];
+  const warnings: SpecIssue[] = [];
+  let raw: unknown = input;
+  if (typeof input === 'string') {
+    const loaded = loadText(input);
+    if ('error' in loaded) return { errors: [loaded.error], warnings };
+    raw = loaded.value;
+  }
+  if (!isPlainObject(raw))
+    return { errors: [{ path: '(root)', message: 'expected an ApplicationSet object' }], warnings };
+
+  let doc: Record<string, unknown> = raw;
+  if (!('apiVersion' in raw) && !('kind' in raw) && !('metadata' in raw) && 'name' in raw) {
+    const { name, namespace, labels, annotations, spec } = raw;
+    doc = { metadata: { name, namespace, labels, annotations }, spec };
+    for (const k of Object.keys(raw))
+      if (!AXLE_TOP_LEVEL.has(k)) warnings.push({ path: k, message: 'unknown field (ignored)' });
+  }
+
+  const checked = validateSpec<Record<string, unknown>>(applicationSetDocumentSchema, doc, '');
+  errors.push(...checked.errors);
+  warnings.push(...checked.warnings);
+  if (!checked.value) return { errors, warnings };
+
+  const value = checked.value as {
+    metadata: ApplicationSet['metadata'];
+    spec: Record<string, unknown> & {
+      generators: GeneratorSpec[];
+      template: Record<string, unknown>;
+      goTemplate?: boolean;
+      goTemplateOptions?: string[];
+      templatePatch?: string;
+      syncPolicy?: {
+        applicationsSync?: ApplicationsSyncPolicy;
+        preserveResourcesOnDeletion?: boolean;
+      };
+      ignoreApplicationDifferences?: unknown[];
+    };
+  };
+  const spec = value.spec;
+
+  const template = normalizeTemplate(spec.template, 'spec.template', errors, warnings);
+  spec.generators.forEach((entry, i) =>
+    processTopLevelTemplate(entry, `spec.generators[${i}]`, errors, warnings),
+  );
+
+  if (spec.ignoreApplicationDifferences && spec.ignoreApplicationDifferences.length > 0)
+    warnings.push({
+      path: 'spec.ignoreApplicationDifferences',
+      message:
+        'not supported by Axle (ignored): generated Applications always overwrite changes made to them',
+    });
+  if (spec.templatePatch !== undefined && !spec.goTemplate)
+    warnings.push({
+      path: 'spec.templatePatch',
+      message:
+        'Argo CD documents templatePatch for goTemplate: true only; it is rendered with fasttemplate here',
+    });
+
+  if (errors.length > 0) return { errors, warnings };
+  return {
+    appset: buildAppSet(value.metadata, spec, template as unknown as ApplicationTemplate),
+    errors,
+    warnings,
+  };
+}
+
+interface CheckedSpec {
+  generators: GeneratorSpec[];
+  goTemplate?: boolean;
+  goTemplateOptions?: string[];
+  templatePatch?: string;
+  syncPolicy?: { applicationsSync?: ApplicationsSyncPolicy; preserveResourcesOnDeletion?: boolean };
+}
+
+function buildAppSet(
+  meta: ApplicationSet['metadata'],
+  spec: CheckedSpec,
+  template: ApplicationTemplate,
+): ApplicationSet {
+  const metadata: ApplicationSet['metadata'] = { name: meta.name };
+  if (meta.namespace !== undefined) metadata.namespace = meta.namespace;
+  if (meta.labels !== undefined) metadata.labels = meta.labels;
+  if (meta.annotations !== undefined) metadata.annotations = meta.annotations;
+  return {
+    metadata,
+    spec: {
+      goTemplate: spec.goTemplate ?? false,
+      goTemplateOptions: spec.goTemplateOptions ?? [],
+      generators: spec.generators,
+      template,
+      ...(spec.templatePatch !== undefined ? { templatePatch: spec.templatePatch } : {}),
+      syncPolicy: {
+        applicationsSync: spec.syncPolicy?.applicationsSync ?? 'sync',
+        preserveResourcesOnDeletion: spec.syncPolicy?.preserveResourcesOnDeletion ?? false,
+      },
+    },
+  };
+}
+
+function loadText(text: string): { value: unknown } | { error: SpecIssue } {
+  const docs = parseAllDocuments(text, yamlOptions);
+  const list = Array.isArray(docs) ? docs : [];
+  for (const d of list) {
+    if (d.errors.length > 0) {
+      const e = d.errors[0];
+      const line = e.linePos?.[0]?.line;
+      return {
+        error: {
+          path: '(document)',
+          message: `invalid YAML${line ? ` at line ${line}` : ''}: ${e.message.split('\n')[0]}`,
+        },
+      };
+    }
+  }
+  const values = list
+    .map((d) => d.toJS(yamlOptions) as unknown)
+    .filter((v) => v !== null && v !== undefined);
+  if (values.length === 0) return { error: { path: '(document)', message: 'empty document' } };
+  if (values.length > 1)
+    return {
+      error: {
+        path: '(document)',
+        message: `expected a single ApplicationSet, found ${values.length} documents`,
+      },
+    };
+  return { value: values[0] };
+}
+
+/** `sources` with a single entry is treated as `source`; several sources are not supported. */
+function normalizeTemplate(
+  template: Record<string, unknown>,
+  path: string,
+  errors: SpecIssue[],
+  warnings: SpecIssue[],
+): Record<string, unknown> {
+  const spec = template.spec as Record<string, unknown> | undefined;
+  if (!spec || spec.sources === undefined) return template;
+  const sources = spec.sources as unknown[];
+  const p = `${path}.spec.sources`;
+  if (sources.length > 1) {
+    errors.push({
+      path: p,
+      message: 'multi-source Applications are not supported by Axle (use a single source)',
+    });
+  } else if (sources.length === 1) {
+    if (spec.source !== undefined)
+      warnings.push({
+        path: `${path}.spec.source`,
+        message: 'ignored: sources takes precedence over source (as in Argo CD)',
+      });
+    spec.source = sources[0];
+  }
+  delete spec.sources;
+  return template;
+}
+
+function generatorTypeOf(entry: GeneratorSpec): (typeof GENERATOR_TYPES)[number] | undefined {
+  return GENERATOR_TYPES.find((t) => entry[t] !== undefined);
+}
+
+function processTopLevelTemplate(
+  entry: GeneratorSpec,
+  path: string,
+  errors: SpecIssue[],
+  warnings: SpecIssue[],
+): void {
+  const type = generatorTypeOf(entry);
+  if (!type) return;
+  const gen = entry[type] as { template?: unknown; generators?: GeneratorSpec[] };
+  const tplPath = joinPath(joinPath(path, type), 'template');
+  if (gen.template !== undefined) {
+    const r = validateSpec<Record<string, unknown>>(templateOverrideSchema, gen.template, tplPath);
+    errors.push(...r.errors);
+    warnings.push(...r.warnings);
+    if (r.value) gen.template = normalizeTemplate(r.value, tplPath, errors, warnings);
+  }
+  gen.generators?.forEach((child, i) =>
+    dropNestedTemplates(child, joinPath(joinPath(joinPath(path, type), 'generators'), i), warnings),
+  );
+}
+
+function dropNestedTemplates(entry: GeneratorSpec, path: string, warnings: SpecIssue[]): void {
+  const type = generatorTypeOf(entry);
+  if (!type) return;
+  const gen = entry[type] as { template?: unknown; generators?: GeneratorSpec[] };
+  if (gen.template !== undefined) {
+    warnings.push({
+      path: joinPath(joinPath(path, type), 'template'),
+      message:
+        'ignored: templates of generators nested in a matrix or merge are not processed (as in Argo CD)',
+    });
+    delete gen.template;
+  }
+  gen.generators?.forEach((child, i) =>
+    dropNestedTemplates(child, joinPath(joinPath(joinPath(path, type), 'generators'), i), warnings),
+  );
+}

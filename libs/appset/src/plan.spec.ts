@@ -1,0 +1,93 @@
+import { describe, expect, it } from 'vitest';
+import { applicationSpecHash, planChanges, planOptionsFor } from './plan.js';
+import type { ApplicationsSyncPolicy, GeneratedApplication } from './types.js';
+
+const app = (name: string, path = name): GeneratedApplication => ({
+  metadata: { name, finalizers: ['resources-finalizer.argocd.argoproj.io'] },
+  spec: {
+    project: 'default',
+    source: { repoURL: 'https://x/r.git', path },
+    destination: { name: 'in-cluster', server: 'https://kubernetes.default.svc', namespace: name },
+  },
+});
+
+// existing: same (identical), changed (different spec), gone (no longer generated); generated: same, changed, fresh
+const current = [
+  { name: 'same', specHash: applicationSpecHash(app('same')) },
+  { name: 'changed', specHash: applicationSpecHash(app('changed', 'old-path')) },
+  { name: 'gone', specHash: 'whatever' },
+];
+const generated = [app('same'), app('changed'), app('fresh')];
+
+describe('planChanges', () => {
+  it.each<
+    [
+      ApplicationsSyncPolicy,
+      { create: string[]; update: string[]; delete: string[]; unchanged: string[] },
+    ]
+  >([
+    ['sync', { create: ['fresh'], update: ['changed'], delete: ['gone'], unchanged: ['same'] }],
+    [
+      'create-update',
+      { create: ['fresh'], update: ['changed'], delete: [], unchanged: ['same', 'gone'] },
+    ],
+    [
+      'create-delete',
+      { create: ['fresh'], update: [], delete: ['gone'], unchanged: ['same', 'changed'] },
+    ],
+    [
+      'create-only',
+      { create: ['fresh'], update: [], delete: [], unchanged: ['same', 'changed', 'gone'] },
+    ],
+  ])('honours applicationsSync=%s', (policy, want) => {
+    expect(planChanges(current, generated, policy)).toEqual(want);
+  });
+
+  it('defaults to sync', () => {
+    expect(planChanges(current, generated).delete).toEqual(['gone']);
+  });
+
+  it('never deletes kept names nor anything when generation was incomplete', () => {
+    expect(planChanges(current, generated, 'sync', { keep: ['gone'] })).toMatchObject({
+      delete: [],
+      unchanged: ['same', 'gone'],
+    });
+    expect(planChanges(current, generated, 'sync', { skipDelete: true }).delete).toEqual([]);
+  });
+
+  it('derives safe options from a generation result', () => {
+    expect(planOptionsFor({ errors: [{ name: 'gone' }, {}], complete: true })).toEqual({
+      keep: ['gone'],
+      skipDelete: false,
+    });
+    expect(planOptionsFor({ errors: [], complete: false })).toEqual({ keep: [], skipDelete: true });
+    expect(
+      planChanges(
+        current,
+        generated,
+        'sync',
+        planOptionsFor({ errors: [{ name: 'gone' }], complete: true }),
+      ).delete,
+    ).toEqual([]);
+  });
+
+  it('hashes independently of key order and ignores the name', () => {
+    const a = app('x');
+    const b: GeneratedApplication = {
+      spec: {
+        destination: {
+          namespace: 'x',
+          server: 'https://kubernetes.default.svc',
+          name: 'in-cluster',
+        },
+        source: { path: 'x', repoURL: 'https://x/r.git' },
+        project: 'default',
+      },
+      metadata: { finalizers: ['resources-finalizer.argocd.argoproj.io'], name: 'y' },
+    };
+    expect(applicationSpecHash(a)).toBe(applicationSpecHash(b));
+    expect(applicationSpecHash(a)).not.toBe(
+      applicationSpecHash({ ...a, metadata: { ...a.metadata, labels: { l: 'v' } } }),
+    );
+  });
+});

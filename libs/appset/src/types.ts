@@ -1,0 +1,198 @@
+import type {
+  ClusterInfo,
+  GeneratorLimits,
+  GeneratorSpec,
+  GitTreeReader,
+} from '../../generators/src/index.js';
+
+export type ApplicationsSyncPolicy = 'create-only' | 'create-update' | 'create-delete' | 'sync';
+
+export interface HelmParameter {
+  name?: string;
+  value?: string;
+  forceString?: boolean;
+}
+
+export interface ApplicationSourceHelm {
+  valueFiles?: string[];
+  parameters?: HelmParameter[];
+  fileParameters?: { name?: string; path?: string }[];
+  releaseName?: string;
+  values?: string;
+  valuesObject?: Record<string, unknown>;
+  version?: string;
+  passCredentials?: boolean;
+  ignoreMissingValueFiles?: boolean;
+  skipCrds?: boolean;
+  skipTests?: boolean;
+  skipSchemaValidation?: boolean;
+  namespace?: string;
+  kubeVersion?: string;
+  apiVersions?: string[];
+}
+
+export interface ApplicationSourceKustomize {
+  namePrefix?: string;
+  nameSuffix?: string;
+  images?: string[];
+  commonLabels?: Record<string, string>;
+  commonAnnotations?: Record<string, string>;
+  commonAnnotationsEnvsubst?: boolean;
+  forceCommonLabels?: boolean;
+  forceCommonAnnotations?: boolean;
+  namespace?: string;
+  version?: string;
+  replicas?: { name: string; count: number | string }[];
+  patches?: {
+    path?: string;
+    patch?: string;
+    target?: Record<string, unknown>;
+    options?: Record<string, boolean>;
+  }[];
+  components?: string[];
+  ignoreMissingComponents?: boolean;
+  labelWithoutSelector?: boolean;
+  labelIncludeTemplates?: boolean;
+  kubeVersion?: string;
+  apiVersions?: string[];
+}
+
+export interface ApplicationSourceDirectory {
+  recurse?: boolean;
+  include?: string;
+  exclude?: string;
+}
+
+export interface ApplicationSourcePlugin {
+  name?: string;
+  env?: { name: string; value: string }[];
+  parameters?: Record<string, unknown>[];
+}
+
+export interface ApplicationSource {
+  repoURL: string;
+  path?: string;
+  targetRevision?: string;
+  chart?: string;
+  ref?: string;
+  name?: string;
+  helm?: ApplicationSourceHelm;
+  kustomize?: ApplicationSourceKustomize;
+  directory?: ApplicationSourceDirectory;
+  plugin?: ApplicationSourcePlugin;
+}
+
+export interface SyncPolicy {
+  automated?: { prune?: boolean; selfHeal?: boolean; allowEmpty?: boolean; enabled?: boolean };
+  syncOptions?: string[];
+  retry?: {
+    limit?: number;
+    backoff?: { duration?: string; factor?: number; maxDuration?: string };
+    refresh?: boolean;
+  };
+}
+
+export interface IgnoreDifference {
+  group?: string;
+  kind: string;
+  name?: string;
+  namespace?: string;
+  jsonPointers?: string[];
+  jqPathExpressions?: string[];
+  managedFieldsManagers?: string[];
+}
+
+/** `spec.template` (and, all fields optional, a generator's own `template`). */
+export interface ApplicationTemplate {
+  metadata: {
+    name?: string;
+    labels?: Record<string, string>;
+    annotations?: Record<string, string>;
+    finalizers?: string[];
+  };
+  spec: {
+    project?: string;
+    source?: Partial<ApplicationSource>;
+    destination?: { server?: string; name?: string; namespace?: string };
+    syncPolicy?: SyncPolicy;
+    ignoreDifferences?: IgnoreDifference[];
+  };
+}
+
+export interface ApplicationSetSpec {
+  goTemplate: boolean;
+  goTemplateOptions: string[];
+  /** Validated generator entries; top-level generators carry their validated `template`. */
+  generators: GeneratorSpec[];
+  template: ApplicationTemplate;
+  templatePatch?: string;
+  syncPolicy: {
+    /** Default `sync`. */
+    applicationsSync: ApplicationsSyncPolicy;
+    preserveResourcesOnDeletion: boolean;
+  };
+}
+
+/** A parsed ApplicationSet, whichever form it came in. */
+export interface ApplicationSet {
+  metadata: {
+    name: string;
+    namespace?: string;
+    labels?: Record<string, string>;
+    annotations?: Record<string, string>;
+  };
+  spec: ApplicationSetSpec;
+}
+
+/** An Application as Argo CD would generate it (only the fields Axle uses). */
+export interface GeneratedApplication {
+  metadata: {
+    name: string;
+    labels?: Record<string, string>;
+    annotations?: Record<string, string>;
+    /** Argo adds `resources-finalizer.argocd.argoproj.io` unless preserveResourcesOnDeletion is set. */
+    finalizers?: string[];
+  };
+  spec: {
+    project: string;
+    source: ApplicationSource;
+    /** Resolved against the hub's clusters: both name and server are always set. */
+    destination: { name: string; server: string; namespace?: string };
+    syncPolicy?: SyncPolicy;
+    ignoreDifferences?: IgnoreDifference[];
+  };
+}
+
+export interface GenerateApplicationsContext {
+  clusters: ClusterInfo[];
+  git: GitTreeReader;
+  limits?: GeneratorLimits;
+  /** See GeneratorContext.newGitFileGlobbing. */
+  newGitFileGlobbing?: boolean;
+  /** When given, `spec.project` of every Application must be one of these. */
+  projects?: readonly string[];
+}
+
+export interface GenerationError {
+  /**
+   * Position of the parameter set (= would-be Application) in generation order, across all
+   * generators; -1 when a whole generator failed.
+   */
+  index: number;
+  /** The Application's name, when rendering got that far. */
+  name?: string;
+  /** Index in `spec.generators` of the generator that produced it. */
+  generator: number;
+  stage: 'generator' | 'template' | 'validation' | 'duplicate';
+  message: string;
+}
+
+export interface GenerateApplicationsResult {
+  applications: GeneratedApplication[];
+  errors: GenerationError[];
+  /**
+   * False when a generator failed or an Application could not be rendered far enough to know its
+   * name: the set of desired Applications is then incomplete and nothing should be deleted.
+   */
+  complete: boolean;
+}

@@ -1,0 +1,93 @@
+import { qualifiedNameErrors, type ClusterInfo } from '../../generators/src/index.js';
+import type { GeneratedApplication } from './types.js';
+
+const DNS1123_SUBDOMAIN = /^[a-z0-9]([-a-z0-9]*[a-z0-9])?(\.[a-z0-9]([-a-z0-9]*[a-z0-9])?)*$/;
+const LABEL_VALUE = /^(([A-Za-z0-9][-A-Za-z0-9_.]*)?[A-Za-z0-9])?$/;
+
+/** Application names are Kubernetes object names: RFC 1123 subdomains of at most 253 characters. */
+export function applicationNameError(name: string): string | undefined {
+  if (name === '') return 'application name is empty';
+  if (name.length > 253)
+    return `invalid application name ${JSON.stringify(name)}: must be no more than 253 characters`;
+  if (!DNS1123_SUBDOMAIN.test(name))
+    return `invalid application name ${JSON.stringify(name)}: must be a lowercase RFC 1123 subdomain (lowercase alphanumeric characters, '-' or '.', starting and ending with an alphanumeric character)`;
+  return undefined;
+}
+
+/** Lookup of the hub's clusters by name and by server URL. */
+export class ClusterIndex {
+  private readonly byName = new Map<string, ClusterInfo[]>();
+  private readonly byServer = new Map<string, ClusterInfo>();
+
+  constructor(clusters: readonly ClusterInfo[]) {
+    for (const c of clusters) {
+      const list = this.byName.get(c.name);
+      if (list) list.push(c);
+      else this.byName.set(c.name, [c]);
+      if (!this.byServer.has(c.server)) this.byServer.set(c.server, c);
+    }
+  }
+
+  /** Resolves a destination (exactly one of name/server) to a cluster, or explains why not. */
+  resolve(dest: { name?: string; server?: string }): ClusterInfo | string {
+    const name = dest.name ?? '';
+    const server = dest.server ?? '';
+    if (name !== '' && server !== '')
+      return `application destination can't have both name and server defined: ${name} ${server}`;
+    if (name !== '') {
+      const found = this.byName.get(name);
+      if (!found) return `application references destination cluster ${name} which does not exist`;
+      if (found.length > 1)
+        return `unable to find destination server: there are ${found.length} clusters with the same name: ${name}`;
+      return found[0];
+    }
+    if (server !== '')
+      return this.byServer.get(server) ?? `cluster '${server}' has not been configured`;
+    return 'application destination spec is invalid: neither server nor name is set';
+  }
+}
+
+function mapErrors(
+  kind: 'label' | 'annotation',
+  map: Record<string, string> | undefined,
+  out: string[],
+): void {
+  if (!map) return;
+  for (const [k, v] of Object.entries(map)) {
+    const errs = qualifiedNameErrors(k);
+    if (errs.length > 0) out.push(`invalid ${kind} key ${JSON.stringify(k)}: ${errs.join('; ')}`);
+    if (kind === 'label' && (v.length > 63 || !LABEL_VALUE.test(v)))
+      out.push(
+        `invalid label value ${JSON.stringify(v)} for ${k}: must be 63 characters or less and consist of alphanumeric characters, '-', '_' or '.', starting and ending with an alphanumeric character`,
+      );
+  }
+}
+
+/**
+ * Checks one generated Application on its own; returns the problems (empty when valid). The
+ * destination is resolved in place (`name` and `server` both set).
+ */
+export function validateApplication(
+  app: GeneratedApplication,
+  clusters: ClusterIndex,
+  projects: ReadonlySet<string> | undefined,
+): string[] {
+  const problems: string[] = [];
+  const nameErr = applicationNameError(app.metadata.name);
+  if (nameErr) problems.push(nameErr);
+  mapErrors('label', app.metadata.labels, problems);
+  mapErrors('annotation', app.metadata.annotations, problems);
+  const project = app.spec.project;
+  if (!project) problems.push('spec.project is required');
+  else if (projects && !projects.has(project))
+    problems.push(`application references project ${project} which does not exist`);
+  if (!app.spec.source?.repoURL) problems.push('spec.source.repoURL is required');
+  const dest = app.spec.destination;
+  const cluster = clusters.resolve(dest);
+  if (typeof cluster === 'string') problems.push(cluster);
+  else {
+    dest.name = cluster.name;
+    dest.server = cluster.server;
+  }
+  return problems;
+}

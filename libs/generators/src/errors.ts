@@ -1,0 +1,32 @@
+/**
+ * A generator failed. `path` names the generator inside the ApplicationSet, e.g.
+ * `spec.generators[0].matrix.generators[1].git`; the message always starts with it.
+ */
+export class GeneratorError extends Error {
+  constructor(
+    readonly path: string,
+    readonly reason: string,
+  ) {
+    super(`${path}: ${reason}`);
+    this.name = 'GeneratorError';
+  }
+}
+
+/** One problem found while checking a spec against its schema. */
+export interface SpecIssue {
+  /** Dotted path of the offending field, e.g. `spec.template.spec.source.directory.jsonnet`. */
+  path: string;
+  message: string;
+}
+
+/** Formats a path the way the rest of Axle prints them: `a.b[0].c`, odd keys as `a["x/y"]`. */
+export function joinPath(base: string, key: string | number): string {
+  if (typeof key === 'number') return `${base}[${key}]`;
+  if (/^[A-Za-z_$][\w$-]*$/.test(key)) return base ? `${base}.${key}` : key;
+  return `${base}[${JSON.stringify(key)}]`;
+}
+
+export function errorMessage(e: unknown): string {
+  if (e instanceof Error) return e.message;
+  return String(e);
+}

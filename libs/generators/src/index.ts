@@ -1,0 +1,35 @@
+export * from './errors.js';
+export * from './types.js';
+export { generate, generateWithTemplate } from './generate.js';
+export {
+  checkGeneratorSpec,
+  generatorEntrySchema,
+  labelSelectorSchema,
+  type GeneratorSpecCheck,
+} from './schema.js';
+export { compileSelector, qualifiedNameErrors, type LabelMatcher } from './selector.js';
+export {
+  checkFields,
+  stripFields,
+  unsupportedField,
+  validateSpec,
+  withUnknownKeys,
+  zodIssues,
+  type FieldReport,
+} from './spec-check.js';
+export {
+  Renderer,
+  TreeRenderError,
+  cloneJson,
+  compileTree,
+  isTemplated,
+  missingKeyFromOptions,
+  renderTree,
+  type CompiledTree,
+  type RenderMode,
+} from './render.js';
+export { isGoEmpty, mergoMerge } from './mergo.js';
+export { sanitizeName, goSprintV } from './go.js';
+export { goPathMatch, gitPathspecMatch, compileDoublestar, BadPatternError } from './glob.js';
+export { SECRET_TYPE_LABEL } from './cluster.js';
+export { yamlOptions } from './yaml.js';

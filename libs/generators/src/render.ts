@@ -1,0 +1,194 @@
+import { renderFastTemplate, renderGoTemplate } from '../../templating/src/index.js';
+import { goSprintV } from './go.js';
+import type { ParamSet } from './types.js';
+
+/** How strings are templated: Argo's `spec.goTemplate` / `spec.goTemplateOptions`. */
+export interface RenderMode {
+  goTemplate: boolean;
+  goTemplateOptions?: string[];
+}
+
+export type MissingKey = 'default' | 'zero' | 'error';
+
+/**
+ * Translates Argo's `goTemplateOptions` (Go `template.Option` strings) into the templating
+ * library's options. Go panics on anything else; we throw.
+ */
+export function missingKeyFromOptions(options: readonly string[] | undefined): MissingKey {
+  let mode: MissingKey = 'default';
+  for (const opt of options ?? []) {
+    switch (opt) {
+      case 'missingkey=default':
+      case 'missingkey=invalid':
+        mode = 'default';
+        break;
+      case 'missingkey=zero':
+        mode = 'zero';
+        break;
+      case 'missingkey=error':
+        mode = 'error';
+        break;
+      default:
+        throw new Error(
+          `unrecognized goTemplateOptions entry ${JSON.stringify(opt)} (supported: missingkey=default, missingkey=invalid, missingkey=zero, missingkey=error)`,
+        );
+    }
+  }
+  return mode;
+}
+
+// fasttemplate only ever substitutes string parameters (Argo: `replaceMap[tag].(string)`).
+const fastCache = new WeakMap<object, Record<string, string>>();
+
+/** The parameters fasttemplate can see: the string-valued entries of the param set. */
+export function fastParams(params: ParamSet): Record<string, string> {
+  let out = fastCache.get(params);
+  if (out) return out;
+  let allStrings = true;
+  for (const k in params) {
+    if (typeof params[k] !== 'string') {
+      allStrings = false;
+      break;
+    }
+  }
+  if (allStrings) out = params as Record<string, string>;
+  else {
+    out = {};
+    for (const [k, v] of Object.entries(params)) if (typeof v === 'string') out[k] = v;
+  }
+  fastCache.set(params, out);
+  return out;
+}
+
+const stringMapCache = new WeakMap<object, Record<string, string>>();
+
+/** Argo's `ConvertToMapStringString`: every value formatted with Go's `%v`. */
+export function toStringMap(params: ParamSet): Record<string, string> {
+  let out = stringMapCache.get(params);
+  if (!out) {
+    out = fastParams(params);
+    if (Object.keys(out).length !== Object.keys(params).length) {
+      out = {};
+      for (const [k, v] of Object.entries(params)) out[k] = goSprintV(v);
+    }
+    stringMapCache.set(params, out);
+  }
+  return out;
+}
+
+// Argo only runs fasttemplate on strings matching `.*{{.*}}.*` (no newline in between).
+const FAST_TEMPLATED = /\{\{.*\}\}/;
+
+/** A renderer for one mode; parses the options once. */
+export class Renderer {
+  readonly goTemplate: boolean;
+  private readonly missingKey: MissingKey;
+
+  constructor(mode: RenderMode) {
+    this.goTemplate = mode.goTemplate;
+    this.missingKey = missingKeyFromOptions(mode.goTemplateOptions);
+  }
+
+  /** Argo's `Render.Replace`. Throws the templating library's error on failure. */
+  render(text: string, params: ParamSet): string {
+    if (!text.includes('{{')) return text;
+    if (this.goTemplate) return renderGoTemplate(text, params, { missingKey: this.missingKey });
+    if (!FAST_TEMPLATED.test(text)) return text;
+    return renderFastTemplate(text, fastParams(params));
+  }
+}
+
+/** A JSON-like tree prepared for repeated rendering: only strings containing `{{` are templated. */
+export type CompiledTree =
+  | { k: 'const'; v: unknown }
+  | { k: 'str'; text: string; path: string }
+  | { k: 'arr'; items: CompiledTree[] }
+  | { k: 'obj'; entries: { key: string; templatedKey: boolean; node: CompiledTree }[] };
+
+function isPlainObject(v: unknown): v is Record<string, unknown> {
+  return typeof v === 'object' && v !== null && !Array.isArray(v);
+}
+
+/** Compiles a tree once; `path` is used to name the field in rendering errors. */
+export function compileTree(tree: unknown, path = ''): CompiledTree {
+  if (typeof tree === 'string')
+    return tree.includes('{{') ? { k: 'str', text: tree, path } : { k: 'const', v: tree };
+  if (Array.isArray(tree)) {
+    const items = tree.map((v, i) => compileTree(v, `${path}[${i}]`));
+    return items.every((n) => n.k === 'const') ? { k: 'const', v: tree } : { k: 'arr', items };
+  }
+  if (isPlainObject(tree)) {
+    const entries = Object.entries(tree).map(([key, v]) => ({
+      key,
+      templatedKey: key.includes('{{'),
+      node: compileTree(v, path ? `${path}.${key}` : key),
+    }));
+    return entries.every((e) => !e.templatedKey && e.node.k === 'const')
+      ? { k: 'const', v: tree }
+      : { k: 'obj', entries };
+  }
+  return { k: 'const', v: tree };
+}
+
+/** Whether rendering can change anything. */
+export function isTemplated(tree: CompiledTree): boolean {
+  return tree.k !== 'const';
+}
+
+/** Deep copy of a JSON-like value (objects, arrays, primitives). */
+export function cloneJson<T>(v: T): T {
+  if (Array.isArray(v)) return v.map(cloneJson) as T;
+  if (isPlainObject(v)) {
+    const out: Record<string, unknown> = {};
+    for (const k of Object.keys(v)) out[k] = cloneJson(v[k]);
+    return out as T;
+  }
+  return v;
+}
+
+/** Error thrown while rendering a compiled tree; `field` names the templated field. */
+export class TreeRenderError extends Error {
+  constructor(
+    readonly field: string,
+    cause: unknown,
+  ) {
+    super(`${field ? `${field}: ` : ''}${cause instanceof Error ? cause.message : String(cause)}`, {
+      cause,
+    });
+    this.name = 'TreeRenderError';
+  }
+}
+
+/**
+ * Renders a compiled tree with one param set. The result is always a fresh object tree (constant
+ * parts are copied), so callers may mutate it.
+ */
+export function renderTree(tree: CompiledTree, params: ParamSet, renderer: Renderer): unknown {
+  switch (tree.k) {
+    case 'const':
+      return typeof tree.v === 'object' && tree.v !== null ? cloneJson(tree.v) : tree.v;
+    case 'str':
+      try {
+        return renderer.render(tree.text, params);
+      } catch (e) {
+        throw new TreeRenderError(tree.path, e);
+      }
+    case 'arr':
+      return tree.items.map((n) => renderTree(n, params, renderer));
+    case 'obj': {
+      const out: Record<string, unknown> = {};
+      for (const e of tree.entries) {
+        let key = e.key;
+        if (e.templatedKey) {
+          try {
+            key = renderer.render(e.key, params);
+          } catch (err) {
+            throw new TreeRenderError(e.key, err);
+          }
+        }
+        out[key] = renderTree(e.node, params, renderer);
+      }
+      return out;
+    }
+  }
+}

@@ -1,0 +1,146 @@
+import { z } from 'zod';
+import { unsupportedField, validateSpec, withUnknownKeys } from './spec-check.js';
+import type { SpecIssue } from './errors.js';
+import { GENERATOR_TYPES, type GeneratorSpec } from './types.js';
+
+const UNSUPPORTED_GENERATORS = [
+  'scmProvider',
+  'clusterDecisionResource',
+  'pullRequest',
+  'plugin',
+] as const;
+
+export const labelSelectorSchema = z.looseObject({
+  matchLabels: z.record(z.string(), z.string()).optional(),
+  matchExpressions: z
+    .array(
+      z.looseObject({
+        key: z.string(),
+        operator: z.string(),
+        values: z.array(z.string()).optional(),
+      }),
+    )
+    .optional(),
+});
+
+/** Per-generator Application template; opaque here, validated by libs/appset. */
+const templateOverrideSchema = z.record(z.string(), z.unknown()).optional();
+
+const stringMap = z.record(z.string(), z.string());
+
+export const listGeneratorSchema = z.looseObject({
+  elements: z.array(z.record(z.string(), z.unknown())).optional(),
+  elementsYaml: z.string().optional(),
+  template: templateOverrideSchema,
+});
+
+export const clusterGeneratorSchema = z.looseObject({
+  selector: labelSelectorSchema.optional(),
+  values: stringMap.optional(),
+  flatList: z.boolean().optional(),
+  template: templateOverrideSchema,
+});
+
+const gitPathItem = z.looseObject({ path: z.string(), exclude: z.boolean().optional() });
+
+export const gitGeneratorSchema = z
+  .looseObject({
+    repoURL: z.string().min(1, 'must not be empty'),
+    revision: z.string(),
+    directories: z.array(gitPathItem).optional(),
+    files: z.array(gitPathItem).optional(),
+    pathParamPrefix: z.string().optional(),
+    values: stringMap.optional(),
+    template: templateOverrideSchema,
+    requeueAfterSeconds: unsupportedField(
+      'not supported by Axle (ignored): git generators are refreshed on the hub schedule',
+    ),
+  })
+  .superRefine((g, ctx) => {
+    const dirs = g.directories?.length ?? 0;
+    const files = g.files?.length ?? 0;
+    if (dirs === 0 && files === 0)
+      ctx.addIssue({
+        code: 'custom',
+        message: 'one of directories or files must list at least one path',
+      });
+    if (dirs > 0 && files > 0)
+      ctx.addIssue({
+        code: 'custom',
+        message: 'directories and files cannot both be set; use two generators',
+      });
+  });
+
+// The recursive entry schema is declared through a getter so that zod can reference it lazily.
+export const generatorEntrySchema: z.ZodType<GeneratorSpec> = withUnknownKeys(
+  z
+    .looseObject({
+      list: listGeneratorSchema.optional(),
+      clusters: clusterGeneratorSchema.optional(),
+      git: gitGeneratorSchema.optional(),
+      matrix: z
+        .looseObject({
+          generators: z
+            .array(z.lazy(() => generatorEntrySchema))
+            .min(1, 'needs at least one generator'),
+          template: templateOverrideSchema,
+        })
+        .optional(),
+      merge: z
+        .looseObject({
+          generators: z
+            .array(z.lazy(() => generatorEntrySchema))
+            .min(1, 'needs at least one generator'),
+          mergeKeys: z
+            .array(z.string())
+            .min(1, 'no merge keys were specified, merge requires at least one'),
+          template: templateOverrideSchema,
+        })
+        .optional(),
+      selector: labelSelectorSchema.optional(),
+      ...Object.fromEntries(
+        UNSUPPORTED_GENERATORS.map((k) => [
+          k,
+          unsupportedField(`the ${k} generator is not supported by Axle`, 'error'),
+        ]),
+      ),
+    })
+    .superRefine((entry, ctx) => {
+      const known = new Set<string>([...GENERATOR_TYPES, ...UNSUPPORTED_GENERATORS, 'selector']);
+      const keys = Object.keys(entry);
+      if (keys.some((k) => !known.has(k))) return; // reported as unknown generator
+      const present = [...GENERATOR_TYPES, ...UNSUPPORTED_GENERATORS].filter(
+        (k) => (entry as Record<string, unknown>)[k] !== undefined,
+      );
+      if (present.length === 0)
+        ctx.addIssue({
+          code: 'custom',
+          message: `no generator specified (expected one of: ${GENERATOR_TYPES.join(', ')})`,
+        });
+      else if (present.length > 1)
+        ctx.addIssue({
+          code: 'custom',
+          message: `only one generator may be specified per entry, found: ${present.join(', ')}`,
+        });
+    }),
+  (key) => ({
+    severity: 'error',
+    message: `unknown generator ${JSON.stringify(key)} (supported: ${GENERATOR_TYPES.join(', ')})`,
+  }),
+) as unknown as z.ZodType<GeneratorSpec>;
+
+export interface GeneratorSpecCheck {
+  spec?: GeneratorSpec;
+  errors: SpecIssue[];
+  warnings: SpecIssue[];
+}
+
+/**
+ * Validates one generator entry (e.g. `spec.generators[0]`): type errors, missing required fields,
+ * unknown or unsupported generators are errors; unknown or unsupported fields elsewhere are
+ * warnings. On success `spec` is the entry with those fields removed.
+ */
+export function checkGeneratorSpec(raw: unknown, path: string): GeneratorSpecCheck {
+  const r = validateSpec<GeneratorSpec>(generatorEntrySchema, raw, path);
+  return { spec: r.value, errors: r.errors, warnings: r.warnings };
+}

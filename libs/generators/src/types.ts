@@ -1,0 +1,136 @@
+/**
+ * One set of parameters produced by a generator. In goTemplate mode values keep their structure
+ * (`{ path: { basename: 'x' } }`); in fasttemplate mode keys are flattened and values are strings
+ * (`{ 'path.basename': 'x' }`), exactly as Argo CD produces them.
+ *
+ * Param sets are shared between generators (matrix combinations reuse the objects of their
+ * children) and must be treated as read-only.
+ */
+export type ParamSet = Record<string, unknown>;
+
+/** A cluster known to the hub (Argo: a cluster Secret). */
+export interface ClusterInfo {
+  name: string;
+  server: string;
+  labels: Record<string, string>;
+  annotations: Record<string, string>;
+  /** Argo's cluster Secret `project` field; exposed as the `project` parameter ('' when absent). */
+  project?: string;
+}
+
+/** Read access to git, implemented by the hub over a checkout at a resolved commit. */
+export interface GitTreeReader {
+  resolve(repoURL: string, revision: string): Promise<string /* commit sha */>;
+  /** Every directory path in the tree, posix, relative, no leading './'. */
+  listDirectories(repoURL: string, commit: string): Promise<string[]>;
+  /** Every file path in the tree, posix, relative, no leading './'. */
+  listFiles(repoURL: string, commit: string): Promise<string[]>;
+  /** Bounded size; throws on oversized files. */
+  readFile(repoURL: string, commit: string, path: string): Promise<Buffer>;
+}
+
+export interface GeneratorLimits {
+  /** Most parameter sets any generator (including matrix products) may produce. Default 1,000,000. */
+  maxParamSets: number;
+  /** Largest JSON/YAML file the git files generator parses. Default 4 MiB. */
+  maxFileBytes?: number;
+  /** Most files one git files generator may read. Default 10,000. */
+  maxFiles?: number;
+}
+
+export const DEFAULT_GENERATOR_LIMITS: Required<GeneratorLimits> = {
+  maxParamSets: 1_000_000,
+  maxFileBytes: 4 * 1024 * 1024,
+  maxFiles: 10_000,
+};
+
+export interface GeneratorContext {
+  clusters: ClusterInfo[];
+  git: GitTreeReader;
+  goTemplate: boolean;
+  goTemplateOptions?: string[];
+  limits?: GeneratorLimits;
+  /**
+   * Use Argo's "new" git file globbing (doublestar: `*` stays within a path segment, `**` spans
+   * segments). Default false = Argo's default `git ls-files` pathspec matching.
+   */
+  newGitFileGlobbing?: boolean;
+}
+
+export interface LabelSelectorRequirement {
+  key: string;
+  operator: string;
+  values?: string[];
+}
+
+export interface LabelSelector {
+  matchLabels?: Record<string, string>;
+  matchExpressions?: LabelSelectorRequirement[];
+}
+
+/**
+ * A per-generator Application template (Argo's `generators[].<type>.template`). Opaque to this
+ * library: it is handed back with the parameters and validated/merged by `libs/appset`.
+ */
+export type TemplateOverride = Record<string, unknown>;
+
+export interface ListGeneratorSpec {
+  elements?: Record<string, unknown>[];
+  elementsYaml?: string;
+  template?: TemplateOverride;
+}
+
+export interface ClusterGeneratorSpec {
+  selector?: LabelSelector;
+  values?: Record<string, string>;
+  flatList?: boolean;
+  template?: TemplateOverride;
+}
+
+export interface GitPathItem {
+  path: string;
+  exclude?: boolean;
+}
+
+export interface GitGeneratorSpec {
+  repoURL: string;
+  revision: string;
+  directories?: GitPathItem[];
+  files?: GitPathItem[];
+  pathParamPrefix?: string;
+  values?: Record<string, string>;
+  template?: TemplateOverride;
+  requeueAfterSeconds?: number;
+}
+
+export interface MatrixGeneratorSpec {
+  generators: GeneratorSpec[];
+  template?: TemplateOverride;
+}
+
+export interface MergeGeneratorSpec {
+  generators: GeneratorSpec[];
+  mergeKeys: string[];
+  template?: TemplateOverride;
+}
+
+/** One entry of `spec.generators` (or of a matrix/merge `generators` list): exactly one generator. */
+export interface GeneratorSpec {
+  list?: ListGeneratorSpec;
+  clusters?: ClusterGeneratorSpec;
+  git?: GitGeneratorSpec;
+  matrix?: MatrixGeneratorSpec;
+  merge?: MergeGeneratorSpec;
+  /** Argo's post-selector, applied to the parameter sets this entry produces. */
+  selector?: LabelSelector;
+}
+
+export const GENERATOR_TYPES = ['list', 'clusters', 'git', 'matrix', 'merge'] as const;
+export type GeneratorType = (typeof GENERATOR_TYPES)[number];
+
+/** The parameter sets of one top-level generator, with that generator's own template (if any). */
+export interface GeneratorOutput {
+  params: ParamSet[];
+  /** `generators[i].<type>.template`, to be merged over `spec.template` the way Argo does. */
+  template?: TemplateOverride;
+}

@@ -1,0 +1,2 @@
+export * from './git-cache.js';
+export * from './tree-reader.js';

@@ -1,0 +1,224 @@
+import { CoreV1Api, KubeConfig } from '@kubernetes/client-node';
+import { afterAll, beforeAll, describe, expect, inject, it } from 'vitest';
+import type { Agent } from '../../apps/agent/src/agent.js';
+import type { RunningHub } from '../../apps/hub/src/hub.js';
+import { TestRepo } from '../support/git-repo.js';
+import {
+  api,
+  createTestDatabase,
+  startTestAgent,
+  startTestHub,
+  tempDir,
+  waitFor,
+} from '../support/hub-harness.js';
+import type { TestCluster } from '../support/kube-cluster.js';
+
+const cm = (app: string) =>
+  `apiVersion: v1\nkind: ConfigMap\nmetadata:\n  name: ${app}-config\ndata:\n  app: ${app}\n`;
+
+function core(c: TestCluster): CoreV1Api {
+  const kc = new KubeConfig();
+  kc.loadFromString(c.kubeconfig);
+  return kc.makeApiClient(CoreV1Api);
+}
+
+async function configMapApp(c: TestCluster, app: string): Promise<string | undefined> {
+  try {
+    const got = await core(c).readNamespacedConfigMap({
+      name: `${app}-config`,
+      namespace: `fleet-${app}`,
+    });
+    return got.data?.app;
+  } catch {
+    return undefined;
+  }
+}
+
+describe('ApplicationSets: cluster generator × git directories over two real clusters', () => {
+  const clusters = inject('clusters');
+  let repo: TestRepo;
+  let hub: RunningHub;
+  const agents: Agent[] = [];
+  const dirs: Awaited<ReturnType<typeof tempDir>>[] = [];
+
+  const appset = () => `apiVersion: argoproj.io/v1alpha1
+kind: ApplicationSet
+metadata:
+  name: fleet
+  namespace: argocd
+spec:
+  goTemplate: true
+  goTemplateOptions: ["missingkey=error"]
+  generators:
+    - matrix:
+        generators:
+          - clusters:
+              selector:
+                matchLabels:
+                  env: prod
+          - git:
+              repoURL: ${repo.fileUrl}
+              revision: main
+              directories:
+                - path: apps/*
+  template:
+    metadata:
+      name: '{{.path.basename}}-{{.name}}'
+      labels:
+        team: platform
+    spec:
+      project: default
+      source:
+        repoURL: ${repo.fileUrl}
+        targetRevision: main
+        path: '{{.path.path}}'
+      destination:
+        name: '{{.name}}'
+        namespace: 'fleet-{{.path.basename}}'
+      syncPolicy:
+        automated:
+          prune: true
+`;
+  const postYaml = async (path: string, yaml: string) => {
+    const res = await fetch(`${hub.httpUrl}${path}`, {
+      method: 'POST',
+      headers: { 'content-type': 'application/yaml' },
+      body: yaml,
+    });
+    return { status: res.status, body: (await res.json()) as any };
+  };
+  const appNames = async () =>
+    ((await api(hub).get('/api/v1/applications')).body as any[])
+      .map((a) => a.name as string)
+      .sort();
+  const allSynced = (names: string[]) =>
+    waitFor(`Synced: ${names.join(', ')}`, async () => {
+      const apps = (await api(hub).get('/api/v1/applications')).body as any[];
+      const got = apps.map((a) => a.name).sort();
+      return (
+        JSON.stringify(got) === JSON.stringify([...names].sort()) &&
+        apps.every((a) => a.status.sync === 'Synced')
+      );
+    });
+
+  beforeAll(async () => {
+    repo = await TestRepo.create();
+    await repo.commit({
+      'apps/a/cm.yaml': cm('a'),
+      'apps/b/cm.yaml': cm('b'),
+      'README.md': 'fleet',
+    });
+    const hubDir = await tempDir('axle-hub-appset-');
+    dirs.push(hubDir);
+    hub = await startTestHub({ databaseUrl: await createTestDatabase(), dataDir: hubDir.path });
+    for (const c of clusters) {
+      const reg = await api(hub).post('/api/v1/clusters', {
+        name: c.name,
+        labels: { env: 'prod' },
+      });
+      const d = await tempDir(`axle-agent-appset-${c.name}-`);
+      dirs.push(d);
+      agents.push(
+        startTestAgent({ hub, token: reg.body.agentToken, cluster: c, stateDir: d.path }),
+      );
+    }
+  });
+
+  afterAll(async () => {
+    await Promise.all(agents.map((a) => a.stop()));
+    await hub?.close();
+    await repo?.remove();
+    await Promise.all(dirs.map((d) => d.remove()));
+  });
+
+  it('previews as a dry run without creating anything', async () => {
+    const res = await postYaml('/api/v1/applicationsets/dry-run', appset());
+    expect(res.status).toBe(200);
+    expect(res.body.applications.map((a: any) => a.metadata.name).sort()).toEqual([
+      'a-east',
+      'a-west',
+      'b-east',
+      'b-west',
+    ]);
+    expect(res.body.applications[0]).toMatchObject({
+      apiVersion: 'argoproj.io/v1alpha1',
+      kind: 'Application',
+    });
+    expect(res.body.plan.create.sort()).toEqual(['a-east', 'a-west', 'b-east', 'b-west']);
+    expect(await appNames()).toEqual([]);
+  });
+
+  it('accepts the Argo CD YAML as it is and deploys every app × cluster', async () => {
+    const res = await postYaml('/api/v1/applicationsets', appset());
+    expect(res.status).toBe(201);
+    expect(res.body.warnings).toEqual([]);
+    await allSynced(['a-east', 'a-west', 'b-east', 'b-west']);
+    for (const c of clusters) {
+      expect(await configMapApp(c, 'a')).toBe('a');
+      expect(await configMapApp(c, 'b')).toBe('b');
+    }
+    const status = (await api(hub).get('/api/v1/applicationsets/fleet')).body.status;
+    expect(status.conditions.map((c: any) => `${c.type}=${c.status}`)).toEqual([
+      'ErrorOccurred=False',
+      'ParametersGenerated=True',
+      'ResourcesUpToDate=True',
+    ]);
+  });
+
+  it('re-evaluates on a commit that adds a directory', async () => {
+    await repo.commit({ 'apps/c/cm.yaml': cm('c') });
+    await api(hub).post('/api/v1/webhooks/git', { repoURL: repo.fileUrl });
+    await allSynced(['a-east', 'a-west', 'b-east', 'b-west', 'c-east', 'c-west']);
+    for (const c of clusters) expect(await configMapApp(c, 'c')).toBe('c');
+  });
+
+  it('re-evaluates when a cluster is relabelled, and prunes what left', async () => {
+    const res = await api(hub).put('/api/v1/clusters/west', undefined);
+    expect(res.status).toBe(404); // clusters are PATCHed, not PUT
+    const patch = await fetch(`${hub.httpUrl}/api/v1/clusters/west`, {
+      method: 'PATCH',
+      headers: { 'content-type': 'application/json' },
+      body: JSON.stringify({ labels: { env: 'staging' } }),
+    });
+    expect(patch.status).toBe(200);
+    await allSynced(['a-east', 'b-east', 'c-east']);
+    await waitFor('west pruned', async () => (await configMapApp(clusters[1], 'a')) === undefined);
+    expect(await configMapApp(clusters[0], 'a')).toBe('a');
+  });
+
+  it('holds back a mass deletion until it is confirmed', async () => {
+    await repo.commit({ 'apps/a/cm.yaml': null, 'apps/b/cm.yaml': null });
+    await api(hub).post('/api/v1/webhooks/git', { repoURL: repo.fileUrl });
+    const pending = await waitFor('deletion pending', async () => {
+      const s = (await api(hub).get('/api/v1/applicationsets/fleet')).body.status;
+      return s.pendingDeletion.length ? s : false;
+    });
+    expect(pending.pendingDeletion.sort()).toEqual(['a-east', 'b-east']);
+    expect(pending.conditions.find((c: any) => c.type === 'ResourcesUpToDate')).toMatchObject({
+      status: 'False',
+      reason: 'DeletionPending',
+    });
+    expect(await appNames()).toEqual(['a-east', 'b-east', 'c-east']);
+    const confirm = await api(hub).post('/api/v1/applicationsets/fleet/confirm-deletion');
+    expect(confirm.body.confirmed.sort()).toEqual(['a-east', 'b-east']);
+    await allSynced(['c-east']);
+    await waitFor('east pruned', async () => (await configMapApp(clusters[0], 'a')) === undefined);
+  });
+
+  it('reports bad documents by path and unsupported fields as warnings', async () => {
+    const bad = await postYaml(
+      '/api/v1/applicationsets',
+      appset().replace('name: fleet', 'name: broken').replace('matchLabels:', 'matchLables:'),
+    );
+    expect(bad.status).toBe(400);
+    expect(JSON.stringify(bad.body.fields)).toContain('matchLables');
+    const warn = await postYaml(
+      '/api/v1/applicationsets',
+      appset()
+        .replace('name: fleet', 'name: with-strategy')
+        .replace('  goTemplate: true', '  strategy:\n    type: RollingSync\n  goTemplate: true'),
+    );
+    expect(warn.status).toBe(201);
+    expect(warn.body.warnings.map((w: any) => w.path)).toEqual(['spec.strategy']);
+  });
+});
