@@ -4,7 +4,7 @@ import { parse } from 'yaml';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { runCli } from '../../apps/cli/src/cli.js';
 import type { RunningHub } from '../../apps/hub/src/hub.js';
-import { createTestDatabase, startTestHub, tempDir } from '../support/hub-harness.js';
+import { createTestDatabase, startTestHub, tempDir, waitFor } from '../support/hub-harness.js';
 
 describe('axle CLI against a running hub', () => {
   let hub: RunningHub;
@@ -107,5 +107,47 @@ spec:
     expect(app.spec.syncPolicy).toEqual({ automated: { prune: true, selfHeal: false } });
     const table = await axle('app', 'get', 'guestbook');
     expect(table.out.split('\n')[0]).toMatch(/^NAME\s+SYNC\s+HEALTH\s+REVISION\s+CLUSTERS$/);
+  });
+
+  it('appset create --dry-run, create, list, get', async () => {
+    const file = join(dir.path, 'appset.yaml');
+    writeFileSync(
+      file,
+      `apiVersion: argoproj.io/v1alpha1
+kind: ApplicationSet
+metadata: { name: envs }
+spec:
+  goTemplate: true
+  generators:
+    - list:
+        elements:
+          - { env: one }
+          - { env: two }
+  template:
+    metadata: { name: 'svc-{{.env}}' }
+    spec:
+      project: default
+      source: { repoURL: "file:///nowhere/repo", targetRevision: main, path: 'envs/{{.env}}' }
+      destination: { name: prod-eu, namespace: 'svc-{{.env}}' }
+`,
+    );
+    const dry = await axle('appset', 'create', '--dry-run', '-f', file);
+    expect(dry.code).toBe(0);
+    expect(dry.out).toBe(
+      'create   svc-one\ncreate   svc-two\n2 application(s): 2 to create, 0 to update, 0 to delete, 0 unchanged\n',
+    );
+    expect((await axle('appset', 'create', '-f', file)).out).toBe(
+      'applicationset "envs" created\n',
+    );
+    await waitFor('generated', async () =>
+      (await axle('-o', 'json', 'appset', 'get', 'envs')).out.includes('svc-two'),
+    );
+    const got = JSON.parse((await axle('-o', 'json', 'appset', 'get', 'envs')).out);
+    expect(got.applications).toEqual(['svc-one', 'svc-two']);
+    expect((await axle('appset', 'list')).out).toMatch(
+      /^NAME\s+APPS\s+STATUS\s+MESSAGE\nenvs\s+2\s+Healthy/,
+    );
+    const dup = await axle('appset', 'create', '-f', file);
+    expect(dup.err).toBe('error: 409 ApplicationSet "envs" already exists\n');
   });
 });

@@ -51,8 +51,10 @@ export interface ArgoApplication {
 }
 
 /** Registers `axle appset generate` (offline: no hub needed). */
-export function registerAppsetCommands(program: Command, io: AppsetIO): void {
-  const appset = program.command('appset').description('work with ApplicationSets (offline)');
+export function registerAppsetCommands(program: Command, io: AppsetIO): Command {
+  const appset = program
+    .command('appset')
+    .description('create, inspect and preview ApplicationSets');
   appset
     .command('generate')
     .description(
@@ -71,6 +73,7 @@ export function registerAppsetCommands(program: Command, io: AppsetIO): void {
       // Everything has been reported already: end with the code, silently.
       if (code !== 0) throw new CommanderError(code, 'axle.appset.failed', '');
     });
+  return appset;
 }
 
 export async function appsetGenerate(

@@ -200,7 +200,81 @@ export async function runCli(argv: string[], io: CliIO): Promise<number> {
         );
     });
 
-  registerAppsetCommands(program, io);
+  const appset = registerAppsetCommands(program, io);
+  appset
+    .command('create')
+    .description(
+      'create (or, with --dry-run, preview) ApplicationSets from a file: Argo CD YAML or Axle JSON',
+    )
+    .requiredOption('-f, --file <path>', 'file, or - for standard input')
+    .option(
+      '--dry-run',
+      'show what would be generated, created, updated and deleted; change nothing',
+    )
+    .action(async (o: { file: string; dryRun?: boolean }) => {
+      const { client, format } = opts();
+      for (const doc of readDocuments(read(o.file), o.file)) {
+        if (o.dryRun) {
+          const r = await client.request<DryRun>('POST', '/api/v1/applicationsets/dry-run', doc);
+          print(format, r, () => dryRunText(r));
+          continue;
+        }
+        const r = await client.request<AppSetView>('POST', '/api/v1/applicationsets', doc);
+        print(format, r, () =>
+          [
+            `applicationset "${r.name}" created`,
+            ...r.warnings.map((w) => `warning: ${w.path}: ${w.message}`),
+            '',
+          ].join('\n'),
+        );
+      }
+    });
+  appset
+    .command('list')
+    .alias('ls')
+    .action(async () => {
+      const { client, format } = opts();
+      const list = await client.request<AppSetView[]>('GET', '/api/v1/applicationsets');
+      print(format, list, () => table(['NAME', 'APPS', 'STATUS', 'MESSAGE'], list.map(appSetRow)));
+    });
+  appset.command('get <name>').action(async (name: string) => {
+    const { client, format } = opts();
+    const a = await client.request<AppSetView>(
+      'GET',
+      `/api/v1/applicationsets/${encodeURIComponent(name)}`,
+    );
+    print(format, a, () => {
+      const conds = table(
+        ['CONDITION', 'STATUS', 'REASON', 'MESSAGE'],
+        a.status.conditions.map((c) => [c.type, c.status, c.reason, c.message]),
+      );
+      const errs = a.status.applicationErrors
+        .map((e) => `error: ${e.name ?? e.path}: ${e.message}\n`)
+        .join('');
+      const warns = a.warnings.map((w) => `warning: ${w.path}: ${w.message}\n`).join('');
+      return `${table(['NAME', 'APPS', 'STATUS', 'MESSAGE'], [appSetRow(a)])}\n${conds}${errs}${warns}`;
+    });
+  });
+  appset.command('delete <name>').action(async (name: string) => {
+    const { client } = opts();
+    await client.request('DELETE', `/api/v1/applicationsets/${encodeURIComponent(name)}`);
+    io.stdout(`applicationset "${name}" deleted\n`);
+  });
+  appset
+    .command('confirm-deletion <name>')
+    .description('let the hub delete the applications its mass-deletion guard is holding back')
+    .action(async (name: string) => {
+      const { client } = opts();
+      const r = await client.request<{ confirmed: string[] }>(
+        'POST',
+        `/api/v1/applicationsets/${encodeURIComponent(name)}/confirm-deletion`,
+      );
+      io.stdout(
+        r.confirmed.length
+          ? `confirmed deletion of: ${r.confirmed.join(', ')}\n`
+          : 'nothing is waiting for confirmation\n',
+      );
+    });
 
   try {
     await program.parseAsync(argv, { from: 'user' });
@@ -239,6 +313,52 @@ function readDocuments(text: string, file: string): unknown[] {
   }
   if (out.length === 0) throw new CliError(`${file}: no documents`);
   return out;
+}
+
+interface AppSetView {
+  name: string;
+  warnings: { path: string; message: string }[];
+  applications: string[];
+  status: {
+    conditions: { type: string; status: string; reason: string; message: string }[];
+    applicationErrors: { name?: string; path?: string; message: string }[];
+    pendingDeletion: string[];
+  };
+}
+
+interface DryRun {
+  applications: { metadata: { name: string } }[];
+  errors: { name?: string; path?: string; message: string }[];
+  warnings: { path: string; message: string }[];
+  plan: { create: string[]; update: string[]; delete: string[]; unchanged: string[] };
+  pendingDeletion: string[];
+}
+
+function appSetRow(a: AppSetView): string[] {
+  const bad = a.status.conditions.find(
+    (c) =>
+      (c.type === 'ErrorOccurred' && c.status === 'True') ||
+      (c.type !== 'ErrorOccurred' && c.status === 'False'),
+  );
+  return [
+    a.name,
+    String(a.applications.length),
+    bad ? bad.reason : a.status.conditions.length ? 'Healthy' : 'Pending',
+    bad?.message ?? '',
+  ];
+}
+
+function dryRunText(r: DryRun): string {
+  const lines = [
+    ...r.plan.create.map((n) => `create   ${n}`),
+    ...r.plan.update.map((n) => `update   ${n}`),
+    ...r.plan.delete.map((n) => `delete   ${n}`),
+    ...r.pendingDeletion.map((n) => `delete   ${n} (needs confirmation)`),
+    ...r.errors.map((e) => `error    ${e.name ?? e.path}: ${e.message}`),
+    ...r.warnings.map((w) => `warning  ${w.path}: ${w.message}`),
+  ];
+  const counts = `${r.applications.length} application(s): ${r.plan.create.length} to create, ${r.plan.update.length} to update, ${r.plan.delete.length} to delete, ${r.plan.unchanged.length} unchanged`;
+  return [...lines, counts, ''].join('\n');
 }
 
 function clusterRow(c: ClusterView): string[] {

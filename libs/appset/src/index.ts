@@ -17,3 +17,4 @@ export {
   applicationTemplateSchema,
   templateOverrideSchema,
 } from './schema.js';
+export { evaluationFingerprint, type EvaluationInputs } from './fingerprint.js';

@@ -71,23 +71,21 @@ describe('planChanges', () => {
     ).toEqual([]);
   });
 
-  it('hashes independently of key order and ignores the name', () => {
+  it('hashes content, ignores the name, and sees every controlled field', () => {
     const a = app('x');
-    const b: GeneratedApplication = {
-      spec: {
-        destination: {
-          namespace: 'x',
-          server: 'https://kubernetes.default.svc',
-          name: 'in-cluster',
-        },
-        source: { path: 'x', repoURL: 'https://x/r.git' },
-        project: 'default',
-      },
-      metadata: { finalizers: ['resources-finalizer.argocd.argoproj.io'], name: 'y' },
-    };
-    expect(applicationSpecHash(a)).toBe(applicationSpecHash(b));
-    expect(applicationSpecHash(a)).not.toBe(
-      applicationSpecHash({ ...a, metadata: { ...a.metadata, labels: { l: 'v' } } }),
-    );
+    const renamed: GeneratedApplication = { ...a, metadata: { ...a.metadata, name: 'y' } };
+    expect(applicationSpecHash(a)).toBe(applicationSpecHash(renamed));
+    expect(applicationSpecHash(a)).toMatch(/^[0-9a-f]{64}$/);
+    const variants: GeneratedApplication[] = [
+      { ...a, metadata: { ...a.metadata, labels: { l: 'v' } } },
+      { ...a, metadata: { ...a.metadata, annotations: { k: 'v' } } },
+      { ...a, metadata: { ...a.metadata, finalizers: [] } },
+      { ...a, spec: { ...a.spec, project: 'other' } },
+      { ...a, spec: { ...a.spec, source: { ...a.spec.source, path: 'elsewhere' } } },
+      { ...a, spec: { ...a.spec, destination: { ...a.spec.destination, namespace: 'n2' } } },
+      { ...a, spec: { ...a.spec, syncPolicy: { automated: { prune: true } } } },
+    ];
+    const hashes = new Set([a, ...variants].map(applicationSpecHash));
+    expect(hashes.size).toBe(variants.length + 1);
   });
 });

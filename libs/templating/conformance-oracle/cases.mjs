@@ -891,3 +891,17 @@ groups.edge = [
   ],
   ['toYaml numbers', '{{toYaml (list 1 1.5 1e21 0.0000001 -0.0 100.0 12345678901234567890.0)}}'],
 ];
+groups.tpl = [
+  ['tpl basic', '{{ tpl "{{ .a }}-{{ .missing }}" . }}', { a: 1 }],
+  [
+    'tpl uses defines',
+    '{{define "x"}}X{{.}}{{end}}{{ tpl "{{ template \\"x\\" .a }}" . }}',
+    { a: 1 },
+  ],
+  ['tpl parse error', '{{ tpl "{{ .a" . }}', { a: 1 }],
+  ['tpl exec error', '{{ tpl "{{ .a.b }}" . }}', { a: 1 }, undefined, 'app'],
+  ['tpl missingkey', '{{ tpl "{{ .missing }}" . }}', { a: 1 }, 'error'],
+  ['tpl own define', '{{ tpl "{{ define \\"y\\" }}Y{{ end }}{{ template \\"y\\" }}" . }}', {}],
+  ['tpl from data', '{{ tpl .t (dict "name" "world") }}', { t: 'hello {{ .name | upper }}' }],
+  ['tpl nested', '{{ tpl "{{ tpl \\"{{ .v }}\\" . }}" . }}', { v: 'deep' }],
+];

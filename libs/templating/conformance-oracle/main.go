@@ -111,6 +111,7 @@ func main() {
 	fm["toYaml"] = toYAML
 	fm["fromYaml"] = fromYAML
 	fm["fromYamlArray"] = fromYAMLArray
+	fm["tpl"] = func(string, any) (string, error) { return "", nil } // replaced per template
 	var cases []tcase
 	dec := json.NewDecoder(os.Stdin)
 	if err := dec.Decode(&cases); err != nil {
@@ -171,6 +172,7 @@ func run(c tcase, fm map[string]interface{}) (r result) {
 	if c.MK != "" {
 		t = t.Option("missingkey=" + c.MK)
 	}
+	t = t.Funcs(template.FuncMap{"tpl": tplFun(t)})
 	t, err := t.Parse(c.T)
 	if err != nil {
 		s := err.Error()
@@ -205,4 +207,23 @@ func fastReplace(tmpl string, replaceMap map[string]interface{}) result {
 		return w.Write([]byte(replacement))
 	})
 	return result{Out: &replacedTmpl}
+}
+
+// tplFun is Argo CD's `tpl` (applicationset/utils/template_functions.go).
+func tplFun(parent *template.Template) func(string, any) (string, error) {
+	return func(tpl string, vals any) (string, error) {
+		t, err := parent.Clone()
+		if err != nil {
+			return "", fmt.Errorf("cannot clone template: %w", err)
+		}
+		t, err = t.New(parent.Name()).Parse(tpl)
+		if err != nil {
+			return "", fmt.Errorf("cannot parse template %q: %w", tpl, err)
+		}
+		var buf strings.Builder
+		if err := t.Execute(&buf, vals); err != nil {
+			return "", fmt.Errorf("error during tpl function execution for %q: %w", tpl, err)
+		}
+		return strings.ReplaceAll(buf.String(), "<no value>", ""), nil
+	}
 }

@@ -1,7 +1,7 @@
 /** Argo CD ApplicationSet extras: normalize/slugify/YAML functions, fasttemplate and param flattening. */
 import { TemplateError } from './errors.js';
 import { formatFloat, quote } from './go/strconv.js';
-import { def, fail, type FuncMap } from './go/funcs.js';
+import { def, fail, type FuncContext, type FuncMap } from './go/funcs.js';
 import { formatV } from './go/fmt.js';
 import { goTypeOf, isGoMap, isGoInt } from './go/values.js';
 import { fromYAML, toYAML } from './sprig/encoding.js';
@@ -58,6 +58,9 @@ export function addArgoFuncs(m: FuncMap): void {
   def(m, 'toYaml', 'any', toYAML);
   def(m, 'fromYaml', 'string', (s: string) => fromYAML(s, false));
   def(m, 'fromYamlArray', 'string', (s: string) => fromYAML(s, true));
+  def(m, 'tpl', 'string,any', function (this: FuncContext, text: string, vals: unknown) {
+    return this.tpl(text, vals);
+  });
 }
 
 const isTemplatedRe = /.*\{\{.*\}\}.*/;

@@ -28,6 +28,8 @@ export interface AppSetStatus {
   pendingDeletion: string[];
   applications: number;
   lastEvaluatedAt?: string;
+  /** Inputs of the last evaluation that changed nothing: an equal fingerprint skips the next. */
+  fingerprint?: string;
   lastEvaluatedVersion?: number;
 }
 

@@ -10,6 +10,7 @@ import type { Subscription } from 'rxjs';
 import { DataSource, type EntityManager } from 'typeorm';
 import {
   applicationSpecHash,
+  evaluationFingerprint,
   generateApplications,
   parseApplicationSet,
   planChanges,
@@ -127,14 +128,7 @@ export class AppSetEvaluator implements OnApplicationBootstrap, OnModuleDestroy 
     appSetId: string | null,
     confirmed: string[] = [],
   ): Promise<Evaluation> {
-    const clusters = (
-      await this.ds.getRepository(ClusterEntity).find({ order: { name: 'ASC' } })
-    ).map((c): ClusterInfo => ({
-      name: c.name,
-      server: c.server || `axle://${c.name}`,
-      labels: c.labels,
-      annotations: c.annotations,
-    }));
+    const clusters = await this.inventory();
     const result = await generateApplications(appset, { clusters, git: this.reader });
     const errors: AppSetIssue[] = result.errors.map((e) => ({
       ...(e.name ? { name: e.name } : {}),
@@ -209,6 +203,9 @@ export class AppSetEvaluator implements OnApplicationBootstrap, OnModuleDestroy 
       return;
     }
     const appset = parsed.appset;
+    // Nothing it reads changed since the last evaluation: nothing to do.
+    const fingerprint = await this.fingerprint(entity);
+    if (fingerprint === entity.status.fingerprint) return;
     const ev = await this.preview(appset, entity.id, entity.deletionConfirmed);
     const byName = new Map(ev.applications.map((a) => [a.metadata.name, a]));
     const owned = new Map((await this.owned(entity.id)).map((o) => [o.name, o]));
@@ -255,6 +252,9 @@ export class AppSetEvaluator implements OnApplicationBootstrap, OnModuleDestroy 
       applicationErrors: ev.errors.slice(0, 1000),
       pendingDeletion: ev.pendingDeletion,
       applications: total,
+      // Recorded only when the evaluation changed nothing: its own writes change the owned-apps
+      // part of the inputs, so the evaluation after a change runs once more and then settles.
+      fingerprint: changes.length === 0 ? fingerprint : undefined,
     });
     if (changes.length) {
       this.log.log(
@@ -275,6 +275,41 @@ export class AppSetEvaluator implements OnApplicationBootstrap, OnModuleDestroy 
       [app.metadata.name, JSON.stringify(spec), appSetId, applicationSpecHash(app)],
     );
     return { id: rows[0].id, deleted: false };
+  }
+
+  private async inventory(): Promise<ClusterInfo[]> {
+    const rows = await this.ds.getRepository(ClusterEntity).find({ order: { name: 'ASC' } });
+    return rows.map((c) => ({
+      name: c.name,
+      server: c.server || `axle://${c.name}`,
+      labels: c.labels,
+      annotations: c.annotations,
+    }));
+  }
+
+  /**
+   * Hash of everything an evaluation reads: the document, the inventory, the refs of the
+   * repositories its generators read (local clone, no fetch) and the applications it owns.
+   */
+  private async fingerprint(entity: ApplicationSetEntity): Promise<string> {
+    const repos = entity.repos.includes('*') ? await this.git.knownRepositories() : entity.repos;
+    const repositories: Record<string, Record<string, string> | null> = {};
+    for (const url of repos) repositories[url] = await this.git.cache.refs(url).catch(() => null);
+    const [owned] = await this.ds.query<{ n: string; last: Date | null }[]>(
+      `SELECT count(*) AS n, max(updated_at) AS last FROM applications WHERE app_set_id = $1`,
+      [entity.id],
+    );
+    return evaluationFingerprint({
+      document: entity.document,
+      clusters: await this.inventory(),
+      repositories,
+      extra: {
+        owned: owned.n,
+        last: owned.last,
+        confirmed: entity.deletionConfirmed,
+        version: entity.specVersion,
+      },
+    });
   }
 
   private async owned(appSetId: string | null): Promise<Owned[]> {

@@ -30,7 +30,7 @@ export class GitService {
     const before = (await this.repos.findOneBy({ url }))?.refs ?? {};
     let refs: Record<string, string>;
     try {
-      refs = await this.cache.fetch(url);
+      refs = await this.cache.fetch(url, { force: true });
     } catch (e) {
       const message = (e as Error).message;
       await this.repos.upsert({ url, lastError: message, lastFetchedAt: new Date() }, ['url']);

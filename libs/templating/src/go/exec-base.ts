@@ -203,6 +203,7 @@ export abstract class ExecBase implements FuncContext {
     final: Final,
   ): unknown;
   abstract evalPipeline(dot: unknown, dotIface: boolean, pipe: PipeNode | null): unknown;
+  abstract tpl(text: string, vals: unknown): string;
   abstract evalFunction(
     dot: unknown,
     dotIface: boolean,

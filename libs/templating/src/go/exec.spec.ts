@@ -7,7 +7,7 @@ function errorOf(fn: () => unknown): TemplateError {
     fn();
   } catch (e) {
     if (e instanceof TemplateError) return e;
-    throw new Error(`expected a TemplateError, got ${String(e)}`);
+    throw new Error(`expected a TemplateError, got ${String(e)}`, { cause: e });
   }
   throw new Error('expected an error');
 }
@@ -126,6 +126,12 @@ describe('limits', () => {
     const err = errorOf(() => renderGoTemplate(tpl, {}, { limits: { maxDepth: 50 } }));
     expect(err.kind).toBe('limit');
     expect(err.message).toContain('exceeded maximum template depth (50)');
+  });
+
+  it('refuses self-recursive tpl (which overflows the stack in Go)', () => {
+    const err = errorOf(() => renderGoTemplate('{{ tpl .t . }}', { t: '{{ tpl .t . }}' }));
+    expect(err.kind).toBe('limit');
+    expect(err.message).toContain('exceeded maximum template depth (100)');
   });
 
   it('refuses exponential recursion through steps', () => {

@@ -15,6 +15,8 @@ import type {
   VariableNode,
 } from './nodes.js';
 import { nodeString } from './nodes.js';
+import { isEmptyTree, parseTemplate, type TreeSet } from './parser.js';
+import { fail } from './funcs.js';
 import {
   BREAK,
   CONTINUE,
@@ -24,7 +26,7 @@ import {
   NO_ARGS,
   type Final,
   type MissingKey,
-  type ParsedTemplate,
+  ParsedTemplate,
   type TemplateLimits,
 } from './exec-base.js';
 import { quote } from './strconv.js';
@@ -71,6 +73,46 @@ export {
 } from './exec-base.js';
 
 export class ExecState extends ExecBase {
+  /** Argo CD's `tpl` function (applicationset/utils/template_functions.go). */
+  tpl(text: string, vals: unknown): string {
+    const name = this.tmpl.name;
+    let trees: TreeSet;
+    try {
+      trees = parseTemplate(name, text, (n) => this.tmpl.funcs.has(n));
+    } catch (e) {
+      if (e instanceof TemplateError && e.kind === 'parse')
+        fail(`cannot parse template ${quote(text)}: ${e.message}`);
+      throw e;
+    }
+    const merged: TreeSet = new Map(this.tmpl.trees);
+    for (const [k, tree] of trees) {
+      if (k === name || !merged.has(k) || !isEmptyTree(tree.root)) merged.set(k, tree);
+    }
+    if (this.depth >= this.limits.maxDepth) {
+      this.limitError(`exceeded maximum template depth (${this.limits.maxDepth})`);
+    }
+    const sub = new ExecState(
+      new ParsedTemplate(name, text, merged, this.tmpl.funcs),
+      this.missingKey,
+      this.limits,
+    );
+    sub.depth = this.depth + 1;
+    sub.steps = this.steps;
+    const value = vals === null ? undefined : vals;
+    sub.push('$', value, false);
+    try {
+      sub.walk(value, false, trees.get(name)!.root!);
+    } catch (e) {
+      if (e instanceof TemplateError && e.kind !== 'limit') {
+        fail(`error during tpl function execution for ${quote(text)}: ${e.message}`);
+      }
+      throw e;
+    } finally {
+      this.steps = sub.steps;
+    }
+    return sub.out.replaceAll('<no value>', '');
+  }
+
   // ---- walking ----
   // eslint-disable-next-line complexity -- a direct port of the Go original; kept in one piece for fidelity
   walk(dot: unknown, dotIface: boolean, node: Node): void {

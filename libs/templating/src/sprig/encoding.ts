@@ -143,11 +143,11 @@ export function marshalOrEmpty(v: unknown, escapeHTML: boolean, indent: string |
 }
 
 /** Convert a JS value from JSON.parse / yaml into Go's interface{} shape (numbers → float64). */
-export function fromJSValue(v: unknown): unknown {
+export function fromJSValue(v: unknown, yamlNumbers = false): unknown {
   if (v === null || v === undefined) return null;
   switch (typeof v) {
     case 'number':
-      return float64(v);
+      return float64(yamlNumbers && v === 0 ? 0 : v); // YAML's -0 is the int 0 in Go
     case 'bigint':
       return float64(Number(v));
     case 'string':
@@ -159,11 +159,12 @@ export function fromJSValue(v: unknown): unknown {
     case 'function':
     default:
   }
-  if (Array.isArray(v)) return v.map(fromJSValue);
+  if (Array.isArray(v)) return v.map((x) => fromJSValue(x, yamlNumbers));
   if (v instanceof Date) return v.toISOString();
   if (typeof v === 'object') {
     const m = newMap();
-    for (const [k, x] of Object.entries(v as Record<string, unknown>)) mapSet(m, k, fromJSValue(x));
+    for (const [k, x] of Object.entries(v as Record<string, unknown>))
+      mapSet(m, k, fromJSValue(x, yamlNumbers));
     return m;
   }
   return null;
@@ -238,6 +239,12 @@ export function fromYAML(text: string, wantArray: boolean): unknown {
     );
   }
   if (doc === null || doc === undefined) return wantArray ? [] : newMap();
+  const nonFinite = findNonFinite(doc);
+  if (nonFinite !== undefined) {
+    fail(
+      `error converting YAML to JSON: json: unsupported value: ${formatFloat(nonFinite, 'g', -1)}`,
+    );
+  }
   if (wantArray && !Array.isArray(doc)) {
     fail(
       `error unmarshaling JSON: while decoding JSON: json: cannot unmarshal ${jsonKind(doc)} into Go value of type []interface {}`,
@@ -248,7 +255,23 @@ export function fromYAML(text: string, wantArray: boolean): unknown {
       `error unmarshaling JSON: while decoding JSON: json: cannot unmarshal ${jsonKind(doc)} into Go value of type map[string]interface {}`,
     );
   }
-  return fromJSValue(doc);
+  return fromJSValue(doc, true);
+}
+
+function findNonFinite(v: unknown): number | undefined {
+  if (typeof v === 'number') return Number.isFinite(v) ? undefined : v;
+  if (Array.isArray(v)) {
+    for (const x of v) {
+      const r = findNonFinite(x);
+      if (r !== undefined) return r;
+    }
+  } else if (v !== null && typeof v === 'object') {
+    for (const x of Object.values(v)) {
+      const r = findNonFinite(x);
+      if (r !== undefined) return r;
+    }
+  }
+  return undefined;
 }
 
 function jsonKind(v: unknown): string {

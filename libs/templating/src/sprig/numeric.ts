@@ -145,8 +145,8 @@ export function addNumericFuncs(m: FuncMap): void {
     // strconv.Atoi: syntax errors give 0, out-of-range values are clamped
     if (!/^[+-]?\d+$/.test(a)) return 0;
     const v = parseGoBigInt(a, 10)!;
-    if (v > 9223372036854775807n) return 9223372036854775807;
-    if (v < -9223372036854775808n) return -9223372036854775808;
+    if (v > 9223372036854775807n) return 2 ** 63 - 1; // not exact above 2^53 (JS numbers)
+    if (v < -9223372036854775808n) return -(2 ** 63);
     return Number(v);
   });
   def(m, 'int64', 'any', (v: unknown) => int64(toInt64(v)));
