@@ -75,6 +75,16 @@ describe('walking skeleton: git → hub → gRPC → agents → two real API ser
         );
       return ok ? s : false;
     });
+  const deploysSent = async () => {
+    const text = await (await fetch(`${hub.httpUrl}/metrics`)).text();
+    const count = (cluster: string) =>
+      [
+        ...text.matchAll(
+          new RegExp(`^axle_deploys_sent_total\\{cluster="${cluster}",[^}]*\\} (\\d+)$`, 'gm'),
+        ),
+      ].reduce((n, m) => n + Number(m[1]), 0);
+    return { east: count('east'), west: count('west') };
+  };
   const readGreeting = async (c: TestCluster) =>
     (await core(c).readNamespacedConfigMap({ name: 'greeting', namespace: NS })).data?.greeting;
 
@@ -183,6 +193,7 @@ describe('walking skeleton: git → hub → gRPC → agents → two real API ser
     });
     expect(await readGreeting(clusters[0])).toBe('hallo');
     const before = (await status()).status.clusters[0];
+    const sentBefore = await deploysSent();
     agents[0] = startTestAgent({
       hub,
       token: tokens[0],
@@ -194,6 +205,10 @@ describe('walking skeleton: git → hub → gRPC → agents → two real API ser
     // One more generation for east, acked and applied exactly once, in order.
     expect(s.status.clusters[0].desiredGeneration).toBe(before.desiredGeneration);
     expect(s.status.clusters[0].ackedGeneration).toBe(before.desiredGeneration);
+    // On reconnect the hub sent east only what its inventory lacked: one Deploy, and west nothing.
+    const sentAfter = await deploysSent();
+    expect(sentAfter.east - sentBefore.east).toBe(1);
+    expect(sentAfter.west - sentBefore.west).toBe(0);
   });
 
   it('keeps the deployed state when a commit has broken YAML, naming the file and line', async () => {

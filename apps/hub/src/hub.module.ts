@@ -15,6 +15,8 @@ import { GitPoller } from './git/git.poller.js';
 import { GitService } from './git/git.service.js';
 import { WebhooksController } from './git/webhooks.controller.js';
 import { HealthController } from './health/health.controller.js';
+import { MetricsController } from './metrics/metrics.controller.js';
+import { MetricsService } from './metrics/metrics.service.js';
 import { AppReconciler } from './reconcile/app-reconciler.js';
 import { BundleStore } from './render/bundle.store.js';
 
@@ -38,6 +40,7 @@ export class HubModule {
         AppSetsController,
         WebhooksController,
         HealthController,
+        MetricsController,
       ],
       providers: [
         ...configProviders,
@@ -51,6 +54,7 @@ export class HubModule {
         AppSetEvaluator,
         AppSetsService,
         AgentGatewayServer,
+        MetricsService,
       ],
     };
   }

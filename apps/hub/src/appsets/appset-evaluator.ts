@@ -29,6 +29,7 @@ import { ClusterEntity } from '../clusters/cluster.entity.js';
 import { ClustersService } from '../clusters/clusters.service.js';
 import { HUB_CONFIG, type HubConfig } from '../config/hub-config.js';
 import { GitService } from '../git/git.service.js';
+import { MetricsService } from '../metrics/metrics.service.js';
 import {
   ApplicationSetEntity,
   type AppSetCondition,
@@ -78,6 +79,7 @@ export class AppSetEvaluator implements OnApplicationBootstrap, OnModuleDestroy 
     private readonly apps: ApplicationsService,
     private readonly clusters: ClustersService,
     private readonly scheduler: SchedulerRegistry,
+    private readonly metrics: MetricsService,
     @Inject(HUB_CONFIG) private readonly config: HubConfig,
   ) {
     this.reader = new CachedTreeReader(git.cache);
@@ -205,7 +207,11 @@ export class AppSetEvaluator implements OnApplicationBootstrap, OnModuleDestroy 
     const appset = parsed.appset;
     // Nothing it reads changed since the last evaluation: nothing to do.
     const fingerprint = await this.fingerprint(entity);
-    if (fingerprint === entity.status.fingerprint) return;
+    if (fingerprint === entity.status.fingerprint) {
+      this.metrics.appsetEvaluations.inc({ outcome: 'skipped' });
+      return;
+    }
+    this.metrics.appsetEvaluations.inc({ outcome: 'evaluated' });
     const ev = await this.preview(appset, entity.id, entity.deletionConfirmed);
     const byName = new Map(ev.applications.map((a) => [a.metadata.name, a]));
     const owned = new Map((await this.owned(entity.id)).map((o) => [o.name, o]));

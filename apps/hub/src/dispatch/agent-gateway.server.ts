@@ -20,6 +20,7 @@ import {
 import { ClustersService } from '../clusters/clusters.service.js';
 import { HUB_CONFIG, type HubConfig } from '../config/hub-config.js';
 import { NotifyBus } from '../database/notify-bus.js';
+import { MetricsService } from '../metrics/metrics.service.js';
 import { BundleStore } from '../render/bundle.store.js';
 import { AgentSession, ProtocolError } from './agent-session.js';
 import { DISCONNECT_CHANNEL, DISPATCH_CHANNEL } from './dispatch.notifier.js';
@@ -50,6 +51,7 @@ export class AgentGatewayServer implements OnApplicationBootstrap, OnModuleDestr
     private readonly clusters: ClustersService,
     private readonly bundles: BundleStore,
     private readonly bus: NotifyBus,
+    private readonly metrics: MetricsService,
     @Inject(HUB_CONFIG) private readonly config: HubConfig,
   ) {}
 
@@ -115,6 +117,7 @@ export class AgentGatewayServer implements OnApplicationBootstrap, OnModuleDestr
     const session = new AgentSession(cluster.id, cluster.name, call, {
       ds: this.ds,
       bundles: this.bundles,
+      metrics: this.metrics,
       heartbeatSeconds: this.config.heartbeatSeconds,
       onSeen: (id, connected, version) => this.clusters.markSeen(id, connected, version),
     });
@@ -122,6 +125,7 @@ export class AgentGatewayServer implements OnApplicationBootstrap, OnModuleDestr
       .get(cluster.id)
       ?.close(GrpcStatus.ALREADY_EXISTS, 'replaced by a newer connection');
     this.sessions.set(cluster.id, session);
+    this.metrics.agentSessions.set(this.sessions.size);
 
     // Messages are handled strictly in order, one at a time.
     let chain = Promise.resolve();
@@ -143,6 +147,7 @@ export class AgentGatewayServer implements OnApplicationBootstrap, OnModuleDestr
       session.closed = true;
       if (this.sessions.get(cluster.id) === session) {
         this.sessions.delete(cluster.id);
+        this.metrics.agentSessions.set(this.sessions.size);
         void this.clusters.markSeen(cluster.id, false).catch(() => undefined);
         this.log.log(`${cluster.name}: disconnected`);
       }

@@ -11,6 +11,7 @@ import {
   type HubMessage,
 } from '../../../../libs/proto/gen/axle/agent/v1/agent.js';
 import type { HealthState, ResourceState, SyncState } from '../applications/app-target.entity.js';
+import type { MetricsService } from '../metrics/metrics.service.js';
 import type { BundleStore } from '../render/bundle.store.js';
 
 interface DesiredRow {
@@ -31,6 +32,7 @@ interface Held {
 export interface SessionDeps {
   ds: DataSource;
   bundles: BundleStore;
+  metrics: MetricsService;
   heartbeatSeconds: number;
   onSeen(clusterId: string, connected: boolean, agentVersion?: string): Promise<void>;
 }
@@ -219,6 +221,11 @@ export class AgentSession {
           },
         },
       });
+      this.deps.metrics.deploysSent.inc({
+        cluster: this.clusterName,
+        with_bundle: String(!sameBundle),
+      });
+      this.deps.metrics.bundleBytesSent.inc({ cluster: this.clusterName }, bundleGzip.length);
       this.sent.set(row.app_id, generation);
       this.sentHash.set(row.app_id, row.desired_bundle_hash);
     }
@@ -233,6 +240,7 @@ export class AgentSession {
       // Without a note (e.g. the cluster was dropped from the app's destinations) resources go.
       const prune = notes.find((n) => n.app_id === appId)?.prune ?? true;
       await this.write({ msg: { $case: 'remove', value: { appId, prune } } });
+      this.deps.metrics.removesSent.inc({ cluster: this.clusterName });
       this.held.delete(appId);
       this.sent.delete(appId);
     }

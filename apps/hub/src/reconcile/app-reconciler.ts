@@ -19,6 +19,7 @@ import { HUB_CONFIG, type HubConfig } from '../config/hub-config.js';
 import { DispatchNotifier } from '../dispatch/dispatch.notifier.js';
 import { GitError } from '../../../../libs/git/src/index.js';
 import { GitService } from '../git/git.service.js';
+import { MetricsService } from '../metrics/metrics.service.js';
 import { BundleStore } from '../render/bundle.store.js';
 import { renderDirectory } from '../render/render-directory.js';
 
@@ -33,7 +34,7 @@ const MAX_ERROR_CHARS = 4000;
 export class AppReconciler implements OnApplicationBootstrap, OnModuleDestroy {
   private readonly log = new Logger('AppReconciler');
   private readonly queue = new KeyedQueue<string>(
-    (id) => this.reconcile(id),
+    (id) => this.timed(id),
     4,
     (id, e) => this.log.error(`reconcile ${id} failed: ${(e as Error).stack ?? String(e)}`),
   );
@@ -47,6 +48,7 @@ export class AppReconciler implements OnApplicationBootstrap, OnModuleDestroy {
     private readonly clusters: ClustersService,
     private readonly dispatch: DispatchNotifier,
     private readonly scheduler: SchedulerRegistry,
+    private readonly metrics: MetricsService,
     @Inject(HUB_CONFIG) private readonly config: HubConfig,
   ) {}
 
@@ -99,6 +101,17 @@ export class AppReconciler implements OnApplicationBootstrap, OnModuleDestroy {
       params,
     );
     rows.forEach((r) => this.queue.enqueue(r.id));
+  }
+
+  private async timed(id: string): Promise<void> {
+    const end = this.metrics.reconcileDuration.startTimer();
+    try {
+      await this.reconcile(id);
+      end({ result: 'ok' });
+    } catch (e) {
+      end({ result: 'error' });
+      throw e;
+    }
   }
 
   async reconcile(id: string): Promise<void> {
