@@ -81,8 +81,42 @@ describe('application input', () => {
     expect(
       fields({
         ...argo,
-        spec: { ...argo.spec, source: { ...argo.spec.source, helm: { values: 'x' } } },
+        spec: { ...argo.spec, source: { ...argo.spec.source, ksonnet: { environment: 'x' } } },
       }),
-    ).toEqual(['spec.source.helm: unknown field']);
+    ).toEqual(['spec.source.ksonnet: unknown field']);
+    const helm = parseApplicationInput({
+      ...argo,
+      spec: {
+        ...argo.spec,
+        source: {
+          ...argo.spec.source,
+          helm: {
+            releaseName: 'gb',
+            valueFiles: ['values-prod.yaml'],
+            parameters: [{ name: 'a', value: '1' }],
+          },
+        },
+        syncPolicy: {
+          automated: { prune: true },
+          syncOptions: ['CreateNamespace=true'],
+          retry: { limit: 3, backoff: { duration: '5s', factor: 2, maxDuration: '3m' } },
+        },
+        ignoreDifferences: [
+          { group: 'apps', kind: 'Deployment', jsonPointers: ['/spec/replicas'] },
+        ],
+      },
+    });
+    expect(helm.source.helm?.valueFiles).toEqual(['values-prod.yaml']);
+    expect(helm.syncPolicy.syncOptions).toEqual(['CreateNamespace=true']);
+    expect(helm.ignoreDifferences?.[0].jsonPointers).toEqual(['/spec/replicas']);
+    expect(
+      fields({
+        ...argo,
+        spec: {
+          ...argo.spec,
+          source: { ...argo.spec.source, helm: { valueFiles: ['../../secrets.yaml'] } },
+        },
+      }),
+    ).toEqual(['spec.source.helm.valueFiles[0]: must not contain ".." segments']);
   });
 });

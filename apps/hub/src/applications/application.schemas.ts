@@ -37,20 +37,152 @@ const gitRef = z
   .regex(/^[A-Za-z0-9._/-]+$/, 'must be a branch, tag or commit SHA')
   .refine((r) => !r.startsWith('-') && !r.includes('..'), 'must be a branch, tag or commit SHA');
 
+const stringMap = z.record(z.string().max(317), z.string().max(4096));
+
+/** Options of the source tools, in Argo CD's shapes (Argo Applications carry them unchanged). */
+const directoryOptions = z
+  .object({
+    recurse: z.boolean().optional(),
+    include: z.string().max(1024).optional(),
+    exclude: z.string().max(1024).optional(),
+  })
+  .strict();
+
+const kustomizeOptions = z
+  .object({
+    namePrefix: z.string().max(253).optional(),
+    nameSuffix: z.string().max(253).optional(),
+    images: z.array(z.string().max(1024)).max(100).optional(),
+    commonLabels: stringMap.optional(),
+    commonAnnotations: stringMap.optional(),
+    namespace: dns1123Label.optional(),
+  })
+  .strict();
+
+const helmOptions = z
+  .object({
+    releaseName: z.string().max(53).optional(),
+    namespace: dns1123Label.optional(),
+    values: z
+      .string()
+      .max(1024 * 1024)
+      .optional(),
+    valuesObject: z.record(z.string(), z.unknown()).optional(),
+    valueFiles: z.array(repoPath).max(50).optional(),
+    parameters: z
+      .array(
+        z
+          .object({
+            name: z.string().min(1).max(1024),
+            value: z.string().max(64 * 1024),
+            forceString: z.boolean().optional(),
+          })
+          .strict(),
+      )
+      .max(1000)
+      .optional(),
+    skipCrds: z.boolean().optional(),
+  })
+  .strict();
+
+const pluginOptions = z
+  .object({
+    name: z.string().min(1).max(253),
+    env: z
+      .array(
+        z
+          .object({
+            name: z
+              .string()
+              .regex(/^[A-Za-z_][A-Za-z0-9_]*$/, 'must be an environment variable name'),
+            value: z.string().max(64 * 1024),
+          })
+          .strict(),
+      )
+      .max(100)
+      .optional(),
+    parameters: z
+      .record(z.string().regex(/^[A-Za-z_][A-Za-z0-9_.-]*$/), z.string().max(64 * 1024))
+      .optional(),
+  })
+  .strict();
+
+const source = z
+  .object({
+    repoURL,
+    targetRevision: gitRef.default('HEAD'),
+    path: repoPath.default(''),
+    /** A chart in a Helm repository (repoURL); targetRevision is then the chart version. */
+    chart: z
+      .string()
+      .regex(/^[a-z0-9]([-a-z0-9._]*[a-z0-9])?$/, 'must be a chart name')
+      .max(253)
+      .optional(),
+    directory: directoryOptions.optional(),
+    kustomize: kustomizeOptions.optional(),
+    helm: helmOptions.optional(),
+    plugin: pluginOptions.optional(),
+  })
+  .strict()
+  .refine((s) => [s.directory, s.kustomize, s.helm, s.plugin].filter(Boolean).length <= 1, {
+    message: 'give at most one of directory, kustomize, helm, plugin',
+  });
+
+const duration = z
+  .string()
+  .regex(/^(\d+(\.\d+)?(ms|s|m|h))+$/, 'must be a duration like 5s, 2m or 1h');
+
 const syncPolicy = z
   .object({
     automated: z
       .object({ prune: z.boolean().default(false), selfHeal: z.boolean().default(false) })
       .strict()
       .optional(),
+    syncOptions: z
+      .array(
+        z
+          .string()
+          .regex(
+            /^[A-Za-z]+=[A-Za-z0-9-]+$/,
+            'must look like Name=value, e.g. CreateNamespace=true',
+          ),
+      )
+      .max(50)
+      .optional(),
+    retry: z
+      .object({
+        limit: z.number().int().min(-1).max(1000).optional(),
+        backoff: z
+          .object({
+            duration: duration.optional(),
+            factor: z.number().int().min(1).max(100).optional(),
+            maxDuration: duration.optional(),
+          })
+          .strict()
+          .optional(),
+      })
+      .strict()
+      .optional(),
+  })
+  .strict();
+
+const ignoreDifference = z
+  .object({
+    group: z.string().max(253).optional(),
+    kind: z.string().min(1).max(253),
+    name: z.string().max(253).optional(),
+    namespace: z.string().max(63).optional(),
+    jsonPointers: z
+      .array(z.string().regex(/^(\/[^/]*)+$/, 'must be a JSON pointer like /spec/replicas'))
+      .max(100)
+      .optional(),
+    managedFieldsManagers: z.array(z.string().min(1).max(128)).max(20).optional(),
   })
   .strict();
 
 export const applicationSpecSchema = z
   .object({
-    source: z
-      .object({ repoURL, targetRevision: gitRef.default('HEAD'), path: repoPath.default('') })
-      .strict(),
+    source,
     destination: z
       .object({
         cluster: dns1123Label.optional(),
@@ -62,6 +194,7 @@ export const applicationSpecSchema = z
         message: 'give exactly one of destination.cluster or destination.clusters',
       }),
     syncPolicy: syncPolicy.default({}),
+    ignoreDifferences: z.array(ignoreDifference).max(100).optional(),
   })
   .strict();
 
@@ -103,6 +236,7 @@ const argoApplicationSchema = z
           })
           .strict(),
         syncPolicy: z.unknown().optional(),
+        ignoreDifferences: z.unknown().optional(),
       })
       .strict(),
   })
@@ -126,6 +260,9 @@ export function parseApplicationInput(body: unknown): CreateApplication {
           namespace: argo.spec.destination.namespace,
         },
         ...(argo.spec.syncPolicy !== undefined ? { syncPolicy: argo.spec.syncPolicy } : {}),
+        ...(argo.spec.ignoreDifferences !== undefined
+          ? { ignoreDifferences: argo.spec.ignoreDifferences }
+          : {}),
       },
       'Argo CD Application',
     );

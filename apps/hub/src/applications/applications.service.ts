@@ -68,7 +68,7 @@ export class ApplicationsService {
   async create(input: CreateApplication): Promise<ApplicationView> {
     const { name, ...spec } = input;
     try {
-      await this.apps.insert(this.apps.create({ name, spec }));
+      await this.apps.save(this.apps.create({ name, spec }));
     } catch (e) {
       if (e instanceof QueryFailedError && (e as { code?: string }).code === '23505') {
         throw new Conflict(`application "${name}" already exists`);
@@ -82,7 +82,8 @@ export class ApplicationsService {
 
   async update(name: string, spec: ApplicationSpec): Promise<ApplicationView> {
     const app = await this.getEntity(name);
-    await this.apps.update({ id: app.id }, { spec, specVersion: app.specVersion + 1 });
+    Object.assign(app, { spec, specVersion: app.specVersion + 1 });
+    await this.apps.save(app);
     this.changes$.next({ id: app.id, deleted: false });
     return this.get(name);
   }

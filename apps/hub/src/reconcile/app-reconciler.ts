@@ -158,11 +158,12 @@ export class AppReconciler implements OnApplicationBootstrap, OnModuleDestroy {
       selfHeal: app.spec.syncPolicy.automated?.selfHeal ?? false,
     };
     const touched = await this.ds.transaction(async (tx) => {
-      const changed: string[] = [];
-      for (const c of clusters) {
-        const rows = await tx.query<{ cluster_id: string }[]>(
+      // One statement for every destination cluster: a new row starts at generation 1, an
+      // existing one moves to the next generation only when its desired state differs.
+      const changed = (
+        await tx.query<{ cluster_id: string }[]>(
           `INSERT INTO app_targets (app_id, cluster_id, desired_generation, desired_bundle_hash, desired_revision, desired_namespace, desired_policy)
-           VALUES ($1, $2, 1, $3, $4, $5, $6)
+           SELECT $1, c, 1, $3, $4, $5, $6 FROM unnest($2::uuid[]) AS c
            ON CONFLICT (app_id, cluster_id) DO UPDATE SET
              desired_generation = app_targets.desired_generation + 1,
              desired_bundle_hash = EXCLUDED.desired_bundle_hash,
@@ -177,15 +178,14 @@ export class AppReconciler implements OnApplicationBootstrap, OnModuleDestroy {
            RETURNING cluster_id`,
           [
             app.id,
-            c.id,
+            clusters.map((c) => c.id),
             bundleHash,
             commit,
             app.spec.destination.namespace,
             JSON.stringify(policy),
           ],
-        );
-        changed.push(...rows.map((r) => r.cluster_id));
-      }
+        )
+      ).map((r) => r.cluster_id);
       // TypeORM answers DELETE … RETURNING with [rows, affectedCount].
       const [removed] = await tx.query<[{ cluster_id: string }[], number]>(
         `DELETE FROM app_targets WHERE app_id = $1 AND NOT (cluster_id = ANY($2::uuid[])) RETURNING cluster_id`,
