@@ -205,6 +205,23 @@ spec:
     await waitFor('east pruned', async () => (await configMapApp(clusters[0], 'a')) === undefined);
   });
 
+  it('deletes nothing when a generator fails', async () => {
+    const res = await fetch(`${hub.httpUrl}/api/v1/applicationsets/fleet`, {
+      method: 'PUT',
+      headers: { 'content-type': 'application/yaml' },
+      body: appset().replace('revision: main', 'revision: no-such-branch'),
+    });
+    expect(res.status).toBe(200);
+    const s = await waitFor('generator error reported', async () => {
+      const st = (await api(hub).get('/api/v1/applicationsets/fleet')).body.status;
+      const p = st.conditions.find((c: any) => c.type === 'ParametersGenerated');
+      return p?.status === 'False' ? st : false;
+    });
+    expect(s.conditions.find((c: any) => c.type === 'ErrorOccurred').message).toContain('no-such-branch');
+    expect(await appNames()).toEqual(['c-east']);
+    expect(await configMapApp(clusters[0], 'c')).toBe('c');
+  });
+
   it('reports bad documents by path and unsupported fields as warnings', async () => {
     const bad = await postYaml(
       '/api/v1/applicationsets',

@@ -22,16 +22,22 @@ export function slugifyName(args: unknown[]): string {
   args.forEach((arg, idx) => {
     if (idx === args.length - 1) {
       if (typeof arg !== 'string')
-        fail(`interface conversion: interface {} is ${goTypeOf(arg)}, not string`);
+        fail(
+          `interface conversion: interface {} is ${goTypeOf(arg) === '<nil>' ? 'nil' : goTypeOf(arg)}, not string`,
+        );
       name = arg;
     } else if (idx === 0) {
       if (typeof arg !== 'number' || !isGoInt(arg)) {
-        fail(`interface conversion: interface {} is ${goTypeOf(arg)}, not int`);
+        fail(
+          `interface conversion: interface {} is ${goTypeOf(arg) === '<nil>' ? 'nil' : goTypeOf(arg)}, not int`,
+        );
       }
       maxSize = arg;
     } else if (idx === 1) {
       if (typeof arg !== 'boolean')
-        fail(`interface conversion: interface {} is ${goTypeOf(arg)}, not bool`);
+        fail(
+          `interface conversion: interface {} is ${goTypeOf(arg) === '<nil>' ? 'nil' : goTypeOf(arg)}, not bool`,
+        );
       smart = arg;
     }
   });

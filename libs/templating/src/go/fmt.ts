@@ -60,11 +60,11 @@ class Printer extends Formatter {
       case 'X':
         return this.fmtInteger(v, 16, verb, udigits);
       case 'c':
-        return this.fmtC(v);
+        return this.fmtC(BigInt.asUintN(64, v));
       case 'q':
-        return this.fmtQc(v);
+        return this.fmtQc(BigInt.asUintN(64, v));
       case 'U':
-        return this.fmtUnicode(v);
+        return this.fmtUnicode(BigInt.asUintN(64, v));
       default:
         this.badVerb(verb);
     }

@@ -172,49 +172,56 @@ export function formatFloat(f: number, fmt: string, prec: number): string {
   }
 }
 
+/** strconv's fmtX: %x / %X of a float64 (hexadecimal mantissa, binary exponent). */
 function formatHexFloat(f: number, prec: number, fmt: string): string {
-  const neg = f < 0 || Object.is(f, -0);
-  let abs = Math.abs(f);
-  let exp = 0;
-  let mant = 0;
-  if (abs !== 0) {
-    exp = Math.floor(Math.log2(abs));
-    mant = abs / 2 ** exp;
-    while (mant >= 2) {
-      mant /= 2;
+  const M64 = (1n << 64n) - 1n;
+  f64[0] = f;
+  const hi = u32[1];
+  const lo = u32[0];
+  const neg = hi >>> 31 === 1;
+  let exp = (hi >>> 20) & 0x7ff;
+  let mant = (BigInt(hi & 0xfffff) << 32n) | BigInt(lo);
+  if (exp === 0) exp++;
+  else mant |= 1n << 52n;
+  exp -= 1023;
+  if (mant === 0n) exp = 0;
+  mant = (mant << 8n) & M64;
+  while (mant !== 0n && (mant & (1n << 60n)) === 0n) {
+    mant = (mant << 1n) & M64;
+    exp--;
+  }
+  if (prec >= 0 && prec < 15) {
+    const shift = BigInt(prec * 4);
+    const extra = (mant << shift) & ((1n << 60n) - 1n);
+    mant >>= 60n - shift;
+    if ((extra | (mant & 1n)) > 1n << 59n) mant++;
+    mant = (mant << (60n - shift)) & M64;
+    if ((mant & (1n << 61n)) !== 0n) {
+      mant >>= 1n;
       exp++;
     }
-    while (mant < 1) {
-      mant *= 2;
-      exp--;
+  }
+  const hex = fmt === 'X' ? '0123456789ABCDEF' : '0123456789abcdef';
+  let out = (neg ? '-' : '') + '0' + fmt + String((mant >> 60n) & 1n);
+  mant = (mant << 4n) & M64;
+  if (prec < 0 && mant !== 0n) {
+    out += '.';
+    while (mant !== 0n) {
+      out += hex[Number((mant >> 60n) & 15n)];
+      mant = (mant << 4n) & M64;
+    }
+  } else if (prec > 0) {
+    out += '.';
+    for (let i = 0; i < prec; i++) {
+      out += hex[Number((mant >> 60n) & 15n)];
+      mant = (mant << 4n) & M64;
     }
   }
-  let frac = mant - Math.floor(mant);
-  let hex = '';
-  const maxDigits = prec < 0 ? 13 : prec;
-  for (let i = 0; i < maxDigits; i++) {
-    frac *= 16;
-    const d = Math.floor(frac);
-    hex += d.toString(16);
-    frac -= d;
-  }
-  if (prec >= 0 && frac >= 0.5) {
-    // round up
-    const n = BigInt('0x1' + hex) + 1n;
-    let str = n.toString(16);
-    if (str.length > hex.length + 1) {
-      abs = 0;
-      exp++;
-      str = str.slice(0, -1);
-    }
-    hex = str.slice(1);
-  }
-  if (prec < 0) hex = hex.replace(/0+$/, '');
-  let s = (neg ? '-' : '') + '0x1';
-  if (abs === 0 && f === 0) s = (neg ? '-' : '') + '0x0';
-  if (hex.length > 0) s += '.' + hex;
-  s += 'p' + (exp >= 0 ? '+' : '-') + String(Math.abs(exp)).padStart(2, '0');
-  return fmt === 'X' ? s.toUpperCase() : s;
+  out += fmt === 'X' ? 'P' : 'p';
+  out += exp < 0 ? '-' : '+';
+  const e = Math.abs(exp);
+  out += e < 10 ? '0' + e : String(e);
+  return out;
 }
 
 function formatBinaryFloat(f: number): string {

@@ -89,11 +89,16 @@ function inList(haystack: unknown[], needle: unknown): boolean {
   return false;
 }
 
+/** The dynamic type named in a failed Go type assertion message. */
+function ifaceType(v: unknown): string {
+  return v === null || v === undefined ? 'nil' : goTypeOf(v);
+}
+
 function dig(ps: unknown[]): unknown {
   if (ps.length < 3) fail('dig needs at least three arguments');
   const last = ps[ps.length - 1];
   if (!isGoMap(last))
-    fail(`interface conversion: interface {} is ${goTypeOf(last)}, not map[string]interface {}`);
+    fail(`interface conversion: interface {} is ${ifaceType(last)}, not map[string]interface {}`);
   const def_ = ps[ps.length - 2];
   const ks = ps.slice(0, -2).map((k) => {
     if (typeof k !== 'string')
@@ -106,7 +111,7 @@ function dig(ps: unknown[]): unknown {
     if (step === undefined) return def_;
     if (i === ks.length - 1) return step;
     if (!isGoMap(step))
-      fail(`interface conversion: interface {} is ${goTypeOf(step)}, not map[string]interface {}`);
+      fail(`interface conversion: interface {} is ${ifaceType(step)}, not map[string]interface {}`);
     dict = step;
   }
   return def_;

@@ -223,6 +223,7 @@ export function fromYAML(text: string, wantArray: boolean): unknown {
   try {
     doc = yamlParse(text, {
       version: '1.1',
+      logLevel: 'error',
       merge: true,
       uniqueKeys: false,
       // yaml.v2 (through sigs.k8s.io/yaml) keeps timestamps and sexagesimal numbers as strings

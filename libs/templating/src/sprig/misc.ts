@@ -9,7 +9,7 @@ import {
 } from 'node:crypto';
 import { sprintf } from '../go/fmt.js';
 import { def, fail, type FuncContext, type FuncMap } from '../go/funcs.js';
-import { canBackquote, quote } from '../go/strconv.js';
+import { quote } from '../go/strconv.js';
 import {
   GoNum,
   deepEqual,
@@ -22,7 +22,16 @@ import {
 } from '../go/values.js';
 import { empty } from './collections.js';
 import { marshalOrEmpty, parseJSON, toJSON } from './encoding.js';
-import { compileRegexp, findAll, quoteMeta, replaceAll, split, type GoRegexp } from './regex.js';
+import {
+  compileRegexp,
+  findAll,
+  matches,
+  mustCompile,
+  quoteMeta,
+  replaceAll,
+  split,
+  type GoRegexp,
+} from './regex.js';
 import { parseVersion, semverCompare } from './semver.js';
 import {
   GoTime,
@@ -250,14 +259,7 @@ function durationRound(v: unknown): string {
 }
 
 // ---- regex helpers ----
-function mustRe(expr: string): GoRegexp {
-  try {
-    return compileRegexp(expr);
-  } catch (e) {
-    const q = canBackquote(expr) ? '`' + expr + '`' : quote(expr);
-    fail(`regexp: Compile(${q}): ${(e as Error).message}`);
-  }
-}
+const mustRe = mustCompile;
 function tryRe(expr: string): GoRegexp {
   try {
     return compileRegexp(expr);
@@ -388,30 +390,28 @@ export function addMiscFuncs(m: FuncMap): void {
   // regex
   def(m, 'regexMatch', 'string,string', (re: string, s: string) => {
     try {
-      const r = compileRegexp(re);
-      r.re.lastIndex = 0;
-      return r.re.test(s);
+      return matches(compileRegexp(re), s);
     } catch {
       return false;
     }
   });
   def(m, 'mustRegexMatch', 'string,string', (re: string, s: string) => {
-    const r = tryRe(re);
-    r.re.lastIndex = 0;
-    return r.re.test(s);
+    return matches(tryRe(re), s);
   });
   const findAllFn = (get: (e: string) => GoRegexp) => (re: string, s: string, n: number) => {
     const r = get(re);
     const ms = findAll(r, s, n);
     return typedSlice(
-      ms.map((x) => x[0]),
+      ms.map((x) => s.slice(x[0], x[1])),
       'string',
     );
   };
   def(m, 'regexFindAll', 'string,string,int', findAllFn(mustRe));
   def(m, 'mustRegexFindAll', 'string,string,int', findAllFn(tryRe));
-  const findFn = (get: (e: string) => GoRegexp) => (re: string, s: string) =>
-    findAll(get(re), s, 1)[0]?.[0] ?? '';
+  const findFn = (get: (e: string) => GoRegexp) => (re: string, s: string) => {
+    const m0 = findAll(get(re), s, 1)[0];
+    return m0 ? s.slice(m0[0], m0[1]) : '';
+  };
   def(m, 'regexFind', 'string,string', findFn(mustRe));
   def(m, 'mustRegexFind', 'string,string', findFn(tryRe));
   def(m, 'regexReplaceAll', 'string,string,string', (re: string, s: string, r: string) =>

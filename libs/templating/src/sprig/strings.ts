@@ -347,9 +347,7 @@ function toCamelCase(str: string, isBig: boolean): string {
     }
     out += r0;
   }
-  if (i >= rs.length) {
-    return out + (isConnector(r0) ? '' : r0);
-  }
+  if (i >= rs.length) return out + r0;
   while (i < rs.length) {
     const r1 = r0;
     r0 = rs[i++];
@@ -382,7 +380,7 @@ function shuffle(s: string): string {
 }
 
 function randFrom(chars: string, count: number, ctx: FuncContext): string {
-  if (count < 0) fail(`Requested random string length ${count} is less than 0.`);
+  if (count < 0) return ''; // goutils returns an error, which sprig ignores
   ctx.checkSize(count);
   let out = '';
   for (let i = 0; i < count; i++) out += chars[randomInt(chars.length)];
@@ -513,12 +511,14 @@ export function addStringFuncs(m: FuncMap): void {
       .join(' '),
   );
   def(m, 'indent', 'int,string', function (this: FuncContext, n: number, v: string) {
-    const pad = ' '.repeat(Math.max(n, 0));
+    if (n < 0) fail('strings: negative Repeat count');
+    const pad = ' '.repeat(n);
     this.checkSize(v.length + pad.length * (1 + (v.match(/\n/g)?.length ?? 0)));
     return pad + v.replaceAll('\n', '\n' + pad);
   });
   def(m, 'nindent', 'int,string', function (this: FuncContext, n: number, v: string) {
-    const pad = ' '.repeat(Math.max(n, 0));
+    if (n < 0) fail('strings: negative Repeat count');
+    const pad = ' '.repeat(n);
     this.checkSize(v.length + pad.length * (1 + (v.match(/\n/g)?.length ?? 0)));
     return '\n' + pad + v.replaceAll('\n', '\n' + pad);
   });

@@ -55,7 +55,6 @@ const resolveMap = new Set([
   '-.inf',
   '-.Inf',
   '-.INF',
-  '<<',
 ]);
 const yamlStyleFloat = /^[-+]?(\.[0-9]+|[0-9]+(\.[0-9]*)?)([eE][-+]?[0-9]+)?$/;
 const base60Float = /^[-+]?[0-9][0-9_]*(?::[0-5]?[0-9])+(?:\.[0-9_]*)?$/;
@@ -80,13 +79,16 @@ function isTimestamp(s: string): boolean {
 function resolvesToString(s: string): boolean {
   if (resolveMap.has(s)) return false;
   const c = s[0];
-  if (c === '.') return parseGoFloat(s) === undefined || s.includes('_');
+  if (c === '.') {
+    const f = parseGoFloat(s);
+    return f === undefined || !Number.isFinite(f) || s.includes('_');
+  }
   if ((c >= '0' && c <= '9') || c === '+' || c === '-') {
     if (isTimestamp(s)) return false;
     const plain = s.replaceAll('_', '');
     const v = parseGoBigInt(plain, 0);
     if (v !== undefined && v >= -(2n ** 63n) && v < 2n ** 64n) return false;
-    if (yamlStyleFloat.test(plain)) return false;
+    if (yamlStyleFloat.test(plain) && Number.isFinite(Number(plain))) return false; // ParseFloat range errors stay strings
     if (/^-?0b[01]+$/.test(plain)) return false;
   }
   return true;
@@ -352,7 +354,7 @@ class Emitter {
     }
   }
 
-  node(v: JsonValue, ctx: 'root' | 'mapvalue' | 'seqitem'): void {
+  node(v: JsonValue, ctx: 'root' | 'mapvalue' | 'complexvalue' | 'seqitem'): void {
     if (Array.isArray(v)) {
       if (v.length === 0) return this.flowEmpty('[]');
       const saved = this.indent;
@@ -373,9 +375,19 @@ class Emitter {
       this.indent = this.indent < 0 ? 0 : this.indent + bestIndent;
       for (const k of keys) {
         this.writeIndent();
-        this.scalar(k, resolvesToString(k) && !base60Float.test(k), true);
-        this.indicator(':', false, false, false);
-        this.node(v[k], 'mapvalue');
+        const plainOk = resolvesToString(k) && !base60Float.test(k);
+        if (!analyze(k).multiline && Buffer.byteLength(k) <= 128) {
+          this.scalar(k, plainOk, true);
+          this.indicator(':', false, false, false);
+          this.node(v[k], 'mapvalue');
+        } else {
+          // not a simple key: "? key" on its own, then ": value"
+          this.indicator('?', true, false, true);
+          this.scalar(k, plainOk, false);
+          this.writeIndent();
+          this.indicator(':', true, false, true);
+          this.node(v[k], 'complexvalue');
+        }
       }
       this.indent = saved;
       return;
@@ -473,7 +485,9 @@ export function naturalLess(a: string, b: string): number {
 export function emitYAML(v: JsonValue): string {
   const e = new Emitter();
   e.node(v, 'root');
-  return e.out + '\n';
+  // document end: yaml_emitter_write_indent at indent 0
+  if (!e.indention || e.column > 0 || !e.whitespace) e.putBreak();
+  return e.out;
 }
 
 export type { JsonValue };
