@@ -4,6 +4,7 @@ import type { Agent } from '../../apps/agent/src/agent.js';
 import type { RunningHub } from '../../apps/hub/src/hub.js';
 import { TestRepo } from '../support/git-repo.js';
 import {
+  TEST_ADMIN_TOKEN,
   api,
   createTestDatabase,
   startTestAgent,
@@ -82,7 +83,7 @@ spec:
   const postYaml = async (path: string, yaml: string) => {
     const res = await fetch(`${hub.httpUrl}${path}`, {
       method: 'POST',
-      headers: { 'content-type': 'application/yaml' },
+      headers: { 'content-type': 'application/yaml', authorization: `Bearer ${TEST_ADMIN_TOKEN}` },
       body: yaml,
     });
     return { status: res.status, body: (await res.json()) as any };
@@ -177,7 +178,7 @@ spec:
     expect(res.status).toBe(404); // clusters are PATCHed, not PUT
     const patch = await fetch(`${hub.httpUrl}/api/v1/clusters/west`, {
       method: 'PATCH',
-      headers: { 'content-type': 'application/json' },
+      headers: { 'content-type': 'application/json', authorization: `Bearer ${TEST_ADMIN_TOKEN}` },
       body: JSON.stringify({ labels: { env: 'staging' } }),
     });
     expect(patch.status).toBe(200);
@@ -208,7 +209,7 @@ spec:
   it('deletes nothing when a generator fails', async () => {
     const res = await fetch(`${hub.httpUrl}/api/v1/applicationsets/fleet`, {
       method: 'PUT',
-      headers: { 'content-type': 'application/yaml' },
+      headers: { 'content-type': 'application/yaml', authorization: `Bearer ${TEST_ADMIN_TOKEN}` },
       body: appset().replace('revision: main', 'revision: no-such-branch'),
     });
     expect(res.status).toBe(200);
@@ -217,7 +218,9 @@ spec:
       const p = st.conditions.find((c: any) => c.type === 'ParametersGenerated');
       return p?.status === 'False' ? st : false;
     });
-    expect(s.conditions.find((c: any) => c.type === 'ErrorOccurred').message).toContain('no-such-branch');
+    expect(s.conditions.find((c: any) => c.type === 'ErrorOccurred').message).toContain(
+      'no-such-branch',
+    );
     expect(await appNames()).toEqual(['c-east']);
     expect(await configMapApp(clusters[0], 'c')).toBe('c');
   });

@@ -4,7 +4,13 @@ import { parse } from 'yaml';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { runCli } from '../../apps/cli/src/cli.js';
 import type { RunningHub } from '../../apps/hub/src/hub.js';
-import { createTestDatabase, startTestHub, tempDir, waitFor } from '../support/hub-harness.js';
+import {
+  TEST_ADMIN_TOKEN,
+  createTestDatabase,
+  startTestHub,
+  tempDir,
+  waitFor,
+} from '../support/hub-harness.js';
 
 describe('axle CLI against a running hub', () => {
   let hub: RunningHub;
@@ -16,7 +22,7 @@ describe('axle CLI against a running hub', () => {
     const code = await runCli(args, {
       stdout: (s) => (out += s),
       stderr: (s) => (err += s),
-      env: { AXLE_SERVER: hub.httpUrl },
+      env: { AXLE_SERVER: hub.httpUrl, AXLE_TOKEN: TEST_ADMIN_TOKEN },
     });
     return { code, out, err };
   };

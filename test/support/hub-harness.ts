@@ -8,6 +8,9 @@ import type { TestCluster } from './kube-cluster.js';
 
 export { tempDir } from './temp-dir.js';
 
+/** The admin API token every test hub is started with. */
+export const TEST_ADMIN_TOKEN = 'axle_api_test-admin-token-0123456789';
+
 /** A fresh database on the shared embedded PostgreSQL; returns its URL. */
 export async function createTestDatabase(): Promise<string> {
   const admin = inject('pgAdminUrl');
@@ -36,6 +39,7 @@ export async function startTestHub(opts: {
     AXLE_GIT_POLL_SECONDS: '3600',
     AXLE_RESYNC_SECONDS: '3600',
     AXLE_LOG_LEVEL: process.env.AXLE_TEST_LOG_LEVEL ?? 'warn',
+    AXLE_ADMIN_TOKEN: TEST_ADMIN_TOKEN,
     ...opts.env,
   });
   return startHub(config);
@@ -92,13 +96,15 @@ export async function waitFor<T>(
 }
 
 /** Minimal JSON client for the hub's REST API. */
-export function api(hub: RunningHub | string) {
+export function api(hub: RunningHub | string, token: string | null = TEST_ADMIN_TOKEN) {
   const base = typeof hub === 'string' ? hub : hub.httpUrl;
   const call = async (method: string, path: string, body?: unknown, raw?: string) => {
     const res = await fetch(`${base}${path}`, {
       method,
-      headers:
-        body !== undefined || raw !== undefined ? { 'content-type': 'application/json' } : {},
+      headers: {
+        ...(body !== undefined || raw !== undefined ? { 'content-type': 'application/json' } : {}),
+        ...(token ? { authorization: `Bearer ${token}` } : {}),
+      },
       body: raw ?? (body !== undefined ? JSON.stringify(body) : undefined),
       signal: AbortSignal.timeout(15_000),
     });

@@ -1,4 +1,5 @@
 import { readFileSync } from 'node:fs';
+import { join } from 'node:path';
 import { Command, CommanderError, Option } from 'commander';
 import { parseAllDocuments } from 'yaml';
 import { assessHealthOfYamlDocuments } from '../../../libs/health/src/index.js';
@@ -57,15 +58,22 @@ export async function runCli(argv: string[], io: CliIO): Promise<number> {
       new Option('-s, --server <url>', 'hub URL').env('AXLE_SERVER').default(DEFAULT_SERVER),
     )
     .addOption(new Option('-o, --output <format>', 'json | yaml | table'))
+    .addOption(
+      new Option(
+        '-t, --token <token>',
+        "API token (default: $AXLE_TOKEN, else the hub's .axle/admin-token here)",
+      ),
+    )
     .exitOverride()
     .configureOutput({ writeOut: io.stdout, writeErr: io.stderr })
     .showHelpAfterError(false);
 
   const opts = () => {
-    const o = program.opts<{ server: string; output?: string }>();
+    const o = program.opts<{ server: string; output?: string; token?: string }>();
     return {
       client: new HubClient(
         io.env.AXLE_SERVER && o.server === DEFAULT_SERVER ? io.env.AXLE_SERVER : o.server,
+        o.token ?? io.env.AXLE_TOKEN ?? localAdminToken(io.env),
       ),
       format: parseFormat(o.output),
     };
@@ -200,6 +208,87 @@ export async function runCli(argv: string[], io: CliIO): Promise<number> {
         );
     });
 
+  const token = program.command('token').description('API tokens (admin)');
+  token
+    .command('create <name>')
+    .description('create an API token and print it (shown once)')
+    .addOption(
+      new Option('-r, --role <role>', 'admin or readonly')
+        .choices(['admin', 'readonly'])
+        .default('readonly'),
+    )
+    .option('--expires-in-hours <n>', 'expiry, in hours', (v) => Number(v))
+    .action(async (name: string, o: { role: string; expiresInHours?: number }) => {
+      const { client, format } = opts();
+      const r = await client.request<{ token: string; info: { name: string; role: string } }>(
+        'POST',
+        '/api/v1/tokens',
+        {
+          name,
+          role: o.role,
+          ...(o.expiresInHours !== undefined ? { expiresInHours: o.expiresInHours } : {}),
+        },
+      );
+      print(
+        format,
+        r,
+        () => `token "${r.info.name}" (${r.info.role}) created; shown once:\n${r.token}\n`,
+      );
+    });
+  token.command('list').action(async () => {
+    const { client, format } = opts();
+    const list = await client.request<
+      {
+        name: string;
+        role: string;
+        expiresAt: string | null;
+        revoked: boolean;
+        lastUsedAt: string | null;
+      }[]
+    >('GET', '/api/v1/tokens');
+    print(format, list, () =>
+      table(
+        ['NAME', 'ROLE', 'EXPIRES', 'STATE', 'LAST USED'],
+        list.map((t) => [
+          t.name,
+          t.role,
+          t.expiresAt ?? 'never',
+          t.revoked ? 'revoked' : 'active',
+          t.lastUsedAt ?? '-',
+        ]),
+      ),
+    );
+  });
+  token.command('revoke <name>').action(async (name: string) => {
+    const { client } = opts();
+    await client.request('DELETE', `/api/v1/tokens/${encodeURIComponent(name)}`);
+    io.stdout(`token "${name}" revoked\n`);
+  });
+
+  program
+    .command('events')
+    .description('the audit log: who changed what, when, with before and after')
+    .option('--kind <kind>', 'Cluster, Application, ApplicationSet, ApiToken')
+    .option('--name <name>', 'resource name')
+    .option('--limit <n>', 'most events to show', '50')
+    .action(async (o: { kind?: string; name?: string; limit: string }) => {
+      const { client, format } = opts();
+      const q = new URLSearchParams({
+        limit: o.limit,
+        ...(o.kind ? { kind: o.kind } : {}),
+        ...(o.name ? { name: o.name } : {}),
+      });
+      const events = await client.request<
+        { id: string; at: string; actor: string; action: string; kind: string; name: string }[]
+      >('GET', `/api/v1/events?${q.toString()}`);
+      print(format, events, () =>
+        table(
+          ['TIME', 'ACTOR', 'ACTION', 'RESOURCE'],
+          events.map((e) => [e.at, e.actor, e.action, `${e.kind}/${e.name}`]),
+        ),
+      );
+    });
+
   const appset = registerAppsetCommands(program, io);
   appset
     .command('create')
@@ -287,6 +376,17 @@ export async function runCli(argv: string[], io: CliIO): Promise<number> {
     }
     io.stderr(`error: ${(e as Error).message}\n`);
     return 1;
+  }
+}
+
+/** A hub started from this checkout writes its first admin token here (AXLE_DATA_DIR/admin-token). */
+function localAdminToken(env: NodeJS.ProcessEnv): string | undefined {
+  try {
+    return (
+      readFileSync(join(env.AXLE_DATA_DIR ?? '.axle', 'admin-token'), 'utf8').trim() || undefined
+    );
+  } catch {
+    return undefined;
   }
 }
 

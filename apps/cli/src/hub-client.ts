@@ -2,14 +2,20 @@ import { CliError } from './output.js';
 
 /** The hub's REST API as the CLI uses it; errors become messages that name fields. */
 export class HubClient {
-  constructor(private readonly server: string) {}
+  constructor(
+    private readonly server: string,
+    private readonly token?: string,
+  ) {}
 
   async request<T>(method: string, path: string, body?: unknown): Promise<T> {
     let res: Response;
     try {
       res = await fetch(`${this.server.replace(/\/+$/, '')}${path}`, {
         method,
-        headers: body !== undefined ? { 'content-type': 'application/json' } : {},
+        headers: {
+          ...(body !== undefined ? { 'content-type': 'application/json' } : {}),
+          ...(this.token ? { authorization: `Bearer ${this.token}` } : {}),
+        },
         body: body !== undefined ? JSON.stringify(body) : undefined,
         signal: AbortSignal.timeout(30_000),
       });

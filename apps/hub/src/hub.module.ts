@@ -1,4 +1,5 @@
 import { type DynamicModule, Module } from '@nestjs/common';
+import { APP_GUARD } from '@nestjs/core';
 import { ScheduleModule } from '@nestjs/schedule';
 import { ApplicationsController } from './applications/applications.controller.js';
 import { ApplicationsService } from './applications/applications.service.js';
@@ -14,6 +15,11 @@ import { DispatchNotifier } from './dispatch/dispatch.notifier.js';
 import { GitPoller } from './git/git.poller.js';
 import { GitService } from './git/git.service.js';
 import { WebhooksController } from './git/webhooks.controller.js';
+import { AuditController } from './audit/audit.controller.js';
+import { AuditService } from './audit/audit.service.js';
+import { AuthGuard } from './auth/auth.guard.js';
+import { TokensController } from './auth/tokens.controller.js';
+import { TokensService } from './auth/tokens.service.js';
 import { HealthController } from './health/health.controller.js';
 import { MetricsController } from './metrics/metrics.controller.js';
 import { MetricsService } from './metrics/metrics.service.js';
@@ -41,6 +47,8 @@ export class HubModule {
         WebhooksController,
         HealthController,
         MetricsController,
+        TokensController,
+        AuditController,
       ],
       providers: [
         ...configProviders,
@@ -55,6 +63,9 @@ export class HubModule {
         AppSetsService,
         AgentGatewayServer,
         MetricsService,
+        AuditService,
+        TokensService,
+        { provide: APP_GUARD, useClass: AuthGuard },
       ],
     };
   }

@@ -4,6 +4,7 @@ import { NestFactory } from '@nestjs/core';
 import type { NestExpressApplication } from '@nestjs/platform-express';
 import { DocumentBuilder, SwaggerModule } from '@nestjs/swagger';
 import { join } from 'node:path';
+import { runWithActor } from './auth/request-context.js';
 import { HubExceptionFilter } from './common/exception.filter.js';
 import type { HubConfig } from './config/hub-config.js';
 import { startEmbeddedPostgres, type EmbeddedDatabase } from './database/embedded-postgres.js';
@@ -45,6 +46,8 @@ export async function startHub(config: HubConfig): Promise<RunningHub> {
       type: ['application/yaml', 'application/x-yaml', 'text/yaml'],
     });
     app.useGlobalFilters(new HubExceptionFilter());
+    // Each request runs in its own context; the auth guard records the actor there for auditing.
+    app.use((_req: unknown, _res: unknown, next: () => void) => runWithActor('anonymous', next));
     const doc = SwaggerModule.createDocument(
       app,
       new DocumentBuilder()

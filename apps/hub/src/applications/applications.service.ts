@@ -2,6 +2,7 @@ import { Injectable } from '@nestjs/common';
 import { Subject } from 'rxjs';
 import { DataSource, QueryFailedError, type EntityManager, type Repository } from 'typeorm';
 import { ClusterEntity } from '../clusters/cluster.entity.js';
+import { AuditService } from '../audit/audit.service.js';
 import { Conflict, NotFound } from '../common/validation.js';
 import { AppTargetEntity, type HealthState, type SyncState } from './app-target.entity.js';
 import { ApplicationEntity } from './application.entity.js';
@@ -60,7 +61,10 @@ export class ApplicationsService {
   /** Application ids whose spec changed or that were deleted: the reconciler listens. */
   readonly changes$ = new Subject<AppChange>();
 
-  constructor(private readonly ds: DataSource) {
+  constructor(
+    private readonly ds: DataSource,
+    private readonly audit: AuditService,
+  ) {
     this.apps = ds.getRepository(ApplicationEntity);
     this.targets = ds.getRepository(AppTargetEntity);
   }
@@ -76,21 +80,28 @@ export class ApplicationsService {
       throw e;
     }
     const app = await this.getEntity(name);
+    await this.audit.record('application.create', 'Application', name, undefined, spec);
     this.changes$.next({ id: app.id, deleted: false });
     return this.get(name);
   }
 
   async update(name: string, spec: ApplicationSpec): Promise<ApplicationView> {
     const app = await this.getEntity(name);
+    const before = app.spec;
     Object.assign(app, { spec, specVersion: app.specVersion + 1 });
     await this.apps.save(app);
+    await this.audit.record('application.update', 'Application', name, before, spec);
     this.changes$.next({ id: app.id, deleted: false });
     return this.get(name);
   }
 
   async delete(name: string): Promise<void> {
     const app = await this.getEntity(name);
-    this.announce(await this.ds.transaction((tx) => this.deleteInTx(tx, app.id, true)));
+    const change = await this.ds.transaction(async (tx) => {
+      await this.audit.record('application.delete', 'Application', name, app.spec, undefined, tx);
+      return this.deleteInTx(tx, app.id, true);
+    });
+    this.announce(change);
   }
 
   /** Publishes changes made in a transaction, once it has committed. */

@@ -23,6 +23,8 @@ import type { ClusterInfo } from '../../../../libs/generators/src/index.js';
 import { CachedTreeReader } from '../../../../libs/git/src/index.js';
 import { KeyedQueue } from '../../../../libs/workqueue/src/keyed-queue.js';
 import { ApplicationEntity } from '../applications/application.entity.js';
+import { AuditService } from '../audit/audit.service.js';
+import { runWithActor } from '../auth/request-context.js';
 import type { ApplicationSpec } from '../applications/application.schemas.js';
 import { ApplicationsService, type AppChange } from '../applications/applications.service.js';
 import { ClusterEntity } from '../clusters/cluster.entity.js';
@@ -80,6 +82,7 @@ export class AppSetEvaluator implements OnApplicationBootstrap, OnModuleDestroy 
     private readonly clusters: ClustersService,
     private readonly scheduler: SchedulerRegistry,
     private readonly metrics: MetricsService,
+    private readonly audit: AuditService,
     @Inject(HUB_CONFIG) private readonly config: HubConfig,
   ) {
     this.reader = new CachedTreeReader(git.cache);
@@ -237,6 +240,19 @@ export class AppSetEvaluator implements OnApplicationBootstrap, OnModuleDestroy 
         out.push(await this.apps.deleteInTx(tx, owned.get(name)!.id, !preserve));
       if (ev.plan.delete.length > 0) {
         await tx.update(ApplicationSetEntity, { id: entity.id }, { deletionConfirmed: [] });
+      }
+      if (out.length > 0) {
+        // One event per evaluation that changed something, naming what it changed.
+        await runWithActor(`applicationset:${entity.name}`, () =>
+          this.audit.record(
+            'applicationset.apply',
+            'ApplicationSet',
+            entity.name,
+            undefined,
+            { created: ev.plan.create, updated: ev.plan.update, deleted: ev.plan.delete },
+            tx,
+          ),
+        );
       }
       return out;
     });

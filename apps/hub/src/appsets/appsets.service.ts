@@ -4,6 +4,7 @@ import { parse as parseYaml } from 'yaml';
 import { parseApplicationSet, type ApplicationSet } from '../../../../libs/appset/src/index.js';
 import { ApplicationEntity } from '../applications/application.entity.js';
 import { ApplicationsService, type AppChange } from '../applications/applications.service.js';
+import { AuditService } from '../audit/audit.service.js';
 import { Conflict, NotFound, ValidationFailed } from '../common/validation.js';
 import {
   ApplicationSetEntity,
@@ -33,6 +34,7 @@ export class AppSetsService {
     private readonly ds: DataSource,
     private readonly evaluator: AppSetEvaluator,
     private readonly apps: ApplicationsService,
+    private readonly audit: AuditService,
   ) {
     this.repo = ds.getRepository(ApplicationSetEntity);
   }
@@ -57,6 +59,13 @@ export class AppSetsService {
       throw e;
     }
     const saved = await this.entity(appset.metadata.name);
+    await this.audit.record(
+      'applicationset.create',
+      'ApplicationSet',
+      saved.name,
+      undefined,
+      document,
+    );
     this.evaluator.enqueue(saved.id);
     return this.view(saved);
   }
@@ -69,6 +78,7 @@ export class AppSetsService {
         { field: 'metadata.name', reason: `must be "${name}" (renaming is not supported)` },
       ]);
     }
+    const before = existing.document;
     Object.assign(existing, {
       document,
       warnings,
@@ -77,6 +87,7 @@ export class AppSetsService {
       deletionConfirmed: [],
     });
     await this.repo.save(existing);
+    await this.audit.record('applicationset.update', 'ApplicationSet', name, before, document);
     this.evaluator.enqueue(existing.id);
     return this.view(await this.entity(name));
   }
@@ -94,6 +105,14 @@ export class AppSetsService {
       const out: AppChange[] = [];
       for (const a of owned) out.push(await this.apps.deleteInTx(tx, a.id, prune));
       await tx.delete(ApplicationSetEntity, { id: existing.id });
+      await this.audit.record(
+        'applicationset.delete',
+        'ApplicationSet',
+        name,
+        existing.document,
+        undefined,
+        tx,
+      );
       return out;
     });
     this.apps.announce(...changes);
@@ -125,6 +144,9 @@ export class AppSetsService {
     const e = await this.entity(name);
     const pending = e.status.pendingDeletion ?? [];
     await this.repo.update({ id: e.id }, { deletionConfirmed: pending });
+    await this.audit.record('applicationset.confirm-deletion', 'ApplicationSet', name, undefined, {
+      confirmed: pending,
+    });
     this.evaluator.enqueue(e.id);
     return { confirmed: pending };
   }

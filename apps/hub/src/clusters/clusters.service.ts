@@ -1,6 +1,7 @@
 import { Injectable } from '@nestjs/common';
 import { Subject } from 'rxjs';
 import { DataSource, QueryFailedError, type Repository } from 'typeorm';
+import { AuditService } from '../audit/audit.service.js';
 import { Conflict, NotFound } from '../common/validation.js';
 import { hashToken, newToken } from '../common/tokens.js';
 import { ClusterEntity } from './cluster.entity.js';
@@ -23,7 +24,10 @@ export class ClustersService {
   /** Inventory changes, for whatever depends on the set of clusters (apps, generators, sessions). */
   readonly events$ = new Subject<ClusterEvent>();
 
-  constructor(ds: DataSource) {
+  constructor(
+    ds: DataSource,
+    private readonly audit: AuditService,
+  ) {
     this.repo = ds.getRepository(ClusterEntity);
   }
 
@@ -40,6 +44,7 @@ export class ClustersService {
       throw e;
     }
     const saved = await this.getEntity(input.name);
+    await this.audit.record('cluster.create', 'Cluster', saved.name, undefined, toView(saved));
     this.events$.next({ type: 'added', cluster: saved });
     return { cluster: toView(saved), agentToken: token };
   }
@@ -64,8 +69,10 @@ export class ClustersService {
 
   async update(name: string, input: UpdateCluster): Promise<ClusterView> {
     const c = await this.getEntity(name);
+    const before = toView(c);
     Object.assign(c, Object.fromEntries(Object.entries(input).filter(([, v]) => v !== undefined)));
     await this.repo.save(c);
+    await this.audit.record('cluster.update', 'Cluster', name, before, toView(c));
     this.events$.next({ type: 'updated', cluster: c });
     return toView(c);
   }
@@ -73,6 +80,7 @@ export class ClustersService {
   async delete(name: string): Promise<void> {
     const c = await this.getEntity(name);
     await this.repo.delete({ id: c.id });
+    await this.audit.record('cluster.delete', 'Cluster', name, toView(c), undefined);
     this.events$.next({ type: 'removed', cluster: c });
   }
 

@@ -22,6 +22,11 @@ const schema = z.object({
   AXLE_RESYNC_SECONDS: durationSeconds.default(300),
   AXLE_HEARTBEAT_SECONDS: durationSeconds.default(15),
   AXLE_GIT_TIMEOUT_SECONDS: durationSeconds.default(120),
+  AXLE_ADMIN_TOKEN: z
+    .string()
+    .max(200)
+    .refine((t) => t === '' || t.length >= 20, 'must be at least 20 characters')
+    .optional(),
   AXLE_APPSET_MAX_DELETE_SHARE: z.coerce.number().min(0).max(1).default(0.5),
   AXLE_LOG_LEVEL: z.enum(['error', 'warn', 'log', 'debug', 'verbose']).default('log'),
 });
@@ -38,6 +43,8 @@ export interface HubConfig {
   resyncSeconds: number;
   heartbeatSeconds: number;
   gitTimeoutSeconds: number;
+  /** A bootstrap admin API token; when absent the hub writes one to <dataDir>/admin-token. */
+  adminToken?: string;
   /** Deleting more than this share of an ApplicationSet's applications needs a confirmation. */
   appsetMaxDeleteShare: number;
   logLevel: 'error' | 'warn' | 'log' | 'debug' | 'verbose';
@@ -65,6 +72,7 @@ export function loadHubConfig(env: NodeJS.ProcessEnv = process.env): HubConfig {
     heartbeatSeconds: e.AXLE_HEARTBEAT_SECONDS,
     gitTimeoutSeconds: e.AXLE_GIT_TIMEOUT_SECONDS,
     appsetMaxDeleteShare: e.AXLE_APPSET_MAX_DELETE_SHARE,
+    adminToken: e.AXLE_ADMIN_TOKEN || undefined,
     logLevel: e.AXLE_LOG_LEVEL,
   };
 }

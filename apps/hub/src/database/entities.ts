@@ -1,4 +1,6 @@
 import { ApplicationSetEntity } from '../appsets/application-set.entity.js';
+import { AuditEventEntity } from '../audit/audit-event.entity.js';
+import { ApiTokenEntity } from '../auth/api-token.entity.js';
 import { AppTargetEntity } from '../applications/app-target.entity.js';
 import { ApplicationEntity } from '../applications/application.entity.js';
 import { ClusterEntity } from '../clusters/cluster.entity.js';
@@ -12,4 +14,6 @@ export const ENTITIES = [
   BundleEntity,
   RepositoryEntity,
   ApplicationSetEntity,
+  ApiTokenEntity,
+  AuditEventEntity,
 ];

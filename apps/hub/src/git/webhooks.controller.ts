@@ -1,3 +1,4 @@
+import { Public } from '../auth/auth.guard.js';
 import { Body, Controller, HttpCode, Post } from '@nestjs/common';
 import { ApiOperation, ApiTags } from '@nestjs/swagger';
 import { z } from 'zod';
@@ -23,6 +24,7 @@ const webhookSchema = z.looseObject({
 });
 
 @ApiTags('webhooks')
+@Public()
 @Controller('api/v1/webhooks')
 export class WebhooksController {
   constructor(private readonly git: GitService) {}

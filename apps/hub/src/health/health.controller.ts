@@ -1,9 +1,11 @@
+import { Public } from '../auth/auth.guard.js';
 import { Controller, Get, ServiceUnavailableException } from '@nestjs/common';
 import { ApiTags } from '@nestjs/swagger';
 import { DataSource } from 'typeorm';
 import { AgentGatewayServer } from '../dispatch/agent-gateway.server.js';
 
 @ApiTags('health')
+@Public()
 @Controller()
 export class HealthController {
   constructor(
