@@ -8,10 +8,19 @@ import type { AddressInfo } from 'node:net';
  */
 export async function serveGitOverHttp(
   root: string,
+  opts: { auth?: { username: string; password: string } } = {},
 ): Promise<{ url: string; requests: () => number; close(): Promise<void> }> {
   let count = 0;
   const server: Server = createServer((req, res) => {
     count++;
+    if (opts.auth) {
+      const { username, password } = opts.auth;
+      const expected = `Basic ${Buffer.from(`${username}:${password}`).toString('base64')}`;
+      if (req.headers.authorization !== expected) {
+        res.writeHead(401, { 'WWW-Authenticate': 'Basic realm="git"' }).end();
+        return;
+      }
+    }
     const u = new URL(req.url ?? '/', 'http://127.0.0.1');
     const child = spawn('git', ['http-backend'], {
       env: {

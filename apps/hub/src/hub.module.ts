@@ -1,4 +1,4 @@
-import { type DynamicModule, Module } from '@nestjs/common';
+import { type DynamicModule, Logger, Module } from '@nestjs/common';
 import { APP_GUARD } from '@nestjs/core';
 import { ScheduleModule } from '@nestjs/schedule';
 import { ApplicationsController } from './applications/applications.controller.js';
@@ -21,6 +21,9 @@ import { AuthGuard } from './auth/auth.guard.js';
 import { TokensController } from './auth/tokens.controller.js';
 import { TokensService } from './auth/tokens.service.js';
 import { HealthController } from './health/health.controller.js';
+import { CredentialsController } from './repositories/credentials.controller.js';
+import { CredentialsService } from './repositories/credentials.service.js';
+import { SecretBox } from './secrets/secret-box.js';
 import { MetricsController } from './metrics/metrics.controller.js';
 import { MetricsService } from './metrics/metrics.service.js';
 import { AppReconciler } from './reconcile/app-reconciler.js';
@@ -48,6 +51,7 @@ export class HubModule {
         HealthController,
         MetricsController,
         TokensController,
+        CredentialsController,
         AuditController,
       ],
       providers: [
@@ -65,6 +69,19 @@ export class HubModule {
         MetricsService,
         AuditService,
         TokensService,
+        CredentialsService,
+        {
+          provide: SecretBox,
+          useFactory: () => {
+            if (config.secretKey) return SecretBox.fromKey(config.secretKey);
+            const { box, created } = SecretBox.fromFile(config.secretKeyFile, true);
+            if (created)
+              new Logger('Secrets').warn(
+                `created a key for secrets at rest: ${config.secretKeyFile}`,
+              );
+            return box;
+          },
+        },
         { provide: APP_GUARD, useClass: AuthGuard },
       ],
     };

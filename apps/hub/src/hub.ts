@@ -39,6 +39,7 @@ export async function startHub(config: HubConfig): Promise<RunningHub> {
     const app = await NestFactory.create<NestExpressApplication>(HubModule.forRoot(config, url), {
       logger: levels,
       bodyParser: false,
+      rawBody: true,
     });
     app.useBodyParser('json', { limit: '2mb' });
     app.useBodyParser('text', {

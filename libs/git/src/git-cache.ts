@@ -1,6 +1,7 @@
 import { createHash } from 'node:crypto';
 import { existsSync } from 'node:fs';
-import { mkdir, rm } from 'node:fs/promises';
+import { mkdir, mkdtemp, rm, writeFile } from 'node:fs/promises';
+import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { simpleGit, type SimpleGit } from 'simple-git';
 
@@ -14,6 +15,13 @@ export interface TreeEntry {
 }
 
 export class GitError extends Error {}
+
+/** How to authenticate to a repository; resolved per URL when fetching. */
+export type GitCredentials =
+  | { type: 'https'; username: string; password: string }
+  | { type: 'ssh'; privateKey: string; knownHosts: string };
+
+export type CredentialsLookup = (url: string) => Promise<GitCredentials | undefined>;
 
 const SHA_RE = /^[0-9a-f]{40}$/;
 
@@ -29,6 +37,7 @@ export class GitCache {
     private readonly dir: string,
     private readonly timeoutMs: number,
     private readonly failureBackoffMs = 5_000,
+    private readonly credentials: CredentialsLookup = () => Promise.resolve(undefined),
   ) {}
 
   /** Local directory of the bare clone for `url`. */
@@ -36,10 +45,48 @@ export class GitCache {
     return join(this.dir, createHash('sha256').update(url).digest('hex').slice(0, 24) + '.git');
   }
 
-  private git(cwd: string): SimpleGit {
-    return simpleGit({ ...GIT_OPTIONS, baseDir: cwd, timeout: { block: this.timeoutMs } }).env(
-      gitEnv(),
-    );
+  private git(cwd: string, extraEnv: Record<string, string> = {}): SimpleGit {
+    return simpleGit({
+      ...GIT_OPTIONS,
+      baseDir: cwd,
+      timeout: { block: this.timeoutMs },
+      allowEnvironment: [...GIT_OPTIONS.allowEnvironment, ...Object.keys(extraEnv)],
+      // Only our own credential settings (below) set these; the caller's environment is scrubbed.
+      unsafe: { allowUnsafeConfigEnvCount: true, allowUnsafeSshCommand: true },
+    }).env({ ...gitEnv(), ...extraEnv });
+  }
+
+  /**
+   * Credentials travel in the environment of the one git process that needs them (never in argv,
+   * the URL or the clone's config): HTTPS as an Authorization header, SSH as a key and known_hosts
+   * file in a private temporary directory removed afterwards.
+   */
+  private async authEnv(
+    url: string,
+  ): Promise<{ env: Record<string, string>; cleanup(): Promise<void> }> {
+    const creds = await this.credentials(url);
+    if (!creds) return { env: {}, cleanup: () => Promise.resolve() };
+    if (creds.type === 'https') {
+      const basic = Buffer.from(`${creds.username}:${creds.password}`).toString('base64');
+      return {
+        env: {
+          GIT_CONFIG_COUNT: '1',
+          GIT_CONFIG_KEY_0: 'http.extraHeader',
+          GIT_CONFIG_VALUE_0: `Authorization: Basic ${basic}`,
+        },
+        cleanup: () => Promise.resolve(),
+      };
+    }
+    const dir = await mkdtemp(join(tmpdir(), 'axle-ssh-'));
+    const key = creds.privateKey.endsWith('\n') ? creds.privateKey : `${creds.privateKey}\n`;
+    await writeFile(join(dir, 'key'), key, { mode: 0o600 });
+    await writeFile(join(dir, 'known_hosts'), creds.knownHosts, { mode: 0o600 });
+    return {
+      env: {
+        GIT_SSH_COMMAND: `ssh -i ${shellQuote(join(dir, 'key'))} -o IdentitiesOnly=yes -o UserKnownHostsFile=${shellQuote(join(dir, 'known_hosts'))} -o StrictHostKeyChecking=yes -o BatchMode=yes`,
+      },
+      cleanup: () => rm(dir, { recursive: true, force: true }),
+    };
   }
 
   /**
@@ -78,8 +125,9 @@ export class GitCache {
       await this.git(dir).raw(['init', '--bare', '--quiet']);
       await this.git(dir).raw(['remote', 'add', 'origin', '--', url]);
     }
+    const auth = await this.authEnv(url);
     try {
-      await this.git(dir).raw([
+      await this.git(dir, auth.env).raw([
         'fetch',
         '--prune',
         '--no-tags',
@@ -90,7 +138,16 @@ export class GitCache {
         '+refs/tags/*:refs/tags/*',
       ]);
     } catch (e) {
-      throw new GitError(`fetching ${url} failed: ${cleanGitError(e)}`);
+      const text = cleanGitError(e);
+      const auth =
+        /could not read (Username|Password)|Authentication failed|Permission denied \(publickey|HTTP 40[13]/i.test(
+          text,
+        );
+      throw new GitError(
+        `fetching ${url} failed: ${auth ? 'authentication required or refused (add repository credentials): ' : ''}${text}`,
+      );
+    } finally {
+      await auth.cleanup();
     }
     return this.refs(url);
   }
@@ -207,6 +264,10 @@ export function gitEnv(): Record<string, string> {
   }
   env.GIT_TERMINAL_PROMPT = '0';
   return env;
+}
+
+function shellQuote(p: string): string {
+  return `'${p.replace(/'/g, `'\\''`)}'`;
 }
 
 function cleanGitError(e: unknown): string {

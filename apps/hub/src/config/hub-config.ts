@@ -27,6 +27,9 @@ const schema = z.object({
     .max(200)
     .refine((t) => t === '' || t.length >= 20, 'must be at least 20 characters')
     .optional(),
+  AXLE_SECRET_KEY: z.string().optional(),
+  AXLE_SECRET_KEY_FILE: z.string().optional(),
+  AXLE_WEBHOOK_SECRET: z.string().min(8).max(512).optional(),
   AXLE_APPSET_MAX_DELETE_SHARE: z.coerce.number().min(0).max(1).default(0.5),
   AXLE_LOG_LEVEL: z.enum(['error', 'warn', 'log', 'debug', 'verbose']).default('log'),
 });
@@ -45,6 +48,11 @@ export interface HubConfig {
   gitTimeoutSeconds: number;
   /** A bootstrap admin API token; when absent the hub writes one to <dataDir>/admin-token. */
   adminToken?: string;
+  /** Key for secrets at rest (base64, 32 bytes), or a file holding it (created when missing). */
+  secretKey?: string;
+  secretKeyFile: string;
+  /** Shared secret of git push webhooks (GitHub/Gitea HMAC, GitLab token); open when unset. */
+  webhookSecret?: string;
   /** Deleting more than this share of an ApplicationSet's applications needs a confirmation. */
   appsetMaxDeleteShare: number;
   logLevel: 'error' | 'warn' | 'log' | 'debug' | 'verbose';
@@ -73,6 +81,9 @@ export function loadHubConfig(env: NodeJS.ProcessEnv = process.env): HubConfig {
     gitTimeoutSeconds: e.AXLE_GIT_TIMEOUT_SECONDS,
     appsetMaxDeleteShare: e.AXLE_APPSET_MAX_DELETE_SHARE,
     adminToken: e.AXLE_ADMIN_TOKEN || undefined,
+    secretKey: e.AXLE_SECRET_KEY,
+    secretKeyFile: resolve(e.AXLE_SECRET_KEY_FILE ?? resolve(dataDir, 'secret.key')),
+    webhookSecret: e.AXLE_WEBHOOK_SECRET,
     logLevel: e.AXLE_LOG_LEVEL,
   };
 }

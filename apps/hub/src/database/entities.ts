@@ -6,6 +6,7 @@ import { ApplicationEntity } from '../applications/application.entity.js';
 import { ClusterEntity } from '../clusters/cluster.entity.js';
 import { RepositoryEntity } from '../git/repository.entity.js';
 import { BundleEntity } from '../render/bundle.entity.js';
+import { RepositoryCredentialEntity } from '../repositories/repository-credential.entity.js';
 
 export const ENTITIES = [
   ClusterEntity,
@@ -16,4 +17,5 @@ export const ENTITIES = [
   ApplicationSetEntity,
   ApiTokenEntity,
   AuditEventEntity,
+  RepositoryCredentialEntity,
 ];

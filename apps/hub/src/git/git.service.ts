@@ -3,6 +3,7 @@ import { Subject } from 'rxjs';
 import { DataSource, type Repository } from 'typeorm';
 import { HUB_CONFIG, type HubConfig } from '../config/hub-config.js';
 import { GitCache } from '../../../../libs/git/src/index.js';
+import { CredentialsService } from '../repositories/credentials.service.js';
 import { RepositoryEntity } from './repository.entity.js';
 
 /**
@@ -20,8 +21,11 @@ export class GitService {
   constructor(
     @Inject(HUB_CONFIG) config: HubConfig,
     private readonly ds: DataSource,
+    credentials: CredentialsService,
   ) {
-    this.cache = new GitCache(config.gitCacheDir, config.gitTimeoutSeconds * 1000);
+    this.cache = new GitCache(config.gitCacheDir, config.gitTimeoutSeconds * 1000, 5_000, (url) =>
+      credentials.forUrl(url),
+    );
     this.repos = ds.getRepository(RepositoryEntity);
   }
 

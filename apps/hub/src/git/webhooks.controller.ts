@@ -1,5 +1,16 @@
 import { Public } from '../auth/auth.guard.js';
-import { Body, Controller, HttpCode, Post } from '@nestjs/common';
+import {
+  Body,
+  Controller,
+  HttpCode,
+  Inject,
+  Post,
+  Req,
+  UnauthorizedException,
+} from '@nestjs/common';
+import { createHmac, timingSafeEqual } from 'node:crypto';
+import type { Request } from 'express';
+import { HUB_CONFIG, type HubConfig } from '../config/hub-config.js';
 import { ApiOperation, ApiTags } from '@nestjs/swagger';
 import { z } from 'zod';
 import { parseOrThrow } from '../common/validation.js';
@@ -27,12 +38,19 @@ const webhookSchema = z.looseObject({
 @Public()
 @Controller('api/v1/webhooks')
 export class WebhooksController {
-  constructor(private readonly git: GitService) {}
+  constructor(
+    private readonly git: GitService,
+    @Inject(HUB_CONFIG) private readonly config: HubConfig,
+  ) {}
 
   @Post('git')
   @HttpCode(202)
   @ApiOperation({ summary: 'Refresh the repositories a push names, now' })
-  async push(@Body() body: unknown): Promise<{ refreshed: string[] }> {
+  async push(
+    @Body() body: unknown,
+    @Req() req: Request & { rawBody?: Buffer },
+  ): Promise<{ refreshed: string[] }> {
+    if (this.config.webhookSecret) verifySignature(req, this.config.webhookSecret);
     const b = parseOrThrow(webhookSchema, body ?? {}, 'webhook');
     const named = [
       b.repoURL,
@@ -45,5 +63,35 @@ export class WebhooksController {
     const matches = known.filter((u) => wanted.has(normalizeRepoUrl(u)));
     await Promise.all(matches.map((u) => this.git.refresh(u)));
     return { refreshed: matches };
+  }
+}
+
+function sameText(a: string, b: string): boolean {
+  const x = Buffer.from(a);
+  const y = Buffer.from(b);
+  return x.length === y.length && timingSafeEqual(x, y);
+}
+
+/**
+ * With a webhook secret configured, a push must prove it: GitHub's `X-Hub-Signature-256`
+ * (`sha256=` + HMAC of the body), Gitea's `X-Gitea-Signature` (hex HMAC), or GitLab's
+ * `X-Gitlab-Token` (the secret itself).
+ */
+function verifySignature(req: Request & { rawBody?: Buffer }, secret: string): void {
+  const raw = req.rawBody ?? Buffer.alloc(0);
+  const hmac = createHmac('sha256', secret).update(raw).digest('hex');
+  const github = req.header('x-hub-signature-256');
+  const gitea = req.header('x-gitea-signature');
+  const gitlab = req.header('x-gitlab-token');
+  const ok =
+    (github !== undefined && sameText(github, `sha256=${hmac}`)) ||
+    (gitea !== undefined && sameText(gitea, hmac)) ||
+    (gitlab !== undefined && sameText(gitlab, secret));
+  if (!ok) {
+    throw new UnauthorizedException(
+      github || gitea || gitlab
+        ? 'webhook signature does not match'
+        : 'webhook signature missing (X-Hub-Signature-256, X-Gitea-Signature or X-Gitlab-Token)',
+    );
   }
 }

@@ -1,10 +1,12 @@
 import { Initial1763856000000 } from './1763856000000-Initial.js';
 import { ApplicationSets1763860000000 } from './1763860000000-ApplicationSets.js';
 import { AuthAudit1763863000000 } from './1763863000000-AuthAudit.js';
+import { RepositoryCredentials1763866000000 } from './1763866000000-RepositoryCredentials.js';
 
 /** Every migration, oldest first. TypeORM runs the ones not yet recorded. */
 export const MIGRATIONS = [
   Initial1763856000000,
   ApplicationSets1763860000000,
   AuthAudit1763863000000,
+  RepositoryCredentials1763866000000,
 ];

@@ -1,0 +1,31 @@
+import { Body, Controller, Delete, Get, HttpCode, Post, Query } from '@nestjs/common';
+import { ApiTags } from '@nestjs/swagger';
+import { RequireRole } from '../auth/auth.guard.js';
+import { parseOrThrow } from '../common/validation.js';
+import { ApiZodBody } from '../common/zod-openapi.js';
+import { createCredentialSchema } from './credentials.schemas.js';
+import { CredentialsService } from './credentials.service.js';
+
+@ApiTags('repositories')
+@Controller('api/v1/repositories/credentials')
+@RequireRole('admin')
+export class CredentialsController {
+  constructor(private readonly creds: CredentialsService) {}
+
+  @Post()
+  @ApiZodBody(createCredentialSchema)
+  create(@Body() body: unknown) {
+    return this.creds.create(parseOrThrow(createCredentialSchema, body, 'repository credentials'));
+  }
+
+  @Get()
+  list() {
+    return this.creds.list();
+  }
+
+  @Delete()
+  @HttpCode(204)
+  async delete(@Query('urlPrefix') urlPrefix: string): Promise<void> {
+    await this.creds.delete(urlPrefix ?? '');
+  }
+}

@@ -1,0 +1,105 @@
+import { Injectable } from '@nestjs/common';
+import { DataSource, QueryFailedError, type Repository } from 'typeorm';
+import type { GitCredentials } from '../../../../libs/git/src/index.js';
+import { AuditService } from '../audit/audit.service.js';
+import { Conflict, NotFound } from '../common/validation.js';
+import { SecretBox } from '../secrets/secret-box.js';
+import { RepositoryCredentialEntity } from './repository-credential.entity.js';
+import type { CreateCredential } from './credentials.schemas.js';
+
+export interface CredentialView {
+  urlPrefix: string;
+  type: 'https' | 'ssh';
+  username: string | null;
+  /** Always redacted. */
+  secret: '<redacted>';
+  knownHosts: string | null;
+  createdAt: string;
+}
+
+/** Repository credentials, matched by URL prefix, sealed at rest, redacted everywhere. */
+@Injectable()
+export class CredentialsService {
+  private readonly repo: Repository<RepositoryCredentialEntity>;
+
+  constructor(
+    ds: DataSource,
+    private readonly box: SecretBox,
+    private readonly audit: AuditService,
+  ) {
+    this.repo = ds.getRepository(RepositoryCredentialEntity);
+  }
+
+  async create(input: CreateCredential): Promise<CredentialView> {
+    const secret = input.type === 'https' ? input.password : input.sshPrivateKey;
+    try {
+      await this.repo.insert({
+        urlPrefix: input.urlPrefix,
+        type: input.type,
+        username: input.type === 'https' ? input.username : null,
+        secretSealed: this.box.seal(secret),
+        knownHosts: input.type === 'ssh' ? input.knownHosts : null,
+      });
+    } catch (e) {
+      if (e instanceof QueryFailedError && (e as { code?: string }).code === '23505') {
+        throw new Conflict(`credentials for "${input.urlPrefix}" already exist`);
+      }
+      throw e;
+    }
+    const v = view(await this.get(input.urlPrefix));
+    await this.audit.record(
+      'credentials.create',
+      'RepositoryCredentials',
+      input.urlPrefix,
+      undefined,
+      v,
+    );
+    return v;
+  }
+
+  async list(): Promise<CredentialView[]> {
+    return (await this.repo.find({ order: { urlPrefix: 'ASC' } })).map(view);
+  }
+
+  async delete(urlPrefix: string): Promise<void> {
+    const c = await this.get(urlPrefix);
+    await this.repo.delete({ id: c.id });
+    await this.audit.record(
+      'credentials.delete',
+      'RepositoryCredentials',
+      urlPrefix,
+      view(c),
+      undefined,
+    );
+  }
+
+  /** The credentials with the longest URL prefix matching `url`, decrypted, for one git fetch. */
+  async forUrl(url: string): Promise<GitCredentials | undefined> {
+    // A handful of rows: pick the longest matching prefix here rather than escaping LIKE.
+    const c = (await this.repo.find())
+      .filter((r) => url.startsWith(r.urlPrefix))
+      .sort((a, b) => b.urlPrefix.length - a.urlPrefix.length)[0];
+    if (!c) return undefined;
+    const secret = this.box.open(c.secretSealed);
+    return c.type === 'https'
+      ? { type: 'https', username: c.username ?? '', password: secret }
+      : { type: 'ssh', privateKey: secret, knownHosts: c.knownHosts ?? '' };
+  }
+
+  private async get(urlPrefix: string): Promise<RepositoryCredentialEntity> {
+    const c = await this.repo.findOneBy({ urlPrefix });
+    if (!c) throw new NotFound(`no credentials for "${urlPrefix}"`);
+    return c;
+  }
+}
+
+function view(c: RepositoryCredentialEntity): CredentialView {
+  return {
+    urlPrefix: c.urlPrefix,
+    type: c.type,
+    username: c.username,
+    secret: '<redacted>',
+    knownHosts: c.knownHosts,
+    createdAt: c.createdAt.toISOString(),
+  };
+}
