@@ -21,6 +21,8 @@ import { AuthGuard } from './auth/auth.guard.js';
 import { TokensController } from './auth/tokens.controller.js';
 import { TokensService } from './auth/tokens.service.js';
 import { HealthController } from './health/health.controller.js';
+import { ProjectsController } from './projects/projects.controller.js';
+import { ProjectsService } from './projects/projects.service.js';
 import { CredentialsController } from './repositories/credentials.controller.js';
 import { CredentialsService } from './repositories/credentials.service.js';
 import { SecretBox } from './secrets/secret-box.js';
@@ -52,6 +54,7 @@ export class HubModule {
         MetricsController,
         TokensController,
         CredentialsController,
+        ProjectsController,
         AuditController,
       ],
       providers: [
@@ -70,6 +73,7 @@ export class HubModule {
         AuditService,
         TokensService,
         CredentialsService,
+        ProjectsService,
         {
           provide: SecretBox,
           useFactory: () => {

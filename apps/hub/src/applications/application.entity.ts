@@ -8,7 +8,7 @@ import {
 import type { ApplicationSpec } from './application.schemas.js';
 
 export interface AppCondition {
-  type: 'RenderError' | 'SourceError' | 'DestinationError';
+  type: 'RenderError' | 'SourceError' | 'DestinationError' | 'ProjectViolation';
   message: string;
   lastTransitionTime: string;
 }

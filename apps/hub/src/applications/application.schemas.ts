@@ -182,6 +182,8 @@ const ignoreDifference = z
 
 export const applicationSpecSchema = z
   .object({
+    /** The project that bounds what this application may use (default: everything). */
+    project: dns1123Label.default('default'),
     source,
     destination: z
       .object({
@@ -254,6 +256,7 @@ export function parseApplicationInput(body: unknown): CreateApplication {
       createApplicationSchema,
       {
         name: argo.metadata.name,
+        ...(argo.spec.project !== undefined ? { project: argo.spec.project } : {}),
         source: argo.spec.source,
         destination: {
           cluster: argo.spec.destination.name,

@@ -1,9 +1,10 @@
 import { Injectable } from '@nestjs/common';
 import { Subject } from 'rxjs';
-import { DataSource, QueryFailedError, type EntityManager, type Repository } from 'typeorm';
+import { DataSource, In, QueryFailedError, type EntityManager, type Repository } from 'typeorm';
 import { ClusterEntity } from '../clusters/cluster.entity.js';
 import { AuditService } from '../audit/audit.service.js';
-import { Conflict, NotFound } from '../common/validation.js';
+import { Conflict, NotFound, ValidationFailed, type FieldError } from '../common/validation.js';
+import { ProjectsService } from '../projects/projects.service.js';
 import { AppTargetEntity, type HealthState, type SyncState } from './app-target.entity.js';
 import { ApplicationEntity } from './application.entity.js';
 import {
@@ -64,6 +65,7 @@ export class ApplicationsService {
   constructor(
     private readonly ds: DataSource,
     private readonly audit: AuditService,
+    private readonly projects: ProjectsService,
   ) {
     this.apps = ds.getRepository(ApplicationEntity);
     this.targets = ds.getRepository(AppTargetEntity);
@@ -71,6 +73,7 @@ export class ApplicationsService {
 
   async create(input: CreateApplication): Promise<ApplicationView> {
     const { name, ...spec } = input;
+    await this.checkProject(spec);
     try {
       await this.apps.save(this.apps.create({ name, spec }));
     } catch (e) {
@@ -87,6 +90,7 @@ export class ApplicationsService {
 
   async update(name: string, spec: ApplicationSpec): Promise<ApplicationView> {
     const app = await this.getEntity(name);
+    await this.checkProject(spec);
     const before = app.spec;
     Object.assign(app, { spec, specVersion: app.specVersion + 1 });
     await this.apps.save(app);
@@ -102,6 +106,21 @@ export class ApplicationsService {
       return this.deleteInTx(tx, app.id, true);
     });
     this.announce(change);
+  }
+
+  /** Project check at admission: source repository and destinations of registered clusters. */
+  private async checkProject(spec: ApplicationSpec): Promise<void> {
+    const policy = await this.projects.policy(spec.project);
+    const fields: FieldError[] = policy
+      .checkSource(spec.source.repoURL)
+      .map((reason) => ({ field: 'source.repoURL', reason }));
+    const names = destinationClusters(spec);
+    const clusters = await this.ds.getRepository(ClusterEntity).findBy({ name: In(names) });
+    for (const c of clusters) {
+      for (const reason of policy.checkDestination(c, spec.destination.namespace))
+        fields.push({ field: 'destination', reason });
+    }
+    if (fields.length) throw new ValidationFailed('application not allowed by its project', fields);
   }
 
   /** Publishes changes made in a transaction, once it has committed. */

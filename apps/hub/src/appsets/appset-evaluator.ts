@@ -24,6 +24,7 @@ import { CachedTreeReader } from '../../../../libs/git/src/index.js';
 import { KeyedQueue } from '../../../../libs/workqueue/src/keyed-queue.js';
 import { ApplicationEntity } from '../applications/application.entity.js';
 import { AuditService } from '../audit/audit.service.js';
+import { ProjectsService } from '../projects/projects.service.js';
 import { runWithActor } from '../auth/request-context.js';
 import type { ApplicationSpec } from '../applications/application.schemas.js';
 import { ApplicationsService, type AppChange } from '../applications/applications.service.js';
@@ -83,6 +84,7 @@ export class AppSetEvaluator implements OnApplicationBootstrap, OnModuleDestroy 
     private readonly scheduler: SchedulerRegistry,
     private readonly metrics: MetricsService,
     private readonly audit: AuditService,
+    private readonly projects: ProjectsService,
     @Inject(HUB_CONFIG) private readonly config: HubConfig,
   ) {
     this.reader = new CachedTreeReader(git.cache);
@@ -134,6 +136,8 @@ export class AppSetEvaluator implements OnApplicationBootstrap, OnModuleDestroy 
     confirmed: string[] = [],
   ): Promise<Evaluation> {
     const clusters = await this.inventory();
+    const clusterByName = new Map(clusters.map((c) => [c.name, c]));
+    const projects = await this.projects.all();
     const result = await generateApplications(appset, { clusters, git: this.reader });
     const errors: AppSetIssue[] = result.errors.map((e) => ({
       ...(e.name ? { name: e.name } : {}),
@@ -167,6 +171,21 @@ export class AppSetEvaluator implements OnApplicationBootstrap, OnModuleDestroy 
       const converted = toApplicationSpec(app);
       if ('error' in converted) {
         errors.push({ name, message: converted.error });
+        keep.add(name);
+        continue;
+      }
+      // Project check at generation: an application outside its project is refused on its own.
+      const spec = converted.spec;
+      const policy = projects.get(spec.project);
+      const cluster = clusterByName.get(spec.destination.cluster ?? '');
+      const violations = !policy
+        ? [`project "${spec.project}" does not exist`]
+        : [
+            ...policy.checkSource(spec.source.repoURL),
+            ...(cluster ? policy.checkDestination(cluster, spec.destination.namespace) : []),
+          ];
+      if (violations.length) {
+        errors.push({ name, message: violations.join('; ') });
         keep.add(name);
         continue;
       }

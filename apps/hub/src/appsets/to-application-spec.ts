@@ -6,42 +6,38 @@ import {
 import { zodFieldErrors } from '../common/validation.js';
 
 /**
- * Maps a generated, Argo-shaped Application onto what the hub deploys today. Source features the
- * renderer does not have yet (Helm, Kustomize options, plugins) make that one application fail
- * with a message naming the field, rather than deploying something other than what was asked.
+ * Maps a generated, Argo-shaped Application onto the hub's application spec, validating it with
+ * the same schema as the API: a field the hub cannot honour fails that one application, by name.
  */
 export function toApplicationSpec(
   app: GeneratedApplication,
 ): { spec: ApplicationSpec } | { error: string } {
   const { source, destination, syncPolicy } = app.spec;
-  const unsupported = (['chart', 'helm', 'kustomize', 'plugin', 'ref'] as const).filter(
-    (k) => source[k] !== undefined,
-  );
-  if (
-    source.directory &&
-    (source.directory.include || source.directory.exclude || source.directory.recurse === false)
-  ) {
-    unsupported.push('directory' as never);
-  }
-  if (unsupported.length > 0) {
-    return { error: unsupported.map((k) => `spec.source.${k}: not supported yet`).join('; ') };
-  }
+  if (source.ref !== undefined)
+    return { error: 'spec.source.ref: multi-source references are not supported' };
+  const { repoURL, targetRevision, path, chart, directory, kustomize, helm, plugin } = source;
+  const automated = syncPolicy?.automated;
   const r = applicationSpecSchema.safeParse({
+    project: app.spec.project || 'default',
     source: {
-      repoURL: source.repoURL,
-      targetRevision: source.targetRevision || 'HEAD',
-      path: source.path ?? '',
+      repoURL,
+      targetRevision: targetRevision || 'HEAD',
+      path: path ?? '',
+      ...(chart !== undefined ? { chart } : {}),
+      ...(directory !== undefined ? { directory } : {}),
+      ...(kustomize !== undefined ? { kustomize } : {}),
+      ...(helm !== undefined ? { helm } : {}),
+      ...(plugin !== undefined ? { plugin } : {}),
     },
     destination: { cluster: destination.name, namespace: destination.namespace },
-    syncPolicy:
-      syncPolicy?.automated && syncPolicy.automated.enabled !== false
-        ? {
-            automated: {
-              prune: syncPolicy.automated.prune ?? false,
-              selfHeal: syncPolicy.automated.selfHeal ?? false,
-            },
-          }
-        : {},
+    syncPolicy: {
+      ...(automated && automated.enabled !== false
+        ? { automated: { prune: automated.prune ?? false, selfHeal: automated.selfHeal ?? false } }
+        : {}),
+      ...(syncPolicy?.syncOptions ? { syncOptions: syncPolicy.syncOptions } : {}),
+      ...(syncPolicy?.retry ? { retry: syncPolicy.retry } : {}),
+    },
+    ...(app.spec.ignoreDifferences ? { ignoreDifferences: app.spec.ignoreDifferences } : {}),
   });
   if (!r.success) {
     return {

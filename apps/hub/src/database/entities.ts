@@ -5,6 +5,7 @@ import { AppTargetEntity } from '../applications/app-target.entity.js';
 import { ApplicationEntity } from '../applications/application.entity.js';
 import { ClusterEntity } from '../clusters/cluster.entity.js';
 import { RepositoryEntity } from '../git/repository.entity.js';
+import { ProjectEntity } from '../projects/project.entity.js';
 import { BundleEntity } from '../render/bundle.entity.js';
 import { RepositoryCredentialEntity } from '../repositories/repository-credential.entity.js';
 
@@ -18,4 +19,5 @@ export const ENTITIES = [
   ApiTokenEntity,
   AuditEventEntity,
   RepositoryCredentialEntity,
+  ProjectEntity,
 ];

@@ -21,6 +21,7 @@ import { ClustersService } from '../clusters/clusters.service.js';
 import { HUB_CONFIG, type HubConfig } from '../config/hub-config.js';
 import { NotifyBus } from '../database/notify-bus.js';
 import { MetricsService } from '../metrics/metrics.service.js';
+import { ProjectsService } from '../projects/projects.service.js';
 import { BundleStore } from '../render/bundle.store.js';
 import { AgentSession, ProtocolError } from './agent-session.js';
 import { DISCONNECT_CHANNEL, DISPATCH_CHANNEL } from './dispatch.notifier.js';
@@ -52,6 +53,7 @@ export class AgentGatewayServer implements OnApplicationBootstrap, OnModuleDestr
     private readonly bundles: BundleStore,
     private readonly bus: NotifyBus,
     private readonly metrics: MetricsService,
+    private readonly projects: ProjectsService,
     @Inject(HUB_CONFIG) private readonly config: HubConfig,
   ) {}
 
@@ -118,6 +120,7 @@ export class AgentGatewayServer implements OnApplicationBootstrap, OnModuleDestr
       ds: this.ds,
       bundles: this.bundles,
       metrics: this.metrics,
+      projects: () => this.projects.all(),
       heartbeatSeconds: this.config.heartbeatSeconds,
       onSeen: (id, connected, version) => this.clusters.markSeen(id, connected, version),
     });

@@ -12,6 +12,7 @@ import {
 } from '../../../../libs/proto/gen/axle/agent/v1/agent.js';
 import type { HealthState, ResourceState, SyncState } from '../applications/app-target.entity.js';
 import type { MetricsService } from '../metrics/metrics.service.js';
+import type { ProjectPolicy } from '../projects/project-policy.js';
 import type { BundleStore } from '../render/bundle.store.js';
 
 interface DesiredRow {
@@ -22,6 +23,7 @@ interface DesiredRow {
   desired_revision: string;
   desired_namespace: string;
   desired_policy: { automated: boolean; prune: boolean; selfHeal: boolean };
+  project: string;
 }
 
 interface Held {
@@ -33,6 +35,8 @@ export interface SessionDeps {
   ds: DataSource;
   bundles: BundleStore;
   metrics: MetricsService;
+  /** Every project's policy (checked again right before dispatch). */
+  projects(): Promise<Map<string, ProjectPolicy>>;
   heartbeatSeconds: number;
   onSeen(clusterId: string, connected: boolean, agentVersion?: string): Promise<void>;
 }
@@ -180,12 +184,14 @@ export class AgentSession {
   private async syncOnce(): Promise<void> {
     const rows = await this.deps.ds.query<DesiredRow[]>(
       `SELECT t.app_id, a.name AS app_name, t.desired_generation, t.desired_bundle_hash, t.desired_revision,
-              t.desired_namespace, t.desired_policy
+              t.desired_namespace, t.desired_policy, coalesce(a.spec->>'project', 'default') AS project
          FROM app_targets t JOIN applications a ON a.id = t.app_id
         WHERE t.cluster_id = $1`,
       [this.clusterId],
     );
     const desired = new Set<string>();
+    let projects: Map<string, ProjectPolicy> | undefined;
+    let labels: Record<string, string> | undefined;
     for (const row of rows) {
       if (this.closed) return;
       desired.add(row.app_id);
@@ -201,6 +207,34 @@ export class AgentSession {
           `UPDATE app_targets SET desired_generation = $3 WHERE app_id = $1 AND cluster_id = $2`,
           [row.app_id, this.clusterId, generation],
         );
+      }
+      // Last hub-side project check, right before the manifests leave for the cluster.
+      projects ??= await this.deps.projects();
+      labels ??=
+        (
+          await this.deps.ds.query<{ labels: Record<string, string> }[]>(
+            'SELECT labels FROM clusters WHERE id = $1',
+            [this.clusterId],
+          )
+        )[0]?.labels ?? {};
+      const policy = projects.get(row.project);
+      const cluster = { name: this.clusterName, labels };
+      const violations = !policy
+        ? [`project "${row.project}" does not exist`]
+        : [
+            ...policy.checkDestination(cluster, row.desired_namespace),
+            ...policy.checkResources(
+              await this.deps.bundles.resources(row.desired_bundle_hash),
+              row.desired_namespace,
+              cluster,
+            ),
+          ];
+      if (violations.length) {
+        this.log.warn(
+          `not dispatching ${row.app_name} generation ${generation}: ${violations.join('; ')}`,
+        );
+        this.deps.metrics.dispatchRefused.inc({ cluster: this.clusterName });
+        continue;
       }
       const sameBundle = held?.hash === row.desired_bundle_hash;
       const bundleGzip = sameBundle

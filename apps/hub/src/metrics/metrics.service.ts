@@ -31,6 +31,13 @@ export class MetricsService {
     registers: [this.registry],
   });
 
+  readonly dispatchRefused = new Counter({
+    name: 'axle_dispatch_refused_total',
+    help: 'Deploys withheld at dispatch because the project no longer allows them',
+    labelNames: ['cluster'] as const,
+    registers: [this.registry],
+  });
+
   readonly agentSessions = new Gauge({
     name: 'axle_agent_sessions',
     help: 'Agent streams held by this replica',

@@ -20,6 +20,7 @@ import { DispatchNotifier } from '../dispatch/dispatch.notifier.js';
 import { GitError } from '../../../../libs/git/src/index.js';
 import { GitService } from '../git/git.service.js';
 import { MetricsService } from '../metrics/metrics.service.js';
+import { ProjectsService } from '../projects/projects.service.js';
 import { BundleStore } from '../render/bundle.store.js';
 import { renderDirectory } from '../render/render-directory.js';
 
@@ -49,6 +50,7 @@ export class AppReconciler implements OnApplicationBootstrap, OnModuleDestroy {
     private readonly dispatch: DispatchNotifier,
     private readonly scheduler: SchedulerRegistry,
     private readonly metrics: MetricsService,
+    private readonly projects: ProjectsService,
     @Inject(HUB_CONFIG) private readonly config: HubConfig,
   ) {}
 
@@ -149,6 +151,27 @@ export class AppReconciler implements OnApplicationBootstrap, OnModuleDestroy {
     if (missing.length > 0) {
       conditions.push(
         condition('DestinationError', `clusters not registered: ${missing.join(', ')}`, app),
+      );
+    }
+
+    // Project check after rendering (what the manifests contain, per destination cluster): a
+    // violation keeps the last allowed desired state and dispatches nothing new.
+    const project = (await this.projects.all()).get(app.spec.project);
+    const resources = await this.bundles.resources(bundleHash!);
+    const violations = !project
+      ? [`project "${app.spec.project}" does not exist`]
+      : [
+          ...project.checkSource(source.repoURL),
+          ...clusters.flatMap((c) => [
+            ...project.checkDestination(c, app.spec.destination.namespace),
+            ...project.checkResources(resources, app.spec.destination.namespace, c),
+          ]),
+        ];
+    if (violations.length) {
+      return this.fail(
+        app,
+        'ProjectViolation',
+        new ManifestError([...new Set(violations)].join('; ')),
       );
     }
 

@@ -16,6 +16,10 @@ export class BundleEntity {
   @Column({ name: 'object_count', type: 'integer' })
   objectCount: number;
 
+  /** Identity of every object (group, kind, namespace, name): project checks need no unpacking. */
+  @Column({ type: 'jsonb', default: [] })
+  resources: { group: string; kind: string; namespace: string; name: string }[];
+
   @CreateDateColumn({ name: 'created_at', type: 'timestamptz' })
   createdAt: Date;
 }

@@ -1,6 +1,7 @@
 import { Injectable } from '@nestjs/common';
 import { DataSource, type Repository } from 'typeorm';
-import { compressBundle, type Bundle } from '../../../../libs/manifests/src/index.js';
+import { compressBundle, resourceKey, type Bundle } from '../../../../libs/manifests/src/index.js';
+import type { ResourceRef } from '../projects/project-policy.js';
 import { BundleEntity } from './bundle.entity.js';
 
 /** Content-addressed storage of rendered bundles, with a small in-memory cache of hot ones. */
@@ -8,6 +9,7 @@ import { BundleEntity } from './bundle.entity.js';
 export class BundleStore {
   private readonly repo: Repository<BundleEntity>;
   private readonly cache = new Map<string, Buffer>();
+  private readonly resourceCache = new Map<string, ResourceRef[]>();
   private static readonly CACHE_ENTRIES = 256;
 
   constructor(ds: DataSource) {
@@ -17,18 +19,36 @@ export class BundleStore {
   async put(bundle: Bundle): Promise<void> {
     if (this.cache.has(bundle.hash)) return;
     const content = compressBundle(bundle.json);
-    await this.repo
-      .createQueryBuilder()
-      .insert()
-      .values({
-        hash: bundle.hash,
+    const resources: ResourceRef[] = bundle.objects.map((o) => {
+      const k = resourceKey(o);
+      return { group: k.group, kind: k.kind, namespace: k.namespace, name: k.name };
+    });
+    await this.repo.query(
+      `INSERT INTO manifest_bundles (hash, content, size_bytes, object_count, resources)
+       VALUES ($1, $2, $3, $4, $5) ON CONFLICT (hash) DO NOTHING`,
+      [
+        bundle.hash,
         content,
-        sizeBytes: Buffer.byteLength(bundle.json),
-        objectCount: bundle.objects.length,
-      })
-      .orIgnore()
-      .execute();
+        Buffer.byteLength(bundle.json),
+        bundle.objects.length,
+        JSON.stringify(resources),
+      ],
+    );
+    this.resourceCache.set(bundle.hash, resources);
     this.remember(bundle.hash, content);
+  }
+
+  /** What a bundle contains (group, kind, namespace, name per object). */
+  async resources(hash: string): Promise<ResourceRef[]> {
+    const hit = this.resourceCache.get(hash);
+    if (hit) return hit;
+    const rows = await this.repo.query<{ resources: ResourceRef[] }[]>(
+      'SELECT resources FROM manifest_bundles WHERE hash = $1',
+      [hash],
+    );
+    if (!rows[0]) throw new Error(`bundle ${hash} is missing`);
+    this.resourceCache.set(hash, rows[0].resources);
+    return rows[0].resources;
   }
 
   /** gzip-compressed canonical JSON of a bundle. */

@@ -2,6 +2,7 @@ import { Initial1763856000000 } from './1763856000000-Initial.js';
 import { ApplicationSets1763860000000 } from './1763860000000-ApplicationSets.js';
 import { AuthAudit1763863000000 } from './1763863000000-AuthAudit.js';
 import { RepositoryCredentials1763866000000 } from './1763866000000-RepositoryCredentials.js';
+import { Projects1763869000000 } from './1763869000000-Projects.js';
 
 /** Every migration, oldest first. TypeORM runs the ones not yet recorded. */
 export const MIGRATIONS = [
@@ -9,4 +10,5 @@ export const MIGRATIONS = [
   ApplicationSets1763860000000,
   AuthAudit1763863000000,
   RepositoryCredentials1763866000000,
+  Projects1763869000000,
 ];

@@ -1,0 +1,55 @@
+import { describe, expect, it } from 'vitest';
+import { globMatch, ProjectPolicy, projectSpecSchema } from './project-policy.js';
+
+const prod = { name: 'east', labels: { env: 'prod' } };
+const dev = { name: 'dev-1', labels: { env: 'dev' } };
+
+describe('ProjectPolicy', () => {
+  const p = new ProjectPolicy(
+    'team-a',
+    projectSpecSchema.parse({
+      sourceRepos: ['https://git.example.com/team-a/*'],
+      destinations: [{ clusterSelector: { matchLabels: { env: 'dev' } }, namespace: 'team-a-*' }],
+      deniedKinds: [{ group: 'rbac.authorization.k8s.io', kind: 'ClusterRole*' }],
+    }),
+  );
+
+  it('matches globs', () => {
+    expect(globMatch('team-a-*', 'team-a-web')).toBe(true);
+    expect(globMatch('team-a-*', 'team-b-web')).toBe(false);
+    expect(globMatch('a.b', 'axb')).toBe(false);
+  });
+
+  it('checks sources and destinations', () => {
+    expect(p.checkSource('https://git.example.com/team-a/apps.git')).toEqual([]);
+    expect(p.checkSource('https://git.example.com/team-b/apps.git')).toEqual([
+      'project "team-a" does not allow source repository https://git.example.com/team-b/apps.git',
+    ]);
+    expect(p.checkDestination(dev, 'team-a-web')).toEqual([]);
+    expect(p.checkDestination(prod, 'team-a-web')).toEqual([
+      'project "team-a" does not allow namespace "team-a-web" on cluster "east"',
+    ]);
+  });
+
+  it('checks kinds and explicit namespaces of resources', () => {
+    expect(
+      p.checkResources(
+        [
+          { group: '', kind: 'ConfigMap', namespace: '', name: 'c' },
+          {
+            group: 'rbac.authorization.k8s.io',
+            kind: 'ClusterRoleBinding',
+            namespace: '',
+            name: 'x',
+          },
+          { group: 'apps', kind: 'Deployment', namespace: 'kube-system', name: 'd' },
+        ],
+        'team-a-web',
+        dev,
+      ),
+    ).toEqual([
+      'project "team-a" does not allow kind rbac.authorization.k8s.io/ClusterRoleBinding (ClusterRoleBinding/x)',
+      'project "team-a" does not allow namespace "kube-system" on cluster "dev-1" (Deployment/d)',
+    ]);
+  });
+});

@@ -1,0 +1,117 @@
+import { z } from 'zod';
+
+/** A glob where `*` matches any run of characters (used for repositories and namespaces). */
+export function globMatch(pattern: string, value: string): boolean {
+  const re = new RegExp(
+    `^${pattern
+      .split('*')
+      .map((p) => p.replace(/[.+?^${}()|[\]\\]/g, '\\$&'))
+      .join('.*')}$`,
+  );
+  return re.test(value);
+}
+
+const groupKind = z
+  .object({ group: z.string().max(253), kind: z.string().min(1).max(253) })
+  .strict();
+
+export const projectSpecSchema = z
+  .object({
+    description: z.string().max(1024).optional(),
+    /** Repository URL globs applications may read ("*" = any). */
+    sourceRepos: z.array(z.string().min(1).max(2048)).max(200).default([]),
+    /** Where applications may deploy: clusters by label selector (none = any) and a namespace glob. */
+    destinations: z
+      .array(
+        z
+          .object({
+            clusterSelector: z
+              .object({ matchLabels: z.record(z.string(), z.string()) })
+              .strict()
+              .optional(),
+            namespace: z.string().min(1).max(253),
+          })
+          .strict(),
+      )
+      .max(200)
+      .default([]),
+    /** Kinds that may be deployed (group/kind, "*" globs); absent = every kind. */
+    allowedKinds: z.array(groupKind).max(500).optional(),
+    /** Kinds never deployed, even if allowed (e.g. {group: rbac.authorization.k8s.io, kind: ClusterRole}). */
+    deniedKinds: z.array(groupKind).max(500).default([]),
+  })
+  .strict();
+
+export type ProjectSpec = z.output<typeof projectSpecSchema>;
+
+export interface ResourceRef {
+  group: string;
+  kind: string;
+  namespace: string;
+  name: string;
+}
+
+/** Checks against a project; each returns the reasons for refusal (empty = allowed). */
+export class ProjectPolicy {
+  constructor(
+    readonly name: string,
+    readonly spec: ProjectSpec,
+  ) {}
+
+  checkSource(repoURL: string): string[] {
+    return this.spec.sourceRepos.some((p) => globMatch(p, repoURL))
+      ? []
+      : [`project "${this.name}" does not allow source repository ${repoURL}`];
+  }
+
+  checkDestination(
+    cluster: { name: string; labels: Record<string, string> },
+    namespace: string,
+  ): string[] {
+    const ok = this.spec.destinations.some(
+      (d) =>
+        globMatch(d.namespace, namespace) &&
+        Object.entries(d.clusterSelector?.matchLabels ?? {}).every(
+          ([k, v]) => cluster.labels[k] === v,
+        ),
+    );
+    return ok
+      ? []
+      : [
+          `project "${this.name}" does not allow namespace "${namespace}" on cluster "${cluster.name}"`,
+        ];
+  }
+
+  /** Kinds and the namespaces resources name explicitly (others land in the destination namespace). */
+  checkResources(
+    resources: ResourceRef[],
+    destinationNamespace: string,
+    cluster: { name: string; labels: Record<string, string> },
+  ): string[] {
+    const out: string[] = [];
+    const seen = new Set<string>();
+    for (const r of resources) {
+      const gk = `${r.group || 'core'}/${r.kind}`;
+      const allowed =
+        (this.spec.allowedKinds === undefined ||
+          this.spec.allowedKinds.some(
+            (a) => globMatch(a.group, r.group) && globMatch(a.kind, r.kind),
+          )) &&
+        !this.spec.deniedKinds.some(
+          (d) => globMatch(d.group, r.group) && globMatch(d.kind, r.kind),
+        );
+      if (!allowed && !seen.has(gk)) {
+        seen.add(gk);
+        out.push(`project "${this.name}" does not allow kind ${gk} (${r.kind}/${r.name})`);
+      }
+      if (r.namespace && r.namespace !== destinationNamespace) {
+        const why = this.checkDestination(cluster, r.namespace);
+        if (why.length && !seen.has(`ns:${r.namespace}`)) {
+          seen.add(`ns:${r.namespace}`);
+          out.push(`${why[0]} (${r.kind}/${r.name})`);
+        }
+      }
+    }
+    return out;
+  }
+}

@@ -1,0 +1,187 @@
+import { CoreV1Api, KubeConfig, RbacAuthorizationV1Api } from '@kubernetes/client-node';
+import { afterAll, beforeAll, describe, expect, inject, it } from 'vitest';
+import type { Agent } from '../../apps/agent/src/agent.js';
+import type { RunningHub } from '../../apps/hub/src/hub.js';
+import { TestRepo } from '../support/git-repo.js';
+import {
+  api,
+  createTestDatabase,
+  startTestAgent,
+  startTestHub,
+  tempDir,
+  waitFor,
+} from '../support/hub-harness.js';
+
+const cm = (v: string) =>
+  `apiVersion: v1\nkind: ConfigMap\nmetadata:\n  name: team-a-config\ndata:\n  v: "${v}"\n`;
+const clusterRole = `apiVersion: rbac.authorization.k8s.io/v1\nkind: ClusterRole\nmetadata:\n  name: team-a-escalation\nrules:\n  - apiGroups: ['*']\n    resources: ['*']\n    verbs: ['*']\n`;
+
+describe('projects bound what applications may do, at admission, render and dispatch', () => {
+  const [east] = inject('clusters');
+  let hub: RunningHub;
+  let repo: TestRepo;
+  let agent: Agent | undefined;
+  let agentToken: string;
+  const cleanup: (() => Promise<void>)[] = [];
+  const kc = new KubeConfig();
+
+  const readValue = async () => {
+    const r = await kc
+      .makeApiClient(CoreV1Api)
+      .readNamespacedConfigMap({ name: 'team-a-config', namespace: 'team-a-web' });
+    return r.data?.v;
+  };
+  const app = async () => (await api(hub).get('/api/v1/applications/team-a-web')).body;
+  const webhook = () => api(hub).post('/api/v1/webhooks/git', { repoURL: repo.fileUrl });
+
+  beforeAll(async () => {
+    kc.loadFromString(east.kubeconfig);
+    repo = await TestRepo.create();
+    cleanup.push(() => repo.remove());
+    await repo.commit({ 'app/cm.yaml': cm('1') });
+    const dir = await tempDir('axle-hub-projects-');
+    cleanup.push(dir.remove);
+    hub = await startTestHub({ databaseUrl: await createTestDatabase(), dataDir: dir.path });
+    agentToken = (await api(hub).post('/api/v1/clusters', { name: 'east', labels: { env: 'dev' } }))
+      .body.agentToken;
+    await api(hub).post('/api/v1/clusters', { name: 'prod-1', labels: { env: 'prod' } });
+    const created = await api(hub).post('/api/v1/projects', {
+      name: 'team-a',
+      spec: {
+        sourceRepos: [repo.fileUrl],
+        destinations: [{ clusterSelector: { matchLabels: { env: 'dev' } }, namespace: 'team-a-*' }],
+        deniedKinds: [{ group: 'rbac.authorization.k8s.io', kind: 'ClusterRole' }],
+      },
+    });
+    expect(created.status).toBe(201);
+    const stateDir = await tempDir('axle-agent-projects-');
+    cleanup.push(stateDir.remove);
+    agent = startTestAgent({ hub, token: agentToken, cluster: east, stateDir: stateDir.path });
+    cleanup.push(() => stateDir.remove());
+  });
+  afterAll(async () => {
+    await agent?.stop();
+    await hub?.close();
+    for (const c of cleanup) await c();
+  });
+
+  const base = () => ({
+    name: 'team-a-web',
+    project: 'team-a',
+    source: { repoURL: repo.fileUrl, targetRevision: 'main', path: 'app' },
+    destination: { cluster: 'east', namespace: 'team-a-web' },
+    syncPolicy: { automated: { prune: true } },
+  });
+
+  it('refuses applications outside the project when they are created', async () => {
+    const wrongCluster = await api(hub).post('/api/v1/applications', {
+      ...base(),
+      destination: { cluster: 'prod-1', namespace: 'team-a-web' },
+    });
+    expect(wrongCluster.status).toBe(400);
+    expect(wrongCluster.body.fields).toEqual([
+      {
+        field: 'destination',
+        reason: 'project "team-a" does not allow namespace "team-a-web" on cluster "prod-1"',
+      },
+    ]);
+    const wrongNs = await api(hub).post('/api/v1/applications', {
+      ...base(),
+      destination: { cluster: 'east', namespace: 'kube-system' },
+    });
+    expect(wrongNs.status).toBe(400);
+    const wrongRepo = await api(hub).post('/api/v1/applications', {
+      ...base(),
+      source: { ...base().source, repoURL: 'https://elsewhere.example/x.git' },
+    });
+    expect(wrongRepo.body.fields[0].field).toBe('source.repoURL');
+    const noProject = await api(hub).post('/api/v1/applications', { ...base(), project: 'ghost' });
+    expect(noProject.body.fields).toEqual([
+      { field: 'project', reason: 'project "ghost" does not exist' },
+    ]);
+    expect((await api(hub).get('/api/v1/applications')).body).toEqual([]);
+  });
+
+  it('deploys what the project allows', async () => {
+    expect((await api(hub).post('/api/v1/applications', base())).status).toBe(201);
+    await waitFor('synced', async () => (await app()).status.sync === 'Synced');
+    expect(await readValue()).toBe('1');
+  });
+
+  it('refuses, after rendering, a commit that adds a denied kind, and keeps what runs', async () => {
+    await repo.commit({ 'app/cm.yaml': cm('2'), 'app/role.yaml': clusterRole });
+    await webhook();
+    const s = await waitFor('ProjectViolation', async () => {
+      const a = await app();
+      return a.status.conditions.find((c: any) => c.type === 'ProjectViolation') ?? false;
+    });
+    expect(s.message).toContain(
+      'project "team-a" does not allow kind rbac.authorization.k8s.io/ClusterRole (ClusterRole/team-a-escalation)',
+    );
+    expect(await readValue()).toBe('1');
+    await expect(
+      kc.makeApiClient(RbacAuthorizationV1Api).readClusterRole({ name: 'team-a-escalation' }),
+    ).rejects.toThrow();
+    await repo.commit({ 'app/role.yaml': null });
+    await webhook();
+    await waitFor('value 2 applied', async () => (await readValue()) === '2');
+  });
+
+  it('checks again right before dispatch, when the project changed after rendering', async () => {
+    await agent!.stop();
+    await repo.commit({ 'app/cm.yaml': cm('3') });
+    await webhook();
+    await waitFor(
+      'new generation desired',
+      async () =>
+        (await app()).status.clusters[0].desiredRevision !==
+        (await app()).status.clusters[0].revision,
+    );
+    const narrowed = await api(hub).put('/api/v1/projects/team-a', {
+      sourceRepos: [repo.fileUrl],
+      destinations: [{ clusterSelector: { matchLabels: { env: 'dev' } }, namespace: 'team-a-*' }],
+      deniedKinds: [{ group: '', kind: 'ConfigMap' }],
+    });
+    expect(narrowed.status).toBe(200);
+    const stateDir = await tempDir('axle-agent-projects2-');
+    cleanup.push(stateDir.remove);
+    agent = startTestAgent({ hub, token: agentToken, cluster: east, stateDir: stateDir.path });
+    await waitFor('withheld', async () => {
+      const text = await (await fetch(`${hub.httpUrl}/metrics`)).text();
+      return /axle_dispatch_refused_total\{cluster="east"\} [1-9]/.test(text);
+    });
+    expect(await readValue()).toBe('2');
+  });
+
+  it('refuses generated applications outside the project, one by one', async () => {
+    const res = await api(hub).post('/api/v1/applicationsets', {
+      apiVersion: 'argoproj.io/v1alpha1',
+      kind: 'ApplicationSet',
+      metadata: { name: 'team-a-set' },
+      spec: {
+        goTemplate: true,
+        generators: [{ list: { elements: [{ ns: 'team-a-ok' }, { ns: 'forbidden' }] } }],
+        template: {
+          metadata: { name: 'gen-{{.ns}}' },
+          spec: {
+            project: 'team-a',
+            source: { repoURL: repo.fileUrl, targetRevision: 'main', path: 'app' },
+            destination: { name: 'east', namespace: '{{.ns}}' },
+          },
+        },
+      },
+    });
+    expect(res.status).toBe(201);
+    const st = await waitFor('evaluated', async () => {
+      const s = (await api(hub).get('/api/v1/applicationsets/team-a-set')).body;
+      return s.status.conditions.length ? s : false;
+    });
+    expect(st.applications).toEqual(['gen-team-a-ok']);
+    expect(st.status.applicationErrors).toEqual([
+      {
+        name: 'gen-forbidden',
+        message: 'project "team-a" does not allow namespace "forbidden" on cluster "east"',
+      },
+    ]);
+  });
+});
