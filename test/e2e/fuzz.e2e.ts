@@ -7,7 +7,6 @@ import {
   createTestDatabase,
   startTestHub,
   tempDir,
-  TEST_ADMIN_TOKEN,
 } from '../support/hub-harness.js';
 
 /** Deterministic PRNG (mulberry32): a failing case can be replayed from its seed. */
@@ -86,7 +85,7 @@ function mutate(r: () => number, body: unknown): unknown {
   if (body === null || typeof body !== 'object' || r() < 0.3) return randomValue(r);
   const copy: Record<string, unknown> = Array.isArray(body)
     ? ([...body] as never)
-    : { ...(body as object) };
+    : { ...(body) };
   const keys = Object.keys(copy);
   const k = keys[Math.floor(r() * keys.length)] ?? 'x';
   const op = r();
