@@ -3,7 +3,7 @@
 # test/support/kube-cluster.ts starts are present. Idempotent; when everything is
 # cached it only hashes two files and returns.
 #
-#   bash scripts/test-toolchain.sh             # ensure etcd + kube-apiserver (npm pretest, npm run test:cluster)
+#   bash scripts/test-toolchain.sh             # ensure etcd, kube-apiserver, helm, kustomize (npm pretest, npm run test:cluster)
 #   bash scripts/test-toolchain.sh --start N   # ...then start N test clusters in the foreground (Ctrl-C stops them)
 #
 # Tools built from Go sources live in .cache/bin (git-ignored). Each has a wrapper
@@ -25,7 +25,8 @@ die() {
 usage() {
   cat >&2 <<'EOF'
 usage: bash scripts/test-toolchain.sh [--start N]
-  (no args)   install etcd (apt) if missing and build .cache/bin/kube-apiserver if stale
+  (no args)   install etcd (apt) if missing; build .cache/bin/kube-apiserver, and helm and
+              kustomize unless they are on PATH, when missing or stale
   --start N   afterwards, start N local test clusters and print their kubeconfigs (Ctrl-C stops)
 EOF
 }
@@ -131,6 +132,42 @@ build_kube_apiserver() {
   build_go_tool kube-apiserver test/kube k8s.io/kubernetes/cmd/kube-apiserver -ldflags="$ldflags"
 }
 
+# go_mod_version MODULE_DIR MODULE -> the version MODULE_DIR/go.mod requires of MODULE
+go_mod_version() {
+  awk -v m="$2" '$1 == m && $2 ~ /^v/ { print $2; exit } $1 == "require" && $2 == m && $3 ~ /^v/ { print $3; exit }' "$ROOT/$1/go.mod"
+}
+
+# Helm and Kustomize render applications (libs/render). A binary already on PATH is used
+# as it is (the tests look in .cache/bin first, then on PATH); otherwise it is built here.
+build_helm() {
+  if [ ! -x "$BIN_DIR/helm" ] && command -v helm >/dev/null 2>&1; then
+    log "helm: found $(command -v helm) ($(helm version --short 2>/dev/null | head -n1))"
+    return 0
+  fi
+  # Stamp the version like helm's Makefile does: the release, and the Kubernetes version
+  # that `helm template` reports as .Capabilities.KubeVersion (client-go v0.N -> v1.N).
+  local ver cgo minor
+  ver="$(go_mod_version test/helm helm.sh/helm/v3)"
+  cgo="$(go_mod_version test/helm k8s.io/client-go)"
+  [ -n "$ver" ] && [ -n "$cgo" ] || die "cannot find helm.sh/helm/v3 and k8s.io/client-go versions in test/helm/go.mod"
+  minor="$(printf '%s' "$cgo" | cut -d. -f2)"
+  local ldflags="-s -w -X helm.sh/helm/v3/internal/version.version=$ver -X helm.sh/helm/v3/internal/version.gitTreeState=clean"
+  local pkgpath
+  for pkgpath in helm.sh/helm/v3/pkg/lint/rules helm.sh/helm/v3/pkg/chartutil; do
+    ldflags="$ldflags -X $pkgpath.k8sVersionMajor=1 -X $pkgpath.k8sVersionMinor=$minor"
+  done
+  build_go_tool helm test/helm helm.sh/helm/v3/cmd/helm -ldflags="$ldflags"
+}
+
+build_kustomize() {
+  if [ ! -x "$BIN_DIR/kustomize" ] && command -v kustomize >/dev/null 2>&1; then
+    log "kustomize: found $(command -v kustomize) ($(kustomize version 2>/dev/null | head -n1))"
+    return 0
+  fi
+  # kustomize reads its own version from the build info (module dependency), no -X needed.
+  build_go_tool kustomize test/kustomize sigs.k8s.io/kustomize/kustomize/v5 -ldflags="-s -w"
+}
+
 # --- main ----------------------------------------------------------------------
 
 START_COUNT=""
@@ -173,9 +210,9 @@ fi
 
 ensure_etcd
 build_kube_apiserver
+build_helm
+build_kustomize
 # Later, same pattern (a wrapper module under test/<tool>/ with a `tool` directive):
-#   build_go_tool helm test/helm helm.sh/helm/v3/cmd/helm
-#   build_go_tool kustomize test/kustomize sigs.k8s.io/kustomize/kustomize/v5
 #   build_go_tool etcd test/etcd go.etcd.io/etcd/server/v3   # etcd 3.6 instead of Debian's 3.4 (docs/test-clusters.md)
 
 if [ -n "$START_COUNT" ]; then

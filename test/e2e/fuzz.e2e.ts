@@ -2,12 +2,7 @@ import { credentials, Metadata, type ServiceError } from '@grpc/grpc-js';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import type { RunningHub } from '../../apps/hub/src/hub.js';
 import { AgentGatewayClient } from '../../libs/proto/gen/axle/agent/v1/agent.js';
-import {
-  api,
-  createTestDatabase,
-  startTestHub,
-  tempDir,
-} from '../support/hub-harness.js';
+import { api, createTestDatabase, startTestHub, tempDir } from '../support/hub-harness.js';
 
 /** Deterministic PRNG (mulberry32): a failing case can be replayed from its seed. */
 function rng(seed: number) {
@@ -83,9 +78,7 @@ function randomValue(r: () => number, depth = 0): unknown {
 /** Mutates a valid body: a field replaced, removed or added somewhere in the tree. */
 function mutate(r: () => number, body: unknown): unknown {
   if (body === null || typeof body !== 'object' || r() < 0.3) return randomValue(r);
-  const copy: Record<string, unknown> = Array.isArray(body)
-    ? ([...body] as never)
-    : { ...(body) };
+  const copy: Record<string, unknown> = Array.isArray(body) ? ([...body] as never) : { ...body };
   const keys = Object.keys(copy);
   const k = keys[Math.floor(r() * keys.length)] ?? 'x';
   const op = r();

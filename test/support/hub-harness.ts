@@ -7,6 +7,7 @@ import { startHub, type RunningHub } from '../../apps/hub/src/hub.js';
 import type { TestCluster } from './kube-cluster.js';
 
 export { tempDir } from './temp-dir.js';
+import { renderToolPath } from './chart-repo.js';
 
 /** The admin API token every test hub is started with. */
 export const TEST_ADMIN_TOKEN = 'axle_api_test-admin-token-0123456789';
@@ -40,6 +41,9 @@ export async function startTestHub(opts: {
     AXLE_RESYNC_SECONDS: '3600',
     AXLE_LOG_LEVEL: process.env.AXLE_TEST_LOG_LEVEL ?? 'warn',
     AXLE_ADMIN_TOKEN: TEST_ADMIN_TOKEN,
+    // The real tools, as built by scripts/test-toolchain.sh (or found on PATH).
+    AXLE_HELM_PATH: renderToolPath('helm'),
+    AXLE_KUSTOMIZE_PATH: renderToolPath('kustomize'),
     ...opts.env,
   });
   return startHub(config);

@@ -30,6 +30,7 @@ import { MetricsController } from './metrics/metrics.controller.js';
 import { MetricsService } from './metrics/metrics.service.js';
 import { AppReconciler } from './reconcile/app-reconciler.js';
 import { BundleStore } from './render/bundle.store.js';
+import { RenderService } from './render/render.service.js';
 
 @Module({})
 export class HubModule {
@@ -64,6 +65,7 @@ export class HubModule {
         GitService,
         GitPoller,
         BundleStore,
+        RenderService,
         DispatchNotifier,
         AppReconciler,
         AppSetEvaluator,

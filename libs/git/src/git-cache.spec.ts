@@ -3,7 +3,6 @@ import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { TestRepo } from '../../../test/support/git-repo.js';
 import { tempDir } from '../../../test/support/temp-dir.js';
-import { renderDirectory } from '../../../apps/hub/src/render/render-directory.js';
 import { GitCache, GitError } from './git-cache.js';
 
 const cm = (name: string, v = '1') =>
@@ -65,24 +64,19 @@ describe('GitCache (real repositories over file://)', () => {
     expect(await cache.resolve(repo.fileUrl, 'main')).toBe(third);
   });
 
-  it('renders a directory recursively into a bundle whose hash follows content', async () => {
-    const a = await renderDirectory(cache, repo.fileUrl, first, 'app');
-    expect(a.objects.map((o) => o.metadata.name)).toEqual(['a', 'b']);
-    const b = await renderDirectory(cache, repo.fileUrl, second, 'app');
-    expect(b.hash).not.toBe(a.hash);
-    expect((await renderDirectory(cache, repo.fileUrl, first, 'app')).hash).toBe(a.hash);
-  });
-
-  it('refuses a missing path and symbolic links', async () => {
-    await expect(renderDirectory(cache, repo.fileUrl, first, 'nope')).rejects.toThrow(
+  it('refuses a missing path', async () => {
+    await expect(cache.listTree(repo.fileUrl, first, 'nope')).rejects.toThrow(
       /path "nope" does not exist/,
     );
+  });
+
+  it('lists directories too when asked, and reports symbolic links as such', async () => {
     await symlink('/etc/hostname', join(repo.dir, 'app', 'evil.yaml'));
     const sha = await repo.commit({});
     await cache.fetch(repo.fileUrl);
-    await expect(renderDirectory(cache, repo.fileUrl, sha, 'app')).rejects.toThrow(
-      'app/evil.yaml: symbolic links are not followed',
-    );
+    const entries = await cache.listTree(repo.fileUrl, sha, 'app', { dirs: true });
+    expect(entries.find((e) => e.path === 'app/nested')?.type).toBe('tree');
+    expect(entries.find((e) => e.path === 'app/evil.yaml')?.mode).toBe('120000');
   });
 
   it('reports a repository that cannot be fetched', async () => {

@@ -1,4 +1,5 @@
-import { resolve } from 'node:path';
+import { existsSync } from 'node:fs';
+import { delimiter, join, resolve } from 'node:path';
 import { z } from 'zod';
 
 /**
@@ -30,9 +31,48 @@ const schema = z.object({
   AXLE_SECRET_KEY: z.string().optional(),
   AXLE_SECRET_KEY_FILE: z.string().optional(),
   AXLE_WEBHOOK_SECRET: z.string().min(8).max(512).optional(),
+  AXLE_HELM_PATH: z.string().optional(),
+  AXLE_KUSTOMIZE_PATH: z.string().optional(),
+  AXLE_KUBECTL_PATH: z.string().optional(),
+  AXLE_RENDER_TIMEOUT_SECONDS: durationSeconds.default(120),
+  AXLE_PLUGINS: z
+    .string()
+    .optional()
+    .transform((v, ctx) => {
+      if (!v) return [];
+      try {
+        return pluginsSchema.parse(JSON.parse(v));
+      } catch (e) {
+        ctx.addIssue({
+          code: 'custom',
+          message: `must be a JSON list of {name, command[], timeoutSeconds?}: ${(e as Error).message.slice(0, 200)}`,
+        });
+        return z.NEVER;
+      }
+    }),
   AXLE_APPSET_MAX_DELETE_SHARE: z.coerce.number().min(0).max(1).default(0.5),
   AXLE_LOG_LEVEL: z.enum(['error', 'warn', 'log', 'debug', 'verbose']).default('log'),
 });
+
+const pluginsSchema = z
+  .array(
+    z
+      .object({
+        name: z.string().min(1).max(253),
+        command: z.array(z.string().min(1)).min(1),
+        timeoutSeconds: z.number().positive().max(3600).optional(),
+      })
+      .strict(),
+  )
+  .max(50);
+
+/** The first executable named `name` on PATH, as a shell would find it. */
+function onPath(name: string, env: NodeJS.ProcessEnv): string | undefined {
+  for (const dir of (env.PATH ?? '').split(delimiter)) {
+    if (dir && existsSync(join(dir, name))) return join(dir, name);
+  }
+  return undefined;
+}
 
 export interface HubConfig {
   http: { host: string; port: number };
@@ -53,6 +93,11 @@ export interface HubConfig {
   secretKeyFile: string;
   /** Shared secret of git push webhooks (GitHub/Gitea HMAC, GitLab token); open when unset. */
   webhookSecret?: string;
+  render: {
+    tools: { helm?: string; kustomize?: string; kubectl?: string };
+    plugins: { name: string; command: string[]; timeoutSeconds?: number }[];
+    timeoutSeconds: number;
+  };
   /** Deleting more than this share of an ApplicationSet's applications needs a confirmation. */
   appsetMaxDeleteShare: number;
   logLevel: 'error' | 'warn' | 'log' | 'debug' | 'verbose';
@@ -80,6 +125,15 @@ export function loadHubConfig(env: NodeJS.ProcessEnv = process.env): HubConfig {
     heartbeatSeconds: e.AXLE_HEARTBEAT_SECONDS,
     gitTimeoutSeconds: e.AXLE_GIT_TIMEOUT_SECONDS,
     appsetMaxDeleteShare: e.AXLE_APPSET_MAX_DELETE_SHARE,
+    render: {
+      tools: {
+        helm: e.AXLE_HELM_PATH ?? onPath('helm', env),
+        kustomize: e.AXLE_KUSTOMIZE_PATH ?? onPath('kustomize', env),
+        kubectl: e.AXLE_KUBECTL_PATH ?? onPath('kubectl', env),
+      },
+      plugins: e.AXLE_PLUGINS,
+      timeoutSeconds: e.AXLE_RENDER_TIMEOUT_SECONDS,
+    },
     adminToken: e.AXLE_ADMIN_TOKEN || undefined,
     secretKey: e.AXLE_SECRET_KEY,
     secretKeyFile: resolve(e.AXLE_SECRET_KEY_FILE ?? resolve(dataDir, 'secret.key')),

@@ -53,10 +53,15 @@ export interface ResourceRef {
 
 /** Checks against a project; each returns the reasons for refusal (empty = allowed). */
 export class ProjectPolicy {
+  readonly spec: ProjectSpec;
+
+  /** `spec` may come straight from storage: defaults are filled in here. */
   constructor(
     readonly name: string,
-    readonly spec: ProjectSpec,
-  ) {}
+    spec: unknown,
+  ) {
+    this.spec = projectSpecSchema.parse(spec);
+  }
 
   checkSource(repoURL: string): string[] {
     return this.spec.sourceRepos.some((p) => globMatch(p, repoURL))

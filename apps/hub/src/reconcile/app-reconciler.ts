@@ -9,6 +9,7 @@ import { SchedulerRegistry } from '@nestjs/schedule';
 import type { Subscription } from 'rxjs';
 import { DataSource, In } from 'typeorm';
 import { ManifestError } from '../../../../libs/manifests/src/index.js';
+import { RenderError } from '../../../../libs/render/src/index.js';
 import { KeyedQueue } from '../../../../libs/workqueue/src/keyed-queue.js';
 import { ApplicationEntity, type AppCondition } from '../applications/application.entity.js';
 import { destinationClusters } from '../applications/application.schemas.js';
@@ -22,7 +23,7 @@ import { GitService } from '../git/git.service.js';
 import { MetricsService } from '../metrics/metrics.service.js';
 import { ProjectsService } from '../projects/projects.service.js';
 import { BundleStore } from '../render/bundle.store.js';
-import { renderDirectory } from '../render/render-directory.js';
+import { RenderService } from '../render/render.service.js';
 
 const MAX_ERROR_CHARS = 4000;
 
@@ -51,6 +52,7 @@ export class AppReconciler implements OnApplicationBootstrap, OnModuleDestroy {
     private readonly scheduler: SchedulerRegistry,
     private readonly metrics: MetricsService,
     private readonly projects: ProjectsService,
+    private readonly render: RenderService,
     @Inject(HUB_CONFIG) private readonly config: HubConfig,
   ) {}
 
@@ -123,9 +125,12 @@ export class AppReconciler implements OnApplicationBootstrap, OnModuleDestroy {
     const { source } = app.spec;
     const conditions: AppCondition[] = [];
 
+    // Helm repository charts are versioned by the chart, not by a git commit.
     let commit: string;
     try {
-      commit = await this.git.cache.resolve(source.repoURL, source.targetRevision);
+      commit = source.chart
+        ? `chart:${source.chart}@${source.targetRevision}`
+        : await this.git.cache.resolve(source.repoURL, source.targetRevision);
     } catch (e) {
       return this.fail(app, 'SourceError', e);
     }
@@ -137,7 +142,7 @@ export class AppReconciler implements OnApplicationBootstrap, OnModuleDestroy {
       app.renderedSpecVersion === app.specVersion;
     if (!upToDate) {
       try {
-        const bundle = await renderDirectory(this.git.cache, source.repoURL, commit, source.path);
+        const bundle = await this.render.render(app.name, app.spec, commit);
         await this.bundles.put(bundle);
         bundleHash = bundle.hash;
       } catch (e) {
@@ -239,7 +244,8 @@ export class AppReconciler implements OnApplicationBootstrap, OnModuleDestroy {
     type: AppCondition['type'],
     e: unknown,
   ): Promise<void> {
-    const expected = e instanceof ManifestError || e instanceof GitError;
+    const expected =
+      e instanceof ManifestError || e instanceof GitError || e instanceof RenderError;
     const message = (e instanceof Error ? e.message : String(e)).slice(0, MAX_ERROR_CHARS);
     if (!expected) this.log.error(`${app.name}: ${(e as Error).stack ?? message}`);
     else this.log.warn(`${app.name}: ${type}: ${message}`);

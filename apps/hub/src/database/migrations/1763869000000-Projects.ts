@@ -13,7 +13,7 @@ export class Projects1763869000000 implements MigrationInterface {
       )`);
     // Like Argo CD's default project: everything allowed until an admin narrows it.
     await q.query(
-      `INSERT INTO projects (name, spec) VALUES ('default', '{"sourceRepos":["*"],"destinations":[{"namespace":"*"}]}')`,
+      `INSERT INTO projects (name, spec) VALUES ('default', '{"sourceRepos":["*"],"destinations":[{"namespace":"*"}],"deniedKinds":[]}')`,
     );
     // What a bundle contains, so a project can be checked before dispatch without unpacking it.
     await q.query(`ALTER TABLE manifest_bundles ADD COLUMN resources jsonb NOT NULL DEFAULT '[]'`);

@@ -1,0 +1,15 @@
+export * from './errors.js';
+export {
+  CLOCK_SKEW_MS,
+  MAX_CSR_BYTES,
+  certificateInfo,
+  createCertificateAuthority,
+  createKeyAndCsr,
+  generateKeyPair,
+  issueServerCertificate,
+  renewalDue,
+  signClientCertificate,
+  verifyCsr,
+  verifyIssuedBy,
+} from './pki.js';
+export type { CertificateAuthority, CertificateInfo, CsrInfo, KeyPairPem } from './pki.js';

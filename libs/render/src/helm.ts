@@ -1,0 +1,105 @@
+import { readdir, readFile } from 'node:fs/promises';
+import { join } from 'node:path';
+import { parse } from 'yaml';
+import { RenderError } from './errors.js';
+import type { HelmOptions, RenderContext } from './types.js';
+
+/** A chart dependency (Chart.yaml `dependencies`, or requirements.yaml for apiVersion v1). */
+export interface ChartDependency {
+  name: string;
+  version?: string;
+  repository?: string;
+}
+
+/**
+ * `helm template` arguments as Argo CD builds them (chart `.` in the chart directory,
+ * `--name-template`, `--namespace`, `--kube-version`, `--set`/`--set-string` parameters, value
+ * files then the inline values file, `--api-versions`, `--include-crds` unless skipCrds), with
+ * every value in `--flag=value` form so no value can be read as a flag.
+ */
+export function helmTemplateArgs(
+  helm: HelmOptions | undefined,
+  ctx: RenderContext,
+  valueFiles: string[],
+  inlineValuesFile: string | undefined,
+): string[] {
+  const args = ['template', '.', `--name-template=${helmReleaseName(helm, ctx)}`];
+  const ns = helmNamespace(helm, ctx);
+  if (ns) args.push(`--namespace=${ns}`);
+  if (ctx.kubeVersion) args.push(`--kube-version=${ctx.kubeVersion}`);
+  for (const p of helm?.parameters ?? []) {
+    args.push(`${p.forceString ? '--set-string' : '--set'}=${p.name}=${escapeSetValue(p.value)}`);
+  }
+  for (const f of valueFiles) args.push(`--values=${f}`);
+  if (inlineValuesFile) args.push(`--values=${inlineValuesFile}`);
+  for (const v of ctx.apiVersions ?? []) args.push(`--api-versions=${v}`);
+  if (!helm?.skipCrds) args.push('--include-crds');
+  if (helm?.skipSchemaValidation) args.push('--skip-schema-validation');
+  if (helm?.skipTests) args.push('--skip-tests');
+  return args;
+}
+
+export function helmReleaseName(helm: HelmOptions | undefined, ctx: RenderContext): string {
+  return helm?.releaseName || ctx.appName;
+}
+
+export function helmNamespace(helm: HelmOptions | undefined, ctx: RenderContext): string {
+  return helm?.namespace || ctx.namespace;
+}
+
+/** A comma in a `--set` value separates assignments unless escaped (Argo CD escapes them). */
+export function escapeSetValue(value: string): string {
+  return value.replace(/(?<!\\),/g, '\\,');
+}
+
+/** The inline values to write to a file: valuesObject wins over values (Argo CD). */
+export function inlineValues(helm: HelmOptions | undefined): string | undefined {
+  if (helm?.valuesObject && Object.keys(helm.valuesObject).length > 0) {
+    return JSON.stringify(helm.valuesObject);
+  }
+  return helm?.values?.trim() ? helm.values : undefined;
+}
+
+/** Dependencies a chart declares. */
+export async function readChartDependencies(chartDir: string): Promise<ChartDependency[]> {
+  const out: ChartDependency[] = [];
+  for (const file of ['Chart.yaml', 'requirements.yaml']) {
+    const text = await readFile(join(chartDir, file), 'utf8').catch(() => undefined);
+    if (text === undefined) continue;
+    let doc: unknown;
+    try {
+      doc = parse(text, { maxAliasCount: 100 });
+    } catch (e) {
+      throw new RenderError(`${file}: invalid YAML: ${(e as Error).message.split('\n')[0]}`);
+    }
+    const deps = (doc as { dependencies?: unknown } | null)?.dependencies;
+    if (!Array.isArray(deps)) continue;
+    for (const d of deps as Record<string, unknown>[]) {
+      if (!d || typeof d.name !== 'string') continue;
+      out.push({
+        name: d.name,
+        version: typeof d.version === 'string' ? d.version : undefined,
+        repository: typeof d.repository === 'string' ? d.repository : undefined,
+      });
+    }
+  }
+  return out;
+}
+
+/** Dependencies not already vendored in `charts/` (as a directory or a `<name>-*.tgz`). */
+export async function missingDependencies(
+  chartDir: string,
+  deps: ChartDependency[],
+): Promise<ChartDependency[]> {
+  const present = await readdir(join(chartDir, 'charts')).catch(() => [] as string[]);
+  return deps.filter(
+    (d) => !present.some((f) => f === d.name || (f.startsWith(`${d.name}-`) && f.endsWith('.tgz'))),
+  );
+}
+
+const EXACT_VERSION = /^v?\d+\.\d+\.\d+(?:-[0-9A-Za-z.-]+)?(?:\+[0-9A-Za-z.-]+)?$/;
+
+/** Whether a chart version names one release (not a range, not "latest"). */
+export function isExactChartVersion(v: string | undefined): boolean {
+  return !!v && EXACT_VERSION.test(v);
+}

@@ -1,0 +1,135 @@
+import { spawn } from 'node:child_process';
+
+export interface RunOptions {
+  cwd: string;
+  /** The whole environment of the process (nothing is inherited). */
+  env: Record<string, string>;
+  timeoutMs: number;
+  /** stdout beyond this kills the process. */
+  maxStdoutBytes: number;
+  /** stderr kept (the rest is dropped, the process is not killed for it). Default 64 KiB. */
+  maxStderrBytes?: number;
+}
+
+export interface RunResult {
+  stdout: string;
+  stderr: string;
+}
+
+export type ProcessFailure = 'exit' | 'timeout' | 'output' | 'spawn';
+
+/** A tool process that failed; `message` is short, `stderr` is what the tool said (bounded). */
+export class ProcessError extends Error {
+  constructor(
+    readonly kind: ProcessFailure,
+    message: string,
+    readonly stderr: string,
+  ) {
+    super(message);
+    this.name = 'ProcessError';
+  }
+}
+
+/** Process groups still running, killed if the hub exits first. */
+const live = new Set<number>();
+let exitHookInstalled = false;
+
+function killGroup(pid: number): void {
+  try {
+    process.kill(-pid, 'SIGKILL');
+  } catch {
+    // already gone
+  }
+}
+
+/**
+ * Runs `cmd args` in its own process group with exactly `env`, collecting stdout (bounded) and
+ * stderr (bounded). On a timeout or too much output the whole group is killed (a shell's children
+ * too); when the main process exits, whatever it left running in its group is killed as well.
+ */
+export function runProcess(cmd: string, args: string[], opts: RunOptions): Promise<RunResult> {
+  if (!exitHookInstalled) {
+    exitHookInstalled = true;
+    process.once('exit', () => live.forEach(killGroup));
+  }
+  const maxErr = opts.maxStderrBytes ?? 64 * 1024;
+  return new Promise<RunResult>((resolve, reject) => {
+    const child = spawn(cmd, args, {
+      cwd: opts.cwd,
+      env: opts.env,
+      detached: true,
+      stdio: ['ignore', 'pipe', 'pipe'],
+    });
+    const pid = child.pid;
+    if (pid !== undefined) live.add(pid);
+    const out: Buffer[] = [];
+    let outBytes = 0;
+    const err: Buffer[] = [];
+    let errBytes = 0;
+    let failure: ProcessError | undefined;
+    const fail = (kind: ProcessFailure, message: string) => {
+      if (failure) return;
+      failure = new ProcessError(kind, message, '');
+      if (pid !== undefined) killGroup(pid);
+    };
+    const timer = setTimeout(
+      () => fail('timeout', `timed out after ${Math.round(opts.timeoutMs / 100) / 10}s`),
+      opts.timeoutMs,
+    );
+    child.stdout.on('data', (chunk: Buffer) => {
+      if (failure) return;
+      outBytes += chunk.length;
+      if (outBytes > opts.maxStdoutBytes) {
+        fail('output', `output is larger than ${opts.maxStdoutBytes} bytes`);
+        return;
+      }
+      out.push(chunk);
+    });
+    child.stderr.on('data', (chunk: Buffer) => {
+      if (errBytes >= maxErr) return;
+      const part = chunk.subarray(0, maxErr - errBytes);
+      err.push(part);
+      errBytes += part.length;
+    });
+    child.on('error', (e: NodeJS.ErrnoException) => {
+      fail('spawn', `cannot run ${cmd}: ${e.code ?? e.message}`);
+    });
+    // The main process is done: reap whatever it left behind, so its pipes close.
+    child.on('exit', () => {
+      if (pid !== undefined) killGroup(pid);
+    });
+    child.on('close', (code, signal) => {
+      clearTimeout(timer);
+      if (pid !== undefined) live.delete(pid);
+      const stderr = Buffer.concat(err).toString('utf8');
+      if (failure) {
+        reject(new ProcessError(failure.kind, failure.message, stderr));
+      } else if (code !== 0) {
+        const how = code === null ? `was killed by ${signal}` : `exited with status ${code}`;
+        reject(new ProcessError('exit', how, stderr));
+      } else {
+        resolve({ stdout: Buffer.concat(out).toString('utf8'), stderr });
+      }
+    });
+  });
+}
+
+/** At most `limit` holders at once; the others wait in order. */
+export class Semaphore {
+  private active = 0;
+  private readonly waiters: (() => void)[] = [];
+
+  constructor(private readonly limit: number) {}
+
+  async run<T>(fn: () => Promise<T>): Promise<T> {
+    if (this.active >= this.limit) await new Promise<void>((r) => this.waiters.push(r));
+    else this.active++;
+    try {
+      return await fn();
+    } finally {
+      const next = this.waiters.shift();
+      if (next) next();
+      else this.active--;
+    }
+  }
+}

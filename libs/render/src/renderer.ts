@@ -1,0 +1,638 @@
+import { randomBytes } from 'node:crypto';
+import { cp, lstat, mkdir, readdir, rm, stat, writeFile } from 'node:fs/promises';
+import { availableParallelism } from 'node:os';
+import { join, posix, relative, resolve } from 'node:path';
+import { GitError, type GitCache, type TreeEntry } from '../../git/src/index.js';
+import {
+  DEFAULT_LIMITS,
+  makeBundle,
+  ManifestError,
+  parseManifests,
+  type KubeObject,
+  type ManifestLimits,
+} from '../../manifests/src/index.js';
+import { detectTool, explicitTool } from './detect.js';
+import { readDirectoryObjects } from './directory.js';
+import { RenderError } from './errors.js';
+import {
+  helmTemplateArgs,
+  inlineValues,
+  missingDependencies,
+  readChartDependencies,
+  type ChartDependency,
+} from './helm.js';
+import {
+  applyKustomizeEdits,
+  hasKustomizeOverrides,
+  kustomizeEditCommands,
+} from './kustomize-edit.js';
+import { normalizeRepoPath, PathEscapeError, resolveInside } from './paths.js';
+import { pluginEnv } from './plugin.js';
+import { ProcessError, runProcess, Semaphore } from './process.js';
+import { computeRenderKey, type KeyInputs } from './render-key.js';
+import { DEFAULT_TREE_LIMITS, TreeCache } from './tree-cache.js';
+import type {
+  PluginConfig,
+  RenderContext,
+  RendererOptions,
+  RenderResult,
+  RenderSource,
+  RenderTool,
+  TreeLimits,
+} from './types.js';
+
+const CHART_NAME = /^[A-Za-z0-9][A-Za-z0-9._-]*$/;
+const PROXY_VARS = [
+  'HTTP_PROXY',
+  'HTTPS_PROXY',
+  'NO_PROXY',
+  'http_proxy',
+  'https_proxy',
+  'no_proxy',
+];
+
+/** A private scratch directory of one render: HOME, TMPDIR, helm homes, values, copies. */
+interface Scratch {
+  dir: string;
+  home: string;
+  tmp: string;
+}
+
+/** Directories to hide in error messages: repository roots and scratch directories. */
+interface Scrub {
+  repo: string[];
+  tmp: string[];
+}
+
+/**
+ * Renders application sources to manifest bundles: plain directories (read from git), Kustomize
+ * and Helm (the real binaries, on a materialized checkout of the commit), charts from HTTP(S) Helm
+ * repositories, and configured plugin commands. Concurrent renders with the same key run once.
+ * Every tool runs with a minimal environment (PATH, a private HOME/TMPDIR, private Helm
+ * directories), a time limit and an output limit, and is killed with its whole process group
+ * when it exceeds either.
+ */
+export class Renderer {
+  private readonly git: GitCache;
+  private readonly workDir: string;
+  private readonly limits: ManifestLimits;
+  private readonly treeLimits: TreeLimits;
+  private readonly timeoutMs: number;
+  private readonly maxOutputBytes: number;
+  private readonly trees: TreeCache;
+  private readonly slots: Semaphore;
+  private readonly keyInputs: KeyInputs;
+  private readonly toolEnv: Record<string, string>;
+  private readonly inflight = new Map<string, Promise<RenderResult>>();
+  private ready: Promise<void> | undefined;
+
+  constructor(private readonly opts: RendererOptions) {
+    this.git = opts.git;
+    this.workDir = resolve(opts.workDir);
+    this.limits = opts.limits ?? DEFAULT_LIMITS;
+    this.treeLimits = { ...DEFAULT_TREE_LIMITS, ...opts.tree };
+    this.timeoutMs = opts.timeoutMs ?? 60_000;
+    this.maxOutputBytes = opts.maxOutputBytes ?? this.limits.maxBundleBytes;
+    this.trees = new TreeCache(this.git, join(this.workDir, 'trees'), this.treeLimits);
+    this.slots = new Semaphore(opts.maxConcurrency ?? Math.max(2, availableParallelism()));
+    const names = new Set<string>();
+    for (const p of opts.plugins ?? []) {
+      if (names.has(p.name)) throw new Error(`plugin "${p.name}" is configured twice`);
+      if (p.command.length === 0) throw new Error(`plugin "${p.name}" has an empty command`);
+      names.add(p.name);
+    }
+    this.keyInputs = {
+      directoryRecurseDefault: opts.directoryRecurseDefault ?? false,
+      toolIdentity: { ...opts.tools },
+      plugins: opts.plugins ?? [],
+      salt: opts.cacheSalt ?? '',
+    };
+    this.toolEnv = opts.toolEnv ?? pickProxyEnv();
+  }
+
+  /**
+   * The cache key of `render(src, ctx)`. Exact when the tool is explicit (see `explicitTool`);
+   * otherwise conservative (it includes every tool's inputs): call `resolveTool` first and pass
+   * `{ ...src, tool }` for the exact key. Equal keys give equal bundles. Throws on an invalid path.
+   */
+  renderKey(src: RenderSource, ctx: RenderContext): string {
+    return computeRenderKey(
+      { ...src, path: normalizeRepoPath(src.path ?? '') },
+      ctx,
+      this.keyInputs,
+    );
+  }
+
+  /** The tool that renders `src`: explicit, or detected from the files at its path. */
+  async resolveTool(src: RenderSource): Promise<RenderTool> {
+    return (await this.prepareSource(src)).tool;
+  }
+
+  /** Renders; concurrent calls with the same (exact) key share one run. */
+  async render(src: RenderSource, ctx: RenderContext): Promise<RenderResult> {
+    const { source, tool, listing } = await this.prepareSource(src);
+    const key = computeRenderKey(source, ctx, this.keyInputs, tool);
+    const running = this.inflight.get(key);
+    if (running) return running;
+    const p = this.run(source, ctx, tool, listing)
+      .then((b): RenderResult => ({ ...b, tool, key }))
+      .finally(() => this.inflight.delete(key));
+    this.inflight.set(key, p);
+    return p;
+  }
+
+  /** Deletes the materialized trees (those in use when their renders finish). */
+  async close(): Promise<void> {
+    await this.trees.clear();
+  }
+
+  // --- dispatch -------------------------------------------------------------------------------
+
+  private async prepareSource(
+    src: RenderSource,
+  ): Promise<{ source: RenderSource; tool: RenderTool; listing?: TreeEntry[] }> {
+    const path = normalizeRepoPath(src.path ?? '');
+    const source = { ...src, path };
+    if (src.chart) {
+      if (!CHART_NAME.test(src.chart)) throw new RenderError(`invalid chart name "${src.chart}"`);
+      if (!/^https?:\/\//i.test(src.repoURL)) {
+        throw new RenderError(`chart repository "${src.repoURL}" must be an http(s) URL`, 'helm');
+      }
+      if (src.chartVersion?.startsWith('-')) {
+        throw new RenderError(`invalid chart version "${src.chartVersion}"`, 'helm');
+      }
+      return { source, tool: 'helm' };
+    }
+    if (!/^[0-9a-f]{40}([0-9a-f]{24})?$/.test(src.commit)) {
+      throw new RenderError(`"${src.commit}" is not a full commit SHA`, undefined, path);
+    }
+    const explicit = explicitTool(src);
+    if (explicit && explicit !== 'directory') return { source, tool: explicit };
+    let listing: TreeEntry[];
+    try {
+      listing = await this.git.listTree(src.repoURL, src.commit, path);
+    } catch (e) {
+      if (e instanceof GitError)
+        throw new RenderError(e.message, undefined, path, undefined, { cause: e });
+      throw e;
+    }
+    return { source, tool: explicit ?? detectTool(listing, path), listing };
+  }
+
+  private async run(
+    src: RenderSource,
+    ctx: RenderContext,
+    tool: RenderTool,
+    listing: TreeEntry[] | undefined,
+  ): Promise<Omit<RenderResult, 'tool' | 'key'>> {
+    await (this.ready ??= this.prepareWorkDir().catch((e: unknown) => {
+      this.ready = undefined;
+      throw e;
+    }));
+    switch (tool) {
+      case 'directory': {
+        const objects = await readDirectoryObjects(
+          this.git,
+          src.repoURL,
+          src.commit,
+          src.path,
+          {
+            ...src.directory,
+            recurse: src.directory?.recurse ?? this.keyInputs.directoryRecurseDefault,
+          },
+          this.limits,
+          listing,
+        );
+        return makeBundle(objects, this.limits);
+      }
+      case 'kustomize':
+        return this.kustomize(src);
+      case 'helm':
+        return src.chart ? this.helmFromRepository(src, ctx) : this.helmFromGit(src, ctx);
+      case 'plugin':
+        return this.plugin(src, ctx);
+    }
+  }
+
+  private async prepareWorkDir(): Promise<void> {
+    await mkdir(this.workDir, { recursive: true });
+    await Promise.all(
+      ['trees', 'runs'].map((d) => rm(join(this.workDir, d), { recursive: true, force: true })),
+    );
+    await mkdir(join(this.workDir, 'trees'), { recursive: true });
+    await mkdir(join(this.workDir, 'runs'), { recursive: true });
+  }
+
+  // --- kustomize ------------------------------------------------------------------------------
+
+  private async kustomize(src: RenderSource) {
+    const { kustomize, kubectl } = this.opts.tools ?? {};
+    if (!kustomize && !kubectl) {
+      throw new RenderError('no kustomize or kubectl binary is configured', 'kustomize', src.path);
+    }
+    return this.withTree(src, 'kustomize', async (tree, scratch) => {
+      let root = tree;
+      const overrides = hasKustomizeOverrides(src.kustomize) ? src.kustomize : undefined;
+      if (overrides) root = await this.copyTree(tree, scratch);
+      const appDir = await this.appDir(root, src.path, 'kustomize');
+      const env = this.toolProcessEnv(scratch);
+      const hide = { repo: [root, tree], tmp: [scratch.dir] };
+      if (overrides && kustomize) {
+        for (const args of kustomizeEditCommands(overrides)) {
+          await this.exec('kustomize edit', src.path, kustomize, args, { cwd: appDir, env }, hide);
+        }
+      } else if (overrides) {
+        await applyKustomizeEdits(appDir, overrides).catch((e: unknown) => {
+          throw e instanceof RenderError
+            ? new RenderError(e.message, 'kustomize edit', src.path)
+            : e;
+        });
+      }
+      const [cmd, args, label] = kustomize
+        ? [kustomize, ['build', appDir], 'kustomize build']
+        : [kubectl!, ['kustomize', appDir], 'kubectl kustomize'];
+      const out = await this.exec(label, src.path, cmd, args, { cwd: root, env }, hide);
+      return this.bundle(out, label, src.path);
+    });
+  }
+
+  // --- helm -----------------------------------------------------------------------------------
+
+  private helmBinary(src: RenderSource): string {
+    const helm = this.opts.tools?.helm;
+    if (!helm) throw new RenderError('no helm binary is configured', 'helm', src.path);
+    return helm;
+  }
+
+  private async helmFromGit(src: RenderSource, ctx: RenderContext) {
+    const helm = this.helmBinary(src);
+    return this.withTree(src, 'helm', async (tree, scratch) => {
+      let root = tree;
+      let chartDir = await this.appDir(root, src.path, 'helm');
+      const env = await this.helmEnv(scratch);
+      const deps = await readChartDependencies(chartDir).catch((e: unknown) => {
+        throw e instanceof RenderError ? new RenderError(e.message, 'helm', src.path) : e;
+      });
+      const missing = await missingDependencies(chartDir, deps);
+      if (missing.length > 0) {
+        root = await this.copyTree(tree, scratch);
+        chartDir = await this.appDir(root, src.path, 'helm');
+        await this.helmDependencyBuild(helm, src, root, chartDir, deps, env, scratch);
+      }
+      const valueFiles = await this.valueFiles(src, root, src.path, 'repository');
+      const hide = { repo: [root, tree], tmp: [scratch.dir] };
+      return this.helmTemplate(helm, src, ctx, chartDir, valueFiles, env, scratch, hide);
+    });
+  }
+
+  private async helmFromRepository(src: RenderSource, ctx: RenderContext) {
+    const helm = this.helmBinary(src);
+    return this.withScratch(async (scratch) => {
+      const env = await this.helmEnv(scratch);
+      const untar = join(scratch.dir, 'chart');
+      const args = ['pull', `--repo=${src.repoURL}`, '--untar', `--untardir=${untar}`];
+      if (src.chartVersion) args.push(`--version=${src.chartVersion}`);
+      args.push('--', src.chart!);
+      const label = `helm pull ${src.chart}`;
+      await this.exec(
+        label,
+        src.path,
+        helm,
+        args,
+        { cwd: scratch.dir, env },
+        { repo: [], tmp: [scratch.dir] },
+      );
+      const chartDir = join(untar, src.chart!);
+      const st = await stat(chartDir).catch(() => undefined);
+      if (!st?.isDirectory()) {
+        throw new RenderError(`the pulled archive has no ${src.chart}/ directory`, label);
+      }
+      await checkPulledChart(chartDir, this.treeLimits, label);
+      const valueFiles = await this.valueFiles(src, chartDir, '', 'chart');
+      const hide = { repo: [], tmp: [scratch.dir] };
+      return this.helmTemplate(helm, src, ctx, chartDir, valueFiles, env, scratch, hide);
+    });
+  }
+
+  private async helmTemplate(
+    helm: string,
+    src: RenderSource,
+    ctx: RenderContext,
+    chartDir: string,
+    valueFiles: string[],
+    env: Record<string, string>,
+    scratch: Scratch,
+    hide: Scrub,
+  ) {
+    const inline = inlineValues(src.helm);
+    let inlineFile: string | undefined;
+    if (inline !== undefined) {
+      inlineFile = join(scratch.dir, 'inline-values.yaml');
+      await writeFile(inlineFile, inline);
+    }
+    const args = helmTemplateArgs(src.helm, ctx, valueFiles, inlineFile);
+    const out = await this.exec(
+      'helm template',
+      src.path,
+      helm,
+      args,
+      { cwd: chartDir, env },
+      hide,
+    );
+    return this.bundle(out, 'helm template', src.path);
+  }
+
+  /** Value files, resolved below `base` (the repository root, or a pulled chart). */
+  private async valueFiles(
+    src: RenderSource,
+    base: string,
+    chartRel: string,
+    within: string,
+  ): Promise<string[]> {
+    const out: string[] = [];
+    for (const f of src.helm?.valueFiles ?? []) {
+      if (/^[a-z][a-z0-9+.-]*:\/\//i.test(f)) {
+        throw new RenderError(
+          `value file "${f}": remote value files are not supported`,
+          'helm',
+          src.path,
+        );
+      }
+      let file: string;
+      try {
+        if (f.startsWith('/') || f.includes('\0')) throw new PathEscapeError('absolute');
+        file = await resolveInside(base, posix.join(chartRel, f));
+      } catch (e) {
+        if (!(e instanceof PathEscapeError)) throw e;
+        throw new RenderError(`value file "${f}" is outside the ${within}`, 'helm', src.path);
+      }
+      const st = await stat(file).catch(() => undefined);
+      if (!st?.isFile()) {
+        if (src.helm?.ignoreMissingValueFiles) continue;
+        throw new RenderError(`value file "${f}" does not exist`, 'helm', src.path);
+      }
+      out.push(file);
+    }
+    return out;
+  }
+
+  private async helmDependencyBuild(
+    helm: string,
+    src: RenderSource,
+    root: string,
+    chartDir: string,
+    deps: ChartDependency[],
+    env: Record<string, string>,
+    scratch: Scratch,
+  ): Promise<void> {
+    const max = this.opts.maxChartDependencies ?? 20;
+    if (deps.length > max) {
+      throw new RenderError(
+        `chart has ${deps.length} dependencies, more than ${max}`,
+        'helm',
+        src.path,
+      );
+    }
+    const hide = { repo: [root], tmp: [scratch.dir] };
+    const repos = new Set<string>();
+    for (const d of deps) {
+      const repo = d.repository ?? '';
+      if (/^https?:\/\//i.test(repo)) repos.add(repo);
+      else if (repo.startsWith('file://')) {
+        const rel = posix.join(relative(root, chartDir), repo.slice('file://'.length));
+        await resolveInside(root, rel).catch((e: unknown) => {
+          if (!(e instanceof PathEscapeError)) throw e;
+          throw new RenderError(
+            `dependency ${d.name}: ${repo} is outside the repository`,
+            'helm',
+            src.path,
+          );
+        });
+      } else if (!repo.startsWith('oci://')) {
+        throw new RenderError(
+          `dependency ${d.name} is not in charts/ and its repository "${repo}" is not an http(s), oci or file URL`,
+          'helm',
+          src.path,
+        );
+      }
+    }
+    let i = 0;
+    for (const url of repos) {
+      const args = ['repo', 'add', `axle-dep-${i++}`, url];
+      await this.exec('helm repo add', src.path, helm, args, { cwd: chartDir, env }, hide);
+    }
+    const args = ['dependency', 'build', '--skip-refresh', '.'];
+    await this.exec('helm dependency build', src.path, helm, args, { cwd: chartDir, env }, hide);
+  }
+
+  private async helmEnv(scratch: Scratch): Promise<Record<string, string>> {
+    const helmHome = join(scratch.dir, 'helm');
+    const env = {
+      ...this.toolProcessEnv(scratch),
+      HELM_CACHE_HOME: join(helmHome, 'cache'),
+      HELM_CONFIG_HOME: join(helmHome, 'config'),
+      HELM_DATA_HOME: join(helmHome, 'data'),
+      KUBECONFIG: join(helmHome, 'kubeconfig'),
+    };
+    await mkdir(helmHome, { recursive: true });
+    return env;
+  }
+
+  // --- plugins --------------------------------------------------------------------------------
+
+  private async plugin(src: RenderSource, ctx: RenderContext) {
+    const name = src.plugin?.name;
+    const config: PluginConfig | undefined = this.opts.plugins?.find((p) => p.name === name);
+    if (!name || !config) {
+      throw new RenderError(
+        `plugin "${name ?? ''}" is not configured on this hub`,
+        'plugin',
+        src.path,
+      );
+    }
+    const label = `plugin ${name}`;
+    const vars = pluginEnv(src, ctx, src.plugin!);
+    return this.withTree(src, label, async (tree, scratch) => {
+      const root = await this.copyTree(tree, scratch);
+      const appDir = await this.appDir(root, src.path, label);
+      const env = { ...vars, ...this.baseEnv(scratch) };
+      const timeoutMs = config.timeoutSeconds ? config.timeoutSeconds * 1000 : this.timeoutMs;
+      const [cmd, ...args] = config.command;
+      const hide = { repo: [root, tree], tmp: [scratch.dir] };
+      const out = await this.exec(
+        label,
+        src.path,
+        cmd,
+        args,
+        { cwd: appDir, env, timeoutMs },
+        hide,
+      );
+      return this.bundle(out, label, src.path);
+    });
+  }
+
+  // --- shared machinery -----------------------------------------------------------------------
+
+  private async withScratch<T>(fn: (s: Scratch) => Promise<T>): Promise<T> {
+    const dir = join(this.workDir, 'runs', `r-${randomBytes(6).toString('hex')}`);
+    const scratch = { dir, home: join(dir, 'home'), tmp: join(dir, 'tmp') };
+    await mkdir(scratch.home, { recursive: true });
+    await mkdir(scratch.tmp, { recursive: true });
+    try {
+      return await fn(scratch);
+    } finally {
+      await rm(dir, { recursive: true, force: true }).catch(() => undefined);
+    }
+  }
+
+  private async withTree<T>(
+    src: RenderSource,
+    tool: string,
+    fn: (tree: string, s: Scratch) => Promise<T>,
+  ): Promise<T> {
+    let lease;
+    try {
+      lease = await this.trees.acquire(src.repoURL, src.commit);
+    } catch (e) {
+      if (e instanceof RenderError && !e.tool) {
+        throw new RenderError(e.message, tool, src.path, undefined, { cause: e });
+      }
+      if (e instanceof GitError)
+        throw new RenderError(e.message, tool, src.path, undefined, { cause: e });
+      throw e;
+    }
+    try {
+      return await this.withScratch((s) => fn(lease.root, s));
+    } finally {
+      lease.release();
+    }
+  }
+
+  /** A private, writable copy of a materialized tree (tools that edit files work on this). */
+  private async copyTree(tree: string, scratch: Scratch): Promise<string> {
+    const copy = join(scratch.dir, 'repo');
+    await cp(tree, copy, {
+      recursive: true,
+      verbatimSymlinks: true,
+      errorOnExist: true,
+      force: false,
+    });
+    return copy;
+  }
+
+  /** The source directory in a tree: it must exist, be a directory, and stay inside. */
+  private async appDir(root: string, path: string, tool: string): Promise<string> {
+    let dir: string;
+    try {
+      dir = await resolveInside(root, path);
+    } catch (e) {
+      if (!(e instanceof PathEscapeError)) throw e;
+      throw new RenderError(`the source path leads out of the repository`, tool, path);
+    }
+    const st = await stat(dir).catch(() => undefined);
+    if (!st) throw new RenderError('the source path does not exist at this commit', tool, path);
+    if (!st.isDirectory()) throw new RenderError('the source path is not a directory', tool, path);
+    return dir;
+  }
+
+  private baseEnv(scratch: Scratch): Record<string, string> {
+    return {
+      PATH: process.env.PATH ?? '/usr/local/bin:/usr/bin:/bin',
+      HOME: scratch.home,
+      TMPDIR: scratch.tmp,
+    };
+  }
+
+  private toolProcessEnv(scratch: Scratch): Record<string, string> {
+    return { ...this.toolEnv, ...this.baseEnv(scratch) };
+  }
+
+  private async exec(
+    label: string,
+    path: string,
+    cmd: string,
+    args: string[],
+    o: { cwd: string; env: Record<string, string>; timeoutMs?: number },
+    scrub: Scrub,
+  ): Promise<string> {
+    try {
+      const { stdout } = await this.slots.run(() =>
+        runProcess(cmd, args, {
+          cwd: o.cwd,
+          env: o.env,
+          timeoutMs: o.timeoutMs ?? this.timeoutMs,
+          maxStdoutBytes: this.maxOutputBytes,
+        }),
+      );
+      return stdout;
+    } catch (e) {
+      if (!(e instanceof ProcessError)) throw e;
+      const detail = scrubPaths(e.stderr, scrub);
+      throw new RenderError(e.message, label, path, detail, { cause: e });
+    }
+  }
+
+  private bundle(text: string, label: string, path: string) {
+    let objects: KubeObject[];
+    try {
+      objects = parseManifests(text, `${label} output`, this.limits);
+      return makeBundle(objects, this.limits);
+    } catch (e) {
+      if (e instanceof ManifestError) {
+        throw new RenderError(`invalid output: ${e.message}`, label, path, undefined, { cause: e });
+      }
+      throw e;
+    }
+  }
+}
+
+/** Replaces the tree and scratch directories in tool messages with `<repo>` and `<tmp>`. */
+function scrubPaths(text: string, scrub: Scrub): string {
+  const pairs: [string, string][] = [
+    ...scrub.repo.map((d): [string, string] => [d, '<repo>']),
+    ...scrub.tmp.map((d): [string, string] => [d, '<tmp>']),
+  ].sort((a, b) => b[0].length - a[0].length);
+  let out = text;
+  for (const [d, r] of pairs) out = out.split(d).join(r);
+  return out;
+}
+
+function pickProxyEnv(): Record<string, string> {
+  const env: Record<string, string> = {};
+  for (const k of PROXY_VARS) {
+    const v = process.env[k];
+    if (v) env[k] = v;
+  }
+  return env;
+}
+
+/** A pulled chart must respect the tree limits and contain no symbolic links. */
+async function checkPulledChart(dir: string, limits: TreeLimits, label: string): Promise<void> {
+  let entries = 0;
+  let bytes = 0;
+  const walk = async (d: string): Promise<void> => {
+    for (const name of await readdir(d)) {
+      const p = join(d, name);
+      const st = await lstat(p);
+      if (++entries > limits.maxEntries) {
+        throw new RenderError(`chart has more than ${limits.maxEntries} entries`, label);
+      }
+      if (st.isSymbolicLink())
+        throw new RenderError(`chart contains a symbolic link: ${name}`, label);
+      if (st.isDirectory()) await walk(p);
+      else {
+        if (st.size > limits.maxFileBytes) {
+          throw new RenderError(
+            `chart file is larger than ${limits.maxFileBytes} bytes: ${name}`,
+            label,
+          );
+        }
+        bytes += st.size;
+        if (bytes > limits.maxBytes) {
+          throw new RenderError(`chart files add up to more than ${limits.maxBytes} bytes`, label);
+        }
+      }
+    }
+  };
+  await walk(dir);
+}
