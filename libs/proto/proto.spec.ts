@@ -17,10 +17,11 @@ describe('libs/proto/gen', () => {
       execFileSync('node_modules/.bin/buf', ['generate', '--template', templateFile], {
         stdio: 'pipe',
       });
-      const file = 'axle/agent/v1/agent.ts';
-      expect(readFileSync(join(out, file), 'utf8')).toBe(
-        readFileSync(join('libs/proto/gen', file), 'utf8'),
-      );
+      for (const file of ['axle/agent/v1/agent.ts', 'axle/agent/v1/enrollment.ts']) {
+        expect(readFileSync(join(out, file), 'utf8'), file).toBe(
+          readFileSync(join('libs/proto/gen', file), 'utf8'),
+        );
+      }
     } finally {
       rmSync(out, { recursive: true, force: true });
     }

@@ -41,6 +41,7 @@ export async function startTestHub(opts: {
     AXLE_RESYNC_SECONDS: '3600',
     AXLE_LOG_LEVEL: process.env.AXLE_TEST_LOG_LEVEL ?? 'warn',
     AXLE_ADMIN_TOKEN: TEST_ADMIN_TOKEN,
+    AXLE_AGENT_AUTH: 'token',
     // The real tools, as built by scripts/test-toolchain.sh (or found on PATH).
     AXLE_HELM_PATH: renderToolPath('helm'),
     AXLE_KUSTOMIZE_PATH: renderToolPath('kustomize'),

@@ -1,6 +1,10 @@
 import { resolve } from 'node:path';
 import { z } from 'zod';
 
+const bool = z
+  .enum(['true', 'false', '1', '0', 'yes', 'no', ''], { error: 'must be true or false' })
+  .transform((v) => v === 'true' || v === '1' || v === 'yes');
+
 const schema = z.object({
   AXLE_HUB_ADDRESS: z.string().regex(/^[\w.\-[\]:]+:\d+$/, 'must be host:port'),
   AXLE_AGENT_TOKEN: z.string().min(10, 'must be the token printed by `axle cluster add`'),
@@ -11,6 +15,11 @@ const schema = z.object({
   AXLE_AGENT_RESYNC_SECONDS: z.coerce.number().positive().max(86_400).default(60),
   AXLE_AGENT_BACKOFF_BASE_MS: z.coerce.number().int().positive().default(500),
   AXLE_AGENT_BACKOFF_CAP_MS: z.coerce.number().int().positive().default(30_000),
+  AXLE_AGENT_OBSERVE_ONLY: bool.default(false),
+  AXLE_AGENT_SELF_HEAL_DELAY_MS: z.coerce.number().int().nonnegative().default(1000),
+  AXLE_AGENT_SELF_HEAL_MAX_DELAY_MS: z.coerce.number().int().positive().default(300_000),
+  AXLE_AGENT_APPLY_CONCURRENCY: z.coerce.number().int().min(1).max(64).default(8),
+  AXLE_AGENT_EVENT_BUFFER: z.coerce.number().int().min(10).max(100_000).default(500),
   AXLE_LOG_LEVEL: z.enum(['error', 'warn', 'log', 'debug', 'verbose']).default('log'),
 });
 
@@ -25,6 +34,17 @@ export interface AgentConfig {
   resyncSeconds: number;
   backoff: { baseMs: number; capMs: number };
   logLevel: 'error' | 'warn' | 'log' | 'debug' | 'verbose';
+  /** Report differences only, for every app: apply, prune and heal nothing. Default false. */
+  observeOnly?: boolean;
+  /**
+   * Self-heal backoff: the first heal waits `delayMs` after drift is seen; each further heal of
+   * the same app waits ×3 longer (at most `maxDelayMs`) until the app stayed in sync that long.
+   */
+  selfHeal?: { delayMs: number; maxDelayMs: number };
+  /** Objects applied at once within a wave. Default 8. */
+  applyConcurrency?: number;
+  /** Events kept while the hub is unreachable. Default 500. */
+  eventBuffer?: number;
 }
 
 export function loadAgentConfig(env: NodeJS.ProcessEnv = process.env): AgentConfig {
@@ -44,6 +64,13 @@ export function loadAgentConfig(env: NodeJS.ProcessEnv = process.env): AgentConf
     resyncSeconds: e.AXLE_AGENT_RESYNC_SECONDS,
     backoff: { baseMs: e.AXLE_AGENT_BACKOFF_BASE_MS, capMs: e.AXLE_AGENT_BACKOFF_CAP_MS },
     logLevel: e.AXLE_LOG_LEVEL,
+    observeOnly: e.AXLE_AGENT_OBSERVE_ONLY,
+    selfHeal: {
+      delayMs: e.AXLE_AGENT_SELF_HEAL_DELAY_MS,
+      maxDelayMs: e.AXLE_AGENT_SELF_HEAL_MAX_DELAY_MS,
+    },
+    applyConcurrency: e.AXLE_AGENT_APPLY_CONCURRENCY,
+    eventBuffer: e.AXLE_AGENT_EVENT_BUFFER,
   };
 }
 

@@ -5,43 +5,86 @@ import {
   type OnApplicationBootstrap,
   type OnApplicationShutdown,
 } from '@nestjs/common';
-import { decompressBundle, type ResourceKey } from '../../../libs/manifests/src/index.js';
+import {
+  decompressBundle,
+  resourceId,
+  type KubeObject,
+  type ResourceKey,
+} from '../../../libs/manifests/src/index.js';
 import { KeyedQueue } from '../../../libs/workqueue/src/keyed-queue.js';
 import {
   HealthStatus,
   SyncStatus,
+  type AgentEvent,
   type AppStatus,
   type Deploy,
   type HubMessage,
   type Remove,
+  type ResourceStatus,
+  type SyncOperation,
+  type SyncPolicy,
 } from '../../../libs/proto/gen/axle/agent/v1/agent.js';
 import { AGENT_CONFIG, type AgentConfig } from './agent-config.js';
+import { EventLog } from './events.js';
 import { HubConnection } from './hub-connection.js';
-import { Applier, type ApplyResult } from './kube/applier.js';
-import { AxleObjectApi, loadKubeConfig } from './kube/object-api.js';
+import { KubeClient, kubeError } from './kube/kube-client.js';
+import { WatchCache, type WatchChange } from './kube/watch-cache.js';
+import { assessApp, type Assessment } from './sync/assess.js';
+import { SyncEngine, type AppInput, type EventType } from './sync/engine.js';
+import { appSyncOptions, retryPolicy, type SyncPolicyState } from './sync/options.js';
+import { buildPlan } from './sync/plan.js';
+import { healDueAt, recordHeal } from './sync/self-heal.js';
+import { APP_LABEL, keyRef } from './sync/resources.js';
+import { AppRuntime, type AppReport, type OperationSummary } from './sync/runtime.js';
 import { StateStore, type AppState } from './state-store.js';
 
+/** Diff bytes per status report, beyond which diffs are left out (drifted stays set). */
+const DIFF_BUDGET_CHARS = 256 * 1024;
+/** An operation waiting for health or hooks is re-checked at least this often. */
+const WAIT_RECHECK_MS = 5_000;
+
 /**
- * The agent: accepts desired state from the hub (persisted before it is acknowledged), applies
- * each app on its own queue (latest generation wins, never two applies of one app at once),
- * re-assesses on an interval, and reports status — kept while the hub is away, sent on reconnect.
+ * The agent: accepts desired state from the hub (persisted before it is acknowledged), syncs each
+ * app on its own queue (waves, hooks, prune, retries), watches what it manages, reports drift
+ * field by field and heals it with backoff — and keeps doing all that while the hub is away.
  */
 @Injectable()
 export class Agent implements OnApplicationBootstrap, OnApplicationShutdown {
   private readonly log = new Logger('Agent');
   private readonly store: StateStore;
-  private readonly applier: Applier;
+  private readonly client: KubeClient;
+  private readonly watches: WatchCache;
+  private readonly engine: SyncEngine;
   private readonly connection: HubConnection;
   private readonly queue: KeyedQueue<string>;
+  private readonly runtimes = new Map<string, AppRuntime>();
   /** Latest status per app, resent after every reconnect. */
   private readonly lastStatus = new Map<string, AppStatus>();
+  private readonly removals = new Map<string, { prune: boolean; done: () => void }>();
+  private readonly bundles = new Map<string, KubeObject[]>();
+  private readonly eventLog: EventLog;
   private resyncTimer: NodeJS.Timeout | undefined;
+  private readonly selfHeal: { delayMs: number; maxDelayMs: number };
 
   constructor(@Inject(AGENT_CONFIG) private readonly config: AgentConfig) {
     this.store = new StateStore(config.stateDir);
-    this.applier = new Applier(
-      AxleObjectApi.create(loadKubeConfig(config.kubeconfig)),
-      config.fieldManager,
+    this.client = KubeClient.fromKubeconfig(config.kubeconfig);
+    this.eventLog = new EventLog(config.eventBuffer ?? 500);
+    this.selfHeal = config.selfHeal ?? { delayMs: 1000, maxDelayMs: 300_000 };
+    this.watches = new WatchCache(this.client, {
+      labelSelector: APP_LABEL,
+      onChange: (c) => this.onWatch(c),
+    });
+    this.engine = new SyncEngine(
+      this.client,
+      this.watches,
+      {
+        saveInventory: (appId, keys) => this.saveApplied(appId, undefined, keys),
+        markApplied: (appId, generation) => this.saveApplied(appId, generation, undefined),
+        event: (appId, type, reason, message, generation) =>
+          this.event(appId, type, reason, message, generation),
+      },
+      { fieldManager: config.fieldManager, applyConcurrency: config.applyConcurrency ?? 8 },
     );
     this.queue = new KeyedQueue<string>(
       (id) => this.reconcile(id),
@@ -58,10 +101,7 @@ export class Agent implements OnApplicationBootstrap, OnApplicationShutdown {
             .apps()
             .map((a) => ({ appId: a.appId, generation: a.generation, bundleHash: a.bundleHash })),
         onMessage: (m) => this.onMessage(m),
-        onWelcome: () => {
-          for (const s of this.lastStatus.values())
-            this.connection.send({ msg: { $case: 'status', value: s } });
-        },
+        onWelcome: () => this.onWelcome(),
       },
       config.backoff,
     );
@@ -89,16 +129,74 @@ export class Agent implements OnApplicationBootstrap, OnApplicationShutdown {
   async stop(): Promise<void> {
     clearInterval(this.resyncTimer);
     this.connection.stop();
+    for (const rt of this.runtimes.values()) rt.dispose();
     await this.queue.stop();
+    this.watches.stop();
+    this.client.close();
   }
 
-  /** Waits until no apply is queued or running. */
+  /** Waits until no sync is queued or running. */
   idle(): Promise<void> {
     return this.queue.idle();
   }
 
   get connected(): boolean {
     return this.connection.connected;
+  }
+
+  /** The latest status of an app, as last reported (or held for the hub). */
+  status(appId: string): AppStatus | undefined {
+    return this.lastStatus.get(appId);
+  }
+
+  /** What the agent holds per app (desired generation, policy, inventory), for tools and tests. */
+  apps(): AppState[] {
+    return this.store.apps().map((a) => structuredClone(a));
+  }
+
+  /** Recent events (bounded), optionally of one app. */
+  events(appId?: string): AgentEvent[] {
+    return this.eventLog.recent(appId);
+  }
+
+  /** Handles a hub message as if it came over the stream (tests, tools). */
+  deliver(msg: HubMessage): Promise<void> {
+    return this.onMessage(msg);
+  }
+
+  private onWelcome(): void {
+    for (const s of this.lastStatus.values()) {
+      this.connection.send({ msg: { $case: 'status', value: s } });
+    }
+    const { events, dropped } = this.eventLog.takeUnsent();
+    if (events.length || dropped) {
+      const ok = this.connection.send({ msg: { $case: 'events', value: { events, dropped } } });
+      if (!ok) this.eventLog.giveBack(events, dropped);
+    }
+  }
+
+  private event(
+    appId: string,
+    type: EventType,
+    reason: string,
+    message: string,
+    generation: number,
+  ): void {
+    const offline = !this.connection.connected;
+    const ev = this.eventLog.record({ appId, type, reason, message, offline, generation });
+    const name = this.store.get(appId)?.appName ?? appId;
+    this.log[type === 'Warning' ? 'warn' : 'log'](`${name}: ${reason}: ${message}`);
+    if (!offline) {
+      const sent = this.connection.send({
+        msg: { $case: 'events', value: { events: [ev], dropped: 0 } },
+      });
+      if (!sent) this.eventLog.giveBack([{ ...ev, offline: true }], 0);
+    }
+  }
+
+  private onWatch(c: WatchChange): void {
+    const appId = c.object.metadata.labels?.[APP_LABEL];
+    if (appId && this.store.get(appId)) this.queue.enqueue(appId);
   }
 
   private async onMessage(msg: HubMessage): Promise<void> {
@@ -110,6 +208,7 @@ export class Agent implements OnApplicationBootstrap, OnApplicationShutdown {
       case 'remove':
         return this.onRemove(m.value);
       case 'syncNow':
+        this.runtime(m.value.appId).syncRequested = true;
         this.queue.enqueue(m.value.appId);
         return;
       case 'ping':
@@ -142,64 +241,255 @@ export class Agent implements OnApplicationBootstrap, OnApplicationShutdown {
       revision: d.revision,
       bundleHash: d.bundleHash,
       namespace: d.namespace,
-      policy: d.syncPolicy ?? { automated: true, prune: false, selfHeal: false },
-      applied: current?.applied ?? null,
+      policy: policyState(d.syncPolicy),
+      applied: this.store.get(d.appId)?.applied ?? null,
     });
     this.ack(d.appId, d.generation);
     this.queue.enqueue(d.appId);
   }
 
-  private async onRemove(r: Remove): Promise<void> {
-    await this.queue.idle();
-    const app = this.store.get(r.appId);
-    if (!app) return;
-    if (r.prune && app.applied) {
-      const errors = await this.applier.deleteAll(app.applied.resources);
-      if (errors.length) this.log.warn(`removing ${app.appName}: ${errors.join('; ')}`);
-    }
-    await this.store.remove(r.appId);
-    this.lastStatus.delete(r.appId);
-    this.log.log(`removed ${app.appName}${r.prune ? ' and its resources' : ''}`);
+  /** Removal runs on the app's queue (never concurrently with its sync); waits until done. */
+  private onRemove(r: Remove): Promise<void> {
+    if (!this.store.get(r.appId)) return Promise.resolve();
+    return new Promise((done) => {
+      this.removals.set(r.appId, { prune: r.prune, done });
+      this.queue.enqueue(r.appId);
+    });
   }
 
   private ack(appId: string, generation: number): void {
     this.connection.send({ msg: { $case: 'ack', value: { appId, generation } } });
   }
 
-  /** Applies the stored desired state when it is newer than what was applied; else re-assesses. */
-  private async reconcile(appId: string): Promise<void> {
-    const app = this.store.get(appId);
-    if (!app) return;
-    const bundle = decompressBundle(await this.store.readBundle(app.bundleHash), app.bundleHash);
-    const req = {
-      appId,
-      objects: bundle.objects,
-      namespace: app.namespace,
-      prune: app.policy.prune,
-      previous: app.applied?.resources ?? [],
-    };
-    const needsApply = !app.applied || app.applied.generation < app.generation;
-    let result: ApplyResult;
-    if (needsApply) {
-      result = await this.applier.apply(req);
-      await this.store.put({
-        ...app,
-        applied: { generation: app.generation, resources: result.applied },
-      });
-      this.log.log(
-        `${app.appName}: applied generation ${app.generation} (${result.sync}, ${result.health})`,
-      );
-    } else {
-      result = await this.applier.assess(req);
-      if (result.sync === 'OutOfSync' && app.policy.selfHeal) {
-        result = await this.applier.apply(req);
-        this.log.log(`${app.appName}: self-healed (${result.sync})`);
-      }
+  private runtime(appId: string): AppRuntime {
+    let rt = this.runtimes.get(appId);
+    if (!rt) {
+      rt = new AppRuntime(appId);
+      this.runtimes.set(appId, rt);
     }
-    this.report(app, result);
+    return rt;
   }
 
-  private report(app: AppState, r: ApplyResult): void {
+  private async bundleObjects(hash: string): Promise<KubeObject[]> {
+    let objects = this.bundles.get(hash);
+    if (!objects) {
+      objects = decompressBundle(await this.store.readBundle(hash), hash).objects;
+      const used = new Set(this.store.apps().map((a) => a.bundleHash));
+      for (const h of this.bundles.keys()) if (!used.has(h)) this.bundles.delete(h);
+      this.bundles.set(hash, objects);
+    }
+    return objects;
+  }
+
+  /** Updates only the `applied` part of an app's stored state (never a stale copy of the rest). */
+  private async saveApplied(
+    appId: string,
+    generation: number | undefined,
+    resources: ResourceKey[] | undefined,
+  ): Promise<void> {
+    const app = this.store.get(appId);
+    if (!app) return;
+    await this.store.put({
+      ...app,
+      applied: {
+        generation: generation ?? app.applied?.generation ?? 0,
+        resources: resources ?? app.applied?.resources ?? [],
+      },
+    });
+  }
+
+  private input(app: AppState): AppInput {
+    return {
+      appId: app.appId,
+      appName: app.appName,
+      generation: app.generation,
+      namespace: app.namespace,
+      policy: app.policy,
+      options: appSyncOptions(app.policy, this.config.observeOnly),
+      inventory: app.applied?.resources ?? [],
+    };
+  }
+
+  /** One pass over an app: remove it, or sync it when needed, then assess, heal and report. */
+  private async reconcile(appId: string): Promise<void> {
+    const removal = this.removals.get(appId);
+    if (removal) return this.remove(appId, removal);
+    const app = this.store.get(appId);
+    if (!app) return;
+    const rt = this.runtime(appId);
+    const objects = await this.bundleObjects(app.bundleHash);
+    const planKey = `${app.bundleHash}|${app.namespace}|${JSON.stringify(app.policy)}`;
+    if (rt.planKey !== planKey) rt.resetPlan(planKey, buildPlan(objects));
+    const input = this.input(app);
+    this.watchKinds(rt, input);
+    const enqueue = () => this.queue.enqueue(appId);
+
+    if (!input.options.observeOnly) await this.maybeSync(rt, app, input, enqueue);
+    let a = await assessApp(this.engine, rt, input);
+    await this.forget(appId, input, a.gone);
+    this.noteDrift(rt, input, a);
+    if (await this.maybeHeal(rt, app, input, a, enqueue)) {
+      a = await assessApp(this.engine, rt, input);
+    }
+    if (rt.op) rt.wakeAt(Date.now() + WAIT_RECHECK_MS, enqueue);
+    this.report(app, a.report);
+  }
+
+  private async maybeSync(
+    rt: AppRuntime,
+    app: AppState,
+    input: AppInput,
+    enqueue: () => void,
+  ): Promise<void> {
+    const behind = (app.applied?.generation ?? 0) < app.generation;
+    if (!rt.op && !behind && !rt.syncRequested) return;
+    if (!rt.op && Date.now() < rt.retryAt) {
+      rt.wakeAt(rt.retryAt, enqueue);
+      return;
+    }
+    if (!rt.op || rt.op.generation !== app.generation) {
+      this.engine.startOperation(rt, input, !behind);
+    }
+    rt.syncRequested = false;
+    const outcome = await this.engine.runOperation(rt, input);
+    if (outcome === 'failed' && rt.retryAt) rt.wakeAt(rt.retryAt, enqueue);
+  }
+
+  /** Drops inventory entries whose objects are gone (pruned, or deleted by someone). */
+  private async forget(appId: string, input: AppInput, gone: ResourceKey[]): Promise<void> {
+    if (gone.length === 0) return;
+    const ids = new Set(gone.map(resourceId));
+    input.inventory = input.inventory.filter((k) => !ids.has(resourceId(k)));
+    await this.saveApplied(appId, undefined, input.inventory);
+  }
+
+  private watchKinds(rt: AppRuntime, input: AppInput): void {
+    const kinds = new Map<string, { apiVersion: string; kind: string }>();
+    for (const item of [...rt.plan.resources, ...rt.plan.hooks]) {
+      kinds.set(`${item.raw.apiVersion}/${item.raw.kind}`, item.raw);
+    }
+    for (const k of input.inventory) {
+      const apiVersion = k.group ? `${k.group}/${k.version}` : k.version;
+      kinds.set(`${apiVersion}/${k.kind}`, { apiVersion, kind: k.kind });
+    }
+    this.watches.use(input.appId, [...kinds.values()]);
+  }
+
+  /** Records a DriftDetected event when the set of drifted resources changes. */
+  private noteDrift(rt: AppRuntime, input: AppInput, a: Assessment): void {
+    const drifted = a.report.resources.filter((r) => r.drifted);
+    const key = drifted.map((r) => `${resourceId(r.key)}:${r.message}`).join('|');
+    if (key === rt.lastDrift) return;
+    rt.lastDrift = key;
+    if (drifted.length === 0) return;
+    const what = drifted
+      .slice(0, 5)
+      .map((r) => `${keyRef(r.key)}: ${r.message}`)
+      .join('; ');
+    this.event(input.appId, 'Warning', 'DriftDetected', what, input.generation);
+  }
+
+  /** Self-heal with backoff (see healDueAt). Returns whether it healed. */
+  private async maybeHeal(
+    rt: AppRuntime,
+    app: AppState,
+    input: AppInput,
+    a: Assessment,
+    enqueue: () => void,
+  ): Promise<boolean> {
+    const h = rt.heal;
+    if (
+      input.options.observeOnly ||
+      !app.policy.selfHeal ||
+      rt.op ||
+      (app.applied?.generation ?? 0) < app.generation ||
+      a.healIds.size === 0
+    ) {
+      if (a.healIds.size === 0) h.driftSince = 0;
+      return false;
+    }
+    const due = healDueAt(h, Date.now(), this.selfHeal);
+    if (Date.now() < due) {
+      rt.wakeAt(due, enqueue);
+      return false;
+    }
+    const drifted = a.report.resources.filter((r) => a.healIds.has(resourceId(r.key)));
+    const failures = await this.engine.heal(rt, input, a.healIds);
+    recordHeal(h, Date.now());
+    const what = drifted
+      .slice(0, 5)
+      .map((r) => `${keyRef(r.key)} (${r.message})`)
+      .join('; ');
+    if (failures.length) {
+      this.event(
+        input.appId,
+        'Warning',
+        'SelfHealFailed',
+        `${failures.map((f) => `${f.ref}: ${f.message}`).join('; ')}`,
+        input.generation,
+      );
+    } else {
+      this.event(input.appId, 'Normal', 'SelfHealed', `re-applied ${what}`, input.generation);
+    }
+    return true;
+  }
+
+  private async remove(appId: string, r: { prune: boolean; done: () => void }): Promise<void> {
+    this.removals.delete(appId);
+    try {
+      const app = this.store.get(appId);
+      if (!app) return;
+      const rt = this.runtime(appId);
+      const input = this.input(app);
+      // Observe-only deletes nothing, not even when the app goes away.
+      const prune = r.prune && !input.options.observeOnly;
+      if (prune) {
+        const error = await this.engine.removeApp(rt, input);
+        if (error) this.log.warn(`removing ${app.appName}: ${error}`);
+      }
+      rt.dispose();
+      this.runtimes.delete(appId);
+      this.watches.release(appId);
+      await this.store.remove(appId);
+      this.lastStatus.delete(appId);
+      this.event(
+        appId,
+        'Normal',
+        'Removed',
+        `${app.appName} removed${prune ? ' with its resources' : '; its resources were kept'}`,
+        app.generation,
+      );
+    } catch (e) {
+      this.log.error(`removing ${appId}: ${kubeError(e).message}`);
+    } finally {
+      r.done();
+    }
+  }
+
+  private report(app: AppState, r: AppReport): void {
+    let budget = DIFF_BUDGET_CHARS;
+    const resources: ResourceStatus[] = r.resources.map((x) => {
+      const size = x.diffs.reduce(
+        (n, d) => n + d.path.length + d.desired.length + d.live.length,
+        0,
+      );
+      const diffs = size <= budget ? x.diffs : [];
+      budget -= size;
+      return {
+        group: x.key.group,
+        version: x.key.version,
+        kind: x.key.kind,
+        namespace: x.key.namespace,
+        name: x.key.name,
+        sync: SYNC[x.sync],
+        health: HEALTH[x.health],
+        message: x.message.slice(0, 1000),
+        drifted: x.drifted,
+        diffs,
+        requiresPruning: x.requiresPruning,
+        syncWave: x.wave,
+      };
+    });
     const status: AppStatus = {
       appId: app.appId,
       generation: app.generation,
@@ -208,13 +498,11 @@ export class Agent implements OnApplicationBootstrap, OnApplicationShutdown {
       sync: SYNC[r.sync],
       health: HEALTH[r.health],
       message: r.message.slice(0, 4000),
-      resources: r.resources.map((x) => ({
-        ...keyFields(x.key),
-        sync: SYNC[x.sync],
-        health: HEALTH[x.health],
-        message: (x.message ?? '').slice(0, 1000),
-      })),
+      resources,
       observedAtUnixMs: Date.now(),
+      drifted: r.drifted,
+      operation: r.operation ? operationStatus(r.operation) : undefined,
+      observeOnly: r.observeOnly,
     };
     const prev = this.lastStatus.get(app.appId);
     this.lastStatus.set(app.appId, status);
@@ -223,8 +511,44 @@ export class Agent implements OnApplicationBootstrap, OnApplicationShutdown {
   }
 }
 
-function keyFields(k: ResourceKey) {
-  return { group: k.group, version: k.version, kind: k.kind, namespace: k.namespace, name: k.name };
+/** The wire policy as the agent stores it (absent fields mean their defaults). */
+export function policyState(p: SyncPolicy | undefined): SyncPolicyState {
+  if (!p) return { automated: true, prune: false, selfHeal: false };
+  const s: SyncPolicyState = { automated: p.automated, prune: p.prune, selfHeal: p.selfHeal };
+  if (p.syncOptions?.items.length) s.syncOptions = [...p.syncOptions.items];
+  if (p.retry) s.retry = retryPolicy(p.retry);
+  if (p.observeOnly) s.observeOnly = true;
+  if (p.ignoreDifferences?.items.length) {
+    s.ignoreDifferences = p.ignoreDifferences.items.map((i) => ({
+      group: i.group,
+      kind: i.kind,
+      name: i.name,
+      namespace: i.namespace,
+      jsonPointers: [...i.jsonPointers],
+      managedFieldsManagers: [...i.managedFieldsManagers],
+    }));
+  }
+  return s;
+}
+
+function operationStatus(o: OperationSummary): SyncOperation {
+  return {
+    phase: o.phase,
+    message: o.message.slice(0, 2000),
+    generation: o.generation,
+    startedAtUnixMs: o.startedAt,
+    finishedAtUnixMs: o.finishedAt,
+    retryCount: o.retryCount,
+    nextRetryAtUnixMs: o.nextRetryAt,
+    hooks: o.hooks.slice(0, 100).map((h) => ({
+      kind: h.key?.kind ?? h.item.raw.kind,
+      namespace: h.key?.namespace ?? '',
+      name: h.key?.name ?? h.item.raw.metadata.name,
+      hookType: h.type,
+      phase: h.phase,
+      message: h.message.slice(0, 500),
+    })),
+  };
 }
 
 function sameStatus(a: AppStatus, b: AppStatus): boolean {

@@ -2,12 +2,9 @@ import { existsSync, mkdirSync, readFileSync } from 'node:fs';
 import { readFile, rename, writeFile, unlink } from 'node:fs/promises';
 import { join } from 'node:path';
 import type { ResourceKey } from '../../../libs/manifests/src/index.js';
+import type { SyncPolicyState } from './sync/options.js';
 
-export interface SyncPolicyState {
-  automated: boolean;
-  prune: boolean;
-  selfHeal: boolean;
-}
+export type { SyncPolicyState };
 
 /** What the agent holds for one app: the desired state it accepted and what it last applied. */
 export interface AppState {
@@ -18,7 +15,12 @@ export interface AppState {
   bundleHash: string;
   namespace: string;
   policy: SyncPolicyState;
-  /** Last generation applied (fully or with errors) and the resources it created or updated. */
+  /**
+   * `generation`: the last generation whose sync finished (successfully, or failed with no retry
+   * left). `resources`: the inventory, everything the app may have in the cluster; it grows as
+   * each wave is applied (so an interrupted sync still prunes correctly after a restart) and
+   * shrinks when a pruned resource is gone.
+   */
   applied: { generation: number; resources: ResourceKey[] } | null;
 }
 

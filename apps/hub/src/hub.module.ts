@@ -26,6 +26,8 @@ import { ProjectsService } from './projects/projects.service.js';
 import { CredentialsController } from './repositories/credentials.controller.js';
 import { CredentialsService } from './repositories/credentials.service.js';
 import { SecretBox } from './secrets/secret-box.js';
+import { EnrollmentService } from './enrollment/enrollment.service.js';
+import { PkiService } from './enrollment/pki.service.js';
 import { MetricsController } from './metrics/metrics.controller.js';
 import { MetricsService } from './metrics/metrics.service.js';
 import { AppReconciler } from './reconcile/app-reconciler.js';
@@ -76,6 +78,8 @@ export class HubModule {
         TokensService,
         CredentialsService,
         ProjectsService,
+        PkiService,
+        EnrollmentService,
         {
           provide: SecretBox,
           useFactory: () => {

@@ -13,6 +13,12 @@ export interface ResourceState {
   sync: SyncState;
   health: HealthState;
   message?: string;
+  /** Changed by someone else, or deleted (per field: desired and live value, JSON). */
+  drifted?: boolean;
+  diffs?: { path: string; desired: string; live: string }[];
+  /** In the cluster but no longer in git, and not pruned. */
+  requiresPruning?: boolean;
+  syncWave?: number;
 }
 
 const bigintAsNumber = {
@@ -67,6 +73,15 @@ export class AppTargetEntity {
 
   @Column({ type: 'jsonb', default: [] })
   resources: ResourceState[];
+
+  @Column({ type: 'boolean', default: false })
+  drifted: boolean;
+
+  @Column({ name: 'observe_only', type: 'boolean', default: false })
+  observeOnly: boolean;
+
+  @Column({ type: 'jsonb', nullable: true })
+  operation: Record<string, unknown> | null;
 
   @Column({ name: 'last_report_at', type: 'timestamptz', nullable: true })
   lastReportAt: Date | null;

@@ -49,6 +49,14 @@ export class ApplicationsController {
     return (await this.apps.get(name)).status;
   }
 
+  @Get(':name/events')
+  @ApiOperation({
+    summary: 'What the agents report happened: syncs, drift, self-heal, prunes, hooks',
+  })
+  events(@Param('name') name: string) {
+    return this.apps.events(name);
+  }
+
   @Get(':name/clusters/:cluster')
   clusterStatus(@Param('name') name: string, @Param('cluster') cluster: string) {
     return this.apps.clusterStatus(name, cluster);

@@ -24,6 +24,11 @@ export interface ClusterStatusView {
   appliedGeneration: number;
   message: string;
   lastReportAt: string | null;
+  /** Someone changed or deleted what the agent applied (see resources[].diffs). */
+  drifted: boolean;
+  observeOnly: boolean;
+  /** The agent's current or last sync operation (phase, retries, hooks). */
+  operation: AppTargetEntity['operation'];
   resources: AppTargetEntity['resources'];
 }
 
@@ -161,6 +166,27 @@ export class ApplicationsService {
     return this.view(app, (await this.statusRows(app.id)).get(app.id) ?? []);
   }
 
+  /** What the agents reported happened to this application, newest first. */
+  async events(name: string, limit = 100) {
+    const app = await this.getEntity(name);
+    return this.ds.query<
+      {
+        at: Date;
+        cluster: string;
+        type: string;
+        reason: string;
+        message: string;
+        generation: string;
+        offline: boolean;
+      }[]
+    >(
+      `SELECT e.at, c.name AS cluster, e.type, e.reason, e.message, e.generation, e.offline
+         FROM app_events e JOIN clusters c ON c.id = e.cluster_id
+        WHERE e.app_id = $1 ORDER BY e.id DESC LIMIT $2`,
+      [app.id, Math.min(Math.max(limit, 1), 1000)],
+    );
+  }
+
   async clusterStatus(name: string, cluster: string): Promise<ClusterStatusView> {
     const view = await this.get(name);
     const s = view.status.clusters.find((c) => c.cluster === cluster);
@@ -234,6 +260,9 @@ export function clusterStatus(t: AppTargetEntity, cluster: string): ClusterStatu
       ? `waiting for generation ${t.desiredGeneration} (acked ${t.ackedGeneration}, applied ${t.appliedGeneration})`
       : t.message,
     lastReportAt: t.lastReportAt?.toISOString() ?? null,
+    drifted: t.drifted,
+    observeOnly: t.observeOnly,
+    operation: t.operation,
     resources: t.resources,
   };
 }

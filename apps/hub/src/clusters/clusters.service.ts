@@ -32,7 +32,9 @@ export class ClustersService {
   }
 
   /** Registers a cluster and returns the agent token, shown once and stored only as a hash. */
-  async create(input: CreateCluster): Promise<{ cluster: ClusterView; agentToken: string }> {
+  async create(
+    input: CreateCluster,
+  ): Promise<{ cluster: ClusterView; agentToken: string; id: string }> {
     const token = newToken('axle_agent');
     const entity = this.repo.create({ ...input, tokenHash: hashToken(token) });
     try {
@@ -46,7 +48,7 @@ export class ClustersService {
     const saved = await this.getEntity(input.name);
     await this.audit.record('cluster.create', 'Cluster', saved.name, undefined, toView(saved));
     this.events$.next({ type: 'added', cluster: saved });
-    return { cluster: toView(saved), agentToken: token };
+    return { cluster: toView(saved), agentToken: token, id: saved.id };
   }
 
   async list(): Promise<ClusterView[]> {
@@ -82,6 +84,12 @@ export class ClustersService {
     await this.repo.delete({ id: c.id });
     await this.audit.record('cluster.delete', 'Cluster', name, toView(c), undefined);
     this.events$.next({ type: 'removed', cluster: c });
+  }
+
+  async recordRevocation(name: string, certificates: number): Promise<void> {
+    await this.audit.record('cluster.revoke', 'Cluster', name, undefined, {
+      revokedCertificates: certificates,
+    });
   }
 
   async findByToken(token: string): Promise<ClusterEntity | null> {

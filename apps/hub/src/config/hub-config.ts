@@ -13,6 +13,7 @@ const schema = z.object({
   AXLE_HTTP_PORT: z.coerce.number().int().min(0).max(65_535).default(8080),
   AXLE_GRPC_HOST: z.string().default('127.0.0.1'),
   AXLE_GRPC_PORT: z.coerce.number().int().min(0).max(65_535).default(9090),
+  AXLE_GRPC_PUBLIC_HOST: z.string().optional(),
   AXLE_DATA_DIR: z.string().default('.axle'),
   DATABASE_URL: z
     .string()
@@ -50,6 +51,17 @@ const schema = z.object({
         return z.NEVER;
       }
     }),
+  AXLE_AGENT_AUTH: z.enum(['mtls', 'token']).default('mtls'),
+  AXLE_GRPC_ENROLL_PORT: z.coerce.number().int().min(0).max(65_535).default(9091),
+  AXLE_GRPC_TLS_HOSTS: z.string().default(''),
+  AXLE_CA_CERT_FILE: z.string().optional(),
+  AXLE_CA_KEY_FILE: z.string().optional(),
+  AXLE_AGENT_CERT_HOURS: z.coerce
+    .number()
+    .positive()
+    .max(24 * 90)
+    .default(24),
+  AXLE_BOOTSTRAP_TOKEN_SECONDS: durationSeconds.default(3600),
   AXLE_APPSET_MAX_DELETE_SHARE: z.coerce.number().min(0).max(1).default(0.5),
   AXLE_LOG_LEVEL: z.enum(['error', 'warn', 'log', 'debug', 'verbose']).default('log'),
 });
@@ -76,7 +88,8 @@ function onPath(name: string, env: NodeJS.ProcessEnv): string | undefined {
 
 export interface HubConfig {
   http: { host: string; port: number };
-  grpc: { host: string; port: number };
+  /** publicHost: how agents reach the hub (install manifests); default the bind host. */
+  grpc: { host: string; port: number; publicHost?: string };
   dataDir: string;
   /** External PostgreSQL; when absent the hub runs an embedded server under dataDir/pg. */
   databaseUrl?: string;
@@ -93,6 +106,19 @@ export interface HubConfig {
   secretKeyFile: string;
   /** Shared secret of git push webhooks (GitHub/Gitea HMAC, GitLab token); open when unset. */
   webhookSecret?: string;
+  /**
+   * How agents authenticate: `mtls` (default: one-time bootstrap token + CSR at the enrollment
+   * port, then client certificates) or `token` (a long-lived bearer token per cluster).
+   */
+  agentAuth: 'mtls' | 'token';
+  pki: {
+    enrollPort: number;
+    serverHosts: string[];
+    caCertFile?: string;
+    caKeyFile?: string;
+    clientCertHours: number;
+    bootstrapTokenSeconds: number;
+  };
   render: {
     tools: { helm?: string; kustomize?: string; kubectl?: string };
     plugins: { name: string; command: string[]; timeoutSeconds?: number }[];
@@ -115,7 +141,7 @@ export function loadHubConfig(env: NodeJS.ProcessEnv = process.env): HubConfig {
   const dataDir = resolve(e.AXLE_DATA_DIR);
   return {
     http: { host: e.AXLE_HTTP_HOST, port: e.AXLE_HTTP_PORT },
-    grpc: { host: e.AXLE_GRPC_HOST, port: e.AXLE_GRPC_PORT },
+    grpc: { host: e.AXLE_GRPC_HOST, port: e.AXLE_GRPC_PORT, publicHost: e.AXLE_GRPC_PUBLIC_HOST },
     dataDir,
     databaseUrl: e.DATABASE_URL,
     embeddedPgPort: e.AXLE_EMBEDDED_PG_PORT,
@@ -125,6 +151,17 @@ export function loadHubConfig(env: NodeJS.ProcessEnv = process.env): HubConfig {
     heartbeatSeconds: e.AXLE_HEARTBEAT_SECONDS,
     gitTimeoutSeconds: e.AXLE_GIT_TIMEOUT_SECONDS,
     appsetMaxDeleteShare: e.AXLE_APPSET_MAX_DELETE_SHARE,
+    agentAuth: e.AXLE_AGENT_AUTH,
+    pki: {
+      enrollPort: e.AXLE_GRPC_ENROLL_PORT,
+      serverHosts: e.AXLE_GRPC_TLS_HOSTS.split(',')
+        .map((h) => h.trim())
+        .filter(Boolean),
+      caCertFile: e.AXLE_CA_CERT_FILE,
+      caKeyFile: e.AXLE_CA_KEY_FILE,
+      clientCertHours: e.AXLE_AGENT_CERT_HOURS,
+      bootstrapTokenSeconds: e.AXLE_BOOTSTRAP_TOKEN_SECONDS,
+    },
     render: {
       tools: {
         helm: e.AXLE_HELM_PATH ?? onPath('helm', env),

@@ -9,8 +9,22 @@ import {
   Server,
   ServerCredentials,
   status as GrpcStatus,
+  type sendUnaryData,
   type ServerDuplexStream,
+  type ServerUnaryCall,
 } from '@grpc/grpc-js';
+import { PkiError } from '../../../../libs/pki/src/index.js';
+import {
+  AgentCertificatesService,
+  AgentEnrollmentService,
+  type EnrollRequest,
+  type EnrollResponse,
+  type RenewRequest,
+  type RenewResponse,
+} from '../../../../libs/proto/gen/axle/agent/v1/enrollment.js';
+import { EnrollmentService } from '../enrollment/enrollment.service.js';
+import { PkiService } from '../enrollment/pki.service.js';
+import { X509Certificate } from 'node:crypto';
 import { DataSource } from 'typeorm';
 import {
   AgentGatewayService,
@@ -30,8 +44,10 @@ import { DISCONNECT_CHANNEL, DISPATCH_CHANNEL } from './dispatch.notifier.js';
 export const MAX_MESSAGE_BYTES = 16 * 1024 * 1024;
 
 /**
- * The gRPC endpoint agents dial. Each stream is authenticated by the cluster's agent token
- * (`authorization: Bearer …` metadata); the cluster comes from the token, never from a message.
+ * The gRPC endpoints agents dial. With mTLS (default) the agent port requires a client certificate
+ * issued by the hub's CA and the cluster is the certificate's (never a field of a message);
+ * enrollment (bootstrap token + CSR → certificate) has its own TLS port. With `token` auth each
+ * stream carries the cluster's bearer token instead.
  */
 @Injectable()
 export class AgentGatewayServer implements OnApplicationBootstrap, OnModuleDestroy {
@@ -44,8 +60,10 @@ export class AgentGatewayServer implements OnApplicationBootstrap, OnModuleDestr
     'grpc.keepalive_permit_without_calls': 1,
     'grpc.http2.min_ping_interval_without_data_ms': 10_000,
   });
+  private readonly enrollServer = new Server({ 'grpc.max_receive_message_length': 64 * 1024 });
   private readonly sessions = new Map<string, AgentSession>();
   private boundPort = 0;
+  private boundEnrollPort = 0;
 
   constructor(
     private readonly ds: DataSource,
@@ -54,11 +72,18 @@ export class AgentGatewayServer implements OnApplicationBootstrap, OnModuleDestr
     private readonly bus: NotifyBus,
     private readonly metrics: MetricsService,
     private readonly projects: ProjectsService,
+    private readonly pki: PkiService,
+    private readonly enrollment: EnrollmentService,
     @Inject(HUB_CONFIG) private readonly config: HubConfig,
   ) {}
 
   get port(): number {
     return this.boundPort;
+  }
+
+  /** Enrollment port (mTLS mode), 0 otherwise. */
+  get enrollPort(): number {
+    return this.boundEnrollPort;
   }
 
   get connectedClusters(): string[] {
@@ -78,13 +103,48 @@ export class AgentGatewayServer implements OnApplicationBootstrap, OnModuleDestr
     this.server.addService(AgentGatewayService, {
       connect: (call: ServerDuplexStream<AgentMessage, HubMessage>) => void this.connect(call),
     });
-    const addr = `${this.config.grpc.host}:${this.config.grpc.port}`;
-    this.boundPort = await new Promise<number>((resolve, reject) =>
-      this.server.bindAsync(addr, ServerCredentials.createInsecure(), (err, port) =>
-        err ? reject(err) : resolve(port),
-      ),
-    );
-    this.log.log(`listening for agents on ${this.config.grpc.host}:${this.boundPort}`);
+    const host = this.config.grpc.host;
+    if (this.config.agentAuth === 'mtls') {
+      const ca = Buffer.from(await this.pki.caCertPem());
+      const server = await this.pki.serverCertificate();
+      const pair = [
+        { private_key: Buffer.from(server.keyPem), cert_chain: Buffer.from(server.certPem) },
+      ];
+      this.server.addService(AgentCertificatesService, {
+        renew: (
+          call: ServerUnaryCall<RenewRequest, RenewResponse>,
+          cb: sendUnaryData<RenewResponse>,
+        ) => void this.renew(call, cb),
+      });
+      this.boundPort = await bind(
+        this.server,
+        `${host}:${this.config.grpc.port}`,
+        ServerCredentials.createSsl(ca, pair, true),
+      );
+      this.enrollServer.addService(AgentEnrollmentService, {
+        enroll: (
+          call: ServerUnaryCall<EnrollRequest, EnrollResponse>,
+          cb: sendUnaryData<EnrollResponse>,
+        ) => void this.enroll(call, cb),
+      });
+      this.boundEnrollPort = await bind(
+        this.enrollServer,
+        `${host}:${this.config.pki.enrollPort}`,
+        ServerCredentials.createSsl(null, pair, false),
+      );
+      this.log.log(
+        `listening for agents on ${host}:${this.boundPort} (mTLS), enrollment on ${host}:${this.boundEnrollPort} (TLS)`,
+      );
+    } else {
+      this.boundPort = await bind(
+        this.server,
+        `${host}:${this.config.grpc.port}`,
+        ServerCredentials.createInsecure(),
+      );
+      this.log.warn(
+        `listening for agents on ${host}:${this.boundPort} WITHOUT TLS (AXLE_AGENT_AUTH=token)`,
+      );
+    }
   }
 
   async onModuleDestroy(): Promise<void> {
@@ -99,23 +159,105 @@ export class AgentGatewayServer implements OnApplicationBootstrap, OnModuleDestr
         resolve();
       });
     });
+    this.enrollServer.forceShutdown();
     await this.clusters.markAllDisconnected([...this.sessions.keys()]).catch(() => undefined);
   }
 
-  private async connect(call: ServerDuplexStream<AgentMessage, HubMessage>): Promise<void> {
-    const auth = String(call.metadata.get('authorization')[0] ?? '');
-    const token = /^Bearer (\S{10,200})$/.exec(auth)?.[1];
+  /** The cluster a call acts for: from its client certificate (mTLS) or bearer token. */
+  private async identify(call: {
+    getAuthContext(): { sslPeerCertificate?: { raw?: Buffer } };
+    metadata: { get(k: string): unknown[] };
+    getPeer(): string;
+  }): Promise<{ id: string; name: string } | { error: string }> {
+    if (this.config.agentAuth === 'mtls') {
+      const raw = call.getAuthContext().sslPeerCertificate?.raw;
+      if (!raw) return { error: 'a client certificate issued by this hub is required' };
+      const pem = new X509Certificate(raw).toString();
+      const who = await this.pki
+        .identify(pem)
+        .catch((e: unknown) => ({ ok: false as const, reason: (e as Error).message }));
+      return who.ok ? { id: who.clusterId, name: who.cluster } : { error: who.reason };
+    }
+    const header = call.metadata.get('authorization')[0];
+    const token = /^Bearer (\S{10,200})$/.exec(typeof header === 'string' ? header : '')?.[1];
     const cluster = token ? await this.clusters.findByToken(token).catch(() => null) : null;
-    if (!cluster) {
-      this.log.warn(
-        `refused an agent stream from ${call.getPeer()}: ${token ? 'unknown token' : 'no bearer token'}`,
-      );
-      call.emit('error', {
+    return cluster
+      ? { id: cluster.id, name: cluster.name }
+      : { error: token ? 'invalid agent token' : 'no agent token' };
+  }
+
+  private async enroll(
+    call: ServerUnaryCall<EnrollRequest, EnrollResponse>,
+    cb: sendUnaryData<EnrollResponse>,
+  ): Promise<void> {
+    const { bootstrapToken, csrPem } = call.request;
+    const spent = await this.enrollment
+      .consume(bootstrapToken.slice(0, 200))
+      .catch(() => ({ ok: false as const, reason: 'unknown' as const }));
+    if (!spent.ok) {
+      const why = {
+        unknown: 'unknown bootstrap token',
+        expired: 'the bootstrap token has expired',
+        used: 'the bootstrap token was already used',
+      }[spent.reason];
+      this.log.warn(`refused an enrollment from ${call.getPeer()}: ${why}`);
+      return cb({
         code: GrpcStatus.UNAUTHENTICATED,
-        details: 'invalid or missing agent token',
+        details: `${why}; ask for a new one with \`axle cluster bootstrap-token\``,
       });
+    }
+    await this.issue(spent.clusterId, spent.cluster, csrPem, cb, 'enrolled');
+  }
+
+  private async renew(
+    call: ServerUnaryCall<RenewRequest, RenewResponse>,
+    cb: sendUnaryData<RenewResponse>,
+  ): Promise<void> {
+    const who = await this.identify(call);
+    if ('error' in who) {
+      this.log.warn(`refused a renewal from ${call.getPeer()}: ${who.error}`);
+      return cb({ code: GrpcStatus.UNAUTHENTICATED, details: who.error });
+    }
+    await this.issue(who.id, who.name, call.request.csrPem, cb, 'renewed');
+  }
+
+  private async issue(
+    clusterId: string,
+    cluster: string,
+    csrPem: string,
+    cb: sendUnaryData<EnrollResponse>,
+    what: string,
+  ): Promise<void> {
+    try {
+      const cert = await this.pki.issueClientCertificate(clusterId, cluster, csrPem);
+      this.log.log(
+        `${cluster}: certificate ${what} (serial ${cert.serial}, until ${cert.notAfter.toISOString()})`,
+      );
+      cb(null, {
+        cluster,
+        certificatePem: cert.certPem,
+        caPem: await this.pki.caCertPem(),
+        notAfterUnixMs: cert.notAfter.getTime(),
+      });
+    } catch (e) {
+      const client = e instanceof PkiError;
+      if (!client)
+        this.log.error(`issuing a certificate for ${cluster}: ${(e as Error).stack ?? String(e)}`);
+      cb({
+        code: client ? GrpcStatus.INVALID_ARGUMENT : GrpcStatus.INTERNAL,
+        details: e instanceof PkiError ? e.message : 'internal error',
+      });
+    }
+  }
+
+  private async connect(call: ServerDuplexStream<AgentMessage, HubMessage>): Promise<void> {
+    const who = await this.identify(call);
+    if ('error' in who) {
+      this.log.warn(`refused an agent stream from ${call.getPeer()}: ${who.error}`);
+      call.emit('error', { code: GrpcStatus.UNAUTHENTICATED, details: who.error });
       return;
     }
+    const cluster = who;
     const session = new AgentSession(cluster.id, cluster.name, call, {
       ds: this.ds,
       bundles: this.bundles,
@@ -163,4 +305,10 @@ export class AgentGatewayServer implements OnApplicationBootstrap, OnModuleDestr
     call.on('error', done);
     call.on('close', done);
   }
+}
+
+function bind(server: Server, address: string, creds: ServerCredentials): Promise<number> {
+  return new Promise((resolve, reject) =>
+    server.bindAsync(address, creds, (err, port) => (err ? reject(err) : resolve(port))),
+  );
 }

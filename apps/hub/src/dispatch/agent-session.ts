@@ -7,6 +7,8 @@ import {
   type Ack,
   type AgentMessage,
   type AppStatus,
+  type Events,
+  type SyncPolicy,
   type Hello,
   type HubMessage,
 } from '../../../../libs/proto/gen/axle/agent/v1/agent.js';
@@ -22,7 +24,7 @@ interface DesiredRow {
   desired_bundle_hash: string;
   desired_revision: string;
   desired_namespace: string;
-  desired_policy: { automated: boolean; prune: boolean; selfHeal: boolean };
+  desired_policy: SyncPolicy;
   project: string;
 }
 
@@ -78,6 +80,8 @@ export class AgentSession {
         return this.onStatus(m.value);
       case 'heartbeat':
         return this.deps.onSeen(this.clusterId, true);
+      case 'events':
+        return this.onEvents(m.value);
     }
   }
 
@@ -116,6 +120,33 @@ export class AgentSession {
     await this.sync();
   }
 
+  /** What the agent says happened: stored (bounded) for the application's history. */
+  private async onEvents(ev: Events): Promise<void> {
+    const events = ev.events.slice(0, 1000).filter((e) => UUID_RE.test(e.appId));
+    if (ev.dropped > 0) this.log.warn(`agent dropped ${ev.dropped} event(s) while offline`);
+    if (events.length === 0) return;
+    await this.deps.ds.query(
+      `INSERT INTO app_events (app_id, cluster_id, at, type, reason, message, generation, offline)
+       SELECT e.app_id, $1, to_timestamp(e.at / 1000.0), e.type, e.reason, e.message, e.generation, e.offline
+         FROM jsonb_to_recordset($2::jsonb)
+           AS e(app_id uuid, at double precision, type text, reason text, message text, generation bigint, offline boolean)`,
+      [
+        this.clusterId,
+        JSON.stringify(
+          events.map((e) => ({
+            app_id: e.appId,
+            at: e.atUnixMs || Date.now(),
+            type: e.type.slice(0, 16) || 'Normal',
+            reason: e.reason.slice(0, 64),
+            message: e.message.slice(0, 2000),
+            generation: e.generation,
+            offline: e.offline,
+          })),
+        ),
+      ],
+    );
+  }
+
   private async onAck(ack: Ack): Promise<void> {
     assertAppId(ack.appId);
     const held = this.held.get(ack.appId);
@@ -143,11 +174,24 @@ export class AgentSession {
       sync: syncState(r.sync) ?? 'Unknown',
       health: healthState(r.health) ?? 'Unknown',
       ...(r.message ? { message: r.message.slice(0, 2000) } : {}),
+      ...(r.drifted ? { drifted: true } : {}),
+      ...(r.diffs.length
+        ? {
+            diffs: r.diffs.slice(0, 20).map((d) => ({
+              path: d.path.slice(0, 512),
+              desired: d.desired.slice(0, 512),
+              live: d.live.slice(0, 512),
+            })),
+          }
+        : {}),
+      ...(r.requiresPruning ? { requiresPruning: true } : {}),
+      ...(r.syncWave ? { syncWave: r.syncWave } : {}),
     }));
     // Latest wins: a report about an older generation than the one stored is ignored.
     await this.deps.ds.query(
       `UPDATE app_targets SET applied_generation = $3, applied_revision = $4, sync = $5, health = $6,
-         message = $7, resources = $8, last_report_at = to_timestamp($9 / 1000.0), updated_at = now()
+         message = $7, resources = $8, last_report_at = to_timestamp($9 / 1000.0), updated_at = now(),
+         drifted = $10, observe_only = $11, operation = $12
        WHERE app_id = $1 AND cluster_id = $2 AND applied_generation <= $3`,
       [
         s.appId,
@@ -159,6 +203,9 @@ export class AgentSession {
         s.message.slice(0, 4000),
         JSON.stringify(resources),
         s.observedAtUnixMs || Date.now(),
+        s.drifted,
+        s.observeOnly,
+        s.operation ? JSON.stringify(s.operation).slice(0, 64 * 1024) : null,
       ],
     );
   }

@@ -9,6 +9,8 @@ import { SchedulerRegistry } from '@nestjs/schedule';
 import type { Subscription } from 'rxjs';
 import { DataSource, In } from 'typeorm';
 import { ManifestError } from '../../../../libs/manifests/src/index.js';
+import type { SyncPolicy } from '../../../../libs/proto/gen/axle/agent/v1/agent.js';
+import type { ApplicationSpec } from '../applications/application.schemas.js';
 import { RenderError } from '../../../../libs/render/src/index.js';
 import { KeyedQueue } from '../../../../libs/workqueue/src/keyed-queue.js';
 import { ApplicationEntity, type AppCondition } from '../applications/application.entity.js';
@@ -180,11 +182,7 @@ export class AppReconciler implements OnApplicationBootstrap, OnModuleDestroy {
       );
     }
 
-    const policy = {
-      automated: app.spec.syncPolicy.automated !== undefined,
-      prune: app.spec.syncPolicy.automated?.prune ?? false,
-      selfHeal: app.spec.syncPolicy.automated?.selfHeal ?? false,
-    };
+    const policy = toSyncPolicy(app.spec);
     const touched = await this.ds.transaction(async (tx) => {
       // One statement for every destination cluster: a new row starts at generation 1, an
       // existing one moves to the next generation only when its desired state differs.
@@ -265,5 +263,44 @@ function condition(
     type,
     message,
     lastTransitionTime: prev?.lastTransitionTime ?? new Date().toISOString(),
+  };
+}
+
+/**
+ * The application's sync policy as the agent receives it (`Deploy.sync_policy`): stored with each
+ * target, so a policy change is a new desired generation like a manifest change.
+ */
+export function toSyncPolicy(spec: ApplicationSpec): SyncPolicy {
+  const sp = spec.syncPolicy;
+  const ignore = spec.ignoreDifferences ?? [];
+  return {
+    automated: sp.automated !== undefined,
+    prune: sp.automated?.prune ?? false,
+    selfHeal: sp.automated?.selfHeal ?? false,
+    ...(sp.syncOptions?.length ? { syncOptions: { items: sp.syncOptions } } : {}),
+    ...(sp.retry
+      ? {
+          retry: {
+            limit: sp.retry.limit ?? 0,
+            duration: sp.retry.backoff?.duration ?? '',
+            factor: sp.retry.backoff?.factor ?? 0,
+            maxDuration: sp.retry.backoff?.maxDuration ?? '',
+          },
+        }
+      : {}),
+    ...(ignore.length
+      ? {
+          ignoreDifferences: {
+            items: ignore.map((i) => ({
+              group: i.group ?? '',
+              kind: i.kind,
+              name: i.name ?? '',
+              namespace: i.namespace ?? '',
+              jsonPointers: i.jsonPointers ?? [],
+              managedFieldsManagers: i.managedFieldsManagers ?? [],
+            })),
+          },
+        }
+      : {}),
   };
 }

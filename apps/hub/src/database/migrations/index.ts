@@ -3,6 +3,9 @@ import { ApplicationSets1763860000000 } from './1763860000000-ApplicationSets.js
 import { AuthAudit1763863000000 } from './1763863000000-AuthAudit.js';
 import { RepositoryCredentials1763866000000 } from './1763866000000-RepositoryCredentials.js';
 import { Projects1763869000000 } from './1763869000000-Projects.js';
+import { Enrollment1763872000000 } from './1763872000000-Enrollment.js';
+import { AppEvents1763875000000 } from './1763875000000-AppEvents.js';
+import { TargetDrift1763878000000 } from './1763878000000-TargetDrift.js';
 
 /** Every migration, oldest first. TypeORM runs the ones not yet recorded. */
 export const MIGRATIONS = [
@@ -11,4 +14,7 @@ export const MIGRATIONS = [
   AuthAudit1763863000000,
   RepositoryCredentials1763866000000,
   Projects1763869000000,
+  Enrollment1763872000000,
+  AppEvents1763875000000,
+  TargetDrift1763878000000,
 ];

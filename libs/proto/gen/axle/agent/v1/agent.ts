@@ -123,10 +123,13 @@ export function healthStatusToJSON(object: HealthStatus): string {
 }
 
 export interface AgentMessage {
-  msg: { $case: "hello"; value: Hello } | { $case: "ack"; value: Ack } | { $case: "status"; value: AppStatus } | {
-    $case: "heartbeat";
-    value: Heartbeat;
-  } | undefined;
+  msg:
+    | { $case: "hello"; value: Hello }
+    | { $case: "ack"; value: Ack }
+    | { $case: "status"; value: AppStatus }
+    | { $case: "heartbeat"; value: Heartbeat }
+    | { $case: "events"; value: Events }
+    | undefined;
 }
 
 export interface HubMessage {
@@ -162,6 +165,57 @@ export interface SyncPolicy {
   automated: boolean;
   prune: boolean;
   selfHeal: boolean;
+  /**
+   * Fields from 4 on are `optional` (explicit presence) so that a hub which does not set them
+   * still builds and sends a valid message; an absent field means the default.
+   * Argo CD sync options: CreateNamespace, ServerSideApply, Replace, ApplyOutOfSyncOnly,
+   * PruneLast, PrunePropagationPolicy=foreground|background|orphan, RespectIgnoreDifferences, and
+   * Axle's ObserveOnly. Each item is "Name=value".
+   */
+  syncOptions?:
+    | SyncOptions
+    | undefined;
+  /** Retries of a failed sync operation; absent: no retries. */
+  retry?:
+    | Retry
+    | undefined;
+  /** Report differences only; apply, prune and heal nothing. */
+  observeOnly?: boolean | undefined;
+  ignoreDifferences?: IgnoreDifferences | undefined;
+}
+
+export interface SyncOptions {
+  items: string[];
+}
+
+export interface Retry {
+  /** Retries after the first failed attempt; negative: unlimited; 0: none. */
+  limit: number;
+  /** Go duration before the first retry ("5s"); empty: 5s. */
+  duration: string;
+  /** Multiplier per retry; 0: 2. */
+  factor: number;
+  /** Go duration cap of the delay ("3m"); empty: 3m. */
+  maxDuration: string;
+}
+
+export interface IgnoreDifferences {
+  items: IgnoreDifference[];
+}
+
+/**
+ * Argo CD's ignoreDifferences entry. Empty name/namespace match all; group "" is the core group,
+ * "*" matches any group or kind.
+ */
+export interface IgnoreDifference {
+  group: string;
+  kind: string;
+  name: string;
+  namespace: string;
+  /** RFC 6901 pointers removed from both sides before comparing ("/spec/replicas"). */
+  jsonPointers: string[];
+  /** Fields these field managers own in the live object are not compared. */
+  managedFieldsManagers: string[];
 }
 
 export interface Deploy {
@@ -210,6 +264,30 @@ export interface ResourceStatus {
   sync: SyncStatus;
   health: HealthStatus;
   message: string;
+  /** Someone other than the agent changed fields the agent owns, or deleted the resource. */
+  drifted: boolean;
+  /**
+   * The differing fields (at most 20 per resource; values JSON-encoded, at most 512 characters,
+   * "" when the field is absent, Secret data redacted).
+   */
+  diffs: FieldDiff[];
+  /** In the cluster but no longer desired, and not pruned (prune off or Prune=false). */
+  requiresPruning: boolean;
+  /** Sync wave of the resource (argocd.argoproj.io/sync-wave or app.axle.io/sync-wave). */
+  syncWave: number;
+}
+
+/** One field that differs between the desired state and the live object. */
+export interface FieldDiff {
+  /**
+   * RFC 6901 pointer into the object ("/spec/template/spec/containers/0/image"); usable as an
+   * ignoreDifferences jsonPointer.
+   */
+  path: string;
+  /** JSON of the value the agent applied (server-normalised); "" when absent. */
+  desired: string;
+  /** JSON of the value in the cluster; "" when absent. */
+  live: string;
 }
 
 /** Latest-wins per app: the hub keeps only the newest report per app and cluster. */
@@ -224,6 +302,65 @@ export interface AppStatus {
   message: string;
   resources: ResourceStatus[];
   observedAtUnixMs: number;
+  /** Some resource drifted (see ResourceStatus.drifted/diffs). */
+  drifted: boolean;
+  /** The current or last sync operation (hooks, waves, retries). */
+  operation:
+    | SyncOperation
+    | undefined;
+  /** Differences are reported, nothing is applied (per app or agent-wide). */
+  observeOnly: boolean;
+}
+
+export interface SyncOperation {
+  /** "Running", "Succeeded" or "Failed"; "" when no operation ran since the agent started. */
+  phase: string;
+  message: string;
+  generation: number;
+  startedAtUnixMs: number;
+  finishedAtUnixMs: number;
+  /** Failed attempts so far; the next one starts at next_retry_at_unix_ms (0: none planned). */
+  retryCount: number;
+  nextRetryAtUnixMs: number;
+  hooks: HookStatus[];
+}
+
+export interface HookStatus {
+  kind: string;
+  namespace: string;
+  name: string;
+  /** PreSync, Sync, PostSync or SyncFail. */
+  hookType: string;
+  /** "Running", "Succeeded" or "Failed". */
+  phase: string;
+  message: string;
+}
+
+/**
+ * What happened on the agent (sync, drift, self-heal, prune, hooks, retries), oldest first.
+ * Sent as it happens while connected; what happened while the hub was unreachable is kept
+ * (bounded) and sent after the next Welcome.
+ */
+export interface Events {
+  events: AgentEvent[];
+  /** Events dropped from the offline buffer since the last Events message. */
+  dropped: number;
+}
+
+export interface AgentEvent {
+  atUnixMs: number;
+  appId: string;
+  /** "Normal" or "Warning". */
+  type: string;
+  /**
+   * SyncStarted, SyncSucceeded, SyncFailed, SyncRetrying, DriftDetected, SelfHealed, Pruned,
+   * HookSucceeded, HookFailed, Removed.
+   */
+  reason: string;
+  message: string;
+  /** Happened while the hub was unreachable. */
+  offline: boolean;
+  generation: number;
 }
 
 function createBaseAgentMessage(): AgentMessage {
@@ -244,6 +381,9 @@ export const AgentMessage: MessageFns<AgentMessage> = {
         break;
       case "heartbeat":
         Heartbeat.encode(message.msg.value, writer.uint32(34).fork()).join();
+        break;
+      case "events":
+        Events.encode(message.msg.value, writer.uint32(42).fork()).join();
         break;
     }
     return writer;
@@ -294,6 +434,14 @@ export const AgentMessage: MessageFns<AgentMessage> = {
             message.msg = { $case: "heartbeat", value: Heartbeat.decode(reader, reader.uint32()) };
             continue;
           }
+          case 5: {
+            if (tag !== 42) {
+              break;
+            }
+
+            message.msg = { $case: "events", value: Events.decode(reader, reader.uint32()) };
+            continue;
+          }
         }
         if ((tag & 7) === 4 || tag === 0) {
           break;
@@ -316,6 +464,8 @@ export const AgentMessage: MessageFns<AgentMessage> = {
         ? { $case: "status", value: AppStatus.fromJSON(object.status) }
         : isSet(object.heartbeat)
         ? { $case: "heartbeat", value: Heartbeat.fromJSON(object.heartbeat) }
+        : isSet(object.events)
+        ? { $case: "events", value: Events.fromJSON(object.events) }
         : undefined,
     };
   },
@@ -330,6 +480,8 @@ export const AgentMessage: MessageFns<AgentMessage> = {
       obj.status = AppStatus.toJSON(message.msg.value);
     } else if (message.msg?.$case === "heartbeat") {
       obj.heartbeat = Heartbeat.toJSON(message.msg.value);
+    } else if (message.msg?.$case === "events") {
+      obj.events = Events.toJSON(message.msg.value);
     }
     return obj;
   },
@@ -361,6 +513,12 @@ export const AgentMessage: MessageFns<AgentMessage> = {
       case "heartbeat": {
         if (object.msg?.value !== undefined && object.msg?.value !== null) {
           message.msg = { $case: "heartbeat", value: Heartbeat.fromPartial(object.msg.value) };
+        }
+        break;
+      }
+      case "events": {
+        if (object.msg?.value !== undefined && object.msg?.value !== null) {
+          message.msg = { $case: "events", value: Events.fromPartial(object.msg.value) };
         }
         break;
       }
@@ -857,7 +1015,15 @@ export const Welcome: MessageFns<Welcome> = {
 };
 
 function createBaseSyncPolicy(): SyncPolicy {
-  return { automated: false, prune: false, selfHeal: false };
+  return {
+    automated: false,
+    prune: false,
+    selfHeal: false,
+    syncOptions: undefined,
+    retry: undefined,
+    observeOnly: undefined,
+    ignoreDifferences: undefined,
+  };
 }
 
 export const SyncPolicy: MessageFns<SyncPolicy> = {
@@ -870,6 +1036,18 @@ export const SyncPolicy: MessageFns<SyncPolicy> = {
     }
     if (message.selfHeal !== false) {
       writer.uint32(24).bool(message.selfHeal);
+    }
+    if (message.syncOptions !== undefined) {
+      SyncOptions.encode(message.syncOptions, writer.uint32(34).fork()).join();
+    }
+    if (message.retry !== undefined) {
+      Retry.encode(message.retry, writer.uint32(42).fork()).join();
+    }
+    if (message.observeOnly !== undefined) {
+      writer.uint32(48).bool(message.observeOnly);
+    }
+    if (message.ignoreDifferences !== undefined) {
+      IgnoreDifferences.encode(message.ignoreDifferences, writer.uint32(58).fork()).join();
     }
     return writer;
   },
@@ -911,6 +1089,38 @@ export const SyncPolicy: MessageFns<SyncPolicy> = {
             message.selfHeal = reader.bool();
             continue;
           }
+          case 4: {
+            if (tag !== 34) {
+              break;
+            }
+
+            message.syncOptions = SyncOptions.decode(reader, reader.uint32());
+            continue;
+          }
+          case 5: {
+            if (tag !== 42) {
+              break;
+            }
+
+            message.retry = Retry.decode(reader, reader.uint32());
+            continue;
+          }
+          case 6: {
+            if (tag !== 48) {
+              break;
+            }
+
+            message.observeOnly = reader.bool();
+            continue;
+          }
+          case 7: {
+            if (tag !== 58) {
+              break;
+            }
+
+            message.ignoreDifferences = IgnoreDifferences.decode(reader, reader.uint32());
+            continue;
+          }
         }
         if ((tag & 7) === 4 || tag === 0) {
           break;
@@ -932,6 +1142,22 @@ export const SyncPolicy: MessageFns<SyncPolicy> = {
         : isSet(object.self_heal)
         ? globalThis.Boolean(object.self_heal)
         : false,
+      syncOptions: isSet(object.syncOptions)
+        ? SyncOptions.fromJSON(object.syncOptions)
+        : isSet(object.sync_options)
+        ? SyncOptions.fromJSON(object.sync_options)
+        : undefined,
+      retry: isSet(object.retry) ? Retry.fromJSON(object.retry) : undefined,
+      observeOnly: isSet(object.observeOnly)
+        ? globalThis.Boolean(object.observeOnly)
+        : isSet(object.observe_only)
+        ? globalThis.Boolean(object.observe_only)
+        : undefined,
+      ignoreDifferences: isSet(object.ignoreDifferences)
+        ? IgnoreDifferences.fromJSON(object.ignoreDifferences)
+        : isSet(object.ignore_differences)
+        ? IgnoreDifferences.fromJSON(object.ignore_differences)
+        : undefined,
     };
   },
 
@@ -946,6 +1172,18 @@ export const SyncPolicy: MessageFns<SyncPolicy> = {
     if (message.selfHeal !== false) {
       obj.selfHeal = message.selfHeal;
     }
+    if (message.syncOptions !== undefined) {
+      obj.syncOptions = SyncOptions.toJSON(message.syncOptions);
+    }
+    if (message.retry !== undefined) {
+      obj.retry = Retry.toJSON(message.retry);
+    }
+    if (message.observeOnly !== undefined) {
+      obj.observeOnly = message.observeOnly;
+    }
+    if (message.ignoreDifferences !== undefined) {
+      obj.ignoreDifferences = IgnoreDifferences.toJSON(message.ignoreDifferences);
+    }
     return obj;
   },
 
@@ -957,6 +1195,428 @@ export const SyncPolicy: MessageFns<SyncPolicy> = {
     message.automated = object.automated ?? false;
     message.prune = object.prune ?? false;
     message.selfHeal = object.selfHeal ?? false;
+    message.syncOptions = (object.syncOptions !== undefined && object.syncOptions !== null)
+      ? SyncOptions.fromPartial(object.syncOptions)
+      : undefined;
+    message.retry = (object.retry !== undefined && object.retry !== null) ? Retry.fromPartial(object.retry) : undefined;
+    message.observeOnly = object.observeOnly ?? undefined;
+    message.ignoreDifferences = (object.ignoreDifferences !== undefined && object.ignoreDifferences !== null)
+      ? IgnoreDifferences.fromPartial(object.ignoreDifferences)
+      : undefined;
+    return message;
+  },
+};
+
+function createBaseSyncOptions(): SyncOptions {
+  return { items: [] };
+}
+
+export const SyncOptions: MessageFns<SyncOptions> = {
+  encode(message: SyncOptions, writer: BinaryWriter = new BinaryWriter()): BinaryWriter {
+    for (const v of message.items) {
+      writer.uint32(10).string(v!);
+    }
+    return writer;
+  },
+
+  decode(input: BinaryReader | Uint8Array, length?: number): SyncOptions {
+    const reader = input instanceof BinaryReader ? input : new BinaryReader(input);
+    const previousRecursionDepth = (reader as any).__tsProtoDecodeDepth ?? 0;
+    if (previousRecursionDepth >= 100) {
+      throw new globalThis.Error("protobuf decode recursion limit exceeded");
+    }
+    (reader as any).__tsProtoDecodeDepth = previousRecursionDepth + 1;
+    try {
+      const end = length === undefined ? reader.len : reader.pos + length;
+      const message = createBaseSyncOptions();
+      while (reader.pos < end) {
+        const tag = reader.uint32();
+        switch (tag >>> 3) {
+          case 1: {
+            if (tag !== 10) {
+              break;
+            }
+
+            message.items.push(reader.string());
+            continue;
+          }
+        }
+        if ((tag & 7) === 4 || tag === 0) {
+          break;
+        }
+        reader.skip(tag & 7);
+      }
+      return message;
+    } finally {
+      (reader as any).__tsProtoDecodeDepth = previousRecursionDepth;
+    }
+  },
+
+  fromJSON(object: any): SyncOptions {
+    return { items: globalThis.Array.isArray(object?.items) ? object.items.map((e: any) => globalThis.String(e)) : [] };
+  },
+
+  toJSON(message: SyncOptions): unknown {
+    const obj: any = {};
+    if (message.items?.length) {
+      obj.items = message.items;
+    }
+    return obj;
+  },
+
+  create<I extends Exact<DeepPartial<SyncOptions>, I>>(base?: I): SyncOptions {
+    return SyncOptions.fromPartial(base ?? ({} as any));
+  },
+  fromPartial<I extends Exact<DeepPartial<SyncOptions>, I>>(object: I): SyncOptions {
+    const message = createBaseSyncOptions();
+    message.items = object.items?.map((e) => e) || [];
+    return message;
+  },
+};
+
+function createBaseRetry(): Retry {
+  return { limit: 0, duration: "", factor: 0, maxDuration: "" };
+}
+
+export const Retry: MessageFns<Retry> = {
+  encode(message: Retry, writer: BinaryWriter = new BinaryWriter()): BinaryWriter {
+    if (message.limit !== 0) {
+      writer.uint32(8).int32(message.limit);
+    }
+    if (message.duration !== "") {
+      writer.uint32(18).string(message.duration);
+    }
+    if (message.factor !== 0) {
+      writer.uint32(24).int32(message.factor);
+    }
+    if (message.maxDuration !== "") {
+      writer.uint32(34).string(message.maxDuration);
+    }
+    return writer;
+  },
+
+  decode(input: BinaryReader | Uint8Array, length?: number): Retry {
+    const reader = input instanceof BinaryReader ? input : new BinaryReader(input);
+    const previousRecursionDepth = (reader as any).__tsProtoDecodeDepth ?? 0;
+    if (previousRecursionDepth >= 100) {
+      throw new globalThis.Error("protobuf decode recursion limit exceeded");
+    }
+    (reader as any).__tsProtoDecodeDepth = previousRecursionDepth + 1;
+    try {
+      const end = length === undefined ? reader.len : reader.pos + length;
+      const message = createBaseRetry();
+      while (reader.pos < end) {
+        const tag = reader.uint32();
+        switch (tag >>> 3) {
+          case 1: {
+            if (tag !== 8) {
+              break;
+            }
+
+            message.limit = reader.int32();
+            continue;
+          }
+          case 2: {
+            if (tag !== 18) {
+              break;
+            }
+
+            message.duration = reader.string();
+            continue;
+          }
+          case 3: {
+            if (tag !== 24) {
+              break;
+            }
+
+            message.factor = reader.int32();
+            continue;
+          }
+          case 4: {
+            if (tag !== 34) {
+              break;
+            }
+
+            message.maxDuration = reader.string();
+            continue;
+          }
+        }
+        if ((tag & 7) === 4 || tag === 0) {
+          break;
+        }
+        reader.skip(tag & 7);
+      }
+      return message;
+    } finally {
+      (reader as any).__tsProtoDecodeDepth = previousRecursionDepth;
+    }
+  },
+
+  fromJSON(object: any): Retry {
+    return {
+      limit: isSet(object.limit) ? globalThis.Number(object.limit) : 0,
+      duration: isSet(object.duration) ? globalThis.String(object.duration) : "",
+      factor: isSet(object.factor) ? globalThis.Number(object.factor) : 0,
+      maxDuration: isSet(object.maxDuration)
+        ? globalThis.String(object.maxDuration)
+        : isSet(object.max_duration)
+        ? globalThis.String(object.max_duration)
+        : "",
+    };
+  },
+
+  toJSON(message: Retry): unknown {
+    const obj: any = {};
+    if (message.limit !== 0) {
+      obj.limit = Math.round(message.limit);
+    }
+    if (message.duration !== "") {
+      obj.duration = message.duration;
+    }
+    if (message.factor !== 0) {
+      obj.factor = Math.round(message.factor);
+    }
+    if (message.maxDuration !== "") {
+      obj.maxDuration = message.maxDuration;
+    }
+    return obj;
+  },
+
+  create<I extends Exact<DeepPartial<Retry>, I>>(base?: I): Retry {
+    return Retry.fromPartial(base ?? ({} as any));
+  },
+  fromPartial<I extends Exact<DeepPartial<Retry>, I>>(object: I): Retry {
+    const message = createBaseRetry();
+    message.limit = object.limit ?? 0;
+    message.duration = object.duration ?? "";
+    message.factor = object.factor ?? 0;
+    message.maxDuration = object.maxDuration ?? "";
+    return message;
+  },
+};
+
+function createBaseIgnoreDifferences(): IgnoreDifferences {
+  return { items: [] };
+}
+
+export const IgnoreDifferences: MessageFns<IgnoreDifferences> = {
+  encode(message: IgnoreDifferences, writer: BinaryWriter = new BinaryWriter()): BinaryWriter {
+    for (const v of message.items) {
+      IgnoreDifference.encode(v!, writer.uint32(10).fork()).join();
+    }
+    return writer;
+  },
+
+  decode(input: BinaryReader | Uint8Array, length?: number): IgnoreDifferences {
+    const reader = input instanceof BinaryReader ? input : new BinaryReader(input);
+    const previousRecursionDepth = (reader as any).__tsProtoDecodeDepth ?? 0;
+    if (previousRecursionDepth >= 100) {
+      throw new globalThis.Error("protobuf decode recursion limit exceeded");
+    }
+    (reader as any).__tsProtoDecodeDepth = previousRecursionDepth + 1;
+    try {
+      const end = length === undefined ? reader.len : reader.pos + length;
+      const message = createBaseIgnoreDifferences();
+      while (reader.pos < end) {
+        const tag = reader.uint32();
+        switch (tag >>> 3) {
+          case 1: {
+            if (tag !== 10) {
+              break;
+            }
+
+            message.items.push(IgnoreDifference.decode(reader, reader.uint32()));
+            continue;
+          }
+        }
+        if ((tag & 7) === 4 || tag === 0) {
+          break;
+        }
+        reader.skip(tag & 7);
+      }
+      return message;
+    } finally {
+      (reader as any).__tsProtoDecodeDepth = previousRecursionDepth;
+    }
+  },
+
+  fromJSON(object: any): IgnoreDifferences {
+    return {
+      items: globalThis.Array.isArray(object?.items) ? object.items.map((e: any) => IgnoreDifference.fromJSON(e)) : [],
+    };
+  },
+
+  toJSON(message: IgnoreDifferences): unknown {
+    const obj: any = {};
+    if (message.items?.length) {
+      obj.items = message.items.map((e) => IgnoreDifference.toJSON(e));
+    }
+    return obj;
+  },
+
+  create<I extends Exact<DeepPartial<IgnoreDifferences>, I>>(base?: I): IgnoreDifferences {
+    return IgnoreDifferences.fromPartial(base ?? ({} as any));
+  },
+  fromPartial<I extends Exact<DeepPartial<IgnoreDifferences>, I>>(object: I): IgnoreDifferences {
+    const message = createBaseIgnoreDifferences();
+    message.items = object.items?.map((e) => IgnoreDifference.fromPartial(e)) || [];
+    return message;
+  },
+};
+
+function createBaseIgnoreDifference(): IgnoreDifference {
+  return { group: "", kind: "", name: "", namespace: "", jsonPointers: [], managedFieldsManagers: [] };
+}
+
+export const IgnoreDifference: MessageFns<IgnoreDifference> = {
+  encode(message: IgnoreDifference, writer: BinaryWriter = new BinaryWriter()): BinaryWriter {
+    if (message.group !== "") {
+      writer.uint32(10).string(message.group);
+    }
+    if (message.kind !== "") {
+      writer.uint32(18).string(message.kind);
+    }
+    if (message.name !== "") {
+      writer.uint32(26).string(message.name);
+    }
+    if (message.namespace !== "") {
+      writer.uint32(34).string(message.namespace);
+    }
+    for (const v of message.jsonPointers) {
+      writer.uint32(42).string(v!);
+    }
+    for (const v of message.managedFieldsManagers) {
+      writer.uint32(50).string(v!);
+    }
+    return writer;
+  },
+
+  decode(input: BinaryReader | Uint8Array, length?: number): IgnoreDifference {
+    const reader = input instanceof BinaryReader ? input : new BinaryReader(input);
+    const previousRecursionDepth = (reader as any).__tsProtoDecodeDepth ?? 0;
+    if (previousRecursionDepth >= 100) {
+      throw new globalThis.Error("protobuf decode recursion limit exceeded");
+    }
+    (reader as any).__tsProtoDecodeDepth = previousRecursionDepth + 1;
+    try {
+      const end = length === undefined ? reader.len : reader.pos + length;
+      const message = createBaseIgnoreDifference();
+      while (reader.pos < end) {
+        const tag = reader.uint32();
+        switch (tag >>> 3) {
+          case 1: {
+            if (tag !== 10) {
+              break;
+            }
+
+            message.group = reader.string();
+            continue;
+          }
+          case 2: {
+            if (tag !== 18) {
+              break;
+            }
+
+            message.kind = reader.string();
+            continue;
+          }
+          case 3: {
+            if (tag !== 26) {
+              break;
+            }
+
+            message.name = reader.string();
+            continue;
+          }
+          case 4: {
+            if (tag !== 34) {
+              break;
+            }
+
+            message.namespace = reader.string();
+            continue;
+          }
+          case 5: {
+            if (tag !== 42) {
+              break;
+            }
+
+            message.jsonPointers.push(reader.string());
+            continue;
+          }
+          case 6: {
+            if (tag !== 50) {
+              break;
+            }
+
+            message.managedFieldsManagers.push(reader.string());
+            continue;
+          }
+        }
+        if ((tag & 7) === 4 || tag === 0) {
+          break;
+        }
+        reader.skip(tag & 7);
+      }
+      return message;
+    } finally {
+      (reader as any).__tsProtoDecodeDepth = previousRecursionDepth;
+    }
+  },
+
+  fromJSON(object: any): IgnoreDifference {
+    return {
+      group: isSet(object.group) ? globalThis.String(object.group) : "",
+      kind: isSet(object.kind) ? globalThis.String(object.kind) : "",
+      name: isSet(object.name) ? globalThis.String(object.name) : "",
+      namespace: isSet(object.namespace) ? globalThis.String(object.namespace) : "",
+      jsonPointers: globalThis.Array.isArray(object?.jsonPointers)
+        ? object.jsonPointers.map((e: any) => globalThis.String(e))
+        : globalThis.Array.isArray(object?.json_pointers)
+        ? object.json_pointers.map((e: any) => globalThis.String(e))
+        : [],
+      managedFieldsManagers: globalThis.Array.isArray(object?.managedFieldsManagers)
+        ? object.managedFieldsManagers.map((e: any) => globalThis.String(e))
+        : globalThis.Array.isArray(object?.managed_fields_managers)
+        ? object.managed_fields_managers.map((e: any) => globalThis.String(e))
+        : [],
+    };
+  },
+
+  toJSON(message: IgnoreDifference): unknown {
+    const obj: any = {};
+    if (message.group !== "") {
+      obj.group = message.group;
+    }
+    if (message.kind !== "") {
+      obj.kind = message.kind;
+    }
+    if (message.name !== "") {
+      obj.name = message.name;
+    }
+    if (message.namespace !== "") {
+      obj.namespace = message.namespace;
+    }
+    if (message.jsonPointers?.length) {
+      obj.jsonPointers = message.jsonPointers;
+    }
+    if (message.managedFieldsManagers?.length) {
+      obj.managedFieldsManagers = message.managedFieldsManagers;
+    }
+    return obj;
+  },
+
+  create<I extends Exact<DeepPartial<IgnoreDifference>, I>>(base?: I): IgnoreDifference {
+    return IgnoreDifference.fromPartial(base ?? ({} as any));
+  },
+  fromPartial<I extends Exact<DeepPartial<IgnoreDifference>, I>>(object: I): IgnoreDifference {
+    const message = createBaseIgnoreDifference();
+    message.group = object.group ?? "";
+    message.kind = object.kind ?? "";
+    message.name = object.name ?? "";
+    message.namespace = object.namespace ?? "";
+    message.jsonPointers = object.jsonPointers?.map((e) => e) || [];
+    message.managedFieldsManagers = object.managedFieldsManagers?.map((e) => e) || [];
     return message;
   },
 };
@@ -1571,7 +2231,20 @@ export const Heartbeat: MessageFns<Heartbeat> = {
 };
 
 function createBaseResourceStatus(): ResourceStatus {
-  return { group: "", version: "", kind: "", namespace: "", name: "", sync: 0, health: 0, message: "" };
+  return {
+    group: "",
+    version: "",
+    kind: "",
+    namespace: "",
+    name: "",
+    sync: 0,
+    health: 0,
+    message: "",
+    drifted: false,
+    diffs: [],
+    requiresPruning: false,
+    syncWave: 0,
+  };
 }
 
 export const ResourceStatus: MessageFns<ResourceStatus> = {
@@ -1599,6 +2272,18 @@ export const ResourceStatus: MessageFns<ResourceStatus> = {
     }
     if (message.message !== "") {
       writer.uint32(66).string(message.message);
+    }
+    if (message.drifted !== false) {
+      writer.uint32(72).bool(message.drifted);
+    }
+    for (const v of message.diffs) {
+      FieldDiff.encode(v!, writer.uint32(82).fork()).join();
+    }
+    if (message.requiresPruning !== false) {
+      writer.uint32(88).bool(message.requiresPruning);
+    }
+    if (message.syncWave !== 0) {
+      writer.uint32(96).int32(message.syncWave);
     }
     return writer;
   },
@@ -1680,6 +2365,38 @@ export const ResourceStatus: MessageFns<ResourceStatus> = {
             message.message = reader.string();
             continue;
           }
+          case 9: {
+            if (tag !== 72) {
+              break;
+            }
+
+            message.drifted = reader.bool();
+            continue;
+          }
+          case 10: {
+            if (tag !== 82) {
+              break;
+            }
+
+            message.diffs.push(FieldDiff.decode(reader, reader.uint32()));
+            continue;
+          }
+          case 11: {
+            if (tag !== 88) {
+              break;
+            }
+
+            message.requiresPruning = reader.bool();
+            continue;
+          }
+          case 12: {
+            if (tag !== 96) {
+              break;
+            }
+
+            message.syncWave = reader.int32();
+            continue;
+          }
         }
         if ((tag & 7) === 4 || tag === 0) {
           break;
@@ -1702,6 +2419,18 @@ export const ResourceStatus: MessageFns<ResourceStatus> = {
       sync: isSet(object.sync) ? syncStatusFromJSON(object.sync) : 0,
       health: isSet(object.health) ? healthStatusFromJSON(object.health) : 0,
       message: isSet(object.message) ? globalThis.String(object.message) : "",
+      drifted: isSet(object.drifted) ? globalThis.Boolean(object.drifted) : false,
+      diffs: globalThis.Array.isArray(object?.diffs) ? object.diffs.map((e: any) => FieldDiff.fromJSON(e)) : [],
+      requiresPruning: isSet(object.requiresPruning)
+        ? globalThis.Boolean(object.requiresPruning)
+        : isSet(object.requires_pruning)
+        ? globalThis.Boolean(object.requires_pruning)
+        : false,
+      syncWave: isSet(object.syncWave)
+        ? globalThis.Number(object.syncWave)
+        : isSet(object.sync_wave)
+        ? globalThis.Number(object.sync_wave)
+        : 0,
     };
   },
 
@@ -1731,6 +2460,18 @@ export const ResourceStatus: MessageFns<ResourceStatus> = {
     if (message.message !== "") {
       obj.message = message.message;
     }
+    if (message.drifted !== false) {
+      obj.drifted = message.drifted;
+    }
+    if (message.diffs?.length) {
+      obj.diffs = message.diffs.map((e) => FieldDiff.toJSON(e));
+    }
+    if (message.requiresPruning !== false) {
+      obj.requiresPruning = message.requiresPruning;
+    }
+    if (message.syncWave !== 0) {
+      obj.syncWave = Math.round(message.syncWave);
+    }
     return obj;
   },
 
@@ -1747,6 +2488,111 @@ export const ResourceStatus: MessageFns<ResourceStatus> = {
     message.sync = object.sync ?? 0;
     message.health = object.health ?? 0;
     message.message = object.message ?? "";
+    message.drifted = object.drifted ?? false;
+    message.diffs = object.diffs?.map((e) => FieldDiff.fromPartial(e)) || [];
+    message.requiresPruning = object.requiresPruning ?? false;
+    message.syncWave = object.syncWave ?? 0;
+    return message;
+  },
+};
+
+function createBaseFieldDiff(): FieldDiff {
+  return { path: "", desired: "", live: "" };
+}
+
+export const FieldDiff: MessageFns<FieldDiff> = {
+  encode(message: FieldDiff, writer: BinaryWriter = new BinaryWriter()): BinaryWriter {
+    if (message.path !== "") {
+      writer.uint32(10).string(message.path);
+    }
+    if (message.desired !== "") {
+      writer.uint32(18).string(message.desired);
+    }
+    if (message.live !== "") {
+      writer.uint32(26).string(message.live);
+    }
+    return writer;
+  },
+
+  decode(input: BinaryReader | Uint8Array, length?: number): FieldDiff {
+    const reader = input instanceof BinaryReader ? input : new BinaryReader(input);
+    const previousRecursionDepth = (reader as any).__tsProtoDecodeDepth ?? 0;
+    if (previousRecursionDepth >= 100) {
+      throw new globalThis.Error("protobuf decode recursion limit exceeded");
+    }
+    (reader as any).__tsProtoDecodeDepth = previousRecursionDepth + 1;
+    try {
+      const end = length === undefined ? reader.len : reader.pos + length;
+      const message = createBaseFieldDiff();
+      while (reader.pos < end) {
+        const tag = reader.uint32();
+        switch (tag >>> 3) {
+          case 1: {
+            if (tag !== 10) {
+              break;
+            }
+
+            message.path = reader.string();
+            continue;
+          }
+          case 2: {
+            if (tag !== 18) {
+              break;
+            }
+
+            message.desired = reader.string();
+            continue;
+          }
+          case 3: {
+            if (tag !== 26) {
+              break;
+            }
+
+            message.live = reader.string();
+            continue;
+          }
+        }
+        if ((tag & 7) === 4 || tag === 0) {
+          break;
+        }
+        reader.skip(tag & 7);
+      }
+      return message;
+    } finally {
+      (reader as any).__tsProtoDecodeDepth = previousRecursionDepth;
+    }
+  },
+
+  fromJSON(object: any): FieldDiff {
+    return {
+      path: isSet(object.path) ? globalThis.String(object.path) : "",
+      desired: isSet(object.desired) ? globalThis.String(object.desired) : "",
+      live: isSet(object.live) ? globalThis.String(object.live) : "",
+    };
+  },
+
+  toJSON(message: FieldDiff): unknown {
+    const obj: any = {};
+    if (message.path !== "") {
+      obj.path = message.path;
+    }
+    if (message.desired !== "") {
+      obj.desired = message.desired;
+    }
+    if (message.live !== "") {
+      obj.live = message.live;
+    }
+    return obj;
+  },
+
+  create<I extends Exact<DeepPartial<FieldDiff>, I>>(base?: I): FieldDiff {
+    return FieldDiff.fromPartial(base ?? ({} as any));
+  },
+  fromPartial<I extends Exact<DeepPartial<FieldDiff>, I>>(object: I): FieldDiff {
+    const message = createBaseFieldDiff();
+    message.path = object.path ?? "";
+    message.desired = object.desired ?? "";
+    message.live = object.live ?? "";
     return message;
   },
 };
@@ -1762,6 +2608,9 @@ function createBaseAppStatus(): AppStatus {
     message: "",
     resources: [],
     observedAtUnixMs: 0,
+    drifted: false,
+    operation: undefined,
+    observeOnly: false,
   };
 }
 
@@ -1793,6 +2642,15 @@ export const AppStatus: MessageFns<AppStatus> = {
     }
     if (message.observedAtUnixMs !== 0) {
       writer.uint32(72).int64(message.observedAtUnixMs);
+    }
+    if (message.drifted !== false) {
+      writer.uint32(80).bool(message.drifted);
+    }
+    if (message.operation !== undefined) {
+      SyncOperation.encode(message.operation, writer.uint32(90).fork()).join();
+    }
+    if (message.observeOnly !== false) {
+      writer.uint32(96).bool(message.observeOnly);
     }
     return writer;
   },
@@ -1882,6 +2740,30 @@ export const AppStatus: MessageFns<AppStatus> = {
             message.observedAtUnixMs = longToNumber(reader.int64());
             continue;
           }
+          case 10: {
+            if (tag !== 80) {
+              break;
+            }
+
+            message.drifted = reader.bool();
+            continue;
+          }
+          case 11: {
+            if (tag !== 90) {
+              break;
+            }
+
+            message.operation = SyncOperation.decode(reader, reader.uint32());
+            continue;
+          }
+          case 12: {
+            if (tag !== 96) {
+              break;
+            }
+
+            message.observeOnly = reader.bool();
+            continue;
+          }
         }
         if ((tag & 7) === 4 || tag === 0) {
           break;
@@ -1919,6 +2801,13 @@ export const AppStatus: MessageFns<AppStatus> = {
         : isSet(object.observed_at_unix_ms)
         ? globalThis.Number(object.observed_at_unix_ms)
         : 0,
+      drifted: isSet(object.drifted) ? globalThis.Boolean(object.drifted) : false,
+      operation: isSet(object.operation) ? SyncOperation.fromJSON(object.operation) : undefined,
+      observeOnly: isSet(object.observeOnly)
+        ? globalThis.Boolean(object.observeOnly)
+        : isSet(object.observe_only)
+        ? globalThis.Boolean(object.observe_only)
+        : false,
     };
   },
 
@@ -1951,6 +2840,15 @@ export const AppStatus: MessageFns<AppStatus> = {
     if (message.observedAtUnixMs !== 0) {
       obj.observedAtUnixMs = Math.round(message.observedAtUnixMs);
     }
+    if (message.drifted !== false) {
+      obj.drifted = message.drifted;
+    }
+    if (message.operation !== undefined) {
+      obj.operation = SyncOperation.toJSON(message.operation);
+    }
+    if (message.observeOnly !== false) {
+      obj.observeOnly = message.observeOnly;
+    }
     return obj;
   },
 
@@ -1968,6 +2866,630 @@ export const AppStatus: MessageFns<AppStatus> = {
     message.message = object.message ?? "";
     message.resources = object.resources?.map((e) => ResourceStatus.fromPartial(e)) || [];
     message.observedAtUnixMs = object.observedAtUnixMs ?? 0;
+    message.drifted = object.drifted ?? false;
+    message.operation = (object.operation !== undefined && object.operation !== null)
+      ? SyncOperation.fromPartial(object.operation)
+      : undefined;
+    message.observeOnly = object.observeOnly ?? false;
+    return message;
+  },
+};
+
+function createBaseSyncOperation(): SyncOperation {
+  return {
+    phase: "",
+    message: "",
+    generation: 0,
+    startedAtUnixMs: 0,
+    finishedAtUnixMs: 0,
+    retryCount: 0,
+    nextRetryAtUnixMs: 0,
+    hooks: [],
+  };
+}
+
+export const SyncOperation: MessageFns<SyncOperation> = {
+  encode(message: SyncOperation, writer: BinaryWriter = new BinaryWriter()): BinaryWriter {
+    if (message.phase !== "") {
+      writer.uint32(10).string(message.phase);
+    }
+    if (message.message !== "") {
+      writer.uint32(18).string(message.message);
+    }
+    if (message.generation !== 0) {
+      writer.uint32(24).int64(message.generation);
+    }
+    if (message.startedAtUnixMs !== 0) {
+      writer.uint32(32).int64(message.startedAtUnixMs);
+    }
+    if (message.finishedAtUnixMs !== 0) {
+      writer.uint32(40).int64(message.finishedAtUnixMs);
+    }
+    if (message.retryCount !== 0) {
+      writer.uint32(48).int32(message.retryCount);
+    }
+    if (message.nextRetryAtUnixMs !== 0) {
+      writer.uint32(56).int64(message.nextRetryAtUnixMs);
+    }
+    for (const v of message.hooks) {
+      HookStatus.encode(v!, writer.uint32(66).fork()).join();
+    }
+    return writer;
+  },
+
+  decode(input: BinaryReader | Uint8Array, length?: number): SyncOperation {
+    const reader = input instanceof BinaryReader ? input : new BinaryReader(input);
+    const previousRecursionDepth = (reader as any).__tsProtoDecodeDepth ?? 0;
+    if (previousRecursionDepth >= 100) {
+      throw new globalThis.Error("protobuf decode recursion limit exceeded");
+    }
+    (reader as any).__tsProtoDecodeDepth = previousRecursionDepth + 1;
+    try {
+      const end = length === undefined ? reader.len : reader.pos + length;
+      const message = createBaseSyncOperation();
+      while (reader.pos < end) {
+        const tag = reader.uint32();
+        switch (tag >>> 3) {
+          case 1: {
+            if (tag !== 10) {
+              break;
+            }
+
+            message.phase = reader.string();
+            continue;
+          }
+          case 2: {
+            if (tag !== 18) {
+              break;
+            }
+
+            message.message = reader.string();
+            continue;
+          }
+          case 3: {
+            if (tag !== 24) {
+              break;
+            }
+
+            message.generation = longToNumber(reader.int64());
+            continue;
+          }
+          case 4: {
+            if (tag !== 32) {
+              break;
+            }
+
+            message.startedAtUnixMs = longToNumber(reader.int64());
+            continue;
+          }
+          case 5: {
+            if (tag !== 40) {
+              break;
+            }
+
+            message.finishedAtUnixMs = longToNumber(reader.int64());
+            continue;
+          }
+          case 6: {
+            if (tag !== 48) {
+              break;
+            }
+
+            message.retryCount = reader.int32();
+            continue;
+          }
+          case 7: {
+            if (tag !== 56) {
+              break;
+            }
+
+            message.nextRetryAtUnixMs = longToNumber(reader.int64());
+            continue;
+          }
+          case 8: {
+            if (tag !== 66) {
+              break;
+            }
+
+            message.hooks.push(HookStatus.decode(reader, reader.uint32()));
+            continue;
+          }
+        }
+        if ((tag & 7) === 4 || tag === 0) {
+          break;
+        }
+        reader.skip(tag & 7);
+      }
+      return message;
+    } finally {
+      (reader as any).__tsProtoDecodeDepth = previousRecursionDepth;
+    }
+  },
+
+  fromJSON(object: any): SyncOperation {
+    return {
+      phase: isSet(object.phase) ? globalThis.String(object.phase) : "",
+      message: isSet(object.message) ? globalThis.String(object.message) : "",
+      generation: isSet(object.generation) ? globalThis.Number(object.generation) : 0,
+      startedAtUnixMs: isSet(object.startedAtUnixMs)
+        ? globalThis.Number(object.startedAtUnixMs)
+        : isSet(object.started_at_unix_ms)
+        ? globalThis.Number(object.started_at_unix_ms)
+        : 0,
+      finishedAtUnixMs: isSet(object.finishedAtUnixMs)
+        ? globalThis.Number(object.finishedAtUnixMs)
+        : isSet(object.finished_at_unix_ms)
+        ? globalThis.Number(object.finished_at_unix_ms)
+        : 0,
+      retryCount: isSet(object.retryCount)
+        ? globalThis.Number(object.retryCount)
+        : isSet(object.retry_count)
+        ? globalThis.Number(object.retry_count)
+        : 0,
+      nextRetryAtUnixMs: isSet(object.nextRetryAtUnixMs)
+        ? globalThis.Number(object.nextRetryAtUnixMs)
+        : isSet(object.next_retry_at_unix_ms)
+        ? globalThis.Number(object.next_retry_at_unix_ms)
+        : 0,
+      hooks: globalThis.Array.isArray(object?.hooks)
+        ? object.hooks.map((e: any) => HookStatus.fromJSON(e))
+        : [],
+    };
+  },
+
+  toJSON(message: SyncOperation): unknown {
+    const obj: any = {};
+    if (message.phase !== "") {
+      obj.phase = message.phase;
+    }
+    if (message.message !== "") {
+      obj.message = message.message;
+    }
+    if (message.generation !== 0) {
+      obj.generation = Math.round(message.generation);
+    }
+    if (message.startedAtUnixMs !== 0) {
+      obj.startedAtUnixMs = Math.round(message.startedAtUnixMs);
+    }
+    if (message.finishedAtUnixMs !== 0) {
+      obj.finishedAtUnixMs = Math.round(message.finishedAtUnixMs);
+    }
+    if (message.retryCount !== 0) {
+      obj.retryCount = Math.round(message.retryCount);
+    }
+    if (message.nextRetryAtUnixMs !== 0) {
+      obj.nextRetryAtUnixMs = Math.round(message.nextRetryAtUnixMs);
+    }
+    if (message.hooks?.length) {
+      obj.hooks = message.hooks.map((e) => HookStatus.toJSON(e));
+    }
+    return obj;
+  },
+
+  create<I extends Exact<DeepPartial<SyncOperation>, I>>(base?: I): SyncOperation {
+    return SyncOperation.fromPartial(base ?? ({} as any));
+  },
+  fromPartial<I extends Exact<DeepPartial<SyncOperation>, I>>(object: I): SyncOperation {
+    const message = createBaseSyncOperation();
+    message.phase = object.phase ?? "";
+    message.message = object.message ?? "";
+    message.generation = object.generation ?? 0;
+    message.startedAtUnixMs = object.startedAtUnixMs ?? 0;
+    message.finishedAtUnixMs = object.finishedAtUnixMs ?? 0;
+    message.retryCount = object.retryCount ?? 0;
+    message.nextRetryAtUnixMs = object.nextRetryAtUnixMs ?? 0;
+    message.hooks = object.hooks?.map((e) => HookStatus.fromPartial(e)) || [];
+    return message;
+  },
+};
+
+function createBaseHookStatus(): HookStatus {
+  return { kind: "", namespace: "", name: "", hookType: "", phase: "", message: "" };
+}
+
+export const HookStatus: MessageFns<HookStatus> = {
+  encode(message: HookStatus, writer: BinaryWriter = new BinaryWriter()): BinaryWriter {
+    if (message.kind !== "") {
+      writer.uint32(10).string(message.kind);
+    }
+    if (message.namespace !== "") {
+      writer.uint32(18).string(message.namespace);
+    }
+    if (message.name !== "") {
+      writer.uint32(26).string(message.name);
+    }
+    if (message.hookType !== "") {
+      writer.uint32(34).string(message.hookType);
+    }
+    if (message.phase !== "") {
+      writer.uint32(42).string(message.phase);
+    }
+    if (message.message !== "") {
+      writer.uint32(50).string(message.message);
+    }
+    return writer;
+  },
+
+  decode(input: BinaryReader | Uint8Array, length?: number): HookStatus {
+    const reader = input instanceof BinaryReader ? input : new BinaryReader(input);
+    const previousRecursionDepth = (reader as any).__tsProtoDecodeDepth ?? 0;
+    if (previousRecursionDepth >= 100) {
+      throw new globalThis.Error("protobuf decode recursion limit exceeded");
+    }
+    (reader as any).__tsProtoDecodeDepth = previousRecursionDepth + 1;
+    try {
+      const end = length === undefined ? reader.len : reader.pos + length;
+      const message = createBaseHookStatus();
+      while (reader.pos < end) {
+        const tag = reader.uint32();
+        switch (tag >>> 3) {
+          case 1: {
+            if (tag !== 10) {
+              break;
+            }
+
+            message.kind = reader.string();
+            continue;
+          }
+          case 2: {
+            if (tag !== 18) {
+              break;
+            }
+
+            message.namespace = reader.string();
+            continue;
+          }
+          case 3: {
+            if (tag !== 26) {
+              break;
+            }
+
+            message.name = reader.string();
+            continue;
+          }
+          case 4: {
+            if (tag !== 34) {
+              break;
+            }
+
+            message.hookType = reader.string();
+            continue;
+          }
+          case 5: {
+            if (tag !== 42) {
+              break;
+            }
+
+            message.phase = reader.string();
+            continue;
+          }
+          case 6: {
+            if (tag !== 50) {
+              break;
+            }
+
+            message.message = reader.string();
+            continue;
+          }
+        }
+        if ((tag & 7) === 4 || tag === 0) {
+          break;
+        }
+        reader.skip(tag & 7);
+      }
+      return message;
+    } finally {
+      (reader as any).__tsProtoDecodeDepth = previousRecursionDepth;
+    }
+  },
+
+  fromJSON(object: any): HookStatus {
+    return {
+      kind: isSet(object.kind) ? globalThis.String(object.kind) : "",
+      namespace: isSet(object.namespace) ? globalThis.String(object.namespace) : "",
+      name: isSet(object.name) ? globalThis.String(object.name) : "",
+      hookType: isSet(object.hookType)
+        ? globalThis.String(object.hookType)
+        : isSet(object.hook_type)
+        ? globalThis.String(object.hook_type)
+        : "",
+      phase: isSet(object.phase) ? globalThis.String(object.phase) : "",
+      message: isSet(object.message) ? globalThis.String(object.message) : "",
+    };
+  },
+
+  toJSON(message: HookStatus): unknown {
+    const obj: any = {};
+    if (message.kind !== "") {
+      obj.kind = message.kind;
+    }
+    if (message.namespace !== "") {
+      obj.namespace = message.namespace;
+    }
+    if (message.name !== "") {
+      obj.name = message.name;
+    }
+    if (message.hookType !== "") {
+      obj.hookType = message.hookType;
+    }
+    if (message.phase !== "") {
+      obj.phase = message.phase;
+    }
+    if (message.message !== "") {
+      obj.message = message.message;
+    }
+    return obj;
+  },
+
+  create<I extends Exact<DeepPartial<HookStatus>, I>>(base?: I): HookStatus {
+    return HookStatus.fromPartial(base ?? ({} as any));
+  },
+  fromPartial<I extends Exact<DeepPartial<HookStatus>, I>>(object: I): HookStatus {
+    const message = createBaseHookStatus();
+    message.kind = object.kind ?? "";
+    message.namespace = object.namespace ?? "";
+    message.name = object.name ?? "";
+    message.hookType = object.hookType ?? "";
+    message.phase = object.phase ?? "";
+    message.message = object.message ?? "";
+    return message;
+  },
+};
+
+function createBaseEvents(): Events {
+  return { events: [], dropped: 0 };
+}
+
+export const Events: MessageFns<Events> = {
+  encode(message: Events, writer: BinaryWriter = new BinaryWriter()): BinaryWriter {
+    for (const v of message.events) {
+      AgentEvent.encode(v!, writer.uint32(10).fork()).join();
+    }
+    if (message.dropped !== 0) {
+      writer.uint32(16).uint32(message.dropped);
+    }
+    return writer;
+  },
+
+  decode(input: BinaryReader | Uint8Array, length?: number): Events {
+    const reader = input instanceof BinaryReader ? input : new BinaryReader(input);
+    const previousRecursionDepth = (reader as any).__tsProtoDecodeDepth ?? 0;
+    if (previousRecursionDepth >= 100) {
+      throw new globalThis.Error("protobuf decode recursion limit exceeded");
+    }
+    (reader as any).__tsProtoDecodeDepth = previousRecursionDepth + 1;
+    try {
+      const end = length === undefined ? reader.len : reader.pos + length;
+      const message = createBaseEvents();
+      while (reader.pos < end) {
+        const tag = reader.uint32();
+        switch (tag >>> 3) {
+          case 1: {
+            if (tag !== 10) {
+              break;
+            }
+
+            message.events.push(AgentEvent.decode(reader, reader.uint32()));
+            continue;
+          }
+          case 2: {
+            if (tag !== 16) {
+              break;
+            }
+
+            message.dropped = reader.uint32();
+            continue;
+          }
+        }
+        if ((tag & 7) === 4 || tag === 0) {
+          break;
+        }
+        reader.skip(tag & 7);
+      }
+      return message;
+    } finally {
+      (reader as any).__tsProtoDecodeDepth = previousRecursionDepth;
+    }
+  },
+
+  fromJSON(object: any): Events {
+    return {
+      events: globalThis.Array.isArray(object?.events) ? object.events.map((e: any) => AgentEvent.fromJSON(e)) : [],
+      dropped: isSet(object.dropped) ? globalThis.Number(object.dropped) : 0,
+    };
+  },
+
+  toJSON(message: Events): unknown {
+    const obj: any = {};
+    if (message.events?.length) {
+      obj.events = message.events.map((e) => AgentEvent.toJSON(e));
+    }
+    if (message.dropped !== 0) {
+      obj.dropped = Math.round(message.dropped);
+    }
+    return obj;
+  },
+
+  create<I extends Exact<DeepPartial<Events>, I>>(base?: I): Events {
+    return Events.fromPartial(base ?? ({} as any));
+  },
+  fromPartial<I extends Exact<DeepPartial<Events>, I>>(object: I): Events {
+    const message = createBaseEvents();
+    message.events = object.events?.map((e) => AgentEvent.fromPartial(e)) || [];
+    message.dropped = object.dropped ?? 0;
+    return message;
+  },
+};
+
+function createBaseAgentEvent(): AgentEvent {
+  return { atUnixMs: 0, appId: "", type: "", reason: "", message: "", offline: false, generation: 0 };
+}
+
+export const AgentEvent: MessageFns<AgentEvent> = {
+  encode(message: AgentEvent, writer: BinaryWriter = new BinaryWriter()): BinaryWriter {
+    if (message.atUnixMs !== 0) {
+      writer.uint32(8).int64(message.atUnixMs);
+    }
+    if (message.appId !== "") {
+      writer.uint32(18).string(message.appId);
+    }
+    if (message.type !== "") {
+      writer.uint32(26).string(message.type);
+    }
+    if (message.reason !== "") {
+      writer.uint32(34).string(message.reason);
+    }
+    if (message.message !== "") {
+      writer.uint32(42).string(message.message);
+    }
+    if (message.offline !== false) {
+      writer.uint32(48).bool(message.offline);
+    }
+    if (message.generation !== 0) {
+      writer.uint32(56).int64(message.generation);
+    }
+    return writer;
+  },
+
+  decode(input: BinaryReader | Uint8Array, length?: number): AgentEvent {
+    const reader = input instanceof BinaryReader ? input : new BinaryReader(input);
+    const previousRecursionDepth = (reader as any).__tsProtoDecodeDepth ?? 0;
+    if (previousRecursionDepth >= 100) {
+      throw new globalThis.Error("protobuf decode recursion limit exceeded");
+    }
+    (reader as any).__tsProtoDecodeDepth = previousRecursionDepth + 1;
+    try {
+      const end = length === undefined ? reader.len : reader.pos + length;
+      const message = createBaseAgentEvent();
+      while (reader.pos < end) {
+        const tag = reader.uint32();
+        switch (tag >>> 3) {
+          case 1: {
+            if (tag !== 8) {
+              break;
+            }
+
+            message.atUnixMs = longToNumber(reader.int64());
+            continue;
+          }
+          case 2: {
+            if (tag !== 18) {
+              break;
+            }
+
+            message.appId = reader.string();
+            continue;
+          }
+          case 3: {
+            if (tag !== 26) {
+              break;
+            }
+
+            message.type = reader.string();
+            continue;
+          }
+          case 4: {
+            if (tag !== 34) {
+              break;
+            }
+
+            message.reason = reader.string();
+            continue;
+          }
+          case 5: {
+            if (tag !== 42) {
+              break;
+            }
+
+            message.message = reader.string();
+            continue;
+          }
+          case 6: {
+            if (tag !== 48) {
+              break;
+            }
+
+            message.offline = reader.bool();
+            continue;
+          }
+          case 7: {
+            if (tag !== 56) {
+              break;
+            }
+
+            message.generation = longToNumber(reader.int64());
+            continue;
+          }
+        }
+        if ((tag & 7) === 4 || tag === 0) {
+          break;
+        }
+        reader.skip(tag & 7);
+      }
+      return message;
+    } finally {
+      (reader as any).__tsProtoDecodeDepth = previousRecursionDepth;
+    }
+  },
+
+  fromJSON(object: any): AgentEvent {
+    return {
+      atUnixMs: isSet(object.atUnixMs)
+        ? globalThis.Number(object.atUnixMs)
+        : isSet(object.at_unix_ms)
+        ? globalThis.Number(object.at_unix_ms)
+        : 0,
+      appId: isSet(object.appId)
+        ? globalThis.String(object.appId)
+        : isSet(object.app_id)
+        ? globalThis.String(object.app_id)
+        : "",
+      type: isSet(object.type) ? globalThis.String(object.type) : "",
+      reason: isSet(object.reason) ? globalThis.String(object.reason) : "",
+      message: isSet(object.message) ? globalThis.String(object.message) : "",
+      offline: isSet(object.offline) ? globalThis.Boolean(object.offline) : false,
+      generation: isSet(object.generation) ? globalThis.Number(object.generation) : 0,
+    };
+  },
+
+  toJSON(message: AgentEvent): unknown {
+    const obj: any = {};
+    if (message.atUnixMs !== 0) {
+      obj.atUnixMs = Math.round(message.atUnixMs);
+    }
+    if (message.appId !== "") {
+      obj.appId = message.appId;
+    }
+    if (message.type !== "") {
+      obj.type = message.type;
+    }
+    if (message.reason !== "") {
+      obj.reason = message.reason;
+    }
+    if (message.message !== "") {
+      obj.message = message.message;
+    }
+    if (message.offline !== false) {
+      obj.offline = message.offline;
+    }
+    if (message.generation !== 0) {
+      obj.generation = Math.round(message.generation);
+    }
+    return obj;
+  },
+
+  create<I extends Exact<DeepPartial<AgentEvent>, I>>(base?: I): AgentEvent {
+    return AgentEvent.fromPartial(base ?? ({} as any));
+  },
+  fromPartial<I extends Exact<DeepPartial<AgentEvent>, I>>(object: I): AgentEvent {
+    const message = createBaseAgentEvent();
+    message.atUnixMs = object.atUnixMs ?? 0;
+    message.appId = object.appId ?? "";
+    message.type = object.type ?? "";
+    message.reason = object.reason ?? "";
+    message.message = object.message ?? "";
+    message.offline = object.offline ?? false;
+    message.generation = object.generation ?? 0;
     return message;
   },
 };

@@ -1,0 +1,102 @@
+import { describe, expect, it } from 'vitest';
+import { policyState } from './agent.js';
+import { loadAgentConfig } from './agent-config.js';
+import { EventLog } from './events.js';
+
+const ev = (message: string, offline: boolean) => ({
+  appId: 'a',
+  type: 'Normal',
+  reason: 'SelfHealed',
+  message,
+  offline,
+  generation: 1,
+});
+
+describe('EventLog', () => {
+  it('keeps offline events (bounded, counting drops) until taken, and recent ones', () => {
+    const log = new EventLog(3, 10);
+    log.record(ev('online', false));
+    for (let i = 0; i < 5; i++) log.record(ev(`offline ${i}`, true));
+    expect(log.recent().map((e) => e.message)).toEqual(['offline 2', 'offline 3', 'offline 4']);
+    const { events, dropped } = log.takeUnsent();
+    expect(events.map((e) => e.message)).toEqual(['offline 2', 'offline 3', 'offline 4']);
+    expect(dropped).toBe(2);
+    expect(log.takeUnsent()).toEqual({ events: [], dropped: 0 });
+    log.giveBack(events, dropped);
+    expect(log.takeUnsent().dropped).toBe(2);
+    expect(log.record(ev('x'.repeat(50), true)).message).toHaveLength(10);
+  });
+});
+
+describe('agent configuration and wire policy', () => {
+  it('reads the new settings with defaults and names bad ones', () => {
+    const env = {
+      AXLE_HUB_ADDRESS: 'hub:9090',
+      AXLE_AGENT_TOKEN: 'axle_agent_0123456789',
+      AXLE_CLUSTER: 'east',
+    };
+    const c = loadAgentConfig(env);
+    expect(c).toMatchObject({
+      observeOnly: false,
+      selfHeal: { delayMs: 1000, maxDelayMs: 300_000 },
+      applyConcurrency: 8,
+      eventBuffer: 500,
+    });
+    expect(loadAgentConfig({ ...env, AXLE_AGENT_OBSERVE_ONLY: 'true' }).observeOnly).toBe(true);
+    expect(() =>
+      loadAgentConfig({
+        ...env,
+        AXLE_AGENT_OBSERVE_ONLY: 'maybe',
+        AXLE_AGENT_APPLY_CONCURRENCY: '0',
+      }),
+    ).toThrow(/AXLE_AGENT_OBSERVE_ONLY: must be true or false[\s\S]*AXLE_AGENT_APPLY_CONCURRENCY/);
+  });
+
+  it('maps the wire SyncPolicy, absent optional fields meaning defaults', () => {
+    expect(policyState(undefined)).toEqual({ automated: true, prune: false, selfHeal: false });
+    expect(policyState({ automated: true, prune: true, selfHeal: true })).toEqual({
+      automated: true,
+      prune: true,
+      selfHeal: true,
+    });
+    expect(
+      policyState({
+        automated: true,
+        prune: false,
+        selfHeal: false,
+        syncOptions: { items: ['PruneLast=true'] },
+        retry: { limit: 2, duration: '1s', factor: 3, maxDuration: '10s' },
+        observeOnly: true,
+        ignoreDifferences: {
+          items: [
+            {
+              group: 'apps',
+              kind: 'Deployment',
+              name: '',
+              namespace: '',
+              jsonPointers: ['/spec/replicas'],
+              managedFieldsManagers: [],
+            },
+          ],
+        },
+      }),
+    ).toEqual({
+      automated: true,
+      prune: false,
+      selfHeal: false,
+      syncOptions: ['PruneLast=true'],
+      retry: { limit: 2, durationMs: 1000, factor: 3, maxDurationMs: 10_000 },
+      observeOnly: true,
+      ignoreDifferences: [
+        {
+          group: 'apps',
+          kind: 'Deployment',
+          name: '',
+          namespace: '',
+          jsonPointers: ['/spec/replicas'],
+          managedFieldsManagers: [],
+        },
+      ],
+    });
+  });
+});

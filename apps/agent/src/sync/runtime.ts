@@ -1,0 +1,133 @@
+import type { FieldDiff, FieldSet } from '../../../../libs/diff/src/index.js';
+import type { HealthStatus } from '../../../../libs/health/src/index.js';
+import type { KubeObject, ResourceKey } from '../../../../libs/manifests/src/index.js';
+import type { HookType } from './options.js';
+import type { Plan, PlanItem } from './plan.js';
+import type { Prepared } from './resources.js';
+import type { HealState } from './self-heal.js';
+
+export type SyncState = 'Synced' | 'OutOfSync' | 'Unknown';
+export type OperationPhase = 'Running' | 'Succeeded' | 'Failed';
+
+/** What the API server returned for the agent's last apply (or a dry run of it). */
+export interface Snapshot {
+  /** Hash of the prepared object this snapshot is for. */
+  hash: string;
+  expected: KubeObject;
+  /** Fields the agent's field manager owns in `expected`. */
+  owned: FieldSet;
+  dryRun: boolean;
+  seq: number;
+}
+
+export interface HookRun {
+  type: HookType;
+  step: number;
+  item: PlanItem;
+  key?: ResourceKey;
+  phase: OperationPhase;
+  message: string;
+}
+
+/** A sync operation in progress: resumable at the step it waits at. */
+export interface Operation {
+  generation: number;
+  startedAt: number;
+  stepIndex: number;
+  stepStarted: boolean;
+  appliedIds: Set<string>;
+  hooks: HookRun[];
+  deferredPrune: ResourceKey[];
+  waiting?: string;
+  /** Retries before this attempt. */
+  retryCount: number;
+  /** A sync of an already applied generation (SyncNow). */
+  forced: boolean;
+}
+
+export interface OperationSummary {
+  phase: OperationPhase;
+  message: string;
+  generation: number;
+  startedAt: number;
+  finishedAt: number;
+  retryCount: number;
+  nextRetryAt: number;
+  hooks: HookRun[];
+}
+
+export interface ResourceReport {
+  key: ResourceKey;
+  sync: SyncState;
+  health: HealthStatus;
+  message: string;
+  drifted: boolean;
+  diffs: FieldDiff[];
+  diffTotal: number;
+  requiresPruning: boolean;
+  wave: number;
+}
+
+export interface AppReport {
+  sync: SyncState;
+  health: HealthStatus;
+  message: string;
+  resources: ResourceReport[];
+  drifted: boolean;
+  observeOnly: boolean;
+  operation?: OperationSummary;
+}
+
+/** Everything the agent keeps in memory for one app (rebuilt after a restart). */
+export class AppRuntime {
+  /** bundle hash + policy the plan was built for. */
+  planKey = '';
+  plan: Plan = { resources: [], hooks: [], steps: [], syncFail: [] };
+  readonly prepared = new Map<PlanItem, Prepared>();
+  readonly snapshots = new Map<string, Snapshot>();
+  readonly applyErrors = new Map<string, string>();
+  readonly diffMemo = new Map<string, { total: number; diffs: FieldDiff[] }>();
+  op: Operation | undefined;
+  lastOp: OperationSummary | undefined;
+  /** Failed attempts of the current generation and when the next retry may start. */
+  failures = 0;
+  failuresGeneration = 0;
+  retryAt = 0;
+  syncRequested = false;
+  heal: HealState = { attempts: 0, lastHealAt: 0, driftSince: 0 };
+  /** Ids that drifted at the last assessment (for events on change only). */
+  lastDrift = '';
+  timer: NodeJS.Timeout | undefined;
+  timerAt = 0;
+  snapshotSeq = 0;
+
+  constructor(readonly appId: string) {}
+
+  resetPlan(key: string, plan: Plan): void {
+    this.planKey = key;
+    this.plan = plan;
+    this.prepared.clear();
+    this.diffMemo.clear();
+  }
+
+  /** Wakes the app at `at` (keeps the earliest pending wake-up). */
+  wakeAt(at: number, enqueue: () => void): void {
+    if (this.timer && this.timerAt <= at) return;
+    clearTimeout(this.timer);
+    this.timerAt = at;
+    this.timer = setTimeout(
+      () => {
+        this.timer = undefined;
+        this.timerAt = 0;
+        enqueue();
+      },
+      Math.max(0, at - Date.now()),
+    );
+    this.timer.unref();
+  }
+
+  dispose(): void {
+    clearTimeout(this.timer);
+    this.timer = undefined;
+  }
+}
