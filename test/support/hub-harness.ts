@@ -52,16 +52,19 @@ export async function startTestHub(opts: {
 
 export function startTestAgent(opts: {
   hub: RunningHub | string;
-  token: string;
+  token?: string;
   cluster: TestCluster;
   stateDir: string;
   resyncSeconds?: number;
   /** Cluster name as registered on the hub, when it differs from the test cluster's. */
   name?: string;
+  /** Enrol with mTLS instead of a bearer token. */
+  mtls?: { bootstrapToken: string; caPem: string; enrollAddress: string };
 }): Agent {
   const config: AgentConfig = {
     hubAddress: typeof opts.hub === 'string' ? opts.hub : opts.hub.grpcAddress,
-    token: opts.token,
+    token: opts.mtls ? undefined : opts.token,
+    mtls: opts.mtls ? { ...opts.mtls, renewCheckSeconds: 1 } : undefined,
     cluster: opts.name ?? opts.cluster.name,
     stateDir: opts.stateDir,
     kubeconfig: opts.cluster.kubeconfigPath,

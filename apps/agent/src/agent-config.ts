@@ -1,3 +1,4 @@
+import { readFileSync } from 'node:fs';
 import { resolve } from 'node:path';
 import { z } from 'zod';
 
@@ -7,7 +8,18 @@ const bool = z
 
 const schema = z.object({
   AXLE_HUB_ADDRESS: z.string().regex(/^[\w.\-[\]:]+:\d+$/, 'must be host:port'),
-  AXLE_AGENT_TOKEN: z.string().min(10, 'must be the token printed by `axle cluster add`'),
+  AXLE_AGENT_TOKEN: z
+    .string()
+    .min(10, 'must be the token printed by `axle cluster add`')
+    .optional(),
+  AXLE_BOOTSTRAP_TOKEN: z.string().min(10).max(200).optional(),
+  AXLE_HUB_CA_FILE: z.string().optional(),
+  AXLE_HUB_CA: z.string().optional(),
+  AXLE_HUB_ENROLL_ADDRESS: z
+    .string()
+    .regex(/^[\w.\-[\]:]+:\d+$/, 'must be host:port')
+    .optional(),
+  AXLE_AGENT_RENEW_CHECK_SECONDS: z.coerce.number().positive().max(86_400).default(60),
   AXLE_CLUSTER: z.string().min(1).max(63),
   AXLE_AGENT_STATE_DIR: z.string().default('/var/lib/axle-agent'),
   KUBECONFIG: z.string().optional(),
@@ -25,7 +37,15 @@ const schema = z.object({
 
 export interface AgentConfig {
   hubAddress: string;
-  token: string;
+  /** Bearer token (hub with AXLE_AGENT_AUTH=token). Without it the agent uses mTLS. */
+  token?: string;
+  /** mTLS: the hub CA, where to enroll, and the one-time bootstrap token (until enrolled). */
+  mtls?: {
+    caPem: string;
+    enrollAddress: string;
+    bootstrapToken?: string;
+    renewCheckSeconds?: number;
+  };
   cluster: string;
   stateDir: string;
   /** Path to a kubeconfig; in-cluster service account credentials when absent. */
@@ -54,9 +74,27 @@ export function loadAgentConfig(env: NodeJS.ProcessEnv = process.env): AgentConf
     throw new Error(`invalid agent configuration:\n${lines.join('\n')}`);
   }
   const e = r.data;
+  let mtls: AgentConfig['mtls'];
+  if (!e.AXLE_AGENT_TOKEN) {
+    const caPem =
+      e.AXLE_HUB_CA ?? (e.AXLE_HUB_CA_FILE ? readFileSync(e.AXLE_HUB_CA_FILE, 'utf8') : undefined);
+    if (!caPem) {
+      throw new Error(
+        'invalid agent configuration:\n  AXLE_HUB_CA_FILE: required for mTLS (or set AXLE_AGENT_TOKEN for token auth)',
+      );
+    }
+    const host = e.AXLE_HUB_ADDRESS.slice(0, e.AXLE_HUB_ADDRESS.lastIndexOf(':'));
+    mtls = {
+      caPem,
+      enrollAddress: e.AXLE_HUB_ENROLL_ADDRESS ?? `${host}:9091`,
+      bootstrapToken: e.AXLE_BOOTSTRAP_TOKEN,
+      renewCheckSeconds: e.AXLE_AGENT_RENEW_CHECK_SECONDS,
+    };
+  }
   return {
     hubAddress: e.AXLE_HUB_ADDRESS,
     token: e.AXLE_AGENT_TOKEN,
+    mtls,
     cluster: e.AXLE_CLUSTER,
     stateDir: resolve(e.AXLE_AGENT_STATE_DIR),
     kubeconfig: e.KUBECONFIG,

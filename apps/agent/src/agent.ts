@@ -27,6 +27,7 @@ import {
 import { AGENT_CONFIG, type AgentConfig } from './agent-config.js';
 import { EventLog } from './events.js';
 import { HubConnection } from './hub-connection.js';
+import { AgentIdentity } from './identity.js';
 import { KubeClient, kubeError } from './kube/kube-client.js';
 import { WatchCache, type WatchChange } from './kube/watch-cache.js';
 import { assessApp, type Assessment } from './sync/assess.js';
@@ -91,9 +92,22 @@ export class Agent implements OnApplicationBootstrap, OnApplicationShutdown {
       4,
       (id, e) => this.log.error(`app ${id}: ${(e as Error).stack ?? String(e)}`),
     );
+    if (!config.token && !config.mtls) throw new Error('the agent needs a token or mTLS settings');
     this.connection = new HubConnection(
       config.hubAddress,
-      config.token,
+      config.token
+        ? { token: config.token }
+        : {
+            identity: new AgentIdentity({
+              stateDir: config.stateDir,
+              cluster: config.cluster,
+              caPem: config.mtls!.caPem,
+              enrollAddress: config.mtls!.enrollAddress,
+              hubAddress: config.hubAddress,
+              bootstrapToken: config.mtls!.bootstrapToken,
+            }),
+            renewCheckMs: (config.mtls!.renewCheckSeconds ?? 60) * 1000,
+          },
       config.cluster,
       {
         inventory: () =>

@@ -12,6 +12,7 @@ import {
   type HubMessage,
   type InventoryItem,
 } from '../../../libs/proto/gen/axle/agent/v1/agent.js';
+import type { AgentIdentity } from './identity.js';
 
 export const AGENT_VERSION = '0.1.0';
 const MAX_MESSAGE_BYTES = 16 * 1024 * 1024;
@@ -32,29 +33,49 @@ export interface ConnectionHandlers {
  */
 export class HubConnection {
   private readonly log = new Logger('HubConnection');
-  private readonly client: AgentGatewayClient;
+  private client: AgentGatewayClient | undefined;
   private call: ClientDuplexStream<AgentMessage, HubMessage> | undefined;
   private attempt = 0;
   private timer: NodeJS.Timeout | undefined;
   private stopped = false;
   private welcomed = false;
 
+  private renewTimer: NodeJS.Timeout | undefined;
+
   constructor(
-    address: string,
-    private readonly token: string,
+    private readonly address: string,
+    private readonly auth: { token: string } | { identity: AgentIdentity; renewCheckMs: number },
     private readonly cluster: string,
     private readonly handlers: ConnectionHandlers,
     private readonly backoff: { baseMs: number; capMs: number },
-  ) {
-    this.client = new AgentGatewayClient(address, credentials.createInsecure(), {
+  ) {}
+
+  /** The channel: plain with a bearer token, or TLS with the agent's client certificate. */
+  private async ensureClient(): Promise<AgentGatewayClient> {
+    if (this.client) return this.client;
+    const creds =
+      'token' in this.auth ? credentials.createInsecure() : await this.auth.identity.credentials();
+    this.client = new AgentGatewayClient(this.address, creds, {
       'grpc.max_receive_message_length': MAX_MESSAGE_BYTES,
       'grpc.max_send_message_length': MAX_MESSAGE_BYTES,
       'grpc.keepalive_time_ms': 30_000,
       'grpc.keepalive_timeout_ms': 10_000,
       'grpc.keepalive_permit_without_calls': 1,
-      'grpc.initial_reconnect_backoff_ms': backoff.baseMs,
-      'grpc.max_reconnect_backoff_ms': backoff.capMs,
+      'grpc.initial_reconnect_backoff_ms': this.backoff.baseMs,
+      'grpc.max_reconnect_backoff_ms': this.backoff.capMs,
     });
+    return this.client;
+  }
+
+  /** Renews the certificate when due and reconnects with it. */
+  private async renew(): Promise<void> {
+    if ('token' in this.auth || this.stopped) return;
+    if (await this.auth.identity.renewIfDue()) {
+      const old = this.client;
+      this.client = undefined;
+      this.call?.cancel();
+      old?.close();
+    }
   }
 
   get connected(): boolean {
@@ -63,6 +84,16 @@ export class HubConnection {
 
   start(): void {
     this.dial();
+    if (!('token' in this.auth)) {
+      this.renewTimer = setInterval(
+        () =>
+          void this.renew().catch((e: unknown) =>
+            this.log.warn(`certificate renewal failed: ${(e as Error).message}`),
+          ),
+        this.auth.renewCheckMs,
+      );
+      this.renewTimer.unref();
+    }
   }
 
   /** Sends if connected; returns false when the message could not be sent now. */
@@ -75,16 +106,32 @@ export class HubConnection {
   stop(): void {
     this.stopped = true;
     clearTimeout(this.timer);
+    clearInterval(this.renewTimer);
     this.call?.cancel();
     this.call = undefined;
-    this.client.close();
+    this.client?.close();
   }
 
   private dial(): void {
     if (this.stopped) return;
+    this.ensureClient().then(
+      (client) => this.open(client),
+      (e: unknown) => {
+        // Enrollment failed (bad or spent bootstrap token, hub unreachable): try again later.
+        const delay = backoffDelay(this.attempt++, this.backoff.baseMs, this.backoff.capMs);
+        this.log.error(
+          `cannot get a client certificate: ${(e as { details?: string }).details ?? (e as Error).message}; retrying in ${delay} ms`,
+        );
+        this.timer = setTimeout(() => this.dial(), delay);
+      },
+    );
+  }
+
+  private open(client: AgentGatewayClient): void {
+    if (this.stopped) return;
     const md = new Metadata();
-    md.set('authorization', `Bearer ${this.token}`);
-    const call = this.client.connect(md);
+    if ('token' in this.auth) md.set('authorization', `Bearer ${this.auth.token}`);
+    const call = client.connect(md);
     this.call = call;
     this.welcomed = false;
     const openedAt = Date.now();

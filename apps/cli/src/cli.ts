@@ -1,4 +1,4 @@
-import { readFileSync } from 'node:fs';
+import { readFileSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { Command, CommanderError, Option } from 'commander';
 import { parseAllDocuments } from 'yaml';
@@ -84,31 +84,27 @@ export async function runCli(argv: string[], io: CliIO): Promise<number> {
   const cluster = program.command('cluster').description('register and inspect clusters');
   cluster
     .command('add <name>')
-    .description('register a cluster and print its agent token (shown once)')
+    .description('register a cluster: prints its one-time bootstrap token (or agent token)')
     .option('-l, --label <k=v>', 'label (repeatable)', collect, [])
     .option('-a, --annotation <k=v>', 'annotation (repeatable)', collect, [])
     .option('--api-server <url>', 'API server URL, for display')
+    .option('-m, --install-manifest <file>', 'write the agent install manifest (mTLS) to this file')
     .action(
-      async (name: string, o: { label: string[]; annotation: string[]; apiServer?: string }) => {
+      async (
+        name: string,
+        o: { label: string[]; annotation: string[]; apiServer?: string; installManifest?: string },
+      ) => {
         const { client, format } = opts();
-        const res = await client.request<{ cluster: ClusterView; agentToken: string }>(
-          'POST',
-          '/api/v1/clusters',
-          {
-            name,
-            labels: keyValues(o.label, '--label'),
-            annotations: keyValues(o.annotation, '--annotation'),
-            ...(o.apiServer ? { server: o.apiServer } : {}),
-          },
-        );
-        print(format, res, () =>
-          [
-            `cluster "${res.cluster.name}" registered`,
-            `agent token (shown once): ${res.agentToken}`,
-            `run the agent with AXLE_CLUSTER=${res.cluster.name} AXLE_AGENT_TOKEN=<token> AXLE_HUB_ADDRESS=<hub grpc host:port>`,
-            '',
-          ].join('\n'),
-        );
+        const res = await client.request<ClusterAdded>('POST', '/api/v1/clusters', {
+          name,
+          labels: keyValues(o.label, '--label'),
+          annotations: keyValues(o.annotation, '--annotation'),
+          ...(o.apiServer ? { server: o.apiServer } : {}),
+        });
+        if (o.installManifest && res.installManifest) {
+          writeFileSync(o.installManifest, res.installManifest, { mode: 0o600 });
+        }
+        print(format, res, () => addedText(res, o.installManifest));
       },
     );
   cluster
@@ -127,6 +123,38 @@ export async function runCli(argv: string[], io: CliIO): Promise<number> {
     );
     print(format, c, () => table(['NAME', 'AGENT', 'LABELS', 'AGE'], [clusterRow(c)]));
   });
+  cluster
+    .command('bootstrap-token <name>')
+    .description(
+      'issue a new one-time bootstrap token (and install manifest) to (re-)enrol an agent',
+    )
+    .option('-m, --install-manifest <file>', 'write the agent install manifest to this file')
+    .action(async (name: string, o: { installManifest?: string }) => {
+      const { client, format } = opts();
+      const res = await client.request<ClusterAdded>(
+        'POST',
+        `/api/v1/clusters/${encodeURIComponent(name)}/bootstrap-token`,
+      );
+      if (o.installManifest && res.installManifest) {
+        writeFileSync(o.installManifest, res.installManifest, { mode: 0o600 });
+      }
+      print(format, res, () =>
+        addedText({ ...res, cluster: { name } as ClusterView }, o.installManifest),
+      );
+    });
+  cluster
+    .command('revoke <name>')
+    .description(
+      "revoke the cluster's agent certificates: its stream is cut and reconnection refused",
+    )
+    .action(async (name: string) => {
+      const { client } = opts();
+      const r = await client.request<{ revokedCertificates: number }>(
+        'POST',
+        `/api/v1/clusters/${encodeURIComponent(name)}/revoke`,
+      );
+      io.stdout(`cluster "${name}": ${r.revokedCertificates} certificate(s) revoked\n`);
+    });
   cluster.command('delete <name>').action(async (name: string) => {
     const { client } = opts();
     await client.request('DELETE', `/api/v1/clusters/${encodeURIComponent(name)}`);
@@ -459,6 +487,36 @@ function dryRunText(r: DryRun): string {
   ];
   const counts = `${r.applications.length} application(s): ${r.plan.create.length} to create, ${r.plan.update.length} to update, ${r.plan.delete.length} to delete, ${r.plan.unchanged.length} unchanged`;
   return [...lines, counts, ''].join('\n');
+}
+
+interface ClusterAdded {
+  cluster: ClusterView;
+  agentToken?: string;
+  bootstrapToken?: string;
+  bootstrapTokenExpiresAt?: string;
+  hubAddress?: string;
+  enrollAddress?: string;
+  installManifest?: string;
+}
+
+function addedText(res: ClusterAdded, manifestFile?: string): string {
+  if (res.agentToken) {
+    return [
+      `cluster "${res.cluster.name}" registered`,
+      `agent token (shown once): ${res.agentToken}`,
+      `run the agent with AXLE_CLUSTER=${res.cluster.name} AXLE_AGENT_TOKEN=<token> AXLE_HUB_ADDRESS=<hub grpc host:port>`,
+      '',
+    ].join('\n');
+  }
+  return [
+    `cluster "${res.cluster.name}" registered`,
+    `bootstrap token (one use, expires ${res.bootstrapTokenExpiresAt}): ${res.bootstrapToken}`,
+    manifestFile
+      ? `install the agent with: kubectl apply -f ${manifestFile}`
+      : 'install the agent with the manifest written by --install-manifest FILE (or installManifest in -o yaml)',
+    `the agent enrolls at ${res.enrollAddress} and connects to ${res.hubAddress} with its own certificate`,
+    '',
+  ].join('\n');
 }
 
 function clusterRow(c: ClusterView): string[] {

@@ -31,7 +31,7 @@ const SHA_RE = /^[0-9a-f]{40}$/;
  */
 export class GitCache {
   private readonly inflight = new Map<string, Promise<Record<string, string>>>();
-  private readonly failures = new Map<string, { at: number; error: unknown }>();
+  private readonly failures = new Map<string, { at: number; error: Error }>();
 
   constructor(
     private readonly dir: string,
@@ -107,7 +107,8 @@ export class GitCache {
           this.failures.delete(url);
           return refs;
         },
-        (error: unknown) => {
+        (e: unknown) => {
+          const error = e instanceof Error ? e : new GitError(String(e));
           this.failures.set(url, { at: Date.now(), error });
           throw error;
         },

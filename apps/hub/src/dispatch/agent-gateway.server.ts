@@ -22,6 +22,8 @@ import {
   type RenewRequest,
   type RenewResponse,
 } from '../../../../libs/proto/gen/axle/agent/v1/enrollment.js';
+import { AuditService } from '../audit/audit.service.js';
+import { runWithActor } from '../auth/request-context.js';
 import { EnrollmentService } from '../enrollment/enrollment.service.js';
 import { PkiService } from '../enrollment/pki.service.js';
 import { X509Certificate } from 'node:crypto';
@@ -74,6 +76,7 @@ export class AgentGatewayServer implements OnApplicationBootstrap, OnModuleDestr
     private readonly projects: ProjectsService,
     private readonly pki: PkiService,
     private readonly enrollment: EnrollmentService,
+    private readonly audit: AuditService,
     @Inject(HUB_CONFIG) private readonly config: HubConfig,
   ) {}
 
@@ -230,6 +233,12 @@ export class AgentGatewayServer implements OnApplicationBootstrap, OnModuleDestr
   ): Promise<void> {
     try {
       const cert = await this.pki.issueClientCertificate(clusterId, cluster, csrPem);
+      await runWithActor(`cluster:${cluster}`, () =>
+        this.audit.record(`cluster.certificate-${what}`, 'Cluster', cluster, undefined, {
+          serial: cert.serial,
+          notAfter: cert.notAfter.toISOString(),
+        }),
+      );
       this.log.log(
         `${cluster}: certificate ${what} (serial ${cert.serial}, until ${cert.notAfter.toISOString()})`,
       );

@@ -1,0 +1,270 @@
+import { credentials, Metadata, status as GrpcStatus } from '@grpc/grpc-js';
+import { CoreV1Api, KubeConfig } from '@kubernetes/client-node';
+import { readFileSync } from 'node:fs';
+import { join } from 'node:path';
+import { parseAllDocuments } from 'yaml';
+import { runCli } from '../../apps/cli/src/cli.js';
+import { afterAll, beforeAll, describe, expect, inject, it } from 'vitest';
+import type { Agent } from '../../apps/agent/src/agent.js';
+import type { RunningHub } from '../../apps/hub/src/hub.js';
+import {
+  createCertificateAuthority,
+  createKeyAndCsr,
+  signClientCertificate,
+} from '../../libs/pki/src/index.js';
+import { AgentGatewayClient } from '../../libs/proto/gen/axle/agent/v1/agent.js';
+import { AgentEnrollmentClient } from '../../libs/proto/gen/axle/agent/v1/enrollment.js';
+import { TestRepo } from '../support/git-repo.js';
+import {
+  api,
+  createTestDatabase,
+  startTestAgent,
+  startTestHub,
+  tempDir,
+  TEST_ADMIN_TOKEN,
+  waitFor,
+} from '../support/hub-harness.js';
+
+interface Kit {
+  bootstrapToken: string;
+  caCertificate: string;
+  hubAddress: string;
+  enrollAddress: string;
+  installManifest: string;
+}
+
+function enroll(
+  kit: Kit,
+  token: string,
+  csrPem: string,
+): Promise<{ cluster: string; certificatePem: string }> {
+  const client = new AgentEnrollmentClient(
+    kit.enrollAddress,
+    credentials.createSsl(Buffer.from(kit.caCertificate)),
+  );
+  return new Promise((resolve, reject) => {
+    client.enroll(
+      { bootstrapToken: token, csrPem },
+      new Metadata(),
+      { deadline: Date.now() + 10_000 },
+      (err, res) => {
+        client.close();
+        if (err) reject(err);
+        else resolve(res);
+      },
+    );
+  });
+}
+
+/** Opens the agent stream with the given client key/cert and returns how it ended. */
+function tryConnect(
+  kit: Kit,
+  keyPem: string,
+  certPem: string,
+  hello = 'east',
+): Promise<{ code: number; details: string }> {
+  const client = new AgentGatewayClient(
+    kit.hubAddress,
+    credentials.createSsl(
+      Buffer.from(kit.caCertificate),
+      Buffer.from(keyPem),
+      Buffer.from(certPem),
+    ),
+  );
+  return new Promise((resolve) => {
+    const call = client.connect();
+    const done = (r: { code: number; details: string }) => {
+      call.cancel();
+      client.close();
+      resolve(r);
+    };
+    call.on('data', (m: { msg?: { $case: string } }) => {
+      if (m.msg?.$case === 'welcome') done({ code: 0, details: 'welcome' });
+    });
+    call.on('error', (e: { code: number; details: string }) =>
+      done({ code: e.code, details: e.details }),
+    );
+    call.write({
+      msg: { $case: 'hello', value: { cluster: hello, agentVersion: 'test', inventory: [] } },
+    });
+    setTimeout(() => done({ code: -1, details: 'timeout' }), 8000);
+  });
+}
+
+describe('agent enrollment with mTLS, per-cluster identity and revocation', () => {
+  const clusters = inject('clusters');
+  let hub: RunningHub;
+  let repo: TestRepo;
+  const agents: Agent[] = [];
+  const cleanup: (() => Promise<void>)[] = [];
+  const kits: Record<string, Kit> = {};
+
+  beforeAll(async () => {
+    repo = await TestRepo.create();
+    cleanup.push(() => repo.remove());
+    await repo.commit({
+      'app/cm.yaml':
+        'apiVersion: v1\nkind: ConfigMap\nmetadata:\n  name: mtls\ndata:\n  who: agent\n',
+    });
+    const dir = await tempDir('axle-hub-mtls-');
+    cleanup.push(dir.remove);
+    hub = await startTestHub({
+      databaseUrl: await createTestDatabase(),
+      dataDir: dir.path,
+      env: { AXLE_AGENT_AUTH: 'mtls', AXLE_GRPC_ENROLL_PORT: '0', AXLE_AGENT_CERT_HOURS: '0.002' },
+    });
+    for (const c of clusters) {
+      const res = await api(hub).post('/api/v1/clusters', { name: c.name });
+      expect(res.status).toBe(201);
+      expect(res.body.agentToken).toBeUndefined();
+      kits[c.name] = res.body;
+    }
+  });
+  afterAll(async () => {
+    await Promise.all(agents.map((a) => a.stop()));
+    await hub?.close();
+    for (const c of cleanup) await c();
+  });
+
+  it('returns a one-time bootstrap token, the hub CA and an install manifest', () => {
+    const kit = kits.east;
+    expect(kit.bootstrapToken).toMatch(/^axle_boot_/);
+    expect(kit.caCertificate).toContain('BEGIN CERTIFICATE');
+    const docs = parseAllDocuments(kit.installManifest).map(
+      (d) => d.toJS() as { kind: string; stringData?: object; spec?: any },
+    );
+    expect(docs.map((d) => d.kind)).toEqual([
+      'Namespace',
+      'ServiceAccount',
+      'ClusterRole',
+      'ClusterRoleBinding',
+      'Secret',
+      'ConfigMap',
+      'PersistentVolumeClaim',
+      'Deployment',
+    ]);
+    expect(docs[4].stringData).toEqual({ AXLE_BOOTSTRAP_TOKEN: kit.bootstrapToken });
+    const env = docs[7].spec.template.spec.containers[0].env as { name: string; value: string }[];
+    expect(env.find((e) => e.name === 'AXLE_CLUSTER')?.value).toBe('east');
+  });
+
+  it('axle cluster add writes the install manifest; bootstrap-token and revoke work from the CLI', async () => {
+    const dir = await tempDir('axle-cli-mtls-');
+    cleanup.push(dir.remove);
+    const file = join(dir.path, 'agent.yaml');
+    let out = '';
+    const env = { AXLE_SERVER: hub.httpUrl, AXLE_TOKEN: TEST_ADMIN_TOKEN };
+    const io = { stdout: (s: string) => (out += s), stderr: (s: string) => (out += s), env };
+    expect(await runCli(['cluster', 'add', 'spare', '--install-manifest', file], io)).toBe(0);
+    expect(out).toMatch(/bootstrap token \(one use, expires .*\): axle_boot_/);
+    expect(out).toContain(`kubectl apply -f ${file}`);
+    expect(readFileSync(file, 'utf8')).toContain('AXLE_BOOTSTRAP_TOKEN');
+    expect(await runCli(['cluster', 'bootstrap-token', 'spare'], io)).toBe(0);
+    expect(await runCli(['cluster', 'revoke', 'spare'], io)).toBe(0);
+    expect(out).toContain('cluster "spare": 0 certificate(s) revoked');
+  });
+
+  it('enrolls agents with their own keys and deploys over mTLS', async () => {
+    for (const c of clusters) {
+      const d = await tempDir(`axle-agent-mtls-${c.name}-`);
+      cleanup.push(d.remove);
+      const k = kits[c.name];
+      agents.push(
+        startTestAgent({
+          hub: k.hubAddress,
+          cluster: c,
+          stateDir: d.path,
+          mtls: {
+            bootstrapToken: k.bootstrapToken,
+            caPem: k.caCertificate,
+            enrollAddress: k.enrollAddress,
+          },
+        }),
+      );
+    }
+    await waitFor('agents connected', () => Promise.resolve(agents.every((a) => a.connected)));
+    await api(hub).post('/api/v1/applications', {
+      name: 'mtls-app',
+      source: { repoURL: repo.fileUrl, targetRevision: 'main', path: 'app' },
+      destination: { clusters: clusters.map((c) => c.name), namespace: 'mtls' },
+    });
+    await waitFor(
+      'synced',
+      async () =>
+        (await api(hub).get('/api/v1/applications/mtls-app')).body.status.sync === 'Synced',
+    );
+    for (const c of clusters) {
+      const kc = new KubeConfig();
+      kc.loadFromString(c.kubeconfig);
+      expect(
+        (
+          await kc
+            .makeApiClient(CoreV1Api)
+            .readNamespacedConfigMap({ name: 'mtls', namespace: 'mtls' })
+        ).data,
+      ).toEqual({ who: 'agent' });
+    }
+  });
+
+  it('refuses a reused or unknown bootstrap token, and a CSR for another cluster', async () => {
+    const { csrPem } = await createKeyAndCsr({ commonName: 'east' });
+    await expect(enroll(kits.east, kits.east.bootstrapToken, csrPem)).rejects.toMatchObject({
+      code: GrpcStatus.UNAUTHENTICATED,
+      details: expect.stringContaining('already used'),
+    });
+    await expect(enroll(kits.east, 'axle_boot_made-up-token', csrPem)).rejects.toMatchObject({
+      code: GrpcStatus.UNAUTHENTICATED,
+    });
+    const fresh = (await api(hub).post('/api/v1/clusters/east/bootstrap-token')).body as Kit;
+    const wrong = await createKeyAndCsr({ commonName: 'west' });
+    await expect(enroll(kits.east, fresh.bootstrapToken, wrong.csrPem)).rejects.toMatchObject({
+      code: GrpcStatus.INVALID_ARGUMENT,
+    });
+  });
+
+  it('refuses impersonation: a certificate for east cannot speak as west, a foreign CA is refused', async () => {
+    const kit = (await api(hub).post('/api/v1/clusters/east/bootstrap-token')).body as Kit;
+    const { keyPem, csrPem } = await createKeyAndCsr({ commonName: 'east' });
+    const cert = await enroll(kit, kit.bootstrapToken, csrPem);
+    expect(cert.cluster).toBe('east');
+    expect(await tryConnect(kit, keyPem, cert.certificatePem, 'east')).toMatchObject({ code: 0 });
+    const asWest = await tryConnect(kit, keyPem, cert.certificatePem, 'west');
+    expect(asWest.code).toBe(GrpcStatus.INVALID_ARGUMENT);
+    expect(asWest.details).toContain('belongs to cluster "east", not "west"');
+    const rogueCa = await createCertificateAuthority({ commonName: 'rogue', validDays: 1 });
+    const rogue = await createKeyAndCsr({ commonName: 'west' });
+    const rogueCert = await signClientCertificate(rogueCa, rogue.csrPem, {
+      commonName: 'west',
+      validHours: 1,
+    });
+    const refused = await tryConnect(kit, rogue.keyPem, rogueCert.certPem, 'west');
+    expect(refused.code).not.toBe(0);
+  });
+
+  it('renews certificates before they expire', async () => {
+    // Certificates last 7.2 s here; the agents renew after 2/3 of that and stay connected.
+    await new Promise((r) => setTimeout(r, 9000));
+    await waitFor('agents connected', () => Promise.resolve(agents.every((a) => a.connected)));
+    const events = (await api(hub).get('/api/v1/events?kind=Cluster&name=west')).body as {
+      action: string;
+      actor: string;
+    }[];
+    expect(events.filter((e) => e.action === 'cluster.certificate-enrolled')).toHaveLength(1);
+    expect(
+      events.filter((e) => e.action === 'cluster.certificate-renewed').length,
+    ).toBeGreaterThanOrEqual(1);
+    expect(events.every((e) => e.actor === 'cluster:west' || e.action === 'cluster.create')).toBe(
+      true,
+    );
+  });
+
+  it('revocation cuts the stream and refuses reconnection', async () => {
+    const res = await api(hub).post('/api/v1/clusters/west/revoke');
+    expect(res.status).toBe(200);
+    expect(res.body.revokedCertificates).toBeGreaterThan(0);
+    await waitFor('west disconnected', () => Promise.resolve(!agents[1].connected));
+    await new Promise((r) => setTimeout(r, 1500));
+    expect(agents[1].connected).toBe(false);
+    await waitFor('east still connected', () => Promise.resolve(agents[0].connected));
+  });
+});
