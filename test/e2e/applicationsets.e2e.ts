@@ -158,6 +158,11 @@ spec:
       expect(await configMapApp(c, 'a')).toBe('a');
       expect(await configMapApp(c, 'b')).toBe('b');
     }
+    // Four applications, two distinct sources: two renders; the others come from the render cache.
+    const metrics = await (await fetch(`${hub.httpUrl}/metrics`)).text();
+    const counter = (re: RegExp) => Number(re.exec(metrics)?.[1] ?? 0);
+    expect(counter(/^axle_renders_total\{tool="directory",result="ok"\} (\d+)$/m)).toBe(2);
+    expect(counter(/^axle_render_cache_hits_total (\d+)$/m)).toBe(2);
     const status = (await api(hub).get('/api/v1/applicationsets/fleet')).body.status;
     expect(status.conditions.map((c: any) => `${c.type}=${c.status}`)).toEqual([
       'ErrorOccurred=False',

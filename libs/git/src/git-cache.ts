@@ -38,6 +38,8 @@ export class GitCache {
     private readonly timeoutMs: number,
     private readonly failureBackoffMs = 5_000,
     private readonly credentials: CredentialsLookup = () => Promise.resolve(undefined),
+    /** Told about every git fetch that ran (metrics). */
+    private readonly onFetch: (url: string, ok: boolean) => void = () => undefined,
   ) {}
 
   /** Local directory of the bare clone for `url`. */
@@ -104,10 +106,12 @@ export class GitCache {
     const p = this.doFetch(url)
       .then(
         (refs) => {
+          this.onFetch(url, true);
           this.failures.delete(url);
           return refs;
         },
         (e: unknown) => {
+          this.onFetch(url, false);
           const error = e instanceof Error ? e : new GitError(String(e));
           this.failures.set(url, { at: Date.now(), error });
           throw error;

@@ -3,6 +3,7 @@ import { Subject } from 'rxjs';
 import { DataSource, type Repository } from 'typeorm';
 import { HUB_CONFIG, type HubConfig } from '../config/hub-config.js';
 import { GitCache } from '../../../../libs/git/src/index.js';
+import { MetricsService } from '../metrics/metrics.service.js';
 import { CredentialsService } from '../repositories/credentials.service.js';
 import { RepositoryEntity } from './repository.entity.js';
 
@@ -22,9 +23,14 @@ export class GitService {
     @Inject(HUB_CONFIG) config: HubConfig,
     private readonly ds: DataSource,
     credentials: CredentialsService,
+    metrics: MetricsService,
   ) {
-    this.cache = new GitCache(config.gitCacheDir, config.gitTimeoutSeconds * 1000, 5_000, (url) =>
-      credentials.forUrl(url),
+    this.cache = new GitCache(
+      config.gitCacheDir,
+      config.gitTimeoutSeconds * 1000,
+      5_000,
+      (url) => credentials.forUrl(url),
+      (_url, ok) => metrics.gitFetches.inc({ result: ok ? 'ok' : 'error' }),
     );
     this.repos = ds.getRepository(RepositoryEntity);
   }

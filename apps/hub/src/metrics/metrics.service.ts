@@ -38,6 +38,26 @@ export class MetricsService {
     registers: [this.registry],
   });
 
+  readonly renders = new Counter({
+    name: 'axle_renders_total',
+    help: 'Render tool runs (directory, kustomize, helm, plugin), by result',
+    labelNames: ['tool', 'result'] as const,
+    registers: [this.registry],
+  });
+
+  readonly renderCacheHits = new Counter({
+    name: 'axle_render_cache_hits_total',
+    help: 'Renders answered from the render cache (same source, commit, options and parameters)',
+    registers: [this.registry],
+  });
+
+  readonly gitFetches = new Counter({
+    name: 'axle_git_fetches_total',
+    help: 'git fetch runs, by result',
+    labelNames: ['result'] as const,
+    registers: [this.registry],
+  });
+
   readonly agentSessions = new Gauge({
     name: 'axle_agent_sessions',
     help: 'Agent streams held by this replica',

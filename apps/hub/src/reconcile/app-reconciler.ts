@@ -144,9 +144,7 @@ export class AppReconciler implements OnApplicationBootstrap, OnModuleDestroy {
       app.renderedSpecVersion === app.specVersion;
     if (!upToDate) {
       try {
-        const bundle = await this.render.render(app.name, app.spec, commit);
-        await this.bundles.put(bundle);
-        bundleHash = bundle.hash;
+        bundleHash = await this.render.renderToStore(app.name, app.spec, commit);
       } catch (e) {
         return this.fail(app, 'RenderError', e);
       }

@@ -6,6 +6,7 @@ import { Projects1763869000000 } from './1763869000000-Projects.js';
 import { Enrollment1763872000000 } from './1763872000000-Enrollment.js';
 import { AppEvents1763875000000 } from './1763875000000-AppEvents.js';
 import { TargetDrift1763878000000 } from './1763878000000-TargetDrift.js';
+import { RenderCache1763881000000 } from './1763881000000-RenderCache.js';
 
 /** Every migration, oldest first. TypeORM runs the ones not yet recorded. */
 export const MIGRATIONS = [
@@ -17,4 +18,5 @@ export const MIGRATIONS = [
   Enrollment1763872000000,
   AppEvents1763875000000,
   TargetDrift1763878000000,
+  RenderCache1763881000000,
 ];
