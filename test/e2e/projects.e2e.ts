@@ -22,6 +22,7 @@ describe('projects bound what applications may do, at admission, render and disp
   let repo: TestRepo;
   let agent: Agent | undefined;
   let agentToken: string;
+  let firstStateDir: string;
   const cleanup: (() => Promise<void>)[] = [];
   const kc = new KubeConfig();
 
@@ -56,6 +57,7 @@ describe('projects bound what applications may do, at admission, render and disp
     expect(created.status).toBe(201);
     const stateDir = await tempDir('axle-agent-projects-');
     cleanup.push(stateDir.remove);
+    firstStateDir = stateDir.path;
     agent = startTestAgent({ hub, token: agentToken, cluster: east, stateDir: stateDir.path });
     cleanup.push(() => stateDir.remove());
   });
@@ -151,6 +153,36 @@ describe('projects bound what applications may do, at admission, render and disp
       return /axle_dispatch_refused_total\{cluster="east"\} [1-9]/.test(text);
     });
     expect(await readValue()).toBe('2');
+  });
+
+  it("is checked a third time by the agent's own allow-list", async () => {
+    await agent!.stop();
+    // The project allows ConfigMaps again; this cluster's agent does not.
+    await api(hub).put('/api/v1/projects/team-a', {
+      sourceRepos: [repo.fileUrl],
+      destinations: [{ clusterSelector: { matchLabels: { env: 'dev' } }, namespace: 'team-a-*' }],
+    });
+    // The cluster's agent, restarted (same state) with an allow-list set by the cluster's owner.
+    agent = startTestAgent({
+      hub,
+      token: agentToken,
+      cluster: east,
+      stateDir: firstStateDir,
+      allowList: { namespaces: ['team-a-*'], allowedKinds: ['*'], deniedKinds: ['core/ConfigMap'] },
+    });
+    await repo.commit({ 'app/cm.yaml': cm('4') });
+    await webhook();
+    const s = await waitFor('refused by the agent', async () => {
+      const c = (await app()).status.clusters[0];
+      return c.message.includes("refused by this cluster's allow-list") ? c : false;
+    });
+    expect(s.message).toContain(
+      'kind core/ConfigMap is not allowed on this cluster (ConfigMap/team-a-config)',
+    );
+    expect(s.sync).toBe('OutOfSync');
+    expect(await readValue()).toBe('2');
+    const events = (await api(hub).get('/api/v1/applications/team-a-web/events')).body;
+    expect(events.some((e: any) => e.reason === 'SyncRefused')).toBe(true);
   });
 
   it('refuses generated applications outside the project, one by one', async () => {

@@ -58,6 +58,8 @@ export function startTestAgent(opts: {
   resyncSeconds?: number;
   /** Cluster name as registered on the hub, when it differs from the test cluster's. */
   name?: string;
+  /** The cluster's own allow-list (default: everything). */
+  allowList?: AgentConfig['allowList'];
   /** Enrol with mTLS instead of a bearer token. */
   mtls?: { bootstrapToken: string; caPem: string; enrollAddress: string };
 }): Agent {
@@ -65,6 +67,7 @@ export function startTestAgent(opts: {
     hubAddress: typeof opts.hub === 'string' ? opts.hub : opts.hub.grpcAddress,
     token: opts.mtls ? undefined : opts.token,
     mtls: opts.mtls ? { ...opts.mtls, renewCheckSeconds: 1 } : undefined,
+    allowList: opts.allowList,
     cluster: opts.name ?? opts.cluster.name,
     stateDir: opts.stateDir,
     kubeconfig: opts.cluster.kubeconfigPath,

@@ -1,4 +1,5 @@
 import { readFileSync } from 'node:fs';
+import { patterns, type AllowList } from './allow-list.js';
 import { resolve } from 'node:path';
 import { z } from 'zod';
 
@@ -28,6 +29,9 @@ const schema = z.object({
   AXLE_AGENT_BACKOFF_BASE_MS: z.coerce.number().int().positive().default(500),
   AXLE_AGENT_BACKOFF_CAP_MS: z.coerce.number().int().positive().default(30_000),
   AXLE_AGENT_OBSERVE_ONLY: bool.default(false),
+  AXLE_AGENT_ALLOWED_NAMESPACES: z.string().optional(),
+  AXLE_AGENT_ALLOWED_KINDS: z.string().optional(),
+  AXLE_AGENT_DENIED_KINDS: z.string().optional(),
   AXLE_AGENT_SELF_HEAL_DELAY_MS: z.coerce.number().int().nonnegative().default(1000),
   AXLE_AGENT_SELF_HEAL_MAX_DELAY_MS: z.coerce.number().int().positive().default(300_000),
   AXLE_AGENT_APPLY_CONCURRENCY: z.coerce.number().int().min(1).max(64).default(8),
@@ -54,6 +58,8 @@ export interface AgentConfig {
   resyncSeconds: number;
   backoff: { baseMs: number; capMs: number };
   logLevel: 'error' | 'warn' | 'log' | 'debug' | 'verbose';
+  /** What this cluster lets any app deploy, whatever the hub sends. Default: everything. */
+  allowList?: AllowList;
   /** Report differences only, for every app: apply, prune and heal nothing. Default false. */
   observeOnly?: boolean;
   /**
@@ -103,6 +109,11 @@ export function loadAgentConfig(env: NodeJS.ProcessEnv = process.env): AgentConf
     backoff: { baseMs: e.AXLE_AGENT_BACKOFF_BASE_MS, capMs: e.AXLE_AGENT_BACKOFF_CAP_MS },
     logLevel: e.AXLE_LOG_LEVEL,
     observeOnly: e.AXLE_AGENT_OBSERVE_ONLY,
+    allowList: {
+      namespaces: patterns(e.AXLE_AGENT_ALLOWED_NAMESPACES, ['*']),
+      allowedKinds: patterns(e.AXLE_AGENT_ALLOWED_KINDS, ['*']),
+      deniedKinds: patterns(e.AXLE_AGENT_DENIED_KINDS, []),
+    },
     selfHeal: {
       delayMs: e.AXLE_AGENT_SELF_HEAL_DELAY_MS,
       maxDelayMs: e.AXLE_AGENT_SELF_HEAL_MAX_DELAY_MS,

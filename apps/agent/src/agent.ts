@@ -7,6 +7,7 @@ import {
 } from '@nestjs/common';
 import {
   decompressBundle,
+  type Bundle,
   resourceId,
   type KubeObject,
   type ResourceKey,
@@ -25,6 +26,7 @@ import {
   type SyncPolicy,
 } from '../../../libs/proto/gen/axle/agent/v1/agent.js';
 import { AGENT_CONFIG, type AgentConfig } from './agent-config.js';
+import { ALLOW_ALL, checkAllowList } from './allow-list.js';
 import { EventLog } from './events.js';
 import { HubConnection } from './hub-connection.js';
 import { AgentIdentity } from './identity.js';
@@ -240,14 +242,37 @@ export class Agent implements OnApplicationBootstrap, OnApplicationShutdown {
       this.ack(d.appId, current.generation);
       return;
     }
+    let bundle: Bundle;
     if (d.bundleGzip.length > 0) {
-      decompressBundle(d.bundleGzip, d.bundleHash); // verify before storing
-      await this.store.putBundle(d.bundleHash, d.bundleGzip);
-    } else if (!this.store.hasBundle(d.bundleHash)) {
+      bundle = decompressBundle(d.bundleGzip, d.bundleHash); // verify before storing
+    } else if (this.store.hasBundle(d.bundleHash)) {
+      bundle = decompressBundle(await this.store.readBundle(d.bundleHash), d.bundleHash);
+    } else {
       throw new Error(
         `deploy of ${d.appName} generation ${d.generation} names bundle ${d.bundleHash}, which this agent lacks`,
       );
     }
+    // The cluster's own allow-list: refused deploys are acknowledged (so they are not resent)
+    // but neither stored nor applied; what runs stays as it is.
+    const refused = checkAllowList(this.config.allowList ?? ALLOW_ALL, bundle.objects, d.namespace);
+    if (refused.length) {
+      const message = `refused by this cluster's allow-list: ${refused.join('; ')}`;
+      this.event(d.appId, 'Warning', 'SyncRefused', message, d.generation);
+      this.ack(d.appId, d.generation);
+      this.connection.send({
+        msg: {
+          $case: 'status',
+          value: {
+            ...(this.lastStatus.get(d.appId) ?? emptyStatus(d.appId)),
+            sync: SyncStatus.SYNC_STATUS_OUT_OF_SYNC,
+            message: message.slice(0, 4000),
+            observedAtUnixMs: Date.now(),
+          },
+        },
+      });
+      return;
+    }
+    if (d.bundleGzip.length > 0) await this.store.putBundle(d.bundleHash, d.bundleGzip);
     await this.store.put({
       appId: d.appId,
       appName: d.appName,
@@ -585,3 +610,21 @@ const HEALTH = {
   Missing: HealthStatus.HEALTH_STATUS_MISSING,
   Unknown: HealthStatus.HEALTH_STATUS_UNKNOWN,
 } as const;
+
+/** A status for an app the agent has not applied yet. */
+function emptyStatus(appId: string): AppStatus {
+  return {
+    appId,
+    generation: 0,
+    revision: '',
+    bundleHash: '',
+    sync: SyncStatus.SYNC_STATUS_UNKNOWN,
+    health: HealthStatus.HEALTH_STATUS_UNKNOWN,
+    message: '',
+    resources: [],
+    observedAtUnixMs: Date.now(),
+    drifted: false,
+    operation: undefined,
+    observeOnly: false,
+  };
+}

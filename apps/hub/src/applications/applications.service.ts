@@ -257,7 +257,7 @@ export function clusterStatus(t: AppTargetEntity, cluster: string): ClusterStatu
     ackedGeneration: t.ackedGeneration,
     appliedGeneration: t.appliedGeneration,
     message: behind
-      ? `waiting for generation ${t.desiredGeneration} (acked ${t.ackedGeneration}, applied ${t.appliedGeneration})`
+      ? `waiting for generation ${t.desiredGeneration} (acked ${t.ackedGeneration}, applied ${t.appliedGeneration})${t.sync === 'OutOfSync' && t.message ? `: ${t.message}` : ''}`
       : t.message,
     lastReportAt: t.lastReportAt?.toISOString() ?? null,
     drifted: t.drifted,

@@ -1,0 +1,53 @@
+import { describe, expect, it } from 'vitest';
+import { ALLOW_ALL, checkAllowList, patterns, type AllowList } from './allow-list.js';
+
+const obj = (apiVersion: string, kind: string, name: string, namespace?: string) => ({
+  apiVersion,
+  kind,
+  metadata: { name, ...(namespace ? { namespace } : {}) },
+});
+
+describe('agent allow-list', () => {
+  const list: AllowList = {
+    namespaces: ['team-*'],
+    allowedKinds: ['*'],
+    deniedKinds: ['rbac.authorization.k8s.io/ClusterRole*', 'core/Secret'],
+  };
+
+  it('allows everything by default', () => {
+    expect(
+      checkAllowList(
+        ALLOW_ALL,
+        [obj('rbac.authorization.k8s.io/v1', 'ClusterRole', 'x')],
+        'kube-system',
+      ),
+    ).toEqual([]);
+  });
+
+  it('refuses denied kinds, namespaces outside the list, and says which object', () => {
+    expect(
+      checkAllowList(
+        list,
+        [
+          obj('v1', 'ConfigMap', 'ok', 'team-a'),
+          obj('v1', 'Secret', 's'),
+          obj('rbac.authorization.k8s.io/v1', 'ClusterRoleBinding', 'crb'),
+          obj('apps/v1', 'Deployment', 'd', 'kube-system'),
+        ],
+        'team-a',
+      ),
+    ).toEqual([
+      'kind core/Secret is not allowed on this cluster (Secret/s)',
+      'kind rbac.authorization.k8s.io/ClusterRoleBinding is not allowed on this cluster (ClusterRoleBinding/crb)',
+      'namespace "kube-system" is not allowed on this cluster (Deployment/d)',
+    ]);
+    expect(checkAllowList(list, [], 'default')).toEqual([
+      'namespace "default" is not allowed on this cluster',
+    ]);
+  });
+
+  it('reads comma-separated patterns', () => {
+    expect(patterns(' a, b ,,', ['*'])).toEqual(['a', 'b']);
+    expect(patterns('', ['*'])).toEqual(['*']);
+  });
+});

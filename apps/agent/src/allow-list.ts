@@ -1,0 +1,65 @@
+import { resourceKey, type KubeObject } from '../../../libs/manifests/src/index.js';
+
+/**
+ * The agent's own limits, set by whoever installs it in the cluster: the last of the three project
+ * checkpoints, so a compromised hub path alone cannot write outside what this cluster allows.
+ * Patterns are globs where `*` matches anything; kinds are written `group/Kind` (`/Kind` or
+ * `core/Kind` for the core group).
+ */
+export interface AllowList {
+  namespaces: string[];
+  allowedKinds: string[];
+  deniedKinds: string[];
+}
+
+export const ALLOW_ALL: AllowList = { namespaces: ['*'], allowedKinds: ['*'], deniedKinds: [] };
+
+function glob(pattern: string, value: string): boolean {
+  const re = pattern
+    .split('*')
+    .map((p) => p.replace(/[.+?^${}()|[\]\\]/g, '\\$&'))
+    .join('.*');
+  return new RegExp(`^${re}$`).test(value);
+}
+
+function kindMatches(pattern: string, group: string, kind: string): boolean {
+  if (pattern === '*') return true;
+  const i = pattern.lastIndexOf('/');
+  const g = i < 0 ? '*' : pattern.slice(0, i);
+  const k = i < 0 ? pattern : pattern.slice(i + 1);
+  const groupOk = g === '*' || glob(g === 'core' ? '' : g, group);
+  return groupOk && glob(k, kind);
+}
+
+/** Reasons the objects may not be applied here (empty: allowed). */
+export function checkAllowList(
+  list: AllowList,
+  objects: KubeObject[],
+  destinationNamespace: string,
+): string[] {
+  const out = new Set<string>();
+  if (destinationNamespace && !list.namespaces.some((n) => glob(n, destinationNamespace))) {
+    out.add(`namespace "${destinationNamespace}" is not allowed on this cluster`);
+  }
+  for (const o of objects) {
+    const k = resourceKey(o);
+    const gk = `${k.group || 'core'}/${k.kind}`;
+    const allowed =
+      list.allowedKinds.some((p) => kindMatches(p, k.group, k.kind)) &&
+      !list.deniedKinds.some((p) => kindMatches(p, k.group, k.kind));
+    if (!allowed) out.add(`kind ${gk} is not allowed on this cluster (${k.kind}/${k.name})`);
+    if (k.namespace && !list.namespaces.some((n) => glob(n, k.namespace))) {
+      out.add(`namespace "${k.namespace}" is not allowed on this cluster (${k.kind}/${k.name})`);
+    }
+  }
+  return [...out];
+}
+
+/** Comma-separated patterns from the environment; empty means the default. */
+export function patterns(v: string | undefined, fallback: string[]): string[] {
+  const list = (v ?? '')
+    .split(',')
+    .map((s) => s.trim())
+    .filter(Boolean);
+  return list.length ? list : fallback;
+}
