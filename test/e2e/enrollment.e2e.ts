@@ -2,6 +2,7 @@ import { credentials, Metadata, status as GrpcStatus } from '@grpc/grpc-js';
 import { CoreV1Api, KubeConfig } from '@kubernetes/client-node';
 import { readFileSync } from 'node:fs';
 import { join } from 'node:path';
+import pg from 'pg';
 import { parseAllDocuments } from 'yaml';
 import { runCli } from '../../apps/cli/src/cli.js';
 import { afterAll, beforeAll, describe, expect, inject, it } from 'vitest';
@@ -94,6 +95,7 @@ function tryConnect(
 describe('agent enrollment with mTLS, per-cluster identity and revocation', () => {
   const clusters = inject('clusters');
   let hub: RunningHub;
+  let dbUrl: string;
   let repo: TestRepo;
   const agents: Agent[] = [];
   const cleanup: (() => Promise<void>)[] = [];
@@ -108,8 +110,9 @@ describe('agent enrollment with mTLS, per-cluster identity and revocation', () =
     });
     const dir = await tempDir('axle-hub-mtls-');
     cleanup.push(dir.remove);
+    dbUrl = await createTestDatabase();
     hub = await startTestHub({
-      databaseUrl: await createTestDatabase(),
+      databaseUrl: dbUrl,
       dataDir: dir.path,
       env: { AXLE_AGENT_AUTH: 'mtls', AXLE_GRPC_ENROLL_PORT: '0', AXLE_AGENT_CERT_HOURS: '0.002' },
     });
@@ -214,6 +217,21 @@ describe('agent enrollment with mTLS, per-cluster identity and revocation', () =
     });
     await expect(enroll(kits.east, 'axle_boot_made-up-token', csrPem)).rejects.toMatchObject({
       code: GrpcStatus.UNAUTHENTICATED,
+    });
+    // An expired token (time moved on: its expiry is set in the past).
+    const old = (await api(hub).post('/api/v1/clusters/east/bootstrap-token')).body as Kit;
+    const db = new pg.Client({ connectionString: dbUrl });
+    await db.connect();
+    try {
+      await db.query(
+        `UPDATE enrollment_tokens SET expires_at = now() - interval '1 second' WHERE used_at IS NULL`,
+      );
+    } finally {
+      await db.end();
+    }
+    await expect(enroll(kits.east, old.bootstrapToken, csrPem)).rejects.toMatchObject({
+      code: GrpcStatus.UNAUTHENTICATED,
+      details: expect.stringContaining('expired'),
     });
     const fresh = (await api(hub).post('/api/v1/clusters/east/bootstrap-token')).body as Kit;
     const wrong = await createKeyAndCsr({ commonName: 'west' });
