@@ -32,6 +32,7 @@ const SHA_RE = /^[0-9a-f]{40}$/;
 export class GitCache {
   private readonly inflight = new Map<string, Promise<Record<string, string>>>();
   private readonly failures = new Map<string, { at: number; error: Error }>();
+  private readonly refsCache = new Map<string, Record<string, string>>();
 
   constructor(
     private readonly dir: string,
@@ -153,12 +154,18 @@ export class GitCache {
       );
     } finally {
       await auth.cleanup();
+      // Readers during the fetch may have cached the old refs: read them anew.
+      this.refsCache.delete(url);
     }
     return this.refs(url);
   }
 
   /** ref name → commit (tags peeled) from the local clone, without fetching. */
   async refs(url: string): Promise<Record<string, string>> {
+    // Refs only move when this cache fetches: answer from memory between fetches (a reconcile
+    // resolves a revision every time; spawning git for it dominated its cost).
+    const known = this.refsCache.get(url);
+    if (known) return known;
     const out = await this.git(this.repoDir(url)).raw([
       'for-each-ref',
       '--format=%(refname) %(objectname) %(*objectname)',
@@ -168,6 +175,7 @@ export class GitCache {
       const [name, oid, peeled] = line.trim().split(' ');
       if (name && oid) refs[name] = peeled || oid;
     }
+    this.refsCache.set(url, refs);
     return refs;
   }
 
