@@ -24,6 +24,7 @@ import { startHub } from '../apps/hub/src/hub.js';
 import { TestRepo } from '../test/support/git-repo.js';
 import { startTestClusters, type TestCluster } from '../test/support/kube-cluster.js';
 import { freePort } from '../test/support/ports.js';
+import { BENCH_ADMIN_TOKEN, hubJson } from './support.js';
 
 const EDITS = 20;
 const CONFIGMAPS = 50;
@@ -47,20 +48,10 @@ async function waitFor<T>(
   }
 }
 
-const ADMIN_TOKEN = `axle_api_bench-${Math.random().toString(36).slice(2)}-0123456789`;
+const ADMIN_TOKEN = BENCH_ADMIN_TOKEN;
 
-async function json(base: string, method: string, path: string, body?: unknown) {
-  const res = await fetch(`${base}${path}`, {
-    method,
-    headers: {
-      authorization: `Bearer ${ADMIN_TOKEN}`,
-      ...(body ? { 'content-type': 'application/json' } : {}),
-    },
-    body: body ? JSON.stringify(body) : undefined,
-    signal: AbortSignal.timeout(10_000),
-  });
-  const text = await res.text();
-  return { status: res.status, body: text ? JSON.parse(text) : undefined };
+function json(base: string, method: string, path: string, body?: unknown) {
+  return hubJson(base, method, path, body, 10000);
 }
 
 /** A JSON merge patch under another field manager, as `kubectl edit` would make. */

@@ -43,6 +43,7 @@ import { startHub } from '../apps/hub/src/hub.js';
 import { TestRepo } from '../test/support/git-repo.js';
 import { startTestClusters } from '../test/support/kube-cluster.js';
 import { freePort } from '../test/support/ports.js';
+import { BENCH_ADMIN_TOKEN, hubJson } from './support.js';
 
 const APPS = 1000;
 const CLUSTERS = 100;
@@ -122,20 +123,10 @@ async function stopHub(child: ChildProcess): Promise<void> {
 // REST and metrics
 // ---------------------------------------------------------------------------------------------
 
-const ADMIN_TOKEN = `axle_api_bench-${Math.random().toString(36).slice(2)}-0123456789`;
+const ADMIN_TOKEN = BENCH_ADMIN_TOKEN;
 
-async function call(base: string, method: string, path: string, body?: unknown) {
-  const res = await fetch(`${base}${path}`, {
-    method,
-    headers: {
-      authorization: `Bearer ${ADMIN_TOKEN}`,
-      ...(body ? { 'content-type': 'application/json' } : {}),
-    },
-    body: body ? JSON.stringify(body) : undefined,
-    signal: AbortSignal.timeout(30_000),
-  });
-  const text = await res.text();
-  return { status: res.status, body: text ? JSON.parse(text) : undefined };
+function call(base: string, method: string, path: string, body?: unknown) {
+  return hubJson(base, method, path, body, 30000);
 }
 
 type Metrics = { name: string; labels: string; value: number }[];
