@@ -252,8 +252,11 @@ export class Agent implements OnApplicationBootstrap, OnApplicationShutdown {
         `deploy of ${d.appName} generation ${d.generation} names bundle ${d.bundleHash}, which this agent lacks`,
       );
     }
+    // Keep the bundle whatever happens next: the hub may later send the same bundle without its
+    // content (a namespace change, say) and expects this agent to have it.
+    if (d.bundleGzip.length > 0) await this.store.putBundle(d.bundleHash, d.bundleGzip);
     // The cluster's own allow-list: refused deploys are acknowledged (so they are not resent)
-    // but neither stored nor applied; what runs stays as it is.
+    // but not applied; what runs stays as it is.
     const refused = checkAllowList(this.config.allowList ?? ALLOW_ALL, bundle.objects, d.namespace);
     if (refused.length) {
       const message = `refused by this cluster's allow-list: ${refused.join('; ')}`;
@@ -272,7 +275,6 @@ export class Agent implements OnApplicationBootstrap, OnApplicationShutdown {
       });
       return;
     }
-    if (d.bundleGzip.length > 0) await this.store.putBundle(d.bundleHash, d.bundleGzip);
     await this.store.put({
       appId: d.appId,
       appName: d.appName,

@@ -39,16 +39,8 @@ export class AgentIdentity {
 
   constructor(private readonly opts: IdentityOptions) {
     mkdirSync(join(opts.stateDir, 'tls'), { recursive: true, mode: 0o700 });
-    const dir = join(opts.stateDir, 'tls');
-    if (existsSync(join(dir, 'cert.pem')) && existsSync(join(dir, 'key.pem'))) {
-      this.material = {
-        keyPem: readFileSync(join(dir, 'key.pem'), 'utf8'),
-        certPem: readFileSync(join(dir, 'cert.pem'), 'utf8'),
-        caPem: existsSync(join(dir, 'ca.pem'))
-          ? readFileSync(join(dir, 'ca.pem'), 'utf8')
-          : opts.caPem,
-      };
-    }
+    const file = join(opts.stateDir, 'tls', 'identity.json');
+    if (existsSync(file)) this.material = JSON.parse(readFileSync(file, 'utf8')) as Material;
   }
 
   get enrolled(): boolean {
@@ -120,16 +112,11 @@ export class AgentIdentity {
     }
   }
 
+  /** Key, certificate and CA replaced together (one file, one rename): never a mismatched pair. */
   private async store(m: Material): Promise<void> {
-    const dir = join(this.opts.stateDir, 'tls');
-    for (const [name, content] of [
-      ['key.pem', m.keyPem],
-      ['cert.pem', m.certPem],
-      ['ca.pem', m.caPem],
-    ] as const) {
-      await writeFile(join(dir, `${name}.tmp`), content, { mode: 0o600 });
-      await rename(join(dir, `${name}.tmp`), join(dir, name));
-    }
+    const file = join(this.opts.stateDir, 'tls', 'identity.json');
+    await writeFile(`${file}.tmp`, JSON.stringify(m), { mode: 0o600 });
+    await rename(`${file}.tmp`, file);
     this.material = m;
   }
 }

@@ -93,11 +93,14 @@ export class StateStore {
   /** Serialised writes; each one writes the whole (small) state atomically. */
   private flush(): Promise<void> {
     const data = JSON.stringify(this.state);
-    this.writing = this.writing.then(async () => {
-      const file = join(this.dir, 'state.json');
-      await writeFile(`${file}.tmp`, data);
-      await rename(`${file}.tmp`, file);
-    });
+    // One failed write must not fail every later one.
+    this.writing = this.writing
+      .catch(() => undefined)
+      .then(async () => {
+        const file = join(this.dir, 'state.json');
+        await writeFile(`${file}.tmp`, data);
+        await rename(`${file}.tmp`, file);
+      });
     return this.writing;
   }
 }

@@ -27,6 +27,10 @@ async function main(): Promise<void> {
       },
     );
   };
+  // Last resort: a rejection nobody handled is a bug to log, not a reason to stop serving.
+  process.on('unhandledRejection', (e) =>
+    log.error(`unhandled rejection: ${(e as Error)?.stack ?? String(e)}`),
+  );
   process.on('SIGINT', () => stop('SIGINT'));
   process.on('SIGTERM', () => stop('SIGTERM'));
 }

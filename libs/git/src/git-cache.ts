@@ -100,6 +100,9 @@ export class GitCache {
    */
   fetch(url: string, opts: { force?: boolean } = {}): Promise<Record<string, string>> {
     const running = this.inflight.get(url);
+    // A forced fetch (webhook) must see what was pushed after a running fetch started.
+    if (running && opts.force)
+      return running.catch(() => undefined).then(() => this.fetch(url, opts));
     if (running) return running;
     const failed = this.failures.get(url);
     if (failed && !opts.force && Date.now() - failed.at < this.failureBackoffMs)

@@ -13,10 +13,13 @@ export class CachedTreeReader implements GitTreeReader {
   constructor(
     private readonly git: GitCache,
     private readonly maxFileBytes = 4 * 1024 * 1024,
+    /** How revisions are resolved (the hub passes one that keeps replicas in step). */
+    private readonly resolver: (url: string, revision: string) => Promise<string> = (u, r) =>
+      git.resolve(u, r),
   ) {}
 
   resolve(repoURL: string, revision: string): Promise<string> {
-    return this.git.resolve(repoURL, revision || 'HEAD');
+    return this.resolver(repoURL, revision || 'HEAD');
   }
 
   async listDirectories(repoURL: string, commit: string): Promise<string[]> {

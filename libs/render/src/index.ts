@@ -21,7 +21,7 @@
 export { detectTool, explicitTool, KUSTOMIZATION_FILES } from './detect.js';
 export { boundDetail, MAX_ERROR_DETAIL, RenderError } from './errors.js';
 export { compileGlob, matchGlob } from './glob.js';
-export { escapeSetValue, helmTemplateArgs } from './helm.js';
+export { escapeSetValue, helmTemplateArgs, isExactChartVersion } from './helm.js';
 export { applyKustomizeEdits, kustomizeEditCommands, splitImageName } from './kustomize-edit.js';
 export { normalizeRepoPath, PathEscapeError, resolveInside } from './paths.js';
 export { paramEnvName, pluginEnv } from './plugin.js';

@@ -28,6 +28,10 @@ export const repoURL = z
     (u) =>
       /^(https?|file|ssh|git):\/\//.test(u) || /^[\w.-]+@[\w.-]+:/.test(u) || u.startsWith('/'),
     'must be an http(s)://, ssh://, git://, file:// URL, an scp-like address or an absolute path',
+  )
+  .refine(
+    (u) => !/^https?:\/\/[^/]*@/i.test(u),
+    'must not contain credentials (user@ or user:password@); add repository credentials instead',
   );
 
 const gitRef = z

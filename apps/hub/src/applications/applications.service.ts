@@ -97,8 +97,11 @@ export class ApplicationsService {
     const app = await this.getEntity(name);
     await this.checkProject(spec);
     const before = app.spec;
-    Object.assign(app, { spec, specVersion: app.specVersion + 1 });
-    await this.apps.save(app);
+    // Incremented by the database: concurrent updates each get their own version (and render).
+    await this.ds.query(
+      `UPDATE applications SET spec = $2, spec_version = spec_version + 1, updated_at = now() WHERE id = $1`,
+      [app.id, JSON.stringify(spec)],
+    );
     await this.audit.record('application.update', 'Application', name, before, spec);
     this.changes$.next({ id: app.id, deleted: false });
     return this.get(name);

@@ -87,7 +87,7 @@ export class AppSetEvaluator implements OnApplicationBootstrap, OnModuleDestroy 
     private readonly projects: ProjectsService,
     @Inject(HUB_CONFIG) private readonly config: HubConfig,
   ) {
-    this.reader = new CachedTreeReader(git.cache);
+    this.reader = new CachedTreeReader(git.cache, undefined, (url, rev) => git.resolve(url, rev));
   }
 
   onApplicationBootstrap(): void {
@@ -121,7 +121,16 @@ export class AppSetEvaluator implements OnApplicationBootstrap, OnModuleDestroy 
     return this.queue.idle();
   }
 
+  /** Queues the matching ApplicationSets; never rejects (a failure is logged, the resync retries). */
   private async enqueueWhere(where: string, params: unknown[]): Promise<void> {
+    try {
+      await this.enqueueMatching(where, params);
+    } catch (e) {
+      this.log.error(`queueing ApplicationSets failed: ${(e as Error).message}`);
+    }
+  }
+
+  private async enqueueMatching(where: string, params: unknown[]): Promise<void> {
     const rows = await this.ds.query<{ id: string }[]>(
       `SELECT id FROM application_sets WHERE ${where}`,
       params,
@@ -295,7 +304,15 @@ export class AppSetEvaluator implements OnApplicationBootstrap, OnModuleDestroy 
       applications: total,
       // Recorded only when the evaluation changed nothing: its own writes change the owned-apps
       // part of the inputs, so the evaluation after a change runs once more and then settles.
-      fingerprint: changes.length === 0 ? fingerprint : undefined,
+      // Errors may clear without any input changing (a project or a conflicting application
+      // fixed, a transient failure): only a clean, complete evaluation may be skipped next time.
+      fingerprint:
+        changes.length === 0 &&
+        ev.errors.length === 0 &&
+        ev.complete &&
+        ev.pendingDeletion.length === 0
+          ? fingerprint
+          : undefined,
     });
     if (changes.length) {
       this.log.log(
@@ -336,8 +353,10 @@ export class AppSetEvaluator implements OnApplicationBootstrap, OnModuleDestroy 
     const repos = entity.repos.includes('*') ? await this.git.knownRepositories() : entity.repos;
     const repositories: Record<string, Record<string, string> | null> = {};
     for (const url of repos) repositories[url] = await this.git.cache.refs(url).catch(() => null);
-    const [owned] = await this.ds.query<{ n: string; last: Date | null }[]>(
-      `SELECT count(*) AS n, max(updated_at) AS last FROM applications WHERE app_set_id = $1`,
+    const [owned] = await this.ds.query<{ n: string; last: Date | null; projects: Date | null }[]>(
+      `SELECT count(*) AS n, max(updated_at) AS last,
+              (SELECT max(updated_at) FROM projects) AS projects
+         FROM applications WHERE app_set_id = $1`,
       [entity.id],
     );
     return evaluationFingerprint({
@@ -345,6 +364,7 @@ export class AppSetEvaluator implements OnApplicationBootstrap, OnModuleDestroy 
       clusters: await this.inventory(),
       repositories,
       extra: {
+        projects: owned.projects,
         owned: owned.n,
         last: owned.last,
         confirmed: entity.deletionConfirmed,

@@ -79,14 +79,18 @@ export class AppSetsService {
       ]);
     }
     const before = existing.document;
-    Object.assign(existing, {
-      document,
-      warnings,
-      ...generatorInputs(document.spec),
-      specVersion: existing.specVersion + 1,
-      deletionConfirmed: [],
-    });
-    await this.repo.save(existing);
+    const inputs = generatorInputs(document.spec);
+    await this.ds.query(
+      `UPDATE application_sets SET document = $2, warnings = $3, repos = $4, reads_clusters = $5,
+         spec_version = spec_version + 1, deletion_confirmed = '[]', updated_at = now() WHERE id = $1`,
+      [
+        existing.id,
+        JSON.stringify(document),
+        JSON.stringify(warnings),
+        inputs.repos,
+        inputs.readsClusters,
+      ],
+    );
     await this.audit.record('applicationset.update', 'ApplicationSet', name, before, document);
     this.evaluator.enqueue(existing.id);
     return this.view(await this.entity(name));

@@ -18,6 +18,10 @@ const SECRET_KEY = /token|password|secret|key|credential/i;
 function redact(v: unknown, depth = 0): unknown {
   if (depth > 20 || v === null || typeof v !== 'object') return v;
   if (Array.isArray(v)) return v.map((x) => redact(x, depth + 1));
+  // Name/value pairs (Helm parameters, plugin env): the name says whether the value is secret.
+  const o = v as Record<string, unknown>;
+  if (typeof o.name === 'string' && 'value' in o && SECRET_KEY.test(o.name))
+    return { ...o, value: '<redacted>' };
   return Object.fromEntries(
     Object.entries(v).map(([k, x]) => [
       k,

@@ -13,7 +13,7 @@ import {
   type ServerDuplexStream,
   type ServerUnaryCall,
 } from '@grpc/grpc-js';
-import { PkiError } from '../../../../libs/pki/src/index.js';
+import { PkiError, verifyCsr } from '../../../../libs/pki/src/index.js';
 import {
   AgentCertificatesService,
   AgentEnrollmentService,
@@ -194,6 +194,24 @@ export class AgentGatewayServer implements OnApplicationBootstrap, OnModuleDestr
     cb: sendUnaryData<EnrollResponse>,
   ): Promise<void> {
     const { bootstrapToken, csrPem } = call.request;
+    // A malformed CSR, or one naming another cluster, must not spend the token.
+    const pending = await this.enrollment.peek(bootstrapToken.slice(0, 200)).catch(() => undefined);
+    if (pending) {
+      try {
+        const csr = await verifyCsr(csrPem);
+        if (csr.commonName !== pending) {
+          throw new PkiError(
+            `the CSR names "${csr.commonName}" but this token enrolls cluster "${pending}"`,
+          );
+        }
+      } catch (e) {
+        this.log.warn(`refused an enrollment from ${call.getPeer()}: ${(e as Error).message}`);
+        return cb({
+          code: e instanceof PkiError ? GrpcStatus.INVALID_ARGUMENT : GrpcStatus.INTERNAL,
+          details: e instanceof PkiError ? e.message : 'internal error',
+        });
+      }
+    }
     const spent = await this.enrollment
       .consume(bootstrapToken.slice(0, 200))
       .catch(() => ({ ok: false as const, reason: 'unknown' as const }));

@@ -151,9 +151,12 @@ export class AgentSession {
     assertAppId(ack.appId);
     const held = this.held.get(ack.appId);
     if (!held || held.generation < ack.generation) {
+      // Only the bundle sent with exactly this generation is known to be held; otherwise
+      // unknown, so the next deploy carries its bundle again.
+      const sent = this.sentHash.get(ack.appId);
       this.held.set(ack.appId, {
         generation: ack.generation,
-        hash: this.sentHash.get(ack.appId) ?? held?.hash ?? '',
+        hash: sent && sent.generation === ack.generation ? sent.hash : '',
       });
     }
     await this.deps.ds.query(
@@ -210,7 +213,7 @@ export class AgentSession {
     );
   }
 
-  private readonly sentHash = new Map<string, string>();
+  private readonly sentHash = new Map<string, { generation: number; hash: string }>();
 
   /** Sends what the agent lacks. Runs one at a time; calls during a run cause one more run. */
   sync(): Promise<void> {
@@ -224,7 +227,11 @@ export class AgentSession {
         this.again = false;
         await this.syncOnce();
       } while (this.again && !this.closed);
-    })().finally(() => (this.syncing = undefined));
+    })()
+      // A failed sync (e.g. a database blip) is retried by the next notification or reconnect;
+      // it must never become an unhandled rejection.
+      .catch((e: unknown) => this.log.error(`sync failed: ${(e as Error).message}`))
+      .finally(() => (this.syncing = undefined));
     return this.syncing;
   }
 
@@ -308,9 +315,19 @@ export class AgentSession {
       });
       this.deps.metrics.bundleBytesSent.inc({ cluster: this.clusterName }, bundleGzip.length);
       this.sent.set(row.app_id, generation);
-      this.sentHash.set(row.app_id, row.desired_bundle_hash);
+      this.sentHash.set(row.app_id, { generation, hash: row.desired_bundle_hash });
     }
-    const gone = [...this.held.keys()].filter((id) => !desired.has(id));
+    let gone = [...this.held.keys()].filter((id) => !desired.has(id));
+    if (gone.length) {
+      // A deleted cluster loses its targets with it: that is not a reason to remove its apps.
+      const exists = await this.deps.ds.query<unknown[]>('SELECT 1 FROM clusters WHERE id = $1', [
+        this.clusterId,
+      ]);
+      if (exists.length === 0) {
+        this.close(GrpcStatus.PERMISSION_DENIED, 'cluster removed');
+        gone = [];
+      }
+    }
     const notes = gone.length
       ? await this.deps.ds.query<{ app_id: string; prune: boolean }[]>(
           `SELECT app_id, prune FROM app_removals WHERE cluster_id = $1 AND app_id = ANY($2::uuid[])`,

@@ -28,6 +28,16 @@ export class EnrollmentService {
     return { token, expiresAt };
   }
 
+  /** The cluster a usable (unspent, unexpired) bootstrap token enrolls, without spending it. */
+  async peek(token: string): Promise<string | undefined> {
+    const rows = await this.ds.query<{ name: string }[]>(
+      `SELECT c.name FROM enrollment_tokens t JOIN clusters c ON c.id = t.cluster_id
+        WHERE t.token_hash = $1 AND t.used_at IS NULL AND t.expires_at > now()`,
+      [hashToken(token)],
+    );
+    return rows[0]?.name;
+  }
+
   /** Spends a bootstrap token: at most one caller ever gets `ok` for a given token. */
   async consume(token: string): Promise<BootstrapResult> {
     const hash = hashToken(token);

@@ -56,6 +56,26 @@ export class GitService {
     return moved;
   }
 
+  /**
+   * Resolves a revision for rendering or generation. Replicas share the refs last fetched by any of
+   * them (repositories.refs): when that differs from this replica's clone, fetch first, so a
+   * replica that has not polled yet never deploys (or generates from) an older commit.
+   */
+  async resolve(url: string, revision: string): Promise<string> {
+    const local = await this.cache.resolve(url, revision);
+    if (/^[0-9a-f]{40}$/.test(revision)) return local;
+    const shared = (await this.repos.findOneBy({ url }))?.refs ?? {};
+    const known =
+      revision === 'HEAD'
+        ? shared['refs/axle/HEAD']
+        : (shared[`refs/heads/${revision}`] ?? shared[`refs/tags/${revision}`]);
+    if (known && known !== local) {
+      await this.cache.fetch(url, { force: true });
+      return this.cache.resolve(url, revision);
+    }
+    return local;
+  }
+
   /** Every repository some application or ApplicationSet generator reads. */
   async knownRepositories(): Promise<string[]> {
     const rows = await this.ds.query<{ url: string }[]>(

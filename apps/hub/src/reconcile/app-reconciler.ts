@@ -11,7 +11,7 @@ import { DataSource, In } from 'typeorm';
 import { ManifestError } from '../../../../libs/manifests/src/index.js';
 import type { SyncPolicy } from '../../../../libs/proto/gen/axle/agent/v1/agent.js';
 import type { ApplicationSpec } from '../applications/application.schemas.js';
-import { RenderError } from '../../../../libs/render/src/index.js';
+import { isExactChartVersion, RenderError } from '../../../../libs/render/src/index.js';
 import { KeyedQueue } from '../../../../libs/workqueue/src/keyed-queue.js';
 import { ApplicationEntity, type AppCondition } from '../applications/application.entity.js';
 import { destinationClusters } from '../applications/application.schemas.js';
@@ -61,7 +61,10 @@ export class AppReconciler implements OnApplicationBootstrap, OnModuleDestroy {
   onApplicationBootstrap(): void {
     this.subs.push(
       this.apps.changes$.subscribe((c) => {
-        if (c.deleted) void this.dispatch.notify(c.clusterIds ?? []);
+        if (c.deleted)
+          void this.dispatch
+            .notify(c.clusterIds ?? [])
+            .catch((e: unknown) => this.log.error(`notify: ${(e as Error).message}`));
         else this.queue.enqueue(c.id);
       }),
       this.git.changed$.subscribe(
@@ -101,7 +104,16 @@ export class AppReconciler implements OnApplicationBootstrap, OnModuleDestroy {
     await this.enqueueWhere('true', []);
   }
 
+  /** Queues the matching applications; never rejects (a failure is logged, the resync retries). */
   private async enqueueWhere(where: string, params: unknown[]): Promise<void> {
+    try {
+      await this.enqueueMatching(where, params);
+    } catch (e) {
+      this.log.error(`queueing applications failed: ${(e as Error).message}`);
+    }
+  }
+
+  private async enqueueMatching(where: string, params: unknown[]): Promise<void> {
     const rows = await this.ds.query<{ id: string }[]>(
       `SELECT id FROM applications WHERE ${where}`,
       params,
@@ -132,13 +144,18 @@ export class AppReconciler implements OnApplicationBootstrap, OnModuleDestroy {
     try {
       commit = source.chart
         ? `chart:${source.chart}@${source.targetRevision}`
-        : await this.git.cache.resolve(source.repoURL, source.targetRevision);
+        : await this.git.resolve(source.repoURL, source.targetRevision);
     } catch (e) {
       return this.fail(app, 'SourceError', e);
     }
 
     let bundleHash = app.renderedBundleHash;
+    // A Helm repository chart on "latest" or a version range may have a new release any time.
+    const floating =
+      source.chart !== undefined &&
+      !isExactChartVersion(source.targetRevision === 'HEAD' ? '' : source.targetRevision);
     const upToDate =
+      !floating &&
       bundleHash !== null &&
       app.renderedRevision === commit &&
       app.renderedSpecVersion === app.specVersion;

@@ -2,6 +2,7 @@ import { Inject, Injectable, Logger, type OnModuleDestroy } from '@nestjs/common
 import { execFileSync } from 'node:child_process';
 import { join } from 'node:path';
 import {
+  isExactChartVersion,
   Renderer,
   type RenderContext,
   type RenderResult,
@@ -64,8 +65,9 @@ export class RenderService implements OnModuleDestroy {
     const src: RenderSource = source.chart
       ? { ...source, commit: '', chartVersion }
       : { ...source, commit };
-    // A chart's "latest" moves without any commit: never cached.
-    if (source.chart && chartVersion === '') return this.renderAndStore(src, ctx, undefined);
+    // A chart's "latest" or a version range moves without any commit: never cached.
+    if (source.chart && !isExactChartVersion(chartVersion))
+      return this.renderAndStore(src, ctx, undefined);
     // The exact key (tool resolved): directory and Kustomize renders do not depend on the
     // application, so every application with this source shares one render.
     const key = this.renderer.renderKey(

@@ -77,7 +77,7 @@ export class CredentialsService {
   async forUrl(url: string): Promise<GitCredentials | undefined> {
     // A handful of rows: pick the longest matching prefix here rather than escaping LIKE.
     const c = (await this.repo.find())
-      .filter((r) => url.startsWith(r.urlPrefix))
+      .filter((r) => prefixMatches(r.urlPrefix, url))
       .sort((a, b) => b.urlPrefix.length - a.urlPrefix.length)[0];
     if (!c) return undefined;
     const secret = this.box.open(c.secretSealed);
@@ -102,4 +102,31 @@ function view(c: RepositoryCredentialEntity): CredentialView {
     knownHosts: c.knownHosts,
     createdAt: c.createdAt.toISOString(),
   };
+}
+
+/**
+ * Whether credentials for `prefix` may be sent to `url`: same scheme, user-less host and port, and
+ * the path continues at a `/` boundary. A plain string prefix would hand `https://git.example.com`
+ * credentials to `https://git.example.com.evil.io` or `https://git.example.com@evil.io`.
+ */
+export function prefixMatches(prefix: string, url: string): boolean {
+  const a = parseRepoUrl(prefix);
+  const b = parseRepoUrl(url);
+  if (!a || !b || b.userinfo || a.scheme !== b.scheme || a.host !== b.host) return false;
+  const base = a.path.replace(/\/+$/, '');
+  return b.path === base || b.path.startsWith(`${base}/`) || base === '';
+}
+
+function parseRepoUrl(
+  u: string,
+): { scheme: string; userinfo: string; host: string; path: string } | undefined {
+  // scp-like git@host:path counts as ssh://git@host/path
+  const scp = /^([\w.-]+)@([\w.-]+):(?!\/\/)(.*)$/.exec(u);
+  if (scp) return { scheme: 'ssh', userinfo: '', host: scp[2].toLowerCase(), path: `/${scp[3]}` };
+  const m = /^([a-z][a-z0-9+.-]*):\/\/(?:([^@/]*)@)?([^/?#]+)([^?#]*)/i.exec(u);
+  if (!m) return undefined;
+  const scheme = m[1].toLowerCase();
+  // ssh URLs name a user (git@) as a matter of course; for http(s) a user part is suspicious.
+  const userinfo = scheme === 'ssh' ? '' : (m[2] ?? '');
+  return { scheme, userinfo, host: m[3].toLowerCase(), path: m[4] || '/' };
 }
