@@ -284,6 +284,8 @@ export class AgentGatewayServer implements OnApplicationBootstrap, OnModuleDestr
       call.emit('error', { code: GrpcStatus.UNAUTHENTICATED, details: who.error });
       return;
     }
+    // The client may have gone while we looked it up: then there is no stream to serve.
+    if (call.cancelled) return;
     const cluster = who;
     const session = new AgentSession(cluster.id, cluster.name, call, {
       ds: this.ds,

@@ -190,12 +190,15 @@ export class AgentSession {
       ...(r.requiresPruning ? { requiresPruning: true } : {}),
       ...(r.syncWave ? { syncWave: r.syncWave } : {}),
     }));
-    // Latest wins: a report about an older generation than the one stored is ignored.
+    // Latest wins: a report about an older generation, or an older report about the same one, is ignored.
     await this.deps.ds.query(
       `UPDATE app_targets SET applied_generation = $3, applied_revision = $4, sync = $5, health = $6,
          message = $7, resources = $8, last_report_at = to_timestamp($9 / 1000.0), updated_at = now(),
          drifted = $10, observe_only = $11, operation = $12
-       WHERE app_id = $1 AND cluster_id = $2 AND applied_generation <= $3`,
+       WHERE app_id = $1 AND cluster_id = $2
+         AND (applied_generation < $3
+              OR (applied_generation = $3
+                  AND (last_report_at IS NULL OR last_report_at <= to_timestamp($9 / 1000.0))))`,
       [
         s.appId,
         this.clusterId,
