@@ -25,6 +25,7 @@ import { TestRepo } from '../test/support/git-repo.js';
 import { startTestClusters, type TestCluster } from '../test/support/kube-cluster.js';
 import { freePort } from '../test/support/ports.js';
 import { BENCH_ADMIN_TOKEN, hubJson } from './support.js';
+import { waitFor as pollUntil } from '../test/support/wait.js';
 
 const EDITS = 20;
 const CONFIGMAPS = 50;
@@ -33,20 +34,9 @@ const NS = 'bench-drift';
 const log = (s: string) => process.stdout.write(`agent-drift: ${s}\n`);
 const verdict = (ok: boolean) => (ok ? 'PASS' : 'MISS');
 
-async function waitFor<T>(
-  what: string,
-  fn: () => Promise<T | undefined | false>,
-  timeoutMs = 30_000,
-  intervalMs = 10,
-): Promise<T> {
-  const deadline = Date.now() + timeoutMs;
-  for (;;) {
-    const v = await fn().catch(() => undefined);
-    if (v) return v;
-    if (Date.now() > deadline) throw new Error(`timed out waiting for ${what}`);
-    await new Promise((r) => setTimeout(r, intervalMs));
-  }
-}
+/** Tight polling: the figure measured is the latency itself. */
+const waitFor = <T>(what: string, fn: () => Promise<T | undefined | false>, timeoutMs = 30_000) =>
+  pollUntil(what, fn, { timeoutMs, intervalMs: 10 });
 
 const ADMIN_TOKEN = BENCH_ADMIN_TOKEN;
 

@@ -109,7 +109,7 @@ describe('the agent through a real hub', () => {
     );
     const lacking = needs.filter((f) => held.policy[f] === undefined);
     return lacking.length
-      ? { missing: `Deploy.sync_policy lacks ${lacking.join(', ')} (hub wiring)` }
+      ? { missing: `Deploy.sync_policy lacks ${lacking.join(', ')} (the hub did not pass them)` }
       : {};
   };
   const app = (name: string, path: string, extra: Record<string, unknown> = {}) => ({

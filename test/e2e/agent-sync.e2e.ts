@@ -54,6 +54,20 @@ const deployment = (name: string, annotations?: Record<string, string>) => ({
   },
 });
 
+/** A namespace and a ConfigMap someone else created (data x=live), before the agent sees them. */
+async function seedLiveConfigMap(ns: string, name: string): Promise<void> {
+  const [east] = inject('clusters');
+  await objectApi(east)
+    .create({ apiVersion: 'v1', kind: 'Namespace', metadata: { name: ns } } as never)
+    .catch(() => undefined);
+  await objectApi(east).create({
+    apiVersion: 'v1',
+    kind: 'ConfigMap',
+    metadata: { name, namespace: ns },
+    data: { x: 'live' },
+  } as never);
+}
+
 describe('agent sync against a real API server', () => {
   const [east] = inject('clusters');
   const agents: Agent[] = [];
@@ -456,15 +470,7 @@ spec: { size: 3 }
     const { agent } = await newAgent({ observeOnly: true });
     const appId = newAppId();
     const ns = 'agent-observe';
-    await objectApi(east)
-      .create({ apiVersion: 'v1', kind: 'Namespace', metadata: { name: ns } } as never)
-      .catch(() => undefined);
-    await objectApi(east).create({
-      apiVersion: 'v1',
-      kind: 'ConfigMap',
-      metadata: { name: 'cfg', namespace: ns },
-      data: { x: 'live' },
-    } as never);
+    await seedLiveConfigMap(ns, 'cfg');
     await agent.deliver(
       deploy({
         appId,
@@ -492,15 +498,7 @@ spec: { size: 3 }
     const { agent } = await newAgent();
     const appId = newAppId();
     const ns = 'agent-observe-one';
-    await objectApi(east)
-      .create({ apiVersion: 'v1', kind: 'Namespace', metadata: { name: ns } } as never)
-      .catch(() => undefined);
-    await objectApi(east).create({
-      apiVersion: 'v1',
-      kind: 'ConfigMap',
-      metadata: { name: 'theirs', namespace: ns },
-      data: { x: 'live' },
-    } as never);
+    await seedLiveConfigMap(ns, 'theirs');
     await agent.deliver(
       deploy({
         appId,

@@ -7,6 +7,7 @@ import { startHub, type RunningHub } from '../../apps/hub/src/hub.js';
 import type { TestCluster } from './kube-cluster.js';
 
 export { tempDir } from './temp-dir.js';
+export { waitFor } from './wait.js';
 import { renderToolPath } from './chart-repo.js';
 
 /** The admin API token every test hub is started with. */
@@ -79,31 +80,6 @@ export function startTestAgent(opts: {
   const agent = new Agent(config);
   agent.start();
   return agent;
-}
-
-/** Polls `fn` until it returns a truthy value; fails with the last value seen after the timeout. */
-export async function waitFor<T>(
-  what: string,
-  fn: () => Promise<T | undefined | null | false>,
-  { timeoutMs = 30_000, intervalMs = 200 } = {},
-): Promise<T> {
-  const deadline = Date.now() + timeoutMs;
-  let last: unknown;
-  for (;;) {
-    try {
-      const v = await fn();
-      if (v) return v;
-      last = v;
-    } catch (e) {
-      last = e;
-    }
-    if (Date.now() > deadline) {
-      throw new Error(
-        `timed out waiting for ${what}; last: ${last instanceof Error ? last.message : JSON.stringify(last)}`,
-      );
-    }
-    await new Promise((r) => setTimeout(r, intervalMs));
-  }
 }
 
 /** Minimal JSON client for the hub's REST API. */

@@ -89,10 +89,6 @@ export class AgentGatewayServer implements OnApplicationBootstrap, OnModuleDestr
     return this.boundEnrollPort;
   }
 
-  get connectedClusters(): string[] {
-    return [...this.sessions.values()].map((s) => s.clusterName);
-  }
-
   async onApplicationBootstrap(): Promise<void> {
     await this.bus.subscribe(DISPATCH_CHANNEL, (id) => void this.sessions.get(id)?.sync());
     await this.bus.subscribe(DISCONNECT_CHANNEL, (id) =>
