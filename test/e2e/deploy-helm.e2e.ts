@@ -3,11 +3,11 @@ import { writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { KubeConfig, KubernetesObjectApi, PatchStrategy } from '@kubernetes/client-node';
-import type { DataSource } from 'typeorm';
 import { stringify } from 'yaml';
 import { afterAll, beforeAll, describe, expect, inject, it } from 'vitest';
 import { loadAgentConfig } from '../../apps/agent/src/agent-config.js';
 import { loadHubConfig, type HubConfig } from '../../apps/hub/src/config/hub-config.js';
+import type { EnrollmentRepository } from '../../apps/hub/src/enrollment/enrollment.repository.js';
 import { EnrollmentService } from '../../apps/hub/src/enrollment/enrollment.service.js';
 import type { PkiService } from '../../apps/hub/src/enrollment/pki.service.js';
 import { parseManifests, type KubeObject } from '../../libs/manifests/src/index.js';
@@ -277,7 +277,7 @@ describe('deploy/helm/axle chart', () => {
   it("renders the agent as the hub's install manifest does", async () => {
     // The hub's own generator, with a stub CA: the reference the chart must match.
     const pki = { caCertPem: () => Promise.resolve(caPem) } as unknown as PkiService;
-    const generator = new EnrollmentService({} as DataSource, pki, {} as HubConfig);
+    const generator = new EnrollmentService({} as EnrollmentRepository, pki, {} as HubConfig);
     const manifest = await generator.installManifest(
       'east',
       BOOTSTRAP_TOKEN,

@@ -67,6 +67,8 @@ export class Agent implements OnApplicationBootstrap, OnApplicationShutdown {
   private readonly bundles = new Map<string, KubeObject[]>();
   private readonly eventLog: EventLog;
   private resyncTimer: NodeJS.Timeout | undefined;
+  /** What the connected hub understands beyond the 0.1 protocol (Welcome.features). */
+  private hubFeatures = new Set<string>();
   private readonly selfHeal: { delayMs: number; maxDelayMs: number };
 
   constructor(@Inject(AGENT_CONFIG) private readonly config: AgentConfig) {
@@ -117,7 +119,7 @@ export class Agent implements OnApplicationBootstrap, OnApplicationShutdown {
             .apps()
             .map((a) => ({ appId: a.appId, generation: a.generation, bundleHash: a.bundleHash })),
         onMessage: (m) => this.onMessage(m),
-        onWelcome: () => this.onWelcome(),
+        onWelcome: (w) => this.onWelcome(w.features),
       },
       config.backoff,
     );
@@ -180,7 +182,8 @@ export class Agent implements OnApplicationBootstrap, OnApplicationShutdown {
     return this.onMessage(msg);
   }
 
-  private onWelcome(): void {
+  private onWelcome(features: string[]): void {
+    this.hubFeatures = new Set(features);
     for (const s of this.lastStatus.values()) {
       this.connection.send({ msg: { $case: 'status', value: s } });
     }
@@ -247,6 +250,18 @@ export class Agent implements OnApplicationBootstrap, OnApplicationShutdown {
       bundle = decompressBundle(d.bundleGzip, d.bundleHash); // verify before storing
     } else if (this.store.hasBundle(d.bundleHash)) {
       bundle = decompressBundle(await this.store.readBundle(d.bundleHash), d.bundleHash);
+    } else if (this.hubFeatures.has('need-bundle')) {
+      // Sent by hash alone, and this agent lacks it: ask for the bytes (the hub resends).
+      this.log.warn(
+        `${d.appName}: bundle ${d.bundleHash.slice(0, 19)} missing here; asking the hub`,
+      );
+      this.connection.send({
+        msg: {
+          $case: 'needBundle',
+          value: { appId: d.appId, generation: d.generation, bundleHash: d.bundleHash },
+        },
+      });
+      return;
     } else {
       throw new Error(
         `deploy of ${d.appName} generation ${d.generation} names bundle ${d.bundleHash}, which this agent lacks`,

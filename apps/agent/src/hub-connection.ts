@@ -11,6 +11,7 @@ import {
   type AgentMessage,
   type HubMessage,
   type InventoryItem,
+  type Welcome,
 } from '../../../libs/proto/gen/axle/agent/v1/agent.js';
 import type { AgentIdentity } from './identity.js';
 
@@ -24,7 +25,7 @@ export interface ConnectionHandlers {
   /** Called for each hub message, strictly in order. */
   onMessage(msg: HubMessage): Promise<void>;
   /** Called when the hub has welcomed this agent (after every reconnect). */
-  onWelcome(): void;
+  onWelcome(welcome: Welcome): void;
 }
 
 /**
@@ -142,7 +143,7 @@ export class HubConnection {
       if (msg.msg?.$case === 'welcome') {
         this.welcomed = true;
         this.log.log(`connected to the hub as cluster "${msg.msg.value.cluster}"`);
-        this.handlers.onWelcome();
+        this.handlers.onWelcome(msg.msg.value);
         return;
       }
       chain = chain.then(() =>

@@ -30,9 +30,27 @@ import { EnrollmentService } from './enrollment/enrollment.service.js';
 import { PkiService } from './enrollment/pki.service.js';
 import { MetricsController } from './metrics/metrics.controller.js';
 import { MetricsService } from './metrics/metrics.service.js';
-import { AppReconciler } from './reconcile/app-reconciler.js';
+import { ApplicationsRepository } from './applications/applications.repository.js';
+import { TargetsRepository } from './applications/targets.repository.js';
+import { AppSetsRepository } from './appsets/appsets.repository.js';
+import { AuditRepository } from './audit/audit.repository.js';
+import { TokensRepository } from './auth/tokens.repository.js';
+import { ClustersRepository } from './clusters/clusters.repository.js';
+import { Dispatcher } from './dispatch/dispatcher.js';
+import { STATUS_WRITER_OPTIONS, StatusWriter } from './dispatch/status-writer.js';
+import { EnrollmentRepository } from './enrollment/enrollment.repository.js';
+import { GitReposRepository } from './git/git-repos.repository.js';
+import { ProjectsRepository } from './projects/projects.repository.js';
+import { ReconcileStore } from './reconcile/reconcile.store.js';
+import { ReconcileWorker } from './reconcile/reconcile.worker.js';
 import { BundleStore } from './render/bundle.store.js';
+import { BundlesRepository } from './render/bundles.repository.js';
 import { RenderService } from './render/render.service.js';
+import { ReplicaService } from './replicas/replica.service.js';
+import { ReplicasRepository } from './replicas/replicas.repository.js';
+import { CredentialsRepository } from './repositories/credentials.repository.js';
+import { WorkQueue } from './work/work-queue.js';
+import { WorkRepository } from './work/work.repository.js';
 
 @Module({})
 export class HubModule {
@@ -62,6 +80,24 @@ export class HubModule {
       ],
       providers: [
         ...configProviders,
+        { provide: STATUS_WRITER_OPTIONS, useValue: { flushDelayMs: config.reportFlushMs } },
+        // Data access, one repository per aggregate.
+        ApplicationsRepository,
+        TargetsRepository,
+        AppSetsRepository,
+        ClustersRepository,
+        BundlesRepository,
+        ProjectsRepository,
+        AuditRepository,
+        TokensRepository,
+        CredentialsRepository,
+        EnrollmentRepository,
+        GitReposRepository,
+        WorkRepository,
+        ReplicasRepository,
+        // Services.
+        ReplicaService,
+        WorkQueue,
         ClustersService,
         ApplicationsService,
         GitService,
@@ -69,7 +105,10 @@ export class HubModule {
         BundleStore,
         RenderService,
         DispatchNotifier,
-        AppReconciler,
+        Dispatcher,
+        StatusWriter,
+        ReconcileStore,
+        ReconcileWorker,
         AppSetEvaluator,
         AppSetsService,
         AgentGatewayServer,

@@ -57,6 +57,12 @@ export class ApplicationsController {
     return this.apps.events(name);
   }
 
+  @Get(':name/history')
+  @ApiOperation({ summary: 'Desired states recorded for the application, newest first' })
+  history(@Param('name') name: string) {
+    return this.apps.history(name);
+  }
+
   @Get(':name/clusters/:cluster')
   clusterStatus(@Param('name') name: string, @Param('cluster') cluster: string) {
     return this.apps.clusterStatus(name, cluster);

@@ -1,17 +1,20 @@
 import { Injectable } from '@nestjs/common';
-import { Subject } from 'rxjs';
-import { DataSource, In, QueryFailedError, type EntityManager, type Repository } from 'typeorm';
-import { ClusterEntity } from '../clusters/cluster.entity.js';
+import { DataSource, QueryFailedError } from 'typeorm';
 import { AuditService } from '../audit/audit.service.js';
+import { ClustersRepository } from '../clusters/clusters.repository.js';
 import { Conflict, NotFound, ValidationFailed, type FieldError } from '../common/validation.js';
+import { DispatchNotifier } from '../dispatch/dispatch.notifier.js';
 import { ProjectsService } from '../projects/projects.service.js';
-import { AppTargetEntity, type HealthState, type SyncState } from './app-target.entity.js';
-import { ApplicationEntity } from './application.entity.js';
+import { WorkQueue } from '../work/work-queue.js';
+import type { AppTargetEntity, HealthState, SyncState } from './app-target.entity.js';
+import type { ApplicationEntity } from './application.entity.js';
 import {
   destinationClusters,
   type CreateApplication,
   type ApplicationSpec,
 } from './application.schemas.js';
+import { ApplicationsRepository } from './applications.repository.js';
+import { TargetsRepository } from './targets.repository.js';
 
 export interface ClusterStatusView {
   cluster: string;
@@ -45,12 +48,6 @@ export interface ApplicationView {
   createdAt: string;
 }
 
-export interface AppChange {
-  id: string;
-  deleted: boolean;
-  clusterIds?: string[];
-}
-
 const HEALTH_ORDER: HealthState[] = [
   'Healthy',
   'Suspended',
@@ -62,104 +59,84 @@ const HEALTH_ORDER: HealthState[] = [
 
 @Injectable()
 export class ApplicationsService {
-  private readonly apps: Repository<ApplicationEntity>;
-  private readonly targets: Repository<AppTargetEntity>;
-  /** Application ids whose spec changed or that were deleted: the reconciler listens. */
-  readonly changes$ = new Subject<AppChange>();
-
   constructor(
     private readonly ds: DataSource,
+    private readonly apps: ApplicationsRepository,
+    private readonly targets: TargetsRepository,
+    private readonly clusters: ClustersRepository,
     private readonly audit: AuditService,
     private readonly projects: ProjectsService,
-  ) {
-    this.apps = ds.getRepository(ApplicationEntity);
-    this.targets = ds.getRepository(AppTargetEntity);
-  }
+    private readonly work: WorkQueue,
+    private readonly dispatch: DispatchNotifier,
+  ) {}
 
   async create(input: CreateApplication): Promise<ApplicationView> {
     const { name, ...spec } = input;
     await this.checkProject(spec);
     try {
-      await this.apps.save(this.apps.create({ name, spec }));
+      await this.ds.transaction(async (tx) => {
+        const id = await this.apps.insert(tx, name, spec);
+        await this.audit.record('application.create', 'Application', name, undefined, spec, tx);
+        await this.work.apps({ ids: [id] }, 'created', tx);
+      });
     } catch (e) {
       if (e instanceof QueryFailedError && (e as { code?: string }).code === '23505') {
         throw new Conflict(`application "${name}" already exists`);
       }
       throw e;
     }
-    const app = await this.getEntity(name);
-    await this.audit.record('application.create', 'Application', name, undefined, spec);
-    this.changes$.next({ id: app.id, deleted: false });
     return this.get(name);
   }
 
   async update(name: string, spec: ApplicationSpec): Promise<ApplicationView> {
     const app = await this.getEntity(name);
     await this.checkProject(spec);
-    const before = app.spec;
-    // Incremented by the database: concurrent updates each get their own version (and render).
-    await this.ds.query(
-      `UPDATE applications SET spec = $2, spec_version = spec_version + 1, updated_at = now() WHERE id = $1`,
-      [app.id, JSON.stringify(spec)],
-    );
-    await this.audit.record('application.update', 'Application', name, before, spec);
-    this.changes$.next({ id: app.id, deleted: false });
+    await this.ds.transaction(async (tx) => {
+      await this.apps.updateSpec(tx, app.id, spec);
+      await this.audit.record('application.update', 'Application', name, app.spec, spec, tx);
+      await this.work.apps({ ids: [app.id] }, 'spec updated', tx);
+    });
     return this.get(name);
   }
 
   async delete(name: string): Promise<void> {
     const app = await this.getEntity(name);
-    const change = await this.ds.transaction(async (tx) => {
+    await this.ds.transaction(async (tx) => {
       await this.audit.record('application.delete', 'Application', name, app.spec, undefined, tx);
-      return this.deleteInTx(tx, app.id, true);
+      const clusters = await this.apps.deleteWithNotes(tx, [app.id], true);
+      await this.dispatch.notify(clusters, tx);
     });
-    this.announce(change);
   }
 
   /** Project check at admission: source repository and destinations of registered clusters. */
   private async checkProject(spec: ApplicationSpec): Promise<void> {
-    const policy = await this.projects.policy(spec.project);
-    const fields: FieldError[] = policy
-      .checkSource(spec.source.repoURL)
-      .map((reason) => ({ field: 'source.repoURL', reason }));
-    const names = destinationClusters(spec);
-    const clusters = await this.ds.getRepository(ClusterEntity).findBy({ name: In(names) });
-    for (const c of clusters) {
-      for (const reason of policy.checkDestination(c, spec.destination.namespace))
+    const gate = await this.projects.gate();
+    const { project } = spec;
+    const namespace = spec.destination.namespace;
+    const fields: FieldError[] = gate
+      .check({ project, repoURL: spec.source.repoURL, namespace })
+      .map((reason) => ({
+        field: reason.endsWith('does not exist') ? 'project' : 'source.repoURL',
+        reason,
+      }));
+    if (fields.some((f) => f.field === 'project')) {
+      throw new ValidationFailed('invalid application', fields);
+    }
+    for (const cluster of await this.clusters.byNames(destinationClusters(spec))) {
+      for (const reason of gate.check({ project, cluster, namespace }))
         fields.push({ field: 'destination', reason });
     }
     if (fields.length) throw new ValidationFailed('application not allowed by its project', fields);
   }
 
-  /** Publishes changes made in a transaction, once it has committed. */
-  announce(...changes: AppChange[]): void {
-    for (const c of changes) this.changes$.next(c);
-  }
-
-  /**
-   * Deletes an application inside a transaction, leaving a removal note per cluster that says
-   * whether the agent prunes its resources. Announce the returned change after commit.
-   */
-  async deleteInTx(tx: EntityManager, id: string, prune: boolean): Promise<AppChange> {
-    const rows = await tx.query<{ cluster_id: string }[]>(
-      `INSERT INTO app_removals (app_id, cluster_id, prune)
-         SELECT app_id, cluster_id, $2 FROM app_targets WHERE app_id = $1
-       ON CONFLICT (app_id, cluster_id) DO UPDATE SET prune = EXCLUDED.prune
-       RETURNING cluster_id`,
-      [id, prune],
-    );
-    await tx.delete(ApplicationEntity, { id });
-    return { id, deleted: true, clusterIds: rows.map((r) => r.cluster_id) };
-  }
-
   async getEntity(name: string): Promise<ApplicationEntity> {
-    const a = await this.apps.findOneBy({ name });
+    const a = await this.apps.findByName(name);
     if (!a) throw new NotFound(`application "${name}" not found`);
     return a;
   }
 
   async list(): Promise<ApplicationView[]> {
-    const apps = await this.apps.find({ order: { name: 'ASC' } });
+    const apps = await this.apps.list();
     const rows = await this.statusRows();
     return apps.map((a) => this.view(a, rows.get(a.id) ?? []));
   }
@@ -172,22 +149,23 @@ export class ApplicationsService {
   /** What the agents reported happened to this application, newest first. */
   async events(name: string, limit = 100) {
     const app = await this.getEntity(name);
-    return this.ds.query<
-      {
-        at: Date;
-        cluster: string;
-        type: string;
-        reason: string;
-        message: string;
-        generation: string;
-        offline: boolean;
-      }[]
-    >(
-      `SELECT e.at, c.name AS cluster, e.type, e.reason, e.message, e.generation, e.offline
-         FROM app_events e JOIN clusters c ON c.id = e.cluster_id
-        WHERE e.app_id = $1 ORDER BY e.id DESC LIMIT $2`,
-      [app.id, Math.min(Math.max(limit, 1), 1000)],
-    );
+    return this.targets.eventsOf(app.id, limit);
+  }
+
+  /** The desired states recorded for this application, newest first. */
+  async history(name: string, limit = 100) {
+    const app = await this.getEntity(name);
+    return (await this.targets.historyOf(app.id, limit)).map((h) => ({
+      id: Number(h.id),
+      revision: h.revision,
+      bundleHash: h.bundle_hash,
+      specVersion: h.spec_version,
+      clusters: h.clusters,
+      reason: h.reason,
+      replica: h.replica,
+      startedAt: h.started_at.toISOString(),
+      recordedAt: h.created_at.toISOString(),
+    }));
   }
 
   async clusterStatus(name: string, cluster: string): Promise<ClusterStatusView> {
@@ -198,20 +176,12 @@ export class ApplicationsService {
   }
 
   private async statusRows(appId?: string): Promise<Map<string, ClusterStatusView[]>> {
-    const qb = this.targets
-      .createQueryBuilder('t')
-      .innerJoin(ClusterEntity, 'c', 'c.id = t.cluster_id')
-      .select('t')
-      .addSelect('c.name', 'cluster_name')
-      .orderBy('c.name');
-    if (appId) qb.where('t.app_id = :appId', { appId });
-    const { entities, raw } = await qb.getRawAndEntities<{ cluster_name: string }>();
     const out = new Map<string, ClusterStatusView[]>();
-    entities.forEach((t, i) => {
-      const list = out.get(t.appId) ?? [];
-      list.push(clusterStatus(t, raw[i].cluster_name));
-      out.set(t.appId, list);
-    });
+    for (const { target, cluster } of await this.targets.statusRows(appId)) {
+      const list = out.get(target.appId) ?? [];
+      list.push(clusterStatus(target, cluster));
+      out.set(target.appId, list);
+    }
     return out;
   }
 

@@ -1,12 +1,4 @@
-import {
-  Inject,
-  Injectable,
-  Logger,
-  type OnApplicationBootstrap,
-  type OnModuleDestroy,
-} from '@nestjs/common';
-import { SchedulerRegistry } from '@nestjs/schedule';
-import type { Subscription } from 'rxjs';
+import { Inject, Injectable, Logger } from '@nestjs/common';
 import { DataSource, type EntityManager } from 'typeorm';
 import {
   applicationSpecHash,
@@ -21,24 +13,28 @@ import {
 } from '../../../../libs/appset/src/index.js';
 import type { ClusterInfo } from '../../../../libs/generators/src/index.js';
 import { CachedTreeReader } from '../../../../libs/git/src/index.js';
-import { KeyedQueue } from '../../../../libs/workqueue/src/keyed-queue.js';
-import { ApplicationEntity } from '../applications/application.entity.js';
+import {
+  ApplicationsRepository,
+  type GeneratedRow,
+} from '../applications/applications.repository.js';
 import { AuditService } from '../audit/audit.service.js';
-import { ProjectsService } from '../projects/projects.service.js';
 import { runWithActor } from '../auth/request-context.js';
-import type { ApplicationSpec } from '../applications/application.schemas.js';
-import { ApplicationsService, type AppChange } from '../applications/applications.service.js';
-import { ClusterEntity } from '../clusters/cluster.entity.js';
-import { ClustersService } from '../clusters/clusters.service.js';
+import { ClustersRepository } from '../clusters/clusters.repository.js';
 import { HUB_CONFIG, type HubConfig } from '../config/hub-config.js';
+import { DispatchNotifier } from '../dispatch/dispatch.notifier.js';
 import { GitService } from '../git/git.service.js';
 import { MetricsService } from '../metrics/metrics.service.js';
-import {
+import { ProjectsService } from '../projects/projects.service.js';
+import type { Lease } from '../work/work-loop.js';
+import { WorkQueue } from '../work/work-queue.js';
+import { WorkRepository, type WorkItem } from '../work/work.repository.js';
+import type {
   ApplicationSetEntity,
-  type AppSetCondition,
-  type AppSetIssue,
-  type AppSetStatus,
+  AppSetCondition,
+  AppSetIssue,
+  AppSetStatus,
 } from './application-set.entity.js';
+import { AppSetsRepository } from './appsets.repository.js';
 import { toApplicationSpec } from './to-application-spec.js';
 
 export interface Evaluation {
@@ -49,93 +45,41 @@ export interface Evaluation {
   /** Deletions held back by the mass-deletion guard. */
   pendingDeletion: string[];
   complete: boolean;
+  /** The stored form of each application to create or update, by name. */
+  rows: Map<string, GeneratedRow>;
 }
 
-interface Owned {
-  id: string;
-  name: string;
-  specHash: string;
-}
+/** Names listed in an audit record of one evaluation (the counts are always complete). */
+const AUDIT_NAMES = 100;
 
 /**
  * Evaluates ApplicationSets: generators over the cluster inventory and git, the template per
  * parameter set, then the change plan under `applicationsSync`. Per-application errors are
  * isolated; a failing generator deletes nothing; deleting more than the configured share of an
- * ApplicationSet's applications waits for an explicit confirmation. Re-evaluation is event
- * driven (commits to the repositories it reads, inventory changes for cluster generators) with a
- * periodic resync as the safety net.
+ * ApplicationSet's applications waits for an explicit confirmation. An evaluation is one unit of
+ * work of the shared reconcile loop (ReconcileWorker): its writes, the marks of the applications
+ * it created or changed, and the end of its work item commit together.
  */
 @Injectable()
-export class AppSetEvaluator implements OnApplicationBootstrap, OnModuleDestroy {
+export class AppSetEvaluator {
   private readonly log = new Logger('AppSetEvaluator');
-  private readonly queue = new KeyedQueue<string>(
-    (id) => this.evaluate(id),
-    2,
-    (id, e) => this.log.error(`evaluate ${id} failed: ${(e as Error).stack ?? String(e)}`),
-  );
-  private readonly subs: Subscription[] = [];
   private readonly reader: CachedTreeReader;
 
   constructor(
     private readonly ds: DataSource,
     private readonly git: GitService,
-    private readonly apps: ApplicationsService,
-    private readonly clusters: ClustersService,
-    private readonly scheduler: SchedulerRegistry,
+    private readonly appsets: AppSetsRepository,
+    private readonly apps: ApplicationsRepository,
+    private readonly clusters: ClustersRepository,
+    private readonly work: WorkRepository,
+    private readonly queue: WorkQueue,
+    private readonly dispatch: DispatchNotifier,
     private readonly metrics: MetricsService,
     private readonly audit: AuditService,
     private readonly projects: ProjectsService,
     @Inject(HUB_CONFIG) private readonly config: HubConfig,
   ) {
     this.reader = new CachedTreeReader(git.cache, undefined, (url, rev) => git.resolve(url, rev));
-  }
-
-  onApplicationBootstrap(): void {
-    this.subs.push(
-      this.git.changed$.subscribe(
-        (url) => void this.enqueueWhere(`$1 = ANY(repos) OR '*' = ANY(repos)`, [url]),
-      ),
-      this.clusters.events$.subscribe(() => void this.enqueueWhere('reads_clusters', [])),
-    );
-    const timer = setInterval(
-      () => void this.enqueueWhere('true', []),
-      this.config.resyncSeconds * 1000,
-    );
-    timer.unref();
-    this.scheduler.addInterval('appset-resync', timer);
-    void this.enqueueWhere('true', []);
-  }
-
-  async onModuleDestroy(): Promise<void> {
-    this.subs.forEach((s) => s.unsubscribe());
-    if (this.scheduler.doesExist('interval', 'appset-resync'))
-      this.scheduler.deleteInterval('appset-resync');
-    await this.queue.stop();
-  }
-
-  enqueue(id: string): void {
-    this.queue.enqueue(id);
-  }
-
-  idle(): Promise<void> {
-    return this.queue.idle();
-  }
-
-  /** Queues the matching ApplicationSets; never rejects (a failure is logged, the resync retries). */
-  private async enqueueWhere(where: string, params: unknown[]): Promise<void> {
-    try {
-      await this.enqueueMatching(where, params);
-    } catch (e) {
-      this.log.error(`queueing ApplicationSets failed: ${(e as Error).message}`);
-    }
-  }
-
-  private async enqueueMatching(where: string, params: unknown[]): Promise<void> {
-    const rows = await this.ds.query<{ id: string }[]>(
-      `SELECT id FROM application_sets WHERE ${where}`,
-      params,
-    );
-    rows.forEach((r) => this.queue.enqueue(r.id));
   }
 
   /** Generates and plans without changing anything (dry run, and the first half of evaluate). */
@@ -146,7 +90,7 @@ export class AppSetEvaluator implements OnApplicationBootstrap, OnModuleDestroy 
   ): Promise<Evaluation> {
     const clusters = await this.inventory();
     const clusterByName = new Map(clusters.map((c) => [c.name, c]));
-    const projects = await this.projects.all();
+    const gate = await this.projects.gate();
     const result = await generateApplications(appset, { clusters, git: this.reader });
     const errors: AppSetIssue[] = result.errors.map((e) => ({
       ...(e.name ? { name: e.name } : {}),
@@ -156,57 +100,75 @@ export class AppSetEvaluator implements OnApplicationBootstrap, OnModuleDestroy 
     const keep = new Set(planOptionsFor(result).keep ?? []);
 
     // Names that belong to someone else are not taken over.
-    const owned = await this.owned(appSetId);
-    const ownedNames = new Set(owned.map((o) => o.name));
-    const names = result.applications.map((a) => a.metadata.name);
-    const taken = new Set(
-      (
-        await this.ds.query<{ name: string }[]>(
-          `SELECT name FROM applications WHERE name = ANY($1) AND app_set_id IS DISTINCT FROM $2`,
-          [names, appSetId],
-        )
-      ).map((r) => r.name),
+    const owned = appSetId ? await this.apps.ownedBy(appSetId) : [];
+    const taken = await this.apps.takenByOthers(
+      result.applications.map((a) => a.metadata.name),
+      appSetId,
     );
-    const applications: GeneratedApplication[] = [];
+    const candidates: GeneratedApplication[] = [];
     for (const app of result.applications) {
       const name = app.metadata.name;
-      if (taken.has(name) && !ownedNames.has(name)) {
+      if (taken.has(name)) {
         errors.push({
           name,
           message: `an application named "${name}" already exists and is not generated by this ApplicationSet`,
         });
         continue;
       }
-      const converted = toApplicationSpec(app);
-      if ('error' in converted) {
-        errors.push({ name, message: converted.error });
-        keep.add(name);
-        continue;
-      }
-      // Project check at generation: an application outside its project is refused on its own.
-      const spec = converted.spec;
-      const policy = projects.get(spec.project);
-      const cluster = clusterByName.get(spec.destination.cluster ?? '');
-      const violations = !policy
-        ? [`project "${spec.project}" does not exist`]
-        : [
-            ...policy.checkSource(spec.source.repoURL),
-            ...(cluster ? policy.checkDestination(cluster, spec.destination.namespace) : []),
-          ];
+      // Project check at generation, through the one gate (remembered per distinct request):
+      // an application outside its project is refused on its own.
+      const { source, destination, project } = app.spec;
+      const cluster = clusterByName.get(destination.name ?? '');
+      const violations = [
+        ...gate.check({
+          project: project || 'default',
+          repoURL: source.repoURL,
+          namespace: destination.namespace ?? '',
+        }),
+        ...(cluster
+          ? gate.check({
+              project: project || 'default',
+              cluster,
+              namespace: destination.namespace ?? '',
+            })
+          : []),
+      ];
       if (violations.length) {
         errors.push({ name, message: violations.join('; ') });
         keep.add(name);
         continue;
       }
-      applications.push(app);
+      candidates.push(app);
     }
 
-    const plan = planChanges(
-      owned.map((o) => ({ name: o.name, specHash: o.specHash })),
-      applications,
-      appset.spec.syncPolicy.applicationsSync,
-      { keep, skipDelete: !result.complete },
-    );
+    const plan = planChanges(owned, candidates, appset.spec.syncPolicy.applicationsSync, {
+      keep,
+      skipDelete: !result.complete,
+    });
+    // Only what will be written is converted to the hub's spec (and validated with the API's
+    // schema): an application the hub cannot honour fails on its own, by name, and is kept.
+    const byName = new Map(candidates.map((a) => [a.metadata.name, a]));
+    const rows = new Map<string, GeneratedRow>();
+    const refused = new Set<string>();
+    const convert = (names: string[]) =>
+      names.filter((name) => {
+        const app = byName.get(name)!;
+        const converted = toApplicationSpec(app);
+        if ('error' in converted) {
+          errors.push({ name, message: converted.error });
+          refused.add(name);
+          return false;
+        }
+        rows.set(name, { name, spec: converted.spec, specHash: applicationSpecHash(app) });
+        return true;
+      });
+    const createOk = convert(plan.create);
+    const updateOk = convert(plan.update);
+    plan.unchanged.push(...plan.update.filter((n) => !rows.has(n)));
+    plan.create = createOk;
+    plan.update = updateOk;
+    const applications = candidates.filter((a) => !refused.has(a.metadata.name));
+
     // Mass-deletion guard: more than the allowed share waits for confirmation of exactly that set.
     let pendingDeletion: string[] = [];
     const share = owned.length ? plan.delete.length / owned.length : 0;
@@ -218,125 +180,147 @@ export class AppSetEvaluator implements OnApplicationBootstrap, OnModuleDestroy 
         plan.delete = [];
       }
     }
-    return { applications, errors, warnings: [], plan, pendingDeletion, complete: result.complete };
+    return {
+      applications,
+      errors,
+      warnings: [],
+      plan,
+      pendingDeletion,
+      complete: result.complete,
+      rows,
+    };
   }
 
-  async evaluate(id: string): Promise<void> {
-    const entity = await this.ds.getRepository(ApplicationSetEntity).findOneBy({ id });
-    if (!entity) return;
+  /** Evaluates the ApplicationSet of a claimed work item and finishes the item. */
+  async evaluate(item: WorkItem, lease: Lease): Promise<void> {
+    const entity = await this.appsets.findById(item.key);
+    if (!entity) return this.finish(item, lease, () => Promise.resolve());
     const parsed = parseApplicationSet(entity.document);
     if (!parsed.appset) {
-      await this.saveStatus(entity, {
-        conditions: conditions(entity, {
-          error: parsed.errors.map((e) => `${e.path}: ${e.message}`).join('; '),
-          generated: false,
-          upToDate: false,
-        }),
-      });
-      return;
+      const error = parsed.errors.map((e) => `${e.path}: ${e.message}`).join('; ');
+      return this.finish(item, lease, (tx) =>
+        this.appsets.saveStatus(
+          entity.id,
+          status(entity, {
+            conditions: conditions(entity, { error, generated: false, upToDate: false }),
+          }),
+          tx,
+        ),
+      );
     }
     const appset = parsed.appset;
     // Nothing it reads changed since the last evaluation: nothing to do.
     const fingerprint = await this.fingerprint(entity);
     if (fingerprint === entity.status.fingerprint) {
       this.metrics.appsetEvaluations.inc({ outcome: 'skipped' });
-      return;
+      return this.finish(item, lease, () => Promise.resolve());
     }
     this.metrics.appsetEvaluations.inc({ outcome: 'evaluated' });
     const ev = await this.preview(appset, entity.id, entity.deletionConfirmed);
-    const byName = new Map(ev.applications.map((a) => [a.metadata.name, a]));
-    const owned = new Map((await this.owned(entity.id)).map((o) => [o.name, o]));
+    const owned = new Map((await this.apps.ownedBy(entity.id)).map((o) => [o.name, o]));
     const preserve = appset.spec.syncPolicy.preserveResourcesOnDeletion;
+    const { create, update, delete: del } = ev.plan;
+    const changed = create.length + update.length + del.length;
 
-    const changes = await this.ds.transaction(async (tx) => {
-      const out: AppChange[] = [];
-      for (const name of ev.plan.create) {
-        const app = byName.get(name)!;
-        out.push(await this.insert(tx, entity.id, app));
-      }
-      for (const name of ev.plan.update) {
-        const app = byName.get(name)!;
-        const spec = (toApplicationSpec(app) as { spec: ApplicationSpec }).spec;
-        const id = owned.get(name)!.id;
-        await tx.query(
-          `UPDATE applications SET spec = $2, spec_hash = $3, spec_version = spec_version + 1, updated_at = now() WHERE id = $1`,
-          [id, JSON.stringify(spec), applicationSpecHash(app)],
-        );
-        out.push({ id, deleted: false });
-      }
-      for (const name of ev.plan.delete)
-        out.push(await this.apps.deleteInTx(tx, owned.get(name)!.id, !preserve));
-      if (ev.plan.delete.length > 0) {
-        await tx.update(ApplicationSetEntity, { id: entity.id }, { deletionConfirmed: [] });
-      }
-      if (out.length > 0) {
-        // One event per evaluation that changed something, naming what it changed.
+    await this.finish(item, lease, async (tx) => {
+      const created = await this.apps.insertGenerated(
+        tx,
+        entity.id,
+        create.map((n) => ev.rows.get(n)!),
+      );
+      const updated = update.map((n) => ({ ...ev.rows.get(n)!, id: owned.get(n)!.id }));
+      await this.apps.updateGenerated(tx, updated);
+      await this.queue.apps(
+        { ids: [...created, ...updated.map((u) => u.id)] },
+        `applicationset ${entity.name}`,
+        tx,
+      );
+      const removedFrom = await this.apps.deleteWithNotes(
+        tx,
+        del.map((n) => owned.get(n)!.id),
+        !preserve,
+      );
+      await this.dispatch.notify(removedFrom, tx);
+      if (del.length > 0) await this.appsets.setDeletionConfirmed(entity.id, [], tx);
+      if (changed > 0) {
+        // One event per evaluation that changed something, naming (some of) what it changed.
         await runWithActor(`applicationset:${entity.name}`, () =>
           this.audit.record(
             'applicationset.apply',
             'ApplicationSet',
             entity.name,
             undefined,
-            { created: ev.plan.create, updated: ev.plan.update, deleted: ev.plan.delete },
+            {
+              created: create.slice(0, AUDIT_NAMES),
+              updated: update.slice(0, AUDIT_NAMES),
+              deleted: del.slice(0, AUDIT_NAMES),
+              counts: { created: create.length, updated: update.length, deleted: del.length },
+            },
             tx,
           ),
         );
       }
-      return out;
+      const errorText = ev.errors
+        .slice(0, 5)
+        .map((e) => `${e.name ?? e.path}: ${e.message}`)
+        .join('; ');
+      await this.appsets.saveStatus(
+        entity.id,
+        status(entity, {
+          conditions: conditions(entity, {
+            error: ev.errors.length ? `${ev.errors.length} error(s): ${errorText}` : '',
+            generated: ev.complete,
+            upToDate: ev.errors.length === 0 && ev.pendingDeletion.length === 0,
+            pending: ev.pendingDeletion,
+            total: owned.size,
+          }),
+          applicationErrors: ev.errors.slice(0, 1000),
+          pendingDeletion: ev.pendingDeletion,
+          applications: owned.size + create.length - del.length,
+          // Recorded only when the evaluation changed nothing: its own writes change the
+          // owned-apps part of the inputs, so the evaluation after a change runs once more and
+          // then settles. Errors may clear without any input changing (a project or a
+          // conflicting application fixed, a transient failure): only a clean, complete
+          // evaluation may be skipped next time.
+          fingerprint:
+            changed === 0 &&
+            ev.errors.length === 0 &&
+            ev.complete &&
+            ev.pendingDeletion.length === 0
+              ? fingerprint
+              : undefined,
+        }),
+        tx,
+      );
     });
-    this.apps.announce(...changes);
-
-    const total = owned.size + ev.plan.create.length - ev.plan.delete.length;
-    const errorText = ev.errors
-      .slice(0, 5)
-      .map((e) => `${e.name ?? e.path}: ${e.message}`)
-      .join('; ');
-    await this.saveStatus(entity, {
-      conditions: conditions(entity, {
-        error: ev.errors.length ? `${ev.errors.length} error(s): ${errorText}` : '',
-        generated: ev.complete,
-        upToDate: ev.errors.length === 0 && ev.pendingDeletion.length === 0,
-        pending: ev.pendingDeletion,
-        total: owned.size,
-      }),
-      applicationErrors: ev.errors.slice(0, 1000),
-      pendingDeletion: ev.pendingDeletion,
-      applications: total,
-      // Recorded only when the evaluation changed nothing: its own writes change the owned-apps
-      // part of the inputs, so the evaluation after a change runs once more and then settles.
-      // Errors may clear without any input changing (a project or a conflicting application
-      // fixed, a transient failure): only a clean, complete evaluation may be skipped next time.
-      fingerprint:
-        changes.length === 0 &&
-        ev.errors.length === 0 &&
-        ev.complete &&
-        ev.pendingDeletion.length === 0
-          ? fingerprint
-          : undefined,
-    });
-    if (changes.length) {
+    if (changed) {
       this.log.log(
-        `${entity.name}: created ${ev.plan.create.length}, updated ${ev.plan.update.length}, deleted ${ev.plan.delete.length}` +
+        `${entity.name}: created ${create.length}, updated ${update.length}, deleted ${del.length}` +
           (ev.errors.length ? `, ${ev.errors.length} error(s)` : ''),
       );
     }
   }
 
-  private async insert(
-    tx: EntityManager,
-    appSetId: string,
-    app: GeneratedApplication,
-  ): Promise<AppChange> {
-    const spec = (toApplicationSpec(app) as { spec: ApplicationSpec }).spec;
-    const rows = await tx.query<{ id: string }[]>(
-      `INSERT INTO applications (name, spec, app_set_id, spec_hash) VALUES ($1, $2, $3, $4) RETURNING id`,
-      [app.metadata.name, JSON.stringify(spec), appSetId, applicationSpecHash(app)],
-    );
-    return { id: rows[0].id, deleted: false };
+  /** Runs `write` and finishes the item in one transaction, if this replica still holds it. */
+  private async finish(
+    item: WorkItem,
+    lease: Lease,
+    write: (tx: EntityManager) => Promise<void>,
+  ): Promise<void> {
+    if (lease.lost) return;
+    await this.ds.transaction(async (tx) => {
+      const held = await this.work.fence(tx, 'appset', lease.owner, [item.key]);
+      if (!held.has(item.key)) {
+        this.log.warn(`ApplicationSet ${item.key}: taken over by another replica; result dropped`);
+        return;
+      }
+      await write(tx);
+      await this.work.complete(tx, 'appset', lease.owner, [item]);
+    });
   }
 
   private async inventory(): Promise<ClusterInfo[]> {
-    const rows = await this.ds.getRepository(ClusterEntity).find({ order: { name: 'ASC' } });
+    const rows = await this.clusters.inventory();
     return rows.map((c) => ({
       name: c.name,
       server: c.server || `axle://${c.name}`,
@@ -353,50 +337,32 @@ export class AppSetEvaluator implements OnApplicationBootstrap, OnModuleDestroy 
     const repos = entity.repos.includes('*') ? await this.git.knownRepositories() : entity.repos;
     const repositories: Record<string, Record<string, string> | null> = {};
     for (const url of repos) repositories[url] = await this.git.cache.refs(url).catch(() => null);
-    const [owned] = await this.ds.query<{ n: string; last: Date | null; projects: Date | null }[]>(
-      `SELECT count(*) AS n, max(updated_at) AS last,
-              (SELECT max(updated_at) FROM projects) AS projects
-         FROM applications WHERE app_set_id = $1`,
-      [entity.id],
-    );
+    const owned = await this.apps.ownedSummary(entity.id);
     return evaluationFingerprint({
       document: entity.document,
       clusters: await this.inventory(),
       repositories,
       extra: {
-        projects: owned.projects,
-        owned: owned.n,
-        last: owned.last,
+        projects: owned.projectsUpdate,
+        owned: owned.count,
+        last: owned.lastUpdate,
         confirmed: entity.deletionConfirmed,
         version: entity.specVersion,
       },
     });
   }
+}
 
-  private async owned(appSetId: string | null): Promise<Owned[]> {
-    if (!appSetId) return [];
-    const rows = await this.ds.getRepository(ApplicationEntity).find({
-      select: { id: true, name: true, specHash: true },
-      where: { appSetId },
-    });
-    return rows.map((r) => ({ id: r.id, name: r.name, specHash: r.specHash ?? '' }));
-  }
-
-  private async saveStatus(
-    entity: ApplicationSetEntity,
-    status: Partial<AppSetStatus>,
-  ): Promise<void> {
-    const next: AppSetStatus = {
-      applicationErrors: [],
-      pendingDeletion: [],
-      applications: entity.status.applications ?? 0,
-      ...status,
-      conditions: status.conditions ?? [],
-      lastEvaluatedAt: new Date().toISOString(),
-      lastEvaluatedVersion: entity.specVersion,
-    };
-    await this.ds.getRepository(ApplicationSetEntity).update({ id: entity.id }, { status: next });
-  }
+function status(entity: ApplicationSetEntity, s: Partial<AppSetStatus>): AppSetStatus {
+  return {
+    applicationErrors: [],
+    pendingDeletion: [],
+    applications: entity.status.applications ?? 0,
+    ...s,
+    conditions: s.conditions ?? [],
+    lastEvaluatedAt: new Date().toISOString(),
+    lastEvaluatedVersion: entity.specVersion,
+  };
 }
 
 function conditions(

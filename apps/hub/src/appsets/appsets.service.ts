@@ -1,17 +1,16 @@
 import { Injectable } from '@nestjs/common';
-import { DataSource, QueryFailedError, type Repository } from 'typeorm';
+import { DataSource, QueryFailedError } from 'typeorm';
 import { parse as parseYaml } from 'yaml';
 import { parseApplicationSet, type ApplicationSet } from '../../../../libs/appset/src/index.js';
-import { ApplicationEntity } from '../applications/application.entity.js';
-import { ApplicationsService, type AppChange } from '../applications/applications.service.js';
+import { ApplicationsRepository } from '../applications/applications.repository.js';
 import { AuditService } from '../audit/audit.service.js';
 import { Conflict, NotFound, ValidationFailed } from '../common/validation.js';
-import {
-  ApplicationSetEntity,
-  type AppSetIssue,
-  type AppSetStatus,
-} from './application-set.entity.js';
+import { DispatchNotifier } from '../dispatch/dispatch.notifier.js';
+import { GitService } from '../git/git.service.js';
+import { WorkQueue } from '../work/work-queue.js';
+import type { ApplicationSetEntity, AppSetIssue, AppSetStatus } from './application-set.entity.js';
 import { AppSetEvaluator, type Evaluation } from './appset-evaluator.js';
+import { AppSetsRepository } from './appsets.repository.js';
 import { generatorInputs } from './to-application-spec.js';
 
 export interface AppSetView {
@@ -28,46 +27,46 @@ const MAX_DOCUMENT_BYTES = 1024 * 1024;
 
 @Injectable()
 export class AppSetsService {
-  private readonly repo: Repository<ApplicationSetEntity>;
-
   constructor(
     private readonly ds: DataSource,
+    private readonly repo: AppSetsRepository,
+    private readonly apps: ApplicationsRepository,
     private readonly evaluator: AppSetEvaluator,
-    private readonly apps: ApplicationsService,
+    private readonly work: WorkQueue,
+    private readonly dispatch: DispatchNotifier,
+    private readonly git: GitService,
     private readonly audit: AuditService,
-  ) {
-    this.repo = ds.getRepository(ApplicationSetEntity);
-  }
+  ) {}
 
   async create(body: unknown): Promise<AppSetView> {
     const { appset, document, warnings } = this.parse(body);
     const inputs = generatorInputs(document.spec);
     try {
-      await this.repo.save(
-        this.repo.create({
+      await this.ds.transaction(async (tx) => {
+        const id = await this.repo.insert(tx, {
           name: appset.metadata.name,
           document,
           warnings,
           ...inputs,
           status: emptyStatus(),
-        }),
-      );
+        });
+        await this.audit.record(
+          'applicationset.create',
+          'ApplicationSet',
+          appset.metadata.name,
+          undefined,
+          document,
+          tx,
+        );
+        await this.work.appsets({ ids: [id] }, 'created', tx);
+      });
     } catch (e) {
       if (e instanceof QueryFailedError && (e as { code?: string }).code === '23505') {
         throw new Conflict(`ApplicationSet "${appset.metadata.name}" already exists`);
       }
       throw e;
     }
-    const saved = await this.entity(appset.metadata.name);
-    await this.audit.record(
-      'applicationset.create',
-      'ApplicationSet',
-      saved.name,
-      undefined,
-      document,
-    );
-    this.evaluator.enqueue(saved.id);
-    return this.view(saved);
+    return this.view(await this.entity(appset.metadata.name));
   }
 
   async update(name: string, body: unknown): Promise<AppSetView> {
@@ -78,21 +77,19 @@ export class AppSetsService {
         { field: 'metadata.name', reason: `must be "${name}" (renaming is not supported)` },
       ]);
     }
-    const before = existing.document;
     const inputs = generatorInputs(document.spec);
-    await this.ds.query(
-      `UPDATE application_sets SET document = $2, warnings = $3, repos = $4, reads_clusters = $5,
-         spec_version = spec_version + 1, deletion_confirmed = '[]', updated_at = now() WHERE id = $1`,
-      [
-        existing.id,
-        JSON.stringify(document),
-        JSON.stringify(warnings),
-        inputs.repos,
-        inputs.readsClusters,
-      ],
-    );
-    await this.audit.record('applicationset.update', 'ApplicationSet', name, before, document);
-    this.evaluator.enqueue(existing.id);
+    await this.ds.transaction(async (tx) => {
+      await this.repo.updateDocument(tx, existing.id, { document, warnings, ...inputs });
+      await this.audit.record(
+        'applicationset.update',
+        'ApplicationSet',
+        name,
+        existing.document,
+        document,
+        tx,
+      );
+      await this.work.appsets({ ids: [existing.id] }, 'updated', tx);
+    });
     return this.view(await this.entity(name));
   }
 
@@ -101,14 +98,10 @@ export class AppSetsService {
     const existing = await this.entity(name);
     const parsed = parseApplicationSet(existing.document);
     const prune = !(parsed.appset?.spec.syncPolicy.preserveResourcesOnDeletion ?? false);
-    const changes = await this.ds.transaction(async (tx) => {
-      const owned = await tx.find(ApplicationEntity, {
-        select: { id: true },
-        where: { appSetId: existing.id },
-      });
-      const out: AppChange[] = [];
-      for (const a of owned) out.push(await this.apps.deleteInTx(tx, a.id, prune));
-      await tx.delete(ApplicationSetEntity, { id: existing.id });
+    await this.ds.transaction(async (tx) => {
+      const owned = await this.apps.ownedIds(tx, existing.id);
+      const clusters = await this.apps.deleteWithNotes(tx, owned, prune);
+      await this.repo.delete(tx, existing.id);
       await this.audit.record(
         'applicationset.delete',
         'ApplicationSet',
@@ -117,13 +110,12 @@ export class AppSetsService {
         undefined,
         tx,
       );
-      return out;
+      await this.dispatch.notify(clusters, tx);
     });
-    this.apps.announce(...changes);
   }
 
   async list(): Promise<AppSetView[]> {
-    const all = await this.repo.find({ order: { name: 'ASC' } });
+    const all = await this.repo.list();
     return Promise.all(all.map((e) => this.view(e)));
   }
 
@@ -132,10 +124,10 @@ export class AppSetsService {
   }
 
   /** What applying this document would generate, create, update and delete; changes nothing. */
-  async dryRun(body: unknown): Promise<Evaluation & { warnings: AppSetIssue[] }> {
+  async dryRun(body: unknown): Promise<Omit<Evaluation, 'rows'> & { warnings: AppSetIssue[] }> {
     const { appset, warnings } = this.parse(body);
-    const existing = await this.repo.findOneBy({ name: appset.metadata.name });
-    const ev = await this.evaluator.preview(
+    const existing = await this.repo.findByName(appset.metadata.name);
+    const { rows: _rows, ...ev } = await this.evaluator.preview(
       appset,
       existing?.id ?? null,
       existing?.deletionConfirmed ?? [],
@@ -147,16 +139,33 @@ export class AppSetsService {
   async confirmDeletion(name: string): Promise<{ confirmed: string[] }> {
     const e = await this.entity(name);
     const pending = e.status.pendingDeletion ?? [];
-    await this.repo.update({ id: e.id }, { deletionConfirmed: pending });
-    await this.audit.record('applicationset.confirm-deletion', 'ApplicationSet', name, undefined, {
-      confirmed: pending,
+    await this.ds.transaction(async (tx) => {
+      await this.repo.setDeletionConfirmed(e.id, pending, tx);
+      await this.audit.record(
+        'applicationset.confirm-deletion',
+        'ApplicationSet',
+        name,
+        undefined,
+        { confirmed: pending },
+        tx,
+      );
+      await this.work.appsets({ ids: [e.id] }, 'deletion confirmed', tx);
     });
-    this.evaluator.enqueue(e.id);
     return { confirmed: pending };
   }
 
+  /**
+   * Fetches the repositories its generators read, then evaluates it fully (not skipped even when
+   * nothing it reads changed).
+   */
   async refresh(name: string): Promise<void> {
-    this.evaluator.enqueue((await this.entity(name)).id);
+    const e = await this.entity(name);
+    const repos = e.repos.includes('*') ? await this.git.knownRepositories() : e.repos;
+    await Promise.all(repos.map((url) => this.git.refresh(url)));
+    await this.ds.transaction(async (tx) => {
+      await this.repo.clearFingerprint(e.id, tx);
+      await this.work.appsets({ ids: [e.id] }, 'refresh requested', tx);
+    });
   }
 
   private parse(body: unknown): {
@@ -194,23 +203,19 @@ export class AppSetsService {
   }
 
   private async entity(name: string): Promise<ApplicationSetEntity> {
-    const e = await this.repo.findOneBy({ name });
+    const e = await this.repo.findByName(name);
     if (!e) throw new NotFound(`ApplicationSet "${name}" not found`);
     return e;
   }
 
   private async view(e: ApplicationSetEntity): Promise<AppSetView> {
-    const apps = await this.ds.getRepository(ApplicationEntity).find({
-      select: { name: true },
-      where: { appSetId: e.id },
-      order: { name: 'ASC' },
-    });
+    const apps = await this.apps.ownedNames(e.id);
     return {
       name: e.name,
       document: e.document,
       warnings: e.warnings,
       status: { ...emptyStatus(), ...e.status },
-      applications: apps.map((a) => a.name),
+      applications: apps,
       createdAt: e.createdAt.toISOString(),
     };
   }

@@ -1,16 +1,10 @@
 import { Injectable } from '@nestjs/common';
-import { DataSource, type EntityManager } from 'typeorm';
 import { currentActor } from '../auth/request-context.js';
-import { AuditEventEntity } from './audit-event.entity.js';
+import type { Db } from '../database/sql.js';
+import type { AuditEventEntity } from './audit-event.entity.js';
+import { AuditRepository, type AuditQuery } from './audit.repository.js';
 
-export interface AuditQuery {
-  kind?: string;
-  name?: string;
-  actor?: string;
-  limit?: number;
-  /** Only events with a smaller id (paging backwards). */
-  before?: string;
-}
+export type { AuditQuery };
 
 /** Secrets never enter the audit log: any key that looks like one is replaced. */
 const SECRET_KEY = /token|password|secret|key|credential/i;
@@ -33,40 +27,28 @@ function redact(v: unknown, depth = 0): unknown {
 /** The record of every change: who, what, when, before and after. */
 @Injectable()
 export class AuditService {
-  constructor(private readonly ds: DataSource) {}
+  constructor(private readonly repo: AuditRepository) {}
 
+  /** Records a change; pass the transaction that makes it, so both commit together. */
   async record(
     action: string,
     kind: string,
     name: string,
     before: unknown,
     after: unknown,
-    tx?: EntityManager,
+    tx?: Db,
   ): Promise<void> {
-    const em = tx ?? this.ds.manager;
-    await em.query(
-      `INSERT INTO audit_events (actor, action, kind, name, before, after) VALUES ($1, $2, $3, $4, $5, $6)`,
-      [
-        currentActor(),
-        action,
-        kind,
-        name,
-        before === undefined ? null : JSON.stringify(redact(before)),
-        after === undefined ? null : JSON.stringify(redact(after)),
-      ],
-    );
+    await this.repo.insert(tx, {
+      actor: currentActor(),
+      action,
+      kind,
+      name,
+      before: before === undefined ? undefined : redact(before),
+      after: after === undefined ? undefined : redact(after),
+    });
   }
 
-  async list(q: AuditQuery): Promise<AuditEventEntity[]> {
-    const qb = this.ds
-      .getRepository(AuditEventEntity)
-      .createQueryBuilder('e')
-      .orderBy('e.id', 'DESC')
-      .take(Math.min(Math.max(q.limit ?? 100, 1), 1000));
-    if (q.kind) qb.andWhere('e.kind = :kind', { kind: q.kind });
-    if (q.name) qb.andWhere('e.name = :name', { name: q.name });
-    if (q.actor) qb.andWhere('e.actor = :actor', { actor: q.actor });
-    if (q.before && /^\d+$/.test(q.before)) qb.andWhere('e.id < :before', { before: q.before });
-    return qb.getMany();
+  list(q: AuditQuery): Promise<AuditEventEntity[]> {
+    return this.repo.list(q);
   }
 }

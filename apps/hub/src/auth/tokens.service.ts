@@ -1,12 +1,13 @@
 import { Inject, Injectable, Logger, type OnApplicationBootstrap } from '@nestjs/common';
 import { mkdirSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
-import { DataSource, IsNull, QueryFailedError, type Repository } from 'typeorm';
+import { QueryFailedError } from 'typeorm';
 import { AuditService } from '../audit/audit.service.js';
 import { Conflict, NotFound } from '../common/validation.js';
 import { hashToken, newToken } from '../common/tokens.js';
 import { HUB_CONFIG, type HubConfig } from '../config/hub-config.js';
-import { ApiTokenEntity, type Role } from './api-token.entity.js';
+import type { ApiTokenEntity, Role } from './api-token.entity.js';
+import { TokensRepository } from './tokens.repository.js';
 import { currentActor } from './request-context.js';
 
 export interface TokenView {
@@ -31,32 +32,23 @@ export type Authentication =
 @Injectable()
 export class TokensService implements OnApplicationBootstrap {
   private readonly log = new Logger('Tokens');
-  private readonly repo: Repository<ApiTokenEntity>;
-
   constructor(
-    ds: DataSource,
+    private readonly repo: TokensRepository,
     private readonly audit: AuditService,
     @Inject(HUB_CONFIG) private readonly config: HubConfig,
-  ) {
-    this.repo = ds.getRepository(ApiTokenEntity);
-  }
+  ) {}
 
   async onApplicationBootstrap(): Promise<void> {
     if (this.config.adminToken) {
-      await this.repo
-        .createQueryBuilder()
-        .insert()
-        .values({
-          name: 'bootstrap-admin',
-          role: 'admin',
-          tokenHash: hashToken(this.config.adminToken),
-          createdBy: 'AXLE_ADMIN_TOKEN',
-        })
-        .orUpdate(['token_hash', 'role', 'revoked_at', 'expires_at'], ['name'])
-        .execute();
+      await this.repo.upsert({
+        name: 'bootstrap-admin',
+        role: 'admin',
+        tokenHash: hashToken(this.config.adminToken),
+        createdBy: 'AXLE_ADMIN_TOKEN',
+      });
       return;
     }
-    const admins = await this.repo.countBy({ role: 'admin', revokedAt: IsNull() });
+    const admins = await this.repo.countActiveAdmins();
     if (admins > 0) return;
     const token = newToken('axle_api');
     await this.repo.insert({
@@ -75,12 +67,12 @@ export class TokensService implements OnApplicationBootstrap {
 
   async authenticate(token: string | undefined): Promise<Authentication> {
     if (!token) return { ok: false, reason: 'missing' };
-    const t = await this.repo.findOneBy({ tokenHash: hashToken(token) });
+    const t = await this.repo.findByHash(hashToken(token));
     if (!t) return { ok: false, reason: 'unknown' };
     if (t.revokedAt) return { ok: false, reason: 'revoked' };
     if (t.expiresAt && t.expiresAt.getTime() <= Date.now()) return { ok: false, reason: 'expired' };
     if (!t.lastUsedAt || Date.now() - t.lastUsedAt.getTime() > 60_000) {
-      await this.repo.update({ id: t.id }, { lastUsedAt: new Date() });
+      await this.repo.touch(t.id);
     }
     return { ok: true, name: t.name, role: t.role };
   }
@@ -114,12 +106,12 @@ export class TokensService implements OnApplicationBootstrap {
   }
 
   async list(): Promise<TokenView[]> {
-    return (await this.repo.find({ order: { name: 'ASC' } })).map(view);
+    return (await this.repo.list()).map(view);
   }
 
   async revoke(name: string): Promise<void> {
     const t = await this.get(name);
-    await this.repo.update({ id: t.id }, { revokedAt: new Date() });
+    await this.repo.revoke(t.id);
     await this.audit.record('token.revoke', 'ApiToken', name, view(t), {
       ...view(t),
       revoked: true,
@@ -127,7 +119,7 @@ export class TokensService implements OnApplicationBootstrap {
   }
 
   private async get(name: string): Promise<ApiTokenEntity> {
-    const t = await this.repo.findOneBy({ name });
+    const t = await this.repo.findByName(name);
     if (!t) throw new NotFound(`API token "${name}" not found`);
     return t;
   }

@@ -100,8 +100,7 @@ export class ClustersController {
   @Delete(':name')
   @HttpCode(204)
   async delete(@Param('name') name: string): Promise<void> {
-    const c = await this.clusters.getEntity(name);
-    await this.clusters.delete(name);
+    const c = await this.clusters.delete(name);
     // Whichever replica holds its stream closes it (before a later sync could send removals).
     await this.dispatch.disconnect(c.id);
   }

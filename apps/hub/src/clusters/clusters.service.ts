@@ -1,11 +1,12 @@
 import { Injectable } from '@nestjs/common';
-import { Subject } from 'rxjs';
-import { DataSource, QueryFailedError, type Repository } from 'typeorm';
+import { DataSource, QueryFailedError, type EntityManager } from 'typeorm';
 import { AuditService } from '../audit/audit.service.js';
 import { Conflict, NotFound } from '../common/validation.js';
 import { hashToken, newToken } from '../common/tokens.js';
+import { WorkQueue } from '../work/work-queue.js';
 import { ClusterEntity } from './cluster.entity.js';
 import type { CreateCluster, UpdateCluster } from './cluster.schemas.js';
+import { ClustersRepository } from './clusters.repository.js';
 
 export interface ClusterView {
   name: string;
@@ -16,47 +17,39 @@ export interface ClusterView {
   createdAt: string;
 }
 
-export type ClusterEvent = { type: 'added' | 'removed' | 'updated'; cluster: ClusterEntity };
-
 @Injectable()
 export class ClustersService {
-  private readonly repo: Repository<ClusterEntity>;
-  /** Inventory changes, for whatever depends on the set of clusters (apps, generators, sessions). */
-  readonly events$ = new Subject<ClusterEvent>();
-
   constructor(
-    ds: DataSource,
+    private readonly ds: DataSource,
+    private readonly repo: ClustersRepository,
     private readonly audit: AuditService,
-  ) {
-    this.repo = ds.getRepository(ClusterEntity);
-  }
+    private readonly work: WorkQueue,
+  ) {}
 
   /** Registers a cluster and returns the agent token, shown once and stored only as a hash. */
   async create(
     input: CreateCluster,
   ): Promise<{ cluster: ClusterView; agentToken: string; id: string }> {
     const token = newToken('axle_agent');
-    const entity = this.repo.create({ ...input, tokenHash: hashToken(token) });
     try {
-      await this.repo.insert(entity);
+      const saved = await this.ds.transaction(async (tx) => {
+        await this.repo.insert({ ...input, tokenHash: hashToken(token) }, tx);
+        const c = (await this.repo.findByName(input.name, tx))!;
+        await this.audit.record('cluster.create', 'Cluster', c.name, undefined, toView(c), tx);
+        await this.inventoryChanged(tx, c.name, 'added');
+        return c;
+      });
+      return { cluster: toView(saved), agentToken: token, id: saved.id };
     } catch (e) {
       if (e instanceof QueryFailedError && (e as { code?: string }).code === '23505') {
         throw new Conflict(`cluster "${input.name}" already exists`);
       }
       throw e;
     }
-    const saved = await this.getEntity(input.name);
-    await this.audit.record('cluster.create', 'Cluster', saved.name, undefined, toView(saved));
-    this.events$.next({ type: 'added', cluster: saved });
-    return { cluster: toView(saved), agentToken: token, id: saved.id };
   }
 
   async list(): Promise<ClusterView[]> {
-    return (await this.repo.find({ order: { name: 'ASC' } })).map(toView);
-  }
-
-  async all(): Promise<ClusterEntity[]> {
-    return this.repo.find({ order: { name: 'ASC' } });
+    return (await this.repo.list()).map(toView);
   }
 
   async get(name: string): Promise<ClusterView> {
@@ -64,26 +57,37 @@ export class ClustersService {
   }
 
   async getEntity(name: string): Promise<ClusterEntity> {
-    const c = await this.repo.findOneBy({ name });
+    const c = await this.repo.findByName(name);
     if (!c) throw new NotFound(`cluster "${name}" not found`);
     return c;
   }
 
   async update(name: string, input: UpdateCluster): Promise<ClusterView> {
-    const c = await this.getEntity(name);
-    const before = toView(c);
-    Object.assign(c, Object.fromEntries(Object.entries(input).filter(([, v]) => v !== undefined)));
-    await this.repo.save(c);
-    await this.audit.record('cluster.update', 'Cluster', name, before, toView(c));
-    this.events$.next({ type: 'updated', cluster: c });
-    return toView(c);
+    return this.ds.transaction(async (tx) => {
+      const c = await this.repo.findByName(name, tx);
+      if (!c) throw new NotFound(`cluster "${name}" not found`);
+      const before = toView(c);
+      Object.assign(
+        c,
+        Object.fromEntries(Object.entries(input).filter(([, v]) => v !== undefined)),
+      );
+      await this.repo.save(c, tx);
+      await this.audit.record('cluster.update', 'Cluster', name, before, toView(c), tx);
+      await this.inventoryChanged(tx, name, 'updated');
+      return toView(c);
+    });
   }
 
-  async delete(name: string): Promise<void> {
-    const c = await this.getEntity(name);
-    await this.repo.delete({ id: c.id });
-    await this.audit.record('cluster.delete', 'Cluster', name, toView(c), undefined);
-    this.events$.next({ type: 'removed', cluster: c });
+  /** Deletes a cluster; its targets go with it (the caller cuts the agent's stream). */
+  async delete(name: string): Promise<ClusterEntity> {
+    return this.ds.transaction(async (tx) => {
+      const c = await this.repo.findByName(name, tx);
+      if (!c) throw new NotFound(`cluster "${name}" not found`);
+      await this.repo.delete(c.id, tx);
+      await this.audit.record('cluster.delete', 'Cluster', name, toView(c), undefined, tx);
+      await this.inventoryChanged(tx, name, 'removed');
+      return c;
+    });
   }
 
   async recordRevocation(name: string, certificates: number): Promise<void> {
@@ -92,29 +96,17 @@ export class ClustersService {
     });
   }
 
-  async findByToken(token: string): Promise<ClusterEntity | null> {
-    return this.repo.findOneBy({ tokenHash: hashToken(token) });
+  findByToken(token: string): Promise<ClusterEntity | null> {
+    return this.repo.findByTokenHash(hashToken(token));
   }
 
-  async markSeen(id: string, connected: boolean, agentVersion?: string): Promise<void> {
-    await this.repo.update(
-      { id },
-      {
-        connected,
-        lastSeenAt: new Date(),
-        ...(agentVersion !== undefined ? { agentVersion } : {}),
-      },
-    );
-  }
-
-  async markAllDisconnected(ids: string[]): Promise<void> {
-    if (ids.length)
-      await this.repo
-        .createQueryBuilder()
-        .update()
-        .set({ connected: false })
-        .whereInIds(ids)
-        .execute();
+  /**
+   * An inventory change is work, committed with it: the applications that name the cluster and
+   * the ApplicationSets whose generators read the inventory are reconciled again.
+   */
+  private async inventoryChanged(tx: EntityManager, name: string, what: string): Promise<void> {
+    await this.work.apps({ cluster: name }, `cluster ${name} ${what}`, tx);
+    await this.work.appsets({ readsClusters: true }, `cluster ${name} ${what}`, tx);
   }
 }
 

@@ -63,6 +63,9 @@ const schema = z.object({
     .default(24),
   AXLE_BOOTSTRAP_TOKEN_SECONDS: durationSeconds.default(3600),
   AXLE_APPSET_MAX_DELETE_SHARE: z.coerce.number().min(0).max(1).default(0.5),
+  AXLE_RECONCILE_BATCH: z.coerce.number().int().min(1).max(100_000).default(10_000),
+  AXLE_LEASE_SECONDS: z.coerce.number().int().min(3).max(600).default(15),
+  AXLE_REPORT_FLUSH_MS: z.coerce.number().int().min(1).max(1000).default(50),
   AXLE_LOG_LEVEL: z.enum(['error', 'warn', 'log', 'debug', 'verbose']).default('log'),
 });
 
@@ -126,6 +129,10 @@ export interface HubConfig {
   };
   /** Deleting more than this share of an ApplicationSet's applications needs a confirmation. */
   appsetMaxDeleteShare: number;
+  /** Applications claimed as one unit of reconcile work, and how long a replica's claim lasts. */
+  reconcile: { batchSize: number; leaseSeconds: number };
+  /** Longest an agent report waits in memory before it is written (write-behind). */
+  reportFlushMs: number;
   logLevel: 'error' | 'warn' | 'log' | 'debug' | 'verbose';
 }
 
@@ -151,6 +158,8 @@ export function loadHubConfig(env: NodeJS.ProcessEnv = process.env): HubConfig {
     heartbeatSeconds: e.AXLE_HEARTBEAT_SECONDS,
     gitTimeoutSeconds: e.AXLE_GIT_TIMEOUT_SECONDS,
     appsetMaxDeleteShare: e.AXLE_APPSET_MAX_DELETE_SHARE,
+    reconcile: { batchSize: e.AXLE_RECONCILE_BATCH, leaseSeconds: e.AXLE_LEASE_SECONDS },
+    reportFlushMs: e.AXLE_REPORT_FLUSH_MS,
     agentAuth: e.AXLE_AGENT_AUTH,
     pki: {
       enrollPort: e.AXLE_GRPC_ENROLL_PORT,

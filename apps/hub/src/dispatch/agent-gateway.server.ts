@@ -27,7 +27,6 @@ import { runWithActor } from '../auth/request-context.js';
 import { EnrollmentService } from '../enrollment/enrollment.service.js';
 import { PkiService } from '../enrollment/pki.service.js';
 import { X509Certificate } from 'node:crypto';
-import { DataSource } from 'typeorm';
 import {
   AgentGatewayService,
   type AgentMessage,
@@ -37,10 +36,10 @@ import { ClustersService } from '../clusters/clusters.service.js';
 import { HUB_CONFIG, type HubConfig } from '../config/hub-config.js';
 import { NotifyBus } from '../database/notify-bus.js';
 import { MetricsService } from '../metrics/metrics.service.js';
-import { ProjectsService } from '../projects/projects.service.js';
-import { BundleStore } from '../render/bundle.store.js';
 import { AgentSession, ProtocolError } from './agent-session.js';
 import { DISCONNECT_CHANNEL, DISPATCH_CHANNEL } from './dispatch.notifier.js';
+import { Dispatcher } from './dispatcher.js';
+import { StatusWriter } from './status-writer.js';
 
 /** Most bytes one gRPC message may carry either way (bundles are gzip-compressed). */
 export const MAX_MESSAGE_BYTES = 16 * 1024 * 1024;
@@ -63,17 +62,15 @@ export class AgentGatewayServer implements OnApplicationBootstrap, OnModuleDestr
     'grpc.http2.min_ping_interval_without_data_ms': 10_000,
   });
   private readonly enrollServer = new Server({ 'grpc.max_receive_message_length': 64 * 1024 });
-  private readonly sessions = new Map<string, AgentSession>();
   private boundPort = 0;
   private boundEnrollPort = 0;
 
   constructor(
-    private readonly ds: DataSource,
     private readonly clusters: ClustersService,
-    private readonly bundles: BundleStore,
+    private readonly dispatcher: Dispatcher,
+    private readonly writer: StatusWriter,
     private readonly bus: NotifyBus,
     private readonly metrics: MetricsService,
-    private readonly projects: ProjectsService,
     private readonly pki: PkiService,
     private readonly enrollment: EnrollmentService,
     private readonly audit: AuditService,
@@ -90,15 +87,12 @@ export class AgentGatewayServer implements OnApplicationBootstrap, OnModuleDestr
   }
 
   async onApplicationBootstrap(): Promise<void> {
-    await this.bus.subscribe(DISPATCH_CHANNEL, (id) => void this.sessions.get(id)?.sync());
+    await this.bus.subscribe(DISPATCH_CHANNEL, (ids) => this.dispatcher.notified(ids.split(',')));
     await this.bus.subscribe(DISCONNECT_CHANNEL, (id) =>
-      this.sessions.get(id)?.close(GrpcStatus.PERMISSION_DENIED, 'cluster removed'),
+      this.dispatcher.session(id)?.close(GrpcStatus.PERMISSION_DENIED, 'cluster removed'),
     );
-    this.bus.onReconnect(() => this.sessions.forEach((s) => void s.sync()));
-    this.clusters.events$.subscribe((e) => {
-      if (e.type === 'removed')
-        this.sessions.get(e.cluster.id)?.close(GrpcStatus.PERMISSION_DENIED, 'cluster removed');
-    });
+    // Notifications may have been missed while the listener was down: deliver everything again.
+    this.bus.onReconnect(() => this.dispatcher.resyncAll());
     this.server.addService(AgentGatewayService, {
       connect: (call: ServerDuplexStream<AgentMessage, HubMessage>) => void this.connect(call),
     });
@@ -147,7 +141,7 @@ export class AgentGatewayServer implements OnApplicationBootstrap, OnModuleDestr
   }
 
   async onModuleDestroy(): Promise<void> {
-    for (const s of this.sessions.values()) s.close(GrpcStatus.UNAVAILABLE, 'hub shutting down');
+    for (const s of this.dispatcher.all()) s.close(GrpcStatus.UNAVAILABLE, 'hub shutting down');
     await new Promise<void>((resolve) => {
       const t = setTimeout(() => {
         this.server.forceShutdown();
@@ -159,7 +153,6 @@ export class AgentGatewayServer implements OnApplicationBootstrap, OnModuleDestr
       });
     });
     this.enrollServer.forceShutdown();
-    await this.clusters.markAllDisconnected([...this.sessions.keys()]).catch(() => undefined);
   }
 
   /** The cluster a call acts for: from its client certificate (mTLS) or bearer token. */
@@ -284,18 +277,12 @@ export class AgentGatewayServer implements OnApplicationBootstrap, OnModuleDestr
     if (call.cancelled) return;
     const cluster = who;
     const session = new AgentSession(cluster.id, cluster.name, call, {
-      ds: this.ds,
-      bundles: this.bundles,
+      writer: this.writer,
       metrics: this.metrics,
-      projects: () => this.projects.all(),
+      host: this.dispatcher,
       heartbeatSeconds: this.config.heartbeatSeconds,
-      onSeen: (id, connected, version) => this.clusters.markSeen(id, connected, version),
     });
-    this.sessions
-      .get(cluster.id)
-      ?.close(GrpcStatus.ALREADY_EXISTS, 'replaced by a newer connection');
-    this.sessions.set(cluster.id, session);
-    this.metrics.agentSessions.set(this.sessions.size);
+    this.dispatcher.add(session);
 
     // Messages are handled strictly in order, one at a time.
     let chain = Promise.resolve();
@@ -313,12 +300,13 @@ export class AgentGatewayServer implements OnApplicationBootstrap, OnModuleDestr
         }),
       );
     });
+    let ended = false;
     const done = () => {
+      if (ended) return;
+      ended = true;
       session.closed = true;
-      if (this.sessions.get(cluster.id) === session) {
-        this.sessions.delete(cluster.id);
-        this.metrics.agentSessions.set(this.sessions.size);
-        void this.clusters.markSeen(cluster.id, false).catch(() => undefined);
+      if (this.dispatcher.remove(session)) {
+        this.writer.agentSeen({ clusterId: cluster.id, connected: false, at: Date.now() });
         this.log.log(`${cluster.name}: disconnected`);
       }
     };

@@ -1,59 +1,71 @@
 import { Logger } from '@nestjs/common';
 import { status as GrpcStatus, type ServerDuplexStream } from '@grpc/grpc-js';
-import type { DataSource } from 'typeorm';
-import {
-  HealthStatus,
-  SyncStatus,
-  type Ack,
-  type AgentMessage,
-  type AppStatus,
-  type Events,
-  type SyncPolicy,
-  type Hello,
-  type HubMessage,
+import type {
+  Ack,
+  AgentMessage,
+  Deploy,
+  Events,
+  Hello,
+  HubMessage,
+  NeedBundle,
 } from '../../../../libs/proto/gen/axle/agent/v1/agent.js';
-import type { HealthState, ResourceState, SyncState } from '../applications/app-target.entity.js';
+import type { DeliveryRow } from '../applications/targets.repository.js';
 import type { MetricsService } from '../metrics/metrics.service.js';
-import type { ProjectPolicy } from '../projects/project-policy.js';
-import type { BundleStore } from '../render/bundle.store.js';
+import type { ProjectGate } from '../projects/project-gate.js';
+import type { ResourceRef } from '../projects/project-policy.js';
+import type { StatusWriter } from './status-writer.js';
+import { statusRow } from './wire.js';
 
-interface DesiredRow {
-  app_id: string;
-  app_name: string;
-  desired_generation: string;
-  desired_bundle_hash: string;
-  desired_revision: string;
-  desired_namespace: string;
-  desired_policy: SyncPolicy;
-  project: string;
-}
+/** Features this hub announces in Welcome (see proto/axle/agent/v1/agent.proto). */
+export const HUB_FEATURES = ['need-bundle'];
 
 interface Held {
   generation: number;
   hash: string;
 }
 
+/** What the dispatcher hands a session for one delivery round. */
+export interface DeliveryContext {
+  gate: ProjectGate;
+  labels: Record<string, string>;
+  resources: Map<string, ResourceRef[]>;
+  bundle(hash: string): Promise<Buffer>;
+}
+
+/** What a session asks of the dispatcher (which owns the database side). */
+export interface SessionHost {
+  /** Deliver to this session: everything (after Hello) or what is pending. */
+  request(session: AgentSession, full: boolean): void;
+  /** The agent holds a newer generation than stored: store `generation` as the desired one. */
+  raiseGeneration(session: AgentSession, appId: string, generation: number): Promise<void>;
+  /** Drop removal notes for applications the agent no longer holds. */
+  forgetRemovalNotes(session: AgentSession, heldAppIds: string[]): Promise<void>;
+}
+
 export interface SessionDeps {
-  ds: DataSource;
-  bundles: BundleStore;
+  writer: StatusWriter;
   metrics: MetricsService;
-  /** Every project's policy (checked again right before dispatch). */
-  projects(): Promise<Map<string, ProjectPolicy>>;
+  host: SessionHost;
   heartbeatSeconds: number;
-  onSeen(clusterId: string, connected: boolean, agentVersion?: string): Promise<void>;
 }
 
 /**
- * The hub's side of one agent stream. It knows what the agent holds (its Hello inventory plus
- * acks since) and sends only what differs from the desired state in PostgreSQL. Desired state is
- * never queued in memory: every sync reads it fresh, so nothing is lost across restarts.
+ * The hub's side of one agent stream: the protocol, and a model of what the agent holds (its
+ * Hello inventory plus what was sent and acknowledged since), so that only what differs is sent
+ * and a bundle the agent already holds travels by hash alone. Desired state is never queued in
+ * memory: the dispatcher reads it from PostgreSQL for every delivery, so nothing is lost across
+ * restarts. Reports go to the write-behind StatusWriter.
  */
 export class AgentSession {
   private readonly log: Logger;
+  /** What the agent holds per application (from Hello and acknowledgements). */
   private readonly held = new Map<string, Held>();
-  private readonly sent = new Map<string, number>();
-  private syncing: Promise<void> | undefined;
-  private again = false;
+  /** The last Deploy sent per application. */
+  private readonly sent = new Map<string, Deploy>();
+  /** Bundles the agent holds: hash → applications that reference it there. */
+  private readonly bundles = new Map<string, number>();
+  /** Hash each application references on the agent, as far as the hub knows. */
+  private readonly appBundle = new Map<string, string>();
   private ready = false;
   closed = false;
 
@@ -77,11 +89,16 @@ export class AgentSession {
       case 'ack':
         return this.onAck(m.value);
       case 'status':
-        return this.onStatus(m.value);
+        assertAppId(m.value.appId);
+        this.deps.writer.status(statusRow(this.clusterId, m.value));
+        return;
       case 'heartbeat':
-        return this.deps.onSeen(this.clusterId, true);
+        this.seen();
+        return;
       case 'events':
         return this.onEvents(m.value);
+      case 'needBundle':
+        return this.onNeedBundle(m.value);
     }
   }
 
@@ -95,13 +112,16 @@ export class AgentSession {
     hello.inventory.forEach((i) => assertAppId(i.appId));
     this.held.clear();
     this.sent.clear();
-    for (const i of hello.inventory)
+    this.bundles.clear();
+    this.appBundle.clear();
+    for (const i of hello.inventory) {
       this.held.set(i.appId, { generation: i.generation, hash: i.bundleHash });
+      this.reference(i.appId, i.bundleHash);
+    }
     this.ready = true;
-    // Removal notes the agent no longer needs: it holds none of those apps any more.
-    await this.deps.ds.query(
-      `DELETE FROM app_removals WHERE cluster_id = $1 AND NOT (app_id = ANY($2::uuid[]))`,
-      [this.clusterId, hello.inventory.map((i) => i.appId)],
+    await this.deps.host.forgetRemovalNotes(
+      this,
+      hello.inventory.map((i) => i.appId),
     );
     await this.write({
       msg: {
@@ -110,240 +130,171 @@ export class AgentSession {
           session: randomId(),
           heartbeatIntervalSeconds: this.deps.heartbeatSeconds,
           cluster: this.clusterName,
+          features: HUB_FEATURES,
         },
       },
     });
-    await this.deps.onSeen(this.clusterId, true, hello.agentVersion.slice(0, 64));
+    this.seen(hello.agentVersion.slice(0, 64));
     this.log.log(
       `connected (agent ${hello.agentVersion || 'unknown'}, holds ${hello.inventory.length} app(s))`,
     );
-    await this.sync();
+    this.deps.host.request(this, true);
+  }
+
+  private seen(agentVersion?: string): void {
+    this.deps.writer.agentSeen({
+      clusterId: this.clusterId,
+      connected: !this.closed,
+      agentVersion,
+      at: Date.now(),
+    });
   }
 
   /** What the agent says happened: stored (bounded) for the application's history. */
-  private async onEvents(ev: Events): Promise<void> {
+  private onEvents(ev: Events): void {
     const events = ev.events.slice(0, 1000).filter((e) => UUID_RE.test(e.appId));
     if (ev.dropped > 0) this.log.warn(`agent dropped ${ev.dropped} event(s) while offline`);
     if (events.length === 0) return;
-    await this.deps.ds.query(
-      `INSERT INTO app_events (app_id, cluster_id, at, type, reason, message, generation, offline)
-       SELECT e.app_id, $1, to_timestamp(e.at / 1000.0), e.type, e.reason, e.message, e.generation, e.offline
-         FROM jsonb_to_recordset($2::jsonb)
-           AS e(app_id uuid, at double precision, type text, reason text, message text, generation bigint, offline boolean)`,
-      [
-        this.clusterId,
-        JSON.stringify(
-          events.map((e) => ({
-            app_id: e.appId,
-            at: e.atUnixMs || Date.now(),
-            type: e.type.slice(0, 16) || 'Normal',
-            reason: e.reason.slice(0, 64),
-            message: e.message.slice(0, 2000),
-            generation: e.generation,
-            offline: e.offline,
-          })),
-        ),
-      ],
+    this.deps.writer.event(
+      events.map((e) => ({
+        appId: e.appId,
+        clusterId: this.clusterId,
+        at: e.atUnixMs || Date.now(),
+        type: e.type.slice(0, 16) || 'Normal',
+        reason: e.reason.slice(0, 64),
+        message: e.message.slice(0, 2000),
+        generation: e.generation,
+        offline: e.offline,
+      })),
     );
   }
 
-  private async onAck(ack: Ack): Promise<void> {
+  private onAck(ack: Ack): void {
     assertAppId(ack.appId);
     const held = this.held.get(ack.appId);
     if (!held || held.generation < ack.generation) {
       // Only the bundle sent with exactly this generation is known to be held; otherwise
       // unknown, so the next deploy carries its bundle again.
-      const sent = this.sentHash.get(ack.appId);
+      const sent = this.sent.get(ack.appId);
       this.held.set(ack.appId, {
         generation: ack.generation,
-        hash: sent && sent.generation === ack.generation ? sent.hash : '',
+        hash: sent && sent.generation === ack.generation ? sent.bundleHash : '',
       });
     }
-    await this.deps.ds.query(
-      `UPDATE app_targets SET acked_generation = GREATEST(acked_generation, $3), updated_at = now()
-       WHERE app_id = $1 AND cluster_id = $2`,
-      [ack.appId, this.clusterId, ack.generation],
-    );
+    this.deps.writer.ack({
+      appId: ack.appId,
+      clusterId: this.clusterId,
+      generation: ack.generation,
+    });
   }
 
-  private async onStatus(s: AppStatus): Promise<void> {
-    assertAppId(s.appId);
-    const resources: ResourceState[] = s.resources.slice(0, 10_000).map((r) => ({
-      group: r.group,
-      version: r.version,
-      kind: r.kind,
-      namespace: r.namespace,
-      name: r.name,
-      sync: syncState(r.sync) ?? 'Unknown',
-      health: healthState(r.health) ?? 'Unknown',
-      ...(r.message ? { message: r.message.slice(0, 2000) } : {}),
-      ...(r.drifted ? { drifted: true } : {}),
-      ...(r.diffs.length
-        ? {
-            diffs: r.diffs.slice(0, 20).map((d) => ({
-              path: d.path.slice(0, 512),
-              desired: d.desired.slice(0, 512),
-              live: d.live.slice(0, 512),
-            })),
-          }
-        : {}),
-      ...(r.requiresPruning ? { requiresPruning: true } : {}),
-      ...(r.syncWave ? { syncWave: r.syncWave } : {}),
-    }));
-    // Latest wins: a report about an older generation, or an older report about the same one, is ignored.
-    await this.deps.ds.query(
-      `UPDATE app_targets SET applied_generation = $3, applied_revision = $4, sync = $5, health = $6,
-         message = $7, resources = $8, last_report_at = to_timestamp($9 / 1000.0), updated_at = now(),
-         drifted = $10, observe_only = $11, operation = $12
-       WHERE app_id = $1 AND cluster_id = $2
-         AND (applied_generation < $3
-              OR (applied_generation = $3
-                  AND (last_report_at IS NULL OR last_report_at <= to_timestamp($9 / 1000.0))))`,
-      [
-        s.appId,
-        this.clusterId,
-        s.generation,
-        s.revision.slice(0, 64) || null,
-        syncState(s.sync) ?? 'Unknown',
-        healthState(s.health) ?? 'Unknown',
-        s.message.slice(0, 4000),
-        JSON.stringify(resources),
-        s.observedAtUnixMs || Date.now(),
-        s.drifted,
-        s.observeOnly,
-        s.operation ? JSON.stringify(s.operation).slice(0, 64 * 1024) : null,
-      ],
+  /** The agent lacks a bundle it was sent by hash: forget that it holds it, send it again. */
+  private onNeedBundle(n: NeedBundle): void {
+    assertAppId(n.appId);
+    this.bundles.delete(n.bundleHash);
+    for (const [app, hash] of this.appBundle) if (hash === n.bundleHash) this.appBundle.delete(app);
+    const last = this.sent.get(n.appId);
+    this.log.warn(
+      `agent lacks bundle ${n.bundleHash.slice(0, 19)} for ${n.appId}; sending it again`,
     );
-  }
-
-  private readonly sentHash = new Map<string, { generation: number; hash: string }>();
-
-  /** Sends what the agent lacks. Runs one at a time; calls during a run cause one more run. */
-  sync(): Promise<void> {
-    if (!this.ready || this.closed) return Promise.resolve();
-    if (this.syncing) {
-      this.again = true;
-      return this.syncing;
+    if (last && last.generation === n.generation && last.bundleHash === n.bundleHash) {
+      this.sent.delete(n.appId);
+      this.deps.host.request(this, true);
     }
-    this.syncing = (async () => {
-      do {
-        this.again = false;
-        await this.syncOnce();
-      } while (this.again && !this.closed);
-    })()
-      // A failed sync (e.g. a database blip) is retried by the next notification or reconnect;
-      // it must never become an unhandled rejection.
-      .catch((e: unknown) => this.log.error(`sync failed: ${(e as Error).message}`))
-      .finally(() => (this.syncing = undefined));
-    return this.syncing;
   }
 
-  private async syncOnce(): Promise<void> {
-    const rows = await this.deps.ds.query<DesiredRow[]>(
-      `SELECT t.app_id, a.name AS app_name, t.desired_generation, t.desired_bundle_hash, t.desired_revision,
-              t.desired_namespace, t.desired_policy, coalesce(a.spec->>'project', 'default') AS project
-         FROM app_targets t JOIN applications a ON a.id = t.app_id
-        WHERE t.cluster_id = $1`,
-      [this.clusterId],
-    );
+  /**
+   * Sends what the agent lacks among `rows` (every target of the cluster when `full`, else the
+   * pending ones) and, when `full`, removes what it holds that is no longer desired.
+   */
+  async deliver(
+    rows: DeliveryRow[],
+    notes: Map<string, boolean>,
+    full: boolean,
+    ctx: DeliveryContext,
+  ): Promise<void> {
+    if (!this.ready || this.closed) return;
+    const cluster = { name: this.clusterName, labels: ctx.labels };
     const desired = new Set<string>();
-    let projects: Map<string, ProjectPolicy> | undefined;
-    let labels: Record<string, string> | undefined;
     for (const row of rows) {
       if (this.closed) return;
-      desired.add(row.app_id);
-      let generation = Number(row.desired_generation);
-      const held = this.held.get(row.app_id);
-      if (held && held.generation === generation && held.hash === row.desired_bundle_hash) continue;
-      if ((this.sent.get(row.app_id) ?? 0) >= generation) continue;
+      desired.add(row.appId);
+      let generation = row.generation;
+      const held = this.held.get(row.appId);
+      if (held && held.generation === generation && held.hash === row.bundleHash) continue;
+      if ((this.sent.get(row.appId)?.generation ?? 0) >= generation) continue;
       if (held && held.generation >= generation) {
         // The agent holds a newer generation than the hub knows (e.g. a restored database):
         // move past it so the agent accepts the desired state.
         generation = held.generation + 1;
-        await this.deps.ds.query(
-          `UPDATE app_targets SET desired_generation = $3 WHERE app_id = $1 AND cluster_id = $2`,
-          [row.app_id, this.clusterId, generation],
-        );
+        await this.deps.host.raiseGeneration(this, row.appId, generation);
       }
       // Last hub-side project check, right before the manifests leave for the cluster.
-      projects ??= await this.deps.projects();
-      labels ??=
-        (
-          await this.deps.ds.query<{ labels: Record<string, string> }[]>(
-            'SELECT labels FROM clusters WHERE id = $1',
-            [this.clusterId],
-          )
-        )[0]?.labels ?? {};
-      const policy = projects.get(row.project);
-      const cluster = { name: this.clusterName, labels };
-      const violations = !policy
-        ? [`project "${row.project}" does not exist`]
-        : [
-            ...policy.checkDestination(cluster, row.desired_namespace),
-            ...policy.checkResources(
-              await this.deps.bundles.resources(row.desired_bundle_hash),
-              row.desired_namespace,
-              cluster,
-            ),
-          ];
+      const violations = ctx.gate.check({
+        project: row.project,
+        cluster,
+        namespace: row.namespace,
+        bundle: { hash: row.bundleHash, resources: ctx.resources.get(row.bundleHash) ?? [] },
+      });
       if (violations.length) {
         this.log.warn(
-          `not dispatching ${row.app_name} generation ${generation}: ${violations.join('; ')}`,
+          `not dispatching ${row.appName} generation ${generation}: ${violations.join('; ')}`,
         );
         this.deps.metrics.dispatchRefused.inc({ cluster: this.clusterName });
         continue;
       }
-      const sameBundle = held?.hash === row.desired_bundle_hash;
-      const bundleGzip = sameBundle
-        ? Buffer.alloc(0)
-        : await this.deps.bundles.getCompressed(row.desired_bundle_hash);
-      await this.write({
-        msg: {
-          $case: 'deploy',
-          value: {
-            appId: row.app_id,
-            appName: row.app_name,
-            generation,
-            revision: row.desired_revision,
-            bundleHash: row.desired_bundle_hash,
-            bundleGzip,
-            namespace: row.desired_namespace,
-            syncPolicy: row.desired_policy,
-          },
-        },
-      });
+      const byHash = (this.bundles.get(row.bundleHash) ?? 0) > 0;
+      const bundleGzip = byHash ? Buffer.alloc(0) : await ctx.bundle(row.bundleHash);
+      const deploy: Deploy = {
+        appId: row.appId,
+        appName: row.appName,
+        generation,
+        revision: row.revision,
+        bundleHash: row.bundleHash,
+        bundleGzip,
+        namespace: row.namespace,
+        syncPolicy: row.policy,
+      };
+      await this.write({ msg: { $case: 'deploy', value: deploy } });
+      // Deploys are handled in order: from here on the agent holds this bundle.
+      this.reference(row.appId, row.bundleHash);
+      this.sent.set(row.appId, { ...deploy, bundleGzip: Buffer.alloc(0) });
       this.deps.metrics.deploysSent.inc({
         cluster: this.clusterName,
-        with_bundle: String(!sameBundle),
+        with_bundle: String(!byHash),
       });
       this.deps.metrics.bundleBytesSent.inc({ cluster: this.clusterName }, bundleGzip.length);
-      this.sent.set(row.app_id, generation);
-      this.sentHash.set(row.app_id, { generation, hash: row.desired_bundle_hash });
     }
-    let gone = [...this.held.keys()].filter((id) => !desired.has(id));
-    if (gone.length) {
-      // A deleted cluster loses its targets with it: that is not a reason to remove its apps.
-      const exists = await this.deps.ds.query<unknown[]>('SELECT 1 FROM clusters WHERE id = $1', [
-        this.clusterId,
-      ]);
-      if (exists.length === 0) {
-        this.close(GrpcStatus.PERMISSION_DENIED, 'cluster removed');
-        gone = [];
-      }
-    }
-    const notes = gone.length
-      ? await this.deps.ds.query<{ app_id: string; prune: boolean }[]>(
-          `SELECT app_id, prune FROM app_removals WHERE cluster_id = $1 AND app_id = ANY($2::uuid[])`,
-          [this.clusterId, gone],
-        )
-      : [];
+    // Removals: every held application no longer desired (full), or those with a removal note.
+    const gone = [...new Set([...this.held.keys(), ...this.sent.keys()])].filter((id) =>
+      full ? !desired.has(id) : notes.has(id),
+    );
     for (const appId of gone) {
+      if (this.closed) return;
       // Without a note (e.g. the cluster was dropped from the app's destinations) resources go.
-      const prune = notes.find((n) => n.app_id === appId)?.prune ?? true;
+      const prune = notes.get(appId) ?? true;
       await this.write({ msg: { $case: 'remove', value: { appId, prune } } });
       this.deps.metrics.removesSent.inc({ cluster: this.clusterName });
       this.held.delete(appId);
       this.sent.delete(appId);
+      this.reference(appId, undefined);
+    }
+  }
+
+  /** Records that application `appId` references `hash` on the agent (or nothing). */
+  private reference(appId: string, hash: string | undefined): void {
+    const prev = this.appBundle.get(appId);
+    if (prev === hash) return;
+    if (prev !== undefined) {
+      const n = (this.bundles.get(prev) ?? 1) - 1;
+      if (n > 0) this.bundles.set(prev, n);
+      else this.bundles.delete(prev);
+    }
+    if (hash) {
+      this.appBundle.set(appId, hash);
+      this.bundles.set(hash, (this.bundles.get(hash) ?? 0) + 1);
+    } else {
+      this.appBundle.delete(appId);
     }
   }
 
@@ -374,39 +325,4 @@ function assertAppId(id: string): void {
 
 function randomId(): string {
   return Math.random().toString(36).slice(2, 12);
-}
-
-/** Maps the wire enum; an unknown value from a newer agent maps to undefined. */
-function syncState(s: SyncStatus): SyncState | undefined {
-  switch (s) {
-    case SyncStatus.SYNC_STATUS_SYNCED:
-      return 'Synced';
-    case SyncStatus.SYNC_STATUS_OUT_OF_SYNC:
-      return 'OutOfSync';
-    case SyncStatus.SYNC_STATUS_UNKNOWN:
-    case SyncStatus.SYNC_STATUS_UNSPECIFIED:
-      return 'Unknown';
-    default:
-      return undefined;
-  }
-}
-
-function healthState(h: HealthStatus): HealthState | undefined {
-  switch (h) {
-    case HealthStatus.HEALTH_STATUS_HEALTHY:
-      return 'Healthy';
-    case HealthStatus.HEALTH_STATUS_PROGRESSING:
-      return 'Progressing';
-    case HealthStatus.HEALTH_STATUS_DEGRADED:
-      return 'Degraded';
-    case HealthStatus.HEALTH_STATUS_SUSPENDED:
-      return 'Suspended';
-    case HealthStatus.HEALTH_STATUS_MISSING:
-      return 'Missing';
-    case HealthStatus.HEALTH_STATUS_UNKNOWN:
-    case HealthStatus.HEALTH_STATUS_UNSPECIFIED:
-      return 'Unknown';
-    default:
-      return undefined;
-  }
 }

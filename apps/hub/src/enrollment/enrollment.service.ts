@@ -1,8 +1,8 @@
 import { Inject, Injectable } from '@nestjs/common';
-import { DataSource } from 'typeorm';
 import { stringify } from 'yaml';
 import { hashToken, newToken } from '../common/tokens.js';
 import { HUB_CONFIG, type HubConfig } from '../config/hub-config.js';
+import { EnrollmentRepository } from './enrollment.repository.js';
 import { PkiService } from './pki.service.js';
 
 export type BootstrapResult =
@@ -13,7 +13,7 @@ export type BootstrapResult =
 @Injectable()
 export class EnrollmentService {
   constructor(
-    private readonly ds: DataSource,
+    private readonly repo: EnrollmentRepository,
     private readonly pki: PkiService,
     @Inject(HUB_CONFIG) private readonly config: HubConfig,
   ) {}
@@ -21,39 +21,23 @@ export class EnrollmentService {
   async issueBootstrapToken(clusterId: string): Promise<{ token: string; expiresAt: Date }> {
     const token = newToken('axle_boot');
     const expiresAt = new Date(Date.now() + this.config.pki.bootstrapTokenSeconds * 1000);
-    await this.ds.query(
-      `INSERT INTO enrollment_tokens (token_hash, cluster_id, expires_at) VALUES ($1, $2, $3)`,
-      [hashToken(token), clusterId, expiresAt],
-    );
+    await this.repo.insertBootstrapToken(hashToken(token), clusterId, expiresAt);
     return { token, expiresAt };
   }
 
   /** The cluster a usable (unspent, unexpired) bootstrap token enrolls, without spending it. */
   async peek(token: string): Promise<string | undefined> {
-    const rows = await this.ds.query<{ name: string }[]>(
-      `SELECT c.name FROM enrollment_tokens t JOIN clusters c ON c.id = t.cluster_id
-        WHERE t.token_hash = $1 AND t.used_at IS NULL AND t.expires_at > now()`,
-      [hashToken(token)],
-    );
-    return rows[0]?.name;
+    return this.repo.usableTokenCluster(hashToken(token));
   }
 
   /** Spends a bootstrap token: at most one caller ever gets `ok` for a given token. */
   async consume(token: string): Promise<BootstrapResult> {
     const hash = hashToken(token);
-    const [rows] = await this.ds.query<[{ cluster_id: string; name: string }[], number]>(
-      `UPDATE enrollment_tokens t SET used_at = now() FROM clusters c
-        WHERE t.token_hash = $1 AND t.used_at IS NULL AND t.expires_at > now() AND c.id = t.cluster_id
-        RETURNING t.cluster_id, c.name`,
-      [hash],
-    );
-    if (rows[0]) return { ok: true, clusterId: rows[0].cluster_id, cluster: rows[0].name };
-    const seen = await this.ds.query<{ used_at: Date | null }[]>(
-      `SELECT used_at FROM enrollment_tokens WHERE token_hash = $1`,
-      [hash],
-    );
-    if (!seen[0]) return { ok: false, reason: 'unknown' };
-    return { ok: false, reason: seen[0].used_at ? 'used' : 'expired' };
+    const spent = await this.repo.spendToken(hash);
+    if (spent) return { ok: true, ...spent };
+    const seen = await this.repo.tokenState(hash);
+    if (!seen) return { ok: false, reason: 'unknown' };
+    return { ok: false, reason: seen.usedAt ? 'used' : 'expired' };
   }
 
   /** `kubectl apply -f`-ready manifests that run the agent in the cluster and enroll it. */

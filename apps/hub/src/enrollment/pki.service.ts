@@ -1,7 +1,6 @@
 import { Inject, Injectable, Logger } from '@nestjs/common';
 import { readFileSync } from 'node:fs';
 import { hostname } from 'node:os';
-import { DataSource } from 'typeorm';
 import {
   certificateInfo,
   createCertificateAuthority,
@@ -12,6 +11,7 @@ import {
 } from '../../../../libs/pki/src/index.js';
 import { HUB_CONFIG, type HubConfig } from '../config/hub-config.js';
 import { SecretBox } from '../secrets/secret-box.js';
+import { EnrollmentRepository } from './enrollment.repository.js';
 
 /**
  * The hub's certificate authority: supplied as files (AXLE_CA_CERT_FILE/AXLE_CA_KEY_FILE) or made
@@ -25,7 +25,7 @@ export class PkiService {
   private server?: { certPem: string; keyPem: string };
 
   constructor(
-    private readonly ds: DataSource,
+    private readonly repo: EnrollmentRepository,
     private readonly box: SecretBox,
     @Inject(HUB_CONFIG) private readonly config: HubConfig,
   ) {}
@@ -40,19 +40,14 @@ export class PkiService {
       };
       return this.ca;
     }
-    const rows = await this.ds.query<{ cert_pem: string; key_sealed: string }[]>(
-      'SELECT cert_pem, key_sealed FROM hub_ca WHERE id = 1',
-    );
-    if (rows[0]) {
-      this.ca = { certPem: rows[0].cert_pem, keyPem: this.box.open(rows[0].key_sealed) };
+    const stored = await this.repo.ca();
+    if (stored) {
+      this.ca = { certPem: stored.certPem, keyPem: this.box.open(stored.keySealed) };
       return this.ca;
     }
     const made = await createCertificateAuthority({ commonName: 'Axle hub CA', validDays: 3650 });
     // Replicas starting together: the first insert wins and everyone uses that CA.
-    await this.ds.query(
-      `INSERT INTO hub_ca (id, cert_pem, key_sealed) VALUES (1, $1, $2) ON CONFLICT (id) DO NOTHING`,
-      [made.certPem, this.box.seal(made.keyPem)],
-    );
+    await this.repo.insertCaIfAbsent(made.certPem, this.box.seal(made.keyPem));
     this.log.warn('created the hub certificate authority (stored in the database, key sealed)');
     this.ca = undefined;
     return this.authority();
@@ -84,10 +79,7 @@ export class PkiService {
       commonName: cluster,
       validHours: this.config.pki.clientCertHours,
     });
-    await this.ds.query(
-      `INSERT INTO agent_certificates (serial, cluster_id, not_after) VALUES ($1, $2, $3)`,
-      [issued.serial, clusterId, issued.notAfter],
-    );
+    await this.repo.recordCertificate(issued.serial, clusterId, issued.notAfter);
     return issued;
   }
 
@@ -98,36 +90,26 @@ export class PkiService {
     { ok: true; clusterId: string; cluster: string; serial: string } | { ok: false; reason: string }
   > {
     const info = certificateInfo(certPem);
-    const rows = await this.ds.query<
-      { cluster_id: string; name: string; revoked_at: Date | null }[]
-    >(
-      `SELECT c.cluster_id, k.name, c.revoked_at FROM agent_certificates c JOIN clusters k ON k.id = c.cluster_id WHERE c.serial = $1`,
-      [info.serial],
-    );
-    const row = rows[0];
+    const row = await this.repo.certificate(info.serial);
     if (!row)
       return {
         ok: false,
         reason: `certificate ${info.serial} was not issued by this hub (or its cluster was deleted)`,
       };
-    if (row.revoked_at)
+    if (row.revokedAt)
       return {
         ok: false,
-        reason: `certificate ${info.serial} of cluster "${row.name}" is revoked`,
+        reason: `certificate ${info.serial} of cluster "${row.cluster}" is revoked`,
       };
-    if (row.name !== info.commonName)
+    if (row.cluster !== info.commonName)
       return {
         ok: false,
-        reason: `certificate subject "${info.commonName}" does not match cluster "${row.name}"`,
+        reason: `certificate subject "${info.commonName}" does not match cluster "${row.cluster}"`,
       };
-    return { ok: true, clusterId: row.cluster_id, cluster: row.name, serial: info.serial };
+    return { ok: true, clusterId: row.clusterId, cluster: row.cluster, serial: info.serial };
   }
 
   async revokeCluster(clusterId: string): Promise<number> {
-    const [, n] = await this.ds.query<[unknown, number]>(
-      `UPDATE agent_certificates SET revoked_at = now() WHERE cluster_id = $1 AND revoked_at IS NULL`,
-      [clusterId],
-    );
-    return n;
+    return this.repo.revokeCluster(clusterId);
   }
 }

@@ -1,27 +1,29 @@
 import { Inject, Injectable, Logger } from '@nestjs/common';
-import { Subject } from 'rxjs';
-import { DataSource, type Repository } from 'typeorm';
+import { DataSource } from 'typeorm';
 import { HUB_CONFIG, type HubConfig } from '../config/hub-config.js';
 import { GitCache } from '../../../../libs/git/src/index.js';
 import { MetricsService } from '../metrics/metrics.service.js';
 import { CredentialsService } from '../repositories/credentials.service.js';
-import { RepositoryEntity } from './repository.entity.js';
+import { WorkQueue } from '../work/work-queue.js';
+import { GitReposRepository } from './git-repos.repository.js';
+
+const SHA_RE = /^[0-9a-f]{40}$/;
 
 /**
- * Git for the hub: one bare clone per repository, fetched on an interval and on webhooks.
- * When a fetch moves any ref, `changed$` emits the repository URL so only the applications
- * reading that repository are reconciled again.
+ * Git for the hub: one bare clone per repository, fetched on an interval and on webhooks. When a
+ * fetch moves any ref, the applications and ApplicationSets reading that repository are marked
+ * for reconciliation in the same transaction that records the new refs.
  */
 @Injectable()
 export class GitService {
   private readonly log = new Logger('Git');
   readonly cache: GitCache;
-  readonly changed$ = new Subject<string>();
-  private readonly repos: Repository<RepositoryEntity>;
 
   constructor(
     @Inject(HUB_CONFIG) config: HubConfig,
     private readonly ds: DataSource,
+    private readonly repos: GitReposRepository,
+    private readonly work: WorkQueue,
     credentials: CredentialsService,
     metrics: MetricsService,
   ) {
@@ -32,27 +34,30 @@ export class GitService {
       (url) => credentials.forUrl(url),
       (_url, ok) => metrics.gitFetches.inc({ result: ok ? 'ok' : 'error' }),
     );
-    this.repos = ds.getRepository(RepositoryEntity);
   }
 
   /** Fetches `url` now; returns whether any branch or tag moved since the last fetch. */
   async refresh(url: string): Promise<boolean> {
-    const before = (await this.repos.findOneBy({ url }))?.refs ?? {};
+    const before = (await this.repos.refs([url])).get(url) ?? {};
     let refs: Record<string, string>;
     try {
       refs = await this.cache.fetch(url, { force: true });
     } catch (e) {
       const message = (e as Error).message;
-      await this.repos.upsert({ url, lastError: message, lastFetchedAt: new Date() }, ['url']);
+      await this.repos.recordFailure(url, message);
       this.log.warn(message);
       return false;
     }
-    await this.repos.upsert({ url, refs, lastError: null, lastFetchedAt: new Date() }, ['url']);
     const moved = !sameRefs(before, refs);
-    if (moved) {
-      this.log.log(`${url}: refs changed`);
-      this.changed$.next(url);
-    }
+    await this.ds.transaction(async (tx) => {
+      await this.repos.recordFetch(tx, url, refs);
+      if (moved) {
+        const reason = `refs of ${url} moved`;
+        await this.work.apps({ repoURL: url }, reason, tx);
+        await this.work.appsets({ readsRepo: url }, reason, tx);
+      }
+    });
+    if (moved) this.log.log(`${url}: refs changed`);
     return moved;
   }
 
@@ -62,9 +67,42 @@ export class GitService {
    * replica that has not polled yet never deploys (or generates from) an older commit.
    */
   async resolve(url: string, revision: string): Promise<string> {
+    const [r] = await this.resolveMany([{ url, revision }]);
+    if (r instanceof Error) throw r;
+    return r;
+  }
+
+  /** Resolves many (repository, revision) pairs: each distinct pair once, shared refs read once. */
+  async resolveMany(pairs: { url: string; revision: string }[]): Promise<(string | Error)[]> {
+    const named = pairs.filter((p) => !SHA_RE.test(p.revision)).map((p) => p.url);
+    const shared = named.length
+      ? await this.repos.refs(named)
+      : new Map<string, Record<string, string>>();
+    const memo = new Map<string, Promise<string>>();
+    return Promise.all(
+      pairs.map(async ({ url, revision }) => {
+        const id = `${url}\u0000${revision}`;
+        let p = memo.get(id);
+        if (!p) {
+          p = this.resolveOne(url, revision, shared.get(url) ?? {});
+          memo.set(id, p);
+        }
+        try {
+          return await p;
+        } catch (e) {
+          return e instanceof Error ? e : new Error(String(e));
+        }
+      }),
+    );
+  }
+
+  private async resolveOne(
+    url: string,
+    revision: string,
+    shared: Record<string, string>,
+  ): Promise<string> {
     const local = await this.cache.resolve(url, revision);
-    if (/^[0-9a-f]{40}$/.test(revision)) return local;
-    const shared = (await this.repos.findOneBy({ url }))?.refs ?? {};
+    if (SHA_RE.test(revision)) return local;
     const known =
       revision === 'HEAD'
         ? shared['refs/axle/HEAD']
@@ -77,12 +115,8 @@ export class GitService {
   }
 
   /** Every repository some application or ApplicationSet generator reads. */
-  async knownRepositories(): Promise<string[]> {
-    const rows = await this.ds.query<{ url: string }[]>(
-      `SELECT spec->'source'->>'repoURL' AS url FROM applications
-       UNION SELECT unnest(repos) FROM application_sets ORDER BY 1`,
-    );
-    return rows.map((r) => r.url).filter((u) => u && u !== '*');
+  knownRepositories(): Promise<string[]> {
+    return this.repos.known();
   }
 
   /** Fetches every known repository, a few at a time. */

@@ -1,6 +1,7 @@
 import { Injectable } from '@nestjs/common';
 import { Counter, Gauge, Histogram, Registry, collectDefaultMetrics } from 'prom-client';
-import { DataSource } from 'typeorm';
+import { TargetsRepository } from '../applications/targets.repository.js';
+import { ClustersRepository } from '../clusters/clusters.repository.js';
 
 /**
  * Prometheus metrics for the hub. Fleet state (apps × clusters by sync and health) is read from
@@ -64,11 +65,58 @@ export class MetricsService {
     registers: [this.registry],
   });
 
-  readonly reconcileDuration = new Histogram({
-    name: 'axle_app_reconcile_duration_seconds',
-    help: 'Time to resolve, render and plan one application',
+  readonly reconcileBatchDuration = new Histogram({
+    name: 'axle_reconcile_batch_duration_seconds',
+    help: 'Time to reconcile one batch of applications (resolve, render, check, write)',
     labelNames: ['result'] as const,
-    buckets: [0.01, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10, 30],
+    buckets: [0.01, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10, 30, 60],
+    registers: [this.registry],
+  });
+
+  readonly appsReconciled = new Counter({
+    name: 'axle_apps_reconciled_total',
+    help: 'Applications reconciled, by result (ok, failed: a condition was recorded)',
+    labelNames: ['result'] as const,
+    registers: [this.registry],
+  });
+
+  readonly targetsChanged = new Counter({
+    name: 'axle_targets_changed_total',
+    help: 'Application × cluster targets whose desired generation moved',
+    registers: [this.registry],
+  });
+
+  readonly reportsWritten = new Counter({
+    name: 'axle_agent_reports_written_total',
+    help: 'Agent reports stored (write-behind), by kind: status, ack, event',
+    labelNames: ['kind'] as const,
+    registers: [this.registry],
+  });
+
+  readonly reportFlushDuration = new Histogram({
+    name: 'axle_agent_report_flush_duration_seconds',
+    help: 'Time to store one write-behind batch of agent reports',
+    buckets: [0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5],
+    registers: [this.registry],
+  });
+
+  readonly eventsDropped = new Counter({
+    name: 'axle_agent_events_dropped_total',
+    help: 'Agent events dropped because the database could not take them in time',
+    registers: [this.registry],
+  });
+
+  readonly dispatchRoundDuration = new Histogram({
+    name: 'axle_dispatch_round_duration_seconds',
+    help: 'Time to deliver one round of desired state to the notified agent streams',
+    buckets: [0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10],
+    registers: [this.registry],
+  });
+
+  readonly dispatchRoundClusters = new Histogram({
+    name: 'axle_dispatch_round_clusters',
+    help: 'Agent streams served by one delivery round',
+    buckets: [1, 10, 100, 1000, 10000],
     registers: [this.registry],
   });
 
@@ -79,7 +127,7 @@ export class MetricsService {
     registers: [this.registry],
   });
 
-  constructor(ds: DataSource) {
+  constructor(targets: TargetsRepository, clusters: ClustersRepository) {
     collectDefaultMetrics({ register: this.registry, prefix: 'axle_hub_' });
     new Gauge({
       name: 'axle_app_targets',
@@ -88,11 +136,7 @@ export class MetricsService {
       registers: [this.registry],
       async collect() {
         this.reset();
-        const rows = await ds.query<{ sync: string; health: string; n: string; behind: boolean }[]>(
-          `SELECT CASE WHEN applied_generation < desired_generation THEN 'OutOfSync' ELSE sync END AS sync,
-                  health, count(*) AS n
-             FROM app_targets GROUP BY 1, 2`,
-        );
+        const rows = await targets.fleetCounts();
         for (const r of rows) this.set({ sync: r.sync, health: r.health }, Number(r.n));
       },
     });
@@ -103,9 +147,7 @@ export class MetricsService {
       registers: [this.registry],
       async collect() {
         this.reset();
-        const rows = await ds.query<{ connected: boolean; n: string }[]>(
-          `SELECT connected, count(*) AS n FROM clusters GROUP BY 1`,
-        );
+        const rows = await clusters.countByConnection();
         for (const r of rows) this.set({ connected: String(r.connected) }, Number(r.n));
       },
     });

@@ -1,29 +1,31 @@
 import { Injectable } from '@nestjs/common';
-import { DataSource, QueryFailedError, type Repository } from 'typeorm';
+import { QueryFailedError } from 'typeorm';
+import { ApplicationsRepository } from '../applications/applications.repository.js';
 import { AuditService } from '../audit/audit.service.js';
-import { Conflict, NotFound, ValidationFailed } from '../common/validation.js';
+import { Conflict, NotFound } from '../common/validation.js';
+import { WorkQueue } from '../work/work-queue.js';
+import { ProjectGate } from './project-gate.js';
 import { ProjectPolicy, type ProjectSpec } from './project-policy.js';
 import { ProjectEntity } from './project.entity.js';
+import { ProjectsRepository } from './projects.repository.js';
 
 /**
  * Projects bound what applications may use: repositories, destinations (clusters by label,
- * namespaces) and kinds. They are checked when an application is created or generated, again when
- * its manifests are rendered and before every dispatch.
+ * namespaces) and kinds. They are checked through one ProjectGate when an application is created
+ * or generated, after its manifests are rendered and before every dispatch.
  */
 @Injectable()
 export class ProjectsService {
-  private readonly repo: Repository<ProjectEntity>;
-
   constructor(
-    ds: DataSource,
+    private readonly repo: ProjectsRepository,
+    private readonly apps: ApplicationsRepository,
     private readonly audit: AuditService,
-  ) {
-    this.repo = ds.getRepository(ProjectEntity);
-  }
+    private readonly work: WorkQueue,
+  ) {}
 
   async create(name: string, spec: ProjectSpec): Promise<ProjectEntity> {
     try {
-      await this.repo.save(this.repo.create({ name, spec }));
+      await this.repo.insert(name, spec);
     } catch (e) {
       if (e instanceof QueryFailedError && (e as { code?: string }).code === '23505') {
         throw new Conflict(`project "${name}" already exists`);
@@ -37,48 +39,36 @@ export class ProjectsService {
   async update(name: string, spec: ProjectSpec): Promise<ProjectEntity> {
     const p = await this.get(name);
     const before = p.spec;
-    p.spec = spec;
-    await this.repo.save(p);
+    await this.repo.updateSpec(name, spec);
     await this.audit.record('project.update', 'Project', name, before, spec);
-    return p;
+    // What the project now allows or refuses applies to its applications and generators.
+    await this.work.apps({ project: name }, `project ${name} updated`);
+    await this.work.appsets({ all: true }, `project ${name} updated`);
+    return this.get(name);
   }
 
   async delete(name: string): Promise<void> {
     if (name === 'default') throw new Conflict('the default project cannot be deleted');
     const p = await this.get(name);
-    const [{ n }] = await this.repo.query<{ n: string }[]>(
-      `SELECT count(*) AS n FROM applications WHERE coalesce(spec->>'project', 'default') = $1`,
-      [name],
-    );
-    if (Number(n) > 0) throw new Conflict(`project "${name}" is used by ${n} application(s)`);
-    await this.repo.delete({ name });
+    const n = await this.apps.countInProject(name);
+    if (n > 0) throw new Conflict(`project "${name}" is used by ${n} application(s)`);
+    await this.repo.delete(name);
     await this.audit.record('project.delete', 'Project', name, p.spec, undefined);
   }
 
   list(): Promise<ProjectEntity[]> {
-    return this.repo.find({ order: { name: 'ASC' } });
+    return this.repo.list();
   }
 
   async get(name: string): Promise<ProjectEntity> {
-    const p = await this.repo.findOneBy({ name });
+    const p = await this.repo.findByName(name);
     if (!p) throw new NotFound(`project "${name}" not found`);
     return p;
   }
 
-  /** The policy of a project; a missing project is a client error naming the field. */
-  async policy(name: string, field = 'project'): Promise<ProjectPolicy> {
-    const p = await this.repo.findOneBy({ name });
-    if (!p)
-      throw new ValidationFailed('invalid application', [
-        { field, reason: `project "${name}" does not exist` },
-      ]);
-    return new ProjectPolicy(p.name, p.spec);
-  }
-
-  /** Every project's policy, for bulk checks (ApplicationSet generation, dispatch). */
-  async all(): Promise<Map<string, ProjectPolicy>> {
-    return new Map(
-      (await this.repo.find()).map((p) => [p.name, new ProjectPolicy(p.name, p.spec)]),
-    );
+  /** A gate over every project as stored now (one small read). */
+  async gate(): Promise<ProjectGate> {
+    const all = await this.repo.list();
+    return new ProjectGate(new Map(all.map((p) => [p.name, new ProjectPolicy(p.name, p.spec)])));
   }
 }

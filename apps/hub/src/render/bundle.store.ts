@@ -1,70 +1,96 @@
 import { Injectable } from '@nestjs/common';
-import { DataSource, type Repository } from 'typeorm';
 import { compressBundle, resourceKey, type Bundle } from '../../../../libs/manifests/src/index.js';
 import type { ResourceRef } from '../projects/project-policy.js';
-import { BundleEntity } from './bundle.entity.js';
+import { BundlesRepository } from './bundles.repository.js';
 
-/** Content-addressed storage of rendered bundles, with a small in-memory cache of hot ones. */
+/** Most compressed bytes of bundles kept in memory (hot bundles are sent to many agents). */
+const CONTENT_CACHE_BYTES = 64 * 1024 * 1024;
+const RESOURCE_CACHE_ENTRIES = 20_000;
+
+/**
+ * Content-addressed bundles: stored once per hash, with the compressed content and the
+ * resource list of hot ones kept in memory (bounded, least recently used first out).
+ */
 @Injectable()
 export class BundleStore {
-  private readonly repo: Repository<BundleEntity>;
-  private readonly cache = new Map<string, Buffer>();
+  private readonly content = new Map<string, Buffer>();
+  private contentBytes = 0;
   private readonly resourceCache = new Map<string, ResourceRef[]>();
-  private static readonly CACHE_ENTRIES = 256;
 
-  constructor(ds: DataSource) {
-    this.repo = ds.getRepository(BundleEntity);
-  }
+  constructor(private readonly repo: BundlesRepository) {}
 
   async put(bundle: Bundle): Promise<void> {
-    if (this.cache.has(bundle.hash)) return;
+    if (this.content.has(bundle.hash)) return;
     const content = compressBundle(bundle.json);
     const resources: ResourceRef[] = bundle.objects.map((o) => {
       const k = resourceKey(o);
       return { group: k.group, kind: k.kind, namespace: k.namespace, name: k.name };
     });
-    await this.repo.query(
-      `INSERT INTO manifest_bundles (hash, content, size_bytes, object_count, resources)
-       VALUES ($1, $2, $3, $4, $5) ON CONFLICT (hash) DO NOTHING`,
-      [
-        bundle.hash,
-        content,
-        Buffer.byteLength(bundle.json),
-        bundle.objects.length,
-        JSON.stringify(resources),
-      ],
-    );
-    this.resourceCache.set(bundle.hash, resources);
+    await this.repo.put({
+      hash: bundle.hash,
+      content,
+      sizeBytes: Buffer.byteLength(bundle.json),
+      objectCount: bundle.objects.length,
+      resources,
+    });
+    this.rememberResources(bundle.hash, resources);
     this.remember(bundle.hash, content);
   }
 
   /** What a bundle contains (group, kind, namespace, name per object). */
   async resources(hash: string): Promise<ResourceRef[]> {
-    const hit = this.resourceCache.get(hash);
-    if (hit) return hit;
-    const rows = await this.repo.query<{ resources: ResourceRef[] }[]>(
-      'SELECT resources FROM manifest_bundles WHERE hash = $1',
-      [hash],
-    );
-    if (!rows[0]) throw new Error(`bundle ${hash} is missing`);
-    this.resourceCache.set(hash, rows[0].resources);
-    return rows[0].resources;
+    return (await this.resourcesOf([hash])).get(hash)!;
+  }
+
+  /** What each bundle contains, in one round trip for those not in memory. */
+  async resourcesOf(hashes: string[]): Promise<Map<string, ResourceRef[]>> {
+    const out = new Map<string, ResourceRef[]>();
+    const missing: string[] = [];
+    for (const h of new Set(hashes)) {
+      const hit = this.resourceCache.get(h);
+      if (hit) out.set(h, hit);
+      else missing.push(h);
+    }
+    if (missing.length) {
+      const rows = await this.repo.resources(missing);
+      for (const h of missing) {
+        const r = rows.get(h);
+        if (!r) throw new Error(`bundle ${h} is missing`);
+        this.rememberResources(h, r);
+        out.set(h, r);
+      }
+    }
+    return out;
   }
 
   /** gzip-compressed canonical JSON of a bundle. */
   async getCompressed(hash: string): Promise<Buffer> {
-    const hit = this.cache.get(hash);
-    if (hit) return hit;
-    const row = await this.repo.findOneBy({ hash });
-    if (!row) throw new Error(`bundle ${hash} is missing`);
-    this.remember(hash, row.content);
-    return row.content;
+    const hit = this.content.get(hash);
+    if (hit) {
+      this.content.delete(hash);
+      this.content.set(hash, hit);
+      return hit;
+    }
+    const content = await this.repo.content(hash);
+    if (!content) throw new Error(`bundle ${hash} is missing`);
+    this.remember(hash, content);
+    return content;
   }
 
   private remember(hash: string, content: Buffer): void {
-    this.cache.delete(hash);
-    this.cache.set(hash, content);
-    if (this.cache.size > BundleStore.CACHE_ENTRIES)
-      this.cache.delete(this.cache.keys().next().value!);
+    if (content.length > CONTENT_CACHE_BYTES / 4) return;
+    this.content.set(hash, content);
+    this.contentBytes += content.length;
+    while (this.contentBytes > CONTENT_CACHE_BYTES) {
+      const [oldest, buf] = this.content.entries().next().value!;
+      this.content.delete(oldest);
+      this.contentBytes -= buf.length;
+    }
+  }
+
+  private rememberResources(hash: string, resources: ResourceRef[]): void {
+    this.resourceCache.set(hash, resources);
+    if (this.resourceCache.size > RESOURCE_CACHE_ENTRIES)
+      this.resourceCache.delete(this.resourceCache.keys().next().value!);
   }
 }

@@ -7,13 +7,21 @@ import {
   type RenderContext,
   type RenderResult,
   type RenderSource,
+  type RenderTool,
 } from '../../../../libs/render/src/index.js';
 import type { ApplicationSpec } from '../applications/application.schemas.js';
 import { HUB_CONFIG, type HubConfig } from '../config/hub-config.js';
-import { DataSource } from 'typeorm';
 import { GitService } from '../git/git.service.js';
 import { MetricsService } from '../metrics/metrics.service.js';
 import { BundleStore } from './bundle.store.js';
+import { BundlesRepository } from './bundles.repository.js';
+
+export interface RenderRequest {
+  appName: string;
+  spec: ApplicationSpec;
+  /** The commit to render at (ignored for Helm repository charts). */
+  commit: string;
+}
 
 /**
  * Rendering for the hub: plain directories, Kustomize, Helm (from git or a chart repository) and
@@ -25,11 +33,12 @@ export class RenderService implements OnModuleDestroy {
   private readonly log = new Logger('Render');
   readonly renderer: Renderer;
   private readonly inflight = new Map<string, Promise<string>>();
+  private readonly tools = new Map<string, Promise<RenderTool>>();
 
   constructor(
     git: GitService,
-    private readonly ds: DataSource,
-    private readonly bundles: BundleStore,
+    private readonly bundles: BundlesRepository,
+    private readonly store: BundleStore,
     private readonly metrics: MetricsService,
     @Inject(HUB_CONFIG) config: HubConfig,
   ) {
@@ -49,56 +58,103 @@ export class RenderService implements OnModuleDestroy {
     });
   }
 
-  /**
-   * Renders an application's source at `commit` (ignored for Helm repository charts) into a stored
-   * bundle and returns its hash. A render key seen before (same repository, commit, path, tool,
-   * options and parameters) is answered from the cache without running anything.
-   */
+  /** Renders one application (see renderMany). */
   async renderToStore(name: string, spec: ApplicationSpec, commit: string): Promise<string> {
-    const { source } = spec;
+    const [r] = await this.renderMany([{ appName: name, spec, commit }]);
+    if (r instanceof Error) throw r;
+    return r;
+  }
+
+  /**
+   * Renders many applications' sources into stored bundles and answers each with its bundle hash
+   * or its error. Each distinct render key (repository, commit, path, tool, options, parameters,
+   * and for Helm and plugins the application's name and namespace) is looked up in the render
+   * cache once, in one round trip for all, and rendered at most once; requests that share a key
+   * share its result. Helm repository charts on a floating version are never cached.
+   */
+  async renderMany(reqs: RenderRequest[]): Promise<(string | Error)[]> {
+    const prepared = await Promise.all(reqs.map((r) => this.prepare(r)));
+    const keys = [
+      ...new Set(prepared.flatMap((p) => (p instanceof Error || !p.key ? [] : [p.key]))),
+    ];
+    const cached = keys.length ? await this.bundles.cached(keys) : new Map<string, string>();
+    const runs = new Map<string, Promise<string>>();
+    let rendered = 0;
+    const results = await Promise.all(
+      prepared.map(async (p, i) => {
+        if (p instanceof Error) return p;
+        const hit = p.key ? cached.get(p.key) : undefined;
+        if (hit) return hit;
+        const runKey = p.key ?? `floating:${i}`;
+        let run = runs.get(runKey);
+        if (!run) {
+          rendered++;
+          run = this.renderOnce(p.src, p.ctx, p.key);
+          runs.set(runKey, run);
+        }
+        try {
+          return await run;
+        } catch (e) {
+          return e instanceof Error ? e : new Error(String(e));
+        }
+      }),
+    );
+    const hits = reqs.length - rendered - prepared.filter((p) => p instanceof Error).length;
+    if (hits > 0) this.metrics.renderCacheHits.inc(hits);
+    return results;
+  }
+
+  /** The source, context and exact render key of a request (undefined key: never cached). */
+  private async prepare(
+    req: RenderRequest,
+  ): Promise<{ src: RenderSource; ctx: RenderContext; key?: string } | Error> {
+    const { source } = req.spec;
     const ctx: RenderContext = {
-      appName: name,
-      namespace: spec.destination.namespace,
+      appName: req.appName,
+      namespace: req.spec.destination.namespace,
       revision: source.targetRevision,
     };
     const chartVersion = source.targetRevision === 'HEAD' ? '' : source.targetRevision;
     const src: RenderSource = source.chart
       ? { ...source, commit: '', chartVersion }
-      : { ...source, commit };
+      : { ...source, commit: req.commit };
     // A chart's "latest" or a version range moves without any commit: never cached.
-    if (source.chart && !isExactChartVersion(chartVersion))
-      return this.renderAndStore(src, ctx, undefined);
-    // The exact key (tool resolved): directory and Kustomize renders do not depend on the
-    // application, so every application with this source shares one render.
-    const key = this.renderer.renderKey(
-      { ...src, tool: await this.renderer.resolveTool(src) },
-      ctx,
-    );
-    // Concurrent reconciles of applications with the same source share one render.
-    const running = this.inflight.get(key);
-    if (running) {
-      this.metrics.renderCacheHits.inc();
-      return running;
+    if (source.chart && !isExactChartVersion(chartVersion)) return { src, ctx };
+    try {
+      const tool = await this.toolOf(src);
+      return { src, ctx, key: this.renderer.renderKey({ ...src, tool }, ctx) };
+    } catch (e) {
+      return e instanceof Error ? e : new Error(String(e));
     }
-    const p = this.cachedOrRender(src, ctx, key).finally(() => this.inflight.delete(key));
-    this.inflight.set(key, p);
+  }
+
+  /** The tool of a source, detected once per distinct source (the listing is read from git). */
+  private toolOf(src: RenderSource): Promise<RenderTool> {
+    const id = JSON.stringify(src);
+    let p = this.tools.get(id);
+    if (!p) {
+      p = this.renderer.resolveTool(src);
+      this.tools.set(id, p);
+      // Forget it soon: a batch shares it; the next commit has other sources anyway.
+      void p
+        .catch(() => undefined)
+        .finally(() => setTimeout(() => this.tools.delete(id), 5000).unref());
+    }
     return p;
   }
 
-  private async cachedOrRender(
+  /** Renders one key (concurrent callers on this replica share the run) and stores the bundle. */
+  private renderOnce(
     src: RenderSource,
     ctx: RenderContext,
-    key: string,
+    key: string | undefined,
   ): Promise<string> {
-    const hit = await this.ds.query<{ bundle_hash: string }[]>(
-      'SELECT bundle_hash FROM render_cache WHERE key = $1',
-      [key],
-    );
-    if (hit[0]) {
-      this.metrics.renderCacheHits.inc();
-      return hit[0].bundle_hash;
-    }
-    return this.renderAndStore(src, ctx, key);
+    if (!key) return this.renderAndStore(src, ctx, undefined);
+    const running = this.inflight.get(key);
+    if (running) return running;
+    const p = this.renderAndStore(src, ctx, key).finally(() => this.inflight.delete(key));
+    this.inflight.set(key, p);
+    return p;
   }
 
   private async renderAndStore(
@@ -114,15 +170,8 @@ export class RenderService implements OnModuleDestroy {
       throw e;
     }
     this.metrics.renders.inc({ tool: result.tool, result: 'ok' });
-    await this.bundles.put(result);
-    if (key) {
-      for (const k of new Set([key, result.key])) {
-        await this.ds.query(
-          'INSERT INTO render_cache (key, bundle_hash) VALUES ($1, $2) ON CONFLICT (key) DO NOTHING',
-          [k, result.hash],
-        );
-      }
-    }
+    await this.store.put(result);
+    if (key) await this.bundles.cache([key, result.key], result.hash);
     return result.hash;
   }
 

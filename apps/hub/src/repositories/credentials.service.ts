@@ -1,10 +1,11 @@
 import { Injectable } from '@nestjs/common';
-import { DataSource, QueryFailedError, type Repository } from 'typeorm';
+import { QueryFailedError } from 'typeorm';
 import type { GitCredentials } from '../../../../libs/git/src/index.js';
 import { AuditService } from '../audit/audit.service.js';
 import { Conflict, NotFound } from '../common/validation.js';
 import { SecretBox } from '../secrets/secret-box.js';
-import { RepositoryCredentialEntity } from './repository-credential.entity.js';
+import type { RepositoryCredentialEntity } from './repository-credential.entity.js';
+import { CredentialsRepository } from './credentials.repository.js';
 import type { CreateCredential } from './credentials.schemas.js';
 
 export interface CredentialView {
@@ -20,15 +21,11 @@ export interface CredentialView {
 /** Repository credentials, matched by URL prefix, sealed at rest, redacted everywhere. */
 @Injectable()
 export class CredentialsService {
-  private readonly repo: Repository<RepositoryCredentialEntity>;
-
   constructor(
-    ds: DataSource,
+    private readonly repo: CredentialsRepository,
     private readonly box: SecretBox,
     private readonly audit: AuditService,
-  ) {
-    this.repo = ds.getRepository(RepositoryCredentialEntity);
-  }
+  ) {}
 
   async create(input: CreateCredential): Promise<CredentialView> {
     const secret = input.type === 'https' ? input.password : input.sshPrivateKey;
@@ -58,12 +55,12 @@ export class CredentialsService {
   }
 
   async list(): Promise<CredentialView[]> {
-    return (await this.repo.find({ order: { urlPrefix: 'ASC' } })).map(view);
+    return (await this.repo.list()).map(view);
   }
 
   async delete(urlPrefix: string): Promise<void> {
     const c = await this.get(urlPrefix);
-    await this.repo.delete({ id: c.id });
+    await this.repo.delete(c.id);
     await this.audit.record(
       'credentials.delete',
       'RepositoryCredentials',
@@ -76,7 +73,7 @@ export class CredentialsService {
   /** The credentials with the longest URL prefix matching `url`, decrypted, for one git fetch. */
   async forUrl(url: string): Promise<GitCredentials | undefined> {
     // A handful of rows: pick the longest matching prefix here rather than escaping LIKE.
-    const c = (await this.repo.find())
+    const c = (await this.repo.list())
       .filter((r) => prefixMatches(r.urlPrefix, url))
       .sort((a, b) => b.urlPrefix.length - a.urlPrefix.length)[0];
     if (!c) return undefined;
@@ -87,7 +84,7 @@ export class CredentialsService {
   }
 
   private async get(urlPrefix: string): Promise<RepositoryCredentialEntity> {
-    const c = await this.repo.findOneBy({ urlPrefix });
+    const c = await this.repo.findByPrefix(urlPrefix);
     if (!c) throw new NotFound(`no credentials for "${urlPrefix}"`);
     return c;
   }

@@ -7,6 +7,7 @@ import { Enrollment1763872000000 } from './1763872000000-Enrollment.js';
 import { AppEvents1763875000000 } from './1763875000000-AppEvents.js';
 import { TargetDrift1763878000000 } from './1763878000000-TargetDrift.js';
 import { RenderCache1763881000000 } from './1763881000000-RenderCache.js';
+import { FleetScale1764900000000 } from './1764900000000-FleetScale.js';
 
 /** Every migration, oldest first. TypeORM runs the ones not yet recorded. */
 export const MIGRATIONS = [
@@ -19,4 +20,5 @@ export const MIGRATIONS = [
   AppEvents1763875000000,
   TargetDrift1763878000000,
   RenderCache1763881000000,
+  FleetScale1764900000000,
 ];

@@ -129,6 +129,9 @@ export interface AgentMessage {
     | { $case: "status"; value: AppStatus }
     | { $case: "heartbeat"; value: Heartbeat }
     | { $case: "events"; value: Events }
+    | //
+    /** Only to a hub whose Welcome lists the "need-bundle" feature. */
+    { $case: "needBundle"; value: NeedBundle }
     | undefined;
 }
 
@@ -159,6 +162,18 @@ export interface Welcome {
   session: string;
   heartbeatIntervalSeconds: number;
   cluster: string;
+  /** What this hub understands beyond the 0.1 protocol: "need-bundle" (NeedBundle). */
+  features: string[];
+}
+
+/**
+ * A Deploy named a bundle by hash without its bytes, and the agent does not hold it (its store
+ * lost it, say): the hub sends that generation again with the bytes.
+ */
+export interface NeedBundle {
+  appId: string;
+  generation: number;
+  bundleHash: string;
 }
 
 export interface SyncPolicy {
@@ -226,7 +241,10 @@ export interface Deploy {
   revision: string;
   /** sha256 of the canonical, uncompressed bundle (see libs/manifests). */
   bundleHash: string;
-  /** gzip of a JSON array of Kubernetes objects. */
+  /**
+   * gzip of a JSON array of Kubernetes objects; empty when the agent already holds bundle_hash
+   * (see the compatibility note at the top).
+   */
   bundleGzip: Buffer;
   /** Default namespace for namespaced objects that name none. */
   namespace: string;
@@ -385,6 +403,9 @@ export const AgentMessage: MessageFns<AgentMessage> = {
       case "events":
         Events.encode(message.msg.value, writer.uint32(42).fork()).join();
         break;
+      case "needBundle":
+        NeedBundle.encode(message.msg.value, writer.uint32(50).fork()).join();
+        break;
     }
     return writer;
   },
@@ -442,6 +463,14 @@ export const AgentMessage: MessageFns<AgentMessage> = {
             message.msg = { $case: "events", value: Events.decode(reader, reader.uint32()) };
             continue;
           }
+          case 6: {
+            if (tag !== 50) {
+              break;
+            }
+
+            message.msg = { $case: "needBundle", value: NeedBundle.decode(reader, reader.uint32()) };
+            continue;
+          }
         }
         if ((tag & 7) === 4 || tag === 0) {
           break;
@@ -466,6 +495,10 @@ export const AgentMessage: MessageFns<AgentMessage> = {
         ? { $case: "heartbeat", value: Heartbeat.fromJSON(object.heartbeat) }
         : isSet(object.events)
         ? { $case: "events", value: Events.fromJSON(object.events) }
+        : isSet(object.needBundle)
+        ? { $case: "needBundle", value: NeedBundle.fromJSON(object.needBundle) }
+        : isSet(object.need_bundle)
+        ? { $case: "needBundle", value: NeedBundle.fromJSON(object.need_bundle) }
         : undefined,
     };
   },
@@ -482,6 +515,8 @@ export const AgentMessage: MessageFns<AgentMessage> = {
       obj.heartbeat = Heartbeat.toJSON(message.msg.value);
     } else if (message.msg?.$case === "events") {
       obj.events = Events.toJSON(message.msg.value);
+    } else if (message.msg?.$case === "needBundle") {
+      obj.needBundle = NeedBundle.toJSON(message.msg.value);
     }
     return obj;
   },
@@ -519,6 +554,12 @@ export const AgentMessage: MessageFns<AgentMessage> = {
       case "events": {
         if (object.msg?.value !== undefined && object.msg?.value !== null) {
           message.msg = { $case: "events", value: Events.fromPartial(object.msg.value) };
+        }
+        break;
+      }
+      case "needBundle": {
+        if (object.msg?.value !== undefined && object.msg?.value !== null) {
+          message.msg = { $case: "needBundle", value: NeedBundle.fromPartial(object.msg.value) };
         }
         break;
       }
@@ -910,7 +951,7 @@ export const InventoryItem: MessageFns<InventoryItem> = {
 };
 
 function createBaseWelcome(): Welcome {
-  return { session: "", heartbeatIntervalSeconds: 0, cluster: "" };
+  return { session: "", heartbeatIntervalSeconds: 0, cluster: "", features: [] };
 }
 
 export const Welcome: MessageFns<Welcome> = {
@@ -923,6 +964,9 @@ export const Welcome: MessageFns<Welcome> = {
     }
     if (message.cluster !== "") {
       writer.uint32(26).string(message.cluster);
+    }
+    for (const v of message.features) {
+      writer.uint32(34).string(v!);
     }
     return writer;
   },
@@ -964,6 +1008,14 @@ export const Welcome: MessageFns<Welcome> = {
             message.cluster = reader.string();
             continue;
           }
+          case 4: {
+            if (tag !== 34) {
+              break;
+            }
+
+            message.features.push(reader.string());
+            continue;
+          }
         }
         if ((tag & 7) === 4 || tag === 0) {
           break;
@@ -985,6 +1037,7 @@ export const Welcome: MessageFns<Welcome> = {
         ? globalThis.Number(object.heartbeat_interval_seconds)
         : 0,
       cluster: isSet(object.cluster) ? globalThis.String(object.cluster) : "",
+      features: globalThis.Array.isArray(object?.features) ? object.features.map((e: any) => globalThis.String(e)) : [],
     };
   },
 
@@ -999,6 +1052,9 @@ export const Welcome: MessageFns<Welcome> = {
     if (message.cluster !== "") {
       obj.cluster = message.cluster;
     }
+    if (message.features?.length) {
+      obj.features = message.features;
+    }
     return obj;
   },
 
@@ -1010,6 +1066,116 @@ export const Welcome: MessageFns<Welcome> = {
     message.session = object.session ?? "";
     message.heartbeatIntervalSeconds = object.heartbeatIntervalSeconds ?? 0;
     message.cluster = object.cluster ?? "";
+    message.features = object.features?.map((e) => e) || [];
+    return message;
+  },
+};
+
+function createBaseNeedBundle(): NeedBundle {
+  return { appId: "", generation: 0, bundleHash: "" };
+}
+
+export const NeedBundle: MessageFns<NeedBundle> = {
+  encode(message: NeedBundle, writer: BinaryWriter = new BinaryWriter()): BinaryWriter {
+    if (message.appId !== "") {
+      writer.uint32(10).string(message.appId);
+    }
+    if (message.generation !== 0) {
+      writer.uint32(16).int64(message.generation);
+    }
+    if (message.bundleHash !== "") {
+      writer.uint32(26).string(message.bundleHash);
+    }
+    return writer;
+  },
+
+  decode(input: BinaryReader | Uint8Array, length?: number): NeedBundle {
+    const reader = input instanceof BinaryReader ? input : new BinaryReader(input);
+    const previousRecursionDepth = (reader as any).__tsProtoDecodeDepth ?? 0;
+    if (previousRecursionDepth >= 100) {
+      throw new globalThis.Error("protobuf decode recursion limit exceeded");
+    }
+    (reader as any).__tsProtoDecodeDepth = previousRecursionDepth + 1;
+    try {
+      const end = length === undefined ? reader.len : reader.pos + length;
+      const message = createBaseNeedBundle();
+      while (reader.pos < end) {
+        const tag = reader.uint32();
+        switch (tag >>> 3) {
+          case 1: {
+            if (tag !== 10) {
+              break;
+            }
+
+            message.appId = reader.string();
+            continue;
+          }
+          case 2: {
+            if (tag !== 16) {
+              break;
+            }
+
+            message.generation = longToNumber(reader.int64());
+            continue;
+          }
+          case 3: {
+            if (tag !== 26) {
+              break;
+            }
+
+            message.bundleHash = reader.string();
+            continue;
+          }
+        }
+        if ((tag & 7) === 4 || tag === 0) {
+          break;
+        }
+        reader.skip(tag & 7);
+      }
+      return message;
+    } finally {
+      (reader as any).__tsProtoDecodeDepth = previousRecursionDepth;
+    }
+  },
+
+  fromJSON(object: any): NeedBundle {
+    return {
+      appId: isSet(object.appId)
+        ? globalThis.String(object.appId)
+        : isSet(object.app_id)
+        ? globalThis.String(object.app_id)
+        : "",
+      generation: isSet(object.generation) ? globalThis.Number(object.generation) : 0,
+      bundleHash: isSet(object.bundleHash)
+        ? globalThis.String(object.bundleHash)
+        : isSet(object.bundle_hash)
+        ? globalThis.String(object.bundle_hash)
+        : "",
+    };
+  },
+
+  toJSON(message: NeedBundle): unknown {
+    const obj: any = {};
+    if (message.appId !== "") {
+      obj.appId = message.appId;
+    }
+    if (message.generation !== 0) {
+      obj.generation = Math.round(message.generation);
+    }
+    if (message.bundleHash !== "") {
+      obj.bundleHash = message.bundleHash;
+    }
+    return obj;
+  },
+
+  create<I extends Exact<DeepPartial<NeedBundle>, I>>(base?: I): NeedBundle {
+    return NeedBundle.fromPartial(base ?? ({} as any));
+  },
+  fromPartial<I extends Exact<DeepPartial<NeedBundle>, I>>(object: I): NeedBundle {
+    const message = createBaseNeedBundle();
+    message.appId = object.appId ?? "";
+    message.generation = object.generation ?? 0;
+    message.bundleHash = object.bundleHash ?? "";
     return message;
   },
 };

@@ -1,0 +1,271 @@
+import { Injectable } from '@nestjs/common';
+import { DataSource, type Repository } from 'typeorm';
+import { chunks, returned, type Db } from '../database/sql.js';
+import { ApplicationEntity, type AppCondition } from './application.entity.js';
+import type { ApplicationSpec } from './application.schemas.js';
+
+/** What a batch reconcile reads of an application. */
+export interface AppForReconcile {
+  id: string;
+  name: string;
+  spec: ApplicationSpec;
+  specVersion: number;
+  renderedRevision: string | null;
+  renderedBundleHash: string | null;
+  renderedSpecVersion: number | null;
+  conditions: AppCondition[];
+}
+
+/** The outcome of reconciling one application, stored in one statement with the others. */
+export interface ReconciledApp {
+  id: string;
+  specVersion: number;
+  conditions: AppCondition[];
+  /** Absent when the application failed: its last good render stays. */
+  rendered?: { revision: string; bundleHash: string };
+}
+
+/** A generated application to insert or update (ApplicationSets). */
+export interface GeneratedRow {
+  id?: string;
+  name: string;
+  spec: ApplicationSpec;
+  specHash: string;
+}
+
+/** Applications (table `applications`). */
+@Injectable()
+export class ApplicationsRepository {
+  private readonly repo: Repository<ApplicationEntity>;
+
+  constructor(private readonly ds: DataSource) {
+    this.repo = ds.getRepository(ApplicationEntity);
+  }
+
+  findByName(name: string): Promise<ApplicationEntity | null> {
+    return this.repo.findOneBy({ name });
+  }
+
+  list(): Promise<ApplicationEntity[]> {
+    return this.repo.find({ order: { name: 'ASC' } });
+  }
+
+  async insert(db: Db, name: string, spec: ApplicationSpec): Promise<string> {
+    const rows = await db.query<{ id: string }[]>(
+      'INSERT INTO applications (name, spec) VALUES ($1, $2) RETURNING id',
+      [name, JSON.stringify(spec)],
+    );
+    return rows[0].id;
+  }
+
+  /** A new spec; the version is incremented by the database, so concurrent updates each count. */
+  async updateSpec(db: Db, id: string, spec: ApplicationSpec): Promise<void> {
+    await db.query(
+      `UPDATE applications SET spec = $2, spec_version = spec_version + 1, updated_at = now() WHERE id = $1`,
+      [id, JSON.stringify(spec)],
+    );
+  }
+
+  async forReconcile(ids: string[]): Promise<AppForReconcile[]> {
+    const out: AppForReconcile[] = [];
+    for (const part of chunks(ids, 10_000)) {
+      const rows = await this.ds.query<
+        {
+          id: string;
+          name: string;
+          spec: ApplicationSpec;
+          spec_version: number;
+          rendered_revision: string | null;
+          rendered_bundle_hash: string | null;
+          rendered_spec_version: number | null;
+          conditions: AppCondition[];
+        }[]
+      >(
+        `SELECT id, name, spec, spec_version, rendered_revision, rendered_bundle_hash,
+                rendered_spec_version, conditions
+           FROM applications WHERE id = ANY($1::uuid[])`,
+        [part],
+      );
+      for (const r of rows) {
+        out.push({
+          id: r.id,
+          name: r.name,
+          spec: r.spec,
+          specVersion: r.spec_version,
+          renderedRevision: r.rendered_revision,
+          renderedBundleHash: r.rendered_bundle_hash,
+          renderedSpecVersion: r.rendered_spec_version,
+          conditions: r.conditions,
+        });
+      }
+    }
+    return out;
+  }
+
+  /**
+   * Stores reconcile outcomes: conditions always; the render only while the spec is still the
+   * version that was rendered (a newer spec is already marked for another run).
+   */
+  async saveReconciled(db: Db, rows: ReconciledApp[]): Promise<void> {
+    for (const part of chunks(rows, 5000)) {
+      await db.query(
+        `UPDATE applications a SET
+            conditions = r.conditions,
+            rendered_revision = CASE WHEN r.ok AND a.spec_version = r.spec_version THEN r.revision ELSE a.rendered_revision END,
+            rendered_bundle_hash = CASE WHEN r.ok AND a.spec_version = r.spec_version THEN r.bundle_hash ELSE a.rendered_bundle_hash END,
+            rendered_spec_version = CASE WHEN r.ok AND a.spec_version = r.spec_version THEN r.spec_version ELSE a.rendered_spec_version END
+           FROM jsonb_to_recordset($1::jsonb)
+             AS r(id uuid, spec_version integer, ok boolean, revision text, bundle_hash text, conditions jsonb)
+          WHERE a.id = r.id`,
+        [
+          JSON.stringify(
+            part.map((r) => ({
+              id: r.id,
+              spec_version: r.specVersion,
+              ok: r.rendered !== undefined,
+              revision: r.rendered?.revision ?? null,
+              bundle_hash: r.rendered?.bundleHash ?? null,
+              conditions: r.conditions,
+            })),
+          ),
+        ],
+      );
+    }
+  }
+
+  /**
+   * Deletes applications, leaving a removal note per cluster that says whether its agent prunes
+   * the resources; returns the clusters to tell.
+   */
+  async deleteWithNotes(db: Db, ids: string[], prune: boolean): Promise<string[]> {
+    const clusters = new Set<string>();
+    for (const part of chunks(ids, 10_000)) {
+      const rows = await db.query<{ cluster_id: string }[]>(
+        `INSERT INTO app_removals (app_id, cluster_id, prune)
+           SELECT app_id, cluster_id, $2 FROM app_targets WHERE app_id = ANY($1::uuid[])
+         ON CONFLICT (app_id, cluster_id) DO UPDATE SET prune = EXCLUDED.prune
+         RETURNING cluster_id`,
+        [part, prune],
+      );
+      rows.forEach((r) => clusters.add(r.cluster_id));
+      await db.query('DELETE FROM applications WHERE id = ANY($1::uuid[])', [part]);
+    }
+    return [...clusters];
+  }
+
+  // --- ApplicationSets' applications ----------------------------------------------------------
+
+  async ownedBy(
+    appSetId: string,
+    db: Db = this.ds.manager,
+  ): Promise<{ id: string; name: string; specHash: string }[]> {
+    const rows = await db.query<{ id: string; name: string; spec_hash: string | null }[]>(
+      'SELECT id, name, spec_hash FROM applications WHERE app_set_id = $1',
+      [appSetId],
+    );
+    return rows.map((r) => ({ id: r.id, name: r.name, specHash: r.spec_hash ?? '' }));
+  }
+
+  async ownedNames(appSetId: string): Promise<string[]> {
+    const rows = await this.ds.query<{ name: string }[]>(
+      'SELECT name FROM applications WHERE app_set_id = $1 ORDER BY name',
+      [appSetId],
+    );
+    return rows.map((r) => r.name);
+  }
+
+  /** What an ApplicationSet's evaluation depends on of what it owns (and of the projects). */
+  async ownedSummary(
+    appSetId: string,
+  ): Promise<{ count: number; lastUpdate: Date | null; projectsUpdate: Date | null }> {
+    const [r] = await this.ds.query<{ n: string; last: Date | null; projects: Date | null }[]>(
+      `SELECT count(*) AS n, max(updated_at) AS last,
+              (SELECT max(updated_at) FROM projects) AS projects
+         FROM applications WHERE app_set_id = $1`,
+      [appSetId],
+    );
+    return { count: Number(r.n), lastUpdate: r.last, projectsUpdate: r.projects };
+  }
+
+  /** Of `names`, those taken by applications not owned by `appSetId`. */
+  async takenByOthers(names: string[], appSetId: string | null): Promise<Set<string>> {
+    const taken = new Set<string>();
+    for (const part of chunks(names, 20_000)) {
+      const rows = await this.ds.query<{ name: string }[]>(
+        'SELECT name FROM applications WHERE name = ANY($1) AND app_set_id IS DISTINCT FROM $2',
+        [part, appSetId],
+      );
+      rows.forEach((r) => taken.add(r.name));
+    }
+    return taken;
+  }
+
+  /** Inserts generated applications; returns their ids in order. */
+  async insertGenerated(db: Db, appSetId: string, rows: GeneratedRow[]): Promise<string[]> {
+    const ids: string[] = [];
+    for (const part of chunks(rows, 2000)) {
+      const out = await db.query<{ id: string; name: string }[]>(
+        `INSERT INTO applications (name, spec, app_set_id, spec_hash)
+           SELECT r.name, r.spec, $1, r.spec_hash
+             FROM jsonb_to_recordset($2::jsonb) AS r(name text, spec jsonb, spec_hash text)
+         RETURNING id, name`,
+        [
+          appSetId,
+          JSON.stringify(part.map((r) => ({ name: r.name, spec: r.spec, spec_hash: r.specHash }))),
+        ],
+      );
+      const byName = new Map(out.map((o) => [o.name, o.id]));
+      ids.push(...part.map((r) => byName.get(r.name)!));
+    }
+    return ids;
+  }
+
+  async updateGenerated(db: Db, rows: (GeneratedRow & { id: string })[]): Promise<void> {
+    for (const part of chunks(rows, 2000)) {
+      await db.query(
+        `UPDATE applications a SET spec = r.spec, spec_hash = r.spec_hash,
+                spec_version = a.spec_version + 1, updated_at = now()
+           FROM jsonb_to_recordset($1::jsonb) AS r(id uuid, spec jsonb, spec_hash text)
+          WHERE a.id = r.id`,
+        [JSON.stringify(part.map((r) => ({ id: r.id, spec: r.spec, spec_hash: r.specHash })))],
+      );
+    }
+  }
+
+  async ownedIds(db: Db, appSetId: string): Promise<string[]> {
+    const rows = await db.query<{ id: string }[]>(
+      'SELECT id FROM applications WHERE app_set_id = $1',
+      [appSetId],
+    );
+    return rows.map((r) => r.id);
+  }
+
+  // --- other aggregates' questions --------------------------------------------------------------
+
+  async countInProject(project: string): Promise<number> {
+    const [{ n }] = await this.ds.query<{ n: string }[]>(
+      `SELECT count(*) AS n FROM applications WHERE coalesce(spec->>'project', 'default') = $1`,
+      [project],
+    );
+    return Number(n);
+  }
+
+  /** Every repository an application reads. */
+  async sourceRepoURLs(): Promise<string[]> {
+    const rows = await this.ds.query<{ url: string }[]>(
+      `SELECT DISTINCT spec->'source'->>'repoURL' AS url FROM applications`,
+    );
+    return rows.map((r) => r.url);
+  }
+
+  async deletedIds(ids: string[]): Promise<string[]> {
+    const present = new Set<string>();
+    for (const part of chunks(ids, 20_000)) {
+      const rows = returned<{ id: string }>(
+        await this.ds.query('SELECT id FROM applications WHERE id = ANY($1::uuid[])', [part]),
+      );
+      rows.forEach((r) => present.add(r.id));
+    }
+    return ids.filter((i) => !present.has(i));
+  }
+}

@@ -1,0 +1,456 @@
+import { Injectable } from '@nestjs/common';
+import { DataSource } from 'typeorm';
+import type { SyncPolicy } from '../../../../libs/proto/gen/axle/agent/v1/agent.js';
+import { ClusterEntity } from '../clusters/cluster.entity.js';
+import { chunks, returned, type Db } from '../database/sql.js';
+import {
+  AppTargetEntity,
+  type HealthState,
+  type ResourceState,
+  type SyncState,
+} from './app-target.entity.js';
+
+/** The desired state of one application on one cluster. */
+export interface DesiredTarget {
+  appId: string;
+  clusterId: string;
+  bundleHash: string;
+  revision: string;
+  namespace: string;
+  policy: SyncPolicy;
+}
+
+/** What a session needs to deliver a target. */
+export interface DeliveryRow {
+  appId: string;
+  appName: string;
+  clusterId: string;
+  generation: number;
+  bundleHash: string;
+  revision: string;
+  namespace: string;
+  policy: SyncPolicy;
+  project: string;
+}
+
+/** An agent's report about one application, as stored. */
+export interface StatusRow {
+  appId: string;
+  clusterId: string;
+  generation: number;
+  revision: string | null;
+  sync: SyncState;
+  health: HealthState;
+  message: string;
+  resources: ResourceState[];
+  observedAt: number;
+  drifted: boolean;
+  observeOnly: boolean;
+  operation: string | null;
+}
+
+export interface AckRow {
+  appId: string;
+  clusterId: string;
+  generation: number;
+}
+
+export interface EventRow {
+  appId: string;
+  clusterId: string;
+  at: number;
+  type: string;
+  reason: string;
+  message: string;
+  generation: number;
+  offline: boolean;
+}
+
+export interface HistoryRow {
+  appId: string;
+  revision: string;
+  bundleHash: string;
+  specVersion: number;
+  clusters: number;
+  reason: string;
+  replica: string;
+  startedAt: Date;
+}
+
+interface RawDelivery {
+  app_id: string;
+  app_name: string;
+  cluster_id: string;
+  desired_generation: string;
+  desired_bundle_hash: string;
+  desired_revision: string;
+  desired_namespace: string;
+  desired_policy: SyncPolicy;
+  project: string;
+}
+
+const DELIVERY_COLUMNS = `t.app_id, a.name AS app_name, t.cluster_id, t.desired_generation, t.desired_bundle_hash,
+  t.desired_revision, t.desired_namespace, t.desired_policy, coalesce(a.spec->>'project', 'default') AS project`;
+
+/**
+ * Applications × clusters (table `app_targets`) and what hangs off them: removal notes, the
+ * history of desired states, and the events agents report.
+ */
+@Injectable()
+export class TargetsRepository {
+  constructor(private readonly ds: DataSource) {}
+
+  // --- desired state ----------------------------------------------------------------------------
+
+  /** The desired state now stored for these applications. */
+  async desiredOf(appIds: string[]): Promise<DesiredTarget[]> {
+    const out: DesiredTarget[] = [];
+    for (const part of chunks(appIds, 10_000)) {
+      const rows = await this.ds.query<
+        {
+          app_id: string;
+          cluster_id: string;
+          desired_bundle_hash: string;
+          desired_revision: string;
+          desired_namespace: string;
+          desired_policy: SyncPolicy;
+        }[]
+      >(
+        `SELECT app_id, cluster_id, desired_bundle_hash, desired_revision, desired_namespace, desired_policy
+           FROM app_targets WHERE app_id = ANY($1::uuid[])`,
+        [part],
+      );
+      for (const r of rows) {
+        out.push({
+          appId: r.app_id,
+          clusterId: r.cluster_id,
+          bundleHash: r.desired_bundle_hash,
+          revision: r.desired_revision,
+          namespace: r.desired_namespace,
+          policy: r.desired_policy,
+        });
+      }
+    }
+    return out;
+  }
+
+  /**
+   * Writes new desired state in set-based statements: a new target starts at generation 1, a
+   * changed one moves to the next generation. Returns the targets that changed.
+   */
+  async upsertDesired(
+    db: Db,
+    rows: DesiredTarget[],
+  ): Promise<{ appId: string; clusterId: string }[]> {
+    const out: { appId: string; clusterId: string }[] = [];
+    for (const part of chunks(rows, 5000)) {
+      const changed = await db.query<{ app_id: string; cluster_id: string }[]>(
+        `INSERT INTO app_targets (app_id, cluster_id, desired_generation, desired_bundle_hash, desired_revision, desired_namespace, desired_policy)
+           SELECT d.app_id, d.cluster_id, 1, d.bundle_hash, d.revision, d.namespace, d.policy
+             FROM jsonb_to_recordset($1::jsonb)
+               AS d(app_id uuid, cluster_id uuid, bundle_hash text, revision text, namespace text, policy jsonb)
+         ON CONFLICT (app_id, cluster_id) DO UPDATE SET
+           desired_generation = app_targets.desired_generation + 1,
+           desired_bundle_hash = EXCLUDED.desired_bundle_hash,
+           desired_revision = EXCLUDED.desired_revision,
+           desired_namespace = EXCLUDED.desired_namespace,
+           desired_policy = EXCLUDED.desired_policy,
+           updated_at = now()
+         WHERE app_targets.desired_bundle_hash <> EXCLUDED.desired_bundle_hash
+            OR app_targets.desired_revision <> EXCLUDED.desired_revision
+            OR app_targets.desired_namespace <> EXCLUDED.desired_namespace
+            OR app_targets.desired_policy <> EXCLUDED.desired_policy
+         RETURNING app_id, cluster_id`,
+        [
+          JSON.stringify(
+            part.map((r) => ({
+              app_id: r.appId,
+              cluster_id: r.clusterId,
+              bundle_hash: r.bundleHash,
+              revision: r.revision,
+              namespace: r.namespace,
+              policy: r.policy,
+            })),
+          ),
+        ],
+      );
+      out.push(...changed.map((c) => ({ appId: c.app_id, clusterId: c.cluster_id })));
+    }
+    return out;
+  }
+
+  /** Drops removal notes of targets that are desired again (a note only speaks for a removal). */
+  async clearRemovalNotes(db: Db, pairs: { appId: string; clusterId: string }[]): Promise<void> {
+    for (const part of chunks(pairs, 10_000)) {
+      await db.query(
+        `DELETE FROM app_removals r USING unnest($1::uuid[], $2::uuid[]) AS p(a, c)
+          WHERE r.app_id = p.a AND r.cluster_id = p.c`,
+        [part.map((p) => p.appId), part.map((p) => p.clusterId)],
+      );
+    }
+  }
+
+  /**
+   * Removes targets that are no longer desired, leaving a note that their agents prune the
+   * application's resources there. Returns the clusters concerned.
+   */
+  async removeTargets(db: Db, pairs: { appId: string; clusterId: string }[]): Promise<string[]> {
+    const clusters = new Set<string>();
+    for (const part of chunks(pairs, 10_000)) {
+      const apps = part.map((p) => p.appId);
+      const cls = part.map((p) => p.clusterId);
+      await db.query(
+        `INSERT INTO app_removals (app_id, cluster_id, prune)
+           SELECT a, c, true FROM unnest($1::uuid[], $2::uuid[]) AS p(a, c)
+         ON CONFLICT (app_id, cluster_id) DO UPDATE SET prune = true`,
+        [apps, cls],
+      );
+      const rows: unknown = await db.query(
+        `DELETE FROM app_targets t USING unnest($1::uuid[], $2::uuid[]) AS p(a, c)
+          WHERE t.app_id = p.a AND t.cluster_id = p.c RETURNING t.cluster_id`,
+        [apps, cls],
+      );
+      returned<{ cluster_id: string }>(rows).forEach((r) => clusters.add(r.cluster_id));
+    }
+    return [...clusters];
+  }
+
+  async insertHistory(db: Db, rows: HistoryRow[]): Promise<void> {
+    for (const part of chunks(rows, 5000)) {
+      await db.query(
+        `INSERT INTO app_history (app_id, revision, bundle_hash, spec_version, clusters, reason, replica, started_at)
+           SELECT h.app_id, h.revision, h.bundle_hash, h.spec_version, h.clusters, h.reason, h.replica, h.started_at
+             FROM jsonb_to_recordset($1::jsonb)
+               AS h(app_id uuid, revision text, bundle_hash text, spec_version integer, clusters integer,
+                    reason text, replica text, started_at timestamptz)`,
+        [
+          JSON.stringify(
+            part.map((h) => ({
+              app_id: h.appId,
+              revision: h.revision,
+              bundle_hash: h.bundleHash,
+              spec_version: h.specVersion,
+              clusters: h.clusters,
+              reason: h.reason.slice(0, 500),
+              replica: h.replica,
+              started_at: h.startedAt.toISOString(),
+            })),
+          ),
+        ],
+      );
+    }
+  }
+
+  async historyOf(appId: string, limit = 100) {
+    return this.ds.query<
+      {
+        id: string;
+        revision: string;
+        bundle_hash: string;
+        spec_version: number;
+        clusters: number;
+        reason: string;
+        replica: string;
+        started_at: Date;
+        created_at: Date;
+      }[]
+    >(
+      `SELECT id, revision, bundle_hash, spec_version, clusters, reason, replica, started_at, created_at
+         FROM app_history WHERE app_id = $1 ORDER BY id DESC LIMIT $2`,
+      [appId, Math.min(Math.max(limit, 1), 1000)],
+    );
+  }
+
+  // --- delivery ---------------------------------------------------------------------------------
+
+  /** Every target of these clusters (a session's full resynchronisation after Hello). */
+  async allFor(clusterIds: string[]): Promise<DeliveryRow[]> {
+    return this.delivery(clusterIds, 'true');
+  }
+
+  /** The targets of these clusters whose desired generation the agent has not acknowledged. */
+  async pendingFor(clusterIds: string[]): Promise<DeliveryRow[]> {
+    return this.delivery(clusterIds, 't.acked_generation < t.desired_generation');
+  }
+
+  private async delivery(clusterIds: string[], where: string): Promise<DeliveryRow[]> {
+    const out: DeliveryRow[] = [];
+    for (const part of chunks(clusterIds, 5000)) {
+      const rows = await this.ds.query<RawDelivery[]>(
+        `SELECT ${DELIVERY_COLUMNS} FROM app_targets t JOIN applications a ON a.id = t.app_id
+          WHERE t.cluster_id = ANY($1::uuid[]) AND ${where}`,
+        [part],
+      );
+      for (const r of rows) {
+        out.push({
+          appId: r.app_id,
+          appName: r.app_name,
+          clusterId: r.cluster_id,
+          generation: Number(r.desired_generation),
+          bundleHash: r.desired_bundle_hash,
+          revision: r.desired_revision,
+          namespace: r.desired_namespace,
+          policy: r.desired_policy,
+          project: r.project,
+        });
+      }
+    }
+    return out;
+  }
+
+  /** The agent holds a newer generation than stored (a restored database): move past it. */
+  async raiseGeneration(appId: string, clusterId: string, generation: number): Promise<void> {
+    await this.ds.query(
+      `UPDATE app_targets SET desired_generation = GREATEST(desired_generation, $3) WHERE app_id = $1 AND cluster_id = $2`,
+      [appId, clusterId, generation],
+    );
+  }
+
+  /** Removal notes for these clusters: whether each removed application's resources are pruned. */
+  async removalNotes(
+    clusterIds: string[],
+  ): Promise<{ appId: string; clusterId: string; prune: boolean }[]> {
+    const out: { appId: string; clusterId: string; prune: boolean }[] = [];
+    for (const part of chunks(clusterIds, 5000)) {
+      const rows = await this.ds.query<{ app_id: string; cluster_id: string; prune: boolean }[]>(
+        'SELECT app_id, cluster_id, prune FROM app_removals WHERE cluster_id = ANY($1::uuid[])',
+        [part],
+      );
+      out.push(...rows.map((r) => ({ appId: r.app_id, clusterId: r.cluster_id, prune: r.prune })));
+    }
+    return out;
+  }
+
+  /** Drops the removal notes of a cluster for applications its agent no longer holds. */
+  async forgetRemovalNotes(clusterId: string, heldAppIds: string[]): Promise<void> {
+    await this.ds.query(
+      'DELETE FROM app_removals WHERE cluster_id = $1 AND NOT (app_id = ANY($2::uuid[]))',
+      [clusterId, heldAppIds],
+    );
+  }
+
+  // --- what agents report (write-behind batches) ------------------------------------------------
+
+  async writeAcks(rows: AckRow[]): Promise<void> {
+    for (const part of chunks(rows, 10_000)) {
+      await this.ds.query(
+        `UPDATE app_targets t SET acked_generation = GREATEST(t.acked_generation, a.g), updated_at = now()
+           FROM unnest($1::uuid[], $2::uuid[], $3::bigint[]) AS a(app, cluster, g)
+          WHERE t.app_id = a.app AND t.cluster_id = a.cluster AND t.acked_generation < a.g`,
+        [part.map((r) => r.appId), part.map((r) => r.clusterId), part.map((r) => r.generation)],
+      );
+    }
+  }
+
+  /**
+   * Stores status reports. Latest wins: a report about an older generation, or an older report
+   * about the same one, never overwrites a newer one.
+   */
+  async writeStatuses(rows: StatusRow[]): Promise<void> {
+    for (const part of chunks(rows, 5000)) {
+      await this.ds.query(
+        `UPDATE app_targets t SET applied_generation = s.generation, applied_revision = s.revision,
+                sync = s.sync, health = s.health, message = s.message, resources = s.resources,
+                last_report_at = to_timestamp(s.observed_at / 1000.0), updated_at = now(),
+                drifted = s.drifted, observe_only = s.observe_only, operation = s.operation
+           FROM jsonb_to_recordset($1::jsonb)
+             AS s(app_id uuid, cluster_id uuid, generation bigint, revision text, sync text, health text,
+                  message text, resources jsonb, observed_at double precision, drifted boolean,
+                  observe_only boolean, operation jsonb)
+          WHERE t.app_id = s.app_id AND t.cluster_id = s.cluster_id
+            AND (t.applied_generation < s.generation
+                 OR (t.applied_generation = s.generation
+                     AND (t.last_report_at IS NULL OR t.last_report_at <= to_timestamp(s.observed_at / 1000.0))))`,
+        [
+          JSON.stringify(
+            part.map((s) => ({
+              app_id: s.appId,
+              cluster_id: s.clusterId,
+              generation: s.generation,
+              revision: s.revision,
+              sync: s.sync,
+              health: s.health,
+              message: s.message,
+              resources: s.resources,
+              observed_at: s.observedAt,
+              drifted: s.drifted,
+              observe_only: s.observeOnly,
+              operation: s.operation === null ? null : (JSON.parse(s.operation) as unknown),
+            })),
+          ),
+        ],
+      );
+    }
+  }
+
+  async insertEvents(rows: EventRow[]): Promise<void> {
+    for (const part of chunks(rows, 5000)) {
+      await this.ds.query(
+        `INSERT INTO app_events (app_id, cluster_id, at, type, reason, message, generation, offline)
+         SELECT e.app_id, e.cluster_id, to_timestamp(e.at / 1000.0), e.type, e.reason, e.message, e.generation, e.offline
+           FROM jsonb_to_recordset($1::jsonb)
+             AS e(app_id uuid, cluster_id uuid, at double precision, type text, reason text, message text,
+                  generation bigint, offline boolean)
+          WHERE EXISTS (SELECT 1 FROM clusters c WHERE c.id = e.cluster_id)`,
+        [
+          JSON.stringify(
+            part.map((e) => ({
+              app_id: e.appId,
+              cluster_id: e.clusterId,
+              at: e.at,
+              type: e.type,
+              reason: e.reason,
+              message: e.message,
+              generation: e.generation,
+              offline: e.offline,
+            })),
+          ),
+        ],
+      );
+    }
+  }
+
+  // --- reading ----------------------------------------------------------------------------------
+
+  /** Targets with their cluster's name, by application (all of them, or one). */
+  async statusRows(appId?: string): Promise<{ target: AppTargetEntity; cluster: string }[]> {
+    const qb = this.ds
+      .getRepository(AppTargetEntity)
+      .createQueryBuilder('t')
+      .innerJoin(ClusterEntity, 'c', 'c.id = t.cluster_id')
+      .select('t')
+      .addSelect('c.name', 'cluster_name')
+      .orderBy('c.name');
+    if (appId) qb.where('t.app_id = :appId', { appId });
+    const { entities, raw } = await qb.getRawAndEntities<{ cluster_name: string }>();
+    return entities.map((target, i) => ({ target, cluster: raw[i].cluster_name }));
+  }
+
+  async eventsOf(appId: string, limit = 100) {
+    return this.ds.query<
+      {
+        at: Date;
+        cluster: string;
+        type: string;
+        reason: string;
+        message: string;
+        generation: string;
+        offline: boolean;
+      }[]
+    >(
+      `SELECT e.at, c.name AS cluster, e.type, e.reason, e.message, e.generation, e.offline
+         FROM app_events e JOIN clusters c ON c.id = e.cluster_id
+        WHERE e.app_id = $1 ORDER BY e.id DESC LIMIT $2`,
+      [appId, Math.min(Math.max(limit, 1), 1000)],
+    );
+  }
+
+  /** Targets by sync and health, with an unapplied desired generation counted OutOfSync. */
+  fleetCounts(): Promise<{ sync: string; health: string; n: string }[]> {
+    return this.ds.query(
+      `SELECT CASE WHEN applied_generation < desired_generation THEN 'OutOfSync' ELSE sync END AS sync,
+              health, count(*) AS n
+         FROM app_targets GROUP BY 1, 2`,
+    );
+  }
+}

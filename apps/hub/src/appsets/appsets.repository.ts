@@ -1,0 +1,94 @@
+import { Injectable } from '@nestjs/common';
+import { DataSource, type EntityManager, type Repository } from 'typeorm';
+import type { Db } from '../database/sql.js';
+import {
+  ApplicationSetEntity,
+  type AppSetIssue,
+  type AppSetStatus,
+} from './application-set.entity.js';
+
+/** ApplicationSets (table `application_sets`). */
+@Injectable()
+export class AppSetsRepository {
+  private readonly repo: Repository<ApplicationSetEntity>;
+
+  constructor(private readonly ds: DataSource) {
+    this.repo = ds.getRepository(ApplicationSetEntity);
+  }
+
+  async insert(
+    tx: EntityManager,
+    e: Pick<
+      ApplicationSetEntity,
+      'name' | 'document' | 'warnings' | 'repos' | 'readsClusters' | 'status'
+    >,
+  ): Promise<string> {
+    const rows = await tx.query<{ id: string }[]>(
+      `INSERT INTO application_sets (name, document, warnings, repos, reads_clusters, status)
+       VALUES ($1, $2, $3, $4, $5, $6) RETURNING id`,
+      [
+        e.name,
+        JSON.stringify(e.document),
+        JSON.stringify(e.warnings),
+        e.repos,
+        e.readsClusters,
+        JSON.stringify(e.status),
+      ],
+    );
+    return rows[0].id;
+  }
+
+  async updateDocument(
+    tx: Db,
+    id: string,
+    d: {
+      document: Record<string, unknown>;
+      warnings: AppSetIssue[];
+      repos: string[];
+      readsClusters: boolean;
+    },
+  ): Promise<void> {
+    await tx.query(
+      `UPDATE application_sets SET document = $2, warnings = $3, repos = $4, reads_clusters = $5,
+         spec_version = spec_version + 1, deletion_confirmed = '[]', updated_at = now() WHERE id = $1`,
+      [id, JSON.stringify(d.document), JSON.stringify(d.warnings), d.repos, d.readsClusters],
+    );
+  }
+
+  async delete(tx: EntityManager, id: string): Promise<void> {
+    await tx.getRepository(ApplicationSetEntity).delete({ id });
+  }
+
+  findByName(name: string): Promise<ApplicationSetEntity | null> {
+    return this.repo.findOneBy({ name });
+  }
+
+  findById(id: string): Promise<ApplicationSetEntity | null> {
+    return this.repo.findOneBy({ id });
+  }
+
+  list(): Promise<ApplicationSetEntity[]> {
+    return this.repo.find({ order: { name: 'ASC' } });
+  }
+
+  async saveStatus(id: string, status: AppSetStatus, db: Db = this.ds.manager): Promise<void> {
+    await db.query('UPDATE application_sets SET status = $2 WHERE id = $1', [
+      id,
+      JSON.stringify(status),
+    ]);
+  }
+
+  /** Forgets the inputs of the last evaluation: the next one runs in full. */
+  async clearFingerprint(id: string, db: Db = this.ds.manager): Promise<void> {
+    await db.query(`UPDATE application_sets SET status = status - 'fingerprint' WHERE id = $1`, [
+      id,
+    ]);
+  }
+
+  async setDeletionConfirmed(id: string, names: string[], db: Db = this.ds.manager): Promise<void> {
+    await db.query('UPDATE application_sets SET deletion_confirmed = $2 WHERE id = $1', [
+      id,
+      JSON.stringify(names),
+    ]);
+  }
+}

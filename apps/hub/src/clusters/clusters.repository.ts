@@ -1,0 +1,140 @@
+import { Injectable } from '@nestjs/common';
+import { DataSource, type EntityManager, type Repository } from 'typeorm';
+import { chunks, type Db } from '../database/sql.js';
+import { ClusterEntity } from './cluster.entity.js';
+
+/** A cluster as reconciliation and project checks see it. */
+export interface ClusterRef {
+  id: string;
+  name: string;
+  labels: Record<string, string>;
+}
+
+/** What a replica learned about an agent's stream, written in batches (see StatusWriter). */
+export interface SeenRow {
+  clusterId: string;
+  connected: boolean;
+  agentVersion?: string;
+  at: number;
+}
+
+/** Clusters: the inventory, agent tokens and stream bookkeeping (table `clusters`). */
+@Injectable()
+export class ClustersRepository {
+  private readonly repo: Repository<ClusterEntity>;
+
+  constructor(private readonly ds: DataSource) {
+    this.repo = ds.getRepository(ClusterEntity);
+  }
+
+  insert(entity: Partial<ClusterEntity>, tx: EntityManager): Promise<unknown> {
+    return tx.getRepository(ClusterEntity).insert(entity);
+  }
+
+  findByName(name: string, tx?: EntityManager): Promise<ClusterEntity | null> {
+    return (tx?.getRepository(ClusterEntity) ?? this.repo).findOneBy({ name });
+  }
+
+  list(): Promise<ClusterEntity[]> {
+    return this.repo.find({ order: { name: 'ASC' } });
+  }
+
+  save(entity: ClusterEntity, tx: EntityManager): Promise<ClusterEntity> {
+    return tx.getRepository(ClusterEntity).save(entity);
+  }
+
+  async delete(id: string, tx: EntityManager): Promise<void> {
+    await tx.getRepository(ClusterEntity).delete({ id });
+  }
+
+  findByTokenHash(tokenHash: string): Promise<ClusterEntity | null> {
+    return this.repo.findOneBy({ tokenHash });
+  }
+
+  async exists(id: string): Promise<boolean> {
+    return (
+      (await this.ds.query<unknown[]>('SELECT 1 FROM clusters WHERE id = $1', [id])).length > 0
+    );
+  }
+
+  /** The clusters with these names (those that exist). */
+  async byNames(names: string[], db: Db = this.ds.manager): Promise<ClusterRef[]> {
+    const out: ClusterRef[] = [];
+    for (const part of chunks([...new Set(names)], 20_000)) {
+      out.push(
+        ...(await db.query<ClusterRef[]>(
+          'SELECT id, name, labels FROM clusters WHERE name = ANY($1)',
+          [part],
+        )),
+      );
+    }
+    return out;
+  }
+
+  /** The clusters with these ids (those that exist). */
+  async byIds(ids: string[]): Promise<ClusterRef[]> {
+    const out: ClusterRef[] = [];
+    for (const part of chunks([...new Set(ids)], 20_000)) {
+      out.push(
+        ...(await this.ds.query<ClusterRef[]>(
+          'SELECT id, name, labels FROM clusters WHERE id = ANY($1::uuid[])',
+          [part],
+        )),
+      );
+    }
+    return out;
+  }
+
+  /** The inventory for generators, by name. */
+  inventory(): Promise<
+    {
+      name: string;
+      server: string;
+      labels: Record<string, string>;
+      annotations: Record<string, string>;
+    }[]
+  > {
+    return this.ds.query('SELECT name, server, labels, annotations FROM clusters ORDER BY name');
+  }
+
+  /**
+   * Records agents seen by replica `replica`, in one statement. A disconnect only applies while
+   * the cluster's stream is still this replica's (the agent may already be on another one).
+   */
+  async recordSeen(replica: string, rows: SeenRow[]): Promise<void> {
+    for (const part of chunks(rows, 5000)) {
+      await this.ds.query(
+        `UPDATE clusters c SET connected = s.connected, last_seen_at = to_timestamp(s.at / 1000.0),
+                agent_version = coalesce(s.version, c.agent_version),
+                replica_id = CASE WHEN s.connected THEN $1 ELSE NULL END
+           FROM jsonb_to_recordset($2::jsonb) AS s(id uuid, connected boolean, version text, at double precision)
+          WHERE c.id = s.id AND (s.connected OR c.replica_id = $1 OR c.replica_id IS NULL)`,
+        [
+          replica,
+          JSON.stringify(
+            part.map((r) => ({
+              id: r.clusterId,
+              connected: r.connected,
+              version: r.agentVersion ?? null,
+              at: r.at,
+            })),
+          ),
+        ],
+      );
+    }
+  }
+
+  /** Agents whose streams were on replicas that are gone are no longer connected. */
+  async disconnectReplicas(replicas: string[]): Promise<void> {
+    if (replicas.length === 0) return;
+    await this.ds.query(
+      'UPDATE clusters SET connected = false, replica_id = NULL WHERE replica_id = ANY($1)',
+      [replicas],
+    );
+  }
+
+  /** Connection counts for metrics. */
+  countByConnection(): Promise<{ connected: boolean; n: string }[]> {
+    return this.ds.query('SELECT connected, count(*) AS n FROM clusters GROUP BY 1');
+  }
+}

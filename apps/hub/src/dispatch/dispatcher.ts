@@ -1,0 +1,194 @@
+import { Injectable, Logger } from '@nestjs/common';
+import { status as GrpcStatus } from '@grpc/grpc-js';
+import { TargetsRepository, type DeliveryRow } from '../applications/targets.repository.js';
+import { ClustersRepository } from '../clusters/clusters.repository.js';
+import { MetricsService } from '../metrics/metrics.service.js';
+import { ProjectsService } from '../projects/projects.service.js';
+import { BundleStore } from '../render/bundle.store.js';
+import type { AgentSession, SessionHost } from './agent-session.js';
+
+/** Notifications arriving within this window are delivered together. */
+const COALESCE_MS = 5;
+
+/**
+ * Delivers desired state to the agent streams this replica holds. Notifications (cluster ids,
+ * from any replica) and new sessions are coalesced, then one round reads the pending targets of
+ * every notified cluster in one query (all targets for sessions that just said Hello), checks
+ * projects through one gate, and hands each session its rows. Rounds run one at a time; what
+ * arrives during a round is delivered by the next.
+ */
+@Injectable()
+export class Dispatcher implements SessionHost {
+  private readonly log = new Logger('Dispatcher');
+  private readonly sessions = new Map<string, AgentSession>();
+  /** Cluster id → whether the next round delivers everything (true) or what is pending. */
+  private readonly pending = new Map<string, boolean>();
+  private round: Promise<void> | undefined;
+  private timer: NodeJS.Timeout | undefined;
+
+  constructor(
+    private readonly targets: TargetsRepository,
+    private readonly clusters: ClustersRepository,
+    private readonly projects: ProjectsService,
+    private readonly bundles: BundleStore,
+    private readonly metrics: MetricsService,
+  ) {}
+
+  get size(): number {
+    return this.sessions.size;
+  }
+
+  session(clusterId: string): AgentSession | undefined {
+    return this.sessions.get(clusterId);
+  }
+
+  all(): AgentSession[] {
+    return [...this.sessions.values()];
+  }
+
+  /** Registers a new stream for a cluster, closing the one it replaces. */
+  add(session: AgentSession): void {
+    this.sessions
+      .get(session.clusterId)
+      ?.close(GrpcStatus.ALREADY_EXISTS, 'replaced by a newer connection');
+    this.sessions.set(session.clusterId, session);
+    this.metrics.agentSessions.set(this.sessions.size);
+  }
+
+  /** Forgets a stream that ended; false when a newer one already replaced it. */
+  remove(session: AgentSession): boolean {
+    if (this.sessions.get(session.clusterId) !== session) return false;
+    this.sessions.delete(session.clusterId);
+    this.metrics.agentSessions.set(this.sessions.size);
+    return true;
+  }
+
+  /** Clusters some replica wrote desired state for (a DISPATCH notification). */
+  notified(clusterIds: string[]): void {
+    for (const id of clusterIds) {
+      if (!this.sessions.has(id)) continue;
+      if (!this.pending.has(id)) this.pending.set(id, false);
+    }
+    this.schedule();
+  }
+
+  /** Every session delivers everything again (the notification listener reconnected). */
+  resyncAll(): void {
+    for (const id of this.sessions.keys()) this.pending.set(id, true);
+    this.schedule();
+  }
+
+  request(session: AgentSession, full: boolean): void {
+    this.pending.set(session.clusterId, full || (this.pending.get(session.clusterId) ?? false));
+    this.schedule();
+  }
+
+  async raiseGeneration(session: AgentSession, appId: string, generation: number): Promise<void> {
+    await this.targets.raiseGeneration(appId, session.clusterId, generation);
+  }
+
+  async forgetRemovalNotes(session: AgentSession, heldAppIds: string[]): Promise<void> {
+    await this.targets.forgetRemovalNotes(session.clusterId, heldAppIds);
+  }
+
+  /** Resolves when no round is due or running (tests, benchmarks). */
+  async idle(): Promise<void> {
+    while (this.round || this.pending.size > 0) {
+      if (this.round) await this.round;
+      else await new Promise((r) => setTimeout(r, COALESCE_MS * 2));
+    }
+  }
+
+  private schedule(): void {
+    if (this.timer || this.round || this.pending.size === 0) return;
+    this.timer = setTimeout(() => {
+      this.timer = undefined;
+      this.round = this.deliver()
+        .catch((e: unknown) =>
+          this.log.error(`delivery failed: ${(e as Error).stack ?? String(e)}`),
+        )
+        .finally(() => {
+          this.round = undefined;
+          this.schedule();
+        });
+    }, COALESCE_MS);
+  }
+
+  private async deliver(): Promise<void> {
+    const batch = [...this.pending].filter(([id]) => this.sessions.has(id));
+    this.pending.clear();
+    if (batch.length === 0) return;
+    const end = this.metrics.dispatchRoundDuration.startTimer();
+    const full = batch.filter(([, f]) => f).map(([id]) => id);
+    const incremental = batch.filter(([, f]) => !f).map(([id]) => id);
+    const ids = batch.map(([id]) => id);
+    let rows: DeliveryRow[];
+    let notes: { appId: string; clusterId: string; prune: boolean }[];
+    let labels: Map<string, Record<string, string>>;
+    try {
+      [rows, notes, labels] = await Promise.all([
+        Promise.all([this.targets.allFor(full), this.targets.pendingFor(incremental)]).then(
+          ([a, b]) => [...a, ...b],
+        ),
+        this.targets.removalNotes(ids),
+        this.clusters.byIds(ids).then((cs) => new Map(cs.map((c) => [c.id, c.labels]))),
+      ]);
+    } catch (e) {
+      // Try again soon (a database blip): nothing is lost, the desired state is in PostgreSQL.
+      for (const [id, f] of batch) this.pending.set(id, f || (this.pending.get(id) ?? false));
+      end();
+      throw e;
+    }
+    const gate = await this.projects.gate();
+    const resources = await this.bundles.resourcesOf([...new Set(rows.map((r) => r.bundleHash))]);
+    const rowsBy = groupBy(rows, (r) => r.clusterId);
+    const notesBy = new Map<string, Map<string, boolean>>();
+    for (const n of notes) {
+      let m = notesBy.get(n.clusterId);
+      if (!m) notesBy.set(n.clusterId, (m = new Map<string, boolean>()));
+      m.set(n.appId, n.prune);
+    }
+    const fullSet = new Set(full);
+    await Promise.all(
+      ids.map(async (id) => {
+        const session = this.sessions.get(id);
+        if (!session) return;
+        const clusterLabels = labels.get(id);
+        if (!clusterLabels) {
+          // A deleted cluster loses its targets with it: that is not a reason to remove its apps.
+          session.close(GrpcStatus.PERMISSION_DENIED, 'cluster removed');
+          return;
+        }
+        try {
+          await session.deliver(
+            rowsBy.get(id) ?? [],
+            notesBy.get(id) ?? new Map<string, boolean>(),
+            fullSet.has(id),
+            {
+              gate,
+              labels: clusterLabels,
+              resources,
+              bundle: (h) => this.bundles.getCompressed(h),
+            },
+          );
+        } catch (e) {
+          // Retried by the next notification for this cluster, or its next Hello.
+          this.log.error(`${session.clusterName}: delivery failed: ${(e as Error).message}`);
+        }
+      }),
+    );
+    end();
+    this.metrics.dispatchRoundClusters.observe(ids.length);
+  }
+}
+
+function groupBy<T>(items: T[], key: (t: T) => string): Map<string, T[]> {
+  const out = new Map<string, T[]>();
+  for (const t of items) {
+    const k = key(t);
+    const list = out.get(k);
+    if (list) list.push(t);
+    else out.set(k, [t]);
+  }
+  return out;
+}

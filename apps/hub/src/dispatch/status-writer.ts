@@ -1,0 +1,171 @@
+import { Inject, Injectable, Logger, type BeforeApplicationShutdown } from '@nestjs/common';
+import {
+  TargetsRepository,
+  type AckRow,
+  type EventRow,
+  type StatusRow,
+} from '../applications/targets.repository.js';
+import { ClustersRepository, type SeenRow } from '../clusters/clusters.repository.js';
+import { MetricsService } from '../metrics/metrics.service.js';
+import { ReplicaService } from '../replicas/replica.service.js';
+
+/** Longest a report waits in memory before it is written. */
+export const FLUSH_DELAY_MS = 50;
+/** Buffered reports that trigger a write at once. */
+const FLUSH_AT = 5000;
+/** Events kept while the database is unreachable; beyond, the oldest are dropped (and counted). */
+const MAX_EVENTS = 100_000;
+/** Wait after a failed write before the next attempt. */
+const RETRY_MS = 1000;
+
+export const STATUS_WRITER_OPTIONS = Symbol('STATUS_WRITER_OPTIONS');
+export interface StatusWriterOptions {
+  flushDelayMs: number;
+}
+
+const key = (appId: string, clusterId: string) => `${appId}|${clusterId}`;
+
+/** Whether status `a` is at least as new as `b` (generation first, then observation time). */
+function newer(a: StatusRow, b: StatusRow): boolean {
+  return (
+    a.generation > b.generation || (a.generation === b.generation && a.observedAt >= b.observedAt)
+  );
+}
+
+/**
+ * Write-behind for what agents report: acknowledgements, status reports, events and liveness are
+ * buffered for at most FLUSH_DELAY_MS and written in multi-row statements. Per app × cluster only
+ * the newest report waits (generation first, then observation time), and the statement itself
+ * refuses to overwrite a newer stored report, so ordering holds across replicas too. Nothing is
+ * lost on a graceful stop (the buffer is written before the database closes); after a crash the
+ * agents' next reports (sent again after every Welcome) restore the truth.
+ */
+@Injectable()
+export class StatusWriter implements BeforeApplicationShutdown {
+  private readonly log = new Logger('StatusWriter');
+  private statuses = new Map<string, StatusRow>();
+  private acks = new Map<string, AckRow>();
+  private events: EventRow[] = [];
+  private seen = new Map<string, SeenRow>();
+  private timer: NodeJS.Timeout | undefined;
+  private flushing: Promise<void> | undefined;
+  private failures = 0;
+  private readonly delayMs: number;
+
+  constructor(
+    private readonly targets: TargetsRepository,
+    private readonly clusters: ClustersRepository,
+    private readonly replica: ReplicaService,
+    private readonly metrics: MetricsService,
+    @Inject(STATUS_WRITER_OPTIONS) opts: StatusWriterOptions,
+  ) {
+    this.delayMs = opts.flushDelayMs;
+  }
+
+  status(row: StatusRow): void {
+    const k = key(row.appId, row.clusterId);
+    const prev = this.statuses.get(k);
+    if (!prev || newer(row, prev)) this.statuses.set(k, row);
+    this.schedule();
+  }
+
+  ack(row: AckRow): void {
+    const k = key(row.appId, row.clusterId);
+    const prev = this.acks.get(k);
+    if (!prev || row.generation > prev.generation) this.acks.set(k, row);
+    this.schedule();
+  }
+
+  event(rows: EventRow[]): void {
+    this.events.push(...rows);
+    if (this.events.length > MAX_EVENTS) {
+      const dropped = this.events.length - MAX_EVENTS;
+      this.events.splice(0, dropped);
+      this.metrics.eventsDropped.inc(dropped);
+    }
+    this.schedule();
+  }
+
+  agentSeen(row: SeenRow): void {
+    const prev = this.seen.get(row.clusterId);
+    if (!prev || row.at >= prev.at) this.seen.set(row.clusterId, row);
+    this.schedule();
+  }
+
+  get pending(): number {
+    return this.statuses.size + this.acks.size + this.events.length + this.seen.size;
+  }
+
+  /** Writes everything buffered now (and waits for a write in progress). */
+  async flush(): Promise<void> {
+    clearTimeout(this.timer);
+    this.timer = undefined;
+    while (this.flushing) await this.flushing;
+    if (this.pending === 0) return;
+    this.flushing = this.write().finally(() => (this.flushing = undefined));
+    await this.flushing;
+  }
+
+  /** Stops taking time: writes what is buffered, retrying briefly, before the database closes. */
+  async beforeApplicationShutdown(): Promise<void> {
+    const deadline = Date.now() + 10_000;
+    while (this.pending > 0 && Date.now() < deadline) {
+      await this.flush().catch(() => undefined);
+      if (this.pending > 0) await new Promise((r) => setTimeout(r, 200));
+    }
+    clearTimeout(this.timer);
+    if (this.pending > 0) this.log.error(`${this.pending} report(s) not written at shutdown`);
+  }
+
+  private schedule(): void {
+    if (this.pending >= FLUSH_AT && !this.flushing) {
+      clearTimeout(this.timer);
+      this.timer = undefined;
+      setImmediate(() => void this.flush().catch(() => undefined));
+      return;
+    }
+    if (this.timer) return;
+    const delay = this.failures ? RETRY_MS : this.delayMs;
+    this.timer = setTimeout(() => {
+      this.timer = undefined;
+      void this.flush().catch(() => undefined);
+    }, delay);
+    this.timer.unref();
+  }
+
+  private async write(): Promise<void> {
+    const statuses = [...this.statuses.values()];
+    const acks = [...this.acks.values()];
+    const events = this.events;
+    const seen = [...this.seen.values()];
+    this.statuses = new Map();
+    this.acks = new Map();
+    this.events = [];
+    this.seen = new Map();
+    const end = this.metrics.reportFlushDuration.startTimer();
+    try {
+      if (seen.length) await this.clusters.recordSeen(this.replica.id, seen);
+      if (acks.length) await this.targets.writeAcks(acks);
+      if (statuses.length) await this.targets.writeStatuses(statuses);
+      if (events.length) await this.targets.insertEvents(events);
+      this.metrics.reportsWritten.inc({ kind: 'status' }, statuses.length);
+      this.metrics.reportsWritten.inc({ kind: 'ack' }, acks.length);
+      this.metrics.reportsWritten.inc({ kind: 'event' }, events.length);
+      this.failures = 0;
+      end();
+    } catch (e) {
+      end();
+      this.failures++;
+      this.log.warn(
+        `writing ${statuses.length + acks.length + events.length} report(s) failed (will retry): ${(e as Error).message}`,
+      );
+      // Give them back, unless something newer arrived meanwhile.
+      for (const s of statuses) this.status(s);
+      for (const a of acks) this.ack(a);
+      for (const r of seen) this.agentSeen(r);
+      this.events.unshift(...events);
+      this.schedule();
+      throw e;
+    }
+  }
+}

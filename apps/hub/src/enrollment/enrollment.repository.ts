@@ -1,0 +1,96 @@
+import { Injectable } from '@nestjs/common';
+import { DataSource } from 'typeorm';
+import { affected, returned } from '../database/sql.js';
+
+/**
+ * Agent identity: the hub CA (table `hub_ca`, key sealed), one-time bootstrap tokens
+ * (`enrollment_tokens`, hashed) and the client certificates issued (`agent_certificates`).
+ */
+@Injectable()
+export class EnrollmentRepository {
+  constructor(private readonly ds: DataSource) {}
+
+  async ca(): Promise<{ certPem: string; keySealed: string } | undefined> {
+    const rows = await this.ds.query<{ cert_pem: string; key_sealed: string }[]>(
+      'SELECT cert_pem, key_sealed FROM hub_ca WHERE id = 1',
+    );
+    return rows[0] ? { certPem: rows[0].cert_pem, keySealed: rows[0].key_sealed } : undefined;
+  }
+
+  /** Stores the CA unless one exists (replicas starting together: the first insert wins). */
+  async insertCaIfAbsent(certPem: string, keySealed: string): Promise<void> {
+    await this.ds.query(
+      `INSERT INTO hub_ca (id, cert_pem, key_sealed) VALUES (1, $1, $2) ON CONFLICT (id) DO NOTHING`,
+      [certPem, keySealed],
+    );
+  }
+
+  async insertBootstrapToken(tokenHash: string, clusterId: string, expiresAt: Date): Promise<void> {
+    await this.ds.query(
+      `INSERT INTO enrollment_tokens (token_hash, cluster_id, expires_at) VALUES ($1, $2, $3)`,
+      [tokenHash, clusterId, expiresAt],
+    );
+  }
+
+  /** The cluster a usable (unspent, unexpired) token enrolls. */
+  async usableTokenCluster(tokenHash: string): Promise<string | undefined> {
+    const rows = await this.ds.query<{ name: string }[]>(
+      `SELECT c.name FROM enrollment_tokens t JOIN clusters c ON c.id = t.cluster_id
+        WHERE t.token_hash = $1 AND t.used_at IS NULL AND t.expires_at > now()`,
+      [tokenHash],
+    );
+    return rows[0]?.name;
+  }
+
+  /** Spends a usable token: at most one caller ever gets its cluster. */
+  async spendToken(tokenHash: string): Promise<{ clusterId: string; cluster: string } | undefined> {
+    const rows = returned<{ cluster_id: string; name: string }>(
+      await this.ds.query(
+        `UPDATE enrollment_tokens t SET used_at = now() FROM clusters c
+          WHERE t.token_hash = $1 AND t.used_at IS NULL AND t.expires_at > now() AND c.id = t.cluster_id
+          RETURNING t.cluster_id, c.name`,
+        [tokenHash],
+      ),
+    );
+    return rows[0] ? { clusterId: rows[0].cluster_id, cluster: rows[0].name } : undefined;
+  }
+
+  /** Whether a token exists, and when it was spent. */
+  async tokenState(tokenHash: string): Promise<{ usedAt: Date | null } | undefined> {
+    const rows = await this.ds.query<{ used_at: Date | null }[]>(
+      'SELECT used_at FROM enrollment_tokens WHERE token_hash = $1',
+      [tokenHash],
+    );
+    return rows[0] ? { usedAt: rows[0].used_at } : undefined;
+  }
+
+  async recordCertificate(serial: string, clusterId: string, notAfter: Date): Promise<void> {
+    await this.ds.query(
+      `INSERT INTO agent_certificates (serial, cluster_id, not_after) VALUES ($1, $2, $3)`,
+      [serial, clusterId, notAfter],
+    );
+  }
+
+  async certificate(
+    serial: string,
+  ): Promise<{ clusterId: string; cluster: string; revokedAt: Date | null } | undefined> {
+    const rows = await this.ds.query<
+      { cluster_id: string; name: string; revoked_at: Date | null }[]
+    >(
+      `SELECT c.cluster_id, k.name, c.revoked_at FROM agent_certificates c JOIN clusters k ON k.id = c.cluster_id WHERE c.serial = $1`,
+      [serial],
+    );
+    const r = rows[0];
+    return r ? { clusterId: r.cluster_id, cluster: r.name, revokedAt: r.revoked_at } : undefined;
+  }
+
+  /** Revokes every certificate of a cluster; returns how many. */
+  async revokeCluster(clusterId: string): Promise<number> {
+    return affected(
+      await this.ds.query(
+        `UPDATE agent_certificates SET revoked_at = now() WHERE cluster_id = $1 AND revoked_at IS NULL`,
+        [clusterId],
+      ),
+    );
+  }
+}

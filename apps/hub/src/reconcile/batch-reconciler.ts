@@ -1,0 +1,306 @@
+import { canonicalJson } from '../../../../libs/manifests/src/index.js';
+import { isExactChartVersion } from '../../../../libs/render/src/index.js';
+import type { AppCondition } from '../applications/application.entity.js';
+import type { AppForReconcile, ReconciledApp } from '../applications/applications.repository.js';
+import { destinationClusters } from '../applications/application.schemas.js';
+import type { DesiredTarget, HistoryRow } from '../applications/targets.repository.js';
+import type { ClusterRef } from '../clusters/clusters.repository.js';
+import type { ProjectGate } from '../projects/project-gate.js';
+import type { ResourceRef } from '../projects/project-policy.js';
+import type { RenderRequest } from '../render/render.service.js';
+import type { Lease } from '../work/work-loop.js';
+import type { WorkItem } from '../work/work.repository.js';
+import { toSyncPolicy } from './sync-policy.js';
+
+const MAX_ERROR_CHARS = 4000;
+
+/** Everything a batch decided, written in one transaction by `ReconcilePorts.commit`. */
+export interface BatchOutcome {
+  /** Applications whose stored conditions or render changed. */
+  apps: ReconciledApp[];
+  /** Targets to insert or move to a new generation. */
+  upserts: DesiredTarget[];
+  /** Targets no longer desired. */
+  removals: { appId: string; clusterId: string }[];
+  /** One history entry per application whose desired state changed (filled in by commit). */
+  history: Omit<HistoryRow, 'clusters'>[];
+  /** Items finished by this batch. */
+  done: WorkItem[];
+  /** Items to run again later (source errors), with the delay. */
+  retry: { item: WorkItem; delaySeconds: number; error: string }[];
+}
+
+/** What the batch reconciler needs from the world (repositories, git, renderer, projects). */
+export interface ReconcilePorts {
+  loadApps(ids: string[]): Promise<AppForReconcile[]>;
+  resolve(pairs: { url: string; revision: string }[]): Promise<(string | Error)[]>;
+  render(reqs: RenderRequest[]): Promise<(string | Error)[]>;
+  clustersByName(names: string[]): Promise<ClusterRef[]>;
+  gate(): Promise<ProjectGate>;
+  bundleResources(hashes: string[]): Promise<Map<string, ResourceRef[]>>;
+  currentTargets(appIds: string[]): Promise<DesiredTarget[]>;
+  /**
+   * Writes the outcome atomically, only for items this replica still holds (fenced), finishes
+   * them and tells the replicas holding the affected clusters' streams. Returns what it wrote.
+   */
+  commit(outcome: BatchOutcome, lease: Lease): Promise<CommitResult>;
+  /** An expected failure of one application (logged, not thrown). */
+  warn(app: string, type: AppCondition['type'], message: string): void;
+}
+
+export interface CommitResult {
+  /** Targets whose desired generation moved. */
+  changed: number;
+  /** Clusters told to deliver. */
+  clusters: number;
+  /** Items another replica took over meanwhile (nothing written for them). */
+  lost: number;
+}
+
+export interface BatchReport extends CommitResult {
+  apps: number;
+  failed: number;
+  rendered: number;
+}
+
+/** How long a source error waits before the next attempt, by attempt. */
+export function sourceRetryDelaySeconds(attempts: number): number {
+  return Math.min(300, 5 * 2 ** Math.min(Math.max(attempts - 1, 0), 6));
+}
+
+/**
+ * Reconciles a batch of applications as one unit of work: each repository revision resolved
+ * once, each distinct render key rendered (or found in the render cache) once, each distinct
+ * (project, repository, cluster, namespace, bundle) checked once, and the desired state of every
+ * affected application × cluster written in a few set-based statements. One application's failure
+ * records its condition and keeps its last good desired state; it never holds back the others.
+ */
+export class BatchReconciler {
+  constructor(
+    private readonly ports: ReconcilePorts,
+    private readonly replica: string,
+  ) {}
+
+  async run(items: WorkItem[], lease: Lease): Promise<BatchReport> {
+    const startedAt = new Date();
+    const byKey = new Map(items.map((i) => [i.key, i]));
+    const apps = await this.ports.loadApps(items.map((i) => i.key));
+    const outcome: BatchOutcome = {
+      apps: [],
+      upserts: [],
+      removals: [],
+      history: [],
+      done: items.filter((i) => !apps.some((a) => a.id === i.key)), // deleted meanwhile
+      retry: [],
+    };
+
+    // 1. Revisions: each (repository, revision) once.
+    const commits = await this.ports.resolve(
+      apps.map((a) => ({
+        url: a.spec.source.repoURL,
+        revision: a.spec.source.targetRevision,
+      })),
+    );
+
+    // 2. Renders: only what is not rendered at this commit and spec already.
+    const toRender: { app: AppForReconcile; commit: string }[] = [];
+    const bundleOf = new Map<string, string>();
+    const failures = new Map<string, { type: AppCondition['type']; message: string }>();
+    apps.forEach((app, i) => {
+      const { source } = app.spec;
+      const c = commits[i];
+      const commit = source.chart ? `chart:${source.chart}@${source.targetRevision}` : c;
+      if (!source.chart && commit instanceof Error) {
+        failures.set(app.id, { type: 'SourceError', message: commit.message });
+        return;
+      }
+      const floating =
+        source.chart !== undefined &&
+        !isExactChartVersion(source.targetRevision === 'HEAD' ? '' : source.targetRevision);
+      const upToDate =
+        !floating &&
+        app.renderedBundleHash !== null &&
+        app.renderedRevision === commit &&
+        app.renderedSpecVersion === app.specVersion;
+      if (upToDate) bundleOf.set(app.id, app.renderedBundleHash!);
+      else toRender.push({ app, commit: commit as string });
+    });
+    const rendered = await this.ports.render(
+      toRender.map(({ app, commit }) => ({ appName: app.name, spec: app.spec, commit })),
+    );
+    toRender.forEach(({ app }, i) => {
+      const r = rendered[i];
+      if (r instanceof Error) failures.set(app.id, { type: 'RenderError', message: r.message });
+      else bundleOf.set(app.id, r);
+    });
+
+    // 3. Destinations and the project gate, per distinct combination.
+    const ok = apps.filter((a) => bundleOf.has(a.id));
+    const clusters = new Map(
+      (await this.ports.clustersByName(ok.flatMap((a) => destinationClusters(a.spec)))).map((c) => [
+        c.name,
+        c,
+      ]),
+    );
+    const resources = await this.ports.bundleResources([...new Set(bundleOf.values())]);
+    const gate = await this.ports.gate();
+    const current = groupBy(await this.ports.currentTargets(ok.map((a) => a.id)), (t) => t.appId);
+
+    let failed = 0;
+    for (let i = 0; i < apps.length; i++) {
+      const app = apps[i];
+      const item = byKey.get(app.id)!;
+      const failure = failures.get(app.id);
+      if (failure) {
+        this.fail(outcome, app, item, failure.type, failure.message);
+        failed++;
+        continue;
+      }
+      const bundleHash = bundleOf.get(app.id)!;
+      const commit = commitOf(app, commits[i]);
+      const names = destinationClusters(app.spec);
+      const targets = names.flatMap((n) => clusters.get(n) ?? []);
+      const missing = names.filter((n) => !clusters.has(n));
+      const namespace = app.spec.destination.namespace;
+      const bundle = { hash: bundleHash, resources: resources.get(bundleHash) ?? [] };
+      const violations = [
+        ...gate.check({ project: app.spec.project, repoURL: app.spec.source.repoURL, namespace }),
+        ...targets.flatMap((cluster) =>
+          gate.check({ project: app.spec.project, cluster, namespace, bundle }),
+        ),
+      ];
+      if (violations.length) {
+        this.fail(outcome, app, item, 'ProjectViolation', [...new Set(violations)].join('; '));
+        failed++;
+        continue;
+      }
+      const conditions = missing.length
+        ? [condition(app, 'DestinationError', `clusters not registered: ${missing.join(', ')}`)]
+        : [];
+      const policy = toSyncPolicy(app.spec);
+      const policyKey = canonicalJson(policy);
+      const desired: DesiredTarget[] = targets.map((c) => ({
+        appId: app.id,
+        clusterId: c.id,
+        bundleHash,
+        revision: commit,
+        namespace,
+        policy,
+      }));
+      const now = current.get(app.id) ?? [];
+      const upserts = desired.filter((d) => {
+        const t = now.find((x) => x.clusterId === d.clusterId);
+        return !t || !sameTarget(t, d, policyKey);
+      });
+      const keep = new Set(desired.map((d) => d.clusterId));
+      const removals = now
+        .filter((t) => !keep.has(t.clusterId))
+        .map((t) => ({ appId: app.id, clusterId: t.clusterId }));
+      outcome.upserts.push(...upserts);
+      outcome.removals.push(...removals);
+      if (upserts.length || removals.length) {
+        outcome.history.push({
+          appId: app.id,
+          revision: commit,
+          bundleHash,
+          specVersion: app.specVersion,
+          reason: item.reason,
+          replica: this.replica,
+          startedAt,
+        });
+      }
+      const renderedChanged =
+        app.renderedBundleHash !== bundleHash ||
+        app.renderedRevision !== commit ||
+        app.renderedSpecVersion !== app.specVersion;
+      if (renderedChanged || !sameConditions(app.conditions, conditions)) {
+        outcome.apps.push({
+          id: app.id,
+          specVersion: app.specVersion,
+          conditions,
+          rendered: { revision: commit, bundleHash },
+        });
+      }
+      outcome.done.push(item);
+    }
+
+    const result = lease.lost
+      ? { changed: 0, clusters: 0, lost: items.length }
+      : await this.ports.commit(outcome, lease);
+    return {
+      ...result,
+      apps: apps.length,
+      failed,
+      rendered: toRender.length,
+    };
+  }
+
+  private fail(
+    outcome: BatchOutcome,
+    app: AppForReconcile,
+    item: WorkItem,
+    type: AppCondition['type'],
+    raw: string,
+  ): void {
+    const message = raw.slice(0, MAX_ERROR_CHARS);
+    this.ports.warn(app.name, type, message);
+    const conditions = [condition(app, type, message)];
+    if (!sameConditions(app.conditions, conditions))
+      outcome.apps.push({ id: app.id, specVersion: app.specVersion, conditions });
+    if (type === 'SourceError') {
+      // Often transient (a repository unreachable): try again with a backoff.
+      outcome.retry.push({
+        item,
+        delaySeconds: sourceRetryDelaySeconds(item.attempts),
+        error: message,
+      });
+    } else {
+      outcome.done.push(item);
+    }
+  }
+}
+
+function commitOf(app: AppForReconcile, resolved: string | Error): string {
+  const { source } = app.spec;
+  return source.chart ? `chart:${source.chart}@${source.targetRevision}` : (resolved as string);
+}
+
+function condition(
+  app: AppForReconcile,
+  type: AppCondition['type'],
+  message: string,
+): AppCondition {
+  const prev = app.conditions.find((c) => c.type === type && c.message === message);
+  return {
+    type,
+    message,
+    lastTransitionTime: prev?.lastTransitionTime ?? new Date().toISOString(),
+  };
+}
+
+function sameConditions(a: AppCondition[], b: AppCondition[]): boolean {
+  return (
+    a.length === b.length && a.every((c, i) => c.type === b[i].type && c.message === b[i].message)
+  );
+}
+
+/** Whether a stored target `a` already has the desired state `b` (policy compared canonically). */
+function sameTarget(a: DesiredTarget, b: DesiredTarget, bPolicyKey: string): boolean {
+  return (
+    a.bundleHash === b.bundleHash &&
+    a.revision === b.revision &&
+    a.namespace === b.namespace &&
+    canonicalJson(a.policy) === bPolicyKey
+  );
+}
+
+function groupBy<T>(items: T[], key: (t: T) => string): Map<string, T[]> {
+  const out = new Map<string, T[]>();
+  for (const t of items) {
+    const k = key(t);
+    const list = out.get(k);
+    if (list) list.push(t);
+    else out.set(k, [t]);
+  }
+  return out;
+}

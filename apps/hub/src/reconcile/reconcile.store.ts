@@ -1,0 +1,122 @@
+import { Injectable, Logger } from '@nestjs/common';
+import { DataSource } from 'typeorm';
+import type { AppCondition } from '../applications/application.entity.js';
+import {
+  ApplicationsRepository,
+  type AppForReconcile,
+} from '../applications/applications.repository.js';
+import { TargetsRepository, type DesiredTarget } from '../applications/targets.repository.js';
+import { ClustersRepository, type ClusterRef } from '../clusters/clusters.repository.js';
+import { DispatchNotifier } from '../dispatch/dispatch.notifier.js';
+import { GitService } from '../git/git.service.js';
+import type { ProjectGate } from '../projects/project-gate.js';
+import type { ResourceRef } from '../projects/project-policy.js';
+import { ProjectsService } from '../projects/projects.service.js';
+import { BundleStore } from '../render/bundle.store.js';
+import { RenderService, type RenderRequest } from '../render/render.service.js';
+import type { Lease } from '../work/work-loop.js';
+import { WorkRepository } from '../work/work.repository.js';
+import type { BatchOutcome, CommitResult, ReconcilePorts } from './batch-reconciler.js';
+
+/** The batch reconciler's view of the world: repositories, git, the renderer and projects. */
+@Injectable()
+export class ReconcileStore implements ReconcilePorts {
+  private readonly log = new Logger('Reconcile');
+
+  constructor(
+    private readonly ds: DataSource,
+    private readonly apps: ApplicationsRepository,
+    private readonly targets: TargetsRepository,
+    private readonly clusters: ClustersRepository,
+    private readonly work: WorkRepository,
+    private readonly git: GitService,
+    private readonly renderer: RenderService,
+    private readonly projects: ProjectsService,
+    private readonly bundles: BundleStore,
+    private readonly dispatch: DispatchNotifier,
+  ) {}
+
+  loadApps(ids: string[]): Promise<AppForReconcile[]> {
+    return this.apps.forReconcile(ids);
+  }
+
+  resolve(pairs: { url: string; revision: string }[]): Promise<(string | Error)[]> {
+    return this.git.resolveMany(pairs);
+  }
+
+  render(reqs: RenderRequest[]): Promise<(string | Error)[]> {
+    return this.renderer.renderMany(reqs);
+  }
+
+  clustersByName(names: string[]): Promise<ClusterRef[]> {
+    return this.clusters.byNames(names);
+  }
+
+  gate(): Promise<ProjectGate> {
+    return this.projects.gate();
+  }
+
+  bundleResources(hashes: string[]): Promise<Map<string, ResourceRef[]>> {
+    return this.bundles.resourcesOf(hashes);
+  }
+
+  currentTargets(appIds: string[]): Promise<DesiredTarget[]> {
+    return this.targets.desiredOf(appIds);
+  }
+
+  warn(app: string, type: AppCondition['type'], message: string): void {
+    this.log.warn(`${app}: ${type}: ${message}`);
+  }
+
+  /**
+   * One transaction: lock the items this replica still holds (anything else was taken over and
+   * is left alone), store conditions and renders, write the desired state set-based, record the
+   * history, finish the items and notify the clusters' replicas (delivered on commit).
+   */
+  async commit(o: BatchOutcome, lease: Lease): Promise<CommitResult> {
+    return this.ds.transaction(async (tx) => {
+      const keys = [...o.done.map((i) => i.key), ...o.retry.map((r) => r.item.key)];
+      const held = await this.work.fence(tx, 'app', lease.owner, keys);
+      const mine = <T>(xs: T[], id: (x: T) => string) => xs.filter((x) => held.has(id(x)));
+      await this.apps.saveReconciled(
+        tx,
+        mine(o.apps, (a) => a.id),
+      );
+      const changed = await this.targets.upsertDesired(
+        tx,
+        mine(o.upserts, (t) => t.appId),
+      );
+      await this.targets.clearRemovalNotes(tx, changed);
+      const removals = mine(o.removals, (t) => t.appId);
+      const removedFrom = await this.targets.removeTargets(tx, removals);
+      const perApp = new Map<string, number>();
+      for (const t of [...changed, ...removals])
+        perApp.set(t.appId, (perApp.get(t.appId) ?? 0) + 1);
+      await this.targets.insertHistory(
+        tx,
+        o.history
+          .filter((h) => perApp.has(h.appId))
+          .map((h) => ({ ...h, clusters: perApp.get(h.appId)! })),
+      );
+      const clusters = new Set([...changed.map((c) => c.clusterId), ...removedFrom]);
+      await this.dispatch.notify(clusters, tx);
+      await this.work.complete(
+        tx,
+        'app',
+        lease.owner,
+        mine(o.done, (i) => i.key),
+      );
+      await this.work.retryLater(
+        tx,
+        'app',
+        lease.owner,
+        mine(o.retry, (r) => r.item.key).map((r) => ({
+          key: r.item.key,
+          delaySeconds: r.delaySeconds,
+          error: r.error,
+        })),
+      );
+      return { changed: changed.length, clusters: clusters.size, lost: keys.length - held.size };
+    });
+  }
+}

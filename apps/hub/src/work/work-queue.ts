@@ -1,0 +1,51 @@
+import { Injectable } from '@nestjs/common';
+import { DataSource } from 'typeorm';
+import type { Db } from '../database/sql.js';
+import {
+  WorkRepository,
+  type AppSelector,
+  type AppSetSelector,
+  type WorkKind,
+} from './work.repository.js';
+
+/** Channel on which replicas learn that some kind of work is waiting. */
+export const WORK_CHANNEL = 'axle_work';
+
+/**
+ * Marks objects dirty in the durable queue and wakes the replicas. Called inside the transaction
+ * that made the change, so a change and its work commit together (the NOTIFY is delivered on
+ * commit), and nothing is lost when a replica dies right after.
+ */
+@Injectable()
+export class WorkQueue {
+  constructor(
+    private readonly ds: DataSource,
+    private readonly repo: WorkRepository,
+  ) {}
+
+  async apps(selector: AppSelector, reason: string, db: Db = this.ds.manager): Promise<number> {
+    const n =
+      'ids' in selector
+        ? (await this.repo.markIds('app', selector.ids, reason, db), selector.ids.length)
+        : await this.repo.mark('app', selector, reason, db);
+    if (n > 0) await wake(db, 'app');
+    return n;
+  }
+
+  async appsets(
+    selector: AppSetSelector,
+    reason: string,
+    db: Db = this.ds.manager,
+  ): Promise<number> {
+    const n =
+      'ids' in selector
+        ? (await this.repo.markIds('appset', selector.ids, reason, db), selector.ids.length)
+        : await this.repo.mark('appset', selector, reason, db);
+    if (n > 0) await wake(db, 'appset');
+    return n;
+  }
+}
+
+async function wake(db: Db, kind: WorkKind): Promise<void> {
+  await db.query('SELECT pg_notify($1, $2)', [WORK_CHANNEL, kind]);
+}

@@ -1,0 +1,268 @@
+import { Injectable } from '@nestjs/common';
+import { DataSource } from 'typeorm';
+import { chunks, returned, type Db } from '../database/sql.js';
+
+export type WorkKind = 'app' | 'appset';
+
+/** A claimed unit of work: the object and the mark it was claimed at. */
+export interface WorkItem {
+  key: string;
+  dirty: number;
+  reason: string;
+  attempts: number;
+}
+
+/** What selects the objects to mark dirty: typed, compiled to SQL here and nowhere else. */
+export type AppSelector =
+  | { all: true }
+  | { ids: string[] }
+  | { repoURL: string }
+  | { cluster: string }
+  | { project: string };
+
+export type AppSetSelector =
+  { all: true } | { ids: string[] } | { readsRepo: string } | { readsClusters: true };
+
+/** The WHERE clause (on `applications`) and parameters of an application selector. */
+export function appSelectorSql(s: AppSelector, from = 2): { where: string; params: unknown[] } {
+  if ('all' in s) return { where: 'true', params: [] };
+  if ('ids' in s) return { where: `id = ANY($${from}::uuid[])`, params: [s.ids] };
+  if ('repoURL' in s)
+    return { where: `spec->'source'->>'repoURL' = $${from}`, params: [s.repoURL] };
+  if ('project' in s)
+    return { where: `coalesce(spec->>'project', 'default') = $${from}`, params: [s.project] };
+  return {
+    where: `(spec->'destination'->>'cluster' = $${from} OR spec->'destination'->'clusters' ? $${from})`,
+    params: [s.cluster],
+  };
+}
+
+/** The WHERE clause (on `application_sets`) and parameters of an ApplicationSet selector. */
+export function appSetSelectorSql(
+  s: AppSetSelector,
+  from = 2,
+): { where: string; params: unknown[] } {
+  if ('all' in s) return { where: 'true', params: [] };
+  if ('ids' in s) return { where: `id = ANY($${from}::uuid[])`, params: [s.ids] };
+  if ('readsRepo' in s)
+    return { where: `($${from} = ANY(repos) OR '*' = ANY(repos))`, params: [s.readsRepo] };
+  return { where: 'reads_clusters', params: [] };
+}
+
+const TABLE: Record<WorkKind, string> = { app: 'applications', appset: 'application_sets' };
+
+/**
+ * The durable work queue (table `work_queue`): marking, claiming under a lease with
+ * FOR UPDATE SKIP LOCKED, renewing, completing and releasing. Every replica runs the same
+ * statements; PostgreSQL's row locks make each object's work one replica's at a time.
+ */
+@Injectable()
+export class WorkRepository {
+  constructor(private readonly ds: DataSource) {}
+
+  /** Marks the selected objects dirty; returns how many were marked. */
+  async mark(
+    kind: WorkKind,
+    selector: AppSelector | AppSetSelector,
+    reason: string,
+    db: Db = this.ds.manager,
+  ): Promise<number> {
+    const { where, params } =
+      kind === 'app'
+        ? appSelectorSql(selector as AppSelector, 3)
+        : appSetSelectorSql(selector as AppSetSelector, 3);
+    const rows = returned<{ key: string }>(
+      await db.query(
+        `INSERT INTO work_queue (kind, key, reason)
+           SELECT $1, id, $2 FROM ${TABLE[kind]} WHERE ${where}
+         ON CONFLICT (kind, key) DO UPDATE SET dirty = work_queue.dirty + 1, reason = EXCLUDED.reason,
+           not_before = LEAST(work_queue.not_before, now()), attempts = 0
+         RETURNING key`,
+        [kind, reason.slice(0, 500), ...params],
+      ),
+    );
+    return rows.length;
+  }
+
+  /** Marks the given ids dirty (they need not exist any more: a deletion is work too). */
+  async markIds(
+    kind: WorkKind,
+    ids: string[],
+    reason: string,
+    db: Db = this.ds.manager,
+  ): Promise<void> {
+    for (const part of chunks([...new Set(ids)], 20_000)) {
+      await db.query(
+        `INSERT INTO work_queue (kind, key, reason) SELECT $1, k, $2 FROM unnest($3::uuid[]) AS k
+         ON CONFLICT (kind, key) DO UPDATE SET dirty = work_queue.dirty + 1, reason = EXCLUDED.reason,
+           not_before = LEAST(work_queue.not_before, now()), attempts = 0`,
+        [kind, reason.slice(0, 500), part],
+      );
+    }
+  }
+
+  /** Claims up to `limit` ready items no live lease holds, for `leaseSeconds`. */
+  async claim(
+    kind: WorkKind,
+    owner: string,
+    limit: number,
+    leaseSeconds: number,
+  ): Promise<WorkItem[]> {
+    const rows = returned<{ key: string; dirty: string; reason: string; attempts: number }>(
+      await this.ds.query(
+        `UPDATE work_queue w SET lease_owner = $2, lease_until = now() + make_interval(secs => $3),
+                attempts = w.attempts + 1
+           FROM (SELECT kind, key FROM work_queue
+                  WHERE kind = $1 AND not_before <= now() AND (lease_until IS NULL OR lease_until < now())
+                  ORDER BY not_before, enqueued_at LIMIT $4 FOR UPDATE SKIP LOCKED) s
+          WHERE w.kind = s.kind AND w.key = s.key
+        RETURNING w.key, w.dirty, w.reason, w.attempts`,
+        [kind, owner, leaseSeconds, limit],
+      ),
+    );
+    return rows.map((r) => ({
+      key: r.key,
+      dirty: Number(r.dirty),
+      reason: r.reason,
+      attempts: r.attempts,
+    }));
+  }
+
+  /** Extends the lease of the items still held; returns the keys still held. */
+  async renew(
+    kind: WorkKind,
+    owner: string,
+    keys: string[],
+    leaseSeconds: number,
+  ): Promise<Set<string>> {
+    const held = new Set<string>();
+    for (const part of chunks(keys, 20_000)) {
+      const rows = returned<{ key: string }>(
+        await this.ds.query(
+          `UPDATE work_queue SET lease_until = now() + make_interval(secs => $4)
+            WHERE kind = $1 AND key = ANY($2::uuid[]) AND lease_owner = $3 RETURNING key`,
+          [kind, part, owner, leaseSeconds],
+        ),
+      );
+      rows.forEach((r) => held.add(r.key));
+    }
+    return held;
+  }
+
+  /**
+   * Inside the transaction that writes a batch's results: locks the items this replica still
+   * holds and returns their keys. Results for any other key must not be written (fencing: a
+   * replica that stalled past its lease lost the item to another).
+   */
+  async fence(db: Db, kind: WorkKind, owner: string, keys: string[]): Promise<Set<string>> {
+    const held = new Set<string>();
+    for (const part of chunks(keys, 20_000)) {
+      const rows = await db.query<{ key: string }[]>(
+        `SELECT key FROM work_queue WHERE kind = $1 AND key = ANY($2::uuid[]) AND lease_owner = $3
+           AND lease_until > now() FOR UPDATE`,
+        [kind, part, owner],
+      );
+      rows.forEach((r) => held.add(r.key));
+    }
+    return held;
+  }
+
+  /**
+   * Finishes items: removed when nothing marked them since they were claimed, otherwise released
+   * (their lease dropped) so they run again.
+   */
+  async complete(db: Db, kind: WorkKind, owner: string, items: WorkItem[]): Promise<void> {
+    for (const part of chunks(items, 20_000)) {
+      await db.query(
+        `DELETE FROM work_queue w USING unnest($2::uuid[], $3::bigint[]) AS d(key, dirty)
+          WHERE w.kind = $1 AND w.key = d.key AND w.dirty = d.dirty AND w.lease_owner = $4`,
+        [kind, part.map((i) => i.key), part.map((i) => i.dirty), owner],
+      );
+      await db.query(
+        `UPDATE work_queue SET lease_owner = NULL, lease_until = NULL, attempts = 0
+          WHERE kind = $1 AND key = ANY($2::uuid[]) AND lease_owner = $3`,
+        [kind, part.map((i) => i.key), owner],
+      );
+    }
+  }
+
+  /** Inside a batch's transaction: these items run again after their delay (fenced by owner). */
+  async retryLater(
+    db: Db,
+    kind: WorkKind,
+    owner: string,
+    items: { key: string; delaySeconds: number; error: string }[],
+  ): Promise<void> {
+    for (const part of chunks(items, 20_000)) {
+      await db.query(
+        `UPDATE work_queue w SET lease_owner = NULL, lease_until = NULL,
+                not_before = now() + make_interval(secs => r.delay), last_error = r.error
+           FROM jsonb_to_recordset($3::jsonb) AS r(key uuid, delay integer, error text)
+          WHERE w.kind = $1 AND w.key = r.key AND w.lease_owner = $2`,
+        [
+          kind,
+          owner,
+          JSON.stringify(
+            part.map((i) => ({ key: i.key, delay: i.delaySeconds, error: i.error.slice(0, 2000) })),
+          ),
+        ],
+      );
+    }
+  }
+
+  /** Gives items back to run again after `delaySeconds` (a failed run, or shutting down). */
+  async release(
+    kind: WorkKind,
+    owner: string,
+    keys: string[],
+    delaySeconds: number,
+    error?: string,
+  ): Promise<void> {
+    for (const part of chunks(keys, 20_000)) {
+      await this.ds.query(
+        `UPDATE work_queue SET lease_owner = NULL, lease_until = NULL,
+                not_before = now() + make_interval(secs => $4), last_error = coalesce($5, last_error)
+          WHERE kind = $1 AND key = ANY($2::uuid[]) AND lease_owner = $3`,
+        [kind, part, owner, delaySeconds, error?.slice(0, 2000) ?? null],
+      );
+    }
+  }
+
+  /** Drops every lease `owners` hold (replicas that stopped or died): others take the work now. */
+  async releaseOwners(owners: string[]): Promise<number> {
+    if (owners.length === 0) return 0;
+    return returned(
+      await this.ds.query(
+        `UPDATE work_queue SET lease_owner = NULL, lease_until = NULL WHERE lease_owner = ANY($1) RETURNING key`,
+        [owners],
+      ),
+    ).length;
+  }
+
+  /** Items waiting or running, by kind (metrics, tests). */
+  async depth(): Promise<Record<WorkKind, { ready: number; leased: number }>> {
+    const rows = await this.ds.query<{ kind: WorkKind; leased: boolean; n: string }[]>(
+      `SELECT kind, lease_until > now() AS leased, count(*) AS n FROM work_queue GROUP BY 1, 2`,
+    );
+    const out: Record<WorkKind, { ready: number; leased: number }> = {
+      app: { ready: 0, leased: 0 },
+      appset: { ready: 0, leased: 0 },
+    };
+    for (const r of rows) out[r.kind][r.leased ? 'leased' : 'ready'] += Number(r.n);
+    return out;
+  }
+
+  /**
+   * Takes the periodic resync turn when the last one is older than `intervalSeconds`: true for
+   * exactly one replica per interval.
+   */
+  async takeResyncTurn(intervalSeconds: number): Promise<boolean> {
+    const rows = returned(
+      await this.ds.query(
+        `UPDATE hub_state SET at = now() WHERE key = 'resync' AND at < now() - make_interval(secs => $1) RETURNING key`,
+        [intervalSeconds],
+      ),
+    );
+    return rows.length > 0;
+  }
+}
