@@ -1,4 +1,9 @@
-/** Shared by the benchmarks: the admin token their hubs start with, and a JSON REST call. */
+/** Shared by the benchmarks: hubs in child processes, REST and metrics, figures. */
+import { fork, type ChildProcess } from 'node:child_process';
+import { dirname, join } from 'node:path';
+import { fileURLToPath } from 'node:url';
+
+/** The admin token the benchmarks' hubs start with. */
 export const BENCH_ADMIN_TOKEN = `axle_api_bench-${Math.random().toString(36).slice(2)}-0123456789`;
 
 export async function hubJson(
@@ -20,3 +25,106 @@ export async function hubJson(
   const text = await res.text();
   return { status: res.status, body: text ? (JSON.parse(text) as unknown) : undefined };
 }
+
+export interface HubProcess {
+  child: ChildProcess;
+  httpUrl: string;
+  grpcAddress: string;
+}
+
+/** Starts a hub in a child process, configured by `env` alone (see bench/hub-child.ts). */
+export async function forkHub(
+  env: Record<string, string>,
+  opts: { execArgv?: string[]; startTimeoutMs?: number } = {},
+): Promise<HubProcess> {
+  const entry = join(dirname(fileURLToPath(import.meta.url)), 'hub-child.js');
+  const child = fork(entry, [], {
+    env: { ...process.env, AXLE_BENCH_HUB_ENV: JSON.stringify(env) },
+    execArgv: opts.execArgv ?? [],
+    stdio: ['ignore', 'inherit', 'inherit', 'ipc'],
+  });
+  const ready = await new Promise<{ httpUrl: string; grpcAddress: string }>((res, rej) => {
+    const t = setTimeout(
+      () => rej(new Error('hub did not start in time')),
+      opts.startTimeoutMs ?? 120_000,
+    );
+    child.once('message', (m) => {
+      clearTimeout(t);
+      res(m as { httpUrl: string; grpcAddress: string });
+    });
+    child.once('exit', (code) => {
+      clearTimeout(t);
+      rej(new Error(`hub exited with ${code} while starting`));
+    });
+  });
+  return { child, ...ready };
+}
+
+/** Stops a hub gracefully (SIGKILL after 20 s). */
+export async function stopHub(child: ChildProcess): Promise<void> {
+  if (child.exitCode !== null || child.signalCode !== null) return;
+  const exited = new Promise<void>((r) => child.once('exit', () => r()));
+  child.send('stop');
+  const t = setTimeout(() => child.kill('SIGKILL'), 20_000);
+  await exited;
+  clearTimeout(t);
+}
+
+/** The hub's RSS after a full collection (the hub must run with --expose-gc). */
+export function hubRssAfterGc(child: ChildProcess): Promise<number> {
+  return new Promise((resolve, reject) => {
+    const t = setTimeout(() => reject(new Error('no RSS answer')), 30_000);
+    const on = (m: unknown) => {
+      if (m && typeof m === 'object' && 'rss' in m) {
+        clearTimeout(t);
+        child.off('message', on);
+        resolve((m as { rss: number }).rss);
+      }
+    };
+    child.on('message', on);
+    child.send('gc');
+  });
+}
+
+export type Metrics = { name: string; labels: string; value: number }[];
+
+export async function scrape(base: string): Promise<Metrics> {
+  const res = await fetch(`${base}/metrics`, { signal: AbortSignal.timeout(30_000) });
+  const out: Metrics = [];
+  for (const line of (await res.text()).split('\n')) {
+    const m = /^([a-zA-Z_:][\w:]*)(\{[^}]*\})?\s+(\S+)/.exec(line);
+    if (m) out.push({ name: m[1], labels: m[2] ?? '', value: Number(m[3]) });
+  }
+  return out;
+}
+
+export function sum(ms: Metrics, name: string, labelFilter?: string): number {
+  return ms
+    .filter((m) => m.name === name && (!labelFilter || m.labels.includes(labelFilter)))
+    .reduce((a, m) => a + m.value, 0);
+}
+
+/** The p-th percentile (0–100) of `values` (nearest rank); undefined when empty. */
+export function percentile(values: number[], p: number): number | undefined {
+  if (values.length === 0) return undefined;
+  const sorted = [...values].sort((a, b) => a - b);
+  const rank = Math.min(sorted.length - 1, Math.max(0, Math.ceil((p / 100) * sorted.length) - 1));
+  return sorted[rank];
+}
+
+/** Bounded parallel map. */
+export async function pool<T>(items: T[], n: number, fn: (t: T) => Promise<void>): Promise<void> {
+  const queue = [...items];
+  await Promise.all(
+    Array.from({ length: Math.min(n, items.length) }, async () => {
+      for (let t = queue.shift(); t !== undefined; t = queue.shift()) await fn(t);
+    }),
+  );
+}
+
+export const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
+export const verdict = (ok: boolean) => (ok ? 'PASS' : 'MISS');
+export const secs = (ms: number | undefined) =>
+  ms === undefined ? 'n/a' : `${(ms / 1000).toFixed(1)} s`;
+export const mib = (b: number | undefined) =>
+  b === undefined ? 'n/a' : `${Math.round(b / 2 ** 20)} MiB`;

@@ -8,7 +8,12 @@ const bool = z
   .transform((v) => v === 'true' || v === '1' || v === 'yes');
 
 const schema = z.object({
-  AXLE_HUB_ADDRESS: z.string().regex(/^[\w.\-[\]:]+:\d+$/, 'must be host:port'),
+  AXLE_HUB_ADDRESS: z
+    .string()
+    .regex(
+      /^[\w.\-[\]:]+:\d+(,[\w.\-[\]:]+:\d+)*$/,
+      'must be host:port, or several separated by commas (hub replicas)',
+    ),
   AXLE_AGENT_TOKEN: z
     .string()
     .min(10, 'must be the token printed by `axle cluster add`')
@@ -40,6 +45,7 @@ const schema = z.object({
 });
 
 export interface AgentConfig {
+  /** host:port of the hub; several, comma-separated, are tried in turn (hub replicas). */
   hubAddress: string;
   /** Bearer token (hub with AXLE_AGENT_AUTH=token). Without it the agent uses mTLS. */
   token?: string;
@@ -89,7 +95,8 @@ export function loadAgentConfig(env: NodeJS.ProcessEnv = process.env): AgentConf
         'invalid agent configuration:\n  AXLE_HUB_CA_FILE: required for mTLS (or set AXLE_AGENT_TOKEN for token auth)',
       );
     }
-    const host = e.AXLE_HUB_ADDRESS.slice(0, e.AXLE_HUB_ADDRESS.lastIndexOf(':'));
+    const first = e.AXLE_HUB_ADDRESS.split(',')[0];
+    const host = first.slice(0, first.lastIndexOf(':'));
     mtls = {
       caPem,
       enrollAddress: e.AXLE_HUB_ENROLL_ADDRESS ?? `${host}:9091`,

@@ -37,7 +37,7 @@ import { SyncEngine, type AppInput, type EventType } from './sync/engine.js';
 import { appSyncOptions, retryPolicy, type SyncPolicyState } from './sync/options.js';
 import { buildPlan } from './sync/plan.js';
 import { healDueAt, recordHeal } from './sync/self-heal.js';
-import { APP_LABEL, keyRef } from './sync/resources.js';
+import { agentSelector, APP_LABEL, keyRef } from './sync/resources.js';
 import { AppRuntime, type AppReport, type OperationSummary } from './sync/runtime.js';
 import { StateStore, type AppState } from './state-store.js';
 
@@ -77,7 +77,7 @@ export class Agent implements OnApplicationBootstrap, OnApplicationShutdown {
     this.eventLog = new EventLog(config.eventBuffer ?? 500);
     this.selfHeal = config.selfHeal ?? { delayMs: 1000, maxDelayMs: 300_000 };
     this.watches = new WatchCache(this.client, {
-      labelSelector: APP_LABEL,
+      labelSelector: agentSelector(config.cluster),
       onChange: (c) => this.onWatch(c),
     });
     this.engine = new SyncEngine(
@@ -89,7 +89,11 @@ export class Agent implements OnApplicationBootstrap, OnApplicationShutdown {
         event: (appId, type, reason, message, generation) =>
           this.event(appId, type, reason, message, generation),
       },
-      { fieldManager: config.fieldManager, applyConcurrency: config.applyConcurrency ?? 8 },
+      {
+        fieldManager: config.fieldManager,
+        applyConcurrency: config.applyConcurrency ?? 8,
+        agentName: config.cluster,
+      },
     );
     this.queue = new KeyedQueue<string>(
       (id) => this.reconcile(id),
@@ -107,7 +111,7 @@ export class Agent implements OnApplicationBootstrap, OnApplicationShutdown {
               cluster: config.cluster,
               caPem: config.mtls!.caPem,
               enrollAddress: config.mtls!.enrollAddress,
-              hubAddress: config.hubAddress,
+              hubAddress: config.hubAddress.split(',')[0],
               bootstrapToken: config.mtls!.bootstrapToken,
             }),
             renewCheckMs: (config.mtls!.renewCheckSeconds ?? 60) * 1000,
@@ -135,7 +139,11 @@ export class Agent implements OnApplicationBootstrap, OnApplicationShutdown {
 
   start(): void {
     // Autonomy: whatever was desired before a restart is reconciled without waiting for the hub.
-    for (const a of this.store.apps()) this.queue.enqueue(a.appId);
+    for (const a of this.store.apps()) {
+      // Objects applied by an older agent lack the agent label: apply them once more.
+      if (this.store.upgraded) this.runtime(a.appId).syncRequested = true;
+      this.queue.enqueue(a.appId);
+    }
     this.connection.start();
     this.resyncTimer = setInterval(
       () => this.store.apps().forEach((a) => this.queue.enqueue(a.appId)),
@@ -270,6 +278,8 @@ export class Agent implements OnApplicationBootstrap, OnApplicationShutdown {
     // Keep the bundle whatever happens next: the hub may later send the same bundle without its
     // content (a namespace change, say) and expects this agent to have it.
     if (d.bundleGzip.length > 0) await this.store.putBundle(d.bundleHash, d.bundleGzip);
+    // The sync that follows needs the objects: keep them rather than read them back.
+    this.rememberBundle(d.bundleHash, bundle.objects);
     // The cluster's own allow-list: refused deploys are acknowledged (so they are not resent)
     // but not applied; what runs stays as it is.
     const refused = checkAllowList(this.config.allowList ?? ALLOW_ALL, bundle.objects, d.namespace);
@@ -290,7 +300,11 @@ export class Agent implements OnApplicationBootstrap, OnApplicationShutdown {
       });
       return;
     }
-    await this.store.put({
+    // Accepted: from here on the app is synced towards this generation. It is acknowledged once
+    // stored on disk; a burst of deploys shares its writes (the next message is handled while
+    // this one is written). The bundle file was written first, so the state never names a
+    // bundle that is not stored.
+    const stored = this.store.put({
       appId: d.appId,
       appName: d.appName,
       generation: d.generation,
@@ -300,8 +314,11 @@ export class Agent implements OnApplicationBootstrap, OnApplicationShutdown {
       policy: policyState(d.syncPolicy),
       applied: this.store.get(d.appId)?.applied ?? null,
     });
-    this.ack(d.appId, d.generation);
     this.queue.enqueue(d.appId);
+    stored.then(
+      () => this.ack(d.appId, d.generation),
+      (e: unknown) => this.log.error(`storing ${d.appName}: ${(e as Error).message}`),
+    );
   }
 
   /** Removal runs on the app's queue (never concurrently with its sync); waits until done. */
@@ -330,11 +347,16 @@ export class Agent implements OnApplicationBootstrap, OnApplicationShutdown {
     let objects = this.bundles.get(hash);
     if (!objects) {
       objects = decompressBundle(await this.store.readBundle(hash), hash).objects;
-      const used = new Set(this.store.apps().map((a) => a.bundleHash));
-      for (const h of this.bundles.keys()) if (!used.has(h)) this.bundles.delete(h);
-      this.bundles.set(hash, objects);
+      this.rememberBundle(hash, objects);
     }
     return objects;
+  }
+
+  /** Keeps a bundle's objects in memory, with those of the bundles stored apps use. */
+  private rememberBundle(hash: string, objects: KubeObject[]): void {
+    const used = new Set(this.store.apps().map((a) => a.bundleHash));
+    for (const h of this.bundles.keys()) if (!used.has(h)) this.bundles.delete(h);
+    this.bundles.set(hash, objects);
   }
 
   /** Updates only the `applied` part of an app's stored state (never a stale copy of the rest). */

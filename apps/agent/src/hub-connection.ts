@@ -30,7 +30,8 @@ export interface ConnectionHandlers {
 
 /**
  * The agent's outbound stream to the hub. Dials, says Hello with its inventory, and reconnects
- * with capped exponential backoff and full jitter for as long as it runs.
+ * with capped exponential backoff and full jitter for as long as it runs. Given several hub
+ * addresses (replicas), it moves to the next one whenever a stream ends or cannot be opened.
  */
 export class HubConnection {
   private readonly log = new Logger('HubConnection');
@@ -40,16 +41,33 @@ export class HubConnection {
   private timer: NodeJS.Timeout | undefined;
   private stopped = false;
   private welcomed = false;
+  private readonly addresses: string[];
+  private current = 0;
 
   private renewTimer: NodeJS.Timeout | undefined;
 
   constructor(
-    private readonly address: string,
+    address: string,
     private readonly auth: { token: string } | { identity: AgentIdentity; renewCheckMs: number },
     private readonly cluster: string,
     private readonly handlers: ConnectionHandlers,
     private readonly backoff: { baseMs: number; capMs: number },
-  ) {}
+  ) {
+    this.addresses = address.split(',').filter(Boolean);
+  }
+
+  /** The hub address dialled now. */
+  get address(): string {
+    return this.addresses[this.current];
+  }
+
+  /** Moves on to the next hub address (when there are several). */
+  private rotate(): void {
+    if (this.addresses.length < 2) return;
+    this.current = (this.current + 1) % this.addresses.length;
+    this.client?.close();
+    this.client = undefined;
+  }
 
   /** The channel: plain with a bearer token, or TLS with the agent's client certificate. */
   private async ensureClient(): Promise<AgentGatewayClient> {
@@ -71,7 +89,7 @@ export class HubConnection {
   /** Renews the certificate when due and reconnects with it. */
   private async renew(): Promise<void> {
     if ('token' in this.auth || this.stopped) return;
-    if (await this.auth.identity.renewIfDue()) {
+    if (await this.auth.identity.renewIfDue(this.address)) {
       const old = this.client;
       this.client = undefined;
       this.call?.cancel();
@@ -160,6 +178,7 @@ export class HubConnection {
       if (this.stopped) return;
       if (Date.now() - openedAt > STABLE_AFTER_MS) this.attempt = 0;
       const delay = backoffDelay(this.attempt++, this.backoff.baseMs, this.backoff.capMs);
+      this.rotate();
       const level =
         code === GrpcStatus.UNAUTHENTICATED || code === GrpcStatus.PERMISSION_DENIED
           ? 'error'

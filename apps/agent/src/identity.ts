@@ -59,10 +59,10 @@ export class AgentIdentity {
   }
 
   /** Renews when due; returns whether a new certificate was stored. */
-  async renewIfDue(now = new Date()): Promise<boolean> {
+  async renewIfDue(hubAddress = this.opts.hubAddress, now = new Date()): Promise<boolean> {
     if (!this.material || !renewalDue(certificateInfo(this.material.certPem), now)) return false;
     const { keyPem, csrPem } = await createKeyAndCsr({ commonName: this.opts.cluster });
-    const client = new AgentCertificatesClient(this.opts.hubAddress, await this.credentials());
+    const client = new AgentCertificatesClient(hubAddress, await this.credentials());
     try {
       const res = await unary<{ certificatePem: string; caPem: string }>((cb) =>
         client.renew({ csrPem }, new Metadata(), { deadline: Date.now() + CALL_TIMEOUT_MS }, cb),

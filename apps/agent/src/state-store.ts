@@ -24,8 +24,14 @@ export interface AppState {
   applied: { generation: number; resources: ResourceKey[] } | null;
 }
 
+/**
+ * The state file's format. 2: objects carry the agent label (app.axle.io/agent), which agents
+ * before it did not set: apps stored in format 1 are synced once more after an upgrade.
+ */
+const FORMAT = 2;
+
 interface StateFile {
-  version: 1;
+  version: number;
   apps: Record<string, AppState>;
 }
 
@@ -35,14 +41,20 @@ interface StateFile {
  */
 export class StateStore {
   private state: StateFile;
+  /** The state was written by an older agent: its apps need one more sync (see FORMAT). */
+  readonly upgraded: boolean;
+  /** The write running now, and the one waiting to start (it picks up every change until then). */
   private writing: Promise<void> = Promise.resolve();
+  private next: Promise<void> | undefined;
 
   constructor(private readonly dir: string) {
     mkdirSync(join(dir, 'bundles'), { recursive: true });
     const file = join(dir, 'state.json');
     this.state = existsSync(file)
       ? (JSON.parse(readFileSync(file, 'utf8')) as StateFile)
-      : { version: 1, apps: {} };
+      : { version: FORMAT, apps: {} };
+    this.upgraded = this.state.version < FORMAT && Object.keys(this.state.apps).length > 0;
+    this.state.version = FORMAT;
   }
 
   apps(): AppState[] {
@@ -53,9 +65,10 @@ export class StateStore {
     return this.state.apps[appId];
   }
 
-  async put(app: AppState): Promise<void> {
+  /** Changes the state at once (readers see it now) and resolves once it is on disk. */
+  put(app: AppState): Promise<void> {
     this.state.apps[app.appId] = app;
-    await this.flush();
+    return this.flush();
   }
 
   async remove(appId: string): Promise<void> {
@@ -90,17 +103,25 @@ export class StateStore {
     );
   }
 
-  /** Serialised writes; each one writes the whole (small) state atomically. */
+  /**
+   * Serialised writes of the whole (small) state, atomically. Changes made while a write runs
+   * share the next one: it serialises the state when it starts, after all of them, so a burst of
+   * changes costs two writes, not one each.
+   */
   private flush(): Promise<void> {
-    const data = JSON.stringify(this.state);
+    if (this.next) return this.next;
     // One failed write must not fail every later one.
-    this.writing = this.writing
+    const next = this.writing
       .catch(() => undefined)
       .then(async () => {
+        this.next = undefined;
+        const data = JSON.stringify(this.state);
         const file = join(this.dir, 'state.json');
         await writeFile(`${file}.tmp`, data);
         await rename(`${file}.tmp`, file);
       });
-    return this.writing;
+    this.next = next;
+    this.writing = next;
+    return next;
   }
 }

@@ -4,6 +4,11 @@ import { mkdir, mkdtemp, rm, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { simpleGit, type SimpleGit } from 'simple-git';
+import { CatFileBatch } from './cat-file.js';
+import { GitError } from './errors.js';
+import { GIT_OPTIONS, gitEnv } from './git-env.js';
+
+export { GitError, GIT_OPTIONS, gitEnv };
 
 export interface TreeEntry {
   mode: string;
@@ -14,8 +19,6 @@ export interface TreeEntry {
   path: string;
 }
 
-export class GitError extends Error {}
-
 /** How to authenticate to a repository; resolved per URL when fetching. */
 export type GitCredentials =
   | { type: 'https'; username: string; password: string }
@@ -25,6 +28,11 @@ export type CredentialsLookup = (url: string) => Promise<GitCredentials | undefi
 
 const SHA_RE = /^[0-9a-f]{40}$/;
 
+/** Whole-tree listings kept per (repository, commit): commits never change. */
+const TREE_CACHE_ENTRIES = 16;
+/** Trees with more entries are listed path by path instead of kept whole. */
+const TREE_CACHE_MAX_ENTRIES = 200_000;
+
 /**
  * A cache of bare clones, one per repository URL, driven through simple-git.
  * Fetches are coalesced: concurrent callers for one repository share a single `git fetch`.
@@ -33,6 +41,8 @@ export class GitCache {
   private readonly inflight = new Map<string, Promise<Record<string, string>>>();
   private readonly failures = new Map<string, { at: number; error: Error }>();
   private readonly refsCache = new Map<string, Record<string, string>>();
+  private readonly trees = new Map<string, Promise<TreeEntry[] | undefined>>();
+  private readonly blobReaders = new Map<string, CatFileBatch>();
 
   constructor(
     private readonly dir: string,
@@ -211,7 +221,8 @@ export class GitCache {
 
   /**
    * Every entry below `path` at `commit` (recursive; with `dirs`, directories too). Throws when a
-   * non-empty path does not exist.
+   * non-empty path does not exist. The whole tree of a commit is listed once and kept (bounded):
+   * many applications of one repository read many paths of the same commit.
    */
   async listTree(
     url: string,
@@ -219,10 +230,48 @@ export class GitCache {
     path: string,
     opts: { dirs?: boolean } = {},
   ): Promise<TreeEntry[]> {
+    const whole = await this.wholeTree(url, commit);
+    const entries = whole
+      ? whole.filter(
+          (e) =>
+            (opts.dirs || e.type !== 'tree') &&
+            (!path || e.path === path || e.path.startsWith(`${path}/`)),
+        )
+      : await this.lsTree(url, commit, path, opts.dirs ?? false);
+    if (path && entries.length === 0) {
+      throw new GitError(`path "${path}" does not exist at commit ${commit.slice(0, 12)}`);
+    }
+    return entries;
+  }
+
+  /** The whole tree of a commit (directories included), or undefined when it is too large. */
+  private wholeTree(url: string, commit: string): Promise<TreeEntry[] | undefined> {
+    const key = `${url}\0${commit}`;
+    let t = this.trees.get(key);
+    if (t) {
+      this.trees.delete(key);
+      this.trees.set(key, t);
+      return t;
+    }
+    t = this.lsTree(url, commit, '', true).then((all) =>
+      all.length > TREE_CACHE_MAX_ENTRIES ? undefined : all,
+    );
+    t.catch(() => this.trees.delete(key));
+    this.trees.set(key, t);
+    if (this.trees.size > TREE_CACHE_ENTRIES) this.trees.delete(this.trees.keys().next().value!);
+    return t;
+  }
+
+  private async lsTree(
+    url: string,
+    commit: string,
+    path: string,
+    dirs: boolean,
+  ): Promise<TreeEntry[]> {
     const out = await this.git(this.repoDir(url)).raw([
       'ls-tree',
       '-r',
-      ...(opts.dirs ? ['-t'] : []),
+      ...(dirs ? ['-t'] : []),
       '-z',
       '-l',
       '--full-tree',
@@ -245,41 +294,29 @@ export class GitCache {
         path: p,
       });
     }
-    if (path && entries.length === 0) {
-      throw new GitError(`path "${path}" does not exist at commit ${commit.slice(0, 12)}`);
-    }
     return entries;
   }
 
+  /** A blob's content as text, read through the repository's long-lived `git cat-file --batch`. */
   async readBlob(url: string, oid: string): Promise<string> {
-    return this.git(this.repoDir(url)).raw(['cat-file', 'blob', oid]);
+    return (await this.readBlobBytes(url, oid)).toString('utf8');
   }
-}
 
-/** simple-git guards GIT_* variables; the one we set ourselves is allowed explicitly. */
-export const GIT_OPTIONS = {
-  maxConcurrentProcesses: 4,
-  allowEnvironment: ['GIT_TERMINAL_PROMPT'],
-} as const;
-
-/**
- * The environment git runs with: the process's, minus anything that could make git run another
- * program (editors, pagers, askpass, ssh commands, config injection) or prompt for input.
- */
-export function gitEnv(): Record<string, string> {
-  const env: Record<string, string> = {};
-  for (const [k, v] of Object.entries(process.env)) {
-    if (v === undefined) continue;
-    const lk = k.toLowerCase();
-    if (
-      lk.startsWith('git_') ||
-      ['editor', 'visual', 'pager', 'ssh_askpass', 'prefix'].includes(lk)
-    )
-      continue;
-    env[k] = v;
+  async readBlobBytes(url: string, oid: string): Promise<Buffer> {
+    const dir = this.repoDir(url);
+    let reader = this.blobReaders.get(dir);
+    if (!reader) {
+      reader = new CatFileBatch(dir);
+      this.blobReaders.set(dir, reader);
+    }
+    return reader.read(oid);
   }
-  env.GIT_TERMINAL_PROMPT = '0';
-  return env;
+
+  /** Stops the long-lived git processes (they also stop by themselves when idle). */
+  close(): void {
+    for (const r of this.blobReaders.values()) r.close();
+    this.blobReaders.clear();
+  }
 }
 
 function shellQuote(p: string): string {

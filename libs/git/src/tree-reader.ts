@@ -39,7 +39,7 @@ export class CachedTreeReader implements GitTreeReader {
     if (entry.mode === '120000') throw new GitError(`${path}: symbolic links are not followed`);
     if (entry.size > this.maxFileBytes)
       throw new GitError(`${path}: file is larger than ${this.maxFileBytes} bytes`);
-    return Buffer.from(await this.git.readBlob(repoURL, entry.oid), 'utf8');
+    return this.git.readBlobBytes(repoURL, entry.oid);
   }
 
   private tree(repoURL: string, commit: string): Promise<TreeEntry[]> {

@@ -1,4 +1,5 @@
 import { Agent as HttpsAgent, request as httpsRequest, type RequestOptions } from 'node:https';
+import { createSecureContext, type SecureContext } from 'node:tls';
 import { request as httpRequest, type IncomingMessage } from 'node:http';
 import { KubeConfig } from '@kubernetes/client-node';
 import type { KubeObject, ResourceKey } from '../../../../libs/manifests/src/index.js';
@@ -330,10 +331,9 @@ export class KubeClient {
     }
     if (opts.auth) headers.Authorization = `Basic ${Buffer.from(opts.auth).toString('base64')}`;
     this.headers = headers;
+    // One TLS context per credentials, not one per connection (parsing the PEMs is costly).
     this.tls = {
-      ca: opts.ca,
-      cert: opts.cert,
-      key: opts.key,
+      secureContext: createSecureContext({ ca: opts.ca, cert: opts.cert, key: opts.key }),
       rejectUnauthorized: opts.rejectUnauthorized,
       servername: opts.servername,
     };
@@ -341,8 +341,11 @@ export class KubeClient {
     return headers;
   }
 
-  private tls: Pick<RequestOptions, 'ca' | 'cert' | 'key' | 'rejectUnauthorized' | 'servername'> =
-    {};
+  private tls: {
+    secureContext?: SecureContext;
+    rejectUnauthorized?: boolean;
+    servername?: string;
+  } = {};
 
   private async send(
     method: string,

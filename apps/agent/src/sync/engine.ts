@@ -57,6 +57,8 @@ export interface EngineCallbacks {
 
 export interface EngineOptions {
   fieldManager: string;
+  /** The agent's name (its cluster on the hub), labelled on what it applies. */
+  agentName: string;
   applyConcurrency: number;
   /** How long an apply waits for a CRD-defined kind to appear. */
   noKindWaitMs?: number;
@@ -78,7 +80,13 @@ const CRD_GROUP = 'apiextensions.k8s.io';
  * Applies, prunes and heals one app at a time (the caller serialises per app). Holds no state of
  * its own: what it learns about an app lives in that app's AppRuntime.
  */
+/** How long a namespace seen to exist is taken to exist without asking again. */
+const NAMESPACE_SEEN_MS = 60_000;
+
 export class SyncEngine {
+  /** Namespaces seen to exist, and when (see ensureNamespaces). */
+  private readonly namespacesSeen = new Map<string, number>();
+
   constructor(
     private readonly client: KubeClient,
     private readonly watches: WatchCache,
@@ -93,7 +101,13 @@ export class SyncEngine {
     const cached = rt.prepared.get(item);
     if (cached) return cached;
     try {
-      const p = await prepareObject(this.client, item.raw, app.appId, app.namespace);
+      const p = await prepareObject(
+        this.client,
+        item.raw,
+        app.appId,
+        app.namespace,
+        this.opts.agentName,
+      );
       rt.prepared.set(item, p);
       return p;
     } catch (e) {
@@ -178,6 +192,8 @@ export class SyncEngine {
           }
         } catch (e) {
           const message = kubeError(e).message;
+          // The namespace may be gone (or going): look again next time.
+          this.namespacesSeen.clear();
           rt.applyErrors.set(p.id, message);
           failures.push({ ref: keyRef(p.key), id: p.id, message });
         }
@@ -239,21 +255,30 @@ export class SyncEngine {
     this.watches.wakeGroup(group);
   }
 
-  /** Creates the namespaces objects live in (unless CreateNamespace=false); errors by name. */
+  /**
+   * Creates the namespaces objects live in (unless CreateNamespace=false); errors by name. A
+   * namespace seen to exist is not asked about again for NAMESPACE_SEEN_MS (every sync of every
+   * app would otherwise cost a GET); a failed apply forgets them all.
+   */
   private async ensureNamespaces(app: AppInput, ps: Prepared[]): Promise<Map<string, string>> {
     const errors = new Map<string, string>();
     if (!app.options.createNamespace) return errors;
     const declared = new Set(ps.filter((p) => p.key.kind === 'Namespace').map((p) => p.key.name));
     const needed = new Set(ps.map((p) => p.key.namespace).filter((ns) => ns && !declared.has(ns)));
+    const now = Date.now();
     for (const ns of needed) {
       try {
+        if (now - (this.namespacesSeen.get(ns) ?? 0) < NAMESPACE_SEEN_MS) continue;
         const live = this.watches.cached('v1', 'Namespace', undefined, ns);
-        if (live) continue;
-        if (await this.client.getOrUndefined('v1', 'Namespace', ns)) continue;
-        await this.client.apply(
-          { apiVersion: 'v1', kind: 'Namespace', metadata: { name: ns } },
-          this.opts.fieldManager,
-        );
+        if (!live && !(await this.client.getOrUndefined('v1', 'Namespace', ns))) {
+          await this.client.apply(
+            { apiVersion: 'v1', kind: 'Namespace', metadata: { name: ns } },
+            this.opts.fieldManager,
+          );
+        }
+        this.namespacesSeen.set(ns, now);
+        if (this.namespacesSeen.size > 10_000)
+          this.namespacesSeen.delete(this.namespacesSeen.keys().next().value!);
       } catch (e) {
         errors.set(ns, `namespace ${ns}: ${kubeError(e).message}`);
       }
@@ -469,11 +494,15 @@ export class SyncEngine {
     const done = await this.applyResolving(rt, app, items, failures);
     for (const p of done) op.appliedIds.add(p.id);
     if (done.length) {
-      app.inventory = union(
+      const inventory = union(
         app.inventory,
         done.map((p) => p.key),
       );
-      await this.cb.saveInventory(app.appId, app.inventory);
+      // Stored only when it changed (a sync of the same objects writes nothing to disk).
+      if (!sameKeys(inventory, app.inventory)) {
+        app.inventory = inventory;
+        await this.cb.saveInventory(app.appId, app.inventory);
+      }
     }
     for (const h of step.hooks) {
       const run: HookRun = {
@@ -815,6 +844,12 @@ export function hookResult(live: KubeObject): { phase: HookRun['phase']; message
     Degraded: 'Failed',
   };
   return { phase: statusOf[h.status] ?? 'Running', message: h.message ?? '' };
+}
+
+function sameKeys(a: ResourceKey[], b: ResourceKey[]): boolean {
+  if (a.length !== b.length) return false;
+  const ids = new Map(b.map((k) => [resourceId(k), k.version]));
+  return a.every((k) => ids.get(resourceId(k)) === k.version);
 }
 
 export function union(a: ResourceKey[], b: ResourceKey[]): ResourceKey[] {

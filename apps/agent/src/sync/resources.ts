@@ -12,6 +12,17 @@ import { ARGO_HOOK } from './options.js';
 
 /** Label on everything the agent applies: lists and watches select on it. */
 export const APP_LABEL = 'app.axle.io/app-id';
+/**
+ * Label naming the agent (its cluster's name on the hub) that applied an object: an agent
+ * watches only its own objects, so several agents on one API server (a cluster registered
+ * twice, agents of several hubs) do not receive, decode and discard each other's changes.
+ */
+export const AGENT_LABEL = 'app.axle.io/agent';
+
+/** The label selector of an agent's lists and watches. */
+export function agentSelector(agent: string): string {
+  return `${APP_LABEL},${AGENT_LABEL}=${agent}`;
+}
 /** `<appId>:<group>/<kind>:<namespace>/<name>`: which app owns the object (copied labels lie). */
 export const TRACKING_ANNOTATION = 'app.axle.io/tracking-id';
 
@@ -42,7 +53,7 @@ export interface Prepared {
 
 /**
  * The object as the agent applies it: the app's namespace for namespaced kinds that name none,
- * no namespace for cluster-scoped ones, the app label and the tracking annotation.
+ * no namespace for cluster-scoped ones, the app and agent labels and the tracking annotation.
  * Throws NoKindError when the cluster does not serve the kind (yet).
  */
 export async function prepareObject(
@@ -50,12 +61,13 @@ export async function prepareObject(
   raw: KubeObject,
   appId: string,
   defaultNamespace: string,
+  agent: string,
 ): Promise<Prepared> {
   const namespaced = await client.isNamespaced(raw.apiVersion, raw.kind);
   const metadata = { ...raw.metadata };
   if (namespaced && !metadata.namespace) metadata.namespace = defaultNamespace;
   if (!namespaced) delete metadata.namespace;
-  metadata.labels = { ...(metadata.labels ?? {}), [APP_LABEL]: appId };
+  metadata.labels = { ...(metadata.labels ?? {}), [APP_LABEL]: appId, [AGENT_LABEL]: agent };
   const key = resourceKey({ ...raw, metadata });
   metadata.annotations = {
     ...(metadata.annotations ?? {}),

@@ -1,4 +1,4 @@
-import { Inject, Injectable, Logger } from '@nestjs/common';
+import { Inject, Injectable, Logger, type OnModuleDestroy } from '@nestjs/common';
 import { DataSource } from 'typeorm';
 import { HUB_CONFIG, type HubConfig } from '../config/hub-config.js';
 import { GitCache } from '../../../../libs/git/src/index.js';
@@ -15,7 +15,7 @@ const SHA_RE = /^[0-9a-f]{40}$/;
  * for reconciliation in the same transaction that records the new refs.
  */
 @Injectable()
-export class GitService {
+export class GitService implements OnModuleDestroy {
   private readonly log = new Logger('Git');
   readonly cache: GitCache;
 
@@ -34,6 +34,10 @@ export class GitService {
       (url) => credentials.forUrl(url),
       (_url, ok) => metrics.gitFetches.inc({ result: ok ? 'ok' : 'error' }),
     );
+  }
+
+  onModuleDestroy(): void {
+    this.cache.close();
   }
 
   /** Fetches `url` now; returns whether any branch or tag moved since the last fetch. */

@@ -61,6 +61,8 @@ export interface BatchReport extends CommitResult {
   apps: number;
   failed: number;
   rendered: number;
+  /** Milliseconds per step: load, resolve, render, plan (clusters, gate, diff), commit. */
+  ms: { load: number; resolve: number; render: number; plan: number; commit: number };
 }
 
 /** How long a source error waits before the next attempt, by attempt. */
@@ -83,8 +85,16 @@ export class BatchReconciler {
 
   async run(items: WorkItem[], lease: Lease): Promise<BatchReport> {
     const startedAt = new Date();
+    let t = performance.now();
+    const lap = () => {
+      const now = performance.now();
+      const ms = Math.round(now - t);
+      t = now;
+      return ms;
+    };
     const byKey = new Map(items.map((i) => [i.key, i]));
     const apps = await this.ports.loadApps(items.map((i) => i.key));
+    const ms = { load: lap(), resolve: 0, render: 0, plan: 0, commit: 0 };
     const outcome: BatchOutcome = {
       apps: [],
       upserts: [],
@@ -101,6 +111,8 @@ export class BatchReconciler {
         revision: a.spec.source.targetRevision,
       })),
     );
+
+    ms.resolve = lap();
 
     // 2. Renders: only what is not rendered at this commit and spec already.
     const toRender: { app: AppForReconcile; commit: string }[] = [];
@@ -133,6 +145,8 @@ export class BatchReconciler {
       if (r instanceof Error) failures.set(app.id, { type: 'RenderError', message: r.message });
       else bundleOf.set(app.id, r);
     });
+
+    ms.render = lap();
 
     // 3. Destinations and the project gate, per distinct combination.
     const ok = apps.filter((a) => bundleOf.has(a.id));
@@ -224,11 +238,14 @@ export class BatchReconciler {
       outcome.done.push(item);
     }
 
+    ms.plan = lap();
     const result = lease.lost
       ? { changed: 0, clusters: 0, lost: items.length }
       : await this.ports.commit(outcome, lease);
+    ms.commit = lap();
     return {
       ...result,
+      ms,
       apps: apps.length,
       failed,
       rendered: toRender.length,

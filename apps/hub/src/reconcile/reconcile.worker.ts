@@ -105,7 +105,10 @@ export class ReconcileWorker implements OnApplicationBootstrap, BeforeApplicatio
         this.log.log(
           `batch of ${r.apps} application(s): ${r.rendered} to render, ${r.changed} target(s) changed on ${r.clusters} cluster(s)` +
             (r.failed ? `, ${r.failed} failed` : '') +
-            (r.lost ? `, ${r.lost} taken over by another replica` : ''),
+            (r.lost ? `, ${r.lost} taken over by another replica` : '') +
+            ` (ms: ${Object.entries(r.ms)
+              .map(([k, v]) => `${k} ${v}`)
+              .join(', ')})`,
         );
       }
     } catch (e) {
