@@ -1,0 +1,207 @@
+import { EventEmitter } from 'node:events';
+import type { ServerDuplexStream } from '@grpc/grpc-js';
+import { describe, expect, it } from 'vitest';
+import type {
+  AgentMessage,
+  Deploy,
+  HubMessage,
+} from '../../../../libs/proto/gen/axle/agent/v1/agent.js';
+import type { DeliveryRow } from '../applications/targets.repository.js';
+import { MetricsService } from '../metrics/metrics.service.js';
+import { ProjectGate } from '../projects/project-gate.js';
+import { ProjectPolicy } from '../projects/project-policy.js';
+import { AgentSession, HUB_FEATURES, ProtocolError, type SessionHost } from './agent-session.js';
+import type { StatusWriter } from './status-writer.js';
+
+const CLUSTER = '00000000-0000-0000-0000-0000000000c1';
+const id = (n: number) => `00000000-0000-0000-0000-${String(n).padStart(12, '0')}`;
+
+/** A stand-in for the gRPC stream: records what the hub writes. */
+class FakeCall extends EventEmitter {
+  written: HubMessage[] = [];
+  write(m: HubMessage): boolean {
+    this.written.push(m);
+    return true;
+  }
+  deploys(): Deploy[] {
+    return this.written.flatMap((m) => (m.msg?.$case === 'deploy' ? [m.msg.value] : []));
+  }
+}
+
+class FakeHost implements SessionHost {
+  requests: boolean[] = [];
+  raised: [string, number][] = [];
+  request(_s: AgentSession, full: boolean) {
+    this.requests.push(full);
+  }
+  raiseGeneration(_s: AgentSession, appId: string, generation: number) {
+    this.raised.push([appId, generation]);
+    return Promise.resolve();
+  }
+  forgetRemovalNotes() {
+    return Promise.resolve();
+  }
+}
+
+const writer = {
+  status: () => undefined,
+  ack: () => undefined,
+  event: () => undefined,
+  agentSeen: () => undefined,
+} as unknown as StatusWriter;
+
+const metrics = new MetricsService(
+  { fleetCounts: () => Promise.resolve([]) } as never,
+  { countByConnection: () => Promise.resolve([]) } as never,
+);
+
+function session() {
+  const call = new FakeCall();
+  const host = new FakeHost();
+  const s = new AgentSession(
+    CLUSTER,
+    'east',
+    call as unknown as ServerDuplexStream<AgentMessage, HubMessage>,
+    { writer, metrics, host, heartbeatSeconds: 15 },
+  );
+  return { s, call, host };
+}
+
+const row = (n: number, generation: number, hash: string): DeliveryRow => ({
+  appId: id(n),
+  appName: `app-${n}`,
+  clusterId: CLUSTER,
+  generation,
+  bundleHash: hash,
+  revision: 'abc',
+  namespace: `ns-${n}`,
+  policy: { automated: true, prune: false, selfHeal: false },
+  project: 'default',
+});
+
+const ctx = {
+  gate: new ProjectGate(
+    new Map([
+      [
+        'default',
+        new ProjectPolicy('default', { sourceRepos: ['*'], destinations: [{ namespace: '*' }] }),
+      ],
+    ]),
+  ),
+  labels: {},
+  resources: new Map(),
+  bundle: (h: string) => Promise.resolve(Buffer.from(`gzip of ${h}`)),
+};
+
+const hello = (inventory: { appId: string; generation: number; bundleHash: string }[] = []) =>
+  ({
+    msg: { $case: 'hello', value: { cluster: 'east', agentVersion: 'test', inventory } },
+  }) as AgentMessage;
+
+describe('AgentSession', () => {
+  it('welcomes with the features it understands, then asks for a full delivery', async () => {
+    const { s, call, host } = session();
+    await s.handle(hello());
+    expect(call.written[0].msg).toMatchObject({
+      $case: 'welcome',
+      value: { cluster: 'east', features: HUB_FEATURES },
+    });
+    expect(host.requests).toEqual([true]);
+  });
+
+  it('refuses anything before Hello, and a Hello for another cluster', async () => {
+    const { s } = session();
+    await expect(
+      s.handle({ msg: { $case: 'heartbeat', value: { sentAtUnixMs: 1 } } }),
+    ).rejects.toBeInstanceOf(ProtocolError);
+    await expect(
+      s.handle({
+        msg: { $case: 'hello', value: { cluster: 'west', agentVersion: '', inventory: [] } },
+      }),
+    ).rejects.toThrow(/belongs to cluster "east"/);
+  });
+
+  it('sends a bundle the agent holds by hash alone, and its bytes otherwise', async () => {
+    const { s, call } = session();
+    // The agent holds app 1 with bundle H.
+    await s.handle(hello([{ appId: id(1), generation: 1, bundleHash: 'sha256:H' }]));
+    await s.deliver(
+      [row(1, 1, 'sha256:H'), row(2, 1, 'sha256:H'), row(3, 1, 'sha256:K'), row(4, 1, 'sha256:K')],
+      new Map(),
+      true,
+      ctx,
+    );
+    const deploys = call.deploys();
+    // App 1 is held already: not sent. App 2 shares its bundle: hash only. App 3's bundle is
+    // new: bytes. App 4 comes after app 3 on the same stream: hash only.
+    expect(deploys.map((d) => [d.appName, d.bundleGzip.length > 0])).toEqual([
+      ['app-2', false],
+      ['app-3', true],
+      ['app-4', false],
+    ]);
+  });
+
+  it('sends the bytes again once no application on the agent references the bundle', async () => {
+    const { s, call } = session();
+    await s.handle(hello([{ appId: id(1), generation: 1, bundleHash: 'sha256:H' }]));
+    // App 1 goes away (removal note, prune): its bundle may be deleted by the agent.
+    await s.deliver([], new Map([[id(1), true]]), false, ctx);
+    expect(call.written.at(-1)?.msg).toMatchObject({
+      $case: 'remove',
+      value: { appId: id(1), prune: true },
+    });
+    await s.deliver([row(2, 1, 'sha256:H')], new Map(), false, ctx);
+    expect(call.deploys().at(-1)).toMatchObject({ appName: 'app-2' });
+    expect(call.deploys().at(-1)!.bundleGzip.length).toBeGreaterThan(0);
+  });
+
+  it('sends a generation once until acknowledged, and past a newer one the agent holds', async () => {
+    const { s, call, host } = session();
+    await s.handle(hello([{ appId: id(1), generation: 7, bundleHash: 'sha256:old' }]));
+    await s.deliver([row(1, 3, 'sha256:new')], new Map(), true, ctx);
+    expect(host.raised).toEqual([[id(1), 8]]);
+    expect(call.deploys()[0]).toMatchObject({ generation: 8 });
+    await s.deliver([row(1, 3, 'sha256:new')], new Map(), false, ctx);
+    expect(call.deploys()).toHaveLength(1);
+  });
+
+  it('resends with the bytes when the agent says it lacks a bundle', async () => {
+    const { s, call, host } = session();
+    await s.handle(hello([{ appId: id(1), generation: 1, bundleHash: 'sha256:H' }]));
+    await s.deliver([row(1, 1, 'sha256:H'), row(2, 1, 'sha256:H')], new Map(), true, ctx);
+    expect(call.deploys()).toHaveLength(1);
+    expect(call.deploys()[0].bundleGzip.length).toBe(0);
+    await s.handle({
+      msg: {
+        $case: 'needBundle',
+        value: { appId: id(2), generation: 1, bundleHash: 'sha256:H' },
+      },
+    });
+    expect(host.requests.at(-1)).toBe(true);
+    await s.deliver([row(1, 1, 'sha256:H'), row(2, 1, 'sha256:H')], new Map(), true, ctx);
+    expect(call.deploys()).toHaveLength(2);
+    expect(call.deploys()[1]).toMatchObject({ appName: 'app-2' });
+    expect(call.deploys()[1].bundleGzip.length).toBeGreaterThan(0);
+  });
+
+  it('withholds what the project no longer allows, right before dispatch', async () => {
+    const { s, call } = session();
+    await s.handle(hello());
+    const narrow = {
+      ...ctx,
+      gate: new ProjectGate(
+        new Map([
+          [
+            'default',
+            new ProjectPolicy('default', {
+              sourceRepos: ['*'],
+              destinations: [{ namespace: 'ok' }],
+            }),
+          ],
+        ]),
+      ),
+    };
+    await s.deliver([row(1, 1, 'sha256:H')], new Map(), true, narrow);
+    expect(call.deploys()).toEqual([]);
+  });
+});

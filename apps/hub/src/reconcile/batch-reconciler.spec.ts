@@ -1,0 +1,298 @@
+import { describe, expect, it } from 'vitest';
+import type { AppForReconcile } from '../applications/applications.repository.js';
+import type { ApplicationSpec } from '../applications/application.schemas.js';
+import type { DesiredTarget } from '../applications/targets.repository.js';
+import type { ClusterRef } from '../clusters/clusters.repository.js';
+import { ProjectGate } from '../projects/project-gate.js';
+import { ProjectPolicy, type ResourceRef } from '../projects/project-policy.js';
+import type { RenderRequest } from '../render/render.service.js';
+import type { WorkItem } from '../work/work.repository.js';
+import {
+  BatchReconciler,
+  sourceRetryDelaySeconds,
+  type BatchOutcome,
+  type ReconcilePorts,
+} from './batch-reconciler.js';
+import { toSyncPolicy } from './sync-policy.js';
+
+const REPO = 'https://git.example/fleet.git';
+const C1 = '00000000-0000-0000-0000-00000000c001';
+const C2 = '00000000-0000-0000-0000-00000000c002';
+const CLUSTERS: ClusterRef[] = [
+  { id: C1, name: 'east', labels: { env: 'prod' } },
+  { id: C2, name: 'west', labels: { env: 'dev' } },
+];
+
+const id = (n: number) => `00000000-0000-0000-0000-${String(n).padStart(12, '0')}`;
+
+function app(
+  n: number,
+  over: Partial<ApplicationSpec['source']> = {},
+  dest: Partial<ApplicationSpec['destination']> = {},
+  project = 'default',
+): AppForReconcile {
+  return {
+    id: id(n),
+    name: `app-${n}`,
+    spec: {
+      project,
+      source: { repoURL: REPO, targetRevision: 'main', path: 'apps/web', ...over },
+      destination: { clusters: ['east', 'west'], namespace: `ns-${n}`, ...dest },
+      syncPolicy: { automated: { prune: true, selfHeal: false } },
+    } as ApplicationSpec,
+    specVersion: 1,
+    renderedRevision: null,
+    renderedBundleHash: null,
+    renderedSpecVersion: null,
+    conditions: [],
+  };
+}
+
+const item = (a: AppForReconcile, attempts = 1): WorkItem => ({
+  key: a.id,
+  dirty: 1,
+  reason: 'test',
+  attempts,
+});
+
+/** In-memory ports: what the reconciler asked for, and what it would have written. */
+class FakePorts implements ReconcilePorts {
+  apps = new Map<string, AppForReconcile>();
+  targets: DesiredTarget[] = [];
+  commits: string[] = ['c0ffee'.padEnd(40, '0')];
+  resolveCalls: { url: string; revision: string }[][] = [];
+  renderCalls: RenderRequest[][] = [];
+  committed: BatchOutcome[] = [];
+  brokenPaths = new Set<string>();
+  brokenRepos = new Set<string>();
+  resources: ResourceRef[] = [{ group: '', kind: 'ConfigMap', namespace: '', name: 'cfg' }];
+  policies = new Map([
+    [
+      'default',
+      new ProjectPolicy('default', { sourceRepos: ['*'], destinations: [{ namespace: '*' }] }),
+    ],
+  ]);
+  warnings: string[] = [];
+
+  loadApps(ids: string[]) {
+    return Promise.resolve(ids.flatMap((i) => this.apps.get(i) ?? []));
+  }
+  resolve(pairs: { url: string; revision: string }[]) {
+    this.resolveCalls.push(pairs);
+    return Promise.resolve(
+      pairs.map((p) =>
+        this.brokenRepos.has(p.url) ? new Error(`fetching ${p.url} failed`) : this.commits[0],
+      ),
+    );
+  }
+  render(reqs: RenderRequest[]) {
+    this.renderCalls.push(reqs);
+    return Promise.resolve(
+      reqs.map((r) =>
+        this.brokenPaths.has(r.spec.source.path)
+          ? new Error(`invalid YAML in ${r.spec.source.path}/cm.yaml line 3`)
+          : `sha256:${r.spec.source.path}@${r.commit}`,
+      ),
+    );
+  }
+  clustersByName(names: string[]) {
+    return Promise.resolve(CLUSTERS.filter((c) => names.includes(c.name)));
+  }
+  gate() {
+    return Promise.resolve(new ProjectGate(this.policies));
+  }
+  bundleResources(hashes: string[]) {
+    return Promise.resolve(new Map(hashes.map((h) => [h, this.resources])));
+  }
+  currentTargets(appIds: string[]) {
+    return Promise.resolve(this.targets.filter((t) => appIds.includes(t.appId)));
+  }
+  commit(o: BatchOutcome) {
+    this.committed.push(o);
+    // What the repositories would do: store the targets and the renders.
+    for (const u of o.upserts) {
+      this.targets = this.targets.filter(
+        (t) => !(t.appId === u.appId && t.clusterId === u.clusterId),
+      );
+      this.targets.push(u);
+    }
+    this.targets = this.targets.filter(
+      (t) => !o.removals.some((r) => r.appId === t.appId && r.clusterId === t.clusterId),
+    );
+    for (const a of o.apps) {
+      const stored = this.apps.get(a.id)!;
+      stored.conditions = a.conditions;
+      if (a.rendered) {
+        stored.renderedRevision = a.rendered.revision;
+        stored.renderedBundleHash = a.rendered.bundleHash;
+        stored.renderedSpecVersion = a.specVersion;
+      }
+    }
+    return Promise.resolve({
+      changed: o.upserts.length,
+      clusters: new Set(o.upserts.map((u) => u.clusterId)).size,
+      lost: 0,
+    });
+  }
+  warn(app: string, type: string, message: string) {
+    this.warnings.push(`${app}: ${type}: ${message}`);
+  }
+  add(...apps: AppForReconcile[]) {
+    for (const a of apps) this.apps.set(a.id, a);
+    return apps;
+  }
+}
+
+const lease = { owner: 'replica-a', lost: false };
+
+describe('BatchReconciler', () => {
+  it('reconciles a batch as one unit: one resolve call, one render call, targets for every app × cluster', async () => {
+    const ports = new FakePorts();
+    const apps = ports.add(...Array.from({ length: 6 }, (_, i) => app(i)));
+    const r = await new BatchReconciler(ports, 'replica-a').run(
+      apps.map((a) => item(a)),
+      lease,
+    );
+    expect(ports.resolveCalls).toHaveLength(1);
+    expect(ports.resolveCalls[0]).toHaveLength(6);
+    expect(ports.renderCalls).toHaveLength(1);
+    expect(r).toMatchObject({ apps: 6, failed: 0, rendered: 6, changed: 12 });
+    const o = ports.committed[0];
+    expect(o.upserts).toHaveLength(12);
+    expect(o.upserts[0]).toMatchObject({
+      bundleHash: `sha256:apps/web@${ports.commits[0]}`,
+      revision: ports.commits[0],
+      policy: toSyncPolicy(apps[0].spec),
+    });
+    expect(o.history).toHaveLength(6);
+    expect(o.done).toHaveLength(6);
+  });
+
+  it('does nothing for applications already at this commit and spec', async () => {
+    const ports = new FakePorts();
+    const apps = ports.add(app(1), app(2));
+    const rec = new BatchReconciler(ports, 'replica-a');
+    await rec.run(
+      apps.map((a) => item(a)),
+      lease,
+    );
+    const r = await rec.run(
+      apps.map((a) => item(a)),
+      lease,
+    );
+    expect(ports.renderCalls[1]).toEqual([]); // nothing to render again
+    expect(r.changed).toBe(0);
+    const o = ports.committed[1];
+    expect(o.upserts).toEqual([]);
+    expect(o.apps).toEqual([]); // nothing to store either
+    expect(o.history).toEqual([]);
+    expect(o.done).toHaveLength(2);
+  });
+
+  it('isolates a broken application: it keeps its last desired state and a condition, the others go out', async () => {
+    const ports = new FakePorts();
+    const [good, bad] = ports.add(app(1), app(2, { path: 'apps/broken' }));
+    ports.brokenPaths.add('apps/broken');
+    const r = await new BatchReconciler(ports, 'replica-a').run([item(good), item(bad)], lease);
+    const o = ports.committed[0];
+    expect(r.failed).toBe(1);
+    expect(o.upserts.map((u) => u.appId)).toEqual([good.id, good.id]);
+    const stored = o.apps.find((a) => a.id === bad.id)!;
+    expect(stored.rendered).toBeUndefined();
+    expect(stored.conditions[0]).toMatchObject({
+      type: 'RenderError',
+      message: 'invalid YAML in apps/broken/cm.yaml line 3',
+    });
+    expect(o.done.map((d) => d.key).sort()).toEqual([good.id, bad.id].sort());
+    expect(ports.warnings).toEqual([
+      'app-2: RenderError: invalid YAML in apps/broken/cm.yaml line 3',
+    ]);
+  });
+
+  it('retries a source error later, with a growing delay, and records the condition', async () => {
+    const ports = new FakePorts();
+    const [a] = ports.add(app(1, { repoURL: 'https://down.example/x.git' }));
+    ports.brokenRepos.add('https://down.example/x.git');
+    await new BatchReconciler(ports, 'replica-a').run([item(a, 3)], lease);
+    const o = ports.committed[0];
+    expect(o.done).toEqual([]);
+    expect(o.retry).toEqual([
+      {
+        item: item(a, 3),
+        delaySeconds: sourceRetryDelaySeconds(3),
+        error: 'fetching https://down.example/x.git failed',
+      },
+    ]);
+    expect(o.apps[0].conditions[0].type).toBe('SourceError');
+    expect(sourceRetryDelaySeconds(1)).toBeLessThan(sourceRetryDelaySeconds(4));
+    expect(sourceRetryDelaySeconds(50)).toBe(300);
+  });
+
+  it('refuses what the project does not allow, checking each distinct combination once', async () => {
+    const ports = new FakePorts();
+    let checks = 0;
+    const team = new ProjectPolicy('team', {
+      sourceRepos: ['*'],
+      destinations: [{ clusterSelector: { matchLabels: { env: 'dev' } }, namespace: '*' }],
+    });
+    const check = team.checkDestination.bind(team);
+    team.checkDestination = (...a) => {
+      checks++;
+      return check(...a);
+    };
+    ports.policies.set('team', team);
+    const apps = ports.add(
+      ...Array.from({ length: 20 }, (_, i) =>
+        app(i, {}, { clusters: ['west'], namespace: 'shared' }, 'team'),
+      ),
+      app(99, {}, { clusters: ['east'], namespace: 'shared' }, 'team'),
+    );
+    const r = await new BatchReconciler(ports, 'replica-a').run(
+      apps.map((a) => item(a)),
+      lease,
+    );
+    expect(r.failed).toBe(1);
+    expect(checks).toBe(2); // (team, west, shared) and (team, east, shared)
+    const o = ports.committed[0];
+    expect(o.upserts).toHaveLength(20);
+    expect(o.apps.find((a) => a.id === id(99))?.conditions[0]).toMatchObject({
+      type: 'ProjectViolation',
+      message: 'project "team" does not allow namespace "shared" on cluster "east"',
+    });
+  });
+
+  it('removes the targets of clusters dropped from the destinations, and notes unknown clusters', async () => {
+    const ports = new FakePorts();
+    const [a] = ports.add(app(1));
+    const rec = new BatchReconciler(ports, 'replica-a');
+    await rec.run([item(a)], lease);
+    a.spec = { ...a.spec, destination: { clusters: ['west', 'nowhere'], namespace: 'ns-1' } };
+    a.specVersion = 2;
+    await rec.run([item(a)], lease);
+    const o = ports.committed[1];
+    expect(o.removals).toEqual([{ appId: a.id, clusterId: C1 }]);
+    expect(o.apps[0].conditions[0]).toMatchObject({
+      type: 'DestinationError',
+      message: 'clusters not registered: nowhere',
+    });
+    expect(ports.targets.map((t) => t.clusterId)).toEqual([C2]);
+  });
+
+  it('writes nothing when its lease was lost meanwhile', async () => {
+    const ports = new FakePorts();
+    const [a] = ports.add(app(1));
+    const r = await new BatchReconciler(ports, 'replica-a').run([item(a)], {
+      owner: 'replica-a',
+      lost: true,
+    });
+    expect(ports.committed).toEqual([]);
+    expect(r.lost).toBe(1);
+  });
+
+  it('finishes the items of applications deleted since they were marked', async () => {
+    const ports = new FakePorts();
+    const gone = app(7);
+    await new BatchReconciler(ports, 'replica-a').run([item(gone)], lease);
+    expect(ports.committed[0].done).toEqual([item(gone)]);
+  });
+});
