@@ -1,0 +1,340 @@
+import { randomBytes } from 'node:crypto';
+import { createServer, connect, type Server, type Socket } from 'node:net';
+import { CoreV1Api, KubeConfig } from '@kubernetes/client-node';
+import pg from 'pg';
+import { afterAll, beforeAll, describe, expect, inject, it } from 'vitest';
+import type { Agent } from '../../apps/agent/src/agent.js';
+import type { RunningHub } from '../../apps/hub/src/hub.js';
+import { TestRepo } from '../support/git-repo.js';
+import {
+  api,
+  createTestDatabase,
+  startTestAgent,
+  startTestHub,
+  tempDir,
+  waitFor,
+} from '../support/hub-harness.js';
+import { startHubProcess, type HubProcess } from '../support/hub-process.js';
+import type { TestCluster } from '../support/kube-cluster.js';
+
+const cm = (name: string, data: Record<string, string>) =>
+  `apiVersion: v1\nkind: ConfigMap\nmetadata:\n  name: ${name}\ndata:\n${Object.entries(data)
+    .map(([k, v]) => `  ${k}: "${v}"`)
+    .join('\n')}\n`;
+
+/** A render plugin that takes its time: batches are still running when the test acts. */
+const slowPlugin = (seconds: number) =>
+  JSON.stringify([{ name: 'slow', command: ['sh', '-c', `sleep ${seconds}; cat *.yaml`] }]);
+
+function core(c: TestCluster): CoreV1Api {
+  const kc = new KubeConfig();
+  kc.loadFromString(c.kubeconfig);
+  return kc.makeApiClient(CoreV1Api);
+}
+
+interface HistoryEntry {
+  id: number;
+  revision: string;
+  replica: string;
+  startedAt: string;
+  recordedAt: string;
+}
+
+async function history(hub: RunningHub | string, app: string): Promise<HistoryEntry[]> {
+  const r = await api(hub).get(`/api/v1/applications/${app}/history`);
+  expect(r.status).toBe(200);
+  return r.body as HistoryEntry[];
+}
+
+/** A TCP proxy that counts the bytes going from the server to the client. */
+async function countingProxy(target: string): Promise<{
+  address: string;
+  bytesToClient: () => number;
+  close: () => Promise<void>;
+}> {
+  const [host, port] = [target.slice(0, target.lastIndexOf(':')), Number(target.split(':').pop())];
+  let down = 0;
+  const sockets = new Set<Socket>();
+  const server: Server = createServer((client) => {
+    const upstream = connect(port, host);
+    sockets.add(client).add(upstream);
+    upstream.on('data', (c: Buffer) => (down += c.length));
+    client.pipe(upstream).pipe(client);
+    const end = () => {
+      client.destroy();
+      upstream.destroy();
+    };
+    client.on('error', end).on('close', end);
+    upstream.on('error', end).on('close', end);
+  });
+  await new Promise<void>((r) => server.listen(0, '127.0.0.1', r));
+  const addr = server.address() as { port: number };
+  return {
+    address: `127.0.0.1:${addr.port}`,
+    bytesToClient: () => down,
+    close: async () => {
+      for (const s of sockets) s.destroy();
+      await new Promise<void>((r) => server.close(() => r()));
+    },
+  };
+}
+
+describe('fleet scale: batches, leases shared by replicas, bundles by hash', () => {
+  const [east, west] = inject('clusters');
+  let repo: TestRepo;
+  const hubs: RunningHub[] = [];
+  const processes: HubProcess[] = [];
+  const agents: Agent[] = [];
+  const cleanup: (() => Promise<void>)[] = [];
+
+  beforeAll(async () => {
+    repo = await TestRepo.create();
+    cleanup.push(() => repo.remove());
+  });
+
+  afterAll(async () => {
+    for (const a of agents) await a.stop();
+    for (const h of hubs) await h.close();
+    for (const p of processes) await p.kill();
+    for (const c of cleanup.reverse()) await c();
+  });
+
+  async function hub(dbUrl: string, env: Record<string, string> = {}): Promise<RunningHub> {
+    const dir = await tempDir('axle-hub-fleet-');
+    cleanup.push(() => dir.remove());
+    const h = await startTestHub({ databaseUrl: dbUrl, dataDir: dir.path, env });
+    hubs.push(h);
+    return h;
+  }
+
+  async function agentFor(
+    h: RunningHub | string,
+    name: string,
+    cluster: TestCluster,
+    token: string,
+  ): Promise<Agent> {
+    const dir = await tempDir('axle-agent-fleet-');
+    cleanup.push(() => dir.remove());
+    const a = startTestAgent({ hub: h, token, cluster, name, stateDir: dir.path });
+    agents.push(a);
+    await waitFor(`agent ${name} connected`, () => Promise.resolve(a.connected));
+    return a;
+  }
+
+  it('two replicas share the work: every application reconciled at every commit, none twice at once', async () => {
+    const db = await createTestDatabase();
+    const env = { AXLE_RECONCILE_BATCH: '3', AXLE_PLUGINS: slowPlugin(0.2) };
+    const [a, b] = [await hub(db, env), await hub(db, env)];
+    const files = (rev: number) =>
+      Object.fromEntries(
+        [0, 1, 2].map((p) => [`shared/p${p}/cm.yaml`, cm(`shared-${p}`, { rev: String(rev) })]),
+      );
+    const shas = [await repo.commit(files(1))];
+    expect((await api(a).post('/api/v1/clusters', { name: 'shared-c' })).status).toBe(201);
+    const names = Array.from({ length: 18 }, (_, i) => `shared-${i}`);
+    for (const [i, name] of names.entries()) {
+      const r = await api(i % 2 ? a : b).post('/api/v1/applications', {
+        name,
+        source: {
+          repoURL: repo.fileUrl,
+          targetRevision: 'main',
+          path: `shared/p${i % 3}`,
+          plugin: { name: 'slow' },
+        },
+        destination: { cluster: 'shared-c', namespace: name },
+      });
+      expect(r.status).toBe(201);
+    }
+    const allAt = (sha: string) => async () => {
+      const list = (await api(a).get('/api/v1/applications')).body as any[];
+      const ours = list.filter((x) => names.includes(x.name));
+      return (
+        ours.length === names.length &&
+        ours.every((x) => x.status.clusters[0]?.desiredRevision === sha)
+      );
+    };
+    await waitFor('every app at the first commit', allAt(shas[0]), { timeoutMs: 60_000 });
+    // Two more commits, announced to one replica and then the other.
+    for (const [i, via] of [a, b].entries()) {
+      shas.push(await repo.commit(files(i + 2)));
+      expect((await api(via).post('/api/v1/webhooks/git', { repoURL: repo.fileUrl })).status).toBe(
+        202,
+      );
+      await waitFor(`every app at commit ${i + 2}`, allAt(shas.at(-1)!), { timeoutMs: 60_000 });
+    }
+
+    const replicas = new Set<string>();
+    for (const name of names) {
+      const h = await history(a, name);
+      h.forEach((e) => replicas.add(e.replica));
+      // Each commit's desired state was recorded exactly once for each application …
+      expect(h.map((e) => e.revision).sort()).toEqual([...shas].sort());
+      // … and no two runs for one application overlapped in time (one lease holder at a time).
+      const runs = h
+        .map((e) => [Date.parse(e.startedAt), Date.parse(e.recordedAt)])
+        .sort((x, y) => x[0] - y[0]);
+      for (let i = 1; i < runs.length; i++)
+        expect(runs[i][0]).toBeGreaterThanOrEqual(runs[i - 1][1]);
+    }
+    // The work was shared: both replicas recorded desired state.
+    expect(replicas.size).toBe(2);
+  });
+
+  it('a replica killed mid-batch loses nothing: the other takes over its leases and finishes', async () => {
+    const db = await createTestDatabase();
+    const env = { AXLE_PLUGINS: slowPlugin(4), AXLE_LEASE_SECONDS: '6' };
+    const dir = await tempDir('axle-hub-proc-');
+    cleanup.push(() => dir.remove());
+    const doomed = await startHubProcess({ databaseUrl: db, dataDir: dir.path, env });
+    processes.push(doomed);
+    const sha = await repo.commit({ 'killed/cm.yaml': cm('survivor', { v: 'kept' }) });
+    const reg = await api(doomed.httpUrl).post('/api/v1/clusters', { name: 'kill-west' });
+    expect(reg.status).toBe(201);
+    const names = ['kill-a', 'kill-b', 'kill-c'];
+    for (const name of names) {
+      const r = await api(doomed.httpUrl).post('/api/v1/applications', {
+        name,
+        source: {
+          repoURL: repo.fileUrl,
+          targetRevision: 'main',
+          path: 'killed',
+          plugin: { name: 'slow' },
+        },
+        destination: { cluster: 'kill-west', namespace: name },
+      });
+      expect(r.status).toBe(201);
+    }
+    // The doomed replica holds the batch (its render sleeps) …
+    const c = new pg.Client({ connectionString: db });
+    await c.connect();
+    cleanup.push(() => c.end());
+    await waitFor('the doomed replica to hold the batch', async () => {
+      const r = await c.query(
+        `SELECT count(*)::int AS n FROM work_queue WHERE lease_owner LIKE $1`,
+        [`%-${doomed.pid}-%`],
+      );
+      return r.rows[0].n > 0;
+    });
+    // … while the survivor starts and an agent dials either.
+    const survivor = await hub(db, env);
+    const agentDir = await tempDir('axle-agent-kill-');
+    cleanup.push(() => agentDir.remove());
+    const agent = startTestAgent({
+      hub: `${doomed.grpcAddress},${survivor.grpcAddress}`,
+      token: reg.body.agentToken,
+      cluster: west,
+      name: 'kill-west',
+      stateDir: agentDir.path,
+    });
+    agents.push(agent);
+    await doomed.kill();
+    // The survivor sees the silent replica, takes its work, renders and delivers.
+    for (const name of names) {
+      await waitFor(
+        `${name} applied after the takeover`,
+        async () => {
+          const s = (await api(survivor).get(`/api/v1/applications/${name}`)).body;
+          return s.status.clusters[0]?.sync === 'Synced' && s.status.clusters[0].revision === sha;
+        },
+        { timeoutMs: 60_000 },
+      );
+      const cmLive = await core(west).readNamespacedConfigMap({
+        name: 'survivor',
+        namespace: name,
+      });
+      expect(cmLive.data).toEqual({ v: 'kept' });
+      // Only the survivor recorded it: the killed batch wrote nothing.
+      const h = await history(survivor, name);
+      expect(h).toHaveLength(1);
+      expect(h[0].replica).not.toContain(`-${doomed.pid}-`);
+    }
+    const leftover = await c.query(`SELECT count(*)::int AS n FROM work_queue`);
+    expect(leftover.rows[0].n).toBe(0);
+  });
+
+  it('a batch with one broken application still dispatches the rest', async () => {
+    const db = await createTestDatabase();
+    const h = await hub(db);
+    const reg = await api(h).post('/api/v1/clusters', { name: 'batch-east' });
+    await agentFor(h, 'batch-east', east, reg.body.agentToken);
+    const paths = ['b0', 'b1', 'b2', 'b3', 'b4', 'b5'];
+    const sha1 = await repo.commit(
+      Object.fromEntries(paths.map((p) => [`batch/${p}/cm.yaml`, cm(`cm-${p}`, { rev: '1' })])),
+    );
+    for (const p of paths) {
+      const r = await api(h).post('/api/v1/applications', {
+        name: `batch-${p}`,
+        source: { repoURL: repo.fileUrl, targetRevision: 'main', path: `batch/${p}` },
+        destination: { cluster: 'batch-east', namespace: `batch-${p}` },
+      });
+      expect(r.status).toBe(201);
+    }
+    const appliedAt = (p: string, sha: string) => async () => {
+      const s = (await api(h).get(`/api/v1/applications/batch-${p}`)).body;
+      return s.status.clusters[0]?.sync === 'Synced' && s.status.clusters[0].revision === sha;
+    };
+    for (const p of paths) await waitFor(`batch-${p} at the first commit`, appliedAt(p, sha1));
+    // One commit changes all six; b3's YAML is broken.
+    const sha2 = await repo.commit(
+      Object.fromEntries(
+        paths.map((p) => [
+          `batch/${p}/cm.yaml`,
+          p === 'b3'
+            ? 'apiVersion: v1\nkind: ConfigMap\nmetadata: [unclosed\n'
+            : cm(`cm-${p}`, { rev: '2' }),
+        ]),
+      ),
+    );
+    await api(h).post('/api/v1/webhooks/git', { repoURL: repo.fileUrl });
+    for (const p of paths.filter((x) => x !== 'b3'))
+      await waitFor(`batch-${p} at the second commit`, appliedAt(p, sha2));
+    const broken = (await api(h).get('/api/v1/applications/batch-b3')).body;
+    expect(broken.status.conditions[0]).toMatchObject({ type: 'RenderError' });
+    expect(broken.status.conditions[0].message).toContain('batch/b3/cm.yaml');
+    expect(broken.status.clusters[0]).toMatchObject({ sync: 'Synced', revision: sha1 });
+    const live = await core(east).readNamespacedConfigMap({ name: 'cm-b3', namespace: 'batch-b3' });
+    expect(live.data).toEqual({ rev: '1' });
+    // The others went out in one batch at the second commit: one history entry each for it.
+    for (const p of paths.filter((x) => x !== 'b3')) {
+      expect((await history(h, `batch-${p}`)).map((e) => e.revision)).toEqual([sha2, sha1]);
+    }
+    expect((await history(h, 'batch-b3')).map((e) => e.revision)).toEqual([sha1]);
+  });
+
+  it('sends a bundle the agent already holds by its hash: no bundle bytes on the wire', async () => {
+    const db = await createTestDatabase();
+    const h = await hub(db);
+    const reg = await api(h).post('/api/v1/clusters', { name: 'hash-east' });
+    const proxy = await countingProxy(h.grpcAddress);
+    cleanup.push(() => proxy.close());
+    await agentFor(proxy.address, 'hash-east', east, reg.body.agentToken);
+    // ~200 KB that gzip cannot shrink: a bundle's bytes are plain to see on the wire.
+    const sha = await repo.commit({
+      'hashed/cm.yaml': cm('big', { blob: randomBytes(150_000).toString('base64') }),
+    });
+    const deploy = async (name: string) => {
+      const before = proxy.bytesToClient();
+      const r = await api(h).post('/api/v1/applications', {
+        name,
+        source: { repoURL: repo.fileUrl, targetRevision: 'main', path: 'hashed' },
+        destination: { cluster: 'hash-east', namespace: name },
+      });
+      expect(r.status).toBe(201);
+      await waitFor(`${name} applied`, async () => {
+        const s = (await api(h).get(`/api/v1/applications/${name}`)).body;
+        return s.status.clusters[0]?.sync === 'Synced' && s.status.clusters[0].revision === sha;
+      });
+      return proxy.bytesToClient() - before;
+    };
+    const first = await deploy('hash-one');
+    const second = await deploy('hash-two'); // same source: same bundle, held by the agent
+    expect(first).toBeGreaterThan(150_000);
+    expect(second).toBeLessThan(5_000);
+    const live = await core(east).readNamespacedConfigMap({ name: 'big', namespace: 'hash-two' });
+    expect(live.data?.blob?.length).toBe(200_000);
+    const metrics = await (await fetch(`${h.httpUrl}/metrics`)).text();
+    expect(metrics).toMatch(
+      /axle_deploys_sent_total\{cluster="hash-east",with_bundle="false"\} 1\b/,
+    );
+  });
+});
