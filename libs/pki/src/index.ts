@@ -7,6 +7,7 @@ export {
   createKeyAndCsr,
   generateKeyPair,
   issueServerCertificate,
+  presentedIdentity,
   renewalDue,
   signClientCertificate,
   verifyCsr,

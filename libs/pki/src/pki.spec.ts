@@ -3,6 +3,7 @@ import * as x509 from '@peculiar/x509';
 import { X509Certificate, createPrivateKey, createPublicKey, webcrypto } from 'node:crypto';
 import { beforeAll, describe, expect, it } from 'vitest';
 import {
+  presentedIdentity,
   CLOCK_SKEW_MS,
   MAX_CSR_BYTES,
   PkiError,
@@ -364,6 +365,32 @@ describe('signClientCertificate', () => {
       serials.add(issued.serial);
     }
     expect(serials.size).toBe(100);
+  });
+});
+
+describe('presentedIdentity (the native fast path for TLS peers)', () => {
+  it('gives the serial and CN certificateInfo gives, for every certificate issued', async () => {
+    for (let i = 0; i < 50; i++) {
+      const { csrPem } = await createKeyAndCsr({ commonName: `cluster-${i}` });
+      const issued = await signClientCertificate(ca, csrPem, {
+        commonName: `cluster-${i}`,
+        validHours: 1,
+      });
+      const der = Buffer.from(new X509Certificate(issued.certPem).raw);
+      const info = certificateInfo(issued.certPem);
+      expect(presentedIdentity(der)).toEqual({ serial: info.serial, commonName: info.commonName });
+      expect(info.serial).toBe(issued.serial);
+    }
+  });
+
+  it('declines what it cannot read plainly, leaving it to certificateInfo', async () => {
+    expect(presentedIdentity(Buffer.from('not a certificate'))).toBeUndefined();
+    const { csrPem } = await createKeyAndCsr({ commonName: 'odd,cn=x' });
+    const issued = await signClientCertificate(ca, csrPem, {
+      commonName: 'odd,cn=x',
+      validHours: 1,
+    });
+    expect(presentedIdentity(Buffer.from(new X509Certificate(issued.certPem).raw))).toBeUndefined();
   });
 });
 

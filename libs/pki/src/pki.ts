@@ -2,7 +2,13 @@
 // polyfill, so it has to be evaluated first. ESM evaluates imports in source order.
 import 'reflect-metadata';
 import * as x509 from '@peculiar/x509';
-import { createPrivateKey, createPublicKey, webcrypto, type KeyObject } from 'node:crypto';
+import {
+  createPrivateKey,
+  createPublicKey,
+  X509Certificate as NodeX509Certificate,
+  webcrypto,
+  type KeyObject,
+} from 'node:crypto';
 import { isIP } from 'node:net';
 import { PkiError } from './errors.js';
 import { pemDecode, pemEncode, pemFind } from './pem.js';
@@ -182,6 +188,26 @@ export async function signClientCertificate(
   return { certPem: certToPem(cert), serial: cert.serialNumber, notAfter: cert.notAfter };
 }
 
+/**
+ * Serial and subject CN of a DER certificate presented on a TLS connection, through Node's native
+ * parser (microseconds, where the full parse below takes milliseconds: it runs for every agent
+ * stream). Undefined when the subject is not a single plain CN, as Axle issues them; callers then
+ * use certificateInfo. The serial is formatted like certificateInfo's.
+ */
+export function presentedIdentity(der: Buffer): { serial: string; commonName: string } | undefined {
+  let cert: NodeX509Certificate;
+  try {
+    cert = new NodeX509Certificate(der);
+  } catch {
+    return undefined;
+  }
+  const m = /^CN=([A-Za-z0-9.-]{1,64})$/.exec(cert.subject);
+  if (!m) return undefined;
+  // OpenSSL prints whole bytes without leading zero bytes; certificates Axle issues have a
+  // non-zero first serial byte (randomSerial), so this is exactly the DER serial in hex.
+  return { serial: cert.serialNumber.toLowerCase(), commonName: m[1] };
+}
+
 /** Reads the first CERTIFICATE block of `certPem` (a leaf followed by its chain is fine). */
 export function certificateInfo(certPem: string): CertificateInfo {
   const cert = parseCertificate(certPem, 'certificate');
@@ -293,10 +319,26 @@ async function issueLeaf(
   );
 }
 
+/** Loaded CAs by the PEMs they came from: parsing and importing the key once, not per issue. */
+const loadedCas = new Map<string, { at: number; loaded: Promise<LoadedCa> }>();
+const LOADED_CA_TTL_MS = 60_000;
+
 async function loadCa(ca: CertificateAuthority): Promise<LoadedCa> {
   if (ca === null || typeof ca !== 'object') {
     throw new PkiError('CA: expected { certPem, keyPem }');
   }
+  const id = `${String(ca.certPem)}\u0000${String(ca.keyPem)}`;
+  const hit = loadedCas.get(id);
+  // Re-checked now and then: the CA's own validity ends some day.
+  if (hit && Date.now() - hit.at < LOADED_CA_TTL_MS) return hit.loaded;
+  const loaded = loadCaNow(ca);
+  loadedCas.set(id, { at: Date.now(), loaded });
+  loaded.catch(() => loadedCas.delete(id));
+  if (loadedCas.size > 8) loadedCas.delete(loadedCas.keys().next().value!);
+  return loaded;
+}
+
+async function loadCaNow(ca: CertificateAuthority): Promise<LoadedCa> {
   const cert = parseCertificate(ca.certPem, 'CA certificate');
   if (!wrap('CA certificate', () => isCaCert(cert))) {
     throw new PkiError('CA certificate: not a CA (basicConstraints CA:TRUE missing)');

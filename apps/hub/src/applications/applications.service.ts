@@ -224,7 +224,9 @@ export function clusterStatus(t: AppTargetEntity, cluster: string): ClusterStatu
     cluster,
     sync: behind ? 'OutOfSync' : t.sync,
     health: t.health,
-    revision: t.appliedRevision,
+    // The agent applied the desired generation: what runs is the desired commit's content (a
+    // commit that leaves the bundle as it was moves the target without a new generation).
+    revision: behind ? t.appliedRevision : t.desiredRevision,
     desiredRevision: t.desiredRevision,
     desiredGeneration: t.desiredGeneration,
     ackedGeneration: t.ackedGeneration,

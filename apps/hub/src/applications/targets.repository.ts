@@ -179,6 +179,26 @@ export class TargetsRepository {
     return out;
   }
 
+  /**
+   * Moves targets to a new commit whose rendered content they already have: no new generation,
+   * nothing to deliver.
+   */
+  async moveRevisions(db: Db, rows: DesiredTarget[]): Promise<void> {
+    for (const part of chunks(rows, 10_000)) {
+      await db.query(
+        `UPDATE app_targets t SET desired_revision = d.revision, updated_at = now()
+           FROM unnest($1::uuid[], $2::uuid[], $3::text[], $4::text[]) AS d(app, cluster, revision, hash)
+          WHERE t.app_id = d.app AND t.cluster_id = d.cluster AND t.desired_bundle_hash = d.hash`,
+        [
+          part.map((r) => r.appId),
+          part.map((r) => r.clusterId),
+          part.map((r) => r.revision),
+          part.map((r) => r.bundleHash),
+        ],
+      );
+    }
+  }
+
   /** Drops removal notes of targets that are desired again (a note only speaks for a removal). */
   async clearRemovalNotes(db: Db, pairs: { appId: string; clusterId: string }[]): Promise<void> {
     for (const part of chunks(pairs, 10_000)) {

@@ -25,6 +25,7 @@ import { DispatchNotifier } from '../dispatch/dispatch.notifier.js';
 import { GitService } from '../git/git.service.js';
 import { MetricsService } from '../metrics/metrics.service.js';
 import { ProjectsService } from '../projects/projects.service.js';
+import { Stopwatch } from '../common/stopwatch.js';
 import type { Lease } from '../work/work-loop.js';
 import { WorkQueue } from '../work/work-queue.js';
 import { WorkRepository, type WorkItem } from '../work/work.repository.js';
@@ -47,6 +48,8 @@ export interface Evaluation {
   complete: boolean;
   /** The stored form of each application to create or update, by name. */
   rows: Map<string, GeneratedRow>;
+  /** The applications the ApplicationSet owned when it was evaluated. */
+  owned: { id: string; name: string; specHash: string }[];
 }
 
 /** Names listed in an audit record of one evaluation (the counts are always complete). */
@@ -87,11 +90,15 @@ export class AppSetEvaluator {
     appset: ApplicationSet,
     appSetId: string | null,
     confirmed: string[] = [],
+    watch = new Stopwatch(),
+    inventory?: ClusterInfo[],
   ): Promise<Evaluation> {
-    const clusters = await this.inventory();
+    const clusters = inventory ?? (await this.inventory());
     const clusterByName = new Map(clusters.map((c) => [c.name, c]));
     const gate = await this.projects.gate();
+    watch.lap('inventory');
     const result = await generateApplications(appset, { clusters, git: this.reader });
+    watch.lap('generate');
     const errors: AppSetIssue[] = result.errors.map((e) => ({
       ...(e.name ? { name: e.name } : {}),
       path: e.index >= 0 ? `applications[${e.index}]` : `spec.generators[${e.generator}]`,
@@ -99,12 +106,15 @@ export class AppSetEvaluator {
     }));
     const keep = new Set(planOptionsFor(result).keep ?? []);
 
-    // Names that belong to someone else are not taken over.
+    // Names that belong to someone else are not taken over (only names it does not own yet can
+    // be someone else's: on a re-evaluation that is usually none).
     const owned = appSetId ? await this.apps.ownedBy(appSetId) : [];
+    const ownedNames = new Set(owned.map((o) => o.name));
     const taken = await this.apps.takenByOthers(
-      result.applications.map((a) => a.metadata.name),
+      result.applications.map((a) => a.metadata.name).filter((n) => !ownedNames.has(n)),
       appSetId,
     );
+    watch.lap('owned');
     const candidates: GeneratedApplication[] = [];
     for (const app of result.applications) {
       const name = app.metadata.name;
@@ -141,6 +151,7 @@ export class AppSetEvaluator {
       candidates.push(app);
     }
 
+    watch.lap('check');
     const plan = planChanges(owned, candidates, appset.spec.syncPolicy.applicationsSync, {
       keep,
       skipDelete: !result.complete,
@@ -162,12 +173,14 @@ export class AppSetEvaluator {
         rows.set(name, { name, spec: converted.spec, specHash: applicationSpecHash(app) });
         return true;
       });
+    watch.lap('plan');
     const createOk = convert(plan.create);
     const updateOk = convert(plan.update);
     plan.unchanged.push(...plan.update.filter((n) => !rows.has(n)));
     plan.create = createOk;
     plan.update = updateOk;
     const applications = candidates.filter((a) => !refused.has(a.metadata.name));
+    watch.lap('convert');
 
     // Mass-deletion guard: more than the allowed share waits for confirmation of exactly that set.
     let pendingDeletion: string[] = [];
@@ -188,6 +201,7 @@ export class AppSetEvaluator {
       pendingDeletion,
       complete: result.complete,
       rows,
+      owned,
     };
   }
 
@@ -209,15 +223,19 @@ export class AppSetEvaluator {
       );
     }
     const appset = parsed.appset;
+    const end = this.metrics.appsetEvaluationDuration.startTimer();
+    const watch = new Stopwatch();
     // Nothing it reads changed since the last evaluation: nothing to do.
-    const fingerprint = await this.fingerprint(entity);
+    const inventory = await this.inventory();
+    const fingerprint = await this.fingerprint(entity, inventory);
+    watch.lap('fingerprint');
     if (fingerprint === entity.status.fingerprint) {
       this.metrics.appsetEvaluations.inc({ outcome: 'skipped' });
       return this.finish(item, lease, () => Promise.resolve());
     }
     this.metrics.appsetEvaluations.inc({ outcome: 'evaluated' });
-    const ev = await this.preview(appset, entity.id, entity.deletionConfirmed);
-    const owned = new Map((await this.apps.ownedBy(entity.id)).map((o) => [o.name, o]));
+    const ev = await this.preview(appset, entity.id, entity.deletionConfirmed, watch, inventory);
+    const owned = new Map(ev.owned.map((o) => [o.name, o]));
     const preserve = appset.spec.syncPolicy.preserveResourcesOnDeletion;
     const { create, update, delete: del } = ev.plan;
     const changed = create.length + update.length + del.length;
@@ -293,6 +311,9 @@ export class AppSetEvaluator {
         tx,
       );
     });
+    end({ changed: String(changed > 0) });
+    watch.lap('write');
+    this.log.debug(`${entity.name}: evaluated (ms: ${watch.toString()})`);
     if (changed) {
       this.log.log(
         `${entity.name}: created ${create.length}, updated ${update.length}, deleted ${del.length}` +
@@ -333,14 +354,17 @@ export class AppSetEvaluator {
    * Hash of everything an evaluation reads: the document, the inventory, the refs of the
    * repositories its generators read (local clone, no fetch) and the applications it owns.
    */
-  private async fingerprint(entity: ApplicationSetEntity): Promise<string> {
+  private async fingerprint(
+    entity: ApplicationSetEntity,
+    inventory: ClusterInfo[],
+  ): Promise<string> {
     const repos = entity.repos.includes('*') ? await this.git.knownRepositories() : entity.repos;
     const repositories: Record<string, Record<string, string> | null> = {};
     for (const url of repos) repositories[url] = await this.git.cache.refs(url).catch(() => null);
     const owned = await this.apps.ownedSummary(entity.id);
     return evaluationFingerprint({
       document: entity.document,
-      clusters: await this.inventory(),
+      clusters: inventory,
       repositories,
       extra: {
         projects: owned.projectsUpdate,

@@ -124,10 +124,16 @@ export class AppSetsService {
   }
 
   /** What applying this document would generate, create, update and delete; changes nothing. */
-  async dryRun(body: unknown): Promise<Omit<Evaluation, 'rows'> & { warnings: AppSetIssue[] }> {
+  async dryRun(
+    body: unknown,
+  ): Promise<Omit<Evaluation, 'rows' | 'owned'> & { warnings: AppSetIssue[] }> {
     const { appset, warnings } = this.parse(body);
     const existing = await this.repo.findByName(appset.metadata.name);
-    const { rows: _rows, ...ev } = await this.evaluator.preview(
+    const {
+      rows: _rows,
+      owned: _owned,
+      ...ev
+    } = await this.evaluator.preview(
       appset,
       existing?.id ?? null,
       existing?.deletionConfirmed ?? [],

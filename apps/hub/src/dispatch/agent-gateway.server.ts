@@ -26,7 +26,6 @@ import { AuditService } from '../audit/audit.service.js';
 import { runWithActor } from '../auth/request-context.js';
 import { EnrollmentService } from '../enrollment/enrollment.service.js';
 import { PkiService } from '../enrollment/pki.service.js';
-import { X509Certificate } from 'node:crypto';
 import {
   AgentGatewayService,
   type AgentMessage,
@@ -164,9 +163,8 @@ export class AgentGatewayServer implements OnApplicationBootstrap, OnModuleDestr
     if (this.config.agentAuth === 'mtls') {
       const raw = call.getAuthContext().sslPeerCertificate?.raw;
       if (!raw) return { error: 'a client certificate issued by this hub is required' };
-      const pem = new X509Certificate(raw).toString();
       const who = await this.pki
-        .identify(pem)
+        .identify(raw)
         .catch((e: unknown) => ({ ok: false as const, reason: (e as Error).message }));
       return who.ok ? { id: who.clusterId, name: who.cluster } : { error: who.reason };
     }

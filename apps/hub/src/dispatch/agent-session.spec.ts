@@ -53,6 +53,7 @@ const writer = {
 const metrics = new MetricsService(
   { fleetCounts: () => Promise.resolve([]) } as never,
   { countByConnection: () => Promise.resolve([]) } as never,
+  { depth: () => Promise.resolve({}) } as never,
 );
 
 function session() {

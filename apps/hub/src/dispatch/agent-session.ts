@@ -60,8 +60,8 @@ export class AgentSession {
   private readonly log: Logger;
   /** What the agent holds per application (from Hello and acknowledgements). */
   private readonly held = new Map<string, Held>();
-  /** The last Deploy sent per application. */
-  private readonly sent = new Map<string, Deploy>();
+  /** The last Deploy sent per application (its generation and bundle). */
+  private readonly sent = new Map<string, Held>();
   /** Bundles the agent holds: hash → applications that reference it there. */
   private readonly bundles = new Map<string, number>();
   /** Hash each application references on the agent, as far as the hub knows. */
@@ -178,7 +178,7 @@ export class AgentSession {
       const sent = this.sent.get(ack.appId);
       this.held.set(ack.appId, {
         generation: ack.generation,
-        hash: sent && sent.generation === ack.generation ? sent.bundleHash : '',
+        hash: sent && sent.generation === ack.generation ? sent.hash : '',
       });
     }
     this.deps.writer.ack({
@@ -197,7 +197,7 @@ export class AgentSession {
     this.log.warn(
       `agent lacks bundle ${n.bundleHash.slice(0, 19)} for ${n.appId}; sending it again`,
     );
-    if (last && last.generation === n.generation && last.bundleHash === n.bundleHash) {
+    if (last && last.generation === n.generation && last.hash === n.bundleHash) {
       this.sent.delete(n.appId);
       this.deps.host.request(this, true);
     }
@@ -258,7 +258,7 @@ export class AgentSession {
       await this.write({ msg: { $case: 'deploy', value: deploy } });
       // Deploys are handled in order: from here on the agent holds this bundle.
       this.reference(row.appId, row.bundleHash);
-      this.sent.set(row.appId, { ...deploy, bundleGzip: Buffer.alloc(0) });
+      this.sent.set(row.appId, { generation, hash: row.bundleHash });
       this.deps.metrics.deploysSent.inc({
         cluster: this.clusterName,
         with_bundle: String(!byHash),

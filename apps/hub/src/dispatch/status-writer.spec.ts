@@ -44,6 +44,7 @@ function writer(flushDelayMs = 20) {
   const metrics = new MetricsService(
     { fleetCounts: () => Promise.resolve([]) } as never,
     { countByConnection: () => Promise.resolve([]) } as never,
+    { depth: () => Promise.resolve({}) } as never,
   );
   const w = new StatusWriter(
     targets as unknown as TargetsRepository,

@@ -1,12 +1,13 @@
 import { Inject, Injectable, Logger } from '@nestjs/common';
 import { readFileSync } from 'node:fs';
 import { hostname } from 'node:os';
+import { X509Certificate } from 'node:crypto';
 import {
   certificateInfo,
+  presentedIdentity,
   createCertificateAuthority,
   issueServerCertificate,
   signClientCertificate,
-  verifyCsr,
   type CertificateAuthority,
 } from '../../../../libs/pki/src/index.js';
 import { HUB_CONFIG, type HubConfig } from '../config/hub-config.js';
@@ -74,7 +75,7 @@ export class PkiService {
     cluster: string,
     csrPem: string,
   ): Promise<{ certPem: string; serial: string; notAfter: Date }> {
-    await verifyCsr(csrPem);
+    // signClientCertificate parses the CSR and checks its self-signature and subject.
     const issued = await signClientCertificate(await this.authority(), csrPem, {
       commonName: cluster,
       validHours: this.config.pki.clientCertHours,
@@ -83,13 +84,16 @@ export class PkiService {
     return issued;
   }
 
-  /** The cluster a presented client certificate may act for, or why it may not. */
+  /**
+   * The cluster a presented client certificate (DER, as TLS hands it over) may act for, or why it
+   * may not. TLS has already checked that this hub's CA issued it.
+   */
   async identify(
-    certPem: string,
+    der: Buffer,
   ): Promise<
     { ok: true; clusterId: string; cluster: string; serial: string } | { ok: false; reason: string }
   > {
-    const info = certificateInfo(certPem);
+    const info = presentedIdentity(der) ?? certificateInfo(new X509Certificate(der).toString());
     const row = await this.repo.certificate(info.serial);
     if (!row)
       return {

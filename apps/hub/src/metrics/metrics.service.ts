@@ -2,6 +2,7 @@ import { Injectable } from '@nestjs/common';
 import { Counter, Gauge, Histogram, Registry, collectDefaultMetrics } from 'prom-client';
 import { TargetsRepository } from '../applications/targets.repository.js';
 import { ClustersRepository } from '../clusters/clusters.repository.js';
+import { WorkRepository } from '../work/work.repository.js';
 
 /**
  * Prometheus metrics for the hub. Fleet state (apps × clusters by sync and health) is read from
@@ -120,6 +121,14 @@ export class MetricsService {
     registers: [this.registry],
   });
 
+  readonly appsetEvaluationDuration = new Histogram({
+    name: 'axle_appset_evaluation_duration_seconds',
+    help: 'Time of one full ApplicationSet evaluation (generate, plan, write), by outcome',
+    labelNames: ['changed'] as const,
+    buckets: [0.01, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10, 30, 60],
+    registers: [this.registry],
+  });
+
   readonly appsetEvaluations = new Counter({
     name: 'axle_appset_evaluations_total',
     help: 'ApplicationSet evaluations, by outcome (skipped: inputs unchanged)',
@@ -127,7 +136,7 @@ export class MetricsService {
     registers: [this.registry],
   });
 
-  constructor(targets: TargetsRepository, clusters: ClustersRepository) {
+  constructor(targets: TargetsRepository, clusters: ClustersRepository, work: WorkRepository) {
     collectDefaultMetrics({ register: this.registry, prefix: 'axle_hub_' });
     new Gauge({
       name: 'axle_app_targets',
@@ -138,6 +147,19 @@ export class MetricsService {
         this.reset();
         const rows = await targets.fleetCounts();
         for (const r of rows) this.set({ sync: r.sync, health: r.health }, Number(r.n));
+      },
+    });
+    new Gauge({
+      name: 'axle_work_queue_items',
+      help: 'Objects marked for reconciliation, by kind and state (ready, leased by a replica)',
+      labelNames: ['kind', 'state'] as const,
+      registers: [this.registry],
+      async collect() {
+        this.reset();
+        for (const [kind, d] of Object.entries(await work.depth())) {
+          this.set({ kind, state: 'ready' }, d.ready);
+          this.set({ kind, state: 'leased' }, d.leased);
+        }
       },
     });
     new Gauge({

@@ -20,6 +20,8 @@ export interface GateRequest {
  */
 export class ProjectGate {
   private readonly memo = new Map<string, string[]>();
+  /** Each labels object serialised once (a cluster's labels are one object per inventory read). */
+  private readonly labelKeys = new WeakMap<object, string>();
 
   constructor(private readonly policies: ReadonlyMap<string, ProjectPolicy>) {}
 
@@ -28,7 +30,7 @@ export class ProjectGate {
       r.project,
       r.repoURL ?? '',
       r.cluster?.name ?? '',
-      r.cluster ? JSON.stringify(r.cluster.labels) : '',
+      r.cluster ? this.labelsKey(r.cluster.labels) : '',
       r.namespace,
       r.bundle?.hash ?? '',
     ].join('\u0000');
@@ -38,6 +40,15 @@ export class ProjectGate {
       this.memo.set(key, out);
     }
     return out;
+  }
+
+  private labelsKey(labels: Record<string, string>): string {
+    let k = this.labelKeys.get(labels);
+    if (k === undefined) {
+      k = JSON.stringify(labels);
+      this.labelKeys.set(labels, k);
+    }
+    return k;
   }
 
   private evaluate(r: GateRequest): string[] {

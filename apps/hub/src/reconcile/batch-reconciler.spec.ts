@@ -110,7 +110,7 @@ class FakePorts implements ReconcilePorts {
   commit(o: BatchOutcome) {
     this.committed.push(o);
     // What the repositories would do: store the targets and the renders.
-    for (const u of o.upserts) {
+    for (const u of [...o.upserts, ...o.revisions]) {
       this.targets = this.targets.filter(
         (t) => !(t.appId === u.appId && t.clusterId === u.clusterId),
       );
@@ -187,6 +187,37 @@ describe('BatchReconciler', () => {
     expect(o.apps).toEqual([]); // nothing to store either
     expect(o.history).toEqual([]);
     expect(o.done).toHaveLength(2);
+  });
+
+  it('moves targets to a new commit without a new generation when their content is unchanged', async () => {
+    const ports = new FakePorts();
+    const apps = ports.add(app(1), app(2, { path: 'apps/api' }));
+    // Renders of apps/web do not change between the commits; apps/api does.
+    ports.render = (reqs: RenderRequest[]) => {
+      ports.renderCalls.push(reqs);
+      return Promise.resolve(
+        reqs.map((r) =>
+          r.spec.source.path === 'apps/web' ? 'sha256:web' : `sha256:api@${r.commit}`,
+        ),
+      );
+    };
+    const rec = new BatchReconciler(ports, 'replica-a');
+    await rec.run(
+      apps.map((a) => item(a)),
+      lease,
+    );
+    ports.commits = ['beef'.padEnd(40, '0')];
+    await rec.run(
+      apps.map((a) => item(a)),
+      lease,
+    );
+    const o = ports.committed[1];
+    expect(o.upserts.map((u) => u.appId)).toEqual([id(2), id(2)]);
+    expect(o.revisions.map((u) => [u.appId, u.revision])).toEqual([
+      [id(1), ports.commits[0]],
+      [id(1), ports.commits[0]],
+    ]);
+    expect(o.history.map((h) => h.appId)).toEqual([id(2)]);
   });
 
   it('isolates a broken application: it keeps its last desired state and a condition, the others go out', async () => {

@@ -10,6 +10,7 @@ import type { ResourceRef } from '../projects/project-policy.js';
 import type { RenderRequest } from '../render/render.service.js';
 import type { Lease } from '../work/work-loop.js';
 import type { WorkItem } from '../work/work.repository.js';
+import { Stopwatch } from '../common/stopwatch.js';
 import { toSyncPolicy } from './sync-policy.js';
 
 const MAX_ERROR_CHARS = 4000;
@@ -20,6 +21,8 @@ export interface BatchOutcome {
   apps: ReconciledApp[];
   /** Targets to insert or move to a new generation. */
   upserts: DesiredTarget[];
+  /** Targets whose content is unchanged at a new commit: the commit moves, the generation not. */
+  revisions: DesiredTarget[];
   /** Targets no longer desired. */
   removals: { appId: string; clusterId: string }[];
   /** One history entry per application whose desired state changed (filled in by commit). */
@@ -62,7 +65,7 @@ export interface BatchReport extends CommitResult {
   failed: number;
   rendered: number;
   /** Milliseconds per step: load, resolve, render, plan (clusters, gate, diff), commit. */
-  ms: { load: number; resolve: number; render: number; plan: number; commit: number };
+  ms: Record<string, number>;
 }
 
 /** How long a source error waits before the next attempt, by attempt. */
@@ -85,19 +88,14 @@ export class BatchReconciler {
 
   async run(items: WorkItem[], lease: Lease): Promise<BatchReport> {
     const startedAt = new Date();
-    let t = performance.now();
-    const lap = () => {
-      const now = performance.now();
-      const ms = Math.round(now - t);
-      t = now;
-      return ms;
-    };
+    const watch = new Stopwatch();
     const byKey = new Map(items.map((i) => [i.key, i]));
     const apps = await this.ports.loadApps(items.map((i) => i.key));
-    const ms = { load: lap(), resolve: 0, render: 0, plan: 0, commit: 0 };
+    watch.lap('load');
     const outcome: BatchOutcome = {
       apps: [],
       upserts: [],
+      revisions: [],
       removals: [],
       history: [],
       done: items.filter((i) => !apps.some((a) => a.id === i.key)), // deleted meanwhile
@@ -112,7 +110,7 @@ export class BatchReconciler {
       })),
     );
 
-    ms.resolve = lap();
+    watch.lap('resolve');
 
     // 2. Renders: only what is not rendered at this commit and spec already.
     const toRender: { app: AppForReconcile; commit: string }[] = [];
@@ -146,7 +144,7 @@ export class BatchReconciler {
       else bundleOf.set(app.id, r);
     });
 
-    ms.render = lap();
+    watch.lap('render');
 
     // 3. Destinations and the project gate, per distinct combination.
     const ok = apps.filter((a) => bundleOf.has(a.id));
@@ -202,10 +200,14 @@ export class BatchReconciler {
         policy,
       }));
       const now = current.get(app.id) ?? [];
-      const upserts = desired.filter((d) => {
+      const upserts: DesiredTarget[] = [];
+      for (const d of desired) {
         const t = now.find((x) => x.clusterId === d.clusterId);
-        return !t || !sameTarget(t, d, policyKey);
-      });
+        if (!t || !sameContent(t, d, policyKey)) upserts.push(d);
+        // Same bundle, namespace and policy at another commit: what runs is already what this
+        // commit wants. The target moves to the commit without a new generation (nothing to send).
+        else if (t.revision !== d.revision) outcome.revisions.push(d);
+      }
       const keep = new Set(desired.map((d) => d.clusterId));
       const removals = now
         .filter((t) => !keep.has(t.clusterId))
@@ -238,14 +240,14 @@ export class BatchReconciler {
       outcome.done.push(item);
     }
 
-    ms.plan = lap();
+    watch.lap('plan');
     const result = lease.lost
       ? { changed: 0, clusters: 0, lost: items.length }
       : await this.ports.commit(outcome, lease);
-    ms.commit = lap();
+    watch.lap('commit');
     return {
       ...result,
-      ms,
+      ms: watch.laps,
       apps: apps.length,
       failed,
       rendered: toRender.length,
@@ -301,11 +303,13 @@ function sameConditions(a: AppCondition[], b: AppCondition[]): boolean {
   );
 }
 
-/** Whether a stored target `a` already has the desired state `b` (policy compared canonically). */
-function sameTarget(a: DesiredTarget, b: DesiredTarget, bPolicyKey: string): boolean {
+/**
+ * Whether a stored target `a` already has the content of the desired state `b`: bundle, namespace
+ * and policy (compared canonically). The commit may differ.
+ */
+function sameContent(a: DesiredTarget, b: DesiredTarget, bPolicyKey: string): boolean {
   return (
     a.bundleHash === b.bundleHash &&
-    a.revision === b.revision &&
     a.namespace === b.namespace &&
     canonicalJson(a.policy) === bPolicyKey
   );

@@ -86,6 +86,10 @@ export class ReconcileStore implements ReconcilePorts {
         tx,
         mine(o.upserts, (t) => t.appId),
       );
+      await this.targets.moveRevisions(
+        tx,
+        mine(o.revisions, (t) => t.appId),
+      );
       await this.targets.clearRemovalNotes(tx, changed);
       const removals = mine(o.removals, (t) => t.appId);
       const removedFrom = await this.targets.removeTargets(tx, removals);

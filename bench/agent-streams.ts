@@ -1,0 +1,415 @@
+/**
+ * Benchmark (issue #11): many agents on one hub replica. 10,000 simulated agents (bench/
+ * sim-agents.ts, in a few child processes) enroll over mTLS with their own keys and bootstrap
+ * tokens, keep one stream each to ONE hub (in a process of its own, with --expose-gc) and speak
+ * the real protocol: Hello, Ack, status reports. Each cluster runs 10 applications (one
+ * ApplicationSet: clusters × 10 git directories = 100,000 applications).
+ *
+ * Figures (JSON `"bench":"agent-streams"`, last line):
+ *  - connected: streams established (target ≥ 10,000);
+ *  - hubRssPerStreamKiB: hub RSS above its idle baseline (both after a full GC; the baseline is
+ *    taken with every application and target stored, before any agent connects) / streams
+ *    (target < 20);
+ *  - commitToAllAckedMs: a commit changing one of the 10 directories, i.e. one application on
+ *    every cluster, announced by webhook → all 10,000 of them acknowledged by their agents, as
+ *    stored in PostgreSQL (target < 10,000);
+ *  - reportsPerSecond: every agent reports every application at once (100,000 status reports);
+ *    reports stored in PostgreSQL per second until the last is stored (target ≥ 10,000).
+ *
+ * Exits 1 when a target is missed. Bounded: about 15 minutes at most.
+ *
+ *   npm run bench:agents
+ */
+import { fork, type ChildProcess } from 'node:child_process';
+import { chmod, mkdtemp, rm } from 'node:fs/promises';
+import { tmpdir } from 'node:os';
+import { dirname, join } from 'node:path';
+import { performance } from 'node:perf_hooks';
+import { fileURLToPath } from 'node:url';
+import pg from 'pg';
+import { startEmbeddedPostgres } from '../apps/hub/src/database/embedded-postgres.js';
+import { TestRepo } from '../test/support/git-repo.js';
+import { freePort } from '../test/support/ports.js';
+import {
+  BENCH_ADMIN_TOKEN,
+  forkHub,
+  hubJson,
+  hubRssAfterGc,
+  pool,
+  sleep,
+  stopHub,
+  verdict,
+  type HubProcess,
+} from './support.js';
+import type { SimStart } from './sim-agents.js';
+
+const AGENTS = Number(process.env.AXLE_BENCH_AGENTS ?? 10_000);
+const APPS_PER_CLUSTER = 10;
+const CHILDREN = Math.max(1, Math.ceil(AGENTS / 2500));
+const TARGET_CONNECTED = AGENTS;
+const TARGET_RSS_PER_STREAM_KIB = 20;
+const TARGET_COMMIT_TO_ACKED_MS = 10_000;
+const TARGET_REPORTS_PER_SECOND = 10_000;
+const BUDGET_MS = 15 * 60_000;
+
+const log = (s: string) => process.stdout.write(`agent-streams: ${s}\n`);
+const clusterName = (i: number) => `sim-${String(i).padStart(5, '0')}`;
+
+function appset(repoURL: string): Record<string, unknown> {
+  return {
+    apiVersion: 'argoproj.io/v1alpha1',
+    kind: 'ApplicationSet',
+    metadata: { name: 'sims', namespace: 'argocd' },
+    spec: {
+      goTemplate: true,
+      generators: [
+        {
+          matrix: {
+            generators: [
+              { clusters: { selector: { matchLabels: { fleet: 'sim' } } } },
+              { git: { repoURL, revision: 'HEAD', directories: [{ path: 'apps/*' }] } },
+            ],
+          },
+        },
+      ],
+      template: {
+        metadata: { name: '{{.name}}-{{.path.basename}}' },
+        spec: {
+          project: 'default',
+          source: { repoURL, targetRevision: 'HEAD', path: '{{.path.path}}' },
+          destination: { name: '{{.name}}', namespace: '{{.path.basename}}' },
+          syncPolicy: { automated: { prune: true } },
+        },
+      },
+    },
+  };
+}
+
+const files = (rev: number): Record<string, string> =>
+  Object.fromEntries(
+    Array.from({ length: APPS_PER_CLUSTER }, (_, i) => {
+      const app = `app-${String(i).padStart(2, '0')}`;
+      // Only app-00 changes from one revision to the next.
+      const r = i === 0 ? rev : 1;
+      return [
+        `apps/${app}/cm.yaml`,
+        `apiVersion: v1\nkind: ConfigMap\nmetadata:\n  name: ${app}\ndata:\n  rev: "${r}"\n`,
+      ];
+    }),
+  );
+
+interface Stats {
+  connected: number;
+  apps: number;
+  acks: number;
+  deploys: number;
+  bundleBytes: number;
+  reconnects: number;
+  rss: number;
+}
+
+class Sims {
+  private readonly children: ChildProcess[] = [];
+
+  start(kit: Omit<SimStart, 'type' | 'agents'>, agents: SimStart['agents']): Promise<number> {
+    const entry = join(dirname(fileURLToPath(import.meta.url)), 'sim-agents.js');
+    const per = Math.ceil(agents.length / CHILDREN);
+    return Promise.all(
+      Array.from({ length: CHILDREN }, (_, i) => {
+        const child = fork(entry, [], { stdio: ['ignore', 'inherit', 'inherit', 'ipc'] });
+        this.children.push(child);
+        return new Promise<number>((resolve) => {
+          child.on('message', (m: { type: string; count?: number; failures?: number }) => {
+            if (m.type === 'enrolled') {
+              if (m.failures) log(`child ${i}: ${m.failures} enrollment(s) failed`);
+              resolve(m.count ?? 0);
+            }
+          });
+          child.send({ type: 'start', ...kit, agents: agents.slice(i * per, (i + 1) * per) });
+        });
+      }),
+    ).then((n) => n.reduce((a, b) => a + b, 0));
+  }
+
+  async stats(): Promise<Stats> {
+    const all = await Promise.all(
+      this.children.map((c) => ask<Stats>(c, { type: 'stats' }, 'stats')),
+    );
+    const out: Stats = {
+      connected: 0,
+      apps: 0,
+      acks: 0,
+      deploys: 0,
+      bundleBytes: 0,
+      reconnects: 0,
+      rss: 0,
+    };
+    for (const s of all) for (const k of Object.keys(out) as (keyof Stats)[]) out[k] += s[k];
+    return out;
+  }
+
+  async report(marker: number): Promise<number> {
+    const n = await Promise.all(
+      this.children.map((c) => ask<{ count: number }>(c, { type: 'report', marker }, 'reported')),
+    );
+    return n.reduce((a, b) => a + b.count, 0);
+  }
+
+  stop(): void {
+    for (const c of this.children) {
+      if (c.connected) c.send({ type: 'stop' });
+      setTimeout(() => c.kill('SIGKILL'), 3000).unref();
+    }
+  }
+}
+
+function ask<T>(child: ChildProcess, msg: object, reply: string): Promise<T> {
+  return new Promise((resolve, reject) => {
+    const t = setTimeout(() => reject(new Error(`no ${reply} from a simulator`)), 60_000);
+    const on = (m: { type: string }) => {
+      if (m.type !== reply) return;
+      clearTimeout(t);
+      child.off('message', on);
+      resolve(m as T);
+    };
+    child.on('message', on);
+    child.send(msg);
+  });
+}
+
+async function until(
+  what: string,
+  deadline: number,
+  fn: () => Promise<boolean>,
+  everyMs = 200,
+): Promise<number | undefined> {
+  const t0 = performance.now();
+  while (Date.now() < deadline) {
+    if (await fn()) return performance.now() - t0;
+    await sleep(everyMs);
+  }
+  log(`NOT reached: ${what}`);
+  return undefined;
+}
+
+async function main(): Promise<void> {
+  const deadline = Date.now() + BUDGET_MS;
+  const work = await mkdtemp(join(tmpdir(), 'axle-bench-agents-'));
+  await chmod(work, 0o755);
+  let pgServer: Awaited<ReturnType<typeof startEmbeddedPostgres>> | undefined;
+  let repo: TestRepo | undefined;
+  let hub: HubProcess | undefined;
+  let db: pg.Client | undefined;
+  const sims = new Sims();
+  try {
+    [pgServer, repo] = await Promise.all([
+      freePort().then((port) =>
+        startEmbeddedPostgres({ dir: join(work, 'pg'), port, persistent: false }),
+      ),
+      TestRepo.create('axle-bench-agents-repo-'),
+    ]);
+    await repo.commit(files(1), 'first');
+    hub = await forkHub(
+      {
+        DATABASE_URL: pgServer.url,
+        AXLE_DATA_DIR: join(work, 'hub'),
+        AXLE_HTTP_PORT: '0',
+        AXLE_GRPC_PORT: '0',
+        AXLE_GRPC_ENROLL_PORT: '0',
+        AXLE_GRPC_TLS_HOSTS: '127.0.0.1',
+        AXLE_GIT_POLL_SECONDS: '3600',
+        AXLE_RESYNC_SECONDS: '3600',
+        AXLE_HEARTBEAT_SECONDS: '60',
+        AXLE_LOG_LEVEL: process.env.AXLE_BENCH_HUB_LOG_LEVEL ?? 'warn',
+        AXLE_ADMIN_TOKEN: BENCH_ADMIN_TOKEN,
+      },
+      { execArgv: ['--expose-gc', '--max-old-space-size=6144'] },
+    );
+    const base = hub.httpUrl;
+    db = new pg.Client({ connectionString: pgServer.url });
+    await db.connect();
+    const count = async (sql: string, params: unknown[] = []) =>
+      Number((await db!.query<{ n: string }>(sql, params)).rows[0].n);
+
+    // --- clusters and their enrollment kits ---------------------------------------------------
+    let t = performance.now();
+    const kits: SimStart['agents'] = [];
+    let kit: Omit<SimStart, 'type' | 'agents'> | undefined;
+    await pool(
+      Array.from({ length: AGENTS }, (_, i) => i),
+      32,
+      async (i) => {
+        const r = await hubJson(base, 'POST', '/api/v1/clusters', {
+          name: clusterName(i),
+          labels: { fleet: 'sim' },
+        });
+        if (r.status !== 201) throw new Error(`registering ${clusterName(i)}: ${r.status}`);
+        kits.push({ cluster: clusterName(i), bootstrapToken: r.body.bootstrapToken as string });
+        kit ??= {
+          caPem: r.body.caCertificate as string,
+          hubAddress: r.body.hubAddress as string,
+          enrollAddress: r.body.enrollAddress as string,
+          enrollConcurrency: 16,
+        };
+      },
+    );
+    log(
+      `${AGENTS} clusters registered (mTLS enrollment kits) in ${Math.round(performance.now() - t)} ms`,
+    );
+
+    // --- 10 applications per cluster -----------------------------------------------------------
+    t = performance.now();
+    const created = await hubJson(
+      base,
+      'POST',
+      '/api/v1/applicationsets',
+      appset(repo.fileUrl),
+      60_000,
+    );
+    if (created.status !== 201) throw new Error(`ApplicationSet: ${created.status}`);
+    const total = AGENTS * APPS_PER_CLUSTER;
+    await until(
+      `${total} targets stored`,
+      deadline,
+      async () => (await count('SELECT count(*) AS n FROM app_targets')) >= total,
+      500,
+    );
+    await until(
+      'work queue empty',
+      deadline,
+      async () => (await count('SELECT count(*) AS n FROM work_queue')) === 0,
+      500,
+    );
+    log(`${total} applications and targets stored in ${Math.round(performance.now() - t)} ms`);
+    await sleep(2000);
+    const baseline = await hubRssAfterGc(hub.child);
+    log(`hub RSS at idle, after GC: ${Math.round(baseline / 2 ** 20)} MiB`);
+
+    // --- agents: enroll, connect, receive their 10 applications -------------------------------
+    t = performance.now();
+    const enrolled = await sims.start(kit!, kits);
+    log(
+      `${enrolled} agents enrolled (own keys, CSR, bootstrap token) in ${Math.round(performance.now() - t)} ms`,
+    );
+    t = performance.now();
+    await until(
+      `${AGENTS} connected`,
+      deadline,
+      async () => (await sims.stats()).connected >= AGENTS,
+      1000,
+    );
+    const connectMs = performance.now() - t;
+    await until(
+      `${total} deploys acknowledged`,
+      deadline,
+      async () =>
+        (await count(
+          'SELECT count(*) AS n FROM app_targets WHERE acked_generation = desired_generation',
+        )) >= total,
+      1000,
+    );
+    const initialMs = performance.now() - t;
+    let st = await sims.stats();
+    log(
+      `${st.connected} streams up ${Math.round(connectMs)} ms after enrollment; all ${total} deploys acknowledged after ` +
+        `${Math.round(initialMs)} ms (${st.deploys} deploys, ${Math.round(st.bundleBytes / 1024)} KiB of bundles, ${st.reconnects} reconnects)`,
+    );
+    await sleep(5000);
+    const loaded = await hubRssAfterGc(hub.child);
+    const connected = (await sims.stats()).connected;
+    const perStreamKiB = (loaded - baseline) / 1024 / Math.max(1, connected);
+    const rssOk = perStreamKiB < TARGET_RSS_PER_STREAM_KIB;
+    log(
+      `${verdict(connected >= TARGET_CONNECTED)} connected streams: ${connected} (target ≥ ${TARGET_CONNECTED})`,
+    );
+    log(
+      `${verdict(rssOk)} hub RSS ${Math.round(loaded / 2 ** 20)} MiB after GC: ${perStreamKiB.toFixed(1)} KiB per stream above ` +
+        `the idle baseline (target < ${TARGET_RSS_PER_STREAM_KIB})`,
+    );
+
+    // --- a commit touching every cluster --------------------------------------------------------
+    const sha = await repo.commit(files(2), 'second');
+    t = performance.now();
+    await hubJson(base, 'POST', '/api/v1/webhooks/git', { repoURL: repo.fileUrl });
+    const ackedMs = await until(
+      `${AGENTS} new deploys acknowledged`,
+      deadline,
+      async () =>
+        (await count(
+          'SELECT count(*) AS n FROM app_targets WHERE desired_revision = $1 AND acked_generation = desired_generation AND desired_generation > 1',
+          [sha],
+        )) >= AGENTS,
+      50,
+    );
+    const commitOk = ackedMs !== undefined && ackedMs < TARGET_COMMIT_TO_ACKED_MS;
+    log(
+      `${verdict(commitOk)} commit changing one application on every cluster → all ${AGENTS} acknowledged: ` +
+        `${ackedMs === undefined ? 'n/a' : `${Math.round(ackedMs)} ms`} (target < ${TARGET_COMMIT_TO_ACKED_MS})`,
+    );
+
+    // --- status reports at saturation ------------------------------------------------------------
+    await sleep(2000);
+    const marker = Date.now() + 1000;
+    t = performance.now();
+    const sent = await sims.report(marker);
+    const storedMs = await until(
+      `${sent} reports stored`,
+      deadline,
+      async () =>
+        (await count(
+          'SELECT count(*) AS n FROM app_targets WHERE last_report_at = to_timestamp($1 / 1000.0)',
+          [marker],
+        )) >= sent,
+      50,
+    );
+    const rate = storedMs === undefined ? 0 : sent / (storedMs / 1000);
+    const rateOk = rate >= TARGET_REPORTS_PER_SECOND;
+    log(
+      `${verdict(rateOk)} ${sent} status reports sent at once; all stored in PostgreSQL after ` +
+        `${storedMs === undefined ? 'n/a' : `${Math.round(storedMs)} ms`}: ${Math.round(rate)} reports/s (target ≥ ${TARGET_REPORTS_PER_SECOND})`,
+    );
+    st = await sims.stats();
+    const ok = connected >= TARGET_CONNECTED && rssOk && commitOk && rateOk;
+    process.stdout.write(
+      `${JSON.stringify({
+        bench: 'agent-streams',
+        agents: AGENTS,
+        appsPerCluster: APPS_PER_CLUSTER,
+        enrolled,
+        connected,
+        targetConnected: TARGET_CONNECTED,
+        hubRssBaselineBytes: baseline,
+        hubRssLoadedBytes: loaded,
+        hubRssPerStreamKiB: Number(perStreamKiB.toFixed(2)),
+        targetHubRssPerStreamKiB: TARGET_RSS_PER_STREAM_KIB,
+        connectMs: Math.round(connectMs),
+        initialDeliveryMs: Math.round(initialMs),
+        commitToAllAckedMs: ackedMs === undefined ? null : Math.round(ackedMs),
+        targetCommitToAllAckedMs: TARGET_COMMIT_TO_ACKED_MS,
+        reportsSent: sent,
+        reportsPerSecond: Math.round(rate),
+        targetReportsPerSecond: TARGET_REPORTS_PER_SECOND,
+        reconnects: st.reconnects,
+        simulatorRssBytes: st.rss,
+        pass: ok,
+      })}\n`,
+    );
+    process.exitCode = ok ? 0 : 1;
+  } finally {
+    sims.stop();
+    await db?.end().catch(() => undefined);
+    if (hub) await stopHub(hub.child).catch(() => undefined);
+    await repo?.remove().catch(() => undefined);
+    await pgServer?.stop().catch(() => undefined);
+    await rm(work, { recursive: true, force: true });
+  }
+}
+
+// Exit explicitly: embedded-postgres hooks `beforeExit` and would exit with 0 whatever happened.
+main().then(
+  () => process.exit(process.exitCode ?? 0),
+  (e: unknown) => {
+    process.stderr.write(`agent-streams: ${(e as Error).stack ?? String(e)}\n`);
+    process.exit(1);
+  },
+);
