@@ -39,7 +39,7 @@ function app(
       source: { repoURL: REPO, targetRevision: 'main', path: 'apps/web', ...over },
       destination: { clusters: ['east', 'west'], namespace: `ns-${n}`, ...dest },
       syncPolicy: { automated: { prune: true, selfHeal: false } },
-    } as ApplicationSpec,
+    },
     specVersion: 1,
     renderedRevision: null,
     renderedBundleHash: null,
