@@ -2,8 +2,11 @@
  * A hub in a process of its own, for the benchmarks (so its RSS is the hub's alone). Started by
  * `forkHub` with its environment in AXLE_BENCH_HUB_ENV; tells the parent its addresses, stops on
  * "stop" or when the parent goes away. With --expose-gc it answers "gc" with its RSS after a
- * full collection.
+ * full collection, and "profile-start"/"profile-stop" with a CPU profile written to the directory
+ * in AXLE_BENCH_PROFILE_DIR (when set).
  */
+import { writeFileSync } from 'node:fs';
+import { Session } from 'node:inspector';
 import { loadHubConfig } from '../apps/hub/src/config/hub-config.js';
 import { startHub } from '../apps/hub/src/hub.js';
 
@@ -25,6 +28,24 @@ async function main(): Promise<void> {
       gc?.();
       gc?.();
       process.send!({ rss: process.memoryUsage().rss });
+    }
+  });
+  let profiler: Session | undefined;
+  process.on('message', (m) => {
+    const dir = process.env.AXLE_BENCH_PROFILE_DIR;
+    if (!dir) return;
+    if (m === 'profile-start' && !profiler) {
+      profiler = new Session();
+      profiler.connect();
+      profiler.post('Profiler.enable', () => profiler!.post('Profiler.start'));
+    }
+    if (m === 'profile-stop' && profiler) {
+      const s = profiler;
+      profiler = undefined;
+      s.post('Profiler.stop', (err, r) => {
+        if (!err) writeFileSync(`${dir}/hub-${Date.now()}.cpuprofile`, JSON.stringify(r.profile));
+        s.disconnect();
+      });
     }
   });
   process.on('disconnect', () => void close());

@@ -29,6 +29,8 @@ export interface SimStart {
   agents: { cluster: string; bootstrapToken: string }[];
   /** Enrollments in flight at once. */
   enrollConcurrency: number;
+  /** New streams opened per second (by this process). */
+  dialsPerSecond: number;
 }
 
 interface SimAgent {
@@ -48,6 +50,8 @@ let acks = 0;
 let deploys = 0;
 let bundleBytes = 0;
 let reconnects = 0;
+/** Why streams ended, counted (trailers, reset codes, errors). */
+const closeReasons = new Map<string, number>();
 let start: SimStart;
 
 function send(a: SimAgent, msg: AgentMessage): boolean {
@@ -146,7 +150,14 @@ function dial(a: SimAgent): void {
     settings: { initialWindowSize: 256 * 1024 },
   });
   a.session = session;
-  session.on('error', () => undefined);
+  session.on('error', (e: Error) => {
+    const k = `session error: ${e.message.slice(0, 80)}`;
+    closeReasons.set(k, (closeReasons.get(k) ?? 0) + 1);
+  });
+  session.on('goaway', (code: number) => {
+    const k = `goaway ${code}`;
+    closeReasons.set(k, (closeReasons.get(k) ?? 0) + 1);
+  });
   const stream = session.request({
     [constants.HTTP2_HEADER_METHOD]: 'POST',
     [constants.HTTP2_HEADER_PATH]: '/axle.agent.v1.AgentGateway/Connect',
@@ -156,8 +167,17 @@ function dial(a: SimAgent): void {
   a.stream = stream;
   a.buf = Buffer.alloc(0);
   stream.on('data', (c: Buffer) => onData(a, c));
-  stream.on('error', () => undefined);
+  stream.on('error', (e: Error) => {
+    const k = `stream error: ${e.message.slice(0, 80)}`;
+    closeReasons.set(k, (closeReasons.get(k) ?? 0) + 1);
+  });
+  stream.on('trailers', (t: Record<string, string>) => {
+    const k = `trailers ${t['grpc-status'] ?? '?'}: ${decodeURIComponent(t['grpc-message'] ?? '').slice(0, 80)}`;
+    closeReasons.set(k, (closeReasons.get(k) ?? 0) + 1);
+  });
   stream.on('close', () => {
+    const k = `close rst=${stream.rstCode}`;
+    closeReasons.set(k, (closeReasons.get(k) ?? 0) + 1);
     a.welcomed = false;
     session.close();
     if (stopping) return;
@@ -224,8 +244,9 @@ async function enrollAll(s: SimStart): Promise<void> {
 process.on('message', (m: { type: string; marker?: number }) => {
   if (m.type === 'start') {
     start = m as unknown as SimStart;
+    // Agents do not all dial in the same millisecond (their backoff is jittered): ramp up.
     void enrollAll(start).then(() => {
-      for (const a of agents) dial(a);
+      agents.forEach((a, i) => setTimeout(() => dial(a), (i * 1000) / start.dialsPerSecond));
     });
   }
   if (m.type === 'report') {
@@ -246,6 +267,7 @@ process.on('message', (m: { type: string; marker?: number }) => {
       deploys,
       bundleBytes,
       reconnects,
+      closeReasons: Object.fromEntries(closeReasons),
       rss: process.memoryUsage().rss,
     });
   }

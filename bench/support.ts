@@ -1,5 +1,6 @@
 /** Shared by the benchmarks: hubs in child processes, REST and metrics, figures. */
 import { fork, type ChildProcess } from 'node:child_process';
+import { readdirSync, readFileSync } from 'node:fs';
 import { dirname, join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 
@@ -128,3 +129,37 @@ export const secs = (ms: number | undefined) =>
   ms === undefined ? 'n/a' : `${(ms / 1000).toFixed(1)} s`;
 export const mib = (b: number | undefined) =>
   b === undefined ? 'n/a' : `${Math.round(b / 2 ** 20)} MiB`;
+
+/** CPU time (ms) used so far by each process on the machine, by pid (Linux /proc). */
+export function processCpu(): Map<number, { name: string; ms: number }> {
+  const out = new Map<number, { name: string; ms: number }>();
+  for (const pid of readdirSync('/proc')) {
+    if (!/^\d+$/.test(pid)) continue;
+    try {
+      const st = readFileSync(`/proc/${pid}/stat`, 'utf8');
+      const name = st.slice(st.indexOf('(') + 1, st.lastIndexOf(')'));
+      const f = st.slice(st.lastIndexOf(')') + 2).split(' ');
+      out.set(Number(pid), { name, ms: (Number(f[11]) + Number(f[12])) * 10 });
+    } catch {
+      // gone meanwhile
+    }
+  }
+  return out;
+}
+
+/**
+ * CPU used between two `processCpu()` readings, by label: `labels` names some pids (the hub,
+ * say); the others are grouped by process name. Only those above 50 ms, largest first.
+ */
+export function cpuBetween(
+  a: Map<number, { name: string; ms: number }>,
+  b: Map<number, { name: string; ms: number }>,
+  labels: Record<number, string> = {},
+): Record<string, number> {
+  const by = new Map<string, number>();
+  for (const [pid, { name, ms }] of b) {
+    const label = labels[pid] ?? name;
+    by.set(label, (by.get(label) ?? 0) + ms - (a.get(pid)?.ms ?? 0));
+  }
+  return Object.fromEntries([...by].filter(([, v]) => v > 50).sort((x, y) => y[1] - x[1]));
+}

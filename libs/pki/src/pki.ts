@@ -399,7 +399,28 @@ function parseCertificate(pem: unknown, what: string): x509.X509Certificate {
   });
 }
 
-async function parseCsr(
+/**
+ * CSRs parsed and verified lately, by their PEM: enrollment checks a CSR before spending the
+ * bootstrap token and signs it right after, and parsing is the costly part.
+ */
+const parsedCsrs = new Map<
+  string,
+  Promise<{ info: CsrInfo; csr: x509.Pkcs10CertificateRequest }>
+>();
+
+function parseCsr(csrPem: unknown): Promise<{ info: CsrInfo; csr: x509.Pkcs10CertificateRequest }> {
+  if (typeof csrPem !== 'string' || csrPem.length > MAX_CSR_BYTES * 2) return parseCsrNow(csrPem);
+  let p = parsedCsrs.get(csrPem);
+  if (!p) {
+    p = parseCsrNow(csrPem);
+    parsedCsrs.set(csrPem, p);
+    if (parsedCsrs.size > 64) parsedCsrs.delete(parsedCsrs.keys().next().value!);
+    p.catch(() => parsedCsrs.delete(csrPem as string));
+  }
+  return p;
+}
+
+async function parseCsrNow(
   csrPem: unknown,
 ): Promise<{ info: CsrInfo; csr: x509.Pkcs10CertificateRequest }> {
   const der = pemDecode(csrPem, CSR_LABELS, 'CSR', MAX_CSR_BYTES);

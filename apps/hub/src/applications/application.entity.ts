@@ -7,6 +7,15 @@ import {
 } from 'typeorm';
 import type { ApplicationSpec } from './application.schemas.js';
 
+/** What reconciling an application last produced (table `app_renders`). */
+export interface AppRender {
+  /** Commit of the last successful render. */
+  revision: string | null;
+  bundleHash: string | null;
+  specVersion: number | null;
+  conditions: AppCondition[];
+}
+
 export interface AppCondition {
   type: 'RenderError' | 'SourceError' | 'DestinationError' | 'ProjectViolation';
   message: string;
@@ -27,19 +36,6 @@ export class ApplicationEntity {
   /** Bumped on every spec change (like metadata.generation). */
   @Column({ name: 'spec_version', type: 'integer', default: 1 })
   specVersion: number;
-
-  /** Commit of the last successful render. */
-  @Column({ name: 'rendered_revision', type: 'varchar', length: 64, nullable: true })
-  renderedRevision: string | null;
-
-  @Column({ name: 'rendered_bundle_hash', type: 'varchar', length: 80, nullable: true })
-  renderedBundleHash: string | null;
-
-  @Column({ name: 'rendered_spec_version', type: 'integer', nullable: true })
-  renderedSpecVersion: number | null;
-
-  @Column({ type: 'jsonb', default: [] })
-  conditions: AppCondition[];
 
   /** The ApplicationSet that generated this application, if any. */
   @Column({ name: 'app_set_id', type: 'uuid', nullable: true })

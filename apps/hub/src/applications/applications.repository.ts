@@ -1,7 +1,7 @@
 import { Injectable } from '@nestjs/common';
 import { DataSource, type Repository } from 'typeorm';
 import { chunks, returned, type Db } from '../database/sql.js';
-import { ApplicationEntity, type AppCondition } from './application.entity.js';
+import { ApplicationEntity, type AppCondition, type AppRender } from './application.entity.js';
 import type { ApplicationSpec } from './application.schemas.js';
 
 /** What a batch reconcile reads of an application. */
@@ -50,6 +50,34 @@ export class ApplicationsRepository {
     return this.repo.find({ order: { name: 'ASC' } });
   }
 
+  /** What reconciling the applications last produced, by application id (all, or these). */
+  async renders(ids?: string[]): Promise<Map<string, AppRender>> {
+    const rows = await this.ds.query<
+      {
+        app_id: string;
+        revision: string | null;
+        bundle_hash: string | null;
+        spec_version: number | null;
+        conditions: AppCondition[];
+      }[]
+    >(
+      `SELECT app_id, revision, bundle_hash, spec_version, conditions FROM app_renders
+        ${ids ? 'WHERE app_id = ANY($1::uuid[])' : ''}`,
+      ids ? [ids] : [],
+    );
+    return new Map(
+      rows.map((r) => [
+        r.app_id,
+        {
+          revision: r.revision,
+          bundleHash: r.bundle_hash,
+          specVersion: r.spec_version,
+          conditions: r.conditions,
+        },
+      ]),
+    );
+  }
+
   async insert(db: Db, name: string, spec: ApplicationSpec): Promise<string> {
     const rows = await db.query<{ id: string }[]>(
       'INSERT INTO applications (name, spec) VALUES ($1, $2) RETURNING id',
@@ -81,9 +109,11 @@ export class ApplicationsRepository {
           conditions: AppCondition[];
         }[]
       >(
-        `SELECT id, name, spec, spec_version, rendered_revision, rendered_bundle_hash,
-                rendered_spec_version, conditions
-           FROM applications WHERE id = ANY($1::uuid[])`,
+        `SELECT a.id, a.name, a.spec, a.spec_version, r.revision AS rendered_revision,
+                r.bundle_hash AS rendered_bundle_hash, r.spec_version AS rendered_spec_version,
+                coalesce(r.conditions, '[]') AS conditions
+           FROM applications a LEFT JOIN app_renders r ON r.app_id = a.id
+          WHERE a.id = ANY($1::uuid[])`,
         [part],
       );
       for (const r of rows) {
@@ -109,14 +139,20 @@ export class ApplicationsRepository {
   async saveReconciled(db: Db, rows: ReconciledApp[]): Promise<void> {
     for (const part of chunks(rows, 5000)) {
       await db.query(
-        `UPDATE applications a SET
-            conditions = r.conditions,
-            rendered_revision = CASE WHEN r.ok AND a.spec_version = r.spec_version THEN r.revision ELSE a.rendered_revision END,
-            rendered_bundle_hash = CASE WHEN r.ok AND a.spec_version = r.spec_version THEN r.bundle_hash ELSE a.rendered_bundle_hash END,
-            rendered_spec_version = CASE WHEN r.ok AND a.spec_version = r.spec_version THEN r.spec_version ELSE a.rendered_spec_version END
+        `INSERT INTO app_renders (app_id, revision, bundle_hash, spec_version, conditions)
+         SELECT a.id,
+                CASE WHEN r.ok AND a.spec_version = r.spec_version THEN r.revision END,
+                CASE WHEN r.ok AND a.spec_version = r.spec_version THEN r.bundle_hash END,
+                CASE WHEN r.ok AND a.spec_version = r.spec_version THEN r.spec_version END,
+                r.conditions
            FROM jsonb_to_recordset($1::jsonb)
-             AS r(id uuid, spec_version integer, ok boolean, revision text, bundle_hash text, conditions jsonb)
-          WHERE a.id = r.id`,
+                  AS r(id uuid, spec_version integer, ok boolean, revision text, bundle_hash text, conditions jsonb)
+           JOIN applications a ON a.id = r.id
+         ON CONFLICT (app_id) DO UPDATE SET
+           conditions = EXCLUDED.conditions,
+           revision = coalesce(EXCLUDED.revision, app_renders.revision),
+           bundle_hash = coalesce(EXCLUDED.bundle_hash, app_renders.bundle_hash),
+           spec_version = coalesce(EXCLUDED.spec_version, app_renders.spec_version)`,
         [
           JSON.stringify(
             part.map((r) => ({
@@ -130,6 +166,33 @@ export class ApplicationsRepository {
           ),
         ],
       );
+    }
+  }
+
+  /**
+   * Moves renders to another commit (same bundle, same spec), while they are renders of that spec:
+   * one narrow row each, in one statement per commit.
+   */
+  async moveRenderedRevisions(
+    db: Db,
+    rows: { id: string; specVersion: number; revision: string }[],
+  ): Promise<void> {
+    const byRevision = new Map<string, { ids: string[]; versions: number[] }>();
+    for (const r of rows) {
+      let g = byRevision.get(r.revision);
+      if (!g) byRevision.set(r.revision, (g = { ids: [], versions: [] }));
+      g.ids.push(r.id);
+      g.versions.push(r.specVersion);
+    }
+    for (const [revision, g] of byRevision) {
+      for (let i = 0; i < g.ids.length; i += 20_000) {
+        await db.query(
+          `UPDATE app_renders r SET revision = $1
+             FROM unnest($2::uuid[], $3::integer[]) AS v(id, spec_version)
+            WHERE r.app_id = v.id AND r.spec_version = v.spec_version`,
+          [revision, g.ids.slice(i, i + 20_000), g.versions.slice(i, i + 20_000)],
+        );
+      }
     }
   }
 

@@ -7,7 +7,7 @@ import { DispatchNotifier } from '../dispatch/dispatch.notifier.js';
 import { ProjectsService } from '../projects/projects.service.js';
 import { WorkQueue } from '../work/work-queue.js';
 import type { AppTargetEntity, HealthState, SyncState } from './app-target.entity.js';
-import type { ApplicationEntity } from './application.entity.js';
+import type { AppCondition, AppRender, ApplicationEntity } from './application.entity.js';
 import {
   destinationClusters,
   type CreateApplication,
@@ -42,7 +42,7 @@ export interface ApplicationView {
     sync: SyncState;
     health: HealthState;
     revision: string | null;
-    conditions: ApplicationEntity['conditions'];
+    conditions: AppCondition[];
     clusters: ClusterStatusView[];
   };
   createdAt: string;
@@ -136,14 +136,16 @@ export class ApplicationsService {
   }
 
   async list(): Promise<ApplicationView[]> {
-    const apps = await this.apps.list();
-    const rows = await this.statusRows();
-    return apps.map((a) => this.view(a, rows.get(a.id) ?? []));
+    const [apps, renders] = await Promise.all([this.apps.list(), this.apps.renders()]);
+    const rows = await this.statusRows(renders);
+    return apps.map((a) => this.view(a, renders.get(a.id), rows.get(a.id) ?? []));
   }
 
   async get(name: string): Promise<ApplicationView> {
     const app = await this.getEntity(name);
-    return this.view(app, (await this.statusRows(app.id)).get(app.id) ?? []);
+    const renders = await this.apps.renders([app.id]);
+    const rows = await this.statusRows(renders, app.id);
+    return this.view(app, renders.get(app.id), rows.get(app.id) ?? []);
   }
 
   /** What the agents reported happened to this application, newest first. */
@@ -175,17 +177,24 @@ export class ApplicationsService {
     return s;
   }
 
-  private async statusRows(appId?: string): Promise<Map<string, ClusterStatusView[]>> {
+  private async statusRows(
+    renders: Map<string, AppRender>,
+    appId?: string,
+  ): Promise<Map<string, ClusterStatusView[]>> {
     const out = new Map<string, ClusterStatusView[]>();
     for (const { target, cluster } of await this.targets.statusRows(appId)) {
       const list = out.get(target.appId) ?? [];
-      list.push(clusterStatus(target, cluster));
+      list.push(clusterStatus(target, cluster, renders.get(target.appId)));
       out.set(target.appId, list);
     }
     return out;
   }
 
-  private view(app: ApplicationEntity, clusters: ClusterStatusView[]): ApplicationView {
+  private view(
+    app: ApplicationEntity,
+    render: AppRender | undefined,
+    clusters: ClusterStatusView[],
+  ): ApplicationView {
     const wanted = destinationClusters(app.spec).length;
     const sync: SyncState =
       clusters.length === 0 || clusters.length < wanted
@@ -205,8 +214,8 @@ export class ApplicationsService {
       status: {
         sync,
         health,
-        revision: app.renderedRevision,
-        conditions: app.conditions,
+        revision: render?.revision ?? null,
+        conditions: render?.conditions ?? [],
         clusters,
       },
       createdAt: app.createdAt.toISOString(),
@@ -217,17 +226,27 @@ export class ApplicationsService {
 /**
  * The status shown for one app on one cluster. The agent's report is only trusted for the
  * generation it applied: while a newer desired generation is unapplied the app is OutOfSync.
+ *
+ * A commit that leaves the application's bundle as it was moves only the application's render to
+ * it (no new generation, nothing to deliver): a target whose bundle is the render's is desired,
+ * and once applied runs, at the render's commit.
  */
-export function clusterStatus(t: AppTargetEntity, cluster: string): ClusterStatusView {
+export function clusterStatus(
+  t: AppTargetEntity,
+  cluster: string,
+  render?: AppRender,
+): ClusterStatusView {
   const behind = t.appliedGeneration < t.desiredGeneration;
+  const desiredRevision =
+    render?.revision && render.bundleHash === t.desiredBundleHash
+      ? render.revision
+      : t.desiredRevision;
   return {
     cluster,
     sync: behind ? 'OutOfSync' : t.sync,
     health: t.health,
-    // The agent applied the desired generation: what runs is the desired commit's content (a
-    // commit that leaves the bundle as it was moves the target without a new generation).
-    revision: behind ? t.appliedRevision : t.desiredRevision,
-    desiredRevision: t.desiredRevision,
+    revision: behind ? t.appliedRevision : desiredRevision,
+    desiredRevision,
     desiredGeneration: t.desiredGeneration,
     ackedGeneration: t.ackedGeneration,
     appliedGeneration: t.appliedGeneration,

@@ -179,26 +179,6 @@ export class TargetsRepository {
     return out;
   }
 
-  /**
-   * Moves targets to a new commit whose rendered content they already have: no new generation,
-   * nothing to deliver.
-   */
-  async moveRevisions(db: Db, rows: DesiredTarget[]): Promise<void> {
-    for (const part of chunks(rows, 10_000)) {
-      await db.query(
-        `UPDATE app_targets t SET desired_revision = d.revision, updated_at = now()
-           FROM unnest($1::uuid[], $2::uuid[], $3::text[], $4::text[]) AS d(app, cluster, revision, hash)
-          WHERE t.app_id = d.app AND t.cluster_id = d.cluster AND t.desired_bundle_hash = d.hash`,
-        [
-          part.map((r) => r.appId),
-          part.map((r) => r.clusterId),
-          part.map((r) => r.revision),
-          part.map((r) => r.bundleHash),
-        ],
-      );
-    }
-  }
-
   /** Drops removal notes of targets that are desired again (a note only speaks for a removal). */
   async clearRemovalNotes(db: Db, pairs: { appId: string; clusterId: string }[]): Promise<void> {
     for (const part of chunks(pairs, 10_000)) {
@@ -341,12 +321,17 @@ export class TargetsRepository {
     return out;
   }
 
-  /** Drops the removal notes of a cluster for applications its agent no longer holds. */
-  async forgetRemovalNotes(clusterId: string, heldAppIds: string[]): Promise<void> {
-    await this.ds.query(
-      'DELETE FROM app_removals WHERE cluster_id = $1 AND NOT (app_id = ANY($2::uuid[]))',
-      [clusterId, heldAppIds],
-    );
+  /** Drops the removal notes of clusters for the applications their agents no longer hold. */
+  async forgetRemovalNotes(agents: { clusterId: string; heldAppIds: string[] }[]): Promise<void> {
+    for (const part of chunks(agents, 5000)) {
+      const held = part.flatMap((a) => a.heldAppIds.map((app) => [a.clusterId, app]));
+      await this.ds.query(
+        `DELETE FROM app_removals r WHERE r.cluster_id = ANY($1::uuid[])
+           AND NOT EXISTS (SELECT 1 FROM unnest($2::uuid[], $3::uuid[]) AS h(c, a)
+                            WHERE h.c = r.cluster_id AND h.a = r.app_id)`,
+        [part.map((a) => a.clusterId), held.map((h) => h[0]), held.map((h) => h[1])],
+      );
+    }
   }
 
   // --- what agents report (write-behind batches) ------------------------------------------------

@@ -38,9 +38,6 @@ class FakeHost implements SessionHost {
     this.raised.push([appId, generation]);
     return Promise.resolve();
   }
-  forgetRemovalNotes() {
-    return Promise.resolve();
-  }
 }
 
 const writer = {

@@ -38,8 +38,6 @@ export interface SessionHost {
   request(session: AgentSession, full: boolean): void;
   /** The agent holds a newer generation than stored: store `generation` as the desired one. */
   raiseGeneration(session: AgentSession, appId: string, generation: number): Promise<void>;
-  /** Drop removal notes for applications the agent no longer holds. */
-  forgetRemovalNotes(session: AgentSession, heldAppIds: string[]): Promise<void>;
 }
 
 export interface SessionDeps {
@@ -67,6 +65,11 @@ export class AgentSession {
   /** Hash each application references on the agent, as far as the hub knows. */
   private readonly appBundle = new Map<string, string>();
   private ready = false;
+  /**
+   * The applications the agent said it holds in its last Hello, until the dispatcher has dropped
+   * the removal notes of the others (it does so for all sessions of a round at once).
+   */
+  helloInventory: string[] | undefined;
   closed = false;
 
   constructor(
@@ -119,10 +122,7 @@ export class AgentSession {
       this.reference(i.appId, i.bundleHash);
     }
     this.ready = true;
-    await this.deps.host.forgetRemovalNotes(
-      this,
-      hello.inventory.map((i) => i.appId),
-    );
+    this.helloInventory = hello.inventory.map((i) => i.appId);
     await this.write({
       msg: {
         $case: 'welcome',

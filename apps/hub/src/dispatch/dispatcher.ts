@@ -87,10 +87,6 @@ export class Dispatcher implements SessionHost {
     await this.targets.raiseGeneration(appId, session.clusterId, generation);
   }
 
-  async forgetRemovalNotes(session: AgentSession, heldAppIds: string[]): Promise<void> {
-    await this.targets.forgetRemovalNotes(session.clusterId, heldAppIds);
-  }
-
   /** Resolves when no round is due or running (tests, benchmarks). */
   async idle(): Promise<void> {
     while (this.round || this.pending.size > 0) {
@@ -122,6 +118,17 @@ export class Dispatcher implements SessionHost {
     const full = batch.filter(([, f]) => f).map(([id]) => id);
     const incremental = batch.filter(([, f]) => !f).map(([id]) => id);
     const ids = batch.map(([id]) => id);
+    // Removal notes the agents that just said Hello no longer need: they hold none of those apps.
+    const hellos = full.flatMap((id) => {
+      const s = this.sessions.get(id);
+      return s?.helloInventory ? [s] : [];
+    });
+    if (hellos.length) {
+      await this.targets.forgetRemovalNotes(
+        hellos.map((s) => ({ clusterId: s.clusterId, heldAppIds: s.helloInventory! })),
+      );
+      for (const s of hellos) s.helloInventory = undefined;
+    }
     let rows: DeliveryRow[];
     let notes: { appId: string; clusterId: string; prune: boolean }[];
     let labels: Map<string, Record<string, string>>;

@@ -110,7 +110,7 @@ class FakePorts implements ReconcilePorts {
   commit(o: BatchOutcome) {
     this.committed.push(o);
     // What the repositories would do: store the targets and the renders.
-    for (const u of [...o.upserts, ...o.revisions]) {
+    for (const u of o.upserts) {
       this.targets = this.targets.filter(
         (t) => !(t.appId === u.appId && t.clusterId === u.clusterId),
       );
@@ -119,6 +119,7 @@ class FakePorts implements ReconcilePorts {
     this.targets = this.targets.filter(
       (t) => !o.removals.some((r) => r.appId === t.appId && r.clusterId === t.clusterId),
     );
+    for (const a of o.appRevisions) this.apps.get(a.id)!.renderedRevision = a.revision;
     for (const a of o.apps) {
       const stored = this.apps.get(a.id)!;
       stored.conditions = a.conditions;
@@ -213,11 +214,10 @@ describe('BatchReconciler', () => {
     );
     const o = ports.committed[1];
     expect(o.upserts.map((u) => u.appId)).toEqual([id(2), id(2)]);
-    expect(o.revisions.map((u) => [u.appId, u.revision])).toEqual([
-      [id(1), ports.commits[0]],
-      [id(1), ports.commits[0]],
-    ]);
     expect(o.history.map((h) => h.appId)).toEqual([id(2)]);
+    // App 1's render moved to the commit on its own (no rewrite of its conditions).
+    expect(o.appRevisions).toEqual([{ id: id(1), specVersion: 1, revision: ports.commits[0] }]);
+    expect(o.apps.map((a) => a.id)).toEqual([id(2)]);
   });
 
   it('isolates a broken application: it keeps its last desired state and a condition, the others go out', async () => {

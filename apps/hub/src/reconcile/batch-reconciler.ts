@@ -1,4 +1,4 @@
-import { canonicalJson } from '../../../../libs/manifests/src/index.js';
+import { jsonEqual } from '../common/json-equal.js';
 import { isExactChartVersion } from '../../../../libs/render/src/index.js';
 import type { AppCondition } from '../applications/application.entity.js';
 import type { AppForReconcile, ReconciledApp } from '../applications/applications.repository.js';
@@ -19,10 +19,10 @@ const MAX_ERROR_CHARS = 4000;
 export interface BatchOutcome {
   /** Applications whose stored conditions or render changed. */
   apps: ReconciledApp[];
+  /** Applications whose render moved to another commit and nothing else changed. */
+  appRevisions: { id: string; specVersion: number; revision: string }[];
   /** Targets to insert or move to a new generation. */
   upserts: DesiredTarget[];
-  /** Targets whose content is unchanged at a new commit: the commit moves, the generation not. */
-  revisions: DesiredTarget[];
   /** Targets no longer desired. */
   removals: { appId: string; clusterId: string }[];
   /** One history entry per application whose desired state changed (filled in by commit). */
@@ -46,7 +46,7 @@ export interface ReconcilePorts {
    * Writes the outcome atomically, only for items this replica still holds (fenced), finishes
    * them and tells the replicas holding the affected clusters' streams. Returns what it wrote.
    */
-  commit(outcome: BatchOutcome, lease: Lease): Promise<CommitResult>;
+  commit(outcome: BatchOutcome, lease: Lease, watch?: Stopwatch): Promise<CommitResult>;
   /** An expected failure of one application (logged, not thrown). */
   warn(app: string, type: AppCondition['type'], message: string): void;
 }
@@ -92,13 +92,14 @@ export class BatchReconciler {
     const byKey = new Map(items.map((i) => [i.key, i]));
     const apps = await this.ports.loadApps(items.map((i) => i.key));
     watch.lap('load');
+    const loaded = new Set(apps.map((a) => a.id));
     const outcome: BatchOutcome = {
       apps: [],
+      appRevisions: [],
       upserts: [],
-      revisions: [],
       removals: [],
       history: [],
-      done: items.filter((i) => !apps.some((a) => a.id === i.key)), // deleted meanwhile
+      done: items.filter((i) => !loaded.has(i.key)), // deleted meanwhile
       retry: [],
     };
 
@@ -190,7 +191,6 @@ export class BatchReconciler {
         ? [condition(app, 'DestinationError', `clusters not registered: ${missing.join(', ')}`)]
         : [];
       const policy = toSyncPolicy(app.spec);
-      const policyKey = canonicalJson(policy);
       const desired: DesiredTarget[] = targets.map((c) => ({
         appId: app.id,
         clusterId: c.id,
@@ -203,10 +203,10 @@ export class BatchReconciler {
       const upserts: DesiredTarget[] = [];
       for (const d of desired) {
         const t = now.find((x) => x.clusterId === d.clusterId);
-        if (!t || !sameContent(t, d, policyKey)) upserts.push(d);
         // Same bundle, namespace and policy at another commit: what runs is already what this
-        // commit wants. The target moves to the commit without a new generation (nothing to send).
-        else if (t.revision !== d.revision) outcome.revisions.push(d);
+        // commit wants. Only the render moves to the commit (below): no new generation, nothing
+        // to deliver (see clusterStatus for how the target's revision is shown then).
+        if (!t || !sameContent(t, d)) upserts.push(d);
       }
       const keep = new Set(desired.map((d) => d.clusterId));
       const removals = now
@@ -226,9 +226,7 @@ export class BatchReconciler {
         });
       }
       const renderedChanged =
-        app.renderedBundleHash !== bundleHash ||
-        app.renderedRevision !== commit ||
-        app.renderedSpecVersion !== app.specVersion;
+        app.renderedBundleHash !== bundleHash || app.renderedSpecVersion !== app.specVersion;
       if (renderedChanged || !sameConditions(app.conditions, conditions)) {
         outcome.apps.push({
           id: app.id,
@@ -236,6 +234,8 @@ export class BatchReconciler {
           conditions,
           rendered: { revision: commit, bundleHash },
         });
+      } else if (app.renderedRevision !== commit) {
+        outcome.appRevisions.push({ id: app.id, specVersion: app.specVersion, revision: commit });
       }
       outcome.done.push(item);
     }
@@ -243,8 +243,7 @@ export class BatchReconciler {
     watch.lap('plan');
     const result = lease.lost
       ? { changed: 0, clusters: 0, lost: items.length }
-      : await this.ports.commit(outcome, lease);
-    watch.lap('commit');
+      : await this.ports.commit(outcome, lease, watch);
     return {
       ...result,
       ms: watch.laps,
@@ -305,13 +304,11 @@ function sameConditions(a: AppCondition[], b: AppCondition[]): boolean {
 
 /**
  * Whether a stored target `a` already has the content of the desired state `b`: bundle, namespace
- * and policy (compared canonically). The commit may differ.
+ * and policy (compared as JSON values, whatever their key order). The commit may differ.
  */
-function sameContent(a: DesiredTarget, b: DesiredTarget, bPolicyKey: string): boolean {
+function sameContent(a: DesiredTarget, b: DesiredTarget): boolean {
   return (
-    a.bundleHash === b.bundleHash &&
-    a.namespace === b.namespace &&
-    canonicalJson(a.policy) === bPolicyKey
+    a.bundleHash === b.bundleHash && a.namespace === b.namespace && jsonEqual(a.policy, b.policy)
   );
 }
 

@@ -9,6 +9,7 @@ import { TargetsRepository, type DesiredTarget } from '../applications/targets.r
 import { ClustersRepository, type ClusterRef } from '../clusters/clusters.repository.js';
 import { DispatchNotifier } from '../dispatch/dispatch.notifier.js';
 import { GitService } from '../git/git.service.js';
+import type { Stopwatch } from '../common/stopwatch.js';
 import type { ProjectGate } from '../projects/project-gate.js';
 import type { ResourceRef } from '../projects/project-policy.js';
 import { ProjectsService } from '../projects/projects.service.js';
@@ -73,23 +74,27 @@ export class ReconcileStore implements ReconcilePorts {
    * is left alone), store conditions and renders, write the desired state set-based, record the
    * history, finish the items and notify the clusters' replicas (delivered on commit).
    */
-  async commit(o: BatchOutcome, lease: Lease): Promise<CommitResult> {
+  async commit(o: BatchOutcome, lease: Lease, watch?: Stopwatch): Promise<CommitResult> {
     return this.ds.transaction(async (tx) => {
       const keys = [...o.done.map((i) => i.key), ...o.retry.map((r) => r.item.key)];
       const held = await this.work.fence(tx, 'app', lease.owner, keys);
       const mine = <T>(xs: T[], id: (x: T) => string) => xs.filter((x) => held.has(id(x)));
+      watch?.lap('fence');
       await this.apps.saveReconciled(
         tx,
         mine(o.apps, (a) => a.id),
       );
+      await this.apps.moveRenderedRevisions(
+        tx,
+        mine(o.appRevisions, (a) => a.id),
+      );
+      watch?.lap('apps');
       const changed = await this.targets.upsertDesired(
         tx,
         mine(o.upserts, (t) => t.appId),
       );
-      await this.targets.moveRevisions(
-        tx,
-        mine(o.revisions, (t) => t.appId),
-      );
+      watch?.lap('upserts');
+
       await this.targets.clearRemovalNotes(tx, changed);
       const removals = mine(o.removals, (t) => t.appId);
       const removedFrom = await this.targets.removeTargets(tx, removals);
@@ -102,6 +107,7 @@ export class ReconcileStore implements ReconcilePorts {
           .filter((h) => perApp.has(h.appId))
           .map((h) => ({ ...h, clusters: perApp.get(h.appId)! })),
       );
+      watch?.lap('removals');
       const clusters = new Set([...changed.map((c) => c.clusterId), ...removedFrom]);
       await this.dispatch.notify(clusters, tx);
       await this.work.complete(
@@ -120,6 +126,7 @@ export class ReconcileStore implements ReconcilePorts {
           error: r.error,
         })),
       );
+      watch?.lap('finish');
       return { changed: changed.length, clusters: clusters.size, lost: keys.length - held.size };
     });
   }

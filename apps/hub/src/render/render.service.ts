@@ -73,11 +73,12 @@ export class RenderService implements OnModuleDestroy {
    * share its result. Helm repository charts on a floating version are never cached.
    */
   async renderMany(reqs: RenderRequest[]): Promise<(string | Error)[]> {
-    const prepared = await Promise.all(reqs.map((r) => this.prepare(r)));
-    const keys = [
-      ...new Set(prepared.flatMap((p) => (p instanceof Error || !p.key ? [] : [p.key]))),
-    ];
-    const cached = keys.length ? await this.bundles.cached(keys) : new Map<string, string>();
+    const keys = new Map<string, string>();
+    const prepared = await Promise.all(reqs.map((r) => this.prepare(r, keys)));
+    const distinct = [...new Set(keys.values())];
+    const cached = distinct.length
+      ? await this.bundles.cached(distinct)
+      : new Map<string, string>();
     const runs = new Map<string, Promise<string>>();
     let rendered = 0;
     const results = await Promise.all(
@@ -104,9 +105,14 @@ export class RenderService implements OnModuleDestroy {
     return results;
   }
 
-  /** The source, context and exact render key of a request (undefined key: never cached). */
+  /**
+   * The source, context and exact render key of a request (undefined key: never cached). Keys are
+   * computed once per distinct source in `keys` (and per application only for the tools whose
+   * output depends on it: Helm and plugins).
+   */
   private async prepare(
     req: RenderRequest,
+    keys: Map<string, string>,
   ): Promise<{ src: RenderSource; ctx: RenderContext; key?: string } | Error> {
     const { source } = req.spec;
     const ctx: RenderContext = {
@@ -121,16 +127,25 @@ export class RenderService implements OnModuleDestroy {
     // A chart's "latest" or a version range moves without any commit: never cached.
     if (source.chart && !isExactChartVersion(chartVersion)) return { src, ctx };
     try {
-      const tool = await this.toolOf(src);
-      return { src, ctx, key: this.renderer.renderKey({ ...src, tool }, ctx) };
+      const sig = JSON.stringify(src);
+      const tool = await this.toolOf(src, sig);
+      const id =
+        tool === 'helm' || tool === 'plugin'
+          ? `${sig}\u0000${ctx.appName}\u0000${ctx.namespace}\u0000${ctx.revision}`
+          : sig;
+      let key = keys.get(id);
+      if (!key) {
+        key = this.renderer.renderKey({ ...src, tool }, ctx);
+        keys.set(id, key);
+      }
+      return { src, ctx, key };
     } catch (e) {
       return e instanceof Error ? e : new Error(String(e));
     }
   }
 
   /** The tool of a source, detected once per distinct source (the listing is read from git). */
-  private toolOf(src: RenderSource): Promise<RenderTool> {
-    const id = JSON.stringify(src);
+  private toolOf(src: RenderSource, id: string): Promise<RenderTool> {
     let p = this.tools.get(id);
     if (!p) {
       p = this.renderer.resolveTool(src);

@@ -114,7 +114,7 @@ export class WorkRepository {
                 attempts = w.attempts + 1
            FROM (SELECT kind, key FROM work_queue
                   WHERE kind = $1 AND not_before <= now() AND (lease_until IS NULL OR lease_until < now())
-                  ORDER BY not_before, enqueued_at LIMIT $4 FOR UPDATE SKIP LOCKED) s
+                  LIMIT $4 FOR UPDATE SKIP LOCKED) s
           WHERE w.kind = s.kind AND w.key = s.key
         RETURNING w.key, w.dirty, w.reason, w.attempts`,
         [kind, owner, leaseSeconds, limit],
