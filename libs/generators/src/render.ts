@@ -1,4 +1,11 @@
-import { renderFastTemplate, renderGoTemplate } from '../../templating/src/index.js';
+import {
+  executeGoTemplate,
+  parseGoTemplate,
+  renderFastTemplate,
+  renderGoTemplate,
+  type ExecuteOptions,
+  type ParsedTemplate,
+} from '../../templating/src/index.js';
 import { goSprintV } from './go.js';
 import type { ParamSet } from './types.js';
 
@@ -83,10 +90,12 @@ const FAST_TEMPLATED = /\{\{.*\}\}/;
 export class Renderer {
   readonly goTemplate: boolean;
   private readonly missingKey: MissingKey;
+  private readonly execOptions: ExecuteOptions;
 
   constructor(mode: RenderMode) {
     this.goTemplate = mode.goTemplate;
     this.missingKey = missingKeyFromOptions(mode.goTemplateOptions);
+    this.execOptions = { missingKey: this.missingKey };
   }
 
   /** Argo's `Render.Replace`. Throws the templating library's error on failure. */
@@ -96,12 +105,38 @@ export class Renderer {
     if (!FAST_TEMPLATED.test(text)) return text;
     return renderFastTemplate(text, fastParams(params));
   }
+
+  /** {@link render} for a compiled string; a Go template is parsed once and kept on the node. */
+  renderNode(node: StrNode, params: ParamSet): string {
+    if (!this.goTemplate) return this.render(node.text, params);
+    let t = node.parsed;
+    if (t === undefined) {
+      try {
+        t = parseGoTemplate(node.text);
+      } catch {
+        t = null;
+      }
+      node.parsed = t;
+    }
+    // A template that does not parse: render() throws its (cached) parse error.
+    if (t === null) return this.render(node.text, params);
+    return executeGoTemplate(t, params, this.execOptions);
+  }
+}
+
+/** A string of a compiled tree that contains `{{`. */
+export interface StrNode {
+  k: 'str';
+  text: string;
+  path: string;
+  /** The Go template, parsed on first use in goTemplate mode (null: it does not parse). */
+  parsed?: ParsedTemplate | null;
 }
 
 /** A JSON-like tree prepared for repeated rendering: only strings containing `{{` are templated. */
 export type CompiledTree =
   | { k: 'const'; v: unknown }
-  | { k: 'str'; text: string; path: string }
+  | StrNode
   | { k: 'arr'; items: CompiledTree[] }
   | { k: 'obj'; entries: { key: string; templatedKey: boolean; node: CompiledTree }[] };
 
@@ -169,7 +204,7 @@ export function renderTree(tree: CompiledTree, params: ParamSet, renderer: Rende
       return typeof tree.v === 'object' && tree.v !== null ? cloneJson(tree.v) : tree.v;
     case 'str':
       try {
-        return renderer.render(tree.text, params);
+        return renderer.renderNode(tree, params);
       } catch (e) {
         throw new TreeRenderError(tree.path, e);
       }
