@@ -47,16 +47,35 @@ export class ClusterIndex {
   }
 }
 
+const VALID_KEYS_MAX = 4096;
+const validKeys = new Set<string>();
+
+/**
+ * `qualifiedNameErrors`, remembering the keys found valid: label and annotation keys mostly come
+ * from the template, so every Application of an ApplicationSet repeats the same few.
+ */
+export function keyErrors(key: string): readonly string[] {
+  if (validKeys.has(key)) return [];
+  const errs = qualifiedNameErrors(key);
+  if (errs.length === 0) {
+    if (validKeys.size >= VALID_KEYS_MAX) validKeys.clear();
+    validKeys.add(key);
+  }
+  return errs;
+}
+
 function mapErrors(
   kind: 'label' | 'annotation',
   map: Record<string, string> | undefined,
   out: string[],
 ): void {
   if (!map) return;
-  for (const [k, v] of Object.entries(map)) {
-    const errs = qualifiedNameErrors(k);
+  for (const k of Object.keys(map)) {
+    const errs = keyErrors(k);
     if (errs.length > 0) out.push(`invalid ${kind} key ${JSON.stringify(k)}: ${errs.join('; ')}`);
-    if (kind === 'label' && (v.length > 63 || !LABEL_VALUE.test(v)))
+    if (kind !== 'label') continue;
+    const v = map[k];
+    if (v.length > 63 || !LABEL_VALUE.test(v))
       out.push(
         `invalid label value ${JSON.stringify(v)} for ${k}: must be 63 characters or less and consist of alphanumeric characters, '-', '_' or '.', starting and ending with an alphanumeric character`,
       );
