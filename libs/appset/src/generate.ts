@@ -7,6 +7,7 @@ import {
   generateWithTemplate,
   mergoMerge,
   renderTree,
+  sharedConstant,
   validateSpec,
   type CompiledTree,
   type ParamSet,
@@ -103,7 +104,7 @@ export async function generateApplications(
       override,
       `${path}`,
     );
-    const compiled = compileTree(template, 'spec.template');
+    const compiled = compileTree(template, 'spec.template', { shareConstants: true });
     for (const p of params) {
       const i = index++;
       const rendered = renderOne(compiled, p, renderer, spec.templatePatch, preserve);
@@ -172,6 +173,9 @@ function effectiveTemplate(
   return mergoMerge(cloneJson(checked.value), base, false);
 }
 
+// Shared (and frozen) by every Application that gets it, like the constant parts of the template.
+const DEFAULT_FINALIZERS = sharedConstant([RESOURCES_FINALIZER]);
+
 function renderOne(
   compiled: CompiledTree,
   params: ParamSet,
@@ -179,37 +183,44 @@ function renderOne(
   templatePatch: string | undefined,
   preserve: boolean,
 ): GeneratedApplication | string {
+  // Constant parts of the result are shared with the other Applications: nothing here mutates it.
   let tree: Record<string, unknown>;
   try {
     tree = renderTree(compiled, params, renderer) as Record<string, unknown>;
   } catch (e) {
     return `failed to render template: ${errorMessage(e)}`;
   }
-  const metadata = (
-    isPlainObject(tree.metadata) ? tree.metadata : {}
-  ) as GeneratedApplication['metadata'];
-  if (!preserve && (!metadata.finalizers || metadata.finalizers.length === 0))
-    metadata.finalizers = [RESOURCES_FINALIZER];
-  tree.metadata = metadata;
-  if (templatePatch !== undefined) {
-    try {
-      const patchText = renderer.render(templatePatch, params);
-      const patched = applyTemplatePatch(tree as never, patchText) as Record<string, unknown>;
-      const checked = validateSpec<Record<string, unknown>>(templateOverrideSchema, patched, '');
-      if (!checked.value) {
-        const e = checked.errors[0];
-        return `invalid Application after templatePatch: ${e.path}: ${e.message}`;
-      }
-      tree = checked.value;
-    } catch (e) {
-      return `failed to apply templatePatch: ${errorMessage(e)}`;
+  const meta = isPlainObject(tree.metadata) ? tree.metadata : {};
+  const current = meta.finalizers as string[] | undefined;
+  const finalizers = !preserve && (!current || current.length === 0) ? DEFAULT_FINALIZERS : current;
+  if (templatePatch === undefined) return toApplication(tree, meta, finalizers);
+
+  // The patch applies to the Application as rendered, finalizer included.
+  const rendered = {
+    ...tree,
+    metadata: finalizers === current ? meta : { ...meta, finalizers },
+  };
+  try {
+    const patchText = renderer.render(templatePatch, params);
+    const patched = applyTemplatePatch(rendered as never, patchText) as Record<string, unknown>;
+    const checked = validateSpec<Record<string, unknown>>(templateOverrideSchema, patched, '');
+    if (!checked.value) {
+      const e = checked.errors[0];
+      return `invalid Application after templatePatch: ${e.path}: ${e.message}`;
     }
+    tree = checked.value;
+  } catch (e) {
+    return `failed to apply templatePatch: ${errorMessage(e)}`;
   }
-  return toApplication(tree);
+  const patchedMeta = (tree.metadata ?? {}) as Record<string, unknown>;
+  return toApplication(tree, patchedMeta, patchedMeta.finalizers as string[] | undefined);
 }
 
-function toApplication(tree: Record<string, unknown>): GeneratedApplication {
-  const meta = (tree.metadata ?? {}) as Record<string, unknown>;
+function toApplication(
+  tree: Record<string, unknown>,
+  meta: Record<string, unknown>,
+  finalizers: string[] | undefined,
+): GeneratedApplication {
   const spec = (tree.spec ?? {}) as Record<string, unknown>;
   const metadata: GeneratedApplication['metadata'] = {
     name: typeof meta.name === 'string' ? meta.name : '',
@@ -217,7 +228,7 @@ function toApplication(tree: Record<string, unknown>): GeneratedApplication {
   if (meta.labels !== undefined) metadata.labels = meta.labels as Record<string, string>;
   if (meta.annotations !== undefined)
     metadata.annotations = meta.annotations as Record<string, string>;
-  if (meta.finalizers !== undefined) metadata.finalizers = meta.finalizers as string[];
+  if (finalizers !== undefined) metadata.finalizers = finalizers;
   const dest = (spec.destination ?? {}) as { name?: string; server?: string; namespace?: string };
   const destination: GeneratedApplication['spec']['destination'] = {
     name: dest.name ?? '',

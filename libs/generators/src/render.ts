@@ -7,6 +7,7 @@ import {
   type ParsedTemplate,
 } from '../../templating/src/index.js';
 import { goSprintV } from './go.js';
+import { sharedConstant } from './shared.js';
 import type { ParamSet } from './types.js';
 
 /** How strings are templated: Argo's `spec.goTemplate` / `spec.goTemplateOptions`. */
@@ -135,34 +136,65 @@ export interface StrNode {
 
 /** A JSON-like tree prepared for repeated rendering: only strings containing `{{` are templated. */
 export type CompiledTree =
-  | { k: 'const'; v: unknown }
+  | { k: 'const'; v: unknown; shared?: boolean }
   | StrNode
   | { k: 'arr'; items: CompiledTree[] }
   | { k: 'obj'; entries: { key: string; templatedKey: boolean; node: CompiledTree }[] };
+
+export interface CompileOptions {
+  /**
+   * Render constant objects and arrays as one deep-frozen copy shared by every result (see
+   * {@link sharedConstant}) instead of a fresh copy each time.
+   */
+  shareConstants?: boolean;
+}
 
 function isPlainObject(v: unknown): v is Record<string, unknown> {
   return typeof v === 'object' && v !== null && !Array.isArray(v);
 }
 
 /** Compiles a tree once; `path` is used to name the field in rendering errors. */
-export function compileTree(tree: unknown, path = ''): CompiledTree {
+export function compileTree(tree: unknown, path = '', opts: CompileOptions = {}): CompiledTree {
+  const compiled = compileNode(tree, path);
+  return opts.shareConstants ? shareConstants(compiled) : compiled;
+}
+
+function compileNode(tree: unknown, path: string): CompiledTree {
   if (typeof tree === 'string')
     return tree.includes('{{') ? { k: 'str', text: tree, path } : { k: 'const', v: tree };
   if (Array.isArray(tree)) {
-    const items = tree.map((v, i) => compileTree(v, `${path}[${i}]`));
+    const items = tree.map((v, i) => compileNode(v, `${path}[${i}]`));
     return items.every((n) => n.k === 'const') ? { k: 'const', v: tree } : { k: 'arr', items };
   }
   if (isPlainObject(tree)) {
     const entries = Object.entries(tree).map(([key, v]) => ({
       key,
       templatedKey: key.includes('{{'),
-      node: compileTree(v, path ? `${path}.${key}` : key),
+      node: compileNode(v, path ? `${path}.${key}` : key),
     }));
     return entries.every((e) => !e.templatedKey && e.node.k === 'const')
       ? { k: 'const', v: tree }
       : { k: 'obj', entries };
   }
   return { k: 'const', v: tree };
+}
+
+function shareConstants(node: CompiledTree): CompiledTree {
+  switch (node.k) {
+    case 'const':
+      return typeof node.v === 'object' && node.v !== null
+        ? { k: 'const', v: sharedConstant(node.v), shared: true }
+        : node;
+    case 'str':
+      return node;
+    case 'arr':
+      return { k: 'arr', items: node.items.map(shareConstants) };
+    case 'obj':
+      return {
+        k: 'obj',
+        entries: node.entries.map((e) => ({ ...e, node: shareConstants(e.node) })),
+      };
+  }
 }
 
 /** Whether rendering can change anything. */
@@ -195,13 +227,16 @@ export class TreeRenderError extends Error {
 }
 
 /**
- * Renders a compiled tree with one param set. The result is always a fresh object tree (constant
- * parts are copied), so callers may mutate it.
+ * Renders a compiled tree with one param set. The result is a fresh object tree (constant parts
+ * are copied), so callers may mutate it; except, when compiled with `shareConstants`, its constant
+ * objects and arrays, which are shared and frozen.
  */
 export function renderTree(tree: CompiledTree, params: ParamSet, renderer: Renderer): unknown {
   switch (tree.k) {
     case 'const':
-      return typeof tree.v === 'object' && tree.v !== null ? cloneJson(tree.v) : tree.v;
+      return tree.shared || typeof tree.v !== 'object' || tree.v === null
+        ? tree.v
+        : cloneJson(tree.v);
     case 'str':
       try {
         return renderer.renderNode(tree, params);
