@@ -89,3 +89,22 @@ describe('planChanges', () => {
     expect(hashes.size).toBe(variants.length + 1);
   });
 });
+
+describe('applicationSpecHash', () => {
+  it('is the sha256 of the JSON of labels, annotations, finalizers and spec', async () => {
+    const { createHash } = await import('node:crypto');
+    const { sharedConstant } = await import('../../generators/src/index.js');
+    const a = app('a');
+    a.metadata.labels = { team: 'x' };
+    a.spec.syncPolicy = sharedConstant({ automated: { prune: true }, syncOptions: ['x=y'] });
+    const plain = JSON.parse(JSON.stringify(a)) as GeneratedApplication;
+    const m = a.metadata;
+    const want = createHash('sha256')
+      .update(JSON.stringify([m.labels, m.annotations, m.finalizers, a.spec]))
+      .digest('hex');
+    expect(applicationSpecHash(a)).toBe(want);
+    // Shared constants or plain copies: equal content, equal hash.
+    expect(applicationSpecHash(plain)).toBe(want);
+    expect(applicationSpecHash({ ...a, metadata: { ...m, name: 'other' } })).toBe(want);
+  });
+});

@@ -1,4 +1,5 @@
 import { hash } from 'node:crypto';
+import { stringifyJson } from './json.js';
 import type { ApplicationsSyncPolicy, GeneratedApplication } from './types.js';
 
 /**
@@ -9,11 +10,13 @@ import type { ApplicationsSyncPolicy, GeneratedApplication } from './types.js';
  * Generated Applications come out of one deterministic rendering path, so their key order is a
  * function of the template: plain JSON is a stable encoding here and ~10x cheaper than a
  * key-sorting one (100,000 Applications are re-hashed on every evaluation). A template edit that
- * only reorders keys yields one harmless rewrite with equal content.
+ * only reorders keys yields one harmless rewrite with equal content. The JSON is written by
+ * {@link stringifyJson}, which gives the same text as `JSON.stringify` without serialising the
+ * template's constant parts again for every Application.
  */
 export function applicationSpecHash(app: GeneratedApplication): string {
   const m = app.metadata;
-  return hash('sha256', JSON.stringify([m.labels, m.annotations, m.finalizers, app.spec]));
+  return hash('sha256', stringifyJson([m.labels, m.annotations, m.finalizers, app.spec]));
 }
 
 export interface ChangePlan {
