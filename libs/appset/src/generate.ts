@@ -29,12 +29,6 @@ function isPlainObject(v: unknown): v is Record<string, unknown> {
   return typeof v === 'object' && v !== null && !Array.isArray(v);
 }
 
-interface Candidate {
-  app: GeneratedApplication;
-  index: number;
-  generator: number;
-}
-
 /**
  * Runs the generators of an ApplicationSet and renders one Application per parameter set, as Argo
  * CD's ApplicationSet controller does:
@@ -58,7 +52,10 @@ export async function generateApplications(
 ): Promise<GenerateApplicationsResult> {
   const spec = appset.spec;
   const errors: GenerationError[] = [];
-  const candidates: Candidate[] = [];
+  // The valid Applications, with their index and generator (parallel arrays: no object each).
+  const candidates: GeneratedApplication[] = [];
+  const candidateIndex: number[] = [];
+  const candidateGenerator: number[] = [];
   let complete = true;
   const renderer = new Renderer({
     goTemplate: spec.goTemplate,
@@ -125,32 +122,46 @@ export async function generateApplications(
         if (!rendered.metadata.name) complete = false;
         continue;
       }
-      candidates.push({ app: rendered, index: i, generator: g });
+      candidates.push(rendered);
+      candidateIndex.push(i);
+      candidateGenerator.push(g);
     }
   }
 
   // Every Application whose name is generated more than once is reported and skipped.
-  const seen = new Map<string, number[]>();
-  candidates.forEach((c, k) => {
-    const list = seen.get(c.app.metadata.name);
-    if (list) list.push(k);
-    else seen.set(c.app.metadata.name, [k]);
-  });
-  const applications: GeneratedApplication[] = [];
-  candidates.forEach((c) => {
-    const dup = seen.get(c.app.metadata.name)!;
-    if (dup.length === 1) {
-      applications.push(c.app);
-      return;
+  const firstWithName = new Map<string, number>();
+  let duplicates: Map<string, number[]> | undefined;
+  for (let k = 0; k < candidates.length; k++) {
+    const name = candidates[k].metadata.name;
+    const first = firstWithName.get(name);
+    if (first === undefined) {
+      firstWithName.set(name, k);
+      continue;
     }
-    errors.push({
-      index: c.index,
-      name: c.app.metadata.name,
-      generator: c.generator,
-      stage: 'duplicate',
-      message: `ApplicationSet ${appset.metadata.name} contains applications with duplicate name: ${c.app.metadata.name} (generated ${dup.length} times, at indexes ${dup.map((k) => candidates[k].index).join(', ')})`,
-    });
-  });
+    duplicates ??= new Map();
+    const list = duplicates.get(name);
+    if (list) list.push(k);
+    else duplicates.set(name, [first, k]);
+  }
+  let applications = candidates;
+  if (duplicates) {
+    applications = [];
+    for (let k = 0; k < candidates.length; k++) {
+      const app = candidates[k];
+      const dup = duplicates.get(app.metadata.name);
+      if (!dup) {
+        applications.push(app);
+        continue;
+      }
+      errors.push({
+        index: candidateIndex[k],
+        name: app.metadata.name,
+        generator: candidateGenerator[k],
+        stage: 'duplicate',
+        message: `ApplicationSet ${appset.metadata.name} contains applications with duplicate name: ${app.metadata.name} (generated ${dup.length} times, at indexes ${dup.map((d) => candidateIndex[d]).join(', ')})`,
+      });
+    }
+  }
   errors.sort((a, b) => a.index - b.index);
   return { applications, errors, complete };
 }

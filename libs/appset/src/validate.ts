@@ -16,14 +16,15 @@ export function applicationNameError(name: string): string | undefined {
 
 /** Lookup of the hub's clusters by name and by server URL. */
 export class ClusterIndex {
-  private readonly byName = new Map<string, ClusterInfo[]>();
+  private readonly byName = new Map<string, ClusterInfo>();
+  /** How many clusters share a name, for the names that more than one has. */
+  private readonly sharedNames = new Map<string, number>();
   private readonly byServer = new Map<string, ClusterInfo>();
 
   constructor(clusters: readonly ClusterInfo[]) {
     for (const c of clusters) {
-      const list = this.byName.get(c.name);
-      if (list) list.push(c);
-      else this.byName.set(c.name, [c]);
+      if (!this.byName.has(c.name)) this.byName.set(c.name, c);
+      else this.sharedNames.set(c.name, (this.sharedNames.get(c.name) ?? 1) + 1);
       if (!this.byServer.has(c.server)) this.byServer.set(c.server, c);
     }
   }
@@ -37,9 +38,10 @@ export class ClusterIndex {
     if (name !== '') {
       const found = this.byName.get(name);
       if (!found) return `application references destination cluster ${name} which does not exist`;
-      if (found.length > 1)
-        return `unable to find destination server: there are ${found.length} clusters with the same name: ${name}`;
-      return found[0];
+      const count = this.sharedNames.get(name);
+      if (count !== undefined)
+        return `unable to find destination server: there are ${count} clusters with the same name: ${name}`;
+      return found;
     }
     if (server !== '')
       return this.byServer.get(server) ?? `cluster '${server}' has not been configured`;
