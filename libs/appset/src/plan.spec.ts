@@ -90,6 +90,34 @@ describe('planChanges', () => {
   });
 });
 
+describe('planChanges with repeated names', () => {
+  it('plans each name once: the first generated and the first existing entry count', () => {
+    const plan = planChanges(
+      [
+        { name: 'same', specHash: applicationSpecHash(app('same')) },
+        { name: 'same', specHash: 'stale duplicate' },
+        { name: 'gone', specHash: 'x' },
+        { name: 'gone', specHash: 'y' },
+        { name: 'changed', specHash: 'old' },
+      ],
+      [
+        app('fresh'),
+        app('same'),
+        app('fresh'),
+        app('same', 'other'),
+        app('changed'),
+        app('changed'),
+      ],
+    );
+    expect(plan).toEqual({
+      create: ['fresh'],
+      update: ['changed'],
+      delete: ['gone'],
+      unchanged: ['same'],
+    });
+  });
+});
+
 describe('applicationSpecHash', () => {
   it('is the sha256 of the JSON of labels, annotations, finalizers and spec', async () => {
     const { createHash } = await import('node:crypto');

@@ -55,22 +55,30 @@ export function planChanges(
   const allowUpdate = policy === 'sync' || policy === 'create-update';
   const allowDelete = (policy === 'sync' || policy === 'create-delete') && !opts.skipDelete;
   const keep = new Set(opts.keep ?? []);
-  const existing = new Map<string, string>();
-  for (const c of current) if (!existing.has(c.name)) existing.set(c.name, c.specHash);
+  // Name → position in `current` of its first entry; `wanted[i]`: that entry is still generated.
+  const existing = new Map<string, number>();
+  for (let i = 0; i < current.length; i++)
+    if (!existing.has(current[i].name)) existing.set(current[i].name, i);
+  const wanted = new Uint8Array(current.length);
+  const created = new Set<string>();
 
   const plan: ChangePlan = { create: [], update: [], delete: [], unchanged: [] };
-  const wanted = new Set<string>();
   for (const app of generated) {
     const name = app.metadata.name;
-    if (wanted.has(name)) continue;
-    wanted.add(name);
-    const hash = existing.get(name);
-    if (hash === undefined) plan.create.push(name);
-    else if (hash !== applicationSpecHash(app) && allowUpdate) plan.update.push(name);
+    const i = existing.get(name);
+    if (i === undefined) {
+      if (created.has(name)) continue;
+      created.add(name);
+      plan.create.push(name);
+      continue;
+    }
+    if (wanted[i]) continue;
+    wanted[i] = 1;
+    if (current[i].specHash !== applicationSpecHash(app) && allowUpdate) plan.update.push(name);
     else plan.unchanged.push(name);
   }
-  for (const name of existing.keys()) {
-    if (wanted.has(name)) continue;
+  for (const [name, i] of existing) {
+    if (wanted[i]) continue;
     if (allowDelete && !keep.has(name)) plan.delete.push(name);
     else plan.unchanged.push(name);
   }
