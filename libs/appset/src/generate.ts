@@ -227,37 +227,33 @@ function renderOne(
   return toApplication(tree, patchedMeta, patchedMeta.finalizers as string[] | undefined);
 }
 
+// The objects are built from `{}`, which has room for 4 properties in V8, rather than from a
+// literal with fewer, which would need a second allocation for the ones added later.
 function toApplication(
   tree: Record<string, unknown>,
   meta: Record<string, unknown>,
   finalizers: string[] | undefined,
 ): GeneratedApplication {
   const spec = (tree.spec ?? {}) as Record<string, unknown>;
-  const metadata: GeneratedApplication['metadata'] = {
-    name: typeof meta.name === 'string' ? meta.name : '',
-  };
+  const metadata = {} as GeneratedApplication['metadata'];
+  metadata.name = typeof meta.name === 'string' ? meta.name : '';
   if (meta.labels !== undefined) metadata.labels = meta.labels as Record<string, string>;
   if (meta.annotations !== undefined)
     metadata.annotations = meta.annotations as Record<string, string>;
   if (finalizers !== undefined) metadata.finalizers = finalizers;
   const dest = (spec.destination ?? {}) as { name?: string; server?: string; namespace?: string };
-  const destination: GeneratedApplication['spec']['destination'] = {
-    name: dest.name ?? '',
-    server: dest.server ?? '',
-  };
+  const destination = {} as GeneratedApplication['spec']['destination'];
+  destination.name = dest.name ?? '';
+  destination.server = dest.server ?? '';
   if (dest.namespace !== undefined) destination.namespace = dest.namespace;
-  const out: GeneratedApplication = {
-    metadata,
-    spec: {
-      project: typeof spec.project === 'string' ? spec.project : '',
-      source: (spec.source ?? { repoURL: '' }) as GeneratedApplication['spec']['source'],
-      destination,
-    },
-  };
+  const appSpec = {} as GeneratedApplication['spec'];
+  appSpec.project = typeof spec.project === 'string' ? spec.project : '';
+  appSpec.source = (spec.source ?? { repoURL: '' }) as GeneratedApplication['spec']['source'];
+  appSpec.destination = destination;
   if (spec.syncPolicy !== undefined)
-    out.spec.syncPolicy = spec.syncPolicy as GeneratedApplication['spec']['syncPolicy'];
+    appSpec.syncPolicy = spec.syncPolicy as GeneratedApplication['spec']['syncPolicy'];
   if (spec.ignoreDifferences !== undefined)
-    out.spec.ignoreDifferences =
+    appSpec.ignoreDifferences =
       spec.ignoreDifferences as GeneratedApplication['spec']['ignoreDifferences'];
-  return out;
+  return { metadata, spec: appSpec };
 }
