@@ -243,11 +243,18 @@ export function renderTree(tree: CompiledTree, params: ParamSet, renderer: Rende
       } catch (e) {
         throw new TreeRenderError(tree.path, e);
       }
-    case 'arr':
-      return tree.items.map((n) => renderTree(n, params, renderer));
+    case 'arr': {
+      // No closure here: it would make every call allocate a context for params and renderer.
+      const items = tree.items;
+      const out = new Array<unknown>(items.length);
+      for (let i = 0; i < items.length; i++) out[i] = renderTree(items[i], params, renderer);
+      return out;
+    }
     case 'obj': {
       const out: Record<string, unknown> = {};
-      for (const e of tree.entries) {
+      const entries = tree.entries;
+      for (let i = 0; i < entries.length; i++) {
+        const e = entries[i];
         let key = e.key;
         if (e.templatedKey) {
           try {
