@@ -138,8 +138,12 @@ export interface StrNode {
 export type CompiledTree =
   | { k: 'const'; v: unknown; shared?: boolean }
   | StrNode
-  | { k: 'arr'; items: CompiledTree[] }
-  | { k: 'obj'; entries: { key: string; templatedKey: boolean; node: CompiledTree }[] };
+  | { k: 'arr'; items: CompiledTree[]; built?: BuiltTree | null }
+  | {
+      k: 'obj';
+      entries: { key: string; templatedKey: boolean; node: CompiledTree }[];
+      built?: BuiltTree | null;
+    };
 
 export interface CompileOptions {
   /**
@@ -232,22 +236,27 @@ export class TreeRenderError extends Error {
  * objects and arrays, which are shared and frozen.
  */
 export function renderTree(tree: CompiledTree, params: ParamSet, renderer: Renderer): unknown {
+  if (tree.k === 'obj' || tree.k === 'arr') {
+    if (tree.built === undefined) tree.built = buildTree(tree);
+    if (tree.built) return tree.built(params, renderer, renderStr, renderNode, cloneJson);
+  }
+  return renderNode(tree, params, renderer);
+}
+
+/** What {@link renderTree} does for one node, without {@link buildTree}'s functions. */
+function renderNode(tree: CompiledTree, params: ParamSet, renderer: Renderer): unknown {
   switch (tree.k) {
     case 'const':
       return tree.shared || typeof tree.v !== 'object' || tree.v === null
         ? tree.v
         : cloneJson(tree.v);
     case 'str':
-      try {
-        return renderer.renderNode(tree, params);
-      } catch (e) {
-        throw new TreeRenderError(tree.path, e);
-      }
+      return renderStr(tree, params, renderer);
     case 'arr': {
       // No closure here: it would make every call allocate a context for params and renderer.
       const items = tree.items;
       const out = new Array<unknown>(items.length);
-      for (let i = 0; i < items.length; i++) out[i] = renderTree(items[i], params, renderer);
+      for (let i = 0; i < items.length; i++) out[i] = renderNode(items[i], params, renderer);
       return out;
     }
     case 'obj': {
@@ -263,9 +272,88 @@ export function renderTree(tree: CompiledTree, params: ParamSet, renderer: Rende
             throw new TreeRenderError(e.key, err);
           }
         }
-        out[key] = renderTree(e.node, params, renderer);
+        out[key] = renderNode(e.node, params, renderer);
       }
       return out;
     }
+  }
+}
+
+function renderStr(node: StrNode, params: ParamSet, renderer: Renderer): string {
+  try {
+    return renderer.renderNode(node, params);
+  } catch (e) {
+    throw new TreeRenderError(node.path, e);
+  }
+}
+
+type RenderStr = typeof renderStr;
+type RenderNode = typeof renderNode;
+type Clone = typeof cloneJson;
+
+/** A compiled tree turned into one function (see {@link buildTree}). */
+export type BuiltTree = (
+  params: ParamSet,
+  renderer: Renderer,
+  s: RenderStr,
+  g: RenderNode,
+  k: Clone,
+) => unknown;
+
+const MAX_BUILT_DEPTH = 32;
+const MAX_BUILT_NODES = 2_000;
+
+/**
+ * Turns a compiled tree into a function that renders it with object and array literals: `{"a":
+ * s(n[0], p, r), "b": c[0]}`. Rendering then builds each object in one step, with V8's allocation
+ * sites, instead of adding properties one by one through a store every shape goes through (and
+ * V8 can allocate the objects that outlive a generation run directly where long-lived objects
+ * go). The generated code contains nothing but the tree's keys, as JSON string literals; strings
+ * are rendered, constants copied and anything unusual (templated or `__proto__` keys, very deep or
+ * large trees) rendered by the same functions as without it. Null when code generation is not
+ * available.
+ */
+export function buildTree(tree: CompiledTree): BuiltTree | null {
+  const consts: unknown[] = [];
+  const nodes: CompiledTree[] = [];
+  let count = 0;
+  const generic = (n: CompiledTree): string => {
+    nodes.push(n);
+    return `g(n[${nodes.length - 1}], p, r)`;
+  };
+  const expr = (n: CompiledTree, depth: number): string => {
+    count++;
+    switch (n.k) {
+      case 'const':
+        consts.push(n.v);
+        return n.shared || typeof n.v !== 'object' || n.v === null
+          ? `c[${consts.length - 1}]`
+          : `k(c[${consts.length - 1}])`;
+      case 'str':
+        nodes.push(n);
+        return `s(n[${nodes.length - 1}], p, r)`;
+      case 'arr':
+        if (depth >= MAX_BUILT_DEPTH) return generic(n);
+        return `[${n.items.map((i) => expr(i, depth + 1)).join(', ')}]`;
+      case 'obj':
+        if (
+          depth >= MAX_BUILT_DEPTH ||
+          n.entries.some((e) => e.templatedKey || e.key === '__proto__')
+        )
+          return generic(n);
+        return `{${n.entries.map((e) => `${JSON.stringify(e.key)}: ${expr(e.node, depth + 1)}`).join(', ')}}`;
+    }
+  };
+  const body = expr(tree, 0);
+  if (count > MAX_BUILT_NODES) return null;
+  try {
+    // eslint-disable-next-line @typescript-eslint/no-implied-eval -- see above: keys only, as JSON literals
+    const make = new Function('c', 'n', `"use strict"; return (p, r, s, g, k) => (${body});`) as (
+      c: unknown[],
+      n: CompiledTree[],
+    ) => BuiltTree;
+    return make(consts, nodes);
+  } catch {
+    return null;
   }
 }
