@@ -227,33 +227,72 @@ function renderOne(
   return toApplication(tree, patchedMeta, patchedMeta.finalizers as string[] | undefined);
 }
 
-// The objects are built from `{}`, which has room for 4 properties in V8, rather than from a
-// literal with fewer, which would need a second allocation for the ones added later.
+type Metadata = GeneratedApplication['metadata'];
+type Spec = GeneratedApplication['spec'];
+type Destination = Spec['destination'];
+
 function toApplication(
   tree: Record<string, unknown>,
   meta: Record<string, unknown>,
   finalizers: string[] | undefined,
 ): GeneratedApplication {
   const spec = (tree.spec ?? {}) as Record<string, unknown>;
-  const metadata = {} as GeneratedApplication['metadata'];
-  metadata.name = typeof meta.name === 'string' ? meta.name : '';
-  if (meta.labels !== undefined) metadata.labels = meta.labels as Record<string, string>;
-  if (meta.annotations !== undefined)
-    metadata.annotations = meta.annotations as Record<string, string>;
-  if (finalizers !== undefined) metadata.finalizers = finalizers;
   const dest = (spec.destination ?? {}) as { name?: string; server?: string; namespace?: string };
-  const destination = {} as GeneratedApplication['spec']['destination'];
-  destination.name = dest.name ?? '';
-  destination.server = dest.server ?? '';
-  if (dest.namespace !== undefined) destination.namespace = dest.namespace;
-  const appSpec = {} as GeneratedApplication['spec'];
-  appSpec.project = typeof spec.project === 'string' ? spec.project : '';
-  appSpec.source = (spec.source ?? { repoURL: '' }) as GeneratedApplication['spec']['source'];
-  appSpec.destination = destination;
-  if (spec.syncPolicy !== undefined)
-    appSpec.syncPolicy = spec.syncPolicy as GeneratedApplication['spec']['syncPolicy'];
-  if (spec.ignoreDifferences !== undefined)
-    appSpec.ignoreDifferences =
-      spec.ignoreDifferences as GeneratedApplication['spec']['ignoreDifferences'];
-  return { metadata, spec: appSpec };
+  return {
+    metadata: metadataOf(
+      typeof meta.name === 'string' ? meta.name : '',
+      meta.labels as Metadata['labels'],
+      meta.annotations as Metadata['annotations'],
+      finalizers,
+    ),
+    spec: specOf(
+      typeof spec.project === 'string' ? spec.project : '',
+      (spec.source ?? { repoURL: '' }) as Spec['source'],
+      destinationOf(dest.name ?? '', dest.server ?? '', dest.namespace),
+      spec.syncPolicy as Spec['syncPolicy'],
+      spec.ignoreDifferences as Spec['ignoreDifferences'],
+    ),
+  };
+}
+
+// The objects of an Application are made with one literal per combination of the fields present
+// (absent ones are left out, not set to undefined): V8 then builds each in one step and puts those
+// that outlive a generation run directly with the long-lived objects, instead of copying them
+// there through the young generation.
+
+function metadataOf(
+  name: string,
+  labels: Metadata['labels'],
+  annotations: Metadata['annotations'],
+  finalizers: Metadata['finalizers'],
+): Metadata {
+  const l = labels !== undefined;
+  const a = annotations !== undefined;
+  const f = finalizers !== undefined;
+  if (l && a && f) return { name, labels, annotations, finalizers };
+  if (l && a) return { name, labels, annotations };
+  if (l && f) return { name, labels, finalizers };
+  if (a && f) return { name, annotations, finalizers };
+  if (l) return { name, labels };
+  if (a) return { name, annotations };
+  if (f) return { name, finalizers };
+  return { name };
+}
+
+function destinationOf(name: string, server: string, namespace: string | undefined): Destination {
+  return namespace !== undefined ? { name, server, namespace } : { name, server };
+}
+
+function specOf(
+  project: string,
+  source: Spec['source'],
+  destination: Destination,
+  syncPolicy: Spec['syncPolicy'],
+  ignoreDifferences: Spec['ignoreDifferences'],
+): Spec {
+  if (syncPolicy !== undefined && ignoreDifferences !== undefined)
+    return { project, source, destination, syncPolicy, ignoreDifferences };
+  if (syncPolicy !== undefined) return { project, source, destination, syncPolicy };
+  if (ignoreDifferences !== undefined) return { project, source, destination, ignoreDifferences };
+  return { project, source, destination };
 }
