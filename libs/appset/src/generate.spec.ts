@@ -285,6 +285,89 @@ spec:
     ]);
   });
 
+  it('shares the constant parts of the template between Applications, frozen', async () => {
+    const appset = parse({
+      metadata: { name: 'shared' },
+      spec: {
+        goTemplate: true,
+        generators: [{ list: { elements: [{ app: 'a' }, { app: 'b' }] } }],
+        template: {
+          metadata: { name: '{{.app}}', labels: { team: 'x' } },
+          spec: {
+            project: 'default',
+            source: { repoURL: 'https://x/r.git', path: '{{.app}}' },
+            destination: { name: 'in-cluster', namespace: 'ns' },
+            syncPolicy: { automated: { prune: true }, syncOptions: ['CreateNamespace=true'] },
+          },
+        },
+      },
+    });
+    const res = await generateApplications(appset, ctx);
+    expect(res.errors).toEqual([]);
+    const [a, b] = res.applications;
+    expect(a.spec.syncPolicy).toEqual({
+      automated: { prune: true },
+      syncOptions: ['CreateNamespace=true'],
+    });
+    expect(a.spec.syncPolicy).toBe(b.spec.syncPolicy);
+    expect(a.metadata.labels).toBe(b.metadata.labels);
+    expect(a.metadata.finalizers).toBe(b.metadata.finalizers);
+    expect(Object.isFrozen(a.spec.syncPolicy!.automated)).toBe(true);
+    expect(() => a.metadata.finalizers!.push('x')).toThrow(TypeError);
+    // The template itself is left as it was.
+    expect(Object.isFrozen(appset.spec.template.spec.syncPolicy)).toBe(false);
+    // What is rendered per Application is its own.
+    expect(a.spec.source).not.toBe(b.spec.source);
+    expect(a.spec.destination).not.toBe(b.spec.destination);
+    a.spec.destination.namespace = 'changed';
+    expect(b.spec.destination.namespace).toBe('ns');
+  });
+
+  it('applies templatePatch to Applications whose spec is all constant', async () => {
+    const doc = (templatePatch: string) =>
+      parse({
+        metadata: { name: 'patched' },
+        spec: {
+          goTemplate: true,
+          generators: [{ list: { elements: [{ app: 'a' }, { app: 'b' }] } }],
+          template: {
+            metadata: { name: '{{.app}}' },
+            spec: {
+              project: 'default',
+              source: { repoURL: 'https://x/r.git', path: 'p' },
+              destination: { name: 'in-cluster' },
+            },
+          },
+          templatePatch,
+        },
+      });
+    const meta = await generateApplications(
+      doc('metadata:\n  labels:\n    app: "{{.app}}"\n'),
+      ctx,
+    );
+    expect(meta.errors).toEqual([]);
+    expect(meta.applications.map((a) => [a.metadata.labels, a.spec.project])).toEqual([
+      [{ app: 'a' }, 'default'],
+      [{ app: 'b' }, 'default'],
+    ]);
+    expect(meta.applications[0].metadata.finalizers).toEqual([RESOURCES_FINALIZER]);
+    const spec = await generateApplications(
+      doc('spec:\n  project: hijacked\n  source:\n    path: "{{.app}}"\n'),
+      ctx,
+    );
+    expect(spec.errors).toEqual([]);
+    expect(spec.applications.map((a) => [a.spec.project, a.spec.source.path])).toEqual([
+      ['default', 'a'],
+      ['default', 'b'],
+    ]);
+    const json = await generateApplications(
+      doc('[{"op": "replace", "path": "/spec/source/path", "value": "{{.app}}"}]'),
+      ctx,
+    );
+    expect(json.errors).toEqual([]);
+    expect(json.applications.map((a) => a.spec.source.path)).toEqual(['a', 'b']);
+  });
+
   it('reports every duplicate name and skips those Applications only', async () => {
     const appset = parse({
       metadata: { name: 'dups' },

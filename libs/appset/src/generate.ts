@@ -7,6 +7,7 @@ import {
   generateWithTemplate,
   mergoMerge,
   renderTree,
+  sharedConstant,
   validateSpec,
   type CompiledTree,
   type ParamSet,
@@ -26,12 +27,6 @@ export const RESOURCES_FINALIZER = 'resources-finalizer.argocd.argoproj.io';
 
 function isPlainObject(v: unknown): v is Record<string, unknown> {
   return typeof v === 'object' && v !== null && !Array.isArray(v);
-}
-
-interface Candidate {
-  app: GeneratedApplication;
-  index: number;
-  generator: number;
 }
 
 /**
@@ -57,7 +52,10 @@ export async function generateApplications(
 ): Promise<GenerateApplicationsResult> {
   const spec = appset.spec;
   const errors: GenerationError[] = [];
-  const candidates: Candidate[] = [];
+  // The valid Applications, with their index and generator (parallel arrays: no object each).
+  const candidates: GeneratedApplication[] = [];
+  const candidateIndex: number[] = [];
+  const candidateGenerator: number[] = [];
   let complete = true;
   const renderer = new Renderer({
     goTemplate: spec.goTemplate,
@@ -103,7 +101,7 @@ export async function generateApplications(
       override,
       `${path}`,
     );
-    const compiled = compileTree(template, 'spec.template');
+    const compiled = compileTree(template, 'spec.template', { shareConstants: true });
     for (const p of params) {
       const i = index++;
       const rendered = renderOne(compiled, p, renderer, spec.templatePatch, preserve);
@@ -124,32 +122,46 @@ export async function generateApplications(
         if (!rendered.metadata.name) complete = false;
         continue;
       }
-      candidates.push({ app: rendered, index: i, generator: g });
+      candidates.push(rendered);
+      candidateIndex.push(i);
+      candidateGenerator.push(g);
     }
   }
 
   // Every Application whose name is generated more than once is reported and skipped.
-  const seen = new Map<string, number[]>();
-  candidates.forEach((c, k) => {
-    const list = seen.get(c.app.metadata.name);
-    if (list) list.push(k);
-    else seen.set(c.app.metadata.name, [k]);
-  });
-  const applications: GeneratedApplication[] = [];
-  candidates.forEach((c) => {
-    const dup = seen.get(c.app.metadata.name)!;
-    if (dup.length === 1) {
-      applications.push(c.app);
-      return;
+  const firstWithName = new Map<string, number>();
+  let duplicates: Map<string, number[]> | undefined;
+  for (let k = 0; k < candidates.length; k++) {
+    const name = candidates[k].metadata.name;
+    const first = firstWithName.get(name);
+    if (first === undefined) {
+      firstWithName.set(name, k);
+      continue;
     }
-    errors.push({
-      index: c.index,
-      name: c.app.metadata.name,
-      generator: c.generator,
-      stage: 'duplicate',
-      message: `ApplicationSet ${appset.metadata.name} contains applications with duplicate name: ${c.app.metadata.name} (generated ${dup.length} times, at indexes ${dup.map((k) => candidates[k].index).join(', ')})`,
-    });
-  });
+    duplicates ??= new Map();
+    const list = duplicates.get(name);
+    if (list) list.push(k);
+    else duplicates.set(name, [first, k]);
+  }
+  let applications = candidates;
+  if (duplicates) {
+    applications = [];
+    for (let k = 0; k < candidates.length; k++) {
+      const app = candidates[k];
+      const dup = duplicates.get(app.metadata.name);
+      if (!dup) {
+        applications.push(app);
+        continue;
+      }
+      errors.push({
+        index: candidateIndex[k],
+        name: app.metadata.name,
+        generator: candidateGenerator[k],
+        stage: 'duplicate',
+        message: `ApplicationSet ${appset.metadata.name} contains applications with duplicate name: ${app.metadata.name} (generated ${dup.length} times, at indexes ${dup.map((d) => candidateIndex[d]).join(', ')})`,
+      });
+    }
+  }
   errors.sort((a, b) => a.index - b.index);
   return { applications, errors, complete };
 }
@@ -172,6 +184,9 @@ function effectiveTemplate(
   return mergoMerge(cloneJson(checked.value), base, false);
 }
 
+// Shared (and frozen) by every Application that gets it, like the constant parts of the template.
+const DEFAULT_FINALIZERS = sharedConstant([RESOURCES_FINALIZER]);
+
 function renderOne(
   compiled: CompiledTree,
   params: ParamSet,
@@ -179,63 +194,105 @@ function renderOne(
   templatePatch: string | undefined,
   preserve: boolean,
 ): GeneratedApplication | string {
+  // Constant parts of the result are shared with the other Applications: nothing here mutates it.
   let tree: Record<string, unknown>;
   try {
     tree = renderTree(compiled, params, renderer) as Record<string, unknown>;
   } catch (e) {
     return `failed to render template: ${errorMessage(e)}`;
   }
-  const metadata = (
-    isPlainObject(tree.metadata) ? tree.metadata : {}
-  ) as GeneratedApplication['metadata'];
-  if (!preserve && (!metadata.finalizers || metadata.finalizers.length === 0))
-    metadata.finalizers = [RESOURCES_FINALIZER];
-  tree.metadata = metadata;
-  if (templatePatch !== undefined) {
-    try {
-      const patchText = renderer.render(templatePatch, params);
-      const patched = applyTemplatePatch(tree as never, patchText) as Record<string, unknown>;
-      const checked = validateSpec<Record<string, unknown>>(templateOverrideSchema, patched, '');
-      if (!checked.value) {
-        const e = checked.errors[0];
-        return `invalid Application after templatePatch: ${e.path}: ${e.message}`;
-      }
-      tree = checked.value;
-    } catch (e) {
-      return `failed to apply templatePatch: ${errorMessage(e)}`;
+  const meta = isPlainObject(tree.metadata) ? tree.metadata : {};
+  const current = meta.finalizers as string[] | undefined;
+  const finalizers = !preserve && (!current || current.length === 0) ? DEFAULT_FINALIZERS : current;
+  if (templatePatch === undefined) return toApplication(tree, meta, finalizers);
+
+  // The patch applies to the Application as rendered, finalizer included.
+  const rendered = {
+    ...tree,
+    metadata: finalizers === current ? meta : { ...meta, finalizers },
+  };
+  try {
+    const patchText = renderer.render(templatePatch, params);
+    const patched = applyTemplatePatch(rendered as never, patchText) as Record<string, unknown>;
+    const checked = validateSpec<Record<string, unknown>>(templateOverrideSchema, patched, '');
+    if (!checked.value) {
+      const e = checked.errors[0];
+      return `invalid Application after templatePatch: ${e.path}: ${e.message}`;
     }
+    tree = checked.value;
+  } catch (e) {
+    return `failed to apply templatePatch: ${errorMessage(e)}`;
   }
-  return toApplication(tree);
+  const patchedMeta = (tree.metadata ?? {}) as Record<string, unknown>;
+  return toApplication(tree, patchedMeta, patchedMeta.finalizers as string[] | undefined);
 }
 
-function toApplication(tree: Record<string, unknown>): GeneratedApplication {
-  const meta = (tree.metadata ?? {}) as Record<string, unknown>;
+type Metadata = GeneratedApplication['metadata'];
+type Spec = GeneratedApplication['spec'];
+type Destination = Spec['destination'];
+
+function toApplication(
+  tree: Record<string, unknown>,
+  meta: Record<string, unknown>,
+  finalizers: string[] | undefined,
+): GeneratedApplication {
   const spec = (tree.spec ?? {}) as Record<string, unknown>;
-  const metadata: GeneratedApplication['metadata'] = {
-    name: typeof meta.name === 'string' ? meta.name : '',
-  };
-  if (meta.labels !== undefined) metadata.labels = meta.labels as Record<string, string>;
-  if (meta.annotations !== undefined)
-    metadata.annotations = meta.annotations as Record<string, string>;
-  if (meta.finalizers !== undefined) metadata.finalizers = meta.finalizers as string[];
   const dest = (spec.destination ?? {}) as { name?: string; server?: string; namespace?: string };
-  const destination: GeneratedApplication['spec']['destination'] = {
-    name: dest.name ?? '',
-    server: dest.server ?? '',
+  return {
+    metadata: metadataOf(
+      typeof meta.name === 'string' ? meta.name : '',
+      meta.labels as Metadata['labels'],
+      meta.annotations as Metadata['annotations'],
+      finalizers,
+    ),
+    spec: specOf(
+      typeof spec.project === 'string' ? spec.project : '',
+      (spec.source ?? { repoURL: '' }) as Spec['source'],
+      destinationOf(dest.name ?? '', dest.server ?? '', dest.namespace),
+      spec.syncPolicy as Spec['syncPolicy'],
+      spec.ignoreDifferences as Spec['ignoreDifferences'],
+    ),
   };
-  if (dest.namespace !== undefined) destination.namespace = dest.namespace;
-  const out: GeneratedApplication = {
-    metadata,
-    spec: {
-      project: typeof spec.project === 'string' ? spec.project : '',
-      source: (spec.source ?? { repoURL: '' }) as GeneratedApplication['spec']['source'],
-      destination,
-    },
-  };
-  if (spec.syncPolicy !== undefined)
-    out.spec.syncPolicy = spec.syncPolicy as GeneratedApplication['spec']['syncPolicy'];
-  if (spec.ignoreDifferences !== undefined)
-    out.spec.ignoreDifferences =
-      spec.ignoreDifferences as GeneratedApplication['spec']['ignoreDifferences'];
-  return out;
+}
+
+// The objects of an Application are made with one literal per combination of the fields present
+// (absent ones are left out, not set to undefined): V8 then builds each in one step and puts those
+// that outlive a generation run directly with the long-lived objects, instead of copying them
+// there through the young generation.
+
+function metadataOf(
+  name: string,
+  labels: Metadata['labels'],
+  annotations: Metadata['annotations'],
+  finalizers: Metadata['finalizers'],
+): Metadata {
+  const l = labels !== undefined;
+  const a = annotations !== undefined;
+  const f = finalizers !== undefined;
+  if (l && a && f) return { name, labels, annotations, finalizers };
+  if (l && a) return { name, labels, annotations };
+  if (l && f) return { name, labels, finalizers };
+  if (a && f) return { name, annotations, finalizers };
+  if (l) return { name, labels };
+  if (a) return { name, annotations };
+  if (f) return { name, finalizers };
+  return { name };
+}
+
+function destinationOf(name: string, server: string, namespace: string | undefined): Destination {
+  return namespace !== undefined ? { name, server, namespace } : { name, server };
+}
+
+function specOf(
+  project: string,
+  source: Spec['source'],
+  destination: Destination,
+  syncPolicy: Spec['syncPolicy'],
+  ignoreDifferences: Spec['ignoreDifferences'],
+): Spec {
+  if (syncPolicy !== undefined && ignoreDifferences !== undefined)
+    return { project, source, destination, syncPolicy, ignoreDifferences };
+  if (syncPolicy !== undefined) return { project, source, destination, syncPolicy };
+  if (ignoreDifferences !== undefined) return { project, source, destination, ignoreDifferences };
+  return { project, source, destination };
 }

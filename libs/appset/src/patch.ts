@@ -38,11 +38,13 @@ export function applyTemplatePatch(app: JsonObject, patchText: string): JsonObje
     throw new Error('invalid templatePatch: expected a map (merge patch) or a list (JSON patch)');
   if (!isObject(result))
     throw new Error('invalid templatePatch: the patched Application is not an object');
-  // Prevent changes to the project (as Argo CD does).
+  // Prevent changes to the project (as Argo CD does). `app` is not modified: a spec the patch did
+  // not touch is still app's own (possibly frozen) one, whose project is already right.
   const origSpec = app.spec;
   const newSpec = result.spec;
   if (isObject(origSpec)) {
     if (!isObject(newSpec)) result.spec = { project: origSpec.project ?? '' };
+    else if (newSpec === origSpec) return result;
     else if (origSpec.project === undefined) delete newSpec.project;
     else newSpec.project = origSpec.project;
   }

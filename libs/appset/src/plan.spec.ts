@@ -89,3 +89,50 @@ describe('planChanges', () => {
     expect(hashes.size).toBe(variants.length + 1);
   });
 });
+
+describe('planChanges with repeated names', () => {
+  it('plans each name once: the first generated and the first existing entry count', () => {
+    const plan = planChanges(
+      [
+        { name: 'same', specHash: applicationSpecHash(app('same')) },
+        { name: 'same', specHash: 'stale duplicate' },
+        { name: 'gone', specHash: 'x' },
+        { name: 'gone', specHash: 'y' },
+        { name: 'changed', specHash: 'old' },
+      ],
+      [
+        app('fresh'),
+        app('same'),
+        app('fresh'),
+        app('same', 'other'),
+        app('changed'),
+        app('changed'),
+      ],
+    );
+    expect(plan).toEqual({
+      create: ['fresh'],
+      update: ['changed'],
+      delete: ['gone'],
+      unchanged: ['same'],
+    });
+  });
+});
+
+describe('applicationSpecHash', () => {
+  it('is the sha256 of the JSON of labels, annotations, finalizers and spec', async () => {
+    const { createHash } = await import('node:crypto');
+    const { sharedConstant } = await import('../../generators/src/index.js');
+    const a = app('a');
+    a.metadata.labels = { team: 'x' };
+    a.spec.syncPolicy = sharedConstant({ automated: { prune: true }, syncOptions: ['x=y'] });
+    const plain = JSON.parse(JSON.stringify(a)) as GeneratedApplication;
+    const m = a.metadata;
+    const want = createHash('sha256')
+      .update(JSON.stringify([m.labels, m.annotations, m.finalizers, a.spec]))
+      .digest('hex');
+    expect(applicationSpecHash(a)).toBe(want);
+    // Shared constants or plain copies: equal content, equal hash.
+    expect(applicationSpecHash(plain)).toBe(want);
+    expect(applicationSpecHash({ ...a, metadata: { ...m, name: 'other' } })).toBe(want);
+  });
+});

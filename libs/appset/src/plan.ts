@@ -1,4 +1,5 @@
 import { hash } from 'node:crypto';
+import { stringifyJson } from './json.js';
 import type { ApplicationsSyncPolicy, GeneratedApplication } from './types.js';
 
 /**
@@ -9,11 +10,13 @@ import type { ApplicationsSyncPolicy, GeneratedApplication } from './types.js';
  * Generated Applications come out of one deterministic rendering path, so their key order is a
  * function of the template: plain JSON is a stable encoding here and ~10x cheaper than a
  * key-sorting one (100,000 Applications are re-hashed on every evaluation). A template edit that
- * only reorders keys yields one harmless rewrite with equal content.
+ * only reorders keys yields one harmless rewrite with equal content. The JSON is written by
+ * {@link stringifyJson}, which gives the same text as `JSON.stringify` without serialising the
+ * template's constant parts again for every Application.
  */
 export function applicationSpecHash(app: GeneratedApplication): string {
   const m = app.metadata;
-  return hash('sha256', JSON.stringify([m.labels, m.annotations, m.finalizers, app.spec]));
+  return hash('sha256', stringifyJson([m.labels, m.annotations, m.finalizers, app.spec]));
 }
 
 export interface ChangePlan {
@@ -52,22 +55,30 @@ export function planChanges(
   const allowUpdate = policy === 'sync' || policy === 'create-update';
   const allowDelete = (policy === 'sync' || policy === 'create-delete') && !opts.skipDelete;
   const keep = new Set(opts.keep ?? []);
-  const existing = new Map<string, string>();
-  for (const c of current) if (!existing.has(c.name)) existing.set(c.name, c.specHash);
+  // Name → position in `current` of its first entry; `wanted[i]`: that entry is still generated.
+  const existing = new Map<string, number>();
+  for (let i = 0; i < current.length; i++)
+    if (!existing.has(current[i].name)) existing.set(current[i].name, i);
+  const wanted = new Uint8Array(current.length);
+  const created = new Set<string>();
 
   const plan: ChangePlan = { create: [], update: [], delete: [], unchanged: [] };
-  const wanted = new Set<string>();
   for (const app of generated) {
     const name = app.metadata.name;
-    if (wanted.has(name)) continue;
-    wanted.add(name);
-    const hash = existing.get(name);
-    if (hash === undefined) plan.create.push(name);
-    else if (hash !== applicationSpecHash(app) && allowUpdate) plan.update.push(name);
+    const i = existing.get(name);
+    if (i === undefined) {
+      if (created.has(name)) continue;
+      created.add(name);
+      plan.create.push(name);
+      continue;
+    }
+    if (wanted[i]) continue;
+    wanted[i] = 1;
+    if (current[i].specHash !== applicationSpecHash(app) && allowUpdate) plan.update.push(name);
     else plan.unchanged.push(name);
   }
-  for (const name of existing.keys()) {
-    if (wanted.has(name)) continue;
+  for (const [name, i] of existing) {
+    if (wanted[i]) continue;
     if (allowDelete && !keep.has(name)) plan.delete.push(name);
     else plan.unchanged.push(name);
   }

@@ -188,6 +188,10 @@ export interface GenerationError {
 }
 
 export interface GenerateApplicationsResult {
+  /**
+   * Read-only: what comes from constant parts of the template (e.g. a `syncPolicy` without `{{ }}`,
+   * the default finalizer list) is one frozen object shared by every Application.
+   */
   applications: GeneratedApplication[];
   errors: GenerationError[];
   /**

@@ -16,14 +16,15 @@ export function applicationNameError(name: string): string | undefined {
 
 /** Lookup of the hub's clusters by name and by server URL. */
 export class ClusterIndex {
-  private readonly byName = new Map<string, ClusterInfo[]>();
+  private readonly byName = new Map<string, ClusterInfo>();
+  /** How many clusters share a name, for the names that more than one has. */
+  private readonly sharedNames = new Map<string, number>();
   private readonly byServer = new Map<string, ClusterInfo>();
 
   constructor(clusters: readonly ClusterInfo[]) {
     for (const c of clusters) {
-      const list = this.byName.get(c.name);
-      if (list) list.push(c);
-      else this.byName.set(c.name, [c]);
+      if (!this.byName.has(c.name)) this.byName.set(c.name, c);
+      else this.sharedNames.set(c.name, (this.sharedNames.get(c.name) ?? 1) + 1);
       if (!this.byServer.has(c.server)) this.byServer.set(c.server, c);
     }
   }
@@ -37,14 +38,32 @@ export class ClusterIndex {
     if (name !== '') {
       const found = this.byName.get(name);
       if (!found) return `application references destination cluster ${name} which does not exist`;
-      if (found.length > 1)
-        return `unable to find destination server: there are ${found.length} clusters with the same name: ${name}`;
-      return found[0];
+      const count = this.sharedNames.get(name);
+      if (count !== undefined)
+        return `unable to find destination server: there are ${count} clusters with the same name: ${name}`;
+      return found;
     }
     if (server !== '')
       return this.byServer.get(server) ?? `cluster '${server}' has not been configured`;
     return 'application destination spec is invalid: neither server nor name is set';
   }
+}
+
+const VALID_KEYS_MAX = 4096;
+const validKeys = new Set<string>();
+
+/**
+ * `qualifiedNameErrors`, remembering the keys found valid: label and annotation keys mostly come
+ * from the template, so every Application of an ApplicationSet repeats the same few.
+ */
+export function keyErrors(key: string): readonly string[] {
+  if (validKeys.has(key)) return [];
+  const errs = qualifiedNameErrors(key);
+  if (errs.length === 0) {
+    if (validKeys.size >= VALID_KEYS_MAX) validKeys.clear();
+    validKeys.add(key);
+  }
+  return errs;
 }
 
 function mapErrors(
@@ -53,10 +72,12 @@ function mapErrors(
   out: string[],
 ): void {
   if (!map) return;
-  for (const [k, v] of Object.entries(map)) {
-    const errs = qualifiedNameErrors(k);
+  for (const k of Object.keys(map)) {
+    const errs = keyErrors(k);
     if (errs.length > 0) out.push(`invalid ${kind} key ${JSON.stringify(k)}: ${errs.join('; ')}`);
-    if (kind === 'label' && (v.length > 63 || !LABEL_VALUE.test(v)))
+    if (kind !== 'label') continue;
+    const v = map[k];
+    if (v.length > 63 || !LABEL_VALUE.test(v))
       out.push(
         `invalid label value ${JSON.stringify(v)} for ${k}: must be 63 characters or less and consist of alphanumeric characters, '-', '_' or '.', starting and ending with an alphanumeric character`,
       );

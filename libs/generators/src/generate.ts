@@ -173,12 +173,13 @@ async function matrixParams(entry: GeneratorSpec, rt: Runtime, path: string): Pr
   const childPath = (i: number) => `${path}.generators[${i}]`;
   let res = await runEntry(children[0], rt, childPath(0));
   for (let i = 1; i < children.length; i++) {
-    const child = new InterpolatedChild(children[i], rt, childPath(i));
+    const where = childPath(i);
+    const child = new InterpolatedChild(children[i], rt, where);
     const next: ParamSet[] = [];
     for (const prev of res) {
       const curr = await child.params(prev);
       checkParamLimit(rt, next.length + curr.length, path);
-      for (const c of curr) next.push(combineMatrix(prev, c, rt, childPath(i)));
+      for (const c of curr) next.push(combineMatrix(prev, c, rt, where));
     }
     res = next;
   }

@@ -26,8 +26,10 @@ export {
   missingKeyFromOptions,
   renderTree,
   type CompiledTree,
+  type CompileOptions,
   type RenderMode,
 } from './render.js';
+export { sharedConstant, sharedConstantJson } from './shared.js';
 export { isGoEmpty, mergoMerge } from './mergo.js';
 export { sanitizeName, goSprintV } from './go.js';
 export { goPathMatch, gitPathspecMatch, compileDoublestar, BadPatternError } from './glob.js';

@@ -1,5 +1,13 @@
-import { renderFastTemplate, renderGoTemplate } from '../../templating/src/index.js';
+import {
+  executeGoTemplate,
+  parseGoTemplate,
+  renderFastTemplate,
+  renderGoTemplate,
+  type ExecuteOptions,
+  type ParsedTemplate,
+} from '../../templating/src/index.js';
 import { goSprintV } from './go.js';
+import { sharedConstant } from './shared.js';
 import type { ParamSet } from './types.js';
 
 /** How strings are templated: Argo's `spec.goTemplate` / `spec.goTemplateOptions`. */
@@ -83,10 +91,12 @@ const FAST_TEMPLATED = /\{\{.*\}\}/;
 export class Renderer {
   readonly goTemplate: boolean;
   private readonly missingKey: MissingKey;
+  private readonly execOptions: ExecuteOptions;
 
   constructor(mode: RenderMode) {
     this.goTemplate = mode.goTemplate;
     this.missingKey = missingKeyFromOptions(mode.goTemplateOptions);
+    this.execOptions = { missingKey: this.missingKey };
   }
 
   /** Argo's `Render.Replace`. Throws the templating library's error on failure. */
@@ -96,38 +106,99 @@ export class Renderer {
     if (!FAST_TEMPLATED.test(text)) return text;
     return renderFastTemplate(text, fastParams(params));
   }
+
+  /** {@link render} for a compiled string; a Go template is parsed once and kept on the node. */
+  renderNode(node: StrNode, params: ParamSet): string {
+    if (!this.goTemplate) return this.render(node.text, params);
+    let t = node.parsed;
+    if (t === undefined) {
+      try {
+        t = parseGoTemplate(node.text);
+      } catch {
+        t = null;
+      }
+      node.parsed = t;
+    }
+    // A template that does not parse: render() throws its (cached) parse error.
+    if (t === null) return this.render(node.text, params);
+    return executeGoTemplate(t, params, this.execOptions);
+  }
+}
+
+/** A string of a compiled tree that contains `{{`. */
+export interface StrNode {
+  k: 'str';
+  text: string;
+  path: string;
+  /** The Go template, parsed on first use in goTemplate mode (null: it does not parse). */
+  parsed?: ParsedTemplate | null;
 }
 
 /** A JSON-like tree prepared for repeated rendering: only strings containing `{{` are templated. */
 export type CompiledTree =
-  | { k: 'const'; v: unknown }
-  | { k: 'str'; text: string; path: string }
-  | { k: 'arr'; items: CompiledTree[] }
-  | { k: 'obj'; entries: { key: string; templatedKey: boolean; node: CompiledTree }[] };
+  | { k: 'const'; v: unknown; shared?: boolean }
+  | StrNode
+  | { k: 'arr'; items: CompiledTree[]; built?: BuiltTree | null }
+  | {
+      k: 'obj';
+      entries: { key: string; templatedKey: boolean; node: CompiledTree }[];
+      built?: BuiltTree | null;
+    };
+
+export interface CompileOptions {
+  /**
+   * Render constant objects and arrays as one deep-frozen copy shared by every result (see
+   * {@link sharedConstant}) instead of a fresh copy each time.
+   */
+  shareConstants?: boolean;
+}
 
 function isPlainObject(v: unknown): v is Record<string, unknown> {
   return typeof v === 'object' && v !== null && !Array.isArray(v);
 }
 
 /** Compiles a tree once; `path` is used to name the field in rendering errors. */
-export function compileTree(tree: unknown, path = ''): CompiledTree {
+export function compileTree(tree: unknown, path = '', opts: CompileOptions = {}): CompiledTree {
+  const compiled = compileNode(tree, path);
+  return opts.shareConstants ? shareConstants(compiled) : compiled;
+}
+
+function compileNode(tree: unknown, path: string): CompiledTree {
   if (typeof tree === 'string')
     return tree.includes('{{') ? { k: 'str', text: tree, path } : { k: 'const', v: tree };
   if (Array.isArray(tree)) {
-    const items = tree.map((v, i) => compileTree(v, `${path}[${i}]`));
+    const items = tree.map((v, i) => compileNode(v, `${path}[${i}]`));
     return items.every((n) => n.k === 'const') ? { k: 'const', v: tree } : { k: 'arr', items };
   }
   if (isPlainObject(tree)) {
     const entries = Object.entries(tree).map(([key, v]) => ({
       key,
       templatedKey: key.includes('{{'),
-      node: compileTree(v, path ? `${path}.${key}` : key),
+      node: compileNode(v, path ? `${path}.${key}` : key),
     }));
     return entries.every((e) => !e.templatedKey && e.node.k === 'const')
       ? { k: 'const', v: tree }
       : { k: 'obj', entries };
   }
   return { k: 'const', v: tree };
+}
+
+function shareConstants(node: CompiledTree): CompiledTree {
+  switch (node.k) {
+    case 'const':
+      return typeof node.v === 'object' && node.v !== null
+        ? { k: 'const', v: sharedConstant(node.v), shared: true }
+        : node;
+    case 'str':
+      return node;
+    case 'arr':
+      return { k: 'arr', items: node.items.map(shareConstants) };
+    case 'obj':
+      return {
+        k: 'obj',
+        entries: node.entries.map((e) => ({ ...e, node: shareConstants(e.node) })),
+      };
+  }
 }
 
 /** Whether rendering can change anything. */
@@ -160,24 +231,39 @@ export class TreeRenderError extends Error {
 }
 
 /**
- * Renders a compiled tree with one param set. The result is always a fresh object tree (constant
- * parts are copied), so callers may mutate it.
+ * Renders a compiled tree with one param set. The result is a fresh object tree (constant parts
+ * are copied), so callers may mutate it; except, when compiled with `shareConstants`, its constant
+ * objects and arrays, which are shared and frozen.
  */
 export function renderTree(tree: CompiledTree, params: ParamSet, renderer: Renderer): unknown {
+  if (tree.k === 'obj' || tree.k === 'arr') {
+    if (tree.built === undefined) tree.built = buildTree(tree);
+    if (tree.built) return tree.built(params, renderer, renderStr, renderNode, cloneJson);
+  }
+  return renderNode(tree, params, renderer);
+}
+
+/** What {@link renderTree} does for one node, without {@link buildTree}'s functions. */
+function renderNode(tree: CompiledTree, params: ParamSet, renderer: Renderer): unknown {
   switch (tree.k) {
     case 'const':
-      return typeof tree.v === 'object' && tree.v !== null ? cloneJson(tree.v) : tree.v;
+      return tree.shared || typeof tree.v !== 'object' || tree.v === null
+        ? tree.v
+        : cloneJson(tree.v);
     case 'str':
-      try {
-        return renderer.render(tree.text, params);
-      } catch (e) {
-        throw new TreeRenderError(tree.path, e);
-      }
-    case 'arr':
-      return tree.items.map((n) => renderTree(n, params, renderer));
+      return renderStr(tree, params, renderer);
+    case 'arr': {
+      // No closure here: it would make every call allocate a context for params and renderer.
+      const items = tree.items;
+      const out = new Array<unknown>(items.length);
+      for (let i = 0; i < items.length; i++) out[i] = renderNode(items[i], params, renderer);
+      return out;
+    }
     case 'obj': {
       const out: Record<string, unknown> = {};
-      for (const e of tree.entries) {
+      const entries = tree.entries;
+      for (let i = 0; i < entries.length; i++) {
+        const e = entries[i];
         let key = e.key;
         if (e.templatedKey) {
           try {
@@ -186,9 +272,88 @@ export function renderTree(tree: CompiledTree, params: ParamSet, renderer: Rende
             throw new TreeRenderError(e.key, err);
           }
         }
-        out[key] = renderTree(e.node, params, renderer);
+        out[key] = renderNode(e.node, params, renderer);
       }
       return out;
     }
+  }
+}
+
+function renderStr(node: StrNode, params: ParamSet, renderer: Renderer): string {
+  try {
+    return renderer.renderNode(node, params);
+  } catch (e) {
+    throw new TreeRenderError(node.path, e);
+  }
+}
+
+type RenderStr = typeof renderStr;
+type RenderNode = typeof renderNode;
+type Clone = typeof cloneJson;
+
+/** A compiled tree turned into one function (see {@link buildTree}). */
+export type BuiltTree = (
+  params: ParamSet,
+  renderer: Renderer,
+  s: RenderStr,
+  g: RenderNode,
+  k: Clone,
+) => unknown;
+
+const MAX_BUILT_DEPTH = 32;
+const MAX_BUILT_NODES = 2_000;
+
+/**
+ * Turns a compiled tree into a function that renders it with object and array literals: `{"a":
+ * s(n[0], p, r), "b": c[0]}`. Rendering then builds each object in one step, with V8's allocation
+ * sites, instead of adding properties one by one through a store every shape goes through (and
+ * V8 can allocate the objects that outlive a generation run directly where long-lived objects
+ * go). The generated code contains nothing but the tree's keys, as JSON string literals; strings
+ * are rendered, constants copied and anything unusual (templated or `__proto__` keys, very deep or
+ * large trees) rendered by the same functions as without it. Null when code generation is not
+ * available.
+ */
+export function buildTree(tree: CompiledTree): BuiltTree | null {
+  const consts: unknown[] = [];
+  const nodes: CompiledTree[] = [];
+  let count = 0;
+  const generic = (n: CompiledTree): string => {
+    nodes.push(n);
+    return `g(n[${nodes.length - 1}], p, r)`;
+  };
+  const expr = (n: CompiledTree, depth: number): string => {
+    count++;
+    switch (n.k) {
+      case 'const':
+        consts.push(n.v);
+        return n.shared || typeof n.v !== 'object' || n.v === null
+          ? `c[${consts.length - 1}]`
+          : `k(c[${consts.length - 1}])`;
+      case 'str':
+        nodes.push(n);
+        return `s(n[${nodes.length - 1}], p, r)`;
+      case 'arr':
+        if (depth >= MAX_BUILT_DEPTH) return generic(n);
+        return `[${n.items.map((i) => expr(i, depth + 1)).join(', ')}]`;
+      case 'obj':
+        if (
+          depth >= MAX_BUILT_DEPTH ||
+          n.entries.some((e) => e.templatedKey || e.key === '__proto__')
+        )
+          return generic(n);
+        return `{${n.entries.map((e) => `${JSON.stringify(e.key)}: ${expr(e.node, depth + 1)}`).join(', ')}}`;
+    }
+  };
+  const body = expr(tree, 0);
+  if (count > MAX_BUILT_NODES) return null;
+  try {
+    // eslint-disable-next-line @typescript-eslint/no-implied-eval -- see above: keys only, as JSON literals
+    const make = new Function('c', 'n', `"use strict"; return (p, r, s, g, k) => (${body});`) as (
+      c: unknown[],
+      n: CompiledTree[],
+    ) => BuiltTree;
+    return make(consts, nodes);
+  } catch {
+    return null;
   }
 }

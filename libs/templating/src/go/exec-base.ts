@@ -11,6 +11,7 @@ import type {
   PipeNode,
   VariableNode,
 } from './nodes.js';
+import type { FastPlan } from './fast.js';
 import { nodeString } from './nodes.js';
 import { columnOf, lineOf, type TreeSet } from './parser.js';
 import { quote } from './strconv.js';
@@ -45,6 +46,9 @@ export const defaultLimits: TemplateLimits = {
 
 /** A parsed template (with the templates it defines), ready to be executed many times. */
 export class ParsedTemplate {
+  /** {@link compileFast}'s plan for the root template, once computed (null: not applicable). */
+  fast: FastPlan | null | undefined = undefined;
+
   constructor(
     readonly name: string,
     readonly text: string,

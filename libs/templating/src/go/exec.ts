@@ -17,6 +17,7 @@ import type {
 import { nodeString } from './nodes.js';
 import { isEmptyTree, parseTemplate, type TreeSet } from './parser.js';
 import { fail } from './funcs.js';
+import { compileFast, runFast } from './fast.js';
 import {
   BREAK,
   CONTINUE,
@@ -464,8 +465,27 @@ export class ExecState extends ExecBase {
   }
 }
 
-/** Execute a parsed template against data. */
+/**
+ * Execute a parsed template against data: templates that only print strings found in maps take
+ * {@link runFast}'s shortcut; everything else (and anything the shortcut cannot decide) runs the
+ * full executor.
+ */
 export function execute(
+  t: ParsedTemplate,
+  data: unknown,
+  missingKey: MissingKey,
+  limits: TemplateLimits,
+): string {
+  if (t.fast === undefined) t.fast = compileFast(t.trees.get(t.name)?.root, t.funcs);
+  if (t.fast && t.fast.steps <= limits.maxSteps) {
+    const out = runFast(t.fast, data);
+    if (out !== undefined && out.length <= limits.maxOutputBytes) return out;
+  }
+  return executeFull(t, data, missingKey, limits);
+}
+
+/** The full Go text/template executor (what {@link execute} falls back to). */
+export function executeFull(
   t: ParsedTemplate,
   data: unknown,
   missingKey: MissingKey,
