@@ -415,7 +415,7 @@ function parseCsr(csrPem: unknown): Promise<{ info: CsrInfo; csr: x509.Pkcs10Cer
     p = parseCsrNow(csrPem);
     parsedCsrs.set(csrPem, p);
     if (parsedCsrs.size > 64) parsedCsrs.delete(parsedCsrs.keys().next().value!);
-    p.catch(() => parsedCsrs.delete(csrPem as string));
+    p.catch(() => parsedCsrs.delete(csrPem));
   }
   return p;
 }
