@@ -49,7 +49,7 @@ export interface Evaluation {
   /** The stored form of each application to create or update, by name. */
   rows: Map<string, GeneratedRow>;
   /** The applications the ApplicationSet owned when it was evaluated. */
-  owned: { id: string; name: string; specHash: string }[];
+  owned: { name: string; specHash: string }[];
 }
 
 /** Names listed in an audit record of one evaluation (the counts are always complete). */
@@ -67,6 +67,10 @@ const AUDIT_NAMES = 100;
 export class AppSetEvaluator {
   private readonly log = new Logger('AppSetEvaluator');
   private readonly reader: CachedTreeReader;
+  private readonly owned = new Map<
+    string,
+    { stamp: string; list: { name: string; specHash: string }[] }
+  >();
 
   constructor(
     private readonly ds: DataSource,
@@ -92,6 +96,7 @@ export class AppSetEvaluator {
     confirmed: string[] = [],
     watch = new Stopwatch(),
     inventory?: ClusterInfo[],
+    ownedStamp?: string,
   ): Promise<Evaluation> {
     const clusters = inventory ?? (await this.inventory());
     const clusterByName = new Map(clusters.map((c) => [c.name, c]));
@@ -108,7 +113,7 @@ export class AppSetEvaluator {
 
     // Names that belong to someone else are not taken over (only names it does not own yet can
     // be someone else's: on a re-evaluation that is usually none).
-    const owned = appSetId ? await this.apps.ownedBy(appSetId) : [];
+    const owned = appSetId ? await this.ownedBy(appSetId, ownedStamp) : [];
     const ownedNames = new Set(owned.map((o) => o.name));
     const taken = await this.apps.takenByOthers(
       result.applications.map((a) => a.metadata.name).filter((n) => !ownedNames.has(n)),
@@ -227,15 +232,22 @@ export class AppSetEvaluator {
     const watch = new Stopwatch();
     // Nothing it reads changed since the last evaluation: nothing to do.
     const inventory = await this.inventory();
-    const fingerprint = await this.fingerprint(entity, inventory);
+    const { fingerprint, ownedStamp } = await this.fingerprint(entity, inventory);
     watch.lap('fingerprint');
     if (fingerprint === entity.status.fingerprint) {
       this.metrics.appsetEvaluations.inc({ outcome: 'skipped' });
       return this.finish(item, lease, () => Promise.resolve());
     }
     this.metrics.appsetEvaluations.inc({ outcome: 'evaluated' });
-    const ev = await this.preview(appset, entity.id, entity.deletionConfirmed, watch, inventory);
-    const owned = new Map(ev.owned.map((o) => [o.name, o]));
+    const ev = await this.preview(
+      appset,
+      entity.id,
+      entity.deletionConfirmed,
+      watch,
+      inventory,
+      ownedStamp,
+    );
+    const ownedCount = ev.owned.length;
     const preserve = appset.spec.syncPolicy.preserveResourcesOnDeletion;
     const { create, update, delete: del } = ev.plan;
     const changed = create.length + update.length + del.length;
@@ -246,7 +258,8 @@ export class AppSetEvaluator {
         entity.id,
         create.map((n) => ev.rows.get(n)!),
       );
-      const updated = update.map((n) => ({ ...ev.rows.get(n)!, id: owned.get(n)!.id }));
+      const ids = await this.apps.idsByName(tx, entity.id, [...update, ...del]);
+      const updated = update.map((n) => ({ ...ev.rows.get(n)!, id: ids.get(n)! }));
       await this.apps.updateGenerated(tx, updated);
       await this.queue.apps(
         { ids: [...created, ...updated.map((u) => u.id)] },
@@ -255,7 +268,7 @@ export class AppSetEvaluator {
       );
       const removedFrom = await this.apps.deleteWithNotes(
         tx,
-        del.map((n) => owned.get(n)!.id),
+        del.map((n) => ids.get(n)!),
         !preserve,
       );
       await this.dispatch.notify(removedFrom, tx);
@@ -290,11 +303,11 @@ export class AppSetEvaluator {
             generated: ev.complete,
             upToDate: ev.errors.length === 0 && ev.pendingDeletion.length === 0,
             pending: ev.pendingDeletion,
-            total: owned.size,
+            total: ownedCount,
           }),
           applicationErrors: ev.errors.slice(0, 1000),
           pendingDeletion: ev.pendingDeletion,
-          applications: owned.size + create.length - del.length,
+          applications: ownedCount + create.length - del.length,
           // Recorded only when the evaluation changed nothing: its own writes change the
           // owned-apps part of the inputs, so the evaluation after a change runs once more and
           // then settles. Errors may clear without any input changing (a project or a
@@ -313,6 +326,7 @@ export class AppSetEvaluator {
     });
     end({ changed: String(changed > 0) });
     watch.lap('write');
+    if (changed > 0) await this.rememberOwned(entity.id, ev).catch(() => undefined);
     this.log.debug(`${entity.name}: evaluated (ms: ${watch.toString()})`);
     if (changed) {
       this.log.log(
@@ -354,15 +368,49 @@ export class AppSetEvaluator {
    * Hash of everything an evaluation reads: the document, the inventory, the refs of the
    * repositories its generators read (local clone, no fetch) and the applications it owns.
    */
+  /**
+   * The applications an ApplicationSet owns (name, spec hash). The last list read is kept per
+   * ApplicationSet with the stamp of what it owned then (count and last change): while the stamp
+   * is the same, so is the list, and 100,000 rows are not read again.
+   */
+  private async ownedBy(
+    appSetId: string,
+    stamp: string | undefined,
+  ): Promise<{ name: string; specHash: string }[]> {
+    const hit = this.owned.get(appSetId);
+    if (stamp && hit?.stamp === stamp) return hit.list;
+    const list = await this.apps.ownedBy(appSetId);
+    if (stamp) {
+      this.owned.set(appSetId, { stamp, list });
+      if (this.owned.size > 64) this.owned.delete(this.owned.keys().next().value!);
+    }
+    return list;
+  }
+
+  /** After its writes: what the ApplicationSet owns now, and the stamp that goes with it. */
+  private async rememberOwned(appSetId: string, ev: Evaluation): Promise<void> {
+    const gone = new Set(ev.plan.delete);
+    const list = ev.owned
+      .filter((o) => !gone.has(o.name))
+      .map((o) =>
+        ev.rows.has(o.name) ? { name: o.name, specHash: ev.rows.get(o.name)!.specHash } : o,
+      );
+    for (const name of ev.plan.create) list.push({ name, specHash: ev.rows.get(name)!.specHash });
+    const s = await this.apps.ownedSummary(appSetId);
+    if (s.count !== list.length) return; // someone else changed it meanwhile: read it next time
+    this.owned.set(appSetId, { stamp: `${s.count}|${s.lastUpdate?.toISOString() ?? ''}`, list });
+  }
+
   private async fingerprint(
     entity: ApplicationSetEntity,
     inventory: ClusterInfo[],
-  ): Promise<string> {
+  ): Promise<{ fingerprint: string; ownedStamp: string }> {
     const repos = entity.repos.includes('*') ? await this.git.knownRepositories() : entity.repos;
     const repositories: Record<string, Record<string, string> | null> = {};
     for (const url of repos) repositories[url] = await this.git.cache.refs(url).catch(() => null);
     const owned = await this.apps.ownedSummary(entity.id);
-    return evaluationFingerprint({
+    const ownedStamp = `${owned.count}|${owned.lastUpdate?.toISOString() ?? ''}`;
+    const fingerprint = evaluationFingerprint({
       document: entity.document,
       clusters: inventory,
       repositories,
@@ -374,6 +422,7 @@ export class AppSetEvaluator {
         version: entity.specVersion,
       },
     });
+    return { fingerprint, ownedStamp };
   }
 }
 

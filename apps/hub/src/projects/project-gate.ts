@@ -19,36 +19,31 @@ export interface GateRequest {
  * over a few bundles and clusters checks each combination once.
  */
 export class ProjectGate {
-  private readonly memo = new Map<string, string[]>();
-  /** Each labels object serialised once (a cluster's labels are one object per inventory read). */
-  private readonly labelKeys = new WeakMap<object, string>();
+  /** project → repository → namespace → bundle → cluster (by object) → reasons. */
+  private readonly memo = new Map<
+    string,
+    Map<string, Map<string, Map<string, Map<object, string[]>>>>
+  >();
 
   constructor(private readonly policies: ReadonlyMap<string, ProjectPolicy>) {}
 
+  /**
+   * The reasons for refusal (empty: allowed). Remembered per distinct request; clusters are told
+   * apart by object (callers pass the objects of one inventory read), so no key is built.
+   */
   check(r: GateRequest): string[] {
-    const key = [
-      r.project,
-      r.repoURL ?? '',
-      r.cluster?.name ?? '',
-      r.cluster ? this.labelsKey(r.cluster.labels) : '',
-      r.namespace,
-      r.bundle?.hash ?? '',
-    ].join('\u0000');
-    let out = this.memo.get(key);
+    const byRepo = level(this.memo, r.project);
+    const byNamespace = level(byRepo, r.repoURL ?? '');
+    const byBundle = level(byNamespace, r.namespace);
+    let byCluster = byBundle.get(r.bundle?.hash ?? '');
+    if (!byCluster) byBundle.set(r.bundle?.hash ?? '', (byCluster = new Map()));
+    const clusterKey = r.cluster ?? NO_CLUSTER;
+    let out = byCluster.get(clusterKey);
     if (!out) {
       out = this.evaluate(r);
-      this.memo.set(key, out);
+      byCluster.set(clusterKey, out);
     }
     return out;
-  }
-
-  private labelsKey(labels: Record<string, string>): string {
-    let k = this.labelKeys.get(labels);
-    if (k === undefined) {
-      k = JSON.stringify(labels);
-      this.labelKeys.set(labels, k);
-    }
-    return k;
   }
 
   private evaluate(r: GateRequest): string[] {
@@ -62,4 +57,12 @@ export class ProjectGate {
     }
     return [...new Set(out)];
   }
+}
+
+const NO_CLUSTER = {};
+
+function level<V>(m: Map<string, Map<string, V>>, k: string): Map<string, V> {
+  let next = m.get(k);
+  if (!next) m.set(k, (next = new Map()));
+  return next;
 }
