@@ -21,6 +21,7 @@
  *   npm run bench:agents
  */
 import { fork, type ChildProcess } from 'node:child_process';
+import { appendFileSync } from 'node:fs';
 import { chmod, mkdtemp, rm } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { dirname, join } from 'node:path';
@@ -223,7 +224,15 @@ async function main(): Promise<void> {
   try {
     [pgServer, repo] = await Promise.all([
       freePort().then((port) =>
-        startEmbeddedPostgres({ dir: join(work, 'pg'), port, persistent: false }),
+        startEmbeddedPostgres({
+          dir: join(work, 'pg'),
+          port,
+          persistent: false,
+          // AXLE_BENCH_PG_LOG=file: PostgreSQL's log (with statements slower than 100 ms).
+          ...(process.env.AXLE_BENCH_PG_LOG
+            ? { log: (l: string) => appendFileSync(process.env.AXLE_BENCH_PG_LOG!, `${l}\n`) }
+            : {}),
+        }),
       ),
       TestRepo.create('axle-bench-agents-repo-'),
     ]);
@@ -247,6 +256,10 @@ async function main(): Promise<void> {
     const base = hub.httpUrl;
     db = new pg.Client({ connectionString: pgServer.url });
     await db.connect();
+    if (process.env.AXLE_BENCH_PG_LOG) {
+      await db.query(`ALTER SYSTEM SET log_min_duration_statement = 100`);
+      await db.query(`SELECT pg_reload_conf()`);
+    }
     const count = async (sql: string, params: unknown[] = []) =>
       Number((await db!.query<{ n: string }>(sql, params)).rows[0].n);
 

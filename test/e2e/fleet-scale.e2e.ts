@@ -301,6 +301,62 @@ describe('fleet scale: batches, leases shared by replicas, bundles by hash', () 
     expect((await history(h, 'batch-b3')).map((e) => e.revision)).toEqual([sha1]);
   });
 
+  it('a commit reconciles only what it changes: directories it leaves alone move to it without a new generation', async () => {
+    const db = await createTestDatabase();
+    const h = await hub(db);
+    const reg = await api(h).post('/api/v1/clusters', { name: 'paths-east' });
+    await agentFor(h, 'paths-east', east, reg.body.agentToken);
+    const sha1 = await repo.commit({
+      'paths/a/cm.yaml': cm('path-a', { v: '1' }),
+      'paths/b/cm.yaml': cm('path-b', { v: '1' }),
+    });
+    for (const p of ['a', 'b']) {
+      expect(
+        (
+          await api(h).post('/api/v1/applications', {
+            name: `paths-${p}`,
+            source: { repoURL: repo.fileUrl, targetRevision: 'main', path: `paths/${p}` },
+            destination: { cluster: 'paths-east', namespace: `paths-${p}` },
+          })
+        ).status,
+      ).toBe(201);
+    }
+    const target = async (p: string) =>
+      (await api(h).get(`/api/v1/applications/paths-${p}`)).body.status.clusters[0];
+    for (const p of ['a', 'b'])
+      await waitFor(`paths-${p} applied`, async () => (await target(p))?.revision === sha1);
+    const generationB = (await target('b')).desiredGeneration;
+    const reconciled = async () =>
+      Number(
+        /^axle_apps_reconciled_total\{result="ok"\} (\d+)$/m.exec(
+          await (await fetch(`${h.httpUrl}/metrics`)).text(),
+        )?.[1] ?? 0,
+      );
+    const before = await reconciled();
+    // A commit that changes paths/a only (and a file elsewhere).
+    const sha2 = await repo.commit({
+      'paths/a/cm.yaml': cm('path-a', { v: '2' }),
+      'README.md': 'notes\n',
+    });
+    await api(h).post('/api/v1/webhooks/git', { repoURL: repo.fileUrl });
+    await waitFor('paths-a applied at the new commit', async () => {
+      const t = await target('a');
+      return t.revision === sha2 && t.sync === 'Synced';
+    });
+    await waitFor('paths-b shown at the new commit', async () => {
+      const app = (await api(h).get('/api/v1/applications/paths-b')).body;
+      return app.status.revision === sha2 && app.status.clusters[0].revision === sha2;
+    });
+    const b = await target('b');
+    expect(b.desiredGeneration).toBe(generationB); // nothing new was sent for it
+    expect((await reconciled()) - before).toBe(1); // paths-b was not even reconciled
+    expect(b.desiredRevision).toBe(sha2);
+    expect((await history(h, 'paths-b')).map((e) => e.revision)).toEqual([sha1]);
+    expect((await history(h, 'paths-a')).map((e) => e.revision)).toEqual([sha2, sha1]);
+    const live = await core(east).readNamespacedConfigMap({ name: 'path-a', namespace: 'paths-a' });
+    expect(live.data).toEqual({ v: '2' });
+  });
+
   it('sends a bundle the agent already holds by its hash: no bundle bytes on the wire', async () => {
     const db = await createTestDatabase();
     const h = await hub(db);

@@ -34,6 +34,14 @@ describe('GitCache (real repositories over file://)', () => {
     await cacheDir.remove();
   });
 
+  it('lists the paths two commits differ in', async () => {
+    await cache.fetch(repo.fileUrl, { force: true });
+    expect(await cache.changedPaths(repo.fileUrl, first, second)).toEqual(['app/a.yaml']);
+    expect(await cache.changedPaths(repo.fileUrl, first, first)).toEqual([]);
+    expect(await cache.changedPaths(repo.fileUrl, first, second, 0)).toBeUndefined();
+    await expect(cache.changedPaths(repo.fileUrl, 'main', second)).rejects.toThrow(GitError);
+  });
+
   it('resolves branches, tags, HEAD and full SHAs', async () => {
     expect(await cache.resolve(repo.fileUrl, 'main')).toBe(second);
     expect(await cache.resolve(repo.fileUrl, 'HEAD')).toBe(second);

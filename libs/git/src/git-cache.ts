@@ -297,6 +297,30 @@ export class GitCache {
     return entries;
   }
 
+  /**
+   * Paths that differ between two commits (added, deleted, modified; renames as delete + add),
+   * or undefined when more than `limit` do (then treat everything as changed).
+   */
+  async changedPaths(
+    url: string,
+    from: string,
+    to: string,
+    limit = 10_000,
+  ): Promise<string[] | undefined> {
+    if (!SHA_RE.test(from) || !SHA_RE.test(to)) throw new GitError('changedPaths needs two commits');
+    const out = await this.git(this.repoDir(url)).raw([
+      'diff',
+      '--name-only',
+      '--no-renames',
+      '-z',
+      from,
+      to,
+      '--',
+    ]);
+    const paths = out.split('\0').filter(Boolean);
+    return paths.length > limit ? undefined : paths;
+  }
+
   /** A blob's content as text, read through the repository's long-lived `git cat-file --batch`. */
   async readBlob(url: string, oid: string): Promise<string> {
     return (await this.readBlobBytes(url, oid)).toString('utf8');

@@ -13,6 +13,8 @@ export interface AppForReconcile {
   renderedRevision: string | null;
   renderedBundleHash: string | null;
   renderedSpecVersion: number | null;
+  /** The tool of the last render (directory, kustomize, helm, plugin). */
+  renderedTool: string | null;
   conditions: AppCondition[];
 }
 
@@ -22,7 +24,7 @@ export interface ReconciledApp {
   specVersion: number;
   conditions: AppCondition[];
   /** Absent when the application failed: its last good render stays. */
-  rendered?: { revision: string; bundleHash: string };
+  rendered?: { revision: string; bundleHash: string; tool: string | null };
 }
 
 /** A generated application to insert or update (ApplicationSets). */
@@ -106,12 +108,13 @@ export class ApplicationsRepository {
           rendered_revision: string | null;
           rendered_bundle_hash: string | null;
           rendered_spec_version: number | null;
+          rendered_tool: string | null;
           conditions: AppCondition[];
         }[]
       >(
         `SELECT a.id, a.name, a.spec, a.spec_version, r.revision AS rendered_revision,
                 r.bundle_hash AS rendered_bundle_hash, r.spec_version AS rendered_spec_version,
-                coalesce(r.conditions, '[]') AS conditions
+                r.tool AS rendered_tool, coalesce(r.conditions, '[]') AS conditions
            FROM applications a LEFT JOIN app_renders r ON r.app_id = a.id
           WHERE a.id = ANY($1::uuid[])`,
         [part],
@@ -125,6 +128,7 @@ export class ApplicationsRepository {
           renderedRevision: r.rendered_revision,
           renderedBundleHash: r.rendered_bundle_hash,
           renderedSpecVersion: r.rendered_spec_version,
+          renderedTool: r.rendered_tool,
           conditions: r.conditions,
         });
       }
@@ -139,20 +143,23 @@ export class ApplicationsRepository {
   async saveReconciled(db: Db, rows: ReconciledApp[]): Promise<void> {
     for (const part of chunks(rows, 5000)) {
       await db.query(
-        `INSERT INTO app_renders (app_id, revision, bundle_hash, spec_version, conditions)
+        `INSERT INTO app_renders (app_id, revision, bundle_hash, spec_version, tool, conditions)
          SELECT a.id,
                 CASE WHEN r.ok AND a.spec_version = r.spec_version THEN r.revision END,
                 CASE WHEN r.ok AND a.spec_version = r.spec_version THEN r.bundle_hash END,
                 CASE WHEN r.ok AND a.spec_version = r.spec_version THEN r.spec_version END,
+                CASE WHEN r.ok AND a.spec_version = r.spec_version THEN r.tool END,
                 r.conditions
            FROM jsonb_to_recordset($1::jsonb)
-                  AS r(id uuid, spec_version integer, ok boolean, revision text, bundle_hash text, conditions jsonb)
+                  AS r(id uuid, spec_version integer, ok boolean, revision text, bundle_hash text,
+                       tool text, conditions jsonb)
            JOIN applications a ON a.id = r.id
          ON CONFLICT (app_id) DO UPDATE SET
            conditions = EXCLUDED.conditions,
            revision = coalesce(EXCLUDED.revision, app_renders.revision),
            bundle_hash = coalesce(EXCLUDED.bundle_hash, app_renders.bundle_hash),
-           spec_version = coalesce(EXCLUDED.spec_version, app_renders.spec_version)`,
+           spec_version = coalesce(EXCLUDED.spec_version, app_renders.spec_version),
+           tool = CASE WHEN EXCLUDED.revision IS NULL THEN app_renders.tool ELSE EXCLUDED.tool END`,
         [
           JSON.stringify(
             part.map((r) => ({
@@ -161,6 +168,7 @@ export class ApplicationsRepository {
               ok: r.rendered !== undefined,
               revision: r.rendered?.revision ?? null,
               bundle_hash: r.rendered?.bundleHash ?? null,
+              tool: r.rendered?.tool ?? null,
               conditions: r.conditions,
             })),
           ),

@@ -6,6 +6,7 @@ import { MetricsService } from '../metrics/metrics.service.js';
 import { CredentialsService } from '../repositories/credentials.service.js';
 import { WorkQueue } from '../work/work-queue.js';
 import { GitReposRepository } from './git-repos.repository.js';
+import { refMoves } from './ref-moves.js';
 
 const SHA_RE = /^[0-9a-f]{40}$/;
 
@@ -42,7 +43,10 @@ export class GitService implements OnModuleDestroy {
 
   /** Fetches `url` now; returns whether any branch or tag moved since the last fetch. */
   async refresh(url: string): Promise<boolean> {
-    const before = (await this.repos.refs([url])).get(url) ?? {};
+    // The refs last recorded, or (first record) those of this replica's clone: what its
+    // applications were rendered from.
+    const before =
+      (await this.repos.refs([url])).get(url) ?? (await this.cache.refs(url).catch(() => ({})));
     let refs: Record<string, string>;
     try {
       refs = await this.cache.fetch(url, { force: true });
@@ -52,17 +56,44 @@ export class GitService implements OnModuleDestroy {
       this.log.warn(message);
       return false;
     }
-    const moved = !sameRefs(before, refs);
+    const moves = refMoves(before, refs);
+    // What each move changed (one git diff per distinct pair of commits): applications whose
+    // rendered directory it does not touch only move their render to the new commit.
+    const diffs = new Map<string, string[] | undefined>();
+    for (const m of moves) {
+      if (!m.from || !m.to || diffs.has(`${m.from}..${m.to}`)) continue;
+      diffs.set(
+        `${m.from}..${m.to}`,
+        await this.cache.changedPaths(url, m.from, m.to).catch(() => undefined),
+      );
+    }
+    let moved = 0;
+    let marked = 0;
     await this.ds.transaction(async (tx) => {
       await this.repos.recordFetch(tx, url, refs);
-      if (moved) {
-        const reason = `refs of ${url} moved`;
-        await this.work.apps({ repoURL: url }, reason, tx);
-        await this.work.appsets({ readsRepo: url }, reason, tx);
+      for (const m of moves) {
+        const r = await this.work.commitMoved(
+          {
+            repoURL: url,
+            revisions: m.revisions,
+            from: m.from,
+            to: m.to,
+            changed: m.from && m.to ? diffs.get(`${m.from}..${m.to}`) : undefined,
+          },
+          `${m.ref} of ${url} moved to ${m.to?.slice(0, 12) ?? '(deleted)'}`,
+          tx,
+        );
+        moved += r.moved;
+        marked += r.marked;
       }
+      if (moves.length) await this.work.appsets({ readsRepo: url }, `refs of ${url} moved`, tx);
     });
-    if (moved) this.log.log(`${url}: refs changed`);
-    return moved;
+    if (moves.length) {
+      this.log.log(
+        `${url}: refs changed (${moves.map((m) => m.ref).join(', ')}): ${marked} application(s) to reconcile, ${moved} unaffected`,
+      );
+    }
+    return moves.length > 0;
   }
 
   /**
@@ -132,11 +163,6 @@ export class GitService implements OnModuleDestroy {
     };
     await Promise.all(Array.from({ length: Math.min(4, urls.length) }, worker));
   }
-}
-
-function sameRefs(a: Record<string, string>, b: Record<string, string>): boolean {
-  const ka = Object.keys(a);
-  return ka.length === Object.keys(b).length && ka.every((k) => a[k] === b[k]);
 }
 
 /** Comparable form of a repository URL: lower-case host, no trailing `/` or `.git`, no credentials. */

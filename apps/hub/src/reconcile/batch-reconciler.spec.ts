@@ -44,6 +44,7 @@ function app(
     renderedRevision: null,
     renderedBundleHash: null,
     renderedSpecVersion: null,
+    renderedTool: null,
     conditions: [],
   };
 }
@@ -91,7 +92,7 @@ class FakePorts implements ReconcilePorts {
       reqs.map((r) =>
         this.brokenPaths.has(r.spec.source.path)
           ? new Error(`invalid YAML in ${r.spec.source.path}/cm.yaml line 3`)
-          : `sha256:${r.spec.source.path}@${r.commit}`,
+          : { hash: `sha256:${r.spec.source.path}@${r.commit}`, tool: 'directory' as const },
       ),
     );
   }
@@ -197,9 +198,10 @@ describe('BatchReconciler', () => {
     ports.render = (reqs: RenderRequest[]) => {
       ports.renderCalls.push(reqs);
       return Promise.resolve(
-        reqs.map((r) =>
-          r.spec.source.path === 'apps/web' ? 'sha256:web' : `sha256:api@${r.commit}`,
-        ),
+        reqs.map((r) => ({
+          hash: r.spec.source.path === 'apps/web' ? 'sha256:web' : `sha256:api@${r.commit}`,
+          tool: 'directory' as const,
+        })),
       );
     };
     const rec = new BatchReconciler(ports, 'replica-a');

@@ -7,7 +7,7 @@ import type { DesiredTarget, HistoryRow } from '../applications/targets.reposito
 import type { ClusterRef } from '../clusters/clusters.repository.js';
 import type { ProjectGate } from '../projects/project-gate.js';
 import type { ResourceRef } from '../projects/project-policy.js';
-import type { RenderRequest } from '../render/render.service.js';
+import type { Rendered, RenderRequest } from '../render/render.service.js';
 import type { Lease } from '../work/work-loop.js';
 import type { WorkItem } from '../work/work.repository.js';
 import { Stopwatch } from '../common/stopwatch.js';
@@ -37,7 +37,7 @@ export interface BatchOutcome {
 export interface ReconcilePorts {
   loadApps(ids: string[]): Promise<AppForReconcile[]>;
   resolve(pairs: { url: string; revision: string }[]): Promise<(string | Error)[]>;
-  render(reqs: RenderRequest[]): Promise<(string | Error)[]>;
+  render(reqs: RenderRequest[]): Promise<(Rendered | Error)[]>;
   clustersByName(names: string[]): Promise<ClusterRef[]>;
   gate(): Promise<ProjectGate>;
   bundleResources(hashes: string[]): Promise<Map<string, ResourceRef[]>>;
@@ -116,6 +116,7 @@ export class BatchReconciler {
     // 2. Renders: only what is not rendered at this commit and spec already.
     const toRender: { app: AppForReconcile; commit: string }[] = [];
     const bundleOf = new Map<string, string>();
+    const toolOf = new Map<string, string>();
     const failures = new Map<string, { type: AppCondition['type']; message: string }>();
     apps.forEach((app, i) => {
       const { source } = app.spec;
@@ -142,7 +143,10 @@ export class BatchReconciler {
     toRender.forEach(({ app }, i) => {
       const r = rendered[i];
       if (r instanceof Error) failures.set(app.id, { type: 'RenderError', message: r.message });
-      else bundleOf.set(app.id, r);
+      else {
+        bundleOf.set(app.id, r.hash);
+        toolOf.set(app.id, r.tool);
+      }
     });
 
     watch.lap('render');
@@ -232,7 +236,7 @@ export class BatchReconciler {
           id: app.id,
           specVersion: app.specVersion,
           conditions,
-          rendered: { revision: commit, bundleHash },
+          rendered: { revision: commit, bundleHash, tool: toolOf.get(app.id) ?? app.renderedTool },
         });
       } else if (app.renderedRevision !== commit) {
         outcome.appRevisions.push({ id: app.id, specVersion: app.specVersion, revision: commit });

@@ -14,7 +14,7 @@ import type { ProjectGate } from '../projects/project-gate.js';
 import type { ResourceRef } from '../projects/project-policy.js';
 import { ProjectsService } from '../projects/projects.service.js';
 import { BundleStore } from '../render/bundle.store.js';
-import { RenderService, type RenderRequest } from '../render/render.service.js';
+import { RenderService, type Rendered, type RenderRequest } from '../render/render.service.js';
 import type { Lease } from '../work/work-loop.js';
 import { WorkRepository } from '../work/work.repository.js';
 import type { BatchOutcome, CommitResult, ReconcilePorts } from './batch-reconciler.js';
@@ -45,7 +45,7 @@ export class ReconcileStore implements ReconcilePorts {
     return this.git.resolveMany(pairs);
   }
 
-  render(reqs: RenderRequest[]): Promise<(string | Error)[]> {
+  render(reqs: RenderRequest[]): Promise<(Rendered | Error)[]> {
     return this.renderer.renderMany(reqs);
   }
 

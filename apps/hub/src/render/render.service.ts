@@ -16,6 +16,12 @@ import { MetricsService } from '../metrics/metrics.service.js';
 import { BundleStore } from './bundle.store.js';
 import { BundlesRepository } from './bundles.repository.js';
 
+/** A rendered bundle, and the tool that rendered it (or would have: a cache hit). */
+export interface Rendered {
+  hash: string;
+  tool: RenderTool;
+}
+
 export interface RenderRequest {
   appName: string;
   spec: ApplicationSpec;
@@ -62,7 +68,7 @@ export class RenderService implements OnModuleDestroy {
   async renderToStore(name: string, spec: ApplicationSpec, commit: string): Promise<string> {
     const [r] = await this.renderMany([{ appName: name, spec, commit }]);
     if (r instanceof Error) throw r;
-    return r;
+    return r.hash;
   }
 
   /**
@@ -72,7 +78,7 @@ export class RenderService implements OnModuleDestroy {
    * cache once, in one round trip for all, and rendered at most once; requests that share a key
    * share its result. Helm repository charts on a floating version are never cached.
    */
-  async renderMany(reqs: RenderRequest[]): Promise<(string | Error)[]> {
+  async renderMany(reqs: RenderRequest[]): Promise<(Rendered | Error)[]> {
     const keys = new Map<string, string>();
     const prepared = await Promise.all(reqs.map((r) => this.prepare(r, keys)));
     const distinct = [...new Set(keys.values())];
@@ -85,7 +91,7 @@ export class RenderService implements OnModuleDestroy {
       prepared.map(async (p, i) => {
         if (p instanceof Error) return p;
         const hit = p.key ? cached.get(p.key) : undefined;
-        if (hit) return hit;
+        if (hit) return { hash: hit, tool: p.tool };
         const runKey = p.key ?? `floating:${i}`;
         let run = runs.get(runKey);
         if (!run) {
@@ -94,7 +100,7 @@ export class RenderService implements OnModuleDestroy {
           runs.set(runKey, run);
         }
         try {
-          return await run;
+          return { hash: await run, tool: p.tool };
         } catch (e) {
           return e instanceof Error ? e : new Error(String(e));
         }
@@ -113,7 +119,7 @@ export class RenderService implements OnModuleDestroy {
   private async prepare(
     req: RenderRequest,
     keys: Map<string, string>,
-  ): Promise<{ src: RenderSource; ctx: RenderContext; key?: string } | Error> {
+  ): Promise<{ src: RenderSource; ctx: RenderContext; tool: RenderTool; key?: string } | Error> {
     const { source } = req.spec;
     const ctx: RenderContext = {
       appName: req.appName,
@@ -125,7 +131,7 @@ export class RenderService implements OnModuleDestroy {
       ? { ...source, commit: '', chartVersion }
       : { ...source, commit: req.commit };
     // A chart's "latest" or a version range moves without any commit: never cached.
-    if (source.chart && !isExactChartVersion(chartVersion)) return { src, ctx };
+    if (source.chart && !isExactChartVersion(chartVersion)) return { src, ctx, tool: 'helm' };
     try {
       const sig = JSON.stringify(src);
       const tool = await this.toolOf(src, sig);
@@ -138,7 +144,7 @@ export class RenderService implements OnModuleDestroy {
         key = this.renderer.renderKey({ ...src, tool }, ctx);
         keys.set(id, key);
       }
-      return { src, ctx, key };
+      return { src, ctx, tool, key };
     } catch (e) {
       return e instanceof Error ? e : new Error(String(e));
     }

@@ -32,6 +32,17 @@ export class WorkQueue {
     return n;
   }
 
+  /** A ref moved: see WorkRepository.commitMoved. Wakes the replicas when it marked anything. */
+  async commitMoved(
+    m: { repoURL: string; revisions: string[]; from?: string; to?: string; changed?: string[] },
+    reason: string,
+    db: Db,
+  ): Promise<{ moved: number; marked: number }> {
+    const r = await this.repo.commitMoved(db, m, reason);
+    if (r.marked > 0) await wake(db, 'app');
+    return r;
+  }
+
   async appsets(
     selector: AppSetSelector,
     reason: string,

@@ -84,6 +84,56 @@ export class WorkRepository {
     return rows.length;
   }
 
+  /**
+   * A ref of `repoURL` moved `from` → `to`. Applications following it (their targetRevision is one
+   * of `revisions`) whose last render is a plain directory at `from` and whose path holds none of
+   * the `changed` paths render the same bundle at `to`: their render moves to `to` here, in the
+   * same statement, and nothing else happens to them. Every other application following the ref
+   * is marked dirty. With `changed` undefined (unknown, or too many), all are marked.
+   */
+  async commitMoved(
+    db: Db,
+    m: { repoURL: string; revisions: string[]; from?: string; to?: string; changed?: string[] },
+    reason: string,
+  ): Promise<{ moved: number; marked: number }> {
+    const canMove = m.from !== undefined && m.to !== undefined && m.changed !== undefined;
+    const [row] = await db.query<{ moved: string; marked: string }[]>(
+      `WITH moved AS (
+         UPDATE app_renders r SET revision = $4
+           FROM applications a
+          WHERE $6 AND a.id = r.app_id AND a.spec->'source'->>'repoURL' = $1
+            AND coalesce(a.spec->'source'->>'targetRevision', 'HEAD') = ANY($2::text[])
+            AND a.spec->'source'->>'chart' IS NULL
+            AND r.revision = $3 AND r.tool = 'directory' AND r.spec_version = a.spec_version
+            AND coalesce(a.spec->'source'->>'path', '') <> ''
+            AND NOT EXISTS (SELECT 1 FROM unnest($5::text[]) AS c(p)
+                             WHERE c.p = a.spec->'source'->>'path'
+                                OR starts_with(c.p, (a.spec->'source'->>'path') || '/'))
+         RETURNING r.app_id
+       ), marked AS (
+         INSERT INTO work_queue (kind, key, reason)
+         SELECT 'app', a.id, $7 FROM applications a
+          WHERE a.spec->'source'->>'repoURL' = $1
+            AND coalesce(a.spec->'source'->>'targetRevision', 'HEAD') = ANY($2::text[])
+            AND NOT EXISTS (SELECT 1 FROM moved WHERE moved.app_id = a.id)
+         ON CONFLICT (kind, key) DO UPDATE SET dirty = work_queue.dirty + 1, reason = EXCLUDED.reason,
+           not_before = LEAST(work_queue.not_before, now()), attempts = 0
+         RETURNING key
+       )
+       SELECT (SELECT count(*) FROM moved) AS moved, (SELECT count(*) FROM marked) AS marked`,
+      [
+        m.repoURL,
+        m.revisions,
+        m.from ?? '',
+        m.to ?? '',
+        m.changed ?? [],
+        canMove,
+        reason.slice(0, 500),
+      ],
+    );
+    return { moved: Number(row.moved), marked: Number(row.marked) };
+  }
+
   /** Marks the given ids dirty (they need not exist any more: a deletion is work too). */
   async markIds(
     kind: WorkKind,

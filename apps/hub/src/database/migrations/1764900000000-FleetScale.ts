@@ -43,6 +43,7 @@ export class FleetScale1764900000000 implements MigrationInterface {
         revision varchar(64),
         bundle_hash varchar(80),
         spec_version integer,
+        tool varchar(16),
         conditions jsonb NOT NULL DEFAULT '[]'
       ) WITH (fillfactor = 80)`);
     await q.query(`
