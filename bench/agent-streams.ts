@@ -366,7 +366,7 @@ async function main(): Promise<void> {
     const cpu0 = processCpu();
     hub.child.send('profile-start');
     t = performance.now();
-    await hubJson(base, 'POST', '/api/v1/webhooks/git', { repoURL: repo.fileUrl });
+    await hubJson(base, 'POST', '/api/v1/webhooks/git', { repoURL: repo.fileUrl }, 120_000);
     const ackedMs = await until(
       `${AGENTS} new deploys acknowledged`,
       deadline,

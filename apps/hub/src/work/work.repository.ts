@@ -97,25 +97,27 @@ export class WorkRepository {
     reason: string,
   ): Promise<{ moved: number; marked: number }> {
     const canMove = m.from !== undefined && m.to !== undefined && m.changed !== undefined;
-    const [row] = await db.query<{ moved: string; marked: string }[]>(
-      `WITH moved AS (
-         UPDATE app_renders r SET revision = $4
-           FROM applications a
-          WHERE $6 AND a.id = r.app_id AND a.spec->'source'->>'repoURL' = $1
-            AND coalesce(a.spec->'source'->>'targetRevision', 'HEAD') = ANY($2::text[])
-            AND a.spec->'source'->>'chart' IS NULL
+    // Both parts read the same snapshot (one statement): the applications marked are exactly
+    // those of the ref the update does not move. The predicate is written twice rather than
+    // joined to the update's output, whose size the planner cannot estimate.
+    const unaffected = `$6 AND a.spec->'source'->>'chart' IS NULL
             AND r.revision = $3 AND r.tool = 'directory' AND r.spec_version = a.spec_version
             AND coalesce(a.spec->'source'->>'path', '') <> ''
             AND NOT EXISTS (SELECT 1 FROM unnest($5::text[]) AS c(p)
                              WHERE c.p = a.spec->'source'->>'path'
-                                OR starts_with(c.p, (a.spec->'source'->>'path') || '/'))
+                                OR starts_with(c.p, (a.spec->'source'->>'path') || '/'))`;
+    const following = `a.spec->'source'->>'repoURL' = $1
+            AND coalesce(a.spec->'source'->>'targetRevision', 'HEAD') = ANY($2::text[])`;
+    const [row] = await db.query<{ moved: string; marked: string }[]>(
+      `WITH moved AS (
+         UPDATE app_renders r SET revision = $4
+           FROM applications a
+          WHERE a.id = r.app_id AND ${following} AND ${unaffected}
          RETURNING r.app_id
        ), marked AS (
          INSERT INTO work_queue (kind, key, reason)
-         SELECT 'app', a.id, $7 FROM applications a
-          WHERE a.spec->'source'->>'repoURL' = $1
-            AND coalesce(a.spec->'source'->>'targetRevision', 'HEAD') = ANY($2::text[])
-            AND NOT EXISTS (SELECT 1 FROM moved WHERE moved.app_id = a.id)
+         SELECT 'app', a.id, $7 FROM applications a LEFT JOIN app_renders r ON r.app_id = a.id
+          WHERE ${following} AND NOT coalesce(${unaffected}, false)
          ON CONFLICT (kind, key) DO UPDATE SET dirty = work_queue.dirty + 1, reason = EXCLUDED.reason,
            not_before = LEAST(work_queue.not_before, now()), attempts = 0
          RETURNING key
