@@ -42,11 +42,13 @@ import { startTestClusters } from '../test/support/kube-cluster.js';
 import { freePort } from '../test/support/ports.js';
 import {
   BENCH_ADMIN_TOKEN,
+  cpuBetween,
   forkHub,
   hubJson,
   mib,
   percentile,
   pool,
+  processCpu,
   scrape,
   secs,
   sleep,
@@ -409,12 +411,17 @@ async function main(): Promise<void> {
     // --- 3. a commit changing every app directory, announced by webhook -----------------------
     const c2 = await snap();
     const sha2 = await repo.commit(repoFiles(2, kustomize), 'second');
+    const cpu0 = processCpu();
     const tCommit = performance.now();
     const tCommitEpoch = Date.now();
     const hook = await hubJson(base, 'POST', '/api/v1/webhooks/git', { repoURL: repo.fileUrl });
     const hookMs = performance.now() - tCommit;
     if (hook.status !== 202) log(`webhook answered ${hook.status}: ${JSON.stringify(hook.body)}`);
     const second = await watch(db, sha2, tCommit, 120_000, remaining, withAgent);
+    const commitCpu = cpuBetween(cpu0, processCpu(), {
+      [hubA.child.pid!]: 'hub',
+      [process.pid]: 'agents (bench process)',
+    });
     const c3 = await snap();
     const d2 = diff(c2, c3);
     await sleep(200); // the agents' events are written behind
@@ -437,6 +444,7 @@ async function main(): Promise<void> {
       `      per-target latency (commit → the agent's SyncSucceeded), ${lat.length} targets: ` +
         `p50 ${p50 === undefined ? 'n/a' : `${Math.round(p50)} ms`}, p99 ${p99 === undefined ? 'n/a' : `${Math.round(p99)} ms`}`,
     );
+    log(`      CPU during it (ms): ${JSON.stringify(commitCpu)}`);
     const rendersSecondOk = d2.renders === PATHS && d2.renderErrors === 0;
     log(
       `${verdict(rendersSecondOk)} renders for the second commit: ${d2.renders} (target = ${PATHS}), ` +
@@ -511,6 +519,7 @@ async function main(): Promise<void> {
         appliedSecond: second.last.applied,
         targetLatencyP50Ms: round(p50),
         targetLatencyP99Ms: round(p99),
+        commitCpuMs: commitCpu,
         deploysSecond: d2.deploys,
         deploysByHashSecond: d2.deploysByHash,
         batchesSecond: d2.batches,
