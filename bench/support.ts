@@ -1,6 +1,7 @@
 /** Shared by the benchmarks: hubs in child processes, REST and metrics, figures. */
 import { fork, type ChildProcess } from 'node:child_process';
-import { readdirSync, readFileSync } from 'node:fs';
+import { readdirSync, readFileSync, writeFileSync } from 'node:fs';
+import { Session } from 'node:inspector';
 import { dirname, join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 
@@ -85,6 +86,29 @@ export function hubRssAfterGc(child: ChildProcess): Promise<number> {
     child.on('message', on);
     child.send('gc');
   });
+}
+
+/**
+ * Starts a CPU profile of this process when AXLE_BENCH_PROFILE_DIR is set (and tells `hubs` to
+ * profile themselves); the returned function stops it and writes `<dir>/<name>-*.cpuprofile`.
+ */
+export function profileWindow(name: string, hubs: ChildProcess[] = []): () => Promise<void> {
+  const dir = process.env.AXLE_BENCH_PROFILE_DIR;
+  if (!dir) return () => Promise.resolve();
+  const session = new Session();
+  session.connect();
+  session.post('Profiler.enable', () => session.post('Profiler.start'));
+  for (const h of hubs) h.send('profile-start');
+  return () =>
+    new Promise((resolve) => {
+      for (const h of hubs) h.send('profile-stop');
+      session.post('Profiler.stop', (err, r) => {
+        if (!err)
+          writeFileSync(`${dir}/${name}-${Date.now()}.cpuprofile`, JSON.stringify(r.profile));
+        session.disconnect();
+        resolve();
+      });
+    });
 }
 
 export type Metrics = { name: string; labels: string; value: number }[];

@@ -74,6 +74,8 @@ export interface StartTestClustersOptions {
   extraApiServerArgs?: string[];
   /** Overall start timeout in ms (default 120 s). */
   startTimeoutMs?: number;
+  /** Extra environment of etcd and the kube-apiservers (e.g. { GOGC: '400' }). */
+  env?: Record<string, string>;
 }
 
 const STOP_GRACE_MS = 10_000;
@@ -115,7 +117,7 @@ export async function startTestClusters(opts: StartTestClustersOptions): Promise
     ? `-${new Date().toISOString().replace(/[:.]/g, '')}-${process.pid}`
     : '';
 
-  const group = new ProcessGroup(dir);
+  const group = new ProcessGroup(dir, opts.env);
   let starts: Promise<TestCluster>[] = [];
   try {
     // --- etcd ---------------------------------------------------------------------------------
@@ -432,7 +434,10 @@ class ProcessGroup {
   private watchdog: ChildProcess | undefined;
   private stopping: Promise<void> | undefined;
 
-  constructor(private readonly dir: string) {
+  constructor(
+    private readonly dir: string,
+    private readonly env: Record<string, string> = {},
+  ) {
     liveGroups.add(this);
     if (!exitHookInstalled) {
       exitHookInstalled = true;
@@ -449,7 +454,7 @@ class ProcessGroup {
     const fd = openSync(logFile, 'a');
     let proc: ChildProcess;
     try {
-      proc = spawn(bin, args, { stdio: ['ignore', fd, fd] });
+      proc = spawn(bin, args, { stdio: ['ignore', fd, fd], env: { ...process.env, ...this.env } });
     } finally {
       closeSync(fd);
     }

@@ -65,6 +65,9 @@ export class Agent implements OnApplicationBootstrap, OnApplicationShutdown {
   private readonly lastStatus = new Map<string, AppStatus>();
   private readonly removals = new Map<string, { prune: boolean; done: () => void }>();
   private readonly bundles = new Map<string, KubeObject[]>();
+  /** Past this many bundles in memory, those no stored app uses are forgotten (amortised). */
+  private bundlesPruneAt = 64;
+  private outgoingEvents: AgentEvent[] = [];
   private readonly eventLog: EventLog;
   private resyncTimer: NodeJS.Timeout | undefined;
   /** What the connected hub understands beyond the 0.1 protocol (Welcome.features). */
@@ -159,6 +162,7 @@ export class Agent implements OnApplicationBootstrap, OnApplicationShutdown {
     await this.queue.stop();
     this.watches.stop();
     this.client.close();
+    await this.store.close();
   }
 
   /** Waits until no sync is queued or running. */
@@ -213,12 +217,24 @@ export class Agent implements OnApplicationBootstrap, OnApplicationShutdown {
     const ev = this.eventLog.record({ appId, type, reason, message, offline, generation });
     const name = this.store.get(appId)?.appName ?? appId;
     this.log[type === 'Warning' ? 'warn' : 'log'](`${name}: ${reason}: ${message}`);
-    if (!offline) {
-      const sent = this.connection.send({
-        msg: { $case: 'events', value: { events: [ev], dropped: 0 } },
-      });
-      if (!sent) this.eventLog.giveBack([{ ...ev, offline: true }], 0);
-    }
+    if (offline) return;
+    // Events of the same moment (a sync's start and end, many apps at once) travel together.
+    this.outgoingEvents.push(ev);
+    if (this.outgoingEvents.length === 1) setImmediate(() => this.sendEvents());
+  }
+
+  private sendEvents(): void {
+    const events = this.outgoingEvents;
+    this.outgoingEvents = [];
+    if (events.length === 0) return;
+    const sent =
+      this.connection.connected &&
+      this.connection.send({ msg: { $case: 'events', value: { events, dropped: 0 } } });
+    if (!sent)
+      this.eventLog.giveBack(
+        events.map((e) => ({ ...e, offline: true })),
+        0,
+      );
   }
 
   private onWatch(c: WatchChange): void {
@@ -246,19 +262,23 @@ export class Agent implements OnApplicationBootstrap, OnApplicationShutdown {
     }
   }
 
-  private async onDeploy(d: Deploy): Promise<void> {
+  private onDeploy(d: Deploy): void {
     const current = this.store.get(d.appId);
     if (current && current.generation >= d.generation) {
       // Duplicate or stale delivery: acknowledge, change nothing.
       this.ack(d.appId, current.generation);
       return;
     }
-    let bundle: Bundle;
-    if (d.bundleGzip.length > 0) {
-      bundle = decompressBundle(d.bundleGzip, d.bundleHash); // verify before storing
-    } else if (this.store.hasBundle(d.bundleHash)) {
-      bundle = decompressBundle(await this.store.readBundle(d.bundleHash), d.bundleHash);
-    } else if (this.hubFeatures.has('need-bundle')) {
+    const bundle =
+      d.bundleGzip.length > 0
+        ? decompressBundle(d.bundleGzip, d.bundleHash) // verify before storing
+        : this.storedBundle(d.bundleHash);
+    if (!bundle) {
+      if (!this.hubFeatures.has('need-bundle')) {
+        throw new Error(
+          `deploy of ${d.appName} generation ${d.generation} names bundle ${d.bundleHash}, which this agent lacks`,
+        );
+      }
       // Sent by hash alone, and this agent lacks it: ask for the bytes (the hub resends).
       this.log.warn(
         `${d.appName}: bundle ${d.bundleHash.slice(0, 19)} missing here; asking the hub`,
@@ -270,14 +290,10 @@ export class Agent implements OnApplicationBootstrap, OnApplicationShutdown {
         },
       });
       return;
-    } else {
-      throw new Error(
-        `deploy of ${d.appName} generation ${d.generation} names bundle ${d.bundleHash}, which this agent lacks`,
-      );
     }
     // Keep the bundle whatever happens next: the hub may later send the same bundle without its
     // content (a namespace change, say) and expects this agent to have it.
-    if (d.bundleGzip.length > 0) await this.store.putBundle(d.bundleHash, d.bundleGzip);
+    if (d.bundleGzip.length > 0) this.store.putBundle(d.bundleHash, d.bundleGzip);
     // The sync that follows needs the objects: keep them rather than read them back.
     this.rememberBundle(d.bundleHash, bundle.objects);
     // The cluster's own allow-list: refused deploys are acknowledged (so they are not resent)
@@ -343,10 +359,29 @@ export class Agent implements OnApplicationBootstrap, OnApplicationShutdown {
     return rt;
   }
 
-  private async bundleObjects(hash: string): Promise<KubeObject[]> {
+  /**
+   * A bundle this agent holds: in memory, or read from disk and verified against its hash. A file
+   * that does not match (torn by a crash while it was written) is dropped: undefined, as if absent.
+   */
+  private storedBundle(hash: string): Pick<Bundle, 'objects'> | undefined {
+    const objects = this.bundles.get(hash);
+    if (objects) return { objects };
+    if (!this.store.hasBundle(hash)) return undefined;
+    try {
+      return decompressBundle(this.store.readBundle(hash), hash);
+    } catch (e) {
+      this.log.warn(
+        `stored bundle ${hash.slice(0, 19)} unreadable, dropped: ${(e as Error).message}`,
+      );
+      this.store.dropBundle(hash);
+      return undefined;
+    }
+  }
+
+  private bundleObjects(hash: string): KubeObject[] {
     let objects = this.bundles.get(hash);
     if (!objects) {
-      objects = decompressBundle(await this.store.readBundle(hash), hash).objects;
+      objects = decompressBundle(this.store.readBundle(hash), hash).objects;
       this.rememberBundle(hash, objects);
     }
     return objects;
@@ -354,9 +389,12 @@ export class Agent implements OnApplicationBootstrap, OnApplicationShutdown {
 
   /** Keeps a bundle's objects in memory, with those of the bundles stored apps use. */
   private rememberBundle(hash: string, objects: KubeObject[]): void {
-    const used = new Set(this.store.apps().map((a) => a.bundleHash));
-    for (const h of this.bundles.keys()) if (!used.has(h)) this.bundles.delete(h);
     this.bundles.set(hash, objects);
+    if (this.bundles.size <= this.bundlesPruneAt) return;
+    // Looking at every app on every deploy would be quadratic: only when the map has doubled.
+    const used = new Set(this.store.apps().map((a) => a.bundleHash));
+    for (const h of this.bundles.keys()) if (h !== hash && !used.has(h)) this.bundles.delete(h);
+    this.bundlesPruneAt = Math.max(64, 2 * this.bundles.size);
   }
 
   /** Updates only the `applied` part of an app's stored state (never a stale copy of the rest). */
@@ -395,7 +433,7 @@ export class Agent implements OnApplicationBootstrap, OnApplicationShutdown {
     const app = this.store.get(appId);
     if (!app) return;
     const rt = this.runtime(appId);
-    const objects = await this.bundleObjects(app.bundleHash);
+    const objects = this.bundleObjects(app.bundleHash);
     const planKey = `${app.bundleHash}|${app.namespace}|${JSON.stringify(app.policy)}`;
     if (rt.planKey !== planKey) rt.resetPlan(planKey, buildPlan(objects));
     const input = this.input(app);
