@@ -307,7 +307,8 @@ export class GitCache {
     to: string,
     limit = 10_000,
   ): Promise<string[] | undefined> {
-    if (!SHA_RE.test(from) || !SHA_RE.test(to)) throw new GitError('changedPaths needs two commits');
+    if (!SHA_RE.test(from) || !SHA_RE.test(to))
+      throw new GitError('changedPaths needs two commits');
     const out = await this.git(this.repoDir(url)).raw([
       'diff',
       '--name-only',

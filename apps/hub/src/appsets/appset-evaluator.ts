@@ -134,22 +134,17 @@ export class AppSetEvaluator {
       // an application outside its project is refused on its own.
       const { source, destination, project } = app.spec;
       const cluster = clusterByName.get(destination.name ?? '');
-      const violations = [
-        ...gate.check({
-          project: project || 'default',
-          repoURL: source.repoURL,
-          namespace: destination.namespace ?? '',
-        }),
-        ...(cluster
-          ? gate.check({
-              project: project || 'default',
-              cluster,
-              namespace: destination.namespace ?? '',
-            })
-          : []),
-      ];
-      if (violations.length) {
-        errors.push({ name, message: violations.join('; ') });
+      const namespace = destination.namespace ?? '';
+      const bySource = gate.check({
+        project: project || 'default',
+        repoURL: source.repoURL,
+        namespace,
+      });
+      const byDestination = cluster
+        ? gate.check({ project: project || 'default', cluster, namespace })
+        : bySource.slice(0, 0);
+      if (bySource.length || byDestination.length) {
+        errors.push({ name, message: [...bySource, ...byDestination].join('; ') });
         keep.add(name);
         continue;
       }
@@ -231,8 +226,11 @@ export class AppSetEvaluator {
     const end = this.metrics.appsetEvaluationDuration.startTimer();
     const watch = new Stopwatch();
     // Nothing it reads changed since the last evaluation: nothing to do.
+    // The owned applications' summary is computed by PostgreSQL while the rest is read here.
+    const ownedSummary = this.apps.ownedSummary(entity.id);
+    ownedSummary.catch(() => undefined); // awaited in fingerprint(); not unhandled meanwhile
     const inventory = await this.inventory();
-    const { fingerprint, ownedStamp } = await this.fingerprint(entity, inventory);
+    const { fingerprint, ownedStamp } = await this.fingerprint(entity, inventory, ownedSummary);
     watch.lap('fingerprint');
     if (fingerprint === entity.status.fingerprint) {
       this.metrics.appsetEvaluations.inc({ outcome: 'skipped' });
@@ -404,11 +402,12 @@ export class AppSetEvaluator {
   private async fingerprint(
     entity: ApplicationSetEntity,
     inventory: ClusterInfo[],
+    ownedSummary: ReturnType<ApplicationsRepository['ownedSummary']>,
   ): Promise<{ fingerprint: string; ownedStamp: string }> {
     const repos = entity.repos.includes('*') ? await this.git.knownRepositories() : entity.repos;
     const repositories: Record<string, Record<string, string> | null> = {};
     for (const url of repos) repositories[url] = await this.git.cache.refs(url).catch(() => null);
-    const owned = await this.apps.ownedSummary(entity.id);
+    const owned = await ownedSummary;
     const ownedStamp = `${owned.count}|${owned.lastUpdate?.toISOString() ?? ''}`;
     const fingerprint = evaluationFingerprint({
       document: entity.document,

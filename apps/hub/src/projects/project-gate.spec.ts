@@ -76,4 +76,29 @@ describe('ProjectGate', () => {
     });
     expect(calls).toBe(2);
   });
+
+  it('lets an allow-everything project through without a look, and still checks its bundles', () => {
+    const open = new ProjectPolicy('open', {
+      sourceRepos: ['*'],
+      destinations: [{ namespace: '*' }],
+      deniedKinds: [{ group: '', kind: 'Secret' }],
+    });
+    expect(open.allowsAll).toEqual({ source: true, destination: true });
+    expect(team.allowsAll).toEqual({ source: false, destination: false });
+    const g = new ProjectGate(new Map([['open', open]]));
+    expect(g.check({ project: 'open', repoURL: 'https://any/where', namespace: 'x' })).toEqual([]);
+    expect(g.check({ project: 'open', cluster: prod, namespace: 'anything' })).toEqual([]);
+    // Exactly globMatch's answer: `*` does not match across a line break.
+    expect(g.check({ project: 'open', repoURL: 'https://a\nb', namespace: 'x' })).toEqual([
+      'project "open" does not allow source repository https://a\nb',
+    ]);
+    expect(
+      g.check({
+        project: 'open',
+        cluster: prod,
+        namespace: 'x',
+        bundle: { hash: 'h', resources: [{ group: '', kind: 'Secret', namespace: '', name: 's' }] },
+      }),
+    ).toEqual(['project "open" does not allow kind core/Secret (Secret/s)']);
+  });
 });

@@ -32,11 +32,12 @@ export class ProjectGate {
    * apart by object (callers pass the objects of one inventory read), so no key is built.
    */
   check(r: GateRequest): string[] {
+    if (this.allowedOutright(r)) return ALLOWED;
     const byRepo = level(this.memo, r.project);
     const byNamespace = level(byRepo, r.repoURL ?? '');
     const byBundle = level(byNamespace, r.namespace);
     let byCluster = byBundle.get(r.bundle?.hash ?? '');
-    if (!byCluster) byBundle.set(r.bundle?.hash ?? '', (byCluster = new Map()));
+    if (!byCluster) byBundle.set(r.bundle?.hash ?? '', (byCluster = new Map<object, string[]>()));
     const clusterKey = r.cluster ?? NO_CLUSTER;
     let out = byCluster.get(clusterKey);
     if (!out) {
@@ -44,6 +45,17 @@ export class ProjectGate {
       byCluster.set(clusterKey, out);
     }
     return out;
+  }
+
+  /** A project that allows everything this request asks for (the common case, `default`). */
+  private allowedOutright(r: GateRequest): boolean {
+    const all = this.policies.get(r.project)?.allowsAll;
+    if (!all) return false;
+    // `*` matches any run of characters but a line terminator (globMatch's `.*`).
+    if (r.repoURL !== undefined && (!all.source || LINE_BREAK.test(r.repoURL))) return false;
+    if (!r.cluster) return true;
+    // A bundle's resources are looked at once per (bundle, cluster) in the memo instead.
+    return !r.bundle && all.destination && !LINE_BREAK.test(r.namespace);
   }
 
   private evaluate(r: GateRequest): string[] {
@@ -60,9 +72,11 @@ export class ProjectGate {
 }
 
 const NO_CLUSTER = {};
+const ALLOWED: string[] = Object.freeze([]) as unknown as string[];
+const LINE_BREAK = /[\n\r\u2028\u2029]/;
 
 function level<V>(m: Map<string, Map<string, V>>, k: string): Map<string, V> {
   let next = m.get(k);
-  if (!next) m.set(k, (next = new Map()));
+  if (!next) m.set(k, (next = new Map<string, V>()));
   return next;
 }

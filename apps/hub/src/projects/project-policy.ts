@@ -64,11 +64,24 @@ export class ProjectPolicy {
   readonly spec: ProjectSpec;
 
   /** `spec` may come straight from storage: defaults are filled in here. */
+  /**
+   * What a project allowing everything (like `default`) lets through without a look: any source,
+   * any namespace on any cluster.
+   */
+  readonly allowsAll: { source: boolean; destination: boolean };
+
   constructor(
     readonly name: string,
     spec: unknown,
   ) {
     this.spec = projectSpecSchema.parse(spec);
+    this.allowsAll = {
+      source: this.spec.sourceRepos.includes('*'),
+      destination: this.spec.destinations.some(
+        (d) =>
+          d.namespace === '*' && Object.keys(d.clusterSelector?.matchLabels ?? {}).length === 0,
+      ),
+    };
   }
 
   checkSource(repoURL: string): string[] {
