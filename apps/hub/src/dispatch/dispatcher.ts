@@ -6,6 +6,7 @@ import { MetricsService } from '../metrics/metrics.service.js';
 import { ProjectsService } from '../projects/projects.service.js';
 import { BundleStore } from '../render/bundle.store.js';
 import type { AgentSession, SessionHost } from './agent-session.js';
+import { groupBy } from '../common/group-by.js';
 
 /** Notifications arriving within this window are delivered together. */
 const COALESCE_MS = 5;
@@ -187,15 +188,4 @@ export class Dispatcher implements SessionHost {
     end();
     this.metrics.dispatchRoundClusters.observe(ids.length);
   }
-}
-
-function groupBy<T>(items: T[], key: (t: T) => string): Map<string, T[]> {
-  const out = new Map<string, T[]>();
-  for (const t of items) {
-    const k = key(t);
-    const list = out.get(k);
-    if (list) list.push(t);
-    else out.set(k, [t]);
-  }
-  return out;
 }

@@ -12,6 +12,7 @@ import type { Lease } from '../work/work-loop.js';
 import type { WorkItem } from '../work/work.repository.js';
 import { Stopwatch } from '../common/stopwatch.js';
 import { toSyncPolicy } from './sync-policy.js';
+import { groupBy } from '../common/group-by.js';
 
 const MAX_ERROR_CHARS = 4000;
 
@@ -314,15 +315,4 @@ function sameContent(a: DesiredTarget, b: DesiredTarget): boolean {
   return (
     a.bundleHash === b.bundleHash && a.namespace === b.namespace && jsonEqual(a.policy, b.policy)
   );
-}
-
-function groupBy<T>(items: T[], key: (t: T) => string): Map<string, T[]> {
-  const out = new Map<string, T[]>();
-  for (const t of items) {
-    const k = key(t);
-    const list = out.get(k);
-    if (list) list.push(t);
-    else out.set(k, [t]);
-  }
-  return out;
 }
