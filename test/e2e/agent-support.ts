@@ -239,3 +239,30 @@ export function agentView(s: AppStatus | undefined) {
     })),
   };
 }
+
+/** The API server's Prometheus metrics (GET /metrics as the cluster's admin). */
+export function fetchMetrics(c: TestCluster): Promise<string> {
+  return new Promise((resolve, reject) => {
+    const req = request(
+      `${c.server}/metrics`,
+      {
+        ca: Buffer.from(c.caData, 'base64').toString('utf8'),
+        headers: { Authorization: `Bearer ${c.token}` },
+        timeout: 10_000,
+      },
+      (res) => {
+        const chunks: Buffer[] = [];
+        res.on('data', (d: Buffer) => chunks.push(d));
+        res.on('end', () =>
+          res.statusCode === 200
+            ? resolve(Buffer.concat(chunks).toString('utf8'))
+            : reject(new Error(`GET /metrics: HTTP ${res.statusCode}`)),
+        );
+        res.on('error', reject);
+      },
+    );
+    req.on('timeout', () => req.destroy(new Error('GET /metrics timed out')));
+    req.on('error', reject);
+    req.end();
+  });
+}

@@ -4,10 +4,12 @@ import { PatchStrategy } from '@kubernetes/client-node';
 import { afterAll, afterEach, describe, expect, inject, it } from 'vitest';
 import type { Agent } from '../../apps/agent/src/agent.js';
 import { tempDir, waitFor } from '../support/hub-harness.js';
+import type { TestCluster } from '../support/kube-cluster.js';
 import {
   agentView,
   deploy,
   eventually,
+  fetchMetrics,
   finishJob,
   mergePatchAs,
   newAppId,
@@ -621,4 +623,88 @@ spec: { size: 3 }
       expect.arrayContaining(['DriftDetected', 'SelfHealed']),
     );
   });
+
+  it('a new generation sends only the objects it changed (applies counted by the API server); a sync asked for sends all', async () => {
+    const { agent } = await newAgent();
+    const appId = newAppId();
+    const ns = 'agent-unchanged';
+    // LimitRanges: a kind no other suite applies, so the API server's counter is this test's.
+    const limits = (name: string, cpu: string) => ({
+      apiVersion: 'v1',
+      kind: 'LimitRange',
+      metadata: { name },
+      spec: { limits: [{ type: 'Container', default: { cpu } }] },
+    });
+    const objects = (changed: string) => [
+      limits('a', '100m'),
+      limits('b', '100m'),
+      limits('c', changed),
+    ];
+    await agent.deliver(deploy({ appId, generation: 1, namespace: ns, objects: objects('100m') }));
+    await agent.idle();
+    expect(view(agent, appId)?.sync).toBe('Synced');
+    const before = await appliedLimitRanges(east);
+    await agent.deliver(deploy({ appId, generation: 2, namespace: ns, objects: objects('200m') }));
+    await agent.idle();
+    expect(view(agent, appId)).toMatchObject({ sync: 'Synced', generation: 2 });
+    expect(await appliedLimitRanges(east)).toBe(before + 1);
+    // A user's sync re-applies everything (Argo CD's semantics).
+    await agent.deliver({ msg: { $case: 'syncNow', value: { appId } } });
+    await agent.idle();
+    expect(await appliedLimitRanges(east)).toBe(before + 4);
+    // ApplyOutOfSyncOnly=false: every object on every generation.
+    const policy = { syncOptions: { items: ['ApplyOutOfSyncOnly=false'] } };
+    await agent.deliver(
+      deploy({ appId, generation: 3, namespace: ns, objects: objects('200m'), policy }),
+    );
+    await agent.idle();
+    expect(await appliedLimitRanges(east)).toBe(before + 7);
+  });
+
+  it("refuses unknown fields with the API server's message; with Replace=true, Validate=false drops them", async () => {
+    const { agent } = await newAgent();
+    const appId = newAppId();
+    const ns = 'agent-validate';
+    const typo = { ...cm('typo', { x: '1' }), dta: { y: '2' } };
+    await agent.deliver(deploy({ appId, generation: 1, namespace: ns, objects: [typo] }));
+    await agent.idle();
+    // Server-side apply refuses what the schema does not declare, whatever the validation.
+    expect(view(agent, appId)?.operation).toMatchObject({ phase: 'Failed' });
+    expect(view(agent, appId)?.operation?.message).toMatch(/\.dta: field not declared in schema/);
+    expect(await cmValue(ns, 'typo')).toBeUndefined();
+    // Replace=true (PUT/POST): Strict by default, as kubectl...
+    const replace = { syncOptions: { items: ['Replace=true'] } };
+    await agent.deliver(
+      deploy({ appId, generation: 2, namespace: ns, objects: [typo], policy: replace }),
+    );
+    await agent.idle();
+    expect(view(agent, appId)?.operation).toMatchObject({ phase: 'Failed' });
+    expect(view(agent, appId)?.operation?.message).toMatch(/unknown field "dta"/);
+    // ...and Validate=false drops the unknown field, as kubectl --validate=false.
+    const lax = { syncOptions: { items: ['Replace=true', 'Validate=false'] } };
+    await agent.deliver(
+      deploy({ appId, generation: 3, namespace: ns, objects: [typo], policy: lax }),
+    );
+    await agent.idle();
+    expect(view(agent, appId)?.operation).toMatchObject({ phase: 'Succeeded' });
+    expect(await cmValue(ns, 'typo')).toEqual({ x: '1' });
+  });
 });
+
+/** Successful server-side applies of LimitRanges, from the API server's own request counter. */
+async function appliedLimitRanges(c: TestCluster): Promise<number> {
+  const res = await fetchMetrics(c);
+  let total = 0;
+  for (const line of res.split('\n')) {
+    if (
+      line.startsWith('apiserver_request_total{') &&
+      line.includes('resource="limitranges"') &&
+      line.includes('verb="APPLY"') &&
+      line.includes('code="200"') &&
+      line.includes('dry_run=""')
+    ) {
+      total += Number(line.slice(line.lastIndexOf(' ') + 1));
+    }
+  }
+  return total;
+}

@@ -39,7 +39,7 @@ const schema = z.object({
   AXLE_AGENT_DENIED_KINDS: z.string().optional(),
   AXLE_AGENT_SELF_HEAL_DELAY_MS: z.coerce.number().int().nonnegative().default(1000),
   AXLE_AGENT_SELF_HEAL_MAX_DELAY_MS: z.coerce.number().int().positive().default(300_000),
-  AXLE_AGENT_APPLY_CONCURRENCY: z.coerce.number().int().min(1).max(64).default(8),
+  AXLE_AGENT_APPLY_CONCURRENCY: z.coerce.number().int().min(1).max(64).default(16),
   AXLE_AGENT_EVENT_BUFFER: z.coerce.number().int().min(10).max(100_000).default(500),
   AXLE_LOG_LEVEL: z.enum(['error', 'warn', 'log', 'debug', 'verbose']).default('log'),
 });

@@ -94,7 +94,7 @@ export class Agent implements OnApplicationBootstrap, OnApplicationShutdown {
       },
       {
         fieldManager: config.fieldManager,
-        applyConcurrency: config.applyConcurrency ?? 8,
+        applyConcurrency: config.applyConcurrency ?? 16,
         agentName: config.cluster,
       },
     );

@@ -39,7 +39,7 @@ describe('agent configuration and wire policy', () => {
     expect(c).toMatchObject({
       observeOnly: false,
       selfHeal: { delayMs: 1000, maxDelayMs: 300_000 },
-      applyConcurrency: 8,
+      applyConcurrency: 16,
       eventBuffer: 500,
     });
     expect(loadAgentConfig({ ...env, AXLE_AGENT_OBSERVE_ONLY: 'true' }).observeOnly).toBe(true);

@@ -191,11 +191,15 @@ export class KubeClient {
     }
   }
 
-  /** Server-side apply (force: the field manager takes over conflicting fields). */
+  /**
+   * Server-side apply (force: the field manager takes over conflicting fields), validated
+   * `Strict` (kubectl's default) unless `validate` is false (`Ignore`: kubectl's --validate=false,
+   * Argo CD's Validate=false). Apply refuses fields outside the schema either way.
+   */
   async apply(
     obj: KubeObject,
     fieldManager: string,
-    opts: { dryRun?: boolean; force?: boolean } = {},
+    opts: { dryRun?: boolean; force?: boolean; validate?: boolean } = {},
   ): Promise<KubeObject> {
     const path = await this.objectPath(
       obj.apiVersion,
@@ -208,29 +212,32 @@ export class KubeClient {
         fieldManager,
         force: opts.force ?? true,
         dryRun: opts.dryRun ? 'All' : undefined,
+        fieldValidation: fieldValidation(opts.validate),
       },
       body: obj,
       contentType: 'application/apply-patch+yaml',
     });
   }
 
-  /** PUT (replace), creating the object when it does not exist. */
-  async replace(obj: KubeObject, fieldManager: string): Promise<KubeObject> {
+  /** PUT (replace), creating the object when it does not exist. Validation as for apply. */
+  async replace(obj: KubeObject, fieldManager: string, validate?: boolean): Promise<KubeObject> {
     const { apiVersion, kind, metadata } = obj;
     try {
       const path = await this.objectPath(apiVersion, kind, metadata.name, metadata.namespace);
       const body = { ...obj, metadata: { ...metadata } };
       delete body.metadata.resourceVersion;
-      return await this.request('PUT', path, { query: { fieldManager }, body });
+      const query = { fieldManager, fieldValidation: fieldValidation(validate) };
+      return await this.request('PUT', path, { query, body });
     } catch (e) {
       if (kubeError(e).code !== 404) throw e;
-      return this.create(obj, fieldManager);
+      return this.create(obj, fieldManager, validate);
     }
   }
 
-  async create(obj: KubeObject, fieldManager: string): Promise<KubeObject> {
+  async create(obj: KubeObject, fieldManager: string, validate?: boolean): Promise<KubeObject> {
     const path = await this.collectionPath(obj.apiVersion, obj.kind, obj.metadata.namespace);
-    return this.request('POST', path, { query: { fieldManager }, body: obj });
+    const query = { fieldManager, fieldValidation: fieldValidation(validate) };
+    return this.request('POST', path, { query, body: obj });
   }
 
   /** DELETE; a missing object is not an error (returns false). */
@@ -386,6 +393,10 @@ export class KubeClient {
       req.end(body);
     });
   }
+}
+
+function fieldValidation(validate: boolean | undefined): 'Strict' | 'Ignore' {
+  return validate === false ? 'Ignore' : 'Strict';
 }
 
 function readBody(res: IncomingMessage): Promise<string> {

@@ -77,7 +77,7 @@ async function assessResource(ctx: Ctx, item: PlanItem): Promise<ResourceReport>
   if (!snap || snap.hash !== p.hash) {
     if (pending) return { ...r, sync: 'OutOfSync', message: `pending (wave ${item.wave})` };
     try {
-      snap = await engine.dryRunSnapshot(rt, p);
+      snap = await engine.dryRunSnapshot(rt, p, ctx.app.options.validate);
     } catch (e) {
       return {
         ...r,

@@ -149,8 +149,11 @@ export class SyncEngine {
   }
 
   /** A dry-run apply: what the object would look like with the desired state applied. */
-  async dryRunSnapshot(rt: AppRuntime, p: Prepared): Promise<Snapshot> {
-    const result = await this.client.apply(p.obj, this.opts.fieldManager, { dryRun: true });
+  async dryRunSnapshot(rt: AppRuntime, p: Prepared, validate?: boolean): Promise<Snapshot> {
+    const result = await this.client.apply(p.obj, this.opts.fieldManager, {
+      dryRun: true,
+      validate,
+    });
     return this.snapshot(rt, p, result, true);
   }
 
@@ -184,7 +187,7 @@ export class SyncEngine {
           const body = app.options.respectIgnoreDifferences
             ? await this.withIgnoredLiveValues(app, p)
             : p.obj;
-          const result = await this.applyOne(body, replace);
+          const result = await this.applyOne(body, replace, app.options.validate);
           this.snapshot(rt, p, result, false);
           rt.applyErrors.delete(p.id);
           if (p.key.kind === 'CustomResourceDefinition' && p.key.group === CRD_GROUP) {
@@ -203,13 +206,17 @@ export class SyncEngine {
   }
 
   /** SSA (or replace), retrying a kind the cluster does not serve yet (its CRD is coming). */
-  private async applyOne(obj: KubeObject, replace: boolean): Promise<KubeObject> {
+  private async applyOne(
+    obj: KubeObject,
+    replace: boolean,
+    validate: boolean,
+  ): Promise<KubeObject> {
     const deadline = Date.now() + (this.opts.noKindWaitMs ?? 15_000);
     for (let attempt = 0; ; attempt++) {
       try {
         return replace
-          ? await this.client.replace(obj, this.opts.fieldManager)
-          : await this.client.apply(obj, this.opts.fieldManager);
+          ? await this.client.replace(obj, this.opts.fieldManager, validate)
+          : await this.client.apply(obj, this.opts.fieldManager, { validate });
       } catch (e) {
         if (!(e instanceof NoKindError) || Date.now() > deadline) throw e;
         this.client.invalidate(obj.apiVersion);
@@ -481,10 +488,12 @@ export class SyncEngine {
         failures.push({ ref: refOf(item), id: '', message: p.message });
         continue;
       }
-      // ObserveOnly=true on the resource: compared, never applied.
+      // ObserveOnly=true on the resource: compared, never applied. ApplyOutOfSyncOnly=true, or a
+      // new generation in which this object did not change: applied only when out of sync.
       if (
         item.options.observeOnly ||
-        (app.options.applyOutOfSyncOnly && (await this.inSync(rt, app, p)))
+        ((app.options.applyOutOfSyncOnly || this.mayLeaveUnchanged(app, op, p)) &&
+          (await this.inSync(rt, app, p)))
       ) {
         op.appliedIds.add(p.id);
         continue;
@@ -555,6 +564,17 @@ export class SyncEngine {
     return [...ready, ...resolved].map((i) => i.p).filter((p) => !rt.applyErrors.has(p.id));
   }
 
+  /**
+   * An object unchanged by a new generation need not be sent again, unless the sync was asked
+   * for (a user's sync re-applies everything, as in Argo CD) or fields of it are ignored in
+   * comparisons (an apply would still set them; inSync cannot see that).
+   */
+  private mayLeaveUnchanged(app: AppInput, op: Operation, p: Prepared): boolean {
+    if (!app.options.skipUnchanged || op.forced) return false;
+    const ignored = ignoreFor(app.policy.ignoreDifferences ?? [], p.key);
+    return ignored.pointers.length === 0 && ignored.managers.length === 0;
+  }
+
   /** ApplyOutOfSyncOnly: the last apply of this exact object still matches the live one. */
   private async inSync(rt: AppRuntime, app: AppInput, p: Prepared): Promise<boolean> {
     const snap = rt.snapshots.get(p.id);
@@ -579,7 +599,7 @@ export class SyncEngine {
       const nsErr = await this.ensureNamespaces(app, [p]);
       if (nsErr.size) throw new Error([...nsErr.values()][0]);
       if (policies.includes('BeforeHookCreation')) await this.deleteAndWait(p.key);
-      await this.applyOne(p.obj, false);
+      await this.applyOne(p.obj, false, app.options.validate);
     } catch (e) {
       run.phase = 'Failed';
       run.message = kubeError(e).message;

@@ -37,7 +37,15 @@ export interface AppSyncOptions {
   /** Create missing namespaces (Axle's default; `CreateNamespace=false` turns it off). */
   createNamespace: boolean;
   replace: boolean;
+  /** `Validate=false`: writes are validated `Ignore` instead of `Strict` by the API server. */
+  validate: boolean;
   applyOutOfSyncOnly: boolean;
+  /**
+   * A new generation leaves alone the objects whose content did not change and whose last apply
+   * still matches the live object (`ApplyOutOfSyncOnly=false` turns it off: every object is
+   * applied on every sync, as Argo CD does by default).
+   */
+  skipUnchanged: boolean;
   pruneLast: boolean;
   propagationPolicy: PropagationPolicy;
   respectIgnoreDifferences: boolean;
@@ -86,7 +94,9 @@ export function appSyncOptions(policy: SyncPolicyState, agentObserveOnly = false
   return {
     createNamespace: bool(o.get('CreateNamespace')) ?? true,
     replace: bool(o.get('Replace')) ?? false,
+    validate: bool(o.get('Validate')) ?? true,
     applyOutOfSyncOnly: bool(o.get('ApplyOutOfSyncOnly')) ?? false,
+    skipUnchanged: bool(o.get('ApplyOutOfSyncOnly')) !== false,
     pruneLast: bool(o.get('PruneLast')) ?? false,
     // Argo defaults to foreground; with foreground an object stays (Terminating) until the
     // garbage collector removed its dependents. Axle deletes in the background unless told.

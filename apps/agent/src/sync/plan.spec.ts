@@ -31,7 +31,9 @@ describe('sync options', () => {
     expect(appSyncOptions(base)).toEqual({
       createNamespace: true,
       replace: false,
+      validate: true,
       applyOutOfSyncOnly: false,
+      skipUnchanged: true,
       pruneLast: false,
       propagationPolicy: 'Background',
       respectIgnoreDifferences: false,
@@ -61,6 +63,11 @@ describe('sync options', () => {
       appSyncOptions({ ...base, syncOptions: ['PrunePropagationPolicy=orphan'] }).propagationPolicy,
     ).toBe('Orphan');
     expect(appSyncOptions({ ...base, syncOptions: ['ObserveOnly=true'] }).observeOnly).toBe(true);
+    expect(appSyncOptions({ ...base, syncOptions: ['Validate=false'] }).validate).toBe(false);
+    // Every object applied on every sync, as Argo CD does by default, only when asked.
+    expect(
+      appSyncOptions({ ...base, syncOptions: ['ApplyOutOfSyncOnly=false'] }).skipUnchanged,
+    ).toBe(false);
     expect(appSyncOptions({ ...base, observeOnly: true }).observeOnly).toBe(true);
     expect(appSyncOptions(base, true).observeOnly).toBe(true);
   });
