@@ -519,8 +519,15 @@ spec: { size: 3 }
     const theirs = view(agent, appId)!.resources.find((r) => r.name === 'theirs')!;
     expect(theirs.sync).toBe('OutOfSync');
     expect(theirs.diffs).toContainEqual({ path: '/data/x', desired: '"git"', live: '"live"' });
-    await new Promise((r) => setTimeout(r, 1000)); // past the self-heal delay: still not applied
-    await agent.idle();
+    // Drift on the other object is healed (after the self-heal delay): by then a heal of
+    // `theirs`, detected earlier, would have happened too. It did not.
+    await mergePatchAs(
+      east,
+      'kubectl-edit',
+      { apiVersion: 'v1', kind: 'ConfigMap', name: 'ours', namespace: ns },
+      { data: { x: 'edited' } },
+    );
+    await waitFor('ours healed', async () => (await cmValue(ns, 'ours'))?.x === '1');
     expect(await cmValue(ns, 'theirs')).toEqual({ x: 'live' });
   });
 

@@ -1,4 +1,5 @@
 import { CoreV1Api, KubeConfig } from '@kubernetes/client-node';
+import { status as GrpcStatus } from '@grpc/grpc-js';
 import { basename, dirname } from 'node:path';
 import { afterAll, beforeAll, describe, expect, inject, it } from 'vitest';
 import type { Agent } from '../../apps/agent/src/agent.js';
@@ -272,7 +273,11 @@ describe('walking skeleton: git → hub → gRPC → agents → two real API ser
       stateDir: dir.path,
     });
     agents.push(intruder);
-    await new Promise((r) => setTimeout(r, 1000));
+    // Refused by the hub (not merely slow): twice, so no attempt got in between.
+    const refused = await waitFor('the intruder refused twice', () =>
+      Promise.resolve((intruder.lastDisconnect?.count ?? 0) >= 2 && intruder.lastDisconnect),
+    );
+    expect(refused.code).toBe(GrpcStatus.UNAUTHENTICATED);
     expect(intruder.connected).toBe(false);
   });
 

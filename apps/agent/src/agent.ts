@@ -28,7 +28,7 @@ import {
 import { AGENT_CONFIG, type AgentConfig } from './agent-config.js';
 import { ALLOW_ALL, checkAllowList } from './allow-list.js';
 import { EventLog } from './events.js';
-import { HubConnection } from './hub-connection.js';
+import { HubConnection, type Disconnect } from './hub-connection.js';
 import { AgentIdentity } from './identity.js';
 import { KubeClient, kubeError } from './kube/kube-client.js';
 import { WatchCache, type WatchChange } from './kube/watch-cache.js';
@@ -172,6 +172,11 @@ export class Agent implements OnApplicationBootstrap, OnApplicationShutdown {
 
   get connected(): boolean {
     return this.connection.connected;
+  }
+
+  /** How the last hub stream ended (e.g. refused: UNAUTHENTICATED), for operators and tests. */
+  get lastDisconnect(): Disconnect | undefined {
+    return this.connection.lastDisconnect;
   }
 
   /** The latest status of an app, as last reported (or held for the hub). */

@@ -28,6 +28,14 @@ export interface ConnectionHandlers {
   onWelcome(welcome: Welcome): void;
 }
 
+/** A stream that ended: why (the gRPC details or what ended it), its gRPC code, when, the how-many-th. */
+export interface Disconnect {
+  why: string;
+  code?: GrpcStatus;
+  at: number;
+  count: number;
+}
+
 /**
  * The agent's outbound stream to the hub. Dials, says Hello with its inventory, and reconnects
  * with capped exponential backoff and full jitter for as long as it runs. Given several hub
@@ -100,6 +108,13 @@ export class HubConnection {
   get connected(): boolean {
     return this.welcomed;
   }
+
+  /** How the last stream ended (why, gRPC code, when) and how many have ended so far. */
+  get lastDisconnect(): Disconnect | undefined {
+    return this.disconnect;
+  }
+
+  private disconnect: Disconnect | undefined;
 
   start(): void {
     this.dial();
@@ -174,6 +189,7 @@ export class HubConnection {
       if (ended) return;
       ended = true;
       this.welcomed = false;
+      this.disconnect = { why, code, at: Date.now(), count: (this.disconnect?.count ?? 0) + 1 };
       if (this.call === call) this.call = undefined;
       if (this.stopped) return;
       if (Date.now() - openedAt > STABLE_AFTER_MS) this.attempt = 0;
