@@ -6,7 +6,14 @@ import type { Agent } from '../../apps/agent/src/agent.js';
 import type { RunningHub } from '../../apps/hub/src/hub.js';
 import type { SyncPolicyState } from '../../apps/agent/src/sync/options.js';
 import { TestRepo } from '../support/git-repo.js';
-import { api, createTestDatabase, startTestHub, tempDir, waitFor } from '../support/hub-harness.js';
+import {
+  api,
+  createTestDatabase,
+  startTestHub,
+  tempDir,
+  waitFor,
+  type Registration,
+} from '../support/hub-harness.js';
 import { finishJob, mergePatchAs, readObject, startAgent, eventually } from './agent-support.js';
 
 const cm = (name: string, data: Record<string, string>, annotations = '') => `apiVersion: v1
@@ -69,7 +76,7 @@ describe('the agent through a real hub', () => {
   let hubDir: Awaited<ReturnType<typeof tempDir>>;
   let agentDir: Awaited<ReturnType<typeof tempDir>>;
   let agent: Agent;
-  let token: string;
+  let registration: Registration;
   let grpcPort: number;
   const extraAgents: Agent[] = [];
 
@@ -78,7 +85,7 @@ describe('the agent through a real hub', () => {
       cluster: east,
       stateDir: agentDir.path,
       hub: hub.grpcAddress,
-      token,
+      registration,
       // Long enough for the hub to show the drift before it is healed.
       config: { selfHeal: { delayMs: 1500, maxDelayMs: 30_000 } },
     });
@@ -149,7 +156,7 @@ describe('the agent through a real hub', () => {
     grpcPort = Number(hub.grpcAddress.split(':').pop());
     const res = await api(hub).post('/api/v1/clusters', { name: 'east' });
     expect(res.status).toBe(201);
-    token = res.body.agentToken;
+    registration = res.body as Registration;
     agent = newAgent();
     await waitFor('agent connected', () => Promise.resolve(agent.connected));
   });

@@ -13,7 +13,7 @@ import {
   type HubMessage,
   type SyncPolicy,
 } from '../../libs/proto/gen/axle/agent/v1/agent.js';
-import { waitFor } from '../support/hub-harness.js';
+import { waitFor, type Registration } from '../support/hub-harness.js';
 import type { TestCluster } from '../support/kube-cluster.js';
 
 /**
@@ -25,12 +25,25 @@ export function startAgent(opts: {
   stateDir: string;
   hub?: string;
   token?: string;
+  /** How the cluster was registered at the hub: enrols with mTLS when it is a kit. */
+  registration?: Registration;
   name?: string;
   config?: Partial<AgentConfig>;
 }): Agent {
+  const reg = opts.registration;
+  const mtls =
+    reg?.bootstrapToken && reg.caCertificate && reg.enrollAddress
+      ? {
+          bootstrapToken: reg.bootstrapToken,
+          caPem: reg.caCertificate,
+          enrollAddress: reg.enrollAddress,
+          renewCheckSeconds: 1,
+        }
+      : undefined;
   const agent = new Agent({
     hubAddress: opts.hub ?? '127.0.0.1:1',
-    token: opts.token ?? 'axle_agent_not-connected',
+    token: mtls ? undefined : (opts.token ?? reg?.agentToken ?? 'axle_agent_not-connected'),
+    mtls,
     cluster: opts.name ?? opts.cluster.name,
     stateDir: opts.stateDir,
     kubeconfig: opts.cluster.kubeconfigPath,

@@ -119,9 +119,7 @@ spec:
       });
       const d = await tempDir(`axle-agent-appset-${c.name}-`);
       dirs.push(d);
-      agents.push(
-        startTestAgent({ hub, token: reg.body.agentToken, cluster: c, stateDir: d.path }),
-      );
+      agents.push(startTestAgent({ hub, registration: reg.body, cluster: c, stateDir: d.path }));
     }
   });
 

@@ -10,6 +10,7 @@ import {
   startTestHub,
   tempDir,
   waitFor,
+  TOKEN_AUTH,
 } from '../support/hub-harness.js';
 
 describe('axle CLI against a running hub', () => {
@@ -29,7 +30,11 @@ describe('axle CLI against a running hub', () => {
 
   beforeAll(async () => {
     dir = await tempDir('axle-cli-hub-');
-    hub = await startTestHub({ databaseUrl: await createTestDatabase(), dataDir: dir.path });
+    hub = await startTestHub({
+      databaseUrl: await createTestDatabase(),
+      dataDir: dir.path,
+      env: TOKEN_AUTH,
+    });
   });
   afterAll(async () => {
     await hub?.close();

@@ -13,6 +13,7 @@ import {
   startTestHub,
   tempDir,
   waitFor,
+  type Registration,
 } from '../support/hub-harness.js';
 import { startHubProcess, type HubProcess } from '../support/hub-process.js';
 import type { TestCluster } from '../support/kube-cluster.js';
@@ -111,11 +112,11 @@ describe('fleet scale: batches, leases shared by replicas, bundles by hash', () 
     h: RunningHub | string,
     name: string,
     cluster: TestCluster,
-    token: string,
+    registration: Registration,
   ): Promise<Agent> {
     const dir = await tempDir('axle-agent-fleet-');
     cleanup.push(() => dir.remove());
-    const a = startTestAgent({ hub: h, token, cluster, name, stateDir: dir.path });
+    const a = startTestAgent({ hub: h, registration, cluster, name, stateDir: dir.path });
     agents.push(a);
     await waitFor(`agent ${name} connected`, () => Promise.resolve(a.connected));
     return a;
@@ -219,9 +220,12 @@ describe('fleet scale: batches, leases shared by replicas, bundles by hash', () 
     const survivor = await hub(db, env);
     const agentDir = await tempDir('axle-agent-kill-');
     cleanup.push(() => agentDir.remove());
+    // Enrolled at the survivor (the doomed replica's enrolment port dies with it).
+    const kit = await api(survivor).post('/api/v1/clusters/kill-west/bootstrap-token');
+    expect(kit.status).toBe(201);
     const agent = startTestAgent({
       hub: `${doomed.grpcAddress},${survivor.grpcAddress}`,
-      token: reg.body.agentToken,
+      registration: kit.body,
       cluster: west,
       name: 'kill-west',
       stateDir: agentDir.path,
@@ -256,7 +260,7 @@ describe('fleet scale: batches, leases shared by replicas, bundles by hash', () 
     const db = await createTestDatabase();
     const h = await hub(db);
     const reg = await api(h).post('/api/v1/clusters', { name: 'batch-east' });
-    await agentFor(h, 'batch-east', east, reg.body.agentToken);
+    await agentFor(h, 'batch-east', east, reg.body);
     const paths = ['b0', 'b1', 'b2', 'b3', 'b4', 'b5'];
     const sha1 = await repo.commit(
       Object.fromEntries(paths.map((p) => [`batch/${p}/cm.yaml`, cm(`cm-${p}`, { rev: '1' })])),
@@ -305,7 +309,7 @@ describe('fleet scale: batches, leases shared by replicas, bundles by hash', () 
     const db = await createTestDatabase();
     const h = await hub(db);
     const reg = await api(h).post('/api/v1/clusters', { name: 'paths-east' });
-    await agentFor(h, 'paths-east', east, reg.body.agentToken);
+    await agentFor(h, 'paths-east', east, reg.body);
     const sha1 = await repo.commit({
       'paths/a/cm.yaml': cm('path-a', { v: '1' }),
       'paths/b/cm.yaml': cm('path-b', { v: '1' }),
@@ -363,7 +367,7 @@ describe('fleet scale: batches, leases shared by replicas, bundles by hash', () 
     const reg = await api(h).post('/api/v1/clusters', { name: 'hash-east' });
     const proxy = await countingProxy(h.grpcAddress);
     cleanup.push(() => proxy.close());
-    await agentFor(proxy.address, 'hash-east', east, reg.body.agentToken);
+    await agentFor(proxy.address, 'hash-east', east, reg.body);
     // ~200 KB that gzip cannot shrink: a bundle's bytes are plain to see on the wire.
     const sha = await repo.commit({
       'hashed/cm.yaml': cm('big', { blob: randomBytes(150_000).toString('base64') }),

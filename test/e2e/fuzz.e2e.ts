@@ -2,7 +2,13 @@ import { credentials, Metadata, type ServiceError } from '@grpc/grpc-js';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import type { RunningHub } from '../../apps/hub/src/hub.js';
 import { AgentGatewayClient } from '../../libs/proto/gen/axle/agent/v1/agent.js';
-import { api, createTestDatabase, startTestHub, tempDir } from '../support/hub-harness.js';
+import {
+  api,
+  createTestDatabase,
+  startTestHub,
+  tempDir,
+  TOKEN_AUTH,
+} from '../support/hub-harness.js';
 
 /** Deterministic PRNG (mulberry32): a failing case can be replayed from its seed. */
 function rng(seed: number) {
@@ -94,7 +100,11 @@ describe('bounded fuzzing of the REST bodies and the agent stream', () => {
 
   beforeAll(async () => {
     dir = await tempDir('axle-hub-fuzz-');
-    hub = await startTestHub({ databaseUrl: await createTestDatabase(), dataDir: dir.path });
+    hub = await startTestHub({
+      databaseUrl: await createTestDatabase(),
+      dataDir: dir.path,
+      env: TOKEN_AUTH,
+    });
   });
   afterAll(async () => {
     await hub?.close();

@@ -10,6 +10,7 @@ import {
   startTestHub,
   tempDir,
   waitFor,
+  type Registration,
 } from '../support/hub-harness.js';
 
 const cm = (v: string) =>
@@ -21,7 +22,7 @@ describe('projects bound what applications may do, at admission, render and disp
   let hub: RunningHub;
   let repo: TestRepo;
   let agent: Agent | undefined;
-  let agentToken: string;
+  let registration: Registration;
   let firstStateDir: string;
   const cleanup: (() => Promise<void>)[] = [];
   const kc = new KubeConfig();
@@ -43,8 +44,9 @@ describe('projects bound what applications may do, at admission, render and disp
     const dir = await tempDir('axle-hub-projects-');
     cleanup.push(dir.remove);
     hub = await startTestHub({ databaseUrl: await createTestDatabase(), dataDir: dir.path });
-    agentToken = (await api(hub).post('/api/v1/clusters', { name: 'east', labels: { env: 'dev' } }))
-      .body.agentToken;
+    registration = (
+      await api(hub).post('/api/v1/clusters', { name: 'east', labels: { env: 'dev' } })
+    ).body;
     await api(hub).post('/api/v1/clusters', { name: 'prod-1', labels: { env: 'prod' } });
     const created = await api(hub).post('/api/v1/projects', {
       name: 'team-a',
@@ -58,7 +60,7 @@ describe('projects bound what applications may do, at admission, render and disp
     const stateDir = await tempDir('axle-agent-projects-');
     cleanup.push(stateDir.remove);
     firstStateDir = stateDir.path;
-    agent = startTestAgent({ hub, token: agentToken, cluster: east, stateDir: stateDir.path });
+    agent = startTestAgent({ hub, registration, cluster: east, stateDir: stateDir.path });
     cleanup.push(() => stateDir.remove());
   });
   afterAll(async () => {
@@ -147,7 +149,9 @@ describe('projects bound what applications may do, at admission, render and disp
     expect(narrowed.status).toBe(200);
     const stateDir = await tempDir('axle-agent-projects2-');
     cleanup.push(stateDir.remove);
-    agent = startTestAgent({ hub, token: agentToken, cluster: east, stateDir: stateDir.path });
+    // A new agent (empty state) for the same cluster: it enrols with a new bootstrap token.
+    const kit = (await api(hub).post('/api/v1/clusters/east/bootstrap-token')).body as Registration;
+    agent = startTestAgent({ hub, registration: kit, cluster: east, stateDir: stateDir.path });
     await waitFor('withheld', async () => {
       const text = await (await fetch(`${hub.httpUrl}/metrics`)).text();
       return /axle_dispatch_refused_total\{cluster="east"\} [1-9]/.test(text);
@@ -165,7 +169,7 @@ describe('projects bound what applications may do, at admission, render and disp
     // The cluster's agent, restarted (same state) with an allow-list set by the cluster's owner.
     agent = startTestAgent({
       hub,
-      token: agentToken,
+      registration,
       cluster: east,
       stateDir: firstStateDir,
       allowList: { namespaces: ['team-a-*'], allowedKinds: ['*'], deniedKinds: ['core/ConfigMap'] },

@@ -104,10 +104,10 @@ describe('Kustomize and Helm applications rendered by the real tools, on two clu
     cleanup.push(dir.remove);
     hub = await startTestHub({ databaseUrl: await createTestDatabase(), dataDir: dir.path });
     for (const c of clusters) {
-      const token = (await api(hub).post('/api/v1/clusters', { name: c.name })).body.agentToken;
+      const registration = (await api(hub).post('/api/v1/clusters', { name: c.name })).body;
       const d = await tempDir(`axle-agent-render-${c.name}-`);
       cleanup.push(d.remove);
-      agents.push(startTestAgent({ hub, token, cluster: c, stateDir: d.path }));
+      agents.push(startTestAgent({ hub, registration, cluster: c, stateDir: d.path }));
     }
   });
   afterAll(async () => {

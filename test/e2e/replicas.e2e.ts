@@ -48,7 +48,7 @@ describe('two hub replicas on one database', () => {
     // The agent's stream lives on replica B …
     agent = startTestAgent({
       hub: b,
-      token: reg.body.agentToken,
+      registration: reg.body,
       cluster: west,
       name: 'replica-west',
       stateDir: stateDir.path,

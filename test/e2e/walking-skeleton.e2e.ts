@@ -13,6 +13,7 @@ import {
   startTestHub,
   tempDir,
   waitFor,
+  TOKEN_AUTH,
 } from '../support/hub-harness.js';
 import type { TestCluster } from '../support/kube-cluster.js';
 
@@ -101,7 +102,7 @@ describe('walking skeleton: git → hub → gRPC → agents → two real API ser
     repoURL = `${http.url}/${basename(repo.dir)}/.git`;
     dbUrl = await createTestDatabase();
     hubDir = await tempDir('axle-hub-');
-    hub = await startTestHub({ databaseUrl: dbUrl, dataDir: hubDir.path });
+    hub = await startTestHub({ databaseUrl: dbUrl, dataDir: hubDir.path, env: TOKEN_AUTH });
   });
 
   afterAll(async () => {
@@ -177,7 +178,12 @@ describe('walking skeleton: git → hub → gRPC → agents → two real API ser
     const grpcPort = Number(hub.grpcAddress.split(':').pop());
     await hub.close();
     commits.push(await repo.commit({ 'guestbook/cm.yaml': configMap('hallo') }));
-    hub = await startTestHub({ databaseUrl: dbUrl, dataDir: hubDir.path, grpcPort });
+    hub = await startTestHub({
+      databaseUrl: dbUrl,
+      dataDir: hubDir.path,
+      grpcPort,
+      env: TOKEN_AUTH,
+    });
     // The restarted hub reconciles every app at start; no webhook needed.
     await allSyncedAt(commits[2]);
     for (const c of clusters) expect(await readGreeting(c)).toBe('hallo');

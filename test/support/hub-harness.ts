@@ -13,6 +13,26 @@ import { renderToolPath } from './chart-repo.js';
 /** The admin API token every test hub is started with. */
 export const TEST_ADMIN_TOKEN = 'axle_api_test-admin-token-0123456789';
 
+/**
+ * The key for secrets at rest of every test hub: replicas of one test share the CA sealed in
+ * their database, as replicas of one deployment must (docs/deploy.md).
+ */
+export const TEST_SECRET_KEY = Buffer.alloc(32, 7).toString('base64');
+
+/** The hub env of the suites that exercise bearer-token agents (mTLS is the default). */
+export const TOKEN_AUTH = { AXLE_AGENT_AUTH: 'token' };
+
+/**
+ * What `POST /api/v1/clusters` answered: with mTLS (the default) a one-time bootstrap token, the
+ * hub CA and the enrolment address; with AXLE_AGENT_AUTH=token a bearer token.
+ */
+export interface Registration {
+  agentToken?: string;
+  bootstrapToken?: string;
+  caCertificate?: string;
+  enrollAddress?: string;
+}
+
 /** A fresh database on the shared embedded PostgreSQL; returns its URL. */
 export async function createTestDatabase(): Promise<string> {
   const admin = inject('pgAdminUrl');
@@ -42,7 +62,10 @@ export async function startTestHub(opts: {
     AXLE_RESYNC_SECONDS: '3600',
     AXLE_LOG_LEVEL: process.env.AXLE_TEST_LOG_LEVEL ?? 'warn',
     AXLE_ADMIN_TOKEN: TEST_ADMIN_TOKEN,
-    AXLE_AGENT_AUTH: 'token',
+    AXLE_SECRET_KEY: TEST_SECRET_KEY,
+    // mTLS, the default: agents enrol with a bootstrap token (suites for token mode say so).
+    AXLE_AGENT_AUTH: 'mtls',
+    AXLE_GRPC_ENROLL_PORT: '0',
     // The real tools, as built by scripts/test-toolchain.sh (or found on PATH).
     AXLE_HELM_PATH: renderToolPath('helm'),
     AXLE_KUSTOMIZE_PATH: renderToolPath('kustomize'),
@@ -53,6 +76,8 @@ export async function startTestHub(opts: {
 
 export function startTestAgent(opts: {
   hub: RunningHub | string;
+  /** How the cluster was registered: enrols with mTLS, or uses the bearer token it carries. */
+  registration?: Registration;
   token?: string;
   cluster: TestCluster;
   stateDir: string;
@@ -64,10 +89,20 @@ export function startTestAgent(opts: {
   /** Enrol with mTLS instead of a bearer token. */
   mtls?: { bootstrapToken: string; caPem: string; enrollAddress: string };
 }): Agent {
+  const reg = opts.registration;
+  const mtls =
+    opts.mtls ??
+    (reg?.bootstrapToken && reg.caCertificate && reg.enrollAddress
+      ? {
+          bootstrapToken: reg.bootstrapToken,
+          caPem: reg.caCertificate,
+          enrollAddress: reg.enrollAddress,
+        }
+      : undefined);
   const config: AgentConfig = {
     hubAddress: typeof opts.hub === 'string' ? opts.hub : opts.hub.grpcAddress,
-    token: opts.mtls ? undefined : opts.token,
-    mtls: opts.mtls ? { ...opts.mtls, renewCheckSeconds: 1 } : undefined,
+    token: mtls ? undefined : (opts.token ?? reg?.agentToken),
+    mtls: mtls ? { ...mtls, renewCheckSeconds: 1 } : undefined,
     allowList: opts.allowList,
     cluster: opts.name ?? opts.cluster.name,
     stateDir: opts.stateDir,

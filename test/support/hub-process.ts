@@ -2,7 +2,7 @@ import { spawn, type ChildProcess } from 'node:child_process';
 import { existsSync } from 'node:fs';
 import { resolve } from 'node:path';
 import { renderToolPath } from './chart-repo.js';
-import { TEST_ADMIN_TOKEN } from './hub-harness.js';
+import { TEST_ADMIN_TOKEN, TEST_SECRET_KEY } from './hub-harness.js';
 import { freePort } from './ports.js';
 import { waitFor } from './wait.js';
 
@@ -46,7 +46,8 @@ export async function startHubProcess(opts: {
       AXLE_RESYNC_SECONDS: '3600',
       AXLE_LOG_LEVEL: 'log',
       AXLE_ADMIN_TOKEN: TEST_ADMIN_TOKEN,
-      AXLE_AGENT_AUTH: 'token',
+      AXLE_SECRET_KEY: TEST_SECRET_KEY,
+      AXLE_AGENT_AUTH: 'mtls',
       AXLE_HELM_PATH: renderToolPath('helm') ?? '',
       AXLE_KUSTOMIZE_PATH: renderToolPath('kustomize') ?? '',
       ...opts.env,
