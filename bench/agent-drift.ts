@@ -110,8 +110,8 @@ async function main(): Promise<void> {
         AXLE_RESYNC_SECONDS: '3600',
         AXLE_LOG_LEVEL: 'error',
         AXLE_ADMIN_TOKEN: ADMIN_TOKEN,
-        // Agents authenticate with their bearer token (no mTLS enrollment in the bench).
-        AXLE_AGENT_AUTH: 'token',
+        // mTLS, the default: the agent enrols with the bootstrap kit the hub answers.
+        AXLE_AGENT_AUTH: 'mtls',
         AXLE_GRPC_ENROLL_PORT: '0',
       }),
     );
@@ -120,7 +120,11 @@ async function main(): Promise<void> {
     if (reg.status !== 201) throw new Error(`registering the cluster: ${JSON.stringify(reg.body)}`);
     agent = new Agent({
       hubAddress: hub.grpcAddress,
-      token: reg.body.agentToken,
+      mtls: {
+        bootstrapToken: reg.body.bootstrapToken,
+        caPem: reg.body.caCertificate,
+        enrollAddress: reg.body.enrollAddress,
+      },
       cluster: 'bench',
       stateDir: join(work, 'agent'),
       kubeconfig: cluster.kubeconfigPath,

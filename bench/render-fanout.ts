@@ -38,12 +38,14 @@ import { performance } from 'node:perf_hooks';
 import { Logger } from '@nestjs/common';
 import pg from 'pg';
 import { Agent } from '../apps/agent/src/agent.js';
+import type { AgentConfig } from '../apps/agent/src/agent-config.js';
 import { startEmbeddedPostgres } from '../apps/hub/src/database/embedded-postgres.js';
 import { TestRepo } from '../test/support/git-repo.js';
 import { startTestClusters } from '../test/support/kube-cluster.js';
 import { freePort } from '../test/support/ports.js';
 import {
   BENCH_ADMIN_TOKEN,
+  BENCH_SECRET_KEY,
   cpuBetween,
   forkHub,
   hubJson,
@@ -87,6 +89,8 @@ const API_SERVERS = Math.max(
  * AXLE_BENCH_FANOUT_GOGC=100 to run them with Go's default.
  */
 const CLUSTER_GOGC = process.env.AXLE_BENCH_FANOUT_GOGC ?? '400';
+/** How agents authenticate: mTLS (the default; enrolled with their own keys) or bearer tokens. */
+const AGENT_AUTH = process.env.AXLE_BENCH_AGENT_AUTH === 'token' ? 'token' : 'mtls';
 const POLL_SECONDS = 2;
 const FETCH_INTERVALS = 3;
 const TOTAL_BUDGET_MS = 6 * 60_000;
@@ -178,20 +182,39 @@ async function fleet(
   agents: Agent[],
   remaining: Remaining,
 ): Promise<number> {
-  const tokens = new Map<number, string>();
+  /** Each cluster's credentials: an mTLS enrolment kit, or a bearer token (AGENT_AUTH). */
+  const credentials = new Map<number, Pick<AgentConfig, 'token' | 'mtls'>>();
   await pool(
     Array.from({ length: CLUSTERS }, (_, c) => c),
     8,
     async (c) => {
       const r = await hubJson(base, 'POST', '/api/v1/clusters', { name: clusterName(c) });
       if (r.status !== 201) throw new Error(`registering ${clusterName(c)}: ${r.status}`);
-      tokens.set(c, r.body.agentToken as string);
+      const b = r.body as {
+        agentToken?: string;
+        bootstrapToken: string;
+        caCertificate: string;
+        enrollAddress: string;
+      };
+      credentials.set(
+        c,
+        AGENT_AUTH === 'token'
+          ? { token: b.agentToken }
+          : {
+              mtls: {
+                bootstrapToken: b.bootstrapToken,
+                caPem: b.caCertificate,
+                enrollAddress: b.enrollAddress,
+                renewCheckSeconds: 3600,
+              },
+            },
+      );
     },
   );
   for (let c = 0; c < AGENTS; c++) {
     const agent = new Agent({
       hubAddress: hubAddresses,
-      token: tokens.get(c)!,
+      ...credentials.get(c)!,
       cluster: clusterName(c),
       stateDir: join(work, 'agents', clusterName(c)),
       kubeconfig: kubeconfigs[c % kubeconfigs.length],
@@ -369,7 +392,9 @@ async function main(): Promise<void> {
       AXLE_RESYNC_SECONDS: '3600',
       AXLE_LOG_LEVEL: process.env.AXLE_BENCH_HUB_LOG_LEVEL ?? 'error',
       AXLE_ADMIN_TOKEN: BENCH_ADMIN_TOKEN,
-      AXLE_AGENT_AUTH: 'token',
+      // mTLS, the default: agents enrol with their own keys; the replicas share the sealed CA.
+      AXLE_AGENT_AUTH: AGENT_AUTH,
+      AXLE_SECRET_KEY: BENCH_SECRET_KEY,
       ...(kustomize ? { AXLE_KUSTOMIZE_PATH: kustomizeBin } : {}),
     });
     const hubA = await forkHub(hubEnv('hub-a', '0'));
@@ -383,7 +408,7 @@ async function main(): Promise<void> {
     };
     log(
       `setup ${secs(performance.now() - started)}: ${APPS} apps, ${PATHS} paths (${kustomize ? KUSTOMIZE_PATHS : 0} Kustomize), ` +
-        `${CLUSTERS} clusters, ${AGENTS} with a real agent (${API_SERVERS} kube-apiservers with GOGC=${CLUSTER_GOGC}, namespace per app)`,
+        `${CLUSTERS} clusters, ${AGENTS} with a real agent (${API_SERVERS} kube-apiservers with GOGC=${CLUSTER_GOGC}, namespace per app, agents on ${AGENT_AUTH})`,
     );
     const kubeconfigs = envs?.clusters.map((c) => c.kubeconfigPath) ?? [];
     const addresses = `${hubA.grpcAddress},127.0.0.1:${portB}`;
@@ -526,6 +551,7 @@ async function main(): Promise<void> {
         agents: AGENTS,
         apiServers: API_SERVERS,
         apiServerGoGc: Number(CLUSTER_GOGC),
+        agentAuth: AGENT_AUTH,
         agentsConnected: connected,
         appsWithAgent: withAgent,
         pollSeconds: POLL_SECONDS,

@@ -7,6 +7,8 @@ import { fileURLToPath } from 'node:url';
 
 /** The admin token the benchmarks' hubs start with. */
 export const BENCH_ADMIN_TOKEN = `axle_api_bench-${Math.random().toString(36).slice(2)}-0123456789`;
+/** The key for secrets at rest of the benchmarks' hubs: their replicas share the sealed CA. */
+export const BENCH_SECRET_KEY = Buffer.alloc(32, 9).toString('base64');
 
 export async function hubJson(
   base: string,
