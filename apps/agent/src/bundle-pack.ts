@@ -53,6 +53,8 @@ export class BundlePack {
   put(hash: string, bytes: Uint8Array): void {
     const id = bundleId(hash);
     if (this.index.has(id)) return;
+    // Only what load() reads back: a record it would take for a torn one would cut off the rest.
+    if (!/^[0-9a-f]{64}$/.test(id)) throw new Error(`not a sha256 bundle hash: ${hash}`);
     const header = Buffer.from(`${id} ${bytes.length}\n`);
     this.write(header);
     this.write(bytes);
