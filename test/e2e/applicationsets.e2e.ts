@@ -167,6 +167,11 @@ spec:
       'ParametersGenerated=True',
       'ResourcesUpToDate=True',
     ]);
+    // The same document again, as a dry run: nothing to create, update or delete.
+    const again = await postYaml('/api/v1/applicationsets/dry-run', appset());
+    expect(again.status).toBe(200);
+    expect(again.body.plan).toMatchObject({ create: [], update: [], delete: [] });
+    expect(again.body.plan.unchanged.sort()).toEqual(['a-east', 'a-west', 'b-east', 'b-west']);
   });
 
   it('re-evaluates on a commit that adds a directory', async () => {

@@ -16,6 +16,18 @@ export class AppSetsRepository {
     this.repo = ds.getRepository(ApplicationSetEntity);
   }
 
+  /**
+   * The document as it will read back once stored: jsonb keeps object keys in its own order, and
+   * generated Applications take their key order (so their spec hashes) from the template's.
+   */
+  async asStored(document: Record<string, unknown>): Promise<Record<string, unknown>> {
+    const rows = await this.ds.query<{ doc: Record<string, unknown> }[]>(
+      'SELECT $1::jsonb AS doc',
+      [JSON.stringify(document)],
+    );
+    return rows[0].doc;
+  }
+
   async insert(
     tx: EntityManager,
     e: Pick<

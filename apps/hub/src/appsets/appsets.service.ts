@@ -127,7 +127,9 @@ export class AppSetsService {
   async dryRun(
     body: unknown,
   ): Promise<Omit<Evaluation, 'rows' | 'owned'> & { warnings: AppSetIssue[] }> {
-    const { appset, warnings } = this.parse(body);
+    const { document, warnings } = this.parse(body);
+    // Evaluated as stored, so an unchanged document plans no change (see asStored).
+    const appset = parseApplicationSet(await this.repo.asStored(document)).appset!;
     const existing = await this.repo.findByName(appset.metadata.name);
     const {
       rows: _rows,
