@@ -157,6 +157,44 @@ spec:
     expect('info' in spec).toBe(false);
   });
 
+  it('refuses unknown top-level fields (typos) like unknown fields anywhere', () => {
+    const r = parseApplicationSet(
+      ARGO_GIT_DIRECTORIES.replace(
+        'metadata:\n  name: cluster-addons',
+        'metdata: {}\nmetadata:\n  name: cluster-addons',
+      ),
+    );
+    expect(r.appset).toBeUndefined();
+    expect(r.errors).toEqual([{ path: 'metdata', message: 'unknown field' }]);
+    // status (as kubectl get -o yaml shows it) is not a typo.
+    expect(parseApplicationSet(`${ARGO_GIT_DIRECTORIES}status: {}\n`).errors).toEqual([]);
+  });
+
+  it('says "not an ApplicationSet" for another kind instead of a page of field errors', () => {
+    const r = parseApplicationSet(
+      'apiVersion: v1\nkind: ConfigMap\nmetadata: {name: x}\ndata: {a: b}\n',
+    );
+    expect(r.appset).toBeUndefined();
+    expect(r.warnings).toEqual([]);
+    expect(r.errors).toEqual([
+      {
+        path: 'kind',
+        message:
+          'not an ApplicationSet (kind ConfigMap, apiVersion v1): expected kind ApplicationSet, apiVersion argoproj.io/v1alpha1',
+      },
+    ]);
+    expect(
+      parseApplicationSet(ARGO_GIT_DIRECTORIES.replace('argoproj.io/v1alpha1', 'argoproj.io/v1'))
+        .errors,
+    ).toEqual([
+      {
+        path: 'apiVersion',
+        message:
+          'not an ApplicationSet (kind ApplicationSet, apiVersion argoproj.io/v1): expected kind ApplicationSet, apiVersion argoproj.io/v1alpha1',
+      },
+    ]);
+  });
+
   it('reports invalid fields with their path and reason', () => {
     const r = parseApplicationSet({
       apiVersion: 'argoproj.io/v1alpha1',

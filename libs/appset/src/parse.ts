@@ -37,6 +37,29 @@ const AXLE_TOP_LEVEL = new Set(['name', 'namespace', 'labels', 'annotations', 's
  *
  * Never throws for bad input: problems are returned as errors/warnings with their field path.
  */
+/**
+ * A document that says it is something else (a ConfigMap, an Argo CD Application) gets one clear
+ * error instead of a page of field errors.
+ */
+function notAnApplicationSet(doc: Record<string, unknown>): SpecIssue | undefined {
+  const { apiVersion, kind } = doc;
+  if (kind === undefined && apiVersion === undefined) return undefined;
+  if (kind === 'ApplicationSet' && (apiVersion === undefined || apiVersion === APPSET_API_VERSION))
+    return undefined;
+  const what = [
+    typeof kind === 'string' ? `kind ${kind}` : undefined,
+    typeof apiVersion === 'string' ? `apiVersion ${apiVersion}` : undefined,
+  ]
+    .filter(Boolean)
+    .join(', ');
+  return {
+    path: kind === 'ApplicationSet' ? 'apiVersion' : 'kind',
+    message: `not an ApplicationSet (${what || 'kind and apiVersion are not strings'}): expected kind ApplicationSet, apiVersion ${APPSET_API_VERSION}`,
+  };
+}
+
+const APPSET_API_VERSION = 'argoproj.io/v1alpha1';
+
 export function parseApplicationSet(input: unknown): ParseResult {
   const errors: SpecIssue[] = [];
   const warnings: SpecIssue[] = [];
@@ -54,7 +77,10 @@ export function parseApplicationSet(input: unknown): ParseResult {
     const { name, namespace, labels, annotations, spec } = raw;
     doc = { metadata: { name, namespace, labels, annotations }, spec };
     for (const k of Object.keys(raw))
-      if (!AXLE_TOP_LEVEL.has(k)) warnings.push({ path: k, message: 'unknown field (ignored)' });
+      if (!AXLE_TOP_LEVEL.has(k)) errors.push({ path: k, message: 'unknown field' });
+  } else {
+    const other = notAnApplicationSet(raw);
+    if (other) return { errors: [other], warnings };
   }
 
   const checked = validateSpec<Record<string, unknown>>(applicationSetDocumentSchema, doc, '');

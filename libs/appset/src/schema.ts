@@ -242,5 +242,6 @@ export const applicationSetDocumentSchema = withUnknownKeys(
     spec: applicationSetSpecSchema,
     status: unsupportedField('', 'ignore'),
   }),
-  () => ({ severity: 'warning', message: 'unknown field (ignored)' }),
+  // A typo at the top (`metdata:`, `spek:`) is refused like one anywhere else.
+  () => ({ severity: 'error', message: 'unknown field' }),
 );
