@@ -1,4 +1,4 @@
-import { writeFileSync } from 'node:fs';
+import { readFileSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { parse } from 'yaml';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
@@ -147,6 +147,17 @@ spec:
     expect(dry.out).toBe(
       'create   svc-one\ncreate   svc-two\n2 application(s): 2 to create, 0 to update, 0 to delete, 0 unchanged\n',
     );
+    // A preview with an error fails (exit 1), the rest still shown.
+    const broken = join(dir.path, 'broken.yaml');
+    writeFileSync(
+      broken,
+      readFileSync(file, 'utf8')
+        .replace('name: envs', 'name: broken')
+        .replace('- { env: two }', '- { env: two }\n          - { env: Bad_Name }'),
+    );
+    const failed = await axle('appset', 'create', '--dry-run', '-f', broken);
+    expect(failed.code).toBe(1);
+    expect(failed.out).toMatch(/^create   svc-one\ncreate   svc-two\nerror    svc-Bad_Name: /);
     expect((await axle('appset', 'create', '-f', file)).out).toBe(
       'applicationset "envs" created\n',
     );

@@ -111,7 +111,8 @@ export async function appsetGenerate(
 
   const destKind = destinationKind(appset);
   const apps = result.applications.map((a) => toArgoApplication(a, appset, destKind));
-  io.stdout(formatData(apps, o.output));
+  // What was generated is printed even when some of it failed; nothing at all is not `[]`.
+  if (apps.length > 0 || result.errors.length === 0) io.stdout(formatData(apps, o.output));
   for (const e of result.errors) io.stderr(`error: ${errorSubject(e)}${e.message}\n`);
   return result.errors.length > 0 ? 1 : 0;
 }

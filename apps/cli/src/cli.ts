@@ -330,10 +330,13 @@ export async function runCli(argv: string[], io: CliIO): Promise<number> {
     )
     .action(async (o: { file: string; dryRun?: boolean }) => {
       const { client, format } = opts();
+      let failed = false;
       for (const doc of readDocuments(read(o.file), o.file)) {
         if (o.dryRun) {
           const r = await client.request<DryRun>('POST', '/api/v1/applicationsets/dry-run', doc);
           print(format, r, () => dryRunText(r));
+          // A preview with errors fails, as kubectl's dry runs do.
+          failed ||= r.errors.length > 0;
           continue;
         }
         const r = await client.request<AppSetView>('POST', '/api/v1/applicationsets', doc);
@@ -345,6 +348,8 @@ export async function runCli(argv: string[], io: CliIO): Promise<number> {
           ].join('\n'),
         );
       }
+      // Everything has been printed already: end with the code, silently.
+      if (failed) throw new CommanderError(1, 'axle.appset.failed', '');
     });
   appset
     .command('list')
