@@ -157,7 +157,7 @@ spec:
     );
     const failed = await axle('appset', 'create', '--dry-run', '-f', broken);
     expect(failed.code).toBe(1);
-    expect(failed.out).toMatch(/^create   svc-one\ncreate   svc-two\nerror    svc-Bad_Name: /);
+    expect(failed.out).toMatch(/^create {3}svc-one\ncreate {3}svc-two\nerror {4}svc-Bad_Name: /);
     expect((await axle('appset', 'create', '-f', file)).out).toBe(
       'applicationset "envs" created\n',
     );
