@@ -159,10 +159,19 @@ describe('agent enrollment with mTLS, per-cluster identity and revocation', () =
     let out = '';
     const env = { AXLE_SERVER: hub.httpUrl, AXLE_TOKEN: TEST_ADMIN_TOKEN };
     const io = { stdout: (s: string) => (out += s), stderr: (s: string) => (out += s), env };
-    expect(await runCli(['cluster', 'add', 'spare', '--install-manifest', file], io)).toBe(0);
+    const caFile = join(dir.path, 'hub-ca.pem');
+    expect(
+      await runCli(
+        ['cluster', 'add', 'spare', '--install-manifest', file, '--ca-file', caFile],
+        io,
+      ),
+    ).toBe(0);
     expect(out).toMatch(/bootstrap token \(one use, expires .*\): axle_boot_/);
     expect(out).toContain(`kubectl apply -f ${file}`);
+    expect(out).toContain(`hub CA written to ${caFile} (the agent's AXLE_HUB_CA_FILE)`);
     expect(readFileSync(file, 'utf8')).toContain('AXLE_BOOTSTRAP_TOKEN');
+    // The CA the agents verify the hub with: the one the hub's enrolment kit carries.
+    expect(readFileSync(caFile, 'utf8')).toBe(kits.east.caCertificate);
     expect(await runCli(['cluster', 'bootstrap-token', 'spare'], io)).toBe(0);
     expect(await runCli(['cluster', 'revoke', 'spare'], io)).toBe(0);
     expect(out).toContain('cluster "spare": 0 certificate(s) revoked');

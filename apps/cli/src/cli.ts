@@ -89,10 +89,20 @@ export async function runCli(argv: string[], io: CliIO): Promise<number> {
     .option('-a, --annotation <k=v>', 'annotation (repeatable)', collect, [])
     .option('--api-server <url>', 'API server URL, for display')
     .option('-m, --install-manifest <file>', 'write the agent install manifest (mTLS) to this file')
+    .option(
+      '--ca-file <file>',
+      "write the hub CA (PEM) to this file, for the agent's AXLE_HUB_CA_FILE",
+    )
     .action(
       async (
         name: string,
-        o: { label: string[]; annotation: string[]; apiServer?: string; installManifest?: string },
+        o: {
+          label: string[];
+          annotation: string[];
+          apiServer?: string;
+          installManifest?: string;
+          caFile?: string;
+        },
       ) => {
         const { client, format } = opts();
         const res = await client.request<ClusterAdded>('POST', '/api/v1/clusters', {
@@ -101,10 +111,8 @@ export async function runCli(argv: string[], io: CliIO): Promise<number> {
           annotations: keyValues(o.annotation, '--annotation'),
           ...(o.apiServer ? { server: o.apiServer } : {}),
         });
-        if (o.installManifest && res.installManifest) {
-          writeFileSync(o.installManifest, res.installManifest, { mode: 0o600 });
-        }
-        print(format, res, () => addedText(res, o.installManifest));
+        writeKitFiles(res, o);
+        print(format, res, () => addedText(res, o));
       },
     );
   cluster
@@ -129,18 +137,18 @@ export async function runCli(argv: string[], io: CliIO): Promise<number> {
       'issue a new one-time bootstrap token (and install manifest) to (re-)enrol an agent',
     )
     .option('-m, --install-manifest <file>', 'write the agent install manifest to this file')
-    .action(async (name: string, o: { installManifest?: string }) => {
+    .option(
+      '--ca-file <file>',
+      "write the hub CA (PEM) to this file, for the agent's AXLE_HUB_CA_FILE",
+    )
+    .action(async (name: string, o: { installManifest?: string; caFile?: string }) => {
       const { client, format } = opts();
       const res = await client.request<ClusterAdded>(
         'POST',
         `/api/v1/clusters/${encodeURIComponent(name)}/bootstrap-token`,
       );
-      if (o.installManifest && res.installManifest) {
-        writeFileSync(o.installManifest, res.installManifest, { mode: 0o600 });
-      }
-      print(format, res, () =>
-        addedText({ ...res, cluster: { name } as ClusterView }, o.installManifest),
-      );
+      writeKitFiles(res, o);
+      print(format, res, () => addedText({ ...res, cluster: { name } as ClusterView }, o));
     });
   cluster
     .command('revoke <name>')
@@ -502,9 +510,19 @@ interface ClusterAdded {
   hubAddress?: string;
   enrollAddress?: string;
   installManifest?: string;
+  caCertificate?: string;
 }
 
-function addedText(res: ClusterAdded, manifestFile?: string): string {
+/** The install manifest (it holds the bootstrap token: 0600) and the hub CA, where asked for. */
+function writeKitFiles(res: ClusterAdded, o: { installManifest?: string; caFile?: string }): void {
+  if (o.installManifest && res.installManifest) {
+    writeFileSync(o.installManifest, res.installManifest, { mode: 0o600 });
+  }
+  if (o.caFile && res.caCertificate) writeFileSync(o.caFile, res.caCertificate, { mode: 0o644 });
+}
+
+function addedText(res: ClusterAdded, o: { installManifest?: string; caFile?: string }): string {
+  const manifestFile = o.installManifest;
   if (res.agentToken) {
     return [
       `cluster "${res.cluster.name}" registered`,
@@ -520,6 +538,9 @@ function addedText(res: ClusterAdded, manifestFile?: string): string {
       ? `install the agent with: kubectl apply -f ${manifestFile}`
       : 'install the agent with the manifest written by --install-manifest FILE (or installManifest in -o yaml)',
     `the agent enrolls at ${res.enrollAddress} and connects to ${res.hubAddress} with its own certificate`,
+    o.caFile
+      ? `hub CA written to ${o.caFile} (the agent's AXLE_HUB_CA_FILE)`
+      : "write the hub CA for the agent's AXLE_HUB_CA_FILE with --ca-file FILE",
     '',
   ].join('\n');
 }
