@@ -195,6 +195,27 @@ spec:
     ]);
   });
 
+  it('refuses a Go template that does not parse, by path (it could never render)', () => {
+    const doc = ARGO_GIT_DIRECTORIES.replace(
+      "name: '{{path.basename}}'",
+      "name: '{{.path.basename'",
+    ).replace('spec:\n  generators:', 'spec:\n  goTemplate: true\n  generators:');
+    const r = parseApplicationSet(doc);
+    expect(r.appset).toBeUndefined();
+    // The broken name, and the fasttemplate-style `{{path.path}}` (no function "path" in Go).
+    expect(r.errors.map((e) => e.path)).toEqual([
+      'spec.template.metadata.name',
+      'spec.template.spec.source.path',
+      'spec.template.spec.destination.namespace',
+    ]);
+    expect(r.errors.every((e) => e.message.startsWith('template does not parse: '))).toBe(true);
+    // fasttemplate has no syntax to get wrong: the same text is accepted without goTemplate.
+    expect(
+      parseApplicationSet(ARGO_GIT_DIRECTORIES.replace("'{{path.basename}}'", "'{{path.basename'"))
+        .errors,
+    ).toEqual([]);
+  });
+
   it('reports invalid fields with their path and reason', () => {
     const r = parseApplicationSet({
       apiVersion: 'argoproj.io/v1alpha1',

@@ -7,6 +7,7 @@ import {
   type GeneratorSpec,
   type SpecIssue,
 } from '../../generators/src/index.js';
+import { parseGoTemplate } from '../../templating/src/index.js';
 import { applicationSetDocumentSchema, templateOverrideSchema } from './schema.js';
 import type { ApplicationSet, ApplicationTemplate, ApplicationsSyncPolicy } from './types.js';
 
@@ -123,12 +124,47 @@ export function parseApplicationSet(input: unknown): ParseResult {
         'Argo CD documents templatePatch for goTemplate: true only; it is rendered with fasttemplate here',
     });
 
+  // A Go template that does not parse could never render: refused now, by path, not at every
+  // evaluation.
+  if (spec.goTemplate && errors.length === 0) {
+    goTemplateErrors(template, 'spec.template', errors);
+    if (spec.templatePatch !== undefined)
+      goTemplateErrors(spec.templatePatch, 'spec.templatePatch', errors);
+  }
+
   if (errors.length > 0) return { errors, warnings };
   return {
     appset: buildAppSet(value.metadata, spec, template as unknown as ApplicationTemplate),
     errors,
     warnings,
   };
+}
+
+const MAX_TEMPLATE_ERRORS = 20;
+
+/** Every templated string (and key) of `tree` that does not parse as a Go template. */
+function goTemplateErrors(tree: unknown, path: string, out: SpecIssue[]): void {
+  if (out.length >= MAX_TEMPLATE_ERRORS) return;
+  if (typeof tree === 'string') {
+    if (!tree.includes('{{')) return;
+    try {
+      parseGoTemplate(tree);
+    } catch (e) {
+      out.push({ path, message: `template does not parse: ${(e as Error).message}` });
+    }
+    return;
+  }
+  if (Array.isArray(tree)) {
+    tree.forEach((v, i) => goTemplateErrors(v, joinPath(path, i), out));
+    return;
+  }
+  if (typeof tree === 'object' && tree !== null) {
+    for (const [k, v] of Object.entries(tree)) {
+      const at = joinPath(path, k);
+      goTemplateErrors(k, at, out);
+      goTemplateErrors(v, at, out);
+    }
+  }
 }
 
 interface CheckedSpec {
