@@ -28,7 +28,7 @@ import { Agent } from '../apps/agent/src/agent.js';
 import { compressBundle, makeBundle, type KubeObject } from '../libs/manifests/src/index.js';
 import { SyncStatus } from '../libs/proto/gen/axle/agent/v1/agent.js';
 import { startTestClusters } from '../test/support/kube-cluster.js';
-import { cpuBetween, processCpu } from './support.js';
+import { cpuBetween, processCpu, runBench } from './support.js';
 
 const RESOURCES = 500;
 const TARGET_RATIO = 0.5;
@@ -172,7 +172,6 @@ async function main(): Promise<void> {
     resyncSeconds: 3600,
     backoff: { baseMs: 60_000, capMs: 60_000 },
     logLevel: 'error',
-    applyConcurrency: Number(process.env.AXLE_AGENT_APPLY_CONCURRENCY) || undefined,
   });
   const { Logger } = await import('@nestjs/common');
   Logger.overrideLogger(['error']);
@@ -278,7 +277,4 @@ async function main(): Promise<void> {
   }
 }
 
-main().catch((e: unknown) => {
-  process.stderr.write(`agent-apply: ${(e as Error).stack ?? String(e)}\n`);
-  process.exit(1);
-});
+runBench('agent-apply', main);

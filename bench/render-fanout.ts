@@ -1,14 +1,15 @@
 /**
  * Benchmark (issues #4 and #11): render fan-out. 1,000 applications over one git repository and
  * 100 clusters, on real parts: embedded PostgreSQL, a git repository over file://, hubs in child
- * processes of their own (so RSS is the hub's alone), one real kube-apiserver and 100 real agents.
+ * processes of their own (so RSS is the hub's alone), real kube-apiservers and 100 real agents.
  *
  * The repository holds 50 app directories (one small ConfigMap each; 5 of them are Kustomize
  * directories when the kustomize binary is in .cache/bin). The 1,000 applications read those 50
  * paths (20 applications per path: different names and namespaces, same source, so the same render
  * key) and are spread over 100 registered clusters, 10 per cluster. Every cluster has a real agent
  * (in this process; AXLE_BENCH_FANOUT_AGENTS=N runs agents for the first N clusters only). The
- * agents share 2 kube-apiservers (AXLE_BENCH_FANOUT_APISERVERS; see API_SERVERS and CLUSTER_GOGC),
+ * agents enrol and connect with mTLS (AXLE_BENCH_AGENT_AUTH=token: bearer tokens) and share 2
+ * kube-apiservers (AXLE_BENCH_FANOUT_APISERVERS; see API_SERVERS and CLUSTER_GOGC),
  * each app in a namespace of its own. AXLE_BENCH_PROFILE_DIR=dir writes CPU profiles of this
  * process and the hub for the commit phase.
  *
@@ -61,6 +62,7 @@ import {
   sum,
   verdict,
   type HubProcess,
+  runBench,
 } from './support.js';
 
 const APPS = 1000;
@@ -600,10 +602,4 @@ async function main(): Promise<void> {
   }
 }
 
-main().then(
-  () => process.exit(process.exitCode ?? 0),
-  (e: unknown) => {
-    process.stderr.write(`render-fanout: ${(e as Error).stack ?? String(e)}\n`);
-    process.exit(1);
-  },
-);
+runBench('render-fanout', main);

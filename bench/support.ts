@@ -189,3 +189,17 @@ export function cpuBetween(
   }
   return Object.fromEntries([...by].filter(([, v]) => v > 50).sort((x, y) => y[1] - x[1]));
 }
+
+/**
+ * Runs a benchmark's main and exits with its exit code (1 on a throw, printed with `name`).
+ * Explicitly: embedded PostgreSQL hooks `beforeExit` and would exit with 0 whatever happened.
+ */
+export function runBench(name: string, main: () => Promise<void>): void {
+  main().then(
+    () => process.exit(process.exitCode ?? 0),
+    (e: unknown) => {
+      process.stderr.write(`${name}: ${(e as Error).stack ?? String(e)}\n`);
+      process.exit(1);
+    },
+  );
+}

@@ -13,7 +13,7 @@ import {
   type HubMessage,
   type SyncPolicy,
 } from '../../libs/proto/gen/axle/agent/v1/agent.js';
-import { waitFor, type Registration } from '../support/hub-harness.js';
+import { agentCredentials, waitFor, type Registration } from '../support/hub-harness.js';
 import type { TestCluster } from '../support/kube-cluster.js';
 
 /**
@@ -30,20 +30,11 @@ export function startAgent(opts: {
   name?: string;
   config?: Partial<AgentConfig>;
 }): Agent {
-  const reg = opts.registration;
-  const mtls =
-    reg?.bootstrapToken && reg.caCertificate && reg.enrollAddress
-      ? {
-          bootstrapToken: reg.bootstrapToken,
-          caPem: reg.caCertificate,
-          enrollAddress: reg.enrollAddress,
-          renewCheckSeconds: 1,
-        }
-      : undefined;
+  const credentials = agentCredentials(opts.registration, opts.token);
   const agent = new Agent({
     hubAddress: opts.hub ?? '127.0.0.1:1',
-    token: mtls ? undefined : (opts.token ?? reg?.agentToken ?? 'axle_agent_not-connected'),
-    mtls,
+    ...credentials,
+    token: credentials.mtls ? undefined : (credentials.token ?? 'axle_agent_not-connected'),
     cluster: opts.name ?? opts.cluster.name,
     stateDir: opts.stateDir,
     kubeconfig: opts.cluster.kubeconfigPath,

@@ -1,5 +1,7 @@
 // The agent against a real API server, driven directly with hub messages (agent.deliver): waves,
 // CRDs, hooks, prune, sync options, retries, restarts. The hub-driven suites are agent-hub-*.e2e.ts.
+import { truncateSync } from 'node:fs';
+import { join } from 'node:path';
 import { PatchStrategy } from '@kubernetes/client-node';
 import { afterAll, afterEach, describe, expect, inject, it } from 'vitest';
 import type { Agent } from '../../apps/agent/src/agent.js';
@@ -695,6 +697,28 @@ spec: { size: 3 }
     await agent.idle();
     expect(view(agent, appId)?.operation).toMatchObject({ phase: 'Succeeded' });
     expect(await cmValue(ns, 'typo')).toEqual({ x: '1' });
+  });
+
+  it('a bundle lost from its store (machine crash) is taken again when the hub resends the same generation', async () => {
+    const first = await newAgent();
+    const appId = newAppId();
+    const ns = 'agent-lost-bundle';
+    const msg = deploy({ appId, generation: 1, namespace: ns, objects: [cm('kept', { x: '1' })] });
+    await first.agent.deliver(msg);
+    await first.agent.idle();
+    expect(view(first.agent, appId)?.sync).toBe('Synced');
+    await first.agent.stop();
+    agents.splice(agents.indexOf(first.agent), 1);
+    // The pack lost its data (as after a power loss before the page cache was written out).
+    truncateSync(join(first.dir, 'bundles.pack'), 10);
+    const { agent } = await newAgent({}, first.dir);
+    expect(agent.apps().map((a) => a.generation)).toEqual([1]);
+    // The same generation again (what the hub does when the agent's Hello reports it missing):
+    // taken, not acknowledged as a duplicate.
+    await agent.deliver(msg);
+    await agent.idle();
+    expect(view(agent, appId)).toMatchObject({ sync: 'Synced', generation: 1 });
+    expect(await cmValue(ns, 'kept')).toEqual({ x: '1' });
   });
 });
 

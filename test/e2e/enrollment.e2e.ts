@@ -187,11 +187,7 @@ describe('agent enrollment with mTLS, per-cluster identity and revocation', () =
           hub: k.hubAddress,
           cluster: c,
           stateDir: d.path,
-          mtls: {
-            bootstrapToken: k.bootstrapToken,
-            caPem: k.caCertificate,
-            enrollAddress: k.enrollAddress,
-          },
+          registration: k,
         }),
       );
     }

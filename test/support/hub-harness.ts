@@ -74,6 +74,27 @@ export async function startTestHub(opts: {
   return startHub(config);
 }
 
+/**
+ * An agent's credentials from its cluster's registration: the mTLS enrolment kit when the hub
+ * answered one, else the bearer token (`token` when given, else the registration's).
+ */
+export function agentCredentials(
+  reg: Registration | undefined,
+  token?: string,
+): Pick<AgentConfig, 'token' | 'mtls'> {
+  if (reg?.bootstrapToken && reg.caCertificate && reg.enrollAddress) {
+    return {
+      mtls: {
+        bootstrapToken: reg.bootstrapToken,
+        caPem: reg.caCertificate,
+        enrollAddress: reg.enrollAddress,
+        renewCheckSeconds: 1,
+      },
+    };
+  }
+  return { token: token ?? reg?.agentToken };
+}
+
 export function startTestAgent(opts: {
   hub: RunningHub | string;
   /** How the cluster was registered: enrols with mTLS, or uses the bearer token it carries. */
@@ -86,23 +107,10 @@ export function startTestAgent(opts: {
   name?: string;
   /** The cluster's own allow-list (default: everything). */
   allowList?: AgentConfig['allowList'];
-  /** Enrol with mTLS instead of a bearer token. */
-  mtls?: { bootstrapToken: string; caPem: string; enrollAddress: string };
 }): Agent {
-  const reg = opts.registration;
-  const mtls =
-    opts.mtls ??
-    (reg?.bootstrapToken && reg.caCertificate && reg.enrollAddress
-      ? {
-          bootstrapToken: reg.bootstrapToken,
-          caPem: reg.caCertificate,
-          enrollAddress: reg.enrollAddress,
-        }
-      : undefined);
   const config: AgentConfig = {
     hubAddress: typeof opts.hub === 'string' ? opts.hub : opts.hub.grpcAddress,
-    token: mtls ? undefined : (opts.token ?? reg?.agentToken),
-    mtls: mtls ? { ...mtls, renewCheckSeconds: 1 } : undefined,
+    ...agentCredentials(opts.registration, opts.token),
     allowList: opts.allowList,
     cluster: opts.name ?? opts.cluster.name,
     stateDir: opts.stateDir,

@@ -121,10 +121,16 @@ export class Agent implements OnApplicationBootstrap, OnApplicationShutdown {
           },
       config.cluster,
       {
+        // An app whose bundle is gone (damaged store) is reported as held at no generation:
+        // the hub sends it again, with its bytes.
         inventory: () =>
           this.store
             .apps()
-            .map((a) => ({ appId: a.appId, generation: a.generation, bundleHash: a.bundleHash })),
+            .map((a) =>
+              this.holds(a.bundleHash)
+                ? { appId: a.appId, generation: a.generation, bundleHash: a.bundleHash }
+                : { appId: a.appId, generation: 0, bundleHash: '' },
+            ),
         onMessage: (m) => this.onMessage(m),
         onWelcome: (w) => this.onWelcome(w.features),
       },
@@ -269,7 +275,11 @@ export class Agent implements OnApplicationBootstrap, OnApplicationShutdown {
 
   private onDeploy(d: Deploy): void {
     const current = this.store.get(d.appId);
-    if (current && current.generation >= d.generation) {
+    if (
+      current &&
+      (current.generation > d.generation ||
+        (current.generation === d.generation && this.holds(current.bundleHash)))
+    ) {
       // Duplicate or stale delivery: acknowledge, change nothing.
       this.ack(d.appId, current.generation);
       return;
@@ -383,13 +393,31 @@ export class Agent implements OnApplicationBootstrap, OnApplicationShutdown {
     }
   }
 
-  private bundleObjects(hash: string): KubeObject[] {
-    let objects = this.bundles.get(hash);
-    if (!objects) {
-      objects = decompressBundle(this.store.readBundle(hash), hash).objects;
-      this.rememberBundle(hash, objects);
+  private holds(hash: string): boolean {
+    return this.bundles.has(hash) || this.store.hasBundle(hash);
+  }
+
+  /** The objects of the bundle an app holds (throws when it is gone or damaged). */
+  private bundleObjects(app: AppState): KubeObject[] {
+    const hash = app.bundleHash;
+    const held = this.storedBundle(hash);
+    if (!held) {
+      // Ask the hub for it now (or it learns at the next Hello; see inventory).
+      const ask = this.connection.connected && this.hubFeatures.has('need-bundle');
+      if (ask) {
+        this.connection.send({
+          msg: {
+            $case: 'needBundle',
+            value: { appId: app.appId, generation: app.generation, bundleHash: hash },
+          },
+        });
+      }
+      throw new Error(
+        `bundle ${hash} is not held here; ${ask ? 'asked the hub for it' : 'the hub resends it at the next connection'}`,
+      );
     }
-    return objects;
+    this.rememberBundle(hash, held.objects);
+    return held.objects;
   }
 
   /** Keeps a bundle's objects in memory, with those of the bundles stored apps use. */
@@ -438,7 +466,7 @@ export class Agent implements OnApplicationBootstrap, OnApplicationShutdown {
     const app = this.store.get(appId);
     if (!app) return;
     const rt = this.runtime(appId);
-    const objects = this.bundleObjects(app.bundleHash);
+    const objects = this.bundleObjects(app);
     const planKey = `${app.bundleHash}|${app.namespace}|${JSON.stringify(app.policy)}`;
     if (rt.planKey !== planKey) rt.resetPlan(planKey, buildPlan(objects));
     const input = this.input(app);

@@ -90,15 +90,15 @@ export class StateStore {
     mkdirSync(dir, { recursive: true });
     this.bundles = new BundlePack(dir);
     const file = this.snapshotPath;
-    this.state = existsSync(file)
-      ? (JSON.parse(readFileSync(file, 'utf8')) as StateFile)
-      : { version: FORMAT, apps: {} };
+    const snapshot = existsSync(file) ? readFileSync(file, 'utf8') : undefined;
+    this.state = snapshot ? (JSON.parse(snapshot) as StateFile) : { version: FORMAT, apps: {} };
+    this.snapshotBytes = snapshot?.length ?? 0;
     const replayed = this.replayJournal();
     const older = this.state.version < FORMAT;
     this.upgraded = older && Object.keys(this.state.apps).length > 0;
     this.state.version = FORMAT;
     // Start from a clean pair: the journal folded in (and a torn tail gone), the format current.
-    if (replayed || older || !existsSync(file)) this.writeSnapshotSync();
+    if (replayed || older || snapshot === undefined) this.writeSnapshotSync();
     this.journal = openSync(this.journalPath, 'a');
     if (replayed) ftruncateSync(this.journal, 0);
   }

@@ -142,7 +142,7 @@ export class AppSetEvaluator {
       });
       const byDestination = cluster
         ? gate.check({ project: project || 'default', cluster, namespace })
-        : bySource.slice(0, 0);
+        : [];
       if (bySource.length || byDestination.length) {
         errors.push({ name, message: [...bySource, ...byDestination].join('; ') });
         keep.add(name);

@@ -22,7 +22,7 @@ export class ProjectGate {
   /** project → repository → namespace → bundle → cluster (by object) → reasons. */
   private readonly memo = new Map<
     string,
-    Map<string, Map<string, Map<string, Map<object, string[]>>>>
+    Map<string, Map<string, Map<string, Map<object, readonly string[]>>>>
   >();
 
   constructor(private readonly policies: ReadonlyMap<string, ProjectPolicy>) {}
@@ -31,13 +31,14 @@ export class ProjectGate {
    * The reasons for refusal (empty: allowed). Remembered per distinct request; clusters are told
    * apart by object (callers pass the objects of one inventory read), so no key is built.
    */
-  check(r: GateRequest): string[] {
+  check(r: GateRequest): readonly string[] {
     if (this.allowedOutright(r)) return ALLOWED;
     const byRepo = level(this.memo, r.project);
     const byNamespace = level(byRepo, r.repoURL ?? '');
     const byBundle = level(byNamespace, r.namespace);
     let byCluster = byBundle.get(r.bundle?.hash ?? '');
-    if (!byCluster) byBundle.set(r.bundle?.hash ?? '', (byCluster = new Map<object, string[]>()));
+    if (!byCluster)
+      byBundle.set(r.bundle?.hash ?? '', (byCluster = new Map<object, readonly string[]>()));
     const clusterKey = r.cluster ?? NO_CLUSTER;
     let out = byCluster.get(clusterKey);
     if (!out) {
@@ -72,7 +73,7 @@ export class ProjectGate {
 }
 
 const NO_CLUSTER = {};
-const ALLOWED: string[] = Object.freeze([]) as unknown as string[];
+const ALLOWED: readonly string[] = Object.freeze([]);
 const LINE_BREAK = /[\n\r\u2028\u2029]/;
 
 function level<V>(m: Map<string, Map<string, V>>, k: string): Map<string, V> {
