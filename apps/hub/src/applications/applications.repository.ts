@@ -1,5 +1,6 @@
 import { Injectable } from '@nestjs/common';
 import { DataSource, type Repository } from 'typeorm';
+import { groupBy } from '../common/group-by.js';
 import { chunks, returned, type Db } from '../database/sql.js';
 import { ApplicationEntity, type AppCondition, type AppRender } from './application.entity.js';
 import type { ApplicationSpec } from './application.schemas.js';
@@ -185,20 +186,13 @@ export class ApplicationsRepository {
     db: Db,
     rows: { id: string; specVersion: number; revision: string }[],
   ): Promise<void> {
-    const byRevision = new Map<string, { ids: string[]; versions: number[] }>();
-    for (const r of rows) {
-      let g = byRevision.get(r.revision);
-      if (!g) byRevision.set(r.revision, (g = { ids: [], versions: [] }));
-      g.ids.push(r.id);
-      g.versions.push(r.specVersion);
-    }
-    for (const [revision, g] of byRevision) {
-      for (let i = 0; i < g.ids.length; i += 20_000) {
+    for (const [revision, list] of groupBy(rows, (r) => r.revision)) {
+      for (const part of chunks(list, 20_000)) {
         await db.query(
           `UPDATE app_renders r SET revision = $1
              FROM unnest($2::uuid[], $3::integer[]) AS v(id, spec_version)
             WHERE r.app_id = v.id AND r.spec_version = v.spec_version`,
-          [revision, g.ids.slice(i, i + 20_000), g.versions.slice(i, i + 20_000)],
+          [revision, part.map((r) => r.id), part.map((r) => r.specVersion)],
         );
       }
     }

@@ -363,10 +363,6 @@ export class AppSetEvaluator {
   }
 
   /**
-   * Hash of everything an evaluation reads: the document, the inventory, the refs of the
-   * repositories its generators read (local clone, no fetch) and the applications it owns.
-   */
-  /**
    * The applications an ApplicationSet owns (name, spec hash). The last list read is kept per
    * ApplicationSet with the stamp of what it owned then (count and last change): while the stamp
    * is the same, so is the list, and 100,000 rows are not read again.
@@ -399,6 +395,11 @@ export class AppSetEvaluator {
     this.owned.set(appSetId, { stamp: `${s.count}|${s.lastUpdate?.toISOString() ?? ''}`, list });
   }
 
+  /**
+   * Hash of everything an evaluation reads: the document, the inventory, the refs of the
+   * repositories its generators read (local clone, no fetch) and the applications it owns (from
+   * `ownedSummary`, whose count and last change are also the `ownedStamp` of ownedBy).
+   */
   private async fingerprint(
     entity: ApplicationSetEntity,
     inventory: ClusterInfo[],

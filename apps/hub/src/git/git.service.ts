@@ -7,6 +7,7 @@ import { CredentialsService } from '../repositories/credentials.service.js';
 import { WorkQueue } from '../work/work-queue.js';
 import { GitReposRepository } from './git-repos.repository.js';
 import { refMoves } from './ref-moves.js';
+import { groupBy } from '../common/group-by.js';
 
 const SHA_RE = /^[0-9a-f]{40}$/;
 
@@ -71,16 +72,18 @@ export class GitService implements OnModuleDestroy {
     let marked = 0;
     await this.ds.transaction(async (tx) => {
       await this.repos.recordFetch(tx, url, refs);
-      for (const m of moves) {
+      // Refs that moved together (HEAD and its branch, say) are one statement.
+      for (const same of groupBy(moves, (m) => `${m.from ?? ''}..${m.to ?? ''}`).values()) {
+        const { from, to } = same[0];
         const r = await this.work.commitMoved(
           {
             repoURL: url,
-            revisions: m.revisions,
-            from: m.from,
-            to: m.to,
-            changed: m.from && m.to ? diffs.get(`${m.from}..${m.to}`) : undefined,
+            revisions: [...new Set(same.flatMap((m) => m.revisions))],
+            from,
+            to,
+            changed: from && to ? diffs.get(`${from}..${to}`) : undefined,
           },
-          `${m.ref} of ${url} moved to ${m.to?.slice(0, 12) ?? '(deleted)'}`,
+          `${same.map((m) => m.ref).join(', ')} of ${url} moved to ${to?.slice(0, 12) ?? '(deleted)'}`,
           tx,
         );
         moved += r.moved;

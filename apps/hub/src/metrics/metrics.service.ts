@@ -123,7 +123,7 @@ export class MetricsService {
 
   readonly appsetEvaluationDuration = new Histogram({
     name: 'axle_appset_evaluation_duration_seconds',
-    help: 'Time of one full ApplicationSet evaluation (generate, plan, write), by outcome',
+    help: 'Time of one full ApplicationSet evaluation (generate, plan, write), by whether it changed anything',
     labelNames: ['changed'] as const,
     buckets: [0.01, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10, 30, 60],
     registers: [this.registry],

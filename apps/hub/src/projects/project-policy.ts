@@ -63,13 +63,13 @@ export interface ResourceRef {
 export class ProjectPolicy {
   readonly spec: ProjectSpec;
 
-  /** `spec` may come straight from storage: defaults are filled in here. */
   /**
    * What a project allowing everything (like `default`) lets through without a look: any source,
    * any namespace on any cluster.
    */
   readonly allowsAll: { source: boolean; destination: boolean };
 
+  /** `spec` may come straight from storage: defaults are filled in here. */
   constructor(
     readonly name: string,
     spec: unknown,

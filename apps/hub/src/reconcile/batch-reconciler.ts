@@ -65,7 +65,10 @@ export interface BatchReport extends CommitResult {
   apps: number;
   failed: number;
   rendered: number;
-  /** Milliseconds per step: load, resolve, render, plan (clusters, gate, diff), commit. */
+  /**
+   * Milliseconds per step: load, resolve, render, plan, then the commit's fence, apps, upserts,
+   * removals and finish (nothing after plan when the lease was lost).
+   */
   ms: Record<string, number>;
 }
 

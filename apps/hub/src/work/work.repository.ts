@@ -12,13 +12,23 @@ export interface WorkItem {
   attempts: number;
 }
 
+/**
+ * Every path a change of `changed` touches: each changed path and all its parent directories. An
+ * application whose source path is one of them reads something that changed; as a set, PostgreSQL
+ * checks membership with one hash lookup per application (not a scan of every changed path).
+ */
+export function touchedDirectories(changed: readonly string[]): string[] {
+  const out = new Set<string>();
+  for (const p of changed) {
+    for (let i = p.indexOf('/'); i > 0; i = p.indexOf('/', i + 1)) out.add(p.slice(0, i));
+    out.add(p);
+  }
+  return [...out];
+}
+
 /** What selects the objects to mark dirty: typed, compiled to SQL here and nowhere else. */
 export type AppSelector =
-  | { all: true }
-  | { ids: string[] }
-  | { repoURL: string }
-  | { cluster: string }
-  | { project: string };
+  { all: true } | { ids: string[] } | { cluster: string } | { project: string };
 
 export type AppSetSelector =
   { all: true } | { ids: string[] } | { readsRepo: string } | { readsClusters: true };
@@ -27,8 +37,6 @@ export type AppSetSelector =
 export function appSelectorSql(s: AppSelector, from = 2): { where: string; params: unknown[] } {
   if ('all' in s) return { where: 'true', params: [] };
   if ('ids' in s) return { where: `id = ANY($${from}::uuid[])`, params: [s.ids] };
-  if ('repoURL' in s)
-    return { where: `spec->'source'->>'repoURL' = $${from}`, params: [s.repoURL] };
   if ('project' in s)
     return { where: `coalesce(spec->>'project', 'default') = $${from}`, params: [s.project] };
   return {
@@ -103,9 +111,7 @@ export class WorkRepository {
     const unaffected = `$6 AND a.spec->'source'->>'chart' IS NULL
             AND r.revision = $3 AND r.tool = 'directory' AND r.spec_version = a.spec_version
             AND coalesce(a.spec->'source'->>'path', '') <> ''
-            AND NOT EXISTS (SELECT 1 FROM unnest($5::text[]) AS c(p)
-                             WHERE c.p = a.spec->'source'->>'path'
-                                OR starts_with(c.p, (a.spec->'source'->>'path') || '/'))`;
+            AND NOT (a.spec->'source'->>'path' = ANY($5::text[]))`;
     const following = `a.spec->'source'->>'repoURL' = $1
             AND coalesce(a.spec->'source'->>'targetRevision', 'HEAD') = ANY($2::text[])`;
     const [row] = await db.query<{ moved: string; marked: string }[]>(
@@ -128,7 +134,7 @@ export class WorkRepository {
         m.revisions,
         m.from ?? '',
         m.to ?? '',
-        m.changed ?? [],
+        touchedDirectories(m.changed ?? []),
         canMove,
         reason.slice(0, 500),
       ],
