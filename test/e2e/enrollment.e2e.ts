@@ -196,6 +196,7 @@ describe('agent enrollment with mTLS, per-cluster identity and revocation', () =
       name: 'mtls-app',
       source: { repoURL: repo.fileUrl, targetRevision: 'main', path: 'app' },
       destination: { clusters: clusters.map((c) => c.name), namespace: 'mtls' },
+      syncPolicy: { automated: {} },
     });
     await waitFor(
       'synced',

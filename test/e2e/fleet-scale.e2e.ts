@@ -18,6 +18,9 @@ import {
 import { startHubProcess, type HubProcess } from '../support/hub-process.js';
 import type { TestCluster } from '../support/kube-cluster.js';
 
+/** These applications deploy as soon as they render (Argo's `automated`). */
+const AUTOMATED = { automated: {} };
+
 const cm = (name: string, data: Record<string, string>) =>
   `apiVersion: v1\nkind: ConfigMap\nmetadata:\n  name: ${name}\ndata:\n${Object.entries(data)
     .map(([k, v]) => `  ${k}: "${v}"`)
@@ -143,6 +146,7 @@ describe('fleet scale: batches, leases shared by replicas, bundles by hash', () 
           plugin: { name: 'slow' },
         },
         destination: { cluster: 'shared-c', namespace: name },
+        syncPolicy: AUTOMATED,
       });
       expect(r.status).toBe(201);
     }
@@ -202,6 +206,7 @@ describe('fleet scale: batches, leases shared by replicas, bundles by hash', () 
           plugin: { name: 'slow' },
         },
         destination: { cluster: 'kill-west', namespace: name },
+        syncPolicy: AUTOMATED,
       });
       expect(r.status).toBe(201);
     }
@@ -270,6 +275,7 @@ describe('fleet scale: batches, leases shared by replicas, bundles by hash', () 
         name: `batch-${p}`,
         source: { repoURL: repo.fileUrl, targetRevision: 'main', path: `batch/${p}` },
         destination: { cluster: 'batch-east', namespace: `batch-${p}` },
+        syncPolicy: AUTOMATED,
       });
       expect(r.status).toBe(201);
     }
@@ -321,6 +327,7 @@ describe('fleet scale: batches, leases shared by replicas, bundles by hash', () 
             name: `paths-${p}`,
             source: { repoURL: repo.fileUrl, targetRevision: 'main', path: `paths/${p}` },
             destination: { cluster: 'paths-east', namespace: `paths-${p}` },
+            syncPolicy: AUTOMATED,
           })
         ).status,
       ).toBe(201);
@@ -378,6 +385,7 @@ describe('fleet scale: batches, leases shared by replicas, bundles by hash', () 
         name,
         source: { repoURL: repo.fileUrl, targetRevision: 'main', path: 'hashed' },
         destination: { cluster: 'hash-east', namespace: name },
+        syncPolicy: AUTOMATED,
       });
       expect(r.status).toBe(201);
       await waitFor(`${name} applied`, async () => {

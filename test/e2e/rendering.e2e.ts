@@ -139,6 +139,7 @@ describe('Kustomize and Helm applications rendered by the real tools, on two clu
         },
       },
       destination: { clusters: both, namespace: 'render-kust' },
+      syncPolicy: { automated: {} },
     });
     expect(res.status).toBe(201);
     await synced('kust-prod');
@@ -198,6 +199,7 @@ describe('Kustomize and Helm applications rendered by the real tools, on two clu
         },
       },
       destination: { clusters: both, namespace: 'render-helm' },
+      syncPolicy: { automated: {} },
     });
     expect(res.status).toBe(201);
     await synced('greeter-git');
@@ -239,6 +241,7 @@ describe('Kustomize and Helm applications rendered by the real tools, on two clu
         helm: { values: 'greeting: hola\n' },
       },
       destination: { clusters: both, namespace: 'render-chartrepo' },
+      syncPolicy: { automated: {} },
     });
     expect(res.status).toBe(201);
     const a = await synced('greeter-repo');

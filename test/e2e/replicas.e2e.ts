@@ -60,6 +60,7 @@ describe('two hub replicas on one database', () => {
       name: 'routed',
       source: { repoURL: repo.fileUrl, targetRevision: 'main', path: 'app' },
       destination: { cluster: 'replica-west', namespace: 'replicas' },
+      syncPolicy: { automated: {} },
     });
     expect(created.status).toBe(201);
     await waitFor('applied through replica B', async () => {

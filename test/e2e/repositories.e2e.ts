@@ -63,6 +63,7 @@ describe('private repositories and signed webhooks', () => {
       name: 'private',
       source: { repoURL, targetRevision: 'main', path: 'app' },
       destination: { cluster: 'private-target', namespace: 'private' },
+      syncPolicy: { automated: {} },
     });
     const failing = await waitFor('SourceError', async () => {
       const s = await appStatus();

@@ -8,7 +8,7 @@ import type { AddressInfo } from 'node:net';
  */
 export async function serveGitOverHttp(
   root: string,
-  opts: { auth?: { username: string; password: string } } = {},
+  opts: { auth?: { username: string; password: string }; port?: number } = {},
 ): Promise<{ url: string; requests: () => number; close(): Promise<void> }> {
   let count = 0;
   const server: Server = createServer((req, res) => {
@@ -65,7 +65,7 @@ export async function serveGitOverHttp(
       res.end();
     });
   });
-  await new Promise<void>((r) => server.listen(0, '127.0.0.1', r));
+  await new Promise<void>((r) => server.listen(opts.port ?? 0, '127.0.0.1', r));
   const { port } = server.address() as AddressInfo;
   return {
     url: `http://127.0.0.1:${port}`,

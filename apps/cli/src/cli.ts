@@ -6,7 +6,8 @@ import { assessHealthOfYamlDocuments } from '../../../libs/health/src/index.js';
 import { parseManifests } from '../../../libs/manifests/src/index.js';
 import { registerAppsetCommands } from './appset-generate.js';
 import { HubClient } from './hub-client.js';
-import { CliError, formatData, parseFormat, table, type OutputFormat } from './output.js';
+import { CliError, collect, formatData, parseFormat, table, type OutputFormat } from './output.js';
+import { registerRolloutCommands } from './rollout-commands.js';
 
 export interface CliIO {
   stdout: (s: string) => void;
@@ -406,6 +407,14 @@ export async function runCli(argv: string[], io: CliIO): Promise<number> {
       );
     });
 
+  registerRolloutCommands(app, appset, {
+    stdout: io.stdout,
+    read,
+    documents: readDocuments,
+    opts,
+    print,
+  });
+
   try {
     await program.parseAsync(argv, { from: 'user' });
     return 0;
@@ -431,10 +440,6 @@ function localAdminToken(env: NodeJS.ProcessEnv): string | undefined {
   }
 }
 
-function collect(v: string, prev: string[]): string[] {
-  return [...prev, v];
-}
-
 function keyValues(items: string[], flag: string): Record<string, string> {
   const out: Record<string, string> = {};
   for (const item of items) {
@@ -445,7 +450,7 @@ function keyValues(items: string[], flag: string): Record<string, string> {
   return out;
 }
 
-function readDocuments(text: string, file: string): unknown[] {
+export function readDocuments(text: string, file: string): unknown[] {
   const out: unknown[] = [];
   for (const doc of parseAllDocuments(text)) {
     if (doc.errors.length) throw new CliError(`${file}: ${doc.errors[0].message.split('\n')[0]}`);

@@ -1,5 +1,15 @@
 import { CliError } from './output.js';
 
+/** The hub answered with an error status. */
+export class HubError extends CliError {
+  constructor(
+    message: string,
+    readonly status: number,
+  ) {
+    super(message);
+  }
+}
+
 /** The hub's REST API as the CLI uses it; errors become messages that name fields. */
 export class HubClient {
   constructor(
@@ -39,7 +49,7 @@ export class HubClient {
         ? '\n' + d.fields.map((f) => `  ${f.field || '(body)'}: ${f.reason}`).join('\n')
         : '';
       const message = d?.fields?.length ? (d.message ?? '').split(':')[0] : (d?.message ?? text);
-      throw new CliError(`${res.status} ${message}${fields}`);
+      throw new HubError(`${res.status} ${message}${fields}`, res.status);
     }
     return data as T;
   }

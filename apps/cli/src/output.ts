@@ -33,3 +33,8 @@ export class CliError extends Error {
     super(message);
   }
 }
+
+/** A repeatable option's values (commander's `collect` idiom). */
+export function collect(v: string, prev: string[]): string[] {
+  return [...prev, v];
+}

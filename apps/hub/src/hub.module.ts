@@ -2,6 +2,7 @@ import { type DynamicModule, Logger, Module } from '@nestjs/common';
 import { APP_GUARD } from '@nestjs/core';
 import { ScheduleModule } from '@nestjs/schedule';
 import { ApplicationsController } from './applications/applications.controller.js';
+import { AppSyncService } from './applications/app-sync.service.js';
 import { ApplicationsService } from './applications/applications.service.js';
 import { AppSetEvaluator } from './appsets/appset-evaluator.js';
 import { AppSetsController } from './appsets/appsets.controller.js';
@@ -100,6 +101,7 @@ export class HubModule {
         WorkQueue,
         ClustersService,
         ApplicationsService,
+        AppSyncService,
         GitService,
         GitPoller,
         BundleStore,

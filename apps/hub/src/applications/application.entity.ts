@@ -16,8 +16,15 @@ export interface AppRender {
   conditions: AppCondition[];
 }
 
+/** Why an automated application is synced by hand only for now (set by a rollback). */
+export interface AutoSyncSuspension {
+  reason: string;
+  by: string;
+  at: string;
+}
+
 export interface AppCondition {
-  type: 'RenderError' | 'SourceError' | 'DestinationError' | 'ProjectViolation';
+  type: 'RenderError' | 'SourceError' | 'DestinationError' | 'ProjectViolation' | 'SyncBlocked';
   message: string;
   lastTransitionTime: string;
 }
@@ -44,6 +51,10 @@ export class ApplicationEntity {
   /** Hash of the generated Argo-shaped application (ApplicationSet change planning). */
   @Column({ name: 'spec_hash', type: 'varchar', length: 80, nullable: true })
   specHash: string | null;
+
+  /** Set by a rollback: automated sync is off until re-enabled, so a commit does not undo it. */
+  @Column({ name: 'auto_sync_suspended', type: 'jsonb', nullable: true })
+  autoSyncSuspended: AutoSyncSuspension | null;
 
   @CreateDateColumn({ name: 'created_at', type: 'timestamptz' })
   createdAt: Date;

@@ -67,8 +67,15 @@ describe('application input', () => {
       cluster: 'in-cluster',
       namespace: 'guestbook',
     });
-    expect(fields({ ...argo, spec: { ...argo.spec, revisionHistoryLimit: 3 } })).toEqual([
-      'spec.revisionHistoryLimit: unknown field',
+    expect(
+      parseApplicationInput({ ...argo, spec: { ...argo.spec, revisionHistoryLimit: 3 } })
+        .revisionHistoryLimit,
+    ).toBe(3);
+    expect(fields({ ...argo, spec: { ...argo.spec, revisionHistoryLimit: 0 } })).toEqual([
+      'spec.revisionHistoryLimit: Too small: expected number to be >=1',
+    ]);
+    expect(fields({ ...argo, spec: { ...argo.spec, info: [] } })).toEqual([
+      'spec.info: unknown field',
     ]);
     expect(
       fields({

@@ -201,6 +201,8 @@ export const applicationSpecSchema = z
       }),
     syncPolicy: syncPolicy.default({}),
     ignoreDifferences: z.array(ignoreDifference).max(100).optional(),
+    /** How many dispatched desired states are kept (history and rollback); Argo's default 10. */
+    revisionHistoryLimit: z.number().int().min(1).max(1000).optional(),
   })
   .strict();
 
@@ -243,6 +245,7 @@ const argoApplicationSchema = z
           .strict(),
         syncPolicy: z.unknown().optional(),
         ignoreDifferences: z.unknown().optional(),
+        revisionHistoryLimit: z.unknown().optional(),
       })
       .strict(),
   })
@@ -270,6 +273,9 @@ export function parseApplicationInput(body: unknown): CreateApplication {
         ...(argo.spec.ignoreDifferences !== undefined
           ? { ignoreDifferences: argo.spec.ignoreDifferences }
           : {}),
+        ...(argo.spec.revisionHistoryLimit !== undefined
+          ? { revisionHistoryLimit: argo.spec.revisionHistoryLimit }
+          : {}),
       },
       'Argo CD Application',
     );
@@ -288,6 +294,26 @@ export function parseApplicationInput(body: unknown): CreateApplication {
   }
 }
 
+/**
+ * The body of `PUT /applications/{name}`: a spec, or a whole application as `create` takes it
+ * (Axle JSON with its name, or an Argo CD Application), whose name must be the URL's.
+ */
+export function parseApplicationUpdate(name: string, body: unknown): ApplicationSpec {
+  const whole =
+    isArgoApplication(body) || (typeof body === 'object' && body !== null && 'name' in body);
+  if (!whole) return parseOrThrow(applicationSpecSchema, body, 'application spec');
+  const { name: given, ...spec } = parseApplicationInput(body);
+  if (given !== name) {
+    throw new ValidationFailed('invalid application', [
+      {
+        field: isArgoApplication(body) ? 'metadata.name' : 'name',
+        reason: `"${given}" does not match the application being updated ("${name}")`,
+      },
+    ]);
+  }
+  return spec;
+}
+
 function isArgoApplication(b: unknown): boolean {
   if (typeof b !== 'object' || b === null) return false;
   const { kind, apiVersion } = b as Record<string, unknown>;
@@ -297,3 +323,32 @@ function isArgoApplication(b: unknown): boolean {
     apiVersion.startsWith('argoproj.io/')
   );
 }
+
+/** `POST /applications/{name}/sync`. */
+export const syncRequestSchema = z
+  .object({
+    /** Only these destination clusters (default: every destination). */
+    clusters: z.array(dns1123Label).min(1).max(10_000).optional(),
+    /** A branch, tag or commit to deploy instead of the tracked targetRevision. */
+    revision: z.string().min(1).max(255).optional(),
+    /** Delete what is no longer in the source (and the app from dropped clusters). */
+    prune: z.boolean().optional(),
+    /** Show what would be deployed where; change nothing. */
+    dryRun: z.boolean().optional(),
+  })
+  .strict();
+export type SyncRequest = z.output<typeof syncRequestSchema>;
+
+/** `POST /applications/{name}/rollback`. */
+export const rollbackRequestSchema = z
+  .object({
+    /** The history entry to return to (`axle app history`). */
+    id: z.number().int().positive(),
+    clusters: z.array(dns1123Label).min(1).max(10_000).optional(),
+    dryRun: z.boolean().optional(),
+  })
+  .strict();
+export type RollbackRequest = z.output<typeof rollbackRequestSchema>;
+
+/** `PUT /applications/{name}/auto-sync`. */
+export const autoSyncRequestSchema = z.object({ enabled: z.boolean() }).strict();

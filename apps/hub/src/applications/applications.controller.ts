@@ -4,15 +4,23 @@ import { parseOrThrow } from '../common/validation.js';
 import { ApiZodBody } from '../common/zod-openapi.js';
 import {
   applicationSpecSchema,
+  autoSyncRequestSchema,
   createApplicationSchema,
   parseApplicationInput,
+  parseApplicationUpdate,
+  rollbackRequestSchema,
+  syncRequestSchema,
 } from './application.schemas.js';
 import { ApplicationsService } from './applications.service.js';
+import { AppSyncService } from './app-sync.service.js';
 
 @ApiTags('applications')
 @Controller('api/v1/applications')
 export class ApplicationsController {
-  constructor(private readonly apps: ApplicationsService) {}
+  constructor(
+    private readonly apps: ApplicationsService,
+    private readonly syncs: AppSyncService,
+  ) {}
 
   @Post()
   @ApiOperation({ summary: 'Create an application (Axle JSON or an Argo CD Application)' })
@@ -33,8 +41,11 @@ export class ApplicationsController {
 
   @Put(':name')
   @ApiZodBody(applicationSpecSchema)
+  @ApiOperation({
+    summary: 'Replace the spec (a spec, or a whole application as create takes it)',
+  })
   update(@Param('name') name: string, @Body() body: unknown) {
-    return this.apps.update(name, parseOrThrow(applicationSpecSchema, body, 'application spec'));
+    return this.apps.update(name, parseApplicationUpdate(name, body));
   }
 
   @Delete(':name')
@@ -61,6 +72,44 @@ export class ApplicationsController {
   @ApiOperation({ summary: 'Desired states recorded for the application, newest first' })
   history(@Param('name') name: string) {
     return this.apps.history(name);
+  }
+
+  @Post(':name/sync')
+  @HttpCode(200)
+  @ApiOperation({
+    summary:
+      'Deploy the desired state now (all destinations or some; another revision; with prune; or a dry run)',
+  })
+  @ApiZodBody(syncRequestSchema)
+  sync(@Param('name') name: string, @Body() body: unknown) {
+    return this.syncs.sync(name, parseOrThrow(syncRequestSchema, body ?? {}, 'sync request'));
+  }
+
+  @Post(':name/rollback')
+  @HttpCode(200)
+  @ApiOperation({
+    summary:
+      "Deploy a history entry's bundle again (no git access); suspends automated sync, as Argo CD does",
+  })
+  @ApiZodBody(rollbackRequestSchema)
+  rollback(@Param('name') name: string, @Body() body: unknown) {
+    return this.syncs.rollback(name, parseOrThrow(rollbackRequestSchema, body, 'rollback request'));
+  }
+
+  @Put(':name/auto-sync')
+  @HttpCode(204)
+  @ApiOperation({ summary: 'Turn automated sync back on after a rollback, or suspend it' })
+  @ApiZodBody(autoSyncRequestSchema)
+  async autoSync(@Param('name') name: string, @Body() body: unknown): Promise<void> {
+    const { enabled } = parseOrThrow(autoSyncRequestSchema, body, 'auto-sync request');
+    await this.syncs.setAutoSync(name, enabled);
+  }
+
+  @Post(':name/refresh')
+  @HttpCode(202)
+  @ApiOperation({ summary: 'Read the source repository now and reconcile the application' })
+  async refresh(@Param('name') name: string): Promise<void> {
+    await this.syncs.refresh(name);
   }
 
   @Get(':name/clusters/:cluster')

@@ -2,7 +2,12 @@ import { Injectable } from '@nestjs/common';
 import { DataSource, type Repository } from 'typeorm';
 import { groupBy } from '../common/group-by.js';
 import { chunks, returned, type Db } from '../database/sql.js';
-import { ApplicationEntity, type AppCondition, type AppRender } from './application.entity.js';
+import {
+  ApplicationEntity,
+  type AppCondition,
+  type AppRender,
+  type AutoSyncSuspension,
+} from './application.entity.js';
 import type { ApplicationSpec } from './application.schemas.js';
 
 /** What a batch reconcile reads of an application. */
@@ -17,6 +22,8 @@ export interface AppForReconcile {
   /** The tool of the last render (directory, kustomize, helm, plugin). */
   renderedTool: string | null;
   conditions: AppCondition[];
+  /** Automated sync suspended (by a rollback): desired state waits for a sync like a manual app's. */
+  autoSyncSuspended: boolean;
 }
 
 /** The outcome of reconciling one application, stored in one statement with the others. */
@@ -89,6 +96,26 @@ export class ApplicationsRepository {
     return rows[0].id;
   }
 
+  async appSetName(id: string): Promise<string | undefined> {
+    const rows = await this.ds.query<{ name: string }[]>(
+      'SELECT name FROM application_sets WHERE id = $1',
+      [id],
+    );
+    return rows[0]?.name;
+  }
+
+  /** Suspends automated sync (a rollback) with its reason, or (null) lets it run again. */
+  async setAutoSyncSuspended(
+    db: Db,
+    id: string,
+    suspension: AutoSyncSuspension | null,
+  ): Promise<void> {
+    await db.query('UPDATE applications SET auto_sync_suspended = $2 WHERE id = $1', [
+      id,
+      suspension === null ? null : JSON.stringify(suspension),
+    ]);
+  }
+
   /** A new spec; the version is incremented by the database, so concurrent updates each count. */
   async updateSpec(db: Db, id: string, spec: ApplicationSpec): Promise<void> {
     await db.query(
@@ -111,11 +138,13 @@ export class ApplicationsRepository {
           rendered_spec_version: number | null;
           rendered_tool: string | null;
           conditions: AppCondition[];
+          suspended: boolean;
         }[]
       >(
         `SELECT a.id, a.name, a.spec, a.spec_version, r.revision AS rendered_revision,
                 r.bundle_hash AS rendered_bundle_hash, r.spec_version AS rendered_spec_version,
-                r.tool AS rendered_tool, coalesce(r.conditions, '[]') AS conditions
+                r.tool AS rendered_tool, coalesce(r.conditions, '[]') AS conditions,
+                a.auto_sync_suspended IS NOT NULL AS suspended
            FROM applications a LEFT JOIN app_renders r ON r.app_id = a.id
           WHERE a.id = ANY($1::uuid[])`,
         [part],
@@ -131,6 +160,7 @@ export class ApplicationsRepository {
           renderedSpecVersion: r.rendered_spec_version,
           renderedTool: r.rendered_tool,
           conditions: r.conditions,
+          autoSyncSuspended: r.suspended,
         });
       }
     }

@@ -20,6 +20,13 @@ export interface DesiredTarget {
   policy: SyncPolicy;
 }
 
+/** A target whose desired generation moved (to `generation`). */
+export interface ChangedTarget {
+  appId: string;
+  clusterId: string;
+  generation: number;
+}
+
 /** What a session needs to deliver a target. */
 export interface DeliveryRow {
   appId: string;
@@ -75,7 +82,29 @@ export interface HistoryRow {
   reason: string;
   replica: string;
   startedAt: Date;
+  /** Who asked (an API token's name for syncs and rollbacks; `system` for commits). */
+  actor?: string;
+  /** The generation each cluster received with this entry (empty: removals only, or unknown). */
+  targets?: { clusterId: string; generation: number }[];
 }
+
+/** One stored history entry, as read back. */
+export interface HistoryEntry {
+  id: number;
+  revision: string;
+  bundleHash: string;
+  specVersion: number;
+  clusters: number;
+  reason: string;
+  actor: string;
+  replica: string;
+  startedAt: Date;
+  recordedAt: Date;
+  targets: { clusterId: string; generation: number }[];
+}
+
+/** Argo CD's default `revisionHistoryLimit`. */
+export const DEFAULT_HISTORY_LIMIT = 10;
 
 interface RawDelivery {
   app_id: string;
@@ -138,13 +167,12 @@ export class TargetsRepository {
    * Writes new desired state in set-based statements: a new target starts at generation 1, a
    * changed one moves to the next generation. Returns the targets that changed.
    */
-  async upsertDesired(
-    db: Db,
-    rows: DesiredTarget[],
-  ): Promise<{ appId: string; clusterId: string }[]> {
-    const out: { appId: string; clusterId: string }[] = [];
+  async upsertDesired(db: Db, rows: DesiredTarget[], force = false): Promise<ChangedTarget[]> {
+    const out: ChangedTarget[] = [];
     for (const part of chunks(rows, 5000)) {
-      const changed = await db.query<{ app_id: string; cluster_id: string }[]>(
+      const changed = await db.query<
+        { app_id: string; cluster_id: string; desired_generation: string }[]
+      >(
         `INSERT INTO app_targets (app_id, cluster_id, desired_generation, desired_bundle_hash, desired_revision, desired_namespace, desired_policy)
            SELECT d.app_id, d.cluster_id, 1, d.bundle_hash, d.revision, d.namespace, d.policy
              FROM jsonb_to_recordset($1::jsonb)
@@ -156,11 +184,12 @@ export class TargetsRepository {
            desired_namespace = EXCLUDED.desired_namespace,
            desired_policy = EXCLUDED.desired_policy,
            updated_at = now()
-         WHERE app_targets.desired_bundle_hash <> EXCLUDED.desired_bundle_hash
+         WHERE $2::boolean
+            OR app_targets.desired_bundle_hash <> EXCLUDED.desired_bundle_hash
             OR app_targets.desired_revision <> EXCLUDED.desired_revision
             OR app_targets.desired_namespace <> EXCLUDED.desired_namespace
             OR app_targets.desired_policy <> EXCLUDED.desired_policy
-         RETURNING app_id, cluster_id`,
+         RETURNING app_id, cluster_id, desired_generation`,
         [
           JSON.stringify(
             part.map((r) => ({
@@ -172,9 +201,16 @@ export class TargetsRepository {
               policy: r.policy,
             })),
           ),
+          force,
         ],
       );
-      out.push(...changed.map((c) => ({ appId: c.app_id, clusterId: c.cluster_id })));
+      out.push(
+        ...changed.map((c) => ({
+          appId: c.app_id,
+          clusterId: c.cluster_id,
+          generation: Number(c.desired_generation),
+        })),
+      );
     }
     return out;
   }
@@ -194,16 +230,20 @@ export class TargetsRepository {
    * Removes targets that are no longer desired, leaving a note that their agents prune the
    * application's resources there. Returns the clusters concerned.
    */
-  async removeTargets(db: Db, pairs: { appId: string; clusterId: string }[]): Promise<string[]> {
+  async removeTargets(
+    db: Db,
+    pairs: { appId: string; clusterId: string }[],
+    prune = true,
+  ): Promise<string[]> {
     const clusters = new Set<string>();
     for (const part of chunks(pairs, 10_000)) {
       const apps = part.map((p) => p.appId);
       const cls = part.map((p) => p.clusterId);
       await db.query(
         `INSERT INTO app_removals (app_id, cluster_id, prune)
-           SELECT a, c, true FROM unnest($1::uuid[], $2::uuid[]) AS p(a, c)
-         ON CONFLICT (app_id, cluster_id) DO UPDATE SET prune = true`,
-        [apps, cls],
+           SELECT a, c, $3::boolean FROM unnest($1::uuid[], $2::uuid[]) AS p(a, c)
+         ON CONFLICT (app_id, cluster_id) DO UPDATE SET prune = EXCLUDED.prune`,
+        [apps, cls, prune],
       );
       const rows: unknown = await db.query(
         `DELETE FROM app_targets t USING unnest($1::uuid[], $2::uuid[]) AS p(a, c)
@@ -215,14 +255,21 @@ export class TargetsRepository {
     return [...clusters];
   }
 
-  async insertHistory(db: Db, rows: HistoryRow[]): Promise<void> {
+  /**
+   * Records history entries, then trims each application's history to its
+   * `revisionHistoryLimit` (default 10, as in Argo CD), oldest first.
+   */
+  async insertHistory(db: Db, rows: HistoryRow[]): Promise<number[]> {
+    const ids: number[] = [];
     for (const part of chunks(rows, 5000)) {
-      await db.query(
-        `INSERT INTO app_history (app_id, revision, bundle_hash, spec_version, clusters, reason, replica, started_at)
-           SELECT h.app_id, h.revision, h.bundle_hash, h.spec_version, h.clusters, h.reason, h.replica, h.started_at
+      const inserted = await db.query<{ id: string }[]>(
+        `INSERT INTO app_history (app_id, revision, bundle_hash, spec_version, clusters, reason, replica, started_at, actor, targets)
+           SELECT h.app_id, h.revision, h.bundle_hash, h.spec_version, h.clusters, h.reason, h.replica, h.started_at,
+                  h.actor, h.targets
              FROM jsonb_to_recordset($1::jsonb)
                AS h(app_id uuid, revision text, bundle_hash text, spec_version integer, clusters integer,
-                    reason text, replica text, started_at timestamptz)`,
+                    reason text, replica text, started_at timestamptz, actor text, targets jsonb)
+           RETURNING id`,
         [
           JSON.stringify(
             part.map((h) => ({
@@ -234,15 +281,30 @@ export class TargetsRepository {
               reason: h.reason.slice(0, 500),
               replica: h.replica,
               started_at: h.startedAt.toISOString(),
+              actor: (h.actor ?? 'system').slice(0, 128),
+              targets: (h.targets ?? []).map((t) => ({ c: t.clusterId, g: t.generation })),
             })),
           ),
         ],
       );
+      await db.query(
+        `DELETE FROM app_history d USING (
+           SELECT h.id FROM (
+             SELECT id, app_id, row_number() OVER (PARTITION BY app_id ORDER BY id DESC) AS n
+               FROM app_history WHERE app_id = ANY($1::uuid[])) h
+             JOIN applications a ON a.id = h.app_id
+            WHERE h.n > coalesce((a.spec->>'revisionHistoryLimit')::int, ${DEFAULT_HISTORY_LIMIT})) old
+          WHERE d.id = old.id`,
+        [[...new Set(part.map((h) => h.appId))]],
+      );
+      ids.push(...inserted.map((r) => Number(r.id)));
     }
+    return ids;
   }
 
-  async historyOf(appId: string, limit = 100) {
-    return this.ds.query<
+  /** An application's history, newest first (one entry with `id`). */
+  async historyOf(appId: string, limit = 100, id?: number): Promise<HistoryEntry[]> {
+    const rows = await this.ds.query<
       {
         id: string;
         revision: string;
@@ -250,15 +312,31 @@ export class TargetsRepository {
         spec_version: number;
         clusters: number;
         reason: string;
+        actor: string;
         replica: string;
         started_at: Date;
         created_at: Date;
+        targets: { c: string; g: number }[];
       }[]
     >(
-      `SELECT id, revision, bundle_hash, spec_version, clusters, reason, replica, started_at, created_at
-         FROM app_history WHERE app_id = $1 ORDER BY id DESC LIMIT $2`,
-      [appId, Math.min(Math.max(limit, 1), 1000)],
+      `SELECT id, revision, bundle_hash, spec_version, clusters, reason, actor, replica, started_at, created_at, targets
+         FROM app_history WHERE app_id = $1 AND ($3::bigint IS NULL OR id = $3)
+        ORDER BY id DESC LIMIT $2`,
+      [appId, Math.min(Math.max(limit, 1), 1000), id ?? null],
     );
+    return rows.map((h) => ({
+      id: Number(h.id),
+      revision: h.revision,
+      bundleHash: h.bundle_hash,
+      specVersion: h.spec_version,
+      clusters: h.clusters,
+      reason: h.reason,
+      actor: h.actor,
+      replica: h.replica,
+      startedAt: h.started_at,
+      recordedAt: h.created_at,
+      targets: h.targets.map((t) => ({ clusterId: t.c, generation: Number(t.g) })),
+    }));
   }
 
   // --- delivery ---------------------------------------------------------------------------------

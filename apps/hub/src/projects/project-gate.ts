@@ -1,4 +1,5 @@
 import type { ProjectPolicy, ResourceRef } from './project-policy.js';
+import type { WindowBlock, WindowSubject } from './sync-windows.js';
 
 /** What an application wants to do, as far as its project is concerned. */
 export interface GateRequest {
@@ -26,6 +27,20 @@ export class ProjectGate {
   >();
 
   constructor(private readonly policies: ReadonlyMap<string, ProjectPolicy>) {}
+
+  /**
+   * Whether the project's sync windows keep a sync of an application on a cluster from running
+   * at `now` (undefined: it may run), and until when.
+   */
+  windowBlock(
+    project: string,
+    subject: WindowSubject,
+    now: Date,
+    manual: boolean,
+  ): WindowBlock | undefined {
+    const windows = this.policies.get(project)?.windows;
+    return windows && !windows.empty ? windows.block(subject, now, manual) : undefined;
+  }
 
   /**
    * The reasons for refusal (empty: allowed). Remembered per distinct request; clusters are told

@@ -1,23 +1,8 @@
 import { z } from 'zod';
+import { globMatch } from '../common/glob.js';
+import { SyncWindows, syncWindowSchema } from './sync-windows.js';
 
-const globs = new Map<string, RegExp>();
-
-/** A glob where `*` matches any run of characters (used for repositories and namespaces). */
-export function globMatch(pattern: string, value: string): boolean {
-  let re = globs.get(pattern);
-  if (!re) {
-    re = new RegExp(
-      `^${pattern
-        .split('*')
-        .map((p) => p.replace(/[.+?^${}()|[\]\\]/g, '\\$&'))
-        .join('.*')}$`,
-    );
-    // Patterns come from a few projects: a small cache, emptied if it ever grows.
-    if (globs.size > 10_000) globs.clear();
-    globs.set(pattern, re);
-  }
-  return re.test(value);
-}
+export { globMatch };
 
 const groupKind = z
   .object({ group: z.string().max(253), kind: z.string().min(1).max(253) })
@@ -47,6 +32,8 @@ export const projectSpecSchema = z
     allowedKinds: z.array(groupKind).max(500).optional(),
     /** Kinds never deployed, even if allowed (e.g. {group: rbac.authorization.k8s.io, kind: ClusterRole}). */
     deniedKinds: z.array(groupKind).max(500).default([]),
+    /** Argo CD's AppProject syncWindows, as Argo writes them. */
+    syncWindows: z.array(syncWindowSchema).max(100).default([]),
   })
   .strict();
 
@@ -69,12 +56,16 @@ export class ProjectPolicy {
    */
   readonly allowsAll: { source: boolean; destination: boolean };
 
+  /** The project's sync windows, compiled. */
+  readonly windows: SyncWindows;
+
   /** `spec` may come straight from storage: defaults are filled in here. */
   constructor(
     readonly name: string,
     spec: unknown,
   ) {
     this.spec = projectSpecSchema.parse(spec);
+    this.windows = new SyncWindows(this.spec.syncWindows);
     this.allowsAll = {
       source: this.spec.sourceRepos.includes('*'),
       destination: this.spec.destinations.some(

@@ -46,6 +46,7 @@ function app(
     renderedSpecVersion: null,
     renderedTool: null,
     conditions: [],
+    autoSyncSuspended: false,
   };
 }
 
@@ -309,6 +310,40 @@ describe('BatchReconciler', () => {
       message: 'clusters not registered: nowhere',
     });
     expect(ports.targets.map((t) => t.clusterId)).toEqual([C2]);
+  });
+
+  it('records the render of an application without automated sync (or suspended) but dispatches nothing', async () => {
+    const ports = new FakePorts();
+    const manual = app(1);
+    manual.spec.syncPolicy = {};
+    const suspended = { ...app(2), autoSyncSuspended: true };
+    const auto = app(3);
+    ports.add(manual, suspended, auto);
+    // The suspended app runs an older bundle on east, and the west target was dropped since.
+    ports.targets.push({
+      appId: suspended.id,
+      clusterId: C1,
+      bundleHash: 'sha256:old',
+      revision: 'old',
+      namespace: 'ns-2',
+      policy: toSyncPolicy(suspended.spec),
+    });
+    suspended.spec.destination = { clusters: ['west'], namespace: 'ns-2' };
+    await new BatchReconciler(ports, 'replica-a').run(
+      [item(manual), item(suspended), item(auto)],
+      lease,
+    );
+    const o = ports.committed[0];
+    expect(o.upserts.map((u) => u.appId)).toEqual([auto.id, auto.id]);
+    expect(o.removals).toEqual([]);
+    expect(o.history.map((h) => h.appId)).toEqual([auto.id]);
+    // The render is recorded: it is what a sync deploys, and what status shows pending.
+    expect(o.apps.map((a) => [a.id, a.rendered?.revision])).toEqual([
+      [manual.id, ports.commits[0]],
+      [suspended.id, ports.commits[0]],
+      [auto.id, ports.commits[0]],
+    ]);
+    expect(o.done).toHaveLength(3);
   });
 
   it('writes nothing when its lease was lost meanwhile', async () => {

@@ -6,6 +6,7 @@ import { destinationClusters } from '../applications/application.schemas.js';
 import type { DesiredTarget, HistoryRow } from '../applications/targets.repository.js';
 import type { ClusterRef } from '../clusters/clusters.repository.js';
 import type { ProjectGate } from '../projects/project-gate.js';
+import type { WindowBlock } from '../projects/sync-windows.js';
 import type { ResourceRef } from '../projects/project-policy.js';
 import type { Rendered, RenderRequest } from '../render/render.service.js';
 import type { Lease } from '../work/work-loop.js';
@@ -198,8 +199,16 @@ export class BatchReconciler {
       const conditions = missing.length
         ? [condition(app, 'DestinationError', `clusters not registered: ${missing.join(', ')}`)]
         : [];
+      // Sync windows: a blocked cluster keeps what it runs until its window lets the sync in.
+      const auto = syncsAutomatically(app);
+      const blocked = auto
+        ? windowBlocks(gate, app, targets, startedAt)
+        : new Map<string, WindowBlock>();
+      const open = blocked.size ? targets.filter((c) => !blocked.has(c.id)) : targets;
+      if (blocked.size)
+        conditions.push(condition(app, 'SyncBlocked', blockedMessage(targets, blocked)));
       const policy = toSyncPolicy(app.spec);
-      const desired: DesiredTarget[] = targets.map((c) => ({
+      const desired: DesiredTarget[] = open.map((c) => ({
         appId: app.id,
         clusterId: c.id,
         bundleHash,
@@ -209,6 +218,9 @@ export class BatchReconciler {
       }));
       const now = current.get(app.id) ?? [];
       const upserts: DesiredTarget[] = [];
+      // Without automated sync (or with it suspended by a rollback) the new desired state is only
+      // recorded, as the application's render below, and shown OutOfSync until a sync asks for it.
+      if (!auto) desired.length = 0;
       for (const d of desired) {
         const t = now.find((x) => x.clusterId === d.clusterId);
         // Same bundle, namespace and policy at another commit: what runs is already what this
@@ -216,8 +228,8 @@ export class BatchReconciler {
         // to deliver (see clusterStatus for how the target's revision is shown then).
         if (!t || !sameContent(t, d)) upserts.push(d);
       }
-      const keep = new Set(desired.map((d) => d.clusterId));
-      const removals = now
+      const keep = new Set([...desired.map((d) => d.clusterId), ...blocked.keys()]);
+      const removals = (auto ? now : [])
         .filter((t) => !keep.has(t.clusterId))
         .map((t) => ({ appId: app.id, clusterId: t.clusterId }));
       outcome.upserts.push(...upserts);
@@ -245,7 +257,16 @@ export class BatchReconciler {
       } else if (app.renderedRevision !== commit) {
         outcome.appRevisions.push({ id: app.id, specVersion: app.specVersion, revision: commit });
       }
-      outcome.done.push(item);
+      if (blocked.size) {
+        // Run again when the first blocked cluster may sync (re-checked at least daily).
+        const until = Math.min(...[...blocked.values()].map((b) => b.until?.getTime() ?? Infinity));
+        const delaySeconds = Math.ceil(
+          Math.min(Math.max(until - startedAt.getTime(), 1000), 86_400_000) / 1000,
+        );
+        outcome.retry.push({ item, delaySeconds, error: 'waiting for a sync window' });
+      } else {
+        outcome.done.push(item);
+      }
     }
 
     watch.lap('plan');
@@ -284,6 +305,48 @@ export class BatchReconciler {
       outcome.done.push(item);
     }
   }
+}
+
+/** Whether new desired state is dispatched as soon as it is known (Argo's `automated`). */
+export function syncsAutomatically(app: {
+  spec: AppForReconcile['spec'];
+  autoSyncSuspended: boolean | object | null;
+}): boolean {
+  return app.spec.syncPolicy.automated !== undefined && !app.autoSyncSuspended;
+}
+
+/** The clusters whose sync windows keep an automated sync of `app` out now, by cluster id. */
+function windowBlocks(
+  gate: ProjectGate,
+  app: AppForReconcile,
+  clusters: ClusterRef[],
+  now: Date,
+): Map<string, WindowBlock> {
+  const out = new Map<string, WindowBlock>();
+  for (const c of clusters) {
+    const b = gate.windowBlock(
+      app.spec.project,
+      { app: app.name, namespace: app.spec.destination.namespace, cluster: c.name },
+      now,
+      false,
+    );
+    if (b) out.set(c.id, b);
+  }
+  return out;
+}
+
+/** `sync blocked by window (deny 0 22 * * * 1h) on east until 2026-12-05T23:00:00.000Z; …` */
+export function blockedMessage(clusters: ClusterRef[], blocked: Map<string, WindowBlock>): string {
+  const parts = groupBy(
+    clusters.filter((c) => blocked.has(c.id)),
+    (c) => {
+      const b = blocked.get(c.id)!;
+      return `window (${b.windows.join('; ')}) until ${b.until?.toISOString() ?? 'no window opens within a year'}`;
+    },
+  );
+  return [...parts]
+    .map(([why, cs]) => `sync blocked by ${why} on ${cs.map((c) => c.name).join(', ')}`)
+    .join('; ');
 }
 
 function commitOf(app: AppForReconcile, resolved: string | Error): string {

@@ -17,6 +17,7 @@ import { BundleStore } from '../render/bundle.store.js';
 import { RenderService, type Rendered, type RenderRequest } from '../render/render.service.js';
 import type { Lease } from '../work/work-loop.js';
 import { WorkRepository } from '../work/work.repository.js';
+import { groupBy } from '../common/group-by.js';
 import type { BatchOutcome, CommitResult, ReconcilePorts } from './batch-reconciler.js';
 
 /** The batch reconciler's view of the world: repositories, git, the renderer and projects. */
@@ -101,11 +102,16 @@ export class ReconcileStore implements ReconcilePorts {
       const perApp = new Map<string, number>();
       for (const t of [...changed, ...removals])
         perApp.set(t.appId, (perApp.get(t.appId) ?? 0) + 1);
+      const generations = groupBy(changed, (c) => c.appId);
       await this.targets.insertHistory(
         tx,
         o.history
           .filter((h) => perApp.has(h.appId))
-          .map((h) => ({ ...h, clusters: perApp.get(h.appId)! })),
+          .map((h) => ({
+            ...h,
+            clusters: perApp.get(h.appId)!,
+            targets: generations.get(h.appId) ?? [],
+          })),
       );
       watch?.lap('removals');
       const clusters = new Set([...changed.map((c) => c.clusterId), ...removedFrom]);

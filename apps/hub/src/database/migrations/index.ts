@@ -8,6 +8,7 @@ import { AppEvents1763875000000 } from './1763875000000-AppEvents.js';
 import { TargetDrift1763878000000 } from './1763878000000-TargetDrift.js';
 import { RenderCache1763881000000 } from './1763881000000-RenderCache.js';
 import { FleetScale1764900000000 } from './1764900000000-FleetScale.js';
+import { ManualSync1765000000000 } from './1765000000000-ManualSync.js';
 
 /** Every migration, oldest first. TypeORM runs the ones not yet recorded. */
 export const MIGRATIONS = [
@@ -21,4 +22,5 @@ export const MIGRATIONS = [
   TargetDrift1763878000000,
   RenderCache1763881000000,
   FleetScale1764900000000,
+  ManualSync1765000000000,
 ];

@@ -1,0 +1,301 @@
+import type { Command } from 'commander';
+import type { HubClient } from './hub-client.js';
+import { HubError } from './hub-client.js';
+import { CliError, collect, table, type OutputFormat } from './output.js';
+
+/** What the command modules share with the CLI's entry point. */
+export interface CommandContext {
+  stdout(s: string): void;
+  read(path: string): string;
+  documents(text: string, file: string): unknown[];
+  opts(): { client: HubClient; format: OutputFormat };
+  print(format: OutputFormat, data: unknown, render: () => string): void;
+}
+
+interface SyncStep {
+  cluster: string;
+  action: 'deploy' | 'remove';
+  from: { revision: string; bundleHash: string } | null;
+  generation?: number;
+}
+
+interface SyncResult {
+  application: string;
+  revision: string;
+  bundleHash: string;
+  dryRun: boolean;
+  historyId?: number;
+  clusters: SyncStep[];
+}
+
+interface ClusterState {
+  cluster: string;
+  sync: string;
+  health: string;
+  revision: string | null;
+  message: string;
+  ackedGeneration: number;
+  appliedGeneration: number;
+  operation: { phase?: string; message?: string; generation?: number } | null;
+}
+
+interface HistoryView {
+  id: number;
+  revision: string;
+  reason: string;
+  actor: string;
+  recordedAt: string;
+  targets: { cluster: string; generation: number; result: string }[];
+}
+
+const WAIT_POLL_MS = 1000;
+
+const appPath = (name: string) => `/api/v1/applications/${encodeURIComponent(name)}`;
+
+/**
+ * Rollout control: `app sync | rollback | history | refresh | auto-sync | apply` and
+ * `appset refresh | apply`.
+ */
+export function registerRolloutCommands(app: Command, appset: Command, ctx: CommandContext): void {
+  app
+    .command('sync <name>')
+    .description(
+      'deploy the desired state now (an application without automated sync waits for this)',
+    )
+    .option('--cluster <name>', 'only this destination cluster (repeatable)', collect, [])
+    .option('--revision <rev>', 'a branch, tag or commit instead of the tracked targetRevision')
+    .option('--prune', 'delete what is no longer in the source')
+    .option('--dry-run', 'show what would be deployed where; change nothing')
+    .option('--wait', 'follow each cluster until it is synced and healthy, or fails')
+    .option('--timeout <seconds>', 'how long --wait waits', '300')
+    .action(
+      async (
+        name: string,
+        o: {
+          cluster: string[];
+          revision?: string;
+          prune?: boolean;
+          dryRun?: boolean;
+          wait?: boolean;
+          timeout: string;
+        },
+      ) => {
+        const { client, format } = ctx.opts();
+        const r = await client.request<SyncResult>('POST', `${appPath(name)}/sync`, {
+          ...(o.cluster.length ? { clusters: o.cluster } : {}),
+          ...(o.revision ? { revision: o.revision } : {}),
+          ...(o.prune ? { prune: true } : {}),
+          ...(o.dryRun ? { dryRun: true } : {}),
+        });
+        ctx.print(format, r, () => syncText(r, 'sync'));
+        if (o.wait && !r.dryRun) await waitOrFail(ctx, client, r, seconds(o.timeout));
+      },
+    );
+
+  app
+    .command('rollback <name> <id>')
+    .description("deploy a history entry's bundle again (git is not read); suspends automated sync")
+    .option('--cluster <name>', 'only this destination cluster (repeatable)', collect, [])
+    .option('--dry-run', 'show what would be deployed where; change nothing')
+    .option('--wait', 'follow each cluster until it is synced and healthy, or fails')
+    .option('--timeout <seconds>', 'how long --wait waits', '300')
+    .action(
+      async (
+        name: string,
+        id: string,
+        o: { cluster: string[]; dryRun?: boolean; wait?: boolean; timeout: string },
+      ) => {
+        if (!/^[1-9]\d{0,15}$/.test(id))
+          throw new CliError(`history id "${id}": expected a number`);
+        const { client, format } = ctx.opts();
+        const r = await client.request<SyncResult>('POST', `${appPath(name)}/rollback`, {
+          id: Number(id),
+          ...(o.cluster.length ? { clusters: o.cluster } : {}),
+          ...(o.dryRun ? { dryRun: true } : {}),
+        });
+        ctx.print(format, r, () => syncText(r, `rollback to #${id}`));
+        if (o.wait && !r.dryRun) await waitOrFail(ctx, client, r, seconds(o.timeout));
+      },
+    );
+
+  app
+    .command('history <name>')
+    .description('desired states dispatched, newest first, and what became of each per cluster')
+    .action(async (name: string) => {
+      const { client, format } = ctx.opts();
+      const h = await client.request<HistoryView[]>('GET', `${appPath(name)}/history`);
+      ctx.print(format, h, () =>
+        table(
+          ['ID', 'REVISION', 'WHEN', 'BY', 'REASON', 'CLUSTERS'],
+          h.map((e) => [
+            String(e.id),
+            e.revision.slice(0, 12),
+            e.recordedAt,
+            e.actor,
+            e.reason.slice(0, 60),
+            e.targets.map((t) => `${t.cluster}=${t.result}`).join(' ') || '-',
+          ]),
+        ),
+      );
+    });
+
+  app
+    .command('refresh <name>')
+    .description("read the application's repository now and reconcile it")
+    .action(async (name: string) => {
+      const { client } = ctx.opts();
+      await client.request('POST', `${appPath(name)}/refresh`);
+      ctx.stdout(`application "${name}" refresh requested\n`);
+    });
+
+  app
+    .command('auto-sync <name>')
+    .description('turn automated sync back on (after a rollback) or suspend it')
+    .option('--enable', 'sync automatically again (back to what git says)')
+    .option('--disable', 'stop syncing automatically until enabled')
+    .action(async (name: string, o: { enable?: boolean; disable?: boolean }) => {
+      if (!o.enable === !o.disable) throw new CliError('give exactly one of --enable, --disable');
+      const { client } = ctx.opts();
+      await client.request('PUT', `${appPath(name)}/auto-sync`, { enabled: !!o.enable });
+      ctx.stdout(`application "${name}" automated sync ${o.enable ? 'enabled' : 'suspended'}\n`);
+    });
+
+  app
+    .command('apply')
+    .description('create or update applications from a file (kubectl apply style)')
+    .requiredOption('-f, --file <path>', 'file, or - for standard input')
+    .action(async (o: { file: string }) => {
+      await applyAll(ctx, o.file, '/api/v1/applications', 'application');
+    });
+
+  appset
+    .command('refresh <name>')
+    .description('read the repositories of an ApplicationSet now and evaluate it again')
+    .action(async (name: string) => {
+      const { client } = ctx.opts();
+      await client.request('POST', `/api/v1/applicationsets/${encodeURIComponent(name)}/refresh`);
+      ctx.stdout(`applicationset "${name}" refreshed\n`);
+    });
+
+  appset
+    .command('apply')
+    .description('create or update ApplicationSets from a file (kubectl apply style)')
+    .requiredOption('-f, --file <path>', 'file, or - for standard input')
+    .action(async (o: { file: string }) => {
+      await applyAll(ctx, o.file, '/api/v1/applicationsets', 'applicationset');
+    });
+}
+
+/** Create, or (already exists) update, each document of a file. */
+async function applyAll(ctx: CommandContext, file: string, base: string, kind: string) {
+  const { client } = ctx.opts();
+  for (const doc of ctx.documents(ctx.read(file), file)) {
+    const name = documentName(doc);
+    if (!name) throw new CliError(`${file}: a document has no metadata.name (or name)`);
+    try {
+      await client.request('POST', base, doc);
+      ctx.stdout(`${kind} "${name}" created\n`);
+    } catch (e) {
+      if (!(e instanceof HubError) || e.status !== 409) throw e;
+      await client.request('PUT', `${base}/${encodeURIComponent(name)}`, doc);
+      ctx.stdout(`${kind} "${name}" configured\n`);
+    }
+  }
+}
+
+function documentName(doc: unknown): string | undefined {
+  const d = doc as { name?: unknown; metadata?: { name?: unknown } } | null;
+  const n = d?.metadata?.name ?? d?.name;
+  return typeof n === 'string' && n ? n : undefined;
+}
+
+function syncText(r: SyncResult, what: string): string {
+  const head = `application "${r.application}": ${what} at ${r.revision.slice(0, 12)} (bundle ${r.bundleHash.slice(0, 19)})${r.dryRun ? ', dry run: nothing changed' : r.historyId ? `, history #${r.historyId}` : ''}\n`;
+  return (
+    head +
+    table(
+      ['CLUSTER', 'ACTION', 'FROM', 'GENERATION'],
+      r.clusters.map((c) => [
+        c.cluster,
+        c.action,
+        c.from ? c.from.revision.slice(0, 12) : '-',
+        c.generation === undefined ? '-' : String(c.generation),
+      ]),
+    )
+  );
+}
+
+/** Follows a sync per cluster; fails (exit 1) when a cluster fails or time runs out. */
+async function waitOrFail(
+  ctx: CommandContext,
+  client: HubClient,
+  r: SyncResult,
+  timeoutMs: number,
+): Promise<void> {
+  const deadline = Date.now() + timeoutMs;
+  const wanted = new Map(
+    r.clusters.filter((c) => c.action === 'deploy').map((c) => [c.cluster, c.generation ?? 0]),
+  );
+  const removed = r.clusters.filter((c) => c.action === 'remove').map((c) => c.cluster);
+  const shown = new Map<string, string>();
+  const outcome = new Map<string, boolean>();
+  for (;;) {
+    const a = await client.request<{ status: { clusters: ClusterState[] } }>(
+      'GET',
+      appPath(r.application),
+    );
+    const by = new Map(a.status.clusters.map((c) => [c.cluster, c]));
+    const states: [string, Progress][] = [
+      ...[...wanted].map(([c, gen]): [string, Progress] => [c, progress(by.get(c), gen)]),
+      ...removed.map((c): [string, Progress] => [
+        c,
+        by.has(c) ? { text: 'removing' } : { text: 'removed', done: true, ok: true },
+      ]),
+    ];
+    for (const [cluster, p] of states) {
+      if (outcome.has(cluster)) continue;
+      if (shown.get(cluster) !== p.text) ctx.stdout(`${cluster}: ${p.text}\n`);
+      shown.set(cluster, p.text);
+      if (p.done) outcome.set(cluster, p.ok === true);
+    }
+    if (outcome.size === states.length) break;
+    if (Date.now() > deadline) {
+      const left = states.filter(([c]) => !outcome.has(c)).map(([c]) => c);
+      throw new CliError(`timed out waiting for ${left.join(', ')}`);
+    }
+    await new Promise((res) => setTimeout(res, WAIT_POLL_MS));
+  }
+  const failed = [...outcome].filter(([, ok]) => !ok).map(([c]) => c);
+  if (failed.length) {
+    throw new CliError(`sync failed on ${failed.length} cluster(s): ${failed.join(', ')}`);
+  }
+}
+
+interface Progress {
+  text: string;
+  done?: boolean;
+  ok?: boolean;
+}
+
+/** Where one cluster is with generation `gen`. */
+function progress(c: ClusterState | undefined, gen: number): Progress {
+  if (!c) return { text: 'waiting for the hub' };
+  if (c.appliedGeneration < gen) {
+    return { text: c.ackedGeneration >= gen ? 'received by the agent, applying' : 'sent' };
+  }
+  const op = c.operation;
+  if (op?.phase === 'Running') return { text: `syncing${op.message ? `: ${op.message}` : ''}` };
+  if (op?.phase === 'Failed') {
+    return { text: `failed: ${op.message ?? c.message}`, done: true, ok: false };
+  }
+  const at = `${c.sync} ${c.health} at ${c.revision?.slice(0, 12) ?? '-'}`;
+  if (c.health === 'Degraded') return { text: `${at}: ${c.message}`, done: true, ok: false };
+  if (c.health === 'Progressing' || c.health === 'Missing') return { text: at };
+  return { text: at, done: true, ok: true };
+}
+
+function seconds(v: string): number {
+  const n = Number(v);
+  if (!Number.isFinite(n) || n <= 0) throw new CliError(`--timeout "${v}": expected seconds`);
+  return n * 1000;
+}
