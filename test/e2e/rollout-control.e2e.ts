@@ -280,6 +280,74 @@ describe('rollout control: manual sync, history, rollback with git down, refresh
     expect((await app('auto-web')).status.autoSync).toEqual({ enabled: true, suspended: null });
   });
 
+  it('a sync window holds an automated sync back, then lets it through by itself', async () => {
+    const project = { sourceRepos: ['*'], destinations: [{ namespace: '*' }] };
+    expect(
+      (await api(hub).post('/api/v1/projects', { name: 'windowed', spec: project })).status,
+    ).toBe(201);
+    sha.w1 = await repo.commit({ 'windowed/cm.yaml': cm('windowed', 'w1') });
+    await webhook();
+    const created = await api(hub).post('/api/v1/applications', {
+      name: 'windowed-web',
+      project: 'windowed',
+      source: { repoURL, targetRevision: 'main', path: 'windowed' },
+      destination: { cluster: 'west', namespace: 'rollout-windowed' },
+      syncPolicy: { automated: {}, syncOptions: ['CreateNamespace=true'] },
+    });
+    expect(created.status).toBe(201);
+    await waitFor(
+      'w1 live',
+      async () => (await live(west, 'rollout-windowed', 'windowed')) === 'w1',
+    );
+
+    // A deny window that opened at the start of this minute and closes 8 s from now.
+    const now = Date.now();
+    const opened = new Date(now - (now % 60_000));
+    const closes = now + 8_000;
+    const window = {
+      kind: 'deny',
+      schedule: `${opened.getUTCMinutes()} ${opened.getUTCHours()} * * *`,
+      duration: `${Math.ceil((closes - opened.getTime()) / 1000)}s`,
+      namespaces: ['rollout-windowed'],
+    };
+    const bad = await api(hub).put('/api/v1/projects/windowed', {
+      ...project,
+      syncWindows: [{ ...window, schedule: '61 * * * *' }],
+    });
+    expect(bad.status).toBe(400);
+    expect(bad.body.fields[0].field).toBe('syncWindows[0].schedule');
+    const put = await api(hub).put('/api/v1/projects/windowed', {
+      ...project,
+      syncWindows: [window],
+    });
+    expect(put.status).toBe(200);
+
+    sha.w2 = await repo.commit({ 'windowed/cm.yaml': cm('windowed', 'w2') });
+    await webhook();
+    const held = await waitFor('w2 held back by the window', async () => {
+      const a = await app('windowed-web');
+      const blocked = a.status.conditions.find((c: any) => c.type === 'SyncBlocked');
+      return blocked && a.status.clusters[0].pendingRevision === sha.w2 ? a : false;
+    });
+    expect(held.status.conditions[0].message).toMatch(
+      /^sync blocked by window \(deny .*\) until .* on west$/,
+    );
+    expect(await live(west, 'rollout-windowed', 'windowed')).toBe('w1');
+    // A manual sync is refused too: the window does not allow manualSync.
+    const manualSync = await api(hub).post('/api/v1/applications/windowed-web/sync', {});
+    expect(manualSync.status).toBe(409);
+    expect(manualSync.body.message).toContain('sync blocked by window');
+
+    // When the window closes the hub deploys w2 by itself.
+    await waitFor(
+      'w2 live after the window',
+      async () => (await live(west, 'rollout-windowed', 'windowed')) === 'w2',
+      { timeoutMs: 45_000 },
+    );
+    expect(Date.now()).toBeGreaterThanOrEqual(closes - 1000);
+    expect((await app('windowed-web')).status.conditions).toEqual([]);
+  });
+
   it('applies a file twice: created, then configured', async () => {
     const file = JSON.stringify({
       apiVersion: 'argoproj.io/v1alpha1',
