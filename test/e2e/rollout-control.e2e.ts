@@ -191,6 +191,15 @@ describe('rollout control: manual sync, history, rollback with git down, refresh
       async () => (await cluster('manual-web', 'east')).drifted === true,
     );
     expect(await live(east, 'rollout-manual', 'manual')).toBe('edited');
+    // Desired against live, kubectl diff style: exit 1 when they differ.
+    const diff = await axle('app', 'diff', 'manual-web', '--cluster', 'east');
+    expect(diff.code).toBe(1);
+    expect(diff.out).toContain(
+      'diff -u -N live/east/v1.ConfigMap.rollout-manual.manual desired/east/v1.ConfigMap.rollout-manual.manual\n',
+    );
+    expect(diff.out).toMatch(/^-  v: edited$/m);
+    expect(diff.out).toMatch(/^\+  v: "2"$/m);
+    expect(diff.out).not.toContain('live/west');
     const r = await api(hub).post('/api/v1/applications/manual-web/sync', { clusters: ['east'] });
     expect(r.status).toBe(200);
     await waitFor(
@@ -201,6 +210,22 @@ describe('rollout control: manual sync, history, rollback with git down, refresh
       'not drifted',
       async () => (await cluster('manual-web', 'east')).drifted === false,
     );
+    expect((await axle('app', 'diff', 'manual-web')).code).toBe(0);
+    // Another revision, rendered and compared on every cluster.
+    const back = await axle('-o', 'json', 'app', 'diff', 'manual-web', '--revision', sha.m1);
+    expect(back.code).toBe(1);
+    const d = JSON.parse(back.out);
+    expect(d.revision).toBe(sha.m1);
+    expect(
+      d.clusters.map((c: any) => [
+        c.cluster,
+        c.resources.map((x: any) => [x.live.data.v, x.desired.data.v]),
+      ]),
+    ).toEqual([
+      ['east', [['2', '1']]],
+      ['west', [['2', '1']]],
+    ]);
+    expect((await axle('app', 'diff', 'manual-web', '--cluster', 'north')).code).toBe(2);
   });
 
   it('keeps history bounded by revisionHistoryLimit, with who asked and a result per cluster', async () => {

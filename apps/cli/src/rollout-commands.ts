@@ -1,4 +1,6 @@
-import type { Command } from 'commander';
+import { CommanderError, type Command } from 'commander';
+import { stringify } from 'yaml';
+import { unifiedDiff } from '../../../libs/diff/src/unified.js';
 import type { HubClient } from './hub-client.js';
 import { HubError } from './hub-client.js';
 import { CliError, collect, table, type OutputFormat } from './output.js';
@@ -119,6 +121,32 @@ export function registerRolloutCommands(app: Command, appset: Command, ctx: Comm
     );
 
   app
+    .command('diff <name>')
+    .description(
+      'desired (the current render, or --revision) against live per cluster, kubectl diff style; exit 1 when they differ',
+    )
+    .option('--cluster <name>', 'only this destination cluster (repeatable)', collect, [])
+    .option('--revision <rev>', 'a branch, tag or commit to render and compare instead')
+    .action(async (name: string, o: { cluster: string[]; revision?: string }) => {
+      const { client, format } = ctx.opts();
+      const q = new URLSearchParams();
+      for (const c of o.cluster) q.append('cluster', c);
+      if (o.revision) q.set('revision', o.revision);
+      let d: AppDiff;
+      try {
+        d = await client.request<AppDiff>('GET', `${appPath(name)}/diff?${q.toString()}`);
+      } catch (e) {
+        // kubectl diff's convention: 1 means differences, anything above an error.
+        throw new CliError((e as Error).message, 2);
+      }
+      ctx.print(format, d, () => diffText(d));
+      // Everything has been printed: end with kubectl diff's code, silently.
+      if (d.clusters.some((c) => c.resources.length > 0)) {
+        throw new CommanderError(1, 'axle.diff.differs', '');
+      }
+    });
+
+  app
     .command('history <name>')
     .description('desired states dispatched, newest first, and what became of each per cluster')
     .action(async (name: string) => {
@@ -184,6 +212,46 @@ export function registerRolloutCommands(app: Command, appset: Command, ctx: Comm
     .action(async (o: { file: string }) => {
       await applyAll(ctx, o.file, '/api/v1/applicationsets', 'applicationset');
     });
+}
+
+interface AppDiff {
+  application: string;
+  revision: string;
+  clusters: {
+    cluster: string;
+    liveRevision: string | null;
+    resources: {
+      group: string;
+      kind: string;
+      namespace: string;
+      name: string;
+      live: { apiVersion?: string } | null;
+      desired: { apiVersion?: string } | null;
+    }[];
+  }[];
+}
+
+/** Every differing resource as `diff -u -N live/… desired/…` over sorted YAML. */
+function diffText(d: AppDiff): string {
+  let out = '';
+  for (const c of d.clusters) {
+    for (const r of c.resources) {
+      const apiVersion = (r.desired ?? r.live)?.apiVersion ?? r.group;
+      const file = `${apiVersion.replace('/', '.')}.${r.kind}.${r.namespace}.${r.name}`.replace(
+        '..',
+        '.',
+      );
+      const live = `live/${c.cluster}/${file}`;
+      const desired = `desired/${c.cluster}/${file}`;
+      out += `diff -u -N ${live} ${desired}\n`;
+      out += unifiedDiff(yamlOf(r.live), yamlOf(r.desired), { oldName: live, newName: desired });
+    }
+  }
+  return out;
+}
+
+function yamlOf(o: unknown): string {
+  return o === null ? '' : stringify(o, { sortMapEntries: true, lineWidth: 0 });
 }
 
 /** Create, or (already exists) update, each document of a file. */

@@ -3,6 +3,7 @@ import { APP_GUARD } from '@nestjs/core';
 import { ScheduleModule } from '@nestjs/schedule';
 import { ApplicationsController } from './applications/applications.controller.js';
 import { AppSyncService } from './applications/app-sync.service.js';
+import { AppDiffService } from './applications/app-diff.service.js';
 import { ApplicationsService } from './applications/applications.service.js';
 import { AppSetEvaluator } from './appsets/appset-evaluator.js';
 import { AppSetsController } from './appsets/appsets.controller.js';
@@ -102,6 +103,7 @@ export class HubModule {
         ClustersService,
         ApplicationsService,
         AppSyncService,
+        AppDiffService,
         GitService,
         GitPoller,
         BundleStore,

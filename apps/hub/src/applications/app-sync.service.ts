@@ -79,7 +79,7 @@ export class AppSyncService {
   async sync(name: string, req: SyncRequest): Promise<SyncResult> {
     const app = await this.entity(name);
     const clusters = await this.chosenClusters(app, req.clusters);
-    const { revision, bundleHash } = await this.desired(app, req.revision);
+    const { revision, bundleHash } = await this.desired(app, req.revision, true);
     return this.deploy(app, clusters, !req.clusters, {
       revision,
       bundleHash,
@@ -142,7 +142,7 @@ export class AppSyncService {
     await this.work.apps({ ids: [app.id] }, 'refresh requested');
   }
 
-  private async entity(name: string): Promise<ApplicationEntity> {
+  async entity(name: string): Promise<ApplicationEntity> {
     const app = await this.apps.findByName(name);
     if (!app) throw new NotFound(`application "${name}" not found`);
     return app;
@@ -179,12 +179,14 @@ export class AppSyncService {
   }
 
   /**
-   * What a sync deploys: the application's current render (what status shows pending) when it is
-   * of the current spec, else (or for another revision) a render made now.
+   * What a sync deploys (and a diff compares with): the application's current render (what status
+   * shows pending) when it is of the current spec, else (or for another revision) a render made
+   * now. A sync of an automated application to another revision is refused.
    */
-  private async desired(
+  async desired(
     app: ApplicationEntity,
     revision: string | undefined,
+    forSync = false,
   ): Promise<{ revision: string; bundleHash: string }> {
     const render = (await this.apps.renders([app.id])).get(app.id);
     const { source } = app.spec;
@@ -203,7 +205,7 @@ export class AppSyncService {
       try {
         commit = await this.git.resolve(source.repoURL, revision ?? source.targetRevision);
       } catch (e) {
-        throw new ValidationFailed('cannot sync', [
+        throw new ValidationFailed(`cannot resolve the revision of "${app.name}"`, [
           {
             field: revision === undefined ? 'source.targetRevision' : 'revision',
             reason: (e as Error).message,
@@ -212,6 +214,7 @@ export class AppSyncService {
       }
     }
     if (
+      forSync &&
       revision !== undefined &&
       syncsAutomatically(app) &&
       !(render?.revision === commit && render.specVersion === app.specVersion)

@@ -352,3 +352,11 @@ export type RollbackRequest = z.output<typeof rollbackRequestSchema>;
 
 /** `PUT /applications/{name}/auto-sync`. */
 export const autoSyncRequestSchema = z.object({ enabled: z.boolean() }).strict();
+
+/** `GET /applications/{name}/diff?cluster=C&cluster=D&revision=R`. */
+export const diffQuerySchema = z
+  .object({
+    cluster: z.union([dns1123Label, z.array(dns1123Label).max(10_000)]).optional(),
+    revision: z.string().min(1).max(255).optional(),
+  })
+  .strict();

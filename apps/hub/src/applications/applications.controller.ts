@@ -1,11 +1,12 @@
-import { Body, Controller, Delete, Get, HttpCode, Param, Post, Put } from '@nestjs/common';
-import { ApiOperation, ApiTags } from '@nestjs/swagger';
+import { Body, Controller, Delete, Get, HttpCode, Param, Post, Put, Query } from '@nestjs/common';
+import { ApiOperation, ApiQuery, ApiTags } from '@nestjs/swagger';
 import { parseOrThrow } from '../common/validation.js';
 import { ApiZodBody } from '../common/zod-openapi.js';
 import {
   applicationSpecSchema,
   autoSyncRequestSchema,
   createApplicationSchema,
+  diffQuerySchema,
   parseApplicationInput,
   parseApplicationUpdate,
   rollbackRequestSchema,
@@ -13,6 +14,7 @@ import {
 } from './application.schemas.js';
 import { ApplicationsService } from './applications.service.js';
 import { AppSyncService } from './app-sync.service.js';
+import { AppDiffService } from './app-diff.service.js';
 
 @ApiTags('applications')
 @Controller('api/v1/applications')
@@ -20,6 +22,7 @@ export class ApplicationsController {
   constructor(
     private readonly apps: ApplicationsService,
     private readonly syncs: AppSyncService,
+    private readonly diffs: AppDiffService,
   ) {}
 
   @Post()
@@ -110,6 +113,21 @@ export class ApplicationsController {
   @ApiOperation({ summary: 'Read the source repository now and reconcile the application' })
   async refresh(@Param('name') name: string): Promise<void> {
     await this.syncs.refresh(name);
+  }
+
+  @Get(':name/diff')
+  @ApiOperation({
+    summary:
+      'Desired (current render, or rendered at ?revision=) against live per cluster and resource',
+  })
+  @ApiQuery({ name: 'cluster', required: false, isArray: true })
+  @ApiQuery({ name: 'revision', required: false })
+  diff(@Param('name') name: string, @Query() query: unknown) {
+    const q = parseOrThrow(diffQuerySchema, query, 'diff query');
+    return this.diffs.diff(name, {
+      clusters: q.cluster === undefined ? undefined : [q.cluster].flat(),
+      revision: q.revision,
+    });
   }
 
   @Get(':name/clusters/:cluster')
