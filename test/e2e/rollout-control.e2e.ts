@@ -197,8 +197,8 @@ describe('rollout control: manual sync, history, rollback with git down, refresh
     expect(diff.out).toContain(
       'diff -u -N live/east/v1.ConfigMap.rollout-manual.manual desired/east/v1.ConfigMap.rollout-manual.manual\n',
     );
-    expect(diff.out).toMatch(/^-  v: edited$/m);
-    expect(diff.out).toMatch(/^\+  v: "2"$/m);
+    expect(diff.out).toMatch(/^- {2}v: edited$/m);
+    expect(diff.out).toMatch(/^\+ {2}v: "2"$/m);
     expect(diff.out).not.toContain('live/west');
     const r = await api(hub).post('/api/v1/applications/manual-web/sync', { clusters: ['east'] });
     expect(r.status).toBe(200);
