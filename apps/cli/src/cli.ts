@@ -407,7 +407,7 @@ export async function runCli(argv: string[], io: CliIO): Promise<number> {
       );
     });
 
-  registerRolloutCommands(app, appset, {
+  registerRolloutCommands(program, app, appset, {
     stdout: io.stdout,
     read,
     documents: readDocuments,

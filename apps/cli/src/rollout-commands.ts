@@ -53,12 +53,82 @@ interface HistoryView {
 const WAIT_POLL_MS = 1000;
 
 const appPath = (name: string) => `/api/v1/applications/${encodeURIComponent(name)}`;
+const rolloutPath = (name: string) => `/api/v1/applicationsets/${encodeURIComponent(name)}/rollout`;
+
+interface RolloutView {
+  applicationSet: string;
+  status: string;
+  step: number;
+  message: string;
+  steps: { step: number; maxUpdate: number | string; apps: { name: string; phase: string }[] }[];
+}
+
+/** Statuses after which `rollout status --watch` stops. */
+const SETTLED = new Set(['Completed', 'Halted', 'RolledBack', 'Aborted', 'Paused']);
+
+function rolloutText(v: RolloutView): string {
+  const head = `applicationset "${v.applicationSet}": ${v.status}, step ${v.step}${v.message ? `: ${v.message}` : ''}\n`;
+  return (
+    head +
+    table(
+      ['STEP', 'MAX UPDATE', 'APPLICATION', 'PHASE'],
+      v.steps.flatMap((s) =>
+        s.apps.length
+          ? s.apps.map((a) => [String(s.step), String(s.maxUpdate), a.name, a.phase])
+          : [[String(s.step), String(s.maxUpdate), '-', '-']],
+      ),
+    )
+  );
+}
 
 /**
  * Rollout control: `app sync | rollback | history | refresh | auto-sync | apply` and
  * `appset refresh | apply`.
  */
-export function registerRolloutCommands(app: Command, appset: Command, ctx: CommandContext): void {
+export function registerRolloutCommands(
+  program: Command,
+  app: Command,
+  appset: Command,
+  ctx: CommandContext,
+): void {
+  const rollout = program
+    .command('rollout')
+    .description("an ApplicationSet's RollingSync rollout: status, pause, resume, abort");
+  rollout
+    .command('status <appset>')
+    .description('progress per step and application')
+    .option('-w, --watch', 'print again on every change until the rollout settles')
+    .option('--timeout <seconds>', 'how long --watch follows', '600')
+    .action(async (name: string, o: { watch?: boolean; timeout: string }) => {
+      const { client, format } = ctx.opts();
+      const deadline = Date.now() + seconds(o.timeout);
+      let last = '';
+      for (;;) {
+        const v = await client.request<RolloutView>('GET', rolloutPath(name));
+        const text = format === 'table' ? rolloutText(v) : JSON.stringify(v);
+        if (text !== last) ctx.print(format, v, () => rolloutText(v));
+        last = text;
+        if (!o.watch || SETTLED.has(v.status) || Date.now() > deadline) return;
+        await new Promise((res) => setTimeout(res, WAIT_POLL_MS));
+      }
+    });
+  for (const action of ['pause', 'resume', 'abort'] as const) {
+    rollout
+      .command(`${action} <appset>`)
+      .description(
+        action === 'pause'
+          ? 'sync nothing more until resumed'
+          : action === 'resume'
+            ? 'go on (also after a halt or abort)'
+            : 'stop this rollout; a new commit starts the next one',
+      )
+      .action(async (name: string) => {
+        const { client, format } = ctx.opts();
+        const v = await client.request<RolloutView>('POST', `${rolloutPath(name)}/${action}`);
+        ctx.print(format, v, () => rolloutText(v));
+      });
+  }
+
   app
     .command('sync <name>')
     .description(

@@ -4,6 +4,9 @@ import { ScheduleModule } from '@nestjs/schedule';
 import { ApplicationsController } from './applications/applications.controller.js';
 import { AppSyncService } from './applications/app-sync.service.js';
 import { AppDiffService } from './applications/app-diff.service.js';
+import { RolloutsController } from './rollouts/rollouts.controller.js';
+import { RolloutsRepository } from './rollouts/rollouts.repository.js';
+import { RolloutsService } from './rollouts/rollouts.service.js';
 import { ApplicationsService } from './applications/applications.service.js';
 import { AppSetEvaluator } from './appsets/appset-evaluator.js';
 import { AppSetsController } from './appsets/appsets.controller.js';
@@ -79,6 +82,7 @@ export class HubModule {
         CredentialsController,
         ProjectsController,
         AuditController,
+        RolloutsController,
       ],
       providers: [
         ...configProviders,
@@ -104,6 +108,8 @@ export class HubModule {
         ApplicationsService,
         AppSyncService,
         AppDiffService,
+        RolloutsRepository,
+        RolloutsService,
         GitService,
         GitPoller,
         BundleStore,

@@ -103,6 +103,16 @@ metadata:
 spec:
   strategy:
     type: RollingSync
+    deletionOrder: Reverse
+    rollingSync:
+      steps:
+      - matchExpressions:
+        - key: env
+          operator: In
+          values: [dev]
+      - matchExpressions:
+        - {key: env, operator: In, values: [prod]}
+        maxUpdate: 10%
   generators:
   - list:
       elements:
@@ -140,7 +150,7 @@ spec:
     expect(r.errors).toEqual([]);
     // Argo CD fields Axle does not support are kept out and reported as warnings.
     expect(r.warnings.map((w) => w.path)).toEqual([
-      'spec.strategy',
+      'spec.strategy.deletionOrder',
       'spec.template.metadata.namespace',
       'spec.template.spec.info',
       'spec.template.spec.source.directory.jsonnet',
@@ -155,6 +165,23 @@ spec:
       namespace: 'guestbook',
     });
     expect('info' in spec).toBe(false);
+    // RollingSync as Argo CD defines it, with Argo's defaults (maxUpdate 100%) and Axle's.
+    expect(r.appset!.spec.rollingSync).toEqual({
+      steps: [
+        { matchExpressions: [{ key: 'env', operator: 'In', values: ['dev'] }], maxUpdate: '100%' },
+        { matchExpressions: [{ key: 'env', operator: 'In', values: ['prod'] }], maxUpdate: '10%' },
+      ],
+      defaultPrune: false,
+      onFailure: 'pause',
+      progressDeadlineSeconds: 600,
+    });
+    const noSteps = parseApplicationSet(
+      yaml.replace(/    rollingSync:[\s\S]*?maxUpdate: 10%\n/, ''),
+    );
+    expect(noSteps.errors).toContainEqual({
+      path: 'spec.strategy.rollingSync',
+      message: 'RollingSync needs rollingSync.steps',
+    });
   });
 
   it('refuses unknown top-level fields (typos) like unknown fields anywhere', () => {

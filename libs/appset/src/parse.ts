@@ -9,7 +9,12 @@ import {
 } from '../../generators/src/index.js';
 import { parseGoTemplate } from '../../templating/src/index.js';
 import { applicationSetDocumentSchema, templateOverrideSchema } from './schema.js';
-import type { ApplicationSet, ApplicationTemplate, ApplicationsSyncPolicy } from './types.js';
+import type {
+  ApplicationSet,
+  ApplicationTemplate,
+  ApplicationsSyncPolicy,
+  RollingSyncStrategy,
+} from './types.js';
 
 export interface ParseResult {
   /** Present when there are no errors. */
@@ -102,6 +107,22 @@ export function parseApplicationSet(input: unknown): ParseResult {
         preserveResourcesOnDeletion?: boolean;
       };
       ignoreApplicationDifferences?: unknown[];
+      strategy?: {
+        type?: 'AllAtOnce' | 'RollingSync';
+        rollingSync?: {
+          steps: {
+            matchExpressions?: {
+              key: string;
+              operator: RollingSyncStrategy['steps'][number]['matchExpressions'][number]['operator'];
+              values?: string[];
+            }[];
+            maxUpdate?: number | string;
+          }[];
+          defaultPrune?: boolean;
+          onFailure?: 'pause' | 'rollback';
+          progressDeadlineSeconds?: number;
+        };
+      };
     };
   };
   const spec = value.spec;
@@ -168,6 +189,7 @@ function goTemplateErrors(tree: unknown, path: string, out: SpecIssue[]): void {
 }
 
 interface CheckedSpec {
+  strategy?: { type?: string; rollingSync?: Parameters<typeof rollingSyncOf>[0] };
   generators: GeneratorSpec[];
   goTemplate?: boolean;
   goTemplateOptions?: string[];
@@ -196,6 +218,9 @@ function buildAppSet(
         applicationsSync: spec.syncPolicy?.applicationsSync ?? 'sync',
         preserveResourcesOnDeletion: spec.syncPolicy?.preserveResourcesOnDeletion ?? false,
       },
+      ...(spec.strategy?.type === 'RollingSync' && spec.strategy.rollingSync
+        ? { rollingSync: rollingSyncOf(spec.strategy.rollingSync) }
+        : {}),
     },
   };
 }
@@ -297,4 +322,33 @@ function dropNestedTemplates(entry: GeneratorSpec, path: string, warnings: SpecI
   gen.generators?.forEach((child, i) =>
     dropNestedTemplates(child, joinPath(joinPath(joinPath(path, type), 'generators'), i), warnings),
   );
+}
+
+/** The RollingSync strategy with Argo's defaults (maxUpdate 100%) and Axle's (pause, 10 min). */
+function rollingSyncOf(r: {
+  steps: {
+    matchExpressions?: {
+      key: string;
+      operator: RollingSyncStrategy['steps'][number]['matchExpressions'][number]['operator'];
+      values?: string[];
+    }[];
+    maxUpdate?: number | string;
+  }[];
+  defaultPrune?: boolean;
+  onFailure?: 'pause' | 'rollback';
+  progressDeadlineSeconds?: number;
+}): RollingSyncStrategy {
+  return {
+    steps: r.steps.map((s) => ({
+      matchExpressions: (s.matchExpressions ?? []).map((e) => ({
+        key: e.key,
+        operator: e.operator,
+        values: e.values ?? [],
+      })),
+      maxUpdate: s.maxUpdate ?? '100%',
+    })),
+    defaultPrune: r.defaultPrune ?? false,
+    onFailure: r.onFailure ?? 'pause',
+    progressDeadlineSeconds: r.progressDeadlineSeconds ?? 600,
+  };
 }

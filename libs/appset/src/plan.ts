@@ -38,6 +38,11 @@ export interface PlanOptions {
   keep?: Iterable<string>;
   /** Delete nothing, e.g. when generation was incomplete (`GenerateApplicationsResult.complete`). */
   skipDelete?: boolean;
+  /**
+   * Appended to each generated application's spec hash before comparing, when the stored spec
+   * depends on more than the generated application (":rolling": a RollingSync strategy).
+   */
+  hashSuffix?: string;
 }
 
 /**
@@ -74,7 +79,8 @@ export function planChanges(
     }
     if (wanted[i]) continue;
     wanted[i] = 1;
-    if (current[i].specHash !== applicationSpecHash(app) && allowUpdate) plan.update.push(name);
+    if (current[i].specHash !== applicationSpecHash(app) + (opts.hashSuffix ?? '') && allowUpdate)
+      plan.update.push(name);
     else plan.unchanged.push(name);
   }
   for (const [name, i] of existing) {

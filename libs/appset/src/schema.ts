@@ -207,9 +207,48 @@ export const applicationSetSpecSchema = z.looseObject({
   // Always applied by Axle (Argo CD 3 deprecated the switch and always applies nested selectors).
   applyNestedSelectors: bool.optional(),
   ignoreApplicationDifferences: z.array(z.record(z.string(), z.unknown())).optional(),
-  strategy: unsupportedField(
-    'not supported by Axle (ignored): progressive syncs are not available, all Applications are reconciled together',
-  ),
+  strategy: z
+    .looseObject({
+      type: z.enum(['AllAtOnce', 'RollingSync']).optional(),
+      rollingSync: z
+        .looseObject({
+          steps: z
+            .array(
+              z.looseObject({
+                matchExpressions: z
+                  .array(
+                    z.looseObject({
+                      key: str.min(1),
+                      operator: z.enum(['In', 'NotIn', 'Exists', 'DoesNotExist']),
+                      values: strings.optional(),
+                    }),
+                  )
+                  .optional(),
+                maxUpdate: z
+                  .union([
+                    z.number().int().min(0),
+                    str.regex(/^\d+%$/, 'must be a number or a percentage like 10%'),
+                  ])
+                  .optional(),
+              }),
+            )
+            .max(100),
+          defaultPrune: bool.optional(),
+          // Axle: what a failed step does (Argo CD waits forever).
+          onFailure: z.enum(['pause', 'rollback']).optional(),
+          // Axle: an application not Healthy this long after its sync has failed.
+          progressDeadlineSeconds: z.number().int().min(1).max(86_400).optional(),
+        })
+        .optional(),
+      deletionOrder: unsupportedField(
+        'not supported by Axle (ignored): applications are deleted together',
+      ),
+    })
+    .refine((s) => s.type !== 'RollingSync' || (s.rollingSync?.steps.length ?? 0) > 0, {
+      message: 'RollingSync needs rollingSync.steps',
+      path: ['rollingSync'],
+    })
+    .optional(),
   preservedFields: unsupportedField('not supported by Axle (ignored)'),
 });
 

@@ -131,6 +131,26 @@ export interface ApplicationSetSpec {
     applicationsSync: ApplicationsSyncPolicy;
     preserveResourcesOnDeletion: boolean;
   };
+  /** Argo CD's progressive sync; absent: AllAtOnce. */
+  rollingSync?: RollingSyncStrategy;
+}
+
+/** `spec.strategy` with `type: RollingSync`. */
+export interface RollingSyncStrategy {
+  steps: {
+    matchExpressions: {
+      key: string;
+      operator: 'In' | 'NotIn' | 'Exists' | 'DoesNotExist';
+      values: string[];
+    }[];
+    /** Applications of the step synced at once: a count or a percentage (default 100%). */
+    maxUpdate: number | string;
+  }[];
+  defaultPrune: boolean;
+  /** Axle: a failed step halts the rollout (pause), or also returns what it updated (rollback). */
+  onFailure: 'pause' | 'rollback';
+  /** Axle: how long an application may take to be Healthy after its sync. */
+  progressDeadlineSeconds: number;
 }
 
 /** A parsed ApplicationSet, whichever form it came in. */

@@ -108,6 +108,31 @@ export class AppSyncService {
     });
   }
 
+  /**
+   * A sync on behalf of the hub (a rollout step): the current render to every registered
+   * destination. Refused like a person's sync (projects, sync windows).
+   */
+  async syncFor(
+    app: ApplicationEntity,
+    opts: { prune: boolean; reason: string },
+  ): Promise<SyncResult> {
+    const clusters = await this.chosenClusters(app, undefined);
+    const { revision, bundleHash } = await this.desired(app, undefined);
+    return this.deploy(app, clusters, true, { revision, bundleHash, ...opts, dryRun: false });
+  }
+
+  /** Deploys a stored bundle to some clusters on behalf of the hub (a rollout's rollback). */
+  async deployStored(
+    app: ApplicationEntity,
+    clusterIds: string[],
+    d: { revision: string; bundleHash: string; prune: boolean; reason: string },
+  ): Promise<SyncResult> {
+    const clusters = (await this.chosenClusters(app, undefined)).filter((c) =>
+      clusterIds.includes(c.id),
+    );
+    return this.deploy(app, clusters, false, { ...d, dryRun: false });
+  }
+
   /** Turns automated sync back on (after a rollback) or suspends it; a no-op when unchanged. */
   async setAutoSync(name: string, enabled: boolean): Promise<void> {
     const app = await this.entity(name);

@@ -41,6 +41,8 @@ export interface GeneratedRow {
   name: string;
   spec: ApplicationSpec;
   specHash: string;
+  /** The generated Application's metadata.labels. */
+  labels?: Record<string, string>;
 }
 
 /** Applications (table `applications`). */
@@ -320,13 +322,20 @@ export class ApplicationsRepository {
     const ids: string[] = [];
     for (const part of chunks(rows, 2000)) {
       const out = await db.query<{ id: string; name: string }[]>(
-        `INSERT INTO applications (name, spec, app_set_id, spec_hash)
-           SELECT r.name, r.spec, $1, r.spec_hash
-             FROM jsonb_to_recordset($2::jsonb) AS r(name text, spec jsonb, spec_hash text)
+        `INSERT INTO applications (name, spec, app_set_id, spec_hash, labels)
+           SELECT r.name, r.spec, $1, r.spec_hash, coalesce(r.labels, '{}')
+             FROM jsonb_to_recordset($2::jsonb) AS r(name text, spec jsonb, spec_hash text, labels jsonb)
          RETURNING id, name`,
         [
           appSetId,
-          JSON.stringify(part.map((r) => ({ name: r.name, spec: r.spec, spec_hash: r.specHash }))),
+          JSON.stringify(
+            part.map((r) => ({
+              name: r.name,
+              spec: r.spec,
+              spec_hash: r.specHash,
+              labels: r.labels ?? {},
+            })),
+          ),
         ],
       );
       const byName = new Map(out.map((o) => [o.name, o.id]));
@@ -339,10 +348,19 @@ export class ApplicationsRepository {
     for (const part of chunks(rows, 2000)) {
       await db.query(
         `UPDATE applications a SET spec = r.spec, spec_hash = r.spec_hash,
-                spec_version = a.spec_version + 1, updated_at = now()
-           FROM jsonb_to_recordset($1::jsonb) AS r(id uuid, spec jsonb, spec_hash text)
+                labels = coalesce(r.labels, '{}'), spec_version = a.spec_version + 1, updated_at = now()
+           FROM jsonb_to_recordset($1::jsonb) AS r(id uuid, spec jsonb, spec_hash text, labels jsonb)
           WHERE a.id = r.id`,
-        [JSON.stringify(part.map((r) => ({ id: r.id, spec: r.spec, spec_hash: r.specHash })))],
+        [
+          JSON.stringify(
+            part.map((r) => ({
+              id: r.id,
+              spec: r.spec,
+              spec_hash: r.specHash,
+              labels: r.labels ?? {},
+            })),
+          ),
+        ],
       );
     }
   }

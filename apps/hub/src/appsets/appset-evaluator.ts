@@ -38,6 +38,9 @@ import type {
 import { AppSetsRepository } from './appsets.repository.js';
 import { toApplicationSpec } from './to-application-spec.js';
 
+/** Marks the spec hash of an application generated under RollingSync (stored without automated). */
+const ROLLING_HASH_SUFFIX = ':rolling';
+
 export interface Evaluation {
   applications: GeneratedApplication[];
   errors: AppSetIssue[];
@@ -152,7 +155,9 @@ export class AppSetEvaluator {
     }
 
     watch.lap('check');
+    const rolling = appset.spec.rollingSync !== undefined;
     const plan = planChanges(owned, candidates, appset.spec.syncPolicy.applicationsSync, {
+      hashSuffix: rolling ? ROLLING_HASH_SUFFIX : '',
       keep,
       skipDelete: !result.complete,
     });
@@ -164,13 +169,19 @@ export class AppSetEvaluator {
     const convert = (names: string[]) =>
       names.filter((name) => {
         const app = byName.get(name)!;
-        const converted = toApplicationSpec(app);
+        const converted = toApplicationSpec(app, rolling);
         if ('error' in converted) {
           errors.push({ name, message: converted.error });
           refused.add(name);
           return false;
         }
-        rows.set(name, { name, spec: converted.spec, specHash: applicationSpecHash(app) });
+        rows.set(name, {
+          name,
+          spec: converted.spec,
+          // Under RollingSync the stored spec differs (no automated sync): so does its hash.
+          specHash: applicationSpecHash(app) + (rolling ? ROLLING_HASH_SUFFIX : ''),
+          labels: app.metadata.labels ?? {},
+        });
         return true;
       });
     watch.lap('plan');

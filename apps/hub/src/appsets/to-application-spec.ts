@@ -8,9 +8,11 @@ import { zodFieldErrors } from '../common/validation.js';
 /**
  * Maps a generated, Argo-shaped Application onto the hub's application spec, validating it with
  * the same schema as the API: a field the hub cannot honour fails that one application, by name.
+ * Under a RollingSync strategy (`rolling`) automated sync is left out.
  */
 export function toApplicationSpec(
   app: GeneratedApplication,
+  rolling = false,
 ): { spec: ApplicationSpec } | { error: string } {
   const { source, destination, syncPolicy } = app.spec;
   if (source.ref !== undefined)
@@ -31,7 +33,9 @@ export function toApplicationSpec(
     },
     destination: { cluster: destination.name, namespace: destination.namespace },
     syncPolicy: {
-      ...(automated && automated.enabled !== false
+      // RollingSync syncs the generated applications itself: like Argo CD, it turns their
+      // automated sync off.
+      ...(automated && automated.enabled !== false && !rolling
         ? { automated: { prune: automated.prune ?? false, selfHeal: automated.selfHeal ?? false } }
         : {}),
       ...(syncPolicy?.syncOptions ? { syncOptions: syncPolicy.syncOptions } : {}),

@@ -60,6 +60,27 @@ export class MetricsService {
     registers: [this.registry],
   });
 
+  readonly rolloutStep = new Gauge({
+    name: 'axle_rollout_step',
+    help: 'The step a RollingSync rollout is at (1-based), by ApplicationSet',
+    labelNames: ['appset'] as const,
+    registers: [this.registry],
+  });
+
+  readonly rolloutStatus = new Gauge({
+    name: 'axle_rollout_status',
+    help: 'A RollingSync rollout: 1 for its current status, 0 for the others',
+    labelNames: ['appset', 'status'] as const,
+    registers: [this.registry],
+  });
+
+  readonly rolloutHalts = new Counter({
+    name: 'axle_rollout_halts_total',
+    help: 'Rollouts halted by a failed step, by what onFailure did (pause, rollback)',
+    labelNames: ['appset', 'on_failure'] as const,
+    registers: [this.registry],
+  });
+
   readonly agentSessions = new Gauge({
     name: 'axle_agent_sessions',
     help: 'Agent streams held by this replica',

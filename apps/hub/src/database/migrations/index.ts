@@ -9,6 +9,7 @@ import { TargetDrift1763878000000 } from './1763878000000-TargetDrift.js';
 import { RenderCache1763881000000 } from './1763881000000-RenderCache.js';
 import { FleetScale1764900000000 } from './1764900000000-FleetScale.js';
 import { ManualSync1765000000000 } from './1765000000000-ManualSync.js';
+import { Rollouts1765100000000 } from './1765100000000-Rollouts.js';
 
 /** Every migration, oldest first. TypeORM runs the ones not yet recorded. */
 export const MIGRATIONS = [
@@ -23,4 +24,5 @@ export const MIGRATIONS = [
   RenderCache1763881000000,
   FleetScale1764900000000,
   ManualSync1765000000000,
+  Rollouts1765100000000,
 ];

@@ -1,0 +1,27 @@
+import type { MigrationInterface, QueryRunner } from 'typeorm';
+
+export class Rollouts1765100000000 implements MigrationInterface {
+  name = 'Rollouts1765100000000';
+
+  async up(q: QueryRunner): Promise<void> {
+    // The generated Application's metadata.labels (RollingSync steps select by them).
+    await q.query(`ALTER TABLE applications ADD COLUMN labels jsonb NOT NULL DEFAULT '{}'`);
+    // One progressive rollout per ApplicationSet with a RollingSync strategy.
+    await q.query(`
+      CREATE TABLE rollouts (
+        app_set_id uuid PRIMARY KEY REFERENCES application_sets(id) ON DELETE CASCADE,
+        status varchar(16) NOT NULL,
+        step integer NOT NULL DEFAULT 0,
+        message text NOT NULL DEFAULT '',
+        updated jsonb NOT NULL DEFAULT '{}',
+        halted_bundles jsonb,
+        started_at timestamptz NOT NULL DEFAULT now(),
+        updated_at timestamptz NOT NULL DEFAULT now()
+      )`);
+  }
+
+  async down(q: QueryRunner): Promise<void> {
+    await q.query('DROP TABLE rollouts');
+    await q.query('ALTER TABLE applications DROP COLUMN labels');
+  }
+}

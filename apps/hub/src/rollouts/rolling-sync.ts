@@ -1,0 +1,143 @@
+import type { RollingSyncStrategy } from '../../../../libs/appset/src/index.js';
+import type { HealthState } from '../applications/app-target.entity.js';
+
+/** One generated application as a rollout sees it. */
+export interface RolloutApp {
+  id: string;
+  name: string;
+  labels: Record<string, string>;
+  /** The bundle to roll out (its current render); null: not rendered, left out of the rollout. */
+  bundleHash: string | null;
+  /** Registered destination clusters. */
+  clusters: string[];
+  /** What each of those clusters is asked to run, and what the agent reported. */
+  targets: {
+    clusterId: string;
+    bundleHash: string;
+    applied: boolean;
+    health: HealthState;
+    /** The agent's sync operation of the desired generation failed. */
+    failed: boolean;
+  }[];
+}
+
+/**
+ * Where an application is in the rollout of its current render:
+ * - Done: every cluster runs exactly this bundle, applied and Healthy (never stale status);
+ * - Waiting: not synced to this bundle yet;
+ * - Updating: synced, not Healthy yet;
+ * - Failed: Degraded (or its sync failed) at this bundle, or not Healthy by the deadline.
+ */
+export type AppPhase = 'Done' | 'Waiting' | 'Updating' | 'Failed';
+
+export interface RolloutDecision {
+  /** The step being rolled (steps.length: the applications no step selects, synced last). */
+  step: number;
+  /** Applications to sync now. */
+  sync: string[];
+  /** Applications that failed at the current step (the rollout halts). */
+  failed: string[];
+  /** Every application runs its current render, Healthy. */
+  complete: boolean;
+  /** Why nothing moves (a step with maxUpdate 0 waits for manual syncs). */
+  waiting?: string;
+  phases: Map<string, AppPhase>;
+}
+
+/** The step whose matchExpressions all select these labels (Kubernetes selector semantics). */
+export function stepOf(
+  labels: Record<string, string>,
+  steps: RollingSyncStrategy['steps'],
+): number {
+  const i = steps.findIndex((s) =>
+    s.matchExpressions.every((e) => {
+      const has = Object.prototype.hasOwnProperty.call(labels, e.key);
+      switch (e.operator) {
+        case 'In':
+          return has && e.values.includes(labels[e.key]);
+        case 'NotIn':
+          return !has || !e.values.includes(labels[e.key]);
+        case 'Exists':
+          return has;
+        case 'DoesNotExist':
+          return !has;
+      }
+    }),
+  );
+  return i < 0 ? steps.length : i;
+}
+
+/**
+ * How many applications of a step of `n` may be syncing at once: a count, or a percentage
+ * rounded down but at least 1 when above 0% (Argo CD's rounding); 0 syncs none.
+ */
+export function maxUpdateCount(maxUpdate: number | string, n: number): number {
+  if (typeof maxUpdate === 'number') return Math.min(maxUpdate, n);
+  const pct = Number(maxUpdate.replace('%', ''));
+  if (pct <= 0) return 0;
+  return Math.min(n, Math.max(1, Math.floor((n * pct) / 100)));
+}
+
+export function appPhase(
+  app: RolloutApp,
+  syncedAt: number | undefined,
+  now: number,
+  deadlineMs: number,
+): AppPhase {
+  if (app.bundleHash === null || app.clusters.length === 0) return 'Done';
+  const at = app.targets.filter((t) => t.bundleHash === app.bundleHash);
+  if (at.length === 0) return 'Waiting';
+  if (at.some((t) => t.applied && (t.failed || t.health === 'Degraded'))) return 'Failed';
+  if (at.length === app.clusters.length && at.every((t) => t.applied && t.health === 'Healthy'))
+    return 'Done';
+  if (at.length < app.clusters.length && syncedAt === undefined) return 'Waiting';
+  if (syncedAt !== undefined && now - syncedAt > deadlineMs) return 'Failed';
+  return 'Updating';
+}
+
+/**
+ * The next move of a RollingSync: steps in order; a step starts only when every application of
+ * the steps before it is Done at its exact bundle; within a step at most maxUpdate applications
+ * are syncing at once. Applications no step selects come last, all at once. A Failed application
+ * in the current step halts the rollout (the caller pauses or rolls back).
+ */
+export function planRollingSync(
+  apps: RolloutApp[],
+  strategy: RollingSyncStrategy,
+  syncedAt: (appId: string) => number | undefined,
+  now: number,
+): RolloutDecision {
+  const deadlineMs = strategy.progressDeadlineSeconds * 1000;
+  const phases = new Map(apps.map((a) => [a.id, appPhase(a, syncedAt(a.id), now, deadlineMs)]));
+  const groups: RolloutApp[][] = Array.from({ length: strategy.steps.length + 1 }, () => []);
+  for (const a of [...apps].sort((x, y) => x.name.localeCompare(y.name)))
+    groups[stepOf(a.labels, strategy.steps)].push(a);
+  for (let step = 0; step < groups.length; step++) {
+    const members = groups[step];
+    const failed = members.filter((a) => phases.get(a.id) === 'Failed').map((a) => a.id);
+    if (failed.length) return { step, sync: [], failed, complete: false, phases };
+    const open = members.filter((a) => phases.get(a.id) !== 'Done');
+    if (open.length === 0) continue;
+    const limit =
+      step < strategy.steps.length
+        ? maxUpdateCount(strategy.steps[step].maxUpdate, members.length)
+        : members.length;
+    if (limit === 0) {
+      return {
+        step,
+        sync: [],
+        failed: [],
+        complete: false,
+        phases,
+        waiting: `step ${step + 1} has maxUpdate 0: waiting for its applications to be synced by hand`,
+      };
+    }
+    const updating = open.filter((a) => phases.get(a.id) === 'Updating').length;
+    const sync = open
+      .filter((a) => phases.get(a.id) === 'Waiting')
+      .slice(0, Math.max(0, limit - updating))
+      .map((a) => a.id);
+    return { step, sync, failed: [], complete: false, phases };
+  }
+  return { step: groups.length - 1, sync: [], failed: [], complete: true, phases };
+}

@@ -1,0 +1,217 @@
+import { CoreV1Api, KubeConfig } from '@kubernetes/client-node';
+import { afterAll, beforeAll, describe, expect, inject, it } from 'vitest';
+import type { Agent } from '../../apps/agent/src/agent.js';
+import { runCli } from '../../apps/cli/src/cli.js';
+import type { RunningHub } from '../../apps/hub/src/hub.js';
+import { TestRepo } from '../support/git-repo.js';
+import {
+  api,
+  createTestDatabase,
+  startTestAgent,
+  startTestHub,
+  tempDir,
+  TEST_ADMIN_TOKEN,
+  waitFor,
+  type Registration,
+} from '../support/hub-harness.js';
+import type { TestCluster } from '../support/kube-cluster.js';
+
+const cm = (v: string) =>
+  `apiVersion: v1\nkind: ConfigMap\nmetadata:\n  name: waves\ndata:\n  v: "${v}"\n`;
+/** Never becomes Available: the test clusters run no controllers (Progressing for ever). */
+const stuck = `apiVersion: apps/v1
+kind: Deployment
+metadata:
+  name: never-ready
+spec:
+  replicas: 1
+  selector: { matchLabels: { app: never-ready } }
+  template:
+    metadata: { labels: { app: never-ready } }
+    spec: { containers: [{ name: c, image: registry.invalid/none:1 }] }
+`;
+
+describe('RollingSync: waves gated on the exact bundle, halted and rolled back on failure', () => {
+  const [east, west] = inject('clusters');
+  let hub: RunningHub;
+  let repo: TestRepo;
+  const agents: Agent[] = [];
+  const cleanup: (() => Promise<void>)[] = [];
+  /** Three clusters: two stand-ins share the east API server, in their own namespaces. */
+  const fleet: { name: string; env: string; on: TestCluster }[] = [
+    { name: 'roll-1', env: 'dev', on: east },
+    { name: 'roll-2', env: 'staging', on: west },
+    { name: 'roll-3', env: 'prod', on: east },
+  ];
+
+  const live = async (c: (typeof fleet)[number]) => {
+    const kc = new KubeConfig();
+    kc.loadFromString(c.on.kubeconfig);
+    try {
+      const r = await kc
+        .makeApiClient(CoreV1Api)
+        .readNamespacedConfigMap({ name: 'waves', namespace: `waves-${c.name}` });
+      return r.data?.v;
+    } catch (e) {
+      if ((e as { code?: number }).code === 404) return undefined;
+      throw e;
+    }
+  };
+  const rollout = async () => (await api(hub).get('/api/v1/applicationsets/waves/rollout')).body;
+  const history = async (c: string) =>
+    (await api(hub).get(`/api/v1/applications/waves-${c}/history`)).body as {
+      id: number;
+      revision: string;
+      reason: string;
+    }[];
+  const webhook = () => api(hub).post('/api/v1/webhooks/git', { repoURL: repo.fileUrl });
+
+  beforeAll(async () => {
+    repo = await TestRepo.create();
+    cleanup.push(() => repo.remove());
+    const dir = await tempDir('axle-hub-rollouts-');
+    cleanup.push(dir.remove);
+    hub = await startTestHub({ databaseUrl: await createTestDatabase(), dataDir: dir.path });
+    for (const c of fleet) {
+      const registration: Registration = (
+        await api(hub).post('/api/v1/clusters', { name: c.name, labels: { env: c.env } })
+      ).body;
+      const state = await tempDir(`axle-agent-${c.name}-`);
+      cleanup.push(state.remove);
+      agents.push(
+        startTestAgent({ hub, registration, cluster: c.on, name: c.name, stateDir: state.path }),
+      );
+    }
+    await waitFor('agents connected', () => Promise.resolve(agents.every((a) => a.connected)));
+  });
+  afterAll(async () => {
+    await Promise.all(agents.map((a) => a.stop()));
+    await hub?.close();
+    for (const c of cleanup) await c();
+  });
+
+  const sha: Record<string, string> = {};
+
+  it('rolls the first commit out wave by wave, each after the one before is Healthy', async () => {
+    sha.v1 = await repo.commit({ 'waves/cm.yaml': cm('1') });
+    const yaml = `apiVersion: argoproj.io/v1alpha1
+kind: ApplicationSet
+metadata: { name: waves }
+spec:
+  goTemplate: true
+  generators:
+  - list:
+      elements:
+${fleet.map((c) => `      - { cluster: ${c.name}, env: ${c.env} }`).join('\n')}
+  strategy:
+    type: RollingSync
+    rollingSync:
+      defaultPrune: true
+      onFailure: rollback
+      progressDeadlineSeconds: 6
+      steps:
+      - matchExpressions: [{ key: env, operator: In, values: [dev] }]
+      - matchExpressions: [{ key: env, operator: In, values: [staging] }]
+        maxUpdate: 100%
+      - matchExpressions: [{ key: env, operator: In, values: [prod] }]
+        maxUpdate: 10%
+  template:
+    metadata:
+      name: 'waves-{{.cluster}}'
+      labels: { env: '{{.env}}' }
+    spec:
+      project: default
+      source: { repoURL: '${repo.fileUrl}', targetRevision: main, path: waves }
+      destination: { name: '{{.cluster}}', namespace: 'waves-{{.cluster}}' }
+      syncPolicy:
+        automated: { prune: true }
+        syncOptions: [CreateNamespace=true]
+`;
+    const out: string[] = [];
+    const code = await runCli(['appset', 'apply', '-f', 'waves.yaml'], {
+      stdout: (s) => out.push(s),
+      stderr: (s) => out.push(s),
+      env: { AXLE_SERVER: hub.httpUrl, AXLE_TOKEN: TEST_ADMIN_TOKEN },
+      readFile: () => yaml,
+    });
+    expect(out.join('')).toBe('applicationset "waves" created\n');
+    expect(code).toBe(0);
+    await waitFor('rollout completed', async () => (await rollout()).status === 'Completed', {
+      timeoutMs: 45_000,
+    });
+    for (const c of fleet) expect(await live(c)).toBe('1');
+    // Generated under RollingSync: automated sync is off (the rollout syncs them).
+    const app = (await api(hub).get('/api/v1/applications/waves-roll-2')).body;
+    expect(app.status.autoSync.enabled).toBe(false);
+    // Waves in order: each application's sync was recorded after the one before.
+    const first = await Promise.all(fleet.map(async (c) => (await history(c.name))[0]));
+    expect(first.map((h) => h.reason)).toEqual([
+      'rollout of waves, step 1',
+      'rollout of waves, step 2',
+      'rollout of waves, step 3',
+    ]);
+    expect(first[0].id).toBeLessThan(first[1].id);
+    expect(first[1].id).toBeLessThan(first[2].id);
+  });
+
+  it('halts when wave 1 does not become Healthy and returns it; waves 2 and 3 never get the bad bundle', async () => {
+    sha.v2 = await repo.commit({ 'waves/cm.yaml': cm('2'), 'waves/deploy.yaml': stuck });
+    await webhook();
+    await waitFor('wave 1 at v2', async () => (await live(fleet[0])) === '2', {
+      timeoutMs: 20_000,
+    });
+    const halted = await waitFor(
+      'rolled back',
+      async () => {
+        const r = await rollout();
+        return r.status === 'RolledBack' ? r : false;
+      },
+      { timeoutMs: 30_000 },
+    );
+    expect(halted.message).toMatch(/^step 1 failed: waves-roll-1 not Healthy at the new bundle/);
+    expect(halted.message).toContain('returned to their previous bundle: waves-roll-1');
+    await waitFor('wave 1 back at v1', async () => (await live(fleet[0])) === '1');
+    for (const c of fleet.slice(1)) {
+      expect(await live(c)).toBe('1');
+      expect((await history(c.name)).map((h) => h.revision)).toEqual([sha.v1]);
+    }
+    const back = (await history('roll-1'))[0];
+    expect(back).toMatchObject({ revision: sha.v1 });
+    expect(back.reason).toContain('rolled back');
+    const metrics = await (await fetch(`${hub.httpUrl}/metrics`)).text();
+    expect(metrics).toMatch(/^axle_rollout_status\{appset="waves",status="RolledBack"\} 1$/m);
+    expect(metrics).toMatch(
+      /^axle_rollout_halts_total\{appset="waves",on_failure="rollback"\} 1$/m,
+    );
+    // Nothing moves while halted: the CLI shows it.
+    const out: string[] = [];
+    const code = await runCli(['rollout', 'status', 'waves'], {
+      stdout: (s) => out.push(s),
+      stderr: (s) => out.push(s),
+      env: { AXLE_SERVER: hub.httpUrl, AXLE_TOKEN: TEST_ADMIN_TOKEN },
+    });
+    expect(code).toBe(0);
+    expect(out.join('')).toMatch(/^applicationset "waves": RolledBack, step 1: step 1 failed/);
+  });
+
+  it('a fixing commit starts a new rollout that goes all the way', async () => {
+    sha.v3 = await repo.commit({ 'waves/cm.yaml': cm('3'), 'waves/deploy.yaml': null });
+    await webhook();
+    await waitFor(
+      'v3 everywhere, rollout completed',
+      async () =>
+        (await rollout()).status === 'Completed' &&
+        (await Promise.all(fleet.map(live))).every((v) => v === '3'),
+      { timeoutMs: 45_000 },
+    );
+    const audit = (await api(hub).get('/api/v1/events?name=waves')).body;
+    expect(audit.map((e: any) => e.action)).toEqual(
+      expect.arrayContaining(['rollout.rollback', 'rollout.complete']),
+    );
+    const pause = await api(hub).post('/api/v1/applicationsets/waves/rollout/pause');
+    expect(pause.status).toBe(200);
+    expect(pause.body.status).toBe('Paused');
+    expect((await api(hub).post('/api/v1/applicationsets/waves/rollout/jump')).status).toBe(400);
+    expect((await api(hub).post('/api/v1/applicationsets/waves/rollout/resume')).status).toBe(200);
+  });
+});
