@@ -176,7 +176,7 @@ spec:
       progressDeadlineSeconds: 600,
     });
     const noSteps = parseApplicationSet(
-      yaml.replace(/    rollingSync:[\s\S]*?maxUpdate: 10%\n/, ''),
+      yaml.replace(/ {4}rollingSync:[\s\S]*?maxUpdate: 10%\n/, ''),
     );
     expect(noSteps.errors).toContainEqual({
       path: 'spec.strategy.rollingSync',
