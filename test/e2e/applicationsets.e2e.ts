@@ -244,9 +244,24 @@ spec:
       '/api/v1/applicationsets',
       appset()
         .replace('name: fleet', 'name: with-strategy')
-        .replace('  goTemplate: true', '  strategy:\n    type: RollingSync\n  goTemplate: true'),
+        .replace(
+          '  goTemplate: true',
+          '  strategy:\n    type: AllAtOnce\n    deletionOrder: Reverse\n  goTemplate: true',
+        ),
     );
     expect(warn.status).toBe(201);
-    expect(warn.body.warnings.map((w: any) => w.path)).toEqual(['spec.strategy']);
+    expect(warn.body.warnings.map((w: any) => w.path)).toEqual(['spec.strategy.deletionOrder']);
+    // RollingSync without steps is refused, by path.
+    const noSteps = await postYaml(
+      '/api/v1/applicationsets',
+      appset()
+        .replace('name: fleet', 'name: no-steps')
+        .replace('  goTemplate: true', '  strategy:\n    type: RollingSync\n  goTemplate: true'),
+    );
+    expect(noSteps.status).toBe(400);
+    expect(noSteps.body.fields).toContainEqual({
+      field: 'spec.strategy.rollingSync',
+      reason: 'RollingSync needs rollingSync.steps',
+    });
   });
 });

@@ -259,7 +259,8 @@ metadata: {name: warn}
 spec:
   goTemplate: true
   strategy:
-    type: RollingSync
+    type: AllAtOnce
+    deletionOrder: Reverse
   generators:
     - list:
         elements: [{cluster: staging}]
@@ -278,7 +279,9 @@ spec:
     expect(lines).toHaveLength(2);
     expect(lines).toEqual(
       expect.arrayContaining([
-        expect.stringMatching(/^warning: spec\.strategy: not supported by Axle \(ignored\)/),
+        expect.stringMatching(
+          /^warning: spec\.strategy\.deletionOrder: not supported by Axle \(ignored\)/,
+        ),
         'warning: spec.template.spec.revisionHistoryLimit: not supported by Axle (ignored)',
       ]),
     );
