@@ -214,4 +214,88 @@ ${fleet.map((c) => `      - { cluster: ${c.name}, env: ${c.env} }`).join('\n')}
     expect((await api(hub).post('/api/v1/applicationsets/waves/rollout/jump')).status).toBe(400);
     expect((await api(hub).post('/api/v1/applicationsets/waves/rollout/resume')).status).toBe(200);
   });
+
+  it('rolls one application across its clusters in waves: soak, a promote gate, rollback', async () => {
+    const liveOf = async (c: (typeof fleet)[number]) => {
+      const kc = new KubeConfig();
+      kc.loadFromString(c.on.kubeconfig);
+      try {
+        return (
+          await kc
+            .makeApiClient(CoreV1Api)
+            .readNamespacedConfigMap({ name: 'waves', namespace: 'waved' })
+        ).data?.v;
+      } catch (e) {
+        if ((e as { code?: number }).code === 404) return undefined;
+        throw e;
+      }
+    };
+    const [dev, staging] = fleet;
+    const rolloutOf = async () => (await api(hub).get('/api/v1/applications/waved/rollout')).body;
+    sha.w1 = await repo.commit({ 'waved/cm.yaml': cm('w1') });
+    await webhook();
+    const created = await api(hub).post('/api/v1/applications', {
+      name: 'waved',
+      source: { repoURL: repo.fileUrl, targetRevision: 'main', path: 'waved' },
+      destination: { clusters: [dev.name, staging.name], namespace: 'waved' },
+      syncPolicy: { automated: { prune: true }, syncOptions: ['CreateNamespace=true'] },
+      rollout: {
+        waves: [
+          { clusterSelector: { matchLabels: { env: 'dev' } }, soakSeconds: 2 },
+          { clusterSelector: { matchLabels: { env: 'staging' } }, promote: 'manual' },
+        ],
+        onFailure: 'rollback',
+        progressDeadlineSeconds: 5,
+      },
+    });
+    expect(created.status).toBe(201);
+    await waitFor('wave 1 at w1', async () => (await liveOf(dev)) === 'w1', { timeoutMs: 20_000 });
+    const gated = await waitFor(
+      'wave 2 waiting for promotion',
+      async () => {
+        const r = await rolloutOf();
+        return /waits for promotion/.test(r.message) ? r : false;
+      },
+      { timeoutMs: 20_000 },
+    );
+    expect(gated.steps.map((s: any) => s.units.map((u: any) => [u.name, u.phase]))).toEqual([
+      [['roll-1', 'Done']],
+      [['roll-2', 'Waiting']],
+    ]);
+    expect(await liveOf(staging)).toBeUndefined();
+    const out: string[] = [];
+    const code = await runCli(['rollout', 'promote', 'waved'], {
+      stdout: (s) => out.push(s),
+      stderr: (s) => out.push(s),
+      env: { AXLE_SERVER: hub.httpUrl, AXLE_TOKEN: TEST_ADMIN_TOKEN },
+    });
+    expect(out.join('')).toMatch(/^application "waved": Progressing, wave 2: wave 2 promoted/);
+    expect(code).toBe(0);
+    await waitFor('wave 2 at w1', async () => (await liveOf(staging)) === 'w1', {
+      timeoutMs: 20_000,
+    });
+    await waitFor('completed', async () => (await rolloutOf()).status === 'Completed');
+
+    // A bad commit: wave 1 never becomes Healthy; it returns to w1, wave 2 never gets w2.
+    sha.w2 = await repo.commit({ 'waved/cm.yaml': cm('w2'), 'waved/deploy.yaml': stuck });
+    await webhook();
+    await waitFor('wave 1 at w2', async () => (await liveOf(dev)) === 'w2', { timeoutMs: 20_000 });
+    const back = await waitFor(
+      'rolled back',
+      async () => {
+        const r = await rolloutOf();
+        return r.status === 'RolledBack' ? r : false;
+      },
+      { timeoutMs: 30_000 },
+    );
+    expect(back.message).toMatch(/^wave 1 failed: roll-1 not Healthy at the new bundle/);
+    await waitFor('wave 1 back at w1', async () => (await liveOf(dev)) === 'w1');
+    expect(await liveOf(staging)).toBe('w1');
+    const h = (await api(hub).get('/api/v1/applications/waved/history')).body;
+    expect(
+      h.some(
+        (e: any) => e.revision === sha.w2 && e.targets.some((t: any) => t.cluster === 'roll-2'),
+      ),
+    ).toBe(false);
+  });
 });

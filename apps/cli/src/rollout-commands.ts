@@ -53,28 +53,51 @@ interface HistoryView {
 const WAIT_POLL_MS = 1000;
 
 const appPath = (name: string) => `/api/v1/applications/${encodeURIComponent(name)}`;
-const rolloutPath = (name: string) => `/api/v1/applicationsets/${encodeURIComponent(name)}/rollout`;
+
+/** The rollout named: an ApplicationSet's (RollingSync), else an application's (waves). */
+async function rolloutCall(
+  client: HubClient,
+  name: string,
+  method: 'GET' | 'POST',
+  suffix = '',
+): Promise<RolloutView> {
+  const n = encodeURIComponent(name);
+  try {
+    return await client.request<RolloutView>(
+      method,
+      `/api/v1/applicationsets/${n}/rollout${suffix}`,
+    );
+  } catch (e) {
+    if (!(e instanceof HubError) || e.status !== 404) throw e;
+    return client.request<RolloutView>(method, `/api/v1/applications/${n}/rollout${suffix}`);
+  }
+}
 
 interface RolloutView {
-  applicationSet: string;
+  kind: 'appset' | 'app';
+  name: string;
   status: string;
   step: number;
   message: string;
-  steps: { step: number; maxUpdate: number | string; apps: { name: string; phase: string }[] }[];
+  steps: { step: number; maxUpdate: number | string; units: { name: string; phase: string }[] }[];
 }
 
 /** Statuses after which `rollout status --watch` stops. */
 const SETTLED = new Set(['Completed', 'Halted', 'RolledBack', 'Aborted', 'Paused']);
 
 function rolloutText(v: RolloutView): string {
-  const head = `applicationset "${v.applicationSet}": ${v.status}, step ${v.step}${v.message ? `: ${v.message}` : ''}\n`;
+  const [what, step, unit] =
+    v.kind === 'app'
+      ? ['application', 'wave', 'CLUSTER']
+      : ['applicationset', 'step', 'APPLICATION'];
+  const head = `${what} "${v.name}": ${v.status}, ${step} ${v.step}${v.message ? `: ${v.message}` : ''}\n`;
   return (
     head +
     table(
-      ['STEP', 'MAX UPDATE', 'APPLICATION', 'PHASE'],
+      [step.toUpperCase(), 'MAX UPDATE', unit, 'PHASE'],
       v.steps.flatMap((s) =>
-        s.apps.length
-          ? s.apps.map((a) => [String(s.step), String(s.maxUpdate), a.name, a.phase])
+        s.units.length
+          ? s.units.map((a) => [String(s.step), String(s.maxUpdate), a.name, a.phase])
           : [[String(s.step), String(s.maxUpdate), '-', '-']],
       ),
     )
@@ -93,9 +116,9 @@ export function registerRolloutCommands(
 ): void {
   const rollout = program
     .command('rollout')
-    .description("an ApplicationSet's RollingSync rollout: status, pause, resume, abort");
+    .description("rollouts: an ApplicationSet's RollingSync or an application's waves (by name)");
   rollout
-    .command('status <appset>')
+    .command('status <name>')
     .description('progress per step and application')
     .option('-w, --watch', 'print again on every change until the rollout settles')
     .option('--timeout <seconds>', 'how long --watch follows', '600')
@@ -104,7 +127,7 @@ export function registerRolloutCommands(
       const deadline = Date.now() + seconds(o.timeout);
       let last = '';
       for (;;) {
-        const v = await client.request<RolloutView>('GET', rolloutPath(name));
+        const v = await rolloutCall(client, name, 'GET');
         const text = format === 'table' ? rolloutText(v) : JSON.stringify(v);
         if (text !== last) ctx.print(format, v, () => rolloutText(v));
         last = text;
@@ -112,19 +135,19 @@ export function registerRolloutCommands(
         await new Promise((res) => setTimeout(res, WAIT_POLL_MS));
       }
     });
-  for (const action of ['pause', 'resume', 'abort'] as const) {
+  const actions = {
+    pause: 'sync nothing more until resumed',
+    resume: 'go on (also after a halt or abort)',
+    abort: 'stop this rollout; a new commit starts the next one',
+    promote: 'let the wave waiting for promotion start',
+  };
+  for (const [action, description] of Object.entries(actions)) {
     rollout
-      .command(`${action} <appset>`)
-      .description(
-        action === 'pause'
-          ? 'sync nothing more until resumed'
-          : action === 'resume'
-            ? 'go on (also after a halt or abort)'
-            : 'stop this rollout; a new commit starts the next one',
-      )
+      .command(`${action} <name>`)
+      .description(description)
       .action(async (name: string) => {
         const { client, format } = ctx.opts();
-        const v = await client.request<RolloutView>('POST', `${rolloutPath(name)}/${action}`);
+        const v = await rolloutCall(client, name, 'POST', `/${action}`);
         ctx.print(format, v, () => rolloutText(v));
       });
   }

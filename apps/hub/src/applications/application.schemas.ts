@@ -184,6 +184,38 @@ const ignoreDifference = z
   })
   .strict();
 
+/** Axle: an application rolls across its clusters in waves (see ADR 0015). */
+const rolloutSchema = z
+  .object({
+    waves: z
+      .array(
+        z
+          .object({
+            /** The clusters of this wave (the first wave that selects a cluster takes it). */
+            clusterSelector: z
+              .object({ matchLabels: z.record(z.string(), z.string()) })
+              .strict(),
+            /** Clusters of the wave updating at once: a count or a percentage (default 100%). */
+            maxUnavailable: z
+              .union([
+                z.number().int().min(1),
+                z.string().regex(/^\d+%$/, 'must be a number or a percentage like 25%'),
+              ])
+              .optional(),
+            /** After the wave is Healthy, wait this long before the next one. */
+            soakSeconds: z.number().int().min(0).max(604_800).optional(),
+            /** manual: the wave starts only after `axle rollout promote`. */
+            promote: z.enum(['auto', 'manual']).optional(),
+          })
+          .strict(),
+      )
+      .min(1)
+      .max(50),
+    onFailure: z.enum(['pause', 'rollback']).optional(),
+    progressDeadlineSeconds: z.number().int().min(1).max(86_400).optional(),
+  })
+  .strict();
+
 export const applicationSpecSchema = z
   .object({
     /** The project that bounds what this application may use (default: everything). */
@@ -203,6 +235,8 @@ export const applicationSpecSchema = z
     ignoreDifferences: z.array(ignoreDifference).max(100).optional(),
     /** How many dispatched desired states are kept (history and rollback); Argo's default 10. */
     revisionHistoryLimit: z.number().int().min(1).max(1000).optional(),
+    /** Roll a new desired state across the destination clusters in waves (automated apps). */
+    rollout: rolloutSchema.optional(),
   })
   .strict();
 

@@ -200,7 +200,7 @@ export class BatchReconciler {
         ? [condition(app, 'DestinationError', `clusters not registered: ${missing.join(', ')}`)]
         : [];
       // Sync windows: a blocked cluster keeps what it runs until its window lets the sync in.
-      const auto = syncsAutomatically(app);
+      const auto = dispatchesOnReconcile(app);
       const blocked = auto
         ? windowBlocks(gate, app, targets, startedAt)
         : new Map<string, WindowBlock>();
@@ -307,12 +307,23 @@ export class BatchReconciler {
   }
 }
 
-/** Whether new desired state is dispatched as soon as it is known (Argo's `automated`). */
+/** Whether new desired state is deployed without a person asking (Argo's `automated`). */
 export function syncsAutomatically(app: {
   spec: AppForReconcile['spec'];
   autoSyncSuspended: boolean | object | null;
 }): boolean {
   return app.spec.syncPolicy.automated !== undefined && !app.autoSyncSuspended;
+}
+
+/**
+ * Whether reconciling dispatches new desired state at once: automated applications, except those
+ * that roll across their clusters in waves (the rollout loop dispatches those).
+ */
+export function dispatchesOnReconcile(app: {
+  spec: AppForReconcile['spec'];
+  autoSyncSuspended: boolean | object | null;
+}): boolean {
+  return syncsAutomatically(app) && app.spec.rollout === undefined;
 }
 
 /** The clusters whose sync windows keep an automated sync of `app` out now, by cluster id. */

@@ -106,6 +106,8 @@ export function planRollingSync(
   strategy: RollingSyncStrategy,
   syncedAt: (appId: string) => number | undefined,
   now: number,
+  /** Why step `step` may not start yet (a soak time, a promote gate); undefined: it may. */
+  gate?: (step: number, started: boolean) => string | undefined,
 ): RolloutDecision {
   const deadlineMs = strategy.progressDeadlineSeconds * 1000;
   const phases = new Map(apps.map((a) => [a.id, appPhase(a, syncedAt(a.id), now, deadlineMs)]));
@@ -133,6 +135,9 @@ export function planRollingSync(
       };
     }
     const updating = open.filter((a) => phases.get(a.id) === 'Updating').length;
+    const started = members.some((a) => syncedAt(a.id) !== undefined);
+    const held = gate?.(step, started);
+    if (held) return { step, sync: [], failed: [], complete: false, phases, waiting: held };
     const sync = open
       .filter((a) => phases.get(a.id) === 'Waiting')
       .slice(0, Math.max(0, limit - updating))

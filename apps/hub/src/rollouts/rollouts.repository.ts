@@ -13,8 +13,18 @@ export interface RolloutUpdate {
   from: Record<string, { bundleHash: string; revision: string } | null>;
 }
 
+/** What a rollout's owner is: an ApplicationSet (RollingSync) or an Application (waves). */
+export type RolloutKind = 'appset' | 'app';
+
+/** Wave gates: when each step was first seen done (soak), and the steps promoted by hand. */
+export interface RolloutGates {
+  doneAt?: Record<string, number>;
+  promoted?: number[];
+}
+
 export interface RolloutState {
   status: RolloutStatus;
+  gates: RolloutGates;
   step: number;
   message: string;
   /** Applications this rollout synced, by id. */
@@ -33,6 +43,7 @@ export interface RolloutAppRow {
   spec: ApplicationSpec;
   /** The current render, when it is of the current spec. */
   bundleHash: string | null;
+  revision: string | null;
 }
 
 export interface RolloutTargetRow {
@@ -60,7 +71,24 @@ export class RolloutsRepository {
     );
   }
 
-  async state(appSetId: string): Promise<RolloutState | undefined> {
+  /** Applications that roll across their clusters in waves (automated, not suspended). */
+  wavedApps(): Promise<{ id: string; name: string; spec: ApplicationSpec }[]> {
+    return this.ds.query(
+      `SELECT id, name, spec FROM applications
+        WHERE spec ? 'rollout' AND spec->'syncPolicy' ? 'automated' AND auto_sync_suspended IS NULL
+        ORDER BY name`,
+    );
+  }
+
+  /** Drops the rollouts whose ApplicationSet or Application is gone. */
+  async forgetOrphans(): Promise<void> {
+    await this.ds.query(
+      `DELETE FROM rollouts r WHERE (r.kind = 'appset' AND NOT EXISTS (SELECT 1 FROM application_sets s WHERE s.id = r.owner_id))
+          OR (r.kind = 'app' AND NOT EXISTS (SELECT 1 FROM applications a WHERE a.id = r.owner_id))`,
+    );
+  }
+
+  async state(kind: RolloutKind, ownerId: string): Promise<RolloutState | undefined> {
     const rows = await this.ds.query<
       {
         status: RolloutStatus;
@@ -68,10 +96,11 @@ export class RolloutsRepository {
         message: string;
         updated: Record<string, RolloutUpdate>;
         halted_bundles: Record<string, string | null> | null;
+        gates: RolloutGates;
         started_at: Date;
         updated_at: Date;
       }[]
-    >('SELECT * FROM rollouts WHERE app_set_id = $1', [appSetId]);
+    >('SELECT * FROM rollouts WHERE kind = $1 AND owner_id = $2', [kind, ownerId]);
     const r = rows[0];
     if (!r) return undefined;
     return {
@@ -80,30 +109,34 @@ export class RolloutsRepository {
       message: r.message,
       updated: r.updated,
       haltedBundles: r.halted_bundles,
+      gates: r.gates,
       startedAt: r.started_at,
       updatedAt: r.updated_at,
     };
   }
 
-  async save(appSetId: string, s: RolloutState): Promise<void> {
+  async save(kind: RolloutKind, ownerId: string, s: RolloutState): Promise<void> {
     await this.ds.query(
-      `INSERT INTO rollouts (app_set_id, status, step, message, updated, halted_bundles, started_at, updated_at)
-         VALUES ($1, $2, $3, $4, $5, $6, $7, now())
-       ON CONFLICT (app_set_id) DO UPDATE SET status = $2, step = $3, message = $4, updated = $5,
-         halted_bundles = $6, started_at = $7, updated_at = now()`,
+      `INSERT INTO rollouts (kind, owner_id, status, step, message, updated, halted_bundles, gates, started_at, updated_at)
+         VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, now())
+       ON CONFLICT (kind, owner_id) DO UPDATE SET status = $3, step = $4, message = $5, updated = $6,
+         halted_bundles = $7, gates = $8, started_at = $9, updated_at = now()`,
       [
-        appSetId,
+        kind,
+        ownerId,
         s.status,
         s.step,
         s.message.slice(0, 4000),
         JSON.stringify(s.updated),
         s.haltedBundles === null ? null : JSON.stringify(s.haltedBundles),
+        JSON.stringify(s.gates),
         s.startedAt,
       ],
     );
   }
 
-  async apps(appSetId: string): Promise<RolloutAppRow[]> {
+  /** The applications of an ApplicationSet (kind appset), or one application (kind app). */
+  async apps(kind: RolloutKind, ownerId: string): Promise<RolloutAppRow[]> {
     const rows = await this.ds.query<
       {
         id: string;
@@ -111,13 +144,14 @@ export class RolloutsRepository {
         labels: Record<string, string>;
         spec: ApplicationSpec;
         bundle_hash: string | null;
+        revision: string | null;
       }[]
     >(
-      `SELECT a.id, a.name, a.labels, a.spec,
+      `SELECT a.id, a.name, a.labels, a.spec, r.revision,
               CASE WHEN r.spec_version = a.spec_version THEN r.bundle_hash END AS bundle_hash
          FROM applications a LEFT JOIN app_renders r ON r.app_id = a.id
-        WHERE a.app_set_id = $1 ORDER BY a.name`,
-      [appSetId],
+        WHERE ${kind === 'app' ? 'a.id' : 'a.app_set_id'} = $1 ORDER BY a.name`,
+      [ownerId],
     );
     return rows.map((r) => ({
       id: r.id,
@@ -125,10 +159,11 @@ export class RolloutsRepository {
       labels: r.labels,
       spec: r.spec,
       bundleHash: r.bundle_hash,
+      revision: r.revision,
     }));
   }
 
-  async targets(appSetId: string): Promise<RolloutTargetRow[]> {
+  async targets(kind: RolloutKind, ownerId: string): Promise<RolloutTargetRow[]> {
     const rows = await this.ds.query<
       {
         app_id: string;
@@ -145,8 +180,8 @@ export class RolloutsRepository {
               (t.applied_generation >= t.desired_generation
                 AND coalesce(t.operation->>'phase', '') = 'Failed') AS failed
          FROM app_targets t JOIN applications a ON a.id = t.app_id
-        WHERE a.app_set_id = $1`,
-      [appSetId],
+        WHERE ${kind === 'app' ? 'a.id' : 'a.app_set_id'} = $1`,
+      [ownerId],
     );
     return rows.map((r) => ({
       appId: r.app_id,

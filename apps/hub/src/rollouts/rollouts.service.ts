@@ -10,7 +10,7 @@ import {
   type RollingSyncStrategy,
 } from '../../../../libs/appset/src/index.js';
 import { AppSyncService } from '../applications/app-sync.service.js';
-import { destinationClusters } from '../applications/application.schemas.js';
+import { destinationClusters, type ApplicationSpec } from '../applications/application.schemas.js';
 import { AuditService } from '../audit/audit.service.js';
 import { ClustersRepository } from '../clusters/clusters.repository.js';
 import { groupBy } from '../common/group-by.js';
@@ -19,7 +19,7 @@ import { MetricsService } from '../metrics/metrics.service.js';
 import { planRollingSync, stepOf, type AppPhase, type RolloutApp } from './rolling-sync.js';
 import {
   RolloutsRepository,
-  type RolloutAppRow,
+  type RolloutKind,
   type RolloutState,
   type RolloutStatus,
   type RolloutTargetRow,
@@ -30,30 +30,46 @@ const TICK_MS = 1000;
 /** One replica moves rollouts at a time: the one holding this advisory lock. */
 const LOCK_KEY = 0x61786c65; // "axle"
 
+export type RolloutAction = 'pause' | 'resume' | 'abort' | 'promote';
+
 export interface RolloutView {
-  applicationSet: string;
+  kind: RolloutKind;
+  name: string;
   status: RolloutStatus | 'Pending';
-  /** 1-based; steps.length + 1 is the applications no step selects. */
+  /** 1-based; the last step holds what no step selects. */
   step: number;
   message: string;
   onFailure: RollingSyncStrategy['onFailure'];
   startedAt: string | null;
-  steps: { step: number; maxUpdate: number | string; apps: { name: string; phase: AppPhase }[] }[];
+  /** Applications (RollingSync) or clusters (waves) per step, with their phase. */
+  steps: { step: number; maxUpdate: number | string; units: { name: string; phase: AppPhase }[] }[];
 }
 
-interface Loaded {
+/** A rollout's owner and how it rolls. */
+interface Subject {
+  kind: RolloutKind;
+  id: string;
+  name: string;
   strategy: RollingSyncStrategy;
-  rows: RolloutAppRow[];
-  apps: RolloutApp[];
-  targets: Map<string, RolloutTargetRow[]>;
+  /** Waves of an application: soak time and promote gate per step. */
+  waves?: { soakSeconds: number; promote: 'auto' | 'manual' }[];
+}
+
+/** What a rollout moves: applications of an ApplicationSet, or clusters of one application. */
+interface Unit extends RolloutApp {
+  /** The application to sync, and (waves) the one cluster. */
+  app: string;
+  clusterId?: string;
+  revision: string | null;
+  current: RolloutTargetRow[];
 }
 
 /**
- * Progressive rollouts of ApplicationSets with a RollingSync strategy. Their applications are
- * generated without automated sync; each tick, the replica holding the rollout lock looks at
- * every such ApplicationSet and syncs the next applications (rolling-sync.ts decides which),
- * halts on a failure (pausing, or returning every application it updated to the bundle it ran
- * before), and records its state in `rollouts`.
+ * Progressive rollouts: ApplicationSets with a RollingSync strategy (their applications, step by
+ * step) and applications with `rollout.waves` (their clusters, wave by wave). Each tick, the
+ * replica holding the rollout lock plans every rollout from stored state (rolling-sync.ts), syncs
+ * what may go next, halts on a failure (pausing, or returning what it updated to the bundle it ran
+ * before), and records the state in `rollouts`.
  */
 @Injectable()
 export class RolloutsService implements OnApplicationBootstrap, OnModuleDestroy {
@@ -63,7 +79,7 @@ export class RolloutsService implements OnApplicationBootstrap, OnModuleDestroy 
   private lock: QueryRunner | undefined;
   private readonly strategies = new Map<
     string,
-    { version: number; strategy: RollingSyncStrategy }
+    { version: number; strategy: RollingSyncStrategy | undefined }
   >();
 
   constructor(
@@ -90,156 +106,178 @@ export class RolloutsService implements OnApplicationBootstrap, OnModuleDestroy 
     await this.lock?.release().catch(() => undefined);
   }
 
-  /** One look at every rolling ApplicationSet (by the replica holding the lock). */
+  /** One look at every rollout (by the replica holding the lock). */
   async tick(): Promise<void> {
     if (!(await this.leader())) return;
-    for (const set of await this.repo.rollingAppSets()) {
-      const strategy = this.strategy(set);
-      if (!strategy) continue;
+    await this.repo.forgetOrphans();
+    for (const subject of await this.subjects()) {
       try {
-        await this.advance(set.id, set.name, strategy);
+        await this.advance(subject);
       } catch (e) {
-        this.log.error(`${set.name}: ${(e as Error).message}`);
+        this.log.error(`${subject.kind} ${subject.name}: ${(e as Error).message}`);
       }
     }
   }
 
-  async view(name: string): Promise<RolloutView> {
-    const set = (await this.repo.rollingAppSets()).find((s) => s.name === name);
-    if (!set) throw new NotFound(`applicationset "${name}" has no RollingSync strategy`);
-    const strategy = this.strategy(set)!;
-    const state = await this.repo.state(set.id);
-    const loaded = await this.load(set.id, strategy);
-    const decision = planRollingSync(loaded.apps, strategy, syncedAt(state, loaded), Date.now());
-    const steps = [...strategy.steps, { maxUpdate: '100%' as const }].map((s, i) => ({
+  async view(kind: RolloutKind, name: string): Promise<RolloutView> {
+    const subject = await this.subject(kind, name);
+    const state = await this.repo.state(kind, subject.id);
+    const units = await this.units(subject);
+    const decision = planRollingSync(units, subject.strategy, syncedAt(state, units), Date.now());
+    const { steps } = subject.strategy;
+    const view = [...steps, { maxUpdate: '100%' as const }].map((s, i) => ({
       step: i + 1,
       maxUpdate: s.maxUpdate,
-      apps: loaded.apps
-        .filter((a) => stepOf(a.labels, strategy.steps) === i)
-        .map((a) => ({ name: a.name, phase: decision.phases.get(a.id)! })),
+      units: units
+        .filter((u) => stepOf(u.labels, steps) === i)
+        .map((u) => ({ name: u.name, phase: decision.phases.get(u.id)! })),
     }));
     return {
-      applicationSet: name,
+      kind,
+      name,
       status: state?.status ?? 'Pending',
       step: (state?.step ?? 0) + 1,
       message: state?.message ?? '',
-      onFailure: strategy.onFailure,
+      onFailure: subject.strategy.onFailure,
       startedAt: state?.startedAt.toISOString() ?? null,
-      steps: steps.filter((s) => s.step <= strategy.steps.length || s.apps.length > 0),
+      steps: view.filter((s) => s.step <= steps.length || s.units.length > 0),
     };
   }
 
-  /** pause: nothing more is synced; resume: go on (also after a halt); abort: stop this rollout. */
-  async control(name: string, action: 'pause' | 'resume' | 'abort'): Promise<RolloutView> {
-    const set = (await this.repo.rollingAppSets()).find((s) => s.name === name);
-    if (!set) throw new NotFound(`applicationset "${name}" has no RollingSync strategy`);
-    const strategy = this.strategy(set)!;
-    const state = (await this.repo.state(set.id)) ?? fresh();
+  /**
+   * pause: nothing more is synced; resume: go on (also after a halt or abort); abort: stop this
+   * rollout until a new commit; promote: let a wave waiting for promotion start.
+   */
+  async control(kind: RolloutKind, name: string, action: RolloutAction): Promise<RolloutView> {
+    const subject = await this.subject(kind, name);
+    const state = (await this.repo.state(kind, subject.id)) ?? fresh();
     const before = state.status;
-    if (action === 'pause') {
-      if (state.status !== 'Progressing' && state.status !== 'Completed')
-        throw new Conflict(`rollout of "${name}" is ${state.status}: nothing to pause`);
-      state.status = 'Paused';
-      state.message = 'paused on request';
-    } else if (action === 'resume') {
-      if (state.status === 'Progressing' || state.status === 'Completed')
-        throw new Conflict(`rollout of "${name}" is ${state.status}: nothing to resume`);
-      state.status = 'Progressing';
-      state.haltedBundles = null;
-      state.message = 'resumed on request';
-    } else {
-      const loaded = await this.load(set.id, strategy);
-      state.status = 'Aborted';
-      state.haltedBundles = Object.fromEntries(loaded.rows.map((r) => [r.id, r.bundleHash]));
-      state.message = 'aborted on request: nothing more is synced until a new commit';
+    switch (action) {
+      case 'pause':
+        if (state.status !== 'Progressing' && state.status !== 'Completed')
+          throw new Conflict(`rollout of "${name}" is ${state.status}: nothing to pause`);
+        state.status = 'Paused';
+        state.message = 'paused on request';
+        break;
+      case 'resume':
+        if (state.status === 'Progressing' || state.status === 'Completed')
+          throw new Conflict(`rollout of "${name}" is ${state.status}: nothing to resume`);
+        state.status = 'Progressing';
+        state.haltedBundles = null;
+        state.message = 'resumed on request';
+        break;
+      case 'abort': {
+        const units = await this.units(subject);
+        state.status = 'Aborted';
+        state.haltedBundles = Object.fromEntries(units.map((u) => [u.id, u.bundleHash]));
+        state.message = 'aborted on request: nothing more is synced until a new commit';
+        break;
+      }
+      case 'promote':
+        if (!/waits for promotion/.test(state.message))
+          throw new Conflict(`rollout of "${name}" has no wave waiting for promotion`);
+        state.gates.promoted = [...(state.gates.promoted ?? []), state.step];
+        state.message = `wave ${state.step + 1} promoted`;
+        break;
     }
-    await this.repo.save(set.id, state);
+    await this.repo.save(kind, subject.id, state);
     await this.audit.record(
       `rollout.${action}`,
-      'ApplicationSet',
+      kind === 'app' ? 'Application' : 'ApplicationSet',
       name,
       { status: before },
-      {
-        status: state.status,
-      },
+      { status: state.status, step: state.step + 1 },
     );
-    this.gauge(name, state);
-    return this.view(name);
+    this.gauge(subject, state);
+    return this.view(kind, name);
   }
 
-  private async advance(id: string, name: string, strategy: RollingSyncStrategy): Promise<void> {
-    let state = (await this.repo.state(id)) ?? fresh();
-    const loaded = await this.load(id, strategy);
+  private async advance(subject: Subject): Promise<void> {
+    const { kind, id, name, strategy } = subject;
+    let state = (await this.repo.state(kind, id)) ?? fresh();
     if (state.status === 'Paused') return;
+    const units = await this.units(subject);
     if (state.haltedBundles) {
       // Halted, rolled back or aborted: a new render (a new commit) starts a new rollout.
-      const moved = loaded.rows.some((r) => (state.haltedBundles![r.id] ?? null) !== r.bundleHash);
-      if (!moved) return;
+      const halted = state.haltedBundles;
+      if (!units.some((u) => (halted[u.id] ?? null) !== u.bundleHash)) return;
       state = fresh();
     }
     const now = Date.now();
-    const decision = planRollingSync(loaded.apps, strategy, syncedAt(state, loaded), now);
-    const byId = new Map(loaded.rows.map((r) => [r.id, r]));
+    const decision = planRollingSync(
+      units,
+      strategy,
+      syncedAt(state, units),
+      now,
+      (step, started) => (started ? undefined : waveGate(subject, state, step, now)),
+    );
     if (decision.failed.length) {
-      await this.halt(name, state, loaded, decision.failed, strategy);
+      await this.halt(subject, state, units, decision.failed);
     } else if (decision.complete) {
       if (state.status !== 'Completed' && Object.keys(state.updated).length > 0) {
-        await this.audit.record('rollout.complete', 'ApplicationSet', name, undefined, {
+        await this.audit.record('rollout.complete', auditKind(kind), name, undefined, {
           updated: Object.keys(state.updated).length,
         });
       }
-      state = { ...state, status: 'Completed', step: decision.step, updated: {}, message: '' };
+      state = { ...fresh(), status: 'Completed', step: decision.step };
     } else {
       if (state.status === 'Completed') state = fresh();
       state.step = decision.step;
       state.message = decision.waiting ?? '';
-      for (const appId of decision.sync) {
-        const row = byId.get(appId)!;
+      const byId = new Map(units.map((u) => [u.id, u]));
+      for (const unitId of decision.sync) {
+        const u = byId.get(unitId)!;
         const from = Object.fromEntries(
-          (loaded.targets.get(appId) ?? []).map((t) => [
-            t.clusterId,
-            { bundleHash: t.bundleHash, revision: t.revision },
-          ]),
+          u.current.map((t) => [t.clusterId, { bundleHash: t.bundleHash, revision: t.revision }]),
         );
+        const reason = `rollout of ${name}, ${kind === 'app' ? 'wave' : 'step'} ${decision.step + 1}`;
         try {
-          const app = await this.syncs.entity(row.name);
-          await this.syncs.syncFor(app, {
-            prune: strategy.defaultPrune,
-            reason: `rollout of ${name}, step ${decision.step + 1}`,
-          });
-          state.updated[appId] = { at: now, bundleHash: row.bundleHash!, from };
+          const app = await this.syncs.entity(u.app);
+          if (u.clusterId) {
+            await this.syncs.deployStored(app, [u.clusterId], {
+              revision: u.revision!,
+              bundleHash: u.bundleHash!,
+              prune: strategy.defaultPrune,
+              reason,
+            });
+          } else {
+            await this.syncs.syncFor(app, { prune: strategy.defaultPrune, reason });
+          }
+          state.updated[unitId] = { at: now, bundleHash: u.bundleHash!, from };
         } catch (e) {
           // Refused for now (a sync window, a project): tried again next tick.
-          state.message = `${row.name}: ${(e as Error).message}`;
+          state.message = `${u.name}: ${(e as Error).message}`;
         }
       }
     }
-    await this.repo.save(id, state);
-    this.gauge(name, state);
+    await this.repo.save(kind, id, state);
+    this.gauge(subject, state);
   }
 
   /** A failed step: pause, or (onFailure: rollback) return what this rollout updated. */
   private async halt(
-    name: string,
+    subject: Subject,
     state: RolloutState,
-    loaded: Loaded,
+    units: Unit[],
     failed: string[],
-    strategy: RollingSyncStrategy,
   ): Promise<void> {
-    const names = loaded.rows.filter((r) => failed.includes(r.id)).map((r) => r.name);
+    const { name, strategy } = subject;
+    const byId = new Map(units.map((u) => [u.id, u]));
+    const names = failed.map((f) => byId.get(f)?.name ?? f);
+    const what = subject.kind === 'app' ? 'wave' : 'step';
     state.status = 'Halted';
-    state.message = `step ${state.step + 1} failed: ${names.join(', ')} not Healthy at the new bundle`;
-    state.haltedBundles = Object.fromEntries(loaded.rows.map((r) => [r.id, r.bundleHash]));
+    state.message = `${what} ${state.step + 1} failed: ${names.join(', ')} not Healthy at the new bundle`;
+    state.haltedBundles = Object.fromEntries(units.map((u) => [u.id, u.bundleHash]));
     this.metrics.rolloutHalts.inc({ appset: name, on_failure: strategy.onFailure });
     if (strategy.onFailure === 'rollback') {
       const returned: string[] = [];
       const left: string[] = [];
-      for (const [appId, u] of Object.entries(state.updated)) {
-        const row = loaded.rows.find((r) => r.id === appId);
-        if (!row) continue;
-        const app = await this.syncs.entity(row.name);
+      for (const [unitId, u] of Object.entries(state.updated)) {
+        const unit = byId.get(unitId);
+        if (!unit) continue;
+        const app = await this.syncs.entity(unit.app);
         const back = Object.entries(u.from).filter(([, f]) => f !== null);
-        if (back.length === 0) left.push(row.name);
+        if (back.length === 0) left.push(unit.name);
         for (const group of groupBy(back, ([, f]) => f!.bundleHash).values()) {
           const f = group[0][1]!;
           await this.syncs.deployStored(
@@ -249,11 +287,11 @@ export class RolloutsService implements OnApplicationBootstrap, OnModuleDestroy 
               revision: f.revision,
               bundleHash: f.bundleHash,
               prune: strategy.defaultPrune,
-              reason: `rollout of ${name} rolled back (step ${state.step + 1} failed)`,
+              reason: `rollout of ${name} rolled back (${what} ${state.step + 1} failed)`,
             },
           );
         }
-        if (back.length) returned.push(row.name);
+        if (back.length) returned.push(unit.name);
       }
       state.status = 'RolledBack';
       state.message += `; returned to their previous bundle: ${returned.join(', ') || 'none'}${
@@ -262,37 +300,80 @@ export class RolloutsService implements OnApplicationBootstrap, OnModuleDestroy 
     }
     await this.audit.record(
       `rollout.${state.status === 'RolledBack' ? 'rollback' : 'halt'}`,
-      'ApplicationSet',
+      auditKind(subject.kind),
       name,
       undefined,
-      {
-        failed: names,
-        message: state.message,
-      },
+      { failed: names, message: state.message },
     );
     this.log.warn(`${name}: ${state.message}`);
   }
 
-  private async load(appSetId: string, strategy: RollingSyncStrategy): Promise<Loaded> {
+  private async subjects(): Promise<Subject[]> {
+    const sets = (await this.repo.rollingAppSets()).flatMap((set) => {
+      const strategy = this.strategy(set);
+      return strategy ? [{ kind: 'appset' as const, id: set.id, name: set.name, strategy }] : [];
+    });
+    const apps = (await this.repo.wavedApps()).map((a) => waveSubject(a));
+    return [...sets, ...apps];
+  }
+
+  private async subject(kind: RolloutKind, name: string): Promise<Subject> {
+    const found = (await this.subjects()).find((s) => s.kind === kind && s.name === name);
+    if (found) return found;
+    throw new NotFound(
+      kind === 'appset'
+        ? `applicationset "${name}" has no RollingSync strategy`
+        : `application "${name}" has no rollout (spec.rollout with automated sync, not suspended)`,
+    );
+  }
+
+  /** The units of a rollout with what their clusters run now. */
+  private async units(subject: Subject): Promise<Unit[]> {
     const [rows, targets] = await Promise.all([
-      this.repo.apps(appSetId),
-      this.repo.targets(appSetId),
+      this.repo.apps(subject.kind, subject.id),
+      this.repo.targets(subject.kind, subject.id),
     ]);
-    const registered = new Map(
+    const clusters = new Map(
       (
         await this.clusters.byNames([...new Set(rows.flatMap((r) => destinationClusters(r.spec)))])
-      ).map((c) => [c.name, c.id]),
+      ).map((c) => [c.name, c]),
     );
     const byApp = groupBy(targets, (t) => t.appId);
-    const apps: RolloutApp[] = rows.map((r) => ({
-      id: r.id,
-      name: r.name,
-      labels: r.labels,
-      bundleHash: r.bundleHash,
-      clusters: destinationClusters(r.spec).flatMap((c) => registered.get(c) ?? []),
-      targets: byApp.get(r.id) ?? [],
-    }));
-    return { strategy, rows, apps, targets: byApp };
+    if (subject.kind === 'appset') {
+      return rows.map((r) => ({
+        id: r.id,
+        name: r.name,
+        app: r.name,
+        labels: r.labels,
+        bundleHash: r.bundleHash,
+        revision: r.revision,
+        clusters: destinationClusters(r.spec).flatMap((c) => clusters.get(c)?.id ?? []),
+        targets: byApp.get(r.id) ?? [],
+        current: byApp.get(r.id) ?? [],
+      }));
+    }
+    // Waves: one unit per registered destination cluster of the application.
+    const [app] = rows;
+    if (!app) return [];
+    return destinationClusters(app.spec).flatMap((name) => {
+      const c = clusters.get(name);
+      if (!c) return [];
+      const mine = (byApp.get(app.id) ?? []).filter((t) => t.clusterId === c.id);
+      return [
+        {
+          id: c.id,
+          name: c.name,
+          app: app.name,
+          clusterId: c.id,
+          labels: c.labels,
+          bundleHash: app.bundleHash,
+          revision: app.revision,
+          clusters: [c.id],
+          targets: mine,
+          current: mine,
+        },
+      ];
+    });
   }
 
   private strategy(set: {
@@ -303,7 +384,7 @@ export class RolloutsService implements OnApplicationBootstrap, OnModuleDestroy 
     const hit = this.strategies.get(set.id);
     if (hit?.version === set.spec_version) return hit.strategy;
     const strategy = parseApplicationSet(set.document).appset?.spec.rollingSync;
-    if (strategy) this.strategies.set(set.id, { version: set.spec_version, strategy });
+    this.strategies.set(set.id, { version: set.spec_version, strategy });
     return strategy;
   }
 
@@ -325,10 +406,11 @@ export class RolloutsService implements OnApplicationBootstrap, OnModuleDestroy 
     }
   }
 
-  private gauge(name: string, s: RolloutState): void {
-    this.metrics.rolloutStep.set({ appset: name }, s.step + 1);
+  private gauge(subject: Subject, s: RolloutState): void {
+    const labels = { appset: subject.kind === 'app' ? `app:${subject.name}` : subject.name };
+    this.metrics.rolloutStep.set(labels, s.step + 1);
     for (const status of STATUSES)
-      this.metrics.rolloutStatus.set({ appset: name, status }, status === s.status ? 1 : 0);
+      this.metrics.rolloutStatus.set({ ...labels, status }, status === s.status ? 1 : 0);
   }
 }
 
@@ -341,6 +423,10 @@ const STATUSES: RolloutStatus[] = [
   'Completed',
 ];
 
+function auditKind(kind: RolloutKind): string {
+  return kind === 'app' ? 'Application' : 'ApplicationSet';
+}
+
 function fresh(): RolloutState {
   const now = new Date();
   return {
@@ -349,16 +435,65 @@ function fresh(): RolloutState {
     message: '',
     updated: {},
     haltedBundles: null,
+    gates: {},
     startedAt: now,
     updatedAt: now,
   };
 }
 
-/** When this rollout synced an application to its current render (undefined: it did not). */
-function syncedAt(state: RolloutState | undefined, loaded: Loaded) {
-  const bundles = new Map(loaded.rows.map((r) => [r.id, r.bundleHash]));
-  return (appId: string) => {
-    const u = state?.updated[appId];
-    return u && u.bundleHash === bundles.get(appId) ? u.at : undefined;
+/** An application's waves as a rollout: clusters selected by label, one step per wave. */
+function waveSubject(a: { id: string; name: string; spec: ApplicationSpec }): Subject {
+  const r = a.spec.rollout!;
+  return {
+    kind: 'app',
+    id: a.id,
+    name: a.name,
+    strategy: {
+      steps: r.waves.map((w) => ({
+        matchExpressions: Object.entries(w.clusterSelector.matchLabels).map(([key, v]) => ({
+          key,
+          operator: 'In' as const,
+          values: [v],
+        })),
+        maxUpdate: w.maxUnavailable ?? '100%',
+      })),
+      defaultPrune: a.spec.syncPolicy.automated?.prune ?? false,
+      onFailure: r.onFailure ?? 'pause',
+      progressDeadlineSeconds: r.progressDeadlineSeconds ?? 600,
+    },
+    waves: r.waves.map((w) => ({ soakSeconds: w.soakSeconds ?? 0, promote: w.promote ?? 'auto' })),
+  };
+}
+
+/**
+ * Why a wave may not start yet: the wave before it is soaking, or it waits for `promote`.
+ * Records when the wave before was first seen done (the soak starts then).
+ */
+function waveGate(
+  subject: Subject,
+  state: RolloutState,
+  step: number,
+  now: number,
+): string | undefined {
+  if (!subject.waves || step === 0) return undefined;
+  const doneAt = (state.gates.doneAt ??= {});
+  const prev = step - 1;
+  doneAt[prev] ??= now;
+  const soakUntil = doneAt[prev] + (subject.waves[prev]?.soakSeconds ?? 0) * 1000;
+  if (now < soakUntil) {
+    return `soaking after wave ${prev + 1} until ${new Date(soakUntil).toISOString()}`;
+  }
+  if (subject.waves[step]?.promote === 'manual' && !(state.gates.promoted ?? []).includes(step)) {
+    return `wave ${step + 1} waits for promotion (axle rollout promote ${subject.name})`;
+  }
+  return undefined;
+}
+
+/** When this rollout synced a unit to its current render (undefined: it did not). */
+function syncedAt(state: RolloutState | undefined, units: Unit[]) {
+  const bundles = new Map(units.map((u) => [u.id, u.bundleHash]));
+  return (unitId: string) => {
+    const u = state?.updated[unitId];
+    return u && u.bundleHash === bundles.get(unitId) ? u.at : undefined;
   };
 }
