@@ -192,9 +192,7 @@ const rolloutSchema = z
         z
           .object({
             /** The clusters of this wave (the first wave that selects a cluster takes it). */
-            clusterSelector: z
-              .object({ matchLabels: z.record(z.string(), z.string()) })
-              .strict(),
+            clusterSelector: z.object({ matchLabels: z.record(z.string(), z.string()) }).strict(),
             /** Clusters of the wave updating at once: a count or a percentage (default 100%). */
             maxUnavailable: z
               .union([
