@@ -325,10 +325,10 @@ describe('rollout control: manual sync, history, rollback with git down, refresh
       async () => (await live(west, 'rollout-windowed', 'windowed')) === 'w1',
     );
 
-    // A deny window that opened at the start of this minute and closes 8 s from now.
+    // A deny window that opened at the start of this minute and closes 12 s from now.
     const now = Date.now();
     const opened = new Date(now - (now % 60_000));
-    const closes = now + 8_000;
+    const closes = now + 12_000;
     const window = {
       kind: 'deny',
       schedule: `${opened.getUTCMinutes()} ${opened.getUTCHours()} * * *`,

@@ -136,9 +136,15 @@ ${fleet.map((c) => `      - { cluster: ${c.name}, env: ${c.env} }`).join('\n')}
     });
     expect(out.join('')).toBe('applicationset "waves" created\n');
     expect(code).toBe(0);
-    await waitFor('rollout completed', async () => (await rollout()).status === 'Completed', {
-      timeoutMs: 45_000,
-    });
+    // Completed with every cluster at v1 (an ApplicationSet whose applications are not generated
+    // or rendered yet is not "completed" by them).
+    await waitFor(
+      'rollout completed at v1',
+      async () =>
+        (await rollout()).status === 'Completed' &&
+        (await Promise.all(fleet.map(live))).every((v) => v === '1'),
+      { timeoutMs: 45_000 },
+    );
     for (const c of fleet) expect(await live(c)).toBe('1');
     // Generated under RollingSync: automated sync is off (the rollout syncs them).
     const app = (await api(hub).get('/api/v1/applications/waves-roll-2')).body;

@@ -312,6 +312,7 @@ interface AppDiff {
   revision: string;
   clusters: {
     cluster: string;
+    liveKnown: boolean;
     liveRevision: string | null;
     resources: {
       group: string;
@@ -328,6 +329,8 @@ interface AppDiff {
 function diffText(d: AppDiff): string {
   let out = '';
   for (const c of d.clusters) {
+    if (!c.liveKnown)
+      out += `# ${c.cluster}: what the agent applied is no longer in the history; not compared\n`;
     for (const r of c.resources) {
       const apiVersion = (r.desired ?? r.live)?.apiVersion ?? r.group;
       const file = `${apiVersion.replace('/', '.')}.${r.kind}.${r.namespace}.${r.name}`.replace(

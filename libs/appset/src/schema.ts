@@ -219,7 +219,8 @@ export const applicationSetSpecSchema = z.looseObject({
                   .array(
                     z.looseObject({
                       key: str.min(1),
-                      operator: z.enum(['In', 'NotIn', 'Exists', 'DoesNotExist']),
+                      // Argo CD's RollingSync reads In and NotIn only.
+                      operator: z.enum(['In', 'NotIn']),
                       values: strings.optional(),
                     }),
                   )

@@ -140,7 +140,7 @@ export interface RollingSyncStrategy {
   steps: {
     matchExpressions: {
       key: string;
-      operator: 'In' | 'NotIn' | 'Exists' | 'DoesNotExist';
+      operator: 'In' | 'NotIn';
       values: string[];
     }[];
     /** Applications of the step synced at once: a count or a percentage (default 100%). */

@@ -27,6 +27,11 @@ export interface ResourceDiff {
 
 export interface ClusterDiff {
   cluster: string;
+  /**
+   * False when the bundle the agent applied is no longer known (its history entry was trimmed):
+   * nothing is compared on that cluster.
+   */
+  liveKnown: boolean;
   /** The commit and generation the agent last reported applied (null: nothing yet). */
   liveRevision: string | null;
   liveGeneration: number;
@@ -81,14 +86,18 @@ export class AppDiffService {
     for (const cluster of opts.clusters ?? destinations) {
       const t = rows.get(cluster);
       const appliedHash = t ? appliedBundle(t, history) : undefined;
+      const liveKnown = !t?.appliedGeneration || appliedHash !== undefined;
       const live = appliedHash ? await this.objects(appliedHash) : [];
       const reports = t?.resources ?? [];
       const placed = (objs: KubeObject[]) => inNamespace(objs, reports, namespace);
       clusters.push({
         cluster,
+        liveKnown,
         liveRevision: t?.appliedGeneration ? t.appliedRevision : null,
         liveGeneration: t?.appliedGeneration ?? 0,
-        resources: compare(withDrift(placed(live), reports), placed(desiredObjects)),
+        resources: liveKnown
+          ? compare(withDrift(placed(live), reports), placed(desiredObjects))
+          : [],
       });
     }
     return { application: app.name, ...desired, clusters };

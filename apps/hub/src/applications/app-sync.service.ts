@@ -114,11 +114,22 @@ export class AppSyncService {
    */
   async syncFor(
     app: ApplicationEntity,
-    opts: { prune: boolean; reason: string },
+    opts: {
+      prune: boolean;
+      reason: string;
+      /** The render to deploy (default: the current one). */
+      bundle?: { revision: string; bundleHash: string };
+    },
   ): Promise<SyncResult> {
     const clusters = await this.chosenClusters(app, undefined);
-    const { revision, bundleHash } = await this.desired(app, undefined);
-    return this.deploy(app, clusters, true, { revision, bundleHash, ...opts, dryRun: false });
+    const { revision, bundleHash } = opts.bundle ?? (await this.desired(app, undefined));
+    return this.deploy(app, clusters, true, {
+      revision,
+      bundleHash,
+      prune: opts.prune,
+      reason: opts.reason,
+      dryRun: false,
+    });
   }
 
   /** Deploys a stored bundle to some clusters on behalf of the hub (a rollout's rollback). */

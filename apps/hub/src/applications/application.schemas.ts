@@ -361,8 +361,8 @@ export const syncRequestSchema = z
   .object({
     /** Only these destination clusters (default: every destination). */
     clusters: z.array(dns1123Label).min(1).max(10_000).optional(),
-    /** A branch, tag or commit to deploy instead of the tracked targetRevision. */
-    revision: z.string().min(1).max(255).optional(),
+    /** A branch, tag or commit (chart: a version) to deploy instead of the tracked one. */
+    revision: gitRef.optional(),
     /** Delete what is no longer in the source (and the app from dropped clusters). */
     prune: z.boolean().optional(),
     /** Show what would be deployed where; change nothing. */
@@ -389,6 +389,6 @@ export const autoSyncRequestSchema = z.object({ enabled: z.boolean() }).strict()
 export const diffQuerySchema = z
   .object({
     cluster: z.union([dns1123Label, z.array(dns1123Label).max(10_000)]).optional(),
-    revision: z.string().min(1).max(255).optional(),
+    revision: gitRef.optional(),
   })
   .strict();

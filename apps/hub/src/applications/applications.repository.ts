@@ -106,6 +106,28 @@ export class ApplicationsRepository {
     return rows[0]?.name;
   }
 
+  /**
+   * Of these applications (at the spec version a batch planned with), those that still dispatch
+   * on reconcile: same spec, automated sync not suspended meanwhile (a rollback). Locks them
+   * against such a change until the batch commits.
+   */
+  async stillDispatching(
+    db: Db,
+    apps: { id: string; specVersion: number }[],
+  ): Promise<Set<string>> {
+    const out = new Set<string>();
+    for (const part of chunks(apps, 10_000)) {
+      const rows = await db.query<{ id: string }[]>(
+        `SELECT a.id FROM applications a JOIN unnest($1::uuid[], $2::int[]) AS p(id, v) ON p.id = a.id
+          WHERE a.spec_version = p.v AND a.auto_sync_suspended IS NULL
+          FOR SHARE OF a`,
+        [part.map((a) => a.id), part.map((a) => a.specVersion)],
+      );
+      rows.forEach((r) => out.add(r.id));
+    }
+    return out;
+  }
+
   /** Suspends automated sync (a rollback) with its reason, or (null) lets it run again. */
   async setAutoSyncSuspended(
     db: Db,

@@ -97,5 +97,22 @@ describe('sync windows (Argo CD AppProject syncWindows)', () => {
       syncWindowSchema.safeParse({ kind: 'deny', schedule: '0 25 * * *', duration: '1h' }).success,
     ).toBe(false);
     expect(goDurationMs('1h30m')).toBe(5_400_000);
+    const long = syncWindowSchema.safeParse({
+      kind: 'deny',
+      schedule: '* * * * *',
+      duration: '99999999999h',
+    });
+    expect(long.error!.issues.map((i) => [i.path.join('.'), i.message])).toEqual([
+      ['duration', 'must be more than 0 and at most 8760h (a year)'],
+    ]);
+  });
+
+  it('answers an always-open window quickly, and once per instant for the same windows', () => {
+    const w = windows({ kind: 'deny', schedule: '* * * * *', duration: '10m' });
+    const now = at('2026-12-05T12:00:30Z');
+    const t0 = performance.now();
+    expect(w.block(web, now, false)).toEqual({ until: null, windows: ['deny * * * * * 10m'] });
+    for (let i = 0; i < 10_000; i++) w.block({ ...web, app: `app-${i}` }, now, false);
+    expect(performance.now() - t0).toBeLessThan(2000);
   });
 });

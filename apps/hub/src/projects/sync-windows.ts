@@ -25,7 +25,17 @@ export const syncWindowSchema = z
         if (reason) ctx.addIssue({ code: 'custom', message: reason });
       }),
     /** How long the window stays open (Go duration, e.g. 1h or 30m). */
-    duration: z.string().regex(GO_DURATION, 'must be a duration like 1h or 30m'),
+    duration: z
+      .string()
+      .max(64)
+      .superRefine((d, ctx) => {
+        const reason = !GO_DURATION.test(d)
+          ? 'must be a duration like 1h or 30m'
+          : goDurationMs(d) <= 0 || goDurationMs(d) > MAX_DURATION_MS
+            ? 'must be more than 0 and at most 8760h (a year)'
+            : undefined;
+        if (reason) ctx.addIssue({ code: 'custom', message: reason });
+      }),
     applications: z.array(z.string().min(1).max(253)).max(200).optional(),
     namespaces: z.array(z.string().min(1).max(253)).max(200).optional(),
     clusters: z.array(z.string().min(1).max(253)).max(200).optional(),
@@ -57,8 +67,10 @@ export interface WindowBlock {
   windows: string[];
 }
 
-const MAX_STEPS = 500;
+/** Window edges looked at to find when a blocked sync may run (then: "no window opens soon"). */
+const MAX_STEPS = 100;
 const HORIZON_MS = 366 * 24 * 3600_000;
+const MAX_DURATION_MS = 8760 * 3600_000;
 
 /**
  * Argo CD's sync window rules over a project's windows, compiled once: which windows match an
@@ -66,6 +78,11 @@ const HORIZON_MS = 366 * 24 * 3600_000;
  */
 export class SyncWindows {
   private readonly compiled: { w: SyncWindow; cron: Cron; ms: number }[];
+  /** Answers of `block` at one instant, by (matching windows, manual): a batch asks many times. */
+  private memo: { at: number; answers: Map<string, WindowBlock | undefined> } = {
+    at: 0,
+    answers: new Map(),
+  };
 
   constructor(windows: readonly SyncWindow[]) {
     this.compiled = windows.map((w) => ({
@@ -99,8 +116,24 @@ export class SyncWindows {
 
   /** Undefined when a sync may run now; else the windows that block it and when it may run. */
   block(s: WindowSubject, now: Date, manual: boolean): WindowBlock | undefined {
-    if (this.empty || this.canSync(s, now, manual)) return undefined;
+    if (this.empty) return undefined;
     const matching = this.compiled.filter((c) => matches(c.w, s));
+    if (matching.length === 0) return undefined;
+    if (this.memo.at !== now.getTime()) this.memo = { at: now.getTime(), answers: new Map() };
+    const key = `${manual}:${matching.map((c) => this.compiled.indexOf(c)).join(',')}`;
+    if (this.memo.answers.has(key)) return this.memo.answers.get(key);
+    const answer = this.blockOf(matching, s, now, manual);
+    this.memo.answers.set(key, answer);
+    return answer;
+  }
+
+  private blockOf(
+    matching: { w: SyncWindow; cron: Cron; ms: number }[],
+    s: WindowSubject,
+    now: Date,
+    manual: boolean,
+  ): WindowBlock | undefined {
+    if (this.canSync(s, now, manual)) return undefined;
     const windows = matching.map((c) => `${c.w.kind} ${c.w.schedule} ${c.w.duration}`);
     // Step from one window edge (an opening or a closing) to the next until a sync may run.
     let t = now;

@@ -201,14 +201,8 @@ export class BatchReconciler {
         : [];
       // Sync windows: a blocked cluster keeps what it runs until its window lets the sync in.
       const auto = dispatchesOnReconcile(app);
-      const blocked = auto
-        ? windowBlocks(gate, app, targets, startedAt)
-        : new Map<string, WindowBlock>();
-      const open = blocked.size ? targets.filter((c) => !blocked.has(c.id)) : targets;
-      if (blocked.size)
-        conditions.push(condition(app, 'SyncBlocked', blockedMessage(targets, blocked)));
       const policy = toSyncPolicy(app.spec);
-      const desired: DesiredTarget[] = open.map((c) => ({
+      const desired: DesiredTarget[] = targets.map((c) => ({
         appId: app.id,
         clusterId: c.id,
         bundleHash,
@@ -217,18 +211,32 @@ export class BatchReconciler {
         policy,
       }));
       const now = current.get(app.id) ?? [];
-      const upserts: DesiredTarget[] = [];
-      // Without automated sync (or with it suspended by a rollback) the new desired state is only
-      // recorded, as the application's render below, and shown OutOfSync until a sync asks for it.
-      if (!auto) desired.length = 0;
-      for (const d of desired) {
-        const t = now.find((x) => x.clusterId === d.clusterId);
-        // Same bundle, namespace and policy at another commit: what runs is already what this
-        // commit wants. Only the render moves to the commit (below): no new generation, nothing
-        // to deliver (see clusterStatus for how the target's revision is shown then).
-        if (!t || !sameContent(t, d)) upserts.push(d);
-      }
-      const keep = new Set([...desired.map((d) => d.clusterId), ...blocked.keys()]);
+      // Without automated sync (or with it suspended by a rollback, or rolled out in waves) the
+      // new desired state is only recorded, as the application's render below, and shown
+      // OutOfSync until a sync (or the rollout) asks for it.
+      const changing = auto
+        ? desired.filter((d) => {
+            const t = now.find((x) => x.clusterId === d.clusterId);
+            // Same bundle, namespace and policy at another commit: what runs is already what
+            // this commit wants. Only the render moves to the commit (below): no new generation,
+            // nothing to deliver (see clusterStatus for how the target's revision is shown then).
+            return !t || !sameContent(t, d);
+          })
+        : [];
+      // Sync windows: a cluster with something to change keeps what it runs while its window
+      // holds the sync back, and the application is looked at again when the window lets it in.
+      const blocked = changing.length
+        ? windowBlocks(
+            gate,
+            app,
+            targets.filter((c) => changing.some((d) => d.clusterId === c.id)),
+            startedAt,
+          )
+        : new Map<string, WindowBlock>();
+      if (blocked.size)
+        conditions.push(condition(app, 'SyncBlocked', blockedMessage(targets, blocked)));
+      const upserts = changing.filter((d) => !blocked.has(d.clusterId));
+      const keep = new Set(desired.map((d) => d.clusterId));
       const removals = (auto ? now : [])
         .filter((t) => !keep.has(t.clusterId))
         .map((t) => ({ appId: app.id, clusterId: t.clusterId }));

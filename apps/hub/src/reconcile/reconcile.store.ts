@@ -90,14 +90,29 @@ export class ReconcileStore implements ReconcilePorts {
         mine(o.appRevisions, (a) => a.id),
       );
       watch?.lap('apps');
+      // An application changed or rolled back since the batch read it keeps what it has (its
+      // item was marked again and runs next).
+      const dispatching = new Set(
+        o.history.length
+          ? await this.apps.stillDispatching(
+              tx,
+              o.history
+                .filter((h) => held.has(h.appId))
+                .map((h) => ({
+                  id: h.appId,
+                  specVersion: h.specVersion,
+                })),
+            )
+          : [],
+      );
       const changed = await this.targets.upsertDesired(
         tx,
-        mine(o.upserts, (t) => t.appId),
+        mine(o.upserts, (t) => t.appId).filter((t) => dispatching.has(t.appId)),
       );
       watch?.lap('upserts');
 
       await this.targets.clearRemovalNotes(tx, changed);
-      const removals = mine(o.removals, (t) => t.appId);
+      const removals = mine(o.removals, (t) => t.appId).filter((t) => dispatching.has(t.appId));
       const removedFrom = await this.targets.removeTargets(tx, removals);
       const perApp = new Map<string, number>();
       for (const t of [...changed, ...removals])
@@ -128,6 +143,7 @@ export class ReconcileStore implements ReconcilePorts {
         lease.owner,
         mine(o.retry, (r) => r.item.key).map((r) => ({
           key: r.item.key,
+          dirty: r.item.dirty,
           delaySeconds: r.delaySeconds,
           error: r.error,
         })),

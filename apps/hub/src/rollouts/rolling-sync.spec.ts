@@ -45,16 +45,15 @@ describe('RollingSync planning', () => {
     expect(stepOf({ env: 'dev' }, steps)).toBe(0);
     expect(stepOf({ env: 'prod' }, steps)).toBe(1);
     expect(stepOf({ env: 'qa' }, steps)).toBe(2);
-    expect(
-      stepOf({}, [
-        { matchExpressions: [{ key: 'env', operator: 'NotIn', values: ['prod'] }], maxUpdate: 1 },
-      ]),
-    ).toBe(0);
-    expect(
-      stepOf({ env: 'x' }, [
-        { matchExpressions: [{ key: 'env', operator: 'DoesNotExist', values: [] }], maxUpdate: 1 },
-      ]),
-    ).toBe(1);
+    const notProd = [
+      {
+        matchExpressions: [{ key: 'env', operator: 'NotIn' as const, values: ['prod'] }],
+        maxUpdate: 1,
+      },
+    ];
+    expect(stepOf({ env: 'dev' }, notProd)).toBe(0);
+    // As Argo CD reads it: a missing label selects nothing, NotIn included.
+    expect(stepOf({}, notProd)).toBe(1);
   });
 
   it('rounds maxUpdate as Argo CD does: down, at least 1 above 0%, 0 means none', () => {

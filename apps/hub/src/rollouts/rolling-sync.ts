@@ -44,23 +44,23 @@ export interface RolloutDecision {
   phases: Map<string, AppPhase>;
 }
 
-/** The step whose matchExpressions all select these labels (Kubernetes selector semantics). */
+/**
+ * The first step whose matchExpressions all select these labels, as Argo CD reads them: the label
+ * must be present, and its value in (In) or not in (NotIn) the values.
+ */
 export function stepOf(
   labels: Record<string, string>,
   steps: RollingSyncStrategy['steps'],
 ): number {
   const i = steps.findIndex((s) =>
     s.matchExpressions.every((e) => {
-      const has = Object.prototype.hasOwnProperty.call(labels, e.key);
+      if (!Object.prototype.hasOwnProperty.call(labels, e.key)) return false;
+      const listed = e.values.includes(labels[e.key]);
       switch (e.operator) {
         case 'In':
-          return has && e.values.includes(labels[e.key]);
+          return listed;
         case 'NotIn':
-          return !has || !e.values.includes(labels[e.key]);
-        case 'Exists':
-          return has;
-        case 'DoesNotExist':
-          return !has;
+          return !listed;
       }
     }),
   );
@@ -84,7 +84,8 @@ export function appPhase(
   now: number,
   deadlineMs: number,
 ): AppPhase {
-  if (app.bundleHash === null || app.clusters.length === 0) return 'Done';
+  if (app.clusters.length === 0) return 'Done';
+  if (app.bundleHash === null) return 'Waiting'; // not rendered (yet, or a render error)
   const at = app.targets.filter((t) => t.bundleHash === app.bundleHash);
   if (at.length === 0) return 'Waiting';
   if (at.some((t) => t.applied && (t.failed || t.health === 'Degraded'))) return 'Failed';
@@ -138,11 +139,22 @@ export function planRollingSync(
     const started = members.some((a) => syncedAt(a.id) !== undefined);
     const held = gate?.(step, started);
     if (held) return { step, sync: [], failed: [], complete: false, phases, waiting: held };
-    const sync = open
-      .filter((a) => phases.get(a.id) === 'Waiting')
+    const waiting = open.filter((a) => phases.get(a.id) === 'Waiting');
+    const sync = waiting
+      .filter((a) => a.bundleHash !== null)
       .slice(0, Math.max(0, limit - updating))
       .map((a) => a.id);
-    return { step, sync, failed: [], complete: false, phases };
+    const unrendered = waiting.filter((a) => a.bundleHash === null).map((a) => a.name);
+    return {
+      step,
+      sync,
+      failed: [],
+      complete: false,
+      phases,
+      ...(unrendered.length
+        ? { waiting: `not rendered (see their conditions): ${unrendered.join(', ')}` }
+        : {}),
+    };
   }
   return { step: groups.length - 1, sync: [], failed: [], complete: true, phases };
 }

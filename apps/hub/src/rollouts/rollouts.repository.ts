@@ -115,12 +115,23 @@ export class RolloutsRepository {
     };
   }
 
-  async save(kind: RolloutKind, ownerId: string, s: RolloutState): Promise<void> {
-    await this.ds.query(
+  /**
+   * Stores a rollout's state. With `expected` (the updatedAt read, or null: no row then), only if
+   * no one wrote it since (a pause or abort from the API wins over a tick); returns whether it did.
+   */
+  async save(
+    kind: RolloutKind,
+    ownerId: string,
+    s: RolloutState,
+    expected?: Date | null,
+  ): Promise<boolean> {
+    const rows = await this.ds.query<unknown[]>(
       `INSERT INTO rollouts (kind, owner_id, status, step, message, updated, halted_bundles, gates, started_at, updated_at)
-         VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, now())
+         VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, date_trunc('milliseconds', clock_timestamp()))
        ON CONFLICT (kind, owner_id) DO UPDATE SET status = $3, step = $4, message = $5, updated = $6,
-         halted_bundles = $7, gates = $8, started_at = $9, updated_at = now()`,
+         halted_bundles = $7, gates = $8, started_at = $9, updated_at = date_trunc('milliseconds', clock_timestamp())
+         WHERE NOT $10::boolean OR rollouts.updated_at = $11
+       RETURNING 1`,
       [
         kind,
         ownerId,
@@ -131,8 +142,11 @@ export class RolloutsRepository {
         s.haltedBundles === null ? null : JSON.stringify(s.haltedBundles),
         JSON.stringify(s.gates),
         s.startedAt,
+        expected !== undefined,
+        expected ?? null,
       ],
     );
+    return rows.length > 0;
   }
 
   /** The applications of an ApplicationSet (kind appset), or one application (kind app). */

@@ -4,7 +4,7 @@ import {
   type OnApplicationBootstrap,
   type OnModuleDestroy,
 } from '@nestjs/common';
-import { DataSource, type QueryRunner } from 'typeorm';
+import { DataSource } from 'typeorm';
 import {
   parseApplicationSet,
   type RollingSyncStrategy,
@@ -76,7 +76,6 @@ export class RolloutsService implements OnApplicationBootstrap, OnModuleDestroy 
   private readonly log = new Logger('Rollouts');
   private timer: NodeJS.Timeout | undefined;
   private running: Promise<void> | undefined;
-  private lock: QueryRunner | undefined;
   private readonly strategies = new Map<
     string,
     { version: number; strategy: RollingSyncStrategy | undefined }
@@ -103,19 +102,33 @@ export class RolloutsService implements OnApplicationBootstrap, OnModuleDestroy 
   async onModuleDestroy(): Promise<void> {
     clearInterval(this.timer);
     await this.running;
-    await this.lock?.release().catch(() => undefined);
   }
 
-  /** One look at every rollout (by the replica holding the lock). */
+  /**
+   * One look at every rollout, by one replica at a time: the tick holds a transaction-scoped
+   * advisory lock on a connection of its own for its duration (released with the transaction,
+   * whatever happens).
+   */
   async tick(): Promise<void> {
-    if (!(await this.leader())) return;
-    await this.repo.forgetOrphans();
-    for (const subject of await this.subjects()) {
-      try {
-        await this.advance(subject);
-      } catch (e) {
-        this.log.error(`${subject.kind} ${subject.name}: ${(e as Error).message}`);
+    const lock = this.ds.createQueryRunner();
+    try {
+      await lock.connect();
+      await lock.startTransaction();
+      const rows = (await lock.query('SELECT pg_try_advisory_xact_lock($1) AS ok', [LOCK_KEY])) as {
+        ok: boolean;
+      }[];
+      if (!rows[0].ok) return;
+      await this.repo.forgetOrphans();
+      for (const subject of await this.subjects()) {
+        try {
+          await this.advance(subject);
+        } catch (e) {
+          this.log.error(`${subject.kind} ${subject.name}: ${(e as Error).message}`);
+        }
       }
+    } finally {
+      if (lock.isTransactionActive) await lock.rollbackTransaction().catch(() => undefined);
+      await lock.release().catch(() => undefined);
     }
   }
 
@@ -165,6 +178,8 @@ export class RolloutsService implements OnApplicationBootstrap, OnModuleDestroy 
         state.status = 'Progressing';
         state.haltedBundles = null;
         state.message = 'resumed on request';
+        // Progress deadlines count from now: what missed one gets its time again.
+        for (const u of Object.values(state.updated)) u.at = Date.now();
         break;
       case 'abort': {
         const units = await this.units(subject);
@@ -194,7 +209,9 @@ export class RolloutsService implements OnApplicationBootstrap, OnModuleDestroy 
 
   private async advance(subject: Subject): Promise<void> {
     const { kind, id, name, strategy } = subject;
-    let state = (await this.repo.state(kind, id)) ?? fresh();
+    const stored = await this.repo.state(kind, id);
+    const expected = stored?.updatedAt ?? null;
+    let state = stored ?? fresh();
     if (state.status === 'Paused') return;
     const units = await this.units(subject);
     if (state.haltedBundles) {
@@ -212,7 +229,8 @@ export class RolloutsService implements OnApplicationBootstrap, OnModuleDestroy 
       (step, started) => (started ? undefined : waveGate(subject, state, step, now)),
     );
     if (decision.failed.length) {
-      await this.halt(subject, state, units, decision.failed);
+      await this.halt(subject, state, units, decision.failed, expected);
+      return;
     } else if (decision.complete) {
       if (state.status !== 'Completed' && Object.keys(state.updated).length > 0) {
         await this.audit.record('rollout.complete', auditKind(kind), name, undefined, {
@@ -241,7 +259,12 @@ export class RolloutsService implements OnApplicationBootstrap, OnModuleDestroy 
               reason,
             });
           } else {
-            await this.syncs.syncFor(app, { prune: strategy.defaultPrune, reason });
+            await this.syncs.syncFor(app, {
+              prune: strategy.defaultPrune,
+              reason,
+              // What was planned, even if a newer render landed meanwhile.
+              bundle: { revision: u.revision!, bundleHash: u.bundleHash! },
+            });
           }
           state.updated[unitId] = { at: now, bundleHash: u.bundleHash!, from };
         } catch (e) {
@@ -250,57 +273,70 @@ export class RolloutsService implements OnApplicationBootstrap, OnModuleDestroy 
         }
       }
     }
-    await this.repo.save(kind, id, state);
-    this.gauge(subject, state);
+    // Not over a pause or abort written meanwhile (that one wins; the next tick reads it).
+    if (await this.repo.save(kind, id, state, expected)) this.gauge(subject, state);
   }
 
-  /** A failed step: pause, or (onFailure: rollback) return what this rollout updated. */
+  /**
+   * A failed step: pause, or (onFailure: rollback) return what this rollout updated. The halt is
+   * stored first, so a rollback that fails part way is not tried again every tick.
+   */
   private async halt(
     subject: Subject,
     state: RolloutState,
     units: Unit[],
     failed: string[],
+    expected: Date | null,
   ): Promise<void> {
-    const { name, strategy } = subject;
+    const { kind, id, name, strategy } = subject;
     const byId = new Map(units.map((u) => [u.id, u]));
     const names = failed.map((f) => byId.get(f)?.name ?? f);
-    const what = subject.kind === 'app' ? 'wave' : 'step';
+    const what = kind === 'app' ? 'wave' : 'step';
     state.status = 'Halted';
     state.message = `${what} ${state.step + 1} failed: ${names.join(', ')} not Healthy at the new bundle`;
     state.haltedBundles = Object.fromEntries(units.map((u) => [u.id, u.bundleHash]));
+    if (!(await this.repo.save(kind, id, state, expected))) return; // paused or aborted meanwhile
+    const halted = (await this.repo.state(kind, id))!.updatedAt;
     this.metrics.rolloutHalts.inc({ appset: name, on_failure: strategy.onFailure });
     if (strategy.onFailure === 'rollback') {
       const returned: string[] = [];
       const left: string[] = [];
+      const errors: string[] = [];
       for (const [unitId, u] of Object.entries(state.updated)) {
         const unit = byId.get(unitId);
         if (!unit) continue;
-        const app = await this.syncs.entity(unit.app);
         const back = Object.entries(u.from).filter(([, f]) => f !== null);
         if (back.length === 0) left.push(unit.name);
-        for (const group of groupBy(back, ([, f]) => f!.bundleHash).values()) {
-          const f = group[0][1]!;
-          await this.syncs.deployStored(
-            app,
-            group.map(([c]) => c),
-            {
-              revision: f.revision,
-              bundleHash: f.bundleHash,
-              prune: strategy.defaultPrune,
-              reason: `rollout of ${name} rolled back (${what} ${state.step + 1} failed)`,
-            },
-          );
+        try {
+          const app = await this.syncs.entity(unit.app);
+          for (const group of groupBy(back, ([, f]) => f!.bundleHash).values()) {
+            const f = group[0][1]!;
+            await this.syncs.deployStored(
+              app,
+              group.map(([c]) => c),
+              {
+                revision: f.revision,
+                bundleHash: f.bundleHash,
+                prune: strategy.defaultPrune,
+                reason: `rollout of ${name} rolled back (${what} ${state.step + 1} failed)`,
+              },
+            );
+          }
+          if (back.length) returned.push(unit.name);
+        } catch (e) {
+          errors.push(`${unit.name}: ${(e as Error).message}`);
         }
-        if (back.length) returned.push(unit.name);
       }
       state.status = 'RolledBack';
       state.message += `; returned to their previous bundle: ${returned.join(', ') || 'none'}${
         left.length ? `; nothing to return to (new): ${left.join(', ')}` : ''
-      }`;
+      }${errors.length ? `; could not return: ${errors.join('; ')}` : ''}`;
+      await this.repo.save(kind, id, state, halted);
     }
+    this.gauge(subject, state);
     await this.audit.record(
       `rollout.${state.status === 'RolledBack' ? 'rollback' : 'halt'}`,
-      auditKind(subject.kind),
+      auditKind(kind),
       name,
       undefined,
       { failed: names, message: state.message },
@@ -386,24 +422,6 @@ export class RolloutsService implements OnApplicationBootstrap, OnModuleDestroy 
     const strategy = parseApplicationSet(set.document).appset?.spec.rollingSync;
     this.strategies.set(set.id, { version: set.spec_version, strategy });
     return strategy;
-  }
-
-  private async leader(): Promise<boolean> {
-    try {
-      if (!this.lock) {
-        this.lock = this.ds.createQueryRunner();
-        await this.lock.connect();
-      }
-      const rows = (await this.lock.query('SELECT pg_try_advisory_lock($1) AS ok', [LOCK_KEY])) as {
-        ok: boolean;
-      }[];
-      return rows[0].ok;
-    } catch (e) {
-      // The connection broke (a database restart): drop it, try again next tick.
-      await this.lock?.release().catch(() => undefined);
-      this.lock = undefined;
-      throw e;
-    }
   }
 
   private gauge(subject: Subject, s: RolloutState): void {
