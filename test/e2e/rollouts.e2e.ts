@@ -221,6 +221,34 @@ ${fleet.map((c) => `      - { cluster: ${c.name}, env: ${c.env} }`).join('\n')}
     expect((await api(hub).post('/api/v1/applicationsets/waves/rollout/resume')).status).toBe(200);
   });
 
+  it('previews a branch across the fleet without deploying it: what changes, and how far', async () => {
+    await repo.checkout('preview');
+    const extra = cm('x').replace('name: waves', 'name: extra');
+    sha.preview = await repo.commit({ 'waves/cm.yaml': cm('4'), 'waves/extra.yaml': extra });
+    await repo.checkout('main');
+    const out: string[] = [];
+    const code = await runCli(['-o', 'json', 'appset', 'diff', 'waves', '--revision', 'preview'], {
+      stdout: (s) => out.push(s),
+      stderr: (s) => out.push(s),
+      env: { AXLE_SERVER: hub.httpUrl, AXLE_TOKEN: TEST_ADMIN_TOKEN },
+    });
+    expect(code).toBe(1); // changes, as diff tools say
+    const p = JSON.parse(out.join(''));
+    expect(p).toMatchObject({ commit: sha.preview, added: [], removed: [], unchanged: 0 });
+    expect(p.changed.map((c: any) => c.name)).toEqual(fleet.map((c) => `waves-${c.name}`));
+    expect(
+      p.changes.map((c: any) => [c.kind, c.name, c.action, c.apps, c.clusters, c.fields]),
+    ).toEqual([
+      ['ConfigMap', 'extra', 'add', 3, 3, []],
+      ['ConfigMap', 'waves', 'change', 3, 3, [{ path: '/data/v', from: '"3"', to: '"4"' }]],
+    ]);
+    // Nothing was deployed: every cluster still runs main.
+    expect(await Promise.all(fleet.map(live))).toEqual(['3', '3', '3']);
+    const bad = await api(hub).get('/api/v1/applicationsets/waves/diff?revision=no-such-branch');
+    expect(bad.status).toBe(400);
+    expect(bad.body.fields[0].field).toBe('revision');
+  });
+
   it('rolls one application across its clusters in waves: soak, a promote gate, rollback', async () => {
     const liveOf = async (c: (typeof fleet)[number]) => {
       const kc = new KubeConfig();

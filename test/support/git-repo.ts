@@ -41,6 +41,12 @@ export class TestRepo {
     return (await this.git.revparse(['HEAD'])).trim();
   }
 
+  /** Switches to `branch`, creating it at HEAD when it does not exist. */
+  async checkout(branch: string): Promise<void> {
+    const exists = (await this.git.branchLocal()).all.includes(branch);
+    await this.git.raw(exists ? ['checkout', branch] : ['checkout', '-b', branch]);
+  }
+
   async tag(name: string): Promise<void> {
     await this.git.addTag(name);
   }

@@ -290,6 +290,31 @@ export function registerRolloutCommands(
     });
 
   appset
+    .command('diff <name>')
+    .description(
+      'what a revision (a branch, say) would change across the fleet: apps added and removed, resources and fields per cluster; exit 1 when anything changes',
+    )
+    .requiredOption('--revision <rev>', 'branch, tag or commit of the repository')
+    .option('--repo <url>', "the repository read at that revision (default: the template's)")
+    .action(async (name: string, o: { revision: string; repo?: string }) => {
+      const { client, format } = ctx.opts();
+      const q = new URLSearchParams({ revision: o.revision, ...(o.repo ? { repo: o.repo } : {}) });
+      let p: FleetPreview;
+      try {
+        p = await client.request<FleetPreview>(
+          'GET',
+          `/api/v1/applicationsets/${encodeURIComponent(name)}/diff?${q.toString()}`,
+        );
+      } catch (e) {
+        throw new CliError((e as Error).message, 2);
+      }
+      ctx.print(format, p, () => previewText(p));
+      if (p.added.length || p.removed.length || p.changed.length) {
+        throw new CommanderError(1, 'axle.diff.differs', '');
+      }
+    });
+
+  appset
     .command('refresh <name>')
     .description('read the repositories of an ApplicationSet now and evaluate it again')
     .action(async (name: string) => {
@@ -305,6 +330,46 @@ export function registerRolloutCommands(
     .action(async (o: { file: string }) => {
       await applyAll(ctx, o.file, '/api/v1/applicationsets', 'applicationset');
     });
+}
+
+interface FleetPreview {
+  applicationSet: string;
+  revision: string;
+  commit: string;
+  added: { name: string; clusters: string[] }[];
+  removed: { name: string; clusters: string[] }[];
+  changed: { name: string; clusters: string[] }[];
+  unchanged: number;
+  errors: { name?: string; message: string }[];
+  changes: {
+    kind: string;
+    namespace: string;
+    name: string;
+    action: string;
+    fields: { path: string; from: string; to: string }[];
+    apps: number;
+    clusters: number;
+    examples: string[];
+  }[];
+}
+
+function previewText(p: FleetPreview): string {
+  const lines = [
+    `applicationset "${p.applicationSet}" at ${p.revision} (${p.commit.slice(0, 12)}): ${p.added.length} added, ${p.removed.length} removed, ${p.changed.length} changed, ${p.unchanged} unchanged`,
+    ...p.added.map((a) => `+ application ${a.name} (${a.clusters.join(', ')})`),
+    ...p.removed.map((a) => `- application ${a.name} (${a.clusters.join(', ') || 'no cluster'})`),
+    ...p.changes.flatMap((c) => {
+      const sign = c.action === 'add' ? '+' : c.action === 'remove' ? '-' : '~';
+      const where = `${c.apps} app(s), ${c.clusters} cluster(s): ${c.examples.join(', ')}${c.apps > c.examples.length ? ', …' : ''}`;
+      const id = `${c.kind} ${c.namespace ? `${c.namespace}/` : ''}${c.name}`;
+      return [
+        `${sign} ${id} — ${where}`,
+        ...c.fields.map((f) => `    ${f.path}: ${f.from || '(absent)'} → ${f.to || '(absent)'}`),
+      ];
+    }),
+    ...p.errors.map((e) => `error ${e.name ?? ''}: ${e.message}`),
+  ];
+  return lines.join('\n') + '\n';
 }
 
 interface AppDiff {

@@ -4,6 +4,7 @@ import { ScheduleModule } from '@nestjs/schedule';
 import { ApplicationsController } from './applications/applications.controller.js';
 import { AppSyncService } from './applications/app-sync.service.js';
 import { AppDiffService } from './applications/app-diff.service.js';
+import { AppSetPreviewService } from './appsets/appset-preview.service.js';
 import { RolloutsController } from './rollouts/rollouts.controller.js';
 import { RolloutsRepository } from './rollouts/rollouts.repository.js';
 import { RolloutsService } from './rollouts/rollouts.service.js';
@@ -108,6 +109,7 @@ export class HubModule {
         ApplicationsService,
         AppSyncService,
         AppDiffService,
+        AppSetPreviewService,
         RolloutsRepository,
         RolloutsService,
         GitService,

@@ -387,6 +387,13 @@ export class ApplicationsRepository {
     }
   }
 
+  /** The applications an ApplicationSet owns: id and name. */
+  owned(appSetId: string): Promise<{ id: string; name: string }[]> {
+    return this.ds.query('SELECT id, name FROM applications WHERE app_set_id = $1 ORDER BY name', [
+      appSetId,
+    ]);
+  }
+
   async ownedIds(db: Db, appSetId: string): Promise<string[]> {
     const rows = await db.query<{ id: string }[]>(
       'SELECT id FROM applications WHERE app_set_id = $1',

@@ -1,5 +1,8 @@
-import { Body, Controller, Delete, Get, HttpCode, Param, Post, Put } from '@nestjs/common';
-import { ApiBody, ApiOperation, ApiTags } from '@nestjs/swagger';
+import { Body, Controller, Delete, Get, HttpCode, Param, Post, Put, Query } from '@nestjs/common';
+import { ApiBody, ApiOperation, ApiQuery, ApiTags } from '@nestjs/swagger';
+import { z } from 'zod';
+import { parseOrThrow } from '../common/validation.js';
+import { AppSetPreviewService } from './appset-preview.service.js';
 import { AppSetsService } from './appsets.service.js';
 
 const APPSET_BODY = ApiBody({
@@ -8,10 +11,28 @@ const APPSET_BODY = ApiBody({
   schema: { type: 'object' },
 });
 
+const previewQuerySchema = z
+  .object({
+    revision: z
+      .string()
+      .min(1)
+      .max(255)
+      .regex(/^[A-Za-z0-9._/-]+$/, 'must be a branch, tag or commit SHA')
+      .refine(
+        (r) => !r.startsWith('-') && !r.includes('..'),
+        'must be a branch, tag or commit SHA',
+      ),
+    repo: z.string().min(1).max(2048).optional(),
+  })
+  .strict();
+
 @ApiTags('applicationsets')
 @Controller('api/v1/applicationsets')
 export class AppSetsController {
-  constructor(private readonly appsets: AppSetsService) {}
+  constructor(
+    private readonly appsets: AppSetsService,
+    private readonly previews: AppSetPreviewService,
+  ) {}
 
   @Post()
   @APPSET_BODY
@@ -60,6 +81,18 @@ export class AppSetsController {
   @ApiOperation({ summary: 'Confirm the deletions held back by the mass-deletion guard' })
   confirm(@Param('name') name: string) {
     return this.appsets.confirmDeletion(name);
+  }
+
+  @Get(':name/diff')
+  @ApiOperation({
+    summary:
+      'Fleet-wide preview of a revision: apps added/removed, resources and fields changed per cluster, and how far each change reaches',
+  })
+  @ApiQuery({ name: 'revision', required: true })
+  @ApiQuery({ name: 'repo', required: false })
+  diff(@Param('name') name: string, @Query() query: unknown) {
+    const q = parseOrThrow(previewQuerySchema, query, 'diff query');
+    return this.previews.preview(name, q.revision, q.repo);
   }
 
   @Post(':name/refresh')

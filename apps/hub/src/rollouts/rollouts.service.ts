@@ -29,6 +29,8 @@ import {
 const TICK_MS = 1000;
 /** One replica moves rollouts at a time: the one holding this advisory lock. */
 const LOCK_KEY = 0x61786c65; // "axle"
+/** Without rollouts, rollouts of deleted owners are swept this often (in ticks). */
+const ORPHAN_SWEEP_TICKS = 60;
 
 export type RolloutAction = 'pause' | 'resume' | 'abort' | 'promote';
 
@@ -76,6 +78,7 @@ export class RolloutsService implements OnApplicationBootstrap, OnModuleDestroy 
   private readonly log = new Logger('Rollouts');
   private timer: NodeJS.Timeout | undefined;
   private running: Promise<void> | undefined;
+  private idleTicks = 0;
   private readonly strategies = new Map<
     string,
     { version: number; strategy: RollingSyncStrategy | undefined }
@@ -110,6 +113,11 @@ export class RolloutsService implements OnApplicationBootstrap, OnModuleDestroy 
    * whatever happens).
    */
   async tick(): Promise<void> {
+    // Most hubs have no rollout most of the time: two small reads, no lock, nothing else.
+    if ((await this.subjects()).length === 0) {
+      if (++this.idleTicks % ORPHAN_SWEEP_TICKS === 0) await this.repo.forgetOrphans();
+      return;
+    }
     const lock = this.ds.createQueryRunner();
     try {
       await lock.connect();
