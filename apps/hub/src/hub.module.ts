@@ -4,6 +4,8 @@ import { ScheduleModule } from '@nestjs/schedule';
 import { ApplicationsController } from './applications/applications.controller.js';
 import { AppSyncService } from './applications/app-sync.service.js';
 import { AppDiffService } from './applications/app-diff.service.js';
+import { DependenciesRepository } from './dependencies/dependencies.repository.js';
+import { DependenciesService } from './dependencies/dependencies.service.js';
 import { AppSetPreviewService } from './appsets/appset-preview.service.js';
 import { RolloutsController } from './rollouts/rollouts.controller.js';
 import { RolloutsRepository } from './rollouts/rollouts.repository.js';
@@ -109,6 +111,8 @@ export class HubModule {
         ApplicationsService,
         AppSyncService,
         AppDiffService,
+        DependenciesRepository,
+        DependenciesService,
         AppSetPreviewService,
         RolloutsRepository,
         RolloutsService,

@@ -4,6 +4,7 @@ import { AuditService } from '../audit/audit.service.js';
 import { currentActor } from '../auth/request-context.js';
 import { ClustersRepository, type ClusterRef } from '../clusters/clusters.repository.js';
 import { Conflict, NotFound, ValidationFailed, type FieldError } from '../common/validation.js';
+import { DependenciesService } from '../dependencies/dependencies.service.js';
 import { DispatchNotifier } from '../dispatch/dispatch.notifier.js';
 import { GitService } from '../git/git.service.js';
 import { ProjectsService } from '../projects/projects.service.js';
@@ -74,11 +75,22 @@ export class AppSyncService {
     private readonly audit: AuditService,
     private readonly work: WorkQueue,
     private readonly dispatch: DispatchNotifier,
+    private readonly dependencies: DependenciesService,
   ) {}
 
   async sync(name: string, req: SyncRequest): Promise<SyncResult> {
     const app = await this.entity(name);
     const clusters = await this.chosenClusters(app, req.clusters);
+    // Dependencies gate a person's sync too.
+    const waiting = await this.dependencies.blockers(
+      app,
+      clusters.map((c) => c.name),
+    );
+    if (waiting.size && !req.dryRun) {
+      throw new Conflict(
+        `application "${name}" cannot sync yet: ${[...waiting].map(([c, why]) => `${c}: ${why}`).join('; ')}`,
+      );
+    }
     const { revision, bundleHash } = await this.desired(app, req.revision, true);
     return this.deploy(app, clusters, !req.clusters, {
       revision,

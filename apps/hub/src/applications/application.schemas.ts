@@ -214,6 +214,19 @@ const rolloutSchema = z
   })
   .strict();
 
+/** An application this one waits for (see DependenciesService). */
+const dependencySchema = z
+  .object({
+    application: dns1123Subdomain,
+    /** Where the dependency must be ready: a cluster name, or clusters by label. */
+    cluster: z
+      .union([dns1123Label, z.object({ matchLabels: z.record(z.string(), z.string()) }).strict()])
+      .optional(),
+    /** What ready means; only Healthy for now (and Synced at its current desired bundle). */
+    health: z.literal('Healthy').optional(),
+  })
+  .strict();
+
 export const applicationSpecSchema = z
   .object({
     /** The project that bounds what this application may use (default: everything). */
@@ -235,6 +248,8 @@ export const applicationSpecSchema = z
     revisionHistoryLimit: z.number().int().min(1).max(1000).optional(),
     /** Roll a new desired state across the destination clusters in waves (automated apps). */
     rollout: rolloutSchema.optional(),
+    /** Applications that must be Synced and Healthy at their desired bundle before this syncs. */
+    dependsOn: z.array(dependencySchema).max(50).optional(),
   })
   .strict();
 

@@ -4,6 +4,7 @@ import { AuditService } from '../audit/audit.service.js';
 import { ClustersRepository } from '../clusters/clusters.repository.js';
 import { Conflict, NotFound, ValidationFailed, type FieldError } from '../common/validation.js';
 import { jsonEqual } from '../common/json-equal.js';
+import { DependenciesService } from '../dependencies/dependencies.service.js';
 import { DispatchNotifier } from '../dispatch/dispatch.notifier.js';
 import { ProjectsService } from '../projects/projects.service.js';
 import { WorkQueue } from '../work/work-queue.js';
@@ -85,11 +86,13 @@ export class ApplicationsService {
     private readonly projects: ProjectsService,
     private readonly work: WorkQueue,
     private readonly dispatch: DispatchNotifier,
+    private readonly dependencies: DependenciesService,
   ) {}
 
   async create(input: CreateApplication): Promise<ApplicationView> {
     const { name, ...spec } = input;
     await this.checkProject(spec);
+    await this.dependencies.checkCycles(name, spec);
     try {
       await this.ds.transaction(async (tx) => {
         const id = await this.apps.insert(tx, name, spec);
@@ -108,6 +111,7 @@ export class ApplicationsService {
   async update(name: string, spec: ApplicationSpec): Promise<ApplicationView> {
     const app = await this.getEntity(name);
     await this.checkProject(spec);
+    await this.dependencies.checkCycles(name, spec);
     // An unchanged spec changes nothing (kubectl apply of the same file twice).
     if (jsonEqual(app.spec, spec)) return this.get(name);
     await this.ds.transaction(async (tx) => {
@@ -169,7 +173,24 @@ export class ApplicationsService {
     ]);
     const rows = await this.statusRows(renders);
     const names = new Set(registered.map((c) => c.name));
-    return apps.map((a) => this.view(a, renders.get(a.id), rows.get(a.id) ?? [], names));
+    const waiting = new Map(
+      await Promise.all(
+        apps
+          .filter((a) => a.spec.dependsOn?.length)
+          .map(async (a) => [a.id, await this.waitingOf(a, names)] as const),
+      ),
+    );
+    return apps.map((a) =>
+      this.view(a, renders.get(a.id), rows.get(a.id) ?? [], names, waiting.get(a.id)),
+    );
+  }
+
+  /** Why each registered destination of an application waits for its dependencies. */
+  private waitingOf(app: ApplicationEntity, registered: Set<string>): Promise<Map<string, string>> {
+    return this.dependencies.blockers(
+      app,
+      destinationClusters(app.spec).filter((c) => registered.has(c)),
+    );
   }
 
   async get(name: string): Promise<ApplicationView> {
@@ -179,11 +200,13 @@ export class ApplicationsService {
       this.clusters.byNames(destinationClusters(app.spec)),
     ]);
     const rows = await this.statusRows(renders, app.id);
+    const names = new Set(registered.map((c) => c.name));
     return this.view(
       app,
       renders.get(app.id),
       rows.get(app.id) ?? [],
-      new Set(registered.map((c) => c.name)),
+      names,
+      await this.waitingOf(app, names),
     );
   }
 
@@ -255,6 +278,7 @@ export class ApplicationsService {
     render: AppRender | undefined,
     deployed: ClusterStatusView[],
     registered: Set<string>,
+    waiting?: Map<string, string>,
   ): ApplicationView {
     const destinations = destinationClusters(app.spec);
     const wanted = destinations.length;
@@ -263,6 +287,7 @@ export class ApplicationsService {
       render,
       deployed,
       destinations.filter((c) => registered.has(c)),
+      waiting,
     );
     const sync: SyncState =
       clusters.length === 0 || clusters.length < wanted
@@ -303,12 +328,18 @@ function withPending(
   render: AppRender | undefined,
   deployed: ClusterStatusView[],
   destinations: string[],
+  waiting?: Map<string, string>,
 ): ClusterStatusView[] {
   const pending =
     render?.bundleHash && render.revision && render.specVersion === app.specVersion
       ? render
       : undefined;
-  const hint = syncsAutomatically(app) ? '' : ': sync to deploy it';
+  const hint = (cluster: string) =>
+    waiting?.has(cluster)
+      ? `: ${waiting.get(cluster)}`
+      : syncsAutomatically(app)
+        ? ''
+        : ': sync to deploy it';
   const out = deployed.map((c) => {
     if (
       !pending ||
@@ -319,7 +350,7 @@ function withPending(
       ...c,
       sync: 'OutOfSync' as const,
       pendingRevision: pending.revision,
-      message: `revision ${pending.revision!.slice(0, 12)} is not deployed${hint}${c.message ? `; ${c.message}` : ''}`,
+      message: `revision ${pending.revision!.slice(0, 12)} is not deployed${hint(c.cluster)}${c.message ? `; ${c.message}` : ''}`,
     };
   });
   const have = new Set(deployed.map((c) => c.cluster));
@@ -336,7 +367,7 @@ function withPending(
       ackedGeneration: 0,
       appliedGeneration: 0,
       message: pending
-        ? `revision ${pending.revision!.slice(0, 12)} is not deployed${hint}`
+        ? `revision ${pending.revision!.slice(0, 12)} is not deployed${hint(cluster)}`
         : 'not deployed: waiting for a render, then a sync',
       lastReportAt: null,
       drifted: false,

@@ -74,6 +74,13 @@ export class MetricsService {
     registers: [this.registry],
   });
 
+  readonly dependencyWaiting = new Gauge({
+    name: 'axle_dependency_waiting',
+    help: 'An application target waiting for its dependencies (1) or not (0)',
+    labelNames: ['app', 'cluster'] as const,
+    registers: [this.registry],
+  });
+
   readonly rolloutHalts = new Counter({
     name: 'axle_rollout_halts_total',
     help: 'Rollouts halted by a failed step, by what onFailure did (pause, rollback)',

@@ -325,13 +325,19 @@ export function syncsAutomatically(app: {
 
 /**
  * Whether reconciling dispatches new desired state at once: automated applications, except those
- * that roll across their clusters in waves (the rollout loop dispatches those).
+ * that roll across their clusters in waves or wait for dependencies (the rollout loop dispatches
+ * those).
  */
 export function dispatchesOnReconcile(app: {
   spec: AppForReconcile['spec'];
   autoSyncSuspended: boolean | object | null;
 }): boolean {
-  return syncsAutomatically(app) && app.spec.rollout === undefined;
+  return syncsAutomatically(app) && !rolledOut(app.spec);
+}
+
+/** Whether the rollout loop dispatches an automated application (waves, or dependencies). */
+export function rolledOut(spec: AppForReconcile['spec']): boolean {
+  return spec.rollout !== undefined || (spec.dependsOn?.length ?? 0) > 0;
 }
 
 /** The clusters whose sync windows keep an automated sync of `app` out now, by cluster id. */

@@ -109,6 +109,8 @@ export function planRollingSync(
   now: number,
   /** Why step `step` may not start yet (a soak time, a promote gate); undefined: it may. */
   gate?: (step: number, started: boolean) => string | undefined,
+  /** Why a unit may not be synced yet (it waits for dependencies); undefined: it may. */
+  held?: (unitId: string) => string | undefined,
 ): RolloutDecision {
   const deadlineMs = strategy.progressDeadlineSeconds * 1000;
   const phases = new Map(apps.map((a) => [a.id, appPhase(a, syncedAt(a.id), now, deadlineMs)]));
@@ -137,23 +139,31 @@ export function planRollingSync(
     }
     const updating = open.filter((a) => phases.get(a.id) === 'Updating').length;
     const started = members.some((a) => syncedAt(a.id) !== undefined);
-    const held = gate?.(step, started);
-    if (held) return { step, sync: [], failed: [], complete: false, phases, waiting: held };
+    const gated = gate?.(step, started);
+    if (gated) return { step, sync: [], failed: [], complete: false, phases, waiting: gated };
     const waiting = open.filter((a) => phases.get(a.id) === 'Waiting');
+    const holds = waiting.flatMap((a) => {
+      const why = held?.(a.id);
+      return why ? [`${a.name}: ${why}`] : [];
+    });
     const sync = waiting
-      .filter((a) => a.bundleHash !== null)
+      .filter((a) => a.bundleHash !== null && !held?.(a.id))
       .slice(0, Math.max(0, limit - updating))
       .map((a) => a.id);
     const unrendered = waiting.filter((a) => a.bundleHash === null).map((a) => a.name);
+    const why = [
+      ...(unrendered.length
+        ? [`not rendered (see their conditions): ${unrendered.join(', ')}`]
+        : []),
+      ...holds,
+    ];
     return {
       step,
       sync,
       failed: [],
       complete: false,
       phases,
-      ...(unrendered.length
-        ? { waiting: `not rendered (see their conditions): ${unrendered.join(', ')}` }
-        : {}),
+      ...(why.length ? { waiting: why.join('; ') } : {}),
     };
   }
   return { step: groups.length - 1, sync: [], failed: [], complete: true, phases };

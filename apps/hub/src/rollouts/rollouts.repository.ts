@@ -71,11 +71,15 @@ export class RolloutsRepository {
     );
   }
 
-  /** Applications that roll across their clusters in waves (automated, not suspended). */
+  /**
+   * Automated applications (not suspended) the rollout loop dispatches: those that roll across
+   * their clusters in waves, and those that wait for dependencies.
+   */
   wavedApps(): Promise<{ id: string; name: string; spec: ApplicationSpec }[]> {
     return this.ds.query(
       `SELECT id, name, spec FROM applications
-        WHERE spec ? 'rollout' AND spec->'syncPolicy' ? 'automated' AND auto_sync_suspended IS NULL
+        WHERE (spec ? 'rollout' OR jsonb_array_length(coalesce(spec->'dependsOn', '[]')) > 0)
+          AND spec->'syncPolicy' ? 'automated' AND auto_sync_suspended IS NULL
         ORDER BY name`,
     );
   }

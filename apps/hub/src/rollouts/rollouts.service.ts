@@ -16,6 +16,7 @@ import { ClustersRepository } from '../clusters/clusters.repository.js';
 import { groupBy } from '../common/group-by.js';
 import { Conflict, NotFound } from '../common/validation.js';
 import { MetricsService } from '../metrics/metrics.service.js';
+import { DependenciesService } from '../dependencies/dependencies.service.js';
 import { planRollingSync, stepOf, type AppPhase, type RolloutApp } from './rolling-sync.js';
 import {
   RolloutsRepository,
@@ -61,6 +62,9 @@ interface Subject {
 interface Unit extends RolloutApp {
   /** The application to sync, and (waves) the one cluster. */
   app: string;
+  spec: ApplicationSpec;
+  /** The application's registered destination clusters, by name. */
+  clusterNames: string[];
   clusterId?: string;
   revision: string | null;
   current: RolloutTargetRow[];
@@ -91,6 +95,7 @@ export class RolloutsService implements OnApplicationBootstrap, OnModuleDestroy 
     private readonly clusters: ClustersRepository,
     private readonly audit: AuditService,
     private readonly metrics: MetricsService,
+    private readonly dependencies: DependenciesService,
   ) {}
 
   onApplicationBootstrap(): void {
@@ -229,13 +234,19 @@ export class RolloutsService implements OnApplicationBootstrap, OnModuleDestroy 
       state = fresh();
     }
     const now = Date.now();
+    const held = await this.held(subject, units);
     const decision = planRollingSync(
       units,
       strategy,
       syncedAt(state, units),
       now,
       (step, started) => (started ? undefined : waveGate(subject, state, step, now)),
+      (unitId) => held.get(unitId),
     );
+    if (kind === 'app') {
+      for (const u of units)
+        this.metrics.dependencyWaiting.set({ app: name, cluster: u.name }, held.has(u.id) ? 1 : 0);
+    }
     if (decision.failed.length) {
       await this.halt(subject, state, units, decision.failed, expected);
       return;
@@ -352,6 +363,25 @@ export class RolloutsService implements OnApplicationBootstrap, OnModuleDestroy 
     this.log.warn(`${name}: ${state.message}`);
   }
 
+  /** Units that wait for dependencies, with why (by unit id). */
+  private async held(subject: Subject, units: Unit[]): Promise<Map<string, string>> {
+    const out = new Map<string, string>();
+    for (const us of groupBy(units, (u) => u.app).values()) {
+      const { spec } = us[0];
+      if (!spec.dependsOn?.length) continue;
+      const clusters = subject.kind === 'app' ? us.map((u) => u.name) : us[0].clusterNames;
+      const waiting = await this.dependencies.blockers({ spec }, clusters);
+      for (const u of us) {
+        const why =
+          subject.kind === 'app'
+            ? waiting.get(u.name)
+            : [...waiting].map(([c, w]) => `${c}: ${w}`).join('; ') || undefined;
+        if (why) out.set(u.id, why);
+      }
+    }
+    return out;
+  }
+
   private async subjects(): Promise<Subject[]> {
     const sets = (await this.repo.rollingAppSets()).flatMap((set) => {
       const strategy = this.strategy(set);
@@ -388,6 +418,8 @@ export class RolloutsService implements OnApplicationBootstrap, OnModuleDestroy 
         id: r.id,
         name: r.name,
         app: r.name,
+        spec: r.spec,
+        clusterNames: destinationClusters(r.spec).filter((c) => clusters.has(c)),
         labels: r.labels,
         bundleHash: r.bundleHash,
         revision: r.revision,
@@ -408,6 +440,8 @@ export class RolloutsService implements OnApplicationBootstrap, OnModuleDestroy 
           id: c.id,
           name: c.name,
           app: app.name,
+          spec: app.spec,
+          clusterNames: [c.name],
           clusterId: c.id,
           labels: c.labels,
           bundleHash: app.bundleHash,
@@ -469,7 +503,8 @@ function fresh(): RolloutState {
 
 /** An application's waves as a rollout: clusters selected by label, one step per wave. */
 function waveSubject(a: { id: string; name: string; spec: ApplicationSpec }): Subject {
-  const r = a.spec.rollout!;
+  // Without waves (dependencies only): one wave of every cluster.
+  const r = a.spec.rollout ?? { waves: [{ clusterSelector: { matchLabels: {} } }] };
   return {
     kind: 'app',
     id: a.id,

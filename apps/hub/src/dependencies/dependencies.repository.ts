@@ -1,0 +1,79 @@
+import { Injectable } from '@nestjs/common';
+import { DataSource } from 'typeorm';
+import type { HealthState, SyncState } from '../applications/app-target.entity.js';
+import { destinationClusters, type ApplicationSpec } from '../applications/application.schemas.js';
+import type { Dependency, DependencyState } from './dependencies.js';
+
+/** What dependency checks read: the graph, and the state of the applications depended on. */
+@Injectable()
+export class DependenciesRepository {
+  constructor(private readonly ds: DataSource) {}
+
+  /** Every application's dependencies, by name (only those that have some). */
+  async graph(): Promise<Map<string, string[]>> {
+    const rows = await this.ds.query<{ name: string; deps: Dependency[] }[]>(
+      `SELECT name, spec->'dependsOn' AS deps FROM applications WHERE spec ? 'dependsOn'`,
+    );
+    return new Map(rows.map((r) => [r.name, r.deps.map((d) => d.application)]));
+  }
+
+  async states(names: string[]): Promise<Map<string, DependencyState>> {
+    if (names.length === 0) return new Map();
+    const apps = await this.ds.query<
+      { id: string; name: string; spec: ApplicationSpec; bundle_hash: string | null }[]
+    >(
+      `SELECT a.id, a.name, a.spec,
+              CASE WHEN r.spec_version = a.spec_version THEN r.bundle_hash END AS bundle_hash
+         FROM applications a LEFT JOIN app_renders r ON r.app_id = a.id
+        WHERE a.name = ANY($1)`,
+      [names],
+    );
+    const targets = await this.ds.query<
+      {
+        app_id: string;
+        cluster: string;
+        labels: Record<string, string>;
+        bundle_hash: string;
+        applied: boolean;
+        sync: SyncState;
+        health: HealthState;
+      }[]
+    >(
+      `SELECT t.app_id, c.name AS cluster, c.labels, t.desired_bundle_hash AS bundle_hash,
+              t.applied_generation >= t.desired_generation AS applied, t.sync, t.health
+         FROM app_targets t JOIN clusters c ON c.id = t.cluster_id
+        WHERE t.app_id = ANY($1::uuid[])`,
+      [apps.map((a) => a.id)],
+    );
+    const destinations = [...new Set(apps.flatMap((a) => destinationClusters(a.spec)))];
+    const labels = new Map(
+      (
+        await this.ds.query<{ name: string; labels: Record<string, string> }[]>(
+          'SELECT name, labels FROM clusters WHERE name = ANY($1)',
+          [destinations],
+        )
+      ).map((c) => [c.name, c.labels]),
+    );
+    return new Map(
+      apps.map((a) => [
+        a.name,
+        {
+          name: a.name,
+          bundleHash: a.bundle_hash,
+          destinations: destinationClusters(a.spec).filter((c) => labels.has(c)),
+          clusterLabels: labels,
+          targets: targets
+            .filter((t) => t.app_id === a.id)
+            .map((t) => ({
+              cluster: t.cluster,
+              labels: t.labels,
+              bundleHash: t.bundle_hash,
+              applied: t.applied,
+              sync: t.sync,
+              health: t.health,
+            })),
+        },
+      ]),
+    );
+  }
+}

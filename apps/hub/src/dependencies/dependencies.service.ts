@@ -1,0 +1,41 @@
+import { Injectable } from '@nestjs/common';
+import type { ApplicationSpec } from '../applications/application.schemas.js';
+import { ValidationFailed } from '../common/validation.js';
+import { findCycle, waitingFor } from './dependencies.js';
+import { DependenciesRepository } from './dependencies.repository.js';
+
+/**
+ * Application dependencies (`dependsOn`), across clusters: refused at admission when they make a
+ * cycle; at sync time, which targets must wait and for what.
+ */
+@Injectable()
+export class DependenciesService {
+  constructor(private readonly repo: DependenciesRepository) {}
+
+  /** Refuses a spec whose dependencies would close a cycle, naming it. */
+  async checkCycles(name: string, spec: ApplicationSpec): Promise<void> {
+    const deps = (spec.dependsOn ?? []).map((d) => d.application);
+    if (deps.length === 0) return;
+    const graph = await this.repo.graph();
+    graph.set(name, deps);
+    const cycle = findCycle(name, (n) => graph.get(n) ?? []);
+    if (cycle) {
+      throw new ValidationFailed('invalid application', [
+        { field: 'dependsOn', reason: `dependency cycle: ${cycle.join(' → ')}` },
+      ]);
+    }
+  }
+
+  /** Why each of these clusters of an application must wait (absent: it may sync). */
+  async blockers(app: { spec: ApplicationSpec }, clusters: string[]): Promise<Map<string, string>> {
+    const deps = app.spec.dependsOn ?? [];
+    const out = new Map<string, string>();
+    if (deps.length === 0) return out;
+    const states = await this.repo.states([...new Set(deps.map((d) => d.application))]);
+    for (const c of clusters) {
+      const why = waitingFor(deps, c, (n) => states.get(n));
+      if (why) out.set(c, why);
+    }
+    return out;
+  }
+}

@@ -1,0 +1,159 @@
+import { CoreV1Api, KubeConfig } from '@kubernetes/client-node';
+import { afterAll, beforeAll, describe, expect, inject, it } from 'vitest';
+import type { Agent } from '../../apps/agent/src/agent.js';
+import type { RunningHub } from '../../apps/hub/src/hub.js';
+import { TestRepo } from '../support/git-repo.js';
+import {
+  api,
+  createTestDatabase,
+  startTestAgent,
+  startTestHub,
+  tempDir,
+  waitFor,
+  type Registration,
+} from '../support/hub-harness.js';
+import { patchStatus, readObject } from './agent-support.js';
+
+const db = `apiVersion: apps/v1
+kind: Deployment
+metadata:
+  name: db
+spec:
+  replicas: 1
+  selector: { matchLabels: { app: db } }
+  template:
+    metadata: { labels: { app: db } }
+    spec: { containers: [{ name: db, image: postgres:17 }] }
+`;
+const apiCm = `apiVersion: v1\nkind: ConfigMap\nmetadata:\n  name: api\ndata:\n  v: "1"\n`;
+
+describe('dependsOn across clusters: the api in one cluster waits for the database in another', () => {
+  const [east, west] = inject('clusters');
+  let hub: RunningHub;
+  let repo: TestRepo;
+  const agents: Agent[] = [];
+  const cleanup: (() => Promise<void>)[] = [];
+
+  const apiConfigMap = async () => {
+    const kc = new KubeConfig();
+    kc.loadFromString(east.kubeconfig);
+    try {
+      return (
+        await kc
+          .makeApiClient(CoreV1Api)
+          .readNamespacedConfigMap({ name: 'api', namespace: 'deps-api' })
+      ).data?.v;
+    } catch (e) {
+      if ((e as { code?: number }).code === 404) return undefined;
+      throw e;
+    }
+  };
+  const app = async (name: string) => (await api(hub).get(`/api/v1/applications/${name}`)).body;
+
+  beforeAll(async () => {
+    repo = await TestRepo.create();
+    cleanup.push(() => repo.remove());
+    await repo.commit({ 'db/deploy.yaml': db, 'api/cm.yaml': apiCm });
+    const dir = await tempDir('axle-hub-deps-');
+    cleanup.push(dir.remove);
+    hub = await startTestHub({ databaseUrl: await createTestDatabase(), dataDir: dir.path });
+    for (const [name, on] of [
+      ['dep-east', east],
+      ['dep-west', west],
+    ] as const) {
+      const registration: Registration = (
+        await api(hub).post('/api/v1/clusters', { name, labels: { tier: name } })
+      ).body;
+      const state = await tempDir(`axle-agent-${name}-`);
+      cleanup.push(state.remove);
+      agents.push(startTestAgent({ hub, registration, cluster: on, name, stateDir: state.path }));
+    }
+    await waitFor('agents connected', () => Promise.resolve(agents.every((a) => a.connected)));
+  });
+  afterAll(async () => {
+    await Promise.all(agents.map((a) => a.stop()));
+    await hub?.close();
+    for (const c of cleanup) await c();
+  });
+
+  const spec = (name: string, cluster: string, extra: Record<string, unknown> = {}) => ({
+    name,
+    source: { repoURL: repo.fileUrl, targetRevision: 'main', path: name },
+    destination: { cluster, namespace: `deps-${name}` },
+    syncPolicy: { automated: { prune: true }, syncOptions: ['CreateNamespace=true'] },
+    ...extra,
+  });
+
+  it('refuses a dependency cycle at admission, naming it', async () => {
+    expect(
+      (
+        await api(hub).post(
+          '/api/v1/applications',
+          spec('a', 'dep-east', { dependsOn: [{ application: 'b' }] }),
+        )
+      ).status,
+    ).toBe(201);
+    const b = await api(hub).post(
+      '/api/v1/applications',
+      spec('b', 'dep-east', { dependsOn: [{ application: 'a' }] }),
+    );
+    expect(b.status).toBe(400);
+    expect(b.body.fields).toEqual([{ field: 'dependsOn', reason: 'dependency cycle: b → a → b' }]);
+    const self = await api(hub).put(
+      '/api/v1/applications/a',
+      spec('a', 'dep-east', { dependsOn: [{ application: 'a' }] }),
+    );
+    expect(self.body.fields).toEqual([{ field: 'dependsOn', reason: 'dependency cycle: a → a' }]);
+    expect((await api(hub).delete('/api/v1/applications/a')).status).toBe(204);
+  });
+
+  it('syncs the api only once the database is Synced and Healthy at its new bundle', async () => {
+    expect((await api(hub).post('/api/v1/applications', spec('db', 'dep-west'))).status).toBe(201);
+    expect(
+      (
+        await api(hub).post(
+          '/api/v1/applications',
+          spec('api', 'dep-east', { dependsOn: [{ application: 'db', cluster: 'dep-west' }] }),
+        )
+      ).status,
+    ).toBe(201);
+    // The database is applied but not Healthy (no controller runs here): the api waits.
+    await waitFor('db applied, Progressing', async () => {
+      const c = (await app('db')).status.clusters[0];
+      return c?.appliedGeneration > 0 && c.health === 'Progressing';
+    });
+    const waiting = await waitFor('api waiting', async () => {
+      const c = (await app('api')).status.clusters[0];
+      return c?.message.includes('waiting for db on dep-west') ? c : false;
+    });
+    expect(waiting).toMatchObject({ sync: 'OutOfSync', desiredGeneration: 0 });
+    expect(await apiConfigMap()).toBeUndefined();
+    const metrics = await (await fetch(`${hub.httpUrl}/metrics`)).text();
+    expect(metrics).toMatch(/^axle_dependency_waiting\{app="api",cluster="dep-east"\} 1$/m);
+    // A person's sync waits too.
+    const sync = await api(hub).post('/api/v1/applications/api/sync', {});
+    expect(sync.status).toBe(409);
+    expect(sync.body.message).toContain('waiting for db on dep-west');
+
+    // The database becomes available, as its controller would report it.
+    const d = (await readObject(west, {
+      apiVersion: 'apps/v1',
+      kind: 'Deployment',
+      name: 'db',
+      namespace: 'deps-db',
+    }))!;
+    await patchStatus(west, '/apis/apps/v1/namespaces/deps-db/deployments/db/status', {
+      observedGeneration: (d.metadata as { generation?: number }).generation,
+      replicas: 1,
+      updatedReplicas: 1,
+      readyReplicas: 1,
+      availableReplicas: 1,
+      conditions: [{ type: 'Available', status: 'True', reason: 'MinimumReplicasAvailable' }],
+    });
+    await waitFor('db Healthy', async () => (await app('db')).status.health === 'Healthy');
+    await waitFor('api deployed', async () => (await apiConfigMap()) === '1', {
+      timeoutMs: 20_000,
+    });
+    await waitFor('api Synced', async () => (await app('api')).status.sync === 'Synced');
+  });
+});
