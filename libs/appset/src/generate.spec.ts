@@ -57,6 +57,20 @@ spec:
 `;
 
 describe('generateApplications', () => {
+  it("templates Axle's dependsOn like any field", async () => {
+    const doc = LIST_DOCS.replace(
+      '      destination:\n',
+      "      dependsOn:\n      - application: '{{.cluster}}-db'\n        cluster: '{{.cluster}}'\n      destination:\n",
+    );
+    const res = await generateApplications(parse(doc), ctx);
+    expect(res.errors).toEqual([]);
+    expect(res.applications[0].spec.dependsOn).toEqual([
+      { application: 'engineering-dev-db', cluster: 'engineering-dev' },
+    ]);
+    const plain = await generateApplications(parse(LIST_DOCS), ctx);
+    expect('dependsOn' in plain.applications[0].spec).toBe(false);
+  });
+
   it('renders the Generators-List.md example', async () => {
     const res = await generateApplications(parse(LIST_DOCS), ctx);
     expect(res.errors).toEqual([]);

@@ -238,7 +238,7 @@ function toApplication(
 ): GeneratedApplication {
   const spec = (tree.spec ?? {}) as Record<string, unknown>;
   const dest = (spec.destination ?? {}) as { name?: string; server?: string; namespace?: string };
-  return {
+  const generated: GeneratedApplication = {
     metadata: metadataOf(
       typeof meta.name === 'string' ? meta.name : '',
       meta.labels as Metadata['labels'],
@@ -253,6 +253,9 @@ function toApplication(
       spec.ignoreDifferences as Spec['ignoreDifferences'],
     ),
   };
+  // Rare (Axle's dependsOn): added after, so the common shapes above stay as they are.
+  if (spec.dependsOn !== undefined) generated.spec.dependsOn = spec.dependsOn as Spec['dependsOn'];
+  return generated;
 }
 
 // The objects of an Application are made with one literal per combination of the fields present

@@ -147,6 +147,16 @@ function applicationSpecSchema(required: boolean) {
     destination: required ? destinationSchema : destinationSchema.optional(),
     syncPolicy: syncPolicySchema.optional(),
     ignoreDifferences: z.array(ignoreDifferenceSchema).optional(),
+    // Axle: applications this one waits for (checked when the application is stored).
+    dependsOn: z
+      .array(
+        z.looseObject({
+          application: str,
+          cluster: z.union([str, z.looseObject({ matchLabels: stringMap })]).optional(),
+          health: str.optional(),
+        }),
+      )
+      .optional(),
     info: unsupportedField('not supported by Axle (ignored)'),
     revisionHistoryLimit: unsupportedField('not supported by Axle (ignored)'),
     sourceHydrator: unsupportedField('source hydration is not supported by Axle', 'error'),

@@ -116,7 +116,15 @@ export interface ApplicationTemplate {
     destination?: { server?: string; name?: string; namespace?: string };
     syncPolicy?: SyncPolicy;
     ignoreDifferences?: IgnoreDifference[];
+    dependsOn?: DependsOn[];
   };
+}
+
+/** Axle: an application the generated one waits for. */
+export interface DependsOn {
+  application: string;
+  cluster?: string | { matchLabels: Record<string, string> };
+  health?: string;
 }
 
 export interface ApplicationSetSpec {
@@ -180,6 +188,7 @@ export interface GeneratedApplication {
     destination: { name: string; server: string; namespace?: string };
     syncPolicy?: SyncPolicy;
     ignoreDifferences?: IgnoreDifference[];
+    dependsOn?: DependsOn[];
   };
 }
 

@@ -42,6 +42,7 @@ export function toApplicationSpec(
       ...(syncPolicy?.retry ? { retry: syncPolicy.retry } : {}),
     },
     ...(app.spec.ignoreDifferences ? { ignoreDifferences: app.spec.ignoreDifferences } : {}),
+    ...(app.spec.dependsOn ? { dependsOn: app.spec.dependsOn } : {}),
   });
   if (!r.success) {
     return {
