@@ -105,6 +105,39 @@ describe('dependsOn across clusters: the api in one cluster waits for the databa
     );
     expect(self.body.fields).toEqual([{ field: 'dependsOn', reason: 'dependency cycle: a → a' }]);
     expect((await api(hub).delete('/api/v1/applications/a')).status).toBe(204);
+    // Among generated applications too: each one of the cycle fails, by name.
+    const dry = await api(hub).post('/api/v1/applicationsets/dry-run', {
+      apiVersion: 'argoproj.io/v1alpha1',
+      kind: 'ApplicationSet',
+      metadata: { name: 'loop' },
+      spec: {
+        goTemplate: true,
+        generators: [
+          {
+            list: {
+              elements: [
+                { me: 'x', other: 'y' },
+                { me: 'y', other: 'x' },
+              ],
+            },
+          },
+        ],
+        template: {
+          metadata: { name: 'loop-{{.me}}' },
+          spec: {
+            project: 'default',
+            source: { repoURL: repo.fileUrl, targetRevision: 'main', path: 'api' },
+            destination: { name: 'dep-east', namespace: 'loop-{{.me}}' },
+            dependsOn: [{ application: 'loop-{{.other}}' }],
+          },
+        },
+      },
+    });
+    expect(dry.status).toBe(200);
+    expect(dry.body.errors).toEqual([
+      { name: 'loop-x', message: 'spec.dependsOn: dependency cycle: loop-x → loop-y → loop-x' },
+      { name: 'loop-y', message: 'spec.dependsOn: dependency cycle: loop-y → loop-x → loop-y' },
+    ]);
   });
 
   it('syncs the api only once the database is Synced and Healthy at its new bundle', async () => {
@@ -128,8 +161,12 @@ describe('dependsOn across clusters: the api in one cluster waits for the databa
     });
     expect(waiting).toMatchObject({ sync: 'OutOfSync', desiredGeneration: 0 });
     expect(await apiConfigMap()).toBeUndefined();
-    const metrics = await (await fetch(`${hub.httpUrl}/metrics`)).text();
-    expect(metrics).toMatch(/^axle_dependency_waiting\{app="api",cluster="dep-east"\} 1$/m);
+    // The rollout loop (every second) counts it.
+    await waitFor('waiting counted', async () =>
+      /^axle_dependency_waiting\{app="api",cluster="dep-east"\} 1$/m.test(
+        await (await fetch(`${hub.httpUrl}/metrics`)).text(),
+      ),
+    );
     // A person's sync waits too.
     const sync = await api(hub).post('/api/v1/applications/api/sync', {});
     expect(sync.status).toBe(409);

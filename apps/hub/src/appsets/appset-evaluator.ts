@@ -37,6 +37,7 @@ import type {
 } from './application-set.entity.js';
 import { AppSetsRepository } from './appsets.repository.js';
 import { toApplicationSpec } from './to-application-spec.js';
+import { DependenciesService } from '../dependencies/dependencies.service.js';
 
 /** Marks the spec hash of an application generated under RollingSync (stored without automated). */
 const ROLLING_HASH_SUFFIX = ':rolling';
@@ -87,6 +88,7 @@ export class AppSetEvaluator {
     private readonly metrics: MetricsService,
     private readonly audit: AuditService,
     private readonly projects: ProjectsService,
+    private readonly dependencies: DependenciesService,
     @Inject(HUB_CONFIG) private readonly config: HubConfig,
   ) {
     this.reader = new CachedTreeReader(git.cache, undefined, (url, rev) => git.resolve(url, rev));
@@ -187,9 +189,18 @@ export class AppSetEvaluator {
     watch.lap('plan');
     const createOk = convert(plan.create);
     const updateOk = convert(plan.update);
+    // Dependencies that would close a cycle fail their application, by name (as at the API).
+    if ([...rows.values()].some((r) => r.spec.dependsOn?.length)) {
+      const cycles = await this.dependencies.cyclesAmong([...rows.values()]);
+      for (const [name, cycle] of cycles) {
+        errors.push({ name, message: `spec.dependsOn: dependency cycle: ${cycle.join(' → ')}` });
+        refused.add(name);
+        rows.delete(name);
+      }
+    }
     plan.unchanged.push(...plan.update.filter((n) => !rows.has(n)));
-    plan.create = createOk;
-    plan.update = updateOk;
+    plan.create = createOk.filter((n) => rows.has(n));
+    plan.update = updateOk.filter((n) => rows.has(n));
     const applications = candidates.filter((a) => !refused.has(a.metadata.name));
     watch.lap('convert');
 

@@ -26,6 +26,28 @@ export class DependenciesService {
     }
   }
 
+  /**
+   * For applications about to be stored together (an ApplicationSet's), those whose dependencies
+   * would close a cycle, with the cycle.
+   */
+  async cyclesAmong(
+    apps: { name: string; spec: ApplicationSpec }[],
+  ): Promise<Map<string, string[]>> {
+    const graph = await this.repo.graph();
+    for (const a of apps)
+      graph.set(
+        a.name,
+        (a.spec.dependsOn ?? []).map((d) => d.application),
+      );
+    const out = new Map<string, string[]>();
+    for (const a of apps) {
+      if (!a.spec.dependsOn?.length) continue;
+      const cycle = findCycle(a.name, (n) => graph.get(n) ?? []);
+      if (cycle) out.set(a.name, cycle);
+    }
+    return out;
+  }
+
   /** Why each of these clusters of an application must wait (absent: it may sync). */
   async blockers(app: { spec: ApplicationSpec }, clusters: string[]): Promise<Map<string, string>> {
     const deps = app.spec.dependsOn ?? [];
