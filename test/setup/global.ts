@@ -12,6 +12,11 @@ declare module 'vitest' {
     pgAdminUrl: string;
     /** Two real kube-apiservers on one etcd, shared by the suites (each uses its own namespaces). */
     clusters: TestCluster[];
+    /**
+     * A third one whose workloads progress: kube-controller-manager, kube-scheduler and kwok
+     * nodes run with it, so a Deployment becomes Available (or Degraded) for real.
+     */
+    workloadCluster: TestCluster;
   }
 }
 
@@ -26,13 +31,18 @@ export default async function setup(project: TestProject): Promise<() => Promise
   });
   let kube: Awaited<ReturnType<typeof startTestClusters>> | undefined;
   try {
-    kube = await startTestClusters({ count: 2, names: ['east', 'west'] });
+    kube = await startTestClusters({
+      count: 3,
+      names: ['east', 'west', 'north'],
+      workloads: ['north'],
+    });
   } catch (e) {
     await pg.stop();
     throw e;
   }
   project.provide('pgAdminUrl', pg.url.replace(/\/axle$/, '/postgres'));
-  project.provide('clusters', kube.clusters);
+  project.provide('clusters', kube.clusters.slice(0, 2));
+  project.provide('workloadCluster', kube.clusters[2]);
   return async () => {
     await kube?.stop();
     await pg.stop();

@@ -76,7 +76,17 @@ export interface StartTestClustersOptions {
   startTimeoutMs?: number;
   /** Extra environment of etcd and the kube-apiservers (e.g. { GOGC: '400' }). */
   env?: Record<string, string>;
+  /**
+   * Clusters (by name) whose workloads progress: they also run kube-controller-manager and
+   * kube-scheduler of the same release, and kwok with simulated nodes (`WORKLOAD_NODES`) that
+   * run pods without containers, so a Deployment becomes Available, or Degraded when its pods
+   * cannot be placed.
+   */
+  workloads?: string[];
 }
+
+/** The simulated nodes of a workload cluster (kwok manages them). */
+export const WORKLOAD_NODES = ['kwok-node-0', 'kwok-node-1'];
 
 const STOP_GRACE_MS = 10_000;
 const DEFAULT_START_TIMEOUT_MS = 120_000;
@@ -208,6 +218,19 @@ export async function startTestClusters(opts: StartTestClustersOptions): Promise
       const kubeconfig = renderKubeconfig(name, server, caData, token);
       const kubeconfigPath = f('kubeconfig');
       await writeFile(kubeconfigPath, kubeconfig, { mode: 0o600 });
+      if (opts.workloads?.includes(name)) {
+        await startWorkloads(group, {
+          name,
+          port,
+          ca: pki.caCert,
+          token,
+          kubeconfigPath,
+          dir: cdir,
+          logDir,
+          logTag,
+          deadline,
+        });
+      }
       return { name, server, token, caData, kubeconfig, kubeconfigPath, logFile };
     });
     const clusters = await Promise.all(starts);
@@ -223,6 +246,97 @@ export async function startTestClusters(opts: StartTestClustersOptions): Promise
     }
     throw err;
   }
+}
+
+/**
+ * Controllers (the default set), scheduler and kwok for one cluster, then the simulated nodes,
+ * waited for Ready.
+ */
+async function startWorkloads(
+  group: ProcessGroup,
+  c: {
+    name: string;
+    port: number;
+    ca: string;
+    token: string;
+    kubeconfigPath: string;
+    dir: string;
+    logDir: string;
+    logTag: string;
+    deadline: number;
+  },
+): Promise<void> {
+  const log = (what: string) => join(c.logDir, `${what}-${c.name}${c.logTag}.log`);
+  const kubeconfig = `--kubeconfig=${c.kubeconfigPath}`;
+  const manager = group.spawn(
+    `kube-controller-manager[${c.name}]`,
+    findTool('kube-controller-manager'),
+    log('kube-controller-manager'),
+    [
+      kubeconfig,
+      '--leader-elect=false',
+      '--secure-port=0',
+      '--use-service-account-credentials=false',
+      `--service-account-private-key-file=${join(c.dir, 'sa.key')}`,
+      `--root-ca-file=${join(c.dir, 'ca.crt')}`,
+    ],
+  );
+  const scheduler = group.spawn(
+    `kube-scheduler[${c.name}]`,
+    findTool('kube-scheduler'),
+    log('kube-scheduler'),
+    [kubeconfig, '--leader-elect=false', '--secure-port=0'],
+  );
+  const kwok = group.spawn(`kwok[${c.name}]`, findTool('kwok'), log('kwok'), [
+    kubeconfig,
+    `--config=${findTool('kwok-stages.yaml', false)}`,
+    '--manage-all-nodes=false',
+    '--manage-nodes-with-annotation-selector=kwok.x-k8s.io/node=fake',
+    '--node-ip=127.0.0.1',
+    '--server-address=127.0.0.1:0',
+  ]);
+  for (const node of WORKLOAD_NODES) {
+    const body = JSON.stringify({
+      apiVersion: 'v1',
+      kind: 'Node',
+      metadata: {
+        name: node,
+        annotations: { 'node.alpha.kubernetes.io/ttl': '0', 'kwok.x-k8s.io/node': 'fake' },
+        labels: { 'kubernetes.io/hostname': node, 'kubernetes.io/os': 'linux', type: 'kwok' },
+      },
+      status: {
+        allocatable: { cpu: '32', memory: '256Gi', pods: '110' },
+        capacity: { cpu: '32', memory: '256Gi', pods: '110' },
+      },
+    });
+    await waitUntil(kwok, c.deadline, `node ${node} created`, async () =>
+      [201, 409].includes(await httpsSend(c.port, '/api/v1/nodes', c.ca, c.token, 'POST', body)),
+    );
+  }
+  for (const child of [manager, scheduler, kwok]) {
+    await waitUntil(child, c.deadline, `${child.label} running`, () => Promise.resolve(true));
+  }
+  await waitUntil(kwok, c.deadline, `nodes of ${c.name} Ready`, async () => {
+    for (const node of WORKLOAD_NODES) {
+      const r = await httpsJson(c.port, `/api/v1/nodes/${node}`, c.ca, c.token);
+      const ready = (
+        r?.status as { conditions?: { type: string; status: string }[] } | undefined
+      )?.conditions?.find((x) => x.type === 'Ready');
+      if (ready?.status !== 'True') return false;
+    }
+    return true;
+  });
+}
+
+/** A binary (or file) the toolchain script put in .cache/bin. */
+function findTool(name: string, executable = true): string {
+  const p = join(repoRoot(), '.cache', 'bin', name);
+  if (executable ? !isExecutable(p) : !existsSync(p)) {
+    throw new Error(
+      `${name} not found at ${p}: run 'npm run test:cluster' (bash scripts/test-toolchain.sh) to build it`,
+    );
+  }
+  return p;
 }
 
 // ---------------------------------------------------------------------------------------------
@@ -388,6 +502,80 @@ function etcdHealthy(port: number): Promise<boolean> {
 }
 
 /** Status code of a GET against the apiserver (0 on connection errors). */
+/** Sends a request with a body; resolves with the status (0 when it failed). */
+function httpsSend(
+  port: number,
+  path: string,
+  ca: string,
+  token: string,
+  method: string,
+  body: string,
+): Promise<number> {
+  return new Promise((res) => {
+    const req = httpsRequest(
+      {
+        host: '127.0.0.1',
+        port,
+        path,
+        method,
+        ca,
+        headers: {
+          Authorization: `Bearer ${token}`,
+          'Content-Type': 'application/json',
+          'Content-Length': Buffer.byteLength(body),
+        },
+        timeout: 3000,
+        agent: false,
+      },
+      (r) => {
+        r.resume();
+        r.on('end', () => res(r.statusCode ?? 0));
+      },
+    );
+    req.on('timeout', () => req.destroy());
+    req.on('error', () => res(0));
+    req.end(body);
+  });
+}
+
+/** GETs a JSON object (undefined when it failed). */
+function httpsJson(
+  port: number,
+  path: string,
+  ca: string,
+  token: string,
+): Promise<Record<string, unknown> | undefined> {
+  return new Promise((res) => {
+    const req = httpsRequest(
+      {
+        host: '127.0.0.1',
+        port,
+        path,
+        method: 'GET',
+        ca,
+        headers: { Authorization: `Bearer ${token}` },
+        timeout: 3000,
+        agent: false,
+      },
+      (r) => {
+        let data = '';
+        r.setEncoding('utf8');
+        r.on('data', (d: string) => (data += d));
+        r.on('end', () => {
+          try {
+            res(r.statusCode === 200 ? (JSON.parse(data) as Record<string, unknown>) : undefined);
+          } catch {
+            res(undefined);
+          }
+        });
+      },
+    );
+    req.on('timeout', () => req.destroy());
+    req.on('error', () => res(undefined));
+    req.end();
+  });
+}
+
 function httpsGet(port: number, path: string, ca: string, token: string): Promise<number> {
   return new Promise((res) => {
     const req = httpsRequest(
