@@ -502,15 +502,15 @@ function etcdHealthy(port: number): Promise<boolean> {
 }
 
 /** Status code of a GET against the apiserver (0 on connection errors). */
-/** Sends a request with a body; resolves with the status (0 when it failed). */
-function httpsSend(
+/** One HTTPS request to a test apiserver: status and body (status 0 when it failed). */
+function httpsCall(
   port: number,
   path: string,
   ca: string,
   token: string,
-  method: string,
-  body: string,
-): Promise<number> {
+  method = 'GET',
+  body?: string,
+): Promise<{ status: number; body: string }> {
   return new Promise((res) => {
     const req = httpsRequest(
       {
@@ -521,39 +521,10 @@ function httpsSend(
         ca,
         headers: {
           Authorization: `Bearer ${token}`,
-          'Content-Type': 'application/json',
-          'Content-Length': Buffer.byteLength(body),
+          ...(body !== undefined
+            ? { 'Content-Type': 'application/json', 'Content-Length': Buffer.byteLength(body) }
+            : {}),
         },
-        timeout: 3000,
-        agent: false,
-      },
-      (r) => {
-        r.resume();
-        r.on('end', () => res(r.statusCode ?? 0));
-      },
-    );
-    req.on('timeout', () => req.destroy());
-    req.on('error', () => res(0));
-    req.end(body);
-  });
-}
-
-/** GETs a JSON object (undefined when it failed). */
-function httpsJson(
-  port: number,
-  path: string,
-  ca: string,
-  token: string,
-): Promise<Record<string, unknown> | undefined> {
-  return new Promise((res) => {
-    const req = httpsRequest(
-      {
-        host: '127.0.0.1',
-        port,
-        path,
-        method: 'GET',
-        ca,
-        headers: { Authorization: `Bearer ${token}` },
         timeout: 3000,
         agent: false,
       },
@@ -561,43 +532,44 @@ function httpsJson(
         let data = '';
         r.setEncoding('utf8');
         r.on('data', (d: string) => (data += d));
-        r.on('end', () => {
-          try {
-            res(r.statusCode === 200 ? (JSON.parse(data) as Record<string, unknown>) : undefined);
-          } catch {
-            res(undefined);
-          }
-        });
+        r.on('end', () => res({ status: r.statusCode ?? 0, body: data }));
       },
     );
     req.on('timeout', () => req.destroy());
-    req.on('error', () => res(undefined));
-    req.end();
+    req.on('error', () => res({ status: 0, body: '' }));
+    req.end(body);
   });
 }
 
+function httpsSend(
+  port: number,
+  path: string,
+  ca: string,
+  token: string,
+  method: string,
+  body: string,
+): Promise<number> {
+  return httpsCall(port, path, ca, token, method, body).then((r) => r.status);
+}
+
+/** GETs a JSON object (undefined when it failed). */
+async function httpsJson(
+  port: number,
+  path: string,
+  ca: string,
+  token: string,
+): Promise<Record<string, unknown> | undefined> {
+  const r = await httpsCall(port, path, ca, token);
+  if (r.status !== 200) return undefined;
+  try {
+    return JSON.parse(r.body) as Record<string, unknown>;
+  } catch {
+    return undefined;
+  }
+}
+
 function httpsGet(port: number, path: string, ca: string, token: string): Promise<number> {
-  return new Promise((res) => {
-    const req = httpsRequest(
-      {
-        host: '127.0.0.1',
-        port,
-        path,
-        method: 'GET',
-        ca,
-        headers: { Authorization: `Bearer ${token}` },
-        timeout: 3000,
-        agent: false,
-      },
-      (r) => {
-        r.resume();
-        r.on('end', () => res(r.statusCode ?? 0));
-      },
-    );
-    req.on('timeout', () => req.destroy());
-    req.on('error', () => res(0));
-    req.end();
-  });
+  return httpsCall(port, path, ca, token).then((r) => r.status);
 }
 
 // ---------------------------------------------------------------------------------------------

