@@ -80,8 +80,25 @@ describe('workloads that really progress: health gating on a cluster with contro
       },
     });
     expect(created.status).toBe(201);
-    await waitFor('rollout completed', async () => (await rollout()).status === 'Completed', {
-      timeoutMs: 60_000,
+    let seen: unknown;
+    await waitFor(
+      'rollout completed',
+      async () => {
+        const r = await rollout();
+        if (r.status === 'Completed') return true;
+        // What is in the way, should it never complete.
+        const a = (await api(hub).get('/api/v1/applications/real')).body;
+        const d = await deployment().catch((e: Error) => e.message);
+        seen = {
+          rollout: r,
+          cluster: a.status?.clusters?.[0],
+          deployment: typeof d === 'string' ? d : d.status,
+        };
+        return false;
+      },
+      { timeoutMs: 60_000 },
+    ).catch((e: Error) => {
+      throw new Error(`${e.message}; saw ${JSON.stringify(seen)}`);
     });
     // Done means Healthy, and Healthy here is the controllers' word: two pods Available.
     const d = await deployment();

@@ -323,6 +323,9 @@ async function startWorkloads(
         r?.status as { conditions?: { type: string; status: string }[] } | undefined
       )?.conditions?.find((x) => x.type === 'Ready');
       if (ready?.status !== 'True') return false;
+      // …and the node controller has lifted its not-ready taint (pods are placed only then).
+      const taints = (r?.spec as { taints?: { key: string }[] } | undefined)?.taints ?? [];
+      if (taints.some((t) => t.key.startsWith('node.kubernetes.io/'))) return false;
     }
     return true;
   });

