@@ -174,7 +174,9 @@ ${fleet.map((c) => `      - { cluster: ${c.name}, env: ${c.env} }`).join('\n')}
       },
       { timeoutMs: 30_000 },
     );
-    expect(halted.message).toMatch(/^step 1 failed: waves-roll-1 not Healthy at the new bundle/);
+    expect(halted.message).toMatch(
+      /^step 1 failed: not Healthy at the new bundle: waves-roll-1 \(not Healthy in time\)/,
+    );
     expect(halted.message).toContain('returned to their previous bundle: waves-roll-1');
     await waitFor('wave 1 back at v1', async () => (await live(fleet[0])) === '1');
     for (const c of fleet.slice(1)) {
@@ -322,7 +324,9 @@ ${fleet.map((c) => `      - { cluster: ${c.name}, env: ${c.env} }`).join('\n')}
       },
       { timeoutMs: 30_000 },
     );
-    expect(back.message).toMatch(/^wave 1 failed: roll-1 not Healthy at the new bundle/);
+    expect(back.message).toMatch(
+      /^wave 1 failed: not Healthy at the new bundle: roll-1 \(not Healthy in time\)/,
+    );
     await waitFor('wave 1 back at w1', async () => (await liveOf(dev)) === 'w1');
     expect(await liveOf(staging)).toBe('w1');
     const h = (await api(hub).get('/api/v1/applications/waved/history')).body;

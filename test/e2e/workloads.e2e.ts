@@ -119,7 +119,9 @@ describe('workloads that really progress: health gating on a cluster with contro
       },
       { timeoutMs: 60_000 },
     );
-    expect(back.message).toMatch(/^wave 1 failed: north not Healthy at the new bundle/);
+    expect(back.message).toMatch(
+      /^wave 1 failed: not Healthy at the new bundle: north \(Degraded\)/,
+    );
     // The controllers roll the Deployment back to the previous template: Available again.
     await waitFor(
       'previous version available',

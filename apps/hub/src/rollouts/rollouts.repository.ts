@@ -20,6 +20,8 @@ export type RolloutKind = 'appset' | 'app';
 export interface RolloutGates {
   doneAt?: Record<string, number>;
   promoted?: number[];
+  /** Units seen failing, since when (a failure must hold a few seconds to halt a rollout). */
+  failingSince?: Record<string, number>;
 }
 
 export interface RolloutState {

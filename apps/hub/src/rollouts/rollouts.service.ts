@@ -30,6 +30,8 @@ import {
 const TICK_MS = 1000;
 /** One replica moves rollouts at a time: the one holding this advisory lock. */
 const LOCK_KEY = 0x61786c65; // "axle"
+/** How long a unit must keep failing before the rollout halts. */
+const FAILURE_GRACE_MS = 3000;
 /** Without rollouts, rollouts of deleted owners are swept this often (in ticks). */
 const ORPHAN_SWEEP_TICKS = 60;
 
@@ -247,9 +249,23 @@ export class RolloutsService implements OnApplicationBootstrap, OnModuleDestroy 
       for (const u of units)
         this.metrics.dependencyWaiting.set({ app: name, cluster: u.name }, held.has(u.id) ? 1 : 0);
     }
-    if (decision.failed.length) {
-      await this.halt(subject, state, units, decision.failed, expected);
+    // A failure halts the rollout once it has held for FAILURE_GRACE_MS (a report of one
+    // instant, say while a Deployment's controller catches up, does not).
+    const failingSince = (state.gates.failingSince ??= {});
+    for (const id of Object.keys(failingSince))
+      if (!decision.failed.includes(id)) delete failingSince[id];
+    for (const id of decision.failed) failingSince[id] ??= now;
+    const failed = decision.failed.filter((id) => now - failingSince[id] >= FAILURE_GRACE_MS);
+    if (failed.length) {
+      await this.halt(subject, state, units, failed, expected);
       return;
+    } else if (decision.failed.length) {
+      state.message = `watching a failure: ${decision.failed
+        .map(
+          (id) =>
+            `${units.find((u) => u.id === id)?.name ?? id} (${failureOf(units.find((u) => u.id === id))})`,
+        )
+        .join(', ')}`;
     } else if (decision.complete) {
       if (state.status !== 'Completed' && Object.keys(state.updated).length > 0) {
         await this.audit.record('rollout.complete', auditKind(kind), name, undefined, {
@@ -309,10 +325,10 @@ export class RolloutsService implements OnApplicationBootstrap, OnModuleDestroy 
   ): Promise<void> {
     const { kind, id, name, strategy } = subject;
     const byId = new Map(units.map((u) => [u.id, u]));
-    const names = failed.map((f) => byId.get(f)?.name ?? f);
+    const names = failed.map((f) => `${byId.get(f)?.name ?? f} (${failureOf(byId.get(f))})`);
     const what = kind === 'app' ? 'wave' : 'step';
     state.status = 'Halted';
-    state.message = `${what} ${state.step + 1} failed: ${names.join(', ')} not Healthy at the new bundle`;
+    state.message = `${what} ${state.step + 1} failed: not Healthy at the new bundle: ${names.join(', ')}`;
     state.haltedBundles = Object.fromEntries(units.map((u) => [u.id, u.bundleHash]));
     if (!(await this.repo.save(kind, id, state, expected))) return; // paused or aborted meanwhile
     const halted = (await this.repo.state(kind, id))!.updatedAt;
@@ -482,6 +498,14 @@ const STATUSES: RolloutStatus[] = [
   'Aborted',
   'Completed',
 ];
+
+/** Why a unit counts as failed, in a word or two. */
+function failureOf(u: Unit | undefined): string {
+  const at = u?.targets.filter((t) => t.bundleHash === u.bundleHash && t.applied) ?? [];
+  if (at.some((t) => t.failed)) return 'sync failed';
+  if (at.some((t) => t.health === 'Degraded')) return 'Degraded';
+  return 'not Healthy in time';
+}
 
 function auditKind(kind: RolloutKind): string {
   return kind === 'app' ? 'Application' : 'ApplicationSet';
