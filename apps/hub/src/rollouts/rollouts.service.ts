@@ -249,22 +249,14 @@ export class RolloutsService implements OnApplicationBootstrap, OnModuleDestroy 
       for (const u of units)
         this.metrics.dependencyWaiting.set({ app: name, cluster: u.name }, held.has(u.id) ? 1 : 0);
     }
-    // A failure halts the rollout once it has held for FAILURE_GRACE_MS (a report of one
-    // instant, say while a Deployment's controller catches up, does not).
-    const failingSince = (state.gates.failingSince ??= {});
-    for (const id of Object.keys(failingSince))
-      if (!decision.failed.includes(id)) delete failingSince[id];
-    for (const id of decision.failed) failingSince[id] ??= now;
-    const failed = decision.failed.filter((id) => now - failingSince[id] >= FAILURE_GRACE_MS);
+    const failed = confirmedFailures(state, decision.failed, now);
     if (failed.length) {
       await this.halt(subject, state, units, failed, expected);
       return;
     } else if (decision.failed.length) {
+      const byId = new Map(units.map((u) => [u.id, u]));
       state.message = `watching a failure: ${decision.failed
-        .map(
-          (id) =>
-            `${units.find((u) => u.id === id)?.name ?? id} (${failureOf(units.find((u) => u.id === id))})`,
-        )
+        .map((f) => `${byId.get(f)?.name ?? f} (${failureOf(byId.get(f))})`)
         .join(', ')}`;
     } else if (decision.complete) {
       if (state.status !== 'Completed' && Object.keys(state.updated).length > 0) {
@@ -277,39 +269,51 @@ export class RolloutsService implements OnApplicationBootstrap, OnModuleDestroy 
       if (state.status === 'Completed') state = fresh();
       state.step = decision.step;
       state.message = decision.waiting ?? '';
-      const byId = new Map(units.map((u) => [u.id, u]));
-      for (const unitId of decision.sync) {
-        const u = byId.get(unitId)!;
-        const from = Object.fromEntries(
-          u.current.map((t) => [t.clusterId, { bundleHash: t.bundleHash, revision: t.revision }]),
-        );
-        const reason = `rollout of ${name}, ${kind === 'app' ? 'wave' : 'step'} ${decision.step + 1}`;
-        try {
-          const app = await this.syncs.entity(u.app);
-          if (u.clusterId) {
-            await this.syncs.deployStored(app, [u.clusterId], {
-              revision: u.revision!,
-              bundleHash: u.bundleHash!,
-              prune: strategy.defaultPrune,
-              reason,
-            });
-          } else {
-            await this.syncs.syncFor(app, {
-              prune: strategy.defaultPrune,
-              reason,
-              // What was planned, even if a newer render landed meanwhile.
-              bundle: { revision: u.revision!, bundleHash: u.bundleHash! },
-            });
-          }
-          state.updated[unitId] = { at: now, bundleHash: u.bundleHash!, from };
-        } catch (e) {
-          // Refused for now (a sync window, a project): tried again next tick.
-          state.message = `${u.name}: ${(e as Error).message}`;
-        }
-      }
+      await this.syncUnits(subject, state, units, decision.sync, now);
     }
     // Not over a pause or abort written meanwhile (that one wins; the next tick reads it).
     if (await this.repo.save(kind, id, state, expected)) this.gauge(subject, state);
+  }
+
+  /** Syncs these units to their planned bundle, recording what each ran before. */
+  private async syncUnits(
+    subject: Subject,
+    state: RolloutState,
+    units: Unit[],
+    ids: string[],
+    now: number,
+  ): Promise<void> {
+    const { kind, name, strategy } = subject;
+    const byId = new Map(units.map((u) => [u.id, u]));
+    for (const unitId of ids) {
+      const u = byId.get(unitId)!;
+      const from = Object.fromEntries(
+        u.current.map((t) => [t.clusterId, { bundleHash: t.bundleHash, revision: t.revision }]),
+      );
+      const reason = `rollout of ${name}, ${kind === 'app' ? 'wave' : 'step'} ${state.step + 1}`;
+      try {
+        const app = await this.syncs.entity(u.app);
+        if (u.clusterId) {
+          await this.syncs.deployStored(app, [u.clusterId], {
+            revision: u.revision!,
+            bundleHash: u.bundleHash!,
+            prune: strategy.defaultPrune,
+            reason,
+          });
+        } else {
+          await this.syncs.syncFor(app, {
+            prune: strategy.defaultPrune,
+            reason,
+            // What was planned, even if a newer render landed meanwhile.
+            bundle: { revision: u.revision!, bundleHash: u.bundleHash! },
+          });
+        }
+        state.updated[unitId] = { at: now, bundleHash: u.bundleHash!, from };
+      } catch (e) {
+        // Refused for now (a sync window, a project): tried again next tick.
+        state.message = `${u.name}: ${(e as Error).message}`;
+      }
+    }
   }
 
   /**
@@ -498,6 +502,17 @@ const STATUSES: RolloutStatus[] = [
   'Aborted',
   'Completed',
 ];
+
+/**
+ * The failing units whose failure has held for FAILURE_GRACE_MS (a report of one instant, say
+ * while a Deployment's controller catches up, does not halt a rollout). Tracked in the gates.
+ */
+function confirmedFailures(state: RolloutState, failing: string[], now: number): string[] {
+  const since = (state.gates.failingSince ??= {});
+  for (const id of Object.keys(since)) if (!failing.includes(id)) delete since[id];
+  for (const id of failing) since[id] ??= now;
+  return failing.filter((id) => now - since[id] >= FAILURE_GRACE_MS);
+}
 
 /** Why a unit counts as failed, in a word or two. */
 function failureOf(u: Unit | undefined): string {
