@@ -313,10 +313,9 @@ async function startWorkloads(
       [201, 409].includes(await httpsSend(c.port, '/api/v1/nodes', c.ca, c.token, 'POST', body)),
     );
   }
-  for (const child of [manager, scheduler, kwok]) {
-    await waitUntil(child, c.deadline, `${child.label} running`, () => Promise.resolve(true));
-  }
+  const died = () => [manager, scheduler, kwok].find((x) => x.exit);
   await waitUntil(kwok, c.deadline, `nodes of ${c.name} Ready`, async () => {
+    if (died()) return true; // reported below, with that process's log
     for (const node of WORKLOAD_NODES) {
       const r = await httpsJson(c.port, `/api/v1/nodes/${node}`, c.ca, c.token);
       const ready = (
@@ -329,6 +328,14 @@ async function startWorkloads(
     }
     return true;
   });
+  const dead = died();
+  if (dead) {
+    throw new StartError(
+      `${dead.label} exited (${dead.exit}) during start-up; last lines of ${dead.logFile}:\n${logTail(dead.logFile)}`,
+      dead,
+      false,
+    );
+  }
 }
 
 /** A binary (or file) the toolchain script put in .cache/bin. */
@@ -536,6 +543,9 @@ function httpsCall(
         r.setEncoding('utf8');
         r.on('data', (d: string) => (data += d));
         r.on('end', () => res({ status: r.statusCode ?? 0, body: data }));
+        // A response cut off half way counts as a failed request.
+        r.on('aborted', () => res({ status: 0, body: '' }));
+        r.on('error', () => res({ status: 0, body: '' }));
       },
     );
     req.on('timeout', () => req.destroy());

@@ -387,6 +387,16 @@ export class ApplicationsRepository {
     }
   }
 
+  /** The source repositories of these applications (distinct). */
+  async sourceRepos(ids: string[]): Promise<string[]> {
+    if (ids.length === 0) return [];
+    const rows = await this.ds.query<{ url: string }[]>(
+      `SELECT DISTINCT spec->'source'->>'repoURL' AS url FROM applications WHERE id = ANY($1::uuid[])`,
+      [ids],
+    );
+    return rows.map((r) => r.url);
+  }
+
   /** The applications an ApplicationSet owns: id and name. */
   owned(appSetId: string): Promise<{ id: string; name: string }[]> {
     return this.ds.query('SELECT id, name FROM applications WHERE app_set_id = $1 ORDER BY name', [

@@ -50,6 +50,9 @@ export interface FleetPreview {
 }
 
 const MAX_CHANGES = 200;
+
+/** A change being gathered: which applications and clusters it reaches. */
+type Tracked = FleetChange & { appSet: Set<string>; clusterSet: Set<string> };
 const EXAMPLES = 5;
 
 /**
@@ -87,6 +90,18 @@ export class AppSetPreviewService {
         { field: 'repo', reason: "the template's repoURL is templated: name the repository" },
       ]);
     }
+    // Only a repository this ApplicationSet reads (its generators, its template, its apps).
+    const owned = await this.apps.owned(e.id);
+    const reads = new Set([
+      ...e.repos,
+      ...(typeof templateRepo === 'string' ? [templateRepo] : []),
+      ...(await this.apps.sourceRepos(owned.map((o) => o.id))),
+    ]);
+    if (!reads.has(repo)) {
+      throw new ValidationFailed('cannot preview', [
+        { field: 'repo', reason: `ApplicationSet "${name}" does not read ${repo}` },
+      ]);
+    }
     await this.git.refresh(repo);
     let commit: string;
     try {
@@ -112,7 +127,6 @@ export class AppSetPreviewService {
     }));
 
     // Now: each owned application's desired bundle per cluster.
-    const owned = await this.apps.owned(e.id);
     const ownedId = new Map(owned.map((o) => [o.name, o.id]));
     const desired = await this.targets.desiredOf(owned.map((o) => o.id));
     const clusterNames = new Map(
@@ -145,7 +159,7 @@ export class AppSetPreviewService {
       errors,
       changes: [],
     };
-    const changes = new Map<string, FleetChange & { appSet: Set<string> }>();
+    const changes = new Map<string, Tracked>();
     for (const a of generated) {
       const bundle = rendered.get(a.metadata.name);
       if (bundle === undefined) continue;
@@ -173,7 +187,7 @@ export class AppSetPreviewService {
     result.changes = [...changes.values()]
       .sort((x, y) => y.clusters - x.clusters || x.name.localeCompare(y.name))
       .slice(0, MAX_CHANGES)
-      .map(({ appSet: _apps, ...c }) => c);
+      .map(({ appSet: _apps, clusterSet: _clusters, ...c }) => c);
     return result;
   }
 
@@ -233,7 +247,7 @@ export class AppSetPreviewService {
 
   /** Adds what moving one app on one cluster from bundle `was` to `next` changes. */
   private async collect(
-    changes: Map<string, FleetChange & { appSet: Set<string> }>,
+    changes: Map<string, Tracked>,
     app: string,
     cluster: string,
     was: string | undefined,
@@ -262,10 +276,12 @@ export class AppSetPreviewService {
           clusters: 0,
           examples: [],
           appSet: new Set(),
+          clusterSet: new Set(),
         };
         changes.set(key, c);
       }
-      c.clusters++;
+      c.clusterSet.add(cluster);
+      c.clusters = c.clusterSet.size;
       if (!c.appSet.has(app)) {
         c.appSet.add(app);
         c.apps++;

@@ -237,7 +237,9 @@ export class BatchReconciler {
         conditions.push(condition(app, 'SyncBlocked', blockedMessage(targets, blocked)));
       const upserts = changing.filter((d) => !blocked.has(d.clusterId));
       const keep = new Set(desired.map((d) => d.clusterId));
-      const removals = (auto ? now : [])
+      // Clusters dropped from the destinations lose the app at once, also when waves or
+      // dependencies roll out what remains.
+      const removals = (syncsAutomatically(app) ? now : [])
         .filter((t) => !keep.has(t.clusterId))
         .map((t) => ({ appId: app.id, clusterId: t.clusterId }));
       outcome.upserts.push(...upserts);

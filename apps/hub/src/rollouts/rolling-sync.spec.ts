@@ -103,9 +103,16 @@ describe('RollingSync planning', () => {
 
   it('halts on a Degraded app, or one not Healthy by the deadline, and goes no further', () => {
     const apps = [app('dev-a', 'dev', 'degraded'), app('prod-a', 'prod', 'old')];
-    expect(planRollingSync(apps, strategy(), never, 0)).toMatchObject({
+    expect(planRollingSync(apps, strategy(), () => 0, 1000)).toMatchObject({
       step: 0,
       failed: ['dev-a'],
+      sync: [],
+    });
+    // Degraded but not synced by this rollout (by hand, or Done before and Degraded since): waited
+    // for, not a failure of the rollout.
+    expect(planRollingSync(apps, strategy(), never, 1000)).toMatchObject({
+      step: 0,
+      failed: [],
       sync: [],
     });
     apps[0] = app('dev-a', 'dev', 'new');
@@ -114,6 +121,14 @@ describe('RollingSync planning', () => {
       failed: ['dev-a'],
       sync: [],
     });
+  });
+
+  it('rolls out a namespace or policy change alone (the key), not only a new bundle', () => {
+    const a = { ...app('dev-a', 'dev', 'healthy'), key: 'new|ns2' };
+    a.targets[0].key = 'new|ns1';
+    expect(planRollingSync([a], strategy(), never, 0).sync).toEqual(['dev-a']);
+    a.targets[0].key = 'new|ns2';
+    expect(planRollingSync([a], strategy(), never, 0).complete).toBe(true);
   });
 
   it('waits for manual syncs at a step with maxUpdate 0', () => {

@@ -8,12 +8,19 @@ export interface RolloutApp {
   labels: Record<string, string>;
   /** The bundle to roll out (its current render); null: not rendered, left out of the rollout. */
   bundleHash: string | null;
+  /**
+   * What a target must match to run this render (default the bundle): the bundle with the
+   * namespace and sync policy, so that a change of those alone rolls out too.
+   */
+  key?: string | null;
   /** Registered destination clusters. */
   clusters: string[];
   /** What each of those clusters is asked to run, and what the agent reported. */
   targets: {
     clusterId: string;
     bundleHash: string;
+    /** As RolloutApp.key, for what the cluster is asked to run. */
+    key?: string;
     applied: boolean;
     health: HealthState;
     /** The agent's sync operation of the desired generation failed. */
@@ -86,14 +93,19 @@ export function appPhase(
 ): AppPhase {
   if (app.clusters.length === 0) return 'Done';
   if (app.bundleHash === null) return 'Waiting'; // not rendered (yet, or a render error)
-  const at = app.targets.filter((t) => t.bundleHash === app.bundleHash);
+  const want = app.key ?? app.bundleHash;
+  const at = app.targets.filter((t) => (t.key ?? t.bundleHash) === want);
   if (at.length === 0) return 'Waiting';
-  if (at.some((t) => t.applied && (t.failed || t.health === 'Degraded'))) return 'Failed';
   if (at.length === app.clusters.length && at.every((t) => t.applied && t.health === 'Healthy'))
     return 'Done';
-  if (at.length < app.clusters.length && syncedAt === undefined) return 'Waiting';
-  if (syncedAt !== undefined && now - syncedAt > deadlineMs) return 'Failed';
-  return 'Updating';
+  // Only what this rollout synced (and has not seen Done since) can fail it: a unit that went
+  // Degraded on its own, or synced by hand, is waited for, as Argo CD does.
+  if (syncedAt !== undefined) {
+    if (at.some((t) => t.applied && (t.failed || t.health === 'Degraded'))) return 'Failed';
+    if (now - syncedAt > deadlineMs) return 'Failed';
+    return 'Updating';
+  }
+  return at.length < app.clusters.length ? 'Waiting' : 'Updating';
 }
 
 /**

@@ -22,6 +22,10 @@ export interface RolloutGates {
   promoted?: number[];
   /** Units seen failing, since when (a failure must hold a few seconds to halt a rollout). */
   failingSince?: Record<string, number>;
+  /** Units seen Done, at which key: the progress deadline no longer applies to them. */
+  reached?: Record<string, string>;
+  /** The units' keys this rollout rolls out; another set (a new commit) starts a new one. */
+  renders?: string;
 }
 
 export interface RolloutState {
@@ -53,6 +57,8 @@ export interface RolloutTargetRow {
   clusterId: string;
   bundleHash: string;
   revision: string;
+  namespace: string;
+  policy: unknown;
   applied: boolean;
   health: HealthState;
   failed: boolean;
@@ -123,21 +129,21 @@ export class RolloutsRepository {
 
   /**
    * Stores a rollout's state. With `expected` (the updatedAt read, or null: no row then), only if
-   * no one wrote it since (a pause or abort from the API wins over a tick); returns whether it did.
+   * no one wrote it since; returns the new updatedAt, or undefined when someone had.
    */
   async save(
     kind: RolloutKind,
     ownerId: string,
     s: RolloutState,
     expected?: Date | null,
-  ): Promise<boolean> {
-    const rows = await this.ds.query<unknown[]>(
+  ): Promise<Date | undefined> {
+    const rows = await this.ds.query<{ updated_at: Date }[]>(
       `INSERT INTO rollouts (kind, owner_id, status, step, message, updated, halted_bundles, gates, started_at, updated_at)
          VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, date_trunc('milliseconds', clock_timestamp()))
        ON CONFLICT (kind, owner_id) DO UPDATE SET status = $3, step = $4, message = $5, updated = $6,
          halted_bundles = $7, gates = $8, started_at = $9, updated_at = date_trunc('milliseconds', clock_timestamp())
          WHERE NOT $10::boolean OR rollouts.updated_at = $11
-       RETURNING 1`,
+       RETURNING updated_at`,
       [
         kind,
         ownerId,
@@ -152,7 +158,7 @@ export class RolloutsRepository {
         expected ?? null,
       ],
     );
-    return rows.length > 0;
+    return rows[0]?.updated_at;
   }
 
   /** The applications of an ApplicationSet (kind appset), or one application (kind app). */
@@ -190,12 +196,15 @@ export class RolloutsRepository {
         cluster_id: string;
         desired_bundle_hash: string;
         desired_revision: string;
+        desired_namespace: string;
+        desired_policy: unknown;
         applied: boolean;
         health: HealthState;
         failed: boolean;
       }[]
     >(
       `SELECT t.app_id, t.cluster_id, t.desired_bundle_hash, t.desired_revision,
+              t.desired_namespace, t.desired_policy,
               t.applied_generation >= t.desired_generation AS applied, t.health,
               (t.applied_generation >= t.desired_generation
                 AND coalesce(t.operation->>'phase', '') = 'Failed') AS failed
@@ -208,6 +217,8 @@ export class RolloutsRepository {
       clusterId: r.cluster_id,
       bundleHash: r.desired_bundle_hash,
       revision: r.desired_revision,
+      namespace: r.desired_namespace,
+      policy: r.desired_policy,
       applied: r.applied,
       health: r.health,
       failed: r.failed,

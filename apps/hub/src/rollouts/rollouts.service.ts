@@ -16,6 +16,8 @@ import { ClustersRepository } from '../clusters/clusters.repository.js';
 import { groupBy } from '../common/group-by.js';
 import { Conflict, NotFound } from '../common/validation.js';
 import { MetricsService } from '../metrics/metrics.service.js';
+import { canonicalJson } from '../../../../libs/manifests/src/index.js';
+import { toSyncPolicy } from '../reconcile/sync-policy.js';
 import { DependenciesService } from '../dependencies/dependencies.service.js';
 import { planRollingSync, stepOf, type AppPhase, type RolloutApp } from './rolling-sync.js';
 import {
@@ -178,8 +180,29 @@ export class RolloutsService implements OnApplicationBootstrap, OnModuleDestroy 
    */
   async control(kind: RolloutKind, name: string, action: RolloutAction): Promise<RolloutView> {
     const subject = await this.subject(kind, name);
-    const state = (await this.repo.state(kind, subject.id)) ?? fresh();
-    const before = state.status;
+    for (let attempt = 0; ; attempt++) {
+      const stored = await this.repo.state(kind, subject.id);
+      const state = stored ?? fresh();
+      const before = state.status;
+      await this.apply(subject, state, action);
+      // Compare-and-set: a tick that wrote meanwhile is read again, not overwritten.
+      if (await this.repo.save(kind, subject.id, state, stored?.updatedAt ?? null)) {
+        await this.audit.record(
+          `rollout.${action}`,
+          auditKind(kind),
+          name,
+          { status: before },
+          { status: state.status, step: state.step + 1 },
+        );
+        this.gauge(subject, state);
+        return this.view(kind, name);
+      }
+      if (attempt >= 5) throw new Conflict(`rollout of "${name}" is busy: try again`);
+    }
+  }
+
+  private async apply(subject: Subject, state: RolloutState, action: RolloutAction): Promise<void> {
+    const { name } = subject;
     switch (action) {
       case 'pause':
         if (state.status !== 'Progressing' && state.status !== 'Completed')
@@ -210,16 +233,6 @@ export class RolloutsService implements OnApplicationBootstrap, OnModuleDestroy 
         state.message = `wave ${state.step + 1} promoted`;
         break;
     }
-    await this.repo.save(kind, subject.id, state);
-    await this.audit.record(
-      `rollout.${action}`,
-      kind === 'app' ? 'Application' : 'ApplicationSet',
-      name,
-      { status: before },
-      { status: state.status, step: state.step + 1 },
-    );
-    this.gauge(subject, state);
-    return this.view(kind, name);
   }
 
   private async advance(subject: Subject): Promise<void> {
@@ -230,11 +243,20 @@ export class RolloutsService implements OnApplicationBootstrap, OnModuleDestroy 
     if (state.status === 'Paused') return;
     const units = await this.units(subject);
     if (state.haltedBundles) {
-      // Halted, rolled back or aborted: a new render (a new commit) starts a new rollout.
+      // Halted, rolled back or aborted: a new render (a new commit) of a unit it knew starts a
+      // new rollout (a unit added since does not: it would get the bundle known to be bad).
       const halted = state.haltedBundles;
-      if (!units.some((u) => (halted[u.id] ?? null) !== u.bundleHash)) return;
+      if (!units.some((u) => u.id in halted && halted[u.id] !== u.bundleHash)) return;
       state = fresh();
     }
+    // A new commit during a rollout starts it over: its gates (soak, promotions) are for the
+    // renders they were opened for.
+    const renders = JSON.stringify(units.map((u) => [u.id, u.key]));
+    if (state.gates.renders !== undefined && state.gates.renders !== renders) {
+      const { updated } = state;
+      state = { ...fresh(), updated };
+    }
+    state.gates.renders = renders;
     const now = Date.now();
     const held = await this.held(subject, units);
     const decision = planRollingSync(
@@ -249,6 +271,8 @@ export class RolloutsService implements OnApplicationBootstrap, OnModuleDestroy 
       for (const u of units)
         this.metrics.dependencyWaiting.set({ app: name, cluster: u.name }, held.has(u.id) ? 1 : 0);
     }
+    const reached = (state.gates.reached ??= {});
+    for (const u of units) if (decision.phases.get(u.id) === 'Done' && u.key) reached[u.id] = u.key;
     const failed = confirmedFailures(state, decision.failed, now);
     if (failed.length) {
       await this.halt(subject, state, units, failed, expected);
@@ -271,8 +295,16 @@ export class RolloutsService implements OnApplicationBootstrap, OnModuleDestroy 
       state.message = decision.waiting ?? '';
       await this.syncUnits(subject, state, units, decision.sync, now);
     }
-    // Not over a pause or abort written meanwhile (that one wins; the next tick reads it).
-    if (await this.repo.save(kind, id, state, expected)) this.gauge(subject, state);
+    // Not over a pause or abort written meanwhile: that one wins, keeping what this tick synced.
+    if (await this.repo.save(kind, id, state, expected)) {
+      this.gauge(subject, state);
+      return;
+    }
+    const now2 = await this.repo.state(kind, id);
+    if (now2) {
+      now2.updated = { ...now2.updated, ...state.updated };
+      await this.repo.save(kind, id, now2, now2.updatedAt);
+    }
   }
 
   /** Syncs these units to their planned bundle, recording what each ran before. */
@@ -334,8 +366,8 @@ export class RolloutsService implements OnApplicationBootstrap, OnModuleDestroy 
     state.status = 'Halted';
     state.message = `${what} ${state.step + 1} failed: not Healthy at the new bundle: ${names.join(', ')}`;
     state.haltedBundles = Object.fromEntries(units.map((u) => [u.id, u.bundleHash]));
-    if (!(await this.repo.save(kind, id, state, expected))) return; // paused or aborted meanwhile
-    const halted = (await this.repo.state(kind, id))!.updatedAt;
+    const halted = await this.repo.save(kind, id, state, expected);
+    if (!halted) return; // paused or aborted meanwhile
     this.metrics.rolloutHalts.inc({ appset: name, on_failure: strategy.onFailure });
     if (strategy.onFailure === 'rollback') {
       const returned: string[] = [];
@@ -432,12 +464,26 @@ export class RolloutsService implements OnApplicationBootstrap, OnModuleDestroy 
         await this.clusters.byNames([...new Set(rows.flatMap((r) => destinationClusters(r.spec)))])
       ).map((c) => [c.name, c]),
     );
-    const byApp = groupBy(targets, (t) => t.appId);
+    const byApp = groupBy(
+      targets.map((t) => ({ ...t, key: contentKey(t.bundleHash, t.namespace, t.policy) })),
+      (t) => t.appId,
+    );
+    // What a target must run for a unit to be at its render: the bundle, namespace and the
+    // policy the rollout deploys with (its prune as the strategy says).
+    const keyOf = (r: { spec: ApplicationSpec; bundleHash: string | null }) => {
+      if (r.bundleHash === null) return null;
+      const policy = toSyncPolicy(r.spec);
+      return contentKey(r.bundleHash, r.spec.destination.namespace, {
+        ...policy,
+        prune: policy.prune || subject.strategy.defaultPrune,
+      });
+    };
     if (subject.kind === 'appset') {
       return rows.map((r) => ({
         id: r.id,
         name: r.name,
         app: r.name,
+        key: keyOf(r),
         spec: r.spec,
         clusterNames: destinationClusters(r.spec).filter((c) => clusters.has(c)),
         labels: r.labels,
@@ -460,6 +506,7 @@ export class RolloutsService implements OnApplicationBootstrap, OnModuleDestroy 
           id: c.id,
           name: c.name,
           app: app.name,
+          key: keyOf(app),
           spec: app.spec,
           clusterNames: [c.name],
           clusterId: c.id,
@@ -512,6 +559,11 @@ function confirmedFailures(state: RolloutState, failing: string[], now: number):
   for (const id of Object.keys(since)) if (!failing.includes(id)) delete since[id];
   for (const id of failing) since[id] ??= now;
   return failing.filter((id) => now - since[id] >= FAILURE_GRACE_MS);
+}
+
+/** Bundle, namespace and policy as one comparable string (policy keys in canonical order). */
+function contentKey(bundleHash: string, namespace: string, policy: unknown): string {
+  return `${bundleHash}|${namespace}|${canonicalJson(policy)}`;
 }
 
 /** Why a unit counts as failed, in a word or two. */
@@ -591,9 +643,13 @@ function waveGate(
 
 /** When this rollout synced a unit to its current render (undefined: it did not). */
 function syncedAt(state: RolloutState | undefined, units: Unit[]) {
-  const bundles = new Map(units.map((u) => [u.id, u.bundleHash]));
+  const byId = new Map(units.map((u) => [u.id, u]));
   return (unitId: string) => {
     const u = state?.updated[unitId];
-    return u && u.bundleHash === bundles.get(unitId) ? u.at : undefined;
+    const unit = byId.get(unitId);
+    if (!u || !unit || u.bundleHash !== unit.bundleHash) return undefined;
+    // Seen Done since: what happens to it now is not this rollout's doing.
+    if (unit.key && state?.gates.reached?.[unitId] === unit.key) return undefined;
+    return u.at;
   };
 }
