@@ -78,30 +78,9 @@ export class AppSetPreviewService {
   async preview(name: string, revision: string, repoParam?: string): Promise<FleetPreview> {
     const e = await this.appsets.findByName(name);
     if (!e) throw new NotFound(`ApplicationSet "${name}" not found`);
-    const doc = structuredClone(e.document) as {
-      spec?: { template?: { spec?: { source?: { repoURL?: unknown } } } };
-    };
-    const templateRepo = doc.spec?.template?.spec?.source?.repoURL;
-    const repo =
-      repoParam ??
-      (typeof templateRepo === 'string' && !templateRepo.includes('{{') ? templateRepo : undefined);
-    if (!repo) {
-      throw new ValidationFailed('cannot preview', [
-        { field: 'repo', reason: "the template's repoURL is templated: name the repository" },
-      ]);
-    }
-    // Only a repository this ApplicationSet reads (its generators, its template, its apps).
+    const doc = structuredClone(e.document);
     const owned = await this.apps.owned(e.id);
-    const reads = new Set([
-      ...e.repos,
-      ...(typeof templateRepo === 'string' ? [templateRepo] : []),
-      ...(await this.apps.sourceRepos(owned.map((o) => o.id))),
-    ]);
-    if (!reads.has(repo)) {
-      throw new ValidationFailed('cannot preview', [
-        { field: 'repo', reason: `ApplicationSet "${name}" does not read ${repo}` },
-      ]);
-    }
+    const repo = await this.previewedRepo(e, doc, owned, repoParam);
     await this.git.refresh(repo);
     let commit: string;
     try {
@@ -128,20 +107,7 @@ export class AppSetPreviewService {
 
     // Now: each owned application's desired bundle per cluster.
     const ownedId = new Map(owned.map((o) => [o.name, o.id]));
-    const desired = await this.targets.desiredOf(owned.map((o) => o.id));
-    const clusterNames = new Map(
-      (await this.clusters.byIds([...new Set(desired.map((d) => d.clusterId))])).map((c) => [
-        c.id,
-        c.name,
-      ]),
-    );
-    const now = new Map<string, Map<string, string>>(); // app → cluster → bundle
-    const appOf = new Map(owned.map((o) => [o.id, o.name]));
-    for (const d of desired) {
-      const app = appOf.get(d.appId)!;
-      if (!now.has(app)) now.set(app, new Map());
-      now.get(app)!.set(clusterNames.get(d.clusterId) ?? d.clusterId, d.bundleHash);
-    }
+    const now = await this.desiredNow(owned);
 
     // Then: every generated application rendered at the revision.
     const generated = ev.applications.filter((a) => !ev.plan.delete.includes(a.metadata.name));
@@ -189,6 +155,61 @@ export class AppSetPreviewService {
       .slice(0, MAX_CHANGES)
       .map(({ appSet: _apps, clusterSet: _clusters, ...c }) => c);
     return result;
+  }
+
+  /**
+   * The repository a preview reads at the revision: the one named, else the template's; only
+   * one this ApplicationSet reads (its generators, its template, its applications).
+   */
+  private async previewedRepo(
+    e: { name: string; repos: string[] },
+    doc: unknown,
+    owned: { id: string }[],
+    repoParam: string | undefined,
+  ): Promise<string> {
+    const templateRepo = (
+      doc as { spec?: { template?: { spec?: { source?: { repoURL?: unknown } } } } }
+    ).spec?.template?.spec?.source?.repoURL;
+    const literal =
+      typeof templateRepo === 'string' && !templateRepo.includes('{{') ? templateRepo : undefined;
+    const repo = repoParam ?? literal;
+    if (!repo) {
+      throw new ValidationFailed('cannot preview', [
+        { field: 'repo', reason: "the template's repoURL is templated: name the repository" },
+      ]);
+    }
+    const reads = new Set([
+      ...e.repos,
+      ...(literal ? [literal] : []),
+      ...(await this.apps.sourceRepos(owned.map((o) => o.id))),
+    ]);
+    if (!reads.has(repo)) {
+      throw new ValidationFailed('cannot preview', [
+        { field: 'repo', reason: `ApplicationSet "${e.name}" does not read ${repo}` },
+      ]);
+    }
+    return repo;
+  }
+
+  /** Each owned application's desired bundle per cluster (by names). */
+  private async desiredNow(
+    owned: { id: string; name: string }[],
+  ): Promise<Map<string, Map<string, string>>> {
+    const desired = await this.targets.desiredOf(owned.map((o) => o.id));
+    const clusterNames = new Map(
+      (await this.clusters.byIds([...new Set(desired.map((d) => d.clusterId))])).map((c) => [
+        c.id,
+        c.name,
+      ]),
+    );
+    const appOf = new Map(owned.map((o) => [o.id, o.name]));
+    const now = new Map<string, Map<string, string>>();
+    for (const d of desired) {
+      const app = appOf.get(d.appId)!;
+      if (!now.has(app)) now.set(app, new Map());
+      now.get(app)!.set(clusterNames.get(d.clusterId) ?? d.clusterId, d.bundleHash);
+    }
+    return now;
   }
 
   /** Renders each application at its revision (the commit when it reads `repo`), by name. */
