@@ -239,6 +239,7 @@ export class RolloutsService implements OnApplicationBootstrap, OnModuleDestroy 
     const { kind, id, name, strategy } = subject;
     const stored = await this.repo.state(kind, id);
     const expected = stored?.updatedAt ?? null;
+    const was = stored ? snapshot(stored) : undefined;
     let state = stored ?? fresh();
     if (state.status === 'Paused') return;
     const units = await this.units(subject);
@@ -288,18 +289,18 @@ export class RolloutsService implements OnApplicationBootstrap, OnModuleDestroy 
           updated: Object.keys(state.updated).length,
         });
       }
-      state = { ...fresh(), status: 'Completed', step: decision.step };
+      state = { ...fresh(), status: 'Completed', step: decision.step, startedAt: state.startedAt };
     } else {
       if (state.status === 'Completed') state = fresh();
       state.step = decision.step;
       state.message = decision.waiting ?? '';
       await this.syncUnits(subject, state, units, decision.sync, now);
     }
+    this.gauge(subject, state);
+    // Nothing changed (a settled rollout, a step still waiting): nothing to write.
+    if (was === snapshot(state)) return;
     // Not over a pause or abort written meanwhile: that one wins, keeping what this tick synced.
-    if (await this.repo.save(kind, id, state, expected)) {
-      this.gauge(subject, state);
-      return;
-    }
+    if (await this.repo.save(kind, id, state, expected)) return;
     const now2 = await this.repo.state(kind, id);
     if (now2) {
       now2.updated = { ...now2.updated, ...state.updated };
@@ -576,6 +577,19 @@ function failureOf(u: Unit | undefined): string {
 
 function auditKind(kind: RolloutKind): string {
   return kind === 'app' ? 'Application' : 'ApplicationSet';
+}
+
+/** A rollout's state without its timestamps of writing, to tell whether a tick changed it. */
+function snapshot(s: RolloutState): string {
+  return JSON.stringify([
+    s.status,
+    s.step,
+    s.message,
+    s.updated,
+    s.haltedBundles,
+    s.gates,
+    s.startedAt.getTime(),
+  ]);
 }
 
 function fresh(): RolloutState {
