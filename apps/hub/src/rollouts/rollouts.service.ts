@@ -240,24 +240,11 @@ export class RolloutsService implements OnApplicationBootstrap, OnModuleDestroy 
     const stored = await this.repo.state(kind, id);
     const expected = stored?.updatedAt ?? null;
     const was = stored ? snapshot(stored) : undefined;
-    let state = stored ?? fresh();
-    if (state.status === 'Paused') return;
+    if (stored?.status === 'Paused') return;
     const units = await this.units(subject);
-    if (state.haltedBundles) {
-      // Halted, rolled back or aborted: a new render (a new commit) of a unit it knew starts a
-      // new rollout (a unit added since does not: it would get the bundle known to be bad).
-      const halted = state.haltedBundles;
-      if (!units.some((u) => u.id in halted && halted[u.id] !== u.bundleHash)) return;
-      state = fresh();
-    }
-    // A new commit during a rollout starts it over: its gates (soak, promotions) are for the
-    // renders they were opened for.
-    const renders = JSON.stringify(units.map((u) => [u.id, u.key]));
-    if (state.gates.renders !== undefined && state.gates.renders !== renders) {
-      const { updated } = state;
-      state = { ...fresh(), updated };
-    }
-    state.gates.renders = renders;
+    const goOn = current(stored ?? fresh(), units);
+    if (!goOn) return;
+    let state: RolloutState = goOn;
     const now = Date.now();
     const held = await this.held(subject, units);
     const decision = planRollingSync(
@@ -577,6 +564,26 @@ function failureOf(u: Unit | undefined): string {
 
 function auditKind(kind: RolloutKind): string {
   return kind === 'app' ? 'Application' : 'ApplicationSet';
+}
+
+/**
+ * The state to go on with, given the units' renders now: a halted, rolled back or aborted
+ * rollout stays (undefined) until a unit it knew gets a new render (a unit added since does not
+ * count: it would get the bundle known to be bad); a new commit during a rollout starts it over,
+ * since its gates (soak, promotions) are for the renders they were opened for.
+ */
+function current(state: RolloutState, units: Unit[]): RolloutState | undefined {
+  let s = state;
+  if (s.haltedBundles) {
+    const halted = s.haltedBundles;
+    if (!units.some((u) => u.id in halted && halted[u.id] !== u.bundleHash)) return undefined;
+    s = fresh();
+  }
+  const renders = JSON.stringify(units.map((u) => [u.id, u.key]));
+  if (s.gates.renders !== undefined && s.gates.renders !== renders)
+    s = { ...fresh(), updated: s.updated };
+  s.gates.renders = renders;
+  return s;
 }
 
 /** A rollout's state without its timestamps of writing, to tell whether a tick changed it. */
