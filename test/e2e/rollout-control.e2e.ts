@@ -2,8 +2,8 @@ import { CoreV1Api, KubeConfig } from '@kubernetes/client-node';
 import { basename, dirname } from 'node:path';
 import { afterAll, beforeAll, describe, expect, inject, it } from 'vitest';
 import type { Agent } from '../../apps/agent/src/agent.js';
-import { runCli } from '../../apps/cli/src/cli.js';
 import type { RunningHub } from '../../apps/hub/src/hub.js';
+import { axle as runAxle } from '../support/cli.js';
 import { serveGitOverHttp } from '../support/git-http.js';
 import { TestRepo } from '../support/git-repo.js';
 import {
@@ -12,7 +12,6 @@ import {
   startTestAgent,
   startTestHub,
   tempDir,
-  TEST_ADMIN_TOKEN,
   waitFor,
   type Registration,
 } from '../support/hub-harness.js';
@@ -50,16 +49,7 @@ describe('rollout control: manual sync, history, rollback with git down, refresh
   const app = async (name: string) => (await api(hub).get(`/api/v1/applications/${name}`)).body;
   const cluster = async (name: string, c: string) =>
     (await app(name)).status.clusters.find((x: any) => x.cluster === c);
-  const axle = async (...args: string[]) => {
-    let out = '';
-    let err = '';
-    const code = await runCli(args, {
-      stdout: (s) => (out += s),
-      stderr: (s) => (err += s),
-      env: { AXLE_SERVER: hub.httpUrl, AXLE_TOKEN: TEST_ADMIN_TOKEN },
-    });
-    return { code, out, err };
-  };
+  const axle = (...args: string[]) => runAxle(hub, args);
   const webhook = () => api(hub).post('/api/v1/webhooks/git', { repoURL });
 
   beforeAll(async () => {
@@ -383,13 +373,11 @@ describe('rollout control: manual sync, history, rollback with git down, refresh
         destination: { name: 'west', namespace: 'rollout-applied' },
       },
     });
-    const run = (body: string) =>
-      runCli(['app', 'apply', '-f', 'app.json'], {
-        stdout: (s) => out.push(s),
-        stderr: (s) => out.push(s),
-        env: { AXLE_SERVER: hub.httpUrl, AXLE_TOKEN: TEST_ADMIN_TOKEN },
-        readFile: () => body,
-      });
+    const run = async (body: string) => {
+      const r = await runAxle(hub, ['app', 'apply', '-f', 'app.json'], { file: body });
+      out.push(r.out + r.err);
+      return r.code;
+    };
     const out: string[] = [];
     expect(await run(file)).toBe(0);
     expect(await run(file.replace('"main"', '"HEAD"'))).toBe(0);

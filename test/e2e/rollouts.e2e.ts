@@ -1,8 +1,8 @@
 import { CoreV1Api, KubeConfig } from '@kubernetes/client-node';
 import { afterAll, beforeAll, describe, expect, inject, it } from 'vitest';
 import type { Agent } from '../../apps/agent/src/agent.js';
-import { runCli } from '../../apps/cli/src/cli.js';
 import type { RunningHub } from '../../apps/hub/src/hub.js';
+import { axle } from '../support/cli.js';
 import { TestRepo } from '../support/git-repo.js';
 import {
   api,
@@ -10,7 +10,6 @@ import {
   startTestAgent,
   startTestHub,
   tempDir,
-  TEST_ADMIN_TOKEN,
   waitFor,
   type Registration,
 } from '../support/hub-harness.js';
@@ -127,13 +126,9 @@ ${fleet.map((c) => `      - { cluster: ${c.name}, env: ${c.env} }`).join('\n')}
         automated: { prune: true }
         syncOptions: [CreateNamespace=true]
 `;
-    const out: string[] = [];
-    const code = await runCli(['appset', 'apply', '-f', 'waves.yaml'], {
-      stdout: (s) => out.push(s),
-      stderr: (s) => out.push(s),
-      env: { AXLE_SERVER: hub.httpUrl, AXLE_TOKEN: TEST_ADMIN_TOKEN },
-      readFile: () => yaml,
-    });
+    const run = await axle(hub, ['appset', 'apply', '-f', 'waves.yaml'], { file: yaml });
+    const out = [run.out + run.err];
+    const code = run.code;
     expect(out.join('')).toBe('applicationset "waves" created\n');
     expect(code).toBe(0);
     // Completed with every cluster at v1 (an ApplicationSet whose applications are not generated
@@ -192,12 +187,9 @@ ${fleet.map((c) => `      - { cluster: ${c.name}, env: ${c.env} }`).join('\n')}
       /^axle_rollout_halts_total\{appset="waves",on_failure="rollback"\} 1$/m,
     );
     // Nothing moves while halted: the CLI shows it.
-    const out: string[] = [];
-    const code = await runCli(['rollout', 'status', 'waves'], {
-      stdout: (s) => out.push(s),
-      stderr: (s) => out.push(s),
-      env: { AXLE_SERVER: hub.httpUrl, AXLE_TOKEN: TEST_ADMIN_TOKEN },
-    });
+    const run = await axle(hub, ['rollout', 'status', 'waves']);
+    const out = [run.out + run.err];
+    const code = run.code;
     expect(code).toBe(0);
     expect(out.join('')).toMatch(/^applicationset "waves": RolledBack, step 1: step 1 failed/);
   });
@@ -228,12 +220,9 @@ ${fleet.map((c) => `      - { cluster: ${c.name}, env: ${c.env} }`).join('\n')}
     const extra = cm('x').replace('name: waves', 'name: extra');
     sha.preview = await repo.commit({ 'waves/cm.yaml': cm('4'), 'waves/extra.yaml': extra });
     await repo.checkout('main');
-    const out: string[] = [];
-    const code = await runCli(['-o', 'json', 'appset', 'diff', 'waves', '--revision', 'preview'], {
-      stdout: (s) => out.push(s),
-      stderr: (s) => out.push(s),
-      env: { AXLE_SERVER: hub.httpUrl, AXLE_TOKEN: TEST_ADMIN_TOKEN },
-    });
+    const run = await axle(hub, ['-o', 'json', 'appset', 'diff', 'waves', '--revision', 'preview']);
+    const out = [run.out + run.err];
+    const code = run.code;
     expect(code).toBe(1); // changes, as diff tools say
     const p = JSON.parse(out.join(''));
     expect(p).toMatchObject({ commit: sha.preview, added: [], removed: [], unchanged: 0 });
@@ -299,12 +288,9 @@ ${fleet.map((c) => `      - { cluster: ${c.name}, env: ${c.env} }`).join('\n')}
       [['roll-2', 'Waiting']],
     ]);
     expect(await liveOf(staging)).toBeUndefined();
-    const out: string[] = [];
-    const code = await runCli(['rollout', 'promote', 'waved'], {
-      stdout: (s) => out.push(s),
-      stderr: (s) => out.push(s),
-      env: { AXLE_SERVER: hub.httpUrl, AXLE_TOKEN: TEST_ADMIN_TOKEN },
-    });
+    const run = await axle(hub, ['rollout', 'promote', 'waved']);
+    const out = [run.out + run.err];
+    const code = run.code;
     expect(out.join('')).toMatch(/^application "waved": Progressing, wave 2: wave 2 promoted/);
     expect(code).toBe(0);
     await waitFor('wave 2 at w1', async () => (await liveOf(staging)) === 'w1', {
