@@ -92,9 +92,9 @@ export class ApplicationsService {
   async create(input: CreateApplication): Promise<ApplicationView> {
     const { name, ...spec } = input;
     await this.checkProject(spec);
-    await this.dependencies.checkCycles(name, spec);
     try {
       await this.ds.transaction(async (tx) => {
+        await this.dependencies.checkCycles(name, spec, tx);
         const id = await this.apps.insert(tx, name, spec);
         await this.audit.record('application.create', 'Application', name, undefined, spec, tx);
         await this.work.apps({ ids: [id] }, 'created', tx);
@@ -111,10 +111,10 @@ export class ApplicationsService {
   async update(name: string, spec: ApplicationSpec): Promise<ApplicationView> {
     const app = await this.getEntity(name);
     await this.checkProject(spec);
-    await this.dependencies.checkCycles(name, spec);
     // An unchanged spec changes nothing (kubectl apply of the same file twice).
     if (jsonEqual(app.spec, spec)) return this.get(name);
     await this.ds.transaction(async (tx) => {
+      await this.dependencies.checkCycles(name, spec, tx);
       await this.apps.updateSpec(tx, app.id, spec);
       await this.audit.record('application.update', 'Application', name, app.spec, spec, tx);
       await this.work.apps({ ids: [app.id] }, 'spec updated', tx);

@@ -1,17 +1,25 @@
 import { Injectable } from '@nestjs/common';
 import { DataSource } from 'typeorm';
+import type { Db } from '../database/sql.js';
 import type { HealthState, SyncState } from '../applications/app-target.entity.js';
 import { destinationClusters, type ApplicationSpec } from '../applications/application.schemas.js';
 import type { Dependency, DependencyState } from './dependencies.js';
+
+/** Serialises changes of application dependencies (a transaction-scoped advisory lock). */
+const DEPENDENCIES_LOCK = 0x64657073; // "deps"
 
 /** What dependency checks read: the graph, and the state of the applications depended on. */
 @Injectable()
 export class DependenciesRepository {
   constructor(private readonly ds: DataSource) {}
 
-  /** Every application's dependencies, by name (only those that have some). */
-  async graph(): Promise<Map<string, string[]>> {
-    const rows = await this.ds.query<{ name: string; deps: Dependency[] }[]>(
+  /**
+   * Every application's dependencies, by name (only those that have some). With `lock`, first
+   * takes the transaction-scoped lock that serialises changes of dependencies.
+   */
+  async graph(db: Db = this.ds.manager, lock = false): Promise<Map<string, string[]>> {
+    if (lock) await db.query('SELECT pg_advisory_xact_lock($1)', [DEPENDENCIES_LOCK]);
+    const rows = await db.query<{ name: string; deps: Dependency[] }[]>(
       `SELECT name, spec->'dependsOn' AS deps FROM applications WHERE spec ? 'dependsOn'`,
     );
     return new Map(rows.map((r) => [r.name, r.deps.map((d) => d.application)]));

@@ -1,6 +1,7 @@
 import { Injectable } from '@nestjs/common';
 import type { ApplicationSpec } from '../applications/application.schemas.js';
 import { ValidationFailed } from '../common/validation.js';
+import type { Db } from '../database/sql.js';
 import { findCycle, waitingFor } from './dependencies.js';
 import { DependenciesRepository } from './dependencies.repository.js';
 
@@ -12,11 +13,15 @@ import { DependenciesRepository } from './dependencies.repository.js';
 export class DependenciesService {
   constructor(private readonly repo: DependenciesRepository) {}
 
-  /** Refuses a spec whose dependencies would close a cycle, naming it. */
-  async checkCycles(name: string, spec: ApplicationSpec): Promise<void> {
+  /**
+   * Refuses a spec whose dependencies would close a cycle, naming it. Inside the transaction that
+   * stores the spec, and serialised with the other writers of dependencies, so two concurrent
+   * changes cannot close a cycle between them.
+   */
+  async checkCycles(name: string, spec: ApplicationSpec, tx: Db): Promise<void> {
     const deps = (spec.dependsOn ?? []).map((d) => d.application);
     if (deps.length === 0) return;
-    const graph = await this.repo.graph();
+    const graph = await this.repo.graph(tx, true);
     graph.set(name, deps);
     const cycle = findCycle(name, (n) => graph.get(n) ?? []);
     if (cycle) {
