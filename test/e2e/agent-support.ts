@@ -117,6 +117,35 @@ export async function readObject(
   }
 }
 
+/** A ConfigMap's `data[key]` as the cluster has it; undefined when the ConfigMap does not exist. */
+export async function configMapValue(
+  c: TestCluster,
+  namespace: string,
+  name: string,
+  key = 'v',
+): Promise<string | undefined> {
+  const cm = await readObject(c, { apiVersion: 'v1', kind: 'ConfigMap', name, namespace });
+  return (cm?.data as Record<string, string> | undefined)?.[key];
+}
+
+/** Reports a Deployment rolled out and Available, as its controller would. */
+export async function markDeploymentAvailable(
+  c: TestCluster,
+  namespace: string,
+  name: string,
+  replicas = 1,
+): Promise<void> {
+  const d = (await readObject(c, { apiVersion: 'apps/v1', kind: 'Deployment', name, namespace }))!;
+  await patchStatus(c, `/apis/apps/v1/namespaces/${namespace}/deployments/${name}/status`, {
+    observedGeneration: (d.metadata as { generation?: number }).generation,
+    replicas,
+    updatedReplicas: replicas,
+    readyReplicas: replicas,
+    availableReplicas: replicas,
+    conditions: [{ type: 'Available', status: 'True', reason: 'MinimumReplicasAvailable' }],
+  });
+}
+
 /** Someone else's change: a JSON merge patch under another field manager (like `kubectl edit`). */
 export async function mergePatchAs(
   c: TestCluster,

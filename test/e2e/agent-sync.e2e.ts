@@ -16,7 +16,7 @@ import {
   mergePatchAs,
   newAppId,
   objectApi,
-  patchStatus,
+  markDeploymentAvailable,
   readObject,
   startAgent,
   yamlObjects,
@@ -230,20 +230,7 @@ spec: { size: 3 }
       }),
     ).toBeUndefined();
     // Make the Deployment available, as a controller would; the watch wakes the agent up.
-    const d = (await readObject(east, {
-      apiVersion: 'apps/v1',
-      kind: 'Deployment',
-      name: 'gate',
-      namespace: ns,
-    }))!;
-    await patchStatus(east, `/apis/apps/v1/namespaces/${ns}/deployments/gate/status`, {
-      observedGeneration: (d.metadata as { generation?: number }).generation,
-      replicas: 1,
-      updatedReplicas: 1,
-      readyReplicas: 1,
-      availableReplicas: 1,
-      conditions: [{ type: 'Available', status: 'True', reason: 'MinimumReplicasAvailable' }],
-    });
+    await markDeploymentAvailable(east, ns, 'gate');
     const done = await eventually('wave 2 applied and synced', () => {
       const s = view(agent, appId);
       return s?.operation?.phase === 'Succeeded' && s.sync === 'Synced' ? s : false;

@@ -2,31 +2,21 @@ import { readFileSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { parse } from 'yaml';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { runCli } from '../../apps/cli/src/cli.js';
 import type { RunningHub } from '../../apps/hub/src/hub.js';
 import {
-  TEST_ADMIN_TOKEN,
   createTestDatabase,
   startTestHub,
   tempDir,
   waitFor,
   TOKEN_AUTH,
 } from '../support/hub-harness.js';
+import { axle as runAxle } from '../support/cli.js';
 
 describe('axle CLI against a running hub', () => {
   let hub: RunningHub;
   let dir: Awaited<ReturnType<typeof tempDir>>;
 
-  const axle = async (...args: string[]) => {
-    let out = '';
-    let err = '';
-    const code = await runCli(args, {
-      stdout: (s) => (out += s),
-      stderr: (s) => (err += s),
-      env: { AXLE_SERVER: hub.httpUrl, AXLE_TOKEN: TEST_ADMIN_TOKEN },
-    });
-    return { code, out, err };
-  };
+  const axle = (...args: string[]) => runAxle(hub, args);
 
   beforeAll(async () => {
     dir = await tempDir('axle-cli-hub-');

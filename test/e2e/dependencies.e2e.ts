@@ -1,4 +1,3 @@
-import { CoreV1Api, KubeConfig } from '@kubernetes/client-node';
 import { afterAll, beforeAll, describe, expect, inject, it } from 'vitest';
 import type { Agent } from '../../apps/agent/src/agent.js';
 import type { RunningHub } from '../../apps/hub/src/hub.js';
@@ -12,7 +11,7 @@ import {
   waitFor,
   type Registration,
 } from '../support/hub-harness.js';
-import { patchStatus, readObject } from './agent-support.js';
+import { configMapValue, markDeploymentAvailable } from './agent-support.js';
 
 const db = `apiVersion: apps/v1
 kind: Deployment
@@ -34,20 +33,7 @@ describe('dependsOn across clusters: the api in one cluster waits for the databa
   const agents: Agent[] = [];
   const cleanup: (() => Promise<void>)[] = [];
 
-  const apiConfigMap = async () => {
-    const kc = new KubeConfig();
-    kc.loadFromString(east.kubeconfig);
-    try {
-      return (
-        await kc
-          .makeApiClient(CoreV1Api)
-          .readNamespacedConfigMap({ name: 'api', namespace: 'deps-api' })
-      ).data?.v;
-    } catch (e) {
-      if ((e as { code?: number }).code === 404) return undefined;
-      throw e;
-    }
-  };
+  const apiConfigMap = () => configMapValue(east, 'deps-api', 'api');
   const app = async (name: string) => (await api(hub).get(`/api/v1/applications/${name}`)).body;
 
   beforeAll(async () => {
@@ -173,20 +159,7 @@ describe('dependsOn across clusters: the api in one cluster waits for the databa
     expect(sync.body.message).toContain('waiting for db on dep-west');
 
     // The database becomes available, as its controller would report it.
-    const d = (await readObject(west, {
-      apiVersion: 'apps/v1',
-      kind: 'Deployment',
-      name: 'db',
-      namespace: 'deps-db',
-    }))!;
-    await patchStatus(west, '/apis/apps/v1/namespaces/deps-db/deployments/db/status', {
-      observedGeneration: (d.metadata as { generation?: number }).generation,
-      replicas: 1,
-      updatedReplicas: 1,
-      readyReplicas: 1,
-      availableReplicas: 1,
-      conditions: [{ type: 'Available', status: 'True', reason: 'MinimumReplicasAvailable' }],
-    });
+    await markDeploymentAvailable(west, 'deps-db', 'db');
     await waitFor('db Healthy', async () => (await app('db')).status.health === 'Healthy');
     await waitFor('api deployed', async () => (await apiConfigMap()) === '1', {
       timeoutMs: 20_000,

@@ -1,4 +1,3 @@
-import { CoreV1Api, KubeConfig } from '@kubernetes/client-node';
 import { basename, dirname } from 'node:path';
 import { afterAll, beforeAll, describe, expect, inject, it } from 'vitest';
 import type { Agent } from '../../apps/agent/src/agent.js';
@@ -16,7 +15,7 @@ import {
   type Registration,
 } from '../support/hub-harness.js';
 import type { TestCluster } from '../support/kube-cluster.js';
-import { mergePatchAs } from './agent-support.js';
+import { configMapValue, mergePatchAs } from './agent-support.js';
 
 const cm = (name: string, v: string) =>
   `apiVersion: v1\nkind: ConfigMap\nmetadata:\n  name: ${name}\ndata:\n  v: "${v}"\n`;
@@ -32,20 +31,8 @@ describe('rollout control: manual sync, history, rollback with git down, refresh
   const cleanup: (() => Promise<void>)[] = [];
   const sha: Record<string, string> = {};
 
-  const core = (c: TestCluster) => {
-    const kc = new KubeConfig();
-    kc.loadFromString(c.kubeconfig);
-    return kc.makeApiClient(CoreV1Api);
-  };
   /** The value of a ConfigMap as the cluster has it (undefined: not there). */
-  const live = async (c: TestCluster, ns: string, name: string) => {
-    try {
-      return (await core(c).readNamespacedConfigMap({ name, namespace: ns })).data?.v;
-    } catch (e) {
-      if ((e as { code?: number }).code === 404) return undefined;
-      throw e;
-    }
-  };
+  const live = (c: TestCluster, ns: string, name: string) => configMapValue(c, ns, name);
   const app = async (name: string) => (await api(hub).get(`/api/v1/applications/${name}`)).body;
   const cluster = async (name: string, c: string) =>
     (await app(name)).status.clusters.find((x: any) => x.cluster === c);

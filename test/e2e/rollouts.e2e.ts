@@ -1,4 +1,3 @@
-import { CoreV1Api, KubeConfig } from '@kubernetes/client-node';
 import { afterAll, beforeAll, describe, expect, inject, it } from 'vitest';
 import type { Agent } from '../../apps/agent/src/agent.js';
 import type { RunningHub } from '../../apps/hub/src/hub.js';
@@ -11,9 +10,11 @@ import {
   startTestHub,
   tempDir,
   waitFor,
+  waitForRollout,
   type Registration,
 } from '../support/hub-harness.js';
 import type { TestCluster } from '../support/kube-cluster.js';
+import { configMapValue } from './agent-support.js';
 
 const cm = (v: string) =>
   `apiVersion: v1\nkind: ConfigMap\nmetadata:\n  name: waves\ndata:\n  v: "${v}"\n`;
@@ -43,19 +44,7 @@ describe('RollingSync: waves gated on the exact bundle, halted and rolled back o
     { name: 'roll-3', env: 'prod', on: east },
   ];
 
-  const live = async (c: (typeof fleet)[number]) => {
-    const kc = new KubeConfig();
-    kc.loadFromString(c.on.kubeconfig);
-    try {
-      const r = await kc
-        .makeApiClient(CoreV1Api)
-        .readNamespacedConfigMap({ name: 'waves', namespace: `waves-${c.name}` });
-      return r.data?.v;
-    } catch (e) {
-      if ((e as { code?: number }).code === 404) return undefined;
-      throw e;
-    }
-  };
+  const live = (c: (typeof fleet)[number]) => configMapValue(c.on, `waves-${c.name}`, 'waves');
   const rollout = async () => (await api(hub).get('/api/v1/applicationsets/waves/rollout')).body;
   const history = async (c: string) =>
     (await api(hub).get(`/api/v1/applications/waves-${c}/history`)).body as {
@@ -161,13 +150,11 @@ ${fleet.map((c) => `      - { cluster: ${c.name}, env: ${c.env} }`).join('\n')}
     await waitFor('wave 1 at v2', async () => (await live(fleet[0])) === '2', {
       timeoutMs: 20_000,
     });
-    const halted = await waitFor(
-      'rolled back',
-      async () => {
-        const r = await rollout();
-        return r.status === 'RolledBack' ? r : false;
-      },
-      { timeoutMs: 30_000 },
+    const halted = await waitForRollout(
+      hub,
+      '/api/v1/applicationsets/waves/rollout',
+      'RolledBack',
+      30_000,
     );
     expect(halted.message).toMatch(
       /^step 1 failed: not Healthy at the new bundle: waves-roll-1 \(not Healthy in time\)/,
@@ -241,20 +228,7 @@ ${fleet.map((c) => `      - { cluster: ${c.name}, env: ${c.env} }`).join('\n')}
   });
 
   it('rolls one application across its clusters in waves: soak, a promote gate, rollback', async () => {
-    const liveOf = async (c: (typeof fleet)[number]) => {
-      const kc = new KubeConfig();
-      kc.loadFromString(c.on.kubeconfig);
-      try {
-        return (
-          await kc
-            .makeApiClient(CoreV1Api)
-            .readNamespacedConfigMap({ name: 'waves', namespace: 'waved' })
-        ).data?.v;
-      } catch (e) {
-        if ((e as { code?: number }).code === 404) return undefined;
-        throw e;
-      }
-    };
+    const liveOf = (c: (typeof fleet)[number]) => configMapValue(c.on, 'waved', 'waves');
     const [dev, staging] = fleet;
     const rolloutOf = async () => (await api(hub).get('/api/v1/applications/waved/rollout')).body;
     sha.w1 = await repo.commit({ 'waved/cm.yaml': cm('w1') });
@@ -302,13 +276,11 @@ ${fleet.map((c) => `      - { cluster: ${c.name}, env: ${c.env} }`).join('\n')}
     sha.w2 = await repo.commit({ 'waved/cm.yaml': cm('w2'), 'waved/deploy.yaml': stuck });
     await webhook();
     await waitFor('wave 1 at w2', async () => (await liveOf(dev)) === 'w2', { timeoutMs: 20_000 });
-    const back = await waitFor(
-      'rolled back',
-      async () => {
-        const r = await rolloutOf();
-        return r.status === 'RolledBack' ? r : false;
-      },
-      { timeoutMs: 30_000 },
+    const back = await waitForRollout(
+      hub,
+      '/api/v1/applications/waved/rollout',
+      'RolledBack',
+      30_000,
     );
     expect(back.message).toMatch(
       /^wave 1 failed: not Healthy at the new bundle: roll-1 \(not Healthy in time\)/,

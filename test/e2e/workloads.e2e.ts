@@ -10,6 +10,7 @@ import {
   startTestHub,
   tempDir,
   waitFor,
+  waitForRollout,
   type Registration,
 } from '../support/hub-harness.js';
 
@@ -113,13 +114,11 @@ describe('workloads that really progress: health gating on a cluster with contro
       'real/web.yaml': web({ version: '1.28', nodeSelector: { disk: 'none' } }),
     });
     await api(hub).post('/api/v1/webhooks/git', { repoURL: repo.fileUrl });
-    const back = await waitFor(
-      'rolled back',
-      async () => {
-        const r = await rollout();
-        return r.status === 'RolledBack' ? r : false;
-      },
-      { timeoutMs: 60_000 },
+    const back = await waitForRollout(
+      hub,
+      '/api/v1/applications/real/rollout',
+      'RolledBack',
+      60_000,
     );
     expect(back.message).toMatch(
       /^wave 1 failed: not Healthy at the new bundle: north \(Degraded\)/,

@@ -9,6 +9,7 @@ import type { TestCluster } from './kube-cluster.js';
 export { tempDir } from './temp-dir.js';
 export { waitFor } from './wait.js';
 import { renderToolPath } from './chart-repo.js';
+import { waitFor } from './wait.js';
 
 /** The admin API token every test hub is started with. */
 export const TEST_ADMIN_TOKEN = 'axle_api_test-admin-token-0123456789';
@@ -148,4 +149,24 @@ export function api(hub: RunningHub | string, token: string | null = TEST_ADMIN_
     put: (p: string, b?: unknown) => call('PUT', p, b),
     delete: (p: string) => call('DELETE', p),
   };
+}
+
+/**
+ * Waits until the rollout at `path` (`/api/v1/applicationsets/NAME/rollout` or
+ * `/api/v1/applications/NAME/rollout`) has `status`; returns its view.
+ */
+export function waitForRollout(
+  hub: RunningHub,
+  path: string,
+  status: string,
+  timeoutMs = 30_000,
+): Promise<{ status: string; message: string; steps: unknown[] }> {
+  return waitFor(
+    `rollout ${status}`,
+    async () => {
+      const r = (await api(hub).get(path)).body as { status: string; message: string; steps: [] };
+      return r.status === status ? r : false;
+    },
+    { timeoutMs },
+  );
 }

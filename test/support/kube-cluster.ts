@@ -364,13 +364,7 @@ function repoRoot(): string {
 }
 
 function findApiServer(): string {
-  const p = process.env.AXLE_KUBE_APISERVER || join(repoRoot(), '.cache', 'bin', 'kube-apiserver');
-  if (!isExecutable(p)) {
-    throw new Error(
-      `kube-apiserver not found at ${p}: run 'npm run test:cluster' (bash scripts/test-toolchain.sh) to build it`,
-    );
-  }
-  return p;
+  return process.env.AXLE_KUBE_APISERVER || findTool('kube-apiserver');
 }
 
 /** AXLE_ETCD, else an etcd built into .cache/bin by the toolchain script (if any), else PATH. */

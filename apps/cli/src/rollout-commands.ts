@@ -152,17 +152,12 @@ export function registerRolloutCommands(
       });
   }
 
-  app
-    .command('sync <name>')
+  deploymentOptions(app.command('sync <name>'))
     .description(
       'deploy the desired state now (an application without automated sync waits for this)',
     )
-    .option('--cluster <name>', 'only this destination cluster (repeatable)', collect, [])
     .option('--revision <rev>', 'a branch, tag or commit instead of the tracked targetRevision')
     .option('--prune', 'delete what is no longer in the source')
-    .option('--dry-run', 'show what would be deployed where; change nothing')
-    .option('--wait', 'follow each cluster until it is synced and healthy, or fails')
-    .option('--timeout <seconds>', 'how long --wait waits', '300')
     .action(
       async (
         name: string,
@@ -187,13 +182,9 @@ export function registerRolloutCommands(
       },
     );
 
-  app
-    .command('rollback <name> <id>')
+  deploymentOptions(app.command('rollback <name> <id>'))
     .description("deploy a history entry's bundle again (git is not read); suspends automated sync")
-    .option('--cluster <name>', 'only this destination cluster (repeatable)', collect, [])
-    .option('--dry-run', 'show what would be deployed where; change nothing')
-    .option('--wait', 'follow each cluster until it is synced and healthy, or fails')
-    .option('--timeout <seconds>', 'how long --wait waits', '300')
+
     .action(
       async (
         name: string,
@@ -413,6 +404,15 @@ function diffText(d: AppDiff): string {
 
 function yamlOf(o: unknown): string {
   return o === null ? '' : stringify(o, { sortMapEntries: true, lineWidth: 0 });
+}
+
+/** The options a sync and a rollback share: which clusters, dry run, and following it. */
+function deploymentOptions(cmd: Command): Command {
+  return cmd
+    .option('--cluster <name>', 'only this destination cluster (repeatable)', collect, [])
+    .option('--dry-run', 'show what would be deployed where; change nothing')
+    .option('--wait', 'follow each cluster until it is synced and healthy, or fails')
+    .option('--timeout <seconds>', 'how long --wait waits', '300');
 }
 
 /** Create, or (already exists) update, each document of a file. */

@@ -9,8 +9,8 @@ import { DispatchNotifier } from '../dispatch/dispatch.notifier.js';
 import { GitService } from '../git/git.service.js';
 import { ProjectsService } from '../projects/projects.service.js';
 import { ReplicaService } from '../replicas/replica.service.js';
-import { blockedMessage, syncsAutomatically } from '../reconcile/batch-reconciler.js';
-import type { WindowBlock } from '../projects/sync-windows.js';
+import { syncsAutomatically } from '../reconcile/sync-policy.js';
+import { blockedMessage } from '../projects/sync-windows.js';
 import { toSyncPolicy } from '../reconcile/sync-policy.js';
 import { BundleStore } from '../render/bundle.store.js';
 import { RenderService } from '../render/render.service.js';
@@ -400,24 +400,28 @@ export class AppSyncService {
     }
     const { project } = app.spec;
     const namespace = app.spec.destination.namespace;
-    const bundle = { hash: bundleHash, resources };
-    const reasons = [
-      ...gate.check({ project, repoURL: app.spec.source.repoURL, namespace }),
-      ...clusters.flatMap((cluster) => gate.check({ project, cluster, namespace, bundle })),
-    ];
+    const reasons = gate.checkDeployment(
+      {
+        project,
+        repoURL: app.spec.source.repoURL,
+        namespace,
+        bundle: { hash: bundleHash, resources },
+      },
+      clusters,
+    );
     if (reasons.length) {
       throw new ValidationFailed(
         `application "${app.name}" not allowed by its project`,
-        [...new Set(reasons)].map((reason) => ({ field: 'project', reason })),
+        reasons.map((reason) => ({ field: 'project', reason })),
       );
     }
     // Sync windows, as for a manual sync in Argo CD (a window's manualSync lets it through).
-    const now = new Date();
-    const blocked = new Map<string, WindowBlock>();
-    for (const c of clusters) {
-      const b = gate.windowBlock(project, { app: app.name, namespace, cluster: c.name }, now, true);
-      if (b) blocked.set(c.id, b);
-    }
+    const blocked = gate.windowBlocks(
+      { project, app: app.name, namespace },
+      clusters,
+      new Date(),
+      true,
+    );
     if (blocked.size) throw new Conflict(blockedMessage(clusters, blocked));
   }
 }

@@ -22,7 +22,7 @@ import {
 } from './application.schemas.js';
 import { ApplicationsRepository } from './applications.repository.js';
 import { TargetsRepository } from './targets.repository.js';
-import { syncsAutomatically } from '../reconcile/batch-reconciler.js';
+import { syncsAutomatically } from '../reconcile/sync-policy.js';
 
 export interface ClusterStatusView {
   cluster: string;
@@ -173,12 +173,8 @@ export class ApplicationsService {
     ]);
     const rows = await this.statusRows(renders);
     const names = new Set(registered.map((c) => c.name));
-    const waiting = new Map(
-      await Promise.all(
-        apps
-          .filter((a) => a.spec.dependsOn?.length)
-          .map(async (a) => [a.id, await this.waitingOf(a, names)] as const),
-      ),
+    const waiting = await this.dependencies.blockersOf(
+      apps.map((a) => ({ key: a.id, spec: a.spec, clusters: registeredOf(a, names) })),
     );
     return apps.map((a) =>
       this.view(a, renders.get(a.id), rows.get(a.id) ?? [], names, waiting.get(a.id)),
@@ -186,12 +182,6 @@ export class ApplicationsService {
   }
 
   /** Why each registered destination of an application waits for its dependencies. */
-  private waitingOf(app: ApplicationEntity, registered: Set<string>): Promise<Map<string, string>> {
-    return this.dependencies.blockers(
-      app,
-      destinationClusters(app.spec).filter((c) => registered.has(c)),
-    );
-  }
 
   async get(name: string): Promise<ApplicationView> {
     const app = await this.getEntity(name);
@@ -206,7 +196,7 @@ export class ApplicationsService {
       renders.get(app.id),
       rows.get(app.id) ?? [],
       names,
-      await this.waitingOf(app, names),
+      await this.dependencies.blockers(app, registeredOf(app, names)),
     );
   }
 
@@ -400,6 +390,11 @@ function historyResult(
     sync: t.sync,
     health: t.health,
   };
+}
+
+/** An application's destination clusters that are registered. */
+function registeredOf(app: ApplicationEntity, registered: Set<string>): string[] {
+  return destinationClusters(app.spec).filter((c) => registered.has(c));
 }
 
 /**

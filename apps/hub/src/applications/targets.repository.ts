@@ -27,6 +27,24 @@ export interface ChangedTarget {
   generation: number;
 }
 
+/** A target as rollouts and dependency checks see it (TargetsRepository.readiness). */
+export interface TargetReadiness {
+  appId: string;
+  clusterId: string;
+  cluster: string;
+  labels: Record<string, string>;
+  bundleHash: string;
+  revision: string;
+  namespace: string;
+  policy: SyncPolicy;
+  /** The agent applied the desired generation. */
+  applied: boolean;
+  sync: SyncState;
+  health: HealthState;
+  /** The agent's sync of the desired generation failed. */
+  failed: boolean;
+}
+
 /** What a session needs to deliver a target. */
 export interface DeliveryRow {
   appId: string;
@@ -494,6 +512,58 @@ export class TargetsRepository {
   }
 
   // --- reading ----------------------------------------------------------------------------------
+
+  /**
+   * What rollouts and dependency checks read of these applications' targets: the desired state,
+   * whether the agent applied it, how it reports it, and the cluster's name and labels.
+   */
+  async readiness(appIds: string[]): Promise<TargetReadiness[]> {
+    const out: TargetReadiness[] = [];
+    for (const part of chunks(appIds, 10_000)) {
+      const rows = await this.ds.query<
+        {
+          app_id: string;
+          cluster_id: string;
+          cluster: string;
+          labels: Record<string, string>;
+          desired_bundle_hash: string;
+          desired_revision: string;
+          desired_namespace: string;
+          desired_policy: SyncPolicy;
+          applied: boolean;
+          sync: SyncState;
+          health: HealthState;
+          failed: boolean;
+        }[]
+      >(
+        `SELECT t.app_id, t.cluster_id, c.name AS cluster, c.labels, t.desired_bundle_hash,
+                t.desired_revision, t.desired_namespace, t.desired_policy,
+                t.applied_generation >= t.desired_generation AS applied, t.sync, t.health,
+                (t.applied_generation >= t.desired_generation
+                  AND coalesce(t.operation->>'phase', '') = 'Failed') AS failed
+           FROM app_targets t JOIN clusters c ON c.id = t.cluster_id
+          WHERE t.app_id = ANY($1::uuid[])`,
+        [part],
+      );
+      for (const r of rows) {
+        out.push({
+          appId: r.app_id,
+          clusterId: r.cluster_id,
+          cluster: r.cluster,
+          labels: r.labels,
+          bundleHash: r.desired_bundle_hash,
+          revision: r.desired_revision,
+          namespace: r.desired_namespace,
+          policy: r.desired_policy,
+          applied: r.applied,
+          sync: r.sync,
+          health: r.health,
+          failed: r.failed,
+        });
+      }
+    }
+    return out;
+  }
 
   /** Targets with their cluster's name, by application (all of them, or one). */
   async statusRows(appId?: string): Promise<{ target: AppTargetEntity; cluster: string }[]> {

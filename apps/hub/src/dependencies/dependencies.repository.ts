@@ -1,7 +1,7 @@
 import { Injectable } from '@nestjs/common';
 import { DataSource } from 'typeorm';
 import type { Db } from '../database/sql.js';
-import type { HealthState, SyncState } from '../applications/app-target.entity.js';
+import { TargetsRepository } from '../applications/targets.repository.js';
 import { destinationClusters, type ApplicationSpec } from '../applications/application.schemas.js';
 import type { Dependency, DependencyState } from './dependencies.js';
 
@@ -11,7 +11,10 @@ const DEPENDENCIES_LOCK = 0x64657073; // "deps"
 /** What dependency checks read: the graph, and the state of the applications depended on. */
 @Injectable()
 export class DependenciesRepository {
-  constructor(private readonly ds: DataSource) {}
+  constructor(
+    private readonly ds: DataSource,
+    private readonly targets: TargetsRepository,
+  ) {}
 
   /**
    * Every application's dependencies, by name (only those that have some). With `lock`, first
@@ -36,23 +39,7 @@ export class DependenciesRepository {
         WHERE a.name = ANY($1)`,
       [names],
     );
-    const targets = await this.ds.query<
-      {
-        app_id: string;
-        cluster: string;
-        labels: Record<string, string>;
-        bundle_hash: string;
-        applied: boolean;
-        sync: SyncState;
-        health: HealthState;
-      }[]
-    >(
-      `SELECT t.app_id, c.name AS cluster, c.labels, t.desired_bundle_hash AS bundle_hash,
-              t.applied_generation >= t.desired_generation AS applied, t.sync, t.health
-         FROM app_targets t JOIN clusters c ON c.id = t.cluster_id
-        WHERE t.app_id = ANY($1::uuid[])`,
-      [apps.map((a) => a.id)],
-    );
+    const targets = await this.targets.readiness(apps.map((a) => a.id));
     const destinations = [...new Set(apps.flatMap((a) => destinationClusters(a.spec)))];
     const labels = new Map(
       (
@@ -71,11 +58,11 @@ export class DependenciesRepository {
           destinations: destinationClusters(a.spec).filter((c) => labels.has(c)),
           clusterLabels: labels,
           targets: targets
-            .filter((t) => t.app_id === a.id)
+            .filter((t) => t.appId === a.id)
             .map((t) => ({
               cluster: t.cluster,
               labels: t.labels,
-              bundleHash: t.bundle_hash,
+              bundleHash: t.bundleHash,
               applied: t.applied,
               sync: t.sync,
               health: t.health,

@@ -55,13 +55,28 @@ export class DependenciesService {
 
   /** Why each of these clusters of an application must wait (absent: it may sync). */
   async blockers(app: { spec: ApplicationSpec }, clusters: string[]): Promise<Map<string, string>> {
-    const deps = app.spec.dependsOn ?? [];
-    const out = new Map<string, string>();
-    if (deps.length === 0) return out;
-    const states = await this.repo.states([...new Set(deps.map((d) => d.application))]);
-    for (const c of clusters) {
-      const why = waitingFor(deps, c, (n) => states.get(n));
-      if (why) out.set(c, why);
+    return (await this.blockersOf([{ key: '', spec: app.spec, clusters }])).get('') ?? new Map();
+  }
+
+  /**
+   * The same for many applications (by their `key`), reading the state of every application
+   * they depend on once.
+   */
+  async blockersOf(
+    apps: { key: string; spec: ApplicationSpec; clusters: string[] }[],
+  ): Promise<Map<string, Map<string, string>>> {
+    const out = new Map<string, Map<string, string>>();
+    const withDeps = apps.filter((a) => a.spec.dependsOn?.length);
+    if (withDeps.length === 0) return out;
+    const names = new Set(withDeps.flatMap((a) => a.spec.dependsOn!.map((d) => d.application)));
+    const states = await this.repo.states([...names]);
+    for (const a of withDeps) {
+      const waiting = new Map<string, string>();
+      for (const c of a.clusters) {
+        const why = waitingFor(a.spec.dependsOn!, c, (n) => states.get(n));
+        if (why) waiting.set(c, why);
+      }
+      out.set(a.key, waiting);
     }
     return out;
   }

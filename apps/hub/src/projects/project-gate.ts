@@ -29,6 +29,43 @@ export class ProjectGate {
   constructor(private readonly policies: ReadonlyMap<string, ProjectPolicy>) {}
 
   /**
+   * Everything a deployment of a rendered bundle must pass, once per distinct reason: the
+   * source repository, and each destination cluster with the bundle's kinds and namespaces.
+   */
+  checkDeployment(
+    d: { project: string; repoURL: string; namespace: string; bundle: GateRequest['bundle'] },
+    clusters: { name: string; labels: Record<string, string> }[],
+  ): string[] {
+    const { project, repoURL, namespace, bundle } = d;
+    return [
+      ...new Set([
+        ...this.check({ project, repoURL, namespace }),
+        ...clusters.flatMap((cluster) => this.check({ project, cluster, namespace, bundle })),
+      ]),
+    ];
+  }
+
+  /** The clusters (by id) whose sync windows keep a sync of an application out at `now`. */
+  windowBlocks(
+    a: { project: string; app: string; namespace: string },
+    clusters: { id: string; name: string }[],
+    now: Date,
+    manual: boolean,
+  ): Map<string, WindowBlock> {
+    const out = new Map<string, WindowBlock>();
+    for (const c of clusters) {
+      const b = this.windowBlock(
+        a.project,
+        { app: a.app, namespace: a.namespace, cluster: c.name },
+        now,
+        manual,
+      );
+      if (b) out.set(c.id, b);
+    }
+    return out;
+  }
+
+  /**
    * Whether the project's sync windows keep a sync of an application on a cluster from running
    * at `now` (undefined: it may run), and until when.
    */

@@ -204,3 +204,18 @@ function validTimeZone(tz: string): boolean {
     return false;
   }
 }
+
+/** `sync blocked by window (deny 0 22 * * * 1h) until 2026-12-05T23:00:00.000Z on east; …` */
+export function blockedMessage(
+  clusters: { id: string; name: string }[],
+  blocked: Map<string, WindowBlock>,
+): string {
+  const parts = new Map<string, string[]>();
+  for (const c of clusters) {
+    const b = blocked.get(c.id);
+    if (!b) continue;
+    const why = `window (${b.windows.join('; ')}) until ${b.until?.toISOString() ?? 'no window opens within a year'}`;
+    parts.set(why, [...(parts.get(why) ?? []), c.name]);
+  }
+  return [...parts].map(([why, cs]) => `sync blocked by ${why} on ${cs.join(', ')}`).join('; ');
+}

@@ -6,13 +6,13 @@ import { destinationClusters } from '../applications/application.schemas.js';
 import type { DesiredTarget, HistoryRow } from '../applications/targets.repository.js';
 import type { ClusterRef } from '../clusters/clusters.repository.js';
 import type { ProjectGate } from '../projects/project-gate.js';
-import type { WindowBlock } from '../projects/sync-windows.js';
+import { blockedMessage, type WindowBlock } from '../projects/sync-windows.js';
 import type { ResourceRef } from '../projects/project-policy.js';
 import type { Rendered, RenderRequest } from '../render/render.service.js';
 import type { Lease } from '../work/work-loop.js';
 import type { WorkItem } from '../work/work.repository.js';
 import { Stopwatch } from '../common/stopwatch.js';
-import { toSyncPolicy } from './sync-policy.js';
+import { dispatchesOnReconcile, syncsAutomatically, toSyncPolicy } from './sync-policy.js';
 import { groupBy } from '../common/group-by.js';
 
 const MAX_ERROR_CHARS = 4000;
@@ -185,14 +185,12 @@ export class BatchReconciler {
       const missing = names.filter((n) => !clusters.has(n));
       const namespace = app.spec.destination.namespace;
       const bundle = { hash: bundleHash, resources: resources.get(bundleHash) ?? [] };
-      const violations = [
-        ...gate.check({ project: app.spec.project, repoURL: app.spec.source.repoURL, namespace }),
-        ...targets.flatMap((cluster) =>
-          gate.check({ project: app.spec.project, cluster, namespace, bundle }),
-        ),
-      ];
+      const violations = gate.checkDeployment(
+        { project: app.spec.project, repoURL: app.spec.source.repoURL, namespace, bundle },
+        targets,
+      );
       if (violations.length) {
-        this.fail(outcome, app, item, 'ProjectViolation', [...new Set(violations)].join('; '));
+        this.fail(outcome, app, item, 'ProjectViolation', violations.join('; '));
         failed++;
         continue;
       }
@@ -226,11 +224,11 @@ export class BatchReconciler {
       // Sync windows: a cluster with something to change keeps what it runs while its window
       // holds the sync back, and the application is looked at again when the window lets it in.
       const blocked = changing.length
-        ? windowBlocks(
-            gate,
-            app,
+        ? gate.windowBlocks(
+            { project: app.spec.project, app: app.name, namespace },
             targets.filter((c) => changing.some((d) => d.clusterId === c.id)),
             startedAt,
+            false,
           )
         : new Map<string, WindowBlock>();
       if (blocked.size)
@@ -315,65 +313,6 @@ export class BatchReconciler {
       outcome.done.push(item);
     }
   }
-}
-
-/** Whether new desired state is deployed without a person asking (Argo's `automated`). */
-export function syncsAutomatically(app: {
-  spec: AppForReconcile['spec'];
-  autoSyncSuspended: boolean | object | null;
-}): boolean {
-  return app.spec.syncPolicy.automated !== undefined && !app.autoSyncSuspended;
-}
-
-/**
- * Whether reconciling dispatches new desired state at once: automated applications, except those
- * that roll across their clusters in waves or wait for dependencies (the rollout loop dispatches
- * those).
- */
-export function dispatchesOnReconcile(app: {
-  spec: AppForReconcile['spec'];
-  autoSyncSuspended: boolean | object | null;
-}): boolean {
-  return syncsAutomatically(app) && !rolledOut(app.spec);
-}
-
-/** Whether the rollout loop dispatches an automated application (waves, or dependencies). */
-export function rolledOut(spec: AppForReconcile['spec']): boolean {
-  return spec.rollout !== undefined || (spec.dependsOn?.length ?? 0) > 0;
-}
-
-/** The clusters whose sync windows keep an automated sync of `app` out now, by cluster id. */
-function windowBlocks(
-  gate: ProjectGate,
-  app: AppForReconcile,
-  clusters: ClusterRef[],
-  now: Date,
-): Map<string, WindowBlock> {
-  const out = new Map<string, WindowBlock>();
-  for (const c of clusters) {
-    const b = gate.windowBlock(
-      app.spec.project,
-      { app: app.name, namespace: app.spec.destination.namespace, cluster: c.name },
-      now,
-      false,
-    );
-    if (b) out.set(c.id, b);
-  }
-  return out;
-}
-
-/** `sync blocked by window (deny 0 22 * * * 1h) on east until 2026-12-05T23:00:00.000Z; …` */
-export function blockedMessage(clusters: ClusterRef[], blocked: Map<string, WindowBlock>): string {
-  const parts = groupBy(
-    clusters.filter((c) => blocked.has(c.id)),
-    (c) => {
-      const b = blocked.get(c.id)!;
-      return `window (${b.windows.join('; ')}) until ${b.until?.toISOString() ?? 'no window opens within a year'}`;
-    },
-  );
-  return [...parts]
-    .map(([why, cs]) => `sync blocked by ${why} on ${cs.map((c) => c.name).join(', ')}`)
-    .join('; ');
 }
 
 function commitOf(app: AppForReconcile, resolved: string | Error): string {

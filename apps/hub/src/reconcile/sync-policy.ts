@@ -39,3 +39,24 @@ export function toSyncPolicy(spec: ApplicationSpec): SyncPolicy {
       : {}),
   };
 }
+
+type SyncOwner = { spec: ApplicationSpec; autoSyncSuspended: boolean | object | null };
+
+/** Whether new desired state is deployed without a person asking (Argo's `automated`). */
+export function syncsAutomatically(app: SyncOwner): boolean {
+  return app.spec.syncPolicy.automated !== undefined && !app.autoSyncSuspended;
+}
+
+/**
+ * Whether reconciling dispatches new desired state at once: automated applications, except those
+ * that roll across their clusters in waves or wait for dependencies (the rollout loop dispatches
+ * those).
+ */
+export function dispatchesOnReconcile(app: SyncOwner): boolean {
+  return syncsAutomatically(app) && !rolledOut(app.spec);
+}
+
+/** Whether the rollout loop dispatches an automated application (waves, or dependencies). */
+export function rolledOut(spec: ApplicationSpec): boolean {
+  return spec.rollout !== undefined || (spec.dependsOn?.length ?? 0) > 0;
+}

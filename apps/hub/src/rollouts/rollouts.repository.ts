@@ -1,7 +1,7 @@
 import { Injectable } from '@nestjs/common';
 import { DataSource } from 'typeorm';
-import type { HealthState } from '../applications/app-target.entity.js';
 import type { ApplicationSpec } from '../applications/application.schemas.js';
+import type { TargetReadiness } from '../applications/targets.repository.js';
 
 export type RolloutStatus =
   'Progressing' | 'Paused' | 'Halted' | 'RolledBack' | 'Aborted' | 'Completed';
@@ -52,17 +52,8 @@ export interface RolloutAppRow {
   revision: string | null;
 }
 
-export interface RolloutTargetRow {
-  appId: string;
-  clusterId: string;
-  bundleHash: string;
-  revision: string;
-  namespace: string;
-  policy: unknown;
-  applied: boolean;
-  health: HealthState;
-  failed: boolean;
-}
+/** A target as a rollout reads it. */
+export type RolloutTargetRow = TargetReadiness;
 
 /** Rollouts (table `rollouts`) and the reads a rollout step makes. */
 @Injectable()
@@ -186,42 +177,6 @@ export class RolloutsRepository {
       spec: r.spec,
       bundleHash: r.bundle_hash,
       revision: r.revision,
-    }));
-  }
-
-  async targets(kind: RolloutKind, ownerId: string): Promise<RolloutTargetRow[]> {
-    const rows = await this.ds.query<
-      {
-        app_id: string;
-        cluster_id: string;
-        desired_bundle_hash: string;
-        desired_revision: string;
-        desired_namespace: string;
-        desired_policy: unknown;
-        applied: boolean;
-        health: HealthState;
-        failed: boolean;
-      }[]
-    >(
-      `SELECT t.app_id, t.cluster_id, t.desired_bundle_hash, t.desired_revision,
-              t.desired_namespace, t.desired_policy,
-              t.applied_generation >= t.desired_generation AS applied, t.health,
-              (t.applied_generation >= t.desired_generation
-                AND coalesce(t.operation->>'phase', '') = 'Failed') AS failed
-         FROM app_targets t JOIN applications a ON a.id = t.app_id
-        WHERE ${kind === 'app' ? 'a.id' : 'a.app_set_id'} = $1`,
-      [ownerId],
-    );
-    return rows.map((r) => ({
-      appId: r.app_id,
-      clusterId: r.cluster_id,
-      bundleHash: r.desired_bundle_hash,
-      revision: r.desired_revision,
-      namespace: r.desired_namespace,
-      policy: r.desired_policy,
-      applied: r.applied,
-      health: r.health,
-      failed: r.failed,
     }));
   }
 }

@@ -10,6 +10,7 @@ import {
   type RollingSyncStrategy,
 } from '../../../../libs/appset/src/index.js';
 import { AppSyncService } from '../applications/app-sync.service.js';
+import { TargetsRepository } from '../applications/targets.repository.js';
 import { destinationClusters, type ApplicationSpec } from '../applications/application.schemas.js';
 import { AuditService } from '../audit/audit.service.js';
 import { ClustersRepository } from '../clusters/clusters.repository.js';
@@ -100,6 +101,7 @@ export class RolloutsService implements OnApplicationBootstrap, OnModuleDestroy 
     private readonly audit: AuditService,
     private readonly metrics: MetricsService,
     private readonly dependencies: DependenciesService,
+    private readonly targets: TargetsRepository,
   ) {}
 
   onApplicationBootstrap(): void {
@@ -405,17 +407,21 @@ export class RolloutsService implements OnApplicationBootstrap, OnModuleDestroy 
 
   /** Units that wait for dependencies, with why (by unit id). */
   private async held(subject: Subject, units: Unit[]): Promise<Map<string, string>> {
+    const byApp = groupBy(units, (u) => u.app);
+    const waiting = await this.dependencies.blockersOf(
+      [...byApp].map(([app, us]) => ({
+        key: app,
+        spec: us[0].spec,
+        clusters: subject.kind === 'app' ? us.map((u) => u.name) : us[0].clusterNames,
+      })),
+    );
     const out = new Map<string, string>();
-    for (const us of groupBy(units, (u) => u.app).values()) {
-      const { spec } = us[0];
-      if (!spec.dependsOn?.length) continue;
-      const clusters = subject.kind === 'app' ? us.map((u) => u.name) : us[0].clusterNames;
-      const waiting = await this.dependencies.blockers({ spec }, clusters);
+    for (const [app, us] of byApp) {
+      const w = waiting.get(app);
+      if (!w?.size) continue;
       for (const u of us) {
         const why =
-          subject.kind === 'app'
-            ? waiting.get(u.name)
-            : [...waiting].map(([c, w]) => `${c}: ${w}`).join('; ') || undefined;
+          subject.kind === 'app' ? w.get(u.name) : [...w].map(([c, r]) => `${c}: ${r}`).join('; ');
         if (why) out.set(u.id, why);
       }
     }
@@ -443,10 +449,8 @@ export class RolloutsService implements OnApplicationBootstrap, OnModuleDestroy 
 
   /** The units of a rollout with what their clusters run now. */
   private async units(subject: Subject): Promise<Unit[]> {
-    const [rows, targets] = await Promise.all([
-      this.repo.apps(subject.kind, subject.id),
-      this.repo.targets(subject.kind, subject.id),
-    ]);
+    const rows = await this.repo.apps(subject.kind, subject.id);
+    const targets = await this.targets.readiness(rows.map((r) => r.id));
     const clusters = new Map(
       (
         await this.clusters.byNames([...new Set(rows.flatMap((r) => destinationClusters(r.spec)))])
