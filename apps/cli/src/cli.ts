@@ -7,6 +7,7 @@ import { parseManifests } from '../../../libs/manifests/src/index.js';
 import { registerAppsetCommands } from './appset-generate.js';
 import { HubClient } from './hub-client.js';
 import { CliError, collect, formatData, parseFormat, table, type OutputFormat } from './output.js';
+import { registerNotifyCommands } from './notify-commands.js';
 import { registerRolloutCommands } from './rollout-commands.js';
 
 export interface CliIO {
@@ -407,13 +408,9 @@ export async function runCli(argv: string[], io: CliIO): Promise<number> {
       );
     });
 
-  registerRolloutCommands(program, app, appset, {
-    stdout: io.stdout,
-    read,
-    documents: readDocuments,
-    opts,
-    print,
-  });
+  const context = { stdout: io.stdout, read, documents: readDocuments, opts, print };
+  registerRolloutCommands(program, app, appset, context);
+  registerNotifyCommands(program, context);
 
   try {
     await program.parseAsync(argv, { from: 'user' });

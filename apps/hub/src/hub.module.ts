@@ -57,6 +57,12 @@ import { RenderService } from './render/render.service.js';
 import { ReplicaService } from './replicas/replica.service.js';
 import { ReplicasRepository } from './replicas/replicas.repository.js';
 import { CredentialsRepository } from './repositories/credentials.repository.js';
+import { NotificationDetector } from './notifications/notification.detector.js';
+import { NotificationOutbox } from './notifications/notification.outbox.js';
+import { NotificationSender } from './notifications/notification.sender.js';
+import { NotificationsController } from './notifications/notifications.controller.js';
+import { NotificationsRepository } from './notifications/notifications.repository.js';
+import { NotificationsService } from './notifications/notifications.service.js';
 import { WorkQueue } from './work/work-queue.js';
 import { WorkRepository } from './work/work.repository.js';
 
@@ -86,6 +92,7 @@ export class HubModule {
         ProjectsController,
         AuditController,
         RolloutsController,
+        NotificationsController,
       ],
       providers: [
         ...configProviders,
@@ -104,6 +111,7 @@ export class HubModule {
         GitReposRepository,
         WorkRepository,
         ReplicasRepository,
+        NotificationsRepository,
         // Services.
         ReplicaService,
         WorkQueue,
@@ -135,6 +143,10 @@ export class HubModule {
         ProjectsService,
         PkiService,
         EnrollmentService,
+        NotificationSender,
+        NotificationsService,
+        NotificationDetector,
+        NotificationOutbox,
         {
           provide: SecretBox,
           useFactory: () => {

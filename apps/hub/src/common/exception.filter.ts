@@ -20,7 +20,9 @@ export class HubExceptionFilter implements ExceptionFilter {
   catch(exception: unknown, host: ArgumentsHost): void {
     const res = host.switchToHttp().getResponse<Response>();
     const { status, body } = this.toResponse(exception);
-    if (status >= 500) this.log.error((exception as Error)?.stack ?? String(exception));
+    // Deliberate answers (HttpException, e.g. 502 from a destination) are not the hub's faults.
+    if (status >= 500 && !(exception instanceof HttpException))
+      this.log.error((exception as Error)?.stack ?? String(exception));
     res.status(status).json(body);
   }
 

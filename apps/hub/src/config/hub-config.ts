@@ -66,6 +66,9 @@ const schema = z.object({
   AXLE_RECONCILE_BATCH: z.coerce.number().int().min(1).max(100_000).default(10_000),
   AXLE_LEASE_SECONDS: z.coerce.number().int().min(3).max(600).default(15),
   AXLE_REPORT_FLUSH_MS: z.coerce.number().int().min(1).max(1000).default(50),
+  AXLE_NOTIFY_DISCONNECTED_SECONDS: z.coerce.number().int().min(5).max(86_400).default(300),
+  AXLE_NOTIFY_MAX_ATTEMPTS: z.coerce.number().int().min(1).max(50).default(12),
+  AXLE_NOTIFY_RETRY_SECONDS: z.coerce.number().min(0.1).max(600).default(2),
   AXLE_LOG_LEVEL: z.enum(['error', 'warn', 'log', 'debug', 'verbose']).default('log'),
 });
 
@@ -133,6 +136,11 @@ export interface HubConfig {
   reconcile: { batchSize: number; leaseSeconds: number };
   /** Longest an agent report waits in memory before it is written (write-behind). */
   reportFlushMs: number;
+  /**
+   * Notifications: an agent counts as disconnected after `disconnectedSeconds`; a delivery is
+   * tried `maxAttempts` times, waiting `retrySeconds` × 2^attempt (at most 10 min) in between.
+   */
+  notify: { disconnectedSeconds: number; maxAttempts: number; retrySeconds: number };
   logLevel: 'error' | 'warn' | 'log' | 'debug' | 'verbose';
 }
 
@@ -160,6 +168,11 @@ export function loadHubConfig(env: NodeJS.ProcessEnv = process.env): HubConfig {
     appsetMaxDeleteShare: e.AXLE_APPSET_MAX_DELETE_SHARE,
     reconcile: { batchSize: e.AXLE_RECONCILE_BATCH, leaseSeconds: e.AXLE_LEASE_SECONDS },
     reportFlushMs: e.AXLE_REPORT_FLUSH_MS,
+    notify: {
+      disconnectedSeconds: e.AXLE_NOTIFY_DISCONNECTED_SECONDS,
+      maxAttempts: e.AXLE_NOTIFY_MAX_ATTEMPTS,
+      retrySeconds: e.AXLE_NOTIFY_RETRY_SECONDS,
+    },
     agentAuth: e.AXLE_AGENT_AUTH,
     pki: {
       enrollPort: e.AXLE_GRPC_ENROLL_PORT,

@@ -51,6 +51,7 @@ const metrics = new MetricsService(
   { fleetCounts: () => Promise.resolve([]) } as never,
   { countByConnection: () => Promise.resolve([]) } as never,
   { depth: () => Promise.resolve({}) } as never,
+  { countByStatus: () => Promise.resolve([]) } as never,
 );
 
 function session() {

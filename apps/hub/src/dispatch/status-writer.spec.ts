@@ -45,6 +45,7 @@ function writer(flushDelayMs = 20) {
     { fleetCounts: () => Promise.resolve([]) } as never,
     { countByConnection: () => Promise.resolve([]) } as never,
     { depth: () => Promise.resolve({}) } as never,
+    { countByStatus: () => Promise.resolve([]) } as never,
   );
   const w = new StatusWriter(
     targets as unknown as TargetsRepository,

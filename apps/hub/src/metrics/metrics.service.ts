@@ -2,6 +2,7 @@ import { Injectable } from '@nestjs/common';
 import { Counter, Gauge, Histogram, Registry, collectDefaultMetrics } from 'prom-client';
 import { TargetsRepository } from '../applications/targets.repository.js';
 import { ClustersRepository } from '../clusters/clusters.repository.js';
+import { NotificationsRepository } from '../notifications/notifications.repository.js';
 import { WorkRepository } from '../work/work.repository.js';
 
 /**
@@ -164,7 +165,26 @@ export class MetricsService {
     registers: [this.registry],
   });
 
-  constructor(targets: TargetsRepository, clusters: ClustersRepository, work: WorkRepository) {
+  readonly notificationEvents = new Counter({
+    name: 'axle_notification_events_total',
+    help: 'Events noticed by the notification detector, by trigger',
+    labelNames: ['trigger'] as const,
+    registers: [this.registry],
+  });
+
+  readonly notificationAttempts = new Counter({
+    name: 'axle_notification_attempts_total',
+    help: 'Delivery attempts, by destination type and result (delivered, retry, dead)',
+    labelNames: ['type', 'result'] as const,
+    registers: [this.registry],
+  });
+
+  constructor(
+    targets: TargetsRepository,
+    clusters: ClustersRepository,
+    work: WorkRepository,
+    notifications: NotificationsRepository,
+  ) {
     collectDefaultMetrics({ register: this.registry, prefix: 'axle_hub_' });
     new Gauge({
       name: 'axle_app_targets',
@@ -199,6 +219,16 @@ export class MetricsService {
         this.reset();
         const rows = await clusters.countByConnection();
         for (const r of rows) this.set({ connected: String(r.connected) }, Number(r.n));
+      },
+    });
+    new Gauge({
+      name: 'axle_notification_deliveries',
+      help: 'Notification deliveries in the outbox by status (Pending, Delivered, Dead)',
+      labelNames: ['status'] as const,
+      registers: [this.registry],
+      async collect() {
+        this.reset();
+        for (const r of await notifications.countByStatus()) this.set({ status: r.status }, r.n);
       },
     });
   }

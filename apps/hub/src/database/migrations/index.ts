@@ -10,6 +10,7 @@ import { RenderCache1763881000000 } from './1763881000000-RenderCache.js';
 import { FleetScale1764900000000 } from './1764900000000-FleetScale.js';
 import { ManualSync1765000000000 } from './1765000000000-ManualSync.js';
 import { Rollouts1765100000000 } from './1765100000000-Rollouts.js';
+import { Notifications1765200000000 } from './1765200000000-Notifications.js';
 
 /** Every migration, oldest first. TypeORM runs the ones not yet recorded. */
 export const MIGRATIONS = [
@@ -25,4 +26,5 @@ export const MIGRATIONS = [
   FleetScale1764900000000,
   ManualSync1765000000000,
   Rollouts1765100000000,
+  Notifications1765200000000,
 ];

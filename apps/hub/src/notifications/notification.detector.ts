@@ -1,0 +1,130 @@
+import {
+  Inject,
+  Injectable,
+  Logger,
+  type OnApplicationBootstrap,
+  type OnModuleDestroy,
+} from '@nestjs/common';
+import { HUB_CONFIG, type HubConfig } from '../config/hub-config.js';
+import { NotifyBus } from '../database/notify-bus.js';
+import type { Db } from '../database/sql.js';
+import { MetricsService } from '../metrics/metrics.service.js';
+import { planDeliveries, route } from './outbox-plan.js';
+import { BASELINE_KEY, NotificationsRepository } from './notifications.repository.js';
+import {
+  clusterChecks,
+  deletionHeldCheck,
+  rolloutCheck,
+  targetChecks,
+  transitions,
+  type Check,
+} from './triggers.js';
+
+const TICK_MS = 1000;
+/** Rollouts, ApplicationSets and clusters are looked at every this many ticks. */
+const SLOW_EVERY = 3;
+/** Targets are read again from a little before the newest change seen (late commits). */
+const OVERLAP_MS = 5000;
+/** Every so often, everything is read again and state of deleted subjects is forgotten. */
+const FULL_SCAN_TICKS = 600;
+/** One replica detects at a time: the one holding this advisory lock. */
+const LOCK_KEY = 0x61786e6f; // "axno"
+
+/** Channel on which a new outbox row wakes the senders of every replica. */
+export const OUTBOX_CHANNEL = 'axle_notifications';
+
+/**
+ * Notices what is worth telling someone: compares what agents reported (targets), rollouts,
+ * ApplicationSets and clusters with what was last noticed, and writes the events that fire, for
+ * every subscription that hears them, into the outbox, in the transaction that stores what it
+ * noticed. A hub killed at any point therefore neither loses nor repeats an event. Reads targets
+ * incrementally (by their change time), the small tables in full.
+ */
+@Injectable()
+export class NotificationDetector implements OnApplicationBootstrap, OnModuleDestroy {
+  private readonly log = new Logger('Notifications');
+  private timer: NodeJS.Timeout | undefined;
+  private running: Promise<void> | undefined;
+  private since: Date | undefined;
+  private ticks = 0;
+
+  constructor(
+    private readonly repo: NotificationsRepository,
+    private readonly bus: NotifyBus,
+    private readonly metrics: MetricsService,
+    @Inject(HUB_CONFIG) private readonly config: HubConfig,
+  ) {}
+
+  onApplicationBootstrap(): void {
+    this.timer = setInterval(() => {
+      this.running ??= this.tick()
+        .then(() => undefined)
+        .catch((e: unknown) => this.log.error(`detection failed: ${(e as Error).message}`))
+        .finally(() => (this.running = undefined));
+    }, TICK_MS);
+    this.timer.unref();
+  }
+
+  async onModuleDestroy(): Promise<void> {
+    clearInterval(this.timer);
+    await this.running;
+  }
+
+  /** One look; returns the number of deliveries written. */
+  async tick(): Promise<number> {
+    const tick = this.ticks++;
+    const full = tick % FULL_SCAN_TICKS === 0;
+    if (full && tick > 0) await this.repo.forgetOrphans();
+    const slow = full || tick % SLOW_EVERY === 0;
+    const result = await this.repo.transaction(async (db) => {
+      if (!(await this.repo.tryLock(db, LOCK_KEY))) return undefined;
+      return this.detect(db, full ? undefined : this.since, slow);
+    });
+    if (!result) {
+      // Another replica detects: start from scratch should this one take over.
+      this.since = undefined;
+      return 0;
+    }
+    if (result.newest) this.since = new Date(result.newest.getTime() - OVERLAP_MS);
+    if (result.written > 0) await this.bus.publish(OUTBOX_CHANNEL, '').catch(() => undefined);
+    return result.written;
+  }
+
+  private async detect(
+    db: Db,
+    since: Date | undefined,
+    slow: boolean,
+  ): Promise<{ newest: Date | undefined; written: number }> {
+    const now = await this.repo.now(db);
+    const changed = await this.repo.targetsChangedSince(db, since);
+    const { rows } = changed;
+    // Where the next look starts: the newest change seen (after a full look at nothing, now).
+    const newest = changed.newest ?? (since === undefined ? now : undefined);
+    const checks: Check[] = rows.flatMap(targetChecks);
+    if (slow) {
+      for (const r of await this.repo.rollouts(db)) checks.push(rolloutCheck(r));
+      for (const a of await this.repo.appSetDeletions(db)) checks.push(deletionHeldCheck(a));
+      const after = this.config.notify.disconnectedSeconds * 1000;
+      for (const c of await this.repo.clusterObservations(db))
+        checks.push(...clusterChecks(c, now, after));
+    }
+    const stored = await this.repo.state(db, [BASELINE_KEY, ...checks.map((c) => c.key)]);
+    const t = transitions(checks, stored, now);
+    await this.repo.writeState(db, t.writes);
+    if (!stored.has(BASELINE_KEY)) {
+      // The very first look (a new hub, or one upgraded to notifications): what is already
+      // there is the baseline, not news.
+      await this.repo.writeState(db, [{ key: BASELINE_KEY, value: now.toISOString() }]);
+      return { newest, written: 0 };
+    }
+    if (t.events.length === 0) return { newest, written: 0 };
+    for (const e of t.events) this.metrics.notificationEvents.inc({ trigger: e.trigger });
+    const groups = route(t.events, await this.repo.subscriptions());
+    if (groups.size === 0) return { newest, written: 0 };
+    const heads = await this.repo.latestOfGroups(db, [...groups.keys()]);
+    const plan = planDeliveries(groups, heads, now);
+    await this.repo.mergeDeliveries(db, plan.merges);
+    await this.repo.insertDeliveries(db, plan.inserts);
+    return { newest, written: plan.inserts.length + plan.merges.length };
+  }
+}
