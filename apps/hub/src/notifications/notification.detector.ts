@@ -55,7 +55,14 @@ export class NotificationDetector implements OnApplicationBootstrap, OnModuleDes
     @Inject(HUB_CONFIG) private readonly config: HubConfig,
   ) {}
 
-  onApplicationBootstrap(): void {
+  /**
+   * The first look runs before the hub serves requests: on a new hub it records the baseline
+   * before anything can happen that would be news.
+   */
+  async onApplicationBootstrap(): Promise<void> {
+    await this.tick().catch((e: unknown) =>
+      this.log.error(`detection failed: ${(e as Error).message}`),
+    );
     this.timer = setInterval(() => {
       this.running ??= this.tick()
         .then(() => undefined)

@@ -14,6 +14,8 @@ import {
   webhookBody,
 } from './messages.js';
 import { subscriptionSpecSchema } from './notification.schemas.js';
+import { backoffMs } from './notification.outbox.js';
+import { planDeliveries, route } from './outbox-plan.js';
 import {
   clusterChecks,
   deletionHeldCheck,
@@ -294,5 +296,90 @@ describe('subscriptions', () => {
       contentType: 'application/vnd.microsoft.card.adaptive',
       content: { type: 'AdaptiveCard' },
     });
+  });
+});
+
+describe('the outbox plan', () => {
+  const sub = {
+    id: 's1',
+    name: 'ops',
+    destinationId: 'd1',
+    destination: 'hook',
+    createdAt: at,
+    spec: subscriptionSpecSchema.parse({
+      name: 'ops',
+      destination: 'hook',
+      triggers: ['on-health-degraded'],
+      groupWaitSeconds: 10,
+      windowSeconds: 300,
+    }),
+  };
+  const event = (cluster: string, app = 'a1') => ({
+    trigger: 'on-health-degraded' as const,
+    subject: `${app}/${cluster}`,
+    group: app,
+    value: 'Degraded',
+    at: at.toISOString(),
+    app: { name: app, project: 'default', applicationSet: null },
+    cluster: { name: cluster, labels: {} },
+  });
+
+  it('groups an application’s events on many clusters into one delivery that waits for them', () => {
+    const groups = route([event('c1'), event('c2'), event('c1', 'a2')], [sub]);
+    const plan = planDeliveries(groups, new Map(), at);
+    expect(plan.merges).toEqual([]);
+    expect(
+      plan.inserts.map((i) => [
+        i.groupKey,
+        i.count,
+        i.event.clusters,
+        i.notBefore.getTime() - at.getTime(),
+      ]),
+    ).toEqual([
+      ['s1|on-health-degraded|a1', 2, ['c1', 'c2'], 10_000],
+      ['s1|on-health-degraded|a2', 1, ['c1'], 10_000],
+    ]);
+    expect(new Set(plan.inserts.map((i) => i.idempotencyKey)).size).toBe(2);
+  });
+
+  it('folds into a delivery not yet attempted, and holds the next one to the end of the window', () => {
+    const groups = route([event('c3')], [sub]);
+    const head = {
+      id: 7,
+      status: 'Pending',
+      attempts: 0,
+      leaseUntil: null,
+      createdAt: at,
+      event: deliveryEvent(event('c1')),
+    };
+    const merged = planDeliveries(groups, new Map([['s1|on-health-degraded|a1', head]]), at);
+    expect(merged.merges).toEqual([
+      { id: 7, count: 1, event: expect.objectContaining({ clusters: ['c1', 'c3'] }) },
+    ]);
+    // Already sent 60 s ago: the next message waits until the window has passed.
+    const later = new Date(at.getTime() + 60_000);
+    const sent = planDeliveries(
+      groups,
+      new Map([['s1|on-health-degraded|a1', { ...head, status: 'Delivered', attempts: 1 }]]),
+      later,
+    );
+    expect(sent.inserts[0].notBefore.getTime()).toBe(at.getTime() + 300_000);
+    // Being sent right now (leased): a new delivery, not a change under the sender's feet.
+    const leased = planDeliveries(
+      groups,
+      new Map([
+        ['s1|on-health-degraded|a1', { ...head, leaseUntil: new Date(at.getTime() + 1000) }],
+      ]),
+      at,
+    );
+    expect(leased.inserts).toHaveLength(1);
+  });
+
+  it('backs off exponentially with jitter, capped', () => {
+    expect(backoffMs(2, 1, 0.5)).toBe(2000);
+    expect(backoffMs(2, 4, 0.5)).toBe(16_000);
+    expect(backoffMs(2, 30, 0.5)).toBe(600_000);
+    expect(backoffMs(2, 1, 0)).toBe(1600);
+    expect(backoffMs(2, 1, 1)).toBe(2400);
   });
 });
