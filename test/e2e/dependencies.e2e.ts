@@ -11,7 +11,7 @@ import {
   waitFor,
   type Registration,
 } from '../support/hub-harness.js';
-import { configMapValue, markDeploymentAvailable } from './agent-support.js';
+import { configMapValue, markDeploymentAvailable, readObject } from './agent-support.js';
 
 const db = `apiVersion: apps/v1
 kind: Deployment
@@ -31,6 +31,7 @@ describe('dependsOn across clusters: the api in one cluster waits for the databa
   let hub: RunningHub;
   let repo: TestRepo;
   const agents: Agent[] = [];
+  const enrolled = new Map<string, { registration: Registration; stateDir: string }>();
   const cleanup: (() => Promise<void>)[] = [];
 
   const apiConfigMap = () => configMapValue(east, 'deps-api', 'api');
@@ -52,6 +53,7 @@ describe('dependsOn across clusters: the api in one cluster waits for the databa
       ).body;
       const state = await tempDir(`axle-agent-${name}-`);
       cleanup.push(state.remove);
+      enrolled.set(name, { registration, stateDir: state.path });
       agents.push(startTestAgent({ hub, registration, cluster: on, name, stateDir: state.path }));
     }
     await waitFor('agents connected', () => Promise.resolve(agents.every((a) => a.connected)));
@@ -165,5 +167,82 @@ describe('dependsOn across clusters: the api in one cluster waits for the databa
       timeoutMs: 20_000,
     });
     await waitFor('api Synced', async () => (await app('api')).status.sync === 'Synced');
+  });
+
+  it('deletes applications that go away together in reverse order: the api before its database', async () => {
+    const appset = {
+      apiVersion: 'argoproj.io/v1alpha1',
+      kind: 'ApplicationSet',
+      metadata: { name: 'rev' },
+      spec: {
+        goTemplate: true,
+        generators: [
+          {
+            list: {
+              elements: [
+                { name: 'db', cluster: 'dep-west', dep: '' },
+                { name: 'api', cluster: 'dep-east', dep: 'db' },
+              ],
+            },
+          },
+        ],
+        template: {
+          metadata: { name: 'rev-{{.name}}' },
+          spec: {
+            project: 'default',
+            source: { repoURL: repo.fileUrl, targetRevision: 'main', path: '{{.name}}' },
+            destination: { name: '{{.cluster}}', namespace: 'rev-{{.name}}' },
+            syncPolicy: { automated: { prune: true }, syncOptions: ['CreateNamespace=true'] },
+          },
+        },
+        templatePatch: `{{- if .dep }}
+spec:
+  dependsOn:
+    - application: rev-{{ .dep }}
+{{- end }}`,
+      },
+    };
+    expect((await api(hub).post('/api/v1/applicationsets', appset)).status).toBe(201);
+    await waitFor('rev-db applied', async () => {
+      const c = (await app('rev-db')).status.clusters[0];
+      return c?.appliedGeneration > 0;
+    });
+    await markDeploymentAvailable(west, 'rev-db', 'db');
+    const revApi = () => configMapValue(east, 'rev-api', 'api');
+    await waitFor('rev-api deployed after rev-db', async () => (await revApi()) === '1', {
+      timeoutMs: 20_000,
+    });
+    const dbDeployment = () =>
+      readObject(west, {
+        apiVersion: 'apps/v1',
+        kind: 'Deployment',
+        name: 'db',
+        namespace: 'rev-db',
+      });
+
+    // The api's cluster is unreachable: its removal cannot finish, so the database's waits.
+    await agents[0].stop();
+    expect((await api(hub).delete('/api/v1/applicationsets/rev')).status).toBe(204);
+    // Bounded check that nothing happens: without the ordering, the west agent prunes the
+    // database within a second of the deletion.
+    await new Promise((r) => setTimeout(r, 3000));
+    expect(await dbDeployment()).toBeDefined();
+    expect(await revApi()).toBe('1');
+
+    // The api's agent comes back, removes the api and says so; then the database goes.
+    const east0 = enrolled.get('dep-east')!;
+    agents[0] = startTestAgent({
+      hub,
+      registration: east0.registration,
+      cluster: east,
+      name: 'dep-east',
+      stateDir: east0.stateDir,
+    });
+    await waitFor('rev-api removed', async () => (await revApi()) === undefined, {
+      timeoutMs: 20_000,
+    });
+    await waitFor('rev-db removed after it', async () => (await dbDeployment()) === undefined, {
+      timeoutMs: 20_000,
+    });
   });
 });

@@ -39,6 +39,12 @@ describe('applyTemplatePatch', () => {
     });
   });
 
+  it('treats a patch that renders to nothing, or to null, as no change (as Argo CD does)', () => {
+    for (const text of ['', '\n  \n', 'null', '~', '# only a comment\n'])
+      expect(applyTemplatePatch(app(), text)).toEqual(app());
+    expect(() => applyTemplatePatch(app(), 'just a string')).toThrow(/expected a map/);
+  });
+
   it('merges finalizers as a set (ObjectMeta patch strategy)', () => {
     const out = applyTemplatePatch(
       app(),

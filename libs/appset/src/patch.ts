@@ -30,7 +30,10 @@ export function parsePatch(text: string): Json {
 }
 
 export function applyTemplatePatch(app: JsonObject, patchText: string): JsonObject {
-  const patch = parsePatch(patchText);
+  const patch = parsePatch(patchText) as Json | undefined;
+  // A patch that renders to nothing (`{{- if .x }}…{{- end }}` with x false) or to `null` is
+  // a no-op, as in Argo CD (YAML `null` unmarshals to an empty patch map).
+  if (patch === null || patch === undefined) return app;
   let result: Json;
   if (Array.isArray(patch)) result = applyJsonPatch(app, patch);
   else if (isObject(patch)) result = strategicMerge(app, patch, []) ?? {};

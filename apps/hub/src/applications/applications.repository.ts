@@ -254,15 +254,22 @@ export class ApplicationsRepository {
 
   /**
    * Deletes applications, leaving a removal note per cluster that says whether its agent prunes
-   * the resources; returns the clusters to tell.
+   * the resources, and which applications this one depended on (their removal waits for this
+   * one's); returns the clusters to tell.
    */
   async deleteWithNotes(db: Db, ids: string[], prune: boolean): Promise<string[]> {
     const clusters = new Set<string>();
     for (const part of chunks(ids, 10_000)) {
       const rows = await db.query<{ cluster_id: string }[]>(
-        `INSERT INTO app_removals (app_id, cluster_id, prune)
-           SELECT app_id, cluster_id, $2 FROM app_targets WHERE app_id = ANY($1::uuid[])
-         ON CONFLICT (app_id, cluster_id) DO UPDATE SET prune = EXCLUDED.prune
+        `INSERT INTO app_removals (app_id, cluster_id, prune, depends_on)
+           SELECT t.app_id, t.cluster_id, $2,
+                  coalesce((SELECT array_agg(d.id) FROM applications d
+                             WHERE d.name IN (SELECT x->>'application'
+                                                FROM jsonb_array_elements(coalesce(a.spec->'dependsOn', '[]'::jsonb)) x)),
+                           '{}')
+             FROM app_targets t JOIN applications a ON a.id = t.app_id
+            WHERE t.app_id = ANY($1::uuid[])
+         ON CONFLICT (app_id, cluster_id) DO UPDATE SET prune = EXCLUDED.prune, depends_on = EXCLUDED.depends_on
          RETURNING cluster_id`,
         [part, prune],
       );

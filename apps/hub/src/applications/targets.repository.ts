@@ -45,6 +45,18 @@ export interface TargetReadiness {
   failed: boolean;
 }
 
+/** An application removed from a cluster: prune its resources there, and whether to wait. */
+export interface RemovalNote {
+  appId: string;
+  clusterId: string;
+  prune: boolean;
+  /** Applications that depended on it are still being removed: it goes after them. */
+  held: boolean;
+}
+
+/** The longest a removal waits for the removal of applications that depended on it. */
+export const REMOVAL_ORDER_MAX_WAIT_S = 600;
+
 /** What a session needs to deliver a target. */
 export interface DeliveryRow {
   appId: string;
@@ -402,19 +414,49 @@ export class TargetsRepository {
     );
   }
 
-  /** Removal notes for these clusters: whether each removed application's resources are pruned. */
-  async removalNotes(
-    clusterIds: string[],
-  ): Promise<{ appId: string; clusterId: string; prune: boolean }[]> {
-    const out: { appId: string; clusterId: string; prune: boolean }[] = [];
+  /**
+   * Removal notes for these clusters: whether each removed application's resources are pruned,
+   * and whether the removal is held: an application removed with applications that depended on
+   * it goes after them (each confirmed by its agent), or after REMOVAL_ORDER_MAX_WAIT.
+   */
+  async removalNotes(clusterIds: string[]): Promise<RemovalNote[]> {
+    const out: RemovalNote[] = [];
     for (const part of chunks(clusterIds, 5000)) {
-      const rows = await this.ds.query<{ app_id: string; cluster_id: string; prune: boolean }[]>(
-        'SELECT app_id, cluster_id, prune FROM app_removals WHERE cluster_id = ANY($1::uuid[])',
-        [part],
+      const rows = await this.ds.query<
+        { app_id: string; cluster_id: string; prune: boolean; held: boolean }[]
+      >(
+        `SELECT r.app_id, r.cluster_id, r.prune,
+                EXISTS (SELECT 1 FROM app_removals d
+                         WHERE r.app_id = ANY(d.depends_on) AND d.app_id <> r.app_id
+                           AND d.created_at > now() - make_interval(secs => $2)) AS held
+           FROM app_removals r WHERE r.cluster_id = ANY($1::uuid[])`,
+        [part, REMOVAL_ORDER_MAX_WAIT_S],
       );
-      out.push(...rows.map((r) => ({ appId: r.app_id, clusterId: r.cluster_id, prune: r.prune })));
+      out.push(
+        ...rows.map((r) => ({
+          appId: r.app_id,
+          clusterId: r.cluster_id,
+          prune: r.prune,
+          held: r.held,
+        })),
+      );
     }
     return out;
+  }
+
+  /**
+   * The agent of `clusterId` removed these applications: their notes go, and the clusters whose
+   * removals waited for them are returned (to be told).
+   */
+  async finishRemovals(clusterId: string, appIds: string[]): Promise<string[]> {
+    const rows = await this.ds.query<{ cluster_id: string }[]>(
+      `WITH gone AS (DELETE FROM app_removals WHERE cluster_id = $1 AND app_id = ANY($2::uuid[])
+                     RETURNING depends_on)
+       SELECT DISTINCT r.cluster_id FROM app_removals r, gone g
+        WHERE r.app_id = ANY(g.depends_on) AND NOT (r.cluster_id = $1 AND r.app_id = ANY($2::uuid[]))`,
+      [clusterId, appIds],
+    );
+    return rows.map((r) => r.cluster_id);
   }
 
   /** Drops the removal notes of clusters for the applications their agents no longer hold. */

@@ -38,6 +38,10 @@ class FakeHost implements SessionHost {
     this.raised.push([appId, generation]);
     return Promise.resolve();
   }
+  removedApps: string[] = [];
+  removed(_s: AgentSession, appIds: string[]) {
+    this.removedApps.push(...appIds);
+  }
 }
 
 const writer = {
@@ -144,7 +148,7 @@ describe('AgentSession', () => {
     const { s, call } = session();
     await s.handle(hello([{ appId: id(1), generation: 1, bundleHash: 'sha256:H' }]));
     // App 1 goes away (removal note, prune): its bundle may be deleted by the agent.
-    await s.deliver([], new Map([[id(1), true]]), false, ctx);
+    await s.deliver([], new Map([[id(1), { prune: true, held: false }]]), false, ctx);
     expect(call.written.at(-1)?.msg).toMatchObject({
       $case: 'remove',
       value: { appId: id(1), prune: true },
@@ -152,6 +156,49 @@ describe('AgentSession', () => {
     await s.deliver([row(2, 1, 'sha256:H')], new Map(), false, ctx);
     expect(call.deploys().at(-1)).toMatchObject({ appName: 'app-2' });
     expect(call.deploys().at(-1)!.bundleGzip.length).toBeGreaterThan(0);
+  });
+
+  it('holds a removal back while applications that depended on it are removed first', async () => {
+    const { s, call, host } = session();
+    await s.handle(
+      hello([
+        { appId: id(1), generation: 1, bundleHash: 'sha256:H' },
+        { appId: id(2), generation: 1, bundleHash: 'sha256:H' },
+      ]),
+    );
+    const notes = new Map([
+      [id(1), { prune: true, held: true }],
+      [id(2), { prune: true, held: false }],
+    ]);
+    // Neither a pending nor a full delivery removes the held one.
+    await s.deliver([], notes, false, ctx);
+    await s.deliver([], notes, true, ctx);
+    const removes = () =>
+      call.written.flatMap((m) => (m.msg?.$case === 'remove' ? [m.msg.value.appId] : []));
+    expect(removes()).toEqual([id(2)]);
+    // The agent reports app 2 removed: the dispatcher hears of it.
+    await s.handle({
+      msg: {
+        $case: 'events',
+        value: {
+          dropped: 0,
+          events: [
+            {
+              appId: id(2),
+              atUnixMs: 1,
+              type: 'Normal',
+              reason: 'Removed',
+              message: 'app-2 removed with its resources',
+              generation: 1,
+              offline: false,
+            },
+          ],
+        },
+      },
+    });
+    expect(host.removedApps).toEqual([id(2)]);
+    await s.deliver([], new Map([[id(1), { prune: true, held: false }]]), false, ctx);
+    expect(removes()).toEqual([id(2), id(1)]);
   });
 
   it('sends a generation once until acknowledged, and past a newer one the agent holds', async () => {

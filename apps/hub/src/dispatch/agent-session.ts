@@ -38,6 +38,8 @@ export interface SessionHost {
   request(session: AgentSession, full: boolean): void;
   /** The agent holds a newer generation than stored: store `generation` as the desired one. */
   raiseGeneration(session: AgentSession, appId: string, generation: number): Promise<void>;
+  /** The agent reports these applications removed (removals waiting for them may go). */
+  removed(session: AgentSession, appIds: string[]): void;
 }
 
 export interface SessionDeps {
@@ -155,6 +157,8 @@ export class AgentSession {
     const events = ev.events.slice(0, 1000).filter((e) => UUID_RE.test(e.appId));
     if (ev.dropped > 0) this.log.warn(`agent dropped ${ev.dropped} event(s) while offline`);
     if (events.length === 0) return;
+    const removed = events.filter((e) => e.reason === 'Removed').map((e) => e.appId);
+    if (removed.length) this.deps.host.removed(this, removed);
     this.deps.writer.event(
       events.map((e) => ({
         appId: e.appId,
@@ -209,7 +213,7 @@ export class AgentSession {
    */
   async deliver(
     rows: DeliveryRow[],
-    notes: Map<string, boolean>,
+    notes: Map<string, { prune: boolean; held: boolean }>,
     full: boolean,
     ctx: DeliveryContext,
   ): Promise<void> {
@@ -265,14 +269,15 @@ export class AgentSession {
       });
       this.deps.metrics.bundleBytesSent.inc({ cluster: this.clusterName }, bundleGzip.length);
     }
-    // Removals: every held application no longer desired (full), or those with a removal note.
-    const gone = [...new Set([...this.held.keys(), ...this.sent.keys()])].filter((id) =>
-      full ? !desired.has(id) : notes.has(id),
+    // Removals: every held application no longer desired (full), or those with a removal note,
+    // except those waiting for the removal of applications that depended on them.
+    const gone = [...new Set([...this.held.keys(), ...this.sent.keys()])].filter(
+      (id) => (full ? !desired.has(id) : notes.has(id)) && !notes.get(id)?.held,
     );
     for (const appId of gone) {
       if (this.closed) return;
       // Without a note (e.g. the cluster was dropped from the app's destinations) resources go.
-      const prune = notes.get(appId) ?? true;
+      const prune = notes.get(appId)?.prune ?? true;
       await this.write({ msg: { $case: 'remove', value: { appId, prune } } });
       this.deps.metrics.removesSent.inc({ cluster: this.clusterName });
       this.held.delete(appId);

@@ -1,11 +1,16 @@
 import { Injectable, Logger } from '@nestjs/common';
 import { status as GrpcStatus } from '@grpc/grpc-js';
-import { TargetsRepository, type DeliveryRow } from '../applications/targets.repository.js';
+import {
+  TargetsRepository,
+  type DeliveryRow,
+  type RemovalNote,
+} from '../applications/targets.repository.js';
 import { ClustersRepository } from '../clusters/clusters.repository.js';
 import { MetricsService } from '../metrics/metrics.service.js';
 import { ProjectsService } from '../projects/projects.service.js';
 import { BundleStore } from '../render/bundle.store.js';
 import type { AgentSession, SessionHost } from './agent-session.js';
+import { DispatchNotifier } from './dispatch.notifier.js';
 import { groupBy } from '../common/group-by.js';
 
 /** Notifications arriving within this window are delivered together. */
@@ -33,6 +38,7 @@ export class Dispatcher implements SessionHost {
     private readonly projects: ProjectsService,
     private readonly bundles: BundleStore,
     private readonly metrics: MetricsService,
+    private readonly notifier: DispatchNotifier,
   ) {}
 
   get size(): number {
@@ -88,6 +94,16 @@ export class Dispatcher implements SessionHost {
     await this.targets.raiseGeneration(appId, session.clusterId, generation);
   }
 
+  removed(session: AgentSession, appIds: string[]): void {
+    void this.targets
+      .finishRemovals(session.clusterId, appIds)
+      .then((clusters) => this.notifier.notify(clusters))
+      .catch((e: unknown) =>
+        // The note stays: the agent's next Hello, which no longer lists the app, clears it.
+        this.log.warn(`${session.clusterName}: recording removals: ${(e as Error).message}`),
+      );
+  }
+
   /** Resolves when no round is due or running (tests, benchmarks). */
   async idle(): Promise<void> {
     while (this.round || this.pending.size > 0) {
@@ -131,7 +147,7 @@ export class Dispatcher implements SessionHost {
       for (const s of hellos) s.helloInventory = undefined;
     }
     let rows: DeliveryRow[];
-    let notes: { appId: string; clusterId: string; prune: boolean }[];
+    let notes: RemovalNote[];
     let labels: Map<string, Record<string, string>>;
     try {
       [rows, notes, labels] = await Promise.all([
@@ -150,11 +166,11 @@ export class Dispatcher implements SessionHost {
     const gate = await this.projects.gate();
     const resources = await this.bundles.resourcesOf([...new Set(rows.map((r) => r.bundleHash))]);
     const rowsBy = groupBy(rows, (r) => r.clusterId);
-    const notesBy = new Map<string, Map<string, boolean>>();
+    const notesBy = new Map<string, Map<string, { prune: boolean; held: boolean }>>();
     for (const n of notes) {
       let m = notesBy.get(n.clusterId);
-      if (!m) notesBy.set(n.clusterId, (m = new Map<string, boolean>()));
-      m.set(n.appId, n.prune);
+      if (!m) notesBy.set(n.clusterId, (m = new Map()));
+      m.set(n.appId, { prune: n.prune, held: n.held });
     }
     const fullSet = new Set(full);
     await Promise.all(
@@ -170,7 +186,7 @@ export class Dispatcher implements SessionHost {
         try {
           await session.deliver(
             rowsBy.get(id) ?? [],
-            notesBy.get(id) ?? new Map<string, boolean>(),
+            notesBy.get(id) ?? new Map(),
             fullSet.has(id),
             {
               gate,

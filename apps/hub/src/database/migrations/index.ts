@@ -11,6 +11,7 @@ import { FleetScale1764900000000 } from './1764900000000-FleetScale.js';
 import { ManualSync1765000000000 } from './1765000000000-ManualSync.js';
 import { Rollouts1765100000000 } from './1765100000000-Rollouts.js';
 import { Notifications1765200000000 } from './1765200000000-Notifications.js';
+import { RemovalOrder1765300000000 } from './1765300000000-RemovalOrder.js';
 
 /** Every migration, oldest first. TypeORM runs the ones not yet recorded. */
 export const MIGRATIONS = [
@@ -27,4 +28,5 @@ export const MIGRATIONS = [
   ManualSync1765000000000,
   Rollouts1765100000000,
   Notifications1765200000000,
+  RemovalOrder1765300000000,
 ];
