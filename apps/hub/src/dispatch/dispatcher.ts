@@ -166,10 +166,11 @@ export class Dispatcher implements SessionHost {
     const gate = await this.projects.gate();
     const resources = await this.bundles.resourcesOf([...new Set(rows.map((r) => r.bundleHash))]);
     const rowsBy = groupBy(rows, (r) => r.clusterId);
-    const notesBy = new Map<string, Map<string, { prune: boolean; held: boolean }>>();
+    type Notes = Map<string, { prune: boolean; held: boolean }>;
+    const notesBy = new Map<string, Notes>();
     for (const n of notes) {
       let m = notesBy.get(n.clusterId);
-      if (!m) notesBy.set(n.clusterId, (m = new Map()));
+      if (!m) notesBy.set(n.clusterId, (m = new Map() as Notes));
       m.set(n.appId, { prune: n.prune, held: n.held });
     }
     const fullSet = new Set(full);
@@ -186,7 +187,7 @@ export class Dispatcher implements SessionHost {
         try {
           await session.deliver(
             rowsBy.get(id) ?? [],
-            notesBy.get(id) ?? new Map(),
+            notesBy.get(id) ?? (new Map() as Notes),
             fullSet.has(id),
             {
               gate,
