@@ -14,6 +14,7 @@ import {
   type Registration,
 } from '../support/hub-harness.js';
 import type { TestCluster } from '../support/kube-cluster.js';
+import { startReceiver } from '../support/receivers.js';
 import { configMapValue } from './agent-support.js';
 
 const cm = (v: string) =>
@@ -37,6 +38,7 @@ describe('RollingSync: waves gated on the exact bundle, halted and rolled back o
   let repo: TestRepo;
   const agents: Agent[] = [];
   const cleanup: (() => Promise<void>)[] = [];
+  let receiver: Awaited<ReturnType<typeof startReceiver>>;
   /** Three clusters: two stand-ins share the east API server, in their own namespaces. */
   const fleet: { name: string; env: string; on: TestCluster }[] = [
     { name: 'roll-1', env: 'dev', on: east },
@@ -71,6 +73,18 @@ describe('RollingSync: waves gated on the exact bundle, halted and rolled back o
       );
     }
     await waitFor('agents connected', () => Promise.resolve(agents.every((a) => a.connected)));
+    // Platform team's webhook: told when a rollout halts or rolls back.
+    receiver = await startReceiver();
+    cleanup.push(receiver.close);
+    const hook = { name: 'hook', type: 'webhook', url: `${receiver.url}/rollouts` };
+    expect((await api(hub).post('/api/v1/notifications/destinations', hook)).status).toBe(201);
+    const sub = {
+      name: 'rollouts',
+      destination: 'hook',
+      triggers: ['on-rollout-halted', 'on-rollout-rolled-back'],
+      groupWaitSeconds: 0,
+    };
+    expect((await api(hub).post('/api/v1/notifications/subscriptions', sub)).status).toBe(201);
   });
   afterAll(async () => {
     await Promise.all(agents.map((a) => a.stop()));
@@ -179,6 +193,17 @@ ${fleet.map((c) => `      - { cluster: ${c.name}, env: ${c.env} }`).join('\n')}
     const code = run.code;
     expect(code).toBe(0);
     expect(out.join('')).toMatch(/^applicationset "waves": RolledBack, step 1: step 1 failed/);
+    // The platform team heard of it, once.
+    const [told] = await waitFor('rollback notified', () => {
+      const got = receiver.at('/rollouts');
+      return Promise.resolve(got.length ? got : false);
+    });
+    expect(JSON.parse(told.body)).toMatchObject({
+      trigger: 'on-rollout-rolled-back',
+      title: 'rollout of waves rolled back',
+      event: { appset: { name: 'waves' }, rollout: { kind: 'appset', status: 'RolledBack' } },
+    });
+    expect(JSON.parse(told.body).message).toContain('step 1 failed');
   });
 
   it('a fixing commit starts a new rollout that goes all the way', async () => {
