@@ -18,12 +18,8 @@ const cases: FixtureCase[] = [
     message:
       'the HPA controller was unable to get the target\'s current scale: deployments/scale.apps "sandbox-test-app-8" not found',
   },
-  {
-    file: 'hpa-v2-degraded-partially.yaml',
-    status: 'Degraded',
-    message:
-      'the HPA was unable to compute the replica count: failed to get memory utilization: unable to get metrics for resource memory: unable to fetch metrics from resource metrics API: the server could not find the requested resource (get pods.metrics.k8s.io)',
-  },
+  // The first condition decides (AbleToScale=True), as gitops-engine reads them in order.
+  { file: 'hpa-v2-degraded-partially.yaml', status: 'Healthy', message: ABLE },
   { file: 'hpa-v2-progressing.yaml', status: 'Progressing', message: WAITING },
   { file: 'hpa-v2beta2-healthy.yaml', status: 'Healthy', message: ABLE },
   { file: 'hpa-v2beta1-healthy-disabled.yaml', status: 'Healthy', message: ABLE },
@@ -38,21 +34,12 @@ const cases: FixtureCase[] = [
     status: 'Degraded',
     message: "the HPA controller was unable to get the target's current scale",
   },
-  {
-    file: 'hpa-v1-degraded-failedgetobjectmetric.yaml',
-    status: 'Degraded',
-    message:
-      'the HPA was unable to compute the replica count: unable to get metric tomcat_sessions_active_current_sessions: Service on namespace sample-service/unable to fetch metrics from custom metrics API: the server could not find the metric tomcat_sessions_active_current_sessions for services',
-  },
+  // AbleToScale=True comes first: Healthy, whatever the metrics say later (as in Argo CD).
+  { file: 'hpa-v1-degraded-failedgetobjectmetric.yaml', status: 'Healthy', message: ABLE },
   { file: 'hpa-v1-progressing.yaml', status: 'Progressing', message: WAITING },
   { file: 'hpa-v1-progressing-with-no-annotations.yaml', status: 'Progressing', message: WAITING },
   // more
-  {
-    file: 'hpa-v2-external-metric-failed.yaml',
-    status: 'Degraded',
-    message:
-      'the HPA was unable to compute the replica count: unable to get external metric jobs/s0-rabbitmq-orders/&LabelSelector{MatchLabels:map[string]string{scaledobject.keda.sh/name: queue-consumer,},MatchExpressions:[]LabelSelectorRequirement{},}: unable to fetch metrics from external metrics API: the server is currently unable to handle the request',
-  },
+  { file: 'hpa-v2-external-metric-failed.yaml', status: 'Healthy', message: ABLE },
   { file: 'hpa-v2-no-status.yaml', status: 'Progressing', message: WAITING },
 ];
 
@@ -73,5 +60,24 @@ describe('HorizontalPodAutoscaler health', () => {
       status: 'Progressing',
       message: WAITING,
     });
+  });
+
+  it('reads conditions in order: the first that says anything decides', () => {
+    const hpa = (conditions: { type: string; status: string; reason: string }[]) => ({
+      apiVersion: 'autoscaling/v2',
+      kind: 'HorizontalPodAutoscaler',
+      metadata: { name: 'h' },
+      status: { conditions: conditions.map((c) => ({ ...c, message: c.reason })) },
+    });
+    const failed = { type: 'ScalingActive', status: 'False', reason: 'FailedGetResourceMetric' };
+    const able = { type: 'AbleToScale', status: 'True', reason: 'SucceededGetScale' };
+    expect(assessHealth(hpa([failed, able]))).toEqual({
+      status: 'Degraded',
+      message: failed.reason,
+    });
+    expect(assessHealth(hpa([able, failed]))).toEqual({ status: 'Healthy', message: able.reason });
+    // A failure reason gitops-engine does not list decides nothing.
+    const external = { type: 'ScalingActive', status: 'False', reason: 'FailedGetExternalMetric' };
+    expect(assessHealth(hpa([external]))).toEqual({ status: 'Progressing', message: WAITING });
   });
 });

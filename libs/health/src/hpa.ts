@@ -10,9 +10,11 @@ import {
 
 /*
  * HorizontalPodAutoscaler, following gitops-engine's health_hpa.go. autoscaling/v1 carries its
- * conditions as JSON in an annotation; later versions have status.conditions. Any condition in a
- * known failure state makes the HPA Degraded; otherwise AbleToScale=True or ScalingLimited=True
- * makes it Healthy; otherwise it is waiting.
+ * conditions as JSON in an annotation; later versions have status.conditions. Conditions are read
+ * in order and the first one that says anything decides: a known failure state makes the HPA
+ * Degraded, AbleToScale=True or ScalingLimited=True makes it Healthy. An HPA whose first
+ * condition is AbleToScale=True is Healthy even when a later one failed to get metrics, exactly
+ * as in Argo CD. With no such condition it is waiting.
  */
 
 export const HPA_CONDITIONS_ANNOTATION = 'autoscaling.alpha.kubernetes.io/conditions';
@@ -21,14 +23,11 @@ function waiting(): HealthResult {
   return health('Progressing', 'Waiting to Autoscale');
 }
 
+/** Exactly gitops-engine's list: other failure reasons do not decide on their own. */
 const DEGRADED_STATES: ReadonlyArray<readonly [type: string, reason: string]> = [
   ['AbleToScale', 'FailedGetScale'],
   ['AbleToScale', 'FailedUpdateScale'],
   ['ScalingActive', 'FailedGetResourceMetric'],
-  ['ScalingActive', 'FailedGetObjectMetric'],
-  ['ScalingActive', 'FailedGetPodsMetric'],
-  ['ScalingActive', 'FailedGetExternalMetric'],
-  ['ScalingActive', 'FailedComputeMetricsReplicas'],
   ['ScalingActive', 'InvalidSelector'],
 ];
 
@@ -41,10 +40,10 @@ function isHealthy(c: Condition): boolean {
 }
 
 function checkConditions(conditions: Condition[]): HealthResult {
-  const degraded = conditions.find(isDegraded);
-  if (degraded) return health('Degraded', degraded.message);
-  const healthy = conditions.find(isHealthy);
-  if (healthy) return health('Healthy', healthy.message);
+  for (const c of conditions) {
+    if (isDegraded(c)) return health('Degraded', c.message);
+    if (isHealthy(c)) return health('Healthy', c.message);
+  }
   return waiting();
 }
 

@@ -38,10 +38,19 @@ describe('parseManifests', () => {
     }
   });
 
-  it('refuses duplicate keys, missing kind, missing name, lists at top level', () => {
-    expect(() =>
-      parseManifests('apiVersion: v1\nkind: A\nkind: B\nmetadata: {name: x}\n', 'd.yaml'),
-    ).toThrow(/d\.yaml:\d+: invalid YAML/);
+  it('takes the last value of a repeated key, as kubectl does, and says so', () => {
+    const warnings: string[] = [];
+    const objs = parseManifests(
+      'apiVersion: v1\nkind: ConfigMap\nmetadata: {name: x}\ndata:\n  a: "1"\n  b: "2"\n  a: "3"\n',
+      'd.yaml',
+      DEFAULT_LIMITS,
+      (w) => warnings.push(w),
+    );
+    expect(objs[0].data).toEqual({ a: '3', b: '2' });
+    expect(warnings).toEqual(['d.yaml:7: mapping key "a" is repeated; its last value is used']);
+  });
+
+  it('refuses missing kind, missing name, lists at top level', () => {
     expect(() => parseManifests('apiVersion: v1\nmetadata: {name: x}\n', 'k.yaml')).toThrow(
       'k.yaml:1: kind is missing',
     );

@@ -1,4 +1,4 @@
-import { LineCounter, parseAllDocuments } from 'yaml';
+import { isScalar, LineCounter, parseAllDocuments } from 'yaml';
 import { ManifestError } from './errors.js';
 import { DEFAULT_LIMITS, type ManifestLimits } from './limits.js';
 import type { KubeObject } from './types.js';
@@ -7,17 +7,35 @@ import type { KubeObject } from './types.js';
  * Parses a YAML or JSON stream (several `---` documents) into Kubernetes objects.
  * Empty documents are skipped; a document that is a `List` (`kind: List`/`*List` with `items`)
  * is flattened. Every problem names the file and line.
+ *
+ * A mapping key given twice keeps its last value, as kubectl and Argo CD (sigs.k8s.io/yaml)
+ * read it; each one is reported to `warn` with its file and line.
  */
 export function parseManifests(
   text: string,
   file: string,
   limits: ManifestLimits = DEFAULT_LIMITS,
+  warn?: (message: string) => void,
 ): KubeObject[] {
   if (Buffer.byteLength(text) > limits.maxFileBytes) {
     throw new ManifestError(`file is larger than ${limits.maxFileBytes} bytes`, file);
   }
   const lineCounter = new LineCounter();
-  const docs = parseAllDocuments(text, { lineCounter, uniqueKeys: true, prettyErrors: false });
+  const duplicates: { key: string; offset: number | undefined }[] = [];
+  const docs = parseAllDocuments(text, {
+    lineCounter,
+    prettyErrors: false,
+    // Called to compare keys: equal scalar keys are noted, and never treated as equal (no error).
+    uniqueKeys: (a, b) => {
+      if (isScalar(a) && isScalar(b) && a.value === b.value && duplicates.length < 100)
+        duplicates.push({ key: String(a.value), offset: b.range?.[0] });
+      return false;
+    },
+  });
+  for (const d of duplicates) {
+    const line = d.offset === undefined ? '' : `:${lineCounter.linePos(d.offset).line}`;
+    warn?.(`${file}${line}: mapping key "${d.key}" is repeated; its last value is used`);
+  }
   const out: KubeObject[] = [];
   for (const doc of docs) {
     const err = doc.errors[0];

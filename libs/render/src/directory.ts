@@ -26,6 +26,7 @@ export async function readDirectoryObjects(
   opts: DirectoryOptions & { recurse: boolean },
   limits: ManifestLimits,
   listed?: TreeEntry[],
+  warn?: (message: string) => void,
 ): Promise<KubeObject[]> {
   const entries = listed ?? (await git.listTree(repoURL, commit, path));
   if (entries.length === 1 && entries[0].path === path && entries[0].type !== 'tree' && path) {
@@ -57,7 +58,7 @@ export async function readDirectoryObjects(
         `manifests under "${path || '/'}" exceed ${limits.maxBundleBytes} bytes`,
       );
     }
-    objects.push(...parseManifests(await git.readBlob(repoURL, e.oid), e.path, limits));
+    objects.push(...parseManifests(await git.readBlob(repoURL, e.oid), e.path, limits, warn));
   }
   return objects;
 }

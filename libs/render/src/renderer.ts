@@ -191,6 +191,7 @@ export class Renderer {
     }));
     switch (tool) {
       case 'directory': {
+        const warnings: string[] = [];
         const objects = await readDirectoryObjects(
           this.git,
           src.repoURL,
@@ -202,8 +203,9 @@ export class Renderer {
           },
           this.limits,
           listing,
+          (w) => warnings.push(w),
         );
-        return makeBundle(objects, this.limits);
+        return { ...makeBundle(objects, this.limits), ...(warnings.length ? { warnings } : {}) };
       }
       case 'kustomize':
         return this.kustomize(src);
@@ -574,9 +576,10 @@ export class Renderer {
 
   private bundle(text: string, label: string, path: string) {
     let objects: KubeObject[];
+    const warnings: string[] = [];
     try {
-      objects = parseManifests(text, `${label} output`, this.limits);
-      return makeBundle(objects, this.limits);
+      objects = parseManifests(text, `${label} output`, this.limits, (w) => warnings.push(w));
+      return { ...makeBundle(objects, this.limits), ...(warnings.length ? { warnings } : {}) };
     } catch (e) {
       if (e instanceof ManifestError) {
         throw new RenderError(`invalid output: ${e.message}`, label, path, undefined, { cause: e });

@@ -180,4 +180,6 @@ export interface RenderResult extends Bundle {
   tool: RenderTool;
   /** `renderKey` of the (tool-resolved) source: equal keys give equal bundles. */
   key: string;
+  /** What was accepted but deserves a look (e.g. a mapping key given twice), by file and line. */
+  warnings?: string[];
 }

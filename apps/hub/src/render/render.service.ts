@@ -191,6 +191,8 @@ export class RenderService implements OnModuleDestroy {
       throw e;
     }
     this.metrics.renders.inc({ tool: result.tool, result: 'ok' });
+    for (const w of result.warnings ?? [])
+      this.log.warn(`${ctx.appName}: ${w} (${src.repoURL}@${src.commit.slice(0, 12)})`);
     await this.store.put(result);
     if (key) await this.bundles.cache([key, result.key], result.hash);
     return result.hash;
