@@ -15,7 +15,7 @@ import {
   type Registration,
 } from '../support/hub-harness.js';
 import { startReceiver, startSmtpServer, type Received } from '../support/receivers.js';
-import { markDeploymentAvailable, patchStatus, readObject } from './agent-support.js';
+import { markDeploymentAvailable, mergePatchAs, patchStatus, readObject } from './agent-support.js';
 
 const SECRET = 'whsec-0123456789abcdef';
 const SLACK_PATH = '/slack/T000/B000/s3cr3t-slack-path';
@@ -495,6 +495,39 @@ groupWaitSeconds: 0
       receiver.at('/flaky').filter((r) => r.status === 200)[0].headers['idempotency-key'],
     ).toBe(by('flaky').idempotencyKey);
   }, 60_000);
+
+  it('tells when someone changes a cluster by hand while self-heal is off', async () => {
+    expect(
+      (
+        await api(hub).put('/api/v1/notifications/subscriptions/drift', {
+          name: 'drift',
+          destination: 'hook',
+          triggers: ['on-drift-detected'],
+          selector: { applications: ['web2'] },
+          groupWaitSeconds: 0,
+        })
+      ).status,
+    ).toBe(200);
+    // web2 is automated without self-heal: the change stays, and is news.
+    await mergePatchAs(
+      east,
+      'kubectl-edit',
+      { apiVersion: 'apps/v1', kind: 'Deployment', name: 'web2', namespace: 'notif-web2' },
+      { spec: { replicas: 3 } },
+    );
+    const [msg] = await waitFor(
+      'drift sent',
+      () => {
+        const h = hooks('drift', 'on-drift-detected');
+        return Promise.resolve(h.length ? h : false);
+      },
+      { timeoutMs: 20_000 },
+    );
+    expect(msg).toMatchObject({
+      title: 'web2 drifted from git on notif-east',
+      event: { app: { name: 'web2' }, cluster: { name: 'notif-east' } },
+    });
+  });
 
   it('tells when an agent stays disconnected', async () => {
     expect(
