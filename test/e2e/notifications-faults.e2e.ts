@@ -1,6 +1,14 @@
-import { afterAll, describe, expect, it } from 'vitest';
+import { afterAll, describe, expect, inject, it } from 'vitest';
 import { TestRepo } from '../support/git-repo.js';
-import { api, createTestDatabase, tempDir, waitFor } from '../support/hub-harness.js';
+import {
+  api,
+  createTestDatabase,
+  startTestAgent,
+  startTestHub,
+  tempDir,
+  waitFor,
+  type Registration,
+} from '../support/hub-harness.js';
 import { startHubProcess, type HubProcess } from '../support/hub-process.js';
 import { startReceiver } from '../support/receivers.js';
 
@@ -124,4 +132,61 @@ describe('notifications: a hub killed between the outbox write and the delivery'
       'many-d',
     ]);
   }, 120_000);
+});
+
+describe('notifications: an agent certificate that is not renewed', () => {
+  const [, west] = inject('clusters');
+  const cleanup: (() => Promise<void>)[] = [];
+  afterAll(async () => {
+    for (const c of cleanup.reverse()) await c();
+  });
+
+  it('is reported once it has passed 5/6 of its life', async () => {
+    const receiver = await startReceiver();
+    cleanup.push(receiver.close);
+    const dir = await tempDir('axle-hub-notify-cert-');
+    cleanup.push(dir.remove);
+    // 18-second client certificates: the test does not wait hours.
+    const hub = await startTestHub({
+      databaseUrl: await createTestDatabase(),
+      dataDir: dir.path,
+      env: { AXLE_AGENT_CERT_HOURS: '0.005' },
+    });
+    cleanup.push(() => hub.close());
+    const hook = { name: 'hook', type: 'webhook', url: `${receiver.url}/certs` };
+    expect((await api(hub).post('/api/v1/notifications/destinations', hook)).status).toBe(201);
+    const sub = {
+      name: 'certs',
+      destination: 'hook',
+      triggers: ['on-certificate-expiring'],
+      groupWaitSeconds: 0,
+    };
+    expect((await api(hub).post('/api/v1/notifications/subscriptions', sub)).status).toBe(201);
+    const registration: Registration = (
+      await api(hub).post('/api/v1/clusters', { name: 'short-lived', labels: {} })
+    ).body;
+    const state = await tempDir('axle-agent-cert-');
+    cleanup.push(state.remove);
+    const agent = startTestAgent({
+      hub,
+      registration,
+      cluster: west,
+      name: 'short-lived',
+      stateDir: state.path,
+    });
+    await waitFor('enrolled and connected', () => Promise.resolve(agent.connected));
+    // The agent goes away before it renews: nobody renews the certificate.
+    await agent.stop();
+    const [got] = await waitFor(
+      'expiry notified',
+      () => {
+        const r = receiver.at('/certs');
+        return Promise.resolve(r.length ? r : false);
+      },
+      { timeoutMs: 30_000 },
+    );
+    const body = JSON.parse(got.body) as { title: string; message: string };
+    expect(body.title).toBe("certificate of short-lived's agent near expiry");
+    expect(body.message).toMatch(/expires at .* and was not renewed$/);
+  }, 60_000);
 });
