@@ -5,6 +5,8 @@
 #
 #   bash scripts/test-toolchain.sh             # ensure etcd, kube-apiserver (+ controllers, scheduler, kwok), helm, kustomize (npm pretest, npm run test:cluster)
 #   bash scripts/test-toolchain.sh --start N   # ...then start N test clusters in the foreground (Ctrl-C stops them)
+#   bash scripts/test-toolchain.sh --render-tools  # only helm and kustomize, for the hub (npm install runs it;
+#                                                  # without Go it says so and leaves them out)
 #
 # Tools built from Go sources live in .cache/bin (git-ignored). Each has a wrapper
 # module under test/<tool>/ whose go.mod/go.sum pin the version; a stamp file
@@ -29,6 +31,7 @@ usage: bash scripts/test-toolchain.sh [--start N]
               kube-controller-manager, kube-scheduler and kwok, and helm and
               kustomize unless they are on PATH, when missing or stale
   --start N   afterwards, start N local test clusters and print their kubeconfigs (Ctrl-C stops)
+  --render-tools  only helm and kustomize (what the hub renders with); without Go, a warning
 EOF
 }
 
@@ -210,8 +213,13 @@ build_kustomize() {
 # --- main ----------------------------------------------------------------------
 
 START_COUNT=""
+RENDER_TOOLS_ONLY=0
 while [ $# -gt 0 ]; do
   case "$1" in
+    --render-tools)
+      RENDER_TOOLS_ONLY=1
+      shift
+      ;;
     --start)
       [ $# -ge 2 ] || {
         usage
@@ -245,6 +253,20 @@ mkdir -p "$BIN_DIR"
 if command -v flock >/dev/null 2>&1; then
   exec 9>"$BIN_DIR/.toolchain.lock"
   flock 9
+fi
+
+if [ "$RENDER_TOOLS_ONLY" -eq 1 ]; then
+  # Set-up for the hub: Helm and Kustomize sources render out of the box. Without Go (and
+  # without the tools on PATH) the hub starts anyway and says which tools are missing.
+  if ! (command -v helm >/dev/null && command -v kustomize >/dev/null) &&
+    ! (GO="${GO:-}" find_go >/dev/null 2>&1); then
+    log "WARNING: Go not found: helm and kustomize not built; Helm and Kustomize applications"
+    log "         will fail until they are on PATH or AXLE_HELM_PATH/AXLE_KUSTOMIZE_PATH are set"
+    exit 0
+  fi
+  build_helm
+  build_kustomize
+  exit 0
 fi
 
 ensure_etcd

@@ -221,7 +221,7 @@ describe('Renderer: Kustomize through the real binary', () => {
   it('refuses a missing binary', async () => {
     const none = new Renderer({ git, workDir: join(dir.path, 'work-none') });
     await expect(none.render(src(), ctx)).rejects.toThrow(
-      'kustomize (path "overlays/prod"): no kustomize or kubectl binary is configured',
+      'kustomize (path "overlays/prod"): no kustomize or kubectl binary on the hub: put kustomize on PATH or set AXLE_KUSTOMIZE_PATH (npm install builds it when Go is present)',
     );
   });
 });

@@ -230,7 +230,11 @@ export class Renderer {
   private async kustomize(src: RenderSource) {
     const { kustomize, kubectl } = this.opts.tools ?? {};
     if (!kustomize && !kubectl) {
-      throw new RenderError('no kustomize or kubectl binary is configured', 'kustomize', src.path);
+      throw new RenderError(
+        'no kustomize or kubectl binary on the hub: put kustomize on PATH or set AXLE_KUSTOMIZE_PATH (npm install builds it when Go is present)',
+        'kustomize',
+        src.path,
+      );
     }
     return this.withTree(src, 'kustomize', async (tree, scratch) => {
       let root = tree;
@@ -262,7 +266,12 @@ export class Renderer {
 
   private helmBinary(src: RenderSource): string {
     const helm = this.opts.tools?.helm;
-    if (!helm) throw new RenderError('no helm binary is configured', 'helm', src.path);
+    if (!helm)
+      throw new RenderError(
+        'no helm binary on the hub: put helm on PATH or set AXLE_HELM_PATH (npm install builds it when Go is present)',
+        'helm',
+        src.path,
+      );
     return helm;
   }
 

@@ -1,5 +1,5 @@
 import { existsSync } from 'node:fs';
-import { delimiter, join, resolve } from 'node:path';
+import { delimiter, dirname, join, resolve } from 'node:path';
 import { z } from 'zod';
 
 /**
@@ -88,6 +88,22 @@ const pluginsSchema = z
 function onPath(name: string, env: NodeJS.ProcessEnv): string | undefined {
   for (const dir of (env.PATH ?? '').split(delimiter)) {
     if (dir && existsSync(join(dir, name))) return join(dir, name);
+  }
+  return undefined;
+}
+
+/**
+ * The tools `npm install` builds into the checkout's `.cache/bin` (scripts/test-toolchain.sh
+ * --render-tools): found from this module's directory, in the sources or in dist.
+ */
+function builtTool(name: string): string | undefined {
+  let dir = import.meta.dirname;
+  for (let i = 0; i < 7; i++) {
+    const p = join(dir, '.cache', 'bin', name);
+    if (existsSync(p)) return p;
+    const up = dirname(dir);
+    if (up === dir) break;
+    dir = up;
   }
   return undefined;
 }
@@ -186,8 +202,8 @@ export function loadHubConfig(env: NodeJS.ProcessEnv = process.env): HubConfig {
     },
     render: {
       tools: {
-        helm: e.AXLE_HELM_PATH ?? onPath('helm', env),
-        kustomize: e.AXLE_KUSTOMIZE_PATH ?? onPath('kustomize', env),
+        helm: e.AXLE_HELM_PATH ?? onPath('helm', env) ?? builtTool('helm'),
+        kustomize: e.AXLE_KUSTOMIZE_PATH ?? onPath('kustomize', env) ?? builtTool('kustomize'),
         kubectl: e.AXLE_KUBECTL_PATH ?? onPath('kubectl', env),
       },
       plugins: e.AXLE_PLUGINS,
