@@ -264,4 +264,32 @@ spec:
       reason: 'RollingSync needs rollingSync.steps',
     });
   });
+
+  it('refuses a template that renders for none of its parameter sets, and takes a repeated key', async () => {
+    const never = await postYaml(
+      '/api/v1/applicationsets',
+      appset()
+        .replace('name: fleet', 'name: never')
+        .replace(
+          '  goTemplate: true',
+          '  goTemplate: true\n  goTemplateOptions: ["missingkey=error"]',
+        )
+        .replace(/name: '[^']*\{\{[^']*'/, "name: '{{.path.basenameNormalized}}-{{.nosuch}}'"),
+    );
+    expect(never.status).toBe(400);
+    expect(never.body.message).toContain('renders for none of the generated parameter sets');
+    expect(never.body.fields[0]).toMatchObject({
+      field: 'spec.template',
+      reason: expect.stringContaining('map has no entry for key "nosuch"'),
+    });
+    expect((await api(hub).get('/api/v1/applicationsets/never')).status).toBe(404);
+    // As kubectl reads it: the last of two equal keys wins.
+    const twice = await postYaml(
+      '/api/v1/applicationsets',
+      appset().replace('name: fleet', 'name: twice\n  name: twice-last'),
+    );
+    expect(twice.status).toBe(201);
+    expect(twice.body.name).toBe('twice-last');
+    expect((await api(hub).delete('/api/v1/applicationsets/twice-last')).status).toBe(204);
+  });
 });

@@ -24,6 +24,8 @@ export interface AppSetView {
 }
 
 const MAX_DOCUMENT_BYTES = 1024 * 1024;
+/** How long create and update wait for the admission evaluation (see refuseUnrenderable). */
+const ADMISSION_EVALUATION_MS = 10_000;
 
 @Injectable()
 export class AppSetsService {
@@ -40,6 +42,7 @@ export class AppSetsService {
 
   async create(body: unknown): Promise<AppSetView> {
     const { appset, document, warnings } = this.parse(body);
+    await this.refuseUnrenderable(appset, null);
     const inputs = generatorInputs(document.spec);
     try {
       await this.ds.transaction(async (tx) => {
@@ -77,6 +80,7 @@ export class AppSetsService {
         { field: 'metadata.name', reason: `must be "${name}" (renaming is not supported)` },
       ]);
     }
+    await this.refuseUnrenderable(appset, existing.id);
     const inputs = generatorInputs(document.spec);
     await this.ds.transaction(async (tx) => {
       await this.repo.updateDocument(tx, existing.id, { document, warnings, ...inputs });
@@ -143,6 +147,29 @@ export class AppSetsService {
     return { ...ev, applications: ev.applications.map(asArgoApplication) as never, warnings };
   }
 
+  /**
+   * Refuses a template that renders for none of its parameter sets (a typo in a key under
+   * `missingkey=error`, a function that does not exist, …): evaluated once at admission, as a
+   * dry run would. Generators that fail (an unreachable repository, say) are not a reason: the
+   * status reports them. An evaluation slower than ADMISSION_EVALUATION_MS is not waited for.
+   */
+  private async refuseUnrenderable(appset: ApplicationSet, id: string | null): Promise<void> {
+    const evaluation = this.evaluator.preview(appset, id).catch(() => undefined);
+    const ev = await Promise.race([
+      evaluation,
+      new Promise<undefined>((r) =>
+        setTimeout(() => r(undefined), ADMISSION_EVALUATION_MS).unref(),
+      ),
+    ]);
+    if (!ev || ev.applications.length > 0 || ev.errors.length === 0) return;
+    if (!ev.errors.every((e) => e.path?.startsWith('applications['))) return;
+    const reasons = [...new Set(ev.errors.map((e) => e.message))];
+    throw new ValidationFailed(
+      'invalid ApplicationSet: its template renders for none of the generated parameter sets',
+      reasons.slice(0, 5).map((reason) => ({ field: 'spec.template', reason })),
+    );
+  }
+
   /** Confirms the deletions the mass-deletion guard is holding back, then re-evaluates. */
   async confirmDeletion(name: string): Promise<{ confirmed: string[] }> {
     const e = await this.entity(name);
@@ -189,7 +216,8 @@ export class AppSetsService {
         ]);
       }
       try {
-        doc = parseYaml(body, { maxAliasCount: 100, uniqueKeys: true });
+        // A repeated key keeps its last value, as kubectl and Argo CD read it.
+        doc = parseYaml(body, { maxAliasCount: 100, uniqueKeys: false });
       } catch (e) {
         throw new ValidationFailed('invalid ApplicationSet', [
           { field: '', reason: `invalid YAML: ${(e as Error).message.split('\n')[0]}` },
