@@ -25,6 +25,34 @@ const ctx = (goTemplate: boolean): GeneratorContext => ({
 });
 
 describe('cluster generator', () => {
+  it("names the hub's own cluster in-cluster, at https://kubernetes.default.svc, as Argo CD does", async () => {
+    const local: ClusterInfo = {
+      name: 'hub-home',
+      server: 'https://kubernetes.default.svc',
+      labels: {},
+      annotations: {},
+      inCluster: true,
+    };
+    const params = await generate(
+      { clusters: {} },
+      { clusters: [local], git: new MemoryGitTree({}), goTemplate: true },
+    );
+    expect(params).toMatchObject([
+      {
+        name: 'in-cluster',
+        nameNormalized: 'in-cluster',
+        server: 'https://kubernetes.default.svc',
+      },
+    ]);
+    // With a selector it is matched by its labels, like any cluster.
+    expect(
+      await generate(
+        { clusters: { selector: { matchLabels: { env: 'prod' } } } },
+        { clusters: [local], git: new MemoryGitTree({}), goTemplate: true },
+      ),
+    ).toEqual([]);
+  });
+
   it('produces flattened parameters in fasttemplate mode', async () => {
     const params = await generate({ clusters: {} }, ctx(false));
     expect(params).toEqual([

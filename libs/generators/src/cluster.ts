@@ -35,9 +35,10 @@ export function clusterParams(spec: ClusterGeneratorSpec, rt: Runtime, path: str
   for (const cluster of rt.ctx.clusters) {
     const labels = effectiveLabels(cluster);
     if (!matches(labels)) continue;
+    const name = cluster.inCluster ? 'in-cluster' : cluster.name;
     const params: ParamSet = {
-      name: cluster.name,
-      nameNormalized: sanitizeName(cluster.name),
+      name,
+      nameNormalized: sanitizeName(name),
       server: cluster.server,
       project: cluster.project ?? '',
     };

@@ -16,6 +16,11 @@ export interface ClusterInfo {
   annotations: Record<string, string>;
   /** Argo's cluster Secret `project` field; exposed as the `project` parameter ('' when absent). */
   project?: string;
+  /**
+   * The hub's own cluster (Argo CD's local cluster, whose server is
+   * `https://kubernetes.default.svc`): its `name` parameter is `in-cluster`, as in Argo CD.
+   */
+  inCluster?: boolean;
 }
 
 /** Read access to git, implemented by the hub over a checkout at a resolved commit. */

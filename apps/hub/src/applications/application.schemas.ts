@@ -1,3 +1,4 @@
+import { IN_CLUSTER_NAME, IN_CLUSTER_SERVER } from '../clusters/in-cluster.js';
 import { z } from 'zod';
 import {
   dns1123Label,
@@ -283,13 +284,23 @@ const argoApplicationSchema = z
         source: z.unknown(),
         destination: z
           .object({
-            name: dns1123Label,
+            name: dns1123Label.optional(),
             namespace: dns1123Label,
+            // Standalone applications name their cluster; the one server accepted is Argo CD's
+            // local cluster (in-cluster, see AXLE_IN_CLUSTER).
             server: z
-              .never({ error: 'not supported: Axle addresses clusters by name (destination.name)' })
+              .string()
+              .refine(
+                (v) => v.replace(/\/$/, '') === IN_CLUSTER_SERVER,
+                `not supported: Axle addresses clusters by name (destination.name), or ${IN_CLUSTER_SERVER} for the hub's own cluster`,
+              )
               .optional(),
           })
-          .strict(),
+          .strict()
+          .refine((d) => (d.name === undefined) !== (d.server === undefined), {
+            message: 'give name or server, not both',
+            path: ['name'],
+          }),
         syncPolicy: z.unknown().optional(),
         ignoreDifferences: z.unknown().optional(),
         revisionHistoryLimit: z.unknown().optional(),
@@ -313,7 +324,7 @@ export function parseApplicationInput(body: unknown): CreateApplication {
         ...(argo.spec.project !== undefined ? { project: argo.spec.project } : {}),
         source: argo.spec.source,
         destination: {
-          cluster: argo.spec.destination.name,
+          cluster: argo.spec.destination.name ?? IN_CLUSTER_NAME,
           namespace: argo.spec.destination.namespace,
         },
         ...(argo.spec.syncPolicy !== undefined ? { syncPolicy: argo.spec.syncPolicy } : {}),

@@ -20,6 +20,7 @@ import {
 import { AuditService } from '../audit/audit.service.js';
 import { runWithActor } from '../auth/request-context.js';
 import { ClustersRepository } from '../clusters/clusters.repository.js';
+import { IN_CLUSTER_SERVER, resolveDestination } from '../clusters/in-cluster.js';
 import { HUB_CONFIG, type HubConfig } from '../config/hub-config.js';
 import { DispatchNotifier } from '../dispatch/dispatch.notifier.js';
 import { GitService } from '../git/git.service.js';
@@ -135,6 +136,20 @@ export class AppSetEvaluator {
         });
         continue;
       }
+      // Destination by name or server (Argo CD's in-cluster too), as a registered cluster's name.
+      const resolved = resolveDestination(app.spec.destination, clusters, this.config.inCluster);
+      if ('error' in resolved) {
+        errors.push({ name, message: resolved.error });
+        keep.add(name);
+        continue;
+      }
+      app.spec.destination = {
+        name: resolved.name,
+        server: '',
+        ...(app.spec.destination.namespace !== undefined
+          ? { namespace: app.spec.destination.namespace }
+          : {}),
+      };
       // Project check at generation, through the one gate (remembered per distinct request):
       // an application outside its project is refused on its own.
       const { source, destination, project } = app.spec;
@@ -376,12 +391,22 @@ export class AppSetEvaluator {
 
   private async inventory(): Promise<ClusterInfo[]> {
     const rows = await this.clusters.inventory();
-    return rows.map((c) => ({
-      name: c.name,
-      server: c.server || `axle://${c.name}`,
-      labels: c.labels,
-      annotations: c.annotations,
-    }));
+    return rows.map((c) =>
+      c.name === this.config.inCluster
+        ? {
+            name: c.name,
+            server: IN_CLUSTER_SERVER,
+            labels: c.labels,
+            annotations: c.annotations,
+            inCluster: true,
+          }
+        : {
+            name: c.name,
+            server: c.server || `axle://${c.name}`,
+            labels: c.labels,
+            annotations: c.annotations,
+          },
+    );
   }
 
   /**

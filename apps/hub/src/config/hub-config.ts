@@ -66,6 +66,11 @@ const schema = z.object({
   AXLE_RECONCILE_BATCH: z.coerce.number().int().min(1).max(100_000).default(10_000),
   AXLE_LEASE_SECONDS: z.coerce.number().int().min(3).max(600).default(15),
   AXLE_REPORT_FLUSH_MS: z.coerce.number().int().min(1).max(1000).default(50),
+  AXLE_IN_CLUSTER: z
+    .string()
+    .regex(/^[a-z0-9]([-a-z0-9]*[a-z0-9])?$/, 'must be the name of a registered cluster')
+    .max(63)
+    .optional(),
   AXLE_NOTIFY_DISCONNECTED_SECONDS: z.coerce.number().int().min(5).max(86_400).default(300),
   AXLE_NOTIFY_MAX_ATTEMPTS: z.coerce.number().int().min(1).max(50).default(12),
   AXLE_NOTIFY_RETRY_SECONDS: z.coerce.number().min(0.1).max(600).default(2),
@@ -146,6 +151,11 @@ export interface HubConfig {
     plugins: { name: string; command: string[]; timeoutSeconds?: number }[];
     timeoutSeconds: number;
   };
+  /**
+   * The registered cluster that runs the hub: Argo CD's `in-cluster`, which destinations reach as
+   * `name: in-cluster` or `server: https://kubernetes.default.svc`.
+   */
+  inCluster?: string;
   /** Deleting more than this share of an ApplicationSet's applications needs a confirmation. */
   appsetMaxDeleteShare: number;
   /** Applications claimed as one unit of reconcile work, and how long a replica's claim lasts. */
@@ -182,6 +192,7 @@ export function loadHubConfig(env: NodeJS.ProcessEnv = process.env): HubConfig {
     heartbeatSeconds: e.AXLE_HEARTBEAT_SECONDS,
     gitTimeoutSeconds: e.AXLE_GIT_TIMEOUT_SECONDS,
     appsetMaxDeleteShare: e.AXLE_APPSET_MAX_DELETE_SHARE,
+    inCluster: e.AXLE_IN_CLUSTER,
     reconcile: { batchSize: e.AXLE_RECONCILE_BATCH, leaseSeconds: e.AXLE_LEASE_SECONDS },
     reportFlushMs: e.AXLE_REPORT_FLUSH_MS,
     notify: {

@@ -1,4 +1,4 @@
-import { Injectable, Logger } from '@nestjs/common';
+import { Inject, Injectable, Logger } from '@nestjs/common';
 import { DataSource } from 'typeorm';
 import type { AppCondition } from '../applications/application.entity.js';
 import {
@@ -7,6 +7,8 @@ import {
 } from '../applications/applications.repository.js';
 import { TargetsRepository, type DesiredTarget } from '../applications/targets.repository.js';
 import { ClustersRepository, type ClusterRef } from '../clusters/clusters.repository.js';
+import { IN_CLUSTER_NAME } from '../clusters/in-cluster.js';
+import { HUB_CONFIG, type HubConfig } from '../config/hub-config.js';
 import { DispatchNotifier } from '../dispatch/dispatch.notifier.js';
 import { GitService } from '../git/git.service.js';
 import type { Stopwatch } from '../common/stopwatch.js';
@@ -36,6 +38,7 @@ export class ReconcileStore implements ReconcilePorts {
     private readonly projects: ProjectsService,
     private readonly bundles: BundleStore,
     private readonly dispatch: DispatchNotifier,
+    @Inject(HUB_CONFIG) private readonly config: HubConfig,
   ) {}
 
   loadApps(ids: string[]): Promise<AppForReconcile[]> {
@@ -50,8 +53,13 @@ export class ReconcileStore implements ReconcilePorts {
     return this.renderer.renderMany(reqs);
   }
 
-  clustersByName(names: string[]): Promise<ClusterRef[]> {
-    return this.clusters.byNames(names);
+  /** Registered clusters by name; `in-cluster` is the one AXLE_IN_CLUSTER designates. */
+  async clustersByName(names: string[]): Promise<ClusterRef[]> {
+    const inCluster = this.config.inCluster;
+    const aliased = inCluster !== undefined && names.includes(IN_CLUSTER_NAME);
+    const refs = await this.clusters.byNames(aliased ? [...names, inCluster] : names);
+    const local = aliased ? refs.find((c) => c.name === inCluster) : undefined;
+    return local ? [...refs, { ...local, name: IN_CLUSTER_NAME }] : refs;
   }
 
   gate(): Promise<ProjectGate> {

@@ -1,0 +1,49 @@
+import { describe, expect, it } from 'vitest';
+import { resolveDestination } from './in-cluster.js';
+
+const clusters = [
+  { name: 'hub-local', server: 'axle://hub-local' },
+  { name: 'east', server: 'https://east.example.com:6443' },
+];
+
+describe('destinations', () => {
+  it('address the in-cluster by Argo CD’s name or server when one is designated', () => {
+    expect(resolveDestination({ name: 'in-cluster' }, clusters, 'hub-local')).toEqual({
+      name: 'hub-local',
+    });
+    expect(
+      resolveDestination({ server: 'https://kubernetes.default.svc' }, clusters, 'hub-local'),
+    ).toEqual({
+      name: 'hub-local',
+    });
+    expect(
+      resolveDestination({ server: 'https://kubernetes.default.svc' }, clusters, undefined),
+    ).toEqual({
+      error: expect.stringContaining('set AXLE_IN_CLUSTER'),
+    });
+    // Without a designated in-cluster, the name is a name like any other.
+    expect(resolveDestination({ name: 'in-cluster' }, clusters, undefined)).toEqual({
+      name: 'in-cluster',
+    });
+  });
+
+  it('find other clusters by their registered server, a name first, and refuse neither', () => {
+    expect(
+      resolveDestination({ server: 'https://east.example.com:6443' }, clusters, undefined),
+    ).toEqual({
+      name: 'east',
+    });
+    expect(resolveDestination({ server: 'https://west.example.com' }, clusters, undefined)).toEqual(
+      {
+        error:
+          'spec.destination.server: no registered cluster has server "https://west.example.com"',
+      },
+    );
+    expect(resolveDestination({ name: 'east', server: 'https://x' }, clusters, undefined)).toEqual({
+      name: 'east',
+    });
+    expect(resolveDestination({}, clusters, undefined)).toMatchObject({
+      error: expect.stringContaining('required'),
+    });
+  });
+});

@@ -1,0 +1,37 @@
+/**
+ * Argo CD's local cluster: `https://kubernetes.default.svc`, named `in-cluster`. In Axle it is a
+ * registered cluster like the others (its agent applies), designated with AXLE_IN_CLUSTER; both
+ * spellings address it, in generated and in stored applications.
+ */
+export const IN_CLUSTER_NAME = 'in-cluster';
+export const IN_CLUSTER_SERVER = 'https://kubernetes.default.svc';
+
+/** A registered cluster as destinations see it (server: as registered, or `axle://<name>`). */
+export interface KnownCluster {
+  name: string;
+  server: string;
+}
+
+/**
+ * The registered cluster an Argo destination (`name` or `server`) addresses, or why none does.
+ * A name wins over a server (ApplicationSet generation fills in the name of a server it knows).
+ */
+export function resolveDestination(
+  dest: { name?: string; server?: string },
+  clusters: readonly KnownCluster[],
+  inCluster: string | undefined,
+): { name: string } | { error: string } {
+  const name = dest.name ?? '';
+  const server = dest.server ?? '';
+  if (name) return { name: name === IN_CLUSTER_NAME && inCluster ? inCluster : name };
+  if (!server) return { error: 'spec.destination: name or server is required' };
+  if (server === IN_CLUSTER_SERVER || server === `${IN_CLUSTER_SERVER}/`) {
+    if (inCluster) return { name: inCluster };
+    return {
+      error: `spec.destination.server: ${IN_CLUSTER_SERVER} is the hub's own cluster; set AXLE_IN_CLUSTER to the registered cluster that runs the hub`,
+    };
+  }
+  const match = clusters.find((c) => c.server === server);
+  if (match) return { name: match.name };
+  return { error: `spec.destination.server: no registered cluster has server "${server}"` };
+}
