@@ -46,6 +46,8 @@ describe('Renderer: refusals', () => {
   let chained: string;
   let absolute: string;
   let big: string;
+  let bigInside: string;
+  let bigReferenced: string;
   let renderer: Renderer;
   const src = (commit: string, over: Partial<RenderSource> = {}): RenderSource => ({
     repoURL: repo.fileUrl,
@@ -75,6 +77,12 @@ describe('Renderer: refusals', () => {
     absolute = await repo.commit({});
     await repo.commit({ 'app/abs.yaml': null });
     big = await repo.commit({ 'docs/big.bin': 'x'.repeat(4096) });
+    bigInside = await repo.commit({ 'app/big.bin': 'x'.repeat(4096) });
+    await repo.commit({ 'app/big.bin': null });
+    bigReferenced = await repo.commit({
+      'other/kustomization.yaml': 'resources:\n  - ../docs/huge.yaml\n',
+      'docs/huge.yaml': `# ${'x'.repeat(4096)}\n`,
+    });
     dir = await tempDir('axle-render-refuse-');
     git = new GitCache(join(dir.path, 'git'), 30_000);
     await git.fetch(repo.fileUrl);
@@ -119,9 +127,18 @@ describe('Renderer: refusals', () => {
     );
   });
 
-  it('refuses oversized files before writing anything', async () => {
-    await expect(renderer.render(src(big), ctx)).rejects.toThrow(
-      'kustomize (path "app"): file is larger than 2048 bytes: docs/big.bin',
+  it('leaves oversized files out of the checkout: only the app that holds or reads one fails', async () => {
+    // Elsewhere in the repository: the application renders.
+    expect((await renderer.render(src(big), ctx)).objects.map((o) => o.metadata.name)).toEqual([
+      'cm',
+    ]);
+    // In the application's own directory: it fails, naming the file.
+    await expect(renderer.render(src(bigInside), ctx)).rejects.toThrow(
+      'kustomize (path "app"): file is larger than 2048 bytes: app/big.bin',
+    );
+    // Read from elsewhere: the tool's error says what was left out.
+    await expect(renderer.render(src(bigReferenced, { path: 'other' }), ctx)).rejects.toThrow(
+      /files over 2048 bytes were left out of the checkout: docs\/big\.bin, docs\/huge\.yaml/,
     );
   });
 

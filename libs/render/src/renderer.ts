@@ -513,7 +513,24 @@ export class Renderer {
       throw e;
     }
     try {
+      // A file too large to check out fails the application whose directory holds it, alone.
+      const dir = src.path.replace(/\/+$/, '');
+      const own = lease.withheld.filter((p) => !dir || p === dir || p.startsWith(`${dir}/`));
+      if (own.length) {
+        throw new RenderError(
+          `file is larger than ${this.treeLimits.maxFileBytes} bytes: ${own[0]}`,
+          tool,
+          src.path,
+        );
+      }
       return await this.withScratch((s) => fn(lease.root, s));
+    } catch (e) {
+      // Elsewhere in the repository it was left out: say so should the tool have wanted it.
+      if (e instanceof RenderError && lease.withheld.length && !e.message.includes('larger than')) {
+        const list = lease.withheld.slice(0, 3).join(', ');
+        e.message = `${e.message} (files over ${this.treeLimits.maxFileBytes} bytes were left out of the checkout: ${list})`;
+      }
+      throw e;
     } finally {
       lease.release();
     }

@@ -21,12 +21,22 @@ const COMMIT_RE = /^(?:[0-9a-f]{40}|[0-9a-f]{64})$/;
 export interface TreeLease {
   /** Absolute directory holding the whole repository at the commit. */
   root: string;
+  /**
+   * Files larger than `maxFileBytes`, left out of the tree: a render fails on one only when it is
+   * in the application's own directory (or its tool reads it), never because of one elsewhere.
+   */
+  withheld: string[];
   release(): void;
+}
+
+interface Tree {
+  root: string;
+  withheld: string[];
 }
 
 interface Entry {
   key: string;
-  ready: Promise<string>;
+  ready: Promise<Tree>;
   users: number;
   lastUsed: number;
   evicted: boolean;
@@ -70,9 +80,9 @@ export class TreeCache {
     const entry = e;
     entry.users++;
     entry.lastUsed = Date.now();
-    let root: string;
+    let tree: Tree;
     try {
-      root = await entry.ready;
+      tree = await entry.ready;
     } catch (err) {
       entry.users--;
       throw err;
@@ -80,7 +90,8 @@ export class TreeCache {
     this.evict();
     let released = false;
     return {
-      root,
+      root: tree.root,
+      withheld: tree.withheld,
       release: () => {
         if (released) return;
         released = true;
@@ -118,13 +129,15 @@ export class TreeCache {
   }
 
   private async remove(e: Entry): Promise<void> {
-    const root = await e.ready.catch(() => undefined);
-    if (root) await rm(root, { recursive: true, force: true }).catch(() => undefined);
+    const tree = await e.ready.catch(() => undefined);
+    if (tree) await rm(tree.root, { recursive: true, force: true }).catch(() => undefined);
   }
 
-  private async materialize(repoURL: string, commit: string, target: string): Promise<string> {
-    const entries = await this.git.listTree(repoURL, commit, '', { dirs: true });
-    checkEntries(entries, this.limits);
+  private async materialize(repoURL: string, commit: string, target: string): Promise<Tree> {
+    const listed = await this.git.listTree(repoURL, commit, '', { dirs: true });
+    const withheld = checkEntries(listed, this.limits);
+    const skip = new Set(withheld);
+    const entries = listed.filter((e) => !skip.has(e.path));
     const tmp = `${target}.tmp-${randomBytes(4).toString('hex')}`;
     await rm(target, { recursive: true, force: true });
     await mkdir(tmp, { recursive: true });
@@ -149,7 +162,7 @@ export class TreeCache {
       for (const l of links) await symlink(l.target, join(tmp, l.path));
       await checkSymlinks(tmp, links);
       await rename(tmp, target);
-      return target;
+      return { root: target, withheld };
     } catch (err) {
       await rm(tmp, { recursive: true, force: true });
       throw err;
@@ -157,22 +170,26 @@ export class TreeCache {
   }
 }
 
-function checkEntries(entries: TreeEntry[], limits: TreeLimits): void {
+/** Checks the tree's bounds; returns the files too large to write (left out, see TreeLease). */
+function checkEntries(entries: TreeEntry[], limits: TreeLimits): string[] {
   if (entries.length > limits.maxEntries) {
     throw new RenderError(`repository has more than ${limits.maxEntries} entries`);
   }
   let total = 0;
+  const withheld: string[] = [];
   for (const e of entries) {
     if (!isSafeTreePath(e.path)) throw new RenderError(`unsafe path in repository: "${e.path}"`);
     if (e.type !== 'blob') continue;
     if (e.size > limits.maxFileBytes) {
-      throw new RenderError(`file is larger than ${limits.maxFileBytes} bytes: ${e.path}`);
+      withheld.push(e.path);
+      continue;
     }
     total += e.size;
     if (total > limits.maxBytes) {
       throw new RenderError(`repository files add up to more than ${limits.maxBytes} bytes`);
     }
   }
+  return withheld;
 }
 
 /** Every symbolic link must resolve (through other links) to a place inside the tree. */
