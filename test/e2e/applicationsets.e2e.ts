@@ -214,6 +214,26 @@ spec:
     await waitFor('east pruned', async () => (await configMapApp(clusters[0], 'a')) === undefined);
   });
 
+  it('does not call an ApplicationSet healthy while one of its applications cannot render', async () => {
+    await repo.commit({ 'apps/c/cm.yaml': 'apiVersion: v1\nkind: ConfigMap\nmetadata: [broken\n' });
+    await api(hub).post('/api/v1/webhooks/git', { repoURL: repo.fileUrl });
+    const view = await waitFor('the failing application shown on its ApplicationSet', async () => {
+      const v = (await api(hub).get('/api/v1/applicationsets/fleet')).body;
+      return v.applicationConditions.length ? v : false;
+    });
+    expect(view.applicationConditions).toEqual([
+      { name: 'c-east', type: 'RenderError', message: expect.stringContaining('apps/c/cm.yaml') },
+    ]);
+    // The application is not Synced at a commit it cannot render (Argo CD: Unknown).
+    expect((await api(hub).get('/api/v1/applications/c-east')).body.status.sync).toBe('Unknown');
+    await repo.commit({ 'apps/c/cm.yaml': cm('c') });
+    await api(hub).post('/api/v1/webhooks/git', { repoURL: repo.fileUrl });
+    await waitFor('healthy again', async () => {
+      const v = (await api(hub).get('/api/v1/applicationsets/fleet')).body;
+      return v.applicationConditions.length === 0;
+    });
+  });
+
   it('deletes nothing when a generator fails', async () => {
     const res = await fetch(`${hub.httpUrl}/api/v1/applicationsets/fleet`, {
       method: 'PUT',

@@ -232,6 +232,8 @@ describe('walking skeleton: git → hub → gRPC → agents → two real API ser
       return v.status.conditions.some((c: any) => c.type === 'RenderError') ? v : false;
     });
     expect(s.status.conditions[0].message).toMatch(/^guestbook\/bad\.yaml:\d+: invalid YAML/);
+    // Not called Synced at a commit it cannot render (Argo CD: Unknown, with the error).
+    expect(s.status.sync).toBe('Unknown');
     expect(s.status.clusters.map((c: any) => c.desiredGeneration)).toEqual(before);
     for (const c of clusters) expect(await readGreeting(c)).toBe('hola');
     // Fixing the commit clears the condition and deploys.

@@ -380,9 +380,12 @@ export async function runCli(argv: string[], io: CliIO): Promise<number> {
         ['CONDITION', 'STATUS', 'REASON', 'MESSAGE'],
         a.status.conditions.map((c) => [c.type, c.status, c.reason, c.message]),
       );
-      const errs = a.status.applicationErrors
-        .map((e) => `error: ${e.name ?? e.path}: ${e.message}\n`)
-        .join('');
+      const errs = [
+        ...a.status.applicationErrors.map((e) => `error: ${e.name ?? e.path}: ${e.message}\n`),
+        ...(a.applicationConditions ?? []).map(
+          (c) => `error: ${c.name}: ${c.type}: ${c.message}\n`,
+        ),
+      ].join('');
       const warns = a.warnings.map((w) => `warning: ${w.path}: ${w.message}\n`).join('');
       return `${table(['NAME', 'APPS', 'STATUS', 'MESSAGE'], [appSetRow(a)])}\n${conds}${errs}${warns}`;
     });
@@ -462,6 +465,7 @@ interface AppSetView {
   name: string;
   warnings: { path: string; message: string }[];
   applications: string[];
+  applicationConditions?: { name: string; type: string; message: string }[];
   status: {
     conditions: { type: string; status: string; reason: string; message: string }[];
     applicationErrors: { name?: string; path?: string; message: string }[];
@@ -483,11 +487,23 @@ function appSetRow(a: AppSetView): string[] {
       (c.type === 'ErrorOccurred' && c.status === 'True') ||
       (c.type !== 'ErrorOccurred' && c.status === 'False'),
   );
+  // Generated applications that fail at reconcile make the ApplicationSet unhealthy too.
+  const failing = a.applicationConditions ?? [];
+  const first = failing[0];
   return [
     a.name,
     String(a.applications.length),
-    bad ? bad.reason : a.status.conditions.length ? 'Healthy' : 'Pending',
-    bad?.message ?? '',
+    bad
+      ? bad.reason
+      : first
+        ? 'ApplicationErrors'
+        : a.status.conditions.length
+          ? 'Healthy'
+          : 'Pending',
+    bad?.message ??
+      (first
+        ? `${new Set(failing.map((f) => f.name)).size} application(s) failing; ${first.name}: ${first.type}: ${first.message}`
+        : ''),
   ];
 }
 

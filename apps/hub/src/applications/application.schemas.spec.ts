@@ -83,7 +83,7 @@ describe('application input', () => {
         spec: { ...argo.spec, destination: { server: 'https://k', name: 'a', namespace: 'x' } },
       }),
     ).toEqual([
-      'spec.destination.server: not supported: Axle addresses clusters by name (destination.name)',
+      "spec.destination.server: not supported: Axle addresses clusters by name (destination.name), or https://kubernetes.default.svc for the hub's own cluster",
     ]);
     expect(
       fields({

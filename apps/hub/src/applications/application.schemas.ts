@@ -297,8 +297,8 @@ const argoApplicationSchema = z
               .optional(),
           })
           .strict()
-          .refine((d) => (d.name === undefined) !== (d.server === undefined), {
-            message: 'give name or server, not both',
+          .refine((d) => d.name !== undefined || d.server !== undefined, {
+            message: 'is required (or destination.server)',
             path: ['name'],
           }),
         syncPolicy: z.unknown().optional(),

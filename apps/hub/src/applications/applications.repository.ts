@@ -281,6 +281,21 @@ export class ApplicationsRepository {
 
   // --- ApplicationSets' applications ----------------------------------------------------------
 
+  /** The failing conditions (all but SyncBlocked) of an ApplicationSet's applications, bounded. */
+  async failingConditionsOf(
+    appSetId: string,
+    limit = 50,
+  ): Promise<{ name: string; type: string; message: string }[]> {
+    return this.ds.query<{ name: string; type: string; message: string }[]>(
+      `SELECT a.name, c->>'type' AS type, left(c->>'message', 500) AS message
+         FROM applications a JOIN app_renders r ON r.app_id = a.id,
+              jsonb_array_elements(r.conditions) c
+        WHERE a.app_set_id = $1 AND c->>'type' <> 'SyncBlocked'
+        ORDER BY a.name LIMIT $2`,
+      [appSetId, limit],
+    );
+  }
+
   /**
    * The applications an ApplicationSet owns, by name, with their spec hash. Read as one text value
    * (names cannot contain tabs or newlines): 100,000 rows parsed one by one cost more than the

@@ -279,8 +279,11 @@ export class ApplicationsService {
       destinations.filter((c) => registered.has(c)),
       waiting,
     );
+    // An application that cannot be rendered or placed at its current spec and commit is not
+    // known to be Synced, whatever its clusters run (Argo CD: Unknown with a ComparisonError).
+    const failing = (render?.conditions ?? []).some((c) => c.type !== 'SyncBlocked');
     const sync: SyncState =
-      clusters.length === 0 || clusters.length < wanted
+      failing || clusters.length === 0 || clusters.length < wanted
         ? 'Unknown'
         : clusters.every((c) => c.sync === 'Synced')
           ? 'Synced'

@@ -19,6 +19,11 @@ export interface AppSetView {
   /** Fields Axle does not support, by path: reported, never silently dropped. */
   warnings: AppSetIssue[];
   status: AppSetStatus;
+  /**
+   * Generated applications that fail at reconcile (render, source, destination, project), at
+   * most 50: an ApplicationSet is not healthy while one of them is not.
+   */
+  applicationConditions: { name: string; type: string; message: string }[];
   applications: string[];
   createdAt: string;
 }
@@ -251,6 +256,7 @@ export class AppSetsService {
       document: e.document,
       warnings: e.warnings,
       status: { ...emptyStatus(), ...e.status },
+      applicationConditions: await this.apps.failingConditionsOf(e.id),
       applications: apps,
       createdAt: e.createdAt.toISOString(),
     };
