@@ -57,6 +57,59 @@ spec:
 `;
 
 describe('generateApplications', () => {
+  it('gives templates numbers as Go float64s, as Argo CD decodes JSON (list and git files)', async () => {
+    const appset = (template: string, source: 'list' | 'git') =>
+      parse({
+        apiVersion: 'argoproj.io/v1alpha1',
+        kind: 'ApplicationSet',
+        metadata: { name: 'nums' },
+        spec: {
+          goTemplate: true,
+          generators: [
+            source === 'list'
+              ? { list: { elements: [{ num: 3, big: 1000000, f: 1.5 }] } }
+              : {
+                  git: {
+                    repoURL: 'https://git.example/r.git',
+                    revision: 'main',
+                    files: [{ path: 'v.yaml' }],
+                  },
+                },
+          ],
+          template: {
+            metadata: { name: 'nums' },
+            spec: {
+              project: 'default',
+              source: {
+                repoURL: 'https://git.example/r.git',
+                targetRevision: 'main',
+                path: template,
+              },
+              destination: { name: 'in-cluster', namespace: 'x' },
+            },
+          },
+        },
+      });
+    const git = new MemoryGitTree({
+      'https://git.example/r.git': { files: { 'v.yaml': 'num: 3\nbig: 1000000\nf: 1.5\n' } },
+    });
+    for (const source of ['list', 'git'] as const) {
+      const r = await generateApplications(
+        appset(
+          '{{printf "%T" .num}}-{{.num}}-{{.big}}-{{.f}}-{{eq .num 3.0}}-{{add .num 1}}',
+          source,
+        ),
+        { clusters, git },
+      );
+      expect(r.errors, source).toEqual([]);
+      expect(r.applications[0].spec.source.path, source).toBe('float64-3-1e+06-1.5-true-4');
+      const bad = await generateApplications(appset('{{eq .num 3}}', source), { clusters, git });
+      expect(bad.errors[0].message, source).toContain(
+        'incompatible types for comparison: float64 and int',
+      );
+    }
+  });
+
   it("templates Axle's dependsOn like any field", async () => {
     const doc = LIST_DOCS.replace(
       '      destination:\n',

@@ -1,5 +1,6 @@
 import {
   executeGoTemplate,
+  jsonNumbers,
   parseGoTemplate,
   renderFastTemplate,
   renderGoTemplate,
@@ -84,6 +85,30 @@ export function toStringMap(params: ParamSet): Record<string, string> {
   return out;
 }
 
+const goDataCache = new WeakMap<object, ParamSet>();
+
+/**
+ * Parameters as Go templates see them in Argo CD: decoded from JSON, so every number is a
+ * float64 (`{{.n}}` of 1000000 prints `1e+06`, `eq .n 0` is an error). Converted once per
+ * parameter set.
+ */
+function goData(params: ParamSet): ParamSet {
+  let out = goDataCache.get(params);
+  if (!out) {
+    out = hasNumber(params, 0) ? jsonNumbers(params) : params;
+    goDataCache.set(params, out);
+  }
+  return out;
+}
+
+function hasNumber(v: unknown, depth: number): boolean {
+  if (typeof v === 'number') return true;
+  if (depth > 100 || v === null || typeof v !== 'object') return false;
+  if (Array.isArray(v)) return v.some((x) => hasNumber(x, depth + 1));
+  for (const k in v) if (hasNumber((v as Record<string, unknown>)[k], depth + 1)) return true;
+  return false;
+}
+
 // Argo only runs fasttemplate on strings matching `.*{{.*}}.*` (no newline in between).
 const FAST_TEMPLATED = /\{\{.*\}\}/;
 
@@ -102,7 +127,8 @@ export class Renderer {
   /** Argo's `Render.Replace`. Throws the templating library's error on failure. */
   render(text: string, params: ParamSet): string {
     if (!text.includes('{{')) return text;
-    if (this.goTemplate) return renderGoTemplate(text, params, { missingKey: this.missingKey });
+    if (this.goTemplate)
+      return renderGoTemplate(text, goData(params), { missingKey: this.missingKey });
     if (!FAST_TEMPLATED.test(text)) return text;
     return renderFastTemplate(text, fastParams(params));
   }
@@ -121,7 +147,7 @@ export class Renderer {
     }
     // A template that does not parse: render() throws its (cached) parse error.
     if (t === null) return this.render(node.text, params);
-    return executeGoTemplate(t, params, this.execOptions);
+    return executeGoTemplate(t, goData(params), this.execOptions);
   }
 }
 

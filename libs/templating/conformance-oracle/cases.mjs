@@ -905,3 +905,77 @@ groups.tpl = [
   ['tpl from data', '{{ tpl .t (dict "name" "world") }}', { t: 'hello {{ .name | upper }}' }],
   ['tpl nested', '{{ tpl "{{ tpl \\"{{ .v }}\\" . }}" . }}', { v: 'deep' }],
 ];
+
+// Argo CD decodes generator parameters (list elements, git files, plugin output) with
+// encoding/json: every number is a float64. These cases give the oracle the data that way
+// (`mode: json`); the library gets it through `jsonNumbers`.
+export const jsonGroups = {
+  jsonNumbers: [
+    [
+      'type and printing',
+      '{{printf "%T" .n}} {{.n}} {{.big}} {{.f}} {{.neg}} {{.small}}',
+      { n: 3, big: 1000000, f: 1.5, neg: -2, small: 0.00001 },
+    ],
+    [
+      'huge and tiny',
+      '{{.a}} {{.b}} {{.c}} {{.d}}',
+      { a: 123456789, b: 1e21, c: 100000, d: 0.0001 },
+    ],
+    ['eq with a float constant', '{{eq .n 3.0}} {{ne .n 4.0}}', { n: 3 }],
+    ['eq with an int constant fails', '{{eq .n 3}}', { n: 3 }],
+    ['lt gt with float constants', '{{gt .n 2.0}} {{lt .n 10.0}} {{le .n 3.0}}', { n: 3 }],
+    ['gt with an int constant fails', '{{gt .n 2}}', { n: 3 }],
+    ['eq of two parameters', '{{eq .n .m}} {{ne .n .m}} {{lt .n .m}}', { n: 3, m: 3 }],
+    [
+      'sprig arithmetic',
+      '{{add .n 1}} {{mul .n 2}} {{sub .n 1}} {{div .n 2}} {{mod .n 2}} {{add1 .n}}',
+      { n: 3 },
+    ],
+    ['sprig max min', '{{max .n 5}} {{min .n 1}} {{maxf .n 5.5}} {{minf .n 1}}', { n: 3 }],
+    [
+      'conversions',
+      '{{.n | int}} {{.n | toString}} {{.n | quote}} {{int64 .n}} {{float64 .n}} {{atoi "7"}}',
+      { n: 3 },
+    ],
+    [
+      'printf verbs',
+      '{{printf "%d" .n}} {{printf "%v" .n}} {{printf "%s" .n}} {{printf "%.2f" .n}} {{printf "%g" .big}}',
+      { n: 3, big: 1000000 },
+    ],
+    [
+      'printf %s-%v of a large number',
+      '{{printf "%s-%v" .name .replicas}}',
+      { name: 'x', replicas: 100000000 },
+    ],
+    ['toJson', '{{toJson .}}', { n: 3, l: [1, 2.5], m: { x: 1000000 } }],
+    ['toYaml', '{{toYaml .}}', { n: 3, l: [1, 2.5], m: { x: 1000000 } }],
+    [
+      'toPrettyJson list dict',
+      '{{.n | toPrettyJson}} {{list .n 2 | toJson}} {{dict "a" .n | toJson}}',
+      { n: 3 },
+    ],
+    [
+      'range index len',
+      '{{range $i, $e := .l}}{{$i}}={{$e}};{{end}} {{index .l 1}} {{len .l}}',
+      { l: [1, 2.5, 1e21] },
+    ],
+    [
+      'truth and defaults',
+      '{{if .z}}yes{{else}}no{{end}} {{empty .z}} {{default 7 .z}} {{default 7 .n}} {{coalesce .z .n}}',
+      { z: 0, n: 3 },
+    ],
+    ['ternary', '{{ternary "a" "b" (eq .n 3.0)}}', { n: 3 }],
+    ['until seq after int', '{{until (.n | int)}} {{seq 1 (.n | int)}}', { n: 3 }],
+    ['round floor ceil', '{{.n | round 0}} {{.f | floor}} {{.f | ceil}}', { n: 3, f: 1.5 }],
+    ['float constant arg to round fails', '{{round .n 0}}', { n: 3 }],
+    [
+      'kind and type',
+      '{{kindOf .n}} {{typeOf .n}} {{kindIs "float64" .n}} {{kindIs "int" .n}}',
+      { n: 3 },
+    ],
+    ['nested maps and lists', '{{.a.b}} {{index .a.c 0}} {{.a.c}}', { a: { b: 2, c: [10, 20] } }],
+    ['strings stay strings', '{{.s}} {{printf "%T" .s}} {{.s | int}}', { s: '42' }],
+    ['booleans stay booleans', '{{printf "%T" .b}} {{if .b}}t{{end}}', { b: true }],
+    ['negative zero and fractions', '{{.a}} {{.b}} {{.c}}', { a: -0.5, b: 2.25, c: 1.0000001 }],
+  ],
+};

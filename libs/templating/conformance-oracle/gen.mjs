@@ -5,7 +5,7 @@ import { execFileSync } from 'node:child_process';
 import { mkdirSync, writeFileSync } from 'node:fs';
 import { dirname, join } from 'node:path';
 import { fileURLToPath } from 'node:url';
-import { groups, modeGroups } from './cases.mjs';
+import { groups, jsonGroups, modeGroups } from './cases.mjs';
 
 const here = dirname(fileURLToPath(import.meta.url));
 const outDir = join(here, '..', 'src', 'conformance');
@@ -54,5 +54,17 @@ for (const [mode, cases] of Object.entries(modeGroups)) {
   });
   total += out.length;
   writeFileSync(join(outDir, `${mode}.json`), JSON.stringify(out, null, 1) + '\n');
+}
+for (const [group, cases] of Object.entries(jsonGroups)) {
+  const res = oracle(cases.map(([, t, d, mk]) => ({ mode: 'json', t, d, mk: mk ?? '' })));
+  const out = cases.map(([name, t, d, mk], i) => {
+    const c = { name, numbers: 'json', template: t, data: d };
+    if (mk) c.missingKey = mk;
+    if (res[i].out !== undefined) c.output = res[i].out;
+    else c.error = res[i].err;
+    return c;
+  });
+  total += out.length;
+  writeFileSync(join(outDir, `${group}.json`), JSON.stringify(out, null, 1) + '\n');
 }
 console.log(`wrote ${total} cases`);

@@ -156,7 +156,12 @@ func run(c tcase, fm map[string]interface{}) (r result) {
 		return result{Out: &s}
 	}
 	var data interface{}
-	if len(c.D) > 0 {
+	if c.Mode == "json" && len(c.D) > 0 {
+		// As Argo CD hands parameters to templates: encoding/json, every number a float64.
+		if err := json.Unmarshal(c.D, &data); err != nil {
+			panic(err)
+		}
+	} else if len(c.D) > 0 {
 		d := json.NewDecoder(bytes.NewReader(c.D))
 		d.UseNumber()
 		if err := d.Decode(&data); err != nil {

@@ -12,6 +12,7 @@ import {
   type TemplateLimits,
 } from './go/exec.js';
 import { parseTemplate } from './go/parser.js';
+import { GoNum } from './go/values.js';
 import { argoFuncs } from './funcmap.js';
 
 export { TemplateError, type TemplatePosition, type TemplateErrorKind } from './errors.js';
@@ -19,6 +20,32 @@ export { ParsedTemplate, defaultLimits, type TemplateLimits } from './go/exec.js
 export { flattenParams, sanitizeName, slugifyName } from './argo.js';
 
 export type TemplateParams = Record<string, unknown>;
+
+/**
+ * Data decoded from JSON or YAML as Go's `encoding/json` decodes it into `interface{}`: every
+ * number a float64 (Argo CD hands generator parameters to templates this way, so `{{.n}}` of
+ * 1000000 prints `1e+06` and `eq .n 0` is an error). Maps and lists are copied; the rest is kept.
+ */
+export function jsonNumbers<T>(value: T): T {
+  return convertNumbers(value, 0) as T;
+}
+
+function convertNumbers(v: unknown, depth: number): unknown {
+  if (typeof v === 'number') return new GoNum('float64', v);
+  if (depth > 100 || v === null || typeof v !== 'object') return v;
+  if (Array.isArray(v)) return v.map((x) => convertNumbers(x, depth + 1));
+  if (Object.getPrototypeOf(v) !== Object.prototype) return v;
+  const out: Record<string, unknown> = {};
+  for (const [k, x] of Object.entries(v as Record<string, unknown>)) {
+    Object.defineProperty(out, k, {
+      value: convertNumbers(x, depth + 1),
+      enumerable: true,
+      writable: true,
+      configurable: true,
+    });
+  }
+  return out;
+}
 
 export interface GoTemplateOptions {
   /** Go's Option("missingkey=..."): `default` (and its alias `invalid`) prints "<no value>". */

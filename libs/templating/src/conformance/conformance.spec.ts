@@ -3,18 +3,27 @@
  * through Go: text/template (Go 1.26) with Masterminds/sprig v3.3.0 and Argo CD's extra functions,
  * Argo's fasttemplate rendering (valyala/fasttemplate) and jeremywohl/flatten for param flattening.
  * See ../../conformance-oracle for the generator. Integral JSON numbers are given to Go templates as
- * `int` and fractional ones as `float64`, matching how this library types JS numbers.
+ * `int` and fractional ones as `float64`, matching how this library types JS numbers, except in
+ * the `numbers: json` cases, where all are float64 (encoding/json, as Argo CD's parameters).
  */
 import { readdirSync, readFileSync } from 'node:fs';
 import { dirname, join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { describe, expect, it } from 'vitest';
-import { flattenParams, renderFastTemplate, renderGoTemplate, TemplateError } from '../index.js';
+import {
+  flattenParams,
+  jsonNumbers,
+  renderFastTemplate,
+  renderGoTemplate,
+  TemplateError,
+} from '../index.js';
 
 interface Case {
   name: string;
   /** Absent: Go template. fasttemplate: Argo's default mode. flatten: Argo's param flattening. */
   mode?: 'fasttemplate' | 'flatten';
+  /** json: the data's numbers are all float64, as encoding/json decodes them (Argo CD's params). */
+  numbers?: 'json';
   template: string;
   data?: unknown;
   missingKey?: 'default' | 'zero' | 'error';
@@ -34,10 +43,14 @@ function run(c: Case): unknown {
     case 'flatten':
       return { ...flattenParams(c.data as Record<string, unknown>) };
     case undefined:
-      return renderGoTemplate(c.template, c.data ?? null, {
-        missingKey: c.missingKey,
-        name: c.templateName ?? '',
-      });
+      return renderGoTemplate(
+        c.template,
+        c.numbers === 'json' ? jsonNumbers(c.data) : (c.data ?? null),
+        {
+          missingKey: c.missingKey,
+          name: c.templateName ?? '',
+        },
+      );
   }
 }
 
