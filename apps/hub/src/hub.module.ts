@@ -7,6 +7,7 @@ import { AppDiffService } from './applications/app-diff.service.js';
 import { DependenciesRepository } from './dependencies/dependencies.repository.js';
 import { DependenciesService } from './dependencies/dependencies.service.js';
 import { AppSetPreviewService } from './appsets/appset-preview.service.js';
+import { GeneratorPlugins } from './appsets/generator-plugins.js';
 import { RolloutsController } from './rollouts/rollouts.controller.js';
 import { RolloutsRepository } from './rollouts/rollouts.repository.js';
 import { RolloutsService } from './rollouts/rollouts.service.js';
@@ -133,6 +134,7 @@ export class HubModule {
         StatusWriter,
         ReconcileStore,
         ReconcileWorker,
+        GeneratorPlugins,
         AppSetEvaluator,
         AppSetsService,
         AgentGatewayServer,

@@ -80,6 +80,8 @@ export async function generateApplications(
           goTemplateOptions: spec.goTemplateOptions,
           limits: ctx.limits,
           newGitFileGlobbing: ctx.newGitFileGlobbing,
+          plugins: ctx.plugins,
+          appSetName: appset.metadata.name,
         },
         path,
       );

@@ -3,6 +3,7 @@ import type {
   GeneratorLimits,
   GeneratorSpec,
   GitTreeReader,
+  PluginGeneratorClient,
 } from '../../generators/src/index.js';
 
 export type ApplicationsSyncPolicy = 'create-only' | 'create-update' | 'create-delete' | 'sync';
@@ -198,6 +199,8 @@ export interface GenerateApplicationsContext {
   limits?: GeneratorLimits;
   /** See GeneratorContext.newGitFileGlobbing. */
   newGitFileGlobbing?: boolean;
+  /** Generator plugins (see GeneratorContext.plugins). */
+  plugins?: PluginGeneratorClient;
   /** When given, `spec.project` of every Application must be one of these. */
   projects?: readonly string[];
 }

@@ -3,6 +3,7 @@ import { GeneratorError, errorMessage } from './errors.js';
 import { gitParams } from './git.js';
 import { flattenDotStyle, goSprintV } from './go.js';
 import { listParams } from './list.js';
+import { pluginParams } from './plugin.js';
 import { mergoMerge } from './mergo.js';
 import { compileTree, isTemplated, renderTree, toStringMap, type CompiledTree } from './render.js';
 import { checkParamLimit, createRuntime, type Runtime } from './runtime.js';
@@ -98,6 +99,9 @@ async function runEntry(entry: GeneratorSpec, rt: Runtime, path: string): Promis
       break;
     case 'git':
       params = await gitParams(entry.git!, rt, genPath);
+      break;
+    case 'plugin':
+      params = await pluginParams(entry.plugin!, rt, genPath);
       break;
     case 'matrix':
       params = await matrixParams(entry, rt, genPath);

@@ -85,20 +85,29 @@ export function toStringMap(params: ParamSet): Record<string, string> {
   return out;
 }
 
-const goDataCache = new WeakMap<object, ParamSet>();
+const goDataCache = new WeakMap<object, { source: ParamSet; data: ParamSet }>();
 
 /**
  * Parameters as Go templates see them in Argo CD: decoded from JSON, so every number is a
  * float64 (`{{.n}}` of 1000000 prints `1e+06`, `eq .n 0` is an error). Converted once per
- * parameter set.
+ * parameter set, and again if the set changed since (generators add `values` after rendering
+ * them with the set).
  */
 function goData(params: ParamSet): ParamSet {
-  let out = goDataCache.get(params);
-  if (!out) {
-    out = hasNumber(params, 0) ? jsonNumbers(params) : params;
-    goDataCache.set(params, out);
+  const cached = goDataCache.get(params);
+  if (cached && sameEntries(cached.source, params)) return cached.data;
+  const data = hasNumber(params, 0) ? jsonNumbers(params) : params;
+  goDataCache.set(params, { source: { ...params }, data });
+  return data;
+}
+
+function sameEntries(a: ParamSet, b: ParamSet): boolean {
+  let n = 0;
+  for (const k in b) {
+    if (a[k] !== b[k]) return false;
+    n++;
   }
-  return out;
+  return n === Object.keys(a).length;
 }
 
 function hasNumber(v: unknown, depth: number): boolean {

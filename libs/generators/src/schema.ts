@@ -3,12 +3,7 @@ import { unsupportedField, validateSpec, withUnknownKeys } from './spec-check.js
 import type { SpecIssue } from './errors.js';
 import { GENERATOR_TYPES, type GeneratorSpec } from './types.js';
 
-const UNSUPPORTED_GENERATORS = [
-  'scmProvider',
-  'clusterDecisionResource',
-  'pullRequest',
-  'plugin',
-] as const;
+const UNSUPPORTED_GENERATORS = ['scmProvider', 'clusterDecisionResource', 'pullRequest'] as const;
 
 export const labelSelectorSchema = z.looseObject({
   matchLabels: z.record(z.string(), z.string()).optional(),
@@ -71,6 +66,14 @@ export const gitGeneratorSchema = z
       });
   });
 
+export const pluginGeneratorSchema = z.looseObject({
+  configMapRef: z.looseObject({ name: z.string().min(1, 'must name a generator plugin') }),
+  input: z.looseObject({ parameters: z.record(z.string(), z.unknown()).optional() }).optional(),
+  values: stringMap.optional(),
+  template: templateOverrideSchema,
+  requeueAfterSeconds: z.number().int().min(0).optional(),
+});
+
 // The recursive entry schema is declared through a getter so that zod can reference it lazily.
 export const generatorEntrySchema: z.ZodType<GeneratorSpec> = withUnknownKeys(
   z
@@ -78,6 +81,7 @@ export const generatorEntrySchema: z.ZodType<GeneratorSpec> = withUnknownKeys(
       list: listGeneratorSchema.optional(),
       clusters: clusterGeneratorSchema.optional(),
       git: gitGeneratorSchema.optional(),
+      plugin: pluginGeneratorSchema.optional(),
       matrix: z
         .looseObject({
           generators: z

@@ -60,6 +60,9 @@ export interface GeneratorContext {
    * segments). Default false = Argo's default `git ls-files` pathspec matching.
    */
   newGitFileGlobbing?: boolean;
+  /** Generator plugins, and the name of the ApplicationSet they generate for. */
+  plugins?: PluginGeneratorClient;
+  appSetName?: string;
 }
 
 export interface LabelSelectorRequirement {
@@ -108,6 +111,28 @@ export interface GitGeneratorSpec {
   requeueAfterSeconds?: number;
 }
 
+/** Argo CD's plugin generator: parameters from an HTTP service (`getparams.execute`). */
+export interface PluginGeneratorSpec {
+  /** Argo names a ConfigMap holding the service's URL and token; Axle, a hub-configured plugin. */
+  configMapRef: { name: string };
+  input?: { parameters?: Record<string, unknown> };
+  values?: Record<string, string>;
+  template?: TemplateOverride;
+  requeueAfterSeconds?: number;
+}
+
+/** Calls generator plugins (the hub's HTTP client; absent: plugin generators fail). */
+export interface PluginGeneratorClient {
+  /**
+   * POST `{"applicationSetName", "input": {"parameters"}}` to the plugin; returns
+   * `output.parameters`, validated to be a list of maps.
+   */
+  getParams(
+    plugin: string,
+    request: { applicationSetName: string; input: { parameters: Record<string, unknown> } },
+  ): Promise<Record<string, unknown>[]>;
+}
+
 export interface MatrixGeneratorSpec {
   generators: GeneratorSpec[];
   template?: TemplateOverride;
@@ -124,13 +149,14 @@ export interface GeneratorSpec {
   list?: ListGeneratorSpec;
   clusters?: ClusterGeneratorSpec;
   git?: GitGeneratorSpec;
+  plugin?: PluginGeneratorSpec;
   matrix?: MatrixGeneratorSpec;
   merge?: MergeGeneratorSpec;
   /** Argo's post-selector, applied to the parameter sets this entry produces. */
   selector?: LabelSelector;
 }
 
-export const GENERATOR_TYPES = ['list', 'clusters', 'git', 'matrix', 'merge'] as const;
+export const GENERATOR_TYPES = ['list', 'clusters', 'git', 'plugin', 'matrix', 'merge'] as const;
 export type GeneratorType = (typeof GENERATOR_TYPES)[number];
 
 /** The parameter sets of one top-level generator, with that generator's own template (if any). */

@@ -21,6 +21,7 @@ import { AuditService } from '../audit/audit.service.js';
 import { runWithActor } from '../auth/request-context.js';
 import { ClustersRepository } from '../clusters/clusters.repository.js';
 import { IN_CLUSTER_SERVER, resolveDestination } from '../clusters/in-cluster.js';
+import { GeneratorPlugins } from './generator-plugins.js';
 import { HUB_CONFIG, type HubConfig } from '../config/hub-config.js';
 import { DispatchNotifier } from '../dispatch/dispatch.notifier.js';
 import { GitService } from '../git/git.service.js';
@@ -90,6 +91,7 @@ export class AppSetEvaluator {
     private readonly audit: AuditService,
     private readonly projects: ProjectsService,
     private readonly dependencies: DependenciesService,
+    private readonly plugins: GeneratorPlugins,
     @Inject(HUB_CONFIG) private readonly config: HubConfig,
   ) {
     this.reader = new CachedTreeReader(git.cache, undefined, (url, rev) => git.resolve(url, rev));
@@ -108,7 +110,11 @@ export class AppSetEvaluator {
     const clusterByName = new Map(clusters.map((c) => [c.name, c]));
     const gate = await this.projects.gate();
     watch.lap('inventory');
-    const result = await generateApplications(appset, { clusters, git: this.reader });
+    const result = await generateApplications(appset, {
+      clusters,
+      git: this.reader,
+      plugins: this.plugins,
+    });
     watch.lap('generate');
     const errors: AppSetIssue[] = result.errors.map((e) => ({
       ...(e.name ? { name: e.name } : {}),
@@ -269,7 +275,8 @@ export class AppSetEvaluator {
     const inventory = await this.inventory();
     const { fingerprint, ownedStamp } = await this.fingerprint(entity, inventory, ownedSummary);
     watch.lap('fingerprint');
-    if (fingerprint === entity.status.fingerprint) {
+    // A plugin's answer is not among the inputs: those ApplicationSets are always evaluated.
+    if (fingerprint === entity.status.fingerprint && !usesPlugins(entity.document)) {
       this.metrics.appsetEvaluations.inc({ outcome: 'skipped' });
       return this.finish(item, lease, () => Promise.resolve());
     }
@@ -532,4 +539,21 @@ function conditions(
           : 'some applications could not be generated; the others were applied',
     ),
   ];
+}
+
+/** Whether an ApplicationSet document has a plugin generator, at any depth. */
+export function usesPlugins(document: unknown): boolean {
+  const seen = (v: unknown, depth: number): boolean => {
+    if (depth > 20 || v === null || typeof v !== 'object') return false;
+    if (Array.isArray(v)) return v.some((x) => seen(x, depth + 1));
+    const o = v as Record<string, unknown>;
+    if (
+      o.plugin !== undefined &&
+      typeof o.plugin === 'object' &&
+      'configMapRef' in (o.plugin as object)
+    )
+      return true;
+    return Object.values(o).some((x) => seen(x, depth + 1));
+  };
+  return seen((document as { spec?: { generators?: unknown } })?.spec?.generators, 0);
 }

@@ -51,6 +51,21 @@ const schema = z.object({
         return z.NEVER;
       }
     }),
+  AXLE_GENERATOR_PLUGINS: z
+    .string()
+    .optional()
+    .transform((v, ctx) => {
+      if (!v) return [];
+      try {
+        return generatorPluginsSchema.parse(JSON.parse(v));
+      } catch (e) {
+        ctx.addIssue({
+          code: 'custom',
+          message: `must be a JSON list of {name, baseUrl, token?, requestTimeoutSeconds?}: ${(e as Error).message.slice(0, 200)}`,
+        });
+        return z.NEVER;
+      }
+    }),
   AXLE_AGENT_AUTH: z.enum(['mtls', 'token']).default('mtls'),
   AXLE_GRPC_ENROLL_PORT: z.coerce.number().int().min(0).max(65_535).default(9091),
   AXLE_GRPC_TLS_HOSTS: z.string().default(''),
@@ -84,6 +99,20 @@ const pluginsSchema = z
         name: z.string().min(1).max(253),
         command: z.array(z.string().min(1)).min(1),
         timeoutSeconds: z.number().positive().max(3600).optional(),
+      })
+      .strict(),
+  )
+  .max(50);
+
+/** ApplicationSet generator plugins (Argo CD's plugin generator), by name. */
+const generatorPluginsSchema = z
+  .array(
+    z
+      .object({
+        name: z.string().min(1).max(253),
+        baseUrl: z.string().regex(/^https?:\/\//, 'must be an http(s):// URL'),
+        token: z.string().max(4096).optional(),
+        requestTimeoutSeconds: z.number().positive().max(600).optional(),
       })
       .strict(),
   )
@@ -146,6 +175,13 @@ export interface HubConfig {
     clientCertHours: number;
     bootstrapTokenSeconds: number;
   };
+  /** Generator plugins: `configMapRef.name` of a plugin generator names one of these. */
+  generatorPlugins: {
+    name: string;
+    baseUrl: string;
+    token?: string;
+    requestTimeoutSeconds?: number;
+  }[];
   render: {
     tools: { helm?: string; kustomize?: string; kubectl?: string };
     plugins: { name: string; command: string[]; timeoutSeconds?: number }[];
@@ -211,6 +247,7 @@ export function loadHubConfig(env: NodeJS.ProcessEnv = process.env): HubConfig {
       clientCertHours: e.AXLE_AGENT_CERT_HOURS,
       bootstrapTokenSeconds: e.AXLE_BOOTSTRAP_TOKEN_SECONDS,
     },
+    generatorPlugins: e.AXLE_GENERATOR_PLUGINS,
     render: {
       tools: {
         helm: e.AXLE_HELM_PATH ?? onPath('helm', env) ?? builtTool('helm'),

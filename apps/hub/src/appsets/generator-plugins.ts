@@ -1,0 +1,87 @@
+import { Inject, Injectable } from '@nestjs/common';
+import type { PluginGeneratorClient } from '../../../../libs/generators/src/index.js';
+import { HUB_CONFIG, type HubConfig } from '../config/hub-config.js';
+
+/** The most a plugin may answer. */
+const MAX_RESPONSE_BYTES = 16 * 1024 * 1024;
+/** The most parameter sets one call may return. */
+const MAX_PARAMETER_SETS = 10_000;
+
+/**
+ * Argo CD's generator plugin protocol over HTTP: `POST <baseUrl>/api/v1/getparams.execute` with
+ * `Authorization: Bearer <token>` and `{"applicationSetName", "input": {"parameters"}}`; the answer
+ * is `{"output": {"parameters": [{…}, …]}}`. Plugins are configured on the hub
+ * (AXLE_GENERATOR_PLUGINS) and named by `configMapRef.name`, as Argo names its ConfigMap.
+ */
+@Injectable()
+export class GeneratorPlugins implements PluginGeneratorClient {
+  constructor(@Inject(HUB_CONFIG) private readonly config: HubConfig) {}
+
+  async getParams(
+    name: string,
+    request: { applicationSetName: string; input: { parameters: Record<string, unknown> } },
+  ): Promise<Record<string, unknown>[]> {
+    const plugin = this.config.generatorPlugins.find((p) => p.name === name);
+    if (!plugin)
+      throw new Error(`no generator plugin "${name}" is configured (AXLE_GENERATOR_PLUGINS)`);
+    const url = `${plugin.baseUrl.replace(/\/+$/, '')}/api/v1/getparams.execute`;
+    const timeoutS = plugin.requestTimeoutSeconds ?? 30;
+    let res: Response;
+    try {
+      res = await fetch(url, {
+        method: 'POST',
+        headers: {
+          'content-type': 'application/json',
+          ...(plugin.token ? { authorization: `Bearer ${plugin.token}` } : {}),
+        },
+        body: JSON.stringify(request),
+        redirect: 'manual',
+        signal: AbortSignal.timeout(timeoutS * 1000),
+      });
+    } catch (e) {
+      const err = e as Error & { cause?: { code?: string } };
+      throw new Error(
+        err.name === 'TimeoutError'
+          ? `no answer within ${timeoutS} s`
+          : `${url}: ${err.cause?.code ?? err.message}`,
+      );
+    }
+    const text = await bounded(res);
+    if (res.status < 200 || res.status >= 300)
+      throw new Error(`HTTP ${res.status}${text ? `: ${text.slice(0, 300)}` : ''}`);
+    let body: unknown;
+    try {
+      body = JSON.parse(text);
+    } catch {
+      throw new Error('the answer is not JSON');
+    }
+    const params = (body as { output?: { parameters?: unknown } } | null)?.output?.parameters;
+    if (!Array.isArray(params) || !params.every(isMap))
+      throw new Error('the answer has no output.parameters list of maps');
+    if (params.length > MAX_PARAMETER_SETS)
+      throw new Error(`more than ${MAX_PARAMETER_SETS} parameter sets`);
+    return params;
+  }
+}
+
+function isMap(v: unknown): v is Record<string, unknown> {
+  return typeof v === 'object' && v !== null && !Array.isArray(v);
+}
+
+async function bounded(res: Response): Promise<string> {
+  if (!res.body) return '';
+  const reader: ReadableStreamDefaultReader<Uint8Array> = res.body.getReader();
+  const parts: Uint8Array[] = [];
+  let size = 0;
+  for (;;) {
+    const { done, value } = await reader.read();
+    if (done) break;
+    size += value.length;
+    if (size > MAX_RESPONSE_BYTES) {
+      await reader.cancel().catch(() => undefined);
+      throw new Error(`the answer is larger than ${MAX_RESPONSE_BYTES} bytes`);
+    }
+    parts.push(value);
+  }
+  return Buffer.concat(parts).toString('utf8');
+}
