@@ -15,7 +15,7 @@ function startPlugin(): Promise<{ child: ChildProcess; port: number }> {
   });
   return new Promise((ok, fail) => {
     child.once('error', fail);
-    child.stdout!.once('data', (d: Buffer) => ok({ child, port: Number(d.toString().trim()) }));
+    child.stdout.once('data', (d: Buffer) => ok({ child, port: Number(d.toString().trim()) }));
   });
 }
 

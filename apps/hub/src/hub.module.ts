@@ -8,6 +8,7 @@ import { DependenciesRepository } from './dependencies/dependencies.repository.j
 import { DependenciesService } from './dependencies/dependencies.service.js';
 import { AppSetPreviewService } from './appsets/appset-preview.service.js';
 import { GeneratorPlugins } from './appsets/generator-plugins.js';
+import { ScmProviders } from './appsets/scm-client.js';
 import { RolloutsController } from './rollouts/rollouts.controller.js';
 import { RolloutsRepository } from './rollouts/rollouts.repository.js';
 import { RolloutsService } from './rollouts/rollouts.service.js';
@@ -135,6 +136,7 @@ export class HubModule {
         ReconcileStore,
         ReconcileWorker,
         GeneratorPlugins,
+        ScmProviders,
         AppSetEvaluator,
         AppSetsService,
         AgentGatewayServer,

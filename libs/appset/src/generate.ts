@@ -81,6 +81,7 @@ export async function generateApplications(
           limits: ctx.limits,
           newGitFileGlobbing: ctx.newGitFileGlobbing,
           plugins: ctx.plugins,
+          scm: ctx.scm,
           appSetName: appset.metadata.name,
         },
         path,

@@ -4,6 +4,7 @@ import type {
   GeneratorSpec,
   GitTreeReader,
   PluginGeneratorClient,
+  ScmClient,
 } from '../../generators/src/index.js';
 
 export type ApplicationsSyncPolicy = 'create-only' | 'create-update' | 'create-delete' | 'sync';
@@ -201,6 +202,8 @@ export interface GenerateApplicationsContext {
   newGitFileGlobbing?: boolean;
   /** Generator plugins (see GeneratorContext.plugins). */
   plugins?: PluginGeneratorClient;
+  /** Pull request providers (see GeneratorContext.scm). */
+  scm?: ScmClient;
   /** When given, `spec.project` of every Application must be one of these. */
   projects?: readonly string[];
 }

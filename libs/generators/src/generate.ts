@@ -4,6 +4,7 @@ import { gitParams } from './git.js';
 import { flattenDotStyle, goSprintV } from './go.js';
 import { listParams } from './list.js';
 import { pluginParams } from './plugin.js';
+import { pullRequestParams } from './pull-request.js';
 import { mergoMerge } from './mergo.js';
 import { compileTree, isTemplated, renderTree, toStringMap, type CompiledTree } from './render.js';
 import { checkParamLimit, createRuntime, type Runtime } from './runtime.js';
@@ -102,6 +103,9 @@ async function runEntry(entry: GeneratorSpec, rt: Runtime, path: string): Promis
       break;
     case 'plugin':
       params = await pluginParams(entry.plugin!, rt, genPath);
+      break;
+    case 'pullRequest':
+      params = await pullRequestParams(entry.pullRequest!, rt, genPath);
       break;
     case 'matrix':
       params = await matrixParams(entry, rt, genPath);

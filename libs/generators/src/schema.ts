@@ -3,7 +3,7 @@ import { unsupportedField, validateSpec, withUnknownKeys } from './spec-check.js
 import type { SpecIssue } from './errors.js';
 import { GENERATOR_TYPES, type GeneratorSpec } from './types.js';
 
-const UNSUPPORTED_GENERATORS = ['scmProvider', 'clusterDecisionResource', 'pullRequest'] as const;
+const UNSUPPORTED_GENERATORS = ['scmProvider', 'clusterDecisionResource'] as const;
 
 export const labelSelectorSchema = z.looseObject({
   matchLabels: z.record(z.string(), z.string()).optional(),
@@ -74,6 +74,82 @@ export const pluginGeneratorSchema = z.looseObject({
   requeueAfterSeconds: z.number().int().min(0).optional(),
 });
 
+const tokenRef = unsupportedField(
+  'not used by Axle (ignored): the token comes from the repository credentials matching the API URL',
+);
+const str = z.string().min(1, 'must not be empty');
+export const pullRequestGeneratorSchema = z
+  .looseObject({
+    github: z
+      .looseObject({
+        owner: str,
+        repo: str,
+        api: z.string().optional(),
+        labels: z.array(z.string()).optional(),
+        tokenRef,
+        appSecretName: unsupportedField('GitHub Apps are not supported by Axle', 'error'),
+      })
+      .optional(),
+    gitea: z
+      .looseObject({
+        owner: str,
+        repo: str,
+        api: str,
+        labels: z.array(z.string()).optional(),
+        insecure: z.boolean().optional(),
+        tokenRef,
+      })
+      .optional(),
+    gitlab: z
+      .looseObject({
+        project: str,
+        api: z.string().optional(),
+        labels: z.array(z.string()).optional(),
+        pullRequestState: z.string().optional(),
+        insecure: z.boolean().optional(),
+        tokenRef,
+        caRef: unsupportedField('not supported by Axle (ignored)'),
+      })
+      .optional(),
+    bitbucketServer: z
+      .looseObject({
+        project: str,
+        repo: str,
+        api: str,
+        basicAuth: unsupportedField(
+          'not used by Axle (ignored): username and password come from the repository credentials matching the API URL',
+        ),
+        bearerToken: tokenRef,
+        caRef: unsupportedField('not supported by Axle (ignored)'),
+      })
+      .optional(),
+    bitbucket: unsupportedField('Bitbucket Cloud pull requests are not supported by Axle', 'error'),
+    azuredevops: unsupportedField('Azure DevOps pull requests are not supported by Axle', 'error'),
+    filters: z
+      .array(
+        z.looseObject({
+          branchMatch: z.string().optional(),
+          targetBranchMatch: z.string().optional(),
+          titleMatch: z.string().optional(),
+        }),
+      )
+      .optional(),
+    values: stringMap.optional(),
+    template: templateOverrideSchema,
+    requeueAfterSeconds: z.number().int().min(0).optional(),
+    continueOnRepoNotFoundError: z.boolean().optional(),
+  })
+  .superRefine((g, ctx) => {
+    const n = ['github', 'gitea', 'gitlab', 'bitbucketServer'].filter(
+      (k) => (g as Record<string, unknown>)[k] !== undefined,
+    ).length;
+    if (n !== 1)
+      ctx.addIssue({
+        code: 'custom',
+        message: 'exactly one of github, gitea, gitlab or bitbucketServer must be given',
+      });
+  });
+
 // The recursive entry schema is declared through a getter so that zod can reference it lazily.
 export const generatorEntrySchema: z.ZodType<GeneratorSpec> = withUnknownKeys(
   z
@@ -82,6 +158,7 @@ export const generatorEntrySchema: z.ZodType<GeneratorSpec> = withUnknownKeys(
       clusters: clusterGeneratorSchema.optional(),
       git: gitGeneratorSchema.optional(),
       plugin: pluginGeneratorSchema.optional(),
+      pullRequest: pullRequestGeneratorSchema.optional(),
       matrix: z
         .looseObject({
           generators: z

@@ -63,6 +63,8 @@ export interface GeneratorContext {
   /** Generator plugins, and the name of the ApplicationSet they generate for. */
   plugins?: PluginGeneratorClient;
   appSetName?: string;
+  /** Pull request providers (absent: pull request generators fail). */
+  scm?: ScmClient;
 }
 
 export interface LabelSelectorRequirement {
@@ -121,6 +123,41 @@ export interface PluginGeneratorSpec {
   requeueAfterSeconds?: number;
 }
 
+/** Argo CD's pull request generator (one provider set). */
+export interface PullRequestGeneratorSpec {
+  github?: { owner: string; repo: string; api?: string; labels?: string[] };
+  gitea?: { owner: string; repo: string; api: string; labels?: string[]; insecure?: boolean };
+  gitlab?: {
+    project: string;
+    api?: string;
+    labels?: string[];
+    pullRequestState?: string;
+    insecure?: boolean;
+  };
+  bitbucketServer?: { project: string; repo: string; api: string };
+  filters?: { branchMatch?: string; targetBranchMatch?: string; titleMatch?: string }[];
+  values?: Record<string, string>;
+  template?: TemplateOverride;
+  requeueAfterSeconds?: number;
+  continueOnRepoNotFoundError?: boolean;
+}
+
+/** One open pull (merge) request, as every provider is mapped. */
+export interface PullRequest {
+  number: number;
+  title: string;
+  branch: string;
+  targetBranch: string;
+  headSha: string;
+  labels: string[];
+  author: string;
+}
+
+/** Lists pull requests of the provider a generator names (the hub's HTTP clients). */
+export interface ScmClient {
+  listPullRequests(spec: PullRequestGeneratorSpec): Promise<PullRequest[]>;
+}
+
 /** Calls generator plugins (the hub's HTTP client; absent: plugin generators fail). */
 export interface PluginGeneratorClient {
   /**
@@ -150,13 +187,22 @@ export interface GeneratorSpec {
   clusters?: ClusterGeneratorSpec;
   git?: GitGeneratorSpec;
   plugin?: PluginGeneratorSpec;
+  pullRequest?: PullRequestGeneratorSpec;
   matrix?: MatrixGeneratorSpec;
   merge?: MergeGeneratorSpec;
   /** Argo's post-selector, applied to the parameter sets this entry produces. */
   selector?: LabelSelector;
 }
 
-export const GENERATOR_TYPES = ['list', 'clusters', 'git', 'plugin', 'matrix', 'merge'] as const;
+export const GENERATOR_TYPES = [
+  'list',
+  'clusters',
+  'git',
+  'plugin',
+  'pullRequest',
+  'matrix',
+  'merge',
+] as const;
 export type GeneratorType = (typeof GENERATOR_TYPES)[number];
 
 /** The parameter sets of one top-level generator, with that generator's own template (if any). */

@@ -22,6 +22,7 @@ import { runWithActor } from '../auth/request-context.js';
 import { ClustersRepository } from '../clusters/clusters.repository.js';
 import { IN_CLUSTER_SERVER, resolveDestination } from '../clusters/in-cluster.js';
 import { GeneratorPlugins } from './generator-plugins.js';
+import { ScmProviders } from './scm-client.js';
 import { HUB_CONFIG, type HubConfig } from '../config/hub-config.js';
 import { DispatchNotifier } from '../dispatch/dispatch.notifier.js';
 import { GitService } from '../git/git.service.js';
@@ -92,6 +93,7 @@ export class AppSetEvaluator {
     private readonly projects: ProjectsService,
     private readonly dependencies: DependenciesService,
     private readonly plugins: GeneratorPlugins,
+    private readonly scm: ScmProviders,
     @Inject(HUB_CONFIG) private readonly config: HubConfig,
   ) {
     this.reader = new CachedTreeReader(git.cache, undefined, (url, rev) => git.resolve(url, rev));
@@ -114,6 +116,7 @@ export class AppSetEvaluator {
       clusters,
       git: this.reader,
       plugins: this.plugins,
+      scm: this.scm,
     });
     watch.lap('generate');
     const errors: AppSetIssue[] = result.errors.map((e) => ({
@@ -275,8 +278,8 @@ export class AppSetEvaluator {
     const inventory = await this.inventory();
     const { fingerprint, ownedStamp } = await this.fingerprint(entity, inventory, ownedSummary);
     watch.lap('fingerprint');
-    // A plugin's answer is not among the inputs: those ApplicationSets are always evaluated.
-    if (fingerprint === entity.status.fingerprint && !usesPlugins(entity.document)) {
+    // A plugin's or provider's answer is not among the inputs: those are always evaluated.
+    if (fingerprint === entity.status.fingerprint && !readsServices(entity.document)) {
       this.metrics.appsetEvaluations.inc({ outcome: 'skipped' });
       return this.finish(item, lease, () => Promise.resolve());
     }
@@ -541,19 +544,22 @@ function conditions(
   ];
 }
 
-/** Whether an ApplicationSet document has a plugin generator, at any depth. */
-export function usesPlugins(document: unknown): boolean {
+/**
+ * Whether an ApplicationSet reads services (a plugin or pull request generator, at any depth):
+ * their answers change without any input Axle sees.
+ */
+export function readsServices(document: unknown): boolean {
   const seen = (v: unknown, depth: number): boolean => {
     if (depth > 20 || v === null || typeof v !== 'object') return false;
     if (Array.isArray(v)) return v.some((x) => seen(x, depth + 1));
     const o = v as Record<string, unknown>;
-    if (
-      o.plugin !== undefined &&
-      typeof o.plugin === 'object' &&
-      'configMapRef' in (o.plugin as object)
-    )
-      return true;
+    if (o.pullRequest !== undefined) return true;
+    if (isObject(o.plugin) && 'configMapRef' in o.plugin) return true;
     return Object.values(o).some((x) => seen(x, depth + 1));
   };
   return seen((document as { spec?: { generators?: unknown } })?.spec?.generators, 0);
+}
+
+function isObject(v: unknown): v is Record<string, unknown> {
+  return typeof v === 'object' && v !== null && !Array.isArray(v);
 }

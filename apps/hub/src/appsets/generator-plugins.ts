@@ -44,6 +44,7 @@ export class GeneratorPlugins implements PluginGeneratorClient {
         err.name === 'TimeoutError'
           ? `no answer within ${timeoutS} s`
           : `${url}: ${err.cause?.code ?? err.message}`,
+        { cause: e },
       );
     }
     const text = await bounded(res);

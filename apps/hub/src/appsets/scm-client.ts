@@ -1,0 +1,230 @@
+import { Injectable } from '@nestjs/common';
+import type {
+  PullRequest,
+  PullRequestGeneratorSpec,
+  ScmClient,
+} from '../../../../libs/generators/src/index.js';
+import { CredentialsService } from '../repositories/credentials.service.js';
+
+const TIMEOUT_MS = 30_000;
+const MAX_PAGES = 50;
+const MAX_RESPONSE_BYTES = 16 * 1024 * 1024;
+
+type Auth = { username: string; password: string } | undefined;
+
+/**
+ * Pull requests from GitHub (and GitHub Enterprise), Gitea, GitLab and Bitbucket Server over
+ * their REST APIs, as Argo CD's pull request generator reads them. The token (or username and
+ * password for Bitbucket Server) is the HTTPS repository credential whose URL prefix matches the
+ * API URL. Paged, bounded in pages, bytes and time.
+ */
+@Injectable()
+export class ScmProviders implements ScmClient {
+  constructor(private readonly credentials: CredentialsService) {}
+
+  async listPullRequests(spec: PullRequestGeneratorSpec): Promise<PullRequest[]> {
+    if (spec.github) return this.github(spec.github);
+    if (spec.gitea) return this.gitea(spec.gitea);
+    if (spec.gitlab) return this.gitlab(spec.gitlab);
+    if (spec.bitbucketServer) return this.bitbucketServer(spec.bitbucketServer);
+    throw new Error('no pull request provider given');
+  }
+
+  private async auth(base: string): Promise<Auth> {
+    const c = await this.credentials.forUrl(base);
+    return c?.type === 'https' ? { username: c.username, password: c.password } : undefined;
+  }
+
+  private async github(g: NonNullable<PullRequestGeneratorSpec['github']>): Promise<PullRequest[]> {
+    // go-github's enterprise client adds api/v3/ to a GitHub Enterprise URL.
+    const base = g.api
+      ? `${trim(g.api)}${/\/api\/v3$/.test(trim(g.api)) ? '' : '/api/v3'}`
+      : 'https://api.github.com';
+    const auth = await this.auth(base);
+    const headers: Record<string, string> = { accept: 'application/vnd.github+json' };
+    if (auth) headers.authorization = `Bearer ${auth.password}`;
+    const out: PullRequest[] = [];
+    for (let page = 1; page <= MAX_PAGES; page++) {
+      const { body } = await get(
+        `${base}/repos/${enc(g.owner)}/${enc(g.repo)}/pulls?state=open&per_page=100&page=${page}`,
+        headers,
+      );
+      const list = array(body);
+      for (const p of list) out.push(fromGithubLike(p));
+      if (list.length < 100) break;
+    }
+    return out.filter((p) => hasLabels(p, g.labels));
+  }
+
+  private async gitea(g: NonNullable<PullRequestGeneratorSpec['gitea']>): Promise<PullRequest[]> {
+    const base = trim(g.api);
+    const auth = await this.auth(base);
+    const headers: Record<string, string> = {};
+    if (auth) headers.authorization = `token ${auth.password}`;
+    const out: PullRequest[] = [];
+    for (let page = 1; page <= MAX_PAGES; page++) {
+      const { body } = await get(
+        `${base}/api/v1/repos/${enc(g.owner)}/${enc(g.repo)}/pulls?state=open&limit=50&page=${page}`,
+        headers,
+      );
+      const list = array(body);
+      for (const p of list) out.push(fromGithubLike(p));
+      if (list.length < 50) break;
+    }
+    return out.filter((p) => hasLabels(p, g.labels));
+  }
+
+  private async gitlab(g: NonNullable<PullRequestGeneratorSpec['gitlab']>): Promise<PullRequest[]> {
+    const base = trim(g.api ?? 'https://gitlab.com');
+    const auth = await this.auth(base);
+    const headers: Record<string, string> = {};
+    if (auth) headers['private-token'] = auth.password;
+    const query = [
+      'per_page=100',
+      ...(g.pullRequestState ? [`state=${enc(g.pullRequestState)}`] : []),
+      ...(g.labels?.length ? [`labels=${enc(g.labels.join(','))}`] : []),
+    ].join('&');
+    const out: PullRequest[] = [];
+    let page = '1';
+    for (let n = 0; n < MAX_PAGES && page; n++) {
+      const { body, res } = await get(
+        `${base}/api/v4/projects/${enc(g.project)}/merge_requests?${query}&page=${page}`,
+        headers,
+      );
+      for (const m of array(body)) {
+        out.push({
+          number: num(m.iid),
+          title: text(m.title),
+          branch: text(m.source_branch),
+          targetBranch: text(m.target_branch),
+          headSha: text(m.sha),
+          labels: Array.isArray(m.labels) ? m.labels.map(String) : [],
+          author: text((m.author as Record<string, unknown> | undefined)?.username),
+        });
+      }
+      page = res.headers.get('x-next-page') ?? '';
+    }
+    return out;
+  }
+
+  private async bitbucketServer(
+    g: NonNullable<PullRequestGeneratorSpec['bitbucketServer']>,
+  ): Promise<PullRequest[]> {
+    const base = trim(g.api).replace(/\/rest$/, '');
+    const auth = await this.auth(base);
+    const headers: Record<string, string> = {};
+    if (auth?.username)
+      headers.authorization = `Basic ${Buffer.from(`${auth.username}:${auth.password}`).toString('base64')}`;
+    else if (auth) headers.authorization = `Bearer ${auth.password}`;
+    const out: PullRequest[] = [];
+    let start = 0;
+    for (let n = 0; n < MAX_PAGES; n++) {
+      const { body } = await get(
+        `${base}/rest/api/1.0/projects/${enc(g.project)}/repos/${enc(g.repo)}/pull-requests?state=OPEN&limit=100&start=${start}`,
+        headers,
+      );
+      const page = (body ?? {}) as {
+        values?: unknown;
+        isLastPage?: boolean;
+        nextPageStart?: number;
+      };
+      for (const p of array(page.values)) {
+        const from = (p.fromRef ?? {}) as Record<string, unknown>;
+        const to = (p.toRef ?? {}) as Record<string, unknown>;
+        const user = ((p.author as Record<string, unknown> | undefined)?.user ?? {}) as Record<
+          string,
+          unknown
+        >;
+        out.push({
+          number: num(p.id),
+          title: text(p.title),
+          branch: text(from.displayId),
+          targetBranch: text(to.displayId),
+          headSha: text(from.latestCommit),
+          labels: [],
+          author: text(user.name),
+        });
+      }
+      if (page.isLastPage !== false || typeof page.nextPageStart !== 'number') break;
+      start = page.nextPageStart;
+    }
+    return out;
+  }
+}
+
+function fromGithubLike(p: Record<string, unknown>): PullRequest {
+  const head = (p.head ?? {}) as Record<string, unknown>;
+  const base = (p.base ?? {}) as Record<string, unknown>;
+  return {
+    number: num(p.number),
+    title: text(p.title),
+    branch: text(head.ref),
+    targetBranch: text(base.ref),
+    headSha: text(head.sha),
+    labels: array(p.labels).map((l) => text(l.name)),
+    author: text((p.user as Record<string, unknown> | undefined)?.login),
+  };
+}
+
+function hasLabels(p: PullRequest, wanted: string[] | undefined): boolean {
+  return (wanted ?? []).every((l) => p.labels.includes(l));
+}
+
+async function get(
+  url: string,
+  headers: Record<string, string>,
+): Promise<{ body: unknown; res: Response }> {
+  let res: Response;
+  try {
+    res = await fetch(url, {
+      headers: { 'user-agent': 'axle-applicationset', ...headers },
+      redirect: 'manual',
+      signal: AbortSignal.timeout(TIMEOUT_MS),
+    });
+  } catch (e) {
+    const err = e as Error & { cause?: { code?: string } };
+    throw new Error(
+      `${redactQuery(url)}: ${err.name === 'TimeoutError' ? 'no answer in time' : (err.cause?.code ?? err.message)}`,
+      { cause: e },
+    );
+  }
+  const raw = await read(res);
+  if (res.status === 404) throw new Error(`repository not found (${redactQuery(url)})`);
+  if (res.status < 200 || res.status >= 300)
+    throw new Error(`${redactQuery(url)}: HTTP ${res.status}: ${raw.slice(0, 200)}`);
+  try {
+    return { body: JSON.parse(raw) as unknown, res };
+  } catch {
+    throw new Error(`${redactQuery(url)}: the answer is not JSON`);
+  }
+}
+
+async function read(res: Response): Promise<string> {
+  if (!res.body) return '';
+  const reader: ReadableStreamDefaultReader<Uint8Array> = res.body.getReader();
+  const parts: Uint8Array[] = [];
+  let size = 0;
+  for (;;) {
+    const { done, value } = await reader.read();
+    if (done) break;
+    size += value.length;
+    if (size > MAX_RESPONSE_BYTES) {
+      await reader.cancel().catch(() => undefined);
+      throw new Error(`an answer is larger than ${MAX_RESPONSE_BYTES} bytes`);
+    }
+    parts.push(value);
+  }
+  return Buffer.concat(parts).toString('utf8');
+}
+
+const trim = (u: string) => u.replace(/\/+$/, '');
+const enc = encodeURIComponent;
+const redactQuery = (u: string) => u.replace(/\?.*$/, '');
+const text = (v: unknown) =>
+  typeof v === 'string' ? v : typeof v === 'number' || typeof v === 'boolean' ? String(v) : '';
+const num = (v: unknown) => (typeof v === 'number' ? v : Number(v) || 0);
+function array(v: unknown): Record<string, unknown>[] {
+  return Array.isArray(v)
+    ? v.filter((x): x is Record<string, unknown> => typeof x === 'object' && x !== null)
+    : [];
+}
