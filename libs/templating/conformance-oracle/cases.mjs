@@ -977,8 +977,20 @@ export const jsonGroups = {
     ['strings stay strings', '{{.s}} {{printf "%T" .s}} {{.s | int}}', { s: '42' }],
     ['booleans stay booleans', '{{printf "%T" .b}} {{if .b}}t{{end}}', { b: true }],
     ['negative zero and fractions', '{{.a}} {{.b}} {{.c}}', { a: -0.5, b: 2.25, c: 1.0000001 }],
-    ['fromYaml numbers', '{{$m := fromYaml "a: 3\\nb: 1000000"}}{{printf "%T" $m.a}} {{$m.a}} {{$m.b}}', {}],
-    ['fromJson numbers', '{{$m := fromJson "{\\"a\\": 3, \\"b\\": 1000000}"}}{{printf "%T" $m.a}} {{$m.a}} {{$m.b}}', {}],
-    ['fromYamlArray numbers', '{{range fromYamlArray "[1, 2.5, 3000000]"}}{{printf "%T" .}}={{.}};{{end}}', {}],
+    [
+      'fromYaml numbers',
+      '{{$m := fromYaml "a: 3\\nb: 1000000"}}{{printf "%T" $m.a}} {{$m.a}} {{$m.b}}',
+      {},
+    ],
+    [
+      'fromJson numbers',
+      '{{$m := fromJson "{\\"a\\": 3, \\"b\\": 1000000}"}}{{printf "%T" $m.a}} {{$m.a}} {{$m.b}}',
+      {},
+    ],
+    [
+      'fromYamlArray numbers',
+      '{{range fromYamlArray "[1, 2.5, 3000000]"}}{{printf "%T" .}}={{.}};{{end}}',
+      {},
+    ],
   ],
 };
