@@ -156,8 +156,11 @@ spec:
     );
     const got = JSON.parse((await axle('-o', 'json', 'appset', 'get', 'envs')).out);
     expect(got.applications).toEqual(['svc-one', 'svc-two']);
-    expect((await axle('appset', 'list')).out).toMatch(
-      /^NAME\s+APPS\s+STATUS\s+MESSAGE\nenvs\s+2\s+Healthy/,
+    // Their repository does not exist: the ApplicationSet is not called Healthy.
+    await waitFor('failing applications shown', async () =>
+      /^NAME\s+APPS\s+STATUS\s+MESSAGE\nenvs\s+2\s+ApplicationErrors\s+2 application\(s\) failing; svc-one: SourceError: /.test(
+        (await axle('appset', 'list')).out,
+      ),
     );
     const dup = await axle('appset', 'create', '-f', file);
     expect(dup.err).toBe('error: 409 ApplicationSet "envs" already exists\n');
