@@ -33,9 +33,9 @@ describe('generator spec validation', () => {
 
   it('rejects Argo generators Axle does not implement', async () => {
     await expect(
-      generate({ scmProvider: { github: {} } } as never, ctx, 'spec.generators[1]'),
+      generate({ clusterDecisionResource: {} } as never, ctx, 'spec.generators[1]'),
     ).rejects.toThrow(
-      /^spec\.generators\[1\]\.scmProvider: the scmProvider generator is not supported by Axle/,
+      /^spec\.generators\[1\]\.clusterDecisionResource: the clusterDecisionResource generator is not supported by Axle/,
     );
   });
 

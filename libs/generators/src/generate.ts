@@ -5,6 +5,7 @@ import { flattenDotStyle, goSprintV } from './go.js';
 import { listParams } from './list.js';
 import { pluginParams } from './plugin.js';
 import { pullRequestParams } from './pull-request.js';
+import { scmProviderParams } from './scm-provider.js';
 import { mergoMerge } from './mergo.js';
 import { compileTree, isTemplated, renderTree, toStringMap, type CompiledTree } from './render.js';
 import { checkParamLimit, createRuntime, type Runtime } from './runtime.js';
@@ -106,6 +107,9 @@ async function runEntry(entry: GeneratorSpec, rt: Runtime, path: string): Promis
       break;
     case 'pullRequest':
       params = await pullRequestParams(entry.pullRequest!, rt, genPath);
+      break;
+    case 'scmProvider':
+      params = await scmProviderParams(entry.scmProvider!, rt, genPath);
       break;
     case 'matrix':
       params = await matrixParams(entry, rt, genPath);

@@ -16,7 +16,11 @@ const ctx = (goTemplate: boolean): GeneratorContext => ({
   clusters: [],
   git: new MemoryGitTree({}),
   goTemplate,
-  scm: { listPullRequests: () => Promise.resolve([pull]) },
+  scm: {
+    listPullRequests: () => Promise.resolve([pull]),
+    listRepositories: () => Promise.resolve([]),
+    pathExists: () => Promise.resolve(false),
+  },
 });
 
 describe('pull request generator', () => {

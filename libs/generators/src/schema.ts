@@ -3,7 +3,7 @@ import { unsupportedField, validateSpec, withUnknownKeys } from './spec-check.js
 import type { SpecIssue } from './errors.js';
 import { GENERATOR_TYPES, type GeneratorSpec } from './types.js';
 
-const UNSUPPORTED_GENERATORS = ['scmProvider', 'clusterDecisionResource'] as const;
+const UNSUPPORTED_GENERATORS = ['clusterDecisionResource'] as const;
 
 export const labelSelectorSchema = z.looseObject({
   matchLabels: z.record(z.string(), z.string()).optional(),
@@ -150,6 +150,81 @@ export const pullRequestGeneratorSchema = z
       });
   });
 
+export const scmProviderGeneratorSchema = z
+  .looseObject({
+    github: z
+      .looseObject({
+        organization: str,
+        api: z.string().optional(),
+        allBranches: z.boolean().optional(),
+        tokenRef,
+        appSecretName: unsupportedField('GitHub Apps are not supported by Axle', 'error'),
+      })
+      .optional(),
+    gitea: z
+      .looseObject({
+        owner: str,
+        api: str,
+        allBranches: z.boolean().optional(),
+        insecure: z.boolean().optional(),
+        tokenRef,
+      })
+      .optional(),
+    gitlab: z
+      .looseObject({
+        group: str,
+        api: z.string().optional(),
+        allBranches: z.boolean().optional(),
+        includeSubgroups: z.boolean().optional(),
+        topic: z.string().optional(),
+        insecure: z.boolean().optional(),
+        tokenRef,
+        caRef: unsupportedField('not supported by Axle (ignored)'),
+        includeSharedProjects: unsupportedField('not supported by Axle (ignored)'),
+      })
+      .optional(),
+    bitbucketServer: z
+      .looseObject({
+        project: str,
+        api: str,
+        allBranches: z.boolean().optional(),
+        basicAuth: unsupportedField(
+          'not used by Axle (ignored): username and password come from the repository credentials matching the API URL',
+        ),
+        bearerToken: tokenRef,
+        caRef: unsupportedField('not supported by Axle (ignored)'),
+      })
+      .optional(),
+    bitbucket: unsupportedField('Bitbucket Cloud is not supported by Axle', 'error'),
+    azureDevOps: unsupportedField('Azure DevOps is not supported by Axle', 'error'),
+    awsCodeCommit: unsupportedField('AWS CodeCommit is not supported by Axle', 'error'),
+    cloneProtocol: z.enum(['ssh', 'https']).optional(),
+    filters: z
+      .array(
+        z.looseObject({
+          repositoryMatch: z.string().optional(),
+          pathsExist: z.array(z.string()).optional(),
+          pathsDoNotExist: z.array(z.string()).optional(),
+          labelMatch: z.string().optional(),
+          branchMatch: z.string().optional(),
+        }),
+      )
+      .optional(),
+    values: stringMap.optional(),
+    template: templateOverrideSchema,
+    requeueAfterSeconds: z.number().int().min(0).optional(),
+  })
+  .superRefine((g, ctx) => {
+    const n = ['github', 'gitea', 'gitlab', 'bitbucketServer'].filter(
+      (k) => (g as Record<string, unknown>)[k] !== undefined,
+    ).length;
+    if (n !== 1)
+      ctx.addIssue({
+        code: 'custom',
+        message: 'exactly one of github, gitea, gitlab or bitbucketServer must be given',
+      });
+  });
+
 // The recursive entry schema is declared through a getter so that zod can reference it lazily.
 export const generatorEntrySchema: z.ZodType<GeneratorSpec> = withUnknownKeys(
   z
@@ -159,6 +234,7 @@ export const generatorEntrySchema: z.ZodType<GeneratorSpec> = withUnknownKeys(
       git: gitGeneratorSchema.optional(),
       plugin: pluginGeneratorSchema.optional(),
       pullRequest: pullRequestGeneratorSchema.optional(),
+      scmProvider: scmProviderGeneratorSchema.optional(),
       matrix: z
         .looseObject({
           generators: z

@@ -153,9 +153,50 @@ export interface PullRequest {
   author: string;
 }
 
-/** Lists pull requests of the provider a generator names (the hub's HTTP clients). */
+/** Argo CD's SCM provider generator (one provider set). */
+export interface ScmProviderGeneratorSpec {
+  github?: { organization: string; api?: string; allBranches?: boolean };
+  gitea?: { owner: string; api: string; allBranches?: boolean; insecure?: boolean };
+  gitlab?: {
+    group: string;
+    api?: string;
+    allBranches?: boolean;
+    includeSubgroups?: boolean;
+    topic?: string;
+    insecure?: boolean;
+  };
+  bitbucketServer?: { project: string; api: string; allBranches?: boolean };
+  /** `ssh` (default) or `https`: which clone URL `url` is. */
+  cloneProtocol?: string;
+  filters?: {
+    repositoryMatch?: string;
+    pathsExist?: string[];
+    pathsDoNotExist?: string[];
+    labelMatch?: string;
+    branchMatch?: string;
+  }[];
+  values?: Record<string, string>;
+  template?: TemplateOverride;
+  requeueAfterSeconds?: number;
+}
+
+/** One repository at one branch, as every provider is mapped. */
+export interface ScmRepository {
+  organization: string;
+  repository: string;
+  repositoryId: number;
+  url: string;
+  branch: string;
+  sha: string;
+  labels: string[];
+}
+
+/** Reads pull requests and repositories of the provider a generator names (the hub's clients). */
 export interface ScmClient {
   listPullRequests(spec: PullRequestGeneratorSpec): Promise<PullRequest[]>;
+  listRepositories(spec: ScmProviderGeneratorSpec): Promise<ScmRepository[]>;
+  /** Whether `path` (a file or a directory) exists in the repository at its branch. */
+  pathExists(spec: ScmProviderGeneratorSpec, repo: ScmRepository, path: string): Promise<boolean>;
 }
 
 /** Calls generator plugins (the hub's HTTP client; absent: plugin generators fail). */
@@ -188,6 +229,7 @@ export interface GeneratorSpec {
   git?: GitGeneratorSpec;
   plugin?: PluginGeneratorSpec;
   pullRequest?: PullRequestGeneratorSpec;
+  scmProvider?: ScmProviderGeneratorSpec;
   matrix?: MatrixGeneratorSpec;
   merge?: MergeGeneratorSpec;
   /** Argo's post-selector, applied to the parameter sets this entry produces. */
@@ -200,6 +242,7 @@ export const GENERATOR_TYPES = [
   'git',
   'plugin',
   'pullRequest',
+  'scmProvider',
   'matrix',
   'merge',
 ] as const;

@@ -545,7 +545,7 @@ function conditions(
 }
 
 /**
- * Whether an ApplicationSet reads services (a plugin or pull request generator, at any depth):
+ * Whether an ApplicationSet reads services (a plugin, pull request or SCM provider generator):
  * their answers change without any input Axle sees.
  */
 export function readsServices(document: unknown): boolean {
@@ -553,7 +553,7 @@ export function readsServices(document: unknown): boolean {
     if (depth > 20 || v === null || typeof v !== 'object') return false;
     if (Array.isArray(v)) return v.some((x) => seen(x, depth + 1));
     const o = v as Record<string, unknown>;
-    if (o.pullRequest !== undefined) return true;
+    if (o.pullRequest !== undefined || o.scmProvider !== undefined) return true;
     if (isObject(o.plugin) && 'configMapRef' in o.plugin) return true;
     return Object.values(o).some((x) => seen(x, depth + 1));
   };

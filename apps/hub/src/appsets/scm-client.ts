@@ -3,6 +3,8 @@ import type {
   PullRequest,
   PullRequestGeneratorSpec,
   ScmClient,
+  ScmProviderGeneratorSpec,
+  ScmRepository,
 } from '../../../../libs/generators/src/index.js';
 import { CredentialsService } from '../repositories/credentials.service.js';
 
@@ -28,6 +30,233 @@ export class ScmProviders implements ScmClient {
     if (spec.gitlab) return this.gitlab(spec.gitlab);
     if (spec.bitbucketServer) return this.bitbucketServer(spec.bitbucketServer);
     throw new Error('no pull request provider given');
+  }
+
+  async listRepositories(spec: ScmProviderGeneratorSpec): Promise<ScmRepository[]> {
+    const https = spec.cloneProtocol === 'https';
+    if (spec.github) return this.githubRepos(spec.github, https);
+    if (spec.gitea) return this.giteaRepos(spec.gitea, https);
+    if (spec.gitlab) return this.gitlabRepos(spec.gitlab, https);
+    if (spec.bitbucketServer) return this.bitbucketRepos(spec.bitbucketServer, https);
+    throw new Error('no SCM provider given');
+  }
+
+  async pathExists(
+    spec: ScmProviderGeneratorSpec,
+    repo: ScmRepository,
+    path: string,
+  ): Promise<boolean> {
+    const p = path.split('/').map(enc).join('/');
+    const b = enc(repo.branch);
+    if (spec.github) {
+      const base = githubBase(spec.github.api);
+      return exists(
+        `${base}/repos/${enc(repo.organization)}/${enc(repo.repository)}/contents/${p}?ref=${b}`,
+        await this.githubHeaders(base),
+      );
+    }
+    if (spec.gitea) {
+      const base = trim(spec.gitea.api);
+      return exists(
+        `${base}/api/v1/repos/${enc(repo.organization)}/${enc(repo.repository)}/contents/${p}?ref=${b}`,
+        await this.giteaHeaders(base),
+      );
+    }
+    if (spec.gitlab) {
+      const base = trim(spec.gitlab.api ?? 'https://gitlab.com');
+      const headers = await this.gitlabHeaders(base);
+      const id = String(repo.repositoryId);
+      if (
+        await exists(
+          `${base}/api/v4/projects/${id}/repository/files/${enc(path)}?ref=${b}`,
+          headers,
+        )
+      )
+        return true;
+      // A directory: the tree under it is not empty.
+      const { body } = await get(
+        `${base}/api/v4/projects/${id}/repository/tree?path=${enc(path)}&ref=${b}&per_page=1`,
+        headers,
+        true,
+      );
+      return array(body).length > 0;
+    }
+    if (spec.bitbucketServer) {
+      const base = trim(spec.bitbucketServer.api).replace(/\/rest$/, '');
+      return exists(
+        `${base}/rest/api/1.0/projects/${enc(repo.organization)}/repos/${enc(repo.repository)}/browse/${p}?at=${b}&type=true`,
+        await this.bitbucketHeaders(base),
+      );
+    }
+    return false;
+  }
+
+  private async githubHeaders(base: string): Promise<Record<string, string>> {
+    const auth = await this.auth(base);
+    return {
+      accept: 'application/vnd.github+json',
+      ...(auth ? { authorization: `Bearer ${auth.password}` } : {}),
+    };
+  }
+
+  private async giteaHeaders(base: string): Promise<Record<string, string>> {
+    const auth = await this.auth(base);
+    return auth ? { authorization: `token ${auth.password}` } : {};
+  }
+
+  private async gitlabHeaders(base: string): Promise<Record<string, string>> {
+    const auth = await this.auth(base);
+    return auth ? { 'private-token': auth.password } : {};
+  }
+
+  private async bitbucketHeaders(base: string): Promise<Record<string, string>> {
+    const auth = await this.auth(base);
+    if (auth?.username)
+      return {
+        authorization: `Basic ${Buffer.from(`${auth.username}:${auth.password}`).toString('base64')}`,
+      };
+    return auth ? { authorization: `Bearer ${auth.password}` } : {};
+  }
+
+  private async githubRepos(
+    g: NonNullable<ScmProviderGeneratorSpec['github']>,
+    https: boolean,
+  ): Promise<ScmRepository[]> {
+    const base = githubBase(g.api);
+    const headers = await this.githubHeaders(base);
+    const repos = await pagesOf(
+      (page) => `${base}/orgs/${enc(g.organization)}/repos?per_page=100&page=${page}`,
+      headers,
+      100,
+    );
+    const out: ScmRepository[] = [];
+    for (const r of repos) {
+      const name = text(r.name);
+      const repoBase = `${base}/repos/${enc(g.organization)}/${enc(name)}`;
+      const branches = g.allBranches
+        ? await pagesOf((page) => `${repoBase}/branches?per_page=100&page=${page}`, headers, 100)
+        : [
+            record(
+              (await get(`${repoBase}/branches/${enc(text(r.default_branch))}`, headers)).body,
+            ),
+          ];
+      for (const br of branches)
+        out.push({
+          organization: g.organization,
+          repository: name,
+          repositoryId: num(r.id),
+          url: text(https ? r.clone_url : r.ssh_url),
+          branch: text(br.name),
+          sha: text(record(br.commit).sha),
+          labels: Array.isArray(r.topics) ? r.topics.map(String) : [],
+        });
+    }
+    return out;
+  }
+
+  private async giteaRepos(
+    g: NonNullable<ScmProviderGeneratorSpec['gitea']>,
+    https: boolean,
+  ): Promise<ScmRepository[]> {
+    const base = trim(g.api);
+    const headers = await this.giteaHeaders(base);
+    const repos = await pagesOf(
+      (page) => `${base}/api/v1/orgs/${enc(g.owner)}/repos?limit=50&page=${page}`,
+      headers,
+      50,
+    );
+    const out: ScmRepository[] = [];
+    for (const r of repos) {
+      const name = text(r.name);
+      const repoBase = `${base}/api/v1/repos/${enc(g.owner)}/${enc(name)}`;
+      const topics = array([record((await get(`${repoBase}/topics`, headers)).body)])[0]?.topics;
+      const branches = g.allBranches
+        ? await pagesOf((page) => `${repoBase}/branches?limit=50&page=${page}`, headers, 50)
+        : [
+            record(
+              (await get(`${repoBase}/branches/${enc(text(r.default_branch))}`, headers)).body,
+            ),
+          ];
+      for (const br of branches)
+        out.push({
+          organization: g.owner,
+          repository: name,
+          repositoryId: num(r.id),
+          url: text(https ? r.clone_url : r.ssh_url),
+          branch: text(br.name),
+          sha: text(record(br.commit).id),
+          labels: Array.isArray(topics) ? topics.map(String) : [],
+        });
+    }
+    return out;
+  }
+
+  private async gitlabRepos(
+    g: NonNullable<ScmProviderGeneratorSpec['gitlab']>,
+    https: boolean,
+  ): Promise<ScmRepository[]> {
+    const base = trim(g.api ?? 'https://gitlab.com');
+    const headers = await this.gitlabHeaders(base);
+    const query = `per_page=100&include_subgroups=${g.includeSubgroups ? 'true' : 'false'}${g.topic ? `&topic=${enc(g.topic)}` : ''}`;
+    const repos: Record<string, unknown>[] = [];
+    let page = '1';
+    for (let n = 0; n < MAX_PAGES && page; n++) {
+      const { body, res } = await get(
+        `${base}/api/v4/groups/${enc(g.group)}/projects?${query}&page=${page}`,
+        headers,
+      );
+      repos.push(...array(body));
+      page = res.headers.get('x-next-page') ?? '';
+    }
+    const out: ScmRepository[] = [];
+    for (const r of repos) {
+      const id = num(r.id);
+      const branchBase = `${base}/api/v4/projects/${id}/repository/branches`;
+      const branches = g.allBranches
+        ? await pagesOf((p) => `${branchBase}?per_page=100&page=${p}`, headers, 100)
+        : [record((await get(`${branchBase}/${enc(text(r.default_branch))}`, headers)).body)];
+      for (const br of branches)
+        out.push({
+          organization: text(record(r.namespace).full_path),
+          repository: text(r.path),
+          repositoryId: id,
+          url: text(https ? r.http_url_to_repo : r.ssh_url_to_repo),
+          branch: text(br.name),
+          sha: text(record(br.commit).id),
+          labels: Array.isArray(r.topics) ? r.topics.map(String) : [],
+        });
+    }
+    return out;
+  }
+
+  private async bitbucketRepos(
+    g: NonNullable<ScmProviderGeneratorSpec['bitbucketServer']>,
+    https: boolean,
+  ): Promise<ScmRepository[]> {
+    const base = trim(g.api).replace(/\/rest$/, '');
+    const headers = await this.bitbucketHeaders(base);
+    const project = `${base}/rest/api/1.0/projects/${enc(g.project)}`;
+    const repos = await bitbucketPages(`${project}/repos?limit=100`, headers);
+    const out: ScmRepository[] = [];
+    for (const r of repos) {
+      const slug = text(r.slug);
+      const links = array(record(r.links).clone);
+      const link = links.find((l) => l.name === (https ? 'http' : 'ssh'));
+      const branches = g.allBranches
+        ? await bitbucketPages(`${project}/repos/${enc(slug)}/branches?limit=100`, headers)
+        : [record((await get(`${project}/repos/${enc(slug)}/branches/default`, headers)).body)];
+      for (const br of branches)
+        out.push({
+          organization: g.project,
+          repository: slug,
+          repositoryId: num(r.id),
+          url: text(link?.href),
+          branch: text(br.displayId),
+          sha: text(br.latestCommit),
+          labels: [],
+        });
+    }
+    return out;
   }
 
   private async auth(base: string): Promise<Auth> {
@@ -170,9 +399,13 @@ function hasLabels(p: PullRequest, wanted: string[] | undefined): boolean {
   return (wanted ?? []).every((l) => p.labels.includes(l));
 }
 
+/** A 404: the repository (or path) does not exist. */
+class NotFoundError extends Error {}
+
 async function get(
   url: string,
   headers: Record<string, string>,
+  anyBody = false,
 ): Promise<{ body: unknown; res: Response }> {
   let res: Response;
   try {
@@ -189,12 +422,13 @@ async function get(
     );
   }
   const raw = await read(res);
-  if (res.status === 404) throw new Error(`repository not found (${redactQuery(url)})`);
+  if (res.status === 404) throw new NotFoundError(`repository not found (${redactQuery(url)})`);
   if (res.status < 200 || res.status >= 300)
     throw new Error(`${redactQuery(url)}: HTTP ${res.status}: ${raw.slice(0, 200)}`);
   try {
     return { body: JSON.parse(raw) as unknown, res };
   } catch {
+    if (anyBody) return { body: raw, res };
     throw new Error(`${redactQuery(url)}: the answer is not JSON`);
   }
 }
@@ -227,4 +461,58 @@ function array(v: unknown): Record<string, unknown>[] {
   return Array.isArray(v)
     ? v.filter((x): x is Record<string, unknown> => typeof x === 'object' && x !== null)
     : [];
+}
+
+function githubBase(api: string | undefined): string {
+  // go-github's enterprise client adds api/v3/ to a GitHub Enterprise URL.
+  if (!api) return 'https://api.github.com';
+  return /\/api\/v3$/.test(trim(api)) ? trim(api) : `${trim(api)}/api/v3`;
+}
+
+/** Pages of a list API answering plain arrays (GitHub, Gitea), until a short page. */
+async function pagesOf(
+  url: (page: number) => string,
+  headers: Record<string, string>,
+  size: number,
+): Promise<Record<string, unknown>[]> {
+  const out: Record<string, unknown>[] = [];
+  for (let page = 1; page <= MAX_PAGES; page++) {
+    const list = array((await get(url(page), headers)).body);
+    out.push(...list);
+    if (list.length < size) break;
+  }
+  return out;
+}
+
+/** Bitbucket Server's paging: `values`, `isLastPage`, `nextPageStart`. */
+async function bitbucketPages(
+  url: string,
+  headers: Record<string, string>,
+): Promise<Record<string, unknown>[]> {
+  const out: Record<string, unknown>[] = [];
+  let start = 0;
+  for (let n = 0; n < MAX_PAGES; n++) {
+    const page = record((await get(`${url}&start=${start}`, headers)).body);
+    out.push(...array(page.values));
+    if (page.isLastPage !== false || typeof page.nextPageStart !== 'number') break;
+    start = page.nextPageStart;
+  }
+  return out;
+}
+
+/** 200: exists; 404: does not; anything else is an error. */
+async function exists(url: string, headers: Record<string, string>): Promise<boolean> {
+  try {
+    await get(url, headers, true);
+    return true;
+  } catch (e) {
+    if (e instanceof NotFoundError) return false;
+    throw e;
+  }
+}
+
+function record(v: unknown): Record<string, unknown> {
+  return typeof v === 'object' && v !== null && !Array.isArray(v)
+    ? (v as Record<string, unknown>)
+    : {};
 }
