@@ -9,6 +9,7 @@ import { DependenciesService } from './dependencies/dependencies.service.js';
 import { AppSetPreviewService } from './appsets/appset-preview.service.js';
 import { GeneratorPlugins } from './appsets/generator-plugins.js';
 import { ScmProviders } from './appsets/scm-client.js';
+import { DuckTypes } from './appsets/duck-types.js';
 import { RolloutsController } from './rollouts/rollouts.controller.js';
 import { RolloutsRepository } from './rollouts/rollouts.repository.js';
 import { RolloutsService } from './rollouts/rollouts.service.js';
@@ -137,6 +138,7 @@ export class HubModule {
         ReconcileWorker,
         GeneratorPlugins,
         ScmProviders,
+        DuckTypes,
         AppSetEvaluator,
         AppSetsService,
         AgentGatewayServer,

@@ -82,6 +82,7 @@ export async function generateApplications(
           newGitFileGlobbing: ctx.newGitFileGlobbing,
           plugins: ctx.plugins,
           scm: ctx.scm,
+          duckTypes: ctx.duckTypes,
           appSetName: appset.metadata.name,
         },
         path,

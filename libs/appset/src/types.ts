@@ -5,6 +5,7 @@ import type {
   GitTreeReader,
   PluginGeneratorClient,
   ScmClient,
+  DuckTypeReader,
 } from '../../generators/src/index.js';
 
 export type ApplicationsSyncPolicy = 'create-only' | 'create-update' | 'create-delete' | 'sync';
@@ -204,6 +205,8 @@ export interface GenerateApplicationsContext {
   plugins?: PluginGeneratorClient;
   /** Pull request providers (see GeneratorContext.scm). */
   scm?: ScmClient;
+  /** Duck-typed cluster decisions (see GeneratorContext.duckTypes). */
+  duckTypes?: DuckTypeReader;
   /** When given, `spec.project` of every Application must be one of these. */
   projects?: readonly string[];
 }

@@ -31,11 +31,15 @@ describe('generator spec validation', () => {
     );
   });
 
-  it('rejects Argo generators Axle does not implement', async () => {
+  it('refuses a cluster decision resource generator with both or neither of name and selector', async () => {
     await expect(
-      generate({ clusterDecisionResource: {} } as never, ctx, 'spec.generators[1]'),
+      generate(
+        { clusterDecisionResource: { configMapRef: 'ocm' } },
+        ctx,
+        'spec.generators[1]',
+      ),
     ).rejects.toThrow(
-      /^spec\.generators\[1\]\.clusterDecisionResource: the clusterDecisionResource generator is not supported by Axle/,
+      /^spec\.generators\[1\]\.clusterDecisionResource: give either name or labelSelector/,
     );
   });
 

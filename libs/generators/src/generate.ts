@@ -6,6 +6,7 @@ import { listParams } from './list.js';
 import { pluginParams } from './plugin.js';
 import { pullRequestParams } from './pull-request.js';
 import { scmProviderParams } from './scm-provider.js';
+import { clusterDecisionParams } from './cluster-decision.js';
 import { mergoMerge } from './mergo.js';
 import { compileTree, isTemplated, renderTree, toStringMap, type CompiledTree } from './render.js';
 import { checkParamLimit, createRuntime, type Runtime } from './runtime.js';
@@ -110,6 +111,9 @@ async function runEntry(entry: GeneratorSpec, rt: Runtime, path: string): Promis
       break;
     case 'scmProvider':
       params = await scmProviderParams(entry.scmProvider!, rt, genPath);
+      break;
+    case 'clusterDecisionResource':
+      params = await clusterDecisionParams(entry.clusterDecisionResource!, rt, genPath);
       break;
     case 'matrix':
       params = await matrixParams(entry, rt, genPath);

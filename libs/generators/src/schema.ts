@@ -3,8 +3,6 @@ import { unsupportedField, validateSpec, withUnknownKeys } from './spec-check.js
 import type { SpecIssue } from './errors.js';
 import { GENERATOR_TYPES, type GeneratorSpec } from './types.js';
 
-const UNSUPPORTED_GENERATORS = ['clusterDecisionResource'] as const;
-
 export const labelSelectorSchema = z.looseObject({
   matchLabels: z.record(z.string(), z.string()).optional(),
   matchExpressions: z
@@ -225,6 +223,23 @@ export const scmProviderGeneratorSchema = z
       });
   });
 
+export const clusterDecisionResourceGeneratorSchema = z
+  .looseObject({
+    configMapRef: z.string().min(1, 'must name a duck type'),
+    name: z.string().optional(),
+    labelSelector: labelSelectorSchema.optional(),
+    values: stringMap.optional(),
+    template: templateOverrideSchema,
+    requeueAfterSeconds: z.number().int().min(0).optional(),
+  })
+  .superRefine((g, ctx) => {
+    const bySelector =
+      g.labelSelector !== undefined &&
+      (g.labelSelector.matchLabels !== undefined || g.labelSelector.matchExpressions !== undefined);
+    if (!!g.name === bySelector)
+      ctx.addIssue({ code: 'custom', message: 'give either name or labelSelector' });
+  });
+
 // The recursive entry schema is declared through a getter so that zod can reference it lazily.
 export const generatorEntrySchema: z.ZodType<GeneratorSpec> = withUnknownKeys(
   z
@@ -235,6 +250,7 @@ export const generatorEntrySchema: z.ZodType<GeneratorSpec> = withUnknownKeys(
       plugin: pluginGeneratorSchema.optional(),
       pullRequest: pullRequestGeneratorSchema.optional(),
       scmProvider: scmProviderGeneratorSchema.optional(),
+      clusterDecisionResource: clusterDecisionResourceGeneratorSchema.optional(),
       matrix: z
         .looseObject({
           generators: z
@@ -255,18 +271,12 @@ export const generatorEntrySchema: z.ZodType<GeneratorSpec> = withUnknownKeys(
         })
         .optional(),
       selector: labelSelectorSchema.optional(),
-      ...Object.fromEntries(
-        UNSUPPORTED_GENERATORS.map((k) => [
-          k,
-          unsupportedField(`the ${k} generator is not supported by Axle`, 'error'),
-        ]),
-      ),
     })
     .superRefine((entry, ctx) => {
-      const known = new Set<string>([...GENERATOR_TYPES, ...UNSUPPORTED_GENERATORS, 'selector']);
+      const known = new Set<string>([...GENERATOR_TYPES, 'selector']);
       const keys = Object.keys(entry);
       if (keys.some((k) => !known.has(k))) return; // reported as unknown generator
-      const present = [...GENERATOR_TYPES, ...UNSUPPORTED_GENERATORS].filter(
+      const present = [...GENERATOR_TYPES].filter(
         (k) => (entry as Record<string, unknown>)[k] !== undefined,
       );
       if (present.length === 0)

@@ -65,6 +65,8 @@ export interface GeneratorContext {
   appSetName?: string;
   /** Pull request providers (absent: pull request generators fail). */
   scm?: ScmClient;
+  /** Duck-typed cluster decisions (absent: clusterDecisionResource generators fail). */
+  duckTypes?: DuckTypeReader;
 }
 
 export interface LabelSelectorRequirement {
@@ -199,6 +201,26 @@ export interface ScmClient {
   pathExists(spec: ScmProviderGeneratorSpec, repo: ScmRepository, path: string): Promise<boolean>;
 }
 
+/** Argo CD's cluster decision resource generator (a duck-typed resource listing clusters). */
+export interface ClusterDecisionResourceGeneratorSpec {
+  /** Names the duck type (Argo: a ConfigMap with apiVersion, kind, statusListKey, matchKey). */
+  configMapRef: string;
+  name?: string;
+  labelSelector?: LabelSelector;
+  values?: Record<string, string>;
+  template?: TemplateOverride;
+  requeueAfterSeconds?: number;
+}
+
+/** Reads duck-typed decision resources (the hub's Kubernetes client). */
+export interface DuckTypeReader {
+  /** The entries of `status.<statusListKey>` of the resources selected, and the key naming the cluster. */
+  decisions(
+    configMapRef: string,
+    select: { name?: string; labelSelector?: LabelSelector },
+  ): Promise<{ matchKey: string; decisions: Record<string, unknown>[] }>;
+}
+
 /** Calls generator plugins (the hub's HTTP client; absent: plugin generators fail). */
 export interface PluginGeneratorClient {
   /**
@@ -230,6 +252,7 @@ export interface GeneratorSpec {
   plugin?: PluginGeneratorSpec;
   pullRequest?: PullRequestGeneratorSpec;
   scmProvider?: ScmProviderGeneratorSpec;
+  clusterDecisionResource?: ClusterDecisionResourceGeneratorSpec;
   matrix?: MatrixGeneratorSpec;
   merge?: MergeGeneratorSpec;
   /** Argo's post-selector, applied to the parameter sets this entry produces. */
@@ -243,6 +266,7 @@ export const GENERATOR_TYPES = [
   'plugin',
   'pullRequest',
   'scmProvider',
+  'clusterDecisionResource',
   'matrix',
   'merge',
 ] as const;

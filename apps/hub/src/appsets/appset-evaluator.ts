@@ -23,6 +23,7 @@ import { ClustersRepository } from '../clusters/clusters.repository.js';
 import { IN_CLUSTER_SERVER, resolveDestination } from '../clusters/in-cluster.js';
 import { GeneratorPlugins } from './generator-plugins.js';
 import { ScmProviders } from './scm-client.js';
+import { DuckTypes } from './duck-types.js';
 import { HUB_CONFIG, type HubConfig } from '../config/hub-config.js';
 import { DispatchNotifier } from '../dispatch/dispatch.notifier.js';
 import { GitService } from '../git/git.service.js';
@@ -94,6 +95,7 @@ export class AppSetEvaluator {
     private readonly dependencies: DependenciesService,
     private readonly plugins: GeneratorPlugins,
     private readonly scm: ScmProviders,
+    private readonly duckTypes: DuckTypes,
     @Inject(HUB_CONFIG) private readonly config: HubConfig,
   ) {
     this.reader = new CachedTreeReader(git.cache, undefined, (url, rev) => git.resolve(url, rev));
@@ -117,6 +119,7 @@ export class AppSetEvaluator {
       git: this.reader,
       plugins: this.plugins,
       scm: this.scm,
+      duckTypes: this.duckTypes,
     });
     watch.lap('generate');
     const errors: AppSetIssue[] = result.errors.map((e) => ({
@@ -553,7 +556,12 @@ export function readsServices(document: unknown): boolean {
     if (depth > 20 || v === null || typeof v !== 'object') return false;
     if (Array.isArray(v)) return v.some((x) => seen(x, depth + 1));
     const o = v as Record<string, unknown>;
-    if (o.pullRequest !== undefined || o.scmProvider !== undefined) return true;
+    if (
+      o.pullRequest !== undefined ||
+      o.scmProvider !== undefined ||
+      o.clusterDecisionResource !== undefined
+    )
+      return true;
     if (isObject(o.plugin) && 'configMapRef' in o.plugin) return true;
     return Object.values(o).some((x) => seen(x, depth + 1));
   };

@@ -66,6 +66,26 @@ const schema = z.object({
         return z.NEVER;
       }
     }),
+  AXLE_HUB_KUBECONFIG: z.string().optional(),
+  AXLE_HUB_NAMESPACE: z
+    .string()
+    .regex(/^[a-z0-9]([-a-z0-9]*[a-z0-9])?$/, 'must be a namespace name')
+    .default('axle'),
+  AXLE_DUCK_TYPES: z
+    .string()
+    .optional()
+    .transform((v, ctx) => {
+      if (!v) return [];
+      try {
+        return duckTypesSchema.parse(JSON.parse(v));
+      } catch (e) {
+        ctx.addIssue({
+          code: 'custom',
+          message: `must be a JSON list of {name, apiVersion, kind, statusListKey?, matchKey}: ${(e as Error).message.slice(0, 200)}`,
+        });
+        return z.NEVER;
+      }
+    }),
   AXLE_AGENT_AUTH: z.enum(['mtls', 'token']).default('mtls'),
   AXLE_GRPC_ENROLL_PORT: z.coerce.number().int().min(0).max(65_535).default(9091),
   AXLE_GRPC_TLS_HOSTS: z.string().default(''),
@@ -113,6 +133,21 @@ const generatorPluginsSchema = z
         baseUrl: z.string().regex(/^https?:\/\//, 'must be an http(s):// URL'),
         token: z.string().max(4096).optional(),
         requestTimeoutSeconds: z.number().positive().max(600).optional(),
+      })
+      .strict(),
+  )
+  .max(50);
+
+/** Duck types for the clusterDecisionResource generator (Argo: one ConfigMap each). */
+const duckTypesSchema = z
+  .array(
+    z
+      .object({
+        name: z.string().min(1).max(253),
+        apiVersion: z.string().regex(/^[^/]+\/[^/]+$/, 'must be group/version'),
+        kind: z.string().min(1).max(253),
+        statusListKey: z.string().min(1).optional(),
+        matchKey: z.string().min(1),
       })
       .strict(),
   )
@@ -175,6 +210,19 @@ export interface HubConfig {
     clientCertHours: number;
     bootstrapTokenSeconds: number;
   };
+  /**
+   * The hub's own cluster, read (never written) for clusterDecisionResource generators: a
+   * kubeconfig, the namespace, and the duck types by name.
+   */
+  hubKubeconfig?: string;
+  hubNamespace: string;
+  duckTypes: {
+    name: string;
+    apiVersion: string;
+    kind: string;
+    statusListKey?: string;
+    matchKey: string;
+  }[];
   /** Generator plugins: `configMapRef.name` of a plugin generator names one of these. */
   generatorPlugins: {
     name: string;
@@ -248,6 +296,9 @@ export function loadHubConfig(env: NodeJS.ProcessEnv = process.env): HubConfig {
       bootstrapTokenSeconds: e.AXLE_BOOTSTRAP_TOKEN_SECONDS,
     },
     generatorPlugins: e.AXLE_GENERATOR_PLUGINS,
+    hubKubeconfig: e.AXLE_HUB_KUBECONFIG,
+    hubNamespace: e.AXLE_HUB_NAMESPACE,
+    duckTypes: e.AXLE_DUCK_TYPES,
     render: {
       tools: {
         helm: e.AXLE_HELM_PATH ?? onPath('helm', env) ?? builtTool('helm'),
