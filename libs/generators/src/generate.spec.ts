@@ -33,11 +33,7 @@ describe('generator spec validation', () => {
 
   it('refuses a cluster decision resource generator with both or neither of name and selector', async () => {
     await expect(
-      generate(
-        { clusterDecisionResource: { configMapRef: 'ocm' } },
-        ctx,
-        'spec.generators[1]',
-      ),
+      generate({ clusterDecisionResource: { configMapRef: 'ocm' } }, ctx, 'spec.generators[1]'),
     ).rejects.toThrow(
       /^spec\.generators\[1\]\.clusterDecisionResource: give either name or labelSelector/,
     );

@@ -45,7 +45,8 @@ export async function pullRequestParams(
   try {
     pulls = await scm.listPullRequests(spec);
   } catch (e) {
-    if (spec.continueOnRepoNotFoundError && /not found/i.test(errorMessage(e))) return [];
+    if (spec.continueOnRepoNotFoundError && (e as { notFound?: unknown }).notFound === true)
+      return [];
     throw new GeneratorError(path, `error listing pull requests: ${errorMessage(e)}`);
   }
   const pass = (p: PullRequest) =>

@@ -259,6 +259,8 @@ export class ApplicationsRepository {
    */
   async deleteWithNotes(db: Db, ids: string[], prune: boolean): Promise<string[]> {
     const clusters = new Set<string>();
+    // Every note first (each reads what its application depended on), then the applications:
+    // a dependency in another chunk is still there to be named.
     for (const part of chunks(ids, 10_000)) {
       const rows = await db.query<{ cluster_id: string }[]>(
         `INSERT INTO app_removals (app_id, cluster_id, prune, depends_on)
@@ -274,8 +276,9 @@ export class ApplicationsRepository {
         [part, prune],
       );
       rows.forEach((r) => clusters.add(r.cluster_id));
-      await db.query('DELETE FROM applications WHERE id = ANY($1::uuid[])', [part]);
     }
+    for (const part of chunks(ids, 10_000))
+      await db.query('DELETE FROM applications WHERE id = ANY($1::uuid[])', [part]);
     return [...clusters];
   }
 

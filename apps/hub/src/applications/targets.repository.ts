@@ -422,14 +422,16 @@ export class TargetsRepository {
   async removalNotes(clusterIds: string[]): Promise<RemovalNote[]> {
     const out: RemovalNote[] = [];
     for (const part of chunks(clusterIds, 5000)) {
+      // The applications others still being removed depended on, computed once (not per row).
       const rows = await this.ds.query<
         { app_id: string; cluster_id: string; prune: boolean; held: boolean }[]
       >(
-        `SELECT r.app_id, r.cluster_id, r.prune,
-                EXISTS (SELECT 1 FROM app_removals d
-                         WHERE r.app_id = ANY(d.depends_on) AND d.app_id <> r.app_id
-                           AND d.created_at > now() - make_interval(secs => $2)) AS held
-           FROM app_removals r WHERE r.cluster_id = ANY($1::uuid[])`,
+        `WITH blocked AS (
+           SELECT DISTINCT u.dep FROM app_removals d, unnest(d.depends_on) AS u(dep)
+            WHERE u.dep <> d.app_id AND d.created_at > now() - make_interval(secs => $2))
+         SELECT r.app_id, r.cluster_id, r.prune, (b.dep IS NOT NULL) AS held
+           FROM app_removals r LEFT JOIN blocked b ON b.dep = r.app_id
+          WHERE r.cluster_id = ANY($1::uuid[])`,
         [part, REMOVAL_ORDER_MAX_WAIT_S],
       );
       out.push(
@@ -455,6 +457,14 @@ export class TargetsRepository {
        SELECT DISTINCT r.cluster_id FROM app_removals r, gone g
         WHERE r.app_id = ANY(g.depends_on) AND NOT (r.cluster_id = $1 AND r.app_id = ANY($2::uuid[]))`,
       [clusterId, appIds],
+    );
+    return rows.map((r) => r.cluster_id);
+  }
+
+  /** Clusters with removal notes (re-delivered now and then: a held removal may be due). */
+  async clustersWithRemovals(): Promise<string[]> {
+    const rows = await this.ds.query<{ cluster_id: string }[]>(
+      'SELECT DISTINCT cluster_id FROM app_removals',
     );
     return rows.map((r) => r.cluster_id);
   }

@@ -135,11 +135,7 @@ export class ScmProviders implements ScmClient {
       const repoBase = `${base}/repos/${enc(g.organization)}/${enc(name)}`;
       const branches = g.allBranches
         ? await pagesOf((page) => `${repoBase}/branches?per_page=100&page=${page}`, headers, 100)
-        : [
-            record(
-              (await get(`${repoBase}/branches/${enc(text(r.default_branch))}`, headers)).body,
-            ),
-          ];
+        : await defaultBranch(`${repoBase}/branches`, text(r.default_branch), headers);
       for (const br of branches)
         out.push({
           organization: g.organization,
@@ -169,14 +165,10 @@ export class ScmProviders implements ScmClient {
     for (const r of repos) {
       const name = text(r.name);
       const repoBase = `${base}/api/v1/repos/${enc(g.owner)}/${enc(name)}`;
-      const topics = array([record((await get(`${repoBase}/topics`, headers)).body)])[0]?.topics;
+      const topics = record((await get(`${repoBase}/topics`, headers)).body).topics;
       const branches = g.allBranches
         ? await pagesOf((page) => `${repoBase}/branches?limit=50&page=${page}`, headers, 50)
-        : [
-            record(
-              (await get(`${repoBase}/branches/${enc(text(r.default_branch))}`, headers)).body,
-            ),
-          ];
+        : await defaultBranch(`${repoBase}/branches`, text(r.default_branch), headers);
       for (const br of branches)
         out.push({
           organization: g.owner,
@@ -198,23 +190,17 @@ export class ScmProviders implements ScmClient {
     const base = trim(g.api ?? 'https://gitlab.com');
     const headers = await this.gitlabHeaders(base);
     const query = `per_page=100&include_subgroups=${g.includeSubgroups ? 'true' : 'false'}${g.topic ? `&topic=${enc(g.topic)}` : ''}`;
-    const repos: Record<string, unknown>[] = [];
-    let page = '1';
-    for (let n = 0; n < MAX_PAGES && page; n++) {
-      const { body, res } = await get(
-        `${base}/api/v4/groups/${enc(g.group)}/projects?${query}&page=${page}`,
-        headers,
-      );
-      repos.push(...array(body));
-      page = res.headers.get('x-next-page') ?? '';
-    }
+    const repos = await gitlabPages(
+      `${base}/api/v4/groups/${enc(g.group)}/projects?${query}`,
+      headers,
+    );
     const out: ScmRepository[] = [];
     for (const r of repos) {
       const id = num(r.id);
       const branchBase = `${base}/api/v4/projects/${id}/repository/branches`;
       const branches = g.allBranches
         ? await pagesOf((p) => `${branchBase}?per_page=100&page=${p}`, headers, 100)
-        : [record((await get(`${branchBase}/${enc(text(r.default_branch))}`, headers)).body)];
+        : await defaultBranch(branchBase, text(r.default_branch), headers);
       for (const br of branches)
         out.push({
           organization: text(record(r.namespace).full_path),
@@ -244,7 +230,7 @@ export class ScmProviders implements ScmClient {
       const link = links.find((l) => l.name === (https ? 'http' : 'ssh'));
       const branches = g.allBranches
         ? await bitbucketPages(`${project}/repos/${enc(slug)}/branches?limit=100`, headers)
-        : [record((await get(`${project}/repos/${enc(slug)}/branches/default`, headers)).body)];
+        : await defaultBranch(`${project}/repos/${enc(slug)}/branches`, 'default', headers);
       for (const br of branches)
         out.push({
           organization: g.project,
@@ -265,119 +251,69 @@ export class ScmProviders implements ScmClient {
   }
 
   private async github(g: NonNullable<PullRequestGeneratorSpec['github']>): Promise<PullRequest[]> {
-    // go-github's enterprise client adds api/v3/ to a GitHub Enterprise URL.
-    const base = g.api
-      ? `${trim(g.api)}${/\/api\/v3$/.test(trim(g.api)) ? '' : '/api/v3'}`
-      : 'https://api.github.com';
-    const auth = await this.auth(base);
-    const headers: Record<string, string> = { accept: 'application/vnd.github+json' };
-    if (auth) headers.authorization = `Bearer ${auth.password}`;
-    const out: PullRequest[] = [];
-    for (let page = 1; page <= MAX_PAGES; page++) {
-      const { body } = await get(
+    const base = githubBase(g.api);
+    const list = await pagesOf(
+      (page) =>
         `${base}/repos/${enc(g.owner)}/${enc(g.repo)}/pulls?state=open&per_page=100&page=${page}`,
-        headers,
-      );
-      const list = array(body);
-      for (const p of list) out.push(fromGithubLike(p));
-      if (list.length < 100) break;
-    }
-    return out.filter((p) => hasLabels(p, g.labels));
+      await this.githubHeaders(base),
+      100,
+    );
+    return list.map(fromGithubLike).filter((p) => hasLabels(p, g.labels));
   }
 
   private async gitea(g: NonNullable<PullRequestGeneratorSpec['gitea']>): Promise<PullRequest[]> {
     const base = trim(g.api);
-    const auth = await this.auth(base);
-    const headers: Record<string, string> = {};
-    if (auth) headers.authorization = `token ${auth.password}`;
-    const out: PullRequest[] = [];
-    for (let page = 1; page <= MAX_PAGES; page++) {
-      const { body } = await get(
+    const list = await pagesOf(
+      (page) =>
         `${base}/api/v1/repos/${enc(g.owner)}/${enc(g.repo)}/pulls?state=open&limit=50&page=${page}`,
-        headers,
-      );
-      const list = array(body);
-      for (const p of list) out.push(fromGithubLike(p));
-      if (list.length < 50) break;
-    }
-    return out.filter((p) => hasLabels(p, g.labels));
+      await this.giteaHeaders(base),
+      50,
+    );
+    return list.map(fromGithubLike).filter((p) => hasLabels(p, g.labels));
   }
 
   private async gitlab(g: NonNullable<PullRequestGeneratorSpec['gitlab']>): Promise<PullRequest[]> {
     const base = trim(g.api ?? 'https://gitlab.com');
-    const auth = await this.auth(base);
-    const headers: Record<string, string> = {};
-    if (auth) headers['private-token'] = auth.password;
     const query = [
       'per_page=100',
       ...(g.pullRequestState ? [`state=${enc(g.pullRequestState)}`] : []),
       ...(g.labels?.length ? [`labels=${enc(g.labels.join(','))}`] : []),
     ].join('&');
-    const out: PullRequest[] = [];
-    let page = '1';
-    for (let n = 0; n < MAX_PAGES && page; n++) {
-      const { body, res } = await get(
-        `${base}/api/v4/projects/${enc(g.project)}/merge_requests?${query}&page=${page}`,
-        headers,
-      );
-      for (const m of array(body)) {
-        out.push({
-          number: num(m.iid),
-          title: text(m.title),
-          branch: text(m.source_branch),
-          targetBranch: text(m.target_branch),
-          headSha: text(m.sha),
-          labels: Array.isArray(m.labels) ? m.labels.map(String) : [],
-          author: text((m.author as Record<string, unknown> | undefined)?.username),
-        });
-      }
-      page = res.headers.get('x-next-page') ?? '';
-    }
-    return out;
+    const list = await gitlabPages(
+      `${base}/api/v4/projects/${enc(g.project)}/merge_requests?${query}`,
+      await this.gitlabHeaders(base),
+    );
+    return list.map((m) => ({
+      number: num(m.iid),
+      title: text(m.title),
+      branch: text(m.source_branch),
+      targetBranch: text(m.target_branch),
+      headSha: text(m.sha),
+      labels: Array.isArray(m.labels) ? m.labels.map(String) : [],
+      author: text(record(m.author).username),
+    }));
   }
 
   private async bitbucketServer(
     g: NonNullable<PullRequestGeneratorSpec['bitbucketServer']>,
   ): Promise<PullRequest[]> {
     const base = trim(g.api).replace(/\/rest$/, '');
-    const auth = await this.auth(base);
-    const headers: Record<string, string> = {};
-    if (auth?.username)
-      headers.authorization = `Basic ${Buffer.from(`${auth.username}:${auth.password}`).toString('base64')}`;
-    else if (auth) headers.authorization = `Bearer ${auth.password}`;
-    const out: PullRequest[] = [];
-    let start = 0;
-    for (let n = 0; n < MAX_PAGES; n++) {
-      const { body } = await get(
-        `${base}/rest/api/1.0/projects/${enc(g.project)}/repos/${enc(g.repo)}/pull-requests?state=OPEN&limit=100&start=${start}`,
-        headers,
-      );
-      const page = (body ?? {}) as {
-        values?: unknown;
-        isLastPage?: boolean;
-        nextPageStart?: number;
+    const list = await bitbucketPages(
+      `${base}/rest/api/1.0/projects/${enc(g.project)}/repos/${enc(g.repo)}/pull-requests?state=OPEN&limit=100`,
+      await this.bitbucketHeaders(base),
+    );
+    return list.map((p) => {
+      const from = record(p.fromRef);
+      return {
+        number: num(p.id),
+        title: text(p.title),
+        branch: text(from.displayId),
+        targetBranch: text(record(p.toRef).displayId),
+        headSha: text(from.latestCommit),
+        labels: [],
+        author: text(record(record(p.author).user).name),
       };
-      for (const p of array(page.values)) {
-        const from = (p.fromRef ?? {}) as Record<string, unknown>;
-        const to = (p.toRef ?? {}) as Record<string, unknown>;
-        const user = ((p.author as Record<string, unknown> | undefined)?.user ?? {}) as Record<
-          string,
-          unknown
-        >;
-        out.push({
-          number: num(p.id),
-          title: text(p.title),
-          branch: text(from.displayId),
-          targetBranch: text(to.displayId),
-          headSha: text(from.latestCommit),
-          labels: [],
-          author: text(user.name),
-        });
-      }
-      if (page.isLastPage !== false || typeof page.nextPageStart !== 'number') break;
-      start = page.nextPageStart;
-    }
-    return out;
+    });
   }
 }
 
@@ -399,8 +335,15 @@ function hasLabels(p: PullRequest, wanted: string[] | undefined): boolean {
   return (wanted ?? []).every((l) => p.labels.includes(l));
 }
 
-/** A 404: the repository (or path) does not exist. */
-class NotFoundError extends Error {}
+/** A 404: the repository (or path) does not exist (`notFound`, read by the generators). */
+class NotFoundError extends Error {
+  readonly notFound = true;
+}
+
+/** A list longer than MAX_PAGES pages: refused rather than cut (a cut list would delete apps). */
+function tooMany(url: string): Error {
+  return new Error(`${redactQuery(url)}: more than ${MAX_PAGES} pages`);
+}
 
 async function get(
   url: string,
@@ -476,10 +419,26 @@ async function pagesOf(
   size: number,
 ): Promise<Record<string, unknown>[]> {
   const out: Record<string, unknown>[] = [];
-  for (let page = 1; page <= MAX_PAGES; page++) {
+  for (let page = 1; ; page++) {
+    if (page > MAX_PAGES) throw tooMany(url(page));
     const list = array((await get(url(page), headers)).body);
     out.push(...list);
-    if (list.length < size) break;
+    if (list.length < size) return out;
+  }
+}
+
+/** GitLab's paging: the next page is in `X-Next-Page` (empty on the last). */
+async function gitlabPages(
+  url: string,
+  headers: Record<string, string>,
+): Promise<Record<string, unknown>[]> {
+  const out: Record<string, unknown>[] = [];
+  let page = '1';
+  for (let n = 0; page; n++) {
+    if (n >= MAX_PAGES) throw tooMany(url);
+    const { body, res } = await get(`${url}&page=${page}`, headers);
+    out.push(...array(body));
+    page = res.headers.get('x-next-page') ?? '';
   }
   return out;
 }
@@ -491,13 +450,31 @@ async function bitbucketPages(
 ): Promise<Record<string, unknown>[]> {
   const out: Record<string, unknown>[] = [];
   let start = 0;
-  for (let n = 0; n < MAX_PAGES; n++) {
+  for (let n = 0; ; n++) {
+    if (n >= MAX_PAGES) throw tooMany(url);
     const page = record((await get(`${url}&start=${start}`, headers)).body);
     out.push(...array(page.values));
-    if (page.isLastPage !== false || typeof page.nextPageStart !== 'number') break;
+    if (page.isLastPage !== false || typeof page.nextPageStart !== 'number') return out;
     start = page.nextPageStart;
   }
-  return out;
+}
+
+/**
+ * A repository's default branch, or none: an empty repository has none (no name, or a 404),
+ * and is skipped rather than failing the generator, as in Argo CD.
+ */
+async function defaultBranch(
+  branches: string,
+  name: string,
+  headers: Record<string, string>,
+): Promise<Record<string, unknown>[]> {
+  if (!name) return [];
+  try {
+    return [record((await get(`${branches}/${enc(name)}`, headers)).body)];
+  } catch (e) {
+    if (e instanceof NotFoundError) return [];
+    throw e;
+  }
 }
 
 /** 200: exists; 404: does not; anything else is an error. */

@@ -27,4 +27,20 @@ describe('loadHubConfig', () => {
     expect(msg).toContain('DATABASE_URL: must be a postgres:// URL');
     expect(msg).toContain('AXLE_GIT_POLL_SECONDS');
   });
+
+  it('never quotes a JSON variable in its error (it may hold tokens)', () => {
+    expect(() =>
+      loadHubConfig({ AXLE_GENERATOR_PLUGINS: '[{"name":"p","token":"SECRETTOKEN"},]' }),
+    ).toThrow(/AXLE_GENERATOR_PLUGINS: must be a JSON list of .*: not valid JSON/);
+    try {
+      loadHubConfig({ AXLE_GENERATOR_PLUGINS: '[{"name":"p","token":"SECRETTOKEN"},]' });
+    } catch (e) {
+      expect((e as Error).message).not.toContain('SECRETTOKEN');
+    }
+    expect(() =>
+      loadHubConfig({
+        AXLE_DUCK_TYPES: '[{"name":"d","apiVersion":"v1","kind":"x","matchKey":"k"}]',
+      }),
+    ).toThrow(/AXLE_DUCK_TYPES: .*apiVersion: must be group\/version/);
+  });
 });

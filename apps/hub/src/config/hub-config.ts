@@ -8,6 +8,70 @@ import { z } from 'zod';
  */
 const durationSeconds = z.coerce.number().int().positive().max(86_400);
 
+/**
+ * A JSON list in a variable, checked with `item`. Errors never quote the value (it may hold
+ * tokens): "not valid JSON at position N", or the fields that are wrong.
+ */
+function jsonList<T extends z.ZodType>(item: T, shape: string) {
+  return z
+    .string()
+    .optional()
+    .transform((v, ctx): z.output<T>[] => {
+      if (!v) return [];
+      let parsed: unknown;
+      try {
+        parsed = JSON.parse(v);
+      } catch (e) {
+        const at = /position (\d+)/.exec((e as Error).message)?.[1];
+        ctx.addIssue({
+          code: 'custom',
+          message: `must be a JSON list of ${shape}: not valid JSON${at ? ` at position ${at}` : ''}`,
+        });
+        return z.NEVER;
+      }
+      const r = z.array(item).max(50).safeParse(parsed);
+      if (!r.success) {
+        const where = r.error.issues
+          .slice(0, 3)
+          .map((i) => `${i.path.join('.')}: ${i.message}`)
+          .join('; ');
+        ctx.addIssue({ code: 'custom', message: `must be a JSON list of ${shape}: ${where}` });
+        return z.NEVER;
+      }
+      return r.data;
+    });
+}
+
+/** A render plugin (like an Argo CD config management plugin). */
+const pluginSchema = z
+  .object({
+    name: z.string().min(1).max(253),
+    command: z.array(z.string().min(1)).min(1),
+    timeoutSeconds: z.number().positive().max(3600).optional(),
+  })
+  .strict();
+
+/** An ApplicationSet generator plugin (Argo CD's plugin generator), by name. */
+const generatorPluginSchema = z
+  .object({
+    name: z.string().min(1).max(253),
+    baseUrl: z.string().regex(/^https?:\/\//, 'must be an http(s):// URL'),
+    token: z.string().max(4096).optional(),
+    requestTimeoutSeconds: z.number().positive().max(600).optional(),
+  })
+  .strict();
+
+/** A duck type for the clusterDecisionResource generator (Argo: a ConfigMap). */
+const duckTypeSchema = z
+  .object({
+    name: z.string().min(1).max(253),
+    apiVersion: z.string().regex(/^[^/]+\/[^/]+$/, 'must be group/version'),
+    kind: z.string().min(1).max(253),
+    statusListKey: z.string().min(1).optional(),
+    matchKey: z.string().min(1),
+  })
+  .strict();
+
 const schema = z.object({
   AXLE_HTTP_HOST: z.string().default('127.0.0.1'),
   AXLE_HTTP_PORT: z.coerce.number().int().min(0).max(65_535).default(8080),
@@ -36,56 +100,17 @@ const schema = z.object({
   AXLE_KUSTOMIZE_PATH: z.string().optional(),
   AXLE_KUBECTL_PATH: z.string().optional(),
   AXLE_RENDER_TIMEOUT_SECONDS: durationSeconds.default(120),
-  AXLE_PLUGINS: z
-    .string()
-    .optional()
-    .transform((v, ctx) => {
-      if (!v) return [];
-      try {
-        return pluginsSchema.parse(JSON.parse(v));
-      } catch (e) {
-        ctx.addIssue({
-          code: 'custom',
-          message: `must be a JSON list of {name, command[], timeoutSeconds?}: ${(e as Error).message.slice(0, 200)}`,
-        });
-        return z.NEVER;
-      }
-    }),
-  AXLE_GENERATOR_PLUGINS: z
-    .string()
-    .optional()
-    .transform((v, ctx) => {
-      if (!v) return [];
-      try {
-        return generatorPluginsSchema.parse(JSON.parse(v));
-      } catch (e) {
-        ctx.addIssue({
-          code: 'custom',
-          message: `must be a JSON list of {name, baseUrl, token?, requestTimeoutSeconds?}: ${(e as Error).message.slice(0, 200)}`,
-        });
-        return z.NEVER;
-      }
-    }),
+  AXLE_PLUGINS: jsonList(pluginSchema, '{name, command[], timeoutSeconds?}'),
+  AXLE_GENERATOR_PLUGINS: jsonList(
+    generatorPluginSchema,
+    '{name, baseUrl, token?, requestTimeoutSeconds?}',
+  ),
   AXLE_HUB_KUBECONFIG: z.string().optional(),
   AXLE_HUB_NAMESPACE: z
     .string()
     .regex(/^[a-z0-9]([-a-z0-9]*[a-z0-9])?$/, 'must be a namespace name')
     .default('axle'),
-  AXLE_DUCK_TYPES: z
-    .string()
-    .optional()
-    .transform((v, ctx) => {
-      if (!v) return [];
-      try {
-        return duckTypesSchema.parse(JSON.parse(v));
-      } catch (e) {
-        ctx.addIssue({
-          code: 'custom',
-          message: `must be a JSON list of {name, apiVersion, kind, statusListKey?, matchKey}: ${(e as Error).message.slice(0, 200)}`,
-        });
-        return z.NEVER;
-      }
-    }),
+  AXLE_DUCK_TYPES: jsonList(duckTypeSchema, '{name, apiVersion, kind, statusListKey?, matchKey}'),
   AXLE_AGENT_AUTH: z.enum(['mtls', 'token']).default('mtls'),
   AXLE_GRPC_ENROLL_PORT: z.coerce.number().int().min(0).max(65_535).default(9091),
   AXLE_GRPC_TLS_HOSTS: z.string().default(''),
@@ -111,47 +136,6 @@ const schema = z.object({
   AXLE_NOTIFY_RETRY_SECONDS: z.coerce.number().min(0.1).max(600).default(2),
   AXLE_LOG_LEVEL: z.enum(['error', 'warn', 'log', 'debug', 'verbose']).default('log'),
 });
-
-const pluginsSchema = z
-  .array(
-    z
-      .object({
-        name: z.string().min(1).max(253),
-        command: z.array(z.string().min(1)).min(1),
-        timeoutSeconds: z.number().positive().max(3600).optional(),
-      })
-      .strict(),
-  )
-  .max(50);
-
-/** ApplicationSet generator plugins (Argo CD's plugin generator), by name. */
-const generatorPluginsSchema = z
-  .array(
-    z
-      .object({
-        name: z.string().min(1).max(253),
-        baseUrl: z.string().regex(/^https?:\/\//, 'must be an http(s):// URL'),
-        token: z.string().max(4096).optional(),
-        requestTimeoutSeconds: z.number().positive().max(600).optional(),
-      })
-      .strict(),
-  )
-  .max(50);
-
-/** Duck types for the clusterDecisionResource generator (Argo: one ConfigMap each). */
-const duckTypesSchema = z
-  .array(
-    z
-      .object({
-        name: z.string().min(1).max(253),
-        apiVersion: z.string().regex(/^[^/]+\/[^/]+$/, 'must be group/version'),
-        kind: z.string().min(1).max(253),
-        statusListKey: z.string().min(1).optional(),
-        matchKey: z.string().min(1),
-      })
-      .strict(),
-  )
-  .max(50);
 
 /** The first executable named `name` on PATH, as a shell would find it. */
 function onPath(name: string, env: NodeJS.ProcessEnv): string | undefined {

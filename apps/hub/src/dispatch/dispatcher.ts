@@ -1,4 +1,9 @@
-import { Injectable, Logger } from '@nestjs/common';
+import {
+  Injectable,
+  Logger,
+  type OnApplicationBootstrap,
+  type OnModuleDestroy,
+} from '@nestjs/common';
 import { status as GrpcStatus } from '@grpc/grpc-js';
 import {
   TargetsRepository,
@@ -15,6 +20,11 @@ import { groupBy } from '../common/group-by.js';
 
 /** Notifications arriving within this window are delivered together. */
 const COALESCE_MS = 5;
+/**
+ * How often sessions with removal notes deliver again: a removal held for applications that
+ * depended on it goes once they are gone, or once it has waited long enough.
+ */
+const REMOVALS_RECHECK_MS = 30_000;
 
 /**
  * Delivers desired state to the agent streams this replica holds. Notifications (cluster ids,
@@ -24,7 +34,7 @@ const COALESCE_MS = 5;
  * arrives during a round is delivered by the next.
  */
 @Injectable()
-export class Dispatcher implements SessionHost {
+export class Dispatcher implements SessionHost, OnApplicationBootstrap, OnModuleDestroy {
   private readonly log = new Logger('Dispatcher');
   private readonly sessions = new Map<string, AgentSession>();
   /** Cluster id → whether the next round delivers everything (true) or what is pending. */
@@ -40,6 +50,23 @@ export class Dispatcher implements SessionHost {
     private readonly metrics: MetricsService,
     private readonly notifier: DispatchNotifier,
   ) {}
+
+  private recheck: NodeJS.Timeout | undefined;
+
+  onApplicationBootstrap(): void {
+    this.recheck = setInterval(() => {
+      if (this.sessions.size === 0) return;
+      void this.targets
+        .clustersWithRemovals()
+        .then((ids) => this.notified(ids))
+        .catch((e: unknown) => this.log.warn(`removal recheck: ${(e as Error).message}`));
+    }, REMOVALS_RECHECK_MS);
+    this.recheck.unref();
+  }
+
+  onModuleDestroy(): void {
+    clearInterval(this.recheck);
+  }
 
   get size(): number {
     return this.sessions.size;

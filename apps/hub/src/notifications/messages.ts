@@ -157,27 +157,60 @@ export function templateProblems(spec: SubscriptionSpec): { field: string; reaso
   return problems;
 }
 
-/** A plausible event of a trigger, for `axle notify test` and template checks. */
+/**
+ * A plausible event of a trigger, for `axle notify test` and template checks: with exactly the
+ * fields that trigger's real events carry (cluster events have no application, application
+ * events no ApplicationSet), so a template that reads a field its trigger lacks is refused.
+ */
 export function sampleEvent(trigger: Trigger): DeliveryEvent {
   const app = { name: 'guestbook', project: 'default', applicationSet: 'guestbooks' };
   const cluster = { name: 'prod-east', labels: { env: 'prod' } };
-  return {
+  const base = {
     trigger,
     subject: 'sample',
     group: 'sample',
     value: 'sample',
     at: new Date().toISOString(),
-    app,
-    cluster,
-    appset: { name: 'guestbooks', pendingDeletion: ['guestbook-a', 'guestbook-b'] },
-    rollout: { kind: 'appset', name: 'guestbooks', status: 'Halted', step: 2 },
-    revision: '0123456789abcdef0123456789abcdef01234567',
-    sync: 'Synced',
-    health: trigger === 'on-health-degraded' ? 'Degraded' : 'Healthy',
     message: 'a sample message from axle notify test',
-    since: new Date().toISOString(),
-    clusters: ['prod-east', 'prod-west'],
   };
+  switch (trigger) {
+    case 'on-sync-succeeded':
+    case 'on-sync-failed':
+    case 'on-health-degraded':
+    case 'on-health-recovered':
+    case 'on-drift-detected':
+      return {
+        ...base,
+        app,
+        cluster,
+        revision: '0123456789abcdef0123456789abcdef01234567',
+        sync: 'Synced',
+        health: trigger === 'on-health-degraded' ? 'Degraded' : 'Healthy',
+        clusters: ['prod-east', 'prod-west'],
+      };
+    case 'on-rollout-halted':
+    case 'on-rollout-rolled-back':
+      return {
+        ...base,
+        appset: { name: 'guestbooks' },
+        rollout: {
+          kind: 'appset',
+          name: 'guestbooks',
+          status: trigger === 'on-rollout-halted' ? 'Halted' : 'RolledBack',
+          step: 2,
+        },
+        clusters: [],
+      };
+    case 'on-deletion-held':
+      return {
+        ...base,
+        appset: { name: 'guestbooks', pendingDeletion: ['guestbook-a', 'guestbook-b'] },
+        clusters: [],
+      };
+    case 'on-agent-disconnected':
+    case 'on-certificate-expiring':
+      return { ...base, cluster, since: new Date().toISOString(), clusters: ['prod-east'] };
+  }
 }
 
 function cut(s: string, max: number): string {

@@ -87,11 +87,9 @@ export class NotificationDetector implements OnApplicationBootstrap, OnModuleDes
       if (!(await this.repo.tryLock(db, LOCK_KEY))) return undefined;
       return this.detect(db, full ? undefined : this.since, slow);
     });
-    if (!result) {
-      // Another replica detects: start from scratch should this one take over.
-      this.since = undefined;
-      return 0;
-    }
+    // Another replica detects: should this one take over, it starts from where it left off
+    // (older than needed, so still correct).
+    if (!result) return 0;
     if (result.newest) this.since = new Date(result.newest.getTime() - OVERLAP_MS);
     if (result.written > 0) await this.bus.publish(OUTBOX_CHANNEL, '').catch(() => undefined);
     return result.written;

@@ -154,16 +154,27 @@ async function mail(
     greetingTimeout: timeoutMs,
     socketTimeout: timeoutMs,
   });
+  // One overall deadline (the transport's timeouts apply per phase), well inside the lease.
+  let timer: NodeJS.Timeout | undefined;
+  const deadline = new Promise<never>((_, fail) => {
+    timer = setTimeout(
+      () => fail(new Error(`no answer within ${timeoutMs / 1000} s`)),
+      timeoutMs,
+    );
+  });
   try {
-    await transport.sendMail({
-      from: dest.from,
-      to: dest.to,
-      subject: o.message.title,
-      text: o.message.body,
-      // The same key on every retry: mail systems and readers can tell repeats apart.
-      messageId: `<${o.key}@axle.notifications>`,
-      headers: { 'X-Axle-Idempotency-Key': o.key, 'X-Axle-Event': o.trigger },
-    });
+    await Promise.race([
+      deadline,
+      transport.sendMail({
+        from: dest.from,
+        to: dest.to,
+        subject: o.message.title,
+        text: o.message.body,
+        // The same key on every retry: mail systems and readers can tell repeats apart.
+        messageId: `<${o.key}@axle.notifications>`,
+        headers: { 'X-Axle-Idempotency-Key': o.key, 'X-Axle-Event': o.trigger },
+      }),
+    ]);
   } catch (e) {
     const err = e as Error & { responseCode?: number; code?: string };
     // 5xx SMTP replies are permanent (bad recipient, refused), 4xx and network errors transient.
@@ -173,6 +184,7 @@ async function mail(
       permanent,
     );
   } finally {
+    clearTimeout(timer);
     transport.close();
   }
 }

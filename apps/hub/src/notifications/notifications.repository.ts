@@ -60,6 +60,9 @@ export interface NewDelivery {
   notBefore: Date;
 }
 
+/** Sends in flight to one destination at a time. */
+const PER_DESTINATION = 4;
+
 /** What the detector last noticed; `#baseline` marks that detection ran once. */
 export const BASELINE_KEY = '#baseline';
 
@@ -510,17 +513,28 @@ export class NotificationsRepository {
    */
   async claimDue(limit: number, leaseSeconds: number): Promise<DeliveryRow[]> {
     if (limit <= 0) return [];
+    // At most PER_DESTINATION sends in flight per destination (across replicas): a slow or dead
+    // endpoint holds its own queue, never the others'.
     const rows = returned<RawDelivery>(
       await this.ds.query(
         `UPDATE notification_deliveries d SET lease_until = now() + make_interval(secs => $2)
            FROM notification_destinations n
           WHERE n.id = d.destination_id
-            AND d.id IN (SELECT id FROM notification_deliveries
-                          WHERE status = 'Pending' AND next_attempt_at <= now()
-                            AND (lease_until IS NULL OR lease_until < now())
-                          ORDER BY next_attempt_at LIMIT $1 FOR UPDATE SKIP LOCKED)
+            AND d.id IN (
+              SELECT id FROM notification_deliveries
+               WHERE id IN (
+                 SELECT id FROM (
+                   SELECT q.id, row_number() OVER (PARTITION BY q.destination_id ORDER BY q.next_attempt_at) AS rank,
+                          (SELECT count(*) FROM notification_deliveries f
+                            WHERE f.destination_id = q.destination_id AND f.status = 'Pending'
+                              AND f.lease_until > now()) AS flying
+                     FROM notification_deliveries q
+                    WHERE q.status = 'Pending' AND q.next_attempt_at <= now()
+                      AND (q.lease_until IS NULL OR q.lease_until < now())) c
+                  WHERE c.rank + c.flying <= $3)
+               ORDER BY next_attempt_at LIMIT $1 FOR UPDATE SKIP LOCKED)
           RETURNING ${DELIVERY_COLUMNS}`,
-        [limit, leaseSeconds],
+        [limit, leaseSeconds, PER_DESTINATION],
       ),
     );
     return rows.map(delivery);
@@ -529,7 +543,8 @@ export class NotificationsRepository {
   async markDelivered(id: number): Promise<void> {
     await this.ds.query(
       `UPDATE notification_deliveries SET status = 'Delivered', attempts = attempts + 1,
-              delivered_at = now(), lease_until = NULL, last_error = '' WHERE id = $1`,
+              delivered_at = now(), lease_until = NULL, last_error = ''
+        WHERE id = $1 AND status = 'Pending'`,
       [id],
     );
   }
@@ -540,7 +555,7 @@ export class NotificationsRepository {
       `UPDATE notification_deliveries SET attempts = attempts + 1, lease_until = NULL, last_error = $2,
               status = CASE WHEN $3::timestamptz IS NULL THEN 'Dead' ELSE status END,
               next_attempt_at = coalesce($3::timestamptz, next_attempt_at)
-        WHERE id = $1`,
+        WHERE id = $1 AND status = 'Pending'`,
       [id, error.slice(0, 2000), retryAt],
     );
   }

@@ -52,14 +52,15 @@ export interface DeliveryView {
 function split(d: CreateDestination): { config: Record<string, unknown>; secret: object | null } {
   switch (d.type) {
     case 'webhook':
+      // The URL may carry a token (query string, path): sealed, shown as its origin.
       return {
         config: {
-          url: d.url,
+          url: redact(d.url),
           timeoutSeconds: d.timeoutSeconds,
           signed: d.secret !== undefined,
           headers: Object.keys(d.headers ?? {}),
         },
-        secret: d.secret || d.headers ? { secret: d.secret, headers: d.headers } : null,
+        secret: { url: d.url, secret: d.secret, headers: d.headers },
       };
     case 'slack':
     case 'teams':
@@ -250,7 +251,7 @@ export class NotificationsService {
       case 'webhook':
         return {
           type: 'webhook',
-          url: c.url as string,
+          url: secret.url as string,
           secret: secret.secret as string | undefined,
           headers: secret.headers as Record<string, string> | undefined,
           timeoutSeconds: c.timeoutSeconds as number | undefined,

@@ -269,6 +269,13 @@ describe('subscriptions', () => {
     expect(renderMessage(spec.template, data).title).toBe('GUESTBOOK Degraded in prod');
     const bad = { ...spec, template: { body: '{{.app.name | nosuchfunc}}' } };
     expect(templateProblems(bad)[0].field).toBe('template.body');
+    // A field the trigger's events do not carry: refused, not dead at delivery time.
+    const noApp = {
+      ...spec,
+      triggers: ['on-agent-disconnected' as const],
+      template: { title: '{{.app.name}}' },
+    };
+    expect(templateProblems(noApp)[0]).toMatchObject({ field: 'template.title' });
     const endless = { ...spec, template: { body: '{{range $i := until 100000000}}x{{end}}' } };
     expect(templateProblems(endless)[0].reason).toMatch(/limit|too large|steps/i);
   });
