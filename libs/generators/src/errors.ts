@@ -30,3 +30,13 @@ export function errorMessage(e: unknown): string {
   if (e instanceof Error) return e.message;
   return String(e);
 }
+
+/** A filter's regular expression (undefined when not given), or an error naming where it is. */
+export function filterRegExp(pattern: string | undefined, where: string): RegExp | undefined {
+  if (pattern === undefined) return undefined;
+  try {
+    return new RegExp(pattern);
+  } catch (e) {
+    throw new GeneratorError(where, `invalid regexp: ${errorMessage(e)}`);
+  }
+}

@@ -1,23 +1,13 @@
 import { slugifyName } from '../../templating/src/index.js';
-import { GeneratorError, errorMessage } from './errors.js';
+import { GeneratorError, errorMessage, filterRegExp } from './errors.js';
 import { appendValues, type Runtime } from './runtime.js';
 import type { ParamSet, PullRequest, PullRequestGeneratorSpec } from './types.js';
 
 /** Argo's filters: a pull request passes when it matches any filter (all of that filter's rules). */
 function compileFilters(spec: PullRequestGeneratorSpec, path: string) {
   return (spec.filters ?? []).map((f, i) => {
-    const re = (field: 'branchMatch' | 'targetBranchMatch' | 'titleMatch') => {
-      const pattern = f[field];
-      if (pattern === undefined) return undefined;
-      try {
-        return new RegExp(pattern);
-      } catch (e) {
-        throw new GeneratorError(
-          `${path}.filters[${i}].${field}`,
-          `invalid regexp: ${errorMessage(e)}`,
-        );
-      }
-    };
+    const re = (field: 'branchMatch' | 'targetBranchMatch' | 'titleMatch') =>
+      filterRegExp(f[field], `${path}.filters[${i}].${field}`);
     return { branch: re('branchMatch'), target: re('targetBranchMatch'), title: re('titleMatch') };
   });
 }

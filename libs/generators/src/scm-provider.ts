@@ -1,4 +1,4 @@
-import { GeneratorError, errorMessage } from './errors.js';
+import { GeneratorError, errorMessage, filterRegExp } from './errors.js';
 import { sanitizeName } from './go.js';
 import { appendValues, type Runtime } from './runtime.js';
 import type { ParamSet, ScmProviderGeneratorSpec, ScmRepository } from './types.js';
@@ -13,18 +13,8 @@ interface CompiledFilter {
 
 function compileFilters(spec: ScmProviderGeneratorSpec, path: string): CompiledFilter[] {
   return (spec.filters ?? []).map((f, i) => {
-    const re = (field: 'repositoryMatch' | 'labelMatch' | 'branchMatch') => {
-      const pattern = f[field];
-      if (pattern === undefined) return undefined;
-      try {
-        return new RegExp(pattern);
-      } catch (e) {
-        throw new GeneratorError(
-          `${path}.filters[${i}].${field}`,
-          `invalid regexp: ${errorMessage(e)}`,
-        );
-      }
-    };
+    const re = (field: 'repositoryMatch' | 'labelMatch' | 'branchMatch') =>
+      filterRegExp(f[field], `${path}.filters[${i}].${field}`);
     return {
       repository: re('repositoryMatch'),
       label: re('labelMatch'),

@@ -1,4 +1,5 @@
 import { Inject, Injectable } from '@nestjs/common';
+import { readBody } from '../common/http-body.js';
 import type { PluginGeneratorClient } from '../../../../libs/generators/src/index.js';
 import { HUB_CONFIG, type HubConfig } from '../config/hub-config.js';
 
@@ -47,7 +48,7 @@ export class GeneratorPlugins implements PluginGeneratorClient {
         { cause: e },
       );
     }
-    const text = await bounded(res);
+    const text = await readBody(res, MAX_RESPONSE_BYTES);
     if (res.status < 200 || res.status >= 300)
       throw new Error(`HTTP ${res.status}${text ? `: ${text.slice(0, 300)}` : ''}`);
     let body: unknown;
@@ -67,22 +68,4 @@ export class GeneratorPlugins implements PluginGeneratorClient {
 
 function isMap(v: unknown): v is Record<string, unknown> {
   return typeof v === 'object' && v !== null && !Array.isArray(v);
-}
-
-async function bounded(res: Response): Promise<string> {
-  if (!res.body) return '';
-  const reader: ReadableStreamDefaultReader<Uint8Array> = res.body.getReader();
-  const parts: Uint8Array[] = [];
-  let size = 0;
-  for (;;) {
-    const { done, value } = await reader.read();
-    if (done) break;
-    size += value.length;
-    if (size > MAX_RESPONSE_BYTES) {
-      await reader.cancel().catch(() => undefined);
-      throw new Error(`the answer is larger than ${MAX_RESPONSE_BYTES} bytes`);
-    }
-    parts.push(value);
-  }
-  return Buffer.concat(parts).toString('utf8');
 }

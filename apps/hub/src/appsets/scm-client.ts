@@ -1,4 +1,5 @@
 import { Injectable } from '@nestjs/common';
+import { readBody } from '../common/http-body.js';
 import type {
   PullRequest,
   PullRequestGeneratorSpec,
@@ -364,7 +365,7 @@ async function get(
       { cause: e },
     );
   }
-  const raw = await read(res);
+  const raw = await readBody(res, MAX_RESPONSE_BYTES);
   if (res.status === 404) throw new NotFoundError(`repository not found (${redactQuery(url)})`);
   if (res.status < 200 || res.status >= 300)
     throw new Error(`${redactQuery(url)}: HTTP ${res.status}: ${raw.slice(0, 200)}`);
@@ -374,24 +375,6 @@ async function get(
     if (anyBody) return { body: raw, res };
     throw new Error(`${redactQuery(url)}: the answer is not JSON`);
   }
-}
-
-async function read(res: Response): Promise<string> {
-  if (!res.body) return '';
-  const reader: ReadableStreamDefaultReader<Uint8Array> = res.body.getReader();
-  const parts: Uint8Array[] = [];
-  let size = 0;
-  for (;;) {
-    const { done, value } = await reader.read();
-    if (done) break;
-    size += value.length;
-    if (size > MAX_RESPONSE_BYTES) {
-      await reader.cancel().catch(() => undefined);
-      throw new Error(`an answer is larger than ${MAX_RESPONSE_BYTES} bytes`);
-    }
-    parts.push(value);
-  }
-  return Buffer.concat(parts).toString('utf8');
 }
 
 const trim = (u: string) => u.replace(/\/+$/, '');

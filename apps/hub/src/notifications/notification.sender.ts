@@ -1,5 +1,6 @@
 import { Injectable } from '@nestjs/common';
 import nodemailer from 'nodemailer';
+import { readBody } from '../common/http-body.js';
 import { signature, slackBody, teamsBody, webhookBody, type Outgoing } from './messages.js';
 
 /** A destination with its secrets opened, for one send. */
@@ -96,7 +97,10 @@ async function post(
         : (err.cause?.code ?? err.cause?.message ?? err.message);
     throw new DeliveryFailed(`POST ${redact(url)}: ${reason}`);
   }
-  const text = await readSome(res);
+  const text = (await readBody(res, MAX_RESPONSE_BYTES, true).catch(() => ''))
+    .slice(0, 300)
+    .replace(/\s+/g, ' ')
+    .trim();
   if (res.status >= 200 && res.status < 300) return;
   const retryable = res.status === 408 || res.status === 429 || res.status >= 500;
   const after = Number(res.headers.get('retry-after'));
@@ -105,26 +109,6 @@ async function post(
     !retryable && !(res.status >= 300 && res.status < 400),
     Number.isFinite(after) && after > 0 ? Math.min(after, 3600) * 1000 : undefined,
   );
-}
-
-async function readSome(res: Response): Promise<string> {
-  if (!res.body) return '';
-  const reader: ReadableStreamDefaultReader<Uint8Array> = res.body.getReader();
-  const parts: Uint8Array[] = [];
-  let size = 0;
-  try {
-    while (size < MAX_RESPONSE_BYTES) {
-      const { done, value } = await reader.read();
-      if (done) break;
-      parts.push(value);
-      size += value.length;
-    }
-  } catch {
-    // The status is what matters.
-  } finally {
-    await reader.cancel().catch(() => undefined);
-  }
-  return Buffer.concat(parts).toString('utf8').slice(0, 300).replace(/\s+/g, ' ').trim();
 }
 
 /** Webhook URLs of Slack and Teams are secrets: errors show the origin only. */
@@ -157,10 +141,7 @@ async function mail(
   // One overall deadline (the transport's timeouts apply per phase), well inside the lease.
   let timer: NodeJS.Timeout | undefined;
   const deadline = new Promise<never>((_, fail) => {
-    timer = setTimeout(
-      () => fail(new Error(`no answer within ${timeoutMs / 1000} s`)),
-      timeoutMs,
-    );
+    timer = setTimeout(() => fail(new Error(`no answer within ${timeoutMs / 1000} s`)), timeoutMs);
   });
   try {
     await Promise.race([
