@@ -119,4 +119,27 @@ describe("Argo CD's plugin generator, over HTTP to a real plugin process", () =>
     );
     expect(unknown.body.errors[0].message).toContain('no generator plugin "nosuch" is configured');
   });
+
+  it('asks the plugin again every requeueAfterSeconds', async () => {
+    const doc = appset('again', 'teams', { teams: ['ops'], region: 'us' }) as {
+      spec: {
+        generators: { plugin: Record<string, unknown> }[];
+        template: { spec: { destination: { namespace: string } } };
+      };
+    };
+    doc.spec.generators[0].plugin.requeueAfterSeconds = 1;
+    doc.spec.template.spec.destination.namespace = 'ns-{{.team}}-call-{{.call}}';
+    const created = await api(hub).post('/api/v1/applicationsets', doc);
+    expect(created.status, JSON.stringify(created.body)).toBe(201);
+    const call = async () => {
+      const a = (await api(hub).get('/api/v1/applications/again-ops')).body as {
+        spec?: { destination: { namespace: string } };
+      };
+      return Number(/call-(\d+)$/.exec(a.spec?.destination.namespace ?? '')?.[1] ?? 0);
+    };
+    await waitFor('a first answer', async () => (await call()) > 0);
+    const first = await call();
+    // Nothing changed in git or the inventory: only the requeue asks again.
+    await waitFor('asked again', async () => (await call()) >= first + 2, { timeoutMs: 20_000 });
+  });
 });

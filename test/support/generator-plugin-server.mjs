@@ -5,6 +5,7 @@
 import { createServer } from 'node:http';
 
 const token = process.env.PLUGIN_TOKEN ?? '';
+let calls = 0;
 const server = createServer((req, res) => {
   const chunks = [];
   req.on('data', (c) => chunks.push(c));
@@ -18,6 +19,7 @@ const server = createServer((req, res) => {
       return;
     }
     const body = JSON.parse(Buffer.concat(chunks).toString('utf8'));
+    calls++;
     const p = body.input?.parameters ?? {};
     const answer = () =>
       res.writeHead(200, { 'content-type': 'application/json' }).end(
@@ -27,6 +29,7 @@ const server = createServer((req, res) => {
               team,
               appset: body.applicationSetName,
               replicas: i + 1,
+              call: calls,
             })),
           },
         }),

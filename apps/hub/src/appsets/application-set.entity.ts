@@ -59,6 +59,10 @@ export class ApplicationSetEntity {
   @Column({ name: 'reads_clusters', type: 'boolean', default: false })
   readsClusters: boolean;
 
+  /** Evaluated again this often (plugin, pullRequest, scmProvider, clusterDecisionResource). */
+  @Column({ name: 'requeue_seconds', type: 'integer', nullable: true })
+  requeueSeconds: number | null;
+
   @Column({ type: 'jsonb', default: {} })
   status: AppSetStatus;
 

@@ -40,7 +40,7 @@ import type {
   AppSetStatus,
 } from './application-set.entity.js';
 import { AppSetsRepository } from './appsets.repository.js';
-import { toApplicationSpec } from './to-application-spec.js';
+import { serviceGenerators, toApplicationSpec } from './to-application-spec.js';
 import { DependenciesService } from '../dependencies/dependencies.service.js';
 
 /** Marks the spec hash of an application generated under RollingSync (stored without automated). */
@@ -282,7 +282,10 @@ export class AppSetEvaluator {
     const { fingerprint, ownedStamp } = await this.fingerprint(entity, inventory, ownedSummary);
     watch.lap('fingerprint');
     // A plugin's or provider's answer is not among the inputs: those are always evaluated.
-    if (fingerprint === entity.status.fingerprint && !readsServices(entity.document)) {
+    if (
+      fingerprint === entity.status.fingerprint &&
+      serviceGenerators(entity.document).length === 0
+    ) {
       this.metrics.appsetEvaluations.inc({ outcome: 'skipped' });
       return this.finish(item, lease, () => Promise.resolve());
     }
@@ -545,29 +548,4 @@ function conditions(
           : 'some applications could not be generated; the others were applied',
     ),
   ];
-}
-
-/**
- * Whether an ApplicationSet reads services (a plugin, pull request or SCM provider generator):
- * their answers change without any input Axle sees.
- */
-export function readsServices(document: unknown): boolean {
-  const seen = (v: unknown, depth: number): boolean => {
-    if (depth > 20 || v === null || typeof v !== 'object') return false;
-    if (Array.isArray(v)) return v.some((x) => seen(x, depth + 1));
-    const o = v as Record<string, unknown>;
-    if (
-      o.pullRequest !== undefined ||
-      o.scmProvider !== undefined ||
-      o.clusterDecisionResource !== undefined
-    )
-      return true;
-    if (isObject(o.plugin) && 'configMapRef' in o.plugin) return true;
-    return Object.values(o).some((x) => seen(x, depth + 1));
-  };
-  return seen((document as { spec?: { generators?: unknown } })?.spec?.generators, 0);
-}
-
-function isObject(v: unknown): v is Record<string, unknown> {
-  return typeof v === 'object' && v !== null && !Array.isArray(v);
 }

@@ -32,12 +32,12 @@ export class AppSetsRepository {
     tx: EntityManager,
     e: Pick<
       ApplicationSetEntity,
-      'name' | 'document' | 'warnings' | 'repos' | 'readsClusters' | 'status'
+      'name' | 'document' | 'warnings' | 'repos' | 'readsClusters' | 'status' | 'requeueSeconds'
     >,
   ): Promise<string> {
     const rows = await tx.query<{ id: string }[]>(
-      `INSERT INTO application_sets (name, document, warnings, repos, reads_clusters, status)
-       VALUES ($1, $2, $3, $4, $5, $6) RETURNING id`,
+      `INSERT INTO application_sets (name, document, warnings, repos, reads_clusters, status, requeue_seconds)
+       VALUES ($1, $2, $3, $4, $5, $6, $7) RETURNING id`,
       [
         e.name,
         JSON.stringify(e.document),
@@ -45,6 +45,7 @@ export class AppSetsRepository {
         e.repos,
         e.readsClusters,
         JSON.stringify(e.status),
+        e.requeueSeconds,
       ],
     );
     return rows[0].id;
@@ -58,13 +59,38 @@ export class AppSetsRepository {
       warnings: AppSetIssue[];
       repos: string[];
       readsClusters: boolean;
+      requeueSeconds: number | null;
     },
   ): Promise<void> {
     await tx.query(
       `UPDATE application_sets SET document = $2, warnings = $3, repos = $4, reads_clusters = $5,
-         spec_version = spec_version + 1, deletion_confirmed = '[]', updated_at = now() WHERE id = $1`,
-      [id, JSON.stringify(d.document), JSON.stringify(d.warnings), d.repos, d.readsClusters],
+         requeue_seconds = $6, spec_version = spec_version + 1, deletion_confirmed = '[]',
+         updated_at = now() WHERE id = $1`,
+      [
+        id,
+        JSON.stringify(d.document),
+        JSON.stringify(d.warnings),
+        d.repos,
+        d.readsClusters,
+        d.requeueSeconds,
+      ],
     );
+  }
+
+  /**
+   * ApplicationSets due for their requeueAfterSeconds (last evaluated longer ago) that are not
+   * already waiting in the work queue.
+   */
+  async dueForRequeue(): Promise<string[]> {
+    const rows = await this.repo.query<{ id: string }[]>(
+      `SELECT a.id FROM application_sets a
+        WHERE a.requeue_seconds > 0
+          AND coalesce((a.status->>'lastEvaluatedAt')::timestamptz, '-infinity')
+              < now() - make_interval(secs => a.requeue_seconds)
+          AND NOT EXISTS (SELECT 1 FROM work_queue w WHERE w.kind = 'appset' AND w.key = a.id)
+        LIMIT 1000`,
+    );
+    return rows.map((r) => r.id);
   }
 
   async delete(tx: EntityManager, id: string): Promise<void> {

@@ -1,4 +1,9 @@
-import { Injectable } from '@nestjs/common';
+import {
+  Injectable,
+  Logger,
+  type OnApplicationBootstrap,
+  type OnModuleDestroy,
+} from '@nestjs/common';
 import { DataSource, QueryFailedError } from 'typeorm';
 import { parse as parseYaml } from 'yaml';
 import { parseApplicationSet, type ApplicationSet } from '../../../../libs/appset/src/index.js';
@@ -11,7 +16,7 @@ import { WorkQueue } from '../work/work-queue.js';
 import type { ApplicationSetEntity, AppSetIssue, AppSetStatus } from './application-set.entity.js';
 import { AppSetEvaluator, type Evaluation } from './appset-evaluator.js';
 import { AppSetsRepository } from './appsets.repository.js';
-import { generatorInputs } from './to-application-spec.js';
+import { generatorInputs, requeueSeconds } from './to-application-spec.js';
 
 export interface AppSetView {
   name: string;
@@ -32,8 +37,14 @@ const MAX_DOCUMENT_BYTES = 1024 * 1024;
 /** How long create and update wait for the admission evaluation (see refuseUnrenderable). */
 const ADMISSION_EVALUATION_MS = 10_000;
 
+/** How often ApplicationSets due for their requeueAfterSeconds are looked for. */
+const REQUEUE_CHECK_MS = 5000;
+
 @Injectable()
-export class AppSetsService {
+export class AppSetsService implements OnApplicationBootstrap, OnModuleDestroy {
+  private readonly log = new Logger('AppSets');
+  private requeueTimer: NodeJS.Timeout | undefined;
+
   constructor(
     private readonly ds: DataSource,
     private readonly repo: AppSetsRepository,
@@ -45,10 +56,28 @@ export class AppSetsService {
     private readonly audit: AuditService,
   ) {}
 
+  /**
+   * ApplicationSets that ask services (plugin, pullRequest, scmProvider, clusterDecisionResource)
+   * are evaluated again every requeueAfterSeconds (Argo CD's defaults when not given).
+   */
+  onApplicationBootstrap(): void {
+    this.requeueTimer = setInterval(() => {
+      void this.repo
+        .dueForRequeue()
+        .then((ids) => (ids.length ? this.work.appsets({ ids }, 'requeueAfterSeconds') : 0))
+        .catch((e: unknown) => this.log.warn(`requeue: ${(e as Error).message}`));
+    }, REQUEUE_CHECK_MS);
+    this.requeueTimer.unref();
+  }
+
+  onModuleDestroy(): void {
+    clearInterval(this.requeueTimer);
+  }
+
   async create(body: unknown): Promise<AppSetView> {
     const { appset, document, warnings } = this.parse(body);
     await this.refuseUnrenderable(appset, null);
-    const inputs = generatorInputs(document.spec);
+    const inputs = { ...generatorInputs(document.spec), requeueSeconds: requeueSeconds(document) };
     try {
       await this.ds.transaction(async (tx) => {
         const id = await this.repo.insert(tx, {
@@ -86,7 +115,7 @@ export class AppSetsService {
       ]);
     }
     await this.refuseUnrenderable(appset, existing.id);
-    const inputs = generatorInputs(document.spec);
+    const inputs = { ...generatorInputs(document.spec), requeueSeconds: requeueSeconds(document) };
     await this.ds.transaction(async (tx) => {
       await this.repo.updateDocument(tx, existing.id, { document, warnings, ...inputs });
       await this.audit.record(

@@ -72,3 +72,46 @@ export function generatorInputs(generators: unknown): { repos: string[]; readsCl
   walk(generators);
   return { repos: [...repos].sort(), readsClusters };
 }
+
+/** Argo CD's default requeueAfterSeconds of the generators that ask a service. */
+const SERVICE_REQUEUE_DEFAULTS: Record<string, number> = {
+  plugin: 1800,
+  pullRequest: 1800,
+  scmProvider: 1800,
+  clusterDecisionResource: 180,
+};
+
+/**
+ * The generators (at any depth) that ask a service whose answers change without anything Axle
+ * sees, with how often each wants to be asked again (its requeueAfterSeconds, or Argo CD's
+ * default; 0: never by itself).
+ */
+export function serviceGenerators(document: unknown): { type: string; requeueSeconds: number }[] {
+  const out: { type: string; requeueSeconds: number }[] = [];
+  const walk = (v: unknown, depth: number): void => {
+    if (depth > 20 || !v || typeof v !== 'object') return;
+    if (Array.isArray(v)) return v.forEach((x) => walk(x, depth + 1));
+    const o = v as Record<string, unknown>;
+    for (const [type, fallback] of Object.entries(SERVICE_REQUEUE_DEFAULTS)) {
+      const g = o[type] as { requeueAfterSeconds?: unknown; configMapRef?: unknown } | undefined;
+      if (!g || typeof g !== 'object') continue;
+      if (type === 'plugin' && g.configMapRef === undefined) continue; // a source's plugin
+      const r = g.requeueAfterSeconds;
+      out.push({ type, requeueSeconds: typeof r === 'number' && r >= 0 ? r : fallback });
+    }
+    for (const k of ['matrix', 'merge']) {
+      const nested = (o[k] as { generators?: unknown } | undefined)?.generators;
+      if (nested) walk(nested, depth + 1);
+    }
+  };
+  walk((document as { spec?: { generators?: unknown } } | null)?.spec?.generators, 0);
+  return out;
+}
+
+/** How often an ApplicationSet is evaluated again by itself (null: only when its inputs change). */
+export function requeueSeconds(document: unknown): number | null {
+  const every = serviceGenerators(document)
+    .map((g) => g.requeueSeconds)
+    .filter((s) => s > 0);
+  return every.length ? Math.min(...every) : null;
+}

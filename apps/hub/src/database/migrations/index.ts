@@ -12,6 +12,7 @@ import { ManualSync1765000000000 } from './1765000000000-ManualSync.js';
 import { Rollouts1765100000000 } from './1765100000000-Rollouts.js';
 import { Notifications1765200000000 } from './1765200000000-Notifications.js';
 import { RemovalOrder1765300000000 } from './1765300000000-RemovalOrder.js';
+import { AppSetRequeue1765400000000 } from './1765400000000-AppSetRequeue.js';
 
 /** Every migration, oldest first. TypeORM runs the ones not yet recorded. */
 export const MIGRATIONS = [
@@ -29,4 +30,5 @@ export const MIGRATIONS = [
   Rollouts1765100000000,
   Notifications1765200000000,
   RemovalOrder1765300000000,
+  AppSetRequeue1765400000000,
 ];
