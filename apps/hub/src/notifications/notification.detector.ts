@@ -18,6 +18,7 @@ import {
   targetChecks,
   transitions,
   type Check,
+  type Trigger,
 } from './triggers.js';
 
 const TICK_MS = 1000;
@@ -29,6 +30,17 @@ const OVERLAP_MS = 5000;
 const FULL_SCAN_TICKS = 600;
 /** One replica detects at a time: the one holding this advisory lock. */
 const LOCK_KEY = 0x61786e6f; // "axno"
+
+/** Triggers about applications on clusters (read from every target: only while subscribed). */
+const TARGET_TRIGGERS = new Set<Trigger>([
+  'on-sync-succeeded',
+  'on-sync-failed',
+  'on-health-degraded',
+  'on-health-recovered',
+  'on-drift-detected',
+]);
+/** Present while target state is kept current (a subscription wants target triggers). */
+const TARGETS_KEY = '#targets';
 
 /** Channel on which a new outbox row wakes the senders of every replica. */
 export const OUTBOX_CHANNEL = 'axle_notifications';
@@ -101,11 +113,30 @@ export class NotificationDetector implements OnApplicationBootstrap, OnModuleDes
     slow: boolean,
   ): Promise<{ newest: Date | undefined; written: number }> {
     const now = await this.repo.now(db);
-    const changed = await this.repo.targetsChangedSince(db, since);
-    const { rows } = changed;
-    // Where the next look starts: the newest change seen (after a full look at nothing, now).
-    const newest = changed.newest ?? (since === undefined ? now : undefined);
-    const checks: Check[] = rows.flatMap(targetChecks);
+    const subs = await this.repo.subscriptions();
+    const checks: Check[] = [];
+    let newest: Date | undefined;
+    // Applications × clusters are looked at only while someone subscribes to their triggers:
+    // otherwise a fleet-wide commit would cost a read of every target for nothing. When
+    // subscriptions come back, the first look is their baseline (what is already so is not news).
+    const watched = subs.some((s) => s.spec.triggers.some((t) => TARGET_TRIGGERS.has(t)));
+    const current = await this.repo.state(db, [TARGETS_KEY]);
+    let targetBaseline = false;
+    if (!watched) {
+      if (current.has(TARGETS_KEY))
+        await this.repo.writeState(db, [{ key: TARGETS_KEY, value: null }]);
+      newest = since;
+    } else {
+      const resumed = !current.has(TARGETS_KEY);
+      const changed = await this.repo.targetsChangedSince(db, resumed ? undefined : since);
+      // Where the next look starts: the newest change seen (after a full look at nothing, now).
+      newest = changed.newest ?? (since === undefined || resumed ? now : undefined);
+      checks.push(...changed.rows.flatMap(targetChecks));
+      if (resumed) {
+        targetBaseline = true;
+        await this.repo.writeState(db, [{ key: TARGETS_KEY, value: now.toISOString() }]);
+      }
+    }
     if (slow) {
       for (const r of await this.repo.rollouts(db)) checks.push(rolloutCheck(r));
       for (const a of await this.repo.appSetDeletions(db)) checks.push(deletionHeldCheck(a));
@@ -122,9 +153,12 @@ export class NotificationDetector implements OnApplicationBootstrap, OnModuleDes
       await this.repo.writeState(db, [{ key: BASELINE_KEY, value: now.toISOString() }]);
       return { newest, written: 0 };
     }
-    if (t.events.length === 0) return { newest, written: 0 };
-    for (const e of t.events) this.metrics.notificationEvents.inc({ trigger: e.trigger });
-    const groups = route(t.events, await this.repo.subscriptions());
+    const events = targetBaseline
+      ? t.events.filter((e) => !TARGET_TRIGGERS.has(e.trigger))
+      : t.events;
+    if (events.length === 0) return { newest, written: 0 };
+    for (const e of events) this.metrics.notificationEvents.inc({ trigger: e.trigger });
+    const groups = route(events, subs);
     if (groups.size === 0) return { newest, written: 0 };
     const heads = await this.repo.latestOfGroups(db, [...groups.keys()]);
     const plan = planDeliveries(groups, heads, now);
