@@ -125,7 +125,6 @@ export class NotificationDetector implements OnApplicationBootstrap, OnModuleDes
     if (!watched) {
       if (current.has(TARGETS_KEY))
         await this.repo.writeState(db, [{ key: TARGETS_KEY, value: null }]);
-      newest = since;
     } else {
       const resumed = !current.has(TARGETS_KEY);
       const changed = await this.repo.targetsChangedSince(db, resumed ? undefined : since);
