@@ -45,22 +45,11 @@ export async function startScmServer(pulls: FakePull[], repos: FakeRepo[] = []) 
     )
       return;
     // --- pull requests ---
-    if ((m = /^\/api\/v3\/repos\/([^/]+)\/([^/]+)\/pulls$/.exec(url.pathname))) {
-      if (m[2] !== 'app') return void res.writeHead(404).end('{"message":"Not Found"}');
-      const size = Number(q('per_page') ?? 30);
-      return json(
-        page(pulls, Number(q('page') ?? 1), size).map((p) => ({
-          number: p.number,
-          title: p.title,
-          head: { ref: p.branch, sha: p.sha },
-          base: { ref: p.target },
-          labels: p.labels.map((name) => ({ name })),
-          user: { login: p.author },
-        })),
-      );
-    }
-    if (/^\/api\/v1\/repos\/([^/]+)\/([^/]+)\/pulls$/.test(url.pathname)) {
-      const size = Number(q('limit') ?? 50);
+    // GitHub (v3) and Gitea (v1) answer pull requests in the same shape.
+    if ((m = /^\/api\/(v3|v1)\/repos\/([^/]+)\/([^/]+)\/pulls$/.exec(url.pathname))) {
+      if (m[1] === 'v3' && m[3] !== 'app')
+        return void res.writeHead(404).end('{"message":"Not Found"}');
+      const size = Number(q(m[1] === 'v3' ? 'per_page' : 'limit') ?? 30);
       return json(
         page(pulls, Number(q('page') ?? 1), size).map((p) => ({
           number: p.number,

@@ -72,6 +72,18 @@ export const pluginGeneratorSchema = z.looseObject({
   requeueAfterSeconds: z.number().int().min(0).optional(),
 });
 
+/** pullRequest and scmProvider generators name exactly one provider. */
+function oneProvider(g: Record<string, unknown>, ctx: z.RefinementCtx): void {
+  const n = ['github', 'gitea', 'gitlab', 'bitbucketServer'].filter(
+    (k) => g[k] !== undefined,
+  ).length;
+  if (n !== 1)
+    ctx.addIssue({
+      code: 'custom',
+      message: 'exactly one of github, gitea, gitlab or bitbucketServer must be given',
+    });
+}
+
 const tokenRef = unsupportedField(
   'not used by Axle (ignored): the token comes from the repository credentials matching the API URL',
 );
@@ -137,16 +149,7 @@ export const pullRequestGeneratorSchema = z
     requeueAfterSeconds: z.number().int().min(0).optional(),
     continueOnRepoNotFoundError: z.boolean().optional(),
   })
-  .superRefine((g, ctx) => {
-    const n = ['github', 'gitea', 'gitlab', 'bitbucketServer'].filter(
-      (k) => (g as Record<string, unknown>)[k] !== undefined,
-    ).length;
-    if (n !== 1)
-      ctx.addIssue({
-        code: 'custom',
-        message: 'exactly one of github, gitea, gitlab or bitbucketServer must be given',
-      });
-  });
+  .superRefine(oneProvider);
 
 export const scmProviderGeneratorSchema = z
   .looseObject({
@@ -212,16 +215,7 @@ export const scmProviderGeneratorSchema = z
     template: templateOverrideSchema,
     requeueAfterSeconds: z.number().int().min(0).optional(),
   })
-  .superRefine((g, ctx) => {
-    const n = ['github', 'gitea', 'gitlab', 'bitbucketServer'].filter(
-      (k) => (g as Record<string, unknown>)[k] !== undefined,
-    ).length;
-    if (n !== 1)
-      ctx.addIssue({
-        code: 'custom',
-        message: 'exactly one of github, gitea, gitlab or bitbucketServer must be given',
-      });
-  });
+  .superRefine(oneProvider);
 
 export const clusterDecisionResourceGeneratorSchema = z
   .looseObject({

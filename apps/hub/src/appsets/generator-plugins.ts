@@ -1,5 +1,5 @@
 import { Inject, Injectable } from '@nestjs/common';
-import { readBody } from '../common/http-body.js';
+import { fetchWithin, readBody } from '../common/http-body.js';
 import type { PluginGeneratorClient } from '../../../../libs/generators/src/index.js';
 import { HUB_CONFIG, type HubConfig } from '../config/hub-config.js';
 
@@ -27,27 +27,19 @@ export class GeneratorPlugins implements PluginGeneratorClient {
       throw new Error(`no generator plugin "${name}" is configured (AXLE_GENERATOR_PLUGINS)`);
     const url = `${plugin.baseUrl.replace(/\/+$/, '')}/api/v1/getparams.execute`;
     const timeoutS = plugin.requestTimeoutSeconds ?? 30;
-    let res: Response;
-    try {
-      res = await fetch(url, {
+    const res = await fetchWithin(
+      url,
+      {
         method: 'POST',
         headers: {
           'content-type': 'application/json',
           ...(plugin.token ? { authorization: `Bearer ${plugin.token}` } : {}),
         },
         body: JSON.stringify(request),
-        redirect: 'manual',
-        signal: AbortSignal.timeout(timeoutS * 1000),
-      });
-    } catch (e) {
-      const err = e as Error & { cause?: { code?: string } };
-      throw new Error(
-        err.name === 'TimeoutError'
-          ? `no answer within ${timeoutS} s`
-          : `${url}: ${err.cause?.code ?? err.message}`,
-        { cause: e },
-      );
-    }
+      },
+      timeoutS * 1000,
+      url,
+    );
     const text = await readBody(res, MAX_RESPONSE_BYTES);
     if (res.status < 200 || res.status >= 300)
       throw new Error(`HTTP ${res.status}${text ? `: ${text.slice(0, 300)}` : ''}`);

@@ -1,5 +1,5 @@
 import { Injectable } from '@nestjs/common';
-import { readBody } from '../common/http-body.js';
+import { fetchWithin, readBody } from '../common/http-body.js';
 import type {
   PullRequest,
   PullRequestGeneratorSpec,
@@ -351,20 +351,12 @@ async function get(
   headers: Record<string, string>,
   anyBody = false,
 ): Promise<{ body: unknown; res: Response }> {
-  let res: Response;
-  try {
-    res = await fetch(url, {
-      headers: { 'user-agent': 'axle-applicationset', ...headers },
-      redirect: 'manual',
-      signal: AbortSignal.timeout(TIMEOUT_MS),
-    });
-  } catch (e) {
-    const err = e as Error & { cause?: { code?: string } };
-    throw new Error(
-      `${redactQuery(url)}: ${err.name === 'TimeoutError' ? 'no answer in time' : (err.cause?.code ?? err.message)}`,
-      { cause: e },
-    );
-  }
+  const res = await fetchWithin(
+    url,
+    { headers: { 'user-agent': 'axle-applicationset', ...headers } },
+    TIMEOUT_MS,
+    redactQuery(url),
+  );
   const raw = await readBody(res, MAX_RESPONSE_BYTES);
   if (res.status === 404) throw new NotFoundError(`repository not found (${redactQuery(url)})`);
   if (res.status < 200 || res.status >= 300)

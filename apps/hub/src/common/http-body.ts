@@ -25,3 +25,29 @@ export async function readBody(res: Response, maxBytes: number, truncate = false
     .toString('utf8')
     .slice(0, truncate ? maxBytes : undefined);
 }
+
+/**
+ * `fetch` bounded in time that follows no redirect; a failure to get any answer becomes an
+ * error `<label>: <reason>` (the reason: no answer in time, or the network error's code).
+ */
+export async function fetchWithin(
+  url: string,
+  init: RequestInit,
+  timeoutMs: number,
+  label: string,
+): Promise<Response> {
+  try {
+    return await fetch(url, {
+      ...init,
+      redirect: 'manual',
+      signal: AbortSignal.timeout(timeoutMs),
+    });
+  } catch (e) {
+    const err = e as Error & { cause?: { code?: string; message?: string } };
+    const reason =
+      err.name === 'TimeoutError'
+        ? `no answer within ${timeoutMs / 1000} s`
+        : (err.cause?.code ?? err.cause?.message ?? err.message);
+    throw new Error(`${label}: ${reason}`, { cause: e });
+  }
+}

@@ -1,6 +1,6 @@
 import { Injectable } from '@nestjs/common';
 import nodemailer from 'nodemailer';
-import { readBody } from '../common/http-body.js';
+import { fetchWithin, readBody } from '../common/http-body.js';
 import { signature, slackBody, teamsBody, webhookBody, type Outgoing } from './messages.js';
 
 /** A destination with its secrets opened, for one send. */
@@ -82,20 +82,14 @@ async function post(
 ): Promise<void> {
   let res: Response;
   try {
-    res = await fetch(url, {
-      method: 'POST',
-      body,
-      headers: { 'user-agent': 'axle-notifications', ...headers },
-      redirect: 'manual',
-      signal: AbortSignal.timeout(timeoutMs),
-    });
+    res = await fetchWithin(
+      url,
+      { method: 'POST', body, headers: { 'user-agent': 'axle-notifications', ...headers } },
+      timeoutMs,
+      `POST ${redact(url)}`,
+    );
   } catch (e) {
-    const err = e as Error & { cause?: { code?: string; message?: string } };
-    const reason =
-      err.name === 'TimeoutError'
-        ? `no answer within ${timeoutMs / 1000} s`
-        : (err.cause?.code ?? err.cause?.message ?? err.message);
-    throw new DeliveryFailed(`POST ${redact(url)}: ${reason}`);
+    throw new DeliveryFailed((e as Error).message);
   }
   const text = (await readBody(res, MAX_RESPONSE_BYTES, true).catch(() => ''))
     .slice(0, 300)

@@ -142,7 +142,8 @@ export class NotificationsRepository {
     );
   }
 
-  async destinations(name?: string): Promise<DestinationRow[]> {
+  /** Every destination, or the one named `name`, or (with `id`) the one with that id. */
+  async destinations(name?: string, id?: string): Promise<DestinationRow[]> {
     const rows = await this.ds.query<
       {
         id: string;
@@ -154,8 +155,8 @@ export class NotificationsRepository {
       }[]
     >(
       `SELECT id, name, type, config, secret_sealed, created_at FROM notification_destinations
-        WHERE $1::text IS NULL OR name = $1 ORDER BY name`,
-      [name ?? null],
+        WHERE ($1::text IS NULL OR name = $1) AND ($2::uuid IS NULL OR id = $2) ORDER BY name`,
+      [name ?? null, id ?? null],
     );
     return rows.map((r) => ({
       id: r.id,
@@ -168,11 +169,7 @@ export class NotificationsRepository {
   }
 
   async destinationById(id: string): Promise<DestinationRow | undefined> {
-    const rows = await this.ds.query<{ name: string }[]>(
-      'SELECT name FROM notification_destinations WHERE id = $1',
-      [id],
-    );
-    return rows[0] ? (await this.destinations(rows[0].name))[0] : undefined;
+    return (await this.destinations(undefined, id))[0];
   }
 
   /** Subscriptions that send to a destination (it cannot be deleted while there are any). */
