@@ -37,6 +37,11 @@ export default tseslint.config(
     },
   },
   {
+    // The web console runs in the browser.
+    files: ['apps/web/**/*.{ts,tsx}'],
+    languageOptions: { globals: globals.browser },
+  },
+  {
     files: ['**/*.js', '**/*.mjs'],
     ...tseslint.configs.disableTypeChecked,
   },

@@ -3,7 +3,7 @@
 # test/support/kube-cluster.ts starts are present. Idempotent; when everything is
 # cached it only hashes two files and returns.
 #
-#   bash scripts/test-toolchain.sh             # ensure etcd, kube-apiserver (+ controllers, scheduler, kwok), helm, kustomize (npm pretest, npm run test:cluster)
+#   bash scripts/test-toolchain.sh             # ensure etcd, chromium, kube-apiserver (+ controllers, scheduler, kwok), helm, kustomize (npm pretest, npm run test:cluster)
 #   bash scripts/test-toolchain.sh --start N   # ...then start N test clusters in the foreground (Ctrl-C stops them)
 #   bash scripts/test-toolchain.sh --render-tools  # only helm and kustomize, for the hub (npm install runs it;
 #                                                  # without Go it says so and leaves them out)
@@ -120,6 +120,19 @@ ensure_etcd() {
   apt_install etcd-server
   command -v etcd >/dev/null 2>&1 || die "etcd still not on PATH after installing etcd-server"
   log "etcd: installed $(command -v etcd) ($(etcd --version 2>/dev/null | head -n1))"
+}
+
+# The web UI's end-to-end tests drive Debian's Chromium with playwright-core (a browser download
+# does not work here); AXLE_CHROMIUM points elsewhere.
+ensure_chromium() {
+  local bin="${AXLE_CHROMIUM:-/usr/bin/chromium}"
+  if [ -x "$bin" ]; then
+    log "chromium: using $bin"
+    return 0
+  fi
+  log "chromium: not found, installing Debian package chromium"
+  apt_install chromium
+  [ -x /usr/bin/chromium ] || die "chromium still missing after installing the Debian package"
 }
 
 # kube_ldflags -> linker flags that stamp the real Kubernetes version into a binary of
@@ -270,6 +283,7 @@ if [ "$RENDER_TOOLS_ONLY" -eq 1 ]; then
 fi
 
 ensure_etcd
+ensure_chromium
 build_kube_apiserver
 build_workload_tools
 build_helm

@@ -29,7 +29,7 @@ describe('API authentication, roles and the audit log', () => {
     const none = await api(hub, null).get('/api/v1/clusters');
     expect(none.status).toBe(401);
     expect(none.body.message).toBe(
-      'an API token is required: send "Authorization: Bearer <token>"',
+      'an API token is required: send "Authorization: Bearer <token>" or sign in',
     );
     const wrong = await api(hub, 'axle_api_not-a-token').post('/api/v1/clusters', { name: 'x' });
     expect(wrong.status).toBe(401);

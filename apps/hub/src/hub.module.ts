@@ -1,3 +1,9 @@
+import { SessionController } from './auth/session.controller.js';
+import { SessionsRepository } from './auth/sessions.repository.js';
+import { SessionsService } from './auth/sessions.service.js';
+import { FleetController } from './fleet/fleet.controller.js';
+import { FleetFeed } from './fleet/fleet.feed.js';
+import { FleetService } from './fleet/fleet.service.js';
 import { type DynamicModule, Logger, Module } from '@nestjs/common';
 import { APP_GUARD } from '@nestjs/core';
 import { ScheduleModule } from '@nestjs/schedule';
@@ -96,6 +102,8 @@ export class HubModule {
         AuditController,
         RolloutsController,
         NotificationsController,
+        SessionController,
+        FleetController,
       ],
       providers: [
         ...configProviders,
@@ -115,6 +123,7 @@ export class HubModule {
         WorkRepository,
         ReplicasRepository,
         NotificationsRepository,
+        SessionsRepository,
         // Services.
         ReplicaService,
         WorkQueue,
@@ -153,6 +162,9 @@ export class HubModule {
         NotificationsService,
         NotificationDetector,
         NotificationOutbox,
+        SessionsService,
+        FleetService,
+        FleetFeed,
         {
           provide: SecretBox,
           useFactory: () => {

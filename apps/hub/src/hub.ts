@@ -6,6 +6,7 @@ import { DocumentBuilder, SwaggerModule } from '@nestjs/swagger';
 import { join } from 'node:path';
 import { runWithActor } from './auth/request-context.js';
 import { HubExceptionFilter } from './common/exception.filter.js';
+import { mountWebConsole } from './common/web-console.js';
 import type { HubConfig } from './config/hub-config.js';
 import { startEmbeddedPostgres, type EmbeddedDatabase } from './database/embedded-postgres.js';
 import { AgentGatewayServer } from './dispatch/agent-gateway.server.js';
@@ -57,9 +58,12 @@ export async function startHub(config: HubConfig): Promise<RunningHub> {
           'Multi-cluster GitOps hub: clusters, applications and their per-cluster status.',
         )
         .setVersion('v1')
+        .addBearerAuth({ type: 'http', scheme: 'bearer', description: 'An API token' }, 'bearer')
+        .addSecurityRequirements('bearer')
         .build(),
     );
     SwaggerModule.setup('api/docs', app, doc, { jsonDocumentUrl: 'api/docs/openapi.json' });
+    mountWebConsole(app);
     await app.listen(config.http.port, config.http.host);
     const httpUrl = (await app.getUrl()).replace('[::1]', '127.0.0.1');
     const grpcPort = app.get(AgentGatewayServer).port;

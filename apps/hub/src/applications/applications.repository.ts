@@ -1,5 +1,5 @@
 import { Injectable } from '@nestjs/common';
-import { DataSource, type Repository } from 'typeorm';
+import { DataSource, In, type Repository } from 'typeorm';
 import { groupBy } from '../common/group-by.js';
 import { chunks, returned, type Db } from '../database/sql.js';
 import {
@@ -58,8 +58,20 @@ export class ApplicationsRepository {
     return this.repo.findOneBy({ name });
   }
 
-  list(): Promise<ApplicationEntity[]> {
-    return this.repo.find({ order: { name: 'ASC' } });
+  /** All applications, or those with these ids, by name. */
+  list(ids?: string[]): Promise<ApplicationEntity[]> {
+    return this.repo.find({ where: ids ? { id: In(ids) } : {}, order: { name: 'ASC' } });
+  }
+
+  /** The ApplicationSet generating each application that has one, by application name. */
+  async appSetNames(ids?: string[]): Promise<Map<string, string>> {
+    const rows = await this.ds.query<{ app: string; appset: string }[]>(
+      `SELECT a.name AS app, s.name AS appset
+         FROM applications a JOIN application_sets s ON s.id = a.app_set_id
+        ${ids ? 'WHERE a.id = ANY($1::uuid[])' : ''}`,
+      ids ? [ids] : [],
+    );
+    return new Map(rows.map((r) => [r.app, r.appset]));
   }
 
   /** What reconciling the applications last produced, by application id (all, or these). */

@@ -166,12 +166,27 @@ export class ApplicationsService {
   }
 
   async list(): Promise<ApplicationView[]> {
+    return this.views();
+  }
+
+  /**
+   * Views of every application (or of these ids) without resources or operations: the same
+   * sync, health and conditions as `list`, for summaries of the whole fleet.
+   */
+  summaries(ids?: string[]): Promise<ApplicationView[]> {
+    return this.views(ids, true);
+  }
+
+  private async views(ids?: string[], light = false): Promise<ApplicationView[]> {
     const [apps, renders, registered] = await Promise.all([
-      this.apps.list(),
-      this.apps.renders(),
+      this.apps.list(ids),
+      this.apps.renders(ids),
       this.clusters.list(),
     ]);
-    const rows = await this.statusRows(renders);
+    const rows = await this.statusRows(
+      renders,
+      light ? this.targets.statusRowsLight(ids) : this.targets.statusRows(),
+    );
     const names = new Set(registered.map((c) => c.name));
     const waiting = await this.dependencies.blockersOf(
       apps.map((a) => ({ key: a.id, spec: a.spec, clusters: registeredOf(a, names) })),
@@ -189,7 +204,7 @@ export class ApplicationsService {
       this.apps.renders([app.id]),
       this.clusters.byNames(destinationClusters(app.spec)),
     ]);
-    const rows = await this.statusRows(renders, app.id);
+    const rows = await this.statusRows(renders, this.targets.statusRows(app.id));
     const names = new Set(registered.map((c) => c.name));
     return this.view(
       app,
@@ -252,10 +267,10 @@ export class ApplicationsService {
 
   private async statusRows(
     renders: Map<string, AppRender>,
-    appId?: string,
+    targets: Promise<{ target: AppTargetEntity; cluster: string }[]>,
   ): Promise<Map<string, ClusterStatusView[]>> {
     const out = new Map<string, ClusterStatusView[]>();
-    for (const { target, cluster } of await this.targets.statusRows(appId)) {
+    for (const { target, cluster } of await targets) {
       const list = out.get(target.appId) ?? [];
       list.push(clusterStatus(target, cluster, renders.get(target.appId)));
       out.set(target.appId, list);

@@ -631,6 +631,69 @@ export class TargetsRepository {
     return entities.map((target, i) => ({ target, cluster: raw[i].cluster_name }));
   }
 
+  /**
+   * statusRows without the heavy columns (resources, operation, policy): what summaries of many
+   * applications need (the fleet matrix). Resources come back empty and the operation null.
+   */
+  async statusRowsLight(
+    appIds?: string[],
+  ): Promise<{ target: AppTargetEntity; cluster: string }[]> {
+    const rows = await this.ds.query<
+      {
+        app_id: string;
+        cluster_id: string;
+        cluster: string;
+        desired_generation: string;
+        desired_bundle_hash: string;
+        desired_revision: string;
+        desired_namespace: string;
+        acked_generation: string;
+        applied_generation: string;
+        applied_revision: string | null;
+        sync: AppTargetEntity['sync'];
+        health: AppTargetEntity['health'];
+        message: string;
+        drifted: boolean;
+        observe_only: boolean;
+        last_report_at: Date | null;
+        updated_at: Date;
+      }[]
+    >(
+      `SELECT t.app_id, t.cluster_id, c.name AS cluster, t.desired_generation,
+              t.desired_bundle_hash, t.desired_revision, t.desired_namespace, t.acked_generation,
+              t.applied_generation, t.applied_revision, t.sync, t.health, t.message, t.drifted,
+              t.observe_only, t.last_report_at, t.updated_at
+         FROM app_targets t JOIN clusters c ON c.id = t.cluster_id
+        ${appIds ? 'WHERE t.app_id = ANY($1::uuid[])' : ''}
+        ORDER BY c.name`,
+      appIds ? [appIds] : [],
+    );
+    return rows.map((r) => ({
+      cluster: r.cluster,
+      target: Object.assign(new AppTargetEntity(), {
+        appId: r.app_id,
+        clusterId: r.cluster_id,
+        desiredGeneration: Number(r.desired_generation),
+        desiredBundleHash: r.desired_bundle_hash,
+        desiredRevision: r.desired_revision,
+        desiredNamespace: r.desired_namespace,
+        desiredPolicy: null as unknown as AppTargetEntity['desiredPolicy'],
+        ackedGeneration: Number(r.acked_generation),
+        appliedGeneration: Number(r.applied_generation),
+        appliedRevision: r.applied_revision,
+        sync: r.sync,
+        health: r.health,
+        message: r.message,
+        resources: [],
+        drifted: r.drifted,
+        observeOnly: r.observe_only,
+        operation: null,
+        lastReportAt: r.last_report_at,
+        updatedAt: r.updated_at,
+      }),
+    }));
+  }
+
   async eventsOf(appId: string, limit = 100) {
     return this.ds.query<
       {

@@ -21,8 +21,11 @@ export interface TokenView {
 }
 
 export type Authentication =
-  | { ok: true; name: string; role: Role }
-  | { ok: false; reason: 'missing' | 'unknown' | 'expired' | 'revoked' };
+  | { ok: true; name: string; role: Role; expiresAt?: Date | null }
+  | {
+      ok: false;
+      reason: 'missing' | 'unknown' | 'expired' | 'revoked' | 'session-unknown' | 'session-expired';
+    };
 
 /**
  * API bearer tokens: created once (shown once, stored hashed), expiring, revocable, with a role.
@@ -74,7 +77,7 @@ export class TokensService implements OnApplicationBootstrap {
     if (!t.lastUsedAt || Date.now() - t.lastUsedAt.getTime() > 60_000) {
       await this.repo.touch(t.id);
     }
-    return { ok: true, name: t.name, role: t.role };
+    return { ok: true, name: t.name, role: t.role, expiresAt: t.expiresAt };
   }
 
   async create(input: {

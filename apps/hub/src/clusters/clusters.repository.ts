@@ -134,6 +134,17 @@ export class ClustersRepository {
   }
 
   /** Connection counts for metrics. */
+  /** The latest expiry of each cluster's unrevoked agent certificates (all, or these ids). */
+  async certificateExpiry(ids?: string[]): Promise<Map<string, Date>> {
+    const rows = await this.ds.query<{ cluster_id: string; not_after: Date }[]>(
+      `SELECT cluster_id, max(not_after) AS not_after FROM agent_certificates
+        WHERE revoked_at IS NULL ${ids ? 'AND cluster_id = ANY($1::uuid[])' : ''}
+        GROUP BY cluster_id`,
+      ids ? [ids] : [],
+    );
+    return new Map(rows.map((r) => [r.cluster_id, r.not_after]));
+  }
+
   countByConnection(): Promise<{ connected: boolean; n: string }[]> {
     return this.ds.query('SELECT connected, count(*) AS n FROM clusters GROUP BY 1');
   }

@@ -14,6 +14,8 @@ export interface ClusterView {
   annotations: Record<string, string>;
   server: string;
   agent: { connected: boolean; version: string | null; lastSeenAt: string | null };
+  /** When the agent's current client certificate expires (mTLS; list and get only). */
+  certificateExpiresAt?: string | null;
   createdAt: string;
 }
 
@@ -49,11 +51,13 @@ export class ClustersService {
   }
 
   async list(): Promise<ClusterView[]> {
-    return (await this.repo.list()).map(toView);
+    const [clusters, certs] = await Promise.all([this.repo.list(), this.repo.certificateExpiry()]);
+    return clusters.map((c) => withCertificate(c, certs));
   }
 
   async get(name: string): Promise<ClusterView> {
-    return toView(await this.getEntity(name));
+    const c = await this.getEntity(name);
+    return withCertificate(c, await this.repo.certificateExpiry([c.id]));
   }
 
   async getEntity(name: string): Promise<ClusterEntity> {
@@ -123,4 +127,8 @@ export function toView(c: ClusterEntity): ClusterView {
     },
     createdAt: c.createdAt.toISOString(),
   };
+}
+
+function withCertificate(c: ClusterEntity, certs: Map<string, Date>): ClusterView {
+  return { ...toView(c), certificateExpiresAt: certs.get(c.id)?.toISOString() ?? null };
 }

@@ -12,6 +12,7 @@ import { ManualSync1765000000000 } from './1765000000000-ManualSync.js';
 import { Rollouts1765100000000 } from './1765100000000-Rollouts.js';
 import { Notifications1765200000000 } from './1765200000000-Notifications.js';
 import { RemovalOrder1765300000000 } from './1765300000000-RemovalOrder.js';
+import { WebConsole1765500000000 } from './1765500000000-WebConsole.js';
 import { AppSetRequeue1765400000000 } from './1765400000000-AppSetRequeue.js';
 
 /** Every migration, oldest first. TypeORM runs the ones not yet recorded. */
@@ -31,4 +32,5 @@ export const MIGRATIONS = [
   Notifications1765200000000,
   RemovalOrder1765300000000,
   AppSetRequeue1765400000000,
+  WebConsole1765500000000,
 ];

@@ -1,0 +1,78 @@
+import { Controller, Get, Req, Res, ServiceUnavailableException } from '@nestjs/common';
+import { ApiOperation, ApiTags } from '@nestjs/swagger';
+import type { Request, Response } from 'express';
+import { readCookie, SESSION_COOKIE } from '../auth/cookies.js';
+import { SessionsService } from '../auth/sessions.service.js';
+import { FleetFeed, type ConsoleEvent } from './fleet.feed.js';
+import { FleetService } from './fleet.service.js';
+
+/** Open live streams per replica; more are refused (503) rather than starving the hub. */
+const MAX_STREAMS = 1000;
+const HEARTBEAT_MS = 15_000;
+/** A stream of a signed-in console checks its session this often and ends with it. */
+const SESSION_CHECK_MS = 30_000;
+/** A client this far behind is dropped; it reconnects and refetches. */
+const MAX_BUFFERED_BYTES = 4 * 1024 * 1024;
+
+@ApiTags('fleet')
+@Controller('api/v1')
+export class FleetController {
+  constructor(
+    private readonly fleet: FleetService,
+    private readonly feed: FleetFeed,
+    private readonly sessions: SessionsService,
+  ) {}
+
+  @Get('fleet')
+  @ApiOperation({
+    summary: 'Every application × cluster as compact cells (sync, health, drift, revision)',
+  })
+  view() {
+    return this.fleet.view();
+  }
+
+  @Get('stream')
+  @ApiOperation({
+    summary:
+      'Server-sent events: changed fleet rows (`apps`) and what to refetch (`invalidate`), live',
+  })
+  stream(@Req() req: Request, @Res() res: Response): void {
+    if (this.feed.size >= MAX_STREAMS) {
+      throw new ServiceUnavailableException(
+        `this hub serves ${MAX_STREAMS} live streams already; try another replica or later`,
+      );
+    }
+    res.writeHead(200, {
+      'Content-Type': 'text/event-stream; charset=utf-8',
+      'Cache-Control': 'no-store',
+      Connection: 'keep-alive',
+      'X-Accel-Buffering': 'no',
+    });
+    res.write('retry: 2000\n\n');
+    const send = (event: string, data: unknown) => {
+      res.write(`event: ${event}\ndata: ${JSON.stringify(data)}\n\n`);
+      if (res.writableLength > MAX_BUFFERED_BYTES) res.destroy();
+    };
+    send('ready', {});
+    const unsubscribe = this.feed.subscribe((e: ConsoleEvent) => send(e.type, e));
+    const heartbeat = setInterval(() => res.write(': ping\n\n'), HEARTBEAT_MS);
+    const session = req.headers.authorization ? undefined : readCookie(req, SESSION_COOKIE);
+    const check = session
+      ? setInterval(() => {
+          this.sessions.authenticate(session).then(
+            (auth) => {
+              if (auth.ok) return;
+              send('signed-out', { reason: auth.reason });
+              res.end();
+            },
+            () => undefined,
+          );
+        }, SESSION_CHECK_MS)
+      : undefined;
+    res.on('close', () => {
+      unsubscribe();
+      clearInterval(heartbeat);
+      clearInterval(check);
+    });
+  }
+}

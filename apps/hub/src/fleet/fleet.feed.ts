@@ -1,0 +1,126 @@
+import {
+  Injectable,
+  Logger,
+  type OnApplicationBootstrap,
+  type OnModuleDestroy,
+} from '@nestjs/common';
+import { NotifyBus } from '../database/notify-bus.js';
+import { FleetService, type FleetApp } from './fleet.service.js';
+
+/** What the web console refetches when told so. */
+export type ConsoleTopic = 'fleet' | 'applications' | 'clusters' | 'appsets' | 'audit' | 'rollouts';
+
+export type ConsoleEvent =
+  | { type: 'invalidate'; topics: ConsoleTopic[] }
+  | { type: 'apps'; clusterKey: string; apps: FleetApp[] };
+
+type Listener = (e: ConsoleEvent) => void;
+
+/** Applications changed together beyond this many are refetched whole by the console. */
+const MAX_ROWS_PUSHED = 200;
+/** Changes arriving within this long are sent together. */
+const GATHER_MS = 150;
+
+const TOPICS_OF_TABLE: Record<string, ConsoleTopic[]> = {
+  app_targets: ['applications'],
+  app_renders: ['applications', 'appsets'],
+  applications: ['applications', 'appsets'],
+  clusters: ['fleet', 'clusters'],
+  application_sets: ['appsets'],
+  audit_events: ['audit'],
+  rollouts: ['rollouts', 'appsets'],
+};
+
+/**
+ * The web console's live feed. PostgreSQL triggers say which tables (and which applications)
+ * changed, on whichever replica changed them; this replica gathers the notifications for 150 ms,
+ * computes the changed applications' fleet rows once, and sends them to every open stream.
+ * Nothing is read while no console is open.
+ */
+@Injectable()
+export class FleetFeed implements OnApplicationBootstrap, OnModuleDestroy {
+  private readonly log = new Logger('ConsoleFeed');
+  private readonly listeners = new Set<Listener>();
+  private topics = new Set<ConsoleTopic>();
+  private appIds = new Set<string>();
+  private allApps = false;
+  private timer: NodeJS.Timeout | undefined;
+  private flushing = false;
+
+  constructor(
+    private readonly bus: NotifyBus,
+    private readonly fleet: FleetService,
+  ) {}
+
+  async onApplicationBootstrap(): Promise<void> {
+    await this.bus.subscribe('axle_console', (payload) => this.heard(payload));
+    // A notification may have been missed while the listener was away: refetch everything.
+    this.bus.onReconnect(() => this.emit({ type: 'invalidate', topics: allTopics() }));
+  }
+
+  onModuleDestroy(): void {
+    clearTimeout(this.timer);
+    this.listeners.clear();
+  }
+
+  get size(): number {
+    return this.listeners.size;
+  }
+
+  subscribe(listener: Listener): () => void {
+    this.listeners.add(listener);
+    return () => this.listeners.delete(listener);
+  }
+
+  /** `table` or `table/OP:id,id,…` (an empty id list: too many to name). */
+  private heard(payload: string): void {
+    if (this.listeners.size === 0) return;
+    const colon = payload.indexOf(':');
+    const [table, op] = (colon < 0 ? payload : payload.slice(0, colon)).split('/');
+    for (const t of TOPICS_OF_TABLE[table] ?? []) this.topics.add(t);
+    if (colon >= 0) {
+      const ids = payload.slice(colon + 1);
+      if (!ids) this.allApps = true;
+      else for (const id of ids.split(',')) this.appIds.add(id);
+      // An application added or deleted changes the rows themselves.
+      if (table === 'applications' && op !== 'UPDATE') this.topics.add('fleet');
+    }
+    this.timer ??= setTimeout(() => void this.flush(), GATHER_MS);
+  }
+
+  private async flush(): Promise<void> {
+    this.timer = undefined;
+    if (this.flushing) {
+      this.timer = setTimeout(() => void this.flush(), GATHER_MS);
+      return;
+    }
+    this.flushing = true;
+    const topics = this.topics;
+    const ids = [...this.appIds];
+    const all = this.allApps || ids.length > MAX_ROWS_PUSHED;
+    this.topics = new Set();
+    this.appIds = new Set();
+    this.allApps = false;
+    try {
+      if (all || topics.has('fleet')) topics.add('fleet');
+      else if (ids.length) {
+        const rows = await this.fleet.some(ids);
+        this.emit({ type: 'apps', ...rows });
+      }
+      if (topics.size) this.emit({ type: 'invalidate', topics: [...topics] });
+    } catch (e) {
+      this.log.warn(`live update failed, asking consoles to refetch: ${(e as Error).message}`);
+      this.emit({ type: 'invalidate', topics: allTopics() });
+    } finally {
+      this.flushing = false;
+    }
+  }
+
+  private emit(e: ConsoleEvent): void {
+    for (const l of this.listeners) l(e);
+  }
+}
+
+function allTopics(): ConsoleTopic[] {
+  return ['fleet', 'applications', 'clusters', 'appsets', 'audit', 'rollouts'];
+}

@@ -1,0 +1,135 @@
+import { Injectable } from '@nestjs/common';
+import { createHash } from 'node:crypto';
+import type { HealthState, SyncState } from '../applications/app-target.entity.js';
+import { ApplicationsRepository } from '../applications/applications.repository.js';
+import { ApplicationsService } from '../applications/applications.service.js';
+import { ClustersService } from '../clusters/clusters.service.js';
+
+/** One letter per state keeps 100,000 cells near 2 MB of JSON. */
+export const SYNC_CODES = { Synced: 'S', OutOfSync: 'O', Unknown: 'U' } as const satisfies Record<
+  SyncState,
+  string
+>;
+export const HEALTH_CODES = {
+  Healthy: 'H',
+  Progressing: 'P',
+  Degraded: 'D',
+  Suspended: 'S',
+  Missing: 'M',
+  Unknown: 'U',
+} as const satisfies Record<HealthState, string>;
+
+/**
+ * One application on one cluster: the cluster's index in `FleetView.clusters`, sync and health
+ * codes, 1 when drifted, and the index of its revision in `FleetApp.revisions` (-1: none).
+ */
+export type FleetCell = [
+  cluster: number,
+  sync: (typeof SYNC_CODES)[SyncState],
+  health: (typeof HEALTH_CODES)[HealthState],
+  drifted: 0 | 1,
+  revision: number,
+];
+
+export interface FleetApp {
+  name: string;
+  project: string;
+  appSet: string | null;
+  sync: SyncState;
+  health: HealthState;
+  revision: string | null;
+  /** Conditions that fail the application (render, source, destination, project). */
+  conditions: { type: string; message: string }[];
+  revisions: string[];
+  cells: FleetCell[];
+}
+
+export interface FleetCluster {
+  name: string;
+  labels: Record<string, string>;
+  connected: boolean;
+  agentVersion: string | null;
+  lastSeenAt: string | null;
+}
+
+export interface FleetView {
+  /** Changes when the cluster list changes: cell indexes are valid for one key only. */
+  clusterKey: string;
+  clusters: FleetCluster[];
+  apps: FleetApp[];
+}
+
+/**
+ * The fleet at a glance: every application × cluster as compact cells, with the same sync,
+ * health and conditions as the applications API (an application failing to render is never
+ * shown Synced).
+ */
+@Injectable()
+export class FleetService {
+  constructor(
+    private readonly applications: ApplicationsService,
+    private readonly apps: ApplicationsRepository,
+    private readonly clusters: ClustersService,
+  ) {}
+
+  async view(): Promise<FleetView> {
+    const clusters = await this.clusterList();
+    return { ...clusters, apps: await this.rows(clusters.clusters) };
+  }
+
+  /** Rows of these applications (those that still exist), for the live stream. */
+  async some(ids: string[]): Promise<{ clusterKey: string; apps: FleetApp[] }> {
+    const clusters = await this.clusterList();
+    return { clusterKey: clusters.clusterKey, apps: await this.rows(clusters.clusters, ids) };
+  }
+
+  private async clusterList(): Promise<Omit<FleetView, 'apps'>> {
+    const clusters: FleetCluster[] = (await this.clusters.list()).map((c) => ({
+      name: c.name,
+      labels: c.labels,
+      connected: c.agent.connected,
+      agentVersion: c.agent.version,
+      lastSeenAt: c.agent.lastSeenAt,
+    }));
+    const clusterKey = createHash('sha256')
+      .update(clusters.map((c) => c.name).join('\n'))
+      .digest('base64url')
+      .slice(0, 16);
+    return { clusterKey, clusters };
+  }
+
+  private async rows(clusters: FleetCluster[], ids?: string[]): Promise<FleetApp[]> {
+    const index = new Map(clusters.map((c, i) => [c.name, i]));
+    const [views, appSets] = await Promise.all([
+      this.applications.summaries(ids),
+      this.apps.appSetNames(ids),
+    ]);
+    return views.map((v) => {
+      const revisions: string[] = [];
+      const cells: FleetCell[] = [];
+      for (const c of v.status.clusters) {
+        const i = index.get(c.cluster);
+        if (i === undefined) continue;
+        let r = -1;
+        if (c.revision) {
+          r = revisions.indexOf(c.revision);
+          if (r < 0) r = revisions.push(c.revision) - 1;
+        }
+        cells.push([i, SYNC_CODES[c.sync], HEALTH_CODES[c.health], c.drifted ? 1 : 0, r]);
+      }
+      return {
+        name: v.name,
+        project: v.spec.project,
+        appSet: appSets.get(v.name) ?? null,
+        sync: v.status.sync,
+        health: v.status.health,
+        revision: v.status.revision,
+        conditions: v.status.conditions
+          .filter((c) => c.type !== 'SyncBlocked')
+          .map((c) => ({ type: c.type, message: c.message })),
+        revisions,
+        cells,
+      };
+    });
+  }
+}

@@ -1,0 +1,337 @@
+import {
+  Alert,
+  Anchor,
+  Badge,
+  Button,
+  Code,
+  FileButton,
+  Group,
+  List,
+  Loader,
+  Paper,
+  Stack,
+  Table,
+  Text,
+  Textarea,
+  Title,
+} from '@mantine/core';
+import { useMutation, useQuery, useQueryClient } from '@tanstack/react-query';
+import { useState } from 'react';
+import { Link, useParams } from 'react-router';
+import { api, ApiError, enc, type AppSetView } from '../api';
+import type { RolloutView } from '../../../hub/src/rollouts/rollouts.service';
+import { useCanEdit } from '../session';
+import { ago } from '../status';
+
+interface DryRun {
+  errors: { name?: string; path?: string; message: string }[];
+  warnings: { path: string; message: string }[];
+  plan: { create: string[]; update: string[]; delete: string[]; unchanged: string[] };
+  pendingDeletion: string[];
+}
+
+/** An ApplicationSet is healthy only when its evaluation and every generated app are. */
+function failing(s: AppSetView): boolean {
+  return (
+    s.status.conditions.some((c) => c.type === 'ErrorOccurred' && c.status === 'True') ||
+    s.status.applicationErrors.length > 0 ||
+    s.applicationConditions.length > 0
+  );
+}
+
+export function AppSetsPage() {
+  const sets = useQuery({
+    queryKey: ['appsets'],
+    queryFn: () => api<AppSetView[]>('/applicationsets'),
+  });
+  return (
+    <Stack>
+      <Title order={2}>ApplicationSets</Title>
+      {sets.isPending && <Loader aria-label="Loading" />}
+      {sets.isError && <Alert color="red">{sets.error.message}</Alert>}
+      {sets.data && (
+        <Table withTableBorder striped fz="sm">
+          <Table.Thead>
+            <Table.Tr>
+              <Table.Th>Name</Table.Th>
+              <Table.Th>Applications</Table.Th>
+              <Table.Th>State</Table.Th>
+              <Table.Th>Last evaluated</Table.Th>
+            </Table.Tr>
+          </Table.Thead>
+          <Table.Tbody>
+            {sets.data.map((s) => (
+              <Table.Tr key={s.name}>
+                <Table.Td>
+                  <Anchor component={Link} to={`/appsets/${enc(s.name)}`}>
+                    {s.name}
+                  </Anchor>
+                </Table.Td>
+                <Table.Td>{s.applications.length}</Table.Td>
+                <Table.Td>
+                  {failing(s) ? (
+                    <Badge color="red" leftSection="✕">
+                      Errors
+                    </Badge>
+                  ) : s.status.pendingDeletion.length ? (
+                    <Badge color="orange" leftSection="!">
+                      Deletion held
+                    </Badge>
+                  ) : (
+                    <Badge color="teal" variant="light" leftSection="✓">
+                      OK
+                    </Badge>
+                  )}
+                </Table.Td>
+                <Table.Td>{ago(s.status.lastEvaluatedAt)}</Table.Td>
+              </Table.Tr>
+            ))}
+          </Table.Tbody>
+        </Table>
+      )}
+      <DryRunPanel />
+    </Stack>
+  );
+}
+
+export function AppSetPage() {
+  const { name = '' } = useParams();
+  const canEdit = useCanEdit();
+  const qc = useQueryClient();
+  const set = useQuery({
+    queryKey: ['appset', name],
+    queryFn: () => api<AppSetView>(`/applicationsets/${enc(name)}`),
+  });
+  const confirm = useMutation({
+    mutationFn: () => api(`/applicationsets/${enc(name)}/confirm-deletion`, { body: {} }),
+    onSettled: () => qc.invalidateQueries({ queryKey: ['appset', name] }),
+  });
+  if (set.isPending) return <Loader aria-label="Loading" />;
+  if (set.isError)
+    return (
+      <Alert color="red" role="alert">
+        {set.error.message}
+      </Alert>
+    );
+  const s = set.data;
+  const spec = (s.document.spec ?? {}) as { generators?: unknown[] };
+  return (
+    <Stack>
+      <div>
+        <Text size="sm">
+          <Anchor component={Link} to="/appsets">
+            ApplicationSets
+          </Anchor>{' '}
+          /
+        </Text>
+        <Title order={2}>{s.name}</Title>
+      </div>
+      {s.status.conditions
+        .filter((c) => c.status === 'True' && c.type === 'ErrorOccurred')
+        .map((c) => (
+          <Alert key={c.type} color="red" role="alert" title={c.reason}>
+            {c.message}
+          </Alert>
+        ))}
+      {(s.applicationConditions.length > 0 || s.status.applicationErrors.length > 0) && (
+        <Alert color="red" role="alert" title="Generated applications with errors">
+          <List size="sm">
+            {s.status.applicationErrors.map((e, i) => (
+              <List.Item key={`e${i}`}>
+                {e.path}: {e.message}
+              </List.Item>
+            ))}
+            {s.applicationConditions.map((c) => (
+              <List.Item key={c.name}>
+                <Anchor component={Link} to={`/apps/${enc(c.name)}`}>
+                  {c.name}
+                </Anchor>{' '}
+                {c.type}: {c.message}
+              </List.Item>
+            ))}
+          </List>
+        </Alert>
+      )}
+      {s.status.pendingDeletion.length > 0 && (
+        <Alert color="orange" title="Deletion held back" role="alert">
+          <Text size="sm">
+            {s.status.pendingDeletion.length} applications would be deleted:{' '}
+            {s.status.pendingDeletion.slice(0, 20).join(', ')}
+            {s.status.pendingDeletion.length > 20 ? ', …' : ''}
+          </Text>
+          {canEdit && (
+            <Button
+              mt="xs"
+              color="orange"
+              loading={confirm.isPending}
+              onClick={() => confirm.mutate()}
+            >
+              Confirm deletion
+            </Button>
+          )}
+          {confirm.error && <Text c="red.9">{confirm.error.message}</Text>}
+        </Alert>
+      )}
+      {s.warnings.length > 0 && (
+        <Alert color="yellow" title="Fields Axle does not support">
+          <List size="sm">
+            {s.warnings.map((w) => (
+              <List.Item key={w.path}>
+                <Code>{w.path}</Code>: {w.message}
+              </List.Item>
+            ))}
+          </List>
+        </Alert>
+      )}
+      <Rollout name={s.name} />
+      <Paper withBorder p="sm">
+        <Title order={3} size="h5">
+          Conditions
+        </Title>
+        <Table fz="sm">
+          <Table.Tbody>
+            {s.status.conditions.map((c) => (
+              <Table.Tr key={c.type}>
+                <Table.Td>{c.type}</Table.Td>
+                <Table.Td>{c.status}</Table.Td>
+                <Table.Td>{c.reason}</Table.Td>
+                <Table.Td>{c.message}</Table.Td>
+              </Table.Tr>
+            ))}
+          </Table.Tbody>
+        </Table>
+      </Paper>
+      <Paper withBorder p="sm">
+        <Title order={3} size="h5">
+          Generators
+        </Title>
+        <pre className="block" tabIndex={0}>
+          {JSON.stringify(spec.generators ?? [], null, 2)}
+        </pre>
+      </Paper>
+      <Paper withBorder p="sm">
+        <Title order={3} size="h5">
+          Generated applications ({s.applications.length})
+        </Title>
+        <Group gap={6}>
+          {s.applications.map((a) => (
+            <Anchor key={a} component={Link} to={`/apps/${enc(a)}`} size="sm">
+              {a}
+            </Anchor>
+          ))}
+        </Group>
+      </Paper>
+    </Stack>
+  );
+}
+
+const PHASE_COLOR = { Done: 'teal', Waiting: 'gray', Updating: 'blue', Failed: 'red' } as const;
+
+function Rollout({ name }: { name: string }) {
+  const rollout = useQuery({
+    queryKey: ['appset-rollout', name],
+    queryFn: async () => {
+      try {
+        return await api<RolloutView>(`/applicationsets/${enc(name)}/rollout`);
+      } catch (e) {
+        if (e instanceof ApiError && (e.status === 404 || e.status === 400)) return null;
+        throw e;
+      }
+    },
+  });
+  if (!rollout.data) return null;
+  const r = rollout.data;
+  return (
+    <Paper withBorder p="sm" data-testid="rollout">
+      <Title order={3} size="h5">
+        Rollout: {r.status} (step {r.step}) {r.message}
+      </Title>
+      {r.steps.map((s) => (
+        <Group key={s.step} gap={6} mt={4}>
+          <Text size="sm" fw={600} w={70}>
+            Step {s.step}
+          </Text>
+          {s.units.map((u) => (
+            <Badge key={u.name} variant="light" color={PHASE_COLOR[u.phase]}>
+              {u.name}: {u.phase}
+            </Badge>
+          ))}
+        </Group>
+      ))}
+    </Paper>
+  );
+}
+
+/** What an ApplicationSet would create, update and delete, without changing anything. */
+function DryRunPanel() {
+  const [yaml, setYaml] = useState('');
+  const preview = useMutation({
+    mutationFn: () => api<DryRun>('/applicationsets/dry-run', { yaml }),
+  });
+  return (
+    <Paper withBorder p="sm">
+      <Title order={3} size="h5">
+        Preview an ApplicationSet
+      </Title>
+      <Textarea
+        label="ApplicationSet YAML"
+        description="Paste or upload a document: nothing is stored."
+        autosize
+        minRows={6}
+        maxRows={20}
+        value={yaml}
+        onChange={(e) => setYaml(e.currentTarget.value)}
+        styles={{ input: { fontFamily: 'monospace' } }}
+      />
+      <Group mt="xs">
+        <FileButton onChange={(f) => void f?.text().then(setYaml)} accept=".yaml,.yml,.json">
+          {(props) => (
+            <Button variant="default" {...props}>
+              Upload file
+            </Button>
+          )}
+        </FileButton>
+        <Button
+          onClick={() => preview.mutate()}
+          loading={preview.isPending}
+          disabled={!yaml.trim()}
+        >
+          Preview
+        </Button>
+      </Group>
+      {preview.error && (
+        <Alert color="red" mt="xs" role="alert">
+          {preview.error.message}
+          {preview.error instanceof ApiError &&
+            preview.error.fields.map((f) => (
+              <Text size="sm" key={f.field}>
+                {f.field}: {f.reason}
+              </Text>
+            ))}
+        </Alert>
+      )}
+      {preview.data && (
+        <Stack gap={4} mt="xs" data-testid="dry-run">
+          <Text size="sm">
+            <strong>Create</strong> ({preview.data.plan.create.length}):{' '}
+            {preview.data.plan.create.join(', ') || '—'}
+          </Text>
+          <Text size="sm">
+            <strong>Update</strong> ({preview.data.plan.update.length}):{' '}
+            {preview.data.plan.update.join(', ') || '—'}
+          </Text>
+          <Text size="sm">
+            <strong>Delete</strong> ({preview.data.plan.delete.length}):{' '}
+            {preview.data.plan.delete.join(', ') || '—'}
+          </Text>
+          <Text size="sm">Unchanged: {preview.data.plan.unchanged.length}</Text>
+          {preview.data.errors.map((e, i) => (
+            <Text key={i} size="sm" c="red.9">
+              {e.name ?? e.path}: {e.message}
+            </Text>
+          ))}
+        </Stack>
+      )}
+    </Paper>
+  );
+}
