@@ -20,13 +20,11 @@
  *
  *   npm run bench:agents
  */
-import { fork, type ChildProcess } from 'node:child_process';
 import { appendFileSync } from 'node:fs';
 import { chmod, mkdtemp, rm } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
-import { dirname, join } from 'node:path';
+import { join } from 'node:path';
 import { performance } from 'node:perf_hooks';
-import { fileURLToPath } from 'node:url';
 import pg from 'pg';
 import { startEmbeddedPostgres } from '../apps/hub/src/database/embedded-postgres.js';
 import { TestRepo } from '../test/support/git-repo.js';
@@ -46,6 +44,7 @@ import {
   runBench,
 } from './support.js';
 import type { SimStart } from './sim-agents.js';
+import { Sims } from './sim-fleet.js';
 
 const AGENTS = Number(process.env.AXLE_BENCH_AGENTS ?? 10_000);
 const APPS_PER_CLUSTER = 10;
@@ -104,100 +103,6 @@ const files = (rev: number): Record<string, string> =>
     }),
   );
 
-interface Stats {
-  closeReasons?: Record<string, number>;
-  connected: number;
-  apps: number;
-  acks: number;
-  deploys: number;
-  bundleBytes: number;
-  reconnects: number;
-  rss: number;
-}
-
-class Sims {
-  private readonly children: ChildProcess[] = [];
-
-  start(kit: Omit<SimStart, 'type' | 'agents'>, agents: SimStart['agents']): Promise<number> {
-    const entry = join(dirname(fileURLToPath(import.meta.url)), 'sim-agents.js');
-    const per = Math.ceil(agents.length / CHILDREN);
-    return Promise.all(
-      Array.from({ length: CHILDREN }, (_, i) => {
-        const child = fork(entry, [], { stdio: ['ignore', 'inherit', 'inherit', 'ipc'] });
-        this.children.push(child);
-        return new Promise<number>((resolve) => {
-          child.on('message', (m: { type: string; count?: number; failures?: number }) => {
-            if (m.type === 'enrolled') {
-              if (m.failures) log(`child ${i}: ${m.failures} enrollment(s) failed`);
-              resolve(m.count ?? 0);
-            }
-          });
-          child.send({ type: 'start', ...kit, agents: agents.slice(i * per, (i + 1) * per) });
-        });
-      }),
-    ).then((n) => n.reduce((a, b) => a + b, 0));
-  }
-
-  async stats(): Promise<Stats> {
-    const all = await Promise.all(
-      this.children.map((c) => ask<Stats>(c, { type: 'stats' }, 'stats')),
-    );
-    const out: Stats = {
-      connected: 0,
-      apps: 0,
-      acks: 0,
-      deploys: 0,
-      bundleBytes: 0,
-      reconnects: 0,
-      rss: 0,
-    };
-    const reasons: Record<string, number> = {};
-    for (const s of all) {
-      for (const k of [
-        'connected',
-        'apps',
-        'acks',
-        'deploys',
-        'bundleBytes',
-        'reconnects',
-        'rss',
-      ] as const)
-        out[k] += s[k];
-      for (const [r, n] of Object.entries(s.closeReasons ?? {})) reasons[r] = (reasons[r] ?? 0) + n;
-    }
-    out.closeReasons = reasons;
-    return out;
-  }
-
-  async report(marker: number): Promise<number> {
-    const n = await Promise.all(
-      this.children.map((c) => ask<{ count: number }>(c, { type: 'report', marker }, 'reported')),
-    );
-    return n.reduce((a, b) => a + b.count, 0);
-  }
-
-  stop(): void {
-    for (const c of this.children) {
-      if (c.connected) c.send({ type: 'stop' });
-      setTimeout(() => c.kill('SIGKILL'), 3000).unref();
-    }
-  }
-}
-
-function ask<T>(child: ChildProcess, msg: object, reply: string): Promise<T> {
-  return new Promise((resolve, reject) => {
-    const t = setTimeout(() => reject(new Error(`no ${reply} from a simulator`)), 60_000);
-    const on = (m: { type: string }) => {
-      if (m.type !== reply) return;
-      clearTimeout(t);
-      child.off('message', on);
-      resolve(m as T);
-    };
-    child.on('message', on);
-    child.send(msg);
-  });
-}
-
 async function until(
   what: string,
   deadline: number,
@@ -221,7 +126,7 @@ async function main(): Promise<void> {
   let repo: TestRepo | undefined;
   let hub: HubProcess | undefined;
   let db: pg.Client | undefined;
-  const sims = new Sims();
+  const sims = new Sims(CHILDREN);
   try {
     [pgServer, repo] = await Promise.all([
       freePort().then((port) =>

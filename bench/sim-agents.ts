@@ -6,8 +6,9 @@
  * nothing: the hub's side is what is measured. Lighter than the real agent: a bare HTTP/2 session
  * with gRPC framing (5-byte prefix, protobuf) per agent instead of a grpc-js channel.
  *
- * Commands from the parent (IPC): {type:'start', …}, {type:'report', marker}, {type:'stop'}.
- * Messages to the parent: {type:'enrolled'|'connected'|'reported'|'stats', …}.
+ * Commands from the parent (IPC): {type:'start', …}, {type:'report', marker},
+ * {type:'health', cluster, appId, degraded}, {type:'stop'}.
+ * Messages to the parent: {type:'enrolled'|'connected'|'reported'|'health-sent'|'stats', …}.
  */
 import { connect, constants, type ClientHttp2Session, type ClientHttp2Stream } from 'node:http2';
 import { credentials, Metadata } from '@grpc/grpc-js';
@@ -68,6 +69,7 @@ function status(
   appId: string,
   d: { generation: number; revision: string; hash: string },
   at: number,
+  health = HealthStatus.HEALTH_STATUS_HEALTHY,
 ): AppStatus {
   return {
     appId,
@@ -75,8 +77,8 @@ function status(
     revision: d.revision,
     bundleHash: d.hash,
     sync: SyncStatus.SYNC_STATUS_SYNCED,
-    health: HealthStatus.HEALTH_STATUS_HEALTHY,
-    message: '',
+    health,
+    message: health === HealthStatus.HEALTH_STATUS_DEGRADED ? 'bench: degraded' : '',
     resources: [
       {
         group: '',
@@ -85,7 +87,7 @@ function status(
         namespace: 'bench',
         name: appId.slice(0, 8),
         sync: SyncStatus.SYNC_STATUS_SYNCED,
-        health: HealthStatus.HEALTH_STATUS_HEALTHY,
+        health,
         message: '',
         drifted: false,
         diffs: [],
@@ -241,40 +243,56 @@ async function enrollAll(s: SimStart): Promise<void> {
   process.send!({ type: 'enrolled', count: agents.length, failures });
 }
 
-process.on('message', (m: { type: string; marker?: number }) => {
-  if (m.type === 'start') {
-    start = m as unknown as SimStart;
-    // Agents do not all dial in the same millisecond (their backoff is jittered): ramp up.
-    void enrollAll(start).then(() => {
-      agents.forEach((a, i) => setTimeout(() => dial(a), (i * 1000) / start.dialsPerSecond));
-    });
-  }
-  if (m.type === 'report') {
-    // Every agent reports every application once, as fast as the streams take it.
-    let n = 0;
-    for (const a of agents) {
-      for (const [appId, d] of a.apps)
-        if (send(a, { msg: { $case: 'status', value: status(appId, d, m.marker!) } })) n++;
+process.on(
+  'message',
+  (m: { type: string; marker?: number; cluster?: string; appId?: string; degraded?: boolean }) => {
+    if (m.type === 'start') {
+      start = m as unknown as SimStart;
+      // Agents do not all dial in the same millisecond (their backoff is jittered): ramp up.
+      void enrollAll(start).then(() => {
+        agents.forEach((a, i) => setTimeout(() => dial(a), (i * 1000) / start.dialsPerSecond));
+      });
     }
-    process.send!({ type: 'reported', count: n });
-  }
-  if (m.type === 'stats') {
-    process.send!({
-      type: 'stats',
-      connected: agents.filter((a) => a.welcomed).length,
-      apps: agents.reduce((s, a) => s + a.apps.size, 0),
-      acks,
-      deploys,
-      bundleBytes,
-      reconnects,
-      closeReasons: Object.fromEntries(closeReasons),
-      rss: process.memoryUsage().rss,
-    });
-  }
-  if (m.type === 'stop') {
-    stopping = true;
-    for (const a of agents) a.session?.destroy();
-    setTimeout(() => process.exit(0), 200);
-  }
-});
+    if (m.type === 'report') {
+      // Every agent reports every application once, as fast as the streams take it.
+      let n = 0;
+      for (const a of agents) {
+        for (const [appId, d] of a.apps)
+          if (send(a, { msg: { $case: 'status', value: status(appId, d, m.marker!) } })) n++;
+      }
+      process.send!({ type: 'reported', count: n });
+    }
+    if (m.type === 'health') {
+      // One agent reports one application Degraded (or Healthy again), as after a real change.
+      const a = agents.find((x) => x.cluster === m.cluster);
+      const d = a?.apps.get(m.appId!);
+      const health = m.degraded
+        ? HealthStatus.HEALTH_STATUS_DEGRADED
+        : HealthStatus.HEALTH_STATUS_HEALTHY;
+      const sent =
+        !!a &&
+        !!d &&
+        send(a, { msg: { $case: 'status', value: status(m.appId!, d, Date.now(), health) } });
+      process.send!({ type: 'health-sent', sent });
+    }
+    if (m.type === 'stats') {
+      process.send!({
+        type: 'stats',
+        connected: agents.filter((a) => a.welcomed).length,
+        apps: agents.reduce((s, a) => s + a.apps.size, 0),
+        acks,
+        deploys,
+        bundleBytes,
+        reconnects,
+        closeReasons: Object.fromEntries(closeReasons),
+        rss: process.memoryUsage().rss,
+      });
+    }
+    if (m.type === 'stop') {
+      stopping = true;
+      for (const a of agents) a.session?.destroy();
+      setTimeout(() => process.exit(0), 200);
+    }
+  },
+);
 process.on('disconnect', () => process.exit(0));

@@ -1,4 +1,4 @@
-import AxeBuilder from '@axe-core/playwright';
+import { AxeBuilder } from '@axe-core/playwright';
 import { join } from 'node:path';
 import type { Browser, BrowserContext, Page } from 'playwright-core';
 import { afterAll, beforeAll, describe, expect, inject, it } from 'vitest';
@@ -132,9 +132,7 @@ describe('web console', () => {
     expect(cookie!.value).not.toContain(TEST_ADMIN_TOKEN);
     expect(page.url()).not.toContain('axle_api');
     expect(
-      await page.evaluate(
-        () => localStorage.length + sessionStorage.length + document.cookie.length,
-      ),
+      await page.evaluate('localStorage.length + sessionStorage.length + document.cookie.length'),
     ).toBe(0);
   });
 
@@ -253,7 +251,7 @@ describe('web console', () => {
       'focus on Add cluster',
       async () => {
         await page.keyboard.press('Tab');
-        return (await page.evaluate(() => document.activeElement?.textContent)) === 'Add cluster';
+        return (await page.evaluate('document.activeElement?.textContent')) === 'Add cluster';
       },
       { intervalMs: 10, timeoutMs: 10_000 },
     );

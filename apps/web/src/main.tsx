@@ -7,6 +7,7 @@ import { createRoot } from 'react-dom/client';
 import { BrowserRouter } from 'react-router';
 import { App } from './App';
 import { ApiError } from './api';
+import { fleetQuery } from './pages/Fleet';
 
 // Contrast (WCAG AA): the darker shades for text on white and white on colour.
 const theme = createTheme({
@@ -36,6 +37,9 @@ const queryClient = new QueryClient({
     },
   },
 });
+
+// On the fleet page, its data is asked for at once rather than after the session check.
+if (location.pathname === '/') void queryClient.prefetchQuery(fleetQuery);
 
 createRoot(document.getElementById('root')!).render(
   <StrictMode>

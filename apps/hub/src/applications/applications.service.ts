@@ -170,8 +170,9 @@ export class ApplicationsService {
   }
 
   /**
-   * Views of every application (or of these ids) without resources or operations: the same
-   * sync, health and conditions as `list`, for summaries of the whole fleet.
+   * Views of every application (or of these ids) without resources, operations, messages or
+   * report times, clusters in no particular order: the same sync, health and conditions as
+   * `list`, for summaries of the whole fleet.
    */
   summaries(ids?: string[]): Promise<ApplicationView[]> {
     return this.views(ids, true);

@@ -632,66 +632,64 @@ export class TargetsRepository {
   }
 
   /**
-   * statusRows without the heavy columns (resources, operation, policy): what summaries of many
-   * applications need (the fleet matrix). Resources come back empty and the operation null.
+   * statusRows without the heavy or per-report columns (resources, operation, policy, message,
+   * report time): what summaries of the whole fleet need. One JSON array per application, built
+   * by PostgreSQL, keeps 100,000 targets to one small result set.
    */
   async statusRowsLight(
     appIds?: string[],
   ): Promise<{ target: AppTargetEntity; cluster: string }[]> {
-    const rows = await this.ds.query<
-      {
-        app_id: string;
-        cluster_id: string;
-        cluster: string;
-        desired_generation: string;
-        desired_bundle_hash: string;
-        desired_revision: string;
-        desired_namespace: string;
-        acked_generation: string;
-        applied_generation: string;
-        applied_revision: string | null;
-        sync: AppTargetEntity['sync'];
-        health: AppTargetEntity['health'];
-        message: string;
-        drifted: boolean;
-        observe_only: boolean;
-        last_report_at: Date | null;
-        updated_at: Date;
-      }[]
-    >(
-      `SELECT t.app_id, t.cluster_id, c.name AS cluster, t.desired_generation,
-              t.desired_bundle_hash, t.desired_revision, t.desired_namespace, t.acked_generation,
-              t.applied_generation, t.applied_revision, t.sync, t.health, t.message, t.drifted,
-              t.observe_only, t.last_report_at, t.updated_at
+    type Cell = [
+      cluster: string,
+      clusterId: string,
+      desiredGeneration: number,
+      desiredBundleHash: string,
+      desiredRevision: string,
+      desiredNamespace: string,
+      ackedGeneration: number,
+      appliedGeneration: number,
+      appliedRevision: string | null,
+      sync: AppTargetEntity['sync'],
+      health: AppTargetEntity['health'],
+      drifted: boolean,
+      observeOnly: boolean,
+    ];
+    const rows = await this.ds.query<{ app_id: string; cells: Cell[] }[]>(
+      `SELECT t.app_id,
+              json_agg(json_build_array(c.name, t.cluster_id, t.desired_generation,
+                t.desired_bundle_hash, t.desired_revision, t.desired_namespace, t.acked_generation,
+                t.applied_generation, t.applied_revision, t.sync, t.health, t.drifted,
+                t.observe_only)) AS cells
          FROM app_targets t JOIN clusters c ON c.id = t.cluster_id
         ${appIds ? 'WHERE t.app_id = ANY($1::uuid[])' : ''}
-        ORDER BY c.name`,
+        GROUP BY t.app_id`,
       appIds ? [appIds] : [],
     );
-    return rows.map((r) => ({
-      cluster: r.cluster,
-      target: Object.assign(new AppTargetEntity(), {
-        appId: r.app_id,
-        clusterId: r.cluster_id,
-        desiredGeneration: Number(r.desired_generation),
-        desiredBundleHash: r.desired_bundle_hash,
-        desiredRevision: r.desired_revision,
-        desiredNamespace: r.desired_namespace,
-        desiredPolicy: null as unknown as AppTargetEntity['desiredPolicy'],
-        ackedGeneration: Number(r.acked_generation),
-        appliedGeneration: Number(r.applied_generation),
-        appliedRevision: r.applied_revision,
-        sync: r.sync,
-        health: r.health,
-        message: r.message,
-        resources: [],
-        drifted: r.drifted,
-        observeOnly: r.observe_only,
-        operation: null,
-        lastReportAt: r.last_report_at,
-        updatedAt: r.updated_at,
-      }),
-    }));
+    return rows.flatMap(({ app_id, cells }) =>
+      cells.map((c) => ({
+        cluster: c[0],
+        target: Object.assign(new AppTargetEntity(), {
+          appId: app_id,
+          clusterId: c[1],
+          desiredGeneration: Number(c[2]),
+          desiredBundleHash: c[3],
+          desiredRevision: c[4],
+          desiredNamespace: c[5],
+          desiredPolicy: null as unknown as AppTargetEntity['desiredPolicy'],
+          ackedGeneration: Number(c[6]),
+          appliedGeneration: Number(c[7]),
+          appliedRevision: c[8],
+          sync: c[9],
+          health: c[10],
+          message: '',
+          resources: [],
+          drifted: c[11],
+          observeOnly: c[12],
+          operation: null,
+          lastReportAt: null,
+        }),
+      })),
+    );
   }
 
   async eventsOf(appId: string, limit = 100) {

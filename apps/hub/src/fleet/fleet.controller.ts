@@ -27,8 +27,9 @@ export class FleetController {
   @ApiOperation({
     summary: 'Every application × cluster as compact cells (sync, health, drift, revision)',
   })
-  view() {
-    return this.fleet.view();
+  async view(@Res() res: Response): Promise<void> {
+    const json = await this.fleet.json();
+    res.status(200).type('application/json').setHeader('Cache-Control', 'no-store').send(json);
   }
 
   @Get('stream')

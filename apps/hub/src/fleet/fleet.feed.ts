@@ -20,6 +20,8 @@ type Listener = (e: ConsoleEvent) => void;
 const MAX_ROWS_PUSHED = 200;
 /** Changes arriving within this long are sent together. */
 const GATHER_MS = 150;
+/** The kept fleet view stays current this long after the last console closed its stream. */
+const KEEP_WARM_MS = 10 * 60_000;
 
 const TOPICS_OF_TABLE: Record<string, ConsoleTopic[]> = {
   app_targets: ['applications'],
@@ -34,8 +36,9 @@ const TOPICS_OF_TABLE: Record<string, ConsoleTopic[]> = {
 /**
  * The web console's live feed. PostgreSQL triggers say which tables (and which applications)
  * changed, on whichever replica changed them; this replica gathers the notifications for 150 ms,
- * computes the changed applications' fleet rows once, and sends them to every open stream.
- * Nothing is read while no console is open.
+ * computes the changed applications' fleet rows once, patches them into the kept fleet view
+ * and sends them to every open stream. Nothing is read once no console has been open for 10
+ * minutes (the kept view is dropped instead).
  */
 @Injectable()
 export class FleetFeed implements OnApplicationBootstrap, OnModuleDestroy {
@@ -46,6 +49,7 @@ export class FleetFeed implements OnApplicationBootstrap, OnModuleDestroy {
   private allApps = false;
   private timer: NodeJS.Timeout | undefined;
   private flushing = false;
+  private lastListenerAt = 0;
 
   constructor(
     private readonly bus: NotifyBus,
@@ -55,7 +59,10 @@ export class FleetFeed implements OnApplicationBootstrap, OnModuleDestroy {
   async onApplicationBootstrap(): Promise<void> {
     await this.bus.subscribe('axle_console', (payload) => this.heard(payload));
     // A notification may have been missed while the listener was away: refetch everything.
-    this.bus.onReconnect(() => this.emit({ type: 'invalidate', topics: allTopics() }));
+    this.bus.onReconnect(() => {
+      this.fleet.invalidate();
+      this.emit({ type: 'invalidate', topics: allTopics() });
+    });
   }
 
   onModuleDestroy(): void {
@@ -69,12 +76,19 @@ export class FleetFeed implements OnApplicationBootstrap, OnModuleDestroy {
 
   subscribe(listener: Listener): () => void {
     this.listeners.add(listener);
-    return () => this.listeners.delete(listener);
+    return () => {
+      this.listeners.delete(listener);
+      this.lastListenerAt = Date.now();
+    };
   }
 
   /** `table` or `table/OP:id,id,…` (an empty id list: too many to name). */
   private heard(payload: string): void {
-    if (this.listeners.size === 0) return;
+    if (this.listeners.size === 0 && Date.now() - this.lastListenerAt > KEEP_WARM_MS) {
+      // Nobody watching for a while: the kept fleet view is dropped rather than kept current.
+      if (payload.split('/')[0].split(':')[0] in TOPICS_OF_TABLE) this.fleet.invalidate();
+      return;
+    }
     const colon = payload.indexOf(':');
     const [table, op] = (colon < 0 ? payload : payload.slice(0, colon)).split('/');
     for (const t of TOPICS_OF_TABLE[table] ?? []) this.topics.add(t);
@@ -102,13 +116,17 @@ export class FleetFeed implements OnApplicationBootstrap, OnModuleDestroy {
     this.appIds = new Set();
     this.allApps = false;
     try {
-      if (all || topics.has('fleet')) topics.add('fleet');
-      else if (ids.length) {
+      if (all || topics.has('fleet')) {
+        topics.add('fleet');
+        this.fleet.invalidate();
+      } else if (ids.length) {
         const rows = await this.fleet.some(ids);
+        this.fleet.patch(rows.clusterKey, rows.apps);
         this.emit({ type: 'apps', ...rows });
       }
       if (topics.size) this.emit({ type: 'invalidate', topics: [...topics] });
     } catch (e) {
+      this.fleet.invalidate();
       this.log.warn(`live update failed, asking consoles to refetch: ${(e as Error).message}`);
       this.emit({ type: 'invalidate', topics: allTopics() });
     } finally {

@@ -63,9 +63,19 @@ export interface FleetView {
  * The fleet at a glance: every application × cluster as compact cells, with the same sync,
  * health and conditions as the applications API (an application failing to render is never
  * shown Synced).
+ *
+ * Reading 100,000 targets takes about a second, so the last view is kept, serialised, and kept
+ * current by the live feed (FleetFeed): rows of changed applications are patched in, anything
+ * else it cannot patch (clusters, applications added or removed, too many changes, a change
+ * heard while no console listens) drops it. Concurrent requests share one computation.
  */
 @Injectable()
 export class FleetService {
+  private cache: { view: FleetView; index: Map<string, number>; json?: string } | undefined;
+  /** Bumped by every change heard: a computation that saw an older version is not kept. */
+  private version = 0;
+  private computing: Promise<FleetView> | undefined;
+
   constructor(
     private readonly applications: ApplicationsService,
     private readonly apps: ApplicationsRepository,
@@ -73,8 +83,50 @@ export class FleetService {
   ) {}
 
   async view(): Promise<FleetView> {
+    if (this.cache) return this.cache.view;
+    this.computing ??= this.compute().finally(() => (this.computing = undefined));
+    return this.computing;
+  }
+
+  /** The view as JSON (what GET /api/v1/fleet sends), serialised once per change. */
+  async json(): Promise<string> {
+    const view = await this.view();
+    const cache = this.cache?.view === view ? this.cache : undefined;
+    if (cache?.json) return cache.json;
+    const json = JSON.stringify(view);
+    if (cache) cache.json = json;
+    return json;
+  }
+
+  /** Something changed that rows cannot express: the next request computes the view again. */
+  invalidate(): void {
+    this.version++;
+    this.cache = undefined;
+  }
+
+  /** Changed rows from the live feed replace their old selves in the kept view. */
+  patch(clusterKey: string, rows: FleetApp[]): void {
+    this.version++;
+    const cache = this.cache;
+    if (!cache) return;
+    if (cache.view.clusterKey !== clusterKey || rows.some((r) => !cache.index.has(r.name))) {
+      this.cache = undefined;
+      return;
+    }
+    const apps = [...cache.view.apps];
+    for (const r of rows) apps[cache.index.get(r.name)!] = r;
+    this.cache = { view: { ...cache.view, apps }, index: cache.index };
+  }
+
+  private async compute(): Promise<FleetView> {
+    const version = this.version;
     const clusters = await this.clusterList();
-    return { ...clusters, apps: await this.rows(clusters.clusters) };
+    const view = { ...clusters, apps: await this.rows(clusters.clusters) };
+    // Kept only when nothing changed while it was read (else the next request reads again).
+    if (version === this.version) {
+      this.cache = { view, index: new Map(view.apps.map((a, i) => [a.name, i])) };
+    }
+    return view;
   }
 
   /** Rows of these applications (those that still exist), for the live stream. */

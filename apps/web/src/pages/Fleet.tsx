@@ -68,8 +68,11 @@ function labelMatches(c: FleetCluster, selector: string): boolean {
   });
 }
 
+/** The fleet matrix's data (also fetched at start-up, alongside the session, on `/`). */
+export const fleetQuery = { queryKey: ['fleet'], queryFn: () => api<FleetView>('/fleet') };
+
 export function FleetPage() {
-  const fleet = useQuery({ queryKey: ['fleet'], queryFn: () => api<FleetView>('/fleet') });
+  const fleet = useQuery(fleetQuery);
   const [f, setF] = useState<Filters>({
     search: '',
     project: null,
