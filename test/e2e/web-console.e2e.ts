@@ -298,6 +298,12 @@ describe('web console', () => {
     await page.goto(`${hub.httpUrl}/appsets`);
     await page.getByRole('link', { name: 'web-set' }).click();
     await page.getByRole('link', { name: 'set-one' }).waitFor();
+    // Generated applications show their own state: not deployed (manual sync) is not hidden.
+    await waitFor('generated applications with their state', async () => {
+      const text = (await page.getByTestId('generated').textContent()) ?? '';
+      return text.includes('set-one') && text.includes('OutOfSync') && text.includes('Missing');
+    });
+    expect(await page.getByText('2 not synced').count()).toBe(1);
     await accessible('applicationset');
     await shoot('applicationset');
 

@@ -18,10 +18,52 @@ import {
 import { useMutation, useQuery, useQueryClient } from '@tanstack/react-query';
 import { useState } from 'react';
 import { Link, useParams } from 'react-router';
-import { api, ApiError, enc, type AppSetView } from '../api';
+import { api, ApiError, enc, type AppSetView, type FleetApp } from '../api';
 import type { RolloutView } from '../../../hub/src/rollouts/rollouts.service';
 import { useCanEdit } from '../session';
-import { ago } from '../status';
+import { ago, HealthBadge, SyncBadge } from '../status';
+import { fleetQuery } from './Fleet';
+
+/** Generated applications by sync and health, from the fleet view: errors are never hidden. */
+function useChildren(): Map<string, FleetApp[]> {
+  const fleet = useQuery(fleetQuery);
+  const out = new Map<string, FleetApp[]>();
+  for (const a of fleet.data?.apps ?? []) {
+    if (!a.appSet) continue;
+    out.set(a.appSet, [...(out.get(a.appSet) ?? []), a]);
+  }
+  return out;
+}
+
+function ChildCounts({ apps }: { apps: FleetApp[] }) {
+  const outOfSync = apps.filter((a) => a.sync !== 'Synced').length;
+  const degraded = apps.filter((a) => a.health === 'Degraded' || a.health === 'Missing').length;
+  const errors = apps.filter((a) => a.conditions.length > 0).length;
+  return (
+    <Group gap={4}>
+      {errors > 0 && (
+        <Badge color="red" leftSection="✕">
+          {errors} with errors
+        </Badge>
+      )}
+      {degraded > 0 && (
+        <Badge color="red" variant="light" leftSection="✕">
+          {degraded} degraded or missing
+        </Badge>
+      )}
+      {outOfSync > 0 && (
+        <Badge color="orange" variant="light" leftSection="↻">
+          {outOfSync} not synced
+        </Badge>
+      )}
+      {apps.length > 0 && !errors && !degraded && !outOfSync && (
+        <Badge color="teal" variant="light" leftSection="✓">
+          all synced and healthy
+        </Badge>
+      )}
+    </Group>
+  );
+}
 
 interface DryRun {
   errors: { name?: string; path?: string; message: string }[];
@@ -44,6 +86,7 @@ export function AppSetsPage() {
     queryKey: ['appsets'],
     queryFn: () => api<AppSetView[]>('/applicationsets'),
   });
+  const children = useChildren();
   return (
     <Stack>
       <Title order={2}>ApplicationSets</Title>
@@ -55,7 +98,8 @@ export function AppSetsPage() {
             <Table.Tr>
               <Table.Th>Name</Table.Th>
               <Table.Th>Applications</Table.Th>
-              <Table.Th>State</Table.Th>
+              <Table.Th>Evaluation</Table.Th>
+              <Table.Th>Generated applications</Table.Th>
               <Table.Th>Last evaluated</Table.Th>
             </Table.Tr>
           </Table.Thead>
@@ -83,6 +127,9 @@ export function AppSetsPage() {
                     </Badge>
                   )}
                 </Table.Td>
+                <Table.Td>
+                  <ChildCounts apps={children.get(s.name) ?? []} />
+                </Table.Td>
                 <Table.Td>{ago(s.status.lastEvaluatedAt)}</Table.Td>
               </Table.Tr>
             ))}
@@ -102,6 +149,7 @@ export function AppSetPage() {
     queryKey: ['appset', name],
     queryFn: () => api<AppSetView>(`/applicationsets/${enc(name)}`),
   });
+  const children = useChildren();
   const confirm = useMutation({
     mutationFn: () => api(`/applicationsets/${enc(name)}/confirm-deletion`, { body: {} }),
     onSettled: () => qc.invalidateQueries({ queryKey: ['appset', name] }),
@@ -213,13 +261,32 @@ export function AppSetPage() {
         <Title order={3} size="h5">
           Generated applications ({s.applications.length})
         </Title>
-        <Group gap={6}>
-          {s.applications.map((a) => (
-            <Anchor key={a} component={Link} to={`/apps/${enc(a)}`} size="sm">
-              {a}
-            </Anchor>
-          ))}
-        </Group>
+        <ChildCounts apps={children.get(s.name) ?? []} />
+        <Table fz="sm" mt="xs" data-testid="generated">
+          <Table.Tbody>
+            {s.applications.map((a) => {
+              const row = children.get(s.name)?.find((c) => c.name === a);
+              return (
+                <Table.Tr key={a}>
+                  <Table.Td>
+                    <Anchor component={Link} to={`/apps/${enc(a)}`}>
+                      {a}
+                    </Anchor>
+                  </Table.Td>
+                  <Table.Td>{row && <SyncBadge sync={row.sync} />}</Table.Td>
+                  <Table.Td>{row && <HealthBadge health={row.health} />}</Table.Td>
+                  <Table.Td>
+                    {row?.conditions[0] && (
+                      <Text size="xs" c="red.9">
+                        {row.conditions[0].type}: {row.conditions[0].message}
+                      </Text>
+                    )}
+                  </Table.Td>
+                </Table.Tr>
+              );
+            })}
+          </Table.Tbody>
+        </Table>
       </Paper>
     </Stack>
   );
