@@ -106,7 +106,10 @@ describe('web console', () => {
       return a.status.sync === 'Synced' && a.status.health === 'Healthy';
     });
     browser = await launchChromium();
-    admin = await browser.newContext({ viewport: { width: 1400, height: 900 } });
+    admin = await browser.newContext({
+      viewport: { width: 1400, height: 900 },
+      reducedMotion: 'reduce',
+    });
     page = await admin.newPage();
   });
 
@@ -261,6 +264,7 @@ describe('web console', () => {
     await page.keyboard.press('Tab');
     await page.keyboard.type('env=dev');
     await page.getByRole('button', { name: 'Add', exact: true }).press('Enter');
+    await page.getByRole('dialog', { name: 'Add a cluster' }).waitFor({ state: 'hidden' });
     const token = await page.getByTestId('bootstrap-token').textContent();
     expect(token).toMatch(/^axle_boot/);
     expect(await page.getByTestId('install-manifest').textContent()).toContain(token!);

@@ -2,10 +2,11 @@ import 'reflect-metadata';
 import { type INestApplication, Logger, type LogLevel } from '@nestjs/common';
 import { NestFactory } from '@nestjs/core';
 import type { NestExpressApplication } from '@nestjs/platform-express';
-import { DocumentBuilder, SwaggerModule } from '@nestjs/swagger';
+import { SwaggerModule } from '@nestjs/swagger';
 import { join } from 'node:path';
 import { runWithActor } from './auth/request-context.js';
 import { HubExceptionFilter } from './common/exception.filter.js';
+import { openApiDocument } from './common/openapi.js';
 import { mountWebConsole } from './common/web-console.js';
 import type { HubConfig } from './config/hub-config.js';
 import { startEmbeddedPostgres, type EmbeddedDatabase } from './database/embedded-postgres.js';
@@ -50,18 +51,7 @@ export async function startHub(config: HubConfig): Promise<RunningHub> {
     app.useGlobalFilters(new HubExceptionFilter());
     // Each request runs in its own context; the auth guard records the actor there for auditing.
     app.use((_req: unknown, _res: unknown, next: () => void) => runWithActor('anonymous', next));
-    const doc = SwaggerModule.createDocument(
-      app,
-      new DocumentBuilder()
-        .setTitle('Axle hub')
-        .setDescription(
-          'Multi-cluster GitOps hub: clusters, applications and their per-cluster status.',
-        )
-        .setVersion('v1')
-        .addBearerAuth({ type: 'http', scheme: 'bearer', description: 'An API token' }, 'bearer')
-        .addSecurityRequirements('bearer')
-        .build(),
-    );
+    const doc = openApiDocument(app);
     SwaggerModule.setup('api/docs', app, doc, { jsonDocumentUrl: 'api/docs/openapi.json' });
     mountWebConsole(app);
     await app.listen(config.http.port, config.http.host);

@@ -12,7 +12,7 @@ import {
 import { useQuery, useQueryClient } from '@tanstack/react-query';
 import { useEffect } from 'react';
 import { Link, Route, Routes, useLocation } from 'react-router';
-import { api, ApiError, onSignedOut, type SessionView } from './api';
+import { ApiError, hub, onSignedOut, unwrap, type SessionView } from './api';
 import { useLiveUpdates } from './live';
 import { AppPage } from './pages/AppPage';
 import { AppSetPage, AppSetsPage } from './pages/AppSets';
@@ -28,7 +28,7 @@ export function App() {
     queryKey: ['session'],
     queryFn: async () => {
       try {
-        return await api<SessionView>('/session');
+        return await unwrap(hub.GET('/api/v1/session'));
       } catch (e) {
         if (e instanceof ApiError && e.status === 401) return null;
         throw e;
@@ -62,7 +62,7 @@ function Shell({ session }: { session: SessionView }) {
   const location = useLocation();
   const qc = useQueryClient();
   const signOut = async () => {
-    await api('/session', { method: 'DELETE' });
+    await unwrap(hub.DELETE('/api/v1/session'));
     forgetSession(qc);
   };
   return (

@@ -1,6 +1,6 @@
 import { useQueryClient, type QueryClient } from '@tanstack/react-query';
 import { useEffect, useState } from 'react';
-import { api, signedOut, type ConsoleEvent, type FleetView } from './api';
+import { hub, signedOut, unwrap, type ConsoleEvent, type FleetView } from './api';
 
 export type LiveState = 'connecting' | 'live' | 'reconnecting';
 
@@ -17,10 +17,14 @@ const KEYS: Record<string, string[][]> = {
 function apply(qc: QueryClient, e: ConsoleEvent): void {
   switch (e.type) {
     case 'apps': {
-      // Changed rows replace their old selves in place; a changed cluster list means refetch.
+      // What the console shows of these applications is read again.
+      for (const a of e.apps)
+        for (const key of ['app', 'history', 'events'])
+          void qc.invalidateQueries({ queryKey: [key, a.name] });
+      // Changed rows replace their old selves in place. No rows yet, a read in flight (it may
+      // predate the change) or another cluster list: read the fleet again.
       const view = qc.getQueryData<FleetView>(['fleet']);
-      if (!view) return;
-      if (view.clusterKey !== e.clusterKey) {
+      if (!view || qc.isFetching({ queryKey: ['fleet'] }) || view.clusterKey !== e.clusterKey) {
         void qc.invalidateQueries({ queryKey: ['fleet'] });
         return;
       }
@@ -50,11 +54,17 @@ export function useLiveUpdates(): LiveState {
     let source: EventSource | undefined;
     let retry: ReturnType<typeof setTimeout> | undefined;
     let opened = false;
+    let cancelled = false;
+    const again = () => {
+      if (!cancelled) retry = setTimeout(connect, 3000);
+    };
     const connect = () => {
       const s = new EventSource('/api/v1/stream', { withCredentials: true });
       source = s;
       s.addEventListener('ready', () => {
-        if (opened) void qc.invalidateQueries();
+        // What was read before the stream opened may have missed changes: read it again (the
+        // fleet, on the first open; everything after a reconnect).
+        void qc.invalidateQueries(opened ? undefined : { queryKey: ['fleet'] });
         opened = true;
         setState('live');
       });
@@ -71,14 +81,12 @@ export function useLiveUpdates(): LiveState {
         setState('reconnecting');
         if (s.readyState !== EventSource.CLOSED) return;
         // Refused outright (401, 503): ask who we are (a 401 signs out), then try again.
-        api('/session').then(
-          () => (retry = setTimeout(connect, 3000)),
-          () => (retry = setTimeout(connect, 3000)),
-        );
+        unwrap(hub.GET('/api/v1/session')).then(again, again);
       };
     };
     connect();
     return () => {
+      cancelled = true;
       clearTimeout(retry);
       source?.close();
     };

@@ -13,6 +13,7 @@ import { fleetQuery } from './pages/Fleet';
 const theme = createTheme({
   primaryColor: 'blue',
   primaryShade: 8,
+  respectReducedMotion: true,
   defaultRadius: 'sm',
   fontFamily: 'system-ui, -apple-system, "Segoe UI", Roboto, sans-serif',
   fontFamilyMonospace: 'ui-monospace, "SFMono-Regular", Menlo, Consolas, monospace',

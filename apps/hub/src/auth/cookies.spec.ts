@@ -19,6 +19,7 @@ describe('session cookie', () => {
     expect(readCookie(r, 'axle_session')).toBe('axle_session_x+y');
     expect(readCookie(r, 'missing')).toBeUndefined();
     expect(readCookie(req({}), 'axle_session')).toBeUndefined();
+    expect(readCookie(req({ cookie: 'axle_session=%E0%A4%A' }), 'axle_session')).toBeUndefined();
   });
 
   it('is HttpOnly and SameSite=Strict, Secure behind TLS, cleared with Max-Age=0', () => {

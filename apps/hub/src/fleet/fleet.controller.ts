@@ -3,13 +3,14 @@ import { ApiOperation, ApiTags } from '@nestjs/swagger';
 import type { Request, Response } from 'express';
 import { readCookie, SESSION_COOKIE } from '../auth/cookies.js';
 import { SessionsService } from '../auth/sessions.service.js';
+import { TokensService } from '../auth/tokens.service.js';
 import { FleetFeed, type ConsoleEvent } from './fleet.feed.js';
 import { FleetService } from './fleet.service.js';
 
 /** Open live streams per replica; more are refused (503) rather than starving the hub. */
 const MAX_STREAMS = 1000;
 const HEARTBEAT_MS = 15_000;
-/** A stream of a signed-in console checks its session this often and ends with it. */
+/** A stream checks its session or token this often and ends with it. */
 const SESSION_CHECK_MS = 30_000;
 /** A client this far behind is dropped; it reconnects and refetches. */
 const MAX_BUFFERED_BYTES = 4 * 1024 * 1024;
@@ -21,8 +22,10 @@ export class FleetController {
     private readonly fleet: FleetService,
     private readonly feed: FleetFeed,
     private readonly sessions: SessionsService,
+    private readonly tokens: TokensService,
   ) {}
 
+  /** @response FleetView */
   @Get('fleet')
   @ApiOperation({
     summary: 'Every application × cluster as compact cells (sync, health, drift, revision)',
@@ -55,21 +58,27 @@ export class FleetController {
       if (res.writableLength > MAX_BUFFERED_BYTES) res.destroy();
     };
     send('ready', {});
-    const unsubscribe = this.feed.subscribe((e: ConsoleEvent) => send(e.type, e));
+    const unsubscribe = this.feed.subscribe(
+      (e: ConsoleEvent) => send(e.type, e),
+      () => res.end(),
+    );
     const heartbeat = setInterval(() => res.write(': ping\n\n'), HEARTBEAT_MS);
-    const session = req.headers.authorization ? undefined : readCookie(req, SESSION_COOKIE);
-    const check = session
-      ? setInterval(() => {
-          this.sessions.authenticate(session).then(
-            (auth) => {
-              if (auth.ok) return;
-              send('signed-out', { reason: auth.reason });
-              res.end();
-            },
-            () => undefined,
-          );
-        }, SESSION_CHECK_MS)
-      : undefined;
+    // The stream ends with its credentials: a session signed out or expired, a token revoked.
+    const bearer = /^Bearer\s+(\S+)$/i.exec(req.headers.authorization ?? '')?.[1];
+    const session = bearer ? undefined : readCookie(req, SESSION_COOKIE);
+    const check = setInterval(() => {
+      const auth = bearer
+        ? this.tokens.authenticate(bearer)
+        : this.sessions.authenticate(session ?? '');
+      auth.then(
+        (a) => {
+          if (a.ok) return;
+          send('signed-out', { reason: a.reason });
+          res.end();
+        },
+        () => undefined,
+      );
+    }, SESSION_CHECK_MS);
     res.on('close', () => {
       unsubscribe();
       clearInterval(heartbeat);

@@ -23,10 +23,15 @@ const GATHER_MS = 150;
 /** The kept fleet view stays current this long after the last console closed its stream. */
 const KEEP_WARM_MS = 10 * 60_000;
 
+/**
+ * What to refetch when a table changes. Changes of named applications travel as their rows
+ * (`apps` events: the console refetches what it shows of those applications only); the
+ * `applications` topic (every application page) is sent only when too many changed to name.
+ */
 const TOPICS_OF_TABLE: Record<string, ConsoleTopic[]> = {
-  app_targets: ['applications'],
-  app_renders: ['applications', 'appsets'],
-  applications: ['applications', 'appsets'],
+  app_targets: [],
+  app_renders: ['appsets'],
+  applications: ['appsets'],
   clusters: ['fleet', 'clusters'],
   application_sets: ['appsets'],
   audit_events: ['audit'],
@@ -44,6 +49,7 @@ const TOPICS_OF_TABLE: Record<string, ConsoleTopic[]> = {
 export class FleetFeed implements OnApplicationBootstrap, OnModuleDestroy {
   private readonly log = new Logger('ConsoleFeed');
   private readonly listeners = new Set<Listener>();
+  private readonly enders = new Set<() => void>();
   private topics = new Set<ConsoleTopic>();
   private appIds = new Set<string>();
   private allApps = false;
@@ -67,17 +73,22 @@ export class FleetFeed implements OnApplicationBootstrap, OnModuleDestroy {
 
   onModuleDestroy(): void {
     clearTimeout(this.timer);
+    for (const end of [...this.enders]) end();
     this.listeners.clear();
+    this.enders.clear();
   }
 
   get size(): number {
     return this.listeners.size;
   }
 
-  subscribe(listener: Listener): () => void {
+  /** `end` is called when the hub shuts down (an open stream would hold the server open). */
+  subscribe(listener: Listener, end: () => void): () => void {
     this.listeners.add(listener);
+    this.enders.add(end);
     return () => {
       this.listeners.delete(listener);
+      this.enders.delete(end);
       this.lastListenerAt = Date.now();
     };
   }
@@ -118,6 +129,7 @@ export class FleetFeed implements OnApplicationBootstrap, OnModuleDestroy {
     try {
       if (all || topics.has('fleet')) {
         topics.add('fleet');
+        if (all) topics.add('applications');
         this.fleet.invalidate();
       } else if (ids.length) {
         const rows = await this.fleet.some(ids);

@@ -136,4 +136,17 @@ describe('FleetService', () => {
     await s.view();
     expect(f.reads).toBe(2);
   });
+
+  it('does not join a read that started before a change it may have missed', async () => {
+    const f = new Fleet();
+    const s = f.service();
+    let open!: () => void;
+    f.gate = new Promise((r) => (open = r));
+    const before = s.view();
+    s.invalidate();
+    const after = s.view();
+    open();
+    await Promise.all([before, after]);
+    expect(f.reads).toBe(2);
+  });
 });

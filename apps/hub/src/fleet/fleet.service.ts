@@ -74,7 +74,7 @@ export class FleetService {
   private cache: { view: FleetView; index: Map<string, number>; json?: string } | undefined;
   /** Bumped by every change heard: a computation that saw an older version is not kept. */
   private version = 0;
-  private computing: Promise<FleetView> | undefined;
+  private computing: { version: number; view: Promise<FleetView> } | undefined;
 
   constructor(
     private readonly applications: ApplicationsService,
@@ -84,8 +84,17 @@ export class FleetService {
 
   async view(): Promise<FleetView> {
     if (this.cache) return this.cache.view;
-    this.computing ??= this.compute().finally(() => (this.computing = undefined));
-    return this.computing;
+    // A computation started before the last change heard is not joined: it may miss it.
+    if (this.computing?.version !== this.version) {
+      const computing = { version: this.version, view: this.compute(this.version) };
+      this.computing = computing;
+      void computing.view
+        .finally(() => {
+          if (this.computing === computing) this.computing = undefined;
+        })
+        .catch(() => undefined);
+    }
+    return this.computing.view;
   }
 
   /** The view as JSON (what GET /api/v1/fleet sends), serialised once per change. */
@@ -118,8 +127,7 @@ export class FleetService {
     this.cache = { view: { ...cache.view, apps }, index: cache.index };
   }
 
-  private async compute(): Promise<FleetView> {
-    const version = this.version;
+  private async compute(version: number): Promise<FleetView> {
     const clusters = await this.clusterList();
     const view = { ...clusters, apps: await this.rows(clusters.clusters) };
     // Kept only when nothing changed while it was read (else the next request reads again).

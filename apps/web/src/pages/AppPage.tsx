@@ -17,39 +17,22 @@ import { useMutation, useQuery, useQueryClient } from '@tanstack/react-query';
 import { useState } from 'react';
 import { Link, useParams, useSearchParams } from 'react-router';
 import {
-  api,
-  enc,
-  type AppDiff,
+  hub,
+  unwrap,
   type ApplicationView,
   type ClusterStatusView,
+  type HistoryEntry,
   type ResourceState,
 } from '../api';
 import { useCanEdit } from '../session';
 import { ago, DriftBadge, HealthBadge, shortRev, SyncBadge } from '../status';
-
-interface HistoryEntry {
-  id: number;
-  revision: string;
-  reason: string;
-  actor: string;
-  recordedAt: string;
-  targets: { cluster: string; generation: number; result: string }[];
-}
-
-interface AgentEvent {
-  at: string;
-  cluster: string;
-  type: string;
-  reason: string;
-  message: string;
-}
 
 export function AppPage() {
   const { name = '' } = useParams();
   const [params, setParams] = useSearchParams();
   const app = useQuery({
     queryKey: ['app', name],
-    queryFn: () => api<ApplicationView>(`/applications/${enc(name)}`),
+    queryFn: () => unwrap(hub.GET('/api/v1/applications/{name}', { params: { path: { name } } })),
   });
   if (app.isPending) return <Loader aria-label="Loading the application" />;
   if (app.isError)
@@ -138,10 +121,17 @@ function Actions({ app }: { app: ApplicationView }) {
   const canEdit = useCanEdit();
   const [prune, setPrune] = useState(false);
   const sync = useAction(app.name, () =>
-    api(`/applications/${enc(app.name)}/sync`, { body: prune ? { prune } : {} }),
+    unwrap(
+      hub.POST('/api/v1/applications/{name}/sync', {
+        params: { path: { name: app.name } },
+        body: prune ? { prune } : {},
+      }),
+    ),
   );
   const refresh = useAction(app.name, () =>
-    api(`/applications/${enc(app.name)}/refresh`, { body: {} }),
+    unwrap(
+      hub.POST('/api/v1/applications/{name}/refresh', { params: { path: { name: app.name } } }),
+    ),
   );
   if (!canEdit) return null;
   const error = sync.error ?? refresh.error;
@@ -337,7 +327,8 @@ function ResourceRow({ r }: { r: ResourceState }) {
 function DiffView({ name }: { name: string }) {
   const diff = useQuery({
     queryKey: ['app', name, 'diff'],
-    queryFn: () => api<AppDiff>(`/applications/${enc(name)}/diff`),
+    queryFn: () =>
+      unwrap(hub.GET('/api/v1/applications/{name}/diff', { params: { path: { name } } })),
   });
   if (diff.isPending) return <Loader aria-label="Comparing" />;
   if (diff.isError)
@@ -391,10 +382,17 @@ function History({ name }: { name: string }) {
   const [confirm, setConfirm] = useState<HistoryEntry | null>(null);
   const history = useQuery({
     queryKey: ['history', name],
-    queryFn: () => api<HistoryEntry[]>(`/applications/${enc(name)}/history`),
+    queryFn: () =>
+      unwrap(hub.GET('/api/v1/applications/{name}/history', { params: { path: { name } } })),
   });
   const rollback = useMutation({
-    mutationFn: (id: number) => api(`/applications/${enc(name)}/rollback`, { body: { id } }),
+    mutationFn: (id: number) =>
+      unwrap(
+        hub.POST('/api/v1/applications/{name}/rollback', {
+          params: { path: { name } },
+          body: { id },
+        }),
+      ),
     onSuccess: () => setConfirm(null),
     onSettled: () => qc.invalidateQueries({ queryKey: ['app', name] }),
   });
@@ -472,7 +470,8 @@ function History({ name }: { name: string }) {
 function Events({ name }: { name: string }) {
   const events = useQuery({
     queryKey: ['events', name],
-    queryFn: () => api<AgentEvent[]>(`/applications/${enc(name)}/events`),
+    queryFn: () =>
+      unwrap(hub.GET('/api/v1/applications/{name}/events', { params: { path: { name } } })),
   });
   if (events.isPending) return <Loader aria-label="Loading events" />;
   if (events.isError) return <Alert color="red">{events.error.message}</Alert>;

@@ -18,8 +18,16 @@ import {
 import { useMutation, useQuery, useQueryClient } from '@tanstack/react-query';
 import { useState } from 'react';
 import { Link, useParams } from 'react-router';
-import { api, ApiError, enc, type AppSetView, type FleetApp } from '../api';
-import type { RolloutView } from '../../../hub/src/rollouts/rollouts.service';
+import {
+  ApiError,
+  enc,
+  hub,
+  unwrap,
+  yamlBody,
+  type AppSetView,
+  type DryRun,
+  type FleetApp,
+} from '../api';
 import { useCanEdit } from '../session';
 import { ago, HealthBadge, SyncBadge } from '../status';
 import { fleetQuery } from './Fleet';
@@ -38,6 +46,7 @@ function useChildren(): Map<string, FleetApp[]> {
 function ChildCounts({ apps }: { apps: FleetApp[] }) {
   const outOfSync = apps.filter((a) => a.sync !== 'Synced').length;
   const degraded = apps.filter((a) => a.health === 'Degraded' || a.health === 'Missing').length;
+  const unhealthy = apps.filter((a) => a.health !== 'Healthy').length - degraded;
   const errors = apps.filter((a) => a.conditions.length > 0).length;
   return (
     <Group gap={4}>
@@ -56,20 +65,18 @@ function ChildCounts({ apps }: { apps: FleetApp[] }) {
           {outOfSync} not synced
         </Badge>
       )}
-      {apps.length > 0 && !errors && !degraded && !outOfSync && (
+      {unhealthy > 0 && (
+        <Badge color="blue" variant="light" leftSection="◔">
+          {unhealthy} progressing, suspended or unknown
+        </Badge>
+      )}
+      {apps.length > 0 && !errors && !degraded && !outOfSync && !unhealthy && (
         <Badge color="teal" variant="light" leftSection="✓">
           all synced and healthy
         </Badge>
       )}
     </Group>
   );
-}
-
-interface DryRun {
-  errors: { name?: string; path?: string; message: string }[];
-  warnings: { path: string; message: string }[];
-  plan: { create: string[]; update: string[]; delete: string[]; unchanged: string[] };
-  pendingDeletion: string[];
 }
 
 /** An ApplicationSet is healthy only when its evaluation and every generated app are. */
@@ -84,7 +91,7 @@ function failing(s: AppSetView): boolean {
 export function AppSetsPage() {
   const sets = useQuery({
     queryKey: ['appsets'],
-    queryFn: () => api<AppSetView[]>('/applicationsets'),
+    queryFn: () => unwrap(hub.GET('/api/v1/applicationsets')),
   });
   const children = useChildren();
   return (
@@ -147,11 +154,17 @@ export function AppSetPage() {
   const qc = useQueryClient();
   const set = useQuery({
     queryKey: ['appset', name],
-    queryFn: () => api<AppSetView>(`/applicationsets/${enc(name)}`),
+    queryFn: () =>
+      unwrap(hub.GET('/api/v1/applicationsets/{name}', { params: { path: { name } } })),
   });
   const children = useChildren();
   const confirm = useMutation({
-    mutationFn: () => api(`/applicationsets/${enc(name)}/confirm-deletion`, { body: {} }),
+    mutationFn: () =>
+      unwrap(
+        hub.POST('/api/v1/applicationsets/{name}/confirm-deletion', {
+          params: { path: { name } },
+        }),
+      ),
     onSettled: () => qc.invalidateQueries({ queryKey: ['appset', name] }),
   });
   if (set.isPending) return <Loader aria-label="Loading" />;
@@ -299,7 +312,9 @@ function Rollout({ name }: { name: string }) {
     queryKey: ['appset-rollout', name],
     queryFn: async () => {
       try {
-        return await api<RolloutView>(`/applicationsets/${enc(name)}/rollout`);
+        return await unwrap(
+          hub.GET('/api/v1/applicationsets/{name}/rollout', { params: { path: { name } } }),
+        );
       } catch (e) {
         if (e instanceof ApiError && (e.status === 404 || e.status === 400)) return null;
         throw e;
@@ -333,7 +348,13 @@ function Rollout({ name }: { name: string }) {
 function DryRunPanel() {
   const [yaml, setYaml] = useState('');
   const preview = useMutation({
-    mutationFn: () => api<DryRun>('/applicationsets/dry-run', { yaml }),
+    mutationFn: (): Promise<DryRun> =>
+      unwrap(
+        hub.POST('/api/v1/applicationsets/dry-run', {
+          body: yaml as unknown as Record<string, never>,
+          ...yamlBody,
+        }),
+      ),
   });
   return (
     <Paper withBorder p="sm">

@@ -1,17 +1,8 @@
 import { Alert, Button, Group, Loader, Stack, Table, TextInput, Title } from '@mantine/core';
 import { useInfiniteQuery } from '@tanstack/react-query';
 import { useState } from 'react';
-import { api } from '../api';
+import { hub, unwrap, type AuditEvent } from '../api';
 import { ago } from '../status';
-
-interface AuditEvent {
-  id: string;
-  at: string;
-  actor: string;
-  action: string;
-  kind: string;
-  name: string;
-}
 
 const PAGE = 100;
 
@@ -23,13 +14,22 @@ export function AuditPage() {
   const events = useInfiniteQuery({
     queryKey: ['audit', filters],
     initialPageParam: '',
-    queryFn: ({ pageParam }) => {
-      const q = new URLSearchParams({ limit: String(PAGE) });
-      for (const [k, v] of Object.entries(filters)) if (v) q.set(k, v);
-      if (pageParam) q.set('before', pageParam);
-      return api<AuditEvent[]>(`/events?${q.toString()}`);
-    },
-    getNextPageParam: (last) => (last.length === PAGE ? last[last.length - 1].id : undefined),
+    queryFn: ({ pageParam }) =>
+      unwrap(
+        hub.GET('/api/v1/events', {
+          params: {
+            query: {
+              limit: PAGE,
+              ...(filters.kind ? { kind: filters.kind } : {}),
+              ...(filters.name ? { name: filters.name } : {}),
+              ...(filters.actor ? { actor: filters.actor } : {}),
+              ...(pageParam ? { before: pageParam } : {}),
+            },
+          },
+        }),
+      ),
+    getNextPageParam: (last: AuditEvent[]) =>
+      last.length === PAGE ? last[last.length - 1].id : undefined,
   });
   return (
     <Stack>

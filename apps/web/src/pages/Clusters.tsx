@@ -16,38 +16,39 @@ import {
 } from '@mantine/core';
 import { useMutation, useQuery, useQueryClient } from '@tanstack/react-query';
 import { useState, type FormEvent } from 'react';
-import { api, ApiError, enc, type ClusterView } from '../api';
+import type { ResponseOf } from '../../../../libs/api-client/src/index.js';
+import { ApiError, hub, unwrap, type ClusterAdded } from '../api';
 import { useCanEdit } from '../session';
 import { ago } from '../status';
 
-/** What registering a cluster returns once: an mTLS enrolment kit, or (token mode) a token. */
-interface ClusterAdded {
-  cluster: ClusterView;
-  agentToken?: string;
-  bootstrapToken?: string;
-  bootstrapTokenExpiresAt?: string;
-  installManifest?: string;
-}
+/**
+ * What registering a cluster (or a new bootstrap token) shows once: an mTLS enrolment kit, or in
+ * token mode the agent's bearer token.
+ */
+type Kit =
+  | Extract<ClusterAdded, { agentToken: string }>
+  | ResponseOf<'/api/v1/clusters/{name}/bootstrap-token', 'post'>;
 
 export function ClustersPage() {
   const canEdit = useCanEdit();
   const qc = useQueryClient();
   const [adding, setAdding] = useState(false);
-  const [kit, setKit] = useState<ClusterAdded | null>(null);
+  const [kit, setKit] = useState<Kit | null>(null);
   const [revoking, setRevoking] = useState<string | null>(null);
   const clusters = useQuery({
     queryKey: ['clusters'],
-    queryFn: () => api<ClusterView[]>('/clusters'),
+    queryFn: () => unwrap(hub.GET('/api/v1/clusters')),
   });
   const revoke = useMutation({
-    mutationFn: (name: string) => api(`/clusters/${enc(name)}/revoke`, { body: {} }),
+    mutationFn: (name: string) =>
+      unwrap(hub.POST('/api/v1/clusters/{name}/revoke', { params: { path: { name } } })),
     onSuccess: () => setRevoking(null),
     onSettled: () => qc.invalidateQueries({ queryKey: ['clusters'] }),
   });
   const reissue = useMutation({
     mutationFn: (name: string) =>
-      api<ClusterAdded>(`/clusters/${enc(name)}/bootstrap-token`, { body: {} }),
-    onSuccess: (k, name) => setKit({ ...k, cluster: clusters.data!.find((c) => c.name === name)! }),
+      unwrap(hub.POST('/api/v1/clusters/{name}/bootstrap-token', { params: { path: { name } } })),
+    onSuccess: (k) => setKit(k),
   });
   return (
     <Stack>
@@ -183,7 +184,9 @@ function AddCluster({
   const [labels, setLabels] = useState('');
   const add = useMutation({
     mutationFn: () =>
-      api<ClusterAdded>('/clusters', { body: { name: name.trim(), labels: parseLabels(labels) } }),
+      unwrap(
+        hub.POST('/api/v1/clusters', { body: { name: name.trim(), labels: parseLabels(labels) } }),
+      ),
     onSuccess: (k) => {
       setName('');
       setLabels('');
@@ -265,29 +268,25 @@ function Copyable({ label, value, testId }: { label: string; value: string; test
   );
 }
 
-function Kit({ kit }: { kit: ClusterAdded }) {
+function Kit({ kit }: { kit: Kit }) {
+  if ('agentToken' in kit)
+    return (
+      <Stack>
+        <Alert color="yellow">Shown once: the hub keeps only a hash.</Alert>
+        <Copyable label="Agent token" value={kit.agentToken} testId="agent-token" />
+      </Stack>
+    );
   return (
     <Stack>
       <Alert color="yellow">
-        Shown once: the hub keeps only a hash.
-        {kit.bootstrapTokenExpiresAt
-          ? ` The bootstrap token works once, until ${new Date(kit.bootstrapTokenExpiresAt).toLocaleString()}.`
-          : ''}
+        Shown once: the hub keeps only a hash. The bootstrap token works once, until{' '}
+        {new Date(kit.bootstrapTokenExpiresAt).toLocaleString()}.
       </Alert>
-      {kit.bootstrapToken && (
-        <Copyable label="Bootstrap token" value={kit.bootstrapToken} testId="bootstrap-token" />
-      )}
-      {kit.agentToken && (
-        <Copyable label="Agent token" value={kit.agentToken} testId="agent-token" />
-      )}
-      {kit.installManifest && (
-        <Copyable label="Install manifest" value={kit.installManifest} testId="install-manifest" />
-      )}
-      {kit.installManifest && (
-        <Text size="sm">
-          Apply it in the cluster: <code>kubectl apply -f agent.yaml</code>
-        </Text>
-      )}
+      <Copyable label="Bootstrap token" value={kit.bootstrapToken} testId="bootstrap-token" />
+      <Copyable label="Install manifest" value={kit.installManifest} testId="install-manifest" />
+      <Text size="sm">
+        Apply it in the cluster: <code>kubectl apply -f agent.yaml</code>
+      </Text>
     </Stack>
   );
 }

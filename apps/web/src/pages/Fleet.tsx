@@ -14,7 +14,7 @@ import { useQuery } from '@tanstack/react-query';
 import { useVirtualizer } from '@tanstack/react-virtual';
 import { useMemo, useRef, useState } from 'react';
 import { Link, useNavigate } from 'react-router';
-import { api, type FleetApp, type FleetCluster, type FleetView } from '../api';
+import { hub, unwrap, type FleetApp, type FleetCluster, type FleetView } from '../api';
 import { cellText, cellTone, HEALTH_OF, shortRev, SYNC_OF } from '../status';
 
 const NAME_WIDTH = 260;
@@ -69,7 +69,11 @@ function labelMatches(c: FleetCluster, selector: string): boolean {
 }
 
 /** The fleet matrix's data (also fetched at start-up, alongside the session, on `/`). */
-export const fleetQuery = { queryKey: ['fleet'], queryFn: () => api<FleetView>('/fleet') };
+export const fleetQuery = {
+  queryKey: ['fleet'],
+  // openapi-fetch's Readable<> turns the cells' tuples into arrays: they are FleetCell tuples.
+  queryFn: async () => (await unwrap(hub.GET('/api/v1/fleet'))) as unknown as FleetView,
+};
 
 export function FleetPage() {
   const fleet = useQuery(fleetQuery);
@@ -275,6 +279,7 @@ function Grid({
   }, [columns]);
   const width = NAME_WIDTH + colV.getTotalSize();
   const cols = colV.getVirtualItems();
+  const visible = new Map(cols.map((vc) => [vc.index, vc]));
   return (
     <div
       ref={scroller}
@@ -350,12 +355,19 @@ function Grid({
               {a.cells.map((cell) => {
                 const i = position.get(cell[0]);
                 if (i === undefined) return null;
-                const vc = cols.find((x) => x.index === i);
+                const vc = visible.get(i);
                 if (!vc) return null;
-                const cluster = view.clusters[cell[0]].name;
+                const { name: cluster, connected } = view.clusters[cell[0]];
                 const sync = SYNC_OF[cell[1]];
                 const health = HEALTH_OF[cell[2]];
-                const label = `${a.name} on ${cluster}: ${sync}, ${health}${cell[3] ? ', drifted' : ''}, revision ${shortRev(a.revisions[cell[4]])}`;
+                // The cell is the cluster's state; an application failing to render or a
+                // cluster out of reach is not shown as fine.
+                const tone = failing
+                  ? 'bad'
+                  : connected
+                    ? cellTone(sync, health, cell[3] === 1)
+                    : 'unknown';
+                const label = `${a.name} on ${cluster}: ${sync}, ${health}${cell[3] ? ', drifted' : ''}, revision ${shortRev(a.revisions[cell[4]])}${failing ? `; the application fails: ${a.conditions[0].type}` : ''}${connected ? '' : '; agent not connected'}`;
                 return (
                   <div
                     key={cluster}
@@ -364,7 +376,7 @@ function Grid({
                     aria-label={label}
                     title={label}
                     data-cluster={cluster}
-                    className={`cell tone-${cellTone(sync, health, cell[3] === 1)}`}
+                    className={`cell tone-${tone}`}
                     style={{ left: NAME_WIDTH + vc.start, width: COL_WIDTH - 2 }}
                     onClick={() =>
                       void navigate(
@@ -372,6 +384,7 @@ function Grid({
                       )
                     }
                   >
+                    {failing ? '!' : ''}
                     {cellText(cell)}
                   </div>
                 );

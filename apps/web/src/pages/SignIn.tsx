@@ -1,7 +1,7 @@
 import { Alert, Button, Center, Paper, PasswordInput, Stack, Text, Title } from '@mantine/core';
 import { useQueryClient } from '@tanstack/react-query';
 import { useState, type FormEvent } from 'react';
-import { api, ApiError, type SessionView } from '../api';
+import { ApiError, hub, unwrap, type SessionView } from '../api';
 
 /** An API token typed once, exchanged for an HttpOnly session cookie (never stored here). */
 export function SignIn() {
@@ -14,7 +14,9 @@ export function SignIn() {
     setBusy(true);
     setError(null);
     try {
-      const session = await api<SessionView>('/session', { body: { token: token.trim() } });
+      const session: SessionView = await unwrap(
+        hub.POST('/api/v1/session', { body: { token: token.trim() } }),
+      );
       setToken('');
       qc.setQueryData(['session'], session);
     } catch (err) {

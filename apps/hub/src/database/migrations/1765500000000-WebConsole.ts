@@ -7,6 +7,12 @@ const APP_TABLES: [table: string, appColumn: string][] = [
   ['applications', 'id'],
 ];
 const OTHER_TABLES = ['clusters', 'application_sets', 'audit_events', 'rollouts'];
+/** A trigger with transition tables has one event: one trigger per operation. */
+const OPS = [
+  ['INSERT', 'NEW'],
+  ['UPDATE', 'NEW'],
+  ['DELETE', 'OLD'],
+] as const;
 
 export class WebConsole1765500000000 implements MigrationInterface {
   name = 'WebConsole1765500000000';
@@ -24,27 +30,25 @@ export class WebConsole1765500000000 implements MigrationInterface {
     await q.query(`CREATE INDEX web_sessions_expires_idx ON web_sessions (expires_at)`);
     // The live stream: statement-level triggers say which table changed, and for the tables of
     // applications the operation and which applications (`table/OP:id,…`; more than 100 ids is
-    // "many", an empty list). One
-    // notification per statement and table: PostgreSQL folds duplicates within a transaction.
+    // "many", an empty list). One notification per statement and table (PostgreSQL folds
+    // duplicates within a transaction); statements that change no row say nothing.
     await q.query(`
       CREATE FUNCTION axle_console_changed() RETURNS trigger LANGUAGE plpgsql AS $$
       BEGIN
-        PERFORM pg_notify('axle_console', TG_TABLE_NAME);
+        IF EXISTS (SELECT 1 FROM changed) THEN
+          PERFORM pg_notify('axle_console', TG_TABLE_NAME);
+        END IF;
         RETURN NULL;
       END $$`);
     for (const [table, column] of APP_TABLES) {
-      for (const [op, transition] of [
-        ['INSERT', 'NEW'],
-        ['UPDATE', 'NEW'],
-        ['DELETE', 'OLD'],
-      ] as const) {
+      for (const [op, transition] of OPS) {
         const fn = `axle_console_${table}_${op.toLowerCase()}`;
         await q.query(`
           CREATE FUNCTION ${fn}() RETURNS trigger LANGUAGE plpgsql AS $$
           DECLARE ids text[];
           BEGIN
-            SELECT array_agg(DISTINCT x.id::text) INTO ids
-              FROM (SELECT ${column} AS id FROM changed LIMIT 1000) x;
+            SELECT array_agg(x.id::text) INTO ids
+              FROM (SELECT DISTINCT ${column} AS id FROM changed LIMIT 101) x;
             IF ids IS NULL THEN RETURN NULL; END IF;
             IF cardinality(ids) > 100 THEN ids := '{}'; END IF;
             PERFORM pg_notify('axle_console',
@@ -58,15 +62,20 @@ export class WebConsole1765500000000 implements MigrationInterface {
       }
     }
     for (const table of OTHER_TABLES) {
-      await q.query(`
-        CREATE TRIGGER axle_console_${table} AFTER INSERT OR UPDATE OR DELETE ON ${table}
-          FOR EACH STATEMENT EXECUTE FUNCTION axle_console_changed()`);
+      for (const [op, transition] of OPS) {
+        await q.query(`
+          CREATE TRIGGER axle_console_${table}_${op.toLowerCase()} AFTER ${op} ON ${table}
+            REFERENCING ${transition} TABLE AS changed
+            FOR EACH STATEMENT EXECUTE FUNCTION axle_console_changed()`);
+      }
     }
   }
 
   async down(q: QueryRunner): Promise<void> {
     for (const table of OTHER_TABLES) {
-      await q.query(`DROP TRIGGER axle_console_${table} ON ${table}`);
+      for (const [op] of OPS) {
+        await q.query(`DROP TRIGGER axle_console_${table}_${op.toLowerCase()} ON ${table}`);
+      }
     }
     for (const [table] of APP_TABLES) {
       for (const op of ['insert', 'update', 'delete']) {
