@@ -5,6 +5,7 @@ import { parseAllDocuments } from 'yaml';
 import { assessHealthOfYamlDocuments } from '../../../libs/health/src/index.js';
 import { parseManifests } from '../../../libs/manifests/src/index.js';
 import { registerAppsetCommands } from './appset-generate.js';
+import type { ResponseOf, Schemas } from '../../../libs/api-client/src/index.js';
 import { HubClient } from './hub-client.js';
 import { CliError, collect, formatData, parseFormat, table, type OutputFormat } from './output.js';
 import { registerNotifyCommands } from './notify-commands.js';
@@ -19,36 +20,9 @@ export interface CliIO {
 
 const DEFAULT_SERVER = 'http://127.0.0.1:8080';
 
-interface ClusterView {
-  name: string;
-  labels: Record<string, string>;
-  server: string;
-  agent: { connected: boolean; version: string | null; lastSeenAt: string | null };
-  createdAt: string;
-}
+type ClusterView = Schemas['ClusterView'];
 
-interface AppView {
-  name: string;
-  spec: {
-    source: { repoURL: string; targetRevision: string; path: string };
-    destination: { namespace: string };
-  };
-  status: {
-    sync: string;
-    health: string;
-    revision: string | null;
-    conditions: { type: string; message: string }[];
-    clusters: {
-      cluster: string;
-      sync: string;
-      health: string;
-      revision: string | null;
-      message: string;
-      appliedGeneration: number;
-      desiredGeneration: number;
-    }[];
-  };
-}
+type AppView = Schemas['ApplicationView'];
 
 /** Runs the `axle` command line; returns the exit code. Never calls process.exit. */
 export async function runCli(argv: string[], io: CliIO): Promise<number> {
@@ -145,12 +119,12 @@ export async function runCli(argv: string[], io: CliIO): Promise<number> {
     )
     .action(async (name: string, o: { installManifest?: string; caFile?: string }) => {
       const { client, format } = opts();
-      const res = await client.request<ClusterAdded>(
-        'POST',
-        `/api/v1/clusters/${encodeURIComponent(name)}/bootstrap-token`,
-      );
-      writeKitFiles(res, o);
-      print(format, res, () => addedText({ ...res, cluster: { name } as ClusterView }, o));
+      const res = await client.request<
+        ResponseOf<'/api/v1/clusters/{name}/bootstrap-token', 'post'>
+      >('POST', `/api/v1/clusters/${encodeURIComponent(name)}/bootstrap-token`);
+      const kit = { ...res, cluster: { name } as ClusterView };
+      writeKitFiles(kit, o);
+      print(format, res, () => addedText(kit, o));
     });
   cluster
     .command('revoke <name>')
@@ -461,25 +435,9 @@ export function readDocuments(text: string, file: string): unknown[] {
   return out;
 }
 
-interface AppSetView {
-  name: string;
-  warnings: { path: string; message: string }[];
-  applications: string[];
-  applicationConditions?: { name: string; type: string; message: string }[];
-  status: {
-    conditions: { type: string; status: string; reason: string; message: string }[];
-    applicationErrors: { name?: string; path?: string; message: string }[];
-    pendingDeletion: string[];
-  };
-}
+type AppSetView = Schemas['AppSetView'];
 
-interface DryRun {
-  applications: { metadata: { name: string } }[];
-  errors: { name?: string; path?: string; message: string }[];
-  warnings: { path: string; message: string }[];
-  plan: { create: string[]; update: string[]; delete: string[]; unchanged: string[] };
-  pendingDeletion: string[];
-}
+type DryRun = ResponseOf<'/api/v1/applicationsets/dry-run', 'post'>;
 
 function appSetRow(a: AppSetView): string[] {
   const bad = a.status.conditions.find(
@@ -520,28 +478,24 @@ function dryRunText(r: DryRun): string {
   return [...lines, counts, ''].join('\n');
 }
 
-interface ClusterAdded {
-  cluster: ClusterView;
-  agentToken?: string;
-  bootstrapToken?: string;
-  bootstrapTokenExpiresAt?: string;
-  hubAddress?: string;
-  enrollAddress?: string;
-  installManifest?: string;
-  caCertificate?: string;
-}
+type ClusterAdded = ResponseOf<'/api/v1/clusters', 'post'>;
+type TokenModeAdded = Extract<ClusterAdded, { agentToken: string }>;
+
+/** AXLE_AGENT_AUTH=token: a bearer token instead of an mTLS enrolment kit. */
+const tokenMode = (res: ClusterAdded): res is TokenModeAdded => 'agentToken' in res;
 
 /** The install manifest (it holds the bootstrap token: 0600) and the hub CA, where asked for. */
 function writeKitFiles(res: ClusterAdded, o: { installManifest?: string; caFile?: string }): void {
-  if (o.installManifest && res.installManifest) {
+  if (tokenMode(res)) return;
+  if (o.installManifest) {
     writeFileSync(o.installManifest, res.installManifest, { mode: 0o600 });
   }
-  if (o.caFile && res.caCertificate) writeFileSync(o.caFile, res.caCertificate, { mode: 0o644 });
+  if (o.caFile) writeFileSync(o.caFile, res.caCertificate, { mode: 0o644 });
 }
 
 function addedText(res: ClusterAdded, o: { installManifest?: string; caFile?: string }): string {
   const manifestFile = o.installManifest;
-  if (res.agentToken) {
+  if (tokenMode(res)) {
     return [
       `cluster "${res.cluster.name}" registered`,
       `agent token (shown once): ${res.agentToken}`,

@@ -1,34 +1,13 @@
 import type { Command } from 'commander';
+import type { Schemas } from '../../../libs/api-client/src/index.js';
 import { CliError, collect, table } from './output.js';
 import type { CommandContext } from './rollout-commands.js';
 
-interface DestinationView {
-  name: string;
-  type: string;
-  config: Record<string, unknown>;
-  createdAt: string;
-}
+type DestinationView = Schemas['DestinationView'];
 
-interface SubscriptionView {
-  name: string;
-  destination: string;
-  triggers: string[];
-  selector: Record<string, unknown>;
-}
+type SubscriptionView = Schemas['SubscriptionView'];
 
-interface DeliveryView {
-  id: number;
-  subscription: string;
-  destination: string;
-  trigger: string;
-  subject: string;
-  count: number;
-  status: string;
-  attempts: number;
-  nextAttemptAt: string | null;
-  lastError: string;
-  createdAt: string;
-}
+type DeliveryView = Schemas['DeliveryView'];
 
 const path = (kind: string, name = '') =>
   `/api/v1/notifications/${kind}${name ? `/${encodeURIComponent(name)}` : ''}`;

@@ -1,4 +1,5 @@
 import { CommanderError, type Command } from 'commander';
+import type { ResponseOf, Schemas } from '../../../libs/api-client/src/index.js';
 import { stringify } from 'yaml';
 import { unifiedDiff } from '../../../libs/diff/src/unified.js';
 import type { HubClient } from './hub-client.js';
@@ -14,41 +15,11 @@ export interface CommandContext {
   print(format: OutputFormat, data: unknown, render: () => string): void;
 }
 
-interface SyncStep {
-  cluster: string;
-  action: 'deploy' | 'remove';
-  from: { revision: string; bundleHash: string } | null;
-  generation?: number;
-}
+type SyncResult = Schemas['SyncResult'];
 
-interface SyncResult {
-  application: string;
-  revision: string;
-  bundleHash: string;
-  dryRun: boolean;
-  historyId?: number;
-  clusters: SyncStep[];
-}
+type ClusterState = Schemas['ClusterStatusView'];
 
-interface ClusterState {
-  cluster: string;
-  sync: string;
-  health: string;
-  revision: string | null;
-  message: string;
-  ackedGeneration: number;
-  appliedGeneration: number;
-  operation: { phase?: string; message?: string; generation?: number } | null;
-}
-
-interface HistoryView {
-  id: number;
-  revision: string;
-  reason: string;
-  actor: string;
-  recordedAt: string;
-  targets: { cluster: string; generation: number; result: string }[];
-}
+type HistoryView = ResponseOf<'/api/v1/applications/{name}/history', 'get'>[number];
 
 const WAIT_POLL_MS = 1000;
 
@@ -73,14 +44,7 @@ async function rolloutCall(
   }
 }
 
-interface RolloutView {
-  kind: 'appset' | 'app';
-  name: string;
-  status: string;
-  step: number;
-  message: string;
-  steps: { step: number; maxUpdate: number | string; units: { name: string; phase: string }[] }[];
-}
+type RolloutView = Schemas['RolloutView'];
 
 /** Statuses after which `rollout status --watch` stops. */
 const SETTLED = new Set(['Completed', 'Halted', 'RolledBack', 'Aborted', 'Paused']);
@@ -323,26 +287,7 @@ export function registerRolloutCommands(
     });
 }
 
-interface FleetPreview {
-  applicationSet: string;
-  revision: string;
-  commit: string;
-  added: { name: string; clusters: string[] }[];
-  removed: { name: string; clusters: string[] }[];
-  changed: { name: string; clusters: string[] }[];
-  unchanged: number;
-  errors: { name?: string; message: string }[];
-  changes: {
-    kind: string;
-    namespace: string;
-    name: string;
-    action: string;
-    fields: { path: string; from: string; to: string }[];
-    apps: number;
-    clusters: number;
-    examples: string[];
-  }[];
-}
+type FleetPreview = Schemas['FleetPreview'];
 
 function previewText(p: FleetPreview): string {
   const lines = [
@@ -363,23 +308,7 @@ function previewText(p: FleetPreview): string {
   return lines.join('\n') + '\n';
 }
 
-interface AppDiff {
-  application: string;
-  revision: string;
-  clusters: {
-    cluster: string;
-    liveKnown: boolean;
-    liveRevision: string | null;
-    resources: {
-      group: string;
-      kind: string;
-      namespace: string;
-      name: string;
-      live: { apiVersion?: string } | null;
-      desired: { apiVersion?: string } | null;
-    }[];
-  }[];
-}
+type AppDiff = Schemas['AppDiff'];
 
 /** Every differing resource as `diff -u -N live/… desired/…` over sorted YAML. */
 function diffText(d: AppDiff): string {
@@ -513,9 +442,10 @@ function progress(c: ClusterState | undefined, gen: number): Progress {
     return { text: c.ackedGeneration >= gen ? 'received by the agent, applying' : 'sent' };
   }
   const op = c.operation;
-  if (op?.phase === 'Running') return { text: `syncing${op.message ? `: ${op.message}` : ''}` };
+  const message = typeof op?.message === 'string' ? op.message : undefined;
+  if (op?.phase === 'Running') return { text: `syncing${message ? `: ${message}` : ''}` };
   if (op?.phase === 'Failed') {
-    return { text: `failed: ${op.message ?? c.message}`, done: true, ok: false };
+    return { text: `failed: ${message ?? c.message}`, done: true, ok: false };
   }
   const at = `${c.sync} ${c.health} at ${c.revision?.slice(0, 12) ?? '-'}`;
   if (c.health === 'Degraded') return { text: `${at}: ${c.message}`, done: true, ok: false };
