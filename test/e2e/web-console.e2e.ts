@@ -167,6 +167,19 @@ describe('web console', () => {
       (await page.locator('[data-app]').count()) === 1 ? true : false,
     );
     await page.getByLabel('Search').fill('');
+    // Keyboard: from an application's name, arrows move into its cells; Enter opens it there.
+    await page.getByRole('link', { name: 'web-auto' }).focus();
+    await page.keyboard.press('ArrowRight');
+    await waitFor('a cell focused', async () =>
+      (await page.evaluate('document.activeElement?.getAttribute("data-cluster")')) === 'east'
+        ? true
+        : false,
+    );
+    await page.keyboard.press('ArrowRight');
+    await page.keyboard.press('Enter');
+    await page.waitForURL(/\/apps\/web-auto\?cluster=west$/);
+    await page.goBack();
+    await page.getByTestId('matrix').waitFor();
     await accessible('fleet');
     await shoot('fleet');
   });

@@ -7,6 +7,7 @@ import {
   Group,
   Loader,
   Modal,
+  Paper,
   Stack,
   Table,
   Tabs,
@@ -17,6 +18,7 @@ import { useMutation, useQuery, useQueryClient } from '@tanstack/react-query';
 import { useState } from 'react';
 import { Link, useParams, useSearchParams } from 'react-router';
 import {
+  ApiError,
   hub,
   unwrap,
   type ApplicationView,
@@ -80,6 +82,7 @@ export function AppPage() {
           </Stack>
         </Alert>
       )}
+      <Waves name={a.name} />
       <Tabs defaultValue="clusters" keepMounted={false}>
         <Tabs.List>
           <Tabs.Tab value="clusters">Clusters ({a.status.clusters.length})</Tabs.Tab>
@@ -227,7 +230,11 @@ function ClusterTable({
 
 /** The resources on one cluster, grouped by sync wave, with drift as field diffs. */
 function ClusterDetail({ status }: { status: ClusterStatusView }) {
-  const op = status.operation as { phase?: string; message?: string; hooks?: unknown[] } | null;
+  const op = status.operation as {
+    phase?: string;
+    message?: string;
+    hooks?: { kind: string; name: string; hookType: string; phase: string; message: string }[];
+  } | null;
   return (
     <Stack gap="xs" mt="md">
       <Title order={3} size="h4">
@@ -237,9 +244,39 @@ function ClusterDetail({ status }: { status: ClusterStatusView }) {
         <Text size="sm" data-testid="operation">
           Operation: <strong>{op.phase}</strong>
           {op.message ? ` — ${op.message}` : ''}
-          {Array.isArray(op.hooks) && op.hooks.length ? ` (${op.hooks.length} hooks)` : ''}
         </Text>
       )}
+      {op?.hooks?.length ? (
+        <Table withTableBorder fz="sm" data-testid="hooks">
+          <Table.Thead>
+            <Table.Tr>
+              <Table.Th>Hook</Table.Th>
+              <Table.Th>When</Table.Th>
+              <Table.Th>Phase</Table.Th>
+              <Table.Th>Message</Table.Th>
+            </Table.Tr>
+          </Table.Thead>
+          <Table.Tbody>
+            {op.hooks.map((h) => (
+              <Table.Tr key={`${h.hookType}/${h.kind}/${h.name}`}>
+                <Table.Td>
+                  {h.kind} {h.name}
+                </Table.Td>
+                <Table.Td>{h.hookType}</Table.Td>
+                <Table.Td>
+                  <Badge
+                    variant="light"
+                    color={h.phase === 'Succeeded' ? 'teal' : h.phase === 'Failed' ? 'red' : 'blue'}
+                  >
+                    {h.phase}
+                  </Badge>
+                </Table.Td>
+                <Table.Td>{h.message}</Table.Td>
+              </Table.Tr>
+            ))}
+          </Table.Tbody>
+        </Table>
+      ) : null}
       {status.resources.length === 0 ? (
         <Text c="dimmed" size="sm">
           The agent has not reported resources yet.
@@ -501,5 +538,45 @@ function Events({ name }: { name: string }) {
         ))}
       </Table.Tbody>
     </Table>
+  );
+}
+
+const PHASE_COLOR = { Done: 'teal', Waiting: 'gray', Updating: 'blue', Failed: 'red' } as const;
+
+/** The application's waves over its clusters, when it rolls out in waves (else nothing). */
+function Waves({ name }: { name: string }) {
+  const rollout = useQuery({
+    queryKey: ['app-rollout', name],
+    queryFn: async () => {
+      try {
+        return await unwrap(
+          hub.GET('/api/v1/applications/{name}/rollout', { params: { path: { name } } }),
+        );
+      } catch (e) {
+        if (e instanceof ApiError && (e.status === 404 || e.status === 400)) return null;
+        throw e;
+      }
+    },
+  });
+  const r = rollout.data;
+  if (!r || r.steps.length === 0) return null;
+  return (
+    <Paper withBorder p="sm" data-testid="waves">
+      <Title order={3} size="h5">
+        Waves: {r.status} (wave {r.step}) {r.message}
+      </Title>
+      {r.steps.map((s) => (
+        <Group key={s.step} gap={6} mt={4}>
+          <Text size="sm" fw={600} w={70}>
+            Wave {s.step}
+          </Text>
+          {s.units.map((u) => (
+            <Badge key={u.name} variant="light" color={PHASE_COLOR[u.phase]}>
+              {u.name}: {u.phase}
+            </Badge>
+          ))}
+        </Group>
+      ))}
+    </Paper>
   );
 }

@@ -12,7 +12,7 @@ import {
 } from '@mantine/core';
 import { useQuery } from '@tanstack/react-query';
 import { useVirtualizer } from '@tanstack/react-virtual';
-import { useMemo, useRef, useState } from 'react';
+import { useEffect, useMemo, useRef, useState, type KeyboardEvent } from 'react';
 import { Link, useNavigate } from 'react-router';
 import { hub, unwrap, type FleetApp, type FleetCluster, type FleetView } from '../api';
 import { cellText, cellTone, HEALTH_OF, shortRev, SYNC_OF } from '../status';
@@ -280,14 +280,55 @@ function Grid({
   const width = NAME_WIDTH + colV.getTotalSize();
   const cols = colV.getVirtualItems();
   const visible = new Map(cols.map((vc) => [vc.index, vc]));
+  // Keyboard: arrows move between the application names (column -1) and the cells, scrolling
+  // what is not drawn yet into view; Enter on a cell opens the application on that cluster.
+  const open = (app: string, cluster: string) =>
+    void navigate(`/apps/${encodeURIComponent(app)}?cluster=${encodeURIComponent(cluster)}`);
+  const [focus, setFocus] = useState<{ row: number; col: number } | null>(null);
+  // Set by a key press; cleared once the target (drawn after scrolling) has the focus.
+  const moving = useRef(false);
+  useEffect(() => {
+    if (!moving.current || !focus) return;
+    const el = scroller.current?.querySelector<HTMLElement>(
+      `[data-row="${focus.row}"][data-col="${focus.col}"]`,
+    );
+    if (!el) return;
+    el.focus();
+    moving.current = false;
+  });
+  const onKeyDown = (e: KeyboardEvent<HTMLDivElement>) => {
+    const at = (e.target as HTMLElement).closest<HTMLElement>('[data-row]');
+    if (!at) return;
+    const row = Number(at.dataset.row);
+    const col = Number(at.dataset.col);
+    const moves: Record<string, [number, number]> = {
+      ArrowUp: [-1, 0],
+      ArrowDown: [1, 0],
+      ArrowLeft: [0, -1],
+      ArrowRight: [0, 1],
+      Home: [0, -columns.length],
+      End: [0, columns.length],
+    };
+    const move = moves[e.key];
+    if (!move) return;
+    e.preventDefault();
+    let next = Math.min(Math.max(row + move[0], 0), rows.length - 1);
+    while (rows[next]?.kind === 'group' && next > 0 && next < rows.length - 1) next += move[0] || 1;
+    const nextCol = Math.min(Math.max(col + move[1], -1), columns.length - 1);
+    rowV.scrollToIndex(next);
+    if (nextCol >= 0) colV.scrollToIndex(nextCol);
+    moving.current = true;
+    setFocus({ row: next, col: nextCol });
+  };
   return (
     <div
       ref={scroller}
       className="matrix"
       role="grid"
-      aria-label="Applications by cluster"
+      aria-label="Applications by cluster (arrow keys move between cells)"
       aria-rowcount={rows.length + 1}
       aria-colcount={columns.length + 1}
+      onKeyDown={onKeyDown}
       data-testid="matrix"
     >
       <div style={{ width, height: HEADER_HEIGHT + rowV.getTotalSize(), position: 'relative' }}>
@@ -347,7 +388,14 @@ function Grid({
               data-app={a.name}
             >
               <div role="rowheader" className="matrix-name" title={a.conditions[0]?.message}>
-                <Link to={`/apps/${encodeURIComponent(a.name)}`}>{a.name}</Link>
+                <Link
+                  to={`/apps/${encodeURIComponent(a.name)}`}
+                  data-row={vr.index}
+                  data-col={-1}
+                  tabIndex={focus ? (focus.row === vr.index && focus.col === -1 ? 0 : -1) : 0}
+                >
+                  {a.name}
+                </Link>
                 <span className={`app-state tone-${failing ? 'bad' : 'none'}`}>
                   {failing ? `⚠ ${a.conditions[0].type}` : ''}
                 </span>
@@ -378,11 +426,13 @@ function Grid({
                     data-cluster={cluster}
                     className={`cell tone-${tone}`}
                     style={{ left: NAME_WIDTH + vc.start, width: COL_WIDTH - 2 }}
-                    onClick={() =>
-                      void navigate(
-                        `/apps/${encodeURIComponent(a.name)}?cluster=${encodeURIComponent(cluster)}`,
-                      )
-                    }
+                    data-row={vr.index}
+                    data-col={i}
+                    tabIndex={focus?.row === vr.index && focus.col === i ? 0 : -1}
+                    onClick={() => open(a.name, cluster)}
+                    onKeyDown={(e) => {
+                      if (e.key === 'Enter' || e.key === ' ') open(a.name, cluster);
+                    }}
                   >
                     {failing ? '!' : ''}
                     {cellText(cell)}
