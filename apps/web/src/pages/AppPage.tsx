@@ -7,7 +7,6 @@ import {
   Group,
   Loader,
   Modal,
-  Paper,
   Stack,
   Table,
   Tabs,
@@ -18,7 +17,6 @@ import { useMutation, useQuery, useQueryClient } from '@tanstack/react-query';
 import { useState } from 'react';
 import { Link, useParams, useSearchParams } from 'react-router';
 import {
-  ApiError,
   hub,
   unwrap,
   type ApplicationView,
@@ -26,6 +24,7 @@ import {
   type HistoryEntry,
   type ResourceState,
 } from '../api';
+import { RolloutPanel } from '../rollout';
 import { useCanEdit } from '../session';
 import { ago, DriftBadge, HealthBadge, shortRev, SyncBadge } from '../status';
 
@@ -82,7 +81,7 @@ export function AppPage() {
           </Stack>
         </Alert>
       )}
-      <Waves name={a.name} />
+      <RolloutPanel kind="app" name={a.name} />
       <Tabs defaultValue="clusters" keepMounted={false}>
         <Tabs.List>
           <Tabs.Tab value="clusters">Clusters ({a.status.clusters.length})</Tabs.Tab>
@@ -538,45 +537,5 @@ function Events({ name }: { name: string }) {
         ))}
       </Table.Tbody>
     </Table>
-  );
-}
-
-const PHASE_COLOR = { Done: 'teal', Waiting: 'gray', Updating: 'blue', Failed: 'red' } as const;
-
-/** The application's waves over its clusters, when it rolls out in waves (else nothing). */
-function Waves({ name }: { name: string }) {
-  const rollout = useQuery({
-    queryKey: ['app-rollout', name],
-    queryFn: async () => {
-      try {
-        return await unwrap(
-          hub.GET('/api/v1/applications/{name}/rollout', { params: { path: { name } } }),
-        );
-      } catch (e) {
-        if (e instanceof ApiError && (e.status === 404 || e.status === 400)) return null;
-        throw e;
-      }
-    },
-  });
-  const r = rollout.data;
-  if (!r || r.steps.length === 0) return null;
-  return (
-    <Paper withBorder p="sm" data-testid="waves">
-      <Title order={3} size="h5">
-        Waves: {r.status} (wave {r.step}) {r.message}
-      </Title>
-      {r.steps.map((s) => (
-        <Group key={s.step} gap={6} mt={4}>
-          <Text size="sm" fw={600} w={70}>
-            Wave {s.step}
-          </Text>
-          {s.units.map((u) => (
-            <Badge key={u.name} variant="light" color={PHASE_COLOR[u.phase]}>
-              {u.name}: {u.phase}
-            </Badge>
-          ))}
-        </Group>
-      ))}
-    </Paper>
   );
 }

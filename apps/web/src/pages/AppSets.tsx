@@ -28,6 +28,7 @@ import {
   type DryRun,
   type FleetApp,
 } from '../api';
+import { RolloutPanel } from '../rollout';
 import { useCanEdit } from '../session';
 import { ago, HealthBadge, SyncBadge } from '../status';
 import { fleetQuery } from './Fleet';
@@ -244,7 +245,7 @@ export function AppSetPage() {
           </List>
         </Alert>
       )}
-      <Rollout name={s.name} />
+      <RolloutPanel kind="appset" name={s.name} />
       <Paper withBorder p="sm">
         <Title order={3} size="h5">
           Conditions
@@ -302,45 +303,6 @@ export function AppSetPage() {
         </Table>
       </Paper>
     </Stack>
-  );
-}
-
-const PHASE_COLOR = { Done: 'teal', Waiting: 'gray', Updating: 'blue', Failed: 'red' } as const;
-
-function Rollout({ name }: { name: string }) {
-  const rollout = useQuery({
-    queryKey: ['appset-rollout', name],
-    queryFn: async () => {
-      try {
-        return await unwrap(
-          hub.GET('/api/v1/applicationsets/{name}/rollout', { params: { path: { name } } }),
-        );
-      } catch (e) {
-        if (e instanceof ApiError && (e.status === 404 || e.status === 400)) return null;
-        throw e;
-      }
-    },
-  });
-  if (!rollout.data) return null;
-  const r = rollout.data;
-  return (
-    <Paper withBorder p="sm" data-testid="rollout">
-      <Title order={3} size="h5">
-        Rollout: {r.status} (step {r.step}) {r.message}
-      </Title>
-      {r.steps.map((s) => (
-        <Group key={s.step} gap={6} mt={4}>
-          <Text size="sm" fw={600} w={70}>
-            Step {s.step}
-          </Text>
-          {s.units.map((u) => (
-            <Badge key={u.name} variant="light" color={PHASE_COLOR[u.phase]}>
-              {u.name}: {u.phase}
-            </Badge>
-          ))}
-        </Group>
-      ))}
-    </Paper>
   );
 }
 
