@@ -130,8 +130,8 @@ ensure_chromium() {
     log "chromium: using $bin"
     return 0
   fi
-  log "chromium: not found, installing Debian package chromium"
-  apt_install chromium
+  log "chromium: not found, installing Debian packages chromium and fonts-liberation"
+  apt_install chromium fonts-liberation
   [ -x /usr/bin/chromium ] || die "chromium still missing after installing the Debian package"
 }
 
