@@ -30,9 +30,11 @@ export async function startHubProcess(opts: {
   databaseUrl: string;
   dataDir: string;
   env?: Record<string, string>;
+  /** Fixed ports (a hub restarted where its agents and clients expect it); free ones else. */
+  ports?: { http: number; grpc: number };
 }): Promise<HubProcess> {
   if (!existsSync(MAIN)) throw new Error(`${MAIN} is missing: run \`npm run build\``);
-  const [http, grpc] = [await freePort(), await freePort()];
+  const { http, grpc } = opts.ports ?? { http: await freePort(), grpc: await freePort() };
   const child = spawn(process.execPath, [MAIN], {
     env: {
       PATH: process.env.PATH ?? '',
