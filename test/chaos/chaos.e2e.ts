@@ -8,7 +8,13 @@ import {
   type EmbeddedDatabase,
 } from '../../apps/hub/src/database/embedded-postgres.js';
 import { TestRepo } from '../support/git-repo.js';
-import { api, tempDir, waitFor, type Registration } from '../support/hub-harness.js';
+import {
+  api,
+  tempDir,
+  TEST_ADMIN_TOKEN,
+  waitFor,
+  type Registration,
+} from '../support/hub-harness.js';
 import { startHubProcess, type HubProcess } from '../support/hub-process.js';
 import type { TestCluster } from '../support/kube-cluster.js';
 import { freePort } from '../support/ports.js';
@@ -36,7 +42,7 @@ const files = (rev: number): Record<string, string> =>
  * commit, and no object ever seen going back to an older one. Convergence time per fault is
  * printed at the end.
  *
- * Not here yet (issue #14): one of two replicas killed, hostile input while the fleet runs, and a
+ * Not here yet (issue #14): one of two replicas killed, a 50,000-application generator, and a
  * count of needless applies.
  */
 describe('chaos: faults during fleet-wide commits', () => {
@@ -254,6 +260,78 @@ describe('chaos: faults during fleet-wide commits', () => {
       agent.resume();
     }
     await converged('agent SIGSTOP 60 s + 2 commits', rev, t0);
+  });
+
+  it('refuses hostile input while the fleet runs, and the fleet carries on', async () => {
+    const t0 = Date.now();
+    const post = (body: string, type = 'application/yaml') =>
+      fetch(`${hub.httpUrl}/api/v1/applicationsets`, {
+        method: 'POST',
+        headers: { authorization: `Bearer ${TEST_ADMIN_TOKEN}`, 'content-type': type },
+        body,
+        signal: AbortSignal.timeout(30_000),
+      });
+    // A 20 MiB manifest in one application's directory, with a commit moving every application.
+    rev++;
+    await repo.commit(
+      { ...files(rev), 'apps/app-00/huge.yaml': `# ${'x'.repeat(20 * 2 ** 20)}\n` },
+      `rev ${rev} with a 20 MiB file`,
+    );
+    const webhook = api(hub.httpUrl).post('/api/v1/webhooks/git', { repoURL: repo.fileUrl });
+    // A YAML alias bomb (billion laughs).
+    const laughs = ['a: &a ["lol","lol","lol","lol","lol","lol","lol","lol","lol"]'];
+    for (let i = 1; i < 9; i++) {
+      const prev = String.fromCharCode(96 + i);
+      laughs.push(
+        `${String.fromCharCode(97 + i)}: &${String.fromCharCode(97 + i)} [${Array(9).fill(`*${prev}`).join(',')}]`,
+      );
+    }
+    const bomb = await post(laughs.join('\n'));
+    expect(bomb.status).toBe(400);
+    expect(await bomb.text()).toMatch(/alias/i);
+    // A template that never ends (it calls itself).
+    const endless = await post(
+      JSON.stringify({
+        apiVersion: 'argoproj.io/v1alpha1',
+        kind: 'ApplicationSet',
+        metadata: { name: 'endless' },
+        spec: {
+          goTemplate: true,
+          generators: [{ list: { elements: [{ n: 'a' }] } }],
+          template: {
+            metadata: { name: '{{define "x"}}{{template "x" .}}{{end}}{{template "x" .}}' },
+            spec: {
+              project: 'default',
+              source: { repoURL: repo.fileUrl, targetRevision: 'HEAD', path: 'apps/app-01' },
+              destination: { name: clusters[0].name, namespace: NAMESPACE },
+            },
+          },
+        },
+      }),
+      'application/json',
+    );
+    expect(endless.status).toBe(400);
+    expect(((await endless.json()) as { message: string }).message).toBeTruthy();
+    await webhook;
+    // Every other application reaches the new commit; app-00 is held at the one before, with a
+    // reason that names the file.
+    await waitFor(
+      'every application but app-00 at the new commit',
+      async () => {
+        const values = await live();
+        return [...values].every(([k, v]) => (k.endsWith('/app-00') ? v === rev - 1 : v === rev));
+      },
+      { timeoutMs: CONVERGE_MS, intervalMs: 250 },
+    );
+    figures['hostile input: others converged'] = Date.now() - t0;
+    const held = (await api(hub.httpUrl).get(`/api/v1/applications/${clusters[0].name}-app-00`))
+      .body;
+    expect(JSON.stringify(held.status.conditions)).toMatch(/huge\.yaml|larger than/);
+    // The file gone, app-00 follows.
+    rev++;
+    await repo.commit({ ...files(rev), 'apps/app-00/huge.yaml': null }, `rev ${rev}`);
+    await api(hub.httpUrl).post('/api/v1/webhooks/git', { repoURL: repo.fileUrl });
+    await converged('hostile input: the 20 MiB file removed', rev);
   });
 
   it('keeps up with 200 commits in 20 s, memory bounded', async () => {
