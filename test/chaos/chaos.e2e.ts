@@ -23,6 +23,8 @@ import { agentProcess, type AgentProcess } from './agent-process.js';
 const APPS = 20;
 const NAMESPACE = 'chaos';
 const CONVERGE_MS = 120_000;
+/** A fault's own budget: its waits (each bounded) plus the fault itself. */
+const FAULT_MS = 6 * 60_000;
 
 const files = (rev: number): Record<string, string> =>
   Object.fromEntries(
@@ -201,170 +203,200 @@ describe('chaos: faults during fleet-wide commits', () => {
     );
   });
 
-  it('hub killed (SIGKILL) right after a commit, then restarted', async () => {
-    const t0 = Date.now();
-    const target = await commit();
-    await new Promise((r) => setTimeout(r, 300));
-    await hub.kill();
-    hub = await startHubProcess(hubOpts);
-    await converged('hub kill -9', target, t0);
-  });
-
-  it('an agent killed (SIGKILL) right after a commit, then restarted', async () => {
-    const agent = agents[0];
-    const t0 = Date.now();
-    const target = await commit();
-    await new Promise((r) => setTimeout(r, 50));
-    await agent.kill();
-    agent.start();
-    await converged('agent kill -9', target, t0);
-  });
-
-  it('PostgreSQL killed (SIGKILL) for 10 s right after a commit: the hub recovers by itself', async () => {
-    const t0 = Date.now();
-    const target = await commit();
-    await new Promise((r) => setTimeout(r, 200));
-    const pid = Number(
-      readFileSync(join(pgOpts.dir, 'data', 'postmaster.pid'), 'utf8').split('\n')[0],
-    );
-    process.kill(pid, 'SIGKILL');
-    await new Promise((r) => setTimeout(r, 10_000));
-    postgres = await startEmbeddedPostgres(pgOpts);
-    await converged('PostgreSQL down 10 s', target, t0);
-    // The same hub process: it reconnected, it did not need a restart.
-    expect(hub.child.exitCode).toBeNull();
-    const after = await commit();
-    await converged('the first commit after PostgreSQL came back', after);
-  });
-
-  it('an agent frozen (SIGSTOP) for 60 s while two more commits land', async () => {
-    const agent = agents[1];
-    const t0 = Date.now();
-    await commit();
-    agent.pause();
-    try {
-      await new Promise((r) => setTimeout(r, 1000));
-      await commit();
-      // The other clusters keep up while one is frozen.
+  it(
+    'hub killed (SIGKILL) right after a commit, then restarted',
+    async () => {
+      const t0 = Date.now();
       const target = await commit();
+      await new Promise((r) => setTimeout(r, 300));
+      await hub.kill();
+      hub = await startHubProcess(hubOpts);
+      await converged('hub kill -9', target, t0);
+    },
+    FAULT_MS,
+  );
+
+  it(
+    'an agent killed (SIGKILL) right after a commit, then restarted',
+    async () => {
+      const agent = agents[0];
+      const t0 = Date.now();
+      const target = await commit();
+      // Struck as the agent applies: once the first object on its cluster has the new revision.
       await waitFor(
-        'the clusters of running agents at the last commit',
+        'the agent applying the commit',
+        async () =>
+          [...(await live())].some(([k, v]) => k.startsWith(`${agent.cluster}/`) && v === target),
+        { timeoutMs: 30_000, intervalMs: 20 },
+      );
+      await agent.kill();
+      agent.start();
+      await converged('agent kill -9', target, t0);
+    },
+    FAULT_MS,
+  );
+
+  it(
+    'PostgreSQL killed (SIGKILL) for 10 s right after a commit: the hub recovers by itself',
+    async () => {
+      const t0 = Date.now();
+      const target = await commit();
+      await new Promise((r) => setTimeout(r, 200));
+      const pid = Number(
+        readFileSync(join(pgOpts.dir, 'data', 'postmaster.pid'), 'utf8').split('\n')[0],
+      );
+      process.kill(pid, 'SIGKILL');
+      await new Promise((r) => setTimeout(r, 10_000));
+      postgres = await startEmbeddedPostgres(pgOpts);
+      await converged('PostgreSQL down 10 s', target, t0);
+      // The same hub process: it reconnected, it did not need a restart.
+      expect(hub.child.exitCode).toBeNull();
+      const after = await commit();
+      await converged('the first commit after PostgreSQL came back', after);
+    },
+    FAULT_MS,
+  );
+
+  it(
+    'an agent frozen (SIGSTOP) for 60 s while two more commits land',
+    async () => {
+      const agent = agents[1];
+      const t0 = Date.now();
+      await commit();
+      agent.pause();
+      try {
+        await new Promise((r) => setTimeout(r, 1000));
+        await commit();
+        // The other clusters keep up while one is frozen.
+        const target = await commit();
+        await waitFor(
+          'the clusters of running agents at the last commit',
+          async () => {
+            const values = await live();
+            return [...values].every(([k, v]) => k.startsWith(`${agent.cluster}/`) || v === target);
+          },
+          { timeoutMs: CONVERGE_MS, intervalMs: 250 },
+        );
+        await new Promise((r) => setTimeout(r, Math.max(0, 60_000 - (Date.now() - t0))));
+      } finally {
+        agent.resume();
+      }
+      await converged('agent SIGSTOP 60 s + 2 commits', rev, t0);
+    },
+    FAULT_MS,
+  );
+
+  it(
+    'refuses hostile input while the fleet runs, and the fleet carries on',
+    async () => {
+      const t0 = Date.now();
+      const post = (body: string, type = 'application/yaml') =>
+        fetch(`${hub.httpUrl}/api/v1/applicationsets`, {
+          method: 'POST',
+          headers: { authorization: `Bearer ${TEST_ADMIN_TOKEN}`, 'content-type': type },
+          body,
+          signal: AbortSignal.timeout(30_000),
+        });
+      // A 20 MiB manifest in one application's directory, with a commit moving every application.
+      rev++;
+      await repo.commit(
+        { ...files(rev), 'apps/app-00/huge.yaml': `# ${'x'.repeat(20 * 2 ** 20)}\n` },
+        `rev ${rev} with a 20 MiB file`,
+      );
+      const webhook = api(hub.httpUrl).post('/api/v1/webhooks/git', { repoURL: repo.fileUrl });
+      // A YAML alias bomb (billion laughs).
+      const laughs = ['a: &a ["lol","lol","lol","lol","lol","lol","lol","lol","lol"]'];
+      for (let i = 1; i < 9; i++) {
+        const prev = String.fromCharCode(96 + i);
+        laughs.push(
+          `${String.fromCharCode(97 + i)}: &${String.fromCharCode(97 + i)} [${Array(9).fill(`*${prev}`).join(',')}]`,
+        );
+      }
+      const bomb = await post(laughs.join('\n'));
+      expect(bomb.status).toBe(400);
+      expect(await bomb.text()).toMatch(/alias/i);
+      // A template that never ends (it calls itself).
+      const endless = await post(
+        JSON.stringify({
+          apiVersion: 'argoproj.io/v1alpha1',
+          kind: 'ApplicationSet',
+          metadata: { name: 'endless' },
+          spec: {
+            goTemplate: true,
+            generators: [{ list: { elements: [{ n: 'a' }] } }],
+            template: {
+              metadata: { name: '{{define "x"}}{{template "x" .}}{{end}}{{template "x" .}}' },
+              spec: {
+                project: 'default',
+                source: { repoURL: repo.fileUrl, targetRevision: 'HEAD', path: 'apps/app-01' },
+                destination: { name: clusters[0].name, namespace: NAMESPACE },
+              },
+            },
+          },
+        }),
+        'application/json',
+      );
+      expect(endless.status).toBe(400);
+      expect(((await endless.json()) as { message: string }).message).toBeTruthy();
+      await webhook;
+      // Every other application reaches the new commit; app-00 is held at the one before, with a
+      // reason that names the file.
+      await waitFor(
+        'every application but app-00 at the new commit',
         async () => {
           const values = await live();
-          return [...values].every(([k, v]) => k.startsWith(`${agent.cluster}/`) || v === target);
+          return [...values].every(([k, v]) => (k.endsWith('/app-00') ? v === rev - 1 : v === rev));
         },
         { timeoutMs: CONVERGE_MS, intervalMs: 250 },
       );
-      await new Promise((r) => setTimeout(r, Math.max(0, 60_000 - (Date.now() - t0))));
-    } finally {
-      agent.resume();
-    }
-    await converged('agent SIGSTOP 60 s + 2 commits', rev, t0);
-  });
-
-  it('refuses hostile input while the fleet runs, and the fleet carries on', async () => {
-    const t0 = Date.now();
-    const post = (body: string, type = 'application/yaml') =>
-      fetch(`${hub.httpUrl}/api/v1/applicationsets`, {
-        method: 'POST',
-        headers: { authorization: `Bearer ${TEST_ADMIN_TOKEN}`, 'content-type': type },
-        body,
-        signal: AbortSignal.timeout(30_000),
-      });
-    // A 20 MiB manifest in one application's directory, with a commit moving every application.
-    rev++;
-    await repo.commit(
-      { ...files(rev), 'apps/app-00/huge.yaml': `# ${'x'.repeat(20 * 2 ** 20)}\n` },
-      `rev ${rev} with a 20 MiB file`,
-    );
-    const webhook = api(hub.httpUrl).post('/api/v1/webhooks/git', { repoURL: repo.fileUrl });
-    // A YAML alias bomb (billion laughs).
-    const laughs = ['a: &a ["lol","lol","lol","lol","lol","lol","lol","lol","lol"]'];
-    for (let i = 1; i < 9; i++) {
-      const prev = String.fromCharCode(96 + i);
-      laughs.push(
-        `${String.fromCharCode(97 + i)}: &${String.fromCharCode(97 + i)} [${Array(9).fill(`*${prev}`).join(',')}]`,
-      );
-    }
-    const bomb = await post(laughs.join('\n'));
-    expect(bomb.status).toBe(400);
-    expect(await bomb.text()).toMatch(/alias/i);
-    // A template that never ends (it calls itself).
-    const endless = await post(
-      JSON.stringify({
-        apiVersion: 'argoproj.io/v1alpha1',
-        kind: 'ApplicationSet',
-        metadata: { name: 'endless' },
-        spec: {
-          goTemplate: true,
-          generators: [{ list: { elements: [{ n: 'a' }] } }],
-          template: {
-            metadata: { name: '{{define "x"}}{{template "x" .}}{{end}}{{template "x" .}}' },
-            spec: {
-              project: 'default',
-              source: { repoURL: repo.fileUrl, targetRevision: 'HEAD', path: 'apps/app-01' },
-              destination: { name: clusters[0].name, namespace: NAMESPACE },
-            },
-          },
-        },
-      }),
-      'application/json',
-    );
-    expect(endless.status).toBe(400);
-    expect(((await endless.json()) as { message: string }).message).toBeTruthy();
-    await webhook;
-    // Every other application reaches the new commit; app-00 is held at the one before, with a
-    // reason that names the file.
-    await waitFor(
-      'every application but app-00 at the new commit',
-      async () => {
-        const values = await live();
-        return [...values].every(([k, v]) => (k.endsWith('/app-00') ? v === rev - 1 : v === rev));
-      },
-      { timeoutMs: CONVERGE_MS, intervalMs: 250 },
-    );
-    figures['hostile input: others converged'] = Date.now() - t0;
-    const held = (await api(hub.httpUrl).get(`/api/v1/applications/${clusters[0].name}-app-00`))
-      .body;
-    expect(JSON.stringify(held.status.conditions)).toMatch(/huge\.yaml|larger than/);
-    // The file gone, app-00 follows.
-    rev++;
-    await repo.commit({ ...files(rev), 'apps/app-00/huge.yaml': null }, `rev ${rev}`);
-    await api(hub.httpUrl).post('/api/v1/webhooks/git', { repoURL: repo.fileUrl });
-    await converged('hostile input: the 20 MiB file removed', rev);
-  });
-
-  it('keeps up with 200 commits in 20 s, memory bounded', async () => {
-    // The 200 commits are written beforehand (git fast-import); main then moves to each in
-    // turn, announced by the webhook, 10 per second: what a hub sees of a busy repository.
-    const shas = prepareCommits(repo.dir, rev + 1, 200);
-    const rss = () => {
-      const m = /VmRSS:\s+(\d+) kB/.exec(readFileSync(`/proc/${hub.pid}/status`, 'utf8'));
-      return Number(m?.[1] ?? 0) * 1024;
-    };
-    const before = rss();
-    const t0 = Date.now();
-    let peak = before;
-    const announced: Promise<unknown>[] = [];
-    for (const [i, sha] of shas.entries()) {
-      git(repo.dir, ['update-ref', 'refs/heads/main', sha]);
+      figures['hostile input: others converged'] = Date.now() - t0;
+      const held = (await api(hub.httpUrl).get(`/api/v1/applications/${clusters[0].name}-app-00`))
+        .body;
+      expect(JSON.stringify(held.status.conditions)).toMatch(/huge\.yaml|larger than/);
+      // The file gone, app-00 follows.
       rev++;
-      announced.push(api(hub.httpUrl).post('/api/v1/webhooks/git', { repoURL: repo.fileUrl }));
+      await repo.commit({ ...files(rev), 'apps/app-00/huge.yaml': null }, `rev ${rev}`);
+      await api(hub.httpUrl).post('/api/v1/webhooks/git', { repoURL: repo.fileUrl });
+      await converged('hostile input: the 20 MiB file removed', rev);
+    },
+    FAULT_MS,
+  );
+
+  it(
+    'keeps up with 200 commits in 20 s, memory bounded',
+    async () => {
+      // The 200 commits are written beforehand (git fast-import); main then moves to each in
+      // turn, announced by the webhook, 10 per second: what a hub sees of a busy repository.
+      const shas = prepareCommits(repo.dir, rev + 1, 200);
+      const rss = () => {
+        const m = /VmRSS:\s+(\d+) kB/.exec(readFileSync(`/proc/${hub.pid}/status`, 'utf8'));
+        return Number(m?.[1] ?? 0) * 1024;
+      };
+      const before = rss();
+      const t0 = Date.now();
+      let peak = before;
+      const announced: Promise<unknown>[] = [];
+      for (const [i, sha] of shas.entries()) {
+        git(repo.dir, ['update-ref', 'refs/heads/main', sha]);
+        rev++;
+        announced.push(api(hub.httpUrl).post('/api/v1/webhooks/git', { repoURL: repo.fileUrl }));
+        peak = Math.max(peak, rss());
+        const due = t0 + ((i + 1) * 20_000) / shas.length;
+        if (Date.now() < due) await new Promise((r) => setTimeout(r, due - Date.now()));
+      }
+      const last = Date.now();
+      figures['200 commits: the commits themselves'] = last - t0;
+      await Promise.all(announced);
+      await converged('200 commits: last commit → converged', rev, last);
+      figures['200 commits in 20 s: first → converged'] = Date.now() - t0;
       peak = Math.max(peak, rss());
-      const due = t0 + ((i + 1) * 20_000) / shas.length;
-      if (Date.now() < due) await new Promise((r) => setTimeout(r, due - Date.now()));
-    }
-    const last = Date.now();
-    figures['200 commits: the commits themselves'] = last - t0;
-    await Promise.all(announced);
-    await converged('200 commits: last commit → converged', rev, last);
-    figures['200 commits in 20 s: first → converged'] = Date.now() - t0;
-    peak = Math.max(peak, rss());
-    console.log(
-      `chaos: hub RSS ${Math.round(before / 2 ** 20)} MiB before the burst, peak ${Math.round(peak / 2 ** 20)} MiB`,
-    );
-    expect(peak).toBeLessThan(Math.max(2 * before, before + 512 * 2 ** 20));
-  });
+      console.log(
+        `chaos: hub RSS ${Math.round(before / 2 ** 20)} MiB before the burst, peak ${Math.round(peak / 2 ** 20)} MiB`,
+      );
+      expect(peak).toBeLessThan(Math.max(2 * before, before + 512 * 2 ** 20));
+    },
+    FAULT_MS,
+  );
 });
 
 function git(dir: string, args: string[], input?: string): string {

@@ -311,10 +311,15 @@ groupWaitSeconds: 0
       ).status,
     ).toBe(201);
 
-    const [synced] = await waitFor('sync succeeded sent', () => {
-      const h = hooks('ops', 'on-sync-succeeded', 'web');
-      return Promise.resolve(h.length ? h : false);
-    });
+    // Render, deploy, apply, detect, then the 10 s group wait: a loaded machine needs more than 30 s.
+    const [synced] = await waitFor(
+      'sync succeeded sent',
+      () => {
+        const h = hooks('ops', 'on-sync-succeeded', 'web');
+        return Promise.resolve(h.length ? h : false);
+      },
+      { timeoutMs: 60_000 },
+    );
     expect(synced).toMatchObject({
       title: `web synced ${head.slice(0, 8)} on notif-east`,
       event: {

@@ -176,6 +176,11 @@ describe('web console', () => {
         : false,
     );
     await page.keyboard.press('ArrowRight');
+    await waitFor('the next cell focused', async () =>
+      (await page.evaluate('document.activeElement?.getAttribute("data-cluster")')) === 'west'
+        ? true
+        : false,
+    );
     await page.keyboard.press('Enter');
     await page.waitForURL(/\/apps\/web-auto\?cluster=west$/);
     await page.goBack();

@@ -1,6 +1,6 @@
 import { useQueryClient, type QueryClient } from '@tanstack/react-query';
 import { useEffect, useState } from 'react';
-import { hub, signedOut, unwrap, type ConsoleEvent, type FleetView } from './api';
+import { ApiError, hub, signedOut, unwrap, type ConsoleEvent, type FleetView } from './api';
 
 export type LiveState = 'connecting' | 'live' | 'reconnecting';
 
@@ -14,18 +14,48 @@ const KEYS: Record<string, string[][]> = {
   rollouts: [['appset-rollout'], ['app-rollout']],
 };
 
-function apply(qc: QueryClient, e: ConsoleEvent): void {
+/**
+ * Reads the fleet again, once: a read in flight may predate the change, so it is not cancelled
+ * (under a stream of changes that would restart it forever) but followed by one more read.
+ */
+class FleetRefresher {
+  private dirty = false;
+  private readonly unsubscribe: () => void;
+
+  constructor(private readonly qc: QueryClient) {
+    this.unsubscribe = qc.getQueryCache().subscribe((event) => {
+      const key = event.query.queryKey as readonly unknown[];
+      if (key[0] !== 'fleet' || event.type !== 'updated') return;
+      if (event.query.state.fetchStatus !== 'idle' || !this.dirty) return;
+      this.dirty = false;
+      void qc.refetchQueries({ queryKey: ['fleet'] });
+    });
+  }
+
+  refresh(): void {
+    if (this.qc.isFetching({ queryKey: ['fleet'] })) this.dirty = true;
+    else void this.qc.invalidateQueries({ queryKey: ['fleet'] }, { cancelRefetch: false });
+  }
+
+  close(): void {
+    this.unsubscribe();
+  }
+}
+
+function apply(qc: QueryClient, fleet: FleetRefresher, e: ConsoleEvent): void {
   switch (e.type) {
     case 'apps': {
       // What the console shows of these applications is read again.
-      for (const a of e.apps)
-        for (const key of ['app', 'history', 'events'])
+      for (const a of e.apps) {
+        for (const key of ['app', 'history', 'events', 'app-rollout'])
           void qc.invalidateQueries({ queryKey: [key, a.name] });
-      // Changed rows replace their old selves in place. No rows yet, a read in flight (it may
-      // predate the change) or another cluster list: read the fleet again.
+        if (a.appSet) void qc.invalidateQueries({ queryKey: ['appset-rollout', a.appSet] });
+      }
+      // Changed rows replace their old selves in place. No rows yet, a read in flight or
+      // another cluster list: read the fleet again.
       const view = qc.getQueryData<FleetView>(['fleet']);
       if (!view || qc.isFetching({ queryKey: ['fleet'] }) || view.clusterKey !== e.clusterKey) {
-        void qc.invalidateQueries({ queryKey: ['fleet'] });
+        fleet.refresh();
         return;
       }
       const byName = new Map(e.apps.map((a) => [a.name, a]));
@@ -36,8 +66,10 @@ function apply(qc: QueryClient, e: ConsoleEvent): void {
       return;
     }
     case 'invalidate':
-      for (const topic of e.topics)
-        for (const queryKey of KEYS[topic] ?? []) void qc.invalidateQueries({ queryKey });
+      for (const topic of e.topics) {
+        if (topic === 'fleet') fleet.refresh();
+        else for (const queryKey of KEYS[topic] ?? []) void qc.invalidateQueries({ queryKey });
+      }
       return;
   }
 }
@@ -55,6 +87,7 @@ export function useLiveUpdates(): LiveState {
     let retry: ReturnType<typeof setTimeout> | undefined;
     let opened = false;
     let cancelled = false;
+    const fleet = new FleetRefresher(qc);
     const again = () => {
       if (!cancelled) retry = setTimeout(connect, 3000);
     };
@@ -64,13 +97,14 @@ export function useLiveUpdates(): LiveState {
       s.addEventListener('ready', () => {
         // What was read before the stream opened may have missed changes: read it again (the
         // fleet, on the first open; everything after a reconnect).
-        void qc.invalidateQueries(opened ? undefined : { queryKey: ['fleet'] });
+        if (opened) void qc.invalidateQueries();
+        else fleet.refresh();
         opened = true;
         setState('live');
       });
       for (const type of ['apps', 'invalidate'] as const) {
         s.addEventListener(type, (m: MessageEvent<string>) =>
-          apply(qc, JSON.parse(m.data) as ConsoleEvent),
+          apply(qc, fleet, JSON.parse(m.data) as ConsoleEvent),
         );
       }
       s.addEventListener('signed-out', () => {
@@ -80,13 +114,17 @@ export function useLiveUpdates(): LiveState {
       s.onerror = () => {
         setState('reconnecting');
         if (s.readyState !== EventSource.CLOSED) return;
-        // Refused outright (401, 503): ask who we are (a 401 signs out), then try again.
-        unwrap(hub.GET('/api/v1/session')).then(again, again);
+        // Refused outright (401, 503): ask who we are; a 401 signs out, else try again.
+        unwrap(hub.GET('/api/v1/session')).then(again, (err: unknown) => {
+          if (err instanceof ApiError && err.status === 401) signedOut();
+          else again();
+        });
       };
     };
     connect();
     return () => {
       cancelled = true;
+      fleet.close();
       clearTimeout(retry);
       source?.close();
     };

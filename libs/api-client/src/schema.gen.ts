@@ -2385,7 +2385,6 @@ export interface operations {
                 cluster: components['schemas']['ClusterView'];
               }
             | {
-                agentToken?: unknown;
                 bootstrapToken: string;
                 bootstrapTokenExpiresAt: string;
                 caCertificate: string;

@@ -53,7 +53,8 @@ export function collectResponseSchemas(root: string, dir: string): ResponseSchem
       for (let i = 2; key in out.schemas; i++) key = `${name}${i}`;
       names.set(type, key);
       out.schemas[key] = {}; // placeholder: recursion refers to it
-      out.schemas[key] = schemaOf(type, depth);
+      // Built from the top: a type first met deep in another is stored whole, not truncated.
+      out.schemas[key] = schemaOf(type, 0);
     }
     return { $ref: `#/components/schemas/${key}` };
   };
@@ -130,6 +131,8 @@ export function collectResponseSchemas(root: string, dir: string): ResponseSchem
       const decl = p.valueDeclaration ?? p.declarations?.[0];
       const t = decl ? checker.getTypeOfSymbolAtLocation(p, decl) : checker.getTypeOfSymbol(p);
       if (t.getCallSignatures().length) continue;
+      // Only ever undefined (a union member's absent property): not part of the JSON.
+      if (t.flags & (ts.TypeFlags.Undefined | ts.TypeFlags.Never | ts.TypeFlags.Void)) continue;
       properties[p.getName()] = ref(t, depth + 1);
       const optional =
         (p.flags & ts.SymbolFlags.Optional) !== 0 ||
@@ -205,7 +208,12 @@ function decoratorArg(node: ts.HasDecorators, name: string): string | undefined 
     const callee = d.expression.expression;
     if (!ts.isIdentifier(callee) || callee.text !== name) continue;
     const arg = d.expression.arguments[0];
-    return arg && ts.isStringLiteralLike(arg) ? arg.text.replace(/^\/|\/$/g, '') : '';
+    if (!arg) return '';
+    if (!ts.isStringLiteralLike(arg))
+      throw new Error(
+        `@${name}(${arg.getText()}) in ${node.getSourceFile().fileName}: only a string literal path can be documented`,
+      );
+    return arg.text.replace(/^\/|\/$/g, '');
   }
   return undefined;
 }

@@ -2695,7 +2695,6 @@ export const apiResponses = {
             cluster: {
               $ref: '#/components/schemas/ClusterView',
             },
-            agentToken: {},
           },
           required: [
             'bootstrapToken',

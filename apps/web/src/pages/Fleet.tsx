@@ -296,28 +296,47 @@ function Grid({
     el.focus();
     moving.current = false;
   });
+  /** The shown columns where row `r` has a cell, in order (an app need not run everywhere). */
+  const cellColumns = (r: number): number[] => {
+    const row = rows[r];
+    if (row?.kind !== 'app') return [];
+    return row.app.cells
+      .map((c) => position.get(c[0]))
+      .filter((x): x is number => x !== undefined)
+      .sort((a, b) => a - b);
+  };
   const onKeyDown = (e: KeyboardEvent<HTMLDivElement>) => {
     const at = (e.target as HTMLElement).closest<HTMLElement>('[data-row]');
     if (!at) return;
     const row = Number(at.dataset.row);
     const col = Number(at.dataset.col);
-    const moves: Record<string, [number, number]> = {
-      ArrowUp: [-1, 0],
-      ArrowDown: [1, 0],
-      ArrowLeft: [0, -1],
-      ArrowRight: [0, 1],
-      Home: [0, -columns.length],
-      End: [0, columns.length],
-    };
-    const move = moves[e.key];
-    if (!move) return;
+    let next = row;
+    let nextCol: number;
+    if (e.key === 'ArrowUp' || e.key === 'ArrowDown') {
+      const step = e.key === 'ArrowUp' ? -1 : 1;
+      do next += step;
+      while (rows[next]?.kind === 'group');
+      if (!rows[next]) return;
+      // The same column when that row has a cell there, else its nearest, else its name.
+      const cols = cellColumns(next);
+      nextCol =
+        col < 0 || !cols.length
+          ? -1
+          : cols.reduce((best, c) => (Math.abs(c - col) < Math.abs(best - col) ? c : best));
+    } else if (e.key === 'ArrowRight' || e.key === 'End') {
+      const cols = cellColumns(row).filter((c) => c > col);
+      if (!cols.length) return;
+      nextCol = e.key === 'End' ? cols[cols.length - 1] : cols[0];
+    } else if (e.key === 'ArrowLeft' || e.key === 'Home') {
+      const cols = cellColumns(row).filter((c) => c < col);
+      nextCol = e.key === 'Home' || !cols.length ? -1 : cols[cols.length - 1];
+    } else return;
     e.preventDefault();
-    let next = Math.min(Math.max(row + move[0], 0), rows.length - 1);
-    while (rows[next]?.kind === 'group' && next > 0 && next < rows.length - 1) next += move[0] || 1;
-    const nextCol = Math.min(Math.max(col + move[1], -1), columns.length - 1);
     rowV.scrollToIndex(next);
     if (nextCol >= 0) colV.scrollToIndex(nextCol);
     moving.current = true;
+    // Given up if the target is not drawn soon: a later render must not take the focus.
+    setTimeout(() => (moving.current = false), 1000);
     setFocus({ row: next, col: nextCol });
   };
   return (
