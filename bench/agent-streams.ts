@@ -30,12 +30,11 @@ import { startEmbeddedPostgres } from '../apps/hub/src/database/embedded-postgre
 import { TestRepo } from '../test/support/git-repo.js';
 import { freePort } from '../test/support/ports.js';
 import {
-  BENCH_ADMIN_TOKEN,
   cpuBetween,
+  benchHubEnv,
   forkHub,
   hubJson,
   hubRssAfterGc,
-  pool,
   processCpu,
   sleep,
   stopHub,
@@ -43,8 +42,7 @@ import {
   type HubProcess,
   runBench,
 } from './support.js';
-import type { SimStart } from './sim-agents.js';
-import { Sims } from './sim-fleet.js';
+import { registerSimClusters, Sims } from './sim-fleet.js';
 
 const AGENTS = Number(process.env.AXLE_BENCH_AGENTS ?? 10_000);
 const APPS_PER_CLUSTER = 10;
@@ -144,19 +142,10 @@ async function main(): Promise<void> {
     ]);
     await repo.commit(files(1), 'first');
     hub = await forkHub(
-      {
-        DATABASE_URL: pgServer.url,
-        AXLE_DATA_DIR: join(work, 'hub'),
-        AXLE_HTTP_PORT: '0',
-        AXLE_GRPC_PORT: '0',
-        AXLE_GRPC_ENROLL_PORT: '0',
+      benchHubEnv(pgServer.url, join(work, 'hub'), {
         AXLE_GRPC_TLS_HOSTS: '127.0.0.1',
-        AXLE_GIT_POLL_SECONDS: '3600',
-        AXLE_RESYNC_SECONDS: '3600',
         AXLE_HEARTBEAT_SECONDS: '60',
-        AXLE_LOG_LEVEL: process.env.AXLE_BENCH_HUB_LOG_LEVEL ?? 'warn',
-        AXLE_ADMIN_TOKEN: BENCH_ADMIN_TOKEN,
-      },
+      }),
       { execArgv: ['--expose-gc', '--max-old-space-size=6144'] },
     );
     const base = hub.httpUrl;
@@ -171,26 +160,11 @@ async function main(): Promise<void> {
 
     // --- clusters and their enrollment kits ---------------------------------------------------
     let t = performance.now();
-    const kits: SimStart['agents'] = [];
-    let kit: Omit<SimStart, 'type' | 'agents'> | undefined;
-    await pool(
-      Array.from({ length: AGENTS }, (_, i) => i),
-      32,
-      async (i) => {
-        const r = await hubJson(base, 'POST', '/api/v1/clusters', {
-          name: clusterName(i),
-          labels: { fleet: 'sim' },
-        });
-        if (r.status !== 201) throw new Error(`registering ${clusterName(i)}: ${r.status}`);
-        kits.push({ cluster: clusterName(i), bootstrapToken: r.body.bootstrapToken as string });
-        kit ??= {
-          caPem: r.body.caCertificate as string,
-          hubAddress: r.body.hubAddress as string,
-          enrollAddress: r.body.enrollAddress as string,
-          enrollConcurrency: 16,
-          dialsPerSecond: DIALS_PER_SECOND / CHILDREN,
-        };
-      },
+    const { kit, agents: kits } = await registerSimClusters(
+      base,
+      Array.from({ length: AGENTS }, (_, i) => clusterName(i)),
+      () => ({ fleet: 'sim' }),
+      { concurrency: 32, enrollConcurrency: 16, dialsPerSecond: DIALS_PER_SECOND / CHILDREN },
     );
     log(
       `${AGENTS} clusters registered (mTLS enrollment kits) in ${Math.round(performance.now() - t)} ms`,
@@ -226,7 +200,7 @@ async function main(): Promise<void> {
 
     // --- agents: enroll, connect, receive their 10 applications -------------------------------
     t = performance.now();
-    const enrolled = await sims.start(kit!, kits);
+    const enrolled = await sims.start(kit, kits);
     log(
       `${enrolled} agents enrolled (own keys, CSR, bootstrap token) in ${Math.round(performance.now() - t)} ms`,
     );

@@ -18,7 +18,7 @@ import { startEmbeddedPostgres } from '../apps/hub/src/database/embedded-postgre
 import { TestRepo } from '../test/support/git-repo.js';
 import { freePort } from '../test/support/ports.js';
 import {
-  BENCH_ADMIN_TOKEN,
+  benchHubEnv,
   forkHub,
   hubJson,
   mib,
@@ -114,18 +114,7 @@ export async function runHubPath(log: (s: string) => void): Promise<HubPathResul
         `apiVersion: v1\nkind: ConfigMap\nmetadata:\n  name: ${app}\ndata:\n  app: ${app}\n`;
     }
     const sha = await repo.commit(files, 'apps');
-    hub = await forkHub({
-      DATABASE_URL: pgServer.url,
-      AXLE_DATA_DIR: join(work, 'hub'),
-      AXLE_HTTP_PORT: '0',
-      AXLE_GRPC_PORT: '0',
-      AXLE_GRPC_ENROLL_PORT: '0',
-      AXLE_GIT_POLL_SECONDS: '3600',
-      AXLE_RESYNC_SECONDS: '3600',
-      AXLE_LOG_LEVEL: process.env.AXLE_BENCH_HUB_LOG_LEVEL ?? 'warn',
-      AXLE_ADMIN_TOKEN: BENCH_ADMIN_TOKEN,
-      AXLE_AGENT_AUTH: 'token',
-    });
+    hub = await forkHub(benchHubEnv(pgServer.url, join(work, 'hub'), { AXLE_AGENT_AUTH: 'token' }));
     const base = hub.httpUrl;
     db = new pg.Client({ connectionString: pgServer.url });
     await db.connect();

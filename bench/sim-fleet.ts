@@ -7,6 +7,42 @@ import { fork, type ChildProcess } from 'node:child_process';
 import { dirname, join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import type { SimStart } from './sim-agents.js';
+import { hubJson, pool } from './support.js';
+
+/** How the simulators reach the hub, and how fast they enrol and dial. */
+export type SimKit = Omit<SimStart, 'type' | 'agents'>;
+
+/**
+ * Registers clusters (mTLS, the default) and collects what their simulated agents need: one
+ * bootstrap token each, and the hub's CA and addresses.
+ */
+export async function registerSimClusters(
+  base: string,
+  names: string[],
+  labelsOf: (i: number) => Record<string, string>,
+  opts: { concurrency: number; enrollConcurrency: number; dialsPerSecond: number },
+): Promise<{ kit: SimKit; agents: SimStart['agents'] }> {
+  const agents: SimStart['agents'] = [];
+  let kit: SimKit | undefined;
+  await pool(
+    names.map((name, i) => ({ name, i })),
+    opts.concurrency,
+    async ({ name, i }) => {
+      const r = await hubJson(base, 'POST', '/api/v1/clusters', { name, labels: labelsOf(i) });
+      if (r.status !== 201) throw new Error(`registering ${name}: ${r.status}`);
+      agents.push({ cluster: name, bootstrapToken: r.body.bootstrapToken as string });
+      kit ??= {
+        caPem: r.body.caCertificate as string,
+        hubAddress: r.body.hubAddress as string,
+        enrollAddress: r.body.enrollAddress as string,
+        enrollConcurrency: opts.enrollConcurrency,
+        dialsPerSecond: opts.dialsPerSecond,
+      };
+    },
+  );
+  if (!kit) throw new Error('no cluster registered');
+  return { kit, agents };
+}
 
 export interface Stats {
   closeReasons?: Record<string, number>;
@@ -24,7 +60,7 @@ export class Sims {
 
   constructor(private readonly processes: number) {}
 
-  start(kit: Omit<SimStart, 'type' | 'agents'>, agents: SimStart['agents']): Promise<number> {
+  start(kit: SimKit, agents: SimStart['agents']): Promise<number> {
     const entry = join(dirname(fileURLToPath(import.meta.url)), 'sim-agents.js');
     const per = Math.ceil(agents.length / this.processes);
     return Promise.all(

@@ -36,6 +36,29 @@ export interface HubProcess {
   grpcAddress: string;
 }
 
+/**
+ * The environment of a benchmark hub on `databaseUrl`: free ports, no polling or periodic
+ * resync (the benchmark drives the work), the benchmark's admin token; `extra` on top.
+ */
+export function benchHubEnv(
+  databaseUrl: string,
+  dataDir: string,
+  extra: Record<string, string> = {},
+): Record<string, string> {
+  return {
+    DATABASE_URL: databaseUrl,
+    AXLE_DATA_DIR: dataDir,
+    AXLE_HTTP_PORT: '0',
+    AXLE_GRPC_PORT: '0',
+    AXLE_GRPC_ENROLL_PORT: '0',
+    AXLE_GIT_POLL_SECONDS: '3600',
+    AXLE_RESYNC_SECONDS: '3600',
+    AXLE_LOG_LEVEL: process.env.AXLE_BENCH_HUB_LOG_LEVEL ?? 'warn',
+    AXLE_ADMIN_TOKEN: BENCH_ADMIN_TOKEN,
+    ...extra,
+  };
+}
+
 /** Starts a hub in a child process, configured by `env` alone (see bench/hub-child.ts). */
 export async function forkHub(
   env: Record<string, string>,

@@ -30,10 +30,10 @@ import { startEmbeddedPostgres } from '../apps/hub/src/database/embedded-postgre
 import { launchChromium } from '../test/support/browser.js';
 import { TestRepo } from '../test/support/git-repo.js';
 import { freePort } from '../test/support/ports.js';
-import type { SimStart } from './sim-agents.js';
-import { Sims } from './sim-fleet.js';
+import { registerSimClusters, Sims } from './sim-fleet.js';
 import {
   BENCH_ADMIN_TOKEN,
+  benchHubEnv,
   forkHub,
   hubJson,
   percentile,
@@ -109,20 +109,9 @@ async function main(): Promise<void> {
         ]),
       ),
     );
-    hub = await forkHub(
-      {
-        DATABASE_URL: pgServer.url,
-        AXLE_DATA_DIR: join(work, 'hub'),
-        AXLE_HTTP_PORT: '0',
-        AXLE_GRPC_PORT: '0',
-        AXLE_GRPC_ENROLL_PORT: '0',
-        AXLE_GIT_POLL_SECONDS: '3600',
-        AXLE_RESYNC_SECONDS: '3600',
-        AXLE_LOG_LEVEL: process.env.AXLE_BENCH_HUB_LOG_LEVEL ?? 'warn',
-        AXLE_ADMIN_TOKEN: BENCH_ADMIN_TOKEN,
-      },
-      { execArgv: ['--max-old-space-size=4096'] },
-    );
+    hub = await forkHub(benchHubEnv(pgServer.url, join(work, 'hub')), {
+      execArgv: ['--max-old-space-size=4096'],
+    });
     const base = hub.httpUrl;
     db = new pg.Client({ connectionString: pgServer.url });
     await db.connect();
@@ -130,26 +119,11 @@ async function main(): Promise<void> {
 
     // --- 100 clusters with simulated agents, 1,000 applications on all of them ----------------
     let t = performance.now();
-    const kits: SimStart['agents'] = [];
-    let kit: Omit<SimStart, 'type' | 'agents'> | undefined;
-    await pool(
-      Array.from({ length: CLUSTERS }, (_, i) => i),
-      8,
-      async (i) => {
-        const r = await hubJson(base, 'POST', '/api/v1/clusters', {
-          name: clusterName(i),
-          labels: { region: i % 2 ? 'east' : 'west' },
-        });
-        if (r.status !== 201) throw new Error(`registering ${clusterName(i)}: ${r.status}`);
-        kits.push({ cluster: clusterName(i), bootstrapToken: r.body.bootstrapToken as string });
-        kit ??= {
-          caPem: r.body.caCertificate as string,
-          hubAddress: r.body.hubAddress as string,
-          enrollAddress: r.body.enrollAddress as string,
-          enrollConcurrency: 8,
-          dialsPerSecond: 100,
-        };
-      },
+    const { kit, agents: kits } = await registerSimClusters(
+      base,
+      Array.from({ length: CLUSTERS }, (_, i) => clusterName(i)),
+      (i) => ({ region: i % 2 ? 'east' : 'west' }),
+      { concurrency: 8, enrollConcurrency: 8, dialsPerSecond: 100 },
     );
     const destinations = Array.from({ length: CLUSTERS }, (_, i) => clusterName(i));
     await pool(
@@ -174,7 +148,7 @@ async function main(): Promise<void> {
       `${CLUSTERS} clusters and ${APPS} applications created in ${Math.round(performance.now() - t)} ms`,
     );
     t = performance.now();
-    await sims.start(kit!, kits);
+    await sims.start(kit, kits);
     const total = APPS * CLUSTERS;
     await until(
       `${total} targets applied and reported`,

@@ -5,11 +5,10 @@ import { TestRepo } from '../support/git-repo.js';
 import {
   api,
   createTestDatabase,
-  startTestAgent,
   startTestHub,
   tempDir,
   waitFor,
-  type Registration,
+  registerAndStartAgent,
 } from '../support/hub-harness.js';
 import { configMapValue } from './agent-support.js';
 
@@ -34,17 +33,11 @@ describe("Argo CD's in-cluster destination: the registered cluster AXLE_IN_CLUST
       dataDir: dir.path,
       env: { AXLE_IN_CLUSTER: 'hub-home' },
     });
-    const registration: Registration = (
-      await api(hub).post('/api/v1/clusters', { name: 'hub-home', labels: { role: 'hub' } })
-    ).body;
-    const state = await tempDir('axle-agent-incluster-');
-    cleanup.push(state.remove);
-    agent = startTestAgent({
-      hub,
-      registration,
+    agent = await registerAndStartAgent(hub, {
       cluster: east,
       name: 'hub-home',
-      stateDir: state.path,
+      labels: { role: 'hub' },
+      cleanup,
     });
     await waitFor('agent connected', () => Promise.resolve(agent.connected));
   });

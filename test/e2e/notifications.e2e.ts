@@ -8,11 +8,10 @@ import { TestRepo } from '../support/git-repo.js';
 import {
   api,
   createTestDatabase,
-  startTestAgent,
   startTestHub,
   tempDir,
   waitFor,
-  type Registration,
+  registerAndStartAgent,
 } from '../support/hub-harness.js';
 import { startReceiver, startSmtpServer, type Received } from '../support/receivers.js';
 import { markDeploymentAvailable, mergePatchAs, patchStatus, readObject } from './agent-support.js';
@@ -100,17 +99,11 @@ describe('notifications: webhook, Slack, Teams and email, durable and deduplicat
         AXLE_NOTIFY_DISCONNECTED_SECONDS: '5',
       },
     });
-    const registration: Registration = (
-      await api(hub).post('/api/v1/clusters', { name: 'notif-east', labels: { env: 'test' } })
-    ).body;
-    const state = await tempDir('axle-agent-notif-');
-    cleanup.push(state.remove);
-    agent = startTestAgent({
-      hub,
-      registration,
+    agent = await registerAndStartAgent(hub, {
       cluster: east,
       name: 'notif-east',
-      stateDir: state.path,
+      labels: { env: 'test' },
+      cleanup,
     });
     await waitFor('agent connected', () => Promise.resolve(agent.connected));
   });

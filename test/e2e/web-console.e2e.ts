@@ -9,12 +9,11 @@ import { TestRepo } from '../support/git-repo.js';
 import {
   api,
   createTestDatabase,
-  startTestAgent,
   startTestHub,
   tempDir,
   TEST_ADMIN_TOKEN,
   waitFor,
-  type Registration,
+  registerAndStartAgent,
 } from '../support/hub-harness.js';
 import { configMapValue, mergePatchAs } from './agent-support.js';
 
@@ -73,15 +72,8 @@ describe('web console', () => {
     cleanup.push(dir.remove);
     hub = await startTestHub({ databaseUrl: await createTestDatabase(), dataDir: dir.path });
     for (const c of clusters) {
-      const registration: Registration = (
-        await api(hub).post('/api/v1/clusters', {
-          name: c.name,
-          labels: { env: c.name === 'east' ? 'prod' : 'staging' },
-        })
-      ).body;
-      const state = await tempDir(`axle-agent-web-${c.name}-`);
-      cleanup.push(state.remove);
-      agents.push(startTestAgent({ hub, registration, cluster: c, stateDir: state.path }));
+      const labels = { env: c.name === 'east' ? 'prod' : 'staging' };
+      agents.push(await registerAndStartAgent(hub, { cluster: c, labels, cleanup }));
     }
     await waitFor('agents connected', () => Promise.resolve(agents.every((a) => a.connected)));
     viewerToken = (await api(hub).post('/api/v1/tokens', { name: 'viewer', role: 'readonly' })).body

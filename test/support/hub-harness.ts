@@ -7,6 +7,7 @@ import { startHub, type RunningHub } from '../../apps/hub/src/hub.js';
 import type { TestCluster } from './kube-cluster.js';
 
 export { tempDir } from './temp-dir.js';
+import { tempDir as tempDirOf } from './temp-dir.js';
 export { waitFor } from './wait.js';
 import { renderToolPath } from './chart-repo.js';
 import { waitFor } from './wait.js';
@@ -124,6 +125,34 @@ export function startTestAgent(opts: {
   const agent = new Agent(config);
   agent.start();
   return agent;
+}
+
+/**
+ * Registers a cluster on the hub and starts its agent against `cluster` (the registered name
+ * defaults to the test cluster's), in a state directory removed by `cleanup`.
+ */
+export async function registerAndStartAgent(
+  hub: RunningHub,
+  opts: {
+    cluster: TestCluster;
+    name?: string;
+    labels?: Record<string, string>;
+    cleanup: (() => Promise<void>)[];
+  },
+): Promise<Agent> {
+  const name = opts.name ?? opts.cluster.name;
+  const res = await api(hub).post('/api/v1/clusters', { name, labels: opts.labels ?? {} });
+  if (res.status !== 201)
+    throw new Error(`registering ${name}: ${res.status} ${JSON.stringify(res.body)}`);
+  const state = await tempDirOf(`axle-agent-${name}-`);
+  opts.cleanup.push(state.remove);
+  return startTestAgent({
+    hub,
+    registration: res.body as Registration,
+    cluster: opts.cluster,
+    name,
+    stateDir: state.path,
+  });
 }
 
 /** Minimal JSON client for the hub's REST API. */

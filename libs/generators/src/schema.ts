@@ -64,12 +64,17 @@ export const gitGeneratorSchema = z
       });
   });
 
-export const pluginGeneratorSchema = z.looseObject({
-  configMapRef: z.looseObject({ name: z.string().min(1, 'must name a generator plugin') }),
-  input: z.looseObject({ parameters: z.record(z.string(), z.unknown()).optional() }).optional(),
+/** What every generator that asks a service (plugin, pullRequest, scmProvider, duck type) takes. */
+const askingGeneratorFields = {
   values: stringMap.optional(),
   template: templateOverrideSchema,
   requeueAfterSeconds: z.number().int().min(0).optional(),
+};
+
+export const pluginGeneratorSchema = z.looseObject({
+  configMapRef: z.looseObject({ name: z.string().min(1, 'must name a generator plugin') }),
+  input: z.looseObject({ parameters: z.record(z.string(), z.unknown()).optional() }).optional(),
+  ...askingGeneratorFields,
 });
 
 /** pullRequest and scmProvider generators name exactly one provider. */
@@ -144,9 +149,7 @@ export const pullRequestGeneratorSchema = z
         }),
       )
       .optional(),
-    values: stringMap.optional(),
-    template: templateOverrideSchema,
-    requeueAfterSeconds: z.number().int().min(0).optional(),
+    ...askingGeneratorFields,
     continueOnRepoNotFoundError: z.boolean().optional(),
   })
   .superRefine(oneProvider);
@@ -211,9 +214,7 @@ export const scmProviderGeneratorSchema = z
         }),
       )
       .optional(),
-    values: stringMap.optional(),
-    template: templateOverrideSchema,
-    requeueAfterSeconds: z.number().int().min(0).optional(),
+    ...askingGeneratorFields,
   })
   .superRefine(oneProvider);
 
@@ -222,9 +223,7 @@ export const clusterDecisionResourceGeneratorSchema = z
     configMapRef: z.string().min(1, 'must name a duck type'),
     name: z.string().optional(),
     labelSelector: labelSelectorSchema.optional(),
-    values: stringMap.optional(),
-    template: templateOverrideSchema,
-    requeueAfterSeconds: z.number().int().min(0).optional(),
+    ...askingGeneratorFields,
   })
   .superRefine((g, ctx) => {
     const bySelector =
