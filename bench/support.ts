@@ -55,6 +55,8 @@ export function benchHubEnv(
     AXLE_RESYNC_SECONDS: '3600',
     AXLE_LOG_LEVEL: process.env.AXLE_BENCH_HUB_LOG_LEVEL ?? 'warn',
     AXLE_ADMIN_TOKEN: BENCH_ADMIN_TOKEN,
+    // The benchmarks generate 100,000 applications from one ApplicationSet on purpose.
+    AXLE_APPSET_MAX_APPLICATIONS: '100000',
     ...extra,
   };
 }

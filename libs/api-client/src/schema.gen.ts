@@ -2320,6 +2320,7 @@ export interface operations {
             applications: components['schemas']['GeneratedApplication'][];
             complete: boolean;
             errors: components['schemas']['AppSetIssue'][];
+            overLimit: boolean;
             pendingDeletion: string[];
             plan: components['schemas']['ChangePlan'];
             warnings: components['schemas']['AppSetIssue'][];

@@ -435,6 +435,62 @@ spec:
     expect(json.applications.map((a) => a.spec.source.path)).toEqual(['a', 'b']);
   });
 
+  it('refuses an ApplicationSet generating more applications than maxApplications, whole', async () => {
+    const elements = (n: number, key: string) =>
+      Array.from({ length: n }, (_, i) => ({ [key]: String(i) }));
+    const doc = (generators: unknown[]) =>
+      parse({
+        metadata: { name: 'big' },
+        spec: {
+          goTemplate: true,
+          generators,
+          template: {
+            metadata: { name: 'a-{{.x}}-{{.y}}' },
+            spec: {
+              project: 'default',
+              source: { repoURL: 'https://x/r.git', path: 'p' },
+              destination: { name: 'in-cluster' },
+            },
+          },
+        },
+      });
+    // A matrix of 224 × 224 (50,176) stops as soon as it passes the limit.
+    const matrix = doc([
+      {
+        matrix: {
+          generators: [
+            { list: { elements: elements(224, 'x') } },
+            { list: { elements: elements(224, 'y') } },
+          ],
+        },
+      },
+    ]);
+    const big = await generateApplications(matrix, { ...ctx, maxApplications: 20_000 });
+    expect(big.applications).toEqual([]);
+    expect(big.complete).toBe(false);
+    expect(big.errors).toEqual([
+      {
+        index: -1,
+        generator: 0,
+        stage: 'limit',
+        message: expect.stringMatching(
+          /^spec\.generators\[0\]: the generators produce more than 20000 applications/,
+        ) as unknown,
+      },
+    ]);
+    // Two generators within the limit each, over it together: refused at the second.
+    const two = doc([
+      { list: { elements: elements(6, 'x').map((e) => ({ ...e, y: 'a' })) } },
+      { list: { elements: elements(5, 'x').map((e) => ({ ...e, y: 'b' })) } },
+    ]);
+    const over = await generateApplications(two, { ...ctx, maxApplications: 10 });
+    expect(over.applications).toEqual([]);
+    expect(over.errors.map((e) => [e.generator, e.stage])).toEqual([[1, 'limit']]);
+    const within = await generateApplications(two, { ...ctx, maxApplications: 11 });
+    expect(within.errors).toEqual([]);
+    expect(within.applications).toHaveLength(11);
+  });
+
   it('reports every duplicate name and skips those Applications only', async () => {
     const appset = parse({
       metadata: { name: 'dups' },

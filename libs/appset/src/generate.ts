@@ -1,5 +1,7 @@
 import {
+  DEFAULT_GENERATOR_LIMITS,
   GeneratorError,
+  GeneratorLimitError,
   Renderer,
   cloneJson,
   compileTree,
@@ -64,6 +66,20 @@ export async function generateApplications(
   const clusters = new ClusterIndex(ctx.clusters);
   const projects = ctx.projects ? new Set(ctx.projects) : undefined;
   const preserve = spec.syncPolicy.preserveResourcesOnDeletion;
+  // No generator may produce more than the whole ApplicationSet may have.
+  const maxApplications = ctx.maxApplications ?? Infinity;
+  const limits = {
+    ...ctx.limits,
+    maxParamSets: Math.min(
+      ctx.limits?.maxParamSets ?? DEFAULT_GENERATOR_LIMITS.maxParamSets,
+      maxApplications,
+    ),
+  };
+  const overLimit = (g: number, message: string): GenerateApplicationsResult => ({
+    applications: [],
+    errors: [{ index: -1, generator: g, stage: 'limit', message }],
+    complete: false,
+  });
   let index = 0;
 
   for (let g = 0; g < spec.generators.length; g++) {
@@ -78,7 +94,7 @@ export async function generateApplications(
           git: ctx.git,
           goTemplate: spec.goTemplate,
           goTemplateOptions: spec.goTemplateOptions,
-          limits: ctx.limits,
+          limits,
           newGitFileGlobbing: ctx.newGitFileGlobbing,
           plugins: ctx.plugins,
           scm: ctx.scm,
@@ -90,6 +106,10 @@ export async function generateApplications(
       params = out.params;
       override = out.template;
     } catch (e) {
+      // Too many parameter sets: the ApplicationSet is refused whole (what it would keep or
+      // drop is arbitrary), and nothing it generated before is deleted (complete is false).
+      if (e instanceof GeneratorLimitError && e.limit === maxApplications)
+        return overLimit(g, tooMany(path, maxApplications));
       complete = false;
       errors.push({
         index: -1,
@@ -99,6 +119,9 @@ export async function generateApplications(
       });
       continue;
     }
+
+    if (index + params.length > maxApplications)
+      return overLimit(g, tooMany(path, maxApplications));
 
     const template = effectiveTemplate(
       spec.template as unknown as Record<string, unknown>,
@@ -168,6 +191,10 @@ export async function generateApplications(
   }
   errors.sort((a, b) => a.index - b.index);
   return { applications, errors, complete };
+}
+
+function tooMany(path: string, max: number): string {
+  return `${path}: the generators produce more than ${max} applications, the most one ApplicationSet may generate; narrow the generators or raise the limit`;
 }
 
 /** Argo's `mergeGeneratorTemplate`: mergo.Merge(generatorTemplate, spec.template). */

@@ -199,6 +199,11 @@ export interface GenerateApplicationsContext {
   clusters: ClusterInfo[];
   git: GitTreeReader;
   limits?: GeneratorLimits;
+  /**
+   * The most applications (parameter sets, over all generators) the ApplicationSet may generate.
+   * Beyond it the result has no applications and one `limit` error, and is not complete.
+   */
+  maxApplications?: number;
   /** See GeneratorContext.newGitFileGlobbing. */
   newGitFileGlobbing?: boolean;
   /** Generator plugins (see GeneratorContext.plugins). */
@@ -221,7 +226,7 @@ export interface GenerationError {
   name?: string;
   /** Index in `spec.generators` of the generator that produced it. */
   generator: number;
-  stage: 'generator' | 'template' | 'validation' | 'duplicate';
+  stage: 'generator' | 'limit' | 'template' | 'validation' | 'duplicate';
   message: string;
 }
 

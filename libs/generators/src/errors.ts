@@ -12,6 +12,19 @@ export class GeneratorError extends Error {
   }
 }
 
+/** A generator produced more parameter sets than the limits allow (see GeneratorLimits). */
+export class GeneratorLimitError extends GeneratorError {
+  constructor(
+    path: string,
+    reason: string,
+    /** The limit that was exceeded. */
+    readonly limit: number,
+  ) {
+    super(path, reason);
+    this.name = 'GeneratorLimitError';
+  }
+}
+
 /** One problem found while checking a spec against its schema. */
 export interface SpecIssue {
   /** Dotted path of the offending field, e.g. `spec.template.spec.source.directory.jsonnet`. */

@@ -1,4 +1,4 @@
-import { GeneratorError } from './errors.js';
+import { GeneratorError, GeneratorLimitError } from './errors.js';
 import { Renderer } from './render.js';
 import {
   DEFAULT_GENERATOR_LIMITS,
@@ -85,9 +85,10 @@ export function createRuntime(ctx: GeneratorContext, path: string): Runtime {
 
 export function checkParamLimit(rt: Runtime, count: number, path: string): void {
   if (count > rt.limits.maxParamSets)
-    throw new GeneratorError(
+    throw new GeneratorLimitError(
       path,
       `produced more than ${rt.limits.maxParamSets} parameter sets (limits.maxParamSets); narrow the generator or raise the limit`,
+      rt.limits.maxParamSets,
     );
 }
 

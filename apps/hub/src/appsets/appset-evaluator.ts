@@ -54,6 +54,8 @@ export interface Evaluation {
   /** Deletions held back by the mass-deletion guard. */
   pendingDeletion: string[];
   complete: boolean;
+  /** More applications than one ApplicationSet may generate (AXLE_APPSET_MAX_APPLICATIONS). */
+  overLimit: boolean;
   /** The stored form of each application to create or update, by name. */
   rows: Map<string, GeneratedRow>;
   /** The applications the ApplicationSet owned when it was evaluated. */
@@ -120,13 +122,15 @@ export class AppSetEvaluator {
       plugins: this.plugins,
       scm: this.scm,
       duckTypes: this.duckTypes,
+      maxApplications: this.config.appsetMaxApplications,
     });
     watch.lap('generate');
     const errors: AppSetIssue[] = result.errors.map((e) => ({
       ...(e.name ? { name: e.name } : {}),
       path: e.index >= 0 ? `applications[${e.index}]` : `spec.generators[${e.generator}]`,
-      message: e.message,
+      message: e.stage === 'limit' ? `${e.message} (AXLE_APPSET_MAX_APPLICATIONS)` : e.message,
     }));
+    const overLimit = result.errors.some((e) => e.stage === 'limit');
     const keep = new Set(planOptionsFor(result).keep ?? []);
 
     // Names that belong to someone else are not taken over (only names it does not own yet can
@@ -249,6 +253,7 @@ export class AppSetEvaluator {
       plan,
       pendingDeletion,
       complete: result.complete,
+      overLimit,
       rows,
       owned,
     };

@@ -183,8 +183,8 @@ export class AppSetsService implements OnApplicationBootstrap, OnModuleDestroy {
 
   /**
    * Refuses a template that renders for none of its parameter sets (a typo in a key under
-   * `missingkey=error`, a function that does not exist, …): evaluated once at admission, as a
-   * dry run would. Generators that fail (an unreachable repository, say) are not a reason: the
+   * `missingkey=error`, a function that does not exist, …), or one that generates more
+   * applications than AXLE_APPSET_MAX_APPLICATIONS: evaluated once at admission, as a dry run would. Generators that fail (an unreachable repository, say) are not a reason: the
    * status reports them. An evaluation slower than ADMISSION_EVALUATION_MS is not waited for.
    */
   private async refuseUnrenderable(appset: ApplicationSet, id: string | null): Promise<void> {
@@ -195,6 +195,12 @@ export class AppSetsService implements OnApplicationBootstrap, OnModuleDestroy {
         setTimeout(() => r(undefined), ADMISSION_EVALUATION_MS).unref(),
       ),
     ]);
+    if (ev?.overLimit) {
+      throw new ValidationFailed(
+        'invalid ApplicationSet: it generates more applications than one ApplicationSet may have',
+        ev.errors.map((e) => ({ field: e.path ?? 'spec.generators', reason: e.message })),
+      );
+    }
     if (!ev || ev.applications.length > 0 || ev.errors.length === 0) return;
     if (!ev.errors.every((e) => e.path?.startsWith('applications['))) return;
     const reasons = [...new Set(ev.errors.map((e) => e.message))];

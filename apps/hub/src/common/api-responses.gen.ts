@@ -2639,8 +2639,19 @@ export const apiResponses = {
         complete: {
           type: 'boolean',
         },
+        overLimit: {
+          type: 'boolean',
+        },
       },
-      required: ['applications', 'errors', 'warnings', 'plan', 'pendingDeletion', 'complete'],
+      required: [
+        'applications',
+        'errors',
+        'warnings',
+        'plan',
+        'pendingDeletion',
+        'complete',
+        'overLimit',
+      ],
     },
     'POST /api/v1/applicationsets/{name}/confirm-deletion': {
       type: 'object',

@@ -123,6 +123,7 @@ const schema = z.object({
     .default(24),
   AXLE_BOOTSTRAP_TOKEN_SECONDS: durationSeconds.default(3600),
   AXLE_APPSET_MAX_DELETE_SHARE: z.coerce.number().min(0).max(1).default(0.5),
+  AXLE_APPSET_MAX_APPLICATIONS: z.coerce.number().int().min(1).max(1_000_000).default(20_000),
   AXLE_RECONCILE_BATCH: z.coerce.number().int().min(1).max(100_000).default(10_000),
   AXLE_LEASE_SECONDS: z.coerce.number().int().min(3).max(600).default(15),
   AXLE_REPORT_FLUSH_MS: z.coerce.number().int().min(1).max(1000).default(50),
@@ -226,6 +227,8 @@ export interface HubConfig {
   inCluster?: string;
   /** Deleting more than this share of an ApplicationSet's applications needs a confirmation. */
   appsetMaxDeleteShare: number;
+  /** The most applications one ApplicationSet may generate; beyond it, it is refused whole. */
+  appsetMaxApplications: number;
   /** Applications claimed as one unit of reconcile work, and how long a replica's claim lasts. */
   reconcile: { batchSize: number; leaseSeconds: number };
   /** Longest an agent report waits in memory before it is written (write-behind). */
@@ -260,6 +263,7 @@ export function loadHubConfig(env: NodeJS.ProcessEnv = process.env): HubConfig {
     heartbeatSeconds: e.AXLE_HEARTBEAT_SECONDS,
     gitTimeoutSeconds: e.AXLE_GIT_TIMEOUT_SECONDS,
     appsetMaxDeleteShare: e.AXLE_APPSET_MAX_DELETE_SHARE,
+    appsetMaxApplications: e.AXLE_APPSET_MAX_APPLICATIONS,
     inCluster: e.AXLE_IN_CLUSTER,
     reconcile: { batchSize: e.AXLE_RECONCILE_BATCH, leaseSeconds: e.AXLE_LEASE_SECONDS },
     reportFlushMs: e.AXLE_REPORT_FLUSH_MS,
