@@ -9,8 +9,11 @@ const MAIN = resolve('dist/apps/agent/src/main.js');
 
 export interface AgentProcess {
   readonly cluster: string;
-  /** Starts it (again): the same state directory, so the same identity and desired state. */
-  start(): void;
+  /**
+   * Starts it (again): the same state directory, so the same identity and desired state. Given
+   * `hubAddress` (several, comma-separated: replicas), it dials that from now on.
+   */
+  start(hubAddress?: string): void;
   /** SIGKILL, no goodbye. */
   kill(): Promise<void>;
   /** SIGSTOP / SIGCONT: frozen, its connections open but silent. */
@@ -32,6 +35,7 @@ export function agentProcess(opts: {
   if (!reg.bootstrapToken || !reg.caCertificate || !reg.enrollAddress)
     throw new Error('the chaos suite runs mTLS agents: the registration has no enrolment kit');
   let child: ChildProcess | undefined;
+  let address = opts.hubAddress;
   let out = '';
   const keep = (c: Buffer) => {
     out = (out + c.toString('utf8')).slice(-100_000);
@@ -51,12 +55,13 @@ export function agentProcess(opts: {
   };
   return {
     cluster: opts.cluster.name,
-    start() {
+    start(hubAddress) {
+      if (hubAddress) address = hubAddress;
       child = spawn(process.execPath, [MAIN], {
         env: {
           PATH: process.env.PATH ?? '',
           HOME: process.env.HOME ?? '',
-          AXLE_HUB_ADDRESS: opts.hubAddress,
+          AXLE_HUB_ADDRESS: address,
           AXLE_HUB_ENROLL_ADDRESS: reg.enrollAddress,
           AXLE_BOOTSTRAP_TOKEN: reg.bootstrapToken,
           AXLE_HUB_CA: reg.caCertificate,

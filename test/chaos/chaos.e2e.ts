@@ -19,6 +19,7 @@ import { startHubProcess, type HubProcess } from '../support/hub-process.js';
 import type { TestCluster } from '../support/kube-cluster.js';
 import { freePort } from '../support/ports.js';
 import { agentProcess, type AgentProcess } from './agent-process.js';
+import { WriteLog } from './write-log.js';
 
 const APPS = 20;
 const NAMESPACE = 'chaos';
@@ -41,11 +42,9 @@ const files = (rev: number): Record<string, string> =>
  * Chaos: 3 real clusters with mTLS agents in processes of their own, 20 applications on each from
  * one ApplicationSet, a hub process. Each fault strikes within a second of a commit that changes
  * every application; the verdict is read from the clusters themselves: every object at the latest
- * commit, and no object ever seen going back to an older one. Convergence time per fault is
- * printed at the end.
- *
- * Not here yet (issue #14): one of two replicas killed, a 50,000-application generator, and a
- * count of needless applies.
+ * commit, no object ever seen going back to an older one, and no object written twice for one
+ * commit (every write the clusters' API servers report is counted: WriteLog). Convergence time
+ * per fault is printed at the end.
  */
 describe('chaos: faults during fleet-wide commits', () => {
   const clusters: TestCluster[] = [...inject('clusters'), inject('workloadCluster')];
@@ -62,6 +61,9 @@ describe('chaos: faults during fleet-wide commits', () => {
   /** The highest revision seen per object (cluster/name): a lower one later is a regression. */
   const highest = new Map<string, number>();
   const regressions: string[] = [];
+  /** Every write to the suite's objects, per cluster, from the API servers' watch streams. */
+  const writeLogs: WriteLog[] = [];
+  const needless = () => writeLogs.flatMap((w) => w.needless);
 
   /** A commit changing every application, announced by the git webhook. */
   const commit = async () => {
@@ -111,6 +113,8 @@ describe('chaos: faults during fleet-wide commits', () => {
     const ms = Date.now() - t0;
     figures[what] = ms;
     expect(regressions).toEqual([]);
+    expect(writeLogs.flatMap((w) => w.regressions)).toEqual([]);
+    expect(needless()).toEqual([]);
     return ms;
   };
 
@@ -120,6 +124,8 @@ describe('chaos: faults during fleet-wide commits', () => {
       kc.loadFromString(c.kubeconfig);
       core.set(c.name, kc.makeApiClient(CoreV1Api));
     }
+    for (const c of clusters)
+      writeLogs.push(await WriteLog.start(c.kubeconfig, c.name, NAMESPACE, 'app-'));
     repo = await TestRepo.create('axle-chaos-repo-');
     cleanup.push(() => repo.remove());
     await repo.commit(files(rev), 'rev 1');
@@ -191,6 +197,7 @@ describe('chaos: faults during fleet-wide commits', () => {
   });
 
   afterAll(async () => {
+    for (const w of writeLogs) w.stop();
     await Promise.all(agents.map((a) => a.stop()));
     await hub?.stop();
     await postgres?.stop();
@@ -200,6 +207,12 @@ describe('chaos: faults during fleet-wide commits', () => {
       `chaos: convergence per fault\n${Object.entries(figures)
         .map(([k, ms]) => `  ${k.padEnd(width)}  ${(ms / 1000).toFixed(1)} s`)
         .join('\n')}`,
+    );
+    const writes = writeLogs.reduce((n, w) => n + w.writes, 0);
+    const gaps = writeLogs.reduce((n, w) => n + w.gaps, 0);
+    console.log(
+      `chaos: ${writes} writes to ${clusters.length * APPS} objects, ${needless().length} needless` +
+        (gaps ? ` (${gaps} watch gap(s): some writes may be uncounted)` : ''),
     );
   });
 
@@ -287,6 +300,62 @@ describe('chaos: faults during fleet-wide commits', () => {
   );
 
   it(
+    'one of two hub replicas killed (SIGKILL) right after a commit: its agents and work move to the other',
+    async () => {
+      // A second replica on the same database; the agents dial A first, then B.
+      const dir = await tempDir('axle-chaos-hub-b-');
+      cleanup.push(dir.remove);
+      const b = await startHubProcess({ databaseUrl: postgres.url, dataDir: dir.path });
+      const restarted = Date.now();
+      for (const agent of agents) {
+        await agent.stop();
+        agent.start(`${hub.grpcAddress},${b.grpcAddress}`);
+      }
+      await waitFor(
+        'every agent connected again',
+        async () => {
+          const list = (await api(hub.httpUrl).get('/api/v1/clusters')).body as {
+            name: string;
+            agent: { connected: boolean; lastSeenAt: string | null };
+          }[];
+          return agents.every((a) => {
+            const c = list.find((l) => l.name === a.cluster);
+            return c?.agent.connected && Date.parse(c.agent.lastSeenAt ?? '') >= restarted;
+          });
+        },
+        { timeoutMs: 60_000, intervalMs: 250 },
+      );
+      // The commit is announced to B, which reconciles it while the agents' streams are on A;
+      // A dies before it can deliver.
+      const t0 = Date.now();
+      rev++;
+      await repo.commit(files(rev), `rev ${rev}`);
+      const target = rev;
+      const announced = api(b.httpUrl).post('/api/v1/webhooks/git', { repoURL: repo.fileUrl });
+      await new Promise((r) => setTimeout(r, 50));
+      const killedAt = Date.now();
+      await hub.kill();
+      hub = b;
+      expect((await announced).status).toBeLessThan(300);
+      await converged('replica A kill -9 (failover to B)', target, t0);
+      // Every agent's stream is on B now, opened after A died.
+      const list = (await api(b.httpUrl).get('/api/v1/clusters')).body as {
+        name: string;
+        agent: { connected: boolean; lastSeenAt: string | null };
+      }[];
+      for (const agent of agents) {
+        const c = list.find((l) => l.name === agent.cluster)!;
+        expect(c.agent.connected).toBe(true);
+        expect(Date.parse(c.agent.lastSeenAt ?? '')).toBeGreaterThanOrEqual(killedAt);
+      }
+      // B alone carries the next commit.
+      const after = await commit();
+      await converged('the first commit on replica B alone', after);
+    },
+    FAULT_MS,
+  );
+
+  it(
     'refuses hostile input while the fleet runs, and the fleet carries on',
     async () => {
       const t0 = Date.now();
@@ -339,6 +408,48 @@ describe('chaos: faults during fleet-wide commits', () => {
       expect(endless.status).toBe(400);
       const refusal = JSON.stringify(await endless.json());
       expect(refusal).toMatch(/template/i);
+      // A generator of 50,176 applications (a matrix of 224 × 224, a small document), above the
+      // hub's limit of 20,000 per ApplicationSet.
+      const elements = (key: string) =>
+        Array.from({ length: 224 }, (_, i) => ({ [key]: String(i) }));
+      const huge = await post(
+        JSON.stringify({
+          apiVersion: 'argoproj.io/v1alpha1',
+          kind: 'ApplicationSet',
+          metadata: { name: 'fifty-thousand' },
+          spec: {
+            goTemplate: true,
+            generators: [
+              {
+                matrix: {
+                  generators: [
+                    { list: { elements: elements('x') } },
+                    { list: { elements: elements('y') } },
+                  ],
+                },
+              },
+            ],
+            template: {
+              metadata: { name: 'big-{{.x}}-{{.y}}' },
+              spec: {
+                project: 'default',
+                source: { repoURL: repo.fileUrl, targetRevision: 'HEAD', path: 'apps/app-01' },
+                destination: { name: clusters[0].name, namespace: 'big-{{.x}}' },
+              },
+            },
+          },
+        }),
+        'application/json',
+      );
+      expect(huge.status).toBe(400);
+      const tooMany = (await huge.json()) as { fields?: { field: string; reason: string }[] };
+      expect(tooMany.fields?.[0]).toMatchObject({
+        field: 'spec.generators[0]',
+        reason: expect.stringMatching(/more than 20000 applications.*AXLE_APPSET_MAX_APPLICATIONS/),
+      });
+      expect((await api(hub.httpUrl).get('/api/v1/applicationsets/fifty-thousand')).status).toBe(
+        404,
+      );
       await webhook;
       // Every other application reaches the new commit; app-00 is held at the one before, with a
       // reason that names the file.
