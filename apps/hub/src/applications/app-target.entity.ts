@@ -1,8 +1,8 @@
 import { Column, Entity, PrimaryColumn, UpdateDateColumn } from 'typeorm';
 
-export type SyncState = 'Synced' | 'OutOfSync' | 'Unknown';
-export type HealthState =
-  'Healthy' | 'Progressing' | 'Degraded' | 'Suspended' | 'Missing' | 'Unknown';
+import type { HealthState, SyncState } from '../../../../libs/proto/src/codec.js';
+
+export type { HealthState, SyncState };
 
 export interface ResourceState {
   group: string;

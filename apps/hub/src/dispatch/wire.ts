@@ -1,45 +1,7 @@
-import {
-  HealthStatus,
-  SyncStatus,
-  type AppStatus,
-} from '../../../../libs/proto/gen/axle/agent/v1/agent.js';
-import type { HealthState, ResourceState, SyncState } from '../applications/app-target.entity.js';
+import type { AppStatus } from '../../../../libs/proto/gen/axle/agent/v1/agent.js';
+import { decodeHealth, decodeSync } from '../../../../libs/proto/src/codec.js';
+import type { ResourceState } from '../applications/app-target.entity.js';
 import type { StatusRow } from '../applications/targets.repository.js';
-
-/** Maps the wire enum; an unknown value from a newer agent maps to undefined. */
-export function syncState(s: SyncStatus): SyncState | undefined {
-  switch (s) {
-    case SyncStatus.SYNC_STATUS_SYNCED:
-      return 'Synced';
-    case SyncStatus.SYNC_STATUS_OUT_OF_SYNC:
-      return 'OutOfSync';
-    case SyncStatus.SYNC_STATUS_UNKNOWN:
-    case SyncStatus.SYNC_STATUS_UNSPECIFIED:
-      return 'Unknown';
-    default:
-      return undefined;
-  }
-}
-
-export function healthState(h: HealthStatus): HealthState | undefined {
-  switch (h) {
-    case HealthStatus.HEALTH_STATUS_HEALTHY:
-      return 'Healthy';
-    case HealthStatus.HEALTH_STATUS_PROGRESSING:
-      return 'Progressing';
-    case HealthStatus.HEALTH_STATUS_DEGRADED:
-      return 'Degraded';
-    case HealthStatus.HEALTH_STATUS_SUSPENDED:
-      return 'Suspended';
-    case HealthStatus.HEALTH_STATUS_MISSING:
-      return 'Missing';
-    case HealthStatus.HEALTH_STATUS_UNKNOWN:
-    case HealthStatus.HEALTH_STATUS_UNSPECIFIED:
-      return 'Unknown';
-    default:
-      return undefined;
-  }
-}
 
 /** An agent's status report as stored, bounded field by field. */
 export function statusRow(clusterId: string, s: AppStatus): StatusRow {
@@ -49,8 +11,8 @@ export function statusRow(clusterId: string, s: AppStatus): StatusRow {
     kind: r.kind,
     namespace: r.namespace,
     name: r.name,
-    sync: syncState(r.sync) ?? 'Unknown',
-    health: healthState(r.health) ?? 'Unknown',
+    sync: decodeSync(r.sync) ?? 'Unknown',
+    health: decodeHealth(r.health) ?? 'Unknown',
     ...(r.message ? { message: r.message.slice(0, 2000) } : {}),
     ...(r.drifted ? { drifted: true } : {}),
     ...(r.diffs.length
@@ -70,8 +32,8 @@ export function statusRow(clusterId: string, s: AppStatus): StatusRow {
     clusterId,
     generation: s.generation,
     revision: s.revision.slice(0, 64) || null,
-    sync: syncState(s.sync) ?? 'Unknown',
-    health: healthState(s.health) ?? 'Unknown',
+    sync: decodeSync(s.sync) ?? 'Unknown',
+    health: decodeHealth(s.health) ?? 'Unknown',
     message: s.message.slice(0, 4000),
     resources,
     observedAt: s.observedAtUnixMs || Date.now(),

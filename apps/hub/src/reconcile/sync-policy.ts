@@ -1,4 +1,5 @@
 import type { SyncPolicy } from '../../../../libs/proto/gen/axle/agent/v1/agent.js';
+import { encodeSyncPolicy } from '../../../../libs/proto/src/codec.js';
 import type { ApplicationSpec } from '../applications/application.schemas.js';
 
 /**
@@ -7,12 +8,11 @@ import type { ApplicationSpec } from '../applications/application.schemas.js';
  */
 export function toSyncPolicy(spec: ApplicationSpec): SyncPolicy {
   const sp = spec.syncPolicy;
-  const ignore = spec.ignoreDifferences ?? [];
-  return {
+  return encodeSyncPolicy({
     automated: sp.automated !== undefined,
     prune: sp.automated?.prune ?? false,
     selfHeal: sp.automated?.selfHeal ?? false,
-    ...(sp.syncOptions?.length ? { syncOptions: { items: sp.syncOptions } } : {}),
+    syncOptions: sp.syncOptions,
     ...(sp.retry
       ? {
           retry: {
@@ -23,21 +23,15 @@ export function toSyncPolicy(spec: ApplicationSpec): SyncPolicy {
           },
         }
       : {}),
-    ...(ignore.length
-      ? {
-          ignoreDifferences: {
-            items: ignore.map((i) => ({
-              group: i.group ?? '',
-              kind: i.kind,
-              name: i.name ?? '',
-              namespace: i.namespace ?? '',
-              jsonPointers: i.jsonPointers ?? [],
-              managedFieldsManagers: i.managedFieldsManagers ?? [],
-            })),
-          },
-        }
-      : {}),
-  };
+    ignoreDifferences: (spec.ignoreDifferences ?? []).map((i) => ({
+      group: i.group ?? '',
+      kind: i.kind,
+      name: i.name ?? '',
+      namespace: i.namespace ?? '',
+      jsonPointers: i.jsonPointers ?? [],
+      managedFieldsManagers: i.managedFieldsManagers ?? [],
+    })),
+  });
 }
 
 type SyncOwner = { spec: ApplicationSpec; autoSyncSuspended: boolean | object | null };
