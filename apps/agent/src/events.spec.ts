@@ -1,5 +1,5 @@
 import { describe, expect, it } from 'vitest';
-import { policyState } from './agent.js';
+import { policyState } from './inbound/hub-inbound.js';
 import { loadAgentConfig } from './agent-config.js';
 import { EventLog } from './events.js';
 

@@ -53,12 +53,12 @@ export class HubConnection {
   private current = 0;
 
   private renewTimer: NodeJS.Timeout | undefined;
+  private handlers!: ConnectionHandlers;
 
   constructor(
     address: string,
     private readonly auth: { token: string } | { identity: AgentIdentity; renewCheckMs: number },
     private readonly cluster: string,
-    private readonly handlers: ConnectionHandlers,
     private readonly backoff: { baseMs: number; capMs: number },
   ) {
     this.addresses = address.split(',').filter(Boolean);
@@ -116,7 +116,9 @@ export class HubConnection {
 
   private disconnect: Disconnect | undefined;
 
-  start(): void {
+  /** Dials, and keeps a stream open until stopped; `handlers` receive what the hub sends. */
+  start(handlers: ConnectionHandlers): void {
+    this.handlers = handlers;
     this.dial();
     if (!('token' in this.auth)) {
       this.renewTimer = setInterval(

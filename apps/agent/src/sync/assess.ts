@@ -1,6 +1,7 @@
 import { assessHealth, worstHealth, type HealthStatus } from '../../../../libs/health/src/index.js';
 import { resourceId, type ResourceKey } from '../../../../libs/manifests/src/index.js';
 import { NoKindError } from '../kube/kube-client.js';
+import { diffObject } from './diff.js';
 import type { AppInput, SyncEngine } from './engine.js';
 import { resourceSyncOptions } from './options.js';
 import type { PlanItem } from './plan.js';
@@ -51,7 +52,7 @@ interface Ctx {
 
 async function assessResource(ctx: Ctx, item: PlanItem): Promise<ResourceReport> {
   const { engine, rt, app } = ctx;
-  const p = await engine.prepare(rt, app, item);
+  const p = await engine.applier.prepare(rt, app, item);
   if (p instanceof Error) {
     return {
       ...blank(guessKey(item.raw, app.namespace), item.wave),
@@ -65,7 +66,7 @@ async function assessResource(ctx: Ctx, item: PlanItem): Promise<ResourceReport>
   const applyError = rt.applyErrors.get(p.id);
   let live;
   try {
-    live = await engine.freshest(rt, p);
+    live = await engine.applier.freshest(rt, p);
   } catch (e) {
     return { ...r, sync: 'Unknown', health: 'Unknown', message: (e as Error).message };
   }
@@ -77,7 +78,7 @@ async function assessResource(ctx: Ctx, item: PlanItem): Promise<ResourceReport>
   if (!snap || snap.hash !== p.hash) {
     if (pending) return { ...r, sync: 'OutOfSync', message: `pending (wave ${item.wave})` };
     try {
-      snap = await engine.dryRunSnapshot(rt, p, ctx.app.options.validate);
+      snap = await engine.applier.dryRunSnapshot(rt, p, ctx.app.options.validate);
     } catch (e) {
       return {
         ...r,
@@ -86,7 +87,7 @@ async function assessResource(ctx: Ctx, item: PlanItem): Promise<ResourceReport>
       };
     }
   }
-  const d = engine.diff(rt, app, p, snap, live);
+  const d = diffObject(rt, app, p, snap, live);
   r.diffs = d.diffs;
   r.diffTotal = d.total;
   r.drifted = d.total > 0 && !(ctx.failed && snap.dryRun);
@@ -122,10 +123,10 @@ async function reportLeftovers(
   counted: HealthStatus[],
 ): Promise<ResourceKey[]> {
   const gone: ResourceKey[] = [];
-  for (const k of await engine.leftovers(rt, app)) {
+  for (const k of await engine.pruner.leftovers(rt, app)) {
     let live;
     try {
-      live = await engine.live(k);
+      live = await engine.applier.live(k);
     } catch {
       continue;
     }

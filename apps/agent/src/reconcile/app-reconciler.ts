@@ -1,0 +1,327 @@
+import { Logger } from '@nestjs/common';
+import {
+  resourceId,
+  type KubeObject,
+  type ResourceKey,
+} from '../../../../libs/manifests/src/index.js';
+import { KeyedQueue } from '../../../../libs/workqueue/src/keyed-queue.js';
+import type { BundleCache } from '../bundle-cache.js';
+import { kubeError } from '../kube/kube-client.js';
+import type { WatchCache, WatchChange } from '../kube/watch-cache.js';
+import type { StatusReporter } from '../outbound/status-reporter.js';
+import type { AppState, StateStore } from '../state-store.js';
+import { assessApp, type Assessment } from '../sync/assess.js';
+import type { AppInput, SyncEngine } from '../sync/engine.js';
+import { appSyncOptions } from '../sync/options.js';
+import { buildPlan } from '../sync/plan.js';
+import { APP_LABEL, keyRef } from '../sync/resources.js';
+import { AppRuntime } from '../sync/runtime.js';
+import { healDueAt, recordHeal } from '../sync/self-heal.js';
+
+/** An operation waiting for health or hooks is re-checked at least this often. */
+const WAIT_RECHECK_MS = 5_000;
+
+export interface ReconcilerOptions {
+  /** How many apps are reconciled at once (each app on its own key). */
+  concurrency: number;
+  /** Agent-wide observe-only: nothing is applied, pruned or healed. */
+  observeOnly?: boolean;
+  selfHeal: { delayMs: number; maxDelayMs: number };
+  resyncSeconds: number;
+}
+
+/**
+ * Reconcile and heal: every app on its own key of one queue (so never twice at once), level
+ * triggered: a pass syncs the app when it is behind or asked to, assesses it against the live
+ * objects, heals drift with backoff, and hands the assessment to the reporter. Triggered by new
+ * desired state, watch events on what it manages, timers of running operations, and a periodic
+ * resync of every app.
+ */
+export class AppReconciler {
+  private readonly log = new Logger('Agent');
+  private readonly queue: KeyedQueue<string>;
+  private readonly runtimes = new Map<string, AppRuntime>();
+  private readonly removals = new Map<string, { prune: boolean; done: () => void }>();
+  private resyncTimer: NodeJS.Timeout | undefined;
+
+  constructor(
+    private readonly store: StateStore,
+    private readonly bundles: BundleCache,
+    private readonly watches: WatchCache,
+    private readonly engine: SyncEngine,
+    private readonly reporter: StatusReporter,
+    /** Asks the hub for a bundle this agent lacks; false when it cannot ask now. */
+    private readonly askBundle: (app: AppState) => boolean,
+    private readonly options: ReconcilerOptions,
+  ) {
+    this.queue = new KeyedQueue<string>(
+      (id) => this.reconcile(id),
+      options.concurrency,
+      (id, e) => this.log.error(`app ${id}: ${(e as Error).stack ?? String(e)}`),
+    );
+  }
+
+  /** Autonomy: whatever was desired before a restart is reconciled without waiting for the hub. */
+  start(): void {
+    for (const a of this.store.apps()) {
+      // Objects applied by an older agent lack the agent label: apply them once more.
+      if (this.store.upgraded) this.runtime(a.appId).syncRequested = true;
+      this.queue.enqueue(a.appId);
+    }
+    this.resyncTimer = setInterval(
+      () => this.store.apps().forEach((a) => this.queue.enqueue(a.appId)),
+      this.options.resyncSeconds * 1000,
+    );
+    this.resyncTimer.unref();
+  }
+
+  async stop(): Promise<void> {
+    clearInterval(this.resyncTimer);
+    for (const rt of this.runtimes.values()) rt.dispose();
+    await this.queue.stop();
+  }
+
+  /** Waits until no pass is queued or running. */
+  idle(): Promise<void> {
+    return this.queue.idle();
+  }
+
+  enqueue(appId: string): void {
+    this.queue.enqueue(appId);
+  }
+
+  /** A sync even when the app is at its generation (the hub's SyncNow). */
+  requestSync(appId: string): void {
+    this.runtime(appId).syncRequested = true;
+    this.queue.enqueue(appId);
+  }
+
+  /** Removal runs on the app's queue (never concurrently with its sync); resolves when done. */
+  remove(appId: string, prune: boolean): Promise<void> {
+    if (!this.store.get(appId)) return Promise.resolve();
+    return new Promise((done) => {
+      this.removals.set(appId, { prune, done });
+      this.queue.enqueue(appId);
+    });
+  }
+
+  /** A change to an object the agent manages: its app is looked at again. */
+  onWatch(c: WatchChange): void {
+    const appId = c.object.metadata.labels?.[APP_LABEL];
+    if (appId && this.store.get(appId)) this.queue.enqueue(appId);
+  }
+
+  /** Updates only the `applied` part of an app's stored state (never a stale copy of the rest). */
+  async saveApplied(
+    appId: string,
+    generation: number | undefined,
+    resources: ResourceKey[] | undefined,
+  ): Promise<void> {
+    const app = this.store.get(appId);
+    if (!app) return;
+    await this.store.put({
+      ...app,
+      applied: {
+        generation: generation ?? app.applied?.generation ?? 0,
+        resources: resources ?? app.applied?.resources ?? [],
+      },
+    });
+  }
+
+  private runtime(appId: string): AppRuntime {
+    let rt = this.runtimes.get(appId);
+    if (!rt) {
+      rt = new AppRuntime(appId);
+      this.runtimes.set(appId, rt);
+    }
+    return rt;
+  }
+
+  private input(app: AppState): AppInput {
+    return {
+      appId: app.appId,
+      appName: app.appName,
+      generation: app.generation,
+      namespace: app.namespace,
+      policy: app.policy,
+      options: appSyncOptions(app.policy, this.options.observeOnly),
+      inventory: app.applied?.resources ?? [],
+    };
+  }
+
+  /** The objects of the bundle an app holds (throws when it is gone or damaged). */
+  private bundleObjects(app: AppState): KubeObject[] {
+    const held = this.bundles.get(app.bundleHash);
+    if (!held) {
+      // Ask the hub for it now (or it learns at the next Hello; see the inventory).
+      const asked = this.askBundle(app);
+      throw new Error(
+        `bundle ${app.bundleHash} is not held here; ${asked ? 'asked the hub for it' : 'the hub resends it at the next connection'}`,
+      );
+    }
+    this.bundles.remember(app.bundleHash, held.objects);
+    return held.objects;
+  }
+
+  /** One pass over an app: remove it, or sync it when needed, then assess, heal and report. */
+  private async reconcile(appId: string): Promise<void> {
+    const removal = this.removals.get(appId);
+    if (removal) return this.removeNow(appId, removal);
+    const app = this.store.get(appId);
+    if (!app) return;
+    const rt = this.runtime(appId);
+    const objects = this.bundleObjects(app);
+    const planKey = `${app.bundleHash}|${app.namespace}|${JSON.stringify(app.policy)}`;
+    if (rt.planKey !== planKey) rt.resetPlan(planKey, buildPlan(objects));
+    const input = this.input(app);
+    this.watchKinds(rt, input);
+    const enqueue = () => this.queue.enqueue(appId);
+
+    if (!input.options.observeOnly) await this.maybeSync(rt, app, input, enqueue);
+    let a = await assessApp(this.engine, rt, input);
+    await this.forget(appId, input, a.gone);
+    this.noteDrift(rt, input, a);
+    if (await this.maybeHeal(rt, app, input, a, enqueue)) {
+      a = await assessApp(this.engine, rt, input);
+    }
+    if (rt.op) rt.wakeAt(Date.now() + WAIT_RECHECK_MS, enqueue);
+    this.reporter.report(app, a.report);
+  }
+
+  private async maybeSync(
+    rt: AppRuntime,
+    app: AppState,
+    input: AppInput,
+    enqueue: () => void,
+  ): Promise<void> {
+    const behind = (app.applied?.generation ?? 0) < app.generation;
+    if (!rt.op && !behind && !rt.syncRequested) return;
+    if (!rt.op && Date.now() < rt.retryAt) {
+      rt.wakeAt(rt.retryAt, enqueue);
+      return;
+    }
+    if (!rt.op || rt.op.generation !== app.generation) {
+      this.engine.startOperation(rt, input, !behind);
+    }
+    rt.syncRequested = false;
+    const outcome = await this.engine.runOperation(rt, input);
+    if (outcome === 'failed' && rt.retryAt) rt.wakeAt(rt.retryAt, enqueue);
+  }
+
+  /** Drops inventory entries whose objects are gone (pruned, or deleted by someone). */
+  private async forget(appId: string, input: AppInput, gone: ResourceKey[]): Promise<void> {
+    if (gone.length === 0) return;
+    const ids = new Set(gone.map(resourceId));
+    input.inventory = input.inventory.filter((k) => !ids.has(resourceId(k)));
+    await this.saveApplied(appId, undefined, input.inventory);
+  }
+
+  private watchKinds(rt: AppRuntime, input: AppInput): void {
+    const kinds = new Map<string, { apiVersion: string; kind: string }>();
+    for (const item of [...rt.plan.resources, ...rt.plan.hooks]) {
+      kinds.set(`${item.raw.apiVersion}/${item.raw.kind}`, item.raw);
+    }
+    for (const k of input.inventory) {
+      const apiVersion = k.group ? `${k.group}/${k.version}` : k.version;
+      kinds.set(`${apiVersion}/${k.kind}`, { apiVersion, kind: k.kind });
+    }
+    this.watches.use(input.appId, [...kinds.values()]);
+  }
+
+  /** Records a DriftDetected event when the set of drifted resources changes. */
+  private noteDrift(rt: AppRuntime, input: AppInput, a: Assessment): void {
+    const drifted = a.report.resources.filter((r) => r.drifted);
+    const key = drifted.map((r) => `${resourceId(r.key)}:${r.message}`).join('|');
+    if (key === rt.lastDrift) return;
+    rt.lastDrift = key;
+    if (drifted.length === 0) return;
+    const what = drifted
+      .slice(0, 5)
+      .map((r) => `${keyRef(r.key)}: ${r.message}`)
+      .join('; ');
+    this.reporter.event(input.appId, 'Warning', 'DriftDetected', what, input.generation);
+  }
+
+  /** Self-heal with backoff (see healDueAt). Returns whether it healed. */
+  private async maybeHeal(
+    rt: AppRuntime,
+    app: AppState,
+    input: AppInput,
+    a: Assessment,
+    enqueue: () => void,
+  ): Promise<boolean> {
+    const h = rt.heal;
+    if (
+      input.options.observeOnly ||
+      !app.policy.selfHeal ||
+      rt.op ||
+      (app.applied?.generation ?? 0) < app.generation ||
+      a.healIds.size === 0
+    ) {
+      if (a.healIds.size === 0) h.driftSince = 0;
+      return false;
+    }
+    const due = healDueAt(h, Date.now(), this.options.selfHeal);
+    if (Date.now() < due) {
+      rt.wakeAt(due, enqueue);
+      return false;
+    }
+    const drifted = a.report.resources.filter((r) => a.healIds.has(resourceId(r.key)));
+    const failures = await this.engine.heal(rt, input, a.healIds);
+    recordHeal(h, Date.now());
+    const what = drifted
+      .slice(0, 5)
+      .map((r) => `${keyRef(r.key)} (${r.message})`)
+      .join('; ');
+    if (failures.length) {
+      this.reporter.event(
+        input.appId,
+        'Warning',
+        'SelfHealFailed',
+        `${failures.map((f) => `${f.ref}: ${f.message}`).join('; ')}`,
+        input.generation,
+      );
+    } else {
+      this.reporter.event(
+        input.appId,
+        'Normal',
+        'SelfHealed',
+        `re-applied ${what}`,
+        input.generation,
+      );
+    }
+    return true;
+  }
+
+  private async removeNow(appId: string, r: { prune: boolean; done: () => void }): Promise<void> {
+    this.removals.delete(appId);
+    try {
+      const app = this.store.get(appId);
+      if (!app) return;
+      const rt = this.runtime(appId);
+      const input = this.input(app);
+      // Observe-only deletes nothing, not even when the app goes away.
+      const prune = r.prune && !input.options.observeOnly;
+      if (prune) {
+        const error = await this.engine.removeApp(rt, input);
+        if (error) this.log.warn(`removing ${app.appName}: ${error}`);
+      }
+      rt.dispose();
+      this.runtimes.delete(appId);
+      this.watches.release(appId);
+      await this.store.remove(appId);
+      this.reporter.forget(appId);
+      this.reporter.event(
+        appId,
+        'Normal',
+        'Removed',
+        `${app.appName} removed${prune ? ' with its resources' : '; its resources were kept'}`,
+        app.generation,
+      );
+    } catch (e) {
+      this.log.error(`removing ${appId}: ${kubeError(e).message}`);
+    } finally {
+      r.done();
+    }
+  }
+}

@@ -1,0 +1,134 @@
+import { assessHealth, type HealthStatus } from '../../../../libs/health/src/index.js';
+import type { KubeObject, ResourceKey } from '../../../../libs/manifests/src/index.js';
+import { apiVersionOf, kubeError, type KubeClient } from '../kube/kube-client.js';
+import { sleep, type Applier } from './apply.js';
+import { keyRef } from './resources.js';
+import type { AppRuntime, HookRun, Operation } from './runtime.js';
+import type { AppInput, EngineCallbacks } from './types.js';
+
+/**
+ * Argo CD's resource hooks: PreSync, Sync, PostSync hooks started with their step and followed
+ * until they succeed or fail (Pods by phase, anything else by health), SyncFail hooks when an
+ * operation fails, and the delete policies (BeforeHookCreation, HookSucceeded, HookFailed).
+ */
+export class Hooks {
+  constructor(
+    private readonly applier: Applier,
+    private readonly client: KubeClient,
+    private readonly cb: Pick<EngineCallbacks, 'event'>,
+  ) {}
+
+  async start(rt: AppRuntime, app: AppInput, run: HookRun): Promise<void> {
+    const p = await this.applier.prepare(rt, app, run.item);
+    if (p instanceof Error) {
+      run.phase = 'Failed';
+      run.message = p.message;
+      return;
+    }
+    run.key = p.key;
+    const policies = run.item.hook!.deletePolicies;
+    try {
+      const nsErr = await this.applier.ensureNamespaces(app, [p]);
+      if (nsErr.size) throw new Error([...nsErr.values()][0]);
+      if (policies.includes('BeforeHookCreation')) await this.deleteAndWait(p.key);
+      await this.applier.applyOne(p.obj, false, app.options.validate);
+    } catch (e) {
+      run.phase = 'Failed';
+      run.message = kubeError(e).message;
+    }
+  }
+
+  async startSyncFail(rt: AppRuntime, app: AppInput, op: Operation): Promise<void> {
+    for (const h of rt.plan.syncFail) {
+      const run: HookRun = {
+        type: 'SyncFail',
+        step: -1,
+        item: h.item,
+        phase: 'Running',
+        message: '',
+      };
+      op.hooks.push(run);
+      await this.start(rt, app, run);
+      this.cb.event(
+        app.appId,
+        run.phase === 'Failed' ? 'Warning' : 'Normal',
+        run.phase === 'Failed' ? 'HookFailed' : 'HookStarted',
+        `SyncFail hook ${run.key ? keyRef(run.key) : h.item.raw.metadata.name}${run.message ? `: ${run.message}` : ''}`,
+        op.generation,
+      );
+    }
+  }
+
+  /** Updates the hooks of the current step; says what failed or what is still running. */
+  async check(
+    rt: AppRuntime,
+    app: AppInput,
+    op: Operation,
+  ): Promise<{ failed?: string; waiting?: string }> {
+    let waiting: string | undefined;
+    for (const run of op.hooks.filter((h) => h.step === op.stepIndex)) {
+      if (run.phase === 'Running' && run.key) await this.poll(app, op, run);
+      const ref = `${run.type} hook ${run.key ? keyRef(run.key) : run.item.raw.metadata.name}`;
+      if (run.phase === 'Failed')
+        return { failed: `${ref} failed${run.message ? `: ${run.message}` : ''}` };
+      if (run.phase === 'Running') waiting ??= `waiting for ${ref}`;
+    }
+    return { waiting };
+  }
+
+  private async poll(app: AppInput, op: Operation, run: HookRun): Promise<void> {
+    const key = run.key!;
+    const live = await this.applier.live(key);
+    if (!live) {
+      run.phase = 'Failed';
+      run.message = 'the hook object disappeared';
+    } else {
+      const r = hookResult(live);
+      run.phase = r.phase;
+      run.message = r.message;
+    }
+    if (run.phase === 'Running') return;
+    const ok = run.phase === 'Succeeded';
+    this.cb.event(
+      app.appId,
+      ok ? 'Normal' : 'Warning',
+      ok ? 'HookSucceeded' : 'HookFailed',
+      `${run.type} hook ${keyRef(key)} ${ok ? 'succeeded' : 'failed'}${run.message ? `: ${run.message}` : ''}`,
+      op.generation,
+    );
+    const policies = run.item.hook!.deletePolicies;
+    if ((ok && policies.includes('HookSucceeded')) || (!ok && policies.includes('HookFailed'))) {
+      try {
+        await this.client.delete(apiVersionOf(key), key.kind, key.name, key.namespace || undefined);
+      } catch (e) {
+        run.message = `${run.message} (delete failed: ${kubeError(e).message})`.trim();
+      }
+    }
+  }
+
+  private async deleteAndWait(key: ResourceKey): Promise<void> {
+    const apiVersion = apiVersionOf(key);
+    const ns = key.namespace || undefined;
+    if (!(await this.client.delete(apiVersion, key.kind, key.name, ns))) return;
+    const deadline = Date.now() + 30_000;
+    while (await this.client.getOrUndefined(apiVersion, key.kind, key.name, ns)) {
+      if (Date.now() > deadline) throw new Error(`${keyRef(key)} is still being deleted`);
+      await sleep(100);
+    }
+  }
+}
+
+export function hookResult(live: KubeObject): { phase: HookRun['phase']; message: string } {
+  if (live.kind === 'Pod') {
+    const phase = (live as { status?: { phase?: string; message?: string } }).status;
+    if (phase?.phase === 'Succeeded') return { phase: 'Succeeded', message: phase.message ?? '' };
+    if (phase?.phase === 'Failed') return { phase: 'Failed', message: phase.message ?? '' };
+    return { phase: 'Running', message: phase?.phase ?? '' };
+  }
+  const h = assessHealth(live);
+  const statusOf: Partial<Record<HealthStatus, HookRun['phase']>> = {
+    Healthy: 'Succeeded',
+    Degraded: 'Failed',
+  };
+  return { phase: statusOf[h.status] ?? 'Running', message: h.message ?? '' };
+}

@@ -1,0 +1,135 @@
+import {
+  resourceId,
+  resourceKey,
+  type KubeObject,
+  type ResourceKey,
+} from '../../../../libs/manifests/src/index.js';
+import {
+  apiVersionOf,
+  kubeError,
+  type KubeClient,
+  type PropagationPolicy,
+} from '../kube/kube-client.js';
+import type { WatchCache } from '../kube/watch-cache.js';
+import { mapLimit, type Applier } from './apply.js';
+import { resourceSyncOptions, syncWave } from './options.js';
+import { isHookObject, keyRef, ownedByApp } from './resources.js';
+import type { AppRuntime, Operation } from './runtime.js';
+import type { AppInput, EngineCallbacks, EngineOptions } from './types.js';
+
+/**
+ * Pruning: what an app has in the cluster and no longer wants (its inventory and whatever carries
+ * its label), deleted in reverse apply order with the propagation policy asked for; Prune=false
+ * and Delete=false objects are left alone, PruneLast ones wait for the end of the operation.
+ */
+export class Pruner {
+  constructor(
+    private readonly applier: Applier,
+    private readonly client: KubeClient,
+    private readonly watches: WatchCache,
+    private readonly cb: Pick<EngineCallbacks, 'event'>,
+    private readonly opts: Pick<EngineOptions, 'applyConcurrency'>,
+  ) {}
+
+  /**
+   * What the app has in the cluster that is no longer desired: its inventory plus any live
+   * object carrying its label and tracking id (so a lost inventory still prunes correctly).
+   * Objects whose kind could not be resolved this time are never treated as leftovers.
+   */
+  async leftovers(rt: AppRuntime, app: AppInput): Promise<ResourceKey[]> {
+    const desired = new Set<string>();
+    const unresolved = new Set<string>();
+    for (const item of rt.plan.resources) {
+      const p = await this.applier.prepare(rt, app, item);
+      if (p instanceof Error) unresolved.add(`${item.raw.kind}/${item.raw.metadata.name}`);
+      else desired.add(p.id);
+    }
+    const out = new Map<string, ResourceKey>();
+    const consider = (k: ResourceKey) => {
+      const id = resourceId(k);
+      if (!desired.has(id) && !unresolved.has(`${k.kind}/${k.name}`)) out.set(id, k);
+    };
+    app.inventory.forEach(consider);
+    for (const obj of this.labelled(app.appId)) consider(resourceKey(obj));
+    return [...out.values()];
+  }
+
+  /** Live objects in the watch caches that the agent applied for this app. */
+  private labelled(appId: string, includeHooks = false): KubeObject[] {
+    const out: KubeObject[] = [];
+    for (const inf of this.watches.all()) {
+      for (const obj of inf.objects.values()) {
+        if (ownedByApp(obj, appId) && (includeHooks || !isHookObject(obj))) out.push(obj);
+      }
+    }
+    return out;
+  }
+
+  /** The prune step: leftovers deleted now, or kept for the end (PruneLast). */
+  async pruneStep(rt: AppRuntime, app: AppInput, op: Operation): Promise<string | undefined> {
+    if (!app.policy.prune) return undefined;
+    const now: ResourceKey[] = [];
+    for (const k of await this.leftovers(rt, app)) {
+      const live = await this.applier.live(k);
+      if (!live) continue;
+      const o = resourceSyncOptions(live);
+      if (!o.prune) continue;
+      if (o.pruneLast ?? app.options.pruneLast) op.deferredPrune.push(k);
+      else now.push(k);
+    }
+    return this.deleteKeys(app, now, 'Pruned');
+  }
+
+  /** Deletes in reverse apply order (later waves first, namespaces and CRDs last). */
+  async deleteKeys(
+    app: AppInput,
+    keys: ResourceKey[],
+    reason: string,
+    policy: PropagationPolicy = app.options.propagationPolicy,
+  ): Promise<string | undefined> {
+    if (keys.length === 0) return undefined;
+    const waves = new Map<string, number>();
+    for (const k of keys) waves.set(resourceId(k), syncWave(await this.applier.live(k)));
+    const rank = (k: ResourceKey) =>
+      k.kind === 'Namespace' ? 2 : k.kind === 'CustomResourceDefinition' ? 1 : 0;
+    const buckets = new Map<string, ResourceKey[]>();
+    for (const k of keys) {
+      const b = `${rank(k)}:${-(waves.get(resourceId(k)) ?? 0)}`;
+      buckets.set(b, [...(buckets.get(b) ?? []), k]);
+    }
+    const order = [...buckets.keys()].sort((a, b) => {
+      const [ra, wa] = a.split(':').map(Number);
+      const [rb, wb] = b.split(':').map(Number);
+      return ra - rb || wa - wb;
+    });
+    const errors: string[] = [];
+    for (const b of order) {
+      await mapLimit(buckets.get(b)!, this.opts.applyConcurrency, async (k) => {
+        try {
+          const ns = k.namespace || undefined;
+          if (await this.client.delete(apiVersionOf(k), k.kind, k.name, ns, policy)) {
+            this.cb.event(app.appId, 'Normal', reason, `${keyRef(k)} deleted`, app.generation);
+          }
+        } catch (e) {
+          errors.push(`${keyRef(k)}: ${kubeError(e).message}`);
+        }
+      });
+    }
+    return errors.length ? `delete failed: ${errors.join('; ')}` : undefined;
+  }
+
+  /** Deletes what an app put in the cluster (the app was deleted), except Delete=false ones. */
+  async removeApp(rt: AppRuntime, app: AppInput): Promise<string | undefined> {
+    const keys = new Map<string, ResourceKey>();
+    for (const k of app.inventory) keys.set(resourceId(k), k);
+    for (const obj of this.labelled(app.appId))
+      keys.set(resourceId(resourceKey(obj)), resourceKey(obj));
+    const doomed: ResourceKey[] = [];
+    for (const k of keys.values()) {
+      const live = await this.applier.live(k);
+      if (live && resourceSyncOptions(live).delete) doomed.push(k);
+    }
+    rt.dispose();
+    return this.deleteKeys(app, doomed, 'Deleted');
+  }
+}

@@ -1,0 +1,42 @@
+import type { ResourceKey } from '../../../../libs/manifests/src/index.js';
+import type { AppSyncOptions, SyncPolicyState } from './options.js';
+
+export interface AppInput {
+  appId: string;
+  appName: string;
+  generation: number;
+  namespace: string;
+  policy: SyncPolicyState;
+  options: AppSyncOptions;
+  /** Everything that may be in the cluster for this app (persisted inventory). */
+  inventory: ResourceKey[];
+}
+
+export type EventType = 'Normal' | 'Warning';
+
+export interface EngineCallbacks {
+  /** Persists the app's inventory (called as resources are applied and pruned). */
+  saveInventory(appId: string, keys: ResourceKey[]): Promise<void>;
+  /** The operation for `generation` finished (successfully, or failed with no retry left). */
+  markApplied(appId: string, generation: number): Promise<void>;
+  event(appId: string, type: EventType, reason: string, message: string, generation: number): void;
+}
+
+export interface EngineOptions {
+  fieldManager: string;
+  /** The agent's name (its cluster on the hub), labelled on what it applies. */
+  agentName: string;
+  applyConcurrency: number;
+  /** How long an apply waits for a CRD-defined kind to appear. */
+  noKindWaitMs?: number;
+  /** How long an apply waits for a CRD it applied to become Established. */
+  crdWaitMs?: number;
+}
+
+export type OperationOutcome = 'succeeded' | 'waiting' | 'failed';
+
+export interface ApplyFailure {
+  ref: string;
+  id: string;
+  message: string;
+}
