@@ -338,16 +338,21 @@ describe('chaos: faults during fleet-wide commits', () => {
       hub = b;
       expect((await announced).status).toBeLessThan(300);
       await converged('replica A kill -9 (failover to B)', target, t0);
-      // Every agent's stream is on B now, opened after A died.
-      const list = (await api(b.httpUrl).get('/api/v1/clusters')).body as {
-        name: string;
-        agent: { connected: boolean; lastSeenAt: string | null };
-      }[];
-      for (const agent of agents) {
-        const c = list.find((l) => l.name === agent.cluster)!;
-        expect(c.agent.connected).toBe(true);
-        expect(Date.parse(c.agent.lastSeenAt ?? '')).toBeGreaterThanOrEqual(killedAt);
-      }
+      // Every agent's stream is on B now, opened after A died (B records it write-behind).
+      await waitFor(
+        'every agent recorded as connected to B',
+        async () => {
+          const list = (await api(b.httpUrl).get('/api/v1/clusters')).body as {
+            name: string;
+            agent: { connected: boolean; lastSeenAt: string | null };
+          }[];
+          return agents.every((agent) => {
+            const c = list.find((l) => l.name === agent.cluster);
+            return c?.agent.connected && Date.parse(c.agent.lastSeenAt ?? '') >= killedAt;
+          });
+        },
+        { timeoutMs: 60_000, intervalMs: 250 },
+      );
       // B alone carries the next commit.
       const after = await commit();
       await converged('the first commit on replica B alone', after);
