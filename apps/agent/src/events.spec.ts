@@ -1,5 +1,4 @@
 import { describe, expect, it } from 'vitest';
-import { policyState } from './inbound/hub-inbound.js';
 import { loadAgentConfig } from './agent-config.js';
 import { EventLog } from './events.js';
 
@@ -50,53 +49,5 @@ describe('agent configuration and wire policy', () => {
         AXLE_AGENT_APPLY_CONCURRENCY: '0',
       }),
     ).toThrow(/AXLE_AGENT_OBSERVE_ONLY: must be true or false[\s\S]*AXLE_AGENT_APPLY_CONCURRENCY/);
-  });
-
-  it('maps the wire SyncPolicy, absent optional fields meaning defaults', () => {
-    expect(policyState(undefined)).toEqual({ automated: true, prune: false, selfHeal: false });
-    expect(policyState({ automated: true, prune: true, selfHeal: true })).toEqual({
-      automated: true,
-      prune: true,
-      selfHeal: true,
-    });
-    expect(
-      policyState({
-        automated: true,
-        prune: false,
-        selfHeal: false,
-        syncOptions: { items: ['PruneLast=true'] },
-        retry: { limit: 2, duration: '1s', factor: 3, maxDuration: '10s' },
-        observeOnly: true,
-        ignoreDifferences: {
-          items: [
-            {
-              group: 'apps',
-              kind: 'Deployment',
-              name: '',
-              namespace: '',
-              jsonPointers: ['/spec/replicas'],
-              managedFieldsManagers: [],
-            },
-          ],
-        },
-      }),
-    ).toEqual({
-      automated: true,
-      prune: false,
-      selfHeal: false,
-      syncOptions: ['PruneLast=true'],
-      retry: { limit: 2, durationMs: 1000, factor: 3, maxDurationMs: 10_000 },
-      observeOnly: true,
-      ignoreDifferences: [
-        {
-          group: 'apps',
-          kind: 'Deployment',
-          name: '',
-          namespace: '',
-          jsonPointers: ['/spec/replicas'],
-          managedFieldsManagers: [],
-        },
-      ],
-    });
   });
 });

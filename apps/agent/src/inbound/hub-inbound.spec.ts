@@ -11,7 +11,7 @@ import { BundleCache } from '../bundle-cache.js';
 import { StatusReporter, type HubLink } from '../outbound/status-reporter.js';
 import type { AppReconciler } from '../reconcile/app-reconciler.js';
 import { StateStore } from '../state-store.js';
-import { HubInbound } from './hub-inbound.js';
+import { HubInbound, policyState } from './hub-inbound.js';
 
 const bundle = makeBundle([
   { apiVersion: 'v1', kind: 'ConfigMap', metadata: { name: 'cm' }, data: { a: '1' } },
@@ -141,5 +141,25 @@ describe('HubInbound', () => {
     await inbound.handle({ msg: { $case: 'ping', value: { sentAtUnixMs: 1 } } });
     expect(enqueued).toEqual(['sync:app-1']);
     expect(sent.map((m) => m?.$case)).toEqual(['heartbeat']);
+  });
+
+  it('keeps the policy with retry durations parsed (empty ones: 5 s and 3 min)', () => {
+    const policy = (retry: { duration: string; maxDuration: string }) =>
+      policyState({
+        automated: true,
+        prune: false,
+        selfHeal: false,
+        retry: { limit: 2, factor: 3, ...retry },
+      }).retry;
+    expect(policy({ duration: '1s', maxDuration: '10s' })).toEqual({
+      limit: 2,
+      durationMs: 1000,
+      factor: 3,
+      maxDurationMs: 10_000,
+    });
+    expect(policy({ duration: '', maxDuration: '' })).toMatchObject({
+      durationMs: 5000,
+      maxDurationMs: 180_000,
+    });
   });
 });
