@@ -454,18 +454,19 @@ spec:
           },
         },
       });
-    // A matrix of 224 × 224 (50,176) stops as soon as it passes the limit.
-    const matrix = doc([
-      {
-        matrix: {
-          generators: [
-            { list: { elements: elements(224, 'x') } },
-            { list: { elements: elements(224, 'y') } },
-          ],
+    const matrix = (n: number) =>
+      doc([
+        {
+          matrix: {
+            generators: [
+              { list: { elements: elements(n, 'x') } },
+              { list: { elements: elements(n, 'y') } },
+            ],
+          },
         },
-      },
-    ]);
-    const big = await generateApplications(matrix, { ...ctx, maxApplications: 20_000 });
+      ]);
+    // 224 × 224 = 50,176 applications.
+    const big = await generateApplications(matrix(224), { ...ctx, maxApplications: 20_000 });
     expect(big.applications).toEqual([]);
     expect(big.complete).toBe(false);
     expect(big.errors).toEqual([
@@ -473,11 +474,21 @@ spec:
         index: -1,
         generator: 0,
         stage: 'limit',
+        limit: 'applications',
         message: expect.stringMatching(
-          /^spec\.generators\[0\]: the generators produce more than 20000 applications/,
+          /^spec\.generators\[0\]: the generators produce 50176 applications so far, more than 20000/,
         ) as unknown,
       },
     ]);
+    // A runaway matrix stops at limits.maxParamSets on the way, before it is all built.
+    const runaway = await generateApplications(matrix(2000), {
+      ...ctx,
+      maxApplications: 20_000,
+      limits: { maxParamSets: 100_000 },
+    });
+    expect(runaway.errors).toMatchObject([{ stage: 'limit', limit: 'paramSets' }]);
+    expect(runaway.errors[0].message).toMatch(/more than 100000 parameter sets/);
+
     // Two generators within the limit each, over it together: refused at the second.
     const two = doc([
       { list: { elements: elements(6, 'x').map((e) => ({ ...e, y: 'a' })) } },
@@ -489,6 +500,49 @@ spec:
     const within = await generateApplications(two, { ...ctx, maxApplications: 11 });
     expect(within.errors).toEqual([]);
     expect(within.applications).toHaveLength(11);
+  });
+
+  it('counts applications after selectors, and a merge by its base: large inputs that yield few pass', async () => {
+    const elements = (n: number) =>
+      Array.from({ length: n }, (_, i) => ({ x: String(i), y: 'a', keep: i < 2 ? '1' : '0' }));
+    const doc = (generators: unknown[]) =>
+      parse({
+        metadata: { name: 'narrow' },
+        spec: {
+          goTemplate: true,
+          generators,
+          template: {
+            metadata: { name: 'a-{{.x}}' },
+            spec: {
+              project: 'default',
+              source: { repoURL: 'https://x/r.git', path: 'p' },
+              destination: { name: 'in-cluster' },
+            },
+          },
+        },
+      });
+    const selected = await generateApplications(
+      doc([{ list: { elements: elements(30) }, selector: { matchLabels: { keep: '1' } } }]),
+      { ...ctx, maxApplications: 10 },
+    );
+    expect(selected.errors).toEqual([]);
+    expect(selected.applications.map((a) => a.metadata.name)).toEqual(['a-0', 'a-1']);
+    const merged = await generateApplications(
+      doc([
+        {
+          merge: {
+            mergeKeys: ['x'],
+            generators: [
+              { list: { elements: elements(5) } },
+              { list: { elements: elements(30).map((e) => ({ ...e, y: 'b' })) } },
+            ],
+          },
+        },
+      ]),
+      { ...ctx, maxApplications: 10 },
+    );
+    expect(merged.errors).toEqual([]);
+    expect(merged.applications).toHaveLength(5);
   });
 
   it('reports every duplicate name and skips those Applications only', async () => {

@@ -1,5 +1,4 @@
 import {
-  DEFAULT_GENERATOR_LIMITS,
   GeneratorError,
   GeneratorLimitError,
   Renderer,
@@ -66,18 +65,16 @@ export async function generateApplications(
   const clusters = new ClusterIndex(ctx.clusters);
   const projects = ctx.projects ? new Set(ctx.projects) : undefined;
   const preserve = spec.syncPolicy.preserveResourcesOnDeletion;
-  // No generator may produce more than the whole ApplicationSet may have.
+  // The applications counted are what the generators produce in the end (after their selectors);
+  // their intermediate results are bounded by limits.maxParamSets only.
   const maxApplications = ctx.maxApplications ?? Infinity;
-  const limits = {
-    ...ctx.limits,
-    maxParamSets: Math.min(
-      ctx.limits?.maxParamSets ?? DEFAULT_GENERATOR_LIMITS.maxParamSets,
-      maxApplications,
-    ),
-  };
-  const overLimit = (g: number, message: string): GenerateApplicationsResult => ({
+  const overLimit = (
+    g: number,
+    message: string,
+    limit: 'applications' | 'paramSets',
+  ): GenerateApplicationsResult => ({
     applications: [],
-    errors: [{ index: -1, generator: g, stage: 'limit', message }],
+    errors: [{ index: -1, generator: g, stage: 'limit', limit, message }],
     complete: false,
   });
   let index = 0;
@@ -94,7 +91,7 @@ export async function generateApplications(
           git: ctx.git,
           goTemplate: spec.goTemplate,
           goTemplateOptions: spec.goTemplateOptions,
-          limits,
+          limits: ctx.limits,
           newGitFileGlobbing: ctx.newGitFileGlobbing,
           plugins: ctx.plugins,
           scm: ctx.scm,
@@ -108,8 +105,7 @@ export async function generateApplications(
     } catch (e) {
       // Too many parameter sets: the ApplicationSet is refused whole (what it would keep or
       // drop is arbitrary), and nothing it generated before is deleted (complete is false).
-      if (e instanceof GeneratorLimitError && e.limit === maxApplications)
-        return overLimit(g, tooMany(path, maxApplications));
+      if (e instanceof GeneratorLimitError) return overLimit(g, e.message, 'paramSets');
       complete = false;
       errors.push({
         index: -1,
@@ -121,7 +117,7 @@ export async function generateApplications(
     }
 
     if (index + params.length > maxApplications)
-      return overLimit(g, tooMany(path, maxApplications));
+      return overLimit(g, tooMany(path, index + params.length, maxApplications), 'applications');
 
     const template = effectiveTemplate(
       spec.template as unknown as Record<string, unknown>,
@@ -193,8 +189,8 @@ export async function generateApplications(
   return { applications, errors, complete };
 }
 
-function tooMany(path: string, max: number): string {
-  return `${path}: the generators produce more than ${max} applications, the most one ApplicationSet may generate; narrow the generators or raise the limit`;
+function tooMany(path: string, count: number, max: number): string {
+  return `${path}: the generators produce ${count} applications so far, more than ${max}, the most one ApplicationSet may generate; narrow the generators or raise the limit`;
 }
 
 /** Argo's `mergeGeneratorTemplate`: mergo.Merge(generatorTemplate, spec.template). */

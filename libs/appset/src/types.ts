@@ -200,8 +200,10 @@ export interface GenerateApplicationsContext {
   git: GitTreeReader;
   limits?: GeneratorLimits;
   /**
-   * The most applications (parameter sets, over all generators) the ApplicationSet may generate.
-   * Beyond it the result has no applications and one `limit` error, and is not complete.
+   * The most applications the ApplicationSet may generate: the parameter sets its generators
+   * produce in the end (after their selectors), over all generators. Beyond it, or beyond
+   * `limits.maxParamSets` anywhere on the way, the result has no applications and one `limit`
+   * error, and is not complete.
    */
   maxApplications?: number;
   /** See GeneratorContext.newGitFileGlobbing. */
@@ -227,6 +229,8 @@ export interface GenerationError {
   /** Index in `spec.generators` of the generator that produced it. */
   generator: number;
   stage: 'generator' | 'limit' | 'template' | 'validation' | 'duplicate';
+  /** Which limit a `limit` error is about: maxApplications, or limits.maxParamSets on the way. */
+  limit?: 'applications' | 'paramSets';
   message: string;
 }
 

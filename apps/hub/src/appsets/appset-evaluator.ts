@@ -62,6 +62,17 @@ export interface Evaluation {
   owned: { name: string; specHash: string }[];
 }
 
+/**
+ * A generator's results on the way (before a selector, a merge's other children) may be this many
+ * times the applications an ApplicationSet may have: enough for a selector to narrow a large
+ * inventory, while a runaway matrix stops early.
+ */
+const INTERMEDIATE_FACTOR = 5;
+const LIMIT_HINT = {
+  applications: '(AXLE_APPSET_MAX_APPLICATIONS)',
+  paramSets: `(${INTERMEDIATE_FACTOR} × AXLE_APPSET_MAX_APPLICATIONS, for a generator's results before its selector)`,
+} as const;
+
 /** Names listed in an audit record of one evaluation (the counts are always complete). */
 const AUDIT_NAMES = 100;
 
@@ -123,12 +134,13 @@ export class AppSetEvaluator {
       scm: this.scm,
       duckTypes: this.duckTypes,
       maxApplications: this.config.appsetMaxApplications,
+      limits: { maxParamSets: INTERMEDIATE_FACTOR * this.config.appsetMaxApplications },
     });
     watch.lap('generate');
     const errors: AppSetIssue[] = result.errors.map((e) => ({
       ...(e.name ? { name: e.name } : {}),
       path: e.index >= 0 ? `applications[${e.index}]` : `spec.generators[${e.generator}]`,
-      message: e.stage === 'limit' ? `${e.message} (AXLE_APPSET_MAX_APPLICATIONS)` : e.message,
+      message: e.limit ? `${e.message} ${LIMIT_HINT[e.limit]}` : e.message,
     }));
     const overLimit = result.errors.some((e) => e.stage === 'limit');
     const keep = new Set(planOptionsFor(result).keep ?? []);
@@ -349,7 +361,11 @@ export class AppSetEvaluator {
       }
       const errorText = ev.errors
         .slice(0, 5)
-        .map((e) => `${e.name ?? e.path}: ${e.message}`)
+        .map((e) => {
+          const where = e.name ?? e.path;
+          // Generator errors already start with their path.
+          return where && !e.message.startsWith(`${where}:`) ? `${where}: ${e.message}` : e.message;
+        })
         .join('; ');
       await this.appsets.saveStatus(
         entity.id,
