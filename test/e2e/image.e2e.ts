@@ -16,6 +16,7 @@ interface Stage {
   copies: { from: string; sources: string[]; dest: string }[];
   env: Record<string, string>;
   user?: string;
+  entrypoint?: string[];
   cmd?: string[];
 }
 
@@ -50,7 +51,8 @@ function parseDockerfile(text: string): Stage[] {
         stage!.workdir = rest;
         break;
       case 'RUN':
-        stage!.run.push(rest);
+        // BuildKit flags (cache mounts) change where caches live, not what runs.
+        stage!.run.push(rest.replace(/^(--\S+\s+)+/, ''));
         break;
       case 'COPY': {
         const words = rest.split(/\s+/);
@@ -67,6 +69,9 @@ function parseDockerfile(text: string): Stage[] {
         break;
       case 'CMD':
         stage!.cmd = JSON.parse(rest) as string[];
+        break;
+      case 'ENTRYPOINT':
+        stage!.entrypoint = JSON.parse(rest) as string[];
         break;
       case 'EXPOSE':
         break;
@@ -90,7 +95,7 @@ describe('the container image (deploy/Dockerfile)', () => {
   const final = stages.at(-1)!;
   const cleanup: (() => Promise<void>)[] = [];
   afterAll(async () => {
-    for (const c of cleanup) await c();
+    for (const c of cleanup.reverse()) await c();
   });
 
   it('runs as a non-root user and carries helm and kustomize', () => {
@@ -103,6 +108,8 @@ describe('the container image (deploy/Dockerfile)', () => {
     // The same install as the README's set-up (not `npm ci`, which the lock file cannot satisfy).
     expect(build.run[0]).toMatch(/^npm install\b/);
     expect(build.run.join('\n')).not.toMatch(/npm ci\b/);
+    // An init process as PID 1 (reaps what git and helm leave, passes signals on).
+    expect(final.entrypoint?.[0]).toMatch(/tini$/);
   });
 
   it(
@@ -115,10 +122,27 @@ describe('the container image (deploy/Dockerfile)', () => {
       const image = join(work.path, 'image');
       copyBuildContext(app);
 
-      // The build stage's RUN lines, offline: npm from its cache, Go modules from the module cache.
-      const env = {
-        PATH: [dirname(process.execPath), '/usr/local/go/bin', process.env.PATH].join(':'),
+      // The build stage's RUN lines, offline (npm from its cache, Go modules from the module
+      // cache), on a PATH of node, Go and the system's directories only: a helm or kustomize
+      // installed elsewhere on this machine must not stand in for the ones the build makes.
+      const go = execFileSync('bash', ['-c', 'command -v go || echo /usr/local/go/bin/go'], {
+        encoding: 'utf8',
+      }).trim();
+      const clean = [dirname(process.execPath), dirname(go), '/usr/bin', '/bin'].join(':');
+      for (const tool of ['helm', 'kustomize']) {
+        const found = spawnSync('bash', ['-c', `command -v ${tool}`], { env: { PATH: clean } });
+        expect(found.status, `${tool} is on ${clean}; the test cannot tell the image's`).not.toBe(
+          0,
+        );
+      }
+      const passThrough = Object.fromEntries(
+        ['GOPATH', 'GOMODCACHE', 'GOCACHE', 'npm_config_cache', 'XDG_CACHE_HOME']
+          .filter((k) => process.env[k])
+          .map((k) => [k, process.env[k]!]),
+      );
+      const env: Record<string, string> = {
         HOME: process.env.HOME ?? '/root',
+        ...passThrough,
         npm_config_offline: 'true',
         npm_config_update_notifier: 'false',
         GOPROXY: 'off',
@@ -126,16 +150,11 @@ describe('the container image (deploy/Dockerfile)', () => {
         GOTOOLCHAIN: 'local',
         ...build.env,
       };
-      env.PATH = env.PATH.replace('$PATH', process.env.PATH ?? '');
+      env.PATH = (build.env.PATH ?? '$PATH').replace('$PATH', clean);
+      const deadline = Date.now() + BUILD_MS;
       for (const cmd of build.run) {
-        const r = spawnSync('bash', ['-c', cmd], {
-          cwd: app,
-          env,
-          encoding: 'utf8',
-          timeout: BUILD_MS,
-          maxBuffer: 64 * 2 ** 20,
-        });
-        expect(r.status, `RUN ${cmd}\n${(r.stdout + r.stderr).slice(-4000)}`).toBe(0);
+        const r = await run('bash', ['-c', cmd], app, env, deadline - Date.now());
+        expect(r.code, `RUN ${cmd}\n${r.output.slice(-4000)}`).toBe(0);
       }
 
       // The final stage: only what its COPY lines take from the build stage (whose WORKDIR is
@@ -185,13 +204,16 @@ describe('the container image (deploy/Dockerfile)', () => {
         await freePort(),
         await freePort(),
       ];
+      // The CMD without the ENTRYPOINT (tini is not installed here), in its own process group so
+      // that the embedded PostgreSQL it starts is stopped with it whatever happens.
       const [cmd, ...args] = final.cmd!;
       const hub = spawn(cmd === 'node' ? process.execPath : cmd, args, {
         cwd: root,
         uid,
         gid,
+        detached: true,
         env: {
-          PATH: `${dirname(process.execPath)}:/usr/local/bin:/usr/bin:/bin`,
+          PATH: clean,
           ...final.env,
           HOME: data,
           AXLE_DATA_DIR: data,
@@ -211,8 +233,11 @@ describe('the container image (deploy/Dockerfile)', () => {
       hub.stderr.on('data', (c: Buffer) => (log += c.toString()));
       const exited = new Promise<number | null>((r) => hub.once('exit', (code) => r(code)));
       cleanup.push(async () => {
-        if (hub.exitCode === null && hub.signalCode === null) hub.kill('SIGKILL');
+        if (hub.exitCode !== null || hub.signalCode !== null) return;
+        process.kill(-hub.pid!, 'SIGTERM');
+        const timer = setTimeout(() => process.kill(-hub.pid!, 'SIGKILL'), 20_000);
         await exited;
+        clearTimeout(timer);
       });
       const url = `http://127.0.0.1:${http}`;
       await waitFor(
@@ -245,16 +270,26 @@ describe('the container image (deploy/Dockerfile)', () => {
   );
 });
 
-/** The build context `COPY . .` sends: the repository's files, less what .dockerignore names. */
+/**
+ * The build context `COPY . .` sends: the repository's files (tracked, and new ones not ignored),
+ * less what .dockerignore names. .dockerignore lists what .gitignore does, so git's view and
+ * Docker's agree.
+ */
 function copyBuildContext(to: string): void {
   const ignored = readFileSync('.dockerignore', 'utf8')
     .split('\n')
     .map((l) => l.trim())
     .filter((l) => l && !l.startsWith('#'));
-  const matches = (file: string) =>
-    ignored.some((p) =>
-      p.startsWith('*.') ? file.endsWith(p.slice(1)) : file === p || file.startsWith(`${p}/`),
-    );
+  // .dockerignore patterns as used here: `**/x` at any depth, `x` at the root (`*` within a name).
+  const patterns = ignored.map((p) => {
+    const anyDepth = p.startsWith('**/');
+    const body = (anyDepth ? p.slice(3) : p)
+      .split('*')
+      .map((part) => part.replace(/[.+?^${}()|[\]\\]/g, '\\$&'))
+      .join('[^/]*');
+    return new RegExp(`^${anyDepth ? '(.*/)?' : ''}${body}(/.*)?$`);
+  });
+  const matches = (file: string) => patterns.some((re) => re.test(file));
   const files = execFileSync(
     'git',
     ['ls-files', '-z', '--cached', '--others', '--exclude-standard'],
@@ -270,4 +305,34 @@ function copyBuildContext(to: string): void {
     mkdirSync(dirname(join(to, f)), { recursive: true });
     cpSync(join(ROOT, f), join(to, f), { verbatimSymlinks: true });
   }
+}
+
+/** Runs a command to its end (or its time), keeping the tail of its output; never blocks the loop. */
+function run(
+  command: string,
+  args: string[],
+  cwd: string,
+  env: Record<string, string>,
+  timeoutMs: number,
+): Promise<{ code: number | null; output: string }> {
+  return new Promise((resolveRun) => {
+    const child = spawn(command, args, { cwd, env, stdio: ['ignore', 'pipe', 'pipe'] });
+    let output = '';
+    const keep = (c: Buffer) => {
+      output = (output + c.toString('utf8')).slice(-100_000);
+    };
+    child.stdout.on('data', keep);
+    child.stderr.on('data', keep);
+    const timer = setTimeout(
+      () => {
+        output += `\n(killed after ${Math.round(timeoutMs / 1000)} s)`;
+        child.kill('SIGKILL');
+      },
+      Math.max(0, timeoutMs),
+    );
+    child.on('close', (code) => {
+      clearTimeout(timer);
+      resolveRun({ code, output });
+    });
+  });
 }
