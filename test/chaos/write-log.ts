@@ -42,6 +42,14 @@ export class WriteLog {
     return log;
   }
 
+  /** Whether the revisions this log saw last are the clusters' (`cluster/name` → revision). */
+  agrees(live: Map<string, number>): boolean {
+    for (const [key, rev] of live) {
+      if (key.startsWith(`${this.cluster}/`) && this.rev.get(key) !== rev) return false;
+    }
+    return true;
+  }
+
   stop(): void {
     this.stopped = true;
     this.abort?.abort();
@@ -69,7 +77,8 @@ export class WriteLog {
         if (type !== 'BOOKMARK') this.seen(obj, type);
       },
       () => {
-        if (!this.stopped) void this.resume();
+        // Ended by the server (or an error): resumed after a pause, never in a tight loop.
+        if (!this.stopped) setTimeout(() => void this.resume(), 200);
       },
     );
   }

@@ -70,6 +70,8 @@ describe('HubInbound', () => {
   it('stores a deploy before acknowledging it, and hands it to the reconciler', async () => {
     const { store, sent, enqueued, inbound, settle } = await setup();
     await inbound.handle({ msg: { $case: 'deploy', value: deploy(3) } });
+    // Not acknowledged while the state is being written.
+    expect(sent).toEqual([]);
     await settle();
     expect(store.get('app-1')).toMatchObject({ generation: 3, bundleHash: bundle.hash });
     expect(store.get('app-1')?.policy).toEqual({ automated: true, prune: true, selfHeal: false });
