@@ -34,7 +34,7 @@ import {
   benchHubEnv,
   forkHub,
   hubJson,
-  hubRssAfterGc,
+  hubMemoryAfterGc,
   processCpu,
   sleep,
   stopHub,
@@ -195,7 +195,8 @@ async function main(): Promise<void> {
     );
     log(`${total} applications and targets stored in ${Math.round(performance.now() - t)} ms`);
     await sleep(2000);
-    const baseline = await hubRssAfterGc(hub.child);
+    const idle = await hubMemoryAfterGc(hub.child);
+    const baseline = idle.rss;
     log(`hub RSS at idle, after GC: ${Math.round(baseline / 2 ** 20)} MiB`);
 
     // --- agents: enroll, connect, receive their 10 applications -------------------------------
@@ -229,16 +230,20 @@ async function main(): Promise<void> {
     );
     if (st.reconnects) log(`streams ended: ${JSON.stringify(st.closeReasons)}`);
     await sleep(5000);
-    const loaded = await hubRssAfterGc(hub.child);
+    const loadedMemory = await hubMemoryAfterGc(hub.child);
+    const loaded = loadedMemory.rss;
     const connected = (await sims.stats()).connected;
-    const perStreamKiB = (loaded - baseline) / 1024 / Math.max(1, connected);
+    const perStream = (k: keyof NodeJS.MemoryUsage) =>
+      Number(((loadedMemory[k] - idle[k]) / 1024 / Math.max(1, connected)).toFixed(2));
+    const perStreamKiB = perStream('rss');
     const rssOk = perStreamKiB < TARGET_RSS_PER_STREAM_KIB;
     log(
       `${verdict(connected >= TARGET_CONNECTED)} connected streams: ${connected} (target ≥ ${TARGET_CONNECTED})`,
     );
     log(
       `${verdict(rssOk)} hub RSS ${Math.round(loaded / 2 ** 20)} MiB after GC: ${perStreamKiB.toFixed(1)} KiB per stream above ` +
-        `the idle baseline (target < ${TARGET_RSS_PER_STREAM_KIB})`,
+        `the idle baseline (target < ${TARGET_RSS_PER_STREAM_KIB}); of it, V8 heap ${perStream('heapUsed')} KiB, ` +
+        `external ${perStream('external')} KiB, the rest native (TLS, HTTP/2, malloc)`,
     );
 
     // --- a commit touching every cluster --------------------------------------------------------
@@ -300,6 +305,8 @@ async function main(): Promise<void> {
         hubRssBaselineBytes: baseline,
         hubRssLoadedBytes: loaded,
         hubRssPerStreamKiB: Number(perStreamKiB.toFixed(2)),
+        hubHeapPerStreamKiB: perStream('heapUsed'),
+        hubExternalPerStreamKiB: perStream('external'),
         targetHubRssPerStreamKiB: TARGET_RSS_PER_STREAM_KIB,
         connectMs: Math.round(connectMs),
         initialDeliveryMs: Math.round(initialMs),

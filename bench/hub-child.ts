@@ -27,7 +27,7 @@ async function main(): Promise<void> {
       const gc = (globalThis as { gc?: () => void }).gc;
       gc?.();
       gc?.();
-      process.send!({ rss: process.memoryUsage().rss });
+      process.send!({ memory: process.memoryUsage() });
     }
   });
   let profiler: Session | undefined;

@@ -100,14 +100,15 @@ export async function stopHub(child: ChildProcess): Promise<void> {
 }
 
 /** The hub's RSS after a full collection (the hub must run with --expose-gc). */
-export function hubRssAfterGc(child: ChildProcess): Promise<number> {
+/** The hub's memory (RSS, V8 heap, memory outside it) after two full GCs (--expose-gc). */
+export function hubMemoryAfterGc(child: ChildProcess): Promise<NodeJS.MemoryUsage> {
   return new Promise((resolve, reject) => {
-    const t = setTimeout(() => reject(new Error('no RSS answer')), 30_000);
+    const t = setTimeout(() => reject(new Error('no memory answer')), 30_000);
     const on = (m: unknown) => {
-      if (m && typeof m === 'object' && 'rss' in m) {
+      if (m && typeof m === 'object' && 'memory' in m) {
         clearTimeout(t);
         child.off('message', on);
-        resolve((m as { rss: number }).rss);
+        resolve((m as { memory: NodeJS.MemoryUsage }).memory);
       }
     };
     child.on('message', on);
