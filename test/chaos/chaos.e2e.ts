@@ -73,6 +73,23 @@ describe('chaos: faults during fleet-wide commits', () => {
     return rev;
   };
 
+  /** Waits until the hub records every agent connected, seen at `since` or later (write-behind). */
+  const agentsConnectedSince = (httpUrl: string, since: number, what: string) =>
+    waitFor(
+      what,
+      async () => {
+        const list = (await api(httpUrl).get('/api/v1/clusters')).body as {
+          name: string;
+          agent: { connected: boolean; lastSeenAt: string | null };
+        }[];
+        return agents.every((a) => {
+          const c = list.find((l) => l.name === a.cluster);
+          return c?.agent.connected && Date.parse(c.agent.lastSeenAt ?? '') >= since;
+        });
+      },
+      { timeoutMs: 60_000, intervalMs: 250 },
+    );
+
   /** Every object's revision as the clusters have them, checked for regressions on the way. */
   const live = async (): Promise<Map<string, number>> => {
     const out = new Map<string, number>();
@@ -309,20 +326,7 @@ describe('chaos: faults during fleet-wide commits', () => {
       for (const agent of agents) await agent.stop();
       const restarted = Date.now();
       for (const agent of agents) agent.start(`${hub.grpcAddress},${b.grpcAddress}`);
-      await waitFor(
-        'every agent connected again',
-        async () => {
-          const list = (await api(hub.httpUrl).get('/api/v1/clusters')).body as {
-            name: string;
-            agent: { connected: boolean; lastSeenAt: string | null };
-          }[];
-          return agents.every((a) => {
-            const c = list.find((l) => l.name === a.cluster);
-            return c?.agent.connected && Date.parse(c.agent.lastSeenAt ?? '') >= restarted;
-          });
-        },
-        { timeoutMs: 60_000, intervalMs: 250 },
-      );
+      await agentsConnectedSince(hub.httpUrl, restarted, 'every agent connected again');
       // The commit is announced to B while every agent's stream is on A, and A dies 50 ms later:
       // whatever A had not delivered by then, B must, once the agents have moved to it.
       const t0 = Date.now();
@@ -337,20 +341,7 @@ describe('chaos: faults during fleet-wide commits', () => {
       expect((await announced).status).toBeLessThan(300);
       await converged('replica A kill -9 (failover to B)', target, t0);
       // Every agent's stream is on B now, opened after A died (B records it write-behind).
-      await waitFor(
-        'every agent recorded as connected to B',
-        async () => {
-          const list = (await api(b.httpUrl).get('/api/v1/clusters')).body as {
-            name: string;
-            agent: { connected: boolean; lastSeenAt: string | null };
-          }[];
-          return agents.every((agent) => {
-            const c = list.find((l) => l.name === agent.cluster);
-            return c?.agent.connected && Date.parse(c.agent.lastSeenAt ?? '') >= killedAt;
-          });
-        },
-        { timeoutMs: 60_000, intervalMs: 250 },
-      );
+      await agentsConnectedSince(b.httpUrl, killedAt, 'every agent recorded as connected to B');
       // B alone carries the next commit.
       const after = await commit();
       await converged('the first commit on replica B alone', after);
