@@ -435,25 +435,28 @@ spec:
     expect(json.applications.map((a) => a.spec.source.path)).toEqual(['a', 'b']);
   });
 
+  /** An ApplicationSet of these generators whose applications are named by `name`. */
+  const withGenerators = (generators: unknown[], name: string) =>
+    parse({
+      metadata: { name: 'limited' },
+      spec: {
+        goTemplate: true,
+        generators,
+        template: {
+          metadata: { name },
+          spec: {
+            project: 'default',
+            source: { repoURL: 'https://x/r.git', path: 'p' },
+            destination: { name: 'in-cluster' },
+          },
+        },
+      },
+    });
+
   it('refuses an ApplicationSet generating more applications than maxApplications, whole', async () => {
     const elements = (n: number, key: string) =>
       Array.from({ length: n }, (_, i) => ({ [key]: String(i) }));
-    const doc = (generators: unknown[]) =>
-      parse({
-        metadata: { name: 'big' },
-        spec: {
-          goTemplate: true,
-          generators,
-          template: {
-            metadata: { name: 'a-{{.x}}-{{.y}}' },
-            spec: {
-              project: 'default',
-              source: { repoURL: 'https://x/r.git', path: 'p' },
-              destination: { name: 'in-cluster' },
-            },
-          },
-        },
-      });
+    const doc = (generators: unknown[]) => withGenerators(generators, 'a-{{.x}}-{{.y}}');
     const matrix = (n: number) =>
       doc([
         {
@@ -505,22 +508,7 @@ spec:
   it('counts applications after selectors, and a merge by its base: large inputs that yield few pass', async () => {
     const elements = (n: number) =>
       Array.from({ length: n }, (_, i) => ({ x: String(i), y: 'a', keep: i < 2 ? '1' : '0' }));
-    const doc = (generators: unknown[]) =>
-      parse({
-        metadata: { name: 'narrow' },
-        spec: {
-          goTemplate: true,
-          generators,
-          template: {
-            metadata: { name: 'a-{{.x}}' },
-            spec: {
-              project: 'default',
-              source: { repoURL: 'https://x/r.git', path: 'p' },
-              destination: { name: 'in-cluster' },
-            },
-          },
-        },
-      });
+    const doc = (generators: unknown[]) => withGenerators(generators, 'a-{{.x}}');
     const selected = await generateApplications(
       doc([{ list: { elements: elements(30) }, selector: { matchLabels: { keep: '1' } } }]),
       { ...ctx, maxApplications: 10 },

@@ -14,12 +14,7 @@ export class GeneratorError extends Error {
 
 /** A generator produced more parameter sets than the limits allow (see GeneratorLimits). */
 export class GeneratorLimitError extends GeneratorError {
-  constructor(
-    path: string,
-    reason: string,
-    /** The limit that was exceeded. */
-    readonly limit: number,
-  ) {
+  constructor(path: string, reason: string) {
     super(path, reason);
     this.name = 'GeneratorLimitError';
   }

@@ -88,7 +88,6 @@ export function checkParamLimit(rt: Runtime, count: number, path: string): void 
     throw new GeneratorLimitError(
       path,
       `produced more than ${rt.limits.maxParamSets} parameter sets (limits.maxParamSets); narrow the generator or raise the limit`,
-      rt.limits.maxParamSets,
     );
 }
 

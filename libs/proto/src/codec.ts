@@ -1,4 +1,9 @@
-import { HealthStatus, SyncStatus, type SyncPolicy } from '../gen/axle/agent/v1/agent.js';
+import {
+  HealthStatus,
+  SyncStatus,
+  type IgnoreDifference,
+  type SyncPolicy,
+} from '../gen/axle/agent/v1/agent.js';
 
 /**
  * The one mapping between the wire (proto/axle/agent/v1/agent.proto) and the words hub and agent
@@ -53,15 +58,8 @@ export function decodeHealth(h: HealthStatus): HealthState | undefined {
   return HEALTH_BY_WIRE.get(h);
 }
 
-/** Argo CD's ignoreDifferences entry, as sent: empty name/namespace/group match as on the wire. */
-export interface IgnoreDifferenceRule {
-  group: string;
-  kind: string;
-  name: string;
-  namespace: string;
-  jsonPointers: string[];
-  managedFieldsManagers: string[];
-}
+/** Argo CD's ignoreDifferences entry, as the wire has it. */
+export type IgnoreDifferenceRule = IgnoreDifference;
 
 /** A sync policy as both sides mean it; absent optional fields are their defaults. */
 export interface SyncPolicyModel {

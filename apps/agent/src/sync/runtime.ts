@@ -6,7 +6,8 @@ import type { Plan, PlanItem } from './plan.js';
 import type { Prepared } from './resources.js';
 import type { HealState } from './self-heal.js';
 
-export type SyncState = 'Synced' | 'OutOfSync' | 'Unknown';
+export type { SyncState } from '../../../../libs/proto/src/codec.js';
+import type { SyncState } from '../../../../libs/proto/src/codec.js';
 export type OperationPhase = 'Running' | 'Succeeded' | 'Failed';
 
 /** What the API server returned for the agent's last apply (or a dry run of it). */
