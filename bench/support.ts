@@ -229,3 +229,37 @@ export function runBench(name: string, main: () => Promise<void>): void {
     },
   );
 }
+
+/**
+ * AXLE_BENCH_PG_STATS=1: the embedded server loads pg_stat_statements (pass to
+ * startEmbeddedPostgres's `settings`), and `pgStatements` prints the statements that took the
+ * server's time in a window.
+ */
+export const pgStatsSettings = (): Record<string, string> =>
+  process.env.AXLE_BENCH_PG_STATS
+    ? { shared_preload_libraries: 'pg_stat_statements', 'pg_stat_statements.track': 'all' }
+    : {};
+
+export interface SqlClient {
+  query(sql: string): Promise<{ rows: Record<string, unknown>[] }>;
+}
+
+/** Starts a pg_stat_statements window; the returned function prints its top statements. */
+export async function pgStatements(
+  db: SqlClient,
+  log: (s: string) => void,
+): Promise<() => Promise<void>> {
+  if (!process.env.AXLE_BENCH_PG_STATS) return async () => {};
+  await db.query('CREATE EXTENSION IF NOT EXISTS pg_stat_statements');
+  await db.query('SELECT pg_stat_statements_reset()');
+  return async () => {
+    const { rows } = await db.query(
+      `SELECT round(total_exec_time) AS ms, calls, rows, left(regexp_replace(query, '\\s+', ' ', 'g'), 160) AS q
+         FROM pg_stat_statements ORDER BY total_exec_time DESC LIMIT 15`,
+    );
+    for (const r of rows)
+      log(
+        `  sql ${String(r.ms)} ms, ${String(r.calls)} calls, ${String(r.rows)} rows: ${String(r.q)}`,
+      );
+  };
+}

@@ -25,6 +25,8 @@ export async function startEmbeddedPostgres(opts: {
   port: number;
   persistent?: boolean;
   log?: (line: string) => void;
+  /** Server settings passed as `-c name=value` (benchmarks load pg_stat_statements this way). */
+  settings?: Record<string, string>;
 }): Promise<EmbeddedDatabase> {
   mkdirSync(opts.dir, { recursive: true });
   // As root the server runs as the `postgres` user, which must be able to reach its data directory.
@@ -51,7 +53,10 @@ export async function startEmbeddedPostgres(opts: {
     // As root the package runs the server as a `postgres` user; create it where missing.
     createPostgresUser: process.getuid?.() === 0,
     // TCP on loopback only; no Unix socket in a directory we might not own.
-    postgresFlags: ['-c', 'listen_addresses=127.0.0.1', '-c', 'unix_socket_directories='],
+    postgresFlags: [
+      ...['-c', 'listen_addresses=127.0.0.1', '-c', 'unix_socket_directories='],
+      ...Object.entries(opts.settings ?? {}).flatMap(([k, v]) => ['-c', `${k}=${v}`]),
+    ],
     onLog: (m) => opts.log?.(String(m).trimEnd()),
     onError: (m) => opts.log?.(String(m instanceof Error ? m.message : m).trimEnd()),
   });

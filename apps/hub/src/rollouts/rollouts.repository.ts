@@ -72,7 +72,8 @@ export class RolloutsRepository {
 
   /**
    * Automated applications (not suspended) the rollout loop dispatches: those that roll across
-   * their clusters in waves, and those that wait for dependencies.
+   * their clusters in waves, and those that wait for dependencies. The first condition is the
+   * predicate of the partial index `applications_waved_idx`, word for word: keep them the same.
    */
   wavedApps(): Promise<{ id: string; name: string; spec: ApplicationSpec }[]> {
     return this.ds.query(

@@ -14,6 +14,7 @@ import { Notifications1765200000000 } from './1765200000000-Notifications.js';
 import { RemovalOrder1765300000000 } from './1765300000000-RemovalOrder.js';
 import { WebConsole1765500000000 } from './1765500000000-WebConsole.js';
 import { AppSetRequeue1765400000000 } from './1765400000000-AppSetRequeue.js';
+import { HotTargetWrites1765600000000 } from './1765600000000-HotTargetWrites.js';
 
 /** Every migration, oldest first. TypeORM runs the ones not yet recorded. */
 export const MIGRATIONS = [
@@ -33,4 +34,5 @@ export const MIGRATIONS = [
   RemovalOrder1765300000000,
   AppSetRequeue1765400000000,
   WebConsole1765500000000,
+  HotTargetWrites1765600000000,
 ];
