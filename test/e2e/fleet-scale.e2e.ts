@@ -368,6 +368,88 @@ describe('fleet scale: batches, leases shared by replicas, bundles by hash', () 
     expect(live.data).toEqual({ v: '2' });
   });
 
+  it("a move a replica recorded and did not apply is applied before the next commit's marks", async () => {
+    const db = await createTestDatabase();
+    const h = await hub(db);
+    const sql = new pg.Client({ connectionString: db });
+    await sql.connect();
+    cleanup.push(() => sql.end());
+    const reg = await api(h).post('/api/v1/clusters', { name: 'moves-east' });
+    await agentFor(h, 'moves-east', east, reg.body);
+    const sha1 = await repo.commit({
+      'moves/a/cm.yaml': cm('moves-a', { v: '1' }),
+      'moves/b/cm.yaml': cm('moves-b', { v: '1' }),
+    });
+    for (const p of ['a', 'b']) {
+      expect(
+        (
+          await api(h).post('/api/v1/applications', {
+            name: `moves-${p}`,
+            source: { repoURL: repo.fileUrl, targetRevision: 'main', path: `moves/${p}` },
+            destination: { cluster: 'moves-east', namespace: `moves-${p}` },
+            syncPolicy: AUTOMATED,
+          })
+        ).status,
+      ).toBe(201);
+    }
+    const status = async (p: string) =>
+      (await api(h).get(`/api/v1/applications/moves-${p}`)).body.status as {
+        revision: string;
+        clusters: { revision: string; sync: string }[];
+      };
+    for (const p of ['a', 'b'])
+      await waitFor(
+        `moves-${p} applied`,
+        async () => (await status(p)).clusters[0]?.revision === sha1,
+      );
+    const reconciled = async () =>
+      Number(
+        /^axle_apps_reconciled_total\{result="ok"\} (\d+)$/m.exec(
+          await (await fetch(`${h.httpUrl}/metrics`)).text(),
+        )?.[1] ?? 0,
+      );
+    const renderOf = async (p: string) =>
+      (
+        await sql.query<{ revision: string }>(
+          `SELECT r.revision FROM app_renders r JOIN applications a ON a.id = r.app_id WHERE a.name = $1`,
+          [`moves-${p}`],
+        )
+      ).rows[0].revision;
+    // A commit that changes moves/a only: moves-b's render moves to it.
+    const sha2 = await repo.commit({ 'moves/a/cm.yaml': cm('moves-a', { v: '2' }) });
+    await api(h).post('/api/v1/webhooks/git', { repoURL: repo.fileUrl });
+    await waitFor('moves-b moved to the second commit', async () => (await renderOf('b')) === sha2);
+    await waitFor('moves-a applied at the second commit', async () => {
+      const s = await status('a');
+      return s.clusters[0]?.revision === sha2 && s.clusters[0].sync === 'Synced';
+    });
+    expect(Number((await sql.query('SELECT count(*) AS n FROM render_moves')).rows[0].n)).toBe(0);
+    // As if the replica that recorded that move had died before applying it: the move is back in
+    // the table and moves-b's render at the first commit.
+    await sql.query(
+      `UPDATE app_renders r SET revision = $1 FROM applications a
+                      WHERE a.id = r.app_id AND a.name = 'moves-b'`,
+      [sha1],
+    );
+    await sql.query(
+      `INSERT INTO render_moves (repo_url, revisions, from_revision, to_revision, touched)
+       VALUES ($1, '{HEAD,main}', $2, $3, '{moves,moves/a,moves/a/cm.yaml}')`,
+      [repo.fileUrl, sha1, sha2],
+    );
+    const before = await reconciled();
+    // The next commit (moves/a again) applies that move first: moves-b is still left alone.
+    const sha3 = await repo.commit({ 'moves/a/cm.yaml': cm('moves-a', { v: '3' }) });
+    await api(h).post('/api/v1/webhooks/git', { repoURL: repo.fileUrl });
+    await waitFor('moves-a applied at the third commit', async () => {
+      const s = await status('a');
+      return s.clusters[0]?.revision === sha3 && s.clusters[0].sync === 'Synced';
+    });
+    await waitFor('moves-b moved to the third commit', async () => (await renderOf('b')) === sha3);
+    expect((await status('b')).revision).toBe(sha3);
+    expect((await reconciled()) - before).toBe(1); // moves-a only
+    expect(Number((await sql.query('SELECT count(*) AS n FROM render_moves')).rows[0].n)).toBe(0);
+  });
+
   it('sends a bundle the agent already holds by its hash: no bundle bytes on the wire', async () => {
     const db = await createTestDatabase();
     const h = await hub(db);

@@ -38,7 +38,16 @@ export class GitService implements OnModuleDestroy {
     );
   }
 
-  onModuleDestroy(): void {
+  /** Work started after a request returned (moves), awaited on shutdown. */
+  private readonly inFlight = new Set<Promise<void>>();
+
+  private track(p: Promise<void>): void {
+    this.inFlight.add(p);
+    void p.finally(() => this.inFlight.delete(p));
+  }
+
+  async onModuleDestroy(): Promise<void> {
+    await Promise.all(this.inFlight);
     this.cache.close();
   }
 
@@ -68,10 +77,13 @@ export class GitService implements OnModuleDestroy {
         await this.cache.changedPaths(url, m.from, m.to).catch(() => undefined),
       );
     }
-    let moved = 0;
     let marked = 0;
+    let moveRecorded = false;
     await this.ds.transaction(async (tx) => {
       await this.repos.recordFetch(tx, url, refs);
+      // Moves an earlier commit recorded and nobody applied yet come first: the marks below
+      // count an application as unaffected only when its render is at the commit just before.
+      if (moves.length) await this.work.applyMoves(tx, url, true);
       // Refs that moved together (HEAD and its branch, say) are one statement.
       for (const same of groupBy(moves, (m) => `${m.from ?? ''}..${m.to ?? ''}`).values()) {
         const { from, to } = same[0];
@@ -86,16 +98,18 @@ export class GitService implements OnModuleDestroy {
           `${same.map((m) => m.ref).join(', ')} of ${url} moved to ${to?.slice(0, 12) ?? '(deleted)'}`,
           tx,
         );
-        moved += r.moved;
         marked += r.marked;
+        moveRecorded ||= r.moveRecorded;
       }
       if (moves.length) await this.work.appsets({ readsRepo: url }, `refs of ${url} moved`, tx);
     });
     if (moves.length) {
       this.log.log(
-        `${url}: refs changed (${moves.map((m) => m.ref).join(', ')}): ${marked} application(s) to reconcile, ${moved} unaffected`,
+        `${url}: refs changed (${moves.map((m) => m.ref).join(', ')}): ${marked} application(s) to reconcile`,
       );
     }
+    // The applications the commit left alone move to it now, while the marked ones reconcile.
+    if (moveRecorded) this.track(this.applyMoves(url));
     return moves.length > 0;
   }
 
@@ -157,8 +171,25 @@ export class GitService implements OnModuleDestroy {
     return this.repos.known();
   }
 
+  /**
+   * Applies the recorded moves of `url` (of every repository when undefined) in a transaction of
+   * their own; moves another replica is applying are left to it. Failures are logged: the move
+   * stays recorded, and the next refresh or poll applies it.
+   */
+  async applyMoves(url?: string): Promise<void> {
+    try {
+      const moved = await this.ds.transaction((tx) => this.work.applyMoves(tx, url, false));
+      if (moved)
+        this.log.log(`${url ?? 'repositories'}: ${moved} render(s) moved to the new commit`);
+    } catch (e) {
+      this.log.warn(`moving renders to the new commit failed: ${(e as Error).message}`);
+    }
+  }
+
   /** Fetches every known repository, a few at a time. */
   async pollAll(): Promise<void> {
+    // Moves a replica recorded and did not apply (it stopped in between).
+    await this.applyMoves();
     const urls = await this.knownRepositories();
     const queue = [...urls];
     const worker = async () => {

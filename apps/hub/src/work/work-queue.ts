@@ -37,10 +37,15 @@ export class WorkQueue {
     m: { repoURL: string; revisions: string[]; from?: string; to?: string; changed?: string[] },
     reason: string,
     db: Db,
-  ): Promise<{ moved: number; marked: number }> {
+  ): Promise<{ marked: number; moveRecorded: boolean }> {
     const r = await this.repo.commitMoved(db, m, reason);
     if (r.marked > 0) await wake(db, 'app');
     return r;
+  }
+
+  /** Applies recorded moves: see WorkRepository.applyMoves. */
+  applyMoves(db: Db, repoURL: string | undefined, wait: boolean): Promise<number> {
+    return this.repo.applyMoves(db, repoURL, wait);
   }
 
   async appsets(

@@ -1,6 +1,6 @@
 import { Injectable } from '@nestjs/common';
 import { DataSource } from 'typeorm';
-import { chunks, returned, type Db } from '../database/sql.js';
+import { affected, chunks, returned, type Db } from '../database/sql.js';
 
 export type WorkKind = 'app' | 'appset';
 
@@ -25,6 +25,20 @@ export function touchedDirectories(changed: readonly string[]): string[] {
   }
   return [...out];
 }
+
+/**
+ * The predicates of a commit's move (parameters: $1 repository URL, $2 the revisions the moved
+ * ref serves, $3 the commit it moved from, $4 the directories the change touched, $5 whether the
+ * change is known): an application follows the ref, and is unaffected by the change (its last
+ * render is of a plain directory at the old commit, from its current spec, at a path the change
+ * does not touch). Shared by the marking and the move, so that what one leaves the other takes.
+ */
+const FOLLOWING = `a.spec->'source'->>'repoURL' = $1
+            AND coalesce(a.spec->'source'->>'targetRevision', 'HEAD') = ANY($2::text[])`;
+const UNAFFECTED = `$5 AND a.spec->'source'->>'chart' IS NULL
+            AND r.revision = $3 AND r.tool = 'directory' AND r.spec_version = a.spec_version
+            AND coalesce(a.spec->'source'->>'path', '') <> ''
+            AND NOT (a.spec->'source'->>'path' = ANY($4::text[]))`;
 
 /** What selects the objects to mark dirty: typed, compiled to SQL here and nowhere else. */
 export type AppSelector =
@@ -95,51 +109,83 @@ export class WorkRepository {
   /**
    * A ref of `repoURL` moved `from` → `to`. Applications following it (their targetRevision is one
    * of `revisions`) whose last render is a plain directory at `from` and whose path holds none of
-   * the `changed` paths render the same bundle at `to`: their render moves to `to` here, in the
-   * same statement, and nothing else happens to them. Every other application following the ref
-   * is marked dirty. With `changed` undefined (unknown, or too many), all are marked.
+   * the `changed` paths render the same bundle at `to`: they are not marked, and a pending move
+   * is recorded (table `render_moves`) that moves their render to `to` (see applyMoves). Every
+   * other application following the ref is marked dirty. With `changed` undefined (unknown, or
+   * too many), all are marked.
+   *
+   * Marking is quick (one read of the applications); moving rewrites a row per application (at
+   * 100,000 applications, seconds). Recording the move with the marks, in the caller's
+   * transaction, lets the changed applications be reconciled at once while the move runs after;
+   * a replica that dies in between leaves the move recorded for the next one.
    */
   async commitMoved(
     db: Db,
     m: { repoURL: string; revisions: string[]; from?: string; to?: string; changed?: string[] },
     reason: string,
-  ): Promise<{ moved: number; marked: number }> {
+  ): Promise<{ marked: number; moveRecorded: boolean }> {
     const canMove = m.from !== undefined && m.to !== undefined && m.changed !== undefined;
-    // Both parts read the same snapshot (one statement): the applications marked are exactly
-    // those of the ref the update does not move. The predicate is written twice rather than
-    // joined to the update's output, whose size the planner cannot estimate.
-    const unaffected = `$6 AND a.spec->'source'->>'chart' IS NULL
-            AND r.revision = $3 AND r.tool = 'directory' AND r.spec_version = a.spec_version
-            AND coalesce(a.spec->'source'->>'path', '') <> ''
-            AND NOT (a.spec->'source'->>'path' = ANY($5::text[]))`;
-    const following = `a.spec->'source'->>'repoURL' = $1
-            AND coalesce(a.spec->'source'->>'targetRevision', 'HEAD') = ANY($2::text[])`;
-    const [row] = await db.query<{ moved: string; marked: string }[]>(
-      `WITH moved AS (
-         UPDATE app_renders r SET revision = $4
-           FROM applications a
-          WHERE a.id = r.app_id AND ${following} AND ${unaffected}
-         RETURNING r.app_id
-       ), marked AS (
-         INSERT INTO work_queue (kind, key, reason)
-         SELECT 'app', a.id, $7 FROM applications a LEFT JOIN app_renders r ON r.app_id = a.id
-          WHERE ${following} AND NOT coalesce(${unaffected}, false)
+    const touched = touchedDirectories(m.changed ?? []);
+    const marked = returned<{ key: string }>(
+      await db.query(
+        `INSERT INTO work_queue (kind, key, reason)
+         SELECT 'app', a.id, $6 FROM applications a LEFT JOIN app_renders r ON r.app_id = a.id
+          WHERE ${FOLLOWING} AND NOT coalesce(${UNAFFECTED}, false)
          ON CONFLICT (kind, key) DO UPDATE SET dirty = work_queue.dirty + 1, reason = EXCLUDED.reason,
            not_before = LEAST(work_queue.not_before, now()), attempts = 0
-         RETURNING key
-       )
-       SELECT (SELECT count(*) FROM moved) AS moved, (SELECT count(*) FROM marked) AS marked`,
-      [
-        m.repoURL,
-        m.revisions,
-        m.from ?? '',
-        m.to ?? '',
-        touchedDirectories(m.changed ?? []),
-        canMove,
-        reason.slice(0, 500),
-      ],
+         RETURNING key`,
+        [m.repoURL, m.revisions, m.from ?? '', touched, canMove, reason.slice(0, 500)],
+      ),
+    ).length;
+    if (canMove) {
+      await db.query(
+        `INSERT INTO render_moves (repo_url, revisions, from_revision, to_revision, touched)
+         VALUES ($1, $2, $3, $4, $5)`,
+        [m.repoURL, m.revisions, m.from, m.to, touched],
+      );
+    }
+    return { marked, moveRecorded: canMove };
+  }
+
+  /**
+   * Applies recorded moves (of `repoURL`, or of every repository), oldest first: the renders of
+   * the applications a commit left alone move to it, and the move is done. Those whose render
+   * changed meanwhile (reconciled, their spec edited) no longer match and stay as they are; they
+   * were marked, or render the new commit themselves. With `wait`, moves another transaction is
+   * applying are waited for (a new commit applies its repository's earlier moves first); without,
+   * they are skipped. Returns the renders moved.
+   */
+  async applyMoves(db: Db, repoURL: string | undefined, wait: boolean): Promise<number> {
+    const moves = await db.query<
+      {
+        id: string;
+        repo_url: string;
+        revisions: string[];
+        from_revision: string;
+        to_revision: string;
+        touched: string[];
+      }[]
+    >(
+      `SELECT id, repo_url, revisions, from_revision, to_revision, touched FROM render_moves
+        WHERE $1::text IS NULL OR repo_url = $1 ORDER BY id FOR UPDATE${wait ? '' : ' SKIP LOCKED'}`,
+      [repoURL ?? null],
     );
-    return { moved: Number(row.moved), marked: Number(row.marked) };
+    let moved = 0;
+    for (const mv of moves) {
+      moved += affected(
+        await db.query(
+          `UPDATE app_renders r SET revision = $6 FROM applications a
+            WHERE a.id = r.app_id AND ${FOLLOWING} AND ${UNAFFECTED}`,
+          [mv.repo_url, mv.revisions, mv.from_revision, mv.touched, true, mv.to_revision],
+        ),
+      );
+    }
+    if (moves.length) {
+      await db.query('DELETE FROM render_moves WHERE id = ANY($1::bigint[])', [
+        moves.map((mv) => mv.id),
+      ]);
+    }
+    return moved;
   }
 
   /** Marks the given ids dirty (they need not exist any more: a deletion is work too). */

@@ -15,6 +15,7 @@ import { RemovalOrder1765300000000 } from './1765300000000-RemovalOrder.js';
 import { WebConsole1765500000000 } from './1765500000000-WebConsole.js';
 import { AppSetRequeue1765400000000 } from './1765400000000-AppSetRequeue.js';
 import { HotTargetWrites1765600000000 } from './1765600000000-HotTargetWrites.js';
+import { RenderMoves1765700000000 } from './1765700000000-RenderMoves.js';
 
 /** Every migration, oldest first. TypeORM runs the ones not yet recorded. */
 export const MIGRATIONS = [
@@ -35,4 +36,5 @@ export const MIGRATIONS = [
   AppSetRequeue1765400000000,
   WebConsole1765500000000,
   HotTargetWrites1765600000000,
+  RenderMoves1765700000000,
 ];
