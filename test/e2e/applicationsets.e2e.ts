@@ -174,6 +174,46 @@ spec:
     expect(again.body.plan.unchanged.sort()).toEqual(['a-east', 'a-west', 'b-east', 'b-west']);
   });
 
+  it('skips the evaluation on a commit that only changes files inside its directories', async () => {
+    const evaluations = async () => {
+      const text = await (await fetch(`${hub.httpUrl}/metrics`)).text();
+      const n = (o: string) =>
+        Number(
+          new RegExp(`^axle_appset_evaluations_total\\{outcome="${o}"\\} (\\d+)$`, 'm').exec(
+            text,
+          )?.[1] ?? 0,
+        );
+      return { evaluated: n('evaluated'), skipped: n('skipped') };
+    };
+    // The evaluation after one that changed something runs in full (its own writes are among its
+    // inputs); the first commit brings it, and it records what it read.
+    await repo.commit({ 'apps/b/cm.yaml': cm('b').replace('app: b', 'app: b\n  v: "2"') });
+    await api(hub).post('/api/v1/webhooks/git', { repoURL: repo.fileUrl });
+    await waitFor('fleet settled', async () => {
+      const st = (await api(hub).get('/api/v1/applicationsets/fleet')).body.status;
+      return typeof st.fingerprint === 'string' && Array.isArray(st.gitReads);
+    });
+    const before = await evaluations();
+    const sha = await repo.commit({
+      'apps/a/cm.yaml': cm('a').replace('app: a', 'app: a\n  v: "2"'),
+    });
+    await api(hub).post('/api/v1/webhooks/git', { repoURL: repo.fileUrl });
+    await waitFor('the changed applications applied', async () => {
+      const apps = (await api(hub).get('/api/v1/applications')).body as any[];
+      return apps
+        .filter((a) => a.name.startsWith('a-'))
+        .every((a) => a.status.revision === sha && a.status.sync === 'Synced');
+    });
+    await waitFor('the ApplicationSet looked at the commit', async () => {
+      const now = await evaluations();
+      return now.skipped + now.evaluated > before.skipped + before.evaluated;
+    });
+    const after = await evaluations();
+    expect(after.evaluated).toBe(before.evaluated);
+    expect(after.skipped).toBeGreaterThan(before.skipped);
+    expect(await appNames()).toEqual(['a-east', 'a-west', 'b-east', 'b-west']);
+  });
+
   it('re-evaluates on a commit that adds a directory', async () => {
     await repo.commit({ 'apps/c/cm.yaml': cm('c') });
     await api(hub).post('/api/v1/webhooks/git', { repoURL: repo.fileUrl });

@@ -983,6 +983,13 @@ export interface components {
       applications: number;
       conditions: components['schemas']['AppSetCondition'][];
       fingerprint?: string;
+      gitReads?: {
+        /** @enum {string} */
+        op: 'file' | 'directories' | 'files';
+        path?: string;
+        revision: string;
+        url: string;
+      }[];
       lastEvaluatedAt?: string;
       lastEvaluatedVersion?: number;
       pendingDeletion: string[];

@@ -30,6 +30,16 @@ export interface AppSetStatus {
   lastEvaluatedAt?: string;
   /** Inputs of the last evaluation that changed nothing: an equal fingerprint skips the next. */
   fingerprint?: string;
+  /**
+   * What the generators of that evaluation read from git (listings and files, by revision): the
+   * next fingerprint replays them, so a commit that leaves them as they were skips.
+   */
+  gitReads?: {
+    url: string;
+    revision: string;
+    op: 'directories' | 'files' | 'file';
+    path?: string;
+  }[];
   lastEvaluatedVersion?: number;
 }
 

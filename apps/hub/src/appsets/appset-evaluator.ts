@@ -11,8 +11,13 @@ import {
   type ChangePlan,
   type GeneratedApplication,
 } from '../../../../libs/appset/src/index.js';
-import type { ClusterInfo } from '../../../../libs/generators/src/index.js';
-import { CachedTreeReader } from '../../../../libs/git/src/index.js';
+import type { ClusterInfo, GitTreeReader } from '../../../../libs/generators/src/index.js';
+import {
+  CachedTreeReader,
+  RecordingTreeReader,
+  replayReads,
+  type RecordedRead,
+} from '../../../../libs/git/src/index.js';
 import {
   ApplicationsRepository,
   type GeneratedRow,
@@ -122,6 +127,7 @@ export class AppSetEvaluator {
     watch = new Stopwatch(),
     inventory?: ClusterInfo[],
     ownedStamp?: string,
+    git: GitTreeReader = this.reader,
   ): Promise<Evaluation> {
     const clusters = inventory ?? (await this.inventory());
     const clusterByName = new Map(clusters.map((c) => [c.name, c]));
@@ -129,7 +135,7 @@ export class AppSetEvaluator {
     watch.lap('inventory');
     const result = await generateApplications(appset, {
       clusters,
-      git: this.reader,
+      git,
       plugins: this.plugins,
       scm: this.scm,
       duckTypes: this.duckTypes,
@@ -296,7 +302,16 @@ export class AppSetEvaluator {
     const ownedSummary = this.apps.ownedSummary(entity.id);
     ownedSummary.catch(() => undefined); // awaited in fingerprint(); not unhandled meanwhile
     const inventory = await this.inventory();
-    const { fingerprint, ownedStamp } = await this.fingerprint(entity, inventory, ownedSummary);
+    // What the generators read from git last time, read again at the current commits.
+    const replayed = entity.status.gitReads
+      ? await replayReads(this.reader, entity.status.gitReads)
+      : undefined;
+    const { fingerprint, ownedStamp } = await this.fingerprint(
+      entity,
+      inventory,
+      ownedSummary,
+      replayed,
+    );
     watch.lap('fingerprint');
     // A plugin's or provider's answer is not among the inputs: those are always evaluated.
     if (
@@ -307,6 +322,7 @@ export class AppSetEvaluator {
       return this.finish(item, lease, () => Promise.resolve());
     }
     this.metrics.appsetEvaluations.inc({ outcome: 'evaluated' });
+    const recorder = new RecordingTreeReader(this.reader);
     const ev = await this.preview(
       appset,
       entity.id,
@@ -314,7 +330,14 @@ export class AppSetEvaluator {
       watch,
       inventory,
       ownedStamp,
+      recorder,
     );
+    // The inputs this evaluation read: with its git reads in place of whole refs when it has
+    // them (computed before its writes, like the rest of the fingerprint).
+    const reads = recorder.recorded();
+    const inputs = reads
+      ? (await this.fingerprint(entity, inventory, ownedSummary, reads)).fingerprint
+      : fingerprint;
     const ownedCount = ev.owned.length;
     const preserve = appset.spec.syncPolicy.preserveResourcesOnDeletion;
     const { create, update, delete: del } = ev.plan;
@@ -390,8 +413,9 @@ export class AppSetEvaluator {
             ev.errors.length === 0 &&
             ev.complete &&
             ev.pendingDeletion.length === 0
-              ? fingerprint
+              ? inputs
               : undefined,
+          gitReads: reads?.map(({ digest: _, ...r }) => r),
         }),
         tx,
       );
@@ -480,18 +504,22 @@ export class AppSetEvaluator {
   }
 
   /**
-   * Hash of everything an evaluation reads: the document, the inventory, the refs of the
-   * repositories its generators read (local clone, no fetch) and the applications it owns (from
+   * Hash of everything an evaluation reads: the document, the inventory, what its generators read
+   * from git (`reads`: the listings and files, by digest; without them, the refs of every
+   * repository they read, local clone, no fetch) and the applications it owns (from
    * `ownedSummary`, whose count and last change are also the `ownedStamp` of ownedBy).
    */
   private async fingerprint(
     entity: ApplicationSetEntity,
     inventory: ClusterInfo[],
     ownedSummary: ReturnType<ApplicationsRepository['ownedSummary']>,
+    reads: RecordedRead[] | undefined,
   ): Promise<{ fingerprint: string; ownedStamp: string }> {
-    const repos = entity.repos.includes('*') ? await this.git.knownRepositories() : entity.repos;
     const repositories: Record<string, Record<string, string> | null> = {};
-    for (const url of repos) repositories[url] = await this.git.cache.refs(url).catch(() => null);
+    if (!reads) {
+      const repos = entity.repos.includes('*') ? await this.git.knownRepositories() : entity.repos;
+      for (const url of repos) repositories[url] = await this.git.cache.refs(url).catch(() => null);
+    }
     const owned = await ownedSummary;
     const ownedStamp = `${owned.count}|${owned.lastUpdate?.toISOString() ?? ''}`;
     const fingerprint = evaluationFingerprint({
@@ -504,6 +532,7 @@ export class AppSetEvaluator {
         last: owned.lastUpdate,
         confirmed: entity.deletionConfirmed,
         version: entity.specVersion,
+        reads: reads?.map((r) => [r.url, r.revision, r.op, r.path ?? '', r.digest]) ?? null,
       },
     });
     return { fingerprint, ownedStamp };

@@ -113,6 +113,28 @@ export const apiResponses = {
         fingerprint: {
           type: 'string',
         },
+        gitReads: {
+          type: 'array',
+          items: {
+            type: 'object',
+            properties: {
+              url: {
+                type: 'string',
+              },
+              revision: {
+                type: 'string',
+              },
+              op: {
+                type: 'string',
+                enum: ['file', 'directories', 'files'],
+              },
+              path: {
+                type: 'string',
+              },
+            },
+            required: ['url', 'revision', 'op'],
+          },
+        },
         lastEvaluatedVersion: {
           type: 'number',
         },
