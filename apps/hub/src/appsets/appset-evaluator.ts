@@ -78,6 +78,14 @@ const LIMIT_HINT = {
   paramSets: `(${INTERMEDIATE_FACTOR} × AXLE_APPSET_MAX_APPLICATIONS, for a generator's results before its selector)`,
 } as const;
 
+/**
+ * After an evaluation that changed something, the ApplicationSet is evaluated once more this much
+ * later. Its own writes are among its inputs, so only that next evaluation, changing nothing, can
+ * record the fingerprint that lets the ones after it be skipped: run now, it settles while
+ * nothing waits on it rather than at the next commit.
+ */
+const SETTLE_SECONDS = 10;
+
 /** Names listed in an audit record of one evaluation (the counts are always complete). */
 const AUDIT_NAMES = 100;
 
@@ -343,83 +351,90 @@ export class AppSetEvaluator {
     const { create, update, delete: del } = ev.plan;
     const changed = create.length + update.length + del.length;
 
-    await this.finish(item, lease, async (tx) => {
-      const created = await this.apps.insertGenerated(
-        tx,
-        entity.id,
-        create.map((n) => ev.rows.get(n)!),
-      );
-      const ids = await this.apps.idsByName(tx, entity.id, [...update, ...del]);
-      const updated = update.map((n) => ({ ...ev.rows.get(n)!, id: ids.get(n)! }));
-      await this.apps.updateGenerated(tx, updated);
-      await this.queue.apps(
-        { ids: [...created, ...updated.map((u) => u.id)] },
-        `applicationset ${entity.name}`,
-        tx,
-      );
-      const removedFrom = await this.apps.deleteWithNotes(
-        tx,
-        del.map((n) => ids.get(n)!),
-        !preserve,
-      );
-      await this.dispatch.notify(removedFrom, tx);
-      if (del.length > 0) await this.appsets.setDeletionConfirmed(entity.id, [], tx);
-      if (changed > 0) {
-        // One event per evaluation that changed something, naming (some of) what it changed.
-        await runWithActor(`applicationset:${entity.name}`, () =>
-          this.audit.record(
-            'applicationset.apply',
-            'ApplicationSet',
-            entity.name,
-            undefined,
-            {
-              created: create.slice(0, AUDIT_NAMES),
-              updated: update.slice(0, AUDIT_NAMES),
-              deleted: del.slice(0, AUDIT_NAMES),
-              counts: { created: create.length, updated: update.length, deleted: del.length },
-            },
-            tx,
-          ),
+    await this.finish(
+      item,
+      lease,
+      async (tx) => {
+        const created = await this.apps.insertGenerated(
+          tx,
+          entity.id,
+          create.map((n) => ev.rows.get(n)!),
         );
-      }
-      const errorText = ev.errors
-        .slice(0, 5)
-        .map((e) => {
-          const where = e.name ?? e.path;
-          // Generator errors already start with their path.
-          return where && !e.message.startsWith(`${where}:`) ? `${where}: ${e.message}` : e.message;
-        })
-        .join('; ');
-      await this.appsets.saveStatus(
-        entity.id,
-        status(entity, {
-          conditions: conditions(entity, {
-            error: ev.errors.length ? `${ev.errors.length} error(s): ${errorText}` : '',
-            generated: ev.complete,
-            upToDate: ev.errors.length === 0 && ev.pendingDeletion.length === 0,
-            pending: ev.pendingDeletion,
-            total: ownedCount,
+        const ids = await this.apps.idsByName(tx, entity.id, [...update, ...del]);
+        const updated = update.map((n) => ({ ...ev.rows.get(n)!, id: ids.get(n)! }));
+        await this.apps.updateGenerated(tx, updated);
+        await this.queue.apps(
+          { ids: [...created, ...updated.map((u) => u.id)] },
+          `applicationset ${entity.name}`,
+          tx,
+        );
+        const removedFrom = await this.apps.deleteWithNotes(
+          tx,
+          del.map((n) => ids.get(n)!),
+          !preserve,
+        );
+        await this.dispatch.notify(removedFrom, tx);
+        if (del.length > 0) await this.appsets.setDeletionConfirmed(entity.id, [], tx);
+        if (changed > 0) {
+          // One event per evaluation that changed something, naming (some of) what it changed.
+          await runWithActor(`applicationset:${entity.name}`, () =>
+            this.audit.record(
+              'applicationset.apply',
+              'ApplicationSet',
+              entity.name,
+              undefined,
+              {
+                created: create.slice(0, AUDIT_NAMES),
+                updated: update.slice(0, AUDIT_NAMES),
+                deleted: del.slice(0, AUDIT_NAMES),
+                counts: { created: create.length, updated: update.length, deleted: del.length },
+              },
+              tx,
+            ),
+          );
+        }
+        const errorText = ev.errors
+          .slice(0, 5)
+          .map((e) => {
+            const where = e.name ?? e.path;
+            // Generator errors already start with their path.
+            return where && !e.message.startsWith(`${where}:`)
+              ? `${where}: ${e.message}`
+              : e.message;
+          })
+          .join('; ');
+        await this.appsets.saveStatus(
+          entity.id,
+          status(entity, {
+            conditions: conditions(entity, {
+              error: ev.errors.length ? `${ev.errors.length} error(s): ${errorText}` : '',
+              generated: ev.complete,
+              upToDate: ev.errors.length === 0 && ev.pendingDeletion.length === 0,
+              pending: ev.pendingDeletion,
+              total: ownedCount,
+            }),
+            applicationErrors: ev.errors.slice(0, 1000),
+            pendingDeletion: ev.pendingDeletion,
+            applications: ownedCount + create.length - del.length,
+            // Recorded only when the evaluation changed nothing: its own writes change the
+            // owned-apps part of the inputs, so the evaluation after a change runs once more and
+            // then settles. Errors may clear without any input changing (a project or a
+            // conflicting application fixed, a transient failure): only a clean, complete
+            // evaluation may be skipped next time.
+            fingerprint:
+              changed === 0 &&
+              ev.errors.length === 0 &&
+              ev.complete &&
+              ev.pendingDeletion.length === 0
+                ? inputs
+                : undefined,
+            gitReads: reads?.map(({ digest: _, ...r }) => r),
           }),
-          applicationErrors: ev.errors.slice(0, 1000),
-          pendingDeletion: ev.pendingDeletion,
-          applications: ownedCount + create.length - del.length,
-          // Recorded only when the evaluation changed nothing: its own writes change the
-          // owned-apps part of the inputs, so the evaluation after a change runs once more and
-          // then settles. Errors may clear without any input changing (a project or a
-          // conflicting application fixed, a transient failure): only a clean, complete
-          // evaluation may be skipped next time.
-          fingerprint:
-            changed === 0 &&
-            ev.errors.length === 0 &&
-            ev.complete &&
-            ev.pendingDeletion.length === 0
-              ? inputs
-              : undefined,
-          gitReads: reads?.map(({ digest: _, ...r }) => r),
-        }),
-        tx,
-      );
-    });
+          tx,
+        );
+      },
+      changed > 0 ? SETTLE_SECONDS : undefined,
+    );
     end({ changed: String(changed > 0) });
     watch.lap('write');
     if (changed > 0) await this.rememberOwned(entity.id, ev).catch(() => undefined);
@@ -433,10 +448,15 @@ export class AppSetEvaluator {
   }
 
   /** Runs `write` and finishes the item in one transaction, if this replica still holds it. */
+  /**
+   * Writes an evaluation's results and ends its work item, fenced by the lease. With
+   * `againAfterSeconds`, the item is not ended but runs again then (see SETTLE_SECONDS).
+   */
   private async finish(
     item: WorkItem,
     lease: Lease,
     write: (tx: EntityManager) => Promise<void>,
+    againAfterSeconds?: number,
   ): Promise<void> {
     if (lease.lost) return;
     await this.ds.transaction(async (tx) => {
@@ -446,7 +466,13 @@ export class AppSetEvaluator {
         return;
       }
       await write(tx);
-      await this.work.complete(tx, 'appset', lease.owner, [item]);
+      if (againAfterSeconds === undefined) {
+        await this.work.complete(tx, 'appset', lease.owner, [item]);
+      } else {
+        await this.work.retryLater(tx, 'appset', lease.owner, [
+          { key: item.key, dirty: item.dirty, delaySeconds: againAfterSeconds },
+        ]);
+      }
     });
   }
 

@@ -293,19 +293,22 @@ export class WorkRepository {
   /**
    * Inside a batch's transaction: these items run again after their delay (fenced by owner). An
    * item marked again while the batch ran (a newer commit, say) runs again at once instead.
+   * Without an `error` (a run that went well, to be repeated), its last error stays as it was and
+   * its attempts start again from zero.
    */
   async retryLater(
     db: Db,
     kind: WorkKind,
     owner: string,
-    items: { key: string; dirty?: number; delaySeconds: number; error: string }[],
+    items: { key: string; dirty?: number; delaySeconds: number; error?: string }[],
   ): Promise<void> {
     for (const part of chunks(items, 20_000)) {
       await db.query(
         `UPDATE work_queue w SET lease_owner = NULL, lease_until = NULL,
                 not_before = CASE WHEN r.dirty IS NULL OR w.dirty = r.dirty
                                   THEN now() + make_interval(secs => r.delay) ELSE now() END,
-                last_error = r.error
+                last_error = coalesce(r.error, w.last_error),
+                attempts = CASE WHEN r.error IS NULL THEN 0 ELSE w.attempts END
            FROM jsonb_to_recordset($3::jsonb) AS r(key uuid, dirty bigint, delay integer, error text)
           WHERE w.kind = $1 AND w.key = r.key AND w.lease_owner = $2`,
         [
@@ -316,7 +319,7 @@ export class WorkRepository {
               key: i.key,
               dirty: i.dirty ?? null,
               delay: i.delaySeconds,
-              error: i.error.slice(0, 2000),
+              error: i.error?.slice(0, 2000) ?? null,
             })),
           ),
         ],
