@@ -1,4 +1,5 @@
 import { CoreV1Api, KubeConfig } from '@kubernetes/client-node';
+import pg from 'pg';
 import { afterAll, beforeAll, describe, expect, inject, it } from 'vitest';
 import type { Agent } from '../../apps/agent/src/agent.js';
 import type { RunningHub } from '../../apps/hub/src/hub.js';
@@ -39,6 +40,7 @@ describe('ApplicationSets: cluster generator × git directories over two real cl
   const clusters = inject('clusters');
   let repo: TestRepo;
   let hub: RunningHub;
+  let dbUrl: string;
   const agents: Agent[] = [];
   const dirs: Awaited<ReturnType<typeof tempDir>>[] = [];
 
@@ -111,7 +113,8 @@ spec:
     });
     const hubDir = await tempDir('axle-hub-appset-');
     dirs.push(hubDir);
-    hub = await startTestHub({ databaseUrl: await createTestDatabase(), dataDir: hubDir.path });
+    dbUrl = await createTestDatabase();
+    hub = await startTestHub({ databaseUrl: dbUrl, dataDir: hubDir.path });
     for (const c of clusters) {
       const reg = await api(hub).post('/api/v1/clusters', {
         name: c.name,
@@ -210,6 +213,64 @@ spec:
     expect(after.evaluated).toBe(before.evaluated);
     expect(after.skipped).toBeGreaterThan(before.skipped);
     expect(await appNames()).toEqual(['a-east', 'a-west', 'b-east', 'b-west']);
+  });
+
+  it('runs once more after its own changes, not in a loop when its template differs each time', async () => {
+    const churn = `apiVersion: argoproj.io/v1alpha1
+kind: ApplicationSet
+metadata:
+  name: churn
+spec:
+  goTemplate: true
+  generators:
+    - list:
+        elements:
+          - n: one
+  template:
+    metadata:
+      name: 'churn-{{.n}}'
+      labels:
+        nonce: '{{ randAlphaNum 8 }}'
+    spec:
+      project: default
+      source:
+        repoURL: ${repo.fileUrl}
+        targetRevision: main
+        path: apps/a
+      destination:
+        name: ${clusters[0].name}
+        namespace: fleet-churn
+`;
+    const created = await postYaml('/api/v1/applicationsets', churn);
+    expect(created.body).toMatchObject({ name: 'churn' });
+    expect(created.status).toBe(201);
+    const applies = async () =>
+      ((await api(hub).get('/api/v1/events?kind=ApplicationSet&name=churn')).body as any[]).filter(
+        (e) => e.action === 'applicationset.apply',
+      ).length;
+    const queued = async () => {
+      const c = new pg.Client({ connectionString: dbUrl });
+      await c.connect();
+      try {
+        const r = await c.query(
+          `SELECT count(*) AS n FROM work_queue w JOIN application_sets s ON s.id = w.key
+            WHERE w.kind = 'appset' AND s.name = 'churn'`,
+        );
+        return Number(r.rows[0].n);
+      } finally {
+        await c.end();
+      }
+    };
+    // Created, then updated once by the run 10 s later (the label renders anew), and then its
+    // work is done: no further run is waiting.
+    await waitFor('churn ran once more', async () => (await applies()) === 2, {
+      timeoutMs: 25_000,
+    });
+    await waitFor('no further run of churn waiting', async () => (await queued()) === 0, {
+      timeoutMs: 5_000,
+    });
+    expect(await applies()).toBe(2);
+    expect((await api(hub).delete('/api/v1/applicationsets/churn')).status).toBeLessThan(300);
   });
 
   it('re-evaluates on a commit that adds a directory', async () => {

@@ -85,6 +85,11 @@ const LIMIT_HINT = {
  * nothing waits on it rather than at the next commit.
  */
 const SETTLE_SECONDS = 10;
+/**
+ * The reason of that run. It is not repeated after a run that changed something again (a template
+ * that renders differently each time, with `now` or `randAlpha`): one extra run per change.
+ */
+const SETTLE_REASON = 'settling after its own changes';
 
 /** Names listed in an audit record of one evaluation (the counts are always complete). */
 const AUDIT_NAMES = 100;
@@ -433,7 +438,7 @@ export class AppSetEvaluator {
           tx,
         );
       },
-      changed > 0 ? SETTLE_SECONDS : undefined,
+      changed > 0 && item.reason !== SETTLE_REASON ? SETTLE_SECONDS : undefined,
     );
     end({ changed: String(changed > 0) });
     watch.lap('write');
@@ -470,7 +475,12 @@ export class AppSetEvaluator {
         await this.work.complete(tx, 'appset', lease.owner, [item]);
       } else {
         await this.work.retryLater(tx, 'appset', lease.owner, [
-          { key: item.key, dirty: item.dirty, delaySeconds: againAfterSeconds },
+          {
+            key: item.key,
+            dirty: item.dirty,
+            delaySeconds: againAfterSeconds,
+            reason: SETTLE_REASON,
+          },
         ]);
       }
     });

@@ -294,13 +294,19 @@ export class WorkRepository {
    * Inside a batch's transaction: these items run again after their delay (fenced by owner). An
    * item marked again while the batch ran (a newer commit, say) runs again at once instead.
    * Without an `error` (a run that went well, to be repeated), its last error stays as it was and
-   * its attempts start again from zero.
+   * its attempts start again from zero; a `reason` replaces the item's.
    */
   async retryLater(
     db: Db,
     kind: WorkKind,
     owner: string,
-    items: { key: string; dirty?: number; delaySeconds: number; error?: string }[],
+    items: {
+      key: string;
+      dirty?: number;
+      delaySeconds: number;
+      error?: string;
+      reason?: string;
+    }[],
   ): Promise<void> {
     for (const part of chunks(items, 20_000)) {
       await db.query(
@@ -308,8 +314,11 @@ export class WorkRepository {
                 not_before = CASE WHEN r.dirty IS NULL OR w.dirty = r.dirty
                                   THEN now() + make_interval(secs => r.delay) ELSE now() END,
                 last_error = coalesce(r.error, w.last_error),
-                attempts = CASE WHEN r.error IS NULL THEN 0 ELSE w.attempts END
-           FROM jsonb_to_recordset($3::jsonb) AS r(key uuid, dirty bigint, delay integer, error text)
+                attempts = CASE WHEN r.error IS NULL THEN 0 ELSE w.attempts END,
+                reason = CASE WHEN r.dirty IS NULL OR w.dirty = r.dirty
+                              THEN coalesce(r.reason, w.reason) ELSE w.reason END
+           FROM jsonb_to_recordset($3::jsonb)
+             AS r(key uuid, dirty bigint, delay integer, error text, reason text)
           WHERE w.kind = $1 AND w.key = r.key AND w.lease_owner = $2`,
         [
           kind,
@@ -320,6 +329,7 @@ export class WorkRepository {
               dirty: i.dirty ?? null,
               delay: i.delaySeconds,
               error: i.error?.slice(0, 2000) ?? null,
+              reason: i.reason?.slice(0, 500) ?? null,
             })),
           ),
         ],
