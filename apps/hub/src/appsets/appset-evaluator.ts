@@ -355,6 +355,11 @@ export class AppSetEvaluator {
     const preserve = appset.spec.syncPolicy.preserveResourcesOnDeletion;
     const { create, update, delete: del } = ev.plan;
     const changed = create.length + update.length + del.length;
+    // Once more later, to record the fingerprint; not for service generators, never skipped.
+    const settles =
+      changed > 0 &&
+      item.reason !== SETTLE_REASON &&
+      serviceGenerators(entity.document).length === 0;
 
     await this.finish(
       item,
@@ -438,7 +443,7 @@ export class AppSetEvaluator {
           tx,
         );
       },
-      changed > 0 && item.reason !== SETTLE_REASON ? SETTLE_SECONDS : undefined,
+      settles ? SETTLE_SECONDS : undefined,
     );
     end({ changed: String(changed > 0) });
     watch.lap('write');
