@@ -4,6 +4,20 @@ import type { DataSource } from 'typeorm';
 
 type Handler = (payload: string) => void;
 
+/** A PostgreSQL server process (pg_stat_activity's pid and backend_start). */
+export interface ListenerBackend {
+  pid: number;
+  /** backend_start as the server prints it (text: a Date would lose its microseconds). */
+  start: string;
+  /** When this process got it (Date.now()). */
+  since: number;
+  /** Got on a reconnect (after the listening connection was lost), not at start. */
+  reconnected: boolean;
+}
+
+/** The longest wait between attempts to get the listening connection back. */
+const MAX_RECONNECT_DELAY_MS = 5000;
+
 /**
  * PostgreSQL LISTEN/NOTIFY as the hub's notification bus: whichever replica holds an agent's
  * stream hears that the agent has work. One dedicated connection listens; it reconnects with
@@ -18,6 +32,8 @@ export class NotifyBus {
   private reconnectTimer?: NodeJS.Timeout;
 
   private readonly reconnectListeners: (() => void)[] = [];
+  private identity?: ListenerBackend;
+  private started = false;
 
   constructor(
     private readonly url: string,
@@ -33,6 +49,15 @@ export class NotifyBus {
     await this.connect();
   }
 
+  /**
+   * The server process behind the listening connection, and since when this bus has had it
+   * (undefined while reconnecting). Replicas record it: a backend that is gone is a replica that
+   * lost its connection, most often because it died.
+   */
+  backend(): ListenerBackend | undefined {
+    return this.identity;
+  }
+
   private async connect(): Promise<void> {
     const client = new pg.Client({ connectionString: this.url });
     client.on('notification', (n) => {
@@ -44,6 +69,18 @@ export class NotifyBus {
     });
     await client.connect();
     for (const channel of this.handlers.keys()) await client.query(`LISTEN ${quoteIdent(channel)}`);
+    const { rows } = await client.query<{ pid: number; start: string }>(
+      'SELECT pid, backend_start::text AS start FROM pg_stat_activity WHERE pid = pg_backend_pid()',
+    );
+    this.identity = rows[0]
+      ? {
+          pid: rows[0].pid,
+          start: rows[0].start,
+          since: Date.now(),
+          reconnected: this.started,
+        }
+      : undefined;
+    this.started = true;
     this.client = client;
   }
 
@@ -51,12 +88,13 @@ export class NotifyBus {
     if (this.closed || this.reconnectTimer) return;
     const old = this.client;
     this.client = undefined;
+    this.identity = undefined;
     void old?.end().catch(() => undefined);
     this.reconnectTimer = setTimeout(() => {
       this.reconnectTimer = undefined;
       this.connect().then(
         () => this.reconnectListeners.forEach((l) => l()),
-        () => this.scheduleReconnect(Math.min(delayMs * 2, 30_000)),
+        () => this.scheduleReconnect(Math.min(delayMs * 2, MAX_RECONNECT_DELAY_MS)),
       );
     }, delayMs);
   }

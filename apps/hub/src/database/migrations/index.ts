@@ -16,6 +16,7 @@ import { WebConsole1765500000000 } from './1765500000000-WebConsole.js';
 import { AppSetRequeue1765400000000 } from './1765400000000-AppSetRequeue.js';
 import { HotTargetWrites1765600000000 } from './1765600000000-HotTargetWrites.js';
 import { RenderMoves1765700000000 } from './1765700000000-RenderMoves.js';
+import { ReplicaBackends1765800000000 } from './1765800000000-ReplicaBackends.js';
 
 /** Every migration, oldest first. TypeORM runs the ones not yet recorded. */
 export const MIGRATIONS = [
@@ -37,4 +38,5 @@ export const MIGRATIONS = [
   WebConsole1765500000000,
   HotTargetWrites1765600000000,
   RenderMoves1765700000000,
+  ReplicaBackends1765800000000,
 ];
