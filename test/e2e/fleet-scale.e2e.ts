@@ -125,6 +125,48 @@ describe('fleet scale: batches, leases shared by replicas, bundles by hash', () 
     return a;
   }
 
+  /**
+   * A hub on a database of its own with one agent (cluster `<prefix>-east`), and applications
+   * `<prefix>-a` and `<prefix>-b` reading directories `<prefix>/a` and `<prefix>/b`, applied at
+   * the returned commit; `reconciled` reads the hub's count of applications reconciled.
+   */
+  async function twoDirectoryApps(prefix: string) {
+    const db = await createTestDatabase();
+    const h = await hub(db);
+    const reg = await api(h).post('/api/v1/clusters', { name: `${prefix}-east` });
+    await agentFor(h, `${prefix}-east`, east, reg.body);
+    const sha1 = await repo.commit({
+      [`${prefix}/a/cm.yaml`]: cm(`${prefix}-a`, { v: '1' }),
+      [`${prefix}/b/cm.yaml`]: cm(`${prefix}-b`, { v: '1' }),
+    });
+    for (const p of ['a', 'b']) {
+      expect(
+        (
+          await api(h).post('/api/v1/applications', {
+            name: `${prefix}-${p}`,
+            source: { repoURL: repo.fileUrl, targetRevision: 'main', path: `${prefix}/${p}` },
+            destination: { cluster: `${prefix}-east`, namespace: `${prefix}-${p}` },
+            syncPolicy: AUTOMATED,
+          })
+        ).status,
+      ).toBe(201);
+    }
+    for (const p of ['a', 'b'])
+      await waitFor(
+        `${prefix}-${p} applied`,
+        async () =>
+          (await api(h).get(`/api/v1/applications/${prefix}-${p}`)).body.status.clusters[0]
+            ?.revision === sha1,
+      );
+    const reconciled = async () =>
+      Number(
+        /^axle_apps_reconciled_total\{result="ok"\} (\d+)$/m.exec(
+          await (await fetch(`${h.httpUrl}/metrics`)).text(),
+        )?.[1] ?? 0,
+      );
+    return { db, h, sha1, reconciled };
+  }
+
   it('two replicas share the work: every application reconciled at every commit, none twice at once', async () => {
     const db = await createTestDatabase();
     const env = { AXLE_RECONCILE_BATCH: '3', AXLE_PLUGINS: slowPlugin(0.2) };
@@ -312,41 +354,14 @@ describe('fleet scale: batches, leases shared by replicas, bundles by hash', () 
   });
 
   it('a commit reconciles only what it changes: directories it leaves alone move to it without a new generation', async () => {
-    const db = await createTestDatabase();
-    const h = await hub(db);
-    const reg = await api(h).post('/api/v1/clusters', { name: 'paths-east' });
-    await agentFor(h, 'paths-east', east, reg.body);
-    const sha1 = await repo.commit({
-      'paths/a/cm.yaml': cm('path-a', { v: '1' }),
-      'paths/b/cm.yaml': cm('path-b', { v: '1' }),
-    });
-    for (const p of ['a', 'b']) {
-      expect(
-        (
-          await api(h).post('/api/v1/applications', {
-            name: `paths-${p}`,
-            source: { repoURL: repo.fileUrl, targetRevision: 'main', path: `paths/${p}` },
-            destination: { cluster: 'paths-east', namespace: `paths-${p}` },
-            syncPolicy: AUTOMATED,
-          })
-        ).status,
-      ).toBe(201);
-    }
+    const { h, sha1, reconciled } = await twoDirectoryApps('paths');
     const target = async (p: string) =>
       (await api(h).get(`/api/v1/applications/paths-${p}`)).body.status.clusters[0];
-    for (const p of ['a', 'b'])
-      await waitFor(`paths-${p} applied`, async () => (await target(p))?.revision === sha1);
     const generationB = (await target('b')).desiredGeneration;
-    const reconciled = async () =>
-      Number(
-        /^axle_apps_reconciled_total\{result="ok"\} (\d+)$/m.exec(
-          await (await fetch(`${h.httpUrl}/metrics`)).text(),
-        )?.[1] ?? 0,
-      );
     const before = await reconciled();
     // A commit that changes paths/a only (and a file elsewhere).
     const sha2 = await repo.commit({
-      'paths/a/cm.yaml': cm('path-a', { v: '2' }),
+      'paths/a/cm.yaml': cm('paths-a', { v: '2' }),
       'README.md': 'notes\n',
     });
     await api(h).post('/api/v1/webhooks/git', { repoURL: repo.fileUrl });
@@ -364,50 +379,23 @@ describe('fleet scale: batches, leases shared by replicas, bundles by hash', () 
     expect(b.desiredRevision).toBe(sha2);
     expect((await history(h, 'paths-b')).map((e) => e.revision)).toEqual([sha1]);
     expect((await history(h, 'paths-a')).map((e) => e.revision)).toEqual([sha2, sha1]);
-    const live = await core(east).readNamespacedConfigMap({ name: 'path-a', namespace: 'paths-a' });
+    const live = await core(east).readNamespacedConfigMap({
+      name: 'paths-a',
+      namespace: 'paths-a',
+    });
     expect(live.data).toEqual({ v: '2' });
   });
 
   it("a move a replica recorded and did not apply is applied before the next commit's marks", async () => {
-    const db = await createTestDatabase();
-    const h = await hub(db);
+    const { db, h, sha1, reconciled } = await twoDirectoryApps('moves');
     const sql = new pg.Client({ connectionString: db });
     await sql.connect();
     cleanup.push(() => sql.end());
-    const reg = await api(h).post('/api/v1/clusters', { name: 'moves-east' });
-    await agentFor(h, 'moves-east', east, reg.body);
-    const sha1 = await repo.commit({
-      'moves/a/cm.yaml': cm('moves-a', { v: '1' }),
-      'moves/b/cm.yaml': cm('moves-b', { v: '1' }),
-    });
-    for (const p of ['a', 'b']) {
-      expect(
-        (
-          await api(h).post('/api/v1/applications', {
-            name: `moves-${p}`,
-            source: { repoURL: repo.fileUrl, targetRevision: 'main', path: `moves/${p}` },
-            destination: { cluster: 'moves-east', namespace: `moves-${p}` },
-            syncPolicy: AUTOMATED,
-          })
-        ).status,
-      ).toBe(201);
-    }
     const status = async (p: string) =>
       (await api(h).get(`/api/v1/applications/moves-${p}`)).body.status as {
         revision: string;
         clusters: { revision: string; sync: string }[];
       };
-    for (const p of ['a', 'b'])
-      await waitFor(
-        `moves-${p} applied`,
-        async () => (await status(p)).clusters[0]?.revision === sha1,
-      );
-    const reconciled = async () =>
-      Number(
-        /^axle_apps_reconciled_total\{result="ok"\} (\d+)$/m.exec(
-          await (await fetch(`${h.httpUrl}/metrics`)).text(),
-        )?.[1] ?? 0,
-      );
     const renderOf = async (p: string) =>
       (
         await sql.query<{ revision: string }>(
