@@ -315,10 +315,13 @@ export class AppSetEvaluator {
     const ownedSummary = this.apps.ownedSummary(entity.id);
     ownedSummary.catch(() => undefined); // awaited in fingerprint(); not unhandled meanwhile
     const inventory = await this.inventory();
+    // A plugin's or provider's answer is not among the inputs: those are always evaluated.
+    const skippable = serviceGenerators(entity.document).length === 0;
     // What the generators read from git last time, read again at the current commits.
-    const replayed = entity.status.gitReads
-      ? await replayReads(this.reader, entity.status.gitReads)
-      : undefined;
+    const replayed =
+      skippable && entity.status.gitReads
+        ? await replayReads(this.reader, entity.status.gitReads)
+        : undefined;
     const { fingerprint, ownedStamp } = await this.fingerprint(
       entity,
       inventory,
@@ -326,11 +329,7 @@ export class AppSetEvaluator {
       replayed,
     );
     watch.lap('fingerprint');
-    // A plugin's or provider's answer is not among the inputs: those are always evaluated.
-    if (
-      fingerprint === entity.status.fingerprint &&
-      serviceGenerators(entity.document).length === 0
-    ) {
+    if (skippable && fingerprint === entity.status.fingerprint) {
       this.metrics.appsetEvaluations.inc({ outcome: 'skipped' });
       return this.finish(item, lease, () => Promise.resolve());
     }
@@ -347,7 +346,7 @@ export class AppSetEvaluator {
     );
     // The inputs this evaluation read: with its git reads in place of whole refs when it has
     // them (computed before its writes, like the rest of the fingerprint).
-    const reads = recorder.recorded();
+    const reads = skippable ? recorder.recorded() : undefined;
     const inputs = reads
       ? (await this.fingerprint(entity, inventory, ownedSummary, reads)).fingerprint
       : fingerprint;
@@ -355,11 +354,8 @@ export class AppSetEvaluator {
     const preserve = appset.spec.syncPolicy.preserveResourcesOnDeletion;
     const { create, update, delete: del } = ev.plan;
     const changed = create.length + update.length + del.length;
-    // Once more later, to record the fingerprint; not for service generators, never skipped.
-    const settles =
-      changed > 0 &&
-      item.reason !== SETTLE_REASON &&
-      serviceGenerators(entity.document).length === 0;
+    // Once more later, to record the fingerprint (of no use when never skipped).
+    const settles = skippable && changed > 0 && item.reason !== SETTLE_REASON;
 
     await this.finish(
       item,
