@@ -18,7 +18,7 @@
  */
 import { execFile } from 'node:child_process';
 import { existsSync } from 'node:fs';
-import { mkdtemp, rm, writeFile } from 'node:fs/promises';
+import { mkdtemp, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { performance } from 'node:perf_hooks';
@@ -28,7 +28,7 @@ import { Agent } from '../apps/agent/src/agent.js';
 import { compressBundle, makeBundle, type KubeObject } from '../libs/manifests/src/index.js';
 import { SyncStatus } from '../libs/proto/gen/axle/agent/v1/agent.js';
 import { startTestClusters } from '../test/support/kube-cluster.js';
-import { cpuBetween, processCpu, runBench } from './support.js';
+import { cpuBetween, processCpu, runBench, removeWorkDir } from './support.js';
 
 const RESOURCES = 500;
 const TARGET_RATIO = 0.5;
@@ -273,7 +273,7 @@ async function main(): Promise<void> {
   } finally {
     await agent.stop();
     await envs.stop();
-    await rm(work, { recursive: true, force: true });
+    await removeWorkDir(work);
   }
 }
 

@@ -10,7 +10,7 @@
  *
  *   npm run bench:drift
  */
-import { chmod, mkdtemp, rm } from 'node:fs/promises';
+import { chmod, mkdtemp } from 'node:fs/promises';
 import { request, type RequestOptions } from 'node:https';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
@@ -24,7 +24,7 @@ import { startHub } from '../apps/hub/src/hub.js';
 import { TestRepo } from '../test/support/git-repo.js';
 import { startTestClusters, type TestCluster } from '../test/support/kube-cluster.js';
 import { freePort } from '../test/support/ports.js';
-import { BENCH_ADMIN_TOKEN, hubJson, runBench } from './support.js';
+import { BENCH_ADMIN_TOKEN, hubJson, runBench, removeWorkDir } from './support.js';
 import { waitFor as pollUntil } from '../test/support/wait.js';
 
 const EDITS = 20;
@@ -198,7 +198,7 @@ async function main(): Promise<void> {
     await repo.remove();
     await pg.stop();
     await envs.stop();
-    await rm(work, { recursive: true, force: true });
+    await removeWorkDir(work);
   }
 }
 

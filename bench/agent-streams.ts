@@ -21,7 +21,7 @@
  *   npm run bench:agents
  */
 import { appendFileSync } from 'node:fs';
-import { chmod, mkdtemp, rm } from 'node:fs/promises';
+import { chmod, mkdtemp } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { performance } from 'node:perf_hooks';
@@ -43,6 +43,7 @@ import {
   verdict,
   type HubProcess,
   runBench,
+  removeWorkDir,
 } from './support.js';
 import { registerSimClusters, Sims } from './sim-fleet.js';
 
@@ -365,7 +366,7 @@ async function main(): Promise<void> {
     if (hub) await stopHub(hub.child).catch(() => undefined);
     await repo?.remove().catch(() => undefined);
     await pgServer?.stop().catch(() => undefined);
-    await rm(work, { recursive: true, force: true });
+    await removeWorkDir(work);
   }
 }
 

@@ -15,7 +15,7 @@
  *
  *   npm run bench:appset
  */
-import { mkdir, mkdtemp, rm, writeFile } from 'node:fs/promises';
+import { mkdir, mkdtemp, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { performance } from 'node:perf_hooks';
@@ -37,7 +37,7 @@ import {
   TARGET_REEVALUATION_MS as TARGET_HUB_REEVALUATION_MS,
   type HubPathResult,
 } from './appset-hub.js';
-import { runBench } from './support.js';
+import { runBench, removeWorkDir } from './support.js';
 
 const CLUSTERS = 10_000;
 const DIRECTORIES = 10;
@@ -309,7 +309,7 @@ async function main(): Promise<void> {
     );
     if (!Object.values(pass).every(Boolean)) process.exitCode = 1;
   } finally {
-    await rm(work, { recursive: true, force: true });
+    await removeWorkDir(work);
   }
 }
 

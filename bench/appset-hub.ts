@@ -9,7 +9,7 @@
  *    100,000 applications, plan against what is stored, write nothing. Target < 1,000 ms.
  *  - a label change on one cluster: exactly its 10 applications are updated (and reconciled).
  */
-import { chmod, mkdtemp, rm } from 'node:fs/promises';
+import { chmod, mkdtemp } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { performance } from 'node:perf_hooks';
@@ -28,6 +28,7 @@ import {
   stopHub,
   sum,
   type HubProcess,
+  removeWorkDir,
 } from './support.js';
 
 const CLUSTERS = 10_000;
@@ -300,7 +301,7 @@ export async function runHubPath(log: (s: string) => void): Promise<HubPathResul
     if (hub) await stopHub(hub.child).catch(() => undefined);
     await repo?.remove().catch(() => undefined);
     await pgServer?.stop().catch(() => undefined);
-    await rm(work, { recursive: true, force: true });
+    await removeWorkDir(work);
   }
 }
 

@@ -32,7 +32,7 @@
  *   npm run bench:fanout
  */
 import { existsSync } from 'node:fs';
-import { chmod, mkdtemp, rm } from 'node:fs/promises';
+import { chmod, mkdtemp } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join, resolve } from 'node:path';
 import { performance } from 'node:perf_hooks';
@@ -63,6 +63,7 @@ import {
   verdict,
   type HubProcess,
   runBench,
+  removeWorkDir,
 } from './support.js';
 
 const APPS = 1000;
@@ -598,7 +599,7 @@ async function main(): Promise<void> {
     await repo?.remove().catch(() => undefined);
     await pgServer?.stop().catch(() => undefined);
     await envs?.stop().catch(() => undefined);
-    await rm(work, { recursive: true, force: true });
+    await removeWorkDir(work);
   }
 }
 

@@ -1,6 +1,7 @@
 /** Shared by the benchmarks: hubs in child processes, REST and metrics, figures. */
 import { fork, type ChildProcess } from 'node:child_process';
 import { readdirSync, readFileSync, writeFileSync } from 'node:fs';
+import { rm } from 'node:fs/promises';
 import { Session } from 'node:inspector';
 import { dirname, join } from 'node:path';
 import { fileURLToPath } from 'node:url';
@@ -220,6 +221,19 @@ export function cpuBetween(
  * Runs a benchmark's main and exits with its exit code (1 on a throw, printed with `name`).
  * Explicitly: embedded PostgreSQL hooks `beforeExit` and would exit with 0 whatever happened.
  */
+/**
+ * Removes a bench's scratch directory at the end of a run. A child still writing into it as it
+ * exits (PostgreSQL, a kube-apiserver) makes one removal fail with ENOTEMPTY, so it is retried;
+ * a removal that still fails is reported and never hides the run's own outcome or error.
+ */
+export async function removeWorkDir(dir: string): Promise<void> {
+  try {
+    await rm(dir, { recursive: true, force: true, maxRetries: 5, retryDelay: 200 });
+  } catch (e) {
+    process.stderr.write(`could not remove ${dir}: ${(e as Error).message}\n`);
+  }
+}
+
 export function runBench(name: string, main: () => Promise<void>): void {
   main().then(
     () => process.exit(process.exitCode ?? 0),

@@ -20,7 +20,7 @@
  *
  *   npm run bench:ui
  */
-import { chmod, mkdtemp, rm } from 'node:fs/promises';
+import { chmod, mkdtemp } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { performance } from 'node:perf_hooks';
@@ -43,6 +43,7 @@ import {
   stopHub,
   verdict,
   type HubProcess,
+  removeWorkDir,
 } from './support.js';
 
 // Run in the page by Chromium (this file is compiled without the DOM library).
@@ -262,7 +263,7 @@ async function main(): Promise<void> {
     if (hub) await stopHub(hub.child);
     await pgServer?.stop();
     await repo?.remove();
-    await rm(work, { recursive: true, force: true });
+    await removeWorkDir(work);
   }
 }
 
