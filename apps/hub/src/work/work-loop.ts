@@ -111,11 +111,15 @@ export class WorkLoop {
     this.wanted = true;
     const lease = { owner: this.opts.owner, lost: false };
     const keys = items.map((i) => i.key);
+    // A renewal still in flight when the handler finishes finds the items ended (their lease
+    // cleared by the transaction that wrote the results): that is no loss.
+    let finished = false;
     const renew = setInterval(
       () =>
         void this.repo
           .renew(this.opts.kind, this.opts.owner, keys, this.opts.leaseSeconds)
           .then((held) => {
+            if (finished) return;
             if (held.size < keys.length && !lease.lost) {
               lease.lost = true;
               this.log.warn(`lost the lease on ${keys.length - held.size} item(s) of a batch`);
@@ -137,6 +141,7 @@ export class WorkLoop {
         .release(this.opts.kind, this.opts.owner, keys, delay, (e as Error).message)
         .catch(() => undefined);
     } finally {
+      finished = true;
       clearInterval(renew);
     }
   }
