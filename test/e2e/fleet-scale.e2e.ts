@@ -50,18 +50,26 @@ async function history(hub: RunningHub | string, app: string): Promise<HistoryEn
   return r.body as HistoryEntry[];
 }
 
-/** A TCP proxy that counts the bytes going from the server to the client. */
+/**
+ * A TCP proxy that counts the bytes going from the server to the client. `stall` stops passing
+ * them on (the client sees a stream that went quiet, the server a reader that stopped reading);
+ * `resume` passes them on again.
+ */
 async function countingProxy(target: string): Promise<{
   address: string;
   bytesToClient: () => number;
+  stall: () => void;
+  resume: () => void;
   close: () => Promise<void>;
 }> {
   const [host, port] = [target.slice(0, target.lastIndexOf(':')), Number(target.split(':').pop())];
   let down = 0;
   const sockets = new Set<Socket>();
+  const upstreams = new Set<Socket>();
   const server: Server = createServer((client) => {
     const upstream = connect(port, host);
     sockets.add(client).add(upstream);
+    upstreams.add(upstream);
     upstream.on('data', (c: Buffer) => (down += c.length));
     client.pipe(upstream).pipe(client);
     const end = () => {
@@ -76,6 +84,8 @@ async function countingProxy(target: string): Promise<{
   return {
     address: `127.0.0.1:${addr.port}`,
     bytesToClient: () => down,
+    stall: () => upstreams.forEach((u) => u.pause()),
+    resume: () => upstreams.forEach((u) => u.resume()),
     close: async () => {
       for (const s of sockets) s.destroy();
       await new Promise<void>((r) => server.close(() => r()));
@@ -474,5 +484,55 @@ describe('fleet scale: batches, leases shared by replicas, bundles by hash', () 
     expect(metrics).toMatch(
       /axle_deploys_sent_total\{cluster="hash-east",with_bundle="false"\} 1\b/,
     );
+  });
+
+  it('an agent that stops reading holds back its own cluster, not the others', async () => {
+    const db = await createTestDatabase();
+    const h = await hub(db);
+    const slowReg = await api(h).post('/api/v1/clusters', { name: 'quiet-east' });
+    const fastReg = await api(h).post('/api/v1/clusters', { name: 'busy-west' });
+    const proxy = await countingProxy(h.grpcAddress);
+    cleanup.push(() => proxy.close());
+    await agentFor(proxy.address, 'quiet-east', east, slowReg.body);
+    await agentFor(h, 'busy-west', west, fastReg.body);
+    const sha = await repo.commit({
+      // Fills the stream's flow-control window on its own: gzip cannot shrink it.
+      'quiet/big/cm.yaml': cm('quiet-big', { blob: randomBytes(100_000).toString('base64') }),
+      'quiet/small/cm.yaml': cm('quiet-small', { v: '1' }),
+      'quiet/west/cm.yaml': cm('quiet-west', { v: '1' }),
+    });
+    const create = async (name: string, path: string, cluster: string) =>
+      expect(
+        (
+          await api(h).post('/api/v1/applications', {
+            name,
+            source: { repoURL: repo.fileUrl, targetRevision: 'main', path },
+            destination: { cluster, namespace: name },
+            syncPolicy: AUTOMATED,
+          })
+        ).status,
+      ).toBe(201);
+    const synced = async (name: string) => {
+      const c = (await api(h).get(`/api/v1/applications/${name}`)).body.status.clusters[0];
+      return c?.revision === sha && c.sync === 'Synced';
+    };
+    // The quiet agent's connection stops passing anything from the hub; the hub has more to send
+    // it than the stream's window and buffer take: its writes wait for a drain that does not come.
+    proxy.stall();
+    const stalledAt = proxy.bytesToClient();
+    const quiet = ['quiet-big', ...Array.from({ length: 24 }, (_, i) => `quiet-${i}`)];
+    await create('quiet-big', 'quiet/big', 'quiet-east');
+    for (const name of quiet.slice(1)) await create(name, 'quiet/small', 'quiet-east');
+    await waitFor('deploys to the quiet agent sent', async () => {
+      const m = await (await fetch(`${h.httpUrl}/metrics`)).text();
+      return /axle_deploys_sent_total\{cluster="quiet-east",with_bundle="true"\} 2\b/.test(m);
+    });
+    // Meanwhile another cluster's application is delivered and applied as usual.
+    await create('quiet-west', 'quiet/west', 'busy-west');
+    await waitFor('the other cluster applied its application', () => synced('quiet-west'));
+    expect(proxy.bytesToClient()).toBe(stalledAt);
+    // The quiet agent reads again: it gets everything.
+    proxy.resume();
+    for (const name of quiet) await waitFor(`${name} applied`, () => synced(name));
   });
 });

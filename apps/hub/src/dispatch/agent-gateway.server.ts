@@ -305,7 +305,7 @@ export class AgentGatewayServer implements OnApplicationBootstrap, OnModuleDestr
     const done = () => {
       if (ended) return;
       ended = true;
-      session.closed = true;
+      session.ended();
       if (this.dispatcher.remove(session)) {
         this.writer.agentSeen({ clusterId: cluster.id, connected: false, at: Date.now() });
         this.log.log(`${cluster.name}: disconnected`);

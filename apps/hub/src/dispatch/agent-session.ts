@@ -73,6 +73,8 @@ export class AgentSession {
    */
   helloInventory: string[] | undefined;
   closed = false;
+  /** Writes waiting for the stream to drain (released when it ends). */
+  private readonly drainWaiters = new Set<() => void>();
 
   constructor(
     readonly clusterId: string,
@@ -303,19 +305,34 @@ export class AgentSession {
     }
   }
 
-  /** Writes one message, waiting for the stream to drain when its buffer is full. */
+  /**
+   * Writes one message, waiting for the stream to drain when its buffer is full, or for the
+   * stream to end: an agent that stopped reading never drains, and its delivery must end with
+   * its stream rather than wait forever.
+   */
   private write(msg: HubMessage): Promise<void> {
     if (this.closed) return Promise.resolve();
     return new Promise((resolve) => {
-      const ok = this.call.write(msg);
-      if (ok) resolve();
-      else this.call.once('drain', () => resolve());
+      if (this.call.write(msg)) return resolve();
+      const done = () => {
+        this.call.off('drain', done);
+        this.drainWaiters.delete(done);
+        resolve();
+      };
+      this.call.once('drain', done);
+      this.drainWaiters.add(done);
     });
+  }
+
+  /** The stream ended (the agent went, or the hub closed it): nothing more is written. */
+  ended(): void {
+    this.closed = true;
+    for (const done of [...this.drainWaiters]) done();
   }
 
   close(code: GrpcStatus = GrpcStatus.UNAVAILABLE, details = 'session closed by the hub'): void {
     if (this.closed) return;
-    this.closed = true;
+    this.ended();
     this.call.emit('error', { code, details });
   }
 }

@@ -32,6 +32,11 @@ const REMOVALS_RECHECK_MS = 30_000;
  * every notified cluster in one query (all targets for sessions that just said Hello), checks
  * projects through one gate, and hands each session its rows. Rounds run one at a time; what
  * arrives during a round is delivered by the next.
+ *
+ * A round does not wait for the streams to take what it handed them: an agent that reads slowly
+ * (or not at all, until its keepalive fails) holds back its own cluster and nobody else's. A
+ * session still writing an earlier delivery is left out of rounds until it is done; its cluster
+ * stays pending and is read again then.
  */
 @Injectable()
 export class Dispatcher implements SessionHost, OnApplicationBootstrap, OnModuleDestroy {
@@ -41,6 +46,8 @@ export class Dispatcher implements SessionHost, OnApplicationBootstrap, OnModule
   private readonly pending = new Map<string, boolean>();
   private round: Promise<void> | undefined;
   private timer: NodeJS.Timeout | undefined;
+  /** Sessions still writing a delivery, and those deliveries. */
+  private readonly busy = new Map<AgentSession, Promise<void>>();
 
   constructor(
     private readonly targets: TargetsRepository,
@@ -131,16 +138,27 @@ export class Dispatcher implements SessionHost, OnApplicationBootstrap, OnModule
       );
   }
 
-  /** Resolves when no round is due or running (tests, benchmarks). */
+  /** Resolves when no round is due or running and every delivery was written (tests, benchmarks). */
   async idle(): Promise<void> {
-    while (this.round || this.pending.size > 0) {
+    while (this.round || this.pending.size > 0 || this.busy.size > 0) {
       if (this.round) await this.round;
+      else if (this.busy.size > 0) await Promise.all(this.busy.values());
       else await new Promise((r) => setTimeout(r, COALESCE_MS * 2));
     }
   }
 
+  /** Whether some pending cluster has a session free to take a delivery. */
+  private deliverable(): boolean {
+    for (const id of this.pending.keys()) {
+      const s = this.sessions.get(id);
+      if (!s) this.pending.delete(id);
+      else if (!this.busy.has(s)) return true;
+    }
+    return false;
+  }
+
   private schedule(): void {
-    if (this.timer || this.round || this.pending.size === 0) return;
+    if (this.timer || this.round || !this.deliverable()) return;
     this.timer = setTimeout(() => {
       this.timer = undefined;
       this.round = this.deliver()
@@ -155,8 +173,13 @@ export class Dispatcher implements SessionHost, OnApplicationBootstrap, OnModule
   }
 
   private async deliver(): Promise<void> {
-    const batch = [...this.pending].filter(([id]) => this.sessions.has(id));
-    this.pending.clear();
+    const batch: [string, boolean][] = [];
+    for (const [id, f] of this.pending) {
+      const s = this.sessions.get(id);
+      if (s && this.busy.has(s)) continue; // read again once its delivery is written
+      this.pending.delete(id);
+      if (s) batch.push([id, f]);
+    }
     if (batch.length === 0) return;
     const end = this.metrics.dispatchRoundDuration.startTimer();
     const full = batch.filter(([, f]) => f).map(([id]) => id);
@@ -201,35 +224,36 @@ export class Dispatcher implements SessionHost, OnApplicationBootstrap, OnModule
       m.set(n.appId, { prune: n.prune, held: n.held });
     }
     const fullSet = new Set(full);
-    await Promise.all(
-      ids.map(async (id) => {
-        const session = this.sessions.get(id);
-        if (!session) return;
-        const clusterLabels = labels.get(id);
-        if (!clusterLabels) {
-          // A deleted cluster loses its targets with it: that is not a reason to remove its apps.
-          session.close(GrpcStatus.PERMISSION_DENIED, 'cluster removed');
-          return;
-        }
-        try {
-          await session.deliver(
-            rowsBy.get(id) ?? [],
-            notesBy.get(id) ?? (new Map() as Notes),
-            fullSet.has(id),
-            {
-              gate,
-              labels: clusterLabels,
-              resources,
-              bundle: (h) => this.bundles.getCompressed(h),
-            },
-          );
-        } catch (e) {
+    const deliveries: Promise<void>[] = [];
+    for (const id of ids) {
+      const session = this.sessions.get(id);
+      if (!session) continue;
+      const clusterLabels = labels.get(id);
+      if (!clusterLabels) {
+        // A deleted cluster loses its targets with it: that is not a reason to remove its apps.
+        session.close(GrpcStatus.PERMISSION_DENIED, 'cluster removed');
+        continue;
+      }
+      const delivery = session
+        .deliver(rowsBy.get(id) ?? [], notesBy.get(id) ?? (new Map() as Notes), fullSet.has(id), {
+          gate,
+          labels: clusterLabels,
+          resources,
+          bundle: (h) => this.bundles.getCompressed(h),
+        })
+        .catch((e: unknown) =>
           // Retried by the next notification for this cluster, or its next Hello.
-          this.log.error(`${session.clusterName}: delivery failed: ${(e as Error).message}`);
-        }
-      }),
-    );
-    end();
+          this.log.error(`${session.clusterName}: delivery failed: ${(e as Error).message}`),
+        )
+        .finally(() => {
+          this.busy.delete(session);
+          this.schedule();
+        });
+      this.busy.set(session, delivery);
+      deliveries.push(delivery);
+    }
     this.metrics.dispatchRoundClusters.observe(ids.length);
+    // The round's duration runs until its streams took everything (the round itself is over).
+    void Promise.all(deliveries).then(() => end());
   }
 }
