@@ -1,6 +1,7 @@
 import { EventEmitter } from 'node:events';
 import type { ServerDuplexStream } from '@grpc/grpc-js';
-import { describe, expect, it } from 'vitest';
+import { Logger } from '@nestjs/common';
+import { describe, expect, it, vi } from 'vitest';
 import type {
   AgentMessage,
   Deploy,
@@ -57,11 +58,16 @@ const metrics = new MetricsService(
   { countByStatus: () => Promise.resolve([]) } as never,
 );
 
-/** A dispatcher over desired state held in `desired` (what the targets table would hold). */
-function fleet() {
+/**
+ * A dispatcher over desired state held in `desired` (what the targets table would hold). The
+ * first `failures.rows` reads of targets and `failures.gate` reads of projects fail.
+ */
+function fleet(failures = { rows: 0, gate: 0 }) {
   const desired = new Map<string, DeliveryRow>();
   const rowsOf = (ids: string[]) =>
-    Promise.resolve([...desired.values()].filter((r) => ids.includes(r.clusterId)));
+    failures.rows-- > 0
+      ? Promise.reject(new Error('connection terminated'))
+      : Promise.resolve([...desired.values()].filter((r) => ids.includes(r.clusterId)));
   const targets = {
     forgetRemovalNotes: () => Promise.resolve(),
     allFor: rowsOf,
@@ -79,7 +85,12 @@ function fleet() {
       ],
     ]),
   );
-  const projects = { gate: () => Promise.resolve(gate) } as unknown as ProjectsService;
+  const projects = {
+    gate: () =>
+      failures.gate-- > 0
+        ? Promise.reject(new Error('connection terminated'))
+        : Promise.resolve(gate),
+  } as unknown as ProjectsService;
   const bundles = {
     resourcesOf: () => Promise.resolve(new Map()),
     getCompressed: (h: string) => Promise.resolve(Buffer.from(`gzip of ${h}`)),
@@ -161,5 +172,20 @@ describe('Dispatcher', () => {
     await until(() => a.call.deploys().length === 2, 'A gets the second generation');
     expect(a.call.deploys().map((d) => d.generation)).toEqual([1, 2]);
     await dispatcher.idle();
+  });
+
+  it('delivers after the database failed to answer a round (targets, then projects)', async () => {
+    // Round 1: targets and projects fail; round 2: projects alone; round 3 delivers.
+    const { dispatcher, connect, set } = fleet({ rows: 1, gate: 2 });
+    const error = vi.spyOn(Logger.prototype, 'error').mockImplementation(() => undefined);
+    try {
+      set(row(A, 1, 1));
+      const a = await connect(A);
+      await until(() => a.call.deploys().length === 1, 'A gets its deploy after the blips');
+      expect(error).toHaveBeenCalledTimes(2);
+      await dispatcher.idle();
+    } finally {
+      error.mockRestore();
+    }
   });
 });

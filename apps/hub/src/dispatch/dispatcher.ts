@@ -5,11 +5,7 @@ import {
   type OnModuleDestroy,
 } from '@nestjs/common';
 import { status as GrpcStatus } from '@grpc/grpc-js';
-import {
-  TargetsRepository,
-  type DeliveryRow,
-  type RemovalNote,
-} from '../applications/targets.repository.js';
+import { TargetsRepository, type DeliveryRow } from '../applications/targets.repository.js';
 import { ClustersRepository } from '../clusters/clusters.repository.js';
 import { MetricsService } from '../metrics/metrics.service.js';
 import { ProjectsService } from '../projects/projects.service.js';
@@ -46,6 +42,8 @@ export class Dispatcher implements SessionHost, OnApplicationBootstrap, OnModule
   private readonly pending = new Map<string, boolean>();
   private round: Promise<void> | undefined;
   private timer: NodeJS.Timeout | undefined;
+  /** Rounds in a row that could not read what to deliver. */
+  private failedRounds = 0;
   /** Sessions still writing a delivery, and those deliveries. */
   private readonly busy = new Map<AgentSession, Promise<void>>();
 
@@ -159,6 +157,10 @@ export class Dispatcher implements SessionHost, OnApplicationBootstrap, OnModule
 
   private schedule(): void {
     if (this.timer || this.round || !this.deliverable()) return;
+    // After failed rounds (the database is away), 0.25 s doubling to 5 s.
+    const wait = this.failedRounds
+      ? Math.min(5_000, 250 * 2 ** Math.min(this.failedRounds - 1, 5))
+      : COALESCE_MS;
     this.timer = setTimeout(() => {
       this.timer = undefined;
       this.round = this.deliver()
@@ -169,7 +171,32 @@ export class Dispatcher implements SessionHost, OnApplicationBootstrap, OnModule
           this.round = undefined;
           this.schedule();
         });
-    }, COALESCE_MS);
+    }, wait);
+  }
+
+  /** What a round delivers: the clusters' rows, removal notes and labels, projects, resources. */
+  private async read(full: string[], incremental: string[], ids: string[]) {
+    // Removal notes the agents that just said Hello no longer need: they hold none of those apps.
+    const hellos = full.flatMap((id) => {
+      const s = this.sessions.get(id);
+      return s?.helloInventory ? [s] : [];
+    });
+    if (hellos.length) {
+      await this.targets.forgetRemovalNotes(
+        hellos.map((s) => ({ clusterId: s.clusterId, heldAppIds: s.helloInventory! })),
+      );
+      for (const s of hellos) s.helloInventory = undefined;
+    }
+    const [rows, notes, labels, gate] = await Promise.all([
+      Promise.all([this.targets.allFor(full), this.targets.pendingFor(incremental)]).then(
+        ([a, b]): DeliveryRow[] => [...a, ...b],
+      ),
+      this.targets.removalNotes(ids),
+      this.clusters.byIds(ids).then((cs) => new Map(cs.map((c) => [c.id, c.labels]))),
+      this.projects.gate(),
+    ]);
+    const resources = await this.bundles.resourcesOf([...new Set(rows.map((r) => r.bundleHash))]);
+    return { rows, notes, labels, gate, resources };
   }
 
   private async deliver(): Promise<void> {
@@ -185,36 +212,19 @@ export class Dispatcher implements SessionHost, OnApplicationBootstrap, OnModule
     const full = batch.filter(([, f]) => f).map(([id]) => id);
     const incremental = batch.filter(([, f]) => !f).map(([id]) => id);
     const ids = batch.map(([id]) => id);
-    // Removal notes the agents that just said Hello no longer need: they hold none of those apps.
-    const hellos = full.flatMap((id) => {
-      const s = this.sessions.get(id);
-      return s?.helloInventory ? [s] : [];
-    });
-    if (hellos.length) {
-      await this.targets.forgetRemovalNotes(
-        hellos.map((s) => ({ clusterId: s.clusterId, heldAppIds: s.helloInventory! })),
-      );
-      for (const s of hellos) s.helloInventory = undefined;
-    }
-    let rows: DeliveryRow[];
-    let notes: RemovalNote[];
-    let labels: Map<string, Record<string, string>>;
+    let read: Awaited<ReturnType<Dispatcher['read']>>;
     try {
-      [rows, notes, labels] = await Promise.all([
-        Promise.all([this.targets.allFor(full), this.targets.pendingFor(incremental)]).then(
-          ([a, b]) => [...a, ...b],
-        ),
-        this.targets.removalNotes(ids),
-        this.clusters.byIds(ids).then((cs) => new Map(cs.map((c) => [c.id, c.labels]))),
-      ]);
+      read = await this.read(full, incremental, ids);
+      this.failedRounds = 0;
     } catch (e) {
-      // Try again soon (a database blip): nothing is lost, the desired state is in PostgreSQL.
+      // Try again (a database blip), backing off: nothing is lost, the desired state is in
+      // PostgreSQL and these clusters stay pending.
       for (const [id, f] of batch) this.pending.set(id, f || (this.pending.get(id) ?? false));
+      this.failedRounds++;
       end();
       throw e;
     }
-    const gate = await this.projects.gate();
-    const resources = await this.bundles.resourcesOf([...new Set(rows.map((r) => r.bundleHash))]);
+    const { rows, notes, labels, gate, resources } = read;
     const rowsBy = groupBy(rows, (r) => r.clusterId);
     type Notes = Map<string, { prune: boolean; held: boolean }>;
     const notesBy = new Map<string, Notes>();
