@@ -60,9 +60,10 @@ const metrics = new MetricsService(
 
 /**
  * A dispatcher over desired state held in `desired` (what the targets table would hold). The
- * first `failures.rows` reads of targets and `failures.gate` reads of projects fail.
+ * first `failures.rows` reads of targets, `failures.gate` reads of projects and `failures.bundles`
+ * reads of a bundle's bytes fail.
  */
-function fleet(failures = { rows: 0, gate: 0 }) {
+function fleet(failures = { rows: 0, gate: 0, bundles: 0 }) {
   const desired = new Map<string, DeliveryRow>();
   const rowsOf = (ids: string[]) =>
     failures.rows-- > 0
@@ -93,7 +94,10 @@ function fleet(failures = { rows: 0, gate: 0 }) {
   } as unknown as ProjectsService;
   const bundles = {
     resourcesOf: () => Promise.resolve(new Map()),
-    getCompressed: (h: string) => Promise.resolve(Buffer.from(`gzip of ${h}`)),
+    getCompressed: (h: string) =>
+      failures.bundles-- > 0
+        ? Promise.reject(new Error('connection terminated'))
+        : Promise.resolve(Buffer.from(`gzip of ${h}`)),
   } as unknown as BundleStore;
   const notifier = { notify: () => undefined } as unknown as DispatchNotifier;
   const dispatcher = new Dispatcher(targets, clusters, projects, bundles, metrics, notifier);
@@ -176,13 +180,29 @@ describe('Dispatcher', () => {
 
   it('delivers after the database failed to answer a round (targets, then projects)', async () => {
     // Round 1: targets and projects fail; round 2: projects alone; round 3 delivers.
-    const { dispatcher, connect, set } = fleet({ rows: 1, gate: 2 });
+    const { dispatcher, connect, set } = fleet({ rows: 1, gate: 2, bundles: 0 });
     const error = vi.spyOn(Logger.prototype, 'error').mockImplementation(() => undefined);
     try {
       set(row(A, 1, 1));
       const a = await connect(A);
       await until(() => a.call.deploys().length === 1, 'A gets its deploy after the blips');
       expect(error).toHaveBeenCalledTimes(2);
+      await dispatcher.idle();
+    } finally {
+      error.mockRestore();
+    }
+  });
+
+  it('delivers again, after a backoff, what a session failed to deliver', async () => {
+    const { dispatcher, connect, set } = fleet({ rows: 0, gate: 0, bundles: 1 });
+    const error = vi.spyOn(Logger.prototype, 'error').mockImplementation(() => undefined);
+    try {
+      set(row(A, 1, 1));
+      const a = await connect(A);
+      await until(() => a.call.deploys().length === 1, 'A gets its deploy on the second try');
+      expect(error).toHaveBeenCalledWith(
+        expect.stringContaining('delivery failed (again in 0.5 s)'),
+      );
       await dispatcher.idle();
     } finally {
       error.mockRestore();

@@ -42,6 +42,8 @@ export class Dispatcher implements SessionHost, OnApplicationBootstrap, OnModule
   private readonly pending = new Map<string, boolean>();
   private round: Promise<void> | undefined;
   private timer: NodeJS.Timeout | undefined;
+  /** Deliveries in a row that failed, per session. */
+  private readonly failedDeliveries = new Map<AgentSession, number>();
   /** Rounds in a row that could not read what to deliver. */
   private failedRounds = 0;
   /** Sessions still writing a delivery, and those deliveries. */
@@ -96,6 +98,7 @@ export class Dispatcher implements SessionHost, OnApplicationBootstrap, OnModule
 
   /** Forgets a stream that ended; false when a newer one already replaced it. */
   remove(session: AgentSession): boolean {
+    this.failedDeliveries.delete(session);
     if (this.sessions.get(session.clusterId) !== session) return false;
     this.sessions.delete(session.clusterId);
     this.metrics.agentSessions.set(this.sessions.size);
@@ -172,6 +175,22 @@ export class Dispatcher implements SessionHost, OnApplicationBootstrap, OnModule
           this.schedule();
         });
     }, wait);
+  }
+
+  /**
+   * A session's delivery failed (the database went away while it read a bundle, say): its cluster
+   * is delivered again after a backoff (0.5 s doubling to 30 s), not only at its next notification.
+   */
+  private retryLater(session: AgentSession, full: boolean, e: unknown): void {
+    const n = (this.failedDeliveries.get(session) ?? 0) + 1;
+    this.failedDeliveries.set(session, n);
+    const delay = Math.min(30_000, 500 * 2 ** Math.min(n - 1, 6));
+    this.log.error(
+      `${session.clusterName}: delivery failed (again in ${delay / 1000} s): ${(e as Error).message}`,
+    );
+    setTimeout(() => {
+      if (this.sessions.get(session.clusterId) === session) this.request(session, full);
+    }, delay).unref();
   }
 
   /** What a round delivers: the clusters' rows, removal notes and labels, projects, resources. */
@@ -251,9 +270,9 @@ export class Dispatcher implements SessionHost, OnApplicationBootstrap, OnModule
           resources,
           bundle: (h) => this.bundles.getCompressed(h),
         })
-        .catch((e: unknown) =>
-          // Retried by the next notification for this cluster, or its next Hello.
-          this.log.error(`${session.clusterName}: delivery failed: ${(e as Error).message}`),
+        .then(
+          () => void this.failedDeliveries.delete(session),
+          (e: unknown) => this.retryLater(session, fullSet.has(id), e),
         )
         .finally(() => {
           this.busy.delete(session);
