@@ -10,7 +10,7 @@ const ITEM: WorkItem = {
   attempts: 1,
 };
 
-/** A work queue holding one item; renewals answer with what `held` resolves to. */
+/** A work queue holding one item; renewals answer with the keys another replica holds. */
 function fakeRepo(renewals: ((keys: string[]) => Promise<Set<string>>)[]) {
   let handedOut = false;
   const repo = {
@@ -21,7 +21,7 @@ function fakeRepo(renewals: ((keys: string[]) => Promise<Set<string>>)[]) {
     }),
     renew: vi.fn((_kind: string, _owner: string, keys: string[]) => {
       const next = renewals.shift();
-      return next ? next(keys) : Promise.resolve(new Set(keys));
+      return next ? next(keys) : Promise.resolve(new Set<string>());
     }),
     release: vi.fn(() => Promise.resolve()),
   };
@@ -52,7 +52,7 @@ describe('WorkLoop leases', () => {
   });
 
   it('tells the handler when a renewal finds the items held by another replica', async () => {
-    const repo = fakeRepo([() => Promise.resolve(new Set<string>())]);
+    const repo = fakeRepo([(keys) => Promise.resolve(new Set(keys))]);
     let seen: boolean | undefined;
     const l = loop(repo, async (lease) => {
       await vi.advanceTimersByTimeAsync(1_000);
@@ -63,14 +63,16 @@ describe('WorkLoop leases', () => {
     await l.idle();
     expect(repo.renew).toHaveBeenCalledTimes(1);
     expect(seen).toBe(true);
-    expect(warn).toHaveBeenCalledWith(expect.stringContaining('lost the lease on 1 item(s)'));
+    expect(warn).toHaveBeenCalledWith(
+      expect.stringContaining('lost the lease on 1 item(s) of a batch to another replica'),
+    );
     await l.stop();
   });
 
   it('takes no loss from a renewal that returns after the handler ended the items', async () => {
-    // The renewal starts while the handler's final transaction runs, waits on its row lock, and
-    // finds the item's lease cleared once that commits.
-    let answer: ((held: Set<string>) => void) | undefined;
+    // The renewal starts while the handler finishes; by the time it answers, the item was ended,
+    // marked again and claimed by another replica.
+    let answer: ((lost: Set<string>) => void) | undefined;
     const repo = fakeRepo([() => new Promise<Set<string>>((r) => (answer = r))]);
     let lease: Lease | undefined;
     const l = loop(repo, async (ls) => {
@@ -81,7 +83,7 @@ describe('WorkLoop leases', () => {
     await vi.advanceTimersByTimeAsync(0);
     await l.idle();
     expect(repo.renew).toHaveBeenCalledTimes(1);
-    answer!(new Set());
+    answer!(new Set([ITEM.key]));
     await vi.advanceTimersByTimeAsync(0);
     expect(lease!.lost).toBe(false);
     expect(warn).not.toHaveBeenCalled();

@@ -111,18 +111,18 @@ export class WorkLoop {
     this.wanted = true;
     const lease = { owner: this.opts.owner, lost: false };
     const keys = items.map((i) => i.key);
-    // A renewal still in flight when the handler finishes finds the items ended (their lease
-    // cleared by the transaction that wrote the results): that is no loss.
+    // A renewal still in flight when the handler finishes may find the items ended and claimed
+    // again by another replica: that is no loss.
     let finished = false;
     const renew = setInterval(
       () =>
         void this.repo
           .renew(this.opts.kind, this.opts.owner, keys, this.opts.leaseSeconds)
-          .then((held) => {
+          .then((lost) => {
             if (finished) return;
-            if (held.size < keys.length && !lease.lost) {
+            if (lost.size > 0 && !lease.lost) {
               lease.lost = true;
-              this.log.warn(`lost the lease on ${keys.length - held.size} item(s) of a batch`);
+              this.log.warn(`lost the lease on ${lost.size} item(s) of a batch to another replica`);
             }
           })
           .catch((e: unknown) => this.log.warn(`renewing a lease failed: ${(e as Error).message}`)),

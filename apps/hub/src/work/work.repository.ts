@@ -232,25 +232,34 @@ export class WorkRepository {
     }));
   }
 
-  /** Extends the lease of the items still held; returns the keys still held. */
+  /**
+   * Extends the lease of the items still held; returns the keys another replica holds now (lost).
+   * An item no one holds is not lost: the transaction that wrote its results ended it (a renewal
+   * waiting on that transaction's row lock finds it so), or it was released and whoever claims it
+   * next is fenced off from this replica's writes anyway. The keys are read in the statement's
+   * snapshot, from before any wait on a row lock.
+   */
   async renew(
     kind: WorkKind,
     owner: string,
     keys: string[],
     leaseSeconds: number,
   ): Promise<Set<string>> {
-    const held = new Set<string>();
+    const lost = new Set<string>();
     for (const part of chunks(keys, 20_000)) {
       const rows = returned<{ key: string }>(
         await this.ds.query(
-          `UPDATE work_queue SET lease_until = now() + make_interval(secs => $4)
-            WHERE kind = $1 AND key = ANY($2::uuid[]) AND lease_owner = $3 RETURNING key`,
+          `WITH renewed AS (
+           UPDATE work_queue SET lease_until = now() + make_interval(secs => $4)
+            WHERE kind = $1 AND key = ANY($2::uuid[]) AND lease_owner = $3 RETURNING key)
+         SELECT key FROM work_queue
+          WHERE kind = $1 AND key = ANY($2::uuid[]) AND lease_owner <> $3`,
           [kind, part, owner, leaseSeconds],
         ),
       );
-      rows.forEach((r) => held.add(r.key));
+      rows.forEach((r) => lost.add(r.key));
     }
-    return held;
+    return lost;
   }
 
   /**
