@@ -14,6 +14,7 @@ import {
   type ServerUnaryCall,
 } from '@grpc/grpc-js';
 import { constants as cryptoConstants } from 'node:crypto';
+import { createServer, type AddressInfo, type Server as TcpServer } from 'node:net';
 import { PkiError, verifyCsr } from '../../../../libs/pki/src/index.js';
 import {
   AgentCertificatesService,
@@ -41,6 +42,15 @@ import { DISCONNECT_CHANNEL, DISPATCH_CHANNEL } from './dispatch.notifier.js';
 import { Dispatcher } from './dispatcher.js';
 import { StatusWriter } from './status-writer.js';
 
+/**
+ * Connections the kernel queues for the agent and enrollment ports until the hub accepts them. A
+ * fleet dialling at once (every agent after a hub restart, a fleet enrolling) overflows Node's
+ * default of 511 within a second when the hub is busy with handshakes, and an overflowing queue
+ * drops SYNs: those agents wait for their retransmits (1, 3, 7 s…) or time out. The kernel caps
+ * it at net.core.somaxconn.
+ */
+const LISTEN_BACKLOG = 4096;
+
 /** Most bytes one gRPC message may carry either way (bundles are gzip-compressed). */
 export const MAX_MESSAGE_BYTES = 16 * 1024 * 1024;
 
@@ -66,6 +76,8 @@ export class AgentGatewayServer implements OnApplicationBootstrap, OnModuleDestr
   private readonly enrollServer = new Server({ 'grpc.max_receive_message_length': 64 * 1024 });
   private boundPort = 0;
   private boundEnrollPort = 0;
+  /** The listeners of the agent and enrollment ports (their connections go to the gRPC servers). */
+  private readonly listeners: TcpServer[] = [];
 
   constructor(
     private readonly clusters: ClustersService,
@@ -111,9 +123,10 @@ export class AgentGatewayServer implements OnApplicationBootstrap, OnModuleDestr
           cb: sendUnaryData<RenewResponse>,
         ) => void this.renew(call, cb),
       });
-      this.boundPort = await bind(
+      this.boundPort = await this.listen(
         this.server,
-        `${host}:${this.config.grpc.port}`,
+        host,
+        this.config.grpc.port,
         new AgentServerCredentials(ca, pair[0].cert_chain, pair[0].private_key),
       );
       this.enrollServer.addService(AgentEnrollmentService, {
@@ -122,18 +135,20 @@ export class AgentGatewayServer implements OnApplicationBootstrap, OnModuleDestr
           cb: sendUnaryData<EnrollResponse>,
         ) => void this.enroll(call, cb),
       });
-      this.boundEnrollPort = await bind(
+      this.boundEnrollPort = await this.listen(
         this.enrollServer,
-        `${host}:${this.config.pki.enrollPort}`,
+        host,
+        this.config.pki.enrollPort,
         ServerCredentials.createSsl(null, pair, false),
       );
       this.log.log(
         `listening for agents on ${host}:${this.boundPort} (mTLS), enrollment on ${host}:${this.boundEnrollPort} (TLS)`,
       );
     } else {
-      this.boundPort = await bind(
+      this.boundPort = await this.listen(
         this.server,
-        `${host}:${this.config.grpc.port}`,
+        host,
+        this.config.grpc.port,
         ServerCredentials.createInsecure(),
       );
       this.log.warn(
@@ -142,7 +157,31 @@ export class AgentGatewayServer implements OnApplicationBootstrap, OnModuleDestr
     }
   }
 
+  /**
+   * Listens on `port` with a deep accept queue (LISTEN_BACKLOG) and hands every connection to the
+   * gRPC server, which runs TLS and HTTP/2 on it as on a port it bound itself.
+   */
+  private async listen(
+    server: Server,
+    host: string,
+    port: number,
+    creds: ServerCredentials,
+  ): Promise<number> {
+    const injector = server.createConnectionInjector(creds);
+    const tcp = createServer({ noDelay: true }, (socket) => injector.injectConnection(socket));
+    await new Promise<void>((resolve, reject) => {
+      tcp.once('error', reject);
+      tcp.listen({ host: host.replace(/^\[(.*)\]$/, '$1'), port, backlog: LISTEN_BACKLOG }, () => {
+        tcp.off('error', reject);
+        resolve();
+      });
+    });
+    this.listeners.push(tcp);
+    return (tcp.address() as AddressInfo).port;
+  }
+
   async onModuleDestroy(): Promise<void> {
+    for (const l of this.listeners) l.close();
     for (const s of this.dispatcher.all()) s.close(GrpcStatus.UNAVAILABLE, 'hub shutting down');
     await new Promise<void>((resolve) => {
       const t = setTimeout(() => {
@@ -341,10 +380,4 @@ class AgentServerCredentials extends ServerCredentials {
   _equals(other: ServerCredentials): boolean {
     return other === this;
   }
-}
-
-function bind(server: Server, address: string, creds: ServerCredentials): Promise<number> {
-  return new Promise((resolve, reject) =>
-    server.bindAsync(address, creds, (err, port) => (err ? reject(err) : resolve(port))),
-  );
 }
