@@ -218,10 +218,6 @@ export function cpuBetween(
 }
 
 /**
- * Runs a benchmark's main and exits with its exit code (1 on a throw, printed with `name`).
- * Explicitly: embedded PostgreSQL hooks `beforeExit` and would exit with 0 whatever happened.
- */
-/**
  * Removes a bench's scratch directory at the end of a run. A child still writing into it as it
  * exits (PostgreSQL, a kube-apiserver) makes one removal fail with ENOTEMPTY, so it is retried;
  * a removal that still fails is reported and never hides the run's own outcome or error.
@@ -234,6 +230,10 @@ export async function removeWorkDir(dir: string): Promise<void> {
   }
 }
 
+/**
+ * Runs a benchmark's main and exits with its exit code (1 on a throw, printed with `name`).
+ * Explicitly: embedded PostgreSQL hooks `beforeExit` and would exit with 0 whatever happened.
+ */
 export function runBench(name: string, main: () => Promise<void>): void {
   main().then(
     () => process.exit(process.exitCode ?? 0),

@@ -205,14 +205,13 @@ export class AgentGatewayServer implements OnApplicationBootstrap, OnModuleDestr
     if (this.config.agentAuth === 'mtls') {
       const raw = call.getAuthContext().sslPeerCertificate?.raw;
       if (!raw) return { error: 'a client certificate issued by this hub is required' };
-      const who = await this.pki
-        .identify(raw)
-        .catch((e: unknown) => ({ ok: false as const, reason: (e as Error).message }));
+      // A lookup that fails (the database) throws: that is no verdict on the certificate.
+      const who = await this.pki.identify(raw);
       return who.ok ? { id: who.clusterId, name: who.cluster } : { error: who.reason };
     }
     const header = call.metadata.get('authorization')[0];
     const token = /^Bearer (\S{10,200})$/.exec(typeof header === 'string' ? header : '')?.[1];
-    const cluster = token ? await this.clusters.findByToken(token).catch(() => null) : null;
+    const cluster = token ? await this.clusters.findByToken(token) : null;
     return cluster
       ? { id: cluster.id, name: cluster.name }
       : { error: token ? 'invalid agent token' : 'no agent token' };
@@ -263,7 +262,13 @@ export class AgentGatewayServer implements OnApplicationBootstrap, OnModuleDestr
     call: ServerUnaryCall<RenewRequest, RenewResponse>,
     cb: sendUnaryData<RenewResponse>,
   ): Promise<void> {
-    const who = await this.identify(call);
+    const who = await this.identify(call).catch((e: unknown) => ({
+      unavailable: (e as Error).message,
+    }));
+    if ('unavailable' in who) {
+      this.log.warn(`could not identify a renewal from ${call.getPeer()}: ${who.unavailable}`);
+      return cb({ code: GrpcStatus.UNAVAILABLE, details: 'hub busy, try again' });
+    }
     if ('error' in who) {
       this.log.warn(`refused a renewal from ${call.getPeer()}: ${who.error}`);
       return cb({ code: GrpcStatus.UNAUTHENTICATED, details: who.error });
@@ -307,7 +312,18 @@ export class AgentGatewayServer implements OnApplicationBootstrap, OnModuleDestr
   }
 
   private async connect(call: ServerDuplexStream<AgentMessage, HubMessage>): Promise<void> {
-    const who = await this.identify(call);
+    const who = await this.identify(call).catch((e: unknown) => ({
+      unavailable: (e as Error).message,
+    }));
+    if ('unavailable' in who) {
+      // Not a verdict on the agent: the hub could not look it up (its database is away or
+      // swamped). The agent retries with its backoff.
+      this.log.warn(
+        `could not identify an agent stream from ${call.getPeer()}: ${who.unavailable}`,
+      );
+      call.emit('error', { code: GrpcStatus.UNAVAILABLE, details: 'hub busy, try again' });
+      return;
+    }
     if ('error' in who) {
       this.log.warn(`refused an agent stream from ${call.getPeer()}: ${who.error}`);
       call.emit('error', { code: GrpcStatus.UNAUTHENTICATED, details: who.error });

@@ -1,6 +1,13 @@
 import { Injectable } from '@nestjs/common';
 import { DataSource } from 'typeorm';
+import { KeyBatcher } from '../common/key-batcher.js';
 import { affected, returned } from '../database/sql.js';
+
+interface IssuedCertificate {
+  clusterId: string;
+  cluster: string;
+  revokedAt: Date | null;
+}
 
 /**
  * Agent identity: the hub CA (table `hub_ca`, key sealed), one-time bootstrap tokens
@@ -8,7 +15,29 @@ import { affected, returned } from '../database/sql.js';
  */
 @Injectable()
 export class EnrollmentRepository {
-  constructor(private readonly ds: DataSource) {}
+  /**
+   * Certificate lookups, batched: every agent stream is identified by one, and a fleet
+   * reconnecting at once must not queue thousands of single-row queries for the pool.
+   */
+  private readonly certificates: KeyBatcher<string, IssuedCertificate>;
+
+  constructor(private readonly ds: DataSource) {
+    this.certificates = new KeyBatcher(async (serials) => {
+      const rows = await this.ds.query<
+        { serial: string; cluster_id: string; name: string; revoked_at: Date | null }[]
+      >(
+        `SELECT c.serial, c.cluster_id, k.name, c.revoked_at FROM agent_certificates c
+           JOIN clusters k ON k.id = c.cluster_id WHERE c.serial = ANY($1::text[])`,
+        [serials],
+      );
+      return new Map(
+        rows.map((r) => [
+          r.serial,
+          { clusterId: r.cluster_id, cluster: r.name, revokedAt: r.revoked_at },
+        ]),
+      );
+    });
+  }
 
   async ca(): Promise<{ certPem: string; keySealed: string } | undefined> {
     const rows = await this.ds.query<{ cert_pem: string; key_sealed: string }[]>(
@@ -71,17 +100,9 @@ export class EnrollmentRepository {
     );
   }
 
-  async certificate(
-    serial: string,
-  ): Promise<{ clusterId: string; cluster: string; revokedAt: Date | null } | undefined> {
-    const rows = await this.ds.query<
-      { cluster_id: string; name: string; revoked_at: Date | null }[]
-    >(
-      `SELECT c.cluster_id, k.name, c.revoked_at FROM agent_certificates c JOIN clusters k ON k.id = c.cluster_id WHERE c.serial = $1`,
-      [serial],
-    );
-    const r = rows[0];
-    return r ? { clusterId: r.cluster_id, cluster: r.name, revokedAt: r.revoked_at } : undefined;
+  /** The certificate with this serial, its cluster and whether it is revoked. */
+  certificate(serial: string): Promise<IssuedCertificate | undefined> {
+    return this.certificates.get(serial);
   }
 
   /** Revokes every certificate of a cluster; returns how many. */
