@@ -15,6 +15,10 @@
  *    stored in PostgreSQL (target < 10,000);
  *  - reportsPerSecond: every agent reports every application at once (100,000 status reports);
  *    reports stored in PostgreSQL per second until the last is stored (target ≥ 10,000).
+ *  - restartReconnectMs (printed, no target): the hub is stopped and started again on the same
+ *    ports, as in an upgrade; every agent redials (0.5–1.5 s after its stream ended, again and
+ *    again while the port is closed), says Hello with what it holds, and gets nothing sent again.
+ *    Time from the new hub's start until all streams are up again.
  *
  * Exits 1 when a target is missed. Bounded: about 15 minutes at most.
  *
@@ -145,13 +149,15 @@ async function main(): Promise<void> {
       TestRepo.create('axle-bench-agents-repo-'),
     ]);
     await repo.commit(files(1), 'first');
-    hub = await forkHub(
-      benchHubEnv(pgServer.url, join(work, 'hub'), {
-        AXLE_GRPC_TLS_HOSTS: '127.0.0.1',
-        AXLE_HEARTBEAT_SECONDS: '60',
-      }),
-      { execArgv: ['--expose-gc', '--max-old-space-size=6144'] },
-    );
+    // Fixed agent ports: the restart phase starts the hub again where the agents dial.
+    const hubEnv = benchHubEnv(pgServer.url, join(work, 'hub'), {
+      AXLE_GRPC_TLS_HOSTS: '127.0.0.1',
+      AXLE_HEARTBEAT_SECONDS: '60',
+      AXLE_GRPC_PORT: String(await freePort()),
+      AXLE_GRPC_ENROLL_PORT: String(await freePort()),
+    });
+    const hubOpts = { execArgv: ['--expose-gc', '--max-old-space-size=6144'] };
+    hub = await forkHub(hubEnv, hubOpts);
     const base = hub.httpUrl;
     db = new pg.Client({ connectionString: pgServer.url });
     await db.connect();
@@ -328,7 +334,34 @@ async function main(): Promise<void> {
       `${verdict(rateOk)} ${sent} status reports sent at once; all stored in PostgreSQL after ` +
         `${storedMs === undefined ? 'n/a' : `${Math.round(storedMs)} ms`}: ${Math.round(rate)} reports/s (target ≥ ${TARGET_REPORTS_PER_SECOND})`,
     );
+    // --- a hub restart: every agent reconnects --------------------------------------------------
+    const beforeRestart = await sims.stats();
+    await stopHub(hub.child);
+    await until(
+      'every stream ended',
+      deadline,
+      async () => (await sims.stats()).connected === 0,
+      100,
+    );
+    t = performance.now();
+    hub = await forkHub(hubEnv, hubOpts);
+    const restartStartMs = performance.now() - t;
+    const back = await until(
+      `${AGENTS} reconnected`,
+      deadline,
+      async () => (await sims.stats()).connected >= AGENTS,
+      250,
+    );
+    const restartReconnectMs = back === undefined ? undefined : performance.now() - t;
+    await sleep(2000);
     st = await sims.stats();
+    const redeployed = st.deploys - beforeRestart.deploys;
+    log(
+      `hub restarted (ready after ${Math.round(restartStartMs)} ms): all ${AGENTS} streams up again ` +
+        `${restartReconnectMs === undefined ? 'NOT within the bound' : `${Math.round(restartReconnectMs)} ms`} after starting it; ` +
+        `${redeployed} deploys sent again (the agents hold everything), ` +
+        `${st.reconnects - beforeRestart.reconnects} redials`,
+    );
     const ok = connected >= TARGET_CONNECTED && rssOk && commitOk && rateOk;
     process.stdout.write(
       `${JSON.stringify({
@@ -353,7 +386,11 @@ async function main(): Promise<void> {
         reportsSent: sent,
         reportsPerSecond: Math.round(rate),
         targetReportsPerSecond: TARGET_REPORTS_PER_SECOND,
-        reconnects: st.reconnects,
+        reconnects: beforeRestart.reconnects,
+        restartReconnectMs:
+          restartReconnectMs === undefined ? null : Math.round(restartReconnectMs),
+        restartRedeployed: redeployed,
+        restartRedials: st.reconnects - beforeRestart.reconnects,
         commitCpuMs: commitCpu,
         simulatorRssBytes: st.rss,
         pass: ok,
