@@ -176,6 +176,9 @@ function dial(a: SimAgent): void {
   stream.on('trailers', (t: Record<string, string>) => {
     const k = `trailers ${t['grpc-status'] ?? '?'}: ${decodeURIComponent(t['grpc-message'] ?? '').slice(0, 80)}`;
     closeReasons.set(k, (closeReasons.get(k) ?? 0) + 1);
+    // The call is over (the hub refused or ended it): close this side too, as a gRPC client does,
+    // so that the stream closes and the agent dials again. Left open, it waited forever.
+    stream.close();
   });
   stream.on('close', () => {
     const k = `close rst=${stream.rstCode}`;
