@@ -196,25 +196,50 @@ export class AgentGatewayServer implements OnApplicationBootstrap, OnModuleDestr
     this.enrollServer.forceShutdown();
   }
 
-  /** The cluster a call acts for: from its client certificate (mTLS) or bearer token. */
-  private async identify(call: {
-    getAuthContext(): { sslPeerCertificate?: { raw?: Buffer } };
-    metadata: { get(k: string): unknown[] };
-    getPeer(): string;
-  }): Promise<{ id: string; name: string } | { error: string }> {
-    if (this.config.agentAuth === 'mtls') {
-      const raw = call.getAuthContext().sslPeerCertificate?.raw;
-      if (!raw) return { error: 'a client certificate issued by this hub is required' };
-      // A lookup that fails (the database) throws: that is no verdict on the certificate.
-      const who = await this.pki.identify(raw);
-      return who.ok ? { id: who.clusterId, name: who.cluster } : { error: who.reason };
+  /**
+   * The cluster a call acts for: from its client certificate (mTLS) or bearer token. Otherwise
+   * the answer to give: UNAUTHENTICATED when the credential is refused, UNAVAILABLE when it could
+   * not be looked up (the database is away or its pool swamped: no verdict on the agent, which
+   * retries with its backoff).
+   */
+  private async identify(
+    call: {
+      getAuthContext(): { sslPeerCertificate?: { raw?: Buffer } };
+      metadata: { get(k: string): unknown[] };
+      getPeer(): string;
+    },
+    what: string,
+  ): Promise<{ id: string; name: string } | { refused: { code: GrpcStatus; details: string } }> {
+    const refuse = (code: GrpcStatus, details: string, why = details) => {
+      this.log.warn(
+        code === GrpcStatus.UNAVAILABLE
+          ? `could not identify ${what} from ${call.getPeer()}: ${why}`
+          : `refused ${what} from ${call.getPeer()}: ${why}`,
+      );
+      return { refused: { code, details } };
+    };
+    try {
+      if (this.config.agentAuth === 'mtls') {
+        const raw = call.getAuthContext().sslPeerCertificate?.raw;
+        if (!raw)
+          return refuse(
+            GrpcStatus.UNAUTHENTICATED,
+            'a client certificate issued by this hub is required',
+          );
+        const who = await this.pki.identify(raw);
+        return who.ok
+          ? { id: who.clusterId, name: who.cluster }
+          : refuse(GrpcStatus.UNAUTHENTICATED, who.reason);
+      }
+      const header = call.metadata.get('authorization')[0];
+      const token = /^Bearer (\S{10,200})$/.exec(typeof header === 'string' ? header : '')?.[1];
+      const cluster = token ? await this.clusters.findByToken(token) : null;
+      return cluster
+        ? { id: cluster.id, name: cluster.name }
+        : refuse(GrpcStatus.UNAUTHENTICATED, token ? 'invalid agent token' : 'no agent token');
+    } catch (e) {
+      return refuse(GrpcStatus.UNAVAILABLE, 'hub busy, try again', (e as Error).message);
     }
-    const header = call.metadata.get('authorization')[0];
-    const token = /^Bearer (\S{10,200})$/.exec(typeof header === 'string' ? header : '')?.[1];
-    const cluster = token ? await this.clusters.findByToken(token) : null;
-    return cluster
-      ? { id: cluster.id, name: cluster.name }
-      : { error: token ? 'invalid agent token' : 'no agent token' };
   }
 
   private async enroll(
@@ -262,17 +287,8 @@ export class AgentGatewayServer implements OnApplicationBootstrap, OnModuleDestr
     call: ServerUnaryCall<RenewRequest, RenewResponse>,
     cb: sendUnaryData<RenewResponse>,
   ): Promise<void> {
-    const who = await this.identify(call).catch((e: unknown) => ({
-      unavailable: (e as Error).message,
-    }));
-    if ('unavailable' in who) {
-      this.log.warn(`could not identify a renewal from ${call.getPeer()}: ${who.unavailable}`);
-      return cb({ code: GrpcStatus.UNAVAILABLE, details: 'hub busy, try again' });
-    }
-    if ('error' in who) {
-      this.log.warn(`refused a renewal from ${call.getPeer()}: ${who.error}`);
-      return cb({ code: GrpcStatus.UNAUTHENTICATED, details: who.error });
-    }
+    const who = await this.identify(call, 'a renewal');
+    if ('refused' in who) return cb(who.refused);
     await this.issue(who.id, who.name, call.request.csrPem, cb, 'renewed');
   }
 
@@ -312,21 +328,9 @@ export class AgentGatewayServer implements OnApplicationBootstrap, OnModuleDestr
   }
 
   private async connect(call: ServerDuplexStream<AgentMessage, HubMessage>): Promise<void> {
-    const who = await this.identify(call).catch((e: unknown) => ({
-      unavailable: (e as Error).message,
-    }));
-    if ('unavailable' in who) {
-      // Not a verdict on the agent: the hub could not look it up (its database is away or
-      // swamped). The agent retries with its backoff.
-      this.log.warn(
-        `could not identify an agent stream from ${call.getPeer()}: ${who.unavailable}`,
-      );
-      call.emit('error', { code: GrpcStatus.UNAVAILABLE, details: 'hub busy, try again' });
-      return;
-    }
-    if ('error' in who) {
-      this.log.warn(`refused an agent stream from ${call.getPeer()}: ${who.error}`);
-      call.emit('error', { code: GrpcStatus.UNAUTHENTICATED, details: who.error });
+    const who = await this.identify(call, 'an agent stream');
+    if ('refused' in who) {
+      call.emit('error', who.refused);
       return;
     }
     // The client may have gone while we looked it up: then there is no stream to serve.
