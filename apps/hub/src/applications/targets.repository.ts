@@ -2,7 +2,7 @@ import { Injectable } from '@nestjs/common';
 import { DataSource } from 'typeorm';
 import type { SyncPolicy } from '../../../../libs/proto/gen/axle/agent/v1/agent.js';
 import { ClusterEntity } from '../clusters/cluster.entity.js';
-import { chunks, returned, type Db } from '../database/sql.js';
+import { chunks, jsonParam, returned, type Db } from '../database/sql.js';
 import {
   AppTargetEntity,
   type HealthState,
@@ -515,7 +515,7 @@ export class TargetsRepository {
                  OR (t.applied_generation = s.generation
                      AND (t.last_report_at IS NULL OR t.last_report_at <= to_timestamp(s.observed_at / 1000.0))))`,
         [
-          JSON.stringify(
+          jsonParam(
             part.map((s) => ({
               app_id: s.appId,
               cluster_id: s.clusterId,
@@ -536,31 +536,37 @@ export class TargetsRepository {
     }
   }
 
+  /** Inserts events, all or none (a retry must not insert some twice). */
   async insertEvents(rows: EventRow[]): Promise<void> {
-    for (const part of chunks(rows, 5000)) {
-      await this.ds.query(
-        `INSERT INTO app_events (app_id, cluster_id, at, type, reason, message, generation, offline)
+    if (rows.length <= 5000) return this.insertEventRows(this.ds.manager, rows);
+    await this.ds.transaction(async (tx) => {
+      for (const part of chunks(rows, 5000)) await this.insertEventRows(tx, part);
+    });
+  }
+
+  private async insertEventRows(db: Db, rows: EventRow[]): Promise<void> {
+    await db.query(
+      `INSERT INTO app_events (app_id, cluster_id, at, type, reason, message, generation, offline)
          SELECT e.app_id, e.cluster_id, to_timestamp(e.at / 1000.0), e.type, e.reason, e.message, e.generation, e.offline
            FROM jsonb_to_recordset($1::jsonb)
              AS e(app_id uuid, cluster_id uuid, at double precision, type text, reason text, message text,
                   generation bigint, offline boolean)
           WHERE EXISTS (SELECT 1 FROM clusters c WHERE c.id = e.cluster_id)`,
-        [
-          JSON.stringify(
-            part.map((e) => ({
-              app_id: e.appId,
-              cluster_id: e.clusterId,
-              at: e.at,
-              type: e.type,
-              reason: e.reason,
-              message: e.message,
-              generation: e.generation,
-              offline: e.offline,
-            })),
-          ),
-        ],
-      );
-    }
+      [
+        jsonParam(
+          rows.map((e) => ({
+            app_id: e.appId,
+            cluster_id: e.clusterId,
+            at: e.at,
+            type: e.type,
+            reason: e.reason,
+            message: e.message,
+            generation: e.generation,
+            offline: e.offline,
+          })),
+        ),
+      ],
+    );
   }
 
   // --- reading ----------------------------------------------------------------------------------

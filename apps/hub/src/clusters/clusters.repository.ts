@@ -1,6 +1,6 @@
 import { Injectable } from '@nestjs/common';
 import { DataSource, type EntityManager, type Repository } from 'typeorm';
-import { chunks, type Db } from '../database/sql.js';
+import { chunks, jsonParam, type Db } from '../database/sql.js';
 import { ClusterEntity } from './cluster.entity.js';
 
 /** A cluster as reconciliation and project checks see it. */
@@ -98,8 +98,10 @@ export class ClustersRepository {
   }
 
   /**
-   * Records agents seen by replica `replica`, in one statement. A disconnect only applies while
-   * the cluster's stream is still this replica's (the agent may already be on another one).
+   * Records agents seen by replica `replica`, in one statement. While the cluster's stream is
+   * another replica's (the agent moved), a disconnect does not apply and a connected report only
+   * when it is newer than what that replica stored: a late write from the replica the agent left
+   * cannot take the cluster back.
    */
   async recordSeen(replica: string, rows: SeenRow[]): Promise<void> {
     for (const part of chunks(rows, 5000)) {
@@ -108,10 +110,12 @@ export class ClustersRepository {
                 agent_version = coalesce(s.version, c.agent_version),
                 replica_id = CASE WHEN s.connected THEN $1 ELSE NULL END
            FROM jsonb_to_recordset($2::jsonb) AS s(id uuid, connected boolean, version text, at double precision)
-          WHERE c.id = s.id AND (s.connected OR c.replica_id = $1 OR c.replica_id IS NULL)`,
+          WHERE c.id = s.id
+            AND (c.replica_id = $1 OR c.replica_id IS NULL
+                 OR (s.connected AND (c.last_seen_at IS NULL OR c.last_seen_at <= to_timestamp(s.at / 1000.0))))`,
         [
           replica,
-          JSON.stringify(
+          jsonParam(
             part.map((r) => ({
               id: r.clusterId,
               connected: r.connected,

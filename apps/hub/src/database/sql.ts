@@ -22,3 +22,75 @@ export function chunks<T>(items: readonly T[], size: number): T[][] {
   for (let i = 0; i < items.length; i += size) out.push(items.slice(i, i + size));
   return out;
 }
+
+// NUL, which PostgreSQL's text and jsonb cannot hold, and UTF-16 halves without their other half.
+// eslint-disable-next-line no-control-regex -- NUL is what this looks for
+const UNSTORABLE = /\u0000|[\ud800-\udbff](?![\udc00-\udfff])|(?<![\ud800-\udbff])[\udc00-\udfff]/g;
+// How JSON.stringify writes either of them (it escapes lone surrogates); may also match an escaped
+// backslash before such text, which only costs the slower pass.
+const UNSTORABLE_JSON = /\\u(?:0000|d[89a-f])/i;
+
+/** `s` with what PostgreSQL cannot store as text replaced by U+FFFD. */
+export function storableText(s: string): string {
+  return s.replace(UNSTORABLE, '\ufffd');
+}
+
+/**
+ * `value` as a JSON parameter PostgreSQL accepts (for `$1::jsonb`, `jsonb_to_recordset`): strings
+ * holding NUL or a lone surrogate, which it refuses (the whole statement fails), get U+FFFD there
+ * instead. What agents send passes through here, so one odd character cannot hold back a batch.
+ */
+export function jsonParam(value: unknown): string {
+  const text = JSON.stringify(value);
+  if (!UNSTORABLE_JSON.test(text)) return text;
+  return JSON.stringify(value, (_key, v: unknown) => (typeof v === 'string' ? storableText(v) : v));
+}
+
+/**
+ * Whether PostgreSQL refused a statement for the data in it (SQLSTATE class 22, data exception:
+ * a value out of range, bad text; class 23, a constraint), not for the connection or the server.
+ */
+export function isDataError(e: unknown): boolean {
+  const code = (e as { code?: unknown } | null)?.code;
+  return typeof code === 'string' && (code.startsWith('22') || code.startsWith('23'));
+}
+
+/** A batch write stopped by an error that is not about its data: `remaining` were not written. */
+export class PartialWriteError<T> extends Error {
+  constructor(
+    override readonly cause: unknown,
+    readonly remaining: T[],
+  ) {
+    super(cause instanceof Error ? cause.message : String(cause), { cause });
+    this.name = 'PartialWriteError';
+  }
+}
+
+/**
+ * Writes `rows` with `write` (one statement, or one transaction, per call). When PostgreSQL
+ * refuses a part for its data ({@link isDataError}), the part is split in halves until the rows it
+ * refuses are found alone; those are skipped and returned, and every other row is written. Any
+ * other error stops it with a {@link PartialWriteError} naming the rows not written yet (the
+ * parts written before stay written).
+ */
+export async function writeIsolating<T>(
+  rows: T[],
+  write: (part: T[]) => Promise<void>,
+): Promise<T[]> {
+  const refused: T[] = [];
+  const todo: T[][] = rows.length ? [rows] : []; // a stack: the next part to write is last
+  while (todo.length > 0) {
+    const part = todo.pop()!;
+    try {
+      await write(part);
+    } catch (e) {
+      if (!isDataError(e)) throw new PartialWriteError(e, [part, ...todo.reverse()].flat());
+      if (part.length === 1) refused.push(part[0]);
+      else {
+        const mid = part.length >> 1;
+        todo.push(part.slice(mid), part.slice(0, mid));
+      }
+    }
+  }
+  return refused;
+}

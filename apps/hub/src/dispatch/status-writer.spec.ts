@@ -10,13 +10,22 @@ import { MetricsService } from '../metrics/metrics.service.js';
 import type { ReplicaService } from '../replicas/replica.service.js';
 import { StatusWriter } from './status-writer.js';
 
+/** What PostgreSQL answers for a value it cannot take (here: a message of "bad"). */
+const dataError = () => Object.assign(new Error('unsupported Unicode escape'), { code: '22P05' });
+
 class FakeTargets {
   statuses: StatusRow[][] = [];
   acks: AckRow[][] = [];
   events: EventRow[][] = [];
   failNext = 0;
+  /** Event inserts that fail with a connection error, by call number (from 1). */
+  eventFailures = new Set<number>();
+  eventCalls = 0;
+  statusCalls = 0;
   writeStatuses(rows: StatusRow[]) {
+    this.statusCalls++;
     if (this.failNext-- > 0) return Promise.reject(new Error('connection terminated'));
+    if (rows.some((r) => r.message === 'bad')) return Promise.reject(dataError());
     this.statuses.push(rows);
     return Promise.resolve();
   }
@@ -25,6 +34,9 @@ class FakeTargets {
     return Promise.resolve();
   }
   insertEvents(rows: EventRow[]) {
+    if (this.eventFailures.has(++this.eventCalls))
+      return Promise.reject(new Error('connection terminated'));
+    if (rows.some((r) => r.message === 'bad')) return Promise.reject(dataError());
     this.events.push(rows);
     return Promise.resolve();
   }
@@ -54,8 +66,19 @@ function writer(flushDelayMs = 20) {
     metrics,
     { flushDelayMs },
   );
-  return { w, targets, clusters };
+  return { w, targets, clusters, metrics };
 }
+
+const event = (app: string, message = ''): EventRow => ({
+  appId: app,
+  clusterId: 'c1',
+  at: 1,
+  type: 'Normal',
+  reason: 'SyncSucceeded',
+  message,
+  generation: 1,
+  offline: false,
+});
 
 const status = (
   app: string,
@@ -115,23 +138,70 @@ describe('StatusWriter', () => {
   it('writes everything buffered before the hub stops', async () => {
     const { w, targets, clusters } = writer(10_000);
     w.status(status('a', 1, 1));
-    w.event([
-      {
-        appId: 'a',
-        clusterId: 'c1',
-        at: 1,
-        type: 'Normal',
-        reason: 'SyncSucceeded',
-        message: '',
-        generation: 1,
-        offline: false,
-      },
-    ]);
+    w.event([event('a')]);
     w.agentSeen({ clusterId: 'c1', connected: false, at: 5 });
     await w.beforeApplicationShutdown();
     expect(targets.statuses).toHaveLength(1);
     expect(targets.events).toHaveLength(1);
     expect(clusters.seen).toEqual([[{ clusterId: 'c1', connected: false, at: 5 }]]);
     expect(w.pending).toBe(0);
+  });
+
+  it('leaves out a report the database refuses for its data and writes the others', async () => {
+    const { w, targets, metrics } = writer(10_000);
+    for (let i = 0; i < 50; i++)
+      w.status({ ...status(`app-${i}`, 1, 1), message: i === 17 ? 'bad' : '' });
+    w.event([event('a'), event('b', 'bad'), event('c')]);
+    await w.flush();
+    expect(
+      targets.statuses
+        .flat()
+        .map((s) => s.appId)
+        .sort(),
+    ).toEqual(
+      Array.from({ length: 50 }, (_, i) => `app-${i}`)
+        .filter((a) => a !== 'app-17')
+        .sort(),
+    );
+    expect(
+      targets.events
+        .flat()
+        .map((e) => e.appId)
+        .sort(),
+    ).toEqual(['a', 'c']);
+    expect(w.pending).toBe(0);
+    expect(
+      (await metrics.registry.getSingleMetric('axle_agent_reports_refused_total')?.get())?.values[0]
+        .value,
+    ).toBe(2);
+  });
+
+  it('gives back only the events not inserted when a write stops part-way', async () => {
+    const { w, targets } = writer(10_000);
+    const events = ['a', 'b', 'c', 'd', 'e', 'f', 'g', 'h'].map((a) =>
+      event(a, a === 'a' ? 'bad' : ''),
+    );
+    w.event(events);
+    // The batch is split to find the bad row: [a] refused, [b] written, then the connection drops.
+    targets.eventFailures.add(6);
+    await w.flush().catch(() => undefined);
+    const first = targets.events.flat().map((e) => e.appId);
+    expect(first).toEqual(['b']);
+    await w.flush();
+    const all = targets.events.flat().map((e) => e.appId);
+    expect(all.sort()).toEqual(['b', 'c', 'd', 'e', 'f', 'g', 'h']);
+  });
+
+  it('waits before writing again after a failure, however much is buffered', async () => {
+    const { w, targets } = writer(5);
+    targets.failNext = 1_000_000;
+    for (let i = 0; i < 6000; i++) w.status(status(`app-${i}`, 1, 1));
+    await new Promise((r) => setTimeout(r, 50));
+    for (let round = 0; round < 20; round++) {
+      w.status(status(`late-${round}`, 1, 1)); // every report used to start a write at once
+      await new Promise((r) => setImmediate(r));
+    }
+    await new Promise((r) => setTimeout(r, 100));
+    expect(targets.statusCalls).toBe(1);
   });
 });

@@ -6,6 +6,7 @@ import {
   type StatusRow,
 } from '../applications/targets.repository.js';
 import { ClustersRepository, type SeenRow } from '../clusters/clusters.repository.js';
+import { PartialWriteError, writeIsolating } from '../database/sql.js';
 import { MetricsService } from '../metrics/metrics.service.js';
 import { ReplicaService } from '../replicas/replica.service.js';
 
@@ -49,6 +50,7 @@ export class StatusWriter implements BeforeApplicationShutdown {
   private seen = new Map<string, SeenRow>();
   private timer: NodeJS.Timeout | undefined;
   private flushing: Promise<void> | undefined;
+  private immediate = false;
   private failures = 0;
   private readonly delayMs: number;
 
@@ -77,13 +79,17 @@ export class StatusWriter implements BeforeApplicationShutdown {
   }
 
   event(rows: EventRow[]): void {
-    this.events.push(...rows);
-    if (this.events.length > MAX_EVENTS) {
-      const dropped = this.events.length - MAX_EVENTS;
-      this.events.splice(0, dropped);
-      this.metrics.eventsDropped.inc(dropped);
-    }
+    for (const r of rows) this.events.push(r);
+    this.boundEvents();
     this.schedule();
+  }
+
+  /** Keeps at most MAX_EVENTS: beyond, the oldest are dropped (and counted). */
+  private boundEvents(): void {
+    if (this.events.length <= MAX_EVENTS) return;
+    const dropped = this.events.length - MAX_EVENTS;
+    this.events.splice(0, dropped);
+    this.metrics.eventsDropped.inc(dropped);
   }
 
   agentSeen(row: SeenRow): void {
@@ -118,10 +124,16 @@ export class StatusWriter implements BeforeApplicationShutdown {
   }
 
   private schedule(): void {
-    if (this.pending >= FLUSH_AT && !this.flushing) {
+    // After a failed write, the next waits RETRY_MS however much is buffered.
+    if (this.pending >= FLUSH_AT && !this.flushing && this.failures === 0) {
+      if (this.immediate) return; // one write at once is enough, however many reports come
       clearTimeout(this.timer);
       this.timer = undefined;
-      setImmediate(() => void this.flush().catch(() => undefined));
+      this.immediate = true;
+      setImmediate(() => {
+        this.immediate = false;
+        void this.flush().catch(() => undefined);
+      });
       return;
     }
     if (this.timer) return;
@@ -136,18 +148,30 @@ export class StatusWriter implements BeforeApplicationShutdown {
   private async write(): Promise<void> {
     const statuses = [...this.statuses.values()];
     const acks = [...this.acks.values()];
-    const events = this.events;
+    let events = this.events;
     const seen = [...this.seen.values()];
     this.statuses = new Map();
     this.acks = new Map();
     this.events = [];
     this.seen = new Map();
     const end = this.metrics.reportFlushDuration.startTimer();
+    // Rows PostgreSQL refuses for their data (a value out of range, a constraint) are found and
+    // left out, each kind on its own: one bad report never holds back the others.
+    let refused = 0;
+    const isolating = async <T>(rows: T[], write: (part: T[]) => Promise<void>) => {
+      if (rows.length) refused += (await writeIsolating(rows, write)).length;
+    };
     try {
-      if (seen.length) await this.clusters.recordSeen(this.replica.id, seen);
-      if (acks.length) await this.targets.writeAcks(acks);
-      if (statuses.length) await this.targets.writeStatuses(statuses);
-      if (events.length) await this.targets.insertEvents(events);
+      await isolating(seen, (part) => this.clusters.recordSeen(this.replica.id, part));
+      await isolating(acks, (part) => this.targets.writeAcks(part));
+      await isolating(statuses, (part) => this.targets.writeStatuses(part));
+      try {
+        await isolating(events, (part) => this.targets.insertEvents(part));
+      } catch (e) {
+        // Events are inserted, not upserted: only those not written yet are given back.
+        if (e instanceof PartialWriteError) events = e.remaining as EventRow[];
+        throw e;
+      }
       this.metrics.reportsWritten.inc({ kind: 'status' }, statuses.length);
       this.metrics.reportsWritten.inc({ kind: 'ack' }, acks.length);
       this.metrics.reportsWritten.inc({ kind: 'event' }, events.length);
@@ -159,13 +183,20 @@ export class StatusWriter implements BeforeApplicationShutdown {
       this.log.warn(
         `writing ${statuses.length + acks.length + events.length} report(s) failed (will retry): ${(e as Error).message}`,
       );
-      // Give them back, unless something newer arrived meanwhile.
+      // Give them back, unless something newer arrived meanwhile (statuses, acks and liveness
+      // are upserts guarded by their order: writing one again is harmless).
       for (const s of statuses) this.status(s);
       for (const a of acks) this.ack(a);
       for (const r of seen) this.agentSeen(r);
-      this.events.unshift(...events);
+      this.events = events.concat(this.events);
+      this.boundEvents();
       this.schedule();
       throw e;
+    } finally {
+      if (refused > 0) {
+        this.metrics.reportsRefused.inc(refused);
+        this.log.warn(`${refused} report(s) refused by the database for their data, left out`);
+      }
     }
   }
 }

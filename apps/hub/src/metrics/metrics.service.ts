@@ -136,6 +136,12 @@ export class MetricsService {
     registers: [this.registry],
   });
 
+  readonly reportsRefused = new Counter({
+    name: 'axle_agent_reports_refused_total',
+    help: 'Agent reports left out because PostgreSQL refused their data (each found and skipped alone)',
+    registers: [this.registry],
+  });
+
   readonly dispatchRoundDuration = new Histogram({
     name: 'axle_dispatch_round_duration_seconds',
     help: 'Time to deliver one round of desired state to the notified agent streams',

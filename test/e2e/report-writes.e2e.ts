@@ -1,0 +1,177 @@
+import { randomUUID } from 'node:crypto';
+import type { DataSource } from 'typeorm';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { TargetsRepository } from '../../apps/hub/src/applications/targets.repository.js';
+import { ClustersRepository } from '../../apps/hub/src/clusters/clusters.repository.js';
+import { createDataSource, migrateWithLock } from '../../apps/hub/src/database/data-source.js';
+import { StatusWriter } from '../../apps/hub/src/dispatch/status-writer.js';
+import { MetricsService } from '../../apps/hub/src/metrics/metrics.service.js';
+import type { ReplicaService } from '../../apps/hub/src/replicas/replica.service.js';
+import { createTestDatabase } from '../support/hub-harness.js';
+
+/**
+ * What agents report, written behind to a real PostgreSQL: odd text and out-of-range values that
+ * PostgreSQL refuses must not hold back the other reports, and a replica the agent left must not
+ * take its cluster back.
+ */
+describe('report writes on PostgreSQL', () => {
+  let ds: DataSource;
+  let targets: TargetsRepository;
+  let clusters: ClustersRepository;
+
+  beforeAll(async () => {
+    ds = createDataSource(await createTestDatabase());
+    await ds.initialize();
+    await migrateWithLock(ds);
+    targets = new TargetsRepository(ds);
+    clusters = new ClustersRepository(ds);
+  });
+
+  afterAll(async () => {
+    await ds?.destroy();
+  });
+
+  const writer = (replica: string) => {
+    const metrics = new MetricsService(
+      { fleetCounts: () => Promise.resolve([]) } as never,
+      { countByConnection: () => Promise.resolve([]) } as never,
+      { depth: () => Promise.resolve({}) } as never,
+      { countByStatus: () => Promise.resolve([]) } as never,
+    );
+    const w = new StatusWriter(targets, clusters, { id: replica } as ReplicaService, metrics, {
+      flushDelayMs: 10_000,
+    });
+    return { w, metrics };
+  };
+
+  async function cluster(): Promise<string> {
+    const rows = await ds.query<{ id: string }[]>(
+      `INSERT INTO clusters (name, token_hash) VALUES ($1, $2) RETURNING id`,
+      [`c-${randomUUID().slice(0, 8)}`, randomUUID()],
+    );
+    return rows[0].id;
+  }
+
+  async function target(clusterId: string): Promise<string> {
+    const hash = `sha256:${randomUUID()}`;
+    await ds.query(
+      `INSERT INTO manifest_bundles (hash, content, size_bytes, object_count) VALUES ($1, '\\x00', 1, 0)`,
+      [hash],
+    );
+    const [{ id }] = await ds.query<{ id: string }[]>(
+      `INSERT INTO applications (name, spec) VALUES ($1, '{}') RETURNING id`,
+      [`app-${randomUUID().slice(0, 8)}`],
+    );
+    await ds.query(
+      `INSERT INTO app_targets (app_id, cluster_id, desired_generation, desired_bundle_hash,
+                                desired_revision, desired_namespace, desired_policy)
+       VALUES ($1, $2, 1, $3, 'r1', 'default', '{}')`,
+      [id, clusterId, hash],
+    );
+    return id;
+  }
+
+  const report = (appId: string, clusterId: string, message: string, observedAt = Date.now()) => ({
+    appId,
+    clusterId,
+    generation: 1,
+    revision: 'r1',
+    sync: 'Synced' as const,
+    health: 'Healthy' as const,
+    message,
+    resources: [
+      {
+        group: '',
+        version: 'v1',
+        kind: 'ConfigMap',
+        namespace: 'default',
+        name: 'x',
+        sync: 'Synced' as const,
+        health: 'Healthy' as const,
+        message: `half \ud83d`,
+      },
+    ],
+    observedAt,
+    drifted: false,
+    observeOnly: false,
+    operation: null,
+  });
+
+  it('stores text with NUL and broken characters, and leaves out only a report it cannot store', async () => {
+    const c = await cluster();
+    const [odd, fine, absurd] = [await target(c), await target(c), await target(c)];
+    const { w, metrics } = writer('replica-a');
+    w.status(report(odd, c, 'crashed: \u0000\u0000 binary'));
+    w.status(report(fine, c, 'ok'));
+    w.status(report(absurd, c, 'from the far future', 1e20)); // timestamp out of range
+    w.event([
+      {
+        appId: odd,
+        clusterId: c,
+        at: Date.now(),
+        type: 'Warning',
+        reason: 'SyncFailed',
+        message: 'nul \u0000 here',
+        generation: 1,
+        offline: false,
+      },
+      {
+        appId: fine,
+        clusterId: c,
+        at: Date.now(),
+        type: 'Normal',
+        reason: 'SyncSucceeded',
+        message: 'fine',
+        generation: 1,
+        offline: false,
+      },
+    ]);
+    await w.flush();
+    expect(w.pending).toBe(0);
+
+    const rows = await ds.query<
+      { app_id: string; message: string; sync: string; resources: { message: string }[] }[]
+    >(`SELECT app_id, message, sync, resources FROM app_targets WHERE cluster_id = $1`, [c]);
+    const by = new Map(rows.map((r) => [r.app_id, r]));
+    expect(by.get(odd)).toMatchObject({ message: 'crashed: \ufffd\ufffd binary', sync: 'Synced' });
+    expect(by.get(odd)!.resources[0].message).toBe('half \ufffd');
+    expect(by.get(fine)).toMatchObject({ message: 'ok', sync: 'Synced' });
+    expect(by.get(absurd)).toMatchObject({ message: '', sync: 'Unknown' }); // refused, left out
+    const events = await ds.query<{ message: string }[]>(
+      `SELECT message FROM app_events WHERE cluster_id = $1 ORDER BY message`,
+      [c],
+    );
+    expect(events.map((e) => e.message)).toEqual(['fine', 'nul \ufffd here']);
+    const refused = await metrics.registry
+      .getSingleMetric('axle_agent_reports_refused_total')
+      ?.get();
+    expect(refused?.values[0].value).toBe(1);
+  });
+
+  it('does not let a late write from the replica an agent left take the cluster back', async () => {
+    const c = await cluster();
+    const a = writer('replica-a').w;
+    const b = writer('replica-b').w;
+    const t0 = Date.now();
+    // replica-b holds the stream now; replica-a's heartbeat from before the move lands late.
+    b.agentSeen({ clusterId: c, connected: true, at: t0 + 2000 });
+    await b.flush();
+    a.agentSeen({ clusterId: c, connected: true, at: t0 });
+    await a.flush();
+    a.agentSeen({ clusterId: c, connected: false, at: t0 + 3000 });
+    await a.flush();
+    const [row] = await ds.query<{ replica_id: string; connected: boolean }[]>(
+      'SELECT replica_id, connected FROM clusters WHERE id = $1',
+      [c],
+    );
+    expect(row).toEqual({ replica_id: 'replica-b', connected: true });
+    // A later connected report from replica-a (the agent came back to it) does move it.
+    a.agentSeen({ clusterId: c, connected: true, at: t0 + 4000 });
+    await a.flush();
+    const [moved] = await ds.query<{ replica_id: string }[]>(
+      'SELECT replica_id FROM clusters WHERE id = $1',
+      [c],
+    );
+    expect(moved.replica_id).toBe('replica-a');
+  });
+});
