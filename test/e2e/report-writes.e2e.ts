@@ -12,7 +12,8 @@ import { createTestDatabase } from '../support/hub-harness.js';
 /**
  * What agents report, written behind to a real PostgreSQL: odd text and out-of-range values that
  * PostgreSQL refuses must not hold back the other reports, and a replica the agent left must not
- * take its cluster back.
+ * take its cluster back. Also the one write a delivery makes: raising a target past the
+ * generation its agent holds.
  */
 describe('report writes on PostgreSQL', () => {
   let ds: DataSource;
@@ -173,5 +174,27 @@ describe('report writes on PostgreSQL', () => {
       [c],
     );
     expect(moved.replica_id).toBe('replica-a');
+  });
+
+  it('raises a target past the generation its agent holds only while it is as the round read it', async () => {
+    const c = await cluster();
+    const app = await target(c); // generation 1
+    const [{ hash }] = await ds.query<{ hash: string }[]>(
+      'SELECT desired_bundle_hash AS hash FROM app_targets WHERE app_id = $1',
+      [app],
+    );
+    // A batch wrote generation 2 after the round read generation 1: no raise.
+    await ds.query('UPDATE app_targets SET desired_generation = 2 WHERE app_id = $1', [app]);
+    expect(
+      await targets.raiseGeneration(c, { appId: app, generation: 1, bundleHash: hash }, 8),
+    ).toBe(false);
+    expect(
+      await targets.raiseGeneration(c, { appId: app, generation: 2, bundleHash: hash }, 8),
+    ).toBe(true);
+    const [row] = await ds.query<{ g: string }[]>(
+      'SELECT desired_generation AS g FROM app_targets WHERE app_id = $1',
+      [app],
+    );
+    expect(Number(row.g)).toBe(8);
   });
 });

@@ -406,12 +406,25 @@ export class TargetsRepository {
     return out;
   }
 
-  /** The agent holds a newer generation than stored (a restored database): move past it. */
-  async raiseGeneration(appId: string, clusterId: string, generation: number): Promise<void> {
-    await this.ds.query(
-      `UPDATE app_targets SET desired_generation = GREATEST(desired_generation, $3) WHERE app_id = $1 AND cluster_id = $2`,
-      [appId, clusterId, generation],
+  /**
+   * The agent holds a newer generation than stored (a restored database): move past it, if the
+   * target is still at the generation and bundle `read` (false when a batch changed it since).
+   */
+  async raiseGeneration(
+    clusterId: string,
+    read: { appId: string; generation: number; bundleHash: string },
+    generation: number,
+  ): Promise<boolean> {
+    const rows = returned<{ app_id: string }>(
+      await this.ds.query(
+        `UPDATE app_targets SET desired_generation = $3
+          WHERE app_id = $1 AND cluster_id = $2 AND desired_generation = $4
+            AND desired_bundle_hash = $5 AND desired_generation < $3
+          RETURNING app_id`,
+        [read.appId, clusterId, generation, read.generation, read.bundleHash],
+      ),
     );
+    return rows.length > 0;
   }
 
   /**

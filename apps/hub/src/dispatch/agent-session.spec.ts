@@ -31,12 +31,14 @@ class FakeCall extends EventEmitter {
 class FakeHost implements SessionHost {
   requests: boolean[] = [];
   raised: [string, number][] = [];
+  /** Whether the target is still as read when raised (false: a batch changed it meanwhile). */
+  unchanged = true;
   request(_s: AgentSession, full: boolean) {
     this.requests.push(full);
   }
-  raiseGeneration(_s: AgentSession, appId: string, generation: number) {
-    this.raised.push([appId, generation]);
-    return Promise.resolve();
+  raiseGeneration(_s: AgentSession, row: DeliveryRow, generation: number) {
+    if (this.unchanged) this.raised.push([row.appId, generation]);
+    return Promise.resolve(this.unchanged);
   }
   removedApps: string[] = [];
   removed(_s: AgentSession, appIds: string[]) {
@@ -209,6 +211,29 @@ describe('AgentSession', () => {
     expect(call.deploys()[0]).toMatchObject({ generation: 8 });
     await s.deliver([row(1, 3, 'sha256:new')], new Map(), false, ctx);
     expect(call.deploys()).toHaveLength(1);
+  });
+
+  it('does not send content past a newer generation the agent holds when a batch changed it meanwhile', async () => {
+    const { s, call, host } = session();
+    await s.handle(hello([{ appId: id(1), generation: 7, bundleHash: 'sha256:old' }]));
+    host.unchanged = false;
+    await s.deliver([row(1, 3, 'sha256:C3')], new Map(), true, ctx);
+    expect(call.deploys()).toEqual([]); // the batch's own notice delivers what it wrote
+  });
+
+  it('sends a bundle again when the agent lost it for a generation it holds', async () => {
+    const { s, call, host } = session();
+    await s.handle(hello([{ appId: id(1), generation: 1, bundleHash: 'sha256:H' }]));
+    await s.deliver([row(1, 1, 'sha256:H')], new Map(), true, ctx);
+    expect(call.deploys()).toEqual([]);
+    await s.handle({
+      msg: { $case: 'needBundle', value: { appId: id(1), generation: 1, bundleHash: 'sha256:H' } },
+    });
+    expect(host.requests.at(-1)).toBe(true);
+    await s.deliver([row(1, 1, 'sha256:H')], new Map(), true, ctx);
+    expect(call.deploys()).toHaveLength(1);
+    expect(call.deploys()[0]).toMatchObject({ generation: 1 });
+    expect(call.deploys()[0].bundleGzip.length).toBeGreaterThan(0);
   });
 
   it('resends with the bytes when the agent says it lacks a bundle', async () => {

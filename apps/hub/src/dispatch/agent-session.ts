@@ -36,8 +36,11 @@ export interface DeliveryContext {
 export interface SessionHost {
   /** Deliver to this session: everything (after Hello) or what is pending. */
   request(session: AgentSession, full: boolean): void;
-  /** The agent holds a newer generation than stored: store `generation` as the desired one. */
-  raiseGeneration(session: AgentSession, appId: string, generation: number): Promise<void>;
+  /**
+   * The agent holds a newer generation than stored: store `generation` as the desired one, if the
+   * target is still as `row` read it (generation and bundle). False when it changed meanwhile.
+   */
+  raiseGeneration(session: AgentSession, row: DeliveryRow, generation: number): Promise<boolean>;
   /** The agent reports these applications removed (removals waiting for them may go). */
   removed(session: AgentSession, appIds: string[]): void;
 }
@@ -200,11 +203,17 @@ export class AgentSession {
     this.bundles.delete(n.bundleHash);
     for (const [app, hash] of this.appBundle) if (hash === n.bundleHash) this.appBundle.delete(app);
     const last = this.sent.get(n.appId);
+    const held = this.held.get(n.appId);
     this.log.warn(
       `agent lacks bundle ${n.bundleHash.slice(0, 19)} for ${n.appId}; sending it again`,
     );
-    if (last && last.generation === n.generation && last.hash === n.bundleHash) {
+    const sentIt = last && last.generation === n.generation && last.hash === n.bundleHash;
+    // It holds that generation (acknowledged, or listed in its Hello) but lost its bundle (a
+    // damaged pack): it holds nothing usable, and takes the same generation again.
+    const heldIt = held && held.generation === n.generation;
+    if (sentIt || heldIt) {
       this.sent.delete(n.appId);
+      if (heldIt) this.held.delete(n.appId);
       this.deps.host.request(this, true);
     }
   }
@@ -233,7 +242,9 @@ export class AgentSession {
         // The agent holds a newer generation than the hub knows (e.g. a restored database):
         // move past it so the agent accepts the desired state.
         generation = held.generation + 1;
-        await this.deps.host.raiseGeneration(this, row.appId, generation);
+        // Only if the row is still what this round read: a batch that wrote new content since
+        // would otherwise have it labelled as delivered. The round its notice starts sends it.
+        if (!(await this.deps.host.raiseGeneration(this, row, generation))) continue;
       }
       // Last hub-side project check, right before the manifests leave for the cluster.
       const violations = ctx.gate.check({

@@ -125,8 +125,8 @@ export class Dispatcher implements SessionHost, OnApplicationBootstrap, OnModule
     this.schedule();
   }
 
-  async raiseGeneration(session: AgentSession, appId: string, generation: number): Promise<void> {
-    await this.targets.raiseGeneration(appId, session.clusterId, generation);
+  raiseGeneration(session: AgentSession, row: DeliveryRow, generation: number): Promise<boolean> {
+    return this.targets.raiseGeneration(session.clusterId, row, generation);
   }
 
   removed(session: AgentSession, appIds: string[]): void {

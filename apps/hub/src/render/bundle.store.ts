@@ -15,6 +15,8 @@ const RESOURCE_CACHE_ENTRIES = 20_000;
 export class BundleStore {
   private readonly content = new Map<string, Buffer>();
   private contentBytes = 0;
+  /** Reads of content in flight: sessions asking for the same bundle at once share one. */
+  private readonly loading = new Map<string, Promise<Buffer>>();
   private readonly resourceCache = new Map<string, ResourceRef[]>();
 
   constructor(private readonly repo: BundlesRepository) {}
@@ -71,14 +73,34 @@ export class BundleStore {
       this.content.set(hash, hit);
       return hit;
     }
-    const content = await this.repo.content(hash);
-    if (!content) throw new Error(`bundle ${hash} is missing`);
-    this.remember(hash, content);
-    return content;
+    let loading = this.loading.get(hash);
+    if (!loading) {
+      loading = this.repo
+        .content(hash)
+        .then((content) => {
+          if (!content) throw new Error(`bundle ${hash} is missing`);
+          this.remember(hash, content);
+          return content;
+        })
+        .finally(() => this.loading.delete(hash));
+      this.loading.set(hash, loading);
+    }
+    return loading;
+  }
+
+  /** Bytes of compressed content kept in memory (for tests). */
+  get cachedBytes(): number {
+    return this.contentBytes;
   }
 
   private remember(hash: string, content: Buffer): void {
     if (content.length > CONTENT_CACHE_BYTES / 4) return;
+    const prev = this.content.get(hash);
+    if (prev) {
+      // Stored again (a put racing a read): counted once.
+      this.content.delete(hash);
+      this.contentBytes -= prev.length;
+    }
     this.content.set(hash, content);
     this.contentBytes += content.length;
     while (this.contentBytes > CONTENT_CACHE_BYTES) {
