@@ -171,6 +171,25 @@ describe('BatchReconciler', () => {
     expect(o.done).toHaveLength(6);
   });
 
+  it('does not ask git for the revision of a Helm chart (its version is its revision)', async () => {
+    const ports = new FakePorts();
+    const chartRepo = 'https://charts.example.com';
+    ports.brokenRepos.add(chartRepo); // no git repository there
+    const apps = ports.add(
+      app(1),
+      app(2, { repoURL: chartRepo, chart: 'web', targetRevision: '1.2.3', path: undefined }),
+    );
+    const r = await new BatchReconciler(ports, 'replica-a').run(
+      apps.map((a) => item(a)),
+      lease,
+    );
+    expect(ports.resolveCalls).toEqual([[{ url: REPO, revision: 'main' }]]);
+    expect(r).toMatchObject({ apps: 2, failed: 0 });
+    expect(ports.renderCalls[0].map((q) => q.commit).sort()).toEqual(
+      [ports.commits[0], 'chart:web@1.2.3'].sort(),
+    );
+  });
+
   it('does nothing for applications already at this commit and spec', async () => {
     const ports = new FakePorts();
     const apps = ports.add(app(1), app(2));

@@ -108,13 +108,14 @@ export class BatchReconciler {
       retry: [],
     };
 
-    // 1. Revisions: each (repository, revision) once.
-    const commits = await this.ports.resolve(
-      apps.map((a) => ({
-        url: a.spec.source.repoURL,
-        revision: a.spec.source.targetRevision,
-      })),
+    // 1. Revisions: each (repository, revision) once; a Helm chart's is its version, not a
+    // commit (its repository is no git repository: asking git would only wait and fail).
+    const gitApps = apps.filter((a) => !a.spec.source.chart);
+    const resolved = await this.ports.resolve(
+      gitApps.map((a) => ({ url: a.spec.source.repoURL, revision: a.spec.source.targetRevision })),
     );
+    const commitById = new Map(gitApps.map((a, i) => [a.id, resolved[i]]));
+    const commits = apps.map((a) => commitById.get(a.id) ?? '');
 
     watch.lap('resolve');
 
