@@ -18,6 +18,20 @@ export interface ListenerBackend {
 /** The longest wait between attempts to get the listening connection back. */
 const MAX_RECONNECT_DELAY_MS = 5000;
 
+export interface NotifyBusOptions {
+  /**
+   * How often the listening connection is checked with a query, and how long that query may take
+   * before the connection counts as lost. A listener only receives: without this, a connection
+   * whose far end vanished without a reset (a NAT or load balancer forgetting it, a partition, a
+   * failed-over primary's host gone) would be trusted for as long as TCP keepalive takes (minutes),
+   * and this replica's agents would hear of no work meanwhile.
+   */
+  pingMs: number;
+  pingTimeoutMs: number;
+}
+
+const DEFAULT_OPTIONS: NotifyBusOptions = { pingMs: 10_000, pingTimeoutMs: 5_000 };
+
 /**
  * PostgreSQL LISTEN/NOTIFY as the hub's notification bus: whichever replica holds an agent's
  * stream hears that the agent has work. One dedicated connection listens; it reconnects with
@@ -34,10 +48,13 @@ export class NotifyBus {
   private readonly reconnectListeners: (() => void)[] = [];
   private identity?: ListenerBackend;
   private started = false;
+  private pingTimer?: NodeJS.Timeout;
+  private pinging = false;
 
   constructor(
     private readonly url: string,
     private readonly ds: DataSource,
+    private readonly opts: NotifyBusOptions = DEFAULT_OPTIONS,
   ) {}
 
   /** Called after the listener reconnects: notifications may have been missed meanwhile. */
@@ -47,6 +64,35 @@ export class NotifyBus {
 
   async start(): Promise<void> {
     await this.connect();
+    this.pingTimer = setInterval(() => void this.ping(), this.opts.pingMs);
+    this.pingTimer.unref();
+  }
+
+  /** Checks the listening connection with a query; one that does not answer in time is lost. */
+  private async ping(): Promise<void> {
+    const client = this.client;
+    if (!client || this.pinging || this.closed) return;
+    this.pinging = true;
+    let timer: NodeJS.Timeout | undefined;
+    try {
+      await Promise.race([
+        client.query('SELECT 1'),
+        new Promise((_, reject) => {
+          timer = setTimeout(
+            () => reject(new Error(`no answer within ${this.opts.pingTimeoutMs} ms`)),
+            this.opts.pingTimeoutMs,
+          );
+        }),
+      ]);
+    } catch (e) {
+      if (client === this.client) {
+        this.log.warn(`listener connection lost: ${(e as Error).message}`);
+        this.scheduleReconnect(250);
+      }
+    } finally {
+      clearTimeout(timer);
+      this.pinging = false;
+    }
   }
 
   /**
@@ -59,11 +105,17 @@ export class NotifyBus {
   }
 
   private async connect(): Promise<void> {
-    const client = new pg.Client({ connectionString: this.url });
+    const client = new pg.Client({
+      connectionString: this.url,
+      keepAlive: true,
+      // A server that does not answer is retried (with backoff), not waited for.
+      connectionTimeoutMillis: Math.max(this.opts.pingMs, 10_000),
+    });
     client.on('notification', (n) => {
       for (const h of this.handlers.get(n.channel) ?? []) h(n.payload ?? '');
     });
     client.on('error', (e) => {
+      if (this.client && client !== this.client) return; // one already given up
       this.log.warn(`listener connection lost: ${e.message}`);
       this.scheduleReconnect(1000);
     });
@@ -89,6 +141,11 @@ export class NotifyBus {
     const old = this.client;
     this.client = undefined;
     this.identity = undefined;
+    // end() waits for the server's answer, which a vanished connection never gives: destroy it.
+    if (old)
+      (
+        old as unknown as { connection?: { stream?: { destroy(): void } } }
+      ).connection?.stream?.destroy();
     void old?.end().catch(() => undefined);
     this.reconnectTimer = setTimeout(() => {
       this.reconnectTimer = undefined;
@@ -116,6 +173,7 @@ export class NotifyBus {
   async stop(): Promise<void> {
     this.closed = true;
     clearTimeout(this.reconnectTimer);
+    clearInterval(this.pingTimer);
     await this.client?.end().catch(() => undefined);
   }
 }
