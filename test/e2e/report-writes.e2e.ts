@@ -174,6 +174,14 @@ describe('report writes on PostgreSQL', () => {
       [c],
     );
     expect(moved.replica_id).toBe('replica-a');
+    // replica-a is not registered (it died, and the sweep that removed it failed half-way):
+    // the next sweep's repair disconnects what it held.
+    expect(await clusters.disconnectOrphans()).toBeGreaterThanOrEqual(1);
+    const [orphan] = await ds.query<{ replica_id: string | null; connected: boolean }[]>(
+      'SELECT replica_id, connected FROM clusters WHERE id = $1',
+      [c],
+    );
+    expect(orphan).toEqual({ replica_id: null, connected: false });
   });
 
   it('raises a target past the generation its agent holds only while it is as the round read it', async () => {

@@ -50,4 +50,62 @@ describe('work queue leases', () => {
     expect(await renewal).toEqual(new Set());
     expect(await work.renew('appset', 'replica-a', [item.key], 15)).toEqual(new Set());
   });
+
+  it('fences a batch that outlived its lease off the items its replica claimed again since', async () => {
+    // Batch 1 of replica-a claims X, then its lease runs out while it renders slowly.
+    const first = await claimed('replica-a/1');
+    await ds.query(
+      `UPDATE work_queue SET lease_until = now() - interval '1 second' WHERE key = $1`,
+      [first.key],
+    );
+    // Batch 2 of the same replica claims X (marked again), writes its results and ends it.
+    await work.markIds('appset', [first.key], 'commit 2');
+    const second = (await work.claim('appset', 'replica-a/2', 1000, 15)).find(
+      (i) => i.key === first.key,
+    )!;
+    await ds.transaction(async (tx) => {
+      expect(await work.fence(tx, 'appset', 'replica-a/2', [first.key])).toEqual(
+        new Set([first.key]),
+      );
+      await work.complete(tx, 'appset', 'replica-a/2', [second]);
+    });
+    // Marked again: a new row, whose mark counts from 1 again, claimed by batch 3.
+    await work.markIds('appset', [first.key], 'commit 3');
+    const third = (await work.claim('appset', 'replica-a/3', 1000, 15)).find(
+      (i) => i.key === first.key,
+    )!;
+    expect(third.dirty).toBe(first.dirty);
+    // Batch 1 finally commits: it writes nothing and ends nothing.
+    await ds.transaction(async (tx) => {
+      expect(await work.fence(tx, 'appset', 'replica-a/1', [first.key])).toEqual(new Set());
+      await work.complete(tx, 'appset', 'replica-a/1', [first]);
+    });
+    expect(await work.renew('appset', 'replica-a/1', [first.key], 15)).toEqual(
+      new Set([first.key]),
+    );
+    await ds.transaction(async (tx) => {
+      expect(await work.fence(tx, 'appset', 'replica-a/3', [first.key])).toEqual(
+        new Set([first.key]),
+      );
+    });
+  });
+
+  it('releases every claim of a replica that is gone, and of replicas no longer registered', async () => {
+    const a = await claimed('replica-gone/7');
+    const b = await claimed('replica-unregistered/1');
+    const c = await claimed('replica-alive/1');
+    await ds.query(`INSERT INTO hub_replicas (id, info) VALUES ('replica-alive', '{}'), ('replica-gone', '{}')
+                    ON CONFLICT DO NOTHING`);
+    expect(await work.releaseOwners(['replica-gone'])).toBe(1);
+    expect(await work.releaseOrphans()).toBeGreaterThanOrEqual(1);
+    const owners = await ds.query<{ key: string; lease_owner: string | null }[]>(
+      'SELECT key, lease_owner FROM work_queue WHERE key = ANY($1::uuid[])',
+      [[a.key, b.key, c.key]],
+    );
+    expect(Object.fromEntries(owners.map((o) => [o.key, o.lease_owner]))).toEqual({
+      [a.key]: null,
+      [b.key]: null,
+      [c.key]: 'replica-alive/1',
+    });
+  });
 });

@@ -1,6 +1,6 @@
 import { Injectable } from '@nestjs/common';
 import { DataSource, type EntityManager, type Repository } from 'typeorm';
-import { chunks, jsonParam, type Db } from '../database/sql.js';
+import { chunks, jsonParam, returned, type Db } from '../database/sql.js';
 import { ClusterEntity } from './cluster.entity.js';
 
 /** A cluster as reconciliation and project checks see it. */
@@ -135,6 +135,18 @@ export class ClustersRepository {
       'UPDATE clusters SET connected = false, replica_id = NULL WHERE replica_id = ANY($1)',
       [replicas],
     );
+  }
+
+  /** Clusters whose stream is held by a replica no longer registered are not connected. */
+  async disconnectOrphans(): Promise<number> {
+    return returned(
+      await this.ds.query(
+        `UPDATE clusters c SET connected = false, replica_id = NULL
+          WHERE c.replica_id IS NOT NULL
+            AND NOT EXISTS (SELECT 1 FROM hub_replicas h WHERE h.id = c.replica_id)
+          RETURNING c.id`,
+      ),
+    ).length;
   }
 
   /** Connection counts for metrics. */

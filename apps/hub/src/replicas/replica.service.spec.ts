@@ -2,7 +2,7 @@ import { describe, expect, it } from 'vitest';
 import type { ClustersRepository } from '../clusters/clusters.repository.js';
 import type { ListenerBackend, NotifyBus } from '../database/notify-bus.js';
 import type { WorkRepository } from '../work/work.repository.js';
-import { BACKEND_TRUST_MS, ReplicaService } from './replica.service.js';
+import { BACKEND_TRUST_MS, ORPHAN_SWEEP_BEATS, ReplicaService } from './replica.service.js';
 import type { ReplicasRepository } from './replicas.repository.js';
 
 /** The server as the replicas table and pg_stat_activity show it. */
@@ -41,11 +41,14 @@ function replica(own: ListenerBackend | undefined) {
   const repo = new FakeReplicas();
   const released: string[][] = [];
   const disconnected: string[][] = [];
+  const orphans = { leases: 0, clusters: 0, sweeps: 0 };
   const work = {
     releaseOwners: (ids: string[]) => (released.push(ids), Promise.resolve(1)),
+    releaseOrphans: () => (orphans.sweeps++, Promise.resolve(orphans.leases)),
   } as unknown as WorkRepository;
   const clusters = {
     disconnectReplicas: (ids: string[]) => (disconnected.push(ids), Promise.resolve()),
+    disconnectOrphans: () => Promise.resolve(orphans.clusters),
   } as unknown as ClustersRepository;
   const published: string[] = [];
   const bus = {
@@ -57,7 +60,7 @@ function replica(own: ListenerBackend | undefined) {
     ),
   } as unknown as NotifyBus;
   const svc = new ReplicaService(repo as unknown as ReplicasRepository, work, clusters, bus);
-  return { svc, repo, released, disconnected, published, sweep: () => svc['beat']() };
+  return { svc, repo, released, disconnected, published, orphans, sweep: () => svc['beat']() };
 }
 
 const started = (ageMs: number, reconnected = false): ListenerBackend => ({
@@ -111,5 +114,15 @@ describe('ReplicaService: replicas whose backend is gone', () => {
     await r.sweep();
     await r.sweep();
     expect(r.repo.removed).toEqual([]);
+  });
+
+  it('now and then frees what replicas no longer registered hold (a sweep that failed half-way)', async () => {
+    const r = replica(started(0));
+    r.orphans.leases = 3;
+    for (let i = 1; i < ORPHAN_SWEEP_BEATS; i++) await r.sweep();
+    expect(r.orphans.sweeps).toBe(0);
+    await r.sweep();
+    expect(r.orphans.sweeps).toBe(1);
+    expect(r.published).toEqual(['axle_work:app', 'axle_work:appset']);
   });
 });

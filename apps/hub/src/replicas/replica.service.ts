@@ -21,6 +21,8 @@ export const STALE_SECONDS = 12;
  * time to reconnect and record their new backends (they retry at least every 5 s).
  */
 export const BACKEND_TRUST_MS = 10_000;
+/** Every this many heartbeats, a replica also looks for what replicas no longer registered left. */
+export const ORPHAN_SWEEP_BEATS = 10;
 
 /**
  * This hub replica's identity and liveness (table `hub_replicas`). Every replica heartbeats; each
@@ -43,6 +45,7 @@ export class ReplicaService implements OnApplicationBootstrap, BeforeApplication
   private stopped = false;
   /** Replicas whose backend was gone at the last sweep, with that backend. */
   private suspects = new Map<string, string>();
+  private beats = 0;
 
   constructor(
     private readonly repo: ReplicasRepository,
@@ -85,17 +88,30 @@ export class ReplicaService implements OnApplicationBootstrap, BeforeApplication
         ...(await this.repo.removeStale(this.id, STALE_SECONDS)),
         ...(await this.backendsLost()),
       ];
+      let released = 0;
       if (gone.length) {
-        const released = await this.work.releaseOwners(gone);
+        released += await this.work.releaseOwners(gone);
         await this.clusters.disconnectReplicas(gone);
-        // The work they held is free now: every replica hears of it, not at its next poll.
-        if (released > 0) {
-          await this.bus.publish(WORK_CHANNEL, 'app');
-          await this.bus.publish(WORK_CHANNEL, 'appset');
-        }
         this.log.warn(
           `replica(s) ${gone.join(', ')} gone: released ${released} work item(s), their agents are disconnected until they reconnect`,
         );
+      }
+      // A sweep that removed a replica and failed before the above (or a replica removed while
+      // this one was down) leaves leases and connected clusters of a replica that is not there:
+      // found by what no registered replica holds.
+      if (++this.beats % ORPHAN_SWEEP_BEATS === 0) {
+        const orphans = await this.work.releaseOrphans();
+        const clusters = await this.clusters.disconnectOrphans();
+        if (orphans + clusters > 0)
+          this.log.warn(
+            `released ${orphans} work item(s) and disconnected ${clusters} cluster(s) held by replicas no longer registered`,
+          );
+        released += orphans;
+      }
+      // The work they held is free now: every replica hears of it, not at its next poll.
+      if (released > 0) {
+        await this.bus.publish(WORK_CHANNEL, 'app');
+        await this.bus.publish(WORK_CHANNEL, 'appset');
       }
     } catch (e) {
       this.log.warn(`heartbeat failed: ${(e as Error).message}`);

@@ -62,9 +62,15 @@ describe('WorkLoop leases', () => {
     await vi.advanceTimersByTimeAsync(0);
     await l.idle();
     expect(repo.renew).toHaveBeenCalledTimes(1);
+    // The lease is this claim's, not the replica's: a later claim of the same items is another.
+    expect(repo.claim.mock.calls.map((c) => (c as unknown[])[1])).toEqual([
+      'replica-a/1',
+      'replica-a/2',
+    ]);
+    expect(repo.renew.mock.calls[0][1]).toBe('replica-a/1');
     expect(seen).toBe(true);
     expect(warn).toHaveBeenCalledWith(
-      expect.stringContaining('lost the lease on 1 item(s) of a batch to another replica'),
+      expect.stringContaining('lost the lease on 1 item(s) of a batch: claimed again since'),
     );
     await l.stop();
   });

@@ -4,6 +4,10 @@ import type { WorkItem, WorkKind, WorkRepository } from './work.repository.js';
 
 /** What a handler learns about its batch while it runs. */
 export interface Lease {
+  /**
+   * The lease owner of this batch's items: the replica's id and the claim (`<replica>/<n>`), so
+   * that a batch that outlived its lease cannot act on items the same replica claimed again since.
+   */
   readonly owner: string;
   /** True once the lease could not be renewed: write nothing more for this batch. */
   readonly lost: boolean;
@@ -11,7 +15,7 @@ export interface Lease {
 
 export interface WorkLoopOptions {
   kind: WorkKind;
-  /** This replica's id: the lease owner. */
+  /** This replica's id: leases are held as `<owner>/<claim>` (see {@link leaseOwner}). */
   owner: string;
   /** Items claimed together: one unit of work. */
   batchSize: number;
@@ -41,6 +45,7 @@ export class WorkLoop {
   private timer: NodeJS.Timeout | undefined;
   private readonly active = new Set<Promise<void>>();
   private idleWaiters: (() => void)[] = [];
+  private claims = 0;
 
   constructor(
     private readonly repo: WorkRepository,
@@ -95,10 +100,11 @@ export class WorkLoop {
   /** Claims one batch and runs it; asks for another look when the batch was full. */
   private async cycle(): Promise<void> {
     let items: WorkItem[];
+    const owner = leaseOwner(this.opts.owner, ++this.claims);
     try {
       items = await this.repo.claim(
         this.opts.kind,
-        this.opts.owner,
+        owner,
         this.opts.batchSize,
         this.opts.leaseSeconds,
       );
@@ -109,7 +115,7 @@ export class WorkLoop {
     if (items.length === 0) return;
     // More may be waiting (a full batch, or work marked while this one runs).
     this.wanted = true;
-    const lease = { owner: this.opts.owner, lost: false };
+    const lease = { owner, lost: false };
     const keys = items.map((i) => i.key);
     // A renewal still in flight when the handler finishes may find the items ended and claimed
     // again by another replica: that is no loss.
@@ -117,12 +123,14 @@ export class WorkLoop {
     const renew = setInterval(
       () =>
         void this.repo
-          .renew(this.opts.kind, this.opts.owner, keys, this.opts.leaseSeconds)
+          .renew(this.opts.kind, owner, keys, this.opts.leaseSeconds)
           .then((lost) => {
             if (finished) return;
             if (lost.size > 0 && !lease.lost) {
               lease.lost = true;
-              this.log.warn(`lost the lease on ${lost.size} item(s) of a batch to another replica`);
+              this.log.warn(
+                `lost the lease on ${lost.size} item(s) of a batch: claimed again since`,
+              );
             }
           })
           .catch((e: unknown) => this.log.warn(`renewing a lease failed: ${(e as Error).message}`)),
@@ -138,11 +146,20 @@ export class WorkLoop {
         `a batch of ${items.length} failed (retrying in ${delay} s): ${(e as Error).stack ?? String(e)}`,
       );
       await this.repo
-        .release(this.opts.kind, this.opts.owner, keys, delay, (e as Error).message)
+        .release(this.opts.kind, owner, keys, delay, (e as Error).message)
         .catch(() => undefined);
     } finally {
       finished = true;
       clearInterval(renew);
     }
   }
+}
+
+/**
+ * The owner of one claim's leases: unique per claim, so every write fenced by owner (results,
+ * completion, retries, releases) applies to that claim's items only. A replica's id never holds
+ * '/'; WorkRepository.releaseOwners drops every claim of a replica by it.
+ */
+export function leaseOwner(replica: string, claim: number): string {
+  return `${replica}/${claim}`;
 }

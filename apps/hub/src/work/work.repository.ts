@@ -364,13 +364,32 @@ export class WorkRepository {
     }
   }
 
-  /** Drops every lease `owners` hold (replicas that stopped or died): others take the work now. */
-  async releaseOwners(owners: string[]): Promise<number> {
-    if (owners.length === 0) return 0;
+  /**
+   * Drops every lease the replicas `replicas` hold, whatever the claim (`<replica>/<claim>`, see
+   * leaseOwner): they stopped or died, and others take the work now.
+   */
+  async releaseOwners(replicas: string[]): Promise<number> {
+    if (replicas.length === 0) return 0;
     return returned(
       await this.ds.query(
-        `UPDATE work_queue SET lease_owner = NULL, lease_until = NULL WHERE lease_owner = ANY($1) RETURNING key`,
-        [owners],
+        `UPDATE work_queue SET lease_owner = NULL, lease_until = NULL
+          WHERE split_part(lease_owner, '/', 1) = ANY($1) RETURNING key`,
+        [replicas],
+      ),
+    ).length;
+  }
+
+  /**
+   * Drops the leases of replicas no longer registered (`hub_replicas`): a sweep that removed a
+   * replica and failed before releasing its work leaves them, and the next sweep finds them here.
+   */
+  async releaseOrphans(): Promise<number> {
+    return returned(
+      await this.ds.query(
+        `UPDATE work_queue w SET lease_owner = NULL, lease_until = NULL
+          WHERE w.lease_owner IS NOT NULL
+            AND NOT EXISTS (SELECT 1 FROM hub_replicas h WHERE h.id = split_part(w.lease_owner, '/', 1))
+          RETURNING key`,
       ),
     ).length;
   }
