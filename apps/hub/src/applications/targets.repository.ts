@@ -207,6 +207,8 @@ export class TargetsRepository {
            SELECT d.app_id, d.cluster_id, 1, d.bundle_hash, d.revision, d.namespace, d.policy
              FROM jsonb_to_recordset($1::jsonb)
                AS d(app_id uuid, cluster_id uuid, bundle_hash text, revision text, namespace text, policy jsonb)
+            -- A cluster deleted since the batch read it gets nothing (instead of failing the batch).
+            WHERE EXISTS (SELECT 1 FROM clusters c WHERE c.id = d.cluster_id)
          ON CONFLICT (app_id, cluster_id) DO UPDATE SET
            desired_generation = app_targets.desired_generation + 1,
            desired_bundle_hash = EXCLUDED.desired_bundle_hash,
@@ -272,6 +274,7 @@ export class TargetsRepository {
       await db.query(
         `INSERT INTO app_removals (app_id, cluster_id, prune)
            SELECT a, c, $3::boolean FROM unnest($1::uuid[], $2::uuid[]) AS p(a, c)
+            WHERE EXISTS (SELECT 1 FROM clusters WHERE id = c)
          ON CONFLICT (app_id, cluster_id) DO UPDATE SET prune = EXCLUDED.prune`,
         [apps, cls, prune],
       );

@@ -10,12 +10,13 @@ import type { ReplicaService } from '../../apps/hub/src/replicas/replica.service
 import { createTestDatabase } from '../support/hub-harness.js';
 
 /**
- * What agents report, written behind to a real PostgreSQL: odd text and out-of-range values that
- * PostgreSQL refuses must not hold back the other reports, and a replica the agent left must not
- * take its cluster back. Also the one write a delivery makes: raising a target past the
- * generation its agent holds.
+ * Writes to application targets on a real PostgreSQL. What agents report, written behind: odd
+ * text and out-of-range values that PostgreSQL refuses must not hold back the other reports, and a
+ * replica the agent left must not take its cluster back. The one write a delivery makes: raising
+ * a target past the generation its agent holds. A batch's desired state for a cluster deleted
+ * meanwhile.
  */
-describe('report writes on PostgreSQL', () => {
+describe('target writes on PostgreSQL', () => {
   let ds: DataSource;
   let targets: TargetsRepository;
   let clusters: ClustersRepository;
@@ -204,5 +205,28 @@ describe('report writes on PostgreSQL', () => {
       [app],
     );
     expect(Number(row.g)).toBe(8);
+  });
+
+  it("skips a cluster deleted since the batch read it, and writes the other clusters' desired state", async () => {
+    const [kept, deleted] = [await cluster(), await cluster()];
+    const app = await target(kept);
+    const [{ hash }] = await ds.query<{ hash: string }[]>(
+      'SELECT desired_bundle_hash AS hash FROM app_targets WHERE app_id = $1',
+      [app],
+    );
+    await ds.query('DELETE FROM clusters WHERE id = $1', [deleted]);
+    const desired = (clusterId: string) => ({
+      appId: app,
+      clusterId,
+      bundleHash: hash,
+      revision: 'r2',
+      namespace: 'default',
+      policy: {},
+    });
+    const changed = await ds.transaction((tx) =>
+      targets.upsertDesired(tx, [desired(kept), desired(deleted)] as never),
+    );
+    expect(changed.map((c) => c.clusterId)).toEqual([kept]);
+    await ds.transaction((tx) => targets.removeTargets(tx, [{ appId: app, clusterId: deleted }]));
   });
 });
