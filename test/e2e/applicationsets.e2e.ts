@@ -164,6 +164,12 @@ spec:
     const counter = (re: RegExp) => Number(re.exec(metrics)?.[1] ?? 0);
     expect(counter(/^axle_renders_total\{tool="directory",result="ok"\} (\d+)$/m)).toBe(2);
     expect(counter(/^axle_render_cache_hits_total (\d+)$/m)).toBe(2);
+    // Listed by the set that generates them, and by cluster (east's two: placed there).
+    const listed = async (q: string) =>
+      ((await api(hub).get(`/api/v1/applications?${q}`)).body as any[]).map((a) => a.name);
+    expect(await listed('appSet=fleet')).toEqual(['a-east', 'a-west', 'b-east', 'b-west']);
+    expect(await listed('appSet=other')).toEqual([]);
+    expect(await listed('appSet=fleet&cluster=east&limit=1&after=a-east')).toEqual(['b-east']);
     const status = (await api(hub).get('/api/v1/applicationsets/fleet')).body.status;
     expect(status.conditions.map((c: any) => `${c.type}=${c.status}`)).toEqual([
       'ErrorOccurred=False',

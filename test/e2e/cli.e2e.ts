@@ -4,6 +4,7 @@ import { parse } from 'yaml';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import type { RunningHub } from '../../apps/hub/src/hub.js';
 import {
+  api,
   createTestDatabase,
   startTestHub,
   tempDir,
@@ -102,6 +103,24 @@ spec:
       'guestbook',
       'podinfo',
     ]);
+    // Read a page at a time, and filtered.
+    const names = async (...args: string[]) =>
+      (
+        JSON.parse((await axle('-o', 'json', 'app', 'list', ...args)).out) as { name: string }[]
+      ).map((a) => a.name);
+    expect(await names('--limit', '1')).toEqual(['guestbook']);
+    expect(await names('--project', 'default', '--cluster', 'prod-eu')).toEqual([
+      'guestbook',
+      'podinfo',
+    ]);
+    expect(await names('--cluster', 'dev-us')).toEqual([]);
+    expect(await names('--project', 'nope')).toEqual([]);
+    const page = await api(hub).get('/api/v1/applications?limit=1&after=guestbook');
+    expect((page.body as { name: string }[]).map((a) => a.name)).toEqual(['podinfo']);
+    const bad = await api(hub).get('/api/v1/applications?limit=0');
+    expect(bad.status).toBe(400);
+    expect(JSON.stringify(bad.body)).toContain('limit');
+    expect((await api(hub).get('/api/v1/applications?sort=name')).status).toBe(400);
     const get = await axle('-o', 'yaml', 'app', 'get', 'podinfo');
     const app = parse(get.out) as { spec: { destination: object; syncPolicy: object } };
     expect(app.spec.destination).toEqual({ cluster: 'prod-eu', namespace: 'podinfo' });

@@ -19,6 +19,8 @@ export interface CliIO {
 }
 
 const DEFAULT_SERVER = 'http://127.0.0.1:8080';
+/** Applications asked of the hub per request by `app list` (the hub's most is 1,000). */
+const APP_PAGE = 500;
 
 type ClusterView = Schemas['ClusterView'];
 
@@ -165,9 +167,30 @@ export async function runCli(argv: string[], io: CliIO): Promise<number> {
   app
     .command('list')
     .alias('ls')
-    .action(async () => {
+    .description('applications by name, read from the hub a page at a time')
+    .option('--project <name>', 'only those of this project')
+    .option('--app-set <name>', 'only those this ApplicationSet generates')
+    .option('--cluster <name>', 'only those destined to this cluster')
+    .option('--limit <n>', 'at most this many')
+    .action(async (o: { project?: string; appSet?: string; cluster?: string; limit?: string }) => {
       const { client, format } = opts();
-      const list = await client.request<AppView[]>('GET', '/api/v1/applications');
+      const most = o.limit === undefined ? Infinity : Number(o.limit);
+      if (o.limit !== undefined && (!Number.isInteger(most) || most < 1))
+        throw new CliError('--limit: must be a whole number ≥ 1');
+      const list: AppView[] = [];
+      for (;;) {
+        const page = Math.min(APP_PAGE, most - list.length);
+        const q = new URLSearchParams({
+          limit: String(page),
+          ...(list.length ? { after: list[list.length - 1].name } : {}),
+          ...(o.project ? { project: o.project } : {}),
+          ...(o.appSet ? { appSet: o.appSet } : {}),
+          ...(o.cluster ? { cluster: o.cluster } : {}),
+        });
+        const got = await client.request<AppView[]>('GET', `/api/v1/applications?${q.toString()}`);
+        list.push(...got);
+        if (got.length < page || list.length >= most) break;
+      }
       print(format, list, () =>
         table(['NAME', 'SYNC', 'HEALTH', 'REVISION', 'CLUSTERS'], list.map(appRow)),
       );

@@ -412,6 +412,17 @@ export type RollbackRequest = z.output<typeof rollbackRequestSchema>;
 export const autoSyncRequestSchema = z.object({ enabled: z.boolean() }).strict();
 
 /** `GET /applications/{name}/diff?cluster=C&cluster=D&revision=R`. */
+/** GET /applications: a page (`limit`, `after`) of those that pass the filters, by name. */
+export const listQuerySchema = z
+  .object({
+    limit: z.coerce.number().int().min(1).max(1000).optional(),
+    after: z.string().min(1).max(253).optional(),
+    project: z.string().min(1).max(253).optional(),
+    appSet: z.string().min(1).max(253).optional(),
+    cluster: z.string().min(1).max(63).optional(),
+  })
+  .strict();
+
 export const diffQuerySchema = z
   .object({
     cluster: z.union([dns1123Label, z.array(dns1123Label).max(10_000)]).optional(),

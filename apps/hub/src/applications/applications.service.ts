@@ -20,7 +20,7 @@ import {
   type CreateApplication,
   type ApplicationSpec,
 } from './application.schemas.js';
-import { ApplicationsRepository } from './applications.repository.js';
+import { ApplicationsRepository, type AppListQuery } from './applications.repository.js';
 import { TargetsRepository } from './targets.repository.js';
 import { syncsAutomatically } from '../reconcile/sync-policy.js';
 
@@ -165,8 +165,14 @@ export class ApplicationsService {
     return a;
   }
 
-  async list(): Promise<ApplicationView[]> {
-    return this.views();
+  /**
+   * Views of the applications, by name: all of them, or a page (`limit`, `after`) of those that
+   * pass the filters. At 100,000 applications, all at once is about 100 MiB of JSON.
+   */
+  async list(q: AppListQuery = {}): Promise<ApplicationView[]> {
+    if (Object.values(q).every((v) => v === undefined)) return this.views();
+    const ids = await this.apps.findIds(q);
+    return ids.length ? this.views(ids) : [];
   }
 
   /**
@@ -186,7 +192,7 @@ export class ApplicationsService {
     ]);
     const rows = await this.statusRows(
       renders,
-      light ? this.targets.statusRowsLight(ids) : this.targets.statusRows(),
+      light ? this.targets.statusRowsLight(ids) : this.targets.statusRows(ids),
     );
     const names = new Set(registered.map((c) => c.name));
     const waiting = await this.dependencies.blockersOf(

@@ -640,7 +640,9 @@ export class TargetsRepository {
   }
 
   /** Targets with their cluster's name, by application (all of them, or one). */
-  async statusRows(appId?: string): Promise<{ target: AppTargetEntity; cluster: string }[]> {
+  async statusRows(
+    appId?: string | string[],
+  ): Promise<{ target: AppTargetEntity; cluster: string }[]> {
     const qb = this.ds
       .getRepository(AppTargetEntity)
       .createQueryBuilder('t')
@@ -648,7 +650,8 @@ export class TargetsRepository {
       .select('t')
       .addSelect('c.name', 'cluster_name')
       .orderBy('c.name');
-    if (appId) qb.where('t.app_id = :appId', { appId });
+    if (typeof appId === 'string') qb.where('t.app_id = :appId', { appId });
+    else if (appId) qb.where('t.app_id = ANY(:appIds)', { appIds: appId });
     const { entities, raw } = await qb.getRawAndEntities<{ cluster_name: string }>();
     return entities.map((target, i) => ({ target, cluster: raw[i].cluster_name }));
   }
