@@ -20,7 +20,9 @@ import type { AppInput, EngineCallbacks, EngineOptions } from './types.js';
 /**
  * Pruning: what an app has in the cluster and no longer wants (its inventory and whatever carries
  * its label), deleted in reverse apply order with the propagation policy asked for; Prune=false
- * and Delete=false objects are left alone, PruneLast ones wait for the end of the operation.
+ * and Delete=false objects are left alone, PruneLast ones wait for the end of the operation. Only
+ * objects whose label and tracking id still name the app are deleted: one in its inventory that
+ * another app has applied since (moved between apps) is that app's.
  */
 export class Pruner {
   constructor(
@@ -71,7 +73,8 @@ export class Pruner {
     const now: ResourceKey[] = [];
     for (const k of await this.leftovers(rt, app)) {
       const live = await this.applier.live(k);
-      if (!live) continue;
+      // Another app's now (it was moved there and applied by it first): not ours to delete.
+      if (!live || !ownedByApp(live, app.appId)) continue;
       const o = resourceSyncOptions(live);
       if (!o.prune) continue;
       if (o.pruneLast ?? app.options.pruneLast) op.deferredPrune.push(k);
@@ -127,7 +130,7 @@ export class Pruner {
     const doomed: ResourceKey[] = [];
     for (const k of keys.values()) {
       const live = await this.applier.live(k);
-      if (live && resourceSyncOptions(live).delete) doomed.push(k);
+      if (live && ownedByApp(live, app.appId) && resourceSyncOptions(live).delete) doomed.push(k);
     }
     rt.dispose();
     return this.deleteKeys(app, doomed, 'Deleted');
