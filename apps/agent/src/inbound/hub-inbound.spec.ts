@@ -53,6 +53,7 @@ describe('HubInbound', () => {
     const reconciler = {
       enqueue: (id: string) => void enqueued.push(id),
       remove: () => Promise.resolve(),
+      cancelRemoval: () => undefined,
       requestSync: (id: string) => void enqueued.push(`sync:${id}`),
     } as unknown as AppReconciler;
     const inbound = new HubInbound(

@@ -104,10 +104,11 @@ export class HubInbound {
       this.reporter.refused(d.appId, message);
       return;
     }
-    // Accepted: from here on the app is synced towards this generation. It is acknowledged once
-    // stored on disk; a burst of deploys shares its writes (the next message is handled while
-    // this one is written). The bundle file was written first, so the state never names a
-    // bundle that is not stored.
+    // Accepted (wanted again, if its removal had failed): from here on the app is synced towards
+    // this generation. It is acknowledged once stored on disk; a burst of deploys shares its
+    // writes (the next message is handled while this one is written). The bundle file was
+    // written first, so the state never names a bundle that is not stored.
+    this.reconciler.cancelRemoval(d.appId);
     const stored = this.store.put({
       appId: d.appId,
       appName: d.appName,

@@ -4,6 +4,7 @@ import {
   type KubeObject,
   type ResourceKey,
 } from '../../../../libs/manifests/src/index.js';
+import { backoffDelay } from '../../../../libs/workqueue/src/backoff.js';
 import { KeyedQueue } from '../../../../libs/workqueue/src/keyed-queue.js';
 import type { BundleCache } from '../bundle-cache.js';
 import { kubeError } from '../kube/kube-client.js';
@@ -42,6 +43,14 @@ export class AppReconciler {
   private readonly queue: KeyedQueue<string>;
   private readonly runtimes = new Map<string, AppRuntime>();
   private readonly removals = new Map<string, { prune: boolean; done: () => void }>();
+  /**
+   * Removals that failed (the API server refused or was away), tried again with backoff. The app
+   * is neither synced nor healed meanwhile: the hub no longer wants it.
+   */
+  private readonly removalRetries = new Map<
+    string,
+    { prune: boolean; attempts: number; timer?: NodeJS.Timeout }
+  >();
   private resyncTimer: NodeJS.Timeout | undefined;
 
   constructor(
@@ -103,6 +112,12 @@ export class AppReconciler {
       this.removals.set(appId, { prune, done });
       this.queue.enqueue(appId);
     });
+  }
+
+  /** New desired state for an app whose removal failed: it is wanted again, not removed. */
+  cancelRemoval(appId: string): void {
+    clearTimeout(this.removalRetries.get(appId)?.timer);
+    this.removalRetries.delete(appId);
   }
 
   /** A change to an object the agent manages: its app is looked at again. */
@@ -167,6 +182,7 @@ export class AppReconciler {
   private async reconcile(appId: string): Promise<void> {
     const removal = this.removals.get(appId);
     if (removal) return this.removeNow(appId, removal);
+    if (this.removalRetries.has(appId)) return;
     const app = this.store.get(appId);
     if (!app) return;
     const rt = this.runtime(appId);
@@ -295,6 +311,7 @@ export class AppReconciler {
 
   private async removeNow(appId: string, r: { prune: boolean; done: () => void }): Promise<void> {
     this.removals.delete(appId);
+    let failed = false;
     try {
       const app = this.store.get(appId);
       if (!app) return;
@@ -304,7 +321,12 @@ export class AppReconciler {
       const prune = r.prune && !input.options.observeOnly;
       if (prune) {
         const error = await this.engine.removeApp(rt, input);
-        if (error) this.log.warn(`removing ${app.appName}: ${error}`);
+        if (error) {
+          // Its state (and inventory) stays until every resource is gone: tried again later.
+          failed = true;
+          this.log.warn(`removing ${app.appName}: ${error} (trying again)`);
+          return;
+        }
       }
       rt.dispose();
       this.runtimes.delete(appId);
@@ -319,9 +341,30 @@ export class AppReconciler {
         app.generation,
       );
     } catch (e) {
-      this.log.error(`removing ${appId}: ${kubeError(e).message}`);
+      failed = true;
+      this.log.error(`removing ${appId}: ${kubeError(e).message} (trying again)`);
     } finally {
+      if (failed) this.retryRemoval(appId, r.prune);
+      else this.removalRetries.delete(appId);
       r.done();
     }
+  }
+
+  private retryRemoval(appId: string, prune: boolean): void {
+    const attempts = (this.removalRetries.get(appId)?.attempts ?? 0) + 1;
+    const entry: { prune: boolean; attempts: number; timer?: NodeJS.Timeout } = {
+      prune,
+      attempts,
+    };
+    entry.timer = setTimeout(
+      () => {
+        if (this.removalRetries.get(appId) !== entry) return; // cancelled, or wanted again
+        this.removals.set(appId, { prune, done: () => undefined });
+        this.queue.enqueue(appId);
+      },
+      backoffDelay(attempts, 1000, 60_000),
+    );
+    entry.timer.unref();
+    this.removalRetries.set(appId, entry);
   }
 }

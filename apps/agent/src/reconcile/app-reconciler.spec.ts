@@ -1,0 +1,93 @@
+import { Logger } from '@nestjs/common';
+import { afterEach, beforeEach, describe, expect, it, vi } from 'vitest';
+import { tempDir } from '../../../../test/support/temp-dir.js';
+import { BundleCache } from '../bundle-cache.js';
+import type { WatchCache } from '../kube/watch-cache.js';
+import type { StatusReporter } from '../outbound/status-reporter.js';
+import { StateStore } from '../state-store.js';
+import type { SyncEngine } from '../sync/engine.js';
+import { AppReconciler } from './app-reconciler.js';
+
+describe('AppReconciler: removing an app', () => {
+  let dir: Awaited<ReturnType<typeof tempDir>>;
+  let store: StateStore;
+  beforeEach(async () => {
+    dir = await tempDir('axle-reconciler-');
+    store = new StateStore(dir.path);
+    vi.spyOn(Logger.prototype, 'warn').mockImplementation(() => undefined);
+    vi.spyOn(Logger.prototype, 'error').mockImplementation(() => undefined);
+  });
+  afterEach(async () => {
+    vi.restoreAllMocks();
+    await store.close();
+    await dir.remove();
+  });
+
+  function reconciler(removeApp: () => Promise<string | undefined>) {
+    const removals = vi.fn(removeApp);
+    const engine = { removeApp: removals } as unknown as SyncEngine;
+    const events: string[] = [];
+    const reporter = {
+      forget: () => undefined,
+      event: (_app: string, _type: string, reason: string) => void events.push(reason),
+    } as unknown as StatusReporter;
+    const watches = { release: () => undefined } as unknown as WatchCache;
+    const r = new AppReconciler(
+      store,
+      new BundleCache(store),
+      watches,
+      engine,
+      reporter,
+      () => false,
+      {
+        concurrency: 1,
+        observeOnly: false,
+        selfHeal: { delayMs: 1000, maxDelayMs: 300_000 },
+        resyncSeconds: 3600,
+      },
+    );
+    return { r, removals, events };
+  }
+
+  const app = {
+    appId: 'a',
+    appName: 'app-a',
+    generation: 1,
+    revision: 'r',
+    bundleHash: 'sha256:x',
+    namespace: 'default',
+    policy: { automated: true, prune: true, selfHeal: false },
+    applied: { generation: 1, resources: [] },
+  } as Parameters<StateStore['put']>[0];
+
+  it('keeps the app and tries again when its resources could not be deleted', async () => {
+    let calls = 0;
+    const { r, removals, events } = reconciler(() =>
+      ++calls === 1
+        ? Promise.reject(new Error('503 Service Unavailable'))
+        : Promise.resolve(undefined),
+    );
+    await store.put(app);
+    await r.remove('a', true); // resolves after the first attempt: the hub's messages go on
+    expect(removals).toHaveBeenCalledTimes(1);
+    expect(store.get('a')).toBeDefined(); // its inventory is kept for the next attempt
+    await vi.waitFor(() => expect(store.get('a')).toBeUndefined(), {
+      timeout: 5_000,
+      interval: 50,
+    });
+    expect(removals).toHaveBeenCalledTimes(2);
+    expect(events).toEqual(['Removed']);
+    await r.stop();
+  });
+
+  it('does not remove an app wanted again after its removal failed', async () => {
+    const { r, removals } = reconciler(() => Promise.resolve('delete failed: cm/x: 429'));
+    await store.put(app);
+    await r.remove('a', true);
+    r.cancelRemoval('a'); // a new deploy
+    await new Promise((res) => setTimeout(res, 2_500));
+    expect(removals).toHaveBeenCalledTimes(1);
+    expect(store.get('a')).toBeDefined();
+    await r.stop();
+  });
+});
