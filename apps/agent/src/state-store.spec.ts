@@ -118,4 +118,21 @@ describe('StateStore', () => {
     expect(again.hasBundle(hash)).toBe(false);
     await again.close();
   });
+
+  it('drops a bundle from disk once no app names it (an app moved to a new one)', async () => {
+    const dir = await tempDir('axle-state-');
+    dirs.push(dir);
+    const store = new StateStore(dir.path);
+    const [h1, h2] = [`sha256:${'01'.repeat(32)}`, `sha256:${'02'.repeat(32)}`];
+    store.putBundle(h1, Buffer.from('one'));
+    await store.put({ ...app('a', 1), bundleHash: h1 });
+    await store.put({ ...app('b', 1), bundleHash: h1 });
+    store.putBundle(h2, Buffer.from('two'));
+    await store.put({ ...app('a', 2), bundleHash: h2 });
+    expect(store.hasBundle(h1)).toBe(true); // b still holds it
+    await store.put({ ...app('b', 2), bundleHash: h2 });
+    expect(store.hasBundle(h1)).toBe(false);
+    expect(store.hasBundle(h2)).toBe(true);
+    await store.close();
+  });
 });

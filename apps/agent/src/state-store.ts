@@ -111,11 +111,17 @@ export class StateStore {
     return this.state.apps[appId];
   }
 
-  /** Changes the state at once (readers see it now) and resolves once it is on disk. */
-  put(app: AppState): Promise<void> {
+  /**
+   * Changes the state at once (readers see it now) and resolves once it is on disk. A bundle no
+   * app names any more (the app moved to a new one) is dropped from the pack then: the hub sends
+   * a bundle by hash only while an app on this agent holds it.
+   */
+  async put(app: AppState): Promise<void> {
+    const before = this.state.apps[app.appId]?.bundleHash;
     this.state.apps[app.appId] = app;
     this.dirty.add(app.appId);
-    return this.flush();
+    await this.flush();
+    if (before !== undefined && before !== app.bundleHash) this.dropUnused(before);
   }
 
   async remove(appId: string): Promise<void> {
@@ -123,9 +129,11 @@ export class StateStore {
     delete this.state.apps[appId];
     this.dirty.add(appId);
     await this.flush();
-    if (app && !this.apps().some((a) => a.bundleHash === app.bundleHash)) {
-      this.dropBundle(app.bundleHash);
-    }
+    if (app) this.dropUnused(app.bundleHash);
+  }
+
+  private dropUnused(hash: string): void {
+    if (!this.apps().some((a) => a.bundleHash === hash)) this.dropBundle(hash);
   }
 
   hasBundle(hash: string): boolean {
