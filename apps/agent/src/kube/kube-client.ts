@@ -288,12 +288,22 @@ export class KubeClient {
 
   // ---- transport ---------------------------------------------------------------------------
 
+  /**
+   * One request, answered with its JSON body. Like client-go, a request the server turned away
+   * for now (429 Too Many Requests: API priority and fairness; or a 5xx with Retry-After) is sent
+   * again after the delay it asks for (at most MAX_RETRY_AFTER_S), up to MAX_RETRIES times.
+   */
   async request<T>(method: string, path: string, opts: RequestOpts = {}): Promise<T> {
-    const res = await this.send(method, path, opts, false);
-    const text = await readBody(res);
-    const status = res.statusCode ?? 0;
-    if (status < 200 || status >= 300) throw statusError(status, text, method, path);
-    return (text ? JSON.parse(text) : {}) as T;
+    for (let attempt = 0; ; attempt++) {
+      const res = await this.send(method, path, opts, false);
+      const text = await readBody(res);
+      const status = res.statusCode ?? 0;
+      if (status >= 200 && status < 300) return (text ? JSON.parse(text) : {}) as T;
+      const wait = retryAfterMs(status, res.headers['retry-after']);
+      if (wait === undefined || attempt >= MAX_RETRIES)
+        throw statusError(status, text, method, path);
+      await new Promise((r) => setTimeout(r, wait));
+    }
   }
 
   /**
@@ -393,6 +403,25 @@ export class KubeClient {
       req.end(body);
     });
   }
+}
+
+const MAX_RETRIES = 5;
+const MAX_RETRY_AFTER_S = 10;
+
+/**
+ * How long to wait before sending a request again (undefined: do not): 429 always (1 s when the
+ * server names no delay), a 5xx only when it says Retry-After.
+ */
+export function retryAfterMs(
+  status: number,
+  header: string | string[] | undefined,
+): number | undefined {
+  const value = Array.isArray(header) ? header[0] : header;
+  const seconds = value !== undefined && /^\d+$/.test(value.trim()) ? Number(value) : undefined;
+  if (status === 429) return Math.min(seconds ?? 1, MAX_RETRY_AFTER_S) * 1000;
+  if (status >= 500 && status < 600 && seconds !== undefined)
+    return Math.min(seconds, MAX_RETRY_AFTER_S) * 1000;
+  return undefined;
 }
 
 function fieldValidation(validate: boolean | undefined): 'Strict' | 'Ignore' {

@@ -1,0 +1,85 @@
+import { createServer, type Server } from 'node:http';
+import { KubeConfig } from '@kubernetes/client-node';
+import { afterEach, describe, expect, it } from 'vitest';
+import { KubeClient, retryAfterMs } from './kube-client.js';
+
+describe('retryAfterMs', () => {
+  it('retries 429 always and a 5xx only when the server says when', () => {
+    expect(retryAfterMs(429, '2')).toBe(2000);
+    expect(retryAfterMs(429, undefined)).toBe(1000);
+    expect(retryAfterMs(429, '3600')).toBe(10_000); // capped
+    expect(retryAfterMs(503, '1')).toBe(1000);
+    expect(retryAfterMs(503, undefined)).toBeUndefined();
+    expect(retryAfterMs(409, '1')).toBeUndefined();
+    expect(retryAfterMs(500, 'Wed, 21 Oct 2026 07:28:00 GMT')).toBeUndefined();
+  });
+});
+
+describe('KubeClient.request', () => {
+  let server: Server | undefined;
+  afterEach(() => new Promise<void>((r) => (server ? server.close(() => r()) : r())));
+
+  /** An API server on loopback that answers the first `refusals` requests with `status`. */
+  async function client(refusals: number, status: number, retryAfter?: string) {
+    let seen = 0;
+    server = createServer((req, res) => {
+      seen++;
+      if (seen <= refusals) {
+        res.writeHead(status, {
+          'content-type': 'application/json',
+          ...(retryAfter !== undefined ? { 'retry-after': retryAfter } : {}),
+        });
+        res.end(
+          JSON.stringify({
+            kind: 'Status',
+            message: 'too many requests',
+            reason: 'TooManyRequests',
+          }),
+        );
+        return;
+      }
+      res.writeHead(200, { 'content-type': 'application/json' });
+      res.end(JSON.stringify({ kind: 'Namespace', metadata: { name: 'default' } }));
+    });
+    await new Promise<void>((r) => server!.listen(0, '127.0.0.1', r));
+    const kc = new KubeConfig();
+    kc.loadFromOptions({
+      clusters: [
+        {
+          name: 'c',
+          server: `http://127.0.0.1:${(server.address() as { port: number }).port}`,
+          skipTLSVerify: true,
+        },
+      ],
+      users: [{ name: 'u' }],
+      contexts: [{ name: 'x', cluster: 'c', user: 'u' }],
+      currentContext: 'x',
+    });
+    return { kube: new KubeClient(kc), seen: () => seen };
+  }
+
+  it('sends a request the server throttled again after the delay it asks for', async () => {
+    const { kube, seen } = await client(2, 429, '0');
+    const ns = await kube.request<{ metadata: { name: string } }>(
+      'GET',
+      '/api/v1/namespaces/default',
+    );
+    expect(ns.metadata.name).toBe('default');
+    expect(seen()).toBe(3);
+    kube.close();
+  });
+
+  it('gives up after a few attempts, and does not retry what retrying cannot fix', async () => {
+    const throttled = await client(100, 429, '0');
+    await expect(throttled.kube.request('GET', '/api/v1/namespaces/default')).rejects.toThrow(
+      'too many requests',
+    );
+    expect(throttled.seen()).toBe(6);
+    throttled.kube.close();
+    await new Promise<void>((r) => server!.close(() => r()));
+    const broken = await client(100, 500);
+    await expect(broken.kube.request('GET', '/api/v1/namespaces/default')).rejects.toThrow();
+    expect(broken.seen()).toBe(1);
+    broken.kube.close();
+  });
+});
