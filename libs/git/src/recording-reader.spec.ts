@@ -80,4 +80,24 @@ describe('RecordingTreeReader and replayReads', () => {
     for (const f of Object.keys(files)) await rec.readFile(URL, commit, f);
     expect(rec.recorded()).toBeUndefined();
   });
+
+  it('records a read under every revision at its commit, so that either moving is seen', async () => {
+    // Two branches at one commit: the generators read it once (reads are cached by commit).
+    const branches = new MovingTree({
+      c1: { 'apps/a/cm.yaml': 'x: 1' },
+      c2: { 'apps/a/cm.yaml': 'x: 1', 'apps/b/cm.yaml': 'y: 1' },
+    });
+    let release = 'c1';
+    branches.resolve = (url, revision) =>
+      MemoryGitTree.prototype.resolve.call(branches, url, revision === 'release' ? release : 'c1');
+    const rec = new RecordingTreeReader(branches);
+    const commit = await rec.resolve(URL, 'main');
+    await rec.listDirectories(URL, commit);
+    await rec.resolve(URL, 'release'); // same commit: its listing comes from the cache
+    const reads = rec.recorded()!;
+    expect(reads.map((r) => r.revision)).toEqual(['main', 'release']);
+    release = 'c2'; // release gains a directory
+    const again = await replayReads(branches, reads);
+    expect(again?.map((r) => r.digest === reads[0].digest)).toEqual([true, false]);
+  });
 });

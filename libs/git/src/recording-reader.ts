@@ -25,8 +25,9 @@ export const MAX_RECORDED_READS = 200;
  * nothing to replay (`recorded()` is undefined).
  */
 export class RecordingTreeReader implements GitTreeReader {
-  /** `url \0 commit` → the revision that resolved to it. */
-  private readonly revisions = new Map<string, string>();
+  /** `url \0 commit` → every revision that resolved to it. */
+  private readonly revisions = new Map<string, Set<string>>();
+  /** Reads by commit (`revision` is the commit here): see recorded(). */
   private readonly reads = new Map<string, RecordedRead>();
   private failed = false;
 
@@ -35,7 +36,9 @@ export class RecordingTreeReader implements GitTreeReader {
   async resolve(url: string, revision: string): Promise<string> {
     try {
       const commit = await this.inner.resolve(url, revision);
-      this.revisions.set(`${url}\0${commit}`, revision);
+      const k = `${url}\0${commit}`;
+      const set = this.revisions.get(k) ?? new Set<string>();
+      this.revisions.set(k, set.add(revision));
       return commit;
     } catch (e) {
       this.failed = true;
@@ -57,10 +60,23 @@ export class RecordingTreeReader implements GitTreeReader {
     return this.note(url, commit, 'file', path, () => this.inner.readFile(url, commit, path));
   }
 
-  /** What was read, in a stable order; undefined when it cannot stand for the reads. */
+  /**
+   * What was read, in a stable order; undefined when it cannot stand for the reads. A read is
+   * recorded under every revision that resolved to its commit: two branches at one commit are
+   * read once (reads are cached by commit), yet either may move on its own.
+   */
   recorded(): RecordedRead[] | undefined {
-    if (this.failed || this.reads.size > MAX_RECORDED_READS) return undefined;
-    return [...this.reads.values()].sort((a, b) => (readKey(a) < readKey(b) ? -1 : 1));
+    if (this.failed) return undefined;
+    const out = new Map<string, RecordedRead>();
+    for (const r of this.reads.values()) {
+      const revisions = this.revisions.get(`${r.url}\0${r.revision}`) ?? [r.revision];
+      for (const revision of revisions) {
+        const x = { ...r, revision };
+        out.set(readKey(x), x);
+      }
+    }
+    if (out.size > MAX_RECORDED_READS) return undefined;
+    return [...out.values()].sort((a, b) => (readKey(a) < readKey(b) ? -1 : 1));
   }
 
   private async note<T extends string[] | Buffer>(
@@ -72,10 +88,9 @@ export class RecordingTreeReader implements GitTreeReader {
   ): Promise<T> {
     try {
       const answer = await read();
-      const revision = this.revisions.get(`${url}\0${commit}`) ?? commit;
       const r: RecordedRead = {
         url,
-        revision,
+        revision: commit,
         op,
         ...(path === undefined ? {} : { path }),
         digest: digest(answer),

@@ -293,11 +293,14 @@ export class AppSetEvaluator {
   /** Evaluates the ApplicationSet of a claimed work item and finishes the item. */
   async evaluate(item: WorkItem, lease: Lease): Promise<void> {
     const entity = await this.appsets.findById(item.key);
-    if (!entity) return this.finish(item, lease, () => Promise.resolve());
+    if (!entity) {
+      await this.finish(item, lease, () => Promise.resolve());
+      return;
+    }
     const parsed = parseApplicationSet(entity.document);
     if (!parsed.appset) {
       const error = parsed.errors.map((e) => `${e.path}: ${e.message}`).join('; ');
-      return this.finish(item, lease, (tx) =>
+      await this.finish(item, lease, (tx) =>
         this.appsets.saveStatus(
           entity.id,
           status(entity, {
@@ -306,6 +309,7 @@ export class AppSetEvaluator {
           tx,
         ),
       );
+      return;
     }
     const appset = parsed.appset;
     const end = this.metrics.appsetEvaluationDuration.startTimer();
@@ -331,7 +335,8 @@ export class AppSetEvaluator {
     watch.lap('fingerprint');
     if (skippable && fingerprint === entity.status.fingerprint) {
       this.metrics.appsetEvaluations.inc({ outcome: 'skipped' });
-      return this.finish(item, lease, () => Promise.resolve());
+      await this.finish(item, lease, () => Promise.resolve());
+      return;
     }
     this.metrics.appsetEvaluations.inc({ outcome: 'evaluated' });
     const recorder = new RecordingTreeReader(this.reader);
@@ -357,7 +362,7 @@ export class AppSetEvaluator {
     // Once more later, to record the fingerprint (of no use when never skipped).
     const settles = skippable && changed > 0 && item.reason !== SETTLE_REASON;
 
-    await this.finish(
+    const written = await this.finish(
       item,
       lease,
       async (tx) => {
@@ -443,7 +448,8 @@ export class AppSetEvaluator {
     );
     end({ changed: String(changed > 0) });
     watch.lap('write');
-    if (changed > 0) await this.rememberOwned(entity.id, ev).catch(() => undefined);
+    // Only what was written: a result dropped (lease lost) must not be taken for what it owns.
+    if (changed > 0 && written) await this.rememberOwned(entity.id, ev).catch(() => undefined);
     this.log.debug(`${entity.name}: evaluated (ms: ${watch.toString()})`);
     if (changed) {
       this.log.log(
@@ -453,23 +459,23 @@ export class AppSetEvaluator {
     }
   }
 
-  /** Runs `write` and finishes the item in one transaction, if this replica still holds it. */
   /**
-   * Writes an evaluation's results and ends its work item, fenced by the lease. With
-   * `againAfterSeconds`, the item is not ended but runs again then (see SETTLE_SECONDS).
+   * Writes an evaluation's results and ends its work item, fenced by the lease, in one
+   * transaction; false when the lease was lost (nothing written). With `againAfterSeconds`, the
+   * item is not ended but runs again then (see SETTLE_SECONDS).
    */
   private async finish(
     item: WorkItem,
     lease: Lease,
     write: (tx: EntityManager) => Promise<void>,
     againAfterSeconds?: number,
-  ): Promise<void> {
-    if (lease.lost) return;
-    await this.ds.transaction(async (tx) => {
+  ): Promise<boolean> {
+    if (lease.lost) return false;
+    return this.ds.transaction(async (tx) => {
       const held = await this.work.fence(tx, 'appset', lease.owner, [item.key]);
       if (!held.has(item.key)) {
-        this.log.warn(`ApplicationSet ${item.key}: taken over by another replica; result dropped`);
-        return;
+        this.log.warn(`ApplicationSet ${item.key}: its lease was lost; result dropped`);
+        return false;
       }
       await write(tx);
       if (againAfterSeconds === undefined) {
@@ -484,6 +490,7 @@ export class AppSetEvaluator {
           },
         ]);
       }
+      return true;
     });
   }
 
