@@ -183,6 +183,16 @@ spec:
     expect(again.body.plan.unchanged.sort()).toEqual(['a-east', 'a-west', 'b-east', 'b-west']);
   });
 
+  it('writes the template again over a hand edit of an application it generates', async () => {
+    const before = (await api(hub).get('/api/v1/applications/a-east')).body.spec;
+    const edited = { ...before, destination: { ...before.destination, namespace: 'by-hand' } };
+    expect((await api(hub).put('/api/v1/applications/a-east', edited)).status).toBe(200);
+    await waitFor('the edit reverted', async () => {
+      const spec = (await api(hub).get('/api/v1/applications/a-east')).body.spec;
+      return spec.destination.namespace === 'fleet-a';
+    });
+  });
+
   it('skips the evaluation on a commit that only changes files inside its directories', async () => {
     const evaluations = async () => {
       const text = await (await fetch(`${hub.httpUrl}/metrics`)).text();

@@ -194,10 +194,17 @@ export class ApplicationsRepository {
     ]);
   }
 
-  /** A new spec; the version is incremented by the database, so concurrent updates each count. */
+  /**
+   * A new spec; the version is incremented by the database, so concurrent updates each count. A
+   * generated application's spec hash (what its ApplicationSet last wrote) is cleared: the spec is
+   * no longer that, and the next evaluation writes the template's again where the set's policy
+   * updates applications (as Argo CD's controller does).
+   */
   async updateSpec(db: Db, id: string, spec: ApplicationSpec): Promise<void> {
     await db.query(
-      `UPDATE applications SET spec = $2, spec_version = spec_version + 1, updated_at = now() WHERE id = $1`,
+      `UPDATE applications SET spec = $2, spec_version = spec_version + 1, updated_at = now(),
+              spec_hash = CASE WHEN app_set_id IS NULL THEN spec_hash ELSE '' END
+        WHERE id = $1`,
       [id, JSON.stringify(spec)],
     );
   }

@@ -118,6 +118,9 @@ export class ApplicationsService {
       await this.apps.updateSpec(tx, app.id, spec);
       await this.audit.record('application.update', 'Application', name, app.spec, spec, tx);
       await this.work.apps({ ids: [app.id] }, 'spec updated', tx);
+      // A generated one: its ApplicationSet decides whether the edit stays (see updateSpec).
+      if (app.appSetId)
+        await this.work.appsets({ ids: [app.appSetId] }, `application ${name} edited`, tx);
     });
     return this.get(name);
   }
