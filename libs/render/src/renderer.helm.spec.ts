@@ -114,6 +114,8 @@ describe('Renderer: Helm through the real binary', () => {
         'apiVersion: v1\nkind: ConfigMap\nmetadata:\n  name: own\n',
       'charts/escape/Chart.yaml':
         'apiVersion: v2\nname: escape\nversion: 1.0.0\ndependencies:\n  - name: x\n    version: 1.0.0\n    repository: file://../../../outside\n',
+      'charts/absolute/Chart.yaml':
+        'apiVersion: v2\nname: absolute\nversion: 1.0.0\ndependencies:\n  - name: x\n    version: 1.0.0\n    repository: file:///tmp/some-chart\n',
       'charts/alias/Chart.yaml':
         'apiVersion: v2\nname: alias\nversion: 1.0.0\ndependencies:\n  - name: x\n    version: 1.0.0\n    repository: "@stable"\n',
     });
@@ -279,6 +281,9 @@ describe('Renderer: Helm through the real binary', () => {
     expect(b.objects.map((o) => o.metadata.name).sort()).toEqual(['own', 'web-app-hello']);
     await expect(renderer.render(src(undefined, { path: 'charts/escape' }), ctx)).rejects.toThrow(
       'helm (path "charts/escape"): dependency x: file://../../../outside is outside the repository',
+    );
+    await expect(renderer.render(src(undefined, { path: 'charts/absolute' }), ctx)).rejects.toThrow(
+      'helm (path "charts/absolute"): dependency x: file:///tmp/some-chart is outside the repository',
     );
     await expect(renderer.render(src(undefined, { path: 'charts/alias' }), ctx)).rejects.toThrow(
       /dependency x is not in charts\/ and its repository "@stable" is not an http\(s\), oci or file URL/,

@@ -410,8 +410,12 @@ export class Renderer {
       const repo = d.repository ?? '';
       if (/^https?:\/\//i.test(repo)) repos.add(repo);
       else if (repo.startsWith('file://')) {
-        const rel = posix.join(relative(root, chartDir), repo.slice('file://'.length));
-        await resolveInside(root, rel).catch((e: unknown) => {
+        const path = repo.slice('file://'.length);
+        // Helm reads file:///abs as an absolute path: anywhere on the hub's disk.
+        const inside = posix.isAbsolute(path)
+          ? Promise.reject(new PathEscapeError(`${path} is absolute`))
+          : resolveInside(root, posix.join(relative(root, chartDir), path));
+        await inside.catch((e: unknown) => {
           if (!(e instanceof PathEscapeError)) throw e;
           throw new RenderError(
             `dependency ${d.name}: ${repo} is outside the repository`,

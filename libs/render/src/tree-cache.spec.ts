@@ -1,6 +1,7 @@
 import { chmod, lstat, readFile, readlink, stat, symlink } from 'node:fs/promises';
 import { existsSync } from 'node:fs';
-import { join } from 'node:path';
+import { createHash } from 'node:crypto';
+import { basename, join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { TestRepo } from '../../../test/support/git-repo.js';
 import { tempDir } from '../../../test/support/temp-dir.js';
@@ -52,6 +53,23 @@ describe('TreeCache (materialized checkouts)', () => {
     l2.release();
     await trees.clear();
     expect(existsSync(l1.root)).toBe(false);
+  });
+
+  it('puts a tree where no one can name it from its repository and commit', async () => {
+    // A kustomization may name any directory on disk: another repository's tree must not be one.
+    const [a, b] = [join(dir.path, 't3'), join(dir.path, 't3')].map(
+      (d) => new TreeCache(git, d, DEFAULT_TREE_LIMITS),
+    );
+    const l1 = await a.acquire(repo.fileUrl, first);
+    l1.release();
+    await a.clear();
+    const l2 = await b.acquire(repo.fileUrl, first);
+    expect(l2.root).not.toBe(l1.root);
+    const derivable = createHash('sha256').update(`${repo.fileUrl}\0${first}`).digest('hex');
+    expect(basename(l2.root)).not.toBe(derivable.slice(0, 32));
+    expect(basename(l2.root)).toMatch(/^[0-9a-f]{32}-[0-9a-f]{32}$/);
+    l2.release();
+    await b.clear();
   });
 
   it('keeps at most cacheSize trees, deleting evicted ones once released', async () => {

@@ -66,7 +66,14 @@ export class TreeCache {
     if (!e) {
       const created: Entry = {
         key,
-        ready: this.materialize(repoURL, commit, join(this.dir, key)),
+        // Not derived from the repository and commit alone: a kustomization may name any
+        // directory on disk (`resources: [../../<tree>/secrets]`), and another repository's tree
+        // must not be one it can name (its project's sourceRepos, its credentials).
+        ready: this.materialize(
+          repoURL,
+          commit,
+          join(this.dir, `${key}-${randomBytes(16).toString('hex')}`),
+        ),
         users: 0,
         lastUsed: Date.now(),
         evicted: false,
