@@ -26,6 +26,7 @@ import {
   isGoInt,
 } from './values.js';
 import { GoTime } from '../sprig/time.js';
+import { expandedSize } from './size.js';
 
 export type MissingKey = 'default' | 'zero' | 'error';
 
@@ -275,6 +276,13 @@ export abstract class ExecBase implements FuncContext {
           : nodeString(args[start]);
       argv.unshift(callee);
     }
+    // A function's work grows with the lists it is given (has, uniq, without, …): each element
+    // costs a step, so repeated calls over a large list meet the step limit.
+    for (const a of argv) if (Array.isArray(a)) this.steps += a.length;
+    if (this.steps > this.limits.maxSteps) {
+      this.at(node);
+      this.limitError(`step limit exceeded (${this.limits.maxSteps} steps)`);
+    }
     let v: unknown;
     try {
       v = self ? fn.fn.call(this, self, ...argv) : fn.fn.apply(this, argv);
@@ -289,9 +297,16 @@ export abstract class ExecBase implements FuncContext {
         this.at(node);
         this.limitError(`output limit exceeded (${this.limits.maxOutputBytes} bytes)`);
       }
-    } else if (Array.isArray(v) && v.length > this.limits.maxSteps) {
+    } else if (
+      typeof v === 'object' &&
+      v !== null &&
+      expandedSize(v, this.limits.maxSteps) > this.limits.maxSteps
+    ) {
+      // Printing it (or toJson, toYaml) would write every shared part out again and again.
       this.at(node);
-      this.limitError(`step limit exceeded (${this.limits.maxSteps} steps)`);
+      this.limitError(
+        `value limit exceeded (more than ${this.limits.maxSteps} values when written out)`,
+      );
     }
     return v;
   }

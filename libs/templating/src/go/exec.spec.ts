@@ -139,6 +139,24 @@ describe('limits', () => {
     expect(errorOf(() => renderGoTemplate(tpl, {})).kind).toBe('limit');
   });
 
+  it('refuses a value that shares its parts until writing it out would never end', () => {
+    const doubled = '{{$l := list 1}}{{range until 40}}{{$l = list $l $l}}{{end}}{{$l}}';
+    const err = errorOf(() => renderGoTemplate(doubled, {}));
+    expect(err.kind).toBe('limit');
+    expect(err.message).toContain('value limit exceeded');
+    const cyclic = '{{$d := dict}}{{$_ := set $d "self" $d}}{{toJson $d}}';
+    expect(errorOf(() => renderGoTemplate(cyclic, {})).kind).toBe('limit');
+  });
+
+  it('counts the elements of the lists functions are given as steps', () => {
+    const many = '{{$l := until 500000}}{{range until 300}}{{if has 7 $l}}{{end}}{{end}}';
+    expect(errorOf(() => renderGoTemplate(many, {})).message).toContain('step limit exceeded');
+    // uniq of a long list of strings is linear.
+    const t = Date.now();
+    expect(renderGoTemplate('{{len (uniq (splitList "," (repeat 40000 "a,") ))}}', {})).toBe('2');
+    expect(Date.now() - t).toBeLessThan(2000);
+  });
+
   it('allows normal templates under the default limits', () => {
     expect(renderGoTemplate('{{range until 1000}}{{.}}{{end}}', {}).length).toBe(2890);
   });

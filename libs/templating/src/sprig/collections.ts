@@ -192,8 +192,18 @@ export function addCollectionFuncs(m: FuncMap): void {
     asList(list, 'Cannot compact on type').filter((x) => !empty(x)),
   );
   both(m, 'uniq', 'any', (list: unknown) => {
+    // Strings by a set (a string equals only a string): linear where a list of them is long.
     const out: unknown[] = [];
-    for (const x of asList(list, 'Cannot find uniq on type')) if (!inList(out, x)) out.push(x);
+    const strings = new Set<string>();
+    const others: unknown[] = [];
+    for (const x of asList(list, 'Cannot find uniq on type')) {
+      if (typeof x === 'string') {
+        if (strings.has(x)) continue;
+        strings.add(x);
+      } else if (inList(others, x)) continue;
+      else others.push(x);
+      out.push(x);
+    }
     return out;
   });
   both(m, 'without', 'any,...any', (list: unknown, ...omit: unknown[]) =>
