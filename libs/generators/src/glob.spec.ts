@@ -47,8 +47,19 @@ describe('gitPathspecMatch (git ls-files pathspec, Argo default file globbing)',
     ['**/stage.values.yaml', 'test/stage.values.yaml', true],
     ['apps/[ab].json', 'apps/a.json', true],
     ['apps/[!ab].json', 'apps/a.json', false],
+    ['a*b?c*d', 'axxbyczzd', true],
+    ['a*b?c*d', 'axxbczzd', false],
+    ['*x\\*y', 'aaax*y', true],
+    ['*[0-9]*.json', 'v/10/a.json', true],
   ])('%s lists %s: %s', (spec, file, want) => {
     expect(gitPathspecMatch(spec, file)).toBe(want);
+  });
+
+  it('answers in time proportional to pattern × path, whatever a committed path holds', () => {
+    // Trying every split for every `*` took (path length)^(stars): about a minute for this one.
+    const path = `clusters/${'a/'.repeat(2000)}x`;
+    expect(gitPathspecMatch('clusters/*/*/*/*/*/config.json', path)).toBe(false);
+    expect(gitPathspecMatch('clusters/*/*/*/*/*/x', path)).toBe(true);
   });
 });
 

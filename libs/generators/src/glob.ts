@@ -231,38 +231,50 @@ function matchGitClass(p: string[], i: number, ch: string): [boolean, number] | 
   return null;
 }
 
+/**
+ * git's wildmatch without WM_PATHNAME: `*` matches any run of characters, `/` included. So a later
+ * `*` can absorb whatever an earlier one would have matched, and only the last `*` seen needs to
+ * be retried at a later start when the rest fails (O(pattern × path), not the (path)^(stars) of
+ * trying every split for every `*`).
+ */
 function wildmatchFrom(p: string[], pi: number, s: string[], si: number): boolean {
-  while (pi < p.length) {
-    const c = p[pi];
-    if (c === '*') {
+  let starP = -1;
+  let starS = -1;
+  while (si < s.length) {
+    if (pi < p.length && p[pi] === '*') {
       while (p[pi] === '*') pi++;
       if (pi === p.length) return true;
-      for (let k = si; k <= s.length; k++) if (wildmatchFrom(p, pi, s, k)) return true;
-      return false;
+      starP = pi;
+      starS = si;
+      continue;
     }
-    if (si >= s.length) return false;
-    if (c === '?') {
-      pi++;
+    const next = pi < p.length ? matchOne(p, pi, s[si]) : -1;
+    if (next >= 0) {
+      pi = next;
       si++;
       continue;
     }
-    if (c === '[') {
-      const r = matchGitClass(p, pi, s[si]);
-      if (r === null) return false;
-      if (!r[0]) return false;
-      pi = r[1];
-      si++;
-      continue;
-    }
-    if (c === '\\') {
-      pi++;
-      if (pi >= p.length) return false;
-    }
-    if (p[pi] !== s[si]) return false;
-    pi++;
-    si++;
+    if (starP < 0) return false;
+    pi = starP;
+    si = ++starS;
   }
-  return si === s.length;
+  while (p[pi] === '*') pi++;
+  return pi === p.length;
+}
+
+/** Where the pattern goes on after `p[pi]` (not `*`) matched `ch`; -1 when it does not. */
+function matchOne(p: string[], pi: number, ch: string): number {
+  const c = p[pi];
+  if (c === '?') return pi + 1;
+  if (c === '[') {
+    const r = matchGitClass(p, pi, ch);
+    return r !== null && r[0] ? r[1] : -1;
+  }
+  if (c === '\\') {
+    if (pi + 1 >= p.length) return -1;
+    return p[pi + 1] === ch ? pi + 2 : -1;
+  }
+  return c === ch ? pi + 1 : -1;
 }
 
 const GIT_WILDCARDS = /[*?[\\]/;
