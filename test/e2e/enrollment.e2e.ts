@@ -240,7 +240,12 @@ describe('agent enrollment with mTLS, per-cluster identity and revocation', () =
       code: GrpcStatus.UNAUTHENTICATED,
       details: expect.stringContaining('expired'),
     });
+    // A new token replaces an unspent one issued before.
+    const superseded = (await api(hub).post('/api/v1/clusters/east/bootstrap-token')).body as Kit;
     const fresh = (await api(hub).post('/api/v1/clusters/east/bootstrap-token')).body as Kit;
+    await expect(enroll(kits.east, superseded.bootstrapToken, csrPem)).rejects.toMatchObject({
+      code: GrpcStatus.UNAUTHENTICATED,
+    });
     const wrong = await createKeyAndCsr({ commonName: 'west' });
     await expect(enroll(kits.east, fresh.bootstrapToken, wrong.csrPem)).rejects.toMatchObject({
       code: GrpcStatus.INVALID_ARGUMENT,
@@ -290,6 +295,8 @@ describe('agent enrollment with mTLS, per-cluster identity and revocation', () =
   });
 
   it('revocation cuts the stream and refuses reconnection', async () => {
+    // A token issued before (leaked, say) does not enroll a fresh certificate after it.
+    const spare = (await api(hub).post('/api/v1/clusters/west/bootstrap-token')).body as Kit;
     const res = await api(hub).post('/api/v1/clusters/west/revoke');
     expect(res.status).toBe(200);
     expect(res.body.revokedCertificates).toBeGreaterThan(0);
@@ -302,5 +309,9 @@ describe('agent enrollment with mTLS, per-cluster identity and revocation', () =
     expect(refused.code).not.toBe(GrpcStatus.OK);
     expect(agents[1].connected).toBe(false);
     await waitFor('east still connected', () => Promise.resolve(agents[0].connected));
+    const { csrPem } = await createKeyAndCsr({ commonName: 'west' });
+    await expect(enroll(kits.west, spare.bootstrapToken, csrPem)).rejects.toMatchObject({
+      code: GrpcStatus.UNAUTHENTICATED,
+    });
   });
 });

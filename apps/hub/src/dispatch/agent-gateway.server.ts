@@ -271,7 +271,7 @@ export class AgentGatewayServer implements OnApplicationBootstrap, OnModuleDestr
     if (!spent.ok) {
       const why = {
         unknown: 'unknown bootstrap token',
-        expired: 'the bootstrap token has expired',
+        expired: 'the bootstrap token has expired (or was replaced by a newer one, or revoked)',
         used: 'the bootstrap token was already used',
       }[spent.reason];
       this.log.warn(`refused an enrollment from ${call.getPeer()}: ${why}`);

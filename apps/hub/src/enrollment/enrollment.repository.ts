@@ -54,9 +54,13 @@ export class EnrollmentRepository {
     );
   }
 
+  /** A new bootstrap token for a cluster; any unspent one issued before it stops working. */
   async insertBootstrapToken(tokenHash: string, clusterId: string, expiresAt: Date): Promise<void> {
     await this.ds.query(
-      `INSERT INTO enrollment_tokens (token_hash, cluster_id, expires_at) VALUES ($1, $2, $3)`,
+      `WITH superseded AS (
+         UPDATE enrollment_tokens SET expires_at = now()
+          WHERE cluster_id = $2 AND used_at IS NULL AND expires_at > now())
+       INSERT INTO enrollment_tokens (token_hash, cluster_id, expires_at) VALUES ($1, $2, $3)`,
       [tokenHash, clusterId, expiresAt],
     );
   }
@@ -105,11 +109,17 @@ export class EnrollmentRepository {
     return this.certificates.get(serial);
   }
 
-  /** Revokes every certificate of a cluster; returns how many. */
+  /**
+   * Revokes every certificate of a cluster, and its unspent bootstrap tokens (one that leaked
+   * would otherwise enroll a fresh certificate); returns how many certificates.
+   */
   async revokeCluster(clusterId: string): Promise<number> {
     return affected(
       await this.ds.query(
-        `UPDATE agent_certificates SET revoked_at = now() WHERE cluster_id = $1 AND revoked_at IS NULL`,
+        `WITH tokens AS (
+           UPDATE enrollment_tokens SET expires_at = now()
+            WHERE cluster_id = $1 AND used_at IS NULL AND expires_at > now())
+         UPDATE agent_certificates SET revoked_at = now() WHERE cluster_id = $1 AND revoked_at IS NULL`,
         [clusterId],
       ),
     );
