@@ -165,6 +165,17 @@ describe('bounded fuzzing of the REST bodies and the agent stream', () => {
       expect(res.status, raw.slice(0, 40)).toBeGreaterThanOrEqual(400);
       expect(res.status).toBeLessThan(500);
     }
+    // NUL (which PostgreSQL cannot store) in path parameters and queries: a client error.
+    for (const path of [
+      '/api/v1/clusters/a%00b',
+      '/api/v1/applications/a%00b',
+      '/api/v1/applications?after=%00',
+      '/api/v1/events?name=%00',
+    ]) {
+      const res = await api(hub).get(path);
+      expect(res.status, path).toBeGreaterThanOrEqual(400);
+      expect(res.status, path).toBeLessThan(500);
+    }
     expect(sent).toBeGreaterThan(100);
     // Whatever was accepted is valid; listing still works.
     for (const c of (await api(hub).get('/api/v1/clusters')).body)

@@ -60,6 +60,16 @@ export class HubExceptionFilter implements ExceptionFilter {
             : (e as Error).message;
       return plain(s, HttpStatus[s] ?? 'Bad Request', message);
     }
+    // PostgreSQL refused a value of the request itself (SQLSTATE class 22, data exception: NUL in
+    // a name or text, a malformed id): the client's mistake, with PostgreSQL's reason.
+    const code = (e as { code?: unknown } | null)?.code;
+    if (typeof code === 'string' && code.startsWith('22')) {
+      return plain(
+        400,
+        'Bad Request',
+        `a value in the request cannot be stored: ${(e as Error).message}`,
+      );
+    }
     return plain(500, 'Internal Server Error', 'internal error');
   }
 }
