@@ -138,4 +138,28 @@ describe('API authentication, roles and the audit log', () => {
       await d.remove();
     }
   });
+
+  it('keeps the configured admin token revoked across a restart, and takes a new one', async () => {
+    const db = await createTestDatabase();
+    const d = await tempDir('axle-hub-revoked-admin-');
+    const start = (token: string) =>
+      startTestHub({ databaseUrl: db, dataDir: d.path, env: { AXLE_ADMIN_TOKEN: token } });
+    const other = 'axle_api_another-admin-token-0123456789';
+    try {
+      let h = await start(TEST_ADMIN_TOKEN);
+      // A second admin first (the last one cannot be revoked), then the configured one revoked.
+      const created = await api(h).post('/api/v1/tokens', { name: 'ops', role: 'admin' });
+      expect(created.status).toBe(201);
+      expect((await api(h).delete('/api/v1/tokens/bootstrap-admin')).status).toBe(204);
+      await h.close();
+      h = await start(TEST_ADMIN_TOKEN);
+      expect((await api(h).get('/api/v1/clusters')).status).toBe(401);
+      await h.close();
+      h = await start(other); // a new secret is accepted
+      expect((await api(h, other).get('/api/v1/clusters')).status).toBe(200);
+      await h.close();
+    } finally {
+      await d.remove();
+    }
+  });
 });

@@ -43,12 +43,16 @@ export class TokensService implements OnApplicationBootstrap {
 
   async onApplicationBootstrap(): Promise<void> {
     if (this.config.adminToken) {
-      await this.repo.upsert({
+      const revoked = await this.repo.upsert({
         name: 'bootstrap-admin',
         role: 'admin',
         tokenHash: hashToken(this.config.adminToken),
         createdBy: 'AXLE_ADMIN_TOKEN',
       });
+      if (revoked)
+        this.log.warn(
+          'AXLE_ADMIN_TOKEN was revoked (bootstrap-admin): it stays refused; set a new one',
+        );
       return;
     }
     const admins = await this.repo.countActiveAdmins();
