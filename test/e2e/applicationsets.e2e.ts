@@ -427,4 +427,46 @@ spec:
     expect(twice.body.name).toBe('twice-last');
     expect((await api(hub).delete('/api/v1/applicationsets/twice-last')).status).toBe(204);
   });
+
+  it('deletes the applications an evaluation writes while the ApplicationSet is being deleted', async () => {
+    const created = await postYaml(
+      '/api/v1/applicationsets',
+      appset()
+        .replace('name: fleet', 'name: doomed')
+        .replace("'{{.path.basename}}-{{.name}}'", "'doomed-{{.path.basename}}-{{.name}}'"),
+    );
+    expect(created.status).toBe(201);
+    const db = new pg.Client({ connectionString: dbUrl });
+    await db.connect();
+    try {
+      const [{ id }] = (await db.query(`SELECT id FROM application_sets WHERE name = 'doomed'`))
+        .rows as { id: string }[];
+      // An evaluation writing its results: its work item locked (the fence), an application added.
+      await db.query('BEGIN');
+      await db.query(
+        `INSERT INTO work_queue (kind, key, reason) VALUES ('appset', $1, 'test')
+         ON CONFLICT (kind, key) DO UPDATE SET reason = 'test'`,
+        [id],
+      );
+      await db.query(
+        `INSERT INTO applications (name, spec, app_set_id, spec_hash) VALUES ('doomed-late', $1, $2, 'x')`,
+        [
+          JSON.stringify({
+            project: 'default',
+            source: { repoURL: repo.fileUrl, path: 'apps/a' },
+            destination: { cluster: 'east', namespace: 'late' },
+          }),
+          id,
+        ],
+      );
+      const deleting = api(hub).delete('/api/v1/applicationsets/doomed');
+      await new Promise((r) => setTimeout(r, 300));
+      await db.query('COMMIT');
+      expect((await deleting).status).toBe(204);
+      const left = await db.query(`SELECT name FROM applications WHERE name LIKE 'doomed-%'`);
+      expect(left.rows).toEqual([]);
+    } finally {
+      await db.end();
+    }
+  });
 });

@@ -114,13 +114,14 @@ export class ApplicationsService {
     // An unchanged spec changes nothing (kubectl apply of the same file twice).
     if (jsonEqual(app.spec, spec)) return this.get(name);
     await this.ds.transaction(async (tx) => {
+      // A generated one: its ApplicationSet decides whether the edit stays (see updateSpec).
+      // Marked first, as an evaluation writing its results locks the set's work item first.
+      if (app.appSetId)
+        await this.work.appsets({ ids: [app.appSetId] }, `application ${name} edited`, tx);
       await this.dependencies.checkCycles(name, spec, tx);
       await this.apps.updateSpec(tx, app.id, spec);
       await this.audit.record('application.update', 'Application', name, app.spec, spec, tx);
       await this.work.apps({ ids: [app.id] }, 'spec updated', tx);
-      // A generated one: its ApplicationSet decides whether the edit stays (see updateSpec).
-      if (app.appSetId)
-        await this.work.appsets({ ids: [app.appSetId] }, `application ${name} edited`, tx);
     });
     return this.get(name);
   }

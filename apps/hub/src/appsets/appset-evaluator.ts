@@ -385,7 +385,10 @@ export class AppSetEvaluator {
           !preserve,
         );
         await this.dispatch.notify(removedFrom, tx);
-        if (del.length > 0) await this.appsets.setDeletionConfirmed(entity.id, [], tx);
+        // A confirmation is for one deletion: used, or no longer needed (the plan changed, the
+        // generation was incomplete), it goes; a later deletion of the same names asks again.
+        if (entity.deletionConfirmed.length > 0 && ev.pendingDeletion.length === 0)
+          await this.appsets.setDeletionConfirmed(entity.id, [], tx);
         if (changed > 0) {
           // One event per evaluation that changed something, naming (some of) what it changed.
           await runWithActor(`applicationset:${entity.name}`, () =>

@@ -117,6 +117,9 @@ export class AppSetsService implements OnApplicationBootstrap, OnModuleDestroy {
     await this.refuseUnrenderable(appset, existing.id);
     const inputs = { ...generatorInputs(document.spec), requeueSeconds: requeueSeconds(document) };
     await this.ds.transaction(async (tx) => {
+      // Its work item first, then the set: the order an evaluation writing its results takes
+      // (fence, applications, status), so the two wait for each other instead of deadlocking.
+      await this.work.appsets({ ids: [existing.id] }, 'updated', tx);
       await this.repo.updateDocument(tx, existing.id, { document, warnings, ...inputs });
       await this.audit.record(
         'applicationset.update',
@@ -126,7 +129,6 @@ export class AppSetsService implements OnApplicationBootstrap, OnModuleDestroy {
         document,
         tx,
       );
-      await this.work.appsets({ ids: [existing.id] }, 'updated', tx);
     });
     return this.view(await this.entity(name));
   }
@@ -137,6 +139,9 @@ export class AppSetsService implements OnApplicationBootstrap, OnModuleDestroy {
     const parsed = parseApplicationSet(existing.document);
     const prune = !(parsed.appset?.spec.syncPolicy.preserveResourcesOnDeletion ?? false);
     await this.ds.transaction(async (tx) => {
+      // Its work item first (see update): an evaluation writing its results finishes before the
+      // applications are read here, or writes nothing after (the set is gone).
+      await this.work.appsets({ ids: [existing.id] }, 'deleted', tx);
       const owned = await this.apps.ownedIds(tx, existing.id);
       const clusters = await this.apps.deleteWithNotes(tx, owned, prune);
       await this.repo.delete(tx, existing.id);
@@ -215,6 +220,7 @@ export class AppSetsService implements OnApplicationBootstrap, OnModuleDestroy {
     const e = await this.entity(name);
     const pending = e.status.pendingDeletion ?? [];
     await this.ds.transaction(async (tx) => {
+      await this.work.appsets({ ids: [e.id] }, 'deletion confirmed', tx); // first: see update
       await this.repo.setDeletionConfirmed(e.id, pending, tx);
       await this.audit.record(
         'applicationset.confirm-deletion',
@@ -224,7 +230,6 @@ export class AppSetsService implements OnApplicationBootstrap, OnModuleDestroy {
         { confirmed: pending },
         tx,
       );
-      await this.work.appsets({ ids: [e.id] }, 'deletion confirmed', tx);
     });
     return { confirmed: pending };
   }
@@ -238,8 +243,8 @@ export class AppSetsService implements OnApplicationBootstrap, OnModuleDestroy {
     const repos = e.repos.includes('*') ? await this.git.knownRepositories() : e.repos;
     await Promise.all(repos.map((url) => this.git.refresh(url)));
     await this.ds.transaction(async (tx) => {
+      await this.work.appsets({ ids: [e.id] }, 'refresh requested', tx); // first: see update
       await this.repo.clearFingerprint(e.id, tx);
-      await this.work.appsets({ ids: [e.id] }, 'refresh requested', tx);
     });
   }
 
