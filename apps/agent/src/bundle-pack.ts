@@ -56,8 +56,21 @@ export class BundlePack {
     // Only what load() reads back: a record it would take for a torn one would cut off the rest.
     if (!/^[0-9a-f]{64}$/.test(id)) throw new Error(`not a sha256 bundle hash: ${hash}`);
     const header = Buffer.from(`${id} ${bytes.length}\n`);
-    this.write(header);
-    this.write(bytes);
+    const start = this.size;
+    try {
+      this.write(header);
+      this.write(bytes);
+    } catch (e) {
+      // A record written in part (the disk full): cut back to where it began, or every later
+      // record would be indexed at the wrong offset.
+      this.size = start;
+      try {
+        ftruncateSync(this.open(), start);
+      } catch {
+        // load() cuts a torn tail at the next start
+      }
+      throw e;
+    }
     this.index.set(id, { offset: this.size - bytes.length, length: bytes.length });
   }
 

@@ -223,43 +223,70 @@ export class StateStore {
   }
 
   private async append(): Promise<void> {
-    const data = this.pendingLines();
+    const { data, ids } = this.pendingLines();
     if (data.length === 0) return;
     if (data.length <= SYNC_WRITE_MAX_BYTES) {
-      this.appendSync(data);
+      this.appendSync(data, ids);
       return;
     }
-    const fh = await open(this.journalPath, 'a');
     try {
-      await fh.write(data);
-    } finally {
-      await fh.close();
+      const fh = await open(this.journalPath, 'a');
+      try {
+        await fh.write(data);
+      } finally {
+        await fh.close();
+      }
+    } catch (e) {
+      this.appendFailed(ids);
+      throw e;
     }
     this.journalBytes += data.length;
   }
 
   /** The journal lines of every app changed since the last append (and forgets the changes). */
-  private pendingLines(): Buffer {
+  private pendingLines(): { data: Buffer; ids: string[] } {
     let lines = '';
-    for (const id of this.dirty) {
+    const ids = [...this.dirty];
+    for (const id of ids) {
       const app = this.state.apps[id];
       lines += `${JSON.stringify(app ? { put: app } : { remove: id })}\n`;
     }
     this.dirty.clear();
-    return Buffer.from(lines);
+    return { data: Buffer.from(lines), ids };
   }
 
-  private appendSync(data: Buffer): void {
+  private appendSync(data: Buffer, ids: string[]): void {
     if (this.journal === undefined) throw new Error('the agent state store is closed');
-    for (let off = 0; off < data.length;) off += writeSync(this.journal, data, off);
+    try {
+      for (let off = 0; off < data.length;) off += writeSync(this.journal, data, off);
+    } catch (e) {
+      this.appendFailed(ids);
+      throw e;
+    }
     this.journalBytes += data.length;
+  }
+
+  /**
+   * An append that failed (the disk full) may have written part of a line: the journal is cut
+   * back to its last whole line, or the next append would be glued onto the fragment and replay
+   * would stop there at the next start, losing every change after it. Its apps stay changed, for
+   * the next append.
+   */
+  private appendFailed(ids: string[]): void {
+    for (const id of ids) this.dirty.add(id);
+    try {
+      if (this.journal !== undefined) ftruncateSync(this.journal, this.journalBytes);
+    } catch {
+      // replay stops at a torn line, as after a crash
+    }
   }
 
   /** A new snapshot with everything, then an empty journal (replaying it again would be harmless). */
   private async compact(): Promise<void> {
     // The snapshot must hold exactly what the journal ends with: a crash after its rename but
     // before the truncation replays the whole journal over it, which must change nothing.
-    this.appendSync(this.pendingLines());
+    const pending = this.pendingLines();
+    this.appendSync(pending.data, pending.ids);
     const data = JSON.stringify(this.state);
     const tmp = `${this.snapshotPath}.tmp`;
     await writeFile(tmp, data);
