@@ -1,4 +1,5 @@
 import { describe, expect, it } from 'vitest';
+import { repoMatch } from '../common/glob.js';
 import { globMatch, ProjectPolicy, projectSpecSchema } from './project-policy.js';
 
 const prod = { name: 'east', labels: { env: 'prod' } };
@@ -25,6 +26,14 @@ describe('ProjectPolicy', () => {
     expect(p.checkSource('https://git.example.com/team-b/apps.git')).toEqual([
       'project "team-a" does not allow source repository https://git.example.com/team-b/apps.git',
     ]);
+    // As Argo CD: `*` stays within a path segment, `**` crosses them; no climbing out.
+    expect(p.checkSource('https://git.example.com/team-a/sub/apps.git')).toHaveLength(1);
+    expect(p.checkSource('https://git.example.com/team-a/../team-b/apps.git')).toHaveLength(1);
+    expect(p.checkSource('https://git.example.com/team-a/./apps.git')).toHaveLength(1);
+    expect(
+      repoMatch('https://git.example.com/team-a/**', 'https://git.example.com/team-a/sub/x.git'),
+    ).toBe(true);
+    expect(repoMatch('*', 'git@git.example.com:any/thing.git')).toBe(true);
     expect(p.checkDestination(dev, 'team-a-web')).toEqual([]);
     expect(p.checkDestination(prod, 'team-a-web')).toEqual([
       'project "team-a" does not allow namespace "team-a-web" on cluster "east"',

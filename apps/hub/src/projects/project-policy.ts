@@ -1,5 +1,5 @@
 import { z } from 'zod';
-import { globMatch } from '../common/glob.js';
+import { globMatch, repoMatch } from '../common/glob.js';
 import { SyncWindows, syncWindowSchema } from './sync-windows.js';
 
 export { globMatch };
@@ -76,7 +76,7 @@ export class ProjectPolicy {
   }
 
   checkSource(repoURL: string): string[] {
-    return this.spec.sourceRepos.some((p) => globMatch(p, repoURL))
+    return this.spec.sourceRepos.some((p) => repoMatch(p, repoURL))
       ? []
       : [`project "${this.name}" does not allow source repository ${repoURL}`];
   }
