@@ -86,6 +86,28 @@ describe('parseApplicationSet', () => {
     });
   });
 
+  it('refuses credentials in a git generator repository URL (they would be stored and shown)', () => {
+    const r = parseApplicationSet(
+      ARGO_GIT_DIRECTORIES.replace(
+        '      repoURL: https://github.com/argoproj/argo-cd.git\n      revision',
+        '      repoURL: https://bot:ghp_secret@github.com/argoproj/argo-cd.git\n      revision',
+      ),
+    );
+    expect(r.errors).toEqual([
+      {
+        path: 'spec.generators[0].git.repoURL',
+        message: expect.stringContaining('must not contain credentials'),
+      },
+    ]);
+    const ssh = parseApplicationSet(
+      ARGO_GIT_DIRECTORIES.replace(
+        '      repoURL: https://github.com/argoproj/argo-cd.git\n      revision',
+        '      repoURL: ssh://git@github.com/argoproj/argo-cd.git\n      revision',
+      ),
+    );
+    expect(ssh.errors).toEqual([]);
+  });
+
   it('parses the matrix example with goTemplate options', () => {
     const r = parseApplicationSet(ARGO_MATRIX);
     expect(r.errors).toEqual([]);

@@ -38,7 +38,14 @@ const gitPathItem = z.looseObject({ path: z.string(), exclude: z.boolean().optio
 
 export const gitGeneratorSchema = z
   .looseObject({
-    repoURL: z.string().min(1, 'must not be empty'),
+    repoURL: z
+      .string()
+      .min(1, 'must not be empty')
+      // They would be stored, logged and shown with the URL: credentials are configured apart.
+      .refine(
+        (u) => !/^[a-z][a-z0-9+.-]*:\/\/[^/]*@/i.test(u) || /^ssh:\/\/[^/:@]*@/i.test(u),
+        'must not contain credentials (user:password@); add repository credentials instead',
+      ),
     revision: z.string(),
     directories: z.array(gitPathItem).optional(),
     files: z.array(gitPathItem).optional(),

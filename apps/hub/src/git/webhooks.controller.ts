@@ -62,7 +62,8 @@ export class WebhooksController {
     const known = await this.git.knownRepositories();
     const matches = known.filter((u) => wanted.has(normalizeRepoUrl(u)));
     await Promise.all(matches.map((u) => this.git.refresh(u)));
-    return { refreshed: matches };
+    // Named as the caller named them: a stored URL's user part (a credential) is not echoed.
+    return { refreshed: matches.map(withoutUserInfo) };
   }
 }
 
@@ -94,4 +95,9 @@ function verifySignature(req: Request & { rawBody?: Buffer }, secret: string): v
         : 'webhook signature missing (X-Hub-Signature-256, X-Gitea-Signature or X-Gitlab-Token)',
     );
   }
+}
+
+/** `url` without `user[:password]@` after its scheme. */
+export function withoutUserInfo(url: string): string {
+  return url.replace(/^([a-z][a-z0-9+.-]*:\/\/)[^/@]*@/i, '$1');
 }
