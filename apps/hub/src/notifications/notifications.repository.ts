@@ -1,6 +1,6 @@
 import { Injectable } from '@nestjs/common';
 import { DataSource } from 'typeorm';
-import { chunks, returned, type Db } from '../database/sql.js';
+import { chunks, jsonParam, returned, type Db } from '../database/sql.js';
 import type { DeliveryEvent } from './messages.js';
 import type { DestinationType, SubscriptionSpec } from './notification.schemas.js';
 import type { ClusterObservation, RolloutObservation, TargetObservation } from './triggers.js';
@@ -471,7 +471,9 @@ export class NotificationsRepository {
                 not_before double precision)
          ON CONFLICT (idempotency_key) DO NOTHING`,
         [
-          JSON.stringify(
+          // Events carry messages from agents and rollouts, cut at 1,000 UTF-16 units (maybe
+          // mid-character): jsonParam keeps one odd character from failing every detection.
+          jsonParam(
             part.map((r) => ({
               key: r.idempotencyKey,
               group_key: r.groupKey,
@@ -499,7 +501,7 @@ export class NotificationsRepository {
         `UPDATE notification_deliveries d SET event = m.event, count = d.count + m.count, last_at = now()
            FROM jsonb_to_recordset($1::jsonb) AS m(id bigint, event jsonb, count integer)
           WHERE d.id = m.id`,
-        [JSON.stringify(part)],
+        [jsonParam(part)],
       );
     }
   }
@@ -514,18 +516,24 @@ export class NotificationsRepository {
     // endpoint holds its own queue, never the others'.
     const rows = returned<RawDelivery>(
       await this.ds.query(
-        `UPDATE notification_deliveries d SET lease_until = now() + make_interval(secs => $2)
+        `WITH flying AS (
+           -- Sends in flight per destination, counted once (not once per due delivery).
+           SELECT destination_id, count(*) AS n FROM notification_deliveries
+            WHERE status = 'Pending' AND lease_until > now() GROUP BY destination_id)
+         UPDATE notification_deliveries d SET lease_until = now() + make_interval(secs => $2)
            FROM notification_destinations n
           WHERE n.id = d.destination_id
+            -- Again here, on the row as it is once locked: the subquery below judges rows as they
+            -- were when the statement began, so a row another replica leased (and committed)
+            -- meanwhile would be claimed twice.
+            AND d.status = 'Pending' AND (d.lease_until IS NULL OR d.lease_until < now())
             AND d.id IN (
               SELECT id FROM notification_deliveries
                WHERE id IN (
                  SELECT id FROM (
                    SELECT q.id, row_number() OVER (PARTITION BY q.destination_id ORDER BY q.next_attempt_at) AS rank,
-                          (SELECT count(*) FROM notification_deliveries f
-                            WHERE f.destination_id = q.destination_id AND f.status = 'Pending'
-                              AND f.lease_until > now()) AS flying
-                     FROM notification_deliveries q
+                          coalesce(f.n, 0) AS flying
+                     FROM notification_deliveries q LEFT JOIN flying f ON f.destination_id = q.destination_id
                     WHERE q.status = 'Pending' AND q.next_attempt_at <= now()
                       AND (q.lease_until IS NULL OR q.lease_until < now())) c
                   WHERE c.rank + c.flying <= $3)
