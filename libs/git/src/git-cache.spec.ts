@@ -1,4 +1,5 @@
-import { symlink } from 'node:fs/promises';
+import { execFileSync } from 'node:child_process';
+import { mkdir, symlink } from 'node:fs/promises';
 import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { TestRepo } from '../../../test/support/git-repo.js';
@@ -53,6 +54,36 @@ describe('GitCache (real repositories over file://)', () => {
     await expect(cache.resolve(repo.fileUrl, 'no-such-branch')).rejects.toThrow(
       new GitError(`revision "no-such-branch" not found in ${repo.fileUrl}`),
     );
+  });
+
+  it('makes a clone again whose creation stopped half-way', async () => {
+    const other = await TestRepo.create();
+    try {
+      const head = await other.commit({ 'a.yaml': cm('a') });
+      const half = new GitCache(join(cacheDir.path, 'half'), 30_000);
+      // `init --bare` done, `remote add origin` not: the hub stopped in between.
+      await mkdir(half.repoDir(other.fileUrl), { recursive: true });
+      execFileSync('git', ['init', '--bare', '--quiet', half.repoDir(other.fileUrl)]);
+      await half.fetch(other.fileUrl, { force: true });
+      expect(await half.resolve(other.fileUrl, 'main')).toBe(head);
+    } finally {
+      await other.remove();
+    }
+  });
+
+  it('fetches the branches of a repository whose HEAD names a branch that does not exist', async () => {
+    const other = await TestRepo.create();
+    try {
+      const head = await other.commit({ 'a.yaml': cm('a') });
+      // The default branch renamed on the server, its HEAD left behind.
+      execFileSync('git', ['-C', other.dir, 'symbolic-ref', 'HEAD', 'refs/heads/master']);
+      const c = new GitCache(join(cacheDir.path, 'dangling'), 30_000);
+      await c.fetch(other.fileUrl, { force: true });
+      expect(await c.resolve(other.fileUrl, 'main')).toBe(head);
+      await expect(c.resolve(other.fileUrl, 'HEAD')).rejects.toThrow(GitError);
+    } finally {
+      await other.remove();
+    }
   });
 
   it('coalesces concurrent fetches of one repository into one git fetch', async () => {

@@ -1,6 +1,6 @@
 import { createHash } from 'node:crypto';
 import { existsSync } from 'node:fs';
-import { mkdir, mkdtemp, rm, writeFile } from 'node:fs/promises';
+import { mkdir, mkdtemp, readFile, rm, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { simpleGit, type SimpleGit } from 'simple-git';
@@ -138,24 +138,35 @@ export class GitCache {
 
   private async doFetch(url: string): Promise<Record<string, string>> {
     const dir = this.repoDir(url);
-    if (!existsSync(join(dir, 'HEAD'))) {
+    // A clone whose creation stopped half-way (a crash, a full disk) has HEAD but no origin: made
+    // again, or every fetch would fail for good.
+    if (!(await hasOrigin(dir))) {
       await rm(dir, { recursive: true, force: true });
       await mkdir(dir, { recursive: true });
       await this.git(dir).raw(['init', '--bare', '--quiet']);
       await this.git(dir).raw(['remote', 'add', 'origin', '--', url]);
     }
     const auth = await this.authEnv(url);
-    try {
-      await this.git(dir, auth.env).raw([
+    const branchesAndTags = ['+refs/heads/*:refs/heads/*', '+refs/tags/*:refs/tags/*'];
+    const fetch = (refspecs: string[]) =>
+      this.git(dir, auth.env).raw([
         'fetch',
         '--prune',
         '--no-tags',
         '--quiet',
         'origin',
-        '+HEAD:refs/axle/HEAD',
-        '+refs/heads/*:refs/heads/*',
-        '+refs/tags/*:refs/tags/*',
+        ...refspecs,
       ]);
+    try {
+      try {
+        await fetch(['+HEAD:refs/axle/HEAD', ...branchesAndTags]);
+      } catch (e) {
+        // The remote's HEAD names a branch that does not exist (a default branch renamed on a
+        // bare server): its branches and tags are still fetched; HEAD resolves to nothing.
+        if (!/couldn't find remote ref HEAD/i.test(cleanGitError(e))) throw e;
+        await fetch(branchesAndTags);
+        await this.git(dir).raw(['update-ref', '-d', 'refs/axle/HEAD']);
+      }
     } catch (e) {
       const text = cleanGitError(e);
       const auth =
@@ -357,4 +368,11 @@ function cleanGitError(e: unknown): string {
     .slice(0, 3)
     .join(' ')
     .slice(0, 500);
+}
+
+/** Whether `dir` holds a clone made to the end (`remote add origin` done). */
+async function hasOrigin(dir: string): Promise<boolean> {
+  if (!existsSync(join(dir, 'HEAD'))) return false;
+  const config = await readFile(join(dir, 'config'), 'utf8').catch(() => '');
+  return config.includes('[remote "origin"]');
 }
