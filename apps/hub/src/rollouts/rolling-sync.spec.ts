@@ -52,8 +52,9 @@ describe('RollingSync planning', () => {
       },
     ];
     expect(stepOf({ env: 'dev' }, notProd)).toBe(0);
-    // As Argo CD reads it: a missing label selects nothing, NotIn included.
-    expect(stepOf({}, notProd)).toBe(1);
+    // As Argo CD reads it: a missing label is not in any values (only In needs it present).
+    expect(stepOf({}, notProd)).toBe(0);
+    expect(stepOf({}, steps)).toBe(steps.length);
   });
 
   it('rounds maxUpdate as Argo CD does: down, at least 1 above 0%, 0 means none', () => {

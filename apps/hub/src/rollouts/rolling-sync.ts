@@ -52,8 +52,9 @@ export interface RolloutDecision {
 }
 
 /**
- * The first step whose matchExpressions all select these labels, as Argo CD reads them: the label
- * must be present, and its value in (In) or not in (NotIn) the values.
+ * The first step whose matchExpressions all select these labels, as Argo CD reads them (its
+ * buildAppDependencyList): In needs the label present with one of the values; NotIn needs it
+ * absent or with none of them.
  */
 export function stepOf(
   labels: Record<string, string>,
@@ -61,7 +62,7 @@ export function stepOf(
 ): number {
   const i = steps.findIndex((s) =>
     s.matchExpressions.every((e) => {
-      if (!Object.prototype.hasOwnProperty.call(labels, e.key)) return false;
+      if (!Object.prototype.hasOwnProperty.call(labels, e.key)) return e.operator === 'NotIn';
       const listed = e.values.includes(labels[e.key]);
       switch (e.operator) {
         case 'In':
