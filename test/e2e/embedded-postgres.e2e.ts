@@ -1,5 +1,6 @@
 import { spawn, type ChildProcess } from 'node:child_process';
 import { chmodSync, existsSync } from 'node:fs';
+import { createServer } from 'node:net';
 import { join, resolve } from 'node:path';
 import { afterAll, describe, expect, it } from 'vitest';
 import { tempDir, TEST_ADMIN_TOKEN, waitFor } from '../support/hub-harness.js';
@@ -82,5 +83,23 @@ describe('a second hub on the same data directory', () => {
     expect(await exited).toBe(0);
     expect(first.log()).not.toMatch(/terminating connection due to administrator command/);
     expect(existsSync(join(dir.path, 'pg', 'data', 'postmaster.pid'))).toBe(false);
+  });
+
+  it('says why it cannot start when another server holds its PostgreSQL port', async () => {
+    const dir = await tempDir('axle-pg-port-');
+    cleanup.push(dir.remove);
+    chmodSync(dir.path, 0o755);
+    const holder = createServer(() => undefined).listen(0, '127.0.0.1');
+    await new Promise((r) => holder.once('listening', r));
+    try {
+      const taken = (holder.address() as { port: number }).port;
+      const h = await hub(dir.path, taken);
+      const code = await new Promise<number | null>((r) => h.child.once('exit', r));
+      expect(code).not.toBe(0);
+      expect(h.log()).toContain(`the embedded PostgreSQL did not start on 127.0.0.1:${taken}`);
+      expect(h.log()).toContain('Address already in use');
+    } finally {
+      holder.close();
+    }
   });
 });

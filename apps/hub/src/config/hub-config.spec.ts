@@ -10,6 +10,16 @@ describe('loadHubConfig', () => {
     expect(c.gitCacheDir.endsWith('/.axle/git')).toBe(true);
   });
 
+  it('takes a variable set to nothing as unset (its default), not as 0', () => {
+    const c = loadHubConfig({
+      AXLE_HTTP_PORT: '',
+      AXLE_GRPC_PORT: ' ',
+      AXLE_APPSET_MAX_DELETE_SHARE: '',
+    });
+    expect(c.http.port).toBe(8080);
+    expect(c.grpc.port).toBe(9090);
+  });
+
   it('lists every bad variable by name', () => {
     let err: unknown;
     try {

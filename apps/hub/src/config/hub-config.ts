@@ -244,7 +244,12 @@ export interface HubConfig {
 export class ConfigError extends Error {}
 
 export function loadHubConfig(env: NodeJS.ProcessEnv = process.env): HubConfig {
-  const parsed = schema.safeParse(env);
+  // A variable set to nothing (`AXLE_HTTP_PORT=`, as compose files and shells leave them) is
+  // unset: its default applies. Read as a number it was 0, a random port, without a word.
+  const set = Object.fromEntries(
+    Object.entries(env).filter(([k, v]) => !k.startsWith('AXLE_') || (v ?? '').trim() !== ''),
+  );
+  const parsed = schema.safeParse(set);
   if (!parsed.success) {
     const lines = parsed.error.issues.map((i) => `  ${i.path.join('.')}: ${i.message}`);
     throw new ConfigError(`invalid configuration:\n${lines.join('\n')}`);

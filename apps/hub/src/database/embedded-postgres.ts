@@ -54,6 +54,14 @@ export async function startEmbeddedPostgres(opts: {
   }
   const user = 'axle';
   const password = 'axle';
+  // The server's last log lines, for the error when it does not start.
+  const recent: string[] = [];
+  const note = (line: string) => {
+    const l = line.trimEnd();
+    recent.push(l);
+    if (recent.length > 5) recent.shift();
+    opts.log?.(l);
+  };
   const pg = new EmbeddedPostgres({
     databaseDir: dataDir,
     port: opts.port,
@@ -67,13 +75,23 @@ export async function startEmbeddedPostgres(opts: {
       ...['-c', 'listen_addresses=127.0.0.1', '-c', 'unix_socket_directories='],
       ...Object.entries(opts.settings ?? {}).flatMap(([k, v]) => ['-c', `${k}=${v}`]),
     ],
-    onLog: (m) => opts.log?.(String(m).trimEnd()),
-    onError: (m) => opts.log?.(String(m instanceof Error ? m.message : m).trimEnd()),
+    onLog: (m) => note(String(m)),
+    onError: (m) => note(String(m instanceof Error ? m.message : m)),
   });
   if (!existsSync(join(dataDir, 'PG_VERSION'))) {
     await pg.initialise();
   }
-  await pg.start();
+  try {
+    await pg.start();
+  } catch (e) {
+    // The package rejects with nothing when the server exits: say what its log said.
+    const why = e instanceof Error ? e.message : recent.join(' | ') || 'no reason given';
+    throw new Error(
+      `the embedded PostgreSQL did not start on 127.0.0.1:${opts.port} (set AXLE_EMBEDDED_PG_PORT ` +
+        `if another server holds that port): ${why}`,
+      { cause: e },
+    );
+  }
   const client = pg.getPgClient('postgres', '127.0.0.1');
   await client.connect();
   try {
