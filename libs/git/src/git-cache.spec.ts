@@ -96,6 +96,21 @@ describe('GitCache (real repositories over file://)', () => {
     expect(results[1]).toBe(results[2]);
   });
 
+  it('runs one more fetch for every forced fetch asked for while one runs, not one each', async () => {
+    let fetches = 0;
+    const c = new GitCache(
+      join(cacheDir.path, 'forced'),
+      30_000,
+      5_000,
+      undefined,
+      () => fetches++,
+    );
+    const running = c.fetch(repo.fileUrl);
+    const forced = Array.from({ length: 10 }, () => c.fetch(repo.fileUrl, { force: true }));
+    await Promise.all([running, ...forced]);
+    expect(fetches).toBe(2);
+  });
+
   it('sees new commits after a fetch', async () => {
     const third = await repo.commit({ 'app/c.yaml': cm('c') });
     expect(await cache.resolve(repo.fileUrl, 'main')).toBe(second); // local refs until fetched

@@ -39,6 +39,8 @@ const TREE_CACHE_MAX_ENTRIES = 200_000;
  */
 export class GitCache {
   private readonly inflight = new Map<string, Promise<Record<string, string>>>();
+  /** The forced fetch that starts once the running one ends, shared by every forced caller. */
+  private readonly forcedNext = new Map<string, Promise<Record<string, string>>>();
   private readonly failures = new Map<string, { at: number; error: Error }>();
   private readonly refsCache = new Map<string, Record<string, string>>();
   private readonly trees = new Map<string, Promise<TreeEntry[] | undefined>>();
@@ -110,9 +112,22 @@ export class GitCache {
    */
   fetch(url: string, opts: { force?: boolean } = {}): Promise<Record<string, string>> {
     const running = this.inflight.get(url);
-    // A forced fetch (webhook) must see what was pushed after a running fetch started.
-    if (running && opts.force)
-      return running.catch(() => undefined).then(() => this.fetch(url, opts));
+    // A forced fetch (webhook) must see what was pushed after a running fetch started: it waits
+    // for one that starts after it. Every forced caller meanwhile shares that one (ten webhooks
+    // at once were ten fetches in a row).
+    if (running && opts.force) {
+      let next = this.forcedNext.get(url);
+      if (!next) {
+        next = running
+          .catch(() => undefined)
+          .then(() => {
+            this.forcedNext.delete(url);
+            return this.fetch(url, opts);
+          });
+        this.forcedNext.set(url, next);
+      }
+      return next;
+    }
     if (running) return running;
     const failed = this.failures.get(url);
     if (failed && !opts.force && Date.now() - failed.at < this.failureBackoffMs)
