@@ -69,6 +69,26 @@ describe('axle CLI against a running hub', () => {
     expect(missing.err).toBe('error: 404 cluster "dev" not found\n');
   });
 
+  it('says which applications of a file were created before one was refused', async () => {
+    const file = join(dir.path, 'partly.yaml');
+    writeFileSync(
+      file,
+      `name: partly-ok
+source: { repoURL: "file:///nowhere/repo", targetRevision: main, path: ok }
+destination: { cluster: prod-eu, namespace: ok }
+---
+name: Partly_Bad
+source: { repoURL: "file:///nowhere/repo", targetRevision: main, path: bad }
+destination: { cluster: prod-eu, namespace: bad }
+`,
+    );
+    const r = await axle('app', 'create', '-f', file);
+    expect(r.code).toBe(1);
+    expect(r.out).toBe('application "partly-ok" created\n');
+    expect(r.err).toMatch(/^error: 400/);
+    expect((await api(hub).delete('/api/v1/applications/partly-ok')).status).toBe(204);
+  });
+
   it('names the bad field when the hub refuses input', async () => {
     const r = await axle('cluster', 'add', 'Bad_Name');
     expect(r.code).toBe(1);

@@ -145,10 +145,12 @@ describe('rollout control: manual sync, history, rollback with git down, refresh
     });
     expect(await live(east, 'rollout-manual', 'manual')).toBe('1');
 
-    const r = await axle('app', 'sync', 'manual-web', '--wait', '--timeout', '60');
+    // With -o json, stdout is the sync's document alone; the progress goes to stderr.
+    const r = await axle('-o', 'json', 'app', 'sync', 'manual-web', '--wait', '--timeout', '60');
     expect(r.code).toBe(0);
-    expect(r.out).toMatch(/east: Synced Healthy at/);
-    expect(r.out).toMatch(/west: Synced Healthy at/);
+    expect(JSON.parse(r.out)).toMatchObject({ dryRun: false });
+    expect(r.err).toMatch(/east: Synced Healthy at/);
+    expect(r.err).toMatch(/west: Synced Healthy at/);
     expect(await live(east, 'rollout-manual', 'manual')).toBe('2');
     expect(await live(west, 'rollout-manual', 'manual')).toBe('2');
     const a = await app('manual-web');

@@ -158,11 +158,20 @@ export async function runCli(argv: string[], io: CliIO): Promise<number> {
       const { client, format } = opts();
       const docs = readDocuments(read(o.file), o.file);
       const created: AppView[] = [];
-      for (const doc of docs)
-        created.push(await client.request<AppView>('POST', '/api/v1/applications', doc));
-      print(format, created.length === 1 ? created[0] : created, () =>
-        created.map((a) => `application "${a.name}" created\n`).join(''),
-      );
+      const report = () =>
+        print(format, created.length === 1 ? created[0] : created, () =>
+          created.map((a) => `application "${a.name}" created\n`).join(''),
+        );
+      for (const doc of docs) {
+        try {
+          created.push(await client.request<AppView>('POST', '/api/v1/applications', doc));
+        } catch (e) {
+          // Those before it were created: say so before the error (a rerun would meet them).
+          if (created.length) report();
+          throw e;
+        }
+      }
+      report();
     });
   app
     .command('list')
@@ -408,7 +417,14 @@ export async function runCli(argv: string[], io: CliIO): Promise<number> {
       );
     });
 
-  const context = { stdout: io.stdout, read, documents: readDocuments, opts, print };
+  const context = {
+    stdout: io.stdout,
+    stderr: io.stderr,
+    read,
+    documents: readDocuments,
+    opts,
+    print,
+  };
   registerRolloutCommands(program, app, appset, context);
   registerNotifyCommands(program, context);
 

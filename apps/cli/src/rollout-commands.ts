@@ -9,6 +9,7 @@ import { CliError, collect, table, type OutputFormat } from './output.js';
 /** What the command modules share with the CLI's entry point. */
 export interface CommandContext {
   stdout(s: string): void;
+  stderr(s: string): void;
   read(path: string): string;
   documents(text: string, file: string): unknown[];
   opts(): { client: HubClient; format: OutputFormat };
@@ -391,6 +392,8 @@ async function waitOrFail(
   timeoutMs: number,
 ): Promise<void> {
   const deadline = Date.now() + timeoutMs;
+  const table = ctx.opts().format === 'table';
+  const say = (s: string) => (table ? ctx.stdout(s) : ctx.stderr(s));
   const wanted = new Map(
     r.clusters.filter((c) => c.action === 'deploy').map((c) => [c.cluster, c.generation ?? 0]),
   );
@@ -412,7 +415,8 @@ async function waitOrFail(
     ];
     for (const [cluster, p] of states) {
       if (outcome.has(cluster)) continue;
-      if (shown.get(cluster) !== p.text) ctx.stdout(`${cluster}: ${p.text}\n`);
+      // Progress goes with the table; with -o json|yaml, stdout holds the document alone.
+      if (shown.get(cluster) !== p.text) say(`${cluster}: ${p.text}\n`);
       shown.set(cluster, p.text);
       if (p.done) outcome.set(cluster, p.ok === true);
     }
