@@ -68,6 +68,8 @@ export interface DeliveryRow {
   namespace: string;
   policy: SyncPolicy;
   project: string;
+  /** The application's source repository now (checked against its project again at dispatch). */
+  repoURL: string;
 }
 
 /** An agent's report about one application, as stored. */
@@ -146,10 +148,12 @@ interface RawDelivery {
   desired_namespace: string;
   desired_policy: SyncPolicy;
   project: string;
+  repo_url: string | null;
 }
 
 const DELIVERY_COLUMNS = `t.app_id, a.name AS app_name, t.cluster_id, t.desired_generation, t.desired_bundle_hash,
-  t.desired_revision, t.desired_namespace, t.desired_policy, coalesce(a.spec->>'project', 'default') AS project`;
+  t.desired_revision, t.desired_namespace, t.desired_policy, coalesce(a.spec->>'project', 'default') AS project,
+  a.spec->'source'->>'repoURL' AS repo_url`;
 
 /**
  * Applications × clusters (table `app_targets`) and what hangs off them: removal notes, the
@@ -403,6 +407,7 @@ export class TargetsRepository {
           namespace: r.desired_namespace,
           policy: r.desired_policy,
           project: r.project,
+          repoURL: r.repo_url ?? '',
         });
       }
     }

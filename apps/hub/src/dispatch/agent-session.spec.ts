@@ -82,6 +82,7 @@ const row = (n: number, generation: number, hash: string): DeliveryRow => ({
   namespace: `ns-${n}`,
   policy: { automated: true, prune: false, selfHeal: false },
   project: 'default',
+  repoURL: 'https://git.example.com/team-a/fleet.git',
 });
 
 const ctx = {
@@ -273,6 +274,23 @@ describe('AgentSession', () => {
       ),
     };
     await s.deliver([row(1, 1, 'sha256:H')], new Map(), true, narrow);
+    expect(call.deploys()).toEqual([]);
+    // Its source repository no longer allowed (sourceRepos narrowed since it was rendered).
+    const otherRepos = {
+      ...ctx,
+      gate: new ProjectGate(
+        new Map([
+          [
+            'default',
+            new ProjectPolicy('default', {
+              sourceRepos: ['https://git.example.com/team-b/*'],
+              destinations: [{ namespace: '*' }],
+            }),
+          ],
+        ]),
+      ),
+    };
+    await s.deliver([row(2, 1, 'sha256:H')], new Map(), true, otherRepos);
     expect(call.deploys()).toEqual([]);
   });
 });

@@ -249,6 +249,8 @@ export class AgentSession {
       // Last hub-side project check, right before the manifests leave for the cluster.
       const violations = ctx.gate.check({
         project: row.project,
+        // Its source too: a repository the project no longer allows stops what waits to go out.
+        repoURL: row.repoURL,
         cluster,
         namespace: row.namespace,
         bundle: { hash: row.bundleHash, resources: ctx.resources.get(row.bundleHash) ?? [] },

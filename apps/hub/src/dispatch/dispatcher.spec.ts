@@ -49,6 +49,7 @@ const row = (cluster: string, n: number, generation: number): DeliveryRow => ({
   namespace: `ns-${n}`,
   policy: { automated: true, prune: false, selfHeal: false },
   project: 'default',
+  repoURL: 'https://git.example.com/fleet.git',
 });
 
 const metrics = new MetricsService(
