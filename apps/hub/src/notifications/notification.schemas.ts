@@ -24,6 +24,14 @@ const headers = z.record(z.string(), z.string().max(4096)).superRefine((h, ctx) 
       ctx.addIssue({ code: 'custom', path: [name], message: 'must be an HTTP header name' });
     else if (/^(content-type|content-length|host|x-axle-.*|idempotency-key)$/i.test(name))
       ctx.addIssue({ code: 'custom', path: [name], message: 'is set by the hub' });
+    // What fetch refuses (line breaks, control characters) would fail every send, with the
+    // value (a token, often) in the error shown to read-only users.
+    else if (/[^\t\x20-\x7e\x80-\xff]/.test(h[name]))
+      ctx.addIssue({
+        code: 'custom',
+        path: [name],
+        message: 'must be a valid HTTP header value (no line breaks or control characters)',
+      });
   }
 });
 

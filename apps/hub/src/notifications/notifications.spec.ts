@@ -13,7 +13,7 @@ import {
   templateProblems,
   webhookBody,
 } from './messages.js';
-import { subscriptionSpecSchema } from './notification.schemas.js';
+import { createDestinationSchema, subscriptionSpecSchema } from './notification.schemas.js';
 import { backoffMs } from './notification.outbox.js';
 import { planDeliveries, route } from './outbox-plan.js';
 import {
@@ -388,5 +388,21 @@ describe('the outbox plan', () => {
     expect(backoffMs(2, 30, 0.5)).toBe(600_000);
     expect(backoffMs(2, 1, 0)).toBe(1600);
     expect(backoffMs(2, 1, 1)).toBe(2400);
+  });
+});
+
+describe('destinations', () => {
+  it('refuse a webhook header value fetch would refuse, naming the header', () => {
+    const r = createDestinationSchema.safeParse({
+      type: 'webhook',
+      name: 'hook',
+      url: 'https://hooks.example.com/x',
+      headers: { Authorization: 'Bearer s3cr3t\nX', 'X-Team': 'platform' },
+    });
+    expect(r.success).toBe(false);
+    const issue = r.error!.issues[0];
+    expect(issue.path).toEqual(['headers', 'Authorization']);
+    expect(issue.message).toContain('valid HTTP header value');
+    expect(JSON.stringify(r.error!.issues)).not.toContain('s3cr3t');
   });
 });
