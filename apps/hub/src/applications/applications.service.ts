@@ -118,10 +118,12 @@ export class ApplicationsService {
       // Marked first, as an evaluation writing its results locks the set's work item first.
       if (app.appSetId)
         await this.work.appsets({ ids: [app.appSetId] }, `application ${name} edited`, tx);
+      // Its own work item before its row, as a batch writing its results takes them (fence,
+      // then the applications): the other order deadlocked with a batch of this application.
+      await this.work.apps({ ids: [app.id] }, 'spec updated', tx);
       await this.dependencies.checkCycles(name, spec, tx);
       await this.apps.updateSpec(tx, app.id, spec);
       await this.audit.record('application.update', 'Application', name, app.spec, spec, tx);
-      await this.work.apps({ ids: [app.id] }, 'spec updated', tx);
     });
     return this.get(name);
   }

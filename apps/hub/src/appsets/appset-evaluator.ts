@@ -366,19 +366,30 @@ export class AppSetEvaluator {
       item,
       lease,
       async (tx) => {
+        // The cycle check of the plan ran outside this transaction: again, serialised with the
+        // other writers of dependencies (an application edited meanwhile may close a cycle with
+        // these). Then the evaluation runs again, and refuses what closes one.
+        const withDeps = [...create, ...update]
+          .map((n) => ev.rows.get(n)!)
+          .filter((r) => r.spec.dependsOn?.length);
+        if (withDeps.length && (await this.dependencies.cyclesAmong(withDeps, tx)).size > 0)
+          throw new Error('a dependency cycle was closed meanwhile: evaluating again');
+        const ids = await this.apps.idsByName(tx, entity.id, [...update, ...del]);
+        const updated = update.map((n) => ({ ...ev.rows.get(n)!, id: ids.get(n)! }));
+        // Work items before rows, as a batch reconciling them takes them (fence, then the
+        // applications): the other order could deadlock with one. New rows are no one's yet.
+        await this.queue.apps(
+          { ids: updated.map((u) => u.id) },
+          `applicationset ${entity.name}`,
+          tx,
+        );
+        await this.apps.updateGenerated(tx, updated);
         const created = await this.apps.insertGenerated(
           tx,
           entity.id,
           create.map((n) => ev.rows.get(n)!),
         );
-        const ids = await this.apps.idsByName(tx, entity.id, [...update, ...del]);
-        const updated = update.map((n) => ({ ...ev.rows.get(n)!, id: ids.get(n)! }));
-        await this.apps.updateGenerated(tx, updated);
-        await this.queue.apps(
-          { ids: [...created, ...updated.map((u) => u.id)] },
-          `applicationset ${entity.name}`,
-          tx,
-        );
+        await this.queue.apps({ ids: created }, `applicationset ${entity.name}`, tx);
         const removedFrom = await this.apps.deleteWithNotes(
           tx,
           del.map((n) => ids.get(n)!),

@@ -33,12 +33,14 @@ export class DependenciesService {
 
   /**
    * For applications about to be stored together (an ApplicationSet's), those whose dependencies
-   * would close a cycle, with the cycle.
+   * would close a cycle, with the cycle. With `tx` (the transaction that stores them), serialised
+   * with the other writers of dependencies, as checkCycles.
    */
   async cyclesAmong(
     apps: { name: string; spec: ApplicationSpec }[],
+    tx?: Db,
   ): Promise<Map<string, string[]>> {
-    const graph = await this.repo.graph();
+    const graph = await (tx ? this.repo.graph(tx, true) : this.repo.graph());
     for (const a of apps)
       graph.set(
         a.name,
