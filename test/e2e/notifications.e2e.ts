@@ -311,7 +311,7 @@ groupWaitSeconds: 0
         const h = hooks('ops', 'on-sync-succeeded', 'web');
         return Promise.resolve(h.length ? h : false);
       },
-      { timeoutMs: 60_000 },
+      { timeoutMs: 100_000 },
     );
     expect(synced).toMatchObject({
       title: `web synced ${head.slice(0, 8)} on notif-east`,
@@ -415,7 +415,7 @@ groupWaitSeconds: 0
     expect(
       await metric('axle_notification_deliveries', 'status="Delivered"'),
     ).toBeGreaterThanOrEqual(8);
-  }, 90_000);
+  }, 150_000);
 
   it('retries a failing endpoint with the same key, dead-letters it, and a slow one blocks nothing', async () => {
     receiver.respond('/flaky', 503, 503, 503);

@@ -122,6 +122,8 @@ export class NotificationDetector implements OnApplicationBootstrap, OnModuleDes
     const watched = subs.some((s) => s.spec.triggers.some((t) => TARGET_TRIGGERS.has(t)));
     const current = await this.repo.state(db, [TARGETS_KEY]);
     let targetBaseline = false;
+    /** At a baseline look: the targets that changed before anyone subscribed to them. */
+    let before = new Set<string>();
     if (!watched) {
       if (current.has(TARGETS_KEY))
         await this.repo.writeState(db, [{ key: TARGETS_KEY, value: null }]);
@@ -134,6 +136,18 @@ export class NotificationDetector implements OnApplicationBootstrap, OnModuleDes
       if (resumed) {
         targetBaseline = true;
         await this.repo.writeState(db, [{ key: TARGETS_KEY, value: now.toISOString() }]);
+        // What changed after the subscription was made is news, though this look is the first
+        // (it may come seconds later on a busy hub: an app created and synced meanwhile).
+        const since = Math.min(
+          ...subs
+            .filter((s) => s.spec.triggers.some((t) => TARGET_TRIGGERS.has(t)))
+            .map((s) => s.createdAt.getTime()),
+        );
+        before = new Set(
+          changed.rows
+            .filter((r) => !r.updatedAt || r.updatedAt.getTime() <= since)
+            .map((r) => `${r.appId}/${r.clusterId}`),
+        );
       }
     }
     if (slow) {
@@ -153,7 +167,7 @@ export class NotificationDetector implements OnApplicationBootstrap, OnModuleDes
       return { newest, written: 0 };
     }
     const events = targetBaseline
-      ? t.events.filter((e) => !TARGET_TRIGGERS.has(e.trigger))
+      ? t.events.filter((e) => !TARGET_TRIGGERS.has(e.trigger) || !before.has(e.subject))
       : t.events;
     if (events.length === 0) return { newest, written: 0 };
     for (const e of events) this.metrics.notificationEvents.inc({ trigger: e.trigger });

@@ -337,6 +337,7 @@ export class NotificationsRepository {
       return {
         appId: r.app_id,
         clusterId: r.cluster_id,
+        updatedAt: r.updated_at,
         app: { name: r.app, project: r.project, applicationSet: r.appset },
         cluster: { name: r.cluster, labels: r.labels },
         desiredGeneration: Number(r.desired_generation),

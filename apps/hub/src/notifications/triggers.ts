@@ -94,6 +94,8 @@ export function transitions(
 export interface TargetObservation {
   appId: string;
   clusterId: string;
+  /** When the target last changed (the database's clock). */
+  updatedAt?: Date;
   app: { name: string; project: string; applicationSet: string | null };
   cluster: { name: string; labels: Record<string, string> };
   desiredGeneration: number;
