@@ -1,8 +1,7 @@
 import type { DataSource } from 'typeorm';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { createDataSource, migrateWithLock } from '../../apps/hub/src/database/data-source.js';
 import { NotificationsRepository } from '../../apps/hub/src/notifications/notifications.repository.js';
-import { createTestDatabase } from '../support/hub-harness.js';
+import { migratedDataSource } from '../support/hub-harness.js';
 
 /** The notification outbox on a real PostgreSQL, as replicas share it. */
 describe('notification outbox claims', () => {
@@ -10,9 +9,7 @@ describe('notification outbox claims', () => {
   let repo: NotificationsRepository;
 
   beforeAll(async () => {
-    ds = createDataSource(await createTestDatabase());
-    await ds.initialize();
-    await migrateWithLock(ds);
+    ds = await migratedDataSource();
     repo = new NotificationsRepository(ds);
   });
 

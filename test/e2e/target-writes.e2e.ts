@@ -3,11 +3,10 @@ import type { DataSource } from 'typeorm';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { TargetsRepository } from '../../apps/hub/src/applications/targets.repository.js';
 import { ClustersRepository } from '../../apps/hub/src/clusters/clusters.repository.js';
-import { createDataSource, migrateWithLock } from '../../apps/hub/src/database/data-source.js';
 import { StatusWriter } from '../../apps/hub/src/dispatch/status-writer.js';
 import { MetricsService } from '../../apps/hub/src/metrics/metrics.service.js';
 import type { ReplicaService } from '../../apps/hub/src/replicas/replica.service.js';
-import { createTestDatabase } from '../support/hub-harness.js';
+import { migratedDataSource } from '../support/hub-harness.js';
 
 /**
  * Writes to application targets on a real PostgreSQL. What agents report, written behind: odd
@@ -22,9 +21,7 @@ describe('target writes on PostgreSQL', () => {
   let clusters: ClustersRepository;
 
   beforeAll(async () => {
-    ds = createDataSource(await createTestDatabase());
-    await ds.initialize();
-    await migrateWithLock(ds);
+    ds = await migratedDataSource();
     targets = new TargetsRepository(ds);
     clusters = new ClustersRepository(ds);
   });

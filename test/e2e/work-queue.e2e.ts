@@ -1,9 +1,8 @@
 import { randomUUID } from 'node:crypto';
 import type { DataSource } from 'typeorm';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { createDataSource, migrateWithLock } from '../../apps/hub/src/database/data-source.js';
 import { WorkRepository } from '../../apps/hub/src/work/work.repository.js';
-import { createTestDatabase } from '../support/hub-harness.js';
+import { migratedDataSource } from '../support/hub-harness.js';
 
 /** The work queue's leases on a real PostgreSQL: what a renewal calls lost. */
 describe('work queue leases', () => {
@@ -11,9 +10,7 @@ describe('work queue leases', () => {
   let work: WorkRepository;
 
   beforeAll(async () => {
-    ds = createDataSource(await createTestDatabase());
-    await ds.initialize();
-    await migrateWithLock(ds);
+    ds = await migratedDataSource();
     work = new WorkRepository(ds);
   });
 

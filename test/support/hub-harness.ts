@@ -3,7 +3,9 @@ import { inject } from 'vitest';
 import { Agent } from '../../apps/agent/src/agent.js';
 import type { AgentConfig } from '../../apps/agent/src/agent-config.js';
 import { loadHubConfig } from '../../apps/hub/src/config/hub-config.js';
+import { createDataSource, migrateWithLock } from '../../apps/hub/src/database/data-source.js';
 import { startHub, type RunningHub } from '../../apps/hub/src/hub.js';
+import type { DataSource } from 'typeorm';
 import type { TestCluster } from './kube-cluster.js';
 
 export { tempDir } from './temp-dir.js';
@@ -47,6 +49,14 @@ export async function createTestDatabase(): Promise<string> {
     await c.end();
   }
   return admin.replace(/\/postgres$/, `/${name}`);
+}
+
+/** A fresh, migrated database, for e2e of repositories without a hub; destroy it after. */
+export async function migratedDataSource(): Promise<DataSource> {
+  const ds = createDataSource(await createTestDatabase());
+  await ds.initialize();
+  await migrateWithLock(ds);
+  return ds;
 }
 
 export async function startTestHub(opts: {

@@ -181,7 +181,7 @@ export class StatusWriter implements BeforeApplicationShutdown {
       end();
       this.failures++;
       this.log.warn(
-        `writing ${statuses.length + acks.length + events.length} report(s) failed (will retry): ${(e as Error).message}`,
+        `writing ${statuses.length + acks.length + events.length + seen.length} report(s) failed (will retry): ${(e as Error).message}`,
       );
       // Give them back, unless something newer arrived meanwhile (statuses, acks and liveness
       // are upserts guarded by their order: writing one again is harmless).
