@@ -20,7 +20,10 @@
  *  3. a commit changing every app directory, announced by the git webhook: commit → every
  *     target's desired generation moved, and → applied and reported everywhere
  *     (`commitToAppliedMs`, target < 3,000 ms); per-target latency p50/p99 (commit → the agent's
- *     SyncSucceeded event for that app); renders (= 50).
+ *     SyncSucceeded event for that app); renders (= 50); CPU per process and the requests the
+ *     agents made of the kube-apiservers meanwhile (`commitKubeRequests`, by verb and resource,
+ *     watches apart: what a commit costs the clusters), and the longest stall of the agents'
+ *     shared event loop (`agentsProcessMaxStallMs`).
  *  4. two replicas: a second hub on the same database; another commit; the replica holding every
  *     agent stream is killed (SIGKILL) right after the webhook; the agents move to the survivor
  *     and every target converges to the new commit (`failoverConvergedMs`).
@@ -32,6 +35,7 @@
  *   npm run bench:fanout
  */
 import { existsSync } from 'node:fs';
+import { request as httpsRequest } from 'node:https';
 import { chmod, mkdtemp } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join, resolve } from 'node:path';
@@ -42,7 +46,11 @@ import { Agent } from '../apps/agent/src/agent.js';
 import type { AgentConfig } from '../apps/agent/src/agent-config.js';
 import { startEmbeddedPostgres } from '../apps/hub/src/database/embedded-postgres.js';
 import { TestRepo } from '../test/support/git-repo.js';
-import { startTestClusters } from '../test/support/kube-cluster.js';
+import {
+  startTestClusters,
+  type TestCluster,
+  type TestClusters,
+} from '../test/support/kube-cluster.js';
 import { freePort } from '../test/support/ports.js';
 import {
   BENCH_ADMIN_TOKEN,
@@ -118,6 +126,78 @@ interface Counters {
   batchSeconds: number;
   appsReconciled: number;
   hubRss: number;
+}
+
+/**
+ * The longest the agents' event loop (this process's) was held up meanwhile: 100 agents share it
+ * here, so one agent's burst of work delays the others' acknowledgements and reports (and this
+ * bench's own progress reads); in a cluster each agent has a process of its own.
+ */
+function stallMeter(): { stop: () => number } {
+  let last = performance.now();
+  let max = 0;
+  const timer = setInterval(() => {
+    const now = performance.now();
+    max = Math.max(max, now - last - 10);
+    last = now;
+  }, 10);
+  return {
+    stop: () => {
+      clearInterval(timer);
+      return Math.round(max);
+    },
+  };
+}
+
+/** apiserver_request_total of the test kube-apiservers, summed by "VERB resource" (watches apart). */
+async function kubeRequests(envs: TestClusters | undefined): Promise<Map<string, number>> {
+  const out = new Map<string, number>();
+  for (const c of envs?.clusters ?? []) {
+    const res = await httpsText(c, '/metrics');
+    for (const line of res.split('\n')) {
+      if (!line.startsWith('apiserver_request_total{')) continue;
+      const verb = /verb="([^"]*)"/.exec(line)?.[1] ?? '';
+      const resource = /resource="([^"]*)"/.exec(line)?.[1] ?? '';
+      const sub = /subresource="([^"]*)"/.exec(line)?.[1] ?? '';
+      if (verb === 'WATCH') continue;
+      const key = `${verb} ${resource}${sub ? `/${sub}` : ''}`;
+      out.set(key, (out.get(key) ?? 0) + Number(line.slice(line.lastIndexOf(' ') + 1)));
+    }
+  }
+  return out;
+}
+
+function diffRequests(a: Map<string, number>, b: Map<string, number>): Record<string, number> {
+  const out: Record<string, number> = {};
+  for (const [k, v] of b) if (v - (a.get(k) ?? 0) > 0) out[k] = v - (a.get(k) ?? 0);
+  return out;
+}
+
+function httpsText(c: TestCluster, path: string): Promise<string> {
+  const url = new URL(c.server);
+  return new Promise((resolve) => {
+    const req = httpsRequest(
+      {
+        host: url.hostname,
+        port: url.port,
+        path,
+        ca: Buffer.from(c.caData, 'base64'),
+        headers: { Authorization: `Bearer ${c.token}` },
+        timeout: 10_000,
+        agent: false,
+      },
+      (r) => {
+        let data = '';
+        r.setEncoding('utf8');
+        r.on('data', (d: string) => (data += d));
+        r.on('end', () => resolve(data));
+        r.on('error', () => resolve(''));
+      },
+    );
+    req.on('timeout', () => req.destroy());
+    req.on('error', () => resolve(''));
+    req.end();
+  });
 }
 
 async function counters(base: string): Promise<Counters> {
@@ -465,17 +545,24 @@ async function main(): Promise<void> {
     const sha2 = await repo.commit(repoFiles(2, kustomize), 'second');
     const cpu0 = processCpu();
     const stopProfile = profileWindow('commit', [hubA.child]);
+    const kube0 = await kubeRequests(envs);
     const tCommit = performance.now();
     const tCommitEpoch = Date.now();
+    const stalls = stallMeter();
     const hook = await hubJson(base, 'POST', '/api/v1/webhooks/git', { repoURL: repo.fileUrl });
     const hookMs = performance.now() - tCommit;
     if (hook.status !== 202) log(`webhook answered ${hook.status}: ${JSON.stringify(hook.body)}`);
     const second = await watch(db, sha2, tCommit, 120_000, remaining, withAgent);
+    const agentsStallMs = stalls.stop();
     const commitCpu = cpuBetween(cpu0, processCpu(), {
       [hubA.child.pid!]: 'hub',
       [process.pid]: 'agents (bench process)',
     });
     await stopProfile();
+    const kubeCalls = diffRequests(kube0, await kubeRequests(envs));
+    log(
+      `      kube-apiserver requests during it (verb resource: count): ${JSON.stringify(kubeCalls)}`,
+    );
     const c3 = await snap();
     const d2 = diff(c2, c3);
     await sleep(200); // the agents' events are written behind
@@ -498,7 +585,10 @@ async function main(): Promise<void> {
       `      per-target latency (commit → the agent's SyncSucceeded), ${lat.length} targets: ` +
         `p50 ${p50 === undefined ? 'n/a' : `${Math.round(p50)} ms`}, p99 ${p99 === undefined ? 'n/a' : `${Math.round(p99)} ms`}`,
     );
-    log(`      CPU during it (ms): ${JSON.stringify(commitCpu)}`);
+    log(
+      `      CPU during it (ms): ${JSON.stringify(commitCpu)}; longest stall of the ${AGENTS} agents' ` +
+        `shared event loop: ${agentsStallMs} ms`,
+    );
     const rendersSecondOk = d2.renders === PATHS && d2.renderErrors === 0;
     log(
       `${verdict(rendersSecondOk)} renders for the second commit: ${d2.renders} (target = ${PATHS}), ` +
@@ -576,6 +666,8 @@ async function main(): Promise<void> {
         targetLatencyP50Ms: round(p50),
         targetLatencyP99Ms: round(p99),
         commitCpuMs: commitCpu,
+        commitKubeRequests: kubeCalls,
+        agentsProcessMaxStallMs: agentsStallMs,
         idleCpuMsPerSecond: idleCpuPerSecond,
         deploysSecond: d2.deploys,
         deploysByHashSecond: d2.deploysByHash,
