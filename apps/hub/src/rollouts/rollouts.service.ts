@@ -22,6 +22,14 @@ import { toSyncPolicy } from '../reconcile/sync-policy.js';
 import { DependenciesService } from '../dependencies/dependencies.service.js';
 import { planRollingSync, stepOf, type AppPhase, type RolloutApp } from './rolling-sync.js';
 import {
+  confirmedFailures,
+  current,
+  fresh,
+  recordSync,
+  snapshot,
+  syncedAt,
+} from './rollout-state.js';
+import {
   RolloutsRepository,
   type RolloutKind,
   type RolloutState,
@@ -33,8 +41,6 @@ import {
 const TICK_MS = 1000;
 /** One replica moves rollouts at a time: the one holding this advisory lock. */
 const LOCK_KEY = 0x61786c65; // "axle"
-/** How long a unit must keep failing before the rollout halts. */
-const FAILURE_GRACE_MS = 3000;
 /** Without rollouts, rollouts of deleted owners are swept this often (in ticks). */
 const ORPHAN_SWEEP_TICKS = 60;
 
@@ -330,7 +336,7 @@ export class RolloutsService implements OnApplicationBootstrap, OnModuleDestroy 
             bundle: { revision: u.revision!, bundleHash: u.bundleHash! },
           });
         }
-        state.updated[unitId] = { at: now, bundleHash: u.bundleHash!, from };
+        recordSync(state, unitId, { at: now, bundleHash: u.bundleHash!, from });
       } catch (e) {
         // Refused for now (a sync window, a project): tried again next tick.
         state.message = `${u.name}: ${(e as Error).message}`;
@@ -542,17 +548,6 @@ const STATUSES: RolloutStatus[] = [
   'Completed',
 ];
 
-/**
- * The failing units whose failure has held for FAILURE_GRACE_MS (a report of one instant, say
- * while a Deployment's controller catches up, does not halt a rollout). Tracked in the gates.
- */
-function confirmedFailures(state: RolloutState, failing: string[], now: number): string[] {
-  const since = (state.gates.failingSince ??= {});
-  for (const id of Object.keys(since)) if (!failing.includes(id)) delete since[id];
-  for (const id of failing) since[id] ??= now;
-  return failing.filter((id) => now - since[id] >= FAILURE_GRACE_MS);
-}
-
 /** Bundle, namespace and policy as one comparable string (policy keys in canonical order). */
 function contentKey(bundleHash: string, namespace: string, policy: unknown): string {
   return `${bundleHash}|${namespace}|${canonicalJson(policy)}`;
@@ -568,53 +563,6 @@ function failureOf(u: Unit | undefined): string {
 
 function auditKind(kind: RolloutKind): string {
   return kind === 'app' ? 'Application' : 'ApplicationSet';
-}
-
-/**
- * The state to go on with, given the units' renders now: a halted, rolled back or aborted
- * rollout stays (undefined) until a unit it knew gets a new render (a unit added since does not
- * count: it would get the bundle known to be bad); a new commit during a rollout starts it over,
- * since its gates (soak, promotions) are for the renders they were opened for.
- */
-function current(state: RolloutState, units: Unit[]): RolloutState | undefined {
-  let s = state;
-  if (s.haltedBundles) {
-    const halted = s.haltedBundles;
-    if (!units.some((u) => u.id in halted && halted[u.id] !== u.bundleHash)) return undefined;
-    s = fresh();
-  }
-  const renders = JSON.stringify(units.map((u) => [u.id, u.key]));
-  if (s.gates.renders !== undefined && s.gates.renders !== renders)
-    s = { ...fresh(), updated: s.updated };
-  s.gates.renders = renders;
-  return s;
-}
-
-/** A rollout's state without its timestamps of writing, to tell whether a tick changed it. */
-function snapshot(s: RolloutState): string {
-  return JSON.stringify([
-    s.status,
-    s.step,
-    s.message,
-    s.updated,
-    s.haltedBundles,
-    s.gates,
-    s.startedAt.getTime(),
-  ]);
-}
-
-function fresh(): RolloutState {
-  const now = new Date();
-  return {
-    status: 'Progressing',
-    step: 0,
-    message: '',
-    updated: {},
-    haltedBundles: null,
-    gates: {},
-    startedAt: now,
-    updatedAt: now,
-  };
 }
 
 /** An application's waves as a rollout: clusters selected by label, one step per wave. */
@@ -664,17 +612,4 @@ function waveGate(
     return `wave ${step + 1} waits for promotion (axle rollout promote ${subject.name})`;
   }
   return undefined;
-}
-
-/** When this rollout synced a unit to its current render (undefined: it did not). */
-function syncedAt(state: RolloutState | undefined, units: Unit[]) {
-  const byId = new Map(units.map((u) => [u.id, u]));
-  return (unitId: string) => {
-    const u = state?.updated[unitId];
-    const unit = byId.get(unitId);
-    if (!u || !unit || u.bundleHash !== unit.bundleHash) return undefined;
-    // Seen Done since: what happens to it now is not this rollout's doing.
-    if (unit.key && state?.gates.reached?.[unitId] === unit.key) return undefined;
-    return u.at;
-  };
 }
