@@ -38,7 +38,7 @@ describe('ApplicationSets over the application limit', () => {
     hub = await startTestHub({
       databaseUrl: await createTestDatabase(),
       dataDir: dir.path,
-      env: { AXLE_APPSET_MAX_APPLICATIONS: '3' },
+      env: { AXLE_APPSET_MAX_APPLICATIONS: '3', AXLE_APPSET_MAX_RENDER_SECONDS: '1' },
     });
   });
 
@@ -96,5 +96,43 @@ describe('ApplicationSets over the application limit', () => {
       (await status()).conditions.every((c) => c.type !== 'ErrorOccurred' || c.status === 'False'),
     );
     expect(await names()).toEqual(['limit-limit-a', 'limit-limit-b', 'limit-limit-c']);
+  });
+
+  it('refuses at creation an ApplicationSet whose applications take longer to render than allowed, and the hub answers meanwhile', async () => {
+    // About a second of template work for each of three applications: over 1 s in all.
+    const busy = Object.fromEntries(
+      Array.from({ length: 6 }, (_, i) => [
+        `busy-${i}`,
+        '{{range until 900}}{{range until 900}}{{end}}{{end}}',
+      ]),
+    );
+    const posting = api(hub).post('/api/v1/applicationsets', {
+      apiVersion: 'argoproj.io/v1alpha1',
+      kind: 'ApplicationSet',
+      metadata: { name: 'slow' },
+      spec: {
+        goTemplate: true,
+        generators: [{ list: { elements: [{ n: '1' }, { n: '2' }, { n: '3' }] } }],
+        template: {
+          metadata: { name: 'slow-{{.n}}', annotations: busy },
+          spec: {
+            project: 'default',
+            source: { repoURL: repo.fileUrl, targetRevision: 'HEAD', path: 'app' },
+            destination: { name: 'limit-a', namespace: 'limit' },
+          },
+        },
+      },
+    });
+    // Rendering yields: the API answers while it runs.
+    await new Promise((r) => setTimeout(r, 300));
+    const started = Date.now();
+    expect((await api(hub).get('/api/v1/clusters')).status).toBe(200);
+    expect(Date.now() - started).toBeLessThan(500);
+    const refused = await posting;
+    expect(refused.status).toBe(400);
+    expect(refused.body.message).toMatch(
+      /^invalid ApplicationSet: its applications take longer to render than one ApplicationSet may: spec\.generators\[0\]: rendering the applications took longer than 1 s \(\d rendered\).*\(AXLE_APPSET_MAX_RENDER_SECONDS\)$/,
+    );
+    expect((await api(hub).get('/api/v1/applicationsets/slow')).status).toBe(404);
   });
 });

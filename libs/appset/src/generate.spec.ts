@@ -505,6 +505,53 @@ spec:
     expect(within.applications).toHaveLength(11);
   });
 
+  it('refuses an ApplicationSet whose applications take longer than maxRenderMs to render, and yields meanwhile', async () => {
+    const elements = Array.from({ length: 200 }, (_, i) => ({ x: String(i) }));
+    const doc = parse({
+      metadata: { name: 'slow' },
+      spec: {
+        goTemplate: true,
+        generators: [{ list: { elements } }],
+        template: {
+          // A few milliseconds of template work for each application.
+          metadata: { name: 'a-{{.x}}', annotations: { busy: '{{range until 10000}}{{end}}' } },
+          spec: {
+            project: 'default',
+            source: { repoURL: 'https://x/r.git', path: 'p' },
+            destination: { name: 'in-cluster' },
+          },
+        },
+      },
+    });
+    let ticks = 0;
+    const timer = setInterval(() => ticks++, 1);
+    const started = performance.now();
+    const slow = await generateApplications(doc, { ...ctx, maxRenderMs: 150 }).finally(() =>
+      clearInterval(timer),
+    );
+    const took = performance.now() - started;
+    expect(slow.applications).toEqual([]);
+    expect(slow.complete).toBe(false);
+    expect(slow.errors).toEqual([
+      {
+        index: -1,
+        generator: 0,
+        stage: 'limit',
+        limit: 'renderTime',
+        message: expect.stringMatching(
+          /^spec\.generators\[0\]: rendering the applications took longer than 0\.15 s \(\d+ rendered\)/,
+        ) as unknown,
+      },
+    ]);
+    // Stopped soon after the limit, not after all 200; other work ran in between.
+    expect(took).toBeLessThan(1500);
+    expect(ticks).toBeGreaterThan(3);
+    // Within the limit, the same ApplicationSet renders whole.
+    const whole = await generateApplications(doc, { ...ctx, maxRenderMs: 600_000 });
+    expect(whole.errors).toEqual([]);
+    expect(whole.applications).toHaveLength(200);
+  });
+
   it('counts applications after selectors, and a merge by its base: large inputs that yield few pass', async () => {
     const elements = (n: number) =>
       Array.from({ length: n }, (_, i) => ({ x: String(i), y: 'a', keep: i < 2 ? '1' : '0' }));

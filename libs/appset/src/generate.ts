@@ -26,6 +26,11 @@ import { ClusterIndex, validateApplication } from './validate.js';
 
 export const RESOURCES_FINALIZER = 'resources-finalizer.argocd.argoproj.io';
 
+/** Default of GenerateApplicationsContext.maxRenderMs. */
+export const DEFAULT_MAX_RENDER_MS = 120_000;
+/** Rendering hands the event loop back this often (timers, I/O, other requests go on). */
+const YIELD_EVERY_MS = 20;
+
 function isPlainObject(v: unknown): v is Record<string, unknown> {
   return typeof v === 'object' && v !== null && !Array.isArray(v);
 }
@@ -71,13 +76,15 @@ export async function generateApplications(
   const overLimit = (
     g: number,
     message: string,
-    limit: 'applications' | 'paramSets',
+    limit: NonNullable<GenerationError['limit']>,
   ): GenerateApplicationsResult => ({
     applications: [],
     errors: [{ index: -1, generator: g, stage: 'limit', limit, message }],
     complete: false,
   });
   let index = 0;
+  const maxRenderMs = ctx.maxRenderMs ?? DEFAULT_MAX_RENDER_MS;
+  let rendering = 0; // ms spent rendering so far (not counting generators nor the time yielded)
 
   for (let g = 0; g < spec.generators.length; g++) {
     const path = `spec.generators[${g}]`;
@@ -125,7 +132,16 @@ export async function generateApplications(
       `${path}`,
     );
     const compiled = compileTree(template, 'spec.template', { shareConstants: true });
+    let sliceStart = performance.now();
     for (const p of params) {
+      const now = performance.now();
+      if (now - sliceStart >= YIELD_EVERY_MS) {
+        rendering += now - sliceStart;
+        if (rendering > maxRenderMs)
+          return overLimit(g, tooSlow(path, index, maxRenderMs), 'renderTime');
+        await new Promise((resolve) => setImmediate(resolve));
+        sliceStart = performance.now();
+      }
       const i = index++;
       const rendered = renderOne(compiled, p, renderer, spec.templatePatch, preserve);
       if (typeof rendered === 'string') {
@@ -149,6 +165,9 @@ export async function generateApplications(
       candidateIndex.push(i);
       candidateGenerator.push(g);
     }
+    rendering += performance.now() - sliceStart;
+    if (rendering > maxRenderMs)
+      return overLimit(g, tooSlow(path, index, maxRenderMs), 'renderTime');
   }
 
   // Every Application whose name is generated more than once is reported and skipped.
@@ -187,6 +206,10 @@ export async function generateApplications(
   }
   errors.sort((a, b) => a.index - b.index);
   return { applications, errors, complete };
+}
+
+function tooSlow(path: string, rendered: number, maxMs: number): string {
+  return `${path}: rendering the applications took longer than ${maxMs / 1000} s (${rendered} rendered), the most one ApplicationSet may take; simplify the template or raise the limit`;
 }
 
 function tooMany(path: string, count: number, max: number): string {

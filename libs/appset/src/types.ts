@@ -216,6 +216,13 @@ export interface GenerateApplicationsContext {
   duckTypes?: DuckTypeReader;
   /** When given, `spec.project` of every Application must be one of these. */
   projects?: readonly string[];
+  /**
+   * Longest the Applications may take to render, in all (wall clock, checked between two of
+   * them; default 120 s). Beyond it the result has no applications and one `limit` error
+   * ('renderTime'), and is not complete. Rendering yields to the event loop every few
+   * milliseconds either way, so that a large ApplicationSet does not stall its process.
+   */
+  maxRenderMs?: number;
 }
 
 export interface GenerationError {
@@ -229,8 +236,11 @@ export interface GenerationError {
   /** Index in `spec.generators` of the generator that produced it. */
   generator: number;
   stage: 'generator' | 'limit' | 'template' | 'validation' | 'duplicate';
-  /** Which limit a `limit` error is about: maxApplications, or limits.maxParamSets on the way. */
-  limit?: 'applications' | 'paramSets';
+  /**
+   * Which limit a `limit` error is about: maxApplications, limits.maxParamSets on the way, or
+   * maxRenderMs.
+   */
+  limit?: 'applications' | 'paramSets' | 'renderTime';
   message: string;
 }
 

@@ -76,7 +76,12 @@ const INTERMEDIATE_FACTOR = 5;
 const LIMIT_HINT = {
   applications: '(AXLE_APPSET_MAX_APPLICATIONS)',
   paramSets: `(${INTERMEDIATE_FACTOR} × AXLE_APPSET_MAX_APPLICATIONS, for a generator's results before its selector)`,
+  renderTime: '(AXLE_APPSET_MAX_RENDER_SECONDS)',
 } as const;
+
+/** Whether an evaluation's issue is its rendering running over AXLE_APPSET_MAX_RENDER_SECONDS. */
+export const isRenderTimeLimit = (issue: { message: string }): boolean =>
+  issue.message.endsWith(LIMIT_HINT.renderTime);
 
 /**
  * After an evaluation that changed something, the ApplicationSet is evaluated once more this much
@@ -153,6 +158,7 @@ export class AppSetEvaluator {
       scm: this.scm,
       duckTypes: this.duckTypes,
       maxApplications: this.config.appsetMaxApplications,
+      maxRenderMs: this.config.appsetMaxRenderSeconds * 1000,
       limits: { maxParamSets: INTERMEDIATE_FACTOR * this.config.appsetMaxApplications },
     });
     watch.lap('generate');

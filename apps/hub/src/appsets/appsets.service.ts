@@ -14,7 +14,7 @@ import { DispatchNotifier } from '../dispatch/dispatch.notifier.js';
 import { GitService } from '../git/git.service.js';
 import { WorkQueue } from '../work/work-queue.js';
 import type { ApplicationSetEntity, AppSetIssue, AppSetStatus } from './application-set.entity.js';
-import { AppSetEvaluator, type Evaluation } from './appset-evaluator.js';
+import { AppSetEvaluator, isRenderTimeLimit, type Evaluation } from './appset-evaluator.js';
 import { AppSetsRepository } from './appsets.repository.js';
 import { generatorInputs, requeueSeconds } from './to-application-spec.js';
 
@@ -202,8 +202,17 @@ export class AppSetsService implements OnApplicationBootstrap, OnModuleDestroy {
     ]);
     if (ev?.overLimit) {
       throw new ValidationFailed(
-        'invalid ApplicationSet: it generates more applications than one ApplicationSet may have',
-        ev.errors.map((e) => ({ field: e.path ?? 'spec.generators', reason: e.message })),
+        ev.errors.some(isRenderTimeLimit)
+          ? 'invalid ApplicationSet: its applications take longer to render than one ApplicationSet may'
+          : 'invalid ApplicationSet: it generates more applications than one ApplicationSet may have',
+        ev.errors.map((e) => {
+          const field = e.path ?? 'spec.generators';
+          // The generator's path is the field: not said again in the reason.
+          const reason = e.message.startsWith(`${field}: `)
+            ? e.message.slice(field.length + 2)
+            : e.message;
+          return { field, reason };
+        }),
       );
     }
     if (!ev || ev.applications.length > 0 || ev.errors.length === 0) return;

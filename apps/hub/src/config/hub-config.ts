@@ -124,6 +124,7 @@ const schema = z.object({
   AXLE_BOOTSTRAP_TOKEN_SECONDS: durationSeconds.default(3600),
   AXLE_APPSET_MAX_DELETE_SHARE: z.coerce.number().min(0).max(1).default(0.5),
   AXLE_APPSET_MAX_APPLICATIONS: z.coerce.number().int().min(1).max(1_000_000).default(20_000),
+  AXLE_APPSET_MAX_RENDER_SECONDS: z.coerce.number().int().min(1).max(3600).default(120),
   AXLE_RECONCILE_BATCH: z.coerce.number().int().min(1).max(100_000).default(10_000),
   AXLE_LEASE_SECONDS: z.coerce.number().int().min(3).max(600).default(15),
   AXLE_REPORT_FLUSH_MS: z.coerce.number().int().min(1).max(1000).default(50),
@@ -229,6 +230,8 @@ export interface HubConfig {
   appsetMaxDeleteShare: number;
   /** The most applications one ApplicationSet may generate; beyond it, it is refused whole. */
   appsetMaxApplications: number;
+  /** Longest one ApplicationSet's applications may take to render (more: refused whole). */
+  appsetMaxRenderSeconds: number;
   /** Applications claimed as one unit of reconcile work, and how long a replica's claim lasts. */
   reconcile: { batchSize: number; leaseSeconds: number };
   /** Longest an agent report waits in memory before it is written (write-behind). */
@@ -269,6 +272,7 @@ export function loadHubConfig(env: NodeJS.ProcessEnv = process.env): HubConfig {
     gitTimeoutSeconds: e.AXLE_GIT_TIMEOUT_SECONDS,
     appsetMaxDeleteShare: e.AXLE_APPSET_MAX_DELETE_SHARE,
     appsetMaxApplications: e.AXLE_APPSET_MAX_APPLICATIONS,
+    appsetMaxRenderSeconds: e.AXLE_APPSET_MAX_RENDER_SECONDS,
     inCluster: e.AXLE_IN_CLUSTER,
     reconcile: { batchSize: e.AXLE_RECONCILE_BATCH, leaseSeconds: e.AXLE_LEASE_SECONDS },
     reportFlushMs: e.AXLE_REPORT_FLUSH_MS,

@@ -101,6 +101,11 @@ export abstract class ExecBase implements FuncContext {
       this.limitError(`output limit exceeded (${this.limits.maxOutputBytes} bytes)`);
     }
   }
+  charge(n: number): void {
+    this.steps += n;
+    if (this.steps > this.limits.maxSteps)
+      this.limitError(`step limit exceeded (${this.limits.maxSteps} steps)`);
+  }
   checkCount(n: number): void {
     if (n > this.limits.maxSteps)
       this.limitError(`step limit exceeded (${this.limits.maxSteps} steps)`);

@@ -38,6 +38,8 @@ export interface FuncContext {
   checkSize(size: number): void;
   /** Throws a limit error if producing `n` elements would exceed the step limit. */
   checkCount(n: number): void;
+  /** Counts `n` steps for work a function does besides its arguments (throws past the limit). */
+  charge(n: number): void;
   /** Argo's `tpl`: parse `text` as a template sharing this template's definitions and execute it. */
   tpl(text: string, vals: unknown): string;
 }

@@ -293,7 +293,16 @@ function decryptAES(password: string, crypt64: string): string {
   const pad = dec[dec.length - 1] ?? 0;
   return dec.subarray(0, dec.length - pad).toString('utf8');
 }
-function genPrivateKey(typ: string): string {
+/**
+ * Steps a key costs (see FuncContext.charge): a 4096-bit RSA key takes about a second of CPU
+ * (at most 4 within the default million steps of one template), the others well under a
+ * millisecond.
+ */
+const RSA_KEY_STEPS = 250_000;
+const EC_KEY_STEPS = 1_000;
+
+function genPrivateKey(this: FuncContext, typ: string): string {
+  this.charge(typ === '' || typ === 'rsa' ? RSA_KEY_STEPS : EC_KEY_STEPS);
   switch (typ) {
     case '':
     case 'rsa':

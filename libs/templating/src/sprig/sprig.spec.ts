@@ -39,4 +39,21 @@ describe('non-deterministic sprig functions', () => {
     expect(() => r('{{bcrypt "x"}}')).toThrow(TemplateError);
     expect(() => r('{{genCA "x" 365}}')).toThrow('genCA is not supported');
   });
+
+  it('keys count their cost as steps: a template cannot generate them without bound', () => {
+    const keys = (typ: string, maxSteps: number) => () =>
+      renderGoTemplate(
+        `{{range until 100}}{{genPrivateKey "${typ}"}}{{end}}`,
+        {},
+        {
+          limits: { maxSteps },
+        },
+      );
+    // A 4096-bit RSA key costs about a second: refused before the first one is generated.
+    const started = performance.now();
+    expect(keys('rsa', 200_000)).toThrow(/step limit exceeded \(200000 steps\)/);
+    expect(performance.now() - started).toBeLessThan(500);
+    expect(keys('ed25519', 10_000)).toThrow(/step limit exceeded/);
+    expect(keys('ed25519', 1_000_000)().split('-----BEGIN PRIVATE KEY-----')).toHaveLength(101);
+  });
 });
