@@ -43,11 +43,19 @@ describe('GitCache (real repositories over file://)', () => {
     await expect(cache.changedPaths(repo.fileUrl, 'main', second)).rejects.toThrow(GitError);
   });
 
-  it('resolves branches, tags, HEAD and full SHAs', async () => {
+  it('resolves branches, tags, HEAD, full and abbreviated SHAs', async () => {
     expect(await cache.resolve(repo.fileUrl, 'main')).toBe(second);
     expect(await cache.resolve(repo.fileUrl, 'HEAD')).toBe(second);
     expect(await cache.resolve(repo.fileUrl, 'v1.0.0')).toBe(first);
     expect(await cache.resolve(repo.fileUrl, first)).toBe(first);
+    expect(await cache.resolve(repo.fileUrl, first.slice(0, 7))).toBe(first);
+    expect(await cache.resolve(repo.fileUrl, second.slice(0, 12))).toBe(second);
+    // Not a commit (a tree or blob of the repository starting the same), or no object at all.
+    const tree = execFileSync('git', ['rev-parse', `${second}^{tree}`], { cwd: repo.dir })
+      .toString()
+      .trim();
+    await expect(cache.resolve(repo.fileUrl, tree.slice(0, 10))).rejects.toThrow(GitError);
+    await expect(cache.resolve(repo.fileUrl, 'deadbeef00')).rejects.toThrow(GitError);
   });
 
   it('names a revision that does not exist', async () => {

@@ -27,6 +27,8 @@ export type GitCredentials =
 export type CredentialsLookup = (url: string) => Promise<GitCredentials | undefined>;
 
 const SHA_RE = /^[0-9a-f]{40}$/;
+/** An abbreviated commit SHA, as Argo CD accepts in targetRevision (7 to 39 hex digits). */
+const SHORT_SHA_RE = /^[0-9a-f]{7,39}$/;
 
 /** Whole-tree listings kept per (repository, commit): commits never change. */
 const TREE_CACHE_ENTRIES = 16;
@@ -219,8 +221,9 @@ export class GitCache {
   }
 
   /**
-   * Resolves a branch, tag, `HEAD` or full commit SHA to a commit, from the local clone when it
-   * has the answer and after a fetch otherwise.
+   * Resolves a branch, tag, `HEAD`, full or abbreviated commit SHA to a commit, from the local
+   * clone when it has the answer and after a fetch otherwise. A branch or tag wins over a commit
+   * whose SHA starts the same; an abbreviation shared by several objects resolves to nothing.
    */
   async resolve(url: string, revision: string, opts: { fetch?: boolean } = {}): Promise<string> {
     if (opts.fetch || !existsSync(join(this.repoDir(url), 'HEAD'))) await this.fetch(url);
@@ -242,7 +245,12 @@ export class GitCache {
     }
     const refs = await this.refs(url);
     if (revision === 'HEAD') return refs['refs/axle/HEAD'];
-    return refs[`refs/heads/${revision}`] ?? refs[`refs/tags/${revision}`];
+    const ref = refs[`refs/heads/${revision}`] ?? refs[`refs/tags/${revision}`];
+    if (ref || !SHORT_SHA_RE.test(revision)) return ref;
+    const full = await this.git(this.repoDir(url))
+      .raw(['rev-parse', '--verify', '--quiet', `${revision}^{commit}`])
+      .catch(() => '');
+    return SHA_RE.test(full.trim()) ? full.trim() : undefined;
   }
 
   /**
