@@ -34,6 +34,8 @@ const SHORT_SHA_RE = /^[0-9a-f]{7,39}$/;
 const TREE_CACHE_ENTRIES = 16;
 /** Trees with more entries are listed path by path instead of kept whole. */
 const TREE_CACHE_MAX_ENTRIES = 200_000;
+/** Entries kept over all cached trees (each about 200 bytes): the oldest trees go first. */
+const TREE_CACHE_TOTAL_ENTRIES = 400_000;
 
 /**
  * A cache of bare clones, one per repository URL, driven through simple-git.
@@ -46,6 +48,9 @@ export class GitCache {
   private readonly failures = new Map<string, { at: number; error: Error }>();
   private readonly refsCache = new Map<string, Record<string, string>>();
   private readonly trees = new Map<string, Promise<TreeEntry[] | undefined>>();
+  /** Entries of the settled listings in `trees`, by key, and their sum. */
+  private readonly treeSizes = new Map<string, number>();
+  private treeEntries = 0;
   private readonly blobReaders = new Map<string, CatFileBatch>();
 
   constructor(
@@ -281,19 +286,40 @@ export class GitCache {
   /** The whole tree of a commit (directories included), or undefined when it is too large. */
   private wholeTree(url: string, commit: string): Promise<TreeEntry[] | undefined> {
     const key = `${url}\0${commit}`;
-    let t = this.trees.get(key);
+    const t = this.trees.get(key);
     if (t) {
       this.trees.delete(key);
       this.trees.set(key, t);
       return t;
     }
-    t = this.lsTree(url, commit, '', true).then((all) =>
+    const listing = this.lsTree(url, commit, '', true).then((all) =>
       all.length > TREE_CACHE_MAX_ENTRIES ? undefined : all,
     );
-    t.catch(() => this.trees.delete(key));
-    this.trees.set(key, t);
-    if (this.trees.size > TREE_CACHE_ENTRIES) this.trees.delete(this.trees.keys().next().value!);
-    return t;
+    this.trees.set(key, listing);
+    listing.then(
+      (all) => {
+        if (this.trees.get(key) !== listing) return; // evicted meanwhile
+        this.treeSizes.set(key, all?.length ?? 0);
+        this.treeEntries += all?.length ?? 0;
+        this.evictTrees();
+      },
+      () => {
+        if (this.trees.get(key) === listing) this.trees.delete(key);
+      },
+    );
+    this.evictTrees();
+    return listing;
+  }
+
+  /** The least recently used trees go while there are too many, or too many entries in all. */
+  private evictTrees(): void {
+    for (const k of this.trees.keys()) {
+      if (this.trees.size <= TREE_CACHE_ENTRIES && this.treeEntries <= TREE_CACHE_TOTAL_ENTRIES)
+        return;
+      this.trees.delete(k);
+      this.treeEntries -= this.treeSizes.get(k) ?? 0;
+      this.treeSizes.delete(k);
+    }
   }
 
   private async lsTree(
