@@ -112,6 +112,7 @@ describe('Renderer: Helm through the real binary', () => {
       'charts/umbrella/Chart.yaml': `apiVersion: v2\nname: umbrella\nversion: 1.0.0\ndependencies:\n  - name: hello\n    version: 0.1.0\n    repository: ${chartRepo.url}\n`,
       'charts/umbrella/templates/own.yaml':
         'apiVersion: v1\nkind: ConfigMap\nmetadata:\n  name: own\n',
+      'charts/floating/Chart.yaml': `apiVersion: v2\nname: floating\nversion: 1.0.0\ndependencies:\n  - name: hello\n    version: ~0.1.0\n    repository: ${chartRepo.url}\n`,
       'charts/escape/Chart.yaml':
         'apiVersion: v2\nname: escape\nversion: 1.0.0\ndependencies:\n  - name: x\n    version: 1.0.0\n    repository: file://../../../outside\n',
       'charts/absolute/Chart.yaml':
@@ -279,6 +280,11 @@ describe('Renderer: Helm through the real binary', () => {
   it('builds chart dependencies from their repository (bounded), refusing escapes and unknown repositories', async () => {
     const b = await renderer.render(src(undefined, { path: 'charts/umbrella' }), ctx);
     expect(b.objects.map((o) => o.metadata.name).sort()).toEqual(['own', 'web-app-hello']);
+    expect(b.unpinned).toBeUndefined(); // one version: the same output whenever it renders
+    // A range with no lock file: what it resolves to moves without a commit, not to be cached.
+    const floating = await renderer.render(src(undefined, { path: 'charts/floating' }), ctx);
+    expect(floating.objects.map((o) => o.metadata.name)).toEqual(['web-app-hello']);
+    expect(floating.unpinned).toBe(true);
     await expect(renderer.render(src(undefined, { path: 'charts/escape' }), ctx)).rejects.toThrow(
       'helm (path "charts/escape"): dependency x: file://../../../outside is outside the repository',
     );

@@ -17,6 +17,7 @@ import { RenderError } from './errors.js';
 import {
   helmTemplateArgs,
   inlineValues,
+  isExactChartVersion,
   missingDependencies,
   readChartDependencies,
   type ChartDependency,
@@ -285,6 +286,7 @@ export class Renderer {
         throw e instanceof RenderError ? new RenderError(e.message, 'helm', src.path) : e;
       });
       const missing = await missingDependencies(chartDir, deps);
+      const unpinned = missing.length > 0 && !(await hasLockFile(chartDir)) && ranged(missing);
       if (missing.length > 0) {
         root = await this.copyTree(tree, scratch);
         chartDir = await this.appDir(root, src.path, 'helm');
@@ -292,7 +294,8 @@ export class Renderer {
       }
       const valueFiles = await this.valueFiles(src, root, src.path, 'repository');
       const hide = { repo: [root, tree], tmp: [scratch.dir] };
-      return this.helmTemplate(helm, src, ctx, chartDir, valueFiles, env, scratch, hide);
+      const out = await this.helmTemplate(helm, src, ctx, chartDir, valueFiles, env, scratch, hide);
+      return unpinned ? { ...out, unpinned: true as const } : out;
     });
   }
 
@@ -617,6 +620,19 @@ export class Renderer {
       throw e;
     }
   }
+}
+
+/** Whether a chart directory has the lock file `helm dependency build` pins versions from. */
+async function hasLockFile(chartDir: string): Promise<boolean> {
+  for (const f of ['Chart.lock', 'requirements.lock']) {
+    if ((await stat(join(chartDir, f)).catch(() => undefined))?.isFile()) return true;
+  }
+  return false;
+}
+
+/** Whether some dependency is fetched from a chart repository by anything but one version. */
+function ranged(deps: ChartDependency[]): boolean {
+  return deps.some((d) => !d.repository?.startsWith('file://') && !isExactChartVersion(d.version));
 }
 
 /** Replaces the tree and scratch directories in tool messages with `<repo>` and `<tmp>`. */

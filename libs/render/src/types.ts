@@ -182,4 +182,10 @@ export interface RenderResult extends Bundle {
   key: string;
   /** What was accepted but deserves a look (e.g. a mapping key given twice), by file and line. */
   warnings?: string[];
+  /**
+   * The output depends on more than the key: Helm dependencies resolved from a chart repository
+   * by a version range, with no lock file pinning them. Such a render is not to be cached (a
+   * newer matching release changes it without any commit), as a chart source's range is not.
+   */
+  unpinned?: true;
 }

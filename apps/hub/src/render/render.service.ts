@@ -194,7 +194,8 @@ export class RenderService implements OnModuleDestroy {
     for (const w of result.warnings ?? [])
       this.log.warn(`${ctx.appName}: ${w} (${src.repoURL}@${src.commit.slice(0, 12)})`);
     await this.store.put(result);
-    if (key) await this.bundles.cache([key, result.key], result.hash);
+    // A chart whose dependencies float (a range, no lock file) is rendered again each time.
+    if (key && !result.unpinned) await this.bundles.cache([key, result.key], result.hash);
     return result.hash;
   }
 
