@@ -25,6 +25,18 @@ describe('EventLog', () => {
     expect(log.takeUnsent().dropped).toBe(2);
     expect(log.record(ev('x'.repeat(50), true)).message).toHaveLength(10);
   });
+
+  it('counts events given back that no longer fit as dropped', () => {
+    const log = new EventLog(3, 100);
+    for (const m of ['a', 'b', 'c', 'd']) log.record(ev(m, true));
+    const taken = log.takeUnsent(); // b, c, d; a dropped
+    log.record(ev('e', true)); // while the send was failing
+    log.record(ev('f', true));
+    log.giveBack(taken.events, taken.dropped); // b and c no longer fit
+    const { events, dropped } = log.takeUnsent();
+    expect(events.map((e) => e.message)).toEqual(['d', 'e', 'f']);
+    expect(dropped).toBe(3);
+  });
 });
 
 describe('agent configuration and wire policy', () => {

@@ -41,10 +41,13 @@ export class EventLog {
     return out;
   }
 
-  /** Puts events back in front (sending them failed). */
+  /** Puts events back in front (sending them failed); the oldest that no longer fit are dropped. */
   giveBack(events: AgentEvent[], dropped: number): void {
-    this.unsent = [...events, ...this.unsent].slice(-this.capacity);
-    this.droppedCount += dropped;
+    const all = [...events, ...this.unsent];
+    const over = Math.max(0, all.length - this.capacity);
+    this.unsent = all.slice(over);
+    // Counted like drops in record(): the hub is told how many it will never see.
+    this.droppedCount += dropped + over;
   }
 
   recent(appId?: string): AgentEvent[] {

@@ -2,10 +2,11 @@ import { Logger } from '@nestjs/common';
 import { afterEach, beforeEach, describe, expect, it, vi } from 'vitest';
 import { tempDir } from '../../../../test/support/temp-dir.js';
 import { BundleCache } from '../bundle-cache.js';
+import type { KubeClient } from '../kube/kube-client.js';
 import type { WatchCache } from '../kube/watch-cache.js';
 import type { StatusReporter } from '../outbound/status-reporter.js';
 import { StateStore } from '../state-store.js';
-import type { SyncEngine } from '../sync/engine.js';
+import { SyncEngine } from '../sync/engine.js';
 import { AppReconciler } from './app-reconciler.js';
 
 describe('AppReconciler: removing an app', () => {
@@ -88,6 +89,80 @@ describe('AppReconciler: removing an app', () => {
     await new Promise((res) => setTimeout(res, 2_500));
     expect(removals).toHaveBeenCalledTimes(1);
     expect(store.get('a')).toBeDefined();
+    await r.stop();
+  });
+});
+
+describe('AppReconciler: retries', () => {
+  let dir: Awaited<ReturnType<typeof tempDir>>;
+  let store: StateStore;
+  beforeEach(async () => {
+    dir = await tempDir('axle-reconciler-');
+    store = new StateStore(dir.path);
+  });
+  afterEach(async () => {
+    await store.close();
+    await dir.remove();
+  });
+
+  it("syncs a new generation at once, not after the failed one's retry backoff", async () => {
+    const events: string[] = [];
+    const reporter = {
+      report: () => undefined,
+      event: (_app: string, _type: string, reason: string, _m: string, generation: number) =>
+        void events.push(`${reason} ${generation}`),
+    } as unknown as StatusReporter;
+    const watches = { use: () => undefined, all: () => [] } as unknown as WatchCache;
+    // Any object fails to apply (its kind cannot be looked up); an empty bundle syncs.
+    const client = {
+      isNamespaced: () => Promise.reject(new Error('403 Forbidden')),
+    } as unknown as KubeClient;
+    const engine: SyncEngine = new SyncEngine(
+      client,
+      watches,
+      {
+        saveInventory: (appId, keys) => r.saveApplied(appId, undefined, keys),
+        markApplied: (appId, generation) => r.saveApplied(appId, generation, undefined),
+        event: (appId, type, reason, message, generation) =>
+          reporter.event(appId, type, reason, message, generation),
+      },
+      { fieldManager: 'axle', agentName: 'east', applyConcurrency: 1 },
+    );
+    const bundles = new BundleCache(store);
+    const r = new AppReconciler(store, bundles, watches, engine, reporter, () => false, {
+      concurrency: 1,
+      selfHeal: { delayMs: 1000, maxDelayMs: 300_000 },
+      resyncSeconds: 3600,
+    });
+    const app = {
+      appId: 'a',
+      appName: 'app-a',
+      generation: 1,
+      revision: 'r1',
+      bundleHash: 'sha256:bad',
+      namespace: 'default',
+      policy: {
+        automated: true,
+        prune: false,
+        selfHeal: false,
+        retry: { limit: 5, durationMs: 60_000, factor: 2, maxDurationMs: 300_000 },
+      },
+      applied: null,
+    } as Parameters<StateStore['put']>[0];
+    const cm = { apiVersion: 'v1', kind: 'ConfigMap', metadata: { name: 'x' } };
+    bundles.remember('sha256:bad', [cm]);
+    bundles.remember('sha256:good', []);
+
+    await store.put(app);
+    r.enqueue('a');
+    await r.idle();
+    expect(events).toEqual(['SyncStarted 1', 'SyncFailed 1', 'SyncRetrying 1']);
+
+    await store.put({ ...app, generation: 2, revision: 'r2', bundleHash: 'sha256:good' });
+    r.enqueue('a');
+    await r.idle();
+    expect(events.slice(3)).toEqual(['SyncStarted 2', 'SyncSucceeded 2']);
+    expect(store.get('a')?.applied?.generation).toBe(2);
     await r.stop();
   });
 });

@@ -212,8 +212,11 @@ export class AppReconciler {
   ): Promise<void> {
     const behind = (app.applied?.generation ?? 0) < app.generation;
     if (!rt.op && !behind && !rt.syncRequested) return;
-    if (!rt.op && Date.now() < rt.retryAt) {
-      rt.wakeAt(rt.retryAt, enqueue);
+    // The backoff is that of the generation that failed: a newer one starts at once (as Argo CD
+    // starts a new operation for a new revision).
+    const retryAt = rt.failuresGeneration === app.generation ? rt.retryAt : 0;
+    if (!rt.op && Date.now() < retryAt) {
+      rt.wakeAt(retryAt, enqueue);
       return;
     }
     if (!rt.op || rt.op.generation !== app.generation) {

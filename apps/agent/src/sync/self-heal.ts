@@ -22,7 +22,9 @@ export interface HealBackoff {
  */
 export function healDueAt(s: HealState, now: number, b: HealBackoff): number {
   if (s.driftSince === 0) s.driftSince = now;
-  if (s.lastHealAt && now - s.lastHealAt > b.maxDelayMs) s.attempts = 0;
+  // Calm is the time until the drift came back, not until now: a heal that runs a little after
+  // it was due (timer lateness) must not look like one after a calm period and reset the backoff.
+  if (s.lastHealAt && s.driftSince - s.lastHealAt > b.maxDelayMs) s.attempts = 0;
   const backoff = s.attempts === 0 ? 0 : Math.min(b.maxDelayMs, b.delayMs * 3 ** s.attempts);
   return Math.max(s.driftSince + b.delayMs, s.lastHealAt + backoff);
 }
