@@ -105,7 +105,8 @@ describe('AppReconciler: retries', () => {
     await dir.remove();
   });
 
-  it("syncs a new generation at once, not after the failed one's retry backoff", async () => {
+  /** A reconciler whose kube client fails every object; an empty bundle syncs. */
+  function retrying() {
     const events: string[] = [];
     const reporter = {
       report: () => undefined,
@@ -152,7 +153,11 @@ describe('AppReconciler: retries', () => {
     const cm = { apiVersion: 'v1', kind: 'ConfigMap', metadata: { name: 'x' } };
     bundles.remember('sha256:bad', [cm]);
     bundles.remember('sha256:good', []);
+    return { r, app, events };
+  }
 
+  it("syncs a new generation at once, not after the failed one's retry backoff", async () => {
+    const { r, app, events } = retrying();
     await store.put(app);
     r.enqueue('a');
     await r.idle();
@@ -163,6 +168,18 @@ describe('AppReconciler: retries', () => {
     await r.idle();
     expect(events.slice(3)).toEqual(['SyncStarted 2', 'SyncSucceeded 2']);
     expect(store.get('a')?.applied?.generation).toBe(2);
+    await r.stop();
+  });
+
+  it('syncs at once when asked to (sync now), not after the retry backoff', async () => {
+    const { r, app, events } = retrying();
+    await store.put(app);
+    r.enqueue('a');
+    await r.idle();
+    expect(events).toEqual(['SyncStarted 1', 'SyncFailed 1', 'SyncRetrying 1']);
+    r.requestSync('a');
+    await r.idle();
+    expect(events.slice(3, 5)).toEqual(['SyncStarted 1', 'SyncFailed 1']);
     await r.stop();
   });
 });
