@@ -1,5 +1,4 @@
 import { randomBytes } from 'node:crypto';
-import { createServer, connect, type Server, type Socket } from 'node:net';
 import { CoreV1Api, KubeConfig } from '@kubernetes/client-node';
 import pg from 'pg';
 import { afterAll, beforeAll, describe, expect, inject, it } from 'vitest';
@@ -17,6 +16,7 @@ import {
 } from '../support/hub-harness.js';
 import { startHubProcess, type HubProcess } from '../support/hub-process.js';
 import type { TestCluster } from '../support/kube-cluster.js';
+import { tcpProxy } from '../support/tcp-proxy.js';
 
 /** These applications deploy as soon as they render (Argo's `automated`). */
 const AUTOMATED = { automated: {} };
@@ -50,48 +50,12 @@ async function history(hub: RunningHub | string, app: string): Promise<HistoryEn
   return r.body as HistoryEntry[];
 }
 
-/**
- * A TCP proxy that counts the bytes going from the server to the client. `stall` stops passing
- * them on (the client sees a stream that went quiet, the server a reader that stopped reading);
- * `resume` passes them on again.
- */
-async function countingProxy(target: string): Promise<{
-  address: string;
-  bytesToClient: () => number;
-  stall: () => void;
-  resume: () => void;
-  close: () => Promise<void>;
-}> {
-  const [host, port] = [target.slice(0, target.lastIndexOf(':')), Number(target.split(':').pop())];
-  let down = 0;
-  const sockets = new Set<Socket>();
-  const upstreams = new Set<Socket>();
-  const server: Server = createServer((client) => {
-    const upstream = connect(port, host);
-    sockets.add(client).add(upstream);
-    upstreams.add(upstream);
-    upstream.on('data', (c: Buffer) => (down += c.length));
-    client.pipe(upstream).pipe(client);
-    const end = () => {
-      client.destroy();
-      upstream.destroy();
-    };
-    client.on('error', end).on('close', end);
-    upstream.on('error', end).on('close', end);
-  });
-  await new Promise<void>((r) => server.listen(0, '127.0.0.1', r));
-  const addr = server.address() as { port: number };
-  return {
-    address: `127.0.0.1:${addr.port}`,
-    bytesToClient: () => down,
-    stall: () => upstreams.forEach((u) => u.pause()),
-    resume: () => upstreams.forEach((u) => u.resume()),
-    close: async () => {
-      for (const s of sockets) s.destroy();
-      await new Promise<void>((r) => server.close(() => r()));
-    },
-  };
-}
+/** A proxy to a `host:port` address (the hub's agent port). */
+const proxyTo = (address: string) =>
+  tcpProxy(
+    Number(address.slice(address.lastIndexOf(':') + 1)),
+    address.slice(0, address.lastIndexOf(':')),
+  );
 
 describe('fleet scale: batches, leases shared by replicas, bundles by hash', () => {
   const [east, west] = inject('clusters');
@@ -452,7 +416,7 @@ describe('fleet scale: batches, leases shared by replicas, bundles by hash', () 
     const db = await createTestDatabase();
     const h = await hub(db);
     const reg = await api(h).post('/api/v1/clusters', { name: 'hash-east' });
-    const proxy = await countingProxy(h.grpcAddress);
+    const proxy = await proxyTo(h.grpcAddress);
     cleanup.push(() => proxy.close());
     await agentFor(proxy.address, 'hash-east', east, reg.body);
     // ~200 KB that gzip cannot shrink: a bundle's bytes are plain to see on the wire.
@@ -491,7 +455,7 @@ describe('fleet scale: batches, leases shared by replicas, bundles by hash', () 
     const h = await hub(db);
     const slowReg = await api(h).post('/api/v1/clusters', { name: 'quiet-east' });
     const fastReg = await api(h).post('/api/v1/clusters', { name: 'busy-west' });
-    const proxy = await countingProxy(h.grpcAddress);
+    const proxy = await proxyTo(h.grpcAddress);
     cleanup.push(() => proxy.close());
     await agentFor(proxy.address, 'quiet-east', east, slowReg.body);
     await agentFor(h, 'busy-west', west, fastReg.body);

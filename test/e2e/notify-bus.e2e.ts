@@ -1,58 +1,21 @@
-import { createServer, connect, type Server, type Socket } from 'node:net';
 import type { DataSource } from 'typeorm';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { createDataSource } from '../../apps/hub/src/database/data-source.js';
 import { NotifyBus } from '../../apps/hub/src/database/notify-bus.js';
 import { createTestDatabase, waitFor } from '../support/hub-harness.js';
-
-/**
- * A TCP proxy whose connections so far can be made to vanish: nothing passes either way and
- * nothing is closed (a NAT forgetting the flow, a partition). New connections pass as usual.
- */
-async function vanishingProxy(port: number) {
-  const pairs: Socket[][] = [];
-  const all = new Set<Socket>();
-  const server: Server = createServer((client) => {
-    const upstream = connect(port, '127.0.0.1');
-    pairs.push([client, upstream]);
-    all.add(client).add(upstream);
-    client.pipe(upstream).pipe(client);
-    const end = () => {
-      client.destroy();
-      upstream.destroy();
-    };
-    client.on('error', end).on('close', end);
-    upstream.on('error', end).on('close', end);
-  });
-  await new Promise<void>((r) => server.listen(0, '127.0.0.1', r));
-  return {
-    port: (server.address() as { port: number }).port,
-    vanish: () => {
-      for (const [client, upstream] of pairs.splice(0)) {
-        client.unpipe(upstream);
-        upstream.unpipe(client);
-        client.pause();
-        upstream.pause();
-      }
-    },
-    close: () => {
-      for (const s of all) s.destroy();
-      return new Promise<void>((r) => server.close(() => r()));
-    },
-  };
-}
+import { tcpProxy, type TcpProxy } from '../support/tcp-proxy.js';
 
 describe('notification bus', () => {
   let ds: DataSource;
   let url: string;
-  let proxy: Awaited<ReturnType<typeof vanishingProxy>>;
+  let proxy: TcpProxy;
   let bus: NotifyBus | undefined;
 
   beforeAll(async () => {
     url = await createTestDatabase();
     ds = createDataSource(url);
     await ds.initialize();
-    proxy = await vanishingProxy(Number(new URL(url).port));
+    proxy = await tcpProxy(Number(new URL(url).port));
   });
 
   afterAll(async () => {
