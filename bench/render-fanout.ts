@@ -35,7 +35,6 @@
  *   npm run bench:fanout
  */
 import { existsSync } from 'node:fs';
-import { request as httpsRequest } from 'node:https';
 import { chmod, mkdtemp } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join, resolve } from 'node:path';
@@ -46,11 +45,7 @@ import { Agent } from '../apps/agent/src/agent.js';
 import type { AgentConfig } from '../apps/agent/src/agent-config.js';
 import { startEmbeddedPostgres } from '../apps/hub/src/database/embedded-postgres.js';
 import { TestRepo } from '../test/support/git-repo.js';
-import {
-  startTestClusters,
-  type TestCluster,
-  type TestClusters,
-} from '../test/support/kube-cluster.js';
+import { clusterGet, startTestClusters, type TestClusters } from '../test/support/kube-cluster.js';
 import { freePort } from '../test/support/ports.js';
 import {
   BENCH_ADMIN_TOKEN,
@@ -153,8 +148,8 @@ function stallMeter(): { stop: () => number } {
 async function kubeRequests(envs: TestClusters | undefined): Promise<Map<string, number>> {
   const out = new Map<string, number>();
   for (const c of envs?.clusters ?? []) {
-    const res = await httpsText(c, '/metrics');
-    for (const line of res.split('\n')) {
+    const res = await clusterGet(c, '/metrics');
+    for (const line of res.body.split('\n')) {
       if (!line.startsWith('apiserver_request_total{')) continue;
       const verb = /verb="([^"]*)"/.exec(line)?.[1] ?? '';
       const resource = /resource="([^"]*)"/.exec(line)?.[1] ?? '';
@@ -171,33 +166,6 @@ function diffRequests(a: Map<string, number>, b: Map<string, number>): Record<st
   const out: Record<string, number> = {};
   for (const [k, v] of b) if (v - (a.get(k) ?? 0) > 0) out[k] = v - (a.get(k) ?? 0);
   return out;
-}
-
-function httpsText(c: TestCluster, path: string): Promise<string> {
-  const url = new URL(c.server);
-  return new Promise((resolve) => {
-    const req = httpsRequest(
-      {
-        host: url.hostname,
-        port: url.port,
-        path,
-        ca: Buffer.from(c.caData, 'base64'),
-        headers: { Authorization: `Bearer ${c.token}` },
-        timeout: 10_000,
-        agent: false,
-      },
-      (r) => {
-        let data = '';
-        r.setEncoding('utf8');
-        r.on('data', (d: string) => (data += d));
-        r.on('end', () => resolve(data));
-        r.on('error', () => resolve(''));
-      },
-    );
-    req.on('timeout', () => req.destroy());
-    req.on('error', () => resolve(''));
-    req.end();
-  });
 }
 
 async function counters(base: string): Promise<Counters> {

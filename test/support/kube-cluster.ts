@@ -505,7 +505,15 @@ function etcdHealthy(port: number): Promise<boolean> {
   });
 }
 
-/** Status code of a GET against the apiserver (0 on connection errors). */
+/** A GET as the cluster's admin (the apiserver's /metrics, say): status and body (0: failed). */
+export function clusterGet(
+  c: TestCluster,
+  path: string,
+): Promise<{ status: number; body: string }> {
+  const ca = Buffer.from(c.caData, 'base64').toString();
+  return httpsCall(Number(new URL(c.server).port), path, ca, c.token);
+}
+
 /** One HTTPS request to a test apiserver: status and body (status 0 when it failed). */
 function httpsCall(
   port: number,
