@@ -10,7 +10,11 @@ import { NotifyBus } from '../database/notify-bus.js';
 import type { Db } from '../database/sql.js';
 import { MetricsService } from '../metrics/metrics.service.js';
 import { planDeliveries, route } from './outbox-plan.js';
-import { BASELINE_KEY, NotificationsRepository } from './notifications.repository.js';
+import {
+  BASELINE_KEY,
+  DETECTOR_LOCK_KEY,
+  NotificationsRepository,
+} from './notifications.repository.js';
 import {
   clusterChecks,
   deletionHeldCheck,
@@ -28,8 +32,6 @@ const SLOW_EVERY = 3;
 const OVERLAP_MS = 5000;
 /** Every so often, everything is read again and state of deleted subjects is forgotten. */
 const FULL_SCAN_TICKS = 600;
-/** One replica detects at a time: the one holding this advisory lock. */
-const LOCK_KEY = 0x61786e6f; // "axno"
 
 /** Triggers about applications on clusters (read from every target: only while subscribed). */
 const TARGET_TRIGGERS = new Set<Trigger>([
@@ -96,7 +98,7 @@ export class NotificationDetector implements OnApplicationBootstrap, OnModuleDes
     if (full && tick > 0) await this.repo.forgetOrphans();
     const slow = full || tick % SLOW_EVERY === 0;
     const result = await this.repo.transaction(async (db) => {
-      if (!(await this.repo.tryLock(db, LOCK_KEY))) return undefined;
+      if (!(await this.repo.tryLock(db, DETECTOR_LOCK_KEY))) return undefined;
       return this.detect(db, full ? undefined : this.since, slow);
     });
     // Another replica detects: should this one take over, it starts from where it left off

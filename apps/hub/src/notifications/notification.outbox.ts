@@ -12,9 +12,8 @@ import { MetricsService } from '../metrics/metrics.service.js';
 import { renderMessage, templateData } from './messages.js';
 import { OUTBOX_CHANNEL } from './notification.detector.js';
 import { DeliveryFailed, NotificationSender } from './notification.sender.js';
-import { NotificationsRepository, type DeliveryRow } from './notifications.repository.js';
+import { NotificationsRepository, type ClaimedDelivery } from './notifications.repository.js';
 import { NotificationsService } from './notifications.service.js';
-import type { SubscriptionSpec } from './notification.schemas.js';
 
 const TICK_MS = 1000;
 /** Sends in flight per replica: a slow endpoint takes a slot, never the loop. */
@@ -85,10 +84,8 @@ export class NotificationOutbox implements OnApplicationBootstrap, OnModuleDestr
   /** Claims what fits in the free slots and starts sending it. */
   async pump(): Promise<void> {
     const rows = await this.repo.claimDue(MAX_IN_FLIGHT - this.inFlight.size, LEASE_SECONDS);
-    if (rows.length === 0) return;
-    const specs = new Map((await this.repo.subscriptions()).map((s) => [s.id, s.spec]));
     for (const row of rows) {
-      const p = this.deliver(row, row.subscriptionId ? specs.get(row.subscriptionId) : undefined)
+      const p = this.deliver(row)
         .catch((e: unknown) => this.log.error(`delivery ${row.id}: ${(e as Error).message}`))
         .finally(() => {
           this.inFlight.delete(p);
@@ -98,7 +95,10 @@ export class NotificationOutbox implements OnApplicationBootstrap, OnModuleDestr
     }
   }
 
-  private async deliver(row: DeliveryRow, spec: SubscriptionSpec | undefined): Promise<void> {
+  private async deliver(row: ClaimedDelivery): Promise<void> {
+    // Its subscription is gone: nothing more is sent for it (the deletion drops its rows; these
+    // were left by hubs that kept them).
+    if (!row.spec) return this.repo.dropOrphan(row.id);
     const dest = await this.repo.destinationById(row.destinationId);
     if (!dest) return;
     const data = templateData(
@@ -113,13 +113,16 @@ export class NotificationOutbox implements OnApplicationBootstrap, OnModuleDestr
     );
     let message;
     try {
-      message = renderMessage(spec?.template ?? {}, data);
+      message = renderMessage(row.spec.template, data);
     } catch (e) {
       const reason = e instanceof TemplateError ? e.message : (e as Error).message;
       await this.repo.markFailed(row.id, `template: ${reason}`, null);
       this.metrics.notificationAttempts.inc({ type: dest.type, result: 'dead' });
       return;
     }
+    // Its subscription may have been deleted since the claim (by any replica): then the row is
+    // gone, and nothing more is sent for it.
+    if (!(await this.repo.stillQueued(row.id))) return;
     try {
       await this.sender.send(this.service.resolve(dest), {
         key: row.idempotencyKey,

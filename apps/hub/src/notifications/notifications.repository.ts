@@ -60,6 +60,17 @@ export interface NewDelivery {
   notBefore: Date;
 }
 
+/** A delivery claimed for sending, with its subscription's spec when claimed (null: deleted). */
+export interface ClaimedDelivery extends DeliveryRow {
+  spec: SubscriptionSpec | null;
+}
+
+/**
+ * One replica detects at a time: the one holding this advisory lock. Deleting a subscription
+ * takes it too, so no detection writes to the outbox for a subscription being deleted.
+ */
+export const DETECTOR_LOCK_KEY = 0x61786e6f; // "axno"
+
 /** Sends in flight to one destination at a time. */
 const PER_DESTINATION = 4;
 
@@ -224,8 +235,23 @@ export class NotificationsRepository {
     }));
   }
 
+  /**
+   * Deletes a subscription and its deliveries still to send, claimed or not: nothing more is
+   * sent for it. Delivered and dead ones stay in the history, under its name.
+   */
   async deleteSubscription(id: string): Promise<void> {
-    await this.ds.query('DELETE FROM notification_subscriptions WHERE id = $1', [id]);
+    await this.ds.transaction(async (db) => {
+      // After the detection in progress, if any (it may be writing deliveries for this
+      // subscription, read before it went): the next one no longer sees the subscription.
+      await db.query('SELECT pg_advisory_xact_lock($1)', [DETECTOR_LOCK_KEY]);
+      // Sets subscription_id NULL on its deliveries (waiting for a claim that holds one)...
+      await db.query('DELETE FROM notification_subscriptions WHERE id = $1', [id]);
+      // ...and those still to send go (with any left by hubs that kept them): a replica that
+      // claimed one meanwhile finds it gone before sending (stillQueued).
+      await db.query(
+        `DELETE FROM notification_deliveries WHERE status = 'Pending' AND subscription_id IS NULL`,
+      );
+    });
   }
 
   // --- detector state ---------------------------------------------------------------------------
@@ -511,11 +537,11 @@ export class NotificationsRepository {
    * Claims due deliveries for this replica: leased for `leaseSeconds` (a replica that dies while
    * sending leaves them to the others once the lease ends).
    */
-  async claimDue(limit: number, leaseSeconds: number): Promise<DeliveryRow[]> {
+  async claimDue(limit: number, leaseSeconds: number): Promise<ClaimedDelivery[]> {
     if (limit <= 0) return [];
     // At most PER_DESTINATION sends in flight per destination (across replicas): a slow or dead
     // endpoint holds its own queue, never the others'.
-    const rows = returned<RawDelivery>(
+    const rows = returned<RawDelivery & { spec: SubscriptionSpec | null }>(
       await this.ds.query(
         `WITH flying AS (
            -- Sends in flight per destination, counted once (not once per due delivery).
@@ -539,11 +565,36 @@ export class NotificationsRepository {
                       AND (q.lease_until IS NULL OR q.lease_until < now())) c
                   WHERE c.rank + c.flying <= $3)
                ORDER BY next_attempt_at LIMIT $1 FOR UPDATE SKIP LOCKED)
-          RETURNING ${DELIVERY_COLUMNS}`,
+          -- The spec in the claim's snapshot: the template the message is rendered with, and
+          -- none for a row whose subscription is gone (left by hubs that kept such rows).
+          RETURNING ${DELIVERY_COLUMNS},
+                    (SELECT s.spec FROM notification_subscriptions s WHERE s.id = d.subscription_id) AS spec`,
         [limit, leaseSeconds, PER_DESTINATION],
       ),
     );
-    return rows.map(delivery);
+    return rows.map((r) => ({ ...delivery(r), spec: r.spec }));
+  }
+
+  /** Drops a pending delivery whose subscription is gone (it is never sent). */
+  async dropOrphan(id: number): Promise<void> {
+    await this.ds.query(
+      `DELETE FROM notification_deliveries WHERE id = $1 AND status = 'Pending' AND subscription_id IS NULL`,
+      [id],
+    );
+  }
+
+  /**
+   * Whether a claimed delivery is still to send, checked just before sending: false once its
+   * subscription was deleted (the row is gone) or it was settled meanwhile.
+   */
+  async stillQueued(id: number): Promise<boolean> {
+    const rows = await this.ds.query<unknown[]>(
+      `SELECT 1 FROM notification_deliveries d
+         JOIN notification_subscriptions s ON s.id = d.subscription_id
+        WHERE d.id = $1 AND d.status = 'Pending'`,
+      [id],
+    );
+    return rows.length > 0;
   }
 
   async markDelivered(id: number): Promise<void> {
@@ -581,12 +632,16 @@ export class NotificationsRepository {
     return rows.map(delivery);
   }
 
-  /** A dead delivery goes back to the queue (attempts start again). */
+  /**
+   * A dead delivery goes back to the queue (attempts start again), while its subscription exists
+   * (the row's lock orders this with the deletion, which sets subscription_id NULL on it).
+   */
   async retry(id: number): Promise<boolean> {
     const rows = returned<{ id: string }>(
       await this.ds.query(
         `UPDATE notification_deliveries SET status = 'Pending', attempts = 0, next_attempt_at = now(),
-                lease_until = NULL WHERE id = $1 AND status = 'Dead' RETURNING id`,
+                lease_until = NULL
+          WHERE id = $1 AND status = 'Dead' AND subscription_id IS NOT NULL RETURNING id`,
         [id],
       ),
     );

@@ -231,7 +231,9 @@ export class NotificationsService {
 
   async retry(id: number): Promise<void> {
     if (!(await this.repo.retry(id)))
-      throw new NotFound(`no dead delivery ${id} (only dead deliveries can be retried)`);
+      throw new NotFound(
+        `no dead delivery ${id} of a subscription that exists (only those can be retried)`,
+      );
     await this.audit.record(
       'notification.delivery.retry',
       'NotificationDelivery',
