@@ -40,7 +40,7 @@ import {
 /** How often rollouts look at health and move on. */
 const TICK_MS = 1000;
 /** One replica moves rollouts at a time: the one holding this advisory lock. */
-const LOCK_KEY = 0x61786c65; // "axle"
+const LOCK_KEY = 0x6178726f; // "axro" (not "axle": that one is the migrations' lock)
 /** Without rollouts, rollouts of deleted owners are swept this often (in ticks). */
 const ORPHAN_SWEEP_TICKS = 60;
 
