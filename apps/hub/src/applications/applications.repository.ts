@@ -21,6 +21,8 @@ export interface AppForReconcile {
   renderedSpecVersion: number | null;
   /** The tool of the last render (directory, kustomize, helm, plugin). */
   renderedTool: string | null;
+  /** The last render depends on more than commit and spec (floating Helm dependencies). */
+  renderedUnpinned: boolean;
   conditions: AppCondition[];
   /** Automated sync suspended (by a rollback): desired state waits for a sync like a manual app's. */
   autoSyncSuspended: boolean;
@@ -32,7 +34,7 @@ export interface ReconciledApp {
   specVersion: number;
   conditions: AppCondition[];
   /** Absent when the application failed: its last good render stays. */
-  rendered?: { revision: string; bundleHash: string; tool: string | null };
+  rendered?: { revision: string; bundleHash: string; tool: string | null; unpinned?: boolean };
 }
 
 /** A generated application to insert or update (ApplicationSets). */
@@ -222,13 +224,15 @@ export class ApplicationsRepository {
           rendered_bundle_hash: string | null;
           rendered_spec_version: number | null;
           rendered_tool: string | null;
+          rendered_unpinned: boolean;
           conditions: AppCondition[];
           suspended: boolean;
         }[]
       >(
         `SELECT a.id, a.name, a.spec, a.spec_version, r.revision AS rendered_revision,
                 r.bundle_hash AS rendered_bundle_hash, r.spec_version AS rendered_spec_version,
-                r.tool AS rendered_tool, coalesce(r.conditions, '[]') AS conditions,
+                r.tool AS rendered_tool, coalesce(r.unpinned, false) AS rendered_unpinned,
+                coalesce(r.conditions, '[]') AS conditions,
                 a.auto_sync_suspended IS NOT NULL AS suspended
            FROM applications a LEFT JOIN app_renders r ON r.app_id = a.id
           WHERE a.id = ANY($1::uuid[])`,
@@ -244,6 +248,7 @@ export class ApplicationsRepository {
           renderedBundleHash: r.rendered_bundle_hash,
           renderedSpecVersion: r.rendered_spec_version,
           renderedTool: r.rendered_tool,
+          renderedUnpinned: r.rendered_unpinned,
           conditions: r.conditions,
           autoSyncSuspended: r.suspended,
         });
@@ -259,23 +264,26 @@ export class ApplicationsRepository {
   async saveReconciled(db: Db, rows: ReconciledApp[]): Promise<void> {
     for (const part of chunks(rows, 5000)) {
       await db.query(
-        `INSERT INTO app_renders (app_id, revision, bundle_hash, spec_version, tool, conditions)
+        `INSERT INTO app_renders (app_id, revision, bundle_hash, spec_version, tool, unpinned, conditions)
          SELECT a.id,
                 CASE WHEN r.ok AND a.spec_version = r.spec_version THEN r.revision END,
                 CASE WHEN r.ok AND a.spec_version = r.spec_version THEN r.bundle_hash END,
                 CASE WHEN r.ok AND a.spec_version = r.spec_version THEN r.spec_version END,
                 CASE WHEN r.ok AND a.spec_version = r.spec_version THEN r.tool END,
+                r.ok AND a.spec_version = r.spec_version AND r.unpinned,
                 r.conditions
            FROM jsonb_to_recordset($1::jsonb)
                   AS r(id uuid, spec_version integer, ok boolean, revision text, bundle_hash text,
-                       tool text, conditions jsonb)
+                       tool text, unpinned boolean, conditions jsonb)
            JOIN applications a ON a.id = r.id
          ON CONFLICT (app_id) DO UPDATE SET
            conditions = EXCLUDED.conditions,
            revision = coalesce(EXCLUDED.revision, app_renders.revision),
            bundle_hash = coalesce(EXCLUDED.bundle_hash, app_renders.bundle_hash),
            spec_version = coalesce(EXCLUDED.spec_version, app_renders.spec_version),
-           tool = CASE WHEN EXCLUDED.revision IS NULL THEN app_renders.tool ELSE EXCLUDED.tool END`,
+           tool = CASE WHEN EXCLUDED.revision IS NULL THEN app_renders.tool ELSE EXCLUDED.tool END,
+           unpinned = CASE WHEN EXCLUDED.revision IS NULL THEN app_renders.unpinned
+                           ELSE EXCLUDED.unpinned END`,
         [
           JSON.stringify(
             part.map((r) => ({
@@ -285,6 +293,7 @@ export class ApplicationsRepository {
               revision: r.rendered?.revision ?? null,
               bundle_hash: r.rendered?.bundleHash ?? null,
               tool: r.rendered?.tool ?? null,
+              unpinned: r.rendered?.unpinned === true,
               conditions: r.conditions,
             })),
           ),

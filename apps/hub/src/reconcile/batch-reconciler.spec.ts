@@ -45,6 +45,7 @@ function app(
     renderedBundleHash: null,
     renderedSpecVersion: null,
     renderedTool: null,
+    renderedUnpinned: false,
     conditions: [],
     autoSyncSuspended: false,
   };
@@ -67,6 +68,8 @@ class FakePorts implements ReconcilePorts {
   committed: BatchOutcome[] = [];
   brokenPaths = new Set<string>();
   brokenRepos = new Set<string>();
+  /** Paths whose renders float (Helm dependencies by a range, no lock file), and their output. */
+  floating = new Map<string, string>();
   resources: ResourceRef[] = [{ group: '', kind: 'ConfigMap', namespace: '', name: 'cfg' }];
   policies = new Map([
     [
@@ -93,7 +96,13 @@ class FakePorts implements ReconcilePorts {
       reqs.map((r) =>
         this.brokenPaths.has(r.spec.source.path)
           ? new Error(`invalid YAML in ${r.spec.source.path}/cm.yaml line 3`)
-          : { hash: `sha256:${r.spec.source.path}@${r.commit}`, tool: 'directory' as const },
+          : this.floating.has(r.spec.source.path)
+            ? {
+                hash: this.floating.get(r.spec.source.path)!,
+                tool: 'helm' as const,
+                unpinned: true,
+              }
+            : { hash: `sha256:${r.spec.source.path}@${r.commit}`, tool: 'directory' as const },
       ),
     );
   }
@@ -129,6 +138,7 @@ class FakePorts implements ReconcilePorts {
         stored.renderedRevision = a.rendered.revision;
         stored.renderedBundleHash = a.rendered.bundleHash;
         stored.renderedSpecVersion = a.specVersion;
+        stored.renderedUnpinned = a.rendered.unpinned === true;
       }
     }
     return Promise.resolve({
@@ -209,6 +219,29 @@ describe('BatchReconciler', () => {
     expect(o.apps).toEqual([]); // nothing to store either
     expect(o.history).toEqual([]);
     expect(o.done).toHaveLength(2);
+  });
+
+  it('renders again, at the same commit, an application whose render floats (Helm dependencies by a range)', async () => {
+    const ports = new FakePorts();
+    const [fixed, floating] = ports.add(app(1), app(2, { path: 'charts/umbrella' }));
+    ports.floating.set('charts/umbrella', 'sha256:dep-1.2.4');
+    const rec = new BatchReconciler(ports, 'replica-a');
+    await rec.run([item(fixed), item(floating)], lease);
+    expect(ports.apps.get(floating.id)!.renderedUnpinned).toBe(true);
+    // A newer release in the range: the same commit renders to another bundle, and it goes out.
+    ports.floating.set('charts/umbrella', 'sha256:dep-1.2.5');
+    const r = await rec.run([item(fixed), item(floating)], lease);
+    expect(ports.renderCalls[1].map((q) => q.appName)).toEqual(['app-2']);
+    expect(r.changed).toBe(2); // its two clusters
+    expect(ports.targets.filter((t) => t.appId === floating.id).map((t) => t.bundleHash)).toEqual([
+      'sha256:dep-1.2.5',
+      'sha256:dep-1.2.5',
+    ]);
+    // Once it no longer floats (a lock file), it is kept like any other render.
+    ports.floating.delete('charts/umbrella');
+    await rec.run([item(floating)], lease);
+    await rec.run([item(floating)], lease);
+    expect(ports.renderCalls.slice(2).map((c) => c.length)).toEqual([1, 0]);
   });
 
   it('moves targets to a new commit without a new generation when their content is unchanged', async () => {

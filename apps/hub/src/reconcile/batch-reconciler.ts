@@ -123,6 +123,7 @@ export class BatchReconciler {
     const toRender: { app: AppForReconcile; commit: string }[] = [];
     const bundleOf = new Map<string, string>();
     const toolOf = new Map<string, string>();
+    const unpinnedOf = new Map<string, boolean>();
     const failures = new Map<string, { type: AppCondition['type']; message: string }>();
     apps.forEach((app, i) => {
       const { source } = app.spec;
@@ -132,9 +133,12 @@ export class BatchReconciler {
         failures.set(app.id, { type: 'SourceError', message: commit.message });
         return;
       }
+      // What may change without a commit is rendered again: a chart's version range, and a
+      // render whose Helm dependencies float (a range, no lock file).
       const floating =
-        source.chart !== undefined &&
-        !isExactChartVersion(source.targetRevision === 'HEAD' ? '' : source.targetRevision);
+        app.renderedUnpinned ||
+        (source.chart !== undefined &&
+          !isExactChartVersion(source.targetRevision === 'HEAD' ? '' : source.targetRevision));
       const upToDate =
         !floating &&
         app.renderedBundleHash !== null &&
@@ -152,6 +156,7 @@ export class BatchReconciler {
       else {
         bundleOf.set(app.id, r.hash);
         toolOf.set(app.id, r.tool);
+        unpinnedOf.set(app.id, r.unpinned === true);
       }
     });
 
@@ -254,14 +259,22 @@ export class BatchReconciler {
           startedAt,
         });
       }
+      const unpinned = unpinnedOf.get(app.id) ?? app.renderedUnpinned;
       const renderedChanged =
-        app.renderedBundleHash !== bundleHash || app.renderedSpecVersion !== app.specVersion;
+        app.renderedBundleHash !== bundleHash ||
+        app.renderedSpecVersion !== app.specVersion ||
+        app.renderedUnpinned !== unpinned;
       if (renderedChanged || !sameConditions(app.conditions, conditions)) {
         outcome.apps.push({
           id: app.id,
           specVersion: app.specVersion,
           conditions,
-          rendered: { revision: commit, bundleHash, tool: toolOf.get(app.id) ?? app.renderedTool },
+          rendered: {
+            revision: commit,
+            bundleHash,
+            tool: toolOf.get(app.id) ?? app.renderedTool,
+            unpinned,
+          },
         });
       } else if (app.renderedRevision !== commit) {
         outcome.appRevisions.push({ id: app.id, specVersion: app.specVersion, revision: commit });

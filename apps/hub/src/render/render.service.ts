@@ -20,6 +20,8 @@ import { BundlesRepository } from './bundles.repository.js';
 export interface Rendered {
   hash: string;
   tool: RenderTool;
+  /** The render depends on more than its key (see RenderResult.unpinned): make it again later. */
+  unpinned?: boolean;
 }
 
 export interface RenderRequest {
@@ -38,7 +40,7 @@ export interface RenderRequest {
 export class RenderService implements OnModuleDestroy {
   private readonly log = new Logger('Render');
   readonly renderer: Renderer;
-  private readonly inflight = new Map<string, Promise<string>>();
+  private readonly inflight = new Map<string, Promise<{ hash: string; unpinned: boolean }>>();
   private readonly tools = new Map<string, Promise<RenderTool>>();
 
   constructor(
@@ -60,7 +62,9 @@ export class RenderService implements OnModuleDestroy {
       // Axle renders plain directories recursively unless `directory.recurse: false`.
       directoryRecurseDefault: true,
       timeoutMs: config.render.timeoutSeconds * 1000,
-      cacheSalt: toolVersions(tools),
+      // "2": renders of git charts whose dependencies float are no longer cached; older entries
+      // may hold some, so none of them is used.
+      cacheSalt: `2|${toolVersions(tools)}`,
     });
   }
 
@@ -85,7 +89,7 @@ export class RenderService implements OnModuleDestroy {
     const cached = distinct.length
       ? await this.bundles.cached(distinct)
       : new Map<string, string>();
-    const runs = new Map<string, Promise<string>>();
+    const runs = new Map<string, Promise<{ hash: string; unpinned: boolean }>>();
     let rendered = 0;
     const results = await Promise.all(
       prepared.map(async (p, i) => {
@@ -100,7 +104,8 @@ export class RenderService implements OnModuleDestroy {
           runs.set(runKey, run);
         }
         try {
-          return { hash: await run, tool: p.tool };
+          const { hash, unpinned } = await run;
+          return { hash, tool: p.tool, ...(unpinned ? { unpinned } : {}) };
         } catch (e) {
           return e instanceof Error ? e : new Error(String(e));
         }
@@ -169,7 +174,7 @@ export class RenderService implements OnModuleDestroy {
     src: RenderSource,
     ctx: RenderContext,
     key: string | undefined,
-  ): Promise<string> {
+  ): Promise<{ hash: string; unpinned: boolean }> {
     if (!key) return this.renderAndStore(src, ctx, undefined);
     const running = this.inflight.get(key);
     if (running) return running;
@@ -182,7 +187,7 @@ export class RenderService implements OnModuleDestroy {
     src: RenderSource,
     ctx: RenderContext,
     key: string | undefined,
-  ): Promise<string> {
+  ): Promise<{ hash: string; unpinned: boolean }> {
     let result: RenderResult;
     try {
       result = await this.renderer.render(src, ctx);
@@ -196,7 +201,7 @@ export class RenderService implements OnModuleDestroy {
     await this.store.put(result);
     // A chart whose dependencies float (a range, no lock file) is rendered again each time.
     if (key && !result.unpinned) await this.bundles.cache([key, result.key], result.hash);
-    return result.hash;
+    return { hash: result.hash, unpinned: result.unpinned === true };
   }
 
   async onModuleDestroy(): Promise<void> {

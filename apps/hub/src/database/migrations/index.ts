@@ -17,6 +17,7 @@ import { AppSetRequeue1765400000000 } from './1765400000000-AppSetRequeue.js';
 import { HotTargetWrites1765600000000 } from './1765600000000-HotTargetWrites.js';
 import { RenderMoves1765700000000 } from './1765700000000-RenderMoves.js';
 import { ReplicaBackends1765800000000 } from './1765800000000-ReplicaBackends.js';
+import { UnpinnedRenders1765900000000 } from './1765900000000-UnpinnedRenders.js';
 
 /** Every migration, oldest first. TypeORM runs the ones not yet recorded. */
 export const MIGRATIONS = [
@@ -39,4 +40,5 @@ export const MIGRATIONS = [
   HotTargetWrites1765600000000,
   RenderMoves1765700000000,
   ReplicaBackends1765800000000,
+  UnpinnedRenders1765900000000,
 ];
