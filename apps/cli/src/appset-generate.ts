@@ -104,7 +104,8 @@ export async function appsetGenerate(
       new CachedTreeReader(new GitCache(cacheDir, GIT_TIMEOUT_MS), MAX_INPUT_BYTES),
       cwd,
     );
-    result = await generateApplications(appset, { clusters, git: reader });
+    // On the user's own machine: no budget for the whole set (each application still has one).
+    result = await generateApplications(appset, { clusters, git: reader, maxRenderMs: Infinity });
   } finally {
     await rm(cacheDir, { recursive: true, force: true });
   }

@@ -546,6 +546,40 @@ spec:
     // Stopped soon after the limit, not after all 200; other work ran in between.
     expect(took).toBeLessThan(1500);
     expect(ticks).toBeGreaterThan(3);
+    // Many costly strings in one application: it stops at the limit too, not after all of them.
+    const busy = Object.fromEntries(
+      Array.from({ length: 20 }, (_, i) => [
+        `busy-${i}`,
+        '{{range until 900}}{{range until 900}}{{end}}{{end}}',
+      ]),
+    );
+    const heavy = parse({
+      metadata: { name: 'heavy' },
+      spec: {
+        goTemplate: true,
+        generators: [{ list: { elements: [{ x: '1' }, { x: '2' }] } }],
+        template: {
+          metadata: { name: 'a-{{.x}}', annotations: busy },
+          spec: {
+            project: 'default',
+            source: { repoURL: 'https://x/r.git', path: 'p' },
+            destination: { name: 'in-cluster' },
+          },
+        },
+      },
+    });
+    const t0 = performance.now();
+    const stopped = await generateApplications(heavy, { ...ctx, maxRenderMs: 150 });
+    expect(performance.now() - t0).toBeLessThan(1000); // about 20 × 130 ms without the deadline
+    expect(stopped.errors).toMatchObject([{ stage: 'limit', limit: 'renderTime' }]);
+    // Abandoned (the hub's admission check timed out): it stops at its next yield.
+    const abandon = new AbortController();
+    setTimeout(() => abandon.abort(new Error('abandoned')), 30);
+    const t1 = performance.now();
+    await expect(generateApplications(doc, { ...ctx, signal: abandon.signal })).rejects.toThrow(
+      'abandoned',
+    );
+    expect(performance.now() - t1).toBeLessThan(300);
     // Within the limit, the same ApplicationSet renders whole.
     const whole = await generateApplications(doc, { ...ctx, maxRenderMs: 600_000 });
     expect(whole.errors).toEqual([]);

@@ -30,6 +30,11 @@ export const RESOURCES_FINALIZER = 'resources-finalizer.argocd.argoproj.io';
 export const DEFAULT_MAX_RENDER_MS = 120_000;
 /** Rendering hands the event loop back this often (timers, I/O, other requests go on). */
 const YIELD_EVERY_MS = 20;
+/**
+ * Longest one Application's templates may take to render (they run without handing the event
+ * loop back): past it, that Application fails with a time limit error.
+ */
+export const MAX_APPLICATION_RENDER_MS = 2000;
 
 function isPlainObject(v: unknown): v is Record<string, unknown> {
   return typeof v === 'object' && v !== null && !Array.isArray(v);
@@ -140,9 +145,12 @@ export async function generateApplications(
         if (rendering > maxRenderMs)
           return overLimit(g, tooSlow(path, index, maxRenderMs), 'renderTime');
         await new Promise((resolve) => setImmediate(resolve));
+        ctx.signal?.throwIfAborted();
         sliceStart = performance.now();
       }
       const i = index++;
+      const left = maxRenderMs - rendering - (now - sliceStart);
+      renderer.setDeadline(now + Math.max(0, Math.min(MAX_APPLICATION_RENDER_MS, left)));
       const rendered = renderOne(compiled, p, renderer, spec.templatePatch, preserve);
       if (typeof rendered === 'string') {
         complete = false;

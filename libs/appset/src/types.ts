@@ -223,6 +223,8 @@ export interface GenerateApplicationsContext {
    * milliseconds either way, so that a large ApplicationSet does not stall its process.
    */
   maxRenderMs?: number;
+  /** Stops rendering (throws the signal's reason) when aborted: checked each time it yields. */
+  signal?: AbortSignal;
 }
 
 export interface GenerationError {

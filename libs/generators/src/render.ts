@@ -4,7 +4,9 @@ import {
   parseGoTemplate,
   renderFastTemplate,
   renderGoTemplate,
+  defaultLimits,
   type ExecuteOptions,
+  type TemplateLimits,
   type ParsedTemplate,
 } from '../../templating/src/index.js';
 import { goSprintV } from './go.js';
@@ -125,21 +127,28 @@ const FAST_TEMPLATED = /\{\{.*\}\}/;
 export class Renderer {
   readonly goTemplate: boolean;
   private readonly missingKey: MissingKey;
-  private readonly execOptions: ExecuteOptions;
+  private readonly execOptions: ExecuteOptions & { limits: TemplateLimits };
 
   constructor(mode: RenderMode) {
     this.goTemplate = mode.goTemplate;
     this.missingKey = missingKeyFromOptions(mode.goTemplateOptions);
-    this.execOptions = { missingKey: this.missingKey };
+    this.execOptions = { missingKey: this.missingKey, limits: { ...defaultLimits } };
   }
 
   /** Argo's `Render.Replace`. Throws the templating library's error on failure. */
   render(text: string, params: ParamSet): string {
     if (!text.includes('{{')) return text;
-    if (this.goTemplate)
-      return renderGoTemplate(text, goData(params), { missingKey: this.missingKey });
+    if (this.goTemplate) return renderGoTemplate(text, goData(params), this.execOptions);
     if (!FAST_TEMPLATED.test(text)) return text;
     return renderFastTemplate(text, fastParams(params));
+  }
+
+  /**
+   * Go templates rendered from now on stop with a limit error past `deadline` (a
+   * `performance.now()` time; undefined: no deadline). Fasttemplate does no work worth bounding.
+   */
+  setDeadline(deadline: number | undefined): void {
+    this.execOptions.limits.deadline = deadline;
   }
 
   /** {@link render} for a compiled string; a Go template is parsed once and kept on the node. */

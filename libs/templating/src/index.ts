@@ -70,7 +70,15 @@ export function parseGoTemplate(text: string, name = ''): ParsedTemplate {
 }
 
 function limitsOf(l: Partial<TemplateLimits> | undefined): TemplateLimits {
-  return l ? { ...defaultLimits, ...l } : defaultLimits;
+  if (!l) return defaultLimits;
+  // Complete limits are used as they are (a renderer keeps one object and moves its deadline).
+  if (
+    typeof l.maxOutputBytes === 'number' &&
+    typeof l.maxSteps === 'number' &&
+    typeof l.maxDepth === 'number'
+  )
+    return l as TemplateLimits;
+  return { ...defaultLimits, ...l };
 }
 
 /** Execute a parsed template against data with Go text/template semantics. */

@@ -146,6 +146,8 @@ export class AppSetEvaluator {
     inventory?: ClusterInfo[],
     ownedStamp?: string,
     git: GitTreeReader = this.reader,
+    /** Abandons the preview (its rendering stops at its next yield). */
+    signal?: AbortSignal,
   ): Promise<Evaluation> {
     const clusters = inventory ?? (await this.inventory());
     const clusterByName = new Map(clusters.map((c) => [c.name, c]));
@@ -159,6 +161,7 @@ export class AppSetEvaluator {
       duckTypes: this.duckTypes,
       maxApplications: this.config.appsetMaxApplications,
       maxRenderMs: this.config.appsetMaxRenderSeconds * 1000,
+      signal,
       limits: { maxParamSets: INTERMEDIATE_FACTOR * this.config.appsetMaxApplications },
     });
     watch.lap('generate');

@@ -193,13 +193,24 @@ export class AppSetsService implements OnApplicationBootstrap, OnModuleDestroy {
    * status reports them. An evaluation slower than ADMISSION_EVALUATION_MS is not waited for.
    */
   private async refuseUnrenderable(appset: ApplicationSet, id: string | null): Promise<void> {
-    const evaluation = this.evaluator.preview(appset, id).catch(() => undefined);
+    // Past ADMISSION_EVALUATION_MS the set is taken as it is (its evaluation tells the rest),
+    // and this preview stops rendering: the evaluation does the same work again.
+    const abandon = new AbortController();
+    const evaluation = this.evaluator
+      .preview(appset, id, [], undefined, undefined, undefined, undefined, abandon.signal)
+      .catch(() => undefined);
+    let timer: NodeJS.Timeout | undefined;
     const ev = await Promise.race([
       evaluation,
-      new Promise<undefined>((r) =>
-        setTimeout(() => r(undefined), ADMISSION_EVALUATION_MS).unref(),
-      ),
+      new Promise<undefined>((r) => {
+        timer = setTimeout(() => {
+          abandon.abort(new Error('admission check abandoned'));
+          r(undefined);
+        }, ADMISSION_EVALUATION_MS);
+        timer.unref();
+      }),
     ]);
+    clearTimeout(timer);
     if (ev?.overLimit) {
       throw new ValidationFailed(
         ev.errors.some(isRenderTimeLimit)

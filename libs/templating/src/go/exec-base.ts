@@ -37,6 +37,11 @@ export interface TemplateLimits {
   maxSteps: number;
   /** Maximum nesting of {{template}} calls. */
   maxDepth: number;
+  /**
+   * `performance.now()` past which execution stops with a limit error (checked every 1,024 steps
+   * and before costly functions): a bound on time where steps differ in cost.
+   */
+  deadline?: number;
 }
 
 export const defaultLimits: TemplateLimits = {
@@ -105,6 +110,7 @@ export abstract class ExecBase implements FuncContext {
     this.steps += n;
     if (this.steps > this.limits.maxSteps)
       this.limitError(`step limit exceeded (${this.limits.maxSteps} steps)`);
+    this.checkDeadline();
   }
   checkCount(n: number): void {
     if (n > this.limits.maxSteps)
@@ -144,6 +150,12 @@ export abstract class ExecBase implements FuncContext {
     if (++this.steps > this.limits.maxSteps) {
       this.limitError(`step limit exceeded (${this.limits.maxSteps} steps)`);
     }
+    if ((this.steps & 1023) === 0) this.checkDeadline();
+  }
+
+  private checkDeadline(): void {
+    if (this.limits.deadline !== undefined && performance.now() > this.limits.deadline)
+      this.limitError('time limit exceeded');
   }
 
   write(s: string): void {

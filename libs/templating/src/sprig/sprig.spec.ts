@@ -40,6 +40,23 @@ describe('non-deterministic sprig functions', () => {
     expect(() => r('{{genCA "x" 365}}')).toThrow('genCA is not supported');
   });
 
+  it('stops at a deadline, whatever its steps cost', () => {
+    const t0 = performance.now();
+    expect(() =>
+      renderGoTemplate(
+        '{{range until 900}}{{range until 900}}{{end}}{{end}}',
+        {},
+        {
+          limits: { deadline: performance.now() + 20 },
+        },
+      ),
+    ).toThrow(/time limit exceeded/);
+    expect(performance.now() - t0).toBeLessThan(100);
+    expect(() =>
+      renderGoTemplate('{{genPrivateKey "ed25519"}}', {}, { limits: { deadline: 0 } }),
+    ).toThrow(/time limit exceeded/);
+  });
+
   it('keys count their cost as steps: a template cannot generate them without bound', () => {
     const keys = (typ: string, maxSteps: number) => () =>
       renderGoTemplate(
