@@ -228,7 +228,8 @@ export class GitCache {
   /**
    * Resolves a branch, tag, `HEAD`, full or abbreviated commit SHA to a commit, from the local
    * clone when it has the answer and after a fetch otherwise. A branch or tag wins over a commit
-   * whose SHA starts the same; an abbreviation shared by several objects resolves to nothing.
+   * whose SHA starts the same; an abbreviation of several commits resolves to nothing (one that
+   * also starts a tree or blob resolves to the commit).
    */
   async resolve(url: string, revision: string, opts: { fetch?: boolean } = {}): Promise<string> {
     if (opts.fetch || !existsSync(join(this.repoDir(url), 'HEAD'))) await this.fetch(url);
@@ -311,13 +312,18 @@ export class GitCache {
     return listing;
   }
 
-  /** The least recently used trees go while there are too many, or too many entries in all. */
+  /**
+   * The least recently used trees go while there are too many, or too many entries in all
+   * (listings still running hold nothing yet: they stay, or readers would list them again).
+   */
   private evictTrees(): void {
     for (const k of this.trees.keys()) {
       if (this.trees.size <= TREE_CACHE_ENTRIES && this.treeEntries <= TREE_CACHE_TOTAL_ENTRIES)
         return;
+      const size = this.treeSizes.get(k);
+      if (size === undefined && this.trees.size <= TREE_CACHE_ENTRIES) continue;
       this.trees.delete(k);
-      this.treeEntries -= this.treeSizes.get(k) ?? 0;
+      this.treeEntries -= size ?? 0;
       this.treeSizes.delete(k);
     }
   }

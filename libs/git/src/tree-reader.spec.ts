@@ -37,14 +37,20 @@ describe('CachedTreeReader (a real repository over file://)', () => {
     await expect(reader.readFile(repo.fileUrl, small, 'apps/c/d/y.yaml')).rejects.toThrow(GitError);
   });
 
-  it('refuses a tree with more entries than maxTreeEntries, naming the limit', async () => {
-    const reader = new CachedTreeReader(cache, { maxTreeEntries: 8 });
-    expect(await reader.listFiles(repo.fileUrl, small)).toHaveLength(3);
-    await expect(reader.listFiles(repo.fileUrl, large)).rejects.toThrow(
-      new GitError(
+  it('refuses a tree with more entries than maxTreeEntries, naming the limit, once', async () => {
+    const list = vi.spyOn(cache, 'listTree');
+    try {
+      const reader = new CachedTreeReader(cache, { maxTreeEntries: 8 });
+      expect(await reader.listFiles(repo.fileUrl, small)).toHaveLength(3);
+      const refused = new GitError(
         `the tree of ${repo.fileUrl} at ${large.slice(0, 12)} has 9 entries, more than 8, the most the git generators list`,
-      ),
-    );
+      );
+      await expect(reader.listFiles(repo.fileUrl, large)).rejects.toThrow(refused);
+      await expect(reader.readFile(repo.fileUrl, large, 'apps/e.yaml')).rejects.toThrow(refused);
+      expect(list).toHaveBeenCalledTimes(2); // the refusal is kept: a commit never changes
+    } finally {
+      list.mockRestore();
+    }
   });
 
   it('keeps at most maxCachedEntries in memory, the least recently used trees going first', async () => {
@@ -63,11 +69,15 @@ describe('CachedTreeReader (a real repository over file://)', () => {
       expect(list).toHaveBeenCalledTimes(4);
       await tight.listFiles(repo.fileUrl, small); // listed again
       expect(list).toHaveBeenCalledTimes(5);
-      // A tree larger than the whole cache is served, not kept.
+      // A tree larger than the whole cache is kept while it is the last one read (its files are
+      // read next), and goes when another is read.
       const tiny = new CachedTreeReader(cache, { maxCachedEntries: 4 });
       await tiny.listFiles(repo.fileUrl, small);
+      await tiny.readFile(repo.fileUrl, small, 'apps/b.json');
+      expect(list).toHaveBeenCalledTimes(6);
+      await tiny.listFiles(repo.fileUrl, large);
       await tiny.listFiles(repo.fileUrl, small);
-      expect(list).toHaveBeenCalledTimes(7);
+      expect(list).toHaveBeenCalledTimes(8);
     } finally {
       list.mockRestore();
     }

@@ -89,7 +89,7 @@ export class CachedTreeReader implements GitTreeReader {
     const max = this.limits.maxTreeEntries;
     const t = this.git.listTree(repoURL, commit, '', { dirs: true }).then((entries) => {
       if (entries.length > max) {
-        throw new GitError(
+        throw new TreeTooLarge(
           `the tree of ${repoURL} at ${commit.slice(0, 12)} has ${entries.length} entries, more than ${max}, the most the git generators list`,
         );
       }
@@ -98,14 +98,20 @@ export class CachedTreeReader implements GitTreeReader {
     this.trees.set(key, t);
     t.then(
       (tree) => this.settled(key, t, tree.entries.length),
-      () => {
-        if (this.trees.get(key) === t) this.trees.delete(key);
+      (e: unknown) => {
+        // A commit's tree never changes: its refusal is kept like a listing (costing nothing),
+        // not listed again for every read. Other failures (git away) are tried again.
+        if (e instanceof TreeTooLarge) this.settled(key, t, 0);
+        else if (this.trees.get(key) === t) this.trees.delete(key);
       },
     );
     return t;
   }
 
-  /** A listing arrived: it counts against the cache's bound, the oldest go until it fits. */
+  /**
+   * A listing arrived: it counts against the cache's bound, the least recently used go until it
+   * fits. It stays itself, however large (it is in use: the files it lists are read next).
+   */
   private settled(key: string, t: Promise<Tree>, size: number): void {
     if (this.trees.get(key) !== t) return; // evicted while it was listed
     this.sizes.set(key, size);
@@ -113,10 +119,13 @@ export class CachedTreeReader implements GitTreeReader {
     for (const k of this.trees.keys()) {
       if (this.held <= this.limits.maxCachedEntries) break;
       const n = this.sizes.get(k);
-      if (n === undefined) continue; // still being listed
+      if (n === undefined || k === key) continue; // still being listed, or the one just read
       this.trees.delete(k);
       this.sizes.delete(k);
       this.held -= n;
     }
   }
 }
+
+/** A tree the generators refuse for its size (kept like a listing: a commit never changes). */
+class TreeTooLarge extends GitError {}
