@@ -213,7 +213,8 @@ export class AppReconciler {
     const behind = (app.applied?.generation ?? 0) < app.generation;
     if (!rt.op && !behind && !rt.syncRequested) return;
     // The backoff is that of the generation that failed: a newer one starts at once (as Argo CD
-    // starts a new operation for a new revision), and so does a sync someone asked for now.
+    // starts a new operation for a new revision), and so does a sync asked for now (the
+    // protocol's SyncNow; today's hub sends none: its syncs are new generations).
     const retryAt = rt.failuresGeneration === app.generation && !rt.syncRequested ? rt.retryAt : 0;
     if (!rt.op && Date.now() < retryAt) {
       rt.wakeAt(retryAt, enqueue);

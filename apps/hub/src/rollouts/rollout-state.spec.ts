@@ -1,6 +1,13 @@
 import { describe, expect, it } from 'vitest';
 import { appPhase, type RolloutApp } from './rolling-sync.js';
-import { current, fresh, recordSync, syncedAt } from './rollout-state.js';
+import {
+  contentKey,
+  current,
+  fresh,
+  haltedBundles,
+  recordSync,
+  syncedAt,
+} from './rollout-state.js';
 import type { RolloutState } from './rollouts.repository.js';
 
 const DEADLINE_MS = 60_000;
@@ -47,6 +54,26 @@ describe('current: a halted rollout', () => {
     const s = current(halted({ a: 'bad' }), [unit('a', 'fixed', 'bad')]);
     expect(s?.status).toBe('Progressing');
     expect(s?.haltedBundles).toBeNull();
+  });
+});
+
+describe('haltedBundles', () => {
+  it('records a unit being rendered again with the render last seen, so only a new one releases', () => {
+    const key = (b: string) => contentKey(b, 'ns', { prune: false });
+    const a = (bundle: string | null) => ({
+      id: 'a',
+      bundleHash: bundle,
+      key: bundle && key(bundle),
+    });
+    const s = current(fresh(), [a('x'), { id: 'b', bundleHash: 'y', key: key('y') }])!;
+    // Aborted while a's spec edit is being rendered (its bundle reads null).
+    const bundles = haltedBundles(s, [a(null), { id: 'b', bundleHash: 'y', key: key('y') }]);
+    expect(bundles).toEqual({ a: 'x', b: 'y' });
+    const aborted: RolloutState = { ...s, status: 'Aborted', haltedBundles: bundles };
+    expect(current(aborted, [a('x'), { id: 'b', bundleHash: 'y', key: key('y') }])).toBeUndefined();
+    expect(current(aborted, [a('x2'), { id: 'b', bundleHash: 'y', key: key('y') }])?.status).toBe(
+      'Progressing',
+    );
   });
 });
 

@@ -1,3 +1,4 @@
+import { canonicalJson } from '../../../../libs/manifests/src/index.js';
 import type { RolloutApp } from './rolling-sync.js';
 import type { RolloutState, RolloutUpdate } from './rollouts.repository.js';
 
@@ -70,6 +71,30 @@ function rendersOf(json: string): Map<string, string | null> {
 export function recordSync(state: RolloutState, unitId: string, update: RolloutUpdate): void {
   state.updated[unitId] = update;
   if (state.gates.reached) delete state.gates.reached[unitId];
+}
+
+/** Bundle, namespace and policy as one comparable string (policy keys in canonical order). */
+export function contentKey(bundleHash: string, namespace: string, policy: unknown): string {
+  return `${bundleHash}|${namespace}|${canonicalJson(policy)}`;
+}
+
+/**
+ * The units' renders at a halt or abort, by id: a unit being rendered again (null: a spec edit)
+ * counts with the render last seen (from the keys the rollout recorded), so that only a new
+ * render of it releases the rollout, not its coming back with the bundle that was halted.
+ */
+export function haltedBundles(
+  state: RolloutState,
+  units: UnitRender[],
+): Record<string, string | null> {
+  const seen = state.gates.renders !== undefined ? rendersOf(state.gates.renders) : undefined;
+  return Object.fromEntries(
+    units.map((u) => {
+      const key = seen?.get(u.id);
+      const bar = key?.indexOf('|') ?? -1;
+      return [u.id, u.bundleHash ?? (key && bar >= 0 ? key.slice(0, bar) : (key ?? null))];
+    }),
+  );
 }
 
 /** When this rollout synced a unit to its current render (undefined: it did not). */

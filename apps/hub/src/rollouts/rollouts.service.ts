@@ -17,14 +17,15 @@ import { ClustersRepository } from '../clusters/clusters.repository.js';
 import { groupBy } from '../common/group-by.js';
 import { Conflict, NotFound } from '../common/validation.js';
 import { MetricsService } from '../metrics/metrics.service.js';
-import { canonicalJson } from '../../../../libs/manifests/src/index.js';
 import { toSyncPolicy } from '../reconcile/sync-policy.js';
 import { DependenciesService } from '../dependencies/dependencies.service.js';
 import { planRollingSync, stepOf, type AppPhase, type RolloutApp } from './rolling-sync.js';
 import {
   confirmedFailures,
+  contentKey,
   current,
   fresh,
+  haltedBundles,
   recordSync,
   snapshot,
   syncedAt,
@@ -230,7 +231,7 @@ export class RolloutsService implements OnApplicationBootstrap, OnModuleDestroy 
       case 'abort': {
         const units = await this.units(subject);
         state.status = 'Aborted';
-        state.haltedBundles = Object.fromEntries(units.map((u) => [u.id, u.bundleHash]));
+        state.haltedBundles = haltedBundles(state, units);
         state.message = 'aborted on request: nothing more is synced until a new commit';
         break;
       }
@@ -270,6 +271,7 @@ export class RolloutsService implements OnApplicationBootstrap, OnModuleDestroy 
     const reached = (state.gates.reached ??= {});
     for (const u of units) if (decision.phases.get(u.id) === 'Done' && u.key) reached[u.id] = u.key;
     const failed = confirmedFailures(state, decision.failed, now);
+    let synced: string[] = [];
     if (failed.length) {
       await this.halt(subject, state, units, failed, expected);
       return;
@@ -289,18 +291,30 @@ export class RolloutsService implements OnApplicationBootstrap, OnModuleDestroy 
       if (state.status === 'Completed') state = fresh();
       state.step = decision.step;
       state.message = decision.waiting ?? '';
-      await this.syncUnits(subject, state, units, decision.sync, now);
+      synced = await this.syncUnits(subject, state, units, decision.sync, now);
     }
     this.gauge(subject, state);
     // Nothing changed (a settled rollout, a step still waiting): nothing to write.
     if (was === snapshot(state)) return;
-    // Not over a pause or abort written meanwhile: that one wins, keeping what this tick synced.
+    await this.saveTick(kind, id, state, expected, synced);
+  }
+
+  /**
+   * Saves what a tick decided, not over a pause or abort written meanwhile: that one wins, and
+   * only what this tick synced is added to it (the rest is as the other writer left it).
+   */
+  private async saveTick(
+    kind: RolloutKind,
+    id: string,
+    state: RolloutState,
+    expected: Date | null,
+    synced: string[],
+  ): Promise<void> {
     if (await this.repo.save(kind, id, state, expected)) return;
-    const now2 = await this.repo.state(kind, id);
-    if (now2) {
-      now2.updated = { ...now2.updated, ...state.updated };
-      await this.repo.save(kind, id, now2, now2.updatedAt);
-    }
+    const now = await this.repo.state(kind, id);
+    if (!now || synced.length === 0) return;
+    for (const unitId of synced) recordSync(now, unitId, state.updated[unitId]);
+    await this.repo.save(kind, id, now, now.updatedAt);
   }
 
   /** Syncs these units to their planned bundle, recording what each ran before. */
@@ -310,9 +324,10 @@ export class RolloutsService implements OnApplicationBootstrap, OnModuleDestroy 
     units: Unit[],
     ids: string[],
     now: number,
-  ): Promise<void> {
+  ): Promise<string[]> {
     const { kind, name, strategy } = subject;
     const byId = new Map(units.map((u) => [u.id, u]));
+    const synced: string[] = [];
     for (const unitId of ids) {
       const u = byId.get(unitId)!;
       const from = Object.fromEntries(
@@ -337,11 +352,13 @@ export class RolloutsService implements OnApplicationBootstrap, OnModuleDestroy 
           });
         }
         recordSync(state, unitId, { at: now, bundleHash: u.bundleHash!, from });
+        synced.push(unitId);
       } catch (e) {
         // Refused for now (a sync window, a project): tried again next tick.
         state.message = `${u.name}: ${(e as Error).message}`;
       }
     }
+    return synced;
   }
 
   /**
@@ -361,7 +378,7 @@ export class RolloutsService implements OnApplicationBootstrap, OnModuleDestroy 
     const what = kind === 'app' ? 'wave' : 'step';
     state.status = 'Halted';
     state.message = `${what} ${state.step + 1} failed: not Healthy at the new bundle: ${names.join(', ')}`;
-    state.haltedBundles = Object.fromEntries(units.map((u) => [u.id, u.bundleHash]));
+    state.haltedBundles = haltedBundles(state, units);
     const halted = await this.repo.save(kind, id, state, expected);
     if (!halted) return; // paused or aborted meanwhile
     this.metrics.rolloutHalts.inc({ appset: name, on_failure: strategy.onFailure });
@@ -547,11 +564,6 @@ const STATUSES: RolloutStatus[] = [
   'Aborted',
   'Completed',
 ];
-
-/** Bundle, namespace and policy as one comparable string (policy keys in canonical order). */
-function contentKey(bundleHash: string, namespace: string, policy: unknown): string {
-  return `${bundleHash}|${namespace}|${canonicalJson(policy)}`;
-}
 
 /** Why a unit counts as failed, in a word or two. */
 function failureOf(u: Unit | undefined): string {
