@@ -586,6 +586,37 @@ spec:
     expect(whole.applications).toHaveLength(200);
   });
 
+  it('does not count against an application the time others had while rendering yielded', async () => {
+    const elements = Array.from({ length: 6 }, (_, i) => ({ x: String(i) }));
+    const doc = parse({
+      metadata: { name: 'patient' },
+      spec: {
+        goTemplate: true,
+        generators: [{ list: { elements } }],
+        template: {
+          // About 130 ms each: the third or so comes after a yield.
+          metadata: {
+            name: 'a-{{.x}}',
+            annotations: { busy: '{{range until 900}}{{range until 900}}{{end}}{{end}}' },
+          },
+          spec: {
+            project: 'default',
+            source: { repoURL: 'https://x/r.git', path: 'p' },
+            destination: { name: 'in-cluster' },
+          },
+        },
+      },
+    });
+    // Something else holds the event loop for longer than one application may render.
+    setTimeout(() => {
+      const until = performance.now() + 2100;
+      while (performance.now() < until);
+    }, 0);
+    const r = await generateApplications(doc, ctx);
+    expect(r.errors).toEqual([]);
+    expect(r.applications).toHaveLength(6);
+  });
+
   it('counts applications after selectors, and a merge by its base: large inputs that yield few pass', async () => {
     const elements = (n: number) =>
       Array.from({ length: n }, (_, i) => ({ x: String(i), y: 'a', keep: i < 2 ? '1' : '0' }));
