@@ -10,6 +10,9 @@ export class UnpinnedRenders1765900000000 implements MigrationInterface {
 
   async up(q: QueryRunner): Promise<void> {
     await q.query('ALTER TABLE app_renders ADD COLUMN unpinned boolean NOT NULL DEFAULT false');
+    // Which Helm renders float is known only by rendering: each is rendered once more (and the
+    // flag is right from then on) rather than kept as it is until the next commit.
+    await q.query(`UPDATE app_renders SET unpinned = true WHERE tool = 'helm'`);
   }
 
   async down(q: QueryRunner): Promise<void> {
