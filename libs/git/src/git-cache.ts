@@ -321,7 +321,7 @@ export class GitCache {
       if (this.trees.size <= TREE_CACHE_ENTRIES && this.treeEntries <= TREE_CACHE_TOTAL_ENTRIES)
         return;
       const size = this.treeSizes.get(k);
-      if (size === undefined && this.trees.size <= TREE_CACHE_ENTRIES) continue;
+      if (size === undefined) continue; // as many as run at once, and they go once listed
       this.trees.delete(k);
       this.treeEntries -= size ?? 0;
       this.treeSizes.delete(k);

@@ -101,7 +101,7 @@ export class CachedTreeReader implements GitTreeReader {
       (e: unknown) => {
         // A commit's tree never changes: its refusal is kept like a listing (costing nothing),
         // not listed again for every read. Other failures (git away) are tried again.
-        if (e instanceof TreeTooLarge) this.settled(key, t, 0);
+        if (e instanceof TreeTooLarge) this.settled(key, t, 1);
         else if (this.trees.get(key) === t) this.trees.delete(key);
       },
     );
