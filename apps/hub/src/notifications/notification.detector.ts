@@ -115,7 +115,8 @@ export class NotificationDetector implements OnApplicationBootstrap, OnModuleDes
     slow: boolean,
   ): Promise<{ newest: Date | undefined; written: number }> {
     const now = await this.repo.now(db);
-    const subs = await this.repo.subscriptions();
+    // On the detection's own connection: deletions of subscriptions wait for it, holding theirs.
+    const subs = await this.repo.subscriptions(undefined, db);
     const checks: Check[] = [];
     let newest: Date | undefined;
     // Applications × clusters are looked at only while someone subscribes to their triggers:

@@ -209,8 +209,9 @@ export class NotificationsRepository {
     return rows[0].created;
   }
 
-  async subscriptions(name?: string): Promise<SubscriptionRow[]> {
-    const rows = await this.ds.query<
+  /** Subscriptions (one by name), read on `db` (a transaction's connection) or the pool. */
+  async subscriptions(name?: string, db: Db = this.ds): Promise<SubscriptionRow[]> {
+    const rows = await db.query<
       {
         id: string;
         name: string;
