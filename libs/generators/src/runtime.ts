@@ -57,6 +57,9 @@ export class CachedGit {
   }
 }
 
+/** Longest one generator value may take to render (see appendValues). */
+const MAX_VALUE_RENDER_MS = 2000;
+
 /** Everything a generator needs while running. */
 export interface Runtime {
   ctx: GeneratorContext;
@@ -108,6 +111,8 @@ export function appendValues(
   const rendered: Record<string, string> = {};
   for (const k of keys) {
     try {
+      // As long as one application's templates may take (they run without a yield).
+      rt.renderer.setDeadline(performance.now() + MAX_VALUE_RENDER_MS);
       rendered[k] = rt.renderer.render(values[k], params);
     } catch (e) {
       throw new GeneratorError(
