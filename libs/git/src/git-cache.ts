@@ -7,6 +7,7 @@ import { simpleGit, type SimpleGit } from 'simple-git';
 import { CatFileBatch } from './cat-file.js';
 import { GitError } from './errors.js';
 import { GIT_OPTIONS, gitEnv } from './git-env.js';
+import { SizedPromiseCache } from './sized-cache.js';
 
 export { GitError, GIT_OPTIONS, gitEnv };
 
@@ -47,10 +48,11 @@ export class GitCache {
   private readonly forcedNext = new Map<string, Promise<Record<string, string>>>();
   private readonly failures = new Map<string, { at: number; error: Error }>();
   private readonly refsCache = new Map<string, Record<string, string>>();
-  private readonly trees = new Map<string, Promise<TreeEntry[] | undefined>>();
-  /** Entries of the settled listings in `trees`, by key, and their sum. */
-  private readonly treeSizes = new Map<string, number>();
-  private treeEntries = 0;
+  private readonly trees = new SizedPromiseCache<TreeEntry[] | undefined>({
+    maxCount: TREE_CACHE_ENTRIES,
+    maxSize: TREE_CACHE_TOTAL_ENTRIES,
+    size: (all) => all?.length ?? 0,
+  });
   private readonly blobReaders = new Map<string, CatFileBatch>();
 
   constructor(
@@ -286,46 +288,11 @@ export class GitCache {
 
   /** The whole tree of a commit (directories included), or undefined when it is too large. */
   private wholeTree(url: string, commit: string): Promise<TreeEntry[] | undefined> {
-    const key = `${url}\0${commit}`;
-    const t = this.trees.get(key);
-    if (t) {
-      this.trees.delete(key);
-      this.trees.set(key, t);
-      return t;
-    }
-    const listing = this.lsTree(url, commit, '', true).then((all) =>
-      all.length > TREE_CACHE_MAX_ENTRIES ? undefined : all,
+    return this.trees.get(`${url}\0${commit}`, () =>
+      this.lsTree(url, commit, '', true).then((all) =>
+        all.length > TREE_CACHE_MAX_ENTRIES ? undefined : all,
+      ),
     );
-    this.trees.set(key, listing);
-    listing.then(
-      (all) => {
-        if (this.trees.get(key) !== listing) return; // evicted meanwhile
-        this.treeSizes.set(key, all?.length ?? 0);
-        this.treeEntries += all?.length ?? 0;
-        this.evictTrees();
-      },
-      () => {
-        if (this.trees.get(key) === listing) this.trees.delete(key);
-      },
-    );
-    this.evictTrees();
-    return listing;
-  }
-
-  /**
-   * The least recently used trees go while there are too many, or too many entries in all
-   * (listings still running hold nothing yet: they stay, or readers would list them again).
-   */
-  private evictTrees(): void {
-    for (const k of this.trees.keys()) {
-      if (this.trees.size <= TREE_CACHE_ENTRIES && this.treeEntries <= TREE_CACHE_TOTAL_ENTRIES)
-        return;
-      const size = this.treeSizes.get(k);
-      if (size === undefined) continue; // as many as run at once, and they go once listed
-      this.trees.delete(k);
-      this.treeEntries -= size ?? 0;
-      this.treeSizes.delete(k);
-    }
   }
 
   private async lsTree(

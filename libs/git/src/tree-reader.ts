@@ -1,5 +1,6 @@
 import type { GitTreeReader } from '../../generators/src/index.js';
 import { GitCache, GitError, type TreeEntry } from './git-cache.js';
+import { SizedPromiseCache } from './sized-cache.js';
 
 /** One cached listing: its entries, and an index by path built at the first file read. */
 interface Tree {
@@ -30,10 +31,7 @@ const DEFAULT_LIMITS: TreeReaderLimits = {
  * refused: a monorepo of millions of files is not listed into memory once per evaluation.
  */
 export class CachedTreeReader implements GitTreeReader {
-  private readonly trees = new Map<string, Promise<Tree>>();
-  /** Entries held by the settled listings in `trees`. */
-  private held = 0;
-  private readonly sizes = new Map<string, number>();
+  private readonly trees: SizedPromiseCache<Tree>;
   private readonly limits: TreeReaderLimits;
 
   constructor(
@@ -47,6 +45,13 @@ export class CachedTreeReader implements GitTreeReader {
       ...DEFAULT_LIMITS,
       ...(typeof limits === 'number' ? { maxFileBytes: limits } : limits),
     };
+    this.trees = new SizedPromiseCache<Tree>({
+      maxCount: Infinity,
+      maxSize: this.limits.maxCachedEntries,
+      size: (t) => t.entries.length,
+      // A commit's tree never changes: its refusal is final, not listed again for every read.
+      keepRejection: (e) => e instanceof TreeTooLarge,
+    });
   }
 
   resolve(repoURL: string, revision: string): Promise<string> {
@@ -78,16 +83,9 @@ export class CachedTreeReader implements GitTreeReader {
   }
 
   private tree(repoURL: string, commit: string): Promise<Tree> {
-    const key = `${repoURL}\0${commit}`;
-    const hit = this.trees.get(key);
-    if (hit) {
-      // Most recently used last: eviction takes the first.
-      this.trees.delete(key);
-      this.trees.set(key, hit);
-      return hit;
-    }
     const max = this.limits.maxTreeEntries;
-    const t = this.git.listTree(repoURL, commit, '', { dirs: true }).then((entries) => {
+    return this.trees.get(`${repoURL}\0${commit}`, async () => {
+      const entries = await this.git.listTree(repoURL, commit, '', { dirs: true });
       if (entries.length > max) {
         throw new TreeTooLarge(
           `the tree of ${repoURL} at ${commit.slice(0, 12)} has ${entries.length} entries, more than ${max}, the most the git generators list`,
@@ -95,35 +93,6 @@ export class CachedTreeReader implements GitTreeReader {
       }
       return { entries };
     });
-    this.trees.set(key, t);
-    t.then(
-      (tree) => this.settled(key, t, tree.entries.length),
-      (e: unknown) => {
-        // A commit's tree never changes: its refusal is kept like a listing (costing nothing),
-        // not listed again for every read. Other failures (git away) are tried again.
-        if (e instanceof TreeTooLarge) this.settled(key, t, 1);
-        else if (this.trees.get(key) === t) this.trees.delete(key);
-      },
-    );
-    return t;
-  }
-
-  /**
-   * A listing arrived: it counts against the cache's bound, the least recently used go until it
-   * fits. It stays itself, however large (it is in use: the files it lists are read next).
-   */
-  private settled(key: string, t: Promise<Tree>, size: number): void {
-    if (this.trees.get(key) !== t) return; // evicted while it was listed
-    this.sizes.set(key, size);
-    this.held += size;
-    for (const k of this.trees.keys()) {
-      if (this.held <= this.limits.maxCachedEntries) break;
-      const n = this.sizes.get(k);
-      if (n === undefined || k === key) continue; // still being listed, or the one just read
-      this.trees.delete(k);
-      this.sizes.delete(k);
-      this.held -= n;
-    }
   }
 }
 
