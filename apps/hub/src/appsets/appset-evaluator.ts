@@ -141,14 +141,20 @@ export class AppSetEvaluator {
   async preview(
     appset: ApplicationSet,
     appSetId: string | null,
-    confirmed: string[] = [],
-    watch = new Stopwatch(),
-    inventory?: ClusterInfo[],
-    ownedStamp?: string,
-    git: GitTreeReader = this.reader,
-    /** Abandons the preview (its rendering stops at its next yield). */
-    signal?: AbortSignal,
+    opts: {
+      /** Deletions confirmed (the mass-deletion guard lets exactly these through). */
+      confirmed?: string[];
+      watch?: Stopwatch;
+      /** The cluster inventory, when the caller read it already. */
+      inventory?: ClusterInfo[];
+      ownedStamp?: string;
+      git?: GitTreeReader;
+      /** Abandons the preview (its rendering stops at its next yield). */
+      signal?: AbortSignal;
+    },
   ): Promise<Evaluation> {
+    const { confirmed = [], watch = new Stopwatch(), inventory, ownedStamp, signal } = opts;
+    const git = opts.git ?? this.reader;
     const clusters = inventory ?? (await this.inventory());
     const clusterByName = new Map(clusters.map((c) => [c.name, c]));
     const gate = await this.projects.gate();
@@ -349,15 +355,13 @@ export class AppSetEvaluator {
     }
     this.metrics.appsetEvaluations.inc({ outcome: 'evaluated' });
     const recorder = new RecordingTreeReader(this.reader);
-    const ev = await this.preview(
-      appset,
-      entity.id,
-      entity.deletionConfirmed,
+    const ev = await this.preview(appset, entity.id, {
+      confirmed: entity.deletionConfirmed,
       watch,
       inventory,
       ownedStamp,
-      recorder,
-    );
+      git: recorder,
+    });
     // The inputs this evaluation read: with its git reads in place of whole refs when it has
     // them (computed before its writes, like the rest of the fingerprint).
     const reads = skippable ? recorder.recorded() : undefined;

@@ -99,7 +99,9 @@ export class AppSetPreviewService {
         parsed.errors.map((i) => ({ field: i.path, reason: i.message })),
       );
     }
-    const ev = await this.evaluator.preview(parsed.appset, e.id, e.deletionConfirmed);
+    const ev = await this.evaluator.preview(parsed.appset, e.id, {
+      confirmed: e.deletionConfirmed,
+    });
     const errors: FleetPreview['errors'] = ev.errors.map((x) => ({
       ...(x.name ? { name: x.name } : {}),
       message: x.message,

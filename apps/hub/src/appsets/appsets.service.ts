@@ -178,11 +178,9 @@ export class AppSetsService implements OnApplicationBootstrap, OnModuleDestroy {
       rows: _rows,
       owned: _owned,
       ...ev
-    } = await this.evaluator.preview(
-      appset,
-      existing?.id ?? null,
-      existing?.deletionConfirmed ?? [],
-    );
+    } = await this.evaluator.preview(appset, existing?.id ?? null, {
+      confirmed: existing?.deletionConfirmed ?? [],
+    });
     return { ...ev, applications: ev.applications.map(asArgoApplication) as never, warnings };
   }
 
@@ -197,7 +195,7 @@ export class AppSetsService implements OnApplicationBootstrap, OnModuleDestroy {
     // and this preview stops rendering: the evaluation does the same work again.
     const abandon = new AbortController();
     const evaluation = this.evaluator
-      .preview(appset, id, [], undefined, undefined, undefined, undefined, abandon.signal)
+      .preview(appset, id, { signal: abandon.signal })
       .catch(() => undefined);
     let timer: NodeJS.Timeout | undefined;
     const ev = await Promise.race([
