@@ -9,20 +9,24 @@ import { StateStore } from '../state-store.js';
 import { SyncEngine } from '../sync/engine.js';
 import { AppReconciler } from './app-reconciler.js';
 
+// Every case has a state store of its own on disk.
+let dir: Awaited<ReturnType<typeof tempDir>>;
+let store: StateStore;
+beforeEach(async () => {
+  dir = await tempDir('axle-reconciler-');
+  store = new StateStore(dir.path);
+});
+afterEach(async () => {
+  await store.close();
+  await dir.remove();
+});
+
 describe('AppReconciler: removing an app', () => {
-  let dir: Awaited<ReturnType<typeof tempDir>>;
-  let store: StateStore;
-  beforeEach(async () => {
-    dir = await tempDir('axle-reconciler-');
-    store = new StateStore(dir.path);
+  beforeEach(() => {
     vi.spyOn(Logger.prototype, 'warn').mockImplementation(() => undefined);
     vi.spyOn(Logger.prototype, 'error').mockImplementation(() => undefined);
   });
-  afterEach(async () => {
-    vi.restoreAllMocks();
-    await store.close();
-    await dir.remove();
-  });
+  afterEach(() => vi.restoreAllMocks());
 
   function reconciler(removeApp: () => Promise<string | undefined>) {
     const removals = vi.fn(removeApp);
@@ -94,17 +98,6 @@ describe('AppReconciler: removing an app', () => {
 });
 
 describe('AppReconciler: retries', () => {
-  let dir: Awaited<ReturnType<typeof tempDir>>;
-  let store: StateStore;
-  beforeEach(async () => {
-    dir = await tempDir('axle-reconciler-');
-    store = new StateStore(dir.path);
-  });
-  afterEach(async () => {
-    await store.close();
-    await dir.remove();
-  });
-
   /** A reconciler whose kube client fails every object; an empty bundle syncs. */
   function retrying() {
     const events: string[] = [];
