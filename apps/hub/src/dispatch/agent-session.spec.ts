@@ -259,37 +259,18 @@ describe('AgentSession', () => {
   it('withholds what the project no longer allows, right before dispatch', async () => {
     const { s, call } = session();
     await s.handle(hello());
-    const narrow = {
+    const withPolicy = (policy: ConstructorParameters<typeof ProjectPolicy>[1]) => ({
       ...ctx,
-      gate: new ProjectGate(
-        new Map([
-          [
-            'default',
-            new ProjectPolicy('default', {
-              sourceRepos: ['*'],
-              destinations: [{ namespace: 'ok' }],
-            }),
-          ],
-        ]),
-      ),
-    };
+      gate: new ProjectGate(new Map([['default', new ProjectPolicy('default', policy)]])),
+    });
+    const narrow = withPolicy({ sourceRepos: ['*'], destinations: [{ namespace: 'ok' }] });
     await s.deliver([row(1, 1, 'sha256:H')], new Map(), true, narrow);
     expect(call.deploys()).toEqual([]);
     // Its source repository no longer allowed (sourceRepos narrowed since it was rendered).
-    const otherRepos = {
-      ...ctx,
-      gate: new ProjectGate(
-        new Map([
-          [
-            'default',
-            new ProjectPolicy('default', {
-              sourceRepos: ['https://git.example.com/team-b/*'],
-              destinations: [{ namespace: '*' }],
-            }),
-          ],
-        ]),
-      ),
-    };
+    const otherRepos = withPolicy({
+      sourceRepos: ['https://git.example.com/team-b/*'],
+      destinations: [{ namespace: '*' }],
+    });
     await s.deliver([row(2, 1, 'sha256:H')], new Map(), true, otherRepos);
     expect(call.deploys()).toEqual([]);
   });
