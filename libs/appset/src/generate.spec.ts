@@ -436,14 +436,18 @@ spec:
   });
 
   /** An ApplicationSet of these generators whose applications are named by `name`. */
-  const withGenerators = (generators: unknown[], name: string) =>
+  const withGenerators = (
+    generators: unknown[],
+    name: string,
+    annotations?: Record<string, string>,
+  ) =>
     parse({
       metadata: { name: 'limited' },
       spec: {
         goTemplate: true,
         generators,
         template: {
-          metadata: { name },
+          metadata: { name, ...(annotations ? { annotations } : {}) },
           spec: {
             project: 'default',
             source: { repoURL: 'https://x/r.git', path: 'p' },
@@ -507,21 +511,9 @@ spec:
 
   it('refuses an ApplicationSet whose applications take longer than maxRenderMs to render, and yields meanwhile', async () => {
     const elements = Array.from({ length: 200 }, (_, i) => ({ x: String(i) }));
-    const doc = parse({
-      metadata: { name: 'slow' },
-      spec: {
-        goTemplate: true,
-        generators: [{ list: { elements } }],
-        template: {
-          // A few milliseconds of template work for each application.
-          metadata: { name: 'a-{{.x}}', annotations: { busy: '{{range until 10000}}{{end}}' } },
-          spec: {
-            project: 'default',
-            source: { repoURL: 'https://x/r.git', path: 'p' },
-            destination: { name: 'in-cluster' },
-          },
-        },
-      },
+    // A few milliseconds of template work for each application.
+    const doc = withGenerators([{ list: { elements } }], 'a-{{.x}}', {
+      busy: '{{range until 10000}}{{end}}',
     });
     let ticks = 0;
     const timer = setInterval(() => ticks++, 1);
@@ -553,21 +545,11 @@ spec:
         '{{range until 900}}{{range until 900}}{{end}}{{end}}',
       ]),
     );
-    const heavy = parse({
-      metadata: { name: 'heavy' },
-      spec: {
-        goTemplate: true,
-        generators: [{ list: { elements: [{ x: '1' }, { x: '2' }] } }],
-        template: {
-          metadata: { name: 'a-{{.x}}', annotations: busy },
-          spec: {
-            project: 'default',
-            source: { repoURL: 'https://x/r.git', path: 'p' },
-            destination: { name: 'in-cluster' },
-          },
-        },
-      },
-    });
+    const heavy = withGenerators(
+      [{ list: { elements: [{ x: '1' }, { x: '2' }] } }],
+      'a-{{.x}}',
+      busy,
+    );
     const t0 = performance.now();
     const stopped = await generateApplications(heavy, { ...ctx, maxRenderMs: 150 });
     expect(performance.now() - t0).toBeLessThan(1000); // about 20 × 130 ms without the deadline
@@ -588,24 +570,9 @@ spec:
 
   it('does not count against an application the time others had while rendering yielded', async () => {
     const elements = Array.from({ length: 6 }, (_, i) => ({ x: String(i) }));
-    const doc = parse({
-      metadata: { name: 'patient' },
-      spec: {
-        goTemplate: true,
-        generators: [{ list: { elements } }],
-        template: {
-          // About 130 ms each: the third or so comes after a yield.
-          metadata: {
-            name: 'a-{{.x}}',
-            annotations: { busy: '{{range until 900}}{{range until 900}}{{end}}{{end}}' },
-          },
-          spec: {
-            project: 'default',
-            source: { repoURL: 'https://x/r.git', path: 'p' },
-            destination: { name: 'in-cluster' },
-          },
-        },
-      },
+    // About 130 ms each: the third or so comes after a yield.
+    const doc = withGenerators([{ list: { elements } }], 'a-{{.x}}', {
+      busy: '{{range until 900}}{{range until 900}}{{end}}{{end}}',
     });
     // Something else holds the event loop for longer than one application may render.
     setTimeout(() => {
