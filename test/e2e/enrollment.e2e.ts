@@ -252,15 +252,19 @@ describe('agent enrollment with mTLS, per-cluster identity and revocation', () =
     });
   });
 
-  it('refuses impersonation: a certificate for east cannot speak as west, a foreign CA is refused', async () => {
-    const kit = (await api(hub).post('/api/v1/clusters/east/bootstrap-token')).body as Kit;
-    const { keyPem, csrPem } = await createKeyAndCsr({ commonName: 'east' });
+  it('refuses impersonation: a certificate for one cluster cannot speak as another, a foreign CA is refused', async () => {
+    // A cluster no running agent holds: east's agent, displaced by a test connection, would come
+    // back and displace that connection in turn (ALREADY_EXISTS), whatever its hello said.
+    const registered = await api(hub).post('/api/v1/clusters', { name: 'lone' });
+    expect(registered.status).toBe(201);
+    const kit = registered.body as Kit;
+    const { keyPem, csrPem } = await createKeyAndCsr({ commonName: 'lone' });
     const cert = await enroll(kit, kit.bootstrapToken, csrPem);
-    expect(cert.cluster).toBe('east');
-    expect(await tryConnect(kit, keyPem, cert.certificatePem, 'east')).toMatchObject({ code: 0 });
+    expect(cert.cluster).toBe('lone');
+    expect(await tryConnect(kit, keyPem, cert.certificatePem, 'lone')).toMatchObject({ code: 0 });
     const asWest = await tryConnect(kit, keyPem, cert.certificatePem, 'west');
     expect(asWest.code).toBe(GrpcStatus.INVALID_ARGUMENT);
-    expect(asWest.details).toContain('belongs to cluster "east", not "west"');
+    expect(asWest.details).toContain('belongs to cluster "lone", not "west"');
     const rogueCa = await createCertificateAuthority({ commonName: 'rogue', validDays: 1 });
     const rogue = await createKeyAndCsr({ commonName: 'west' });
     const rogueCert = await signClientCertificate(rogueCa, rogue.csrPem, {
