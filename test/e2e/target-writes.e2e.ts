@@ -1,6 +1,7 @@
 import { randomUUID } from 'node:crypto';
 import type { DataSource } from 'typeorm';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { ApplicationsRepository } from '../../apps/hub/src/applications/applications.repository.js';
 import { TargetsRepository } from '../../apps/hub/src/applications/targets.repository.js';
 import { ClustersRepository } from '../../apps/hub/src/clusters/clusters.repository.js';
 import { StatusWriter } from '../../apps/hub/src/dispatch/status-writer.js';
@@ -225,5 +226,70 @@ describe('target writes on PostgreSQL', () => {
     );
     expect(changed.map((c) => c.clusterId)).toEqual([kept]);
     await ds.transaction((tx) => targets.removeTargets(tx, [{ appId: app, clusterId: deleted }]));
+  });
+
+  it('leaves a removal note for the target a batch added while the application was being deleted', async () => {
+    const [first, added] = [await cluster(), await cluster()];
+    const app = await target(first);
+    const [{ hash }] = await ds.query<{ hash: string }[]>(
+      'SELECT desired_bundle_hash AS hash FROM app_targets WHERE app_id = $1',
+      [app],
+    );
+    const apps = new ApplicationsRepository(ds);
+    // A batch, as ReconcileStore.commit writes: lock the application, add its target on a new
+    // cluster, and hold the transaction open while the deletion starts.
+    const batch = ds.createQueryRunner();
+    await batch.connect();
+    await batch.startTransaction();
+    try {
+      expect(await apps.stillDispatching(batch.manager, [{ id: app, specVersion: 1 }])).toEqual(
+        new Set([app]),
+      );
+      const changed = await targets.upsertDesired(batch.manager, [
+        {
+          appId: app,
+          clusterId: added,
+          bundleHash: hash,
+          revision: 'r1',
+          namespace: 'default',
+          policy: {},
+        } as never,
+      ]);
+      expect(changed.map((c) => c.clusterId)).toEqual([added]);
+      const deletion = ds.transaction((tx) => apps.deleteWithNotes(tx, [app], true));
+      // The deletion waits on the batch's lock (a backend of this database waiting for a lock).
+      const until = Date.now() + 10_000;
+      for (;;) {
+        const [{ n }] = await ds.query<{ n: number }[]>(
+          `SELECT count(*)::int AS n FROM pg_stat_activity
+            WHERE datname = current_database() AND wait_event_type = 'Lock'`,
+        );
+        if (n > 0) break;
+        if (Date.now() > until) throw new Error('the deletion never waited for the batch');
+        await new Promise((r) => setTimeout(r, 20));
+      }
+      await batch.commitTransaction();
+      const told = await deletion;
+      expect(told.sort()).toEqual([first, added].sort());
+    } finally {
+      if (batch.isTransactionActive) await batch.rollbackTransaction();
+      await batch.release();
+    }
+    const notes = await ds.query<{ cluster_id: string }[]>(
+      'SELECT cluster_id FROM app_removals WHERE app_id = $1 ORDER BY cluster_id',
+      [app],
+    );
+    expect(notes.map((r) => r.cluster_id)).toEqual([first, added].sort());
+    expect(await ds.query('SELECT id FROM applications WHERE id = $1', [app])).toEqual([]);
+  });
+
+  it('gives a batch that locks an application after its deletion nothing to write', async () => {
+    const c = await cluster();
+    const app = await target(c);
+    const apps = new ApplicationsRepository(ds);
+    await ds.transaction((tx) => apps.deleteWithNotes(tx, [app], true));
+    expect(
+      await ds.transaction((tx) => apps.stillDispatching(tx, [{ id: app, specVersion: 1 }])),
+    ).toEqual(new Set());
   });
 });

@@ -172,11 +172,13 @@ export class ApplicationsRepository {
     apps: { id: string; specVersion: number }[],
   ): Promise<Set<string>> {
     const out = new Set<string>();
-    for (const part of chunks(apps, 10_000)) {
+    // In id order, as deleteWithNotes locks them (no lock cycle between the two).
+    const sorted = [...apps].sort((a, b) => (a.id < b.id ? -1 : a.id > b.id ? 1 : 0));
+    for (const part of chunks(sorted, 10_000)) {
       const rows = await db.query<{ id: string }[]>(
         `SELECT a.id FROM applications a JOIN unnest($1::uuid[], $2::int[]) AS p(id, v) ON p.id = a.id
           WHERE a.spec_version = p.v AND a.auto_sync_suspended IS NULL
-          FOR SHARE OF a`,
+          ORDER BY a.id FOR SHARE OF a`,
         [part.map((a) => a.id), part.map((a) => a.specVersion)],
       );
       rows.forEach((r) => out.add(r.id));
@@ -329,9 +331,20 @@ export class ApplicationsRepository {
    */
   async deleteWithNotes(db: Db, ids: string[], prune: boolean): Promise<string[]> {
     const clusters = new Set<string>();
+    const sorted = [...ids].sort();
+    // The applications are locked first, in id order (as a batch locks them, so neither waits on
+    // the other in a cycle). A batch that locked one of them to add a target commits before the
+    // notes are read, so its new target gets a note too; without the lock the notes read the
+    // targets before that commit, and the new cluster kept the application until its agent
+    // reconnected. A batch after this waits, then finds the application gone.
+    for (const part of chunks(sorted, 10_000))
+      await db.query(
+        'SELECT id FROM applications WHERE id = ANY($1::uuid[]) ORDER BY id FOR UPDATE',
+        [part],
+      );
     // Every note first (each reads what its application depended on), then the applications:
     // a dependency in another chunk is still there to be named.
-    for (const part of chunks(ids, 10_000)) {
+    for (const part of chunks(sorted, 10_000)) {
       const rows = await db.query<{ cluster_id: string }[]>(
         `INSERT INTO app_removals (app_id, cluster_id, prune, depends_on)
            SELECT t.app_id, t.cluster_id, $2,
@@ -347,7 +360,7 @@ export class ApplicationsRepository {
       );
       rows.forEach((r) => clusters.add(r.cluster_id));
     }
-    for (const part of chunks(ids, 10_000))
+    for (const part of chunks(sorted, 10_000))
       await db.query('DELETE FROM applications WHERE id = ANY($1::uuid[])', [part]);
     return [...clusters];
   }
