@@ -242,6 +242,7 @@ describe('target writes on PostgreSQL', () => {
     await batch.connect();
     await batch.startTransaction();
     try {
+      await apps.lockForBatch(batch.manager, [app]);
       expect(await apps.stillDispatching(batch.manager, [{ id: app, specVersion: 1 }])).toEqual(
         new Set([app]),
       );

@@ -163,6 +163,20 @@ export class ApplicationsRepository {
   }
 
   /**
+   * Locks applications a batch writes for (FOR SHARE: edits and deletions wait for the batch), in
+   * id order, as {@link deleteWithNotes} locks them: taken before the batch's first write, so that
+   * the two never wait on each other in a cycle (a deadlock, which PostgreSQL breaks by failing
+   * one of them).
+   */
+  async lockForBatch(db: Db, ids: string[]): Promise<void> {
+    for (const part of chunks([...new Set(ids)].sort(), 10_000))
+      await db.query(
+        'SELECT id FROM applications WHERE id = ANY($1::uuid[]) ORDER BY id FOR SHARE',
+        [part],
+      );
+  }
+
+  /**
    * Of these applications (at the spec version a batch planned with), those that still dispatch
    * on reconcile: same spec, automated sync not suspended meanwhile (a rollback). Locks them
    * against such a change until the batch commits.
@@ -172,13 +186,11 @@ export class ApplicationsRepository {
     apps: { id: string; specVersion: number }[],
   ): Promise<Set<string>> {
     const out = new Set<string>();
-    // In id order, as deleteWithNotes locks them (no lock cycle between the two).
-    const sorted = [...apps].sort((a, b) => (a.id < b.id ? -1 : a.id > b.id ? 1 : 0));
-    for (const part of chunks(sorted, 10_000)) {
+    for (const part of chunks(apps, 10_000)) {
       const rows = await db.query<{ id: string }[]>(
         `SELECT a.id FROM applications a JOIN unnest($1::uuid[], $2::int[]) AS p(id, v) ON p.id = a.id
           WHERE a.spec_version = p.v AND a.auto_sync_suspended IS NULL
-          ORDER BY a.id FOR SHARE OF a`,
+          FOR SHARE OF a`,
         [part.map((a) => a.id), part.map((a) => a.specVersion)],
       );
       rows.forEach((r) => out.add(r.id));
@@ -332,8 +344,8 @@ export class ApplicationsRepository {
   async deleteWithNotes(db: Db, ids: string[], prune: boolean): Promise<string[]> {
     const clusters = new Set<string>();
     const sorted = [...ids].sort();
-    // The applications are locked first, in id order (as a batch locks them, so neither waits on
-    // the other in a cycle). A batch that locked one of them to add a target commits before the
+    // The applications are locked first, in id order (as lockForBatch locks them, so neither
+    // waits on the other in a cycle). A batch that locked one of them to add a target commits before the
     // notes are read, so its new target gets a note too; without the lock the notes read the
     // targets before that commit, and the new cluster kept the application until its agent
     // reconnected. A batch after this waits, then finds the application gone.

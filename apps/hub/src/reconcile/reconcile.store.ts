@@ -89,6 +89,10 @@ export class ReconcileStore implements ReconcilePorts {
       const held = await this.work.fence(tx, 'app', lease.owner, keys);
       const mine = <T>(xs: T[], id: (x: T) => string) => xs.filter((x) => held.has(id(x)));
       watch?.lap('fence');
+      await this.apps.lockForBatch(tx, [
+        ...mine(o.apps, (a) => a.id).map((a) => a.id),
+        ...o.history.filter((h) => held.has(h.appId)).map((h) => h.appId),
+      ]);
       await this.apps.saveReconciled(
         tx,
         mine(o.apps, (a) => a.id),
