@@ -153,6 +153,29 @@ describe('notifications of a deleted subscription', () => {
     expect(sent).toEqual([]);
   });
 
+  it('gives up waiting for a detection that holds its lock too long, and deletes nothing', async () => {
+    const id = await subscribe('busy');
+    await enqueue(id, 'queued');
+    const detector = ds.createQueryRunner();
+    await detector.connect();
+    await detector.startTransaction();
+    try {
+      expect(await repo.tryLock(detector.manager, DETECTOR_LOCK_KEY)).toBe(true);
+      const started = Date.now();
+      expect(await repo.deleteSubscription(id, 300)).toBe(false);
+      expect(Date.now() - started).toBeLessThan(5_000);
+      expect((await repo.subscriptions('busy')).map((s) => s.id)).toEqual([id]);
+      expect(await pending()).toEqual(['queued']);
+    } finally {
+      await detector.rollbackTransaction();
+      await detector.release();
+    }
+    // The detection over, the same deletion goes through.
+    expect(await repo.deleteSubscription(id, 300)).toBe(true);
+    expect(await repo.subscriptions('busy')).toEqual([]);
+    expect(await pending()).toEqual([]);
+  });
+
   it('never sends, nor retries, a delivery whose subscription is gone', async () => {
     const id = await subscribe('gone');
     await enqueue(id, 'orphan');

@@ -1,5 +1,5 @@
 import { Injectable } from '@nestjs/common';
-import { DataSource } from 'typeorm';
+import { DataSource, QueryFailedError } from 'typeorm';
 import { chunks, jsonParam, returned, type Db } from '../database/sql.js';
 import type { DeliveryEvent } from './messages.js';
 import type { DestinationType, SubscriptionSpec } from './notification.schemas.js';
@@ -238,21 +238,31 @@ export class NotificationsRepository {
 
   /**
    * Deletes a subscription and its deliveries still to send, claimed or not: nothing more is
-   * sent for it. Delivered and dead ones stay in the history, under its name.
+   * sent for it. Delivered and dead ones stay in the history, under its name. Waits at most
+   * `waitMs` for a detection in progress; false (nothing deleted) when it is still running then.
    */
-  async deleteSubscription(id: string): Promise<void> {
-    await this.ds.transaction(async (db) => {
-      // After the detection in progress, if any (it may be writing deliveries for this
-      // subscription, read before it went): the next one no longer sees the subscription.
-      await db.query('SELECT pg_advisory_xact_lock($1)', [DETECTOR_LOCK_KEY]);
-      // Sets subscription_id NULL on its deliveries (waiting for a claim that holds one)...
-      await db.query('DELETE FROM notification_subscriptions WHERE id = $1', [id]);
-      // ...and those still to send go (with any left by hubs that kept them): a replica that
-      // claimed one meanwhile finds it gone before sending (stillQueued).
-      await db.query(
-        `DELETE FROM notification_deliveries WHERE status = 'Pending' AND subscription_id IS NULL`,
-      );
-    });
+  async deleteSubscription(id: string, waitMs = 15_000): Promise<boolean> {
+    try {
+      await this.ds.transaction(async (db) => {
+        // After the detection in progress, if any (it may be writing deliveries for this
+        // subscription, read before it went): the next one no longer sees the subscription.
+        await db.query(`SELECT set_config('lock_timeout', $1, true)`, [`${Math.ceil(waitMs)}ms`]);
+        await db.query('SELECT pg_advisory_xact_lock($1)', [DETECTOR_LOCK_KEY]);
+        await db.query('SET LOCAL lock_timeout TO DEFAULT');
+        // Sets subscription_id NULL on its deliveries (waiting for a claim that holds one)...
+        await db.query('DELETE FROM notification_subscriptions WHERE id = $1', [id]);
+        // ...and those still to send go (with any left by hubs that kept them): a replica that
+        // claimed one meanwhile finds it gone before sending (stillQueued).
+        await db.query(
+          `DELETE FROM notification_deliveries WHERE status = 'Pending' AND subscription_id IS NULL`,
+        );
+      });
+      return true;
+    } catch (e) {
+      // lock_not_available: the detection held its lock past the wait.
+      if (e instanceof QueryFailedError && (e as { code?: string }).code === '55P03') return false;
+      throw e;
+    }
   }
 
   // --- detector state ---------------------------------------------------------------------------

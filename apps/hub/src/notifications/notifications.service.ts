@@ -1,5 +1,5 @@
 import { randomUUID } from 'node:crypto';
-import { BadGatewayException, Injectable } from '@nestjs/common';
+import { BadGatewayException, Injectable, ServiceUnavailableException } from '@nestjs/common';
 import { QueryFailedError } from 'typeorm';
 import { AuditService } from '../audit/audit.service.js';
 import { Conflict, NotFound, ValidationFailed } from '../common/validation.js';
@@ -207,7 +207,10 @@ export class NotificationsService {
   async deleteSubscription(name: string): Promise<void> {
     const s = (await this.repo.subscriptions(name))[0];
     if (!s) throw new NotFound(`no subscription "${name}"`);
-    await this.repo.deleteSubscription(s.id);
+    if (!(await this.repo.deleteSubscription(s.id)))
+      throw new ServiceUnavailableException(
+        `subscription "${name}" was not deleted: the notification detector is still writing deliveries after 15 s; try again`,
+      );
     await this.audit.record(
       'notification.subscription.delete',
       'NotificationSubscription',
