@@ -568,6 +568,85 @@ spec:
     expect(whole.applications).toHaveLength(200);
   });
 
+  it("counts the generators' templates (values, interpolated matrix children) against maxRenderMs, and yields meanwhile", async () => {
+    const many: ClusterInfo[] = [
+      ...clusters, // in-cluster: the applications' destination
+      ...Array.from({ length: 100 }, (_, i) => ({
+        name: `c-${i}`,
+        server: `https://c-${i}`,
+        labels: {},
+        annotations: {},
+      })),
+    ];
+    const busy = '{{range until 400}}{{range until 100}}{{end}}{{end}}';
+    const timed = async (doc: ApplicationSet, opts: Partial<GenerateApplicationsContext>) => {
+      let ticks = 0;
+      const timer = setInterval(() => ticks++, 1);
+      const started = performance.now();
+      const result = await generateApplications(doc, {
+        ...ctx,
+        clusters: many,
+        ...opts,
+      }).finally(() => clearInterval(timer));
+      return { result, took: performance.now() - started, ticks };
+    };
+    // Each cluster's values: a few milliseconds each, 103 of them; none over its own 2 s.
+    const values = withGenerators([{ clusters: { values: { busy } } }], 'a-{{.name}}');
+    const byValues = await timed(values, { maxRenderMs: 150 });
+    expect(byValues.result.applications).toEqual([]);
+    expect(byValues.result.complete).toBe(false);
+    expect(byValues.result.errors).toEqual([
+      {
+        index: -1,
+        generator: 0,
+        stage: 'limit',
+        limit: 'renderTime',
+        message: expect.stringMatching(
+          /^spec\.generators\[0\]\.clusters: rendering templates took longer than 0\.15 s in all/,
+        ) as unknown,
+      },
+    ]);
+    expect(byValues.took).toBeLessThan(1500);
+    expect(byValues.ticks).toBeGreaterThan(3);
+    // A matrix child interpolated with each cluster's parameters, at the same cost each.
+    const interpolated = withGenerators(
+      [
+        {
+          matrix: {
+            generators: [{ clusters: {} }, { list: { elements: [{ y: `{{.name}}${busy}` }] } }],
+          },
+        },
+      ],
+      'a-{{.name}}',
+    );
+    const byMatrix = await timed(interpolated, { maxRenderMs: 150 });
+    expect(byMatrix.result.errors).toMatchObject([
+      {
+        stage: 'limit',
+        limit: 'renderTime',
+        message: expect.stringMatching(
+          /^spec\.generators\[0\]\.matrix\.generators\[1\]: rendering templates took longer/,
+        ) as unknown,
+      },
+    ]);
+    expect(byMatrix.took).toBeLessThan(1500);
+    expect(byMatrix.ticks).toBeGreaterThan(3);
+    // Abandoned while the generators run: it stops at their next yield.
+    const abandon = new AbortController();
+    setTimeout(() => abandon.abort(new Error('abandoned')), 30);
+    const t0 = performance.now();
+    await expect(
+      generateApplications(values, { ...ctx, clusters: many, signal: abandon.signal }),
+    ).rejects.toThrow('abandoned');
+    expect(performance.now() - t0).toBeLessThan(300);
+    // Within the limit, both generate whole.
+    for (const doc of [values, interpolated]) {
+      const whole = await generateApplications(doc, { ...ctx, clusters: many });
+      expect(whole.errors).toEqual([]);
+      expect(whole.applications).toHaveLength(many.length);
+    }
+  });
+
   it('does not count against an application the time others had while rendering yielded', async () => {
     const elements = Array.from({ length: 6 }, (_, i) => ({ x: String(i) }));
     // About 130 ms each: the third or so comes after a yield.

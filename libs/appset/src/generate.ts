@@ -2,6 +2,7 @@ import {
   GeneratorError,
   GeneratorLimitError,
   Renderer,
+  TemplateBudget,
   cloneJson,
   compileTree,
   errorMessage,
@@ -89,7 +90,8 @@ export async function generateApplications(
   });
   let index = 0;
   const maxRenderMs = ctx.maxRenderMs ?? DEFAULT_MAX_RENDER_MS;
-  let rendering = 0; // ms spent rendering so far (not counting generators nor the time yielded)
+  // Time spent rendering so far, generators' templates included (not the time yielded).
+  const budget = new TemplateBudget(maxRenderMs, ctx.signal);
 
   for (let g = 0; g < spec.generators.length; g++) {
     const path = `spec.generators[${g}]`;
@@ -109,15 +111,19 @@ export async function generateApplications(
           scm: ctx.scm,
           duckTypes: ctx.duckTypes,
           appSetName: appset.metadata.name,
+          templateBudget: budget,
         },
         path,
       );
       params = out.params;
       override = out.template;
     } catch (e) {
-      // Too many parameter sets: the ApplicationSet is refused whole (what it would keep or
-      // drop is arbitrary), and nothing it generated before is deleted (complete is false).
-      if (e instanceof GeneratorLimitError) return overLimit(g, e.message, 'paramSets');
+      // Too many parameter sets, or the render time used up by generators' templates: the
+      // ApplicationSet is refused whole (what it would keep or drop is arbitrary), and nothing it
+      // generated before is deleted (complete is false).
+      if (e instanceof GeneratorLimitError) return overLimit(g, e.message, e.limit);
+      // Abandoned (the caller's signal): as when rendering is.
+      budget.checkAborted();
       complete = false;
       errors.push({
         index: -1,
@@ -141,16 +147,15 @@ export async function generateApplications(
     for (const p of params) {
       let now = performance.now();
       if (now - sliceStart >= YIELD_EVERY_MS) {
-        rendering += now - sliceStart;
-        if (rendering > maxRenderMs)
-          return overLimit(g, tooSlow(path, index, maxRenderMs), 'renderTime');
+        budget.spentMs += now - sliceStart;
+        if (budget.left() < 0) return overLimit(g, tooSlow(path, index, maxRenderMs), 'renderTime');
         await new Promise((resolve) => setImmediate(resolve));
-        ctx.signal?.throwIfAborted();
+        budget.checkAborted();
         // The time others had meanwhile is not this set's (nor this application's) to count.
         sliceStart = now = performance.now();
       }
       const i = index++;
-      const left = maxRenderMs - rendering - (now - sliceStart);
+      const left = budget.left() - (now - sliceStart);
       renderer.setDeadline(now + Math.max(0, Math.min(MAX_APPLICATION_RENDER_MS, left)));
       const rendered = renderOne(compiled, p, renderer, spec.templatePatch, preserve);
       if (typeof rendered === 'string') {
@@ -174,9 +179,8 @@ export async function generateApplications(
       candidateIndex.push(i);
       candidateGenerator.push(g);
     }
-    rendering += performance.now() - sliceStart;
-    if (rendering > maxRenderMs)
-      return overLimit(g, tooSlow(path, index, maxRenderMs), 'renderTime');
+    budget.spentMs += performance.now() - sliceStart;
+    if (budget.left() < 0) return overLimit(g, tooSlow(path, index, maxRenderMs), 'renderTime');
   }
 
   // Every Application whose name is generated more than once is reported and skipped.

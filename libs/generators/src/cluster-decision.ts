@@ -37,8 +37,7 @@ export async function clusterDecisionParams(
     if (!cluster) continue;
     const params: ParamSet = { name: cluster.name, server: cluster.server };
     for (const [k, v] of Object.entries(decision)) if (typeof v === 'string') params[k] = v;
-    appendValues(spec.values, params, rt, path);
     out.push(params);
   }
-  return out;
+  return appendValues(spec.values, out, rt, path);
 }

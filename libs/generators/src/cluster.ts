@@ -23,7 +23,11 @@ function isEmpty(o: Record<string, string>): boolean {
  * Every cluster is treated like an Argo cluster Secret, so its labels include
  * `argocd.argoproj.io/secret-type: cluster` for selection and in the parameters.
  */
-export function clusterParams(spec: ClusterGeneratorSpec, rt: Runtime, path: string): ParamSet[] {
+export async function clusterParams(
+  spec: ClusterGeneratorSpec,
+  rt: Runtime,
+  path: string,
+): Promise<ParamSet[]> {
   let matches;
   try {
     matches = compileSelector(spec.selector, { validateValues: true });
@@ -52,9 +56,9 @@ export function clusterParams(spec: ClusterGeneratorSpec, rt: Runtime, path: str
       for (const [k, v] of Object.entries(annotations)) params[`metadata.annotations.${k}`] = v;
       for (const [k, v] of Object.entries(labels)) params[`metadata.labels.${k}`] = v;
     }
-    appendValues(spec.values, params, rt, path);
     out.push(params);
   }
+  await appendValues(spec.values, out, rt, path);
   if (spec.flatList) return [{ clusters: out }];
   return out;
 }

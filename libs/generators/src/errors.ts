@@ -12,9 +12,17 @@ export class GeneratorError extends Error {
   }
 }
 
-/** A generator produced more parameter sets than the limits allow (see GeneratorLimits). */
+/**
+ * A generator went past a limit of the whole run: more parameter sets than the limits allow (see
+ * GeneratorLimits), or its templates took more of the run's render time than was left (see
+ * TemplateBudget).
+ */
 export class GeneratorLimitError extends GeneratorError {
-  constructor(path: string, reason: string) {
+  constructor(
+    path: string,
+    reason: string,
+    readonly limit: 'paramSets' | 'renderTime' = 'paramSets',
+  ) {
     super(path, reason);
     this.name = 'GeneratorLimitError';
   }

@@ -9,7 +9,7 @@ import { scmProviderParams } from './scm-provider.js';
 import { clusterDecisionParams } from './cluster-decision.js';
 import { mergoMerge } from './mergo.js';
 import { compileTree, isTemplated, renderTree, toStringMap, type CompiledTree } from './render.js';
-import { checkParamLimit, createRuntime, type Runtime } from './runtime.js';
+import { checkParamLimit, createRuntime, overBudget, type Runtime } from './runtime.js';
 import { checkGeneratorSpec } from './schema.js';
 import { compileSelector, type LabelMatcher } from './selector.js';
 import {
@@ -98,7 +98,7 @@ async function runEntry(entry: GeneratorSpec, rt: Runtime, path: string): Promis
       params = listParams(entry.list!, rt, genPath);
       break;
     case 'clusters':
-      params = clusterParams(entry.clusters!, rt, genPath);
+      params = await clusterParams(entry.clusters!, rt, genPath);
       break;
     case 'git':
       params = await gitParams(entry.git!, rt, genPath);
@@ -125,6 +125,9 @@ async function runEntry(entry: GeneratorSpec, rt: Runtime, path: string): Promis
   checkParamLimit(rt, params.length, genPath);
   return applySelector(entry, params, path);
 }
+
+/** Longest one interpolation of a matrix child may render, as one application's templates. */
+const MAX_INTERPOLATION_MS = 2000;
 
 const compiledEntries = new WeakMap<object, CompiledTree>();
 
@@ -161,9 +164,16 @@ class InterpolatedChild {
       return this.plain;
     }
     let spec: GeneratorSpec;
+    const { budget, renderer } = this.rt;
+    if (budget.left() <= 0) throw overBudget(this.rt, this.path);
     try {
-      spec = renderTree(this.compiled, prev, this.rt.renderer) as GeneratorSpec;
+      spec = budget.run(
+        renderer,
+        MAX_INTERPOLATION_MS,
+        () => renderTree(this.compiled, prev, renderer) as GeneratorSpec,
+      );
     } catch (e) {
+      if (budget.left() <= 0) throw overBudget(this.rt, this.path);
       throw new GeneratorError(
         this.path,
         `failed to interpolate the generator with the parameters of the previous generators: ${errorMessage(e)}`,
@@ -193,6 +203,7 @@ async function matrixParams(entry: GeneratorSpec, rt: Runtime, path: string): Pr
     const child = new InterpolatedChild(children[i], rt, where);
     const next: ParamSet[] = [];
     for (const prev of res) {
+      await rt.budget.pace();
       const curr = await child.params(prev);
       checkParamLimit(rt, next.length + curr.length, path);
       for (const c of curr) next.push(combineMatrix(prev, c, rt, where));

@@ -91,7 +91,7 @@ async function directoryParams(
   checkParamLimit(rt, selected.length, path);
   const goTemplate = rt.renderer.goTemplate;
   const prefix = spec.pathParamPrefix ?? '';
-  return selected.map((dir) => {
+  const out = selected.map((dir) => {
     const params: ParamSet = {};
     const base = basePath(dir);
     if (goTemplate) {
@@ -110,9 +110,9 @@ async function directoryParams(
       params[`${name}.basenameNormalized`] = sanitizeName(base);
       addIndexedSegments(params, name, dir);
     }
-    appendValues(spec.values, params, rt, path);
     return params;
   });
+  return appendValues(spec.values, out, rt, path);
 }
 
 function addIndexedSegments(params: ParamSet, name: string, p: string): void {
@@ -233,10 +233,9 @@ async function fileParams(
         params[`${name}.filenameNormalized`] = sanitizeName(filename);
         addIndexedSegments(params, name, dir);
       }
-      appendValues(spec.values, params, rt, path);
       out.push(params);
       checkParamLimit(rt, out.length, path);
     }
   });
-  return out;
+  return appendValues(spec.values, out, rt, path);
 }

@@ -30,6 +30,7 @@ export {
   type RenderMode,
 } from './render.js';
 export { sharedConstant, sharedConstantJson } from './shared.js';
+export { TemplateBudget } from './runtime.js';
 export { isGoEmpty, mergoMerge } from './mergo.js';
 export { sanitizeName, goSprintV } from './go.js';
 export { goPathMatch, gitPathspecMatch, compileDoublestar, BadPatternError } from './glob.js';

@@ -31,7 +31,7 @@ export async function pluginParams(
   } catch (e) {
     throw new GeneratorError(path, `generator plugin "${name}": ${errorMessage(e)}`);
   }
-  return found.map((object) => {
+  const out = found.map((object) => {
     let params: ParamSet;
     if (rt.renderer.goTemplate) params = { ...object };
     else {
@@ -39,7 +39,7 @@ export async function pluginParams(
       for (const [k, v] of flattenDotStyle(object)) params[k] = goSprintV(v);
     }
     params.generator = { input: { parameters } };
-    appendValues(spec.values, params, rt, path);
     return params;
   });
+  return appendValues(spec.values, out, rt, path);
 }

@@ -47,7 +47,7 @@ export async function pullRequestParams(
         (!f.target || f.target.test(p.targetBranch)) &&
         (!f.title || f.title.test(p.title)),
     );
-  return pulls.filter(pass).map((p) => {
+  const out = pulls.filter(pass).map((p) => {
     const params: ParamSet = {
       number: String(p.number),
       title: p.title,
@@ -61,7 +61,7 @@ export async function pullRequestParams(
       author: p.author,
     };
     if (rt.renderer.goTemplate) params.labels = p.labels;
-    appendValues(spec.values, params, rt, path);
     return params;
   });
+  return appendValues(spec.values, out, rt, path);
 }

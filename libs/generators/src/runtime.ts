@@ -59,6 +59,57 @@ export class CachedGit {
 
 /** Longest one generator value may take to render (see appendValues). */
 const MAX_VALUE_RENDER_MS = 2000;
+/** Template work hands the event loop back this often (timers, I/O, other requests go on). */
+const YIELD_EVERY_MS = 20;
+
+/**
+ * The time templates may take over one generation run, shared by everything that renders for one
+ * ApplicationSet: generators' `values`, matrix children interpolated with earlier parameters, and
+ * (in libs/appset) the applications. Also the pace at which that work hands the event loop back,
+ * and the signal that abandons it.
+ */
+export class TemplateBudget {
+  /** Milliseconds spent rendering so far (not the time others ran while this yielded). */
+  spentMs = 0;
+  private sliceStart = performance.now();
+
+  constructor(
+    readonly maxMs = Infinity,
+    readonly signal?: AbortSignal,
+  ) {}
+
+  left(): number {
+    return this.maxMs - this.spentMs;
+  }
+
+  /**
+   * Runs one render with the renderer's deadline at `perRenderMs` from now, or sooner when less
+   * is left, and counts its time.
+   */
+  run<T>(renderer: Renderer, perRenderMs: number, render: () => T): T {
+    const start = performance.now();
+    renderer.setDeadline(start + Math.max(0, Math.min(perRenderMs, this.left())));
+    try {
+      return render();
+    } finally {
+      this.spentMs += performance.now() - start;
+      renderer.setDeadline(undefined);
+    }
+  }
+
+  /** Hands the event loop back once YIELD_EVERY_MS passed since it last did; throws if aborted. */
+  async pace(): Promise<void> {
+    if (performance.now() - this.sliceStart < YIELD_EVERY_MS) return;
+    await new Promise((resolve) => setImmediate(resolve));
+    this.checkAborted();
+    this.sliceStart = performance.now();
+  }
+
+  /** Throws the signal's reason once it is aborted. */
+  checkAborted(): void {
+    this.signal?.throwIfAborted();
+  }
+}
 
 /** Everything a generator needs while running. */
 export interface Runtime {
@@ -66,6 +117,7 @@ export interface Runtime {
   limits: Required<GeneratorLimits>;
   renderer: Renderer;
   git: CachedGit;
+  budget: TemplateBudget;
 }
 
 export function createRuntime(ctx: GeneratorContext, path: string): Runtime {
@@ -83,6 +135,7 @@ export function createRuntime(ctx: GeneratorContext, path: string): Runtime {
     limits: { ...DEFAULT_GENERATOR_LIMITS, ...(ctx.limits ?? {}) },
     renderer,
     git: new CachedGit(ctx.git),
+    budget: ctx.templateBudget ?? new TemplateBudget(),
   };
 }
 
@@ -95,32 +148,49 @@ export function checkParamLimit(rt: Runtime, count: number, path: string): void 
 }
 
 /**
- * Argo's `appendTemplatedValues`: every `values` entry is templated with the parameters produced
- * so far and added as `values.<key>` (fasttemplate) or under `values` (goTemplate). Values cannot
- * see each other.
+ * Argo's `appendTemplatedValues`, for each of `list`: every `values` entry is templated with that
+ * parameter set and added as `values.<key>` (fasttemplate) or under `values` (goTemplate). Values
+ * cannot see each other. Each value may render for 2 s, all of them for what is left of the run's
+ * budget (past it: a GeneratorLimitError, the ApplicationSet is refused whole); the event loop is
+ * handed back between them. Returns `list`.
  */
-export function appendValues(
+export async function appendValues(
   values: Record<string, string> | undefined,
-  params: ParamSet,
+  list: ParamSet[],
   rt: Runtime,
   path: string,
-): void {
-  if (!values) return;
-  const keys = Object.keys(values);
-  if (keys.length === 0) return;
-  const rendered: Record<string, string> = {};
-  for (const k of keys) {
-    try {
-      // As long as one application's templates may take (they run without a yield).
-      rt.renderer.setDeadline(performance.now() + MAX_VALUE_RENDER_MS);
-      rendered[k] = rt.renderer.render(values[k], params);
-    } catch (e) {
-      throw new GeneratorError(
-        `${path}.values[${JSON.stringify(k)}]`,
-        `failed to template value: ${e instanceof Error ? e.message : String(e)}`,
-      );
+): Promise<ParamSet[]> {
+  const keys = values ? Object.keys(values) : [];
+  if (!values || keys.length === 0) return list;
+  const { renderer, budget } = rt;
+  for (const params of list) {
+    await budget.pace();
+    const rendered: Record<string, string> = {};
+    for (const k of keys) {
+      if (budget.left() <= 0) throw overBudget(rt, path);
+      try {
+        rendered[k] = budget.run(renderer, MAX_VALUE_RENDER_MS, () =>
+          renderer.render(values[k], params),
+        );
+      } catch (e) {
+        if (budget.left() <= 0) throw overBudget(rt, path);
+        throw new GeneratorError(
+          `${path}.values[${JSON.stringify(k)}]`,
+          `failed to template value: ${e instanceof Error ? e.message : String(e)}`,
+        );
+      }
     }
+    if (renderer.goTemplate) params.values = rendered;
+    else for (const k of keys) params[`values.${k}`] = rendered[k];
   }
-  if (rt.renderer.goTemplate) params.values = rendered;
-  else for (const k of keys) params[`values.${k}`] = rendered[k];
+  return list;
+}
+
+/** The run's render time is used up (by this generator's templates or what rendered before). */
+export function overBudget(rt: Runtime, path: string): GeneratorLimitError {
+  return new GeneratorLimitError(
+    path,
+    `rendering templates took longer than ${rt.budget.maxMs / 1000} s in all, the most one ApplicationSet may take; simplify the templates or raise the limit`,
+    'renderTime',
+  );
 }

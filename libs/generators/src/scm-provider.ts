@@ -82,8 +82,7 @@ export async function scmProviderParams(
       short_sha_7: repo.sha.slice(0, 7),
       labels: repo.labels.join(','),
     };
-    appendValues(spec.values, params, rt, path);
     out.push(params);
   }
-  return out;
+  return appendValues(spec.values, out, rt, path);
 }

@@ -1,3 +1,5 @@
+import type { TemplateBudget } from './runtime.js';
+
 /**
  * One set of parameters produced by a generator. In goTemplate mode values keep their structure
  * (`{ path: { basename: 'x' } }`); in fasttemplate mode keys are flattened and values are strings
@@ -67,6 +69,11 @@ export interface GeneratorContext {
   scm?: ScmClient;
   /** Duck-typed cluster decisions (absent: clusterDecisionResource generators fail). */
   duckTypes?: DuckTypeReader;
+  /**
+   * The run's render time, shared with whatever else renders for the same ApplicationSet
+   * (absent: unbounded in all, 2 s per template, still handing the event loop back).
+   */
+  templateBudget?: TemplateBudget;
 }
 
 export interface LabelSelectorRequirement {
