@@ -73,6 +73,56 @@ describe('BundlePack', () => {
     again.close();
   });
 
+  it('reads back the last record of a hash stored again after its removal', async () => {
+    const path = await dir();
+    const pack = new BundlePack(path);
+    pack.put(h('a'), Buffer.from('damaged'));
+    pack.delete(h('a')); // found not to match its hash, dropped; the hub sent it again
+    pack.put(h('a'), Buffer.from('whole'));
+    expect(pack.get(h('a'))?.toString()).toBe('whole');
+    pack.close();
+    const again = new BundlePack(path);
+    expect(again.get(h('a'))?.toString()).toBe('whole');
+    again.close();
+  });
+
+  it('keeps only the bundles its owner names after a restart, and rewrites itself when that frees most of it', async () => {
+    const path = await dir();
+    const pack = new BundlePack(path);
+    const mib = Buffer.alloc(1024 * 1024, 1);
+    const hashes = Array.from(
+      { length: 10 },
+      (_, i) => `sha256:${i.toString(16).padStart(64, '0')}`,
+    );
+    for (const x of hashes) pack.put(x, mib);
+    pack.put(h('f'), Buffer.from('kept'));
+    for (const x of hashes) pack.delete(x); // 10 MiB dead: rewritten
+    pack.close();
+    // Dropped since the last rewrite and before the restart: back in the index until retained.
+    const dropped = [`sha256:${'1'.repeat(64)}`, `sha256:${'2'.repeat(64)}`];
+    const second = new BundlePack(path);
+    for (const x of dropped) second.put(x, Buffer.from('old'));
+    for (const x of dropped) second.delete(x);
+    second.close();
+    const third = new BundlePack(path);
+    expect(third.has(dropped[0])).toBe(true);
+    third.retain([h('f')]);
+    expect(third.has(dropped[0])).toBe(false);
+    expect(third.has(dropped[1])).toBe(false);
+    expect(third.get(h('f'))?.toString()).toBe('kept');
+    third.close();
+    // Many dropped before a restart: retaining the rest rewrites the pack.
+    const fourth = new BundlePack(path);
+    for (const x of hashes) fourth.put(x, mib);
+    fourth.close();
+    const fifth = new BundlePack(path);
+    fifth.retain([h('f'), hashes[0]]);
+    expect(statSync(join(path, 'bundles.pack')).size).toBeLessThan(1.1 * 1024 * 1024);
+    expect(fifth.get(hashes[0])?.length).toBe(mib.length);
+    expect(fifth.has(hashes[1])).toBe(false);
+    fifth.close();
+  });
+
   it('moves bundles stored one file each by older agents into the pack', async () => {
     const path = await dir();
     mkdirSync(join(path, 'bundles'));

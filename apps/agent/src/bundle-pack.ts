@@ -27,8 +27,10 @@ interface Entry {
  * The bundles an agent holds, by content hash, in one append-only file (`bundles.pack`): storing
  * one is a single append to an open file, not a file created per bundle (on a busy disk, creating
  * an inode waits for the file system's journal). The index lives in memory, rebuilt at start by
- * reading the record headers; a record torn by a crash is cut off. Callers verify what they read
- * against the hash. Removed bundles leave dead bytes until the pack is rewritten.
+ * reading the record headers (a hash stored again after a removal: its last record); a record torn
+ * by a crash is cut off. Callers verify what they read against the hash. Removed bundles leave
+ * dead bytes until the pack is rewritten; a removal is not written down, so after a restart the
+ * owner says again what it keeps ({@link retain}).
  *
  * All I/O is synchronous: reads and writes are single system calls on one descriptor, and
  * compaction replaces the descriptor, which must not happen under a read in the thread pool.
@@ -89,12 +91,16 @@ export class BundlePack {
   }
 
   delete(hash: string): void {
-    const id = bundleId(hash);
-    const e = this.index.get(id);
-    if (!e) return;
-    this.index.delete(id);
-    this.dead += e.length + `${id} ${e.length}\n`.length;
-    if (this.dead > COMPACT_MIN_DEAD_BYTES && this.dead > this.size - this.dead) this.compact();
+    this.forget(bundleId(hash));
+    this.compactIfWorth();
+  }
+
+  /** Drops every bundle but these (hashes, with or without `sha256:`). */
+  retain(hashes: Iterable<string>): void {
+    const keep = new Set<string>();
+    for (const h of hashes) keep.add(bundleId(h));
+    for (const id of [...this.index.keys()]) if (!keep.has(id)) this.forget(id);
+    this.compactIfWorth();
   }
 
   close(): void {
@@ -109,6 +115,17 @@ export class BundlePack {
   private open(): number {
     if (this.fd === undefined) throw new Error('the agent bundle pack is closed');
     return this.fd;
+  }
+
+  private forget(id: string): void {
+    const e = this.index.get(id);
+    if (!e) return;
+    this.index.delete(id);
+    this.dead += recordBytes(id, e.length);
+  }
+
+  private compactIfWorth(): void {
+    if (this.dead > COMPACT_MIN_DEAD_BYTES && this.dead > this.size - this.dead) this.compact();
   }
 
   private write(data: Uint8Array): void {
@@ -129,8 +146,10 @@ export class BundlePack {
       const length = m ? Number(m[2]) : -1;
       const offset = pos + nl + 1;
       if (!m || offset + length > this.size) break;
-      if (this.index.has(m[1])) this.dead += offset + length - pos;
-      else this.index.set(m[1], { offset, length });
+      // The same hash again (stored anew after a removal): the last record is the one put then.
+      const before = this.index.get(m[1]);
+      if (before) this.dead += recordBytes(m[1], before.length);
+      this.index.set(m[1], { offset, length });
       pos = offset + length;
     }
     if (pos < this.size) {
@@ -177,6 +196,10 @@ export class BundlePack {
     this.size = size;
     this.dead = 0;
   }
+}
+
+function recordBytes(id: string, length: number): number {
+  return `${id} ${length}\n`.length + length;
 }
 
 export function bundleId(hash: string): string {

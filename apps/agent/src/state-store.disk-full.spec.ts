@@ -65,6 +65,9 @@ describe('StateStore on a full disk', () => {
     expect(() => store.putBundle(h2, Buffer.from('two'.repeat(100)))).toThrow('ENOSPC');
     store.putBundle(h3, Buffer.from('three'.repeat(100)));
     expect(store.readBundle(h3).toString()).toBe('three'.repeat(100));
+    // Apps name them: a bundle no app names is not kept over a restart.
+    await store.put({ ...app('a', 1), bundleHash: h1 });
+    await store.put({ ...app('c', 1), bundleHash: h3 });
     await store.close();
     const again = new StateStore(dir.path);
     expect(again.hasBundle(h2)).toBe(false);

@@ -101,6 +101,9 @@ export class StateStore {
     if (replayed || older || snapshot === undefined) this.writeSnapshotSync();
     this.journal = openSync(this.journalPath, 'a');
     if (replayed) ftruncateSync(this.journal, 0);
+    // Bundles dropped before the restart are still in the pack (a removal is not written down):
+    // only those an app names are held (the hub sends the others again if it needs to).
+    this.bundles.retain(this.apps().map((a) => a.bundleHash));
   }
 
   apps(): AppState[] {
