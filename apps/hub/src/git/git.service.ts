@@ -201,10 +201,12 @@ export class GitService implements OnModuleDestroy {
 
 /** Comparable form of a repository URL: lower-case host, no trailing `/` or `.git`, no credentials. */
 export function normalizeRepoUrl(url: string): string {
-  let u = url
-    .trim()
-    .replace(/\/+$/, '')
-    .replace(/\.git$/, '');
+  let u = url.trim();
+  // A loop, not /\/+$/: that regex takes time in the square of a run of slashes not at the end
+  // (a webhook anyone may call could hold the event loop for seconds).
+  let end = u.length;
+  while (end > 0 && u.charCodeAt(end - 1) === 0x2f) end--;
+  u = u.slice(0, end).replace(/\.git$/, '');
   const m = /^([a-z+]+:\/\/)(?:[^@/]*@)?([^/]+)(.*)$/i.exec(u);
   if (m) u = `${m[1].toLowerCase()}${m[2].toLowerCase()}${m[3]}`;
   return u;

@@ -16,22 +16,24 @@ import { z } from 'zod';
 import { parseOrThrow } from '../common/validation.js';
 import { GitService, normalizeRepoUrl } from './git.service.js';
 
+/** Longest repository URL a push may name (as long as an application's `repoURL` may be). */
+const MAX_URL = 2048;
+const url = z.string().max(MAX_URL).optional();
+
 /** Accepts `{repoURL}` or a GitHub / GitLab / Gitea push payload (repository URLs in it). */
 const webhookSchema = z.looseObject({
-  repoURL: z.string().max(2048).optional(),
+  repoURL: url,
   repository: z
     .looseObject({
-      clone_url: z.string().optional(),
-      html_url: z.string().optional(),
-      ssh_url: z.string().optional(),
-      git_http_url: z.string().optional(),
-      git_ssh_url: z.string().optional(),
-      url: z.string().optional(),
+      clone_url: url,
+      html_url: url,
+      ssh_url: url,
+      git_http_url: url,
+      git_ssh_url: url,
+      url,
     })
     .optional(),
-  project: z
-    .looseObject({ git_http_url: z.string().optional(), git_ssh_url: z.string().optional() })
-    .optional(),
+  project: z.looseObject({ git_http_url: url, git_ssh_url: url }).optional(),
 });
 
 @ApiTags('webhooks')
@@ -57,7 +59,7 @@ export class WebhooksController {
       ...Object.values(b.repository ?? {}),
       b.project?.git_http_url,
       b.project?.git_ssh_url,
-    ].filter((u): u is string => typeof u === 'string' && u.length > 0);
+    ].filter((u): u is string => typeof u === 'string' && u.length > 0 && u.length <= MAX_URL);
     const wanted = new Set(named.map(normalizeRepoUrl));
     const known = await this.git.knownRepositories();
     const matches = known.filter((u) => wanted.has(normalizeRepoUrl(u)));
