@@ -105,4 +105,35 @@ describe('work queue leases', () => {
       [c.key]: 'replica-alive/1',
     });
   });
+
+  it('fences, marks and renews the same items at once without a deadlock', async () => {
+    // Applications and their queue rows in opposite physical orders: a statement that locked rows
+    // in scan order met one that locked them in the other order (40P01, one of them failed).
+    const ids = (
+      await ds.query<{ id: string }[]>(
+        `INSERT INTO applications (name, spec)
+           SELECT 'deadlock-' || g, '{}' FROM generate_series(1, 20000) g RETURNING id`,
+      )
+    ).map((r) => r.id);
+    await work.markIds('app', [...ids].reverse(), 'first');
+    const items = await work.claim('app', 'replica-a', 20_000, 60);
+    expect(items).toHaveLength(ids.length);
+    const keys = items.map((i) => i.key);
+    for (let round = 0; round < 4; round++) {
+      const results = await Promise.allSettled([
+        ds.transaction(async (tx) => {
+          await work.fence(tx, 'app', 'replica-a', keys);
+          await new Promise((r) => setTimeout(r, 20));
+        }),
+        work.mark('app', { all: true }, 'periodic resync'),
+        work.renew('app', 'replica-a', keys, 60),
+        ds.transaction(async (tx) => {
+          await work.fence(tx, 'app', 'replica-a', [...keys].reverse());
+        }),
+      ]);
+      expect(results.filter((r) => r.status === 'rejected')).toEqual([]);
+    }
+    await ds.query(`DELETE FROM work_queue WHERE kind = 'app'`);
+    await ds.query(`DELETE FROM applications WHERE name LIKE 'deadlock-%'`);
+  });
 });

@@ -169,6 +169,9 @@ export class AppSyncService {
       ? null
       : { reason: 'suspended on request', by: currentActor(), at: new Date().toISOString() };
     await this.ds.transaction(async (tx) => {
+      // Back to what git says now. Its work item before its row, as a batch writing its results
+      // takes them (fence, then the applications): the other order deadlocked with a batch.
+      if (enabled) await this.work.apps({ ids: [app.id] }, 'automated sync re-enabled', tx);
       await this.apps.setAutoSyncSuspended(tx, app.id, suspension);
       await this.audit.record(
         enabled ? 'application.auto-sync.enable' : 'application.auto-sync.disable',
@@ -178,8 +181,6 @@ export class AppSyncService {
         suspension ?? undefined,
         tx,
       );
-      // Back to what git says now.
-      if (enabled) await this.work.apps({ ids: [app.id] }, 'automated sync re-enabled', tx);
     });
   }
 
@@ -341,11 +342,13 @@ export class AppSyncService {
           }
         : undefined;
     const historyId = await this.ds.transaction(async (tx) => {
+      // The application's row before its targets, as a batch takes them (lockForBatch, then
+      // upsertDesired): suspending automated sync after writing the targets deadlocked with one.
+      if (suspend) await this.apps.setAutoSyncSuspended(tx, app.id, suspend);
       const changed = await this.targets.upsertDesired(tx, rows, true);
       await this.targets.clearRemovalNotes(tx, changed);
       const removed = dropped.map((t) => ({ appId: app.id, clusterId: t.clusterId }));
       const removedFrom = await this.targets.removeTargets(tx, removed, d.prune);
-      if (suspend) await this.apps.setAutoSyncSuspended(tx, app.id, suspend);
       const id = await this.targets.insertHistory(tx, [
         {
           appId: app.id,

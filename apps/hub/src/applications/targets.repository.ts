@@ -203,7 +203,10 @@ export class TargetsRepository {
    */
   async upsertDesired(db: Db, rows: DesiredTarget[], force = false): Promise<ChangedTarget[]> {
     const out: ChangedTarget[] = [];
-    for (const part of chunks(rows, 5000)) {
+    const ordered = [...rows].sort((a, b) =>
+      a.appId === b.appId ? compare(a.clusterId, b.clusterId) : compare(a.appId, b.appId),
+    );
+    for (const part of chunks(ordered, 5000)) {
       const changed = await db.query<
         { app_id: string; cluster_id: string; desired_generation: string }[]
       >(
@@ -213,6 +216,8 @@ export class TargetsRepository {
                AS d(app_id uuid, cluster_id uuid, bundle_hash text, revision text, namespace text, policy jsonb)
             -- A cluster deleted since the batch read it gets nothing (instead of failing the batch).
             WHERE EXISTS (SELECT 1 FROM clusters c WHERE c.id = d.cluster_id)
+            -- Rows locked in one order by every writer (a batch, a manual sync): no lock cycle.
+            ORDER BY d.app_id, d.cluster_id
          ON CONFLICT (app_id, cluster_id) DO UPDATE SET
            desired_generation = app_targets.desired_generation + 1,
            desired_bundle_hash = EXCLUDED.desired_bundle_hash,
@@ -749,4 +754,8 @@ export class TargetsRepository {
          FROM app_targets GROUP BY 1, 2`,
     );
   }
+}
+
+function compare(a: string, b: string): number {
+  return a < b ? -1 : a > b ? 1 : 0;
 }

@@ -96,7 +96,7 @@ export class WorkRepository {
     const rows = returned<{ key: string }>(
       await db.query(
         `INSERT INTO work_queue (kind, key, reason)
-           SELECT $1, id, $2 FROM ${TABLE[kind]} WHERE ${where}
+           SELECT $1, id, $2 FROM ${TABLE[kind]} WHERE ${where} ORDER BY id
          ON CONFLICT (kind, key) DO UPDATE SET dirty = work_queue.dirty + 1, reason = EXCLUDED.reason,
            not_before = LEAST(work_queue.not_before, now()), attempts = 0
          RETURNING key`,
@@ -130,7 +130,7 @@ export class WorkRepository {
       await db.query(
         `INSERT INTO work_queue (kind, key, reason)
          SELECT 'app', a.id, $6 FROM applications a LEFT JOIN app_renders r ON r.app_id = a.id
-          WHERE ${FOLLOWING} AND NOT coalesce(${UNAFFECTED}, false)
+          WHERE ${FOLLOWING} AND NOT coalesce(${UNAFFECTED}, false) ORDER BY a.id
          ON CONFLICT (kind, key) DO UPDATE SET dirty = work_queue.dirty + 1, reason = EXCLUDED.reason,
            not_before = LEAST(work_queue.not_before, now()), attempts = 0
          RETURNING key`,
@@ -195,9 +195,10 @@ export class WorkRepository {
     reason: string,
     db: Db = this.ds.manager,
   ): Promise<void> {
-    for (const part of chunks([...new Set(ids)], 20_000)) {
+    for (const part of chunks(inKeyOrder(ids), 20_000)) {
       await db.query(
-        `INSERT INTO work_queue (kind, key, reason) SELECT $1, k, $2 FROM unnest($3::uuid[]) AS k
+        `INSERT INTO work_queue (kind, key, reason)
+           SELECT $1, k, $2 FROM unnest($3::uuid[]) AS k ORDER BY k
          ON CONFLICT (kind, key) DO UPDATE SET dirty = work_queue.dirty + 1, reason = EXCLUDED.reason,
            not_before = LEAST(work_queue.not_before, now()), attempts = 0`,
         [kind, reason.slice(0, 500), part],
@@ -246,12 +247,15 @@ export class WorkRepository {
     leaseSeconds: number,
   ): Promise<Set<string>> {
     const lost = new Set<string>();
-    for (const part of chunks(keys, 20_000)) {
+    for (const part of chunks(inKeyOrder(keys), 20_000)) {
       const rows = returned<{ key: string }>(
         await this.ds.query(
-          `WITH renewed AS (
-           UPDATE work_queue SET lease_until = now() + make_interval(secs => $4)
-            WHERE kind = $1 AND key = ANY($2::uuid[]) AND lease_owner = $3 RETURNING key)
+          `WITH held AS (
+           SELECT key FROM work_queue WHERE kind = $1 AND key = ANY($2::uuid[]) AND lease_owner = $3
+            ORDER BY key FOR UPDATE),
+         renewed AS (
+           UPDATE work_queue w SET lease_until = now() + make_interval(secs => $4)
+             FROM held WHERE w.kind = $1 AND w.key = held.key RETURNING w.key)
          SELECT key FROM work_queue
           WHERE kind = $1 AND key = ANY($2::uuid[]) AND lease_owner <> $3`,
           [kind, part, owner, leaseSeconds],
@@ -269,10 +273,10 @@ export class WorkRepository {
    */
   async fence(db: Db, kind: WorkKind, owner: string, keys: string[]): Promise<Set<string>> {
     const held = new Set<string>();
-    for (const part of chunks(keys, 20_000)) {
+    for (const part of chunks(inKeyOrder(keys), 20_000)) {
       const rows = await db.query<{ key: string }[]>(
         `SELECT key FROM work_queue WHERE kind = $1 AND key = ANY($2::uuid[]) AND lease_owner = $3
-           AND lease_until > now() FOR UPDATE`,
+           AND lease_until > now() ORDER BY key FOR UPDATE`,
         [kind, part, owner],
       );
       rows.forEach((r) => held.add(r.key));
@@ -354,11 +358,14 @@ export class WorkRepository {
     delaySeconds: number,
     error?: string,
   ): Promise<void> {
-    for (const part of chunks(keys, 20_000)) {
+    for (const part of chunks(inKeyOrder(keys), 20_000)) {
       await this.ds.query(
-        `UPDATE work_queue SET lease_owner = NULL, lease_until = NULL,
-                not_before = now() + make_interval(secs => $4), last_error = coalesce($5, last_error)
-          WHERE kind = $1 AND key = ANY($2::uuid[]) AND lease_owner = $3`,
+        `UPDATE work_queue w SET lease_owner = NULL, lease_until = NULL,
+                not_before = now() + make_interval(secs => $4), last_error = coalesce($5, w.last_error)
+           FROM (SELECT kind, key FROM work_queue
+                  WHERE kind = $1 AND key = ANY($2::uuid[]) AND lease_owner = $3
+                  ORDER BY key FOR UPDATE) s
+          WHERE w.kind = s.kind AND w.key = s.key`,
         [kind, part, owner, delaySeconds, error?.slice(0, 2000) ?? null],
       );
     }
@@ -372,8 +379,10 @@ export class WorkRepository {
     if (replicas.length === 0) return 0;
     return returned(
       await this.ds.query(
-        `UPDATE work_queue SET lease_owner = NULL, lease_until = NULL
-          WHERE split_part(lease_owner, '/', 1) = ANY($1) RETURNING key`,
+        `UPDATE work_queue w SET lease_owner = NULL, lease_until = NULL
+           FROM (SELECT kind, key FROM work_queue WHERE split_part(lease_owner, '/', 1) = ANY($1)
+                  ORDER BY kind, key FOR UPDATE) s
+          WHERE w.kind = s.kind AND w.key = s.key RETURNING w.key`,
         [replicas],
       ),
     ).length;
@@ -387,9 +396,12 @@ export class WorkRepository {
     return returned(
       await this.ds.query(
         `UPDATE work_queue w SET lease_owner = NULL, lease_until = NULL
-          WHERE w.lease_owner IS NOT NULL
-            AND NOT EXISTS (SELECT 1 FROM hub_replicas h WHERE h.id = split_part(w.lease_owner, '/', 1))
-          RETURNING key`,
+           FROM (SELECT kind, key FROM work_queue q
+                  WHERE q.lease_owner IS NOT NULL
+                    AND NOT EXISTS (SELECT 1 FROM hub_replicas h
+                                     WHERE h.id = split_part(q.lease_owner, '/', 1))
+                  ORDER BY kind, key FOR UPDATE) s
+          WHERE w.kind = s.kind AND w.key = s.key RETURNING w.key`,
       ),
     ).length;
   }
@@ -420,4 +432,14 @@ export class WorkRepository {
     );
     return rows.length > 0;
   }
+}
+
+/**
+ * Keys without repeats, in PostgreSQL's uuid order (that of their lower-case text). Every statement
+ * that locks several queue rows locks them in (kind, key) order, so that two of them (a batch's
+ * fence and a mark of every application, say) never wait on each other in a cycle: PostgreSQL
+ * would break the deadlock by failing one, a batch thrown away or a periodic resync skipped.
+ */
+function inKeyOrder(keys: string[]): string[] {
+  return [...new Set(keys)].sort();
 }
