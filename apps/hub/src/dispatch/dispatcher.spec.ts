@@ -62,9 +62,12 @@ const metrics = new MetricsService(
 /**
  * A dispatcher over desired state held in `desired` (what the targets table would hold). The
  * first `failures.rows` reads of targets, `failures.gate` reads of projects and `failures.bundles`
- * reads of a bundle's bytes fail.
+ * reads of a bundle's bytes fail; a bundle read first waits for `bundleRead` when given.
  */
-function fleet(fail: Partial<Record<'rows' | 'gate' | 'bundles', number>> = {}) {
+function fleet(
+  fail: Partial<Record<'rows' | 'gate' | 'bundles', number>> = {},
+  bundleRead?: () => Promise<void>,
+) {
   const failures = { rows: 0, gate: 0, bundles: 0, ...fail };
   const desired = new Map<string, DeliveryRow>();
   const rowsOf = (ids: string[]) =>
@@ -96,10 +99,11 @@ function fleet(fail: Partial<Record<'rows' | 'gate' | 'bundles', number>> = {}) 
   } as unknown as ProjectsService;
   const bundles = {
     resourcesOf: () => Promise.resolve(new Map()),
-    getCompressed: (h: string) =>
-      failures.bundles-- > 0
-        ? Promise.reject(new Error('connection terminated'))
-        : Promise.resolve(Buffer.from(`gzip of ${h}`)),
+    getCompressed: async (h: string) => {
+      await bundleRead?.();
+      if (failures.bundles-- > 0) throw new Error('connection terminated');
+      return Buffer.from(`gzip of ${h}`);
+    },
   } as unknown as BundleStore;
   const notifier = { notify: () => undefined } as unknown as DispatchNotifier;
   const dispatcher = new Dispatcher(targets, clusters, projects, bundles, metrics, notifier);
@@ -204,5 +208,24 @@ describe('Dispatcher', () => {
     await until(() => a.call.deploys().length === 1, 'A gets its deploy on the second try');
     expect(error).toHaveBeenCalledWith(expect.stringContaining('delivery failed (again in 0.5 s)'));
     await dispatcher.idle();
+  });
+
+  it('forgets a failed delivery of a stream that ended meanwhile', async () => {
+    let release!: () => void;
+    const held = new Promise<void>((r) => (release = r));
+    const { dispatcher, connect, set } = fleet({ bundles: 1 }, () => held);
+    set(row(A, 1, 1));
+    const a = await connect(A);
+    await new Promise((r) => setTimeout(r, 20)); // the delivery waits on the bundle's bytes
+    a.s.ended(); // the stream ends (as the gateway ends it), then the read fails
+    dispatcher.remove(a.s);
+    release();
+    await dispatcher.idle();
+    await new Promise((r) => setTimeout(r, 20));
+    expect(error).not.toHaveBeenCalledWith(expect.stringContaining('delivery failed (again'));
+    // Nothing keeps the ended session (and its call) for a retry that will never run.
+    const failed = (dispatcher as unknown as { failedDeliveries: Map<unknown, number> })
+      .failedDeliveries;
+    expect(failed.size).toBe(0);
   });
 });

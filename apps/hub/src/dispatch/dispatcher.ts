@@ -182,6 +182,8 @@ export class Dispatcher implements SessionHost, OnApplicationBootstrap, OnModule
    * is delivered again after a backoff (0.5 s doubling to 30 s), not only at its next notification.
    */
   private retryLater(session: AgentSession, full: boolean, e: unknown): void {
+    // A stream that ended meanwhile (remove() ran): nothing to retry, nor to remember it by.
+    if (this.sessions.get(session.clusterId) !== session) return;
     const n = (this.failedDeliveries.get(session) ?? 0) + 1;
     this.failedDeliveries.set(session, n);
     const delay = Math.min(30_000, 500 * 2 ** Math.min(n - 1, 6));
