@@ -185,6 +185,32 @@ describe('bounded fuzzing of the REST bodies and the agent stream', () => {
     expect((await api(hub).get('/readyz')).status).toBe(200);
   });
 
+  it('refuses bodies nested deeper than 100 levels with a 400 naming where, in JSON and YAML', async () => {
+    // Written out as text: JSON.stringify itself runs out of stack at these depths.
+    const nest = (depth: number) => `${'{"a":'.repeat(depth)}"leaf"${'}'.repeat(depth)}`;
+    const deep = await api(hub).postRaw(
+      '/api/v1/applications',
+      `{"name":"deep","source":{"repoURL":"file:///nowhere","path":"p","helm":{"valuesObject":${nest(5000)}}},` +
+        `"destination":{"cluster":"c","namespace":"n"}}`,
+    );
+    expect(deep.status).toBe(400);
+    expect(deep.body.fields[0]).toEqual({
+      field: `source.helm.valuesObject${'.a'.repeat(97)}`,
+      reason: 'nested deeper than 100 levels',
+    });
+    expect((await api(hub).get('/api/v1/applications/deep')).status).toBe(404);
+    const set = await api(hub).postRaw(
+      '/api/v1/applicationsets',
+      `{"metadata":{"name":"deep"},"spec":{"generators":[{"list":{"elements":[${nest(6000)}]}}],"template":{}}}`,
+    );
+    expect(set.status).toBe(400);
+    // YAML: as deep in flow style, within the 1 MiB a document may have.
+    const yaml = `metadata: {name: deep}\nstatus: ${'{a: '.repeat(3000)}1${'}'.repeat(3000)}\n`;
+    const fromYaml = await api(hub).postRaw('/api/v1/applicationsets', yaml, 'application/yaml');
+    expect(fromYaml.status).toBe(400);
+    expect((await api(hub).get('/readyz')).status).toBe(200);
+  });
+
   it('survives random and malformed agent messages', async () => {
     const reg = await api(hub).post('/api/v1/clusters', { name: 'fuzz-agent' });
     const token = reg.body.agentToken as string;

@@ -168,11 +168,17 @@ export async function registerAndStartAgent(
 /** Minimal JSON client for the hub's REST API. */
 export function api(hub: RunningHub | string, token: string | null = TEST_ADMIN_TOKEN) {
   const base = typeof hub === 'string' ? hub : hub.httpUrl;
-  const call = async (method: string, path: string, body?: unknown, raw?: string) => {
+  const call = async (
+    method: string,
+    path: string,
+    body?: unknown,
+    raw?: string,
+    type = 'application/json',
+  ) => {
     const res = await fetch(`${base}${path}`, {
       method,
       headers: {
-        ...(body !== undefined || raw !== undefined ? { 'content-type': 'application/json' } : {}),
+        ...(body !== undefined || raw !== undefined ? { 'content-type': type } : {}),
         ...(token ? { authorization: `Bearer ${token}` } : {}),
       },
       body: raw ?? (body !== undefined ? JSON.stringify(body) : undefined),
@@ -184,7 +190,7 @@ export function api(hub: RunningHub | string, token: string | null = TEST_ADMIN_
   return {
     get: (p: string) => call('GET', p),
     post: (p: string, b?: unknown) => call('POST', p, b),
-    postRaw: (p: string, raw: string) => call('POST', p, undefined, raw),
+    postRaw: (p: string, raw: string, type?: string) => call('POST', p, undefined, raw, type),
     put: (p: string, b?: unknown) => call('PUT', p, b),
     delete: (p: string) => call('DELETE', p),
   };

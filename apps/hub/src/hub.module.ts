@@ -5,7 +5,7 @@ import { FleetController } from './fleet/fleet.controller.js';
 import { FleetFeed } from './fleet/fleet.feed.js';
 import { FleetService } from './fleet/fleet.service.js';
 import { type DynamicModule, Logger, Module } from '@nestjs/common';
-import { APP_GUARD } from '@nestjs/core';
+import { APP_GUARD, APP_INTERCEPTOR } from '@nestjs/core';
 import { ScheduleModule } from '@nestjs/schedule';
 import { ApplicationsController } from './applications/applications.controller.js';
 import { AppSyncService } from './applications/app-sync.service.js';
@@ -74,6 +74,7 @@ import { NotificationsRepository } from './notifications/notifications.repositor
 import { NotificationsService } from './notifications/notifications.service.js';
 import { WorkQueue } from './work/work-queue.js';
 import { WorkRepository } from './work/work.repository.js';
+import { BodyDepthInterceptor } from './common/body-depth.js';
 
 @Module({})
 export class HubModule {
@@ -178,6 +179,7 @@ export class HubModule {
           },
         },
         { provide: APP_GUARD, useClass: AuthGuard },
+        { provide: APP_INTERCEPTOR, useClass: BodyDepthInterceptor },
       ],
     };
   }

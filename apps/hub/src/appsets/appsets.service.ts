@@ -17,6 +17,7 @@ import type { ApplicationSetEntity, AppSetIssue, AppSetStatus } from './applicat
 import { AppSetEvaluator, isRenderTimeLimit, type Evaluation } from './appset-evaluator.js';
 import { AppSetsRepository } from './appsets.repository.js';
 import { generatorInputs, requeueSeconds } from './to-application-spec.js';
+import { checkDepth } from '../common/body-depth.js';
 
 export interface AppSetView {
   name: string;
@@ -286,6 +287,7 @@ export class AppSetsService implements OnApplicationBootstrap, OnModuleDestroy {
           { field: '', reason: `invalid YAML: ${(e as Error).message.split('\n')[0]}` },
         ]);
       }
+      checkDepth(doc, 'ApplicationSet');
     }
     const r = parseApplicationSet(doc);
     if (!r.appset || r.errors.length > 0) {
