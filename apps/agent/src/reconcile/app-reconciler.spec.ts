@@ -1,5 +1,6 @@
 import { Logger } from '@nestjs/common';
 import { afterEach, beforeEach, describe, expect, it, vi } from 'vitest';
+import type { KubeObject } from '../../../../libs/manifests/src/index.js';
 import { tempDir } from '../../../../test/support/temp-dir.js';
 import { BundleCache } from '../bundle-cache.js';
 import type { KubeClient } from '../kube/kube-client.js';
@@ -7,6 +8,8 @@ import type { WatchCache } from '../kube/watch-cache.js';
 import type { StatusReporter } from '../outbound/status-reporter.js';
 import { StateStore } from '../state-store.js';
 import { SyncEngine } from '../sync/engine.js';
+import { APP_LABEL } from '../sync/resources.js';
+import type { AppReport } from '../sync/runtime.js';
 import { AppReconciler } from './app-reconciler.js';
 
 // Every case has a state store of its own on disk.
@@ -173,6 +176,127 @@ describe('AppReconciler: retries', () => {
     r.requestSync('a');
     await r.idle();
     expect(events.slice(3, 5)).toEqual(['SyncStarted 1', 'SyncFailed 1']);
+    await r.stop();
+  });
+});
+
+/**
+ * A small in-memory API server: ConfigMaps in namespace `shop` (which exists), applied and
+ * deleted by the agent or by the test; `failApplies` applies fail with a 503 first.
+ */
+function inMemoryCluster() {
+  const objects = new Map<string, KubeObject>();
+  let rv = 0;
+  const state = { failApplies: 0, applies: 0 };
+  const id = (kind: string, ns: string | undefined, name: string) => `${kind}/${ns ?? ''}/${name}`;
+  const client = {
+    isNamespaced: (_v: string, kind: string) => Promise.resolve(kind !== 'Namespace'),
+    invalidate: () => undefined,
+    getOrUndefined: (_v: string, kind: string, name: string, ns?: string) =>
+      Promise.resolve(
+        kind === 'Namespace' && name === 'shop'
+          ? { apiVersion: 'v1', kind, metadata: { name } }
+          : objects.get(id(kind, ns, name)),
+      ),
+    apply: (obj: KubeObject, _fm: string, opts: { dryRun?: boolean } = {}) => {
+      if (opts.dryRun) return Promise.resolve({ ...obj });
+      state.applies++;
+      if (state.failApplies > 0) {
+        state.failApplies--;
+        return Promise.reject(new Error('503 Service Unavailable'));
+      }
+      const stored = { ...obj, metadata: { ...obj.metadata, resourceVersion: String(++rv) } };
+      objects.set(id(obj.kind, obj.metadata.namespace, obj.metadata.name), stored);
+      return Promise.resolve(stored);
+    },
+    delete: (_v: string, kind: string, name: string, ns?: string) =>
+      Promise.resolve(objects.delete(id(kind, ns, name))),
+  } as unknown as KubeClient;
+  const watches = {
+    use: () => undefined,
+    release: () => undefined,
+    all: () => [],
+    waitSynced: () => Promise.resolve(),
+    cached: () => undefined,
+  } as unknown as WatchCache;
+  return { client, watches, objects, state, id };
+}
+
+describe('AppReconciler: against a cluster', () => {
+  beforeEach(() => {
+    vi.spyOn(Logger.prototype, 'warn').mockImplementation(() => undefined);
+  });
+  afterEach(() => vi.restoreAllMocks());
+
+  function setup(selfHeal = { delayMs: 1000, maxDelayMs: 300_000 }) {
+    const cluster = inMemoryCluster();
+    const reports: AppReport[] = [];
+    const events: string[] = [];
+    const reporter = {
+      report: (_app: unknown, a: AppReport) => void reports.push(a),
+      event: (_app: string, _type: string, reason: string) => void events.push(reason),
+    } as unknown as StatusReporter;
+    const engine: SyncEngine = new SyncEngine(
+      cluster.client,
+      cluster.watches,
+      {
+        saveInventory: (appId, keys) => r.saveApplied(appId, undefined, keys),
+        markApplied: (appId, generation) => r.saveApplied(appId, generation, undefined),
+        event: (appId, type, reason, message, generation) =>
+          reporter.event(appId, type, reason, message, generation),
+      },
+      { fieldManager: 'axle', agentName: 'east', applyConcurrency: 1 },
+    );
+    const bundles = new BundleCache(store);
+    const r = new AppReconciler(store, bundles, cluster.watches, engine, reporter, () => false, {
+      concurrency: 1,
+      selfHeal,
+      resyncSeconds: 3600,
+    });
+    return { r, cluster, bundles, reports, events };
+  }
+
+  const cm = (name: string): KubeObject => ({
+    apiVersion: 'v1',
+    kind: 'ConfigMap',
+    metadata: { name },
+    data: { k: 'v' },
+  });
+  const appState = (appId: string, bundleHash: string, selfHeal = false) =>
+    ({
+      appId,
+      appName: `app-${appId}`,
+      generation: 1,
+      revision: 'r1',
+      bundleHash,
+      namespace: 'shop',
+      policy: { automated: true, prune: true, selfHeal },
+      applied: null,
+    }) as Parameters<StateStore['put']>[0];
+
+  it('lets an object go that another app took over, instead of reporting it to prune for good', async () => {
+    const { r, cluster, bundles, reports } = setup();
+    bundles.remember('sha256:with', [cm('moved')]);
+    bundles.remember('sha256:without', []);
+    await store.put(appState('a', 'sha256:with'));
+    r.enqueue('a');
+    await r.idle();
+    expect(store.get('a')?.applied?.resources.map((k) => k.name)).toEqual(['moved']);
+
+    // A commit moves the ConfigMap from a to b, and b syncs first: the object is b's now.
+    await store.put(appState('b', 'sha256:with'));
+    r.enqueue('b');
+    await r.idle();
+    const live = cluster.objects.get(cluster.id('ConfigMap', 'shop', 'moved'));
+    expect(live?.metadata.labels?.[APP_LABEL]).toBe('b');
+
+    await store.put({ ...store.get('a')!, generation: 2, bundleHash: 'sha256:without' });
+    reports.length = 0;
+    r.enqueue('a');
+    await r.idle();
+    expect(cluster.objects.has(cluster.id('ConfigMap', 'shop', 'moved'))).toBe(true); // b's
+    expect(reports.at(-1)).toMatchObject({ sync: 'Synced', resources: [] });
+    expect(store.get('a')?.applied).toEqual({ generation: 2, resources: [] });
     await r.stop();
   });
 });

@@ -228,7 +228,7 @@ export class AppReconciler {
     if (outcome === 'failed' && rt.retryAt) rt.wakeAt(rt.retryAt, enqueue);
   }
 
-  /** Drops inventory entries whose objects are gone (pruned, or deleted by someone). */
+  /** Drops inventory entries no longer the app's (pruned, deleted by someone, or taken over). */
   private async forget(appId: string, input: AppInput, gone: ResourceKey[]): Promise<void> {
     if (gone.length === 0) return;
     const ids = new Set(gone.map(resourceId));

@@ -5,14 +5,17 @@ import { diffObject } from './diff.js';
 import type { AppInput, SyncEngine } from './engine.js';
 import { resourceSyncOptions } from './options.js';
 import type { PlanItem } from './plan.js';
-import { guessKey, keyRef } from './resources.js';
+import { guessKey, keyRef, ownedByApp } from './resources.js';
 import type { AppReport, AppRuntime, ResourceReport, SyncState } from './runtime.js';
 
 export interface Assessment {
   report: AppReport;
   /** Desired resources that drifted or went missing: what self-heal would re-apply. */
   healIds: Set<string>;
-  /** Inventory entries that no longer exist in the cluster. */
+  /**
+   * Inventory entries that are no longer the app's: gone from the cluster, or taken over by
+   * another app (their label and tracking id name it now).
+   */
   gone: ResourceKey[];
 }
 
@@ -130,7 +133,10 @@ async function reportLeftovers(
     } catch {
       continue;
     }
-    if (!live) {
+    // An object another app applied since (moved there, and that app synced first) is never
+    // pruned by this one (see Pruner), so it is not this app's leftover: reported, it would keep
+    // the app OutOfSync for good, and kept in the inventory it would never leave it.
+    if (!live || !ownedByApp(live, app.appId)) {
       gone.push(k);
       continue;
     }
