@@ -299,4 +299,36 @@ describe('AppReconciler: against a cluster', () => {
     expect(store.get('a')?.applied).toEqual({ generation: 2, resources: [] });
     await r.stop();
   });
+  it('heals a deleted object again after a failed re-apply, with backoff', async () => {
+    const { r, cluster, bundles, events } = setup({ delayMs: 200, maxDelayMs: 2_000 });
+    bundles.remember('sha256:x', [cm('x')]);
+    await store.put(appState('a', 'sha256:x', true));
+    r.enqueue('a');
+    await r.idle();
+    const id = cluster.id('ConfigMap', 'shop', 'x');
+    expect(cluster.objects.has(id)).toBe(true);
+
+    // Someone deletes it, and the first re-apply fails (a 503, a namespace terminating).
+    cluster.objects.delete(id);
+    cluster.state.failApplies = 1;
+    r.enqueue('a');
+    await vi.waitFor(() => expect(events).toContain('SelfHealFailed'), { timeout: 2_000 });
+    const applies = cluster.state.applies;
+
+    // Passes right after it (watch events, resync) wait for the backoff: no tight loop.
+    r.enqueue('a');
+    await r.idle();
+    r.enqueue('a');
+    await r.idle();
+    expect(cluster.state.applies).toBe(applies);
+
+    // After the backoff it is healed.
+    await vi.waitFor(() => expect(cluster.objects.has(id)).toBe(true), {
+      timeout: 3_000,
+      interval: 50,
+    });
+    expect(cluster.state.applies).toBe(applies + 1);
+    expect(events.at(-1)).toBe('SelfHealed');
+    await r.stop();
+  });
 });

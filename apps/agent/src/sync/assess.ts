@@ -111,7 +111,9 @@ function missing(
 ): ResourceReport {
   r.sync = 'OutOfSync';
   r.health = 'Missing';
-  r.drifted = !pending && !applyError && !ctx.failed;
+  // A failed re-apply (a namespace still terminating, a 5xx) must not end self-heal for the
+  // object: the heal backoff already spaces the next attempts, as for drifted objects.
+  r.drifted = !pending && !ctx.failed;
   r.message = applyError ?? (pending ? `pending (wave ${r.wave})` : 'resource is missing');
   if (!pending) ctx.counted.push('Missing');
   if (r.drifted) ctx.healIds.add(id);
