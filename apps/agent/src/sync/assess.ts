@@ -40,6 +40,9 @@ export async function assessApp(
   };
   const resources: ResourceReport[] = [];
   for (const item of rt.plan.resources) resources.push(await assessResource(ctx, item));
+  // Every object of the plan is prepared now: what the runtime holds for any other is stale
+  // (leftovers and pruning read live objects, not snapshots).
+  rt.keepOnly(new Set([...rt.prepared.values()].map((p) => p.id)));
   const gone = await reportLeftovers(engine, rt, app, resources, ctx.counted);
   return { report: summarise(rt, app, resources, ctx.counted), healIds: ctx.healIds, gone };
 }

@@ -111,6 +111,16 @@ export class AppRuntime {
     this.diffMemo.clear();
   }
 
+  /**
+   * Forgets the snapshots and apply errors of objects other than `ids` (those of the current
+   * plan). Each snapshot holds a whole API response; without this, names that change with every
+   * commit (kustomize's hash suffixes) would add one per commit for the life of the process.
+   */
+  keepOnly(ids: Set<string>): void {
+    for (const id of this.snapshots.keys()) if (!ids.has(id)) this.snapshots.delete(id);
+    for (const id of this.applyErrors.keys()) if (!ids.has(id)) this.applyErrors.delete(id);
+  }
+
   /** Wakes the app at `at` (keeps the earliest pending wake-up). */
   wakeAt(at: number, enqueue: () => void): void {
     if (this.timer && this.timerAt <= at) return;
