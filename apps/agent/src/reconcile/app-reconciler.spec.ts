@@ -98,6 +98,56 @@ describe('AppReconciler: removing an app', () => {
     expect(store.get('a')).toBeDefined();
     await r.stop();
   });
+
+  /**
+   * Removing `a` fails once (then succeeds; its retry is due after `random` × 2 s); removing `b`
+   * then holds the only queue slot until released, so whatever comes for `a` waits in the queue.
+   */
+  async function removalsBehindB(random: number) {
+    vi.spyOn(Math, 'random').mockReturnValue(random);
+    let release = () => undefined as void;
+    const held = new Promise<void>((res) => (release = res));
+    let attemptsOfA = 0;
+    const { r } = reconciler(async (...args: unknown[]) => {
+      if ((args[1] as { appId: string }).appId === 'b') await held;
+      else if (++attemptsOfA === 1) return 'delete failed: cm/x: 429';
+      return undefined;
+    });
+    await store.put(app);
+    await store.put({ ...app, appId: 'b', appName: 'app-b' });
+    await r.remove('a', true);
+    const removingB = r.remove('b', true);
+    const finish = async () => {
+      release();
+      await removingB;
+      await r.idle();
+    };
+    return { r, finish, attemptsOfA: () => attemptsOfA };
+  }
+
+  it('does not remove an app wanted again while its retried removal waits in the queue', async () => {
+    const { r, finish, attemptsOfA } = await removalsBehindB(0);
+    await new Promise((res) => setTimeout(res, 50)); // the retry of a came due: queued behind b
+    r.cancelRemoval('a'); // a new deploy, stored and acknowledged
+    await finish();
+    expect(attemptsOfA()).toBe(1);
+    expect(store.get('a')).toBeDefined();
+    expect(store.get('b')).toBeUndefined();
+    await r.stop();
+  });
+
+  it("answers the hub's Remove that waited in the queue while a retry of it came due", async () => {
+    const { r, finish } = await removalsBehindB(0.5); // the retry is due in 1 s
+    let answered = false;
+    // The hub sends Remove again (its next messages wait for the answer); the retry comes due.
+    const removingA = r.remove('a', true).then(() => (answered = true));
+    await new Promise((res) => setTimeout(res, 1_200));
+    await finish();
+    expect(store.get('a')).toBeUndefined();
+    expect(answered).toBe(true);
+    await removingA;
+    await r.stop();
+  });
 });
 
 describe('AppReconciler: retries', () => {

@@ -118,6 +118,12 @@ export class AppReconciler {
   cancelRemoval(appId: string): void {
     clearTimeout(this.removalRetries.get(appId)?.timer);
     this.removalRetries.delete(appId);
+    // A retry whose timer fired may be waiting for a queue slot: it must not run either.
+    const waiting = this.removals.get(appId);
+    if (waiting) {
+      this.removals.delete(appId);
+      waiting.done();
+    }
   }
 
   /** A change to an object the agent manages: its app is looked at again. */
@@ -363,7 +369,9 @@ export class AppReconciler {
     entry.timer = setTimeout(
       () => {
         if (this.removalRetries.get(appId) !== entry) return; // cancelled, or wanted again
-        this.removals.set(appId, { prune, done: () => undefined });
+        // A Remove from the hub already waiting is newer and will run: its `done` must stay
+        // (the hub's next messages wait for it).
+        if (!this.removals.has(appId)) this.removals.set(appId, { prune, done: () => undefined });
         this.queue.enqueue(appId);
       },
       backoffDelay(attempts, 1000, 60_000),
