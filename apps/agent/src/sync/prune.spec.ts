@@ -8,6 +8,7 @@ import type { KubeClient } from '../kube/kube-client.js';
 import type { WatchCache } from '../kube/watch-cache.js';
 import type { Applier } from './apply.js';
 import { Pruner } from './prune.js';
+import { ARGO_HOOK } from './options.js';
 import { APP_LABEL, TRACKING_ANNOTATION, trackingId } from './resources.js';
 import type { AppRuntime } from './runtime.js';
 import type { AppInput } from './types.js';
@@ -23,7 +24,24 @@ function applied(appId: string, name: string): KubeObject {
   return obj;
 }
 
-function pruner(live: KubeObject[]) {
+/** A PreSync hook Job as the agent applied it for `appId` (labelled and tracked as the rest). */
+function hook(appId: string, name: string): KubeObject {
+  const obj: KubeObject = {
+    apiVersion: 'batch/v1',
+    kind: 'Job',
+    metadata: {
+      name,
+      namespace: 'shared',
+      labels: { [APP_LABEL]: appId },
+      annotations: { [ARGO_HOOK]: 'PreSync' },
+    },
+  };
+  obj.metadata.annotations![TRACKING_ANNOTATION] = trackingId(appId, resourceKey(obj));
+  return obj;
+}
+
+/** `live` is what the API server has; `watched` is also in the watch caches (as labelled). */
+function pruner(live: KubeObject[], watched: KubeObject[] = []) {
   const deleted: string[] = [];
   const byName = new Map(live.map((o) => [o.metadata.name, o]));
   const applier = {
@@ -33,7 +51,9 @@ function pruner(live: KubeObject[]) {
   const client = {
     delete: (_v: string, _k: string, name: string) => (deleted.push(name), Promise.resolve(true)),
   } as unknown as KubeClient;
-  const watches = { all: () => [] } as unknown as WatchCache;
+  for (const o of watched) byName.set(o.metadata.name, o);
+  const objects = new Map(watched.map((o) => [o.metadata.name, o]));
+  const watches = { all: () => [{ objects }] } as unknown as WatchCache;
   const p = new Pruner(
     applier,
     client,
@@ -77,5 +97,19 @@ describe('Pruner', () => {
     const { p, deleted } = pruner([mine, moved]);
     expect(await p.removeApp(rt(), app([mine, moved]))).toBeUndefined();
     expect(deleted).toEqual(['mine']);
+  });
+
+  it('removes the hooks the app ran with it, but never prunes them', async () => {
+    // Hooks are in no inventory: only their label and tracking id (in the watch caches) find them.
+    const presync = hook('a', 'migrate');
+    const others = hook('b', 'their-migrate');
+    const pruning = pruner([mine], [presync, others]);
+    expect(await pruning.p.pruneStep(rt(), app([mine]), { deferredPrune: [] } as never)).toBe(
+      undefined,
+    );
+    expect(pruning.deleted).toEqual(['mine']);
+    const removing = pruner([mine], [presync, others]);
+    expect(await removing.p.removeApp(rt(), app([mine]))).toBeUndefined();
+    expect(removing.deleted.sort()).toEqual(['migrate', 'mine']);
   });
 });

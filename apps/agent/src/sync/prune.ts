@@ -121,11 +121,17 @@ export class Pruner {
     return errors.length ? `delete failed: ${errors.join('; ')}` : undefined;
   }
 
-  /** Deletes what an app put in the cluster (the app was deleted), except Delete=false ones. */
+  /**
+   * Deletes what an app put in the cluster (the app was deleted), hooks included, except
+   * Delete=false ones.
+   */
   async removeApp(rt: AppRuntime, app: AppInput): Promise<string | undefined> {
     const keys = new Map<string, ResourceKey>();
     for (const k of app.inventory) keys.set(resourceId(k), k);
-    for (const obj of this.labelled(app.appId))
+    // Hooks too (Jobs left by PreSync/PostSync hooks with no delete policy): they carry the app's
+    // label and tracking id and go with it, as in Argo CD's cascading delete. Pruning leaves
+    // them alone: they are never desired resources.
+    for (const obj of this.labelled(app.appId, true))
       keys.set(resourceId(resourceKey(obj)), resourceKey(obj));
     const doomed: ResourceKey[] = [];
     for (const k of keys.values()) {
