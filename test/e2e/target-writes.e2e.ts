@@ -293,4 +293,23 @@ describe('target writes on PostgreSQL', () => {
       await ds.transaction((tx) => apps.stillDispatching(tx, [{ id: app, specVersion: 1 }])),
     ).toEqual(new Set());
   });
+
+  it('reads targets and removal notes of one moment for a delivery round', async () => {
+    const c = await cluster();
+    const app = await target(c);
+    const apps = new ApplicationsRepository(ds);
+    const seen = await targets.readSnapshot(async (db) => {
+      const rows = await targets.allFor([c], db);
+      // The application is deleted, keeping its resources, between the round's two reads.
+      await ds.transaction((tx) => apps.deleteWithNotes(tx, [app], false));
+      const notes = await targets.removalNotes([c], db);
+      return { rows: rows.map((r) => r.appId), notes: notes.map((n) => n.appId) };
+    });
+    // Both from before the deletion: not the target gone and no note yet (a removal that prunes).
+    expect(seen).toEqual({ rows: [app], notes: [] });
+    expect(await targets.allFor([c])).toEqual([]);
+    expect((await targets.removalNotes([c])).map((n) => [n.appId, n.prune])).toEqual([
+      [app, false],
+    ]);
+  });
 });

@@ -383,20 +383,33 @@ export class TargetsRepository {
 
   // --- delivery ---------------------------------------------------------------------------------
 
+  /**
+   * Runs `read` in one read-only snapshot (REPEATABLE READ): what a delivery round reads of
+   * targets and removal notes is then from one moment. Read apart, a deletion committed between
+   * the two reads left a target gone and its note not yet there: an agent holding the application
+   * was told to remove it pruning, though the deletion asked to keep its resources.
+   */
+  readSnapshot<T>(read: (db: Db) => Promise<T>): Promise<T> {
+    return this.ds.transaction('REPEATABLE READ', async (tx) => {
+      await tx.query('SET TRANSACTION READ ONLY');
+      return read(tx);
+    });
+  }
+
   /** Every target of these clusters (a session's full resynchronisation after Hello). */
-  async allFor(clusterIds: string[]): Promise<DeliveryRow[]> {
-    return this.delivery(clusterIds, 'true');
+  async allFor(clusterIds: string[], db: Db = this.ds): Promise<DeliveryRow[]> {
+    return this.delivery(clusterIds, 'true', db);
   }
 
   /** The targets of these clusters whose desired generation the agent has not acknowledged. */
-  async pendingFor(clusterIds: string[]): Promise<DeliveryRow[]> {
-    return this.delivery(clusterIds, 't.acked_generation < t.desired_generation');
+  async pendingFor(clusterIds: string[], db: Db = this.ds): Promise<DeliveryRow[]> {
+    return this.delivery(clusterIds, 't.acked_generation < t.desired_generation', db);
   }
 
-  private async delivery(clusterIds: string[], where: string): Promise<DeliveryRow[]> {
+  private async delivery(clusterIds: string[], where: string, db: Db): Promise<DeliveryRow[]> {
     const out: DeliveryRow[] = [];
     for (const part of chunks(clusterIds, 5000)) {
-      const rows = await this.ds.query<RawDelivery[]>(
+      const rows = await db.query<RawDelivery[]>(
         `SELECT ${DELIVERY_COLUMNS} FROM app_targets t JOIN applications a ON a.id = t.app_id
           WHERE t.cluster_id = ANY($1::uuid[]) AND ${where}`,
         [part],
@@ -445,11 +458,11 @@ export class TargetsRepository {
    * and whether the removal is held: an application removed with applications that depended on
    * it goes after them (each confirmed by its agent), or after REMOVAL_ORDER_MAX_WAIT.
    */
-  async removalNotes(clusterIds: string[]): Promise<RemovalNote[]> {
+  async removalNotes(clusterIds: string[], db: Db = this.ds): Promise<RemovalNote[]> {
     const out: RemovalNote[] = [];
     for (const part of chunks(clusterIds, 5000)) {
       // The applications others still being removed depended on, computed once (not per row).
-      const rows = await this.ds.query<
+      const rows = await db.query<
         { app_id: string; cluster_id: string; prune: boolean; held: boolean }[]
       >(
         `WITH blocked AS (

@@ -75,6 +75,7 @@ function fleet(
       ? Promise.reject(new Error('connection terminated'))
       : Promise.resolve([...desired.values()].filter((r) => ids.includes(r.clusterId)));
   const targets = {
+    readSnapshot: <T>(read: (db: unknown) => Promise<T>) => read(undefined),
     forgetRemovalNotes: () => Promise.resolve(),
     allFor: rowsOf,
     pendingFor: rowsOf,

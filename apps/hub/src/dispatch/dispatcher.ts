@@ -208,11 +208,15 @@ export class Dispatcher implements SessionHost, OnApplicationBootstrap, OnModule
       );
       for (const s of hellos) s.helloInventory = undefined;
     }
-    const [rows, notes, labels, gate] = await Promise.all([
-      Promise.all([this.targets.allFor(full), this.targets.pendingFor(incremental)]).then(
-        ([a, b]): DeliveryRow[] => [...a, ...b],
-      ),
-      this.targets.removalNotes(ids),
+    const [{ rows, notes }, labels, gate] = await Promise.all([
+      // Targets and removal notes of one moment (see readSnapshot).
+      this.targets.readSnapshot(async (db) => ({
+        rows: [
+          ...(await this.targets.allFor(full, db)),
+          ...(await this.targets.pendingFor(incremental, db)),
+        ] as DeliveryRow[],
+        notes: await this.targets.removalNotes(ids, db),
+      })),
       this.clusters.byIds(ids).then((cs) => new Map(cs.map((c) => [c.id, c.labels]))),
       this.projects.gate(),
     ]);
