@@ -210,8 +210,23 @@ describe('AgentSession', () => {
     await s.deliver([row(1, 3, 'sha256:new')], new Map(), true, ctx);
     expect(host.raised).toEqual([[id(1), 8]]);
     expect(call.deploys()[0]).toMatchObject({ generation: 8 });
-    await s.deliver([row(1, 3, 'sha256:new')], new Map(), false, ctx);
+    // The next round reads the target as raised.
+    await s.deliver([row(1, 8, 'sha256:new')], new Map(), false, ctx);
     expect(call.deploys()).toHaveLength(1);
+  });
+
+  it('delivers a target removed and added again before it saw the removal (back at generation 1)', async () => {
+    const { s, call, host } = session();
+    await s.handle(hello());
+    await s.deliver([row(1, 5, 'sha256:A')], new Map(), true, ctx);
+    expect(call.deploys().map((d) => d.generation)).toEqual([5]);
+    // Its cluster left the application's destinations and came back: a new target, new content.
+    await s.deliver([row(1, 1, 'sha256:B')], new Map(), false, ctx);
+    expect(host.raised).toEqual([[id(1), 6]]);
+    expect(call.deploys().map((d) => [d.generation, d.bundleHash])).toEqual([
+      [5, 'sha256:A'],
+      [6, 'sha256:B'],
+    ]);
   });
 
   it('does not send content past a newer generation the agent holds when a batch changed it meanwhile', async () => {

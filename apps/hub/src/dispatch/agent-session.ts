@@ -237,11 +237,15 @@ export class AgentSession {
       let generation = row.generation;
       const held = this.held.get(row.appId);
       if (held && held.generation === generation && held.hash === row.bundleHash) continue;
-      if ((this.sent.get(row.appId)?.generation ?? 0) >= generation) continue;
-      if (held && held.generation >= generation) {
-        // The agent holds a newer generation than the hub knows (e.g. a restored database):
-        // move past it so the agent accepts the desired state.
-        generation = held.generation + 1;
+      const sent = this.sent.get(row.appId);
+      if (sent && sent.generation === generation && sent.hash === row.bundleHash) continue;
+      // Stored generations only grow, but for a target removed and added again before this
+      // session saw the removal (it starts again at 1) or a restored database: then the agent
+      // holds, or was sent, a newer generation than the hub knows. Move past it so that the agent
+      // accepts the desired state (skipped, the agent kept the old bundle and reported it applied).
+      const ahead = Math.max(held?.generation ?? 0, sent?.generation ?? 0);
+      if (ahead >= generation) {
+        generation = ahead + 1;
         // Only if the row is still what this round read: a batch that wrote new content since
         // would otherwise have it labelled as delivered. The round its notice starts sends it.
         if (!(await this.deps.host.raiseGeneration(this, row, generation))) continue;
