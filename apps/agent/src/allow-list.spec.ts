@@ -46,6 +46,17 @@ describe('agent allow-list', () => {
     ]);
   });
 
+  it('checks Namespace objects against the allowed namespaces', () => {
+    const namespaces = { ...ALLOW_ALL, namespaces: ['team-a*'] };
+    expect(
+      checkAllowList(
+        namespaces,
+        [obj('v1', 'Namespace', 'team-a-dev'), obj('v1', 'Namespace', 'team-b')],
+        'team-a-dev',
+      ),
+    ).toEqual(['namespace "team-b" is not allowed on this cluster (Namespace/team-b)']);
+  });
+
   it('reads comma-separated patterns', () => {
     expect(patterns(' a, b ,,', ['*'])).toEqual(['a', 'b']);
     expect(patterns('', ['*'])).toEqual(['*']);

@@ -51,6 +51,11 @@ export function checkAllowList(
     if (k.namespace && !list.namespaces.some((n) => glob(n, k.namespace))) {
       out.add(`namespace "${k.namespace}" is not allowed on this cluster (${k.kind}/${k.name})`);
     }
+    // A Namespace object is a namespace too: taken over, it would be deleted with everything in
+    // it when its app is pruned or removed.
+    if (k.group === '' && k.kind === 'Namespace' && !list.namespaces.some((n) => glob(n, k.name))) {
+      out.add(`namespace "${k.name}" is not allowed on this cluster (Namespace/${k.name})`);
+    }
   }
   return [...out];
 }
