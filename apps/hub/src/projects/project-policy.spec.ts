@@ -61,4 +61,19 @@ describe('ProjectPolicy', () => {
       'project "team-a" does not allow namespace "kube-system" on cluster "dev-1" (Deployment/d)',
     ]);
   });
+
+  it('checks a Namespace object by its name, as a destination namespace', () => {
+    expect(
+      p.checkResources(
+        [
+          { group: '', kind: 'Namespace', namespace: '', name: 'team-a-jobs' },
+          { group: '', kind: 'Namespace', namespace: '', name: 'kube-system' },
+        ],
+        'team-a-web',
+        dev,
+      ),
+    ).toEqual([
+      'project "team-a" does not allow namespace "kube-system" on cluster "dev-1" (Namespace/kube-system)',
+    ]);
+  });
 });

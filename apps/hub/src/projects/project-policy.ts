@@ -121,10 +121,13 @@ export class ProjectPolicy {
         seen.add(gk);
         out.push(`project "${this.name}" does not allow kind ${gk} (${r.kind}/${r.name})`);
       }
-      if (r.namespace && r.namespace !== destinationNamespace) {
-        const why = this.checkDestination(cluster, r.namespace);
-        if (why.length && !seen.has(`ns:${r.namespace}`)) {
-          seen.add(`ns:${r.namespace}`);
+      // A Namespace object is a namespace the application takes over (and deletes with it), so
+      // its name is checked as a destination namespace is.
+      const namespace = r.group === '' && r.kind === 'Namespace' ? r.name : r.namespace;
+      if (namespace && namespace !== destinationNamespace) {
+        const why = this.checkDestination(cluster, namespace);
+        if (why.length && !seen.has(`ns:${namespace}`)) {
+          seen.add(`ns:${namespace}`);
           out.push(`${why[0]} (${r.kind}/${r.name})`);
         }
       }
