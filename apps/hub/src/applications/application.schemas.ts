@@ -1,6 +1,7 @@
 import { IN_CLUSTER_NAME, IN_CLUSTER_SERVER } from '../clusters/in-cluster.js';
 import { z } from 'zod';
 import {
+  countOf,
   dns1123Label,
   dns1123Subdomain,
   parseOrThrow,
@@ -342,10 +343,12 @@ export function parseApplicationInput(body: unknown): CreateApplication {
     if (e instanceof ValidationFailed) {
       throw new ValidationFailed(
         'invalid Argo CD Application',
-        e.fields.map((f) => ({
-          ...f,
-          field: f.field === 'name' ? 'metadata.name' : `spec.${f.field}`,
-        })),
+        e.fields.map((f) =>
+          // The final `…and N more` of a capped list names no field.
+          countOf(f) > 1
+            ? f
+            : { ...f, field: f.field === 'name' ? 'metadata.name' : `spec.${f.field}` },
+        ),
       );
     }
     throw e;

@@ -6,13 +6,55 @@ export interface FieldError {
   reason: string;
 }
 
+/** At most this many field errors are reported; a final entry says how many more there were. */
+export const MAX_FIELD_ERRORS = 50;
+/** Field names (unknown keys are the client's) are reported up to this many characters. */
+const MAX_FIELD_CHARS = 200;
+const MORE_FIELD = '…';
+const MORE_REASON = /^…and (\d+) more$/;
+
+/** The final entry of a capped list, `…and N more`. */
+function moreEntry(n: number): FieldError {
+  return { field: MORE_FIELD, reason: `…and ${n} more` };
+}
+
+/** How many errors `f` stands for: N when it is a capped list's final `…and N more`, else 1. */
+export function countOf(f: FieldError): number {
+  const m = MORE_REASON.exec(f.reason);
+  return m && f.field.endsWith(MORE_FIELD) ? Number(m[1]) : 1;
+}
+
+/**
+ * At most MAX_FIELD_ERRORS errors, then one `…and N more`: a request with many bad or unknown
+ * fields gets an answer of bounded size (each of them listed made it many times the request).
+ */
+export function capFieldErrors(fields: FieldError[]): FieldError[] {
+  const last = fields.at(-1);
+  if (
+    fields.length <= MAX_FIELD_ERRORS ||
+    (fields.length === MAX_FIELD_ERRORS + 1 && last && countOf(last) > 1)
+  )
+    return fields.map(shortField);
+  let more = 0;
+  for (const f of fields.slice(MAX_FIELD_ERRORS)) more += countOf(f);
+  return [...fields.slice(0, MAX_FIELD_ERRORS).map(shortField), moreEntry(more)];
+}
+
+function shortField(f: FieldError): FieldError {
+  return f.field.length > MAX_FIELD_CHARS
+    ? { ...f, field: `${f.field.slice(0, MAX_FIELD_CHARS)}…` }
+    : f;
+}
+
 /** A client error that names the offending fields; the exception filter maps it to 400. */
 export class ValidationFailed extends Error {
-  constructor(
-    message: string,
-    readonly fields: FieldError[],
-  ) {
-    super(`${message}: ${fields.map((f) => `${f.field || '(body)'}: ${f.reason}`).join('; ')}`);
+  /** The fields, at most MAX_FIELD_ERRORS of them and then `…and N more`. */
+  readonly fields: FieldError[];
+
+  constructor(message: string, fields: FieldError[]) {
+    const capped = capFieldErrors(fields);
+    super(`${message}: ${capped.map((f) => `${f.field || '(body)'}: ${f.reason}`).join('; ')}`);
+    this.fields = capped;
   }
 }
 
@@ -25,13 +67,23 @@ function fieldPath(path: PropertyKey[]): string {
     .join('');
 }
 
+/**
+ * The issues of `err` as field errors, capped as capFieldErrors does (what is past the cap is
+ * counted, not built: a body may hold a million unknown keys).
+ */
 export function zodFieldErrors(err: z.ZodError): FieldError[] {
   const out: FieldError[] = [];
+  let more = 0;
   for (const issue of err.issues) {
     if (issue.code === 'unrecognized_keys') {
-      for (const k of issue.keys) {
-        out.push({ field: fieldPath([...issue.path, k]), reason: 'unknown field' });
-      }
+      const room = Math.max(0, MAX_FIELD_ERRORS - out.length);
+      for (const k of issue.keys.slice(0, room))
+        out.push(shortField({ field: fieldPath([...issue.path, k]), reason: 'unknown field' }));
+      more += Math.max(0, issue.keys.length - room);
+      continue;
+    }
+    if (out.length >= MAX_FIELD_ERRORS) {
+      more++;
       continue;
     }
     // zod reports a missing field as an invalid type whose input was undefined.
@@ -39,9 +91,9 @@ export function zodFieldErrors(err: z.ZodError): FieldError[] {
       issue.code === 'invalid_type' && /received undefined$/.test(issue.message)
         ? 'is required'
         : issue.message;
-    out.push({ field: fieldPath(issue.path), reason });
+    out.push(shortField({ field: fieldPath(issue.path), reason }));
   }
-  return out;
+  return more ? [...out, moreEntry(more)] : out;
 }
 
 /** Parses `input` with `schema` or throws ValidationFailed naming every bad field. */

@@ -67,9 +67,15 @@ export class NotificationsController {
   @ApiZodBody(subscriptionSpecSchema)
   @ApiOperation({ summary: 'Create or replace a subscription' })
   applySubscription(@Param('name') name: string, @Body() body: unknown) {
+    // Only an object takes the path's name: a string (a YAML body) or an array spread into one
+    // would make every character an unknown field.
+    if (body !== undefined && (body === null || typeof body !== 'object' || Array.isArray(body)))
+      throw new ValidationFailed('invalid subscription', [
+        { field: '', reason: 'the request body must be a JSON object' },
+      ]);
     const spec = parseOrThrow(
       subscriptionSpecSchema,
-      { ...(body as object), name: (body as { name?: unknown })?.name ?? name },
+      { ...(body as object), name: (body as { name?: unknown } | undefined)?.name ?? name },
       'subscription',
     );
     if (spec.name !== name)
