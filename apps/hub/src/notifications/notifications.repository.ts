@@ -103,6 +103,26 @@ interface RawDelivery {
   delivered_at: Date | null;
 }
 
+interface RawDestination {
+  id: string;
+  name: string;
+  type: DestinationType;
+  config: Record<string, unknown>;
+  secret_sealed: string | null;
+  created_at: Date;
+}
+
+function destination(r: RawDestination): DestinationRow {
+  return {
+    id: r.id,
+    name: r.name,
+    type: r.type,
+    config: r.config,
+    secretSealed: r.secret_sealed,
+    createdAt: r.created_at,
+  };
+}
+
 function delivery(r: RawDelivery): DeliveryRow {
   return {
     id: Number(r.id),
@@ -155,58 +175,88 @@ export class NotificationsRepository {
 
   /** Every destination, or the one named `name`, or (with `id`) the one with that id. */
   async destinations(name?: string, id?: string): Promise<DestinationRow[]> {
-    const rows = await this.ds.query<
-      {
-        id: string;
-        name: string;
-        type: DestinationType;
-        config: Record<string, unknown>;
-        secret_sealed: string | null;
-        created_at: Date;
-      }[]
-    >(
+    const rows = await this.ds.query<RawDestination[]>(
       `SELECT id, name, type, config, secret_sealed, created_at FROM notification_destinations
         WHERE ($1::text IS NULL OR name = $1) AND ($2::uuid IS NULL OR id = $2) ORDER BY name`,
       [name ?? null, id ?? null],
     );
-    return rows.map((r) => ({
-      id: r.id,
-      name: r.name,
-      type: r.type,
-      config: r.config,
-      secretSealed: r.secret_sealed,
-      createdAt: r.created_at,
-    }));
+    return rows.map(destination);
   }
 
   async destinationById(id: string): Promise<DestinationRow | undefined> {
     return (await this.destinations(undefined, id))[0];
   }
 
-  /** Subscriptions that send to a destination (it cannot be deleted while there are any). */
-  async subscribersOf(destinationId: string): Promise<string[]> {
-    const rows = await this.ds.query<{ name: string }[]>(
-      'SELECT name FROM notification_subscriptions WHERE destination_id = $1 ORDER BY name',
-      [destinationId],
+  /** The destination named `name`, locked (`FOR SHARE` or `FOR UPDATE`) for `db`'s transaction. */
+  private async lockedDestination(
+    db: Db,
+    name: string,
+    lock: 'SHARE' | 'UPDATE',
+  ): Promise<DestinationRow | undefined> {
+    const rows = await db.query<RawDestination[]>(
+      `SELECT id, name, type, config, secret_sealed, created_at FROM notification_destinations
+        WHERE name = $1 FOR ${lock === 'SHARE' ? 'SHARE' : 'UPDATE'}`,
+      [name],
     );
-    return rows.map((r) => r.name);
+    return rows.map(destination)[0];
   }
 
-  async deleteDestination(id: string): Promise<void> {
-    await this.ds.query('DELETE FROM notification_destinations WHERE id = $1', [id]);
+  /**
+   * Deletes the destination named `name` unless a subscription sends to it: `users` names them
+   * then; undefined when there is none. Its row is locked first (FOR UPDATE), so a subscription
+   * written meanwhile (which holds it FOR SHARE) is either seen here or finds it gone.
+   */
+  async deleteDestination(
+    name: string,
+  ): Promise<{ deleted: DestinationRow } | { users: string[] } | undefined> {
+    return this.ds.transaction(async (db) => {
+      const d = await this.lockedDestination(db, name, 'UPDATE');
+      if (!d) return undefined;
+      const rows = await db.query<{ name: string }[]>(
+        'SELECT name FROM notification_subscriptions WHERE destination_id = $1 ORDER BY name',
+        [d.id],
+      );
+      if (rows.length) return { users: rows.map((r) => r.name) };
+      await db.query('DELETE FROM notification_destinations WHERE id = $1', [d.id]);
+      return { deleted: d };
+    });
   }
 
   // --- subscriptions ----------------------------------------------------------------------------
 
-  /** Creates or replaces a subscription by name; true when it was created. */
-  async upsertSubscription(destinationId: string, spec: SubscriptionSpec): Promise<boolean> {
-    const rows = await this.ds.query<{ created: boolean }[]>(
-      `INSERT INTO notification_subscriptions (name, destination_id, spec) VALUES ($1, $2, $3)
-       ON CONFLICT (name) DO UPDATE SET destination_id = $2, spec = $3, updated_at = now()
-       RETURNING (xmax = 0) AS created`,
-      [spec.name, destinationId, JSON.stringify(spec)],
-    );
-    return rows[0].created;
+  /**
+   * Creates (with `replace`, creates or replaces) the subscription `spec.name`, sending to the
+   * destination `spec.destination`, held FOR SHARE until the write commits (a deletion of it
+   * waits, then sees the subscription). `no-destination` when there is no such destination;
+   * `exists` when the name is taken and not `replace` (the insert did nothing: of two creations
+   * at once, one wins). Else whether it was created, and the spec it had before.
+   */
+  async writeSubscription(
+    spec: SubscriptionSpec,
+    replace: boolean,
+  ): Promise<'no-destination' | 'exists' | { created: boolean; before?: SubscriptionSpec }> {
+    return this.ds.transaction(async (db) => {
+      const dest = await this.lockedDestination(db, spec.destination, 'SHARE');
+      if (!dest) return 'no-destination';
+      const before = replace
+        ? (
+            await db.query<{ spec: SubscriptionSpec }[]>(
+              'SELECT spec FROM notification_subscriptions WHERE name = $1 FOR UPDATE',
+              [spec.name],
+            )
+          )[0]?.spec
+        : undefined;
+      const rows = await db.query<{ created: boolean }[]>(
+        `INSERT INTO notification_subscriptions (name, destination_id, spec) VALUES ($1, $2, $3)
+         ON CONFLICT (name) DO ${
+           replace ? 'UPDATE SET destination_id = $2, spec = $3, updated_at = now()' : 'NOTHING'
+         }
+         RETURNING (xmax = 0) AS created`,
+        [spec.name, dest.id, JSON.stringify(spec)],
+      );
+      if (!rows.length) return 'exists';
+      return { created: rows[0].created, before };
+    });
   }
 
   /** Subscriptions (one by name), read on `db` (a transaction's connection) or the pool. */

@@ -118,18 +118,17 @@ export class NotificationsService {
   }
 
   async deleteDestination(name: string): Promise<void> {
-    const d = await this.destination(name);
-    const users = await this.repo.subscribersOf(d.id);
-    if (users.length)
+    const r = await this.repo.deleteDestination(name);
+    if (!r) throw new NotFound(`no destination "${name}"`);
+    if ('users' in r)
       throw new Conflict(
-        `destination "${name}" is used by subscription(s) ${users.join(', ')}: delete them first`,
+        `destination "${name}" is used by subscription(s) ${r.users.join(', ')}: delete them first`,
       );
-    await this.repo.deleteDestination(d.id);
     await this.audit.record(
       'notification.destination.delete',
       'NotificationDestination',
       name,
-      destinationView(d),
+      destinationView(r.deleted),
       undefined,
     );
   }
@@ -171,20 +170,19 @@ export class NotificationsService {
   ): Promise<{ subscription: SubscriptionView; created: boolean }> {
     const problems = templateProblems(spec);
     if (problems.length) throw new ValidationFailed('invalid subscription', problems);
-    const dest = (await this.repo.destinations(spec.destination))[0];
-    if (!dest)
+    const r = await this.repo.writeSubscription(spec, replace);
+    if (r === 'no-destination')
       throw new ValidationFailed('invalid subscription', [
         { field: 'destination', reason: `no destination "${spec.destination}"` },
       ]);
-    const before = (await this.repo.subscriptions(spec.name))[0];
-    if (before && !replace) throw new Conflict(`subscription "${spec.name}" already exists`);
-    const created = await this.repo.upsertSubscription(dest.id, spec);
+    if (r === 'exists') throw new Conflict(`subscription "${spec.name}" already exists`);
+    const { created, before } = r;
     const after = await this.subscription(spec.name);
     await this.audit.record(
       created ? 'notification.subscription.create' : 'notification.subscription.update',
       'NotificationSubscription',
       spec.name,
-      before?.spec,
+      before,
       after,
     );
     return { subscription: after, created };
