@@ -39,8 +39,25 @@ export class ClustersRepository {
     return this.repo.find({ order: { name: 'ASC' } });
   }
 
-  save(entity: ClusterEntity, tx: EntityManager): Promise<ClusterEntity> {
-    return tx.getRepository(ClusterEntity).save(entity);
+  /** The cluster named `name`, locked FOR UPDATE until `tx` ends (an update reads it so). */
+  lockByName(name: string, tx: EntityManager): Promise<ClusterEntity | null> {
+    return tx
+      .getRepository(ClusterEntity)
+      .findOne({ where: { name }, lock: { mode: 'pessimistic_write' } });
+  }
+
+  /**
+   * Writes these fields of cluster `id` and no other (the agent's status, written by the
+   * replicas meanwhile, stays as it is); returns the row as it is now.
+   */
+  async updateFields(
+    id: string,
+    fields: Partial<Pick<ClusterEntity, 'labels' | 'annotations' | 'server'>>,
+    tx: EntityManager,
+  ): Promise<ClusterEntity> {
+    const r = tx.getRepository(ClusterEntity);
+    if (Object.keys(fields).length) await r.update({ id }, fields);
+    return (await r.findOneBy({ id }))!;
   }
 
   async delete(id: string, tx: EntityManager): Promise<void> {

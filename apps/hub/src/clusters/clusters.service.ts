@@ -68,17 +68,17 @@ export class ClustersService {
 
   async update(name: string, input: UpdateCluster): Promise<ClusterView> {
     return this.ds.transaction(async (tx) => {
-      const c = await this.repo.findByName(name, tx);
+      // Locked until the update commits: a PATCH at the same time waits for this one, then
+      // reads what it wrote; only the fields given are written.
+      const c = await this.repo.lockByName(name, tx);
       if (!c) throw new NotFound(`cluster "${name}" not found`);
-      const before = toView(c);
-      Object.assign(
-        c,
-        Object.fromEntries(Object.entries(input).filter(([, v]) => v !== undefined)),
-      );
-      await this.repo.save(c, tx);
-      await this.audit.record('cluster.update', 'Cluster', name, before, toView(c), tx);
+      const fields = Object.fromEntries(
+        Object.entries(input).filter(([, v]) => v !== undefined),
+      ) as UpdateCluster;
+      const after = await this.repo.updateFields(c.id, fields, tx);
+      await this.audit.record('cluster.update', 'Cluster', name, toView(c), toView(after), tx);
       await this.inventoryChanged(tx, name, 'updated');
-      return toView(c);
+      return toView(after);
     });
   }
 
