@@ -534,8 +534,8 @@ export class ApplicationsRepository {
 
   // --- other aggregates' questions --------------------------------------------------------------
 
-  async countInProject(project: string): Promise<number> {
-    const [{ n }] = await this.ds.query<{ n: string }[]>(
+  async countInProject(project: string, db: Db = this.ds): Promise<number> {
+    const [{ n }] = await db.query<{ n: string }[]>(
       `SELECT count(*) AS n FROM applications WHERE coalesce(spec->>'project', 'default') = $1`,
       [project],
     );

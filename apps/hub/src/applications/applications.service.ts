@@ -94,6 +94,9 @@ export class ApplicationsService {
     await this.checkProject(spec);
     try {
       await this.ds.transaction(async (tx) => {
+        // Checked again in the transaction, held until it commits: a deletion of the project
+        // meanwhile waits and then sees this application (or went first, and this one is refused).
+        await this.projects.holdForApplication(tx, spec.project);
         await this.dependencies.checkCycles(name, spec, tx);
         const id = await this.apps.insert(tx, name, spec);
         await this.audit.record('application.create', 'Application', name, undefined, spec, tx);
@@ -121,6 +124,7 @@ export class ApplicationsService {
       // Its own work item before its row, as a batch writing its results takes them (fence,
       // then the applications): the other order deadlocked with a batch of this application.
       await this.work.apps({ ids: [app.id] }, 'spec updated', tx);
+      await this.projects.holdForApplication(tx, spec.project);
       await this.dependencies.checkCycles(name, spec, tx);
       await this.apps.updateSpec(tx, app.id, spec);
       await this.audit.record('application.update', 'Application', name, app.spec, spec, tx);

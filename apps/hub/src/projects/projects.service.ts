@@ -2,7 +2,8 @@ import { Injectable } from '@nestjs/common';
 import { QueryFailedError } from 'typeorm';
 import { ApplicationsRepository } from '../applications/applications.repository.js';
 import { AuditService } from '../audit/audit.service.js';
-import { Conflict, NotFound } from '../common/validation.js';
+import { Conflict, NotFound, ValidationFailed } from '../common/validation.js';
+import type { Db } from '../database/sql.js';
 import { WorkQueue } from '../work/work-queue.js';
 import { ProjectGate } from './project-gate.js';
 import { ProjectPolicy, type ProjectSpec } from './project-policy.js';
@@ -49,11 +50,27 @@ export class ProjectsService {
 
   async delete(name: string): Promise<void> {
     if (name === 'default') throw new Conflict('the default project cannot be deleted');
-    const p = await this.get(name);
-    const n = await this.apps.countInProject(name);
-    if (n > 0) throw new Conflict(`project "${name}" is used by ${n} application(s)`);
-    await this.repo.delete(name);
-    await this.audit.record('project.delete', 'Project', name, p.spec, undefined);
+    // One transaction that locks the project first: an application written in it at the same
+    // time (which holds it FOR SHARE, see holdForApplication) is counted here or finds it gone.
+    await this.repo.transaction(async (tx) => {
+      const p = await this.repo.lock(tx, name, 'UPDATE');
+      if (!p) throw new NotFound(`project "${name}" not found`);
+      const n = await this.apps.countInProject(name, tx);
+      if (n > 0) throw new Conflict(`project "${name}" is used by ${n} application(s)`);
+      await this.repo.delete(tx, name);
+      await this.audit.record('project.delete', 'Project', name, p.spec, undefined, tx);
+    });
+  }
+
+  /**
+   * Holds project `name` until `tx` (a transaction writing an application in it) ends, so it is
+   * not deleted meanwhile; a 400 naming `project` when it does not exist (any more).
+   */
+  async holdForApplication(tx: Db, name: string): Promise<void> {
+    if (!(await this.repo.lock(tx, name, 'SHARE')))
+      throw new ValidationFailed('invalid application', [
+        { field: 'project', reason: `project "${name}" does not exist` },
+      ]);
   }
 
   list(): Promise<ProjectEntity[]> {
