@@ -1,7 +1,7 @@
 import { Controller, Get, Query } from '@nestjs/common';
 import { ApiQuery, ApiTags } from '@nestjs/swagger';
 import { z } from 'zod';
-import { parseOrThrow } from '../common/validation.js';
+import { bigserialId, parseOrThrow } from '../common/validation.js';
 import { AuditService } from './audit.service.js';
 
 const querySchema = z
@@ -10,7 +10,7 @@ const querySchema = z
     name: z.string().max(253).optional(),
     actor: z.string().max(128).optional(),
     limit: z.coerce.number().int().min(1).max(1000).optional(),
-    before: z.string().regex(/^\d+$/, 'must be an event id').optional(),
+    before: bigserialId('an event id').optional(),
   })
   .strict();
 

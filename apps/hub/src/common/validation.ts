@@ -107,6 +107,21 @@ export function parseOrThrow<T extends z.ZodType>(
   return r.data;
 }
 
+/** PostgreSQL's largest bigint, the largest id of a bigserial column. */
+const PG_BIGINT_MAX = 9223372036854775807n;
+
+/**
+ * An id of a bigserial column (audit events, deliveries) as text: digits, at most PostgreSQL's
+ * largest bigint (beyond, PostgreSQL refuses it with an error that names no field).
+ */
+export const bigserialId = (what: string) =>
+  z
+    .string()
+    .regex(/^\d+$/, `must be ${what}`)
+    .refine((s) => !/^\d+$/.test(s) || (s.length <= 30 && BigInt(s) <= PG_BIGINT_MAX), {
+      message: `must be ${what} of at most ${PG_BIGINT_MAX}`,
+    });
+
 /** DNS-1123 label: what Kubernetes accepts for namespaces and what Axle accepts for cluster names. */
 export const dns1123Label = z
   .string()

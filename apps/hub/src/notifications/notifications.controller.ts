@@ -17,6 +17,17 @@ const deliveriesQuery = z
   })
   .strict();
 
+const retryParams = z
+  .object({
+    id: z
+      .string()
+      .regex(/^[1-9]\d*$/, 'must be a delivery id (a positive integer)')
+      .refine((s) => !/^[1-9]\d*$/.test(s) || Number.isSafeInteger(Number(s)), {
+        message: `must be a delivery id of at most ${Number.MAX_SAFE_INTEGER}`,
+      }),
+  })
+  .strict();
+
 /** Notification destinations, subscriptions and the outbox. Secrets are never returned. */
 @ApiTags('notifications')
 @Controller('api/v1/notifications')
@@ -110,7 +121,8 @@ export class NotificationsController {
   @Post('deliveries/:id/retry')
   @HttpCode(204)
   async retry(@Param('id') id: string): Promise<void> {
-    const n = parseOrThrow(z.coerce.number().int().positive(), id, 'delivery id');
-    await this.notifications.retry(n);
+    // An object, so that the error names the path's `id`.
+    const p = parseOrThrow(retryParams, { id }, 'delivery id');
+    await this.notifications.retry(Number(p.id));
   }
 }
