@@ -349,6 +349,79 @@ describe('AppReconciler: against a cluster', () => {
     expect(store.get('a')?.applied).toEqual({ generation: 2, resources: [] });
     await r.stop();
   });
+  /** A SyncFail hook Job, deleted once it succeeds. */
+  const syncFailJob: KubeObject = {
+    apiVersion: 'batch/v1',
+    kind: 'Job',
+    metadata: {
+      name: 'notify',
+      annotations: {
+        'argocd.argoproj.io/hook': 'SyncFail',
+        'argocd.argoproj.io/hook-delete-policy': 'HookSucceeded',
+      },
+    },
+  };
+
+  /** Syncs `a` (a ConfigMap and the SyncFail hook); the ConfigMap's apply fails with a 503. */
+  async function failedSync() {
+    const t = setup();
+    t.bundles.remember('sha256:x', [cm('x'), syncFailJob]);
+    await store.put(appState('a', 'sha256:x'));
+    t.cluster.state.failApplies = 1;
+    t.r.enqueue('a');
+    await t.r.idle();
+    const jobId = t.cluster.id('Job', 'shop', 'notify');
+    expect(t.events).toEqual(['SyncStarted', 'HookStarted', 'SyncFailed']);
+    expect(t.cluster.objects.has(jobId)).toBe(true);
+    /** The hook Job completes (its watch event brings the app back). */
+    const complete = () => {
+      const job = t.cluster.objects.get(jobId)!;
+      t.cluster.objects.set(jobId, {
+        ...job,
+        status: { conditions: [{ type: 'Complete', status: 'True' }] },
+      });
+      t.r.enqueue('a');
+      return t.r.idle();
+    };
+    return { ...t, jobId, complete };
+  }
+
+  it('follows SyncFail hooks after the sync failed: reported, deleted by their policy', async () => {
+    const { r, cluster, reports, events, jobId, complete } = await failedSync();
+    expect(reports.at(-1)?.operation).toMatchObject({
+      phase: 'Failed',
+      hooks: [{ type: 'SyncFail', phase: 'Running' }],
+    });
+
+    await complete();
+    expect(events.at(-1)).toBe('HookSucceeded');
+    expect(cluster.objects.has(jobId)).toBe(false); // HookSucceeded delete policy
+    expect(reports.at(-1)?.operation).toMatchObject({
+      phase: 'Failed',
+      hooks: [{ type: 'SyncFail', phase: 'Succeeded' }],
+    });
+
+    // Followed no more: later passes neither report it again nor look at it.
+    const n = events.length;
+    r.enqueue('a');
+    await r.idle();
+    expect(events.length).toBe(n);
+    await r.stop();
+  });
+
+  it('stops following the SyncFail hooks of an operation a new one replaced', async () => {
+    const { r, cluster, events, jobId, complete } = await failedSync();
+    await store.put({ ...store.get('a')!, generation: 2 });
+    r.enqueue('a');
+    await r.idle();
+    expect(events.slice(3)).toEqual(['SyncStarted', 'SyncSucceeded']);
+
+    await complete();
+    expect(events).not.toContain('HookSucceeded');
+    expect(cluster.objects.has(jobId)).toBe(true);
+    await r.stop();
+  });
+
   it('heals a deleted object again after a failed re-apply, with backoff', async () => {
     const { r, cluster, bundles, events } = setup({ delayMs: 200, maxDelayMs: 2_000 });
     bundles.remember('sha256:x', [cm('x')]);

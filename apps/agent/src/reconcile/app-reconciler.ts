@@ -199,7 +199,12 @@ export class AppReconciler {
     this.watchKinds(rt, input);
     const enqueue = () => this.queue.enqueue(appId);
 
-    if (!input.options.observeOnly) await this.maybeSync(rt, app, input, enqueue);
+    if (!input.options.observeOnly) {
+      await this.maybeSync(rt, app, input, enqueue);
+      // No timer of its own: a hook's changes reach the app as watch events, and the periodic
+      // resync looks again, so one that never finishes does not keep the app busy.
+      await this.engine.followSyncFail(rt, input);
+    }
     let a = await assessApp(this.engine, rt, input);
     await this.forget(appId, input, a.gone);
     this.noteDrift(rt, input, a);

@@ -67,6 +67,8 @@ export class SyncEngine {
       forced,
     };
     rt.op = op;
+    // The SyncFail hooks of an earlier attempt belong to a report this one replaces.
+    rt.syncFailOp = undefined;
     rt.lastOp = {
       phase: 'Running',
       message: '',
@@ -140,6 +142,8 @@ export class SyncEngine {
   ): Promise<OperationOutcome> {
     rt.op = undefined;
     await this.hooks.startSyncFail(rt, app, op);
+    // The operation is over: the app's later passes follow its SyncFail hooks (followSyncFail).
+    rt.syncFailOp = op;
     rt.failures++;
     const retry = mayRetry(app.policy.retry, rt.failures);
     rt.retryAt = retry ? Date.now() + retryDelay(app.policy.retry!, rt.failures - 1) : 0;
@@ -301,6 +305,11 @@ export class SyncEngine {
       await this.cb.saveInventory(app.appId, app.inventory);
     }
     return failures;
+  }
+
+  /** Follows the SyncFail hooks of the app's last failed operation, if any still run. */
+  followSyncFail(rt: AppRuntime, app: AppInput): Promise<void> {
+    return this.hooks.followSyncFail(rt, app);
   }
 
   /** Deletes what an app put in the cluster (the app was deleted), except Delete=false ones. */

@@ -59,6 +59,18 @@ export class Hooks {
     }
   }
 
+  /**
+   * Updates the SyncFail hooks of the app's failed operation (see AppRuntime.syncFailOp); when
+   * one finishes, its event is sent and its delete policy applied, as for the other hooks. The
+   * reported last operation shares their runs, so it shows them finished too.
+   */
+  async followSyncFail(rt: AppRuntime, app: AppInput): Promise<void> {
+    const op = rt.syncFailOp;
+    if (!op) return;
+    for (const run of runningSyncFail(op)) await this.poll(app, op, run);
+    if (runningSyncFail(op).length === 0) rt.syncFailOp = undefined;
+  }
+
   /** Updates the hooks of the current step; says what failed or what is still running. */
   async check(
     rt: AppRuntime,
@@ -116,6 +128,10 @@ export class Hooks {
       await sleep(100);
     }
   }
+}
+
+function runningSyncFail(op: Operation): HookRun[] {
+  return op.hooks.filter((h) => h.type === 'SyncFail' && h.phase === 'Running' && h.key);
 }
 
 export function hookResult(live: KubeObject): { phase: HookRun['phase']; message: string } {

@@ -90,6 +90,12 @@ export class AppRuntime {
   readonly diffMemo = new Map<string, { total: number; diffs: FieldDiff[] }>();
   op: Operation | undefined;
   lastOp: OperationSummary | undefined;
+  /**
+   * The failed operation whose SyncFail hooks still run. They start after the operation ended,
+   * so they are followed on the app's later passes instead, until each finishes or a new
+   * operation starts.
+   */
+  syncFailOp: Operation | undefined;
   /** Failed attempts of the current generation and when the next retry may start. */
   failures = 0;
   failuresGeneration = 0;
