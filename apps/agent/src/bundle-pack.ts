@@ -40,6 +40,8 @@ export class BundlePack {
   private readonly index = new Map<string, Entry>();
   private size = 0;
   private dead = 0;
+  /** After a failed compaction: dead bytes to reach before the next try. */
+  private compactAfterFailure = 0;
 
   constructor(private readonly dir: string) {
     this.fd = openSync(this.path, 'a+');
@@ -125,7 +127,16 @@ export class BundlePack {
   }
 
   private compactIfWorth(): void {
-    if (this.dead > COMPACT_MIN_DEAD_BYTES && this.dead > this.size - this.dead) this.compact();
+    if (this.dead <= COMPACT_MIN_DEAD_BYTES || this.dead <= this.size - this.dead) return;
+    if (this.dead < this.compactAfterFailure) return;
+    try {
+      this.compact();
+    } catch {
+      // The disk full, say: the pack stays as it is (dead bytes and all) and works on; a start
+      // must not fail for it. Tried again once as many bytes again have died.
+      rmSync(`${this.path}.tmp`, { force: true });
+      this.compactAfterFailure = this.dead + COMPACT_MIN_DEAD_BYTES;
+    }
   }
 
   private write(data: Uint8Array): void {
@@ -195,6 +206,7 @@ export class BundlePack {
     for (const [id, e] of next) this.index.set(id, e);
     this.size = size;
     this.dead = 0;
+    this.compactAfterFailure = 0;
   }
 }
 

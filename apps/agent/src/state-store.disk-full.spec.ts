@@ -75,4 +75,26 @@ describe('StateStore on a full disk', () => {
     expect(again.readBundle(h3).toString()).toBe('three'.repeat(100));
     await again.close();
   });
+
+  it('starts when the pack cannot be rewritten without the bundles no app names', async () => {
+    const dir = await tempDir('axle-pack-full-');
+    dirs.push(dir);
+    const store = new StateStore(dir.path);
+    const kept = `sha256:${'a'.repeat(64)}`;
+    store.putBundle(kept, Buffer.from('kept'));
+    await store.put({ ...app('k', 1), bundleHash: kept });
+    // 10 MiB of bundles no app names (dropped before this agent version wrote them down).
+    const mib = Buffer.alloc(1024 * 1024, 7);
+    for (let i = 0; i < 10; i++) store.putBundle(`sha256:${String(i).repeat(64)}`, mib);
+    await store.close();
+    writes.fail = 1; // the rewrite at the next start fails
+    const again = new StateStore(dir.path);
+    expect(again.hasBundle(`sha256:${'0'.repeat(64)}`)).toBe(false);
+    expect(again.readBundle(kept).toString()).toBe('kept');
+    await again.close();
+    // Space again: the next start rewrites it.
+    const third = new StateStore(dir.path);
+    expect(third.readBundle(kept).toString()).toBe('kept');
+    await third.close();
+  });
 });
