@@ -13,6 +13,7 @@ type Token = number | ((c: number) => boolean);
 /** What `.` matches without the `s` flag: anything but a line terminator. */
 const notLineEnd = (c: number) => c !== 0x0a && c !== 0x0d && c !== 0x2028 && c !== 0x2029;
 const notSlash = (c: number) => c !== 0x2f;
+const LINE_END = /[\n\r\u2028\u2029]/;
 
 function literal(text: string): Token[] {
   const out: Token[] = [];
@@ -58,6 +59,11 @@ const globs = new Map<string, Token[]>();
 
 /** A glob where `*` matches any run of characters but line terminators (namespaces, names, …). */
 export function globMatch(pattern: string, value: string): boolean {
+  // The usual patterns, without the general matcher: a name, `*`, or a prefix and `*`.
+  const star = pattern.indexOf('*');
+  if (star < 0) return pattern === value;
+  if (star === pattern.length - 1)
+    return value.startsWith(pattern.slice(0, star)) && !LINE_END.test(value.slice(star));
   let tokens = globs.get(pattern);
   if (!tokens) {
     tokens = [];
@@ -80,7 +86,7 @@ const repoGlobs = new Map<string, Token[]>();
  * `..` path segment matches no pattern but `*`: git would resolve `team-a/../team-b` to team-b.
  */
 export function repoMatch(pattern: string, repoURL: string): boolean {
-  if (pattern === '*') return !/[\n\r\u2028\u2029]/.test(repoURL); // as globMatch's `*`
+  if (pattern === '*') return !LINE_END.test(repoURL); // as globMatch's `*`
   if (DOT_SEGMENT.test(repoURL.replace(SCHEME, ''))) return false;
   let tokens = repoGlobs.get(pattern);
   if (!tokens) {
