@@ -343,8 +343,12 @@ export class AppSyncService {
         : undefined;
     const historyId = await this.ds.transaction(async (tx) => {
       // The application's row before its targets, as a batch takes them (lockForBatch, then
-      // upsertDesired): suspending automated sync after writing the targets deadlocked with one.
+      // upsertDesired) and a deletion (deleteWithNotes): suspending automated sync after writing
+      // the targets deadlocked with a batch, and writing them unlocked with a deletion (whose
+      // cascade waited on the targets while this waited on the row for its history). A rollback
+      // takes the row for its update at once (a shared lock first would deadlock two of them).
       if (suspend) await this.apps.setAutoSyncSuspended(tx, app.id, suspend);
+      else await this.apps.lockForBatch(tx, [app.id]);
       const changed = await this.targets.upsertDesired(tx, rows, true);
       await this.targets.clearRemovalNotes(tx, changed);
       const removed = dropped.map((t) => ({ appId: app.id, clusterId: t.clusterId }));
