@@ -381,7 +381,7 @@ export class WorkRepository {
       await this.ds.query(
         `UPDATE work_queue w SET lease_owner = NULL, lease_until = NULL
            FROM (SELECT kind, key FROM work_queue WHERE split_part(lease_owner, '/', 1) = ANY($1)
-                  ORDER BY kind, key FOR UPDATE) s
+                  ORDER BY kind DESC, key FOR UPDATE) s
           WHERE w.kind = s.kind AND w.key = s.key RETURNING w.key`,
         [replicas],
       ),
@@ -400,7 +400,7 @@ export class WorkRepository {
                   WHERE q.lease_owner IS NOT NULL
                     AND NOT EXISTS (SELECT 1 FROM hub_replicas h
                                      WHERE h.id = split_part(q.lease_owner, '/', 1))
-                  ORDER BY kind, key FOR UPDATE) s
+                  ORDER BY kind DESC, key FOR UPDATE) s
           WHERE w.kind = s.kind AND w.key = s.key RETURNING w.key`,
       ),
     ).length;
@@ -436,9 +436,11 @@ export class WorkRepository {
 
 /**
  * Keys without repeats, in PostgreSQL's uuid order (that of their lower-case text). Every statement
- * that locks several queue rows locks them in (kind, key) order, so that two of them (a batch's
- * fence and a mark of every application, say) never wait on each other in a cycle: PostgreSQL
- * would break the deadlock by failing one, a batch thrown away or a periodic resync skipped.
+ * that locks several queue rows locks them in (kind, key) order, ApplicationSets' before
+ * applications' (as an edit of a generated application marks its set, then itself), so that two
+ * of them (a batch's fence and a mark of every application, say) never wait on each other in a
+ * cycle: PostgreSQL would break the deadlock by failing one, a batch thrown away or a periodic
+ * resync skipped.
  */
 function inKeyOrder(keys: string[]): string[] {
   return [...new Set(keys)].sort();
