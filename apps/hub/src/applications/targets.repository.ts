@@ -203,10 +203,7 @@ export class TargetsRepository {
    */
   async upsertDesired(db: Db, rows: DesiredTarget[], force = false): Promise<ChangedTarget[]> {
     const out: ChangedTarget[] = [];
-    const ordered = [...rows].sort((a, b) =>
-      a.appId === b.appId ? compare(a.clusterId, b.clusterId) : compare(a.appId, b.appId),
-    );
-    for (const part of chunks(ordered, 5000)) {
+    for (const part of chunks(inTargetOrder(rows), 5000)) {
       const changed = await db.query<
         { app_id: string; cluster_id: string; desired_generation: string }[]
       >(
@@ -524,7 +521,9 @@ export class TargetsRepository {
   // --- what agents report (write-behind batches) ------------------------------------------------
 
   async writeAcks(rows: AckRow[]): Promise<void> {
-    for (const part of chunks(rows, 10_000)) {
+    // In target order, as batches write desired state (with an index lookup per row, as these
+    // plans go, rows are locked in that order): fewer lock cycles between the two.
+    for (const part of chunks(inTargetOrder(rows), 10_000)) {
       await this.ds.query(
         `UPDATE app_targets t SET acked_generation = GREATEST(t.acked_generation, a.g), updated_at = now()
            FROM unnest($1::uuid[], $2::uuid[], $3::bigint[]) AS a(app, cluster, g)
@@ -539,7 +538,7 @@ export class TargetsRepository {
    * about the same one, never overwrites a newer one.
    */
   async writeStatuses(rows: StatusRow[]): Promise<void> {
-    for (const part of chunks(rows, 5000)) {
+    for (const part of chunks(inTargetOrder(rows), 5000)) {
       await this.ds.query(
         `UPDATE app_targets t SET applied_generation = s.generation, applied_revision = s.revision,
                 sync = s.sync, health = s.health, message = s.message, resources = s.resources,
@@ -771,4 +770,14 @@ export class TargetsRepository {
 
 function compare(a: string, b: string): number {
   return a < b ? -1 : a > b ? 1 : 0;
+}
+
+/**
+ * Rows by (application, cluster), PostgreSQL's order of their uuids: every multi-row write of
+ * targets goes in this order, so that two of them wait on each other in a cycle less often.
+ */
+function inTargetOrder<T extends { appId: string; clusterId: string }>(rows: T[]): T[] {
+  return [...rows].sort((a, b) =>
+    a.appId === b.appId ? compare(a.clusterId, b.clusterId) : compare(a.appId, b.appId),
+  );
 }
