@@ -67,7 +67,14 @@ export class Hooks {
   async followSyncFail(rt: AppRuntime, app: AppInput): Promise<void> {
     const op = rt.syncFailOp;
     if (!op) return;
-    for (const run of runningSyncFail(op)) await this.poll(app, op, run);
+    for (const run of runningSyncFail(op)) {
+      try {
+        await this.poll(app, op, run);
+      } catch {
+        // The API server away or refusing: still Running, looked at again on the next pass
+        // (the pass itself, and the app's report, go on).
+      }
+    }
     if (runningSyncFail(op).length === 0) rt.syncFailOp = undefined;
   }
 
