@@ -13,7 +13,7 @@ import {
   NotificationsRepository,
 } from '../../apps/hub/src/notifications/notifications.repository.js';
 import { NotificationsService } from '../../apps/hub/src/notifications/notifications.service.js';
-import { migratedDataSource } from '../support/hub-harness.js';
+import { notificationsOnPostgres } from '../support/notifications.js';
 
 /**
  * A deleted subscription sends nothing more: what it had queued in the outbox is dropped, also
@@ -82,15 +82,7 @@ describe('notifications of a deleted subscription', () => {
     (await repo.deliveries({ status: 'Pending', limit: 1000 })).map((d) => d.idempotencyKey);
 
   beforeAll(async () => {
-    ds = await migratedDataSource();
-    repo = new NotificationsRepository(ds);
-    service = new NotificationsService(
-      repo,
-      {} as never,
-      {} as never,
-      { record: () => Promise.resolve() } as never,
-    );
-    await repo.insertDestination({ name: 'hook', type: 'webhook', config: {}, secretSealed: null });
+    ({ ds, repo, service } = await notificationsOnPostgres());
   });
 
   beforeEach(async () => {

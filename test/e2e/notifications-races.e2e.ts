@@ -1,10 +1,10 @@
 import type { DataSource } from 'typeorm';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { Conflict, ValidationFailed } from '../../apps/hub/src/common/validation.js';
 import type { SubscriptionSpec } from '../../apps/hub/src/notifications/notification.schemas.js';
-import { NotificationsRepository } from '../../apps/hub/src/notifications/notifications.repository.js';
-import { NotificationsService } from '../../apps/hub/src/notifications/notifications.service.js';
-import { migratedDataSource } from '../support/hub-harness.js';
+import type { NotificationsRepository } from '../../apps/hub/src/notifications/notifications.repository.js';
+import type { NotificationsService } from '../../apps/hub/src/notifications/notifications.service.js';
+import { notificationsOnPostgres } from '../support/notifications.js';
+import { outcomes } from '../support/outcomes.js';
 
 /**
  * Concurrent writes of subscriptions and destinations, on a real PostgreSQL (replicas share it):
@@ -26,28 +26,8 @@ describe('notification subscriptions and destinations written at once', () => {
     windowSeconds: 0,
   });
 
-  /** How each promise settled: 'ok', or the class of the error. */
-  const outcomes = async (ps: Promise<unknown>[]) =>
-    (await Promise.allSettled(ps)).map((r) =>
-      r.status === 'fulfilled'
-        ? 'ok'
-        : r.reason instanceof Conflict
-          ? 'Conflict'
-          : r.reason instanceof ValidationFailed
-            ? 'ValidationFailed'
-            : `${(r.reason as Error).message} (${(r.reason as { code?: string }).code})`,
-    );
-
   beforeAll(async () => {
-    ds = await migratedDataSource();
-    repo = new NotificationsRepository(ds);
-    service = new NotificationsService(
-      repo,
-      {} as never,
-      {} as never,
-      { record: () => Promise.resolve() } as never,
-    );
-    await repo.insertDestination({ name: 'hook', type: 'webhook', config: {}, secretSealed: null });
+    ({ ds, repo, service } = await notificationsOnPostgres());
   });
 
   afterAll(async () => {

@@ -5,13 +5,13 @@ import { ApplicationsRepository } from '../../apps/hub/src/applications/applicat
 import { ApplicationsService } from '../../apps/hub/src/applications/applications.service.js';
 import { TargetsRepository } from '../../apps/hub/src/applications/targets.repository.js';
 import { ClustersRepository } from '../../apps/hub/src/clusters/clusters.repository.js';
-import { Conflict, ValidationFailed } from '../../apps/hub/src/common/validation.js';
 import { DependenciesRepository } from '../../apps/hub/src/dependencies/dependencies.repository.js';
 import { DependenciesService } from '../../apps/hub/src/dependencies/dependencies.service.js';
 import { projectSpecSchema } from '../../apps/hub/src/projects/project-policy.js';
 import { ProjectsRepository } from '../../apps/hub/src/projects/projects.repository.js';
 import { ProjectsService } from '../../apps/hub/src/projects/projects.service.js';
 import { migratedDataSource } from '../support/hub-harness.js';
+import { outcomes } from '../support/outcomes.js';
 
 /**
  * A project deleted while an application is created or moved into it, on a real PostgreSQL:
@@ -31,18 +31,6 @@ describe('project deletion at the same time as an application write', () => {
       source: { repoURL: 'https://git.example/app.git', targetRevision: 'main', path: 'app' },
       destination: { cluster: 'east', namespace: 'web' },
     });
-
-  /** How each promise settled: 'ok', or the class of the error. */
-  const outcomes = async (ps: Promise<unknown>[]) =>
-    (await Promise.allSettled(ps)).map((r) =>
-      r.status === 'fulfilled'
-        ? 'ok'
-        : r.reason instanceof Conflict
-          ? 'Conflict'
-          : r.reason instanceof ValidationFailed
-            ? `ValidationFailed ${JSON.stringify(r.reason.fields)}`
-            : `${(r.reason as Error).message}`,
-    );
 
   /** Applications whose project does not exist. */
   const orphans = async () =>
@@ -82,10 +70,10 @@ describe('project deletion at the same time as an application write', () => {
   it('an application created while its project is deleted', async () => {
     for (let round = 0; round < 20; round++) {
       await projects.create('p', spec);
-      const [create, del] = await outcomes([
-        apps.create(input(`new-${round}`, 'p')),
-        projects.delete('p'),
-      ]);
+      const [create, del] = await outcomes(
+        [apps.create(input(`new-${round}`, 'p')), projects.delete('p')],
+        { fields: true },
+      );
       expect([
         ['ok', 'Conflict'],
         [refusedProject, 'ok'],
@@ -102,10 +90,10 @@ describe('project deletion at the same time as an application write', () => {
     await apps.create(input('mover', 'default'));
     for (let round = 0; round < 20; round++) {
       await projects.create('p', spec);
-      const [update, del] = await outcomes([
-        apps.update('mover', input('mover', 'p')),
-        projects.delete('p'),
-      ]);
+      const [update, del] = await outcomes(
+        [apps.update('mover', input('mover', 'p')), projects.delete('p')],
+        { fields: true },
+      );
       expect([
         ['ok', 'Conflict'],
         [refusedProject, 'ok'],
