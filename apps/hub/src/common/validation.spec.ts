@@ -2,6 +2,7 @@ import { describe, expect, it } from 'vitest';
 import { z } from 'zod';
 import { HubExceptionFilter } from './exception.filter.js';
 import { MAX_FIELD_ERRORS, parseOrThrow, ValidationFailed } from './validation.js';
+import { failure } from '../../../../test/support/validation.js';
 
 /** What the exception filter answers for `e`: status and JSON body. */
 function answer(e: unknown): { status: number; body: Record<string, unknown>; size: number } {
@@ -15,16 +16,6 @@ function answer(e: unknown): { status: number; body: Record<string, unknown>; si
     switchToHttp: () => ({ getResponse: () => res }),
   } as never);
   return { status, body, size: JSON.stringify(body).length };
-}
-
-function failure(fn: () => unknown): ValidationFailed {
-  try {
-    fn();
-  } catch (e) {
-    if (e instanceof ValidationFailed) return e;
-    throw e;
-  }
-  throw new Error('no ValidationFailed');
 }
 
 describe('field errors are capped', () => {

@@ -2,6 +2,7 @@ import { describe, expect, it } from 'vitest';
 import { ValidationFailed } from '../common/validation.js';
 import { NotificationsController } from './notifications.controller.js';
 import type { NotificationsService } from './notifications.service.js';
+import { failure } from '../../../../test/support/validation.js';
 
 const retried: number[] = [];
 
@@ -11,16 +12,6 @@ function controller(): NotificationsController {
     retry: (id: number) => (retried.push(id), Promise.resolve()),
   } as unknown as NotificationsService;
   return new NotificationsController(service);
-}
-
-function failure(fn: () => unknown): ValidationFailed {
-  try {
-    fn();
-  } catch (e) {
-    if (e instanceof ValidationFailed) return e;
-    throw e;
-  }
-  throw new Error('no ValidationFailed');
 }
 
 describe('PUT /api/v1/notifications/subscriptions/:name', () => {
