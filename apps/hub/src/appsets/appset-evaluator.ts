@@ -35,6 +35,7 @@ import { GitService } from '../git/git.service.js';
 import { MetricsService } from '../metrics/metrics.service.js';
 import { ProjectsService } from '../projects/projects.service.js';
 import { Stopwatch } from '../common/stopwatch.js';
+import { ValidationFailed } from '../common/validation.js';
 import type { Lease } from '../work/work-loop.js';
 import { WorkQueue } from '../work/work-queue.js';
 import { WorkRepository, type WorkItem } from '../work/work.repository.js';
@@ -387,6 +388,16 @@ export class AppSetEvaluator {
           .filter((r) => r.spec.dependsOn?.length);
         if (withDeps.length && (await this.dependencies.cyclesAmong(withDeps, tx)).size > 0)
           throw new Error('a dependency cycle was closed meanwhile: evaluating again');
+        // The projects written into are held until this commits, as for an application written
+        // through the API: a project deleted at the same time is not left with applications. One
+        // deleted since the plan: evaluated again (its applications then fail the project check).
+        const projects = new Set([...create, ...update].map((n) => ev.rows.get(n)!.spec.project));
+        for (const project of [...projects].sort()) {
+          await this.projects.holdForApplication(tx, project).catch((e: unknown) => {
+            if (!(e instanceof ValidationFailed)) throw e;
+            throw new Error(`project "${project}" was deleted meanwhile: evaluating again`);
+          });
+        }
         const ids = await this.apps.idsByName(tx, entity.id, [...update, ...del]);
         const updated = update.map((n) => ({ ...ev.rows.get(n)!, id: ids.get(n)! }));
         // Work items before rows, as a batch reconciling them takes them (fence, then the
