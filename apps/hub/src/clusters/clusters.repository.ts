@@ -39,11 +39,16 @@ export class ClustersRepository {
     return this.repo.find({ order: { name: 'ASC' } });
   }
 
-  /** The cluster named `name`, locked FOR UPDATE until `tx` ends (an update reads it so). */
+  /**
+   * The cluster named `name`, locked until `tx` ends (an update reads it so). FOR NO KEY UPDATE,
+   * as an UPDATE locks: it serialises updates of the row, and does not hold back the rows that
+   * refer to the cluster (targets, events, removal notes: their foreign keys take KEY SHARE),
+   * which FOR UPDATE did, and a batch adding a target here deadlocked with a PATCH marking it.
+   */
   lockByName(name: string, tx: EntityManager): Promise<ClusterEntity | null> {
     return tx
       .getRepository(ClusterEntity)
-      .findOne({ where: { name }, lock: { mode: 'pessimistic_write' } });
+      .findOne({ where: { name }, lock: { mode: 'for_no_key_update' } });
   }
 
   /**
