@@ -199,7 +199,8 @@ export class TargetsRepository {
 
   /**
    * Writes new desired state in set-based statements: a new target starts at generation 1, a
-   * changed one moves to the next generation. Returns the targets that changed.
+   * changed one moves to the next generation. Returns the targets that changed, in the order of
+   * `rows` (written in target order, see inTargetOrder; history lists them as given).
    */
   async upsertDesired(db: Db, rows: DesiredTarget[], force = false): Promise<ChangedTarget[]> {
     const out: ChangedTarget[] = [];
@@ -250,7 +251,10 @@ export class TargetsRepository {
         })),
       );
     }
-    return out;
+    const at = new Map(rows.map((r, i) => [`${r.appId}/${r.clusterId}`, i]));
+    return out.sort(
+      (a, b) => at.get(`${a.appId}/${a.clusterId}`)! - at.get(`${b.appId}/${b.clusterId}`)!,
+    );
   }
 
   /** Drops removal notes of targets that are desired again (a note only speaks for a removal). */
