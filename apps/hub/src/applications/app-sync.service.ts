@@ -347,8 +347,10 @@ export class AppSyncService {
       // the targets deadlocked with a batch, and writing them unlocked with a deletion (whose
       // cascade waited on the targets while this waited on the row for its history). A rollback
       // takes the row for its update at once (a shared lock first would deadlock two of them).
-      if (suspend) await this.apps.setAutoSyncSuspended(tx, app.id, suspend);
-      else await this.apps.lockForBatch(tx, [app.id]);
+      const there = suspend
+        ? await this.apps.setAutoSyncSuspended(tx, app.id, suspend)
+        : (await this.apps.lockForBatch(tx, [app.id])).has(app.id);
+      if (!there) throw new NotFound(`application "${app.name}" not found`);
       const changed = await this.targets.upsertDesired(tx, rows, true);
       await this.targets.clearRemovalNotes(tx, changed);
       const removed = dropped.map((t) => ({ appId: app.id, clusterId: t.clusterId }));

@@ -166,14 +166,18 @@ export class ApplicationsRepository {
    * Locks applications a batch writes for (FOR SHARE: edits and deletions wait for the batch), in
    * id order, as {@link deleteWithNotes} locks them: taken before the batch's first write, so that
    * the two never wait on each other in a cycle (a deadlock, which PostgreSQL breaks by failing
-   * one of them).
+   * one of them). Returns the ids locked (not those deleted meanwhile).
    */
-  async lockForBatch(db: Db, ids: string[]): Promise<void> {
-    for (const part of chunks([...new Set(ids)].sort(), 10_000))
-      await db.query(
+  async lockForBatch(db: Db, ids: string[]): Promise<Set<string>> {
+    const locked = new Set<string>();
+    for (const part of chunks([...new Set(ids)].sort(), 10_000)) {
+      const rows = await db.query<{ id: string }[]>(
         'SELECT id FROM applications WHERE id = ANY($1::uuid[]) ORDER BY id FOR SHARE',
         [part],
       );
+      for (const r of rows) locked.add(r.id);
+    }
+    return locked;
   }
 
   /**
@@ -198,16 +202,20 @@ export class ApplicationsRepository {
     return out;
   }
 
-  /** Suspends automated sync (a rollback) with its reason, or (null) lets it run again. */
+  /**
+   * Suspends automated sync (a rollback) with its reason, or (null) lets it run again; false when
+   * the application is gone.
+   */
   async setAutoSyncSuspended(
     db: Db,
     id: string,
     suspension: AutoSyncSuspension | null,
-  ): Promise<void> {
-    await db.query('UPDATE applications SET auto_sync_suspended = $2 WHERE id = $1', [
-      id,
-      suspension === null ? null : JSON.stringify(suspension),
-    ]);
+  ): Promise<boolean> {
+    const rows: unknown = await db.query(
+      'UPDATE applications SET auto_sync_suspended = $2 WHERE id = $1 RETURNING id',
+      [id, suspension === null ? null : JSON.stringify(suspension)],
+    );
+    return returned<{ id: string }>(rows).length > 0;
   }
 
   /**
