@@ -129,14 +129,17 @@ export class BundlePack {
   private compactIfWorth(): void {
     if (this.dead <= COMPACT_MIN_DEAD_BYTES || this.dead <= this.size - this.dead) return;
     if (this.dead < this.compactAfterFailure) return;
+    let written: { index: Map<string, Entry>; size: number };
     try {
-      this.compact();
+      written = this.writeLive();
     } catch {
       // The disk full, say: the pack stays as it is (dead bytes and all) and works on; a start
       // must not fail for it. Tried again once as many bytes again have died.
       rmSync(`${this.path}.tmp`, { force: true });
       this.compactAfterFailure = this.dead + COMPACT_MIN_DEAD_BYTES;
+      return;
     }
+    this.replaceWith(written); // past the rename, a failure is not one to work on after
   }
 
   private write(data: Uint8Array): void {
@@ -180,8 +183,8 @@ export class BundlePack {
     rmSync(legacy, { recursive: true, force: true });
   }
 
-  /** Rewrites the pack with the live records only (temp file + rename). */
-  private compact(): void {
+  /** Writes the live records to a temporary pack; returns their index there. */
+  private writeLive(): { index: Map<string, Entry>; size: number } {
     const tmp = `${this.path}.tmp`;
     const out = openSync(tmp, 'w');
     const next = new Map<string, Entry>();
@@ -199,12 +202,17 @@ export class BundlePack {
     } finally {
       closeSync(out);
     }
-    renameSync(tmp, this.path);
+    return { index: next, size };
+  }
+
+  /** The temporary pack writeLive wrote becomes the pack (rename), with its index. */
+  private replaceWith(written: { index: Map<string, Entry>; size: number }): void {
+    renameSync(`${this.path}.tmp`, this.path);
     this.close();
     this.fd = openSync(this.path, 'a+');
     this.index.clear();
-    for (const [id, e] of next) this.index.set(id, e);
-    this.size = size;
+    for (const [id, e] of written.index) this.index.set(id, e);
+    this.size = written.size;
     this.dead = 0;
     this.compactAfterFailure = 0;
   }
