@@ -409,16 +409,17 @@ describe('AppReconciler: against a cluster', () => {
     await r.stop();
   });
 
-  it('stops following the SyncFail hooks of an operation a new one replaced', async () => {
+  it('follows the SyncFail hooks of a failed attempt after a new one started', async () => {
     const { r, cluster, events, jobId, complete } = await failedSync();
     await store.put({ ...store.get('a')!, generation: 2 });
     r.enqueue('a');
     await r.idle();
     expect(events.slice(3)).toEqual(['SyncStarted', 'SyncSucceeded']);
 
+    // The earlier attempt's hook finishes: its event and its delete policy still apply.
     await complete();
-    expect(events).not.toContain('HookSucceeded');
-    expect(cluster.objects.has(jobId)).toBe(true);
+    expect(events.at(-1)).toBe('HookSucceeded');
+    expect(cluster.objects.has(jobId)).toBe(false);
     await r.stop();
   });
 

@@ -19,6 +19,9 @@ import type {
   OperationOutcome,
 } from './types.js';
 
+/** Failed attempts whose SyncFail hooks are followed at most (see AppRuntime.syncFailOps). */
+const MAX_SYNC_FAIL_OPS = 5;
+
 export type {
   AppInput,
   EngineCallbacks,
@@ -67,8 +70,6 @@ export class SyncEngine {
       forced,
     };
     rt.op = op;
-    // The SyncFail hooks of an earlier attempt belong to a report this one replaces.
-    rt.syncFailOp = undefined;
     rt.lastOp = {
       phase: 'Running',
       message: '',
@@ -142,8 +143,12 @@ export class SyncEngine {
   ): Promise<OperationOutcome> {
     rt.op = undefined;
     await this.hooks.startSyncFail(rt, app, op);
-    // The operation is over: the app's later passes follow its SyncFail hooks (followSyncFail).
-    rt.syncFailOp = op;
+    // The operation is over: the app's later passes follow its SyncFail hooks (followSyncFail),
+    // those of a few failed attempts at most (hooks that never finish are not kept for ever).
+    if (op.hooks.some((h) => h.type === 'SyncFail')) {
+      rt.syncFailOps.push(op);
+      if (rt.syncFailOps.length > MAX_SYNC_FAIL_OPS) rt.syncFailOps.shift();
+    }
     rt.failures++;
     const retry = mayRetry(app.policy.retry, rt.failures);
     rt.retryAt = retry ? Date.now() + retryDelay(app.policy.retry!, rt.failures - 1) : 0;

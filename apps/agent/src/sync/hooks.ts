@@ -60,22 +60,22 @@ export class Hooks {
   }
 
   /**
-   * Updates the SyncFail hooks of the app's failed operation (see AppRuntime.syncFailOp); when
+   * Updates the SyncFail hooks of the app's failed operations (see AppRuntime.syncFailOps); when
    * one finishes, its event is sent and its delete policy applied, as for the other hooks. The
    * reported last operation shares their runs, so it shows them finished too.
    */
   async followSyncFail(rt: AppRuntime, app: AppInput): Promise<void> {
-    const op = rt.syncFailOp;
-    if (!op) return;
-    for (const run of runningSyncFail(op)) {
-      try {
-        await this.poll(app, op, run);
-      } catch {
-        // The API server away or refusing: still Running, looked at again on the next pass
-        // (the pass itself, and the app's report, go on).
+    for (const op of rt.syncFailOps) {
+      for (const run of runningSyncFail(op)) {
+        try {
+          await this.poll(app, op, run);
+        } catch {
+          // The API server away or refusing: still Running, looked at again on the next pass
+          // (the pass itself, and the app's report, go on).
+        }
       }
     }
-    if (runningSyncFail(op).length === 0) rt.syncFailOp = undefined;
+    rt.syncFailOps = rt.syncFailOps.filter((op) => runningSyncFail(op).length > 0);
   }
 
   /** Updates the hooks of the current step; says what failed or what is still running. */

@@ -91,11 +91,11 @@ export class AppRuntime {
   op: Operation | undefined;
   lastOp: OperationSummary | undefined;
   /**
-   * The failed operation whose SyncFail hooks still run. They start after the operation ended,
-   * so they are followed on the app's later passes instead, until each finishes or a new
-   * operation starts.
+   * Failed operations whose SyncFail hooks still run (the last few). They start after the
+   * operation ended, so they are followed on the app's later passes instead, until each finishes,
+   * also after a retry or a new generation started: their events and delete policies are theirs.
    */
-  syncFailOp: Operation | undefined;
+  syncFailOps: Operation[] = [];
   /** Failed attempts of the current generation and when the next retry may start. */
   failures = 0;
   failuresGeneration = 0;
