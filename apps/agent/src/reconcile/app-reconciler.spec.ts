@@ -99,6 +99,26 @@ describe('AppReconciler: removing an app', () => {
     await r.stop();
   });
 
+  it('keeps an app deployed again while its resources were being deleted, and applies it anew', async () => {
+    let release = () => undefined as void;
+    const held = new Promise<void>((res) => (release = res));
+    const { r, removals, events } = reconciler(async () => {
+      await held;
+      return undefined;
+    });
+    await store.put(app);
+    const removing = r.remove('a', true);
+    await vi.waitFor(() => expect(removals).toHaveBeenCalledTimes(1));
+    // A new deploy while the deletes run: stored and acknowledged (the hub's inbound does this).
+    await store.put({ ...app, generation: 2, bundleHash: 'sha256:y' });
+    r.cancelRemoval('a');
+    release();
+    await removing;
+    expect(store.get('a')?.generation).toBe(2);
+    expect(events).not.toContain('Removed');
+    await r.stop();
+  });
+
   /**
    * Removing `a` fails once (then succeeds; its retry is due after `random` × 2 s); removing `b`
    * then holds the only queue slot until released, so whatever comes for `a` waits in the queue.

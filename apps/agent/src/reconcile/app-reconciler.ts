@@ -327,6 +327,10 @@ export class AppReconciler {
   private async removeNow(appId: string, r: { prune: boolean; done: () => void }): Promise<void> {
     this.removals.delete(appId);
     let failed = false;
+    const generation = this.store.get(appId)?.generation;
+    // A Deploy stored while the resources were being deleted: the app is wanted again. Its state
+    // stays (the hub has its acknowledgement) and a pass applies it anew.
+    const wantedAgain = () => this.store.get(appId)?.generation !== generation;
     try {
       const app = this.store.get(appId);
       if (!app) return;
@@ -336,6 +340,10 @@ export class AppReconciler {
       const prune = r.prune && !input.options.observeOnly;
       if (prune) {
         const error = await this.engine.removeApp(rt, input);
+        if (wantedAgain()) {
+          this.queue.enqueue(appId);
+          return;
+        }
         if (error) {
           // Its state (and inventory) stays until every resource is gone: tried again later.
           failed = true;
@@ -359,7 +367,7 @@ export class AppReconciler {
       failed = true;
       this.log.error(`removing ${appId}: ${kubeError(e).message} (trying again)`);
     } finally {
-      if (failed) this.retryRemoval(appId, r.prune);
+      if (failed && !wantedAgain()) this.retryRemoval(appId, r.prune);
       else this.removalRetries.delete(appId);
       r.done();
     }
