@@ -2,7 +2,7 @@ import type { DataSource } from 'typeorm';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import type { SubscriptionSpec } from '../../apps/hub/src/notifications/notification.schemas.js';
 import type { NotificationsRepository } from '../../apps/hub/src/notifications/notifications.repository.js';
-import type { NotificationsService } from '../../apps/hub/src/notifications/notifications.service.js';
+import { NotificationsService } from '../../apps/hub/src/notifications/notifications.service.js';
 import { notificationsOnPostgres } from '../support/notifications.js';
 import { outcomes } from '../support/outcomes.js';
 
@@ -74,6 +74,37 @@ describe('notification subscriptions and destinations written at once', () => {
       expect(subs.length).toBe(create === 'ok' ? 1 : 0);
       if (create === 'ok') await service.deleteSubscription(`to-dx-${round}`);
       if (dests.includes('dx')) await service.deleteDestination('dx');
+    }
+  });
+
+  it('two replacements of a new name at once: one creates it, the other records what it replaced', async () => {
+    const recorded: { action: string; before: unknown }[] = [];
+    const audited = new NotificationsService(
+      repo,
+      {} as never,
+      {} as never,
+      {
+        record: (action: string, _kind: string, _name: string, before: unknown) => (
+          recorded.push({ action, before }),
+          Promise.resolve()
+        ),
+      } as never,
+    );
+    for (let round = 0; round < 10; round++) {
+      recorded.length = 0;
+      const name = `both-${round}`;
+      const a = { ...spec(name), template: { title: 'a' } };
+      const b = { ...spec(name), template: { title: 'b' } };
+      expect(
+        await outcomes([audited.applySubscription(a, true), audited.applySubscription(b, true)]),
+      ).toEqual(['ok', 'ok']);
+      const actions = recorded.map((r) => r.action).sort();
+      expect(actions).toEqual([
+        'notification.subscription.create',
+        'notification.subscription.update',
+      ]);
+      const update = recorded.find((r) => r.action === 'notification.subscription.update')!;
+      expect(update.before).toBeDefined();
     }
   });
 });

@@ -238,6 +238,12 @@ export class NotificationsRepository {
     return this.ds.transaction(async (db) => {
       const dest = await this.lockedDestination(db, spec.destination, 'SHARE');
       if (!dest) return 'no-destination';
+      // Two writes of one name one after the other (a name not there yet has no row to lock):
+      // the second reads what the first wrote as its `before`, for the audit log.
+      if (replace)
+        await db.query(`SELECT pg_advisory_xact_lock(hashtext('axle-subscription:' || $1))`, [
+          spec.name,
+        ]);
       const before = replace
         ? (
             await db.query<{ spec: SubscriptionSpec }[]>(
