@@ -80,4 +80,12 @@ describe('compileDoublestar (Argo new git file globbing)', () => {
   ])('%s matches %s: %s', (pattern, file, want) => {
     expect(compileDoublestar(pattern)(file)).toBe(want);
   });
+
+  it('matches many ** against a deep path in time path × pattern, not exponential', () => {
+    const deep = `${'d/'.repeat(60)}x.json`;
+    const started = performance.now();
+    expect(compileDoublestar(`${'**/'.repeat(10)}y.json`)(deep)).toBe(false);
+    expect(compileDoublestar(`${'**/'.repeat(10)}x.json`)(deep)).toBe(true);
+    expect(performance.now() - started).toBeLessThan(1000);
+  });
 });

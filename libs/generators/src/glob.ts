@@ -375,15 +375,23 @@ export function compileDoublestar(pattern: string): (file: string) => boolean {
     .split('/')
     .filter((s, i, all) => s !== '' && !(s === '.' && i < all.length - 1));
   const compiled = segs.map((s) => (s === '**' ? null : segmentRegex(s, pattern)));
-  const matchFrom = (parts: string[], pi: number, ci: number): boolean => {
-    if (ci === compiled.length) return pi === parts.length;
-    const c = compiled[ci];
-    if (c === null) {
-      for (let k = pi; k <= parts.length; k++) if (matchFrom(parts, k, ci + 1)) return true;
-      return false;
-    }
-    if (pi >= parts.length) return false;
-    return c.test(parts[pi]) && matchFrom(parts, pi + 1, ci + 1);
+  const width = compiled.length + 1;
+  return (file) => {
+    const parts = file.split('/');
+    // (path segment, pattern segment) pairs already found not to match: with several `**`,
+    // trying every split again for each would take time exponential in their number.
+    const failed = new Uint8Array((parts.length + 1) * width);
+    const matchFrom = (pi: number, ci: number): boolean => {
+      if (ci === compiled.length) return pi === parts.length;
+      if (failed[pi * width + ci]) return false;
+      const c = compiled[ci];
+      let ok = false;
+      if (c === null) {
+        for (let k = pi; k <= parts.length && !ok; k++) ok = matchFrom(k, ci + 1);
+      } else ok = pi < parts.length && c.test(parts[pi]) && matchFrom(pi + 1, ci + 1);
+      if (!ok) failed[pi * width + ci] = 1;
+      return ok;
+    };
+    return matchFrom(0, 0);
   };
-  return (file) => matchFrom(file.split('/'), 0, 0);
 }
