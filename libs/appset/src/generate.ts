@@ -29,8 +29,6 @@ export const RESOURCES_FINALIZER = 'resources-finalizer.argocd.argoproj.io';
 
 /** Default of GenerateApplicationsContext.maxRenderMs. */
 export const DEFAULT_MAX_RENDER_MS = 120_000;
-/** Rendering hands the event loop back this often (timers, I/O, other requests go on). */
-const YIELD_EVERY_MS = 20;
 /**
  * Longest one Application's templates may take to render (they run without handing the event
  * loop back): past it, that Application fails with a time limit error.
@@ -143,21 +141,15 @@ export async function generateApplications(
       `${path}`,
     );
     const compiled = compileTree(template, 'spec.template', { shareConstants: true });
-    let sliceStart = performance.now();
     for (const p of params) {
-      let now = performance.now();
-      if (now - sliceStart >= YIELD_EVERY_MS) {
-        budget.spentMs += now - sliceStart;
-        if (budget.left() < 0) return overLimit(g, tooSlow(path, index, maxRenderMs), 'renderTime');
-        await new Promise((resolve) => setImmediate(resolve));
-        budget.checkAborted();
-        // The time others had meanwhile is not this set's (nor this application's) to count.
-        sliceStart = now = performance.now();
-      }
+      // Every 20 ms the event loop is handed back; what others ran meanwhile is not counted.
+      const yielding = budget.pace();
+      if (yielding) await yielding;
+      if (budget.left() <= 0) return overLimit(g, tooSlow(path, index, maxRenderMs), 'renderTime');
       const i = index++;
-      const left = budget.left() - (now - sliceStart);
-      renderer.setDeadline(now + Math.max(0, Math.min(MAX_APPLICATION_RENDER_MS, left)));
-      const rendered = renderOne(compiled, p, renderer, spec.templatePatch, preserve);
+      const rendered = budget.run(renderer, MAX_APPLICATION_RENDER_MS, () =>
+        renderOne(compiled, p, renderer, spec.templatePatch, preserve),
+      );
       if (typeof rendered === 'string') {
         complete = false;
         errors.push({ index: i, generator: g, stage: 'template', message: rendered });
@@ -179,8 +171,7 @@ export async function generateApplications(
       candidateIndex.push(i);
       candidateGenerator.push(g);
     }
-    budget.spentMs += performance.now() - sliceStart;
-    if (budget.left() < 0) return overLimit(g, tooSlow(path, index, maxRenderMs), 'renderTime');
+    if (budget.left() <= 0) return overLimit(g, tooSlow(path, index, maxRenderMs), 'renderTime');
   }
 
   // Every Application whose name is generated more than once is reported and skipped.

@@ -70,7 +70,7 @@ const YIELD_EVERY_MS = 20;
  */
 export class TemplateBudget {
   /** Milliseconds spent rendering so far (not the time others ran while this yielded). */
-  spentMs = 0;
+  private spentMs = 0;
   private sliceStart = performance.now();
 
   constructor(
@@ -97,12 +97,16 @@ export class TemplateBudget {
     }
   }
 
-  /** Hands the event loop back once YIELD_EVERY_MS passed since it last did; throws if aborted. */
-  async pace(): Promise<void> {
-    if (performance.now() - this.sliceStart < YIELD_EVERY_MS) return;
-    await new Promise((resolve) => setImmediate(resolve));
-    this.checkAborted();
-    this.sliceStart = performance.now();
+  /**
+   * Hands the event loop back once YIELD_EVERY_MS passed since it last did (a promise to await;
+   * undefined, nothing to wait for: a hot loop need not await each time); throws if aborted.
+   */
+  pace(): Promise<void> | undefined {
+    if (performance.now() - this.sliceStart < YIELD_EVERY_MS) return undefined;
+    return new Promise<void>((resolve) => setImmediate(resolve)).then(() => {
+      this.checkAborted();
+      this.sliceStart = performance.now();
+    });
   }
 
   /** Throws the signal's reason once it is aborted. */
