@@ -64,17 +64,11 @@ export function globMatch(pattern: string, value: string): boolean {
   if (star < 0) return pattern === value;
   if (star === pattern.length - 1)
     return value.startsWith(pattern.slice(0, star)) && !LINE_END.test(value.slice(star));
-  let tokens = globs.get(pattern);
-  if (!tokens) {
-    tokens = [];
-    pattern.split('*').forEach((part, i) => {
-      if (i > 0) tokens!.push(notLineEnd);
-      tokens!.push(...literal(part));
-    });
-    // Patterns come from a few projects: a small cache, emptied if it ever grows.
-    if (globs.size > CACHE_MAX) globs.clear();
-    globs.set(pattern, tokens);
-  }
+  const tokens = compiled(globs, pattern, () =>
+    pattern
+      .split('*')
+      .flatMap((part, i) => (i > 0 ? [notLineEnd, ...literal(part)] : literal(part))),
+  );
   return matches(tokens, value);
 }
 
@@ -88,20 +82,26 @@ const repoGlobs = new Map<string, Token[]>();
 export function repoMatch(pattern: string, repoURL: string): boolean {
   if (pattern === '*') return !LINE_END.test(repoURL); // as globMatch's `*`
   if (DOT_SEGMENT.test(repoURL.replace(SCHEME, ''))) return false;
-  let tokens = repoGlobs.get(pattern);
-  if (!tokens) {
-    tokens = [];
-    pattern.split('**').forEach((part, i) => {
-      if (i > 0) tokens!.push(notLineEnd);
-      part.split('*').forEach((p, j) => {
-        if (j > 0) tokens!.push(notSlash);
-        tokens!.push(...literal(p));
-      });
-    });
-    if (repoGlobs.size > CACHE_MAX) repoGlobs.clear();
-    repoGlobs.set(pattern, tokens);
-  }
+  const tokens = compiled(repoGlobs, pattern, () =>
+    pattern.split('**').flatMap((part, i) => {
+      const segment = part
+        .split('*')
+        .flatMap((p, j) => (j > 0 ? [notSlash, ...literal(p)] : literal(p)));
+      return i > 0 ? [notLineEnd, ...segment] : segment;
+    }),
+  );
   return matches(tokens, repoURL);
+}
+
+/** A pattern's tokens, compiled once (patterns come from a few projects: a small cache). */
+function compiled(cache: Map<string, Token[]>, pattern: string, compile: () => Token[]): Token[] {
+  let tokens = cache.get(pattern);
+  if (!tokens) {
+    tokens = compile();
+    if (cache.size > CACHE_MAX) cache.clear();
+    cache.set(pattern, tokens);
+  }
+  return tokens;
 }
 
 const SCHEME = /^[a-z][a-z0-9+.-]*:\/\//i;
