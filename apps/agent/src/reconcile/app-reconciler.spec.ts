@@ -170,6 +170,33 @@ describe('AppReconciler: removing an app', () => {
   });
 });
 
+/** A reconciler over the real sync engine, with `client` and `watches` as its cluster. */
+function wired(
+  client: KubeClient,
+  watches: WatchCache,
+  reporter: StatusReporter,
+  selfHeal = { delayMs: 1000, maxDelayMs: 300_000 },
+) {
+  const engine: SyncEngine = new SyncEngine(
+    client,
+    watches,
+    {
+      saveInventory: (appId, keys) => r.saveApplied(appId, undefined, keys),
+      markApplied: (appId, generation) => r.saveApplied(appId, generation, undefined),
+      event: (appId, type, reason, message, generation) =>
+        reporter.event(appId, type, reason, message, generation),
+    },
+    { fieldManager: 'axle', agentName: 'east', applyConcurrency: 1 },
+  );
+  const bundles = new BundleCache(store);
+  const r = new AppReconciler(store, bundles, watches, engine, reporter, () => false, {
+    concurrency: 1,
+    selfHeal,
+    resyncSeconds: 3600,
+  });
+  return { r, bundles };
+}
+
 describe('AppReconciler: retries', () => {
   /** A reconciler whose kube client fails every object; an empty bundle syncs. */
   function retrying() {
@@ -184,23 +211,7 @@ describe('AppReconciler: retries', () => {
     const client = {
       isNamespaced: () => Promise.reject(new Error('403 Forbidden')),
     } as unknown as KubeClient;
-    const engine: SyncEngine = new SyncEngine(
-      client,
-      watches,
-      {
-        saveInventory: (appId, keys) => r.saveApplied(appId, undefined, keys),
-        markApplied: (appId, generation) => r.saveApplied(appId, generation, undefined),
-        event: (appId, type, reason, message, generation) =>
-          reporter.event(appId, type, reason, message, generation),
-      },
-      { fieldManager: 'axle', agentName: 'east', applyConcurrency: 1 },
-    );
-    const bundles = new BundleCache(store);
-    const r = new AppReconciler(store, bundles, watches, engine, reporter, () => false, {
-      concurrency: 1,
-      selfHeal: { delayMs: 1000, maxDelayMs: 300_000 },
-      resyncSeconds: 3600,
-    });
+    const { r, bundles } = wired(client, watches, reporter);
     const app = {
       appId: 'a',
       appName: 'app-a',
@@ -306,23 +317,7 @@ describe('AppReconciler: against a cluster', () => {
       report: (_app: unknown, a: AppReport) => void reports.push(a),
       event: (_app: string, _type: string, reason: string) => void events.push(reason),
     } as unknown as StatusReporter;
-    const engine: SyncEngine = new SyncEngine(
-      cluster.client,
-      cluster.watches,
-      {
-        saveInventory: (appId, keys) => r.saveApplied(appId, undefined, keys),
-        markApplied: (appId, generation) => r.saveApplied(appId, generation, undefined),
-        event: (appId, type, reason, message, generation) =>
-          reporter.event(appId, type, reason, message, generation),
-      },
-      { fieldManager: 'axle', agentName: 'east', applyConcurrency: 1 },
-    );
-    const bundles = new BundleCache(store);
-    const r = new AppReconciler(store, bundles, cluster.watches, engine, reporter, () => false, {
-      concurrency: 1,
-      selfHeal,
-      resyncSeconds: 3600,
-    });
+    const { r, bundles } = wired(cluster.client, cluster.watches, reporter, selfHeal);
     return { r, cluster, bundles, reports, events };
   }
 
