@@ -182,8 +182,8 @@ export class ApplicationsRepository {
 
   /**
    * Of these applications (at the spec version a batch planned with), those that still dispatch
-   * on reconcile: same spec, automated sync not suspended meanwhile (a rollback). Locks them
-   * against such a change until the batch commits.
+   * on reconcile: same spec, automated sync not suspended meanwhile (a rollback). Read under the
+   * lock the batch took first (lockForBatch), which holds off such a change until it commits.
    */
   async stillDispatching(
     db: Db,
@@ -193,8 +193,7 @@ export class ApplicationsRepository {
     for (const part of chunks(apps, 10_000)) {
       const rows = await db.query<{ id: string }[]>(
         `SELECT a.id FROM applications a JOIN unnest($1::uuid[], $2::int[]) AS p(id, v) ON p.id = a.id
-          WHERE a.spec_version = p.v AND a.auto_sync_suspended IS NULL
-          FOR SHARE OF a`,
+          WHERE a.spec_version = p.v AND a.auto_sync_suspended IS NULL`,
         [part.map((a) => a.id), part.map((a) => a.specVersion)],
       );
       rows.forEach((r) => out.add(r.id));
