@@ -61,4 +61,17 @@ describe('agent allow-list', () => {
     expect(patterns(' a, b ,,', ['*'])).toEqual(['a', 'b']);
     expect(patterns('', ['*'])).toEqual(['*']);
   });
+
+  it('matches a pattern with many stars in time pattern × value (no backtracking)', () => {
+    // As a regular expression (`*` → `.*`) this ran past the test's time-out against a
+    // 63-character namespace.
+    const many: AllowList = {
+      namespaces: ['*a*a*a*a*a*a*a*a*a*a*b'],
+      allowedKinds: ['*'],
+      deniedKinds: [],
+    };
+    const ns = 'a'.repeat(63);
+    expect(checkAllowList(many, [obj('v1', 'ConfigMap', 'c', ns)], ns)).toHaveLength(2);
+    expect(checkAllowList(many, [obj('v1', 'ConfigMap', 'c', `${ns}b`)], `${ns}b`)).toEqual([]);
+  });
 });

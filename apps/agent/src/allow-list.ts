@@ -1,3 +1,4 @@
+import { globMatch } from '../../../libs/glob/src/index.js';
 import { resourceKey, type KubeObject } from '../../../libs/manifests/src/index.js';
 
 /**
@@ -14,21 +15,13 @@ export interface AllowList {
 
 export const ALLOW_ALL: AllowList = { namespaces: ['*'], allowedKinds: ['*'], deniedKinds: [] };
 
-function glob(pattern: string, value: string): boolean {
-  const re = pattern
-    .split('*')
-    .map((p) => p.replace(/[.+?^${}()|[\]\\]/g, '\\$&'))
-    .join('.*');
-  return new RegExp(`^${re}$`).test(value);
-}
-
 function kindMatches(pattern: string, group: string, kind: string): boolean {
   if (pattern === '*') return true;
   const i = pattern.lastIndexOf('/');
   const g = i < 0 ? '*' : pattern.slice(0, i);
   const k = i < 0 ? pattern : pattern.slice(i + 1);
-  const groupOk = g === '*' || glob(g === 'core' ? '' : g, group);
-  return groupOk && glob(k, kind);
+  const groupOk = g === '*' || globMatch(g === 'core' ? '' : g, group);
+  return groupOk && globMatch(k, kind);
 }
 
 /** Reasons the objects may not be applied here (empty: allowed). */
@@ -38,7 +31,7 @@ export function checkAllowList(
   destinationNamespace: string,
 ): string[] {
   const out = new Set<string>();
-  if (destinationNamespace && !list.namespaces.some((n) => glob(n, destinationNamespace))) {
+  if (destinationNamespace && !list.namespaces.some((n) => globMatch(n, destinationNamespace))) {
     out.add(`namespace "${destinationNamespace}" is not allowed on this cluster`);
   }
   for (const o of objects) {
@@ -48,12 +41,12 @@ export function checkAllowList(
       list.allowedKinds.some((p) => kindMatches(p, k.group, k.kind)) &&
       !list.deniedKinds.some((p) => kindMatches(p, k.group, k.kind));
     if (!allowed) out.add(`kind ${gk} is not allowed on this cluster (${k.kind}/${k.name})`);
-    if (k.namespace && !list.namespaces.some((n) => glob(n, k.namespace))) {
+    if (k.namespace && !list.namespaces.some((n) => globMatch(n, k.namespace))) {
       out.add(`namespace "${k.namespace}" is not allowed on this cluster (${k.kind}/${k.name})`);
     }
     // A Namespace object is a namespace too: taken over, it would be deleted with everything in
     // it when its app is pruned or removed.
-    if (k.group === '' && k.kind === 'Namespace' && !list.namespaces.some((n) => glob(n, k.name))) {
+    if (k.group === '' && k.kind === 'Namespace' && !list.namespaces.some((n) => globMatch(n, k.name))) {
       out.add(`namespace "${k.name}" is not allowed on this cluster (Namespace/${k.name})`);
     }
   }

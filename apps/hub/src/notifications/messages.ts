@@ -5,7 +5,7 @@ import {
   TemplateError,
   type ParsedTemplate,
 } from '../../../../libs/templating/src/index.js';
-import { globMatch } from '../common/glob.js';
+import { globMatch } from '../../../../libs/glob/src/index.js';
 import type { SubscriptionSpec } from './notification.schemas.js';
 import type { EventContext, NotificationEvent, Trigger } from './triggers.js';
 

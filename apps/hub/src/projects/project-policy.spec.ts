@@ -1,5 +1,5 @@
 import { describe, expect, it } from 'vitest';
-import { repoMatch } from '../common/glob.js';
+import { repoMatch } from '../../../../libs/glob/src/index.js';
 import { globMatch, ProjectPolicy, projectSpecSchema } from './project-policy.js';
 
 const prod = { name: 'east', labels: { env: 'prod' } };

@@ -1,5 +1,5 @@
 import { z } from 'zod';
-import { globMatch, repoMatch } from '../common/glob.js';
+import { globMatch, repoMatch } from '../../../../libs/glob/src/index.js';
 import { SyncWindows, syncWindowSchema } from './sync-windows.js';
 
 export { globMatch };

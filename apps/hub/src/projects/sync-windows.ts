@@ -1,6 +1,6 @@
 import { Cron } from 'croner';
 import { z } from 'zod';
-import { globMatch } from '../common/glob.js';
+import { globMatch } from '../../../../libs/glob/src/index.js';
 
 /** Go duration (`1h`, `30m`, `1h30m`), as Argo CD's `time.ParseDuration` reads a window's. */
 const GO_DURATION = /^(\d+(\.\d+)?(h|m|s|ms))+$/;

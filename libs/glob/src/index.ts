@@ -1,0 +1,1 @@
+export { globMatch, repoMatch } from './glob.js';
