@@ -1,3 +1,5 @@
+import { RE2JS } from 're2js';
+
 /**
  * A generator failed. `path` names the generator inside the ApplicationSet, e.g.
  * `spec.generators[0].matrix.generators[1].git`; the message always starts with it.
@@ -47,11 +49,24 @@ export function errorMessage(e: unknown): string {
   return String(e);
 }
 
-/** A filter's regular expression (undefined when not given), or an error naming where it is. */
-export function filterRegExp(pattern: string | undefined, where: string): RegExp | undefined {
+/** A filter's compiled pattern: Go's regexp, matched anywhere in the value. */
+export interface FilterPattern {
+  test(value: string): boolean;
+}
+
+/**
+ * A filter's regular expression (undefined when not given), or an error naming where it is. Argo CD
+ * compiles filters with Go's regexp: RE2 syntax (no backreferences nor lookaround), matched in time
+ * linear in the value. A JavaScript RegExp would accept other patterns and, for some (`(a+)+$`),
+ * backtrack for minutes on the event loop over a crafted branch name or title.
+ */
+export function filterRegExp(
+  pattern: string | undefined,
+  where: string,
+): FilterPattern | undefined {
   if (pattern === undefined) return undefined;
   try {
-    return new RegExp(pattern);
+    return RE2JS.compile(pattern);
   } catch (e) {
     throw new GeneratorError(where, `invalid regexp: ${errorMessage(e)}`);
   }

@@ -1,12 +1,12 @@
-import { GeneratorError, errorMessage, filterRegExp } from './errors.js';
+import { GeneratorError, errorMessage, filterRegExp, type FilterPattern } from './errors.js';
 import { sanitizeName } from './go.js';
 import { appendValues, type Runtime } from './runtime.js';
 import type { ParamSet, ScmProviderGeneratorSpec, ScmRepository } from './types.js';
 
 interface CompiledFilter {
-  repository?: RegExp;
-  label?: RegExp;
-  branch?: RegExp;
+  repository?: FilterPattern;
+  label?: FilterPattern;
+  branch?: FilterPattern;
   pathsExist: string[];
   pathsDoNotExist: string[];
 }
