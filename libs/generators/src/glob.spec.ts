@@ -88,4 +88,21 @@ describe('compileDoublestar (Argo new git file globbing)', () => {
     expect(compileDoublestar(`${'**/'.repeat(10)}x.json`)(deep)).toBe(true);
     expect(performance.now() - started).toBeLessThan(1000);
   });
+
+  it('matches a segment with many * in time linear in the file name', () => {
+    // A backtracking regular expression ran past the test's time-out on this name.
+    const name = `apps/${'a'.repeat(200)}.yaml`;
+    expect(compileDoublestar('apps/*a*a*a*a*a*a*a*a*a*b.yaml')(name)).toBe(false);
+    expect(compileDoublestar('apps/*a*a*a*a*a*a*a*a*a*.yaml')(name)).toBe(true);
+  });
+
+  it('keeps classes, alternatives and escapes in a segment', () => {
+    const m = compileDoublestar('a/[!x]?-{one,tw[o]}\\*.y*');
+    expect(m('a/bc-one*.yaml')).toBe(true);
+    expect(m('a/xc-one*.yaml')).toBe(false);
+    expect(m('a/bc-two*.yml')).toBe(true);
+    expect(m('a/bc-two.yml')).toBe(false);
+    expect(m('a/bc-three*.yml')).toBe(false);
+    expect(compileDoublestar('a/?.json')('a/é.json')).toBe(true);
+  });
 });

@@ -1,3 +1,5 @@
+import { RE2JS } from 're2js';
+
 /**
  * Path matching exactly as Argo CD does it:
  *
@@ -302,7 +304,7 @@ export function gitPathspecMatch(pathspec: string, file: string): boolean {
 // ---------------------------------------------------------------------------------------------
 // doublestar (github.com/bmatcuk/doublestar) — Argo's "new" git file globbing.
 
-function segmentRegex(seg: string, pattern: string): RegExp {
+function segmentRegex(seg: string, pattern: string): RE2JS {
   let re = '';
   const p = Array.from(seg);
   let depth = 0;
@@ -351,7 +353,9 @@ function segmentRegex(seg: string, pattern: string): RegExp {
     }
   }
   if (depth !== 0) throw new BadPatternError(pattern);
-  return new RegExp(`^${re}$`, 'u');
+  // RE2 (linear in the segment): as a JavaScript RegExp, a segment with many `*` backtracked for
+  // minutes over a long file name in the repository.
+  return RE2JS.compile(`^${re}$`);
 }
 
 function findClassEnd(p: string[], i: number): number {
