@@ -26,7 +26,7 @@ import {
   isGoInt,
 } from './values.js';
 import { GoTime } from '../sprig/time.js';
-import { expandedSize } from './size.js';
+import { measure } from './size.js';
 
 export type MissingKey = 'default' | 'zero' | 'error';
 
@@ -314,16 +314,19 @@ export abstract class ExecBase implements FuncContext {
         this.at(node);
         this.limitError(`output limit exceeded (${this.limits.maxOutputBytes} bytes)`);
       }
-    } else if (
-      typeof v === 'object' &&
-      v !== null &&
-      expandedSize(v, this.limits.maxSteps) > this.limits.maxSteps
-    ) {
-      // Printing it (or toJson, toYaml) would write every shared part out again and again.
+    } else if (typeof v === 'object' && v !== null) {
+      const { size, work } = measure(v, this.limits.maxSteps);
+      const current = this.node;
       this.at(node);
-      this.limitError(
-        `value limit exceeded (more than ${this.limits.maxSteps} values when written out)`,
-      );
+      // Printing it (or toJson, toYaml) would write every shared part out again and again.
+      if (size > this.limits.maxSteps)
+        this.limitError(
+          `value limit exceeded (more than ${this.limits.maxSteps} values when written out)`,
+        );
+      // Measuring it is work too, charged like the rest: else a map grown by `set` in a loop,
+      // measured again after each call, took time quadratic in its size past every limit.
+      this.charge(work);
+      this.node = current; // errors past this call name their own node, as in Go
     }
     return v;
   }

@@ -5,7 +5,17 @@
  * `{{ $l = list $l $l }}` forty times, which holds 2^40 values in 41 arrays, is found at once.
  */
 export function expandedSize(v: unknown, budget: number): number {
-  if (typeof v !== 'object' || v === null) return 1;
+  return measure(v, budget).size;
+}
+
+/**
+ * {@link expandedSize}, and the work it took: the parts looked at (each distinct array or map's
+ * elements once). Callers charge that work to the step budget: a map grown by `set` in a loop is
+ * measured again after every call, which is quadratic in its size.
+ */
+export function measure(v: unknown, budget: number): { size: number; work: number } {
+  if (typeof v !== 'object' || v === null) return { size: 1, work: 0 };
+  let work = 0;
   const sized = new Map<object, number>();
   const open = new Set<object>();
   const stack: { o: object; parts: unknown[]; i: number; size: number }[] = [];
@@ -18,23 +28,24 @@ export function expandedSize(v: unknown, budget: number): number {
     const top = stack[stack.length - 1];
     if (top.i < top.parts.length) {
       const p = top.parts[top.i++];
+      work++;
       if (typeof p !== 'object' || p === null) top.size += 1;
       else if (sized.has(p)) top.size += sized.get(p)!;
-      else if (open.has(p)) return Infinity;
+      else if (open.has(p)) return { size: Infinity, work };
       else {
         enter(p);
         continue;
       }
-      if (top.size > budget) return Infinity;
+      if (top.size > budget) return { size: Infinity, work };
       continue;
     }
     stack.pop();
     open.delete(top.o);
     sized.set(top.o, top.size);
     const parent = stack[stack.length - 1];
-    if (!parent) return top.size;
+    if (!parent) return { size: top.size, work };
     parent.size += top.size;
-    if (parent.size > budget) return Infinity;
+    if (parent.size > budget) return { size: Infinity, work };
   }
 }
 
