@@ -99,11 +99,11 @@ describe('ApplicationSets over the application limit', () => {
   });
 
   it('refuses at creation an ApplicationSet whose applications take longer to render than allowed, and the hub answers meanwhile', async () => {
-    // About a second of template work for each of three applications: over 1 s in all.
+    // About 0.8 s of template work for each of three applications: well over 1 s in all.
     const busy = Object.fromEntries(
-      Array.from({ length: 6 }, (_, i) => [
+      Array.from({ length: 12 }, (_, i) => [
         `busy-${i}`,
-        '{{range until 900}}{{range until 900}}{{end}}{{end}}',
+        '{{range until 690}}{{range until 690}}{{end}}{{end}}',
       ]),
     );
     const posting = api(hub).post('/api/v1/applicationsets', {

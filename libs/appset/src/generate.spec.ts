@@ -542,7 +542,7 @@ spec:
     const busy = Object.fromEntries(
       Array.from({ length: 20 }, (_, i) => [
         `busy-${i}`,
-        '{{range until 900}}{{range until 900}}{{end}}{{end}}',
+        '{{range until 690}}{{range until 690}}{{end}}{{end}}',
       ]),
     );
     const heavy = withGenerators(
@@ -651,7 +651,7 @@ spec:
     const elements = Array.from({ length: 6 }, (_, i) => ({ x: String(i) }));
     // About 130 ms each: the third or so comes after a yield.
     const doc = withGenerators([{ list: { elements } }], 'a-{{.x}}', {
-      busy: '{{range until 900}}{{range until 900}}{{end}}{{end}}',
+      busy: '{{range until 690}}{{range until 690}}{{end}}{{end}}',
     });
     // Something else holds the event loop for longer than one application may render.
     setTimeout(() => {
