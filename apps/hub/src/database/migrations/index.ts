@@ -18,6 +18,7 @@ import { HotTargetWrites1765600000000 } from './1765600000000-HotTargetWrites.js
 import { RenderMoves1765700000000 } from './1765700000000-RenderMoves.js';
 import { ReplicaBackends1765800000000 } from './1765800000000-ReplicaBackends.js';
 import { UnpinnedRenders1765900000000 } from './1765900000000-UnpinnedRenders.js';
+import { ConsoleIgnoresHeartbeats1766000000000 } from './1766000000000-ConsoleIgnoresHeartbeats.js';
 
 /** Every migration, oldest first. TypeORM runs the ones not yet recorded. */
 export const MIGRATIONS = [
@@ -41,4 +42,5 @@ export const MIGRATIONS = [
   RenderMoves1765700000000,
   ReplicaBackends1765800000000,
   UnpinnedRenders1765900000000,
+  ConsoleIgnoresHeartbeats1766000000000,
 ];
