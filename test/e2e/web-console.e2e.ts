@@ -366,6 +366,9 @@ describe('web console', () => {
       await viewer.getByTestId('clusters').waitFor();
       expect(await viewer.getByRole('button', { name: 'Add cluster' }).count()).toBe(0);
       expect(await viewer.getByRole('button', { name: 'Revoke' }).count()).toBe(0);
+      await viewer.goto(`${hub.httpUrl}/appsets`);
+      await viewer.getByRole('heading', { name: 'ApplicationSets' }).waitFor();
+      expect(await viewer.getByRole('button', { name: 'Preview' }).count()).toBe(0);
       await shoot('read-only-clusters', viewer);
       const refused = await viewer.request.post(
         `${hub.httpUrl}/api/v1/applications/web-manual/sync`,

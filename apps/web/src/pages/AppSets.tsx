@@ -16,7 +16,7 @@ import {
   Title,
 } from '@mantine/core';
 import { useMutation, useQuery, useQueryClient } from '@tanstack/react-query';
-import { useState } from 'react';
+import { useMemo, useState } from 'react';
 import { Link, useParams } from 'react-router';
 import {
   ApiError,
@@ -36,12 +36,18 @@ import { fleetQuery } from './Fleet';
 /** Generated applications by sync and health, from the fleet view: errors are never hidden. */
 function useChildren(): Map<string, FleetApp[]> {
   const fleet = useQuery(fleetQuery);
-  const out = new Map<string, FleetApp[]>();
-  for (const a of fleet.data?.apps ?? []) {
-    if (!a.appSet) continue;
-    out.set(a.appSet, [...(out.get(a.appSet) ?? []), a]);
-  }
-  return out;
+  // Once per fleet view, in one pass: copying each set's list for every application took
+  // seconds at 20,000 applications in one set, on every render.
+  return useMemo(() => {
+    const out = new Map<string, FleetApp[]>();
+    for (const a of fleet.data?.apps ?? []) {
+      if (!a.appSet) continue;
+      const list = out.get(a.appSet);
+      if (list) list.push(a);
+      else out.set(a.appSet, [a]);
+    }
+    return out;
+  }, [fleet.data]);
 }
 
 function ChildCounts({ apps }: { apps: FleetApp[] }) {
@@ -95,6 +101,9 @@ export function AppSetsPage() {
     queryFn: () => unwrap(hub.GET('/api/v1/applicationsets')),
   });
   const children = useChildren();
+  // A dry run needs admin, as Argo CD's generate needs create: read-only users see no button
+  // that can only answer 403.
+  const canEdit = useCanEdit();
   return (
     <Stack>
       <Title order={2}>ApplicationSets</Title>
@@ -144,7 +153,7 @@ export function AppSetsPage() {
           </Table.Tbody>
         </Table>
       )}
-      <DryRunPanel />
+      {canEdit && <DryRunPanel />}
     </Stack>
   );
 }
@@ -159,6 +168,10 @@ export function AppSetPage() {
       unwrap(hub.GET('/api/v1/applicationsets/{name}', { params: { path: { name } } })),
   });
   const children = useChildren();
+  const childByName = useMemo(
+    () => new Map((children.get(name) ?? []).map((c) => [c.name, c])),
+    [children, name],
+  );
   const confirm = useMutation({
     mutationFn: () =>
       unwrap(
@@ -279,7 +292,7 @@ export function AppSetPage() {
         <Table fz="sm" mt="xs" data-testid="generated">
           <Table.Tbody>
             {s.applications.map((a) => {
-              const row = children.get(s.name)?.find((c) => c.name === a);
+              const row = childByName.get(a);
               return (
                 <Table.Tr key={a}>
                   <Table.Td>

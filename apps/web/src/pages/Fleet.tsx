@@ -130,7 +130,9 @@ function Matrix({
     const groups = new Map<string, FleetApp[]>();
     for (const a of apps) {
       const key = a.appSet ?? '';
-      groups.set(key, [...(groups.get(key) ?? []), a]);
+      const list = groups.get(key);
+      if (list) list.push(a);
+      else groups.set(key, [a]);
     }
     return [...groups.entries()]
       .sort(([a], [b]) => (a === '' ? 1 : b === '' ? -1 : a.localeCompare(b)))
