@@ -27,6 +27,7 @@ import {
   hasKustomizeOverrides,
   kustomizeEditCommands,
 } from './kustomize-edit.js';
+import { checkKustomizeReferences } from './kustomize-refs.js';
 import { normalizeRepoPath, PathEscapeError, resolveInside } from './paths.js';
 import { pluginEnv } from './plugin.js';
 import { ProcessError, runProcess, Semaphore } from './process.js';
@@ -255,6 +256,7 @@ export class Renderer {
             : e;
         });
       }
+      await checkKustomizeReferences(root, appDir, src.path);
       const [cmd, args, label] = kustomize
         ? [kustomize, ['build', appDir], 'kustomize build']
         : [kubectl!, ['kustomize', appDir], 'kubectl kustomize'];
