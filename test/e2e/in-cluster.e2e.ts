@@ -102,5 +102,23 @@ describe("Argo CD's in-cluster destination: the registered cluster AXLE_IN_CLUST
     });
     expect(other.status).toBe(400);
     expect(other.body.fields[0].field).toBe('spec.destination.server');
+    // A server some registered cluster has is that cluster, in a standalone Application too.
+    const far = await api(hub).post('/api/v1/clusters', {
+      name: 'far',
+      server: 'https://far.example:6443',
+    });
+    expect(far.status).toBe(201);
+    const byServer = await api(hub).post('/api/v1/applications', {
+      apiVersion: 'argoproj.io/v1alpha1',
+      kind: 'Application',
+      metadata: { name: 'far-by-server' },
+      spec: {
+        project: 'default',
+        source: { repoURL: repo.fileUrl, targetRevision: 'main', path: 'local' },
+        destination: { server: 'https://far.example:6443', namespace: 'x' },
+      },
+    });
+    expect(byServer.status).toBe(201);
+    expect(byServer.body.spec.destination.cluster).toBe('far');
   });
 });

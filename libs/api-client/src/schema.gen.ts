@@ -895,6 +895,7 @@ export interface components {
             recurse?: boolean;
           };
           helm?: {
+            ignoreMissingValueFiles?: boolean;
             namespace?: string;
             parameters?: {
               forceString?: boolean;
@@ -903,6 +904,8 @@ export interface components {
             }[];
             releaseName?: string;
             skipCrds?: boolean;
+            skipSchemaValidation?: boolean;
+            skipTests?: boolean;
             valueFiles?: string[];
             values?: string;
             valuesObject?: {
@@ -916,6 +919,8 @@ export interface components {
             commonLabels?: {
               [key: string]: string;
             };
+            forceCommonAnnotations?: boolean;
+            forceCommonLabels?: boolean;
             images?: string[];
             namePrefix?: string;
             namespace?: string;
@@ -1527,6 +1532,7 @@ export interface operations {
               recurse?: boolean;
             };
             helm?: {
+              ignoreMissingValueFiles?: boolean;
               namespace?: string;
               parameters?: {
                 forceString?: boolean;
@@ -1535,6 +1541,8 @@ export interface operations {
               }[];
               releaseName?: string;
               skipCrds?: boolean;
+              skipSchemaValidation?: boolean;
+              skipTests?: boolean;
               valueFiles?: string[];
               values?: string;
               valuesObject?: {
@@ -1548,6 +1556,8 @@ export interface operations {
               commonLabels?: {
                 [key: string]: string;
               };
+              forceCommonAnnotations?: boolean;
+              forceCommonLabels?: boolean;
               images?: string[];
               namePrefix?: string;
               namespace?: string;
@@ -1687,6 +1697,7 @@ export interface operations {
               recurse?: boolean;
             };
             helm?: {
+              ignoreMissingValueFiles?: boolean;
               namespace?: string;
               parameters?: {
                 forceString?: boolean;
@@ -1695,6 +1706,8 @@ export interface operations {
               }[];
               releaseName?: string;
               skipCrds?: boolean;
+              skipSchemaValidation?: boolean;
+              skipTests?: boolean;
               valueFiles?: string[];
               values?: string;
               valuesObject?: {
@@ -1708,6 +1721,8 @@ export interface operations {
               commonLabels?: {
                 [key: string]: string;
               };
+              forceCommonAnnotations?: boolean;
+              forceCommonLabels?: boolean;
               images?: string[];
               namePrefix?: string;
               namespace?: string;

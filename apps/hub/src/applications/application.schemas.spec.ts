@@ -1,6 +1,6 @@
 import { describe, expect, it } from 'vitest';
 import { ValidationFailed } from '../common/validation.js';
-import { parseApplicationInput } from './application.schemas.js';
+import { argoDestinationServer, parseApplicationInput } from './application.schemas.js';
 
 const valid = {
   name: 'guestbook',
@@ -77,14 +77,13 @@ describe('application input', () => {
     expect(fields({ ...argo, spec: { ...argo.spec, info: [] } })).toEqual([
       'spec.info: unknown field',
     ]);
+    // As in Argo CD: a name or a server, not both.
     expect(
       fields({
         ...argo,
         spec: { ...argo.spec, destination: { server: 'https://k', name: 'a', namespace: 'x' } },
       }),
-    ).toEqual([
-      "spec.destination.server: not supported: Axle addresses clusters by name (destination.name), or https://kubernetes.default.svc for the hub's own cluster",
-    ]);
+    ).toEqual(["spec.destination.server: can't have both name and server defined"]);
     expect(
       fields({
         ...argo,
@@ -114,6 +113,39 @@ describe('application input', () => {
       },
     });
     expect(helm.source.helm?.valueFiles).toEqual(['values-prod.yaml']);
+    // Every option the renderer honours (docs/rendering.md) is taken, none refused.
+    const options = parseApplicationInput({
+      ...argo,
+      spec: {
+        ...argo.spec,
+        source: {
+          ...argo.spec.source,
+          helm: { ignoreMissingValueFiles: true, skipTests: true, skipSchemaValidation: true },
+        },
+      },
+    }).source.helm;
+    expect(options).toEqual({
+      ignoreMissingValueFiles: true,
+      skipTests: true,
+      skipSchemaValidation: true,
+    });
+    const kustomize = parseApplicationInput({
+      ...argo,
+      spec: {
+        ...argo.spec,
+        source: {
+          ...argo.spec.source,
+          kustomize: {
+            commonLabels: { team: 'a' },
+            forceCommonLabels: true,
+            commonAnnotations: { note: 'x' },
+            forceCommonAnnotations: true,
+          },
+        },
+      },
+    }).source.kustomize;
+    expect(kustomize?.forceCommonLabels).toBe(true);
+    expect(kustomize?.forceCommonAnnotations).toBe(true);
     expect(helm.syncPolicy.syncOptions).toEqual(['CreateNamespace=true']);
     expect(helm.ignoreDifferences?.[0].jsonPointers).toEqual(['/spec/replicas']);
     expect(
@@ -125,5 +157,45 @@ describe('application input', () => {
         },
       }),
     ).toEqual(['spec.source.helm.valueFiles[0]: must not contain ".." segments']);
+  });
+
+  it('resolves an Argo CD destination server to the one cluster registered with it', () => {
+    const byServer = (server: string) => ({
+      apiVersion: 'argoproj.io/v1alpha1',
+      kind: 'Application',
+      metadata: { name: 'guestbook' },
+      spec: {
+        source: { repoURL: 'https://git.example/repo.git', path: 'guestbook' },
+        destination: { server, namespace: 'guestbook' },
+      },
+    });
+    const servers = new Map([
+      ['https://east.example:6443', ['east']],
+      ['https://shared.example', ['a', 'b']],
+    ]);
+    expect(argoDestinationServer(byServer('https://east.example:6443'))).toBe(
+      'https://east.example:6443',
+    );
+    expect(
+      parseApplicationInput(byServer('https://east.example:6443'), servers).destination,
+    ).toEqual({ cluster: 'east', namespace: 'guestbook' });
+    // Argo CD's local cluster needs no lookup.
+    expect(argoDestinationServer(byServer('https://kubernetes.default.svc/'))).toBeUndefined();
+    expect(parseApplicationInput(byServer('https://kubernetes.default.svc')).destination).toEqual({
+      cluster: 'in-cluster',
+      namespace: 'guestbook',
+    });
+    expect(fields(byServer('https://nowhere.example'))).toEqual([
+      'spec.destination.server: no registered cluster has server "https://nowhere.example"',
+    ]);
+    let reason = '';
+    try {
+      parseApplicationInput(byServer('https://shared.example'), servers);
+    } catch (e) {
+      reason = (e as ValidationFailed).fields[0].reason;
+    }
+    expect(reason).toMatch(
+      /^2 registered clusters have server "https:\/\/shared\.example" \(a, b\)/,
+    );
   });
 });

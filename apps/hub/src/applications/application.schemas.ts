@@ -60,7 +60,9 @@ const kustomizeOptions = z
     nameSuffix: z.string().max(253).optional(),
     images: z.array(z.string().max(1024)).max(100).optional(),
     commonLabels: stringMap.optional(),
+    forceCommonLabels: z.boolean().optional(),
     commonAnnotations: stringMap.optional(),
+    forceCommonAnnotations: z.boolean().optional(),
     namespace: dns1123Label.optional(),
   })
   .strict();
@@ -87,7 +89,10 @@ const helmOptions = z
       )
       .max(1000)
       .optional(),
+    ignoreMissingValueFiles: z.boolean().optional(),
     skipCrds: z.boolean().optional(),
+    skipTests: z.boolean().optional(),
+    skipSchemaValidation: z.boolean().optional(),
   })
   .strict();
 
@@ -287,20 +292,18 @@ const argoApplicationSchema = z
           .object({
             name: dns1123Label.optional(),
             namespace: dns1123Label,
-            // Standalone applications name their cluster; the one server accepted is Argo CD's
-            // local cluster (in-cluster, see AXLE_IN_CLUSTER).
-            server: z
-              .string()
-              .refine(
-                (v) => v.replace(/\/$/, '') === IN_CLUSTER_SERVER,
-                `not supported: Axle addresses clusters by name (destination.name), or ${IN_CLUSTER_SERVER} for the hub's own cluster`,
-              )
-              .optional(),
+            // Resolved to the registered cluster with that server (Argo CD's local cluster:
+            // in-cluster, see AXLE_IN_CLUSTER).
+            server: z.string().min(1).max(2048).optional(),
           })
           .strict()
           .refine((d) => d.name !== undefined || d.server !== undefined, {
             message: 'is required (or destination.server)',
             path: ['name'],
+          })
+          .refine((d) => d.name === undefined || d.server === undefined, {
+            message: "can't have both name and server defined",
+            path: ['server'],
           }),
         syncPolicy: z.unknown().optional(),
         ignoreDifferences: z.unknown().optional(),
@@ -314,9 +317,14 @@ const argoApplicationSchema = z
  * Accepts Axle's JSON and an Argo CD `argoproj.io/v1alpha1` `Application` (destination by cluster
  * name). Argo fields Axle does not support are refused by name, never dropped.
  */
-export function parseApplicationInput(body: unknown): CreateApplication {
+export function parseApplicationInput(
+  body: unknown,
+  servers: ReadonlyMap<string, readonly string[]> = new Map(),
+): CreateApplication {
   if (!isArgoApplication(body)) return parseOrThrow(createApplicationSchema, body, 'application');
   const argo = parseOrThrow(argoApplicationSchema, body, 'Argo CD Application');
+  const { name, server } = argo.spec.destination;
+  const cluster = name ?? clusterWithServer(server!, servers);
   try {
     return parseOrThrow(
       createApplicationSchema,
@@ -324,10 +332,7 @@ export function parseApplicationInput(body: unknown): CreateApplication {
         name: argo.metadata.name,
         ...(argo.spec.project !== undefined ? { project: argo.spec.project } : {}),
         source: argo.spec.source,
-        destination: {
-          cluster: argo.spec.destination.name ?? IN_CLUSTER_NAME,
-          namespace: argo.spec.destination.namespace,
-        },
+        destination: { cluster, namespace: argo.spec.destination.namespace },
         ...(argo.spec.syncPolicy !== undefined ? { syncPolicy: argo.spec.syncPolicy } : {}),
         ...(argo.spec.ignoreDifferences !== undefined
           ? { ignoreDifferences: argo.spec.ignoreDifferences }
@@ -359,11 +364,15 @@ export function parseApplicationInput(body: unknown): CreateApplication {
  * The body of `PUT /applications/{name}`: a spec, or a whole application as `create` takes it
  * (Axle JSON with its name, or an Argo CD Application), whose name must be the URL's.
  */
-export function parseApplicationUpdate(name: string, body: unknown): ApplicationSpec {
+export function parseApplicationUpdate(
+  name: string,
+  body: unknown,
+  servers: ReadonlyMap<string, readonly string[]> = new Map(),
+): ApplicationSpec {
   const whole =
     isArgoApplication(body) || (typeof body === 'object' && body !== null && 'name' in body);
   if (!whole) return parseOrThrow(applicationSpecSchema, body, 'application spec');
-  const { name: given, ...spec } = parseApplicationInput(body);
+  const { name: given, ...spec } = parseApplicationInput(body, servers);
   if (given !== name) {
     throw new ValidationFailed('invalid application', [
       {
@@ -373,6 +382,40 @@ export function parseApplicationUpdate(name: string, body: unknown): Application
     ]);
   }
   return spec;
+}
+
+/**
+ * The destination server of an Argo CD Application that names its cluster by server (other than
+ * Argo CD's local cluster): the caller looks up the clusters registered with it.
+ */
+export function argoDestinationServer(body: unknown): string | undefined {
+  if (!isArgoApplication(body)) return undefined;
+  const spec = (body as { spec?: { destination?: { server?: unknown } } }).spec;
+  const server = spec?.destination?.server;
+  return typeof server === 'string' && !isInClusterServer(server) ? server : undefined;
+}
+
+function isInClusterServer(server: string): boolean {
+  return server.replace(/\/$/, '') === IN_CLUSTER_SERVER;
+}
+
+/** The one registered cluster with `server` (`servers`: the names registered with each). */
+function clusterWithServer(
+  server: string,
+  servers: ReadonlyMap<string, readonly string[]>,
+): string {
+  if (isInClusterServer(server)) return IN_CLUSTER_NAME;
+  const names = servers.get(server) ?? [];
+  if (names.length === 1) return names[0];
+  throw new ValidationFailed('invalid Argo CD Application', [
+    {
+      field: 'spec.destination.server',
+      reason:
+        names.length === 0
+          ? `no registered cluster has server "${server}"`
+          : `${names.length} registered clusters have server "${server}" (${names.join(', ')}): name one with destination.name`,
+    },
+  ]);
 }
 
 function isArgoApplication(b: unknown): boolean {

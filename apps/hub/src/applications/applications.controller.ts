@@ -29,8 +29,8 @@ export class ApplicationsController {
   @Post()
   @ApiOperation({ summary: 'Create an application (Axle JSON or an Argo CD Application)' })
   @ApiZodBody(createApplicationSchema)
-  create(@Body() body: unknown) {
-    return this.apps.create(parseApplicationInput(body));
+  async create(@Body() body: unknown) {
+    return this.apps.create(parseApplicationInput(body, await this.apps.destinationServers(body)));
   }
 
   @Get()
@@ -57,8 +57,9 @@ export class ApplicationsController {
   @ApiOperation({
     summary: 'Replace the spec (a spec, or a whole application as create takes it)',
   })
-  update(@Param('name') name: string, @Body() body: unknown) {
-    return this.apps.update(name, parseApplicationUpdate(name, body));
+  async update(@Param('name') name: string, @Body() body: unknown) {
+    const servers = await this.apps.destinationServers(body);
+    return this.apps.update(name, parseApplicationUpdate(name, body, servers));
   }
 
   @Delete(':name')

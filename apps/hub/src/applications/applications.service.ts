@@ -16,6 +16,7 @@ import type {
   AutoSyncSuspension,
 } from './application.entity.js';
 import {
+  argoDestinationServer,
   destinationClusters,
   type CreateApplication,
   type ApplicationSpec,
@@ -88,6 +89,16 @@ export class ApplicationsService {
     private readonly dispatch: DispatchNotifier,
     private readonly dependencies: DependenciesService,
   ) {}
+
+  /**
+   * The clusters registered with the destination server an Argo CD Application names, for
+   * `parseApplicationInput` (empty when it names its cluster by name).
+   */
+  async destinationServers(body: unknown): Promise<Map<string, string[]>> {
+    const server = argoDestinationServer(body);
+    if (server === undefined) return new Map();
+    return new Map([[server, await this.clusters.namesWithServer(server)]]);
+  }
 
   async create(input: CreateApplication): Promise<ApplicationView> {
     const { name, ...spec } = input;

@@ -107,6 +107,15 @@ export class ClustersRepository {
     return out;
   }
 
+  /** The names of the clusters registered with `server` (Argo CD destinations by server). */
+  async namesWithServer(server: string): Promise<string[]> {
+    const rows: { name: string }[] = await this.ds.query(
+      'SELECT name FROM clusters WHERE server = $1 ORDER BY name',
+      [server],
+    );
+    return rows.map((r) => r.name);
+  }
+
   /** The inventory for generators, by name. */
   inventory(): Promise<
     {

@@ -533,12 +533,18 @@ export const apiResponses = {
                         type: 'string',
                       },
                     },
+                    forceCommonLabels: {
+                      type: 'boolean',
+                    },
                     commonAnnotations: {
                       type: 'object',
                       properties: {},
                       additionalProperties: {
                         type: 'string',
                       },
+                    },
+                    forceCommonAnnotations: {
+                      type: 'boolean',
                     },
                     namespace: {
                       type: 'string',
@@ -586,7 +592,16 @@ export const apiResponses = {
                         required: ['name', 'value'],
                       },
                     },
+                    ignoreMissingValueFiles: {
+                      type: 'boolean',
+                    },
                     skipCrds: {
+                      type: 'boolean',
+                    },
+                    skipTests: {
+                      type: 'boolean',
+                    },
+                    skipSchemaValidation: {
                       type: 'boolean',
                     },
                   },
