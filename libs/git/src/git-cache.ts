@@ -7,6 +7,7 @@ import { simpleGit, type SimpleGit } from 'simple-git';
 import { CatFileBatch } from './cat-file.js';
 import { GitError } from './errors.js';
 import { GIT_OPTIONS, gitEnv } from './git-env.js';
+import { runGit } from './run-git.js';
 import { SizedPromiseCache } from './sized-cache.js';
 
 export { GitError, GIT_OPTIONS, gitEnv };
@@ -26,6 +27,23 @@ export type GitCredentials =
   | { type: 'ssh'; privateKey: string; knownHosts: string };
 
 export type CredentialsLookup = (url: string) => Promise<GitCredentials | undefined>;
+
+/** How long git may take against a remote. */
+export interface GitTimeouts {
+  /** Git is stopped after this long without any output (a stalled connection). */
+  inactivityMs: number;
+  /**
+   * Git is stopped when a fetch takes longer than this in all, whatever it prints: a server
+   * trickling `remote:` messages keeps the inactivity timeout from ever firing. Defaults to
+   * {@link DEADLINE_PER_INACTIVITY} times the inactivity timeout.
+   */
+  deadlineMs?: number;
+}
+
+/** The deadline of a fetch when only the inactivity timeout is given, as a multiple of it. */
+export const DEADLINE_PER_INACTIVITY = 5;
+/** After its deadline, how long a stopped git may take to exit before the fetch fails anyway. */
+const KILL_GRACE_MS = 5_000;
 
 const SHA_RE = /^[0-9a-f]{40}$/;
 /** An abbreviated commit SHA, as Argo CD accepts in targetRevision (7 to 39 hex digits). */
@@ -54,30 +72,36 @@ export class GitCache {
     size: (all) => all?.length ?? 0,
   });
   private readonly blobReaders = new Map<string, CatFileBatch>();
+  private readonly timeoutMs: number;
+  /** Wall-clock limit of one fetch (every git run against the remote it makes, together). */
+  readonly deadlineMs: number;
 
   constructor(
     private readonly dir: string,
-    private readonly timeoutMs: number,
+    /** The inactivity timeout in milliseconds, or both timeouts. */
+    timeouts: number | GitTimeouts,
     private readonly failureBackoffMs = 5_000,
     private readonly credentials: CredentialsLookup = () => Promise.resolve(undefined),
     /** Told about every git fetch that ran (metrics). */
     private readonly onFetch: (url: string, ok: boolean) => void = () => undefined,
-  ) {}
+  ) {
+    const t = typeof timeouts === 'number' ? { inactivityMs: timeouts } : timeouts;
+    this.timeoutMs = t.inactivityMs;
+    this.deadlineMs = t.deadlineMs ?? t.inactivityMs * DEADLINE_PER_INACTIVITY;
+  }
 
   /** Local directory of the bare clone for `url`. */
   repoDir(url: string): string {
     return join(this.dir, createHash('sha256').update(url).digest('hex').slice(0, 24) + '.git');
   }
 
-  private git(cwd: string, extraEnv: Record<string, string> = {}): SimpleGit {
+  /** simple-git for local work in `cwd` (fetches run through {@link runGit}). */
+  private git(cwd: string): SimpleGit {
     return simpleGit({
       ...GIT_OPTIONS,
       baseDir: cwd,
       timeout: { block: this.timeoutMs },
-      allowEnvironment: [...GIT_OPTIONS.allowEnvironment, ...Object.keys(extraEnv)],
-      // Only our own credential settings (below) set these; the caller's environment is scrubbed.
-      unsafe: { allowUnsafeConfigEnvCount: true, allowUnsafeSshCommand: true },
-    }).env({ ...gitEnv(), ...extraEnv });
+    }).env(gitEnv());
   }
 
   /**
@@ -141,7 +165,7 @@ export class GitCache {
     const failed = this.failures.get(url);
     if (failed && !opts.force && Date.now() - failed.at < this.failureBackoffMs)
       return Promise.reject(failed.error);
-    const p = this.doFetch(url)
+    const p = this.fetchWithinDeadline(url)
       .then(
         (refs) => {
           this.onFetch(url, true);
@@ -160,7 +184,33 @@ export class GitCache {
     return p;
   }
 
-  private async doFetch(url: string): Promise<Record<string, string>> {
+  /**
+   * {@link doFetch} within the deadline: git is stopped when it passes, and the fetch fails then
+   * (at the latest a few seconds later, should git not exit at once).
+   */
+  private fetchWithinDeadline(url: string): Promise<Record<string, string>> {
+    const abort = new AbortController();
+    const error = () =>
+      new GitError(
+        `fetching ${redactUrl(url)} failed: not done within the ${formatMs(this.deadlineMs)} deadline (git stopped)`,
+      );
+    let rejectLate: (e: Error) => void = () => undefined;
+    const late = new Promise<never>((_, reject) => (rejectLate = reject));
+    let backstop: NodeJS.Timeout | undefined;
+    const deadline = setTimeout(() => {
+      abort.abort();
+      backstop = setTimeout(() => rejectLate(error()), KILL_GRACE_MS);
+    }, this.deadlineMs);
+    const fetched = this.doFetch(url, abort.signal).catch((e: unknown) => {
+      throw abort.signal.aborted ? error() : e;
+    });
+    return Promise.race([fetched, late]).finally(() => {
+      clearTimeout(deadline);
+      clearTimeout(backstop);
+    });
+  }
+
+  private async doFetch(url: string, abort: AbortSignal): Promise<Record<string, string>> {
     const dir = this.repoDir(url);
     // A clone whose creation stopped half-way (a crash, a full disk) has HEAD but no origin: made
     // again, or every fetch would fail for good.
@@ -173,14 +223,26 @@ export class GitCache {
     const auth = await this.authEnv(url);
     const branchesAndTags = ['+refs/heads/*:refs/heads/*', '+refs/tags/*:refs/tags/*'];
     const fetch = (refspecs: string[]) =>
-      this.git(dir, auth.env).raw([
-        'fetch',
-        '--prune',
-        '--no-tags',
-        '--quiet',
-        'origin',
-        ...refspecs,
-      ]);
+      runGit(
+        [
+          // curl gives up by itself on a transfer stalled for the inactivity timeout.
+          ...['-c', 'http.lowSpeedLimit=1'],
+          ...['-c', `http.lowSpeedTime=${Math.max(1, Math.ceil(this.timeoutMs / 1000))}`],
+          'fetch',
+          '--prune',
+          '--no-tags',
+          '--quiet',
+          'origin',
+          ...refspecs,
+        ],
+        {
+          cwd: dir,
+          // Only our own credential settings set GIT_* here; the caller's environment is scrubbed.
+          env: { ...gitEnv(), ...auth.env },
+          inactivityMs: this.timeoutMs,
+          signal: abort,
+        },
+      );
     try {
       try {
         await fetch(['+HEAD:refs/axle/HEAD', ...branchesAndTags]);
@@ -198,7 +260,7 @@ export class GitCache {
           text,
         );
       throw new GitError(
-        `fetching ${url} failed: ${auth ? 'authentication required or refused (add repository credentials): ' : ''}${text}`,
+        `fetching ${redactUrl(url)} failed: ${auth ? 'authentication required or refused (add repository credentials): ' : ''}${text}`,
       );
     } finally {
       await auth.cleanup();
@@ -379,6 +441,15 @@ export class GitCache {
 
 function shellQuote(p: string): string {
   return `'${p.replace(/'/g, `'\\''`)}'`;
+}
+
+/** `url` without the user and password it may hold (error messages are logged and stored). */
+export function redactUrl(url: string): string {
+  return url.replace(/^([a-z][a-z0-9+.-]*:\/\/)[^/]*@/i, '$1');
+}
+
+function formatMs(ms: number): string {
+  return ms % 1000 === 0 ? `${ms / 1000} s` : `${ms} ms`;
 }
 
 function cleanGitError(e: unknown): string {
