@@ -8,6 +8,16 @@ describe('loadHubConfig', () => {
     expect(c.grpc.port).toBe(9090);
     expect(c.databaseUrl).toBeUndefined();
     expect(c.gitCacheDir.endsWith('/.axle/git')).toBe(true);
+    expect(c.gitTimeoutSeconds).toBe(120);
+    expect(c.gitDeadlineSeconds).toBe(600);
+  });
+
+  it('derives the git deadline from the git timeout unless set', () => {
+    expect(loadHubConfig({ AXLE_GIT_TIMEOUT_SECONDS: '30' }).gitDeadlineSeconds).toBe(150);
+    expect(
+      loadHubConfig({ AXLE_GIT_TIMEOUT_SECONDS: '30', AXLE_GIT_DEADLINE_SECONDS: '45' })
+        .gitDeadlineSeconds,
+    ).toBe(45);
   });
 
   it('takes a variable set to nothing as unset (its default), not as 0', () => {

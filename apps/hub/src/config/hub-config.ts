@@ -1,6 +1,7 @@
 import { existsSync } from 'node:fs';
 import { delimiter, dirname, join, resolve } from 'node:path';
 import { z } from 'zod';
+import { DEADLINE_PER_INACTIVITY } from '../../../../libs/git/src/index.js';
 
 /**
  * The hub's one typed configuration, built once at boot from the environment.
@@ -88,6 +89,7 @@ const schema = z.object({
   AXLE_RESYNC_SECONDS: durationSeconds.default(300),
   AXLE_HEARTBEAT_SECONDS: durationSeconds.default(15),
   AXLE_GIT_TIMEOUT_SECONDS: durationSeconds.default(120),
+  AXLE_GIT_DEADLINE_SECONDS: durationSeconds.optional(),
   AXLE_ADMIN_TOKEN: z
     .string()
     .max(200)
@@ -175,7 +177,10 @@ export interface HubConfig {
   gitPollSeconds: number;
   resyncSeconds: number;
   heartbeatSeconds: number;
+  /** Git is stopped after this long without output. */
   gitTimeoutSeconds: number;
+  /** Wall-clock limit of one fetch, whatever git prints. */
+  gitDeadlineSeconds: number;
   /** A bootstrap admin API token; when absent the hub writes one to <dataDir>/admin-token. */
   adminToken?: string;
   /** Key for secrets at rest (base64, 32 bytes), or a file holding it (created when missing). */
@@ -270,6 +275,8 @@ export function loadHubConfig(env: NodeJS.ProcessEnv = process.env): HubConfig {
     resyncSeconds: e.AXLE_RESYNC_SECONDS,
     heartbeatSeconds: e.AXLE_HEARTBEAT_SECONDS,
     gitTimeoutSeconds: e.AXLE_GIT_TIMEOUT_SECONDS,
+    gitDeadlineSeconds:
+      e.AXLE_GIT_DEADLINE_SECONDS ?? e.AXLE_GIT_TIMEOUT_SECONDS * DEADLINE_PER_INACTIVITY,
     appsetMaxDeleteShare: e.AXLE_APPSET_MAX_DELETE_SHARE,
     appsetMaxApplications: e.AXLE_APPSET_MAX_APPLICATIONS,
     appsetMaxRenderSeconds: e.AXLE_APPSET_MAX_RENDER_SECONDS,

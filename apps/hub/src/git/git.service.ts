@@ -31,7 +31,10 @@ export class GitService implements OnModuleDestroy {
   ) {
     this.cache = new GitCache(
       config.gitCacheDir,
-      config.gitTimeoutSeconds * 1000,
+      {
+        inactivityMs: config.gitTimeoutSeconds * 1000,
+        deadlineMs: config.gitDeadlineSeconds * 1000,
+      },
       5_000,
       (url) => credentials.forUrl(url),
       (_url, ok) => metrics.gitFetches.inc({ result: ok ? 'ok' : 'error' }),
