@@ -1,11 +1,12 @@
 import { Inject, Injectable, Logger, type OnModuleDestroy } from '@nestjs/common';
 import { DataSource } from 'typeorm';
 import { HUB_CONFIG, type HubConfig } from '../config/hub-config.js';
-import { GitCache } from '../../../../libs/git/src/index.js';
+import { GitCache, redactUrl } from '../../../../libs/git/src/index.js';
 import { MetricsService } from '../metrics/metrics.service.js';
 import { CredentialsService } from '../repositories/credentials.service.js';
 import { WorkQueue } from '../work/work-queue.js';
 import { GitReposRepository } from './git-repos.repository.js';
+import { pollEach } from './poll-each.js';
 import { refMoves } from './ref-moves.js';
 import { groupBy } from '../common/group-by.js';
 
@@ -189,16 +190,22 @@ export class GitService implements OnModuleDestroy {
     }
   }
 
-  /** Fetches every known repository, a few at a time. */
+  /**
+   * Fetches every known repository, a few at a time. Each repository gets twice the fetch
+   * deadline and half a minute (a forced fetch may wait for a running one, then run its own):
+   * one that takes longer is left to end on its own and the others are polled meanwhile.
+   */
   async pollAll(): Promise<void> {
     // Moves a replica recorded and did not apply (it stopped in between).
     await this.applyMoves();
     const urls = await this.knownRepositories();
-    const queue = [...urls];
-    const worker = async () => {
-      for (let u = queue.shift(); u !== undefined; u = queue.shift()) await this.refresh(u);
-    };
-    await Promise.all(Array.from({ length: Math.min(4, urls.length) }, worker));
+    await pollEach(urls, (u) => this.refresh(u), {
+      concurrency: 4,
+      boundMs: 2 * this.cache.deadlineMs + 30_000,
+      onOverrun: (u) =>
+        this.log.warn(`${redactUrl(u)}: poll still running after its time, left to end on its own`),
+      onError: (u, e) => this.log.warn(`${redactUrl(u)}: poll failed: ${(e as Error).message}`),
+    });
   }
 }
 
