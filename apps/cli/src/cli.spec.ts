@@ -1,16 +1,94 @@
 import { mkdtempSync, writeFileSync } from 'node:fs';
+import { createServer, type IncomingMessage, type ServerResponse } from 'node:http';
+import type { AddressInfo } from 'node:net';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { describe, expect, it } from 'vitest';
+import { afterEach, describe, expect, it } from 'vitest';
 import { freePort } from '../../../test/support/ports.js';
 import { runCli } from './cli.js';
+
+/** No admin token lying around: an empty data directory unless the test gives one. */
+const noData = mkdtempSync(join(tmpdir(), 'axle-cli-data-'));
 
 async function run(args: string[], env: NodeJS.ProcessEnv = {}) {
   let out = '';
   let err = '';
-  const code = await runCli(args, { stdout: (s) => (out += s), stderr: (s) => (err += s), env });
+  const code = await runCli(args, {
+    stdout: (s) => (out += s),
+    stderr: (s) => (err += s),
+    env: { AXLE_DATA_DIR: noData, ...env },
+  });
   return { code, out, err };
 }
+
+interface Seen {
+  method: string;
+  url: string;
+  authorization?: string;
+  body: string;
+}
+
+const servers: { close(): void }[] = [];
+afterEach(() => {
+  for (const s of servers.splice(0)) s.close();
+});
+
+/** A stand-in hub on 127.0.0.1: records each request and answers with `answer`. */
+async function fakeHub(
+  answer: (req: Seen, res: ServerResponse) => void = (_, res) => json(res, 200, []),
+): Promise<{ url: string; port: number; seen: Seen[] }> {
+  const seen: Seen[] = [];
+  const server = createServer((req: IncomingMessage, res) => {
+    let body = '';
+    req.on('data', (c: Buffer) => (body += c.toString()));
+    req.on('end', () => {
+      const s = {
+        method: req.method ?? '',
+        url: req.url ?? '',
+        authorization: req.headers.authorization,
+        body,
+      };
+      seen.push(s);
+      answer(s, res);
+    });
+  });
+  await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve));
+  servers.push(server);
+  const { port } = server.address() as AddressInfo;
+  return { url: `http://127.0.0.1:${port}`, port, seen };
+}
+
+function json(res: ServerResponse, status: number, body: unknown): void {
+  res.writeHead(status, { 'content-type': 'application/json' });
+  res.end(JSON.stringify(body));
+}
+
+describe('axle --server', () => {
+  it('the flag wins over AXLE_SERVER', async () => {
+    const hub = await fakeHub();
+    const elsewhere = `http://127.0.0.1:${await freePort()}`;
+    const r = await run(['--server', hub.url, 'cluster', 'list'], { AXLE_SERVER: elsewhere });
+    expect(r.err).toBe('');
+    expect(r.code).toBe(0);
+    expect(hub.seen.map((s) => s.url)).toEqual(['/api/v1/clusters']);
+  });
+
+  it('the flag wins over AXLE_SERVER also when it names the default address', async () => {
+    const hub = await fakeHub();
+    const r = await run(['--server', 'http://127.0.0.1:8080', 'cluster', 'list'], {
+      AXLE_SERVER: hub.url,
+    });
+    expect(hub.seen).toEqual([]);
+    expect(r.code).not.toBe(0);
+  });
+
+  it('AXLE_SERVER is used without the flag', async () => {
+    const hub = await fakeHub();
+    const r = await run(['cluster', 'list'], { AXLE_SERVER: hub.url });
+    expect(r.code).toBe(0);
+    expect(hub.seen).toHaveLength(1);
+  });
+});
 
 describe('axle (offline commands)', () => {
   it('health -f prints one JSON line per object', async () => {

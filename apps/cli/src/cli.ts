@@ -50,7 +50,11 @@ export async function runCli(argv: string[], io: CliIO): Promise<number> {
     const o = program.opts<{ server: string; output?: string; token?: string }>();
     return {
       client: new HubClient(
-        io.env.AXLE_SERVER && o.server === DEFAULT_SERVER ? io.env.AXLE_SERVER : o.server,
+        // The flag wins over AXLE_SERVER, which wins over the default. (Commander reads
+        // process.env itself; io.env is what this run was given.)
+        program.getOptionValueSource('server') === 'cli'
+          ? o.server
+          : io.env.AXLE_SERVER || DEFAULT_SERVER,
         o.token ?? io.env.AXLE_TOKEN ?? localAdminToken(io.env),
       ),
       format: parseFormat(o.output),
