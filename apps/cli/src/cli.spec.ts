@@ -5,7 +5,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterEach, describe, expect, it } from 'vitest';
 import { freePort } from '../../../test/support/ports.js';
-import { runCli } from './cli.js';
+import { isLocalHub, runCli } from './cli.js';
 
 /** No admin token lying around: an empty data directory unless the test gives one. */
 const noData = mkdtempSync(join(tmpdir(), 'axle-cli-data-'));
@@ -87,6 +87,79 @@ describe('axle --server', () => {
     const r = await run(['cluster', 'list'], { AXLE_SERVER: hub.url });
     expect(r.code).toBe(0);
     expect(hub.seen).toHaveLength(1);
+  });
+});
+
+describe("the local hub's admin token file", () => {
+  const dataDir = () => {
+    const dir = mkdtempSync(join(tmpdir(), 'axle-cli-data-'));
+    writeFileSync(join(dir, 'admin-token'), 'axle_local_admin\n');
+    return dir;
+  };
+
+  it('is not sent to a server other than the local hub', async () => {
+    const hub = await fakeHub((_, res) => json(res, 401, { statusCode: 401, message: 'no' }));
+    const r = await run(['--server', hub.url, 'cluster', 'list'], { AXLE_DATA_DIR: dataDir() });
+    expect(hub.seen.map((s) => s.authorization)).toEqual([undefined]);
+    expect(r.code).toBe(1);
+    expect(r.err).toContain('401 no (no token was sent:');
+    expect(r.err).toContain('is sent only to the local hub (a loopback address, port 8080)');
+    expect(r.err).toContain('give --token or AXLE_TOKEN');
+  });
+
+  it('is not sent to AXLE_SERVER elsewhere either', async () => {
+    const hub = await fakeHub();
+    const r = await run(['cluster', 'list'], { AXLE_DATA_DIR: dataDir(), AXLE_SERVER: hub.url });
+    expect(r.code).toBe(0);
+    expect(hub.seen.map((s) => s.authorization)).toEqual([undefined]);
+  });
+
+  it('is sent to the local hub, at the port it is configured with', async () => {
+    const hub = await fakeHub();
+    const env = { AXLE_DATA_DIR: dataDir(), AXLE_HTTP_PORT: String(hub.port) };
+    await run(['--server', hub.url, 'cluster', 'list'], env);
+    await run(['--server', `http://localhost:${hub.port}/`, 'cluster', 'list'], env);
+    expect(hub.seen.map((s) => s.authorization)).toEqual([
+      'Bearer axle_local_admin',
+      'Bearer axle_local_admin',
+    ]);
+  });
+
+  it('a token given goes to any server', async () => {
+    const hub = await fakeHub();
+    await run(['--server', hub.url, '--token', 'axle_flag', 'cluster', 'list'], {
+      AXLE_DATA_DIR: dataDir(),
+    });
+    await run(['--server', hub.url, 'cluster', 'list'], {
+      AXLE_DATA_DIR: dataDir(),
+      AXLE_TOKEN: 'axle_env',
+    });
+    expect(hub.seen.map((s) => s.authorization)).toEqual(['Bearer axle_flag', 'Bearer axle_env']);
+  });
+
+  it('a 401 without any token says none was sent', async () => {
+    const hub = await fakeHub((_, res) => json(res, 401, { statusCode: 401, message: 'no' }));
+    const r = await run(['--server', hub.url, 'cluster', 'list']);
+    expect(r.err).toBe('error: 401 no (no token was sent: give --token or AXLE_TOKEN)\n');
+  });
+
+  it.each([
+    ['http://127.0.0.1:8080', {}, true],
+    ['http://localhost:8080/', {}, true],
+    ['http://[::1]:8080', {}, true],
+    ['https://127.0.0.1:8080', {}, true],
+    ['http://127.0.0.1:9000', {}, false],
+    ['http://127.0.0.1:9000', { AXLE_HTTP_PORT: '9000' }, true],
+    ['http://127.0.0.1:8080', { AXLE_HTTP_PORT: '9000' }, false],
+    ['http://hub.example.com:8080', {}, false],
+    ['http://hub.example.com:8080', { AXLE_HTTP_HOST: 'hub.example.com' }, true],
+    ['http://hub.example.com', { AXLE_HTTP_HOST: 'hub.example.com', AXLE_HTTP_PORT: '80' }, true],
+    ['http://127.0.0.1.example.com:8080', {}, false],
+    ['http://user:pw@127.0.0.1:8080', {}, false],
+    ['ftp://127.0.0.1:8080', {}, false],
+    ['not a url', {}, false],
+  ])('%s with %j is the local hub: %s', (server, env, local) => {
+    expect(isLocalHub(server, env)).toBe(local);
   });
 });
 

@@ -6,7 +6,7 @@ import { assessHealthOfYamlDocuments } from '../../../libs/health/src/index.js';
 import { parseManifests } from '../../../libs/manifests/src/index.js';
 import { registerAppsetCommands } from './appset-generate.js';
 import type { ResponseOf, Schemas } from '../../../libs/api-client/src/index.js';
-import { HubClient } from './hub-client.js';
+import { HubClient, type HubClientOptions } from './hub-client.js';
 import { CliError, collect, formatData, parseFormat, table, type OutputFormat } from './output.js';
 import { registerNotifyCommands } from './notify-commands.js';
 import { registerRolloutCommands } from './rollout-commands.js';
@@ -39,7 +39,7 @@ export async function runCli(argv: string[], io: CliIO): Promise<number> {
     .addOption(
       new Option(
         '-t, --token <token>',
-        "API token (default: $AXLE_TOKEN, else the hub's .axle/admin-token here)",
+        'API token (default: $AXLE_TOKEN, else, for the local hub only, its .axle/admin-token here)',
       ),
     )
     .exitOverride()
@@ -48,15 +48,14 @@ export async function runCli(argv: string[], io: CliIO): Promise<number> {
 
   const opts = () => {
     const o = program.opts<{ server: string; output?: string; token?: string }>();
+    // The flag wins over AXLE_SERVER, which wins over the default. (Commander reads
+    // process.env itself; io.env is what this run was given.)
+    const server =
+      program.getOptionValueSource('server') === 'cli'
+        ? o.server
+        : io.env.AXLE_SERVER || DEFAULT_SERVER;
     return {
-      client: new HubClient(
-        // The flag wins over AXLE_SERVER, which wins over the default. (Commander reads
-        // process.env itself; io.env is what this run was given.)
-        program.getOptionValueSource('server') === 'cli'
-          ? o.server
-          : io.env.AXLE_SERVER || DEFAULT_SERVER,
-        o.token ?? io.env.AXLE_TOKEN ?? localAdminToken(io.env),
-      ),
+      client: new HubClient(server, ...credentials(server, o.token, io.env)),
       format: parseFormat(o.output),
     };
   };
@@ -446,15 +445,77 @@ export async function runCli(argv: string[], io: CliIO): Promise<number> {
   }
 }
 
+/**
+ * The token to send to `server`, and what to say when the hub answers 401 without one. A token
+ * given (--token, AXLE_TOKEN) goes to any server; the local hub's admin token file only to the
+ * local hub, never to a server named elsewhere.
+ */
+function credentials(
+  server: string,
+  flag: string | undefined,
+  env: NodeJS.ProcessEnv,
+): [token: string | undefined, options: HubClientOptions] {
+  if (flag !== undefined) return [flag, {}];
+  if (env.AXLE_TOKEN !== undefined) return [env.AXLE_TOKEN, {}];
+  const file = adminTokenFile(env);
+  const token = readToken(file);
+  if (token === undefined)
+    return [undefined, { noTokenHint: `no token was sent: give --token or AXLE_TOKEN` }];
+  if (isLocalHub(server, env)) return [token, {}];
+  return [
+    undefined,
+    {
+      noTokenHint: `no token was sent: ${file} is sent only to the local hub (${localHubText(env)}); give --token or AXLE_TOKEN for ${server}`,
+    },
+  ];
+}
+
 /** A hub started from this checkout writes its first admin token here (AXLE_DATA_DIR/admin-token). */
-function localAdminToken(env: NodeJS.ProcessEnv): string | undefined {
+function adminTokenFile(env: NodeJS.ProcessEnv): string {
+  return join(env.AXLE_DATA_DIR || '.axle', 'admin-token');
+}
+
+function readToken(file: string): string | undefined {
   try {
-    return (
-      readFileSync(join(env.AXLE_DATA_DIR ?? '.axle', 'admin-token'), 'utf8').trim() || undefined
-    );
+    return readFileSync(file, 'utf8').trim() || undefined;
   } catch {
     return undefined;
   }
+}
+
+/** The port the local hub listens on: AXLE_HTTP_PORT, as the hub reads it, else the default. */
+function localHubPort(env: NodeJS.ProcessEnv): string {
+  return env.AXLE_HTTP_PORT || new URL(DEFAULT_SERVER).port;
+}
+
+function localHubText(env: NodeJS.ProcessEnv): string {
+  const host = env.AXLE_HTTP_HOST;
+  return `a loopback address${host && !isLoopback(host) ? ` or ${host}` : ''}, port ${localHubPort(env)}`;
+}
+
+/**
+ * Whether `server` is the hub this checkout runs (the one that wrote the admin token file): a
+ * loopback address, or the AXLE_HTTP_HOST it is configured with, at its port (AXLE_HTTP_PORT,
+ * else the default server's).
+ */
+export function isLocalHub(server: string, env: NodeJS.ProcessEnv): boolean {
+  let u: URL;
+  try {
+    u = new URL(server);
+  } catch {
+    return false;
+  }
+  if (u.protocol !== 'http:' && u.protocol !== 'https:') return false;
+  if (u.username || u.password) return false;
+  const port = u.port || (u.protocol === 'http:' ? '80' : '443');
+  if (port !== localHubPort(env)) return false;
+  const host = u.hostname.replace(/^\[(.*)\]$/, '$1').toLowerCase();
+  const configured = env.AXLE_HTTP_HOST?.replace(/^\[(.*)\]$/, '$1').toLowerCase();
+  return isLoopback(host) || (!!configured && host === configured);
+}
+
+function isLoopback(host: string): boolean {
+  return host === 'localhost' || host === '::1' || /^127\.\d+\.\d+\.\d+$/.test(host);
 }
 
 function keyValues(items: string[], flag: string): Record<string, string> {

@@ -10,11 +10,17 @@ export class HubError extends CliError {
   }
 }
 
+export interface HubClientOptions {
+  /** Added to a 401's message when no token was sent. */
+  noTokenHint?: string;
+}
+
 /** The hub's REST API as the CLI uses it; errors become messages that name fields. */
 export class HubClient {
   constructor(
     private readonly server: string,
     private readonly token?: string,
+    private readonly options: HubClientOptions = {},
   ) {}
 
   async request<T>(method: string, path: string, body?: unknown): Promise<T> {
@@ -49,7 +55,11 @@ export class HubClient {
         ? '\n' + d.fields.map((f) => `  ${f.field || '(body)'}: ${f.reason}`).join('\n')
         : '';
       const message = d?.fields?.length ? (d.message ?? '').split(':')[0] : (d?.message ?? text);
-      throw new HubError(`${res.status} ${message}${fields}`, res.status);
+      const hint =
+        res.status === 401 && !this.token && this.options.noTokenHint
+          ? ` (${this.options.noTokenHint})`
+          : '';
+      throw new HubError(`${res.status} ${message}${hint}${fields}`, res.status);
     }
     return data as T;
   }
