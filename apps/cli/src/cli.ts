@@ -455,13 +455,13 @@ function credentials(
   flag: string | undefined,
   env: NodeJS.ProcessEnv,
 ): [token: string | undefined, options: HubClientOptions] {
-  if (flag !== undefined) return [flag, {}];
-  if (env.AXLE_TOKEN !== undefined) return [env.AXLE_TOKEN, {}];
+  if (flag !== undefined) return [flag, { tokenFrom: '--token' }];
+  if (env.AXLE_TOKEN !== undefined) return [env.AXLE_TOKEN, { tokenFrom: 'AXLE_TOKEN' }];
   const file = adminTokenFile(env);
   const token = readToken(file);
   if (token === undefined)
     return [undefined, { noTokenHint: `no token was sent: give --token or AXLE_TOKEN` }];
-  if (isLocalHub(server, env)) return [token, {}];
+  if (isLocalHub(server, env)) return [token, { tokenFrom: file }];
   return [
     undefined,
     {

@@ -10,7 +10,13 @@ export class HubError extends CliError {
   }
 }
 
+/** What a header cannot carry, or should not: control characters and beyond Latin-1. */
+// eslint-disable-next-line no-control-regex
+const UNSENDABLE = /[\u0000-\u001f\u007f-\u009f]|[^\u0000-\u00ff]/;
+
 export interface HubClientOptions {
+  /** Where the token came from (--token, AXLE_TOKEN, a file), for messages about it. */
+  tokenFrom?: string;
   /** Added to a 401's message when no token was sent. */
   noTokenHint?: string;
 }
@@ -24,14 +30,12 @@ export class HubClient {
   ) {}
 
   async request<T>(method: string, path: string, body?: unknown): Promise<T> {
+    const headers = this.headers(body !== undefined);
     let res: Response;
     try {
       res = await fetch(`${this.server.replace(/\/+$/, '')}${path}`, {
         method,
-        headers: {
-          ...(body !== undefined ? { 'content-type': 'application/json' } : {}),
-          ...(this.token ? { authorization: `Bearer ${this.token}` } : {}),
-        },
+        headers,
         body: body !== undefined ? JSON.stringify(body) : undefined,
         signal: AbortSignal.timeout(30_000),
       });
@@ -62,5 +66,24 @@ export class HubClient {
       throw new HubError(`${res.status} ${message}${hint}${fields}`, res.status);
     }
     return data as T;
+  }
+
+  /** The request's headers; a token is never part of a message (fetch's own error prints it). */
+  private headers(json: boolean): Headers {
+    if (this.token && UNSENDABLE.test(this.token)) {
+      const from = this.options.tokenFrom ? ` (from ${this.options.tokenFrom})` : '';
+      throw new CliError(
+        `the API token${from} contains a control character (a line break, say) or one an HTTP header cannot carry; it was not sent`,
+      );
+    }
+    try {
+      return new Headers({
+        ...(json ? { 'content-type': 'application/json' } : {}),
+        ...(this.token ? { authorization: `Bearer ${this.token}` } : {}),
+      });
+    } catch {
+      // Header values stay out of errors, whatever the reason.
+      throw new CliError('the request has a header value HTTP cannot carry; nothing was sent');
+    }
   }
 }
