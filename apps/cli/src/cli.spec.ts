@@ -1,9 +1,8 @@
 import { mkdtempSync, writeFileSync } from 'node:fs';
-import { createServer, type IncomingMessage, type ServerResponse } from 'node:http';
-import type { AddressInfo } from 'node:net';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterEach, describe, expect, it } from 'vitest';
+import { fakeHub as startFakeHub, json, type FakeHub } from '../../../test/support/fake-hub.js';
 import { freePort } from '../../../test/support/ports.js';
 import { isLocalHub, runCli } from './cli.js';
 
@@ -21,46 +20,15 @@ async function run(args: string[], env: NodeJS.ProcessEnv = {}) {
   return { code, out, err };
 }
 
-interface Seen {
-  method: string;
-  url: string;
-  authorization?: string;
-  body: string;
-}
-
-const servers: { close(): void }[] = [];
-afterEach(() => {
-  for (const s of servers.splice(0)) s.close();
+const hubs: FakeHub[] = [];
+afterEach(async () => {
+  await Promise.all(hubs.splice(0).map((h) => h.close()));
 });
 
-/** A stand-in hub on 127.0.0.1: records each request and answers with `answer`. */
-async function fakeHub(
-  answer: (req: Seen, res: ServerResponse) => void = (_, res) => json(res, 200, []),
-): Promise<{ url: string; port: number; seen: Seen[] }> {
-  const seen: Seen[] = [];
-  const server = createServer((req: IncomingMessage, res) => {
-    let body = '';
-    req.on('data', (c: Buffer) => (body += c.toString()));
-    req.on('end', () => {
-      const s = {
-        method: req.method ?? '',
-        url: req.url ?? '',
-        authorization: req.headers.authorization,
-        body,
-      };
-      seen.push(s);
-      answer(s, res);
-    });
-  });
-  await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve));
-  servers.push(server);
-  const { port } = server.address() as AddressInfo;
-  return { url: `http://127.0.0.1:${port}`, port, seen };
-}
-
-function json(res: ServerResponse, status: number, body: unknown): void {
-  res.writeHead(status, { 'content-type': 'application/json' });
-  res.end(JSON.stringify(body));
+async function fakeHub(...args: Parameters<typeof startFakeHub>): Promise<FakeHub> {
+  const hub = await startFakeHub(...args);
+  hubs.push(hub);
+  return hub;
 }
 
 describe('axle --server', () => {

@@ -47,8 +47,11 @@ async function rolloutCall(
 
 type RolloutView = Schemas['RolloutView'];
 
-/** Statuses after which `rollout status --watch` stops. */
-const SETTLED = new Set(['Completed', 'Halted', 'RolledBack', 'Aborted', 'Paused']);
+/**
+ * Statuses after which `rollout status --watch` stops without the rollout having completed: it
+ * then fails (exit 1), as `kubectl rollout status` does. Paused waits for someone to resume it.
+ */
+const STOPPED = new Set<RolloutView['status']>(['Halted', 'RolledBack', 'Aborted', 'Paused']);
 
 function rolloutText(v: RolloutView): string {
   const [what, step, unit] =
@@ -85,7 +88,10 @@ export function registerRolloutCommands(
   rollout
     .command('status <name>')
     .description('progress per step and application')
-    .option('-w, --watch', 'print again on every change until the rollout settles')
+    .option(
+      '-w, --watch',
+      'print again on every change until the rollout settles: exit 0 once Completed; 1 when Halted, RolledBack, Aborted or Paused, or at --timeout',
+    )
     .option('--timeout <seconds>', 'how long --watch follows', '600')
     .action(async (name: string, o: { watch?: boolean; timeout: string }) => {
       const { client, format } = ctx.opts();
@@ -96,8 +102,19 @@ export function registerRolloutCommands(
         const text = format === 'table' ? rolloutText(v) : JSON.stringify(v);
         if (text !== last) ctx.print(format, v, () => rolloutText(v));
         last = text;
-        if (!o.watch || SETTLED.has(v.status) || Date.now() > deadline) return;
-        await new Promise((res) => setTimeout(res, WAIT_POLL_MS));
+        if (!o.watch || v.status === 'Completed') return;
+        if (STOPPED.has(v.status)) {
+          throw new CliError(
+            `rollout of "${name}" is ${v.status}${v.message ? `: ${v.message}` : ''}`,
+          );
+        }
+        const left = deadline - Date.now();
+        if (left <= 0) {
+          throw new CliError(
+            `timed out waiting for the rollout of "${name}" to complete (${v.status}, ${v.kind === 'app' ? 'wave' : 'step'} ${v.step})`,
+          );
+        }
+        await new Promise((res) => setTimeout(res, Math.min(WAIT_POLL_MS, left)));
       }
     });
   const actions = {
