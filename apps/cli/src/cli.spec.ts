@@ -2,6 +2,7 @@ import { mkdtempSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterEach, describe, expect, it } from 'vitest';
+import { parse, parseAllDocuments } from 'yaml';
 import { fakeHub as startFakeHub, json, type FakeHub } from '../../../test/support/fake-hub.js';
 import { freePort } from '../../../test/support/ports.js';
 import { isLocalHub, runCli } from './cli.js';
@@ -9,13 +10,14 @@ import { isLocalHub, runCli } from './cli.js';
 /** No admin token lying around: an empty data directory unless the test gives one. */
 const noData = mkdtempSync(join(tmpdir(), 'axle-cli-data-'));
 
-async function run(args: string[], env: NodeJS.ProcessEnv = {}) {
+async function run(args: string[], env: NodeJS.ProcessEnv = {}, file?: string) {
   let out = '';
   let err = '';
   const code = await runCli(args, {
     stdout: (s) => (out += s),
     stderr: (s) => (err += s),
     env: { AXLE_DATA_DIR: noData, ...env },
+    ...(file !== undefined ? { readFile: () => file } : {}),
   });
   return { code, out, err };
 }
@@ -128,6 +130,117 @@ describe("the local hub's admin token file", () => {
     ['not a url', {}, false],
   ])('%s with %j is the local hub: %s', (server, env, local) => {
     expect(isLocalHub(server, env)).toBe(local);
+  });
+});
+
+describe('-o json|yaml of commands that take several documents', () => {
+  const two = `kind: ApplicationSet
+metadata: {name: one}
+---
+kind: ApplicationSet
+metadata: {name: two}
+`;
+  const created = (name: string) => ({
+    name,
+    warnings: [],
+    applications: [],
+    status: { conditions: [], applicationErrors: [], pendingDeletion: [] },
+  });
+  const preview = (create: string) => ({
+    applications: [],
+    plan: { create: [create], update: [], delete: [], unchanged: [] },
+    pendingDeletion: [],
+    errors: [],
+    warnings: [],
+  });
+  const appsetHub = () =>
+    fakeHub((req, res) => {
+      const name = (JSON.parse(req.body) as { metadata: { name: string } }).metadata.name;
+      if (name === 'bad') return json(res, 400, { statusCode: 400, message: 'bad one' });
+      json(res, 200, req.url.endsWith('/dry-run') ? preview(name) : created(name));
+    });
+
+  it.each([[[]], [['--dry-run']]])(
+    'appset create %j -o json prints one array',
+    async (flags: string[]) => {
+      const hub = await appsetHub();
+      const r = await run(
+        ['-s', hub.url, '-o', 'json', 'appset', 'create', '-f', 'x', ...flags],
+        {},
+        two,
+      );
+      expect(r.code).toBe(0);
+      const out = JSON.parse(r.out) as unknown[];
+      expect(out).toEqual(
+        flags.length ? [preview('one'), preview('two')] : [created('one'), created('two')],
+      );
+    },
+  );
+
+  it.each([[[]], [['--dry-run']]])(
+    'appset create %j -o yaml prints one YAML document, a list',
+    async (flags: string[]) => {
+      const hub = await appsetHub();
+      const r = await run(
+        ['-s', hub.url, '-o', 'yaml', 'appset', 'create', '-f', 'x', ...flags],
+        {},
+        two,
+      );
+      expect(r.code).toBe(0);
+      expect(parseAllDocuments(r.out)).toHaveLength(1);
+      expect(parse(r.out)).toEqual(
+        flags.length ? [preview('one'), preview('two')] : [created('one'), created('two')],
+      );
+    },
+  );
+
+  it('appset create of one document prints it alone, as app create does', async () => {
+    const hub = await appsetHub();
+    const r = await run(
+      ['-s', hub.url, '-o', 'json', 'appset', 'create', '-f', 'x'],
+      {},
+      'metadata: {name: one}\n',
+    );
+    expect(JSON.parse(r.out)).toEqual(created('one'));
+  });
+
+  it('appset create prints what was created before a document failed, then the error', async () => {
+    const hub = await appsetHub();
+    const r = await run(
+      ['-s', hub.url, '-o', 'json', 'appset', 'create', '-f', 'x'],
+      {},
+      `${two}---\nmetadata: {name: bad}\n`,
+    );
+    expect(r.code).toBe(1);
+    expect(JSON.parse(r.out)).toEqual([created('one'), created('two')]);
+    expect(r.err).toBe('error: 400 bad one\n');
+  });
+
+  it('notify destination add -f with several documents prints one array', async () => {
+    const hub = await fakeHub((req, res) => {
+      const d = JSON.parse(req.body) as { name: string };
+      json(res, 201, { name: d.name, type: 'webhook', config: {} });
+    });
+    const file = 'name: a\ntype: webhook\n---\nname: b\ntype: webhook\n';
+    const r = await run(
+      ['-s', hub.url, '-o', 'json', 'notify', 'destination', 'add', '-f', 'x'],
+      {},
+      file,
+    );
+    expect(r.code).toBe(0);
+    expect(JSON.parse(r.out)).toEqual([
+      { name: 'a', type: 'webhook', config: {} },
+      { name: 'b', type: 'webhook', config: {} },
+    ]);
+    const y = await run(
+      ['-s', hub.url, '-o', 'yaml', 'notify', 'destination', 'add', '-f', 'x'],
+      {},
+      file,
+    );
+    expect(parse(y.out)).toEqual([
+      { name: 'a', type: 'webhook', config: {} },
+      { name: 'b', type: 'webhook', config: {} },
+    ]);
   });
 });
 

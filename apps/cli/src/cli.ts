@@ -7,7 +7,15 @@ import { parseManifests } from '../../../libs/manifests/src/index.js';
 import { registerAppsetCommands } from './appset-generate.js';
 import type { ResponseOf, Schemas } from '../../../libs/api-client/src/index.js';
 import { HubClient, type HubClientOptions } from './hub-client.js';
-import { CliError, collect, formatData, parseFormat, table, type OutputFormat } from './output.js';
+import {
+  CliError,
+  collect,
+  formatData,
+  oneOrList,
+  parseFormat,
+  table,
+  type OutputFormat,
+} from './output.js';
 import { registerNotifyCommands } from './notify-commands.js';
 import { registerRolloutCommands } from './rollout-commands.js';
 
@@ -349,26 +357,34 @@ export async function runCli(argv: string[], io: CliIO): Promise<number> {
     )
     .action(async (o: { file: string; dryRun?: boolean }) => {
       const { client, format } = opts();
-      let failed = false;
+      const previews: DryRun[] = [];
+      const created: AppSetView[] = [];
+      // One document printed for all of them (a list when several), as `app create` does.
+      const report = () =>
+        o.dryRun
+          ? print(format, oneOrList(previews), () => previews.map(dryRunText).join(''))
+          : print(format, oneOrList(created), () => created.map(createdText).join(''));
       for (const doc of readDocuments(read(o.file), o.file)) {
-        if (o.dryRun) {
-          const r = await client.request<DryRun>('POST', '/api/v1/applicationsets/dry-run', doc);
-          print(format, r, () => dryRunText(r));
-          // A preview with errors fails, as kubectl's dry runs do.
-          failed ||= r.errors.length > 0;
-          continue;
+        try {
+          if (o.dryRun) {
+            previews.push(
+              await client.request<DryRun>('POST', '/api/v1/applicationsets/dry-run', doc),
+            );
+          } else {
+            created.push(await client.request<AppSetView>('POST', '/api/v1/applicationsets', doc));
+          }
+        } catch (e) {
+          // Those before it were created (or previewed): say so before the error.
+          if (previews.length || created.length) report();
+          throw e;
         }
-        const r = await client.request<AppSetView>('POST', '/api/v1/applicationsets', doc);
-        print(format, r, () =>
-          [
-            `applicationset "${r.name}" created`,
-            ...r.warnings.map((w) => `warning: ${w.path}: ${w.message}`),
-            '',
-          ].join('\n'),
-        );
       }
-      // Everything has been printed already: end with the code, silently.
-      if (failed) throw new CommanderError(1, 'axle.appset.failed', '');
+      report();
+      // A preview with errors fails, as kubectl's dry runs do. Everything has been printed
+      // already: end with the code, silently.
+      if (previews.some((r) => r.errors.length > 0)) {
+        throw new CommanderError(1, 'axle.appset.failed', '');
+      }
     });
   appset
     .command('list')
@@ -567,6 +583,14 @@ function appSetRow(a: AppSetView): string[] {
         ? `${new Set(failing.map((f) => f.name)).size} application(s) failing; ${first.name}: ${first.type}: ${first.message}`
         : ''),
   ];
+}
+
+function createdText(r: AppSetView): string {
+  return [
+    `applicationset "${r.name}" created`,
+    ...r.warnings.map((w) => `warning: ${w.path}: ${w.message}`),
+    '',
+  ].join('\n');
 }
 
 function dryRunText(r: DryRun): string {

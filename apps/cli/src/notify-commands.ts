@@ -1,6 +1,6 @@
 import type { Command } from 'commander';
 import type { Schemas } from '../../../libs/api-client/src/index.js';
-import { CliError, collect, table } from './output.js';
+import { CliError, collect, oneOrList, table } from './output.js';
 import type { CommandContext } from './rollout-commands.js';
 
 type DestinationView = Schemas['DestinationView'];
@@ -83,10 +83,21 @@ export function registerNotifyCommands(program: Command, ctx: CommandContext): v
             },
           ];
         }
+        const added: DestinationView[] = [];
+        // One document printed for all of them (a list when several), as `app create` does.
+        const report = () =>
+          ctx.print(format, oneOrList(added), () =>
+            added.map((d) => `destination "${d.name}" (${d.type}) added\n`).join(''),
+          );
         for (const body of bodies) {
-          const d = await client.request<DestinationView>('POST', path('destinations'), body);
-          ctx.print(format, d, () => `destination "${d.name}" (${d.type}) added\n`);
+          try {
+            added.push(await client.request<DestinationView>('POST', path('destinations'), body));
+          } catch (e) {
+            if (added.length) report();
+            throw e;
+          }
         }
+        report();
       },
     );
   dest.command('list').action(async () => {

@@ -25,6 +25,24 @@ export function formatData(value: unknown, format: 'json' | 'yaml'): string {
     : stringify(value, { lineWidth: 0 });
 }
 
+/**
+ * What a command that acts on each document of a file prints: one document's result alone, several
+ * as one list (a JSON array, a YAML sequence), so that -o json|yaml is always one valid document.
+ */
+export function oneOrList<T>(items: T[]): T | T[] {
+  return items.length === 1 ? items[0] : items;
+}
+
+/**
+ * One of a stream of values (`--watch`): with -o json a line of its own (NDJSON), with -o yaml a
+ * document that starts with `---`.
+ */
+export function formatStreamed(value: unknown, format: 'json' | 'yaml'): string {
+  return format === 'json'
+    ? JSON.stringify(value) + '\n'
+    : `---\n${stringify(value, { lineWidth: 0 })}`;
+}
+
 export class CliError extends Error {
   constructor(
     message: string,

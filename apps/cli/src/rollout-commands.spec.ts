@@ -1,4 +1,5 @@
 import { afterEach, describe, expect, it } from 'vitest';
+import { parseAllDocuments } from 'yaml';
 import type { Schemas } from '../../../libs/api-client/src/index.js';
 import { fakeHub, json, type FakeHub } from '../../../test/support/fake-hub.js';
 import { runCli } from './cli.js';
@@ -65,6 +66,29 @@ describe('axle rollout status --watch', () => {
       'error: timed out waiting for the rollout of "fleet" to complete (Progressing, step 1)\n',
     );
     expect(Date.now() - started).toBeLessThan(900);
+  });
+
+  it('-o json prints one JSON document a line (NDJSON)', async () => {
+    const r = await status([view('Progressing'), view('Completed')], '--watch', '-o', 'json');
+    expect(r.code).toBe(0);
+    const lines = r.out.trimEnd().split('\n');
+    expect(lines.map((l) => JSON.parse(l) as unknown)).toEqual([
+      view('Progressing'),
+      view('Completed'),
+    ]);
+  });
+
+  it('-o yaml prints YAML documents separated by ---', async () => {
+    const r = await status([view('Progressing'), view('Completed')], '--watch', '-o', 'yaml');
+    expect(r.code).toBe(0);
+    const docs = parseAllDocuments(r.out);
+    expect(docs.map((d) => d.errors)).toEqual([[], []]);
+    expect(docs.map((d) => d.toJS() as unknown)).toEqual([view('Progressing'), view('Completed')]);
+  });
+
+  it('without --watch, -o json prints the document as usual', async () => {
+    const r = await status([view('Completed')], '-o', 'json');
+    expect(r.out).toBe(JSON.stringify(view('Completed'), null, 2) + '\n');
   });
 
   it('without --watch, prints the status once and exits 0 whatever it is', async () => {

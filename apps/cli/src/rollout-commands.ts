@@ -4,7 +4,7 @@ import { stringify } from 'yaml';
 import { unifiedDiff } from '../../../libs/diff/src/unified.js';
 import type { HubClient } from './hub-client.js';
 import { HubError } from './hub-client.js';
-import { CliError, collect, table, type OutputFormat } from './output.js';
+import { CliError, collect, formatStreamed, table, type OutputFormat } from './output.js';
 
 /** What the command modules share with the CLI's entry point. */
 export interface CommandContext {
@@ -90,7 +90,7 @@ export function registerRolloutCommands(
     .description('progress per step and application')
     .option(
       '-w, --watch',
-      'print again on every change until the rollout settles: exit 0 once Completed; 1 when Halted, RolledBack, Aborted or Paused, or at --timeout',
+      'print again on every change until the rollout settles (-o json: one JSON document a line; -o yaml: documents separated by ---): exit 0 once Completed; 1 when Halted, RolledBack, Aborted or Paused, or at --timeout',
     )
     .option('--timeout <seconds>', 'how long --watch follows', '600')
     .action(async (name: string, o: { watch?: boolean; timeout: string }) => {
@@ -100,7 +100,11 @@ export function registerRolloutCommands(
       for (;;) {
         const v = await rolloutCall(client, name, 'GET');
         const text = format === 'table' ? rolloutText(v) : JSON.stringify(v);
-        if (text !== last) ctx.print(format, v, () => rolloutText(v));
+        if (text !== last) {
+          // Followed, each change is a document of its own: NDJSON, or YAML documents.
+          if (o.watch && format !== 'table') ctx.stdout(formatStreamed(v, format));
+          else ctx.print(format, v, () => rolloutText(v));
+        }
         last = text;
         if (!o.watch || v.status === 'Completed') return;
         if (STOPPED.has(v.status)) {
