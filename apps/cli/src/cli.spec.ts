@@ -299,3 +299,27 @@ metadata: {name: cfg}
     expect(r.err).toContain('unknown output format "xml"');
   });
 });
+
+describe('axle app delete', () => {
+  it('keeps the resources with --cascade=false, as argocd app delete does', async () => {
+    const hub = await fakeHub((_, res) => {
+      res.statusCode = 204;
+      res.end();
+    });
+    const kept = await run(['--server', hub.url, 'app', 'delete', 'guestbook', '--cascade=false']);
+    expect(kept).toMatchObject({
+      code: 0,
+      out: 'application "guestbook" deleted (its resources kept)\n',
+    });
+    const gone = await run(['--server', hub.url, 'app', 'delete', 'guestbook']);
+    expect(gone.code).toBe(0);
+    expect(hub.seen.map((s) => `${s.method} ${s.url}`)).toEqual([
+      'DELETE /api/v1/applications/guestbook?cascade=false',
+      'DELETE /api/v1/applications/guestbook',
+    ]);
+    const bad = await run(['--server', hub.url, 'app', 'delete', 'guestbook', '--cascade=no']);
+    expect(bad.code).toBe(1);
+    expect(bad.err).toContain('--cascade: must be true or false, not "no"');
+    expect(hub.seen).toHaveLength(2);
+  });
+});

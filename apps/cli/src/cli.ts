@@ -238,11 +238,23 @@ export async function runCli(argv: string[], io: CliIO): Promise<number> {
       return `${head}\n${per}${conds ? `\n${conds}` : ''}`;
     });
   });
-  app.command('delete <name>').action(async (name: string) => {
-    const { client } = opts();
-    await client.request('DELETE', `/api/v1/applications/${encodeURIComponent(name)}`);
-    io.stdout(`application "${name}" deleted\n`);
-  });
+  app
+    .command('delete <name>')
+    .option(
+      '--cascade <bool>',
+      'false: keep its resources in the clusters, no longer tracked (as argocd app delete --cascade=false)',
+      'true',
+    )
+    .action(async (name: string, o: { cascade: string }) => {
+      if (o.cascade !== 'true' && o.cascade !== 'false')
+        throw new CliError(`--cascade: must be true or false, not "${o.cascade}"`);
+      const { client } = opts();
+      const query = o.cascade === 'false' ? '?cascade=false' : '';
+      await client.request('DELETE', `/api/v1/applications/${encodeURIComponent(name)}${query}`);
+      io.stdout(
+        `application "${name}" deleted${o.cascade === 'false' ? ' (its resources kept)' : ''}\n`,
+      );
+    });
 
   program
     .command('health')

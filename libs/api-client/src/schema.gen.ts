@@ -1778,7 +1778,10 @@ export interface operations {
   };
   ApplicationsController_delete: {
     parameters: {
-      query?: never;
+      query?: {
+        /** @description false: keep its resources in the clusters (default true: delete them with it) */
+        cascade?: unknown;
+      };
       header?: never;
       path: {
         name: string;

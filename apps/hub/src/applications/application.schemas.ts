@@ -469,6 +469,14 @@ export const listQuerySchema = z
   })
   .strict();
 
+/**
+ * `DELETE /applications/{name}?cascade=false`, as Argo CD's: the application goes, its resources
+ * stay in the clusters (no longer tracked). The default deletes them with it.
+ */
+export const deleteQuerySchema = z
+  .object({ cascade: z.enum(['true', 'false']).optional() })
+  .strict();
+
 export const diffQuerySchema = z
   .object({
     cluster: z.union([dns1123Label, z.array(dns1123Label).max(10_000)]).optional(),

@@ -6,6 +6,7 @@ import {
   applicationSpecSchema,
   autoSyncRequestSchema,
   createApplicationSchema,
+  deleteQuerySchema,
   diffQuerySchema,
   listQuerySchema,
   parseApplicationInput,
@@ -64,8 +65,14 @@ export class ApplicationsController {
 
   @Delete(':name')
   @HttpCode(204)
-  async delete(@Param('name') name: string): Promise<void> {
-    await this.apps.delete(name);
+  @ApiQuery({
+    name: 'cascade',
+    required: false,
+    description: 'false: keep its resources in the clusters (default true: delete them with it)',
+  })
+  async delete(@Param('name') name: string, @Query() query: unknown): Promise<void> {
+    const q = parseOrThrow(deleteQuerySchema, query, 'delete query');
+    await this.apps.delete(name, { prune: q.cascade !== 'false' });
   }
 
   @Get(':name/status')

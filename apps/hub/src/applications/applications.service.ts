@@ -143,7 +143,8 @@ export class ApplicationsService {
     return this.get(name);
   }
 
-  async delete(name: string): Promise<void> {
+  /** Deletes an application; `prune: false` leaves its resources in the clusters. */
+  async delete(name: string, opts: { prune: boolean } = { prune: true }): Promise<void> {
     const app = await this.getEntity(name);
     if (app.appSetId) {
       // Its ApplicationSet would generate it again at the next evaluation.
@@ -154,7 +155,7 @@ export class ApplicationsService {
     }
     await this.ds.transaction(async (tx) => {
       await this.audit.record('application.delete', 'Application', name, app.spec, undefined, tx);
-      const clusters = await this.apps.deleteWithNotes(tx, [app.id], true);
+      const clusters = await this.apps.deleteWithNotes(tx, [app.id], opts.prune);
       await this.dispatch.notify(clusters, tx);
     });
   }
