@@ -48,6 +48,16 @@ describe('application input', () => {
     ]);
   });
 
+  it('takes an application as the API shows it back (axle -o yaml app get), naming spec fields', () => {
+    const { name, ...spec } = valid;
+    const shown = { name, spec, status: { sync: 'Synced' }, createdAt: '2026-12-06T00:00:00Z' };
+    expect(parseApplicationInput(shown)).toEqual(parseApplicationInput(valid));
+    expect(
+      fields({ ...shown, spec: { ...spec, source: { ...spec.source, path: '../etc' } } }),
+    ).toEqual(['spec.source.path: must not contain ".." segments']);
+    expect(fields({ ...shown, colour: 'red' })).toEqual(['colour: unknown field']);
+  });
+
   it('accepts an Argo CD Application and refuses its unsupported fields by name', () => {
     const argo = {
       apiVersion: 'argoproj.io/v1alpha1',
@@ -73,6 +83,24 @@ describe('application input', () => {
     ).toBe(3);
     expect(fields({ ...argo, spec: { ...argo.spec, revisionHistoryLimit: 0 } })).toEqual([
       'spec.revisionHistoryLimit: Too small: expected number to be >=1',
+    ]);
+    // A document exported from Argo CD (kubectl get -o yaml) is taken as it is.
+    const exported = {
+      ...argo,
+      metadata: {
+        ...argo.metadata,
+        namespace: 'argocd',
+        uid: '0b6c4d1e',
+        resourceVersion: '12345',
+        generation: 3,
+        creationTimestamp: '2026-01-01T00:00:00Z',
+        managedFields: [{ manager: 'argocd-server' }],
+      },
+      status: { sync: { status: 'Synced' }, health: { status: 'Healthy' } },
+    };
+    expect(parseApplicationInput(exported).name).toBe('guestbook');
+    expect(fields({ ...argo, metadata: { ...argo.metadata, colour: 'red' } })).toEqual([
+      'metadata.colour: unknown field',
     ]);
     expect(fields({ ...argo, spec: { ...argo.spec, info: [] } })).toEqual([
       'spec.info: unknown field',

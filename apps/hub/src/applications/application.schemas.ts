@@ -271,6 +271,21 @@ export function destinationClusters(spec: ApplicationSpec): string[] {
   return spec.destination.clusters ?? (spec.destination.cluster ? [spec.destination.cluster] : []);
 }
 
+const SERVER_MANAGED = Object.fromEntries(
+  [
+    'uid',
+    'resourceVersion',
+    'generation',
+    'creationTimestamp',
+    'deletionTimestamp',
+    'deletionGracePeriodSeconds',
+    'managedFields',
+    'selfLink',
+    'ownerReferences',
+    'generateName',
+  ].map((k) => [k, z.unknown().optional()]),
+);
+
 const argoApplicationSchema = z
   .object({
     apiVersion: z.string().regex(/^argoproj\.io\/v1alpha1$/, 'must be argoproj.io/v1alpha1'),
@@ -282,6 +297,8 @@ const argoApplicationSchema = z
         labels: z.record(z.string(), z.string()).optional(),
         annotations: z.record(z.string(), z.string()).optional(),
         finalizers: z.array(z.string()).optional(),
+        // Written by the API server (a document exported with `kubectl get -o yaml`): ignored.
+        ...SERVER_MANAGED,
       })
       .strict(),
     spec: z
@@ -310,6 +327,8 @@ const argoApplicationSchema = z
         revisionHistoryLimit: z.unknown().optional(),
       })
       .strict(),
+    /** What Argo CD reported (an exported document): Axle keeps its own status. Ignored. */
+    status: z.unknown().optional(),
   })
   .strict();
 
@@ -321,7 +340,24 @@ export function parseApplicationInput(
   body: unknown,
   servers: ReadonlyMap<string, readonly string[]> = new Map(),
 ): CreateApplication {
-  if (!isArgoApplication(body)) return parseOrThrow(createApplicationSchema, body, 'application');
+  if (!isArgoApplication(body)) {
+    const view = asView(body);
+    if (!view) return parseOrThrow(createApplicationSchema, body, 'application');
+    try {
+      return parseOrThrow(createApplicationSchema, view, 'application');
+    } catch (e) {
+      // Name the fields as they are written in the document.
+      if (!(e instanceof ValidationFailed)) throw e;
+      throw new ValidationFailed(
+        'invalid application',
+        e.fields.map((f) =>
+          countOf(f) > 1 || !Object.hasOwn(specOf(body), f.field.split(/[.[]/)[0])
+            ? f
+            : { ...f, field: `spec.${f.field}` },
+        ),
+      );
+    }
+  }
   const argo = parseOrThrow(argoApplicationSchema, body, 'Argo CD Application');
   const { name, server } = argo.spec.destination;
   const cluster = name ?? clusterWithServer(server!, servers);
@@ -416,6 +452,23 @@ function clusterWithServer(
           : `${names.length} registered clusters have server "${server}" (${names.join(', ')}): name one with destination.name`,
     },
   ]);
+}
+
+/**
+ * An application as the API shows it (`axle -o yaml app get`: name, spec, status, createdAt), to
+ * be created or applied back: its spec flattened beside its name; status and createdAt ignored.
+ * Undefined for any other body.
+ */
+function asView(body: unknown): Record<string, unknown> | undefined {
+  if (typeof body !== 'object' || body === null || Array.isArray(body)) return undefined;
+  const { spec, status: _status, createdAt: _createdAt, ...rest } = body as Record<string, unknown>;
+  if (typeof spec !== 'object' || spec === null || Array.isArray(spec) || 'source' in rest)
+    return undefined;
+  return { ...rest, ...(spec as Record<string, unknown>) };
+}
+
+function specOf(view: unknown): Record<string, unknown> {
+  return (view as { spec: Record<string, unknown> }).spec;
 }
 
 function isArgoApplication(b: unknown): boolean {
