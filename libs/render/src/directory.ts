@@ -6,7 +6,7 @@ import {
   type ManifestLimits,
 } from '../../manifests/src/index.js';
 import { RenderError } from './errors.js';
-import { compileGlob } from './glob.js';
+import { compileGlob, type Glob } from './glob.js';
 import type { DirectoryOptions } from './types.js';
 
 const MANIFEST_EXT = /\.(ya?ml|json)$/i;
@@ -63,7 +63,7 @@ export async function readDirectoryObjects(
   return objects;
 }
 
-function glob(pattern: string, what: string, path: string): RegExp {
+function glob(pattern: string, what: string, path: string): Glob {
   try {
     return compileGlob(pattern);
   } catch (e) {

@@ -20,7 +20,7 @@
  */
 export { detectTool, explicitTool, KUSTOMIZATION_FILES } from './detect.js';
 export { boundDetail, MAX_ERROR_DETAIL, RenderError } from './errors.js';
-export { compileGlob, matchGlob } from './glob.js';
+export { compileGlob, matchGlob, type Glob } from './glob.js';
 export { escapeSetValue, helmTemplateArgs, isExactChartVersion } from './helm.js';
 export { applyKustomizeEdits, kustomizeEditCommands, splitImageName } from './kustomize-edit.js';
 export { normalizeRepoPath, PathEscapeError, resolveInside } from './paths.js';
