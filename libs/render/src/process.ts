@@ -43,9 +43,21 @@ function killGroup(pid: number): void {
 }
 
 /**
+ * How long the output pipes may stay open after the main process exited (and its group was
+ * killed). Only something that left the group (`setsid`, a daemon) still holds them then.
+ */
+const EXIT_GRACE_MS = 2000;
+
+/**
  * Runs `cmd args` in its own process group with exactly `env`, collecting stdout (bounded) and
  * stderr (bounded). On a timeout or too much output the whole group is killed (a shell's children
  * too); when the main process exits, whatever it left running in its group is killed as well.
+ *
+ * The result never waits on the pipes alone: a process that left the group (`setsid sleep 1000 &`)
+ * keeps them open, and waiting for them to close held a tool slot until it chose to end (two such
+ * plugins stopped all rendering). So a timeout or too much output settles at once, and a process
+ * whose pipes are still open {@link EXIT_GRACE_MS} after it exited fails; the pipes are closed on
+ * our side (the leftover gets EPIPE when it writes).
  */
 export function runProcess(cmd: string, args: string[], opts: RunOptions): Promise<RunResult> {
   if (!exitHookInstalled) {
@@ -66,18 +78,31 @@ export function runProcess(cmd: string, args: string[], opts: RunOptions): Promi
     let outBytes = 0;
     const err: Buffer[] = [];
     let errBytes = 0;
-    let failure: ProcessError | undefined;
+    let settled = false;
+    let grace: NodeJS.Timeout | undefined;
+    const settle = (failure: ProcessError | undefined) => {
+      if (settled) return;
+      settled = true;
+      clearTimeout(timer);
+      clearTimeout(grace);
+      if (pid !== undefined) live.delete(pid);
+      child.stdout.destroy();
+      child.stderr.destroy();
+      const stderr = Buffer.concat(err).toString('utf8');
+      if (failure) reject(new ProcessError(failure.kind, failure.message, stderr));
+      else resolve({ stdout: Buffer.concat(out).toString('utf8'), stderr });
+    };
     const fail = (kind: ProcessFailure, message: string) => {
-      if (failure) return;
-      failure = new ProcessError(kind, message, '');
+      if (settled) return;
       if (pid !== undefined) killGroup(pid);
+      settle(new ProcessError(kind, message, ''));
     };
     const timer = setTimeout(
       () => fail('timeout', `timed out after ${Math.round(opts.timeoutMs / 100) / 10}s`),
       opts.timeoutMs,
     );
     child.stdout.on('data', (chunk: Buffer) => {
-      if (failure) return;
+      if (settled) return;
       outBytes += chunk.length;
       if (outBytes > opts.maxStdoutBytes) {
         fail('output', `output is larger than ${opts.maxStdoutBytes} bytes`);
@@ -97,19 +122,14 @@ export function runProcess(cmd: string, args: string[], opts: RunOptions): Promi
     // The main process is done: reap whatever it left behind, so its pipes close.
     child.on('exit', () => {
       if (pid !== undefined) killGroup(pid);
+      // Not killGroup again: the group may be gone and its number reused by then.
+      const message = 'exited, but a process it left outside its group kept its output open';
+      grace = setTimeout(() => settle(new ProcessError('exit', message, '')), EXIT_GRACE_MS);
     });
     child.on('close', (code, signal) => {
-      clearTimeout(timer);
-      if (pid !== undefined) live.delete(pid);
-      const stderr = Buffer.concat(err).toString('utf8');
-      if (failure) {
-        reject(new ProcessError(failure.kind, failure.message, stderr));
-      } else if (code !== 0) {
-        const how = code === null ? `was killed by ${signal}` : `exited with status ${code}`;
-        reject(new ProcessError('exit', how, stderr));
-      } else {
-        resolve({ stdout: Buffer.concat(out).toString('utf8'), stderr });
-      }
+      if (code === 0) return settle(undefined);
+      const how = code === null ? `was killed by ${signal}` : `exited with status ${code}`;
+      settle(new ProcessError('exit', how, ''));
     });
   });
 }
