@@ -86,6 +86,54 @@ export async function readChartDependencies(chartDir: string): Promise<ChartDepe
   return out;
 }
 
+/** The dependencies a lock file pins, by file (`Chart.lock`, `requirements.lock`) when present. */
+export interface LockedDependencies {
+  file: string;
+  dependencies: ChartDependency[];
+}
+
+/**
+ * What the chart's lock files name. `helm dependency build` fetches what the lock names, not what
+ * Chart.yaml declares, as long as the lock's digest matches; and the digest is a sha256 of both
+ * lists that anyone writing to the repository can compute. So the lock is checked as Chart.yaml
+ * is. Both files are read: which one helm takes depends on the chart's apiVersion and file order.
+ */
+export async function readLockedDependencies(chartDir: string): Promise<LockedDependencies[]> {
+  const out: LockedDependencies[] = [];
+  for (const file of ['Chart.lock', 'requirements.lock']) {
+    const text = await readFile(join(chartDir, file), 'utf8').catch(() => undefined);
+    if (text === undefined) continue;
+    let doc: unknown;
+    try {
+      doc = parse(text, { maxAliasCount: 100 });
+    } catch (e) {
+      throw new RenderError(`${file}: invalid YAML: ${(e as Error).message.split('\n')[0]}`);
+    }
+    const deps = (doc as { dependencies?: unknown } | null)?.dependencies;
+    if (deps === undefined || deps === null) {
+      out.push({ file, dependencies: [] });
+      continue;
+    }
+    if (!Array.isArray(deps)) throw new RenderError(`${file}: dependencies is not a list`);
+    const dependencies = (deps as unknown[]).map((d, i) => {
+      const e = d as Record<string, unknown> | null;
+      if (!e || typeof e !== 'object' || typeof e.name !== 'string') {
+        throw new RenderError(`${file}: dependency ${i + 1} has no name`);
+      }
+      if (e.repository !== undefined && typeof e.repository !== 'string') {
+        throw new RenderError(`${file}: dependency ${e.name}: repository is not a string`);
+      }
+      return {
+        name: e.name,
+        version: typeof e.version === 'string' ? e.version : undefined,
+        repository: e.repository,
+      };
+    });
+    out.push({ file, dependencies });
+  }
+  return out;
+}
+
 /** Dependencies not already vendored in `charts/` (as a directory or a `<name>-*.tgz`). */
 export async function missingDependencies(
   chartDir: string,

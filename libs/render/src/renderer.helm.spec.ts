@@ -1,4 +1,5 @@
 import { execFile } from 'node:child_process';
+import { createHash } from 'node:crypto';
 import { mkdir, writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import { promisify } from 'node:util';
@@ -68,6 +69,23 @@ const ctx: RenderContext = { appName: 'web-app', namespace: 'team' };
 const data = (b: { objects: any[] }, kind = 'ConfigMap') =>
   b.objects.find((o) => o.kind === kind && o.metadata.name.endsWith('-config'))?.data;
 
+/**
+ * A chart depending on `sub` from `declared`, with a lock file naming `locked` instead and the
+ * digest `helm dependency build` checks (sha256 of both lists as JSON, as helm's HashReq), so
+ * helm takes the lock. A template shows a file of what it fetched.
+ */
+function lockedChart(name: string, lockFile: string, declared: string, locked: string) {
+  const dep = (repository: string) => ({ name: 'sub', version: '0.1.0', repository });
+  const json = JSON.stringify([[dep(declared)], [dep(locked)]]);
+  const digest = `sha256:${createHash('sha256').update(json).digest('hex')}`;
+  return {
+    [`charts/${name}/Chart.yaml`]: `apiVersion: v2\nname: ${name}\nversion: 1.0.0\ndependencies:\n  - name: sub\n    version: 0.1.0\n    repository: ${declared}\n`,
+    [`charts/${name}/${lockFile}`]: `dependencies:\n  - name: sub\n    repository: ${locked}\n    version: 0.1.0\ndigest: ${digest}\ngenerated: "2024-01-01T00:00:00Z"\n`,
+    [`charts/${name}/templates/cm.yaml`]:
+      'apiVersion: v1\nkind: ConfigMap\nmetadata:\n  name: sub-file\ndata:\n  secret: {{ (index .Subcharts "sub").Files.Get "secret.txt" | quote }}\n',
+  };
+}
+
 describe('Renderer: Helm through the real binary', () => {
   let helm: string;
   let repo: TestRepo;
@@ -76,6 +94,7 @@ describe('Renderer: Helm through the real binary', () => {
   let sha: string;
   let renderer: Renderer;
   let chartRepo: ChartRepo;
+  let outside: string;
   const src = (helmOpts?: HelmOptions, over: Partial<RenderSource> = {}): RenderSource => ({
     repoURL: repo.fileUrl,
     commit: sha,
@@ -100,8 +119,21 @@ describe('Renderer: Helm through the real binary', () => {
       await writeFile(join(hello, f), text);
     }
     chartRepo = await serveChartRepo([hello]);
+    // A chart outside the repository, with something a lock file could make helm copy in.
+    outside = join(dir.path, 'outside-chart');
+    await mkdir(outside, { recursive: true });
+    await writeFile(join(outside, 'Chart.yaml'), 'apiVersion: v2\nname: sub\nversion: 0.1.0\n');
+    await writeFile(join(outside, 'secret.txt'), 'hub-secret');
+    const toOutside = `file://${'../'.repeat(40)}${outside.slice(1)}`;
     repo = await TestRepo.create();
     sha = await repo.commit({
+      ...lockedChart('locked-ok', 'Chart.lock', 'file://../sub', 'file://../sub'),
+      ...lockedChart('locked-escape', 'Chart.lock', 'file://../sub', toOutside),
+      ...lockedChart('locked-absolute', 'requirements.lock', 'file://../sub', `file://${outside}`),
+      ...lockedChart('locked-elsewhere', 'Chart.lock', 'file://../sub', 'file://../web'),
+      ...lockedChart('locked-http', 'Chart.lock', 'file://../sub', 'http://169.254.169.254/charts'),
+      'charts/sub/Chart.yaml': 'apiVersion: v2\nname: sub\nversion: 0.1.0\n',
+      'charts/sub/secret.txt': 'in-repo',
       'charts/web/Chart.yaml': 'apiVersion: v2\nname: web\nversion: 0.1.0\n',
       'charts/web/values.yaml': 'replicas: 1\ngreeting: hello\nimage:\n  tag: "1.0"\n',
       'charts/web/values-prod.yaml': 'replicas: 3\ngreeting: bonjour\n',
@@ -302,6 +334,25 @@ describe('Renderer: Helm through the real binary', () => {
     });
     await expect(few.render(src(undefined, { path: 'charts/umbrella' }), ctx)).rejects.toThrow(
       /chart has 1 dependencies, more than 0/,
+    );
+  });
+
+  it('checks the dependencies a lock file names as those of Chart.yaml', async () => {
+    // helm builds what the lock names when its digest matches; the digest anyone can compute.
+    const ok = await renderer.render(src(undefined, { path: 'charts/locked-ok' }), ctx);
+    expect(ok.objects[0].data).toEqual({ secret: 'in-repo' });
+    const render = (path: string) => renderer.render(src(undefined, { path }), ctx);
+    await expect(render('charts/locked-escape')).rejects.toThrow(
+      /^helm \(path "charts\/locked-escape"\): Chart\.lock: dependency sub: file:\/\/(\.\.\/)+.* is outside the repository$/,
+    );
+    await expect(render('charts/locked-absolute')).rejects.toThrow(
+      `helm (path "charts/locked-absolute"): requirements.lock: dependency sub: file://${outside} is outside the repository`,
+    );
+    await expect(render('charts/locked-elsewhere')).rejects.toThrow(
+      'helm (path "charts/locked-elsewhere"): Chart.lock: dependency sub from "file://../web", but the chart declares it from "file://../sub"',
+    );
+    await expect(render('charts/locked-http')).rejects.toThrow(
+      'helm (path "charts/locked-http"): Chart.lock: dependency sub from "http://169.254.169.254/charts", but the chart declares it from "file://../sub"',
     );
   });
 

@@ -20,6 +20,7 @@ import {
   isExactChartVersion,
   missingDependencies,
   readChartDependencies,
+  readLockedDependencies,
   type ChartDependency,
 } from './helm.js';
 import {
@@ -412,28 +413,27 @@ export class Renderer {
     const hide = { repo: [root], tmp: [scratch.dir] };
     const repos = new Set<string>();
     for (const d of deps) {
-      const repo = d.repository ?? '';
-      if (/^https?:\/\//i.test(repo)) repos.add(repo);
-      else if (repo.startsWith('file://')) {
-        const path = repo.slice('file://'.length);
-        // Helm reads file:///abs as an absolute path: anywhere on the hub's disk.
-        const inside = posix.isAbsolute(path)
-          ? Promise.reject(new PathEscapeError(`${path} is absolute`))
-          : resolveInside(root, posix.join(relative(root, chartDir), path));
-        await inside.catch((e: unknown) => {
-          if (!(e instanceof PathEscapeError)) throw e;
+      if (await this.checkDependencySource(d, '', src, root, chartDir)) repos.add(d.repository!);
+    }
+    // helm takes what a lock names when its digest matches, and anyone can compute that digest:
+    // each locked dependency must come from where the chart declares it, and stay in the repository.
+    const locks = await readLockedDependencies(chartDir).catch((e: unknown) => {
+      throw e instanceof RenderError ? new RenderError(e.message, 'helm', src.path) : e;
+    });
+    for (const { file, dependencies } of locks) {
+      for (const l of dependencies) {
+        await this.checkDependencySource(l, `${file}: `, src, root, chartDir);
+        const declared = deps.filter((d) => d.name === l.name);
+        if (!declared.some((d) => d.repository === l.repository)) {
+          const names = declared.length
+            ? `the chart declares it from ${declared.map((d) => `"${d.repository ?? ''}"`).join(', ')}`
+            : 'the chart declares no such dependency';
           throw new RenderError(
-            `dependency ${d.name}: ${repo} is outside the repository`,
+            `${file}: dependency ${l.name} from "${l.repository ?? ''}", but ${names}`,
             'helm',
             src.path,
           );
-        });
-      } else if (!repo.startsWith('oci://')) {
-        throw new RenderError(
-          `dependency ${d.name} is not in charts/ and its repository "${repo}" is not an http(s), oci or file URL`,
-          'helm',
-          src.path,
-        );
+        }
       }
     }
     let i = 0;
@@ -443,6 +443,43 @@ export class Renderer {
     }
     const args = ['dependency', 'build', '--skip-refresh', '.'];
     await this.exec('helm dependency build', src.path, helm, args, { cwd: chartDir, env }, hide);
+  }
+
+  /**
+   * Refuses a dependency (`where` names the lock file it comes from, if any) that is neither in an
+   * http(s), oci or file repository, or whose file:// path leaves the repository; true for http(s).
+   */
+  private async checkDependencySource(
+    d: ChartDependency,
+    where: string,
+    src: RenderSource,
+    root: string,
+    chartDir: string,
+  ): Promise<boolean> {
+    const repo = d.repository ?? '';
+    if (/^https?:\/\//i.test(repo)) return true;
+    if (repo.startsWith('file://')) {
+      const path = repo.slice('file://'.length);
+      // Helm reads file:///abs as an absolute path: anywhere on the hub's disk.
+      const inside = posix.isAbsolute(path)
+        ? Promise.reject(new PathEscapeError(`${path} is absolute`))
+        : resolveInside(root, posix.join(relative(root, chartDir), path));
+      await inside.catch((e: unknown) => {
+        if (!(e instanceof PathEscapeError)) throw e;
+        throw new RenderError(
+          `${where}dependency ${d.name}: ${repo} is outside the repository`,
+          'helm',
+          src.path,
+        );
+      });
+    } else if (!repo.startsWith('oci://')) {
+      throw new RenderError(
+        `${where}dependency ${d.name} is not in charts/ and its repository "${repo}" is not an http(s), oci or file URL`,
+        'helm',
+        src.path,
+      );
+    }
+    return false;
   }
 
   private async helmEnv(scratch: Scratch): Promise<Record<string, string>> {
