@@ -142,14 +142,25 @@ export class Semaphore {
   constructor(private readonly limit: number) {}
 
   async run<T>(fn: () => Promise<T>): Promise<T> {
-    if (this.active >= this.limit) await new Promise<void>((r) => this.waiters.push(r));
-    else this.active++;
+    const release = await this.acquire();
     try {
       return await fn();
     } finally {
+      release();
+    }
+  }
+
+  /** Takes a place (waiting for one); the function returned gives it back (once). */
+  async acquire(): Promise<() => void> {
+    if (this.active >= this.limit) await new Promise<void>((r) => this.waiters.push(r));
+    else this.active++;
+    let held = true;
+    return () => {
+      if (!held) return;
+      held = false;
       const next = this.waiters.shift();
       if (next) next();
       else this.active--;
-    }
+    };
   }
 }

@@ -70,6 +70,31 @@ describe('Renderer: plugins (configured commands)', () => {
     await dir.remove();
   });
 
+  it('makes as many private copies of the repository at once as tools run at once', async () => {
+    // The plugin runs in <runs>/<scratch>/repo/app: it counts the copies existing meanwhile.
+    const count = `n=$(ls -d ../../../*/repo | wc -l); sleep 0.2
+printf 'apiVersion: v1\\nkind: ConfigMap\\nmetadata:\\n  name: c\\ndata:\\n  copies: "%s"\\n' "$n"`;
+    const two = new Renderer({
+      git: new GitCache(join(dir.path, 'git'), 30_000),
+      workDir: join(dir.path, 'work-copies'),
+      maxConcurrency: 2,
+      plugins: [{ name: 'count', command: ['sh', '-c', count] }],
+    });
+    try {
+      // Eight applications at once (a batch): before, all eight copies were made first.
+      const bundles = await Promise.all(
+        Array.from({ length: 8 }, (_, i) =>
+          two.render(src({ plugin: { name: 'count' } }), { ...ctx, appName: `app-${i}` }),
+        ),
+      );
+      const seen = bundles.map((b) => Number((b.objects[0].data as { copies: string }).copies));
+      expect(Math.max(...seen)).toBeLessThanOrEqual(2);
+      expect(Math.min(...seen)).toBeGreaterThanOrEqual(1);
+    } finally {
+      await two.close();
+    }
+  });
+
   it('runs in the app directory with Argo CD’s variables and nothing inherited', async () => {
     process.env.AXLE_TEST_SECRET = 'hunter2';
     try {

@@ -59,6 +59,8 @@ interface Scratch {
   dir: string;
   home: string;
   tmp: string;
+  /** Given back when the scratch directory is gone (a place for a private copy). */
+  releases: (() => void)[];
 }
 
 /** Directories to hide in error messages: repository roots and scratch directories. */
@@ -84,6 +86,12 @@ export class Renderer {
   private readonly maxOutputBytes: number;
   private readonly trees: TreeCache;
   private readonly slots: Semaphore;
+  /**
+   * Private copies of a repository existing at once (one per render that edits files: plugins,
+   * Kustomize overrides, Helm dependencies), as many as tools run at once: each is up to the
+   * tree limit, and a batch of thousands of applications started them all together.
+   */
+  private readonly copies: Semaphore;
   private readonly keyInputs: KeyInputs;
   private readonly toolEnv: Record<string, string>;
   private readonly inflight = new Map<string, Promise<RenderResult>>();
@@ -98,6 +106,7 @@ export class Renderer {
     this.maxOutputBytes = opts.maxOutputBytes ?? this.limits.maxBundleBytes;
     this.trees = new TreeCache(this.git, join(this.workDir, 'trees'), this.treeLimits);
     this.slots = new Semaphore(opts.maxConcurrency ?? Math.max(2, availableParallelism()));
+    this.copies = new Semaphore(opts.maxConcurrency ?? Math.max(2, availableParallelism()));
     const names = new Set<string>();
     for (const p of opts.plugins ?? []) {
       if (names.has(p.name)) throw new Error(`plugin "${p.name}" is configured twice`);
@@ -532,13 +541,14 @@ export class Renderer {
 
   private async withScratch<T>(fn: (s: Scratch) => Promise<T>): Promise<T> {
     const dir = join(this.workDir, 'runs', `r-${randomBytes(6).toString('hex')}`);
-    const scratch = { dir, home: join(dir, 'home'), tmp: join(dir, 'tmp') };
-    await mkdir(scratch.home, { recursive: true });
-    await mkdir(scratch.tmp, { recursive: true });
+    const scratch: Scratch = { dir, home: join(dir, 'home'), tmp: join(dir, 'tmp'), releases: [] };
     try {
+      await mkdir(scratch.home, { recursive: true });
+      await mkdir(scratch.tmp, { recursive: true });
       return await fn(scratch);
     } finally {
       await rm(dir, { recursive: true, force: true }).catch(() => undefined);
+      for (const release of scratch.releases) release();
     }
   }
 
@@ -584,6 +594,9 @@ export class Renderer {
 
   /** A private, writable copy of a materialized tree (tools that edit files work on this). */
   private async copyTree(tree: string, scratch: Scratch): Promise<string> {
+    // Held until the scratch directory (and the copy in it) is removed. A render holding one
+    // then waits for a tool slot; tool slots are never held while waiting for a copy.
+    scratch.releases.push(await this.copies.acquire());
     const copy = join(scratch.dir, 'repo');
     await cp(tree, copy, {
       recursive: true,
