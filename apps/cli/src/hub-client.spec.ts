@@ -22,7 +22,7 @@ describe('HubClient tokens', () => {
 
   it.each([
     ['a line break', 'axle_secret_abc\nX-Injected: 1'],
-    ['a carriage return', 'axle_secret_abc\r'],
+    ['a carriage return inside', 'axle_secret\rabc'],
     ['a NUL', 'axle_secret_abc\u0000'],
     ['a tab', 'axle_secret\tabc'],
     ['a character beyond Latin-1', 'axle_secret_abc€'],
@@ -43,7 +43,7 @@ describe('HubClient tokens', () => {
   it('the CLI says where the token came from, and not what it is', async () => {
     let out = '';
     let err = '';
-    const code = await runCli(['--server', url, '--token', 'axle_secret\n', 'cluster', 'list'], {
+    const code = await runCli(['--server', url, '--token', 'axle\nsecret', 'cluster', 'list'], {
       stdout: (s) => (out += s),
       stderr: (s) => (err += s),
       env: {},
@@ -58,6 +58,12 @@ describe('HubClient tokens', () => {
   it('sends a good token as a bearer token', async () => {
     seen.length = 0;
     await new HubClient(url, 'axle_api_Zm9v-_x').request('GET', '/api/v1/clusters');
+    expect(seen).toEqual(['Bearer axle_api_Zm9v-_x']);
+  });
+
+  it('sends a token pasted with a line break around it without it, as fetch would', async () => {
+    seen.length = 0;
+    await new HubClient(url, ' axle_api_Zm9v-_x\r\n').request('GET', '/api/v1/clusters');
     expect(seen).toEqual(['Bearer axle_api_Zm9v-_x']);
   });
 });

@@ -23,11 +23,17 @@ export interface HubClientOptions {
 
 /** The hub's REST API as the CLI uses it; errors become messages that name fields. */
 export class HubClient {
+  private readonly token: string | undefined;
+
   constructor(
     private readonly server: string,
-    private readonly token?: string,
+    token?: string,
     private readonly options: HubClientOptions = {},
-  ) {}
+  ) {
+    // Spaces and line breaks around it are not part of it (a secret pasted with its newline), as
+    // fetch itself trims a header value; only what is inside is checked.
+    this.token = token?.trim() || undefined;
+  }
 
   async request<T>(method: string, path: string, body?: unknown): Promise<T> {
     const headers = this.headers(body !== undefined);
