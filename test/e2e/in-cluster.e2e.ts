@@ -115,7 +115,7 @@ describe("Argo CD's in-cluster destination: the registered cluster AXLE_IN_CLUST
       spec: {
         project: 'default',
         source: { repoURL: repo.fileUrl, targetRevision: 'main', path: 'local' },
-        destination: { server: 'https://far.example:6443', namespace: 'x' },
+        destination: { server: 'https://far.example:6443/', namespace: 'x' },
       },
     });
     expect(byServer.status).toBe(201);

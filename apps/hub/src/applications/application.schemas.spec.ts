@@ -1,6 +1,10 @@
 import { describe, expect, it } from 'vitest';
 import { ValidationFailed } from '../common/validation.js';
-import { argoDestinationServer, parseApplicationInput } from './application.schemas.js';
+import {
+  argoDestinationServer,
+  deleteQuerySchema,
+  parseApplicationInput,
+} from './application.schemas.js';
 
 const valid = {
   name: 'guestbook',
@@ -225,5 +229,17 @@ describe('application input', () => {
     expect(reason).toMatch(
       /^2 registered clusters have server "https:\/\/shared\.example" \(a, b\)/,
     );
+  });
+
+  it("reads DELETE's cascade as Argo CD does (Go's ParseBool) and ignores its other parameters", () => {
+    const cascade = (q: Record<string, string>) => deleteQuerySchema.safeParse(q);
+    expect(cascade({}).data?.cascade).toBe(true);
+    for (const v of ['false', 'False', 'FALSE', 'f', '0'])
+      expect(cascade({ cascade: v }).data?.cascade).toBe(false);
+    for (const v of ['true', 'T', '1']) expect(cascade({ cascade: v }).data?.cascade).toBe(true);
+    expect(
+      cascade({ cascade: 'true', propagationPolicy: 'foreground', appNamespace: 'argocd' }).success,
+    ).toBe(true);
+    expect(cascade({ cascade: 'maybe' }).success).toBe(false);
   });
 });

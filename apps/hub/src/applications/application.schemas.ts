@@ -522,13 +522,24 @@ export const listQuerySchema = z
   })
   .strict();
 
+/** Go's strconv.ParseBool, as Argo CD's API parses `cascade`. */
+const GO_BOOL: Record<string, boolean> = Object.fromEntries([
+  ...['1', 't', 'T', 'TRUE', 'true', 'True'].map((v) => [v, true]),
+  ...['0', 'f', 'F', 'FALSE', 'false', 'False'].map((v) => [v, false]),
+]);
+
 /**
  * `DELETE /applications/{name}?cascade=false`, as Argo CD's: the application goes, its resources
- * stay in the clusters (no longer tracked). The default deletes them with it.
+ * stay in the clusters (no longer tracked). The default deletes them with it. Argo CD's other
+ * parameters on this path (`propagationPolicy`, `appNamespace`, …) are accepted and ignored.
  */
-export const deleteQuerySchema = z
-  .object({ cascade: z.enum(['true', 'false']).optional() })
-  .strict();
+export const deleteQuerySchema = z.looseObject({
+  cascade: z
+    .string()
+    .optional()
+    .refine((v) => v === undefined || Object.hasOwn(GO_BOOL, v), 'must be true or false')
+    .transform((v) => (v === undefined ? true : GO_BOOL[v])),
+});
 
 export const diffQuerySchema = z
   .object({

@@ -72,7 +72,7 @@ export class ApplicationsController {
   })
   async delete(@Param('name') name: string, @Query() query: unknown): Promise<void> {
     const q = parseOrThrow(deleteQuerySchema, query, 'delete query');
-    await this.apps.delete(name, { prune: q.cascade !== 'false' });
+    await this.apps.delete(name, { prune: q.cascade });
   }
 
   @Get(':name/status')

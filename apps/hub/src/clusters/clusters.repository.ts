@@ -107,10 +107,13 @@ export class ClustersRepository {
     return out;
   }
 
-  /** The names of the clusters registered with `server` (Argo CD destinations by server). */
+  /**
+   * The names of the clusters registered with `server` (Argo CD destinations by server), a
+   * trailing `/` on either side aside.
+   */
   async namesWithServer(server: string): Promise<string[]> {
     const rows: { name: string }[] = await this.ds.query(
-      'SELECT name FROM clusters WHERE server = $1 ORDER BY name',
+      `SELECT name FROM clusters WHERE rtrim(server, '/') = rtrim($1, '/') AND server <> '' ORDER BY name`,
       [server],
     );
     return rows.map((r) => r.name);
