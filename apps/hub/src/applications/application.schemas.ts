@@ -523,10 +523,9 @@ export const listQuerySchema = z
   .strict();
 
 /** Go's strconv.ParseBool, as Argo CD's API parses `cascade`. */
-const GO_BOOL: Record<string, boolean> = Object.fromEntries([
-  ...['1', 't', 'T', 'TRUE', 'true', 'True'].map((v) => [v, true]),
-  ...['0', 'f', 'F', 'FALSE', 'false', 'False'].map((v) => [v, false]),
-]);
+const GO_BOOL: Record<string, boolean> = {};
+for (const v of ['1', 't', 'T', 'TRUE', 'true', 'True']) GO_BOOL[v] = true;
+for (const v of ['0', 'f', 'F', 'FALSE', 'false', 'False']) GO_BOOL[v] = false;
 
 /**
  * `DELETE /applications/{name}?cascade=false`, as Argo CD's: the application goes, its resources
