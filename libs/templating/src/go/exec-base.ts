@@ -89,6 +89,8 @@ export abstract class ExecBase implements FuncContext {
   ifaces: boolean[] = [];
   depth = 0;
   steps = 0;
+  /** Arrays and maps measured in this execution (see the value check after a call). */
+  measured = new WeakSet<object>();
   tmplName: string;
   lastIface = false;
 
@@ -315,7 +317,8 @@ export abstract class ExecBase implements FuncContext {
         this.limitError(`output limit exceeded (${this.limits.maxOutputBytes} bytes)`);
       }
     } else if (typeof v === 'object' && v !== null) {
-      const { size, work } = measure(v, this.limits.maxSteps);
+      const fresh = !this.measured.has(v);
+      const { size, work, own } = measure(v, this.limits.maxSteps, this.measured);
       const current = this.node;
       this.at(node);
       // Printing it (or toJson, toYaml) would write every shared part out again and again.
@@ -323,9 +326,11 @@ export abstract class ExecBase implements FuncContext {
         this.limitError(
           `value limit exceeded (more than ${this.limits.maxSteps} values when written out)`,
         );
-      // Measuring it is work too, charged like the rest: else a map grown by `set` in a loop,
-      // measured again after each call, took time quadratic in its size past every limit.
-      this.charge(work);
+      // Measuring it again is work too, charged like the rest: else a map grown by `set` in a
+      // loop, measured again after each call, took time quadratic in its size past every limit.
+      // A value the function just made (`until`, `list`, `dict`) is free for its own elements
+      // (making them was the function's work); what it holds that existed before is not.
+      this.charge(fresh ? work - own : work);
       this.node = current; // errors past this call name their own node, as in Go
     }
     return v;

@@ -166,6 +166,14 @@ describe('limits', () => {
     // names that call.
     const small = '{{$d := dict}}{{range until 300}}{{$_ := set $d (toString .) "x"}}{{end}}';
     expect(renderGoTemplate(`${small}{{len $d}}`, {})).toBe('300');
+    // What a function just made costs nothing more to measure: loops over `until` cost what
+    // they did.
+    expect(renderGoTemplate('{{range until 900}}{{range until 900}}{{end}}{{end}}ok', {})).toBe(
+      'ok',
+    );
+    // What existed before does: a large list handed back by `default` in a loop.
+    const again = '{{$l := until 500000}}{{range until 300000}}{{$x := default $l}}{{end}}';
+    expect(errorOf(() => renderGoTemplate(again, {})).message).toContain('step limit exceeded');
     expect(errorOf(() => renderGoTemplate(`${small}{{len 3}}`, {})).message).toContain(
       'at <len 3>',
     );

@@ -99,6 +99,7 @@ export class ExecState extends ExecBase {
     );
     sub.depth = this.depth + 1;
     sub.steps = this.steps;
+    sub.measured = this.measured;
     const value = vals === null ? undefined : vals;
     sub.push('$', value, false);
     try {
