@@ -87,7 +87,11 @@ export function ClustersPage() {
                   )}
                 </Table.Td>
                 <Table.Td>{c.agent.version ?? '—'}</Table.Td>
-                <Table.Td>{ago(c.agent.lastSeenAt)}</Table.Td>
+                <Table.Td>
+                  {/* A connected agent is seen all the time (its heartbeats are not pushed to the
+                      console, so the stored time would look stale). */}
+                  {c.agent.connected ? 'now' : ago(c.agent.lastSeenAt)}
+                </Table.Td>
                 <Table.Td>
                   {c.certificateExpiresAt ? new Date(c.certificateExpiresAt).toLocaleString() : '—'}
                 </Table.Td>
