@@ -46,7 +46,11 @@ export function checkAllowList(
     }
     // A Namespace object is a namespace too: taken over, it would be deleted with everything in
     // it when its app is pruned or removed.
-    if (k.group === '' && k.kind === 'Namespace' && !list.namespaces.some((n) => globMatch(n, k.name))) {
+    if (
+      k.group === '' &&
+      k.kind === 'Namespace' &&
+      !list.namespaces.some((n) => globMatch(n, k.name))
+    ) {
       out.add(`namespace "${k.name}" is not allowed on this cluster (Namespace/${k.name})`);
     }
   }
