@@ -51,6 +51,11 @@ interface Deployment {
   reason: string;
   prune: boolean;
   dryRun: boolean;
+  /**
+   * Asked for by a person (sync, rollback), or the hub's remedy (a rollout's rollback): a sync
+   * window's `manualSync` lets it through. A rollout step is an automated sync: it does not.
+   */
+  manual: boolean;
 }
 
 /**
@@ -98,6 +103,7 @@ export class AppSyncService {
       reason: req.revision ? `sync to ${req.revision}` : 'sync',
       prune: req.prune ?? false,
       dryRun: req.dryRun ?? false,
+      manual: true,
     });
   }
 
@@ -117,12 +123,14 @@ export class AppSyncService {
       reason: `rollback to #${entry.id}`,
       prune: app.spec.syncPolicy.automated?.prune ?? false,
       dryRun: req.dryRun ?? false,
+      manual: true,
     });
   }
 
   /**
    * A sync on behalf of the hub (a rollout step): the current render to every registered
-   * destination. Refused like a person's sync (projects, sync windows).
+   * destination. Refused by projects and sync windows as an automated sync (a window's
+   * manualSync does not let it through, as in Argo CD).
    */
   async syncFor(
     app: ApplicationEntity,
@@ -141,10 +149,14 @@ export class AppSyncService {
       prune: opts.prune,
       reason: opts.reason,
       dryRun: false,
+      manual: false,
     });
   }
 
-  /** Deploys a stored bundle to some clusters on behalf of the hub (a rollout's rollback). */
+  /**
+   * Deploys a stored bundle to some clusters on behalf of the hub (a rollout's rollback: a remedy,
+   * let through by a window's manualSync as a person's rollback is).
+   */
   async deployStored(
     app: ApplicationEntity,
     clusterIds: string[],
@@ -153,7 +165,7 @@ export class AppSyncService {
     const clusters = (await this.chosenClusters(app, undefined)).filter((c) =>
       clusterIds.includes(c.id),
     );
-    return this.deploy(app, clusters, false, { ...d, dryRun: false });
+    return this.deploy(app, clusters, false, { ...d, dryRun: false, manual: true });
   }
 
   /** Turns automated sync back on (after a rollback) or suspends it; a no-op when unchanged. */
@@ -288,7 +300,7 @@ export class AppSyncService {
     d: Deployment,
   ): Promise<SyncResult> {
     const namespace = app.spec.destination.namespace;
-    await this.checkProject(app, clusters, d.bundleHash);
+    await this.checkProject(app, clusters, d.bundleHash, d.manual);
     const current = new Map(
       (await this.targets.desiredOf([app.id])).map((t) => [t.clusterId, t] as const),
     );
@@ -399,6 +411,7 @@ export class AppSyncService {
     app: ApplicationEntity,
     clusters: ClusterRef[],
     bundleHash: string,
+    manual: boolean,
   ): Promise<void> {
     const gate = await this.projects.gate();
     let resources;
@@ -424,12 +437,12 @@ export class AppSyncService {
         reasons.map((reason) => ({ field: 'project', reason })),
       );
     }
-    // Sync windows, as for a manual sync in Argo CD (a window's manualSync lets it through).
+    // Sync windows, as in Argo CD: a window's manualSync lets a manual sync through.
     const blocked = gate.windowBlocks(
       { project, app: app.name, namespace },
       clusters,
       new Date(),
-      true,
+      manual,
     );
     if (blocked.size) throw new Conflict(blockedMessage(clusters, blocked));
   }

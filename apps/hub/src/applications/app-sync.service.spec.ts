@@ -1,0 +1,68 @@
+import { describe, expect, it } from 'vitest';
+import type { ClusterRef } from '../clusters/clusters.repository.js';
+import { Conflict } from '../common/validation.js';
+import { ProjectGate } from '../projects/project-gate.js';
+import { ProjectPolicy } from '../projects/project-policy.js';
+import type { ApplicationEntity } from './application.entity.js';
+import { AppSyncService } from './app-sync.service.js';
+
+/** A freeze all day every day that lets manual syncs through (`manualSync: true`). */
+const frozen = new ProjectPolicy('default', {
+  sourceRepos: ['*'],
+  destinations: [{ namespace: '*' }],
+  syncWindows: [
+    { kind: 'deny', schedule: '0 0 * * *', duration: '24h', clusters: ['*'], manualSync: true },
+  ],
+});
+const east: ClusterRef = { id: 'c-east', name: 'east', labels: {} };
+const app = {
+  id: 'a-1',
+  name: 'api',
+  spec: {
+    project: 'default',
+    source: { repoURL: 'https://git.example/api.git', path: 'api', targetRevision: 'main' },
+    destination: { cluster: 'east', namespace: 'api' },
+    syncPolicy: { automated: { prune: true, selfHeal: false }, syncOptions: [] },
+  },
+} as unknown as ApplicationEntity;
+
+/** Only what a sync reaches before the windows: projects, clusters, the bundle's resources. */
+function service(): AppSyncService {
+  const none = {} as never;
+  return new AppSyncService(
+    none,
+    none,
+    none,
+    none,
+    { byNames: () => Promise.resolve([east]) } as never,
+    none,
+    none,
+    { resources: () => Promise.resolve([]) } as never,
+    { gate: () => Promise.resolve(new ProjectGate(new Map([['default', frozen]]))) } as never,
+    none,
+    none,
+    none,
+    none,
+  );
+}
+
+describe('AppSyncService and sync windows', () => {
+  const bundle = { revision: 'abc', bundleHash: 'h1' };
+
+  it("holds a rollout step (an automated sync) in a window whose manualSync lets people's syncs through", async () => {
+    // The rollout loop deployed through the windows as if a person asked.
+    const step = service().syncFor(app, { prune: true, reason: 'rollout wave 2', bundle });
+    await expect(step).rejects.toThrow(Conflict);
+    await expect(step).rejects.toThrow(/sync blocked by window \(deny 0 0 \* \* \* 24h\)/);
+  });
+
+  it("lets a rollout's rollback through, as a person's rollback", async () => {
+    const rollback = service().deployStored(app, ['c-east'], {
+      ...bundle,
+      prune: true,
+      reason: 'rollout rollback',
+    });
+    // Past the windows: it goes on to read the targets (not given here).
+    await expect(rollback).rejects.not.toThrow(/sync blocked by window/);
+  });
+});
