@@ -27,12 +27,12 @@ const app = {
 } as unknown as ApplicationEntity;
 
 /** Only what a sync reaches before the windows: projects, clusters, the bundle's resources. */
-function service(): AppSyncService {
+function service(apps: object = {}): AppSyncService {
   const none = {} as never;
   return new AppSyncService(
     none,
     none,
-    none,
+    apps as never,
     none,
     { byNames: () => Promise.resolve([east]) } as never,
     none,
@@ -64,5 +64,33 @@ describe('AppSyncService and sync windows', () => {
     });
     // Past the windows: it goes on to read the targets (not given here).
     await expect(rollback).rejects.not.toThrow(/sync blocked by window/);
+  });
+});
+
+describe('AppSyncService and RollingSync', () => {
+  const generated = {
+    ...app,
+    appSetId: 's-1',
+    spec: { ...app.spec, syncPolicy: { syncOptions: [] } },
+  };
+  const apps = (rolling: string | undefined) => ({
+    findByName: () => Promise.resolve(generated),
+    rollingAppSetName: () => Promise.resolve(rolling),
+  });
+
+  it("refuses a rollback or a sync to another revision its ApplicationSet's rollout would undo", async () => {
+    // Before, the rollout put the current render back one tick later.
+    await expect(service(apps('fleet')).rollback('api', { id: 3 })).rejects.toThrow(
+      /deployed by the RollingSync rollout of ApplicationSet "fleet", which would undo a rollback of it alone: .*axle rollout pause fleet/,
+    );
+    await expect(service(apps('fleet')).sync('api', { revision: 'v1' })).rejects.toThrow(
+      /would undo a sync to v1/,
+    );
+  });
+
+  it('lets it through when the rollout is paused (or the set does not roll out)', async () => {
+    // Past the check: it goes on to read the history (not given here).
+    const paused = service({ ...apps(undefined) }).rollback('api', { id: 3 });
+    await expect(paused).rejects.not.toThrow(/RollingSync/);
   });
 });

@@ -85,6 +85,7 @@ export class AppSyncService {
 
   async sync(name: string, req: SyncRequest): Promise<SyncResult> {
     const app = await this.entity(name);
+    if (req.revision) await this.refuseUnderRollingSync(app, `sync to ${req.revision}`);
     const clusters = await this.chosenClusters(app, req.clusters);
     // Dependencies gate a person's sync too.
     const waiting = await this.dependencies.blockers(
@@ -114,6 +115,7 @@ export class AppSyncService {
    */
   async rollback(name: string, req: RollbackRequest): Promise<SyncResult> {
     const app = await this.entity(name);
+    await this.refuseUnderRollingSync(app, 'rollback');
     const [entry] = await this.targets.historyOf(app.id, 1, req.id);
     if (!entry) throw new NotFound(`application "${name}" has no history entry ${req.id}`);
     const clusters = await this.chosenClusters(app, req.clusters);
@@ -125,6 +127,20 @@ export class AppSyncService {
       dryRun: req.dryRun ?? false,
       manual: true,
     });
+  }
+
+  /**
+   * An application an ApplicationSet rolls out (RollingSync) is deployed by its rollout, which
+   * would put the current render back within a second: a rollback or a sync to another revision
+   * of it alone is refused while that rollout runs, saying what to do instead.
+   */
+  private async refuseUnderRollingSync(app: ApplicationEntity, what: string): Promise<void> {
+    if (!app.appSetId) return;
+    const owner = await this.apps.rollingAppSetName(app.appSetId);
+    if (!owner) return;
+    throw new Conflict(
+      `application "${app.name}" is deployed by the RollingSync rollout of ApplicationSet "${owner}", which would undo a ${what} of it alone: revert the commit (or change the ApplicationSet), or pause its rollout first (axle rollout pause ${owner}), which keeps it until resumed`,
+    );
   }
 
   /**

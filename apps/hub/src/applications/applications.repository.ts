@@ -154,6 +154,21 @@ export class ApplicationsRepository {
     return rows[0].id;
   }
 
+  /**
+   * The ApplicationSet's name when its strategy is RollingSync and its rollout is not paused: it
+   * deploys what it generates.
+   */
+  async rollingAppSetName(id: string): Promise<string | undefined> {
+    const rows = await this.ds.query<{ name: string }[]>(
+      `SELECT s.name FROM application_sets s
+        WHERE s.id = $1 AND s.document->'spec'->'strategy'->>'type' = 'RollingSync'
+          AND NOT EXISTS (SELECT 1 FROM rollouts r
+                           WHERE r.kind = 'appset' AND r.owner_id = s.id AND r.status = 'Paused')`,
+      [id],
+    );
+    return rows[0]?.name;
+  }
+
   async appSetName(id: string): Promise<string | undefined> {
     const rows = await this.ds.query<{ name: string }[]>(
       'SELECT name FROM application_sets WHERE id = $1',
