@@ -603,8 +603,9 @@ function waveSubject(a: { id: string; name: string; spec: ApplicationSpec }): Su
 }
 
 /**
- * Why a wave may not start yet: the wave before it is soaking, or it waits for `promote`.
- * Records when the wave before was first seen done (the soak starts then).
+ * Why a wave may not start yet: the wave before it is soaking, or it waits for `promote` (the
+ * first wave too: only the soak needs a wave before). Records when the wave before was first
+ * seen done (the soak starts then).
  */
 function waveGate(
   subject: Subject,
@@ -612,13 +613,15 @@ function waveGate(
   step: number,
   now: number,
 ): string | undefined {
-  if (!subject.waves || step === 0) return undefined;
-  const doneAt = (state.gates.doneAt ??= {});
-  const prev = step - 1;
-  doneAt[prev] ??= now;
-  const soakUntil = doneAt[prev] + (subject.waves[prev]?.soakSeconds ?? 0) * 1000;
-  if (now < soakUntil) {
-    return `soaking after wave ${prev + 1} until ${new Date(soakUntil).toISOString()}`;
+  if (!subject.waves) return undefined;
+  if (step > 0) {
+    const doneAt = (state.gates.doneAt ??= {});
+    const prev = step - 1;
+    doneAt[prev] ??= now;
+    const soakUntil = doneAt[prev] + (subject.waves[prev]?.soakSeconds ?? 0) * 1000;
+    if (now < soakUntil) {
+      return `soaking after wave ${prev + 1} until ${new Date(soakUntil).toISOString()}`;
+    }
   }
   if (subject.waves[step]?.promote === 'manual' && !(state.gates.promoted ?? []).includes(step)) {
     return `wave ${step + 1} waits for promotion (axle rollout promote ${subject.name})`;
