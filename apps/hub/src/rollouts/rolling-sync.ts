@@ -120,7 +120,10 @@ export function planRollingSync(
   strategy: RollingSyncStrategy,
   syncedAt: (appId: string) => number | undefined,
   now: number,
-  /** Why step `step` may not start yet (a soak time, a promote gate); undefined: it may. */
+  /**
+   * Why step `step` may not start yet (a soak time, a promote gate); undefined: it may. Asked of
+   * the first step not Done, and of a step that selects nothing before a step not Done.
+   */
   gate?: (step: number, started: boolean) => string | undefined,
   /** Why a unit may not be synced yet (it waits for dependencies); undefined: it may. */
   held?: (unitId: string) => string | undefined,
@@ -132,6 +135,14 @@ export function planRollingSync(
     groups[stepOf(a.labels, strategy.steps)].push(a);
   for (let step = 0; step < groups.length; step++) {
     const members = groups[step];
+    if (members.length === 0) {
+      // A step that selects nothing has nothing to roll, but its gate (a promote gate) still
+      // holds the steps after it, while any of them has something to do.
+      const later = groups.slice(step + 1).some((g) => g.some((a) => phases.get(a.id) !== 'Done'));
+      const gated = later ? gate?.(step, false) : undefined;
+      if (gated) return { step, sync: [], failed: [], complete: false, phases, waiting: gated };
+      continue;
+    }
     const failed = members.filter((a) => phases.get(a.id) === 'Failed').map((a) => a.id);
     if (failed.length) return { step, sync: [], failed, complete: false, phases };
     const open = members.filter((a) => phases.get(a.id) !== 'Done');

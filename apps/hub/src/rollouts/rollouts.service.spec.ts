@@ -123,6 +123,7 @@ function world(clusters: Cluster[], rollout: unknown) {
   };
 }
 
+const dev = { id: 'd1', name: 'dev-1', labels: { env: 'dev' } };
 const prod1 = { id: 'p1', name: 'prod-1', labels: { env: 'prod' } };
 const prod2 = { id: 'p2', name: 'prod-2', labels: { env: 'prod' } };
 const wave = (env: string, more: object = {}) => ({
@@ -147,5 +148,27 @@ describe('application waves', () => {
     await w.svc.control('app', 'api', 'promote');
     await w.tick();
     expect(w.deployed).toEqual(['p1@new', 'p2@new']);
+  });
+
+  it('a wave that selects no cluster neither skips the soak before it nor its own promote gate', async () => {
+    const w = world([dev, prod1], {
+      waves: [
+        wave('dev', { soakSeconds: 3600 }),
+        wave('canary', { promote: 'manual' }), // no canary cluster (yet)
+        wave('prod'),
+      ],
+    });
+    await w.tick();
+    expect(w.deployed).toEqual(['d1@new']);
+    w.healthy();
+    await w.tick();
+    expect(w.deployed).toEqual(['d1@new']);
+    expect(w.state.message).toMatch(/soaking after wave 1 until/);
+    await w.tick(3_600_000);
+    expect(w.deployed).toEqual(['d1@new']);
+    expect(w.state.message).toMatch(/wave 2 waits for promotion/);
+    await w.svc.control('app', 'api', 'promote');
+    await w.tick();
+    expect(w.deployed).toEqual(['d1@new', 'p1@new']);
   });
 });

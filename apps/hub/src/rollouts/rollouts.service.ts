@@ -256,12 +256,13 @@ export class RolloutsService implements OnApplicationBootstrap, OnModuleDestroy 
     let state: RolloutState = goOn;
     const now = Date.now();
     const held = await this.held(subject, units);
+    const filled = new Set(units.map((u) => stepOf(u.labels, strategy.steps)));
     const decision = planRollingSync(
       units,
       strategy,
       syncedAt(state, units),
       now,
-      (step, started) => (started ? undefined : waveGate(subject, state, step, now)),
+      (step, started) => (started ? undefined : waveGate(subject, state, step, filled, now)),
       (unitId) => held.get(unitId),
     );
     if (kind === 'app') {
@@ -603,20 +604,23 @@ function waveSubject(a: { id: string; name: string; spec: ApplicationSpec }): Su
 }
 
 /**
- * Why a wave may not start yet: the wave before it is soaking, or it waits for `promote` (the
- * first wave too: only the soak needs a wave before). Records when the wave before was first
- * seen done (the soak starts then).
+ * Why a wave may not start yet: the last wave before it with clusters (`filled`) is soaking,
+ * or it waits for `promote` (the first wave too: only the soak needs a wave before). A wave
+ * that selects no cluster has nothing to soak, but its promote gate holds the waves after it.
+ * Records when the wave soaking was first seen done (the soak starts then).
  */
 function waveGate(
   subject: Subject,
   state: RolloutState,
   step: number,
+  filled: Set<number>,
   now: number,
 ): string | undefined {
   if (!subject.waves) return undefined;
-  if (step > 0) {
+  let prev = step - 1;
+  while (prev >= 0 && !filled.has(prev)) prev--;
+  if (prev >= 0) {
     const doneAt = (state.gates.doneAt ??= {});
-    const prev = step - 1;
     doneAt[prev] ??= now;
     const soakUntil = doneAt[prev] + (subject.waves[prev]?.soakSeconds ?? 0) * 1000;
     if (now < soakUntil) {
