@@ -91,6 +91,11 @@ export function appPhase(
   syncedAt: number | undefined,
   now: number,
   deadlineMs: number,
+  /**
+   * The rollout watches it though seen Done (a wave under soak): Degraded is a failure, not
+   * Healthy is waited for (the progress deadline was met).
+   */
+  watched = false,
 ): AppPhase {
   if (app.clusters.length === 0) return 'Done';
   if (app.bundleHash === null) return 'Waiting'; // not rendered (yet, or a render error)
@@ -101,9 +106,9 @@ export function appPhase(
     return 'Done';
   // Only what this rollout synced (and has not seen Done since) can fail it: a unit that went
   // Degraded on its own, or synced by hand, is waited for, as Argo CD does.
-  if (syncedAt !== undefined) {
+  if (syncedAt !== undefined || watched) {
     if (at.some((t) => t.applied && (t.failed || t.health === 'Degraded'))) return 'Failed';
-    if (now - syncedAt > deadlineMs) return 'Failed';
+    if (syncedAt !== undefined && now - syncedAt > deadlineMs) return 'Failed';
     return 'Updating';
   }
   return at.length < app.clusters.length ? 'Waiting' : 'Updating';
@@ -127,9 +132,13 @@ export function planRollingSync(
   gate?: (step: number, started: boolean) => string | undefined,
   /** Why a unit may not be synced yet (it waits for dependencies); undefined: it may. */
   held?: (unitId: string) => string | undefined,
+  /** Units watched though seen Done (see appPhase). */
+  watched?: (unitId: string) => boolean,
 ): RolloutDecision {
   const deadlineMs = strategy.progressDeadlineSeconds * 1000;
-  const phases = new Map(apps.map((a) => [a.id, appPhase(a, syncedAt(a.id), now, deadlineMs)]));
+  const phases = new Map(
+    apps.map((a) => [a.id, appPhase(a, syncedAt(a.id), now, deadlineMs, watched?.(a.id))]),
+  );
   const groups: RolloutApp[][] = Array.from({ length: strategy.steps.length + 1 }, () => []);
   for (const a of [...apps].sort((x, y) => x.name.localeCompare(y.name)))
     groups[stepOf(a.labels, strategy.steps)].push(a);

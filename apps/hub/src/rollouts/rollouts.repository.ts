@@ -16,10 +16,18 @@ export interface RolloutUpdate {
 /** What a rollout's owner is: an ApplicationSet (RollingSync) or an Application (waves). */
 export type RolloutKind = 'appset' | 'app';
 
-/** Wave gates: when each step was first seen done (soak), and the steps promoted by hand. */
+/**
+ * Wave gates: since when each wave has been done (its soak counts from then; reset when it
+ * stops being done), the waves promoted by hand, and the waves the rollout has moved past.
+ */
 export interface RolloutGates {
   doneAt?: Record<string, number>;
   promoted?: number[];
+  /**
+   * Waves whose soak is over: a wave after them started. Until then, the clusters this rollout
+   * synced in a wave are watched (Degraded fails the rollout) even once seen Done.
+   */
+  soaked?: number[];
   /** Units seen failing, since when (a failure must hold a few seconds to halt a rollout). */
   failingSince?: Record<string, number>;
   /** Units seen Done, at which key: the progress deadline no longer applies to them. */

@@ -171,4 +171,59 @@ describe('application waves', () => {
     await w.tick();
     expect(w.deployed).toEqual(['d1@new', 'p1@new']);
   });
+
+  describe('a wave under soak is watched', () => {
+    const rollout = (onFailure: string) => ({
+      waves: [wave('dev', { soakSeconds: 3600 }), wave('prod')],
+      onFailure,
+      progressDeadlineSeconds: 300,
+    });
+
+    it('a cluster Degraded during the soak fails the wave (onFailure: rollback)', async () => {
+      const w = world([dev, prod1], rollout('rollback'));
+      await w.tick();
+      w.healthy();
+      await w.tick();
+      expect(w.state.message).toMatch(/soaking after wave 1/);
+      await w.tick(600_000);
+      w.target('d1').health = 'Degraded';
+      await w.tick();
+      expect(w.state.message).toMatch(/watching a failure: dev-1 \(Degraded\)/);
+      for (let i = 0; i < 5; i++) await w.tick();
+      expect(w.state.status).toBe('RolledBack');
+      expect(w.state.message).toMatch(/^wave 1 failed: .*dev-1 \(Degraded\)/);
+      expect(w.deployed).toEqual(['d1@new', 'd1@old']);
+    });
+
+    it('a cluster Degraded during the soak halts the rollout (onFailure: pause)', async () => {
+      const w = world([dev, prod1], rollout('pause'));
+      await w.tick();
+      w.healthy();
+      await w.tick();
+      w.target('d1').health = 'Degraded';
+      for (let i = 0; i < 5; i++) await w.tick();
+      expect(w.state.status).toBe('Halted');
+      w.target('d1').health = 'Healthy';
+      await w.tick(3_600_000);
+      expect(w.deployed).toEqual(['d1@new']);
+    });
+
+    it('the soak starts over when the wave stops being Done', async () => {
+      const w = world([dev, prod1], rollout('pause'));
+      await w.tick();
+      w.healthy();
+      await w.tick();
+      await w.tick(3_000_000);
+      w.target('d1').health = 'Progressing';
+      await w.tick();
+      w.target('d1').health = 'Healthy';
+      await w.tick(); // Done again: a full soak from now
+      await w.tick(3_590_000);
+      expect(w.deployed).toEqual(['d1@new']);
+      expect(w.state.message).toMatch(/soaking after wave 1/);
+      await w.tick(10_000);
+      expect(w.deployed).toEqual(['d1@new', 'p1@new']);
+      expect(w.state.status).toBe('Progressing');
+    });
+  });
 });

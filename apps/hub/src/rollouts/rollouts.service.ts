@@ -162,7 +162,15 @@ export class RolloutsService implements OnApplicationBootstrap, OnModuleDestroy 
     const subject = await this.subject(kind, name);
     const state = await this.repo.state(kind, subject.id);
     const units = await this.units(subject);
-    const decision = planRollingSync(units, subject.strategy, syncedAt(state, units), Date.now());
+    const decision = planRollingSync(
+      units,
+      subject.strategy,
+      syncedAt(state, units),
+      Date.now(),
+      undefined,
+      undefined,
+      watchedBy(subject, state, units),
+    );
     const { steps } = subject.strategy;
     const view = [...steps, { maxUpdate: '100%' as const }].map((s, i) => ({
       step: i + 1,
@@ -264,7 +272,9 @@ export class RolloutsService implements OnApplicationBootstrap, OnModuleDestroy 
       now,
       (step, started) => (started ? undefined : waveGate(subject, state, step, filled, now)),
       (unitId) => held.get(unitId),
+      watchedBy(subject, state, units),
     );
+    forgetUndone(subject, state, units, decision.phases);
     if (kind === 'app') {
       for (const u of units)
         this.metrics.dependencyWaiting.set({ app: name, cluster: u.name }, held.has(u.id) ? 1 : 0);
@@ -273,6 +283,8 @@ export class RolloutsService implements OnApplicationBootstrap, OnModuleDestroy 
     for (const u of units) if (decision.phases.get(u.id) === 'Done' && u.key) reached[u.id] = u.key;
     const failed = confirmedFailures(state, decision.failed, now);
     let synced: string[] = [];
+    // A failure can be in a wave before the one rolling (a wave under soak).
+    if (decision.failed.length) state.step = decision.step;
     if (failed.length) {
       await this.halt(subject, state, units, failed, expected);
       return;
@@ -619,7 +631,8 @@ function waveGate(
   if (!subject.waves) return undefined;
   let prev = step - 1;
   while (prev >= 0 && !filled.has(prev)) prev--;
-  if (prev >= 0) {
+  const soaked = state.gates.soaked ?? [];
+  if (prev >= 0 && !soaked.includes(prev)) {
     const doneAt = (state.gates.doneAt ??= {});
     doneAt[prev] ??= now;
     const soakUntil = doneAt[prev] + (subject.waves[prev]?.soakSeconds ?? 0) * 1000;
@@ -630,5 +643,36 @@ function waveGate(
   if (subject.waves[step]?.promote === 'manual' && !(state.gates.promoted ?? []).includes(step)) {
     return `wave ${step + 1} waits for promotion (axle rollout promote ${subject.name})`;
   }
+  // This wave starts: the one before it is no longer watched.
+  if (filled.has(step) && prev >= 0 && !soaked.includes(prev))
+    state.gates.soaked = [...soaked, prev];
   return undefined;
+}
+
+/** A wave not done (any more) soaks again from when it is done again. */
+function forgetUndone(
+  subject: Subject,
+  state: RolloutState,
+  units: Unit[],
+  phases: Map<string, AppPhase>,
+): void {
+  const doneAt = state.gates.doneAt;
+  if (!subject.waves || !doneAt) return;
+  for (const k of Object.keys(doneAt)) {
+    const wave = units.filter((u) => stepOf(u.labels, subject.strategy.steps) === Number(k));
+    if (wave.some((u) => phases.get(u.id) !== 'Done')) delete doneAt[k];
+  }
+}
+
+/**
+ * The units a wave rollout watches though seen Done: those it synced to their current bundle,
+ * in a wave whose soak is not over (no wave after it started yet).
+ */
+function watchedBy(subject: Subject, state: RolloutState | undefined, units: Unit[]) {
+  const byId = new Map(units.map((u) => [u.id, u]));
+  return (unitId: string): boolean => {
+    const u = byId.get(unitId);
+    if (!subject.waves || !u || state?.updated[unitId]?.bundleHash !== u.bundleHash) return false;
+    return !(state.gates.soaked ?? []).includes(stepOf(u.labels, subject.strategy.steps));
+  };
 }
