@@ -231,6 +231,21 @@ describe('application input', () => {
     );
   });
 
+  it('refuses a wave that may update no cluster: maxUnavailable 0 or 0%', () => {
+    const wave = (maxUnavailable: unknown) =>
+      fields({
+        ...valid,
+        rollout: { waves: [{ clusterSelector: { matchLabels: {} }, maxUnavailable }] },
+      });
+    expect(wave(1)).toEqual([]);
+    expect(wave('25%')).toEqual([]);
+    expect(wave(0)).toHaveLength(1);
+    expect(wave('0%')).toEqual([
+      'rollout.waves[0].maxUnavailable: must be a number or a percentage like 25% (not 0%)',
+    ]);
+    expect(wave('00%')).toHaveLength(1);
+  });
+
   it("reads DELETE's cascade as Argo CD does (Go's ParseBool) and ignores its other parameters", () => {
     const cascade = (q: Record<string, string>) => deleteQuerySchema.safeParse(q);
     expect(cascade({}).data?.cascade).toBe(true);

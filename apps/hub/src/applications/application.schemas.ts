@@ -204,7 +204,9 @@ const rolloutSchema = z
             maxUnavailable: z
               .union([
                 z.number().int().min(1),
-                z.string().regex(/^\d+%$/, 'must be a number or a percentage like 25%'),
+                z
+                  .string()
+                  .regex(/^0*[1-9]\d*%$/, 'must be a number or a percentage like 25% (not 0%)'),
               ])
               .optional(),
             /** After the wave is Healthy, wait this long before the next one. */
