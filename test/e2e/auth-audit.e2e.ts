@@ -129,10 +129,24 @@ describe('API authentication, roles and the audit log', () => {
       const code = await runCli(['cluster', 'list'], {
         stdout: (s) => (out += s),
         stderr: (s) => (out += s),
-        env: { AXLE_SERVER: h.httpUrl, AXLE_DATA_DIR: d.path },
+        // The hub this checkout runs listens at AXLE_HTTP_PORT: the file's token goes only there.
+        env: {
+          AXLE_SERVER: h.httpUrl,
+          AXLE_DATA_DIR: d.path,
+          AXLE_HTTP_PORT: new URL(h.httpUrl).port,
+        },
       });
       expect(code).toBe(0);
       expect(out).toContain('first');
+      // Anywhere else it is not sent.
+      let elsewhere = '';
+      const refused = await runCli(['cluster', 'list'], {
+        stdout: (s) => (elsewhere += s),
+        stderr: (s) => (elsewhere += s),
+        env: { AXLE_SERVER: h.httpUrl, AXLE_DATA_DIR: d.path, AXLE_HTTP_PORT: '1' },
+      });
+      expect(refused).toBe(1);
+      expect(elsewhere).toContain('no token was sent');
     } finally {
       await h.close();
       await d.remove();
