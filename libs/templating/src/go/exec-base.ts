@@ -89,8 +89,17 @@ export abstract class ExecBase implements FuncContext {
   ifaces: boolean[] = [];
   depth = 0;
   steps = 0;
-  /** Arrays and maps measured in this execution (see the value check after a call). */
-  measured = new WeakSet<object>();
+  /**
+   * Arrays and maps measured in this execution (see the value check after a call); made when
+   * first needed: most executions call no function that returns one.
+   */
+  private measuredSet: WeakSet<object> | undefined;
+  get measured(): WeakSet<object> {
+    return (this.measuredSet ??= new WeakSet());
+  }
+  set measured(set: WeakSet<object>) {
+    this.measuredSet = set;
+  }
   tmplName: string;
   lastIface = false;
 
