@@ -60,19 +60,27 @@ export function inlineValues(helm: HelmOptions | undefined): string | undefined 
   return helm?.values?.trim() ? helm.values : undefined;
 }
 
+/** The `dependencies` field of a chart's file, whatever it holds; undefined: no such file. */
+async function dependenciesIn(
+  chartDir: string,
+  file: string,
+): Promise<{ value: unknown } | undefined> {
+  const text = await readFile(join(chartDir, file), 'utf8').catch(() => undefined);
+  if (text === undefined) return undefined;
+  let doc: unknown;
+  try {
+    doc = parse(text, { maxAliasCount: 100 });
+  } catch (e) {
+    throw new RenderError(`${file}: invalid YAML: ${(e as Error).message.split('\n')[0]}`);
+  }
+  return { value: (doc as { dependencies?: unknown } | null)?.dependencies };
+}
+
 /** Dependencies a chart declares. */
 export async function readChartDependencies(chartDir: string): Promise<ChartDependency[]> {
   const out: ChartDependency[] = [];
   for (const file of ['Chart.yaml', 'requirements.yaml']) {
-    const text = await readFile(join(chartDir, file), 'utf8').catch(() => undefined);
-    if (text === undefined) continue;
-    let doc: unknown;
-    try {
-      doc = parse(text, { maxAliasCount: 100 });
-    } catch (e) {
-      throw new RenderError(`${file}: invalid YAML: ${(e as Error).message.split('\n')[0]}`);
-    }
-    const deps = (doc as { dependencies?: unknown } | null)?.dependencies;
+    const deps = (await dependenciesIn(chartDir, file))?.value;
     if (!Array.isArray(deps)) continue;
     for (const d of deps as Record<string, unknown>[]) {
       if (!d || typeof d.name !== 'string') continue;
@@ -101,15 +109,9 @@ export interface LockedDependencies {
 export async function readLockedDependencies(chartDir: string): Promise<LockedDependencies[]> {
   const out: LockedDependencies[] = [];
   for (const file of ['Chart.lock', 'requirements.lock']) {
-    const text = await readFile(join(chartDir, file), 'utf8').catch(() => undefined);
-    if (text === undefined) continue;
-    let doc: unknown;
-    try {
-      doc = parse(text, { maxAliasCount: 100 });
-    } catch (e) {
-      throw new RenderError(`${file}: invalid YAML: ${(e as Error).message.split('\n')[0]}`);
-    }
-    const deps = (doc as { dependencies?: unknown } | null)?.dependencies;
+    const found = await dependenciesIn(chartDir, file);
+    if (!found) continue;
+    const deps = found.value;
     if (deps === undefined || deps === null) {
       out.push({ file, dependencies: [] });
       continue;
