@@ -79,6 +79,7 @@ export function runProcess(cmd: string, args: string[], opts: RunOptions): Promi
     const err: Buffer[] = [];
     let errBytes = 0;
     let settled = false;
+    let lastOutputAt = 0;
     let grace: NodeJS.Timeout | undefined;
     const settle = (failure: ProcessError | undefined) => {
       if (settled) return;
@@ -103,6 +104,7 @@ export function runProcess(cmd: string, args: string[], opts: RunOptions): Promi
     );
     child.stdout.on('data', (chunk: Buffer) => {
       if (settled) return;
+      lastOutputAt = performance.now();
       outBytes += chunk.length;
       if (outBytes > opts.maxStdoutBytes) {
         fail('output', `output is larger than ${opts.maxStdoutBytes} bytes`);
@@ -111,6 +113,7 @@ export function runProcess(cmd: string, args: string[], opts: RunOptions): Promi
       out.push(chunk);
     });
     child.stderr.on('data', (chunk: Buffer) => {
+      lastOutputAt = performance.now();
       if (errBytes >= maxErr) return;
       const part = chunk.subarray(0, maxErr - errBytes);
       err.push(part);
@@ -124,7 +127,16 @@ export function runProcess(cmd: string, args: string[], opts: RunOptions): Promi
       if (pid !== undefined) killGroup(pid);
       // Not killGroup again: the group may be gone and its number reused by then.
       const message = 'exited, but a process it left outside its group kept its output open';
-      grace = setTimeout(() => settle(new ProcessError('exit', message, '')), EXIT_GRACE_MS);
+      // Output still arriving (a large one being read on a busy loop) is not a leftover holding
+      // the pipes: wait on while it comes (the timeout still bounds it). setImmediate lets
+      // output already waiting in the pipes be read before deciding.
+      const check = () =>
+        setImmediate(() => {
+          if (performance.now() - lastOutputAt < EXIT_GRACE_MS)
+            grace = setTimeout(check, EXIT_GRACE_MS);
+          else settle(new ProcessError('exit', message, ''));
+        });
+      grace = setTimeout(check, EXIT_GRACE_MS);
     });
     child.on('close', (code, signal) => {
       if (code === 0) return settle(undefined);
