@@ -90,16 +90,19 @@ describe("Argo CD's in-cluster destination: the registered cluster AXLE_IN_CLUST
     const generated = (await api(hub).get('/api/v1/applications/in-cluster-local')).body;
     expect(generated.spec.destination.cluster).toBe('hub-home');
     // Another server is not guessed.
-    const other = await api(hub).post('/api/v1/applications', {
-      apiVersion: 'argoproj.io/v1alpha1',
-      kind: 'Application',
-      metadata: { name: 'elsewhere' },
-      spec: {
-        project: 'default',
-        source: { repoURL: repo.fileUrl, targetRevision: 'main', path: 'local' },
-        destination: { server: 'https://10.0.0.1:6443', namespace: 'x' },
-      },
-    });
+    /** An Argo CD Application naming its cluster by server. */
+    const byServerApp = (name: string, server: string) =>
+      api(hub).post('/api/v1/applications', {
+        apiVersion: 'argoproj.io/v1alpha1',
+        kind: 'Application',
+        metadata: { name },
+        spec: {
+          project: 'default',
+          source: { repoURL: repo.fileUrl, targetRevision: 'main', path: 'local' },
+          destination: { server, namespace: 'x' },
+        },
+      });
+    const other = await byServerApp('elsewhere', 'https://10.0.0.1:6443');
     expect(other.status).toBe(400);
     expect(other.body.fields[0].field).toBe('spec.destination.server');
     // A server some registered cluster has is that cluster, in a standalone Application too.
@@ -108,16 +111,7 @@ describe("Argo CD's in-cluster destination: the registered cluster AXLE_IN_CLUST
       server: 'https://far.example:6443',
     });
     expect(far.status).toBe(201);
-    const byServer = await api(hub).post('/api/v1/applications', {
-      apiVersion: 'argoproj.io/v1alpha1',
-      kind: 'Application',
-      metadata: { name: 'far-by-server' },
-      spec: {
-        project: 'default',
-        source: { repoURL: repo.fileUrl, targetRevision: 'main', path: 'local' },
-        destination: { server: 'https://far.example:6443/', namespace: 'x' },
-      },
-    });
+    const byServer = await byServerApp('far-by-server', 'https://far.example:6443/');
     expect(byServer.status).toBe(201);
     expect(byServer.body.spec.destination.cluster).toBe('far');
   });

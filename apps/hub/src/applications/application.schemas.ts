@@ -1,4 +1,4 @@
-import { IN_CLUSTER_NAME, IN_CLUSTER_SERVER } from '../clusters/in-cluster.js';
+import { IN_CLUSTER_NAME, isInClusterServer } from '../clusters/in-cluster.js';
 import { z } from 'zod';
 import {
   countOf,
@@ -431,10 +431,6 @@ export function argoDestinationServer(body: unknown): string | undefined {
   const spec = (body as { spec?: { destination?: { server?: unknown } } }).spec;
   const server = spec?.destination?.server;
   return typeof server === 'string' && !isInClusterServer(server) ? server : undefined;
-}
-
-function isInClusterServer(server: string): boolean {
-  return server.replace(/\/$/, '') === IN_CLUSTER_SERVER;
 }
 
 /** The one registered cluster with `server` (`servers`: the names registered with each). */

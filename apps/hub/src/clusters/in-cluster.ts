@@ -25,7 +25,7 @@ export function resolveDestination(
   const server = dest.server ?? '';
   if (name) return { name: name === IN_CLUSTER_NAME && inCluster ? inCluster : name };
   if (!server) return { error: 'spec.destination: name or server is required' };
-  if (server === IN_CLUSTER_SERVER || server === `${IN_CLUSTER_SERVER}/`) {
+  if (isInClusterServer(server)) {
     if (inCluster) return { name: inCluster };
     return {
       error: `spec.destination.server: ${IN_CLUSTER_SERVER} is the hub's own cluster; set AXLE_IN_CLUSTER to the registered cluster that runs the hub`,
@@ -34,4 +34,9 @@ export function resolveDestination(
   const match = clusters.find((c) => c.server === server);
   if (match) return { name: match.name };
   return { error: `spec.destination.server: no registered cluster has server "${server}"` };
+}
+
+/** Argo CD's local cluster by its server, with or without a trailing `/`. */
+export function isInClusterServer(server: string): boolean {
+  return server === IN_CLUSTER_SERVER || server === `${IN_CLUSTER_SERVER}/`;
 }

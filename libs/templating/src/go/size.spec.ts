@@ -1,7 +1,9 @@
 import { describe, expect, it } from 'vitest';
-import { expandedSize } from './size.js';
+import { measure } from './size.js';
 
-describe('expandedSize', () => {
+const expandedSize = (v: unknown, budget: number) => measure(v, budget).size;
+
+describe('measure', () => {
   it('counts every value written out in full', () => {
     expect(expandedSize('x', 10)).toBe(1);
     expect(expandedSize([1, 2, { a: 'b', c: [3] }], 100)).toBe(7);
@@ -16,5 +18,12 @@ describe('expandedSize', () => {
     const cyclic: Record<string, unknown> = {};
     cyclic.self = cyclic;
     expect(expandedSize(cyclic, 1_000_000)).toBe(Infinity);
+  });
+
+  it("says the work it took, how much of it was the value's own, and what it looked into", () => {
+    const inner = [1, 2, 3];
+    const seen = new WeakSet<object>();
+    expect(measure([inner, inner, 'x'], 100, seen)).toEqual({ size: 10, work: 6, own: 3 });
+    expect(seen.has(inner)).toBe(true);
   });
 });

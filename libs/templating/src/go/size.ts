@@ -1,18 +1,14 @@
 /**
- * How many values `v` holds written out in full, itself included: every shared part counted each
- * time it appears, as printing, `toJson` or `toYaml` would write it. Infinity past `budget` or on
- * a cycle. Linear in the distinct arrays and maps reachable (shared parts are sized once), so
- * `{{ $l = list $l $l }}` forty times, which holds 2^40 values in 41 arrays, is found at once.
- */
-export function expandedSize(v: unknown, budget: number): number {
-  return measure(v, budget).size;
-}
-
-/**
- * {@link expandedSize}, and the work it took: the parts looked at (each distinct array or map's
- * elements once), and how many of those are `v`'s own. Every array and map looked into is added
- * to `seen`. Callers charge that work to the step budget: a map grown by `set` in a loop is
- * measured again after every call, which is quadratic in its size.
+ * How many values `v` holds written out in full (`size`), itself included: every shared part
+ * counted each time it appears, as printing, `toJson` or `toYaml` would write it. Infinity past
+ * `budget` or on a cycle. Linear in the distinct arrays and maps reachable (shared parts are sized
+ * once), so `{{ $l = list $l $l }}` forty times, which holds 2^40 values in 41 arrays, is found at
+ * once.
+ *
+ * Also the work it took (`work`: the parts looked at, each distinct array or map's elements once)
+ * and how many of those are `v`'s own (`own`). Every array and map looked into is added to `seen`.
+ * Callers charge that work to the step budget: a map grown by `set` in a loop is measured again
+ * after every call, which is quadratic in its size.
  */
 export function measure(
   v: unknown,
