@@ -141,3 +141,33 @@ describe('renderTree with built functions', () => {
     expect((e1 as TreeRenderError).field).toBe('spec.template.a.bad');
   });
 });
+
+describe('renderTree param sets', () => {
+  const go = new Renderer({ goTemplate: true });
+
+  it('sees every string of a tree with the numbers as float64, and entries added between renders', () => {
+    const tree = compileTree({ a: '{{.n}}', b: ['{{printf "%T" .n}}', 'x-{{.n}}'], c: '{{.v}}' });
+    const params: Record<string, unknown> = { n: 1000000, v: 'one' };
+    expect(renderTree(tree, params, go)).toEqual({
+      a: '1e+06',
+      b: ['float64', 'x-1e+06'],
+      c: 'one',
+    });
+    // As generators do with `values`: the same set, grown, is rendered again.
+    params.v = 'two';
+    params.w = 7;
+    expect(renderTree(compileTree('{{.v}}-{{.w}}-{{.n}}'), params, go)).toBe('two-7-1e+06');
+    expect(go.render('{{.v}}', params)).toBe('two');
+  });
+
+  it('renders trees nested in a render with their own set', () => {
+    const outer = { n: 1 };
+    const inner = { n: 2 };
+    const out = go.withParams(outer, () => [
+      go.render('{{.n}}', outer),
+      renderTree(compileTree({ x: '{{.n}}' }), inner, go),
+      go.render('{{.n}}', outer),
+    ]);
+    expect(out).toEqual(['1', { x: '2' }, '1']);
+  });
+});

@@ -98,9 +98,13 @@ const goDataCache = new WeakMap<object, { source: ParamSet; data: ParamSet }>();
 function goData(params: ParamSet): ParamSet {
   const cached = goDataCache.get(params);
   if (cached && sameEntries(cached.source, params)) return cached.data;
-  const data = hasNumber(params, 0) ? jsonNumbers(params) : params;
+  const data = toGoData(params);
   goDataCache.set(params, { source: { ...params }, data });
   return data;
+}
+
+function toGoData(params: ParamSet): ParamSet {
+  return hasNumber(params, 0) ? jsonNumbers(params) : params;
 }
 
 function sameEntries(a: ParamSet, b: ParamSet): boolean {
@@ -135,10 +139,15 @@ export class Renderer {
     this.execOptions = { missingKey: this.missingKey, limits: { ...defaultLimits } };
   }
 
+  // The Go data of the param set a tree is being rendered with (see `renderTree`), converted once
+  // for all its strings rather than looked up and compared again for each of them.
+  private pinnedParams: ParamSet | undefined;
+  private pinnedData: ParamSet | undefined;
+
   /** Argo's `Render.Replace`. Throws the templating library's error on failure. */
   render(text: string, params: ParamSet): string {
     if (!text.includes('{{')) return text;
-    if (this.goTemplate) return renderGoTemplate(text, goData(params), this.execOptions);
+    if (this.goTemplate) return renderGoTemplate(text, this.goData(params), this.execOptions);
     if (!FAST_TEMPLATED.test(text)) return text;
     return renderFastTemplate(text, fastParams(params));
   }
@@ -165,7 +174,30 @@ export class Renderer {
     }
     // A template that does not parse: render() throws its (cached) parse error.
     if (t === null) return this.render(node.text, params);
-    return executeGoTemplate(t, goData(params), this.execOptions);
+    return executeGoTemplate(t, this.goData(params), this.execOptions);
+  }
+
+  /**
+   * Runs `fn`, which renders strings with `params` only, converting `params` to Go data once
+   * (goTemplate mode) instead of once per string. The set is converted again by the next call:
+   * generators add entries to a set between renders.
+   */
+  withParams<T>(params: ParamSet, fn: () => T): T {
+    if (!this.goTemplate) return fn();
+    const [outerParams, outerData] = [this.pinnedParams, this.pinnedData];
+    // Converted afresh, not through the cache: a tree's param set is usually rendered once.
+    this.pinnedData = toGoData(params);
+    this.pinnedParams = params;
+    try {
+      return fn();
+    } finally {
+      this.pinnedParams = outerParams;
+      this.pinnedData = outerData;
+    }
+  }
+
+  private goData(params: ParamSet): ParamSet {
+    return params === this.pinnedParams ? this.pinnedData! : goData(params);
   }
 }
 
@@ -280,11 +312,14 @@ export class TreeRenderError extends Error {
  * objects and arrays, which are shared and frozen.
  */
 export function renderTree(tree: CompiledTree, params: ParamSet, renderer: Renderer): unknown {
-  if (tree.k === 'obj' || tree.k === 'arr') {
-    if (tree.built === undefined) tree.built = buildTree(tree);
-    if (tree.built) return tree.built(params, renderer, renderStr, renderNode, cloneJson);
-  }
-  return renderNode(tree, params, renderer);
+  if (tree.k === 'const') return renderNode(tree, params, renderer);
+  return renderer.withParams(params, () => {
+    if (tree.k === 'obj' || tree.k === 'arr') {
+      if (tree.built === undefined) tree.built = buildTree(tree);
+      if (tree.built) return tree.built(params, renderer, renderStr, renderNode, cloneJson);
+    }
+    return renderNode(tree, params, renderer);
+  });
 }
 
 /** What {@link renderTree} does for one node, without {@link buildTree}'s functions. */
