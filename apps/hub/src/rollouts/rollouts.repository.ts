@@ -34,6 +34,11 @@ export interface RolloutGates {
   reached?: Record<string, string>;
   /** The units' keys this rollout rolls out; another set (a new commit) starts a new one. */
   renders?: string;
+  /**
+   * A rollback after a halt: why it halted, the units still to return (refused for now, e.g. by
+   * a sync window: tried again each tick), those returned, and those that ran nothing before.
+   */
+  rollback?: { reason: string; pending: string[]; returned: string[]; left: string[] };
 }
 
 export interface RolloutState {

@@ -46,6 +46,8 @@ function world(clusters: Cluster[], rollout: unknown) {
   let row: RolloutState | undefined;
   let clock = 1;
   const deployed: string[] = [];
+  // A sync window denying syncs: deployments are refused while it is set.
+  const window = { denied: false };
   const repo = {
     rollingAppSets: () => Promise.resolve([]),
     wavedApps: () => Promise.resolve([{ id: 'api', name: 'api', spec }]),
@@ -67,6 +69,8 @@ function world(clusters: Cluster[], rollout: unknown) {
   const syncs = {
     entity: (name: string) => Promise.resolve({ name }),
     deployStored: (_app: unknown, ids: string[], o: { bundleHash: string }) => {
+      if (window.denied)
+        return Promise.reject(new Error('sync window "freeze" (* * * * *) denies syncs now'));
       deployed.push(`${ids.join(',')}@${o.bundleHash}`);
       for (const t of targets) {
         if (ids.includes(t.clusterId))
@@ -105,6 +109,7 @@ function world(clusters: Cluster[], rollout: unknown) {
   return {
     svc,
     deployed,
+    window,
     target,
     /** The agents report every cluster at `new` applied and Healthy. */
     healthy: () => {
@@ -193,6 +198,50 @@ describe('application waves', () => {
       expect(w.state.status).toBe('RolledBack');
       expect(w.state.message).toMatch(/^wave 1 failed: .*dev-1 \(Degraded\)/);
       expect(w.deployed).toEqual(['d1@new', 'd1@old']);
+    });
+
+    it('a rollback a sync window refuses stays Halted and is tried again until it goes through', async () => {
+      const w = world([dev, prod1], rollout('rollback'));
+      await w.tick();
+      w.healthy();
+      await w.tick();
+      w.target('d1').health = 'Degraded';
+      w.window.denied = true;
+      for (let i = 0; i < 5; i++) await w.tick();
+      expect(w.state.status).toBe('Halted');
+      expect(w.state.message).toMatch(
+        /^wave 1 failed: .*; returned to their previous bundle: none; not returned yet, tried again every few seconds: dev-1: sync window "freeze"/,
+      );
+      await w.tick();
+      expect(w.state.status).toBe('Halted');
+      expect(w.deployed).toEqual(['d1@new']);
+      w.window.denied = false;
+      await w.tick();
+      expect(w.state.status).toBe('RolledBack');
+      expect(w.state.message).toMatch(
+        /^wave 1 failed: .*; returned to their previous bundle: dev-1$/,
+      );
+      expect(w.deployed).toEqual(['d1@new', 'd1@old']);
+      // Done: nothing is returned twice.
+      await w.tick();
+      expect(w.deployed).toEqual(['d1@new', 'd1@old']);
+    });
+
+    it('a resume drops a rollback still refused', async () => {
+      const w = world([dev, prod1], rollout('rollback'));
+      await w.tick();
+      w.healthy();
+      await w.tick();
+      w.target('d1').health = 'Degraded';
+      w.window.denied = true;
+      for (let i = 0; i < 5; i++) await w.tick();
+      expect(w.state.status).toBe('Halted');
+      await w.svc.control('app', 'api', 'resume');
+      expect(w.state.gates.rollback).toBeUndefined();
+      w.window.denied = false;
+      w.target('d1').health = 'Healthy';
+      await w.tick();
+      expect(w.deployed).toEqual(['d1@new']);
     });
 
     it('a cluster Degraded during the soak halts the rollout (onFailure: pause)', async () => {

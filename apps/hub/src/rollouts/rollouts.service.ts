@@ -232,6 +232,7 @@ export class RolloutsService implements OnApplicationBootstrap, OnModuleDestroy 
           throw new Conflict(`rollout of "${name}" is ${state.status}: nothing to resume`);
         state.status = 'Progressing';
         state.haltedBundles = null;
+        delete state.gates.rollback;
         state.message = 'resumed on request';
         // Progress deadlines count from now: what missed one gets its time again.
         for (const u of Object.values(state.updated)) u.at = Date.now();
@@ -240,6 +241,7 @@ export class RolloutsService implements OnApplicationBootstrap, OnModuleDestroy 
         const units = await this.units(subject);
         state.status = 'Aborted';
         state.haltedBundles = haltedBundles(state, units);
+        delete state.gates.rollback;
         state.message = 'aborted on request: nothing more is synced until a new commit';
         break;
       }
@@ -260,7 +262,7 @@ export class RolloutsService implements OnApplicationBootstrap, OnModuleDestroy 
     if (stored?.status === 'Paused') return;
     const units = await this.units(subject);
     const goOn = current(stored ?? fresh(), units);
-    if (!goOn) return;
+    if (!goOn) return this.retryRollback(subject, stored, units);
     let state: RolloutState = goOn;
     const now = Date.now();
     const held = await this.held(subject, units);
@@ -376,7 +378,8 @@ export class RolloutsService implements OnApplicationBootstrap, OnModuleDestroy 
 
   /**
    * A failed step: pause, or (onFailure: rollback) return what this rollout updated. The halt is
-   * stored first, so a rollback that fails part way is not tried again every tick.
+   * stored first, so a rollback that fails part way is not tried again every tick; a unit refused
+   * for now (a sync window) is, until every unit is back (see {@link rollBack}).
    */
   private async halt(
     subject: Subject,
@@ -395,50 +398,103 @@ export class RolloutsService implements OnApplicationBootstrap, OnModuleDestroy 
     const halted = await this.repo.save(kind, id, state, expected);
     if (!halted) return; // paused or aborted meanwhile
     this.metrics.rolloutHalts.inc({ appset: name, on_failure: strategy.onFailure });
+    let rolledBack = false;
     if (strategy.onFailure === 'rollback') {
-      const returned: string[] = [];
-      const left: string[] = [];
-      const errors: string[] = [];
-      for (const [unitId, u] of Object.entries(state.updated)) {
-        const unit = byId.get(unitId);
-        if (!unit) continue;
-        const back = Object.entries(u.from).filter(([, f]) => f !== null);
-        if (back.length === 0) left.push(unit.name);
-        try {
-          const app = await this.syncs.entity(unit.app);
-          for (const group of groupBy(back, ([, f]) => f!.bundleHash).values()) {
-            const f = group[0][1]!;
-            await this.syncs.deployStored(
-              app,
-              group.map(([c]) => c),
-              {
-                revision: f.revision,
-                bundleHash: f.bundleHash,
-                prune: strategy.defaultPrune,
-                reason: `rollout of ${name} rolled back (${what} ${state.step + 1} failed)`,
-              },
-            );
-          }
-          if (back.length) returned.push(unit.name);
-        } catch (e) {
-          errors.push(`${unit.name}: ${(e as Error).message}`);
-        }
-      }
-      state.status = 'RolledBack';
-      state.message += `; returned to their previous bundle: ${returned.join(', ') || 'none'}${
-        left.length ? `; nothing to return to (new): ${left.join(', ')}` : ''
-      }${errors.length ? `; could not return: ${errors.join('; ')}` : ''}`;
-      await this.repo.save(kind, id, state, halted);
+      state.gates.rollback = {
+        reason: state.message,
+        pending: Object.keys(state.updated).filter((u) => byId.has(u)),
+        returned: [],
+        left: [],
+      };
+      await this.rollBack(subject, state, units, halted);
+      rolledBack = state.gates.rollback.pending.length === 0;
     }
     this.gauge(subject, state);
     await this.audit.record(
-      `rollout.${state.status === 'RolledBack' ? 'rollback' : 'halt'}`,
+      `rollout.${rolledBack ? 'rollback' : 'halt'}`,
       auditKind(kind),
       name,
       undefined,
       { failed: names, message: state.message },
     );
     this.log.warn(`${name}: ${state.message}`);
+  }
+
+  /**
+   * Returns the units of `gates.rollback.pending` to the bundle they ran before this rollout
+   * synced them. Those refused (a sync window, a project) stay pending and the rollout Halted, to
+   * be tried again next tick; once none is left it is RolledBack. Saved over `expected`; false
+   * when another writer (a pause, an abort) came first.
+   */
+  private async rollBack(
+    subject: Subject,
+    state: RolloutState,
+    units: Unit[],
+    expected: Date,
+  ): Promise<boolean> {
+    const { kind, id, name, strategy } = subject;
+    const rollback = state.gates.rollback!;
+    const byId = new Map(units.map((u) => [u.id, u]));
+    const pending: string[] = [];
+    const errors: string[] = [];
+    for (const unitId of rollback.pending) {
+      const unit = byId.get(unitId);
+      const update = state.updated[unitId];
+      if (!unit || !update) continue; // no longer part of the rollout (deleted)
+      const back = Object.entries(update.from).filter(([, f]) => f !== null);
+      if (back.length === 0) {
+        rollback.left.push(unit.name);
+        continue;
+      }
+      try {
+        const app = await this.syncs.entity(unit.app);
+        for (const group of groupBy(back, ([, f]) => f!.bundleHash).values()) {
+          const f = group[0][1]!;
+          await this.syncs.deployStored(
+            app,
+            group.map(([c]) => c),
+            {
+              revision: f.revision,
+              bundleHash: f.bundleHash,
+              prune: strategy.defaultPrune,
+              reason: `rollout of ${name} rolled back (${rollback.reason.split(':')[0]})`,
+            },
+          );
+        }
+        rollback.returned.push(unit.name);
+      } catch (e) {
+        if (e instanceof NotFound) continue; // the application is gone: nothing to return
+        pending.push(unitId);
+        errors.push(`${unit.name}: ${(e as Error).message}`);
+      }
+    }
+    rollback.pending = pending;
+    state.status = pending.length ? 'Halted' : 'RolledBack';
+    state.message = `${rollback.reason}; returned to their previous bundle: ${rollback.returned.join(', ') || 'none'}${
+      rollback.left.length ? `; nothing to return to (new): ${rollback.left.join(', ')}` : ''
+    }${errors.length ? `; not returned yet, tried again every few seconds: ${errors.join('; ')}` : ''}`;
+    return (await this.repo.save(kind, id, state, expected)) !== undefined;
+  }
+
+  /** A halt whose rollback was refused in part: tries the rest again. */
+  private async retryRollback(subject: Subject, stored: RolloutState | undefined, units: Unit[]) {
+    if (stored?.status !== 'Halted' || !stored.gates.rollback?.pending.length) return;
+    const state = structuredClone(stored);
+    const before = state.message;
+    if (!(await this.rollBack(subject, state, units, stored.updatedAt))) return;
+    this.gauge(subject, state);
+    if (state.status === 'RolledBack') {
+      await this.audit.record(
+        'rollout.rollback',
+        auditKind(subject.kind),
+        subject.name,
+        undefined,
+        {
+          message: state.message,
+        },
+      );
+      this.log.warn(`${subject.name}: ${state.message}`);
+    } else if (state.message !== before) this.log.warn(`${subject.name}: ${state.message}`);
   }
 
   /** Units that wait for dependencies, with why (by unit id). */
