@@ -318,5 +318,41 @@ ${fleet.map((c) => `      - { cluster: ${c.name}, env: ${c.env} }`).join('\n')}
         (e: any) => e.revision === sha.w2 && e.targets.some((t: any) => t.cluster === 'roll-2'),
       ),
     ).toBe(false);
+
+    // A person's rollback in the middle of a rollout ends it: once automated sync is back, a new
+    // rollout starts at wave 1, with its soak and promote gates, not where the old one was.
+    sha.w3 = await repo.commit({ 'waved/cm.yaml': cm('w3'), 'waved/deploy.yaml': null });
+    await webhook();
+    await waitFor('wave 1 at w3', async () => (await liveOf(dev)) === 'w3', { timeoutMs: 20_000 });
+    const before = await waitFor(
+      'wave 2 waiting for promotion at w3',
+      async () => {
+        const r = await rolloutOf();
+        return /waits for promotion/.test(r.message) ? r : false;
+      },
+      { timeoutMs: 20_000 },
+    );
+    const w1 = h.find((e: any) => e.revision === sha.w1);
+    expect(w1).toBeDefined();
+    const rolled = await api(hub).post('/api/v1/applications/waved/rollback', { id: w1.id });
+    expect(rolled.status).toBe(200);
+    await waitFor('wave 1 rolled back by hand', async () => (await liveOf(dev)) === 'w1');
+    const enabledAt = Date.now();
+    const enabled = await axle(hub, ['app', 'auto-sync', 'waved', '--enable']);
+    expect(enabled.code, enabled.err).toBe(0);
+    await waitFor('wave 1 at w3 again', async () => (await liveOf(dev)) === 'w3', {
+      timeoutMs: 20_000,
+    });
+    const again = await waitFor(
+      'a new rollout waiting for promotion',
+      async () => {
+        const r = await rolloutOf();
+        return /waits for promotion/.test(r.message) ? r : false;
+      },
+      { timeoutMs: 20_000 },
+    );
+    expect(Date.parse(again.startedAt)).toBeGreaterThanOrEqual(enabledAt - 1000);
+    expect(again.startedAt).not.toBe(before.startedAt);
+    expect(await liveOf(staging)).toBe('w1');
   });
 });

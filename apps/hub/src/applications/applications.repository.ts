@@ -218,7 +218,9 @@ export class ApplicationsRepository {
 
   /**
    * Suspends automated sync (a rollback) with its reason, or (null) lets it run again; false when
-   * the application is gone.
+   * the application is gone. Either way its waves rollout (ADR 0015) ends: its gates (soaks,
+   * promotions) were for clusters a person has since deployed by hand, and the rollout after
+   * automated sync is back starts at the first wave.
    */
   async setAutoSyncSuspended(
     db: Db,
@@ -229,6 +231,7 @@ export class ApplicationsRepository {
       'UPDATE applications SET auto_sync_suspended = $2 WHERE id = $1 RETURNING id',
       [id, suspension === null ? null : JSON.stringify(suspension)],
     );
+    await db.query(`DELETE FROM rollouts WHERE kind = 'app' AND owner_id = $1`, [id]);
     return returned<{ id: string }>(rows).length > 0;
   }
 
