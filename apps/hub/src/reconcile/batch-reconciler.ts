@@ -214,13 +214,14 @@ export class BatchReconciler {
         namespace,
         policy,
       }));
-      const now = current.get(app.id) ?? [];
+      // By cluster: an application may target 10,000 clusters (no search per cluster).
+      const now = new Map((current.get(app.id) ?? []).map((t) => [t.clusterId, t]));
       // Without automated sync (or with it suspended by a rollback, or rolled out in waves) the
       // new desired state is only recorded, as the application's render below, and shown
       // OutOfSync until a sync (or the rollout) asks for it.
       const changing = auto
         ? desired.filter((d) => {
-            const t = now.find((x) => x.clusterId === d.clusterId);
+            const t = now.get(d.clusterId);
             // Same bundle, namespace and policy at another commit: what runs is already what
             // this commit wants. Only the render moves to the commit (below): no new generation,
             // nothing to deliver (see clusterStatus for how the target's revision is shown then).
@@ -229,10 +230,11 @@ export class BatchReconciler {
         : [];
       // Sync windows: a cluster with something to change keeps what it runs while its window
       // holds the sync back, and the application is looked at again when the window lets it in.
+      const changingIds = new Set(changing.map((d) => d.clusterId));
       const blocked = changing.length
         ? gate.windowBlocks(
             { project: app.spec.project, app: app.name, namespace },
-            targets.filter((c) => changing.some((d) => d.clusterId === c.id)),
+            targets.filter((c) => changingIds.has(c.id)),
             startedAt,
             false,
           )
@@ -243,7 +245,7 @@ export class BatchReconciler {
       const keep = new Set(desired.map((d) => d.clusterId));
       // Clusters dropped from the destinations lose the app at once, also when waves or
       // dependencies roll out what remains.
-      const removals = (syncsAutomatically(app) ? now : [])
+      const removals = (syncsAutomatically(app) ? [...now.values()] : [])
         .filter((t) => !keep.has(t.clusterId))
         .map((t) => ({ appId: app.id, clusterId: t.clusterId }));
       outcome.upserts.push(...upserts);
