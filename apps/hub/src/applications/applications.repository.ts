@@ -471,6 +471,27 @@ export class ApplicationsRepository {
     return { count: Number(r.n), lastUpdate: r.last, projectsUpdate: r.projects };
   }
 
+  /**
+   * Whether an application `appSetId` owns changed after `since` (to the millisecond) other than
+   * by the writes listed (`written`: its name now has exactly that spec hash).
+   */
+  async changedBesides(
+    appSetId: string,
+    since: Date | null,
+    written: { name: string; specHash: string }[],
+  ): Promise<boolean> {
+    const [r] = await this.ds.query<{ changed: boolean }[]>(
+      `SELECT EXISTS (
+         SELECT 1 FROM applications a
+           LEFT JOIN unnest($3::text[], $4::text[]) AS w(name, hash) ON w.name = a.name
+          WHERE a.app_set_id = $1
+            AND ($2::timestamptz IS NULL OR date_trunc('milliseconds', a.updated_at) > $2)
+            AND (w.name IS NULL OR a.spec_hash IS DISTINCT FROM w.hash)) AS changed`,
+      [appSetId, since, written.map((w) => w.name), written.map((w) => w.specHash)],
+    );
+    return r.changed;
+  }
+
   /** Of `names`, those taken by applications not owned by `appSetId`. */
   async takenByOthers(names: string[], appSetId: string | null): Promise<Set<string>> {
     const taken = new Set<string>();

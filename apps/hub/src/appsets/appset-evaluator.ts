@@ -46,7 +46,7 @@ import type {
   AppSetStatus,
 } from './application-set.entity.js';
 import { AppSetsRepository } from './appsets.repository.js';
-import { serviceGenerators, toApplicationSpec } from './to-application-spec.js';
+import { readsClockOrChance, serviceGenerators, toApplicationSpec } from './to-application-spec.js';
 import { DependenciesService } from '../dependencies/dependencies.service.js';
 
 /** Marks the spec hash of an application generated under RollingSync (stored without automated). */
@@ -335,14 +335,16 @@ export class AppSetEvaluator {
     const ownedSummary = this.apps.ownedSummary(entity.id);
     ownedSummary.catch(() => undefined); // awaited in fingerprint(); not unhandled meanwhile
     const inventory = await this.inventory();
-    // A plugin's or provider's answer is not among the inputs: those are always evaluated.
-    const skippable = serviceGenerators(entity.document).length === 0;
+    // A plugin's or provider's answer is not among the inputs, nor the time or chance a template
+    // reads: those are always evaluated.
+    const skippable =
+      serviceGenerators(entity.document).length === 0 && !readsClockOrChance(entity.document);
     // What the generators read from git last time, read again at the current commits.
     const replayed =
       skippable && entity.status.gitReads
         ? await replayReads(this.reader, entity.status.gitReads)
         : undefined;
-    const { fingerprint, ownedStamp } = await this.fingerprint(
+    const { fingerprint, ownedStamp, ownedSince } = await this.fingerprint(
       entity,
       inventory,
       ownedSummary,
@@ -487,7 +489,8 @@ export class AppSetEvaluator {
     end({ changed: String(changed > 0) });
     watch.lap('write');
     // Only what was written: a result dropped (lease lost) must not be taken for what it owns.
-    if (changed > 0 && written) await this.rememberOwned(entity.id, ev).catch(() => undefined);
+    if (changed > 0 && written)
+      await this.rememberOwned(entity.id, ev, ownedSince).catch(() => undefined);
     this.log.debug(`${entity.name}: evaluated (ms: ${watch.toString()})`);
     if (changed) {
       this.log.log(
@@ -572,7 +575,7 @@ export class AppSetEvaluator {
   }
 
   /** After its writes: what the ApplicationSet owns now, and the stamp that goes with it. */
-  private async rememberOwned(appSetId: string, ev: Evaluation): Promise<void> {
+  private async rememberOwned(appSetId: string, ev: Evaluation, since: Date | null): Promise<void> {
     const gone = new Set(ev.plan.delete);
     const list = ev.owned
       .filter((o) => !gone.has(o.name))
@@ -582,6 +585,9 @@ export class AppSetEvaluator {
     for (const name of ev.plan.create) list.push({ name, specHash: ev.rows.get(name)!.specHash });
     const s = await this.apps.ownedSummary(appSetId);
     if (s.count !== list.length) return; // someone else changed it meanwhile: read it next time
+    // An edit by someone else since the list was read (the count stays) is read next time too.
+    const written = [...ev.rows.values()].map((r) => ({ name: r.name, specHash: r.specHash }));
+    if (await this.apps.changedBesides(appSetId, since, written)) return;
     this.owned.set(appSetId, { stamp: `${s.count}|${s.lastUpdate?.toISOString() ?? ''}`, list });
   }
 
@@ -596,7 +602,7 @@ export class AppSetEvaluator {
     inventory: ClusterInfo[],
     ownedSummary: ReturnType<ApplicationsRepository['ownedSummary']>,
     reads: RecordedRead[] | undefined,
-  ): Promise<{ fingerprint: string; ownedStamp: string }> {
+  ): Promise<{ fingerprint: string; ownedStamp: string; ownedSince: Date | null }> {
     const repositories: Record<string, Record<string, string> | null> = {};
     if (!reads) {
       const repos = entity.repos.includes('*') ? await this.git.knownRepositories() : entity.repos;
@@ -614,10 +620,12 @@ export class AppSetEvaluator {
         last: owned.lastUpdate,
         confirmed: entity.deletionConfirmed,
         version: entity.specVersion,
+        // What bounds an evaluation: lowering a limit must be noticed (refused, not skipped).
+        limits: [this.config.appsetMaxApplications, this.config.appsetMaxRenderSeconds],
         reads: reads?.map((r) => [r.url, r.revision, r.op, r.path ?? '', r.digest]) ?? null,
       },
     });
-    return { fingerprint, ownedStamp };
+    return { fingerprint, ownedStamp, ownedSince: owned.lastUpdate };
   }
 }
 

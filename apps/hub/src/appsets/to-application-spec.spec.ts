@@ -1,5 +1,5 @@
 import { describe, expect, it } from 'vitest';
-import { requeueSeconds, serviceGenerators } from './to-application-spec.js';
+import { readsClockOrChance, requeueSeconds, serviceGenerators } from './to-application-spec.js';
 
 const doc = (generators: unknown[]) => ({ spec: { generators } });
 
@@ -28,5 +28,38 @@ describe('requeue of ApplicationSets that ask services', () => {
     const never = doc([{ plugin: { configMapRef: { name: 'p' }, requeueAfterSeconds: 0 } }]);
     expect(requeueSeconds(never)).toBeNull();
     expect(serviceGenerators(never)).toHaveLength(1);
+  });
+});
+
+describe('ApplicationSets evaluated every time', () => {
+  it('finds a service generator nested as deep as the document goes', () => {
+    let g: unknown = { plugin: { configMapRef: { name: 'p' } } };
+    for (let i = 0; i < 30; i++) g = { matrix: { generators: [{ list: { elements: [] } }, g] } };
+    expect(serviceGenerators(doc([g]))).toEqual([{ type: 'plugin', requeueSeconds: 1800 }]);
+  });
+
+  it('finds the clock or chance in any template, and nothing else', () => {
+    const withTemplate = (template: unknown, more: object = {}) => ({
+      spec: { generators: [{ list: { elements: [] } }], template, ...more },
+    });
+    const meta = (labels: Record<string, string>) => withTemplate({ metadata: { labels } });
+    expect(readsClockOrChance(meta({ day: '{{ now | date "2006-01-02" }}' }))).toBe(true);
+    expect(readsClockOrChance(meta({ id: '{{ randAlphaNum 5 }}' }))).toBe(true);
+    expect(readsClockOrChance(meta({ id: '{{uuidv4}}' }))).toBe(true);
+    expect(readsClockOrChance(meta({ age: '{{ ago .since }}' }))).toBe(true);
+    expect(readsClockOrChance(withTemplate({}, { templatePatch: 'x: {{ now }}' }))).toBe(true);
+    const inGenerator = {
+      spec: {
+        generators: [{ git: { repoURL: 'r', values: { at: '{{ now | unixEpoch }}' } } }],
+        template: {},
+      },
+    };
+    expect(readsClockOrChance(inGenerator)).toBe(true);
+    // A field or variable named like one, a word outside a template, a date of a given time.
+    expect(readsClockOrChance(meta({ a: '{{ .now }}', b: '{{ $now }}', c: 'now' }))).toBe(false);
+    expect(readsClockOrChance(meta({ d: '{{ .at | toDate "2006-01-02" | date "Jan" }}' }))).toBe(
+      false,
+    );
+    expect(readsClockOrChance(meta({ e: '{{ .nowhere }}-{{ randomly }}' }))).toBe(false);
   });
 });

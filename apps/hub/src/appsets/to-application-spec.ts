@@ -73,6 +73,30 @@ export function generatorInputs(generators: unknown): { repos: string[]; readsCl
   return { repos: [...repos].sort(), readsClusters };
 }
 
+/** Far deeper than any document the API takes (its depth limit): a guard, not a cut-off. */
+const MAX_WALK_DEPTH = 1_000;
+
+// Template functions whose output is not a function of their arguments: the time, and chance.
+const UNSTABLE_FUNCTIONS =
+  /(?<![\w.$])(now|ago|uuidv4|randBytes|randInt|randAlphaNum|randAlpha|randAscii|randNumeric|shuffle|encryptAES|genPrivateKey|genCA\w*|gen\w*Cert\w*|bcrypt|htpasswd)(?!\w)/;
+
+/**
+ * Whether a template of the ApplicationSet (its template, templatePatch, or a generator's
+ * template or values) calls a function whose output changes with nothing Axle sees: the clock
+ * (`now | date "2006-01-02"` renders something new once a day) or chance. Such an ApplicationSet
+ * is evaluated every time, as those with service generators are. Conservative: a name in a
+ * templated string counts even where it is not a call.
+ */
+export function readsClockOrChance(document: unknown): boolean {
+  const walk = (v: unknown, depth: number): boolean => {
+    if (typeof v === 'string') return v.includes('{{') && UNSTABLE_FUNCTIONS.test(v);
+    if (depth > MAX_WALK_DEPTH || !v || typeof v !== 'object') return false;
+    if (Array.isArray(v)) return v.some((x) => walk(x, depth + 1));
+    return Object.entries(v).some(([k, x]) => walk(k, depth + 1) || walk(x, depth + 1));
+  };
+  return walk((document as { spec?: unknown } | null)?.spec, 0);
+}
+
 /** Argo CD's default requeueAfterSeconds of the generators that ask a service. */
 const SERVICE_REQUEUE_DEFAULTS: Record<string, number> = {
   plugin: 1800,
@@ -89,7 +113,8 @@ const SERVICE_REQUEUE_DEFAULTS: Record<string, number> = {
 export function serviceGenerators(document: unknown): { type: string; requeueSeconds: number }[] {
   const out: { type: string; requeueSeconds: number }[] = [];
   const walk = (v: unknown, depth: number): void => {
-    if (depth > 20 || !v || typeof v !== 'object') return;
+    // Generators nest to any depth the document has (bounded where it is read, see checkDepth).
+    if (depth > MAX_WALK_DEPTH || !v || typeof v !== 'object') return;
     if (Array.isArray(v)) return v.forEach((x) => walk(x, depth + 1));
     const o = v as Record<string, unknown>;
     for (const [type, fallback] of Object.entries(SERVICE_REQUEUE_DEFAULTS)) {
