@@ -233,8 +233,11 @@ describe('AgentSession', () => {
     const { s, call, host } = session();
     await s.handle(hello([{ appId: id(1), generation: 7, bundleHash: 'sha256:old' }]));
     host.unchanged = false;
+    const before = host.requests.length;
     await s.deliver([row(1, 3, 'sha256:C3')], new Map(), true, ctx);
-    expect(call.deploys()).toEqual([]); // the batch's own notice delivers what it wrote
+    expect(call.deploys()).toEqual([]);
+    // Read again in a round of its own (no notice comes when another replica's session raised it).
+    expect(host.requests.slice(before)).toEqual([false]);
   });
 
   it('sends a bundle again when the agent lost it for a generation it holds', async () => {
@@ -288,5 +291,50 @@ describe('AgentSession', () => {
     });
     await s.deliver([row(2, 1, 'sha256:H')], new Map(), true, otherRepos);
     expect(call.deploys()).toEqual([]);
+    expect(s.hasRefused).toBe(true);
+  });
+
+  it('sends what the project refused once the project allows it, and says the refusal once', async () => {
+    const { s, call } = session();
+    await s.handle(hello());
+    const refused = () => metrics.dispatchRefused.get().then((m) => m.values.at(-1)?.value ?? 0);
+    const narrow = {
+      ...ctx,
+      gate: new ProjectGate(
+        new Map([
+          [
+            'default',
+            new ProjectPolicy('default', {
+              sourceRepos: ['*'],
+              destinations: [{ namespace: 'ok' }],
+            }),
+          ],
+        ]),
+      ),
+    };
+    const counted = await refused();
+    await s.deliver([row(1, 1, 'sha256:H')], new Map(), false, narrow);
+    await s.deliver([row(1, 1, 'sha256:H')], new Map(), false, narrow);
+    expect(await refused()).toBe(counted + 1);
+    expect(s.hasRefused).toBe(true);
+    // The project put right: the dispatcher's recheck asks for a round, which sends it.
+    await s.deliver([row(1, 1, 'sha256:H')], new Map(), false, ctx);
+    expect(call.deploys()).toMatchObject([{ appName: 'app-1', generation: 1 }]);
+    expect(s.hasRefused).toBe(false);
+  });
+
+  it('forgets a refusal of an application no longer desired on its cluster', async () => {
+    const { s } = session();
+    await s.handle(hello());
+    const none = {
+      ...ctx,
+      gate: new ProjectGate(
+        new Map([['default', new ProjectPolicy('default', { sourceRepos: [], destinations: [] })]]),
+      ),
+    };
+    await s.deliver([row(1, 1, 'sha256:H')], new Map(), true, none);
+    expect(s.hasRefused).toBe(true);
+    await s.deliver([], new Map(), true, ctx);
+    expect(s.hasRefused).toBe(false);
   });
 });

@@ -65,6 +65,12 @@ export class AgentSession {
   private readonly held = new Map<string, Held>();
   /** The last Deploy sent per application (its generation and bundle). */
   private readonly sent = new Map<string, Held>();
+  /**
+   * Applications whose desired state the project gate refused at dispatch, by generation: looked
+   * at again by the dispatcher's recheck (a project put right changes no target, so nothing else
+   * would send them while this stream lasts).
+   */
+  private readonly refused = new Map<string, number>();
   /** Bundles the agent holds: hash → applications that reference it there. */
   private readonly bundles = new Map<string, number>();
   /** Hash each application references on the agent, as far as the hub knows. */
@@ -247,25 +253,15 @@ export class AgentSession {
       if (ahead >= generation) {
         generation = ahead + 1;
         // Only if the row is still what this round read: a batch that wrote new content since
-        // would otherwise have it labelled as delivered. The round its notice starts sends it.
-        if (!(await this.deps.host.raiseGeneration(this, row, generation))) continue;
+        // would otherwise have it labelled as delivered. Changed meanwhile (by a batch, or by the
+        // session another replica still holds for this cluster, which sends no notice): read it
+        // again in a round of its own.
+        if (!(await this.deps.host.raiseGeneration(this, row, generation))) {
+          this.deps.host.request(this, false);
+          continue;
+        }
       }
-      // Last hub-side project check, right before the manifests leave for the cluster.
-      const violations = ctx.gate.check({
-        project: row.project,
-        // Its source too: a repository the project no longer allows stops what waits to go out.
-        repoURL: row.repoURL,
-        cluster,
-        namespace: row.namespace,
-        bundle: { hash: row.bundleHash, resources: ctx.resources.get(row.bundleHash) ?? [] },
-      });
-      if (violations.length) {
-        this.log.warn(
-          `not dispatching ${row.appName} generation ${generation}: ${violations.join('; ')}`,
-        );
-        this.deps.metrics.dispatchRefused.inc({ cluster: this.clusterName });
-        continue;
-      }
+      if (this.refusedByProject(row, generation, cluster, ctx)) continue;
       const byHash = (this.bundles.get(row.bundleHash) ?? 0) > 0;
       const bundleGzip = byHash ? Buffer.alloc(0) : await ctx.bundle(row.bundleHash);
       const deploy: Deploy = {
@@ -288,6 +284,7 @@ export class AgentSession {
       });
       this.deps.metrics.bundleBytesSent.inc({ cluster: this.clusterName }, bundleGzip.length);
     }
+    this.forgetRefusals(full, desired);
     // Removals: every held application no longer desired (full), or those with a removal note,
     // except those waiting for the removal of applications that depended on them.
     const gone = [...new Set([...this.held.keys(), ...this.sent.keys()])].filter(
@@ -303,6 +300,50 @@ export class AgentSession {
       this.sent.delete(appId);
       this.reference(appId, undefined);
     }
+  }
+
+  /**
+   * The last hub-side project check, right before the manifests leave for the cluster. A refusal
+   * is said once per generation, and looked at again by the dispatcher's recheck until the
+   * project lets it through or the target changes.
+   */
+  private refusedByProject(
+    row: DeliveryRow,
+    generation: number,
+    cluster: { name: string; labels: Record<string, string> },
+    ctx: DeliveryContext,
+  ): boolean {
+    const violations = ctx.gate.check({
+      project: row.project,
+      // Its source too: a repository the project no longer allows stops what waits to go out.
+      repoURL: row.repoURL,
+      cluster,
+      namespace: row.namespace,
+      bundle: { hash: row.bundleHash, resources: ctx.resources.get(row.bundleHash) ?? [] },
+    });
+    if (violations.length === 0) {
+      this.refused.delete(row.appId);
+      return false;
+    }
+    if (this.refused.get(row.appId) !== generation) {
+      this.log.warn(
+        `not dispatching ${row.appName} generation ${generation}: ${violations.join('; ')}`,
+      );
+      this.deps.metrics.dispatchRefused.inc({ cluster: this.clusterName });
+    }
+    this.refused.set(row.appId, generation);
+    return true;
+  }
+
+  /** After a full delivery: refusals of applications no longer desired here are forgotten. */
+  private forgetRefusals(full: boolean, desired: Set<string>): void {
+    if (!full) return;
+    for (const appId of this.refused.keys()) if (!desired.has(appId)) this.refused.delete(appId);
+  }
+
+  /** Whether the project gate refused something this session was to send (see `refused`). */
+  get hasRefused(): boolean {
+    return this.refused.size > 0;
   }
 
   /** Records that application `appId` references `hash` on the agent (or nothing). */

@@ -17,10 +17,11 @@ import { groupBy } from '../common/group-by.js';
 /** Notifications arriving within this window are delivered together. */
 const COALESCE_MS = 5;
 /**
- * How often sessions with removal notes deliver again: a removal held for applications that
- * depended on it goes once they are gone, or once it has waited long enough.
+ * How often sessions deliver again what may go now without any target changing: a removal held
+ * for applications that depended on it (it goes once they are gone, or once it has waited long
+ * enough), and desired state the project gate refused (a project put right changes no target).
  */
-const REMOVALS_RECHECK_MS = 30_000;
+const RECHECK_MS = 30_000;
 
 /**
  * Delivers desired state to the agent streams this replica holds. Notifications (cluster ids,
@@ -63,11 +64,13 @@ export class Dispatcher implements SessionHost, OnApplicationBootstrap, OnModule
   onApplicationBootstrap(): void {
     this.recheck = setInterval(() => {
       if (this.sessions.size === 0) return;
+      for (const session of this.sessions.values())
+        if (session.hasRefused) this.request(session, false);
       void this.targets
         .clustersWithRemovals()
         .then((ids) => this.notified(ids))
         .catch((e: unknown) => this.log.warn(`removal recheck: ${(e as Error).message}`));
-    }, REMOVALS_RECHECK_MS);
+    }, RECHECK_MS);
     this.recheck.unref();
   }
 
