@@ -31,7 +31,9 @@ export class Hooks {
       const nsErr = await this.applier.ensureNamespaces(app, [p]);
       if (nsErr.size) throw new Error([...nsErr.values()][0]);
       if (policies.includes('BeforeHookCreation')) await this.deleteAndWait(p.key);
-      await this.applier.applyOne(p.obj, false, app.options.validate);
+      const created = await this.applier.applyOne(p.obj, false, app.options.validate);
+      run.uid = metaString(created, 'uid');
+      run.resourceVersion = metaString(created, 'resourceVersion');
     } catch (e) {
       run.phase = 'Failed';
       run.message = kubeError(e).message;
@@ -97,7 +99,7 @@ export class Hooks {
 
   private async poll(app: AppInput, op: Operation, run: HookRun): Promise<void> {
     const key = run.key!;
-    const live = await this.applier.live(key);
+    const live = await this.current(run);
     if (!live) {
       run.phase = 'Failed';
       run.message = 'the hook object disappeared';
@@ -125,6 +127,26 @@ export class Hooks {
     }
   }
 
+  /**
+   * The run's object. The watch cache may still hold an earlier run of the hook (deleted by
+   * BeforeHookCreation, its DELETED event not processed yet), complete or failed: a cached copy
+   * with another uid, or older than the apply response, would pass or fail the new run before it
+   * ran, so the API server is asked instead. An object there with another uid is not this run's
+   * either: this run's object is gone.
+   */
+  private async current(run: HookRun): Promise<KubeObject | undefined> {
+    const key = run.key!;
+    const live = await this.applier.live(key);
+    if (!live || !run.uid || isRunOf(live, run)) return live;
+    const fresh = await this.client.getOrUndefined(
+      apiVersionOf(key),
+      key.kind,
+      key.name,
+      key.namespace || undefined,
+    );
+    return fresh && metaString(fresh, 'uid') === run.uid ? fresh : undefined;
+  }
+
   private async deleteAndWait(key: ResourceKey): Promise<void> {
     const apiVersion = apiVersionOf(key);
     const ns = key.namespace || undefined;
@@ -135,6 +157,24 @@ export class Hooks {
       await sleep(100);
     }
   }
+}
+
+/** The object is the run's, as recent as its apply response or more. */
+function isRunOf(obj: KubeObject, run: HookRun): boolean {
+  return (
+    metaString(obj, 'uid') === run.uid &&
+    rvNumber(metaString(obj, 'resourceVersion')) >= rvNumber(run.resourceVersion)
+  );
+}
+
+function metaString(obj: KubeObject, field: 'uid' | 'resourceVersion'): string | undefined {
+  const v = obj.metadata[field];
+  return typeof v === 'string' ? v : undefined;
+}
+
+function rvNumber(rv: string | undefined): number {
+  const n = Number(rv);
+  return Number.isFinite(n) ? n : 0;
 }
 
 function runningSyncFail(op: Operation): HookRun[] {

@@ -26,6 +26,12 @@ export interface HookRun {
   step: number;
   item: PlanItem;
   key?: ResourceKey;
+  /**
+   * uid and resourceVersion of the object the run created (the apply response): an object under
+   * the same key with another uid is an earlier run of the hook, not this one (see Hooks.current).
+   */
+  uid?: string;
+  resourceVersion?: string;
   phase: OperationPhase;
   message: string;
 }
