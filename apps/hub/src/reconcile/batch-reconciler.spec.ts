@@ -398,14 +398,22 @@ describe('BatchReconciler', () => {
     expect(o.done).toHaveLength(3);
   });
 
-  it('writes nothing when its lease was lost meanwhile', async () => {
+  it('hands its results to the fenced commit when the lease on some items was lost', async () => {
     const ports = new FakePorts();
-    const [a] = ports.add(app(1));
-    const r = await new BatchReconciler(ports, 'replica-a').run([item(a)], {
+    const [a, b] = ports.add(app(1), app(2));
+    const fenced: string[][] = [];
+    const commit = ports.commit.bind(ports);
+    ports.commit = (o: BatchOutcome) => {
+      // The store's fence: the items another replica claimed since are left out.
+      fenced.push(o.done.map((i) => i.key));
+      const kept = { ...o, done: o.done.filter((i) => i.key !== b.id) };
+      return commit(kept).then((r) => ({ ...r, lost: 1 }));
+    };
+    const r = await new BatchReconciler(ports, 'replica-a').run([item(a), item(b)], {
       owner: 'replica-a',
       lost: true,
     });
-    expect(ports.committed).toEqual([]);
+    expect(fenced).toEqual([[a.id, b.id]]);
     expect(r.lost).toBe(1);
   });
 

@@ -294,9 +294,9 @@ export class BatchReconciler {
     }
 
     watch.lap('plan');
-    const result = lease.lost
-      ? { changed: 0, clusters: 0, lost: items.length }
-      : await this.ports.commit(outcome, lease, watch);
+    // Also when the lease on some items was lost: the commit's fence writes the results of the
+    // items still held only, and those are not thrown away with the others.
+    const result = await this.ports.commit(outcome, lease, watch);
     return {
       ...result,
       ms: watch.laps,

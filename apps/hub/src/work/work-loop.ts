@@ -9,7 +9,10 @@ export interface Lease {
    * that a batch that outlived its lease cannot act on items the same replica claimed again since.
    */
   readonly owner: string;
-  /** True once the lease could not be renewed: write nothing more for this batch. */
+  /**
+   * True once the lease on some item of the batch could not be renewed (another replica claimed
+   * it): results are written through the fence only (WorkRepository.fence), which drops them.
+   */
   readonly lost: boolean;
 }
 
