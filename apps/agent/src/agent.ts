@@ -123,6 +123,7 @@ export class Agent implements OnApplicationBootstrap, OnApplicationShutdown {
         observeOnly: config.observeOnly,
         selfHeal: config.selfHeal ?? { delayMs: 1000, maxDelayMs: 300_000 },
         resyncSeconds: config.resyncSeconds,
+        allowList: config.allowList ?? ALLOW_ALL,
       },
     );
     this.inbound = new HubInbound(

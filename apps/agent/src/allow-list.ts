@@ -57,6 +57,19 @@ export function checkAllowList(
   return [...out];
 }
 
+/**
+ * What an app the allow-list forbids is reported with (undefined: allowed). One wording for a
+ * Deploy refused on arrival and a stored app refused after the list was tightened.
+ */
+export function allowListRefusal(
+  list: AllowList,
+  objects: KubeObject[],
+  destinationNamespace: string,
+): string | undefined {
+  const refused = checkAllowList(list, objects, destinationNamespace);
+  return refused.length ? `refused by this cluster's allow-list: ${refused.join('; ')}` : undefined;
+}
+
 /** Comma-separated patterns from the environment; empty means the default. */
 export function patterns(v: string | undefined, fallback: string[]): string[] {
   const list = (v ?? '')

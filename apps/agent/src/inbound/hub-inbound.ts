@@ -6,7 +6,7 @@ import type {
   SyncPolicy,
 } from '../../../../libs/proto/gen/axle/agent/v1/agent.js';
 import { decodeSyncPolicy } from '../../../../libs/proto/src/codec.js';
-import { checkAllowList, type AllowList } from '../allow-list.js';
+import { allowListRefusal, type AllowList } from '../allow-list.js';
 import type { BundleCache } from '../bundle-cache.js';
 import type { StatusReporter } from '../outbound/status-reporter.js';
 import type { AppReconciler } from '../reconcile/app-reconciler.js';
@@ -96,9 +96,8 @@ export class HubInbound {
     else this.bundles.remember(d.bundleHash, bundle.objects);
     // The cluster's own allow-list: refused deploys are acknowledged (so they are not resent)
     // but not applied; what runs stays as it is.
-    const refused = checkAllowList(this.allowList, bundle.objects, d.namespace);
-    if (refused.length) {
-      const message = `refused by this cluster's allow-list: ${refused.join('; ')}`;
+    const message = allowListRefusal(this.allowList, bundle.objects, d.namespace);
+    if (message) {
       this.reporter.event(d.appId, 'Warning', 'SyncRefused', message, d.generation);
       this.reporter.ack(d.appId, d.generation);
       this.reporter.refused(d.appId, message);

@@ -2,6 +2,7 @@ import { Logger } from '@nestjs/common';
 import { afterEach, beforeEach, describe, expect, it, vi } from 'vitest';
 import type { KubeObject } from '../../../../libs/manifests/src/index.js';
 import { tempDir } from '../../../../test/support/temp-dir.js';
+import type { AllowList } from '../allow-list.js';
 import { BundleCache } from '../bundle-cache.js';
 import type { KubeClient } from '../kube/kube-client.js';
 import type { WatchCache } from '../kube/watch-cache.js';
@@ -176,6 +177,7 @@ function wired(
   watches: WatchCache,
   reporter: StatusReporter,
   selfHeal = { delayMs: 1000, maxDelayMs: 300_000 },
+  allowList?: AllowList,
 ) {
   const engine: SyncEngine = new SyncEngine(
     client,
@@ -193,6 +195,7 @@ function wired(
     concurrency: 1,
     selfHeal,
     resyncSeconds: 3600,
+    allowList,
   });
   return { r, bundles };
 }
@@ -468,6 +471,123 @@ describe('AppReconciler: against a cluster', () => {
     });
     expect(cluster.state.applies).toBe(applies + 1);
     expect(events.at(-1)).toBe('SelfHealed');
+    await r.stop();
+  });
+});
+
+describe('AppReconciler: the allow-list, for stored apps', () => {
+  beforeEach(() => {
+    vi.spyOn(Logger.prototype, 'warn').mockImplementation(() => undefined);
+  });
+  afterEach(() => vi.restoreAllMocks());
+
+  const selfHeal = { delayMs: 50, maxDelayMs: 1_000 };
+  /** No ConfigMaps here any more: what an operator sets with AXLE_AGENT_DENIED_KINDS. */
+  const noConfigMaps: AllowList = {
+    namespaces: ['*'],
+    allowedKinds: ['*'],
+    deniedKinds: ['/ConfigMap'],
+  };
+  const refusedMessage =
+    "refused by this cluster's allow-list: kind core/ConfigMap is not allowed on this cluster (ConfigMap/x)";
+
+  /** An agent (re)started on the shared store and cluster, with `allowList`. */
+  function agent(cluster: ReturnType<typeof inMemoryCluster>, allowList?: AllowList) {
+    const events: string[] = [];
+    const refused: string[] = [];
+    const reports: AppReport[] = [];
+    const reporter = {
+      report: (_app: unknown, a: AppReport) => void reports.push(a),
+      event: (_app: string, _type: string, reason: string, message: string) =>
+        void events.push(`${reason}: ${message}`),
+      refused: (appId: string, message: string) => void refused.push(`${appId}: ${message}`),
+    } as unknown as StatusReporter;
+    const { r, bundles } = wired(cluster.client, cluster.watches, reporter, selfHeal, allowList);
+    bundles.remember('sha256:x', [
+      { apiVersion: 'v1', kind: 'ConfigMap', metadata: { name: 'x' }, data: { k: 'v' } },
+    ]);
+    return { r, bundles, events, refused, reports };
+  }
+
+  const stored = {
+    appId: 'a',
+    appName: 'app-a',
+    generation: 1,
+    revision: 'r1',
+    bundleHash: 'sha256:x',
+    namespace: 'shop',
+    policy: { automated: true, prune: true, selfHeal: true },
+    applied: null,
+  } as Parameters<StateStore['put']>[0];
+
+  it('does not sync a stored app the list now forbids after a restart: refused as its Deploy would be', async () => {
+    const cluster = inMemoryCluster();
+    await store.put(stored); // stored and acknowledged, not applied yet when the agent stopped
+    const { r, events, refused, reports } = agent(cluster, noConfigMaps);
+    r.start();
+    await r.idle();
+    expect(cluster.state.applies).toBe(0);
+    expect(store.get('a')?.applied).toBeNull();
+    expect(events).toEqual([`SyncRefused: ${refusedMessage}`]);
+    expect(refused).toEqual([`a: ${refusedMessage}`]);
+    expect(reports).toEqual([]); // its status is the refusal
+
+    // Later passes (the resync) send the status again, for a hub that was not connected yet,
+    // but not the event.
+    r.enqueue('a');
+    await r.idle();
+    expect(cluster.state.applies).toBe(0);
+    expect(events).toHaveLength(1);
+    expect(refused).toHaveLength(2);
+    await r.stop();
+  });
+
+  it('neither heals nor prunes a synced app the list now forbids after a restart', async () => {
+    const cluster = inMemoryCluster();
+    await store.put(stored);
+    const before = agent(cluster);
+    before.r.enqueue('a');
+    await before.r.idle();
+    await before.r.stop();
+    const id = cluster.id('ConfigMap', 'shop', 'x');
+    expect(cluster.objects.has(id)).toBe(true);
+    expect(store.get('a')?.applied?.generation).toBe(1);
+
+    // The operator denies ConfigMaps and restarts the agent, and someone deletes the object:
+    // it is not put back (self-heal is on; it would be after 50 ms).
+    cluster.objects.delete(id);
+    const { r, events, refused } = agent(cluster, noConfigMaps);
+    const applies = cluster.state.applies;
+    r.start();
+    await r.idle();
+    await new Promise((res) => setTimeout(res, 3 * selfHeal.delayMs));
+    r.enqueue('a');
+    await r.idle();
+    expect(cluster.state.applies).toBe(applies);
+    expect(cluster.objects.has(id)).toBe(false);
+    expect(events).toEqual([`SyncRefused: ${refusedMessage}`]);
+    expect(refused[0]).toBe(`a: ${refusedMessage}`);
+    // Its inventory is kept (nothing pruned or forgotten): a generation allowed again finds it.
+    expect(store.get('a')?.applied?.resources.map((k) => k.name)).toEqual(['x']);
+    await r.stop();
+  });
+
+  it('syncs again once a generation the list allows is stored', async () => {
+    const cluster = inMemoryCluster();
+    await store.put(stored);
+    const { r, bundles, events } = agent(cluster, noConfigMaps);
+    r.start();
+    await r.idle();
+    expect(cluster.state.applies).toBe(0);
+
+    bundles.remember('sha256:y', [
+      { apiVersion: 'v1', kind: 'Secret', metadata: { name: 'y' }, data: { k: 'dg==' } },
+    ]);
+    await store.put({ ...stored, generation: 2, bundleHash: 'sha256:y' });
+    r.enqueue('a');
+    await r.idle();
+    expect(cluster.objects.has(cluster.id('Secret', 'shop', 'y'))).toBe(true);
+    expect(events.slice(1).map((e) => e.split(':')[0])).toEqual(['SyncStarted', 'SyncSucceeded']);
     await r.stop();
   });
 });

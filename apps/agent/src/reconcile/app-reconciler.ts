@@ -6,6 +6,7 @@ import {
 } from '../../../../libs/manifests/src/index.js';
 import { backoffDelay } from '../../../../libs/workqueue/src/backoff.js';
 import { KeyedQueue } from '../../../../libs/workqueue/src/keyed-queue.js';
+import { ALLOW_ALL, allowListRefusal, type AllowList } from '../allow-list.js';
 import type { BundleCache } from '../bundle-cache.js';
 import { kubeError } from '../kube/kube-client.js';
 import type { WatchCache, WatchChange } from '../kube/watch-cache.js';
@@ -29,6 +30,11 @@ export interface ReconcilerOptions {
   observeOnly?: boolean;
   selfHeal: { delayMs: number; maxDelayMs: number };
   resyncSeconds: number;
+  /**
+   * The cluster's allow-list (default: everything). Stored apps are checked against it too: it
+   * may have been tightened, and the agent restarted, since they were deployed.
+   */
+  allowList?: AllowList;
 }
 
 /**
@@ -70,7 +76,10 @@ export class AppReconciler {
     );
   }
 
-  /** Autonomy: whatever was desired before a restart is reconciled without waiting for the hub. */
+  /**
+   * Autonomy: whatever was desired before a restart is reconciled without waiting for the hub
+   * (each app's first pass checks it against the allow-list before anything is applied).
+   */
   start(): void {
     for (const a of this.store.apps()) {
       // Objects applied by an older agent lack the agent label: apply them once more.
@@ -193,6 +202,7 @@ export class AppReconciler {
     if (!app) return;
     const rt = this.runtime(appId);
     const objects = this.bundleObjects(app);
+    if (this.refuse(rt, app, objects)) return;
     const planKey = `${app.bundleHash}|${app.namespace}|${JSON.stringify(app.policy)}`;
     if (rt.planKey !== planKey) rt.resetPlan(planKey, buildPlan(objects));
     const input = this.input(app);
@@ -213,6 +223,33 @@ export class AppReconciler {
     }
     if (rt.op) rt.wakeAt(Date.now() + WAIT_RECHECK_MS, enqueue);
     this.reporter.report(app, a.report);
+  }
+
+  /**
+   * The allow-list, for what is stored: the hub does not send a generation this agent holds
+   * again, so a list tightened since (and the agent restarted) is only ever seen here. A stored
+   * app it forbids is refused as its Deploy would be: reported out of sync with the same error,
+   * neither synced, healed nor pruned; what it applied before stays as it is. Returns whether it
+   * was refused.
+   */
+  private refuse(rt: AppRuntime, app: AppState, objects: KubeObject[]): boolean {
+    const allowList = this.options.allowList ?? ALLOW_ALL;
+    const message = allowListRefusal(allowList, objects, app.namespace);
+    if (!message) {
+      rt.refusal = '';
+      return false;
+    }
+    // Nothing of it is assessed: it needs no watches of its own.
+    this.watches.release(app.appId);
+    const refusal = `${app.generation}|${message}`;
+    if (rt.refusal !== refusal) {
+      rt.refusal = refusal;
+      this.reporter.event(app.appId, 'Warning', 'SyncRefused', message, app.generation);
+    }
+    // The reporter keeps no refused status to resend on reconnect (one refused at start is sent
+    // before the hub is connected): every pass sends it again.
+    this.reporter.refused(app.appId, message);
+    return true;
   }
 
   private async maybeSync(

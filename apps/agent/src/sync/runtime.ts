@@ -110,6 +110,8 @@ export class AppRuntime {
   heal: HealState = { attempts: 0, lastHealAt: 0, driftSince: 0 };
   /** Ids that drifted at the last assessment (for events on change only). */
   lastDrift = '';
+  /** The allow-list refusal last announced (generation and reason); '' while allowed. */
+  refusal = '';
   timer: NodeJS.Timeout | undefined;
   timerAt = 0;
   snapshotSeq = 0;
