@@ -1,7 +1,7 @@
-import { describe, expect, it } from 'vitest';
+import { afterEach, describe, expect, it, vi } from 'vitest';
 import type { KubeObject } from '../../../../libs/manifests/src/index.js';
 import type { KubeClient } from './kube-client.js';
-import { Informer, type WatchChange } from './watch-cache.js';
+import { Informer, WatchCache, type WatchChange } from './watch-cache.js';
 
 const cm = (name: string, rv: string): KubeObject => ({
   apiVersion: 'v1',
@@ -100,5 +100,89 @@ describe('Informer', () => {
       labelSelector: 'app.axle.io/app-id',
     });
     expect(inf.lists).toBe(2);
+  });
+});
+
+describe('WatchCache', () => {
+  afterEach(() => vi.restoreAllMocks());
+
+  const CM = { apiVersion: 'v1', kind: 'ConfigMap' };
+  const SVC = { apiVersion: 'v1', kind: 'Service' };
+  const DEPLOY = { apiVersion: 'apps/v1', kind: 'Deployment' };
+
+  /** A cache whose informers never get an answer; `log` says which started and stopped. */
+  function cache() {
+    const log: string[] = [];
+    vi.spyOn(Informer.prototype, 'start').mockImplementation(function (this: Informer) {
+      log.push(`start ${this.apiVersion}/${this.kind}`);
+    });
+    vi.spyOn(Informer.prototype, 'stop').mockImplementation(function (this: Informer) {
+      log.push(`stop ${this.apiVersion}/${this.kind}`);
+    });
+    const client = { resourceFor: () => new Promise(() => undefined) } as unknown as KubeClient;
+    const wc = new WatchCache(client, { labelSelector: 'app.axle.io/app-id', onChange: () => {} });
+    return { wc, log };
+  }
+
+  it('runs one informer per kind while some app uses it, as the apps change their kinds', () => {
+    const { wc, log } = cache();
+    wc.use('a', [CM, SVC]);
+    wc.use('b', [CM, CM]); // a kind named twice counts once
+    expect(log.splice(0)).toEqual(['start v1/ConfigMap', 'start v1/Service']);
+    const configMaps = wc.informer('v1', 'ConfigMap');
+
+    // a drops ConfigMap (b still uses it) and adds Deployment; then drops Service (nobody does).
+    wc.use('a', [SVC, DEPLOY]);
+    expect(log.splice(0)).toEqual(['start apps/v1/Deployment']);
+    expect(wc.informer('v1', 'ConfigMap')).toBe(configMaps); // shared, not restarted
+    wc.use('a', [DEPLOY]);
+    expect(log.splice(0)).toEqual(['stop v1/Service']);
+    expect(wc.informer('v1', 'Service')).toBeUndefined();
+
+    // The same kinds again change nothing; an app released stops what only it used.
+    wc.use('a', [DEPLOY]);
+    wc.use('b', [CM]);
+    expect(log).toEqual([]);
+    wc.release('b');
+    expect(log.splice(0)).toEqual(['stop v1/ConfigMap']);
+    wc.use('b', [CM, DEPLOY]);
+    wc.release('a');
+    wc.release('a'); // released twice: once counts
+    expect(log.splice(0)).toEqual(['start v1/ConfigMap']);
+    expect(wc.size).toBe(2);
+    wc.use('b', []);
+    expect(log.splice(0).sort()).toEqual(['stop apps/v1/Deployment', 'stop v1/ConfigMap']);
+    expect(wc.size).toBe(0);
+
+    // After everything was released, a kind used again gets a new informer.
+    wc.use('c', [SVC]);
+    expect(log).toEqual(['start v1/Service']);
+    wc.stop();
+  });
+
+  it("looks at no other app's kinds when one app declares or changes its own", () => {
+    const { wc } = cache();
+    for (let i = 0; i < 100; i++) wc.use(`app-${i}`, [CM, SVC]);
+    // Any walk over the apps' or the informers' maps is recorded.
+    const walks: string[] = [];
+    const internals = wc as unknown as Record<'users' | 'informers', Map<string, unknown>>;
+    for (const name of ['users', 'informers'] as const) {
+      const map = internals[name];
+      for (const m of ['keys', 'values', 'entries', 'forEach', Symbol.iterator] as const) {
+        const original = (map[m] as (...a: unknown[]) => unknown).bind(map);
+        Object.defineProperty(map, m, {
+          value: (...a: unknown[]) => {
+            walks.push(`${name}.${String(m)}`);
+            return original(...a);
+          },
+        });
+      }
+    }
+    wc.use('app-7', [SVC, CM]); // unchanged
+    wc.use('app-8', [CM, DEPLOY]); // changed
+    wc.release('app-9');
+    expect(walks).toEqual([]);
+    expect(wc.size).toBe(3);
+    wc.stop();
   });
 });

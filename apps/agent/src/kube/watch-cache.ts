@@ -243,11 +243,16 @@ export class Informer {
 
 /**
  * The agent's informers, one per kind, shared by every app that manages that kind. Apps say
- * which kinds they use; an informer nobody uses any more is stopped.
+ * which kinds they use; an informer nobody uses any more is stopped. Every app declares its kinds
+ * on every pass: the bookkeeping costs that app's kinds, never a walk over all apps (at 10,000
+ * apps one resync round took seconds of the event loop).
  */
 export class WatchCache {
   private readonly informers = new Map<string, Informer>();
+  /** The kinds each user declared last. */
   private readonly users = new Map<string, Set<string>>();
+  /** How many users declared each kind: its informer runs while this is above zero. */
+  private readonly refs = new Map<string, number>();
 
   constructor(
     private readonly client: KubeClient,
@@ -256,23 +261,21 @@ export class WatchCache {
 
   /** Declares the kinds `user` needs watched (replacing what it declared before). */
   use(user: string, kinds: { apiVersion: string; kind: string }[]): void {
-    const keys = new Set<string>();
-    for (const k of kinds) {
-      const key = gvkKey(k.apiVersion, k.kind);
-      keys.add(key);
-      if (!this.informers.has(key)) {
-        const inf = new Informer(this.client, k.apiVersion, k.kind, this.opts);
-        this.informers.set(key, inf);
-        inf.start();
-      }
-    }
-    this.users.set(user, keys);
-    this.collect();
+    const wanted = new Map<string, { apiVersion: string; kind: string }>();
+    for (const k of kinds) wanted.set(gvkKey(k.apiVersion, k.kind), k);
+    const before = this.users.get(user);
+    if (before && sameKeys(before, wanted)) return;
+    // Kinds it adds start (or share) an informer before those it dropped may stop one.
+    for (const [key, k] of wanted) if (!before?.has(key)) this.ref(key, k);
+    this.users.set(user, new Set(wanted.keys()));
+    if (before) for (const key of before) if (!wanted.has(key)) this.unref(key);
   }
 
   release(user: string): void {
+    const before = this.users.get(user);
+    if (!before) return;
     this.users.delete(user);
-    this.collect();
+    for (const key of before) this.unref(key);
   }
 
   informer(apiVersion: string, kind: string): Informer | undefined {
@@ -314,18 +317,36 @@ export class WatchCache {
     for (const inf of this.informers.values()) inf.stop();
     this.informers.clear();
     this.users.clear();
+    this.refs.clear();
   }
 
-  private collect(): void {
-    const used = new Set<string>();
-    for (const keys of this.users.values()) keys.forEach((k) => used.add(k));
-    for (const [key, inf] of this.informers) {
-      if (!used.has(key)) {
-        inf.stop();
-        this.informers.delete(key);
-      }
-    }
+  /** One more user of a kind: its informer starts with the first. */
+  private ref(key: string, k: { apiVersion: string; kind: string }): void {
+    const n = this.refs.get(key) ?? 0;
+    this.refs.set(key, n + 1);
+    if (n > 0) return;
+    const inf = new Informer(this.client, k.apiVersion, k.kind, this.opts);
+    this.informers.set(key, inf);
+    inf.start();
   }
+
+  /** One user fewer: the informer stops with the last. */
+  private unref(key: string): void {
+    const n = (this.refs.get(key) ?? 0) - 1;
+    if (n > 0) {
+      this.refs.set(key, n);
+      return;
+    }
+    this.refs.delete(key);
+    this.informers.get(key)?.stop();
+    this.informers.delete(key);
+  }
+}
+
+function sameKeys(a: Set<string>, b: Map<string, unknown>): boolean {
+  if (a.size !== b.size) return false;
+  for (const k of b.keys()) if (!a.has(k)) return false;
+  return true;
 }
 
 function resourceVersion(o: KubeObject | undefined): string {
