@@ -108,8 +108,11 @@ export class NotifyBus {
     const client = new pg.Client({
       connectionString: this.url,
       keepAlive: true,
-      // A server that does not answer is retried (with backoff), not waited for.
+      // A server that does not answer is retried (with backoff), not waited for: neither while
+      // connecting nor in the queries that set the connection up (LISTEN, its backend), which
+      // nothing else would time out while it is not yet the one pinged.
       connectionTimeoutMillis: Math.max(this.opts.pingMs, 10_000),
+      query_timeout: Math.max(this.opts.pingMs, 10_000),
     });
     client.on('notification', (n) => {
       for (const h of this.handlers.get(n.channel) ?? []) h(n.payload ?? '');
@@ -119,11 +122,18 @@ export class NotifyBus {
       this.log.warn(`listener connection lost: ${e.message}`);
       this.scheduleReconnect(1000);
     });
-    await client.connect();
-    for (const channel of this.handlers.keys()) await client.query(`LISTEN ${quoteIdent(channel)}`);
-    const { rows } = await client.query<{ pid: number; start: string }>(
-      'SELECT pid, backend_start::text AS start FROM pg_stat_activity WHERE pid = pg_backend_pid()',
-    );
+    let rows: { pid: number; start: string }[];
+    try {
+      await client.connect();
+      for (const channel of this.handlers.keys())
+        await client.query(`LISTEN ${quoteIdent(channel)}`);
+      ({ rows } = await client.query<{ pid: number; start: string }>(
+        'SELECT pid, backend_start::text AS start FROM pg_stat_activity WHERE pid = pg_backend_pid()',
+      ));
+    } catch (e) {
+      discard(client); // half made: not left open beside the next attempt
+      throw e;
+    }
     this.identity = rows[0]
       ? {
           pid: rows[0].pid,
@@ -141,12 +151,7 @@ export class NotifyBus {
     const old = this.client;
     this.client = undefined;
     this.identity = undefined;
-    // end() waits for the server's answer, which a vanished connection never gives: destroy it.
-    if (old)
-      (
-        old as unknown as { connection?: { stream?: { destroy(): void } } }
-      ).connection?.stream?.destroy();
-    void old?.end().catch(() => undefined);
+    if (old) discard(old);
     this.reconnectTimer = setTimeout(() => {
       this.reconnectTimer = undefined;
       this.connect().then(
@@ -180,4 +185,12 @@ export class NotifyBus {
 
 function quoteIdent(s: string): string {
   return `"${s.replace(/"/g, '""')}"`;
+}
+
+/** Closes a client at once: end() waits for the server's answer, which a vanished one never gives. */
+function discard(client: pg.Client): void {
+  (
+    client as unknown as { connection?: { stream?: { destroy(): void } } }
+  ).connection?.stream?.destroy();
+  void client.end().catch(() => undefined);
 }
