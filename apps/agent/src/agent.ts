@@ -100,8 +100,8 @@ export class Agent implements OnApplicationBootstrap, OnApplicationShutdown {
       this.watches,
       {
         saveInventory: (appId, keys) => this.reconciler.saveApplied(appId, undefined, keys),
-        markApplied: (appId, generation) =>
-          this.reconciler.saveApplied(appId, generation, undefined),
+        markApplied: (appId, generation, failed) =>
+          this.reconciler.saveApplied(appId, generation, undefined, failed),
         event: (appId, type, reason, message, generation) =>
           this.reporter.event(appId, type, reason, message, generation),
       },

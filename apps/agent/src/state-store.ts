@@ -14,8 +14,9 @@ import { join } from 'node:path';
 import { BundlePack } from './bundle-pack.js';
 import type { ResourceKey } from '../../../libs/manifests/src/index.js';
 import type { SyncPolicyState } from './sync/options.js';
+import type { FailedSync } from './sync/types.js';
 
-export type { SyncPolicyState };
+export type { FailedSync, SyncPolicyState };
 
 /** What the agent holds for one app: the desired state it accepted and what it last applied. */
 export interface AppState {
@@ -30,9 +31,10 @@ export interface AppState {
    * `generation`: the last generation whose sync finished (successfully, or failed with no retry
    * left). `resources`: the inventory, everything the app may have in the cluster; it grows as
    * each wave is applied (so an interrupted sync still prunes correctly after a restart) and
-   * shrinks when a pruned resource is gone.
+   * shrinks when a pruned resource is gone. `failed`: how that generation's sync failed, when it
+   * did (absent in states written before it was kept).
    */
-  applied: { generation: number; resources: ResourceKey[] } | null;
+  applied: { generation: number; resources: ResourceKey[]; failed?: FailedSync } | null;
 }
 
 /**

@@ -184,7 +184,8 @@ function wired(
     watches,
     {
       saveInventory: (appId, keys) => r.saveApplied(appId, undefined, keys),
-      markApplied: (appId, generation) => r.saveApplied(appId, generation, undefined),
+      markApplied: (appId, generation, failed) =>
+        r.saveApplied(appId, generation, undefined, failed),
       event: (appId, type, reason, message, generation) =>
         reporter.event(appId, type, reason, message, generation),
     },
@@ -312,8 +313,7 @@ describe('AppReconciler: against a cluster', () => {
   });
   afterEach(() => vi.restoreAllMocks());
 
-  function setup(selfHeal = { delayMs: 1000, maxDelayMs: 300_000 }) {
-    const cluster = inMemoryCluster();
+  function setup(selfHeal = { delayMs: 1000, maxDelayMs: 300_000 }, cluster = inMemoryCluster()) {
     const reports: AppReport[] = [];
     const events: string[] = [];
     const reporter = {
@@ -472,6 +472,108 @@ describe('AppReconciler: against a cluster', () => {
     expect(cluster.state.applies).toBe(applies + 1);
     expect(events.at(-1)).toBe('SelfHealed');
     await r.stop();
+  });
+  /** The agent stops; a new one starts over the same state dir, against the same cluster. */
+  async function restart(
+    before: { r: AppReconciler; cluster: ReturnType<typeof inMemoryCluster> },
+    selfHeal: { delayMs: number; maxDelayMs: number },
+  ) {
+    await before.r.stop();
+    await store.close();
+    store = new StateStore(dir.path);
+    return setup(selfHeal, before.cluster);
+  }
+
+  const migrate: KubeObject = {
+    apiVersion: 'batch/v1',
+    kind: 'Job',
+    metadata: { name: 'migrate', annotations: { 'argocd.argoproj.io/hook': 'PreSync' } },
+  };
+  const fastHeal = { delayMs: 50, maxDelayMs: 1_000 };
+
+  /** Syncs `a` (self-heal on, no retry): its PreSync hook fails, the ConfigMap it gates waits. */
+  async function failedPreSync() {
+    const t = setup(fastHeal);
+    t.bundles.remember('sha256:x', [migrate, cm('x')]);
+    await store.put(appState('a', 'sha256:x', true));
+    t.r.enqueue('a');
+    await t.r.idle();
+    const jobId = t.cluster.id('Job', 'shop', 'migrate');
+    const setJob = (condition: string) => {
+      const job = t.cluster.objects.get(jobId)!;
+      t.cluster.objects.set(jobId, {
+        ...job,
+        status: { conditions: [{ type: condition, status: 'True' }] },
+      });
+    };
+    setJob('Failed');
+    t.r.enqueue('a');
+    await t.r.idle();
+    expect(t.events).toContain('SyncFailed');
+    return { ...t, setJob, cmId: t.cluster.id('ConfigMap', 'shop', 'x') };
+  }
+
+  /** A few passes after the self-heal delay: enough for a heal, were one to happen. */
+  async function passes(r: AppReconciler) {
+    for (let i = 0; i < 3; i++) {
+      await new Promise((res) => setTimeout(res, 100));
+      r.enqueue('a');
+      await r.idle();
+    }
+  }
+
+  it('after a restart, a failed PreSync hook still gates the Sync phase: self-heal does not apply it', async () => {
+    const before = await failedPreSync();
+    await passes(before.r);
+    expect(before.cluster.objects.has(before.cmId)).toBe(false);
+
+    const t = await restart(before, fastHeal);
+    t.bundles.remember('sha256:x', [migrate, cm('x')]);
+    t.r.start();
+    await t.r.idle();
+    await passes(t.r);
+    expect(t.cluster.objects.has(before.cmId)).toBe(false);
+    expect(t.events).not.toContain('SelfHealed');
+    expect(t.reports.at(-1)).toMatchObject({
+      message: expect.stringMatching(/^sync failed: PreSync hook Job\/shop\/migrate failed/),
+      operation: { phase: 'Failed', generation: 1 },
+    });
+    expect(store.get('a')?.applied).toMatchObject({
+      generation: 1,
+      failed: { message: expect.stringContaining('PreSync hook') },
+    });
+
+    // A new generation (the migration fixed, say) is synced, and the failure is forgotten.
+    t.bundles.remember('sha256:y', [cm('x')]);
+    await store.put({ ...store.get('a')!, generation: 2, bundleHash: 'sha256:y' });
+    t.r.enqueue('a');
+    await t.r.idle();
+    expect(t.cluster.objects.has(before.cmId)).toBe(true);
+    expect(store.get('a')?.applied?.failed).toBeUndefined();
+    await t.r.stop();
+  });
+
+  it('after a restart, a sync asked for (SyncNow) runs the failed PreSync hook again, then the Sync phase', async () => {
+    const before = await failedPreSync();
+    const t = await restart(before, fastHeal);
+    t.bundles.remember('sha256:x', [migrate, cm('x')]);
+    t.r.start();
+    await t.r.idle();
+    t.r.requestSync('a');
+    await t.r.idle();
+    expect(t.events.slice(0, 1)).toEqual(['SyncStarted']);
+    expect(t.cluster.objects.has(before.cmId)).toBe(false); // waits for the hook
+
+    before.setJob('Complete');
+    t.r.enqueue('a');
+    await t.r.idle();
+    expect(t.cluster.objects.has(before.cmId)).toBe(true);
+    expect(t.events).toContain('SyncSucceeded');
+    expect(store.get('a')?.applied).toEqual({
+      generation: 1,
+      resources: [expect.objectContaining({ kind: 'ConfigMap', name: 'x' })],
+    });
+    await t.r.stop();
   });
 });
 

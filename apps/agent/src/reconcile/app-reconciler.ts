@@ -11,7 +11,7 @@ import type { BundleCache } from '../bundle-cache.js';
 import { kubeError } from '../kube/kube-client.js';
 import type { WatchCache, WatchChange } from '../kube/watch-cache.js';
 import type { StatusReporter } from '../outbound/status-reporter.js';
-import type { AppState, StateStore } from '../state-store.js';
+import type { AppState, FailedSync, StateStore } from '../state-store.js';
 import { assessApp, type Assessment } from '../sync/assess.js';
 import type { AppInput, SyncEngine } from '../sync/engine.js';
 import { appSyncOptions } from '../sync/options.js';
@@ -141,19 +141,26 @@ export class AppReconciler {
     if (appId && this.store.get(appId)) this.queue.enqueue(appId);
   }
 
-  /** Updates only the `applied` part of an app's stored state (never a stale copy of the rest). */
+  /**
+   * Updates only the `applied` part of an app's stored state (never a stale copy of the rest). A
+   * finished generation replaces the failure stored with the one before (`failed`: this one's,
+   * when it failed); a change of the inventory alone keeps it.
+   */
   async saveApplied(
     appId: string,
     generation: number | undefined,
     resources: ResourceKey[] | undefined,
+    failed?: FailedSync,
   ): Promise<void> {
     const app = this.store.get(appId);
     if (!app) return;
+    const failure = generation === undefined ? app.applied?.failed : failed;
     await this.store.put({
       ...app,
       applied: {
         generation: generation ?? app.applied?.generation ?? 0,
         resources: resources ?? app.applied?.resources ?? [],
+        ...(failure && { failed: failure }),
       },
     });
   }
@@ -162,6 +169,10 @@ export class AppReconciler {
     let rt = this.runtimes.get(appId);
     if (!rt) {
       rt = new AppRuntime(appId);
+      // The app's first pass since the agent started: a sync that failed for good before the
+      // restart goes on holding back what it did not apply, as the runtime before did.
+      const applied = this.store.get(appId)?.applied;
+      if (applied?.failed) rt.restoreFailed(applied.generation, applied.failed);
       this.runtimes.set(appId, rt);
     }
     return rt;

@@ -10,12 +10,13 @@ import { mayRetry, retryDelay } from './options.js';
 import { describeStep, type PlanItem, type Step } from './plan.js';
 import { Pruner } from './prune.js';
 import { keyRef, type Prepared } from './resources.js';
-import type { AppRuntime, HookRun, Operation } from './runtime.js';
+import type { AppRuntime, HookRun, Operation, OperationSummary } from './runtime.js';
 import type {
   AppInput,
   ApplyFailure,
   EngineCallbacks,
   EngineOptions,
+  FailedSync,
   OperationOutcome,
 } from './types.js';
 
@@ -27,6 +28,7 @@ export type {
   EngineCallbacks,
   EngineOptions,
   EventType,
+  FailedSync,
   OperationOutcome,
 } from './types.js';
 
@@ -170,8 +172,10 @@ export class SyncEngine {
         op.generation,
       );
     } else {
-      // No retry left: the generation counts as applied (with errors); self-heal may fix it.
-      await this.cb.markApplied(app.appId, op.generation);
+      // No retry left: the generation counts as applied (with errors); self-heal may fix drift,
+      // not what the failure held back. The failure is stored with it, so that a restart still
+      // holds it back (see assessApp), until a new generation or a SyncNow.
+      await this.cb.markApplied(app.appId, op.generation, failedSync(rt.lastOp));
     }
     return 'failed';
   }
@@ -332,6 +336,16 @@ function mayLeaveUnchanged(app: AppInput, op: Operation, p: Prepared): boolean {
   if (!app.options.skipUnchanged || op.forced) return false;
   const ignored = ignoreFor(app.policy.ignoreDifferences ?? [], p.key);
   return ignored.pointers.length === 0 && ignored.managers.length === 0;
+}
+
+/** What is stored of a failed operation (its hooks are not: they are followed in memory). */
+function failedSync(s: OperationSummary): FailedSync {
+  return {
+    message: s.message,
+    startedAt: s.startedAt,
+    finishedAt: s.finishedAt,
+    retryCount: s.retryCount,
+  };
 }
 
 function sameKeys(a: ResourceKey[], b: ResourceKey[]): boolean {

@@ -5,6 +5,7 @@ import type { HookType } from './options.js';
 import type { Plan, PlanItem } from './plan.js';
 import type { Prepared } from './resources.js';
 import type { HealState } from './self-heal.js';
+import type { FailedSync } from './types.js';
 
 export type { SyncState } from '../../../../libs/proto/src/codec.js';
 import type { SyncState } from '../../../../libs/proto/src/codec.js';
@@ -117,6 +118,27 @@ export class AppRuntime {
   snapshotSeq = 0;
 
   constructor(readonly appId: string) {}
+
+  /**
+   * After a restart: the sync of `generation` that failed for good (kept in the state store), as
+   * it was before the restart. The report shows it, the differences it left are still not drift
+   * (not healed; see assessApp), and a SyncNow counts its retries on from it. Its hooks are not
+   * kept.
+   */
+  restoreFailed(generation: number, f: FailedSync): void {
+    this.lastOp = {
+      phase: 'Failed',
+      message: f.message,
+      generation,
+      startedAt: f.startedAt,
+      finishedAt: f.finishedAt,
+      retryCount: f.retryCount,
+      nextRetryAt: 0,
+      hooks: [],
+    };
+    this.failures = f.retryCount;
+    this.failuresGeneration = generation;
+  }
 
   resetPlan(key: string, plan: Plan): void {
     this.planKey = key;

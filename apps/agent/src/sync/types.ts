@@ -17,8 +17,11 @@ export type EventType = 'Normal' | 'Warning';
 export interface EngineCallbacks {
   /** Persists the app's inventory (called as resources are applied and pruned). */
   saveInventory(appId: string, keys: ResourceKey[]): Promise<void>;
-  /** The operation for `generation` finished (successfully, or failed with no retry left). */
-  markApplied(appId: string, generation: number): Promise<void>;
+  /**
+   * The operation for `generation` finished: successfully (`failed` undefined), or failed with no
+   * retry left (`failed` says how; stored with it, see FailedSync).
+   */
+  markApplied(appId: string, generation: number, failed?: FailedSync): Promise<void>;
   event(appId: string, type: EventType, reason: string, message: string, generation: number): void;
 }
 
@@ -31,6 +34,19 @@ export interface EngineOptions {
   noKindWaitMs?: number;
   /** How long an apply waits for a CRD it applied to become Established. */
   crdWaitMs?: number;
+}
+
+/**
+ * How a generation's sync failed for good, kept in the state store with the generation it is
+ * about: what the failure held back (a failed PreSync hook gates the Sync phase) must stay held
+ * after a restart too, not show up as missing or drifted and be applied by self-heal.
+ */
+export interface FailedSync {
+  message: string;
+  startedAt: number;
+  finishedAt: number;
+  /** Failed attempts of the generation (a SyncNow goes on counting from here). */
+  retryCount: number;
 }
 
 export type OperationOutcome = 'succeeded' | 'waiting' | 'failed';
