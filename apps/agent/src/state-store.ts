@@ -35,6 +35,13 @@ export interface AppState {
    * did (absent in states written before it was kept).
    */
   applied: { generation: number; resources: ResourceKey[]; failed?: FailedSync } | null;
+  /**
+   * The hub removed the app (deleting its resources when `prune`): written before anything is
+   * deleted and kept until the removal is done, so that a restart resumes the removal instead of
+   * syncing the app again (which would re-create what was deleted). Absent in states written
+   * before it was kept.
+   */
+  removing?: { prune: boolean };
 }
 
 /**

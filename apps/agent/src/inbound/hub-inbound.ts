@@ -106,7 +106,8 @@ export class HubInbound {
     // Accepted (wanted again, if its removal had failed): from here on the app is synced towards
     // this generation. It is acknowledged once stored on disk; a burst of deploys shares its
     // writes (the next message is handled while this one is written). The bundle file was
-    // written first, so the state never names a bundle that is not stored.
+    // written first, so the state never names a bundle that is not stored. The new state has no
+    // `removing` mark: after a restart too, the app is synced, not removed.
     this.reconciler.cancelRemoval(d.appId);
     const stored = this.store.put({
       appId: d.appId,

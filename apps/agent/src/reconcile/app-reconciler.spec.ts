@@ -267,12 +267,13 @@ describe('AppReconciler: retries', () => {
 
 /**
  * A small in-memory API server: ConfigMaps in namespace `shop` (which exists), applied and
- * deleted by the agent or by the test; `failApplies` applies fail with a 503 first.
+ * deleted by the agent or by the test; `failApplies` applies fail with a 503 first, deletes of
+ * the names in `refuseDeletes` with a 403.
  */
 function inMemoryCluster() {
   const objects = new Map<string, KubeObject>();
   let rv = 0;
-  const state = { failApplies: 0, applies: 0 };
+  const state = { failApplies: 0, applies: 0, refuseDeletes: new Set<string>() };
   const id = (kind: string, ns: string | undefined, name: string) => `${kind}/${ns ?? ''}/${name}`;
   const client = {
     isNamespaced: (_v: string, kind: string) => Promise.resolve(kind !== 'Namespace'),
@@ -295,7 +296,9 @@ function inMemoryCluster() {
       return Promise.resolve(stored);
     },
     delete: (_v: string, kind: string, name: string, ns?: string) =>
-      Promise.resolve(objects.delete(id(kind, ns, name))),
+      state.refuseDeletes.has(name)
+        ? Promise.reject(new Error('403 Forbidden: admission webhook denied the request'))
+        : Promise.resolve(objects.delete(id(kind, ns, name))),
   } as unknown as KubeClient;
   const watches = {
     use: () => undefined,
@@ -319,6 +322,7 @@ describe('AppReconciler: against a cluster', () => {
     const reporter = {
       report: (_app: unknown, a: AppReport) => void reports.push(a),
       event: (_app: string, _type: string, reason: string) => void events.push(reason),
+      forget: () => undefined,
     } as unknown as StatusReporter;
     const { r, bundles } = wired(cluster.client, cluster.watches, reporter, selfHeal);
     return { r, cluster, bundles, reports, events };
@@ -574,6 +578,55 @@ describe('AppReconciler: against a cluster', () => {
       resources: [expect.objectContaining({ kind: 'ConfigMap', name: 'x' })],
     });
     await t.r.stop();
+  });
+  it('after a restart, a removal that failed half-way goes on: what it deleted is not re-created', async () => {
+    const before = setup(fastHeal);
+    before.bundles.remember('sha256:x', [cm('one'), cm('two')]);
+    await store.put(appState('a', 'sha256:x', true));
+    before.r.enqueue('a');
+    await before.r.idle();
+    const one = before.cluster.id('ConfigMap', 'shop', 'one');
+    const two = before.cluster.id('ConfigMap', 'shop', 'two');
+    expect(before.cluster.objects.size).toBe(2);
+
+    // The hub removes the app; deleting `two` is refused: the app's state stays, for a retry.
+    before.cluster.state.refuseDeletes.add('two');
+    await before.r.remove('a', true);
+    expect(before.cluster.objects.has(one)).toBe(false);
+    expect(before.cluster.objects.has(two)).toBe(true);
+
+    const t = await restart(before, fastHeal);
+    t.bundles.remember('sha256:x', [cm('one'), cm('two')]);
+    t.r.start();
+    await t.r.idle();
+    await passes(t.r);
+    expect(t.cluster.objects.has(one)).toBe(false);
+    expect(t.events).not.toContain('SyncStarted');
+    expect(t.events).not.toContain('SelfHealed');
+    expect(store.get('a')?.removing).toEqual({ prune: true });
+
+    // Once the delete is allowed, a retry (with backoff) finishes the removal.
+    t.cluster.state.refuseDeletes.clear();
+    await vi.waitFor(() => expect(store.get('a')).toBeUndefined(), {
+      timeout: 5_000,
+      interval: 50,
+    });
+    expect(t.cluster.objects.size).toBe(0);
+    expect(t.events.at(-1)).toBe('Removed');
+    await t.r.stop();
+  });
+
+  it('after a restart, a removal that keeps the resources goes on: the app is dropped, not synced', async () => {
+    const { r, cluster, bundles, events } = setup(fastHeal);
+    bundles.remember('sha256:x', [cm('one')]);
+    // Stopped after the mark was written, before the app's state was dropped.
+    await store.put({ ...appState('a', 'sha256:x', true), removing: { prune: false } });
+    r.start();
+    await r.idle();
+    expect(store.get('a')).toBeUndefined();
+    expect(cluster.state.applies).toBe(0);
+    expect(events).toEqual(['Removed']);
+    await r.stop();
   });
 });
 

@@ -82,6 +82,12 @@ export class AppReconciler {
    */
   start(): void {
     for (const a of this.store.apps()) {
+      // A removal the restart interrupted, or that failed and waited for its retry: it goes on
+      // (tried now, then with backoff), the app is not synced.
+      if (a.removing) {
+        this.resumeRemoval(a.appId, a.removing.prune);
+        continue;
+      }
       // Objects applied by an older agent lack the agent label: apply them once more.
       if (this.store.upgraded) this.runtime(a.appId).syncRequested = true;
       this.queue.enqueue(a.appId);
@@ -95,6 +101,8 @@ export class AppReconciler {
 
   async stop(): Promise<void> {
     clearInterval(this.resyncTimer);
+    // Stored (see markRemoving): the next start resumes them.
+    for (const retry of this.removalRetries.values()) clearTimeout(retry.timer);
     for (const rt of this.runtimes.values()) rt.dispose();
     await this.queue.stop();
   }
@@ -123,7 +131,10 @@ export class AppReconciler {
     });
   }
 
-  /** New desired state for an app whose removal failed: it is wanted again, not removed. */
+  /**
+   * New desired state for an app whose removal failed: it is wanted again, not removed. The
+   * caller stores that state (without the `removing` mark) right after.
+   */
   cancelRemoval(appId: string): void {
     clearTimeout(this.removalRetries.get(appId)?.timer);
     this.removalRetries.delete(appId);
@@ -210,7 +221,8 @@ export class AppReconciler {
     if (removal) return this.removeNow(appId, removal);
     if (this.removalRetries.has(appId)) return;
     const app = this.store.get(appId);
-    if (!app) return;
+    // Marked for removal: never synced or healed (the removal's own retries go on).
+    if (!app || app.removing) return;
     const rt = this.runtime(appId);
     const objects = this.bundleObjects(app);
     if (this.refuse(rt, app, objects)) return;
@@ -382,6 +394,12 @@ export class AppReconciler {
     try {
       const app = this.store.get(appId);
       if (!app) return;
+      await this.markRemoving(app, r.prune);
+      if (wantedAgain()) {
+        // Deployed while the mark was written: that state (unmarked) stays and is applied.
+        this.queue.enqueue(appId);
+        return;
+      }
       const rt = this.runtime(appId);
       const input = this.input(app);
       // Observe-only deletes nothing, not even when the app goes away.
@@ -419,6 +437,22 @@ export class AppReconciler {
       else this.removalRetries.delete(appId);
       r.done();
     }
+  }
+
+  /**
+   * Writes down that the app is being removed, before anything is deleted: after a restart it
+   * would otherwise be an app like any other, synced and healed, and what a removal that failed
+   * half-way had deleted would be re-created.
+   */
+  private async markRemoving(app: AppState, prune: boolean): Promise<void> {
+    if (app.removing?.prune === prune) return;
+    await this.store.put({ ...app, removing: { prune } });
+  }
+
+  /** A removal stored before the restart is tried again now (no one waits for it). */
+  private resumeRemoval(appId: string, prune: boolean): void {
+    this.removals.set(appId, { prune, done: () => undefined });
+    this.queue.enqueue(appId);
   }
 
   private retryRemoval(appId: string, prune: boolean): void {
