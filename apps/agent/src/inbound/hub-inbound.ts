@@ -100,7 +100,7 @@ export class HubInbound {
     if (message) {
       this.reporter.event(d.appId, 'Warning', 'SyncRefused', message, d.generation);
       this.reporter.ack(d.appId, d.generation);
-      this.reporter.refused(d.appId, message);
+      this.reporter.refused(d.appId, message, current);
       return;
     }
     // Accepted (wanted again, if its removal had failed): from here on the app is synced towards

@@ -53,6 +53,29 @@ describe('StatusReporter', () => {
     expect(sent).toHaveLength(2);
   });
 
+  it('reports a refusal over the generation held, and sends it again on welcome', () => {
+    const { l, sent } = link();
+    const r = new StatusReporter(l, (id) => id, 10);
+    l.up = false; // refused at start, before the hub is connected
+    r.refused('a', "refused by this cluster's allow-list: …", app);
+    l.up = true;
+    r.resend();
+    // Not generation 0: the hub keeps the newest report per target, and 0 is older than any.
+    expect(sent).toMatchObject([
+      {
+        $case: 'status',
+        value: {
+          appId: 'a',
+          generation: 2,
+          revision: 'abc',
+          bundleHash: 'sha256:x',
+          sync: SyncStatus.SYNC_STATUS_OUT_OF_SYNC,
+          message: "refused by this cluster's allow-list: …",
+        },
+      },
+    ]);
+  });
+
   it('keeps events while the hub is away and sends them, with every status, on welcome', async () => {
     const { l, sent } = link();
     const r = new StatusReporter(l, (id) => id, 10);

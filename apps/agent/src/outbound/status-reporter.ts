@@ -69,17 +69,31 @@ export class StatusReporter {
     this.send({ $case: 'heartbeat', value: { sentAtUnixMs: Date.now() } });
   }
 
-  /** A deploy this cluster refused: the app's last status, out of sync with the reason. */
-  refused(appId: string, message: string): void {
-    this.send({
-      $case: 'status',
-      value: {
-        ...(this.lastStatus.get(appId) ?? emptyStatus(appId)),
-        sync: SyncStatus.SYNC_STATUS_OUT_OF_SYNC,
-        message: message.slice(0, 4000),
-        observedAtUnixMs: Date.now(),
-      },
-    });
+  /**
+   * An app refused by this cluster's allow-list: out of sync, saying why, over its last status,
+   * or before any, over what the agent holds (`held`; a report of generation 0 is older than
+   * anything the hub stored, and was ignored). Kept as its last status: resent when the hub
+   * welcomes the agent again.
+   */
+  refused(
+    appId: string,
+    message: string,
+    held?: { generation: number; revision: string; bundleHash: string },
+  ): void {
+    const base = this.lastStatus.get(appId) ?? {
+      ...emptyStatus(appId),
+      ...(held
+        ? { generation: held.generation, revision: held.revision, bundleHash: held.bundleHash }
+        : {}),
+    };
+    const status: AppStatus = {
+      ...base,
+      sync: SyncStatus.SYNC_STATUS_OUT_OF_SYNC,
+      message: message.slice(0, 4000),
+      observedAtUnixMs: Date.now(),
+    };
+    this.lastStatus.set(appId, status);
+    this.send({ $case: 'status', value: status });
   }
 
   event(appId: string, type: EventType, reason: string, message: string, generation: number): void {

@@ -265,13 +265,13 @@ export class AppReconciler {
     // Nothing of it is assessed: it needs no watches of its own.
     this.watches.release(app.appId);
     const refusal = `${app.generation}|${message}`;
+    // Over the generation it holds (there is no status of it yet after a start); kept by the
+    // reporter and resent when the hub welcomes the agent.
     if (rt.refusal !== refusal) {
       rt.refusal = refusal;
       this.reporter.event(app.appId, 'Warning', 'SyncRefused', message, app.generation);
+      this.reporter.refused(app.appId, message, app);
     }
-    // The reporter keeps no refused status to resend on reconnect (one refused at start is sent
-    // before the hub is connected): every pass sends it again.
-    this.reporter.refused(app.appId, message);
     return true;
   }
 
