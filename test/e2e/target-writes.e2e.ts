@@ -205,6 +205,44 @@ describe('target writes on PostgreSQL', () => {
     expect(Number(row.g)).toBe(8);
   });
 
+  it('locks the targets a commit writes in two passes before either pass', async () => {
+    const [c1, c2] = [await cluster(), await cluster()];
+    const app = await target(c1);
+    await ds.query(
+      `INSERT INTO app_targets (app_id, cluster_id, desired_generation, desired_bundle_hash,
+                                desired_revision, desired_namespace, desired_policy)
+       SELECT app_id, $2, 1, desired_bundle_hash, 'r1', 'default', '{}' FROM app_targets
+        WHERE app_id = $1`,
+      [app, c2],
+    );
+    const other = ds.createQueryRunner();
+    await other.connect();
+    try {
+      await ds.transaction(async (tx) => {
+        // One to change, one to drop: both held before the first write.
+        await targets.lockTargets(tx, [
+          { appId: app, clusterId: c2 },
+          { appId: app, clusterId: c1 },
+          { appId: app, clusterId: randomUUID() }, // not there: nothing to lock
+        ]);
+        await other.startTransaction();
+        for (const c of [c1, c2]) {
+          await expect(
+            other.query(
+              'SELECT 1 FROM app_targets WHERE app_id = $1 AND cluster_id = $2 FOR UPDATE NOWAIT',
+              [app, c],
+            ),
+          ).rejects.toThrow(/could not obtain lock/);
+          await other.rollbackTransaction();
+          await other.startTransaction();
+        }
+        await other.rollbackTransaction();
+      });
+    } finally {
+      await other.release();
+    }
+  });
+
   it("skips a cluster deleted since the batch read it, and writes the other clusters' desired state", async () => {
     const [kept, deleted] = [await cluster(), await cluster()];
     const app = await target(kept);

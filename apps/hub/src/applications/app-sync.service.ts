@@ -379,9 +379,11 @@ export class AppSyncService {
         ? await this.apps.setAutoSyncSuspended(tx, app.id, suspend)
         : (await this.apps.lockForBatch(tx, [app.id])).has(app.id);
       if (!there) throw new NotFound(`application "${app.name}" not found`);
+      const removed = dropped.map((t) => ({ appId: app.id, clusterId: t.clusterId }));
+      // Two passes below (upserts, removals): their targets are taken in one order first.
+      if (rows.length && removed.length) await this.targets.lockTargets(tx, [...rows, ...removed]);
       const changed = await this.targets.upsertDesired(tx, rows, true);
       await this.targets.clearRemovalNotes(tx, changed);
-      const removed = dropped.map((t) => ({ appId: app.id, clusterId: t.clusterId }));
       const removedFrom = await this.targets.removeTargets(tx, removed, d.prune);
       const id = await this.targets.insertHistory(tx, [
         {

@@ -257,6 +257,21 @@ export class TargetsRepository {
     );
   }
 
+  /**
+   * Locks these targets (those that exist) in target order, the order every writer of several
+   * targets takes them in: for a transaction that goes on to write them in more than one pass.
+   */
+  async lockTargets(db: Db, pairs: { appId: string; clusterId: string }[]): Promise<void> {
+    for (const part of chunks(inTargetOrder(pairs), 10_000)) {
+      await db.query(
+        `SELECT 1 FROM app_targets t JOIN unnest($1::uuid[], $2::uuid[]) AS p(a, c)
+             ON t.app_id = p.a AND t.cluster_id = p.c
+          ORDER BY t.app_id, t.cluster_id FOR UPDATE OF t`,
+        [part.map((p) => p.appId), part.map((p) => p.clusterId)],
+      );
+    }
+  }
+
   /** Drops removal notes of targets that are desired again (a note only speaks for a removal). */
   async clearRemovalNotes(db: Db, pairs: { appId: string; clusterId: string }[]): Promise<void> {
     for (const part of chunks(pairs, 10_000)) {

@@ -117,14 +117,16 @@ export class ReconcileStore implements ReconcilePorts {
             )
           : [],
       );
-      const changed = await this.targets.upsertDesired(
-        tx,
-        mine(o.upserts, (t) => t.appId).filter((t) => dispatching.has(t.appId)),
-      );
+      const upserts = mine(o.upserts, (t) => t.appId).filter((t) => dispatching.has(t.appId));
+      const removals = mine(o.removals, (t) => t.appId).filter((t) => dispatching.has(t.appId));
+      // Written in two passes (upserts, then removals), each in target order; together they are
+      // not, and a status write (one pass over both) could close a lock cycle: take them all first.
+      if (upserts.length && removals.length)
+        await this.targets.lockTargets(tx, [...upserts, ...removals]);
+      const changed = await this.targets.upsertDesired(tx, upserts);
       watch?.lap('upserts');
 
       await this.targets.clearRemovalNotes(tx, changed);
-      const removals = mine(o.removals, (t) => t.appId).filter((t) => dispatching.has(t.appId));
       const removedFrom = await this.targets.removeTargets(tx, removals);
       const perApp = new Map<string, number>();
       for (const t of [...changed, ...removals])
