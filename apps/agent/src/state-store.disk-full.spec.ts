@@ -3,7 +3,18 @@ import { tempDir } from '../../../test/support/temp-dir.js';
 import { StateStore, type AppState } from './state-store.js';
 
 /** The next `writes.fail` writes put down half of what they were given, then fail as ENOSPC. */
-const writes = vi.hoisted(() => ({ fail: 0 }));
+const writes = vi.hoisted(() => ({ fail: 0, snapshots: false }));
+/** While `writes.snapshots` is set, writing a new snapshot fails (room for a line, not more). */
+vi.mock('node:fs/promises', async (importOriginal) => {
+  const fs = await importOriginal<typeof import('node:fs/promises')>();
+  const writeFile = (...a: Parameters<typeof fs.writeFile>) =>
+    writes.snapshots
+      ? Promise.reject(
+          Object.assign(new Error('ENOSPC: no space left on device'), { code: 'ENOSPC' }),
+        )
+      : fs.writeFile(...a);
+  return { ...fs, default: { ...fs, writeFile }, writeFile };
+});
 vi.mock('node:fs', async (importOriginal) => {
   const fs = await importOriginal<typeof import('node:fs')>();
   const writeSync = (fd: number, buf: Uint8Array, offset = 0, ...rest: unknown[]): number => {
@@ -32,6 +43,7 @@ describe('StateStore on a full disk', () => {
   const dirs: Awaited<ReturnType<typeof tempDir>>[] = [];
   afterEach(async () => {
     writes.fail = 0;
+    writes.snapshots = false;
     for (const d of dirs.splice(0)) await d.remove();
   });
 
@@ -52,6 +64,23 @@ describe('StateStore on a full disk', () => {
         .map((x) => `${x.appId}@${x.generation}`)
         .sort(),
     ).toEqual(['a@2', 'b@1', 'c@1']);
+    await again.close();
+  });
+
+  it('takes a change whose line was written although the snapshot after it could not be', async () => {
+    const dir = await tempDir('axle-state-compact-');
+    dirs.push(dir);
+    const store = new StateStore(dir.path);
+    const big = (g: number) => ({ ...app('a', g), appName: 'x'.repeat(50_000) });
+    writes.snapshots = true;
+    // Past the journal size that asks for a snapshot (1 MiB): every put still succeeds.
+    for (let g = 1; g <= 40; g++) await store.put(big(g));
+    writes.snapshots = false;
+    await store.put(app('b', 1));
+    await store.close();
+    const again = new StateStore(dir.path);
+    expect(again.get('a')?.generation).toBe(40);
+    expect(again.get('b')?.generation).toBe(1);
     await again.close();
   });
 

@@ -6,10 +6,12 @@ import {
   openSync,
   readFileSync,
   renameSync,
+  rmSync,
   writeFileSync,
   writeSync,
 } from 'node:fs';
 import { open, rename, writeFile } from 'node:fs/promises';
+import { Logger } from '@nestjs/common';
 import { join } from 'node:path';
 import { BundlePack } from './bundle-pack.js';
 import type { ResourceKey } from '../../../libs/manifests/src/index.js';
@@ -94,6 +96,10 @@ export class StateStore {
   private journal: number | undefined;
   private journalBytes = 0;
   private snapshotBytes = 0;
+  /** Compactions that failed in a row, and when the next may be tried (see compactLater). */
+  private readonly log = new Logger('AgentState');
+  private compactFailures = 0;
+  private compactNotBefore = 0;
 
   constructor(private readonly dir: string) {
     mkdirSync(dir, { recursive: true });
@@ -225,8 +231,14 @@ export class StateStore {
       .then(async () => {
         this.next = undefined;
         await this.append();
-        if (this.journalBytes > Math.max(COMPACT_MIN_BYTES, this.snapshotBytes)) {
-          await this.compact();
+        if (
+          this.journalBytes > Math.max(COMPACT_MIN_BYTES, this.snapshotBytes) &&
+          Date.now() >= this.compactNotBefore
+        ) {
+          await this.compact().then(
+            () => (this.compactFailures = 0),
+            (e: unknown) => this.compactLater(e),
+          );
         }
       });
     this.next = next;
@@ -291,6 +303,20 @@ export class StateStore {
     } catch {
       // replay stops at a torn line, as after a crash
     }
+  }
+
+  /**
+   * A compaction that failed (a disk with room for a line, not for a snapshot) costs nothing but
+   * a longer journal: the change being written is on disk already, and the put that asked for it
+   * succeeds. The next compaction waits, longer after each failure (up to 5 min).
+   */
+  private compactLater(e: unknown): void {
+    this.compactFailures++;
+    this.compactNotBefore = Date.now() + Math.min(1000 * 2 ** this.compactFailures, 300_000);
+    rmSync(`${this.snapshotPath}.tmp`, { force: true });
+    this.log.warn(
+      `folding the journal into a new snapshot failed (${(e as Error).message}); tried again later`,
+    );
   }
 
   /** A new snapshot with everything, then an empty journal (replaying it again would be harmless). */
