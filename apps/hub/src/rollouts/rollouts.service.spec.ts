@@ -200,7 +200,8 @@ describe('application waves', () => {
       expect(w.deployed).toEqual(['d1@new', 'd1@old']);
     });
 
-    it('a rollback a sync window refuses stays Halted and is tried again until it goes through', async () => {
+    /** Wave 1 Degraded during its soak, and a sync window refusing its rollback. */
+    const haltedWithRollbackRefused = async () => {
       const w = world([dev, prod1], rollout('rollback'));
       await w.tick();
       w.healthy();
@@ -209,6 +210,11 @@ describe('application waves', () => {
       w.window.denied = true;
       for (let i = 0; i < 5; i++) await w.tick();
       expect(w.state.status).toBe('Halted');
+      return w;
+    };
+
+    it('a rollback a sync window refuses stays Halted and is tried again until it goes through', async () => {
+      const w = await haltedWithRollbackRefused();
       expect(w.state.message).toMatch(
         /^wave 1 failed: .*; returned to their previous bundle: none; not returned yet, tried again every few seconds: dev-1: sync window "freeze"/,
       );
@@ -228,14 +234,7 @@ describe('application waves', () => {
     });
 
     it('a resume drops a rollback still refused', async () => {
-      const w = world([dev, prod1], rollout('rollback'));
-      await w.tick();
-      w.healthy();
-      await w.tick();
-      w.target('d1').health = 'Degraded';
-      w.window.denied = true;
-      for (let i = 0; i < 5; i++) await w.tick();
-      expect(w.state.status).toBe('Halted');
+      const w = await haltedWithRollbackRefused();
       await w.svc.control('app', 'api', 'resume');
       expect(w.state.gates.rollback).toBeUndefined();
       w.window.denied = false;
