@@ -133,6 +133,33 @@ spec:
     await Promise.all(dirs.map((d) => d.remove()));
   });
 
+  it('refuses YAML whose aliases expand past the document limit, naming why', async () => {
+    const pad = 'x'.repeat(20_000);
+    const bomb = `apiVersion: argoproj.io/v1alpha1
+kind: ApplicationSet
+metadata:
+  name: bomb
+spec:
+  generators:
+    - list:
+        elements:
+          - {env: a, pad: &a ${pad}}
+          - {env: b, copies: [${Array.from({ length: 60 }, () => '*a').join(', ')}]}
+  template:
+    metadata: {name: 'bomb-{{env}}'}
+    spec:
+      project: default
+      source: {repoURL: ${repo.fileUrl}, targetRevision: main, path: apps/a}
+      destination: {name: ${clusters[0].name}, namespace: bomb}
+`;
+    const res = await postYaml('/api/v1/applicationsets', bomb);
+    expect(res.status).toBe(400);
+    expect(JSON.stringify(res.body)).toContain(
+      'larger than 1 MiB once its YAML aliases are expanded',
+    );
+    expect((await api(hub).get('/api/v1/applicationsets/bomb')).status).toBe(404);
+  });
+
   it('previews as a dry run without creating anything', async () => {
     const res = await postYaml('/api/v1/applicationsets/dry-run', appset());
     expect(res.status).toBe(200);

@@ -5,6 +5,7 @@ import type { NestExpressApplication } from '@nestjs/platform-express';
 import { SwaggerModule } from '@nestjs/swagger';
 import { join } from 'node:path';
 import { runWithActor } from './auth/request-context.js';
+import { refuseUnreadBodies } from './common/content-type.js';
 import { HubExceptionFilter } from './common/exception.filter.js';
 import { openApiDocument } from './common/openapi.js';
 import { mountWebConsole } from './common/web-console.js';
@@ -43,7 +44,8 @@ export async function startHub(config: HubConfig): Promise<RunningHub> {
       bodyParser: false,
       rawBody: true,
     });
-    app.useBodyParser('json', { limit: '2mb' });
+    app.use(refuseUnreadBodies);
+    app.useBodyParser('json', { limit: '2mb', type: ['application/json', 'application/*+json'] });
     app.useBodyParser('text', {
       limit: '2mb',
       type: ['application/yaml', 'application/x-yaml', 'text/yaml'],

@@ -3225,7 +3225,8 @@ export interface operations {
   CredentialsController_delete: {
     parameters: {
       query: {
-        urlPrefix: string;
+        /** @description the prefix the credentials are for */
+        urlPrefix: unknown;
       };
       header?: never;
       path?: never;

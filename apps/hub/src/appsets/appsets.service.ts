@@ -288,6 +288,12 @@ export class AppSetsService implements OnApplicationBootstrap, OnModuleDestroy {
         ]);
       }
       checkDepth(doc, 'ApplicationSet');
+      // Aliases repeat what they name: 1 MiB of YAML can stand for 100 MiB of document.
+      if (Buffer.byteLength(JSON.stringify(doc) ?? '') > MAX_DOCUMENT_BYTES) {
+        throw new ValidationFailed('invalid ApplicationSet', [
+          { field: '', reason: 'document larger than 1 MiB once its YAML aliases are expanded' },
+        ]);
+      }
     }
     const r = parseApplicationSet(doc);
     if (!r.appset || r.errors.length > 0) {

@@ -6,11 +6,16 @@ import { AuditRepository, type AuditQuery } from './audit.repository.js';
 
 export type { AuditQuery };
 
+/** The audit log's `name` column (varchar(253)). */
+const MAX_NAME = 253;
+
 /** Secrets never enter the audit log: any key that looks like one is replaced. */
 const SECRET_KEY = /token|password|secret|key|credential/i;
 
 function redact(v: unknown, depth = 0): unknown {
-  if (depth > 20 || v === null || typeof v !== 'object') return v;
+  if (v === null || typeof v !== 'object') return v;
+  // Not looked into, so not kept: a secret may be further down (bodies nest up to 100 levels).
+  if (depth > 20) return '<redacted: nested too deep>';
   if (Array.isArray(v)) return v.map((x) => redact(x, depth + 1));
   // Name/value pairs (Helm parameters, plugin env): the name says whether the value is secret.
   const o = v as Record<string, unknown>;
@@ -42,7 +47,9 @@ export class AuditService {
       actor: currentActor(),
       action,
       kind,
-      name,
+      // What it names may be longer than the column (a repository URL prefix): a record that
+      // cannot be stored would fail the change it records.
+      name: name.length > MAX_NAME ? `${name.slice(0, MAX_NAME - 1)}…` : name,
       before: before === undefined ? undefined : redact(before),
       after: after === undefined ? undefined : redact(after),
     });

@@ -44,10 +44,25 @@ export async function fetchWithin(
     });
   } catch (e) {
     const err = e as Error & { cause?: { code?: string; message?: string } };
+    // Never the error's own message when it has no cause: fetch's quotes the URL, whose query
+    // or user part may hold a secret, and this reason is shown to read-only users.
     const reason =
       err.name === 'TimeoutError'
         ? `no answer within ${timeoutMs / 1000} s`
-        : (err.cause?.code ?? err.cause?.message ?? err.message);
+        : (err.cause?.code ??
+          (err.cause?.message ? redactUrls(err.cause.message) : undefined) ??
+          `${err.name}: the request could not be made`);
     throw new Error(`${label}: ${reason}`, { cause: e });
   }
+}
+
+/** URLs in a message, reduced to their origin (no user, path or query). */
+function redactUrls(message: string): string {
+  return message.replace(/\bhttps?:\/\/[^\s'"]+/g, (u) => {
+    try {
+      return new URL(u).origin;
+    } catch {
+      return '<url>';
+    }
+  });
 }

@@ -11,7 +11,12 @@ const httpUrl = z
   .string()
   .max(2048)
   .url()
-  .regex(/^https?:\/\//, 'must be an http(s):// URL');
+  .regex(/^https?:\/\//, 'must be an http(s):// URL')
+  // fetch refuses them, and would say why with the whole URL in the error that read-only users
+  // see in the delivery log: credentials go in `headers` (Authorization) instead.
+  .refine((u) => !/^https?:\/\/[^/?#]*@/.test(u), {
+    message: 'must not carry credentials (user:password@): put them in headers, e.g. Authorization',
+  });
 
 const timeoutSeconds = z.number().int().min(1).max(60).optional();
 

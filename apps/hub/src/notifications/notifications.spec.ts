@@ -405,4 +405,15 @@ describe('destinations', () => {
     expect(issue.message).toContain('valid HTTP header value');
     expect(JSON.stringify(r.error!.issues)).not.toContain('s3cr3t');
   });
+
+  it('refuse a URL carrying credentials, which fetch would quote in every failed delivery', () => {
+    for (const url of ['https://u:p4ss@hooks.example.com/x', 'http://token@10.0.0.1:8080/']) {
+      const r = createDestinationSchema.safeParse({ type: 'slack', name: 'hook', url });
+      expect(r.success, url).toBe(false);
+      expect(r.error!.issues[0].path).toEqual(['url']);
+      expect(r.error!.issues[0].message).toContain('must not carry credentials');
+    }
+    const ok = { type: 'slack', name: 'hook', url: 'https://hooks.example.com/x?user=a@b' };
+    expect(createDestinationSchema.safeParse(ok).success).toBe(true);
+  });
 });

@@ -1,9 +1,9 @@
 import { Body, Controller, Delete, Get, HttpCode, Post, Query } from '@nestjs/common';
-import { ApiTags } from '@nestjs/swagger';
+import { ApiQuery, ApiTags } from '@nestjs/swagger';
 import { RequireRole } from '../auth/auth.guard.js';
 import { parseOrThrow } from '../common/validation.js';
 import { ApiZodBody } from '../common/zod-openapi.js';
-import { createCredentialSchema } from './credentials.schemas.js';
+import { createCredentialSchema, deleteCredentialQuery } from './credentials.schemas.js';
 import { CredentialsService } from './credentials.service.js';
 
 @ApiTags('repositories')
@@ -25,7 +25,13 @@ export class CredentialsController {
 
   @Delete()
   @HttpCode(204)
-  async delete(@Query('urlPrefix') urlPrefix: string): Promise<void> {
-    await this.creds.delete(urlPrefix ?? '');
+  @ApiQuery({
+    name: 'urlPrefix',
+    required: true,
+    description: 'the prefix the credentials are for',
+  })
+  async delete(@Query() query: unknown): Promise<void> {
+    const { urlPrefix } = parseOrThrow(deleteCredentialQuery, query, 'query');
+    await this.creds.delete(urlPrefix);
   }
 }

@@ -36,3 +36,6 @@ export const createCredentialSchema = z.discriminatedUnion('type', [
 ]);
 
 export type CreateCredential = z.output<typeof createCredentialSchema>;
+
+/** `DELETE /repositories/credentials?urlPrefix=…`: the prefix of the credentials to delete. */
+export const deleteCredentialQuery = z.object({ urlPrefix: z.string().min(1).max(2048) }).strict();
