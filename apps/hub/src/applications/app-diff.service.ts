@@ -6,6 +6,7 @@ import {
   resourceKey,
   type KubeObject,
 } from '../../../../libs/manifests/src/index.js';
+import { redactSecret } from '../common/redact-secrets.js';
 import { ValidationFailed } from '../common/validation.js';
 import { BundleStore } from '../render/bundle.store.js';
 import type { AppTargetEntity, ResourceState } from './app-target.entity.js';
@@ -50,7 +51,8 @@ export interface AppDiff {
  * resource. Live is what the agent last reported: the bundle it applied, with the live value of
  * every field it reports drifted (values cut at 512 characters, Secret data redacted) and the
  * objects it reports missing taken out. Fields no one manages in git (defaults, status) are not
- * compared, as in Argo CD's diff.
+ * compared, as in Argo CD's diff. The values of core Secrets (data, stringData) are shown as
+ * keyed-hash markers, equal for equal values (see redactSecret): readonly users may see the diff.
  */
 @Injectable()
 export class AppDiffService {
@@ -96,7 +98,7 @@ export class AppDiffService {
         liveRevision: t?.appliedGeneration ? t.appliedRevision : null,
         liveGeneration: t?.appliedGeneration ?? 0,
         resources: liveKnown
-          ? compare(withDrift(placed(live), reports), placed(desiredObjects))
+          ? compare(withDrift(placed(live), reports), placed(desiredObjects)).map(redacted)
           : [],
       });
     }
@@ -160,6 +162,15 @@ function withDrift(applied: KubeObject[], reports: ResourceState[]): KubeObject[
     out.push(copy);
   }
   return out;
+}
+
+/** The diff as shown: Secret values replaced by markers (compared before, in clear). */
+function redacted(r: ResourceDiff): ResourceDiff {
+  return {
+    ...r,
+    live: r.live && redactSecret(r.live),
+    desired: r.desired && redactSecret(r.desired),
+  };
 }
 
 function parseValue(v: string): unknown {

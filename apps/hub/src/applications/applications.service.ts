@@ -4,6 +4,7 @@ import { AuditService } from '../audit/audit.service.js';
 import { ClustersRepository } from '../clusters/clusters.repository.js';
 import { Conflict, NotFound, ValidationFailed, type FieldError } from '../common/validation.js';
 import { jsonEqual } from '../common/json-equal.js';
+import { redactSecretDiffs } from '../common/redact-secrets.js';
 import { DependenciesService } from '../dependencies/dependencies.service.js';
 import { DispatchNotifier } from '../dispatch/dispatch.notifier.js';
 import { ProjectsService } from '../projects/projects.service.js';
@@ -478,7 +479,7 @@ export function clusterStatus(
     drifted: t.drifted,
     observeOnly: t.observeOnly,
     operation: t.operation,
-    resources: t.resources,
+    resources: redactSecretDiffs(t.resources),
     pendingRevision: null,
     bundleHash: t.desiredBundleHash,
     namespace: t.desiredNamespace,

@@ -13,6 +13,7 @@ import {
 import { ApplicationsRepository } from '../applications/applications.repository.js';
 import { TargetsRepository } from '../applications/targets.repository.js';
 import { ClustersRepository } from '../clusters/clusters.repository.js';
+import { redactSecret } from '../common/redact-secrets.js';
 import { NotFound, ValidationFailed } from '../common/validation.js';
 import { GitService } from '../git/git.service.js';
 import { BundleStore } from '../render/bundle.store.js';
@@ -60,7 +61,7 @@ const EXAMPLES = 5;
  * generators and applications read `repo` at that revision, every application is rendered there,
  * and each cluster's desired bundle is compared with the one rendered: applications added and
  * removed, resources and fields changed, and how many applications and clusters each change
- * reaches. Nothing is stored or dispatched.
+ * reaches. Nothing is stored or dispatched. Secret values are shown as markers (redactSecret).
  */
 @Injectable()
 export class AppSetPreviewService {
@@ -257,11 +258,15 @@ export class AppSetPreviewService {
 
   private readonly objects = new Map<string, Map<string, KubeObject>>();
 
+  /**
+   * A bundle's objects by id, as a preview shows them: Secret values are markers (equal for equal
+   * values, so changed keys still show), never the values (readonly users may preview).
+   */
   private async bundleObjects(hash: string): Promise<Map<string, KubeObject>> {
     let m = this.objects.get(hash);
     if (!m) {
       const b = decompressBundle(await this.bundles.getCompressed(hash), hash);
-      m = new Map(b.objects.map((o) => [resourceId(resourceKey(o)), o]));
+      m = new Map(b.objects.map((o) => [resourceId(resourceKey(o)), redactSecret(o)]));
       if (this.objects.size > 256) this.objects.clear();
       this.objects.set(hash, m);
     }
