@@ -4,6 +4,8 @@ import {
   Controller,
   HttpCode,
   Inject,
+  Logger,
+  OnModuleInit,
   Post,
   Req,
   UnauthorizedException,
@@ -39,11 +41,20 @@ const webhookSchema = z.looseObject({
 @ApiTags('webhooks')
 @Public()
 @Controller('api/v1/webhooks')
-export class WebhooksController {
+export class WebhooksController implements OnModuleInit {
+  private readonly log = new Logger('Webhooks');
+
   constructor(
     private readonly git: GitService,
     @Inject(HUB_CONFIG) private readonly config: HubConfig,
   ) {}
+
+  onModuleInit(): void {
+    if (!this.config.webhookSecret)
+      this.log.warn(
+        'git webhooks are taken unsigned (AXLE_WEBHOOK_SECRET is not set): anyone who reaches the hub can make it fetch the repositories it knows, and learn which those are',
+      );
+  }
 
   @Post('git')
   @HttpCode(202)
