@@ -205,6 +205,40 @@ describe('target writes on PostgreSQL', () => {
     expect(Number(row.g)).toBe(8);
   });
 
+  it("takes an agent's events only for applications the hub gave its cluster", async () => {
+    const [mine, theirs] = [await cluster(), await cluster()];
+    const own = await target(mine);
+    const other = await target(theirs); // deployed to the other cluster only
+    const gone = await target(mine);
+    const event = (appId: string, message: string) => ({
+      appId,
+      clusterId: mine,
+      at: Date.now(),
+      type: 'Normal' as const,
+      reason: 'Pruned',
+      message,
+      generation: 1,
+      offline: false,
+    });
+    // A removal that just finished: no target, no note, but a desired state recorded for it.
+    await ds.query(
+      `INSERT INTO app_history (app_id, revision, bundle_hash, spec_version, clusters, replica, started_at, targets)
+       VALUES ($1, 'r1', 'sha256:x', 1, 1, 'replica-a', now(), $2)`,
+      [gone, JSON.stringify([{ c: mine, g: 1 }])],
+    );
+    await ds.query('DELETE FROM app_targets WHERE app_id = $1', [gone]);
+    await targets.insertEvents([
+      event(own, 'its own'),
+      event(other, 'forged'),
+      event(gone, 'after its removal'),
+    ]);
+    const rows = await ds.query<{ message: string }[]>(
+      'SELECT message FROM app_events WHERE cluster_id = $1 ORDER BY message',
+      [mine],
+    );
+    expect(rows.map((r) => r.message)).toEqual(['after its removal', 'its own']);
+  });
+
   it('locks the targets a commit writes in two passes before either pass', async () => {
     const [c1, c2] = [await cluster(), await cluster()];
     const app = await target(c1);

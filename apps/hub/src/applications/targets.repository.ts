@@ -608,7 +608,17 @@ export class TargetsRepository {
            FROM jsonb_to_recordset($1::jsonb)
              AS e(app_id uuid, cluster_id uuid, at double precision, type text, reason text, message text,
                   generation bigint, offline boolean)
-          WHERE EXISTS (SELECT 1 FROM clusters c WHERE c.id = e.cluster_id)`,
+          WHERE EXISTS (SELECT 1 FROM clusters c WHERE c.id = e.cluster_id)
+            -- Only for what the hub gave this cluster: its target, a removal in progress, or a
+            -- desired state it recorded for it (a removal just finished). An agent cannot write
+            -- into the history of applications that never ran on its cluster.
+            AND (EXISTS (SELECT 1 FROM app_targets t
+                          WHERE t.app_id = e.app_id AND t.cluster_id = e.cluster_id)
+                 OR EXISTS (SELECT 1 FROM app_removals r
+                             WHERE r.app_id = e.app_id AND r.cluster_id = e.cluster_id)
+                 OR EXISTS (SELECT 1 FROM app_history h
+                             WHERE h.app_id = e.app_id
+                               AND h.targets @> jsonb_build_array(jsonb_build_object('c', e.cluster_id::text))))`,
       [
         jsonParam(
           rows.map((e) => ({
