@@ -443,7 +443,8 @@ export class RolloutsService implements OnApplicationBootstrap, OnModuleDestroy 
       if (!unit || !update) continue; // no longer part of the rollout (deleted)
       const back = Object.entries(update.from).filter(([, f]) => f !== null);
       if (back.length === 0) {
-        rollback.left.push(unit.name);
+        // Nothing to return to (new), or returned on an earlier try.
+        if (!rollback.returned.includes(unit.name)) rollback.left.push(unit.name);
         continue;
       }
       try {
@@ -460,6 +461,8 @@ export class RolloutsService implements OnApplicationBootstrap, OnModuleDestroy 
               reason: `rollout of ${name} rolled back (${rollback.reason.split(':')[0]})`,
             },
           );
+          // Back: a retry (another cluster of it refused) does not deploy these again.
+          for (const [cluster] of group) update.from[cluster] = null;
         }
         rollback.returned.push(unit.name);
       } catch (e) {
