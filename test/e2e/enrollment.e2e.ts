@@ -8,7 +8,10 @@ import { runCli } from '../../apps/cli/src/cli.js';
 import { afterAll, beforeAll, describe, expect, inject, it } from 'vitest';
 import type { Agent } from '../../apps/agent/src/agent.js';
 import type { RunningHub } from '../../apps/hub/src/hub.js';
+import { EnrollmentRepository } from '../../apps/hub/src/enrollment/enrollment.repository.js';
+import { PkiService } from '../../apps/hub/src/enrollment/pki.service.js';
 import {
+  certificateInfo,
   createCertificateAuthority,
   createKeyAndCsr,
   signClientCertificate,
@@ -93,6 +96,44 @@ function tryConnect(
   });
 }
 
+/**
+ * Opens the agent stream and keeps it open: resolves `welcomed` on the hub's Welcome and `ended`
+ * with how the stream ended (and when).
+ */
+function holdStream(kit: Kit, keyPem: string, certPem: string, hello: string) {
+  const client = new AgentGatewayClient(
+    kit.hubAddress,
+    credentials.createSsl(
+      Buffer.from(kit.caCertificate),
+      Buffer.from(keyPem),
+      Buffer.from(certPem),
+    ),
+  );
+  const call = client.connect();
+  const welcomed = new Promise<void>((resolve) =>
+    call.on('data', (m: { msg?: { $case: string } }) => {
+      if (m.msg?.$case === 'welcome') resolve();
+    }),
+  );
+  const ended = new Promise<{ code: number; details: string; at: number }>((resolve) =>
+    call.on('error', (e: { code: number; details: string }) => {
+      client.close();
+      resolve({ code: e.code, details: e.details, at: Date.now() });
+    }),
+  );
+  call.write({
+    msg: { $case: 'hello', value: { cluster: hello, agentVersion: 'test', inventory: [] } },
+  });
+  return {
+    welcomed,
+    ended,
+    close: () => {
+      call.cancel();
+      client.close();
+    },
+  };
+}
+
 describe('agent enrollment with mTLS, per-cluster identity and revocation', () => {
   const clusters = inject('clusters');
   let hub: RunningHub;
@@ -115,7 +156,13 @@ describe('agent enrollment with mTLS, per-cluster identity and revocation', () =
     hub = await startTestHub({
       databaseUrl: dbUrl,
       dataDir: dir.path,
-      env: { AXLE_AGENT_AUTH: 'mtls', AXLE_GRPC_ENROLL_PORT: '0', AXLE_AGENT_CERT_HOURS: '0.002' },
+      env: {
+        AXLE_AGENT_AUTH: 'mtls',
+        AXLE_GRPC_ENROLL_PORT: '0',
+        AXLE_AGENT_CERT_HOURS: '0.002',
+        // Live streams' certificates are checked again every second (30 s by default).
+        AXLE_AGENT_CREDENTIAL_CHECK_SECONDS: '1',
+      },
     });
     for (const c of clusters) {
       const res = await api(hub).post('/api/v1/clusters', { name: c.name });
@@ -317,5 +364,129 @@ describe('agent enrollment with mTLS, per-cluster identity and revocation', () =
     await expect(enroll(kits.west, spare.bootstrapToken, csrPem)).rejects.toMatchObject({
       code: GrpcStatus.UNAUTHENTICATED,
     });
+  });
+
+  it('a revocation whose notification was missed still ends the stream within the check period', async () => {
+    await waitFor('east connected', () => Promise.resolve(agents[0].connected));
+    const cut = agents[0].lastDisconnect?.count ?? 0;
+    // Revoked by writing the rows, as if the DISCONNECT notification had been lost (sent while
+    // this replica's listener was reconnecting, or before its session was registered).
+    const db = new pg.Client({ connectionString: dbUrl });
+    await db.connect();
+    try {
+      await db.query(
+        `UPDATE agent_certificates SET revoked_at = now()
+          WHERE cluster_id = (SELECT id FROM clusters WHERE name = 'east') AND revoked_at IS NULL`,
+      );
+    } finally {
+      await db.end();
+    }
+    const at = Date.now();
+    const ended = await waitFor(
+      'east cut',
+      () =>
+        Promise.resolve((agents[0].lastDisconnect?.count ?? 0) > cut && agents[0].lastDisconnect),
+      { timeoutMs: 10_000 },
+    );
+    // Within the check period (1 s here) and a margin; the agent, refused again, stays out.
+    expect(ended.at - at).toBeLessThan(5_000);
+    expect(ended.code).toBe(GrpcStatus.UNAUTHENTICATED);
+    expect(ended.why).toMatch(/certificate \S+ of cluster "east" (was|is) revoked/);
+    expect(agents[0].connected).toBe(false);
+  });
+
+  it('a stream ends when the certificate it was opened with expires', async () => {
+    const kit = (await api(hub).post('/api/v1/clusters', { name: 'brief' })).body as Kit;
+    const { keyPem, csrPem } = await createKeyAndCsr({ commonName: 'brief' });
+    const cert = await enroll(kit, kit.bootstrapToken, csrPem);
+    const { notAfter } = certificateInfo(cert.certificatePem);
+    const stream = holdStream(kit, keyPem, cert.certificatePem, 'brief');
+    try {
+      await stream.welcomed;
+      // Nobody renews it (no agent here): the hub ends the stream once the certificate expired.
+      const ended = await stream.ended;
+      expect(ended.code).toBe(GrpcStatus.UNAUTHENTICATED);
+      expect(ended.details).toContain('expired at');
+      expect(ended.at).toBeGreaterThanOrEqual(notAfter.getTime());
+      expect(ended.at - notAfter.getTime()).toBeLessThan(5_000);
+    } finally {
+      stream.close();
+    }
+  });
+
+  it('a renewal racing a revocation: the new certificate is recorded unrevoked only if the revocation comes after it and revokes it', async () => {
+    const kit = (await api(hub).post('/api/v1/clusters', { name: 'racer' })).body as Kit;
+    const { csrPem } = await createKeyAndCsr({ commonName: 'racer' });
+    const cert = await enroll(kit, kit.bootstrapToken, csrPem);
+    const presented = certificateInfo(cert.certificatePem).serial;
+    const repo = hub.app.get(EnrollmentRepository);
+    const pki = hub.app.get(PkiService);
+    const db = new pg.Client({ connectionString: dbUrl });
+    await db.connect();
+    try {
+      const [{ id }] = (await db.query(`SELECT id FROM clusters WHERE name = 'racer'`)).rows as {
+        id: string;
+      }[];
+      const state = async (serial: string) =>
+        (
+          await db.query(
+            'SELECT revoked_at IS NOT NULL AS revoked FROM agent_certificates WHERE serial = $1',
+            [serial],
+          )
+        ).rows[0] as { revoked: boolean } | undefined;
+      const until = new Date(Date.now() + 3_600_000);
+      // A renewal while another renewal is recorded (both FOR SHARE): not held back.
+      expect(await repo.recordRenewal('e2e0001', id, until, presented)).toBe(true);
+
+      // 1. A revocation in progress (it holds the cluster's lock): the renewal waits for it,
+      // then sees the certificate it was asked with revoked, and records nothing.
+      const revoker = new pg.Client({ connectionString: dbUrl });
+      await revoker.connect();
+      try {
+        await revoker.query('BEGIN');
+        await revoker.query('SELECT 1 FROM clusters WHERE id = $1 FOR NO KEY UPDATE', [id]);
+        await revoker.query(
+          'UPDATE agent_certificates SET revoked_at = now() WHERE cluster_id = $1 AND serial = $2',
+          [id, presented],
+        );
+        let settled = false;
+        const renewal = repo.recordRenewal('e2e0002', id, until, presented).finally(() => {
+          settled = true;
+        });
+        await new Promise((r) => setTimeout(r, 300));
+        expect(settled).toBe(false);
+        await revoker.query('COMMIT');
+        expect(await renewal).toBe(false);
+        expect(await state('e2e0002')).toBeUndefined();
+      } finally {
+        await revoker.end();
+      }
+
+      // 2. A renewal in progress (it holds the lock FOR SHARE and inserted its row): the
+      // revocation waits for it, then revokes the new certificate too.
+      const renewer = new pg.Client({ connectionString: dbUrl });
+      await renewer.connect();
+      try {
+        await renewer.query('BEGIN');
+        await renewer.query('SELECT 1 FROM clusters WHERE id = $1 FOR SHARE', [id]);
+        await renewer.query(
+          'INSERT INTO agent_certificates (serial, cluster_id, not_after) VALUES ($1, $2, $3)',
+          ['e2e0003', id, until],
+        );
+        let settled = false;
+        const revocation = pki.revokeCluster(id).finally(() => {
+          settled = true;
+        });
+        await new Promise((r) => setTimeout(r, 300));
+        expect(settled).toBe(false);
+        await renewer.query('COMMIT');
+        expect(await revocation).toBe(2); // e2e0001 and e2e0003
+        expect(await state('e2e0003')).toEqual({ revoked: true });
+      } finally {
+        await renewer.end();
+      }
+    } finally {
+      await db.end();
+    }
   });
 });

@@ -53,6 +53,7 @@ import { AppSetsRepository } from './appsets/appsets.repository.js';
 import { AuditRepository } from './audit/audit.repository.js';
 import { TokensRepository } from './auth/tokens.repository.js';
 import { ClustersRepository } from './clusters/clusters.repository.js';
+import { CredentialCheck } from './dispatch/credential-check.js';
 import { Dispatcher } from './dispatch/dispatcher.js';
 import { STATUS_WRITER_OPTIONS, StatusWriter } from './dispatch/status-writer.js';
 import { EnrollmentRepository } from './enrollment/enrollment.repository.js';
@@ -143,6 +144,7 @@ export class HubModule {
         RenderService,
         DispatchNotifier,
         Dispatcher,
+        CredentialCheck,
         StatusWriter,
         ReconcileStore,
         ReconcileWorker,

@@ -124,6 +124,7 @@ const schema = z.object({
     .max(24 * 90)
     .default(24),
   AXLE_BOOTSTRAP_TOKEN_SECONDS: durationSeconds.default(3600),
+  AXLE_AGENT_CREDENTIAL_CHECK_SECONDS: z.coerce.number().min(0.1).max(3600).default(30),
   AXLE_APPSET_MAX_DELETE_SHARE: z.coerce.number().min(0).max(1).default(0.5),
   AXLE_APPSET_MAX_APPLICATIONS: z.coerce.number().int().min(1).max(1_000_000).default(20_000),
   AXLE_APPSET_MAX_RENDER_SECONDS: z.coerce.number().int().min(1).max(3600).default(120),
@@ -201,6 +202,12 @@ export interface HubConfig {
     clientCertHours: number;
     bootstrapTokenSeconds: number;
   };
+  /**
+   * How often the credential of every live agent stream is checked again: a stream whose
+   * certificate was revoked or has expired, or whose cluster was deleted, is closed (the stream
+   * outlives the TLS handshake that checked the certificate).
+   */
+  credentialCheckSeconds: number;
   /**
    * The hub's own cluster, read (never written) for clusterDecisionResource generators: a
    * kubeconfig, the namespace, and the duck types by name.
@@ -299,6 +306,7 @@ export function loadHubConfig(env: NodeJS.ProcessEnv = process.env): HubConfig {
       clientCertHours: e.AXLE_AGENT_CERT_HOURS,
       bootstrapTokenSeconds: e.AXLE_BOOTSTRAP_TOKEN_SECONDS,
     },
+    credentialCheckSeconds: e.AXLE_AGENT_CREDENTIAL_CHECK_SECONDS,
     generatorPlugins: e.AXLE_GENERATOR_PLUGINS,
     hubKubeconfig: e.AXLE_HUB_KUBECONFIG,
     hubNamespace: e.AXLE_HUB_NAMESPACE,

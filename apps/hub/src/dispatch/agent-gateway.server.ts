@@ -27,7 +27,7 @@ import {
 import { AuditService } from '../audit/audit.service.js';
 import { runWithActor } from '../auth/request-context.js';
 import { EnrollmentService } from '../enrollment/enrollment.service.js';
-import { PkiService } from '../enrollment/pki.service.js';
+import { PkiService, RevokedError } from '../enrollment/pki.service.js';
 import {
   AgentGatewayService,
   type AgentMessage,
@@ -38,6 +38,7 @@ import { HUB_CONFIG, type HubConfig } from '../config/hub-config.js';
 import { NotifyBus } from '../database/notify-bus.js';
 import { MetricsService } from '../metrics/metrics.service.js';
 import { AgentSession, ProtocolError } from './agent-session.js';
+import { CredentialCheck } from './credential-check.js';
 import { DISCONNECT_CHANNEL, DISPATCH_CHANNEL } from './dispatch.notifier.js';
 import { Dispatcher } from './dispatcher.js';
 import { StatusWriter } from './status-writer.js';
@@ -88,6 +89,7 @@ export class AgentGatewayServer implements OnApplicationBootstrap, OnModuleDestr
     private readonly pki: PkiService,
     private readonly enrollment: EnrollmentService,
     private readonly audit: AuditService,
+    private readonly credentials: CredentialCheck,
     @Inject(HUB_CONFIG) private readonly config: HubConfig,
   ) {}
 
@@ -105,8 +107,12 @@ export class AgentGatewayServer implements OnApplicationBootstrap, OnModuleDestr
     await this.bus.subscribe(DISCONNECT_CHANNEL, (id) =>
       this.dispatcher.session(id)?.close(GrpcStatus.PERMISSION_DENIED, 'cluster removed'),
     );
-    // Notifications may have been missed while the listener was down: deliver everything again.
-    this.bus.onReconnect(() => this.dispatcher.resyncAll());
+    // Notifications may have been missed while the listener was down: deliver everything again,
+    // and check every stream's credential (a DISCONNECT of a revocation may have been missed).
+    this.bus.onReconnect(() => {
+      this.dispatcher.resyncAll();
+      this.credentials.checkAll();
+    });
     this.server.addService(AgentGatewayService, {
       connect: (call: ServerDuplexStream<AgentMessage, HubMessage>) => void this.connect(call),
     });
@@ -209,7 +215,10 @@ export class AgentGatewayServer implements OnApplicationBootstrap, OnModuleDestr
       getPeer(): string;
     },
     what: string,
-  ): Promise<{ id: string; name: string } | { refused: { code: GrpcStatus; details: string } }> {
+  ): Promise<
+    | { id: string; name: string; certificate?: { serial: string; notAfter: Date } }
+    | { refused: { code: GrpcStatus; details: string } }
+  > {
     const refuse = (code: GrpcStatus, details: string, why = details) => {
       this.log.warn(
         code === GrpcStatus.UNAVAILABLE
@@ -228,7 +237,11 @@ export class AgentGatewayServer implements OnApplicationBootstrap, OnModuleDestr
           );
         const who = await this.pki.identify(raw);
         return who.ok
-          ? { id: who.clusterId, name: who.cluster }
+          ? {
+              id: who.clusterId,
+              name: who.cluster,
+              certificate: { serial: who.serial, notAfter: who.notAfter },
+            }
           : refuse(GrpcStatus.UNAUTHENTICATED, who.reason);
       }
       const header = call.metadata.get('authorization')[0];
@@ -289,7 +302,8 @@ export class AgentGatewayServer implements OnApplicationBootstrap, OnModuleDestr
   ): Promise<void> {
     const who = await this.identify(call, 'a renewal');
     if ('refused' in who) return cb(who.refused);
-    await this.issue(who.id, who.name, call.request.csrPem, cb, 'renewed');
+    // Recorded only if the presenting certificate is still not revoked then (see PkiService).
+    await this.issue(who.id, who.name, call.request.csrPem, cb, 'renewed', who.certificate?.serial);
   }
 
   private async issue(
@@ -298,9 +312,10 @@ export class AgentGatewayServer implements OnApplicationBootstrap, OnModuleDestr
     csrPem: string,
     cb: sendUnaryData<EnrollResponse>,
     what: string,
+    renewing?: string,
   ): Promise<void> {
     try {
-      const cert = await this.pki.issueClientCertificate(clusterId, cluster, csrPem);
+      const cert = await this.pki.issueClientCertificate(clusterId, cluster, csrPem, renewing);
       await runWithActor(`cluster:${cluster}`, () =>
         this.audit.record(`cluster.certificate-${what}`, 'Cluster', cluster, undefined, {
           serial: cert.serial,
@@ -317,6 +332,10 @@ export class AgentGatewayServer implements OnApplicationBootstrap, OnModuleDestr
         notAfterUnixMs: cert.notAfter.getTime(),
       });
     } catch (e) {
+      if (e instanceof RevokedError) {
+        this.log.warn(`refused a renewal for ${cluster}: ${e.message}`);
+        return cb({ code: GrpcStatus.UNAUTHENTICATED, details: e.message });
+      }
       const client = e instanceof PkiError;
       if (!client)
         this.log.error(`issuing a certificate for ${cluster}: ${(e as Error).stack ?? String(e)}`);
@@ -336,13 +355,22 @@ export class AgentGatewayServer implements OnApplicationBootstrap, OnModuleDestr
     // The client may have gone while we looked it up: then there is no stream to serve.
     if (call.cancelled) return;
     const cluster = who;
-    const session = new AgentSession(cluster.id, cluster.name, call, {
-      writer: this.writer,
-      metrics: this.metrics,
-      host: this.dispatcher,
-      heartbeatSeconds: this.config.heartbeatSeconds,
-    });
+    const session = new AgentSession(
+      cluster.id,
+      cluster.name,
+      call,
+      {
+        writer: this.writer,
+        metrics: this.metrics,
+        host: this.dispatcher,
+        heartbeatSeconds: this.config.heartbeatSeconds,
+      },
+      cluster.certificate,
+    );
     this.dispatcher.add(session);
+    // A revocation between the lookup above and this registration closed no session here (its
+    // DISCONNECT found none): check the credential again now that the session can be found.
+    this.credentials.checkSoon(session);
 
     // Messages are handled strictly in order, one at a time.
     let chain = Promise.resolve();

@@ -90,6 +90,8 @@ export class AgentSession {
     readonly clusterName: string,
     private readonly call: ServerDuplexStream<AgentMessage, HubMessage>,
     private readonly deps: SessionDeps,
+    /** The client certificate the stream was opened with (mTLS), checked again while it lasts. */
+    readonly credential?: { serial: string; notAfter: Date },
   ) {
     this.log = new Logger(`AgentSession ${clusterName}`);
   }

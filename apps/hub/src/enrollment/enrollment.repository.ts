@@ -6,7 +6,21 @@ import { affected, returned } from '../database/sql.js';
 interface IssuedCertificate {
   clusterId: string;
   cluster: string;
+  notAfter: Date;
   revokedAt: Date | null;
+}
+
+/** A live agent stream's credential: its cluster, and the serial of its certificate (mTLS). */
+export interface StreamCredential {
+  clusterId: string;
+  serial?: string;
+}
+
+/** What the database says of a stream's credential now (see credentialStates). */
+export interface CredentialState {
+  clusterExists: boolean;
+  /** The certificate: absent for a stream without one (token auth). */
+  certificate?: 'valid' | 'revoked' | 'unknown';
 }
 
 /**
@@ -24,16 +38,27 @@ export class EnrollmentRepository {
   constructor(private readonly ds: DataSource) {
     this.certificates = new KeyBatcher(async (serials) => {
       const rows = await this.ds.query<
-        { serial: string; cluster_id: string; name: string; revoked_at: Date | null }[]
+        {
+          serial: string;
+          cluster_id: string;
+          name: string;
+          not_after: Date;
+          revoked_at: Date | null;
+        }[]
       >(
-        `SELECT c.serial, c.cluster_id, k.name, c.revoked_at FROM agent_certificates c
+        `SELECT c.serial, c.cluster_id, k.name, c.not_after, c.revoked_at FROM agent_certificates c
            JOIN clusters k ON k.id = c.cluster_id WHERE c.serial = ANY($1::text[])`,
         [serials],
       );
       return new Map(
         rows.map((r) => [
           r.serial,
-          { clusterId: r.cluster_id, cluster: r.name, revokedAt: r.revoked_at },
+          {
+            clusterId: r.cluster_id,
+            cluster: r.name,
+            notAfter: r.not_after,
+            revokedAt: r.revoked_at,
+          },
         ]),
       );
     });
@@ -104,24 +129,86 @@ export class EnrollmentRepository {
     );
   }
 
-  /** The certificate with this serial, its cluster and whether it is revoked. */
+  /**
+   * Records a renewed certificate, only if the one it was renewed with (`presented`, of the same
+   * cluster) is still not revoked; false otherwise (nothing recorded). The cluster's row is
+   * locked FOR SHARE first, and a revocation locks it FOR NO KEY UPDATE before it revokes (see
+   * revokeCluster): either the revocation comes first and this statement, which takes its
+   * snapshot after the lock, sees it, or the renewal commits first and the revocation's UPDATE,
+   * run after the lock too, sees and revokes the new certificate. Without the lock a renewal in
+   * flight during a revocation could record a new certificate the revocation did not see.
+   */
+  async recordRenewal(
+    serial: string,
+    clusterId: string,
+    notAfter: Date,
+    presented: string,
+  ): Promise<boolean> {
+    return this.ds.transaction(async (tx) => {
+      await tx.query('SELECT 1 FROM clusters WHERE id = $1 FOR SHARE', [clusterId]);
+      const rows = await tx.query<{ serial: string }[]>(
+        `INSERT INTO agent_certificates (serial, cluster_id, not_after)
+           SELECT $1, $2, $3 FROM agent_certificates p
+            WHERE p.serial = $4 AND p.cluster_id = $2 AND p.revoked_at IS NULL
+         RETURNING serial`,
+        [serial, clusterId, notAfter, presented],
+      );
+      return rows.length > 0;
+    });
+  }
+
+  /** The certificate with this serial, its cluster, its expiry and whether it is revoked. */
   certificate(serial: string): Promise<IssuedCertificate | undefined> {
     return this.certificates.get(serial);
   }
 
   /**
+   * Whether each live stream's credential still holds: its cluster exists, and its certificate
+   * (when it has one) is still known and not revoked. One query for all of them; the answers come
+   * in the order of `streams`.
+   */
+  async credentialStates(streams: StreamCredential[]): Promise<CredentialState[]> {
+    if (streams.length === 0) return [];
+    const rows = await this.ds.query<
+      { i: number; cluster_exists: boolean; known: boolean; revoked: boolean }[]
+    >(
+      `SELECT s.i::int AS i, k.id IS NOT NULL AS cluster_exists,
+              c.serial IS NOT NULL AS known, c.revoked_at IS NOT NULL AS revoked
+         FROM unnest($1::uuid[], $2::text[]) WITH ORDINALITY AS s(cluster_id, serial, i)
+         LEFT JOIN clusters k ON k.id = s.cluster_id
+         LEFT JOIN agent_certificates c ON c.serial = s.serial AND c.cluster_id = s.cluster_id`,
+      [streams.map((s) => s.clusterId), streams.map((s) => s.serial ?? null)],
+    );
+    const states: CredentialState[] = streams.map(() => ({ clusterExists: false }));
+    for (const r of rows) {
+      const serial = streams[r.i - 1].serial;
+      states[r.i - 1] = {
+        clusterExists: r.cluster_exists,
+        certificate:
+          serial === undefined ? undefined : !r.known ? 'unknown' : r.revoked ? 'revoked' : 'valid',
+      };
+    }
+    return states;
+  }
+
+  /**
    * Revokes every certificate of a cluster, and its unspent bootstrap tokens (one that leaked
-   * would otherwise enroll a fresh certificate); returns how many certificates.
+   * would otherwise enroll a fresh certificate); returns how many certificates. The cluster's
+   * row is locked first, so that a renewal in flight either sees the revocation or is revoked
+   * with the rest (see recordRenewal).
    */
   async revokeCluster(clusterId: string): Promise<number> {
-    return affected(
-      await this.ds.query(
-        `WITH tokens AS (
-           UPDATE enrollment_tokens SET expires_at = now()
-            WHERE cluster_id = $1 AND used_at IS NULL AND expires_at > now())
-         UPDATE agent_certificates SET revoked_at = now() WHERE cluster_id = $1 AND revoked_at IS NULL`,
-        [clusterId],
-      ),
-    );
+    return this.ds.transaction(async (tx) => {
+      await tx.query('SELECT 1 FROM clusters WHERE id = $1 FOR NO KEY UPDATE', [clusterId]);
+      return affected(
+        await tx.query(
+          `WITH tokens AS (
+             UPDATE enrollment_tokens SET expires_at = now()
+              WHERE cluster_id = $1 AND used_at IS NULL AND expires_at > now())
+           UPDATE agent_certificates SET revoked_at = now() WHERE cluster_id = $1 AND revoked_at IS NULL`,
+          [clusterId],
+        ),
+      );
+    });
   }
 }

@@ -69,29 +69,46 @@ export class PkiService {
     return this.server;
   }
 
-  /** Signs an agent's CSR for `cluster` (the CSR must name it) and records the serial. */
+  /**
+   * Signs an agent's CSR for `cluster` (the CSR must name it) and records the serial. A renewal
+   * passes the serial of the certificate it was asked with: the new one is recorded (and handed
+   * out) only if that one is still not revoked when it is (RevokedError otherwise), so that a
+   * revocation racing the renewal cannot leave the agent a fresh certificate.
+   */
   async issueClientCertificate(
     clusterId: string,
     cluster: string,
     csrPem: string,
+    renewing?: string,
   ): Promise<{ certPem: string; serial: string; notAfter: Date }> {
     // signClientCertificate parses the CSR and checks its self-signature and subject.
     const issued = await signClientCertificate(await this.authority(), csrPem, {
       commonName: cluster,
       validHours: this.config.pki.clientCertHours,
     });
-    await this.repo.recordCertificate(issued.serial, clusterId, issued.notAfter);
+    if (renewing === undefined) {
+      await this.repo.recordCertificate(issued.serial, clusterId, issued.notAfter);
+    } else if (
+      !(await this.repo.recordRenewal(issued.serial, clusterId, issued.notAfter, renewing))
+    ) {
+      throw new RevokedError(
+        `certificate ${renewing} of cluster "${cluster}" was revoked (or its cluster deleted); not renewed`,
+      );
+    }
     return issued;
   }
 
   /**
    * The cluster a presented client certificate (DER, as TLS hands it over) may act for, or why it
-   * may not. TLS has already checked that this hub's CA issued it.
+   * may not. TLS has already checked that this hub's CA issued it. Its expiry (notAfter) is the
+   * one recorded when it was issued: a live stream keeps it and is closed once it has passed (see
+   * CredentialCheck).
    */
   async identify(
     der: Buffer,
   ): Promise<
-    { ok: true; clusterId: string; cluster: string; serial: string } | { ok: false; reason: string }
+    | { ok: true; clusterId: string; cluster: string; serial: string; notAfter: Date }
+    | { ok: false; reason: string }
   > {
     const info = presentedIdentity(der) ?? certificateInfo(new X509Certificate(der).toString());
     const row = await this.repo.certificate(info.serial);
@@ -105,15 +122,31 @@ export class PkiService {
         ok: false,
         reason: `certificate ${info.serial} of cluster "${row.cluster}" is revoked`,
       };
+    // TLS checks validity at the handshake only: a new stream (or a renewal) may come over a
+    // connection opened while the certificate was still valid.
+    if (row.notAfter.getTime() <= Date.now())
+      return {
+        ok: false,
+        reason: `certificate ${info.serial} of cluster "${row.cluster}" expired at ${row.notAfter.toISOString()}`,
+      };
     if (row.cluster !== info.commonName)
       return {
         ok: false,
         reason: `certificate subject "${info.commonName}" does not match cluster "${row.cluster}"`,
       };
-    return { ok: true, clusterId: row.clusterId, cluster: row.cluster, serial: info.serial };
+    return {
+      ok: true,
+      clusterId: row.clusterId,
+      cluster: row.cluster,
+      serial: info.serial,
+      notAfter: row.notAfter,
+    };
   }
 
   async revokeCluster(clusterId: string): Promise<number> {
     return this.repo.revokeCluster(clusterId);
   }
 }
+
+/** A renewal asked with a certificate revoked meanwhile: nothing was recorded nor handed out. */
+export class RevokedError extends Error {}
