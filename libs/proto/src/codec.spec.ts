@@ -1,5 +1,5 @@
 import { describe, expect, it } from 'vitest';
-import { HealthStatus, SyncStatus } from '../gen/axle/agent/v1/agent.js';
+import { HealthStatus, SyncPolicy, SyncStatus } from '../gen/axle/agent/v1/agent.js';
 import {
   decodeHealth,
   decodeSync,
@@ -56,11 +56,22 @@ describe('wire codec', () => {
           managedFieldsManagers: ['kube-controller-manager'],
         },
       ],
+      pruneConfirmed: true,
     };
     expect(decodeSyncPolicy(encodeSyncPolicy(full))).toEqual(full);
     const bare: SyncPolicyModel = { automated: false, prune: false, selfHeal: false };
     expect(encodeSyncPolicy({ ...bare, syncOptions: [], ignoreDifferences: [] })).toEqual(bare);
     expect(decodeSyncPolicy(encodeSyncPolicy(bare))).toEqual(bare);
+  });
+
+  it('carries a confirmed prune over the wire, and leaves it out when unconfirmed', () => {
+    const bare: SyncPolicyModel = { automated: true, prune: true, selfHeal: false };
+    const bytes = (m: SyncPolicyModel) => SyncPolicy.encode(encodeSyncPolicy(m)).finish();
+    const confirmed = SyncPolicy.decode(bytes({ ...bare, pruneConfirmed: true }));
+    expect(decodeSyncPolicy(confirmed)).toEqual({ ...bare, pruneConfirmed: true });
+    // Unconfirmed (and false) is no field at all: what an older hub sends looks the same.
+    expect(bytes({ ...bare, pruneConfirmed: false })).toEqual(bytes(bare));
+    expect(decodeSyncPolicy(SyncPolicy.decode(bytes(bare)))).toEqual(bare);
   });
 
   it('reads a Deploy without a policy (a first-version hub) as automated sync', () => {

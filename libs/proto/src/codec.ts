@@ -72,6 +72,11 @@ export interface SyncPolicyModel {
   retry?: { limit: number; duration: string; factor: number; maxDuration: string };
   observeOnly?: boolean;
   ignoreDifferences?: IgnoreDifferenceRule[];
+  /**
+   * A person confirmed this generation's prune: the agent does not hold it, however much it
+   * deletes. Only the generation of that person's sync carries it.
+   */
+  pruneConfirmed?: boolean;
 }
 
 /** The policy on the wire; empty lists and unset options are left out (absent: the default). */
@@ -86,6 +91,7 @@ export function encodeSyncPolicy(p: SyncPolicyModel): SyncPolicy {
     ...(p.ignoreDifferences?.length
       ? { ignoreDifferences: { items: p.ignoreDifferences.map(copyRule) } }
       : {}),
+    ...(p.pruneConfirmed ? { pruneConfirmed: true } : {}),
   };
 }
 
@@ -104,6 +110,7 @@ export function decodeSyncPolicy(p: SyncPolicy | undefined): SyncPolicyModel {
   if (p.observeOnly) m.observeOnly = true;
   if (p.ignoreDifferences?.items.length)
     m.ignoreDifferences = p.ignoreDifferences.items.map(copyRule);
+  if (p.pruneConfirmed) m.pruneConfirmed = true;
   return m;
 }
 

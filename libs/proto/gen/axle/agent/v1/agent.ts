@@ -196,7 +196,16 @@ export interface SyncPolicy {
     | undefined;
   /** Report differences only; apply, prune and heal nothing. */
   observeOnly?: boolean | undefined;
-  ignoreDifferences?: IgnoreDifferences | undefined;
+  ignoreDifferences?:
+    | IgnoreDifferences
+    | undefined;
+  /**
+   * A person confirmed this generation's prune (`axle app sync --prune`): the agent lets a prune
+   * it would hold as too large (most of what the app runs, or everything when the bundle is
+   * empty) go through. Set on that generation only; automated generations after it leave it out.
+   * Agents before it ignore the field (they hold no prune), so a new hub serves them unchanged.
+   */
+  pruneConfirmed?: boolean | undefined;
 }
 
 export interface SyncOptions {
@@ -1189,6 +1198,7 @@ function createBaseSyncPolicy(): SyncPolicy {
     retry: undefined,
     observeOnly: undefined,
     ignoreDifferences: undefined,
+    pruneConfirmed: undefined,
   };
 }
 
@@ -1214,6 +1224,9 @@ export const SyncPolicy: MessageFns<SyncPolicy> = {
     }
     if (message.ignoreDifferences !== undefined) {
       IgnoreDifferences.encode(message.ignoreDifferences, writer.uint32(58).fork()).join();
+    }
+    if (message.pruneConfirmed !== undefined) {
+      writer.uint32(64).bool(message.pruneConfirmed);
     }
     return writer;
   },
@@ -1287,6 +1300,14 @@ export const SyncPolicy: MessageFns<SyncPolicy> = {
             message.ignoreDifferences = IgnoreDifferences.decode(reader, reader.uint32());
             continue;
           }
+          case 8: {
+            if (tag !== 64) {
+              break;
+            }
+
+            message.pruneConfirmed = reader.bool();
+            continue;
+          }
         }
         if ((tag & 7) === 4 || tag === 0) {
           break;
@@ -1324,6 +1345,11 @@ export const SyncPolicy: MessageFns<SyncPolicy> = {
         : isSet(object.ignore_differences)
         ? IgnoreDifferences.fromJSON(object.ignore_differences)
         : undefined,
+      pruneConfirmed: isSet(object.pruneConfirmed)
+        ? globalThis.Boolean(object.pruneConfirmed)
+        : isSet(object.prune_confirmed)
+        ? globalThis.Boolean(object.prune_confirmed)
+        : undefined,
     };
   },
 
@@ -1350,6 +1376,9 @@ export const SyncPolicy: MessageFns<SyncPolicy> = {
     if (message.ignoreDifferences !== undefined) {
       obj.ignoreDifferences = IgnoreDifferences.toJSON(message.ignoreDifferences);
     }
+    if (message.pruneConfirmed !== undefined) {
+      obj.pruneConfirmed = message.pruneConfirmed;
+    }
     return obj;
   },
 
@@ -1369,6 +1398,7 @@ export const SyncPolicy: MessageFns<SyncPolicy> = {
     message.ignoreDifferences = (object.ignoreDifferences !== undefined && object.ignoreDifferences !== null)
       ? IgnoreDifferences.fromPartial(object.ignoreDifferences)
       : undefined;
+    message.pruneConfirmed = object.pruneConfirmed ?? undefined;
     return message;
   },
 };
