@@ -1,6 +1,7 @@
 import { readFileSync } from 'node:fs';
 import { patterns, type AllowList } from './allow-list.js';
 import { resolve } from 'node:path';
+import { DEFAULT_PRUNE_HOLD, type PruneHoldLimits } from './sync/prune-hold.js';
 import { z } from 'zod';
 
 const bool = z
@@ -40,6 +41,18 @@ const schema = z.object({
   AXLE_AGENT_SELF_HEAL_DELAY_MS: z.coerce.number().int().nonnegative().default(1000),
   AXLE_AGENT_SELF_HEAL_MAX_DELAY_MS: z.coerce.number().int().positive().default(300_000),
   AXLE_AGENT_APPLY_CONCURRENCY: z.coerce.number().int().min(1).max(64).default(16),
+  // The prune guard (see Pruner.pruneStep): a prune of more than this share of what an app runs,
+  // and of at least AXLE_AGENT_PRUNE_HOLD_MIN objects, waits for a person's confirmation.
+  AXLE_AGENT_PRUNE_HOLD_SHARE: z.coerce
+    .number({ error: 'must be a number above 0 and at most 1 (1 turns the share rule off)' })
+    .gt(0, 'must be above 0 and at most 1 (1 turns the share rule off)')
+    .max(1, 'must be above 0 and at most 1 (1 turns the share rule off)')
+    .default(DEFAULT_PRUNE_HOLD.share),
+  AXLE_AGENT_PRUNE_HOLD_MIN: z.coerce
+    .number({ error: 'must be a whole number of objects, 1 or more' })
+    .int('must be a whole number of objects, 1 or more')
+    .min(1, 'must be a whole number of objects, 1 or more')
+    .default(DEFAULT_PRUNE_HOLD.min),
   AXLE_AGENT_EVENT_BUFFER: z.coerce.number().int().min(10).max(100_000).default(500),
   AXLE_LOG_LEVEL: z.enum(['error', 'warn', 'log', 'debug', 'verbose']).default('log'),
 });
@@ -77,6 +90,11 @@ export interface AgentConfig {
   applyConcurrency?: number;
   /** Events kept while the hub is unreachable. Default 500. */
   eventBuffer?: number;
+  /**
+   * When a sync's prune is held for a person's confirmation instead of deleting (see
+   * PruneHoldLimits). Default: more than half of what the app runs, and at least 5 objects.
+   */
+  pruneHold?: PruneHoldLimits;
 }
 
 export function loadAgentConfig(env: NodeJS.ProcessEnv = process.env): AgentConfig {
@@ -127,6 +145,7 @@ export function loadAgentConfig(env: NodeJS.ProcessEnv = process.env): AgentConf
     },
     applyConcurrency: e.AXLE_AGENT_APPLY_CONCURRENCY,
     eventBuffer: e.AXLE_AGENT_EVENT_BUFFER,
+    pruneHold: { share: e.AXLE_AGENT_PRUNE_HOLD_SHARE, min: e.AXLE_AGENT_PRUNE_HOLD_MIN },
   };
 }
 

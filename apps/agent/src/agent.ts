@@ -100,8 +100,8 @@ export class Agent implements OnApplicationBootstrap, OnApplicationShutdown {
       this.watches,
       {
         saveInventory: (appId, keys) => this.reconciler.saveApplied(appId, undefined, keys),
-        markApplied: (appId, generation, failed) =>
-          this.reconciler.saveApplied(appId, generation, undefined, failed),
+        markApplied: (appId, generation, outcome) =>
+          this.reconciler.saveApplied(appId, generation, undefined, outcome),
         event: (appId, type, reason, message, generation) =>
           this.reporter.event(appId, type, reason, message, generation),
       },
@@ -109,6 +109,7 @@ export class Agent implements OnApplicationBootstrap, OnApplicationShutdown {
         fieldManager: config.fieldManager,
         applyConcurrency: config.applyConcurrency ?? 16,
         agentName: config.cluster,
+        pruneHold: config.pruneHold,
       },
     );
     this.reconciler = new AppReconciler(

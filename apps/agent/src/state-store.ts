@@ -16,9 +16,10 @@ import { join } from 'node:path';
 import { BundlePack } from './bundle-pack.js';
 import type { ResourceKey } from '../../../libs/manifests/src/index.js';
 import type { SyncPolicyState } from './sync/options.js';
+import type { PruneHeld } from './sync/prune-hold.js';
 import type { FailedSync } from './sync/types.js';
 
-export type { FailedSync, SyncPolicyState };
+export type { FailedSync, PruneHeld, SyncPolicyState };
 
 /** What the agent holds for one app: the desired state it accepted and what it last applied. */
 export interface AppState {
@@ -34,9 +35,15 @@ export interface AppState {
    * left). `resources`: the inventory, everything the app may have in the cluster; it grows as
    * each wave is applied (so an interrupted sync still prunes correctly after a restart) and
    * shrinks when a pruned resource is gone. `failed`: how that generation's sync failed, when it
-   * did (absent in states written before it was kept).
+   * did (absent in states written before it was kept). `pruneHeld`: its prune was held for a
+   * person's confirmation (absent when it was not, and in states written before the guard).
    */
-  applied: { generation: number; resources: ResourceKey[]; failed?: FailedSync } | null;
+  applied: {
+    generation: number;
+    resources: ResourceKey[];
+    failed?: FailedSync;
+    pruneHeld?: PruneHeld;
+  } | null;
   /**
    * The hub removed the app (deleting its resources when `prune`): written before anything is
    * deleted and kept until the removal is done, so that a restart resumes the removal instead of

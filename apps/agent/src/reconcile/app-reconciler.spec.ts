@@ -184,8 +184,8 @@ function wired(
     watches,
     {
       saveInventory: (appId, keys) => r.saveApplied(appId, undefined, keys),
-      markApplied: (appId, generation, failed) =>
-        r.saveApplied(appId, generation, undefined, failed),
+      markApplied: (appId, generation, outcome) =>
+        r.saveApplied(appId, generation, undefined, outcome),
       event: (appId, type, reason, message, generation) =>
         reporter.event(appId, type, reason, message, generation),
     },
@@ -627,6 +627,53 @@ describe('AppReconciler: against a cluster', () => {
     expect(cluster.state.applies).toBe(0);
     expect(events).toEqual(['Removed']);
     await r.stop();
+  });
+
+  it('holds the prune of an emptied bundle, also through self-heal and a restart, until a person confirms it', async () => {
+    const names = ['a', 'b', 'c', 'd', 'e', 'f'];
+    const before = setup(fastHeal);
+    before.bundles.remember('sha256:full', [...names.map(cm)]);
+    before.bundles.remember('sha256:empty', []);
+    await store.put(appState('a', 'sha256:full', true));
+    before.r.enqueue('a');
+    await before.r.idle();
+    expect(before.cluster.objects.size).toBe(6);
+
+    // A bad render: the bundle is empty. The sync goes through, deleting nothing.
+    await store.put({ ...store.get('a')!, generation: 2, bundleHash: 'sha256:empty' });
+    before.r.enqueue('a');
+    await before.r.idle();
+    await passes(before.r); // resyncs with self-heal on: no prune either
+    expect(before.cluster.objects.size).toBe(6);
+    const message =
+      'prune of 6 objects (all it runs: the new bundle has no objects) held: confirm with "axle app sync app-a --prune"';
+    expect(before.reports.at(-1)).toMatchObject({ sync: 'OutOfSync', message });
+    expect(before.reports.at(-1)?.resources[0].message).toBe(
+      'no longer desired; prune held for confirmation',
+    );
+    expect(before.events.filter((e) => e === 'PruneHeld')).toHaveLength(1);
+    expect(store.get('a')?.applied).toMatchObject({ generation: 2, pruneHeld: { message } });
+
+    // After a restart, and a sync asked again (SyncNow): still held, said, not announced again.
+    const t = await restart(before, fastHeal);
+    t.bundles.remember('sha256:empty', []);
+    t.r.start();
+    await t.r.idle();
+    t.r.requestSync('a');
+    await t.r.idle();
+    expect(t.cluster.objects.size).toBe(6);
+    expect(t.reports.at(-1)).toMatchObject({ sync: 'OutOfSync', message });
+    expect(t.events).not.toContain('PruneHeld');
+
+    // The person's sync with prune: a new generation whose policy carries the confirmation.
+    const held = store.get('a')!;
+    await store.put({ ...held, generation: 3, policy: { ...held.policy, pruneConfirmed: true } });
+    t.r.enqueue('a');
+    await t.r.idle();
+    expect(t.cluster.objects.size).toBe(0);
+    expect(t.reports.at(-1)).toMatchObject({ sync: 'Synced', resources: [] });
+    expect(store.get('a')?.applied).toEqual({ generation: 3, resources: [] });
+    await t.r.stop();
   });
 });
 

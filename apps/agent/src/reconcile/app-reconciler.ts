@@ -11,9 +11,10 @@ import type { BundleCache } from '../bundle-cache.js';
 import { kubeError } from '../kube/kube-client.js';
 import type { WatchCache, WatchChange } from '../kube/watch-cache.js';
 import type { StatusReporter } from '../outbound/status-reporter.js';
-import type { AppState, FailedSync, StateStore } from '../state-store.js';
+import type { AppState, StateStore } from '../state-store.js';
 import { assessApp, type Assessment } from '../sync/assess.js';
 import type { AppInput, SyncEngine } from '../sync/engine.js';
+import type { AppliedOutcome } from '../sync/types.js';
 import { appSyncOptions } from '../sync/options.js';
 import { buildPlan } from '../sync/plan.js';
 import { APP_LABEL, keyRef } from '../sync/resources.js';
@@ -154,24 +155,25 @@ export class AppReconciler {
 
   /**
    * Updates only the `applied` part of an app's stored state (never a stale copy of the rest). A
-   * finished generation replaces the failure stored with the one before (`failed`: this one's,
-   * when it failed); a change of the inventory alone keeps it.
+   * finished generation replaces what was stored with the one before (`outcome`: how this one
+   * failed, whether its prune was held); a change of the inventory alone keeps it.
    */
   async saveApplied(
     appId: string,
     generation: number | undefined,
     resources: ResourceKey[] | undefined,
-    failed?: FailedSync,
+    outcome: AppliedOutcome = {},
   ): Promise<void> {
     const app = this.store.get(appId);
     if (!app) return;
-    const failure = generation === undefined ? app.applied?.failed : failed;
+    const { failed, pruneHeld } = generation === undefined ? (app.applied ?? {}) : outcome;
     await this.store.put({
       ...app,
       applied: {
         generation: generation ?? app.applied?.generation ?? 0,
         resources: resources ?? app.applied?.resources ?? [],
-        ...(failure && { failed: failure }),
+        ...(failed && { failed }),
+        ...(pruneHeld && { pruneHeld }),
       },
     });
   }
@@ -184,6 +186,8 @@ export class AppReconciler {
       // restart goes on holding back what it did not apply, as the runtime before did.
       const applied = this.store.get(appId)?.applied;
       if (applied?.failed) rt.restoreFailed(applied.generation, applied.failed);
+      // A held prune too: still said in the app's status, and not announced again.
+      rt.pruneHeld = applied?.pruneHeld;
       this.runtimes.set(appId, rt);
     }
     return rt;

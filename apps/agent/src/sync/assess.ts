@@ -158,9 +158,11 @@ async function reportLeftovers(
         ? 'being deleted'
         : optOut
           ? 'no longer desired; not pruned (Prune=false)'
-          : app.policy.prune
-            ? 'no longer desired; to be pruned'
-            : 'no longer desired; requires pruning',
+          : heldFor(rt, app)
+            ? 'no longer desired; prune held for confirmation'
+            : app.policy.prune
+              ? 'no longer desired; to be pruned'
+              : 'no longer desired; requires pruning',
     });
   }
   return gone;
@@ -184,10 +186,13 @@ function summarise(
   if (rt.op && health === 'Healthy') health = 'Progressing';
   const drifted = resources.filter((r) => r.drifted);
   const worst = resources.find((r) => r.health === health && r.health !== 'Healthy');
+  const held = heldFor(rt, app);
   let message: string;
   if (rt.op?.waiting) message = rt.op.waiting;
   else if (rt.lastOp?.phase === 'Failed' && rt.lastOp.generation === app.generation)
     message = `sync failed: ${rt.lastOp.message}`;
+  // Held until a person confirms it: said first (drift elsewhere is healed, this is not).
+  else if (held && resources.some((r) => r.requiresPruning)) message = held.message;
   else if (drifted.length)
     message = `${keyRef(drifted[0].key)}: ${drifted[0].message}${drifted.length > 1 ? ` (and ${drifted.length - 1} more drifted)` : ''}`;
   else if (worst)
@@ -203,6 +208,11 @@ function summarise(
     observeOnly: app.options.observeOnly,
     operation: rt.lastOp,
   };
+}
+
+/** The prune the guard holds for the app's generation, if any. */
+function heldFor(rt: AppRuntime, app: AppInput) {
+  return rt.pruneHeld?.generation === app.generation ? rt.pruneHeld : undefined;
 }
 
 function blank(key: ResourceKey, wave: number): ResourceReport {

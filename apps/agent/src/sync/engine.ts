@@ -13,6 +13,7 @@ import { keyRef, type Prepared } from './resources.js';
 import type { AppRuntime, HookRun, Operation, OperationSummary } from './runtime.js';
 import type {
   AppInput,
+  AppliedOutcome,
   ApplyFailure,
   EngineCallbacks,
   EngineOptions,
@@ -96,6 +97,10 @@ export class SyncEngine {
   async runOperation(rt: AppRuntime, app: AppInput): Promise<OperationOutcome> {
     const op = rt.op!;
     const steps = rt.plan.steps;
+    // Before the first step applies anything: the prune guard measures against what ran before.
+    if (op.ownedBefore === undefined && app.policy.prune && !app.policy.pruneConfirmed) {
+      op.ownedBefore = await this.pruner.owned(app);
+    }
     while (op.stepIndex < steps.length) {
       const step = steps[op.stepIndex];
       if (!op.stepStarted) {
@@ -132,7 +137,7 @@ export class SyncEngine {
       finishedAt: Date.now(),
       nextRetryAt: 0,
     };
-    await this.cb.markApplied(app.appId, op.generation);
+    await this.cb.markApplied(app.appId, op.generation, heldOf(rt, op));
     this.cb.event(app.appId, 'Normal', 'SyncSucceeded', rt.lastOp.message, op.generation);
     return 'succeeded';
   }
@@ -175,7 +180,10 @@ export class SyncEngine {
       // No retry left: the generation counts as applied (with errors); self-heal may fix drift,
       // not what the failure held back. The failure is stored with it, so that a restart still
       // holds it back (see assessApp), until a new generation or a SyncNow.
-      await this.cb.markApplied(app.appId, op.generation, failedSync(rt.lastOp));
+      await this.cb.markApplied(app.appId, op.generation, {
+        failed: failedSync(rt.lastOp),
+        ...heldOf(rt, op),
+      });
     }
     return 'failed';
   }
@@ -346,6 +354,11 @@ function failedSync(s: OperationSummary): FailedSync {
     finishedAt: s.finishedAt,
     retryCount: s.retryCount,
   };
+}
+
+/** The prune the guard holds for the operation's generation, to be stored with it. */
+function heldOf(rt: AppRuntime, op: Operation): AppliedOutcome {
+  return rt.pruneHeld?.generation === op.generation ? { pruneHeld: rt.pruneHeld } : {};
 }
 
 function sameKeys(a: ResourceKey[], b: ResourceKey[]): boolean {

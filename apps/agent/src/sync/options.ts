@@ -30,6 +30,11 @@ export interface SyncPolicyState {
   retry?: RetryPolicy;
   observeOnly?: boolean;
   ignoreDifferences?: IgnoreRule[];
+  /**
+   * A person confirmed this generation's prune: not held however much it deletes (absent in
+   * states written before the prune guard, and in every automated generation).
+   */
+  pruneConfirmed?: boolean;
 }
 
 /** App-wide sync options, resolved with their defaults. */

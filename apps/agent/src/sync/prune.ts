@@ -13,6 +13,7 @@ import {
 import type { WatchCache } from '../kube/watch-cache.js';
 import { mapLimit, type Applier } from './apply.js';
 import { resourceSyncOptions, syncWave } from './options.js';
+import { DEFAULT_PRUNE_HOLD, pruneHeldMessage, pruneHoldReason } from './prune-hold.js';
 import { isHookObject, keyRef, ownedByApp } from './resources.js';
 import type { AppRuntime, Operation } from './runtime.js';
 import type { AppInput, EngineCallbacks, EngineOptions } from './types.js';
@@ -22,7 +23,8 @@ import type { AppInput, EngineCallbacks, EngineOptions } from './types.js';
  * its label), deleted in reverse apply order with the propagation policy asked for; Prune=false
  * and Delete=false objects are left alone, PruneLast ones wait for the end of the operation. Only
  * objects whose label and tracking id still name the app are deleted: one in its inventory that
- * another app has applied since (moved between apps) is that app's.
+ * another app has applied since (moved between apps) is that app's. A prune that would delete
+ * most of what the app runs is held for a person's confirmation instead (see prune-hold.ts).
  */
 export class Pruner {
   constructor(
@@ -30,7 +32,7 @@ export class Pruner {
     private readonly client: KubeClient,
     private readonly watches: WatchCache,
     private readonly cb: Pick<EngineCallbacks, 'event'>,
-    private readonly opts: Pick<EngineOptions, 'applyConcurrency'>,
+    private readonly opts: Pick<EngineOptions, 'applyConcurrency' | 'pruneHold'>,
   ) {}
 
   /**
@@ -67,20 +69,71 @@ export class Pruner {
     return out;
   }
 
-  /** The prune step: leftovers deleted now, or kept for the end (PruneLast). */
+  /**
+   * How many live objects the app runs (its inventory and whatever carries its label, hooks
+   * aside): what the prune guard measures a prune against. One that cannot be read now is not
+   * counted: the guard errs towards holding, and the sync itself goes on.
+   */
+  async owned(app: AppInput): Promise<number> {
+    const keys = new Map<string, ResourceKey>();
+    for (const k of app.inventory) keys.set(resourceId(k), k);
+    for (const obj of this.labelled(app.appId))
+      keys.set(resourceId(resourceKey(obj)), resourceKey(obj));
+    let n = 0;
+    for (const k of keys.values()) {
+      const live = await this.applier.live(k).catch(() => undefined);
+      if (live && ownedByApp(live, app.appId)) n++;
+    }
+    return n;
+  }
+
+  /**
+   * The prune step: leftovers deleted now, or kept for the end (PruneLast); none at all when the
+   * guard holds the prune (the rest of the sync goes on: what it applied stays applied).
+   */
   async pruneStep(rt: AppRuntime, app: AppInput, op: Operation): Promise<string | undefined> {
     if (!app.policy.prune) return undefined;
     const now: ResourceKey[] = [];
+    const last: ResourceKey[] = [];
     for (const k of await this.leftovers(rt, app)) {
       const live = await this.applier.live(k);
       // Another app's now (it was moved there and applied by it first): not ours to delete.
       if (!live || !ownedByApp(live, app.appId)) continue;
       const o = resourceSyncOptions(live);
       if (!o.prune) continue;
-      if (o.pruneLast ?? app.options.pruneLast) op.deferredPrune.push(k);
+      if (o.pruneLast ?? app.options.pruneLast) last.push(k);
       else now.push(k);
     }
+    if (this.hold(rt, app, op, now.length + last.length)) return undefined;
+    op.deferredPrune.push(...last);
     return this.deleteKeys(app, now, 'Pruned');
+  }
+
+  /**
+   * Whether the prune of `count` objects is held (nothing deleted, PruneLast ones included): too
+   * large a share of what the app ran before the sync, or everything when the bundle has no
+   * objects, and not confirmed by a person for this generation. Announced once per generation
+   * (a SyncNow or a restart that holds it again says nothing new); kept in the runtime for the
+   * app's status.
+   */
+  private hold(rt: AppRuntime, app: AppInput, op: Operation, count: number): boolean {
+    const reason = app.policy.pruneConfirmed
+      ? undefined
+      : pruneHoldReason(
+          count,
+          op.ownedBefore ?? 0,
+          rt.plan.resources.length,
+          this.opts.pruneHold ?? DEFAULT_PRUNE_HOLD,
+        );
+    if (!reason) {
+      rt.pruneHeld = undefined;
+      return false;
+    }
+    const announced = rt.pruneHeld?.generation === app.generation;
+    const message = pruneHeldMessage(app.appName, count, reason);
+    rt.pruneHeld = { generation: app.generation, count, message };
+    if (!announced) this.cb.event(app.appId, 'Warning', 'PruneHeld', message, app.generation);
+    return true;
   }
 
   /** Deletes in reverse apply order (later waves first, namespaces and CRDs last). */

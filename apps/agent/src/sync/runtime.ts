@@ -3,6 +3,7 @@ import type { HealthStatus } from '../../../../libs/health/src/index.js';
 import type { KubeObject, ResourceKey } from '../../../../libs/manifests/src/index.js';
 import type { HookType } from './options.js';
 import type { Plan, PlanItem } from './plan.js';
+import type { PruneHeld } from './prune-hold.js';
 import type { Prepared } from './resources.js';
 import type { HealState } from './self-heal.js';
 import type { FailedSync } from './types.js';
@@ -51,6 +52,11 @@ export interface Operation {
   retryCount: number;
   /** A sync of an already applied generation (SyncNow). */
   forced: boolean;
+  /**
+   * Live objects the app ran when the operation started (counted before its first step, when it
+   * prunes): what the prune guard measures a prune against, before this sync's applies add any.
+   */
+  ownedBefore?: number;
 }
 
 export interface OperationSummary {
@@ -111,6 +117,11 @@ export class AppRuntime {
   heal: HealState = { attempts: 0, lastHealAt: 0, driftSince: 0 };
   /** Ids that drifted at the last assessment (for events on change only). */
   lastDrift = '';
+  /**
+   * The prune held by the guard at the last prune step (or restored after a restart): shown as
+   * the app's message while its leftovers stay, and announced once per generation.
+   */
+  pruneHeld: PruneHeld | undefined;
   /** The allow-list refusal last announced (generation and reason); '' while allowed. */
   refusal = '';
   timer: NodeJS.Timeout | undefined;

@@ -1,5 +1,6 @@
 import type { ResourceKey } from '../../../../libs/manifests/src/index.js';
 import type { AppSyncOptions, SyncPolicyState } from './options.js';
+import type { PruneHeld, PruneHoldLimits } from './prune-hold.js';
 
 export interface AppInput {
   appId: string;
@@ -18,10 +19,11 @@ export interface EngineCallbacks {
   /** Persists the app's inventory (called as resources are applied and pruned). */
   saveInventory(appId: string, keys: ResourceKey[]): Promise<void>;
   /**
-   * The operation for `generation` finished: successfully (`failed` undefined), or failed with no
-   * retry left (`failed` says how; stored with it, see FailedSync).
+   * The operation for `generation` finished: successfully (`outcome.failed` undefined), or failed
+   * with no retry left (`failed` says how; stored with it, see FailedSync). `pruneHeld`: its
+   * prune was held (stored too, so the app says so after a restart).
    */
-  markApplied(appId: string, generation: number, failed?: FailedSync): Promise<void>;
+  markApplied(appId: string, generation: number, outcome?: AppliedOutcome): Promise<void>;
   event(appId: string, type: EventType, reason: string, message: string, generation: number): void;
 }
 
@@ -34,6 +36,8 @@ export interface EngineOptions {
   noKindWaitMs?: number;
   /** How long an apply waits for a CRD it applied to become Established. */
   crdWaitMs?: number;
+  /** When a prune is held for a person's confirmation (default DEFAULT_PRUNE_HOLD). */
+  pruneHold?: PruneHoldLimits;
 }
 
 /**
@@ -47,6 +51,12 @@ export interface FailedSync {
   finishedAt: number;
   /** Failed attempts of the generation (a SyncNow goes on counting from here). */
   retryCount: number;
+}
+
+/** What is stored with a finished generation besides its number (see AppState.applied). */
+export interface AppliedOutcome {
+  failed?: FailedSync;
+  pruneHeld?: PruneHeld;
 }
 
 export type OperationOutcome = 'succeeded' | 'waiting' | 'failed';
