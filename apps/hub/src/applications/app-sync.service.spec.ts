@@ -5,6 +5,7 @@ import { ProjectGate } from '../projects/project-gate.js';
 import { ProjectPolicy } from '../projects/project-policy.js';
 import type { ApplicationEntity } from './application.entity.js';
 import { AppSyncService } from './app-sync.service.js';
+import type { DesiredTarget } from './targets.repository.js';
 
 /** A freeze all day every day that lets manual syncs through (`manualSync: true`). */
 const frozen = new ProjectPolicy('default', {
@@ -92,5 +93,82 @@ describe('AppSyncService and RollingSync', () => {
     // Past the check: it goes on to read the history (not given here).
     const paused = service({ ...apps(undefined) }).rollback('api', { id: 3 });
     await expect(paused).rejects.not.toThrow(/RollingSync/);
+  });
+});
+
+describe('AppSyncService and the agent prune guard', () => {
+  const open = new ProjectPolicy('default', {
+    sourceRepos: ['*'],
+    destinations: [{ namespace: '*' }],
+  });
+  const current = { revision: 'abc', bundleHash: 'h1', specVersion: 1 };
+  const manual = {
+    ...app,
+    specVersion: 1,
+    spec: { ...app.spec, syncPolicy: { syncOptions: [] } }, // no automated sync, no prune
+  } as unknown as ApplicationEntity;
+  const automatedApp: ApplicationEntity = { ...app, specVersion: 1 }; // with prune
+
+  /** A sync that goes all the way: `written` is the desired state it stores for each cluster. */
+  function writing(entity: ApplicationEntity) {
+    const written: DesiredTarget[] = [];
+    const tx = {};
+    const svc = new AppSyncService(
+      { id: 'replica-a' } as never,
+      { transaction: (fn: (t: object) => Promise<unknown>) => fn(tx) } as never,
+      {
+        findByName: () => Promise.resolve(entity),
+        renders: () => Promise.resolve(new Map([[entity.id, current]])),
+        lockForBatch: () => Promise.resolve(new Set([entity.id])),
+        setAutoSyncSuspended: () => Promise.resolve(true),
+        rollingAppSetName: () => Promise.resolve(undefined),
+      } as never,
+      {
+        desiredOf: () => Promise.resolve([]),
+        historyOf: () => Promise.resolve([{ id: 7, revision: 'old', bundleHash: 'h0' }]),
+        upsertDesired: (_tx: unknown, rows: DesiredTarget[]) => {
+          written.push(...rows);
+          return Promise.resolve(rows.map((r) => ({ ...r, generation: 2 })));
+        },
+        clearRemovalNotes: () => Promise.resolve(),
+        removeTargets: () => Promise.resolve([]),
+        insertHistory: () => Promise.resolve([1]),
+      } as never,
+      { byNames: () => Promise.resolve([east]), byIds: () => Promise.resolve([]) } as never,
+      {} as never,
+      {} as never,
+      { resources: () => Promise.resolve([]) } as never,
+      { gate: () => Promise.resolve(new ProjectGate(new Map([['default', open]]))) } as never,
+      { record: () => Promise.resolve() } as never,
+      {} as never,
+      { notify: () => Promise.resolve() } as never,
+      { blockers: () => Promise.resolve(new Map()) } as never,
+    );
+    return { svc, written };
+  }
+
+  it("confirms the prune of a person's sync with prune, on that generation", async () => {
+    const { svc, written } = writing(manual);
+    await svc.sync('api', { prune: true });
+    expect(written).toHaveLength(1);
+    expect(written[0].policy).toMatchObject({ prune: true, pruneConfirmed: true });
+  });
+
+  it('confirms nothing for a sync without prune, a rollback, or a sync on behalf of the hub', async () => {
+    const plain = writing(manual);
+    await plain.svc.sync('api', {});
+    const automated = writing(automatedApp);
+    // A rollback prunes as the application does (automated with prune), unconfirmed.
+    await automated.svc.rollback('api', { id: 7 });
+    await automated.svc.syncFor(automatedApp, { prune: true, reason: 'rollout wave 1' });
+    await automated.svc.deployStored(automatedApp, ['c-east'], {
+      ...current,
+      prune: true,
+      reason: 'rollout rollback',
+    });
+    for (const row of [...plain.written, ...automated.written]) {
+      expect(row.policy.pruneConfirmed).toBeUndefined();
+    }
+    expect(automated.written.map((r) => r.policy.prune)).toEqual([true, true, true]);
   });
 });

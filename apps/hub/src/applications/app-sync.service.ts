@@ -50,6 +50,12 @@ interface Deployment {
   /** Recorded in the history entry and the audit event. */
   reason: string;
   prune: boolean;
+  /**
+   * A person asked this sync to prune (`axle app sync --prune`): the generation carries
+   * `pruneConfirmed`, so an agent that holds a large prune lets this one through. Rollbacks and
+   * the hub's own deploys never confirm: the person did not ask for the deletion they make.
+   */
+  confirmsPrune: boolean;
   dryRun: boolean;
   /**
    * Asked for by a person (sync, rollback), or the hub's remedy (a rollout's rollback): a sync
@@ -103,6 +109,7 @@ export class AppSyncService {
       bundleHash,
       reason: req.revision ? `sync to ${req.revision}` : 'sync',
       prune: req.prune ?? false,
+      confirmsPrune: req.prune ?? false,
       dryRun: req.dryRun ?? false,
       manual: true,
     });
@@ -124,6 +131,7 @@ export class AppSyncService {
       bundleHash: entry.bundleHash,
       reason: `rollback to #${entry.id}`,
       prune: app.spec.syncPolicy.automated?.prune ?? false,
+      confirmsPrune: false,
       dryRun: req.dryRun ?? false,
       manual: true,
     });
@@ -163,6 +171,7 @@ export class AppSyncService {
       revision,
       bundleHash,
       prune: opts.prune,
+      confirmsPrune: false,
       reason: opts.reason,
       dryRun: false,
       manual: false,
@@ -181,7 +190,12 @@ export class AppSyncService {
     const clusters = (await this.chosenClusters(app, undefined)).filter((c) =>
       clusterIds.includes(c.id),
     );
-    return this.deploy(app, clusters, false, { ...d, dryRun: false, manual: true });
+    return this.deploy(app, clusters, false, {
+      ...d,
+      confirmsPrune: false,
+      dryRun: false,
+      manual: true,
+    });
   }
 
   /** Turns automated sync back on (after a rollback) or suspends it; a no-op when unchanged. */
@@ -327,7 +341,12 @@ export class AppSyncService {
       bundleHash: d.bundleHash,
       revision: d.revision,
       namespace,
-      policy: { ...policy, prune: policy.prune || d.prune },
+      policy: {
+        ...policy,
+        prune: policy.prune || d.prune,
+        // This generation only: the next automated one is written from the spec, without it.
+        ...(d.confirmsPrune && { pruneConfirmed: true }),
+      },
     }));
     // A sync of every destination also takes the application off clusters it no longer names.
     const keep = new Set(clusters.map((c) => c.id));

@@ -364,6 +364,30 @@ describe('BatchReconciler', () => {
     expect(ports.targets.map((t) => t.clusterId)).toEqual([C2]);
   });
 
+  it("leaves a person's prune confirmation where it is, and writes none into the automated generations after it", async () => {
+    const ports = new FakePorts();
+    const [a] = ports.add(app(1));
+    const rec = new BatchReconciler(ports, 'replica-a');
+    await rec.run([item(a)], lease);
+    // `axle app sync app-1 --prune`: the same bundle, in a generation that confirms the prune.
+    ports.targets = ports.targets.map((t) => ({
+      ...t,
+      policy: { ...t.policy, pruneConfirmed: true },
+    }));
+    // Reconciled again with nothing changed: no new generation only to drop the confirmation
+    // (it would overtake the confirmed one before the agent pruned).
+    await rec.run([item(a)], lease);
+    expect(ports.committed[1].upserts).toEqual([]);
+    // A new commit with new content: an automated generation, unconfirmed.
+    ports.commits = ['d00d'.padEnd(40, '0')];
+    await rec.run([item(a)], lease);
+    expect(ports.committed[2].upserts).toHaveLength(2);
+    for (const u of ports.committed[2].upserts) {
+      expect(u.policy).toEqual(toSyncPolicy(a.spec));
+      expect(u.policy.pruneConfirmed).toBeUndefined();
+    }
+  });
+
   it('records the render of an application without automated sync (or suspended) but dispatches nothing', async () => {
     const ports = new FakePorts();
     const manual = app(1);

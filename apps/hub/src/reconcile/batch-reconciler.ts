@@ -12,7 +12,12 @@ import type { Rendered, RenderRequest } from '../render/render.service.js';
 import type { Lease } from '../work/work-loop.js';
 import type { WorkItem } from '../work/work.repository.js';
 import { Stopwatch } from '../common/stopwatch.js';
-import { dispatchesOnReconcile, syncsAutomatically, toSyncPolicy } from './sync-policy.js';
+import {
+  dispatchesOnReconcile,
+  standingPolicy,
+  syncsAutomatically,
+  toSyncPolicy,
+} from './sync-policy.js';
 import { groupBy } from '../common/group-by.js';
 
 const MAX_ERROR_CHARS = 4000;
@@ -357,10 +362,14 @@ function sameConditions(a: AppCondition[], b: AppCondition[]): boolean {
 
 /**
  * Whether a stored target `a` already has the content of the desired state `b`: bundle, namespace
- * and policy (compared as JSON values, whatever their key order). The commit may differ.
+ * and policy (compared as JSON values, whatever their key order). The commit may differ, and so
+ * may a person's prune confirmation (see standingPolicy): the generation that carries it stays
+ * until the content changes, and the one after it does not carry it.
  */
 function sameContent(a: DesiredTarget, b: DesiredTarget): boolean {
   return (
-    a.bundleHash === b.bundleHash && a.namespace === b.namespace && jsonEqual(a.policy, b.policy)
+    a.bundleHash === b.bundleHash &&
+    a.namespace === b.namespace &&
+    jsonEqual(standingPolicy(a.policy), standingPolicy(b.policy))
   );
 }

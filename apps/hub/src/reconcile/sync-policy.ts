@@ -34,6 +34,16 @@ export function toSyncPolicy(spec: ApplicationSpec): SyncPolicy {
   });
 }
 
+/**
+ * What a policy asks of every generation: without `pruneConfirmed`, which a person's sync with
+ * prune sets on its own generation only. Comparisons of what runs with what is desired use it, so
+ * that a target is not redeployed (a new generation) only to drop the confirmation.
+ */
+export function standingPolicy(p: SyncPolicy): SyncPolicy {
+  const { pruneConfirmed: _, ...rest } = p;
+  return rest;
+}
+
 type SyncOwner = { spec: ApplicationSpec; autoSyncSuspended: boolean | object | null };
 
 /** Whether new desired state is deployed without a person asking (Argo's `automated`). */

@@ -17,7 +17,7 @@ import { ClustersRepository } from '../clusters/clusters.repository.js';
 import { groupBy } from '../common/group-by.js';
 import { Conflict, NotFound } from '../common/validation.js';
 import { MetricsService } from '../metrics/metrics.service.js';
-import { toSyncPolicy } from '../reconcile/sync-policy.js';
+import { standingPolicy, toSyncPolicy } from '../reconcile/sync-policy.js';
 import { DependenciesService } from '../dependencies/dependencies.service.js';
 import { planRollingSync, stepOf, type AppPhase, type RolloutApp } from './rolling-sync.js';
 import {
@@ -552,7 +552,11 @@ export class RolloutsService implements OnApplicationBootstrap, OnModuleDestroy 
       ).map((c) => [c.name, c]),
     );
     const byApp = groupBy(
-      targets.map((t) => ({ ...t, key: contentKey(t.bundleHash, t.namespace, t.policy) })),
+      // A person's prune confirmation is not content: it must not make a unit look behind.
+      targets.map((t) => ({
+        ...t,
+        key: contentKey(t.bundleHash, t.namespace, standingPolicy(t.policy)),
+      })),
       (t) => t.appId,
     );
     // What a target must run for a unit to be at its render: the bundle, namespace and the
