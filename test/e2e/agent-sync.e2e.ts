@@ -140,6 +140,40 @@ describe('agent sync against a real API server', () => {
     });
   });
 
+  it('holds the prune of an emptied bundle until a generation confirms it', async () => {
+    const { agent } = await newAgent();
+    const appId = newAppId();
+    const ns = 'agent-prune-held';
+    const names = ['a', 'b', 'c', 'd', 'e', 'f'];
+    const objects = names.map((n) => cm(n, { x: '1' }));
+    await agent.deliver(deploy({ appId, generation: 1, namespace: ns, objects }));
+    await agent.idle();
+    expect(view(agent, appId)?.sync).toBe('Synced');
+    // A bad render: nothing is left in the bundle. Nothing is deleted either.
+    await agent.deliver(deploy({ appId, generation: 2, namespace: ns, objects: [] }));
+    await agent.idle();
+    for (const n of names) expect(await cmValue(ns, n)).toEqual({ x: '1' });
+    const s = view(agent, appId)!;
+    expect(s.sync).toBe('OutOfSync');
+    expect(s.message).toMatch(
+      /^prune of 6 objects \(all it runs: .*\) held: confirm with "axle app sync /,
+    );
+    expect(agent.events(appId).filter((e) => e.reason === 'PruneHeld')).toHaveLength(1);
+    // The person's sync with prune: the same bundle, confirmed.
+    await agent.deliver(
+      deploy({
+        appId,
+        generation: 3,
+        namespace: ns,
+        objects: [],
+        policy: { pruneConfirmed: true },
+      }),
+    );
+    await agent.idle();
+    for (const n of names) expect(await cmValue(ns, n)).toBeUndefined();
+    expect(view(agent, appId)?.sync).toBe('Synced');
+  });
+
   it('prunes with PrunePropagationPolicy=foreground: a resource being deleted is Progressing', async () => {
     const { agent } = await newAgent();
     const appId = newAppId();
