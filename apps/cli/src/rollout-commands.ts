@@ -469,6 +469,12 @@ function progress(c: ClusterState | undefined, gen: number): Progress {
   const op = c.operation;
   const message = typeof op?.message === 'string' ? op.message : undefined;
   if (op?.phase === 'Running') return { text: `syncing${message ? `: ${message}` : ''}` };
+  const retryAt = Number(op?.nextRetryAtUnixMs ?? 0);
+  if (op?.phase === 'Failed' && retryAt > 0) {
+    // Another attempt is planned (syncPolicy.retry): not the outcome yet.
+    const when = new Date(retryAt).toISOString();
+    return { text: `failed, retrying at ${when}${message ? `: ${message}` : ''}` };
+  }
   if (op?.phase === 'Failed') {
     return { text: `failed: ${message ?? c.message}`, done: true, ok: false };
   }

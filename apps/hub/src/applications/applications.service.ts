@@ -432,7 +432,11 @@ function historyResult(
   if (!t) return { result: 'Removed' };
   if (t.desiredGeneration > generation) return { result: 'Superseded' };
   if (t.appliedGeneration < generation) return { result: 'Pending' };
-  const phase = (t.operation as { phase?: string } | null)?.phase;
+  const op = t.operation as { phase?: string; generation?: number } | null;
+  const phase = op?.phase;
+  // The agent holds the generation but is still syncing it (waves, hooks): not applied yet.
+  if (phase === 'Running' && (op?.generation === undefined || op.generation === generation))
+    return { result: 'Pending', sync: t.sync, health: t.health };
   return {
     result: phase === 'Failed' || phase === 'Error' ? 'Failed' : 'Applied',
     sync: t.sync,

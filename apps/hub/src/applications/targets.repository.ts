@@ -665,7 +665,9 @@ export class TargetsRepository {
                 t.desired_revision, t.desired_namespace, t.desired_policy,
                 t.applied_generation >= t.desired_generation AS applied, t.sync, t.health,
                 (t.applied_generation >= t.desired_generation
-                  AND coalesce(t.operation->>'phase', '') = 'Failed') AS failed
+                  AND coalesce(t.operation->>'phase', '') = 'Failed'
+                  -- not while another attempt is planned: a retry may still succeed
+                  AND coalesce((t.operation->>'nextRetryAtUnixMs')::numeric, 0) = 0) AS failed
            FROM app_targets t JOIN clusters c ON c.id = t.cluster_id
           WHERE t.app_id = ANY($1::uuid[])`,
         [part],

@@ -407,6 +407,7 @@ export class NotificationsRepository {
         self_heal: boolean;
         op_phase: string | null;
         op_generation: string | null;
+        observe_only: boolean;
         op_message: string | null;
         updated_at: Date;
       }[]
@@ -415,7 +416,11 @@ export class NotificationsRepository {
               s.name AS appset, c.name AS cluster, c.labels, t.desired_generation, t.applied_generation,
               t.applied_revision, t.sync, t.health, left(t.message, 1000) AS message, t.drifted,
               coalesce((t.desired_policy->>'selfHeal')::boolean, false) AS self_heal,
-              t.operation->>'phase' AS op_phase, (t.operation->>'generation')::bigint AS op_generation,
+              -- A failed attempt with another planned is not the outcome yet: Retrying.
+              CASE WHEN t.operation->>'phase' = 'Failed'
+                        AND coalesce((t.operation->>'nextRetryAtUnixMs')::numeric, 0) > 0
+                   THEN 'Retrying' ELSE t.operation->>'phase' END AS op_phase,
+              (t.operation->>'generation')::bigint AS op_generation, t.observe_only,
               left(t.operation->>'message', 1000) AS op_message, t.updated_at
          FROM app_targets t
          JOIN applications a ON a.id = t.app_id
@@ -441,6 +446,7 @@ export class NotificationsRepository {
         message: r.message,
         drifted: r.drifted,
         selfHeal: r.self_heal,
+        observeOnly: r.observe_only,
         operation:
           r.op_phase === null
             ? null

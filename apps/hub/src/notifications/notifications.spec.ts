@@ -96,6 +96,32 @@ describe('target triggers', () => {
     ).toEqual([[], [], ['on-health-degraded'], [], [], ['on-health-recovered'], []]);
   });
 
+  it('fire Degraded again when a later state degrades after a spell out of it', () => {
+    expect(
+      run(
+        target({ health: 'Degraded' }),
+        target({ health: 'Progressing' }), // a fix rolling out
+        target({ health: 'Degraded' }), // the fix failed too
+        target({ health: 'Progressing' }),
+        target({ health: 'Healthy' }),
+      ).map((t) => t.filter((x) => x.startsWith('on-health'))),
+    ).toEqual([['on-health-degraded'], [], ['on-health-degraded'], [], ['on-health-recovered']]);
+  });
+
+  it('fire no sync outcome for a failed attempt with another planned, nor for observe-only', () => {
+    expect(
+      run(
+        target({ sync: 'OutOfSync', operation: { phase: 'Retrying', generation: 3, message: '' } }),
+        target(),
+      ).map((t) => t.filter((x) => x.startsWith('on-sync'))),
+    ).toEqual([[], ['on-sync-succeeded']]);
+    expect(
+      run(target({ operation: null, observeOnly: true })).map((t) =>
+        t.filter((x) => x.startsWith('on-sync')),
+      ),
+    ).toEqual([[]]);
+  });
+
   it('fire drift only while self-heal is off, once until it is gone', () => {
     expect(
       run(

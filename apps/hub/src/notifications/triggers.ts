@@ -106,7 +106,12 @@ export interface TargetObservation {
   message: string;
   drifted: boolean;
   selfHeal: boolean;
-  /** The agent's last sync operation (phase Running, Succeeded or Failed). */
+  /** Observe-only: the agent compares and applies nothing (no sync to succeed). */
+  observeOnly?: boolean;
+  /**
+   * The agent's last sync operation (phase Running, Succeeded or Failed; Retrying: failed with
+   * another attempt planned, not an outcome yet).
+   */
   operation: { phase: string; generation: number | null; message: string } | null;
 }
 
@@ -116,9 +121,11 @@ function syncOutcome(t: TargetObservation): 'Succeeded' | 'Failed' | undefined {
   const op = t.operation;
   if (op && (op.generation === null || op.generation === t.appliedGeneration)) {
     if (op.phase === 'Succeeded' || op.phase === 'Failed') return op.phase;
-    if (op.phase === 'Running') return undefined;
+    if (op.phase === 'Running' || op.phase === 'Retrying') return undefined;
   }
-  return t.sync === 'Synced' ? 'Succeeded' : undefined;
+  // No operation to go by (an agent of before operations): in sync counts as applied; observe-only
+  // applies nothing, so nothing succeeded.
+  return t.sync === 'Synced' && !t.observeOnly ? 'Succeeded' : undefined;
 }
 
 export function targetChecks(t: TargetObservation): Check[] {
@@ -149,11 +156,14 @@ export function targetChecks(t: TargetObservation): Check[] {
       ...base,
       key: `health/${id}`,
       step: (prev) => {
+        // Degraded fires once per time it is entered: Degraded → Progressing → Degraded (a fix
+        // that failed too) fires again. Recovered once Healthy after any of it.
         if (t.health === 'Degraded')
           return prev === 'Degraded' ? {} : { value: 'Degraded', trigger: 'on-health-degraded' };
-        if (t.health === 'Healthy' && prev === 'Degraded')
-          return { value: null, trigger: 'on-health-recovered' };
-        return {};
+        const was = prev === 'Degraded' || prev === 'Recovering';
+        if (t.health === 'Healthy')
+          return was ? { value: null, trigger: 'on-health-recovered' } : {};
+        return prev === 'Degraded' ? { value: 'Recovering' } : {};
       },
     },
     {

@@ -124,6 +124,22 @@ describe('RollingSync planning', () => {
     });
   });
 
+  it('halts on a failed sync though what ran before it is still Healthy, and goes no further', () => {
+    const failedHealthy = app('dev-a', 'dev', 'healthy');
+    failedHealthy.targets[0].failed = true; // e.g. an immutable field refused: old pods still up
+    const apps = [failedHealthy, app('prod-a', 'prod', 'old')];
+    expect(planRollingSync(apps, strategy(), () => 0, 1000)).toMatchObject({
+      step: 0,
+      failed: ['dev-a'],
+      sync: [],
+    });
+    // Not synced by this rollout: waited for, never Done.
+    expect(planRollingSync(apps, strategy(), never, 1000)).toMatchObject({
+      complete: false,
+      sync: [],
+    });
+  });
+
   it('rolls out a namespace or policy change alone (the key), not only a new bundle', () => {
     const a = { ...app('dev-a', 'dev', 'healthy'), key: 'new|ns2' };
     a.targets[0].key = 'new|ns1';

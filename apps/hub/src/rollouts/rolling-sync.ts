@@ -102,7 +102,11 @@ export function appPhase(
   const want = app.key ?? app.bundleHash;
   const at = app.targets.filter((t) => (t.key ?? t.bundleHash) === want);
   if (at.length === 0) return 'Waiting';
-  if (at.length === app.clusters.length && at.every((t) => t.applied && t.health === 'Healthy'))
+  // A failed sync is never Done, though what ran before it may still be Healthy.
+  if (
+    at.length === app.clusters.length &&
+    at.every((t) => t.applied && !t.failed && t.health === 'Healthy')
+  )
     return 'Done';
   // Only what this rollout synced (and has not seen Done since) can fail it: a unit that went
   // Degraded on its own, or synced by hand, is waited for, as Argo CD does.
