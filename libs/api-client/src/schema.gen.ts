@@ -1049,12 +1049,14 @@ export interface components {
       appliedGeneration: number;
       bundleHash: string;
       cluster: string;
+      connected: boolean;
       desiredGeneration: number;
       desiredRevision: string;
       drifted: boolean;
       /** @enum {string} */
       health: 'Healthy' | 'Unknown' | 'Progressing' | 'Degraded' | 'Suspended' | 'Missing';
       lastReportAt: string | null;
+      lastSeenAt: string | null;
       message: string;
       namespace: string;
       observeOnly: boolean;

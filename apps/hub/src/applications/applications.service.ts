@@ -1,7 +1,8 @@
-import { Injectable } from '@nestjs/common';
+import { Inject, Injectable, Optional } from '@nestjs/common';
 import { DataSource, QueryFailedError } from 'typeorm';
 import { AuditService } from '../audit/audit.service.js';
-import { ClustersRepository } from '../clusters/clusters.repository.js';
+import { ClustersRepository, type AgentLiveness } from '../clusters/clusters.repository.js';
+import { HUB_CONFIG, type HubConfig } from '../config/hub-config.js';
 import { Conflict, NotFound, ValidationFailed, type FieldError } from '../common/validation.js';
 import { jsonEqual } from '../common/json-equal.js';
 import { redactSecretDiffs } from '../common/redact-secrets.js';
@@ -37,6 +38,13 @@ export interface ClusterStatusView {
   appliedGeneration: number;
   message: string;
   lastReportAt: string | null;
+  /**
+   * Whether the cluster's agent is connected now. An agent resends a status only when it changes:
+   * an old `lastReportAt` of a connected agent is current, of a disconnected one it may not be.
+   */
+  connected: boolean;
+  /** When the hub last heard from the agent (its heartbeats, or its disconnection); null: never. */
+  lastSeenAt: string | null;
   /** Someone changed or deleted what the agent applied (see resources[].diffs). */
   drifted: boolean;
   observeOnly: boolean;
@@ -77,8 +85,18 @@ const HEALTH_ORDER: HealthState[] = [
   'Unknown',
 ];
 
+/**
+ * How long an agent may be away (not connected) before its last report stops counting as the
+ * cluster's state, when the configuration does not say (`AXLE_NOTIFY_DISCONNECTED_SECONDS`, whose
+ * default this is: the same grace after which `on-agent-disconnected` fires).
+ */
+export const AGENT_AWAY_GRACE_SECONDS = 300;
+
 @Injectable()
 export class ApplicationsService {
+  /** An agent away this long: its clusters' sync and health are shown Unknown (see agentStatus). */
+  readonly agentGraceMs: number;
+
   constructor(
     private readonly ds: DataSource,
     private readonly apps: ApplicationsRepository,
@@ -89,7 +107,10 @@ export class ApplicationsService {
     private readonly work: WorkQueue,
     private readonly dispatch: DispatchNotifier,
     private readonly dependencies: DependenciesService,
-  ) {}
+    @Optional() @Inject(HUB_CONFIG) config?: HubConfig,
+  ) {
+    this.agentGraceMs = (config?.notify.disconnectedSeconds ?? AGENT_AWAY_GRACE_SECONDS) * 1000;
+  }
 
   /**
    * The clusters registered with the destination server an Argo CD Application names, for
@@ -218,11 +239,13 @@ export class ApplicationsService {
       light ? this.targets.statusRowsLight(ids) : this.targets.statusRows(ids),
     );
     const names = new Set(registered.map((c) => c.name));
+    const agents = new Map(registered.map((c) => [c.name, c]));
     const waiting = await this.dependencies.blockersOf(
       apps.map((a) => ({ key: a.id, spec: a.spec, clusters: registeredOf(a, names) })),
     );
+    const now = Date.now();
     return apps.map((a) =>
-      this.view(a, renders.get(a.id), rows.get(a.id) ?? [], names, waiting.get(a.id)),
+      this.view(a, renders.get(a.id), rows.get(a.id) ?? [], agents, now, waiting.get(a.id)),
     );
   }
 
@@ -232,16 +255,18 @@ export class ApplicationsService {
     const app = await this.getEntity(name);
     const [renders, registered] = await Promise.all([
       this.apps.renders([app.id]),
-      this.clusters.byNames(destinationClusters(app.spec)),
+      this.clusters.agentsByNames(destinationClusters(app.spec)),
     ]);
     const rows = await this.statusRows(renders, this.targets.statusRows(app.id));
     const names = new Set(registered.map((c) => c.name));
+    const blockers = await this.dependencies.blockers(app, registeredOf(app, names));
     return this.view(
       app,
       renders.get(app.id),
       rows.get(app.id) ?? [],
-      names,
-      await this.dependencies.blockers(app, registeredOf(app, names)),
+      new Map(registered.map((c) => [c.name, c])),
+      Date.now(),
+      blockers,
     );
   }
 
@@ -312,18 +337,21 @@ export class ApplicationsService {
     app: ApplicationEntity,
     render: AppRender | undefined,
     deployed: ClusterStatusView[],
-    registered: Set<string>,
+    registered: Map<string, AgentLiveness>,
+    now: number,
     waiting?: Map<string, string>,
   ): ApplicationView {
     const destinations = destinationClusters(app.spec);
     const wanted = destinations.length;
+    // What the hub knows (the reports, what is pending), then what it can vouch for: a cluster
+    // whose agent is away past the grace is Unknown, as it is for the aggregate below.
     const clusters = withPending(
       app,
       render,
       deployed,
       destinations.filter((c) => registered.has(c)),
       waiting,
-    );
+    ).map((c) => agentStatus(c, registered.get(c.cluster), now, this.agentGraceMs));
     // An application that cannot be rendered or placed at its current spec and commit is not
     // known to be Synced, whatever its clusters run (Argo CD: Unknown with a ComparisonError).
     const failing = (render?.conditions ?? []).some((c) => c.type !== 'SyncBlocked');
@@ -408,6 +436,8 @@ function withPending(
         ? `revision ${pending.revision!.slice(0, 12)} is not deployed${hint(cluster)}`
         : 'not deployed: waiting for a render, then a sync',
       lastReportAt: null,
+      connected: false,
+      lastSeenAt: null,
       drifted: false,
       observeOnly: false,
       operation: null,
@@ -480,6 +510,9 @@ export function clusterStatus(
       ? `waiting for generation ${t.desiredGeneration} (acked ${t.ackedGeneration}, applied ${t.appliedGeneration})${t.sync === 'OutOfSync' && t.message ? `: ${t.message}` : ''}`
       : t.message,
     lastReportAt: t.lastReportAt?.toISOString() ?? null,
+    // The agent's side is joined in by agentStatus.
+    connected: false,
+    lastSeenAt: null,
     drifted: t.drifted,
     observeOnly: t.observeOnly,
     operation: t.operation,
@@ -487,5 +520,34 @@ export function clusterStatus(
     pendingRevision: null,
     bundleHash: t.desiredBundleHash,
     namespace: t.desiredNamespace,
+  };
+}
+
+/**
+ * One cluster's view with its agent's connection joined in. The agent sends a status only when
+ * it changes, so its last report stands for the present only while it is connected (or away
+ * briefly: a restart, a hub replica going away). Away `graceMs` or longer (the grace after which
+ * `on-agent-disconnected` fires), sync and health are Unknown, as Argo CD shows an application
+ * on a cluster it cannot reach, and the message says since when and what was last reported.
+ * An agent never heard from is left as it is: it never reported anything to be taken as current.
+ */
+export function agentStatus(
+  c: ClusterStatusView,
+  agent: AgentLiveness | undefined,
+  now: number,
+  graceMs: number,
+): ClusterStatusView {
+  const connected = agent?.connected ?? false;
+  const seen = agent?.lastSeenAt ?? null;
+  const view = { ...c, connected, lastSeenAt: seen?.toISOString() ?? null };
+  if (connected || !seen || now - seen.getTime() < graceMs) return view;
+  const last = c.lastReportAt
+    ? `last reported ${c.sync}/${c.health} at ${c.lastReportAt}`
+    : `last known ${c.sync}/${c.health}`;
+  return {
+    ...view,
+    sync: 'Unknown',
+    health: 'Unknown',
+    message: `agent not connected since ${seen.toISOString()}; ${last}${c.message ? `: ${c.message}` : ''}`,
   };
 }

@@ -10,6 +10,12 @@ export interface ClusterRef {
   labels: Record<string, string>;
 }
 
+/** What the hub records of a cluster's agent: whether its stream is open, when it was last heard. */
+export interface AgentLiveness {
+  connected: boolean;
+  lastSeenAt: Date | null;
+}
+
 /** What a replica learned about an agent's stream, written in batches (see StatusWriter). */
 export interface SeenRow {
   clusterId: string;
@@ -86,6 +92,20 @@ export class ClustersRepository {
       out.push(
         ...(await db.query<ClusterRef[]>(
           'SELECT id, name, labels FROM clusters WHERE name = ANY($1)',
+          [part],
+        )),
+      );
+    }
+    return out;
+  }
+
+  /** The agents of the clusters with these names (those that exist). */
+  async agentsByNames(names: string[]): Promise<({ name: string } & AgentLiveness)[]> {
+    const out: ({ name: string } & AgentLiveness)[] = [];
+    for (const part of chunks([...new Set(names)], 20_000)) {
+      out.push(
+        ...(await this.ds.query<({ name: string } & AgentLiveness)[]>(
+          `SELECT name, connected, last_seen_at AS "lastSeenAt" FROM clusters WHERE name = ANY($1)`,
           [part],
         )),
       );

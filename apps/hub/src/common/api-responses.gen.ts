@@ -1017,6 +1017,13 @@ export const apiResponses = {
           type: 'string',
           nullable: true,
         },
+        connected: {
+          type: 'boolean',
+        },
+        lastSeenAt: {
+          type: 'string',
+          nullable: true,
+        },
         drifted: {
           type: 'boolean',
         },
@@ -1057,6 +1064,8 @@ export const apiResponses = {
         'appliedGeneration',
         'message',
         'lastReportAt',
+        'connected',
+        'lastSeenAt',
         'drifted',
         'observeOnly',
         'operation',

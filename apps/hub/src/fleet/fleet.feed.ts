@@ -69,6 +69,8 @@ export class FleetFeed implements OnApplicationBootstrap, OnModuleDestroy {
       this.fleet.invalidate();
       this.emit({ type: 'invalidate', topics: allTopics() });
     });
+    // An agent away past the grace turns its cells Unknown without any table changing.
+    this.fleet.onExpiry(() => this.emit({ type: 'invalidate', topics: ['fleet', 'applications'] }));
   }
 
   onModuleDestroy(): void {

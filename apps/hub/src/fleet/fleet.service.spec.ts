@@ -1,4 +1,4 @@
-import { describe, expect, it } from 'vitest';
+import { afterEach, describe, expect, it, vi } from 'vitest';
 import type { ApplicationsRepository } from '../applications/applications.repository.js';
 import type {
   ApplicationsService,
@@ -48,9 +48,11 @@ class Fleet {
   apps = [app('a', [status('east'), status('west', { revision: 'r2', drifted: true })])];
   /** Resolves the next read when set (a read in progress while a change is heard). */
   gate?: Promise<void>;
+  graceMs = 300_000;
 
   service(): FleetService {
     const applications = {
+      agentGraceMs: this.graceMs,
       summaries: async (ids?: string[]) => {
         this.reads++;
         await this.gate;
@@ -148,5 +150,34 @@ describe('FleetService', () => {
     open();
     await Promise.all([before, after]);
     expect(f.reads).toBe(2);
+  });
+});
+
+describe('FleetService and agents away', () => {
+  afterEach(() => vi.useRealTimers());
+
+  it('the kept view is computed again once an away agent reaches the grace', async () => {
+    vi.useFakeTimers();
+    const fleet = new Fleet();
+    const seen = new Date(Date.now() - 900).toISOString();
+    fleet.clusters = [
+      cluster('east'),
+      { ...cluster('west', false), agent: { connected: false, version: null, lastSeenAt: seen } },
+    ];
+    fleet.graceMs = 1000;
+    const service = fleet.service();
+    let expired = 0;
+    service.onExpiry(() => expired++);
+    await service.view();
+    await service.view();
+    expect(fleet.reads).toBe(1);
+    vi.advanceTimersByTime(90);
+    expect(expired).toBe(0);
+    expect(fleet.reads).toBe(1);
+    vi.advanceTimersByTime(100);
+    expect(expired).toBe(1);
+    await service.view();
+    expect(fleet.reads).toBe(2);
+    service.onModuleDestroy();
   });
 });

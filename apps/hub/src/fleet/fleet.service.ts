@@ -1,4 +1,4 @@
-import { Injectable } from '@nestjs/common';
+import { Injectable, type OnModuleDestroy } from '@nestjs/common';
 import { createHash } from 'node:crypto';
 import type { HealthState, SyncState } from '../applications/app-target.entity.js';
 import { ApplicationsRepository } from '../applications/applications.repository.js';
@@ -70,8 +70,12 @@ export interface FleetView {
  * heard while no console listens) drops it. Concurrent requests share one computation.
  */
 @Injectable()
-export class FleetService {
-  private cache: { view: FleetView; index: Map<string, number>; json?: string } | undefined;
+export class FleetService implements OnModuleDestroy {
+  private cache:
+    { view: FleetView; index: Map<string, number>; json?: string; until?: number } | undefined;
+  /** Fires when an away agent's grace ends in the kept view (its cells turn Unknown). */
+  private expiry: { at: number; timer: NodeJS.Timeout } | undefined;
+  private readonly expiryListeners = new Set<() => void>();
   /** Bumped by every change heard: a computation that saw an older version is not kept. */
   private version = 0;
   private computing: { version: number; view: Promise<FleetView> } | undefined;
@@ -82,7 +86,21 @@ export class FleetService {
     private readonly clusters: ClustersService,
   ) {}
 
+  onModuleDestroy(): void {
+    clearTimeout(this.expiry?.timer);
+    this.expiry = undefined;
+  }
+
+  /**
+   * `listener` is called when the kept view went stale by time alone: an agent away past the
+   * grace (ApplicationsService.agentGraceMs) is shown Unknown, and no table changed to say so.
+   */
+  onExpiry(listener: () => void): void {
+    this.expiryListeners.add(listener);
+  }
+
   async view(): Promise<FleetView> {
+    if (this.cache?.until !== undefined && Date.now() >= this.cache.until) this.invalidate();
     if (this.cache) return this.cache.view;
     // A computation started before the last change heard is not joined: it may miss it.
     if (this.computing?.version !== this.version) {
@@ -124,7 +142,7 @@ export class FleetService {
     }
     const apps = [...cache.view.apps];
     for (const r of rows) apps[cache.index.get(r.name)!] = r;
-    this.cache = { view: { ...cache.view, apps }, index: cache.index };
+    this.cache = { view: { ...cache.view, apps }, index: cache.index, until: cache.until };
   }
 
   private async compute(version: number): Promise<FleetView> {
@@ -132,9 +150,40 @@ export class FleetService {
     const view = { ...clusters, apps: await this.rows(clusters.clusters) };
     // Kept only when nothing changed while it was read (else the next request reads again).
     if (version === this.version) {
-      this.cache = { view, index: new Map(view.apps.map((a, i) => [a.name, i])) };
+      const until = this.graceEnds(clusters.clusters);
+      this.cache = { view, index: new Map(view.apps.map((a, i) => [a.name, i])), until };
+      if (until !== undefined) this.expireAt(until);
     }
     return view;
+  }
+
+  /** The first moment an agent not connected now has been away the grace (in the future). */
+  private graceEnds(clusters: FleetCluster[]): number | undefined {
+    const now = Date.now();
+    let first: number | undefined;
+    for (const c of clusters) {
+      if (c.connected || !c.lastSeenAt) continue;
+      const at = Date.parse(c.lastSeenAt) + this.applications.agentGraceMs;
+      if (at > now && (first === undefined || at < first)) first = at;
+    }
+    return first;
+  }
+
+  private expireAt(at: number): void {
+    if (this.expiry && this.expiry.at <= at && this.expiry.at > Date.now()) return;
+    clearTimeout(this.expiry?.timer);
+    const timer = setTimeout(
+      () => {
+        this.expiry = undefined;
+        if (this.cache?.until === undefined || this.cache.until > Date.now()) return;
+        this.invalidate();
+        for (const l of this.expiryListeners) l();
+      },
+      // A moment after, so that the view computed then sees the agent away past the grace.
+      at - Date.now() + 50,
+    );
+    timer.unref();
+    this.expiry = { at, timer };
   }
 
   /** Rows of these applications (those that still exist), for the live stream. */
