@@ -323,3 +323,56 @@ describe('axle app delete', () => {
     expect(hub.seen).toHaveLength(2);
   });
 });
+
+describe('axle app get', () => {
+  it("shows each cluster's agent: connected, away for how long, or never connected", async () => {
+    const at = (ago: number) => new Date(Date.now() - ago).toISOString();
+    const cluster = (name: string, over: object) => ({
+      cluster: name,
+      sync: 'Synced',
+      health: 'Healthy',
+      revision: 'c1c1c1c1c1c1c1c1',
+      appliedGeneration: 3,
+      desiredGeneration: 3,
+      message: '',
+      connected: true,
+      lastSeenAt: at(5_000),
+      ...over,
+    });
+    const hub = await fakeHub((_, res) =>
+      json(res, 200, {
+        name: 'guestbook',
+        spec: {},
+        status: {
+          sync: 'Unknown',
+          health: 'Unknown',
+          revision: 'c1c1c1c1c1c1c1c1',
+          conditions: [],
+          clusters: [
+            cluster('east', {}),
+            cluster('west', {
+              sync: 'Unknown',
+              health: 'Unknown',
+              connected: false,
+              lastSeenAt: at(5 * 60_000 + 10_000),
+              message: 'agent not connected since …',
+            }),
+            cluster('north', { connected: false, lastSeenAt: null }),
+          ],
+        },
+      }),
+    );
+    const r = await run(['--server', hub.url, 'app', 'get', 'guestbook']);
+    expect(r.code).toBe(0);
+    const lines = r.out.split('\n');
+    const head = lines.findIndex((l) => l.startsWith('CLUSTER'));
+    expect(lines[head]).toMatch(
+      /^CLUSTER\s+SYNC\s+HEALTH\s+AGENT\s+REVISION\s+GENERATION\s+MESSAGE$/,
+    );
+    expect(lines[head + 1]).toMatch(/^east\s+Synced\s+Healthy\s+connected\s+c1c1c1c1c1c1\s+3\/3/);
+    expect(lines[head + 2]).toMatch(
+      /^west\s+Unknown\s+Unknown\s+away 5m\s+c1c1c1c1c1c1\s+3\/3\s+agent not connected since/,
+    );
+    expect(lines[head + 3]).toMatch(/^north\s+Synced\s+Healthy\s+never connected\s/);
+  });
+});

@@ -224,11 +224,12 @@ export async function runCli(argv: string[], io: CliIO): Promise<number> {
     print(format, a, () => {
       const head = table(['NAME', 'SYNC', 'HEALTH', 'REVISION', 'CLUSTERS'], [appRow(a)]);
       const per = table(
-        ['CLUSTER', 'SYNC', 'HEALTH', 'REVISION', 'GENERATION', 'MESSAGE'],
+        ['CLUSTER', 'SYNC', 'HEALTH', 'AGENT', 'REVISION', 'GENERATION', 'MESSAGE'],
         a.status.clusters.map((c) => [
           c.cluster,
           c.sync,
           c.health,
+          agentState(c),
           short(c.revision),
           `${c.appliedGeneration}/${c.desiredGeneration}`,
           c.message,
@@ -674,6 +675,15 @@ function appRow(a: AppView): string[] {
   const n = a.status.clusters.length;
   const synced = a.status.clusters.filter((c) => c.sync === 'Synced').length;
   return [a.name, a.status.sync, a.status.health, short(a.status.revision), `${synced}/${n}`];
+}
+
+/**
+ * The cluster's agent: `connected`, or how long it has been away. An agent sends a status only
+ * when it changes, so a report is current only while its agent is connected.
+ */
+function agentState(c: { connected: boolean; lastSeenAt: string | null }): string {
+  if (c.connected) return 'connected';
+  return c.lastSeenAt ? `away ${age(c.lastSeenAt)}` : 'never connected';
 }
 
 function short(sha: string | null): string {

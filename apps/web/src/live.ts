@@ -8,7 +8,8 @@ export type LiveState = 'connecting' | 'live' | 'reconnecting';
 const KEYS: Record<string, string[][]> = {
   fleet: [['fleet']],
   applications: [['app'], ['history'], ['events'], ['appset-rollout']],
-  clusters: [['clusters']],
+  // An application's page shows whether the agents of its clusters are connected.
+  clusters: [['clusters'], ['app']],
   appsets: [['appsets'], ['appset']],
   audit: [['audit']],
   rollouts: [['appset-rollout'], ['app-rollout']],

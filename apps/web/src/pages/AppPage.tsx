@@ -185,6 +185,7 @@ function ClusterTable({
           <Table.Th>Health</Table.Th>
           <Table.Th>Revision</Table.Th>
           <Table.Th>Message</Table.Th>
+          <Table.Th>Agent</Table.Th>
           <Table.Th>Last report</Table.Th>
         </Table.Tr>
       </Table.Thead>
@@ -192,7 +193,10 @@ function ClusterTable({
         {clusters.map((c) => (
           <Table.Tr
             key={c.cluster}
+            // As the fleet matrix does: a cluster whose agent is not connected is greyed out.
+            className={c.connected ? undefined : 'agent-away'}
             bg={c.cluster === selected ? 'var(--mantine-color-blue-0)' : undefined}
+            data-connected={c.connected}
           >
             <Table.Td>
               <Anchor component="button" type="button" onClick={() => select(c.cluster)}>
@@ -219,7 +223,18 @@ function ClusterTable({
             <Table.Td maw={420}>
               <Text size="xs">{c.message}</Text>
             </Table.Td>
-            <Table.Td>{ago(c.lastReportAt)}</Table.Td>
+            <Table.Td>
+              {c.connected ? (
+                <Text size="sm">Connected</Text>
+              ) : (
+                <Text size="sm" c="#a51d1d" fw={600} title={c.lastSeenAt ?? undefined}>
+                  ⚠ Not connected{c.lastSeenAt ? `, seen ${ago(c.lastSeenAt)}` : ' yet'}
+                </Text>
+              )}
+            </Table.Td>
+            {/* An agent resends a status only when it changes: an old report of a connected
+                agent is current. */}
+            <Table.Td title={c.lastReportAt ?? undefined}>{ago(c.lastReportAt)}</Table.Td>
           </Table.Tr>
         ))}
       </Table.Tbody>
