@@ -17,7 +17,7 @@ import type { ApplicationSetEntity, AppSetIssue, AppSetStatus } from './applicat
 import { AppSetEvaluator, isRenderTimeLimit, type Evaluation } from './appset-evaluator.js';
 import { AppSetsRepository } from './appsets.repository.js';
 import { generatorInputs, requeueSeconds } from './to-application-spec.js';
-import { checkDepth } from '../common/body-depth.js';
+import { checkDepth, jsonLargerThan } from '../common/body-depth.js';
 
 export interface AppSetView {
   name: string;
@@ -289,7 +289,7 @@ export class AppSetsService implements OnApplicationBootstrap, OnModuleDestroy {
       }
       checkDepth(doc, 'ApplicationSet');
       // Aliases repeat what they name: 1 MiB of YAML can stand for 100 MiB of document.
-      if (Buffer.byteLength(JSON.stringify(doc) ?? '') > MAX_DOCUMENT_BYTES) {
+      if (jsonLargerThan(doc, MAX_DOCUMENT_BYTES)) {
         throw new ValidationFailed('invalid ApplicationSet', [
           { field: '', reason: 'document larger than 1 MiB once its YAML aliases are expanded' },
         ]);

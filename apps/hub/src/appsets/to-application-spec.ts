@@ -76,9 +76,10 @@ export function generatorInputs(generators: unknown): { repos: string[]; readsCl
 /** Far deeper than any document the API takes (its depth limit): a guard, not a cut-off. */
 const MAX_WALK_DEPTH = 1_000;
 
-// Template functions whose output is not a function of their arguments: the time, and chance.
+// Template functions whose output is not a function of their arguments: the time (the date
+// functions read the clock for any argument that is not a time, as sprig's do), and chance.
 const UNSTABLE_FUNCTIONS =
-  /(?<![\w.$])(now|ago|uuidv4|randBytes|randInt|randAlphaNum|randAlpha|randAscii|randNumeric|shuffle|encryptAES|genPrivateKey|genCA\w*|gen\w*Cert\w*|bcrypt|htpasswd)(?!\w)/;
+  /(?<![\w.$])(now|ago|date|date_in_zone|dateInZone|htmlDate|htmlDateInZone|durationRound|uuidv4|randBytes|randInt|randAlphaNum|randAlpha|randAscii|randNumeric|shuffle|encryptAES|genPrivateKey|genCA\w*|gen\w*Cert\w*|bcrypt|htpasswd)(?!\w)/;
 
 /**
  * Whether a template of the ApplicationSet (its template, templatePatch, or a generator's

@@ -1,6 +1,6 @@
 import { describe, expect, it } from 'vitest';
 import { ValidationFailed } from './validation.js';
-import { checkDepth, tooDeep } from './body-depth.js';
+import { checkDepth, jsonLargerThan, tooDeep } from './body-depth.js';
 
 describe('tooDeep', () => {
   it('names the first object or array nested past the limit, and passes what stays within it', () => {
@@ -16,5 +16,17 @@ describe('tooDeep', () => {
     for (let i = 0; i < 200_000; i++) v = [v];
     expect(tooDeep(v)).toBe('[0]'.repeat(100));
     expect(() => checkDepth(v, 'request body')).toThrow(ValidationFailed);
+  });
+});
+
+describe('jsonLargerThan', () => {
+  it('measures as JSON would, and stops at the limit on a document whose parts repeat', () => {
+    const doc = { a: 'x'.repeat(10), b: [1, true, null, { c: 'y' }] };
+    const size = JSON.stringify(doc).length;
+    expect(jsonLargerThan(doc, size - 10)).toBe(true);
+    expect(jsonLargerThan(doc, size + 10)).toBe(false);
+    const shared = 'z'.repeat(1_000_000);
+    const bomb = { copies: Array.from({ length: 100_000 }, () => shared) }; // 100 GB as JSON
+    expect(jsonLargerThan(bomb, 1024 * 1024)).toBe(true);
   });
 });

@@ -40,6 +40,36 @@ export function tooDeep(value: unknown, max = MAX_BODY_DEPTH): string | undefine
   return undefined;
 }
 
+/**
+ * Whether `value` written as JSON would be larger than `limit` characters, counted while walking
+ * and stopped as soon as it is: a parsed YAML document's aliases share what they repeat, and
+ * writing it out whole to measure it would build what its size is there to refuse. Strings count
+ * their length plus quotes (escapes not counted: a lower bound, close enough for a limit).
+ */
+export function jsonLargerThan(value: unknown, limit: number): boolean {
+  let size = 0;
+  const stack: unknown[] = [value];
+  while (stack.length > 0) {
+    const v = stack.pop();
+    if (typeof v === 'string') size += v.length + 2;
+    else if (typeof v === 'number' || typeof v === 'boolean') size += String(v).length;
+    else if (v === null) size += 4;
+    else if (Array.isArray(v)) {
+      size += 1 + v.length;
+      for (const x of v) stack.push(x);
+    } else if (typeof v === 'object') {
+      const o = v as Record<string, unknown>;
+      for (const k of Object.keys(o)) {
+        size += k.length + 4;
+        stack.push(o[k]);
+      }
+      size += 2;
+    }
+    if (size > limit) return true;
+  }
+  return false;
+}
+
 /** Throws ValidationFailed (400) naming where `value` nests deeper than MAX_BODY_DEPTH. */
 export function checkDepth(value: unknown, what: string): void {
   const at = tooDeep(value);

@@ -43,14 +43,22 @@ class FakeHost implements SessionHost {
   removedApps: string[] = [];
   removed(_s: AgentSession, appIds: string[]) {
     this.removedApps.push(...appIds);
+    written.push(`removed ${appIds.join(',')}`);
   }
 }
 
+/** What the writer was given and when it wrote it (a flush), in order. */
+const written: string[] = [];
 const writer = {
   status: () => undefined,
   ack: () => undefined,
-  event: () => undefined,
+  event: (es: { appId: string; reason: string }[]) =>
+    es.forEach((e) => written.push(`event ${e.reason} ${e.appId}`)),
   agentSeen: () => undefined,
+  flush: () => {
+    written.push('flush');
+    return Promise.resolve();
+  },
 } as unknown as StatusWriter;
 
 const metrics = new MetricsService(
@@ -199,7 +207,10 @@ describe('AgentSession', () => {
         },
       },
     });
+    await new Promise((r) => setImmediate(r));
     expect(host.removedApps).toEqual([id(2)]);
+    // Its events written first: once the note is gone, they would no longer be taken.
+    expect(written.slice(-3)).toEqual([`event Removed ${id(2)}`, 'flush', `removed ${id(2)}`]);
     await s.deliver([], new Map([[id(1), { prune: true, held: false }]]), false, ctx);
     expect(removes()).toEqual([id(2), id(1)]);
   });

@@ -171,7 +171,6 @@ export class AgentSession {
     if (ev.dropped > 0) this.log.warn(`agent dropped ${ev.dropped} event(s) while offline`);
     if (events.length === 0) return;
     const removed = events.filter((e) => e.reason === 'Removed').map((e) => e.appId);
-    if (removed.length) this.deps.host.removed(this, removed);
     this.deps.writer.event(
       events.map((e) => ({
         appId: e.appId,
@@ -184,6 +183,13 @@ export class AgentSession {
         offline: e.offline,
       })),
     );
+    // The removal's note goes once its events are written: events are kept only for what the hub
+    // gave this cluster, and once the target is gone the note is what says so.
+    if (removed.length)
+      void this.deps.writer
+        .flush()
+        .catch(() => undefined)
+        .then(() => this.deps.host.removed(this, removed));
   }
 
   private onAck(ack: Ack): void {
