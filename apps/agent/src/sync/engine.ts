@@ -97,9 +97,13 @@ export class SyncEngine {
   async runOperation(rt: AppRuntime, app: AppInput): Promise<OperationOutcome> {
     const op = rt.op!;
     const steps = rt.plan.steps;
-    // Before the first step applies anything: the prune guard measures against what ran before.
+    // Before the first step applies anything: the prune guard measures against what ran before,
+    // once per generation. A retry comes after its failed attempt applied part of the bundle:
+    // counted again, a renamed app's new objects would halve the share of its old ones.
     if (op.ownedBefore === undefined && app.policy.prune && !app.policy.pruneConfirmed) {
-      op.ownedBefore = await this.pruner.owned(app);
+      if (rt.ownedBefore?.generation !== app.generation)
+        rt.ownedBefore = { generation: app.generation, count: await this.pruner.owned(app) };
+      op.ownedBefore = rt.ownedBefore.count;
     }
     while (op.stepIndex < steps.length) {
       const step = steps[op.stepIndex];

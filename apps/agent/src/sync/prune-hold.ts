@@ -39,8 +39,9 @@ export function pruneHoldReason(
 ): string | undefined {
   if (count === 0) return undefined;
   if (desired === 0) return 'all it runs: the new bundle has no objects';
-  if (count < limits.min || limits.share >= 1) return undefined;
-  // Never below `count`: objects found to prune were the app's before the sync too.
+  if (count < limits.min) return undefined;
+  // Never below `count`: objects found to prune were the app's before the sync too (so a share
+  // of 1 holds nothing).
   const base = Math.max(owned, count);
   if (count <= limits.share * base) return undefined;
   return `${Math.round((count / base) * 100)}% of what it runs`;

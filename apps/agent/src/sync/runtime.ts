@@ -122,6 +122,8 @@ export class AppRuntime {
    * the app's message while its leftovers stay, and announced once per generation.
    */
   pruneHeld: PruneHeld | undefined;
+  /** Live objects the app ran before the first attempt at `generation` (see Operation.ownedBefore). */
+  ownedBefore: { generation: number; count: number } | undefined;
   /** The allow-list refusal last announced (generation and reason); '' while allowed. */
   refusal = '';
   timer: NodeJS.Timeout | undefined;

@@ -106,10 +106,11 @@ describe('agentStatus', () => {
     expect(v).toMatchObject({ sync: 'OutOfSync', connected: false, lastSeenAt: null });
   });
 
-  it('the stored row is left as it is', () => {
-    const t = target();
-    agentStatus(clusterStatus(t, 'east'), away(GRACE * 2), NOW, GRACE);
-    expect(t).toMatchObject({ sync: 'Synced', health: 'Healthy', message: '' });
+  it('leaves the view it is given as it is (views are shared by the list and the fleet)', () => {
+    const view = clusterStatus(target(), 'east');
+    const before = structuredClone(view);
+    expect(agentStatus(view, away(GRACE * 2), NOW, GRACE).sync).toBe('Unknown');
+    expect(view).toEqual(before);
   });
 });
 

@@ -287,13 +287,13 @@ export class AppSetsService implements OnApplicationBootstrap, OnModuleDestroy {
           { field: '', reason: `invalid YAML: ${(e as Error).message.split('\n')[0]}` },
         ]);
       }
-      checkDepth(doc, 'ApplicationSet');
       // Aliases repeat what they name: 1 MiB of YAML can stand for 100 MiB of document.
       if (jsonLargerThan(doc, MAX_DOCUMENT_BYTES)) {
         throw new ValidationFailed('invalid ApplicationSet', [
           { field: '', reason: 'document larger than 1 MiB once its YAML aliases are expanded' },
         ]);
       }
+      checkDepth(doc, 'ApplicationSet');
     }
     const r = parseApplicationSet(doc);
     if (!r.appset || r.errors.length > 0) {

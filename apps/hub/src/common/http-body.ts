@@ -56,13 +56,17 @@ export async function fetchWithin(
   }
 }
 
-/** URLs in a message, reduced to their origin (no user, path or query). */
+/** A URL as errors and views show it: its origin only (a webhook's path or query is a secret). */
+export function redactUrl(url: string): string {
+  try {
+    const u = new URL(url);
+    return u.pathname === '/' ? u.origin : `${u.origin}/…`;
+  } catch {
+    return '<url>';
+  }
+}
+
+/** URLs in a message, each reduced as redactUrl does. */
 function redactUrls(message: string): string {
-  return message.replace(/\bhttps?:\/\/[^\s'"]+/g, (u) => {
-    try {
-      return new URL(u).origin;
-    } catch {
-      return '<url>';
-    }
-  });
+  return message.replace(/\bhttps?:\/\/[^\s'"]+/g, redactUrl);
 }

@@ -186,10 +186,11 @@ export class AgentSession {
     // The removal's note goes once its events are written: events are kept only for what the hub
     // gave this cluster, and once the target is gone the note is what says so.
     if (removed.length)
-      void this.deps.writer
-        .flush()
-        .catch(() => undefined)
-        .then(() => this.deps.host.removed(this, removed));
+      this.deps.writer.flush().then(
+        () => this.deps.host.removed(this, removed),
+        // Not written: the note stays (the agent's next Hello, no longer listing the apps, ends it).
+        (e: unknown) => this.log.warn(`events of a removal not written: ${(e as Error).message}`),
+      );
   }
 
   private onAck(ack: Ack): void {

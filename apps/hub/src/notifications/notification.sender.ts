@@ -1,6 +1,6 @@
 import { Injectable } from '@nestjs/common';
 import nodemailer from 'nodemailer';
-import { fetchWithin, readBody } from '../common/http-body.js';
+import { fetchWithin, readBody, redactUrl as redact } from '../common/http-body.js';
 import { signature, slackBody, teamsBody, webhookBody, type Outgoing } from './messages.js';
 
 /** A destination with its secrets opened, for one send. */
@@ -103,16 +103,6 @@ async function post(
     !retryable && !(res.status >= 300 && res.status < 400),
     Number.isFinite(after) && after > 0 ? Math.min(after, 3600) * 1000 : undefined,
   );
-}
-
-/** Webhook URLs of Slack and Teams are secrets: errors show the origin only. */
-export function redact(url: string): string {
-  try {
-    const u = new URL(url);
-    return u.pathname === '/' ? u.origin : `${u.origin}/…`;
-  } catch {
-    return '<url>';
-  }
 }
 
 async function mail(

@@ -407,6 +407,7 @@ export class NotificationsRepository {
         self_heal: boolean;
         op_phase: string | null;
         op_generation: string | null;
+        op_retrying: boolean;
         observe_only: boolean;
         op_message: string | null;
         updated_at: Date;
@@ -416,10 +417,8 @@ export class NotificationsRepository {
               s.name AS appset, c.name AS cluster, c.labels, t.desired_generation, t.applied_generation,
               t.applied_revision, t.sync, t.health, left(t.message, 1000) AS message, t.drifted,
               coalesce((t.desired_policy->>'selfHeal')::boolean, false) AS self_heal,
-              -- A failed attempt with another planned is not the outcome yet: Retrying.
-              CASE WHEN t.operation->>'phase' = 'Failed'
-                        AND coalesce((t.operation->>'nextRetryAtUnixMs')::numeric, 0) > 0
-                   THEN 'Retrying' ELSE t.operation->>'phase' END AS op_phase,
+              t.operation->>'phase' AS op_phase,
+              coalesce((t.operation->>'nextRetryAtUnixMs')::numeric, 0) > 0 AS op_retrying,
               (t.operation->>'generation')::bigint AS op_generation, t.observe_only,
               left(t.operation->>'message', 1000) AS op_message, t.updated_at
          FROM app_targets t
@@ -452,6 +451,7 @@ export class NotificationsRepository {
             ? null
             : {
                 phase: r.op_phase,
+                retrying: r.op_retrying,
                 generation: r.op_generation === null ? null : Number(r.op_generation),
                 message: r.op_message ?? '',
               },

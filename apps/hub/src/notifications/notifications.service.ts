@@ -6,10 +6,10 @@ import { Conflict, NotFound, ValidationFailed } from '../common/validation.js';
 import { SecretBox } from '../secrets/secret-box.js';
 import { renderMessage, sampleEvent, templateData, templateProblems } from './messages.js';
 import type { CreateDestination, SubscriptionSpec } from './notification.schemas.js';
+import { redactUrl as redact } from '../common/http-body.js';
 import {
   DeliveryFailed,
   NotificationSender,
-  redact,
   type ResolvedDestination,
 } from './notification.sender.js';
 import {

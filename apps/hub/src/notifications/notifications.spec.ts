@@ -111,7 +111,10 @@ describe('target triggers', () => {
   it('fire no sync outcome for a failed attempt with another planned, nor for observe-only', () => {
     expect(
       run(
-        target({ sync: 'OutOfSync', operation: { phase: 'Retrying', generation: 3, message: '' } }),
+        target({
+          sync: 'OutOfSync',
+          operation: { phase: 'Failed', generation: 3, message: 'boom', retrying: true },
+        }),
         target(),
       ).map((t) => t.filter((x) => x.startsWith('on-sync'))),
     ).toEqual([[], ['on-sync-succeeded']]);

@@ -109,10 +109,15 @@ export interface TargetObservation {
   /** Observe-only: the agent compares and applies nothing (no sync to succeed). */
   observeOnly?: boolean;
   /**
-   * The agent's last sync operation (phase Running, Succeeded or Failed; Retrying: failed with
+   * The agent's last sync operation (phase Running, Succeeded or Failed; `retrying`: failed with
    * another attempt planned, not an outcome yet).
    */
-  operation: { phase: string; generation: number | null; message: string } | null;
+  operation: {
+    phase: string;
+    generation: number | null;
+    message: string;
+    retrying?: boolean;
+  } | null;
 }
 
 /** The outcome of the agent's sync of the desired generation, once it has one. */
@@ -120,8 +125,8 @@ function syncOutcome(t: TargetObservation): 'Succeeded' | 'Failed' | undefined {
   if (t.appliedGeneration < t.desiredGeneration || t.appliedGeneration === 0) return undefined;
   const op = t.operation;
   if (op && (op.generation === null || op.generation === t.appliedGeneration)) {
+    if (op.phase === 'Running' || (op.phase === 'Failed' && op.retrying)) return undefined;
     if (op.phase === 'Succeeded' || op.phase === 'Failed') return op.phase;
-    if (op.phase === 'Running' || op.phase === 'Retrying') return undefined;
   }
   // No operation to go by (an agent of before operations): in sync counts as applied; observe-only
   // applies nothing, so nothing succeeded.

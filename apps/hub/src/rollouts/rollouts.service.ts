@@ -423,20 +423,23 @@ export class RolloutsService implements OnApplicationBootstrap, OnModuleDestroy 
   /**
    * Returns the units of `gates.rollback.pending` to the bundle they ran before this rollout
    * synced them. Those refused (a sync window, a project) stay pending and the rollout Halted, to
-   * be tried again next tick; once none is left it is RolledBack. Saved over `expected`; false
-   * when another writer (a pause, an abort) came first.
+   * be tried again next tick; once none is left it is RolledBack. Saved over `expected` when
+   * something changed (a refusal that holds for hours writes nothing each tick); false when
+   * nothing changed or another writer (a pause, an abort) came first.
    */
   private async rollBack(
     subject: Subject,
     state: RolloutState,
     units: Unit[],
     expected: Date,
+    retry = false,
   ): Promise<boolean> {
     const { kind, id, name, strategy } = subject;
     const rollback = state.gates.rollback!;
     const byId = new Map(units.map((u) => [u.id, u]));
     const pending: string[] = [];
     const errors: string[] = [];
+    const returnedBefore = rollback.returned.length;
     for (const unitId of rollback.pending) {
       const unit = byId.get(unitId);
       const update = state.updated[unitId];
@@ -471,11 +474,14 @@ export class RolloutsService implements OnApplicationBootstrap, OnModuleDestroy 
         errors.push(`${unit.name}: ${(e as Error).message}`);
       }
     }
+    const unchanged =
+      pending.length === rollback.pending.length && rollback.returned.length === returnedBefore;
     rollback.pending = pending;
     state.status = pending.length ? 'Halted' : 'RolledBack';
     state.message = `${rollback.reason}; returned to their previous bundle: ${rollback.returned.join(', ') || 'none'}${
       rollback.left.length ? `; nothing to return to (new): ${rollback.left.join(', ')}` : ''
     }${errors.length ? `; not returned yet, tried again every few seconds: ${errors.join('; ')}` : ''}`;
+    if (unchanged && retry) return false;
     return (await this.repo.save(kind, id, state, expected)) !== undefined;
   }
 
@@ -484,7 +490,7 @@ export class RolloutsService implements OnApplicationBootstrap, OnModuleDestroy 
     if (stored?.status !== 'Halted' || !stored.gates.rollback?.pending.length) return;
     const state = structuredClone(stored);
     const before = state.message;
-    if (!(await this.rollBack(subject, state, units, stored.updatedAt))) return;
+    if (!(await this.rollBack(subject, state, units, stored.updatedAt, true))) return;
     this.gauge(subject, state);
     if (state.status === 'RolledBack') {
       await this.audit.record(
