@@ -21,12 +21,12 @@ import { join } from 'node:path';
 import { performance } from 'node:perf_hooks';
 import { simpleGit } from 'simple-git';
 import {
-  applicationSpecHash,
   evaluationFingerprint,
   generateApplications,
   parseApplicationSet,
   planChanges,
   planOptionsFor,
+  SpecHashMemo,
   type GenerateApplicationsResult,
 } from '../libs/appset/src/index.js';
 import type { ClusterInfo, GitTreeReader } from '../libs/generators/src/index.js';
@@ -188,21 +188,29 @@ async function main(): Promise<void> {
       `peak RSS ${rssAfterFirst} MiB after generation (target < ${TARGET_RSS_MIB} MiB) ${verdict(rssAfterFirst < TARGET_RSS_MIB)}`,
     );
 
-    // The state a controller would have stored after applying the first run.
+    // The state a controller would have stored after applying the first run. The hashes are
+    // remembered by what each application was made from, as the hub does across evaluations.
+    const memo = new SpecHashMemo();
+    const hashOf = (a: Parameters<SpecHashMemo['hash']>[0]) => memo.hash(a);
+    memo.round();
     t = performance.now();
     const current = first.applications.map((a) => ({
       name: a.metadata.name,
-      specHash: applicationSpecHash(a),
+      specHash: memo.hash(a),
     }));
     const hashMs = performance.now() - t;
     first.applications.length = 0;
     gc();
 
     // (3) Re-evaluation with nothing changed: generate again and plan against the stored hashes.
+    memo.round();
     t = performance.now();
     const again = await generate(text, clusters, git);
     const reGenMs = performance.now() - t;
-    const plan = planChanges(current, again.applications, again.policy, planOptionsFor(again));
+    const plan = planChanges(current, again.applications, again.policy, {
+      ...planOptionsFor(again),
+      hashOf,
+    });
     const reevalMs = performance.now() - t;
     const planMs = reevalMs - reGenMs;
     const noop = plan.create.length + plan.update.length + plan.delete.length === 0;
@@ -237,9 +245,13 @@ async function main(): Promise<void> {
       ...old,
       labels: { ...old.labels, env: old.labels.env === 'prod' ? 'staging' : 'prod' },
     };
+    memo.round();
     t = performance.now();
     const third = await generate(text, changed, git);
-    const plan2 = planChanges(current, third.applications, third.policy, planOptionsFor(third));
+    const plan2 = planChanges(current, third.applications, third.policy, {
+      ...planOptionsFor(third),
+      hashOf,
+    });
     const changeMs = performance.now() - t;
     const ok2 =
       plan2.update.length === DIRECTORIES &&
@@ -250,6 +262,7 @@ async function main(): Promise<void> {
       `one cluster label changed: ${plan2.create.length} create / ${plan2.update.length} update / ${plan2.delete.length} delete (expected ${DIRECTORIES} updates) in ${Math.round(changeMs)} ms ${verdict(ok2)}`,
     );
     if (!ok2) throw new Error(`expected ${DIRECTORIES} updates: ${JSON.stringify(plan2.update)}`);
+    if (memo.mismatches > 0) throw new Error('the spec hash memo disagreed with the hash itself');
 
     const rssPeak = mib(process.resourceUsage().maxRSS);
     log(`peak RSS ${rssPeak} MiB at the end`);

@@ -5,6 +5,7 @@ export {
   planChanges,
   planOptionsFor,
   applicationSpecHash,
+  SpecHashMemo,
   type ChangePlan,
   type PlanOptions,
 } from './plan.js';

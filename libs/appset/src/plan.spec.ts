@@ -1,5 +1,5 @@
 import { describe, expect, it } from 'vitest';
-import { applicationSpecHash, planChanges, planOptionsFor } from './plan.js';
+import { applicationSpecHash, planChanges, planOptionsFor, SpecHashMemo } from './plan.js';
 import type { ApplicationsSyncPolicy, GeneratedApplication } from './types.js';
 
 const app = (name: string, path = name): GeneratedApplication => ({
@@ -134,5 +134,119 @@ describe('applicationSpecHash', () => {
     // Shared constants or plain copies: equal content, equal hash.
     expect(applicationSpecHash(plain)).toBe(want);
     expect(applicationSpecHash({ ...a, metadata: { ...m, name: 'other' } })).toBe(want);
+  });
+});
+
+describe('SpecHashMemo', () => {
+  // An application hashed, then changed in place (what callers must not do): the memo's answer
+  // for an equal application shows whether it came from the memo or from hashing.
+  const sabotaged = (memo: SpecHashMemo, name: string) => {
+    const a = app(name);
+    const before = memo.hash(a);
+    a.spec.source.path = 'changed-after-hashing';
+    return { stale: before, fresh: applicationSpecHash(app(name, 'changed-after-hashing')) };
+  };
+
+  it('gives the hash of the application, remembered from the previous round when equal', () => {
+    const memo = new SpecHashMemo(1e9);
+    memo.round();
+    const { stale } = sabotaged(memo, 'a');
+    memo.round();
+    // Equal in content to what was hashed as "a" (as it is now): answered from the memo.
+    expect(memo.hash(app('a', 'changed-after-hashing'))).toBe(stale);
+    // Anything else is hashed.
+    const other = app('a', 'elsewhere');
+    expect(memo.hash(other)).toBe(applicationSpecHash(other));
+    expect(memo.hash(app('b'))).toBe(applicationSpecHash(app('b')));
+  });
+
+  it('tells apart every field the hash covers, at any depth', () => {
+    const memo = new SpecHashMemo(1);
+    const variants: ((x: GeneratedApplication) => void)[] = [
+      (x) => (x.metadata.labels = { env: 'prod' }),
+      (x) => (x.metadata.annotations = { owner: 'team-a' }),
+      (x) => (x.metadata.finalizers = []),
+      (x) => (x.spec.project = 'other'),
+      (x) => (x.spec.destination.namespace = 'ns-2'),
+      (x) => (x.spec.source.helm = { valueFiles: ['a.yaml'] }),
+      (x) => (x.spec.syncPolicy = { syncOptions: ['CreateNamespace=true'] }),
+      (x) => (x.spec.syncPolicy = { syncOptions: ['CreateNamespace=false'] }),
+      (x) => (x.spec.syncPolicy = { syncOptions: ['CreateNamespace=true', 'Prune=false'] }),
+      (x) => (x.spec.source = { path: 'a', repoURL: 'https://x/r.git' }),
+    ];
+    let prev: string | undefined;
+    for (const change of variants) {
+      memo.round();
+      const x = app('a');
+      change(x);
+      const h = memo.hash(x);
+      expect(h).toBe(applicationSpecHash(x));
+      expect(h).not.toBe(prev);
+      prev = h;
+    }
+    expect(memo.mismatches).toBe(0);
+  });
+
+  it('keeps two rounds: what a round did not see is gone after the next', () => {
+    const memo = new SpecHashMemo(1e9);
+    memo.round();
+    const { fresh } = sabotaged(memo, 'a');
+    memo.round(); // "a" not generated in this round
+    memo.round();
+    expect(memo.hash(app('a', 'changed-after-hashing'))).toBe(fresh);
+    expect(memo.size).toBe(1);
+  });
+
+  it('answers again for the same application within a round', () => {
+    const memo = new SpecHashMemo(1e9);
+    memo.round();
+    const a = app('a');
+    const h = memo.hash(a);
+    expect(memo.hash(a)).toBe(h);
+    memo.round();
+    const b = app('a', 'new-path');
+    const hb = memo.hash(b);
+    expect(hb).toBe(applicationSpecHash(b));
+    expect(memo.hash(b)).toBe(hb);
+  });
+
+  it('finds an application changed after it was hashed when it checks, and turns itself off', () => {
+    const memo = new SpecHashMemo(1);
+    memo.round();
+    const { fresh } = sabotaged(memo, 'a');
+    memo.round();
+    expect(memo.hash(app('a', 'changed-after-hashing'))).toBe(fresh);
+    expect(memo.mismatches).toBe(1);
+    memo.round();
+    const { fresh: fresh2 } = sabotaged(memo, 'b');
+    memo.round();
+    expect(memo.hash(app('b', 'changed-after-hashing'))).toBe(fresh2);
+  });
+
+  it('takes values other than plain JSON as equal only to themselves', () => {
+    const memo = new SpecHashMemo(1e9);
+    const withValue = (v: unknown) => {
+      const x = app('a');
+      (x.spec.source as unknown as Record<string, unknown>).extra = v;
+      return x;
+    };
+    memo.round();
+    memo.hash(withValue(new Date(0)));
+    memo.round();
+    const later = withValue(new Date(86_400_000));
+    expect(memo.hash(later)).toBe(applicationSpecHash(later));
+  });
+
+  it('is what planChanges compares with when given', () => {
+    const memo = new SpecHashMemo(1e9);
+    memo.round();
+    const { stale } = sabotaged(memo, 'same');
+    memo.round();
+    const stored = [{ name: 'same', specHash: stale }];
+    const again = [app('same', 'changed-after-hashing')];
+    expect(planChanges(stored, again, 'sync', { hashOf: (x) => memo.hash(x) }).unchanged).toEqual([
+      'same',
+    ]);
+    expect(planChanges(stored, again, 'sync').update).toEqual(['same']);
   });
 });

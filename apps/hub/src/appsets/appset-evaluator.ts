@@ -6,6 +6,7 @@ import {
   generateApplications,
   parseApplicationSet,
   planChanges,
+  SpecHashMemo,
   planOptionsFor,
   type ApplicationSet,
   type ChangePlan,
@@ -116,6 +117,8 @@ export class AppSetEvaluator {
     string,
     { stamp: string; list: { name: string; specHash: string }[] }
   >();
+  /** Spec hashes of the last evaluations, per ApplicationSet (see SpecHashMemo). */
+  private readonly hashMemos = new Map<string, SpecHashMemo>();
 
   constructor(
     private readonly ds: DataSource,
@@ -152,9 +155,11 @@ export class AppSetEvaluator {
       git?: GitTreeReader;
       /** Abandons the preview (its rendering stops at its next yield). */
       signal?: AbortSignal;
+      /** Spec hashes remembered from the ApplicationSet's last evaluation (a round is started). */
+      memo?: SpecHashMemo;
     },
   ): Promise<Evaluation> {
-    const { confirmed = [], watch = new Stopwatch(), inventory, ownedStamp, signal } = opts;
+    const { confirmed = [], watch = new Stopwatch(), inventory, ownedStamp, signal, memo } = opts;
     const git = opts.git ?? this.reader;
     const clusters = inventory ?? (await this.inventory());
     const clusterByName = new Map(clusters.map((c) => [c.name, c]));
@@ -236,10 +241,12 @@ export class AppSetEvaluator {
 
     watch.lap('check');
     const rolling = appset.spec.rollingSync !== undefined;
+    const hashOf = specHasher(memo);
     const plan = planChanges(owned, candidates, appset.spec.syncPolicy.applicationsSync, {
       hashSuffix: rolling ? ROLLING_HASH_SUFFIX : '',
       keep,
       skipDelete: !result.complete,
+      hashOf,
     });
     // Only what will be written is converted to the hub's spec (and validated with the API's
     // schema): an application the hub cannot honour fails on its own, by name, and is kept.
@@ -259,7 +266,7 @@ export class AppSetEvaluator {
           name,
           spec: converted.spec,
           // Under RollingSync the stored spec differs (no automated sync): so does its hash.
-          specHash: applicationSpecHash(app) + (rolling ? ROLLING_HASH_SUFFIX : ''),
+          specHash: hashOf(app) + (rolling ? ROLLING_HASH_SUFFIX : ''),
           labels: app.metadata.labels ?? {},
         });
         return true;
@@ -310,6 +317,7 @@ export class AppSetEvaluator {
   async evaluate(item: WorkItem, lease: Lease): Promise<void> {
     const entity = await this.appsets.findById(item.key);
     if (!entity) {
+      this.hashMemos.delete(item.key);
       await this.finish(item, lease, () => Promise.resolve());
       return;
     }
@@ -358,13 +366,22 @@ export class AppSetEvaluator {
     }
     this.metrics.appsetEvaluations.inc({ outcome: 'evaluated' });
     const recorder = new RecordingTreeReader(this.reader);
+    const memo = this.hashMemo(entity.id);
     const ev = await this.preview(appset, entity.id, {
       confirmed: entity.deletionConfirmed,
       watch,
       inventory,
       ownedStamp,
       git: recorder,
+      memo,
     });
+    if (memo.mismatches > 0) {
+      // A defect (an application changed after it was hashed): this plan may have missed updates.
+      this.hashMemos.delete(entity.id);
+      throw new Error(
+        'a remembered spec hash differed from the application it was for: evaluating again without them',
+      );
+    }
     // The inputs this evaluation read: with its git reads in place of whole refs when it has
     // them (computed before its writes, like the rest of the fingerprint).
     const reads = skippable ? recorder.recorded() : undefined;
@@ -574,6 +591,15 @@ export class AppSetEvaluator {
     return list;
   }
 
+  /** The SpecHashMemo of an ApplicationSet (kept for the 64 evaluated last). */
+  private hashMemo(appSetId: string): SpecHashMemo {
+    const memo = this.hashMemos.get(appSetId) ?? new SpecHashMemo();
+    this.hashMemos.delete(appSetId);
+    this.hashMemos.set(appSetId, memo);
+    if (this.hashMemos.size > 64) this.hashMemos.delete(this.hashMemos.keys().next().value!);
+    return memo;
+  }
+
   /** After its writes: what the ApplicationSet owns now, and the stamp that goes with it. */
   private async rememberOwned(appSetId: string, ev: Evaluation, since: Date | null): Promise<void> {
     const gone = new Set(ev.plan.delete);
@@ -627,6 +653,13 @@ export class AppSetEvaluator {
     });
     return { fingerprint, ownedStamp, ownedSince: owned.lastUpdate };
   }
+}
+
+/** How an evaluation hashes its applications: through `memo` when given (a round of it starts). */
+function specHasher(memo: SpecHashMemo | undefined): (app: GeneratedApplication) => string {
+  if (!memo) return applicationSpecHash;
+  memo.round();
+  return (app) => memo.hash(app);
 }
 
 function status(entity: ApplicationSetEntity, s: Partial<AppSetStatus>): AppSetStatus {
