@@ -189,6 +189,25 @@ describe('projects bound what applications may do, at admission, render and disp
     expect(events.some((e: any) => e.reason === 'SyncRefused')).toBe(true);
   });
 
+  it('keeps cluster-scoped kinds off an agent limited to some namespaces, whatever namespace they name', async () => {
+    // The project allows the kind; this cluster's owner allows its agent team-a-* namespaces only.
+    // The manifest names one of them, but a ClusterRoleBinding has no namespace: applied, it
+    // would reach every namespace.
+    const binding = `apiVersion: rbac.authorization.k8s.io/v1\nkind: ClusterRoleBinding\nmetadata:\n  name: team-a-everyone-admin\n  namespace: team-a-web\nroleRef:\n  apiGroup: rbac.authorization.k8s.io\n  kind: ClusterRole\n  name: cluster-admin\nsubjects:\n  - kind: Group\n    apiGroup: rbac.authorization.k8s.io\n    name: system:authenticated\n`;
+    await repo.commit({ 'app/cm.yaml': binding });
+    await webhook();
+    const s = await waitFor('refused by the agent', async () => {
+      const c = (await app()).status.clusters[0];
+      return c.message.includes('may not be applied cluster-scoped') ? c : false;
+    });
+    expect(s.message).toContain(
+      'kind rbac.authorization.k8s.io/ClusterRoleBinding may not be applied cluster-scoped on this cluster (ClusterRoleBinding/team-a-everyone-admin; AXLE_AGENT_ALLOWED_CLUSTER_KINDS)',
+    );
+    expect(s.sync).toBe('OutOfSync');
+    const rbac = kc.makeApiClient(RbacAuthorizationV1Api);
+    await expect(rbac.readClusterRoleBinding({ name: 'team-a-everyone-admin' })).rejects.toThrow();
+  });
+
   it('refuses generated applications outside the project, one by one', async () => {
     const res = await api(hub).post('/api/v1/applicationsets', {
       apiVersion: 'argoproj.io/v1alpha1',

@@ -33,3 +33,34 @@ describe('loadAgentConfig: the prune guard', () => {
     expect(load).toThrow(reason);
   });
 });
+
+describe('loadAgentConfig: the allow-list', () => {
+  it('allows everything by default, cluster-scoped kinds included', () => {
+    expect(loadAgentConfig(base).allowList).toEqual({
+      namespaces: ['*'],
+      allowedKinds: ['*'],
+      deniedKinds: [],
+      clusterKinds: ['*'],
+    });
+  });
+
+  it('allows no cluster-scoped kind to an agent limited to some namespaces, unless listed', () => {
+    const limited = { ...base, AXLE_AGENT_ALLOWED_NAMESPACES: 'team-a-*, team-b' };
+    expect(loadAgentConfig(limited).allowList).toMatchObject({
+      namespaces: ['team-a-*', 'team-b'],
+      clusterKinds: [],
+    });
+    const listed = {
+      ...limited,
+      AXLE_AGENT_ALLOWED_CLUSTER_KINDS:
+        'rbac.authorization.k8s.io/ClusterRole, apiextensions.k8s.io/*',
+    };
+    expect(loadAgentConfig(listed).allowList?.clusterKinds).toEqual([
+      'rbac.authorization.k8s.io/ClusterRole',
+      'apiextensions.k8s.io/*',
+    ]);
+    // Set to nothing: none, even with every namespace allowed.
+    const none = { ...base, AXLE_AGENT_ALLOWED_CLUSTER_KINDS: '' };
+    expect(loadAgentConfig(none).allowList?.clusterKinds).toEqual([]);
+  });
+});

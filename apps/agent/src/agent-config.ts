@@ -1,5 +1,5 @@
 import { readFileSync } from 'node:fs';
-import { patterns, type AllowList } from './allow-list.js';
+import { defaultClusterKinds, patterns, type AllowList } from './allow-list.js';
 import { resolve } from 'node:path';
 import { DEFAULT_PRUNE_HOLD, type PruneHoldLimits } from './sync/prune-hold.js';
 import { z } from 'zod';
@@ -38,6 +38,7 @@ const schema = z.object({
   AXLE_AGENT_ALLOWED_NAMESPACES: z.string().optional(),
   AXLE_AGENT_ALLOWED_KINDS: z.string().optional(),
   AXLE_AGENT_DENIED_KINDS: z.string().optional(),
+  AXLE_AGENT_ALLOWED_CLUSTER_KINDS: z.string().optional(),
   AXLE_AGENT_SELF_HEAL_DELAY_MS: z.coerce.number().int().nonnegative().default(1000),
   AXLE_AGENT_SELF_HEAL_MAX_DELAY_MS: z.coerce.number().int().positive().default(300_000),
   AXLE_AGENT_APPLY_CONCURRENCY: z.coerce.number().int().min(1).max(64).default(16),
@@ -97,6 +98,20 @@ export interface AgentConfig {
   pruneHold?: PruneHoldLimits;
 }
 
+function allowListOf(e: z.infer<typeof schema>): AllowList {
+  const namespaces = patterns(e.AXLE_AGENT_ALLOWED_NAMESPACES, ['*']);
+  return {
+    namespaces,
+    allowedKinds: patterns(e.AXLE_AGENT_ALLOWED_KINDS, ['*']),
+    deniedKinds: patterns(e.AXLE_AGENT_DENIED_KINDS, []),
+    // Empty means none here (not the default): the variable set to nothing allows no kind.
+    clusterKinds:
+      e.AXLE_AGENT_ALLOWED_CLUSTER_KINDS === undefined
+        ? defaultClusterKinds(namespaces)
+        : patterns(e.AXLE_AGENT_ALLOWED_CLUSTER_KINDS, []),
+  };
+}
+
 export function loadAgentConfig(env: NodeJS.ProcessEnv = process.env): AgentConfig {
   const r = schema.safeParse(env);
   if (!r.success) {
@@ -134,11 +149,7 @@ export function loadAgentConfig(env: NodeJS.ProcessEnv = process.env): AgentConf
     backoff: { baseMs: e.AXLE_AGENT_BACKOFF_BASE_MS, capMs: e.AXLE_AGENT_BACKOFF_CAP_MS },
     logLevel: e.AXLE_LOG_LEVEL,
     observeOnly: e.AXLE_AGENT_OBSERVE_ONLY,
-    allowList: {
-      namespaces: patterns(e.AXLE_AGENT_ALLOWED_NAMESPACES, ['*']),
-      allowedKinds: patterns(e.AXLE_AGENT_ALLOWED_KINDS, ['*']),
-      deniedKinds: patterns(e.AXLE_AGENT_DENIED_KINDS, []),
-    },
+    allowList: allowListOf(e),
     selfHeal: {
       delayMs: e.AXLE_AGENT_SELF_HEAL_DELAY_MS,
       maxDelayMs: e.AXLE_AGENT_SELF_HEAL_MAX_DELAY_MS,

@@ -110,6 +110,7 @@ export class Agent implements OnApplicationBootstrap, OnApplicationShutdown {
         applyConcurrency: config.applyConcurrency ?? 16,
         agentName: config.cluster,
         pruneHold: config.pruneHold,
+        allowList: config.allowList ?? ALLOW_ALL,
       },
     );
     this.reconciler = new AppReconciler(

@@ -1,5 +1,14 @@
 import { describe, expect, it } from 'vitest';
-import { ALLOW_ALL, checkAllowList, patterns, type AllowList } from './allow-list.js';
+import {
+  ALLOW_ALL,
+  allowListRefusal,
+  checkAllowList,
+  defaultClusterKinds,
+  patterns,
+  restrictsClusterKinds,
+  scopesOf,
+  type AllowList,
+} from './allow-list.js';
 
 const obj = (apiVersion: string, kind: string, name: string, namespace?: string) => ({
   apiVersion,
@@ -73,5 +82,91 @@ describe('agent allow-list', () => {
     const ns = 'a'.repeat(63);
     expect(checkAllowList(many, [obj('v1', 'ConfigMap', 'c', ns)], ns)).toHaveLength(2);
     expect(checkAllowList(many, [obj('v1', 'ConfigMap', 'c', `${ns}b`)], `${ns}b`)).toEqual([]);
+  });
+
+  describe('cluster-scoped kinds', () => {
+    const CLUSTER = new Set([
+      'Namespace',
+      'ClusterRole',
+      'ClusterRoleBinding',
+      'CustomResourceDefinition',
+    ]);
+    const scope = (o: { kind: string }) => !CLUSTER.has(o.kind);
+    const teamA: AllowList = { namespaces: ['team-a*'], allowedKinds: ['*'], deniedKinds: [] };
+    const crb = obj('rbac.authorization.k8s.io/v1', 'ClusterRoleBinding', 'admin-for-all');
+
+    it('are refused by an agent limited to some namespaces, unless listed', () => {
+      expect(restrictsClusterKinds(teamA)).toBe(true);
+      expect(restrictsClusterKinds(ALLOW_ALL)).toBe(false);
+      expect(checkAllowList(teamA, [crb, obj('v1', 'ConfigMap', 'c')], 'team-a', scope)).toEqual([
+        'kind rbac.authorization.k8s.io/ClusterRoleBinding may not be applied cluster-scoped on this cluster (ClusterRoleBinding/admin-for-all; AXLE_AGENT_ALLOWED_CLUSTER_KINDS)',
+      ]);
+      const listed = { ...teamA, clusterKinds: ['rbac.authorization.k8s.io/ClusterRole'] };
+      expect(
+        checkAllowList(
+          listed,
+          [obj('rbac.authorization.k8s.io/v1', 'ClusterRole', 'reader'), crb],
+          'team-a',
+          scope,
+        ),
+      ).toHaveLength(1);
+      // Everything, when the namespaces are not limited (or the kinds are listed as "*").
+      expect(checkAllowList({ ...teamA, namespaces: ['*'] }, [crb], 'x', scope)).toEqual([]);
+      expect(checkAllowList({ ...teamA, clusterKinds: ['*'] }, [crb], 'team-a', scope)).toEqual([]);
+    });
+
+    it('are refused whatever namespace the manifest names (it is dropped when applied)', () => {
+      const disguised = obj('rbac.authorization.k8s.io/v1', 'ClusterRoleBinding', 'x', 'team-a');
+      expect(allowListRefusal(teamA, [disguised], 'team-a', scope)).toContain(
+        'may not be applied cluster-scoped',
+      );
+      // Without knowing the scope, only what the manifest says is checked.
+      expect(allowListRefusal(teamA, [disguised], 'team-a')).toBeUndefined();
+    });
+
+    it('leave Namespace objects to the namespace patterns', () => {
+      expect(
+        checkAllowList(
+          teamA,
+          [obj('v1', 'Namespace', 'team-a-dev'), obj('v1', 'Namespace', 'b')],
+          'team-a-dev',
+          scope,
+        ),
+      ).toEqual(['namespace "b" is not allowed on this cluster (Namespace/b)']);
+    });
+
+    it('default to every kind only when every namespace is allowed', () => {
+      expect(defaultClusterKinds(['*'])).toEqual(['*']);
+      expect(defaultClusterKinds(['team-*'])).toEqual([]);
+    });
+
+    it('are told by discovery, else by a CRD among the objects, else not known', async () => {
+      const crd = {
+        apiVersion: 'apiextensions.k8s.io/v1',
+        kind: 'CustomResourceDefinition',
+        metadata: { name: 'tenants.example.com' },
+        spec: { group: 'example.com', names: { kind: 'Tenant' }, scope: 'Cluster' },
+      };
+      const tenant = obj('example.com/v1', 'Tenant', 't');
+      const widget = obj('example.com/v1', 'Widget', 'w');
+      const asked: string[] = [];
+      const served = (apiVersion: string, kind: string) => {
+        asked.push(`${apiVersion} ${kind}`);
+        return Promise.resolve(
+          kind === 'ConfigMap' ? true : kind === 'CustomResourceDefinition' ? false : undefined,
+        );
+      };
+      const objects = [
+        crd,
+        tenant,
+        widget,
+        obj('v1', 'ConfigMap', 'a'),
+        obj('v1', 'ConfigMap', 'b'),
+      ];
+      const of = await scopesOf(objects, served);
+      expect([crd, tenant, widget, objects[3]].map(of)).toEqual([false, false, undefined, true]);
+      expect(asked).toHaveLength(4); // once per kind
+      expect(checkAllowList(teamA, [crd, tenant], 'team-a', of)).toHaveLength(2);
+    });
   });
 });

@@ -11,9 +11,40 @@ export interface AllowList {
   namespaces: string[];
   allowedKinds: string[];
   deniedKinds: string[];
+  /**
+   * Kinds that may be applied cluster-scoped (they reach past every namespace: ClusterRoles and
+   * their bindings, CRDs, webhooks...). Namespace objects are governed by `namespaces` instead.
+   * Default: every kind when `namespaces` is `*`, none otherwise (see {@link defaultClusterKinds}).
+   */
+  clusterKinds?: string[];
 }
 
-export const ALLOW_ALL: AllowList = { namespaces: ['*'], allowedKinds: ['*'], deniedKinds: [] };
+export const ALLOW_ALL: AllowList = {
+  namespaces: ['*'],
+  allowedKinds: ['*'],
+  deniedKinds: [],
+  clusterKinds: ['*'],
+};
+
+/**
+ * An agent limited to some namespaces applies nothing cluster-scoped unless told which kinds it
+ * may (as an Argo CD project's empty cluster resource allow-list): a ClusterRoleBinding would
+ * reach every namespace.
+ */
+export function defaultClusterKinds(namespaces: string[]): string[] {
+  return namespaces.includes('*') ? ['*'] : [];
+}
+
+/** Whether some kinds may not be applied cluster-scoped (their objects' scope then matters). */
+export function restrictsClusterKinds(list: AllowList): boolean {
+  return !(list.clusterKinds ?? defaultClusterKinds(list.namespaces)).includes('*');
+}
+
+/**
+ * Whether an object's kind is namespaced: true or false when known (discovery, or a CRD among the
+ * objects checked), undefined when not (a kind not served yet).
+ */
+export type ScopeOf = (o: KubeObject) => boolean | undefined;
 
 function kindMatches(pattern: string, group: string, kind: string): boolean {
   if (pattern === '*') return true;
@@ -24,11 +55,30 @@ function kindMatches(pattern: string, group: string, kind: string): boolean {
   return groupOk && globMatch(k, kind);
 }
 
-/** Reasons the objects may not be applied here (empty: allowed). */
+/**
+ * Why a cluster-scoped object of this kind may not be applied here (undefined: it may). A
+ * Namespace is checked by name against `namespaces` instead.
+ */
+export function clusterScopedRefusal(
+  list: AllowList,
+  k: { group: string; kind: string; name: string },
+): string | undefined {
+  if (k.group === '' && k.kind === 'Namespace') return undefined;
+  const kinds = list.clusterKinds ?? defaultClusterKinds(list.namespaces);
+  if (kinds.some((p) => kindMatches(p, k.group, k.kind))) return undefined;
+  return `kind ${k.group || 'core'}/${k.kind} may not be applied cluster-scoped on this cluster (${k.kind}/${k.name}; AXLE_AGENT_ALLOWED_CLUSTER_KINDS)`;
+}
+
+/**
+ * Reasons the objects may not be applied here (empty: allowed). `namespaced` tells the scope of
+ * their kinds where known: a cluster-scoped object is checked against `clusterKinds` (whatever
+ * namespace its manifest names: it is applied without one).
+ */
 export function checkAllowList(
   list: AllowList,
   objects: KubeObject[],
   destinationNamespace: string,
+  namespaced: ScopeOf = () => undefined,
 ): string[] {
   const out = new Set<string>();
   if (destinationNamespace && !list.namespaces.some((n) => globMatch(n, destinationNamespace))) {
@@ -41,7 +91,10 @@ export function checkAllowList(
       list.allowedKinds.some((p) => kindMatches(p, k.group, k.kind)) &&
       !list.deniedKinds.some((p) => kindMatches(p, k.group, k.kind));
     if (!allowed) out.add(`kind ${gk} is not allowed on this cluster (${k.kind}/${k.name})`);
-    if (k.namespace && !list.namespaces.some((n) => globMatch(n, k.namespace))) {
+    const scope = namespaced(o);
+    const cluster = scope === false ? clusterScopedRefusal(list, k) : undefined;
+    if (cluster) out.add(cluster);
+    if (scope !== false && k.namespace && !list.namespaces.some((n) => globMatch(n, k.namespace))) {
       out.add(`namespace "${k.namespace}" is not allowed on this cluster (${k.kind}/${k.name})`);
     }
     // A Namespace object is a namespace too: taken over, it would be deleted with everything in
@@ -65,9 +118,42 @@ export function allowListRefusal(
   list: AllowList,
   objects: KubeObject[],
   destinationNamespace: string,
+  namespaced?: ScopeOf,
 ): string | undefined {
-  const refused = checkAllowList(list, objects, destinationNamespace);
+  const refused = checkAllowList(list, objects, destinationNamespace, namespaced);
   return refused.length ? `refused by this cluster's allow-list: ${refused.join('; ')}` : undefined;
+}
+
+/**
+ * The scope of each object's kind as far as it can be told without waiting: `served` (discovery:
+ * the cluster's answer, undefined when it does not serve the kind yet), else a
+ * CustomResourceDefinition among `objects` that defines the kind (its `spec.scope`).
+ */
+export async function scopesOf(
+  objects: KubeObject[],
+  served: (apiVersion: string, kind: string) => Promise<boolean | undefined>,
+): Promise<ScopeOf> {
+  const byCrd = new Map<string, boolean>();
+  for (const o of objects) {
+    if (o.kind !== 'CustomResourceDefinition' || !o.apiVersion.startsWith('apiextensions.k8s.io/'))
+      continue;
+    const spec = (o as { spec?: { group?: unknown; names?: { kind?: unknown }; scope?: unknown } })
+      .spec;
+    if (typeof spec?.group === 'string' && typeof spec.names?.kind === 'string')
+      byCrd.set(`${spec.group}/${spec.names.kind}`, spec.scope !== 'Cluster');
+  }
+  const known = new Map<string, boolean | undefined>();
+  for (const o of objects) {
+    const id = `${o.apiVersion}\0${o.kind}`;
+    if (known.has(id)) continue;
+    let scope = await served(o.apiVersion, o.kind);
+    if (scope === undefined) {
+      const slash = o.apiVersion.lastIndexOf('/');
+      scope = byCrd.get(`${slash < 0 ? '' : o.apiVersion.slice(0, slash)}/${o.kind}`);
+    }
+    known.set(id, scope);
+  }
+  return (o) => known.get(`${o.apiVersion}\0${o.kind}`);
 }
 
 /** Comma-separated patterns from the environment; empty means the default. */

@@ -276,7 +276,8 @@ function inMemoryCluster() {
   const state = { failApplies: 0, applies: 0, refuseDeletes: new Set<string>() };
   const id = (kind: string, ns: string | undefined, name: string) => `${kind}/${ns ?? ''}/${name}`;
   const client = {
-    isNamespaced: (_v: string, kind: string) => Promise.resolve(kind !== 'Namespace'),
+    isNamespaced: (_v: string, kind: string) =>
+      Promise.resolve(kind !== 'Namespace' && kind !== 'ClusterRoleBinding'),
     invalidate: () => undefined,
     getOrUndefined: (_v: string, kind: string, name: string, ns?: string) =>
       Promise.resolve(
@@ -721,6 +722,30 @@ describe('AppReconciler: the allow-list, for stored apps', () => {
     policy: { automated: true, prune: true, selfHeal: true },
     applied: null,
   } as Parameters<StateStore['put']>[0];
+
+  it('refuses a cluster-scoped object to an agent limited to some namespaces, whatever namespace it names', async () => {
+    const cluster = inMemoryCluster();
+    await store.put({ ...stored, bundleHash: 'sha256:crb' });
+    const { r, bundles, events } = agent(cluster, {
+      namespaces: ['shop'],
+      allowedKinds: ['*'],
+      deniedKinds: [],
+    });
+    bundles.remember('sha256:crb', [
+      { apiVersion: 'v1', kind: 'ConfigMap', metadata: { name: 'x' }, data: { k: 'v' } },
+      {
+        apiVersion: 'rbac.authorization.k8s.io/v1',
+        kind: 'ClusterRoleBinding',
+        metadata: { name: 'everyone-admin', namespace: 'shop' },
+      },
+    ]);
+    r.start();
+    await r.idle();
+    expect(cluster.state.applies).toBe(0);
+    expect(events).toEqual([
+      "SyncRefused: refused by this cluster's allow-list: kind rbac.authorization.k8s.io/ClusterRoleBinding may not be applied cluster-scoped on this cluster (ClusterRoleBinding/everyone-admin; AXLE_AGENT_ALLOWED_CLUSTER_KINDS)",
+    ]);
+  });
 
   it('does not sync a stored app the list now forbids after a restart: refused as its Deploy would be', async () => {
     const cluster = inMemoryCluster();

@@ -6,7 +6,13 @@ import {
 } from '../../../../libs/manifests/src/index.js';
 import { backoffDelay } from '../../../../libs/workqueue/src/backoff.js';
 import { KeyedQueue } from '../../../../libs/workqueue/src/keyed-queue.js';
-import { ALLOW_ALL, allowListRefusal, type AllowList } from '../allow-list.js';
+import {
+  ALLOW_ALL,
+  allowListRefusal,
+  restrictsClusterKinds,
+  scopesOf,
+  type AllowList,
+} from '../allow-list.js';
 import type { BundleCache } from '../bundle-cache.js';
 import { kubeError } from '../kube/kube-client.js';
 import type { WatchCache, WatchChange } from '../kube/watch-cache.js';
@@ -229,7 +235,7 @@ export class AppReconciler {
     if (!app || app.removing) return;
     const rt = this.runtime(appId);
     const objects = this.bundleObjects(app);
-    if (this.refuse(rt, app, objects)) return;
+    if (await this.refuse(rt, app, objects)) return;
     const planKey = `${app.bundleHash}|${app.namespace}|${JSON.stringify(app.policy)}`;
     if (rt.planKey !== planKey) rt.resetPlan(planKey, buildPlan(objects));
     const input = this.input(app);
@@ -259,9 +265,14 @@ export class AppReconciler {
    * neither synced, healed nor pruned; what it applied before stays as it is. Returns whether it
    * was refused.
    */
-  private refuse(rt: AppRuntime, app: AppState, objects: KubeObject[]): boolean {
+  private async refuse(rt: AppRuntime, app: AppState, objects: KubeObject[]): Promise<boolean> {
     const allowList = this.options.allowList ?? ALLOW_ALL;
-    const message = allowListRefusal(allowList, objects, app.namespace);
+    // Which objects are cluster-scoped (whatever namespace their manifest names), when the list
+    // limits cluster-scoped kinds.
+    const namespaced = restrictsClusterKinds(allowList)
+      ? await scopesOf(objects, (v, k) => this.engine.applier.namespaced(v, k))
+      : undefined;
+    const message = allowListRefusal(allowList, objects, app.namespace, namespaced);
     if (!message) {
       rt.refusal = '';
       return false;

@@ -9,6 +9,7 @@ import type { KubeObject, ResourceKey } from '../../../../libs/manifests/src/ind
 import { apiVersionOf, kubeError, NoKindError, type KubeClient } from '../kube/kube-client.js';
 import type { WatchCache } from '../kube/watch-cache.js';
 import type { PlanItem } from './plan.js';
+import { clusterScopedRefusal } from '../allow-list.js';
 import { keyRef, prepareObject, type Prepared } from './resources.js';
 import type { AppRuntime, Snapshot } from './runtime.js';
 import type { AppInput, ApplyFailure, EngineOptions } from './types.js';
@@ -45,10 +46,25 @@ export class Applier {
         app.namespace,
         this.opts.agentName,
       );
+      // Cluster-scoped, and not allowed to be: never applied (nor pruned: it is not resolved).
+      const refused =
+        !p.key.namespace && this.opts.allowList
+          ? clusterScopedRefusal(this.opts.allowList, p.key)
+          : undefined;
+      if (refused) return new Error(`refused by this cluster's allow-list: ${refused}`);
       rt.prepared.set(item, p);
       return p;
     } catch (e) {
       return kubeError(e);
+    }
+  }
+
+  /** Whether a kind is namespaced, by discovery; undefined when that cannot be told now. */
+  async namespaced(apiVersion: string, kind: string): Promise<boolean | undefined> {
+    try {
+      return await this.client.isNamespaced(apiVersion, kind);
+    } catch {
+      return undefined;
     }
   }
 

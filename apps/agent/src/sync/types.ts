@@ -1,3 +1,4 @@
+import type { AllowList } from '../allow-list.js';
 import type { ResourceKey } from '../../../../libs/manifests/src/index.js';
 import type { AppSyncOptions, SyncPolicyState } from './options.js';
 import type { PruneHeld, PruneHoldLimits } from './prune-hold.js';
@@ -38,6 +39,11 @@ export interface EngineOptions {
   crdWaitMs?: number;
   /** When a prune is held for a person's confirmation (default DEFAULT_PRUNE_HOLD). */
   pruneHold?: PruneHoldLimits;
+  /**
+   * The cluster's allow-list, for what only preparing an object tells: that its kind is
+   * cluster-scoped (a CRD established during the sync). The rest is checked before the sync.
+   */
+  allowList?: AllowList;
 }
 
 /**
