@@ -189,13 +189,32 @@ describe('projects bound what applications may do, at admission, render and disp
     expect(events.some((e: any) => e.reason === 'SyncRefused')).toBe(true);
   });
 
-  it('keeps cluster-scoped kinds off an agent limited to some namespaces, whatever namespace they name', async () => {
-    // The project allows the kind; this cluster's owner allows its agent team-a-* namespaces only.
-    // The manifest names one of them, but a ClusterRoleBinding has no namespace: applied, it
-    // would reach every namespace.
+  it('keeps cluster-scoped kinds to the projects and agents that allow them, whatever namespace they name', async () => {
+    // Its manifest names one of the project's namespaces, but a ClusterRoleBinding has none:
+    // applied, it would reach every namespace.
     const binding = `apiVersion: rbac.authorization.k8s.io/v1\nkind: ClusterRoleBinding\nmetadata:\n  name: team-a-everyone-admin\n  namespace: team-a-web\nroleRef:\n  apiGroup: rbac.authorization.k8s.io\n  kind: ClusterRole\n  name: cluster-admin\nsubjects:\n  - kind: Group\n    apiGroup: rbac.authorization.k8s.io\n    name: system:authenticated\n`;
     await repo.commit({ 'app/cm.yaml': binding });
     await webhook();
+    // The hub: the project (limited to team-a-* namespaces) lists no cluster-scoped kind.
+    const violation = await waitFor('ProjectViolation', async () => {
+      const a = await app();
+      return (
+        a.status.conditions.find(
+          (c: any) => c.type === 'ProjectViolation' && c.message.includes('cluster-scoped'),
+        ) ?? false
+      );
+    });
+    expect(violation.message).toContain(
+      'project "team-a" does not allow kind rbac.authorization.k8s.io/ClusterRoleBinding cluster-scoped (ClusterRoleBinding/team-a-everyone-admin; spec.clusterKinds)',
+    );
+    // The project lets it through; this cluster's agent (allowed team-a-* only) does not.
+    const widened = await api(hub).put('/api/v1/projects/team-a', {
+      sourceRepos: [repo.fileUrl],
+      destinations: [{ clusterSelector: { matchLabels: { env: 'dev' } }, namespace: 'team-a-*' }],
+      clusterKinds: [{ group: 'rbac.authorization.k8s.io', kind: 'ClusterRoleBinding' }],
+    });
+    expect(widened.status).toBe(200);
+    await api(hub).post('/api/v1/applications/team-a-web/refresh', {});
     const s = await waitFor('refused by the agent', async () => {
       const c = (await app()).status.clusters[0];
       return c.message.includes('may not be applied cluster-scoped') ? c : false;

@@ -1,5 +1,5 @@
 import { globMatch } from '../../../libs/glob/src/index.js';
-import { resourceKey, type KubeObject } from '../../../libs/manifests/src/index.js';
+import { crdScopes, resourceKey, type KubeObject } from '../../../libs/manifests/src/index.js';
 
 /**
  * The agent's own limits, set by whoever installs it in the cluster: the last of the three project
@@ -133,15 +133,7 @@ export async function scopesOf(
   objects: KubeObject[],
   served: (apiVersion: string, kind: string) => Promise<boolean | undefined>,
 ): Promise<ScopeOf> {
-  const byCrd = new Map<string, boolean>();
-  for (const o of objects) {
-    if (o.kind !== 'CustomResourceDefinition' || !o.apiVersion.startsWith('apiextensions.k8s.io/'))
-      continue;
-    const spec = (o as { spec?: { group?: unknown; names?: { kind?: unknown }; scope?: unknown } })
-      .spec;
-    if (typeof spec?.group === 'string' && typeof spec.names?.kind === 'string')
-      byCrd.set(`${spec.group}/${spec.names.kind}`, spec.scope !== 'Cluster');
-  }
+  const byCrd = crdScopes(objects);
   const known = new Map<string, boolean | undefined>();
   for (const o of objects) {
     const id = `${o.apiVersion}\0${o.kind}`;

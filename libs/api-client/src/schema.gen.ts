@@ -1269,6 +1269,10 @@ export interface components {
           group: string;
           kind: string;
         }[];
+        clusterKinds?: {
+          group: string;
+          kind: string;
+        }[];
         deniedKinds: {
           group: string;
           kind: string;
@@ -3018,6 +3022,10 @@ export interface operations {
               group: string;
               kind: string;
             }[];
+            clusterKinds?: {
+              group: string;
+              kind: string;
+            }[];
             /** @default [] */
             deniedKinds?: {
               group: string;
@@ -3099,6 +3107,10 @@ export interface operations {
       content: {
         'application/json': {
           allowedKinds?: {
+            group: string;
+            kind: string;
+          }[];
+          clusterKinds?: {
             group: string;
             kind: string;
           }[];

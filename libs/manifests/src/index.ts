@@ -4,3 +4,4 @@ export * from './identity.js';
 export * from './limits.js';
 export * from './parse.js';
 export * from './types.js';
+export * from './scope.js';

@@ -1904,6 +1904,21 @@ export const apiResponses = {
                 required: ['group', 'kind'],
               },
             },
+            clusterKinds: {
+              type: 'array',
+              items: {
+                type: 'object',
+                properties: {
+                  group: {
+                    type: 'string',
+                  },
+                  kind: {
+                    type: 'string',
+                  },
+                },
+                required: ['group', 'kind'],
+              },
+            },
           },
           required: ['sourceRepos', 'destinations', 'deniedKinds', 'syncWindows'],
         },

@@ -62,6 +62,65 @@ describe('ProjectPolicy', () => {
     ]);
   });
 
+  describe('cluster-scoped kinds', () => {
+    const spec = {
+      sourceRepos: ['*'],
+      destinations: [{ namespace: 'team-a-*' }],
+    };
+    const limited = new ProjectPolicy('team-a', spec);
+    // Disguised: its manifest names one of the project's namespaces, dropped when applied.
+    const binding = {
+      group: 'rbac.authorization.k8s.io',
+      kind: 'ClusterRoleBinding',
+      namespace: 'team-a-web',
+      name: 'all-admin',
+    };
+    const refusal =
+      'project "team-a" does not allow kind rbac.authorization.k8s.io/ClusterRoleBinding cluster-scoped (ClusterRoleBinding/all-admin; spec.clusterKinds)';
+
+    it('are refused by a project limited to some namespaces, whatever namespace they name', () => {
+      expect(limited.checkResources([binding], 'team-a-web', dev)).toEqual([refusal]);
+      // Recorded when the bundle was stored (a CRD of the same bundle defines the kind so).
+      const tenant = { group: 'example.com', kind: 'Tenant', namespace: '', name: 't' };
+      expect(limited.checkResources([tenant], 'team-a-web', dev)).toEqual([]);
+      expect(
+        limited.checkResources([{ ...tenant, clusterScoped: true }], 'team-a-web', dev),
+      ).toEqual([
+        'project "team-a" does not allow kind example.com/Tenant cluster-scoped (Tenant/t; spec.clusterKinds)',
+      ]);
+    });
+
+    it('are allowed when listed, or by default when the project allows every namespace', () => {
+      const listed = new ProjectPolicy('team-a', {
+        ...spec,
+        clusterKinds: [{ group: 'rbac.authorization.k8s.io', kind: 'Cluster*' }],
+      });
+      expect(listed.checkResources([binding], 'team-a-web', dev)).toEqual([]);
+      const everywhere = new ProjectPolicy('default', {
+        sourceRepos: ['*'],
+        destinations: [{ namespace: '*' }],
+      });
+      expect(everywhere.checkResources([binding], 'x', dev)).toEqual([]);
+      // Unless told otherwise.
+      const none = new ProjectPolicy('p', {
+        ...spec,
+        destinations: [{ namespace: '*' }],
+        clusterKinds: [],
+      });
+      expect(none.checkResources([binding], 'x', dev)).toHaveLength(1);
+    });
+
+    it('leave Namespace objects to the destinations', () => {
+      expect(
+        limited.checkResources(
+          [{ group: '', kind: 'Namespace', namespace: '', name: 'team-a-jobs' }],
+          'team-a-web',
+          dev,
+        ),
+      ).toEqual([]);
+    });
+  });
+
   it('checks a Namespace object by its name, as a destination namespace', () => {
     expect(
       p.checkResources(

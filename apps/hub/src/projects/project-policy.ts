@@ -1,5 +1,6 @@
 import { z } from 'zod';
 import { globMatch, repoMatch } from '../../../../libs/glob/src/index.js';
+import { knownClusterScoped } from '../../../../libs/manifests/src/index.js';
 import { SyncWindows, syncWindowSchema } from './sync-windows.js';
 
 export { globMatch };
@@ -32,6 +33,12 @@ export const projectSpecSchema = z
     allowedKinds: z.array(groupKind).max(500).optional(),
     /** Kinds never deployed, even if allowed (e.g. {group: rbac.authorization.k8s.io, kind: ClusterRole}). */
     deniedKinds: z.array(groupKind).max(500).default([]),
+    /**
+     * Kinds that may be deployed cluster-scoped (Argo CD's clusterResourceWhitelist): they reach
+     * past the project's namespaces. Absent: every kind when the project allows every namespace
+     * on every cluster, none otherwise. Namespace objects are checked by name as destinations.
+     */
+    clusterKinds: z.array(groupKind).max(500).optional(),
     /** Argo CD's AppProject syncWindows, as Argo writes them. */
     syncWindows: z.array(syncWindowSchema).max(100).default([]),
   })
@@ -44,6 +51,11 @@ export interface ResourceRef {
   kind: string;
   namespace: string;
   name: string;
+  /**
+   * Cluster-scoped as far as the hub can tell (see knownClusterScoped); bundles stored before
+   * this was recorded are looked up by kind.
+   */
+  clusterScoped?: boolean;
 }
 
 /** Checks against a project; each returns the reasons for refusal (empty = allowed). */
@@ -59,6 +71,9 @@ export class ProjectPolicy {
   /** The project's sync windows, compiled. */
   readonly windows: SyncWindows;
 
+  /** Kinds that may be deployed cluster-scoped (see `clusterKinds`). */
+  private readonly clusterKinds: { group: string; kind: string }[];
+
   /** `spec` may come straight from storage: defaults are filled in here. */
   constructor(
     readonly name: string,
@@ -73,6 +88,8 @@ export class ProjectPolicy {
           d.namespace === '*' && Object.keys(d.clusterSelector?.matchLabels ?? {}).length === 0,
       ),
     };
+    this.clusterKinds =
+      this.spec.clusterKinds ?? (this.allowsAll.destination ? [{ group: '*', kind: '*' }] : []);
   }
 
   checkSource(repoURL: string): string[] {
@@ -121,9 +138,23 @@ export class ProjectPolicy {
         seen.add(gk);
         out.push(`project "${this.name}" does not allow kind ${gk} (${r.kind}/${r.name})`);
       }
+      const isNamespace = r.group === '' && r.kind === 'Namespace';
+      if (!isNamespace && (r.clusterScoped ?? knownClusterScoped(r.group, r.kind))) {
+        // Applied without a namespace, whatever its manifest names.
+        const ok = this.clusterKinds.some(
+          (a) => globMatch(a.group, r.group) && globMatch(a.kind, r.kind),
+        );
+        if (allowed && !ok && !seen.has(`cluster:${gk}`)) {
+          seen.add(`cluster:${gk}`);
+          out.push(
+            `project "${this.name}" does not allow kind ${gk} cluster-scoped (${r.kind}/${r.name}; spec.clusterKinds)`,
+          );
+        }
+        continue;
+      }
       // A Namespace object is a namespace the application takes over (and deletes with it), so
       // its name is checked as a destination namespace is.
-      const namespace = r.group === '' && r.kind === 'Namespace' ? r.name : r.namespace;
+      const namespace = isNamespace ? r.name : r.namespace;
       if (namespace && namespace !== destinationNamespace) {
         const why = this.checkDestination(cluster, namespace);
         if (why.length && !seen.has(`ns:${namespace}`)) {

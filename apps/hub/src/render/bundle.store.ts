@@ -1,5 +1,11 @@
 import { Injectable } from '@nestjs/common';
-import { compressBundle, resourceKey, type Bundle } from '../../../../libs/manifests/src/index.js';
+import {
+  compressBundle,
+  crdScopes,
+  knownClusterScoped,
+  resourceKey,
+  type Bundle,
+} from '../../../../libs/manifests/src/index.js';
 import type { ResourceRef } from '../projects/project-policy.js';
 import { BundlesRepository } from './bundles.repository.js';
 
@@ -24,9 +30,19 @@ export class BundleStore {
   async put(bundle: Bundle): Promise<void> {
     if (this.content.has(bundle.hash)) return;
     const content = compressBundle(bundle.json);
+    // Which objects are cluster-scoped, as far as the hub can tell (a built-in kind, or one a
+    // CRD of the same bundle defines so): projects bound those apart.
+    const crds = crdScopes(bundle.objects);
     const resources: ResourceRef[] = bundle.objects.map((o) => {
       const k = resourceKey(o);
-      return { group: k.group, kind: k.kind, namespace: k.namespace, name: k.name };
+      const ref: ResourceRef = {
+        group: k.group,
+        kind: k.kind,
+        namespace: k.namespace,
+        name: k.name,
+      };
+      if (knownClusterScoped(k.group, k.kind, crds)) ref.clusterScoped = true;
+      return ref;
     });
     await this.repo.put({
       hash: bundle.hash,
