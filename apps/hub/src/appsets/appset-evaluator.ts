@@ -98,6 +98,12 @@ const SETTLE_SECONDS = 10;
  */
 const SETTLE_REASON = 'settling after its own changes';
 
+/**
+ * Applications whose spec hashes are remembered across evaluations, over every ApplicationSet
+ * (see hashMemo): about 0.5 KiB each beyond the template's shared parts.
+ */
+const MEMO_APPLICATIONS = 250_000;
+
 /** Names listed in an audit record of one evaluation (the counts are always complete). */
 const AUDIT_NAMES = 100;
 
@@ -375,6 +381,8 @@ export class AppSetEvaluator {
       git: recorder,
       memo,
     });
+    // Larger than all memos may be: its applications are not kept until the next evaluation.
+    if (memo.applications > MEMO_APPLICATIONS) this.hashMemos.delete(entity.id);
     if (memo.mismatches > 0) {
       // A defect (an application changed after it was hashed): this plan may have missed updates.
       this.hashMemos.delete(entity.id);
@@ -591,12 +599,22 @@ export class AppSetEvaluator {
     return list;
   }
 
-  /** The SpecHashMemo of an ApplicationSet (kept for the 64 evaluated last). */
+  /**
+   * The SpecHashMemo of an ApplicationSet. Memos hold the applications of their last evaluation:
+   * those of the ApplicationSets evaluated last are kept, up to MEMO_APPLICATIONS applications in
+   * all (and 64 ApplicationSets).
+   */
   private hashMemo(appSetId: string): SpecHashMemo {
     const memo = this.hashMemos.get(appSetId) ?? new SpecHashMemo();
     this.hashMemos.delete(appSetId);
+    let held = memo.applications;
+    let kept = 1;
+    for (const [id, m] of [...this.hashMemos].reverse()) {
+      held += m.applications;
+      if (held > MEMO_APPLICATIONS || kept >= 64) this.hashMemos.delete(id);
+      else kept++;
+    }
     this.hashMemos.set(appSetId, memo);
-    if (this.hashMemos.size > 64) this.hashMemos.delete(this.hashMemos.keys().next().value!);
     return memo;
   }
 
