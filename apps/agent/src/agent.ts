@@ -134,6 +134,7 @@ export class Agent implements OnApplicationBootstrap, OnApplicationShutdown {
       this.reconciler,
       this.reporter,
       config.allowList ?? ALLOW_ALL,
+      (apiVersion, kind) => engine.applier.namespaced(apiVersion, kind),
     );
   }
 

@@ -1,3 +1,4 @@
+import { resourceKey } from './identity.js';
 import type { KubeObject } from './types.js';
 
 /**
@@ -70,4 +71,24 @@ export function knownClusterScoped(
   const gk = `${group}/${kind}`;
   const byCrd = crds?.get(gk);
   return byCrd !== undefined ? !byCrd : BUILT_IN_CLUSTER_SCOPED.has(gk);
+}
+
+/** What a bundle holds, object by object, with the scope the hub can tell (see knownClusterScoped). */
+export interface ObjectRef {
+  group: string;
+  kind: string;
+  namespace: string;
+  name: string;
+  /** Set (true) only for what is cluster-scoped as far as can be told without a cluster. */
+  clusterScoped?: boolean;
+}
+
+export function objectRefs(objects: readonly KubeObject[]): ObjectRef[] {
+  const crds = crdScopes(objects);
+  return objects.map((o) => {
+    const k = resourceKey(o);
+    const ref: ObjectRef = { group: k.group, kind: k.kind, namespace: k.namespace, name: k.name };
+    if (knownClusterScoped(k.group, k.kind, crds)) ref.clusterScoped = true;
+    return ref;
+  });
 }

@@ -41,7 +41,13 @@ describe('HubInbound', () => {
     for (const d of dirs.splice(0)) await d.remove();
   });
 
-  const setup = async (opts: { features?: string[]; allowList?: typeof ALLOW_ALL } = {}) => {
+  const setup = async (
+    opts: {
+      features?: string[];
+      allowList?: typeof ALLOW_ALL;
+      served?: (apiVersion: string, kind: string) => Promise<boolean | undefined>;
+    } = {},
+  ) => {
     const dir = await tempDir('axle-inbound-');
     dirs.push(dir);
     const store = new StateStore(dir.path);
@@ -62,6 +68,7 @@ describe('HubInbound', () => {
       reconciler,
       reporter,
       opts.allowList ?? ALLOW_ALL,
+      opts.served,
     );
     inbound.welcomed(opts.features ?? ['need-bundle']);
     const settle = () => new Promise((r) => setTimeout(r, 50));
@@ -136,6 +143,34 @@ describe('HubInbound', () => {
       SyncStatus.SYNC_STATUS_OUT_OF_SYNC,
     );
     expect(JSON.stringify(status)).toMatch(/allow-list/);
+  });
+
+  it('refuses on arrival a cluster-scoped object to an agent limited to some namespaces', async () => {
+    const binding = makeBundle([
+      {
+        apiVersion: 'rbac.authorization.k8s.io/v1',
+        kind: 'ClusterRoleBinding',
+        metadata: { name: 'admin-for-all', namespace: 'shop' },
+      },
+    ]);
+    const asked: string[] = [];
+    const { store, sent, enqueued, inbound } = await setup({
+      allowList: { namespaces: ['shop'], allowedKinds: ['*'], deniedKinds: [] },
+      served: (apiVersion, kind) => {
+        asked.push(`${apiVersion} ${kind}`);
+        return Promise.resolve(kind !== 'ClusterRoleBinding');
+      },
+    });
+    const d = {
+      ...deploy(1),
+      bundleHash: binding.hash,
+      bundleGzip: compressBundle(binding.json),
+    };
+    await inbound.handle({ msg: { $case: 'deploy', value: d } });
+    expect(asked).toEqual(['rbac.authorization.k8s.io/v1 ClusterRoleBinding']);
+    expect(enqueued).toEqual([]);
+    expect(store.get('app-1')).toBeUndefined();
+    expect(JSON.stringify(sent)).toMatch(/may not be applied cluster-scoped/);
   });
 
   it('passes SyncNow to the reconciler and answers a ping', async () => {

@@ -6,7 +6,12 @@ import type {
   SyncPolicy,
 } from '../../../../libs/proto/gen/axle/agent/v1/agent.js';
 import { decodeSyncPolicy } from '../../../../libs/proto/src/codec.js';
-import { allowListRefusal, type AllowList } from '../allow-list.js';
+import {
+  allowListRefusal,
+  restrictsClusterKinds,
+  scopesOf,
+  type AllowList,
+} from '../allow-list.js';
 import type { BundleCache } from '../bundle-cache.js';
 import type { StatusReporter } from '../outbound/status-reporter.js';
 import type { AppReconciler } from '../reconcile/app-reconciler.js';
@@ -29,6 +34,8 @@ export class HubInbound {
     private readonly reconciler: AppReconciler,
     private readonly reporter: StatusReporter,
     private readonly allowList: AllowList,
+    /** Discovery: whether a kind is namespaced (undefined: not known now). */
+    private readonly served?: (apiVersion: string, kind: string) => Promise<boolean | undefined>,
   ) {}
 
   /** The hub welcomed this agent (after every reconnect). */
@@ -61,7 +68,7 @@ export class HubInbound {
     }
   }
 
-  private deploy(d: Deploy): void {
+  private async deploy(d: Deploy): Promise<void> {
     const current = this.store.get(d.appId);
     if (
       current &&
@@ -96,7 +103,12 @@ export class HubInbound {
     else this.bundles.remember(d.bundleHash, bundle.objects);
     // The cluster's own allow-list: refused deploys are acknowledged (so they are not resent)
     // but not applied; what runs stays as it is.
-    const message = allowListRefusal(this.allowList, bundle.objects, d.namespace);
+    // With each kind's scope when the list limits cluster-scoped kinds (as every pass checks).
+    const namespaced =
+      this.served && restrictsClusterKinds(this.allowList)
+        ? await scopesOf(bundle.objects, this.served)
+        : undefined;
+    const message = allowListRefusal(this.allowList, bundle.objects, d.namespace, namespaced);
     if (message) {
       this.reporter.event(d.appId, 'Warning', 'SyncRefused', message, d.generation);
       this.reporter.ack(d.appId, d.generation);

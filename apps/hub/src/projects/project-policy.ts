@@ -1,6 +1,6 @@
 import { z } from 'zod';
 import { globMatch, repoMatch } from '../../../../libs/glob/src/index.js';
-import { knownClusterScoped } from '../../../../libs/manifests/src/index.js';
+import { knownClusterScoped, type ObjectRef } from '../../../../libs/manifests/src/index.js';
 import { SyncWindows, syncWindowSchema } from './sync-windows.js';
 
 export { globMatch };
@@ -46,17 +46,8 @@ export const projectSpecSchema = z
 
 export type ProjectSpec = z.output<typeof projectSpecSchema>;
 
-export interface ResourceRef {
-  group: string;
-  kind: string;
-  namespace: string;
-  name: string;
-  /**
-   * Cluster-scoped as far as the hub can tell (see knownClusterScoped); bundles stored before
-   * this was recorded are looked up by kind.
-   */
-  clusterScoped?: boolean;
-}
+/** An object of a bundle, as stored with it (`clusterScoped`: see objectRefs). */
+export type ResourceRef = ObjectRef;
 
 /** Checks against a project; each returns the reasons for refusal (empty = allowed). */
 export class ProjectPolicy {

@@ -1,11 +1,5 @@
 import { Injectable } from '@nestjs/common';
-import {
-  compressBundle,
-  crdScopes,
-  knownClusterScoped,
-  resourceKey,
-  type Bundle,
-} from '../../../../libs/manifests/src/index.js';
+import { compressBundle, objectRefs, type Bundle } from '../../../../libs/manifests/src/index.js';
 import type { ResourceRef } from '../projects/project-policy.js';
 import { BundlesRepository } from './bundles.repository.js';
 
@@ -30,20 +24,9 @@ export class BundleStore {
   async put(bundle: Bundle): Promise<void> {
     if (this.content.has(bundle.hash)) return;
     const content = compressBundle(bundle.json);
-    // Which objects are cluster-scoped, as far as the hub can tell (a built-in kind, or one a
-    // CRD of the same bundle defines so): projects bound those apart.
-    const crds = crdScopes(bundle.objects);
-    const resources: ResourceRef[] = bundle.objects.map((o) => {
-      const k = resourceKey(o);
-      const ref: ResourceRef = {
-        group: k.group,
-        kind: k.kind,
-        namespace: k.namespace,
-        name: k.name,
-      };
-      if (knownClusterScoped(k.group, k.kind, crds)) ref.clusterScoped = true;
-      return ref;
-    });
+    // With what is cluster-scoped as far as the hub can tell (a built-in kind, or one a CRD of
+    // the same bundle defines so): projects bound those apart.
+    const resources: ResourceRef[] = objectRefs(bundle.objects);
     await this.repo.put({
       hash: bundle.hash,
       content,

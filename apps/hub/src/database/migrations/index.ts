@@ -19,6 +19,7 @@ import { RenderMoves1765700000000 } from './1765700000000-RenderMoves.js';
 import { ReplicaBackends1765800000000 } from './1765800000000-ReplicaBackends.js';
 import { UnpinnedRenders1765900000000 } from './1765900000000-UnpinnedRenders.js';
 import { ConsoleIgnoresHeartbeats1766000000000 } from './1766000000000-ConsoleIgnoresHeartbeats.js';
+import { BundleClusterScope1766100000000 } from './1766100000000-BundleClusterScope.js';
 
 /** Every migration, oldest first. TypeORM runs the ones not yet recorded. */
 export const MIGRATIONS = [
@@ -43,4 +44,5 @@ export const MIGRATIONS = [
   ReplicaBackends1765800000000,
   UnpinnedRenders1765900000000,
   ConsoleIgnoresHeartbeats1766000000000,
+  BundleClusterScope1766100000000,
 ];
