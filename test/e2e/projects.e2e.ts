@@ -1,4 +1,10 @@
-import { CoreV1Api, KubeConfig, RbacAuthorizationV1Api } from '@kubernetes/client-node';
+import {
+  ApiextensionsV1Api,
+  CoreV1Api,
+  CustomObjectsApi,
+  KubeConfig,
+  RbacAuthorizationV1Api,
+} from '@kubernetes/client-node';
 import { afterAll, beforeAll, describe, expect, inject, it } from 'vitest';
 import type { Agent } from '../../apps/agent/src/agent.js';
 import type { RunningHub } from '../../apps/hub/src/hub.js';
@@ -225,6 +231,58 @@ describe('projects bound what applications may do, at admission, render and disp
     expect(s.sync).toBe('OutOfSync');
     const rbac = kc.makeApiClient(RbacAuthorizationV1Api);
     await expect(rbac.readClusterRoleBinding({ name: 'team-a-everyone-admin' })).rejects.toThrow();
+  });
+
+  it("bounds the kinds of CRDs installed otherwise through the agent, with the project's clusterKinds", async () => {
+    // A cluster-scoped kind the hub cannot know of: its CRD is not in the bundle (the platform
+    // team installed it). The agent allows everything here; the project lists one kind.
+    await agent!.stop();
+    agent = startTestAgent({ hub, registration, cluster: east, stateDir: firstStateDir });
+    const crd = {
+      apiVersion: 'apiextensions.k8s.io/v1',
+      kind: 'CustomResourceDefinition',
+      metadata: { name: 'tenants.example.com' },
+      spec: {
+        group: 'example.com',
+        scope: 'Cluster',
+        names: { kind: 'Tenant', plural: 'tenants', singular: 'tenant', listKind: 'TenantList' },
+        versions: [
+          {
+            name: 'v1',
+            served: true,
+            storage: true,
+            schema: {
+              openAPIV3Schema: { type: 'object', 'x-kubernetes-preserve-unknown-fields': true },
+            },
+          },
+        ],
+      },
+    };
+    await kc
+      .makeApiClient(ApiextensionsV1Api)
+      .createCustomResourceDefinition({ body: crd })
+      .catch((e: unknown) => {
+        if (!/already exists|409/.test(String(e))) throw e;
+      });
+    const tenant = `apiVersion: example.com/v1\nkind: Tenant\nmetadata:\n  name: team-a-takes-all\n  namespace: team-a-web\n`;
+    await repo.commit({ 'app/cm.yaml': tenant });
+    await webhook();
+    const s = await waitFor('refused by the agent for the project', async () => {
+      const c = (await app()).status.clusters[0];
+      return c.message.includes("the application's project does not allow") ? c : false;
+    });
+    expect(s.message).toContain(
+      "refused: the application's project does not allow kind example.com/Tenant cluster-scoped (Tenant/team-a-takes-all; spec.clusterKinds)",
+    );
+    const objects = kc.makeApiClient(CustomObjectsApi);
+    await expect(
+      objects.getClusterCustomObject({
+        group: 'example.com',
+        version: 'v1',
+        plural: 'tenants',
+        name: 'team-a-takes-all',
+      }),
+    ).rejects.toThrow();
   });
 
   it('refuses generated applications outside the project, one by one', async () => {

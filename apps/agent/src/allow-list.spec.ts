@@ -6,6 +6,7 @@ import {
   defaultClusterKinds,
   patterns,
   restrictsClusterKinds,
+  scopeMatters,
   scopesOf,
   type AllowList,
 } from './allow-list.js';
@@ -133,6 +134,22 @@ describe('agent allow-list', () => {
           scope,
         ),
       ).toEqual(['namespace "b" is not allowed on this cluster (Namespace/b)']);
+    });
+
+    it("are bounded by the application's project too, when the hub sends its bound", () => {
+      const tenant = obj('example.com/v1', 'Tenant', 't');
+      const tenantScope = (o: { kind: string }) => o.kind !== 'Tenant';
+      const project = [{ group: 'rbac.authorization.k8s.io', kind: '*' }];
+      expect(scopeMatters(ALLOW_ALL, project)).toBe(true);
+      expect(scopeMatters(ALLOW_ALL, undefined)).toBe(false);
+      expect(scopeMatters(ALLOW_ALL, [{ group: '*', kind: '*' }])).toBe(false);
+      expect(allowListRefusal(ALLOW_ALL, [tenant, crb], 'x', tenantScope, project)).toBe(
+        "refused: the application's project does not allow kind example.com/Tenant cluster-scoped (Tenant/t; spec.clusterKinds)",
+      );
+      // Both say no: both are named.
+      expect(allowListRefusal(teamA, [tenant], 'team-a', tenantScope, project)).toMatch(
+        /^refused by this cluster's allow-list: .*Tenant.*; refused: the application's project/,
+      );
     });
 
     it('default to every kind only when every namespace is allowed', () => {

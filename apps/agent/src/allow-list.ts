@@ -69,6 +69,31 @@ export function clusterScopedRefusal(
   return `kind ${k.group || 'core'}/${k.kind} may not be applied cluster-scoped on this cluster (${k.kind}/${k.name}; AXLE_AGENT_ALLOWED_CLUSTER_KINDS)`;
 }
 
+/** A project's bound on cluster-scoped kinds, as the hub sends it (`SyncPolicy.cluster_kinds`). */
+export type ProjectClusterKinds = { group: string; kind: string }[] | undefined;
+
+/**
+ * Why the application's project does not let it apply a cluster-scoped object of this kind
+ * (undefined: it does, or does not bound them). Namespace objects are checked by the project by
+ * name, at the hub.
+ */
+export function projectClusterScopedRefusal(
+  kinds: ProjectClusterKinds,
+  k: { group: string; kind: string; name: string },
+): string | undefined {
+  if (!kinds || (k.group === '' && k.kind === 'Namespace')) return undefined;
+  if (kinds.some((p) => globMatch(p.group, k.group) && globMatch(p.kind, k.kind))) return undefined;
+  return `the application's project does not allow kind ${k.group || 'core'}/${k.kind} cluster-scoped (${k.kind}/${k.name}; spec.clusterKinds)`;
+}
+
+/** Whether an object's scope matters: the list or the project bound cluster-scoped kinds. */
+export function scopeMatters(list: AllowList, project: ProjectClusterKinds): boolean {
+  return (
+    restrictsClusterKinds(list) ||
+    (project !== undefined && !project.some((p) => p.group === '*' && p.kind === '*'))
+  );
+}
+
 /**
  * Reasons the objects may not be applied here (empty: allowed). `namespaced` tells the scope of
  * their kinds where known: a cluster-scoped object is checked against `clusterKinds` (whatever
@@ -119,9 +144,22 @@ export function allowListRefusal(
   objects: KubeObject[],
   destinationNamespace: string,
   namespaced?: ScopeOf,
+  project?: ProjectClusterKinds,
 ): string | undefined {
   const refused = checkAllowList(list, objects, destinationNamespace, namespaced);
-  return refused.length ? `refused by this cluster's allow-list: ${refused.join('; ')}` : undefined;
+  const byProject = new Set<string>();
+  if (project && namespaced) {
+    for (const o of objects) {
+      if (namespaced(o) !== false) continue;
+      const why = projectClusterScopedRefusal(project, resourceKey(o));
+      if (why) byProject.add(why);
+    }
+  }
+  const parts = [
+    ...(refused.length ? [`refused by this cluster's allow-list: ${refused.join('; ')}`] : []),
+    ...(byProject.size ? [`refused: ${[...byProject].join('; ')}`] : []),
+  ];
+  return parts.length ? parts.join('; ') : undefined;
 }
 
 /**

@@ -74,6 +74,16 @@ describe('wire codec', () => {
     expect(decodeSyncPolicy(SyncPolicy.decode(bytes(bare)))).toEqual(bare);
   });
 
+  it("carries a project's bound on cluster-scoped kinds, an empty one too (none allowed)", () => {
+    const bare: SyncPolicyModel = { automated: true, prune: true, selfHeal: false };
+    const wire = (m: SyncPolicyModel) =>
+      decodeSyncPolicy(SyncPolicy.decode(SyncPolicy.encode(encodeSyncPolicy(m)).finish()));
+    const bounded = { ...bare, clusterKinds: [{ group: '', kind: 'PersistentVolume' }] };
+    expect(wire(bounded)).toEqual(bounded);
+    expect(wire({ ...bare, clusterKinds: [] })).toEqual({ ...bare, clusterKinds: [] });
+    expect(wire(bare)).toEqual(bare);
+  });
+
   it('reads a Deploy without a policy (a first-version hub) as automated sync', () => {
     expect(decodeSyncPolicy(undefined)).toEqual({ automated: true, prune: false, selfHeal: false });
   });

@@ -77,6 +77,11 @@ export interface SyncPolicyModel {
    * deletes. Only the generation of that person's sync carries it.
    */
   pruneConfirmed?: boolean;
+  /**
+   * The kinds the application's project lets it apply cluster-scoped (group `` is core, `*`
+   * globs); absent: the project does not bound them. Empty: none.
+   */
+  clusterKinds?: { group: string; kind: string }[];
 }
 
 /** The policy on the wire; empty lists and unset options are left out (absent: the default). */
@@ -92,6 +97,9 @@ export function encodeSyncPolicy(p: SyncPolicyModel): SyncPolicy {
       ? { ignoreDifferences: { items: p.ignoreDifferences.map(copyRule) } }
       : {}),
     ...(p.pruneConfirmed ? { pruneConfirmed: true } : {}),
+    ...(p.clusterKinds
+      ? { clusterKinds: { items: p.clusterKinds.map(({ group, kind }) => ({ group, kind })) } }
+      : {}),
   };
 }
 
@@ -111,6 +119,8 @@ export function decodeSyncPolicy(p: SyncPolicy | undefined): SyncPolicyModel {
   if (p.ignoreDifferences?.items.length)
     m.ignoreDifferences = p.ignoreDifferences.items.map(copyRule);
   if (p.pruneConfirmed) m.pruneConfirmed = true;
+  if (p.clusterKinds)
+    m.clusterKinds = p.clusterKinds.items.map(({ group, kind }) => ({ group, kind }));
   return m;
 }
 

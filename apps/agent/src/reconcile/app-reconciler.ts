@@ -9,7 +9,7 @@ import { KeyedQueue } from '../../../../libs/workqueue/src/keyed-queue.js';
 import {
   ALLOW_ALL,
   allowListRefusal,
-  restrictsClusterKinds,
+  scopeMatters,
   scopesOf,
   type AllowList,
 } from '../allow-list.js';
@@ -269,10 +269,11 @@ export class AppReconciler {
     const allowList = this.options.allowList ?? ALLOW_ALL;
     // Which objects are cluster-scoped (whatever namespace their manifest names), when the list
     // limits cluster-scoped kinds.
-    const namespaced = restrictsClusterKinds(allowList)
+    const project = app.policy.clusterKinds;
+    const namespaced = scopeMatters(allowList, project)
       ? await scopesOf(objects, (v, k) => this.engine.applier.namespaced(v, k))
       : undefined;
-    const message = allowListRefusal(allowList, objects, app.namespace, namespaced);
+    const message = allowListRefusal(allowList, objects, app.namespace, namespaced, project);
     if (!message) {
       rt.refusal = '';
       return false;

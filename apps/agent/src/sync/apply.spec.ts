@@ -25,10 +25,11 @@ const app = {
   appName: 'app-a',
   generation: 1,
   namespace: 'shop',
+  policy: { automated: true, prune: true, selfHeal: false },
   inventory: [],
 } as unknown as AppInput;
 
-async function prepared(allowList: AllowList) {
+async function prepared(allowList: AllowList, input: AppInput = app) {
   const applier = new Applier(client, {} as WatchCache, {
     fieldManager: 'axle',
     agentName: 'east',
@@ -38,7 +39,9 @@ async function prepared(allowList: AllowList) {
   const rt = new AppRuntime('a');
   rt.resetPlan('k', buildPlan([tenant, cm]));
   const of = (kind: string) => rt.plan.resources.find((i) => i.raw.kind === kind)!;
-  return Promise.all([of('Tenant'), of('ConfigMap')].map((item) => applier.prepare(rt, app, item)));
+  return Promise.all(
+    [of('Tenant'), of('ConfigMap')].map((item) => applier.prepare(rt, input, item)),
+  );
 }
 
 describe('Applier.prepare and the allow-list', () => {
@@ -49,6 +52,21 @@ describe('Applier.prepare and the allow-list', () => {
       "refused by this cluster's allow-list: kind example.com/Tenant may not be applied cluster-scoped on this cluster (Tenant/t; AXLE_AGENT_ALLOWED_CLUSTER_KINDS)",
     );
     expect(c).not.toBeInstanceOf(Error);
+  });
+
+  it("refuses it when the application's project does not list the kind", async () => {
+    const bounded = (kinds: { group: string; kind: string }[]) =>
+      ({
+        ...app,
+        policy: { automated: true, prune: true, selfHeal: false, clusterKinds: kinds },
+      }) as AppInput;
+    const [t, c] = await prepared(ALLOW_ALL, bounded([{ group: '', kind: 'PersistentVolume' }]));
+    expect((t as Error).message).toBe(
+      "refused: the application's project does not allow kind example.com/Tenant cluster-scoped (Tenant/t; spec.clusterKinds)",
+    );
+    expect(c).not.toBeInstanceOf(Error);
+    const [listed] = await prepared(ALLOW_ALL, bounded([{ group: 'example.com', kind: '*' }]));
+    expect(listed).not.toBeInstanceOf(Error);
   });
 
   it('prepares it when the list allows it', async () => {

@@ -35,6 +35,11 @@ export interface SyncPolicyState {
    * states written before the prune guard, and in every automated generation).
    */
   pruneConfirmed?: boolean;
+  /**
+   * The kinds the application's project lets it apply cluster-scoped (absent: not bounded; in
+   * states written before the field too). See `SyncPolicy.cluster_kinds`.
+   */
+  clusterKinds?: { group: string; kind: string }[];
 }
 
 /** App-wide sync options, resolved with their defaults. */

@@ -45,6 +45,11 @@ export class ProjectGate {
     ];
   }
 
+  /** What a project bounds its applications' cluster-scoped kinds to (see clusterKindsBound). */
+  clusterKinds(project: string): { group: string; kind: string }[] | undefined {
+    return this.policies.get(project)?.clusterKindsBound;
+  }
+
   /** The clusters (by id) whose sync windows keep a sync of an application out at `now`. */
   windowBlocks(
     a: { project: string; app: string; namespace: string },

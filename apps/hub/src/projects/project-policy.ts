@@ -83,6 +83,16 @@ export class ProjectPolicy {
       this.spec.clusterKinds ?? (this.allowsAll.destination ? [{ group: '*', kind: '*' }] : []);
   }
 
+  /**
+   * The kinds applications may apply cluster-scoped, for the agent to enforce on the kinds the hub
+   * cannot tell the scope of (`SyncPolicy.cluster_kinds`); undefined when every kind may.
+   */
+  get clusterKindsBound(): { group: string; kind: string }[] | undefined {
+    return this.clusterKinds.some((k) => k.group === '*' && k.kind === '*')
+      ? undefined
+      : this.clusterKinds;
+  }
+
   checkSource(repoURL: string): string[] {
     return this.spec.sourceRepos.some((p) => repoMatch(p, repoURL))
       ? []

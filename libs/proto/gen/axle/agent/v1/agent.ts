@@ -205,7 +205,28 @@ export interface SyncPolicy {
    * empty) go through. Set on that generation only; automated generations after it leave it out.
    * Agents before it ignore the field (they hold no prune), so a new hub serves them unchanged.
    */
-  pruneConfirmed?: boolean | undefined;
+  pruneConfirmed?:
+    | boolean
+    | undefined;
+  /**
+   * The kinds the application's project lets it apply cluster-scoped (Argo CD's
+   * clusterResourceWhitelist; group "" is the core group, "*" globs): the agent refuses any object
+   * its cluster's discovery says is cluster-scoped whose kind is not among them (Namespace
+   * objects excepted: the project checks those by name). The hub itself knows the scope of the
+   * built-in kinds and of kinds a CRD of the same bundle defines; this covers kinds of CRDs
+   * installed otherwise. Absent: the project does not bound them. Set by the hub when it sends
+   * the Deploy, from the project as it is then; agents before it ignore the field.
+   */
+  clusterKinds?: ClusterKinds | undefined;
+}
+
+export interface ClusterKinds {
+  items: GroupKind[];
+}
+
+export interface GroupKind {
+  group: string;
+  kind: string;
 }
 
 export interface SyncOptions {
@@ -1199,6 +1220,7 @@ function createBaseSyncPolicy(): SyncPolicy {
     observeOnly: undefined,
     ignoreDifferences: undefined,
     pruneConfirmed: undefined,
+    clusterKinds: undefined,
   };
 }
 
@@ -1227,6 +1249,9 @@ export const SyncPolicy: MessageFns<SyncPolicy> = {
     }
     if (message.pruneConfirmed !== undefined) {
       writer.uint32(64).bool(message.pruneConfirmed);
+    }
+    if (message.clusterKinds !== undefined) {
+      ClusterKinds.encode(message.clusterKinds, writer.uint32(74).fork()).join();
     }
     return writer;
   },
@@ -1308,6 +1333,14 @@ export const SyncPolicy: MessageFns<SyncPolicy> = {
             message.pruneConfirmed = reader.bool();
             continue;
           }
+          case 9: {
+            if (tag !== 74) {
+              break;
+            }
+
+            message.clusterKinds = ClusterKinds.decode(reader, reader.uint32());
+            continue;
+          }
         }
         if ((tag & 7) === 4 || tag === 0) {
           break;
@@ -1350,6 +1383,11 @@ export const SyncPolicy: MessageFns<SyncPolicy> = {
         : isSet(object.prune_confirmed)
         ? globalThis.Boolean(object.prune_confirmed)
         : undefined,
+      clusterKinds: isSet(object.clusterKinds)
+        ? ClusterKinds.fromJSON(object.clusterKinds)
+        : isSet(object.cluster_kinds)
+        ? ClusterKinds.fromJSON(object.cluster_kinds)
+        : undefined,
     };
   },
 
@@ -1379,6 +1417,9 @@ export const SyncPolicy: MessageFns<SyncPolicy> = {
     if (message.pruneConfirmed !== undefined) {
       obj.pruneConfirmed = message.pruneConfirmed;
     }
+    if (message.clusterKinds !== undefined) {
+      obj.clusterKinds = ClusterKinds.toJSON(message.clusterKinds);
+    }
     return obj;
   },
 
@@ -1399,6 +1440,163 @@ export const SyncPolicy: MessageFns<SyncPolicy> = {
       ? IgnoreDifferences.fromPartial(object.ignoreDifferences)
       : undefined;
     message.pruneConfirmed = object.pruneConfirmed ?? undefined;
+    message.clusterKinds = (object.clusterKinds !== undefined && object.clusterKinds !== null)
+      ? ClusterKinds.fromPartial(object.clusterKinds)
+      : undefined;
+    return message;
+  },
+};
+
+function createBaseClusterKinds(): ClusterKinds {
+  return { items: [] };
+}
+
+export const ClusterKinds: MessageFns<ClusterKinds> = {
+  encode(message: ClusterKinds, writer: BinaryWriter = new BinaryWriter()): BinaryWriter {
+    for (const v of message.items) {
+      GroupKind.encode(v!, writer.uint32(10).fork()).join();
+    }
+    return writer;
+  },
+
+  decode(input: BinaryReader | Uint8Array, length?: number): ClusterKinds {
+    const reader = input instanceof BinaryReader ? input : new BinaryReader(input);
+    const previousRecursionDepth = (reader as any).__tsProtoDecodeDepth ?? 0;
+    if (previousRecursionDepth >= 100) {
+      throw new globalThis.Error("protobuf decode recursion limit exceeded");
+    }
+    (reader as any).__tsProtoDecodeDepth = previousRecursionDepth + 1;
+    try {
+      const end = length === undefined ? reader.len : reader.pos + length;
+      const message = createBaseClusterKinds();
+      while (reader.pos < end) {
+        const tag = reader.uint32();
+        switch (tag >>> 3) {
+          case 1: {
+            if (tag !== 10) {
+              break;
+            }
+
+            message.items.push(GroupKind.decode(reader, reader.uint32()));
+            continue;
+          }
+        }
+        if ((tag & 7) === 4 || tag === 0) {
+          break;
+        }
+        reader.skip(tag & 7);
+      }
+      return message;
+    } finally {
+      (reader as any).__tsProtoDecodeDepth = previousRecursionDepth;
+    }
+  },
+
+  fromJSON(object: any): ClusterKinds {
+    return {
+      items: globalThis.Array.isArray(object?.items) ? object.items.map((e: any) => GroupKind.fromJSON(e)) : [],
+    };
+  },
+
+  toJSON(message: ClusterKinds): unknown {
+    const obj: any = {};
+    if (message.items?.length) {
+      obj.items = message.items.map((e) => GroupKind.toJSON(e));
+    }
+    return obj;
+  },
+
+  create<I extends Exact<DeepPartial<ClusterKinds>, I>>(base?: I): ClusterKinds {
+    return ClusterKinds.fromPartial(base ?? ({} as any));
+  },
+  fromPartial<I extends Exact<DeepPartial<ClusterKinds>, I>>(object: I): ClusterKinds {
+    const message = createBaseClusterKinds();
+    message.items = object.items?.map((e) => GroupKind.fromPartial(e)) || [];
+    return message;
+  },
+};
+
+function createBaseGroupKind(): GroupKind {
+  return { group: "", kind: "" };
+}
+
+export const GroupKind: MessageFns<GroupKind> = {
+  encode(message: GroupKind, writer: BinaryWriter = new BinaryWriter()): BinaryWriter {
+    if (message.group !== "") {
+      writer.uint32(10).string(message.group);
+    }
+    if (message.kind !== "") {
+      writer.uint32(18).string(message.kind);
+    }
+    return writer;
+  },
+
+  decode(input: BinaryReader | Uint8Array, length?: number): GroupKind {
+    const reader = input instanceof BinaryReader ? input : new BinaryReader(input);
+    const previousRecursionDepth = (reader as any).__tsProtoDecodeDepth ?? 0;
+    if (previousRecursionDepth >= 100) {
+      throw new globalThis.Error("protobuf decode recursion limit exceeded");
+    }
+    (reader as any).__tsProtoDecodeDepth = previousRecursionDepth + 1;
+    try {
+      const end = length === undefined ? reader.len : reader.pos + length;
+      const message = createBaseGroupKind();
+      while (reader.pos < end) {
+        const tag = reader.uint32();
+        switch (tag >>> 3) {
+          case 1: {
+            if (tag !== 10) {
+              break;
+            }
+
+            message.group = reader.string();
+            continue;
+          }
+          case 2: {
+            if (tag !== 18) {
+              break;
+            }
+
+            message.kind = reader.string();
+            continue;
+          }
+        }
+        if ((tag & 7) === 4 || tag === 0) {
+          break;
+        }
+        reader.skip(tag & 7);
+      }
+      return message;
+    } finally {
+      (reader as any).__tsProtoDecodeDepth = previousRecursionDepth;
+    }
+  },
+
+  fromJSON(object: any): GroupKind {
+    return {
+      group: isSet(object.group) ? globalThis.String(object.group) : "",
+      kind: isSet(object.kind) ? globalThis.String(object.kind) : "",
+    };
+  },
+
+  toJSON(message: GroupKind): unknown {
+    const obj: any = {};
+    if (message.group !== "") {
+      obj.group = message.group;
+    }
+    if (message.kind !== "") {
+      obj.kind = message.kind;
+    }
+    return obj;
+  },
+
+  create<I extends Exact<DeepPartial<GroupKind>, I>>(base?: I): GroupKind {
+    return GroupKind.fromPartial(base ?? ({} as any));
+  },
+  fromPartial<I extends Exact<DeepPartial<GroupKind>, I>>(object: I): GroupKind {
+    const message = createBaseGroupKind();
+    message.group = object.group ?? "";
+    message.kind = object.kind ?? "";
     return message;
   },
 };
