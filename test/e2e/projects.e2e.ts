@@ -269,10 +269,10 @@ describe('projects bound what applications may do, at admission, render and disp
     await webhook();
     const s = await waitFor('refused by the agent for the project', async () => {
       const c = (await app()).status.clusters[0];
-      return c.message.includes("the application's project does not allow") ? c : false;
+      return c.message.includes("refused by the application's project") ? c : false;
     });
     expect(s.message).toContain(
-      "refused: the application's project does not allow kind example.com/Tenant cluster-scoped (Tenant/team-a-takes-all; spec.clusterKinds)",
+      "refused by the application's project: kind example.com/Tenant may not be applied cluster-scoped (Tenant/team-a-takes-all; the project's spec.clusterKinds)",
     );
     const objects = kc.makeApiClient(CustomObjectsApi);
     await expect(

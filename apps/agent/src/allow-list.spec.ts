@@ -144,11 +144,11 @@ describe('agent allow-list', () => {
       expect(scopeMatters(ALLOW_ALL, undefined)).toBe(false);
       expect(scopeMatters(ALLOW_ALL, [{ group: '*', kind: '*' }])).toBe(false);
       expect(allowListRefusal(ALLOW_ALL, [tenant, crb], 'x', tenantScope, project)).toBe(
-        "refused: the application's project does not allow kind example.com/Tenant cluster-scoped (Tenant/t; spec.clusterKinds)",
+        "refused by the application's project: kind example.com/Tenant may not be applied cluster-scoped (Tenant/t; the project's spec.clusterKinds)",
       );
       // Both say no: both are named.
       expect(allowListRefusal(teamA, [tenant], 'team-a', tenantScope, project)).toMatch(
-        /^refused by this cluster's allow-list: .*Tenant.*; refused: the application's project/,
+        /^refused by this cluster's allow-list: .*Tenant.*; refused by the application's project: /,
       );
     });
 

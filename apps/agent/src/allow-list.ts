@@ -83,7 +83,7 @@ export function projectClusterScopedRefusal(
 ): string | undefined {
   if (!kinds || (k.group === '' && k.kind === 'Namespace')) return undefined;
   if (kinds.some((p) => globMatch(p.group, k.group) && globMatch(p.kind, k.kind))) return undefined;
-  return `the application's project does not allow kind ${k.group || 'core'}/${k.kind} cluster-scoped (${k.kind}/${k.name}; spec.clusterKinds)`;
+  return `kind ${k.group || 'core'}/${k.kind} may not be applied cluster-scoped (${k.kind}/${k.name}; the project's spec.clusterKinds)`;
 }
 
 /** Whether an object's scope matters: the list or the project bound cluster-scoped kinds. */
@@ -157,7 +157,9 @@ export function allowListRefusal(
   }
   const parts = [
     ...(refused.length ? [`refused by this cluster's allow-list: ${refused.join('; ')}`] : []),
-    ...(byProject.size ? [`refused: ${[...byProject].join('; ')}`] : []),
+    ...(byProject.size
+      ? [`refused by the application's project: ${[...byProject].join('; ')}`]
+      : []),
   ];
   return parts.length ? parts.join('; ') : undefined;
 }

@@ -173,6 +173,28 @@ describe('HubInbound', () => {
     expect(JSON.stringify(sent)).toMatch(/may not be applied cluster-scoped/);
   });
 
+  it("stores a generation its project's bound refuses: its pass refuses it, and heals nothing of the one before", async () => {
+    const binding = makeBundle([
+      {
+        apiVersion: 'rbac.authorization.k8s.io/v1',
+        kind: 'ClusterRoleBinding',
+        metadata: { name: 'admin-for-all' },
+      },
+    ]);
+    const { store, enqueued, inbound } = await setup({
+      served: (_v, kind) => Promise.resolve(kind !== 'ClusterRoleBinding'),
+    });
+    const d = {
+      ...deploy(1),
+      bundleHash: binding.hash,
+      bundleGzip: compressBundle(binding.json),
+      syncPolicy: { automated: true, prune: true, selfHeal: false, clusterKinds: { items: [] } },
+    };
+    await inbound.handle({ msg: { $case: 'deploy', value: d } });
+    expect(store.get('app-1')?.policy.clusterKinds).toEqual([]);
+    expect(enqueued).toEqual(['app-1']);
+  });
+
   it('passes SyncNow to the reconciler and answers a ping', async () => {
     const { sent, enqueued, inbound } = await setup();
     await inbound.handle({ msg: { $case: 'syncNow', value: { appId: 'app-1' } } });

@@ -6,7 +6,12 @@ import type {
   SyncPolicy,
 } from '../../../../libs/proto/gen/axle/agent/v1/agent.js';
 import { decodeSyncPolicy } from '../../../../libs/proto/src/codec.js';
-import { allowListRefusal, scopeMatters, scopesOf, type AllowList } from '../allow-list.js';
+import {
+  allowListRefusal,
+  restrictsClusterKinds,
+  scopesOf,
+  type AllowList,
+} from '../allow-list.js';
 import type { BundleCache } from '../bundle-cache.js';
 import type { StatusReporter } from '../outbound/status-reporter.js';
 import type { AppReconciler } from '../reconcile/app-reconciler.js';
@@ -99,18 +104,13 @@ export class HubInbound {
     // The cluster's own allow-list: refused deploys are acknowledged (so they are not resent)
     // but not applied; what runs stays as it is.
     // With each kind's scope when the list limits cluster-scoped kinds (as every pass checks).
-    const project = decodeSyncPolicy(d.syncPolicy).clusterKinds;
+    // The project's bound (in the policy) is not checked here: a generation it refuses is stored
+    // and refused at its pass, so that the generation before it is no longer healed either.
     const namespaced =
-      this.served && scopeMatters(this.allowList, project)
+      this.served && restrictsClusterKinds(this.allowList)
         ? await scopesOf(bundle.objects, this.served)
         : undefined;
-    const message = allowListRefusal(
-      this.allowList,
-      bundle.objects,
-      d.namespace,
-      namespaced,
-      project,
-    );
+    const message = allowListRefusal(this.allowList, bundle.objects, d.namespace, namespaced);
     if (message) {
       this.reporter.event(d.appId, 'Warning', 'SyncRefused', message, d.generation);
       this.reporter.ack(d.appId, d.generation);

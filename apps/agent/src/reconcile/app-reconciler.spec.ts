@@ -747,6 +747,29 @@ describe('AppReconciler: the allow-list, for stored apps', () => {
     ]);
   });
 
+  it("refuses a stored generation its project's bound forbids: nothing applied, nothing healed", async () => {
+    const cluster = inMemoryCluster();
+    await store.put({
+      ...stored,
+      bundleHash: 'sha256:crb2',
+      policy: { ...stored.policy, clusterKinds: [{ group: '', kind: 'PersistentVolume' }] },
+    });
+    const { r, bundles, events } = agent(cluster);
+    bundles.remember('sha256:crb2', [
+      {
+        apiVersion: 'rbac.authorization.k8s.io/v1',
+        kind: 'ClusterRoleBinding',
+        metadata: { name: 'everyone-admin' },
+      },
+    ]);
+    r.start();
+    await r.idle();
+    expect(cluster.state.applies).toBe(0);
+    expect(events).toEqual([
+      "SyncRefused: refused by the application's project: kind rbac.authorization.k8s.io/ClusterRoleBinding may not be applied cluster-scoped (ClusterRoleBinding/everyone-admin; the project's spec.clusterKinds)",
+    ]);
+  });
+
   it('does not sync a stored app the list now forbids after a restart: refused as its Deploy would be', async () => {
     const cluster = inMemoryCluster();
     await store.put(stored); // stored and acknowledged, not applied yet when the agent stopped

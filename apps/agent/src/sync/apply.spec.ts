@@ -62,7 +62,7 @@ describe('Applier.prepare and the allow-list', () => {
       }) as AppInput;
     const [t, c] = await prepared(ALLOW_ALL, bounded([{ group: '', kind: 'PersistentVolume' }]));
     expect((t as Error).message).toBe(
-      "refused: the application's project does not allow kind example.com/Tenant cluster-scoped (Tenant/t; spec.clusterKinds)",
+      "refused by the application's project: kind example.com/Tenant may not be applied cluster-scoped (Tenant/t; the project's spec.clusterKinds)",
     );
     expect(c).not.toBeInstanceOf(Error);
     const [listed] = await prepared(ALLOW_ALL, bounded([{ group: 'example.com', kind: '*' }]));

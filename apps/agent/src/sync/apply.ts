@@ -51,7 +51,7 @@ export class Applier {
         const list = this.opts.allowList && clusterScopedRefusal(this.opts.allowList, p.key);
         if (list) return new Error(`refused by this cluster's allow-list: ${list}`);
         const project = projectClusterScopedRefusal(app.policy.clusterKinds, p.key);
-        if (project) return new Error(`refused: ${project}`);
+        if (project) return new Error(`refused by the application's project: ${project}`);
       }
       rt.prepared.set(item, p);
       return p;

@@ -7,6 +7,7 @@ import { Conflict, NotFound, ValidationFailed, type FieldError } from '../common
 import { DependenciesService } from '../dependencies/dependencies.service.js';
 import { DispatchNotifier } from '../dispatch/dispatch.notifier.js';
 import { GitService } from '../git/git.service.js';
+import type { ProjectGate } from '../projects/project-gate.js';
 import { ProjectsService } from '../projects/projects.service.js';
 import { ReplicaService } from '../replicas/replica.service.js';
 import { syncsAutomatically } from '../reconcile/sync-policy.js';
@@ -334,7 +335,10 @@ export class AppSyncService {
     const current = new Map(
       (await this.targets.desiredOf([app.id])).map((t) => [t.clusterId, t] as const),
     );
-    const policy = toSyncPolicy(app.spec);
+    const policy = toSyncPolicy(
+      app.spec,
+      (await this.projects.gate()).clusterKinds(app.spec.project),
+    );
     const rows: DesiredTarget[] = clusters.map((c) => ({
       appId: app.id,
       clusterId: c.id,
@@ -444,6 +448,11 @@ export class AppSyncService {
   }
 
   /** The project checks of reconciliation, for this bundle on these clusters. */
+  /** The projects as they are now (what a deployment's policy carries of them). */
+  projectGate(): Promise<ProjectGate> {
+    return this.projects.gate();
+  }
+
   private async checkProject(
     app: ApplicationEntity,
     clusters: ClusterRef[],

@@ -285,33 +285,6 @@ describe('AgentSession', () => {
     expect(call.deploys()[1].bundleGzip.length).toBeGreaterThan(0);
   });
 
-  it("carries the project's bound on cluster-scoped kinds with each Deploy, as the project is then", async () => {
-    const { s, call } = session();
-    await s.handle(hello());
-    const bounded = {
-      ...ctx,
-      gate: new ProjectGate(
-        new Map([
-          [
-            'default',
-            new ProjectPolicy('default', {
-              sourceRepos: ['*'],
-              destinations: [{ namespace: 'ns-*' }],
-              clusterKinds: [{ group: 'rbac.authorization.k8s.io', kind: 'ClusterRole' }],
-            }),
-          ],
-        ]),
-      ),
-    };
-    await s.deliver([row(1, 1, 'sha256:H')], new Map(), true, bounded);
-    // Unbounded (every namespace, no clusterKinds): no field, as from an older hub.
-    await s.deliver([row(2, 1, 'sha256:H')], new Map(), true, ctx);
-    expect(call.deploys().map((d) => d.syncPolicy?.clusterKinds)).toEqual([
-      { items: [{ group: 'rbac.authorization.k8s.io', kind: 'ClusterRole' }] },
-      undefined,
-    ]);
-  });
-
   it('withholds what the project no longer allows, right before dispatch', async () => {
     const { s, call } = session();
     await s.handle(hello());

@@ -7,7 +7,6 @@ import type {
   Events,
   Hello,
   HubMessage,
-  SyncPolicy,
   NeedBundle,
 } from '../../../../libs/proto/gen/axle/agent/v1/agent.js';
 import type { DeliveryRow } from '../applications/targets.repository.js';
@@ -282,7 +281,7 @@ export class AgentSession {
         bundleHash: row.bundleHash,
         bundleGzip,
         namespace: row.namespace,
-        syncPolicy: withClusterKinds(row.policy, ctx.gate.clusterKinds(row.project)),
+        syncPolicy: row.policy,
       };
       await this.write({ msg: { $case: 'deploy', value: deploy } });
       // Deploys are handled in order: from here on the agent holds this bundle.
@@ -415,18 +414,4 @@ function assertAppId(id: string): void {
 
 function randomId(): string {
   return Math.random().toString(36).slice(2, 12);
-}
-
-/**
- * The policy a Deploy carries: the stored one, with the project's bound on cluster-scoped kinds
- * as it is now (not stored with the target: a project's change is sent with its next generation).
- */
-function withClusterKinds(
-  policy: SyncPolicy,
-  kinds: { group: string; kind: string }[] | undefined,
-): SyncPolicy {
-  const { clusterKinds: _, ...rest } = policy;
-  return kinds
-    ? { ...rest, clusterKinds: { items: kinds.map(({ group, kind }) => ({ group, kind })) } }
-    : rest;
 }

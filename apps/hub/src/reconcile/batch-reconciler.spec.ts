@@ -347,6 +347,39 @@ describe('BatchReconciler', () => {
     });
   });
 
+  it("stores the project's bound on cluster-scoped kinds with the policy: a project change is a new generation", async () => {
+    const ports = new FakePorts();
+    const bounded = (kinds?: { group: string; kind: string }[]) =>
+      new ProjectPolicy('team', {
+        sourceRepos: ['*'],
+        destinations: [{ namespace: 'ns-*' }],
+        ...(kinds ? { clusterKinds: kinds } : {}),
+      });
+    ports.policies.set('team', bounded());
+    const [a, b] = ports.add(app(1, {}, {}, 'team'), app(2));
+    const run = () => new BatchReconciler(ports, 'replica-a').run([item(a), item(b)], lease);
+    await run();
+    const kindsOf = (o: BatchOutcome) =>
+      o.upserts.map((u) => [u.appId, u.policy.clusterKinds?.items ?? null]);
+    // Limited to some namespaces: no cluster-scoped kind; default (every namespace): unbounded.
+    expect(kindsOf(ports.committed[0])).toEqual([
+      [id(1), []],
+      [id(1), []],
+      [id(2), null],
+      [id(2), null],
+    ]);
+    // The project lists a kind: at the same commit, its applications' targets change.
+    ports.policies.set(
+      'team',
+      bounded([{ group: 'rbac.authorization.k8s.io', kind: 'ClusterRole' }]),
+    );
+    await run();
+    expect(kindsOf(ports.committed[1])).toEqual([
+      [id(1), [{ group: 'rbac.authorization.k8s.io', kind: 'ClusterRole' }]],
+      [id(1), [{ group: 'rbac.authorization.k8s.io', kind: 'ClusterRole' }]],
+    ]);
+  });
+
   it('removes the targets of clusters dropped from the destinations, and notes unknown clusters', async () => {
     const ports = new FakePorts();
     const [a] = ports.add(app(1));

@@ -210,7 +210,7 @@ export class BatchReconciler {
         : [];
       // Sync windows: a blocked cluster keeps what it runs until its window lets the sync in.
       const auto = dispatchesOnReconcile(app);
-      const policy = toSyncPolicy(app.spec);
+      const policy = toSyncPolicy(app.spec, gate.clusterKinds(app.spec.project));
       const desired: DesiredTarget[] = targets.map((c) => ({
         appId: app.id,
         clusterId: c.id,

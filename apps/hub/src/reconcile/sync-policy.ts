@@ -4,11 +4,17 @@ import type { ApplicationSpec } from '../applications/application.schemas.js';
 
 /**
  * The application's sync policy as the agent receives it (`Deploy.sync_policy`): stored with each
- * target, so a policy change is a new desired generation like a manifest change.
+ * target, so a policy change is a new desired generation like a manifest change. With
+ * `clusterKinds`, the bound its project puts on cluster-scoped kinds (ProjectGate.clusterKinds):
+ * a project's change is then a new generation too, which carries it to the agents.
  */
-export function toSyncPolicy(spec: ApplicationSpec): SyncPolicy {
+export function toSyncPolicy(
+  spec: ApplicationSpec,
+  clusterKinds?: { group: string; kind: string }[],
+): SyncPolicy {
   const sp = spec.syncPolicy;
   return encodeSyncPolicy({
+    ...(clusterKinds ? { clusterKinds } : {}),
     automated: sp.automated !== undefined,
     prune: sp.automated?.prune ?? false,
     selfHeal: sp.automated?.selfHeal ?? false,

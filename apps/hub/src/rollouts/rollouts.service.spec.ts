@@ -1,6 +1,7 @@
 import { afterEach, beforeEach, describe, expect, it, vi } from 'vitest';
 import type { DataSource } from 'typeorm';
 import type { AppSyncService } from '../applications/app-sync.service.js';
+import { ProjectGate } from '../projects/project-gate.js';
 import type { ApplicationSpec } from '../applications/application.schemas.js';
 import type { TargetReadiness, TargetsRepository } from '../applications/targets.repository.js';
 import type { AuditService } from '../audit/audit.service.js';
@@ -68,6 +69,8 @@ function world(clusters: Cluster[], rollout: unknown) {
   };
   const syncs = {
     entity: (name: string) => Promise.resolve({ name }),
+    // The default project: cluster-scoped kinds unbounded.
+    projectGate: () => Promise.resolve(new ProjectGate(new Map())),
     deployStored: (_app: unknown, ids: string[], o: { bundleHash: string }) => {
       if (window.denied)
         return Promise.reject(new Error('sync window "freeze" (* * * * *) denies syncs now'));

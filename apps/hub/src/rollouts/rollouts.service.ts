@@ -567,9 +567,10 @@ export class RolloutsService implements OnApplicationBootstrap, OnModuleDestroy 
     );
     // What a target must run for a unit to be at its render: the bundle, namespace and the
     // policy the rollout deploys with (its prune as the strategy says).
+    const gate = await this.syncs.projectGate();
     const keyOf = (r: { spec: ApplicationSpec; bundleHash: string | null }) => {
       if (r.bundleHash === null) return null;
-      const policy = toSyncPolicy(r.spec);
+      const policy = toSyncPolicy(r.spec, gate.clusterKinds(r.spec.project));
       return contentKey(r.bundleHash, r.spec.destination.namespace, {
         ...policy,
         prune: policy.prune || subject.strategy.defaultPrune,

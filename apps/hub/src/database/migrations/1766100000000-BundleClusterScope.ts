@@ -9,10 +9,15 @@ import { decompressBundle, objectRefs } from '../../../../../libs/manifests/src/
  */
 export class BundleClusterScope1766100000000 implements MigrationInterface {
   name = 'BundleClusterScope1766100000000';
+  // Row by row, each update committed: a large table is not held in one transaction, and a hub
+  // stopped half-way goes on where it was (rows done carry the flag and are not read again).
+  transaction = false;
 
   async up(q: QueryRunner): Promise<void> {
     const rows = (await q.query(
-      `SELECT hash FROM manifest_bundles WHERE resources @> '[{"kind": "CustomResourceDefinition"}]'`,
+      `SELECT hash FROM manifest_bundles
+        WHERE resources @> '[{"kind": "CustomResourceDefinition"}]'
+          AND NOT resources @> '[{"kind": "CustomResourceDefinition", "clusterScoped": true}]'`,
     )) as { hash: string }[];
     for (const { hash } of rows) {
       const [row] = (await q.query('SELECT content FROM manifest_bundles WHERE hash = $1', [
@@ -21,8 +26,10 @@ export class BundleClusterScope1766100000000 implements MigrationInterface {
       let objects;
       try {
         objects = decompressBundle(row.content, hash).objects;
-      } catch {
-        continue; // unreadable: it fails where it is used, as before
+      } catch (e) {
+        // Unreadable: it fails where it is used, as before.
+        console.warn(`bundle ${hash}: not read again (${(e as Error).message})`);
+        continue;
       }
       await q.query('UPDATE manifest_bundles SET resources = $2 WHERE hash = $1', [
         hash,

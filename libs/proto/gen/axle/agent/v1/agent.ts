@@ -214,8 +214,8 @@ export interface SyncPolicy {
    * its cluster's discovery says is cluster-scoped whose kind is not among them (Namespace
    * objects excepted: the project checks those by name). The hub itself knows the scope of the
    * built-in kinds and of kinds a CRD of the same bundle defines; this covers kinds of CRDs
-   * installed otherwise. Absent: the project does not bound them. Set by the hub when it sends
-   * the Deploy, from the project as it is then; agents before it ignore the field.
+   * installed otherwise. Absent: the project does not bound them. Part of the policy stored with
+   * each target, so a project's change is a new generation; agents before it ignore the field.
    */
   clusterKinds?: ClusterKinds | undefined;
 }
