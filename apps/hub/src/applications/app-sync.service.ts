@@ -447,12 +447,12 @@ export class AppSyncService {
     return { ...result, historyId };
   }
 
-  /** The project checks of reconciliation, for this bundle on these clusters. */
   /** The projects as they are now (what a deployment's policy carries of them). */
   projectGate(): Promise<ProjectGate> {
     return this.projects.gate();
   }
 
+  /** The project checks of reconciliation, for this bundle on these clusters. */
   private async checkProject(
     app: ApplicationEntity,
     clusters: ClusterRef[],

@@ -285,6 +285,36 @@ describe('AgentSession', () => {
     expect(call.deploys()[1].bundleGzip.length).toBeGreaterThan(0);
   });
 
+  it("sends no Deploy unbounded: a policy stored before the project's bound gets it as it is now", async () => {
+    const { s, call } = session();
+    await s.handle(hello());
+    const bounded = {
+      ...ctx,
+      gate: new ProjectGate(
+        new Map([
+          [
+            'default',
+            new ProjectPolicy('default', {
+              sourceRepos: ['*'],
+              destinations: [{ namespace: 'ns-*' }],
+              clusterKinds: [{ group: 'rbac.authorization.k8s.io', kind: 'ClusterRole' }],
+            }),
+          ],
+        ]),
+      ),
+    };
+    const stored = { ...row(2, 1, 'sha256:H') };
+    stored.policy = { ...stored.policy, clusterKinds: { items: [] } };
+    await s.deliver([row(1, 1, 'sha256:H'), stored], new Map(), true, bounded);
+    // Unbounded project: nothing added.
+    await s.deliver([row(3, 1, 'sha256:H')], new Map(), true, ctx);
+    expect(call.deploys().map((d) => d.syncPolicy?.clusterKinds)).toEqual([
+      { items: [{ group: 'rbac.authorization.k8s.io', kind: 'ClusterRole' }] },
+      { items: [] },
+      undefined,
+    ]);
+  });
+
   it('withholds what the project no longer allows, right before dispatch', async () => {
     const { s, call } = session();
     await s.handle(hello());

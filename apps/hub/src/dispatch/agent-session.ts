@@ -7,6 +7,7 @@ import type {
   Events,
   Hello,
   HubMessage,
+  SyncPolicy,
   NeedBundle,
 } from '../../../../libs/proto/gen/axle/agent/v1/agent.js';
 import type { DeliveryRow } from '../applications/targets.repository.js';
@@ -281,7 +282,7 @@ export class AgentSession {
         bundleHash: row.bundleHash,
         bundleGzip,
         namespace: row.namespace,
-        syncPolicy: row.policy,
+        syncPolicy: boundedPolicy(row.policy, ctx.gate.clusterKinds(row.project)),
       };
       await this.write({ msg: { $case: 'deploy', value: deploy } });
       // Deploys are handled in order: from here on the agent holds this bundle.
@@ -414,4 +415,18 @@ function assertAppId(id: string): void {
 
 function randomId(): string {
   return Math.random().toString(36).slice(2, 12);
+}
+
+/**
+ * The policy a Deploy carries: the stored one, which carries the project's bound on
+ * cluster-scoped kinds (toSyncPolicy) once its target was written since; one written before
+ * (an application without automated sync, a suspended or rolled-out one) gets the project's
+ * bound as it is now, so that no Deploy goes out unbounded.
+ */
+function boundedPolicy(
+  policy: SyncPolicy,
+  kinds: { group: string; kind: string }[] | undefined,
+): SyncPolicy {
+  if (policy.clusterKinds || !kinds) return policy;
+  return { ...policy, clusterKinds: { items: kinds.map(({ group, kind }) => ({ group, kind })) } };
 }

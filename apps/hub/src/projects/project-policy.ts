@@ -79,8 +79,15 @@ export class ProjectPolicy {
           d.namespace === '*' && Object.keys(d.clusterSelector?.matchLabels ?? {}).length === 0,
       ),
     };
-    this.clusterKinds =
-      this.spec.clusterKinds ?? (this.allowsAll.destination ? [{ group: '*', kind: '*' }] : []);
+    // Sorted: the bound is part of stored policies, and reordering the list changes nothing.
+    this.clusterKinds = (
+      this.spec.clusterKinds ?? (this.allowsAll.destination ? [{ group: '*', kind: '*' }] : [])
+    )
+      .map(({ group, kind }) => ({ group, kind }))
+      .sort((a, b) => {
+        const [x, y] = [`${a.group}/${a.kind}`, `${b.group}/${b.kind}`];
+        return x < y ? -1 : x > y ? 1 : 0;
+      });
   }
 
   /**
