@@ -37,12 +37,16 @@ export interface AppState {
    * shrinks when a pruned resource is gone. `failed`: how that generation's sync failed, when it
    * did (absent in states written before it was kept). `pruneHeld`: its prune was held for a
    * person's confirmation (absent when it was not, and in states written before the guard).
+   * `revision` and `bundleHash`: what that generation was (absent when it was not known when it
+   * was marked, and in states written before they were kept).
    */
   applied: {
     generation: number;
     resources: ResourceKey[];
     failed?: FailedSync;
     pruneHeld?: PruneHeld;
+    revision?: string;
+    bundleHash?: string;
   } | null;
   /**
    * The hub removed the app (deleting its resources when `prune`): written before anything is

@@ -369,7 +369,12 @@ describe('AppReconciler: against a cluster', () => {
     await r.idle();
     expect(cluster.objects.has(cluster.id('ConfigMap', 'shop', 'moved'))).toBe(true); // b's
     expect(reports.at(-1)).toMatchObject({ sync: 'Synced', resources: [] });
-    expect(store.get('a')?.applied).toEqual({ generation: 2, resources: [] });
+    expect(store.get('a')?.applied).toEqual({
+      generation: 2,
+      resources: [],
+      revision: expect.any(String),
+      bundleHash: 'sha256:without',
+    });
     await r.stop();
   });
   /** A SyncFail hook Job, deleted once it succeeds. */
@@ -577,6 +582,8 @@ describe('AppReconciler: against a cluster', () => {
     expect(store.get('a')?.applied).toEqual({
       generation: 1,
       resources: [expect.objectContaining({ kind: 'ConfigMap', name: 'x' })],
+      revision: expect.any(String),
+      bundleHash: expect.any(String),
     });
     await t.r.stop();
   });
@@ -673,7 +680,12 @@ describe('AppReconciler: against a cluster', () => {
     await t.r.idle();
     expect(t.cluster.objects.size).toBe(0);
     expect(t.reports.at(-1)).toMatchObject({ sync: 'Synced', resources: [] });
-    expect(store.get('a')?.applied).toEqual({ generation: 3, resources: [] });
+    expect(store.get('a')?.applied).toEqual({
+      generation: 3,
+      resources: [],
+      revision: expect.any(String),
+      bundleHash: expect.any(String),
+    });
     await t.r.stop();
   });
 });
@@ -698,18 +710,26 @@ describe('AppReconciler: the allow-list, for stored apps', () => {
   function agent(cluster: ReturnType<typeof inMemoryCluster>, allowList?: AllowList) {
     const events: string[] = [];
     const refused: string[] = [];
+    const heldOf: string[] = [];
     const reports: AppReport[] = [];
     const reporter = {
       report: (_app: unknown, a: AppReport) => void reports.push(a),
       event: (_app: string, _type: string, reason: string, message: string) =>
         void events.push(`${reason}: ${message}`),
-      refused: (appId: string, message: string) => void refused.push(`${appId}: ${message}`),
+      refused: (
+        appId: string,
+        message: string,
+        held?: { generation: number; revision: string },
+      ) => {
+        refused.push(`${appId}: ${message}`);
+        heldOf.push(held ? `${held.generation}@${held.revision}` : '');
+      },
     } as unknown as StatusReporter;
     const { r, bundles } = wired(cluster.client, cluster.watches, reporter, selfHeal, allowList);
     bundles.remember('sha256:x', [
       { apiVersion: 'v1', kind: 'ConfigMap', metadata: { name: 'x' }, data: { k: 'v' } },
     ]);
-    return { r, bundles, events, refused, reports };
+    return { r, bundles, events, refused, reports, heldOf };
   }
 
   const stored = {
@@ -749,12 +769,16 @@ describe('AppReconciler: the allow-list, for stored apps', () => {
 
   it("refuses a stored generation its project's bound forbids: nothing applied, nothing healed", async () => {
     const cluster = inMemoryCluster();
+    // Generation 1 ran (r0); generation 2 is refused: reported over what runs, after a restart too.
     await store.put({
       ...stored,
+      generation: 2,
+      revision: 'r2',
       bundleHash: 'sha256:crb2',
       policy: { ...stored.policy, clusterKinds: [{ group: '', kind: 'PersistentVolume' }] },
+      applied: { generation: 1, resources: [], revision: 'r0', bundleHash: 'sha256:x' },
     });
-    const { r, bundles, events } = agent(cluster);
+    const { r, bundles, events, heldOf } = agent(cluster);
     bundles.remember('sha256:crb2', [
       {
         apiVersion: 'rbac.authorization.k8s.io/v1',
@@ -768,6 +792,27 @@ describe('AppReconciler: the allow-list, for stored apps', () => {
     expect(events).toEqual([
       "SyncRefused: refused by the application's project: kind rbac.authorization.k8s.io/ClusterRoleBinding may not be applied cluster-scoped (ClusterRoleBinding/everyone-admin; the project's spec.clusterKinds)",
     ]);
+    expect(heldOf).toEqual(['1@r0']);
+  });
+
+  it('keeps what an applied generation was (revision, bundle) when it is the one held', async () => {
+    const cluster = inMemoryCluster();
+    await store.put(stored);
+    const { r } = agent(cluster);
+    await r.saveApplied('a', 1, []);
+    expect(store.get('a')?.applied).toMatchObject({
+      generation: 1,
+      revision: 'r1',
+      bundleHash: 'sha256:x',
+    });
+    // Marked for an older generation than the one held (a newer Deploy arrived meanwhile): unknown.
+    await store.put({ ...store.get('a')!, generation: 2, revision: 'r2' });
+    await r.saveApplied('a', 1, []);
+    expect(store.get('a')?.applied?.revision).toBeUndefined();
+    // The inventory alone: what was known stays.
+    await r.saveApplied('a', 2, []);
+    await r.saveApplied('a', undefined, []);
+    expect(store.get('a')?.applied).toMatchObject({ generation: 2, revision: 'r2' });
   });
 
   it('does not sync a stored app the list now forbids after a restart: refused as its Deploy would be', async () => {

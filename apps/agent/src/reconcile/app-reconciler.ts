@@ -173,6 +173,13 @@ export class AppReconciler {
     const app = this.store.get(appId);
     if (!app) return;
     const { failed, pruneHeld } = generation === undefined ? (app.applied ?? {}) : outcome;
+    // What the generation was: known when it is the one held (a newer one may have arrived).
+    const { revision, bundleHash } =
+      generation === undefined
+        ? (app.applied ?? {})
+        : generation === app.generation
+          ? app
+          : { revision: undefined, bundleHash: undefined };
     await this.store.put({
       ...app,
       applied: {
@@ -180,6 +187,7 @@ export class AppReconciler {
         resources: resources ?? app.applied?.resources ?? [],
         ...(failed && { failed }),
         ...(pruneHeld && { pruneHeld }),
+        ...(revision !== undefined && bundleHash !== undefined && { revision, bundleHash }),
       },
     });
   }
@@ -286,7 +294,21 @@ export class AppReconciler {
     if (rt.refusal !== refusal) {
       rt.refusal = refusal;
       this.reporter.event(app.appId, 'Warning', 'SyncRefused', message, app.generation);
-      this.reporter.refused(app.appId, message, app);
+      // Over what runs: the generation last applied when it is known, not the refused one.
+      const applied = app.applied;
+      const held =
+        applied &&
+        applied.generation > 0 &&
+        applied.generation < app.generation &&
+        applied.revision !== undefined &&
+        applied.bundleHash !== undefined
+          ? {
+              generation: applied.generation,
+              revision: applied.revision,
+              bundleHash: applied.bundleHash,
+            }
+          : app;
+      this.reporter.refused(app.appId, message, held);
     }
     return true;
   }
