@@ -1,5 +1,10 @@
 import { globMatch } from '../../../libs/glob/src/index.js';
-import { crdScopes, resourceKey, type KubeObject } from '../../../libs/manifests/src/index.js';
+import {
+  crdScopes,
+  resourceKey,
+  splitApiVersion,
+  type KubeObject,
+} from '../../../libs/manifests/src/index.js';
 
 /**
  * The agent's own limits, set by whoever installs it in the cluster: the last of the three project
@@ -178,12 +183,11 @@ export async function scopesOf(
   for (const o of objects) {
     const id = `${o.apiVersion}\0${o.kind}`;
     if (known.has(id)) continue;
-    let scope = await served(o.apiVersion, o.kind);
-    if (scope === undefined) {
-      const slash = o.apiVersion.lastIndexOf('/');
-      scope = byCrd.get(`${slash < 0 ? '' : o.apiVersion.slice(0, slash)}/${o.kind}`);
-    }
-    known.set(id, scope);
+    known.set(
+      id,
+      (await served(o.apiVersion, o.kind)) ??
+        byCrd.get(`${splitApiVersion(o.apiVersion).group}/${o.kind}`),
+    );
   }
   return (o) => known.get(`${o.apiVersion}\0${o.kind}`);
 }

@@ -8,8 +8,8 @@ export type LiveState = 'connecting' | 'live' | 'reconnecting';
 const KEYS: Record<string, string[][]> = {
   fleet: [['fleet']],
   applications: [['app'], ['history'], ['events'], ['appset-rollout']],
-  // An application's page shows whether the agents of its clusters are connected.
-  clusters: [['clusters'], ['app']],
+  // And an application's view (see below).
+  clusters: [['clusters']],
   appsets: [['appsets'], ['appset']],
   audit: [['audit']],
   rollouts: [['appset-rollout'], ['app-rollout']],
@@ -70,6 +70,12 @@ function apply(qc: QueryClient, fleet: FleetRefresher, e: ConsoleEvent): void {
       for (const topic of e.topics) {
         if (topic === 'fleet') fleet.refresh();
         else for (const queryKey of KEYS[topic] ?? []) void qc.invalidateQueries({ queryKey });
+        // An application's page shows whether the agents of its clusters are connected: its view
+        // is read again, not its diff or history.
+        if (topic === 'clusters')
+          void qc.invalidateQueries({
+            predicate: (q) => q.queryKey[0] === 'app' && q.queryKey.length === 2,
+          });
       }
       return;
   }

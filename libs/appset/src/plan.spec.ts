@@ -194,7 +194,7 @@ describe('SpecHashMemo', () => {
     memo.round(); // "a" not generated in this round
     memo.round();
     expect(memo.hash(app('a', 'changed-after-hashing'))).toBe(fresh);
-    expect(memo.size).toBe(1);
+    expect(memo.applications).toBe(1);
   });
 
   it('answers again for the same application within a round', () => {

@@ -50,11 +50,6 @@ export class SpecHashMemo {
     this.next = new Map();
   }
 
-  /** How many names the memo holds (of this round and the last). */
-  get size(): number {
-    return this.last.size + this.next.size;
-  }
-
   /** How many Applications the memo keeps alive: those of the round that saw the most. */
   get applications(): number {
     return Math.max(this.last.size, this.next.size);

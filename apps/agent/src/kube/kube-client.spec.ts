@@ -82,4 +82,16 @@ describe('KubeClient.request', () => {
     expect(broken.seen()).toBe(1);
     broken.kube.close();
   });
+
+  it('remembers an API group that is not served: one discovery request, not two per lookup', async () => {
+    const { kube, seen } = await client(100, 404);
+    await expect(kube.isNamespaced('example.com/v1', 'Tenant')).rejects.toThrow();
+    await expect(kube.isNamespaced('example.com/v1', 'Tenant')).rejects.toThrow();
+    expect(seen()).toBe(1);
+    // Asked again after a second (a CRD may have been established meanwhile), or when told to.
+    kube.invalidate('example.com/v1');
+    await expect(kube.isNamespaced('example.com/v1', 'Tenant')).rejects.toThrow();
+    expect(seen()).toBe(2);
+    kube.close();
+  });
 });

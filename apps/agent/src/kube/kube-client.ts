@@ -141,8 +141,12 @@ export class KubeClient {
           return m;
         },
         (e: unknown) => {
+          // Not served: remembered as such, asked again only after a second (see resourceFor).
+          if (kubeError(e).code === 404) {
+            this.discoveredAt.set(apiVersion, Date.now());
+            return null;
+          }
           this.discovery.delete(apiVersion);
-          if (kubeError(e).code === 404) return null;
           throw e;
         },
       );

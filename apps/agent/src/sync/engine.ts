@@ -134,6 +134,8 @@ export class SyncEngine {
     rt.op = undefined;
     rt.failures = 0;
     rt.retryAt = 0;
+    // Retries of a failed attempt measure against one count; a later sync counts again.
+    rt.ownedBefore = undefined;
     rt.lastOp = {
       ...rt.lastOp!,
       phase: 'Succeeded',

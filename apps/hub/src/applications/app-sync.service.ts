@@ -331,14 +331,12 @@ export class AppSyncService {
     d: Deployment,
   ): Promise<SyncResult> {
     const namespace = app.spec.destination.namespace;
-    await this.checkProject(app, clusters, d.bundleHash, d.manual);
+    const gate = await this.projects.gate();
+    await this.checkProject(gate, app, clusters, d.bundleHash, d.manual);
     const current = new Map(
       (await this.targets.desiredOf([app.id])).map((t) => [t.clusterId, t] as const),
     );
-    const policy = toSyncPolicy(
-      app.spec,
-      (await this.projects.gate()).clusterKinds(app.spec.project),
-    );
+    const policy = toSyncPolicy(app.spec, gate.clusterKinds(app.spec.project));
     const rows: DesiredTarget[] = clusters.map((c) => ({
       appId: app.id,
       clusterId: c.id,
@@ -454,12 +452,12 @@ export class AppSyncService {
 
   /** The project checks of reconciliation, for this bundle on these clusters. */
   private async checkProject(
+    gate: ProjectGate,
     app: ApplicationEntity,
     clusters: ClusterRef[],
     bundleHash: string,
     manual: boolean,
   ): Promise<void> {
-    const gate = await this.projects.gate();
     let resources;
     try {
       resources = await this.bundles.resources(bundleHash);

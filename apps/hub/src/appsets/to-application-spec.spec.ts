@@ -57,7 +57,7 @@ describe('ApplicationSets evaluated every time', () => {
       },
     };
     expect(readsClockOrChance(inGenerator)).toBe(true);
-    // A field or variable named like one, a word outside a template, a date of a given time.
+    // A field or variable named like one, a word outside a template.
     expect(readsClockOrChance(meta({ a: '{{ .now }}', b: '{{ $now }}', c: 'now' }))).toBe(false);
     expect(readsClockOrChance(meta({ e: '{{ .nowhere }}-{{ randomly }}' }))).toBe(false);
   });

@@ -107,6 +107,12 @@ const ctx = {
   bundle: (h: string) => Promise.resolve(Buffer.from(`gzip of ${h}`)),
 };
 
+/** The delivery context with the `default` project as `policy` says. */
+const withProject = (policy: ConstructorParameters<typeof ProjectPolicy>[1]) => ({
+  ...ctx,
+  gate: new ProjectGate(new Map([['default', new ProjectPolicy('default', policy)]])),
+});
+
 const hello = (inventory: { appId: string; generation: number; bundleHash: string }[] = []) =>
   ({
     msg: { $case: 'hello', value: { cluster: 'east', agentVersion: 'test', inventory } },
@@ -288,21 +294,11 @@ describe('AgentSession', () => {
   it("sends no Deploy unbounded: a policy stored before the project's bound gets it as it is now", async () => {
     const { s, call } = session();
     await s.handle(hello());
-    const bounded = {
-      ...ctx,
-      gate: new ProjectGate(
-        new Map([
-          [
-            'default',
-            new ProjectPolicy('default', {
-              sourceRepos: ['*'],
-              destinations: [{ namespace: 'ns-*' }],
-              clusterKinds: [{ group: 'rbac.authorization.k8s.io', kind: 'ClusterRole' }],
-            }),
-          ],
-        ]),
-      ),
-    };
+    const bounded = withProject({
+      sourceRepos: ['*'],
+      destinations: [{ namespace: 'ns-*' }],
+      clusterKinds: [{ group: 'rbac.authorization.k8s.io', kind: 'ClusterRole' }],
+    });
     const stored = { ...row(2, 1, 'sha256:H') };
     stored.policy = { ...stored.policy, clusterKinds: { items: [] } };
     await s.deliver([row(1, 1, 'sha256:H'), stored], new Map(), true, bounded);
@@ -318,15 +314,11 @@ describe('AgentSession', () => {
   it('withholds what the project no longer allows, right before dispatch', async () => {
     const { s, call } = session();
     await s.handle(hello());
-    const withPolicy = (policy: ConstructorParameters<typeof ProjectPolicy>[1]) => ({
-      ...ctx,
-      gate: new ProjectGate(new Map([['default', new ProjectPolicy('default', policy)]])),
-    });
-    const narrow = withPolicy({ sourceRepos: ['*'], destinations: [{ namespace: 'ok' }] });
+    const narrow = withProject({ sourceRepos: ['*'], destinations: [{ namespace: 'ok' }] });
     await s.deliver([row(1, 1, 'sha256:H')], new Map(), true, narrow);
     expect(call.deploys()).toEqual([]);
     // Its source repository no longer allowed (sourceRepos narrowed since it was rendered).
-    const otherRepos = withPolicy({
+    const otherRepos = withProject({
       sourceRepos: ['https://git.example.com/team-b/*'],
       destinations: [{ namespace: '*' }],
     });
@@ -339,20 +331,7 @@ describe('AgentSession', () => {
     const { s, call } = session();
     await s.handle(hello());
     const refused = () => metrics.dispatchRefused.get().then((m) => m.values.at(-1)?.value ?? 0);
-    const narrow = {
-      ...ctx,
-      gate: new ProjectGate(
-        new Map([
-          [
-            'default',
-            new ProjectPolicy('default', {
-              sourceRepos: ['*'],
-              destinations: [{ namespace: 'ok' }],
-            }),
-          ],
-        ]),
-      ),
-    };
+    const narrow = withProject({ sourceRepos: ['*'], destinations: [{ namespace: 'ok' }] });
     const counted = await refused();
     await s.deliver([row(1, 1, 'sha256:H')], new Map(), false, narrow);
     await s.deliver([row(1, 1, 'sha256:H')], new Map(), false, narrow);
@@ -367,12 +346,7 @@ describe('AgentSession', () => {
   it('forgets a refusal of an application no longer desired on its cluster', async () => {
     const { s } = session();
     await s.handle(hello());
-    const none = {
-      ...ctx,
-      gate: new ProjectGate(
-        new Map([['default', new ProjectPolicy('default', { sourceRepos: [], destinations: [] })]]),
-      ),
-    };
+    const none = withProject({ sourceRepos: [], destinations: [] });
     await s.deliver([row(1, 1, 'sha256:H')], new Map(), true, none);
     expect(s.hasRefused).toBe(true);
     await s.deliver([], new Map(), true, ctx);

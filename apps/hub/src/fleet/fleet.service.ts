@@ -175,8 +175,8 @@ export class FleetService implements OnModuleDestroy {
     const timer = setTimeout(
       () => {
         this.expiry = undefined;
-        if (this.cache?.until === undefined || this.cache.until > Date.now()) return;
-        this.invalidate();
+        // A read since may have computed the view again already: the listeners are told anyway.
+        if (this.cache?.until !== undefined && this.cache.until <= Date.now()) this.invalidate();
         for (const l of this.expiryListeners) l();
       },
       // A moment after, so that the view computed then sees the agent away past the grace.
