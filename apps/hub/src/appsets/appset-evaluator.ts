@@ -345,31 +345,31 @@ export class AppSetEvaluator {
     const appset = parsed.appset;
     const end = this.metrics.appsetEvaluationDuration.startTimer();
     const watch = new Stopwatch();
-    // Nothing it reads changed since the last evaluation: nothing to do.
     // The owned applications' summary is computed by PostgreSQL while the rest is read here.
     const ownedSummary = this.apps.ownedSummary(entity.id);
-    ownedSummary.catch(() => undefined); // awaited in fingerprint(); not unhandled meanwhile
+    ownedSummary.catch(() => undefined); // awaited below; not unhandled meanwhile
     const inventory = await this.inventory();
+    const owned = await ownedSummary;
+    const ownedStamp = `${owned.count}|${owned.lastUpdate?.toISOString() ?? ''}`;
+    watch.lap('inventory');
     // A plugin's or provider's answer is not among the inputs, nor the time or chance a template
     // reads: those are always evaluated.
     const skippable =
       serviceGenerators(entity.document).length === 0 && !readsClockOrChance(entity.document);
-    // What the generators read from git last time, read again at the current commits.
-    const replayed =
-      skippable && entity.status.gitReads
+    // Nothing it reads changed since the last evaluation that changed nothing: nothing to do.
+    // Without a fingerprint recorded (after a change, a refresh) there is nothing to compare with.
+    if (skippable && entity.status.fingerprint) {
+      // What the generators read from git last time, read again at the current commits.
+      const replayed = entity.status.gitReads
         ? await replayReads(this.reader, entity.status.gitReads)
         : undefined;
-    const { fingerprint, ownedStamp, ownedSince } = await this.fingerprint(
-      entity,
-      inventory,
-      ownedSummary,
-      replayed,
-    );
-    watch.lap('fingerprint');
-    if (skippable && fingerprint === entity.status.fingerprint) {
-      this.metrics.appsetEvaluations.inc({ outcome: 'skipped' });
-      await this.finish(item, lease, () => Promise.resolve());
-      return;
+      const fingerprint = await this.fingerprint(entity, inventory, owned, replayed);
+      watch.lap('fingerprint');
+      if (fingerprint === entity.status.fingerprint) {
+        this.metrics.appsetEvaluations.inc({ outcome: 'skipped' });
+        await this.finish(item, lease, () => Promise.resolve());
+        return;
+      }
     }
     this.metrics.appsetEvaluations.inc({ outcome: 'evaluated' });
     const recorder = new RecordingTreeReader(this.reader);
@@ -391,16 +391,26 @@ export class AppSetEvaluator {
         'a remembered spec hash differed from the application it was for: evaluating again without them',
       );
     }
-    // The inputs this evaluation read: with its git reads in place of whole refs when it has
-    // them (computed before its writes, like the rest of the fingerprint).
     const reads = skippable ? recorder.recorded() : undefined;
-    const inputs = reads
-      ? (await this.fingerprint(entity, inventory, ownedSummary, reads)).fingerprint
-      : fingerprint;
     const ownedCount = ev.owned.length;
     const preserve = appset.spec.syncPolicy.preserveResourcesOnDeletion;
     const { create, update, delete: del } = ev.plan;
     const changed = create.length + update.length + del.length;
+    // Recorded only when the evaluation changed nothing: its own writes change the owned-apps
+    // part of the inputs, so the evaluation after a change runs once more and then settles.
+    // Errors may clear without any input changing (a project or a conflicting application fixed,
+    // a transient failure): only a clean, complete evaluation may be skipped next time. The
+    // inputs are those this evaluation read, with its git reads in place of whole refs when it
+    // has them (read before its writes).
+    const inputs =
+      skippable &&
+      changed === 0 &&
+      ev.errors.length === 0 &&
+      ev.complete &&
+      ev.pendingDeletion.length === 0
+        ? await this.fingerprint(entity, inventory, owned, reads)
+        : undefined;
+    watch.lap('fingerprint');
     // Once more later, to record the fingerprint (of no use when never skipped).
     const settles = skippable && changed > 0 && item.reason !== SETTLE_REASON;
 
@@ -493,18 +503,7 @@ export class AppSetEvaluator {
             applicationErrors: ev.errors.slice(0, 1000),
             pendingDeletion: ev.pendingDeletion,
             applications: ownedCount + create.length - del.length,
-            // Recorded only when the evaluation changed nothing: its own writes change the
-            // owned-apps part of the inputs, so the evaluation after a change runs once more and
-            // then settles. Errors may clear without any input changing (a project or a
-            // conflicting application fixed, a transient failure): only a clean, complete
-            // evaluation may be skipped next time.
-            fingerprint:
-              changed === 0 &&
-              ev.errors.length === 0 &&
-              ev.complete &&
-              ev.pendingDeletion.length === 0
-                ? inputs
-                : undefined,
+            fingerprint: inputs,
             gitReads: reads?.map(({ digest: _, ...r }) => r),
           }),
           tx,
@@ -516,7 +515,7 @@ export class AppSetEvaluator {
     watch.lap('write');
     // Only what was written: a result dropped (lease lost) must not be taken for what it owns.
     if (changed > 0 && written)
-      await this.rememberOwned(entity.id, ev, ownedSince).catch(() => undefined);
+      await this.rememberOwned(entity.id, ev, owned.lastUpdate).catch(() => undefined);
     this.log.debug(`${entity.name}: evaluated (ms: ${watch.toString()})`);
     if (changed) {
       this.log.log(
@@ -639,23 +638,20 @@ export class AppSetEvaluator {
   /**
    * Hash of everything an evaluation reads: the document, the inventory, what its generators read
    * from git (`reads`: the listings and files, by digest; without them, the refs of every
-   * repository they read, local clone, no fetch) and the applications it owns (from
-   * `ownedSummary`, whose count and last change are also the `ownedStamp` of ownedBy).
+   * repository they read, local clone, no fetch) and the applications it owns (their summary).
    */
   private async fingerprint(
     entity: ApplicationSetEntity,
     inventory: ClusterInfo[],
-    ownedSummary: ReturnType<ApplicationsRepository['ownedSummary']>,
+    owned: Awaited<ReturnType<ApplicationsRepository['ownedSummary']>>,
     reads: RecordedRead[] | undefined,
-  ): Promise<{ fingerprint: string; ownedStamp: string; ownedSince: Date | null }> {
+  ): Promise<string> {
     const repositories: Record<string, Record<string, string> | null> = {};
     if (!reads) {
       const repos = entity.repos.includes('*') ? await this.git.knownRepositories() : entity.repos;
       for (const url of repos) repositories[url] = await this.git.cache.refs(url).catch(() => null);
     }
-    const owned = await ownedSummary;
-    const ownedStamp = `${owned.count}|${owned.lastUpdate?.toISOString() ?? ''}`;
-    const fingerprint = evaluationFingerprint({
+    return evaluationFingerprint({
       document: entity.document,
       clusters: inventory,
       repositories,
@@ -670,7 +666,6 @@ export class AppSetEvaluator {
         reads: reads?.map((r) => [r.url, r.revision, r.op, r.path ?? '', r.digest]) ?? null,
       },
     });
-    return { fingerprint, ownedStamp, ownedSince: owned.lastUpdate };
   }
 }
 
