@@ -384,4 +384,50 @@ describe('target writes on PostgreSQL', () => {
       [app, false],
     ]);
   });
+
+  it('counts targets for the metrics as the API shows them: Unknown while their agent is away past the grace', async () => {
+    const GRACE_MS = 300_000;
+    const counts = async () =>
+      new Map(
+        (await targets.fleetCounts(GRACE_MS)).map((r) => [`${r.sync}/${r.health}`, Number(r.n)]),
+      );
+    const before = await counts();
+    const [away, back, connected, neverSeen] = [
+      await cluster(),
+      await cluster(),
+      await cluster(),
+      await cluster(),
+    ];
+    await ds.query(
+      `UPDATE clusters SET connected = false, last_seen_at = now() - interval '10 minutes' WHERE id = $1`,
+      [away],
+    );
+    await ds.query(
+      `UPDATE clusters SET connected = false, last_seen_at = now() - interval '10 seconds' WHERE id = $1`,
+      [back],
+    );
+    await ds.query(
+      `UPDATE clusters SET connected = true, last_seen_at = now() - interval '1 hour' WHERE id = $1`,
+      [connected],
+    );
+    for (const c of [away, away, back, connected, neverSeen]) await target(c);
+    // Applied and reported Synced/Healthy, except one of the away cluster's (desired 1, applied 0).
+    await ds.query(
+      `UPDATE app_targets SET applied_generation = 1, sync = 'Synced', health = 'Healthy'
+        WHERE cluster_id = ANY($1)`,
+      [[back, connected, neverSeen]],
+    );
+    await ds.query(
+      `UPDATE app_targets SET applied_generation = 1, sync = 'Synced', health = 'Healthy'
+        WHERE app_id = (SELECT app_id FROM app_targets WHERE cluster_id = $1 LIMIT 1)`,
+      [away],
+    );
+    const after = await counts();
+    const delta = (k: string) => (after.get(k) ?? 0) - (before.get(k) ?? 0);
+    expect(delta('Unknown/Unknown')).toBe(2);
+    expect(delta('Synced/Healthy')).toBe(3);
+    expect([...after.values()].reduce((a, b) => a + b, 0)).toBe(
+      [...before.values()].reduce((a, b) => a + b, 0) + 5,
+    );
+  });
 });

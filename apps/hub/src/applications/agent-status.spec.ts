@@ -1,12 +1,8 @@
 import { describe, expect, it } from 'vitest';
 import { AppTargetEntity } from './app-target.entity.js';
 import type { ApplicationEntity } from './application.entity.js';
-import {
-  AGENT_AWAY_GRACE_SECONDS,
-  agentStatus,
-  ApplicationsService,
-  clusterStatus,
-} from './applications.service.js';
+import { AGENT_AWAY_GRACE_SECONDS } from '../config/hub-config.js';
+import { agentStatus, ApplicationsService, clusterStatus } from './applications.service.js';
 
 const GRACE = AGENT_AWAY_GRACE_SECONDS * 1000;
 const NOW = Date.parse('2026-12-06T12:00:00Z');

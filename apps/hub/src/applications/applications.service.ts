@@ -2,7 +2,7 @@ import { Inject, Injectable, Optional } from '@nestjs/common';
 import { DataSource, QueryFailedError } from 'typeorm';
 import { AuditService } from '../audit/audit.service.js';
 import { ClustersRepository, type AgentLiveness } from '../clusters/clusters.repository.js';
-import { HUB_CONFIG, type HubConfig } from '../config/hub-config.js';
+import { AGENT_AWAY_GRACE_SECONDS, HUB_CONFIG, type HubConfig } from '../config/hub-config.js';
 import { Conflict, NotFound, ValidationFailed, type FieldError } from '../common/validation.js';
 import { jsonEqual } from '../common/json-equal.js';
 import { redactSecretDiffs } from '../common/redact-secrets.js';
@@ -84,13 +84,6 @@ const HEALTH_ORDER: HealthState[] = [
   'Degraded',
   'Unknown',
 ];
-
-/**
- * How long an agent may be away (not connected) before its last report stops counting as the
- * cluster's state, when the configuration does not say (`AXLE_NOTIFY_DISCONNECTED_SECONDS`, whose
- * default this is: the same grace after which `on-agent-disconnected` fires).
- */
-export const AGENT_AWAY_GRACE_SECONDS = 300;
 
 @Injectable()
 export class ApplicationsService {

@@ -789,12 +789,26 @@ export class TargetsRepository {
     );
   }
 
-  /** Targets by sync and health, with an unapplied desired generation counted OutOfSync. */
-  fleetCounts(): Promise<{ sync: string; health: string; n: string }[]> {
+  /**
+   * Targets by sync and health, as the API shows them: an unapplied desired generation is
+   * OutOfSync, and a target whose agent is not connected and was last seen `awayMs` ago or more
+   * is Unknown/Unknown (its last report no longer stands for the present).
+   */
+  fleetCounts(awayMs: number): Promise<{ sync: string; health: string; n: string }[]> {
     return this.ds.query(
-      `SELECT CASE WHEN applied_generation < desired_generation THEN 'OutOfSync' ELSE sync END AS sync,
-              health, count(*) AS n
-         FROM app_targets GROUP BY 1, 2`,
+      `SELECT CASE WHEN a.away THEN 'Unknown'
+                   WHEN t.applied_generation < t.desired_generation THEN 'OutOfSync'
+                   ELSE t.sync END AS sync,
+              CASE WHEN a.away THEN 'Unknown' ELSE t.health END AS health,
+              count(*) AS n
+         FROM app_targets t
+         JOIN clusters c ON c.id = t.cluster_id
+         CROSS JOIN LATERAL (
+           SELECT NOT c.connected AND c.last_seen_at IS NOT NULL
+                  AND c.last_seen_at <= now() - make_interval(secs => $1::float8 / 1000) AS away
+         ) a
+        GROUP BY 1, 2`,
+      [awayMs],
     );
   }
 }

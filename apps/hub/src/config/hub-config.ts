@@ -73,6 +73,13 @@ const duckTypeSchema = z
   })
   .strict();
 
+/**
+ * How long an agent may be away (not connected) before its last report stops counting as the
+ * cluster's state (`AXLE_NOTIFY_DISCONNECTED_SECONDS`'s default: the same grace after which
+ * `on-agent-disconnected` fires).
+ */
+export const AGENT_AWAY_GRACE_SECONDS = 300;
+
 const schema = z.object({
   AXLE_HTTP_HOST: z.string().default('127.0.0.1'),
   AXLE_HTTP_PORT: z.coerce.number().int().min(0).max(65_535).default(8080),
@@ -136,7 +143,12 @@ const schema = z.object({
     .regex(/^[a-z0-9]([-a-z0-9]*[a-z0-9])?$/, 'must be the name of a registered cluster')
     .max(63)
     .optional(),
-  AXLE_NOTIFY_DISCONNECTED_SECONDS: z.coerce.number().int().min(5).max(86_400).default(300),
+  AXLE_NOTIFY_DISCONNECTED_SECONDS: z.coerce
+    .number()
+    .int()
+    .min(5)
+    .max(86_400)
+    .default(AGENT_AWAY_GRACE_SECONDS),
   AXLE_NOTIFY_MAX_ATTEMPTS: z.coerce.number().int().min(1).max(50).default(12),
   AXLE_NOTIFY_RETRY_SECONDS: z.coerce.number().min(0.1).max(600).default(2),
   AXLE_LOG_LEVEL: z.enum(['error', 'warn', 'log', 'debug', 'verbose']).default('log'),

@@ -1,7 +1,8 @@
-import { Injectable } from '@nestjs/common';
+import { Inject, Injectable, Optional } from '@nestjs/common';
 import { Counter, Gauge, Histogram, Registry, collectDefaultMetrics } from 'prom-client';
 import { TargetsRepository } from '../applications/targets.repository.js';
 import { ClustersRepository } from '../clusters/clusters.repository.js';
+import { AGENT_AWAY_GRACE_SECONDS, HUB_CONFIG, type HubConfig } from '../config/hub-config.js';
 import { NotificationsRepository } from '../notifications/notifications.repository.js';
 import { WorkRepository } from '../work/work.repository.js';
 
@@ -190,16 +191,19 @@ export class MetricsService {
     clusters: ClustersRepository,
     work: WorkRepository,
     notifications: NotificationsRepository,
+    @Optional() @Inject(HUB_CONFIG) config?: HubConfig,
   ) {
+    // As the API shows them: a target whose agent is away this long is Unknown.
+    const awayMs = (config?.notify.disconnectedSeconds ?? AGENT_AWAY_GRACE_SECONDS) * 1000;
     collectDefaultMetrics({ register: this.registry, prefix: 'axle_hub_' });
     new Gauge({
       name: 'axle_app_targets',
-      help: 'Applications × clusters by sync status and health',
+      help: 'Applications × clusters stored by sync status and health, as the API shows them (Unknown when their agent is away past the grace)',
       labelNames: ['sync', 'health'] as const,
       registers: [this.registry],
       async collect() {
         this.reset();
-        const rows = await targets.fleetCounts();
+        const rows = await targets.fleetCounts(awayMs);
         for (const r of rows) this.set({ sync: r.sync, health: r.health }, Number(r.n));
       },
     });
