@@ -170,8 +170,9 @@ export class AppSetEvaluator {
     const git = opts.git ?? this.reader;
     const clusters = inventory ?? (await this.inventory());
     const clusterByName = new Map(clusters.map((c) => [c.name, c]));
-    const gate = await this.projects.gate();
     watch.lap('inventory');
+    const gate = await this.projects.gate();
+    watch.lap('projects');
     const result = await generateApplications(appset, {
       clusters,
       git,
@@ -349,9 +350,10 @@ export class AppSetEvaluator {
     const ownedSummary = this.apps.ownedSummary(entity.id);
     ownedSummary.catch(() => undefined); // awaited below; not unhandled meanwhile
     const inventory = await this.inventory();
+    watch.lap('inventory');
     const owned = await ownedSummary;
     const ownedStamp = `${owned.count}|${owned.lastUpdate?.toISOString() ?? ''}`;
-    watch.lap('inventory');
+    watch.lap('summary');
     // A plugin's or provider's answer is not among the inputs, nor the time or chance a template
     // reads: those are always evaluated.
     const skippable =

@@ -4,6 +4,14 @@ import { chunks, jsonParam, returned, type Db } from '../database/sql.js';
 import { ClusterEntity } from './cluster.entity.js';
 
 /** A cluster as reconciliation and project checks see it. */
+/** What generators read of a cluster. */
+export interface InventoryRow {
+  readonly name: string;
+  readonly server: string;
+  readonly labels: Readonly<Record<string, string>>;
+  readonly annotations: Readonly<Record<string, string>>;
+}
+
 export interface ClusterRef {
   id: string;
   name: string;
@@ -28,6 +36,8 @@ export interface SeenRow {
 @Injectable()
 export class ClustersRepository {
   private readonly repo: Repository<ClusterEntity>;
+  /** The inventory last read, with the inventory version read before it. */
+  private inventoryRead: { version: string; rows: readonly InventoryRow[] } | undefined;
 
   constructor(private readonly ds: DataSource) {
     this.repo = ds.getRepository(ClusterEntity);
@@ -139,16 +149,29 @@ export class ClustersRepository {
     return rows.map((r) => r.name);
   }
 
-  /** The inventory for generators, by name. */
-  inventory(): Promise<
-    {
-      name: string;
-      server: string;
-      labels: Record<string, string>;
-      annotations: Record<string, string>;
-    }[]
-  > {
-    return this.ds.query('SELECT name, server, labels, annotations FROM clusters ORDER BY name');
+  /**
+   * The inventory for generators, by name. It is read again only when the inventory version
+   * (raised by a trigger with every change to what generators read of the clusters, see migration
+   * InventoryVersion) moved since the last read: the rows are shared by every caller until then,
+   * and frozen.
+   */
+  async inventory(): Promise<readonly InventoryRow[]> {
+    // The version is read before the rows: rows newer than their version are only read again.
+    const [{ version }] = await this.ds.query<{ version: string }[]>(
+      'SELECT version FROM inventory_version WHERE id = 1',
+    );
+    const kept = this.inventoryRead;
+    if (kept?.version === version) return kept.rows;
+    const rows = await this.ds.query<InventoryRow[]>(
+      'SELECT name, server, labels, annotations FROM clusters ORDER BY name',
+    );
+    for (const r of rows) {
+      Object.freeze(r.labels);
+      Object.freeze(r.annotations);
+      Object.freeze(r);
+    }
+    this.inventoryRead = { version, rows };
+    return rows;
   }
 
   /**

@@ -20,6 +20,7 @@ import { ReplicaBackends1765800000000 } from './1765800000000-ReplicaBackends.js
 import { UnpinnedRenders1765900000000 } from './1765900000000-UnpinnedRenders.js';
 import { ConsoleIgnoresHeartbeats1766000000000 } from './1766000000000-ConsoleIgnoresHeartbeats.js';
 import { BundleClusterScope1766100000000 } from './1766100000000-BundleClusterScope.js';
+import { InventoryVersion1766200000000 } from './1766200000000-InventoryVersion.js';
 
 /** Every migration, oldest first. TypeORM runs the ones not yet recorded. */
 export const MIGRATIONS = [
@@ -45,4 +46,5 @@ export const MIGRATIONS = [
   UnpinnedRenders1765900000000,
   ConsoleIgnoresHeartbeats1766000000000,
   BundleClusterScope1766100000000,
+  InventoryVersion1766200000000,
 ];
