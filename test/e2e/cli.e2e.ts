@@ -59,6 +59,26 @@ describe('axle CLI against a running hub', () => {
     const list = await axle('cluster', 'list');
     expect(list.out.split('\n')[0]).toMatch(/^NAME\s+AGENT\s+LABELS\s+AGE$/);
     expect(list.out).toMatch(/prod-eu\s+disconnected\s+env=prod,region=eu/);
+    // Filtered by labels (as kubectl's -l) and by the agent's connection.
+    const clusterNames = async (...args: string[]) =>
+      (
+        JSON.parse((await axle('-o', 'json', 'cluster', 'list', ...args)).out) as {
+          name: string;
+        }[]
+      ).map((c) => c.name);
+    expect(await clusterNames('-l', 'env=prod,region in (eu,us)')).toEqual(['prod-eu']);
+    expect(await clusterNames('-l', 'env!=prod')).toEqual(['dev']);
+    expect(await clusterNames('-l', '!region')).toEqual(['dev']);
+    expect(await clusterNames('-l', 'region')).toEqual(['prod-eu']);
+    expect(await clusterNames('--disconnected')).toEqual(['dev', 'prod-eu']);
+    expect(await clusterNames('--connected')).toEqual([]);
+    const clusterPage = await api(hub).get('/api/v1/clusters?limit=1&after=dev');
+    expect((clusterPage.body as { name: string }[]).map((c) => c.name)).toEqual(['prod-eu']);
+    const badSelector = await axle('cluster', 'list', '-l', 'env=prod,,x');
+    expect(badSelector.code).toBe(1);
+    expect(badSelector.err).toMatch(/selector.*empty requirement/);
+    expect((await api(hub).get('/api/v1/clusters?selector=replicas%3E3')).status).toBe(400);
+    expect((await api(hub).get('/api/v1/clusters?connected=yes')).status).toBe(400);
 
     const get = await axle('-o', 'yaml', 'cluster', 'get', 'prod-eu');
     expect(parse(get.out)).toMatchObject({ name: 'prod-eu', labels: { env: 'prod' } });

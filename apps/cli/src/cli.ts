@@ -27,6 +27,8 @@ export interface CliIO {
 }
 
 const DEFAULT_SERVER = 'http://127.0.0.1:8080';
+/** Clusters asked of the hub per request by `cluster list` (the hub's most is 1,000). */
+const CLUSTER_PAGE = 1000;
 /** Applications asked of the hub per request by `app list` (the hub's most is 1,000). */
 const APP_PAGE = 500;
 
@@ -107,9 +109,27 @@ export async function runCli(argv: string[], io: CliIO): Promise<number> {
   cluster
     .command('list')
     .alias('ls')
-    .action(async () => {
+    .description('clusters by name, read from the hub a page at a time')
+    .option('-l, --selector <selector>', 'only those whose labels match (env=prod,region in (eu))')
+    .option('--connected', 'only those whose agent is connected')
+    .option('--disconnected', 'only those whose agent is not connected')
+    .action(async (o: { selector?: string; connected?: boolean; disconnected?: boolean }) => {
       const { client, format } = opts();
-      const list = await client.request<ClusterView[]>('GET', '/api/v1/clusters');
+      if (o.connected && o.disconnected)
+        throw new CliError('--connected and --disconnected: give one of them');
+      const connected = o.connected ? 'true' : o.disconnected ? 'false' : undefined;
+      const list: ClusterView[] = [];
+      for (;;) {
+        const q = new URLSearchParams({
+          limit: String(CLUSTER_PAGE),
+          ...(list.length ? { after: list[list.length - 1].name } : {}),
+          ...(o.selector !== undefined ? { selector: o.selector } : {}),
+          ...(connected ? { connected } : {}),
+        });
+        const got = await client.request<ClusterView[]>('GET', `/api/v1/clusters?${q.toString()}`);
+        list.push(...got);
+        if (got.length < CLUSTER_PAGE) break;
+      }
       print(format, list, () => table(['NAME', 'AGENT', 'LABELS', 'AGE'], list.map(clusterRow)));
     });
   cluster.command('get <name>').action(async (name: string) => {

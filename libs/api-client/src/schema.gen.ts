@@ -364,6 +364,7 @@ export interface paths {
       path?: never;
       cookie?: never;
     };
+    /** List clusters by name: all, or a page (limit, then after = the last name) of those whose labels match a selector, or whose agent is or is not connected */
     get: operations['ClustersController_list'];
     put?: never;
     /** Register a cluster; returns the agent token once */
@@ -2371,7 +2372,15 @@ export interface operations {
   };
   ClustersController_list: {
     parameters: {
-      query?: never;
+      query?: {
+        /** @description names after this one */
+        after?: unknown;
+        connected?: 'true' | 'false';
+        /** @description 1 to 1000 */
+        limit?: unknown;
+        /** @description label selector, as kubectl takes it: env=prod,tier!=db,region in (eu-west,eu-central),team,!legacy */
+        selector?: unknown;
+      };
       header?: never;
       path?: never;
       cookie?: never;

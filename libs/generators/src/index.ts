@@ -7,7 +7,14 @@ export {
   labelSelectorSchema,
   type GeneratorSpecCheck,
 } from './schema.js';
-export { compileSelector, qualifiedNameErrors, type LabelMatcher } from './selector.js';
+export {
+  compileSelector,
+  MAX_SELECTOR_TEXT,
+  parseSelector,
+  qualifiedNameErrors,
+  type LabelMatcher,
+  type SelectorRequirement,
+} from './selector.js';
 export {
   checkFields,
   stripFields,

@@ -1,5 +1,5 @@
 import { describe, expect, it } from 'vitest';
-import { compileSelector } from './selector.js';
+import { compileSelector, parseSelector } from './selector.js';
 
 describe('compileSelector', () => {
   it('matches matchLabels and every matchExpressions operator', () => {
@@ -58,5 +58,57 @@ describe('compileSelector', () => {
     expect(
       compileSelector(sel, { validateValues: false })({ server: 'https://kubernetes.default.svc' }),
     ).toBe(true);
+  });
+});
+
+describe('parseSelector', () => {
+  const matches = (text: string, labels: Record<string, string>) =>
+    compileSelector(parseSelector(text), { validateValues: true })(labels);
+
+  it('reads every requirement Kubernetes takes on the command line', () => {
+    expect(
+      parseSelector(
+        'env=prod, tier==web,zone!=b,region in (eu-west, eu-central),legacy notin (yes),team,!old',
+      ),
+    ).toEqual({
+      matchExpressions: [
+        { key: 'env', operator: 'In', values: ['prod'] },
+        { key: 'tier', operator: 'In', values: ['web'] },
+        { key: 'zone', operator: 'NotIn', values: ['b'] },
+        { key: 'region', operator: 'In', values: ['eu-west', 'eu-central'] },
+        { key: 'legacy', operator: 'NotIn', values: ['yes'] },
+        { key: 'team', operator: 'Exists' },
+        { key: 'old', operator: 'DoesNotExist' },
+      ],
+    });
+    expect(parseSelector('')).toEqual({ matchExpressions: [] });
+    expect(parseSelector('example.com/owner=team-a')).toEqual({
+      matchExpressions: [{ key: 'example.com/owner', operator: 'In', values: ['team-a'] }],
+    });
+  });
+
+  it('selects as Kubernetes does: != and notin match a cluster without the label', () => {
+    expect(
+      matches('env=prod,region in (eu-west,us-east)', { env: 'prod', region: 'us-east' }),
+    ).toBe(true);
+    expect(matches('env=prod', { env: 'staging' })).toBe(false);
+    expect(matches('env!=prod', {})).toBe(true);
+    expect(matches('env notin (prod)', { env: 'prod' })).toBe(false);
+    expect(matches('!legacy,team', { team: 'a' })).toBe(true);
+    expect(matches('!legacy', { legacy: '' })).toBe(false);
+    expect(matches('', { any: 'thing' })).toBe(true);
+  });
+
+  it('refuses what is not a selector, saying which requirement and why', () => {
+    expect(() => parseSelector('env=prod,,tier=web')).toThrow(/empty requirement/);
+    expect(() => parseSelector('replicas>3')).toThrow(
+      /"replicas>3": the operators > and < are not supported/,
+    );
+    expect(() => parseSelector('env prod')).toThrow(/"env prod": not a requirement/);
+    expect(() => parseSelector('env in ()')).toThrow(/values set can't be empty/);
+    expect(() => parseSelector('bad key!=x')).toThrow(/not a requirement/);
+    expect(() => parseSelector('-bad=x')).toThrow(/invalid key "-bad"/);
+    expect(() => parseSelector(`env=${'x'.repeat(64)}`)).toThrow(/invalid label value/);
+    expect(() => parseSelector('a=b,'.repeat(1100))).toThrow(/longer than 4096 characters/);
   });
 });

@@ -103,3 +103,82 @@ export function compileSelector(
   if (reqs.length === 1) return reqs[0];
   return (l) => reqs.every((r) => r(l));
 }
+
+/** One requirement of a selector {@link parseSelector} read. */
+export interface SelectorRequirement {
+  key: string;
+  operator: 'In' | 'NotIn' | 'Exists' | 'DoesNotExist';
+  values?: string[];
+}
+
+/** Longest label selector text {@link parseSelector} takes. */
+export const MAX_SELECTOR_TEXT = 4096;
+
+/**
+ * Parses a label selector written as Kubernetes takes it on the command line and in
+ * `?labelSelector=` (`env=prod,tier!=db,region in (eu-west,eu-central),!legacy,team`) into the
+ * equivalent LabelSelector: `=`/`==` is In one value, `!=` is NotIn one value (a cluster without
+ * the label matches, as in Kubernetes), `key` is Exists and `!key` DoesNotExist. Requirements are
+ * ANDed; an empty text selects everything. `>` and `<` (Kubernetes' numeric comparisons) are
+ * refused. Keys and values are checked as Kubernetes checks them. Throws an Error saying which
+ * requirement is wrong and why.
+ */
+export function parseSelector(text: string): { matchExpressions: SelectorRequirement[] } {
+  if (text.length > MAX_SELECTOR_TEXT)
+    throw new Error(`longer than ${MAX_SELECTOR_TEXT} characters`);
+  const matchExpressions: SelectorRequirement[] = [];
+  for (const raw of splitRequirements(text)) {
+    const req = raw.trim();
+    if (req === '') {
+      if (text.trim() === '') continue;
+      throw new Error('an empty requirement (two commas in a row, or one at an end)');
+    }
+    const set = /^(\S+)\s+(in|notin)\s*\((.*)\)$/.exec(req);
+    const eq = /^([^\s=!<>(),]+)\s*(==|=|!=)\s*([^\s=!<>(),]*)$/.exec(req);
+    if (set) {
+      const values = set[3].trim() === '' ? [] : set[3].split(',').map((v) => v.trim());
+      matchExpressions.push({
+        key: set[1],
+        operator: set[2] === 'in' ? 'In' : 'NotIn',
+        values: [...new Set(values)],
+      });
+    } else if (eq) {
+      matchExpressions.push({
+        key: eq[1],
+        operator: eq[2] === '!=' ? 'NotIn' : 'In',
+        values: [eq[3]],
+      });
+    } else if (/^!\s*[^\s=!<>(),]+$/.test(req)) {
+      matchExpressions.push({ key: req.slice(1).trim(), operator: 'DoesNotExist' });
+    } else if (/^[^\s=!<>(),]+$/.test(req)) {
+      matchExpressions.push({ key: req, operator: 'Exists' });
+    } else if (/^[^\s=!<>(),]+\s*[<>]/.test(req)) {
+      throw new Error(`${JSON.stringify(req)}: the operators > and < are not supported`);
+    } else {
+      throw new Error(
+        `${JSON.stringify(req)}: not a requirement (key, !key, key=value, key!=value, key in (a,b), key notin (a,b))`,
+      );
+    }
+  }
+  // Keys and values as Kubernetes checks them (the messages name the requirement).
+  compileSelector({ matchExpressions }, { validateValues: true });
+  return { matchExpressions };
+}
+
+/** The requirements of a selector text: split at the commas outside parentheses. */
+function splitRequirements(text: string): string[] {
+  const out: string[] = [];
+  let depth = 0;
+  let start = 0;
+  for (let i = 0; i < text.length; i++) {
+    const ch = text[i];
+    if (ch === '(') depth++;
+    else if (ch === ')') depth = Math.max(0, depth - 1);
+    else if (ch === ',' && depth === 0) {
+      out.push(text.slice(start, i));
+      start = i + 1;
+    }
+  }
+  out.push(text.slice(start));
+  return out;
+}

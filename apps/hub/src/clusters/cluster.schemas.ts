@@ -1,4 +1,5 @@
 import { z } from 'zod';
+import { MAX_SELECTOR_TEXT, parseSelector } from '../../../../libs/generators/src/index.js';
 import { annotationMap, dns1123Label, labelMap } from '../common/validation.js';
 
 export const createClusterSchema = z
@@ -21,3 +22,33 @@ export const updateClusterSchema = z
   .strict();
 
 export type UpdateCluster = z.output<typeof updateClusterSchema>;
+
+/**
+ * GET /clusters: a page (`limit`, then `after` = the last name) of the clusters whose labels
+ * match `selector` (Kubernetes syntax: `env=prod,region in (eu-west,eu-central),!legacy`) and,
+ * with `connected`, whose agent is (`true`) or is not (`false`) connected. All of them without.
+ */
+export const clusterListQuerySchema = z
+  .object({
+    limit: z.coerce.number().int().min(1).max(1000).optional(),
+    after: z.string().min(1).max(63).optional(),
+    selector: z
+      .string()
+      .max(MAX_SELECTOR_TEXT)
+      .transform((text, ctx) => {
+        try {
+          return parseSelector(text).matchExpressions;
+        } catch (e) {
+          ctx.addIssue({ code: 'custom', message: (e as Error).message });
+          return z.NEVER;
+        }
+      })
+      .optional(),
+    connected: z
+      .enum(['true', 'false'])
+      .transform((v) => v === 'true')
+      .optional(),
+  })
+  .strict();
+
+export type ClusterListQuery = z.output<typeof clusterListQuerySchema>;

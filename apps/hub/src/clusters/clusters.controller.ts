@@ -8,16 +8,21 @@ import {
   Param,
   Patch,
   Post,
+  Query,
 } from '@nestjs/common';
 import { HUB_CONFIG, type HubConfig } from '../config/hub-config.js';
 import { AgentGatewayServer } from '../dispatch/agent-gateway.server.js';
 import { DispatchNotifier } from '../dispatch/dispatch.notifier.js';
 import { EnrollmentService } from '../enrollment/enrollment.service.js';
 import { PkiService } from '../enrollment/pki.service.js';
-import { ApiOperation, ApiTags } from '@nestjs/swagger';
+import { ApiOperation, ApiQuery, ApiTags } from '@nestjs/swagger';
 import { parseOrThrow } from '../common/validation.js';
 import { ApiZodBody } from '../common/zod-openapi.js';
-import { createClusterSchema, updateClusterSchema } from './cluster.schemas.js';
+import {
+  clusterListQuerySchema,
+  createClusterSchema,
+  updateClusterSchema,
+} from './cluster.schemas.js';
 import { ClustersService } from './clusters.service.js';
 
 @ApiTags('clusters')
@@ -82,8 +87,21 @@ export class ClustersController {
   }
 
   @Get()
-  list() {
-    return this.clusters.list();
+  @ApiOperation({
+    summary:
+      'List clusters by name: all, or a page (limit, then after = the last name) of those whose labels match a selector, or whose agent is or is not connected',
+  })
+  @ApiQuery({ name: 'limit', required: false, description: '1 to 1000' })
+  @ApiQuery({ name: 'after', required: false, description: 'names after this one' })
+  @ApiQuery({
+    name: 'selector',
+    required: false,
+    description:
+      'label selector, as kubectl takes it: env=prod,tier!=db,region in (eu-west,eu-central),team,!legacy',
+  })
+  @ApiQuery({ name: 'connected', required: false, enum: ['true', 'false'] })
+  list(@Query() query: unknown) {
+    return this.clusters.list(parseOrThrow(clusterListQuerySchema, query, 'query'));
   }
 
   @Get(':name')

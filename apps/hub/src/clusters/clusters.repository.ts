@@ -1,9 +1,18 @@
 import { Injectable } from '@nestjs/common';
 import { DataSource, type EntityManager, type Repository } from 'typeorm';
+import type { SelectorRequirement } from '../../../../libs/generators/src/index.js';
 import { chunks, jsonParam, returned, type Db } from '../database/sql.js';
 import { ClusterEntity } from './cluster.entity.js';
 
 /** A cluster as reconciliation and project checks see it. */
+/** Which clusters a list returns (see clusterListQuerySchema). */
+export interface ClusterListFilter {
+  limit?: number;
+  after?: string;
+  selector?: SelectorRequirement[];
+  connected?: boolean;
+}
+
 /** What generators read of a cluster. */
 export interface InventoryRow {
   readonly name: string;
@@ -51,8 +60,32 @@ export class ClustersRepository {
     return (tx?.getRepository(ClusterEntity) ?? this.repo).findOneBy({ name });
   }
 
-  list(): Promise<ClusterEntity[]> {
-    return this.repo.find({ order: { name: 'ASC' } });
+  /** Clusters by name: all, or a page of those that pass the filters. */
+  list(q: ClusterListFilter = {}): Promise<ClusterEntity[]> {
+    const qb = this.repo.createQueryBuilder('c').orderBy('c.name', 'ASC');
+    if (q.after !== undefined) qb.andWhere('c.name > :after', { after: q.after });
+    if (q.connected !== undefined)
+      qb.andWhere('c.connected = :connected', { connected: q.connected });
+    (q.selector ?? []).forEach((r, i) => {
+      // As Kubernetes selects: NotIn (and so !=) matches a cluster without the label.
+      const key = { [`k${i}`]: r.key, [`v${i}`]: r.values ?? [] };
+      switch (r.operator) {
+        case 'In':
+          qb.andWhere(`c.labels ->> :k${i} = ANY(:v${i}::text[])`, key);
+          break;
+        case 'NotIn':
+          qb.andWhere(`coalesce(c.labels ->> :k${i} <> ALL(:v${i}::text[]), true)`, key);
+          break;
+        case 'Exists':
+          qb.andWhere(`jsonb_exists(c.labels, :k${i})`, key);
+          break;
+        case 'DoesNotExist':
+          qb.andWhere(`NOT jsonb_exists(c.labels, :k${i})`, key);
+          break;
+      }
+    });
+    if (q.limit !== undefined) qb.limit(q.limit);
+    return qb.getMany();
   }
 
   /**

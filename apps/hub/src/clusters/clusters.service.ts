@@ -6,7 +6,7 @@ import { hashToken, newToken } from '../common/tokens.js';
 import { WorkQueue } from '../work/work-queue.js';
 import { ClusterEntity } from './cluster.entity.js';
 import type { CreateCluster, UpdateCluster } from './cluster.schemas.js';
-import { ClustersRepository } from './clusters.repository.js';
+import { ClustersRepository, type ClusterListFilter } from './clusters.repository.js';
 
 export interface ClusterView {
   name: string;
@@ -50,8 +50,14 @@ export class ClustersService {
     }
   }
 
-  async list(): Promise<ClusterView[]> {
-    const [clusters, certs] = await Promise.all([this.repo.list(), this.repo.certificateExpiry()]);
+  async list(q: ClusterListFilter = {}): Promise<ClusterView[]> {
+    const filtered = Object.values(q).some((v) => v !== undefined);
+    // Every certificate at once for the whole list, a page's only for a page.
+    const [clusters, all] = await Promise.all([
+      this.repo.list(q),
+      filtered ? undefined : this.repo.certificateExpiry(),
+    ]);
+    const certs = all ?? (await this.repo.certificateExpiry(clusters.map((c) => c.id)));
     return clusters.map((c) => withCertificate(c, certs));
   }
 
