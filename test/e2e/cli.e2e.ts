@@ -1,5 +1,6 @@
 import { readFileSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
+import { DataSource } from 'typeorm';
 import { parse } from 'yaml';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import type { RunningHub } from '../../apps/hub/src/hub.js';
@@ -167,6 +168,21 @@ spec:
     expect(app.spec.syncPolicy).toEqual({ automated: { prune: true, selfHeal: false } });
     const table = await axle('app', 'get', 'guestbook');
     expect(table.out.split('\n')[0]).toMatch(/^NAME\s+SYNC\s+HEALTH\s+REVISION\s+CLUSTERS$/);
+
+    // The agent of the destination away past the grace: Unknown in a page as in the whole list.
+    const db = hub.app.get(DataSource);
+    await db.query(
+      `UPDATE clusters SET connected = false, last_seen_at = now() - interval '1 hour' WHERE name = 'prod-eu'`,
+    );
+    type Listed = { name: string; status: { clusters: { sync: string; message: string }[] } };
+    const away = (list: Listed[]) =>
+      list
+        .filter((a) => a.name === 'guestbook')
+        .map((a) => [a.status.clusters[0]?.sync, a.status.clusters[0]?.message.split(';')[0]]);
+    const expected = [['Unknown', expect.stringMatching(/^agent not connected since /)]];
+    expect(away((await api(hub).get('/api/v1/applications?limit=1')).body)).toEqual(expected);
+    expect(away((await api(hub).get('/api/v1/applications')).body)).toEqual(expected);
+    await db.query(`UPDATE clusters SET last_seen_at = NULL WHERE name = 'prod-eu'`);
   });
 
   it('appset create --dry-run, create, list, get', async () => {

@@ -222,15 +222,23 @@ export class ApplicationsService {
   }
 
   private async views(ids?: string[], light = false): Promise<ApplicationView[]> {
-    const [apps, renders, registered] = await Promise.all([
+    // Every cluster for every application; for some applications, only the clusters they name
+    // or are deployed to (a page of 1,000 does not read 10,000 clusters).
+    const [apps, renders, all] = await Promise.all([
       this.apps.list(ids),
       this.apps.renders(ids),
-      this.clusters.list(),
+      ids ? undefined : this.clusters.list(),
     ]);
     const rows = await this.statusRows(
       renders,
       light ? this.targets.statusRowsLight(ids) : this.targets.statusRows(ids),
     );
+    const registered =
+      all ??
+      (await this.clusters.agentsByNames([
+        ...apps.flatMap((a) => destinationClusters(a.spec)),
+        ...[...rows.values()].flatMap((list) => list.map((c) => c.cluster)),
+      ]));
     const names = new Set(registered.map((c) => c.name));
     const agents = new Map(registered.map((c) => [c.name, c]));
     const waiting = await this.dependencies.blockersOf(
