@@ -68,11 +68,38 @@ describe('cluster inventory version on PostgreSQL', () => {
     expect(await clusters.inventory()).toBe(deleted);
   });
 
-  it('sees a change committed while it was reading, at the latest on the next read', async () => {
+  it('sees a change committed between reading the version and the rows, on the next read at the latest', async () => {
+    const a = await add({ tier: 'a' });
+    const b = await add({ tier: 'a' });
+    // A repository whose second query of a read (whichever it is) waits for a relabel committed
+    // by someone else: read the other way round (rows, then version), the change would be
+    // tagged as already read and never seen.
+    let relabel: (() => Promise<unknown>) | undefined;
+    let queries = 0;
+    const spied = Object.create(ds) as DataSource;
+    spied.query = (async (sql: string, params?: unknown[]) => {
+      if (relabel && ++queries === 2) {
+        const r = relabel;
+        relabel = undefined;
+        await r();
+      }
+      return ds.query(sql, params);
+    }) as DataSource['query'];
+    const repo = new ClustersRepository(spied);
+    await repo.inventory();
+    await ds.query(`UPDATE clusters SET labels = '{"tier":"b"}' WHERE id = $1`, [a.id]);
+    queries = 0;
+    relabel = () => ds.query(`UPDATE clusters SET labels = '{"tier":"b"}' WHERE id = $1`, [b.id]);
+    await repo.inventory();
+    expect(relabel).toBeUndefined();
+    const after = await repo.inventory();
+    expect(after.find((c) => c.name === a.name)?.labels).toEqual({ tier: 'b' });
+    expect(after.find((c) => c.name === b.name)?.labels).toEqual({ tier: 'b' });
+  });
+
+  it('does not show what a transaction has not committed, and reads it once committed', async () => {
     const a = await add({ tier: 'a' });
     await clusters.inventory();
-    // A transaction that relabels and has not committed: its change is not seen, and the rows
-    // read meanwhile are read again once it commits.
     const runner = ds.createQueryRunner();
     await runner.connect();
     await runner.startTransaction();
@@ -86,6 +113,13 @@ describe('cluster inventory version on PostgreSQL', () => {
     }
     const after = await clusters.inventory();
     expect(after.find((c) => c.name === a.name)?.labels).toEqual({ tier: 'b' });
+  });
+
+  it('reads the clusters again after a truncation', async () => {
+    const kept = await clusters.inventory();
+    expect(kept.length).toBeGreaterThan(0);
+    await ds.query('TRUNCATE clusters CASCADE');
+    expect(await clusters.inventory()).toEqual([]);
   });
 
   it('shares frozen rows: a caller cannot change what the next one reads', async () => {

@@ -82,6 +82,10 @@ describe('parseSelector', () => {
       ],
     });
     expect(parseSelector('')).toEqual({ matchExpressions: [] });
+    // `()` is the set of the empty value, as Kubernetes reads it.
+    expect(parseSelector('env in ()')).toEqual({
+      matchExpressions: [{ key: 'env', operator: 'In', values: [''] }],
+    });
     expect(parseSelector('example.com/owner=team-a')).toEqual({
       matchExpressions: [{ key: 'example.com/owner', operator: 'In', values: ['team-a'] }],
     });
@@ -105,7 +109,6 @@ describe('parseSelector', () => {
       /"replicas>3": the operators > and < are not supported/,
     );
     expect(() => parseSelector('env prod')).toThrow(/"env prod": not a requirement/);
-    expect(() => parseSelector('env in ()')).toThrow(/values set can't be empty/);
     expect(() => parseSelector('bad key!=x')).toThrow(/not a requirement/);
     expect(() => parseSelector('-bad=x')).toThrow(/invalid key "-bad"/);
     expect(() => parseSelector(`env=${'x'.repeat(64)}`)).toThrow(/invalid label value/);

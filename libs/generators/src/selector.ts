@@ -136,7 +136,8 @@ export function parseSelector(text: string): { matchExpressions: SelectorRequire
     const set = /^(\S+)\s+(in|notin)\s*\((.*)\)$/.exec(req);
     const eq = /^([^\s=!<>(),]+)\s*(==|=|!=)\s*([^\s=!<>(),]*)$/.exec(req);
     if (set) {
-      const values = set[3].trim() === '' ? [] : set[3].split(',').map((v) => v.trim());
+      // `()` is the set of the empty value, as Kubernetes reads it.
+      const values = set[3].split(',').map((v) => v.trim());
       matchExpressions.push({
         key: set[1],
         operator: set[2] === 'in' ? 'In' : 'NotIn',

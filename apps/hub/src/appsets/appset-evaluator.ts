@@ -359,21 +359,19 @@ export class AppSetEvaluator {
     const skippable =
       serviceGenerators(entity.document).length === 0 && !readsClockOrChance(entity.document);
     // Nothing it reads changed since the last evaluation that changed nothing: nothing to do.
-    // Without a fingerprint recorded (after a change, a refresh) there is nothing to compare with.
-    if (skippable && entity.status.fingerprint) {
-      // What the generators read from git last time, read again at the current commits.
-      const replayed = entity.status.gitReads
-        ? await replayReads(this.reader, entity.status.gitReads)
-        : undefined;
-      const fingerprint = await this.fingerprint(entity, inventory, owned, replayed);
-      watch.lap('fingerprint');
-      if (fingerprint === entity.status.fingerprint) {
-        this.metrics.appsetEvaluations.inc({ outcome: 'skipped' });
-        await this.finish(item, lease, () => Promise.resolve());
-        return;
-      }
+    const unchanged = skippable && (await this.unchanged(entity, inventory, owned));
+    watch.lap('fingerprint');
+    if (unchanged) {
+      this.metrics.appsetEvaluations.inc({ outcome: 'skipped' });
+      await this.finish(item, lease, () => Promise.resolve());
+      return;
     }
     this.metrics.appsetEvaluations.inc({ outcome: 'evaluated' });
+    // The refs as they are before generating: the fingerprint of an evaluation whose git reads
+    // could not be recorded (too many, or one failed) names them instead, so that a fetch landing
+    // meanwhile is not taken for read.
+    const refsBefore = skippable ? this.refsRead(entity) : undefined;
+    refsBefore?.catch(() => undefined); // awaited below; not unhandled meanwhile
     const recorder = new RecordingTreeReader(this.reader);
     const memo = this.hashMemo(entity.id);
     const ev = await this.preview(appset, entity.id, {
@@ -403,14 +401,10 @@ export class AppSetEvaluator {
     // Errors may clear without any input changing (a project or a conflicting application fixed,
     // a transient failure): only a clean, complete evaluation may be skipped next time. The
     // inputs are those this evaluation read, with its git reads in place of whole refs when it
-    // has them (read before its writes).
+    // has them (the refs otherwise as they were before it read).
     const inputs =
-      skippable &&
-      changed === 0 &&
-      ev.errors.length === 0 &&
-      ev.complete &&
-      ev.pendingDeletion.length === 0
-        ? await this.fingerprint(entity, inventory, owned, reads)
+      skippable && changed === 0 && clean(ev)
+        ? this.fingerprint(entity, inventory, owned, reads ?? (await refsBefore!))
         : undefined;
     watch.lap('fingerprint');
     // Once more later, to record the fingerprint (of no use when never skipped).
@@ -564,20 +558,22 @@ export class AppSetEvaluator {
 
   private async inventory(): Promise<ClusterInfo[]> {
     const rows = await this.clusters.inventory();
+    // The rows are shared (and frozen); templates may change the maps they are given (sprig's
+    // set, unset, merge): each evaluation gets its own.
     return rows.map((c) =>
       c.name === this.config.inCluster
         ? {
             name: c.name,
             server: IN_CLUSTER_SERVER,
-            labels: c.labels,
-            annotations: c.annotations,
+            labels: { ...c.labels },
+            annotations: { ...c.annotations },
             inCluster: true,
           }
         : {
             name: c.name,
             server: c.server || `axle://${c.name}`,
-            labels: c.labels,
-            annotations: c.annotations,
+            labels: { ...c.labels },
+            annotations: { ...c.annotations },
           },
     );
   }
@@ -638,25 +634,49 @@ export class AppSetEvaluator {
   }
 
   /**
-   * Hash of everything an evaluation reads: the document, the inventory, what its generators read
-   * from git (`reads`: the listings and files, by digest; without them, the refs of every
-   * repository they read, local clone, no fetch) and the applications it owns (their summary).
+   * Whether the inputs of an evaluation are those of the last one that changed nothing (its
+   * fingerprint, recorded): false without one (after a change, a refresh).
    */
-  private async fingerprint(
+  private async unchanged(
     entity: ApplicationSetEntity,
     inventory: ClusterInfo[],
     owned: Awaited<ReturnType<ApplicationsRepository['ownedSummary']>>,
-    reads: RecordedRead[] | undefined,
-  ): Promise<string> {
+  ): Promise<boolean> {
+    if (!entity.status.fingerprint) return false;
+    // What the generators read from git last time, read again at the current commits.
+    const replayed = entity.status.gitReads
+      ? await replayReads(this.reader, entity.status.gitReads)
+      : undefined;
+    const read = replayed ?? (await this.refsRead(entity));
+    return this.fingerprint(entity, inventory, owned, read) === entity.status.fingerprint;
+  }
+
+  /** The refs of every repository an ApplicationSet's generators may read (local clone, no fetch). */
+  private async refsRead(
+    entity: ApplicationSetEntity,
+  ): Promise<Record<string, Record<string, string> | null>> {
     const repositories: Record<string, Record<string, string> | null> = {};
-    if (!reads) {
-      const repos = entity.repos.includes('*') ? await this.git.knownRepositories() : entity.repos;
-      for (const url of repos) repositories[url] = await this.git.cache.refs(url).catch(() => null);
-    }
+    const repos = entity.repos.includes('*') ? await this.git.knownRepositories() : entity.repos;
+    for (const url of repos) repositories[url] = await this.git.cache.refs(url).catch(() => null);
+    return repositories;
+  }
+
+  /**
+   * Hash of everything an evaluation reads: the document, the inventory, what its generators read
+   * from git (the listings and files, by digest; when those could not be recorded, the refs of
+   * every repository they may read) and the applications it owns (their summary).
+   */
+  private fingerprint(
+    entity: ApplicationSetEntity,
+    inventory: ClusterInfo[],
+    owned: Awaited<ReturnType<ApplicationsRepository['ownedSummary']>>,
+    read: RecordedRead[] | Record<string, Record<string, string> | null>,
+  ): string {
+    const reads = Array.isArray(read) ? read : undefined;
     return evaluationFingerprint({
       document: entity.document,
       clusters: inventory,
-      repositories,
+      repositories: reads ? {} : (read as Record<string, Record<string, string> | null>),
       extra: {
         projects: owned.projectsUpdate,
         owned: owned.count,
@@ -669,6 +689,11 @@ export class AppSetEvaluator {
       },
     });
   }
+}
+
+/** An evaluation without errors, complete, with no deletion waiting for confirmation. */
+function clean(ev: Evaluation): boolean {
+  return ev.errors.length === 0 && ev.complete && ev.pendingDeletion.length === 0;
 }
 
 /** How an evaluation hashes its applications: through `memo` when given (a round of it starts). */

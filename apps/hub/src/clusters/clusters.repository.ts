@@ -4,7 +4,6 @@ import type { SelectorRequirement } from '../../../../libs/generators/src/index.
 import { chunks, jsonParam, returned, type Db } from '../database/sql.js';
 import { ClusterEntity } from './cluster.entity.js';
 
-/** A cluster as reconciliation and project checks see it. */
 /** Which clusters a list returns (see clusterListQuerySchema). */
 export interface ClusterListFilter {
   limit?: number;
@@ -21,6 +20,7 @@ export interface InventoryRow {
   readonly annotations: Readonly<Record<string, string>>;
 }
 
+/** A cluster as reconciliation and project checks see it. */
 export interface ClusterRef {
   id: string;
   name: string;

@@ -9,7 +9,10 @@ const INVENTORY_COLUMNS = ['name', 'server', 'labels', 'annotations'];
  * another server); heartbeats and connections leave it alone. A replica keeps the inventory it
  * read with the version read before it, and reads it again only when the version moved: one
  * ApplicationSet evaluation after another, over 10,000 clusters, no longer reads them all each
- * time. The trigger catches every writer, not only the hub's code.
+ * time. The triggers catch every writer (truncation too), not only the hub's code. Each statement
+ * that changes the inventory locks the one version row: two transactions that each change several
+ * clusters in separate statements could deadlock (PostgreSQL then aborts one); the hub changes one
+ * cluster per transaction.
  */
 export class InventoryVersion1766200000000 implements MigrationInterface {
   name = 'InventoryVersion1766200000000';
@@ -26,7 +29,10 @@ export class InventoryVersion1766200000000 implements MigrationInterface {
     await q.query(`
       CREATE FUNCTION axle_inventory_changed() RETURNS trigger LANGUAGE plpgsql AS $$
       BEGIN
-        IF TG_OP = 'UPDATE' THEN
+        IF TG_OP = 'TRUNCATE' THEN
+          UPDATE inventory_version SET version = version + 1 WHERE id = 1;
+          RETURN NULL;
+        ELSIF TG_OP = 'UPDATE' THEN
           IF NOT EXISTS (
             SELECT 1 FROM changed n JOIN before o ON o.id = n.id
              WHERE (${cols}) IS DISTINCT FROM (${old})
@@ -51,10 +57,13 @@ export class InventoryVersion1766200000000 implements MigrationInterface {
       CREATE TRIGGER axle_inventory_delete AFTER DELETE ON clusters
         REFERENCING OLD TABLE AS changed
         FOR EACH STATEMENT EXECUTE FUNCTION axle_inventory_changed()`);
+    await q.query(`
+      CREATE TRIGGER axle_inventory_truncate AFTER TRUNCATE ON clusters
+        FOR EACH STATEMENT EXECUTE FUNCTION axle_inventory_changed()`);
   }
 
   async down(q: QueryRunner): Promise<void> {
-    for (const op of ['update', 'insert', 'delete'])
+    for (const op of ['update', 'insert', 'delete', 'truncate'])
       await q.query(`DROP TRIGGER axle_inventory_${op} ON clusters`);
     await q.query('DROP FUNCTION axle_inventory_changed()');
     await q.query('DROP TABLE inventory_version');
