@@ -115,6 +115,29 @@ describe('cluster inventory version on PostgreSQL', () => {
     expect(after.find((c) => c.name === a.name)?.labels).toEqual({ tier: 'b' });
   });
 
+  it('raises the version once per transaction, when it commits', async () => {
+    const version = async () =>
+      Number((await ds.query<{ v: string }[]>('SELECT version AS v FROM inventory_version'))[0].v);
+    const before = await version();
+    const runner = ds.createQueryRunner();
+    await runner.connect();
+    await runner.startTransaction();
+    try {
+      await runner.query(
+        `INSERT INTO clusters (name, token_hash) SELECT 'batch-' || g, md5(g::text) FROM generate_series(1, 3) g`,
+      );
+      await runner.query(`UPDATE clusters SET labels = '{"x":"y"}' WHERE name = 'batch-1'`);
+      // Not yet: the version moves with the changes, at the commit.
+      expect(await version()).toBe(before);
+      await runner.commitTransaction();
+    } finally {
+      await runner.release();
+    }
+    expect(await version()).toBe(before + 1);
+    await ds.query(`UPDATE clusters SET labels = '{"x":"z"}' WHERE name = 'batch-2'`);
+    expect(await version()).toBe(before + 2);
+  });
+
   it('reads the clusters again after a truncation', async () => {
     const kept = await clusters.inventory();
     expect(kept.length).toBeGreaterThan(0);
