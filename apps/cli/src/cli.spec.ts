@@ -40,7 +40,7 @@ describe('axle --server', () => {
     const r = await run(['--server', hub.url, 'cluster', 'list'], { AXLE_SERVER: elsewhere });
     expect(r.err).toBe('');
     expect(r.code).toBe(0);
-    expect(hub.seen.map((s) => s.url)).toEqual(['/api/v1/clusters']);
+    expect(hub.seen.map((s) => s.url)).toEqual(['/api/v1/clusters?limit=1000']);
   });
 
   it('the flag wins over AXLE_SERVER also when it names the default address', async () => {

@@ -50,5 +50,3 @@ export const clusterListQuerySchema = z
       .optional(),
   })
   .strict();
-
-export type ClusterListQuery = z.output<typeof clusterListQuerySchema>;
