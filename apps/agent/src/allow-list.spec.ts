@@ -3,8 +3,10 @@ import {
   ALLOW_ALL,
   allowListRefusal,
   checkAllowList,
+  clusterKindRefusal,
   defaultClusterKinds,
   patterns,
+  projectClusterScopedRefusal,
   restrictsClusterKinds,
   scopeMatters,
   scopesOf,
@@ -149,6 +151,28 @@ describe('agent allow-list', () => {
       // Both say no: both are named.
       expect(allowListRefusal(teamA, [tenant], 'team-a', tenantScope, project)).toMatch(
         /^refused by this cluster's allow-list: .*Tenant.*; refused by the application's project: /,
+      );
+    });
+
+    it("read a project's kinds as the hub sends them: group '' is the core group, '*' any", () => {
+      const pv = { group: '', kind: 'PersistentVolume', name: 'pv' };
+      const coreOnly = [{ group: '', kind: 'PersistentVolume' }];
+      expect(projectClusterScopedRefusal(coreOnly, pv)).toBeUndefined();
+      expect(projectClusterScopedRefusal(coreOnly, { ...pv, group: 'storage.k8s.io' })).toMatch(
+        /^kind storage.k8s.io\/PersistentVolume may not be applied cluster-scoped \(/,
+      );
+      expect(
+        projectClusterScopedRefusal([{ group: '*', kind: 'Persistent*' }], pv),
+      ).toBeUndefined();
+      expect(projectClusterScopedRefusal([], pv)).toMatch(/the project's spec.clusterKinds\)$/);
+      expect(projectClusterScopedRefusal(undefined, pv)).toBeUndefined();
+      // Namespaces are the project's namespace list's business (checked at the hub).
+      expect(projectClusterScopedRefusal([], { group: '', kind: 'Namespace', name: 'n' })).toBe(
+        undefined,
+      );
+      expect(clusterKindRefusal(teamA, [], pv)).toMatch(/^refused by this cluster's allow-list: /);
+      expect(clusterKindRefusal(undefined, [], pv)).toMatch(
+        /^refused by the application's project: /,
       );
     });
 

@@ -61,6 +61,22 @@ function kindMatches(pattern: string, group: string, kind: string): boolean {
 }
 
 /**
+ * Why a cluster-scoped object of this kind is outside a bound on cluster-scoped kinds (`patterns`
+ * as the allow-list writes kinds; `where` and `setBy` word the refusal); undefined: inside it. A
+ * Namespace is checked by name instead.
+ */
+function outsideClusterKinds(
+  patterns: string[],
+  k: { group: string; kind: string; name: string },
+  where: string,
+  setBy: string,
+): string | undefined {
+  if (k.group === '' && k.kind === 'Namespace') return undefined;
+  if (patterns.some((p) => kindMatches(p, k.group, k.kind))) return undefined;
+  return `kind ${k.group || 'core'}/${k.kind} may not be applied cluster-scoped${where} (${k.kind}/${k.name}; ${setBy})`;
+}
+
+/**
  * Why a cluster-scoped object of this kind may not be applied here (undefined: it may). A
  * Namespace is checked by name against `namespaces` instead.
  */
@@ -68,10 +84,12 @@ export function clusterScopedRefusal(
   list: AllowList,
   k: { group: string; kind: string; name: string },
 ): string | undefined {
-  if (k.group === '' && k.kind === 'Namespace') return undefined;
-  const kinds = list.clusterKinds ?? defaultClusterKinds(list.namespaces);
-  if (kinds.some((p) => kindMatches(p, k.group, k.kind))) return undefined;
-  return `kind ${k.group || 'core'}/${k.kind} may not be applied cluster-scoped on this cluster (${k.kind}/${k.name}; AXLE_AGENT_ALLOWED_CLUSTER_KINDS)`;
+  return outsideClusterKinds(
+    list.clusterKinds ?? defaultClusterKinds(list.namespaces),
+    k,
+    ' on this cluster',
+    'AXLE_AGENT_ALLOWED_CLUSTER_KINDS',
+  );
 }
 
 /** A project's bound on cluster-scoped kinds, as the hub sends it (`SyncPolicy.cluster_kinds`). */
@@ -86,9 +104,25 @@ export function projectClusterScopedRefusal(
   kinds: ProjectClusterKinds,
   k: { group: string; kind: string; name: string },
 ): string | undefined {
-  if (!kinds || (k.group === '' && k.kind === 'Namespace')) return undefined;
-  if (kinds.some((p) => globMatch(p.group, k.group) && globMatch(p.kind, k.kind))) return undefined;
-  return `kind ${k.group || 'core'}/${k.kind} may not be applied cluster-scoped (${k.kind}/${k.name}; the project's spec.clusterKinds)`;
+  if (!kinds) return undefined;
+  // As the allow-list writes them: the core group is "core", any group "*".
+  const patterns = kinds.map((p) => `${p.group === '' ? 'core' : p.group}/${p.kind}`);
+  return outsideClusterKinds(patterns, k, '', "the project's spec.clusterKinds");
+}
+
+/**
+ * Why a cluster-scoped object may not be applied, by this cluster's allow-list (when it has one)
+ * or by the application's project, worded as reported (undefined: it may).
+ */
+export function clusterKindRefusal(
+  list: AllowList | undefined,
+  project: ProjectClusterKinds,
+  k: { group: string; kind: string; name: string },
+): string | undefined {
+  const byList = list && clusterScopedRefusal(list, k);
+  if (byList) return `refused by this cluster's allow-list: ${byList}`;
+  const byProject = projectClusterScopedRefusal(project, k);
+  return byProject && `refused by the application's project: ${byProject}`;
 }
 
 /** Whether an object's scope matters: the list or the project bound cluster-scoped kinds. */

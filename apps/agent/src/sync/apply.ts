@@ -9,7 +9,7 @@ import type { KubeObject, ResourceKey } from '../../../../libs/manifests/src/ind
 import { apiVersionOf, kubeError, NoKindError, type KubeClient } from '../kube/kube-client.js';
 import type { WatchCache } from '../kube/watch-cache.js';
 import type { PlanItem } from './plan.js';
-import { clusterScopedRefusal, projectClusterScopedRefusal } from '../allow-list.js';
+import { clusterKindRefusal } from '../allow-list.js';
 import { keyRef, prepareObject, type Prepared } from './resources.js';
 import type { AppRuntime, Snapshot } from './runtime.js';
 import type { AppInput, ApplyFailure, EngineOptions } from './types.js';
@@ -47,12 +47,10 @@ export class Applier {
         this.opts.agentName,
       );
       // Cluster-scoped, and not allowed to be: never applied (nor pruned: it is not resolved).
-      if (!p.key.namespace) {
-        const list = this.opts.allowList && clusterScopedRefusal(this.opts.allowList, p.key);
-        if (list) return new Error(`refused by this cluster's allow-list: ${list}`);
-        const project = projectClusterScopedRefusal(app.policy.clusterKinds, p.key);
-        if (project) return new Error(`refused by the application's project: ${project}`);
-      }
+      const refused = p.key.namespace
+        ? undefined
+        : clusterKindRefusal(this.opts.allowList, app.policy.clusterKinds, p.key);
+      if (refused) return new Error(refused);
       rt.prepared.set(item, p);
       return p;
     } catch (e) {
