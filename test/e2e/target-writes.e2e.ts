@@ -1,4 +1,5 @@
 import { randomUUID } from 'node:crypto';
+import pg from 'pg';
 import type { DataSource } from 'typeorm';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { ApplicationsRepository } from '../../apps/hub/src/applications/applications.repository.js';
@@ -7,7 +8,8 @@ import { ClustersRepository } from '../../apps/hub/src/clusters/clusters.reposit
 import { StatusWriter } from '../../apps/hub/src/dispatch/status-writer.js';
 import { MetricsService } from '../../apps/hub/src/metrics/metrics.service.js';
 import type { ReplicaService } from '../../apps/hub/src/replicas/replica.service.js';
-import { migratedDataSource } from '../support/hub-harness.js';
+import { createDataSource } from '../../apps/hub/src/database/data-source.js';
+import { migratedDataSource, waitFor } from '../support/hub-harness.js';
 
 /**
  * Writes to application targets on a real PostgreSQL. What agents report, written behind: odd
@@ -52,15 +54,16 @@ describe('target writes on PostgreSQL', () => {
     return rows[0].id;
   }
 
-  async function target(clusterId: string): Promise<string> {
+  async function target(clusterId: string, appId?: string): Promise<string> {
     const hash = `sha256:${randomUUID()}`;
     await ds.query(
       `INSERT INTO manifest_bundles (hash, content, size_bytes, object_count) VALUES ($1, '\\x00', 1, 0)`,
       [hash],
     );
     const [{ id }] = await ds.query<{ id: string }[]>(
-      `INSERT INTO applications (name, spec) VALUES ($1, '{}') RETURNING id`,
-      [`app-${randomUUID().slice(0, 8)}`],
+      `INSERT INTO applications (id, name, spec) VALUES (coalesce($2::uuid, gen_random_uuid()), $1, '{}')
+       RETURNING id`,
+      [`app-${randomUUID().slice(0, 8)}`, appId ?? null],
     );
     await ds.query(
       `INSERT INTO app_targets (app_id, cluster_id, desired_generation, desired_bundle_hash,
@@ -429,5 +432,83 @@ describe('target writes on PostgreSQL', () => {
     expect([...after.values()].reduce((a, b) => a + b, 0)).toBe(
       [...before.values()].reduce((a, b) => a + b, 0) + 5,
     );
+  });
+
+  it('locks the targets it reports on in target order, whatever plan PostgreSQL picks', async () => {
+    // A second pool whose plans scan app_targets whole and hash-join (as a large write may be
+    // planned): rows come out in the table's physical order, here the reverse of target order.
+    const url = (ds.options as { url: string }).url;
+    const scans = `${url}${url.includes('?') ? '&' : '?'}options=${encodeURIComponent(
+      '-c enable_indexscan=off -c enable_bitmapscan=off -c enable_nestloop=off -c enable_mergejoin=off',
+    )}`;
+    const seqDs = createDataSource(scans);
+    await seqDs.initialize();
+    const holder = new pg.Client({ connectionString: url });
+    const other = new pg.Client({ connectionString: url });
+    await holder.connect();
+    await other.connect();
+    try {
+      const seqTargets = new TargetsRepository(seqDs);
+      const c = await cluster();
+      const [lo, hi] = [randomUUID(), randomUUID()].sort();
+      await target(c, hi); // first in the table
+      await target(c, lo);
+      const writes: [string, () => Promise<void>][] = [
+        [
+          'acked_generation',
+          () =>
+            seqTargets.writeAcks([lo, hi].map((appId) => ({ appId, clusterId: c, generation: 1 }))),
+        ],
+        [
+          'applied_generation',
+          () => seqTargets.writeStatuses([report(lo, c, 'a'), report(hi, c, 'b')]),
+        ],
+      ];
+      for (const [column, write] of writes) {
+        // Someone holds the first target in target order: the write waits for it holding nothing
+        // else, so a third party can take the other (in the table's order, it would hold it).
+        await holder.query('BEGIN');
+        await holder.query('SELECT 1 FROM app_targets WHERE app_id = $1 FOR UPDATE', [lo]);
+        const written = write().then(
+          () => undefined,
+          (e: unknown) => e,
+        );
+        await waitFor(
+          `the ${column} write waiting for a lock`,
+          async () => {
+            const { rows } = await other.query<{ n: number }>(
+              `SELECT count(*)::int AS n FROM pg_stat_activity
+              WHERE wait_event_type = 'Lock' AND query LIKE $1`,
+              [`%${column} =%`],
+            );
+            return rows[0].n > 0;
+          },
+          { timeoutMs: 10_000, intervalMs: 20 },
+        );
+        await other.query('BEGIN');
+        const taken = await other
+          .query('SELECT 1 FROM app_targets WHERE app_id = $1 FOR UPDATE NOWAIT', [hi])
+          .then(
+            () => true,
+            () => false,
+          );
+        await other.query('ROLLBACK');
+        await holder.query('COMMIT');
+        expect(await written).toBeUndefined();
+        expect(taken, column).toBe(true);
+      }
+      const rows = await ds.query<{ acked_generation: string; applied_generation: string }[]>(
+        'SELECT acked_generation, applied_generation FROM app_targets WHERE cluster_id = $1',
+        [c],
+      );
+      expect(rows.map((r) => [Number(r.acked_generation), Number(r.applied_generation)])).toEqual([
+        [1, 1],
+        [1, 1],
+      ]);
+    } finally {
+      await holder.end();
+      await other.end();
+      await seqDs.destroy();
+    }
   });
 });

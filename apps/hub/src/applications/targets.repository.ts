@@ -540,13 +540,13 @@ export class TargetsRepository {
   // --- what agents report (write-behind batches) ------------------------------------------------
 
   async writeAcks(rows: AckRow[]): Promise<void> {
-    // In target order, as batches write desired state (with an index lookup per row, as these
-    // plans go, rows are locked in that order): fewer lock cycles between the two.
     for (const part of chunks(inTargetOrder(rows), 10_000)) {
       await this.ds.query(
-        `UPDATE app_targets t SET acked_generation = GREATEST(t.acked_generation, a.g), updated_at = now()
-           FROM unnest($1::uuid[], $2::uuid[], $3::bigint[]) AS a(app, cluster, g)
-          WHERE t.app_id = a.app AND t.cluster_id = a.cluster AND t.acked_generation < a.g`,
+        `WITH a AS (SELECT * FROM unnest($1::uuid[], $2::uuid[], $3::bigint[]) AS a(app_id, cluster_id, g)),
+              ${LOCKED_IN_TARGET_ORDER('a')}
+         UPDATE app_targets t SET acked_generation = GREATEST(t.acked_generation, a.g), updated_at = now()
+           FROM a JOIN locked USING (app_id, cluster_id)
+          WHERE t.app_id = a.app_id AND t.cluster_id = a.cluster_id AND t.acked_generation < a.g`,
         [part.map((r) => r.appId), part.map((r) => r.clusterId), part.map((r) => r.generation)],
       );
     }
@@ -559,14 +559,16 @@ export class TargetsRepository {
   async writeStatuses(rows: StatusRow[]): Promise<void> {
     for (const part of chunks(inTargetOrder(rows), 5000)) {
       await this.ds.query(
-        `UPDATE app_targets t SET applied_generation = s.generation, applied_revision = s.revision,
+        `WITH s AS (SELECT * FROM jsonb_to_recordset($1::jsonb)
+                     AS s(app_id uuid, cluster_id uuid, generation bigint, revision text, sync text,
+                          health text, message text, resources jsonb, observed_at double precision,
+                          drifted boolean, observe_only boolean, operation jsonb)),
+              ${LOCKED_IN_TARGET_ORDER('s')}
+         UPDATE app_targets t SET applied_generation = s.generation, applied_revision = s.revision,
                 sync = s.sync, health = s.health, message = s.message, resources = s.resources,
                 last_report_at = to_timestamp(s.observed_at / 1000.0), updated_at = now(),
                 drifted = s.drifted, observe_only = s.observe_only, operation = s.operation
-           FROM jsonb_to_recordset($1::jsonb)
-             AS s(app_id uuid, cluster_id uuid, generation bigint, revision text, sync text, health text,
-                  message text, resources jsonb, observed_at double precision, drifted boolean,
-                  observe_only boolean, operation jsonb)
+           FROM s JOIN locked USING (app_id, cluster_id)
           WHERE t.app_id = s.app_id AND t.cluster_id = s.cluster_id
             AND (t.applied_generation < s.generation
                  OR (t.applied_generation = s.generation
@@ -816,6 +818,21 @@ export class TargetsRepository {
 function compare(a: string, b: string): number {
   return a < b ? -1 : a > b ? 1 : 0;
 }
+
+/**
+ * A CTE `locked` that locks the targets named by `input` (a CTE with app_id and cluster_id) in
+ * target order, the order every writer of several targets takes them in, before an UPDATE joined
+ * with it writes them. The UPDATE alone locks rows in the order its plan meets them: with index
+ * lookups that is the input's order, but a hash join over a scan of the table locks them in the
+ * table's order, and a status write could then close a lock cycle with a batch (PostgreSQL aborts
+ * one side; a batch of up to 10,000 applications runs again). MATERIALIZED: read whole before any
+ * row is written, or, as the UPDATE reads it, in its order.
+ */
+const LOCKED_IN_TARGET_ORDER = (input: string) =>
+  `locked AS MATERIALIZED (
+     SELECT t.app_id, t.cluster_id FROM app_targets t
+       JOIN ${input} i ON t.app_id = i.app_id AND t.cluster_id = i.cluster_id
+      ORDER BY t.app_id, t.cluster_id FOR NO KEY UPDATE OF t)`;
 
 /**
  * Rows by (application, cluster), PostgreSQL's order of their uuids: every multi-row write of
