@@ -319,6 +319,71 @@ spec:
     expect((await api(hub).delete('/api/v1/applicationsets/churn')).status).toBeLessThan(300);
   });
 
+  it('gives each evaluation its own cluster labels and annotations: a template that changes them changes nothing next time', async () => {
+    // sprig's set adds a key to the map it is given; counted, the keys show whether the next
+    // evaluation reads the maps this one changed (or maps it cannot change). A cluster labelled
+    // as Argo CD's cluster Secrets are, with annotations: the generator hands both maps on as the
+    // inventory holds them.
+    const maps = `apiVersion: argoproj.io/v1alpha1
+kind: ApplicationSet
+metadata:
+  name: maps
+spec:
+  goTemplate: true
+  generators:
+    - clusters:
+        selector:
+          matchLabels:
+            maps: 'yes'
+  template:
+    metadata:
+      name: 'maps-{{.name}}'
+    spec:
+      project: default
+      source:
+        repoURL: ${repo.fileUrl}
+        targetRevision: main
+        path: apps/a
+      destination:
+        name: '{{.name}}'
+        namespace: 'maps-{{ $_ := set .metadata.labels (printf "added-%d" (len .metadata.labels)) "x" }}{{ len .metadata.labels }}-{{ $_ := set .metadata.annotations (printf "added-%d" (len .metadata.annotations)) "x" }}{{ len .metadata.annotations }}'
+`;
+    const registered = await api(hub).post('/api/v1/clusters', {
+      name: 'maps-cluster',
+      labels: { maps: 'yes', 'argocd.argoproj.io/secret-type': 'cluster' },
+      annotations: { owner: 'platform' },
+    });
+    expect(registered.status).toBe(201);
+    expect((await postYaml('/api/v1/applicationsets', maps)).status).toBe(201);
+    const status = async () => (await api(hub).get('/api/v1/applicationsets/maps')).body.status;
+    const keys = async () =>
+      Object.fromEntries(
+        ((await api(hub).get('/api/v1/applications?appSet=maps')).body as any[]).map((a) => [
+          a.name,
+          a.spec.destination.namespace,
+        ]),
+      );
+    const first = await waitFor('maps generated', async () => {
+      const k = await keys();
+      return Object.keys(k).length > 0 && k;
+    });
+    // Two labels and one annotation, each map one key longer once set has run.
+    expect(first).toEqual({ 'maps-maps-cluster': 'maps-3-2' });
+    for (let i = 0; i < 2; i++) {
+      const before = (await status()).lastEvaluatedAt as string;
+      expect((await api(hub).post('/api/v1/applicationsets/maps/refresh', {})).status).toBe(202);
+      await waitFor('evaluated again', async () => (await status()).lastEvaluatedAt !== before);
+    }
+    const st = await status();
+    expect(
+      st.conditions.filter((c: any) => c.type === 'ErrorOccurred' && c.status === 'True'),
+    ).toEqual([]);
+    expect(await keys()).toEqual(first);
+    expect((await api(hub).delete('/api/v1/applicationsets/maps')).status).toBeLessThan(300);
+    await waitFor('maps deleted', async () => Object.keys(await keys()).length === 0);
+    expect((await api(hub).delete('/api/v1/clusters/maps-cluster')).status).toBe(204);
+  });
+
   it('re-evaluates on a commit that adds a directory', async () => {
     await repo.commit({ 'apps/c/cm.yaml': cm('c') });
     await api(hub).post('/api/v1/webhooks/git', { repoURL: repo.fileUrl });
