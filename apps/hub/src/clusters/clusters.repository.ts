@@ -129,44 +129,33 @@ export class ClustersRepository {
   }
 
   /** The clusters with these names (those that exist). */
-  async byNames(names: string[], db: Db = this.ds.manager): Promise<ClusterRef[]> {
-    const out: ClusterRef[] = [];
-    for (const part of chunks([...new Set(names)], 20_000)) {
-      out.push(
-        ...(await db.query<ClusterRef[]>(
-          'SELECT id, name, labels FROM clusters WHERE name = ANY($1)',
-          [part],
-        )),
-      );
-    }
-    return out;
+  byNames(names: string[], db: Db = this.ds.manager): Promise<ClusterRef[]> {
+    return this.matching(db, 'SELECT id, name, labels FROM clusters WHERE name = ANY($1)', names);
   }
 
   /** The agents of the clusters with these names (those that exist). */
-  async agentsByNames(names: string[]): Promise<({ name: string } & AgentLiveness)[]> {
-    const out: ({ name: string } & AgentLiveness)[] = [];
-    for (const part of chunks([...new Set(names)], 20_000)) {
-      out.push(
-        ...(await this.ds.query<({ name: string } & AgentLiveness)[]>(
-          `SELECT name, connected, last_seen_at AS "lastSeenAt" FROM clusters WHERE name = ANY($1)`,
-          [part],
-        )),
-      );
-    }
-    return out;
+  agentsByNames(names: string[]): Promise<({ name: string } & AgentLiveness)[]> {
+    return this.matching(
+      this.ds.manager,
+      `SELECT name, connected, last_seen_at AS "lastSeenAt" FROM clusters WHERE name = ANY($1)`,
+      names,
+    );
   }
 
   /** The clusters with these ids (those that exist). */
-  async byIds(ids: string[]): Promise<ClusterRef[]> {
-    const out: ClusterRef[] = [];
-    for (const part of chunks([...new Set(ids)], 20_000)) {
-      out.push(
-        ...(await this.ds.query<ClusterRef[]>(
-          'SELECT id, name, labels FROM clusters WHERE id = ANY($1::uuid[])',
-          [part],
-        )),
-      );
-    }
+  byIds(ids: string[]): Promise<ClusterRef[]> {
+    return this.matching(
+      this.ds.manager,
+      'SELECT id, name, labels FROM clusters WHERE id = ANY($1::uuid[])',
+      ids,
+    );
+  }
+
+  /** Rows of `sql` (its $1 an array of keys) for these keys, each asked once, in parts. */
+  private async matching<T>(db: Db, sql: string, keys: string[]): Promise<T[]> {
+    const out: T[] = [];
+    for (const part of chunks([...new Set(keys)], 20_000))
+      out.push(...(await db.query<T[]>(sql, [part])));
     return out;
   }
 
