@@ -46,10 +46,11 @@ describe('target writes on PostgreSQL', () => {
     return { w, metrics };
   };
 
-  async function cluster(): Promise<string> {
+  async function cluster(id?: string): Promise<string> {
     const rows = await ds.query<{ id: string }[]>(
-      `INSERT INTO clusters (name, token_hash) VALUES ($1, $2) RETURNING id`,
-      [`c-${randomUUID().slice(0, 8)}`, randomUUID()],
+      `INSERT INTO clusters (id, name, token_hash) VALUES (coalesce($3::uuid, gen_random_uuid()), $1, $2)
+       RETURNING id`,
+      [`c-${randomUUID().slice(0, 8)}`, randomUUID(), id ?? null],
     );
     return rows[0].id;
   }
@@ -434,9 +435,9 @@ describe('target writes on PostgreSQL', () => {
     );
   });
 
-  it('locks the targets it reports on in target order, whatever plan PostgreSQL picks', async () => {
-    // A second pool whose plans scan app_targets whole and hash-join (as a large write may be
-    // planned): rows come out in the table's physical order, here the reverse of target order.
+  it('locks the targets and clusters it writes in key order, whatever plan PostgreSQL picks', async () => {
+    // A second pool whose plans scan tables whole and hash-join (as a large write may be
+    // planned): rows come out in the table's physical order, here the reverse of key order.
     const url = (ds.options as { url: string }).url;
     const scans = `${url}${url.includes('?') ? '&' : '?'}options=${encodeURIComponent(
       '-c enable_indexscan=off -c enable_bitmapscan=off -c enable_nestloop=off -c enable_mergejoin=off',
@@ -449,53 +450,92 @@ describe('target writes on PostgreSQL', () => {
     await other.connect();
     try {
       const seqTargets = new TargetsRepository(seqDs);
+      const seqClusters = new ClustersRepository(seqDs);
       const c = await cluster();
       const [lo, hi] = [randomUUID(), randomUUID()].sort();
       await target(c, hi); // first in the table
       await target(c, lo);
-      const writes: [string, () => Promise<void>][] = [
+      const [cLo, cHi] = [randomUUID(), randomUUID()].sort();
+      await cluster(cHi);
+      await cluster(cLo);
+      const seen = (connected: boolean) =>
+        [cHi, cLo].map((clusterId) => ({ clusterId, connected, at: Date.now() }));
+      const onTargets = 'SELECT 1 FROM app_targets WHERE app_id = $1 FOR UPDATE';
+      const onClusters = 'SELECT 1 FROM clusters WHERE id = $1 FOR UPDATE';
+      const writes: [string, string, [string, string], () => Promise<unknown>][] = [
         [
-          'acked_generation',
+          'acked_generation =',
+          onTargets,
+          [lo, hi],
           () =>
-            seqTargets.writeAcks([lo, hi].map((appId) => ({ appId, clusterId: c, generation: 1 }))),
+            seqTargets.writeAcks([hi, lo].map((appId) => ({ appId, clusterId: c, generation: 1 }))),
         ],
         [
-          'applied_generation',
-          () => seqTargets.writeStatuses([report(lo, c, 'a'), report(hi, c, 'b')]),
+          'applied_generation =',
+          onTargets,
+          [lo, hi],
+          () => seqTargets.writeStatuses([report(hi, c, 'b'), report(lo, c, 'a')]),
+        ],
+        [
+          'last_seen_at =',
+          onClusters,
+          [cLo, cHi],
+          () => seqClusters.recordSeen('gone', seen(true)),
+        ],
+        [
+          'replica_id = ANY',
+          onClusters,
+          [cLo, cHi],
+          () => seqClusters.disconnectReplicas(['gone']),
+        ],
+        [
+          'last_seen_at =',
+          onClusters,
+          [cLo, cHi],
+          () => seqClusters.recordSeen('gone', seen(true)),
+        ],
+        [
+          'NOT EXISTS (SELECT 1 FROM hub_replicas',
+          onClusters,
+          [cLo, cHi],
+          () => seqClusters.disconnectOrphans(),
         ],
       ];
-      for (const [column, write] of writes) {
-        // Someone holds the first target in target order: the write waits for it holding nothing
-        // else, so a third party can take the other (in the table's order, it would hold it).
+      for (const [marker, lock, [first, second], write] of writes) {
+        // The rows' newest versions in the table, the second in key order before the first (an
+        // update writes a new version after the others): each write meets them in that order.
+        const [table, key] = lock === onTargets ? ['app_targets', 'app_id'] : ['clusters', 'id'];
+        for (const id of [second, first])
+          await ds.query(`UPDATE ${table} SET ${key} = ${key} WHERE ${key} = $1`, [id]);
+        // Someone holds the first row in key order: the write waits for it holding nothing else,
+        // so a third party can take the other (in the table's order, the write would hold it).
         await holder.query('BEGIN');
-        await holder.query('SELECT 1 FROM app_targets WHERE app_id = $1 FOR UPDATE', [lo]);
+        await holder.query(lock, [first]);
         const written = write().then(
           () => undefined,
           (e: unknown) => e,
         );
         await waitFor(
-          `the ${column} write waiting for a lock`,
+          `the write (${marker}) waiting for a lock`,
           async () => {
             const { rows } = await other.query<{ n: number }>(
               `SELECT count(*)::int AS n FROM pg_stat_activity
-              WHERE wait_event_type = 'Lock' AND query LIKE $1`,
-              [`%${column} =%`],
+                WHERE wait_event_type = 'Lock' AND query LIKE $1`,
+              [`%${marker}%`],
             );
             return rows[0].n > 0;
           },
           { timeoutMs: 10_000, intervalMs: 20 },
         );
         await other.query('BEGIN');
-        const taken = await other
-          .query('SELECT 1 FROM app_targets WHERE app_id = $1 FOR UPDATE NOWAIT', [hi])
-          .then(
-            () => true,
-            () => false,
-          );
+        const taken = await other.query(`${lock} NOWAIT`, [second]).then(
+          () => true,
+          () => false,
+        );
         await other.query('ROLLBACK');
         await holder.query('COMMIT');
         expect(await written).toBeUndefined();
-        expect(taken, column).toBe(true);
+        expect(taken, marker).toBe(true);
       }
       const rows = await ds.query<{ acked_generation: string; applied_generation: string }[]>(
         'SELECT acked_generation, applied_generation FROM app_targets WHERE cluster_id = $1',
@@ -504,6 +544,14 @@ describe('target writes on PostgreSQL', () => {
       expect(rows.map((r) => [Number(r.acked_generation), Number(r.applied_generation)])).toEqual([
         [1, 1],
         [1, 1],
+      ]);
+      const states = await ds.query<{ connected: boolean; replica_id: string | null }[]>(
+        'SELECT connected, replica_id FROM clusters WHERE id = ANY($1::uuid[])',
+        [[cLo, cHi]],
+      );
+      expect(states).toEqual([
+        { connected: false, replica_id: null },
+        { connected: false, replica_id: null },
       ]);
     } finally {
       await holder.end();

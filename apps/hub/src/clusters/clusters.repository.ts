@@ -203,12 +203,19 @@ export class ClustersRepository {
    * cannot take the cluster back.
    */
   async recordSeen(replica: string, rows: SeenRow[]): Promise<void> {
-    for (const part of chunks(rows, 5000)) {
+    // Rows locked in id order, whatever plan the update gets, as the disconnections below lock
+    // them: an agent moving between replicas is written by both (and by the sweep of the replica
+    // it left); locked in two orders, two such writes could wait on each other in a cycle.
+    for (const part of chunks(inIdOrder(rows), 5000)) {
       await this.ds.query(
-        `UPDATE clusters c SET connected = s.connected, last_seen_at = to_timestamp(s.at / 1000.0),
+        `WITH s AS (SELECT * FROM jsonb_to_recordset($2::jsonb)
+                     AS s(id uuid, connected boolean, version text, at double precision)),
+              locked AS MATERIALIZED (
+                SELECT c.id FROM clusters c JOIN s ON c.id = s.id ORDER BY c.id FOR NO KEY UPDATE OF c)
+         UPDATE clusters c SET connected = s.connected, last_seen_at = to_timestamp(s.at / 1000.0),
                 agent_version = coalesce(s.version, c.agent_version),
                 replica_id = CASE WHEN s.connected THEN $1 ELSE NULL END
-           FROM jsonb_to_recordset($2::jsonb) AS s(id uuid, connected boolean, version text, at double precision)
+           FROM s JOIN locked USING (id)
           WHERE c.id = s.id
             AND (c.replica_id = $1 OR c.replica_id IS NULL
                  OR (s.connected AND (c.last_seen_at IS NULL OR c.last_seen_at <= to_timestamp(s.at / 1000.0))))`,
@@ -231,7 +238,9 @@ export class ClustersRepository {
   async disconnectReplicas(replicas: string[]): Promise<void> {
     if (replicas.length === 0) return;
     await this.ds.query(
-      'UPDATE clusters SET connected = false, replica_id = NULL WHERE replica_id = ANY($1)',
+      `UPDATE clusters c SET connected = false, replica_id = NULL
+         FROM (SELECT id FROM clusters WHERE replica_id = ANY($1) ORDER BY id FOR NO KEY UPDATE) l
+        WHERE c.id = l.id AND c.replica_id = ANY($1)`,
       [replicas],
     );
   }
@@ -241,14 +250,17 @@ export class ClustersRepository {
     return returned(
       await this.ds.query(
         `UPDATE clusters c SET connected = false, replica_id = NULL
-          WHERE c.replica_id IS NOT NULL
+           FROM (SELECT id FROM clusters o
+                  WHERE o.replica_id IS NOT NULL
+                    AND NOT EXISTS (SELECT 1 FROM hub_replicas h WHERE h.id = o.replica_id)
+                  ORDER BY id FOR NO KEY UPDATE) l
+          WHERE c.id = l.id AND c.replica_id IS NOT NULL
             AND NOT EXISTS (SELECT 1 FROM hub_replicas h WHERE h.id = c.replica_id)
           RETURNING c.id`,
       ),
     ).length;
   }
 
-  /** Connection counts for metrics. */
   /** The latest expiry of each cluster's unrevoked agent certificates (all, or these ids). */
   async certificateExpiry(ids?: string[]): Promise<Map<string, Date>> {
     const rows = await this.ds.query<{ cluster_id: string; not_after: Date }[]>(
@@ -260,7 +272,15 @@ export class ClustersRepository {
     return new Map(rows.map((r) => [r.cluster_id, r.not_after]));
   }
 
+  /** Connection counts for metrics. */
   countByConnection(): Promise<{ connected: boolean; n: string }[]> {
     return this.ds.query('SELECT connected, count(*) AS n FROM clusters GROUP BY 1');
   }
+}
+
+/** Rows by cluster id, in the order PostgreSQL sorts uuids (their lower-case text sorts alike). */
+function inIdOrder<T extends { clusterId: string }>(rows: T[]): T[] {
+  return [...rows].sort((a, b) =>
+    a.clusterId < b.clusterId ? -1 : a.clusterId > b.clusterId ? 1 : 0,
+  );
 }
