@@ -162,6 +162,29 @@ spec:
     expect(bad.status).toBe(400);
     expect(JSON.stringify(bad.body)).toContain('limit');
     expect((await api(hub).get('/api/v1/applications?sort=name')).status).toBe(400);
+    // By status, as the list shows it: each state asked gets exactly the applications in it.
+    type Status = { name: string; status: { sync: string; health: string } };
+    const shown = (await api(hub).get('/api/v1/applications')).body as Status[];
+    for (const [flag, of] of [
+      ['--sync', (a: Status) => a.status.sync],
+      ['--health', (a: Status) => a.status.health],
+    ] as const) {
+      const states = [...new Set(shown.map(of))];
+      for (const state of states)
+        expect(await names(flag, state), `${flag} ${state}`).toEqual(
+          shown.filter((a) => of(a) === state).map((a) => a.name),
+        );
+      expect(await names(flag, states.join(','), '--limit', '1')).toEqual(['guestbook']);
+    }
+    const absent = ['Healthy', 'Progressing', 'Degraded', 'Suspended', 'Missing', 'Unknown'].filter(
+      (h) => !shown.some((a) => a.status.health === h),
+    );
+    expect(await names('--health', absent.join(','))).toEqual([]);
+    const badState = await api(hub).get('/api/v1/applications?health=Broken');
+    expect(badState.status).toBe(400);
+    expect(badState.body.fields).toEqual([
+      { field: 'health', reason: expect.stringMatching(/^"Broken" is not one of Healthy, /) },
+    ]);
     const get = await axle('-o', 'yaml', 'app', 'get', 'podinfo');
     const app = parse(get.out) as { spec: { destination: object; syncPolicy: object } };
     expect(app.spec.destination).toEqual({ cluster: 'prod-eu', namespace: 'podinfo' });

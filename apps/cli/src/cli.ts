@@ -32,6 +32,15 @@ const CLUSTER_PAGE = 1000;
 /** Applications asked of the hub per request by `app list` (the hub's most is 1,000). */
 const APP_PAGE = 500;
 
+interface AppListOptions {
+  project?: string;
+  appSet?: string;
+  cluster?: string;
+  sync?: string;
+  health?: string;
+  limit?: string;
+}
+
 type ClusterView = Schemas['ClusterView'];
 
 type AppView = Schemas['ApplicationView'];
@@ -213,8 +222,10 @@ export async function runCli(argv: string[], io: CliIO): Promise<number> {
     .option('--project <name>', 'only those of this project')
     .option('--app-set <name>', 'only those this ApplicationSet generates')
     .option('--cluster <name>', 'only those destined to this cluster')
+    .option('--sync <states>', 'only those in these sync states (OutOfSync,Unknown)')
+    .option('--health <states>', 'only those in these health states (Degraded,Missing)')
     .option('--limit <n>', 'at most this many')
-    .action(async (o: { project?: string; appSet?: string; cluster?: string; limit?: string }) => {
+    .action(async (o: AppListOptions) => {
       const { client, format } = opts();
       const most = o.limit === undefined ? Infinity : Number(o.limit);
       if (o.limit !== undefined && (!Number.isInteger(most) || most < 1))
@@ -228,6 +239,8 @@ export async function runCli(argv: string[], io: CliIO): Promise<number> {
           ...(o.project ? { project: o.project } : {}),
           ...(o.appSet ? { appSet: o.appSet } : {}),
           ...(o.cluster ? { cluster: o.cluster } : {}),
+          ...(o.sync ? { sync: o.sync } : {}),
+          ...(o.health ? { health: o.health } : {}),
         });
         const got = await client.request<AppView[]>('GET', `/api/v1/applications?${q.toString()}`);
         list.push(...got);

@@ -3,6 +3,7 @@ import { ValidationFailed } from '../common/validation.js';
 import {
   argoDestinationServer,
   deleteQuerySchema,
+  listQuerySchema,
   parseApplicationInput,
 } from './application.schemas.js';
 
@@ -256,5 +257,33 @@ describe('application input', () => {
       cascade({ cascade: 'true', propagationPolicy: 'foreground', appNamespace: 'argocd' }).success,
     ).toBe(true);
     expect(cascade({ cascade: 'maybe' }).success).toBe(false);
+  });
+});
+
+describe('application list query', () => {
+  const parse = (q: Record<string, string>) => listQuerySchema.safeParse(q);
+
+  it('takes sync and health states as comma-separated sets', () => {
+    const r = parse({ sync: 'OutOfSync,Unknown', health: 'Degraded', limit: '10' });
+    expect(r.success && r.data).toEqual({
+      sync: new Set(['OutOfSync', 'Unknown']),
+      health: new Set(['Degraded']),
+      limit: 10,
+    });
+  });
+
+  it('refuses a state it does not know, naming the field and the states it takes', () => {
+    for (const [q, field] of [
+      [{ health: 'degraded' }, 'health'],
+      [{ health: 'Degraded,' }, 'health'],
+      [{ sync: 'Healthy' }, 'sync'],
+    ] as const) {
+      const r = parse(q);
+      expect(r.success).toBe(false);
+      const issue = r.error!.issues[0];
+      expect(issue.path).toEqual([field]);
+      expect(issue.message).toMatch(/is not one of .*(Degraded|OutOfSync)/);
+    }
+    expect(parse({ health: 'x'.repeat(201) }).success).toBe(false);
   });
 });

@@ -508,7 +508,36 @@ export type RollbackRequest = z.output<typeof rollbackRequestSchema>;
 /** `PUT /applications/{name}/auto-sync`. */
 export const autoSyncRequestSchema = z.object({ enabled: z.boolean() }).strict();
 
-/** `GET /applications/{name}/diff?cluster=C&cluster=D&revision=R`. */
+/** A comma-separated list of some of `values` (`Degraded,Missing`): the set of them. */
+const oneOf = <T extends string>(values: readonly T[]) =>
+  z
+    .string()
+    .max(200)
+    .transform((text, ctx) => {
+      const out = new Set<T>();
+      for (const v of text.split(',')) {
+        if ((values as readonly string[]).includes(v)) out.add(v as T);
+        else {
+          ctx.addIssue({
+            code: 'custom',
+            message: `${JSON.stringify(v)} is not one of ${values.join(', ')} (a comma-separated list)`,
+          });
+          return z.NEVER;
+        }
+      }
+      return out;
+    });
+
+export const APP_SYNC_STATES = ['Synced', 'OutOfSync', 'Unknown'] as const;
+export const APP_HEALTH_STATES = [
+  'Healthy',
+  'Progressing',
+  'Degraded',
+  'Suspended',
+  'Missing',
+  'Unknown',
+] as const;
+
 /** GET /applications: a page (`limit`, `after`) of those that pass the filters, by name. */
 export const listQuerySchema = z
   .object({
@@ -517,6 +546,8 @@ export const listQuerySchema = z
     project: z.string().min(1).max(253).optional(),
     appSet: z.string().min(1).max(253).optional(),
     cluster: z.string().min(1).max(63).optional(),
+    sync: oneOf(APP_SYNC_STATES).optional(),
+    health: oneOf(APP_HEALTH_STATES).optional(),
   })
   .strict();
 
@@ -538,6 +569,7 @@ export const deleteQuerySchema = z.looseObject({
     .transform((v) => (v === undefined ? true : GO_BOOL[v])),
 });
 
+/** `GET /applications/{name}/diff?cluster=C&cluster=D&revision=R`. */
 export const diffQuerySchema = z
   .object({
     cluster: z.union([dns1123Label, z.array(dns1123Label).max(10_000)]).optional(),

@@ -47,7 +47,6 @@ export interface GeneratedRow {
   labels?: Record<string, string>;
 }
 
-/** Applications (table `applications`). */
 /** What selects a page of applications (see ApplicationsRepository.findIds). */
 export interface AppListQuery {
   /** Names after this one (exclusive), in name order. */
@@ -60,6 +59,7 @@ export interface AppListQuery {
   cluster?: string;
 }
 
+/** Applications (table `applications`). */
 @Injectable()
 export class ApplicationsRepository {
   private readonly repo: Repository<ApplicationEntity>;
@@ -82,6 +82,11 @@ export class ApplicationsRepository {
    * `q.limit`: pages of a fleet too large to list at once.
    */
   async findIds(q: AppListQuery): Promise<string[]> {
+    return (await this.findPage(q)).map((r) => r.id);
+  }
+
+  /** {@link findIds}, each with its name. */
+  async findPage(q: AppListQuery): Promise<{ id: string; name: string }[]> {
     const where: string[] = [];
     const params: unknown[] = [];
     const param = (v: unknown) => (params.push(v), `$${params.length}`);
@@ -99,12 +104,11 @@ export class ApplicationsRepository {
                    OR EXISTS (SELECT 1 FROM app_targets t JOIN clusters c ON c.id = t.cluster_id
                                WHERE t.app_id = a.id AND c.name = ${c}))`);
     }
-    const rows = await this.ds.query<{ id: string }[]>(
-      `SELECT a.id FROM applications a ${where.length ? `WHERE ${where.join(' AND ')}` : ''}
+    return this.ds.query<{ id: string; name: string }[]>(
+      `SELECT a.id, a.name FROM applications a ${where.length ? `WHERE ${where.join(' AND ')}` : ''}
         ORDER BY a.name ${q.limit !== undefined ? `LIMIT ${param(q.limit)}` : ''}`,
       params,
     );
-    return rows.map((r) => r.id);
   }
 
   /** The ApplicationSet generating each application that has one, by application name. */

@@ -76,6 +76,15 @@ export interface ApplicationView {
   createdAt: string;
 }
 
+/** Applications listed by status: the sync and health states asked for (none: any). */
+export interface StatusFilter {
+  sync?: ReadonlySet<SyncState>;
+  health?: ReadonlySet<HealthState>;
+}
+
+/** Applications whose status is read at a time while looking for those in some states. */
+const STATUS_SCAN_PART = 2000;
+
 const HEALTH_ORDER: HealthState[] = [
   'Healthy',
   'Suspended',
@@ -206,10 +215,28 @@ export class ApplicationsService {
    * Views of the applications, by name: all of them, or a page (`limit`, `after`) of those that
    * pass the filters. At 100,000 applications, all at once is about 100 MiB of JSON.
    */
-  async list(q: AppListQuery = {}): Promise<ApplicationView[]> {
-    if (Object.values(q).every((v) => v === undefined)) return this.views();
-    const ids = await this.apps.findIds(q);
+  async list(q: AppListQuery & StatusFilter = {}): Promise<ApplicationView[]> {
+    const { sync, health, ...rest } = q;
+    if (sync || health) return this.listByStatus(rest, { sync, health });
+    if (Object.values(rest).every((v) => v === undefined)) return this.views();
+    const ids = await this.apps.findIds(rest);
     return ids.length ? this.views(ids) : [];
+  }
+
+  /**
+   * The applications, by name, whose sync and health (as the list shows them) are among those
+   * asked, and that pass the other filters: scanned in name order a part at a time (light views:
+   * the same sync and health) until `limit` of them are found or none are left.
+   */
+  private async listByStatus(q: AppListQuery, filter: StatusFilter): Promise<ApplicationView[]> {
+    const found = await findByStatus(
+      q,
+      filter,
+      (part) => this.apps.findPage(part),
+      (ids) => this.viewsOf(ids, true),
+    );
+    // Full views of those found: shown as they are now (their status may have moved since).
+    return found.length ? this.views(found) : [];
   }
 
   /**
@@ -222,6 +249,14 @@ export class ApplicationsService {
   }
 
   private async views(ids?: string[], light = false): Promise<ApplicationView[]> {
+    return (await this.viewsOf(ids, light)).map((v) => v.view);
+  }
+
+  /** Views by name, each with the application's id. */
+  private async viewsOf(
+    ids?: string[],
+    light = false,
+  ): Promise<{ id: string; view: ApplicationView }[]> {
     // Every cluster for every application; for some applications, only the clusters they name
     // or are deployed to (a page of 1,000 does not read 10,000 clusters).
     const [apps, renders, all] = await Promise.all([
@@ -245,13 +280,13 @@ export class ApplicationsService {
       apps.map((a) => ({ key: a.id, spec: a.spec, clusters: registeredOf(a, names) })),
     );
     const now = Date.now();
-    return apps.map((a) =>
-      this.view(a, renders.get(a.id), rows.get(a.id) ?? [], agents, now, waiting.get(a.id)),
-    );
+    return apps.map((a) => ({
+      id: a.id,
+      view: this.view(a, renders.get(a.id), rows.get(a.id) ?? [], agents, now, waiting.get(a.id)),
+    }));
   }
 
-  /** Why each registered destination of an application waits for its dependencies. */
-
+  /** The view of one application, reading only its own clusters. */
   async get(name: string): Promise<ApplicationView> {
     const app = await this.getEntity(name);
     const [renders, registered] = await Promise.all([
@@ -551,4 +586,36 @@ export function agentStatus(
     health: 'Unknown',
     message: `agent not connected since ${seen.toISOString()}; ${last}${c.message ? `: ${c.message}` : ''}`,
   };
+}
+
+/**
+ * The ids of the applications, by name, whose sync and health (as the list shows them: `views`
+ * are light views, with the same sync and health) are among those `filter` asks for and that pass
+ * the other filters of `q` (`page`: ids and names by name, as ApplicationsRepository.findPage):
+ * read in name order `part` at a time, from `q.after`, until `q.limit` of them are found or none
+ * are left.
+ */
+export async function findByStatus(
+  q: AppListQuery,
+  filter: StatusFilter,
+  page: (q: AppListQuery) => Promise<{ id: string; name: string }[]>,
+  views: (ids: string[]) => Promise<{ id: string; view: ApplicationView }[]>,
+  part = STATUS_SCAN_PART,
+): Promise<string[]> {
+  const wanted = (v: ApplicationView) =>
+    (!filter.sync || filter.sync.has(v.status.sync)) &&
+    (!filter.health || filter.health.has(v.status.health));
+  const most = q.limit ?? Infinity;
+  const found: string[] = [];
+  let after = q.after;
+  while (found.length < most) {
+    const names = await page({ ...q, after, limit: part });
+    if (names.length === 0) break;
+    // Those deleted meanwhile have no view; the next part starts after this one all the same.
+    for (const { id, view } of await views(names.map((r) => r.id)))
+      if (found.length < most && wanted(view)) found.push(id);
+    if (names.length < part) break;
+    after = names[names.length - 1].name;
+  }
+  return found;
 }
