@@ -528,7 +528,34 @@ groupWaitSeconds: 0
     });
   });
 
-  it('tells when an agent stays disconnected', async () => {
+  it('tells when an agent stays disconnected, not of one gone before anyone asked', async () => {
+    const sql = async <T extends object>(text: string, params: unknown[] = []) => {
+      const client = new pg.Client({ connectionString: dbUrl });
+      await client.connect();
+      try {
+        return (await client.query<T>(text, params)).rows;
+      } finally {
+        await client.end();
+      }
+    };
+    const clusterState = async () =>
+      (
+        await sql<{ key: string }>(
+          `SELECT key FROM notification_state WHERE key LIKE 'disconnected/%' OR key = '#clusters'`,
+        )
+      ).map((r) => r.key);
+    // A cluster whose agent left an hour ago, before anyone subscribed to disconnections.
+    const gone = await api(hub).post('/api/v1/clusters', {
+      name: 'notif-gone',
+      labels: { env: 'test' },
+    });
+    expect(gone.status).toBe(201);
+    await sql(
+      `UPDATE clusters SET connected = false, last_seen_at = now() - interval '1 hour' WHERE name = 'notif-gone'`,
+    );
+    // Nobody listens to cluster triggers: the clusters are not looked at (state kept for none).
+    await new Promise((r) => setTimeout(r, 3500)); // past a look at clusters, were there one
+    expect(await clusterState()).toEqual([]);
     expect(
       (
         await api(hub).put('/api/v1/notifications/subscriptions/agents', {
@@ -550,5 +577,15 @@ groupWaitSeconds: 0
       { timeoutMs: 30_000 },
     );
     expect(msg.title).toBe('agent of notif-east disconnected');
-  }, 40_000);
+    // The cluster gone before the subscription is recorded as it is, and is not news.
+    const [{ id: goneId }] = await sql<{ id: string }>(
+      `SELECT id FROM clusters WHERE name = 'notif-gone'`,
+    );
+    expect(await clusterState()).toEqual(
+      expect.arrayContaining(['#clusters', `disconnected/${goneId}`]),
+    );
+    expect(
+      hooks('agents', 'on-agent-disconnected').map((h) => h.event.cluster?.name as string),
+    ).toEqual(['notif-east']);
+  }, 50_000);
 });

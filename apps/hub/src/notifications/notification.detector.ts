@@ -22,6 +22,7 @@ import {
   targetChecks,
   transitions,
   type Check,
+  type Step,
   type Trigger,
 } from './triggers.js';
 
@@ -43,6 +44,10 @@ const TARGET_TRIGGERS = new Set<Trigger>([
 ]);
 /** Present while target state is kept current (a subscription wants target triggers). */
 const TARGETS_KEY = '#targets';
+/** Triggers about clusters' agents (read from every cluster: only while subscribed). */
+const CLUSTER_TRIGGERS = new Set<Trigger>(['on-agent-disconnected', 'on-certificate-expiring']);
+/** Present while cluster state is kept current (a subscription wants cluster triggers). */
+const CLUSTERS_KEY = '#clusters';
 
 /** Channel on which a new outbox row wakes the senders of every replica. */
 export const OUTBOX_CHANNEL = 'axle_notifications';
@@ -109,6 +114,35 @@ export class NotificationDetector implements OnApplicationBootstrap, OnModuleDes
     return result.written;
   }
 
+  /**
+   * The checks of every cluster, while someone subscribes to cluster triggers: otherwise 10,000
+   * clusters and their certificates would be read every few seconds for nothing. The first look
+   * after a subscription came is a baseline: a condition that began before it is recorded, not
+   * news (the state kept from an earlier subscription may be stale).
+   */
+  private async clusterChecks(
+    db: Db,
+    subs: { spec: { triggers: Trigger[] }; createdAt: Date }[],
+    kept: boolean,
+    now: Date,
+  ): Promise<Check[]> {
+    const listening = subs.filter((s) => s.spec.triggers.some((t) => CLUSTER_TRIGGERS.has(t)));
+    if (listening.length === 0) {
+      if (kept) await this.repo.writeState(db, [{ key: CLUSTERS_KEY, value: null }]);
+      return [];
+    }
+    const after = this.config.notify.disconnectedSeconds * 1000;
+    const checks = (await this.repo.clusterObservations(db)).flatMap((c) =>
+      clusterChecks(c, now, after),
+    );
+    if (kept) return checks;
+    await this.repo.writeState(db, [{ key: CLUSTERS_KEY, value: now.toISOString() }]);
+    const since = Math.min(...listening.map((s) => s.createdAt.getTime()));
+    return checks.map((c) =>
+      c.onset !== undefined && c.onset <= since ? { ...c, step: (prev) => quiet(c.step(prev)) } : c,
+    );
+  }
+
   private async detect(
     db: Db,
     since: Date | undefined,
@@ -123,7 +157,7 @@ export class NotificationDetector implements OnApplicationBootstrap, OnModuleDes
     // otherwise a fleet-wide commit would cost a read of every target for nothing. When
     // subscriptions come back, the first look is their baseline (what is already so is not news).
     const watched = subs.some((s) => s.spec.triggers.some((t) => TARGET_TRIGGERS.has(t)));
-    const current = await this.repo.state(db, [TARGETS_KEY]);
+    const current = await this.repo.state(db, [TARGETS_KEY, CLUSTERS_KEY]);
     let targetBaseline = false;
     /** At a baseline look: the targets that changed before anyone subscribed to them. */
     let before = new Set<string>();
@@ -156,9 +190,7 @@ export class NotificationDetector implements OnApplicationBootstrap, OnModuleDes
     if (slow) {
       for (const r of await this.repo.rollouts(db)) checks.push(rolloutCheck(r));
       for (const a of await this.repo.appSetDeletions(db)) checks.push(deletionHeldCheck(a));
-      const after = this.config.notify.disconnectedSeconds * 1000;
-      for (const c of await this.repo.clusterObservations(db))
-        checks.push(...clusterChecks(c, now, after));
+      checks.push(...(await this.clusterChecks(db, subs, current.has(CLUSTERS_KEY), now)));
     }
     const stored = await this.repo.state(db, [BASELINE_KEY, ...checks.map((c) => c.key)]);
     const t = transitions(checks, stored, now);
@@ -182,4 +214,9 @@ export class NotificationDetector implements OnApplicationBootstrap, OnModuleDes
     await this.repo.insertDeliveries(db, plan.inserts);
     return { newest, written: plan.inserts.length + plan.merges.length };
   }
+}
+
+/** A step that records its state without firing. */
+function quiet(step: Step): Step {
+  return step.value === undefined ? {} : { value: step.value };
 }

@@ -56,6 +56,8 @@ export interface Check {
   group: string;
   context: EventContext;
   step(prev: string | undefined): Step;
+  /** When the condition it fires on began (ms since the epoch), where that is known. */
+  onset?: number;
 }
 
 export interface Transitions {
@@ -255,9 +257,13 @@ export interface ClusterObservation {
  * at two thirds, so by then renewal has been failing for half of its window.
  */
 export function certificateNearExpiry(c: { issuedAt: Date; notAfter: Date }, now: Date): boolean {
+  return now.getTime() >= nearExpirySince(c);
+}
+
+/** When a certificate becomes near expiry (ms since the epoch). */
+function nearExpirySince(c: { issuedAt: Date; notAfter: Date }): number {
   const start = c.issuedAt.getTime();
-  const life = c.notAfter.getTime() - start;
-  return now.getTime() >= start + (life * 5) / 6;
+  return start + ((c.notAfter.getTime() - start) * 5) / 6;
 }
 
 export function clusterChecks(
@@ -277,6 +283,7 @@ export function clusterChecks(
       key: `disconnected/${c.id}`,
       subject: c.id,
       group: `disconnected/${c.id}`,
+      onset: down ? c.lastSeenAt!.getTime() + disconnectedAfterMs : undefined,
       context: {
         cluster,
         since: c.lastSeenAt?.toISOString(),
@@ -292,6 +299,7 @@ export function clusterChecks(
       key: `cert/${c.id}`,
       subject: c.id,
       group: `cert/${c.id}`,
+      onset: expiring ? nearExpirySince(cert) : undefined,
       context: {
         cluster,
         since: cert?.notAfter.toISOString(),
