@@ -15,6 +15,8 @@
  *    stored in PostgreSQL (target < 10,000);
  *  - reportsPerSecond: every agent reports every application at once (100,000 status reports);
  *    reports stored in PostgreSQL per second until the last is stored (target ≥ 10,000).
+ *  - statusScanMs (printed, no target): GET /applications?health=Degraded,Missing&limit=100 when
+ *    no application is either: the whole fleet read for its status, a part at a time.
  *  - restartReconnectMs (printed, no target): the hub is stopped and started again on the same
  *    ports, as in an upgrade; every agent redials (0.5–1.5 s after its stream ended, again and
  *    again while the port is closed), says Hello with what it holds, and gets nothing sent again.
@@ -258,6 +260,17 @@ async function main(): Promise<void> {
 
     // --- a commit touching every cluster --------------------------------------------------------
     const sha = await repo.commit(files(2), 'second');
+    // Only the targets of the applications of app-00 (one per cluster) are counted, through the
+    // primary key: counting over every target every 20 ms took a core of PostgreSQL from the hub.
+    const changedApps = (
+      await db.query<{ id: string }>(
+        `SELECT id FROM applications WHERE spec->'source'->>'path' = 'apps/app-00'`,
+      )
+    ).rows.map((r) => r.id);
+    if (changedApps.length !== AGENTS)
+      throw new Error(
+        `expected ${AGENTS} applications of apps/app-00, found ${changedApps.length}`,
+      );
     const statements = await pgStatements(db, log);
     const before = await sims.stats();
     const cpu0 = processCpu();
@@ -289,8 +302,10 @@ async function main(): Promise<void> {
       deadline,
       async () =>
         (await count(
-          'SELECT count(*) AS n FROM app_targets WHERE desired_revision = $1 AND acked_generation = desired_generation AND desired_generation > 1',
-          [sha],
+          `SELECT count(*) AS n FROM app_targets
+            WHERE app_id = ANY($2::uuid[]) AND desired_revision = $1
+              AND acked_generation = desired_generation AND desired_generation > 1`,
+          [sha, changedApps],
         )) >= AGENTS,
       20,
     );
@@ -334,6 +349,21 @@ async function main(): Promise<void> {
       `${verdict(rateOk)} ${sent} status reports sent at once; all stored in PostgreSQL after ` +
         `${storedMs === undefined ? 'n/a' : `${Math.round(storedMs)} ms`}: ${Math.round(rate)} reports/s (target ≥ ${TARGET_REPORTS_PER_SECOND})`,
     );
+    // --- finding applications by status: a page asked for that none fill (every one is read) ---
+    t = performance.now();
+    const byStatus = await hubJson(
+      base,
+      'GET',
+      '/api/v1/applications?health=Degraded,Missing&limit=100',
+      undefined,
+      120_000,
+    );
+    const statusScanMs = performance.now() - t;
+    if (byStatus.status !== 200) throw new Error(`list by status: ${byStatus.status}`);
+    log(
+      `applications by status (health Degraded or Missing, none are): ${(byStatus.body as unknown[]).length} found after reading all ${AGENTS * APPS_PER_CLUSTER} in ${Math.round(statusScanMs)} ms`,
+    );
+
     // --- a hub restart: every agent reconnects --------------------------------------------------
     const beforeRestart = await sims.stats();
     await stopHub(hub.child);
@@ -385,6 +415,7 @@ async function main(): Promise<void> {
         targetCommitToAllAckedMs: TARGET_COMMIT_TO_ACKED_MS,
         reportsSent: sent,
         reportsPerSecond: Math.round(rate),
+        statusScanMs: Math.round(statusScanMs),
         targetReportsPerSecond: TARGET_REPORTS_PER_SECOND,
         reconnects: beforeRestart.reconnects,
         restartReconnectMs:
