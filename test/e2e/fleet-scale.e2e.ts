@@ -412,6 +412,45 @@ describe('fleet scale: batches, leases shared by replicas, bundles by hash', () 
     expect(Number((await sql.query('SELECT count(*) AS n FROM render_moves')).rows[0].n)).toBe(0);
   });
 
+  it('moves the renders a commit left alone once the reconciles it marked are done', async () => {
+    const { db, h, sha1 } = await twoDirectoryApps('defer');
+    const sql = new pg.Client({ connectionString: db });
+    await sql.connect();
+    cleanup.push(() => sql.end());
+    const renderOf = async (name: string) =>
+      (
+        await sql.query<{ revision: string }>(
+          `SELECT r.revision FROM app_renders r JOIN applications a ON a.id = r.app_id WHERE a.name = $1`,
+          [name],
+        )
+      ).rows[0].revision;
+    // Work that stays running: an item this hub holds for an hour, as a long reconcile would be.
+    const [{ id: replica }] = (await sql.query<{ id: string }>('SELECT id FROM hub_replicas')).rows;
+    await sql.query(
+      `INSERT INTO work_queue (kind, key, reason, lease_owner, lease_until)
+       VALUES ('app', gen_random_uuid(), 'held by the test', $1, now() + interval '1 hour')`,
+      [`${replica}/test`],
+    );
+    const sha2 = await repo.commit({ 'defer/a/cm.yaml': cm('defer-a', { v: '2' }) });
+    await api(h).post('/api/v1/webhooks/git', { repoURL: repo.fileUrl });
+    await waitFor(
+      'defer-a reconciled at the new commit',
+      async () =>
+        (await api(h).get('/api/v1/applications/defer-a')).body.status.clusters[0]
+          ?.desiredRevision === sha2,
+    );
+    await new Promise((r) => setTimeout(r, 1500));
+    expect(await renderOf('defer-b')).toBe(sha1); // waits while reconciles run
+    await sql.query(`DELETE FROM work_queue WHERE reason = 'held by the test'`);
+    await waitFor(
+      'defer-b moved to the new commit',
+      async () => (await renderOf('defer-b')) === sha2,
+      {
+        timeoutMs: 5000,
+      },
+    );
+  });
+
   it('sends a bundle the agent already holds by its hash: no bundle bytes on the wire', async () => {
     const db = await createTestDatabase();
     const h = await hub(db);

@@ -11,6 +11,10 @@ import { refMoves } from './ref-moves.js';
 import { groupBy } from '../common/group-by.js';
 
 const SHA_RE = /^[0-9a-f]{40}$/;
+/** Longest a commit's move waits for the reconciles it marked (see applyMovesAfterReconciles). */
+const MOVE_WAIT_MS = 10_000;
+/** How often the work queue is asked meanwhile. */
+const MOVE_POLL_MS = 250;
 
 /**
  * Git for the hub: one bare clone per repository, fetched on an interval and on webhooks. When a
@@ -44,6 +48,7 @@ export class GitService implements OnModuleDestroy {
 
   /** Work started after a request returned (moves), awaited on shutdown. */
   private readonly inFlight = new Set<Promise<void>>();
+  private closing = false;
 
   private track(p: Promise<void>): void {
     this.inFlight.add(p);
@@ -51,6 +56,7 @@ export class GitService implements OnModuleDestroy {
   }
 
   async onModuleDestroy(): Promise<void> {
+    this.closing = true;
     await Promise.all(this.inFlight);
     this.cache.close();
   }
@@ -112,9 +118,24 @@ export class GitService implements OnModuleDestroy {
         `${url}: refs changed (${moves.map((m) => m.ref).join(', ')}): ${marked} application(s) to reconcile`,
       );
     }
-    // The applications the commit left alone move to it now, while the marked ones reconcile.
-    if (moveRecorded) this.track(this.applyMoves(url));
+    // The applications the commit left alone move to it once the marked ones have reconciled.
+    if (moveRecorded) this.track(this.applyMovesAfterReconciles(url));
     return moves.length > 0;
+  }
+
+  /**
+   * Applies the recorded moves of `url` once no application is due or reconciling (or after
+   * MOVE_WAIT_MS, or at shutdown). What a commit changed reaches the clusters first: at 10,000
+   * applications a commit's move rewrites the render rows of 90,000 others it left alone (about
+   * 1.8 s of PostgreSQL on 2 cores), and run alongside the batch it held back the clusters' new
+   * desired state. Until then those applications show the commit before (their manifests are
+   * the same), and a move not applied is applied by the next fetch of the repository or poll.
+   */
+  private async applyMovesAfterReconciles(url: string): Promise<void> {
+    const until = Date.now() + MOVE_WAIT_MS;
+    while (!this.closing && Date.now() < until && (await this.work.busy('app').catch(() => false)))
+      await new Promise((r) => setTimeout(r, MOVE_POLL_MS));
+    await this.applyMoves(url);
   }
 
   /**

@@ -43,6 +43,11 @@ export class WorkQueue {
     return r;
   }
 
+  /** Whether items of `kind` are due or running: see WorkRepository.busy. */
+  busy(kind: WorkKind): Promise<boolean> {
+    return this.repo.busy(kind);
+  }
+
   /** Applies recorded moves: see WorkRepository.applyMoves. */
   applyMoves(db: Db, repoURL: string | undefined, wait: boolean): Promise<number> {
     return this.repo.applyMoves(db, repoURL, wait);

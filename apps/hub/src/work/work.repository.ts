@@ -406,6 +406,15 @@ export class WorkRepository {
     ).length;
   }
 
+  /** Whether items of `kind` are due or running (not those waiting for a retry). */
+  async busy(kind: WorkKind): Promise<boolean> {
+    const [row] = await this.ds.query<{ busy: boolean }[]>(
+      `SELECT EXISTS (SELECT 1 FROM work_queue WHERE kind = $1 AND not_before <= now()) AS busy`,
+      [kind],
+    );
+    return row.busy;
+  }
+
   /** Items waiting or running, by kind (metrics, tests). */
   async depth(): Promise<Record<WorkKind, { ready: number; leased: number }>> {
     const rows = await this.ds.query<{ kind: WorkKind; leased: boolean; n: string }[]>(
