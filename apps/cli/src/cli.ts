@@ -231,6 +231,7 @@ export async function runCli(argv: string[], io: CliIO): Promise<number> {
       if (o.limit !== undefined && (!Number.isInteger(most) || most < 1))
         throw new CliError('--limit: must be a whole number ≥ 1');
       const list: AppView[] = [];
+      const seen = new Set<string>();
       for (;;) {
         const page = Math.min(APP_PAGE, most - list.length);
         const q = new URLSearchParams({
@@ -243,8 +244,13 @@ export async function runCli(argv: string[], io: CliIO): Promise<number> {
           ...(o.health ? { health: o.health } : {}),
         });
         const got = await client.request<AppView[]>('GET', `/api/v1/applications?${q.toString()}`);
+        // Only an empty page ends the list: one comes back short when applications it found
+        // were deleted before it was read. A hub that does not page (it answers from the start
+        // again) ends it too.
+        if (got.length === 0 || seen.has(got[0].name)) break;
+        for (const a of got) seen.add(a.name);
         list.push(...got);
-        if (got.length < page || list.length >= most) break;
+        if (list.length >= most) break;
       }
       print(format, list, () =>
         table(['NAME', 'SYNC', 'HEALTH', 'REVISION', 'CLUSTERS'], list.map(appRow)),

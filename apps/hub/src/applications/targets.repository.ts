@@ -543,7 +543,7 @@ export class TargetsRepository {
     for (const part of chunks(inTargetOrder(rows), 10_000)) {
       await this.ds.query(
         `WITH a AS (SELECT * FROM unnest($1::uuid[], $2::uuid[], $3::bigint[]) AS a(app_id, cluster_id, g)),
-              ${LOCKED_IN_TARGET_ORDER('a')}
+              ${LOCKED_IN_TARGET_ORDER('a', 't.acked_generation < i.g')}
          UPDATE app_targets t SET acked_generation = GREATEST(t.acked_generation, a.g), updated_at = now()
            FROM a JOIN locked USING (app_id, cluster_id)
           WHERE t.app_id = a.app_id AND t.cluster_id = a.cluster_id AND t.acked_generation < a.g`,
@@ -563,16 +563,13 @@ export class TargetsRepository {
                      AS s(app_id uuid, cluster_id uuid, generation bigint, revision text, sync text,
                           health text, message text, resources jsonb, observed_at double precision,
                           drifted boolean, observe_only boolean, operation jsonb)),
-              ${LOCKED_IN_TARGET_ORDER('s')}
+              ${LOCKED_IN_TARGET_ORDER('s', NEWER_REPORT('i'))}
          UPDATE app_targets t SET applied_generation = s.generation, applied_revision = s.revision,
                 sync = s.sync, health = s.health, message = s.message, resources = s.resources,
                 last_report_at = to_timestamp(s.observed_at / 1000.0), updated_at = now(),
                 drifted = s.drifted, observe_only = s.observe_only, operation = s.operation
            FROM s JOIN locked USING (app_id, cluster_id)
-          WHERE t.app_id = s.app_id AND t.cluster_id = s.cluster_id
-            AND (t.applied_generation < s.generation
-                 OR (t.applied_generation = s.generation
-                     AND (t.last_report_at IS NULL OR t.last_report_at <= to_timestamp(s.observed_at / 1000.0))))`,
+          WHERE t.app_id = s.app_id AND t.cluster_id = s.cluster_id AND ${NEWER_REPORT('s')}`,
         [
           jsonParam(
             part.map((s) => ({
@@ -819,6 +816,12 @@ function compare(a: string, b: string): number {
   return a < b ? -1 : a > b ? 1 : 0;
 }
 
+/** Whether the report `r` (a status row) is newer than what target `t` holds: latest wins. */
+const NEWER_REPORT = (r: string) =>
+  `(t.applied_generation < ${r}.generation
+    OR (t.applied_generation = ${r}.generation
+        AND (t.last_report_at IS NULL OR t.last_report_at <= to_timestamp(${r}.observed_at / 1000.0))))`;
+
 /**
  * A CTE `locked` that locks the targets named by `input` (a CTE with app_id and cluster_id) in
  * target order, the order every writer of several targets takes them in, before an UPDATE joined
@@ -826,12 +829,15 @@ function compare(a: string, b: string): number {
  * lookups that is the input's order, but a hash join over a scan of the table locks them in the
  * table's order, and a status write could then close a lock cycle with a batch (PostgreSQL aborts
  * one side; a batch of up to 10,000 applications runs again). MATERIALIZED: read whole before any
- * row is written, or, as the UPDATE reads it, in its order.
+ * row is written, or, as the UPDATE reads it, in its order. `guard` (on `t` and the input `i`):
+ * the UPDATE's own condition, so that a report it would not write locks nothing (PostgreSQL checks
+ * it again on a row's newest version once locked).
  */
-const LOCKED_IN_TARGET_ORDER = (input: string) =>
+const LOCKED_IN_TARGET_ORDER = (input: string, guard: string) =>
   `locked AS MATERIALIZED (
      SELECT t.app_id, t.cluster_id FROM app_targets t
        JOIN ${input} i ON t.app_id = i.app_id AND t.cluster_id = i.cluster_id
+      WHERE ${guard}
       ORDER BY t.app_id, t.cluster_id FOR NO KEY UPDATE OF t)`;
 
 /**

@@ -211,14 +211,13 @@ export class ClustersRepository {
         `WITH s AS (SELECT * FROM jsonb_to_recordset($2::jsonb)
                      AS s(id uuid, connected boolean, version text, at double precision)),
               locked AS MATERIALIZED (
-                SELECT c.id FROM clusters c JOIN s ON c.id = s.id ORDER BY c.id FOR NO KEY UPDATE OF c)
+                SELECT c.id FROM clusters c JOIN s ON c.id = s.id WHERE ${SEEN_BY('s')}
+                 ORDER BY c.id FOR NO KEY UPDATE OF c)
          UPDATE clusters c SET connected = s.connected, last_seen_at = to_timestamp(s.at / 1000.0),
                 agent_version = coalesce(s.version, c.agent_version),
                 replica_id = CASE WHEN s.connected THEN $1 ELSE NULL END
            FROM s JOIN locked USING (id)
-          WHERE c.id = s.id
-            AND (c.replica_id = $1 OR c.replica_id IS NULL
-                 OR (s.connected AND (c.last_seen_at IS NULL OR c.last_seen_at <= to_timestamp(s.at / 1000.0))))`,
+          WHERE c.id = s.id AND ${SEEN_BY('s')}`,
         [
           replica,
           jsonParam(
@@ -284,3 +283,11 @@ function inIdOrder<T extends { clusterId: string }>(rows: T[]): T[] {
     a.clusterId < b.clusterId ? -1 : a.clusterId > b.clusterId ? 1 : 0,
   );
 }
+
+/**
+ * Whether replica $1's liveness report `s` may be written on cluster `c`: the replica holds its
+ * stream, or nobody does, or the agent connected to it after the holder last heard from it.
+ */
+const SEEN_BY = (s: string) =>
+  `(c.replica_id = $1 OR c.replica_id IS NULL
+    OR (${s}.connected AND (c.last_seen_at IS NULL OR c.last_seen_at <= to_timestamp(${s}.at / 1000.0))))`;

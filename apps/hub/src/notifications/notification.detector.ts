@@ -122,7 +122,7 @@ export class NotificationDetector implements OnApplicationBootstrap, OnModuleDes
    */
   private async clusterChecks(
     db: Db,
-    subs: { spec: { triggers: Trigger[] }; createdAt: Date }[],
+    subs: { spec: { triggers: Trigger[] }; changedAt: Date }[],
     kept: boolean,
     now: Date,
   ): Promise<Check[]> {
@@ -137,7 +137,7 @@ export class NotificationDetector implements OnApplicationBootstrap, OnModuleDes
     );
     if (kept) return checks;
     await this.repo.writeState(db, [{ key: CLUSTERS_KEY, value: now.toISOString() }]);
-    const since = Math.min(...listening.map((s) => s.createdAt.getTime()));
+    const since = Math.min(...listening.map((s) => s.changedAt.getTime()));
     return checks.map((c) =>
       c.onset !== undefined && c.onset <= since ? { ...c, step: (prev) => quiet(c.step(prev)) } : c,
     );
@@ -178,7 +178,7 @@ export class NotificationDetector implements OnApplicationBootstrap, OnModuleDes
         const since = Math.min(
           ...subs
             .filter((s) => s.spec.triggers.some((t) => TARGET_TRIGGERS.has(t)))
-            .map((s) => s.createdAt.getTime()),
+            .map((s) => s.changedAt.getTime()),
         );
         before = new Set(
           changed.rows

@@ -22,6 +22,8 @@ export interface SubscriptionRow {
   destination: string;
   spec: SubscriptionSpec;
   createdAt: Date;
+  /** When it was created or last replaced (its triggers may have changed then). */
+  changedAt: Date;
 }
 
 export type DeliveryStatus = 'Pending' | 'Delivered' | 'Dead';
@@ -275,9 +277,11 @@ export class NotificationsRepository {
         destination: string;
         spec: SubscriptionSpec;
         created_at: Date;
+        changed_at: Date;
       }[]
     >(
-      `SELECT s.id, s.name, s.destination_id, d.name AS destination, s.spec, s.created_at
+      `SELECT s.id, s.name, s.destination_id, d.name AS destination, s.spec, s.created_at,
+              greatest(s.created_at, s.updated_at) AS changed_at
          FROM notification_subscriptions s JOIN notification_destinations d ON d.id = s.destination_id
         WHERE $1::text IS NULL OR s.name = $1 ORDER BY s.name`,
       [name ?? null],
@@ -289,6 +293,7 @@ export class NotificationsRepository {
       destination: r.destination,
       spec: r.spec,
       createdAt: r.created_at,
+      changedAt: r.changed_at,
     }));
   }
 

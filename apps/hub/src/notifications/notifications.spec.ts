@@ -342,6 +342,7 @@ describe('the outbox plan', () => {
     destinationId: 'd1',
     destination: 'hook',
     createdAt: at,
+    changedAt: at,
     spec: subscriptionSpecSchema.parse({
       name: 'ops',
       destination: 'hook',

@@ -123,7 +123,7 @@ export class WorkRepository {
     db: Db,
     m: { repoURL: string; revisions: string[]; from?: string; to?: string; changed?: string[] },
     reason: string,
-  ): Promise<{ marked: number; moveRecorded: boolean }> {
+  ): Promise<{ marked: string[]; moveRecorded: boolean }> {
     const canMove = m.from !== undefined && m.to !== undefined && m.changed !== undefined;
     const touched = touchedDirectories(m.changed ?? []);
     const marked = returned<{ key: string }>(
@@ -136,7 +136,7 @@ export class WorkRepository {
          RETURNING key`,
         [m.repoURL, m.revisions, m.from ?? '', touched, canMove, reason.slice(0, 500)],
       ),
-    ).length;
+    ).map((r) => r.key);
     if (canMove) {
       await db.query(
         `INSERT INTO render_moves (repo_url, revisions, from_revision, to_revision, touched)
@@ -406,13 +406,17 @@ export class WorkRepository {
     ).length;
   }
 
-  /** Whether items of `kind` are due or running (not those waiting for a retry). */
-  async busy(kind: WorkKind): Promise<boolean> {
-    const [row] = await this.ds.query<{ busy: boolean }[]>(
-      `SELECT EXISTS (SELECT 1 FROM work_queue WHERE kind = $1 AND not_before <= now()) AS busy`,
-      [kind],
-    );
-    return row.busy;
+  /** Whether any of these items is due or running (not waiting for a retry). */
+  async busy(kind: WorkKind, keys: string[]): Promise<boolean> {
+    for (const part of chunks(keys, 20_000)) {
+      const [row] = await this.ds.query<{ busy: boolean }[]>(
+        `SELECT EXISTS (SELECT 1 FROM work_queue
+                         WHERE kind = $1 AND key = ANY($2::uuid[]) AND not_before <= now()) AS busy`,
+        [kind, part],
+      );
+      if (row.busy) return true;
+    }
+    return false;
   }
 
   /** Items waiting or running, by kind (metrics, tests). */
