@@ -412,54 +412,6 @@ describe('fleet scale: batches, leases shared by replicas, bundles by hash', () 
     expect(Number((await sql.query('SELECT count(*) AS n FROM render_moves')).rows[0].n)).toBe(0);
   });
 
-  it('moves the renders a commit left alone once the reconciles it marked are done', async () => {
-    const { db, h, sha1 } = await twoDirectoryApps('defer');
-    const sql = new pg.Client({ connectionString: db });
-    await sql.connect();
-    cleanup.push(() => sql.end());
-    const renderOf = async (name: string) =>
-      (
-        await sql.query<{ revision: string }>(
-          `SELECT r.revision FROM app_renders r JOIN applications a ON a.id = r.app_id WHERE a.name = $1`,
-          [name],
-        )
-      ).rows[0].revision;
-    // defer-a's reconcile held running: its work item leased by this hub for an hour, as a long
-    // reconcile would hold it. The commit marks it (dirty again, still held): the move waits.
-    const [{ id: replica }] = (await sql.query<{ id: string }>('SELECT id FROM hub_replicas')).rows;
-    const [{ id: appA }] = (
-      await sql.query<{ id: string }>(`SELECT id FROM applications WHERE name = 'defer-a'`)
-    ).rows;
-    await sql.query(
-      `INSERT INTO work_queue (kind, key, reason, lease_owner, lease_until)
-       VALUES ('app', $2, 'held by the test', $1, now() + interval '1 hour')
-       ON CONFLICT (kind, key) DO UPDATE SET lease_owner = $1, lease_until = now() + interval '1 hour'`,
-      [`${replica}/test`, appA],
-    );
-    const sha2 = await repo.commit({ 'defer/a/cm.yaml': cm('defer-a', { v: '2' }) });
-    await api(h).post('/api/v1/webhooks/git', { repoURL: repo.fileUrl });
-    await new Promise((r) => setTimeout(r, 2000));
-    expect(await renderOf('defer-b')).toBe(sha1); // waits while defer-a's reconcile runs
-    // The reconcile ends (its lease let go: this hub takes the item and reconciles defer-a).
-    await sql.query(
-      `UPDATE work_queue SET lease_owner = NULL, lease_until = NULL WHERE kind = 'app' AND key = $1`,
-      [appA],
-    );
-    await waitFor(
-      'defer-a reconciled at the new commit',
-      async () =>
-        (await api(h).get('/api/v1/applications/defer-a')).body.status.clusters[0]
-          ?.desiredRevision === sha2,
-    );
-    await waitFor(
-      'defer-b moved to the new commit',
-      async () => (await renderOf('defer-b')) === sha2,
-      {
-        timeoutMs: 5000,
-      },
-    );
-  });
-
   it('sends a bundle the agent already holds by its hash: no bundle bytes on the wire', async () => {
     const db = await createTestDatabase();
     const h = await hub(db);

@@ -11,10 +11,6 @@ import { refMoves } from './ref-moves.js';
 import { groupBy } from '../common/group-by.js';
 
 const SHA_RE = /^[0-9a-f]{40}$/;
-/** Longest a commit's move waits for the reconciles it marked (see applyMovesAfterReconciles). */
-const MOVE_WAIT_MS = 10_000;
-/** How often the work queue is asked meanwhile. */
-const MOVE_POLL_MS = 250;
 
 /**
  * Git for the hub: one bare clone per repository, fetched on an interval and on webhooks. When a
@@ -48,7 +44,6 @@ export class GitService implements OnModuleDestroy {
 
   /** Work started after a request returned (moves), awaited on shutdown. */
   private readonly inFlight = new Set<Promise<void>>();
-  private closing = false;
 
   private track(p: Promise<void>): void {
     this.inFlight.add(p);
@@ -56,7 +51,6 @@ export class GitService implements OnModuleDestroy {
   }
 
   async onModuleDestroy(): Promise<void> {
-    this.closing = true;
     await Promise.all(this.inFlight);
     this.cache.close();
   }
@@ -87,11 +81,8 @@ export class GitService implements OnModuleDestroy {
         await this.cache.changedPaths(url, m.from, m.to).catch(() => undefined),
       );
     }
-    const marked: string[] = [];
+    let marked = 0;
     let moveRecorded = false;
-    // An earlier commit's move still waiting (see applyMovesAfterReconciles) is applied first,
-    // in a transaction of its own: the fetch's below would hold the repository's row meanwhile.
-    if (moves.length) await this.applyMoves(url, true);
     await this.ds.transaction(async (tx) => {
       await this.repos.recordFetch(tx, url, refs);
       // Moves an earlier commit recorded and nobody applied yet come first: the marks below
@@ -111,37 +102,19 @@ export class GitService implements OnModuleDestroy {
           `${same.map((m) => m.ref).join(', ')} of ${url} moved to ${to?.slice(0, 12) ?? '(deleted)'}`,
           tx,
         );
-        marked.push(...r.marked);
+        marked += r.marked;
         moveRecorded ||= r.moveRecorded;
       }
       if (moves.length) await this.work.appsets({ readsRepo: url }, `refs of ${url} moved`, tx);
     });
     if (moves.length) {
       this.log.log(
-        `${url}: refs changed (${moves.map((m) => m.ref).join(', ')}): ${marked.length} application(s) to reconcile`,
+        `${url}: refs changed (${moves.map((m) => m.ref).join(', ')}): ${marked} application(s) to reconcile`,
       );
     }
-    // The applications the commit left alone move to it once the marked ones have reconciled.
-    if (moveRecorded) this.track(this.applyMovesAfterReconciles(url, marked));
+    // The applications the commit left alone move to it now, while the marked ones reconcile.
+    if (moveRecorded) this.track(this.applyMoves(url));
     return moves.length > 0;
-  }
-
-  /**
-   * Applies the recorded moves of `url` once none of the applications the commit marked is due
-   * or reconciling (or after MOVE_WAIT_MS). What a commit changed reaches the clusters first: at
-   * 10,000 clusters a commit's move rewrites the render rows of the 90,000 applications it left
-   * alone (about 1.8 s of PostgreSQL on 2 cores), and run alongside the batch it held back the
-   * clusters' new desired state. Until then those applications show the commit before (their
-   * manifests are the same). A move not applied here (the hub stopping, a failure) stays
-   * recorded: the next fetch of the repository applies it first, or the next poll.
-   */
-  private async applyMovesAfterReconciles(url: string, marked: string[]): Promise<void> {
-    const until = Date.now() + MOVE_WAIT_MS;
-    while (Date.now() < until && !this.closing) {
-      if (!(await this.work.busy('app', marked).catch(() => false))) break;
-      await new Promise((r) => setTimeout(r, MOVE_POLL_MS));
-    }
-    if (!this.closing) await this.applyMoves(url);
   }
 
   /**
@@ -204,12 +177,12 @@ export class GitService implements OnModuleDestroy {
 
   /**
    * Applies the recorded moves of `url` (of every repository when undefined) in a transaction of
-   * their own; moves another replica is applying are left to it (with `wait`, waited for).
-   * Failures are logged: the move stays recorded, and the next refresh or poll applies it.
+   * their own; moves another replica is applying are left to it. Failures are logged: the move
+   * stays recorded, and the next refresh or poll applies it.
    */
-  async applyMoves(url?: string, wait = false): Promise<void> {
+  async applyMoves(url?: string): Promise<void> {
     try {
-      const moved = await this.ds.transaction((tx) => this.work.applyMoves(tx, url, wait));
+      const moved = await this.ds.transaction((tx) => this.work.applyMoves(tx, url, false));
       if (moved)
         this.log.log(`${url ?? 'repositories'}: ${moved} render(s) moved to the new commit`);
     } catch (e) {

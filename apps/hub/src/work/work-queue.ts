@@ -37,15 +37,10 @@ export class WorkQueue {
     m: { repoURL: string; revisions: string[]; from?: string; to?: string; changed?: string[] },
     reason: string,
     db: Db,
-  ): Promise<{ marked: string[]; moveRecorded: boolean }> {
+  ): Promise<{ marked: number; moveRecorded: boolean }> {
     const r = await this.repo.commitMoved(db, m, reason);
-    if (r.marked.length > 0) await wake(db, 'app');
+    if (r.marked > 0) await wake(db, 'app');
     return r;
-  }
-
-  /** Whether any of these items is due or running: see WorkRepository.busy. */
-  busy(kind: WorkKind, keys: string[]): Promise<boolean> {
-    return this.repo.busy(kind, keys);
   }
 
   /** Applies recorded moves: see WorkRepository.applyMoves. */

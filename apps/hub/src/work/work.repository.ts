@@ -123,7 +123,7 @@ export class WorkRepository {
     db: Db,
     m: { repoURL: string; revisions: string[]; from?: string; to?: string; changed?: string[] },
     reason: string,
-  ): Promise<{ marked: string[]; moveRecorded: boolean }> {
+  ): Promise<{ marked: number; moveRecorded: boolean }> {
     const canMove = m.from !== undefined && m.to !== undefined && m.changed !== undefined;
     const touched = touchedDirectories(m.changed ?? []);
     const marked = returned<{ key: string }>(
@@ -136,7 +136,7 @@ export class WorkRepository {
          RETURNING key`,
         [m.repoURL, m.revisions, m.from ?? '', touched, canMove, reason.slice(0, 500)],
       ),
-    ).map((r) => r.key);
+    ).length;
     if (canMove) {
       await db.query(
         `INSERT INTO render_moves (repo_url, revisions, from_revision, to_revision, touched)
@@ -404,19 +404,6 @@ export class WorkRepository {
           WHERE w.kind = s.kind AND w.key = s.key RETURNING w.key`,
       ),
     ).length;
-  }
-
-  /** Whether any of these items is due or running (not waiting for a retry). */
-  async busy(kind: WorkKind, keys: string[]): Promise<boolean> {
-    for (const part of chunks(keys, 20_000)) {
-      const [row] = await this.ds.query<{ busy: boolean }[]>(
-        `SELECT EXISTS (SELECT 1 FROM work_queue
-                         WHERE kind = $1 AND key = ANY($2::uuid[]) AND not_before <= now()) AS busy`,
-        [kind, part],
-      );
-      if (row.busy) return true;
-    }
-    return false;
   }
 
   /** Items waiting or running, by kind (metrics, tests). */
