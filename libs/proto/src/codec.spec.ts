@@ -7,24 +7,19 @@ import {
   encodeHealth,
   encodeSync,
   encodeSyncPolicy,
-  type HealthState,
+  HEALTH_STATES,
+  SYNC_STATES,
   type SyncPolicyModel,
-  type SyncState,
 } from './codec.js';
 
 describe('wire codec', () => {
   it('maps every sync and health state to the wire and back', () => {
-    const syncs: SyncState[] = ['Synced', 'OutOfSync', 'Unknown'];
-    for (const s of syncs) expect(decodeSync(encodeSync(s))).toBe(s);
-    const healths: HealthState[] = [
-      'Healthy',
-      'Progressing',
-      'Degraded',
-      'Suspended',
-      'Missing',
-      'Unknown',
-    ];
-    for (const h of healths) expect(decodeHealth(encodeHealth(h))).toBe(h);
+    expect(SYNC_STATES).toEqual(['Synced', 'OutOfSync', 'Unknown']);
+    for (const s of SYNC_STATES) expect(decodeSync(encodeSync(s))).toBe(s);
+    expect([...HEALTH_STATES].sort()).toEqual(
+      ['Healthy', 'Progressing', 'Degraded', 'Suspended', 'Missing', 'Unknown'].sort(),
+    );
+    for (const h of HEALTH_STATES) expect(decodeHealth(encodeHealth(h))).toBe(h);
     // Every wire value this version knows has a state: none is left unmapped.
     const known = (e: object) => Object.values(e).filter((v) => typeof v === 'number' && v >= 0);
     for (const v of known(SyncStatus) as SyncStatus[]) expect(decodeSync(v)).toBeDefined();

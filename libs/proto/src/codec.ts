@@ -30,6 +30,10 @@ const HEALTH: Record<HealthState, HealthStatus> = {
   Unknown: HealthStatus.HEALTH_STATUS_UNKNOWN,
 };
 
+/** Every sync state, and every health state (the API's and the wire's). */
+export const SYNC_STATES = Object.keys(SYNC) as readonly SyncState[];
+export const HEALTH_STATES = Object.keys(HEALTH) as readonly HealthState[];
+
 const SYNC_BY_WIRE = new Map<SyncStatus, SyncState>([
   ...Object.entries(SYNC).map(([k, v]) => [v, k as SyncState] as const),
   [SyncStatus.SYNC_STATUS_UNSPECIFIED, 'Unknown'],

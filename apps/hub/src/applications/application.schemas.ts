@@ -1,5 +1,6 @@
 import { IN_CLUSTER_NAME, isInClusterServer } from '../clusters/in-cluster.js';
 import { z } from 'zod';
+import { HEALTH_STATES, SYNC_STATES } from '../../../../libs/proto/src/codec.js';
 import {
   countOf,
   dns1123Label,
@@ -528,16 +529,6 @@ const oneOf = <T extends string>(values: readonly T[]) =>
       return out;
     });
 
-export const APP_SYNC_STATES = ['Synced', 'OutOfSync', 'Unknown'] as const;
-export const APP_HEALTH_STATES = [
-  'Healthy',
-  'Progressing',
-  'Degraded',
-  'Suspended',
-  'Missing',
-  'Unknown',
-] as const;
-
 /** GET /applications: a page (`limit`, `after`) of those that pass the filters, by name. */
 export const listQuerySchema = z
   .object({
@@ -546,8 +537,8 @@ export const listQuerySchema = z
     project: z.string().min(1).max(253).optional(),
     appSet: z.string().min(1).max(253).optional(),
     cluster: z.string().min(1).max(63).optional(),
-    sync: oneOf(APP_SYNC_STATES).optional(),
-    health: oneOf(APP_HEALTH_STATES).optional(),
+    sync: oneOf(SYNC_STATES).optional(),
+    health: oneOf(HEALTH_STATES).optional(),
   })
   .strict();
 
