@@ -32,6 +32,35 @@ const CLUSTER_PAGE = 1000;
 /** Applications asked of the hub per request by `app list` (the hub's most is 1,000). */
 const APP_PAGE = 500;
 
+/**
+ * Every item of a list the hub serves by name a page at a time (`limit`, then `after` = the last
+ * name), at most `most`. Only an empty page ends it: one comes back short when items it found were
+ * deleted before it was read. A hub that does not page (it answers from the start again) ends it
+ * too, taken once.
+ */
+async function readPages<T extends { name: string }>(
+  client: HubClient,
+  path: string,
+  pageSize: number,
+  filters: Record<string, string>,
+  most = Infinity,
+): Promise<T[]> {
+  const list: T[] = [];
+  const seen = new Set<string>();
+  while (list.length < most) {
+    const q = new URLSearchParams({
+      limit: String(Math.min(pageSize, most - list.length)),
+      ...(list.length ? { after: list[list.length - 1].name } : {}),
+      ...filters,
+    });
+    const got = await client.request<T[]>('GET', `${path}?${q.toString()}`);
+    if (got.length === 0 || seen.has(got[0].name)) break;
+    for (const item of got) seen.add(item.name);
+    list.push(...got);
+  }
+  return list;
+}
+
 interface AppListOptions {
   project?: string;
   appSet?: string;
@@ -127,20 +156,10 @@ export async function runCli(argv: string[], io: CliIO): Promise<number> {
       if (o.connected && o.disconnected)
         throw new CliError('--connected and --disconnected: give one of them');
       const connected = o.connected ? 'true' : o.disconnected ? 'false' : undefined;
-      const list: ClusterView[] = [];
-      for (;;) {
-        const q = new URLSearchParams({
-          limit: String(CLUSTER_PAGE),
-          ...(list.length ? { after: list[list.length - 1].name } : {}),
-          ...(o.selector !== undefined ? { selector: o.selector } : {}),
-          ...(connected ? { connected } : {}),
-        });
-        const got = await client.request<ClusterView[]>('GET', `/api/v1/clusters?${q.toString()}`);
-        // A hub that does not page answers every time with every cluster: taken once.
-        if (list.length && got.some((c) => c.name === list[0].name)) break;
-        list.push(...got);
-        if (got.length !== CLUSTER_PAGE) break;
-      }
+      const list = await readPages<ClusterView>(client, '/api/v1/clusters', CLUSTER_PAGE, {
+        ...(o.selector !== undefined ? { selector: o.selector } : {}),
+        ...(connected ? { connected } : {}),
+      });
       print(format, list, () => table(['NAME', 'AGENT', 'LABELS', 'AGE'], list.map(clusterRow)));
     });
   cluster.command('get <name>').action(async (name: string) => {
@@ -230,28 +249,19 @@ export async function runCli(argv: string[], io: CliIO): Promise<number> {
       const most = o.limit === undefined ? Infinity : Number(o.limit);
       if (o.limit !== undefined && (!Number.isInteger(most) || most < 1))
         throw new CliError('--limit: must be a whole number ≥ 1');
-      const list: AppView[] = [];
-      const seen = new Set<string>();
-      for (;;) {
-        const page = Math.min(APP_PAGE, most - list.length);
-        const q = new URLSearchParams({
-          limit: String(page),
-          ...(list.length ? { after: list[list.length - 1].name } : {}),
+      const list = await readPages<AppView>(
+        client,
+        '/api/v1/applications',
+        APP_PAGE,
+        {
           ...(o.project ? { project: o.project } : {}),
           ...(o.appSet ? { appSet: o.appSet } : {}),
           ...(o.cluster ? { cluster: o.cluster } : {}),
           ...(o.sync ? { sync: o.sync } : {}),
           ...(o.health ? { health: o.health } : {}),
-        });
-        const got = await client.request<AppView[]>('GET', `/api/v1/applications?${q.toString()}`);
-        // Only an empty page ends the list: one comes back short when applications it found
-        // were deleted before it was read. A hub that does not page (it answers from the start
-        // again) ends it too.
-        if (got.length === 0 || seen.has(got[0].name)) break;
-        for (const a of got) seen.add(a.name);
-        list.push(...got);
-        if (list.length >= most) break;
-      }
+        },
+        most,
+      );
       print(format, list, () =>
         table(['NAME', 'SYNC', 'HEALTH', 'REVISION', 'CLUSTERS'], list.map(appRow)),
       );

@@ -2,7 +2,7 @@ import { Injectable } from '@nestjs/common';
 import { DataSource } from 'typeorm';
 import type { SyncPolicy } from '../../../../libs/proto/gen/axle/agent/v1/agent.js';
 import { ClusterEntity } from '../clusters/cluster.entity.js';
-import { chunks, jsonParam, returned, type Db } from '../database/sql.js';
+import { chunks, inKeyOrder, jsonParam, returned, type Db } from '../database/sql.js';
 import {
   AppTargetEntity,
   type HealthState,
@@ -812,10 +812,6 @@ export class TargetsRepository {
   }
 }
 
-function compare(a: string, b: string): number {
-  return a < b ? -1 : a > b ? 1 : 0;
-}
-
 /** Whether the report `r` (a status row) is newer than what target `t` holds: latest wins. */
 const NEWER_REPORT = (r: string) =>
   `(t.applied_generation < ${r}.generation
@@ -845,7 +841,9 @@ const LOCKED_IN_TARGET_ORDER = (input: string, guard: string) =>
  * targets goes in this order, so that two of them wait on each other in a cycle less often.
  */
 function inTargetOrder<T extends { appId: string; clusterId: string }>(rows: T[]): T[] {
-  return [...rows].sort((a, b) =>
-    a.appId === b.appId ? compare(a.clusterId, b.clusterId) : compare(a.appId, b.appId),
+  return inKeyOrder(
+    rows,
+    (r) => r.appId,
+    (r) => r.clusterId,
   );
 }

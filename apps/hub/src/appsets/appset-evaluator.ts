@@ -672,11 +672,11 @@ export class AppSetEvaluator {
     owned: Awaited<ReturnType<ApplicationsRepository['ownedSummary']>>,
     read: RecordedRead[] | Record<string, Record<string, string> | null>,
   ): string {
-    const reads = Array.isArray(read) ? read : undefined;
+    const [reads, repositories] = Array.isArray(read) ? [read, {}] : [undefined, read];
     return evaluationFingerprint({
       document: entity.document,
       clusters: inventory,
-      repositories: reads ? {} : (read as Record<string, Record<string, string> | null>),
+      repositories,
       extra: {
         projects: owned.projectsUpdate,
         owned: owned.count,

@@ -1,7 +1,7 @@
 import { Injectable } from '@nestjs/common';
 import { DataSource, type EntityManager, type Repository } from 'typeorm';
 import type { SelectorRequirement } from '../../../../libs/generators/src/index.js';
-import { chunks, jsonParam, returned, type Db } from '../database/sql.js';
+import { chunks, inKeyOrder, jsonParam, returned, type Db } from '../database/sql.js';
 import { ClusterEntity } from './cluster.entity.js';
 
 /** Which clusters a list returns (see clusterListQuerySchema). */
@@ -206,7 +206,10 @@ export class ClustersRepository {
     // Rows locked in id order, whatever plan the update gets, as the disconnections below lock
     // them: an agent moving between replicas is written by both (and by the sweep of the replica
     // it left); locked in two orders, two such writes could wait on each other in a cycle.
-    for (const part of chunks(inIdOrder(rows), 5000)) {
+    for (const part of chunks(
+      inKeyOrder(rows, (r) => r.clusterId),
+      5000,
+    )) {
       await this.ds.query(
         `WITH s AS (SELECT * FROM jsonb_to_recordset($2::jsonb)
                      AS s(id uuid, connected boolean, version text, at double precision)),
@@ -275,13 +278,6 @@ export class ClustersRepository {
   countByConnection(): Promise<{ connected: boolean; n: string }[]> {
     return this.ds.query('SELECT connected, count(*) AS n FROM clusters GROUP BY 1');
   }
-}
-
-/** Rows by cluster id, in the order PostgreSQL sorts uuids (their lower-case text sorts alike). */
-function inIdOrder<T extends { clusterId: string }>(rows: T[]): T[] {
-  return [...rows].sort((a, b) =>
-    a.clusterId < b.clusterId ? -1 : a.clusterId > b.clusterId ? 1 : 0,
-  );
 }
 
 /**

@@ -1,5 +1,5 @@
 import { describe, expect, it } from 'vitest';
-import { PartialWriteError, jsonParam, storableText, writeIsolating } from './sql.js';
+import { PartialWriteError, inKeyOrder, jsonParam, storableText, writeIsolating } from './sql.js';
 
 const dataError = (message: string) => Object.assign(new Error(message), { code: '22P05' });
 
@@ -49,5 +49,28 @@ describe('writeIsolating', () => {
     expect(err).toBeInstanceOf(PartialWriteError);
     expect(written).toEqual([0, 1, 2, 3]);
     expect((err as PartialWriteError<number>).remaining).toEqual([4, 5, 6, 7]);
+  });
+});
+
+describe('inKeyOrder', () => {
+  it('sorts by each key in turn, as PostgreSQL sorts lower-case uuids', () => {
+    const rows = [
+      { a: 'f0000000-0000-0000-0000-000000000000', c: '2' },
+      { a: '0a000000-0000-0000-0000-000000000000', c: '9' },
+      { a: 'f0000000-0000-0000-0000-000000000000', c: '1' },
+      { a: '0a000000-0000-0000-0000-000000000000', c: '0' },
+    ];
+    const sorted = inKeyOrder(
+      rows,
+      (r) => r.a,
+      (r) => r.c,
+    );
+    expect(sorted.map((r) => `${r.a[0]}${r.a[1]}/${r.c}`)).toEqual([
+      '0a/0',
+      '0a/9',
+      'f0/1',
+      'f0/2',
+    ]);
+    expect(rows[0].c).toBe('2'); // a sorted copy
   });
 });

@@ -120,7 +120,7 @@ export class NotificationDetector implements OnApplicationBootstrap, OnModuleDes
    * after a subscription came is a baseline: a condition that began before it is recorded, not
    * news (the state kept from an earlier subscription may be stale).
    */
-  private async clusterChecks(
+  private async watchedClusterChecks(
     db: Db,
     subs: { spec: { triggers: Trigger[] }; changedAt: Date }[],
     kept: boolean,
@@ -190,7 +190,7 @@ export class NotificationDetector implements OnApplicationBootstrap, OnModuleDes
     if (slow) {
       for (const r of await this.repo.rollouts(db)) checks.push(rolloutCheck(r));
       for (const a of await this.repo.appSetDeletions(db)) checks.push(deletionHeldCheck(a));
-      checks.push(...(await this.clusterChecks(db, subs, current.has(CLUSTERS_KEY), now)));
+      checks.push(...(await this.watchedClusterChecks(db, subs, current.has(CLUSTERS_KEY), now)));
     }
     const stored = await this.repo.state(db, [BASELINE_KEY, ...checks.map((c) => c.key)]);
     const t = transitions(checks, stored, now);

@@ -1,6 +1,6 @@
 import { Injectable } from '@nestjs/common';
 import { DataSource } from 'typeorm';
-import { affected, chunks, returned, type Db } from '../database/sql.js';
+import { affected, chunks, inKeyOrder, returned, type Db } from '../database/sql.js';
 
 export type WorkKind = 'app' | 'appset';
 
@@ -195,7 +195,7 @@ export class WorkRepository {
     reason: string,
     db: Db = this.ds.manager,
   ): Promise<void> {
-    for (const part of chunks(inKeyOrder(ids), 20_000)) {
+    for (const part of chunks(uniqueInKeyOrder(ids), 20_000)) {
       await db.query(
         `INSERT INTO work_queue (kind, key, reason)
            SELECT $1, k, $2 FROM unnest($3::uuid[]) AS k ORDER BY k
@@ -247,7 +247,7 @@ export class WorkRepository {
     leaseSeconds: number,
   ): Promise<Set<string>> {
     const lost = new Set<string>();
-    for (const part of chunks(inKeyOrder(keys), 20_000)) {
+    for (const part of chunks(uniqueInKeyOrder(keys), 20_000)) {
       const rows = returned<{ key: string }>(
         await this.ds.query(
           `WITH held AS (
@@ -273,7 +273,7 @@ export class WorkRepository {
    */
   async fence(db: Db, kind: WorkKind, owner: string, keys: string[]): Promise<Set<string>> {
     const held = new Set<string>();
-    for (const part of chunks(inKeyOrder(keys), 20_000)) {
+    for (const part of chunks(uniqueInKeyOrder(keys), 20_000)) {
       const rows = await db.query<{ key: string }[]>(
         `SELECT key FROM work_queue WHERE kind = $1 AND key = ANY($2::uuid[]) AND lease_owner = $3
            AND lease_until > now() ORDER BY key FOR UPDATE`,
@@ -358,7 +358,7 @@ export class WorkRepository {
     delaySeconds: number,
     error?: string,
   ): Promise<void> {
-    for (const part of chunks(inKeyOrder(keys), 20_000)) {
+    for (const part of chunks(uniqueInKeyOrder(keys), 20_000)) {
       await this.ds.query(
         `UPDATE work_queue w SET lease_owner = NULL, lease_until = NULL,
                 not_before = now() + make_interval(secs => $4), last_error = coalesce($5, w.last_error)
@@ -442,6 +442,7 @@ export class WorkRepository {
  * cycle: PostgreSQL would break the deadlock by failing one, a batch thrown away or a periodic
  * resync skipped.
  */
-function inKeyOrder(keys: string[]): string[] {
-  return [...new Set(keys)].sort();
+/** Each key once, in key order (see inKeyOrder). */
+function uniqueInKeyOrder(keys: string[]): string[] {
+  return inKeyOrder([...new Set(keys)], (k) => k);
 }
