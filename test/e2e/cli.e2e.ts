@@ -176,15 +176,23 @@ spec:
         );
       expect(await names(flag, states.join(','), '--limit', '1')).toEqual(['guestbook']);
     }
-    const absent = ['Healthy', 'Progressing', 'Degraded', 'Suspended', 'Missing', 'Unknown'].filter(
-      (h) => !shown.some((a) => a.status.health === h),
-    );
+    const everyHealth = ['Healthy', 'Progressing', 'Degraded', 'Suspended', 'Missing', 'Unknown'];
+    const absent = everyHealth.filter((h) => !shown.some((a) => a.status.health === h));
     expect(await names('--health', absent.join(','))).toEqual([]);
     const badState = await api(hub).get('/api/v1/applications?health=Broken');
     expect(badState.status).toBe(400);
     expect(badState.body.fields).toEqual([
       { field: 'health', reason: expect.stringMatching(/^"Broken" is not one of Healthy, /) },
     ]);
+    // A repeated parameter is the union of its lists, through the hub's own query parser.
+    const repeated = await api(hub).get(
+      `/api/v1/applications?${everyHealth.map((h) => `health=${h}`).join('&')}`,
+    );
+    expect((repeated.body as Status[]).map((a) => a.name)).toEqual(['guestbook', 'podinfo']);
+    // Given empty, a filter is refused by name, not dropped (which listed every application).
+    const empty = await axle('app', 'list', '--sync', '');
+    expect(empty.code).not.toBe(0);
+    expect(empty.err).toMatch(/sync/);
     const get = await axle('-o', 'yaml', 'app', 'get', 'podinfo');
     const app = parse(get.out) as { spec: { destination: object; syncPolicy: object } };
     expect(app.spec.destination).toEqual({ cluster: 'prod-eu', namespace: 'podinfo' });

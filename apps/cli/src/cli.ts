@@ -254,11 +254,12 @@ export async function runCli(argv: string[], io: CliIO): Promise<number> {
         '/api/v1/applications',
         APP_PAGE,
         {
-          ...(o.project ? { project: o.project } : {}),
-          ...(o.appSet ? { appSet: o.appSet } : {}),
-          ...(o.cluster ? { cluster: o.cluster } : {}),
-          ...(o.sync ? { sync: o.sync } : {}),
-          ...(o.health ? { health: o.health } : {}),
+          // Given empty, still sent: the hub refuses it by name rather than the CLI listing all.
+          ...(o.project !== undefined ? { project: o.project } : {}),
+          ...(o.appSet !== undefined ? { appSet: o.appSet } : {}),
+          ...(o.cluster !== undefined ? { cluster: o.cluster } : {}),
+          ...(o.sync !== undefined ? { sync: o.sync } : {}),
+          ...(o.health !== undefined ? { health: o.health } : {}),
         },
         most,
       );

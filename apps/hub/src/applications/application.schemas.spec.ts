@@ -261,7 +261,7 @@ describe('application input', () => {
 });
 
 describe('application list query', () => {
-  const parse = (q: Record<string, string>) => listQuerySchema.safeParse(q);
+  const parse = (q: Record<string, string | string[]>) => listQuerySchema.safeParse(q);
 
   it('takes sync and health states as comma-separated sets', () => {
     const r = parse({ sync: 'OutOfSync,Unknown', health: 'Degraded', limit: '10' });
@@ -285,5 +285,18 @@ describe('application list query', () => {
       expect(issue.message).toMatch(/is not one of .*(Degraded|OutOfSync)/);
     }
     expect(parse({ health: 'x'.repeat(201) }).success).toBe(false);
+  });
+
+  it('takes a repeated parameter as the union of its lists', () => {
+    const r = parse({ health: ['Degraded', 'Missing,Degraded'] });
+    expect(r.success && r.data).toEqual({ health: new Set(['Degraded', 'Missing']) });
+    const bad = parse({ sync: ['OutOfSync', 'Healthy'] });
+    expect(bad.error?.issues[0]).toMatchObject({ path: ['sync'], message: /"Healthy" is not one/ });
+    // More repeats than there are states: refused by name, not read.
+    const many = parse({ sync: Array<string>(10).fill('Synced') });
+    expect(many.error?.issues[0]).toMatchObject({
+      path: ['sync'],
+      message: /comma-separated or repeated/,
+    });
   });
 });

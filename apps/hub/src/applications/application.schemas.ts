@@ -509,14 +509,18 @@ export type RollbackRequest = z.output<typeof rollbackRequestSchema>;
 /** `PUT /applications/{name}/auto-sync`. */
 export const autoSyncRequestSchema = z.object({ enabled: z.boolean() }).strict();
 
-/** A comma-separated list of some of `values` (`Degraded,Missing`): the set of them. */
+/**
+ * A comma-separated list of some of `values` (`Degraded,Missing`), or the parameter repeated
+ * (`health=Degraded&health=Missing`): the set of them.
+ */
 const oneOf = <T extends string>(values: readonly T[]) =>
   z
-    .string()
-    .max(200)
-    .transform((text, ctx) => {
+    .union([z.string().max(200), z.array(z.string().max(200)).max(values.length)], {
+      error: `must be some of ${values.join(', ')}, comma-separated or repeated`,
+    })
+    .transform((given, ctx) => {
       const out = new Set<T>();
-      for (const v of text.split(',')) {
+      for (const v of (Array.isArray(given) ? given : [given]).flatMap((t) => t.split(','))) {
         if ((values as readonly string[]).includes(v)) out.add(v as T);
         else {
           ctx.addIssue({
