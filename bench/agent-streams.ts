@@ -44,6 +44,7 @@ import {
   pgStatements,
   pgStatsSettings,
   processCpu,
+  profileWindow,
   sleep,
   stopHub,
   verdict,
@@ -353,6 +354,8 @@ async function main(): Promise<void> {
     // --- status reports at saturation ------------------------------------------------------------
     await sleep(2000);
     const marker = Date.now() + 1000;
+    const reportsProfile = profileWindow('reports', [hub.child]);
+    const reportsCpu0 = processCpu();
     t = performance.now();
     const sent = await sims.report(marker);
     // Only PostgreSQL knows what is stored; it is asked every 250 ms (each count reads every
@@ -368,6 +371,9 @@ async function main(): Promise<void> {
       250,
     );
     const storedMs = storedAll === undefined ? undefined : performance.now() - t;
+    await reportsProfile();
+    const reportsCpu = cpuBetween(reportsCpu0, processCpu(), { [hub.child.pid!]: 'hub' });
+    log(`CPU while the reports were stored (ms): ${JSON.stringify(reportsCpu)}`);
     const rate = storedMs === undefined ? 0 : sent / (storedMs / 1000);
     const rateOk = rate >= TARGET_REPORTS_PER_SECOND;
     log(
@@ -375,7 +381,9 @@ async function main(): Promise<void> {
         `${storedMs === undefined ? 'n/a' : `${Math.round(storedMs)} ms`}: ${Math.round(rate)} reports/s (target ≥ ${TARGET_REPORTS_PER_SECOND})`,
     );
     // --- finding applications by status: a page asked for that none fill (every one is read) ---
+    const scanProfile = profileWindow('status-scan', [hub.child]);
     const statusScanMs = await statusScan(base);
+    await scanProfile();
 
     // --- a hub restart: every agent reconnects --------------------------------------------------
     const beforeRestart = await sims.stats();
@@ -436,6 +444,7 @@ async function main(): Promise<void> {
         restartRedeployed: redeployed,
         restartRedials: st.reconnects - beforeRestart.reconnects,
         commitCpuMs: commitCpu,
+        reportsCpuMs: reportsCpu,
         simulatorRssBytes: st.rss,
         pass: ok,
       })}\n`,

@@ -73,4 +73,18 @@ describe('inKeyOrder', () => {
     ]);
     expect(rows[0].c).toBe('2'); // a sorted copy
   });
+
+  it('compares the first keys whole before the next ones (a key that begins another is first)', () => {
+    const rows = [
+      { a: 'ab', c: '0' },
+      { a: 'a', c: 'z' },
+      { a: 'a', c: 'b' },
+    ];
+    const sorted = inKeyOrder(
+      rows,
+      (r) => r.a,
+      (r) => r.c,
+    );
+    expect(sorted.map((r) => `${r.a}/${r.c}`)).toEqual(['a/b', 'a/z', 'ab/0']);
+  });
 });

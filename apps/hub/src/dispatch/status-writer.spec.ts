@@ -22,7 +22,21 @@ class FakeTargets {
   eventFailures = new Set<number>();
   eventCalls = 0;
   statusCalls = 0;
-  writeStatuses(rows: StatusRow[]) {
+  /** Status writes in progress, and the most at once (writes take `statusDelayMs` when set). */
+  running = 0;
+  mostAtOnce = 0;
+  statusDelayMs = 0;
+  async writeStatuses(rows: StatusRow[]) {
+    this.running++;
+    this.mostAtOnce = Math.max(this.mostAtOnce, this.running);
+    try {
+      if (this.statusDelayMs) await new Promise((r) => setTimeout(r, this.statusDelayMs));
+      return await this.writeStatusesNow(rows);
+    } finally {
+      this.running--;
+    }
+  }
+  writeStatusesNow(rows: StatusRow[]) {
     this.statusCalls++;
     if (this.failNext-- > 0) return Promise.reject(new Error('connection terminated'));
     if (rows.some((r) => r.message === 'bad')) return Promise.reject(dataError());
@@ -202,6 +216,39 @@ describe('StatusWriter', () => {
       await new Promise((r) => setImmediate(r));
     }
     await new Promise((r) => setTimeout(r, 100));
-    expect(targets.statusCalls).toBe(1);
+    expect(targets.statusCalls).toBe(2); // one write, of two parts
+  });
+
+  it('writes a large batch in two parts at once, each a range in target order', async () => {
+    const { w, targets, metrics } = writer(10_000);
+    targets.statusDelayMs = 10;
+    const apps = Array.from({ length: 3000 }, (_, i) => `app-${String(i).padStart(4, '0')}`);
+    // Given out of order, with one row PostgreSQL refuses in each half.
+    for (const a of [...apps].reverse())
+      w.status({ ...status(a, 1, 1), message: a === 'app-0007' || a === 'app-2999' ? 'bad' : '' });
+    await w.flush();
+    expect(targets.mostAtOnce).toBe(2);
+    const parts = targets.statuses.map((p) => p.map((s) => s.appId));
+    const firsts = parts.filter((p) => p.includes('app-0000'));
+    const lasts = parts.filter((p) => p.includes('app-2998'));
+    expect(firsts.flat().every((a) => a < 'app-1500')).toBe(true);
+    expect(lasts.flat().every((a) => a >= 'app-1500')).toBe(true);
+    expect(parts.flat().sort()).toEqual(apps.filter((a) => a !== 'app-0007' && a !== 'app-2999'));
+    expect(
+      (await metrics.registry.getSingleMetric('axle_agent_reports_refused_total')?.get())?.values[0]
+        .value,
+    ).toBe(2);
+  });
+
+  it('gives back every row of a batch when one of its parts fails, once both have ended', async () => {
+    const { w, targets } = writer(10_000);
+    targets.statusDelayMs = 10;
+    targets.failNext = 1;
+    for (let i = 0; i < 2000; i++) w.status(status(`app-${i}`, 1, 1));
+    await expect(w.flush()).rejects.toThrow(/connection terminated/);
+    expect(targets.running).toBe(0);
+    expect(w.pending).toBe(2000);
+    await w.flush();
+    expect(new Set(targets.statuses.flat().map((s) => s.appId)).size).toBe(2000);
   });
 });

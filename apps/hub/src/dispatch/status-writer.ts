@@ -6,7 +6,7 @@ import {
   type StatusRow,
 } from '../applications/targets.repository.js';
 import { ClustersRepository, type SeenRow } from '../clusters/clusters.repository.js';
-import { PartialWriteError, writeIsolating } from '../database/sql.js';
+import { PartialWriteError, inKeyOrder, writeIsolating } from '../database/sql.js';
 import { MetricsService } from '../metrics/metrics.service.js';
 import { ReplicaService } from '../replicas/replica.service.js';
 
@@ -18,6 +18,13 @@ const FLUSH_AT = 5000;
 const MAX_EVENTS = 100_000;
 /** Wait after a failed write before the next attempt. */
 const RETRY_MS = 1000;
+/**
+ * Statements run at once for one kind of report, each over its own part of the rows: PostgreSQL
+ * runs a statement on one core, and at a burst of reports the hub mostly waits for it.
+ */
+const PARALLEL_PARTS = 2;
+/** Rows below which a kind is written in one part. */
+const MIN_PART = 1000;
 
 export const STATUS_WRITER_OPTIONS = Symbol('STATUS_WRITER_OPTIONS');
 export interface StatusWriterOptions {
@@ -159,12 +166,17 @@ export class StatusWriter implements BeforeApplicationShutdown {
     // left out, each kind on its own: one bad report never holds back the others.
     let refused = 0;
     const isolating = async <T>(rows: T[], write: (part: T[]) => Promise<void>) => {
-      if (rows.length) refused += (await writeIsolating(rows, write)).length;
+      if (!rows.length) return;
+      // Read after the write (parts run at once): `refused += await …` would read it before.
+      const left = await writeIsolating(rows, write);
+      refused += left.length;
     };
     try {
       await isolating(seen, (part) => this.clusters.recordSeen(this.replica.id, part));
-      await isolating(acks, (part) => this.targets.writeAcks(part));
-      await isolating(statuses, (part) => this.targets.writeStatuses(part));
+      await inParallelParts(acks, (part) => isolating(part, (p) => this.targets.writeAcks(p)));
+      await inParallelParts(statuses, (part) =>
+        isolating(part, (p) => this.targets.writeStatuses(p)),
+      );
       try {
         await isolating(events, (part) => this.targets.insertEvents(part));
       } catch (e) {
@@ -199,4 +211,30 @@ export class StatusWriter implements BeforeApplicationShutdown {
       }
     }
   }
+}
+
+/**
+ * Writes `rows` (of targets) in up to PARALLEL_PARTS parts at once, split in target order: the
+ * parts lock disjoint ranges of rows, so they never wait on each other, and each statement still
+ * locks its own in key order (another replica's writes may overlap; that order keeps them from a
+ * cycle). Settles every part before it returns or throws (the first error): a failed write gives
+ * back all of the kind's rows, and writing a part again is harmless (upserts guarded by order).
+ */
+async function inParallelParts<T extends { appId: string; clusterId: string }>(
+  rows: T[],
+  write: (part: T[]) => Promise<void>,
+): Promise<void> {
+  const n = Math.min(PARALLEL_PARTS, Math.floor(rows.length / MIN_PART));
+  if (n <= 1) return write(rows);
+  const sorted = inKeyOrder(
+    rows,
+    (r) => r.appId,
+    (r) => r.clusterId,
+  );
+  const size = Math.ceil(sorted.length / n);
+  const results = await Promise.allSettled(
+    Array.from({ length: n }, (_, i) => write(sorted.slice(i * size, (i + 1) * size))),
+  );
+  const failed = results.find((r) => r.status === 'rejected');
+  if (failed) throw failed.reason;
 }
