@@ -58,6 +58,10 @@ export function benchHubEnv(
     AXLE_ADMIN_TOKEN: BENCH_ADMIN_TOKEN,
     // The benchmarks generate 100,000 applications from one ApplicationSet on purpose.
     AXLE_APPSET_MAX_APPLICATIONS: '100000',
+    // To compare batch sizes: AXLE_BENCH_RECONCILE_BATCH=2500 npm run bench:agents.
+    ...(process.env.AXLE_BENCH_RECONCILE_BATCH
+      ? { AXLE_RECONCILE_BATCH: process.env.AXLE_BENCH_RECONCILE_BATCH }
+      : {}),
     ...extra,
   };
 }
