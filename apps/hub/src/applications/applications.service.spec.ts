@@ -41,11 +41,16 @@ describe('findByStatus', () => {
     expect(await findByStatus({ limit: 100 }, several, f.page, f.views, 4)).toHaveLength(10);
   });
 
-  it('stops at the limit, reading no part past it, and starts after `after`', async () => {
+  it('stops at the limit, reading at most one part past it, and starts after `after`', async () => {
     const f = fleet();
     const degraded = { health: new Set(['Degraded'] as const) };
+    // Found in the first part: no other is read.
+    expect(await findByStatus({ limit: 1 }, degraded, f.page, f.views, 3)).toEqual(['i0']);
+    expect(f.calls).toHaveLength(1);
+    f.calls.length = 0;
+    // Found in the second: the third was read ahead, the fourth not.
     expect(await findByStatus({ limit: 2 }, degraded, f.page, f.views, 3)).toEqual(['i0', 'i3']);
-    expect(f.calls).toHaveLength(2);
+    expect(f.calls.map((c) => c.after)).toEqual([undefined, 'a2', 'a5']);
     expect(await findByStatus({ after: 'a3', limit: 1 }, degraded, f.page, f.views, 3)).toEqual([
       'i6',
     ]);
@@ -53,6 +58,42 @@ describe('findByStatus', () => {
     f.calls.length = 0;
     await findByStatus({ project: 'p', limit: 1 }, degraded, f.page, f.views, 3);
     expect(f.calls[0]).toEqual({ project: 'p', after: undefined, limit: 3 });
+  });
+
+  it('reads the next part while it looks at this one, from the second part on', async () => {
+    const f = fleet();
+    const started: string[] = [];
+    let release!: () => void;
+    const held = new Promise<void>((r) => (release = r));
+    const views = async (ids: string[]) => {
+      started.push(ids[0]);
+      if (ids[0] === 'i3') await held; // the second part's views are slow
+      return f.views(ids);
+    };
+    const scan = findByStatus({}, { health: new Set(['Degraded'] as const) }, f.page, views, 3);
+    await new Promise((r) => setTimeout(r, 20));
+    expect(started).toEqual(['i0', 'i3', 'i6']); // the third began while the second waits
+    release();
+    expect(await scan).toEqual(['i0', 'i3', 'i6', 'i9']);
+  });
+
+  it('leaves a failed read-ahead of a scan that ended unheard (no unhandled rejection)', async () => {
+    const f = fleet();
+    const unhandled: unknown[] = [];
+    const on = (e: unknown) => unhandled.push(e);
+    process.on('unhandledRejection', on);
+    try {
+      const views = (ids: string[]) =>
+        ids[0] === 'i6' ? Promise.reject(new Error('gone')) : f.views(ids);
+      const degraded = { health: new Set(['Degraded'] as const) };
+      expect(await findByStatus({ limit: 2 }, degraded, f.page, views, 3)).toEqual(['i0', 'i3']);
+      await new Promise((r) => setTimeout(r, 20));
+      expect(unhandled).toEqual([]);
+      // Awaited, a failure is the scan's.
+      await expect(findByStatus({}, degraded, f.page, views, 3)).rejects.toThrow('gone');
+    } finally {
+      process.off('unhandledRejection', on);
+    }
   });
 
   it('goes on past a part whose applications were all deleted meanwhile', async () => {

@@ -593,7 +593,9 @@ export function agentStatus(
  * are light views, with the same sync and health) are among those `filter` asks for and that pass
  * the other filters of `q` (`page`: ids and names by name, as ApplicationsRepository.findPage):
  * read in name order `part` at a time, from `q.after`, until `q.limit` of them are found or none
- * are left.
+ * are left. From the second part on, the next part is read while this one is looked at (its
+ * queries run in PostgreSQL while the hub builds views): a long scan reads at most one part more
+ * than it needed; one that ends in its first part reads no other.
  */
 export async function findByStatus(
   q: AppListQuery,
@@ -605,17 +607,37 @@ export async function findByStatus(
   const wanted = (v: ApplicationView) =>
     (!filter.sync || filter.sync.has(v.status.sync)) &&
     (!filter.health || filter.health.has(v.status.health));
+  type Part = {
+    names: { id: string; name: string }[];
+    views: Promise<{ id: string; view: ApplicationView }[]>;
+  };
+  // Read ahead, a part may not be awaited (the scan ended first): its failure is then nobody's.
+  const quiet = <T>(p: Promise<T>): Promise<T> => {
+    p.catch(() => undefined);
+    return p;
+  };
+  const read = (after: string | undefined): Promise<Part> =>
+    quiet(
+      page({ ...q, after, limit: part }).then((names) => ({
+        names,
+        views: quiet(names.length ? views(names.map((r) => r.id)) : Promise.resolve([])),
+      })),
+    );
   const most = q.limit ?? Infinity;
   const found: string[] = [];
-  let after = q.after;
-  while (found.length < most) {
-    const names = await page({ ...q, after, limit: part });
-    if (names.length === 0) break;
-    // Those deleted meanwhile have no view; the next part starts after this one all the same.
-    for (const { id, view } of await views(names.map((r) => r.id)))
+  let next: Promise<Part> | undefined = read(q.after);
+  let first = true;
+  while (next && found.length < most) {
+    const got: Part = await next;
+    const names = got.names;
+    // A short part is the last (one whose applications were all deleted meanwhile is not).
+    const after: string | undefined =
+      names.length === part ? names[names.length - 1].name : undefined;
+    next = after !== undefined && !first ? read(after) : undefined;
+    for (const { id, view } of await got.views)
       if (found.length < most && wanted(view)) found.push(id);
-    if (names.length < part) break;
-    after = names[names.length - 1].name;
+    if (first && after !== undefined && found.length < most) next = read(after);
+    first = false;
   }
   return found;
 }
