@@ -152,6 +152,29 @@ describe('target writes on PostgreSQL', () => {
     expect(refused?.values[0].value).toBe(1);
   });
 
+  it('stores an acknowledgement that comes with its status, up to the desired generation', async () => {
+    const c = await cluster();
+    const [both, refused, bogus] = [await target(c), await target(c), await target(c)];
+    await ds.query(`UPDATE app_targets SET desired_generation = 3 WHERE cluster_id = $1`, [c]);
+    const { w } = writer('replica-a');
+    for (const app of [both, refused]) w.ack({ appId: app, clusterId: c, generation: 3 });
+    w.status({ ...report(both, c, 'ok'), generation: 3 });
+    // Its status is refused (timestamp out of range): the acknowledgement is written on its own.
+    w.status({ ...report(refused, c, 'far future', 1e20), generation: 3 });
+    // A status past what the hub desired acknowledges no more than the desired generation.
+    w.status({ ...report(bogus, c, 'ok'), generation: 9 });
+    await w.flush();
+    const rows = await ds.query<{ app_id: string; acked: string; applied: string }[]>(
+      `SELECT app_id, acked_generation AS acked, applied_generation AS applied
+         FROM app_targets WHERE cluster_id = $1`,
+      [c],
+    );
+    const by = new Map(rows.map((r) => [r.app_id, [Number(r.acked), Number(r.applied)]]));
+    expect(by.get(both)).toEqual([3, 3]);
+    expect(by.get(refused)).toEqual([3, 0]);
+    expect(by.get(bogus)).toEqual([3, 9]);
+  });
+
   it('does not let a late write from the replica an agent left take the cluster back', async () => {
     const c = await cluster();
     const a = writer('replica-a').w;

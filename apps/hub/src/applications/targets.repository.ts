@@ -554,7 +554,9 @@ export class TargetsRepository {
 
   /**
    * Stores status reports. Latest wins: a report about an older generation, or an older report
-   * about the same one, never overwrites a newer one.
+   * about the same one, never overwrites a newer one. A status stored also acknowledges its
+   * generation (an agent applied only what it received), up to the desired one: the writer folds
+   * an acknowledgement that comes with its status into this statement.
    */
   async writeStatuses(rows: StatusRow[]): Promise<void> {
     for (const part of chunks(inTargetOrder(rows), 5000)) {
@@ -565,6 +567,7 @@ export class TargetsRepository {
                           drifted boolean, observe_only boolean, operation jsonb)),
               ${LOCKED_IN_TARGET_ORDER('s', NEWER_REPORT('i'))}
          UPDATE app_targets t SET applied_generation = s.generation, applied_revision = s.revision,
+                acked_generation = GREATEST(t.acked_generation, LEAST(s.generation, t.desired_generation)),
                 sync = s.sync, health = s.health, message = s.message, resources = s.resources,
                 last_report_at = to_timestamp(s.observed_at / 1000.0), updated_at = now(),
                 drifted = s.drifted, observe_only = s.observe_only, operation = s.operation

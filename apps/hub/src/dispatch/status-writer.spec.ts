@@ -124,6 +124,8 @@ describe('StatusWriter', () => {
     w.status(status('b', 1, 20, 'Synced'));
     w.ack({ appId: 'a', clusterId: 'c1', generation: 2 });
     w.ack({ appId: 'a', clusterId: 'c1', generation: 1 });
+    w.ack({ appId: 'b', clusterId: 'c1', generation: 2 }); // newer than b's status
+    w.ack({ appId: 'c', clusterId: 'c1', generation: 1 }); // no status
     expect(targets.statuses).toEqual([]);
     await new Promise((r) => setTimeout(r, 60));
     expect(targets.statuses).toHaveLength(1);
@@ -131,7 +133,24 @@ describe('StatusWriter', () => {
       ['a', 2, 100, 'Synced'],
       ['b', 1, 20, 'Synced'],
     ]);
-    expect(targets.acks).toEqual([[{ appId: 'a', clusterId: 'c1', generation: 2 }]]);
+    // a's acknowledgement goes with its status (of the same generation); the others on their own.
+    expect(targets.acks).toEqual([
+      [
+        { appId: 'b', clusterId: 'c1', generation: 2 },
+        { appId: 'c', clusterId: 'c1', generation: 1 },
+      ],
+    ]);
+  });
+
+  it('writes on its own the acknowledgement of a status the database refuses', async () => {
+    const { w, targets } = writer(10_000);
+    w.ack({ appId: 'a', clusterId: 'c1', generation: 1 });
+    w.status({ ...status('a', 1, 1), message: 'bad' });
+    w.ack({ appId: 'b', clusterId: 'c1', generation: 1 });
+    w.status(status('b', 1, 1));
+    await w.flush();
+    expect(targets.statuses.flat().map((s) => s.appId)).toEqual(['b']);
+    expect(targets.acks).toEqual([[{ appId: 'a', clusterId: 'c1', generation: 1 }]]);
   });
 
   it('keeps reports across a failed write and writes them with the next one, unless newer ones came', async () => {

@@ -166,16 +166,32 @@ export class StatusWriter implements BeforeApplicationShutdown {
     // left out, each kind on its own: one bad report never holds back the others.
     let refused = 0;
     const isolating = async <T>(rows: T[], write: (part: T[]) => Promise<void>) => {
-      if (!rows.length) return;
+      if (!rows.length) return [];
       // Read after the write (parts run at once): `refused += await …` would read it before.
       const left = await writeIsolating(rows, write);
       refused += left.length;
+      return left;
     };
+    // An acknowledgement whose application's status (of its generation or a later one) is in this
+    // write is stored by the status statement (see TargetsRepository.writeStatuses): one UPDATE of
+    // the target instead of two. Agents send both as they apply, so after a commit most come so.
+    const withStatus = new Map(statuses.map((s) => [key(s.appId, s.clusterId), s]));
+    const folded = (a: AckRow) =>
+      (withStatus.get(key(a.appId, a.clusterId))?.generation ?? -1) >= a.generation;
     try {
       await isolating(seen, (part) => this.clusters.recordSeen(this.replica.id, part));
-      await inParallelParts(acks, (part) => isolating(part, (p) => this.targets.writeAcks(p)));
-      await inParallelParts(statuses, (part) =>
+      await inParallelParts(
+        acks.filter((a) => !folded(a)),
+        (part) => isolating(part, (p) => this.targets.writeAcks(p)),
+      );
+      const refusedStatuses = await inParallelParts(statuses, (part) =>
         isolating(part, (p) => this.targets.writeStatuses(p)),
+      );
+      // The acknowledgements of statuses the database refused for their data go on their own.
+      const refusedKeys = new Set(refusedStatuses.map((s) => key(s.appId, s.clusterId)));
+      await isolating(
+        acks.filter((a) => folded(a) && refusedKeys.has(key(a.appId, a.clusterId))),
+        (p) => this.targets.writeAcks(p),
       );
       try {
         await isolating(events, (part) => this.targets.insertEvents(part));
@@ -217,13 +233,14 @@ export class StatusWriter implements BeforeApplicationShutdown {
  * Writes `rows` (of targets) in up to PARALLEL_PARTS parts at once, split in target order: the
  * parts lock disjoint ranges of rows, so they never wait on each other, and each statement still
  * locks its own in key order (another replica's writes may overlap; that order keeps them from a
- * cycle). Settles every part before it returns or throws (the first error): a failed write gives
- * back all of the kind's rows, and writing a part again is harmless (upserts guarded by order).
+ * cycle). Settles every part before it returns what they return, or throws (the first error): a
+ * failed write gives back all of the kind's rows, and writing a part again is harmless (upserts
+ * guarded by order).
  */
-async function inParallelParts<T extends { appId: string; clusterId: string }>(
+async function inParallelParts<T extends { appId: string; clusterId: string }, R>(
   rows: T[],
-  write: (part: T[]) => Promise<void>,
-): Promise<void> {
+  write: (part: T[]) => Promise<R[]>,
+): Promise<R[]> {
   const n = Math.min(PARALLEL_PARTS, Math.floor(rows.length / MIN_PART));
   if (n <= 1) return write(rows);
   const sorted = inKeyOrder(
@@ -235,6 +252,10 @@ async function inParallelParts<T extends { appId: string; clusterId: string }>(
   const results = await Promise.allSettled(
     Array.from({ length: n }, (_, i) => write(sorted.slice(i * size, (i + 1) * size))),
   );
-  const failed = results.find((r) => r.status === 'rejected');
-  if (failed) throw failed.reason;
+  const out: R[] = [];
+  for (const r of results) {
+    if (r.status === 'rejected') throw r.reason;
+    out.push(...r.value);
+  }
+  return out;
 }
