@@ -152,17 +152,29 @@ describe('target writes on PostgreSQL', () => {
     expect(refused?.values[0].value).toBe(1);
   });
 
-  it('stores an acknowledgement that comes with its status, up to the desired generation', async () => {
+  it('stores an acknowledgement with its status, and on its own when the status is not stored', async () => {
     const c = await cluster();
-    const [both, refused, bogus] = [await target(c), await target(c), await target(c)];
+    const [both, refused, older, alone] = [
+      await target(c),
+      await target(c),
+      await target(c),
+      await target(c),
+    ];
     await ds.query(`UPDATE app_targets SET desired_generation = 3 WHERE cluster_id = $1`, [c]);
+    // A newer report of generation 3 is already stored for `older` (acknowledged by nobody).
+    await ds.query(
+      `UPDATE app_targets SET applied_generation = 3, last_report_at = now() + interval '1 hour'
+        WHERE app_id = $1`,
+      [older],
+    );
     const { w } = writer('replica-a');
-    for (const app of [both, refused]) w.ack({ appId: app, clusterId: c, generation: 3 });
+    for (const app of [both, refused, older]) w.ack({ appId: app, clusterId: c, generation: 3 });
     w.status({ ...report(both, c, 'ok'), generation: 3 });
-    // Its status is refused (timestamp out of range): the acknowledgement is written on its own.
-    w.status({ ...report(refused, c, 'far future', 1e20), generation: 3 });
-    // A status past what the hub desired acknowledges no more than the desired generation.
-    w.status({ ...report(bogus, c, 'ok'), generation: 9 });
+    w.status({ ...report(refused, c, 'far future', 1e20), generation: 3 }); // refused: out of range
+    w.status({ ...report(older, c, 'older'), generation: 3 }); // skipped: older than the stored one
+    // A status alone acknowledges nothing (the agent may hold a generation of a target removed
+    // and added again, which this target's numbers do not describe).
+    w.status({ ...report(alone, c, 'ok'), generation: 3 });
     await w.flush();
     const rows = await ds.query<{ app_id: string; acked: string; applied: string }[]>(
       `SELECT app_id, acked_generation AS acked, applied_generation AS applied
@@ -172,7 +184,8 @@ describe('target writes on PostgreSQL', () => {
     const by = new Map(rows.map((r) => [r.app_id, [Number(r.acked), Number(r.applied)]]));
     expect(by.get(both)).toEqual([3, 3]);
     expect(by.get(refused)).toEqual([3, 0]);
-    expect(by.get(bogus)).toEqual([3, 9]);
+    expect(by.get(older)).toEqual([3, 3]);
+    expect(by.get(alone)).toEqual([0, 3]);
   });
 
   it('does not let a late write from the replica an agent left take the cluster back', async () => {

@@ -1455,12 +1455,12 @@ export interface operations {
         after?: unknown;
         appSet?: unknown;
         cluster?: unknown;
-        /** @description health states, comma-separated (Healthy, Progressing, Degraded, Suspended, Missing, Unknown), as the list shows them */
+        /** @description health states, comma-separated or the parameter repeated (Healthy, Progressing, Degraded, Suspended, Missing, Unknown), as the list shows them */
         health?: unknown;
         /** @description 1 to 1000 */
         limit?: unknown;
         project?: unknown;
-        /** @description sync states, comma-separated (Synced, OutOfSync, Unknown), as the list shows them */
+        /** @description sync states, comma-separated or the parameter repeated (Synced, OutOfSync, Unknown), as the list shows them */
         sync?: unknown;
       };
       header?: never;

@@ -525,7 +525,7 @@ const oneOf = <T extends string>(values: readonly T[]) =>
         else {
           ctx.addIssue({
             code: 'custom',
-            message: `${JSON.stringify(v)} is not one of ${values.join(', ')} (a comma-separated list)`,
+            message: `${JSON.stringify(v)} is not one of ${values.join(', ')} (comma-separated or repeated)`,
           });
           return z.NEVER;
         }

@@ -48,13 +48,13 @@ export class ApplicationsController {
     name: 'sync',
     required: false,
     description:
-      'sync states, comma-separated (Synced, OutOfSync, Unknown), as the list shows them',
+      'sync states, comma-separated or the parameter repeated (Synced, OutOfSync, Unknown), as the list shows them',
   })
   @ApiQuery({
     name: 'health',
     required: false,
     description:
-      'health states, comma-separated (Healthy, Progressing, Degraded, Suspended, Missing, Unknown), as the list shows them',
+      'health states, comma-separated or the parameter repeated (Healthy, Progressing, Degraded, Suspended, Missing, Unknown), as the list shows them',
   })
   list(@Query() query: unknown) {
     return this.apps.list(parseOrThrow(listQuerySchema, query, 'query'));

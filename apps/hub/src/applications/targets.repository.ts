@@ -86,6 +86,8 @@ export interface StatusRow {
   drifted: boolean;
   observeOnly: boolean;
   operation: string | null;
+  /** The generation of an acknowledgement sent with this status, written in the same statement. */
+  ack?: number;
 }
 
 export interface AckRow {
@@ -554,25 +556,27 @@ export class TargetsRepository {
 
   /**
    * Stores status reports. Latest wins: a report about an older generation, or an older report
-   * about the same one, never overwrites a newer one. A status stored also acknowledges its
-   * generation (an agent applied only what it received), up to the desired one: the writer folds
-   * an acknowledgement that comes with its status into this statement.
+   * about the same one, never overwrites a newer one. A row's `ack` (an acknowledgement that came
+   * with it) is stored with it; not with a report that is not stored. Returns the targets written
+   * (`appId|clusterId`).
    */
-  async writeStatuses(rows: StatusRow[]): Promise<void> {
+  async writeStatuses(rows: StatusRow[]): Promise<Set<string>> {
+    const written = new Set<string>();
     for (const part of chunks(inTargetOrder(rows), 5000)) {
-      await this.ds.query(
+      const stored: unknown = await this.ds.query(
         `WITH s AS (SELECT * FROM jsonb_to_recordset($1::jsonb)
                      AS s(app_id uuid, cluster_id uuid, generation bigint, revision text, sync text,
                           health text, message text, resources jsonb, observed_at double precision,
-                          drifted boolean, observe_only boolean, operation jsonb)),
+                          drifted boolean, observe_only boolean, operation jsonb, ack bigint)),
               ${LOCKED_IN_TARGET_ORDER('s', NEWER_REPORT('i'))}
          UPDATE app_targets t SET applied_generation = s.generation, applied_revision = s.revision,
-                acked_generation = GREATEST(t.acked_generation, LEAST(s.generation, t.desired_generation)),
+                acked_generation = GREATEST(t.acked_generation, coalesce(s.ack, 0)),
                 sync = s.sync, health = s.health, message = s.message, resources = s.resources,
                 last_report_at = to_timestamp(s.observed_at / 1000.0), updated_at = now(),
                 drifted = s.drifted, observe_only = s.observe_only, operation = s.operation
            FROM s JOIN locked USING (app_id, cluster_id)
-          WHERE t.app_id = s.app_id AND t.cluster_id = s.cluster_id AND ${NEWER_REPORT('s')}`,
+          WHERE t.app_id = s.app_id AND t.cluster_id = s.cluster_id AND ${NEWER_REPORT('s')}
+         RETURNING t.app_id, t.cluster_id`,
         [
           jsonParam(
             part.map((s) => ({
@@ -588,11 +592,15 @@ export class TargetsRepository {
               drifted: s.drifted,
               observe_only: s.observeOnly,
               operation: s.operation === null ? null : (JSON.parse(s.operation) as unknown),
+              ack: s.ack ?? null,
             })),
           ),
         ],
       );
+      for (const r of returned<{ app_id: string; cluster_id: string }>(stored))
+        written.add(`${r.app_id}|${r.cluster_id}`);
     }
+    return written;
   }
 
   /** Inserts events, all or none (a retry must not insert some twice). */

@@ -36,12 +36,15 @@ class FakeTargets {
       this.running--;
     }
   }
+  /** Applications whose stored status is newer than any sent (the statement skips theirs). */
+  newerStored = new Set<string>();
   writeStatusesNow(rows: StatusRow[]) {
     this.statusCalls++;
     if (this.failNext-- > 0) return Promise.reject(new Error('connection terminated'));
     if (rows.some((r) => r.message === 'bad')) return Promise.reject(dataError());
-    this.statuses.push(rows);
-    return Promise.resolve();
+    const stored = rows.filter((r) => !this.newerStored.has(r.appId));
+    this.statuses.push(stored);
+    return Promise.resolve(new Set(stored.map((r) => `${r.appId}|${r.clusterId}`)));
   }
   writeAcks(rows: AckRow[]) {
     this.acks.push(rows);
@@ -134,6 +137,10 @@ describe('StatusWriter', () => {
       ['b', 1, 20, 'Synced'],
     ]);
     // a's acknowledgement goes with its status (of the same generation); the others on their own.
+    expect(targets.statuses[0].map((s) => [s.appId, s.ack])).toEqual([
+      ['a', 2],
+      ['b', undefined],
+    ]);
     expect(targets.acks).toEqual([
       [
         { appId: 'b', clusterId: 'c1', generation: 2 },
@@ -142,15 +149,43 @@ describe('StatusWriter', () => {
     ]);
   });
 
-  it('writes on its own the acknowledgement of a status the database refuses', async () => {
+  it('writes on its own the acknowledgement of a status not stored (refused, or older)', async () => {
     const { w, targets } = writer(10_000);
-    w.ack({ appId: 'a', clusterId: 'c1', generation: 1 });
-    w.status({ ...status('a', 1, 1), message: 'bad' });
-    w.ack({ appId: 'b', clusterId: 'c1', generation: 1 });
+    targets.newerStored.add('c');
+    for (const app of ['a', 'b', 'c']) w.ack({ appId: app, clusterId: 'c1', generation: 1 });
+    w.status({ ...status('a', 1, 1), message: 'bad' }); // refused for its data
     w.status(status('b', 1, 1));
+    w.status(status('c', 1, 1)); // a newer one is stored: skipped
     await w.flush();
-    expect(targets.statuses.flat().map((s) => s.appId)).toEqual(['b']);
-    expect(targets.acks).toEqual([[{ appId: 'a', clusterId: 'c1', generation: 1 }]]);
+    expect(targets.statuses.flat().map((s) => [s.appId, s.ack])).toEqual([['b', 1]]);
+    expect(targets.acks).toEqual([
+      [
+        { appId: 'a', clusterId: 'c1', generation: 1 },
+        { appId: 'c', clusterId: 'c1', generation: 1 },
+      ],
+    ]);
+  });
+
+  it('counts a refused report once when the write fails and is retried', async () => {
+    const { w, targets, metrics } = writer(10_000);
+    const apps = Array.from({ length: 2000 }, (_, i) => `app-${String(i).padStart(4, '0')}`);
+    for (const a of apps) w.status({ ...status(a, 1, 1), message: a === 'app-0001' ? 'bad' : '' });
+    // The first part finds its bad row and is written; the second loses its connection once.
+    const real = targets.writeStatusesNow.bind(targets);
+    let dropped = false;
+    targets.writeStatusesNow = (rows: StatusRow[]) => {
+      if (!dropped && rows.some((r) => r.appId === 'app-1999')) {
+        dropped = true;
+        return Promise.reject(new Error('connection terminated'));
+      }
+      return real(rows);
+    };
+    await expect(w.flush()).rejects.toThrow(/connection terminated/);
+    await w.flush();
+    const refused = await metrics.registry
+      .getSingleMetric('axle_agent_reports_refused_total')
+      ?.get();
+    expect(refused?.values[0].value).toBe(1);
   });
 
   it('keeps reports across a failed write and writes them with the next one, unless newer ones came', async () => {
@@ -248,10 +283,9 @@ describe('StatusWriter', () => {
     await w.flush();
     expect(targets.mostAtOnce).toBe(2);
     const parts = targets.statuses.map((p) => p.map((s) => s.appId));
-    const firsts = parts.filter((p) => p.includes('app-0000'));
-    const lasts = parts.filter((p) => p.includes('app-2998'));
-    expect(firsts.flat().every((a) => a < 'app-1500')).toBe(true);
-    expect(lasts.flat().every((a) => a >= 'app-1500')).toBe(true);
+    // Every statement (the bad rows' halves too) lies wholly on one side of the split.
+    for (const p of parts)
+      expect(p.every((a) => a < 'app-1500') || p.every((a) => a >= 'app-1500')).toBe(true);
     expect(parts.flat().sort()).toEqual(apps.filter((a) => a !== 'app-0007' && a !== 'app-2999'));
     expect(
       (await metrics.registry.getSingleMetric('axle_agent_reports_refused_total')?.get())?.values[0]

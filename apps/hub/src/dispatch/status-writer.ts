@@ -23,7 +23,7 @@ const RETRY_MS = 1000;
  * runs a statement on one core, and at a burst of reports the hub mostly waits for it.
  */
 const PARALLEL_PARTS = 2;
-/** Rows below which a kind is written in one part. */
+/** The smallest part: a kind of fewer than PARALLEL_PARTS × MIN_PART rows goes in one. */
 const MIN_PART = 1000;
 
 export const STATUS_WRITER_OPTIONS = Symbol('STATUS_WRITER_OPTIONS');
@@ -164,37 +164,47 @@ export class StatusWriter implements BeforeApplicationShutdown {
     const end = this.metrics.reportFlushDuration.startTimer();
     // Rows PostgreSQL refuses for their data (a value out of range, a constraint) are found and
     // left out, each kind on its own: one bad report never holds back the others.
+    // Counted once the write is done: a failed write gives back statuses, acks and liveness whole,
+    // those refused included, and the next attempt finds them again.
     let refused = 0;
-    const isolating = async <T>(rows: T[], write: (part: T[]) => Promise<void>) => {
-      if (!rows.length) return [];
+    let refusedEvents = 0;
+    let done = false;
+    const isolating = async <T>(rows: T[], write: (part: T[]) => Promise<void>, events = false) => {
+      if (!rows.length) return;
       // Read after the write (parts run at once): `refused += await …` would read it before.
       const left = await writeIsolating(rows, write);
-      refused += left.length;
-      return left;
+      if (events) refusedEvents += left.length;
+      else refused += left.length;
     };
     // An acknowledgement whose application's status (of its generation or a later one) is in this
-    // write is stored by the status statement (see TargetsRepository.writeStatuses): one UPDATE of
-    // the target instead of two. Agents send both as they apply, so after a commit most come so.
+    // write goes with the status (see TargetsRepository.writeStatuses): one UPDATE of the target
+    // instead of two. Agents send both as they apply, so after a commit most come so.
     const withStatus = new Map(statuses.map((s) => [key(s.appId, s.clusterId), s]));
     const folded = (a: AckRow) =>
       (withStatus.get(key(a.appId, a.clusterId))?.generation ?? -1) >= a.generation;
+    const ackOf = new Map(acks.filter(folded).map((a) => [key(a.appId, a.clusterId), a]));
+    const written = new Set<string>();
     try {
       await isolating(seen, (part) => this.clusters.recordSeen(this.replica.id, part));
       await inParallelParts(
         acks.filter((a) => !folded(a)),
         (part) => isolating(part, (p) => this.targets.writeAcks(p)),
       );
-      const refusedStatuses = await inParallelParts(statuses, (part) =>
-        isolating(part, (p) => this.targets.writeStatuses(p)),
+      await inParallelParts(
+        statuses.map((s) => ({ ...s, ack: ackOf.get(key(s.appId, s.clusterId))?.generation })),
+        (part) =>
+          isolating(part, async (p) => {
+            for (const k of await this.targets.writeStatuses(p)) written.add(k);
+          }),
       );
-      // The acknowledgements of statuses the database refused for their data go on their own.
-      const refusedKeys = new Set(refusedStatuses.map((s) => key(s.appId, s.clusterId)));
+      // Those whose status was not stored (refused for its data, or older than the one stored)
+      // go on their own.
       await isolating(
-        acks.filter((a) => folded(a) && refusedKeys.has(key(a.appId, a.clusterId))),
+        [...ackOf.values()].filter((a) => !written.has(key(a.appId, a.clusterId))),
         (p) => this.targets.writeAcks(p),
       );
       try {
-        await isolating(events, (part) => this.targets.insertEvents(part));
+        await isolating(events, (part) => this.targets.insertEvents(part), true);
       } catch (e) {
         // Events are inserted, not upserted: only those not written yet are given back.
         if (e instanceof PartialWriteError) events = e.remaining as EventRow[];
@@ -204,6 +214,7 @@ export class StatusWriter implements BeforeApplicationShutdown {
       this.metrics.reportsWritten.inc({ kind: 'ack' }, acks.length);
       this.metrics.reportsWritten.inc({ kind: 'event' }, events.length);
       this.failures = 0;
+      done = true;
       end();
     } catch (e) {
       end();
@@ -221,9 +232,10 @@ export class StatusWriter implements BeforeApplicationShutdown {
       this.schedule();
       throw e;
     } finally {
-      if (refused > 0) {
-        this.metrics.reportsRefused.inc(refused);
-        this.log.warn(`${refused} report(s) refused by the database for their data, left out`);
+      const left = refusedEvents + (done ? refused : 0);
+      if (left > 0) {
+        this.metrics.reportsRefused.inc(left);
+        this.log.warn(`${left} report(s) refused by the database for their data, left out`);
       }
     }
   }
@@ -233,14 +245,13 @@ export class StatusWriter implements BeforeApplicationShutdown {
  * Writes `rows` (of targets) in up to PARALLEL_PARTS parts at once, split in target order: the
  * parts lock disjoint ranges of rows, so they never wait on each other, and each statement still
  * locks its own in key order (another replica's writes may overlap; that order keeps them from a
- * cycle). Settles every part before it returns what they return, or throws (the first error): a
- * failed write gives back all of the kind's rows, and writing a part again is harmless (upserts
- * guarded by order).
+ * cycle). Settles every part before it returns or throws (the first error): a failed write gives
+ * back every report of the write, and writing a part again is harmless (upserts guarded by order).
  */
-async function inParallelParts<T extends { appId: string; clusterId: string }, R>(
+async function inParallelParts<T extends { appId: string; clusterId: string }>(
   rows: T[],
-  write: (part: T[]) => Promise<R[]>,
-): Promise<R[]> {
+  write: (part: T[]) => Promise<void>,
+): Promise<void> {
   const n = Math.min(PARALLEL_PARTS, Math.floor(rows.length / MIN_PART));
   if (n <= 1) return write(rows);
   const sorted = inKeyOrder(
@@ -252,10 +263,6 @@ async function inParallelParts<T extends { appId: string; clusterId: string }, R
   const results = await Promise.allSettled(
     Array.from({ length: n }, (_, i) => write(sorted.slice(i * size, (i + 1) * size))),
   );
-  const out: R[] = [];
-  for (const r of results) {
-    if (r.status === 'rejected') throw r.reason;
-    out.push(...r.value);
-  }
-  return out;
+  const failed = results.find((r) => r.status === 'rejected');
+  if (failed) throw failed.reason;
 }
