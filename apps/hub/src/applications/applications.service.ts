@@ -626,18 +626,14 @@ export async function findByStatus(
   const most = q.limit ?? Infinity;
   const found: string[] = [];
   let next: Promise<Part> | undefined = read(q.after);
-  let first = true;
-  while (next && found.length < most) {
+  for (let n = 0; next && found.length < most; n++) {
     const got: Part = await next;
-    const names = got.names;
     // A short part is the last (one whose applications were all deleted meanwhile is not).
-    const after: string | undefined =
-      names.length === part ? names[names.length - 1].name : undefined;
-    next = after !== undefined && !first ? read(after) : undefined;
+    const after = got.names.length === part ? got.names[got.names.length - 1].name : undefined;
+    const ahead = n > 0 && after !== undefined ? read(after) : undefined;
     for (const { id, view } of await got.views)
       if (found.length < most && wanted(view)) found.push(id);
-    if (first && after !== undefined && found.length < most) next = read(after);
-    first = false;
+    next = ahead ?? (after !== undefined && found.length < most ? read(after) : undefined);
   }
   return found;
 }

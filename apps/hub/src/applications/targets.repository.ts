@@ -557,11 +557,10 @@ export class TargetsRepository {
   /**
    * Stores status reports. Latest wins: a report about an older generation, or an older report
    * about the same one, never overwrites a newer one. A row's `ack` (an acknowledgement that came
-   * with it) is stored with it; not with a report that is not stored. Returns the targets written
-   * (`appId|clusterId`).
+   * with it) is stored with it; not with a report that is not stored. Returns the targets written.
    */
-  async writeStatuses(rows: StatusRow[]): Promise<Set<string>> {
-    const written = new Set<string>();
+  async writeStatuses(rows: StatusRow[]): Promise<{ appId: string; clusterId: string }[]> {
+    const written: { appId: string; clusterId: string }[] = [];
     for (const part of chunks(inTargetOrder(rows), 5000)) {
       const stored: unknown = await this.ds.query(
         `WITH s AS (SELECT * FROM jsonb_to_recordset($1::jsonb)
@@ -598,7 +597,7 @@ export class TargetsRepository {
         ],
       );
       for (const r of returned<{ app_id: string; cluster_id: string }>(stored))
-        written.add(`${r.app_id}|${r.cluster_id}`);
+        written.push({ appId: r.app_id, clusterId: r.cluster_id });
     }
     return written;
   }

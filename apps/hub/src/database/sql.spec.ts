@@ -53,6 +53,13 @@ describe('writeIsolating', () => {
 });
 
 describe('inKeyOrder', () => {
+  const byAThenC = <T extends { a: string; c: string }>(rows: T[]) =>
+    inKeyOrder(
+      rows,
+      (r) => r.a,
+      (r) => r.c,
+    );
+
   it('sorts by each key in turn, as PostgreSQL sorts lower-case uuids', () => {
     const rows = [
       { a: 'f0000000-0000-0000-0000-000000000000', c: '2' },
@@ -60,11 +67,7 @@ describe('inKeyOrder', () => {
       { a: 'f0000000-0000-0000-0000-000000000000', c: '1' },
       { a: '0a000000-0000-0000-0000-000000000000', c: '0' },
     ];
-    const sorted = inKeyOrder(
-      rows,
-      (r) => r.a,
-      (r) => r.c,
-    );
+    const sorted = byAThenC(rows);
     expect(sorted.map((r) => `${r.a[0]}${r.a[1]}/${r.c}`)).toEqual([
       '0a/0',
       '0a/9',
@@ -80,11 +83,7 @@ describe('inKeyOrder', () => {
       { a: 'a', c: 'z' },
       { a: 'a', c: 'b' },
     ];
-    const sorted = inKeyOrder(
-      rows,
-      (r) => r.a,
-      (r) => r.c,
-    );
+    const sorted = byAThenC(rows);
     expect(sorted.map((r) => `${r.a}/${r.c}`)).toEqual(['a/b', 'a/z', 'ab/0']);
   });
 });

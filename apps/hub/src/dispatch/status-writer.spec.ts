@@ -44,7 +44,7 @@ class FakeTargets {
     if (rows.some((r) => r.message === 'bad')) return Promise.reject(dataError());
     const stored = rows.filter((r) => !this.newerStored.has(r.appId));
     this.statuses.push(stored);
-    return Promise.resolve(new Set(stored.map((r) => `${r.appId}|${r.clusterId}`)));
+    return Promise.resolve(stored.map(({ appId, clusterId }) => ({ appId, clusterId })));
   }
   writeAcks(rows: AckRow[]) {
     this.acks.push(rows);
@@ -85,6 +85,10 @@ function writer(flushDelayMs = 20) {
   );
   return { w, targets, clusters, metrics };
 }
+
+/** `app-0000` … : names that sort as their numbers. */
+const appNames = (n: number) =>
+  Array.from({ length: n }, (_, i) => `app-${String(i).padStart(4, '0')}`);
 
 const event = (app: string, message = ''): EventRow => ({
   appId: app,
@@ -168,7 +172,7 @@ describe('StatusWriter', () => {
 
   it('counts a refused report once when the write fails and is retried', async () => {
     const { w, targets, metrics } = writer(10_000);
-    const apps = Array.from({ length: 2000 }, (_, i) => `app-${String(i).padStart(4, '0')}`);
+    const apps = appNames(2000);
     for (const a of apps) w.status({ ...status(a, 1, 1), message: a === 'app-0001' ? 'bad' : '' });
     // The first part finds its bad row and is written; the second loses its connection once.
     const real = targets.writeStatusesNow.bind(targets);
@@ -276,7 +280,7 @@ describe('StatusWriter', () => {
   it('writes a large batch in two parts at once, each a range in target order', async () => {
     const { w, targets, metrics } = writer(10_000);
     targets.statusDelayMs = 10;
-    const apps = Array.from({ length: 3000 }, (_, i) => `app-${String(i).padStart(4, '0')}`);
+    const apps = appNames(3000);
     // Given out of order, with one row PostgreSQL refuses in each half.
     for (const a of [...apps].reverse())
       w.status({ ...status(a, 1, 1), message: a === 'app-0007' || a === 'app-2999' ? 'bad' : '' });

@@ -194,7 +194,8 @@ export class StatusWriter implements BeforeApplicationShutdown {
         statuses.map((s) => ({ ...s, ack: ackOf.get(key(s.appId, s.clusterId))?.generation })),
         (part) =>
           isolating(part, async (p) => {
-            for (const k of await this.targets.writeStatuses(p)) written.add(k);
+            for (const t of await this.targets.writeStatuses(p))
+              written.add(key(t.appId, t.clusterId));
           }),
       );
       // Those whose status was not stored (refused for its data, or older than the one stored)

@@ -14,6 +14,7 @@ import {
   BASELINE_KEY,
   DETECTOR_LOCK_KEY,
   NotificationsRepository,
+  type SubscriptionRow,
 } from './notifications.repository.js';
 import {
   clusterChecks,
@@ -22,7 +23,6 @@ import {
   targetChecks,
   transitions,
   type Check,
-  type Step,
   type Trigger,
 } from './triggers.js';
 
@@ -115,32 +115,30 @@ export class NotificationDetector implements OnApplicationBootstrap, OnModuleDes
   }
 
   /**
-   * The checks of every cluster, while someone subscribes to cluster triggers: otherwise 10,000
-   * clusters and their certificates would be read every few seconds for nothing. The first look
-   * after a subscription came is a baseline: a condition that began before it is recorded, not
-   * news (the state kept from an earlier subscription may be stale).
+   * Whether the state behind `key` (targets, clusters) is kept current: while a subscription asks
+   * for one of `triggers`; otherwise reading it every few seconds (every target, every cluster)
+   * would be for nothing. On the first look after it was not (`key` absent from `current`), a
+   * baseline: returns the time up to which a condition found is recorded without firing (when the
+   * listening subscriptions were made or last replaced; state kept from an earlier subscription
+   * may be stale).
    */
-  private async watchedClusterChecks(
+  private async watching(
     db: Db,
-    subs: { spec: { triggers: Trigger[] }; changedAt: Date }[],
-    kept: boolean,
+    key: string,
+    triggers: Set<Trigger>,
+    subs: SubscriptionRow[],
+    current: ReadonlyMap<string, unknown>,
     now: Date,
-  ): Promise<Check[]> {
-    const listening = subs.filter((s) => s.spec.triggers.some((t) => CLUSTER_TRIGGERS.has(t)));
+  ): Promise<{ on: false } | { on: true; quietUpTo?: number }> {
+    const kept = current.has(key);
+    const listening = subs.filter((s) => s.spec.triggers.some((t) => triggers.has(t)));
     if (listening.length === 0) {
-      if (kept) await this.repo.writeState(db, [{ key: CLUSTERS_KEY, value: null }]);
-      return [];
+      if (kept) await this.repo.writeState(db, [{ key, value: null }]);
+      return { on: false };
     }
-    const after = this.config.notify.disconnectedSeconds * 1000;
-    const checks = (await this.repo.clusterObservations(db)).flatMap((c) =>
-      clusterChecks(c, now, after),
-    );
-    if (kept) return checks;
-    await this.repo.writeState(db, [{ key: CLUSTERS_KEY, value: now.toISOString() }]);
-    const since = Math.min(...listening.map((s) => s.changedAt.getTime()));
-    return checks.map((c) =>
-      c.onset !== undefined && c.onset <= since ? { ...c, step: (prev) => quiet(c.step(prev)) } : c,
-    );
+    if (kept) return { on: true };
+    await this.repo.writeState(db, [{ key, value: now.toISOString() }]);
+    return { on: true, quietUpTo: Math.min(...listening.map((s) => s.changedAt.getTime())) };
   }
 
   private async detect(
@@ -153,44 +151,35 @@ export class NotificationDetector implements OnApplicationBootstrap, OnModuleDes
     const subs = await this.repo.subscriptions(undefined, db);
     const checks: Check[] = [];
     let newest: Date | undefined;
-    // Applications × clusters are looked at only while someone subscribes to their triggers:
-    // otherwise a fleet-wide commit would cost a read of every target for nothing. When
-    // subscriptions come back, the first look is their baseline (what is already so is not news).
-    const watched = subs.some((s) => s.spec.triggers.some((t) => TARGET_TRIGGERS.has(t)));
     const current = await this.repo.state(db, [TARGETS_KEY, CLUSTERS_KEY]);
-    let targetBaseline = false;
-    /** At a baseline look: the targets that changed before anyone subscribed to them. */
-    let before = new Set<string>();
-    if (!watched) {
-      if (current.has(TARGETS_KEY))
-        await this.repo.writeState(db, [{ key: TARGETS_KEY, value: null }]);
-    } else {
-      const resumed = !current.has(TARGETS_KEY);
+    // A condition that began before the subscriptions listening for it is not news.
+    const baseline = (quietUpTo: number | undefined, began: number | undefined) =>
+      quietUpTo !== undefined && (began === undefined || began <= quietUpTo);
+    const targets = await this.watching(db, TARGETS_KEY, TARGET_TRIGGERS, subs, current, now);
+    if (targets.on) {
+      const resumed = targets.quietUpTo !== undefined;
       const changed = await this.repo.targetsChangedSince(db, resumed ? undefined : since);
       // Where the next look starts: the newest change seen (after a full look at nothing, now).
       newest = changed.newest ?? (since === undefined || resumed ? now : undefined);
-      checks.push(...changed.rows.flatMap(targetChecks));
-      if (resumed) {
-        targetBaseline = true;
-        await this.repo.writeState(db, [{ key: TARGETS_KEY, value: now.toISOString() }]);
-        // What changed after the subscription was made is news, though this look is the first
-        // (it may come seconds later on a busy hub: an app created and synced meanwhile).
-        const since = Math.min(
-          ...subs
-            .filter((s) => s.spec.triggers.some((t) => TARGET_TRIGGERS.has(t)))
-            .map((s) => s.changedAt.getTime()),
-        );
-        before = new Set(
-          changed.rows
-            .filter((r) => !r.updatedAt || r.updatedAt.getTime() <= since)
-            .map((r) => `${r.appId}/${r.clusterId}`),
-        );
+      for (const r of changed.rows) {
+        const quietly = baseline(targets.quietUpTo, r.updatedAt?.getTime());
+        checks.push(...targetChecks(r).map((c) => (quietly ? quietCheck(c) : c)));
       }
     }
     if (slow) {
       for (const r of await this.repo.rollouts(db)) checks.push(rolloutCheck(r));
       for (const a of await this.repo.appSetDeletions(db)) checks.push(deletionHeldCheck(a));
-      checks.push(...(await this.watchedClusterChecks(db, subs, current.has(CLUSTERS_KEY), now)));
+      const clusters = await this.watching(db, CLUSTERS_KEY, CLUSTER_TRIGGERS, subs, current, now);
+      if (clusters.on) {
+        const after = this.config.notify.disconnectedSeconds * 1000;
+        for (const c of await this.repo.clusterObservations(db))
+          for (const check of clusterChecks(c, now, after))
+            checks.push(
+              check.onset !== undefined && baseline(clusters.quietUpTo, check.onset)
+                ? quietCheck(check)
+                : check,
+            );
+      }
     }
     const stored = await this.repo.state(db, [BASELINE_KEY, ...checks.map((c) => c.key)]);
     const t = transitions(checks, stored, now);
@@ -201,12 +190,9 @@ export class NotificationDetector implements OnApplicationBootstrap, OnModuleDes
       await this.repo.writeState(db, [{ key: BASELINE_KEY, value: now.toISOString() }]);
       return { newest, written: 0 };
     }
-    const events = targetBaseline
-      ? t.events.filter((e) => !TARGET_TRIGGERS.has(e.trigger) || !before.has(e.subject))
-      : t.events;
-    if (events.length === 0) return { newest, written: 0 };
-    for (const e of events) this.metrics.notificationEvents.inc({ trigger: e.trigger });
-    const groups = route(events, subs);
+    if (t.events.length === 0) return { newest, written: 0 };
+    for (const e of t.events) this.metrics.notificationEvents.inc({ trigger: e.trigger });
+    const groups = route(t.events, subs);
     if (groups.size === 0) return { newest, written: 0 };
     const heads = await this.repo.latestOfGroups(db, [...groups.keys()]);
     const plan = planDeliveries(groups, heads, now);
@@ -216,7 +202,13 @@ export class NotificationDetector implements OnApplicationBootstrap, OnModuleDes
   }
 }
 
-/** A step that records its state without firing. */
-function quiet(step: Step): Step {
-  return step.value === undefined ? {} : { value: step.value };
+/** A check that records its state without firing. */
+function quietCheck(c: Check): Check {
+  return {
+    ...c,
+    step: (prev) => {
+      const step = c.step(prev);
+      return step.value === undefined ? {} : { value: step.value };
+    },
+  };
 }
