@@ -86,6 +86,11 @@ function writer(flushDelayMs = 20) {
   return { w, targets, clusters, metrics };
 }
 
+/** Reports the database refused for their data, as counted in the metrics. */
+const refusedCount = async (metrics: MetricsService) =>
+  (await metrics.registry.getSingleMetric('axle_agent_reports_refused_total')?.get())?.values[0]
+    .value;
+
 /** `app-0000` … : names that sort as their numbers. */
 const appNames = (n: number) =>
   Array.from({ length: n }, (_, i) => `app-${String(i).padStart(4, '0')}`);
@@ -186,10 +191,7 @@ describe('StatusWriter', () => {
     };
     await expect(w.flush()).rejects.toThrow(/connection terminated/);
     await w.flush();
-    const refused = await metrics.registry
-      .getSingleMetric('axle_agent_reports_refused_total')
-      ?.get();
-    expect(refused?.values[0].value).toBe(1);
+    expect(await refusedCount(metrics)).toBe(1);
   });
 
   it('keeps reports across a failed write and writes them with the next one, unless newer ones came', async () => {
@@ -242,10 +244,7 @@ describe('StatusWriter', () => {
         .sort(),
     ).toEqual(['a', 'c']);
     expect(w.pending).toBe(0);
-    expect(
-      (await metrics.registry.getSingleMetric('axle_agent_reports_refused_total')?.get())?.values[0]
-        .value,
-    ).toBe(2);
+    expect(await refusedCount(metrics)).toBe(2);
   });
 
   it('gives back only the events not inserted when a write stops part-way', async () => {
@@ -291,10 +290,7 @@ describe('StatusWriter', () => {
     for (const p of parts)
       expect(p.every((a) => a < 'app-1500') || p.every((a) => a >= 'app-1500')).toBe(true);
     expect(parts.flat().sort()).toEqual(apps.filter((a) => a !== 'app-0007' && a !== 'app-2999'));
-    expect(
-      (await metrics.registry.getSingleMetric('axle_agent_reports_refused_total')?.get())?.values[0]
-        .value,
-    ).toBe(2);
+    expect(await refusedCount(metrics)).toBe(2);
   });
 
   it('gives back every row of a batch when one of its parts fails, once both have ended', async () => {
