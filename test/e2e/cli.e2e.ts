@@ -163,8 +163,13 @@ spec:
     expect(JSON.stringify(bad.body)).toContain('limit');
     expect((await api(hub).get('/api/v1/applications?sort=name')).status).toBe(400);
     // By status, as the list shows it: each state asked gets exactly the applications in it.
-    type Status = { name: string; status: { sync: string; health: string } };
-    const shown = (await api(hub).get('/api/v1/applications')).body as Status[];
+    // Their repository does not exist: once both renders have failed, their status stays put
+    // (before, one could still be pending, OutOfSync, and turn Unknown between two reads).
+    type Status = { name: string; status: { sync: string; health: string; conditions: unknown[] } };
+    const shown = await waitFor('both renders failed', async () => {
+      const apps = (await api(hub).get('/api/v1/applications')).body as Status[];
+      return apps.every((a) => a.status.conditions.length > 0) && apps;
+    });
     for (const [flag, of] of [
       ['--sync', (a: Status) => a.status.sync],
       ['--health', (a: Status) => a.status.health],
