@@ -6,7 +6,8 @@
  *    targets (desired state at the commit) stored. Target < 60,000 ms.
  *  - reevaluationMs: a full re-evaluation with nothing changed (forced: `appset refresh` drops the
  *    inputs fingerprint), as timed by the hub (axle_appset_evaluation_duration_seconds): generate
- *    100,000 applications, plan against what is stored, write nothing. Target < 1,000 ms.
+ *    100,000 applications, plan against what is stored, write nothing; the median of three.
+ *    Target < 1,000 ms.
  *  - a label change on one cluster: exactly its 10 applications are updated (and reconciled).
  */
 import { chmod, mkdtemp } from 'node:fs/promises';
@@ -23,6 +24,7 @@ import {
   hubJson,
   mib,
   pool,
+  profileWindow,
   scrape,
   sleep,
   stopHub,
@@ -187,7 +189,7 @@ export async function runHubPath(log: (s: string) => void): Promise<HubPathResul
     // Let the evaluation that follows its own changes settle.
     await waitIdle(base);
 
-    // --- a full re-evaluation with nothing changed --------------------------------------------
+    // --- a full re-evaluation with nothing changed (three, the median is the figure) ----------
     const evals = async () => {
       const m = await scrape(base);
       return {
@@ -195,33 +197,50 @@ export async function runHubPath(log: (s: string) => void): Promise<HubPathResul
         s: sum(m, 'axle_appset_evaluation_duration_seconds_sum'),
       };
     };
-    const before = await evals();
     const lastApply = await count(
       `SELECT coalesce(max(id), 0) AS n FROM audit_events WHERE action = 'applicationset.apply'`,
     );
-    t = performance.now();
-    const refreshed = await hubJson(
-      base,
-      'POST',
-      '/api/v1/applicationsets/fleet/refresh',
-      undefined,
-      60_000,
-    );
-    if (refreshed.status >= 300) throw new Error(`refresh: ${refreshed.status}`);
-    let reevalMs: number | undefined;
-    let refreshToEvaluatedMs: number | undefined;
-    const evalUntil = Date.now() + 60_000;
-    while (Date.now() < evalUntil) {
-      const now = await evals();
-      if (now.n > before.n) {
-        refreshToEvaluatedMs = performance.now() - t;
-        reevalMs = ((now.s - before.s) / (now.n - before.n)) * 1000;
-        break;
+    /** One forced re-evaluation: as the hub timed it, and from the refresh request to its end. */
+    const reevaluate = async (): Promise<{ hub: number; request: number } | undefined> => {
+      const before = await evals();
+      const stopProfile = profileWindow('reevaluation', [hub!.child]);
+      const start = performance.now();
+      const refreshed = await hubJson(
+        base,
+        'POST',
+        '/api/v1/applicationsets/fleet/refresh',
+        undefined,
+        60_000,
+      );
+      if (refreshed.status >= 300) throw new Error(`refresh: ${refreshed.status}`);
+      try {
+        const until = Date.now() + 60_000;
+        while (Date.now() < until) {
+          const now = await evals();
+          if (now.n > before.n)
+            return {
+              hub: ((now.s - before.s) / (now.n - before.n)) * 1000,
+              request: performance.now() - start,
+            };
+          // The hub times the evaluation itself; a scrape costs it 50-150 ms of work (its gauges
+          // are counted in PostgreSQL), which polling every 50 ms would add to what is measured.
+          await sleep(500);
+        }
+        return undefined;
+      } finally {
+        await stopProfile();
+        await waitIdle(base);
       }
-      // The hub times the evaluation itself; a scrape costs it 50-150 ms of work (its gauges are
-      // counted in PostgreSQL), which polling every 50 ms would add to what is being measured.
-      await sleep(500);
+    };
+    const runs: { hub: number; request: number }[] = [];
+    for (let i = 0; i < 3; i++) {
+      const r = await reevaluate();
+      if (r) runs.push(r);
     }
+    const median = (xs: number[]) =>
+      xs.length === 3 ? [...xs].sort((x, y) => x - y)[1] : undefined;
+    const reevalMs = median(runs.map((r) => r.hub));
+    const refreshToEvaluatedMs = median(runs.map((r) => r.request));
     const changes =
       (await count(
         `SELECT count(*) AS n FROM audit_events WHERE action = 'applicationset.apply' AND id > $1`,
@@ -232,7 +251,8 @@ export async function runHubPath(log: (s: string) => void): Promise<HubPathResul
     const reevalOk = reevalMs !== undefined && reevalMs < TARGET_REEVALUATION_MS && changes === 0;
     log(
       `${reevalOk ? 'PASS' : 'MISS'} hub: full re-evaluation of ${APPS} applications with nothing changed: ` +
-        `${reevalMs === undefined ? 'not seen within 60 s' : `${Math.round(reevalMs)} ms`} in the hub ` +
+        `${reevalMs === undefined ? `${runs.length} of 3 seen within 60 s` : `${Math.round(reevalMs)} ms`} in the hub, ` +
+        `median of ${runs.map((r) => Math.round(r.hub)).join(', ')} ` +
         `(refresh request → evaluated ${refreshToEvaluatedMs === undefined ? 'n/a' : `${Math.round(refreshToEvaluatedMs)} ms`}, ` +
         `git fetch included; ${changes ? 'CHANGED something' : 'nothing written'}; target < ${TARGET_REEVALUATION_MS} ms)`,
     );

@@ -2,6 +2,7 @@ export * from './types.js';
 export { parseApplicationSet, type ParseResult } from './parse.js';
 export { generateApplications, RESOURCES_FINALIZER } from './generate.js';
 export {
+  nameIndex,
   planChanges,
   planOptionsFor,
   applicationSpecHash,

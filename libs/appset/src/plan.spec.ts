@@ -1,5 +1,12 @@
 import { describe, expect, it } from 'vitest';
-import { applicationSpecHash, planChanges, planOptionsFor, SpecHashMemo } from './plan.js';
+import { sharedConstant } from '../../generators/src/index.js';
+import {
+  applicationSpecHash,
+  nameIndex,
+  planChanges,
+  planOptionsFor,
+  SpecHashMemo,
+} from './plan.js';
 import type { ApplicationsSyncPolicy, GeneratedApplication } from './types.js';
 
 const app = (name: string, path = name): GeneratedApplication => ({
@@ -116,6 +123,23 @@ describe('planChanges with repeated names', () => {
       unchanged: ['same'],
     });
   });
+
+  it('plans the same with the index of what exists given as without it', () => {
+    const existing = [
+      { name: 'same', specHash: applicationSpecHash(app('same')) },
+      { name: 'same', specHash: 'stale duplicate' },
+      { name: 'gone', specHash: 'x' },
+    ];
+    const again = [app('fresh'), app('same'), app('same', 'other')];
+    const index = nameIndex(existing);
+    expect([...index]).toEqual([
+      ['same', 0],
+      ['gone', 2],
+    ]);
+    expect(planChanges(existing, again, 'sync', { index })).toEqual(
+      planChanges(existing, again, 'sync'),
+    );
+  });
 });
 
 describe('applicationSpecHash', () => {
@@ -195,6 +219,57 @@ describe('SpecHashMemo', () => {
     memo.round();
     expect(memo.hash(app('a', 'changed-after-hashing'))).toBe(fresh);
     expect(memo.applications).toBe(1);
+  });
+
+  it("finds the last round's applications in any order, and those it did not have", () => {
+    const memo = new SpecHashMemo(1e9);
+    memo.round();
+    const stale = ['a', 'b', 'c', 'd'].map((n) => sabotaged(memo, n).stale);
+    memo.round();
+    // Out of order, one missing and one new: each one the memo had is answered from it.
+    for (const [i, n] of [
+      [2, 'c'],
+      [0, 'a'],
+      [1, 'b'],
+    ] as const)
+      expect(memo.hash(app(n, 'changed-after-hashing')), n).toBe(stale[i]);
+    const e = app('e');
+    expect(memo.hash(e)).toBe(applicationSpecHash(e));
+    memo.round();
+    // "d" was not asked for in the round before: gone. The others are kept, in their new order.
+    expect(memo.hash(app('d', 'changed-after-hashing'))).toBe(
+      applicationSpecHash(app('d', 'changed-after-hashing')),
+    );
+    for (const [i, n] of [
+      [0, 'a'],
+      [1, 'b'],
+      [2, 'c'],
+    ] as const)
+      expect(memo.hash(app(n, 'changed-after-hashing')), n).toBe(stale[i]);
+    expect(memo.applications).toBe(4);
+  });
+
+  it("takes a template's constant parts of another generation as equal when their JSON is", () => {
+    const memo = new SpecHashMemo(1e9);
+    const withPolicy = (policy: object) => {
+      const x = app('a');
+      x.spec.syncPolicy = policy as GeneratedApplication['spec']['syncPolicy'];
+      return x;
+    };
+    const policy = { automated: { prune: true }, syncOptions: ['CreateNamespace=true'] };
+    memo.round();
+    const first = withPolicy(sharedConstant(policy));
+    const hashed = memo.hash(first);
+    first.spec.source.path = 'changed-after-hashing';
+    // The constants of another generation: equal JSON is the same, other JSON is not.
+    memo.round();
+    const equal = withPolicy(sharedConstant(policy));
+    equal.spec.source.path = 'changed-after-hashing';
+    expect(memo.hash(equal)).toBe(hashed);
+    memo.round();
+    const other = withPolicy(sharedConstant({ ...policy, syncOptions: [] }));
+    other.spec.source.path = 'changed-after-hashing';
+    expect(memo.hash(other)).toBe(applicationSpecHash(other));
   });
 
   it('answers again for the same application within a round', () => {

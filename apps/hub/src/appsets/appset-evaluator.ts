@@ -4,6 +4,7 @@ import {
   applicationSpecHash,
   evaluationFingerprint,
   generateApplications,
+  nameIndex,
   parseApplicationSet,
   planChanges,
   SpecHashMemo,
@@ -124,6 +125,8 @@ export class AppSetEvaluator {
     string,
     { stamp: string; list: { name: string; specHash: string }[] }
   >();
+  /** The index by name of an owned list (see nameIndex), built once per list. */
+  private readonly ownedIndexes = new WeakMap<object, Map<string, number>>();
   /** Spec hashes of the last evaluations, per ApplicationSet (see SpecHashMemo). */
   private readonly hashMemos = new Map<string, SpecHashMemo>();
 
@@ -158,7 +161,8 @@ export class AppSetEvaluator {
       watch?: Stopwatch;
       /** The cluster inventory, when the caller read it already. */
       inventory?: ClusterInfo[];
-      ownedStamp?: string;
+      /** The stamp of what the ApplicationSet owns (see ownedBy), when read already or being read. */
+      ownedStamp?: string | Promise<string>;
       git?: GitTreeReader;
       /** Abandons the preview (its rendering stops at its next yield). */
       signal?: AbortSignal;
@@ -195,12 +199,13 @@ export class AppSetEvaluator {
 
     // Names that belong to someone else are not taken over (only names it does not own yet can
     // be someone else's: on a re-evaluation that is usually none).
-    const owned = appSetId ? await this.ownedBy(appSetId, ownedStamp) : [];
-    const ownedNames = new Set(owned.map((o) => o.name));
-    const taken = await this.apps.takenByOthers(
-      result.applications.map((a) => a.metadata.name).filter((n) => !ownedNames.has(n)),
-      appSetId,
-    );
+    const owned = appSetId ? await this.ownedBy(appSetId, await ownedStamp) : [];
+    let index = this.ownedIndexes.get(owned);
+    if (!index) this.ownedIndexes.set(owned, (index = nameIndex(owned)));
+    const notOwned: string[] = [];
+    for (const a of result.applications)
+      if (!index.has(a.metadata.name)) notOwned.push(a.metadata.name);
+    const taken = await this.apps.takenByOthers(notOwned, appSetId);
     watch.lap('owned');
     const candidates: GeneratedApplication[] = [];
     for (const app of result.applications) {
@@ -255,10 +260,16 @@ export class AppSetEvaluator {
       keep,
       skipDelete: !result.complete,
       hashOf,
+      index,
     });
     // Only what will be written is converted to the hub's spec (and validated with the API's
     // schema): an application the hub cannot honour fails on its own, by name, and is kept.
-    const byName = new Map(candidates.map((a) => [a.metadata.name, a]));
+    // (Indexed only when something is: a re-evaluation usually converts nothing.)
+    const byName = new Map(
+      plan.create.length + plan.update.length > 0
+        ? candidates.map((a) => [a.metadata.name, a])
+        : [],
+    );
     const rows = new Map<string, GeneratedRow>();
     const refused = new Set<string>();
     const convert = (names: string[]) =>
@@ -351,15 +362,17 @@ export class AppSetEvaluator {
     ownedSummary.catch(() => undefined); // awaited below; not unhandled meanwhile
     const inventory = await this.inventory();
     watch.lap('inventory');
-    const owned = await ownedSummary;
-    const ownedStamp = `${owned.count}|${owned.lastUpdate?.toISOString() ?? ''}`;
-    watch.lap('summary');
     // A plugin's or provider's answer is not among the inputs, nor the time or chance a template
     // reads: those are always evaluated.
     const skippable =
       serviceGenerators(entity.document).length === 0 && !readsClockOrChance(entity.document);
     // Nothing it reads changed since the last evaluation that changed nothing: nothing to do.
-    const unchanged = skippable && (await this.unchanged(entity, inventory, owned));
+    // Only an evaluation that may be skipped waits for the summary before it generates; the others
+    // (no fingerprint: after a change, a refresh) generate while PostgreSQL computes it.
+    const unchanged =
+      skippable &&
+      !!entity.status.fingerprint &&
+      (await this.unchanged(entity, inventory, await ownedSummary));
     watch.lap('fingerprint');
     if (unchanged) {
       this.metrics.appsetEvaluations.inc({ outcome: 'skipped' });
@@ -374,11 +387,13 @@ export class AppSetEvaluator {
     refsBefore?.catch(() => undefined); // awaited below; not unhandled meanwhile
     const recorder = new RecordingTreeReader(this.reader);
     const memo = this.hashMemo(entity.id);
+    const stamp = ownedSummary.then(stampOf);
+    stamp.catch(() => undefined); // awaited by preview once it has generated
     const ev = await this.preview(appset, entity.id, {
       confirmed: entity.deletionConfirmed,
       watch,
       inventory,
-      ownedStamp,
+      ownedStamp: stamp,
       git: recorder,
       memo,
     });
@@ -391,6 +406,7 @@ export class AppSetEvaluator {
         'a remembered spec hash differed from the application it was for: evaluating again without them',
       );
     }
+    const owned = await ownedSummary;
     const reads = skippable ? recorder.recorded() : undefined;
     const ownedCount = ev.owned.length;
     const preserve = appset.spec.syncPolicy.preserveResourcesOnDeletion;
@@ -414,46 +430,8 @@ export class AppSetEvaluator {
       item,
       lease,
       async (tx) => {
-        // The cycle check of the plan ran outside this transaction: again, serialised with the
-        // other writers of dependencies (an application edited meanwhile may close a cycle with
-        // these). Then the evaluation runs again, and refuses what closes one.
-        const withDeps = [...create, ...update]
-          .map((n) => ev.rows.get(n)!)
-          .filter((r) => r.spec.dependsOn?.length);
-        if (withDeps.length && (await this.dependencies.cyclesAmong(withDeps, tx)).size > 0)
-          throw new Error('a dependency cycle was closed meanwhile: evaluating again');
-        // The projects written into are held until this commits, as for an application written
-        // through the API: a project deleted at the same time is not left with applications. One
-        // deleted since the plan: evaluated again (its applications then fail the project check).
-        const projects = new Set([...create, ...update].map((n) => ev.rows.get(n)!.spec.project));
-        for (const project of [...projects].sort()) {
-          await this.projects.holdForApplication(tx, project).catch((e: unknown) => {
-            if (!(e instanceof ValidationFailed)) throw e;
-            throw new Error(`project "${project}" was deleted meanwhile: evaluating again`);
-          });
-        }
-        const ids = await this.apps.idsByName(tx, entity.id, [...update, ...del]);
-        const updated = update.map((n) => ({ ...ev.rows.get(n)!, id: ids.get(n)! }));
-        // Work items before rows, as a batch reconciling them takes them (fence, then the
-        // applications): the other order could deadlock with one. New rows are no one's yet.
-        await this.queue.apps(
-          { ids: updated.map((u) => u.id) },
-          `applicationset ${entity.name}`,
-          tx,
-        );
-        await this.apps.updateGenerated(tx, updated);
-        const created = await this.apps.insertGenerated(
-          tx,
-          entity.id,
-          create.map((n) => ev.rows.get(n)!),
-        );
-        await this.queue.apps({ ids: created }, `applicationset ${entity.name}`, tx);
-        const removedFrom = await this.apps.deleteWithNotes(
-          tx,
-          del.map((n) => ids.get(n)!),
-          !preserve,
-        );
-        await this.dispatch.notify(removedFrom, tx);
+        // An evaluation that changes nothing writes only its status.
+        if (changed > 0) await this.writeChanges(tx, entity, ev, preserve);
         // A confirmation is for one deletion: used, or no longer needed (the plan changed, the
         // generation was incomplete), it goes; a later deletion of the same names asks again.
         if (entity.deletionConfirmed.length > 0 && ev.pendingDeletion.length === 0)
@@ -519,6 +497,52 @@ export class AppSetEvaluator {
           (ev.errors.length ? `, ${ev.errors.length} error(s)` : ''),
       );
     }
+  }
+
+  /** Writes the applications an evaluation creates, updates and deletes (in its transaction). */
+  private async writeChanges(
+    tx: EntityManager,
+    entity: ApplicationSetEntity,
+    ev: Evaluation,
+    preserve: boolean,
+  ): Promise<void> {
+    const { create, update, delete: del } = ev.plan;
+    // The cycle check of the plan ran outside this transaction: again, serialised with the
+    // other writers of dependencies (an application edited meanwhile may close a cycle with
+    // these). Then the evaluation runs again, and refuses what closes one.
+    const withDeps = [...create, ...update]
+      .map((n) => ev.rows.get(n)!)
+      .filter((r) => r.spec.dependsOn?.length);
+    if (withDeps.length && (await this.dependencies.cyclesAmong(withDeps, tx)).size > 0)
+      throw new Error('a dependency cycle was closed meanwhile: evaluating again');
+    // The projects written into are held until this commits, as for an application written
+    // through the API: a project deleted at the same time is not left with applications. One
+    // deleted since the plan: evaluated again (its applications then fail the project check).
+    const projects = new Set([...create, ...update].map((n) => ev.rows.get(n)!.spec.project));
+    for (const project of [...projects].sort()) {
+      await this.projects.holdForApplication(tx, project).catch((e: unknown) => {
+        if (!(e instanceof ValidationFailed)) throw e;
+        throw new Error(`project "${project}" was deleted meanwhile: evaluating again`);
+      });
+    }
+    const ids = await this.apps.idsByName(tx, entity.id, [...update, ...del]);
+    const updated = update.map((n) => ({ ...ev.rows.get(n)!, id: ids.get(n)! }));
+    // Work items before rows, as a batch reconciling them takes them (fence, then the
+    // applications): the other order could deadlock with one. New rows are no one's yet.
+    await this.queue.apps({ ids: updated.map((u) => u.id) }, `applicationset ${entity.name}`, tx);
+    await this.apps.updateGenerated(tx, updated);
+    const created = await this.apps.insertGenerated(
+      tx,
+      entity.id,
+      create.map((n) => ev.rows.get(n)!),
+    );
+    await this.queue.apps({ ids: created }, `applicationset ${entity.name}`, tx);
+    const removedFrom = await this.apps.deleteWithNotes(
+      tx,
+      del.map((n) => ids.get(n)!),
+      !preserve,
+    );
+    await this.dispatch.notify(removedFrom, tx);
   }
 
   /**
@@ -630,7 +654,7 @@ export class AppSetEvaluator {
     // An edit by someone else since the list was read (the count stays) is read next time too.
     const written = [...ev.rows.values()].map((r) => ({ name: r.name, specHash: r.specHash }));
     if (await this.apps.changedBesides(appSetId, since, written)) return;
-    this.owned.set(appSetId, { stamp: `${s.count}|${s.lastUpdate?.toISOString() ?? ''}`, list });
+    this.owned.set(appSetId, { stamp: stampOf(s), list });
   }
 
   /**
@@ -689,6 +713,11 @@ export class AppSetEvaluator {
       },
     });
   }
+}
+
+/** What an ApplicationSet owns, as a stamp: its count and last change (see ownedBy). */
+function stampOf(s: { count: number; lastUpdate: Date | null }): string {
+  return `${s.count}|${s.lastUpdate?.toISOString() ?? ''}`;
 }
 
 /** An evaluation without errors, complete, with no deletion waiting for confirmation. */
