@@ -251,9 +251,9 @@ describe('SpecHashMemo', () => {
 
   it("takes a template's constant parts of another generation as equal when their JSON is", () => {
     const memo = new SpecHashMemo(1e9);
-    const withPolicy = (policy: object) => {
+    const withPolicy = (policy: GeneratedApplication['spec']['syncPolicy']) => {
       const x = app('a');
-      x.spec.syncPolicy = policy as GeneratedApplication['spec']['syncPolicy'];
+      x.spec.syncPolicy = policy;
       return x;
     };
     const policy = { automated: { prune: true }, syncOptions: ['CreateNamespace=true'] };

@@ -200,12 +200,11 @@ export class AppSetEvaluator {
     // Names that belong to someone else are not taken over (only names it does not own yet can
     // be someone else's: on a re-evaluation that is usually none).
     const owned = appSetId ? await this.ownedBy(appSetId, await ownedStamp) : [];
-    let index = this.ownedIndexes.get(owned);
-    if (!index) this.ownedIndexes.set(owned, (index = nameIndex(owned)));
-    const notOwned: string[] = [];
-    for (const a of result.applications)
-      if (!index.has(a.metadata.name)) notOwned.push(a.metadata.name);
-    const taken = await this.apps.takenByOthers(notOwned, appSetId);
+    const index = this.indexOf(owned);
+    const taken = await this.apps.takenByOthers(
+      result.applications.map((a) => a.metadata.name).filter((n) => !index.has(n)),
+      appSetId,
+    );
     watch.lap('owned');
     const candidates: GeneratedApplication[] = [];
     for (const app of result.applications) {
@@ -264,17 +263,15 @@ export class AppSetEvaluator {
     });
     // Only what will be written is converted to the hub's spec (and validated with the API's
     // schema): an application the hub cannot honour fails on its own, by name, and is kept.
-    // (Indexed only when something is: a re-evaluation usually converts nothing.)
-    const byName = new Map(
-      plan.create.length + plan.update.length > 0
-        ? candidates.map((a) => [a.metadata.name, a])
-        : [],
-    );
+    // (Indexed on the first: a re-evaluation usually converts nothing.)
+    let byName: Map<string, GeneratedApplication> | undefined;
+    const named = (name: string) =>
+      (byName ??= new Map(candidates.map((a) => [a.metadata.name, a]))).get(name)!;
     const rows = new Map<string, GeneratedRow>();
     const refused = new Set<string>();
     const convert = (names: string[]) =>
       names.filter((name) => {
-        const app = byName.get(name)!;
+        const app = named(name);
         const converted = toApplicationSpec(app, rolling);
         if ('error' in converted) {
           errors.push({ name, message: converted.error });
@@ -619,6 +616,13 @@ export class AppSetEvaluator {
       if (this.owned.size > 64) this.owned.delete(this.owned.keys().next().value!);
     }
     return list;
+  }
+
+  /** The index by name of an owned list (see nameIndex): built once per list read. */
+  private indexOf(owned: { name: string }[]): Map<string, number> {
+    let index = this.ownedIndexes.get(owned);
+    if (!index) this.ownedIndexes.set(owned, (index = nameIndex(owned)));
+    return index;
   }
 
   /**
