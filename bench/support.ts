@@ -5,6 +5,7 @@ import { rm } from 'node:fs/promises';
 import { Session } from 'node:inspector';
 import { dirname, join } from 'node:path';
 import { fileURLToPath } from 'node:url';
+import { HUB_NODE_ARGS } from '../test/support/hub-node-args.js';
 
 /** The admin token the benchmarks' hubs start with. */
 export const BENCH_ADMIN_TOKEN = `axle_api_bench-${Math.random().toString(36).slice(2)}-0123456789`;
@@ -74,7 +75,12 @@ export async function forkHub(
   const entry = join(dirname(fileURLToPath(import.meta.url)), 'hub-child.js');
   const child = fork(entry, [], {
     env: { ...process.env, AXLE_BENCH_HUB_ENV: JSON.stringify(env) },
-    execArgv: opts.execArgv ?? [],
+    // As the hub runs in production; AXLE_BENCH_HUB_NODE_ARGS (may be " ") in their place, to
+    // compare settings.
+    execArgv: [
+      ...(opts.execArgv ?? []),
+      ...(process.env.AXLE_BENCH_HUB_NODE_ARGS?.split(' ').filter(Boolean) ?? HUB_NODE_ARGS),
+    ],
     stdio: ['ignore', 'inherit', 'inherit', 'ipc'],
   });
   const ready = await new Promise<{ httpUrl: string; grpcAddress: string }>((res, rej) => {

@@ -13,6 +13,7 @@ import type { PkiService } from '../../apps/hub/src/enrollment/pki.service.js';
 import { parseManifests, type KubeObject } from '../../libs/manifests/src/index.js';
 import { createCertificateAuthority } from '../../libs/pki/src/index.js';
 import { isolatedHelmEnv, renderToolPath } from '../support/chart-repo.js';
+import { HUB_NODE_ARGS } from '../support/hub-node-args.js';
 import { tempDir } from '../support/temp-dir.js';
 
 const CHART = fileURLToPath(new URL('../../deploy/helm/axle', import.meta.url));
@@ -214,7 +215,7 @@ describe('deploy/helm/axle chart', () => {
     const { spec, container } = podOf(d);
     expect((d as any).spec.replicas).toBe(2);
     expect(container.image).toBe('ghcr.io/axle-gitops/axle:0.1.0');
-    expect(container.command).toEqual(['node', 'dist/apps/hub/src/main.js']);
+    expect(container.command).toEqual(['node', ...HUB_NODE_ARGS, 'dist/apps/hub/src/main.js']);
     expect(container.ports.map((p: any) => [p.name, p.containerPort])).toEqual([
       ['http', 8080],
       ['grpc', 9090],

@@ -2,6 +2,7 @@ import { readFileSync } from 'node:fs';
 import { KubeConfig, KubernetesObjectApi, PatchStrategy } from '@kubernetes/client-node';
 import { describe, expect, inject, it } from 'vitest';
 import { parseManifests } from '../../libs/manifests/src/index.js';
+import { HUB_NODE_ARGS } from '../support/hub-node-args.js';
 
 describe('deploy/kubernetes manifests', () => {
   const [east] = inject('clusters');
@@ -29,4 +30,19 @@ describe('deploy/kubernetes manifests', () => {
       }
     });
   }
+
+  it('start the hub as npm start and the image do, with its Node options', () => {
+    const hub = ['node', ...HUB_NODE_ARGS, 'dist/apps/hub/src/main.js'];
+    const objects = parseManifests(readFileSync('deploy/kubernetes/hub.yaml', 'utf8'), 'hub.yaml');
+    const deployment = objects.find((o) => o.kind === 'Deployment') as unknown as {
+      spec: { template: { spec: { containers: { name: string; command: string[] }[] } } };
+    };
+    const container = deployment.spec.template.spec.containers.find((c) => c.name === 'hub');
+    expect(container?.command).toEqual(hub);
+    expect(readFileSync('deploy/Dockerfile', 'utf8')).toContain(
+      `CMD [${hub.map((a) => JSON.stringify(a)).join(', ')}]`,
+    );
+    const pkg = JSON.parse(readFileSync('package.json', 'utf8')) as { scripts: { start: string } };
+    expect(pkg.scripts.start).toBe(`npm run build && ${hub.join(' ')}`);
+  });
 });

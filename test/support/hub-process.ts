@@ -3,10 +3,11 @@ import { existsSync } from 'node:fs';
 import { resolve } from 'node:path';
 import { renderToolPath } from './chart-repo.js';
 import { TEST_ADMIN_TOKEN, TEST_SECRET_KEY } from './hub-harness.js';
+import { HUB_NODE_ARGS } from './hub-node-args.js';
 import { freePort } from './ports.js';
 import { waitFor } from './wait.js';
 
-/** The hub as it runs in production: `node dist/apps/hub/src/main.js` (built by `npm test`). */
+/** The hub as it runs in production: `node <HUB_NODE_ARGS> dist/apps/hub/src/main.js` (built by `npm test`). */
 const MAIN = resolve('dist/apps/hub/src/main.js');
 
 export interface HubProcess {
@@ -35,7 +36,7 @@ export async function startHubProcess(opts: {
 }): Promise<HubProcess> {
   if (!existsSync(MAIN)) throw new Error(`${MAIN} is missing: run \`npm run build\``);
   const { http, grpc } = opts.ports ?? { http: await freePort(), grpc: await freePort() };
-  const child = spawn(process.execPath, [MAIN], {
+  const child = spawn(process.execPath, [...HUB_NODE_ARGS, MAIN], {
     env: {
       PATH: process.env.PATH ?? '',
       HOME: process.env.HOME ?? '',
