@@ -261,15 +261,39 @@ describe('SpecHashMemo', () => {
     const first = withPolicy(sharedConstant(policy));
     const hashed = memo.hash(first);
     first.spec.source.path = 'changed-after-hashing';
-    // The constants of another generation: equal JSON is the same, other JSON is not.
+    // The constants of another generation: equal JSON is the same (here with a key that JSON
+    // leaves out, which a walk would tell apart), other JSON is not.
     memo.round();
-    const equal = withPolicy(sharedConstant(policy));
+    const equal = withPolicy(sharedConstant({ ...policy, retry: undefined }));
     equal.spec.source.path = 'changed-after-hashing';
     expect(memo.hash(equal)).toBe(hashed);
     memo.round();
     const other = withPolicy(sharedConstant({ ...policy, syncOptions: [] }));
     other.spec.source.path = 'changed-after-hashing';
     expect(memo.hash(other)).toBe(applicationSpecHash(other));
+  });
+
+  it('takes over, and checks, an application given again in a later round as it is', () => {
+    const memo = new SpecHashMemo(1e9);
+    memo.round();
+    const { stale } = sabotaged(memo, 'a');
+    memo.round();
+    const again = app('a', 'changed-after-hashing');
+    expect(memo.hash(again)).toBe(stale);
+    // The same object in the round after: kept for the one after that.
+    memo.round();
+    expect(memo.hash(again)).toBe(stale);
+    memo.round();
+    expect(memo.hash(app('a', 'changed-after-hashing'))).toBe(stale);
+    // Checked like any other hit: a change in place is found.
+    const checked = new SpecHashMemo(1);
+    checked.round();
+    const x = app('b');
+    checked.hash(x);
+    x.spec.source.path = 'changed-after-hashing';
+    checked.round();
+    expect(checked.hash(x)).toBe(applicationSpecHash(x));
+    expect(checked.mismatches).toBe(1);
   });
 
   it('answers again for the same application within a round', () => {
