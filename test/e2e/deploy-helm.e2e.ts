@@ -215,7 +215,8 @@ describe('deploy/helm/axle chart', () => {
     const { spec, container } = podOf(d);
     expect((d as any).spec.replicas).toBe(2);
     expect(container.image).toBe('ghcr.io/axle-gitops/axle:0.1.0');
-    expect(container.command).toEqual(['node', ...HUB_NODE_ARGS, 'dist/apps/hub/src/main.js']);
+    expect(container.command).toBeUndefined(); // the image's entrypoint (tini) stays
+    expect(container.args).toEqual(['node', ...HUB_NODE_ARGS, 'dist/apps/hub/src/main.js']);
     expect(container.ports.map((p: any) => [p.name, p.containerPort])).toEqual([
       ['http', 8080],
       ['grpc', 9090],

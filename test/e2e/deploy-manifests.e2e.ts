@@ -31,14 +31,18 @@ describe('deploy/kubernetes manifests', () => {
     });
   }
 
-  it('start the hub as npm start and the image do, with its Node options', () => {
+  it('start the hub as npm start and the image do, with its Node options, under tini', () => {
     const hub = ['node', ...HUB_NODE_ARGS, 'dist/apps/hub/src/main.js'];
     const objects = parseManifests(readFileSync('deploy/kubernetes/hub.yaml', 'utf8'), 'hub.yaml');
     const deployment = objects.find((o) => o.kind === 'Deployment') as unknown as {
-      spec: { template: { spec: { containers: { name: string; command: string[] }[] } } };
+      spec: {
+        template: { spec: { containers: { name: string; command?: string[]; args: string[] }[] } };
+      };
     };
     const container = deployment.spec.template.spec.containers.find((c) => c.name === 'hub');
-    expect(container?.command).toEqual(hub);
+    // args, not command: the image's entrypoint (tini) reaps and forwards signals.
+    expect(container?.command).toBeUndefined();
+    expect(container?.args).toEqual(hub);
     expect(readFileSync('deploy/Dockerfile', 'utf8')).toContain(
       `CMD [${hub.map((a) => JSON.stringify(a)).join(', ')}]`,
     );

@@ -5,6 +5,7 @@ import { join, resolve } from 'node:path';
 import { afterAll, describe, expect, it } from 'vitest';
 import { tempDir, TEST_ADMIN_TOKEN, waitFor } from '../support/hub-harness.js';
 import { freePort } from '../support/ports.js';
+import { HUB_NODE_ARGS } from '../support/hub-node-args.js';
 
 const MAIN = resolve('dist/apps/hub/src/main.js');
 
@@ -27,7 +28,7 @@ describe('a second hub on the same data directory', () => {
 
   const hub = async (dataDir: string, pgPort: number) => {
     const http = await freePort();
-    const child = spawn(process.execPath, [MAIN], {
+    const child = spawn(process.execPath, [...HUB_NODE_ARGS, MAIN], {
       env: {
         PATH: process.env.PATH ?? '',
         HOME: process.env.HOME ?? '',

@@ -107,7 +107,8 @@ export class EnrollmentService {
                 {
                   name: 'agent',
                   image: 'ghcr.io/axle-gitops/axle:0.1.0',
-                  command: ['node', 'dist/apps/agent/src/main.js'],
+                  // args, not command: the image's entrypoint (tini) stays.
+                  args: ['node', 'dist/apps/agent/src/main.js'],
                   env: [
                     { name: 'AXLE_CLUSTER', value: cluster },
                     { name: 'AXLE_HUB_ADDRESS', value: hubAddress },
