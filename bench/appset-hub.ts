@@ -23,6 +23,7 @@ import {
   forkHub,
   hubJson,
   mib,
+  percentile,
   pool,
   profileWindow,
   scrape,
@@ -237,8 +238,7 @@ export async function runHubPath(log: (s: string) => void): Promise<HubPathResul
       const r = await reevaluate();
       if (r) runs.push(r);
     }
-    const median = (xs: number[]) =>
-      xs.length === 3 ? [...xs].sort((x, y) => x - y)[1] : undefined;
+    const median = (xs: number[]) => (xs.length === 3 ? percentile(xs, 50) : undefined);
     const reevalMs = median(runs.map((r) => r.hub));
     const refreshToEvaluatedMs = median(runs.map((r) => r.request));
     const changes =

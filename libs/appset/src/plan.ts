@@ -79,6 +79,10 @@ export class SpecHashMemo {
   hash(app: GeneratedApplication): string {
     if (this.off) return applicationSpecHash(app);
     const name = app.metadata.name;
+    // Hashed afresh by this round already (asked again): found without looking in the last
+    // round, whose index would be built for it (the lookups after a pass are out of order).
+    const mine = this.fresh.size > 0 ? this.fresh.get(name) : undefined;
+    if (mine?.app === app) return mine.hash;
     const seen = this.lastOf(name);
     if (seen && sameHashedContent(seen.app, app)) {
       // Taken over by this round already (asked again within it).
@@ -98,8 +102,6 @@ export class SpecHashMemo {
       this.next.push(seen);
       return seen.hash;
     }
-    const mine = this.fresh.get(name);
-    if (mine?.app === app) return mine.hash;
     const entry = { name, app, hash: applicationSpecHash(app), round: this.rounds };
     this.fresh.set(name, entry);
     this.next.push(entry);
