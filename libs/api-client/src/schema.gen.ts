@@ -860,7 +860,7 @@ export interface components {
         destination: {
           cluster?: string;
           clusters?: string[];
-          namespace: string;
+          namespace?: string;
         };
         ignoreDifferences?: {
           group?: string;
@@ -1505,7 +1505,7 @@ export interface operations {
           destination: {
             cluster?: string;
             clusters?: string[];
-            namespace: string;
+            namespace?: string;
           };
           ignoreDifferences?: {
             group?: string;
@@ -1671,7 +1671,7 @@ export interface operations {
           destination: {
             cluster?: string;
             clusters?: string[];
-            namespace: string;
+            namespace?: string;
           };
           ignoreDifferences?: {
             group?: string;

@@ -14,6 +14,9 @@ export function applicationNameError(name: string): string | undefined {
   return undefined;
 }
 
+/** Argo CD's name for its local cluster. */
+const IN_CLUSTER = 'in-cluster';
+
 /** Lookup of the hub's clusters by name and by server URL. */
 export class ClusterIndex {
   private readonly byName = new Map<string, ClusterInfo>();
@@ -27,6 +30,10 @@ export class ClusterIndex {
       else this.sharedNames.set(c.name, (this.sharedNames.get(c.name) ?? 1) + 1);
       if (!this.byServer.has(c.server)) this.byServer.set(c.server, c);
     }
+    // Argo CD's local cluster answers to `in-cluster` too (the name the clusters generator gives
+    // it), unless a cluster is registered by that name.
+    const local = clusters.find((c) => c.inCluster);
+    if (local && !this.byName.has(IN_CLUSTER)) this.byName.set(IN_CLUSTER, local);
   }
 
   /** Resolves a destination (exactly one of name/server) to a cluster, or explains why not. */

@@ -10,7 +10,7 @@ import { redactSecret } from '../common/redact-secrets.js';
 import { ValidationFailed } from '../common/validation.js';
 import { BundleStore } from '../render/bundle.store.js';
 import type { AppTargetEntity, ResourceState } from './app-target.entity.js';
-import { destinationClusters } from './application.schemas.js';
+import { destinationClusters, targetNamespace } from './application.schemas.js';
 import { AppSyncService } from './app-sync.service.js';
 import { TargetsRepository } from './targets.repository.js';
 
@@ -83,7 +83,7 @@ export class AppDiffService {
       (await this.targets.statusRows(app.id)).map((r) => [r.cluster, r.target] as const),
     );
     const history = await this.targets.historyOf(app.id, 1000);
-    const namespace = app.spec.destination.namespace;
+    const namespace = targetNamespace(app.spec);
     const clusters: ClusterDiff[] = [];
     for (const cluster of opts.clusters ?? destinations) {
       const t = rows.get(cluster);

@@ -19,6 +19,7 @@ import { WorkQueue } from '../work/work-queue.js';
 import type { ApplicationEntity } from './application.entity.js';
 import {
   destinationClusters,
+  targetNamespace,
   type RollbackRequest,
   type SyncRequest,
 } from './application.schemas.js';
@@ -330,7 +331,7 @@ export class AppSyncService {
     all: boolean,
     d: Deployment,
   ): Promise<SyncResult> {
-    const namespace = app.spec.destination.namespace;
+    const namespace = targetNamespace(app.spec);
     const gate = await this.projects.gate();
     await this.checkProject(gate, app, clusters, d.bundleHash, d.manual);
     const current = new Map(
@@ -465,7 +466,7 @@ export class AppSyncService {
       throw new Conflict(`cannot deploy application "${app.name}": ${(e as Error).message}`);
     }
     const { project } = app.spec;
-    const namespace = app.spec.destination.namespace;
+    const namespace = targetNamespace(app.spec);
     const reasons = gate.checkDeployment(
       {
         project,

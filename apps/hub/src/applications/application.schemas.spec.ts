@@ -5,6 +5,7 @@ import {
   deleteQuerySchema,
   listQuerySchema,
   parseApplicationInput,
+  targetNamespace,
 } from './application.schemas.js';
 
 const valid = {
@@ -190,6 +191,35 @@ describe('application input', () => {
         },
       }),
     ).toEqual(['spec.source.helm.valueFiles[0]: must not contain ".." segments']);
+  });
+
+  it('takes no destination namespace, as Argo CD does: objects naming none go to default', () => {
+    const native = parseApplicationInput({ ...valid, destination: { cluster: 'east' } });
+    expect(native.destination).toEqual({ cluster: 'east' });
+    expect(targetNamespace(native)).toBe('default');
+    expect(targetNamespace(parseApplicationInput(valid))).toBe('guestbook');
+    const argo = (destination: Record<string, string>) => ({
+      apiVersion: 'argoproj.io/v1alpha1',
+      kind: 'Application',
+      metadata: { name: 'addons' },
+      spec: { source: { repoURL: 'https://git.example/repo.git', path: 'crds' }, destination },
+    });
+    // Left out, or "" as Argo CD writes an unset one back: no namespace of its own.
+    for (const d of [{ name: 'east' }, { name: 'east', namespace: '' }] as Record<
+      string,
+      string
+    >[]) {
+      const a = parseApplicationInput(argo(d));
+      expect(a.destination).toEqual({ cluster: 'east' });
+      expect(targetNamespace(a)).toBe('default');
+    }
+    // Given, it is still a DNS-1123 label.
+    expect(
+      fields({ ...valid, destination: { cluster: 'east', namespace: 'Not_Valid' } })[0],
+    ).toMatch(/^destination\.namespace: /);
+    expect(fields(argo({ name: 'east', namespace: 'Not_Valid' }))[0]).toMatch(
+      /^spec\.destination\.namespace: /,
+    );
   });
 
   it('resolves an Argo CD destination server to the one cluster registered with it', () => {

@@ -246,7 +246,11 @@ export const applicationSpecSchema = z
       .object({
         cluster: dns1123Label.optional(),
         clusters: z.array(dns1123Label).min(1).max(10_000).optional(),
-        namespace: dns1123Label,
+        /**
+         * Where namespaced resources that name no namespace go. Optional, as in Argo CD: without
+         * it they go to `default`, as `kubectl apply` would put them (see targetNamespace).
+         */
+        namespace: dns1123Label.optional(),
       })
       .strict()
       .refine((d) => (d.cluster === undefined) !== (d.clusters === undefined), {
@@ -269,6 +273,19 @@ export const createApplicationSchema = applicationSpecSchema
 
 export type ApplicationSpec = z.output<typeof applicationSpecSchema>;
 export type CreateApplication = z.output<typeof createApplicationSchema>;
+
+/** Where an application without a destination namespace puts namespaced resources naming none. */
+export const DEFAULT_NAMESPACE = 'default';
+
+/**
+ * The namespace an application's namespaced resources that name none are applied in: its
+ * destination namespace, or `default` when it gives none (Argo CD leaves that to the cluster's
+ * kubeconfig, whose namespace is `default` unless set). Projects check this namespace, Helm renders
+ * with it, and the agent applies into it: what is checked is where things land.
+ */
+export function targetNamespace(spec: Pick<ApplicationSpec, 'destination'>): string {
+  return spec.destination.namespace ?? DEFAULT_NAMESPACE;
+}
 
 export function destinationClusters(spec: ApplicationSpec): string[] {
   return spec.destination.clusters ?? (spec.destination.cluster ? [spec.destination.cluster] : []);
@@ -311,7 +328,8 @@ const argoApplicationSchema = z
         destination: z
           .object({
             name: dns1123Label.optional(),
-            namespace: dns1123Label,
+            // Optional, as in Argo CD; "" (as Argo CD writes it back) is the same as none.
+            namespace: z.union([dns1123Label, z.literal('')]).optional(),
             // Resolved to the registered cluster with that server (Argo CD's local cluster:
             // in-cluster, see AXLE_IN_CLUSTER).
             server: z.string().min(1).max(2048).optional(),
@@ -371,7 +389,7 @@ export function parseApplicationInput(
         name: argo.metadata.name,
         ...(argo.spec.project !== undefined ? { project: argo.spec.project } : {}),
         source: argo.spec.source,
-        destination: { cluster, namespace: argo.spec.destination.namespace },
+        destination: { cluster, namespace: argo.spec.destination.namespace || undefined },
         ...(argo.spec.syncPolicy !== undefined ? { syncPolicy: argo.spec.syncPolicy } : {}),
         ...(argo.spec.ignoreDifferences !== undefined
           ? { ignoreDifferences: argo.spec.ignoreDifferences }

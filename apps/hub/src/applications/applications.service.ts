@@ -20,6 +20,7 @@ import type {
 import {
   argoDestinationServer,
   destinationClusters,
+  targetNamespace,
   type CreateApplication,
   type ApplicationSpec,
 } from './application.schemas.js';
@@ -188,7 +189,7 @@ export class ApplicationsService {
   private async checkProject(spec: ApplicationSpec): Promise<void> {
     const gate = await this.projects.gate();
     const { project } = spec;
-    const namespace = spec.destination.namespace;
+    const namespace = targetNamespace(spec);
     const fields: FieldError[] = gate
       .check({ project, repoURL: spec.source.repoURL, namespace })
       .map((reason) => ({
@@ -445,7 +446,7 @@ function withPending(
   const out = deployed.map((c) => {
     if (
       !pending ||
-      (c.bundleHash === pending.bundleHash && c.namespace === app.spec.destination.namespace)
+      (c.bundleHash === pending.bundleHash && c.namespace === targetNamespace(app.spec))
     )
       return c;
     return {

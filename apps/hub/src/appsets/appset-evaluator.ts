@@ -24,6 +24,7 @@ import {
   ApplicationsRepository,
   type GeneratedRow,
 } from '../applications/applications.repository.js';
+import { DEFAULT_NAMESPACE } from '../applications/application.schemas.js';
 import { AuditService } from '../audit/audit.service.js';
 import { runWithActor } from '../auth/request-context.js';
 import { ClustersRepository } from '../clusters/clusters.repository.js';
@@ -226,15 +227,14 @@ export class AppSetEvaluator {
       app.spec.destination = {
         name: resolved.name,
         server: '',
-        ...(app.spec.destination.namespace !== undefined
-          ? { namespace: app.spec.destination.namespace }
-          : {}),
+        // None, or "" as a template may give it: the application has no namespace of its own.
+        ...(app.spec.destination.namespace ? { namespace: app.spec.destination.namespace } : {}),
       };
       // Project check at generation, through the one gate (remembered per distinct request):
       // an application outside its project is refused on its own.
       const { source, destination, project } = app.spec;
       const cluster = clusterByName.get(destination.name ?? '');
-      const namespace = destination.namespace ?? '';
+      const namespace = destination.namespace || DEFAULT_NAMESPACE;
       const bySource = gate.check({
         project: project || 'default',
         repoURL: source.repoURL,

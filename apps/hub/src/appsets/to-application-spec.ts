@@ -31,7 +31,8 @@ export function toApplicationSpec(
       ...(helm !== undefined ? { helm } : {}),
       ...(plugin !== undefined ? { plugin } : {}),
     },
-    destination: { cluster: destination.name, namespace: destination.namespace },
+    // "" (a template's empty value) is no namespace, as in Argo CD.
+    destination: { cluster: destination.name, namespace: destination.namespace || undefined },
     syncPolicy: {
       // RollingSync syncs the generated applications itself: like Argo CD, it turns their
       // automated sync off.

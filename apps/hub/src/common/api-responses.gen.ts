@@ -643,9 +643,6 @@ export const apiResponses = {
             destination: {
               type: 'object',
               properties: {
-                namespace: {
-                  type: 'string',
-                },
                 cluster: {
                   type: 'string',
                 },
@@ -655,8 +652,10 @@ export const apiResponses = {
                     type: 'string',
                   },
                 },
+                namespace: {
+                  type: 'string',
+                },
               },
-              required: ['namespace'],
             },
             syncPolicy: {
               type: 'object',

@@ -2,7 +2,7 @@ import { jsonEqual } from '../common/json-equal.js';
 import { isExactChartVersion } from '../../../../libs/render/src/index.js';
 import type { AppCondition } from '../applications/application.entity.js';
 import type { AppForReconcile, ReconciledApp } from '../applications/applications.repository.js';
-import { destinationClusters } from '../applications/application.schemas.js';
+import { destinationClusters, targetNamespace } from '../applications/application.schemas.js';
 import type { DesiredTarget, HistoryRow } from '../applications/targets.repository.js';
 import type { ClusterRef } from '../clusters/clusters.repository.js';
 import type { ProjectGate } from '../projects/project-gate.js';
@@ -194,7 +194,7 @@ export class BatchReconciler {
       const names = destinationClusters(app.spec);
       const targets = names.flatMap((n) => clusters.get(n) ?? []);
       const missing = names.filter((n) => !clusters.has(n));
-      const namespace = app.spec.destination.namespace;
+      const namespace = targetNamespace(app.spec);
       const bundle = { hash: bundleHash, resources: resources.get(bundleHash) ?? [] };
       const violations = gate.checkDeployment(
         { project: app.spec.project, repoURL: app.spec.source.repoURL, namespace, bundle },

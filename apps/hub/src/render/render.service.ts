@@ -9,7 +9,7 @@ import {
   type RenderSource,
   type RenderTool,
 } from '../../../../libs/render/src/index.js';
-import type { ApplicationSpec } from '../applications/application.schemas.js';
+import { targetNamespace, type ApplicationSpec } from '../applications/application.schemas.js';
 import { HUB_CONFIG, type HubConfig } from '../config/hub-config.js';
 import { GitService } from '../git/git.service.js';
 import { MetricsService } from '../metrics/metrics.service.js';
@@ -128,7 +128,7 @@ export class RenderService implements OnModuleDestroy {
     const { source } = req.spec;
     const ctx: RenderContext = {
       appName: req.appName,
-      namespace: req.spec.destination.namespace,
+      namespace: targetNamespace(req.spec),
       revision: source.targetRevision,
     };
     const chartVersion = source.targetRevision === 'HEAD' ? '' : source.targetRevision;

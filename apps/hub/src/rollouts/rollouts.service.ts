@@ -11,7 +11,11 @@ import {
 } from '../../../../libs/appset/src/index.js';
 import { AppSyncService } from '../applications/app-sync.service.js';
 import { TargetsRepository } from '../applications/targets.repository.js';
-import { destinationClusters, type ApplicationSpec } from '../applications/application.schemas.js';
+import {
+  destinationClusters,
+  targetNamespace,
+  type ApplicationSpec,
+} from '../applications/application.schemas.js';
 import { AuditService } from '../audit/audit.service.js';
 import { ClustersRepository } from '../clusters/clusters.repository.js';
 import { groupBy } from '../common/group-by.js';
@@ -571,7 +575,7 @@ export class RolloutsService implements OnApplicationBootstrap, OnModuleDestroy 
     const keyOf = (r: { spec: ApplicationSpec; bundleHash: string | null }) => {
       if (r.bundleHash === null) return null;
       const policy = toSyncPolicy(r.spec, gate.clusterKinds(r.spec.project));
-      return contentKey(r.bundleHash, r.spec.destination.namespace, {
+      return contentKey(r.bundleHash, targetNamespace(r.spec), {
         ...policy,
         prune: policy.prune || subject.strategy.defaultPrune,
       });
