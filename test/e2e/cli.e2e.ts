@@ -123,12 +123,13 @@ destination: { cluster: prod-eu, namespace: bad }
     writeFileSync(
       file,
       `name: guestbook
+labels: { team: web }
 source: { repoURL: "file:///nowhere/repo", targetRevision: main, path: guestbook }
 destination: { cluster: prod-eu, namespace: guestbook }
 ---
 apiVersion: argoproj.io/v1alpha1
 kind: Application
-metadata: { name: podinfo }
+metadata: { name: podinfo, labels: { team: infra, tier: edge } }
 spec:
   project: default
   source: { repoURL: "file:///nowhere/repo", targetRevision: HEAD, path: podinfo }
@@ -156,6 +157,26 @@ spec:
     ]);
     expect(await names('--cluster', 'dev-us')).toEqual([]);
     expect(await names('--project', 'nope')).toEqual([]);
+    // By labels (Axle's, and an Argo CD document's metadata.labels), as kubectl's -l selects.
+    expect(await names('-l', 'team=web')).toEqual(['guestbook']);
+    expect(await names('-l', 'team in (web,infra)', '--cluster', 'prod-eu')).toEqual([
+      'guestbook',
+      'podinfo',
+    ]);
+    expect(await names('-l', 'tier')).toEqual(['podinfo']);
+    expect(await names('-l', '!tier,team!=infra')).toEqual(['guestbook']);
+    expect(await names('-l', 'team=nobody')).toEqual([]);
+    const badAppSelector = await api(hub).get('/api/v1/applications?selector=team%3D%3D%3Dx');
+    expect(badAppSelector.status).toBe(400);
+    expect(badAppSelector.body.fields[0].field).toBe('selector');
+    const badLabel = await api(hub).post('/api/v1/applications', {
+      name: 'badly-labelled',
+      labels: { 'team/with/slashes': 'x' },
+      source: { repoURL: 'file:///nowhere/repo', targetRevision: 'main', path: 'x' },
+      destination: { cluster: 'prod-eu', namespace: 'x' },
+    });
+    expect(badLabel.status).toBe(400);
+    expect(badLabel.body.fields[0].field).toMatch(/^labels/);
     const page = await api(hub).get('/api/v1/applications?limit=1&after=guestbook');
     expect((page.body as { name: string }[]).map((a) => a.name)).toEqual(['podinfo']);
     const bad = await api(hub).get('/api/v1/applications?limit=0');
@@ -199,9 +220,30 @@ spec:
     expect(empty.code).not.toBe(0);
     expect(empty.err).toMatch(/sync/);
     const get = await axle('-o', 'yaml', 'app', 'get', 'podinfo');
-    const app = parse(get.out) as { spec: { destination: object; syncPolicy: object } };
+    const app = parse(get.out) as {
+      labels: object;
+      spec: { destination: object; syncPolicy: object };
+    };
+    expect(app.labels).toEqual({ team: 'infra', tier: 'edge' });
     expect(app.spec.destination).toEqual({ cluster: 'prod-eu', namespace: 'podinfo' });
     expect(app.spec.syncPolicy).toEqual({ automated: { prune: true, selfHeal: false } });
+    // A spec alone keeps the labels; a whole application replaces them (none given: none).
+    const shownBack = (await api(hub).get('/api/v1/applications/guestbook')).body;
+    const specOnly = await api(hub).put('/api/v1/applications/guestbook', shownBack.spec);
+    expect(specOnly.body.labels).toEqual({ team: 'web' });
+    const relabelled = await api(hub).put('/api/v1/applications/guestbook', {
+      name: 'guestbook',
+      labels: { team: 'web', env: 'prod' },
+      spec: shownBack.spec,
+    });
+    expect(relabelled.status, JSON.stringify(relabelled.body)).toBe(200);
+    expect(relabelled.body.labels).toEqual({ team: 'web', env: 'prod' });
+    expect(await names('-l', 'env=prod')).toEqual(['guestbook']);
+    const audit = (await api(hub).get('/api/v1/events?kind=Application&name=guestbook')).body;
+    expect(audit[0]).toMatchObject({
+      action: 'application.update',
+      after: { labels: { env: 'prod' } },
+    });
     const table = await axle('app', 'get', 'guestbook');
     expect(table.out.split('\n')[0]).toMatch(/^NAME\s+SYNC\s+HEALTH\s+REVISION\s+CLUSTERS$/);
 

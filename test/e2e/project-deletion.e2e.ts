@@ -91,7 +91,7 @@ describe('project deletion at the same time as an application write', () => {
     for (let round = 0; round < 20; round++) {
       await projects.create('p', spec);
       const [update, del] = await outcomes(
-        [apps.update('mover', input('mover', 'p')), projects.delete('p')],
+        [apps.update('mover', { spec: input('mover', 'p') }), projects.delete('p')],
         { fields: true },
       );
       expect([
@@ -100,7 +100,7 @@ describe('project deletion at the same time as an application write', () => {
       ]).toContainEqual([update, del]);
       expect(await orphans()).toEqual([]);
       if (update === 'ok') {
-        await apps.update('mover', input('mover', 'default'));
+        await apps.update('mover', { spec: input('mover', 'default') });
         await projects.delete('p');
       }
     }

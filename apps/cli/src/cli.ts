@@ -65,6 +65,7 @@ interface AppListOptions {
   project?: string;
   appSet?: string;
   cluster?: string;
+  selector?: string;
   sync?: string;
   health?: string;
   limit?: string;
@@ -241,6 +242,7 @@ export async function runCli(argv: string[], io: CliIO): Promise<number> {
     .option('--project <name>', 'only those of this project')
     .option('--app-set <name>', 'only those this ApplicationSet generates')
     .option('--cluster <name>', 'only those destined to this cluster')
+    .option('-l, --selector <selector>', 'only those whose labels match (team=web,env in (prod))')
     .option('--sync <states>', 'only those in these sync states (OutOfSync,Unknown)')
     .option('--health <states>', 'only those in these health states (Degraded,Missing)')
     .option('--limit <n>', 'at most this many')
@@ -258,6 +260,7 @@ export async function runCli(argv: string[], io: CliIO): Promise<number> {
           ...(o.project !== undefined ? { project: o.project } : {}),
           ...(o.appSet !== undefined ? { appSet: o.appSet } : {}),
           ...(o.cluster !== undefined ? { cluster: o.cluster } : {}),
+          ...(o.selector !== undefined ? { selector: o.selector } : {}),
           ...(o.sync !== undefined ? { sync: o.sync } : {}),
           ...(o.health !== undefined ? { health: o.health } : {}),
         },

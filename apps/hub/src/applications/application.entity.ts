@@ -40,6 +40,13 @@ export class ApplicationEntity {
   @Column({ type: 'jsonb' })
   spec: ApplicationSpec;
 
+  /**
+   * Its labels (Argo CD's metadata.labels): given with the application, or from its
+   * ApplicationSet's template. Lists select on them; RollingSync steps select generated ones.
+   */
+  @Column({ type: 'jsonb', default: {} })
+  labels: Record<string, string>;
+
   /** Bumped on every spec change (like metadata.generation). */
   @Column({ name: 'spec_version', type: 'integer', default: 1 })
   specVersion: number;

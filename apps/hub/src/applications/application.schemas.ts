@@ -5,6 +5,8 @@ import {
   countOf,
   dns1123Label,
   dns1123Subdomain,
+  labelMap,
+  labelSelectorParam,
   parseOrThrow,
   ValidationFailed,
 } from '../common/validation.js';
@@ -268,7 +270,11 @@ export const applicationSpecSchema = z
   .strict();
 
 export const createApplicationSchema = applicationSpecSchema
-  .extend({ name: dns1123Subdomain })
+  .extend({
+    name: dns1123Subdomain,
+    /** Kubernetes labels (Argo CD's metadata.labels): `GET /applications?selector=` selects on them. */
+    labels: labelMap.optional(),
+  })
   .strict();
 
 export type ApplicationSpec = z.output<typeof applicationSpecSchema>;
@@ -387,6 +393,7 @@ export function parseApplicationInput(
       createApplicationSchema,
       {
         name: argo.metadata.name,
+        ...(argo.metadata.labels !== undefined ? { labels: argo.metadata.labels } : {}),
         ...(argo.spec.project !== undefined ? { project: argo.spec.project } : {}),
         source: argo.spec.source,
         destination: { cluster, namespace: argo.spec.destination.namespace || undefined },
@@ -409,7 +416,13 @@ export function parseApplicationInput(
           // The final `…and N more` of a capped list names no field.
           countOf(f) > 1
             ? f
-            : { ...f, field: f.field === 'name' ? 'metadata.name' : `spec.${f.field}` },
+            : {
+                ...f,
+                field:
+                  f.field === 'name' || f.field === 'labels' || f.field.startsWith('labels.')
+                    ? `metadata.${f.field}`
+                    : `spec.${f.field}`,
+              },
         ),
       );
     }
@@ -425,11 +438,11 @@ export function parseApplicationUpdate(
   name: string,
   body: unknown,
   servers: ReadonlyMap<string, readonly string[]> = new Map(),
-): ApplicationSpec {
+): { spec: ApplicationSpec; labels?: Record<string, string> } {
   const whole =
     isArgoApplication(body) || (typeof body === 'object' && body !== null && 'name' in body);
-  if (!whole) return parseOrThrow(applicationSpecSchema, body, 'application spec');
-  const { name: given, ...spec } = parseApplicationInput(body, servers);
+  if (!whole) return { spec: parseOrThrow(applicationSpecSchema, body, 'application spec') };
+  const { name: given, labels, ...spec } = parseApplicationInput(body, servers);
   if (given !== name) {
     throw new ValidationFailed('invalid application', [
       {
@@ -438,7 +451,8 @@ export function parseApplicationUpdate(
       },
     ]);
   }
-  return spec;
+  // A whole application replaces the labels too (none given: none); a spec alone keeps them.
+  return { spec, labels: labels ?? {} };
 }
 
 /**
@@ -559,6 +573,7 @@ export const listQuerySchema = z
     project: z.string().min(1).max(253).optional(),
     appSet: z.string().min(1).max(253).optional(),
     cluster: z.string().min(1).max(63).optional(),
+    selector: labelSelectorParam.optional(),
     sync: oneOf(SYNC_STATES).optional(),
     health: oneOf(HEALTH_STATES).optional(),
   })

@@ -1,7 +1,8 @@
 import { Injectable } from '@nestjs/common';
 import { DataSource, type Repository } from 'typeorm';
 import { groupBy } from '../common/group-by.js';
-import { chunks, returned, type Db } from '../database/sql.js';
+import { chunks, labelConditions, returned, type Db } from '../database/sql.js';
+import type { SelectorRequirement } from '../../../../libs/generators/src/index.js';
 import {
   ApplicationEntity,
   type AppCondition,
@@ -57,6 +58,8 @@ export interface AppListQuery {
   appSet?: string;
   /** Destined to this cluster: named in the destination, or with a target there. */
   cluster?: string;
+  /** Whose labels match every requirement. */
+  selector?: SelectorRequirement[];
 }
 
 /** Applications (table `applications`). */
@@ -110,6 +113,7 @@ export class ApplicationsRepository {
                    OR EXISTS (SELECT 1 FROM app_targets t JOIN clusters c ON c.id = t.cluster_id
                                WHERE t.app_id = a.id AND c.name = ${c}))`);
     }
+    where.push(...labelConditions('a.labels', q.selector ?? [], param));
     return this.ds.query<{ id: string; name: string }[]>(
       `SELECT a.id, a.name FROM applications a ${where.length ? `WHERE ${where.join(' AND ')}` : ''}
         ORDER BY a.name ${q.limit !== undefined ? `LIMIT ${param(q.limit)}` : ''}`,
@@ -156,12 +160,25 @@ export class ApplicationsRepository {
     );
   }
 
-  async insert(db: Db, name: string, spec: ApplicationSpec): Promise<string> {
+  async insert(
+    db: Db,
+    name: string,
+    spec: ApplicationSpec,
+    labels: Record<string, string> = {},
+  ): Promise<string> {
     const rows = await db.query<{ id: string }[]>(
-      'INSERT INTO applications (name, spec) VALUES ($1, $2) RETURNING id',
-      [name, JSON.stringify(spec)],
+      'INSERT INTO applications (name, spec, labels) VALUES ($1, $2, $3) RETURNING id',
+      [name, JSON.stringify(spec), JSON.stringify(labels)],
     );
     return rows[0].id;
+  }
+
+  /** New labels; the spec (and so what is rendered and deployed) stays. */
+  async updateLabels(db: Db, id: string, labels: Record<string, string>): Promise<void> {
+    await db.query('UPDATE applications SET labels = $2, updated_at = now() WHERE id = $1', [
+      id,
+      JSON.stringify(labels),
+    ]);
   }
 
   /**

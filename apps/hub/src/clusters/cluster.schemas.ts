@@ -1,6 +1,5 @@
 import { z } from 'zod';
-import { MAX_SELECTOR_TEXT, parseSelector } from '../../../../libs/generators/src/index.js';
-import { annotationMap, dns1123Label, labelMap } from '../common/validation.js';
+import { annotationMap, dns1123Label, labelMap, labelSelectorParam } from '../common/validation.js';
 
 export const createClusterSchema = z
   .object({
@@ -32,18 +31,7 @@ export const clusterListQuerySchema = z
   .object({
     limit: z.coerce.number().int().min(1).max(1000).optional(),
     after: z.string().min(1).max(63).optional(),
-    selector: z
-      .string()
-      .max(MAX_SELECTOR_TEXT)
-      .transform((text, ctx) => {
-        try {
-          return parseSelector(text).matchExpressions;
-        } catch (e) {
-          ctx.addIssue({ code: 'custom', message: (e as Error).message });
-          return z.NEVER;
-        }
-      })
-      .optional(),
+    selector: labelSelectorParam.optional(),
     connected: z
       .enum(['true', 'false'])
       .transform((v) => v === 'true')

@@ -1,7 +1,14 @@
 import { Injectable } from '@nestjs/common';
 import { DataSource, type EntityManager, type Repository } from 'typeorm';
 import type { SelectorRequirement } from '../../../../libs/generators/src/index.js';
-import { chunks, inKeyOrder, jsonParam, returned, type Db } from '../database/sql.js';
+import {
+  chunks,
+  inKeyOrder,
+  jsonParam,
+  labelConditions,
+  returned,
+  type Db,
+} from '../database/sql.js';
 import { ClusterEntity } from './cluster.entity.js';
 
 /** Which clusters a list returns (see clusterListQuerySchema). */
@@ -66,24 +73,14 @@ export class ClustersRepository {
     if (q.after !== undefined) qb.andWhere('c.name > :after', { after: q.after });
     if (q.connected !== undefined)
       qb.andWhere('c.connected = :connected', { connected: q.connected });
-    (q.selector ?? []).forEach((r, i) => {
-      // As Kubernetes selects: NotIn (and so !=) matches a cluster without the label.
-      const key = { [`k${i}`]: r.key, [`v${i}`]: r.values ?? [] };
-      switch (r.operator) {
-        case 'In':
-          qb.andWhere(`c.labels ->> :k${i} = ANY(:v${i}::text[])`, key);
-          break;
-        case 'NotIn':
-          qb.andWhere(`coalesce(c.labels ->> :k${i} <> ALL(:v${i}::text[]), true)`, key);
-          break;
-        case 'Exists':
-          qb.andWhere(`jsonb_exists(c.labels, :k${i})`, key);
-          break;
-        case 'DoesNotExist':
-          qb.andWhere(`NOT jsonb_exists(c.labels, :k${i})`, key);
-          break;
-      }
-    });
+    let n = 0;
+    const param = (value: unknown) => {
+      const name = `s${n++}`;
+      qb.setParameter(name, value);
+      return `:${name}`;
+    };
+    for (const condition of labelConditions('c.labels', q.selector ?? [], param))
+      qb.andWhere(condition);
     if (q.limit !== undefined) qb.limit(q.limit);
     return qb.getMany();
   }

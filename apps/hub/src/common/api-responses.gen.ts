@@ -476,6 +476,13 @@ export const apiResponses = {
         name: {
           type: 'string',
         },
+        labels: {
+          type: 'object',
+          properties: {},
+          additionalProperties: {
+            type: 'string',
+          },
+        },
         spec: {
           type: 'object',
           properties: {
@@ -880,7 +887,7 @@ export const apiResponses = {
           type: 'string',
         },
       },
-      required: ['name', 'spec', 'status', 'createdAt'],
+      required: ['name', 'labels', 'spec', 'status', 'createdAt'],
     },
     AuditEventEntity: {
       type: 'object',

@@ -1,4 +1,5 @@
 import { z } from 'zod';
+import { MAX_SELECTOR_TEXT, parseSelector } from '../../../../libs/generators/src/index.js';
 
 /** One invalid field: its dotted path and why. */
 export interface FieldError {
@@ -155,4 +156,20 @@ const labelValue = z
   .regex(/^([A-Za-z0-9]([-A-Za-z0-9_.]*[A-Za-z0-9])?)?$/, 'must be a Kubernetes label value');
 
 export const labelMap = z.record(labelKey, labelValue);
+
+/**
+ * A label selector query parameter, in Kubernetes syntax (`env=prod,tier!=db,region in
+ * (eu-west,eu-central),team,!legacy`), as its requirements.
+ */
+export const labelSelectorParam = z
+  .string()
+  .max(MAX_SELECTOR_TEXT)
+  .transform((text, ctx) => {
+    try {
+      return parseSelector(text).matchExpressions;
+    } catch (e) {
+      ctx.addIssue({ code: 'custom', message: (e as Error).message });
+      return z.NEVER;
+    }
+  });
 export const annotationMap = z.record(z.string().max(317), z.string().max(64 * 1024));

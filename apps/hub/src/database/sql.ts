@@ -1,4 +1,5 @@
 import type { EntityManager } from 'typeorm';
+import type { SelectorRequirement } from '../../../../libs/generators/src/index.js';
 
 /** A connection or transaction to run statements on: repositories take one where atomicity matters. */
 export type Db = Pick<EntityManager, 'query'>;
@@ -106,4 +107,29 @@ export async function writeIsolating<T>(
     }
   }
   return refused;
+}
+
+/**
+ * SQL conditions (to be joined with AND) selecting rows whose jsonb `labels` column match every
+ * requirement, as Kubernetes selects: NotIn (and so `!=`) matches a row without the label. `param`
+ * gives the placeholder of a value.
+ */
+export function labelConditions(
+  labels: string,
+  requirements: readonly SelectorRequirement[],
+  param: (value: unknown) => string,
+): string[] {
+  return requirements.map((r) => {
+    const key = param(r.key);
+    switch (r.operator) {
+      case 'In':
+        return `${labels} ->> ${key} = ANY(${param(r.values ?? [])}::text[])`;
+      case 'NotIn':
+        return `coalesce(${labels} ->> ${key} <> ALL(${param(r.values ?? [])}::text[]), true)`;
+      case 'Exists':
+        return `jsonb_exists(${labels}, ${key})`;
+      case 'DoesNotExist':
+        return `NOT jsonb_exists(${labels}, ${key})`;
+    }
+  });
 }

@@ -29,6 +29,7 @@ const status = (c: string, over: Partial<ClusterStatusView> = {}) =>
 
 const app = (name: string, clusters: ClusterStatusView[], conditions = []): ApplicationView => ({
   name,
+  labels: {},
   spec: { project: 'default' } as ApplicationView['spec'],
   status: {
     sync: 'Synced',

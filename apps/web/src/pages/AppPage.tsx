@@ -66,6 +66,11 @@ export function AppPage() {
                 ? ` (suspended: ${a.status.autoSync.suspended.reason})`
                 : ''}
             </Text>
+            {Object.entries(a.labels).map(([k, v]) => (
+              <Badge key={k} variant="outline" color="gray" tt="none">
+                {k}={v}
+              </Badge>
+            ))}
           </Group>
         </div>
         <Actions app={a} />
