@@ -285,6 +285,56 @@ spec: { size: 3 }
     ]);
   });
 
+  it("runs a chart's Helm hooks as Argo CD maps them; test and delete hooks are never applied", async () => {
+    const { agent } = await newAgent();
+    const appId = newAppId();
+    const ns = 'agent-helm-hooks';
+    const testPod = {
+      apiVersion: 'v1',
+      kind: 'Pod',
+      metadata: { name: 'app-test-connection', annotations: { 'helm.sh/hook': 'test' } },
+      spec: {
+        restartPolicy: 'Never',
+        containers: [{ name: 'wget', image: 'busybox:1.36', command: ['wget', 'app:80'] }],
+      },
+    };
+    const objects = [
+      job('migrate', {
+        'helm.sh/hook': 'pre-install,pre-upgrade',
+        'helm.sh/hook-weight': '-1',
+        'helm.sh/hook-delete-policy': 'before-hook-creation,hook-succeeded',
+      }),
+      testPod,
+      job('cleanup', { 'argocd.argoproj.io/hook': 'PostDelete' }),
+      cm('app', { x: '1' }),
+    ];
+    await agent.deliver(deploy({ appId, generation: 1, namespace: ns, objects }));
+    await agent.idle();
+    expect(view(agent, appId)!.message).toBe(`waiting for PreSync hook Job/${ns}/migrate`);
+    expect(await cmValue(ns, 'app')).toBeUndefined();
+    await finishJob(east, ns, 'migrate', 'Complete');
+    const s = await eventually('sync succeeded', () => {
+      const v = view(agent, appId);
+      return v?.operation?.phase === 'Succeeded' ? v : false;
+    });
+    expect(await cmValue(ns, 'app')).toEqual({ x: '1' });
+    expect(s.resources.map((r) => r.name)).toEqual(['app']);
+    expect(s.operation?.hooks.map((h) => [h.hookType, h.name, h.phase])).toEqual([
+      ['PreSync', 'migrate', 'Succeeded'],
+    ]);
+    const live = (kind: string, name: string) =>
+      readObject(east, {
+        apiVersion: kind === 'Pod' ? 'v1' : 'batch/v1',
+        kind,
+        name,
+        namespace: ns,
+      });
+    // hook-succeeded: gone; the test pod and the PostDelete Job were never created.
+    expect(await live('Job', 'migrate')).toBeUndefined();
+    expect(await live('Pod', 'app-test-connection')).toBeUndefined();
+    expect(await live('Job', 'cleanup')).toBeUndefined();
+  });
+
   it('runs PreSync/PostSync hooks as Jobs with delete policies; SyncFail on failure', async () => {
     const { agent } = await newAgent();
     const appId = newAppId();

@@ -8,6 +8,27 @@ export const ARGO_SYNC_WAVE = 'argocd.argoproj.io/sync-wave';
 export const AXLE_SYNC_WAVE = 'app.axle.io/sync-wave';
 export const ARGO_HOOK = 'argocd.argoproj.io/hook';
 export const ARGO_HOOK_DELETE_POLICY = 'argocd.argoproj.io/hook-delete-policy';
+export const HELM_HOOK = 'helm.sh/hook';
+export const HELM_HOOK_WEIGHT = 'helm.sh/hook-weight';
+export const HELM_HOOK_DELETE_POLICY = 'helm.sh/hook-delete-policy';
+export const HELM_RESOURCE_POLICY = 'helm.sh/resource-policy';
+
+/**
+ * Helm's hooks as Argo CD maps them (its Helm guide): install and upgrade hooks run in PreSync or
+ * PostSync. `crd-install` is a plain resource. The others (test, rollback, delete) have no phase
+ * in a sync: they are hooks that are never applied.
+ */
+const HELM_HOOK_TYPES: Readonly<Record<string, HookType>> = {
+  'pre-install': 'PreSync',
+  'pre-upgrade': 'PreSync',
+  'post-install': 'PostSync',
+  'post-upgrade': 'PostSync',
+};
+const HELM_DELETE_POLICIES: Readonly<Record<string, HookDeletePolicy>> = {
+  'before-hook-creation': 'BeforeHookCreation',
+  'hook-succeeded': 'HookSucceeded',
+  'hook-failed': 'HookFailed',
+};
 
 export type HookType = 'PreSync' | 'Sync' | 'PostSync' | 'SyncFail';
 export type HookDeletePolicy = 'HookSucceeded' | 'HookFailed' | 'BeforeHookCreation';
@@ -127,17 +148,21 @@ export function resourceSyncOptions(obj: KubeObject | undefined): ResourceSyncOp
   const o = parseOptionList(a[ARGO_SYNC_OPTIONS], a[AXLE_SYNC_OPTIONS]);
   return {
     prune: bool(o.get('Prune')) ?? true,
-    delete: bool(o.get('Delete')) ?? true,
+    // Helm's `resource-policy: keep` is Delete=false, as in Argo CD.
+    delete: bool(o.get('Delete')) ?? a[HELM_RESOURCE_POLICY]?.trim() !== 'keep',
     replace: bool(o.get('Replace')),
     pruneLast: bool(o.get('PruneLast')),
     observeOnly: bool(o.get('ObserveOnly')),
   };
 }
 
-/** Sync wave (Axle's annotation wins over Argo's); 0 when absent or not an integer. */
+/**
+ * Sync wave (Axle's annotation, then Argo's, then Helm's hook weight, as Argo CD reads it); 0 when
+ * absent or not an integer.
+ */
 export function syncWave(obj: KubeObject | undefined): number {
   const a = annotations(obj);
-  const raw = a[AXLE_SYNC_WAVE] ?? a[ARGO_SYNC_WAVE];
+  const raw = a[AXLE_SYNC_WAVE] ?? a[ARGO_SYNC_WAVE] ?? a[HELM_HOOK_WEIGHT];
   if (raw === undefined) return 0;
   const n = Number(raw.trim());
   return Number.isInteger(n) ? n : 0;
@@ -148,25 +173,44 @@ export interface HookSpec {
   deletePolicies: HookDeletePolicy[];
 }
 
-/** The object's hook types; `'Skip'` for `hook: Skip`; undefined for a normal resource. */
-export function hookSpec(obj: KubeObject): HookSpec | 'Skip' | undefined {
-  const a = annotations(obj);
-  const raw = a[ARGO_HOOK];
-  if (raw === undefined) return undefined;
-  const names = raw
+function list(raw: string | undefined): string[] {
+  return (raw ?? '')
     .split(',')
     .map((s) => s.trim())
     .filter(Boolean);
-  const types = names.filter((n): n is HookType => (HOOK_TYPES as string[]).includes(n));
-  if (types.length === 0) return names.includes('Skip') ? 'Skip' : undefined;
-  const policies = (a[ARGO_HOOK_DELETE_POLICY] ?? '')
-    .split(',')
-    .map((s) => s.trim())
-    .filter((p): p is HookDeletePolicy =>
+}
+
+/**
+ * The object's hook types, as gitops-engine reads them: Argo CD's hook annotation, else Helm's
+ * (see HELM_HOOK_TYPES). Undefined for a plain resource (no hook annotation, or only Helm's
+ * `crd-install`). `'Skip'` for an object a sync never applies: `hook: Skip`, and a hook with no
+ * phase in a sync (PreDelete and PostDelete, which Axle does not run; Helm's test, rollback and
+ * delete hooks; a hook type it does not know).
+ */
+export function hookSpec(obj: KubeObject): HookSpec | 'Skip' | undefined {
+  const a = annotations(obj);
+  const argo = list(a[ARGO_HOOK]);
+  const helm = list(a[HELM_HOOK]);
+  let types: HookType[];
+  if (a[ARGO_HOOK] !== undefined) {
+    if (argo.length === 0) return undefined;
+    types = argo.filter((n): n is HookType => (HOOK_TYPES as string[]).includes(n));
+  } else {
+    if (helm.every((h) => h === 'crd-install')) return undefined;
+    types = [...new Set(helm.flatMap((h) => HELM_HOOK_TYPES[h] ?? []))];
+  }
+  if (types.length === 0) return 'Skip';
+  const policies = [
+    ...list(a[ARGO_HOOK_DELETE_POLICY]).filter((p): p is HookDeletePolicy =>
       ['HookSucceeded', 'HookFailed', 'BeforeHookCreation'].includes(p),
-    );
-  // Argo CD's default when none is given.
-  return { types, deletePolicies: policies.length ? policies : ['BeforeHookCreation'] };
+    ),
+    ...list(a[HELM_HOOK_DELETE_POLICY]).flatMap((p) => HELM_DELETE_POLICIES[p] ?? []),
+  ];
+  // Argo CD's default (and Helm's) when none is given.
+  return {
+    types,
+    deletePolicies: policies.length ? [...new Set(policies)] : ['BeforeHookCreation'],
+  };
 }
 
 /** A Go duration ("5s", "1m30s", "250ms") in milliseconds; undefined when malformed. */

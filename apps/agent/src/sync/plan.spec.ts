@@ -122,6 +122,57 @@ describe('sync options', () => {
     ).toEqual({ types: ['PreSync', 'PostSync'], deletePolicies: ['HookSucceeded', 'HookFailed'] });
   });
 
+  it("maps Helm's hooks as Argo CD does: install and upgrade ones run, the others never apply", () => {
+    const helm = (hook: string, more: Record<string, string> = {}) =>
+      obj('Job', 'j', { 'helm.sh/hook': hook, ...more });
+    expect(hookSpec(helm('pre-install,pre-upgrade'))).toEqual({
+      types: ['PreSync'],
+      deletePolicies: ['BeforeHookCreation'],
+    });
+    expect(
+      hookSpec(
+        helm('post-install', {
+          'helm.sh/hook-delete-policy': 'hook-succeeded,before-hook-creation',
+        }),
+      ),
+    ).toEqual({ types: ['PostSync'], deletePolicies: ['HookSucceeded', 'BeforeHookCreation'] });
+    // A chart's test pod, rollback and delete hooks: hooks with no phase in a sync.
+    for (const h of ['test', 'test-success', 'pre-delete', 'post-delete', 'pre-rollback'])
+      expect(hookSpec(helm(h)), h).toBe('Skip');
+    // crd-install is a plain resource; Argo CD's annotation wins over Helm's.
+    expect(hookSpec(helm('crd-install'))).toBeUndefined();
+    expect(hookSpec(helm('test', { 'argocd.argoproj.io/hook': 'Sync' }))).toEqual({
+      types: ['Sync'],
+      deletePolicies: ['BeforeHookCreation'],
+    });
+    // Argo CD's delete hooks (and a type it does not know) are never applied in a sync.
+    for (const h of ['PreDelete', 'PostDelete', 'Presync'])
+      expect(hookSpec(obj('Job', 'j', { 'argocd.argoproj.io/hook': h })), h).toBe('Skip');
+    // The hook weight is the wave when no sync-wave is given; keep is Delete=false.
+    expect(syncWave(helm('pre-install', { 'helm.sh/hook-weight': '-5' }))).toBe(-5);
+    expect(
+      syncWave(
+        helm('pre-install', { 'helm.sh/hook-weight': '-5', 'argocd.argoproj.io/sync-wave': '2' }),
+      ),
+    ).toBe(2);
+    expect(
+      resourceSyncOptions(obj('Secret', 's', { 'helm.sh/resource-policy': 'keep' })).delete,
+    ).toBe(false);
+    const plan = buildPlan([
+      obj('ConfigMap', 'app'),
+      helm('test'),
+      obj('Job', 'migrate', { 'helm.sh/hook': 'pre-upgrade', 'helm.sh/hook-weight': '1' }),
+      obj('Job', 'cleanup', { 'argocd.argoproj.io/hook': 'PostDelete' }),
+    ]);
+    expect(plan.resources.map((r) => r.raw.metadata.name)).toEqual(['app']);
+    expect(plan.steps.map(describeStep)).toEqual([
+      'PreSync wave 1',
+      'wave 0',
+      'prune',
+      'prune last',
+    ]);
+  });
+
   it('parses Go durations and computes retry backoff like Argo CD', () => {
     expect(parseGoDuration('5s')).toBe(5000);
     expect(parseGoDuration('1m30s')).toBe(90_000);

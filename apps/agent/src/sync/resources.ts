@@ -8,7 +8,7 @@ import {
   type ResourceKey,
 } from '../../../../libs/manifests/src/index.js';
 import { apiVersionOf, type KubeClient } from '../kube/kube-client.js';
-import { ARGO_HOOK } from './options.js';
+import { isHook } from '../../../../libs/health/src/index.js';
 
 /** Label on everything the agent applies: lists and watches select on it. */
 export const APP_LABEL = 'app.axle.io/app-id';
@@ -38,9 +38,12 @@ export function ownedByApp(obj: KubeObject, appId: string): boolean {
   return t === trackingId(appId, resourceKey(obj));
 }
 
+/**
+ * Whether a live object is a hook, not a tracked resource (pruned by its delete policy, never as a
+ * resource): Argo CD's hook annotation other than Skip, or Helm's other than crd-install.
+ */
 export function isHookObject(obj: KubeObject): boolean {
-  const h = obj.metadata.annotations?.[ARGO_HOOK];
-  return h !== undefined && h.split(',').some((s) => s.trim() && s.trim() !== 'Skip');
+  return isHook(obj);
 }
 
 export interface Prepared {

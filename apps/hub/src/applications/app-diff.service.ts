@@ -1,5 +1,6 @@
 import { Injectable } from '@nestjs/common';
 import { deepEqual, removeAtPointer, setAtPointer } from '../../../../libs/diff/src/index.js';
+import { isHook } from '../../../../libs/health/src/index.js';
 import {
   decompressBundle,
   resourceId,
@@ -105,8 +106,10 @@ export class AppDiffService {
     return { application: app.name, ...desired, clusters };
   }
 
+  /** The bundle's tracked resources: hooks (Argo CD's and Helm's) are run, not compared. */
   private async objects(hash: string): Promise<KubeObject[]> {
-    return decompressBundle(await this.bundles.getCompressed(hash), hash).objects;
+    const { objects } = decompressBundle(await this.bundles.getCompressed(hash), hash);
+    return objects.filter((o) => !isHook(o));
   }
 }
 
