@@ -87,7 +87,12 @@ export interface AppSyncOptions {
 export interface ResourceSyncOptions {
   /** `Prune=false`: never pruned. */
   prune: boolean;
-  /** `Delete=false`: kept when the app is deleted. */
+  /**
+   * `Prune=confirm`: pruned only once a person confirms it (a sync with prune); until then the
+   * prune is held, as the prune guard holds one.
+   */
+  pruneConfirm?: boolean;
+  /** `Delete=false` (and `Delete=confirm`, which Axle cannot ask for): kept when the app is deleted. */
   delete: boolean;
   replace?: boolean;
   pruneLast?: boolean;
@@ -148,8 +153,13 @@ export function resourceSyncOptions(obj: KubeObject | undefined): ResourceSyncOp
   const o = parseOptionList(a[ARGO_SYNC_OPTIONS], a[AXLE_SYNC_OPTIONS]);
   return {
     prune: bool(o.get('Prune')) ?? true,
-    // Helm's `resource-policy: keep` is Delete=false, as in Argo CD.
-    delete: bool(o.get('Delete')) ?? a[HELM_RESOURCE_POLICY]?.trim() !== 'keep',
+    ...(o.get('Prune') === 'confirm' ? { pruneConfirm: true } : {}),
+    // Helm's `resource-policy: keep` is Delete=false, as in Argo CD. An app is deleted without a
+    // confirmation step, so what asks for one (`Delete=confirm`) is kept rather than deleted.
+    delete:
+      o.get('Delete') === 'confirm'
+        ? false
+        : (bool(o.get('Delete')) ?? a[HELM_RESOURCE_POLICY]?.trim() !== 'keep'),
     replace: bool(o.get('Replace')),
     pruneLast: bool(o.get('PruneLast')),
     observeOnly: bool(o.get('ObserveOnly')),

@@ -203,6 +203,28 @@ describe('Pruner: the prune guard', () => {
     expect(events.filter((e) => e.includes('PruneHeld'))).toHaveLength(1);
   });
 
+  it('holds a prune of what asks for it (Prune=confirm) until a person confirms; keeps Delete=confirm', async () => {
+    const all = objects(10);
+    all[9].metadata.annotations!['argocd.argoproj.io/sync-options'] = 'Prune=confirm';
+    const { p, deleted, events } = pruner(all);
+    const r = rt(all.slice(0, 9)); // one object out: far below the share rule
+    await p.pruneStep(r, app(all), op(10));
+    expect(deleted).toEqual([]);
+    const message =
+      'prune of 1 object (1 object asks for it: Prune=confirm) held: confirm with "axle app sync app-a --prune"';
+    expect(r.pruneHeld?.message).toBe(message);
+    expect(events).toEqual([`Warning PruneHeld 2: ${message}`]);
+    const confirmed = { ...app(all, { pruneConfirmed: true }), generation: 3 };
+    await p.pruneStep(r, confirmed, op(10));
+    expect(deleted).toEqual(['cm-9']);
+    // Deleting the app asks nobody: what asks for a confirmation is kept, as Delete=false is.
+    all[0].metadata.annotations!['argocd.argoproj.io/sync-options'] = 'Delete=confirm';
+    const removal = pruner(all);
+    await removal.p.removeApp(rt([]), app(all));
+    expect(removal.deleted).toHaveLength(9);
+    expect(removal.deleted).not.toContain('cm-0');
+  });
+
   it('follows the configured limits (a share of 1 turns the share rule off)', async () => {
     const all = objects(10);
     const strict = pruner(all, [], { share: 0.2, min: 2 });

@@ -95,36 +95,46 @@ export class Pruner {
     if (!app.policy.prune) return undefined;
     const now: ResourceKey[] = [];
     const last: ResourceKey[] = [];
+    let confirm = 0;
     for (const k of await this.leftovers(rt, app)) {
       const live = await this.applier.live(k);
       // Another app's now (it was moved there and applied by it first): not ours to delete.
       if (!live || !ownedByApp(live, app.appId)) continue;
       const o = resourceSyncOptions(live);
       if (!o.prune) continue;
+      if (o.pruneConfirm) confirm++;
       if (o.pruneLast ?? app.options.pruneLast) last.push(k);
       else now.push(k);
     }
-    if (this.hold(rt, app, op, now.length + last.length)) return undefined;
+    if (this.hold(rt, app, op, now.length + last.length, confirm)) return undefined;
     op.deferredPrune.push(...last);
     return this.deleteKeys(app, now, 'Pruned');
   }
 
   /**
    * Whether the prune of `count` objects is held (nothing deleted, PruneLast ones included): too
-   * large a share of what the app ran before the sync, or everything when the bundle has no
-   * objects, and not confirmed by a person for this generation. Announced once per generation
+   * large a share of what the app ran before the sync, everything when the bundle has no objects,
+   * or `confirm` of them marked Prune=confirm, and not confirmed by a person for this generation. Announced once per generation
    * (a SyncNow or a restart that holds it again says nothing new); kept in the runtime for the
    * app's status.
    */
-  private hold(rt: AppRuntime, app: AppInput, op: Operation, count: number): boolean {
+  private hold(
+    rt: AppRuntime,
+    app: AppInput,
+    op: Operation,
+    count: number,
+    confirm: number,
+  ): boolean {
     const reason = app.policy.pruneConfirmed
       ? undefined
-      : pruneHoldReason(
-          count,
-          op.ownedBefore ?? 0,
-          rt.plan.resources.length,
-          this.opts.pruneHold ?? DEFAULT_PRUNE_HOLD,
-        );
+      : confirm > 0
+        ? `${confirm === 1 ? '1 object asks' : `${confirm} objects ask`} for it: Prune=confirm`
+        : pruneHoldReason(
+            count,
+            op.ownedBefore ?? 0,
+            rt.plan.resources.length,
+            this.opts.pruneHold ?? DEFAULT_PRUNE_HOLD,
+          );
     if (!reason) {
       rt.pruneHeld = undefined;
       return false;
