@@ -231,6 +231,41 @@ describe('Kustomize and Helm applications rendered by the real tools, on two clu
     }
   });
 
+  it("renders a chart for the Kubernetes and API versions the source gives (Argo CD's helm.kubeVersion, apiVersions)", async () => {
+    await repo.commit({
+      'charts/caps/Chart.yaml': 'apiVersion: v2\nname: caps\nversion: 0.1.0\n',
+      'charts/caps/templates/caps.yaml': `apiVersion: v1
+kind: ConfigMap
+metadata:
+  name: {{ .Release.Name }}-caps
+data:
+  kube: {{ .Capabilities.KubeVersion.Version | quote }}
+  monitoring: {{ .Capabilities.APIVersions.Has "monitoring.coreos.com/v1" | quote }}
+`,
+    });
+    await api(hub).post('/api/v1/webhooks/git', { repoURL: repo.fileUrl });
+    const res = await api(hub).post('/api/v1/applications', {
+      name: 'caps',
+      source: {
+        repoURL: repo.fileUrl,
+        targetRevision: 'main',
+        path: 'charts/caps',
+        helm: { kubeVersion: '1.29.4', apiVersions: ['monitoring.coreos.com/v1'] },
+      },
+      destination: { clusters: both, namespace: 'render-helm' },
+      syncPolicy: { automated: {} },
+    });
+    expect(res.status, JSON.stringify(res.body)).toBe(201);
+    await synced('caps');
+    for (const c of clusters) {
+      const cm = await kube(c).core.readNamespacedConfigMap({
+        name: 'caps-caps',
+        namespace: 'render-helm',
+      });
+      expect(cm.data).toEqual({ kube: 'v1.29.4', monitoring: 'true' });
+    }
+  });
+
   it('a Helm chart from a chart repository served on loopback', async () => {
     const res = await api(hub).post('/api/v1/applications', {
       name: 'greeter-repo',

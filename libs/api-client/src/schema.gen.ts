@@ -899,7 +899,9 @@ export interface components {
             recurse?: boolean;
           };
           helm?: {
+            apiVersions?: string[];
             ignoreMissingValueFiles?: boolean;
+            kubeVersion?: string;
             namespace?: string;
             parameters?: {
               forceString?: boolean;
@@ -946,6 +948,7 @@ export interface components {
         };
         syncPolicy: {
           automated?: {
+            allowEmpty?: boolean;
             prune: boolean;
             selfHeal: boolean;
           };
@@ -1551,7 +1554,9 @@ export interface operations {
               recurse?: boolean;
             };
             helm?: {
+              apiVersions?: string[];
               ignoreMissingValueFiles?: boolean;
+              kubeVersion?: string;
               namespace?: string;
               parameters?: {
                 forceString?: boolean;
@@ -1597,9 +1602,10 @@ export interface operations {
             /** @default HEAD */
             targetRevision?: string;
           };
-          /** @default {} */
           syncPolicy?: {
             automated?: {
+              allowEmpty?: boolean;
+              enabled?: boolean;
               /** @default false */
               prune?: boolean;
               /** @default false */
@@ -1716,7 +1722,9 @@ export interface operations {
               recurse?: boolean;
             };
             helm?: {
+              apiVersions?: string[];
               ignoreMissingValueFiles?: boolean;
+              kubeVersion?: string;
               namespace?: string;
               parameters?: {
                 forceString?: boolean;
@@ -1762,9 +1770,10 @@ export interface operations {
             /** @default HEAD */
             targetRevision?: string;
           };
-          /** @default {} */
           syncPolicy?: {
             automated?: {
+              allowEmpty?: boolean;
+              enabled?: boolean;
               /** @default false */
               prune?: boolean;
               /** @default false */

@@ -109,7 +109,7 @@ describe('application input', () => {
       'metadata.colour: unknown field',
     ]);
     expect(fields({ ...argo, spec: { ...argo.spec, info: [] } })).toEqual([
-      'spec.info: unknown field',
+      'spec.info: not supported by Axle',
     ]);
     // As in Argo CD: a name or a server, not both.
     expect(
@@ -220,6 +220,68 @@ describe('application input', () => {
     expect(fields(argo({ name: 'east', namespace: 'Not_Valid' }))[0]).toMatch(
       /^spec\.destination\.namespace: /,
     );
+  });
+
+  it('takes the Argo CD fields it honours and says which ones it does not support, and why', () => {
+    const argo = (spec: Record<string, unknown>, more: Record<string, unknown> = {}) => ({
+      apiVersion: 'argoproj.io/v1alpha1',
+      kind: 'Application',
+      metadata: { name: 'web' },
+      spec: {
+        source: { repoURL: 'https://git.example/repo.git', path: 'web' },
+        destination: { name: 'east', namespace: 'web' },
+        ...spec,
+      },
+      ...more,
+    });
+    // A retry duration given as a number is seconds; automated.enabled false is no automation.
+    const retry = parseApplicationInput(
+      argo({ syncPolicy: { retry: { backoff: { duration: '5', maxDuration: '3m' } } } }),
+    ).syncPolicy.retry;
+    expect(retry?.backoff).toEqual({ duration: '5s', maxDuration: '3m' });
+    expect(
+      parseApplicationInput(argo({ syncPolicy: { automated: { enabled: false, prune: true } } }))
+        .syncPolicy.automated,
+    ).toBeUndefined();
+    expect(
+      parseApplicationInput(argo({ syncPolicy: { automated: { allowEmpty: true } } })).syncPolicy
+        .automated,
+    ).toEqual({ prune: false, selfHeal: false, allowEmpty: true });
+    // Helm's render versions, as Argo CD takes them.
+    const helm = parseApplicationInput(
+      argo({
+        source: {
+          repoURL: 'https://git.example/repo.git',
+          path: 'chart',
+          helm: { kubeVersion: '1.30', apiVersions: ['monitoring.coreos.com/v1'] },
+        },
+      }),
+    ).source.helm;
+    expect(helm).toEqual({ kubeVersion: '1.30', apiVersions: ['monitoring.coreos.com/v1'] });
+    // An exported document of an application Argo CD was syncing.
+    expect(parseApplicationInput(argo({}, { operation: { sync: {} } })).name).toBe('web');
+    expect(
+      fields(
+        argo({
+          source: {
+            repoURL: 'https://git.example/repo.git',
+            path: 'web',
+            kustomize: { patches: [], namePrefix: 'x-' },
+          },
+          ignoreDifferences: [{ kind: 'Deployment', jqPathExpressions: ['.spec.replicas'] }],
+        }),
+      ),
+    ).toEqual([
+      'spec.source.kustomize.patches: not supported by Axle (put the patches in the kustomization in git)',
+      'spec.ignoreDifferences[0].jqPathExpressions: not supported by Axle (use jsonPointers)',
+    ]);
+    // A typo is still an unknown field.
+    expect(fields(argo({ syncPolicy: { automated: { prunne: true } } }))).toEqual([
+      'spec.syncPolicy.automated.prunne: unknown field',
+    ]);
+    expect(fields(argo({ syncPolicy: { retry: { backoff: { duration: 'soon' } } } }))).toEqual([
+      'spec.syncPolicy.retry.backoff.duration: must be a duration like 5s, 2m or 1h (a number alone is seconds)',
+    ]);
   });
 
   it('resolves an Argo CD destination server to the one cluster registered with it', () => {

@@ -5,6 +5,7 @@ import {
   countOf,
   dns1123Label,
   dns1123Subdomain,
+  type FieldError,
   labelMap,
   labelSelectorParam,
   parseOrThrow,
@@ -96,6 +97,23 @@ const helmOptions = z
     skipCrds: z.boolean().optional(),
     skipTests: z.boolean().optional(),
     skipSchemaValidation: z.boolean().optional(),
+    /** The Kubernetes version Helm renders for (`--kube-version`), as Argo CD's. */
+    kubeVersion: z
+      .string()
+      .max(64)
+      .regex(/^v?\d+\.\d+(\.\d+)?([-+][0-9A-Za-z.-]+)?$/, 'must be a version like 1.30 or v1.30.2')
+      .optional(),
+    /** API versions Helm's `.Capabilities.APIVersions` has besides the built-in ones (`--api-versions`). */
+    apiVersions: z
+      .array(
+        z
+          .string()
+          .min(1)
+          .max(253)
+          .regex(/^[A-Za-z0-9.\-/]+$/, 'must be an API version like monitoring.coreos.com/v1'),
+      )
+      .max(500)
+      .optional(),
   })
   .strict();
 
@@ -142,15 +160,31 @@ const source = z
     message: 'give at most one of directory, kustomize, helm, plugin',
   });
 
+/** A Go duration; a number alone is seconds, as Argo CD reads retry durations. */
 const duration = z
   .string()
-  .regex(/^(\d+(\.\d+)?(ms|s|m|h))+$/, 'must be a duration like 5s, 2m or 1h');
+  .regex(
+    /^((\d+(\.\d+)?(ms|s|m|h))+|\d+)$/,
+    'must be a duration like 5s, 2m or 1h (a number alone is seconds)',
+  )
+  .transform((d) => (/^\d+$/.test(d) ? `${d}s` : d));
 
 const syncPolicy = z
   .object({
     automated: z
-      .object({ prune: z.boolean().default(false), selfHeal: z.boolean().default(false) })
+      .object({
+        prune: z.boolean().default(false),
+        selfHeal: z.boolean().default(false),
+        /** Argo CD's: `false` turns automated sync off (as leaving `automated` out does). */
+        enabled: z.boolean().optional(),
+        /**
+         * Argo CD's: lets an automated sync prune everything when the source renders nothing.
+         * Kept and shown; the agent holds such a prune until a person confirms it either way.
+         */
+        allowEmpty: z.boolean().optional(),
+      })
       .strict()
+      .transform(({ enabled, ...a }) => (enabled === false ? undefined : a))
       .optional(),
     syncOptions: z
       .array(
@@ -356,16 +390,71 @@ const argoApplicationSchema = z
       .strict(),
     /** What Argo CD reported (an exported document): Axle keeps its own status. Ignored. */
     status: z.unknown().optional(),
+    /** A sync Argo CD was running when the document was exported. Ignored. */
+    operation: z.unknown().optional(),
   })
   .strict();
 
 /**
+ * Argo CD Application fields Axle does not support, by their path under `spec` (`[]` for any
+ * index), with why: refused with that reason rather than as an unknown field (a typo).
+ */
+const UNSUPPORTED_ARGO_FIELDS: Readonly<Record<string, string>> = {
+  sources: 'multi-source Applications are not supported by Axle (use a single source)',
+  sourceHydrator: 'source hydration is not supported by Axle',
+  info: 'not supported by Axle',
+  'source.ref': 'multi-source references are not supported by Axle',
+  'source.name': 'multi-source names are not supported by Axle',
+  'source.directory.jsonnet': 'jsonnet rendering is not supported by Axle',
+  'source.helm.fileParameters': 'not supported by Axle (use valueFiles or values)',
+  'source.helm.passCredentials': 'not supported by Axle',
+  'source.helm.version': 'not supported by Axle (Helm 3 only)',
+  'source.helm.valuesFiles': 'not a field: did you mean valueFiles?',
+  'source.kustomize.patches': 'not supported by Axle (put the patches in the kustomization in git)',
+  'source.kustomize.replicas': 'not supported by Axle (put replicas in the kustomization in git)',
+  'source.kustomize.components':
+    'not supported by Axle (put components in the kustomization in git)',
+  'source.kustomize.version': 'not supported by Axle (one kustomize binary)',
+  'source.kustomize.kubeVersion': 'not supported by Axle',
+  'source.kustomize.apiVersions': 'not supported by Axle',
+  'source.kustomize.labelWithoutSelector': 'not supported by Axle',
+  'source.kustomize.labelIncludeTemplates': 'not supported by Axle',
+  'source.kustomize.commonAnnotationsEnvsubst': 'not supported by Axle',
+  'source.kustomize.ignoreMissingComponents': 'not supported by Axle',
+  'syncPolicy.managedNamespaceMetadata': 'not supported by Axle',
+  'syncPolicy.retry.refresh': 'not supported by Axle',
+  'ignoreDifferences[].jqPathExpressions': 'not supported by Axle (use jsonPointers)',
+};
+
+/** A field refused as unknown that is an Argo CD field Axle does not support, said so. */
+export function explainUnsupported(f: FieldError): FieldError {
+  if (f.reason !== 'unknown field') return f;
+  const path = f.field.replace(/^spec\./, '').replace(/\[\d+\]/g, '[]');
+  const why = UNSUPPORTED_ARGO_FIELDS[path];
+  return why ? { ...f, reason: why } : f;
+}
+
+/**
  * Accepts Axle's JSON and an Argo CD `argoproj.io/v1alpha1` `Application` (destination by cluster
- * name). Argo fields Axle does not support are refused by name, never dropped.
+ * name). Argo fields Axle does not support are refused by name, with why, never dropped.
  */
 export function parseApplicationInput(
   body: unknown,
   servers: ReadonlyMap<string, readonly string[]> = new Map(),
+): CreateApplication {
+  try {
+    return parseInput(body, servers);
+  } catch (e) {
+    if (!(e instanceof ValidationFailed)) throw e;
+    const fields = e.fields.map(explainUnsupported);
+    if (fields.every((f, i) => f === e.fields[i])) throw e;
+    throw new ValidationFailed(e.summary, fields);
+  }
+}
+
+function parseInput(
+  body: unknown,
+  servers: ReadonlyMap<string, readonly string[]>,
 ): CreateApplication {
   if (!isArgoApplication(body)) {
     const view = asView(body);

@@ -1,6 +1,7 @@
 import type { GeneratedApplication } from '../../../../libs/appset/src/index.js';
 import {
   applicationSpecSchema,
+  explainUnsupported,
   type ApplicationSpec,
 } from '../applications/application.schemas.js';
 import { zodFieldErrors } from '../common/validation.js';
@@ -48,6 +49,7 @@ export function toApplicationSpec(
   if (!r.success) {
     return {
       error: zodFieldErrors(r.error)
+        .map(explainUnsupported)
         .map((f) => `spec.${f.field}: ${f.reason}`)
         .join('; '),
     };

@@ -611,6 +611,15 @@ export const apiResponses = {
                     skipSchemaValidation: {
                       type: 'boolean',
                     },
+                    kubeVersion: {
+                      type: 'string',
+                    },
+                    apiVersions: {
+                      type: 'array',
+                      items: {
+                        type: 'string',
+                      },
+                    },
                   },
                 },
                 plugin: {
@@ -674,6 +683,9 @@ export const apiResponses = {
                       type: 'boolean',
                     },
                     selfHeal: {
+                      type: 'boolean',
+                    },
+                    allowEmpty: {
                       type: 'boolean',
                     },
                   },

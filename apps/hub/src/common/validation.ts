@@ -51,11 +51,14 @@ function shortField(f: FieldError): FieldError {
 export class ValidationFailed extends Error {
   /** The fields, at most MAX_FIELD_ERRORS of them and then `…and N more`. */
   readonly fields: FieldError[];
+  /** The message without its fields. */
+  readonly summary: string;
 
   constructor(message: string, fields: FieldError[]) {
     const capped = capFieldErrors(fields);
     super(`${message}: ${capped.map((f) => `${f.field || '(body)'}: ${f.reason}`).join('; ')}`);
     this.fields = capped;
+    this.summary = message;
   }
 }
 

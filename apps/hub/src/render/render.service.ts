@@ -126,10 +126,15 @@ export class RenderService implements OnModuleDestroy {
     keys: Map<string, string>,
   ): Promise<{ src: RenderSource; ctx: RenderContext; tool: RenderTool; key?: string } | Error> {
     const { source } = req.spec;
+    const { kubeVersion, apiVersions } = source.helm ?? {};
     const ctx: RenderContext = {
       appName: req.appName,
       namespace: targetNamespace(req.spec),
       revision: source.targetRevision,
+      // Given with the source (Argo CD's helm.kubeVersion and helm.apiVersions); the hub does not
+      // learn them from the destination clusters.
+      ...(kubeVersion ? { kubeVersion } : {}),
+      ...(apiVersions?.length ? { apiVersions } : {}),
     };
     const chartVersion = source.targetRevision === 'HEAD' ? '' : source.targetRevision;
     const src: RenderSource = source.chart
