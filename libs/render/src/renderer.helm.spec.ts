@@ -163,6 +163,16 @@ describe('Renderer: Helm through the real binary', () => {
     await dir?.remove();
   });
 
+  it('reads a value file from the repository root with a leading /, as Argo CD does, and no further', async () => {
+    const up = await renderer.render(src({ valueFiles: ['../../shared/common.yaml'] }), ctx);
+    const root = await renderer.render(src({ valueFiles: ['/shared/common.yaml'] }), ctx);
+    expect(data(root)).toEqual(data(up));
+    expect(data(root)).toMatchObject({ shared: 'from-repo' });
+    await expect(renderer.render(src({ valueFiles: ['/../outside.yaml'] }), ctx)).rejects.toThrow(
+      'value file "/../outside.yaml" is outside the repository',
+    );
+  });
+
   it('renders a chart from git with value files, inline values and parameters like `helm template`', async () => {
     const opts: HelmOptions = {
       releaseName: 'web-release',
@@ -304,6 +314,10 @@ describe('Renderer: Helm through the real binary', () => {
     await expect(
       renderer.render(chartSrc({ valueFiles: ['../../../../etc/passwd'] }), ctx),
     ).rejects.toThrow('helm (path "."): value file "../../../../etc/passwd" is outside the chart');
+    // A leading / is the chart's root here (the repository's for a chart from git).
+    await expect(
+      renderer.render(chartSrc({ valueFiles: ['/../../etc/passwd'] }), ctx),
+    ).rejects.toThrow('helm (path "."): value file "/../../etc/passwd" is outside the chart');
     await expect(renderer.render({ ...chartSrc(), chartVersion: '9.9.9' }, ctx)).rejects.toThrow(
       /^helm pull hello \(path "."\): exited with status 1: .*9\.9\.9/s,
     );
@@ -369,8 +383,9 @@ describe('Renderer: Helm through the real binary', () => {
     ).rejects.toThrow(
       'helm (path "charts/web"): value file "../../../secrets.yaml" is outside the repository',
     );
+    // A leading / is the repository's root (Argo CD's reading), never the hub's file system.
     await expect(renderer.render(src({ valueFiles: ['/etc/passwd'] }), ctx)).rejects.toThrow(
-      /is outside the repository/,
+      'value file "/etc/passwd" does not exist',
     );
     await expect(renderer.render(src({ valueFiles: ['nope.yaml'] }), ctx)).rejects.toThrow(
       'helm (path "charts/web"): value file "nope.yaml" does not exist',

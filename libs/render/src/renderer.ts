@@ -368,7 +368,11 @@ export class Renderer {
     return this.bundle(out, 'helm template', src.path);
   }
 
-  /** Value files, resolved below `base` (the repository root, or a pulled chart). */
+  /**
+   * Value files, resolved below `base` (the repository root, or a pulled chart): relative to the
+   * chart, or with a leading `/` to `base`, as Argo CD resolves them; `..` may leave the chart but
+   * never `base`.
+   */
   private async valueFiles(
     src: RenderSource,
     base: string,
@@ -386,8 +390,11 @@ export class Renderer {
       }
       let file: string;
       try {
-        if (f.startsWith('/') || f.includes('\0')) throw new PathEscapeError('absolute');
-        file = await resolveInside(base, posix.join(chartRel, f));
+        if (f.includes('\0')) throw new PathEscapeError('NUL');
+        file = await resolveInside(
+          base,
+          f.startsWith('/') ? f.replace(/^\/+/, '') : posix.join(chartRel, f),
+        );
       } catch (e) {
         if (!(e instanceof PathEscapeError)) throw e;
         throw new RenderError(`value file "${f}" is outside the ${within}`, 'helm', src.path);

@@ -182,15 +182,24 @@ describe('application input', () => {
     expect(kustomize?.forceCommonAnnotations).toBe(true);
     expect(helm.syncPolicy.syncOptions).toEqual(['CreateNamespace=true']);
     expect(helm.ignoreDifferences?.[0].jsonPointers).toEqual(['/spec/replicas']);
+    // Value files may leave the chart (`..`, or `/` for the repository's root), as in Argo CD:
+    // the renderer refuses those that leave the repository.
+    const shared = ['../values/common.yaml', '/values/prod.yaml'];
+    expect(
+      parseApplicationInput({
+        ...argo,
+        spec: { ...argo.spec, source: { ...argo.spec.source, helm: { valueFiles: shared } } },
+      }).source.helm?.valueFiles,
+    ).toEqual(shared);
     expect(
       fields({
         ...argo,
         spec: {
           ...argo.spec,
-          source: { ...argo.spec.source, helm: { valueFiles: ['../../secrets.yaml'] } },
+          source: { ...argo.spec.source, helm: { valueFiles: ['x\0.yaml'] } },
         },
       }),
-    ).toEqual(['spec.source.helm.valueFiles[0]: must not contain ".." segments']);
+    ).toEqual(['spec.source.helm.valueFiles[0]: must not contain NUL']);
   });
 
   it('takes no destination namespace, as Argo CD does: objects naming none go to default', () => {

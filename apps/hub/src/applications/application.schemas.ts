@@ -80,7 +80,20 @@ const helmOptions = z
       .max(1024 * 1024)
       .optional(),
     valuesObject: z.record(z.string(), z.unknown()).optional(),
-    valueFiles: z.array(repoPath).max(50).optional(),
+    /**
+     * Relative to the chart (`..` may reach the rest of the repository), or from the repository's
+     * root with a leading `/`, as in Argo CD. The renderer refuses what leads outside it.
+     */
+    valueFiles: z
+      .array(
+        z
+          .string()
+          .min(1)
+          .max(1024)
+          .refine((p) => !p.includes('\0'), 'must not contain NUL'),
+      )
+      .max(50)
+      .optional(),
     parameters: z
       .array(
         z
