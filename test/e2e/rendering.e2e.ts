@@ -288,6 +288,20 @@ data:
       });
       expect(cm.data?.greeting).toBe('hola');
     }
+    // A version range, as Argo CD takes it: the newest chart within it.
+    const ranged = await api(hub).post('/api/v1/applications', {
+      name: 'greeter-range',
+      source: { repoURL: charts.url, chart: 'greeter', targetRevision: '>=0.1.0 <1.0.0' },
+      destination: { clusters: both, namespace: 'render-chartrepo' },
+      syncPolicy: { automated: {} },
+    });
+    expect(ranged.status, JSON.stringify(ranged.body)).toBe(201);
+    expect((await synced('greeter-range')).status.conditions).toEqual([]);
+    const cm = await kube(clusters[0]).core.readNamespacedConfigMap({
+      name: 'greeter-range-greeting',
+      namespace: 'render-chartrepo',
+    });
+    expect(cm.data?.greeting).toBeDefined();
   });
 
   it('reports a tool failure on the app and keeps the last good state', async () => {

@@ -49,6 +49,19 @@ describe('application input', () => {
     expect(
       fields({ ...valid, source: { ...valid.source, targetRevision: '--upload-pack=x' } })[0],
     ).toMatch(/^source\.targetRevision:/);
+    // A chart's version may be a range, as Helm (and Argo CD) take it; a git revision may not.
+    const chart = (targetRevision: string) => ({
+      ...valid,
+      source: { repoURL: 'https://charts.example', chart: 'web', targetRevision },
+    });
+    for (const range of ['1.2.3', '^1.2', '>=1.0.0 <2.0.0', '1.2.*', '~1.4.0-0'])
+      expect(parseApplicationInput(chart(range)).source.targetRevision).toBe(range);
+    expect(fields(chart('1.2; rm -rf /'))).toEqual([
+      'source.targetRevision: must be a chart version or a version range (1.2.3, ^1.2, >=1.0.0 <2.0.0)',
+    ]);
+    expect(fields({ ...valid, source: { ...valid.source, targetRevision: '>=1.0.0' } })).toEqual([
+      'source.targetRevision: must be a branch, tag or commit SHA',
+    ]);
     expect(fields({ ...valid, destination: { namespace: 'x' } })).toEqual([
       'destination: give exactly one of destination.cluster or destination.clusters',
     ]);

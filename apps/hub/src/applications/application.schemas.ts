@@ -152,10 +152,14 @@ const pluginOptions = z
   })
   .strict();
 
+/** A chart version or a semver range (`1.2.3`, `^1.2`, `>=1.0.0 <2.0.0`, `1.2.*`), as Helm takes it. */
+const CHART_VERSION = /^[0-9A-Za-z.*^~<>=!|, +-]+$/;
+
 const source = z
   .object({
     repoURL,
-    targetRevision: gitRef.default('HEAD'),
+    // A branch, tag or commit; for a chart, its version or a range (checked below).
+    targetRevision: z.string().min(1).max(255).default('HEAD'),
     path: repoPath.default(''),
     /** A chart in a Helm repository (repoURL); targetRevision is then the chart version. */
     chart: z
@@ -171,6 +175,19 @@ const source = z
   .strict()
   .refine((s) => [s.directory, s.kustomize, s.helm, s.plugin].filter(Boolean).length <= 1, {
     message: 'give at most one of directory, kustomize, helm, plugin',
+  })
+  .superRefine((s, ctx) => {
+    const r = s.targetRevision;
+    const ok = s.chart ? CHART_VERSION.test(r) && r.trim() !== '' : gitRef.safeParse(r).success;
+    if (!ok) {
+      ctx.addIssue({
+        code: 'custom',
+        path: ['targetRevision'],
+        message: s.chart
+          ? 'must be a chart version or a version range (1.2.3, ^1.2, >=1.0.0 <2.0.0)'
+          : 'must be a branch, tag or commit SHA',
+      });
+    }
   });
 
 /** A Go duration; a number alone is seconds, as Argo CD reads retry durations. */
