@@ -266,6 +266,41 @@ data:
     }
   });
 
+  it('reads a plain directory without its sub-directories unless recurse is set, as Argo CD', async () => {
+    const cmYaml = (name: string) =>
+      `apiVersion: v1\nkind: ConfigMap\nmetadata:\n  name: ${name}\ndata:\n  v: "1"\n`;
+    await repo.commit({
+      'plain/top.yaml': cmYaml('top'),
+      'plain/nested/deep.yaml': cmYaml('deep'),
+      // Not a manifest at all: read only when recursing.
+      'plain/.github/workflows/ci.yaml': 'on: push\njobs: {}\n',
+    });
+    await api(hub).post('/api/v1/webhooks/git', { repoURL: repo.fileUrl });
+    const create = (name: string, directory?: object) =>
+      api(hub).post('/api/v1/applications', {
+        name,
+        source: {
+          repoURL: repo.fileUrl,
+          targetRevision: 'main',
+          path: 'plain',
+          ...(directory ? { directory } : {}),
+        },
+        destination: { clusters: both, namespace: `render-${name}` },
+        syncPolicy: { automated: {} },
+      });
+    expect((await create('plain-top')).status).toBe(201);
+    expect((await create('plain-all', { recurse: true, exclude: '.github/*' })).status).toBe(201);
+    await synced('plain-top');
+    await synced('plain-all');
+    const names = async (ns: string) =>
+      (await kube(clusters[0]).core.listNamespacedConfigMap({ namespace: ns })).items
+        .map((c) => c.metadata!.name!)
+        .filter((n) => n !== 'kube-root-ca.crt')
+        .sort();
+    expect(await names('render-plain-top')).toEqual(['top']);
+    expect(await names('render-plain-all')).toEqual(['deep', 'top']);
+  });
+
   it('a Helm chart from a chart repository served on loopback', async () => {
     const res = await api(hub).post('/api/v1/applications', {
       name: 'greeter-repo',

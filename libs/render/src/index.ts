@@ -7,7 +7,7 @@
  *   workDir: '.axle/render',               // scratch + materialized trees (owned, emptied at start)
  *   tools: { helm: '/usr/local/bin/helm', kustomize: undefined, kubectl: '/usr/bin/kubectl' },
  *   plugins: [{ name: 'cdk8s', command: ['cdk8s', 'synth', '--stdout'], timeoutSeconds: 60 }],
- *   directoryRecurseDefault: false,        // Argo CD's default; the old hub renderer recursed
+ *   directoryRecurseDefault: false,        // Argo CD's default (the hub's too)
  * });
  * const bundle = await renderer.render(
  *   { repoURL, commit, path: 'apps/guestbook', helm: { valueFiles: ['values-prod.yaml'] } },

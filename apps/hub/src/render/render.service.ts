@@ -59,8 +59,9 @@ export class RenderService implements OnModuleDestroy {
       workDir: join(config.dataDir, 'render'),
       tools,
       plugins: config.render.plugins,
-      // Axle renders plain directories recursively unless `directory.recurse: false`.
-      directoryRecurseDefault: true,
+      // As Argo CD: a plain directory without its sub-directories unless `directory.recurse: true`
+      // (a repository's sub-directories are often other applications, or not manifests at all).
+      directoryRecurseDefault: false,
       timeoutMs: config.render.timeoutSeconds * 1000,
       // "2": renders of git charts whose dependencies float are no longer cached; older entries
       // may hold some, so none of them is used.
