@@ -939,9 +939,18 @@ export interface components {
               value: string;
             }[];
             name: string;
-            parameters?: {
-              [key: string]: string;
-            };
+            parameters?:
+              | {
+                  [key: string]: string;
+                }
+              | {
+                  array?: string[];
+                  map?: {
+                    [key: string]: string;
+                  };
+                  name: string;
+                  string?: string;
+                }[];
           };
           repoURL: string;
           targetRevision: string;
@@ -1594,9 +1603,18 @@ export interface operations {
                 value: string;
               }[];
               name: string;
-              parameters?: {
-                [key: string]: string;
-              };
+              parameters?:
+                | {
+                    [key: string]: string;
+                  }
+                | {
+                    array?: string[];
+                    map?: {
+                      [key: string]: string;
+                    };
+                    name: string;
+                    string?: string;
+                  }[];
             };
             repoURL: string;
             /** @default HEAD */
@@ -1762,9 +1780,18 @@ export interface operations {
                 value: string;
               }[];
               name: string;
-              parameters?: {
-                [key: string]: string;
-              };
+              parameters?:
+                | {
+                    [key: string]: string;
+                  }
+                | {
+                    array?: string[];
+                    map?: {
+                      [key: string]: string;
+                    };
+                    name: string;
+                    string?: string;
+                  }[];
             };
             repoURL: string;
             /** @default HEAD */

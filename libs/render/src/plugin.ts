@@ -1,5 +1,5 @@
 import { RenderError } from './errors.js';
-import type { PluginSourceOptions, RenderContext, RenderSource } from './types.js';
+import type { PluginParameter, PluginSourceOptions, RenderContext, RenderSource } from './types.js';
 
 const ENV_NAME = /^[A-Za-z_][A-Za-z0-9_]*$/;
 
@@ -45,12 +45,24 @@ export function pluginEnv(
     env[`ARGOCD_ENV_${name}`] = value;
     env[`AXLE_ENV_${name}`] = value;
   }
-  const params = Object.keys(plugin.parameters ?? {}).sort();
-  for (const name of params) env[paramEnvName(name)] = plugin.parameters![name];
-  if (params.length > 0) {
-    env.ARGOCD_APP_PARAMETERS = JSON.stringify(
-      params.map((name) => ({ name, string: plugin.parameters![name] })),
-    );
+  const params = pluginParameters(plugin.parameters);
+  // As Argo CD's plugin server names them: PARAM_<NAME>, PARAM_<NAME>_<index> for an array's
+  // items, PARAM_<NAME>_<KEY> for a map's entries.
+  for (const p of params) {
+    const base = paramEnvName(p.name);
+    if (p.string !== undefined) env[base] = p.string;
+    p.array?.forEach((v, i) => (env[`${base}_${i}`] = v));
+    for (const [k, v] of Object.entries(p.map ?? {})) env[paramEnvName(`${p.name}_${k}`)] = v;
   }
+  if (params.length > 0) env.ARGOCD_APP_PARAMETERS = JSON.stringify(params);
   return env;
+}
+
+/** The parameters as Argo CD's list: given by name (sorted), or as the list itself. */
+function pluginParameters(p: PluginSourceOptions['parameters']): PluginParameter[] {
+  if (p === undefined) return [];
+  if (Array.isArray(p)) return p;
+  return Object.keys(p)
+    .sort()
+    .map((name) => ({ name, string: p[name] }));
 }

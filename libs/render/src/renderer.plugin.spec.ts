@@ -172,4 +172,26 @@ printf 'apiVersion: v1\\nkind: ConfigMap\\nmetadata:\\n  name: c\\ndata:\\n  cop
       pluginEnv(src(), ctx, { name: 'x', env: [{ name: 'BAD-NAME', value: '' }] }),
     ).toThrow(/not a valid variable name/);
   });
+
+  it("takes Argo CD's list of string, array and map parameters, named as its plugin server names them", () => {
+    const parameters = [
+      { name: 'replica-count', string: '3' },
+      { name: 'values-files', array: ['a.yaml', 'b.yaml'] },
+      { name: 'helm-parameters', map: { 'image.tag': 'v2' } },
+    ];
+    const env = pluginEnv(src(), ctx, { name: 'x', parameters });
+    expect(env).toMatchObject({
+      PARAM_REPLICA_COUNT: '3',
+      PARAM_VALUES_FILES_0: 'a.yaml',
+      PARAM_VALUES_FILES_1: 'b.yaml',
+      PARAM_HELM_PARAMETERS_IMAGE_TAG: 'v2',
+    });
+    expect(JSON.parse(env.ARGOCD_APP_PARAMETERS)).toEqual(parameters);
+    // By name, Axle's shape: the same as the list of strings, sorted.
+    const byName = pluginEnv(src(), ctx, { name: 'x', parameters: { b: '2', a: '1' } });
+    expect(JSON.parse(byName.ARGOCD_APP_PARAMETERS)).toEqual([
+      { name: 'a', string: '1' },
+      { name: 'b', string: '2' },
+    ]);
+  });
 });

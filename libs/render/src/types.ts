@@ -72,8 +72,19 @@ export interface PluginSourceOptions {
   name: string;
   /** Exposed as `ARGOCD_ENV_<name>` (and `AXLE_ENV_<name>`). */
   env?: PluginEnvVar[];
-  /** Exposed as `PARAM_<NAME>` and in `ARGOCD_APP_PARAMETERS` (JSON). */
-  parameters?: Record<string, string>;
+  /**
+   * Exposed as `PARAM_<NAME>` and in `ARGOCD_APP_PARAMETERS` (JSON): by name, or as Argo CD
+   * writes them (a list of a string, an array or a map each).
+   */
+  parameters?: Record<string, string> | PluginParameter[];
+}
+
+/** An Argo CD plugin parameter: one of `string`, `array` and `map`. */
+export interface PluginParameter {
+  name: string;
+  string?: string;
+  array?: string[];
+  map?: Record<string, string>;
 }
 
 /**

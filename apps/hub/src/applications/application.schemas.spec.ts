@@ -280,6 +280,31 @@ describe('application input', () => {
       }),
     ).source.helm;
     expect(helm).toEqual({ kubeVersion: '1.30', apiVersions: ['monitoring.coreos.com/v1'] });
+    // A plugin's parameters as Argo CD writes them: a string, an array or a map each.
+    const plugin = {
+      name: 'envsubst',
+      parameters: [
+        { name: 'replicas', string: '3' },
+        { name: 'files', array: ['a.yaml'] },
+        { name: 'extra', map: { k: 'v' } },
+      ],
+    };
+    expect(
+      parseApplicationInput(
+        argo({ source: { repoURL: 'https://git.example/repo.git', path: 'web', plugin } }),
+      ).source.plugin,
+    ).toEqual(plugin);
+    expect(
+      fields(
+        argo({
+          source: {
+            repoURL: 'https://git.example/repo.git',
+            path: 'web',
+            plugin: { name: 'envsubst', parameters: [{ name: 'x', string: '1', array: [] }] },
+          },
+        }),
+      ),
+    ).toEqual(['spec.source.plugin.parameters[0]: give exactly one of string, array, map']);
     // An exported document of an application Argo CD was syncing.
     expect(parseApplicationInput(argo({}, { operation: { sync: {} } })).name).toBe('web');
     expect(

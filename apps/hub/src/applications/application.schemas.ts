@@ -146,8 +146,33 @@ const pluginOptions = z
       )
       .max(100)
       .optional(),
+    /** By name (Axle's shape), or Argo CD's list of a `string`, an `array` or a `map` each. */
     parameters: z
-      .record(z.string().regex(/^[A-Za-z_][A-Za-z0-9_.-]*$/), z.string().max(64 * 1024))
+      .union([
+        z.record(z.string().regex(/^[A-Za-z_][A-Za-z0-9_.-]*$/), z.string().max(64 * 1024)),
+        z
+          .array(
+            z
+              .object({
+                name: z.string().regex(/^[A-Za-z_][A-Za-z0-9_.-]*$/, 'must be a parameter name'),
+                string: z
+                  .string()
+                  .max(64 * 1024)
+                  .optional(),
+                array: z
+                  .array(z.string().max(64 * 1024))
+                  .max(1000)
+                  .optional(),
+                map: z.record(z.string().max(253), z.string().max(64 * 1024)).optional(),
+              })
+              .strict()
+              .refine(
+                (p) => [p.string, p.array, p.map].filter((v) => v !== undefined).length === 1,
+                'give exactly one of string, array, map',
+              ),
+          )
+          .max(100),
+      ])
       .optional(),
   })
   .strict();

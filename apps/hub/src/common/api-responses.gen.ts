@@ -644,11 +644,43 @@ export const apiResponses = {
                       },
                     },
                     parameters: {
-                      type: 'object',
-                      properties: {},
-                      additionalProperties: {
-                        type: 'string',
-                      },
+                      anyOf: [
+                        {
+                          type: 'object',
+                          properties: {},
+                          additionalProperties: {
+                            type: 'string',
+                          },
+                        },
+                        {
+                          type: 'array',
+                          items: {
+                            type: 'object',
+                            properties: {
+                              name: {
+                                type: 'string',
+                              },
+                              string: {
+                                type: 'string',
+                              },
+                              array: {
+                                type: 'array',
+                                items: {
+                                  type: 'string',
+                                },
+                              },
+                              map: {
+                                type: 'object',
+                                properties: {},
+                                additionalProperties: {
+                                  type: 'string',
+                                },
+                              },
+                            },
+                            required: ['name'],
+                          },
+                        },
+                      ],
                     },
                   },
                   required: ['name'],
