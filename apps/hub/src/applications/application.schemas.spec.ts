@@ -305,6 +305,13 @@ describe('application input', () => {
         }),
       ),
     ).toEqual(['spec.source.plugin.parameters[0]: give exactly one of string, array, map']);
+    // Another kind of document is named as such, not as an application missing its fields.
+    expect(fields({ apiVersion: 'argoproj.io/v1alpha1', kind: 'AppProject', spec: {} })).toEqual([
+      "kind: AppProject is not an Application: applications are Axle's JSON or Argo CD's kind Application (projects go to /api/v1/projects)",
+    ]);
+    expect(fields({ apiVersion: 'apps/v1', kind: 'Deployment', metadata: {} })[0]).toMatch(
+      /^kind: Deployment is not an Application/,
+    );
     // An exported document of an application Argo CD was syncing.
     expect(parseApplicationInput(argo({}, { operation: { sync: {} } })).name).toBe('web');
     expect(

@@ -511,6 +511,15 @@ function parseInput(
   body: unknown,
   servers: ReadonlyMap<string, readonly string[]>,
 ): CreateApplication {
+  const kind = otherKind(body);
+  if (kind !== undefined) {
+    throw new ValidationFailed('not an application', [
+      {
+        field: 'kind',
+        reason: `${kind} is not an Application: applications are Axle's JSON or Argo CD's kind Application${KIND_HINTS[kind] ?? ''}`,
+      },
+    ]);
+  }
   if (!isArgoApplication(body)) {
     const view = asView(body);
     if (!view) return parseOrThrow(createApplicationSchema, body, 'application');
@@ -644,6 +653,20 @@ function asView(body: unknown): Record<string, unknown> | undefined {
 
 function specOf(view: unknown): Record<string, unknown> {
   return (view as { spec: Record<string, unknown> }).spec;
+}
+
+const KIND_HINTS: Readonly<Record<string, string>> = {
+  ApplicationSet: ' (ApplicationSets go to /api/v1/applicationsets: axle appset create)',
+  AppProject: ' (projects go to /api/v1/projects)',
+};
+
+/** The `kind` of a Kubernetes-style document that is not an Application (undefined otherwise). */
+function otherKind(b: unknown): string | undefined {
+  if (typeof b !== 'object' || b === null || Array.isArray(b)) return undefined;
+  const { kind, apiVersion } = b as Record<string, unknown>;
+  if (typeof kind !== 'string' || typeof apiVersion !== 'string' || kind === 'Application')
+    return undefined;
+  return kind.slice(0, 100);
 }
 
 function isArgoApplication(b: unknown): boolean {
