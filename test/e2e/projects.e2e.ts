@@ -315,5 +315,23 @@ describe('projects bound what applications may do, at admission, render and disp
         message: 'project "team-a" does not allow namespace "forbidden" on cluster "east"',
       },
     ]);
+    // A project that does not exist is said once (the source's check and the destination's).
+    const dry = await api(hub).post('/api/v1/applicationsets/dry-run', {
+      apiVersion: 'argoproj.io/v1alpha1',
+      kind: 'ApplicationSet',
+      metadata: { name: 'ghost-set' },
+      spec: {
+        generators: [{ list: { elements: [{ ns: 'x' }] } }],
+        template: {
+          metadata: { name: 'ghost-app' },
+          spec: {
+            project: 'ghost',
+            source: { repoURL: repo.fileUrl, targetRevision: 'main', path: 'app' },
+            destination: { name: 'east', namespace: 'x' },
+          },
+        },
+      },
+    });
+    expect(JSON.stringify(dry.body).match(/project \\"ghost\\" does not exist/g)).toHaveLength(1);
   });
 });

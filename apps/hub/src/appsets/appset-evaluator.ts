@@ -244,7 +244,7 @@ export class AppSetEvaluator {
         ? gate.check({ project: project || 'default', cluster, namespace })
         : [];
       if (bySource.length || byDestination.length) {
-        errors.push({ name, message: [...bySource, ...byDestination].join('; ') });
+        errors.push({ name, message: [...new Set([...bySource, ...byDestination])].join('; ') });
         keep.add(name);
         continue;
       }
