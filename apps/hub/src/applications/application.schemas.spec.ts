@@ -6,6 +6,7 @@ import {
   listQuerySchema,
   parseApplicationInput,
   targetNamespace,
+  asWritten,
 } from './application.schemas.js';
 
 const valid = {
@@ -336,6 +337,21 @@ describe('application input', () => {
     expect(fields(argo({ syncPolicy: { retry: { backoff: { duration: 'soon' } } } }))).toEqual([
       'spec.syncPolicy.retry.backoff.duration: must be a duration like 5s, 2m or 1h (a number alone is seconds)',
     ]);
+  });
+
+  it("names the fields of a later check (the project's) as the document writes them", () => {
+    const refused = new ValidationFailed('application not allowed by its project', [
+      { field: 'project', reason: 'project "ghost" does not exist' },
+      { field: 'labels', reason: 'generated' },
+    ]);
+    const named = (body: unknown) =>
+      (asWritten(body, refused) as ValidationFailed).fields.map((f) => f.field);
+    const argo = { apiVersion: 'argoproj.io/v1alpha1', kind: 'Application', spec: {} };
+    expect(named(argo)).toEqual(['spec.project', 'metadata.labels']);
+    expect(named({ name: 'web', spec: { source: {} } })).toEqual(['spec.project', 'labels']);
+    expect(named(valid)).toEqual(['project', 'labels']);
+    const other = new Error('not a validation');
+    expect(asWritten(argo, other)).toBe(other);
   });
 
   it('resolves an Argo CD destination server to the one cluster registered with it', () => {

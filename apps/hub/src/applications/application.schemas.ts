@@ -655,6 +655,26 @@ function specOf(view: unknown): Record<string, unknown> {
   return (view as { spec: Record<string, unknown> }).spec;
 }
 
+/**
+ * `e` (a check of the spec after parsing: its project, say) with its fields named as `body` writes
+ * them: under `spec.` for an Argo CD Application or an application as the API shows it.
+ */
+export function asWritten(body: unknown, e: unknown): unknown {
+  if (!(e instanceof ValidationFailed)) return e;
+  const argo = isArgoApplication(body);
+  if (!argo && !asView(body)) return e;
+  const named = (field: string) => {
+    if (field.startsWith('spec.') || field.startsWith('metadata.')) return field;
+    // Beside the spec: under metadata in an Argo CD document.
+    if (field === 'name' || field === 'labels') return argo ? `metadata.${field}` : field;
+    return `spec.${field}`;
+  };
+  return new ValidationFailed(
+    e.summary,
+    e.fields.map((f) => (countOf(f) > 1 ? f : { ...f, field: named(f.field) })),
+  );
+}
+
 const KIND_HINTS: Readonly<Record<string, string>> = {
   ApplicationSet: ' (ApplicationSets go to /api/v1/applicationsets: axle appset create)',
   AppProject: ' (projects go to /api/v1/projects)',

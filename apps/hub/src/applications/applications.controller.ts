@@ -11,6 +11,7 @@ import {
   listQuerySchema,
   parseApplicationInput,
   parseApplicationUpdate,
+  asWritten,
   rollbackRequestSchema,
   syncRequestSchema,
 } from './application.schemas.js';
@@ -31,7 +32,10 @@ export class ApplicationsController {
   @ApiOperation({ summary: 'Create an application (Axle JSON or an Argo CD Application)' })
   @ApiZodBody(createApplicationSchema)
   async create(@Body() body: unknown) {
-    return this.apps.create(parseApplicationInput(body, await this.apps.destinationServers(body)));
+    const input = parseApplicationInput(body, await this.apps.destinationServers(body));
+    return this.apps.create(input).catch((e: unknown) => {
+      throw asWritten(body, e);
+    });
   }
 
   @Get()
@@ -78,7 +82,11 @@ export class ApplicationsController {
   })
   async update(@Param('name') name: string, @Body() body: unknown) {
     const servers = await this.apps.destinationServers(body);
-    return this.apps.update(name, parseApplicationUpdate(name, body, servers));
+    return this.apps
+      .update(name, parseApplicationUpdate(name, body, servers))
+      .catch((e: unknown) => {
+        throw asWritten(body, e);
+      });
   }
 
   @Delete(':name')
