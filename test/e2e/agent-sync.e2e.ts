@@ -298,7 +298,22 @@ spec: { size: 3 }
         containers: [{ name: 'wget', image: 'busybox:1.36', command: ['wget', 'app:80'] }],
       },
     };
+    // As charts run admission jobs: the Job's ServiceAccount is a hook of a lower weight, deleted
+    // once it succeeded; it must outlive the Job that uses it.
+    const serviceAccount = {
+      apiVersion: 'v1',
+      kind: 'ServiceAccount',
+      metadata: {
+        name: 'migrate',
+        annotations: {
+          'helm.sh/hook': 'pre-install,pre-upgrade',
+          'helm.sh/hook-weight': '-5',
+          'helm.sh/hook-delete-policy': 'before-hook-creation,hook-succeeded',
+        },
+      },
+    };
     const objects = [
+      serviceAccount,
       job('migrate', {
         'helm.sh/hook': 'pre-install,pre-upgrade',
         'helm.sh/hook-weight': '-1',
@@ -310,8 +325,13 @@ spec: { size: 3 }
     ];
     await agent.deliver(deploy({ appId, generation: 1, namespace: ns, objects }));
     await agent.idle();
-    expect(view(agent, appId)!.message).toBe(`waiting for PreSync hook Job/${ns}/migrate`);
+    await eventually('the Job started after its ServiceAccount', () =>
+      view(agent, appId)!.message === `waiting for PreSync hook Job/${ns}/migrate` ? true : false,
+    );
     expect(await cmValue(ns, 'app')).toBeUndefined();
+    const live = (apiVersion: string, kind: string, name: string) =>
+      readObject(east, { apiVersion, kind, name, namespace: ns });
+    expect(await live('v1', 'ServiceAccount', 'migrate')).toBeDefined();
     await finishJob(east, ns, 'migrate', 'Complete');
     const s = await eventually('sync succeeded', () => {
       const v = view(agent, appId);
@@ -319,20 +339,16 @@ spec: { size: 3 }
     });
     expect(await cmValue(ns, 'app')).toEqual({ x: '1' });
     expect(s.resources.map((r) => r.name)).toEqual(['app']);
-    expect(s.operation?.hooks.map((h) => [h.hookType, h.name, h.phase])).toEqual([
-      ['PreSync', 'migrate', 'Succeeded'],
+    expect(s.operation?.hooks.map((h) => [h.hookType, h.kind, h.name, h.phase])).toEqual([
+      ['PreSync', 'ServiceAccount', 'migrate', 'Succeeded'],
+      ['PreSync', 'Job', 'migrate', 'Succeeded'],
     ]);
-    const live = (kind: string, name: string) =>
-      readObject(east, {
-        apiVersion: kind === 'Pod' ? 'v1' : 'batch/v1',
-        kind,
-        name,
-        namespace: ns,
-      });
-    // hook-succeeded: gone; the test pod and the PostDelete Job were never created.
-    expect(await live('Job', 'migrate')).toBeUndefined();
-    expect(await live('Pod', 'app-test-connection')).toBeUndefined();
-    expect(await live('Job', 'cleanup')).toBeUndefined();
+    // hook-succeeded: both gone with the operation; the test pod and the PostDelete Job were
+    // never created.
+    expect(await live('v1', 'ServiceAccount', 'migrate')).toBeUndefined();
+    expect(await live('batch/v1', 'Job', 'migrate')).toBeUndefined();
+    expect(await live('v1', 'Pod', 'app-test-connection')).toBeUndefined();
+    expect(await live('batch/v1', 'Job', 'cleanup')).toBeUndefined();
   });
 
   it('runs PreSync/PostSync hooks as Jobs with delete policies; SyncFail on failure', async () => {
@@ -357,20 +373,16 @@ spec: { size: 3 }
       readObject(east, { apiVersion: 'batch/v1', kind: 'Job', name: 'smoke', namespace: ns }),
     );
     expect(await cmValue(ns, 'app')).toEqual({ x: '1' });
-    // HookSucceeded: the PreSync Job is gone.
-    expect(
-      await readObject(east, {
-        apiVersion: 'batch/v1',
-        kind: 'Job',
-        name: 'migrate',
-        namespace: ns,
-      }),
-    ).toBeUndefined();
+    const migrate = () =>
+      readObject(east, { apiVersion: 'batch/v1', kind: 'Job', name: 'migrate', namespace: ns });
+    // HookSucceeded: deleted when the whole operation has succeeded (as gitops-engine), not yet.
+    expect(await migrate()).toBeDefined();
     await finishJob(east, ns, 'smoke', 'Complete');
     s = await eventually('sync succeeded', () => {
       const v = view(agent, appId);
       return v?.operation?.phase === 'Succeeded' ? v : false;
     });
+    expect(await migrate()).toBeUndefined();
     // Hooks are not resources of the app; the PostSync Job stays (default BeforeHookCreation).
     expect(s.resources.map((r) => r.name)).toEqual(['app']);
     expect(s.operation?.hooks.map((h) => [h.hookType, h.name, h.phase])).toEqual([

@@ -132,6 +132,7 @@ export class SyncEngine {
 
   private async succeed(rt: AppRuntime, app: AppInput, op: Operation): Promise<OperationOutcome> {
     rt.op = undefined;
+    await this.hooks.cleanUp(op, true);
     rt.failures = 0;
     rt.retryAt = 0;
     // Retries of a failed attempt measure against one count; a later sync counts again.
@@ -155,6 +156,7 @@ export class SyncEngine {
     message: string,
   ): Promise<OperationOutcome> {
     rt.op = undefined;
+    await this.hooks.cleanUp(op, false);
     await this.hooks.startSyncFail(rt, app, op);
     // The operation is over: the app's later passes follow its SyncFail hooks (followSyncFail),
     // those of a few failed attempts at most (hooks that never finish are not kept for ever).

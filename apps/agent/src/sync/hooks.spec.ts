@@ -136,6 +136,11 @@ describe('a hook re-created (BeforeHookCreation)', () => {
     expect(await h.hooks.check(h.rt, h.app, h.op)).toEqual({ waiting: undefined });
     expect(h.run.phase).toBe('Succeeded');
     expect(h.events).toEqual(['HookSucceeded']);
+    // HookSucceeded: deleted once the whole operation succeeded, not with the hook.
+    expect(h.state.deleted).toBe(1);
+    await h.hooks.cleanUp(h.op, false);
+    expect(h.state.deleted).toBe(1); // a failed operation keeps it (no HookFailed)
+    await h.hooks.cleanUp(h.op, true);
     expect(h.state.deleted).toBe(2);
   });
 

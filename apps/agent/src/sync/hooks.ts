@@ -117,13 +117,32 @@ export class Hooks {
       `${run.type} hook ${keyRef(key)} ${ok ? 'succeeded' : 'failed'}${run.message ? `: ${run.message}` : ''}`,
       op.generation,
     );
+    // SyncFail hooks run once the operation is over: deleted by their own outcome. The others
+    // wait for the operation's (see cleanUp).
+    if (run.type === 'SyncFail') await this.deleteByPolicy(run, ok);
+  }
+
+  /**
+   * The operation is over: its completed hooks with `HookSucceeded` go when it succeeded, those
+   * with `HookFailed` when it failed, as gitops-engine deletes them. Not before: a chart's
+   * ServiceAccount hook (`hook-succeeded`, a lower weight) must outlive the Job that uses it.
+   */
+  async cleanUp(op: Operation, succeeded: boolean): Promise<void> {
+    for (const run of op.hooks) {
+      if (run.type === 'SyncFail' || !run.key) continue;
+      if (run.phase !== 'Succeeded' && run.phase !== 'Failed') continue;
+      await this.deleteByPolicy(run, succeeded);
+    }
+  }
+
+  private async deleteByPolicy(run: HookRun, succeeded: boolean): Promise<void> {
+    const key = run.key!;
     const policies = run.item.hook!.deletePolicies;
-    if ((ok && policies.includes('HookSucceeded')) || (!ok && policies.includes('HookFailed'))) {
-      try {
-        await this.client.delete(apiVersionOf(key), key.kind, key.name, key.namespace || undefined);
-      } catch (e) {
-        run.message = `${run.message} (delete failed: ${kubeError(e).message})`.trim();
-      }
+    if (!policies.includes(succeeded ? 'HookSucceeded' : 'HookFailed')) return;
+    try {
+      await this.client.delete(apiVersionOf(key), key.kind, key.name, key.namespace || undefined);
+    } catch (e) {
+      run.message = `${run.message} (delete failed: ${kubeError(e).message})`.trim();
     }
   }
 
