@@ -5,7 +5,7 @@ import { diffObject } from './diff.js';
 import type { AppInput, SyncEngine } from './engine.js';
 import { resourceSyncOptions } from './options.js';
 import type { PlanItem } from './plan.js';
-import { guessKey, keyRef, ownedByApp } from './resources.js';
+import { guessKey, isHookObject, keyRef, ownedByApp } from './resources.js';
 import type { AppReport, AppRuntime, ResourceReport, SyncState } from './runtime.js';
 
 export interface Assessment {
@@ -140,8 +140,10 @@ async function reportLeftovers(
     }
     // An object another app applied since (moved there, and that app synced first) is never
     // pruned by this one (see Pruner), so it is not this app's leftover: reported, it would keep
-    // the app OutOfSync for good, and kept in the inventory it would never leave it.
-    if (!live || !ownedByApp(live, app.appId)) {
+    // the app OutOfSync for good, and kept in the inventory it would never leave it. So is a hook
+    // (an object applied as a resource by an agent that did not read Helm's hook annotations):
+    // hooks go by their delete policies, never by pruning, as in gitops-engine.
+    if (!live || !ownedByApp(live, app.appId) || isHookObject(live)) {
       gone.push(k);
       continue;
     }

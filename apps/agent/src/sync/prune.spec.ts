@@ -124,6 +124,15 @@ describe('Pruner', () => {
     expect(await removing.p.removeApp(rt(), app([mine]))).toBeUndefined();
     expect(removing.deleted.sort()).toEqual(['migrate', 'mine']);
   });
+
+  it('never prunes a hook still in the inventory (applied as a resource before Helm hooks were read)', async () => {
+    // A chart's test pod, applied as a plain resource by an earlier agent: in the inventory.
+    const testPod = applied('a', 'chart-test');
+    testPod.metadata.annotations!['helm.sh/hook'] = 'test';
+    const { p, deleted } = pruner([mine, testPod]);
+    await p.pruneStep(rt(), app([mine, testPod]), { deferredPrune: [] } as never);
+    expect(deleted).toEqual(['mine']);
+  });
 });
 
 describe('Pruner: the prune guard', () => {

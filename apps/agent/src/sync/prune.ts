@@ -98,8 +98,9 @@ export class Pruner {
     let confirm = 0;
     for (const k of await this.leftovers(rt, app)) {
       const live = await this.applier.live(k);
-      // Another app's now (it was moved there and applied by it first): not ours to delete.
-      if (!live || !ownedByApp(live, app.appId)) continue;
+      // Another app's now (it was moved there and applied by it first): not ours to delete. A hook
+      // is never pruned (see reportLeftovers).
+      if (!live || !ownedByApp(live, app.appId) || isHookObject(live)) continue;
       const o = resourceSyncOptions(live);
       if (!o.prune) continue;
       if (o.pruneConfirm) confirm++;
