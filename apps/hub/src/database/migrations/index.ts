@@ -21,6 +21,7 @@ import { UnpinnedRenders1765900000000 } from './1765900000000-UnpinnedRenders.js
 import { ConsoleIgnoresHeartbeats1766000000000 } from './1766000000000-ConsoleIgnoresHeartbeats.js';
 import { BundleClusterScope1766100000000 } from './1766100000000-BundleClusterScope.js';
 import { InventoryVersion1766200000000 } from './1766200000000-InventoryVersion.js';
+import { DirectoryRecurseKept1766300000000 } from './1766300000000-DirectoryRecurseKept.js';
 
 /** Every migration, oldest first. TypeORM runs the ones not yet recorded. */
 export const MIGRATIONS = [
@@ -47,4 +48,5 @@ export const MIGRATIONS = [
   ConsoleIgnoresHeartbeats1766000000000,
   BundleClusterScope1766100000000,
   InventoryVersion1766200000000,
+  DirectoryRecurseKept1766300000000,
 ];
