@@ -48,11 +48,12 @@ describe('ClusterIndex', () => {
     );
   });
 
-  it('gives in-cluster to no one without a local cluster, and to a cluster registered by that name', () => {
+  it('gives in-cluster to no one without a local cluster, else to it before a cluster of that name', () => {
     expect(
       new ClusterIndex([cluster('east', 'https://east:6443')]).resolve({ name: 'in-cluster' }),
     ).toBe('application references destination cluster in-cluster which does not exist');
     const named = cluster('in-cluster', 'https://other:6443');
-    expect(new ClusterIndex([home, named]).resolve({ name: 'in-cluster' })).toBe(named);
+    expect(new ClusterIndex([named]).resolve({ name: 'in-cluster' })).toBe(named);
+    expect(new ClusterIndex([home, named]).resolve({ name: 'in-cluster' })).toBe(home);
   });
 });

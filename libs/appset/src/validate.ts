@@ -31,9 +31,12 @@ export class ClusterIndex {
       if (!this.byServer.has(c.server)) this.byServer.set(c.server, c);
     }
     // Argo CD's local cluster answers to `in-cluster` too (the name the clusters generator gives
-    // it), unless a cluster is registered by that name.
+    // it), before a cluster registered by that name, as the hub resolves destinations.
     const local = clusters.find((c) => c.inCluster);
-    if (local && !this.byName.has(IN_CLUSTER)) this.byName.set(IN_CLUSTER, local);
+    if (local) {
+      this.byName.set(IN_CLUSTER, local);
+      this.sharedNames.delete(IN_CLUSTER);
+    }
   }
 
   /** Resolves a destination (exactly one of name/server) to a cluster, or explains why not. */

@@ -153,11 +153,11 @@ export function resourceSyncOptions(obj: KubeObject | undefined): ResourceSyncOp
   const o = parseOptionList(a[ARGO_SYNC_OPTIONS], a[AXLE_SYNC_OPTIONS]);
   return {
     prune: bool(o.get('Prune')) ?? true,
-    ...(o.get('Prune') === 'confirm' ? { pruneConfirm: true } : {}),
+    ...(o.get('Prune')?.toLowerCase() === 'confirm' ? { pruneConfirm: true } : {}),
     // Helm's `resource-policy: keep` is Delete=false, as in Argo CD. An app is deleted without a
     // confirmation step, so what asks for one (`Delete=confirm`) is kept rather than deleted.
     delete:
-      o.get('Delete') === 'confirm'
+      o.get('Delete')?.toLowerCase() === 'confirm'
         ? false
         : (bool(o.get('Delete')) ?? a[HELM_RESOURCE_POLICY]?.trim() !== 'keep'),
     replace: bool(o.get('Replace')),

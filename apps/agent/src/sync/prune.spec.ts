@@ -214,7 +214,7 @@ describe('Pruner: the prune guard', () => {
 
   it('holds a prune of what asks for it (Prune=confirm) until a person confirms; keeps Delete=confirm', async () => {
     const all = objects(10);
-    all[9].metadata.annotations!['argocd.argoproj.io/sync-options'] = 'Prune=confirm';
+    all[9].metadata.annotations!['argocd.argoproj.io/sync-options'] = 'Prune=Confirm';
     const { p, deleted, events } = pruner(all);
     const r = rt(all.slice(0, 9)); // one object out: far below the share rule
     await p.pruneStep(r, app(all), op(10));

@@ -130,4 +130,19 @@ describe('AppDiffService', () => {
     expect(live.data.password).not.toBe(desired.data.password);
     expect(live.data.user).toBe(desired.data.user);
   });
+
+  it("compares resources only: hooks (Argo CD's and Helm's) and hook: Skip objects are left out", async () => {
+    const annotated = (name: string, annotations: Record<string, string>): KubeObject => ({
+      apiVersion: 'batch/v1',
+      kind: 'Job',
+      metadata: { name, namespace: 'prod', annotations },
+    });
+    const hooks = [
+      annotated('migrate', { 'argocd.argoproj.io/hook': 'PreSync' }),
+      annotated('chart-test', { 'helm.sh/hook': 'test' }),
+      annotated('never', { 'argocd.argoproj.io/hook': 'Skip' }),
+    ];
+    const out = await service([configMap('1')], [configMap('2'), ...hooks]).diff('web', {});
+    expect(out.clusters[0].resources.map((r) => `${r.kind}/${r.name}`)).toEqual(['ConfigMap/cfg']);
+  });
 });

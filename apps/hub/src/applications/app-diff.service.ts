@@ -106,11 +106,19 @@ export class AppDiffService {
     return { application: app.name, ...desired, clusters };
   }
 
-  /** The bundle's tracked resources: hooks (Argo CD's and Helm's) are run, not compared. */
+  /**
+   * The bundle's tracked resources: hooks (Argo CD's and Helm's) are run, not compared, and
+   * `hook: Skip` objects are never applied.
+   */
   private async objects(hash: string): Promise<KubeObject[]> {
     const { objects } = decompressBundle(await this.bundles.getCompressed(hash), hash);
-    return objects.filter((o) => !isHook(o));
+    return objects.filter((o) => !isHook(o) && !skipped(o));
   }
+}
+
+function skipped(o: KubeObject): boolean {
+  const hook = o.metadata.annotations?.['argocd.argoproj.io/hook'] ?? '';
+  return hook.split(',').some((h) => h.trim() === 'Skip');
 }
 
 /** The bundle of the generation the agent applied: the desired one, or one from history. */

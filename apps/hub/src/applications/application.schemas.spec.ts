@@ -57,6 +57,7 @@ describe('application input', () => {
     });
     for (const range of ['1.2.3', '^1.2', '>=1.0.0 <2.0.0', '1.2.*', '~1.4.0-0'])
       expect(parseApplicationInput(chart(range)).source.targetRevision).toBe(range);
+    expect(fields(chart('-1'))[0]).toMatch(/^source\.targetRevision: must be a chart version/);
     expect(fields(chart('1.2; rm -rf /'))).toEqual([
       'source.targetRevision: must be a chart version or a version range (1.2.3, ^1.2, >=1.0.0 <2.0.0)',
     ]);

@@ -203,7 +203,9 @@ const source = z
   })
   .superRefine((s, ctx) => {
     const r = s.targetRevision;
-    const ok = s.chart ? CHART_VERSION.test(r) && r.trim() !== '' : gitRef.safeParse(r).success;
+    const ok = s.chart
+      ? CHART_VERSION.test(r) && r.trim() !== '' && !r.startsWith('-')
+      : gitRef.safeParse(r).success;
     if (!ok) {
       ctx.addIssue({
         code: 'custom',
