@@ -1,5 +1,5 @@
 import { Inject, Injectable, Optional } from '@nestjs/common';
-import { DataSource, QueryFailedError } from 'typeorm';
+import { DataSource, QueryFailedError, type EntityManager } from 'typeorm';
 import { AuditService } from '../audit/audit.service.js';
 import { ClustersRepository, type AgentLiveness } from '../clusters/clusters.repository.js';
 import { AGENT_AWAY_GRACE_SECONDS, HUB_CONFIG, type HubConfig } from '../config/hub-config.js';
@@ -180,32 +180,9 @@ export class ApplicationsService {
     // An unchanged application changes nothing (kubectl apply of the same file twice).
     const respecified = !jsonEqual(app.spec, spec);
     if (!respecified && !relabelled) return this.get(name);
-    if (!respecified) {
-      // New labels alone: nothing to render or deploy again.
-      await this.ds.transaction(async (tx) => {
-        await this.apps.updateLabels(tx, app.id, labels);
-        await this.audit.record(
-          'application.update',
-          'Application',
-          name,
-          withLabels(app.spec, app.labels),
-          withLabels(spec, labels),
-          tx,
-        );
-      });
-      return this.get(name);
-    }
     await this.ds.transaction(async (tx) => {
-      // A generated one: its ApplicationSet decides whether the edit stays (see updateSpec).
-      // Marked first, as an evaluation writing its results locks the set's work item first.
-      if (app.appSetId)
-        await this.work.appsets({ ids: [app.appSetId] }, `application ${name} edited`, tx);
-      // Its own work item before its row, as a batch writing its results takes them (fence,
-      // then the applications): the other order deadlocked with a batch of this application.
-      await this.work.apps({ ids: [app.id] }, 'spec updated', tx);
-      await this.projects.holdForApplication(tx, spec.project);
-      await this.dependencies.checkCycles(name, spec, tx);
-      await this.apps.updateSpec(tx, app.id, spec);
+      // Labels alone change nothing deployed: only a new spec is rendered and deployed again.
+      if (respecified) await this.respecify(tx, app, spec);
       if (relabelled) await this.apps.updateLabels(tx, app.id, labels);
       await this.audit.record(
         'application.update',
@@ -217,6 +194,20 @@ export class ApplicationsService {
       );
     });
     return this.get(name);
+  }
+
+  /** Writes a new spec, to be rendered and deployed again. */
+  private async respecify(tx: EntityManager, app: ApplicationEntity, spec: ApplicationSpec) {
+    // A generated one: its ApplicationSet decides whether the edit stays (see updateSpec).
+    // Marked first, as an evaluation writing its results locks the set's work item first.
+    if (app.appSetId)
+      await this.work.appsets({ ids: [app.appSetId] }, `application ${app.name} edited`, tx);
+    // Its own work item before its row, as a batch writing its results takes them (fence,
+    // then the applications): the other order deadlocked with a batch of this application.
+    await this.work.apps({ ids: [app.id] }, 'spec updated', tx);
+    await this.projects.holdForApplication(tx, spec.project);
+    await this.dependencies.checkCycles(app.name, spec, tx);
+    await this.apps.updateSpec(tx, app.id, spec);
   }
 
   /** Deletes an application; `prune: false` leaves its resources in the clusters. */
