@@ -115,9 +115,9 @@ export class Pruner {
   /**
    * Whether the prune of `count` objects is held (nothing deleted, PruneLast ones included): too
    * large a share of what the app ran before the sync, everything when the bundle has no objects,
-   * or `confirm` of them marked Prune=confirm, and not confirmed by a person for this generation. Announced once per generation
-   * (a SyncNow or a restart that holds it again says nothing new); kept in the runtime for the
-   * app's status.
+   * or `confirm` of them marked Prune=confirm; and not confirmed by a person for this generation.
+   * Announced once per generation (a SyncNow or a restart that holds it again says nothing new);
+   * kept in the runtime for the app's status.
    */
   private hold(
     rt: AppRuntime,
