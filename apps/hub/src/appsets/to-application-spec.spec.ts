@@ -1,5 +1,11 @@
 import { describe, expect, it } from 'vitest';
-import { readsClockOrChance, requeueSeconds, serviceGenerators } from './to-application-spec.js';
+import type { GeneratedApplication } from '../../../../libs/appset/src/index.js';
+import {
+  readsClockOrChance,
+  requeueSeconds,
+  serviceGenerators,
+  toApplicationSpec,
+} from './to-application-spec.js';
 
 const doc = (generators: unknown[]) => ({ spec: { generators } });
 
@@ -60,5 +66,55 @@ describe('ApplicationSets evaluated every time', () => {
     // A field or variable named like one, a word outside a template.
     expect(readsClockOrChance(meta({ a: '{{ .now }}', b: '{{ $now }}', c: 'now' }))).toBe(false);
     expect(readsClockOrChance(meta({ e: '{{ .nowhere }}-{{ randomly }}' }))).toBe(false);
+  });
+});
+
+describe('generated applications as the hub stores them', () => {
+  const generated = (spec: Partial<GeneratedApplication['spec']>): GeneratedApplication => ({
+    metadata: { name: 'web-east' },
+    spec: {
+      project: 'default',
+      source: { repoURL: 'https://git.example/r.git', targetRevision: 'main', path: 'web' },
+      destination: { name: 'east', server: 'https://east', namespace: '' },
+      ...spec,
+    },
+  });
+
+  it("keeps Argo CD's automated options, with no namespace for an empty one", () => {
+    const out = toApplicationSpec(
+      generated({
+        syncPolicy: {
+          automated: { prune: true, allowEmpty: true },
+          retry: { backoff: { duration: '5' } },
+        },
+      }),
+    );
+    if ('error' in out) throw new Error(out.error);
+    expect(out.spec.syncPolicy.automated).toEqual({
+      prune: true,
+      selfHeal: false,
+      allowEmpty: true,
+    });
+    expect(out.spec.syncPolicy.retry?.backoff?.duration).toBe('5s');
+    expect(out.spec.destination).toEqual({ cluster: 'east' });
+    const off = toApplicationSpec(generated({ syncPolicy: { automated: { enabled: false } } }));
+    expect('spec' in off && off.spec.syncPolicy.automated).toBeUndefined();
+  });
+
+  it('says which Argo CD fields Axle does not support', () => {
+    const out = toApplicationSpec(
+      generated({
+        source: {
+          repoURL: 'https://git.example/r.git',
+          targetRevision: 'main',
+          path: 'web',
+          kustomize: { patches: [] },
+        },
+      }),
+    );
+    expect(out).toEqual({
+      error:
+        'spec.source.kustomize.patches: not supported by Axle (put the patches in the kustomization in git)',
+    });
   });
 });

@@ -38,7 +38,7 @@ export function toApplicationSpec(
       // RollingSync syncs the generated applications itself: like Argo CD, it turns their
       // automated sync off.
       ...(automated && automated.enabled !== false && !rolling
-        ? { automated: { prune: automated.prune ?? false, selfHeal: automated.selfHeal ?? false } }
+        ? { automated: automatedOf(automated) }
         : {}),
       ...(syncPolicy?.syncOptions ? { syncOptions: syncPolicy.syncOptions } : {}),
       ...(syncPolicy?.retry ? { retry: syncPolicy.retry } : {}),
@@ -55,6 +55,17 @@ export function toApplicationSpec(
     };
   }
   return { spec: r.data };
+}
+
+/** Argo CD's automated options as the hub's spec takes them (defaults filled in). */
+function automatedOf(
+  a: NonNullable<NonNullable<GeneratedApplication['spec']['syncPolicy']>['automated']>,
+) {
+  return {
+    prune: a.prune ?? false,
+    selfHeal: a.selfHeal ?? false,
+    ...(a.allowEmpty !== undefined ? { allowEmpty: a.allowEmpty } : {}),
+  };
 }
 
 /** What an ApplicationSet's generators read, for event-driven re-evaluation. */
