@@ -137,3 +137,13 @@ export function isHook(obj: KubeObject): boolean {
   }
   return false;
 }
+
+/**
+ * Whether the object is a resource a sync applies and tracks: neither a hook nor marked
+ * `argocd.argoproj.io/hook: Skip` (gitops-engine's `hook.Skip`).
+ */
+export function isSyncedResource(obj: KubeObject): boolean {
+  if (isHook(obj)) return false;
+  const argoHook = annotationsOf(obj)[ANNOTATION_ARGO_HOOK] ?? '';
+  return !argoHook.split(',').some((k) => k.trim() === 'Skip');
+}

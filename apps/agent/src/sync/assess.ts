@@ -1,11 +1,16 @@
-import { assessHealth, worstHealth, type HealthStatus } from '../../../../libs/health/src/index.js';
+import {
+  assessHealth,
+  isHook,
+  worstHealth,
+  type HealthStatus,
+} from '../../../../libs/health/src/index.js';
 import { resourceId, type ResourceKey } from '../../../../libs/manifests/src/index.js';
 import { NoKindError } from '../kube/kube-client.js';
 import { diffObject } from './diff.js';
 import type { AppInput, SyncEngine } from './engine.js';
 import { resourceSyncOptions } from './options.js';
 import type { PlanItem } from './plan.js';
-import { guessKey, isHookObject, keyRef, ownedByApp } from './resources.js';
+import { guessKey, keyRef, ownedByApp } from './resources.js';
 import type { AppReport, AppRuntime, ResourceReport, SyncState } from './runtime.js';
 
 export interface Assessment {
@@ -143,7 +148,7 @@ async function reportLeftovers(
     // the app OutOfSync for good, and kept in the inventory it would never leave it. So is a hook
     // (an object applied as a resource by an agent that did not read Helm's hook annotations):
     // hooks go by their delete policies, never by pruning, as in gitops-engine.
-    if (!live || !ownedByApp(live, app.appId) || isHookObject(live)) {
+    if (!live || !ownedByApp(live, app.appId) || isHook(live)) {
       gone.push(k);
       continue;
     }

@@ -10,11 +10,12 @@ import {
   type KubeClient,
   type PropagationPolicy,
 } from '../kube/kube-client.js';
+import { isHook } from '../../../../libs/health/src/index.js';
 import type { WatchCache } from '../kube/watch-cache.js';
 import { mapLimit, type Applier } from './apply.js';
 import { resourceSyncOptions, syncWave } from './options.js';
 import { DEFAULT_PRUNE_HOLD, pruneHeldMessage, pruneHoldReason } from './prune-hold.js';
-import { isHookObject, keyRef, ownedByApp } from './resources.js';
+import { keyRef, ownedByApp } from './resources.js';
 import type { AppRuntime, Operation } from './runtime.js';
 import type { AppInput, EngineCallbacks, EngineOptions } from './types.js';
 
@@ -63,7 +64,7 @@ export class Pruner {
     const out: KubeObject[] = [];
     for (const inf of this.watches.all()) {
       for (const obj of inf.objects.values()) {
-        if (ownedByApp(obj, appId) && (includeHooks || !isHookObject(obj))) out.push(obj);
+        if (ownedByApp(obj, appId) && (includeHooks || !isHook(obj))) out.push(obj);
       }
     }
     return out;
@@ -100,7 +101,7 @@ export class Pruner {
       const live = await this.applier.live(k);
       // Another app's now (it was moved there and applied by it first): not ours to delete. A hook
       // is never pruned (see reportLeftovers).
-      if (!live || !ownedByApp(live, app.appId) || isHookObject(live)) continue;
+      if (!live || !ownedByApp(live, app.appId) || isHook(live)) continue;
       const o = resourceSyncOptions(live);
       if (!o.prune) continue;
       if (o.pruneConfirm) confirm++;

@@ -8,7 +8,6 @@ import {
   type ResourceKey,
 } from '../../../../libs/manifests/src/index.js';
 import { apiVersionOf, type KubeClient } from '../kube/kube-client.js';
-import { isHook } from '../../../../libs/health/src/index.js';
 
 /** Label on everything the agent applies: lists and watches select on it. */
 export const APP_LABEL = 'app.axle.io/app-id';
@@ -36,14 +35,6 @@ export function ownedByApp(obj: KubeObject, appId: string): boolean {
   if (md.labels?.[APP_LABEL] !== appId) return false;
   const t = md.annotations?.[TRACKING_ANNOTATION];
   return t === trackingId(appId, resourceKey(obj));
-}
-
-/**
- * Whether a live object is a hook, not a tracked resource (pruned by its delete policy, never as a
- * resource): Argo CD's hook annotation other than Skip, or Helm's other than crd-install.
- */
-export function isHookObject(obj: KubeObject): boolean {
-  return isHook(obj);
 }
 
 export interface Prepared {

@@ -1,6 +1,6 @@
 import { Injectable } from '@nestjs/common';
 import { deepEqual, removeAtPointer, setAtPointer } from '../../../../libs/diff/src/index.js';
-import { isHook } from '../../../../libs/health/src/index.js';
+import { isSyncedResource } from '../../../../libs/health/src/index.js';
 import {
   decompressBundle,
   resourceId,
@@ -112,13 +112,8 @@ export class AppDiffService {
    */
   private async objects(hash: string): Promise<KubeObject[]> {
     const { objects } = decompressBundle(await this.bundles.getCompressed(hash), hash);
-    return objects.filter((o) => !isHook(o) && !skipped(o));
+    return objects.filter(isSyncedResource);
   }
-}
-
-function skipped(o: KubeObject): boolean {
-  const hook = o.metadata.annotations?.['argocd.argoproj.io/hook'] ?? '';
-  return hook.split(',').some((h) => h.trim() === 'Skip');
 }
 
 /** The bundle of the generation the agent applied: the desired one, or one from history. */

@@ -564,24 +564,9 @@ function parseInput(
     );
   } catch (e) {
     // Name the fields as they are written in the Argo document.
-    if (e instanceof ValidationFailed) {
-      throw new ValidationFailed(
-        'invalid Argo CD Application',
-        e.fields.map((f) =>
-          // The final `…and N more` of a capped list names no field.
-          countOf(f) > 1
-            ? f
-            : {
-                ...f,
-                field:
-                  f.field === 'name' || f.field === 'labels' || f.field.startsWith('labels.')
-                    ? `metadata.${f.field}`
-                    : `spec.${f.field}`,
-              },
-        ),
-      );
-    }
-    throw e;
+    throw e instanceof ValidationFailed
+      ? written(new ValidationFailed('invalid Argo CD Application', e.fields), true)
+      : e;
   }
 }
 
@@ -664,13 +649,22 @@ function specOf(view: unknown): Record<string, unknown> {
 export function asWritten(body: unknown, e: unknown): unknown {
   if (!(e instanceof ValidationFailed)) return e;
   const argo = isArgoApplication(body);
-  if (!argo && !asView(body)) return e;
+  return argo || asView(body) ? written(e, argo) : e;
+}
+
+/**
+ * `e`'s fields of Axle's flat application (`name`, `labels`, spec fields) named as an Argo CD
+ * document (`metadata.`, `spec.`) or an application as shown (`spec.` only) writes them.
+ */
+function written(e: ValidationFailed, argo: boolean): ValidationFailed {
   const named = (field: string) => {
     if (field.startsWith('spec.') || field.startsWith('metadata.')) return field;
     // Beside the spec: under metadata in an Argo CD document.
-    if (field === 'name' || field === 'labels') return argo ? `metadata.${field}` : field;
+    if (field === 'name' || field === 'labels' || field.startsWith('labels.'))
+      return argo ? `metadata.${field}` : field;
     return `spec.${field}`;
   };
+  // The final `…and N more` of a capped list names no field.
   return new ValidationFailed(
     e.summary,
     e.fields.map((f) => (countOf(f) > 1 ? f : { ...f, field: named(f.field) })),
