@@ -62,6 +62,7 @@ import { ProjectsRepository } from './projects/projects.repository.js';
 import { ReconcileStore } from './reconcile/reconcile.store.js';
 import { ReconcileWorker } from './reconcile/reconcile.worker.js';
 import { BundleStore } from './render/bundle.store.js';
+import { ChildAppsService } from './applications/child-apps.service.js';
 import { BundlesRepository } from './render/bundles.repository.js';
 import { RenderService } from './render/render.service.js';
 import { ReplicaService } from './replicas/replica.service.js';
@@ -141,6 +142,7 @@ export class HubModule {
         GitService,
         GitPoller,
         BundleStore,
+        ChildAppsService,
         RenderService,
         DispatchNotifier,
         Dispatcher,

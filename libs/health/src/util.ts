@@ -139,11 +139,19 @@ export function isHook(obj: KubeObject): boolean {
 }
 
 /**
- * Whether the object is a resource a sync applies and tracks: neither a hook nor marked
- * `argocd.argoproj.io/hook: Skip` (gitops-engine's `hook.Skip`).
+ * Whether the object is an Argo CD `Application` (`argoproj.io`): in an application's manifests it
+ * is a child application the hub keeps (app of apps), never an object applied to a cluster.
+ */
+export function isChildApplication(obj: KubeObject): boolean {
+  return obj.kind === 'Application' && groupVersionOf(obj).group === 'argoproj.io';
+}
+
+/**
+ * Whether the object is a resource a sync applies and tracks: neither a hook, nor marked
+ * `argocd.argoproj.io/hook: Skip` (gitops-engine's `hook.Skip`), nor a child application.
  */
 export function isSyncedResource(obj: KubeObject): boolean {
-  if (isHook(obj)) return false;
+  if (isHook(obj) || isChildApplication(obj)) return false;
   const argoHook = annotationsOf(obj)[ANNOTATION_ARGO_HOOK] ?? '';
   return !argoHook.split(',').some((k) => k.trim() === 'Skip');
 }

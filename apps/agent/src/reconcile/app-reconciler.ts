@@ -1,3 +1,4 @@
+import { isChildApplication } from '../../../../libs/health/src/index.js';
 import { Logger } from '@nestjs/common';
 import {
   resourceId,
@@ -219,7 +220,10 @@ export class AppReconciler {
     };
   }
 
-  /** The objects of the bundle an app holds (throws when it is gone or damaged). */
+  /**
+   * The objects of the bundle an app holds (throws when it is gone or damaged), without the child
+   * applications the hub keeps (Argo CD `Application`s of an app of apps): never applied here.
+   */
   private bundleObjects(app: AppState): KubeObject[] {
     const held = this.bundles.get(app.bundleHash);
     if (!held) {
@@ -230,7 +234,9 @@ export class AppReconciler {
       );
     }
     this.bundles.remember(app.bundleHash, held.objects);
-    return held.objects;
+    return held.objects.some(isChildApplication)
+      ? held.objects.filter((o) => !isChildApplication(o))
+      : held.objects;
   }
 
   /** One pass over an app: remove it, or sync it when needed, then assess, heal and report. */

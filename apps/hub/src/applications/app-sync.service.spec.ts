@@ -44,6 +44,8 @@ function service(apps: object = {}): AppSyncService {
     none,
     none,
     none,
+    none,
+    {} as never,
   );
 }
 
@@ -143,6 +145,8 @@ describe('AppSyncService and the agent prune guard', () => {
       {} as never,
       { notify: () => Promise.resolve() } as never,
       { blockers: () => Promise.resolve(new Map()) } as never,
+      {} as never,
+      {} as never,
     );
     return { svc, written };
   }

@@ -1,4 +1,6 @@
-import { Injectable } from '@nestjs/common';
+import { Inject, Injectable } from '@nestjs/common';
+import { destinationRefs } from '../clusters/in-cluster.js';
+import { HUB_CONFIG, type HubConfig } from '../config/hub-config.js';
 import { DataSource } from 'typeorm';
 import { AuditService } from '../audit/audit.service.js';
 import { currentActor } from '../auth/request-context.js';
@@ -25,6 +27,9 @@ import {
 } from './application.schemas.js';
 import { ApplicationsRepository } from './applications.repository.js';
 import { TargetsRepository, type DesiredTarget } from './targets.repository.js';
+import { ChildAppsService } from './child-apps.service.js';
+import { holdsChildren } from './child-apps.js';
+import type { ResourceRef } from '../projects/project-policy.js';
 
 /** What a sync or rollback does (or, dry run, would do) on one cluster. */
 export interface SyncStep {
@@ -44,6 +49,11 @@ export interface SyncResult {
   /** The history entry recorded (absent in a dry run). */
   historyId?: number;
   clusters: SyncStep[];
+  /**
+   * App of apps: the child applications the bundle holds, which this sync writes (or would), those
+   * refused (with why) and those it deletes as no longer in the manifests (pruning only).
+   */
+  children?: { applications: string[]; refused: string[]; deleted: string[] };
 }
 
 interface Deployment {
@@ -89,6 +99,8 @@ export class AppSyncService {
     private readonly work: WorkQueue,
     private readonly dispatch: DispatchNotifier,
     private readonly dependencies: DependenciesService,
+    private readonly children: ChildAppsService,
+    @Inject(HUB_CONFIG) private readonly config: HubConfig,
   ) {}
 
   async sync(name: string, req: SyncRequest): Promise<SyncResult> {
@@ -256,7 +268,9 @@ export class AppSyncService {
       }));
     if (fields.length) throw new ValidationFailed('invalid sync request', fields);
     const wanted = names ?? destinations;
-    const found = await this.clusters.byNames(wanted);
+    const found = await destinationRefs(wanted, this.config.inCluster, (n) =>
+      this.clusters.byNames(n),
+    );
     if (names) {
       const known = new Set(found.map((c) => c.name));
       const missing = names
@@ -333,7 +347,10 @@ export class AppSyncService {
   ): Promise<SyncResult> {
     const namespace = targetNamespace(app.spec);
     const gate = await this.projects.gate();
-    await this.checkProject(gate, app, clusters, d.bundleHash, d.manual);
+    const resources = await this.checkProject(gate, app, clusters, d.bundleHash, d.manual);
+    const children = holdsChildren(resources)
+      ? await this.children.plan(app, d.bundleHash, gate)
+      : undefined;
     const current = new Map(
       (await this.targets.desiredOf([app.id])).map((t) => [t.clusterId, t] as const),
     );
@@ -372,12 +389,20 @@ export class AppSyncService {
           from: from(t.clusterId),
         })),
     ];
-    const result = {
+    const prune = policy.prune || d.prune;
+    const result: SyncResult = {
       application: app.name,
       revision: d.revision,
       bundleHash: d.bundleHash,
       dryRun: d.dryRun,
       clusters: steps,
+      ...(children && {
+        children: {
+          applications: children.children.map((c) => c.name),
+          refused: children.errors,
+          deleted: prune ? children.stale : [],
+        },
+      }),
     };
     if (d.dryRun) return result;
     if (steps.length === 0) {
@@ -436,6 +461,13 @@ export class AppSyncService {
         tx,
       );
       await this.dispatch.notify(new Set([...changed.map((c) => c.clusterId), ...removedFrom]), tx);
+      if (children) {
+        await this.children.write(tx, {
+          parent: { id: app.id, name: app.name },
+          children: children.children,
+          prune,
+        });
+      }
       const generations = new Map(changed.map((c) => [c.clusterId, c.generation]));
       for (const c of clusters) {
         const step = steps.find((s) => s.cluster === c.name && s.action === 'deploy');
@@ -458,7 +490,7 @@ export class AppSyncService {
     clusters: ClusterRef[],
     bundleHash: string,
     manual: boolean,
-  ): Promise<void> {
+  ): Promise<ResourceRef[]> {
     let resources;
     try {
       resources = await this.bundles.resources(bundleHash);
@@ -490,6 +522,7 @@ export class AppSyncService {
       manual,
     );
     if (blocked.size) throw new Conflict(blockedMessage(clusters, blocked));
+    return resources;
   }
 }
 

@@ -24,9 +24,23 @@ export interface AutoSyncSuspension {
 }
 
 export interface AppCondition {
-  type: 'RenderError' | 'SourceError' | 'DestinationError' | 'ProjectViolation' | 'SyncBlocked';
+  type:
+    | 'RenderError'
+    | 'SourceError'
+    | 'DestinationError'
+    | 'ProjectViolation'
+    | 'SyncBlocked'
+    | 'ChildApplicationError';
   message: string;
   lastTransitionTime: string;
+}
+
+/**
+ * Whether a condition means the application's own state is not known to be what it should be:
+ * all but a sync window holding it back and its child applications' problems (shown, not its own).
+ */
+export function failsStatus(c: AppCondition): boolean {
+  return c.type !== 'SyncBlocked' && c.type !== 'ChildApplicationError';
 }
 
 @Entity({ name: 'applications' })
@@ -54,6 +68,13 @@ export class ApplicationEntity {
   /** The ApplicationSet that generated this application, if any. */
   @Column({ name: 'app_set_id', type: 'uuid', nullable: true })
   appSetId: string | null;
+
+  /**
+   * The application whose manifests hold this one as an Argo CD `Application` (app of apps): it
+   * creates, updates and deletes it.
+   */
+  @Column({ name: 'parent_app_id', type: 'uuid', nullable: true })
+  parentAppId: string | null;
 
   /** Hash of the generated Argo-shaped application (ApplicationSet change planning). */
   @Column({ name: 'spec_hash', type: 'varchar', length: 80, nullable: true })

@@ -389,13 +389,14 @@ export class ApplicationsRepository {
   }
 
   /**
-   * Deletes applications, leaving a removal note per cluster that says whether its agent prunes
-   * the resources, and which applications this one depended on (their removal waits for this
-   * one's); returns the clusters to tell.
+   * Deletes applications and their child applications (app of apps, all the way down), leaving a
+   * removal note per cluster that says whether its agent prunes the resources, and which
+   * applications this one depended on (their removal waits for this one's); returns the clusters
+   * to tell.
    */
   async deleteWithNotes(db: Db, ids: string[], prune: boolean): Promise<string[]> {
     const clusters = new Set<string>();
-    const sorted = [...ids].sort();
+    const sorted = [...new Set([...ids, ...(await this.descendantIds(db, ids))])].sort();
     // The applications are locked first, in id order (as lockForBatch locks them, so neither
     // waits on the other in a cycle). A batch that locked one of them to add a target commits before the
     // notes are read, so its new target gets a note too; without the lock the notes read the
@@ -603,6 +604,90 @@ export class ApplicationsRepository {
       [appSetId],
     );
     return rows.map((r) => r.id);
+  }
+
+  // --- child applications (app of apps) ------------------------------------------------------
+
+  /** The applications a parent's manifests made (app of apps). */
+  async childrenOf(
+    parentId: string,
+    db: Db = this.ds,
+  ): Promise<
+    { id: string; name: string; spec: ApplicationSpec; labels: Record<string, string> }[]
+  > {
+    return db.query(
+      'SELECT id, name, spec, labels FROM applications WHERE parent_app_id = $1 ORDER BY name',
+      [parentId],
+    );
+  }
+
+  /** Of `names`, those taken by applications that are not children of `parentId`. */
+  async takenBesidesChildren(names: string[], parentId: string): Promise<Set<string>> {
+    const rows = await this.ds.query<{ name: string }[]>(
+      `SELECT name FROM applications
+        WHERE name = ANY($1) AND parent_app_id IS DISTINCT FROM $2::uuid`,
+      [names, parentId],
+    );
+    return new Set(rows.map((r) => r.name));
+  }
+
+  /**
+   * Inserts a parent's new children; a name taken meanwhile is skipped (the parent's next
+   * reconcile says so). Returns those inserted.
+   */
+  async insertChildren(
+    db: Db,
+    parentId: string,
+    rows: { name: string; spec: ApplicationSpec; labels: Record<string, string> }[],
+  ): Promise<{ id: string; name: string }[]> {
+    if (rows.length === 0) return [];
+    return db.query(
+      `INSERT INTO applications (name, spec, labels, parent_app_id)
+         SELECT r.name, r.spec, r.labels, $1
+           FROM jsonb_to_recordset($2::jsonb) AS r(name text, spec jsonb, labels jsonb)
+       ON CONFLICT (name) DO NOTHING
+       RETURNING id, name`,
+      [parentId, JSON.stringify(rows)],
+    );
+  }
+
+  /** New specs and labels of a parent's children (each a new spec version). */
+  async updateChildren(
+    db: Db,
+    rows: { id: string; spec: ApplicationSpec; labels: Record<string, string> }[],
+  ): Promise<void> {
+    if (rows.length === 0) return;
+    await db.query(
+      `UPDATE applications a SET spec = r.spec, labels = r.labels,
+              spec_version = a.spec_version + 1, updated_at = now()
+         FROM jsonb_to_recordset($1::jsonb) AS r(id uuid, spec jsonb, labels jsonb)
+        WHERE a.id = r.id`,
+      [JSON.stringify(rows)],
+    );
+  }
+
+  /** The children of these applications, their children, and so on (not these). */
+  async descendantIds(db: Db, ids: string[]): Promise<string[]> {
+    if (ids.length === 0) return [];
+    const rows = await db.query<{ id: string }[]>(
+      `WITH RECURSIVE d(id) AS (
+         SELECT id FROM applications WHERE parent_app_id = ANY($1::uuid[])
+         UNION
+         SELECT a.id FROM applications a JOIN d ON a.parent_app_id = d.id)
+       SELECT id FROM d`,
+      [ids],
+    );
+    return rows.map((r) => r.id);
+  }
+
+  /** Names of applications by id (those still there). */
+  async namesByIds(ids: string[]): Promise<Map<string, string>> {
+    if (ids.length === 0) return new Map();
+    const rows = await this.ds.query<{ id: string; name: string }[]>(
+      'SELECT id, name FROM applications WHERE id = ANY($1::uuid[])',
+      [[...new Set(ids)]],
+    );
+    return new Map(rows.map((r) => [r.id, r.name]));
   }
 
   // --- other aggregates' questions --------------------------------------------------------------

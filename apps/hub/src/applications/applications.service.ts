@@ -11,11 +11,12 @@ import { DispatchNotifier } from '../dispatch/dispatch.notifier.js';
 import { ProjectsService } from '../projects/projects.service.js';
 import { WorkQueue } from '../work/work-queue.js';
 import type { AppTargetEntity, HealthState, SyncState } from './app-target.entity.js';
-import type {
-  AppCondition,
-  AppRender,
-  ApplicationEntity,
-  AutoSyncSuspension,
+import {
+  failsStatus,
+  type AppCondition,
+  type AppRender,
+  type ApplicationEntity,
+  type AutoSyncSuspension,
 } from './application.entity.js';
 import {
   argoDestinationServer,
@@ -66,6 +67,8 @@ export interface ApplicationView {
   name: string;
   /** Its labels (`{}` when none). */
   labels: Record<string, string>;
+  /** The application whose manifests hold this one (app of apps), when it is a child. */
+  parent?: string;
   spec: ApplicationSpec;
   status: {
     sync: SyncState;
@@ -168,6 +171,13 @@ export class ApplicationsService {
     const app = await this.getEntity(name);
     const labels = change.labels ?? app.labels;
     const relabelled = !jsonEqual(app.labels, labels);
+    if (app.parentAppId) {
+      // Its parent's next reconcile or sync would write it back.
+      const parent = (await this.apps.namesByIds([app.parentAppId])).get(app.parentAppId);
+      throw new Conflict(
+        `application "${name}" is a child of application "${parent ?? app.parentAppId}" (an Application in its manifests): change it there`,
+      );
+    }
     if (relabelled && app.appSetId) {
       throw new ValidationFailed('invalid application', [
         {
@@ -222,6 +232,7 @@ export class ApplicationsService {
     }
     await this.ds.transaction(async (tx) => {
       await this.audit.record('application.delete', 'Application', name, app.spec, undefined, tx);
+      // Its child applications (app of apps) go with it, as Argo CD's cascading deletion does.
       const clusters = await this.apps.deleteWithNotes(tx, [app.id], opts.prune);
       await this.dispatch.notify(clusters, tx);
     });
@@ -322,10 +333,20 @@ export class ApplicationsService {
     const waiting = await this.dependencies.blockersOf(
       apps.map((a) => ({ key: a.id, spec: a.spec, clusters: registeredOf(a, names) })),
     );
+    const parentIds = apps.flatMap((a) => a.parentAppId ?? []);
+    const parents = parentIds.length ? await this.apps.namesByIds(parentIds) : undefined;
     const now = Date.now();
     return apps.map((a) => ({
       id: a.id,
-      view: this.view(a, renders.get(a.id), rows.get(a.id) ?? [], agents, now, waiting.get(a.id)),
+      view: this.view(
+        a,
+        renders.get(a.id),
+        rows.get(a.id) ?? [],
+        agents,
+        now,
+        waiting.get(a.id),
+        parents,
+      ),
     }));
   }
 
@@ -346,6 +367,7 @@ export class ApplicationsService {
       new Map(registered.map((c) => [c.name, c])),
       Date.now(),
       blockers,
+      app.parentAppId ? await this.apps.namesByIds([app.parentAppId]) : undefined,
     );
   }
 
@@ -419,6 +441,7 @@ export class ApplicationsService {
     registered: Map<string, AgentLiveness>,
     now: number,
     waiting?: Map<string, string>,
+    parents?: ReadonlyMap<string, string>,
   ): ApplicationView {
     const destinations = destinationClusters(app.spec);
     const wanted = destinations.length;
@@ -433,7 +456,7 @@ export class ApplicationsService {
     ).map((c) => agentStatus(c, registered.get(c.cluster), now, this.agentGraceMs));
     // An application that cannot be rendered or placed at its current spec and commit is not
     // known to be Synced, whatever its clusters run (Argo CD: Unknown with a ComparisonError).
-    const failing = (render?.conditions ?? []).some((c) => c.type !== 'SyncBlocked');
+    const failing = (render?.conditions ?? []).some(failsStatus);
     const sync: SyncState =
       failing || clusters.length === 0 || clusters.length < wanted
         ? 'Unknown'
@@ -446,9 +469,11 @@ export class ApplicationsService {
       (w, c) => (HEALTH_ORDER.indexOf(c.health) > HEALTH_ORDER.indexOf(w) ? c.health : w),
       clusters.length ? 'Healthy' : 'Unknown',
     );
+    const parent = app.parentAppId ? parents?.get(app.parentAppId) : undefined;
     return {
       name: app.name,
       labels: app.labels,
+      ...(parent !== undefined ? { parent } : {}),
       spec: app.spec,
       status: {
         sync,

@@ -1,5 +1,5 @@
 import { describe, expect, it } from 'vitest';
-import { resolveDestination } from './in-cluster.js';
+import { destinationRefs, resolveDestination } from './in-cluster.js';
 
 const clusters = [
   { name: 'hub-local', server: 'axle://hub-local' },
@@ -45,5 +45,34 @@ describe('destinations', () => {
     expect(resolveDestination({}, clusters, undefined)).toMatchObject({
       error: expect.stringContaining('required'),
     });
+  });
+});
+
+describe('destinationRefs', () => {
+  const registered = [
+    { id: '1', name: 'hub-local' },
+    { id: '2', name: 'east' },
+    { id: '3', name: 'in-cluster' },
+  ];
+  const byNames = (names: string[]) =>
+    Promise.resolve(registered.filter((c) => names.includes(c.name)));
+
+  it('answers in-cluster with the cluster AXLE_IN_CLUSTER designates, under the name written', async () => {
+    expect(await destinationRefs(['east', 'in-cluster'], 'hub-local', byNames)).toEqual([
+      { id: '2', name: 'east' },
+      { id: '1', name: 'in-cluster' },
+    ]);
+    // Named both ways: each as written.
+    expect(await destinationRefs(['hub-local', 'in-cluster'], 'hub-local', byNames)).toEqual([
+      { id: '1', name: 'hub-local' },
+      { id: '1', name: 'in-cluster' },
+    ]);
+  });
+
+  it('is the cluster registered by that name without AXLE_IN_CLUSTER, and nothing else', async () => {
+    expect(await destinationRefs(['in-cluster'], undefined, byNames)).toEqual([
+      { id: '3', name: 'in-cluster' },
+    ]);
+    expect(await destinationRefs(['in-cluster'], 'gone', byNames)).toEqual([]);
   });
 });

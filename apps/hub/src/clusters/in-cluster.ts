@@ -40,3 +40,24 @@ export function resolveDestination(
 export function isInClusterServer(server: string): boolean {
   return server === IN_CLUSTER_SERVER || server === `${IN_CLUSTER_SERVER}/`;
 }
+
+/**
+ * The registered clusters `names` address (those that exist), looked up with `byNames`: the name
+ * `in-cluster` is the cluster AXLE_IN_CLUSTER designates (`inCluster`), answered under the name
+ * the destination wrote, before one registered by that name.
+ */
+export async function destinationRefs<T extends { name: string }>(
+  names: readonly string[],
+  inCluster: string | undefined,
+  byNames: (names: string[]) => Promise<T[]>,
+): Promise<T[]> {
+  const aliased = inCluster !== undefined && names.includes(IN_CLUSTER_NAME);
+  if (!aliased) return byNames([...names]);
+  const refs = await byNames([...names.filter((n) => n !== IN_CLUSTER_NAME), inCluster]);
+  const local = refs.find((c) => c.name === inCluster);
+  const wanted = new Set(names);
+  return [
+    ...refs.filter((c) => wanted.has(c.name)),
+    ...(local ? [{ ...local, name: IN_CLUSTER_NAME }] : []),
+  ];
+}

@@ -2,6 +2,7 @@ import { describe, expect, it } from 'vitest';
 import type { AppForReconcile } from '../applications/applications.repository.js';
 import type { ApplicationSpec } from '../applications/application.schemas.js';
 import type { DesiredTarget } from '../applications/targets.repository.js';
+import type { ChildrenPlan } from '../applications/child-apps.js';
 import type { ClusterRef } from '../clusters/clusters.repository.js';
 import { ProjectGate } from '../projects/project-gate.js';
 import { ProjectPolicy, type ResourceRef } from '../projects/project-policy.js';
@@ -22,6 +23,13 @@ const CLUSTERS: ClusterRef[] = [
   { id: C1, name: 'east', labels: { env: 'prod' } },
   { id: C2, name: 'west', labels: { env: 'dev' } },
 ];
+
+const APPLICATION_REF: ResourceRef = {
+  group: 'argoproj.io',
+  kind: 'Application',
+  namespace: 'argocd',
+  name: 'child',
+};
 
 const id = (n: number) => `00000000-0000-0000-0000-${String(n).padStart(12, '0')}`;
 
@@ -112,11 +120,27 @@ class FakePorts implements ReconcilePorts {
   gate() {
     return Promise.resolve(new ProjectGate(this.policies));
   }
+  /** Paths whose bundles also hold an Argo CD Application (app of apps). */
+  parentPaths = new Set<string>();
   bundleResources(hashes: string[]) {
-    return Promise.resolve(new Map(hashes.map((h) => [h, this.resources])));
+    const parent = (h: string) => [...this.parentPaths].some((p) => h.includes(`:${p}@`));
+    return Promise.resolve(
+      new Map(
+        hashes.map((h) => [h, parent(h) ? [...this.resources, APPLICATION_REF] : this.resources]),
+      ),
+    );
   }
   currentTargets(appIds: string[]) {
     return Promise.resolve(this.targets.filter((t) => appIds.includes(t.appId)));
+  }
+  /** The child applications of every bundle holding some (app of apps). */
+  childPlan: ChildrenPlan | Error = { children: [], errors: [], stale: [] };
+  childPlanCalls: string[] = [];
+  planChildren(parent: { id: string }) {
+    this.childPlanCalls.push(parent.id);
+    return this.childPlan instanceof Error
+      ? Promise.reject(this.childPlan)
+      : Promise.resolve(this.childPlan);
   }
   commit(o: BatchOutcome) {
     this.committed.push(o);
@@ -479,5 +503,86 @@ describe('BatchReconciler', () => {
     const gone = app(7);
     await new BatchReconciler(ports, 'replica-a').run([item(gone)], lease);
     expect(ports.committed[0].done).toEqual([item(gone)]);
+  });
+
+  describe('app of apps', () => {
+    const APPLICATION = APPLICATION_REF;
+    const child = {
+      name: 'child',
+      labels: {},
+      spec: app(99).spec,
+    };
+
+    it('writes the children of an automated parent with it, pruning as the parent prunes', async () => {
+      const ports = new FakePorts();
+      ports.parentPaths.add('apps/root');
+      ports.childPlan = { children: [child], errors: [], stale: ['old'] };
+      const [parent, plain] = ports.add(app(1, { path: 'apps/root' }), app(2));
+      await new BatchReconciler(ports, 'replica-a').run([item(parent), item(plain)], lease);
+      const [o] = ports.committed;
+      expect(o.children).toEqual([
+        { parent: { id: parent.id, name: 'app-1' }, children: [child], prune: true },
+      ]);
+      // Its own resources are deployed as any application's.
+      expect(o.upserts.filter((u) => u.appId === parent.id)).toHaveLength(2);
+      expect(ports.apps.get(parent.id)!.conditions).toEqual([]);
+      expect(ports.childPlanCalls).toEqual([parent.id]);
+    });
+
+    it('asks nothing of bundles without Application objects', async () => {
+      const ports = new FakePorts();
+      const [a] = ports.add(app(1));
+      await new BatchReconciler(ports, 'replica-a').run([item(a)], lease);
+      expect(ports.childPlanCalls).toEqual([]);
+      expect(ports.committed[0].children).toEqual([]);
+    });
+
+    it('keeps children no longer in the manifests of a parent that does not prune, and says so with the refused ones', async () => {
+      const ports = new FakePorts();
+      ports.resources = [APPLICATION];
+      ports.childPlan = {
+        children: [child],
+        errors: ['child application "bad": spec.source.repoURL: is required'],
+        stale: ['old-1', 'old-2'],
+      };
+      const parent = app(1);
+      parent.spec.syncPolicy = { automated: { prune: false, selfHeal: false } };
+      ports.add(parent);
+      await new BatchReconciler(ports, 'replica-a').run([item(parent)], lease);
+      expect(ports.committed[0].children[0].prune).toBe(false);
+      const [c] = ports.apps.get(parent.id)!.conditions;
+      expect(c.type).toBe('ChildApplicationError');
+      expect(c.message).toContain('child application "bad": spec.source.repoURL: is required');
+      expect(c.message).toContain('kept until pruned (sync with prune): old-1, old-2');
+    });
+
+    it('writes no children of a manual parent (its sync does) and none before it is placed on a cluster', async () => {
+      const ports = new FakePorts();
+      ports.resources = [APPLICATION];
+      ports.childPlan = { children: [child], errors: [], stale: [] };
+      const manual = app(1);
+      manual.spec.syncPolicy = {};
+      const unplaced = app(2, {}, { clusters: ['nowhere'] });
+      ports.add(manual, unplaced);
+      await new BatchReconciler(ports, 'replica-a').run([item(manual), item(unplaced)], lease);
+      expect(ports.committed[0].children).toEqual([]);
+      expect(ports.apps.get(manual.id)!.conditions).toEqual([]);
+      expect(ports.apps.get(unplaced.id)!.conditions.map((c) => c.type)).toEqual([
+        'DestinationError',
+        'ChildApplicationError',
+      ]);
+    });
+
+    it('records a parent whose children cannot be read, and deploys its resources still', async () => {
+      const ports = new FakePorts();
+      ports.resources = [APPLICATION, ...ports.resources];
+      ports.childPlan = new Error('bundle sha256:x is missing');
+      const [parent] = ports.add(app(1));
+      await new BatchReconciler(ports, 'replica-a').run([item(parent)], lease);
+      expect(ports.apps.get(parent.id)!.conditions[0].message).toBe(
+        'child applications: bundle sha256:x is missing',
+      );
+      expect(ports.committed[0].upserts).toHaveLength(2);
+    });
   });
 });

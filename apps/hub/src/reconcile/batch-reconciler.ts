@@ -19,6 +19,11 @@ import {
   toSyncPolicy,
 } from './sync-policy.js';
 import { groupBy } from '../common/group-by.js';
+import {
+  holdsChildren,
+  type ChildrenPlan,
+  type ChildrenWrite,
+} from '../applications/child-apps.js';
 
 const MAX_ERROR_CHARS = 4000;
 
@@ -34,6 +39,8 @@ export interface BatchOutcome {
   removals: { appId: string; clusterId: string }[];
   /** One history entry per application whose desired state changed (filled in by commit). */
   history: Omit<HistoryRow, 'clusters'>[];
+  /** Child applications of automated parents (app of apps), written with their parents. */
+  children: ChildrenWrite[];
   /** Items finished by this batch. */
   done: WorkItem[];
   /** Items to run again later (source errors), with the delay. */
@@ -48,6 +55,12 @@ export interface ReconcilePorts {
   clustersByName(names: string[]): Promise<ClusterRef[]>;
   gate(): Promise<ProjectGate>;
   bundleResources(hashes: string[]): Promise<Map<string, ResourceRef[]>>;
+  /** The child applications a parent's bundle holds, checked (see ChildAppsService.plan). */
+  planChildren(
+    parent: { id: string },
+    bundleHash: string,
+    gate: ProjectGate,
+  ): Promise<ChildrenPlan>;
   currentTargets(appIds: string[]): Promise<DesiredTarget[]>;
   /**
    * Writes the outcome atomically, only for items this replica still holds (fenced), finishes
@@ -109,6 +122,7 @@ export class BatchReconciler {
       upserts: [],
       removals: [],
       history: [],
+      children: [],
       done: items.filter((i) => !loaded.has(i.key)), // deleted meanwhile
       retry: [],
     };
@@ -178,6 +192,18 @@ export class BatchReconciler {
     const resources = await this.ports.bundleResources([...new Set(bundleOf.values())]);
     const gate = await this.ports.gate();
     const current = groupBy(await this.ports.currentTargets(ok.map((a) => a.id)), (t) => t.appId);
+    // App of apps: what the parents' manifests ask of their children (parents are few).
+    const childPlans = new Map<string, ChildrenPlan | Error>();
+    for (const app of ok) {
+      const hash = bundleOf.get(app.id)!;
+      if (!holdsChildren(resources.get(hash))) continue;
+      childPlans.set(
+        app.id,
+        await this.ports
+          .planChildren(app, hash, gate)
+          .catch((e: unknown) => (e instanceof Error ? e : new Error(String(e)))),
+      );
+    }
 
     let failed = 0;
     for (let i = 0; i < apps.length; i++) {
@@ -208,6 +234,12 @@ export class BatchReconciler {
       const conditions = missing.length
         ? [condition(app, 'DestinationError', `clusters not registered: ${missing.join(', ')}`)]
         : [];
+      const children = childPlans.get(app.id);
+      if (children) {
+        const c = this.children(app, children, targets.length > 0);
+        if (c.write) outcome.children.push(c.write);
+        if (c.message) conditions.push(condition(app, 'ChildApplicationError', c.message));
+      }
       // Sync windows: a blocked cluster keeps what it runs until its window lets the sync in.
       const auto = dispatchesOnReconcile(app);
       const policy = toSyncPolicy(app.spec, gate.clusterKinds(app.spec.project));
@@ -308,6 +340,41 @@ export class BatchReconciler {
       apps: apps.length,
       failed,
       rendered: toRender.length,
+    };
+  }
+
+  /**
+   * What to write of a parent's children (automated sync: now; by hand: at its next sync), and
+   * what to say of those refused or kept. They are made only once the parent reaches a registered
+   * cluster: its project checked the `Application` objects there, as for any other resource.
+   */
+  private children(
+    app: AppForReconcile,
+    plan: ChildrenPlan | Error,
+    placed: boolean,
+  ): { write?: ChildrenWrite; message?: string } {
+    if (plan instanceof Error) return { message: `child applications: ${plan.message}` };
+    if (!placed) {
+      return {
+        message:
+          'child applications are made once the application is placed on a registered cluster (its destination)',
+      };
+    }
+    const prune = app.spec.syncPolicy.automated?.prune ?? false;
+    const kept = prune || plan.stale.length === 0 ? [] : plan.stale;
+    const lines = [
+      ...plan.errors,
+      ...(kept.length
+        ? [
+            `child application(s) no longer in the manifests, kept until pruned (sync with prune): ${kept.slice(0, 20).join(', ')}${kept.length > 20 ? `, and ${kept.length - 20} more` : ''}`,
+          ]
+        : []),
+    ];
+    return {
+      ...(syncsAutomatically(app)
+        ? { write: { parent: { id: app.id, name: app.name }, children: plan.children, prune } }
+        : {}),
+      ...(lines.length ? { message: lines.join('; ') } : {}),
     };
   }
 

@@ -7,7 +7,7 @@ import {
 } from '../applications/applications.repository.js';
 import { TargetsRepository, type DesiredTarget } from '../applications/targets.repository.js';
 import { ClustersRepository, type ClusterRef } from '../clusters/clusters.repository.js';
-import { IN_CLUSTER_NAME } from '../clusters/in-cluster.js';
+import { destinationRefs } from '../clusters/in-cluster.js';
 import { HUB_CONFIG, type HubConfig } from '../config/hub-config.js';
 import { DispatchNotifier } from '../dispatch/dispatch.notifier.js';
 import { GitService } from '../git/git.service.js';
@@ -16,6 +16,8 @@ import type { ProjectGate } from '../projects/project-gate.js';
 import type { ResourceRef } from '../projects/project-policy.js';
 import { ProjectsService } from '../projects/projects.service.js';
 import { BundleStore } from '../render/bundle.store.js';
+import { ChildAppsService } from '../applications/child-apps.service.js';
+import type { ChildrenPlan } from '../applications/child-apps.js';
 import { RenderService, type Rendered, type RenderRequest } from '../render/render.service.js';
 import type { Lease } from '../work/work-loop.js';
 import { WorkRepository } from '../work/work.repository.js';
@@ -38,6 +40,7 @@ export class ReconcileStore implements ReconcilePorts {
     private readonly projects: ProjectsService,
     private readonly bundles: BundleStore,
     private readonly dispatch: DispatchNotifier,
+    private readonly children: ChildAppsService,
     @Inject(HUB_CONFIG) private readonly config: HubConfig,
   ) {}
 
@@ -54,12 +57,8 @@ export class ReconcileStore implements ReconcilePorts {
   }
 
   /** Registered clusters by name; `in-cluster` is the one AXLE_IN_CLUSTER designates. */
-  async clustersByName(names: string[]): Promise<ClusterRef[]> {
-    const inCluster = this.config.inCluster;
-    const aliased = inCluster !== undefined && names.includes(IN_CLUSTER_NAME);
-    const refs = await this.clusters.byNames(aliased ? [...names, inCluster] : names);
-    const local = aliased ? refs.find((c) => c.name === inCluster) : undefined;
-    return local ? [...refs, { ...local, name: IN_CLUSTER_NAME }] : refs;
+  clustersByName(names: string[]): Promise<ClusterRef[]> {
+    return destinationRefs(names, this.config.inCluster, (n) => this.clusters.byNames(n));
   }
 
   gate(): Promise<ProjectGate> {
@@ -68,6 +67,14 @@ export class ReconcileStore implements ReconcilePorts {
 
   bundleResources(hashes: string[]): Promise<Map<string, ResourceRef[]>> {
     return this.bundles.resourcesOf(hashes);
+  }
+
+  planChildren(
+    parent: { id: string },
+    bundleHash: string,
+    gate: ProjectGate,
+  ): Promise<ChildrenPlan> {
+    return this.children.plan(parent, bundleHash, gate);
   }
 
   currentTargets(appIds: string[]): Promise<DesiredTarget[]> {
@@ -145,6 +152,7 @@ export class ReconcileStore implements ReconcilePorts {
       watch?.lap('removals');
       const clusters = new Set([...changed.map((c) => c.clusterId), ...removedFrom]);
       await this.dispatch.notify(clusters, tx);
+      for (const w of mine(o.children, (c) => c.parent.id)) await this.children.write(tx, w);
       await this.work.complete(
         tx,
         'app',

@@ -22,6 +22,7 @@ import { ConsoleIgnoresHeartbeats1766000000000 } from './1766000000000-ConsoleIg
 import { BundleClusterScope1766100000000 } from './1766100000000-BundleClusterScope.js';
 import { InventoryVersion1766200000000 } from './1766200000000-InventoryVersion.js';
 import { DirectoryRecurseKept1766300000000 } from './1766300000000-DirectoryRecurseKept.js';
+import { ChildApplications1766400000000 } from './1766400000000-ChildApplications.js';
 
 /** Every migration, oldest first. TypeORM runs the ones not yet recorded. */
 export const MIGRATIONS = [
@@ -49,4 +50,5 @@ export const MIGRATIONS = [
   BundleClusterScope1766100000000,
   InventoryVersion1766200000000,
   DirectoryRecurseKept1766300000000,
+  ChildApplications1766400000000,
 ];

@@ -1,0 +1,216 @@
+import { afterAll, beforeAll, describe, expect, inject, it } from 'vitest';
+import type { Agent } from '../../apps/agent/src/agent.js';
+import type { RunningHub } from '../../apps/hub/src/hub.js';
+import { TestRepo } from '../support/git-repo.js';
+import {
+  api,
+  createTestDatabase,
+  registerAndStartAgent,
+  startTestHub,
+  tempDir,
+  waitFor,
+} from '../support/hub-harness.js';
+import { configMapValue } from './agent-support.js';
+
+/** Names unique to this run: the test clusters are shared by the suites. */
+const run = Math.random().toString(36).slice(2, 8);
+const cm = (name: string, v: string) =>
+  `apiVersion: v1\nkind: ConfigMap\nmetadata:\n  name: ${name}\ndata:\n  v: "${v}"\n`;
+
+/** An Argo CD Application manifest as an app-of-apps repository holds it. */
+function child(
+  name: string,
+  repoURL: string,
+  path: string,
+  opts: { prune?: boolean; namespace?: string } = {},
+): string {
+  return [
+    'apiVersion: argoproj.io/v1alpha1',
+    'kind: Application',
+    'metadata:',
+    `  name: ${name}`,
+    '  namespace: argocd',
+    '  labels: { tier: child }',
+    '  finalizers: [resources-finalizer.argocd.argoproj.io]',
+    'spec:',
+    '  project: default',
+    '  source:',
+    `    repoURL: ${repoURL}`,
+    '    targetRevision: main',
+    `    path: ${path}`,
+    '  destination:',
+    '    server: https://kubernetes.default.svc',
+    `    namespace: ${opts.namespace ?? name}`,
+    '  syncPolicy:',
+    `    automated: { prune: ${opts.prune ?? true} }`,
+    '    syncOptions: [CreateNamespace=true]',
+    '',
+  ].join('\n');
+}
+
+describe('app of apps: Argo CD Applications in manifests are child applications of the hub', () => {
+  const [east] = inject('clusters');
+  let hub: RunningHub;
+  let repo: TestRepo;
+  let agent: Agent;
+  const cleanup: (() => Promise<void>)[] = [];
+  const get = async (name: string) => api(hub).get(`/api/v1/applications/${name}`);
+
+  beforeAll(async () => {
+    repo = await TestRepo.create();
+    cleanup.push(() => repo.remove());
+    const url = repo.fileUrl;
+    await repo.commit({
+      'apps/web/cm.yaml': cm('web', '1'),
+      'apps/api/cm.yaml': cm('api', '1'),
+      'apps/manual/cm.yaml': cm('manual', '1'),
+      // The root: two children, one broken, one naming an application that is not its own,
+      // and a ConfigMap of its own (deployed as usual).
+      'root/web.yaml': child(`web-${run}`, url, 'apps/web'),
+      'root/api.yaml': child(`api-${run}`, url, 'apps/api'),
+      'root/broken.yaml': child(`broken-${run}`, url, '../../etc'),
+      'root/taken.yaml': child(`standalone-${run}`, url, 'apps/web'),
+      'root/own.yaml': cm('root-own', '1'),
+      'manual-root/child.yaml': child(`manual-child-${run}`, url, 'apps/manual'),
+    });
+    const dir = await tempDir('axle-hub-aoa-');
+    cleanup.push(dir.remove);
+    hub = await startTestHub({
+      databaseUrl: await createTestDatabase(),
+      dataDir: dir.path,
+      env: { AXLE_IN_CLUSTER: 'hub-home' },
+    });
+    agent = await registerAndStartAgent(hub, { cluster: east, name: 'hub-home', cleanup });
+    await waitFor('agent connected', () => Promise.resolve(agent.connected));
+  });
+  afterAll(async () => {
+    await agent?.stop();
+    await hub?.close();
+    for (const c of cleanup) await c();
+  });
+
+  it('creates, updates and prunes the children of an automated root as its manifests change', async () => {
+    const standalone = await api(hub).post('/api/v1/applications', {
+      name: `standalone-${run}`,
+      source: { repoURL: repo.fileUrl, targetRevision: 'main', path: 'apps/api' },
+      destination: { cluster: 'hub-home', namespace: `standalone-${run}` },
+    });
+    expect(standalone.status, JSON.stringify(standalone.body)).toBe(201);
+    const root = await api(hub).post('/api/v1/applications', {
+      apiVersion: 'argoproj.io/v1alpha1',
+      kind: 'Application',
+      metadata: { name: `root-${run}`, namespace: 'argocd' },
+      spec: {
+        project: 'default',
+        source: { repoURL: repo.fileUrl, targetRevision: 'main', path: 'root' },
+        destination: { server: 'https://kubernetes.default.svc', namespace: `root-${run}` },
+        syncPolicy: { automated: { prune: true }, syncOptions: ['CreateNamespace=true'] },
+      },
+    });
+    expect(root.status, JSON.stringify(root.body)).toBe(201);
+
+    // The children are applications of the hub, deployed by their own specs.
+    await waitFor(
+      'children deployed',
+      async () =>
+        (await configMapValue(east, `web-${run}`, 'web')) === '1' &&
+        (await configMapValue(east, `api-${run}`, 'api')) === '1',
+    );
+    const web = (await get(`web-${run}`)).body;
+    expect(web.parent).toBe(`root-${run}`);
+    expect(web.labels).toEqual({ tier: 'child' });
+    expect(web.spec.destination).toEqual({ cluster: 'in-cluster', namespace: `web-${run}` });
+    // The root deploys its own ConfigMap; its Application objects are never applied (the test
+    // cluster has no Application CRD: applying one would fail the root's sync).
+    await waitFor('root Synced and Healthy', async () => {
+      const v = (await get(`root-${run}`)).body;
+      return v.status.sync === 'Synced' && v.status.health === 'Healthy';
+    });
+    expect(await configMapValue(east, `root-${run}`, 'root-own')).toBe('1');
+    const rootView = (await get(`root-${run}`)).body;
+    expect(rootView.parent).toBeUndefined();
+    const resources = rootView.status.clusters[0].resources.map((r: { kind: string }) => r.kind);
+    expect(resources).toEqual(['ConfigMap']);
+    // What it refused, it says: the broken child and the name owned by another application.
+    const [condition] = rootView.status.conditions;
+    expect(condition.type).toBe('ChildApplicationError');
+    expect(condition.message).toContain(`child application "broken-${run}": spec.source.path`);
+    expect(condition.message).toContain(
+      `child application "standalone-${run}": an application of that name exists and is not a child of this one`,
+    );
+    expect((await get(`broken-${run}`)).status).toBe(404);
+    expect((await get(`standalone-${run}`)).body.parent).toBeUndefined();
+
+    // A child is changed in its parent's manifests, not by hand.
+    const edit = await api(hub).put(`/api/v1/applications/web-${run}`, {
+      ...web.spec,
+      source: { ...web.spec.source, path: 'apps/api' },
+    });
+    expect(edit.status).toBe(409);
+    expect(edit.body.message).toContain(`is a child of application "root-${run}"`);
+
+    // A commit: web's child moves, api's is gone from the root (the root prunes).
+    await repo.commit({
+      'apps/web2/cm.yaml': cm('web', '2'),
+      'root/web.yaml': child(`web-${run}`, repo.fileUrl, 'apps/web2'),
+      'root/api.yaml': null,
+    });
+    await api(hub).post('/api/v1/webhooks/git', { repoURL: repo.fileUrl });
+    await waitFor(
+      'web updated, api pruned with its resources',
+      async () =>
+        (await configMapValue(east, `web-${run}`, 'web')) === '2' &&
+        (await configMapValue(east, `api-${run}`, 'api')) === undefined,
+    );
+    expect((await get(`api-${run}`)).status).toBe(404);
+    // Recorded under the root, by the root.
+    const audit = await api(hub).get(`/api/v1/events?kind=Application&name=root-${run}`);
+    const events = (audit.body as { action: string; actor: string; after: unknown }[]).filter(
+      (e) => e.action === 'application.children',
+    );
+    expect(events.map((e) => e.after)).toContainEqual({
+      created: [],
+      updated: [`web-${run}`],
+      deleted: [`api-${run}`],
+    });
+    expect(events[0].actor).toBe(`application:root-${run}`);
+
+    // Deleting the root deletes its children and their resources.
+    expect((await api(hub).delete(`/api/v1/applications/root-${run}`)).status).toBeLessThan(300);
+    await waitFor(
+      'children gone with the root',
+      async () =>
+        (await get(`web-${run}`)).status === 404 &&
+        (await configMapValue(east, `web-${run}`, 'web')) === undefined,
+    );
+    expect((await get(`standalone-${run}`)).status).toBe(200);
+  });
+
+  it('writes the children of a manual root when it is synced, as Argo CD applies them then', async () => {
+    const root = await api(hub).post('/api/v1/applications', {
+      name: `manual-root-${run}`,
+      source: { repoURL: repo.fileUrl, targetRevision: 'main', path: 'manual-root' },
+      destination: { cluster: 'in-cluster', namespace: `manual-root-${run}` },
+    });
+    expect(root.status, JSON.stringify(root.body)).toBe(201);
+    await waitFor('rendered', async () => (await get(`manual-root-${run}`)).body.status.revision);
+    expect((await get(`manual-child-${run}`)).status).toBe(404);
+    const dry = await api(hub).post(`/api/v1/applications/manual-root-${run}/sync`, {
+      dryRun: true,
+    });
+    expect(dry.status, JSON.stringify(dry.body)).toBeLessThan(300);
+    expect(dry.body.children).toEqual({
+      applications: [`manual-child-${run}`],
+      refused: [],
+      deleted: [],
+    });
+    expect((await get(`manual-child-${run}`)).status).toBe(404);
+    const sync = await api(hub).post(`/api/v1/applications/manual-root-${run}/sync`, {});
+    expect(sync.status, JSON.stringify(sync.body)).toBeLessThan(300);
+    await waitFor(
+      'the child deployed',
+      async () => (await configMapValue(east, `manual-child-${run}`, 'manual')) === '1',
+    );
+    expect((await get(`manual-child-${run}`)).body.parent).toBe(`manual-root-${run}`);
+  });
+});
