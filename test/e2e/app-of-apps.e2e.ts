@@ -1,6 +1,7 @@
 import { afterAll, beforeAll, describe, expect, inject, it } from 'vitest';
 import type { Agent } from '../../apps/agent/src/agent.js';
 import type { RunningHub } from '../../apps/hub/src/hub.js';
+import { axle } from '../support/cli.js';
 import { TestRepo } from '../support/git-repo.js';
 import {
   api,
@@ -205,12 +206,15 @@ describe('app of apps: Argo CD Applications in manifests are child applications 
       deleted: [],
     });
     expect((await get(`manual-child-${run}`)).status).toBe(404);
-    const sync = await api(hub).post(`/api/v1/applications/manual-root-${run}/sync`, {});
-    expect(sync.status, JSON.stringify(sync.body)).toBeLessThan(300);
+    const sync = await axle(hub, ['app', 'sync', `manual-root-${run}`]);
+    expect(sync.code, sync.err).toBe(0);
+    expect(sync.out).toContain(`child applications: manual-child-${run}\n`);
     await waitFor(
       'the child deployed',
       async () => (await configMapValue(east, `manual-child-${run}`, 'manual')) === '1',
     );
     expect((await get(`manual-child-${run}`)).body.parent).toBe(`manual-root-${run}`);
+    const shown = await axle(hub, ['app', 'get', `manual-child-${run}`]);
+    expect(shown.out).toContain(`child of application manual-root-${run}\n`);
   });
 });

@@ -291,7 +291,8 @@ export async function runCli(argv: string[], io: CliIO): Promise<number> {
         ]),
       );
       const conds = a.status.conditions.map((c) => `${c.type}: ${c.message}\n`).join('');
-      return `${head}\n${per}${conds ? `\n${conds}` : ''}`;
+      const parent = a.parent ? `child of application ${a.parent}\n` : '';
+      return `${head}${parent}\n${per}${conds ? `\n${conds}` : ''}`;
     });
   });
   app

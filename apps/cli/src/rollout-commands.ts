@@ -401,7 +401,20 @@ function syncText(r: SyncResult, what: string): string {
         c.from ? c.from.revision.slice(0, 12) : '-',
         c.generation === undefined ? '-' : String(c.generation),
       ]),
-    )
+    ) +
+    childrenText(r)
+  );
+}
+
+/** App of apps: the child applications a sync writes, refuses and deletes. */
+function childrenText(r: SyncResult): string {
+  const c = r.children;
+  if (!c) return '';
+  const list = (names: string[]) => (names.length ? names.join(', ') : '(none)');
+  return (
+    `child applications: ${list(c.applications)}\n` +
+    (c.deleted.length ? `deleted (no longer in the manifests): ${list(c.deleted)}\n` : '') +
+    c.refused.map((why) => `refused: ${why}\n`).join('')
   );
 }
 

@@ -748,7 +748,13 @@ export interface components {
       lastTransitionTime: string;
       message: string;
       /** @enum {string} */
-      type: 'RenderError' | 'SourceError' | 'DestinationError' | 'ProjectViolation' | 'SyncBlocked';
+      type:
+        | 'RenderError'
+        | 'SourceError'
+        | 'DestinationError'
+        | 'ProjectViolation'
+        | 'SyncBlocked'
+        | 'ChildApplicationError';
     };
     AppDiff: {
       application: string;
@@ -847,6 +853,7 @@ export interface components {
         [key: string]: string;
       };
       name: string;
+      parent?: string;
       spec: {
         dependsOn?: {
           application: string;
@@ -1429,6 +1436,11 @@ export interface components {
     SyncResult: {
       application: string;
       bundleHash: string;
+      children?: {
+        applications: string[];
+        deleted: string[];
+        refused: string[];
+      };
       clusters: components['schemas']['SyncStep'][];
       dryRun: boolean;
       historyId?: number;

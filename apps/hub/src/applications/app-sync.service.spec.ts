@@ -35,7 +35,7 @@ function service(apps: object = {}): AppSyncService {
     none,
     apps as never,
     none,
-    { byNames: () => Promise.resolve([east]) } as never,
+    { destinations: () => Promise.resolve([east]) } as never,
     none,
     none,
     { resources: () => Promise.resolve([]) } as never,
@@ -45,7 +45,6 @@ function service(apps: object = {}): AppSyncService {
     none,
     none,
     none,
-    {} as never,
   );
 }
 
@@ -136,7 +135,7 @@ describe('AppSyncService and the agent prune guard', () => {
         removeTargets: () => Promise.resolve([]),
         insertHistory: () => Promise.resolve([1]),
       } as never,
-      { byNames: () => Promise.resolve([east]), byIds: () => Promise.resolve([]) } as never,
+      { destinations: () => Promise.resolve([east]), byIds: () => Promise.resolve([]) } as never,
       {} as never,
       {} as never,
       { resources: () => Promise.resolve([]) } as never,
@@ -145,7 +144,6 @@ describe('AppSyncService and the agent prune guard', () => {
       {} as never,
       { notify: () => Promise.resolve() } as never,
       { blockers: () => Promise.resolve(new Map()) } as never,
-      {} as never,
       {} as never,
     );
     return { svc, written };

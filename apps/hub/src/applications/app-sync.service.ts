@@ -1,6 +1,4 @@
-import { Inject, Injectable } from '@nestjs/common';
-import { destinationRefs } from '../clusters/in-cluster.js';
-import { HUB_CONFIG, type HubConfig } from '../config/hub-config.js';
+import { Injectable } from '@nestjs/common';
 import { DataSource } from 'typeorm';
 import { AuditService } from '../audit/audit.service.js';
 import { currentActor } from '../auth/request-context.js';
@@ -100,7 +98,6 @@ export class AppSyncService {
     private readonly dispatch: DispatchNotifier,
     private readonly dependencies: DependenciesService,
     private readonly children: ChildAppsService,
-    @Inject(HUB_CONFIG) private readonly config: HubConfig,
   ) {}
 
   async sync(name: string, req: SyncRequest): Promise<SyncResult> {
@@ -268,9 +265,7 @@ export class AppSyncService {
       }));
     if (fields.length) throw new ValidationFailed('invalid sync request', fields);
     const wanted = names ?? destinations;
-    const found = await destinationRefs(wanted, this.config.inCluster, (n) =>
-      this.clusters.byNames(n),
-    );
+    const found = await this.clusters.destinations(wanted);
     if (names) {
       const known = new Set(found.map((c) => c.name));
       const missing = names

@@ -252,7 +252,7 @@ export class ApplicationsService {
     if (fields.some((f) => f.field === 'project')) {
       throw new ValidationFailed('invalid application', fields);
     }
-    for (const cluster of await this.clusters.byNames(destinationClusters(spec))) {
+    for (const cluster of await this.clusters.destinations(destinationClusters(spec))) {
       for (const reason of gate.check({ project, cluster, namespace }))
         fields.push({ field: 'destination', reason });
     }

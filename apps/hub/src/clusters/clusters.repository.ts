@@ -1,4 +1,4 @@
-import { Injectable } from '@nestjs/common';
+import { Inject, Injectable, Optional } from '@nestjs/common';
 import { DataSource, type EntityManager, type Repository } from 'typeorm';
 import type { SelectorRequirement } from '../../../../libs/generators/src/index.js';
 import {
@@ -9,7 +9,9 @@ import {
   returned,
   type Db,
 } from '../database/sql.js';
+import { HUB_CONFIG, type HubConfig } from '../config/hub-config.js';
 import { ClusterEntity } from './cluster.entity.js';
+import { destinationRefs } from './in-cluster.js';
 
 /** Which clusters a list returns (see clusterListQuerySchema). */
 export interface ClusterListFilter {
@@ -55,7 +57,10 @@ export class ClustersRepository {
   /** The inventory last read, with the inventory version read before it. */
   private inventoryRead: { version: string; rows: readonly InventoryRow[] } | undefined;
 
-  constructor(private readonly ds: DataSource) {
+  constructor(
+    private readonly ds: DataSource,
+    @Optional() @Inject(HUB_CONFIG) private readonly config?: Pick<HubConfig, 'inCluster'>,
+  ) {
     this.repo = ds.getRepository(ClusterEntity);
   }
 
@@ -128,6 +133,14 @@ export class ClustersRepository {
   /** The clusters with these names (those that exist). */
   byNames(names: string[], db: Db = this.ds.manager): Promise<ClusterRef[]> {
     return this.matching(db, 'SELECT id, name, labels FROM clusters WHERE name = ANY($1)', names);
+  }
+
+  /**
+   * The clusters application destinations name (those that exist): `in-cluster` is the one
+   * AXLE_IN_CLUSTER designates (see destinationRefs).
+   */
+  destinations(names: string[]): Promise<ClusterRef[]> {
+    return destinationRefs(names, this.config?.inCluster, (n) => this.byNames(n));
   }
 
   /** The agents of the clusters with these names (those that exist). */

@@ -13,6 +13,7 @@ export const apiResponses = {
             'DestinationError',
             'ProjectViolation',
             'SyncBlocked',
+            'ChildApplicationError',
           ],
         },
         message: {
@@ -482,6 +483,9 @@ export const apiResponses = {
           additionalProperties: {
             type: 'string',
           },
+        },
+        parent: {
+          type: 'string',
         },
         spec: {
           type: 'object',
@@ -2340,6 +2344,30 @@ export const apiResponses = {
           items: {
             $ref: '#/components/schemas/SyncStep',
           },
+        },
+        children: {
+          type: 'object',
+          properties: {
+            applications: {
+              type: 'array',
+              items: {
+                type: 'string',
+              },
+            },
+            refused: {
+              type: 'array',
+              items: {
+                type: 'string',
+              },
+            },
+            deleted: {
+              type: 'array',
+              items: {
+                type: 'string',
+              },
+            },
+          },
+          required: ['applications', 'refused', 'deleted'],
         },
       },
       required: ['application', 'revision', 'bundleHash', 'dryRun', 'clusters'],

@@ -7,7 +7,6 @@ import {
 } from '../applications/applications.repository.js';
 import { TargetsRepository, type DesiredTarget } from '../applications/targets.repository.js';
 import { ClustersRepository, type ClusterRef } from '../clusters/clusters.repository.js';
-import { destinationRefs } from '../clusters/in-cluster.js';
 import { HUB_CONFIG, type HubConfig } from '../config/hub-config.js';
 import { DispatchNotifier } from '../dispatch/dispatch.notifier.js';
 import { GitService } from '../git/git.service.js';
@@ -58,7 +57,7 @@ export class ReconcileStore implements ReconcilePorts {
 
   /** Registered clusters by name; `in-cluster` is the one AXLE_IN_CLUSTER designates. */
   clustersByName(names: string[]): Promise<ClusterRef[]> {
-    return destinationRefs(names, this.config.inCluster, (n) => this.clusters.byNames(n));
+    return this.clusters.destinations(names);
   }
 
   gate(): Promise<ProjectGate> {

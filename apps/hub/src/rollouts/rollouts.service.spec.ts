@@ -95,7 +95,7 @@ function world(clusters: Cluster[], rollout: unknown) {
     { createQueryRunner: () => lock } as unknown as DataSource,
     repo as unknown as RolloutsRepository,
     syncs as unknown as AppSyncService,
-    { byNames: () => Promise.resolve(clusters) } as unknown as ClustersRepository,
+    { destinations: () => Promise.resolve(clusters) } as unknown as ClustersRepository,
     { record: () => Promise.resolve() } as unknown as AuditService,
     {
       dependencyWaiting: gauge,

@@ -558,7 +558,9 @@ export class RolloutsService implements OnApplicationBootstrap, OnModuleDestroy 
     const targets = await this.targets.readiness(rows.map((r) => r.id));
     const clusters = new Map(
       (
-        await this.clusters.byNames([...new Set(rows.flatMap((r) => destinationClusters(r.spec)))])
+        await this.clusters.destinations([
+          ...new Set(rows.flatMap((r) => destinationClusters(r.spec))),
+        ])
       ).map((c) => [c.name, c]),
     );
     const byApp = groupBy(
