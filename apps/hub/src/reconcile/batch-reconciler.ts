@@ -192,18 +192,7 @@ export class BatchReconciler {
     const resources = await this.ports.bundleResources([...new Set(bundleOf.values())]);
     const gate = await this.ports.gate();
     const current = groupBy(await this.ports.currentTargets(ok.map((a) => a.id)), (t) => t.appId);
-    // App of apps: what the parents' manifests ask of their children (parents are few).
-    const childPlans = new Map<string, ChildrenPlan | Error>();
-    for (const app of ok) {
-      const hash = bundleOf.get(app.id)!;
-      if (!holdsChildren(resources.get(hash))) continue;
-      childPlans.set(
-        app.id,
-        await this.ports
-          .planChildren(app, hash, gate)
-          .catch((e: unknown) => (e instanceof Error ? e : new Error(String(e)))),
-      );
-    }
+    const childPlans = await this.childPlans(ok, bundleOf, resources, gate);
 
     let failed = 0;
     for (let i = 0; i < apps.length; i++) {
@@ -234,12 +223,9 @@ export class BatchReconciler {
       const conditions = missing.length
         ? [condition(app, 'DestinationError', `clusters not registered: ${missing.join(', ')}`)]
         : [];
-      const children = childPlans.get(app.id);
-      if (children) {
-        const c = this.children(app, children, targets.length > 0);
-        if (c.write) outcome.children.push(c.write);
-        if (c.message) conditions.push(condition(app, 'ChildApplicationError', c.message));
-      }
+      const children = this.children(app, childPlans.get(app.id), targets.length > 0);
+      outcome.children.push(...children.writes);
+      conditions.push(...children.messages.map((m) => condition(app, 'ChildApplicationError', m)));
       // Sync windows: a blocked cluster keeps what it runs until its window lets the sync in.
       const auto = dispatchesOnReconcile(app);
       const policy = toSyncPolicy(app.spec, gate.clusterKinds(app.spec.project));
@@ -350,14 +336,18 @@ export class BatchReconciler {
    */
   private children(
     app: AppForReconcile,
-    plan: ChildrenPlan | Error,
+    plan: ChildrenPlan | Error | undefined,
     placed: boolean,
-  ): { write?: ChildrenWrite; message?: string } {
-    if (plan instanceof Error) return { message: `child applications: ${plan.message}` };
+  ): { writes: ChildrenWrite[]; messages: string[] } {
+    if (plan === undefined) return { writes: [], messages: [] };
+    if (plan instanceof Error)
+      return { writes: [], messages: [`child applications: ${plan.message}`] };
     if (!placed) {
       return {
-        message:
+        writes: [],
+        messages: [
           'child applications are made once the application is placed on a registered cluster (its destination)',
+        ],
       };
     }
     const prune = app.spec.syncPolicy.automated?.prune ?? false;
@@ -371,11 +361,32 @@ export class BatchReconciler {
         : []),
     ];
     return {
-      ...(syncsAutomatically(app)
-        ? { write: { parent: { id: app.id, name: app.name }, children: plan.children, prune } }
-        : {}),
-      ...(lines.length ? { message: lines.join('; ') } : {}),
+      writes: syncsAutomatically(app)
+        ? [{ parent: { id: app.id, name: app.name }, children: plan.children, prune }]
+        : [],
+      messages: lines.length ? [lines.join('; ')] : [],
     };
+  }
+
+  /** App of apps: what the parents' manifests ask of their children (parents are few). */
+  private async childPlans(
+    apps: AppForReconcile[],
+    bundleOf: ReadonlyMap<string, string>,
+    resources: ReadonlyMap<string, ResourceRef[]>,
+    gate: ProjectGate,
+  ): Promise<Map<string, ChildrenPlan | Error>> {
+    const plans = new Map<string, ChildrenPlan | Error>();
+    for (const app of apps) {
+      const hash = bundleOf.get(app.id)!;
+      if (!holdsChildren(resources.get(hash))) continue;
+      plans.set(
+        app.id,
+        await this.ports
+          .planChildren(app, hash, gate)
+          .catch((e: unknown) => (e instanceof Error ? e : new Error(String(e)))),
+      );
+    }
+    return plans;
   }
 
   private fail(

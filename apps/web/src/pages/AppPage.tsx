@@ -65,6 +65,15 @@ export function AppPage() {
               {a.status.autoSync.suspended
                 ? ` (suspended: ${a.status.autoSync.suspended.reason})`
                 : ''}
+              {a.parent && (
+                <>
+                  {' '}
+                  · child of{' '}
+                  <Anchor component={Link} to={`/apps/${encodeURIComponent(a.parent)}`}>
+                    {a.parent}
+                  </Anchor>
+                </>
+              )}
             </Text>
             {Object.entries(a.labels).map(([k, v]) => (
               <Badge key={k} variant="outline" color="gray" tt="none">
