@@ -140,6 +140,13 @@ describe('app of apps: Argo CD Applications in manifests are child applications 
       `child application "standalone-${run}": an application of that name exists and is not a child of this one`,
     );
     expect((await get(`broken-${run}`)).status).toBe(404);
+    // Listed by parent (the console's tab, `axle app list --parent`).
+    const listed = await axle(hub, ['-o', 'json', 'app', 'list', '--parent', `root-${run}`]);
+    expect(listed.code, listed.err).toBe(0);
+    expect((JSON.parse(listed.out) as { name: string }[]).map((a) => a.name)).toEqual([
+      `api-${run}`,
+      `web-${run}`,
+    ]);
     expect((await get(`standalone-${run}`)).body.parent).toBeUndefined();
 
     // A child is changed in its parent's manifests, not by hand.

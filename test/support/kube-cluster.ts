@@ -287,14 +287,44 @@ async function startWorkloads(
     log('kube-scheduler'),
     [kubeconfig, '--leader-elect=false', '--secure-port=0'],
   );
-  const kwok = group.spawn(`kwok[${c.name}]`, findTool('kwok'), log('kwok'), [
-    kubeconfig,
-    `--config=${findTool('kwok-stages.yaml', false)}`,
-    '--manage-all-nodes=false',
-    '--manage-nodes-with-annotation-selector=kwok.x-k8s.io/node=fake',
-    '--node-ip=127.0.0.1',
-    '--server-address=127.0.0.1:0',
-  ]);
+  const spawnKwok = (attempt: number) =>
+    group.spawn(
+      `kwok[${c.name}]`,
+      findTool('kwok'),
+      log(attempt === 1 ? 'kwok' : `kwok-${attempt}`),
+      [
+        kubeconfig,
+        `--config=${findTool('kwok-stages.yaml', false)}`,
+        '--manage-all-nodes=false',
+        '--manage-nodes-with-annotation-selector=kwok.x-k8s.io/node=fake',
+        '--node-ip=127.0.0.1',
+        '--server-address=127.0.0.1:0',
+      ],
+    );
+  // kwok has been seen to exit during start-up once in a while (code 2, a Go panic or a flag
+  // error): it is started again, saying why, rather than failing every suite of the run.
+  for (let attempt = 1; ; attempt++) {
+    const kwok = spawnKwok(attempt);
+    try {
+      await nodesReady(kwok, [manager, scheduler], c);
+      return;
+    } catch (err) {
+      if (!(err instanceof StartError && err.child === kwok && attempt < KWOK_ATTEMPTS)) throw err;
+      process.stderr.write(`${err.message}\nstarting kwok[${c.name}] again\n`);
+      await group.discard(kwok);
+    }
+  }
+}
+
+/** Attempts at starting kwok (see startWorkloads). */
+const KWOK_ATTEMPTS = 3;
+
+/** The simulated nodes created and waited for Ready (kwok marks them so). */
+async function nodesReady(
+  kwok: Child,
+  others: Child[],
+  c: { name: string; port: number; ca: string; token: string; deadline: number },
+): Promise<void> {
   for (const node of WORKLOAD_NODES) {
     const body = JSON.stringify({
       apiVersion: 'v1',
@@ -313,7 +343,7 @@ async function startWorkloads(
       [201, 409].includes(await httpsSend(c.port, '/api/v1/nodes', c.ca, c.token, 'POST', body)),
     );
   }
-  const died = () => [manager, scheduler, kwok].find((x) => x.exit);
+  const died = () => others.find((x) => x.exit);
   await waitUntil(kwok, c.deadline, `nodes of ${c.name} Ready`, async () => {
     if (died()) return true; // reported below, with that process's log
     for (const node of WORKLOAD_NODES) {

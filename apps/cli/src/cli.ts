@@ -64,6 +64,7 @@ async function readPages<T extends { name: string }>(
 interface AppListOptions {
   project?: string;
   appSet?: string;
+  parent?: string;
   cluster?: string;
   selector?: string;
   sync?: string;
@@ -241,6 +242,7 @@ export async function runCli(argv: string[], io: CliIO): Promise<number> {
     .description('applications by name, read from the hub a page at a time')
     .option('--project <name>', 'only those of this project')
     .option('--app-set <name>', 'only those this ApplicationSet generates')
+    .option('--parent <name>', "only this application's children (app of apps)")
     .option('--cluster <name>', 'only those destined to this cluster')
     .option('-l, --selector <selector>', 'only those whose labels match (team=web,env in (prod))')
     .option('--sync <states>', 'only those in these sync states (OutOfSync,Unknown)')
@@ -259,6 +261,7 @@ export async function runCli(argv: string[], io: CliIO): Promise<number> {
           // Given empty, still sent: the hub refuses it by name rather than the CLI listing all.
           ...(o.project !== undefined ? { project: o.project } : {}),
           ...(o.appSet !== undefined ? { appSet: o.appSet } : {}),
+          ...(o.parent !== undefined ? { parent: o.parent } : {}),
           ...(o.cluster !== undefined ? { cluster: o.cluster } : {}),
           ...(o.selector !== undefined ? { selector: o.selector } : {}),
           ...(o.sync !== undefined ? { sync: o.sync } : {}),

@@ -1486,6 +1486,8 @@ export interface operations {
         health?: unknown;
         /** @description 1 to 1000 */
         limit?: unknown;
+        /** @description children of this application */
+        parent?: unknown;
         project?: unknown;
         /** @description label selector, as kubectl takes it: team=payments,tier!=db,env in (prod,staging),owner,!legacy */
         selector?: unknown;

@@ -755,6 +755,7 @@ export const listQuerySchema = z
     after: z.string().min(1).max(253).optional(),
     project: z.string().min(1).max(253).optional(),
     appSet: z.string().min(1).max(253).optional(),
+    parent: z.string().min(1).max(253).optional(),
     cluster: z.string().min(1).max(63).optional(),
     selector: labelSelectorParam.optional(),
     sync: oneOf(SYNC_STATES).optional(),

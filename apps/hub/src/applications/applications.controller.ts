@@ -47,6 +47,7 @@ export class ApplicationsController {
   @ApiQuery({ name: 'after', required: false, description: 'names after this one' })
   @ApiQuery({ name: 'project', required: false })
   @ApiQuery({ name: 'appSet', required: false })
+  @ApiQuery({ name: 'parent', required: false, description: 'children of this application' })
   @ApiQuery({ name: 'cluster', required: false })
   @ApiQuery({
     name: 'selector',

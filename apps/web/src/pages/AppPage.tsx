@@ -35,6 +35,13 @@ export function AppPage() {
     queryKey: ['app', name],
     queryFn: () => unwrap(hub.GET('/api/v1/applications/{name}', { params: { path: { name } } })),
   });
+  // App of apps: the applications this one's manifests hold.
+  const children = useQuery({
+    queryKey: ['app', name, 'children'],
+    queryFn: () =>
+      unwrap(hub.GET('/api/v1/applications', { params: { query: { parent: name, limit: 1000 } } })),
+  });
+  const childApps = children.data ?? [];
   if (app.isPending) return <Loader aria-label="Loading the application" />;
   if (app.isError)
     return (
@@ -102,6 +109,9 @@ export function AppPage() {
           <Tabs.Tab value="diff">Diff</Tabs.Tab>
           <Tabs.Tab value="history">History</Tabs.Tab>
           <Tabs.Tab value="events">Events</Tabs.Tab>
+          {childApps.length > 0 && (
+            <Tabs.Tab value="children">Child applications ({childApps.length})</Tabs.Tab>
+          )}
         </Tabs.List>
         <Tabs.Panel value="clusters" pt="sm">
           <ClusterTable
@@ -120,8 +130,47 @@ export function AppPage() {
         <Tabs.Panel value="events" pt="sm">
           <Events name={a.name} />
         </Tabs.Panel>
+        <Tabs.Panel value="children" pt="sm">
+          <ChildTable apps={childApps} />
+        </Tabs.Panel>
       </Tabs>
     </Stack>
+  );
+}
+
+/** The child applications of an app of apps, each linked to its own page. */
+function ChildTable({ apps }: { apps: ApplicationView[] }) {
+  return (
+    <Table striped aria-label="Child applications">
+      <Table.Thead>
+        <Table.Tr>
+          <Table.Th>Application</Table.Th>
+          <Table.Th>Sync</Table.Th>
+          <Table.Th>Health</Table.Th>
+          <Table.Th>Revision</Table.Th>
+        </Table.Tr>
+      </Table.Thead>
+      <Table.Tbody>
+        {apps.map((c) => (
+          <Table.Tr key={c.name}>
+            <Table.Td>
+              <Anchor component={Link} to={`/apps/${encodeURIComponent(c.name)}`}>
+                {c.name}
+              </Anchor>
+            </Table.Td>
+            <Table.Td>
+              <SyncBadge sync={c.status.sync} />
+            </Table.Td>
+            <Table.Td>
+              <HealthBadge health={c.status.health} />
+            </Table.Td>
+            <Table.Td>
+              <code>{shortRev(c.status.revision)}</code>
+            </Table.Td>
+          </Table.Tr>
+        ))}
+      </Table.Tbody>
+    </Table>
   );
 }
 
