@@ -23,7 +23,7 @@ function child(
   name: string,
   repoURL: string,
   path: string,
-  opts: { prune?: boolean; namespace?: string } = {},
+  opts: { prune?: boolean; namespace?: string; project?: string } = {},
 ): string {
   return [
     'apiVersion: argoproj.io/v1alpha1',
@@ -34,7 +34,7 @@ function child(
     '  labels: { tier: child }',
     '  finalizers: [resources-finalizer.argocd.argoproj.io]',
     'spec:',
-    '  project: default',
+    `  project: ${opts.project ?? 'default'}`,
     '  source:',
     `    repoURL: ${repoURL}`,
     '    targetRevision: main',
@@ -72,6 +72,9 @@ describe('app of apps: Argo CD Applications in manifests are child applications 
       'root/broken.yaml': child(`broken-${run}`, url, '../../etc'),
       'root/taken.yaml': child(`standalone-${run}`, url, 'apps/web'),
       'root/own.yaml': cm('root-own', '1'),
+      // In another project than its parent's: a parent makes applications in its own only.
+      'root/elsewhere.yaml': child(`elsewhere-${run}`, url, 'apps/web', { project: 'team' }),
+      'last-root/only.yaml': child(`only-${run}`, url, 'apps/api', { namespace: `only-${run}` }),
       'manual-root/child.yaml': child(`manual-child-${run}`, url, 'apps/manual'),
     });
     const dir = await tempDir('axle-hub-aoa-');
@@ -139,6 +142,10 @@ describe('app of apps: Argo CD Applications in manifests are child applications 
     expect(condition.message).toContain(
       `child application "standalone-${run}": an application of that name exists and is not a child of this one`,
     );
+    expect(condition.message).toContain(
+      `child application "elsewhere-${run}": spec.project: "team" is not its parent's project ("default")`,
+    );
+    expect((await get(`elsewhere-${run}`)).status).toBe(404);
     expect((await get(`broken-${run}`)).status).toBe(404);
     // Listed by parent (the console's tab, `axle app list --parent`).
     const listed = await axle(hub, ['-o', 'json', 'app', 'list', '--parent', `root-${run}`]);
@@ -192,6 +199,28 @@ describe('app of apps: Argo CD Applications in manifests are child applications 
         (await configMapValue(east, `web-${run}`, 'web')) === undefined,
     );
     expect((await get(`standalone-${run}`)).status).toBe(200);
+  });
+
+  it("prunes the last child when the manifests drop it (the parent's bundle then holds none)", async () => {
+    const root = await api(hub).post('/api/v1/applications', {
+      name: `last-root-${run}`,
+      source: { repoURL: repo.fileUrl, targetRevision: 'main', path: 'last-root' },
+      destination: { cluster: 'in-cluster', namespace: `last-root-${run}` },
+      syncPolicy: { automated: { prune: true } },
+    });
+    expect(root.status, JSON.stringify(root.body)).toBe(201);
+    await waitFor(
+      'the child deployed',
+      async () => (await configMapValue(east, `only-${run}`, 'api')) === '1',
+    );
+    await repo.commit({ 'last-root/only.yaml': null, 'last-root/cm.yaml': cm('last', '1') });
+    await api(hub).post('/api/v1/webhooks/git', { repoURL: repo.fileUrl });
+    await waitFor(
+      'the child and its resources gone',
+      async () =>
+        (await get(`only-${run}`)).status === 404 &&
+        (await configMapValue(east, `only-${run}`, 'api')) === undefined,
+    );
   });
 
   it('writes the children of a manual root when it is synced, as Argo CD applies them then', async () => {

@@ -1,3 +1,4 @@
+import { isChildApplication } from '../../../../libs/health/src/index.js';
 import { Logger } from '@nestjs/common';
 import { decompressBundle } from '../../../../libs/manifests/src/index.js';
 import type {
@@ -106,11 +107,13 @@ export class HubInbound {
     // With each kind's scope when the list limits cluster-scoped kinds (as every pass checks).
     // The project's bound (in the policy) is not checked here: a generation it refuses is stored
     // and refused at its pass, so that the generation before it is no longer healed either.
+    // Child applications (app of apps) are the hub's, never applied: the list does not see them.
+    const applied = bundle.objects.filter((o) => !isChildApplication(o));
     const namespaced =
       this.served && restrictsClusterKinds(this.allowList)
-        ? await scopesOf(bundle.objects, this.served)
+        ? await scopesOf(applied, this.served)
         : undefined;
-    const message = allowListRefusal(this.allowList, bundle.objects, d.namespace, namespaced);
+    const message = allowListRefusal(this.allowList, applied, d.namespace, namespaced);
     if (message) {
       this.reporter.event(d.appId, 'Warning', 'SyncRefused', message, d.generation);
       this.reporter.ack(d.appId, d.generation);

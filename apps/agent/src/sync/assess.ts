@@ -1,5 +1,6 @@
 import {
   assessHealth,
+  isChildApplication,
   isHook,
   worstHealth,
   type HealthStatus,
@@ -147,8 +148,9 @@ async function reportLeftovers(
     // pruned by this one (see Pruner), so it is not this app's leftover: reported, it would keep
     // the app OutOfSync for good, and kept in the inventory it would never leave it. So is a hook
     // (an object applied as a resource by an agent that did not read Helm's hook annotations):
-    // hooks go by their delete policies, never by pruning, as in gitops-engine.
-    if (!live || !ownedByApp(live, app.appId) || isHook(live)) {
+    // hooks go by their delete policies, never by pruning, as in gitops-engine. So is an Argo CD
+    // Application an earlier agent applied: the hub keeps those (see Pruner).
+    if (!live || !ownedByApp(live, app.appId) || isHook(live) || isChildApplication(live)) {
       gone.push(k);
       continue;
     }

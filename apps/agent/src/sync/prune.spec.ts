@@ -133,6 +133,20 @@ describe('Pruner', () => {
     await p.pruneStep(rt(), app([mine, testPod]), { deferredPrune: [] } as never);
     expect(deleted).toEqual(['mine']);
   });
+
+  it('never prunes an Argo CD Application an earlier agent applied (the hub keeps it as a child)', async () => {
+    const argoApp: KubeObject = {
+      apiVersion: 'argoproj.io/v1alpha1',
+      kind: 'Application',
+      metadata: { name: 'child', namespace: 'shared', labels: { [APP_LABEL]: 'a' } },
+    };
+    argoApp.metadata.annotations = {
+      [TRACKING_ANNOTATION]: trackingId('a', resourceKey(argoApp)),
+    };
+    const { p, deleted } = pruner([mine, argoApp]);
+    await p.pruneStep(rt(), app([mine, argoApp]), { deferredPrune: [] } as never);
+    expect(deleted).toEqual(['mine']);
+  });
 });
 
 describe('Pruner: the prune guard', () => {

@@ -10,7 +10,7 @@ import {
   type KubeClient,
   type PropagationPolicy,
 } from '../kube/kube-client.js';
-import { isHook } from '../../../../libs/health/src/index.js';
+import { isChildApplication, isHook } from '../../../../libs/health/src/index.js';
 import type { WatchCache } from '../kube/watch-cache.js';
 import { mapLimit, type Applier } from './apply.js';
 import { resourceSyncOptions, syncWave } from './options.js';
@@ -100,8 +100,11 @@ export class Pruner {
     for (const k of await this.leftovers(rt, app)) {
       const live = await this.applier.live(k);
       // Another app's now (it was moved there and applied by it first): not ours to delete. A hook
-      // is never pruned (see reportLeftovers).
-      if (!live || !ownedByApp(live, app.appId) || isHook(live)) continue;
+      // is never pruned (see reportLeftovers), nor an Argo CD Application an earlier agent applied
+      // (the hub keeps those as child applications now; deleting one would let an Argo CD in the
+      // cluster delete what it deployed).
+      if (!live || !ownedByApp(live, app.appId) || isHook(live) || isChildApplication(live))
+        continue;
       const o = resourceSyncOptions(live);
       if (!o.prune) continue;
       if (o.pruneConfirm) confirm++;

@@ -343,9 +343,11 @@ export class AppSyncService {
     const namespace = targetNamespace(app.spec);
     const gate = await this.projects.gate();
     const resources = await this.checkProject(gate, app, clusters, d.bundleHash, d.manual);
-    const children = holdsChildren(resources)
-      ? await this.children.plan(app, d.bundleHash, gate)
-      : undefined;
+    // App of apps: also when the bundle no longer holds any (the last one dropped).
+    const children =
+      holdsChildren(resources) || (await this.apps.hasChildren(app.id))
+        ? await this.children.plan(app, d.bundleHash, gate)
+        : undefined;
     const current = new Map(
       (await this.targets.desiredOf([app.id])).map((t) => [t.clusterId, t] as const),
     );
@@ -456,13 +458,6 @@ export class AppSyncService {
         tx,
       );
       await this.dispatch.notify(new Set([...changed.map((c) => c.clusterId), ...removedFrom]), tx);
-      if (children) {
-        await this.children.write(tx, {
-          parent: { id: app.id, name: app.name },
-          children: children.children,
-          prune,
-        });
-      }
       const generations = new Map(changed.map((c) => [c.clusterId, c.generation]));
       for (const c of clusters) {
         const step = steps.find((s) => s.cluster === c.name && s.action === 'deploy');
@@ -470,6 +465,16 @@ export class AppSyncService {
       }
       return id[0];
     });
+    // Its children once it is deployed, in a transaction of their own (see ChildAppsService.write).
+    if (children) {
+      await this.children
+        .write({ parent: { id: app.id, name: app.name }, children: children.children, prune })
+        .catch((e: unknown) => {
+          result.children!.refused.push(
+            `the child applications could not be written: ${(e as Error).message}`,
+          );
+        });
+    }
     return { ...result, historyId };
   }
 

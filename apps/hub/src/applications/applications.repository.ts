@@ -27,6 +27,8 @@ export interface AppForReconcile {
   conditions: AppCondition[];
   /** Automated sync suspended (by a rollback): desired state waits for a sync like a manual app's. */
   autoSyncSuspended: boolean;
+  /** It has child applications (app of apps): its manifests may have dropped the last one. */
+  hasChildren?: boolean;
 }
 
 /** The outcome of reconciling one application, stored in one statement with the others. */
@@ -297,13 +299,15 @@ export class ApplicationsRepository {
           rendered_unpinned: boolean;
           conditions: AppCondition[];
           suspended: boolean;
+          has_children: boolean;
         }[]
       >(
         `SELECT a.id, a.name, a.spec, a.spec_version, r.revision AS rendered_revision,
                 r.bundle_hash AS rendered_bundle_hash, r.spec_version AS rendered_spec_version,
                 r.tool AS rendered_tool, coalesce(r.unpinned, false) AS rendered_unpinned,
                 coalesce(r.conditions, '[]') AS conditions,
-                a.auto_sync_suspended IS NOT NULL AS suspended
+                a.auto_sync_suspended IS NOT NULL AS suspended,
+                EXISTS (SELECT 1 FROM applications c WHERE c.parent_app_id = a.id) AS has_children
            FROM applications a LEFT JOIN app_renders r ON r.app_id = a.id
           WHERE a.id = ANY($1::uuid[])`,
         [part],
@@ -321,6 +325,7 @@ export class ApplicationsRepository {
           renderedUnpinned: r.rendered_unpinned,
           conditions: r.conditions,
           autoSyncSuspended: r.suspended,
+          ...(r.has_children ? { hasChildren: true } : {}),
         });
       }
     }
@@ -400,17 +405,25 @@ export class ApplicationsRepository {
    */
   async deleteWithNotes(db: Db, ids: string[], prune: boolean): Promise<string[]> {
     const clusters = new Set<string>();
-    const sorted = [...new Set([...ids, ...(await this.descendantIds(db, ids))])].sort();
     // The applications are locked first, in id order (as lockForBatch locks them, so neither
     // waits on the other in a cycle). A batch that locked one of them to add a target commits before the
     // notes are read, so its new target gets a note too; without the lock the notes read the
     // targets before that commit, and the new cluster kept the application until its agent
     // reconnected. A batch after this waits, then finds the application gone.
-    for (const part of chunks(sorted, 10_000))
-      await db.query(
-        'SELECT id FROM applications WHERE id = ANY($1::uuid[]) ORDER BY id FOR UPDATE',
-        [part],
-      );
+    // Their child applications (app of apps) go too, read again once their parents are locked: a
+    // parent's children are written with the parent held (ChildAppsService.write), so none is
+    // added after that read.
+    const all = new Set<string>();
+    for (let next = [...new Set(ids)]; next.length;) {
+      for (const part of chunks([...next].sort(), 10_000))
+        await db.query(
+          'SELECT id FROM applications WHERE id = ANY($1::uuid[]) ORDER BY id FOR UPDATE',
+          [part],
+        );
+      next.forEach((id) => all.add(id));
+      next = (await this.descendantIds(db, next)).filter((id) => !all.has(id));
+    }
+    const sorted = [...all].sort();
     // Every note first (each reads what its application depended on), then the applications:
     // a dependency in another chunk is still there to be named.
     for (const part of chunks(sorted, 10_000)) {
@@ -668,6 +681,68 @@ export class ApplicationsRepository {
         WHERE a.id = r.id`,
       [JSON.stringify(rows)],
     );
+  }
+
+  /**
+   * A parent as its children are written from it: held (FOR SHARE) until the write commits, so
+   * that a deletion of it waits and then finds every child written. Undefined when it is gone.
+   */
+  async holdParent(
+    db: Db,
+    id: string,
+  ): Promise<
+    | {
+        project: string;
+        specVersion: number;
+        renderedBundleHash: string | null;
+        automated: boolean;
+        suspended: boolean;
+      }
+    | undefined
+  > {
+    const [r] = await db.query<
+      {
+        project: string;
+        spec_version: number;
+        bundle_hash: string | null;
+        automated: boolean;
+        suspended: boolean;
+      }[]
+    >(
+      `SELECT coalesce(a.spec->>'project', 'default') AS project, a.spec_version,
+              r.bundle_hash, a.spec->'syncPolicy' ? 'automated' AS automated,
+              a.auto_sync_suspended IS NOT NULL AS suspended
+         FROM applications a LEFT JOIN app_renders r ON r.app_id = a.id
+        WHERE a.id = $1 FOR SHARE OF a`,
+      [id],
+    );
+    return r
+      ? {
+          project: r.project,
+          specVersion: r.spec_version,
+          renderedBundleHash: r.bundle_hash,
+          automated: r.automated,
+          suspended: r.suspended,
+        }
+      : undefined;
+  }
+
+  /** Locks applications for an update, in id order (see lockForBatch). */
+  async lockForUpdate(db: Db, ids: string[]): Promise<void> {
+    for (const part of chunks([...new Set(ids)].sort(), 10_000))
+      await db.query(
+        'SELECT id FROM applications WHERE id = ANY($1::uuid[]) ORDER BY id FOR UPDATE',
+        [part],
+      );
+  }
+
+  /** Whether the application has child applications (app of apps). */
+  async hasChildren(id: string): Promise<boolean> {
+    const rows = await this.ds.query<unknown[]>(
+      'SELECT 1 FROM applications WHERE parent_app_id = $1 LIMIT 1',
+      [id],
+    );
+    return rows.length > 0;
   }
 
   /** The children of these applications, their children, and so on (not these). */

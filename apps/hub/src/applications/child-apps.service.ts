@@ -1,27 +1,31 @@
 import { Injectable } from '@nestjs/common';
+import { DataSource, type EntityManager } from 'typeorm';
 import { decompressBundle, type KubeObject } from '../../../../libs/manifests/src/index.js';
 import { AuditService } from '../audit/audit.service.js';
 import { runWithActor } from '../auth/request-context.js';
-import { ClustersRepository } from '../clusters/clusters.repository.js';
+import { ClustersRepository, type ClusterRef } from '../clusters/clusters.repository.js';
+import { ValidationFailed } from '../common/validation.js';
 import { jsonEqual } from '../common/json-equal.js';
-import type { Db } from '../database/sql.js';
 import { DispatchNotifier } from '../dispatch/dispatch.notifier.js';
 import type { ProjectGate } from '../projects/project-gate.js';
 import { ProjectsService } from '../projects/projects.service.js';
 import { BundleStore } from '../render/bundle.store.js';
 import { WorkQueue } from '../work/work-queue.js';
-import { targetNamespace } from './application.schemas.js';
+import { destinationClusters, targetNamespace } from './application.schemas.js';
 import { ApplicationsRepository } from './applications.repository.js';
 import {
   childDocuments,
   childServers,
   parseChildren,
+  type ChildApp,
   type ChildrenPlan,
   type ChildrenWrite,
 } from './child-apps.js';
 
 /** Bundles whose child documents are kept in memory (parents are few; their bundles change). */
 const DOCUMENT_CACHE_ENTRIES = 256;
+/** Attempts at writing a parent's children when PostgreSQL breaks a lock cycle (see write). */
+const WRITE_ATTEMPTS = 3;
 
 /**
  * App of apps: the Argo CD `Application`s in an application's manifests are applications of the
@@ -34,6 +38,7 @@ export class ChildAppsService {
   private readonly documents = new Map<string, Promise<KubeObject[]>>();
 
   constructor(
+    private readonly ds: DataSource,
     private readonly apps: ApplicationsRepository,
     private readonly clusters: ClustersRepository,
     private readonly projects: ProjectsService,
@@ -59,11 +64,16 @@ export class ChildAppsService {
   }
 
   /**
-   * The children a parent's bundle asks for: parsed as `POST /applications` parses them, each
-   * refused (with why) when its name belongs to another application or its project refuses its
-   * source or namespace.
+   * The children a parent's bundle asks for, parsed as `POST /applications` parses them. Each is
+   * refused (with why) when its name belongs to another application, when it is in another
+   * project than its parent (a parent's manifests reach no further than its project), or when its
+   * project refuses its source or its destination.
    */
-  async plan(parent: { id: string }, bundleHash: string, gate: ProjectGate): Promise<ChildrenPlan> {
+  async plan(
+    parent: { id: string; spec: { project: string } },
+    bundleHash: string,
+    gate: ProjectGate,
+  ): Promise<ChildrenPlan> {
     const docs = await this.documentsOf(bundleHash);
     const servers = new Map<string, string[]>();
     for (const server of childServers(docs))
@@ -76,20 +86,17 @@ export class ChildAppsService {
           parent.id,
         )
       : new Set<string>();
+    const clusters = new Map(
+      (
+        await this.clusters.destinations([
+          ...new Set(parsed.children.flatMap((c) => destinationClusters(c.spec))),
+        ])
+      ).map((c) => [c.name, c]),
+    );
     const children = parsed.children.filter((c) => {
-      if (taken.has(c.name)) {
-        errors.push(
-          `child application "${c.name}": an application of that name exists and is not a child of this one`,
-        );
-        return false;
-      }
-      const refused = gate.check({
-        project: c.spec.project,
-        repoURL: c.spec.source.repoURL,
-        namespace: targetNamespace(c.spec),
-      });
-      if (refused.length) errors.push(`child application "${c.name}": ${refused.join('; ')}`);
-      return refused.length === 0;
+      const why = this.refusal(c, parent.spec.project, taken, clusters, gate);
+      if (why) errors.push(`child application "${c.name}": ${why}`);
+      return !why;
     });
     const wanted = new Set(parsed.children.map((c) => c.name));
     const stale = (await this.apps.childrenOf(parent.id))
@@ -98,15 +105,75 @@ export class ChildAppsService {
     return { children, errors, stale };
   }
 
+  private refusal(
+    c: ChildApp,
+    project: string,
+    taken: ReadonlySet<string>,
+    clusters: ReadonlyMap<string, ClusterRef>,
+    gate: ProjectGate,
+  ): string | undefined {
+    if (taken.has(c.name))
+      return 'an application of that name exists and is not a child of this one';
+    if (c.spec.project !== project)
+      return `spec.project: "${c.spec.project}" is not its parent's project ("${project}"): a parent makes applications in its own project only`;
+    const namespace = targetNamespace(c.spec);
+    const refused = [
+      ...gate.check({ project, repoURL: c.spec.source.repoURL, namespace }),
+      ...destinationClusters(c.spec).flatMap((n) => {
+        const cluster = clusters.get(n);
+        return cluster ? gate.check({ project, cluster, namespace }) : [];
+      }),
+    ];
+    return refused.length ? [...new Set(refused)].join('; ') : undefined;
+  }
+
   /**
-   * Writes a parent's children in the caller's transaction: new ones created, changed ones
-   * updated (and reconciled), and those the manifests no longer hold deleted with their resources
-   * when pruning. Returns how many of each.
+   * Writes a parent's children in a transaction of its own (never in the one that deployed the
+   * parent: that one holds other applications' work items and rows, which a child's would wait
+   * on in a cycle). New ones are created, changed ones updated, and those the manifests no longer
+   * hold deleted with their resources when pruning. With `expect`, only while the parent still
+   * deploys that render by itself (automated, not suspended, same spec): a rollback or an edit
+   * that came in meanwhile decides instead. Changed children are marked for reconciling once
+   * written (a crash before that leaves them to the periodic resync).
    */
   async write(
-    tx: Db,
     w: ChildrenWrite,
-  ): Promise<{ created: number; updated: number; deleted: number }> {
+    expect?: { specVersion: number; bundleHash: string },
+  ): Promise<{ created: number; updated: number; deleted: number } | undefined> {
+    for (let attempt = 1; ; attempt++) {
+      try {
+        const out = await this.ds.transaction((tx) => this.writeIn(tx, w, expect));
+        if (out?.updated.length)
+          await this.queue.apps({ ids: out.updated }, `child of application ${w.parent.name}`);
+        return (
+          out && {
+            created: out.created.length,
+            updated: out.updated.length,
+            deleted: out.deleted,
+          }
+        );
+      } catch (e) {
+        // PostgreSQL broke a lock cycle with another writer (a deletion, a batch): once more.
+        if ((e as { code?: string }).code !== '40P01' || attempt >= WRITE_ATTEMPTS) throw e;
+      }
+    }
+  }
+
+  private async writeIn(
+    tx: EntityManager,
+    w: ChildrenWrite,
+    expect: { specVersion: number; bundleHash: string } | undefined,
+  ): Promise<{ created: string[]; updated: string[]; deleted: number } | undefined> {
+    const parent = await this.apps.holdParent(tx, w.parent.id);
+    if (!parent) return undefined;
+    if (
+      expect &&
+      (parent.specVersion !== expect.specVersion ||
+        parent.renderedBundleHash !== expect.bundleHash ||
+        !parent.automated ||
+        parent.suspended)
+    )
+      return undefined;
     const existing = new Map((await this.apps.childrenOf(w.parent.id, tx)).map((c) => [c.name, c]));
     const create = w.children.filter((c) => !existing.has(c.name));
     const update = w.children.flatMap((c) => {
@@ -118,15 +185,22 @@ export class ChildAppsService {
     const wanted = new Set(w.children.map((c) => c.name));
     const gone = w.prune ? [...existing.values()].filter((c) => !wanted.has(c.name)) : [];
     if (create.length + update.length + gone.length === 0)
-      return { created: 0, updated: 0, deleted: 0 };
+      return { created: [], updated: [], deleted: 0 };
     // Projects held until this commits, as for an application written through the API.
-    for (const project of [...new Set(w.children.map((c) => c.spec.project))].sort())
-      await this.projects.holdForApplication(tx, project);
-    const reason = `child of application ${w.parent.name}`;
-    // Work items before rows, as a batch reconciling them takes them (fence, then applications).
-    await this.queue.apps({ ids: update.map((u) => u.id) }, reason, tx);
+    for (const project of [...new Set(w.children.map((c) => c.spec.project))].sort()) {
+      await this.projects.holdForApplication(tx, project).catch((e: unknown) => {
+        if (!(e instanceof ValidationFailed)) throw e;
+        throw new Error(`project "${project}" was deleted meanwhile`);
+      });
+    }
+    await this.apps.lockForUpdate(
+      tx,
+      [...update, ...gone].map((c) => c.id),
+    );
     await this.apps.updateChildren(tx, update);
     const created = await this.apps.insertChildren(tx, w.parent.id, create);
+    // New rows are no one's yet: their work items cannot be held by anyone.
+    const reason = `child of application ${w.parent.name}`;
     await this.queue.apps({ ids: created.map((c) => c.id) }, reason, tx);
     const removedFrom = await this.apps.deleteWithNotes(
       tx,
@@ -148,6 +222,10 @@ export class ChildAppsService {
         tx,
       ),
     );
-    return { created: created.length, updated: update.length, deleted: gone.length };
+    return {
+      created: created.map((c) => c.id),
+      updated: update.map((u) => u.id),
+      deleted: gone.length,
+    };
   }
 }

@@ -25,9 +25,15 @@ export interface ChildPlan {
   errors: string[];
 }
 
-/** The Argo CD `Application`s among a bundle's objects. */
+/** The Argo CD `Application`s among a bundle's objects (but those marked `hook: Skip`). */
 export function childDocuments(objects: readonly KubeObject[]): KubeObject[] {
-  return objects.filter(isChildApplication);
+  return objects.filter(
+    (o) =>
+      isChildApplication(o) &&
+      !(o.metadata?.annotations?.['argocd.argoproj.io/hook'] ?? '')
+        .split(',')
+        .some((k) => k.trim() === 'Skip'),
+  );
 }
 
 /** The destination servers the documents name their clusters by (for `parseChildren`). */

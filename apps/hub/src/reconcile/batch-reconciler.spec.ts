@@ -142,6 +142,11 @@ class FakePorts implements ReconcilePorts {
       ? Promise.reject(this.childPlan)
       : Promise.resolve(this.childPlan);
   }
+  childWrites: Parameters<ReconcilePorts['writeChildren']>[] = [];
+  writeChildren(...args: Parameters<ReconcilePorts['writeChildren']>) {
+    this.childWrites.push(args);
+    return Promise.resolve();
+  }
   commit(o: BatchOutcome) {
     this.committed.push(o);
     // What the repositories would do: store the targets and the renders.
@@ -520,13 +525,50 @@ describe('BatchReconciler', () => {
       const [parent, plain] = ports.add(app(1, { path: 'apps/root' }), app(2));
       await new BatchReconciler(ports, 'replica-a').run([item(parent), item(plain)], lease);
       const [o] = ports.committed;
-      expect(o.children).toEqual([
-        { parent: { id: parent.id, name: 'app-1' }, children: [child], prune: true },
+      const hash = `sha256:apps/root@${ports.commits[0]}`;
+      // Written after the commit, while the parent still deploys this render.
+      expect(ports.childWrites).toEqual([
+        [
+          { parent: { id: parent.id, name: 'app-1' }, children: [child], prune: true },
+          { specVersion: 1, bundleHash: hash },
+        ],
       ]);
       // Its own resources are deployed as any application's.
       expect(o.upserts.filter((u) => u.appId === parent.id)).toHaveLength(2);
       expect(ports.apps.get(parent.id)!.conditions).toEqual([]);
       expect(ports.childPlanCalls).toEqual([parent.id]);
+    });
+
+    it('plans a parent whose manifests dropped its last child, so that it is pruned', async () => {
+      const ports = new FakePorts();
+      ports.childPlan = { children: [], errors: [], stale: ['last'] };
+      const parent = { ...app(1), hasChildren: true };
+      ports.add(parent);
+      await new BatchReconciler(ports, 'replica-a').run([item(parent)], lease);
+      expect(ports.childWrites.map(([w]) => w)).toEqual([
+        { parent: { id: parent.id, name: 'app-1' }, children: [], prune: true },
+      ]);
+    });
+
+    it('writes no children while a sync window holds the parent, nor of a parent rolled out in waves', async () => {
+      const ports = new FakePorts();
+      ports.resources = [APPLICATION];
+      ports.childPlan = { children: [child], errors: [], stale: [] };
+      ports.policies.set(
+        'frozen',
+        new ProjectPolicy('frozen', {
+          sourceRepos: ['*'],
+          destinations: [{ namespace: '*' }],
+          syncWindows: [{ kind: 'deny', schedule: '0 0 * * *', duration: '24h', clusters: ['*'] }],
+        }),
+      );
+      const held = app(1, {}, {}, 'frozen');
+      const waved = app(2);
+      waved.spec.rollout = { waves: [{ selector: {} }] } as never;
+      ports.add(held, waved);
+      await new BatchReconciler(ports, 'replica-a').run([item(held), item(waved)], lease);
+      expect(ports.childWrites).toEqual([]);
+      expect(ports.apps.get(held.id)!.conditions.map((c) => c.type)).toEqual(['SyncBlocked']);
     });
 
     it('asks nothing of bundles without Application objects', async () => {
@@ -549,7 +591,7 @@ describe('BatchReconciler', () => {
       parent.spec.syncPolicy = { automated: { prune: false, selfHeal: false } };
       ports.add(parent);
       await new BatchReconciler(ports, 'replica-a').run([item(parent)], lease);
-      expect(ports.committed[0].children[0].prune).toBe(false);
+      expect(ports.childWrites[0][0].prune).toBe(false);
       const [c] = ports.apps.get(parent.id)!.conditions;
       expect(c.type).toBe('ChildApplicationError');
       expect(c.message).toContain('child application "bad": spec.source.repoURL: is required');
@@ -565,7 +607,7 @@ describe('BatchReconciler', () => {
       const unplaced = app(2, {}, { clusters: ['nowhere'] });
       ports.add(manual, unplaced);
       await new BatchReconciler(ports, 'replica-a').run([item(manual), item(unplaced)], lease);
-      expect(ports.committed[0].children).toEqual([]);
+      expect(ports.childWrites).toEqual([]);
       expect(ports.apps.get(manual.id)!.conditions).toEqual([]);
       expect(ports.apps.get(unplaced.id)!.conditions.map((c) => c.type)).toEqual([
         'DestinationError',

@@ -39,8 +39,11 @@ export interface BatchOutcome {
   removals: { appId: string; clusterId: string }[];
   /** One history entry per application whose desired state changed (filled in by commit). */
   history: Omit<HistoryRow, 'clusters'>[];
-  /** Child applications of automated parents (app of apps), written with their parents. */
-  children: ChildrenWrite[];
+  /**
+   * Child applications of automated parents (app of apps), written after the batch's commit, each
+   * parent's in a transaction of its own (see ChildAppsService.write).
+   */
+  children: (ChildrenWrite & { expect: { specVersion: number; bundleHash: string } })[];
   /** Items finished by this batch. */
   done: WorkItem[];
   /** Items to run again later (source errors), with the delay. */
@@ -57,10 +60,15 @@ export interface ReconcilePorts {
   bundleResources(hashes: string[]): Promise<Map<string, ResourceRef[]>>;
   /** The child applications a parent's bundle holds, checked (see ChildAppsService.plan). */
   planChildren(
-    parent: { id: string },
+    parent: { id: string; spec: { project: string } },
     bundleHash: string,
     gate: ProjectGate,
   ): Promise<ChildrenPlan>;
+  /** Writes a parent's children while it still deploys that render (see ChildAppsService.write). */
+  writeChildren(
+    w: ChildrenWrite,
+    expect: { specVersion: number; bundleHash: string },
+  ): Promise<void>;
   currentTargets(appIds: string[]): Promise<DesiredTarget[]>;
   /**
    * Writes the outcome atomically, only for items this replica still holds (fenced), finishes
@@ -223,9 +231,6 @@ export class BatchReconciler {
       const conditions = missing.length
         ? [condition(app, 'DestinationError', `clusters not registered: ${missing.join(', ')}`)]
         : [];
-      const children = this.children(app, childPlans.get(app.id), targets.length > 0);
-      outcome.children.push(...children.writes);
-      conditions.push(...children.messages.map((m) => condition(app, 'ChildApplicationError', m)));
       // Sync windows: a blocked cluster keeps what it runs until its window lets the sync in.
       const auto = dispatchesOnReconcile(app);
       const policy = toSyncPolicy(app.spec, gate.clusterKinds(app.spec.project));
@@ -264,6 +269,14 @@ export class BatchReconciler {
         : new Map<string, WindowBlock>();
       if (blocked.size)
         conditions.push(condition(app, 'SyncBlocked', blockedMessage(targets, blocked)));
+      // Children follow what the parent deploys by itself: not held by a window, not rolled out.
+      const children = this.children(app, childPlans.get(app.id), {
+        placed: targets.length > 0,
+        deploys: auto && blocked.size === 0,
+        bundleHash,
+      });
+      outcome.children.push(...children.writes);
+      conditions.push(...children.messages.map((m) => condition(app, 'ChildApplicationError', m)));
       const upserts = changing.filter((d) => !blocked.has(d.clusterId));
       const keep = new Set(desired.map((d) => d.clusterId));
       // Clusters dropped from the destinations lose the app at once, also when waves or
@@ -320,6 +333,14 @@ export class BatchReconciler {
     // Also when the lease on some items was lost: the commit's fence writes the results of the
     // items still held only, and those are not thrown away with the others.
     const result = await this.ports.commit(outcome, lease, watch);
+    // After the commit, each parent's children in a transaction of their own: a failure there
+    // is the parent's to say at its next reconcile, never the batch's.
+    for (const { expect, ...w } of outcome.children) {
+      await this.ports.writeChildren(w, expect).catch((e: unknown) => {
+        this.ports.warn(w.parent.name, 'ChildApplicationError', (e as Error).message);
+      });
+    }
+    if (outcome.children.length) watch.lap('children');
     return {
       ...result,
       ms: watch.laps,
@@ -330,19 +351,20 @@ export class BatchReconciler {
   }
 
   /**
-   * What to write of a parent's children (automated sync: now; by hand: at its next sync), and
-   * what to say of those refused or kept. They are made only once the parent reaches a registered
-   * cluster: its project checked the `Application` objects there, as for any other resource.
+   * What to write of a parent's children (deployed by itself: now; otherwise at its next sync or
+   * rollout step), and what to say of those refused or kept. They are made only once the parent
+   * reaches a registered cluster: its project checked the `Application` objects there, as for any
+   * other resource.
    */
   private children(
     app: AppForReconcile,
     plan: ChildrenPlan | Error | undefined,
-    placed: boolean,
-  ): { writes: ChildrenWrite[]; messages: string[] } {
+    at: { placed: boolean; deploys: boolean; bundleHash: string },
+  ): { writes: BatchOutcome['children']; messages: string[] } {
     if (plan === undefined) return { writes: [], messages: [] };
     if (plan instanceof Error)
       return { writes: [], messages: [`child applications: ${plan.message}`] };
-    if (!placed) {
+    if (!at.placed) {
       return {
         writes: [],
         messages: [
@@ -361,8 +383,15 @@ export class BatchReconciler {
         : []),
     ];
     return {
-      writes: syncsAutomatically(app)
-        ? [{ parent: { id: app.id, name: app.name }, children: plan.children, prune }]
+      writes: at.deploys
+        ? [
+            {
+              parent: { id: app.id, name: app.name },
+              children: plan.children,
+              prune,
+              expect: { specVersion: app.specVersion, bundleHash: at.bundleHash },
+            },
+          ]
         : [],
       messages: lines.length ? [lines.join('; ')] : [],
     };
@@ -378,7 +407,7 @@ export class BatchReconciler {
     const plans = new Map<string, ChildrenPlan | Error>();
     for (const app of apps) {
       const hash = bundleOf.get(app.id)!;
-      if (!holdsChildren(resources.get(hash))) continue;
+      if (!holdsChildren(resources.get(hash)) && !app.hasChildren) continue;
       plans.set(
         app.id,
         await this.ports

@@ -16,7 +16,7 @@ import type { ResourceRef } from '../projects/project-policy.js';
 import { ProjectsService } from '../projects/projects.service.js';
 import { BundleStore } from '../render/bundle.store.js';
 import { ChildAppsService } from '../applications/child-apps.service.js';
-import type { ChildrenPlan } from '../applications/child-apps.js';
+import type { ChildrenPlan, ChildrenWrite } from '../applications/child-apps.js';
 import { RenderService, type Rendered, type RenderRequest } from '../render/render.service.js';
 import type { Lease } from '../work/work-loop.js';
 import { WorkRepository } from '../work/work.repository.js';
@@ -69,11 +69,18 @@ export class ReconcileStore implements ReconcilePorts {
   }
 
   planChildren(
-    parent: { id: string },
+    parent: { id: string; spec: { project: string } },
     bundleHash: string,
     gate: ProjectGate,
   ): Promise<ChildrenPlan> {
     return this.children.plan(parent, bundleHash, gate);
+  }
+
+  async writeChildren(
+    w: ChildrenWrite,
+    expect: { specVersion: number; bundleHash: string },
+  ): Promise<void> {
+    await this.children.write(w, expect);
   }
 
   currentTargets(appIds: string[]): Promise<DesiredTarget[]> {
@@ -151,7 +158,6 @@ export class ReconcileStore implements ReconcilePorts {
       watch?.lap('removals');
       const clusters = new Set([...changed.map((c) => c.clusterId), ...removedFrom]);
       await this.dispatch.notify(clusters, tx);
-      for (const w of mine(o.children, (c) => c.parent.id)) await this.children.write(tx, w);
       await this.work.complete(
         tx,
         'app',
