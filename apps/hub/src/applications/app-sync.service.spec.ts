@@ -123,6 +123,7 @@ describe('AppSyncService and the agent prune guard', () => {
         lockForBatch: () => Promise.resolve(new Set([entity.id])),
         setAutoSyncSuspended: () => Promise.resolve(true),
         rollingAppSetName: () => Promise.resolve(undefined),
+        hasChildren: () => Promise.resolve(false),
       } as never,
       {
         desiredOf: () => Promise.resolve([]),
