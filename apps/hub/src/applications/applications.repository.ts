@@ -415,11 +415,7 @@ export class ApplicationsRepository {
     // added after that read.
     const all = new Set<string>();
     for (let next = [...new Set(ids)]; next.length;) {
-      for (const part of chunks([...next].sort(), 10_000))
-        await db.query(
-          'SELECT id FROM applications WHERE id = ANY($1::uuid[]) ORDER BY id FOR UPDATE',
-          [part],
-        );
+      await this.lockForUpdate(db, next);
       next.forEach((id) => all.add(id));
       next = (await this.descendantIds(db, next)).filter((id) => !all.has(id));
     }
