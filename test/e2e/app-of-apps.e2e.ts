@@ -75,6 +75,9 @@ describe('app of apps: Argo CD Applications in manifests are child applications 
       // In another project than its parent's: a parent makes applications in its own only.
       'root/elsewhere.yaml': child(`elsewhere-${run}`, url, 'apps/web', { project: 'team' }),
       'last-root/only.yaml': child(`only-${run}`, url, 'apps/api', { namespace: `only-${run}` }),
+      // Apps of apps of apps: a child that is itself a parent.
+      'nest-root/mid.yaml': child(`mid-${run}`, url, 'nest-mid', { namespace: `mid-${run}` }),
+      'nest-mid/leaf.yaml': child(`leaf-${run}`, url, 'apps/web', { namespace: `leaf-${run}` }),
       'manual-root/child.yaml': child(`manual-child-${run}`, url, 'apps/manual'),
     });
     const dir = await tempDir('axle-hub-aoa-');
@@ -220,6 +223,34 @@ describe('app of apps: Argo CD Applications in manifests are child applications 
       async () =>
         (await get(`only-${run}`)).status === 404 &&
         (await configMapValue(east, `only-${run}`, 'api')) === undefined,
+    );
+  });
+
+  it('nests: a child that is a parent has children of its own, deleted with the root', async () => {
+    const root = await api(hub).post('/api/v1/applications', {
+      name: `nest-root-${run}`,
+      source: { repoURL: repo.fileUrl, targetRevision: 'main', path: 'nest-root' },
+      destination: { cluster: 'in-cluster', namespace: `nest-root-${run}` },
+      syncPolicy: { automated: { prune: true } },
+    });
+    expect(root.status, JSON.stringify(root.body)).toBe(201);
+    await waitFor(
+      'the grandchild deployed',
+      async () => (await configMapValue(east, `leaf-${run}`, 'web')) !== undefined,
+    );
+    expect((await get(`leaf-${run}`)).body.parent).toBe(`mid-${run}`);
+    expect((await get(`mid-${run}`)).body.parent).toBe(`nest-root-${run}`);
+    const shown = await axle(hub, ['app', 'get', `mid-${run}`]);
+    expect(shown.out).toMatch(new RegExp(`child applications: leaf-${run} \\(\\w+, \\w+\\)\n`));
+    expect((await api(hub).delete(`/api/v1/applications/nest-root-${run}`)).status).toBeLessThan(
+      300,
+    );
+    await waitFor(
+      'child and grandchild gone, with their resources',
+      async () =>
+        (await get(`mid-${run}`)).status === 404 &&
+        (await get(`leaf-${run}`)).status === 404 &&
+        (await configMapValue(east, `leaf-${run}`, 'web')) === undefined,
     );
   });
 

@@ -339,28 +339,32 @@ describe('axle app get', () => {
       lastSeenAt: at(5_000),
       ...over,
     });
-    const hub = await fakeHub((_, res) =>
-      json(res, 200, {
-        name: 'guestbook',
-        spec: {},
-        status: {
-          sync: 'Unknown',
-          health: 'Unknown',
-          revision: 'c1c1c1c1c1c1c1c1',
-          conditions: [],
-          clusters: [
-            cluster('east', {}),
-            cluster('west', {
+    const hub = await fakeHub((req, res) =>
+      req.url?.startsWith('/api/v1/applications?parent=guestbook')
+        ? json(res, 200, [
+            { name: 'guestbook-ui', status: { sync: 'OutOfSync', health: 'Healthy' } },
+          ])
+        : json(res, 200, {
+            name: 'guestbook',
+            spec: {},
+            status: {
               sync: 'Unknown',
               health: 'Unknown',
-              connected: false,
-              lastSeenAt: at(5 * 60_000 + 10_000),
-              message: 'agent not connected since …',
-            }),
-            cluster('north', { connected: false, lastSeenAt: null }),
-          ],
-        },
-      }),
+              revision: 'c1c1c1c1c1c1c1c1',
+              conditions: [],
+              clusters: [
+                cluster('east', {}),
+                cluster('west', {
+                  sync: 'Unknown',
+                  health: 'Unknown',
+                  connected: false,
+                  lastSeenAt: at(5 * 60_000 + 10_000),
+                  message: 'agent not connected since …',
+                }),
+                cluster('north', { connected: false, lastSeenAt: null }),
+              ],
+            },
+          }),
     );
     const r = await run(['--server', hub.url, 'app', 'get', 'guestbook']);
     expect(r.code).toBe(0);
@@ -374,5 +378,7 @@ describe('axle app get', () => {
       /^west\s+Unknown\s+Unknown\s+away 5m\s+c1c1c1c1c1c1\s+3\/3\s+agent not connected since/,
     );
     expect(lines[head + 3]).toMatch(/^north\s+Synced\s+Healthy\s+never connected\s/);
+    // App of apps: its children with their states.
+    expect(r.out).toContain('child applications: guestbook-ui (OutOfSync, Healthy)\n');
   });
 });

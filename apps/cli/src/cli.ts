@@ -279,6 +279,14 @@ export async function runCli(argv: string[], io: CliIO): Promise<number> {
       'GET',
       `/api/v1/applications/${encodeURIComponent(name)}`,
     );
+    // App of apps: its children, named with their states (the table view only).
+    const children =
+      format === 'table'
+        ? await client.request<AppView[]>(
+            'GET',
+            `/api/v1/applications?parent=${encodeURIComponent(name)}&limit=1000`,
+          )
+        : [];
     print(format, a, () => {
       const head = table(['NAME', 'SYNC', 'HEALTH', 'REVISION', 'CLUSTERS'], [appRow(a)]);
       const per = table(
@@ -295,7 +303,10 @@ export async function runCli(argv: string[], io: CliIO): Promise<number> {
       );
       const conds = a.status.conditions.map((c) => `${c.type}: ${c.message}\n`).join('');
       const parent = a.parent ? `child of application ${a.parent}\n` : '';
-      return `${head}${parent}\n${per}${conds ? `\n${conds}` : ''}`;
+      const kids = children.length
+        ? `child applications: ${children.map((c) => `${c.name} (${c.status.sync}, ${c.status.health})`).join(', ')}\n`
+        : '';
+      return `${head}${parent}${kids}\n${per}${conds ? `\n${conds}` : ''}`;
     });
   });
   app
