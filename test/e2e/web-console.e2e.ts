@@ -390,6 +390,52 @@ describe('web console', () => {
     expect(await bare.text()).toContain('x-axle-console');
   });
 
+  it("shows an app of apps: the parent's child applications, each linked back to it", async () => {
+    await repo.commit({
+      'root/child.yaml': [
+        'apiVersion: argoproj.io/v1alpha1',
+        'kind: Application',
+        'metadata: { name: web-child, namespace: argocd }',
+        'spec:',
+        '  project: default',
+        `  source: { repoURL: '${repo.fileUrl}', targetRevision: main, path: auto }`,
+        '  destination: { name: east, namespace: ui-child }',
+        '  syncPolicy: { automated: {}, syncOptions: [CreateNamespace=true] }',
+        '',
+      ].join('\n'),
+    });
+    await api(hub).post('/api/v1/webhooks/git', { repoURL: repo.fileUrl });
+    const root = await api(hub).post('/api/v1/applications', {
+      name: 'web-root',
+      source: { repoURL: repo.fileUrl, targetRevision: 'main', path: 'root' },
+      destination: { cluster: 'east', namespace: 'ui-root' },
+      syncPolicy: { automated: { prune: true } },
+    });
+    expect(root.status, JSON.stringify(root.body)).toBe(201);
+    await waitFor(
+      'the child created',
+      async () => (await api(hub).get('/api/v1/applications/web-child')).status === 200,
+    );
+    const ctx = await browser.newContext({ viewport: { width: 1400, height: 900 } });
+    try {
+      const p = await ctx.newPage();
+      await signIn(p, TEST_ADMIN_TOKEN);
+      await p.getByTestId('matrix').waitFor();
+      await p.goto(`${hub.httpUrl}/apps/web-root`);
+      await p.getByRole('tab', { name: 'Child applications (1)' }).click();
+      const table = p.getByRole('table', { name: 'Child applications' });
+      await table.getByRole('link', { name: 'web-child' }).waitFor();
+      await accessible('the child applications of a parent', p);
+      await shoot('application-children', p);
+      await table.getByRole('link', { name: 'web-child' }).click();
+      await p.getByRole('heading', { name: 'web-child' }).waitFor();
+      await p.getByRole('link', { name: 'web-root' }).click();
+      await p.getByRole('heading', { name: 'web-root' }).waitFor();
+    } finally {
+      await ctx.close();
+    }
+  });
+
   it('signs out, and an expired session returns to sign-in', async () => {
     const cookie = (await admin.cookies()).find((c) => c.name === 'axle_session')!;
     await page.getByRole('button', { name: 'Sign out' }).click();
