@@ -193,6 +193,17 @@ describe('app of apps: Argo CD Applications in manifests are child applications 
     });
     expect(events[0].actor).toBe(`application:root-${run}`);
 
+    // A child whose document breaks is refused, not pruned: it keeps what it runs.
+    await repo.commit({ 'root/web.yaml': child(`web-${run}`, repo.fileUrl, '../../web2') });
+    await api(hub).post('/api/v1/webhooks/git', { repoURL: repo.fileUrl });
+    await waitFor('the broken child named in the root', async () =>
+      ((await get(`root-${run}`)).body.status.conditions as { message: string }[]).some((c) =>
+        c.message.includes(`child application "web-${run}": spec.source.path`),
+      ),
+    );
+    expect((await get(`web-${run}`)).body.spec.source.path).toBe('apps/web2');
+    expect(await configMapValue(east, `web-${run}`, 'web')).toBe('2');
+
     // Deleting the root deletes its children and their resources.
     expect((await api(hub).delete(`/api/v1/applications/root-${run}`)).status).toBeLessThan(300);
     await waitFor(

@@ -397,7 +397,7 @@ export class AppSyncService {
         children: {
           applications: children.children.map((c) => c.name),
           refused: children.errors,
-          deleted: prune ? children.stale : [],
+          deleted: prune && children.keep ? children.stale : [],
         },
       }),
     };
@@ -468,7 +468,12 @@ export class AppSyncService {
     // Its children once it is deployed, in a transaction of their own (see ChildAppsService.write).
     if (children) {
       await this.children
-        .write({ parent: { id: app.id, name: app.name }, children: children.children, prune })
+        .write({
+          parent: { id: app.id, name: app.name },
+          children: children.children,
+          prune,
+          keep: children.keep,
+        })
         .catch((e: unknown) => {
           result.children!.refused.push(
             `the child applications could not be written: ${(e as Error).message}`,

@@ -410,14 +410,15 @@ export class ApplicationsRepository {
     // notes are read, so its new target gets a note too; without the lock the notes read the
     // targets before that commit, and the new cluster kept the application until its agent
     // reconnected. A batch after this waits, then finds the application gone.
-    // Their child applications (app of apps) go too, read again once their parents are locked: a
-    // parent's children are written with the parent held (ChildAppsService.write), so none is
-    // added after that read.
-    const all = new Set<string>();
-    for (let next = [...new Set(ids)]; next.length;) {
+    // Their child applications (app of apps) go too: read first, then locked with them in one
+    // pass in id order (as a batch holding a parent and its child locks them), then read again
+    // once their parents are locked. A parent's children are written with the parent held
+    // (ChildAppsService.write): only one written between the two reads is locked after the others.
+    const all = new Set([...ids, ...(await this.descendantIds(db, ids))]);
+    for (let next = [...all]; next.length;) {
       await this.lockForUpdate(db, next);
+      next = (await this.descendantIds(db, [...all])).filter((id) => !all.has(id));
       next.forEach((id) => all.add(id));
-      next = (await this.descendantIds(db, next)).filter((id) => !all.has(id));
     }
     const sorted = [...all].sort();
     // Every note first (each reads what its application depended on), then the applications:
@@ -677,6 +678,16 @@ export class ApplicationsRepository {
         WHERE a.id = r.id`,
       [JSON.stringify(rows)],
     );
+  }
+
+  /**
+   * Serialises the writers of one parent's children (a transaction-scoped advisory lock on it):
+   * another waits until this one commits, then sees what it wrote.
+   */
+  async serialiseChildWrites(db: Db, parentId: string): Promise<void> {
+    await db.query(`SELECT pg_advisory_xact_lock(hashtextextended('children:' || $1, 0))`, [
+      parentId,
+    ]);
   }
 
   /**

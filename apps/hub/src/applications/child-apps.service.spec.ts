@@ -114,5 +114,7 @@ describe('ChildAppsService.plan (app of apps)', () => {
       'child application "team-a-api": an application of that name exists and is not a child of this one',
     ]);
     expect(plan.stale).toEqual(['team-a-old']);
+    // Pruning keeps every child a document names, those refused too.
+    expect(plan.keep?.sort()).toEqual(['team-a-api', 'team-a-web']);
   });
 });

@@ -98,11 +98,12 @@ export class ChildAppsService {
       if (why) errors.push(`child application "${c.name}": ${why}`);
       return !why;
     });
-    const wanted = new Set(parsed.children.map((c) => c.name));
+    const named = new Set(parsed.named);
     const stale = (await this.apps.childrenOf(parent.id))
       .map((c) => c.name)
-      .filter((n) => !wanted.has(n));
-    return { children, errors, stale };
+      .filter((n) => !named.has(n));
+    // A document without a readable name might be any child: then none is pruned.
+    return { children, errors, stale, keep: parsed.unnamed ? undefined : parsed.named };
   }
 
   private refusal(
@@ -164,6 +165,9 @@ export class ChildAppsService {
     w: ChildrenWrite,
     expect: { specVersion: number; bundleHash: string } | undefined,
   ): Promise<{ created: string[]; updated: string[]; deleted: number } | undefined> {
+    // One writer of a parent's children at a time (another replica's, a sync's): the render
+    // checked below stays the newest written until this one commits.
+    await this.apps.serialiseChildWrites(tx, w.parent.id);
     const parent = await this.apps.holdParent(tx, w.parent.id);
     if (!parent) return undefined;
     if (
@@ -182,8 +186,9 @@ export class ChildAppsService {
         ? [{ id: e.id, name: c.name, spec: c.spec, labels: c.labels }]
         : [];
     });
-    const wanted = new Set(w.children.map((c) => c.name));
-    const gone = w.prune ? [...existing.values()].filter((c) => !wanted.has(c.name)) : [];
+    // Pruned: only children no document names any more (one refused is still named: kept).
+    const keep = w.keep && new Set(w.keep);
+    const gone = w.prune && keep ? [...existing.values()].filter((c) => !keep.has(c.name)) : [];
     if (create.length + update.length + gone.length === 0)
       return { created: [], updated: [], deleted: 0 };
     // Projects held until this commits, as for an application written through the API.

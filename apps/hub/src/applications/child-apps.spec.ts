@@ -84,6 +84,12 @@ describe('child applications (app of apps)', () => {
     expect(errors).toHaveLength(2);
     expect(errors[0]).toMatch(/^child application "broken": spec\.source\.\S+: /);
     expect(errors[1]).toMatch(/^child application #3 \(no name\): metadata\.name: /);
+    // A refused document still names its child (pruning keeps it); one without a name might be
+    // any child.
+    const { named, unnamed } = parseChildren([broken, argoApp('web'), nameless], new Map());
+    expect(named).toEqual(['broken', 'web']);
+    expect(unnamed).toBe(true);
+    expect(parseChildren([broken], new Map()).unnamed).toBe(false);
   });
 
   it('refuses a name given twice, dependencies, and what is beyond the bound', () => {

@@ -23,6 +23,10 @@ export interface ChildPlan {
   children: ChildApp[];
   /** One line per refused document, naming it and its fields. */
   errors: string[];
+  /** Every name the documents give, those refused included (they are not pruned). */
+  named: string[];
+  /** Some document gives no readable name. */
+  unnamed: boolean;
 }
 
 /** The Argo CD `Application`s among a bundle's objects (but those marked `hook: Skip`). */
@@ -53,8 +57,12 @@ export function parseChildren(
   const children: ChildApp[] = [];
   const errors: string[] = [];
   const seen = new Set<string>();
+  const named = new Set<string>();
+  let unnamed = false;
   docs.forEach((doc, i) => {
     const meta = doc.metadata as { name?: unknown } | undefined;
+    if (typeof meta?.name === 'string' && meta.name !== '') named.add(meta.name);
+    else unnamed = true;
     const label =
       typeof meta?.name === 'string' ? `"${meta.name.slice(0, 253)}"` : `#${i + 1} (no name)`;
     if (i >= MAX_CHILD_APPLICATIONS) {
@@ -86,21 +94,27 @@ export function parseChildren(
       errors.push(`child application ${label}: ${fields}`);
     }
   });
-  return { children, errors };
+  return { children, errors, named: [...named], unnamed };
 }
 
 /** What a parent's manifests ask of its children, checked, and what they no longer name. */
-export interface ChildrenPlan extends ChildPlan {
-  /** Children the manifests no longer hold: deleted when pruning, kept otherwise. */
+export interface ChildrenPlan {
+  children: ChildApp[];
+  errors: string[];
+  /** Children no document names any more: deleted when pruning, kept otherwise. */
   stale: string[];
+  /** The names pruning keeps (every name a document gives); undefined: prune none. */
+  keep: string[] | undefined;
 }
 
-/** A parent's children to write, in the transaction that deploys the parent. */
+/** A parent's children to write once the parent is deployed (see ChildAppsService.write). */
 export interface ChildrenWrite {
   parent: { id: string; name: string };
   children: ChildApp[];
-  /** Delete the children the manifests no longer hold (with their resources). */
+  /** Delete the children no document names any more (with their resources). */
   prune: boolean;
+  /** The names pruning keeps (ChildrenPlan.keep). */
+  keep: string[] | undefined;
 }
 
 /** Whether a bundle (by its resource list) holds child applications. */

@@ -134,7 +134,7 @@ class FakePorts implements ReconcilePorts {
     return Promise.resolve(this.targets.filter((t) => appIds.includes(t.appId)));
   }
   /** The child applications of every bundle holding some (app of apps). */
-  childPlan: ChildrenPlan | Error = { children: [], errors: [], stale: [] };
+  childPlan: ChildrenPlan | Error = { children: [], errors: [], stale: [], keep: [] };
   childPlanCalls: string[] = [];
   planChildren(parent: { id: string }) {
     this.childPlanCalls.push(parent.id);
@@ -521,7 +521,7 @@ describe('BatchReconciler', () => {
     it('writes the children of an automated parent with it, pruning as the parent prunes', async () => {
       const ports = new FakePorts();
       ports.parentPaths.add('apps/root');
-      ports.childPlan = { children: [child], errors: [], stale: ['old'] };
+      ports.childPlan = { children: [child], errors: [], stale: ['old'], keep: ['child'] };
       const [parent, plain] = ports.add(app(1, { path: 'apps/root' }), app(2));
       await new BatchReconciler(ports, 'replica-a').run([item(parent), item(plain)], lease);
       const [o] = ports.committed;
@@ -529,7 +529,12 @@ describe('BatchReconciler', () => {
       // Written after the commit, while the parent still deploys this render.
       expect(ports.childWrites).toEqual([
         [
-          { parent: { id: parent.id, name: 'app-1' }, children: [child], prune: true },
+          {
+            parent: { id: parent.id, name: 'app-1' },
+            children: [child],
+            prune: true,
+            keep: ['child'],
+          },
           { specVersion: 1, bundleHash: hash },
         ],
       ]);
@@ -541,19 +546,19 @@ describe('BatchReconciler', () => {
 
     it('plans a parent whose manifests dropped its last child, so that it is pruned', async () => {
       const ports = new FakePorts();
-      ports.childPlan = { children: [], errors: [], stale: ['last'] };
+      ports.childPlan = { children: [], errors: [], stale: ['last'], keep: [] };
       const parent = { ...app(1), hasChildren: true };
       ports.add(parent);
       await new BatchReconciler(ports, 'replica-a').run([item(parent)], lease);
       expect(ports.childWrites.map(([w]) => w)).toEqual([
-        { parent: { id: parent.id, name: 'app-1' }, children: [], prune: true },
+        { parent: { id: parent.id, name: 'app-1' }, children: [], prune: true, keep: [] },
       ]);
     });
 
     it('writes no children while a sync window holds the parent, nor of a parent rolled out in waves', async () => {
       const ports = new FakePorts();
       ports.resources = [APPLICATION];
-      ports.childPlan = { children: [child], errors: [], stale: [] };
+      ports.childPlan = { children: [child], errors: [], stale: [], keep: ['child'] };
       ports.policies.set(
         'frozen',
         new ProjectPolicy('frozen', {
@@ -586,6 +591,7 @@ describe('BatchReconciler', () => {
         children: [child],
         errors: ['child application "bad": spec.source.repoURL: is required'],
         stale: ['old-1', 'old-2'],
+        keep: ['child', 'bad'],
       };
       const parent = app(1);
       parent.spec.syncPolicy = { automated: { prune: false, selfHeal: false } };
@@ -601,7 +607,7 @@ describe('BatchReconciler', () => {
     it('writes no children of a manual parent (its sync does) and none before it is placed on a cluster', async () => {
       const ports = new FakePorts();
       ports.resources = [APPLICATION];
-      ports.childPlan = { children: [child], errors: [], stale: [] };
+      ports.childPlan = { children: [child], errors: [], stale: [], keep: ['child'] };
       const manual = app(1);
       manual.spec.syncPolicy = {};
       const unplaced = app(2, {}, { clusters: ['nowhere'] });

@@ -389,6 +389,7 @@ export class BatchReconciler {
               parent: { id: app.id, name: app.name },
               children: plan.children,
               prune,
+              keep: plan.keep,
               expect: { specVersion: app.specVersion, bundleHash: at.bundleHash },
             },
           ]

@@ -23,6 +23,9 @@ import { WorkRepository } from '../work/work.repository.js';
 import { groupBy } from '../common/group-by.js';
 import type { BatchOutcome, CommitResult, ReconcilePorts } from './batch-reconciler.js';
 
+/** How long after a failed write of a parent's children the parent runs again. */
+const CHILD_RETRY_SECONDS = 30;
+
 /** The batch reconciler's view of the world: repositories, git, the renderer and projects. */
 @Injectable()
 export class ReconcileStore implements ReconcilePorts {
@@ -76,11 +79,22 @@ export class ReconcileStore implements ReconcilePorts {
     return this.children.plan(parent, bundleHash, gate);
   }
 
+  /** On failure, the parent runs again in CHILD_RETRY_SECONDS (its children written then). */
   async writeChildren(
     w: ChildrenWrite,
     expect: { specVersion: number; bundleHash: string },
   ): Promise<void> {
-    await this.children.write(w, expect);
+    try {
+      await this.children.write(w, expect);
+    } catch (e) {
+      await this.work.markLater(
+        'app',
+        [w.parent.id],
+        `child applications not written: ${(e as Error).message}`,
+        CHILD_RETRY_SECONDS,
+      );
+      throw e;
+    }
   }
 
   currentTargets(appIds: string[]): Promise<DesiredTarget[]> {

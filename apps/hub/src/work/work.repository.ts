@@ -206,6 +206,28 @@ export class WorkRepository {
     }
   }
 
+  /**
+   * Marks items to run no sooner than `delaySeconds` from now (a later run of something that
+   * failed outside any item: a parent's children not written, say); sooner if already marked so.
+   */
+  async markLater(
+    kind: WorkKind,
+    ids: string[],
+    reason: string,
+    delaySeconds: number,
+    db: Db = this.ds.manager,
+  ): Promise<void> {
+    for (const part of chunks(uniqueInKeyOrder(ids), 20_000)) {
+      await db.query(
+        `INSERT INTO work_queue (kind, key, reason, not_before)
+           SELECT $1, k, $2, now() + make_interval(secs => $4) FROM unnest($3::uuid[]) AS k ORDER BY k
+         ON CONFLICT (kind, key) DO UPDATE SET dirty = work_queue.dirty + 1, reason = EXCLUDED.reason,
+           not_before = LEAST(work_queue.not_before, EXCLUDED.not_before)`,
+        [kind, reason.slice(0, 500), part, delaySeconds],
+      );
+    }
+  }
+
   /** Claims up to `limit` ready items no live lease holds, for `leaseSeconds`. */
   async claim(
     kind: WorkKind,
