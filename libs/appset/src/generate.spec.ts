@@ -535,9 +535,10 @@ spec:
         ) as unknown,
       },
     ]);
-    // Stopped soon after the limit, not after all 200; other work ran in between.
+    // Stopped soon after the limit, not after all 200; other work ran in between (more than one
+    // tick of a 1 ms timer: none without yields; a loaded machine may allow few).
     expect(took).toBeLessThan(1500);
-    expect(ticks).toBeGreaterThan(3);
+    expect(ticks).toBeGreaterThan(1);
     // Many costly strings in one application: it stops at the limit too, not after all of them.
     const busy = Object.fromEntries(
       Array.from({ length: 20 }, (_, i) => [
@@ -579,6 +580,9 @@ spec:
       })),
     ];
     const busy = '{{range until 400}}{{range until 100}}{{end}}{{end}}';
+    // Ticks of a 1 ms timer while generating: it fires only when the generators hand the event
+    // loop back. More than one, not one per 20 ms: on a loaded machine (CI) the process may sit
+    // descheduled through much of the 150 ms.
     const timed = async (doc: ApplicationSet, opts: Partial<GenerateApplicationsContext>) => {
       let ticks = 0;
       const timer = setInterval(() => ticks++, 1);
@@ -607,7 +611,7 @@ spec:
       },
     ]);
     expect(byValues.took).toBeLessThan(1500);
-    expect(byValues.ticks).toBeGreaterThan(3);
+    expect(byValues.ticks).toBeGreaterThan(1);
     // A matrix child interpolated with each cluster's parameters, at the same cost each.
     const interpolated = withGenerators(
       [
@@ -630,7 +634,7 @@ spec:
       },
     ]);
     expect(byMatrix.took).toBeLessThan(1500);
-    expect(byMatrix.ticks).toBeGreaterThan(3);
+    expect(byMatrix.ticks).toBeGreaterThan(1);
     // Abandoned while the generators run: it stops at their next yield.
     const abandon = new AbortController();
     setTimeout(() => abandon.abort(new Error('abandoned')), 30);
