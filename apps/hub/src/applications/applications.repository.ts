@@ -299,19 +299,18 @@ export class ApplicationsRepository {
           rendered_unpinned: boolean;
           conditions: AppCondition[];
           suspended: boolean;
-          has_children: boolean;
         }[]
       >(
         `SELECT a.id, a.name, a.spec, a.spec_version, r.revision AS rendered_revision,
                 r.bundle_hash AS rendered_bundle_hash, r.spec_version AS rendered_spec_version,
                 r.tool AS rendered_tool, coalesce(r.unpinned, false) AS rendered_unpinned,
                 coalesce(r.conditions, '[]') AS conditions,
-                a.auto_sync_suspended IS NOT NULL AS suspended,
-                EXISTS (SELECT 1 FROM applications c WHERE c.parent_app_id = a.id) AS has_children
+                a.auto_sync_suspended IS NOT NULL AS suspended
            FROM applications a LEFT JOIN app_renders r ON r.app_id = a.id
           WHERE a.id = ANY($1::uuid[])`,
         [part],
       );
+      const parents = await this.parentsAmong(part);
       for (const r of rows) {
         out.push({
           id: r.id,
@@ -325,7 +324,7 @@ export class ApplicationsRepository {
           renderedUnpinned: r.rendered_unpinned,
           conditions: r.conditions,
           autoSyncSuspended: r.suspended,
-          ...(r.has_children ? { hasChildren: true } : {}),
+          ...(parents.has(r.id) ? { hasChildren: true } : {}),
         });
       }
     }
@@ -741,6 +740,22 @@ export class ApplicationsRepository {
         'SELECT id FROM applications WHERE id = ANY($1::uuid[]) ORDER BY id FOR UPDATE',
         [part],
       );
+  }
+
+  /**
+   * Of these applications, those with child applications (app of apps). Most fleets have none:
+   * then one probe of the (partial, empty) index answers for a whole batch.
+   */
+  async parentsAmong(ids: string[]): Promise<Set<string>> {
+    const [any] = await this.ds.query<{ any: boolean }[]>(
+      'SELECT EXISTS (SELECT 1 FROM applications WHERE parent_app_id IS NOT NULL) AS any',
+    );
+    if (!any.any) return new Set();
+    const rows = await this.ds.query<{ id: string }[]>(
+      'SELECT DISTINCT parent_app_id AS id FROM applications WHERE parent_app_id = ANY($1::uuid[])',
+      [ids],
+    );
+    return new Set(rows.map((r) => r.id));
   }
 
   /** Whether the application has child applications (app of apps). */

@@ -406,9 +406,10 @@ export class BatchReconciler {
     gate: ProjectGate,
   ): Promise<Map<string, ChildrenPlan | Error>> {
     const plans = new Map<string, ChildrenPlan | Error>();
+    const holding = new Set([...resources].filter(([, r]) => holdsChildren(r)).map(([h]) => h));
     for (const app of apps) {
       const hash = bundleOf.get(app.id)!;
-      if (!holdsChildren(resources.get(hash)) && !app.hasChildren) continue;
+      if (!holding.has(hash) && !app.hasChildren) continue;
       plans.set(
         app.id,
         await this.ports
