@@ -698,7 +698,6 @@ export class ApplicationsRepository {
     id: string,
   ): Promise<
     | {
-        project: string;
         specVersion: number;
         renderedBundleHash: string | null;
         automated: boolean;
@@ -708,15 +707,13 @@ export class ApplicationsRepository {
   > {
     const [r] = await db.query<
       {
-        project: string;
         spec_version: number;
         bundle_hash: string | null;
         automated: boolean;
         suspended: boolean;
       }[]
     >(
-      `SELECT coalesce(a.spec->>'project', 'default') AS project, a.spec_version,
-              r.bundle_hash, a.spec->'syncPolicy' ? 'automated' AS automated,
+      `SELECT a.spec_version, r.bundle_hash, a.spec->'syncPolicy' ? 'automated' AS automated,
               a.auto_sync_suspended IS NOT NULL AS suspended
          FROM applications a LEFT JOIN app_renders r ON r.app_id = a.id
         WHERE a.id = $1 FOR SHARE OF a`,
@@ -724,7 +721,6 @@ export class ApplicationsRepository {
     );
     return r
       ? {
-          project: r.project,
           specVersion: r.spec_version,
           renderedBundleHash: r.bundle_hash,
           automated: r.automated,

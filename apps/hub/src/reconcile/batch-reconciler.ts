@@ -334,7 +334,7 @@ export class BatchReconciler {
     // items still held only, and those are not thrown away with the others.
     const result = await this.ports.commit(outcome, lease, watch);
     // After the commit, each parent's children in a transaction of their own: a failure there
-    // is the parent's to say at its next reconcile, never the batch's.
+    // never fails the batch (the parent runs again later: see ReconcileStore.writeChildren).
     for (const { expect, ...w } of outcome.children) {
       await this.ports.writeChildren(w, expect).catch((e: unknown) => {
         this.ports.warn(w.parent.name, 'ChildApplicationError', (e as Error).message);
