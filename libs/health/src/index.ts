@@ -2,7 +2,7 @@ export type { DocumentHealth, HealthResult, HealthStatus, KubeObject } from './t
 export { HEALTH_ORDER, isHealthStatus } from './types.js';
 export { assessHealth } from './assess.js';
 export { isWorse, worstHealth } from './order.js';
-export { isChildApplication, isHook, isSyncedResource } from './util.js';
+export { isChildApplication, isHook, isSkipped, isSyncedResource } from './util.js';
 export {
   aggregateHealth,
   assessHealthOfYamlDocuments,

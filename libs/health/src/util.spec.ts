@@ -1,5 +1,5 @@
 import { describe, expect, it } from 'vitest';
-import { isChildApplication, isHook, isSyncedResource } from './util.js';
+import { isChildApplication, isHook, isSkipped, isSyncedResource } from './util.js';
 
 const obj = (apiVersion: string, kind: string, annotations?: Record<string, string>) => ({
   apiVersion,
@@ -14,6 +14,8 @@ describe('which objects a sync applies', () => {
     expect(isHook(job)).toBe(true);
     expect(isSyncedResource(job)).toBe(false);
     expect(isSyncedResource(obj('v1', 'Pod', { 'argocd.argoproj.io/hook': 'Skip' }))).toBe(false);
+    expect(isSkipped(obj('v1', 'Pod', { 'argocd.argoproj.io/hook': 'PreSync, Skip' }))).toBe(true);
+    expect(isSkipped(obj('v1', 'Pod', { 'argocd.argoproj.io/hook': 'PreSync' }))).toBe(false);
     expect(isSyncedResource(obj('v1', 'Pod', { 'helm.sh/hook': 'crd-install' }))).toBe(true);
   });
 

@@ -151,7 +151,11 @@ export function isChildApplication(obj: KubeObject): boolean {
  * `argocd.argoproj.io/hook: Skip` (gitops-engine's `hook.Skip`), nor a child application.
  */
 export function isSyncedResource(obj: KubeObject): boolean {
-  if (isHook(obj) || isChildApplication(obj)) return false;
+  return !isHook(obj) && !isChildApplication(obj) && !isSkipped(obj);
+}
+
+/** Whether the object is marked `argocd.argoproj.io/hook: Skip` (never applied). */
+export function isSkipped(obj: KubeObject): boolean {
   const argoHook = annotationsOf(obj)[ANNOTATION_ARGO_HOOK] ?? '';
-  return !argoHook.split(',').some((k) => k.trim() === 'Skip');
+  return argoHook.split(',').some((k) => k.trim() === 'Skip');
 }

@@ -123,7 +123,7 @@ describe('AppSyncService and the agent prune guard', () => {
         lockForBatch: () => Promise.resolve(new Set([entity.id])),
         setAutoSyncSuspended: () => Promise.resolve(true),
         rollingAppSetName: () => Promise.resolve(undefined),
-        hasChildren: () => Promise.resolve(false),
+        parentsAmong: () => Promise.resolve(new Set()),
       } as never,
       {
         desiredOf: () => Promise.resolve([]),

@@ -345,7 +345,7 @@ export class AppSyncService {
     const resources = await this.checkProject(gate, app, clusters, d.bundleHash, d.manual);
     // App of apps: also when the bundle no longer holds any (the last one dropped).
     const children =
-      holdsChildren(resources) || (await this.apps.hasChildren(app.id))
+      holdsChildren(resources) || (await this.apps.parentsAmong([app.id])).size > 0
         ? await this.children.plan(app, d.bundleHash, gate)
         : undefined;
     const current = new Map(

@@ -754,15 +754,6 @@ export class ApplicationsRepository {
     return new Set(rows.map((r) => r.id));
   }
 
-  /** Whether the application has child applications (app of apps). */
-  async hasChildren(id: string): Promise<boolean> {
-    const rows = await this.ds.query<unknown[]>(
-      'SELECT 1 FROM applications WHERE parent_app_id = $1 LIMIT 1',
-      [id],
-    );
-    return rows.length > 0;
-  }
-
   /** The children of these applications, their children, and so on (not these). */
   async descendantIds(db: Db, ids: string[]): Promise<string[]> {
     if (ids.length === 0) return [];

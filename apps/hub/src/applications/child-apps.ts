@@ -1,4 +1,4 @@
-import { isChildApplication } from '../../../../libs/health/src/index.js';
+import { isChildApplication, isSkipped } from '../../../../libs/health/src/index.js';
 import type { KubeObject } from '../../../../libs/manifests/src/index.js';
 import { ValidationFailed } from '../common/validation.js';
 import type { ResourceRef } from '../projects/project-policy.js';
@@ -31,13 +31,7 @@ export interface ChildPlan {
 
 /** The Argo CD `Application`s among a bundle's objects (but those marked `hook: Skip`). */
 export function childDocuments(objects: readonly KubeObject[]): KubeObject[] {
-  return objects.filter(
-    (o) =>
-      isChildApplication(o) &&
-      !(o.metadata?.annotations?.['argocd.argoproj.io/hook'] ?? '')
-        .split(',')
-        .some((k) => k.trim() === 'Skip'),
-  );
+  return objects.filter((o) => isChildApplication(o) && !isSkipped(o));
 }
 
 /** The destination servers the documents name their clusters by (for `parseChildren`). */
