@@ -58,8 +58,8 @@ describe('axle CLI against a running hub', () => {
     );
 
     const list = await axle('cluster', 'list');
-    expect(list.out.split('\n')[0]).toMatch(/^NAME\s+AGENT\s+LABELS\s+AGE$/);
-    expect(list.out).toMatch(/prod-eu\s+disconnected\s+env=prod,region=eu/);
+    expect(list.out.split('\n')[0]).toMatch(/^NAME\s+AGENT\s+KUBERNETES\s+LABELS\s+AGE$/);
+    expect(list.out).toMatch(/prod-eu\s+disconnected\s+<unknown>\s+env=prod,region=eu/);
     // Filtered by labels (as kubectl's -l) and by the agent's connection.
     const clusterNames = async (...args: string[]) =>
       (

@@ -32,6 +32,7 @@ const schema = z.object({
   KUBECONFIG: z.string().optional(),
   AXLE_FIELD_MANAGER: z.string().default('axle'),
   AXLE_AGENT_RESYNC_SECONDS: z.coerce.number().positive().max(86_400).default(60),
+  AXLE_AGENT_DISCOVERY_SECONDS: z.coerce.number().min(5).max(86_400).default(300),
   AXLE_AGENT_BACKOFF_BASE_MS: z.coerce.number().int().positive().default(500),
   AXLE_AGENT_BACKOFF_CAP_MS: z.coerce.number().int().positive().default(30_000),
   AXLE_AGENT_OBSERVE_ONLY: bool.default(false),
@@ -76,6 +77,11 @@ export interface AgentConfig {
   kubeconfig?: string;
   fieldManager: string;
   resyncSeconds: number;
+  /**
+   * How often the agent reads the API server's discovery again to tell the hub what it serves
+   * (for Helm's .Capabilities). Default 300; also soon after it applies a CRD or APIService.
+   */
+  discoverySeconds?: number;
   backoff: { baseMs: number; capMs: number };
   logLevel: 'error' | 'warn' | 'log' | 'debug' | 'verbose';
   /** What this cluster lets any app deploy, whatever the hub sends. Default: everything. */
@@ -146,6 +152,7 @@ export function loadAgentConfig(env: NodeJS.ProcessEnv = process.env): AgentConf
     kubeconfig: e.KUBECONFIG,
     fieldManager: e.AXLE_FIELD_MANAGER,
     resyncSeconds: e.AXLE_AGENT_RESYNC_SECONDS,
+    discoverySeconds: e.AXLE_AGENT_DISCOVERY_SECONDS,
     backoff: { baseMs: e.AXLE_AGENT_BACKOFF_BASE_MS, capMs: e.AXLE_AGENT_BACKOFF_CAP_MS },
     logLevel: e.AXLE_LOG_LEVEL,
     observeOnly: e.AXLE_AGENT_OBSERVE_ONLY,

@@ -18,6 +18,7 @@ import { AgentIdentity } from './identity.js';
 import { HubInbound } from './inbound/hub-inbound.js';
 import { KubeClient } from './kube/kube-client.js';
 import { WatchCache } from './kube/watch-cache.js';
+import { ClusterInfoReporter } from './outbound/cluster-info.js';
 import { StatusReporter } from './outbound/status-reporter.js';
 import { AppReconciler } from './reconcile/app-reconciler.js';
 import { agentSelector } from './sync/resources.js';
@@ -79,6 +80,7 @@ export class Agent implements OnApplicationBootstrap, OnApplicationShutdown {
   private readonly reporter: StatusReporter;
   private readonly reconciler: AppReconciler;
   private readonly inbound: HubInbound;
+  private readonly clusterInfo: ClusterInfoReporter;
 
   constructor(
     @Inject(AGENT_CONFIG) config: AgentConfig,
@@ -91,9 +93,16 @@ export class Agent implements OnApplicationBootstrap, OnApplicationShutdown {
       (appId) => this.store.get(appId)?.appName ?? appId,
       config.eventBuffer ?? 500,
     );
+    this.clusterInfo = new ClusterInfoReporter(this.kube, (i) => this.reporter.clusterInfo(i), {
+      intervalMs: (config.discoverySeconds ?? 300) * 1000,
+    });
     this.watches = new WatchCache(this.kube, {
       labelSelector: agentSelector(config.cluster),
-      onChange: (c) => this.reconciler.onWatch(c),
+      onChange: (c) => {
+        // A CRD or an aggregated API of ours changed: what the server serves may have too.
+        if (servesApis(c.object)) this.clusterInfo.soon();
+        this.reconciler.onWatch(c);
+      },
     });
     const engine = new SyncEngine(
       this.kube,
@@ -160,11 +169,15 @@ export class Agent implements OnApplicationBootstrap, OnApplicationShutdown {
               : { appId: a.appId, generation: 0, bundleHash: '' },
           ),
       onMessage: (m) => this.inbound.handle(m),
-      onWelcome: (w) => this.inbound.welcomed(w.features),
+      onWelcome: (w) => {
+        this.inbound.welcomed(w.features);
+        this.clusterInfo.welcomed(w.features);
+      },
     });
   }
 
   async stop(): Promise<void> {
+    this.clusterInfo.stop();
     this.hub.stop();
     await this.reconciler.stop();
     this.watches.stop();
@@ -212,4 +225,12 @@ export class Agent implements OnApplicationBootstrap, OnApplicationShutdown {
     this.reporter.needBundle(app.appId, app.generation, app.bundleHash);
     return true;
   }
+}
+
+/** Objects whose change may change what the API server serves. */
+function servesApis(o: { apiVersion: string; kind: string }): boolean {
+  return (
+    (o.kind === 'CustomResourceDefinition' && o.apiVersion.startsWith('apiextensions.k8s.io/')) ||
+    (o.kind === 'APIService' && o.apiVersion.startsWith('apiregistration.k8s.io/'))
+  );
 }

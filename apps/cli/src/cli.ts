@@ -162,7 +162,9 @@ export async function runCli(argv: string[], io: CliIO): Promise<number> {
         ...(o.selector !== undefined ? { selector: o.selector } : {}),
         ...(connected ? { connected } : {}),
       });
-      print(format, list, () => table(['NAME', 'AGENT', 'LABELS', 'AGE'], list.map(clusterRow)));
+      print(format, list, () =>
+        table(['NAME', 'AGENT', 'KUBERNETES', 'LABELS', 'AGE'], list.map(clusterRow)),
+      );
     });
   cluster.command('get <name>').action(async (name: string) => {
     const { client, format } = opts();
@@ -170,7 +172,9 @@ export async function runCli(argv: string[], io: CliIO): Promise<number> {
       'GET',
       `/api/v1/clusters/${encodeURIComponent(name)}`,
     );
-    print(format, c, () => table(['NAME', 'AGENT', 'LABELS', 'AGE'], [clusterRow(c)]));
+    print(format, c, () =>
+      table(['NAME', 'AGENT', 'KUBERNETES', 'LABELS', 'AGE'], [clusterRow(c)]),
+    );
   });
   cluster
     .command('bootstrap-token <name>')
@@ -736,6 +740,7 @@ function clusterRow(c: ClusterView): string[] {
   return [
     c.name,
     c.agent.connected ? `connected (${c.agent.version ?? '?'})` : 'disconnected',
+    c.kubernetes?.version ?? '<unknown>',
     labels,
     age(c.createdAt),
   ];

@@ -1103,6 +1103,11 @@ export interface components {
       };
       certificateExpiresAt?: string | null;
       createdAt: string;
+      kubernetes?: {
+        apiVersions: number;
+        reportedAt: string;
+        version: string;
+      } | null;
       labels: {
         [key: string]: string;
       };

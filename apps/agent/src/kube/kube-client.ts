@@ -155,6 +155,42 @@ export class KubeClient {
     return p;
   }
 
+  /**
+   * What the API server serves, as Helm's `.Capabilities` and Argo CD see it: its version and
+   * every "group/version" and "group/version/Kind" (subresources aside). A group version whose
+   * resources cannot be read now (an aggregated API that is down) is listed without its kinds,
+   * as client-go's partial discovery does.
+   */
+  async serverCapabilities(): Promise<{ kubeVersion: string; apiVersions: string[] }> {
+    const version = await this.request<{ gitVersion?: string }>('GET', '/version');
+    const core = await this.request<{ versions?: string[] }>('GET', '/api');
+    const groups = await this.request<{
+      groups?: { versions?: { groupVersion: string }[] }[];
+    }>('GET', '/apis');
+    const groupVersions = [
+      ...(core.versions ?? []),
+      ...(groups.groups ?? []).flatMap((g) => (g.versions ?? []).map((v) => v.groupVersion)),
+    ];
+    const out: string[] = [];
+    let next = 0;
+    const worker = async () => {
+      while (next < groupVersions.length) {
+        const gv = groupVersions[next++];
+        out.push(gv);
+        const path = gv.includes('/') ? `/apis/${gv}` : `/api/${gv}`;
+        try {
+          const list = await this.request<{ resources?: ApiResource[] }>('GET', path);
+          for (const r of list.resources ?? [])
+            if (!r.name.includes('/')) out.push(`${gv}/${r.kind}`);
+        } catch {
+          // Listed without its kinds (see above).
+        }
+      }
+    };
+    await Promise.all(Array.from({ length: 4 }, worker));
+    return { kubeVersion: version.gitVersion ?? '', apiVersions: [...new Set(out)].sort() };
+  }
+
   // ---- paths -------------------------------------------------------------------------------
 
   async collectionPath(apiVersion: string, kind: string, namespace?: string): Promise<string> {

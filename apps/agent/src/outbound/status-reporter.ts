@@ -5,6 +5,7 @@ import {
   type AgentEvent,
   type AgentMessage,
   type AppStatus,
+  type ClusterInfo,
   type ResourceStatus,
   type SyncOperation,
 } from '../../../../libs/proto/gen/axle/agent/v1/agent.js';
@@ -63,6 +64,11 @@ export class StatusReporter {
 
   needBundle(appId: string, generation: number, bundleHash: string): void {
     this.send({ $case: 'needBundle', value: { appId, generation, bundleHash } });
+  }
+
+  /** What the cluster's API server serves; false when there is no stream to send it on. */
+  clusterInfo(info: ClusterInfo): boolean {
+    return this.send({ $case: 'clusterInfo', value: info });
   }
 
   heartbeat(): void {

@@ -328,7 +328,10 @@ export class AppSyncService {
       );
     }
     const spec = revision === undefined ? app.spec : pinned(app.spec, revision);
-    const [r] = await this.renderer.renderMany([{ appName: app.name, spec, commit }]);
+    const capabilities = await this.clusters.capabilitiesOf(destinationClusters(app.spec));
+    const [r] = await this.renderer.renderMany([
+      { appName: app.name, spec, commit, ...(capabilities && { capabilities }) },
+    ]);
     if (r instanceof Error)
       throw new Conflict(`cannot render application "${app.name}": ${r.message}`);
     return { revision: commit, bundleHash: r.hash };

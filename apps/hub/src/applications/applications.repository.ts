@@ -24,6 +24,8 @@ export interface AppForReconcile {
   renderedTool: string | null;
   /** The last render depends on more than commit and spec (floating Helm dependencies). */
   renderedUnpinned: boolean;
+  /** The destination clusters' capabilities it was rendered for (see capabilitiesKey). */
+  renderedCapabilities: string;
   conditions: AppCondition[];
   /** Automated sync suspended (by a rollback): desired state waits for a sync like a manual app's. */
   autoSyncSuspended: boolean;
@@ -37,7 +39,14 @@ export interface ReconciledApp {
   specVersion: number;
   conditions: AppCondition[];
   /** Absent when the application failed: its last good render stays. */
-  rendered?: { revision: string; bundleHash: string; tool: string | null; unpinned?: boolean };
+  rendered?: {
+    revision: string;
+    bundleHash: string;
+    tool: string | null;
+    unpinned?: boolean;
+    /** See AppForReconcile.renderedCapabilities ('' when absent). */
+    capabilities?: string;
+  };
 }
 
 /** A generated application to insert or update (ApplicationSets). */
@@ -297,6 +306,7 @@ export class ApplicationsRepository {
           rendered_spec_version: number | null;
           rendered_tool: string | null;
           rendered_unpinned: boolean;
+          rendered_capabilities: string;
           conditions: AppCondition[];
           suspended: boolean;
         }[]
@@ -304,6 +314,7 @@ export class ApplicationsRepository {
         `SELECT a.id, a.name, a.spec, a.spec_version, r.revision AS rendered_revision,
                 r.bundle_hash AS rendered_bundle_hash, r.spec_version AS rendered_spec_version,
                 r.tool AS rendered_tool, coalesce(r.unpinned, false) AS rendered_unpinned,
+                coalesce(r.capabilities, '') AS rendered_capabilities,
                 coalesce(r.conditions, '[]') AS conditions,
                 a.auto_sync_suspended IS NOT NULL AS suspended
            FROM applications a LEFT JOIN app_renders r ON r.app_id = a.id
@@ -322,6 +333,7 @@ export class ApplicationsRepository {
           renderedSpecVersion: r.rendered_spec_version,
           renderedTool: r.rendered_tool,
           renderedUnpinned: r.rendered_unpinned,
+          renderedCapabilities: r.rendered_capabilities,
           conditions: r.conditions,
           autoSyncSuspended: r.suspended,
           ...(parents.has(r.id) ? { hasChildren: true } : {}),
@@ -338,17 +350,19 @@ export class ApplicationsRepository {
   async saveReconciled(db: Db, rows: ReconciledApp[]): Promise<void> {
     for (const part of chunks(rows, 5000)) {
       await db.query(
-        `INSERT INTO app_renders (app_id, revision, bundle_hash, spec_version, tool, unpinned, conditions)
+        `INSERT INTO app_renders (app_id, revision, bundle_hash, spec_version, tool, unpinned,
+                                  capabilities, conditions)
          SELECT a.id,
                 CASE WHEN r.ok AND a.spec_version = r.spec_version THEN r.revision END,
                 CASE WHEN r.ok AND a.spec_version = r.spec_version THEN r.bundle_hash END,
                 CASE WHEN r.ok AND a.spec_version = r.spec_version THEN r.spec_version END,
                 CASE WHEN r.ok AND a.spec_version = r.spec_version THEN r.tool END,
                 r.ok AND a.spec_version = r.spec_version AND r.unpinned,
+                CASE WHEN r.ok AND a.spec_version = r.spec_version THEN r.capabilities ELSE '' END,
                 r.conditions
            FROM jsonb_to_recordset($1::jsonb)
                   AS r(id uuid, spec_version integer, ok boolean, revision text, bundle_hash text,
-                       tool text, unpinned boolean, conditions jsonb)
+                       tool text, unpinned boolean, capabilities text, conditions jsonb)
            JOIN applications a ON a.id = r.id
          ON CONFLICT (app_id) DO UPDATE SET
            conditions = EXCLUDED.conditions,
@@ -357,7 +371,9 @@ export class ApplicationsRepository {
            spec_version = coalesce(EXCLUDED.spec_version, app_renders.spec_version),
            tool = CASE WHEN EXCLUDED.revision IS NULL THEN app_renders.tool ELSE EXCLUDED.tool END,
            unpinned = CASE WHEN EXCLUDED.revision IS NULL THEN app_renders.unpinned
-                           ELSE EXCLUDED.unpinned END`,
+                           ELSE EXCLUDED.unpinned END,
+           capabilities = CASE WHEN EXCLUDED.revision IS NULL THEN app_renders.capabilities
+                               ELSE EXCLUDED.capabilities END`,
         [
           JSON.stringify(
             part.map((r) => ({
@@ -368,6 +384,7 @@ export class ApplicationsRepository {
               bundle_hash: r.rendered?.bundleHash ?? null,
               tool: r.rendered?.tool ?? null,
               unpinned: r.rendered?.unpinned === true,
+              capabilities: r.rendered?.capabilities ?? '',
               conditions: r.conditions,
             })),
           ),

@@ -37,6 +37,13 @@ export class ClusterEntity {
   @Column({ name: 'connected', type: 'boolean', default: false })
   connected: boolean;
 
+  /** What its API server serves, as its agent last reported (table cluster_capabilities). */
+  @Column({ name: 'capabilities_hash', type: 'varchar', length: 64, nullable: true })
+  capabilitiesHash: string | null;
+
+  @Column({ name: 'capabilities_at', type: 'timestamptz', nullable: true })
+  capabilitiesAt: Date | null;
+
   @CreateDateColumn({ name: 'created_at', type: 'timestamptz' })
   createdAt: Date;
 

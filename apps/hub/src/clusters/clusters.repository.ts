@@ -10,6 +10,7 @@ import {
   type Db,
 } from '../database/sql.js';
 import { HUB_CONFIG, type HubConfig } from '../config/hub-config.js';
+import { capabilitiesKey, commonCapabilities, type Capabilities } from './capabilities.js';
 import { ClusterEntity } from './cluster.entity.js';
 import { destinationRefs } from './in-cluster.js';
 
@@ -34,6 +35,8 @@ export interface ClusterRef {
   id: string;
   name: string;
   labels: Record<string, string>;
+  /** The hash of what its API server serves, as its agent last reported (see capabilities). */
+  capabilities?: string | null;
 }
 
 /** What the hub records of a cluster's agent: whether its stream is open, when it was last heard. */
@@ -132,7 +135,11 @@ export class ClustersRepository {
 
   /** The clusters with these names (those that exist). */
   byNames(names: string[], db: Db = this.ds.manager): Promise<ClusterRef[]> {
-    return this.matching(db, 'SELECT id, name, labels FROM clusters WHERE name = ANY($1)', names);
+    return this.matching(
+      db,
+      `SELECT id, name, labels, capabilities_hash AS capabilities FROM clusters WHERE name = ANY($1)`,
+      names,
+    );
   }
 
   /**
@@ -156,9 +163,84 @@ export class ClustersRepository {
   byIds(ids: string[]): Promise<ClusterRef[]> {
     return this.matching(
       this.ds.manager,
-      'SELECT id, name, labels FROM clusters WHERE id = ANY($1::uuid[])',
+      `SELECT id, name, labels, capabilities_hash AS capabilities FROM clusters
+        WHERE id = ANY($1::uuid[])`,
       ids,
     );
+  }
+
+  /** The name AXLE_IN_CLUSTER designates as Argo CD's `in-cluster`, if any. */
+  get inClusterName(): string | undefined {
+    return this.config?.inCluster;
+  }
+
+  /**
+   * Stores what a cluster's API server serves (one row per distinct set, shared by the clusters
+   * that serve it). Returns whether the cluster's set changed. The set it leaves is deleted when no
+   * other cluster has it.
+   */
+  async recordCapabilities(db: Db, clusterId: string, caps: Capabilities): Promise<boolean> {
+    // Every agent reports on every connect: an unchanged set costs one narrow read.
+    const [now] = await db.query<{ hash: string | null }[]>(
+      'SELECT capabilities_hash AS hash FROM clusters WHERE id = $1',
+      [clusterId],
+    );
+    if (!now || now.hash === caps.hash) return false;
+    await db.query(
+      `INSERT INTO cluster_capabilities (hash, kube_version, api_versions) VALUES ($1, $2, $3)
+       ON CONFLICT (hash) DO NOTHING`,
+      [caps.hash, caps.kubeVersion, caps.apiVersions],
+    );
+    const rows = returned<{ old: string | null }>(
+      await db.query(
+        `UPDATE clusters c SET capabilities_hash = $2, capabilities_at = now()
+           FROM (SELECT capabilities_hash AS old FROM clusters WHERE id = $1 FOR NO KEY UPDATE) o
+          WHERE c.id = $1 AND c.capabilities_hash IS DISTINCT FROM $2
+          RETURNING o.old`,
+        [clusterId, caps.hash],
+      ),
+    );
+    if (rows.length === 0) return false;
+    const old = rows[0].old;
+    if (old)
+      await db.query(
+        `DELETE FROM cluster_capabilities k WHERE k.hash = $1
+            AND NOT EXISTS (SELECT 1 FROM clusters WHERE capabilities_hash = $1)`,
+        [old],
+      );
+    return true;
+  }
+
+  /** What a render for the clusters `names` may rely on (see commonCapabilities). */
+  async capabilitiesOf(names: string[]): Promise<Capabilities | undefined> {
+    const refs = await this.destinations(names);
+    const { hashes } = capabilitiesKey(names, new Map(refs.map((c) => [c.name, c])));
+    const sets = await this.capabilities(hashes);
+    return commonCapabilities(hashes.flatMap((h) => sets.get(h) ?? []));
+  }
+
+  /** The version and the number of API versions of these capability sets (those stored). */
+  async serverVersions(
+    hashes: string[],
+  ): Promise<Map<string, { version: string; apiVersions: number }>> {
+    const rows = await this.matching<{ hash: string; version: string; apiVersions: number }>(
+      this.ds.manager,
+      `SELECT hash, kube_version AS version, cardinality(api_versions) AS "apiVersions"
+         FROM cluster_capabilities WHERE hash = ANY($1)`,
+      hashes,
+    );
+    return new Map(rows.map(({ hash, ...v }) => [hash, v]));
+  }
+
+  /** The capability sets with these hashes (those stored). */
+  async capabilities(hashes: string[]): Promise<Map<string, Capabilities>> {
+    const rows = await this.matching<{ hash: string; kubeVersion: string; apiVersions: string[] }>(
+      this.ds.manager,
+      `SELECT hash, kube_version AS "kubeVersion", api_versions AS "apiVersions"
+         FROM cluster_capabilities WHERE hash = ANY($1)`,
+      hashes,
+    );
+    return new Map(rows.map((r) => [r.hash, r]));
   }
 
   /** Rows of `sql` (its $1 an array of keys) for these keys, each asked once, in parts. */

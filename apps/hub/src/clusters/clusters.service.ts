@@ -4,7 +4,9 @@ import { AuditService } from '../audit/audit.service.js';
 import { Conflict, NotFound } from '../common/validation.js';
 import { hashToken, newToken } from '../common/tokens.js';
 import { WorkQueue } from '../work/work-queue.js';
+import { parseCapabilities } from './capabilities.js';
 import { ClusterEntity } from './cluster.entity.js';
+import { IN_CLUSTER_NAME } from './in-cluster.js';
 import type { CreateCluster, UpdateCluster } from './cluster.schemas.js';
 import { ClustersRepository, type ClusterListFilter } from './clusters.repository.js';
 
@@ -16,6 +18,11 @@ export interface ClusterView {
   agent: { connected: boolean; version: string | null; lastSeenAt: string | null };
   /** When the agent's current client certificate expires (mTLS; list and get only). */
   certificateExpiresAt?: string | null;
+  /**
+   * What its API server serves, as the agent last reported it (list and get only; null until an
+   * agent of this version has): what Helm charts and plugins are rendered for.
+   */
+  kubernetes?: { version: string; apiVersions: number; reportedAt: string } | null;
   createdAt: string;
 }
 
@@ -58,12 +65,21 @@ export class ClustersService {
       filtered ? undefined : this.repo.certificateExpiry(),
     ]);
     const certs = all ?? (await this.repo.certificateExpiry(clusters.map((c) => c.id)));
-    return clusters.map((c) => withCertificate(c, certs));
+    const versions = await this.serverVersions(clusters);
+    return clusters.map((c) => withAgentFacts(c, certs, versions));
   }
 
   async get(name: string): Promise<ClusterView> {
     const c = await this.getEntity(name);
-    return withCertificate(c, await this.repo.certificateExpiry([c.id]));
+    const [certs, versions] = await Promise.all([
+      this.repo.certificateExpiry([c.id]),
+      this.serverVersions([c]),
+    ]);
+    return withAgentFacts(c, certs, versions);
+  }
+
+  private serverVersions(clusters: ClusterEntity[]) {
+    return this.repo.serverVersions(clusters.flatMap((c) => c.capabilitiesHash ?? []));
   }
 
   async getEntity(name: string): Promise<ClusterEntity> {
@@ -106,6 +122,37 @@ export class ClustersService {
     });
   }
 
+  /**
+   * What a cluster's agent reported its API server serves (ClusterInfo). A change is work,
+   * committed with it: the applications that go to the cluster render again for it (Helm charts
+   * and plugins see it; for other sources the render cache answers). Throws an Error naming the
+   * field when the report is refused; what was stored stays.
+   */
+  async recordCapabilities(
+    cluster: { id: string; name: string },
+    info: { kubeVersion: string; apiVersions: readonly string[] },
+  ): Promise<boolean> {
+    const caps = parseCapabilities(info);
+    const record = () =>
+      this.ds.transaction(async (tx) => {
+        const changed = await this.repo.recordCapabilities(tx, cluster.id, caps);
+        if (changed) {
+          const why = `cluster ${cluster.name} serves other APIs (${caps.kubeVersion})`;
+          await this.work.apps({ cluster: cluster.name }, why, tx);
+          if (this.repo.inClusterName === cluster.name)
+            await this.work.apps({ cluster: IN_CLUSTER_NAME }, why, tx);
+        }
+        return changed;
+      });
+    try {
+      return await record();
+    } catch (e) {
+      // Another cluster left the same set at the same moment and deleted it: store it again.
+      if ((e as { code?: string }).code === '23503') return record();
+      throw e;
+    }
+  }
+
   findByToken(token: string): Promise<ClusterEntity | null> {
     return this.repo.findByTokenHash(hashToken(token));
   }
@@ -135,6 +182,15 @@ export function toView(c: ClusterEntity): ClusterView {
   };
 }
 
-function withCertificate(c: ClusterEntity, certs: Map<string, Date>): ClusterView {
-  return { ...toView(c), certificateExpiresAt: certs.get(c.id)?.toISOString() ?? null };
+function withAgentFacts(
+  c: ClusterEntity,
+  certs: Map<string, Date>,
+  versions: Map<string, { version: string; apiVersions: number }>,
+): ClusterView {
+  const v = c.capabilitiesHash ? versions.get(c.capabilitiesHash) : undefined;
+  return {
+    ...toView(c),
+    certificateExpiresAt: certs.get(c.id)?.toISOString() ?? null,
+    kubernetes: v && c.capabilitiesAt ? { ...v, reportedAt: c.capabilitiesAt.toISOString() } : null,
+  };
 }

@@ -1173,6 +1173,22 @@ export const apiResponses = {
           type: 'string',
           nullable: true,
         },
+        kubernetes: {
+          type: 'object',
+          properties: {
+            version: {
+              type: 'string',
+            },
+            apiVersions: {
+              type: 'number',
+            },
+            reportedAt: {
+              type: 'string',
+            },
+          },
+          required: ['version', 'apiVersions', 'reportedAt'],
+          nullable: true,
+        },
         createdAt: {
           type: 'string',
         },

@@ -2,6 +2,7 @@ import { EventEmitter } from 'node:events';
 import type { ServerDuplexStream } from '@grpc/grpc-js';
 import { describe, expect, it } from 'vitest';
 import type {
+  ClusterInfo,
   AgentMessage,
   Deploy,
   HubMessage,
@@ -39,6 +40,10 @@ class FakeHost implements SessionHost {
   raiseGeneration(_s: AgentSession, row: DeliveryRow, generation: number) {
     if (this.unchanged) this.raised.push([row.appId, generation]);
     return Promise.resolve(this.unchanged);
+  }
+  infos: ClusterInfo[] = [];
+  clusterInfo(_s: AgentSession, info: ClusterInfo) {
+    this.infos.push(info);
   }
   removedApps: string[] = [];
   removed(_s: AgentSession, appIds: string[]) {
@@ -127,6 +132,26 @@ describe('AgentSession', () => {
       value: { cluster: 'east', features: HUB_FEATURES },
     });
     expect(host.requests).toEqual([true]);
+    expect(HUB_FEATURES).toEqual(['need-bundle', 'cluster-info']);
+  });
+
+  it('hands what the cluster serves to the dispatcher, and refuses an unbounded report', async () => {
+    const { s, host } = session();
+    const info = { kubeVersion: 'v1.34.2', apiVersions: ['v1', 'v1/Pod'] };
+    await expect(s.handle({ msg: { $case: 'clusterInfo', value: info } })).rejects.toThrow(
+      /first message must be Hello/,
+    );
+    await s.handle(hello());
+    await s.handle({ msg: { $case: 'clusterInfo', value: info } });
+    expect(host.infos).toEqual([info]);
+    const huge = {
+      kubeVersion: 'v1.34.2',
+      apiVersions: Array.from({ length: 100_001 }, () => 'v1'),
+    };
+    await expect(s.handle({ msg: { $case: 'clusterInfo', value: huge } })).rejects.toThrow(
+      ProtocolError,
+    );
+    expect(host.infos).toHaveLength(1);
   });
 
   it('refuses anything before Hello, and a Hello for another cluster', async () => {

@@ -3,6 +3,7 @@ import { status as GrpcStatus, type ServerDuplexStream } from '@grpc/grpc-js';
 import type {
   Ack,
   AgentMessage,
+  ClusterInfo,
   Deploy,
   Events,
   Hello,
@@ -18,7 +19,7 @@ import type { StatusWriter } from './status-writer.js';
 import { statusRow } from './wire.js';
 
 /** Features this hub announces in Welcome (see proto/axle/agent/v1/agent.proto). */
-export const HUB_FEATURES = ['need-bundle'];
+export const HUB_FEATURES = ['need-bundle', 'cluster-info'];
 
 interface Held {
   generation: number;
@@ -44,6 +45,8 @@ export interface SessionHost {
   raiseGeneration(session: AgentSession, row: DeliveryRow, generation: number): Promise<boolean>;
   /** The agent reports these applications removed (removals waiting for them may go). */
   removed(session: AgentSession, appIds: string[]): void;
+  /** What the cluster's API server serves, as the agent read it (stored by the dispatcher). */
+  clusterInfo(session: AgentSession, info: ClusterInfo): void;
 }
 
 export interface SessionDeps {
@@ -118,6 +121,11 @@ export class AgentSession {
         return this.onEvents(m.value);
       case 'needBundle':
         return this.onNeedBundle(m.value);
+      case 'clusterInfo':
+        // Checked (bounded, each entry's form) where it is stored; a refused report is logged.
+        if (m.value.apiVersions.length > 100_000) throw new ProtocolError('cluster info too large');
+        this.deps.host.clusterInfo(this, m.value);
+        return;
     }
   }
 

@@ -9,6 +9,7 @@ import type {
 } from '../../../../libs/proto/gen/axle/agent/v1/agent.js';
 import type { DeliveryRow, TargetsRepository } from '../applications/targets.repository.js';
 import type { ClustersRepository } from '../clusters/clusters.repository.js';
+import type { ClustersService } from '../clusters/clusters.service.js';
 import { MetricsService } from '../metrics/metrics.service.js';
 import { ProjectGate } from '../projects/project-gate.js';
 import { ProjectPolicy } from '../projects/project-policy.js';
@@ -107,7 +108,18 @@ function fleet(
     },
   } as unknown as BundleStore;
   const notifier = { notify: () => undefined } as unknown as DispatchNotifier;
-  const dispatcher = new Dispatcher(targets, clusters, projects, bundles, metrics, notifier);
+  const inventory = {
+    recordCapabilities: () => Promise.resolve(false),
+  } as unknown as ClustersService;
+  const dispatcher = new Dispatcher(
+    targets,
+    clusters,
+    inventory,
+    projects,
+    bundles,
+    metrics,
+    notifier,
+  );
   const writer = {
     status: () => undefined,
     ack: () => undefined,

@@ -7,6 +7,8 @@ import {
 import { status as GrpcStatus } from '@grpc/grpc-js';
 import { TargetsRepository, type DeliveryRow } from '../applications/targets.repository.js';
 import { ClustersRepository } from '../clusters/clusters.repository.js';
+import { ClustersService } from '../clusters/clusters.service.js';
+import type { ClusterInfo } from '../../../../libs/proto/gen/axle/agent/v1/agent.js';
 import { MetricsService } from '../metrics/metrics.service.js';
 import { ProjectsService } from '../projects/projects.service.js';
 import { BundleStore } from '../render/bundle.store.js';
@@ -49,10 +51,13 @@ export class Dispatcher implements SessionHost, OnApplicationBootstrap, OnModule
   private failedRounds = 0;
   /** Sessions still writing a delivery, and those deliveries. */
   private readonly busy = new Map<AgentSession, Promise<void>>();
+  /** Cluster id → the latest ClusterInfo not yet stored, while one is being stored. */
+  private readonly clusterInfos = new Map<string, ClusterInfo>();
 
   constructor(
     private readonly targets: TargetsRepository,
     private readonly clusters: ClustersRepository,
+    private readonly clusterInventory: ClustersService,
     private readonly projects: ProjectsService,
     private readonly bundles: BundleStore,
     private readonly metrics: MetricsService,
@@ -130,6 +135,33 @@ export class Dispatcher implements SessionHost, OnApplicationBootstrap, OnModule
 
   raiseGeneration(session: AgentSession, row: DeliveryRow, generation: number): Promise<boolean> {
     return this.targets.raiseGeneration(session.clusterId, row, generation);
+  }
+
+  clusterInfo(session: AgentSession, info: ClusterInfo): void {
+    // One write per cluster at a time; of the reports meanwhile, the latest is written next.
+    const inFlight = this.clusterInfos.has(session.clusterId);
+    this.clusterInfos.set(session.clusterId, info);
+    if (inFlight) return;
+    const next = async (): Promise<void> => {
+      const latest = this.clusterInfos.get(session.clusterId);
+      if (!latest) return;
+      try {
+        const changed = await this.clusterInventory.recordCapabilities(
+          { id: session.clusterId, name: session.clusterName },
+          latest,
+        );
+        if (changed)
+          this.log.log(
+            `${session.clusterName}: serves Kubernetes ${latest.kubeVersion}, ${latest.apiVersions.length} API version(s)`,
+          );
+      } catch (e) {
+        this.log.warn(`${session.clusterName}: cluster info not stored: ${(e as Error).message}`);
+      }
+      if (this.clusterInfos.get(session.clusterId) === latest)
+        this.clusterInfos.delete(session.clusterId);
+      else await next();
+    };
+    void next();
   }
 
   removed(session: AgentSession, appIds: string[]): void {

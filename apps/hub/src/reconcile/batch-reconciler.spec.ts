@@ -1,12 +1,13 @@
 import { describe, expect, it } from 'vitest';
 import type { AppForReconcile } from '../applications/applications.repository.js';
 import type { ApplicationSpec } from '../applications/application.schemas.js';
+import { parseCapabilities, type Capabilities } from '../clusters/capabilities.js';
 import type { DesiredTarget } from '../applications/targets.repository.js';
 import type { ChildrenPlan } from '../applications/child-apps.js';
 import type { ClusterRef } from '../clusters/clusters.repository.js';
 import { ProjectGate } from '../projects/project-gate.js';
 import { ProjectPolicy, type ResourceRef } from '../projects/project-policy.js';
-import type { RenderRequest } from '../render/render.service.js';
+import type { Rendered, RenderRequest } from '../render/render.service.js';
 import type { WorkItem } from '../work/work.repository.js';
 import {
   BatchReconciler,
@@ -54,6 +55,7 @@ function app(
     renderedSpecVersion: null,
     renderedTool: null,
     renderedUnpinned: false,
+    renderedCapabilities: '',
     conditions: [],
     autoSyncSuspended: false,
   };
@@ -98,7 +100,7 @@ class FakePorts implements ReconcilePorts {
       ),
     );
   }
-  render(reqs: RenderRequest[]) {
+  render(reqs: RenderRequest[]): Promise<(Rendered | Error)[]> {
     this.renderCalls.push(reqs);
     return Promise.resolve(
       reqs.map((r) =>
@@ -114,8 +116,23 @@ class FakePorts implements ReconcilePorts {
       ),
     );
   }
+  /** Capability sets by hash, and the set each cluster's agent reported (by cluster name). */
+  sets = new Map<string, Capabilities>();
+  clusterCaps = new Map<string, string>();
+  capabilitiesCalls: string[][] = [];
   clustersByName(names: string[]) {
-    return Promise.resolve(CLUSTERS.filter((c) => names.includes(c.name)));
+    return Promise.resolve(
+      CLUSTERS.filter((c) => names.includes(c.name)).map((c) => ({
+        ...c,
+        capabilities: this.clusterCaps.get(c.name) ?? null,
+      })),
+    );
+  }
+  capabilities(hashes: string[]) {
+    this.capabilitiesCalls.push(hashes);
+    return Promise.resolve(
+      new Map(hashes.flatMap((h) => (this.sets.has(h) ? [[h, this.sets.get(h)!] as const] : []))),
+    );
   }
   gate() {
     return Promise.resolve(new ProjectGate(this.policies));
@@ -168,6 +185,8 @@ class FakePorts implements ReconcilePorts {
         stored.renderedBundleHash = a.rendered.bundleHash;
         stored.renderedSpecVersion = a.specVersion;
         stored.renderedUnpinned = a.rendered.unpinned === true;
+        stored.renderedTool = a.rendered.tool;
+        stored.renderedCapabilities = a.rendered.capabilities ?? '';
       }
     }
     return Promise.resolve({
@@ -271,6 +290,81 @@ describe('BatchReconciler', () => {
     await rec.run([item(floating)], lease);
     await rec.run([item(floating)], lease);
     expect(ports.renderCalls.slice(2).map((c) => c.length)).toEqual([1, 0]);
+  });
+
+  describe('cluster capabilities (Helm .Capabilities)', () => {
+    const caps = (kubeVersion: string, apiVersions: string[]) =>
+      parseCapabilities({ kubeVersion, apiVersions });
+    /** Helm renders of charts/web, which depend on what they are rendered for. */
+    function helmPorts(): FakePorts {
+      const ports = new FakePorts();
+      ports.render = (reqs: RenderRequest[]) => {
+        ports.renderCalls.push(reqs);
+        return Promise.resolve(
+          reqs.map((r) => ({
+            hash: `sha256:${r.spec.source.path}@${r.commit}#${r.capabilities?.kubeVersion ?? '-'}`,
+            tool: r.spec.source.path === 'charts/web' ? ('helm' as const) : ('directory' as const),
+          })),
+        );
+      };
+      return ports;
+    }
+
+    it('renders a chart for what its cluster serves, and again when that changes', async () => {
+      const ports = helmPorts();
+      const v34 = caps('v1.34.2', ['v1', 'apps/v1', 'monitoring.coreos.com/v1/ServiceMonitor']);
+      ports.sets.set(v34.hash, v34);
+      ports.clusterCaps.set('east', v34.hash);
+      const [chart, plain] = ports.add(
+        app(1, { path: 'charts/web' }, { clusters: ['east'] }),
+        app(2, { path: 'apps/web' }, { clusters: ['east'] }),
+      );
+      const rec = new BatchReconciler(ports, 'replica-a');
+      await rec.run([item(chart), item(plain)], lease);
+      expect(ports.renderCalls[0].map((q) => q.capabilities)).toEqual([v34, v34]);
+      expect(ports.apps.get(chart.id)!.renderedCapabilities).toBe(v34.hash);
+      expect(ports.targets.find((t) => t.appId === chart.id)!.bundleHash).toMatch(/#v1\.34\.2$/);
+
+      // Unchanged: nothing renders again.
+      await rec.run([item(chart), item(plain)], lease);
+      expect(ports.renderCalls[1]).toEqual([]);
+
+      // The cluster's agent reports another set: the chart renders again for it and goes out; the
+      // plain directory does not depend on it and is left alone.
+      const v35 = caps('v1.35.0', v34.apiVersions);
+      ports.sets.set(v35.hash, v35);
+      ports.clusterCaps.set('east', v35.hash);
+      const r = await rec.run([item(chart), item(plain)], lease);
+      expect(ports.renderCalls[2].map((q) => [q.appName, q.capabilities?.kubeVersion])).toEqual([
+        ['app-1', 'v1.35.0'],
+      ]);
+      expect(r.changed).toBe(1);
+      expect(ports.targets.find((t) => t.appId === chart.id)!.bundleHash).toMatch(/#v1\.35\.0$/);
+      expect(ports.apps.get(chart.id)!.renderedCapabilities).toBe(v35.hash);
+    });
+
+    it('renders an application of several clusters for what all of them serve', async () => {
+      const ports = helmPorts();
+      const east = caps('v1.34.2', ['v1', 'apps/v1', 'monitoring.coreos.com/v1']);
+      const west = caps('v1.31.0', ['v1', 'apps/v1']);
+      ports.sets.set(east.hash, east).set(west.hash, west);
+      ports.clusterCaps.set('east', east.hash).set('west', west.hash);
+      const [chart] = ports.add(app(1, { path: 'charts/web' }));
+      await new BatchReconciler(ports, 'replica-a').run([item(chart)], lease);
+      expect(ports.capabilitiesCalls).toEqual([[east.hash, west.hash].sort()]);
+      expect(ports.renderCalls[0][0].capabilities).toMatchObject({
+        kubeVersion: 'v1.31.0',
+        apiVersions: ['apps/v1', 'v1'],
+      });
+    });
+
+    it('renders without capabilities while no agent of its clusters has reported', async () => {
+      const ports = helmPorts();
+      const [chart] = ports.add(app(1, { path: 'charts/web' }));
+      await new BatchReconciler(ports, 'replica-a').run([item(chart)], lease);
+      expect(ports.renderCalls[0][0].capabilities).toBeUndefined();
+      expect(ports.apps.get(chart.id)!.renderedCapabilities).toBe('');
+    });
   });
 
   it('moves targets to a new commit without a new generation when their content is unchanged', async () => {

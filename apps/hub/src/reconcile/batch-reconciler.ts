@@ -5,6 +5,12 @@ import type { AppForReconcile, ReconciledApp } from '../applications/application
 import { destinationClusters, targetNamespace } from '../applications/application.schemas.js';
 import type { DesiredTarget, HistoryRow } from '../applications/targets.repository.js';
 import type { ClusterRef } from '../clusters/clusters.repository.js';
+import {
+  capabilitiesKey,
+  commonCapabilities,
+  readsCapabilities,
+  type Capabilities,
+} from '../clusters/capabilities.js';
 import type { ProjectGate } from '../projects/project-gate.js';
 import { blockedMessage, type WindowBlock } from '../projects/sync-windows.js';
 import type { ResourceRef } from '../projects/project-policy.js';
@@ -56,6 +62,8 @@ export interface ReconcilePorts {
   resolve(pairs: { url: string; revision: string }[]): Promise<(string | Error)[]>;
   render(reqs: RenderRequest[]): Promise<(Rendered | Error)[]>;
   clustersByName(names: string[]): Promise<ClusterRef[]>;
+  /** The capability sets with these hashes (see ClustersRepository.capabilities). */
+  capabilities(hashes: string[]): Promise<Map<string, Capabilities>>;
   gate(): Promise<ProjectGate>;
   bundleResources(hashes: string[]): Promise<Map<string, ResourceRef[]>>;
   /** The child applications a parent's bundle holds, checked (see ChildAppsService.plan). */
@@ -146,57 +154,15 @@ export class BatchReconciler {
 
     watch.lap('resolve');
 
-    // 2. Renders: only what is not rendered at this commit and spec already.
-    const toRender: { app: AppForReconcile; commit: string }[] = [];
-    const bundleOf = new Map<string, string>();
-    const toolOf = new Map<string, string>();
-    const unpinnedOf = new Map<string, boolean>();
-    const failures = new Map<string, { type: AppCondition['type']; message: string }>();
-    apps.forEach((app, i) => {
-      const { source } = app.spec;
-      const c = commits[i];
-      const commit = source.chart ? `chart:${source.chart}@${source.targetRevision}` : c;
-      if (!source.chart && commit instanceof Error) {
-        failures.set(app.id, { type: 'SourceError', message: commit.message });
-        return;
-      }
-      // What may change without a commit is rendered again: a chart's version range, and a
-      // render whose Helm dependencies float (a range, no lock file).
-      const floating =
-        app.renderedUnpinned ||
-        (source.chart !== undefined &&
-          !isExactChartVersion(source.targetRevision === 'HEAD' ? '' : source.targetRevision));
-      const upToDate =
-        !floating &&
-        app.renderedBundleHash !== null &&
-        app.renderedRevision === commit &&
-        app.renderedSpecVersion === app.specVersion;
-      if (upToDate) bundleOf.set(app.id, app.renderedBundleHash!);
-      else toRender.push({ app, commit: commit as string });
-    });
-    const rendered = await this.ports.render(
-      toRender.map(({ app, commit }) => ({ appName: app.name, spec: app.spec, commit })),
-    );
-    toRender.forEach(({ app }, i) => {
-      const r = rendered[i];
-      if (r instanceof Error) failures.set(app.id, { type: 'RenderError', message: r.message });
-      else {
-        bundleOf.set(app.id, r.hash);
-        toolOf.set(app.id, r.tool);
-        unpinnedOf.set(app.id, r.unpinned === true);
-      }
-    });
+    // 2. Renders: only what is not rendered at this commit, spec and (for Helm charts and
+    // plugins) the capabilities of the destination clusters already.
+    const { clusters, capsOf, bundleOf, toolOf, unpinnedOf, failures, rendered } =
+      await this.renders(apps, commits);
 
     watch.lap('render');
 
     // 3. Destinations and the project gate, per distinct combination.
     const ok = apps.filter((a) => bundleOf.has(a.id));
-    const clusters = new Map(
-      (await this.ports.clustersByName(ok.flatMap((a) => destinationClusters(a.spec)))).map((c) => [
-        c.name,
-        c,
-      ]),
-    );
     const resources = await this.ports.bundleResources([...new Set(bundleOf.values())]);
     const gate = await this.ports.gate();
     const current = groupBy(await this.ports.currentTargets(ok.map((a) => a.id)), (t) => t.appId);
@@ -298,11 +264,11 @@ export class BatchReconciler {
         });
       }
       const unpinned = unpinnedOf.get(app.id) ?? app.renderedUnpinned;
-      const renderedChanged =
-        app.renderedBundleHash !== bundleHash ||
-        app.renderedSpecVersion !== app.specVersion ||
-        app.renderedUnpinned !== unpinned;
-      if (renderedChanged || !sameConditions(app.conditions, conditions)) {
+      const capabilities = toolOf.has(app.id) ? capsOf.get(app.id)!.key : app.renderedCapabilities;
+      if (
+        renderChanged(app, { bundleHash, unpinned, capabilities }) ||
+        !sameConditions(app.conditions, conditions)
+      ) {
         outcome.apps.push({
           id: app.id,
           specVersion: app.specVersion,
@@ -312,6 +278,7 @@ export class BatchReconciler {
             bundleHash,
             tool: toolOf.get(app.id) ?? app.renderedTool,
             unpinned,
+            capabilities,
           },
         });
       } else if (app.renderedRevision !== commit) {
@@ -346,7 +313,7 @@ export class BatchReconciler {
       ms: watch.laps,
       apps: apps.length,
       failed,
-      rendered: toRender.length,
+      rendered,
     };
   }
 
@@ -396,6 +363,76 @@ export class BatchReconciler {
         : [],
       messages: lines.length ? [lines.join('; ')] : [],
     };
+  }
+
+  /**
+   * The bundle of every application: its last render when it is of this commit, spec and (for
+   * Helm charts and plugins) its clusters' capabilities, else a render made now; or why not.
+   */
+  private async renders(apps: AppForReconcile[], commits: (string | Error)[]) {
+    const clusters = new Map(
+      (await this.ports.clustersByName(apps.flatMap((a) => destinationClusters(a.spec)))).map(
+        (c) => [c.name, c],
+      ),
+    );
+    const capsOf = new Map(
+      apps.map((a) => [a.id, capabilitiesKey(destinationClusters(a.spec), clusters)]),
+    );
+    const toRender: { app: AppForReconcile; commit: string }[] = [];
+    const bundleOf = new Map<string, string>();
+    const toolOf = new Map<string, string>();
+    const unpinnedOf = new Map<string, boolean>();
+    const failures = new Map<string, { type: AppCondition['type']; message: string }>();
+    apps.forEach((app, i) => {
+      const { source } = app.spec;
+      const c = commits[i];
+      const commit = source.chart ? `chart:${source.chart}@${source.targetRevision}` : c;
+      if (!source.chart && commit instanceof Error) {
+        failures.set(app.id, { type: 'SourceError', message: commit.message });
+        return;
+      }
+      // What may change without a commit is rendered again: a chart's version range, and a
+      // render whose Helm dependencies float (a range, no lock file).
+      const floating =
+        app.renderedUnpinned ||
+        (source.chart !== undefined &&
+          !isExactChartVersion(source.targetRevision === 'HEAD' ? '' : source.targetRevision));
+      const upToDate =
+        !floating &&
+        app.renderedBundleHash !== null &&
+        app.renderedRevision === commit &&
+        app.renderedSpecVersion === app.specVersion &&
+        (!readsCapabilities(app) || app.renderedCapabilities === capsOf.get(app.id)!.key);
+      if (upToDate) bundleOf.set(app.id, app.renderedBundleHash!);
+      else toRender.push({ app, commit: commit as string });
+    });
+    const sets = await this.ports.capabilities([
+      ...new Set(toRender.flatMap(({ app }) => capsOf.get(app.id)!.hashes)),
+    ]);
+    const common = new Map<string, Capabilities | undefined>();
+    const capabilitiesFor = (app: AppForReconcile): Capabilities | undefined => {
+      const { key, hashes } = capsOf.get(app.id)!;
+      if (!common.has(key))
+        common.set(key, commonCapabilities(hashes.flatMap((h) => sets.get(h) ?? [])));
+      return common.get(key);
+    };
+    const rendered = await this.ports.render(
+      toRender.map(({ app, commit }) => {
+        const capabilities = capabilitiesFor(app);
+        return { appName: app.name, spec: app.spec, commit, ...(capabilities && { capabilities }) };
+      }),
+    );
+    toRender.forEach(({ app }, i) => {
+      const r = rendered[i];
+      if (r instanceof Error) failures.set(app.id, { type: 'RenderError', message: r.message });
+      else {
+        bundleOf.set(app.id, r.hash);
+        toolOf.set(app.id, r.tool);
+        unpinnedOf.set(app.id, r.unpinned === true);
+      }
+    });
+
+    return { clusters, capsOf, bundleOf, toolOf, unpinnedOf, failures, rendered: toRender.length };
   }
 
   /** App of apps: what the parents' manifests ask of their children (parents are few). */
@@ -461,6 +498,19 @@ function condition(
     message,
     lastTransitionTime: prev?.lastTransitionTime ?? new Date().toISOString(),
   };
+}
+
+/** Whether what is stored of an application's render differs from this render of its spec. */
+function renderChanged(
+  app: AppForReconcile,
+  r: { bundleHash: string; unpinned: boolean; capabilities: string },
+): boolean {
+  return (
+    app.renderedBundleHash !== r.bundleHash ||
+    app.renderedSpecVersion !== app.specVersion ||
+    app.renderedUnpinned !== r.unpinned ||
+    app.renderedCapabilities !== r.capabilities
+  );
 }
 
 function sameConditions(a: AppCondition[], b: AppCondition[]): boolean {

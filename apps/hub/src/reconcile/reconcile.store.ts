@@ -7,6 +7,7 @@ import {
 } from '../applications/applications.repository.js';
 import { TargetsRepository, type DesiredTarget } from '../applications/targets.repository.js';
 import { ClustersRepository, type ClusterRef } from '../clusters/clusters.repository.js';
+import type { Capabilities } from '../clusters/capabilities.js';
 import { HUB_CONFIG, type HubConfig } from '../config/hub-config.js';
 import { DispatchNotifier } from '../dispatch/dispatch.notifier.js';
 import { GitService } from '../git/git.service.js';
@@ -61,6 +62,12 @@ export class ReconcileStore implements ReconcilePorts {
   /** Registered clusters by name; `in-cluster` is the one AXLE_IN_CLUSTER designates. */
   clustersByName(names: string[]): Promise<ClusterRef[]> {
     return this.clusters.destinations(names);
+  }
+
+  capabilities(hashes: string[]): Promise<Map<string, Capabilities>> {
+    return hashes.length
+      ? this.clusters.capabilities(hashes)
+      : Promise.resolve(new Map<string, Capabilities>());
   }
 
   gate(): Promise<ProjectGate> {

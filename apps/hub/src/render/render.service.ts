@@ -10,6 +10,7 @@ import {
   type RenderTool,
 } from '../../../../libs/render/src/index.js';
 import { targetNamespace, type ApplicationSpec } from '../applications/application.schemas.js';
+import type { Capabilities } from '../clusters/capabilities.js';
 import { HUB_CONFIG, type HubConfig } from '../config/hub-config.js';
 import { GitService } from '../git/git.service.js';
 import { MetricsService } from '../metrics/metrics.service.js';
@@ -29,6 +30,11 @@ export interface RenderRequest {
   spec: ApplicationSpec;
   /** The commit to render at (ignored for Helm repository charts). */
   commit: string;
+  /**
+   * What the destination clusters serve (see commonCapabilities): Helm's `.Capabilities` and a
+   * plugin's KUBE_VERSION / KUBE_API_VERSIONS, unless the source names its own.
+   */
+  capabilities?: Capabilities;
 }
 
 /**
@@ -127,13 +133,16 @@ export class RenderService implements OnModuleDestroy {
     keys: Map<string, string>,
   ): Promise<{ src: RenderSource; ctx: RenderContext; tool: RenderTool; key?: string } | Error> {
     const { source } = req.spec;
-    const { kubeVersion, apiVersions } = source.helm ?? {};
+    // As Argo CD: the source's helm.kubeVersion and helm.apiVersions when given, else what the
+    // destination clusters' agents reported.
+    const caps = req.capabilities;
+    const kubeVersion = source.helm?.kubeVersion || caps?.kubeVersion;
+    const own = source.helm?.apiVersions;
+    const apiVersions = own?.length ? own : caps?.apiVersions;
     const ctx: RenderContext = {
       appName: req.appName,
       namespace: targetNamespace(req.spec),
       revision: source.targetRevision,
-      // Given with the source (Argo CD's helm.kubeVersion and helm.apiVersions); the hub does not
-      // learn them from the destination clusters.
       ...(kubeVersion ? { kubeVersion } : {}),
       ...(apiVersions?.length ? { apiVersions } : {}),
     };
@@ -148,7 +157,7 @@ export class RenderService implements OnModuleDestroy {
       const tool = await this.toolOf(src, sig);
       const id =
         tool === 'helm' || tool === 'plugin'
-          ? `${sig}\u0000${ctx.appName}\u0000${ctx.namespace}\u0000${ctx.revision}`
+          ? `${sig}\u0000${ctx.appName}\u0000${ctx.namespace}\u0000${ctx.revision}\u0000${caps?.hash ?? ''}`
           : sig;
       let key = keys.get(id);
       if (!key) {

@@ -23,6 +23,7 @@ import { BundleClusterScope1766100000000 } from './1766100000000-BundleClusterSc
 import { InventoryVersion1766200000000 } from './1766200000000-InventoryVersion.js';
 import { DirectoryRecurseKept1766300000000 } from './1766300000000-DirectoryRecurseKept.js';
 import { ChildApplications1766400000000 } from './1766400000000-ChildApplications.js';
+import { ClusterCapabilities1766500000000 } from './1766500000000-ClusterCapabilities.js';
 
 /** Every migration, oldest first. TypeORM runs the ones not yet recorded. */
 export const MIGRATIONS = [
@@ -51,4 +52,5 @@ export const MIGRATIONS = [
   InventoryVersion1766200000000,
   DirectoryRecurseKept1766300000000,
   ChildApplications1766400000000,
+  ClusterCapabilities1766500000000,
 ];

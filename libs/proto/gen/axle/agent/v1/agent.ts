@@ -132,6 +132,9 @@ export interface AgentMessage {
     | //
     /** Only to a hub whose Welcome lists the "need-bundle" feature. */
     { $case: "needBundle"; value: NeedBundle }
+    | //
+    /** Only to a hub whose Welcome lists the "cluster-info" feature. */
+    { $case: "clusterInfo"; value: ClusterInfo }
     | undefined;
 }
 
@@ -174,6 +177,22 @@ export interface NeedBundle {
   appId: string;
   generation: number;
   bundleHash: string;
+}
+
+/**
+ * What the cluster's API server serves, as Helm's .Capabilities and Argo CD see it: sent after
+ * Welcome and again when it changes (discovery is read again periodically and after the agent
+ * applies a CustomResourceDefinition or APIService). The hub renders Helm charts and plugins for
+ * it unless the application names its own (helm.kubeVersion, helm.apiVersions).
+ */
+export interface ClusterInfo {
+  /** The server's gitVersion, e.g. "v1.34.2". */
+  kubeVersion: string;
+  /**
+   * Every served "group/version" ("v1" for the core group) and "group/version/Kind", as
+   * `helm template --api-versions` takes them. At most 20,000.
+   */
+  apiVersions: string[];
 }
 
 export interface SyncPolicy {
@@ -436,6 +455,9 @@ export const AgentMessage: MessageFns<AgentMessage> = {
       case "needBundle":
         NeedBundle.encode(message.msg.value, writer.uint32(50).fork()).join();
         break;
+      case "clusterInfo":
+        ClusterInfo.encode(message.msg.value, writer.uint32(58).fork()).join();
+        break;
     }
     return writer;
   },
@@ -501,6 +523,14 @@ export const AgentMessage: MessageFns<AgentMessage> = {
             message.msg = { $case: "needBundle", value: NeedBundle.decode(reader, reader.uint32()) };
             continue;
           }
+          case 7: {
+            if (tag !== 58) {
+              break;
+            }
+
+            message.msg = { $case: "clusterInfo", value: ClusterInfo.decode(reader, reader.uint32()) };
+            continue;
+          }
         }
         if ((tag & 7) === 4 || tag === 0) {
           break;
@@ -529,6 +559,10 @@ export const AgentMessage: MessageFns<AgentMessage> = {
         ? { $case: "needBundle", value: NeedBundle.fromJSON(object.needBundle) }
         : isSet(object.need_bundle)
         ? { $case: "needBundle", value: NeedBundle.fromJSON(object.need_bundle) }
+        : isSet(object.clusterInfo)
+        ? { $case: "clusterInfo", value: ClusterInfo.fromJSON(object.clusterInfo) }
+        : isSet(object.cluster_info)
+        ? { $case: "clusterInfo", value: ClusterInfo.fromJSON(object.cluster_info) }
         : undefined,
     };
   },
@@ -547,6 +581,8 @@ export const AgentMessage: MessageFns<AgentMessage> = {
       obj.events = Events.toJSON(message.msg.value);
     } else if (message.msg?.$case === "needBundle") {
       obj.needBundle = NeedBundle.toJSON(message.msg.value);
+    } else if (message.msg?.$case === "clusterInfo") {
+      obj.clusterInfo = ClusterInfo.toJSON(message.msg.value);
     }
     return obj;
   },
@@ -590,6 +626,12 @@ export const AgentMessage: MessageFns<AgentMessage> = {
       case "needBundle": {
         if (object.msg?.value !== undefined && object.msg?.value !== null) {
           message.msg = { $case: "needBundle", value: NeedBundle.fromPartial(object.msg.value) };
+        }
+        break;
+      }
+      case "clusterInfo": {
+        if (object.msg?.value !== undefined && object.msg?.value !== null) {
+          message.msg = { $case: "clusterInfo", value: ClusterInfo.fromPartial(object.msg.value) };
         }
         break;
       }
@@ -1206,6 +1248,99 @@ export const NeedBundle: MessageFns<NeedBundle> = {
     message.appId = object.appId ?? "";
     message.generation = object.generation ?? 0;
     message.bundleHash = object.bundleHash ?? "";
+    return message;
+  },
+};
+
+function createBaseClusterInfo(): ClusterInfo {
+  return { kubeVersion: "", apiVersions: [] };
+}
+
+export const ClusterInfo: MessageFns<ClusterInfo> = {
+  encode(message: ClusterInfo, writer: BinaryWriter = new BinaryWriter()): BinaryWriter {
+    if (message.kubeVersion !== "") {
+      writer.uint32(10).string(message.kubeVersion);
+    }
+    for (const v of message.apiVersions) {
+      writer.uint32(18).string(v!);
+    }
+    return writer;
+  },
+
+  decode(input: BinaryReader | Uint8Array, length?: number): ClusterInfo {
+    const reader = input instanceof BinaryReader ? input : new BinaryReader(input);
+    const previousRecursionDepth = (reader as any).__tsProtoDecodeDepth ?? 0;
+    if (previousRecursionDepth >= 100) {
+      throw new globalThis.Error("protobuf decode recursion limit exceeded");
+    }
+    (reader as any).__tsProtoDecodeDepth = previousRecursionDepth + 1;
+    try {
+      const end = length === undefined ? reader.len : reader.pos + length;
+      const message = createBaseClusterInfo();
+      while (reader.pos < end) {
+        const tag = reader.uint32();
+        switch (tag >>> 3) {
+          case 1: {
+            if (tag !== 10) {
+              break;
+            }
+
+            message.kubeVersion = reader.string();
+            continue;
+          }
+          case 2: {
+            if (tag !== 18) {
+              break;
+            }
+
+            message.apiVersions.push(reader.string());
+            continue;
+          }
+        }
+        if ((tag & 7) === 4 || tag === 0) {
+          break;
+        }
+        reader.skip(tag & 7);
+      }
+      return message;
+    } finally {
+      (reader as any).__tsProtoDecodeDepth = previousRecursionDepth;
+    }
+  },
+
+  fromJSON(object: any): ClusterInfo {
+    return {
+      kubeVersion: isSet(object.kubeVersion)
+        ? globalThis.String(object.kubeVersion)
+        : isSet(object.kube_version)
+        ? globalThis.String(object.kube_version)
+        : "",
+      apiVersions: globalThis.Array.isArray(object?.apiVersions)
+        ? object.apiVersions.map((e: any) => globalThis.String(e))
+        : globalThis.Array.isArray(object?.api_versions)
+        ? object.api_versions.map((e: any) => globalThis.String(e))
+        : [],
+    };
+  },
+
+  toJSON(message: ClusterInfo): unknown {
+    const obj: any = {};
+    if (message.kubeVersion !== "") {
+      obj.kubeVersion = message.kubeVersion;
+    }
+    if (message.apiVersions?.length) {
+      obj.apiVersions = message.apiVersions;
+    }
+    return obj;
+  },
+
+  create<I extends Exact<DeepPartial<ClusterInfo>, I>>(base?: I): ClusterInfo {
+    return ClusterInfo.fromPartial(base ?? ({} as any));
+  },
+  fromPartial<I extends Exact<DeepPartial<ClusterInfo>, I>>(object: I): ClusterInfo {
+    const message = createBaseClusterInfo();
+    message.kubeVersion = object.kubeVersion ?? "";
+    message.apiVersions = object.apiVersions?.map((e) => e) || [];
     return message;
   },
 };

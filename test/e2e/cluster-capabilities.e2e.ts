@@ -1,0 +1,185 @@
+import { DataSource } from 'typeorm';
+import { afterAll, beforeAll, describe, expect, inject, it } from 'vitest';
+import type { Agent } from '../../apps/agent/src/agent.js';
+import { ClustersService } from '../../apps/hub/src/clusters/clusters.service.js';
+import type { RunningHub } from '../../apps/hub/src/hub.js';
+import { axle } from '../support/cli.js';
+import { TestRepo } from '../support/git-repo.js';
+import {
+  api,
+  createTestDatabase,
+  registerAndStartAgent,
+  startTestHub,
+  tempDir,
+  waitFor,
+} from '../support/hub-harness.js';
+import { configMapValue } from './agent-support.js';
+
+/** Names unique to this run: the test clusters are shared by the suites. */
+const run = Math.random().toString(36).slice(2, 8);
+const group = `caps-${run}.example.com`;
+
+/** A chart that renders what Helm's .Capabilities say, as charts gate ServiceMonitors and such. */
+const chart = {
+  'charts/caps/Chart.yaml': 'apiVersion: v2\nname: caps\nversion: 0.1.0\n',
+  'charts/caps/templates/cm.yaml': [
+    'apiVersion: v1',
+    'kind: ConfigMap',
+    'metadata:',
+    '  name: caps',
+    'data:',
+    '  v: "{{ .Capabilities.KubeVersion.Version }}"',
+    '  deployments: "{{ .Capabilities.APIVersions.Has "apps/v1/Deployment" }}"',
+    `  widgets: "{{ .Capabilities.APIVersions.Has "${group}/v1/Widget" }}"`,
+    '',
+  ].join('\n'),
+};
+
+/** A CRD another application installs: once served, the chart sees it. */
+const crd = [
+  'apiVersion: apiextensions.k8s.io/v1',
+  'kind: CustomResourceDefinition',
+  'metadata:',
+  `  name: widgets.${group}`,
+  'spec:',
+  `  group: ${group}`,
+  '  scope: Namespaced',
+  '  names: { plural: widgets, singular: widget, kind: Widget, listKind: WidgetList }',
+  '  versions:',
+  '    - name: v1',
+  '      served: true',
+  '      storage: true',
+  '      schema:',
+  '        openAPIV3Schema: { type: object, x-kubernetes-preserve-unknown-fields: true }',
+  '',
+].join('\n');
+
+describe("cluster capabilities: Helm charts render for what their cluster's API server serves", () => {
+  const [east] = inject('clusters');
+  let hub: RunningHub;
+  let repo: TestRepo;
+  let agent: Agent;
+  const cleanup: (() => Promise<void>)[] = [];
+  const cluster = `caps-${run}`;
+
+  beforeAll(async () => {
+    repo = await TestRepo.create();
+    cleanup.push(() => repo.remove());
+    await repo.commit({ ...chart, 'crds/widget.yaml': crd });
+    const dir = await tempDir('axle-hub-caps-');
+    cleanup.push(dir.remove);
+    hub = await startTestHub({ databaseUrl: await createTestDatabase(), dataDir: dir.path });
+    agent = await registerAndStartAgent(hub, { cluster: east, name: cluster, cleanup });
+    await waitFor('agent connected', () => Promise.resolve(agent.connected));
+  });
+  afterAll(async () => {
+    for (const name of [`chart-${run}`, `pinned-${run}`, `crds-${run}`])
+      await api(hub).delete(`/api/v1/applications/${name}`);
+    await waitFor(
+      'CRD removed',
+      async () => (await api(hub).get(`/api/v1/applications/crds-${run}`)).status === 404,
+    );
+    await agent?.stop();
+    await hub?.close();
+    for (const c of cleanup) await c();
+  });
+
+  const app = (name: string, path: string, helm?: Record<string, unknown>) => ({
+    name,
+    source: { repoURL: repo.fileUrl, targetRevision: 'main', path, ...(helm && { helm }) },
+    destination: { cluster, namespace: name },
+    syncPolicy: { automated: { prune: true }, syncOptions: ['CreateNamespace=true'] },
+  });
+
+  it('shows what the agent reported, and renders a chart for it', async () => {
+    await waitFor('cluster capabilities reported', async () => {
+      const c = (await api(hub).get(`/api/v1/clusters/${cluster}`)).body;
+      return c.kubernetes !== null && c.kubernetes !== undefined;
+    });
+    const view = (await api(hub).get(`/api/v1/clusters/${cluster}`)).body;
+    expect(view.kubernetes.version).toMatch(/^v1\.34\.\d+$/);
+    expect(view.kubernetes.apiVersions).toBeGreaterThan(50);
+    const shown = await axle(hub, ['cluster', 'get', cluster]);
+    expect(shown.out).toMatch(
+      new RegExp(`${cluster}\\s+connected \\(\\S+\\)\\s+v1\\.34\\.\\d+\\s`),
+    );
+
+    for (const body of [
+      app(`chart-${run}`, 'charts/caps'),
+      // The application's own helm.kubeVersion and helm.apiVersions win, as in Argo CD.
+      app(`pinned-${run}`, 'charts/caps', {
+        kubeVersion: 'v1.30.1',
+        apiVersions: ['apps/v1', `${group}/v1/Widget`],
+      }),
+    ]) {
+      const res = await api(hub).post('/api/v1/applications', body);
+      expect(res.status, JSON.stringify(res.body)).toBe(201);
+    }
+    await waitFor(
+      'charts deployed',
+      async () =>
+        (await configMapValue(east, `chart-${run}`, 'caps')) !== undefined &&
+        (await configMapValue(east, `pinned-${run}`, 'caps')) !== undefined,
+    );
+    // Helm alone renders for its own built-in version and API list (v1.37.0 with Helm 4, and no
+    // kinds at all): these are the cluster's.
+    expect(await configMapValue(east, `chart-${run}`, 'caps')).toBe(view.kubernetes.version);
+    expect(await configMapValue(east, `chart-${run}`, 'caps', 'deployments')).toBe('true');
+    expect(await configMapValue(east, `chart-${run}`, 'caps', 'widgets')).toBe('false');
+    expect(await configMapValue(east, `pinned-${run}`, 'caps')).toBe('v1.30.1');
+    expect(await configMapValue(east, `pinned-${run}`, 'caps', 'deployments')).toBe('false');
+    expect(await configMapValue(east, `pinned-${run}`, 'caps', 'widgets')).toBe('true');
+  });
+
+  it('renders the chart again once an application installs the CRD it looks for', async () => {
+    const res = await api(hub).post('/api/v1/applications', app(`crds-${run}`, 'crds'));
+    expect(res.status, JSON.stringify(res.body)).toBe(201);
+    // The agent reads discovery again soon after it applied the CRD; the hub renders again.
+    await waitFor(
+      'chart rendered for the new API',
+      async () => (await configMapValue(east, `chart-${run}`, 'caps', 'widgets')) === 'true',
+    );
+    const chartApp = (await api(hub).get(`/api/v1/applications/chart-${run}`)).body;
+    expect(chartApp.status.sync).not.toBe('Unknown');
+    // The pinned one does not depend on the cluster: unchanged.
+    expect(await configMapValue(east, `pinned-${run}`, 'caps')).toBe('v1.30.1');
+  });
+
+  it('stores each distinct set once, drops a set no cluster has, and refuses a bad report', async () => {
+    const clusters = hub.app.get(ClustersService);
+    const db = hub.app.get(DataSource);
+    const ids: string[] = [];
+    for (const n of ['a', 'b']) {
+      const res = await api(hub).post('/api/v1/clusters', { name: `caps-${n}-${run}` });
+      expect(res.status).toBe(201);
+      ids.push((await clusters.getEntity(`caps-${n}-${run}`)).id);
+    }
+    const [a, b] = ids.map((id, i) => ({ id, name: `caps-${'ab'[i]}-${run}` }));
+    const info = { kubeVersion: 'v1.33.1', apiVersions: ['v1', 'apps/v1', `${group}/v1`] };
+    const sets = async () =>
+      (
+        await db.query<{ n: number }[]>(
+          `SELECT count(*)::int AS n FROM cluster_capabilities
+            WHERE kube_version IN ('v1.33.1', 'v1.33.2')`,
+        )
+      )[0].n;
+    expect(await clusters.recordCapabilities(a, info)).toBe(true);
+    expect(await clusters.recordCapabilities(b, info)).toBe(true);
+    expect(await clusters.recordCapabilities(a, info)).toBe(false); // unchanged
+    expect(await sets()).toBe(1);
+    // One cluster moves on: the old set stays for the other, then goes with it.
+    await clusters.recordCapabilities(a, { ...info, kubeVersion: 'v1.33.2' });
+    expect(await sets()).toBe(2);
+    await clusters.recordCapabilities(b, { ...info, kubeVersion: 'v1.33.2' });
+    expect(await sets()).toBe(1);
+    // A bad report names the field; what was stored stays.
+    await expect(
+      clusters.recordCapabilities(a, { kubeVersion: 'v1.33.2', apiVersions: ['../../etc'] }),
+    ).rejects.toThrow(/apiVersions: "..\/..\/etc" is not a group\/version/);
+    expect((await api(hub).get(`/api/v1/clusters/${a.name}`)).body.kubernetes).toMatchObject({
+      version: 'v1.33.2',
+      apiVersions: 3,
+    });
+    for (const c of [a, b]) await api(hub).delete(`/api/v1/clusters/${c.name}`);
+  });
+});
