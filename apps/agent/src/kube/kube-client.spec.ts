@@ -95,3 +95,65 @@ describe('KubeClient.request', () => {
     kube.close();
   });
 });
+
+describe('KubeClient.serverCapabilities', () => {
+  let server: Server | undefined;
+  afterEach(() => new Promise<void>((r) => (server ? server.close(() => r()) : r())));
+
+  it('lists every group version and kind, and keeps the kinds of one that cannot be read now', async () => {
+    let metricsUp = true;
+    const resources = (...r: [string, string][]) => ({
+      resources: r.map(([name, kind]) => ({ name, kind, namespaced: true, verbs: [] })),
+    });
+    const answers: Record<string, unknown> = {
+      '/version': { gitVersion: 'v1.34.2' },
+      '/api': { versions: ['v1'] },
+      '/apis': {
+        groups: [
+          { versions: [{ groupVersion: 'apps/v1' }] },
+          { versions: [{ groupVersion: 'metrics.k8s.io/v1beta1' }] },
+        ],
+      },
+      '/api/v1': resources(['pods', 'Pod'], ['pods/log', 'Pod'], ['configmaps', 'ConfigMap']),
+      '/apis/apps/v1': resources(['deployments', 'Deployment'], ['deployments/scale', 'Scale']),
+      '/apis/metrics.k8s.io/v1beta1': resources(['pods', 'PodMetrics']),
+    };
+    server = createServer((req, res) => {
+      const body = answers[req.url ?? ''];
+      const down = req.url === '/apis/metrics.k8s.io/v1beta1' && !metricsUp;
+      res.writeHead(body && !down ? 200 : 503, { 'content-type': 'application/json' });
+      res.end(JSON.stringify(body && !down ? body : { kind: 'Status', message: 'unavailable' }));
+    });
+    await new Promise<void>((r) => server!.listen(0, '127.0.0.1', r));
+    const kc = new KubeConfig();
+    kc.loadFromOptions({
+      clusters: [
+        {
+          name: 'c',
+          server: `http://127.0.0.1:${(server.address() as { port: number }).port}`,
+          skipTLSVerify: true,
+        },
+      ],
+      users: [{ name: 'u' }],
+      contexts: [{ name: 'x', cluster: 'c', user: 'u' }],
+      currentContext: 'x',
+    });
+    const kube = new KubeClient(kc);
+    const first = await kube.serverCapabilities();
+    expect(first).toEqual({
+      kubeVersion: 'v1.34.2',
+      apiVersions: [
+        'apps/v1',
+        'apps/v1/Deployment',
+        'metrics.k8s.io/v1beta1',
+        'metrics.k8s.io/v1beta1/PodMetrics',
+        'v1',
+        'v1/ConfigMap',
+        'v1/Pod',
+      ],
+    });
+    metricsUp = false;
+    expect(await kube.serverCapabilities()).toEqual(first);
+    kube.close();
+  });
+});

@@ -78,6 +78,8 @@ export class KubeClient {
   private headersAt = 0;
   private readonly discovery = new Map<string, Promise<Map<string, ApiResource> | null>>();
   private readonly discoveredAt = new Map<string, number>();
+  /** The kinds of each group version at its last read (see serverCapabilities). */
+  private readonly servedKinds = new Map<string, string[]>();
 
   constructor(private readonly kc: KubeConfig) {
     const cluster = kc.getCurrentCluster();
@@ -158,8 +160,8 @@ export class KubeClient {
   /**
    * What the API server serves, as Helm's `.Capabilities` and Argo CD see it: its version and
    * every "group/version" and "group/version/Kind" (subresources aside). A group version whose
-   * resources cannot be read now (an aggregated API that is down) is listed without its kinds,
-   * as client-go's partial discovery does.
+   * resources cannot be read now (an aggregated API that is down) is listed with the kinds it
+   * had at the last read that could (none before one), as client-go's partial discovery keeps it.
    */
   async serverCapabilities(): Promise<{ kubeVersion: string; apiVersions: string[] }> {
     const version = await this.request<{ gitVersion?: string }>('GET', '/version');
@@ -180,10 +182,15 @@ export class KubeClient {
         const path = gv.includes('/') ? `/apis/${gv}` : `/api/${gv}`;
         try {
           const list = await this.request<{ resources?: ApiResource[] }>('GET', path);
-          for (const r of list.resources ?? [])
-            if (!r.name.includes('/')) out.push(`${gv}/${r.kind}`);
+          const kinds = (list.resources ?? [])
+            .filter((r) => !r.name.includes('/'))
+            .map((r) => `${gv}/${r.kind}`);
+          this.servedKinds.set(gv, kinds);
+          out.push(...kinds);
         } catch {
-          // Listed without its kinds (see above).
+          // With the kinds it last had (see above): a flapping aggregated API does not make
+          // every chart render again each time it comes and goes.
+          out.push(...(this.servedKinds.get(gv) ?? []));
         }
       }
     };
