@@ -145,6 +145,38 @@ describe("cluster capabilities: Helm charts render for what their cluster's API 
     expect(await configMapValue(east, `pinned-${run}`, 'caps')).toBe('v1.30.1');
   });
 
+  it('previews an ApplicationSet of the chart as rendered for the cluster: nothing changed', async () => {
+    const res = await api(hub).post('/api/v1/applicationsets', {
+      name: `caps-set-${run}`,
+      spec: {
+        generators: [{ list: { elements: [{ n: '1' }] } }],
+        template: {
+          metadata: { name: `gen-{{n}}-${run}` },
+          spec: {
+            project: 'default',
+            source: { repoURL: repo.fileUrl, targetRevision: 'main', path: 'charts/caps' },
+            destination: { name: cluster, namespace: `gen-${run}` },
+            syncPolicy: { automated: {}, syncOptions: ['CreateNamespace=true'] },
+          },
+        },
+      },
+    });
+    expect(res.status, JSON.stringify(res.body)).toBe(201);
+    await waitFor(
+      'generated chart deployed',
+      async () => (await configMapValue(east, `gen-${run}`, 'caps', 'widgets')) === 'true',
+    );
+    const preview = await api(hub).get(
+      `/api/v1/applicationsets/caps-set-${run}/diff?revision=main`,
+    );
+    expect(preview.status, JSON.stringify(preview.body)).toBe(200);
+    expect(preview.body).toMatchObject({ changed: [], added: [], removed: [], errors: [] });
+    expect(preview.body.unchanged).toBe(1);
+    expect((await api(hub).delete(`/api/v1/applicationsets/caps-set-${run}`)).status).toBeLessThan(
+      300,
+    );
+  });
+
   it('stores each distinct set once, drops a set no cluster has, and refuses a bad report', async () => {
     const clusters = hub.app.get(ClustersService);
     const db = hub.app.get(DataSource);

@@ -10,6 +10,7 @@ import {
   resourceKey,
   type KubeObject,
 } from '../../../../libs/manifests/src/index.js';
+import { destinationClusters } from '../applications/application.schemas.js';
 import { ApplicationsRepository } from '../applications/applications.repository.js';
 import { TargetsRepository } from '../applications/targets.repository.js';
 import { ClustersRepository } from '../clusters/clusters.repository.js';
@@ -236,6 +237,10 @@ export class AppSetPreviewService {
         revision: spec.source.repoURL === repo ? commit : spec.source.targetRevision,
       })),
     );
+    // Rendered as the reconciler renders them: for what their clusters serve (Helm, plugins).
+    const caps = await this.clusters.capabilitiesOfEach(
+      specs.map(({ spec }) => destinationClusters(spec)),
+    );
     const reqs = specs.flatMap(({ name, spec }, i) => {
       const c = spec.source.chart
         ? `chart:${spec.source.chart}@${spec.source.targetRevision}`
@@ -244,7 +249,8 @@ export class AppSetPreviewService {
         errors.push({ name, message: c.message });
         return [];
       }
-      return [{ appName: name, spec, commit: c }];
+      const capabilities = caps[i];
+      return [{ appName: name, spec, commit: c, ...(capabilities && { capabilities }) }];
     });
     const out = new Map<string, string>();
     const results = await this.renderer.renderMany(reqs);

@@ -213,10 +213,21 @@ export class ClustersRepository {
 
   /** What a render for the clusters `names` may rely on (see commonCapabilities). */
   async capabilitiesOf(names: string[]): Promise<Capabilities | undefined> {
-    const refs = await this.destinations(names);
-    const { hashes } = capabilitiesKey(names, new Map(refs.map((c) => [c.name, c])));
-    const sets = await this.capabilities(hashes);
-    return commonCapabilities(hashes.flatMap((h) => sets.get(h) ?? []));
+    return (await this.capabilitiesOfEach([names]))[0];
+  }
+
+  /** capabilitiesOf for each list of destination clusters, with one read of each kind. */
+  async capabilitiesOfEach(lists: string[][]): Promise<(Capabilities | undefined)[]> {
+    const refs = await this.destinations([...new Set(lists.flat())]);
+    const byName = new Map(refs.map((c) => [c.name, c]));
+    const keys = lists.map((names) => capabilitiesKey(names, byName));
+    const sets = await this.capabilities([...new Set(keys.flatMap((k) => k.hashes))]);
+    const common = new Map<string, Capabilities | undefined>();
+    return keys.map(({ key, hashes }) => {
+      if (!common.has(key))
+        common.set(key, commonCapabilities(hashes.flatMap((h) => sets.get(h) ?? [])));
+      return common.get(key);
+    });
   }
 
   /** The version and the number of API versions of these capability sets (those stored). */
