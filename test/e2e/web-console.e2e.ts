@@ -259,6 +259,8 @@ describe('web console', () => {
     await page.goto(`${hub.httpUrl}/clusters`);
     await page.getByTestId('clusters').waitFor();
     await accessible('clusters');
+    // The Kubernetes version each agent reported its API server runs.
+    expect(await page.getByTestId('clusters').textContent()).toMatch(/v1\.34\.\d+/);
     // Tab to "Add cluster" as a keyboard user would.
     await waitFor(
       'focus on Add cluster',

@@ -65,6 +65,7 @@ export function ClustersPage() {
               <Table.Th>Name</Table.Th>
               <Table.Th>Agent</Table.Th>
               <Table.Th>Version</Table.Th>
+              <Table.Th>Kubernetes</Table.Th>
               <Table.Th>Last seen</Table.Th>
               <Table.Th>Certificate expires</Table.Th>
               <Table.Th>Labels</Table.Th>
@@ -87,6 +88,15 @@ export function ClustersPage() {
                   )}
                 </Table.Td>
                 <Table.Td>{c.agent.version ?? '—'}</Table.Td>
+                <Table.Td
+                  title={
+                    c.kubernetes
+                      ? `${c.kubernetes.apiVersions} API versions, reported ${new Date(c.kubernetes.reportedAt).toLocaleString()}`
+                      : undefined
+                  }
+                >
+                  {c.kubernetes?.version ?? '—'}
+                </Table.Td>
                 <Table.Td>
                   {/* A connected agent is seen all the time (its heartbeats are not pushed to the
                       console, so the stored time would look stale). */}
