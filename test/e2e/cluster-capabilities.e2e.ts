@@ -177,7 +177,7 @@ describe("cluster capabilities: Helm charts render for what their cluster's API 
     );
   });
 
-  it('stores each distinct set once, drops a set no cluster has, and refuses a bad report', async () => {
+  it('stores each distinct set once, drops a set no cluster has for a while, and refuses a bad report', async () => {
     const clusters = hub.app.get(ClustersService);
     const db = hub.app.get(DataSource);
     const ids: string[] = [];
@@ -188,26 +188,50 @@ describe("cluster capabilities: Helm charts render for what their cluster's API 
     }
     const [a, b] = ids.map((id, i) => ({ id, name: `caps-${'ab'[i]}-${run}` }));
     const info = { kubeVersion: 'v1.33.1', apiVersions: ['v1', 'apps/v1', `${group}/v1`] };
+    /** The sets of these versions: kept ones, and those no cluster names any more. */
     const sets = async () =>
-      (
-        await db.query<{ n: number }[]>(
-          `SELECT count(*)::int AS n FROM cluster_capabilities
-            WHERE kube_version IN ('v1.33.1', 'v1.33.2')`,
-        )
-      )[0].n;
-    expect(await clusters.recordCapabilities(a, info)).toBe(true);
-    expect(await clusters.recordCapabilities(b, info)).toBe(true);
-    expect(await clusters.recordCapabilities(a, info)).toBe(false); // unchanged
-    expect(await sets()).toBe(1);
-    // One cluster moves on: the old set stays for the other, then goes with it.
-    await clusters.recordCapabilities(a, { ...info, kubeVersion: 'v1.33.2' });
-    expect(await sets()).toBe(2);
-    await clusters.recordCapabilities(b, { ...info, kubeVersion: 'v1.33.2' });
-    expect(await sets()).toBe(1);
-    // A bad report names the field; what was stored stays.
+      db.query<{ v: string; unreferenced: boolean }[]>(
+        `SELECT kube_version AS v, unreferenced_since IS NOT NULL AS unreferenced
+           FROM cluster_capabilities WHERE kube_version IN ('v1.33.1', 'v1.33.2', 'v1.33.3')
+          ORDER BY kube_version`,
+      );
+    const changed = async (c: typeof a, i: typeof info) =>
+      (await clusters.recordCapabilities(c, i)).changed;
+    expect(await changed(a, info)).toBe(true);
+    expect(await changed(b, info)).toBe(true);
+    expect(await changed(a, info)).toBe(false); // unchanged
+    expect(await sets()).toEqual([{ v: 'v1.33.1', unreferenced: false }]);
+    // One cluster moves on: the old set stays for the other. When no cluster names it, it is
+    // marked, and deleted by a later change once it has been so for ten minutes.
+    await changed(a, { ...info, kubeVersion: 'v1.33.2' });
+    expect(await sets()).toEqual([
+      { v: 'v1.33.1', unreferenced: false },
+      { v: 'v1.33.2', unreferenced: false },
+    ]);
+    await changed(b, { ...info, kubeVersion: 'v1.33.2' });
+    expect(await sets()).toEqual([
+      { v: 'v1.33.1', unreferenced: true },
+      { v: 'v1.33.2', unreferenced: false },
+    ]);
+    await db.query(
+      `UPDATE cluster_capabilities SET unreferenced_since = now() - interval '11 minutes'
+        WHERE kube_version = 'v1.33.1'`,
+    );
+    await changed(b, { ...info, kubeVersion: 'v1.33.3' });
+    expect(await sets()).toEqual([
+      { v: 'v1.33.2', unreferenced: false },
+      { v: 'v1.33.3', unreferenced: false },
+    ]);
+    // A bad version refuses the report, naming the field; an odd entry is left out, saying so.
     await expect(
-      clusters.recordCapabilities(a, { kubeVersion: 'v1.33.2', apiVersions: ['../../etc'] }),
-    ).rejects.toThrow(/apiVersions: "..\/..\/etc" is not a group\/version/);
+      clusters.recordCapabilities(a, { kubeVersion: '1.33; rm -rf /', apiVersions: [] }),
+    ).rejects.toThrow(/kubeVersion: "1.33; rm -rf \/" is not a Kubernetes version/);
+    expect(
+      await clusters.recordCapabilities(a, {
+        kubeVersion: 'v1.33.2',
+        apiVersions: [...info.apiVersions, '../../etc'],
+      }),
+    ).toEqual({ changed: false, dropped: ['../../etc'] });
     expect((await api(hub).get(`/api/v1/clusters/${a.name}`)).body.kubernetes).toMatchObject({
       version: 'v1.33.2',
       apiVersions: 3,

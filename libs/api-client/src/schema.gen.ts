@@ -1105,7 +1105,7 @@ export interface components {
       createdAt: string;
       kubernetes?: {
         apiVersions: number;
-        reportedAt: string;
+        changedAt: string;
         version: string;
       } | null;
       labels: {

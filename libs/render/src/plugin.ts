@@ -1,6 +1,8 @@
 import { RenderError } from './errors.js';
 import type { PluginParameter, PluginSourceOptions, RenderContext, RenderSource } from './types.js';
 
+/** The longest KUBE_API_VERSIONS passed (a little under Linux's 128 KiB per variable). */
+const MAX_ENV_VALUE_CHARS = 120 * 1024;
 const ENV_NAME = /^[A-Za-z_][A-Za-z0-9_]*$/;
 
 /** `PARAM_<NAME>`: upper case, every character other than A-Z, 0-9 and `_` becomes `_`. */
@@ -37,7 +39,10 @@ export function pluginEnv(
     env[`AXLE_${k}`] = v;
   }
   if (ctx.kubeVersion) env.KUBE_VERSION = ctx.kubeVersion;
-  if (ctx.apiVersions?.length) env.KUBE_API_VERSIONS = ctx.apiVersions.join(',');
+  // One variable holds at most 128 KiB on Linux (MAX_ARG_STRLEN): a cluster serving more API
+  // versions than that gives the plugin none, rather than failing every render.
+  const apiVersions = ctx.apiVersions?.join(',') ?? '';
+  if (apiVersions && apiVersions.length <= MAX_ENV_VALUE_CHARS) env.KUBE_API_VERSIONS = apiVersions;
   for (const { name, value } of plugin.env ?? []) {
     if (!ENV_NAME.test(name)) {
       throw new RenderError(`plugin env name "${name}" is not a valid variable name`, 'plugin');

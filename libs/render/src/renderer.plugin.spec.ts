@@ -14,7 +14,8 @@ const ECHO_ENV = `set -eu
 printf 'apiVersion: v1\\nkind: ConfigMap\\nmetadata:\\n  name: from-plugin\\ndata:\\n'
 for v in ARGOCD_APP_NAME ARGOCD_APP_NAMESPACE ARGOCD_APP_REVISION ARGOCD_APP_REVISION_SHORT \\
          ARGOCD_APP_SOURCE_PATH ARGOCD_APP_SOURCE_REPO_URL ARGOCD_APP_SOURCE_TARGET_REVISION \\
-         AXLE_APP_NAME ARGOCD_ENV_COLOR PARAM_REPLICA_COUNT ARGOCD_APP_PARAMETERS KUBE_VERSION; do
+         AXLE_APP_NAME ARGOCD_ENV_COLOR PARAM_REPLICA_COUNT ARGOCD_APP_PARAMETERS KUBE_VERSION \\
+         KUBE_API_VERSIONS; do
   eval "val=\\\${$v:-unset}"
   printf '  %s: %s\\n' "$v" "'$val'"
 done
@@ -113,6 +114,7 @@ printf 'apiVersion: v1\\nkind: ConfigMap\\nmetadata:\\n  name: c\\ndata:\\n  cop
         PARAM_REPLICA_COUNT: '3',
         ARGOCD_APP_PARAMETERS: '[{"name":"replica-count","string":"3"}]',
         KUBE_VERSION: 'v1.34.2',
+        KUBE_API_VERSIONS: 'unset',
         SECRET: 'absent',
         HOME_IS_PRIVATE: 'yes',
         FILE: 'from-the-repo',
@@ -125,6 +127,18 @@ printf 'apiVersion: v1\\nkind: ConfigMap\\nmetadata:\\n  name: c\\ndata:\\n  cop
     } finally {
       delete process.env.AXLE_TEST_SECRET;
     }
+  });
+
+  it('gives the API versions in KUBE_API_VERSIONS while they fit one environment variable', async () => {
+    const small = await renderer.render(src(), { ...ctx, apiVersions: ['v1', 'apps/v1'] });
+    expect((small.objects[0].data as Record<string, string>).KUBE_API_VERSIONS).toBe('v1,apps/v1');
+    // 5,000 CRD kinds: 200 KB, more than Linux takes in one variable; the render still runs.
+    const many = Array.from({ length: 5000 }, (_, i) => `group-${i}.example.com/v1/Kind${i}`);
+    const big = await renderer.render(src(), { ...ctx, apiVersions: many });
+    expect(big.objects[0].data).toMatchObject({
+      KUBE_API_VERSIONS: 'unset',
+      KUBE_VERSION: 'v1.34.2',
+    });
   });
 
   it('keys plugin renders by application, env and parameters; runs identical ones once', async () => {

@@ -69,7 +69,7 @@ describe('ClusterInfoReporter', () => {
 
   it('reads again soon after a change, once for several, and periodically', async () => {
     vi.useFakeTimers();
-    const { source, reporter } = setup();
+    const { source, sent, reporter } = setup();
     reporter.welcomed(['cluster-info']);
     await vi.advanceTimersByTimeAsync(0);
     expect(source.reads).toBe(1);
@@ -79,6 +79,8 @@ describe('ClusterInfoReporter', () => {
     expect(source.reads).toBe(2);
     await vi.advanceTimersByTimeAsync(60_000);
     expect(source.reads).toBe(3);
+    // The periodic read sends even an unchanged report (the hub may have failed to store one).
+    expect(sent).toHaveLength(2);
     reporter.stop();
     await vi.advanceTimersByTimeAsync(120_000);
     expect(source.reads).toBe(3);

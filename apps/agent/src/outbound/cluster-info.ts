@@ -16,9 +16,10 @@ export interface ClusterInfoOptions {
 /**
  * Tells a hub that understands it ("cluster-info" in Welcome.features) what this cluster's API
  * server serves: after every Welcome, then whenever a periodic read of discovery, or one soon
- * after the agent applied a CustomResourceDefinition or APIService, finds it changed. The hub
- * renders Helm charts and plugins for it. Nothing is queued while the stream is down: the next
- * Welcome sends the current state.
+ * after the agent applied a CustomResourceDefinition or APIService, finds it changed; the
+ * periodic read sends it anyway (the hub stores an unchanged report for the price of a hash). The
+ * hub renders Helm charts and plugins for it. Nothing is queued while the stream is down: the
+ * next Welcome sends the current state.
  */
 export class ClusterInfoReporter {
   private readonly log = new Logger('Agent');
@@ -28,7 +29,8 @@ export class ClusterInfoReporter {
   private timer: NodeJS.Timeout | undefined;
   private soonTimer: NodeJS.Timeout | undefined;
   private running: Promise<void> | undefined;
-  private again = false;
+  /** Another read asked for while one runs (undefined: none), and whether it sends anyway. */
+  private again: { force: boolean } | undefined;
 
   constructor(
     private readonly source: CapabilitiesSource,
@@ -43,7 +45,9 @@ export class ClusterInfoReporter {
     clearInterval(this.timer);
     this.timer = undefined;
     if (!this.enabled) return;
-    this.timer = setInterval(() => void this.refresh(), this.opts.intervalMs).unref();
+    // The periodic read sends even what did not change: a report the hub failed to store (its
+    // database away for a moment) is not lost for good.
+    this.timer = setInterval(() => void this.refresh(true), this.opts.intervalMs).unref();
     void this.refresh();
   }
 
@@ -63,23 +67,25 @@ export class ClusterInfoReporter {
     this.timer = this.soonTimer = undefined;
   }
 
-  /** Reads discovery and sends it when it changed (one read at a time; resolves when done). */
-  refresh(): Promise<void> {
+  /**
+   * Reads discovery and sends it when it changed, or anyway with `force` (one read at a time;
+   * resolves when done).
+   */
+  refresh(force = false): Promise<void> {
     if (this.running) {
-      this.again = true;
+      this.again = { force: force || (this.again?.force ?? false) };
       return this.running;
     }
-    this.running = this.readAndSend().finally(() => {
+    this.running = this.readAndSend(force).finally(() => {
       this.running = undefined;
-      if (this.again) {
-        this.again = false;
-        void this.refresh();
-      }
+      const again = this.again;
+      this.again = undefined;
+      if (again) void this.refresh(again.force);
     });
     return this.running;
   }
 
-  private async readAndSend(): Promise<void> {
+  private async readAndSend(force: boolean): Promise<void> {
     if (!this.enabled) return;
     let info: ClusterInfo;
     try {
@@ -89,7 +95,7 @@ export class ClusterInfoReporter {
       return;
     }
     const json = JSON.stringify(info);
-    if (!this.enabled || json === this.lastSent) return;
+    if (!this.enabled || (!force && json === this.lastSent)) return;
     if (this.send(info)) this.lastSent = json;
   }
 }

@@ -24,8 +24,11 @@ export interface AppForReconcile {
   renderedTool: string | null;
   /** The last render depends on more than commit and spec (floating Helm dependencies). */
   renderedUnpinned: boolean;
-  /** The destination clusters' capabilities it was rendered for (see capabilitiesKey). */
-  renderedCapabilities: string;
+  /**
+   * The destination clusters' capabilities it was rendered for (see capabilitiesKey); null when
+   * not known for the stored bundle (written by a hub of the version before).
+   */
+  renderedCapabilities: string | null;
   conditions: AppCondition[];
   /** Automated sync suspended (by a rollback): desired state waits for a sync like a manual app's. */
   autoSyncSuspended: boolean;
@@ -306,7 +309,7 @@ export class ApplicationsRepository {
           rendered_spec_version: number | null;
           rendered_tool: string | null;
           rendered_unpinned: boolean;
-          rendered_capabilities: string;
+          rendered_capabilities: string | null;
           conditions: AppCondition[];
           suspended: boolean;
         }[]
@@ -314,7 +317,8 @@ export class ApplicationsRepository {
         `SELECT a.id, a.name, a.spec, a.spec_version, r.revision AS rendered_revision,
                 r.bundle_hash AS rendered_bundle_hash, r.spec_version AS rendered_spec_version,
                 r.tool AS rendered_tool, coalesce(r.unpinned, false) AS rendered_unpinned,
-                coalesce(r.capabilities, '') AS rendered_capabilities,
+                CASE WHEN r.capabilities_of = r.bundle_hash THEN r.capabilities
+                     WHEN r.app_id IS NULL THEN '' END AS rendered_capabilities,
                 coalesce(r.conditions, '[]') AS conditions,
                 a.auto_sync_suspended IS NOT NULL AS suspended
            FROM applications a LEFT JOIN app_renders r ON r.app_id = a.id
@@ -351,7 +355,7 @@ export class ApplicationsRepository {
     for (const part of chunks(rows, 5000)) {
       await db.query(
         `INSERT INTO app_renders (app_id, revision, bundle_hash, spec_version, tool, unpinned,
-                                  capabilities, conditions)
+                                  capabilities, capabilities_of, conditions)
          SELECT a.id,
                 CASE WHEN r.ok AND a.spec_version = r.spec_version THEN r.revision END,
                 CASE WHEN r.ok AND a.spec_version = r.spec_version THEN r.bundle_hash END,
@@ -359,6 +363,7 @@ export class ApplicationsRepository {
                 CASE WHEN r.ok AND a.spec_version = r.spec_version THEN r.tool END,
                 r.ok AND a.spec_version = r.spec_version AND r.unpinned,
                 CASE WHEN r.ok AND a.spec_version = r.spec_version THEN r.capabilities ELSE '' END,
+                CASE WHEN r.ok AND a.spec_version = r.spec_version THEN r.bundle_hash ELSE '' END,
                 r.conditions
            FROM jsonb_to_recordset($1::jsonb)
                   AS r(id uuid, spec_version integer, ok boolean, revision text, bundle_hash text,
@@ -373,7 +378,9 @@ export class ApplicationsRepository {
            unpinned = CASE WHEN EXCLUDED.revision IS NULL THEN app_renders.unpinned
                            ELSE EXCLUDED.unpinned END,
            capabilities = CASE WHEN EXCLUDED.revision IS NULL THEN app_renders.capabilities
-                               ELSE EXCLUDED.capabilities END`,
+                               ELSE EXCLUDED.capabilities END,
+           capabilities_of = CASE WHEN EXCLUDED.revision IS NULL THEN app_renders.capabilities_of
+                                  ELSE EXCLUDED.capabilities_of END`,
         [
           JSON.stringify(
             part.map((r) => ({

@@ -6,6 +6,7 @@ import {
   MAX_API_VERSIONS,
   parseCapabilities,
   readsCapabilities,
+  reportedHash,
 } from './capabilities.js';
 
 const caps = (kubeVersion: string, apiVersions: string[]) =>
@@ -33,25 +34,52 @@ describe('parseCapabilities', () => {
     expect(caps('v1.34.3', a.apiVersions).hash).not.toBe(a.hash);
   });
 
-  it('takes the versions managed clusters report', () => {
-    for (const v of ['v1.34.2', 'v1.30.4-eks-a737599', 'v1.29.3+k3s1', '1.28', 'v1.31.0-gke.1000'])
-      expect(caps(v, []).kubeVersion).toBe(v);
+  it('takes the versions managed clusters report, as Helm compares them', () => {
+    expect(caps('v1.34.2', []).kubeVersion).toBe('v1.34.2');
+    expect(caps('v1.30.4-eks-a737599', []).kubeVersion).toBe('v1.30.4');
+    expect(caps('v1.29.3+k3s1', []).kubeVersion).toBe('v1.29.3');
+    expect(caps('1.28', []).kubeVersion).toBe('v1.28.0');
+    // A provider's rebuild of the same release is the same set: nothing renders again.
+    expect(caps('v1.31.0-gke.1000', ['v1']).hash).toBe(caps('v1.31.0-gke.2000', ['v1']).hash);
   });
 
-  it('refuses a report naming the field and the reason', () => {
+  it('leaves out an entry that is no API version, and takes versions CRDs may have', () => {
+    const r = caps('v1.34.2', [
+      'apps/v1',
+      '--set=x',
+      'Apps/v1',
+      'x.io/v1/Deploy ment',
+      'x.io/ver1-beta/My_Kind',
+    ]);
+    expect(r.apiVersions).toEqual(['apps/v1', 'x.io/ver1-beta/My_Kind']);
+    expect(r.dropped).toEqual(['--set=x', 'Apps/v1', 'x.io/v1/Deploy ment']);
+  });
+
+  it('refuses a report past its bounds, or without a version, naming the field and the reason', () => {
     expect(() => caps('', [])).toThrow(/kubeVersion: "" is not a Kubernetes version/);
     expect(() => caps('v1.34; rm -rf /', [])).toThrow(/kubeVersion/);
-    expect(() => caps('v1.34.2', ['apps/v1', '--set=x'])).toThrow(
-      /apiVersions: "--set=x" is not a group\/version/,
-    );
-    expect(() => caps('v1.34.2', ['Apps/v1'])).toThrow(/apiVersions/);
-    expect(() => caps('v1.34.2', ['apps/v1/Deploy ment'])).toThrow(/apiVersions/);
     expect(() =>
       caps(
         'v1.34.2',
         Array.from({ length: MAX_API_VERSIONS + 1 }, () => 'v1'),
       ),
     ).toThrow(/more than 20000/);
+    expect(() =>
+      caps(
+        'v1.34.2',
+        Array.from({ length: 3000 }, (_, i) => `${'g'.repeat(340)}${i}.io/v1`),
+      ),
+    ).toThrow(/apiVersions: \d+ characters in all, more than 1000000/);
+  });
+
+  it('hashes a report as sent: equal to the stored hash when the agent sent it as stored', () => {
+    const stored = caps('v1.30.4-eks-1', ['v1', 'apps/v1']);
+    expect(reportedHash({ kubeVersion: 'v1.30.4-eks-2', apiVersions: stored.apiVersions })).toBe(
+      stored.hash,
+    );
+    expect(reportedHash({ kubeVersion: 'v1.30.4', apiVersions: ['v1', 'apps/v1'] })).not.toBe(
+      stored.hash,
+    );
   });
 });
 
@@ -97,7 +125,9 @@ describe('capabilitiesKey', () => {
       key: 'a'.repeat(64),
       hashes: ['a'.repeat(64)],
     });
-    expect(capabilitiesKey(['east', 'new', 'gone'], clusters).key).toBe('a'.repeat(64));
+    expect(capabilitiesKey(['east', 'gone'], clusters).key).toBe('a'.repeat(64));
+    // A registered cluster whose agent has not reported: none (Helm's defaults), not the others'.
+    expect(capabilitiesKey(['east', 'new'], clusters)).toEqual({ key: '', hashes: [] });
     expect(capabilitiesKey(['new', 'gone'], clusters)).toEqual({ key: '', hashes: [] });
     const two = capabilitiesKey(['west', 'east'], clusters);
     expect(two.hashes).toEqual(['a'.repeat(64), 'b'.repeat(64)]);

@@ -14,36 +14,64 @@ export interface Capabilities {
 
 /** API versions a cluster may report (a large cluster with many CRDs serves a few thousand). */
 export const MAX_API_VERSIONS = 20_000;
+/**
+ * Characters of API versions in all: each becomes a `helm template --api-versions` argument, and
+ * a process's arguments are bounded (2 MiB on Linux).
+ */
+export const MAX_API_VERSION_CHARS = 1_000_000;
 
 const KUBE_VERSION_RE = /^v?(\d{1,4})\.(\d{1,4})(?:\.(\d{1,6}))?(?:[-+][0-9A-Za-z.+-]{0,40})?$/;
-// group (DNS subdomain) / version / Kind, or version / Kind for the core group.
+// group (DNS subdomain) / version (DNS label) / Kind, or version / Kind for the core group.
 const API_VERSION_RE =
-  /^(?:[a-z0-9](?:[-a-z0-9.]{0,251}[a-z0-9])?\/)?v[0-9a-z]{1,30}(?:\/[A-Za-z][A-Za-z0-9]{0,99})?$/;
+  /^(?:[a-z0-9](?:[-a-z0-9.]{0,251}[a-z0-9])?\/)?[a-z](?:[-a-z0-9]{0,61}[a-z0-9])?(?:\/[A-Za-z][A-Za-z0-9_-]{0,99})?$/;
 
 /**
- * Checks and normalises what an agent reported (sorted, without duplicates). Throws an Error
- * naming the field and the reason; nothing of a refused report is used.
+ * A Kubernetes version as Helm takes it: vMAJOR.MINOR.PATCH, a provider's suffix dropped
+ * (`v1.30.4-eks-a737599` is v1.30.4: Helm compares it so, and a platform's rebuild of the same
+ * release renders nothing new). Throws an Error naming the field when it is none.
+ */
+export function normalizeKubeVersion(raw: string): string {
+  const m = KUBE_VERSION_RE.exec(raw.trim());
+  if (!m)
+    throw new Error(
+      `kubeVersion: "${raw.slice(0, 64)}" is not a Kubernetes version (like v1.34.2)`,
+    );
+  return `v${Number(m[1])}.${Number(m[2])}.${Number(m[3] ?? 0)}`;
+}
+
+/**
+ * Checks and normalises what an agent reported (sorted, without duplicates). A report past the
+ * bounds, or without a Kubernetes version, is refused with an Error naming the field and the
+ * reason; an entry that is no API version is left out (and counted in `dropped`), so one odd CRD
+ * does not hold back the rest.
  */
 export function parseCapabilities(info: {
   kubeVersion: string;
   apiVersions: readonly string[];
-}): Capabilities {
-  const kubeVersion = info.kubeVersion.trim();
-  if (!KUBE_VERSION_RE.test(kubeVersion))
-    throw new Error(
-      `kubeVersion: "${kubeVersion.slice(0, 64)}" is not a Kubernetes version (like v1.34.2)`,
-    );
+}): Capabilities & { dropped: string[] } {
+  const kubeVersion = normalizeKubeVersion(info.kubeVersion);
   if (info.apiVersions.length > MAX_API_VERSIONS)
     throw new Error(
       `apiVersions: ${info.apiVersions.length} entries, more than ${MAX_API_VERSIONS}`,
     );
-  const bad = info.apiVersions.find((v) => !API_VERSION_RE.test(v));
-  if (bad !== undefined)
-    throw new Error(
-      `apiVersions: "${bad.slice(0, 300)}" is not a group/version or group/version/Kind`,
-    );
-  const apiVersions = [...new Set(info.apiVersions)].sort();
-  return { kubeVersion, apiVersions, hash: capabilitiesHash(kubeVersion, apiVersions) };
+  const chars = info.apiVersions.reduce((n, v) => n + v.length, 0);
+  if (chars > MAX_API_VERSION_CHARS)
+    throw new Error(`apiVersions: ${chars} characters in all, more than ${MAX_API_VERSION_CHARS}`);
+  const dropped = info.apiVersions.filter((v) => !API_VERSION_RE.test(v));
+  const apiVersions = [...new Set(info.apiVersions.filter((v) => API_VERSION_RE.test(v)))].sort();
+  return { kubeVersion, apiVersions, hash: capabilitiesHash(kubeVersion, apiVersions), dropped };
+}
+
+/**
+ * The hash a report has if the agent sent it as stored (normalised, sorted, without duplicates,
+ * as agents send it): equal to the stored hash, the report changes nothing and need not be
+ * checked entry by entry. Throws as normalizeKubeVersion.
+ */
+export function reportedHash(info: {
+  kubeVersion: string;
+  apiVersions: readonly string[];
+}): string {
+  return capabilitiesHash(normalizeKubeVersion(info.kubeVersion), info.apiVersions);
 }
 
 export function capabilitiesHash(
@@ -92,13 +120,17 @@ function versionParts(v: string): number[] {
  * Which capability sets an application going to the clusters `names` renders for: the distinct
  * sets its clusters' agents reported (`hashes`), and a `key` naming that combination ('' for
  * none, a single cluster's hash as it is), stored with the render to tell when it must render
- * again. Clusters that are not registered, or whose agent has not reported, count for nothing.
+ * again. Clusters that are not registered count for nothing. While one registered cluster's agent
+ * has not reported (an older agent, a new cluster), none is used: what the others serve may be
+ * more than it can take (Helm's defaults, as before agents reported).
  */
 export function capabilitiesKey(
   names: readonly string[],
   clusters: ReadonlyMap<string, { capabilities?: string | null }>,
 ): { key: string; hashes: string[] } {
-  const hashes = [...new Set(names.flatMap((n) => clusters.get(n)?.capabilities ?? []))].sort();
+  const registered = names.flatMap((n) => clusters.get(n) ?? []);
+  if (registered.some((c) => !c.capabilities)) return { key: '', hashes: [] };
+  const hashes = [...new Set(registered.map((c) => c.capabilities!))].sort();
   if (hashes.length <= 1) return { key: hashes[0] ?? '', hashes };
   return { key: createHash('sha256').update(hashes.join('\n')).digest('hex'), hashes };
 }

@@ -14,6 +14,11 @@ import { capabilitiesKey, commonCapabilities, type Capabilities } from './capabi
 import { ClusterEntity } from './cluster.entity.js';
 import { destinationRefs } from './in-cluster.js';
 
+/** How long a capability set no cluster names is kept (see recordCapabilities). */
+const UNREFERENCED_GRACE = '10 minutes';
+/** Capability sets kept in memory (a few distinct sets serve most fleets; ~25 KB each). */
+const CAPABILITY_SETS_KEPT = 256;
+
 /** Which clusters a list returns (see clusterListQuerySchema). */
 export interface ClusterListFilter {
   limit?: number;
@@ -57,6 +62,8 @@ export interface SeenRow {
 @Injectable()
 export class ClustersRepository {
   private readonly repo: Repository<ClusterEntity>;
+  /** Capability sets by hash, as last read (see capabilities). */
+  private readonly capabilitySets = new Map<string, Capabilities>();
   /** The inventory last read, with the inventory version read before it. */
   private inventoryRead: { version: string; rows: readonly InventoryRow[] } | undefined;
 
@@ -174,40 +181,47 @@ export class ClustersRepository {
     return this.config?.inCluster;
   }
 
-  /**
-   * Stores what a cluster's API server serves (one row per distinct set, shared by the clusters
-   * that serve it). Returns whether the cluster's set changed. The set it leaves is deleted when no
-   * other cluster has it.
-   */
-  async recordCapabilities(db: Db, clusterId: string, caps: Capabilities): Promise<boolean> {
-    // Every agent reports on every connect: an unchanged set costs one narrow read.
-    const [now] = await db.query<{ hash: string | null }[]>(
+  /** The hash of the capabilities a cluster's agent last reported (null: none yet). */
+  async capabilitiesHashOf(db: Db, clusterId: string): Promise<string | null | undefined> {
+    const [row] = await db.query<{ hash: string | null }[]>(
       'SELECT capabilities_hash AS hash FROM clusters WHERE id = $1',
       [clusterId],
     );
-    if (!now || now.hash === caps.hash) return false;
+    return row ? row.hash : undefined;
+  }
+
+  /**
+   * Stores what a cluster's API server serves (one row per distinct set, shared by the clusters
+   * that serve it). Returns whether the cluster's set changed. Sets no cluster names any more are
+   * marked, and deleted once they have been so for UNREFERENCED_GRACE (a batch that read a
+   * cluster's hash still finds its set; no two clusters swapping sets delete each other's).
+   */
+  async recordCapabilities(db: Db, clusterId: string, caps: Capabilities): Promise<boolean> {
     await db.query(
-      `INSERT INTO cluster_capabilities (hash, kube_version, api_versions) VALUES ($1, $2, $3)
-       ON CONFLICT (hash) DO NOTHING`,
-      [caps.hash, caps.kubeVersion, caps.apiVersions],
+      `INSERT INTO cluster_capabilities (hash, kube_version, api_versions, api_version_count)
+       VALUES ($1, $2, $3, $4)
+       ON CONFLICT (hash) DO UPDATE SET unreferenced_since = NULL`,
+      [caps.hash, caps.kubeVersion, caps.apiVersions, caps.apiVersions.length],
     );
-    const rows = returned<{ old: string | null }>(
+    const rows = returned<{ id: string }>(
       await db.query(
-        `UPDATE clusters c SET capabilities_hash = $2, capabilities_at = now()
-           FROM (SELECT capabilities_hash AS old FROM clusters WHERE id = $1 FOR NO KEY UPDATE) o
-          WHERE c.id = $1 AND c.capabilities_hash IS DISTINCT FROM $2
-          RETURNING o.old`,
+        `UPDATE clusters SET capabilities_hash = $2, capabilities_at = now()
+          WHERE id = $1 AND capabilities_hash IS DISTINCT FROM $2 RETURNING id`,
         [clusterId, caps.hash],
       ),
     );
     if (rows.length === 0) return false;
-    const old = rows[0].old;
-    if (old)
-      await db.query(
-        `DELETE FROM cluster_capabilities k WHERE k.hash = $1
-            AND NOT EXISTS (SELECT 1 FROM clusters WHERE capabilities_hash = $1)`,
-        [old],
-      );
+    await db.query(
+      `UPDATE cluster_capabilities k SET unreferenced_since = now()
+        WHERE unreferenced_since IS NULL
+          AND NOT EXISTS (SELECT 1 FROM clusters c WHERE c.capabilities_hash = k.hash)`,
+    );
+    await db.query(
+      `DELETE FROM cluster_capabilities k
+        WHERE unreferenced_since < now() - $1::interval
+          AND NOT EXISTS (SELECT 1 FROM clusters c WHERE c.capabilities_hash = k.hash)`,
+      [UNREFERENCED_GRACE],
+    );
     return true;
   }
 
@@ -236,22 +250,37 @@ export class ClustersRepository {
   ): Promise<Map<string, { version: string; apiVersions: number }>> {
     const rows = await this.matching<{ hash: string; version: string; apiVersions: number }>(
       this.ds.manager,
-      `SELECT hash, kube_version AS version, cardinality(api_versions) AS "apiVersions"
+      `SELECT hash, kube_version AS version, api_version_count AS "apiVersions"
          FROM cluster_capabilities WHERE hash = ANY($1)`,
       hashes,
     );
     return new Map(rows.map(({ hash, ...v }) => [hash, v]));
   }
 
-  /** The capability sets with these hashes (those stored). */
+  /**
+   * The capability sets with these hashes (those stored). A set never changes (its hash is its
+   * content): the last sets read are kept in memory, and batches read only new ones.
+   */
   async capabilities(hashes: string[]): Promise<Map<string, Capabilities>> {
+    const out = new Map<string, Capabilities>();
+    const missing = hashes.filter((h) => {
+      const c = this.capabilitySets.get(h);
+      if (c) out.set(h, c);
+      return !c;
+    });
     const rows = await this.matching<{ hash: string; kubeVersion: string; apiVersions: string[] }>(
       this.ds.manager,
       `SELECT hash, kube_version AS "kubeVersion", api_versions AS "apiVersions"
          FROM cluster_capabilities WHERE hash = ANY($1)`,
-      hashes,
+      missing,
     );
-    return new Map(rows.map((r) => [r.hash, r]));
+    for (const r of rows) {
+      Object.freeze(r.apiVersions);
+      out.set(r.hash, Object.freeze(r));
+      if (this.capabilitySets.size >= CAPABILITY_SETS_KEPT) this.capabilitySets.clear();
+      this.capabilitySets.set(r.hash, r);
+    }
+    return out;
   }
 
   /** Rows of `sql` (its $1 an array of keys) for these keys, each asked once, in parts. */

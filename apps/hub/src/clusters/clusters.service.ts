@@ -4,7 +4,7 @@ import { AuditService } from '../audit/audit.service.js';
 import { Conflict, NotFound } from '../common/validation.js';
 import { hashToken, newToken } from '../common/tokens.js';
 import { WorkQueue } from '../work/work-queue.js';
-import { parseCapabilities } from './capabilities.js';
+import { parseCapabilities, reportedHash } from './capabilities.js';
 import { ClusterEntity } from './cluster.entity.js';
 import { IN_CLUSTER_NAME } from './in-cluster.js';
 import type { CreateCluster, UpdateCluster } from './cluster.schemas.js';
@@ -20,9 +20,10 @@ export interface ClusterView {
   certificateExpiresAt?: string | null;
   /**
    * What its API server serves, as the agent last reported it (list and get only; null until an
-   * agent of this version has): what Helm charts and plugins are rendered for.
+   * agent of this version has): what Helm charts and plugins are rendered for. `changedAt`: when
+   * it last changed.
    */
-  kubernetes?: { version: string; apiVersions: number; reportedAt: string } | null;
+  kubernetes?: { version: string; apiVersions: number; changedAt: string } | null;
   createdAt: string;
 }
 
@@ -124,32 +125,42 @@ export class ClustersService {
 
   /**
    * What a cluster's agent reported its API server serves (ClusterInfo). A change is work,
-   * committed with it: the applications that go to the cluster render again for it (Helm charts
-   * and plugins see it; for other sources the render cache answers). Throws an Error naming the
-   * field when the report is refused; what was stored stays.
+   * committed with it: the applications going to the cluster whose render may read it (Helm
+   * charts, plugins, not rendered yet) render again. Returns whether it changed, and the entries
+   * left out as no API version. Throws an Error naming the field when the report is refused; what
+   * was stored stays.
    */
   async recordCapabilities(
     cluster: { id: string; name: string },
     info: { kubeVersion: string; apiVersions: readonly string[] },
-  ): Promise<boolean> {
-    const caps = parseCapabilities(info);
+  ): Promise<{ changed: boolean; dropped: string[] }> {
+    // Every agent reports at every connect and periodically: an unchanged report (as agents send
+    // it) is one hash and one narrow read.
+    const stored = await this.repo.capabilitiesHashOf(this.ds.manager, cluster.id);
+    if (stored !== undefined && stored === reportedHash(info))
+      return { changed: false, dropped: [] };
+    const { dropped, ...caps } = parseCapabilities(info);
+    const names = [cluster.name];
+    if (this.repo.inClusterName === cluster.name) names.push(IN_CLUSTER_NAME);
     const record = () =>
       this.ds.transaction(async (tx) => {
         const changed = await this.repo.recordCapabilities(tx, cluster.id, caps);
-        if (changed) {
-          const why = `cluster ${cluster.name} serves other APIs (${caps.kubeVersion})`;
-          await this.work.apps({ cluster: cluster.name }, why, tx);
-          if (this.repo.inClusterName === cluster.name)
-            await this.work.apps({ cluster: IN_CLUSTER_NAME }, why, tx);
-        }
+        if (changed)
+          await this.work.apps(
+            { readsCapabilitiesOf: { id: cluster.id, names } },
+            `cluster ${cluster.name} serves other APIs (${caps.kubeVersion}, ${caps.apiVersions.length} API versions)`,
+            tx,
+          );
         return changed;
       });
-    try {
-      return await record();
-    } catch (e) {
-      // Another cluster left the same set at the same moment and deleted it: store it again.
-      if ((e as { code?: string }).code === '23503') return record();
-      throw e;
+    for (let attempt = 1; ; attempt++) {
+      try {
+        return { changed: await record(), dropped };
+      } catch (e) {
+        // A set deleted under it (23503) or a deadlock with another cluster's report (40P01).
+        const code = (e as { code?: string }).code;
+        if (attempt >= 3 || (code !== '23503' && code !== '40P01')) throw e;
+      }
     }
   }
 
@@ -191,6 +202,6 @@ function withAgentFacts(
   return {
     ...toView(c),
     certificateExpiresAt: certs.get(c.id)?.toISOString() ?? null,
-    kubernetes: v && c.capabilitiesAt ? { ...v, reportedAt: c.capabilitiesAt.toISOString() } : null,
+    kubernetes: v && c.capabilitiesAt ? { ...v, changedAt: c.capabilitiesAt.toISOString() } : null,
   };
 }

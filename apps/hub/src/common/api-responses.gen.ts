@@ -1182,11 +1182,11 @@ export const apiResponses = {
             apiVersions: {
               type: 'number',
             },
-            reportedAt: {
+            changedAt: {
               type: 'string',
             },
           },
-          required: ['version', 'apiVersions', 'reportedAt'],
+          required: ['version', 'apiVersions', 'changedAt'],
           nullable: true,
         },
         createdAt: {

@@ -24,6 +24,8 @@ const COALESCE_MS = 5;
  * enough), and desired state the project gate refused (a project put right changes no target).
  */
 const RECHECK_MS = 30_000;
+/** At least this long between two changes of a cluster's capabilities (see clusterInfo). */
+const CLUSTER_INFO_SPACING_MS = 10_000;
 
 /**
  * Delivers desired state to the agent streams this replica holds. Notifications (cluster ids,
@@ -138,18 +140,29 @@ export class Dispatcher implements SessionHost, OnApplicationBootstrap, OnModule
   }
 
   clusterInfo(session: AgentSession, info: ClusterInfo): void {
-    // One write per cluster at a time; of the reports meanwhile, the latest is written next.
+    // One write per cluster at a time; of the reports meanwhile, the latest is written next, and
+    // not sooner than CLUSTER_INFO_SPACING_MS after a change (an agent whose discovery flaps
+    // does not keep its cluster's charts rendering).
     const inFlight = this.clusterInfos.has(session.clusterId);
     this.clusterInfos.set(session.clusterId, info);
-    if (inFlight) return;
-    const next = async (): Promise<void> => {
+    if (!inFlight) void this.storeClusterInfo(session);
+  }
+
+  private async storeClusterInfo(session: AgentSession): Promise<void> {
+    for (;;) {
       const latest = this.clusterInfos.get(session.clusterId);
       if (!latest) return;
+      let changed = false;
       try {
-        const changed = await this.clusterInventory.recordCapabilities(
+        const r = await this.clusterInventory.recordCapabilities(
           { id: session.clusterId, name: session.clusterName },
           latest,
         );
+        changed = r.changed;
+        if (r.dropped.length)
+          this.log.warn(
+            `${session.clusterName}: ${r.dropped.length} reported API version(s) left out (not group/version/Kind), e.g. "${r.dropped[0].slice(0, 100)}"`,
+          );
         if (changed)
           this.log.log(
             `${session.clusterName}: serves Kubernetes ${latest.kubeVersion}, ${latest.apiVersions.length} API version(s)`,
@@ -157,11 +170,12 @@ export class Dispatcher implements SessionHost, OnApplicationBootstrap, OnModule
       } catch (e) {
         this.log.warn(`${session.clusterName}: cluster info not stored: ${(e as Error).message}`);
       }
-      if (this.clusterInfos.get(session.clusterId) === latest)
+      if (this.clusterInfos.get(session.clusterId) === latest) {
         this.clusterInfos.delete(session.clusterId);
-      else await next();
-    };
-    void next();
+        return;
+      }
+      if (changed) await new Promise((r) => setTimeout(r, CLUSTER_INFO_SPACING_MS).unref());
+    }
   }
 
   removed(session: AgentSession, appIds: string[]): void {

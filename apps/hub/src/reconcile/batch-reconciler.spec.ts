@@ -358,6 +358,37 @@ describe('BatchReconciler', () => {
       });
     });
 
+    it('renders with Helm defaults while one of its clusters has not reported', async () => {
+      const ports = helmPorts();
+      const east = caps('v1.34.2', ['v1', 'apps/v1', 'monitoring.coreos.com/v1']);
+      ports.sets.set(east.hash, east);
+      ports.clusterCaps.set('east', east.hash); // west: an older agent
+      const [chart] = ports.add(app(1, { path: 'charts/web' }));
+      const rec = new BatchReconciler(ports, 'replica-a');
+      await rec.run([item(chart)], lease);
+      expect(ports.renderCalls[0][0].capabilities).toBeUndefined();
+      // Once west reports, it renders for both.
+      const west = caps('v1.33.0', ['v1', 'apps/v1']);
+      ports.sets.set(west.hash, west);
+      ports.clusterCaps.set('west', west.hash);
+      await rec.run([item(chart)], lease);
+      expect(ports.renderCalls[1][0].capabilities).toMatchObject({ kubeVersion: 'v1.33.0' });
+    });
+
+    it('renders again a chart whose stored render does not say what it was rendered for', async () => {
+      // Written by a hub of the version before during a rolling upgrade: not taken as current.
+      const ports = helmPorts();
+      const [chart] = ports.add(app(1, { path: 'charts/web' }, { clusters: ['east'] }));
+      const rec = new BatchReconciler(ports, 'replica-a');
+      await rec.run([item(chart)], lease);
+      await rec.run([item(chart)], lease);
+      expect(ports.renderCalls.map((c) => c.length)).toEqual([1, 0]);
+      ports.apps.get(chart.id)!.renderedCapabilities = null;
+      await rec.run([item(chart)], lease);
+      expect(ports.renderCalls.map((c) => c.length)).toEqual([1, 0, 1]);
+      expect(ports.apps.get(chart.id)!.renderedCapabilities).toBe('');
+    });
+
     it('renders without capabilities while no agent of its clusters has reported', async () => {
       const ports = helmPorts();
       const [chart] = ports.add(app(1, { path: 'charts/web' }));

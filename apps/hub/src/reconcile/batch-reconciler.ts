@@ -264,7 +264,10 @@ export class BatchReconciler {
         });
       }
       const unpinned = unpinnedOf.get(app.id) ?? app.renderedUnpinned;
-      const capabilities = toolOf.has(app.id) ? capsOf.get(app.id)!.key : app.renderedCapabilities;
+      // Rendered now, or not reading them: what it is (now) rendered for.
+      const capabilities = toolOf.has(app.id)
+        ? capsOf.get(app.id)!.key
+        : (app.renderedCapabilities ?? capsOf.get(app.id)!.key);
       if (
         renderChanged(app, { bundleHash, unpinned, capabilities }) ||
         !sameConditions(app.conditions, conditions)

@@ -42,7 +42,16 @@ const UNAFFECTED = `$5 AND a.spec->'source'->>'chart' IS NULL
 
 /** What selects the objects to mark dirty: typed, compiled to SQL here and nowhere else. */
 export type AppSelector =
-  { all: true } | { ids: string[] } | { cluster: string } | { project: string };
+  | { all: true }
+  | { ids: string[] }
+  | { cluster: string }
+  | { project: string }
+  /**
+   * Applications going to the cluster of this id, or named `name` (`in-cluster` too when it is
+   * AXLE_IN_CLUSTER's), whose render may read its capabilities (not directories or Kustomize):
+   * through its targets and the destination index, not a scan of every application.
+   */
+  | { readsCapabilitiesOf: { id: string; names: string[] } };
 
 export type AppSetSelector =
   { all: true } | { ids: string[] } | { readsRepo: string } | { readsClusters: true };
@@ -53,6 +62,17 @@ export function appSelectorSql(s: AppSelector, from = 2): { where: string; param
   if ('ids' in s) return { where: `id = ANY($${from}::uuid[])`, params: [s.ids] };
   if ('project' in s)
     return { where: `coalesce(spec->>'project', 'default') = $${from}`, params: [s.project] };
+  if ('readsCapabilitiesOf' in s)
+    return {
+      where: `id IN (SELECT t.app_id FROM app_targets t WHERE t.cluster_id = $${from}::uuid
+                     UNION
+                     SELECT a.id FROM applications a
+                      WHERE a.spec->'destination'->>'cluster' = ANY($${from + 1}::text[]))
+              AND NOT EXISTS (SELECT 1 FROM app_renders r
+                               WHERE r.app_id = applications.id
+                                 AND r.tool IN ('directory', 'kustomize'))`,
+      params: [s.readsCapabilitiesOf.id, s.readsCapabilitiesOf.names],
+    };
   return {
     where: `(spec->'destination'->>'cluster' = $${from} OR spec->'destination'->'clusters' ? $${from})`,
     params: [s.cluster],

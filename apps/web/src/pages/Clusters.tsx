@@ -91,7 +91,7 @@ export function ClustersPage() {
                 <Table.Td
                   title={
                     c.kubernetes
-                      ? `${c.kubernetes.apiVersions} API versions, reported ${new Date(c.kubernetes.reportedAt).toLocaleString()}`
+                      ? `${c.kubernetes.apiVersions} API versions, since ${new Date(c.kubernetes.changedAt).toLocaleString()}`
                       : undefined
                   }
                 >

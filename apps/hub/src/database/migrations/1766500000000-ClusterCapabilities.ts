@@ -3,9 +3,13 @@ import type { MigrationInterface, QueryRunner } from 'typeorm';
 /**
  * What each cluster's API server serves (its version and API versions, as its agent reports
  * them), for Helm's `.Capabilities` and plugins. Identical sets are stored once
- * (`cluster_capabilities`, by content hash): 10,000 clusters of a few kinds hold a few rows.
- * `app_renders.capabilities` names the set an application was rendered for ('' for none), so a
- * change of its clusters' capabilities renders it again.
+ * (`cluster_capabilities`, by content hash): 10,000 clusters of a few kinds hold a few rows. A set
+ * no cluster names is marked (`unreferenced_since`) and deleted some minutes later, so that a
+ * batch that read a cluster's hash still finds its set.
+ *
+ * `app_renders.capabilities` names the sets an application was rendered for ('' for none), valid
+ * for the bundle in `capabilities_of`: a render written without it (a hub of the version before,
+ * during a rolling upgrade) is not taken for one made for those sets.
  */
 export class ClusterCapabilities1766500000000 implements MigrationInterface {
   name = 'ClusterCapabilities1766500000000';
@@ -16,7 +20,9 @@ export class ClusterCapabilities1766500000000 implements MigrationInterface {
          hash varchar(64) PRIMARY KEY,
          kube_version varchar(64) NOT NULL,
          api_versions text[] NOT NULL,
-         created_at timestamptz NOT NULL DEFAULT now()
+         api_version_count integer NOT NULL,
+         created_at timestamptz NOT NULL DEFAULT now(),
+         unreferenced_since timestamptz NULL
        )`,
     );
     await q.query(
@@ -29,12 +35,14 @@ export class ClusterCapabilities1766500000000 implements MigrationInterface {
          WHERE capabilities_hash IS NOT NULL`,
     );
     await q.query(
-      `ALTER TABLE app_renders ADD COLUMN capabilities varchar(64) NOT NULL DEFAULT ''`,
+      `ALTER TABLE app_renders
+         ADD COLUMN capabilities varchar(64) NOT NULL DEFAULT '',
+         ADD COLUMN capabilities_of varchar(100) NOT NULL DEFAULT ''`,
     );
   }
 
   async down(q: QueryRunner): Promise<void> {
-    await q.query('ALTER TABLE app_renders DROP COLUMN capabilities');
+    await q.query('ALTER TABLE app_renders DROP COLUMN capabilities, DROP COLUMN capabilities_of');
     await q.query(
       'ALTER TABLE clusters DROP COLUMN capabilities_hash, DROP COLUMN capabilities_at',
     );
