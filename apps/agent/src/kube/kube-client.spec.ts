@@ -3,6 +3,25 @@ import { KubeConfig } from '@kubernetes/client-node';
 import { afterEach, describe, expect, it } from 'vitest';
 import { KubeClient, retryAfterMs } from './kube-client.js';
 
+/** A client of the API server `server` stands in for, once it listens on loopback. */
+async function clientOf(server: Server): Promise<KubeClient> {
+  await new Promise<void>((r) => server.listen(0, '127.0.0.1', r));
+  const kc = new KubeConfig();
+  kc.loadFromOptions({
+    clusters: [
+      {
+        name: 'c',
+        server: `http://127.0.0.1:${(server.address() as { port: number }).port}`,
+        skipTLSVerify: true,
+      },
+    ],
+    users: [{ name: 'u' }],
+    contexts: [{ name: 'x', cluster: 'c', user: 'u' }],
+    currentContext: 'x',
+  });
+  return new KubeClient(kc);
+}
+
 describe('retryAfterMs', () => {
   it('retries 429 always and a 5xx only when the server says when', () => {
     expect(retryAfterMs(429, '2')).toBe(2000);
@@ -41,21 +60,7 @@ describe('KubeClient.request', () => {
       res.writeHead(200, { 'content-type': 'application/json' });
       res.end(JSON.stringify({ kind: 'Namespace', metadata: { name: 'default' } }));
     });
-    await new Promise<void>((r) => server!.listen(0, '127.0.0.1', r));
-    const kc = new KubeConfig();
-    kc.loadFromOptions({
-      clusters: [
-        {
-          name: 'c',
-          server: `http://127.0.0.1:${(server.address() as { port: number }).port}`,
-          skipTLSVerify: true,
-        },
-      ],
-      users: [{ name: 'u' }],
-      contexts: [{ name: 'x', cluster: 'c', user: 'u' }],
-      currentContext: 'x',
-    });
-    return { kube: new KubeClient(kc), seen: () => seen };
+    return { kube: await clientOf(server), seen: () => seen };
   }
 
   it('sends a request the server throttled again after the delay it asks for', async () => {
@@ -124,21 +129,7 @@ describe('KubeClient.serverCapabilities', () => {
       res.writeHead(body && !down ? 200 : 503, { 'content-type': 'application/json' });
       res.end(JSON.stringify(body && !down ? body : { kind: 'Status', message: 'unavailable' }));
     });
-    await new Promise<void>((r) => server!.listen(0, '127.0.0.1', r));
-    const kc = new KubeConfig();
-    kc.loadFromOptions({
-      clusters: [
-        {
-          name: 'c',
-          server: `http://127.0.0.1:${(server.address() as { port: number }).port}`,
-          skipTLSVerify: true,
-        },
-      ],
-      users: [{ name: 'u' }],
-      contexts: [{ name: 'x', cluster: 'c', user: 'u' }],
-      currentContext: 'x',
-    });
-    const kube = new KubeClient(kc);
+    const kube = await clientOf(server);
     const first = await kube.serverCapabilities();
     expect(first).toEqual({
       kubeVersion: 'v1.34.2',
