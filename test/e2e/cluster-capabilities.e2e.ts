@@ -3,6 +3,7 @@ import { afterAll, beforeAll, describe, expect, inject, it } from 'vitest';
 import type { Agent } from '../../apps/agent/src/agent.js';
 import { ClustersService } from '../../apps/hub/src/clusters/clusters.service.js';
 import type { RunningHub } from '../../apps/hub/src/hub.js';
+import { WorkQueue } from '../../apps/hub/src/work/work-queue.js';
 import { axle } from '../support/cli.js';
 import { TestRepo } from '../support/git-repo.js';
 import {
@@ -236,6 +237,45 @@ describe("cluster capabilities: Helm charts render for what their cluster's API 
       version: 'v1.33.2',
       apiVersions: 3,
     });
+    // A change marks the applications going to the cluster whose render may read it: by
+    // destination.cluster or destination.clusters (targets or not: a manual one never synced),
+    // not a directory.
+    const make = async (name: string, path: string, destination: object, auto: boolean) => {
+      const res = await api(hub).post('/api/v1/applications', {
+        name,
+        source: { repoURL: repo.fileUrl, targetRevision: 'main', path },
+        destination,
+        ...(auto && { syncPolicy: { automated: {} } }),
+      });
+      expect(res.status, JSON.stringify(res.body)).toBe(201);
+    };
+    await make(
+      `m-chart-${run}`,
+      'charts/caps',
+      { clusters: [a.name, b.name], namespace: 'm' },
+      false,
+    );
+    await make(`m-dir-${run}`, 'crds', { cluster: a.name, namespace: 'm' }, true);
+    await make(`m-other-${run}`, 'charts/caps', { cluster: 'elsewhere', namespace: 'm' }, true);
+    const tool = async (name: string) =>
+      (
+        await db.query<{ tool: string }[]>(
+          `SELECT r.tool FROM app_renders r JOIN applications a ON a.id = r.app_id
+            WHERE a.name = $1`,
+          [name],
+        )
+      )[0]?.tool;
+    await waitFor(
+      'renders stored',
+      async () =>
+        (await tool(`m-dir-${run}`)) === 'directory' && (await tool(`m-chart-${run}`)) === 'helm',
+    );
+    const marked = await hub.app
+      .get(WorkQueue)
+      .apps({ readsCapabilitiesOf: { id: a.id, names: [a.name] } }, 'test');
+    expect(marked).toBe(1);
+    for (const n of ['m-chart', 'm-dir', 'm-other'])
+      await api(hub).delete(`/api/v1/applications/${n}-${run}`);
     for (const c of [a, b]) await api(hub).delete(`/api/v1/clusters/${c.name}`);
   });
 });

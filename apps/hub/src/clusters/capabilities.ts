@@ -120,17 +120,15 @@ function versionParts(v: string): number[] {
  * Which capability sets an application going to the clusters `names` renders for: the distinct
  * sets its clusters' agents reported (`hashes`), and a `key` naming that combination ('' for
  * none, a single cluster's hash as it is), stored with the render to tell when it must render
- * again. Clusters that are not registered count for nothing. While one registered cluster's agent
- * has not reported (an older agent, a new cluster), none is used: what the others serve may be
- * more than it can take (Helm's defaults, as before agents reported).
+ * again. Clusters that are not registered, or whose agent has not reported yet, count for
+ * nothing: rendering the others' application with Helm's defaults instead would drop what they
+ * serve (ServiceMonitors, say) from every cluster, and prune it, each time a cluster joins.
  */
 export function capabilitiesKey(
   names: readonly string[],
   clusters: ReadonlyMap<string, { capabilities?: string | null }>,
 ): { key: string; hashes: string[] } {
-  const registered = names.flatMap((n) => clusters.get(n) ?? []);
-  if (registered.some((c) => !c.capabilities)) return { key: '', hashes: [] };
-  const hashes = [...new Set(registered.map((c) => c.capabilities!))].sort();
+  const hashes = [...new Set(names.flatMap((n) => clusters.get(n)?.capabilities ?? []))].sort();
   if (hashes.length <= 1) return { key: hashes[0] ?? '', hashes };
   return { key: createHash('sha256').update(hashes.join('\n')).digest('hex'), hashes };
 }

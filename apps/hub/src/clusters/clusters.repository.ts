@@ -14,6 +14,8 @@ import { capabilitiesKey, commonCapabilities, type Capabilities } from './capabi
 import { ClusterEntity } from './cluster.entity.js';
 import { destinationRefs } from './in-cluster.js';
 
+/** Advisory lock serialising changes of clusters' capabilities (see recordCapabilities). */
+const CAPABILITIES_LOCK = 0x61786c63; // "axlc"
 /** How long a capability set no cluster names is kept (see recordCapabilities). */
 const UNREFERENCED_GRACE = '10 minutes';
 /** Capability sets kept in memory (a few distinct sets serve most fleets; ~25 KB each). */
@@ -194,9 +196,12 @@ export class ClustersRepository {
    * Stores what a cluster's API server serves (one row per distinct set, shared by the clusters
    * that serve it). Returns whether the cluster's set changed. Sets no cluster names any more are
    * marked, and deleted once they have been so for UNREFERENCED_GRACE (a batch that read a
-   * cluster's hash still finds its set; no two clusters swapping sets delete each other's).
+   * cluster's hash still finds its set). Changes are serialised by an advisory lock.
    */
   async recordCapabilities(db: Db, clusterId: string, caps: Capabilities): Promise<boolean> {
+    // One change at a time, fleet-wide (changes are rare): each sweep below then sees what the
+    // changes before it committed, and two clusters swapping sets never wait on each other.
+    await db.query('SELECT pg_advisory_xact_lock($1)', [CAPABILITIES_LOCK]);
     await db.query(
       `INSERT INTO cluster_capabilities (hash, kube_version, api_versions, api_version_count)
        VALUES ($1, $2, $3, $4)

@@ -140,6 +140,8 @@ export class ClustersService {
     if (stored !== undefined && stored === reportedHash(info))
       return { changed: false, dropped: [] };
     const { dropped, ...caps } = parseCapabilities(info);
+    // Sent with entries that are left out: the same set as stored.
+    if (stored !== undefined && stored === caps.hash) return { changed: false, dropped };
     const names = [cluster.name];
     if (this.repo.inClusterName === cluster.name) names.push(IN_CLUSTER_NAME);
     const record = () =>
@@ -157,9 +159,9 @@ export class ClustersService {
       try {
         return { changed: await record(), dropped };
       } catch (e) {
-        // A set deleted under it (23503) or a deadlock with another cluster's report (40P01).
-        const code = (e as { code?: string }).code;
-        if (attempt >= 3 || (code !== '23503' && code !== '40P01')) throw e;
+        // Changes are serialised (see ClustersRepository.recordCapabilities); should PostgreSQL
+        // still answer a deadlock, the transaction is run again (it is idempotent).
+        if (attempt >= 3 || (e as { code?: string }).code !== '40P01') throw e;
       }
     }
   }

@@ -25,7 +25,7 @@ const COALESCE_MS = 5;
  */
 const RECHECK_MS = 30_000;
 /** At least this long between two changes of a cluster's capabilities (see clusterInfo). */
-const CLUSTER_INFO_SPACING_MS = 10_000;
+const CLUSTER_INFO_SPACING_MS = 5_000;
 
 /**
  * Delivers desired state to the agent streams this replica holds. Notifications (cluster ids,
@@ -149,32 +149,41 @@ export class Dispatcher implements SessionHost, OnApplicationBootstrap, OnModule
   }
 
   private async storeClusterInfo(session: AgentSession): Promise<void> {
+    const { clusterId, clusterName } = session;
     for (;;) {
-      const latest = this.clusterInfos.get(session.clusterId);
+      const latest = this.clusterInfos.get(clusterId);
       if (!latest) return;
+      // The agent's stream left this replica: what it sends where it is now wins.
+      if (!this.sessions.has(clusterId)) {
+        this.clusterInfos.delete(clusterId);
+        return;
+      }
       let changed = false;
       try {
         const r = await this.clusterInventory.recordCapabilities(
-          { id: session.clusterId, name: session.clusterName },
+          { id: clusterId, name: clusterName },
           latest,
         );
         changed = r.changed;
-        if (r.dropped.length)
-          this.log.warn(
-            `${session.clusterName}: ${r.dropped.length} reported API version(s) left out (not group/version/Kind), e.g. "${r.dropped[0].slice(0, 100)}"`,
-          );
-        if (changed)
+        if (changed) {
           this.log.log(
-            `${session.clusterName}: serves Kubernetes ${latest.kubeVersion}, ${latest.apiVersions.length} API version(s)`,
+            `${clusterName}: serves Kubernetes ${latest.kubeVersion}, ${latest.apiVersions.length} API version(s)`,
           );
+          if (r.dropped.length)
+            this.log.warn(
+              `${clusterName}: ${r.dropped.length} reported API version(s) left out (not group/version/Kind), e.g. "${r.dropped[0].slice(0, 100)}"`,
+            );
+          // Reports meanwhile wait behind this one (its entry stays): the next change is stored
+          // CLUSTER_INFO_SPACING_MS later at the soonest.
+          await new Promise((r) => setTimeout(r, CLUSTER_INFO_SPACING_MS).unref());
+        }
       } catch (e) {
-        this.log.warn(`${session.clusterName}: cluster info not stored: ${(e as Error).message}`);
+        this.log.warn(`${clusterName}: cluster info not stored: ${(e as Error).message}`);
       }
-      if (this.clusterInfos.get(session.clusterId) === latest) {
-        this.clusterInfos.delete(session.clusterId);
+      if (this.clusterInfos.get(clusterId) === latest) {
+        this.clusterInfos.delete(clusterId);
         return;
       }
-      if (changed) await new Promise((r) => setTimeout(r, CLUSTER_INFO_SPACING_MS).unref());
     }
   }
 

@@ -358,21 +358,24 @@ describe('BatchReconciler', () => {
       });
     });
 
-    it('renders with Helm defaults while one of its clusters has not reported', async () => {
+    it('renders for the clusters that reported while another has not (a new cluster)', async () => {
       const ports = helmPorts();
       const east = caps('v1.34.2', ['v1', 'apps/v1', 'monitoring.coreos.com/v1']);
       ports.sets.set(east.hash, east);
-      ports.clusterCaps.set('east', east.hash); // west: an older agent
+      ports.clusterCaps.set('east', east.hash); // west: not reported yet
       const [chart] = ports.add(app(1, { path: 'charts/web' }));
       const rec = new BatchReconciler(ports, 'replica-a');
       await rec.run([item(chart)], lease);
-      expect(ports.renderCalls[0][0].capabilities).toBeUndefined();
+      expect(ports.renderCalls[0][0].capabilities).toBe(east);
       // Once west reports, it renders for both.
       const west = caps('v1.33.0', ['v1', 'apps/v1']);
       ports.sets.set(west.hash, west);
       ports.clusterCaps.set('west', west.hash);
       await rec.run([item(chart)], lease);
-      expect(ports.renderCalls[1][0].capabilities).toMatchObject({ kubeVersion: 'v1.33.0' });
+      expect(ports.renderCalls[1][0].capabilities).toMatchObject({
+        kubeVersion: 'v1.33.0',
+        apiVersions: ['apps/v1', 'v1'],
+      });
     });
 
     it('renders again a chart whose stored render does not say what it was rendered for', async () => {

@@ -49,7 +49,7 @@ export type AppSelector =
   /**
    * Applications going to the cluster of this id, or named `name` (`in-cluster` too when it is
    * AXLE_IN_CLUSTER's), whose render may read its capabilities (not directories or Kustomize):
-   * through its targets and the destination index, not a scan of every application.
+   * through its targets and the destination indexes, not a scan of every application.
    */
   | { readsCapabilitiesOf: { id: string; names: string[] } };
 
@@ -67,7 +67,10 @@ export function appSelectorSql(s: AppSelector, from = 2): { where: string; param
       where: `id IN (SELECT t.app_id FROM app_targets t WHERE t.cluster_id = $${from}::uuid
                      UNION
                      SELECT a.id FROM applications a
-                      WHERE a.spec->'destination'->>'cluster' = ANY($${from + 1}::text[]))
+                      WHERE a.spec->'destination'->>'cluster' = ANY($${from + 1}::text[])
+                     UNION
+                     SELECT a.id FROM applications a
+                      WHERE a.spec->'destination'->'clusters' ?| $${from + 1}::text[])
               AND NOT EXISTS (SELECT 1 FROM app_renders r
                                WHERE r.app_id = applications.id
                                  AND r.tool IN ('directory', 'kustomize'))`,

@@ -34,6 +34,12 @@ export class ClusterCapabilities1766500000000 implements MigrationInterface {
       `CREATE INDEX clusters_capabilities_idx ON clusters (capabilities_hash)
          WHERE capabilities_hash IS NOT NULL`,
     );
+    // Applications by the clusters they name in destination.clusters (a change of one cluster's
+    // capabilities marks them, as the expression index on destination.cluster does for the others).
+    await q.query(
+      `CREATE INDEX applications_destination_clusters_idx ON applications
+         USING gin ((spec->'destination'->'clusters'))`,
+    );
     await q.query(
       `ALTER TABLE app_renders
          ADD COLUMN capabilities varchar(64) NOT NULL DEFAULT '',
@@ -43,6 +49,7 @@ export class ClusterCapabilities1766500000000 implements MigrationInterface {
 
   async down(q: QueryRunner): Promise<void> {
     await q.query('ALTER TABLE app_renders DROP COLUMN capabilities, DROP COLUMN capabilities_of');
+    await q.query('DROP INDEX applications_destination_clusters_idx');
     await q.query(
       'ALTER TABLE clusters DROP COLUMN capabilities_hash, DROP COLUMN capabilities_at',
     );
