@@ -158,14 +158,12 @@ export class Dispatcher implements SessionHost, OnApplicationBootstrap, OnModule
         this.clusterInfos.delete(clusterId);
         return;
       }
-      let changed = false;
       try {
         const r = await this.clusterInventory.recordCapabilities(
           { id: clusterId, name: clusterName },
           latest,
         );
-        changed = r.changed;
-        if (changed) {
+        if (r.changed) {
           this.log.log(
             `${clusterName}: serves Kubernetes ${latest.kubeVersion}, ${latest.apiVersions.length} API version(s)`,
           );
