@@ -14,7 +14,7 @@ import {
   tempDir,
   waitFor,
 } from '../support/hub-harness.js';
-import { configMapValue } from './agent-support.js';
+import { configMapValue, readObject } from './agent-support.js';
 
 /** Names unique to this run: the test clusters are shared by the suites. */
 const run = Math.random().toString(36).slice(2, 8);
@@ -76,9 +76,15 @@ describe("cluster capabilities: Helm charts render for what their cluster's API 
   afterAll(async () => {
     for (const name of [`chart-${run}`, `pinned-${run}`, `crds-${run}`])
       await api(hub).delete(`/api/v1/applications/${name}`);
+    // The CRD goes with its application (the test clusters are shared by the suites).
     await waitFor(
       'CRD removed',
-      async () => (await api(hub).get(`/api/v1/applications/crds-${run}`)).status === 404,
+      async () =>
+        (await readObject(east, {
+          apiVersion: 'apiextensions.k8s.io/v1',
+          kind: 'CustomResourceDefinition',
+          name: `widgets.${group}`,
+        })) === undefined,
     );
     await agent?.stop();
     await hub?.close();

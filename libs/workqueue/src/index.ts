@@ -1,2 +1,3 @@
 export * from './backoff.js';
 export * from './keyed-queue.js';
+export * from './map-limit.js';

@@ -3,6 +3,7 @@ import { createSecureContext, type SecureContext } from 'node:tls';
 import { request as httpRequest, type IncomingMessage } from 'node:http';
 import { KubeConfig } from '@kubernetes/client-node';
 import type { KubeObject, ResourceKey } from '../../../../libs/manifests/src/index.js';
+import { mapLimit } from '../../../../libs/workqueue/src/index.js';
 
 /** An API error reduced to what a user needs: the API server's message, HTTP code and reason. */
 export class KubeError extends Error {
@@ -174,27 +175,22 @@ export class KubeClient {
       ...(groups.groups ?? []).flatMap((g) => (g.versions ?? []).map((v) => v.groupVersion)),
     ];
     const out: string[] = [];
-    let next = 0;
-    const worker = async () => {
-      while (next < groupVersions.length) {
-        const gv = groupVersions[next++];
-        out.push(gv);
-        const path = gv.includes('/') ? `/apis/${gv}` : `/api/${gv}`;
-        try {
-          const list = await this.request<{ resources?: ApiResource[] }>('GET', path);
-          const kinds = (list.resources ?? [])
-            .filter((r) => !r.name.includes('/'))
-            .map((r) => `${gv}/${r.kind}`);
-          this.servedKinds.set(gv, kinds);
-          out.push(...kinds);
-        } catch {
-          // With the kinds it last had (see above): a flapping aggregated API does not make
-          // every chart render again each time it comes and goes.
-          out.push(...(this.servedKinds.get(gv) ?? []));
-        }
+    await mapLimit(groupVersions, 4, async (gv) => {
+      out.push(gv);
+      const path = gv.includes('/') ? `/apis/${gv}` : `/api/${gv}`;
+      try {
+        const list = await this.request<{ resources?: ApiResource[] }>('GET', path);
+        const kinds = (list.resources ?? [])
+          .filter((r) => !r.name.includes('/'))
+          .map((r) => `${gv}/${r.kind}`);
+        this.servedKinds.set(gv, kinds);
+        out.push(...kinds);
+      } catch {
+        // With the kinds it last had (see above): a flapping aggregated API does not make
+        // every chart render again each time it comes and goes.
+        out.push(...(this.servedKinds.get(gv) ?? []));
       }
-    };
-    await Promise.all(Array.from({ length: 4 }, worker));
+    });
     return { kubeVersion: version.gitVersion ?? '', apiVersions: [...new Set(out)].sort() };
   }
 

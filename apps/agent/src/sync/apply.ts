@@ -6,6 +6,7 @@ import {
   setAtPointer,
 } from '../../../../libs/diff/src/index.js';
 import type { KubeObject, ResourceKey } from '../../../../libs/manifests/src/index.js';
+import { mapLimit } from '../../../../libs/workqueue/src/index.js';
 import { apiVersionOf, kubeError, NoKindError, type KubeClient } from '../kube/kube-client.js';
 import type { WatchCache } from '../kube/watch-cache.js';
 import type { PlanItem } from './plan.js';
@@ -306,16 +307,4 @@ function rvNumber(o: KubeObject): number {
 
 export function sleep(ms: number): Promise<void> {
   return new Promise((r) => setTimeout(r, ms));
-}
-
-export async function mapLimit<T>(
-  items: readonly T[],
-  limit: number,
-  fn: (item: T) => Promise<void>,
-): Promise<void> {
-  let next = 0;
-  const worker = async () => {
-    while (next < items.length) await fn(items[next++]);
-  };
-  await Promise.all(Array.from({ length: Math.min(limit, items.length) }, worker));
 }

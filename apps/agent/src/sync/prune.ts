@@ -12,7 +12,8 @@ import {
 } from '../kube/kube-client.js';
 import { isChildApplication, isHook } from '../../../../libs/health/src/index.js';
 import type { WatchCache } from '../kube/watch-cache.js';
-import { mapLimit, type Applier } from './apply.js';
+import { mapLimit } from '../../../../libs/workqueue/src/index.js';
+import type { Applier } from './apply.js';
 import { resourceSyncOptions, syncWave } from './options.js';
 import { DEFAULT_PRUNE_HOLD, pruneHeldMessage, pruneHoldReason } from './prune-hold.js';
 import { keyRef, ownedByApp } from './resources.js';

@@ -134,6 +134,25 @@ export function capabilitiesKey(
 }
 
 /**
+ * The render for each combination (see capabilitiesKey), from the sets read by hash: each
+ * distinct combination's common set computed once.
+ */
+export function capabilitiesForEach(
+  keys: readonly { key: string; hashes: readonly string[] }[],
+  sets: ReadonlyMap<string, Capabilities>,
+): (Capabilities | undefined)[] {
+  const common = new Map<string, Capabilities | undefined>();
+  return keys.map(({ key, hashes }) => {
+    if (!common.has(key))
+      common.set(key, commonCapabilities(hashes.flatMap((h) => sets.get(h) ?? [])));
+    return common.get(key);
+  });
+}
+
+/** Render tools whose output never depends on the clusters' capabilities. */
+export const TOOLS_WITHOUT_CAPABILITIES: readonly string[] = ['directory', 'kustomize'];
+
+/**
  * Whether an application's render may depend on its clusters' capabilities: Helm charts and
  * plugins (a tool not known yet may be either), unless the source names both the version and the
  * API versions itself.
@@ -142,7 +161,8 @@ export function readsCapabilities(app: {
   renderedTool: string | null;
   spec: { source: { helm?: { kubeVersion?: string; apiVersions?: string[] } } };
 }): boolean {
-  if (app.renderedTool === 'directory' || app.renderedTool === 'kustomize') return false;
+  if (app.renderedTool !== null && TOOLS_WITHOUT_CAPABILITIES.includes(app.renderedTool))
+    return false;
   const helm = app.spec.source.helm;
   return !(helm?.kubeVersion && helm.apiVersions?.length);
 }

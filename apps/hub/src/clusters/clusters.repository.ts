@@ -10,7 +10,7 @@ import {
   type Db,
 } from '../database/sql.js';
 import { HUB_CONFIG, type HubConfig } from '../config/hub-config.js';
-import { capabilitiesKey, commonCapabilities, type Capabilities } from './capabilities.js';
+import { capabilitiesForEach, capabilitiesKey, type Capabilities } from './capabilities.js';
 import { ClusterEntity } from './cluster.entity.js';
 import { destinationRefs } from './in-cluster.js';
 
@@ -184,8 +184,8 @@ export class ClustersRepository {
   }
 
   /** The hash of the capabilities a cluster's agent last reported (null: none yet). */
-  async capabilitiesHashOf(db: Db, clusterId: string): Promise<string | null | undefined> {
-    const [row] = await db.query<{ hash: string | null }[]>(
+  async capabilitiesHashOf(clusterId: string): Promise<string | null | undefined> {
+    const [row] = await this.ds.query<{ hash: string | null }[]>(
       'SELECT capabilities_hash AS hash FROM clusters WHERE id = $1',
       [clusterId],
     );
@@ -241,12 +241,7 @@ export class ClustersRepository {
     const byName = new Map(refs.map((c) => [c.name, c]));
     const keys = lists.map((names) => capabilitiesKey(names, byName));
     const sets = await this.capabilities([...new Set(keys.flatMap((k) => k.hashes))]);
-    const common = new Map<string, Capabilities | undefined>();
-    return keys.map(({ key, hashes }) => {
-      if (!common.has(key))
-        common.set(key, commonCapabilities(hashes.flatMap((h) => sets.get(h) ?? [])));
-      return common.get(key);
-    });
+    return capabilitiesForEach(keys, sets);
   }
 
   /** The version and the number of API versions of these capability sets (those stored). */

@@ -136,7 +136,7 @@ export class ClustersService {
   ): Promise<{ changed: boolean; dropped: string[] }> {
     // Every agent reports at every connect and periodically: an unchanged report (as agents send
     // it) is one hash and one narrow read.
-    const stored = await this.repo.capabilitiesHashOf(this.ds.manager, cluster.id);
+    const stored = await this.repo.capabilitiesHashOf(cluster.id);
     if (stored !== undefined && stored === reportedHash(info))
       return { changed: false, dropped: [] };
     const { dropped, ...caps } = parseCapabilities(info);

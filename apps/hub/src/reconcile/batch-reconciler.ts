@@ -6,8 +6,8 @@ import { destinationClusters, targetNamespace } from '../applications/applicatio
 import type { DesiredTarget, HistoryRow } from '../applications/targets.repository.js';
 import type { ClusterRef } from '../clusters/clusters.repository.js';
 import {
+  capabilitiesForEach,
   capabilitiesKey,
-  commonCapabilities,
   readsCapabilities,
   type Capabilities,
 } from '../clusters/capabilities.js';
@@ -409,19 +409,12 @@ export class BatchReconciler {
       if (upToDate) bundleOf.set(app.id, app.renderedBundleHash!);
       else toRender.push({ app, commit: commit as string });
     });
-    const sets = await this.ports.capabilities([
-      ...new Set(toRender.flatMap(({ app }) => capsOf.get(app.id)!.hashes)),
-    ]);
-    const common = new Map<string, Capabilities | undefined>();
-    const capabilitiesFor = (app: AppForReconcile): Capabilities | undefined => {
-      const { key, hashes } = capsOf.get(app.id)!;
-      if (!common.has(key))
-        common.set(key, commonCapabilities(hashes.flatMap((h) => sets.get(h) ?? [])));
-      return common.get(key);
-    };
+    const keys = toRender.map(({ app }) => capsOf.get(app.id)!);
+    const sets = await this.ports.capabilities([...new Set(keys.flatMap((k) => k.hashes))]);
+    const caps = capabilitiesForEach(keys, sets);
     const rendered = await this.ports.render(
-      toRender.map(({ app, commit }) => {
-        const capabilities = capabilitiesFor(app);
+      toRender.map(({ app, commit }, i) => {
+        const capabilities = caps[i];
         return { appName: app.name, spec: app.spec, commit, ...(capabilities && { capabilities }) };
       }),
     );

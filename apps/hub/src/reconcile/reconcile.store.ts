@@ -65,9 +65,7 @@ export class ReconcileStore implements ReconcilePorts {
   }
 
   capabilities(hashes: string[]): Promise<Map<string, Capabilities>> {
-    return hashes.length
-      ? this.clusters.capabilities(hashes)
-      : Promise.resolve(new Map<string, Capabilities>());
+    return this.clusters.capabilities(hashes);
   }
 
   gate(): Promise<ProjectGate> {

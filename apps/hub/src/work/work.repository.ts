@@ -1,6 +1,7 @@
 import { Injectable } from '@nestjs/common';
 import { DataSource } from 'typeorm';
 import { affected, chunks, inKeyOrder, returned, type Db } from '../database/sql.js';
+import { TOOLS_WITHOUT_CAPABILITIES } from '../clusters/capabilities.js';
 
 export type WorkKind = 'app' | 'appset';
 
@@ -73,8 +74,8 @@ export function appSelectorSql(s: AppSelector, from = 2): { where: string; param
                       WHERE a.spec->'destination'->'clusters' ?| $${from + 1}::text[])
               AND NOT EXISTS (SELECT 1 FROM app_renders r
                                WHERE r.app_id = applications.id
-                                 AND r.tool IN ('directory', 'kustomize'))`,
-      params: [s.readsCapabilitiesOf.id, s.readsCapabilitiesOf.names],
+                                 AND r.tool = ANY($${from + 2}::text[]))`,
+      params: [s.readsCapabilitiesOf.id, s.readsCapabilitiesOf.names, TOOLS_WITHOUT_CAPABILITIES],
     };
   return {
     where: `(spec->'destination'->>'cluster' = $${from} OR spec->'destination'->'clusters' ? $${from})`,
