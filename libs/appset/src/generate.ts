@@ -14,6 +14,8 @@ import {
   type CompiledTree,
   type ParamSet,
 } from '../../generators/src/index.js';
+import { impureCalls } from '../../templating/src/index.js';
+import { applicationSpecHash } from './plan.js';
 import { applyTemplatePatch } from './patch.js';
 import { templateOverrideSchema } from './schema.js';
 import type {
@@ -23,7 +25,8 @@ import type {
   GeneratedApplication,
   GenerationError,
 } from './types.js';
-import { ClusterIndex, validateApplication } from './validate.js';
+import { frozen, type RenderedEntry, type RenderMemo } from './render-memo.js';
+import { ClusterIndex, placementOf, validateApplication } from './validate.js';
 
 export const RESOURCES_FINALIZER = 'resources-finalizer.argocd.argoproj.io';
 
@@ -141,33 +144,22 @@ export async function generateApplications(
       `${path}`,
     );
     const compiled = compileTree(template, 'spec.template', { shareConstants: true });
-    for (const p of params) {
+    const memo = ctx.renders;
+    memo?.generator(g, renderKey(template, spec.templatePatch, spec, preserve));
+    const run: RenderRun = { compiled, renderer, budget, spec, preserve, clusters, projects, memo };
+    for (let k = 0; k < params.length; k++) {
       // Every 20 ms the event loop is handed back; what others ran meanwhile is not counted.
       const yielding = budget.pace();
       if (yielding) await yielding;
       if (budget.left() <= 0) return overLimit(g, tooSlow(path, index, maxRenderMs), 'renderTime');
       const i = index++;
-      const rendered = budget.run(renderer, MAX_APPLICATION_RENDER_MS, () =>
-        renderOne(compiled, p, renderer, spec.templatePatch, preserve),
-      );
-      if (typeof rendered === 'string') {
-        complete = false;
-        errors.push({ index: i, generator: g, stage: 'template', message: rendered });
+      const app = applicationAt(k, params[k], run);
+      if ('stage' in app) {
+        errors.push({ index: i, generator: g, ...app });
+        if (!app.name) complete = false;
         continue;
       }
-      const problems = validateApplication(rendered, clusters, projects);
-      if (problems.length > 0) {
-        errors.push({
-          index: i,
-          name: rendered.metadata.name || undefined,
-          generator: g,
-          stage: 'validation',
-          message: problems.join('; '),
-        });
-        if (!rendered.metadata.name) complete = false;
-        continue;
-      }
-      candidates.push(rendered);
+      candidates.push(app);
       candidateIndex.push(i);
       candidateGenerator.push(g);
     }
@@ -210,6 +202,113 @@ export async function generateApplications(
   }
   errors.sort((a, b) => a.index - b.index);
   return { applications, errors, complete };
+}
+
+/** What the Applications of one generator are rendered with and checked against. */
+interface RenderRun {
+  compiled: CompiledTree;
+  renderer: Renderer;
+  budget: TemplateBudget;
+  spec: ApplicationSet['spec'];
+  preserve: boolean;
+  clusters: ClusterIndex;
+  projects: ReadonlySet<string> | undefined;
+  memo: RenderMemo | undefined;
+}
+
+/** Why the Application of a parameter set is not generated. */
+interface Failure {
+  stage: 'template' | 'validation';
+  /** The Application's name, when rendering got that far. */
+  name?: string;
+  message: string;
+}
+
+function invalid(name: string, problems: string[]): Failure {
+  return { stage: 'validation', ...(name ? { name } : {}), message: problems.join('; ') };
+}
+
+/**
+ * The Application of the `k`th parameter set of a generator, checked: rendered, or taken over from
+ * the memo when it was rendered from an equal parameter set (then only what depends on more than
+ * that is checked again).
+ */
+function applicationAt(
+  k: number,
+  params: ParamSet,
+  run: RenderRun,
+): GeneratedApplication | Failure {
+  const { memo } = run;
+  const seen = memo?.find(k, params);
+  if (!seen) return renderAt(k, params, run);
+  const problems: string[] = [];
+  const cluster = placementOf(seen.app.spec.project, seen, run.clusters, run.projects, problems);
+  if (!cluster || problems.length > 0) return invalid(seen.app.metadata.name, problems);
+  const app = placed(seen, cluster);
+  if (!memo!.verifyNext()) return app;
+  const again = renderAt(-1, params, run);
+  if ('stage' in again || !sameApplication(again, app)) {
+    memo!.mismatch();
+    return again;
+  }
+  return app;
+}
+
+/** Renders and checks the Application of the `k`th parameter set (remembered unless k < 0). */
+function renderAt(k: number, params: ParamSet, run: RenderRun): GeneratedApplication | Failure {
+  const { memo } = run;
+  const impure = impureCalls();
+  const rendered = run.budget.run(run.renderer, MAX_APPLICATION_RENDER_MS, () =>
+    renderOne(run.compiled, params, run.renderer, run.spec.templatePatch, run.preserve),
+  );
+  if (impureCalls() !== impure) memo?.spoil();
+  if (typeof rendered === 'string') return { stage: 'template', message: rendered };
+  const { name, server } = rendered.spec.destination;
+  const problems = validateApplication(rendered, run.clusters, run.projects);
+  if (problems.length > 0) return invalid(rendered.metadata.name, problems);
+  if (k >= 0) memo?.remember(k, { params, app: rendered, name, server });
+  return rendered;
+}
+
+function sameApplication(a: GeneratedApplication, b: GeneratedApplication): boolean {
+  return a.metadata.name === b.metadata.name && applicationSpecHash(a) === applicationSpecHash(b);
+}
+
+/** What an Application is rendered from besides its parameter set (see RenderMemo). */
+function renderKey(
+  template: Record<string, unknown>,
+  templatePatch: string | undefined,
+  mode: { goTemplate: boolean; goTemplateOptions?: string[] },
+  preserve: boolean,
+): string {
+  return JSON.stringify([
+    template,
+    templatePatch ?? null,
+    mode.goTemplate,
+    mode.goTemplateOptions ?? [],
+    preserve,
+  ]);
+}
+
+/**
+ * A remembered Application with its destination resolved to `cluster`: the same object while the
+ * cluster it resolves to is the same, a copy (remembered from then on) when it changed.
+ */
+function placed(
+  entry: RenderedEntry,
+  cluster: { name: string; server: string },
+): GeneratedApplication {
+  const { app } = entry;
+  const dest = app.spec.destination;
+  if (dest.name === cluster.name && dest.server === cluster.server) return app;
+  entry.app = frozen({
+    metadata: app.metadata,
+    spec: {
+      ...app.spec,
+      destination: destinationOf(cluster.name, cluster.server, dest.namespace),
+    },
+  });
+  return entry.app;
 }
 
 function tooSlow(path: string, rendered: number, maxMs: number): string {

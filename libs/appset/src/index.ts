@@ -10,6 +10,7 @@ export {
   type ChangePlan,
   type PlanOptions,
 } from './plan.js';
+export { RenderMemo } from './render-memo.js';
 export { applyTemplatePatch } from './patch.js';
 export { applicationNameError } from './validate.js';
 export {

@@ -175,7 +175,8 @@ function sameJson(a: unknown, b: unknown, depth = 0): boolean {
   return true;
 }
 
-function isPlain(v: object): v is Record<string, unknown> {
+/** Whether an object is a plain one (a JSON object): made by a literal, or without a prototype. */
+export function isPlain(v: object): v is Record<string, unknown> {
   const proto = Object.getPrototypeOf(v) as unknown;
   return proto === Object.prototype || proto === null;
 }

@@ -1,3 +1,4 @@
+import type { RenderMemo } from './render-memo.js';
 import type {
   ClusterInfo,
   GeneratorLimits,
@@ -225,6 +226,12 @@ export interface GenerateApplicationsContext {
   maxRenderMs?: number;
   /** Stops rendering (throws the signal's reason) when aborted: checked each time it yields. */
   signal?: AbortSignal;
+  /**
+   * The Applications of the ApplicationSet's last evaluation, by what they were rendered from
+   * (its round is started by the caller): those whose inputs are unchanged are taken over, not
+   * rendered again. The Applications returned must then not be changed.
+   */
+  renders?: RenderMemo;
 }
 
 export interface GenerationError {

@@ -108,17 +108,33 @@ export function validateApplication(
   if (nameErr) problems.push(nameErr);
   mapErrors('label', app.metadata.labels, problems);
   mapErrors('annotation', app.metadata.annotations, problems);
-  const project = app.spec.project;
-  if (!project) problems.push('spec.project is required');
-  else if (projects && !projects.has(project))
-    problems.push(`application references project ${project} which does not exist`);
+  if (!app.spec.project) problems.push('spec.project is required');
   if (!app.spec.source?.repoURL) problems.push('spec.source.repoURL is required');
   const dest = app.spec.destination;
-  const cluster = clusters.resolve(dest);
-  if (typeof cluster === 'string') problems.push(cluster);
-  else {
+  const cluster = placementOf(app.spec.project, dest, clusters, projects, problems);
+  if (cluster) {
     dest.name = cluster.name;
     dest.server = cluster.server;
   }
   return problems;
+}
+
+/**
+ * The checks of {@link validateApplication} that depend on more than the Application: its project
+ * is one of `projects`, its destination one of `clusters`. Adds what is wrong to `problems`;
+ * returns the destination cluster when there is one.
+ */
+export function placementOf(
+  project: string,
+  dest: { name?: string; server?: string },
+  clusters: ClusterIndex,
+  projects: ReadonlySet<string> | undefined,
+  problems: string[],
+): ClusterInfo | undefined {
+  if (project && projects && !projects.has(project))
+    problems.push(`application references project ${project} which does not exist`);
+  const cluster = clusters.resolve(dest);
+  if (typeof cluster !== 'string') return cluster;
+  problems.push(cluster);
+  return undefined;
 }

@@ -18,6 +18,7 @@ import { argoFuncs } from './funcmap.js';
 export { TemplateError, type TemplatePosition, type TemplateErrorKind } from './errors.js';
 export { ParsedTemplate, defaultLimits, type TemplateLimits } from './go/exec.js';
 export { flattenParams, sanitizeName, slugifyName } from './argo.js';
+export { CLOCK_AND_CHANCE_FUNCTIONS, IMPURE_FUNCTIONS, impureCalls } from './funcmap.js';
 
 export type TemplateParams = Record<string, unknown>;
 

@@ -7,6 +7,7 @@ import {
   nameIndex,
   parseApplicationSet,
   planChanges,
+  RenderMemo,
   SpecHashMemo,
   planOptionsFor,
   type ApplicationSet,
@@ -101,11 +102,22 @@ const SETTLE_SECONDS = 10;
 const SETTLE_REASON = 'settling after its own changes';
 
 /**
- * Applications whose spec hashes are remembered across evaluations, over every ApplicationSet
- * (see hashMemo): about 1 KiB of memory each (bench:appset's hub holds 110 MiB more with a memo
- * of 100,000), for a third of a no-op re-evaluation's time.
+ * Applications remembered across evaluations, over every ApplicationSet (see memoOf), with their
+ * spec hashes and what they were rendered from: about 1 KiB of memory each (bench:appset's hub
+ * holds 110 MiB more with a memo of 100,000), for two thirds of a no-op re-evaluation's time.
  */
 const MEMO_APPLICATIONS = 250_000;
+
+/** What is remembered of an ApplicationSet's last evaluation (see memoOf). */
+interface EvaluationMemo {
+  hashes: SpecHashMemo;
+  renders: RenderMemo;
+}
+
+/** How many applications a memo keeps alive. */
+function memoSize(memo: EvaluationMemo): number {
+  return Math.max(memo.hashes.applications, memo.renders.applications);
+}
 
 /** Names listed in an audit record of one evaluation (the counts are always complete). */
 const AUDIT_NAMES = 100;
@@ -128,8 +140,10 @@ export class AppSetEvaluator {
   >();
   /** The index by name of an owned list (see nameIndex), built once per list. */
   private readonly ownedIndexes = new WeakMap<object, Map<string, number>>();
-  /** Spec hashes of the last evaluations, per ApplicationSet (see SpecHashMemo). */
-  private readonly hashMemos = new Map<string, SpecHashMemo>();
+  /** What is remembered of the last evaluations, per ApplicationSet (see memoOf). */
+  private readonly memos = new Map<string, EvaluationMemo>();
+  /** Generated applications with the hub's destination, by the generated one (see placed). */
+  private readonly placedApps = new WeakMap<GeneratedApplication, GeneratedApplication>();
 
   constructor(
     private readonly ds: DataSource,
@@ -167,8 +181,8 @@ export class AppSetEvaluator {
       git?: GitTreeReader;
       /** Abandons the preview (its rendering stops at its next yield). */
       signal?: AbortSignal;
-      /** Spec hashes remembered from the ApplicationSet's last evaluation (a round is started). */
-      memo?: SpecHashMemo;
+      /** What is remembered of the ApplicationSet's last evaluation (its rounds are started). */
+      memo?: EvaluationMemo;
     },
   ): Promise<Evaluation> {
     const { confirmed = [], watch = new Stopwatch(), inventory, ownedStamp, signal, memo } = opts;
@@ -178,7 +192,9 @@ export class AppSetEvaluator {
     watch.lap('inventory');
     const gate = await this.projects.gate();
     watch.lap('projects');
+    const { renders, hashOf } = startRounds(memo);
     const result = await generateApplications(appset, {
+      renders,
       clusters,
       git,
       plugins: this.plugins,
@@ -224,16 +240,11 @@ export class AppSetEvaluator {
         keep.add(name);
         continue;
       }
-      app.spec.destination = {
-        name: resolved.name,
-        server: '',
-        // None, or "" as a template may give it: the application has no namespace of its own.
-        ...(app.spec.destination.namespace ? { namespace: app.spec.destination.namespace } : {}),
-      };
+      const placed = this.placed(app, resolved.name);
       // Project check at generation, through the one gate (remembered per distinct request):
       // an application outside its project is refused on its own.
-      const { source, destination, project } = app.spec;
-      const cluster = clusterByName.get(destination.name ?? '');
+      const { source, destination, project } = placed.spec;
+      const cluster = clusterByName.get(destination.name);
       const namespace = destination.namespace || DEFAULT_NAMESPACE;
       const bySource = gate.check({
         project: project || 'default',
@@ -248,12 +259,11 @@ export class AppSetEvaluator {
         keep.add(name);
         continue;
       }
-      candidates.push(app);
+      candidates.push(placed);
     }
 
     watch.lap('check');
     const rolling = appset.spec.rollingSync !== undefined;
-    const hashOf = specHasher(memo);
     const plan = planChanges(owned, candidates, appset.spec.syncPolicy.applicationsSync, {
       hashSuffix: rolling ? ROLLING_HASH_SUFFIX : '',
       keep,
@@ -333,7 +343,7 @@ export class AppSetEvaluator {
   async evaluate(item: WorkItem, lease: Lease): Promise<void> {
     const entity = await this.appsets.findById(item.key);
     if (!entity) {
-      this.hashMemos.delete(item.key);
+      this.memos.delete(item.key);
       await this.finish(item, lease, () => Promise.resolve());
       return;
     }
@@ -383,7 +393,7 @@ export class AppSetEvaluator {
     const refsBefore = skippable ? this.refsRead(entity) : undefined;
     refsBefore?.catch(() => undefined); // awaited below; not unhandled meanwhile
     const recorder = new RecordingTreeReader(this.reader);
-    const memo = this.hashMemo(entity.id);
+    const memo = this.memoOf(entity.id);
     const stamp = ownedSummary.then(stampOf);
     stamp.catch(() => undefined); // awaited by preview once it has generated
     const ev = await this.preview(appset, entity.id, {
@@ -395,12 +405,13 @@ export class AppSetEvaluator {
       memo,
     });
     // Larger than all memos may be: its applications are not kept until the next evaluation.
-    if (memo.applications > MEMO_APPLICATIONS) this.hashMemos.delete(entity.id);
-    if (memo.mismatches > 0) {
-      // A defect (an application changed after it was hashed): this plan may have missed updates.
-      this.hashMemos.delete(entity.id);
+    if (memoSize(memo) > MEMO_APPLICATIONS) this.memos.delete(entity.id);
+    if (memo.hashes.mismatches > 0 || memo.renders.mismatches > 0) {
+      // A defect (an application changed after it was hashed, or a parameter set after it was
+      // rendered): this plan may have missed updates.
+      this.memos.delete(entity.id);
       throw new Error(
-        'a remembered spec hash differed from the application it was for: evaluating again without them',
+        'a remembered application or spec hash differed from what it was for: evaluating again without them',
       );
     }
     const owned = await ownedSummary;
@@ -626,22 +637,51 @@ export class AppSetEvaluator {
   }
 
   /**
-   * The SpecHashMemo of an ApplicationSet. Memos hold the applications of their last evaluation:
-   * those of the ApplicationSets evaluated last are kept, up to MEMO_APPLICATIONS applications in
-   * all (and 64 ApplicationSets).
+   * What is remembered of an ApplicationSet's last evaluation: its applications, by what they
+   * were rendered from (RenderMemo) and with their spec hashes (SpecHashMemo). Those of the
+   * ApplicationSets evaluated last are kept, up to MEMO_APPLICATIONS applications in all (and 64
+   * ApplicationSets).
    */
-  private hashMemo(appSetId: string): SpecHashMemo {
-    const memo = this.hashMemos.get(appSetId) ?? new SpecHashMemo();
-    this.hashMemos.delete(appSetId);
-    let held = memo.applications;
+  private memoOf(appSetId: string): EvaluationMemo {
+    const memo = this.memos.get(appSetId) ?? {
+      hashes: new SpecHashMemo(),
+      renders: new RenderMemo(),
+    };
+    this.memos.delete(appSetId);
+    let held = memoSize(memo);
     let kept = 1;
-    for (const [id, m] of [...this.hashMemos].reverse()) {
-      held += m.applications;
-      if (held > MEMO_APPLICATIONS || kept >= 64) this.hashMemos.delete(id);
+    for (const [id, m] of [...this.memos].reverse()) {
+      held += memoSize(m);
+      if (held > MEMO_APPLICATIONS || kept >= 64) this.memos.delete(id);
       else kept++;
     }
-    this.hashMemos.set(appSetId, memo);
+    this.memos.set(appSetId, memo);
     return memo;
+  }
+
+  /**
+   * A generated application with the hub's destination: the cluster's name, no server. Generated
+   * applications are not changed (a RenderMemo may hand the same one to the next evaluation): one
+   * taken over gets the same placed application as before while its cluster is the same.
+   */
+  private placed(app: GeneratedApplication, cluster: string): GeneratedApplication {
+    const seen = this.placedApps.get(app);
+    if (seen?.spec.destination.name === cluster) return seen;
+    const { namespace } = app.spec.destination;
+    const placed: GeneratedApplication = {
+      metadata: app.metadata,
+      spec: {
+        ...app.spec,
+        destination: {
+          name: cluster,
+          server: '',
+          // None, or "" as a template may give it: the application has no namespace of its own.
+          ...(namespace ? { namespace } : {}),
+        },
+      },
+    };
+    this.placedApps.set(app, placed);
+    return placed;
   }
 
   /** After its writes: what the ApplicationSet owns now, and the stamp that goes with it. */
@@ -729,11 +769,18 @@ function clean(ev: Evaluation): boolean {
   return ev.errors.length === 0 && ev.complete && ev.pendingDeletion.length === 0;
 }
 
-/** How an evaluation hashes its applications: through `memo` when given (a round of it starts). */
-function specHasher(memo: SpecHashMemo | undefined): (app: GeneratedApplication) => string {
-  if (!memo) return applicationSpecHash;
-  memo.round();
-  return (app) => memo.hash(app);
+/**
+ * How an evaluation renders and hashes its applications: through `memo` when given (its rounds
+ * start).
+ */
+function startRounds(memo: EvaluationMemo | undefined): {
+  renders: RenderMemo | undefined;
+  hashOf: (app: GeneratedApplication) => string;
+} {
+  if (!memo) return { renders: undefined, hashOf: applicationSpecHash };
+  memo.renders.round();
+  memo.hashes.round();
+  return { renders: memo.renders, hashOf: (app) => memo.hashes.hash(app) };
 }
 
 function status(entity: ApplicationSetEntity, s: Partial<AppSetStatus>): AppSetStatus {

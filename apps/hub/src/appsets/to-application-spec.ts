@@ -5,6 +5,7 @@ import {
   type ApplicationSpec,
 } from '../applications/application.schemas.js';
 import { zodFieldErrors } from '../common/validation.js';
+import { CLOCK_AND_CHANCE_FUNCTIONS } from '../../../../libs/templating/src/index.js';
 
 /**
  * Maps a generated, Argo-shaped Application onto the hub's application spec, validating it with
@@ -90,10 +91,10 @@ export function generatorInputs(generators: unknown): { repos: string[]; readsCl
 /** Far deeper than any document the API takes (its depth limit): a guard, not a cut-off. */
 const MAX_WALK_DEPTH = 1_000;
 
-// Template functions whose output is not a function of their arguments: the time (the date
-// functions read the clock for any argument that is not a time, as sprig's do), and chance.
-const UNSTABLE_FUNCTIONS =
-  /(?<![\w.$])(now|ago|date|date_in_zone|dateInZone|htmlDate|htmlDateInZone|durationRound|uuidv4|randBytes|randInt|randAlphaNum|randAlpha|randAscii|randNumeric|shuffle|encryptAES|genPrivateKey|genCA\w*|gen\w*Cert\w*|bcrypt|htpasswd)(?!\w)/;
+// Template functions whose output is not a function of their arguments, by name.
+const UNSTABLE_FUNCTIONS = new RegExp(
+  `(?<![\\w.$])(${CLOCK_AND_CHANCE_FUNCTIONS.join('|')})(?!\\w)`,
+);
 
 /**
  * Whether a template of the ApplicationSet (its template, templatePatch, or a generator's

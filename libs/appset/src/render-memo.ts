@@ -1,0 +1,168 @@
+import type { ParamSet } from '../../generators/src/index.js';
+import { isPlain } from './plan.js';
+import type { GeneratedApplication } from './types.js';
+
+/** How often an Application taken over is rendered again and compared (1 in this many). */
+const VERIFY_EVERY = 997;
+
+/** An Application remembered with what it was rendered from. */
+export interface RenderedEntry {
+  params: ParamSet;
+  /** The Application, its destination resolved (never changed once remembered). */
+  app: GeneratedApplication;
+  /** The destination as rendered, before it was resolved against the clusters. */
+  name: string;
+  server: string;
+}
+
+interface GeneratorRenders {
+  /** What, besides a parameter set, an Application of this generator is rendered from. */
+  key: string;
+  /** By position in the generator's parameter sets. */
+  entries: (RenderedEntry | undefined)[];
+}
+
+/**
+ * The Applications of an ApplicationSet's last evaluation, by the parameter set each was rendered
+ * from. `generateApplications` takes over an Application whose generator produced an equal
+ * parameter set at the same position, for an unchanged template, instead of rendering it again:
+ * the same template and data render the same Application. Its checks that depend on more than
+ * the Application (its project exists, its destination cluster) are made again.
+ *
+ * Renders are pure unless a template calls one of the templating library's impure functions (the
+ * clock, chance, or a map changed in place: see `IMPURE_FUNCTIONS`): the first such call turns
+ * the memo off for the rest of the round, and the round remembers nothing for the next.
+ *
+ * Parameter sets are compared as templates see them (Go maps: in any order). The maps they share (a
+ * cluster's labels, a matrix child's set, in every combination it is part of) are compared once a
+ * round: an object of this round found equal to one of the last is remembered as such. Neither
+ * the parameter sets nor the Applications may be changed once remembered.
+ *
+ * One Application taken over in {@link VERIFY_EVERY} is rendered again and compared; a difference
+ * (a defect: a remembered parameter set changed in place) turns the memo off for good and is
+ * counted in {@link mismatches}.
+ *
+ * Call {@link round} before each evaluation. The memo holds the last round's and this round's
+ * entries (by reference), nothing older.
+ */
+export class RenderMemo {
+  private last: GeneratorRenders[] = [];
+  private next: GeneratorRenders[] = [];
+  /** This round's objects found equal to the last round's. */
+  private same = new WeakMap<object, object>();
+  /** The current generator's last renders (undefined: none, or a different template). */
+  private from: GeneratorRenders | undefined;
+  private into: GeneratorRenders | undefined;
+  /** Off for the rest of the round (an impure render). */
+  private off = false;
+  private verified = 0;
+  /** Applications taken over by this round. */
+  hits = 0;
+  /** Applications taken over that differed from their render (the memo is off from the first). */
+  mismatches = 0;
+
+  constructor(private readonly verifyEvery = VERIFY_EVERY) {}
+
+  /** Starts an evaluation's round. */
+  round(): void {
+    this.last = this.off || this.mismatches > 0 ? [] : this.next;
+    this.next = [];
+    this.same = new WeakMap();
+    this.from = this.into = undefined;
+    this.off = false;
+    this.hits = 0;
+  }
+
+  /** How many Applications the memo keeps alive: those of the round that saw the most. */
+  get applications(): number {
+    const count = (gs: GeneratorRenders[]) => gs.reduce((n, g) => n + (g?.entries.length ?? 0), 0);
+    return Math.max(count(this.last), count(this.next));
+  }
+
+  /** Starts generator `g`, whose Applications are rendered from `key` and their parameter sets. */
+  generator(g: number, key: string): void {
+    const last = this.last[g];
+    this.from = last?.key === key ? last : undefined;
+    this.into = this.next[g] = { key, entries: [] };
+  }
+
+  /**
+   * The entry remembered for the `k`th parameter set of the current generator, if it was rendered
+   * from an equal one; it is kept for the next round (with `params`).
+   */
+  find(k: number, params: ParamSet): RenderedEntry | undefined {
+    if (this.off || this.mismatches > 0 || !this.from) return undefined;
+    const entry = this.from.entries[k];
+    if (!entry || !this.equal(params, entry.params, 0)) return undefined;
+    entry.params = params;
+    this.into!.entries[k] = entry;
+    this.hits++;
+    return entry;
+  }
+
+  /** Remembers what the `k`th parameter set of the current generator rendered (frozen). */
+  remember(k: number, entry: RenderedEntry): void {
+    if (this.off || !this.into) return;
+    frozen(entry.app);
+    this.into.entries[k] = entry;
+  }
+
+  /** Whether the Application just taken over is to be rendered again and compared (1 in VERIFY_EVERY). */
+  verifyNext(): boolean {
+    return ++this.verified % this.verifyEvery === 0;
+  }
+
+  /** An Application taken over differed from its render (a defect): the memo is off from now on. */
+  mismatch(): void {
+    this.mismatches++;
+    this.spoil();
+  }
+
+  /** A render was impure: nothing more is taken over or remembered this round. */
+  spoil(): void {
+    this.off = true;
+    this.from = this.into = undefined;
+    this.next = [];
+  }
+
+  /**
+   * Equality of parameter sets as templates see them (as Go data): maps with the same entries in
+   * any order (an entry set to undefined is none), lists and scalars. Nested objects found equal
+   * are remembered for the rest of the round.
+   */
+  private equal(a: unknown, b: unknown, depth: number): boolean {
+    if (a === b) return true;
+    if (typeof a !== 'object' || typeof b !== 'object' || a === null || b === null) return false;
+    if (depth > 0 && this.same.get(a) === b) return true;
+    if (depth > 100) return false;
+    if (Array.isArray(a)) {
+      if (!Array.isArray(b) || a.length !== b.length) return false;
+      for (let i = 0; i < a.length; i++) if (!this.equal(a[i], b[i], depth + 1)) return false;
+    } else {
+      if (Array.isArray(b) || !isPlain(a) || !isPlain(b)) return false;
+      let entries = 0;
+      for (const k in a) {
+        const v = a[k];
+        if (v === undefined) continue;
+        entries++;
+        if (!this.equal(v, b[k], depth + 1)) return false;
+      }
+      for (const k in b) if (b[k] !== undefined) entries--;
+      if (entries !== 0) return false;
+    }
+    if (depth > 0) this.same.set(a, b);
+    return true;
+  }
+}
+
+/**
+ * Freezes the objects of an Application that code handling it might set a field of: a remembered
+ * one is handed to later evaluations, and such a change would be a defect that throws instead of
+ * changing what they are given.
+ */
+export function frozen(app: GeneratedApplication): GeneratedApplication {
+  Object.freeze(app.metadata);
+  Object.freeze(app.spec.destination);
+  Object.freeze(app.spec);
+  return Object.freeze(app);
+}
