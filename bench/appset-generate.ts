@@ -47,6 +47,8 @@ const EXPECTED = CLUSTERS * DIRECTORIES;
 const TARGET_FIRST_MS = 5_000;
 const TARGET_RSS_MIB = 1_024;
 const TARGET_REEVAL_MS = 1_000;
+/** Most Applications rendered again after a cluster is added mid-inventory (all: 50,000). */
+const RENDERED_AFTER_ADD = 100;
 
 const ENVS = ['dev', 'staging', 'prod'];
 const REGIONS = ['eu-west', 'eu-central', 'us-east', 'us-west', 'ap-south'];
@@ -273,6 +275,41 @@ async function main(): Promise<void> {
       `one cluster label changed: ${plan2.create.length} create / ${plan2.update.length} update / ${plan2.delete.length} delete (expected ${DIRECTORIES} updates) in ${Math.round(changeMs)} ms ${verdict(ok2)}`,
     );
     if (!ok2) throw new Error(`expected ${DIRECTORIES} updates: ${JSON.stringify(plan2.update)}`);
+
+    // (5) A cluster added in the middle of the inventory: its 10 Applications are created, the
+    // others are found again in the memo past it (against the state after (4)): the memo pairs
+    // parameter sets by position, and relocates after a few dozen misses in a row.
+    const added = changed.slice();
+    added.splice(CLUSTERS / 2, 0, {
+      ...old,
+      name: 'cluster-04999a',
+      server: 'https://cluster-04999a.fleet.example.com:6443',
+    });
+    const stored2 = third.applications.map((a) => ({
+      name: a.metadata.name,
+      specHash: memo.hash(a),
+    }));
+    third.applications.length = 0;
+    gc();
+    memo.round();
+    t = performance.now();
+    const fourth = await generate(text, added, git, renders);
+    const plan3 = planChanges(stored2, fourth.applications, fourth.policy, {
+      ...planOptionsFor(fourth),
+      hashOf,
+    });
+    const addMs = performance.now() - t;
+    const rendered = fourth.applications.length - renders.hits;
+    const ok3 =
+      plan3.create.length === DIRECTORIES &&
+      plan3.update.length === 0 &&
+      plan3.delete.length === 0 &&
+      rendered < RENDERED_AFTER_ADD;
+    log(
+      `one cluster added mid-inventory: ${plan3.create.length} create / ${plan3.update.length} update / ${plan3.delete.length} delete, ${rendered} rendered (expected its ${DIRECTORIES} creates, fewer than ${RENDERED_AFTER_ADD} rendered) in ${Math.round(addMs)} ms ${verdict(ok3)}`,
+    );
+    if (!ok3)
+      throw new Error(`expected ${DIRECTORIES} creates, fewer than ${RENDERED_AFTER_ADD} rendered`);
     if (memo.mismatches > 0) throw new Error('the spec hash memo disagreed with the hash itself');
 
     const rssPeak = mib(process.resourceUsage().maxRSS);
@@ -289,6 +326,7 @@ async function main(): Promise<void> {
       fullRegeneration: noop && reevalMs < TARGET_REEVAL_MS,
       fingerprintSkip: skipped && fingerprintMs < TARGET_REEVAL_MS,
       labelChange: ok2,
+      clusterAdded: ok3,
       ...(hub
         ? {
             hubCreate: hub.pass.hubCreate,
@@ -316,6 +354,7 @@ async function main(): Promise<void> {
         fingerprintSkipMs: Number(fingerprintMs.toFixed(1)),
         fingerprintSkipped: skipped,
         libLabelChangeMs: Math.round(changeMs),
+        libClusterAddedMs: Math.round(addMs),
         libLabelChangeUpdates: plan2.update.length,
         hubCreateToStoredMs: hub?.hubCreateToStoredMs ?? null,
         targetHubCreateToStoredMs: TARGET_CREATE_TO_STORED_MS,

@@ -136,6 +136,21 @@ describe('RenderMemo', () => {
     expect(memo.hits).toBe(4);
   });
 
+  it('finds its applications again after parameter sets inserted or removed before them', async () => {
+    const memo = new RenderMemo({ relocateAfter: 1 });
+    const abc = ['a', 'b', 'c'].map((n) => cluster(n, 'dev'));
+    await both(fleet(), memo, { clusters: abc });
+    // A cluster added in the middle of the inventory: only its own applications are rendered.
+    const inserted = [abc[0], cluster('a2', 'dev'), abc[1], abc[2]];
+    await both(fleet(), memo, { clusters: inserted });
+    expect(memo.hits).toBe(6);
+    await both(fleet(), memo, { clusters: [abc[0], abc[2]] });
+    expect(memo.hits).toBe(4);
+    // Everything changed: nothing found, at a bounded cost.
+    await both(fleet(), memo, { clusters: abc.map((c) => cluster(c.name, 'prod')) });
+    expect(memo.hits).toBe(0);
+  });
+
   it('renders everything again when the template changed', async () => {
     const memo = new RenderMemo();
     await both(fleet(), memo, { clusters });
@@ -198,7 +213,7 @@ describe('RenderMemo', () => {
   });
 
   it('renders again one application taken over in many and turns off on a difference', async () => {
-    const memo = new RenderMemo(3);
+    const memo = new RenderMemo({ verifyEvery: 3 });
     // Labels with Argo's secret-type are handed to templates as they are: changed in place
     // after an evaluation (a defect), the parameter sets still look the same.
     const labelled = [1, 2, 3].map((n) => ({

@@ -5,6 +5,24 @@ import type { GeneratedApplication } from './types.js';
 /** How often an Application taken over is rendered again and compared (1 in this many). */
 const VERIFY_EVERY = 997;
 
+/** Lookups in place in a row that find nothing, after which the memo relocates (see relocate). */
+const RELOCATE_AFTER = 32;
+/** Most candidates one relocation compares (see RenderMemo.relocate). */
+const RELOCATE_TRIES = 16;
+/** Relocations in a row that found nothing, after which a generator's lookups stay in place. */
+const RELOCATE_GIVE_UP = 64;
+
+/** The scalar entries of a parameter set, as a key (equal sets have equal keys, mostly). */
+function keyOf(params: ParamSet): string {
+  let key = '';
+  for (const k in params) {
+    const v = params[k];
+    if (typeof v === 'string' || typeof v === 'number' || typeof v === 'boolean')
+      key += `${k}\u0000${v}\u0000`;
+  }
+  return key;
+}
+
 /** An Application remembered with what it was rendered from. */
 export interface RenderedEntry {
   params: ParamSet;
@@ -38,6 +56,9 @@ interface GeneratorRenders {
  * round: an object of this round found equal to one of the last is remembered as such. Neither
  * the parameter sets nor the Applications may be changed once remembered.
  *
+ * Parameter sets are paired by position; after sets inserted or removed before them, by a key of
+ * their scalar entries (see relocate).
+ *
  * One Application taken over in {@link VERIFY_EVERY} is rendered again and compared; a difference
  * (a defect: a remembered parameter set changed in place) turns the memo off for good and is
  * counted in {@link mismatches}.
@@ -53,6 +74,14 @@ export class RenderMemo {
   /** The current generator's last renders (undefined: none, or a different template). */
   private from: GeneratorRenders | undefined;
   private into: GeneratorRenders | undefined;
+  /** Where the current generator's last renders are, from this round's position. */
+  private shift = 0;
+  /** The current generator's last renders by the key of their parameter sets (see relocate). */
+  private byKey: Map<string, number[]> | undefined;
+  /** Lookups in place that found nothing since the last that did, or the last relocation. */
+  private missed = 0;
+  /** Relocations that found nothing since the last one that did, or the last hit in place. */
+  private lost = 0;
   /** Off for the rest of the round (an impure render). */
   private off = false;
   private verified = 0;
@@ -61,7 +90,13 @@ export class RenderMemo {
   /** Applications taken over that differed from their render (the memo is off from the first). */
   mismatches = 0;
 
-  constructor(private readonly verifyEvery = VERIFY_EVERY) {}
+  private readonly verifyEvery: number;
+  private readonly relocateAfter: number;
+
+  constructor(opts: { verifyEvery?: number; relocateAfter?: number } = {}) {
+    this.verifyEvery = opts.verifyEvery ?? VERIFY_EVERY;
+    this.relocateAfter = opts.relocateAfter ?? RELOCATE_AFTER;
+  }
 
   /** Starts an evaluation's round. */
   round(): void {
@@ -84,6 +119,9 @@ export class RenderMemo {
     const last = this.last[g];
     this.from = last?.key === key ? last : undefined;
     this.into = this.next[g] = { key, entries: [] };
+    this.shift = 0;
+    this.byKey = undefined;
+    this.missed = this.lost = 0;
   }
 
   /**
@@ -92,12 +130,65 @@ export class RenderMemo {
    */
   find(k: number, params: ParamSet): RenderedEntry | undefined {
     if (this.off || this.mismatches > 0 || !this.from) return undefined;
-    const entry = this.from.entries[k];
-    if (!entry || !this.equal(params, entry.params, 0)) return undefined;
+    const { entries } = this.from;
+    let entry = entries[k + this.shift];
+    if (entry && this.equal(params, entry.params, 0)) this.missed = this.lost = 0;
+    else {
+      // A few misses in a row are parameter sets changed in place (a cluster's labels).
+      if (++this.missed < this.relocateAfter) return undefined;
+      const j = this.relocate(k, params);
+      if (j < 0) return undefined;
+      entry = entries[j]!;
+      this.shift = j - k;
+    }
     entry.params = params;
     this.into!.entries[k] = entry;
     this.hits++;
     return entry;
+  }
+
+  /**
+   * Where in the current generator's last renders an entry rendered from parameters equal to
+   * `params` is (-1: nowhere found): parameter sets inserted or removed before it (a cluster
+   * added to the inventory) shift the rest. Tried after RELOCATE_AFTER lookups in place in a row
+   * found nothing; looked up by the key of the parameter sets (built on the first try of a
+   * generator), among at most RELOCATE_TRIES candidates from where the lookups are. After
+   * RELOCATE_GIVE_UP relocations in a row found nothing (a change to most parameter sets), no more
+   * until a lookup in place finds its entry again.
+   */
+  private relocate(k: number, params: ParamSet): number {
+    if (this.lost >= RELOCATE_GIVE_UP) return -1;
+    const { entries } = this.from!;
+    if (!this.byKey) {
+      this.byKey = new Map();
+      for (let j = 0; j < entries.length; j++) {
+        const e = entries[j];
+        if (!e) continue;
+        const key = keyOf(e.params);
+        const at = this.byKey.get(key);
+        if (at) at.push(j);
+        else this.byKey.set(key, [j]);
+      }
+    }
+    const at = this.byKey.get(keyOf(params));
+    if (at) {
+      // Candidates in order of position, from the first at or after where the lookup was.
+      let lo = 0;
+      for (let hi = at.length, want = k + this.shift; lo < hi;) {
+        const mid = (lo + hi) >>> 1;
+        if (at[mid] < want) lo = mid + 1;
+        else hi = mid;
+      }
+      for (let n = 0; n < RELOCATE_TRIES && n < at.length; n++) {
+        const j = at[(lo + n) % at.length];
+        if (this.equal(params, entries[j]!.params, 0)) {
+          this.missed = this.lost = 0;
+          return j;
+        }
+      }
+    }
+    this.lost++;
+    return -1;
   }
 
   /** Remembers what the `k`th parameter set of the current generator rendered (frozen). */
@@ -107,7 +198,7 @@ export class RenderMemo {
     this.into.entries[k] = entry;
   }
 
-  /** Whether the Application just taken over is to be rendered again and compared (1 in VERIFY_EVERY). */
+  /** Whether the Application just taken over is to be rendered again and compared. */
   verifyNext(): boolean {
     return ++this.verified % this.verifyEvery === 0;
   }
