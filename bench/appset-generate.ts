@@ -153,7 +153,6 @@ async function generate(
   const parsed = parseApplicationSet(text);
   if (!parsed.appset)
     throw new Error(`ApplicationSet does not parse: ${JSON.stringify(parsed.errors)}`);
-  renders?.round();
   const result = await generateApplications(parsed.appset, { clusters, git, renders });
   if (result.errors.length > 0)
     throw new Error(`generation failed: ${JSON.stringify(result.errors.slice(0, 3))}`);

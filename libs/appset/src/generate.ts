@@ -63,6 +63,19 @@ export async function generateApplications(
   appset: ApplicationSet,
   ctx: GenerateApplicationsContext,
 ): Promise<GenerateApplicationsResult> {
+  const memo = ctx.renders?.claim() ? ctx.renders : undefined;
+  try {
+    return await generateWith(appset, ctx, memo);
+  } finally {
+    memo?.release();
+  }
+}
+
+async function generateWith(
+  appset: ApplicationSet,
+  ctx: GenerateApplicationsContext,
+  memo: RenderMemo | undefined,
+): Promise<GenerateApplicationsResult> {
   const spec = appset.spec;
   const errors: GenerationError[] = [];
   // The valid Applications, with their index and generator (parallel arrays: no object each).
@@ -98,6 +111,8 @@ export async function generateApplications(
     const path = `spec.generators[${g}]`;
     let params: ParamSet[];
     let override: Record<string, unknown> | undefined;
+    // A generator's templates may change the maps of parameter sets remembered already.
+    const impure = impureCalls();
     try {
       const out = await generateWithTemplate(
         spec.generators[g],
@@ -133,6 +148,8 @@ export async function generateApplications(
         message: e instanceof GeneratorError ? e.message : `${path}: ${errorMessage(e)}`,
       });
       continue;
+    } finally {
+      if (impureCalls() !== impure) memo?.spoil();
     }
 
     if (index + params.length > maxApplications)
@@ -144,7 +161,6 @@ export async function generateApplications(
       `${path}`,
     );
     const compiled = compileTree(template, 'spec.template', { shareConstants: true });
-    const memo = ctx.renders;
     memo?.generator(g, renderKey(template, spec.templatePatch, spec, preserve));
     const run: RenderRun = { compiled, renderer, budget, spec, preserve, clusters, projects, memo };
     for (let k = 0; k < params.length; k++) {
@@ -246,12 +262,11 @@ function applicationAt(
   if (!cluster || problems.length > 0) return invalid(seen.app.metadata.name, problems);
   const app = placed(seen, cluster);
   if (!memo!.verifyNext()) return app;
+  // (A render that fails now, out of time, is no difference.)
   const again = renderAt(-1, params, run);
-  if ('stage' in again || !sameApplication(again, app)) {
-    memo!.mismatch();
-    return again;
-  }
-  return app;
+  if ('stage' in again || sameApplication(again, app)) return app;
+  memo!.mismatch();
+  return again;
 }
 
 /** Renders and checks the Application of the `k`th parameter set (remembered unless k < 0). */

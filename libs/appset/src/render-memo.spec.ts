@@ -86,7 +86,6 @@ async function both(
   memo: RenderMemo,
   ctx: Omit<GenerateApplicationsContext, 'git'>,
 ) {
-  memo.round();
   const remembered = await generateApplications(appset, { ...ctx, git, renders: memo });
   const fresh = await generateApplications(appset, { ...ctx, git });
   expect(remembered).toEqual(fresh);
@@ -125,15 +124,34 @@ describe('RenderMemo', () => {
       'staging',
       'staging',
     ]);
-    // Entries in a different order are the same Go map.
-    const reordered: ClusterInfo[] = relabelled.map((c) => ({
-      annotations: c.annotations,
-      labels: c.labels,
-      server: c.server,
-      name: c.name,
-    }));
-    await both(fleet(), memo, { clusters: reordered });
-    expect(memo.hits).toBe(4);
+  });
+
+  it('takes maps with the same entries in another order for equal, and tells 0 from -0', async () => {
+    const memo = new RenderMemo();
+    const withElements = (elements: Record<string, unknown>[]) =>
+      parse({
+        metadata: { name: 'l' },
+        spec: {
+          goTemplate: true,
+          generators: [{ list: { elements } }],
+          template: {
+            metadata: { name: '{{.app}}', annotations: { n: '{{.meta.n}}' } },
+            spec: {
+              project: 'default',
+              source: { repoURL: 'https://git/r.git', path: '{{.meta.path}}' },
+              destination: { name: 'a' },
+            },
+          },
+        },
+      });
+    await both(withElements([{ app: 'x', meta: { path: 'p', n: 0 } }]), memo, { clusters });
+    await both(withElements([{ app: 'x', meta: { n: 0, path: 'p' } }]), memo, { clusters });
+    expect(memo.hits).toBe(1);
+    const res = await both(withElements([{ app: 'x', meta: { n: -0, path: 'p' } }]), memo, {
+      clusters,
+    });
+    expect(memo.hits).toBe(0);
+    expect(res.applications[0].metadata.annotations).toEqual({ n: '-0' });
   });
 
   it('finds its applications again after parameter sets inserted or removed before them', async () => {
@@ -180,6 +198,55 @@ describe('RenderMemo', () => {
     expect(back.applications.map((a) => a.spec.destination.name)).toEqual(['c']);
   });
 
+  it('remembers nothing of a round whose generators call an impure function', async () => {
+    const memo = new RenderMemo();
+    const values = (v: string) =>
+      parse({
+        metadata: { name: 'v' },
+        spec: {
+          goTemplate: true,
+          generators: [{ clusters: { values: { v } } }],
+          template: {
+            metadata: { name: '{{.name}}-{{.values.v}}' },
+            spec: {
+              project: 'default',
+              source: { repoURL: 'https://git/r.git' },
+              destination: { name: '{{.name}}' },
+            },
+          },
+        },
+      });
+    await generateApplications(values('{{ $_ := set .metadata.labels "x" "y" }}v'), {
+      clusters,
+      git,
+      renders: memo,
+    });
+    expect(memo.applications).toBe(0);
+    await both(values('v'), memo, { clusters });
+    expect(memo.applications).toBe(2);
+  });
+
+  it('is used by one generation at a time: another at once goes without', async () => {
+    const memo = new RenderMemo();
+    await both(fleet(), memo, { clusters });
+    const [one, two] = await Promise.all([
+      generateApplications(fleet(), { clusters, git, renders: memo }),
+      generateApplications(fleet({ annotations: { note: 'other' } }), {
+        clusters,
+        git,
+        renders: memo,
+      }),
+    ]);
+    expect(memo.hits).toBe(4);
+    expect(one.applications).toEqual(
+      (await generateApplications(fleet(), { clusters, git })).applications,
+    );
+    expect(two.applications[0].metadata.annotations).toEqual({ note: 'other' });
+    // What the second rendered was not remembered for the first's template.
+    await both(fleet(), memo, { clusters });
+    expect(memo.hits).toBe(4);
+  });
+
   it('remembers nothing of a round with an impure render (the clock, chance, a map changed)', async () => {
     for (const impure of [
       '{{ now | date "2006" }}',
@@ -188,10 +255,8 @@ describe('RenderMemo', () => {
     ]) {
       const memo = new RenderMemo();
       const appset = fleet({ annotations: { note: impure } });
-      memo.round();
       await generateApplications(appset, { clusters, git, renders: memo });
       expect(memo.applications).toBe(0);
-      memo.round();
       await generateApplications(appset, { clusters, git, renders: memo });
       expect(memo.hits).toBe(0);
     }
@@ -225,7 +290,6 @@ describe('RenderMemo', () => {
     expect(memo.hits).toBe(6);
     expect(memo.mismatches).toBe(0);
     for (const c of labelled) c.labels.env = 'prod';
-    memo.round();
     const res = await generateApplications(fleet(), { clusters: labelled, git, renders: memo });
     expect(memo.mismatches).toBe(1);
     expect(memo.hits).toBe(3);

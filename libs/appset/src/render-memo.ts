@@ -63,8 +63,9 @@ interface GeneratorRenders {
  * (a defect: a remembered parameter set changed in place) turns the memo off for good and is
  * counted in {@link mismatches}.
  *
- * Call {@link round} before each evaluation. The memo holds the last round's and this round's
- * entries (by reference), nothing older.
+ * A generation claims the memo for its round and releases it at its end (one at a time: another
+ * goes without). Between generations the memo holds the entries of the last round, nothing
+ * older.
  */
 export class RenderMemo {
   private last: GeneratorRenders[] = [];
@@ -84,6 +85,8 @@ export class RenderMemo {
   private lost = 0;
   /** Off for the rest of the round (an impure render). */
   private off = false;
+  /** A generation is using it (see claim). */
+  private busy = false;
   private verified = 0;
   /** Applications taken over by this round. */
   hits = 0;
@@ -98,20 +101,35 @@ export class RenderMemo {
     this.relocateAfter = opts.relocateAfter ?? RELOCATE_AFTER;
   }
 
-  /** Starts an evaluation's round. */
-  round(): void {
+  /**
+   * Starts a generation's round; false (the caller goes without) while another generation is
+   * using the memo: its lookups follow one generation's generators at a time.
+   */
+  claim(): boolean {
+    if (this.busy) return false;
+    this.busy = true;
     this.last = this.off || this.mismatches > 0 ? [] : this.next;
     this.next = [];
     this.same = new WeakMap();
     this.from = this.into = undefined;
     this.off = false;
     this.hits = 0;
+    return true;
   }
 
-  /** How many Applications the memo keeps alive: those of the round that saw the most. */
+  /** Ends the round: only what it remembered is kept, for the next. */
+  release(): void {
+    this.busy = false;
+    this.last = [];
+    this.same = new WeakMap();
+    this.from = this.into = undefined;
+    this.byKey = undefined;
+    if (this.off) this.next = [];
+  }
+
+  /** How many Applications the memo keeps alive between generations. */
   get applications(): number {
-    const count = (gs: GeneratorRenders[]) => gs.reduce((n, g) => n + (g?.entries.length ?? 0), 0);
-    return Math.max(count(this.last), count(this.next));
+    return this.next.reduce((n, g) => n + (g?.entries.length ?? 0), 0);
   }
 
   /** Starts generator `g`, whose Applications are rendered from `key` and their parameter sets. */
@@ -193,7 +211,7 @@ export class RenderMemo {
 
   /** Remembers what the `k`th parameter set of the current generator rendered (frozen). */
   remember(k: number, entry: RenderedEntry): void {
-    if (this.off || !this.into) return;
+    if (this.off || this.mismatches > 0 || !this.into) return;
     frozen(entry.app);
     this.into.entries[k] = entry;
   }
@@ -222,27 +240,40 @@ export class RenderMemo {
    * are remembered for the rest of the round.
    */
   private equal(a: unknown, b: unknown, depth: number): boolean {
-    if (a === b) return true;
+    // (0 and -0 differ: Go prints -0.)
+    if (a === b) return a !== 0 || Object.is(a, b);
     if (typeof a !== 'object' || typeof b !== 'object' || a === null || b === null) return false;
     if (depth > 0 && this.same.get(a) === b) return true;
     if (depth > 100) return false;
-    if (Array.isArray(a)) {
-      if (!Array.isArray(b) || a.length !== b.length) return false;
-      for (let i = 0; i < a.length; i++) if (!this.equal(a[i], b[i], depth + 1)) return false;
-    } else {
-      if (Array.isArray(b) || !isPlain(a) || !isPlain(b)) return false;
-      let entries = 0;
-      for (const k in a) {
-        const v = a[k];
-        if (v === undefined) continue;
-        entries++;
-        if (!this.equal(v, b[k], depth + 1)) return false;
-      }
-      for (const k in b) if (b[k] !== undefined) entries--;
-      if (entries !== 0) return false;
-    }
-    if (depth > 0) this.same.set(a, b);
+    const equal = Array.isArray(a)
+      ? Array.isArray(b) && this.equalLists(a, b, depth)
+      : !Array.isArray(b) && isPlain(a) && isPlain(b) && this.equalMaps(a, b, depth);
+    if (equal && depth > 0) this.same.set(a, b);
+    return equal;
+  }
+
+  private equalLists(a: unknown[], b: unknown[], depth: number): boolean {
+    if (a.length !== b.length) return false;
+    for (let i = 0; i < a.length; i++) if (!this.equal(a[i], b[i], depth + 1)) return false;
     return true;
+  }
+
+  private equalMaps(
+    a: Record<string, unknown>,
+    b: Record<string, unknown>,
+    depth: number,
+  ): boolean {
+    let entries = 0;
+    for (const k in a) {
+      const v = a[k];
+      if (v === undefined) continue;
+      entries++;
+      // (Not Object.prototype for an own `__proto__` entry of a.)
+      const w = k === '__proto__' && !Object.hasOwn(b, k) ? undefined : b[k];
+      if (!this.equal(v, w, depth + 1)) return false;
+    }
+    for (const k in b) if (b[k] !== undefined) entries--;
+    return entries === 0;
   }
 }
 

@@ -227,9 +227,11 @@ export interface GenerateApplicationsContext {
   /** Stops rendering (throws the signal's reason) when aborted: checked each time it yields. */
   signal?: AbortSignal;
   /**
-   * The Applications of the ApplicationSet's last evaluation, by what they were rendered from
-   * (its round is started by the caller): those whose inputs are unchanged are taken over, not
-   * rendered again. The Applications returned must then not be changed.
+   * The Applications of the ApplicationSet's last evaluation, by what they were rendered from:
+   * those whose inputs are unchanged are taken over, not rendered again (see RenderMemo). The
+   * Applications returned must then not be changed. A memo that found a taken-over Application
+   * different from its render (`mismatches`, a defect) may have handed out others like it in this
+   * generation: the caller generates again without it.
    */
   renders?: RenderMemo;
 }

@@ -102,9 +102,9 @@ const SETTLE_SECONDS = 10;
 const SETTLE_REASON = 'settling after its own changes';
 
 /**
- * Applications remembered across evaluations, over every ApplicationSet (see memoOf), with their
- * spec hashes and what they were rendered from: about 1 KiB of memory each (bench:appset's hub
- * holds 110 MiB more with a memo of 100,000), for two thirds of a no-op re-evaluation's time.
+ * Applications remembered across evaluations, over every ApplicationSet (see memoOf), each
+ * counted twice (once per memo): about 0.6 KiB of memory in each memo and 0.8 KiB in both, with
+ * bench:appset's 100,000 (measured on the library), for half of a no-op re-evaluation's time.
  */
 const MEMO_APPLICATIONS = 250_000;
 
@@ -114,9 +114,12 @@ interface EvaluationMemo {
   renders: RenderMemo;
 }
 
-/** How many applications a memo keeps alive. */
+/**
+ * How many applications a memo keeps alive: each counted in both memos, which keep different
+ * objects of it (the generated application and its parameters; the hub's placed copy).
+ */
 function memoSize(memo: EvaluationMemo): number {
-  return Math.max(memo.hashes.applications, memo.renders.applications);
+  return memo.hashes.applications + memo.renders.applications;
 }
 
 /** Names listed in an audit record of one evaluation (the counts are always complete). */
@@ -142,6 +145,8 @@ export class AppSetEvaluator {
   private readonly ownedIndexes = new WeakMap<object, Map<string, number>>();
   /** What is remembered of the last evaluations, per ApplicationSet (see memoOf). */
   private readonly memos = new Map<string, EvaluationMemo>();
+  /** ApplicationSets being evaluated here (see previewRemembering). */
+  private readonly evaluating = new Set<string>();
   /** Generated applications with the hub's destination, by the generated one (see placed). */
   private readonly placedApps = new WeakMap<GeneratedApplication, GeneratedApplication>();
 
@@ -393,27 +398,15 @@ export class AppSetEvaluator {
     const refsBefore = skippable ? this.refsRead(entity) : undefined;
     refsBefore?.catch(() => undefined); // awaited below; not unhandled meanwhile
     const recorder = new RecordingTreeReader(this.reader);
-    const memo = this.memoOf(entity.id);
     const stamp = ownedSummary.then(stampOf);
     stamp.catch(() => undefined); // awaited by preview once it has generated
-    const ev = await this.preview(appset, entity.id, {
+    const ev = await this.previewRemembering(appset, entity.id, {
       confirmed: entity.deletionConfirmed,
       watch,
       inventory,
       ownedStamp: stamp,
       git: recorder,
-      memo,
     });
-    // Larger than all memos may be: its applications are not kept until the next evaluation.
-    if (memoSize(memo) > MEMO_APPLICATIONS) this.memos.delete(entity.id);
-    if (memo.hashes.mismatches > 0 || memo.renders.mismatches > 0) {
-      // A defect (an application changed after it was hashed, or a parameter set after it was
-      // rendered): this plan may have missed updates.
-      this.memos.delete(entity.id);
-      throw new Error(
-        'a remembered application or spec hash differed from what it was for: evaluating again without them',
-      );
-    }
     const owned = await ownedSummary;
     const reads = skippable ? recorder.recorded() : undefined;
     const ownedCount = ev.owned.length;
@@ -637,6 +630,37 @@ export class AppSetEvaluator {
   }
 
   /**
+   * {@link preview} with what is remembered of the ApplicationSet's last evaluation (see memoOf).
+   * An evaluation of the same ApplicationSet already running here (its lease lapsed, and it was
+   * claimed again) goes without: the memos follow one evaluation at a time.
+   */
+  private async previewRemembering(
+    appset: ApplicationSet,
+    appSetId: string,
+    opts: Omit<Parameters<AppSetEvaluator['preview']>[2], 'memo'>,
+  ): Promise<Evaluation> {
+    if (this.evaluating.has(appSetId)) return this.preview(appset, appSetId, opts);
+    this.evaluating.add(appSetId);
+    try {
+      const memo = this.memoOf(appSetId);
+      const ev = await this.preview(appset, appSetId, { ...opts, memo });
+      // Larger than all memos may be: its applications are not kept until the next evaluation.
+      if (memoSize(memo) > MEMO_APPLICATIONS) this.memos.delete(appSetId);
+      if (memo.hashes.mismatches > 0 || memo.renders.mismatches > 0) {
+        // A defect (an application changed after it was hashed, or a parameter set after it was
+        // rendered): this plan may have missed updates.
+        this.memos.delete(appSetId);
+        throw new Error(
+          'a remembered application or spec hash differed from what it was for: evaluating again without them',
+        );
+      }
+      return ev;
+    } finally {
+      this.evaluating.delete(appSetId);
+    }
+  }
+
+  /**
    * What is remembered of an ApplicationSet's last evaluation: its applications, by what they
    * were rendered from (RenderMemo) and with their spec hashes (SpecHashMemo). Those of the
    * ApplicationSets evaluated last are kept, up to MEMO_APPLICATIONS applications in all (and 64
@@ -770,15 +794,14 @@ function clean(ev: Evaluation): boolean {
 }
 
 /**
- * How an evaluation renders and hashes its applications: through `memo` when given (its rounds
- * start).
+ * How an evaluation renders and hashes its applications: through `memo` when given (the round of
+ * its hashes starts here, that of its renders with the generation).
  */
 function startRounds(memo: EvaluationMemo | undefined): {
   renders: RenderMemo | undefined;
   hashOf: (app: GeneratedApplication) => string;
 } {
   if (!memo) return { renders: undefined, hashOf: applicationSpecHash };
-  memo.renders.round();
   memo.hashes.round();
   return { renders: memo.renders, hashOf: (app) => memo.hashes.hash(app) };
 }
