@@ -12,14 +12,18 @@ import {
 import { HUB_CONFIG, type HubConfig } from '../config/hub-config.js';
 import { capabilitiesForEach, capabilitiesKey, type Capabilities } from './capabilities.js';
 import { ClusterEntity } from './cluster.entity.js';
+import { LruCache } from '../common/lru-cache.js';
 import { destinationRefs } from './in-cluster.js';
 
 /** Advisory lock serialising changes of clusters' capabilities (see recordCapabilities). */
 const CAPABILITIES_LOCK = 0x61786c63; // "axlc"
 /** How long a capability set no cluster names is kept (see recordCapabilities). */
 const UNREFERENCED_GRACE = '10 minutes';
-/** Capability sets kept in memory (a few distinct sets serve most fleets; ~25 KB each). */
-const CAPABILITY_SETS_KEPT = 256;
+/**
+ * API versions of the capability sets kept in memory, in all (the sets used last are kept; a set
+ * of a cluster with a few CRDs has about 600, ~25 KB): about 40 MB at most.
+ */
+const CAPABILITY_API_VERSIONS_KEPT = 1_000_000;
 
 /** Which clusters a list returns (see clusterListQuerySchema). */
 export interface ClusterListFilter {
@@ -65,7 +69,9 @@ export interface SeenRow {
 export class ClustersRepository {
   private readonly repo: Repository<ClusterEntity>;
   /** Capability sets by hash, as last read (see capabilities). */
-  private readonly capabilitySets = new Map<string, Capabilities>();
+  private readonly capabilitySets = new LruCache<string, Capabilities>(
+    CAPABILITY_API_VERSIONS_KEPT,
+  );
   /** The inventory last read, with the inventory version read before it. */
   private inventoryRead: { version: string; rows: readonly InventoryRow[] } | undefined;
 
@@ -259,7 +265,7 @@ export class ClustersRepository {
 
   /**
    * The capability sets with these hashes (those stored). A set never changes (its hash is its
-   * content): the last sets read are kept in memory, and batches read only new ones.
+   * content): the sets used last are kept in memory, and batches read only the others.
    */
   async capabilities(hashes: string[]): Promise<Map<string, Capabilities>> {
     const out = new Map<string, Capabilities>();
@@ -277,8 +283,7 @@ export class ClustersRepository {
     for (const r of rows) {
       Object.freeze(r.apiVersions);
       out.set(r.hash, Object.freeze(r));
-      if (this.capabilitySets.size >= CAPABILITY_SETS_KEPT) this.capabilitySets.clear();
-      this.capabilitySets.set(r.hash, r);
+      this.capabilitySets.set(r.hash, r, r.apiVersions.length + 1);
     }
     return out;
   }
