@@ -103,54 +103,31 @@ async function generateWith(
     complete: false,
   });
   let index = 0;
+  // Whether a template called an impure function (see GenerateApplicationsResult.impure).
+  let impure = false;
   const maxRenderMs = ctx.maxRenderMs ?? DEFAULT_MAX_RENDER_MS;
   // Time spent rendering so far, generators' templates included (not the time yielded).
   const budget = new TemplateBudget(maxRenderMs, ctx.signal);
 
+  // A template called an impure function: the memo remembers nothing of this round.
+  const impurity = () => {
+    impure = true;
+    memo?.spoil();
+  };
+
   for (let g = 0; g < spec.generators.length; g++) {
     const path = `spec.generators[${g}]`;
-    let params: ParamSet[];
-    let override: Record<string, unknown> | undefined;
-    // A generator's templates may change the maps of parameter sets remembered already.
-    const impure = impureCalls();
-    try {
-      const out = await generateWithTemplate(
-        spec.generators[g],
-        {
-          clusters: ctx.clusters,
-          git: ctx.git,
-          goTemplate: spec.goTemplate,
-          goTemplateOptions: spec.goTemplateOptions,
-          limits: ctx.limits,
-          newGitFileGlobbing: ctx.newGitFileGlobbing,
-          plugins: ctx.plugins,
-          scm: ctx.scm,
-          duckTypes: ctx.duckTypes,
-          appSetName: appset.metadata.name,
-          templateBudget: budget,
-        },
-        path,
-      );
-      params = out.params;
-      override = out.template;
-    } catch (e) {
-      // Too many parameter sets, or the render time used up by generators' templates: the
-      // ApplicationSet is refused whole (what it would keep or drop is arbitrary), and nothing it
-      // generated before is deleted (complete is false).
-      if (e instanceof GeneratorLimitError) return overLimit(g, e.message, e.limit);
-      // Abandoned (the caller's signal): as when rendering is.
-      budget.checkAborted();
+    const out = await paramsOf(appset, g, ctx, budget, impurity);
+    // Too many parameter sets, or the render time used up by generators' templates: the
+    // ApplicationSet is refused whole (what it would keep or drop is arbitrary), and nothing it
+    // generated before is deleted (complete is false).
+    if ('limit' in out) return overLimit(g, out.limit.message, out.limit.limit);
+    if ('error' in out) {
       complete = false;
-      errors.push({
-        index: -1,
-        generator: g,
-        stage: 'generator',
-        message: e instanceof GeneratorError ? e.message : `${path}: ${errorMessage(e)}`,
-      });
+      errors.push({ index: -1, generator: g, stage: 'generator', message: out.error });
       continue;
-    } finally {
-      if (impureCalls() !== impure) memo?.spoil();
     }
+    const { params, override } = out;
 
     if (index + params.length > maxApplications)
       return overLimit(g, tooMany(path, index + params.length, maxApplications), 'applications');
@@ -162,7 +139,17 @@ async function generateWith(
     );
     const compiled = compileTree(template, 'spec.template', { shareConstants: true });
     memo?.generator(g, renderKey(template, spec.templatePatch, spec, preserve));
-    const run: RenderRun = { compiled, renderer, budget, spec, preserve, clusters, projects, memo };
+    const run: RenderRun = {
+      compiled,
+      renderer,
+      budget,
+      spec,
+      preserve,
+      clusters,
+      projects,
+      memo,
+      impurity,
+    };
     for (let k = 0; k < params.length; k++) {
       // Every 20 ms the event loop is handed back; what others ran meanwhile is not counted.
       const yielding = budget.pace();
@@ -217,7 +204,55 @@ async function generateWith(
     }
   }
   errors.sort((a, b) => a.index - b.index);
-  return { applications, errors, complete };
+  return { applications, errors, complete, ...(impure ? { impure } : {}) };
+}
+
+/**
+ * The parameter sets of generator `g` (and its own template), or why it failed: `limit` refuses
+ * the ApplicationSet whole. `impurity` is called when its templates called an impure function
+ * (they may change maps of parameter sets remembered already).
+ */
+async function paramsOf(
+  appset: ApplicationSet,
+  g: number,
+  ctx: GenerateApplicationsContext,
+  budget: TemplateBudget,
+  impurity: () => void,
+): Promise<
+  | { params: ParamSet[]; override: Record<string, unknown> | undefined }
+  | { error: string }
+  | { limit: GeneratorLimitError }
+> {
+  const { spec } = appset;
+  const path = `spec.generators[${g}]`;
+  const calls = impureCalls();
+  try {
+    const out = await generateWithTemplate(
+      spec.generators[g],
+      {
+        clusters: ctx.clusters,
+        git: ctx.git,
+        goTemplate: spec.goTemplate,
+        goTemplateOptions: spec.goTemplateOptions,
+        limits: ctx.limits,
+        newGitFileGlobbing: ctx.newGitFileGlobbing,
+        plugins: ctx.plugins,
+        scm: ctx.scm,
+        duckTypes: ctx.duckTypes,
+        appSetName: appset.metadata.name,
+        templateBudget: budget,
+      },
+      path,
+    );
+    return { params: out.params, override: out.template };
+  } catch (e) {
+    if (e instanceof GeneratorLimitError) return { limit: e };
+    // Abandoned (the caller's signal): as when rendering is.
+    budget.checkAborted();
+    return { error: e instanceof GeneratorError ? e.message : `${path}: ${errorMessage(e)}` };
+  } finally {
+    if (impureCalls() !== calls) impurity();
+  }
 }
 
 /** What the Applications of one generator are rendered with and checked against. */
@@ -230,6 +265,8 @@ interface RenderRun {
   clusters: ClusterIndex;
   projects: ReadonlySet<string> | undefined;
   memo: RenderMemo | undefined;
+  /** Called when a render called an impure function. */
+  impurity: () => void;
 }
 
 /** Why the Application of a parameter set is not generated. */
@@ -276,7 +313,7 @@ function renderAt(k: number, params: ParamSet, run: RenderRun): GeneratedApplica
   const rendered = run.budget.run(run.renderer, MAX_APPLICATION_RENDER_MS, () =>
     renderOne(run.compiled, params, run.renderer, run.spec.templatePatch, run.preserve),
   );
-  if (impureCalls() !== impure) memo?.spoil();
+  if (impureCalls() !== impure) run.impurity();
   if (typeof rendered === 'string') return { stage: 'template', message: rendered };
   const { name, server } = rendered.spec.destination;
   const problems = validateApplication(rendered, run.clusters, run.projects);

@@ -255,11 +255,36 @@ describe('RenderMemo', () => {
     ]) {
       const memo = new RenderMemo();
       const appset = fleet({ annotations: { note: impure } });
-      await generateApplications(appset, { clusters, git, renders: memo });
+      const res = await generateApplications(appset, { clusters, git, renders: memo });
+      expect(res.impure).toBe(true);
       expect(memo.applications).toBe(0);
       await generateApplications(appset, { clusters, git, renders: memo });
       expect(memo.hits).toBe(0);
     }
+    expect((await generateApplications(fleet(), { clusters, git })).impure).toBeUndefined();
+  });
+
+  it('tells the clock read through tpl from a parameter, which no name in the document shows', async () => {
+    const viaTpl = parse({
+      metadata: { name: 't' },
+      spec: {
+        goTemplate: true,
+        generators: [{ list: { elements: [{ app: 'x', stamp: '{{ now | date "2006" }}' }] } }],
+        template: {
+          metadata: { name: '{{.app}}', annotations: { year: '{{ tpl .stamp . }}' } },
+          spec: {
+            project: 'default',
+            source: { repoURL: 'https://git/r.git' },
+            destination: { name: 'a' },
+          },
+        },
+      },
+    });
+    const memo = new RenderMemo();
+    const res = await generateApplications(viaTpl, { clusters, git, renders: memo });
+    expect(res.applications[0].metadata.annotations?.year).toBe(String(new Date().getFullYear()));
+    expect(res.impure).toBe(true);
+    expect(memo.applications).toBe(0);
   });
 
   it('resolves the same server to a renamed cluster, not to the one remembered', async () => {

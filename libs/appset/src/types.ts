@@ -267,4 +267,11 @@ export interface GenerateApplicationsResult {
    * name: the set of desired Applications is then incomplete and nothing should be deleted.
    */
   complete: boolean;
+  /**
+   * Set when a template (the applications' or a generator's) called a function of the clock or
+   * chance, or one that changes a map in place: generating again from the same inputs may give
+   * something else. (A generator's are counted with whatever else the process rendered while it
+   * awaited git: this may be set for nothing, never left out.)
+   */
+  impure?: true;
 }

@@ -64,6 +64,8 @@ export interface Evaluation {
   /** Deletions held back by the mass-deletion guard. */
   pendingDeletion: string[];
   complete: boolean;
+  /** A template called the clock, chance or changed a map (see GenerateApplicationsResult). */
+  impure: boolean;
   /** More applications than one ApplicationSet may generate (AXLE_APPSET_MAX_APPLICATIONS). */
   overLimit: boolean;
   /** The stored form of each application to create or update, by name. */
@@ -338,6 +340,7 @@ export class AppSetEvaluator {
       plan,
       pendingDeletion,
       complete: result.complete,
+      impure: result.impure === true,
       overLimit,
       rows,
       owned,
@@ -418,9 +421,11 @@ export class AppSetEvaluator {
     // Errors may clear without any input changing (a project or a conflicting application fixed,
     // a transient failure): only a clean, complete evaluation may be skipped next time. The
     // inputs are those this evaluation read, with its git reads in place of whole refs when it
-    // has them (the refs otherwise as they were before it read).
+    // has them (the refs otherwise as they were before it read). Nor is it recorded when a
+    // template called the clock or chance as it ran (through `tpl` over a parameter, no name in
+    // the document shows it).
     const inputs =
-      skippable && changed === 0 && clean(ev)
+      skippable && changed === 0 && clean(ev) && !ev.impure
         ? this.fingerprint(entity, inventory, owned, reads ?? (await refsBefore!))
         : undefined;
     watch.lap('fingerprint');
