@@ -170,7 +170,7 @@ export class AppSetsService implements OnApplicationBootstrap, OnModuleDestroy {
   /** What applying this document would generate, create, update and delete; changes nothing. */
   async dryRun(
     body: unknown,
-  ): Promise<Omit<Evaluation, 'rows' | 'owned'> & { warnings: AppSetIssue[] }> {
+  ): Promise<Omit<Evaluation, 'rows' | 'owned' | 'impure'> & { warnings: AppSetIssue[] }> {
     const { document, warnings } = this.parse(body);
     // Evaluated as stored, so an unchanged document plans no change (see asStored).
     const appset = parseApplicationSet(await this.repo.asStored(document)).appset!;
@@ -178,6 +178,7 @@ export class AppSetsService implements OnApplicationBootstrap, OnModuleDestroy {
     const {
       rows: _rows,
       owned: _owned,
+      impure: _impure,
       ...ev
     } = await this.evaluator.preview(appset, existing?.id ?? null, {
       confirmed: existing?.deletionConfirmed ?? [],
