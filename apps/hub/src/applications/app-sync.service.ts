@@ -277,9 +277,7 @@ export class AppSyncService {
         }));
       if (missing.length) throw new ValidationFailed('invalid sync request', missing);
     }
-    // In the order they were asked for (the spec's, by default), not as PostgreSQL found them.
-    const order = new Map(wanted.map((n, i) => [n, i]));
-    return found.sort((a, b) => order.get(a.name)! - order.get(b.name)!);
+    return found;
   }
 
   /**

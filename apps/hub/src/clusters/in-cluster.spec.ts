@@ -69,6 +69,18 @@ describe('destinationRefs', () => {
     ]);
   });
 
+  it('lists the clusters in the order they are named, whatever order their rows come in', async () => {
+    const reversed = (names: string[]) => byNames(names).then((r) => r.reverse());
+    expect(await destinationRefs(['hub-local', 'east', 'east'], undefined, reversed)).toEqual([
+      { id: '1', name: 'hub-local' },
+      { id: '2', name: 'east' },
+    ]);
+    expect(await destinationRefs(['in-cluster', 'east'], 'hub-local', reversed)).toEqual([
+      { id: '1', name: 'in-cluster' },
+      { id: '2', name: 'east' },
+    ]);
+  });
+
   it('is the cluster registered by that name without AXLE_IN_CLUSTER, and nothing else', async () => {
     expect(await destinationRefs(['in-cluster'], undefined, byNames)).toEqual([
       { id: '3', name: 'in-cluster' },

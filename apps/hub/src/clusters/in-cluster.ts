@@ -52,12 +52,15 @@ export async function destinationRefs<T extends { name: string }>(
   byNames: (names: string[]) => Promise<T[]>,
 ): Promise<T[]> {
   const aliased = inCluster !== undefined && names.includes(IN_CLUSTER_NAME);
-  if (!aliased) return byNames([...names]);
-  const refs = await byNames([...names.filter((n) => n !== IN_CLUSTER_NAME), inCluster]);
-  const local = refs.find((c) => c.name === inCluster);
-  const wanted = new Set(names);
-  return [
-    ...refs.filter((c) => wanted.has(c.name)),
-    ...(local ? [{ ...local, name: IN_CLUSTER_NAME }] : []),
-  ];
+  const refs = aliased
+    ? await byNames([...names.filter((n) => n !== IN_CLUSTER_NAME), inCluster])
+    : await byNames([...names]);
+  const byName = new Map(refs.map((c) => [c.name, c]));
+  // In the order of `names` (not as the rows came), each once.
+  const out: T[] = [];
+  for (const name of new Set(names)) {
+    const ref = aliased && name === IN_CLUSTER_NAME ? byName.get(inCluster) : byName.get(name);
+    if (ref) out.push(ref.name === name ? ref : { ...ref, name });
+  }
+  return out;
 }
